@@ -1,0 +1,260 @@
+import { AtmosphereError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { type AtmosphereResource, encodePayload, type Subscription } from '../resource.ts';
+import type { BackplaneMessage, BroadcasterBackplane } from './backplane.ts';
+import type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from './filter.ts';
+import { OutboundMessage } from './message.ts';
+
+export interface BroadcasterOptions {
+  /** Destroy the broadcaster when its last resource leaves. Default false (true for path-template channels). */
+  destroyWhenEmpty?: boolean;
+}
+
+/** Who receives a broadcast. */
+export interface BroadcastOptions {
+  /** Only these resources (or tracking ids), instead of every subscriber. */
+  to?: AtmosphereResource | string | Iterable<AtmosphereResource | string>;
+  /** Every subscriber except this one (usually the sender). */
+  exclude?: AtmosphereResource | string;
+}
+
+/** What a broadcaster needs from its factory. */
+export interface BroadcasterHost {
+  readonly logger: Logger;
+  readonly backplane: BroadcasterBackplane;
+  /** A resource of this node by tracking id. */
+  resource(id: string): AtmosphereResource | undefined;
+  /** The broadcaster became empty (and wants to be destroyed). */
+  broadcasterEmpty(broadcaster: Broadcaster): void;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+function isPromise<T>(value: unknown): value is Promise<T> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function targetIds(to: BroadcastOptions['to']): string[] | undefined {
+  if (to === undefined) return undefined;
+  if (typeof to === 'string') return [to];
+  if (typeof (to as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function') return [(to as AtmosphereResource).id];
+  const ids: string[] = [];
+  for (const target of to as Iterable<AtmosphereResource | string>) ids.push(typeof target === 'string' ? target : target.id);
+  return ids;
+}
+
+/**
+ * A named channel. Subscribed resources receive what is broadcast to it, after the filter chain; the message
+ * is serialised once per broadcast and shared by every subscriber. Broadcasts keep their order, even when a
+ * filter is asynchronous. With a clustering backplane, broadcasts reach the subscribers of every node.
+ */
+export class Broadcaster implements Subscription {
+  readonly id: string;
+  readonly options: Readonly<BroadcasterOptions>;
+  readonly #resources = new Map<string, AtmosphereResource>();
+  readonly #filters: BroadcastFilter[] = [];
+  readonly #host: BroadcasterHost;
+  #tail: Promise<void> | undefined;
+  #inFlight = 0;
+  #destroyed = false;
+
+  constructor(id: string, host: BroadcasterHost, options: BroadcasterOptions = {}) {
+    this.id = id;
+    this.#host = host;
+    this.options = Object.freeze({ ...options });
+  }
+
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** Number of subscribed resources on this node. */
+  get size(): number {
+    return this.#resources.size;
+  }
+
+  resources(): IterableIterator<AtmosphereResource> {
+    return this.#resources.values();
+  }
+
+  has(resource: AtmosphereResource | string): boolean {
+    return this.#resources.has(typeof resource === 'string' ? resource : resource.id);
+  }
+
+  /** Subscribes a resource. A closed resource is refused. */
+  addResource(resource: AtmosphereResource): this {
+    this.#assertAlive();
+    if (resource.state === 'closed') {
+      throw new AtmosphereError('CLOSED', `Resource ${resource.id} is closed and cannot subscribe to ${this.id}.`);
+    }
+    this.#resources.set(resource.id, resource);
+    resource.addSubscription(this);
+    return this;
+  }
+
+  removeResource(resource: AtmosphereResource): void {
+    if (!this.#resources.delete(resource.id)) return;
+    resource.removeSubscription(this);
+    if (this.#resources.size === 0 && this.options.destroyWhenEmpty) this.#host.broadcasterEmpty(this);
+  }
+
+  /** Appends a filter to the chain. */
+  addFilter(filter: BroadcastFilter): this {
+    this.#filters.push(filter);
+    return this;
+  }
+
+  removeFilter(filter: BroadcastFilter | string): void {
+    const index = this.#filters.findIndex((f) => f === filter || f.name === filter);
+    if (index !== -1) this.#filters.splice(index, 1);
+  }
+
+  get filters(): readonly BroadcastFilter[] {
+    return this.#filters;
+  }
+
+  /**
+   * Broadcasts a message: strings and bytes as they are, anything else as JSON. Resolves once the message
+   * is queued for every local recipient (and handed to the backplane). Rejects with `FILTER_FAILED` when a
+   * filter throws (the message is then not delivered), `CLOSED` after `destroy()`.
+   */
+  broadcast(message: unknown, options?: BroadcastOptions): Promise<void> {
+    this.#assertAlive();
+    const payload = encodePayload(message);
+    const targets = targetIds(options?.to);
+    const exclude = options?.exclude === undefined ? undefined : typeof options.exclude === 'string' ? options.exclude : options.exclude.id;
+    return this.#enter(payload, 0, targets, exclude);
+  }
+
+  #enter(payload: FilterPayload, from: number, targets: string[] | undefined, exclude: string | undefined): Promise<void> {
+    if (this.#tail !== undefined) return this.#chain(() => this.#run(payload, from, targets, exclude));
+    let result: void | Promise<void>;
+    try {
+      result = this.#run(payload, from, targets, exclude);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    if (result === undefined) return RESOLVED;
+    return this.#track(result);
+  }
+
+  #chain(step: () => void | Promise<void>): Promise<void> {
+    const next = this.#tail!.then(step);
+    return this.#track(next);
+  }
+
+  #track(promise: Promise<void>): Promise<void> {
+    this.#inFlight++;
+    const settled = promise.then(
+      () => this.#settle(),
+      () => this.#settle(),
+    );
+    this.#tail = settled;
+    return promise;
+  }
+
+  #settle(): void {
+    if (--this.#inFlight === 0) this.#tail = undefined;
+  }
+
+  /** Runs filters from `from`; delivers synchronously unless a filter is asynchronous. */
+  #run(payload: FilterPayload, from: number, targets: string[] | undefined, exclude: string | undefined): void | Promise<void> {
+    const filters = this.#filters;
+    for (let i = from; i < filters.length; i++) {
+      const filter = filters[i]!;
+      let result: FilterResult | Promise<FilterResult>;
+      try {
+        result = filter.filter(payload, this.#context(i, targets, exclude));
+      } catch (error) {
+        throw this.#filterFailed(filter, error);
+      }
+      if (isPromise<FilterResult>(result)) {
+        return result.then(
+          (resolved) => {
+            const next = this.#apply(resolved);
+            if (next === STOP) return;
+            if (next === SKIP_REST) return this.#publish((resolved as { payload: FilterPayload }).payload, targets, exclude);
+            return this.#run(next, i + 1, targets, exclude);
+          },
+          (error: unknown) => {
+            throw this.#filterFailed(filter, error);
+          },
+        );
+      }
+      const next = this.#apply(result);
+      if (next === STOP) return;
+      if (next === SKIP_REST) return this.#publish((result as { payload: FilterPayload }).payload, targets, exclude);
+      payload = next;
+    }
+    return this.#publish(payload, targets, exclude);
+  }
+
+  #apply(result: FilterResult): FilterPayload | typeof STOP | typeof SKIP_REST {
+    if (result === null || result === undefined) return STOP;
+    if (typeof result === 'string' || result instanceof Uint8Array) return result;
+    if (result.action === 'hold') return STOP;
+    return SKIP_REST;
+  }
+
+  #context(index: number, targets: string[] | undefined, exclude: string | undefined): FilterContext {
+    return {
+      broadcaster: this,
+      targets,
+      release: (payload) => {
+        if (this.#destroyed) return;
+        this.#enter(payload, index + 1, targets, exclude).catch((error: unknown) =>
+          this.#host.logger.error(`broadcaster ${this.id}: a released message failed`, { error }),
+        );
+      },
+    };
+  }
+
+  #filterFailed(filter: BroadcastFilter, error: unknown): AtmosphereError {
+    this.#host.logger.error(`broadcaster ${this.id}: filter '${filter.name}' threw; the message was not delivered`, { error });
+    return new AtmosphereError(
+      'FILTER_FAILED',
+      `Filter '${filter.name}' of broadcaster ${this.id} failed, so the message was not delivered: ${String((error as Error)?.message ?? error)}`,
+      { cause: error },
+    );
+  }
+
+  #publish(payload: FilterPayload, targets: string[] | undefined, exclude: string | undefined): void {
+    if (this.#destroyed) return;
+    const backplane = this.#host.backplane;
+    if (backplane.name !== 'local') {
+      const envelope: BackplaneMessage = { broadcaster: this.id, payload };
+      if (targets) envelope.targets = targets;
+      if (exclude !== undefined) envelope.exclude = exclude;
+      backplane.publish(envelope);
+    }
+    this.deliverLocal(new OutboundMessage(payload, this.id), targets, exclude);
+  }
+
+  /** @internal Delivers an already-filtered message to this node's recipients. */
+  deliverLocal(message: OutboundMessage, targets: readonly string[] | undefined, exclude: string | undefined): void {
+    if (targets !== undefined) {
+      for (const id of targets) (this.#resources.get(id) ?? this.#host.resource(id))?.deliver(message);
+      return;
+    }
+    for (const resource of this.#resources.values()) {
+      if (resource.id !== exclude) resource.deliver(message);
+    }
+  }
+
+  /** Unsubscribes everyone and refuses further broadcasts. Resources stay open. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (const resource of [...this.#resources.values()]) {
+      this.#resources.delete(resource.id);
+      resource.removeSubscription(this);
+    }
+  }
+
+  #assertAlive(): void {
+    if (this.#destroyed) throw new AtmosphereError('CLOSED', `Broadcaster ${this.id} was destroyed.`);
+  }
+}
+
+const STOP = Symbol('stop');
+const SKIP_REST = Symbol('skip-rest');

@@ -1,0 +1,123 @@
+import { AtmosphereError } from '../errors.ts';
+import { Headers, UNSUPPORTED_VERSION_MESSAGE } from '../protocol/constants.ts';
+import { isOriginAllowed, type OriginPolicy } from '../protocol/cors.ts';
+import { isUnsupportedFrameworkVersion } from '../protocol/request.ts';
+import type { BackpressurePolicy } from '../resource.ts';
+import type { AtmosphereInterceptor } from './interceptor.ts';
+
+/** The protocol gate: clients older than 2.2.1 get 501 on the handshake. */
+export function protocolInterceptor(): AtmosphereInterceptor {
+  return {
+    name: 'protocol',
+    onConnect({ request }) {
+      if (request.firstRequest && request.framework !== undefined && isUnsupportedFrameworkVersion(request.framework)) {
+        throw new AtmosphereError(
+          'UNSUPPORTED_PROTOCOL_VERSION',
+          `Client protocol version ${request.framework} is older than 2.2.1; upgrade the client.`,
+          { status: 501, headers: { [Headers.error]: UNSUPPORTED_VERSION_MESSAGE } },
+        );
+      }
+    },
+  };
+}
+
+/** Refuses browsers from origins the policy does not allow (403). */
+export function originInterceptor(policy: OriginPolicy): AtmosphereInterceptor {
+  return {
+    name: 'origin',
+    onConnect({ raw }) {
+      if (!isOriginAllowed(policy, raw)) {
+        throw new AtmosphereError(
+          'ORIGIN_NOT_ALLOWED',
+          `Origin ${JSON.stringify(raw.headers.origin)} is not allowed; add it to the \`origins\` option of createAtmosphere.`,
+          { status: 403 },
+        );
+      }
+    },
+  };
+}
+
+export interface HeartbeatOptions {
+  /** Server→client heartbeat after this much silence. Default 60 000 ms; 0 disables. */
+  intervalMs?: number;
+  /** A client asking for a shorter interval (`X-Heartbeat-Server`) gets this. Default: `intervalMs`. */
+  minIntervalMs?: number;
+  /** How often clients must send their heartbeat, advertised in the handshake. Default 0 (never). */
+  clientIntervalMs?: number;
+}
+
+/** Decides each connection's heartbeat: the client's wish (`X-Heartbeat-Server`, seconds), within limits. */
+export function heartbeatInterceptor(options: HeartbeatOptions | false = {}): AtmosphereInterceptor {
+  const interval = options === false ? 0 : (options.intervalMs ?? 60_000);
+  const min = options === false ? 0 : (options.minIntervalMs ?? interval);
+  const client = options === false ? 0 : (options.clientIntervalMs ?? 0);
+  return {
+    name: 'heartbeat',
+    onConnect({ request, settings }) {
+      settings.clientHeartbeatMs = client;
+      if (request.transport === 'polling' || interval === 0) {
+        settings.heartbeatMs = 0;
+        return;
+      }
+      const asked = request.heartbeatSeconds;
+      if (asked === undefined) settings.heartbeatMs = interval;
+      else if (asked === 0) settings.heartbeatMs = 0;
+      else settings.heartbeatMs = Math.max(asked * 1000, min);
+    },
+  };
+}
+
+/** Largest inbound message: WebSocket close 1009, HTTP 413. Default 1 MiB. */
+export function maxMessageSizeInterceptor(maxBytes = 1024 * 1024): AtmosphereInterceptor {
+  return {
+    name: 'max-message-size',
+    onConnect({ settings }) {
+      settings.maxMessageBytes = maxBytes;
+    },
+    onInbound(message, resource) {
+      const size = typeof message === 'string' ? Buffer.byteLength(message) : message.byteLength;
+      if (size > resource.settings.maxMessageBytes) throw tooLarge(size, resource.settings.maxMessageBytes);
+      return message;
+    },
+  };
+}
+
+export function tooLarge(size: number | undefined, limit: number): AtmosphereError {
+  return new AtmosphereError(
+    'MESSAGE_TOO_LARGE',
+    `Message of ${size === undefined ? 'more than ' + limit : size} bytes exceeds the limit of ${limit} bytes (option \`maxMessageBytes\`).`,
+    { status: 413 },
+  );
+}
+
+export interface BackpressureOptions {
+  /** Messages waiting to be written to one client before the policy applies. Default 1000. */
+  highWaterMark?: number;
+  /** Default `disconnect`: the slow client is closed (1013) and catches up from the cache when it reconnects. */
+  policy?: BackpressurePolicy;
+}
+
+export function backpressureInterceptor(options: BackpressureOptions = {}): AtmosphereInterceptor {
+  const highWaterMark = options.highWaterMark ?? 1000;
+  const policy = options.policy ?? 'disconnect';
+  if (!Number.isInteger(highWaterMark) || highWaterMark < 1) {
+    throw new AtmosphereError('INVALID_OPTION', `backpressure.highWaterMark must be a positive integer; got ${highWaterMark}.`);
+  }
+  return {
+    name: 'backpressure',
+    onConnect({ settings }) {
+      settings.highWaterMark = highWaterMark;
+      settings.backpressurePolicy = policy;
+    },
+  };
+}
+
+/** Closes connections with no inbound activity for `timeoutMs` (off by default). */
+export function idleTimeoutInterceptor(timeoutMs = 0): AtmosphereInterceptor {
+  return {
+    name: 'idle-timeout',
+    onConnect({ settings }) {
+      settings.idleTimeoutMs = timeoutMs;
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import type { IncomingMessage } from 'node:http';
+import type { OutboundMessage } from '../broadcast/message.ts';
+import type { AtmosphereResource, ConnectionSettings, DisconnectReason } from '../resource.ts';
+import type { ProtocolRequest } from '../protocol/request.ts';
+
+/** An inbound message as interceptors see it. */
+export type InboundPayload = string | Uint8Array;
+
+/** What interceptors see (and may change) while a client connects. */
+export interface ConnectContext {
+  readonly request: ProtocolRequest;
+  readonly raw: IncomingMessage;
+  /** True for a WebSocket upgrade. */
+  readonly upgrade: boolean;
+  /** True when this tracking id already has a resource here (a reconnect). */
+  readonly reconnect: boolean;
+  /** The connection's settings; built-in interceptors fill them, later ones may change them. */
+  readonly settings: ConnectionSettings;
+  /** Set by an auth interceptor: who the client is. Copied to `resource.principal`. */
+  principal: unknown;
+  /**
+   * Set by an auth interceptor that accepts a token in the first WebSocket message: the connection opens,
+   * and its first message is passed to this function instead of the handler. Resolve to the principal;
+   * reject (or resolve to a falsy value) to close the connection with 4401.
+   */
+  authenticateFirstMessage: ((token: string) => Promise<unknown>) | undefined;
+}
+
+/**
+ * A step of the interceptor chain. Inbound hooks run first to last; outbound hooks last to first. Throw an
+ * `AtmosphereError` to refuse: its `status` answers an HTTP request; a WebSocket is refused before the
+ * upgrade, or closed with the matching close code after it.
+ */
+export interface AtmosphereInterceptor {
+  readonly name: string;
+  /** A client is connecting (before the upgrade or the response). */
+  onConnect?(context: ConnectContext): void | Promise<void>;
+  /** A message arrived from a client. Return it (changed or not) to go on, `undefined` to drop it. */
+  onInbound?(
+    message: InboundPayload,
+    resource: AtmosphereResource,
+  ): InboundPayload | undefined | Promise<InboundPayload | undefined>;
+  /** A message is about to be queued for a resource. Return it (or a replacement), `undefined` to drop it. */
+  onOutbound?(message: OutboundMessage, resource: AtmosphereResource): OutboundMessage | undefined;
+  /** A resource disconnected for good. */
+  onDisconnect?(resource: AtmosphereResource, reason: DisconnectReason): void;
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** Runs every `onConnect` in order; synchronous unless an interceptor is not. */
+export function runConnect(chain: readonly AtmosphereInterceptor[], context: ConnectContext): void | Promise<void> {
+  for (let i = 0; i < chain.length; i++) {
+    const hook = chain[i]!.onConnect;
+    if (!hook) continue;
+    const result = hook.call(chain[i], context);
+    if (isPromise(result)) {
+      return result.then(() => runConnect(chain.slice(i + 1), context));
+    }
+  }
+}
+
+/** Runs every `onInbound` in order; `undefined` means the message was dropped. */
+export function runInbound(
+  chain: readonly AtmosphereInterceptor[],
+  message: InboundPayload,
+  resource: AtmosphereResource,
+  from = 0,
+): InboundPayload | undefined | Promise<InboundPayload | undefined> {
+  let current: InboundPayload | undefined = message;
+  for (let i = from; i < chain.length; i++) {
+    const hook = chain[i]!.onInbound;
+    if (!hook) continue;
+    const result: InboundPayload | undefined | Promise<InboundPayload | undefined> = hook.call(chain[i], current, resource);
+    if (isPromise(result)) {
+      return result.then((resolved: InboundPayload | undefined) =>
+        resolved === undefined ? undefined : runInbound(chain, resolved, resource, i + 1),
+      );
+    }
+    current = result;
+    if (current === undefined) return undefined;
+  }
+  return current;
+}

@@ -1,0 +1,85 @@
+import type { IncomingMessage } from 'node:http';
+import { Headers } from './constants.ts';
+
+/**
+ * Which browser origins may connect. Default (`'same-origin'`): only pages served from the same host as the
+ * Atmosphere endpoint. A list names exact origins (`https://app.example.com`); `'*'` allows any origin
+ * (not recommended: any web page could then open a connection with the visitor's cookies). A function
+ * decides per request. Requests without an `Origin` header (non-browser clients) are always allowed.
+ */
+export type OriginPolicy = 'same-origin' | '*' | readonly string[] | ((origin: string, request: IncomingMessage) => boolean);
+
+export const EXPOSED_HEADERS = [
+  Headers.trackingId,
+  Headers.heartbeatServer,
+  Headers.firstRequest,
+  Headers.sessionToken,
+  Headers.runId,
+  Headers.error,
+].join(', ');
+
+export const ALLOWED_REQUEST_HEADERS = [
+  'Content-Type',
+  'Authorization',
+  Headers.trackingId,
+  Headers.transport,
+  Headers.framework,
+  Headers.protocol,
+  Headers.trackMessageSize,
+  Headers.heartbeatServer,
+  Headers.auth,
+  Headers.sessionToken,
+  Headers.runId,
+  Headers.received,
+  Headers.postBody,
+].join(', ');
+
+function sameOrigin(origin: string, request: IncomingMessage): boolean {
+  const host = request.headers.host;
+  if (!host) return false;
+  try {
+    return new URL(origin).host.toLowerCase() === host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/** True when a request may proceed under the policy. */
+export function isOriginAllowed(policy: OriginPolicy, request: IncomingMessage): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  if (policy === '*') return true;
+  if (policy === 'same-origin') return sameOrigin(origin, request);
+  if (typeof policy === 'function') return policy(origin, request);
+  return sameOrigin(origin, request) || policy.includes(origin);
+}
+
+/** CORS response headers for an allowed request (none when the request carries no Origin). */
+export function corsHeaders(request: IncomingMessage): Record<string, string> {
+  const origin = request.headers.origin;
+  if (origin === undefined) return {};
+  return {
+    'Access-Control-Allow-Origin': origin,
+    'Access-Control-Allow-Credentials': 'true',
+    'Access-Control-Expose-Headers': EXPOSED_HEADERS,
+    Vary: 'Origin',
+  };
+}
+
+/** Headers answering an allowed preflight `OPTIONS`. */
+export function preflightHeaders(request: IncomingMessage): Record<string, string> {
+  return {
+    ...corsHeaders(request),
+    'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+    'Access-Control-Allow-Headers': ALLOWED_REQUEST_HEADERS,
+    'Access-Control-Max-Age': '600',
+  };
+}
+
+/** One line for the startup log describing the policy. */
+export function describeOriginPolicy(policy: OriginPolicy): string {
+  if (policy === 'same-origin') return 'same-origin only (set `origins` to allow others)';
+  if (policy === '*') return 'ANY origin (`origins: "*"`): any web page can connect with its visitors\' credentials';
+  if (typeof policy === 'function') return 'decided by the `origins` function';
+  return `same-origin and ${policy.length === 0 ? 'nothing else' : policy.join(', ')}`;
+}

@@ -1,0 +1,340 @@
+import type { ClientQueue } from './broadcast/cache.ts';
+import { OutboundMessage } from './broadcast/message.ts';
+import { AtmosphereError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { ConnectionTransport } from './protocol/constants.ts';
+import { isInvisible } from './protocol/framing.ts';
+import type { ProtocolRequest } from './protocol/request.ts';
+import type { Connection, ConnectionEnd } from './transports/connection.ts';
+
+/** A client's state: writing live, away (between polls, or cut and within its grace period), or gone. */
+export type ResourceState = 'connected' | 'away' | 'closed';
+
+/** Why a resource was disconnected for good. */
+export type DisconnectReason =
+  /** The client closed: the close request, or a deliberate WebSocket close. */
+  | 'client-closed'
+  /** The connection was lost and the client did not come back within the grace period. */
+  | 'timeout'
+  /** No inbound activity for the idle timeout. */
+  | 'idle'
+  /** The server closed it (`resource.close()`, shutdown, a policy). */
+  | 'server-closed';
+
+/** What to do when a client has `highWaterMark` messages waiting to be written. */
+export type BackpressurePolicy = 'drop-oldest' | 'drop-newest' | 'disconnect';
+
+/** Per-connection settings, decided by the interceptor chain when the client connects. */
+export interface ConnectionSettings {
+  /** Server→client heartbeat interval; 0 = off. */
+  heartbeatMs: number;
+  /** How often the client must send its heartbeat (advertised in the handshake); 0 = never. */
+  clientHeartbeatMs: number;
+  /** Largest inbound message in bytes. */
+  maxMessageBytes: number;
+  /** Messages waiting to be written before the backpressure policy applies. */
+  highWaterMark: number;
+  backpressurePolicy: BackpressurePolicy;
+  /** Close after this long without inbound activity; 0 = off. */
+  idleTimeoutMs: number;
+}
+
+export interface ResourceEvents {
+  /** The resource reconnected (a new connection for the same tracking id) after a cut. */
+  reconnect: [];
+  /** The connection was lost; the resource waits for the client within its grace period. */
+  away: [];
+  /** Closed for good; fires once. */
+  disconnect: [reason: DisconnectReason];
+  /** A message was dropped by the backpressure policy. */
+  drop: [policy: BackpressurePolicy];
+}
+
+/** What a resource needs from the runtime that owns it. */
+export interface ResourceHost {
+  readonly logger: Logger;
+  /** Called once when the resource closes for good, before `disconnect` listeners run. */
+  resourceClosed(resource: AtmosphereResource, reason: DisconnectReason): void;
+  /** Called when a resource's connection goes away (to start the grace period) or comes back. */
+  resourceAway(resource: AtmosphereResource, away: boolean): void;
+}
+
+/** Something that holds resources: the Broadcaster implements it. */
+export interface Subscription {
+  readonly id: string;
+  removeResource(resource: AtmosphereResource): void;
+}
+
+type Listener<A extends unknown[]> = (...args: A) => void;
+
+/**
+ * One client, identified by its tracking id, across reconnections. Its transport connection may come and
+ * go (long-polling between polls, a cut network): while away, messages wait in its queue and are written,
+ * in order and before anything newer, when the same tracking id reconnects. It disconnects for good on a
+ * deliberate close, or when it stays away longer than the grace period.
+ */
+export class AtmosphereResource {
+  /** The tracking id. */
+  readonly id: string;
+  /** The request path it connected to. */
+  readonly path: string;
+  /** Path template parameters (`/chat/{room}` → `{ room }`). */
+  readonly params: Readonly<Record<string, string>>;
+  /** Application data: anything the handler wants to keep with this client. */
+  readonly attributes = new Map<string, unknown>();
+  /** What an auth interceptor established about the client, if any. */
+  principal: unknown;
+  /** When the resource's connection went away (ms since epoch), or 0 while connected. */
+  awaySince = 0;
+  /** When the client last sent something (ms since epoch). */
+  lastInboundAt = Date.now();
+  /** The last connecting request. */
+  request: ProtocolRequest;
+  settings: ConnectionSettings;
+  #state: ResourceState = 'away';
+  #transport: ConnectionTransport;
+  #connection: Connection | undefined;
+  #subscriptions: Set<Subscription> | undefined;
+  #listeners: { [K in keyof ResourceEvents]?: Listener<ResourceEvents[K]>[] } | undefined;
+  readonly #queue: ClientQueue;
+  readonly #host: ResourceHost;
+
+  constructor(
+    request: ProtocolRequest,
+    params: Record<string, string>,
+    settings: ConnectionSettings,
+    queue: ClientQueue,
+    host: ResourceHost,
+  ) {
+    this.id = request.trackingId;
+    this.path = request.path;
+    this.params = Object.freeze({ ...params });
+    this.request = request;
+    this.settings = settings;
+    this.#transport = request.transport === 'close' ? 'long-polling' : request.transport;
+    this.#queue = queue;
+    this.#host = host;
+  }
+
+  get state(): ResourceState {
+    return this.#state;
+  }
+
+  /** The transport of the current (or last) connection. */
+  get transport(): ConnectionTransport {
+    return this.#transport;
+  }
+
+  /** The current connection, while connected. */
+  get connection(): Connection | undefined {
+    return this.#connection;
+  }
+
+  /** The broadcasters this resource is subscribed to. */
+  get subscriptions(): ReadonlySet<Subscription> {
+    return this.#subscriptions ?? EMPTY_SET;
+  }
+
+  /** The resource's message queue (pending and unconfirmed messages). */
+  get queue(): ClientQueue {
+    return this.#queue;
+  }
+
+  on<K extends keyof ResourceEvents>(event: K, listener: Listener<ResourceEvents[K]>): this {
+    const listeners = (this.#listeners ??= {});
+    (listeners[event] ??= [] as never[]).push(listener as never);
+    return this;
+  }
+
+  off<K extends keyof ResourceEvents>(event: K, listener: Listener<ResourceEvents[K]>): this {
+    const list = this.#listeners?.[event];
+    if (list) {
+      const index = list.indexOf(listener as never);
+      if (index !== -1) list.splice(index, 1);
+    }
+    return this;
+  }
+
+  #emit<K extends keyof ResourceEvents>(event: K, ...args: ResourceEvents[K]): void {
+    const list = this.#listeners?.[event];
+    if (!list) return;
+    for (const listener of [...list]) {
+      try {
+        (listener as Listener<ResourceEvents[K]>)(...args);
+      } catch (error) {
+        this.#host.logger.error(`resource ${this.id}: a '${event}' listener threw`, { error });
+      }
+    }
+  }
+
+  /**
+   * Writes a message to this client alone. Strings and bytes go as they are; anything else is sent as JSON.
+   * The message is queued like a broadcast: it survives a cut connection and is replayed on reconnect.
+   * Messages equal to the padding char or only whitespace are dropped (no client would show them).
+   */
+  write(message: unknown): void {
+    if (this.#state === 'closed') {
+      throw new AtmosphereError('CLOSED', `Resource ${this.id} is closed; it can no longer be written to.`);
+    }
+    this.deliver(toOutbound(message));
+  }
+
+  /** @internal Hot path: queue (or write at once) one prepared message. */
+  deliver(message: OutboundMessage): void {
+    if (this.#state === 'closed') return;
+    if (typeof message.payload === 'string' && isInvisible(message.payload)) return;
+    const queue = this.#queue;
+    const connection = this.#connection;
+    if (connection !== undefined) {
+      if (queue.pending.length === 0 && connection.writable) {
+        queue.recordWritten(message);
+        connection.wroteSinceCheck = true;
+        connection.write(message);
+        return;
+      }
+      if (queue.pending.length >= this.settings.highWaterMark) {
+        const policy = this.settings.backpressurePolicy;
+        if (policy === 'drop-newest') {
+          queue.dropped++;
+          this.#emit('drop', policy);
+          return;
+        }
+        if (policy === 'drop-oldest') {
+          queue.dropOldest();
+          this.#emit('drop', policy);
+        } else {
+          queue.enqueue(message);
+          this.#host.logger.warn(`resource ${this.id}: ${queue.pending.length} messages waiting; disconnecting the slow client`);
+          connection.end(1013, 'Too many pending messages');
+          return;
+        }
+      }
+    }
+    queue.enqueue(message);
+  }
+
+  #writeNext(connection: Connection): void {
+    const message = this.#queue.next();
+    if (message !== undefined) {
+      connection.wroteSinceCheck = true;
+      connection.write(message);
+    }
+  }
+
+  /** Writes pending messages while the connection takes them. */
+  flush(): void {
+    const connection = this.#connection;
+    if (connection === undefined) return;
+    const queue = this.#queue;
+    while (queue.pending.length > 0 && connection.writable && this.#connection === connection) {
+      this.#writeNext(connection);
+    }
+  }
+
+  /**
+   * @internal Attaches a new transport connection. A previous one is ended (a newer connection with the
+   * same tracking id replaces a stale one). `received` is the client's count of messages it got, when it
+   * sent one: unconfirmed messages after it are written again first.
+   */
+  attach(connection: Connection, request: ProtocolRequest, settings: ConnectionSettings): void {
+    if (this.#state === 'closed') throw new AtmosphereError('CLOSED', `Resource ${this.id} is closed.`);
+    const previous = this.#connection;
+    if (previous !== undefined) {
+      previous.onEnd = undefined;
+      previous.onDrain = undefined;
+      previous.end(1000, 'Replaced by a newer connection');
+    }
+    const wasAway = this.#state === 'away' && this.awaySince !== 0;
+    this.request = request;
+    this.settings = settings;
+    this.#transport = connection.transport;
+    this.#connection = connection;
+    this.#state = 'connected';
+    this.lastInboundAt = Date.now();
+    const resent = this.#queue.rewind(request.received);
+    if (resent > 0) this.#host.logger.debug(`resource ${this.id}: resending ${resent} unconfirmed message(s)`);
+    connection.onDrain = () => this.flush();
+    connection.onEnd = (how) => this.#connectionEnded(connection, how);
+    this.awaySince = 0;
+    this.#host.resourceAway(this, false);
+    if (wasAway && connection.transport !== 'long-polling' && connection.transport !== 'polling') this.#emit('reconnect');
+  }
+
+  #connectionEnded(connection: Connection, how: ConnectionEnd): void {
+    if (this.#connection !== connection) return;
+    this.#connection = undefined;
+    if (this.#state === 'closed') return;
+    if (how === 'client-closed') {
+      this.#close('client-closed');
+      return;
+    }
+    this.#state = 'away';
+    this.awaySince = Date.now();
+    this.#host.resourceAway(this, true);
+    if (how === 'lost') this.#emit('away');
+  }
+
+  /** @internal Called by the runtime when the grace period ends, on the close request, or on idle. */
+  expire(reason: DisconnectReason): void {
+    this.#close(reason);
+  }
+
+  /** @internal */
+  addSubscription(subscription: Subscription): void {
+    (this.#subscriptions ??= new Set()).add(subscription);
+  }
+
+  /** @internal */
+  removeSubscription(subscription: Subscription): void {
+    this.#subscriptions?.delete(subscription);
+  }
+
+  /**
+   * Closes the client for good: ends its connection (WebSocket code 1000), unsubscribes it everywhere and
+   * fires `disconnect` with reason `server-closed`. Idempotent.
+   */
+  async close(code = 1000, reason = 'Closed by the server'): Promise<void> {
+    if (this.#state === 'closed') return;
+    const connection = this.#connection;
+    this.#close('server-closed');
+    connection?.end(code, reason);
+  }
+
+  #close(reason: DisconnectReason): void {
+    if (this.#state === 'closed') return;
+    const connection = this.#connection;
+    this.#state = 'closed';
+    this.#connection = undefined;
+    if (connection) {
+      connection.onEnd = undefined;
+      connection.onDrain = undefined;
+      if (connection.open && reason !== 'client-closed') connection.end(1000, reason);
+    }
+    for (const subscription of [...(this.#subscriptions ?? [])]) subscription.removeResource(this);
+    this.#subscriptions = undefined;
+    this.#host.resourceClosed(this, reason);
+    this.#emit('disconnect', reason);
+    this.#listeners = undefined;
+  }
+}
+
+const EMPTY_SET: ReadonlySet<Subscription> = new Set();
+
+/** Strings and bytes as they are; anything else as JSON. */
+export function encodePayload(message: unknown): string | Uint8Array {
+  if (typeof message === 'string' || message instanceof Uint8Array) return message;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(message);
+  } catch (error) {
+    throw new AtmosphereError('BAD_REQUEST', `The message cannot be encoded as JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (json === undefined) throw new AtmosphereError('BAD_REQUEST', `A ${typeof message} cannot be sent as a message.`);
+  return json;
+}
+
+export function toOutbound(message: unknown, source?: string): OutboundMessage {
+  return message instanceof OutboundMessage ? message : new OutboundMessage(encodePayload(message), source);
+}

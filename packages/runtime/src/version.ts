@@ -1,0 +1,2 @@
+/** The version of @atmosphere/runtime. */
+export const VERSION = '0.1.0';
