@@ -203,10 +203,14 @@ export class AtmosphereResource {
           queue.dropOldest();
           this.#emit('drop', policy);
         } else {
-          queue.enqueue(message);
+          // The slow client is cut loose at once (it would not read a close frame either); what it missed
+          // waits in its queue, within the cache limits, for it to reconnect.
           this.#host.logger.warn(`resource ${this.id}: ${queue.pending.length} messages waiting; disconnecting the slow client`);
+          connection.onEnd = undefined;
+          connection.onDrain = undefined;
+          this.#connectionEnded(connection, 'server-closed');
           connection.end(1013, 'Too many pending messages');
-          return;
+          this.#emit('drop', policy);
         }
       }
     }
