@@ -149,6 +149,8 @@ export class Atmosphere implements ResourceHost {
   readonly #routes = new PathTable<ManagedServiceImpl>();
   readonly #resources = new Map<string, AtmosphereResource>();
   readonly #serviceOf = new WeakMap<AtmosphereResource, ManagedServiceImpl>();
+  /** Resources whose `onReady` ran: only they get an `onDisconnect`. */
+  readonly #ready = new WeakSet<AtmosphereResource>();
   readonly #connected = new Set<AtmosphereResource>();
   readonly #away = new Set<AtmosphereResource>();
   readonly #lastWrite = new WeakMap<Connection, number>();
@@ -511,7 +513,8 @@ export class Atmosphere implements ResourceHost {
       if (authenticate) {
         this.#pendingAuth.set(resource, authenticate);
         const timeout = setTimeout(() => {
-          if (this.#pendingAuth.has(resource)) connection.end(4401, 'Unauthorized: no auth token');
+          if (!this.#pendingAuth.has(resource)) return;
+          resource.expire('server-closed', 4401, 'Unauthorized: no auth token');
         }, this.#options.auth?.firstMessageTimeoutMs ?? DEFAULT_FIRST_MESSAGE_TIMEOUT_MS);
         timeout.unref();
         resource.attach(connection, protocol, context.settings);
@@ -572,6 +575,7 @@ export class Atmosphere implements ResourceHost {
   /** Subscribes a new resource and runs `onReady` (which may write: after the handshake, before replays). */
   #afterConnect(resource: AtmosphereResource, route: Route, isNew: boolean): void {
     if (!isNew) return;
+    this.#ready.add(resource);
     const service = route.service;
     const broadcaster = this.#broadcasterOf(resource, service);
     if (service.options.subscribe) broadcaster.addResource(resource);
@@ -686,8 +690,7 @@ export class Atmosphere implements ResourceHost {
       resource.principal = await authenticate(token);
     } catch (error) {
       this.logger.info(`resource ${resource.id}: first-message authentication refused`);
-      resource.connection?.end(4401, 'Unauthorized');
-      resource.expire('server-closed');
+      resource.expire('server-closed', 4401, 'Unauthorized');
       throw error;
     }
     this.#afterConnect(resource, { service, params: { ...resource.params } }, true);
@@ -787,7 +790,7 @@ export class Atmosphere implements ResourceHost {
     }
     const service = this.#serviceOf.get(resource);
     const onDisconnect = service?.handler.onDisconnect;
-    if (service && onDisconnect) {
+    if (service && onDisconnect && this.#ready.has(resource)) {
       this.#runHandler(resource, 'onDisconnect', () => onDisconnect(resource, reason, this.#context(resource, service)));
     }
   }
@@ -811,7 +814,7 @@ export class Atmosphere implements ResourceHost {
       const idle = resource.settings.idleTimeoutMs;
       if (idle > 0 && now - resource.lastInboundAt > idle) {
         this.logger.debug(`resource ${resource.id}: idle for ${idle} ms; closing`);
-        resource.expire('idle');
+        resource.expire('idle', 1001, 'Idle timeout');
       }
     }
     for (const resource of this.#away) {
@@ -864,11 +867,7 @@ export class Atmosphere implements ResourceHost {
       () => [...this.#connected].every((r) => r.queue.pending.length === 0 || !r.connection?.open),
       deadline,
     );
-    for (const resource of [...this.#resources.values()]) {
-      const connection = resource.connection;
-      resource.expire('server-closed');
-      connection?.end(1001, 'Server shutting down');
-    }
+    for (const resource of [...this.#resources.values()]) resource.expire('server-closed', 1001, 'Server shutting down');
     await Promise.race([Promise.allSettled([...this.#handlerWork]), delay(Math.max(0, deadline - Date.now()))]);
     this.broadcasters.destroyAll();
     for (const [kind, instance] of this.#instances) {

@@ -278,9 +278,12 @@ export class AtmosphereResource {
     if (how === 'lost') this.#emit('away');
   }
 
-  /** @internal Called by the runtime when the grace period ends, on the close request, or on idle. */
-  expire(reason: DisconnectReason): void {
-    this.#close(reason);
+  /**
+   * @internal Closes for good with `reason` (grace period over, the close request, idle, shutdown); an open
+   * connection is ended with `code`.
+   */
+  expire(reason: DisconnectReason, code = 1000, text: string = reason): void {
+    this.#close(reason, code, text);
   }
 
   /** @internal */
@@ -298,13 +301,10 @@ export class AtmosphereResource {
    * fires `disconnect` with reason `server-closed`. Idempotent.
    */
   async close(code = 1000, reason = 'Closed by the server'): Promise<void> {
-    if (this.#state === 'closed') return;
-    const connection = this.#connection;
-    this.#close('server-closed');
-    connection?.end(code, reason);
+    this.#close('server-closed', code, reason);
   }
 
-  #close(reason: DisconnectReason): void {
+  #close(reason: DisconnectReason, code = 1000, text: string = reason): void {
     if (this.#state === 'closed') return;
     const connection = this.#connection;
     this.#state = 'closed';
@@ -312,7 +312,7 @@ export class AtmosphereResource {
     if (connection) {
       connection.onEnd = undefined;
       connection.onDrain = undefined;
-      if (connection.open && reason !== 'client-closed') connection.end(1000, reason);
+      if (connection.open && reason !== 'client-closed') connection.end(code, text);
     }
     for (const subscription of [...(this.#subscriptions ?? [])]) subscription.removeResource(this);
     this.#subscriptions = undefined;

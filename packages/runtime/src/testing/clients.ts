@@ -258,7 +258,8 @@ async function connectLongPolling(base: string, options: TestClientOptions): Pro
   let controller = new AbortController();
   let endedResolve!: () => void;
   const ended = new Promise<void>((resolve) => (endedResolve = resolve));
-  const poll = async (first: boolean): Promise<void> => {
+  /** Sends one poll; resolves when the server has taken it (headers), with the body still to come. */
+  const poll = async (first: boolean): Promise<Response> => {
     const response = await fetch(
       protocolUrl(base, 'long-polling', {
         ...options,
@@ -270,15 +271,21 @@ async function connectLongPolling(base: string, options: TestClientOptions): Pro
     if (response.status !== 200) throw new Error(`long-poll refused: ${response.status}`);
     const header = response.headers.get(Headers.trackingId);
     if (trackingId === '0' && header) trackingId = header;
-    parsed.feed(await response.text());
+    return response;
   };
-  await poll(true);
+  let current: Response | undefined = await poll(true);
+  if ((options.protocol ?? true) && (options.trackingId ?? '0') === '0') {
+    parsed.feed(await current.text());
+    current = undefined;
+  }
   const handshake = await parsed.handshake;
   if (handshake.trackingId !== '0') trackingId = handshake.trackingId;
   void (async () => {
     while (!stopped) {
       try {
-        await poll(false);
+        const response: Response = current ?? (await poll(false));
+        current = undefined;
+        parsed.feed(await response.text());
       } catch {
         break;
       }

@@ -203,6 +203,9 @@ export class PollConnection extends HttpConnection {
     this.#request = request;
     this.#raw = raw;
     this.#heartbeat = this.framed ? lengthPrefixed(PADDING_CHAR) : PADDING_CHAR;
+    // A long-poll answers its headers and padding at once (the client knows it is waiting); a plain poll
+    // answers only when it completes.
+    if (transport === 'long-polling') this.#start();
   }
 
   protected override get completes(): boolean {

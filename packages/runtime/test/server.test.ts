@@ -1,0 +1,114 @@
+import express from 'express';
+import Fastify from 'fastify';
+import { createServer, type Server } from 'node:http';
+import { describe, expect, test } from 'vitest';
+import { WebSocket } from 'ws';
+import { createAtmosphere, type DisconnectReason, silentLogger } from '../src/index.ts';
+import { connectTestClient, eventually, protocolUrl, startTestAtmosphere } from '../src/testing/index.ts';
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : 0);
+    }),
+  );
+}
+
+describe('attached to an application server', () => {
+  test('beside Express: Express routes keep working, Atmosphere paths are served', async () => {
+    const app = express();
+    app.get('/api/hello', (_request, response) => {
+      response.json({ hello: 'express' });
+    });
+    const server = createServer(app);
+    const port = await listen(server);
+    const atmosphere = await createAtmosphere({ server, logger: silentLogger, autoload: false });
+    atmosphere.managed('/live', { onReady: (resource) => resource.write('from atmosphere') });
+    const base = `http://127.0.0.1:${port}`;
+    expect(await (await fetch(`${base}/api/hello`)).json()).toEqual({ hello: 'express' });
+    expect((await fetch(`${base}/api/missing`)).status).toBe(404);
+    const client = await connectTestClient(`${base}/live`, 'websocket');
+    expect(await client.messages.next()).toBe('from atmosphere');
+    const sse = await connectTestClient(`${base}/live`, 'sse');
+    expect(await sse.messages.next()).toBe('from atmosphere');
+    await client.close();
+    await sse.close();
+    await atmosphere.close();
+    // Detached: the application server is still the application's, and still serves.
+    expect(await (await fetch(`${base}/api/hello`)).json()).toEqual({ hello: 'express' });
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  test('as an Express middleware', async () => {
+    const app = express();
+    const server = createServer(app);
+    const atmosphere = await createAtmosphere({ server, logger: silentLogger, autoload: false });
+    atmosphere.managed('/mw', { onReady: (resource) => resource.write('via middleware') });
+    app.use(atmosphere.middleware());
+    app.get('/plain', (_request, response) => {
+      response.send('plain');
+    });
+    const port = await listen(server);
+    expect(await (await fetch(`http://127.0.0.1:${port}/plain`)).text()).toBe('plain');
+    const client = await connectTestClient(`http://127.0.0.1:${port}/mw`, 'long-polling');
+    expect(await client.messages.next()).toBe('via middleware');
+    await client.close();
+    await atmosphere.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  test('beside Fastify on its server', async () => {
+    const fastify = Fastify();
+    fastify.get('/api/hello', async () => ({ hello: 'fastify' }));
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    const atmosphere = await createAtmosphere({ server: fastify.server, logger: silentLogger, autoload: false });
+    atmosphere.managed('/live', { onReady: (resource) => resource.write('from atmosphere') });
+    const address = fastify.server.address();
+    const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    expect(await (await fetch(`${base}/api/hello`)).json()).toEqual({ hello: 'fastify' });
+    const client = await connectTestClient(`${base}/live`, 'websocket');
+    expect(await client.messages.next()).toBe('from atmosphere');
+    const streaming = await connectTestClient(`${base}/live`, 'streaming');
+    expect(await streaming.messages.next()).toBe('from atmosphere');
+    await client.close();
+    await streaming.close();
+    await atmosphere.close();
+    await fastify.close();
+  });
+});
+
+describe('graceful shutdown', () => {
+  test('writes what is pending, closes WebSockets with 1001, ends streams, runs onDisconnect, awaits handlers', async () => {
+    const atmosphere = await startTestAtmosphere();
+    const reasons: DisconnectReason[] = [];
+    let handlerFinished = false;
+    atmosphere.managed('/bye', {
+      async onDisconnect(_resource, reason) {
+        reasons.push(reason);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        handlerFinished = true;
+      },
+    });
+    const url = atmosphere.url('/bye');
+    const ws = new WebSocket(protocolUrl(url, 'websocket'));
+    const wsFrames: string[] = [];
+    ws.on('message', (data: Buffer) => wsFrames.push(data.toString()));
+    const wsClosed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
+    await new Promise((resolve) => ws.once('message', resolve));
+    const sse = await connectTestClient(atmosphere.url('/bye'), 'sse');
+    await eventually(() => atmosphere.describe().resources.connected === 2, 'both clients to connect');
+    for (let i = 0; i < 100; i++) void atmosphere.broadcast('/bye', `last-${i}`);
+    await atmosphere.close();
+    expect(await wsClosed).toBe(1001);
+    await sse.ended;
+    expect(wsFrames.slice(1)).toEqual(Array.from({ length: 100 }, (_, i) => `${`last-${i}`.length}|last-${i}`));
+    expect(sse.messages.items.length).toBe(100);
+    expect(reasons).toEqual(['server-closed', 'server-closed']);
+    expect(handlerFinished).toBe(true);
+    // New connections are refused once closed.
+    await expect(fetch(url)).rejects.toThrow();
+  });
+});
