@@ -7,6 +7,7 @@ import { type BroadcasterBackplane, LocalBackplane } from './broadcast/backplane
 import type { BroadcastOptions } from './broadcast/broadcaster.ts';
 import { type BroadcasterCache, type CacheLimits, DEFAULT_CACHE_LIMITS, MemoryBroadcasterCache } from './broadcast/cache.ts';
 import { BroadcasterFactory } from './broadcast/factory.ts';
+import type { OutboundMessage } from './broadcast/message.ts';
 import { PathTable } from './broadcast/path-template.ts';
 import { managedServiceOf } from './decorators.ts';
 import { AtmosphereError, toError } from './errors.ts';
@@ -144,6 +145,8 @@ export class Atmosphere implements ResourceHost {
   readonly broadcasters: BroadcasterFactory;
   readonly server: HttpServer | HttpsServer;
   readonly interceptors: AtmosphereInterceptor[];
+  /** @internal Outbound hooks of the interceptors, last interceptor first. */
+  readonly outbound: ((message: OutboundMessage, resource: AtmosphereResource) => OutboundMessage | undefined)[];
   readonly #options: AtmosphereOptions;
   readonly #ownsServer: boolean;
   readonly #routes = new PathTable<ManagedServiceImpl>();
@@ -219,6 +222,10 @@ export class Atmosphere implements ResourceHost {
       backpressureInterceptor(options.backpressure),
       ...(options.interceptors ?? []),
     ];
+    this.outbound = this.interceptors
+      .filter((interceptor) => interceptor.onOutbound !== undefined)
+      .reverse()
+      .map((interceptor) => (message: OutboundMessage, resource: AtmosphereResource) => interceptor.onOutbound!(message, resource));
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.#maxMessageBytes,

@@ -50,9 +50,14 @@ export interface ResourceEvents {
   drop: [policy: BackpressurePolicy];
 }
 
+/** Rewrites (or drops, with `undefined`) a message on its way to one resource: outbound interceptors. */
+export type OutboundHook = (message: OutboundMessage, resource: AtmosphereResource) => OutboundMessage | undefined;
+
 /** What a resource needs from the runtime that owns it. */
 export interface ResourceHost {
   readonly logger: Logger;
+  /** Outbound interceptor hooks, in the order they run (last interceptor first); empty for none. */
+  readonly outbound: readonly OutboundHook[];
   /** Called once when the resource closes for good, before `disconnect` listeners run. */
   resourceClosed(resource: AtmosphereResource, reason: DisconnectReason): void;
   /** Called when a resource's connection goes away (to start the grace period) or comes back. */
@@ -182,6 +187,14 @@ export class AtmosphereResource {
   /** @internal Hot path: queue (or write at once) one prepared message. */
   deliver(message: OutboundMessage): void {
     if (this.#state === 'closed') return;
+    const hooks = this.#host.outbound;
+    if (hooks.length > 0) {
+      for (const hook of hooks) {
+        const next = hook(message, this);
+        if (next === undefined) return;
+        message = next;
+      }
+    }
     if (typeof message.payload === 'string' && isInvisible(message.payload)) return;
     const queue = this.#queue;
     const connection = this.#connection;
@@ -312,7 +325,7 @@ export class AtmosphereResource {
     if (connection) {
       connection.onEnd = undefined;
       connection.onDrain = undefined;
-      if (connection.open && reason !== 'client-closed') connection.end(code, text);
+      if (connection.open) connection.end(code, text);
     }
     for (const subscription of [...(this.#subscriptions ?? [])]) subscription.removeResource(this);
     this.#subscriptions = undefined;

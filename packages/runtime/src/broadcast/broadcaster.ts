@@ -119,9 +119,15 @@ export class Broadcaster implements Subscription {
    * filter throws (the message is then not delivered), `CLOSED` after `destroy()`.
    */
   broadcast(message: unknown, options?: BroadcastOptions): Promise<void> {
-    this.#assertAlive();
-    const payload = encodePayload(message);
-    const targets = targetIds(options?.to);
+    let payload: FilterPayload;
+    let targets: string[] | undefined;
+    try {
+      this.#assertAlive();
+      payload = encodePayload(message);
+      targets = targetIds(options?.to);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     const exclude = options?.exclude === undefined ? undefined : typeof options.exclude === 'string' ? options.exclude : options.exclude.id;
     return this.#enter(payload, 0, targets, exclude);
   }

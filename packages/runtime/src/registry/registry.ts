@@ -80,6 +80,14 @@ export class ProviderRegistry {
     };
   }
 
+  /** Removes the provider of this kind and name, if registered. */
+  unregister(kind: string, name: string): boolean {
+    const index = this.#providers.findIndex((p) => p.kind === kind && p.name === name);
+    if (index === -1) return false;
+    this.#providers.splice(index, 1);
+    return true;
+  }
+
   /** Registered providers, of one kind or all. */
   providers(kind?: string): Provider[] {
     return this.#providers.filter((p) => kind === undefined || p.kind === kind);

@@ -1,0 +1,70 @@
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, test } from 'vitest';
+import { isUnsupportedFrameworkVersion, normalizeTransport, parseProtocolRequest } from './request.ts';
+
+function request(url: string, headers: Record<string, string> = {}): IncomingMessage {
+  return { url, method: 'GET', headers } as unknown as IncomingMessage;
+}
+
+describe('parseProtocolRequest', () => {
+  test('query parameters are read first, as headers; the application never sees them', () => {
+    const parsed = parseProtocolRequest(
+      request('/chat/a%20b?room=1&X-Atmosphere-Transport=SSE&x-atmosphere-trackmessagesize=true&_=123&Content-Type=text%2Fplain', {
+        'x-atmosphere-transport': 'websocket',
+      }),
+      false,
+    );
+    expect(parsed.path).toBe('/chat/a b');
+    expect(parsed.transport).toBe('sse');
+    expect(parsed.trackMessageLength).toBe(true);
+    expect(parsed.contentType).toBe('text/plain');
+    expect([...parsed.query]).toEqual([['room', '1']]);
+  });
+
+  test('tracking ids: 0 and missing get a fresh UUID; valid ones are adopted; invalid ones replaced', () => {
+    const fresh = parseProtocolRequest(request('/x?X-Atmosphere-tracking-id=0&X-atmo-protocol=true'), false);
+    expect(fresh.firstRequest).toBe(true);
+    expect(fresh.handshake).toBe(true);
+    expect(fresh.trackingId).toMatch(/^[0-9a-f-]{36}$/);
+    const missing = parseProtocolRequest(request('/x?X-atmo-protocol=true'), false);
+    expect(missing.firstRequest).toBe(true);
+    expect(missing.handshake).toBe(false);
+    const adopted = parseProtocolRequest(request('/x?X-Atmosphere-tracking-id=my_client-1&X-atmo-protocol=true'), false);
+    expect(adopted).toMatchObject({ trackingId: 'my_client-1', firstRequest: false, handshake: false });
+    const invalid = parseProtocolRequest(request('/x?X-Atmosphere-tracking-id=bad%2Fid&X-atmo-protocol=true'), false);
+    expect(invalid.trackingId).not.toBe('bad/id');
+    expect(invalid.handshake).toBe(true);
+  });
+
+  test('a missing transport is websocket on an upgrade and long-polling otherwise', () => {
+    expect(parseProtocolRequest(request('/x'), true).transport).toBe('websocket');
+    expect(parseProtocolRequest(request('/x'), false).transport).toBe('long-polling');
+  });
+
+  test('the received count and heartbeat are numbers or absent', () => {
+    expect(parseProtocolRequest(request('/x?X-Atmosphere-Received=42&X-Heartbeat-Server=30'), false)).toMatchObject({
+      received: 42,
+      heartbeatSeconds: 30,
+    });
+    expect(parseProtocolRequest(request('/x?X-Atmosphere-Received=-1&X-Heartbeat-Server=soon'), false)).toMatchObject({
+      received: undefined,
+      heartbeatSeconds: undefined,
+    });
+  });
+});
+
+test('transport spellings', () => {
+  expect(normalizeTransport('LONG_POLLING')).toBe('long-polling');
+  expect(normalizeTransport(' Streaming ')).toBe('streaming');
+  expect(normalizeTransport('pigeon')).toBeUndefined();
+});
+
+test('protocol version gate: older than 2.2.1 is refused, unreadable is not', () => {
+  expect(isUnsupportedFrameworkVersion('2.2.0-jquery')).toBe(true);
+  expect(isUnsupportedFrameworkVersion('1.0.10')).toBe(true);
+  expect(isUnsupportedFrameworkVersion('2.2.1')).toBe(false);
+  expect(isUnsupportedFrameworkVersion('3.1.3-javascript')).toBe(false);
+  expect(isUnsupportedFrameworkVersion('10.0')).toBe(false);
+  expect(isUnsupportedFrameworkVersion('5.0.7')).toBe(false);
+  expect(isUnsupportedFrameworkVersion('dev')).toBe(false);
+});
