@@ -1,0 +1,167 @@
+import { join } from 'node:path';
+
+/** The scenarios, in the order they run. */
+export const SCENARIOS = ['fanout', 'memory', 'http', 'replay', 'tokens', 'scale'] as const;
+export type ScenarioId = (typeof SCENARIOS)[number];
+
+/** The WebSocket implementations compared side by side. */
+export const IMPLS = ['atmosphere', 'ws', 'socketio'] as const;
+export type Impl = (typeof IMPLS)[number];
+
+/** Everything a run can be told; `--quick` changes the defaults, explicit flags win. */
+export interface BenchOptions {
+  quick: boolean;
+  scenarios: ScenarioId[];
+  impls: Impl[];
+  /** Fan-out sizes (WebSocket clients). */
+  fanoutClients: number[];
+  /** Client processes for fan-out and memory runs. */
+  clientProcesses: number;
+  /** Length of the max-rate phase. */
+  maxDurationMs: number;
+  /** Length of the paced phase. */
+  pacedDurationMs: number;
+  /** Paced phase load: delivered messages per second (broadcasts/s = this ÷ clients). */
+  pacedMessagesPerSecond: number;
+  /** Max-rate credit window, in messages (broadcasts in flight = this ÷ clients, at least 4). */
+  windowMessages: number;
+  /** Idle connections for the memory scenario. */
+  memoryClients: number;
+  /** Clients of the SSE and long-polling fan-out. */
+  httpClients: number;
+  /** Messages a client misses before it reconnects (replay). */
+  replayMessages: number;
+  replayRounds: number;
+  /** Token streaming: frames of the back-to-back burst, of the paced stream, and the paced rate. */
+  tokenFrames: number;
+  pacedTokenFrames: number;
+  tokenRate: number;
+  tokenRounds: number;
+  /** Scale: connections to aim for (bounded by the machine's open-file limit). */
+  scaleTarget: number;
+  scaleImpls: Impl[];
+  /** Scale: how long to hold the connections with heartbeats on. */
+  scaleHoldMs: number;
+  scaleHeartbeatMs: number;
+  /** CPU-profile the server processes (`--cpu-prof`) and summarise the top functions. */
+  profile: boolean;
+  /** Rewrite the results section of docs/performance.md. */
+  updateDocs: boolean;
+  outDir: string;
+}
+
+const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
+
+  --quick                 small sizes, under a minute (the CI smoke run)
+  --only=a,b              scenarios: ${SCENARIOS.join(', ')}
+  --impl=a,b              implementations: ${IMPLS.join(', ')}
+  --clients=1000,5000     fan-out sizes
+  --client-procs=2        client processes for fan-out and memory
+  --duration=ms           length of each max-rate and paced phase
+  --paced-rate=20000      paced load in delivered messages per second
+  --memory-clients=5000   idle connections for the memory scenario
+  --http-clients=1000     SSE / long-polling fan-out size
+  --scale=100000          scale target (bounded by ulimit -Hn)
+  --scale-impl=a,b        implementations in the scale run
+  --profile               CPU-profile the servers; summary in the results
+  --update-docs           also rewrite the results section of docs/performance.md
+  --out=dir               results directory (default bench/results)
+`;
+
+function list<T extends string>(value: string, allowed: readonly T[], flag: string): T[] {
+  const items = value.split(',').filter((v) => v.length > 0);
+  for (const item of items) {
+    if (!allowed.includes(item as T)) throw new Error(`${flag}: unknown value ${item}; use ${allowed.join(', ')}`);
+  }
+  return items as T[];
+}
+
+function positive(value: string, flag: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) throw new Error(`${flag} needs a positive number, got ${value}`);
+  return number;
+}
+
+/** Parses the command line; prints help and exits on `--help`. */
+export function parseOptions(argv: readonly string[], benchDir: string): BenchOptions {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const quick = argv.includes('--quick');
+  const options: BenchOptions = {
+    quick,
+    scenarios: [...SCENARIOS],
+    impls: [...IMPLS],
+    fanoutClients: quick ? [200] : [1000, 5000],
+    clientProcesses: 2,
+    maxDurationMs: quick ? 1500 : 5000,
+    pacedDurationMs: quick ? 1500 : 5000,
+    pacedMessagesPerSecond: 20_000,
+    windowMessages: 20_000,
+    memoryClients: quick ? 1000 : 5000,
+    httpClients: quick ? 100 : 1000,
+    replayMessages: 1000,
+    replayRounds: quick ? 3 : 7,
+    tokenFrames: 2000,
+    pacedTokenFrames: 100,
+    tokenRate: 50,
+    tokenRounds: quick ? 2 : 5,
+    scaleTarget: quick ? 5000 : 100_000,
+    scaleImpls: quick ? ['atmosphere'] : [...IMPLS],
+    scaleHoldMs: quick ? 1500 : 12_000,
+    scaleHeartbeatMs: quick ? 1000 : 5000,
+    profile: false,
+    updateDocs: false,
+    outDir: join(benchDir, 'results'),
+  };
+  for (const arg of argv) {
+    if (arg === '--quick' || arg === '--') continue;
+    const [flag, value = ''] = arg.split('=', 2) as [string, string?];
+    switch (flag) {
+      case '--only':
+        options.scenarios = list(value, SCENARIOS, flag);
+        break;
+      case '--impl':
+        options.impls = list(value, IMPLS, flag);
+        options.scaleImpls = options.scaleImpls.filter((i) => options.impls.includes(i));
+        break;
+      case '--scale-impl':
+        options.scaleImpls = list(value, IMPLS, flag);
+        break;
+      case '--clients':
+        options.fanoutClients = value.split(',').map((v) => positive(v, flag));
+        break;
+      case '--client-procs':
+        options.clientProcesses = positive(value, flag);
+        break;
+      case '--duration':
+        options.maxDurationMs = options.pacedDurationMs = positive(value, flag);
+        break;
+      case '--paced-rate':
+        options.pacedMessagesPerSecond = positive(value, flag);
+        break;
+      case '--memory-clients':
+        options.memoryClients = positive(value, flag);
+        break;
+      case '--http-clients':
+        options.httpClients = positive(value, flag);
+        break;
+      case '--scale':
+        options.scaleTarget = positive(value, flag);
+        break;
+      case '--profile':
+        options.profile = true;
+        break;
+      case '--update-docs':
+        options.updateDocs = true;
+        break;
+      case '--out':
+        options.outDir = value;
+        break;
+      default:
+        throw new Error(`unknown option ${arg}\n\n${HELP}`);
+    }
+  }
+  return options;
+}

@@ -1,0 +1,60 @@
+import type { Impl } from '../options.ts';
+import type { BenchContext } from './context.ts';
+import { type IdleRun, measureIdle } from './idle.ts';
+import { baselineIndex, goal, LABELS, orderImpls, ratioOf, type Scenario, type ScenarioReport, times } from './scenario.ts';
+
+/** Scenario 2: memory per idle WebSocket connection. */
+export const memoryScenario: Scenario = {
+  id: 'memory',
+  title: '2. Memory per idle WebSocket connection',
+  async run(context: BenchContext): Promise<ScenarioReport> {
+    const { options } = context;
+    const impls = orderImpls(options.impls);
+    const runs: IdleRun[] = [];
+    const notes: string[] = [];
+    for (const impl of impls) {
+      const run = await measureIdle(context, {
+        impl,
+        count: options.memoryClients,
+        processes: options.clientProcesses,
+        heartbeatMs: 30_000,
+        holdMs: options.quick ? 500 : 2_000,
+        connectTimeoutMs: 60_000,
+        label: `memory-${options.memoryClients}-${impl}`,
+      });
+      runs.push(run);
+      if (run.connected < run.target || run.heldByServer < run.connected) {
+        notes.push(`${LABELS[impl]}: ${run.connected}/${run.target} connected, ${run.heldByServer} held by the server; first error: ${run.firstError ?? 'none'}.`);
+      }
+    }
+    const find = (impl: Impl) => runs.find((r) => r.impl === impl);
+    const value = (pick: (r: IdleRun) => number) => impls.map((i) => (find(i) ? pick(find(i)!) : null));
+    const atmo = find('atmosphere');
+    const raw = find('ws');
+    const sio = find('socketio');
+    const goals = [
+      goal('Memory per idle connection: Atmosphere RSS ≤ 1.5× raw ws', ratioOf(atmo?.rssPerConnection, raw?.rssPerConnection), 1.5, 'atMost', times),
+    ];
+    if (sio && raw) notes.push(`Socket.IO used ${times(ratioOf(sio.rssPerConnection, raw.rssPerConnection) ?? Number.NaN)} the RSS of raw ws per connection.`);
+    return {
+      comparisons: [
+        {
+          title: `N = ${options.memoryClients.toLocaleString('en-US')} idle WebSocket connections (server, after gc(), minus its baseline)`,
+          columns: impls.map((i) => LABELS[i]),
+          baseline: baselineIndex(impls),
+          rows: [
+            { metric: 'RSS per connection', unit: 'KiB', values: value((r) => r.rssPerConnection / 1024), digits: 1 },
+            { metric: 'JS heap per connection', unit: 'KiB', values: value((r) => r.heapPerConnection / 1024), digits: 1 },
+            { metric: 'Server RSS with all connected', unit: 'MiB', values: value((r) => r.loaded.rss / 2 ** 20), digits: 1 },
+            { metric: 'Server RSS baseline', unit: 'MiB', values: value((r) => r.baseline.rss / 2 ** 20), digits: 1, ratio: false },
+            { metric: 'Connections opened per second', unit: '/s', values: value((r) => r.rampPerSecond) },
+          ],
+        },
+      ],
+      goals,
+      notes,
+      profiles: [],
+      data: runs,
+    };
+  },
+};

@@ -1,0 +1,125 @@
+import type { ResumeToken } from '../clients/connector.ts';
+import { waitFor } from '../lib/clock.ts';
+import type { Impl } from '../options.ts';
+import type { ServerConfig } from '../servers/target.ts';
+import type { BenchContext } from './context.ts';
+import { type ClientGroup, FanoutSession, type ServerHandle, startClients, startServer, stopRun, waitForServerConnections } from './harness.ts';
+import { baselineIndex, goal, LABELS, orderImpls, type Scenario, type ScenarioReport, WS_CLIENTS } from './scenario.ts';
+
+/** One reconnection: how long until every missed message had arrived. */
+interface ReplayRound {
+  complete: boolean;
+  /** From the start of the reconnection to the last missed message. */
+  elapsedMs: number;
+  /** From the start of the reconnection to the open connection. */
+  connectedMs: number;
+  delivered: number;
+  recovered: boolean | undefined;
+}
+
+interface ReplayRun {
+  impl: Impl;
+  rounds: ReplayRound[];
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  medianConnectMs: number;
+}
+
+/** Each peer's replay: Atmosphere's cache, raw ws with its own replay buffer, Socket.IO's connection state recovery. */
+function replayServer(impl: Impl, messages: number): ServerConfig {
+  switch (impl) {
+    case 'atmosphere':
+      return { impl, heartbeatMs: 30_000 };
+    case 'ws':
+      return { impl, heartbeatMs: 30_000, replay: messages * 2 };
+    case 'socketio':
+      return { impl, heartbeatMs: 30_000, recovery: true, transports: ['websocket'] };
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? Number.NaN : sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+/** Scenario 5: a client that missed messages reconnects; time until all of them are delivered. */
+export const replayScenario: Scenario = {
+  id: 'replay',
+  title: '5. Replay of missed messages on reconnect',
+  async run(context: BenchContext): Promise<ScenarioReport> {
+    const { options } = context;
+    const messages = options.replayMessages;
+    const impls = orderImpls(options.impls);
+    const runs: ReplayRun[] = [];
+    const notes: string[] = [];
+    for (const impl of impls) {
+      const label = `replay-${impl}`;
+      let server: ServerHandle | undefined;
+      let group: ClientGroup | undefined;
+      try {
+        server = await startServer(context, replayServer(impl, messages), label);
+        group = await startClients(context, server, { impl: WS_CLIENTS[impl], count: 1, processes: 1 }, label);
+        if (group.connected !== 1) throw new Error(`the client could not connect: ${group.firstError ?? 'unknown'}`);
+        const client = group.children[0]!;
+        const session = new FanoutSession(server, group);
+        // Live traffic first, so the replay continues an existing stream.
+        let nextSeq = 1;
+        await server.child.call('broadcast', { firstSeq: nextSeq, count: 10 });
+        nextSeq += 10;
+        if (!(await waitFor(() => session.min >= 10, 5_000))) throw new Error('the first live messages did not arrive');
+        const rounds: ReplayRound[] = [];
+        for (let round = 0; round < options.replayRounds; round++) {
+          const token = await client.call<ResumeToken>('cut', { index: 0 });
+          const left = await waitForServerConnections(server, 0, 5_000, (seen) => seen === 0);
+          if (left !== 0) throw new Error(`the server still counts ${left} connection(s) after the cut`);
+          await server.child.call('broadcast', { firstSeq: nextSeq, count: messages });
+          nextSeq += messages;
+          const result = await client.call<ReplayRound>('resume', { index: 0, token, expected: messages, timeoutMs: 10_000 }, 20_000);
+          rounds.push(result);
+          if (!result.complete || result.delivered !== messages) {
+            notes.push(`${LABELS[impl]} round ${round + 1}: ${result.delivered} of ${messages} missed messages delivered.`);
+          }
+          if (result.recovered === false) notes.push(`${LABELS[impl]} round ${round + 1}: the session was not recovered.`);
+        }
+        const times = rounds.filter((r) => r.complete).map((r) => r.elapsedMs);
+        runs.push({
+          impl,
+          rounds,
+          medianMs: median(times),
+          minMs: Math.min(...times),
+          maxMs: Math.max(...times),
+          medianConnectMs: median(rounds.map((r) => r.connectedMs)),
+        });
+      } finally {
+        await stopRun(server, group);
+      }
+    }
+    const find = (impl: Impl) => runs.find((r) => r.impl === impl);
+    const value = (pick: (r: ReplayRun) => number) => impls.map((i) => (find(i) ? pick(find(i)!) : null));
+    const atmo = find('atmosphere');
+    return {
+      comparisons: [
+        {
+          title: `${messages.toLocaleString('en-US')} missed messages, ${options.replayRounds} reconnections each`,
+          columns: impls.map((i) => LABELS[i]),
+          baseline: baselineIndex(impls),
+          rows: [
+            { metric: 'Reconnect to last missed message, median', unit: 'ms', values: value((r) => r.medianMs), digits: 1 },
+            { metric: 'Reconnect to last missed message, best', unit: 'ms', values: value((r) => r.minMs), digits: 1 },
+            { metric: 'Reconnect to last missed message, worst', unit: 'ms', values: value((r) => r.maxMs), digits: 1 },
+            { metric: 'Reconnect to open connection, median', unit: 'ms', values: value((r) => r.medianConnectMs), digits: 1 },
+          ],
+          notes: [
+            'Raw ws replays from a buffer the application keeps itself (`?since=<count>`); Socket.IO uses its connection state recovery; ' +
+              'Atmosphere replays from its cache for the same tracking id (`X-Atmosphere-Received`).',
+          ],
+        },
+      ],
+      goals: [goal(`Replay of ${messages} messages ≤ 50 ms (Atmosphere, median)`, atmo?.medianMs ?? null, 50, 'atMost', (v) => `${v.toFixed(1)} ms`)],
+      notes,
+      profiles: [],
+      data: runs,
+    };
+  },
+};

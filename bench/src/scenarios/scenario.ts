@@ -1,0 +1,69 @@
+import type { ClientImpl } from '../clients/connector.ts';
+import { summarizeProfile, type ProfileSummary } from '../lib/cpu-profile.ts';
+import type { Comparison, Goal } from '../lib/report.ts';
+import type { Impl } from '../options.ts';
+import type { ServerConfig } from '../servers/target.ts';
+import type { BenchContext } from './context.ts';
+import type { ServerHandle } from './harness.ts';
+
+/** What a scenario hands back to the runner. */
+export interface ScenarioReport {
+  comparisons: Comparison[];
+  goals: Goal[];
+  notes: string[];
+  profiles: ProfileSummary[];
+  data: unknown;
+}
+
+export interface Scenario {
+  id: string;
+  title: string;
+  run(context: BenchContext): Promise<ScenarioReport>;
+}
+
+/** Column names of the implementations. */
+export const LABELS: Record<Impl, string> = { atmosphere: 'Atmosphere', ws: 'raw ws', socketio: 'Socket.IO' };
+
+/** The WebSocket client that speaks to each implementation. */
+export const WS_CLIENTS: Record<Impl, ClientImpl> = { atmosphere: 'atmosphere-ws', ws: 'ws', socketio: 'socketio-ws' };
+
+/** The server configuration of each implementation for WebSocket runs. */
+export function wsServer(impl: Impl, heartbeatMs: number): ServerConfig {
+  return impl === 'socketio' ? { impl, heartbeatMs, transports: ['websocket'] } : { impl, heartbeatMs };
+}
+
+/** Column order: Atmosphere first, the raw baseline second, Socket.IO last (whichever were selected). */
+export function orderImpls(impls: readonly Impl[]): Impl[] {
+  return (['atmosphere', 'ws', 'socketio'] as const).filter((i) => impls.includes(i));
+}
+
+/** Index of the raw baseline among the columns, or 0 when it was not selected. */
+export function baselineIndex(impls: readonly Impl[]): number {
+  const index = impls.indexOf('ws');
+  return index === -1 ? 0 : index;
+}
+
+/** The profile of a stopped server, summarised (when `--profile` was on). */
+export async function collectProfile(context: BenchContext, server: ServerHandle | undefined, into: ProfileSummary[]): Promise<void> {
+  if (!server?.profile) return;
+  try {
+    into.push(await summarizeProfile(server.profile, context.root));
+  } catch (error) {
+    context.log(`could not read profile ${server.profile}: ${(error as Error).message}`);
+  }
+}
+
+/** `a / b` when both are numbers, else null. */
+export function ratioOf(a: number | null | undefined, b: number | null | undefined): number | null {
+  if (a === null || a === undefined || b === null || b === undefined || b === 0 || !Number.isFinite(a) || !Number.isFinite(b)) return null;
+  return a / b;
+}
+
+/** A goal line: `met` is null when either value is missing. */
+export function goal(description: string, value: number | null, target: number, direction: 'atLeast' | 'atMost', format: (v: number) => string): Goal {
+  if (value === null || !Number.isFinite(value)) return { description, actual: '–', met: null };
+  return { description, actual: format(value), met: direction === 'atLeast' ? value >= target : value <= target };
+}
+
+export const percent = (v: number): string => `${(v * 100).toFixed(0)} %`;
+export const times = (v: number): string => `${v.toFixed(2)}×`;

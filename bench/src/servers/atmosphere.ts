@@ -1,0 +1,46 @@
+import { type Broadcaster, createAtmosphere, type Logger } from '@atmosphere/runtime';
+import { BENCH_PATH, type ServerConfig, type ServerTarget } from './target.ts';
+
+/** Warnings and errors go to stderr (a slow-client disconnect is worth seeing); the rest is dropped. */
+export function benchLogger(name: string): Logger & { warnings: number } {
+  const logger = {
+    warnings: 0,
+    debug() {},
+    info() {},
+    warn(message: string) {
+      if (logger.warnings++ < 5) console.error(`[${name}] warn: ${message}`);
+    },
+    error(message: string, fields?: Record<string, unknown>) {
+      console.error(`[${name}] error: ${message}`, fields ?? '');
+    },
+  };
+  return logger;
+}
+
+/**
+ * Atmosphere as an application would run it: one managed path, every client subscribed to its broadcaster,
+ * broadcasts through `Broadcaster.broadcast()`. Defaults everywhere except heartbeats (the run's setting),
+ * the log level, and autoload (nothing else is installed here).
+ */
+export async function startAtmosphere(config: ServerConfig): Promise<ServerTarget> {
+  const atmosphere = await createAtmosphere({
+    port: 0,
+    host: '127.0.0.1',
+    logger: benchLogger('atmosphere'),
+    autoload: false,
+    heartbeat: config.heartbeatMs > 0 ? { intervalMs: config.heartbeatMs } : false,
+    shutdownTimeoutMs: 2_000,
+  });
+  atmosphere.managed(BENCH_PATH, {}, { codec: 'text' });
+  let broadcaster: Broadcaster | undefined;
+  const onError = (error: unknown): void => console.error('[atmosphere] broadcast failed', error);
+  return {
+    port: atmosphere.address()!.port,
+    connections: () => atmosphere.describe().resources.connected,
+    broadcast(payload) {
+      if (broadcaster === undefined || broadcaster.destroyed) broadcaster = atmosphere.broadcasters.get(BENCH_PATH);
+      broadcaster.broadcast(payload).catch(onError);
+    },
+    close: () => atmosphere.close({ timeoutMs: 2_000 }),
+  };
+}
