@@ -1,0 +1,267 @@
+import type { AtmosphereResource, Broadcaster, BroadcastOptions, Logger } from '@atmosphere/runtime';
+import { joinAckFrame, membersJson, messageFrame, presenceFrame } from './frames.ts';
+import { type HistoryEntry, RoomHistory } from './history.ts';
+import { OrderedQueue } from './ordered-queue.ts';
+import type { LeaveReason, PresenceEvent, PresenceListener, RoomMember, RoomMessage } from './types.ts';
+import type { VirtualContext } from './virtual-context.ts';
+
+/** @internal A member of a room, as the room keeps it. */
+export interface MemberState {
+  readonly member: RoomMember;
+  readonly connections: Set<AtmosphereResource>;
+  readonly joinedAt: number;
+  /** Set for a virtual member. */
+  context: VirtualContext | undefined;
+  /** Its presence `join` went out (and no `leave` since): it is in the `join_ack` lists. */
+  announced: boolean;
+}
+
+/** @internal Resolves (or rejects) an API call once its operation ran and its frame landed. */
+export interface Settle {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** @internal A message serialised once, with its history id. */
+export interface PreparedMessage {
+  readonly payload: string;
+  readonly message: RoomMessage;
+  readonly entry: HistoryEntry | undefined;
+}
+
+/** @internal What a room does, in room order. */
+export type DeliveryOp =
+  | {
+      readonly kind: 'send';
+      /** The frame for connections; undefined when only a virtual member receives it. */
+      readonly payload: string | undefined;
+      /** To every subscriber but `exclude` (a connection id), or only to `target`. */
+      readonly exclude: string | undefined;
+      readonly target: MemberState | undefined;
+      /** Recorded in history when the operation runs (not when submitted: see `#subscribe`). */
+      readonly entry: HistoryEntry | undefined;
+      /** Shown to virtual members: the target, or all but `skip`. */
+      readonly message: RoomMessage | undefined;
+      readonly skip: string | undefined;
+      readonly done: Settle | undefined;
+    }
+  | { readonly kind: 'subscribe'; readonly resource: AtmosphereResource; readonly state: MemberState; readonly sinceId: number | undefined }
+  | { readonly kind: 'presence'; readonly action: 'join' | 'leave'; readonly state: MemberState; readonly reason: LeaveReason }
+  | { readonly kind: 'task'; readonly run: () => void };
+
+/** @internal The room's view that delivery needs. */
+export interface DeliveryOwner {
+  readonly name: string;
+  readonly logger: Logger;
+  readonly broadcaster: Broadcaster;
+  /** Current members by id. */
+  readonly members: ReadonlyMap<string, MemberState>;
+  /** Current virtual members. */
+  readonly virtuals: ReadonlySet<MemberState>;
+  /** The connection currently in the room under this id. */
+  connection(id: string): { resource: AtmosphereResource; state: MemberState } | undefined;
+  listeners(): readonly PresenceListener[];
+}
+
+/**
+ * @internal Puts a room's frames on the wire in one order: runs operations through an {@link OrderedQueue},
+ * hands frames to the room's broadcaster, records history, announces presence, calls virtual members. Holds a
+ * join back while broadcasts are in flight (only possible with asynchronous filters), so the joiner gets every
+ * message exactly once: either in its replay or live.
+ */
+export class RoomDelivery {
+  history: RoomHistory | undefined;
+  #lastId = 0;
+  #inflight = 0;
+  readonly #owner: DeliveryOwner;
+  readonly #announced = new Map<string, RoomMember>();
+  #ackMembers: string | undefined;
+  readonly #queue: OrderedQueue<DeliveryOp>;
+  readonly #settled = (): void => {
+    if (--this.#inflight === 0) this.#queue.resume();
+  };
+  readonly #failed = (error: unknown): void => {
+    this.#owner.logger.error(`room ${this.#owner.name}: a broadcast failed`, { error });
+    this.#settled();
+  };
+
+  constructor(owner: DeliveryOwner, historyCapacity: number) {
+    this.#owner = owner;
+    this.#queue = new OrderedQueue<DeliveryOp>(
+      (op) => this.#run(op),
+      (op) => op.kind === 'subscribe' && this.#inflight > 0,
+    );
+    if (historyCapacity > 0) this.history = new RoomHistory(historyCapacity);
+  }
+
+  submit(op: DeliveryOp): void {
+    this.#queue.submit(op);
+  }
+
+  /** Drops what is queued (the room is closing); returns it. */
+  drain(): DeliveryOp[] {
+    return this.#queue.drain();
+  }
+
+  /** Serialises a message once and takes its history id (ids grow by one and are never reused). */
+  prepare(from: string | undefined, data: unknown): PreparedMessage {
+    const id = this.history === undefined ? undefined : this.#lastId + 1;
+    const payload = messageFrame(this.#owner.name, id, from, data);
+    if (id !== undefined) this.#lastId = id;
+    const message = roomMessage(this.#owner.name, id, from, data);
+    return { payload, message, entry: id === undefined ? undefined : { id, payload, message } };
+  }
+
+  /** Queues a prepared message for everyone but the `exclude` connection (and the virtual sender). */
+  submitMessage(prepared: PreparedMessage, exclude: string | undefined, done: Settle | undefined): void {
+    const { payload, message, entry } = prepared;
+    this.submit({ kind: 'send', payload, exclude, target: undefined, entry, message, skip: message.from, done });
+  }
+
+  /** The room's announced members (those in `join_ack` lists). */
+  get announced(): ReadonlyMap<string, RoomMember> {
+    return this.#announced;
+  }
+
+  #run(op: DeliveryOp): void {
+    try {
+      switch (op.kind) {
+        case 'send':
+          this.#send(op);
+          return;
+        case 'subscribe':
+          this.#subscribe(op.resource, op.state, op.sinceId);
+          return;
+        case 'presence':
+          this.#presence(op.action, op.state, op.reason);
+          return;
+        case 'task':
+          op.run();
+          return;
+      }
+    } catch (error) {
+      this.#owner.logger.error(`room ${this.#owner.name}: a ${op.kind} operation failed`, { error });
+      if (op.kind === 'send') op.done?.reject(error);
+    }
+  }
+
+  #send(op: Extract<DeliveryOp, { kind: 'send' }>): void {
+    const owner = this.#owner;
+    let delivered: Promise<void> | undefined;
+    const target = op.target;
+    if (target !== undefined) {
+      if (owner.members.get(target.member.id) === target) {
+        if (target.context !== undefined) {
+          if (op.message !== undefined) target.context.deliver(op.message);
+        } else if (op.payload !== undefined && target.connections.size > 0) {
+          delivered = this.#dispatch(op.payload, { to: Array.from(target.connections, (r) => r.id) });
+        }
+      }
+    } else {
+      if (op.entry !== undefined) this.history?.push(op.entry);
+      if (op.payload !== undefined) delivered = this.#dispatch(op.payload, op.exclude === undefined ? undefined : { exclude: op.exclude });
+      if (op.message !== undefined && owner.virtuals.size > 0) {
+        for (const state of [...owner.virtuals]) if (state.member.id !== op.skip) state.context?.deliver(op.message);
+      }
+    }
+    const done = op.done;
+    if (done === undefined) return;
+    if (delivered === undefined) done.resolve();
+    else delivered.then(() => done.resolve(), (error: unknown) => done.reject(error));
+  }
+
+  /**
+   * Subscribes a joining connection, then sends its ack and replay. Runs only when no broadcast of this room
+   * is in flight (the queue holds it until then): every message sent before has been published, so it is
+   * either in the replay (recorded before) or delivered live (run after) — never both, never neither. That is
+   * also why history is recorded when a message runs, not when it is submitted.
+   */
+  #subscribe(resource: AtmosphereResource, state: MemberState, sinceId: number | undefined): void {
+    const owner = this.#owner;
+    const entry = owner.connection(resource.id);
+    if (entry === undefined || entry.resource !== resource || entry.state !== state || resource.state === 'closed') return;
+    owner.broadcaster.addResource(resource);
+    const announce = !state.announced && owner.members.get(state.member.id) === state;
+    if (announce) this.#setAnnounced(state, true);
+    const toJoiner: BroadcastOptions = { to: resource.id };
+    this.#dispatch(joinAckFrame(owner.name, (this.#ackMembers ??= membersJson(this.#announced.values()))), toJoiner);
+    if (sinceId !== undefined && this.history !== undefined) {
+      for (const replayed of this.history.after(sinceId)) this.#dispatch(replayed.payload, toJoiner);
+    }
+    if (announce) this.#announce({ room: owner.name, action: 'join', member: state.member, virtual: false }, state, resource.id);
+  }
+
+  #presence(action: 'join' | 'leave', state: MemberState, reason: LeaveReason): void {
+    const room = this.#owner.name;
+    if (action === 'join') {
+      if (state.announced || this.#owner.members.get(state.member.id) !== state) return;
+      this.#setAnnounced(state, true);
+      this.#announce({ room, action, member: state.member, virtual: state.context !== undefined }, state, undefined);
+      state.context?.joined();
+      return;
+    }
+    if (!state.announced) return;
+    this.#setAnnounced(state, false);
+    this.#announce({ room, action, member: state.member, virtual: state.context !== undefined, reason }, state, undefined);
+  }
+
+  #setAnnounced(state: MemberState, announced: boolean): void {
+    state.announced = announced;
+    if (announced) this.#announced.set(state.member.id, state.member);
+    else if (this.#announced.get(state.member.id) === state.member) this.#announced.delete(state.member.id);
+    this.#ackMembers = undefined;
+  }
+
+  #announce(event: PresenceEvent, subject: MemberState, exclude: string | undefined): void {
+    const owner = this.#owner;
+    this.#dispatch(presenceFrame(owner.name, event.action, event.member), exclude === undefined ? undefined : { exclude });
+    for (const listener of owner.listeners()) notify(owner, listener, event);
+    if (owner.virtuals.size > 0) for (const state of [...owner.virtuals]) if (state !== subject) state.context?.presence(event);
+  }
+
+  /**
+   * Hands one frame to the broadcaster. Without filters and with nothing in flight the broadcaster delivers
+   * synchronously, so there is nothing to track (the hot path allocates nothing here); otherwise the room
+   * counts the broadcast until it lands, and joins wait for the count to reach zero.
+   */
+  #dispatch(payload: string, options: BroadcastOptions | undefined): Promise<void> {
+    const broadcaster = this.#owner.broadcaster;
+    const sync = this.#inflight === 0 && broadcaster.filters.length === 0;
+    let result: Promise<void>;
+    try {
+      result = broadcaster.broadcast(payload, options);
+    } catch (error) {
+      this.#owner.logger.error(`room ${this.#owner.name}: broadcast refused`, { error });
+      result = Promise.reject(error as Error);
+      result.catch(() => undefined);
+      return result;
+    }
+    if (!sync) {
+      this.#inflight++;
+      result.then(this.#settled, this.#failed);
+    }
+    return result;
+  }
+}
+
+/** Calls a presence listener; a throw is logged, not propagated. */
+export function notify(owner: { readonly name: string; readonly logger: Logger }, listener: PresenceListener, event: PresenceEvent): void {
+  try {
+    listener(event);
+  } catch (error) {
+    owner.logger.error(`room ${owner.name}: a presence listener threw`, { error });
+  }
+}
+
+function roomMessage(room: string, id: number | undefined, from: string | undefined, data: unknown, to?: string): RoomMessage {
+  const message: { room: string; id?: number; from?: string; data: unknown; to?: string } = { room, data };
+  if (id !== undefined) message.id = id;
+  if (from !== undefined) message.from = from;
+  if (to !== undefined) message.to = to;
+  return message;
+}
+
+/** @internal A direct message as virtual members see it. */
+export function directMessage(room: string, from: string | undefined, to: string, data: unknown): RoomMessage {
+  return roomMessage(room, undefined, from, data, to);
+}

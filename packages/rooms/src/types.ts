@@ -1,0 +1,67 @@
+import type { AtmosphereResource } from '@atmosphere/runtime';
+
+/** A member's public metadata (display name, avatar…): any JSON object, shown to every member of the room. */
+export type RoomMetadata = Readonly<Record<string, unknown>>;
+
+/** A member of a room, as every member sees it (`join_ack` lists, `presence` frames). */
+export interface RoomMember {
+  /** Unique within the room. One member may be present through several connections (tabs). */
+  readonly id: string;
+  readonly metadata: RoomMetadata;
+}
+
+/** What the server knows about a member beyond what members see. */
+export interface RoomMemberInfo extends RoomMember {
+  /** True for a server-side member ({@link VirtualRoomMember}). */
+  readonly virtual: boolean;
+  /** How many connections the member is present through (0 for a virtual member). */
+  readonly connections: number;
+  /** When the member joined (ms since epoch). */
+  readonly joinedAt: number;
+}
+
+/** A message said in a room, as virtual members and `history()` see it. */
+export interface RoomMessage {
+  readonly room: string;
+  /** The history id: set when the room keeps history and the message is a broadcast. */
+  readonly id?: number;
+  /** The member who said it; absent for a message the server broadcast without a sender. */
+  readonly from?: string;
+  /** The payload, as the sender gave it (any JSON value). */
+  readonly data: unknown;
+  /** Set on a direct message: the member it is addressed to. */
+  readonly to?: string;
+}
+
+/** Why a member left a room. */
+export type LeaveReason =
+  /** It left: a `leave` frame, `room.leave()`, `leaveVirtual()`. */
+  | 'left'
+  /** Its last connection closed (a deliberate close, the server closing it, or the idle timeout). */
+  | 'disconnected'
+  /** Its last connection was lost and did not come back within the reconnect grace period. */
+  | 'timeout'
+  /** The server removed it (`room.leave(memberId)`). */
+  | 'removed'
+  /** The room was destroyed. */
+  | 'room-destroyed';
+
+/** A member arrived or left. Delivered to `onPresence` listeners and virtual members in room order. */
+export type PresenceEvent =
+  | { readonly room: string; readonly action: 'join'; readonly member: RoomMember; readonly virtual: boolean }
+  | {
+      readonly room: string;
+      readonly action: 'leave';
+      readonly member: RoomMember;
+      readonly virtual: boolean;
+      readonly reason: LeaveReason;
+    };
+
+/** Listens to a room's presence events; must not throw (a throw is logged and ignored). */
+export type PresenceListener = (event: PresenceEvent) => void;
+
+/**
+ * Who says a message: a connection that joined the room (that connection does not receive its own message;
+ * the member's other connections do), or a member id (a virtual member does not receive its own message).
+ */
+export type RoomSender = AtmosphereResource | string;

@@ -1,0 +1,116 @@
+import { AtmosphereError, type Logger } from '@atmosphere/runtime';
+import { framePrefix, tagFrame } from './frames.ts';
+import type { Room } from './room.ts';
+import type { LeaveReason, PresenceEvent, RoomMember, RoomMessage } from './types.ts';
+import type { VirtualMemberContext, VirtualRoomMember } from './virtual-member.ts';
+
+/** @internal What a virtual member's context needs from its room beyond the public API. */
+export interface VirtualHost {
+  readonly logger: Logger;
+  /** Queues a raw frame for every connection, in room order. */
+  sendFrame(payload: string): Promise<void>;
+  /** Queues a typing frame for every connection, in room order. */
+  sendTyping(memberId: string, typing: boolean): Promise<void>;
+}
+
+/** @internal The {@link VirtualMemberContext} of one virtual member in one room. */
+export class VirtualContext implements VirtualMemberContext {
+  readonly room: Room;
+  readonly member: RoomMember;
+  readonly implementation: VirtualRoomMember;
+  readonly #host: VirtualHost;
+  readonly #controller = new AbortController();
+  readonly #prefix: string;
+
+  constructor(room: Room, host: VirtualHost, member: RoomMember, implementation: VirtualRoomMember) {
+    this.room = room;
+    this.#host = host;
+    this.member = member;
+    this.implementation = implementation;
+    this.#prefix = framePrefix(room.name, member.id);
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get active(): boolean {
+    return !this.#controller.signal.aborted;
+  }
+
+  #closed(): Promise<never> {
+    return Promise.reject(
+      new AtmosphereError('CLOSED', `Virtual member ${this.member.id} is no longer in room ${this.room.name}.`),
+    );
+  }
+
+  say(data: unknown): Promise<RoomMessage> {
+    if (!this.active) return this.#closed();
+    return this.room.broadcast(data, this.member.id);
+  }
+
+  sendTo(memberId: string, data: unknown): Promise<boolean> {
+    if (!this.active) return this.#closed();
+    return this.room.sendTo(memberId, data, this.member.id);
+  }
+
+  broadcastFrame(frame: string): Promise<void> {
+    if (!this.active) return this.#closed();
+    if (typeof frame !== 'string') {
+      return Promise.reject(new AtmosphereError('BAD_REQUEST', 'broadcastFrame() takes a string (a serialised frame).'));
+    }
+    return this.#host.sendFrame(tagFrame(this.#prefix, frame));
+  }
+
+  typing(typing: boolean): Promise<void> {
+    if (!this.active) return this.#closed();
+    return this.#host.sendTyping(this.member.id, typing === true);
+  }
+
+  leave(): void {
+    this.room.leaveVirtual(this.member.id);
+  }
+
+  /** @internal A room message, in room order. */
+  deliver(message: RoomMessage): void {
+    if (!this.active) return;
+    this.#guard('onMessage', () => this.implementation.onMessage(message, this));
+  }
+
+  /** @internal A presence event, in room order. */
+  presence(event: PresenceEvent): void {
+    const onPresence = this.implementation.onPresence;
+    if (!this.active || !onPresence) return;
+    this.#guard('onPresence', () => onPresence.call(this.implementation, event, this));
+  }
+
+  /** @internal Its own presence `join` went out. */
+  joined(): void {
+    const onJoin = this.implementation.onJoin;
+    if (!this.active || !onJoin) return;
+    this.#guard('onJoin', () => onJoin.call(this.implementation, this));
+  }
+
+  /** @internal It left (or the room was destroyed): abort its work, then tell it. */
+  close(reason: LeaveReason): void {
+    if (!this.active) return;
+    this.#controller.abort(new AtmosphereError('CLOSED', `Virtual member ${this.member.id} left room ${this.room.name} (${reason}).`));
+    const onLeave = this.implementation.onLeave;
+    if (onLeave) this.#guard('onLeave', () => onLeave.call(this.implementation, this, reason));
+  }
+
+  #guard(hook: string, call: () => unknown): void {
+    let result: unknown;
+    try {
+      result = call();
+    } catch (error) {
+      this.#host.logger.error(`room ${this.room.name}: virtual member ${this.member.id} ${hook} threw`, { error });
+      return;
+    }
+    if (result instanceof Promise) {
+      result.catch((error: unknown) =>
+        this.#host.logger.error(`room ${this.room.name}: virtual member ${this.member.id} ${hook} failed`, { error }),
+      );
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import type { Room } from './room.ts';
+import type { LeaveReason, PresenceEvent, RoomMember, RoomMessage, RoomMetadata } from './types.ts';
+
+/**
+ * A server-side member of a room: a bot, an AI assistant (`LlmRoomMember` in `@atmosphere/ai/rooms`), a
+ * bridge. It is listed, announced and addressed like any member, but has no connection: the room calls it.
+ *
+ * Hooks run in room order (the order every connection sees), synchronously; they are not awaited, so a member
+ * that answers slowly (an LLM call) keeps receiving messages meanwhile and does its own queueing. A throw or a
+ * rejected promise is logged and does not affect the room.
+ */
+export interface VirtualRoomMember {
+  /** The member id (1-128 characters of `A-Z a-z 0-9 _ . : @ + -`); unique in the room, connections included. */
+  readonly id: string;
+  /** Shown to every member (`join_ack`, `presence`). Default `{}`. */
+  readonly metadata?: RoomMetadata;
+  /**
+   * Every message said in the room — broadcasts from connections, other virtual members and the server, in
+   * room order — except its own, plus direct messages addressed to it (`message.to` set).
+   */
+  onMessage(message: RoomMessage, context: VirtualMemberContext): void | Promise<void>;
+  /** Another member joined or left. */
+  onPresence?(event: PresenceEvent, context: VirtualMemberContext): void;
+  /** It joined the room (after its own presence `join` went out): a good place to greet. */
+  onJoin?(context: VirtualMemberContext): void;
+  /** It left the room, or the room was destroyed; `context.signal` is already aborted. */
+  onLeave?(context: VirtualMemberContext, reason: LeaveReason): void;
+}
+
+/**
+ * What a virtual member can do in one room it joined (`room.joinVirtual()` returns it; every hook gets it).
+ * Everything it sends is ordered with the rest of the room's traffic: every connection sees the same frames
+ * in the same order. Calls after it left reject with `CLOSED`.
+ */
+export interface VirtualMemberContext {
+  readonly room: Room;
+  readonly member: RoomMember;
+  /** Aborted when the member leaves or the room is destroyed: pass it to upstream calls (LLM requests). */
+  readonly signal: AbortSignal;
+  /** True until it leaves. */
+  readonly active: boolean;
+  /**
+   * Says `data` to the room as a `message` from this member: every connection receives it, it gets a history
+   * id when the room keeps history (so late joiners replay it), other virtual members' `onMessage` see it.
+   * Resolves with the message once queued for every recipient.
+   */
+  say(data: unknown): Promise<RoomMessage>;
+  /** A direct `message` from this member to one member (all its connections). Resolves false if absent. */
+  sendTo(memberId: string, data: unknown): Promise<boolean>;
+  /**
+   * Broadcasts a raw frame to every connection of the room — an AI frame (`{"type":"streaming-text",…}`,
+   * PROTOCOL.md §7) as `StreamingSession` serialises it. A JSON object text is tagged with the room and the
+   * member (`{"room":"lobby","from":"ai",…}`, no parse, one string per frame) so a connection in several rooms
+   * can route it; other strings go as they are. Not kept in history, not shown to virtual members. Frames keep
+   * their order relative to each other and to every other room message.
+   */
+  broadcastFrame(frame: string): Promise<void>;
+  /** Shows (`true`) or clears (`false`) this member's typing indicator for every connection. */
+  typing(typing: boolean): Promise<void>;
+  /** Leaves the room (same as `room.leaveVirtual(member.id)`). */
+  leave(): void;
+}
