@@ -1,0 +1,123 @@
+import type { AtmosphereClientError } from '../errors.ts';
+import type { TransportName } from '../protocol/constants.ts';
+
+/**
+ * Where a subscription is: opening its first connection (`connecting`), open (`connected`), waiting to
+ * reconnect or reconnecting (`reconnecting`), paused by `suspend()` (`suspended`), closed by `close()`
+ * (`closed`), or given up after failed reconnects (`error`). `disconnected` is what bindings show before
+ * a subscription exists.
+ */
+export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting' | 'suspended' | 'closed' | 'error';
+
+/**
+ * One message from the server. `responseBody` is its text (or the bytes of a binary WebSocket frame).
+ * `seq` counts the messages received for this tracking id, from 1: it is what the client reports as
+ * `X-Atmosphere-Received`, so the server replays exactly what follows it.
+ */
+export class AtmosphereMessage {
+  readonly responseBody: string | ArrayBuffer;
+  readonly transport: TransportName;
+  readonly trackingId: string;
+  readonly seq: number;
+
+  constructor(responseBody: string | ArrayBuffer, transport: TransportName, trackingId: string, seq: number) {
+    this.responseBody = responseBody;
+    this.transport = transport;
+    this.trackingId = trackingId;
+    this.seq = seq;
+  }
+
+  /** The text of the message (bytes are decoded as UTF-8). */
+  get text(): string {
+    return typeof this.responseBody === 'string' ? this.responseBody : new TextDecoder().decode(this.responseBody);
+  }
+
+  /** The message parsed as JSON. Throws a `SyntaxError` when it is not JSON. */
+  json<T = unknown>(): T {
+    return JSON.parse(this.text) as T;
+  }
+}
+
+/** A connection opened (`open`: the first one; `reopen`: after a lost one). */
+export interface OpenEvent {
+  readonly transport: TransportName;
+  readonly trackingId: string;
+  /** True for a reconnection (`reopen`). */
+  readonly reconnected: boolean;
+}
+
+/** An open connection ended. `reason`: lost (will reconnect unless disabled), or ended by `close()`/`suspend()`. */
+export interface CloseEvent {
+  readonly transport: TransportName;
+  readonly reason: 'lost' | 'closed' | 'suspended';
+  readonly error: AtmosphereClientError | undefined;
+}
+
+/** A reconnect attempt is scheduled. */
+export interface ReconnectEvent {
+  /** 1 for the first attempt after a loss. */
+  readonly attempt: number;
+  readonly delayMs: number;
+  readonly error: AtmosphereClientError | undefined;
+}
+
+/** A transport could not open; the next one of the fallback chain is tried. */
+export interface TransportFailureEvent {
+  readonly transport: TransportName;
+  readonly next: TransportName;
+  readonly reason: string;
+  readonly error: AtmosphereClientError;
+}
+
+/** Reconnection gave up: `attempts` in a row failed. The subscription is now in state `error`. */
+export interface FailureToReconnectEvent {
+  readonly attempts: number;
+  readonly error: AtmosphereClientError | undefined;
+}
+
+/** No data arrived for `timeoutMs` (the `timeout` option): the connection is dropped and reconnected. */
+export interface ClientTimeoutEvent {
+  readonly transport: TransportName;
+  readonly timeoutMs: number;
+}
+
+/** Every event of a subscription and its arguments. */
+export interface SubscriptionEvents {
+  open: [event: OpenEvent];
+  reopen: [event: OpenEvent];
+  message: [message: AtmosphereMessage];
+  close: [event: CloseEvent];
+  error: [error: AtmosphereClientError];
+  reconnect: [event: ReconnectEvent];
+  transportFailure: [event: TransportFailureEvent];
+  failureToReconnect: [event: FailureToReconnectEvent];
+  clientTimeout: [event: ClientTimeoutEvent];
+  state: [state: ConnectionState];
+}
+
+/** Handlers given to `subscribe()`: one optional function per event. */
+export type SubscriptionHandlers = {
+  [K in keyof SubscriptionEvents]?: (...args: SubscriptionEvents[K]) => void;
+};
+
+/** A snapshot of a subscription's connection, for status displays and diagnostics. */
+export interface ConnectionStatus {
+  readonly state: ConnectionState;
+  /** The transport of the current (or last) connection. */
+  readonly transport: TransportName;
+  /** `0` until the server assigned one. */
+  readonly trackingId: string;
+  /** Messages received for this tracking id (what `X-Atmosphere-Received` reports). */
+  readonly received: number;
+  /** Messages waiting to be sent. */
+  readonly queued: number;
+  /** Failed reconnect attempts in a row. */
+  readonly reconnectAttempts: number;
+  /** When the current connection opened (ms since epoch), or undefined while not connected. */
+  readonly connectedAt: number | undefined;
+  /** When the last data (message or heartbeat) arrived (ms since epoch). */
+  readonly lastDataAt: number | undefined;
+  /** Transports found not to work here (refused while another one worked). */
+  readonly blockedTransports: readonly TransportName[];
+  readonly lastError: AtmosphereClientError | undefined;
+}

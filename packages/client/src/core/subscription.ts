@@ -1,0 +1,601 @@
+import { AtmosphereClientError } from '../errors.ts';
+import { DEFAULT_PADDING_CHAR, Params, TRACKING_ID_PATTERN, type TransportName } from '../protocol/constants.ts';
+import type { Handshake } from '../protocol/handshake.ts';
+import { InboundDecoder, type InboundSink } from '../protocol/inbound.ts';
+import { postMessage } from '../transports/post.ts';
+import type { HeaderReader, TransportContext, TransportEvents } from '../transports/transport.ts';
+import { Attempt, OPENERS, type Round, unavailable } from './attempt.ts';
+import { reconnectDelay } from './backoff.ts';
+import { Emitter } from './emitter.ts';
+import {
+  AtmosphereMessage,
+  type ConnectionState,
+  type ConnectionStatus,
+  type SubscriptionEvents,
+  type SubscriptionHandlers,
+} from './events.ts';
+import type { OutgoingBody } from './offline-queue.ts';
+import { sendBeacon, watchPage } from './page-lifecycle.ts';
+import { closeUrl, type ProtocolState, protocolUrl, type ResolvedRequest } from './request.ts';
+import { Sender, type SendChannel } from './sender.ts';
+
+/** A connection that lived this long, or delivered a message, was healthy: the backoff starts over after it. */
+const STABLE_AFTER_MS = 5_000;
+
+/** What `push` accepts: text as is, bytes as a binary message, anything else as JSON. */
+export type PushMessage = string | ArrayBuffer | ArrayBufferView | object | number | boolean | null;
+
+function encode(message: PushMessage): OutgoingBody {
+  if (typeof message === 'string') return message;
+  if (message instanceof ArrayBuffer) return message;
+  if (ArrayBuffer.isView(message)) {
+    return message.buffer.slice(message.byteOffset, message.byteOffset + message.byteLength) as ArrayBuffer;
+  }
+  const json = JSON.stringify(message);
+  if (json === undefined) throw new AtmosphereClientError('INVALID_OPTION', `A ${typeof message} cannot be sent as a message.`);
+  return json;
+}
+
+/**
+ * One logical connection to an Atmosphere endpoint, across transports and reconnections. It opens on
+ * creation (see `subscribe()`), falls back along the transport chain when a transport cannot open,
+ * reconnects with exponential backoff and jitter keeping its tracking id, and reports how many messages
+ * it received so the server resends exactly what a cut lost. Pushes made while disconnected wait in an
+ * offline queue and go out, in order, once connected.
+ *
+ * Ownership: whoever created the subscription closes it (`close()`, or `await using`).
+ */
+export class Subscription {
+  /** The request, defaults applied. */
+  readonly request: ResolvedRequest;
+  readonly #emitter = new Emitter<SubscriptionEvents>();
+  readonly #sender: Sender;
+  readonly #unwatchPage: () => void;
+  #state: ConnectionState = 'connecting';
+  #trackingId = '0';
+  #received = 0;
+  #paddingChar = DEFAULT_PADDING_CHAR;
+  #clientHeartbeatMs = 0;
+  #sessionToken: string | undefined;
+  #runId: string | undefined;
+  #transport: TransportName;
+  #attempt: Attempt | undefined;
+  #round: Round | undefined;
+  #failures = 0;
+  #everOpened = false;
+  #pageHidden = false;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastDataAt: number | undefined;
+  #connectedAt: number | undefined;
+  #lastError: AtmosphereClientError | undefined;
+  readonly #blocked = new Set<TransportName>();
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use `subscribe()` or `Atmosphere#subscribe()`. */
+  constructor(request: ResolvedRequest, handlers: SubscriptionHandlers = {}) {
+    this.request = request;
+    this.#transport = request.transports[0]!;
+    this.#sessionToken = request.sessionToken;
+    this.#runId = request.runId;
+    this.#sender = new Sender(request.maxQueuedMessages, Math.max(100, request.reconnectInterval), (error) => this.#error(error));
+    for (const name of Object.keys(handlers) as (keyof SubscriptionEvents)[]) {
+      const handler = handlers[name];
+      if (typeof handler === 'function') this.#emitter.on(name, handler as never);
+    }
+    this.#unwatchPage = request.closeOnUnload
+      ? watchPage({ hide: () => this.#pageHide(), show: () => this.#pageShow(), online: () => this.#online() })
+      : () => undefined;
+    // Connect on the next microtask: listeners added right after subscribe() see every event.
+    queueMicrotask(() => {
+      if (this.#state === 'connecting') this.#connect();
+    });
+  }
+
+  /** The current state. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The tracking id the server assigned (`0` until then). */
+  get trackingId(): string {
+    return this.#trackingId;
+  }
+
+  /** The transport of the current (or last) connection. */
+  get transport(): TransportName {
+    return this.#transport;
+  }
+
+  /** Messages received for the current tracking id. */
+  get received(): number {
+    return this.#received;
+  }
+
+  /** A snapshot of the connection, for status displays. */
+  status(): ConnectionStatus {
+    return {
+      state: this.#state,
+      transport: this.#transport,
+      trackingId: this.#trackingId,
+      received: this.#received,
+      queued: this.#sender.queue.size,
+      reconnectAttempts: this.#failures,
+      connectedAt: this.#connectedAt,
+      lastDataAt: this.#lastDataAt,
+      blockedTransports: [...this.#blocked],
+      lastError: this.#lastError,
+    };
+  }
+
+  /** Adds a listener; returns the function that removes it. */
+  on<K extends keyof SubscriptionEvents>(event: K, listener: (...args: SubscriptionEvents[K]) => void): () => void {
+    return this.#emitter.on(event, listener);
+  }
+
+  /** Removes a listener added with `on` (or given to `subscribe`). */
+  off<K extends keyof SubscriptionEvents>(event: K, listener: (...args: SubscriptionEvents[K]) => void): void {
+    this.#emitter.off(event, listener);
+  }
+
+  /**
+   * Sends a message: a string as is, bytes as a binary message, anything else as JSON. While not
+   * connected it waits in the offline queue (bounded by `maxQueuedMessages`). Throws `CLOSED` after
+   * `close()`. Delivery failures are reported as `error` events (`SEND_FAILED`).
+   */
+  push(message: PushMessage): void {
+    if (this.#state === 'closed' || this.#state === 'error') {
+      throw new AtmosphereClientError('CLOSED', `Cannot push: the subscription to ${this.request.url} is ${this.#state}.`);
+    }
+    this.#sender.push(encode(message));
+  }
+
+  /** Sets (or clears) the AI run to re-attach to on the next connection (`X-Atmosphere-Run-Id`). */
+  setRunId(runId: string | undefined): void {
+    this.#runId = runId;
+  }
+
+  /**
+   * Resolves once connected (at once if already). Rejects with `CLOSED` when the subscription closes or
+   * gives up first, and with `ABORTED` when `signal` aborts.
+   */
+  ready(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#state === 'connected') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const signal = options.signal;
+      const cleanup = (): void => {
+        stop();
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(new AtmosphereClientError('ABORTED', 'Waiting for the connection was aborted.', { cause: signal?.reason }));
+      };
+      const stop = this.#emitter.on('state', (state) => {
+        if (state === 'connected') {
+          cleanup();
+          resolve();
+        } else if (state === 'closed' || state === 'error') {
+          cleanup();
+          reject(new AtmosphereClientError('CLOSED', `The subscription to ${this.request.url} is ${state}.`, { cause: this.#lastError }));
+        }
+      });
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /**
+   * Disconnects without leaving: no close request, so the server keeps the session for its grace period
+   * and `resume()` gets what was missed. (A WebSocket cannot be closed transiently from a browser: over
+   * WebSocket the server ends the session and only later messages arrive after `resume()`.)
+   */
+  suspend(): void {
+    if (this.#state === 'closed' || this.#state === 'error' || this.#state === 'suspended') return;
+    this.#halt('suspended');
+  }
+
+  /** Reconnects after `suspend()`, with the same tracking id. No-op in any other state. */
+  resume(): void {
+    if (this.#state !== 'suspended') return;
+    this.#failures = 0;
+    this.#setState(this.#everOpened ? 'reconnecting' : 'connecting');
+    this.#connect();
+  }
+
+  /**
+   * Leaves for good: closes the connection and sends the explicit close request (PROTOCOL.md §5), so the
+   * server fires its disconnect hooks at once. Queued messages are dropped. Resolves when the close
+   * request was answered (or failed, or `signal` aborted); idempotent.
+   */
+  close(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#closing) return this.#closing;
+    const attempt = this.#attempt;
+    const websocketOpen = attempt?.open === true && attempt.transport === 'websocket';
+    const trackingId = this.#trackingId;
+    this.#halt('closed', websocketOpen ? 1000 : undefined);
+    this.#unwatchPage();
+    this.#sender.dispose();
+    this.#emitter.clear();
+    // A WebSocket closed with 1000 already told the server; otherwise the close request does.
+    if (websocketOpen || trackingId === '0') {
+      this.#closing = Promise.resolve();
+      return this.#closing;
+    }
+    const signals = [AbortSignal.timeout(5_000), ...(options.signal ? [options.signal] : [])];
+    const signal = signals.length === 1 || typeof AbortSignal.any !== 'function' ? signals[0]! : AbortSignal.any(signals);
+    this.#closing = fetch(closeUrl(this.request, trackingId), {
+      keepalive: true,
+      credentials: this.request.withCredentials ? 'include' : 'same-origin',
+      cache: 'no-store',
+      signal,
+    }).then(
+      (response) => response.body?.cancel().catch(() => undefined),
+      () => undefined,
+    );
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ------------------------------------------------------------------------------------------ connecting
+
+  #protocolState(): ProtocolState {
+    return { trackingId: this.#trackingId, received: this.#received, sessionToken: this.#sessionToken, runId: this.#runId };
+  }
+
+  #connect(): void {
+    this.#reconnectTimer = undefined;
+    let candidates = this.request.transports.filter((name) => !this.#blocked.has(name));
+    if (candidates.length === 0) {
+      this.#blocked.clear();
+      candidates = [...this.request.transports];
+    }
+    this.#round = { candidates, index: 0, failed: [] };
+    this.#tryCandidate();
+  }
+
+  #tryCandidate(): void {
+    const round = this.#round;
+    if (!round) return;
+    const transport = round.candidates[round.index]!;
+    const request = this.request;
+    const expectsHandshake = request.enableProtocol && this.#trackingId === '0';
+    const attempt = new Attempt(
+      transport,
+      new InboundDecoder({
+        framed: request.trackMessageLength,
+        expectHandshake: expectsHandshake,
+        maxMessageSize: request.maxMessageSize,
+        paddingChar: this.#paddingChar,
+      }),
+    );
+    this.#attempt = attempt;
+    const missing = unavailable(transport);
+    if (missing !== undefined) {
+      this.#attemptFailed(attempt, new AtmosphereClientError('UNSUPPORTED_TRANSPORT', `The ${transport} transport cannot run: ${missing}.`));
+      return;
+    }
+    if (request.connectTimeout > 0) {
+      attempt.connectTimer = setTimeout(() => {
+        this.#attemptFailed(
+          attempt,
+          new AtmosphereClientError(
+            'CONNECT_TIMEOUT',
+            `The ${transport} connection did not open within ${request.connectTimeout} ms (option \`connectTimeout\`).`,
+          ),
+        );
+      }, request.connectTimeout);
+    }
+    const context: TransportContext = {
+      request,
+      expectsHandshake,
+      connectUrl: (name, queryHeaders) => protocolUrl(request, name, this.#protocolState(), 'connect', queryHeaders),
+    };
+    try {
+      attempt.connection = OPENERS[transport](context, this.#eventsFor(attempt));
+    } catch (error) {
+      this.#attemptFailed(
+        attempt,
+        new AtmosphereClientError('TRANSPORT_FAILED', `The ${transport} connection could not be created: ${String(error)}.`, { cause: error }),
+      );
+    }
+  }
+
+  #eventsFor(attempt: Attempt): TransportEvents {
+    const sink: InboundSink = {
+      handshake: (handshake) => this.#onHandshake(attempt, handshake),
+      message: (text) => this.#deliver(attempt, text),
+      heartbeat: () => undefined,
+    };
+    return {
+      opened: (headers) => {
+        if (this.#attempt !== attempt) return;
+        this.#lastDataAt = Date.now();
+        if (headers) this.#readHeaders(headers);
+        if (!attempt.decoder.awaitingHandshake) this.#opened(attempt);
+      },
+      text: (text) => {
+        if (this.#attempt !== attempt) return;
+        this.#lastDataAt = Date.now();
+        try {
+          attempt.decoder.push(text, sink);
+        } catch (error) {
+          this.#inboundFailed(attempt, error);
+        }
+      },
+      binary: (data) => {
+        if (this.#attempt !== attempt) return;
+        this.#lastDataAt = Date.now();
+        if (attempt.open) this.#deliver(attempt, data);
+      },
+      unitEnd: () => {
+        if (this.#attempt !== attempt) return;
+        try {
+          attempt.decoder.endUnit();
+        } catch (error) {
+          this.#inboundFailed(attempt, error);
+        }
+      },
+      ended: (error) => {
+        if (this.#attempt !== attempt) return;
+        if (attempt.open) this.#lost(attempt, error);
+        else this.#attemptFailed(attempt, error);
+      },
+    };
+  }
+
+  #readHeaders(headers: HeaderReader): void {
+    const token = headers.get(Params.sessionToken);
+    if (token) this.#sessionToken = token;
+    if (this.#trackingId === '0' && !this.request.enableProtocol) {
+      const id = headers.get(Params.trackingId);
+      if (id && TRACKING_ID_PATTERN.test(id)) this.#trackingId = id;
+    }
+  }
+
+  #onHandshake(attempt: Attempt, handshake: Handshake): void {
+    if (this.#attempt !== attempt) return;
+    if (handshake.trackingId !== this.#trackingId) {
+      // A new identity: the server counts from zero for it.
+      this.#trackingId = handshake.trackingId;
+      this.#received = 0;
+    }
+    this.#paddingChar = handshake.paddingChar;
+    this.#clientHeartbeatMs = handshake.heartbeatMs;
+    this.#opened(attempt);
+  }
+
+  #opened(attempt: Attempt): void {
+    if (attempt.open || this.#attempt !== attempt) return;
+    if (attempt.connectTimer !== undefined) clearTimeout(attempt.connectTimer);
+    attempt.connectTimer = undefined;
+    attempt.open = true;
+    attempt.openedAt = Date.now();
+    // The server answered this transport after others failed in the same round: those do not work here.
+    for (const failed of this.#round?.failed ?? []) this.#blocked.add(failed);
+    this.#round = undefined;
+    this.#transport = attempt.transport;
+    this.#connectedAt = attempt.openedAt;
+    const reconnected = this.#everOpened;
+    this.#everOpened = true;
+    this.#setState('connected');
+    this.#startTimers(attempt);
+    this.#sender.setChannel(this.#channel(attempt));
+    const event = { transport: attempt.transport, trackingId: this.#trackingId, reconnected };
+    this.#emitter.emit(reconnected ? 'reopen' : 'open', event);
+  }
+
+  #channel(attempt: Attempt): SendChannel {
+    if (attempt.transport === 'websocket') {
+      return {
+        kind: 'socket',
+        send: (body) => {
+          if (this.#attempt !== attempt || !attempt.connection) throw new Error('not connected');
+          attempt.connection.send!(body);
+        },
+      };
+    }
+    const request = this.request;
+    return {
+      kind: 'post',
+      post: (body) =>
+        postMessage(protocolUrl(request, attempt.transport, this.#protocolState(), 'post', false), body, {
+          headers: request.headers,
+          contentType: request.contentType,
+          withCredentials: request.withCredentials,
+        }),
+    };
+  }
+
+  #deliver(attempt: Attempt, body: string | ArrayBuffer): void {
+    if (this.#attempt !== attempt) return;
+    attempt.delivered++;
+    const seq = ++this.#received;
+    this.#emitter.emit('message', new AtmosphereMessage(body, attempt.transport, this.#trackingId, seq));
+  }
+
+  // ------------------------------------------------------------------------------------------- failures
+
+  #inboundFailed(attempt: Attempt, cause: unknown): void {
+    const error = AtmosphereClientError.isInstance(cause)
+      ? cause
+      : new AtmosphereClientError('PROTOCOL_ERROR', `Inbound data could not be read: ${String(cause)}.`, { cause });
+    if (attempt.open) this.#lost(attempt, error);
+    else this.#attemptFailed(attempt, error);
+  }
+
+  #attemptFailed(attempt: Attempt, error: AtmosphereClientError): void {
+    if (this.#attempt !== attempt) return;
+    attempt.dispose();
+    this.#attempt = undefined;
+    this.#lastError = error;
+    const round = this.#round;
+    if (round) {
+      round.failed.push(attempt.transport);
+      round.index++;
+      const next = round.candidates[round.index];
+      if (next !== undefined) {
+        this.#emitter.emit('transportFailure', { transport: attempt.transport, next, reason: error.message, error });
+        this.#tryCandidate();
+        return;
+      }
+      this.#round = undefined;
+    }
+    this.#error(error);
+    this.#scheduleReconnect(error);
+  }
+
+  #lost(attempt: Attempt, error: AtmosphereClientError): void {
+    if (this.#attempt !== attempt) return;
+    const corrupt = error.code === 'PROTOCOL_ERROR' || error.code === 'MESSAGE_TOO_LARGE';
+    const healthy = !corrupt && (attempt.delivered > 0 || Date.now() - attempt.openedAt >= STABLE_AFTER_MS);
+    attempt.dispose();
+    this.#attempt = undefined;
+    this.#lastError = error;
+    this.#stopTimers();
+    this.#sender.setChannel(undefined);
+    this.#connectedAt = undefined;
+    this.#emitter.emit('close', { transport: attempt.transport, reason: 'lost', error });
+    if (error.code !== 'CONNECTION_LOST') this.#error(error);
+    if (healthy) this.#failures = 0;
+    this.#scheduleReconnect(error);
+  }
+
+  #scheduleReconnect(error: AtmosphereClientError | undefined): void {
+    if (this.#state === 'closed' || this.#state === 'suspended' || this.#state === 'error') return;
+    const request = this.request;
+    if (!request.reconnect || this.#failures >= request.maxReconnectOnClose) {
+      const attempts = this.#failures;
+      this.#halt(request.reconnect ? 'error' : this.#everOpened ? 'closed' : 'error');
+      this.#sender.dispose();
+      if (request.reconnect) {
+        this.#emitter.emit('failureToReconnect', { attempts, error });
+        this.#error(
+          new AtmosphereClientError(
+            'RECONNECT_EXHAUSTED',
+            `Gave up reconnecting to ${request.url} after ${attempts} attempts (option \`maxReconnectOnClose\`).`,
+            { cause: error },
+          ),
+        );
+      }
+      return;
+    }
+    const delayMs = reconnectDelay(this.#failures, request.reconnectInterval, request.maxReconnectInterval);
+    this.#failures++;
+    this.#setState('reconnecting');
+    this.#emitter.emit('reconnect', { attempt: this.#failures, delayMs, error });
+    if (this.#state !== 'reconnecting') return; // a listener closed or suspended it
+    this.#reconnectTimer = setTimeout(() => this.#connect(), delayMs);
+  }
+
+  #error(error: AtmosphereClientError): void {
+    this.#lastError = error;
+    this.#emitter.emit('error', error);
+  }
+
+  // -------------------------------------------------------------------------------------------- timers
+
+  #startTimers(attempt: Attempt): void {
+    const heartbeatMs = this.#clientHeartbeatMs;
+    if (heartbeatMs > 0) {
+      this.#heartbeatTimer = setInterval(() => this.#sendHeartbeat(attempt), heartbeatMs);
+    }
+    const timeout = this.request.timeout;
+    if (timeout > 0) this.#armIdle(attempt, timeout);
+  }
+
+  #sendHeartbeat(attempt: Attempt): void {
+    if (this.#attempt !== attempt || !attempt.open) return;
+    if (attempt.transport === 'websocket') {
+      try {
+        attempt.connection?.send?.(this.#paddingChar);
+      } catch {
+        // closing: the close event reports it
+      }
+      return;
+    }
+    const url = protocolUrl(this.request, attempt.transport, this.#protocolState(), 'post', false);
+    void postMessage(url, this.#paddingChar, {
+      headers: this.request.headers,
+      contentType: this.request.contentType,
+      withCredentials: this.request.withCredentials,
+    });
+  }
+
+  /** One timer per connection, re-armed lazily: no timer churn per message. */
+  #armIdle(attempt: Attempt, timeout: number): void {
+    const since = this.#lastDataAt ?? Date.now();
+    this.#idleTimer = setTimeout(
+      () => {
+        this.#idleTimer = undefined;
+        if (this.#attempt !== attempt) return;
+        if (Date.now() - (this.#lastDataAt ?? 0) < timeout) {
+          this.#armIdle(attempt, timeout);
+          return;
+        }
+        this.#emitter.emit('clientTimeout', { transport: attempt.transport, timeoutMs: timeout });
+        if (this.#attempt !== attempt) return;
+        this.#lost(
+          attempt,
+          new AtmosphereClientError('CONNECTION_LOST', `No data for ${timeout} ms (option \`timeout\`); reconnecting.`),
+        );
+      },
+      Math.max(0, since + timeout - Date.now()),
+    );
+  }
+
+  #stopTimers(): void {
+    if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#heartbeatTimer = undefined;
+    this.#idleTimer = undefined;
+  }
+
+  // ------------------------------------------------------------------------------------------ lifecycle
+
+  /** Stops every activity and moves to a resting state; reports `close` when a connection was open. */
+  #halt(state: 'closed' | 'suspended' | 'error', code?: number): void {
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#round = undefined;
+    this.#stopTimers();
+    this.#sender.setChannel(undefined);
+    const attempt = this.#attempt;
+    this.#attempt = undefined;
+    this.#connectedAt = undefined;
+    attempt?.dispose(code);
+    this.#setState(state);
+    if (attempt?.open && state !== 'error') {
+      this.#emitter.emit('close', { transport: attempt.transport, reason: state, error: undefined });
+    }
+  }
+
+  #setState(state: ConnectionState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.#emitter.emit('state', state);
+  }
+
+  #pageHide(): void {
+    if (this.#state === 'closed' || this.#state === 'error' || this.#state === 'suspended') return;
+    if (this.#trackingId !== '0') sendBeacon(closeUrl(this.request, this.#trackingId), this.request.withCredentials);
+    this.#pageHidden = true;
+    this.#halt('suspended');
+  }
+
+  #pageShow(): void {
+    if (!this.#pageHidden) return;
+    this.#pageHidden = false;
+    this.resume();
+  }
+
+  #online(): void {
+    if (this.#state !== 'reconnecting' || this.#reconnectTimer === undefined) return;
+    clearTimeout(this.#reconnectTimer);
+    this.#connect();
+  }
+}

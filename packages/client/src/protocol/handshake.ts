@@ -1,0 +1,34 @@
+import { AtmosphereClientError } from '../errors.ts';
+import { TRACKING_ID_PATTERN } from './constants.ts';
+
+/** What the server's first write says (PROTOCOL.md §2). */
+export interface Handshake {
+  /** The tracking id the server assigned: the client's identity for replay, posts and close. */
+  readonly trackingId: string;
+  /** How often the client must send its heartbeat, in ms; 0 = never. */
+  readonly heartbeatMs: number;
+  /** The heartbeat payload, and the message the client drops as a server heartbeat. */
+  readonly paddingChar: string;
+}
+
+const HANDSHAKE = /^\s*([A-Za-z0-9_-]{1,128})\|(\d{1,9})\|([^|]*)\|/;
+
+/**
+ * Parses a handshake message `<uuid>|<clientHeartbeatMs>|<paddingChar>|` (already unframed). Returns the
+ * handshake and the text after it (non-empty only when an unframed stream put messages in the same chunk).
+ * Throws `PROTOCOL_ERROR` when the text is not a handshake.
+ */
+export function parseHandshake(text: string): { handshake: Handshake; rest: string } {
+  const match = HANDSHAKE.exec(text);
+  if (!match || !TRACKING_ID_PATTERN.test(match[1]!)) {
+    throw new AtmosphereClientError(
+      'PROTOCOL_ERROR',
+      `Expected the Atmosphere handshake (\`<id>|<heartbeat ms>|<padding>|\`), got ${JSON.stringify(text.slice(0, 60))}. ` +
+        'Does the server speak the Atmosphere protocol? Set `enableProtocol: false` for one that sends no handshake.',
+    );
+  }
+  return {
+    handshake: { trackingId: match[1]!, heartbeatMs: Number(match[2]), paddingChar: match[3] || 'X' },
+    rest: text.slice(match[0].length),
+  };
+}
