@@ -21,7 +21,7 @@ export function standardDecorators(): Plugin {
           verbatimModuleSyntax: false,
         },
       });
-      return { code: output.outputText, map: output.sourceMapText ? (JSON.parse(output.sourceMapText) as object) : null };
+      return { code: output.outputText, map: output.sourceMapText ?? null };
     },
   };
 }

@@ -302,7 +302,7 @@ export class Atmosphere implements ResourceHost {
    * {@link AtmosphereResource}, subscribed to the broadcaster named by its concrete path.
    */
   managed<In = unknown>(path: string, handler: ManagedHandler<In>, options: ManagedOptions = {}): ManagedService {
-    const service: ManagedServiceImpl = new ManagedServiceImpl(path, handler as ManagedHandler<never>, options, () =>
+    const service: ManagedServiceImpl = new ManagedServiceImpl(path, handler, options, () =>
       this.#routes.remove(path),
     );
     this.#routes.add(path, service);
@@ -586,8 +586,8 @@ export class Atmosphere implements ResourceHost {
     const service = route.service;
     const broadcaster = this.#broadcasterOf(resource, service);
     if (service.options.subscribe) broadcaster.addResource(resource);
-    const onReady = service.handler.onReady;
-    if (onReady) this.#runHandler(resource, 'onReady', () => onReady(resource, this.#context(resource, service)));
+    const handler = service.handler as ManagedHandler;
+    if (handler.onReady) this.#runHandler(resource, 'onReady', () => handler.onReady?.(resource, this.#context(resource, service)));
   }
 
   #broadcasterOf(resource: AtmosphereResource, service: ManagedServiceImpl) {
@@ -626,7 +626,7 @@ export class Atmosphere implements ResourceHost {
       try {
         result = this.#inbound1(resource, message);
       } catch (error) {
-        return Promise.reject(error as Error);
+        return Promise.reject(toError(error));
       }
       if (result === undefined) return Promise.resolve();
       return this.#trackInbound(resource, result);
@@ -660,8 +660,8 @@ export class Atmosphere implements ResourceHost {
     if (authenticate) return this.#authenticateFirst(resource, service, authenticate, message);
     if (message === PADDING_CHAR) {
       // The client's heartbeat: never reaches the handler.
-      const onHeartbeat = service.handler.onHeartbeat;
-      if (onHeartbeat) this.#runHandler(resource, 'onHeartbeat', () => onHeartbeat(resource));
+      const handler = service.handler as ManagedHandler;
+      if (handler.onHeartbeat) this.#runHandler(resource, 'onHeartbeat', () => handler.onHeartbeat?.(resource));
       return;
     }
     let target = service;
@@ -705,8 +705,8 @@ export class Atmosphere implements ResourceHost {
   }
 
   #dispatch(resource: AtmosphereResource, service: ManagedServiceImpl, payload: InboundPayload): void | Promise<void> {
-    const onMessage = service.handler.onMessage;
-    if (!onMessage) return;
+    const handler = service.handler as ManagedHandler;
+    if (!handler.onMessage) return;
     let decoded: unknown = payload;
     if (service.options.codec === 'json') {
       const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8');
@@ -715,7 +715,7 @@ export class Atmosphere implements ResourceHost {
     const context = this.#context(resource, service);
     let result: unknown;
     try {
-      result = (onMessage as (m: unknown, r: AtmosphereResource, c: ManagedContext) => unknown)(decoded, resource, context);
+      result = handler.onMessage(decoded, resource, context);
     } catch (error) {
       throw handlerFailed(error);
     }
@@ -749,9 +749,9 @@ export class Atmosphere implements ResourceHost {
     }
     if (known.code === 'UNAUTHORIZED') return;
     const service = this.#serviceOf.get(resource);
-    if (service?.handler.onError) {
-      const onError = service.handler.onError;
-      this.#runHandler(resource, 'onError', () => onError(known, resource));
+    const handler = service?.handler as ManagedHandler | undefined;
+    if (handler?.onError) {
+      this.#runHandler(resource, 'onError', () => handler.onError?.(known, resource));
       return;
     }
     if (known.code === 'HANDLER_FAILED') this.logger.error(`resource ${resource.id}: ${known.message}`, { error: known.cause });
@@ -796,9 +796,9 @@ export class Atmosphere implements ResourceHost {
       }
     }
     const service = this.#serviceOf.get(resource);
-    const onDisconnect = service?.handler.onDisconnect;
-    if (service && onDisconnect && this.#ready.has(resource)) {
-      this.#runHandler(resource, 'onDisconnect', () => onDisconnect(resource, reason, this.#context(resource, service)));
+    const handler = service?.handler as ManagedHandler | undefined;
+    if (service && handler?.onDisconnect && this.#ready.has(resource)) {
+      this.#runHandler(resource, 'onDisconnect', () => handler.onDisconnect?.(resource, reason, this.#context(resource, service)));
     }
   }
 

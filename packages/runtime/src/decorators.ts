@@ -73,5 +73,5 @@ export function managedServiceOf(
     const bound = bind(name);
     if (bound) handler[hook] = bound;
   }
-  return { path: service.path, options: service.options ?? {}, handler: handler as ManagedHandler<never> };
+  return { path: service.path, options: service.options ?? {}, handler: handler };
 }

@@ -154,7 +154,7 @@ export class AtmosphereResource {
   off<K extends keyof ResourceEvents>(event: K, listener: Listener<ResourceEvents[K]>): this {
     const list = this.#listeners?.[event];
     if (list) {
-      const index = list.indexOf(listener as never);
+      const index = list.indexOf(listener);
       if (index !== -1) list.splice(index, 1);
     }
     return this;

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Atmosphere, BackpressurePolicy } from '../src/index.ts';
@@ -29,7 +30,7 @@ async function stalledClient(url: string): Promise<{ ws: WebSocket; trackingId: 
     });
     ws.once('error', reject);
   });
-  const socket = (ws as unknown as { _socket: import('node:net').Socket })._socket;
+  const socket = (ws as unknown as { _socket: Socket })._socket;
   socket.pause();
   return { ws, trackingId, frames, resume: () => socket.resume() };
 }

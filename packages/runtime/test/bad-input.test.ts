@@ -101,7 +101,7 @@ describe('bad input gets a clean error, the server stays up, others are unaffect
         },
       }),
       duplex: 'half',
-    } as RequestInit);
+    });
     expect(streamed.status).toBe(413);
     await client.close();
   });

@@ -1,4 +1,4 @@
-import { AtmosphereError } from '../errors.ts';
+import { AtmosphereError, toError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { type AtmosphereResource, encodePayload, type Subscription } from '../resource.ts';
 import type { BackplaneMessage, BroadcasterBackplane } from './backplane.ts';
@@ -126,7 +126,7 @@ export class Broadcaster implements Subscription {
       payload = encodePayload(message);
       targets = targetIds(options?.to);
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(toError(error));
     }
     const exclude = options?.exclude === undefined ? undefined : typeof options.exclude === 'string' ? options.exclude : options.exclude.id;
     return this.#enter(payload, 0, targets, exclude);
@@ -138,7 +138,7 @@ export class Broadcaster implements Subscription {
     try {
       result = this.#run(payload, from, targets, exclude);
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(toError(error));
     }
     if (result === undefined) return RESOLVED;
     return this.#track(result);

@@ -14,8 +14,13 @@ describe('Deque', () => {
         const deque = new Deque<number>();
         const model: number[] = [];
         for (const o of ops) {
-          if (o.kind === 'push') (deque.push(o.value), model.push(o.value));
-          else if (o.kind === 'unshift') (deque.unshift(o.value), model.unshift(o.value));
+          if (o.kind === 'push') {
+            deque.push(o.value);
+            model.push(o.value);
+          } else if (o.kind === 'unshift') {
+            deque.unshift(o.value);
+            model.unshift(o.value);
+          }
           else if (o.kind === 'shift') expect(deque.shift()).toBe(model.shift());
           else expect(deque.pop()).toBe(model.pop());
           expect(deque.length).toBe(model.length);

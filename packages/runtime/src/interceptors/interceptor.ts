@@ -53,9 +53,9 @@ function isPromise(value: unknown): value is Promise<unknown> {
 /** Runs every `onConnect` in order; synchronous unless an interceptor is not. */
 export function runConnect(chain: readonly AtmosphereInterceptor[], context: ConnectContext): void | Promise<void> {
   for (let i = 0; i < chain.length; i++) {
-    const hook = chain[i]!.onConnect;
-    if (!hook) continue;
-    const result = hook.call(chain[i], context);
+    const interceptor = chain[i]!;
+    if (!interceptor.onConnect) continue;
+    const result = interceptor.onConnect(context);
     if (isPromise(result)) {
       return result.then(() => runConnect(chain.slice(i + 1), context));
     }
@@ -71,9 +71,9 @@ export function runInbound(
 ): InboundPayload | undefined | Promise<InboundPayload | undefined> {
   let current: InboundPayload | undefined = message;
   for (let i = from; i < chain.length; i++) {
-    const hook = chain[i]!.onInbound;
-    if (!hook) continue;
-    const result: InboundPayload | undefined | Promise<InboundPayload | undefined> = hook.call(chain[i], current, resource);
+    const interceptor = chain[i]!;
+    if (!interceptor.onInbound) continue;
+    const result: InboundPayload | undefined | Promise<InboundPayload | undefined> = interceptor.onInbound(current, resource);
     if (isPromise(result)) {
       return result.then((resolved: InboundPayload | undefined) =>
         resolved === undefined ? undefined : runInbound(chain, resolved, resource, i + 1),

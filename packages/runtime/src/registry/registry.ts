@@ -73,9 +73,9 @@ export class ProviderRegistry {
   register<K extends ProviderKind>(provider: Provider<K>): () => void {
     const index = this.#providers.findIndex((p) => p.kind === provider.kind && p.name === provider.name);
     if (index !== -1) this.#providers.splice(index, 1);
-    this.#providers.push(provider as unknown as Provider);
+    this.#providers.push(provider);
     return () => {
-      const at = this.#providers.indexOf(provider as unknown as Provider);
+      const at = this.#providers.indexOf(provider);
       if (at !== -1) this.#providers.splice(at, 1);
     };
   }
@@ -103,7 +103,7 @@ const KEY = Symbol.for('@atmosphere/registry');
 
 /** The process-wide registry. */
 export const registry: ProviderRegistry = ((globalThis as Record<symbol, unknown>)[KEY] as ProviderRegistry | undefined) ??
-  ((globalThis as Record<symbol, unknown>)[KEY] = new ProviderRegistry()) as ProviderRegistry;
+  ((globalThis as Record<symbol, unknown>)[KEY] = new ProviderRegistry());
 
 /** Registers a provider in the process-wide registry (what `@atmosphere/<pkg>/register` entries call). */
 export function registerProvider<K extends ProviderKind>(provider: Provider<K>): () => void {

@@ -101,7 +101,7 @@ export function once<T = unknown>(
     emitter.once(event, ((value: T) => {
       clearTimeout(timer);
       resolve(value);
-    }) as (...args: never[]) => void);
+    }));
   });
 }
 

@@ -18,7 +18,7 @@ export function startTestAtmosphere(options: AtmosphereOptions = {}): Promise<At
   return createAtmosphere({
     port: 0,
     host: '127.0.0.1',
-    logger: silentLogger as Logger,
+    logger: silentLogger,
     autoload: false,
     shutdownTimeoutMs: 2_000,
     ...options,
