@@ -1,10 +1,142 @@
-import type { Scenario } from './scenario.ts';
+import type { ClientStats } from '../clients/client-main.ts';
+import { delay } from '../lib/clock.ts';
+import { Histogram, type LatencySummary, summarize } from '../lib/histogram.ts';
+import type { Impl } from '../options.ts';
+import type { TokenStream } from '../servers/target.ts';
+import type { BenchContext } from './context.ts';
+import { type ClientGroup, type ServerHandle, startClients, startServer, stopRun } from './harness.ts';
+import { collectProfile, goal, LABELS, percent, ratioOf, type Scenario, type ScenarioReport, WS_CLIENTS, wsServer } from './scenario.ts';
 
-/** Scenario 3: token streaming (written once @atmosphere/ai's StreamingSession exists). */
+/** One stream: frames/s from the first send to the last receive, and per-frame one-way latency. */
+interface StreamResult {
+  frames: number;
+  received: number;
+  framesPerSecond: number;
+  latency: LatencySummary;
+}
+
+interface TokensRun {
+  impl: Impl;
+  burst: StreamResult[];
+  paced: StreamResult[];
+  burstFramesPerSecond: number;
+  burstLatency: LatencySummary;
+  pacedLatency: LatencySummary;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? Number.NaN : sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+/** Streams once and matches each frame's send time (server) with its receive time (client). */
+async function streamOnce(server: ServerHandle, clients: ClientGroup, stream: TokenStream): Promise<{ result: StreamResult; histogram: Histogram }> {
+  const client = clients.children[0]!;
+  await client.call('reset');
+  const sentAt = await server.child.call<number[]>('stream', stream, 60_000);
+  const seqs = sentAt.map((at, seq) => (at === undefined ? -1 : seq)).filter((seq) => seq >= 0);
+  const last = seqs[seqs.length - 1] ?? 0;
+  // Wait (bounded) for the last token frame.
+  let receivedAt: number[] = [];
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    receivedAt = await client.call<number[]>('frameTimes');
+    if (receivedAt[last] !== undefined || Date.now() > deadline) break;
+    await delay(10);
+  }
+  const histogram = new Histogram();
+  let received = 0;
+  let lastReceived = 0;
+  for (const seq of seqs) {
+    const at = receivedAt[seq];
+    if (at === undefined) continue;
+    received++;
+    histogram.record((at - sentAt[seq]!) * 1000);
+    if (at > lastReceived) lastReceived = at;
+  }
+  const first = sentAt[seqs[0] ?? 0] ?? 0;
+  return {
+    result: { frames: seqs.length, received, framesPerSecond: received / ((lastReceived - first) / 1000), latency: summarize(histogram) },
+    histogram,
+  };
+}
+
+/** Scenario 3: AI token frames through StreamingSession vs the same JSON over raw ws. */
 export const tokensScenario: Scenario = {
   id: 'tokens',
-  title: '3. Token streaming',
-  async run() {
-    return { comparisons: [], goals: [], notes: ['not yet measured'], profiles: [], data: null };
+  title: '3. Token streaming (AI frames, one client)',
+  async run(context: BenchContext): Promise<ScenarioReport> {
+    const { options } = context;
+    const impls = (['atmosphere', 'ws'] as const).filter((i) => options.impls.includes(i));
+    const report: ScenarioReport = { comparisons: [], goals: [], notes: [], profiles: [], data: [] };
+    const runs: TokensRun[] = [];
+    for (const impl of impls) {
+      const label = `tokens-${impl}`;
+      let server: ServerHandle | undefined;
+      let group: ClientGroup | undefined;
+      try {
+        server = await startServer(context, wsServer(impl, 30_000), label);
+        group = await startClients(context, server, { impl: WS_CLIENTS[impl], count: 1, processes: 1, payload: 'frames' }, label);
+        if (group.connected !== 1) throw new Error(`the client could not connect: ${group.firstError ?? 'unknown'}`);
+        const burst: StreamResult[] = [];
+        const paced: StreamResult[] = [];
+        const burstHistogram = new Histogram();
+        const pacedHistogram = new Histogram();
+        for (let round = 0; round < options.tokenRounds; round++) {
+          context.log(`${label}: round ${round + 1}: ${options.tokenFrames} frames back to back, ${options.pacedTokenFrames} at ${options.tokenRate}/s`);
+          const b = await streamOnce(server, group, { count: options.tokenFrames, intervalMs: 0 });
+          burst.push(b.result);
+          burstHistogram.merge(b.histogram.snapshot());
+          const p = await streamOnce(server, group, { count: options.pacedTokenFrames, intervalMs: 1000 / options.tokenRate });
+          paced.push(p.result);
+          pacedHistogram.merge(p.histogram.snapshot());
+        }
+        for (const [kind, results] of [['burst', burst], ['paced', paced]] as const) {
+          for (const r of results) {
+            if (r.received < r.frames) report.notes.push(`${LABELS[impl]} ${kind}: ${r.received} of ${r.frames} frames arrived.`);
+          }
+        }
+        const stats = await group.children[0]!.call<ClientStats>('stats');
+        if (stats.closedUnexpectedly > 0) report.notes.push(`${LABELS[impl]}: the client was disconnected during the run.`);
+        runs.push({
+          impl,
+          burst,
+          paced,
+          burstFramesPerSecond: median(burst.map((r) => r.framesPerSecond)),
+          burstLatency: summarize(burstHistogram),
+          pacedLatency: summarize(pacedHistogram),
+        });
+      } finally {
+        await stopRun(server, group);
+        await collectProfile(context, server, report.profiles);
+      }
+    }
+    const find = (impl: Impl) => runs.find((r) => r.impl === impl);
+    const value = (pick: (r: TokensRun) => number) => impls.map((i) => (find(i) ? pick(find(i)!) : null));
+    const atmo = find('atmosphere');
+    const raw = find('ws');
+    report.comparisons.push({
+      title: `${options.tokenFrames} frames back to back and ${options.pacedTokenFrames} at ${options.tokenRate}/s, ${options.tokenRounds} rounds`,
+      columns: impls.map((i) => LABELS[i]),
+      baseline: Math.max(0, impls.indexOf('ws')),
+      rows: [
+        { metric: 'Burst: frames/s (median of rounds)', unit: 'frames/s', values: value((r) => r.burstFramesPerSecond) },
+        { metric: 'Burst: latency p50', unit: 'µs', values: value((r) => r.burstLatency.p50) },
+        { metric: 'Burst: latency p99', unit: 'µs', values: value((r) => r.burstLatency.p99) },
+        { metric: 'Paced: latency p50', unit: 'µs', values: value((r) => r.pacedLatency.p50) },
+        { metric: 'Paced: latency p99', unit: 'µs', values: value((r) => r.pacedLatency.p99) },
+      ],
+      notes: [
+        'Atmosphere: `createResourceSession(resource)` from @atmosphere/ai, `session.send(token)` per frame (broadcast to the resource through its ' +
+          "path's broadcaster). Raw ws: the same JSON frame built with a template string and `ws.send`.",
+      ],
+    });
+    const added = atmo && raw ? atmo.pacedLatency.p50 - raw.pacedLatency.p50 : null;
+    report.goals.push(
+      goal('Token frames: added latency p50 over raw ws ≤ 50 µs (paced)', added, 50, 'atMost', (v) => `${v.toFixed(0)} µs`),
+      goal('Token burst ≥ 85 % of raw ws frames/s', ratioOf(atmo?.burstFramesPerSecond, raw?.burstFramesPerSecond), 0.85, 'atLeast', percent),
+    );
+    report.data = runs;
+    return report;
   },
 };

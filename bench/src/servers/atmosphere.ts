@@ -1,5 +1,6 @@
 import { type Broadcaster, createAtmosphere, type Logger } from '@atmosphere/runtime';
-import { BENCH_PATH, type ServerConfig, type ServerTarget } from './target.ts';
+import { BENCH_PATH, type ServerConfig, type ServerTarget, type TokenStream } from './target.ts';
+import { emitTokens } from './tokens.ts';
 
 /** Warnings and errors go to stderr (a slow-client disconnect is worth seeing); the rest is dropped. */
 export function benchLogger(name: string): Logger & { warnings: number } {
@@ -40,6 +41,19 @@ export async function startAtmosphere(config: ServerConfig): Promise<ServerTarge
     broadcast(payload) {
       if (broadcaster === undefined || broadcaster.destroyed) broadcaster = atmosphere.broadcasters.get(BENCH_PATH);
       broadcaster.broadcast(payload).catch(onError);
+    },
+    async stream(stream: TokenStream) {
+      // Loaded here, so the other scenarios run even if @atmosphere/ai does not load.
+      const { createResourceSession } = await import('@atmosphere/ai');
+      const resource = [...atmosphere.resources()].find((r) => r.state === 'connected');
+      if (!resource) throw new Error('no connected client to stream to');
+      const session = createResourceSession(resource);
+      const sentAt = await emitTokens(stream, (text) => {
+        session.send(text);
+        return session.seq;
+      });
+      session.complete();
+      return sentAt;
     },
     close: () => atmosphere.close({ timeoutMs: 2_000 }),
   };

@@ -1,6 +1,8 @@
 import { createServer } from 'node:http';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { ServerConfig, ServerTarget } from './target.ts';
+import { randomUUID } from 'node:crypto';
+import type { ServerConfig, ServerTarget, TokenStream } from './target.ts';
+import { emitTokens } from './tokens.ts';
 
 /**
  * The practical ceiling: a bare `ws` server on node:http. Broadcast is
@@ -58,6 +60,17 @@ export async function startRawWs(config: ServerConfig): Promise<ServerTarget> {
         if (history.length > keep) history.shift();
       }
       for (const client of clients) client.send(payload);
+    },
+    async stream(stream: TokenStream) {
+      // The same JSON frames StreamingSession writes (PROTOCOL.md §7), sent straight to the socket.
+      const client = clients.values().next().value;
+      if (!client) throw new Error('no connected client to stream to');
+      const sessionId = randomUUID();
+      let seq = 0;
+      return emitTokens(stream, (text) => {
+        client.send(`{"type":"streaming-text","data":${JSON.stringify(text)},"sessionId":"${sessionId}","seq":${++seq}}`);
+        return seq;
+      });
     },
     async close() {
       if (sweep) clearInterval(sweep);

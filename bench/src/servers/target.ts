@@ -27,7 +27,10 @@ export interface ServerTarget {
   connections(): number;
   /** Sends one message to every connected client (the fan-out under test). */
   broadcast(payload: string): void;
-  /** Token streaming: sends `frame` to the single connected client (see scenarios/tokens.ts). */
+  /**
+   * Token streaming to the single connected client; resolves with each frame's send time (ms, shared
+   * clock) indexed by its `seq`.
+   */
   stream?(frames: TokenStream): Promise<number[]>;
   close(): Promise<void>;
 }
@@ -36,8 +39,6 @@ export interface ServerTarget {
 export interface TokenStream {
   count: number;
   intervalMs: number;
-  /** Frames per event-loop turn in a back-to-back run (yielding lets the socket drain). */
-  batch: number;
 }
 
 /** The path every implementation serves. */
