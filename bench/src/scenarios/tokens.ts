@@ -37,12 +37,11 @@ async function streamOnce(server: ServerHandle, clients: ClientGroup, stream: To
   const seqs = sentAt.map((at, seq) => (at === undefined ? -1 : seq)).filter((seq) => seq >= 0);
   const last = seqs[seqs.length - 1] ?? 0;
   // Wait (bounded) for the last token frame.
-  let receivedAt: number[] = [];
   const deadline = Date.now() + 10_000;
-  for (;;) {
-    receivedAt = await client.call<number[]>('frameTimes');
-    if (receivedAt[last] !== undefined || Date.now() > deadline) break;
+  let receivedAt = await client.call<number[]>('frameTimes');
+  while (receivedAt[last] === undefined && Date.now() < deadline) {
     await delay(10);
+    receivedAt = await client.call<number[]>('frameTimes');
   }
   const histogram = new Histogram();
   let received = 0;
