@@ -1,4 +1,4 @@
-import type { AtmosphereResource, Broadcaster, BroadcastOptions, Logger } from '@atmosphere/runtime';
+import { AtmosphereError, type AtmosphereResource, type Broadcaster, type BroadcastOptions, type Logger } from '@atmosphere/runtime';
 import { joinAckFrame, membersJson, messageFrame, presenceFrame } from './frames.ts';
 import { type HistoryEntry, RoomHistory } from './history.ts';
 import { OrderedQueue } from './ordered-queue.ts';
@@ -83,6 +83,10 @@ export class RoomDelivery {
   readonly #failed = (error: unknown): void => {
     this.#owner.logger.error(`room ${this.#owner.name}: a broadcast failed`, { error });
     this.#settled();
+  };
+
+  readonly #syncFailed = (error: unknown): void => {
+    this.#owner.logger.error(`room ${this.#owner.name}: a broadcast failed`, { error });
   };
 
   constructor(owner: DeliveryOwner, historyCapacity: number) {
@@ -221,26 +225,37 @@ export class RoomDelivery {
 
   /**
    * Hands one frame to the broadcaster. Without filters and with nothing in flight the broadcaster delivers
-   * synchronously, so there is nothing to track (the hot path allocates nothing here); otherwise the room
-   * counts the broadcast until it lands, and joins wait for the count to reach zero.
+   * synchronously, so there is nothing to track; otherwise the room counts the broadcast until it lands, and
+   * joins wait for the count to reach zero.
    */
   #dispatch(payload: string, options: BroadcastOptions | undefined): Promise<void> {
     const broadcaster = this.#owner.broadcaster;
+    if (broadcaster.destroyed) {
+      // Someone destroyed the room's broadcaster (shutdown): nothing can be delivered any more.
+      return this.#refused(new AtmosphereError('CLOSED', `The broadcaster of room ${this.#owner.name} was destroyed.`));
+    }
     const sync = this.#inflight === 0 && broadcaster.filters.length === 0;
     let result: Promise<void>;
     try {
       result = broadcaster.broadcast(payload, options);
     } catch (error) {
-      this.#owner.logger.error(`room ${this.#owner.name}: broadcast refused`, { error });
-      result = Promise.reject(error as Error);
-      result.catch(() => undefined);
-      return result;
+      return this.#refused(error);
     }
-    if (!sync) {
+    if (sync) {
+      // Delivered already; only a throwing outbound interceptor could have rejected it.
+      result.catch(this.#syncFailed);
+    } else {
       this.#inflight++;
       result.then(this.#settled, this.#failed);
     }
     return result;
+  }
+
+  #refused(error: unknown): Promise<void> {
+    this.#owner.logger.debug(`room ${this.#owner.name}: broadcast refused`, { error });
+    const refused = Promise.reject(error as Error);
+    refused.catch(() => undefined);
+    return refused;
   }
 }
 
