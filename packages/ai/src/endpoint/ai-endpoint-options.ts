@@ -1,0 +1,95 @@
+import type { AtmosphereResource, BroadcastFilter, BroadcasterOptions } from '@atmosphere/runtime';
+import type { AiInterceptor, AiResponse } from '../pipeline/ai-interceptor.ts';
+import type { AgentCapability, AgentRuntime } from '../spi/agent-runtime.ts';
+import type { ConversationMemory } from '../spi/conversation-memory.ts';
+import type { RunRegistryOptions } from '../streaming/run-registry.ts';
+import type { StreamingSession } from '../streaming/streaming-session.ts';
+import type { StructuredOutput, StructuredOutputOptions } from '../structured/structured-output.ts';
+import type { Tool } from '../tools/tool.ts';
+
+/** Per-call overrides of `session.stream()`. */
+export interface StreamOptions {
+  readonly systemPrompt?: string;
+  readonly model?: string;
+  readonly tools?: readonly Tool[];
+  readonly structuredOutput?: StructuredOutputOptions | StructuredOutput;
+  /** Extra data for the runtime and interceptors (merged over the prompt's metadata). */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The session an endpoint's `onPrompt` receives: a {@link StreamingSession} to the asking client (and to
+ * clients that re-attach with the run id), plus `stream()`, which runs the whole pipeline.
+ */
+export interface AiSession extends StreamingSession {
+  /** The client that asked. */
+  readonly resource: AtmosphereResource;
+  /** The conversation the prompt belongs to (memory key). */
+  readonly conversationId: string;
+  /** The prompt's metadata (JSON form), untrusted: it comes from the client. */
+  readonly promptMetadata: Readonly<Record<string, unknown>>;
+  /**
+   * Runs the pipeline (memory, interceptors, the runtime, tools, structured output) for `message` (default: the
+   * prompt) and ends the session. Resolves with how it ended; never rejects.
+   */
+  stream(message?: string, options?: StreamOptions): Promise<AiResponse>;
+}
+
+/** What `onPrompt` gets besides the prompt and the session. */
+export interface PromptContext {
+  readonly resource: AtmosphereResource;
+  /** Path template parameters (`/ai/{agent}` → `{ agent }`). */
+  readonly params: Readonly<Record<string, string>>;
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Handles one prompt. The session is ended for you when the function returns without ending it (`complete`)
+ * or throws (`error`).
+ */
+export type OnPrompt = (prompt: string, session: AiSession, context: PromptContext) => unknown;
+
+/** Options of {@link aiEndpoint}. */
+export interface AiEndpointOptions {
+  /** The managed path (templates allowed: `/ai/{agent}`). */
+  readonly path: string;
+  readonly systemPrompt?: string;
+  /** A model name overriding the runtime's configured one (`LLM_MODEL`). */
+  readonly model?: string;
+  /** The runtime; default the one the registry selected (`atmosphere.provider('agent-runtime')`). */
+  readonly runtime?: AgentRuntime;
+  /**
+   * Where conversations are kept. Default: the selected `conversation-memory` provider, else an in-memory store
+   * (20 messages per conversation). `false` disables memory.
+   */
+  readonly conversationMemory?: ConversationMemory | false;
+  /** Most history messages sent with a prompt. Default 20. */
+  readonly maxHistoryMessages?: number;
+  readonly tools?: readonly Tool[];
+  readonly interceptors?: readonly AiInterceptor[];
+  /**
+   * Broadcast filters added to the endpoint's broadcasters (PII redaction, cost metering): they see every frame
+   * (and any other message broadcast on the path).
+   */
+  readonly filters?: readonly BroadcastFilter[];
+  /** Capabilities the runtime must have; `aiEndpoint` throws at startup otherwise. */
+  readonly requires?: readonly AgentCapability[];
+  /** Ask for a JSON answer matching a schema (entity events, validation). */
+  readonly structuredOutput?: StructuredOutputOptions | StructuredOutput;
+  /** Default: `session.stream(prompt)`. */
+  readonly onPrompt?: OnPrompt;
+  /** The conversation of a prompt. Default: the client's tracking id (one conversation per client). */
+  readonly conversationId?: (resource: AtmosphereResource, metadata: Readonly<Record<string, unknown>>) => string;
+  /** Longest prompt in characters. Default 100 000. */
+  readonly maxPromptLength?: number;
+  /** Prompts of one client running at once. Default 4. */
+  readonly maxConcurrentPrompts?: number;
+  /** How long a tool approval waits. Default 300 000 ms. */
+  readonly approvalTimeoutMs?: number;
+  /** Most consecutive model calls ending with tool calls. Default 5. */
+  readonly maxToolRounds?: number;
+  /** How long finished runs stay available for re-attach, and memory limits. */
+  readonly runs?: RunRegistryOptions;
+  /** Options of the path's broadcasters. */
+  readonly broadcaster?: BroadcasterOptions;
+}

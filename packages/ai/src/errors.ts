@@ -1,0 +1,91 @@
+import { AtmosphereError, type AtmosphereErrorOptions } from '@atmosphere/runtime';
+
+/**
+ * Error codes raised by `@atmosphere/ai`. They travel to clients in the `code` field of `error` frames, so they
+ * are stable; messages may change.
+ */
+export type AiErrorCode =
+  /** The prompt was refused (empty, too long, malformed). */
+  | 'INVALID_PROMPT'
+  /** An approval answer named an approval that does not exist (or is not the client's). */
+  | 'UNKNOWN_APPROVAL'
+  /** An `X-Atmosphere-Run-Id` named a run that does not exist (any more). */
+  | 'UNKNOWN_RUN'
+  /** The run was cancelled: the client left for good, or the application aborted it. */
+  | 'CANCELLED'
+  /** The model did not answer in time (connect or request timeout). */
+  | 'LLM_TIMEOUT'
+  /** The provider refused for rate or quota reasons, after the retries. */
+  | 'LLM_RATE_LIMIT'
+  /** The provider failed (5xx, a stream cut mid-way), after the retries. */
+  | 'LLM_SERVER_ERROR'
+  /** Any other provider failure (bad request, bad key, malformed answer). */
+  | 'LLM_FAILED'
+  /** The model asked for tools more rounds in a row than allowed. */
+  | 'TOO_MANY_TOOL_ROUNDS'
+  /** The structured answer was not valid JSON or did not match its schema. */
+  | 'STRUCTURED_OUTPUT_INVALID'
+  /** Too many prompts of one client are running at once. */
+  | 'TOO_MANY_PROMPTS'
+  /** The handler or an interceptor failed. */
+  | 'AI_FAILED';
+
+/** How a provider failure is classified (retry decisions, metrics, the error frame's code). */
+export type LlmErrorKind = 'timeout' | 'rate_limit' | 'server_error' | 'unknown';
+
+const KIND_CODES: Record<LlmErrorKind, AiErrorCode> = {
+  timeout: 'LLM_TIMEOUT',
+  rate_limit: 'LLM_RATE_LIMIT',
+  server_error: 'LLM_SERVER_ERROR',
+  unknown: 'LLM_FAILED',
+};
+
+/** Creates an {@link AtmosphereError} with one of the AI codes. */
+export function aiError(code: AiErrorCode, message: string, options: AtmosphereErrorOptions = {}): AtmosphereError {
+  return new AtmosphereError(code, message, options);
+}
+
+/**
+ * A failure of a model provider, classified. `retryable` says whether the built-in client would try again (it
+ * already has, when this reaches the application). `status` is the provider's HTTP status when there was one.
+ */
+export class LlmError extends AtmosphereError {
+  readonly kind: LlmErrorKind;
+  readonly retryable: boolean;
+  /** Delay the provider asked for (`Retry-After`), in ms. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    kind: LlmErrorKind,
+    message: string,
+    options: AtmosphereErrorOptions & { retryable?: boolean; retryAfterMs?: number | undefined } = {},
+  ) {
+    super(KIND_CODES[kind], message, options);
+    this.name = 'LlmError';
+    this.kind = kind;
+    this.retryable = options.retryable ?? (kind !== 'unknown');
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** The error a cancelled run ends with. */
+export function cancelledError(reason?: unknown): AtmosphereError {
+  const detail = typeof reason === 'string' ? reason : reason instanceof Error ? reason.message : undefined;
+  return aiError('CANCELLED', detail ? `The run was cancelled: ${detail}` : 'The run was cancelled.', { cause: reason });
+}
+
+/** True when `error` is (or wraps) an abort: a DOMException AbortError, a TimeoutError, or a CANCELLED error. */
+export function isAbortError(error: unknown): boolean {
+  if (AtmosphereError.isInstance(error)) return error.code === 'CANCELLED';
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+}
+
+/** The message and code an error frame carries for any thrown value. */
+export function describeError(error: unknown): { message: string; code: string } {
+  if (AtmosphereError.isInstance(error)) return { message: error.message, code: error.code };
+  if (error instanceof Error) {
+    if (error.name === 'AbortError') return { message: 'The run was cancelled.', code: 'CANCELLED' };
+    return { message: error.message || error.name, code: 'AI_FAILED' };
+  }
+  return { message: typeof error === 'string' ? error : 'The run failed.', code: 'AI_FAILED' };
+}

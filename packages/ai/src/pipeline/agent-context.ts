@@ -1,0 +1,58 @@
+import type { Logger } from '@atmosphere/runtime';
+import type { AgentContext, StructuredOutputRequest } from '../spi/agent-runtime.ts';
+import type { ChatMessage } from '../spi/chat.ts';
+import type { StreamingSession } from '../streaming/streaming-session.ts';
+import type { ApprovalRegistry } from '../tools/approvals.ts';
+import type { Tool } from '../tools/tool.ts';
+import { ToolRunner } from '../tools/tool-runner.ts';
+
+/** What {@link createAgentContext} takes. */
+export interface AgentContextInput {
+  readonly message: string;
+  /** Where tool events go (and whose signal cancels approvals). */
+  readonly session: StreamingSession;
+  readonly systemPrompt?: string | undefined;
+  readonly history?: readonly ChatMessage[];
+  readonly model?: string | undefined;
+  readonly tools?: readonly Tool[];
+  readonly responseFormat?: StructuredOutputRequest | undefined;
+  readonly maxToolRounds?: number;
+  readonly conversationId?: string | undefined;
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /** Pending approvals; without it, tools that require approval are refused. */
+  readonly approvals?: ApprovalRegistry;
+  /** Who may answer this run's approvals. */
+  readonly mayAnswer?: (resourceId: string) => boolean;
+  readonly approvalTimeoutMs?: number;
+  readonly logger?: Logger;
+}
+
+/** Builds an {@link AgentContext} (the pipeline does; so do tests and code that drives a runtime directly). */
+export function createAgentContext(input: AgentContextInput): AgentContext {
+  const history = input.history ?? [];
+  const messages: ChatMessage[] = [];
+  if (input.systemPrompt) messages.push({ role: 'system', content: input.systemPrompt });
+  messages.push(...history, { role: 'user', content: input.message });
+  const runner = new ToolRunner({
+    tools: input.tools ?? [],
+    session: input.session,
+    ...(input.approvals ? { approvals: input.approvals } : {}),
+    ...(input.mayAnswer ? { mayAnswer: input.mayAnswer } : {}),
+    ...(input.approvalTimeoutMs === undefined ? {} : { approvalTimeoutMs: input.approvalTimeoutMs }),
+    ...(input.conversationId === undefined ? {} : { conversationId: input.conversationId }),
+    ...(input.logger ? { logger: input.logger } : {}),
+  });
+  return {
+    message: input.message,
+    systemPrompt: input.systemPrompt || undefined,
+    history,
+    messages,
+    model: input.model,
+    tools: runner.tools,
+    runTool: (call, signal) => runner.run(call, signal),
+    responseFormat: input.responseFormat,
+    maxToolRounds: input.maxToolRounds ?? 5,
+    conversationId: input.conversationId,
+    metadata: input.metadata ?? {},
+  };
+}

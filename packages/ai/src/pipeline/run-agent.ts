@@ -1,0 +1,151 @@
+import { type AtmosphereResource, type Logger, silentLogger } from '@atmosphere/runtime';
+import { describeError, isAbortError } from '../errors.ts';
+import type { AgentRuntime } from '../spi/agent-runtime.ts';
+import type { ChatMessage } from '../spi/chat.ts';
+import type { ConversationMemory } from '../spi/conversation-memory.ts';
+import type { StreamingSession } from '../streaming/streaming-session.ts';
+import { StructuredCapture, type StructuredOutput, structuredInstruction } from '../structured/structured-output.ts';
+import type { ApprovalRegistry } from '../tools/approvals.ts';
+import type { Tool } from '../tools/tool.ts';
+import { createAgentContext } from './agent-context.ts';
+import type { AiInterceptor, AiInterceptorContext, AiRequest, AiResponse } from './ai-interceptor.ts';
+import { PipelineSession } from './pipeline-session.ts';
+
+/** One prompt through the whole pipeline: {@link runAgent}. */
+export interface RunAgentOptions {
+  readonly runtime: AgentRuntime;
+  /** Where the answer goes; the pipeline closes it. */
+  readonly session: StreamingSession;
+  readonly message: string;
+  readonly systemPrompt?: string | undefined;
+  readonly model?: string | undefined;
+  readonly tools?: readonly Tool[];
+  /** Conversation memory; the exchange is appended after a successful answer. */
+  readonly memory?: ConversationMemory | undefined;
+  /** Most history messages sent to the model. Default 20. */
+  readonly maxHistoryMessages?: number;
+  readonly conversationId?: string | undefined;
+  readonly interceptors?: readonly AiInterceptor[];
+  readonly structuredOutput?: StructuredOutput | undefined;
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /** The asking client, for interceptors. */
+  readonly resource?: AtmosphereResource | undefined;
+  readonly approvals?: ApprovalRegistry | undefined;
+  readonly mayAnswer?: (resourceId: string) => boolean;
+  readonly approvalTimeoutMs?: number | undefined;
+  /** Most consecutive tool rounds. Default 5. */
+  readonly maxToolRounds?: number;
+  /** Called with the request once interceptors ran (the endpoint keeps it for `onDisconnect`). */
+  readonly onRequest?: (request: AiRequest) => void;
+  readonly logger?: Logger;
+}
+
+/**
+ * Runs one prompt: loads the conversation, runs `preProcess` interceptors (first to last), executes the
+ * runtime, validates structured output, runs `beforeCompletion` (last to first), ends the session, stores the
+ * exchange in memory and runs `postProcess` (last to first). Never throws: every failure ends the session with
+ * an `error` frame, and the returned response says how it ended.
+ */
+export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
+  const session = options.session;
+  const logger = options.logger ?? silentLogger;
+  const interceptors = options.interceptors ?? [];
+  const context: AiInterceptorContext = { session, resource: options.resource, signal: session.signal };
+  let request: AiRequest = {
+    message: options.message,
+    systemPrompt: options.systemPrompt,
+    model: options.model,
+    tools: options.tools ?? [],
+    history: [],
+    conversationId: options.conversationId,
+    structuredOutput: options.structuredOutput,
+    metadata: options.metadata ?? {},
+  };
+  let view: PipelineSession | undefined;
+  let response: AiResponse;
+  try {
+    const memory = options.memory;
+    if (memory && options.conversationId !== undefined) {
+      const limit = options.maxHistoryMessages ?? 20;
+      const history = limit > 0 ? await memory.history(options.conversationId, { limit, signal: session.signal }) : [];
+      request = { ...request, history: history.length > limit ? history.slice(history.length - limit) : history };
+    }
+    for (const interceptor of interceptors) {
+      if (!interceptor.preProcess) continue;
+      const changed = await interceptor.preProcess(request, context);
+      if (changed) request = changed;
+    }
+    options.onRequest?.(request);
+    const structured = request.structuredOutput;
+    const capture = structured ? new StructuredCapture(structured, session) : undefined;
+    view = new PipelineSession(session, capture);
+    const systemPrompt = structured
+      ? [request.systemPrompt, structuredInstruction(structured.request)].filter(Boolean).join('\n\n')
+      : request.systemPrompt;
+    const agentContext = createAgentContext({
+      message: request.message,
+      session: view,
+      systemPrompt,
+      history: request.history,
+      model: request.model,
+      tools: request.tools,
+      responseFormat: structured?.request,
+      maxToolRounds: options.maxToolRounds ?? 5,
+      conversationId: request.conversationId,
+      metadata: request.metadata,
+      mayAnswer: options.mayAnswer ?? (() => true),
+      logger,
+      ...(options.approvals ? { approvals: options.approvals } : {}),
+      ...(options.approvalTimeoutMs === undefined ? {} : { approvalTimeoutMs: options.approvalTimeoutMs }),
+    });
+    try {
+      await options.runtime.execute(agentContext, view, session.signal);
+    } catch (error) {
+      view.error(error);
+    }
+    const ended = view.ended;
+    if (ended?.status === 'error' || session.closed) {
+      const error = ended?.status === 'error' ? ended.error : await outcomeError(session);
+      response = failed(view, error);
+    } else {
+      // The runtime completed (or returned without ending the session, which counts as complete).
+      const entity = capture ? await capture.finish() : undefined;
+      const done: AiResponse = { status: 'complete', text: view.text, usage: view.totalUsage, ...(capture ? { entity } : {}) };
+      for (let i = interceptors.length - 1; i >= 0; i--) await interceptors[i]!.beforeCompletion?.(done, request, context);
+      session.complete(ended?.status === 'complete' ? ended.summary : undefined);
+      response = done;
+      if (memory && options.conversationId !== undefined) {
+        const exchange: ChatMessage[] = [
+          { role: 'user', content: request.message },
+          { role: 'assistant', content: view.text },
+        ];
+        await memory.append(options.conversationId, exchange).catch((error: unknown) =>
+          logger.error(`conversation memory ${memory.name}: the exchange could not be stored`, { error }),
+        );
+      }
+    }
+  } catch (error) {
+    session.error(error);
+    response = failed(view, error);
+  }
+  for (let i = interceptors.length - 1; i >= 0; i--) {
+    const postProcess = interceptors[i]!.postProcess;
+    if (!postProcess) continue;
+    try {
+      await postProcess.call(interceptors[i], response, request, context);
+    } catch (error) {
+      logger.error(`AI interceptor ${interceptors[i]!.name ?? i}: postProcess failed`, { error });
+    }
+  }
+  return response;
+}
+
+async function outcomeError(session: StreamingSession): Promise<unknown> {
+  const outcome = await session.done;
+  return outcome.status === 'error' ? outcome.error : undefined;
+}
+
+function failed(view: PipelineSession | undefined, error: unknown): AiResponse {
+  const cancelled = isAbortError(error) || describeError(error).code === 'CANCELLED';
+  return { status: cancelled ? 'cancelled' : 'error', text: view?.text ?? '', usage: view?.totalUsage, error };
+}

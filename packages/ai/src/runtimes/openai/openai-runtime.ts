@@ -1,0 +1,231 @@
+import type { Availability, Logger } from '@atmosphere/runtime';
+import { aiError, cancelledError, isAbortError } from '../../errors.ts';
+import type { AgentCapability, AgentContext, AgentRuntime } from '../../spi/agent-runtime.ts';
+import { addUsage, type ChatMessage, type TokenUsage } from '../../spi/chat.ts';
+import type { StreamingSession } from '../../streaming/streaming-session.ts';
+import { type LlmConfig, type LlmConfigInput, resolveLlmConfig } from './config.ts';
+import { OpenAiCompatibleClient, type OpenAiClientOptions } from './openai-client.ts';
+import type { ChatCompletionChunk, ChatCompletionRequest, ChunkUsage, WireMessage, WireTool, WireToolCall } from './wire.ts';
+
+/** Options of the built-in runtime. Explicit values win over `env` (default `process.env`). */
+export interface OpenAiRuntimeOptions extends LlmConfigInput, Omit<OpenAiClientOptions, 'baseUrl' | 'apiKey'> {
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Default `built-in`. */
+  readonly name?: string;
+  /** Default 0. */
+  readonly priority?: number;
+  /** How to ask for JSON with structured output: `json_schema` (default), `json_object`, or `none` (prompt only). */
+  readonly jsonMode?: 'json_schema' | 'json_object' | 'none';
+  /** Ask for the usage chunk (`stream_options.include_usage`). Default true. */
+  readonly includeUsage?: boolean;
+  readonly temperature?: number;
+  readonly maxTokens?: number;
+}
+
+const CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
+  'text-streaming',
+  'system-prompt',
+  'conversation-memory',
+  'tool-calling',
+  'tool-approval',
+  'structured-output',
+  'token-usage',
+  'cancellation',
+]);
+
+interface PendingCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+interface RoundResult {
+  text: string;
+  calls: PendingCall[];
+  usage: TokenUsage | undefined;
+}
+
+/**
+ * The built-in runtime (priority 0): an OpenAI-compatible chat-completions client over `fetch`. Streams text,
+ * accumulates tool-call deltas by index, runs a tool loop of at most `context.maxToolRounds` (5) rounds, reports
+ * usage, retries and classifies provider errors. Works with OpenAI, Gemini's OpenAI endpoint and Ollama.
+ */
+export class OpenAiCompatibleRuntime implements AgentRuntime {
+  readonly name: string;
+  readonly priority: number;
+  readonly capabilities = CAPABILITIES;
+  readonly config: LlmConfig;
+  readonly client: OpenAiCompatibleClient;
+  readonly #options: OpenAiRuntimeOptions;
+  readonly #logger: Logger | undefined;
+
+  constructor(options: OpenAiRuntimeOptions = {}) {
+    this.#options = options;
+    this.name = options.name ?? 'built-in';
+    this.priority = options.priority ?? 0;
+    this.#logger = options.logger;
+    this.config = resolveLlmConfig(options.env ?? process.env, options);
+    this.client = new OpenAiCompatibleClient({ ...options, baseUrl: this.config.baseUrl, apiKey: this.config.apiKey });
+  }
+
+  async isAvailable(): Promise<Availability> {
+    const config = this.config;
+    if (config.mode === 'fake') return { available: false, reason: 'LLM_MODE=fake selects the demo model' };
+    if (config.mode === 'remote' && !config.apiKey) {
+      return {
+        available: false,
+        reason: `no API key for ${config.model} at ${config.baseUrl}: set LLM_API_KEY (or OPENAI_API_KEY / GEMINI_API_KEY), or LLM_MODE=local for Ollama`,
+      };
+    }
+    if (config.mode === 'local') {
+      try {
+        const response = await (this.#options.fetch ?? fetch)(`${config.baseUrl}/models`, { signal: AbortSignal.timeout(1_500) });
+        await response.arrayBuffer();
+      } catch {
+        return { available: false, reason: `no local model server answers at ${config.baseUrl}: start \`ollama serve\`, or set LLM_BASE_URL` };
+      }
+    }
+    return true;
+  }
+
+  async execute(context: AgentContext, session: StreamingSession, signal: AbortSignal): Promise<void> {
+    const model = context.model ?? this.config.model;
+    session.metadata('ai.model', model);
+    const messages: WireMessage[] = context.messages.map(toWireMessage);
+    const tools: WireTool[] = context.tools.map((t) => ({
+      type: 'function',
+      function: { name: t.name, description: t.description, parameters: t.jsonSchema },
+    }));
+    let usage: TokenUsage | undefined;
+    try {
+      for (let round = 1; ; round++) {
+        const request = this.#request(model, messages, tools, context);
+        const result = await this.#round(request, session, signal);
+        usage = addUsage(usage, result.usage);
+        if (result.calls.length === 0) break;
+        if (round >= context.maxToolRounds) {
+          throw aiError(
+            'TOO_MANY_TOOL_ROUNDS',
+            `The model still asked for tools after ${context.maxToolRounds} rounds; the answer was stopped (option maxToolRounds).`,
+          );
+        }
+        const toolCalls: WireToolCall[] = result.calls.map((call) => ({
+          id: call.id,
+          type: 'function',
+          function: { name: call.name, arguments: call.arguments },
+        }));
+        messages.push({ role: 'assistant', content: result.text === '' ? null : result.text, tool_calls: toolCalls });
+        for (const call of result.calls) {
+          const outcome = await context.runTool({ id: call.id, name: call.name, arguments: call.arguments }, signal);
+          messages.push({ role: 'tool', tool_call_id: call.id, content: outcome.content });
+        }
+        if (signal.aborted) throw cancelledError(signal.reason);
+      }
+      if (usage) session.usage(usage);
+      session.complete();
+    } catch (error) {
+      if (signal.aborted || isAbortError(error)) session.error(cancelledError(signal.reason));
+      else session.error(error);
+    }
+  }
+
+  #request(model: string, messages: readonly WireMessage[], tools: readonly WireTool[], context: AgentContext): ChatCompletionRequest {
+    const options = this.#options;
+    const format = context.responseFormat;
+    const jsonMode = options.jsonMode ?? 'json_schema';
+    return {
+      model,
+      messages,
+      stream: true,
+      ...((options.includeUsage ?? true) ? { stream_options: { include_usage: true } } : {}),
+      ...(tools.length > 0 ? { tools } : {}),
+      ...(format && jsonMode === 'json_schema'
+        ? { response_format: { type: 'json_schema', json_schema: { name: format.name, schema: format.jsonSchema } } }
+        : format && jsonMode === 'json_object'
+          ? { response_format: { type: 'json_object' } }
+          : {}),
+      ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
+      ...(options.maxTokens === undefined ? {} : { max_tokens: options.maxTokens }),
+    };
+  }
+
+  async #round(request: ChatCompletionRequest, session: StreamingSession, signal: AbortSignal): Promise<RoundResult> {
+    let text = '';
+    let usage: ChunkUsage | undefined;
+    const calls = new Map<number, PendingCall>();
+    let lastIndex = -1;
+    for await (const chunk of this.client.stream(request, { signal })) {
+      if (chunk.usage) usage = chunk.usage;
+      const choice = chunk.choices?.[0];
+      const delta = choice?.delta;
+      if (!delta) continue;
+      if (typeof delta.content === 'string' && delta.content.length > 0) {
+        text += delta.content;
+        session.send(delta.content);
+      }
+      if (typeof delta.reasoning_content === 'string' && delta.reasoning_content.length > 0) {
+        session.emit({ event: 'reasoning-delta', data: { text: delta.reasoning_content } });
+      }
+      for (const part of delta.tool_calls ?? []) {
+        // OpenAI numbers calls with `index`; some compatible servers omit it and send each call whole.
+        let index = part.index;
+        if (index === undefined) index = part.id !== undefined && ![...calls.values()].some((c) => c.id === part.id) ? calls.size : Math.max(0, lastIndex);
+        lastIndex = index;
+        let call = calls.get(index);
+        if (!call) {
+          call = { id: part.id ?? `call_${index}`, name: '', arguments: '' };
+          calls.set(index, call);
+        }
+        if (part.id) call.id = part.id;
+        const name = part.function?.name;
+        if (name) call.name = call.name === '' || call.name === name ? name : call.name + name;
+        const args = part.function?.arguments;
+        if (args) {
+          call.arguments += args;
+          session.toolCallDelta(call.id, args);
+        }
+      }
+    }
+    return { text, calls: [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c), usage: toUsage(usage) };
+  }
+
+  async close(): Promise<void> {
+    this.#logger?.debug(`agent runtime ${this.name} closed`);
+  }
+}
+
+function toWireMessage(message: ChatMessage): WireMessage {
+  switch (message.role) {
+    case 'system':
+    case 'user':
+      return { role: message.role, content: message.content };
+    case 'assistant':
+      return message.toolCalls && message.toolCalls.length > 0
+        ? {
+            role: 'assistant',
+            content: message.content === '' ? null : message.content,
+            tool_calls: message.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+          }
+        : { role: 'assistant', content: message.content };
+    case 'tool':
+      return { role: 'tool', tool_call_id: message.toolCallId ?? '', content: message.content };
+  }
+}
+
+function toUsage(usage: ChunkUsage | undefined): TokenUsage | undefined {
+  if (!usage) return undefined;
+  const result: { input?: number; output?: number; cachedInput?: number; total?: number } = {};
+  if (typeof usage.prompt_tokens === 'number') result.input = usage.prompt_tokens;
+  if (typeof usage.completion_tokens === 'number') result.output = usage.completion_tokens;
+  const cached = usage.prompt_tokens_details?.cached_tokens;
+  if (typeof cached === 'number') result.cachedInput = cached;
+  if (typeof usage.total_tokens === 'number') result.total = usage.total_tokens;
+  return result;
+}
+
+/** The built-in OpenAI-compatible runtime, configured from `options` and the environment. */
+export function openAiRuntime(options: OpenAiRuntimeOptions = {}): OpenAiCompatibleRuntime {
+  return new OpenAiCompatibleRuntime(options);
+}
+
+export type { ChatCompletionChunk };

@@ -1,0 +1,107 @@
+import type { Availability } from '@atmosphere/runtime';
+import type { StreamingSession } from '../streaming/streaming-session.ts';
+import type { JsonSchema } from '../tools/json-schema.ts';
+import type { Tool } from '../tools/tool.ts';
+import type { ToolCallRequest, ToolOutcome } from '../tools/tool-runner.ts';
+import type { ChatMessage } from './chat.ts';
+import type { ConversationMemory } from './conversation-memory.ts';
+
+/**
+ * What a runtime can do. A runtime declares exactly what it honours, and the contract suite
+ * (`@atmosphere/ai/testing`) exercises every declared capability.
+ */
+export type AgentCapability =
+  /** Text arrives as several `streaming-text` frames while the model produces it, not in one piece. */
+  | 'text-streaming'
+  /** `context.systemPrompt` reaches the model as its instructions. */
+  | 'system-prompt'
+  /** `context.history` reaches the model before the prompt (multi-turn conversations). */
+  | 'conversation-memory'
+  /** The model may call `context.tools`; calls go through `context.runTool` and the answer continues after them. */
+  | 'tool-calling'
+  /** Tools that require approval wait for the user's decision (through `context.runTool`). */
+  | 'tool-approval'
+  /** `context.responseFormat` is honoured: the model is asked for JSON matching the schema (JSON mode when the provider has it). */
+  | 'structured-output'
+  /** Token counts are reported with `session.usage()`. */
+  | 'token-usage'
+  /** Aborting `signal` stops the upstream model call promptly and settles `execute`. */
+  | 'cancellation';
+
+/** Every capability name. */
+export const AGENT_CAPABILITIES: readonly AgentCapability[] = [
+  'text-streaming',
+  'system-prompt',
+  'conversation-memory',
+  'tool-calling',
+  'tool-approval',
+  'structured-output',
+  'token-usage',
+  'cancellation',
+];
+
+/** A request for a JSON answer matching a schema. */
+export interface StructuredOutputRequest {
+  /** A type name for the `entity-*` events and the provider's schema name (`[A-Za-z0-9_-]`). */
+  readonly name: string;
+  readonly jsonSchema: JsonSchema;
+}
+
+/** Everything a runtime needs for one prompt. Built by the endpoint pipeline (or {@link createAgentContext}). */
+export interface AgentContext {
+  /** The user's prompt (after interceptors). */
+  readonly message: string;
+  /** Instructions for the model (the structured-output instruction included), if any. */
+  readonly systemPrompt: string | undefined;
+  /** Earlier messages of the conversation, oldest first (no system message). */
+  readonly history: readonly ChatMessage[];
+  /** The whole conversation to send: the system message (if any), the history, then the prompt. */
+  readonly messages: readonly ChatMessage[];
+  /** A model name overriding the runtime's configured one. */
+  readonly model: string | undefined;
+  /** Tools the model may call. */
+  readonly tools: readonly Tool[];
+  /**
+   * Runs one tool call the model asked for: validation, approval, events, execution. Never throws; the
+   * outcome's `content` is what to send back to the model.
+   */
+  runTool(call: ToolCallRequest, signal?: AbortSignal): Promise<ToolOutcome>;
+  /** Ask for a JSON answer matching this schema, when given. */
+  readonly responseFormat: StructuredOutputRequest | undefined;
+  /** Most model calls in a row that may end with tool calls. Default 5. */
+  readonly maxToolRounds: number;
+  readonly conversationId: string | undefined;
+  /** Application data for the runtime (from the prompt's JSON `metadata` and interceptors). */
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The SPI between Atmosphere and an AI framework or model API (provider kind `agent-runtime`). The built-in
+ * OpenAI-compatible client, the demo model and each adapter implement it; the registry selects one at startup
+ * by availability and priority.
+ *
+ * `execute` contract (checked by the contract suite):
+ * - streams the answer's text with `session.send()` and reports events (`tool-*`, usage) on `session`;
+ * - ends the session itself: `session.complete()` on success, `session.error(error)` on failure (provider
+ *   errors classified, see `LlmError`) — exactly one of them;
+ * - when `signal` aborts, stops the upstream call promptly, ends the session with an error, and settles;
+ * - the returned promise settles after the session is closed; it may reject with the same error it reported.
+ */
+export interface AgentRuntime {
+  readonly name: string;
+  /** Higher wins when several are available (built-in 0, demo -100, adapters 100). */
+  readonly priority: number;
+  readonly capabilities: ReadonlySet<AgentCapability>;
+  /** `true`, or why not, naming the option or env var that fixes it. */
+  isAvailable(): Availability | Promise<Availability>;
+  execute(context: AgentContext, session: StreamingSession, signal: AbortSignal): Promise<void>;
+  /** Releases what the runtime holds (connections). */
+  close?(): Promise<void>;
+}
+
+declare module '@atmosphere/runtime' {
+  interface ProviderKinds {
+    'agent-runtime': AgentRuntime;
+    'conversation-memory': ConversationMemory;
+  }
+}

@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import { type Logger, silentLogger } from '@atmosphere/runtime';
+import type { TokenUsage } from '../spi/chat.ts';
+import { cancelledError, describeError } from '../errors.ts';
+import {
+  type AiEvent,
+  completeFrame,
+  errorFrame,
+  eventFrame,
+  metadataFrame,
+  progressFrame,
+  RUN_ID_METADATA_KEY,
+  textFrame,
+} from './frames.ts';
+import type { FrameSink } from './frame-sink.ts';
+import type { RunRecord } from './run-registry.ts';
+
+/** How a session ended. */
+export type SessionOutcome =
+  | { readonly status: 'complete'; readonly summary: string | undefined }
+  | { readonly status: 'error'; readonly message: string; readonly code: string; readonly error: unknown };
+
+/**
+ * The stream of one prompt's answer: every call becomes one AI frame (PROTOCOL.md §7), serialised once and
+ * broadcast through the runtime (filters, the per-client cache, backpressure and clustering apply).
+ *
+ * Contract: `seq` counts from 1; frames keep their call order; `complete` and `error` are terminal and
+ * idempotent — the first one wins, and every write after it is dropped silently (a late token from a
+ * cancelled model call is not an error). Nothing here throws on a write.
+ */
+export interface StreamingSession {
+  /** A fresh id per prompt; every frame carries it. */
+  readonly sessionId: string;
+  /** The run id a client re-sends (`X-Atmosphere-Run-Id`) to re-attach to this answer. */
+  readonly runId: string;
+  /** The `seq` of the last frame written (0 before the first). */
+  readonly seq: number;
+  /** True once `complete` or `error` was called (or the session was cancelled). */
+  readonly closed: boolean;
+  /** Aborted when the session is cancelled (its audience left for good, or `cancel()`); pass it upstream. */
+  readonly signal: AbortSignal;
+  /** Resolves (never rejects) when the session closes. */
+  readonly done: Promise<SessionOutcome>;
+  /** A chunk of the answer's text: a `streaming-text` frame. */
+  send(text: string): void;
+  /** A progress notice (`Thinking…`): a `progress` frame. */
+  progress(message: string): void;
+  /** A `metadata` frame (`ai.model`, `routing.*`, …). */
+  metadata(key: string, value: unknown): void;
+  /** Token counts: one `metadata` frame per count given (`ai.tokens.input|output|cached_input|total`). */
+  usage(tokens: TokenUsage): void;
+  /** A typed event frame (`tool-start`, `approval-required`, …). */
+  emit(event: AiEvent): void;
+  /** A chunk of a tool call's arguments as the model streams them: metadata `ai.toolCall.delta.<id>`. */
+  toolCallDelta(id: string, chunk: string): void;
+  /** Ends the answer: the `complete` frame (with the summary as `data` when given). */
+  complete(summary?: string): void;
+  /** Ends the answer with an `error` frame carrying the error's message and code. */
+  error(error: unknown): void;
+  /** Ends the session as cancelled (an `error` frame with code `CANCELLED`) and aborts `signal`. */
+  cancel(reason?: unknown): void;
+}
+
+export interface StreamingSessionOptions {
+  /** Where frames go. */
+  readonly sink: FrameSink;
+  /** Default: a random UUID. */
+  readonly sessionId?: string;
+  /** Default: a random UUID. */
+  readonly runId?: string;
+  /** Keeps the frames for clients that re-attach with the run id. */
+  readonly run?: RunRecord;
+  /** Cancels the session when aborted. */
+  readonly signal?: AbortSignal;
+  /** Write the `X-Atmosphere-Run-Id` metadata frame first. Default true. */
+  readonly announceRunId?: boolean;
+  /** Turns text that must not reach clients (secrets) into something that may. Applied to error messages. */
+  readonly redact?: (text: string) => string;
+  readonly logger?: Logger;
+}
+
+/** The implementation of {@link StreamingSession} over a {@link FrameSink}. */
+export class FrameStreamingSession implements StreamingSession {
+  readonly sessionId: string;
+  readonly runId: string;
+  readonly done: Promise<SessionOutcome>;
+  #seq = 0;
+  #closed = false;
+  readonly #sink: FrameSink;
+  readonly #run: RunRecord | undefined;
+  readonly #controller = new AbortController();
+  readonly #redact: ((text: string) => string) | undefined;
+  readonly #logger: Logger;
+  #resolve!: (outcome: SessionOutcome) => void;
+
+  constructor(options: StreamingSessionOptions) {
+    this.sessionId = options.sessionId ?? randomUUID();
+    this.runId = options.runId ?? randomUUID();
+    this.#sink = options.sink;
+    this.#run = options.run;
+    this.#redact = options.redact;
+    this.#logger = options.logger ?? silentLogger;
+    this.done = new Promise((resolve) => (this.#resolve = resolve));
+    const external = options.signal;
+    if (external) {
+      if (external.aborted) queueMicrotask(() => this.cancel(external.reason));
+      else external.addEventListener('abort', () => this.cancel(external.reason), { once: true });
+    }
+    if (options.announceRunId ?? true) this.metadata(RUN_ID_METADATA_KEY, this.runId);
+  }
+
+  get seq(): number {
+    return this.#seq;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  #write(frame: string): void {
+    this.#run?.record(frame);
+    try {
+      this.#sink.write(frame);
+    } catch (error) {
+      // A sink failure (a destroyed broadcaster) must not break the model loop that called us.
+      this.#logger.error(`AI session ${this.sessionId}: a frame could not be written`, { error });
+    }
+  }
+
+  send(text: string): void {
+    if (this.#closed || text.length === 0) return;
+    this.#write(textFrame(text, this.sessionId, ++this.#seq));
+  }
+
+  progress(message: string): void {
+    if (this.#closed) return;
+    this.#write(progressFrame(message, this.sessionId, ++this.#seq));
+  }
+
+  metadata(key: string, value: unknown): void {
+    if (this.#closed) return;
+    this.#write(metadataFrame(key, value, this.sessionId, ++this.#seq));
+  }
+
+  usage(tokens: TokenUsage): void {
+    if (tokens.input !== undefined) this.metadata('ai.tokens.input', tokens.input);
+    if (tokens.output !== undefined) this.metadata('ai.tokens.output', tokens.output);
+    if (tokens.cachedInput !== undefined) this.metadata('ai.tokens.cached_input', tokens.cachedInput);
+    if (tokens.total !== undefined) this.metadata('ai.tokens.total', tokens.total);
+  }
+
+  emit(event: AiEvent): void {
+    if (this.#closed) return;
+    this.#write(eventFrame(event, this.sessionId, ++this.#seq));
+  }
+
+  toolCallDelta(id: string, chunk: string): void {
+    this.metadata(`ai.toolCall.delta.${id}`, chunk);
+  }
+
+  complete(summary?: string): void {
+    if (this.#closed) return;
+    this.#write(completeFrame(summary, this.sessionId, ++this.#seq));
+    this.#close({ status: 'complete', summary });
+  }
+
+  error(error: unknown): void {
+    if (this.#closed) return;
+    const described = describeError(error);
+    const message = this.#redact ? this.#redact(described.message) : described.message;
+    this.#write(errorFrame(message, described.code, this.sessionId, ++this.#seq));
+    this.#close({ status: 'error', message, code: described.code, error });
+  }
+
+  cancel(reason?: unknown): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason ?? cancelledError());
+    this.error(AtmosphereErrorLike.isCancelled(reason) ? reason : cancelledError(reason));
+  }
+
+  #close(outcome: SessionOutcome): void {
+    this.#closed = true;
+    this.#run?.finish();
+    this.#resolve(outcome);
+  }
+}
+
+const AtmosphereErrorLike = {
+  isCancelled(value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { code?: unknown }).code === 'CANCELLED';
+  },
+};
+
+/** A session writing to `options.sink`. See {@link createResourceSession} and {@link createBroadcasterSession}. */
+export function createStreamingSession(options: StreamingSessionOptions): StreamingSession {
+  return new FrameStreamingSession(options);
+}

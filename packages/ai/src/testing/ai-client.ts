@@ -1,0 +1,59 @@
+import { connectTestClient, type TestClient, type TestClientOptions, type TestTransport } from '@atmosphere/runtime/testing';
+import { type AiFrame, APPROVAL_PREFIX, parseAiFrame } from '../streaming/frames.ts';
+import { type AiAnswer, answerOf, isTerminalFrame } from './answers.ts';
+
+/** A protocol client for AI endpoints (tests, samples' self-checks, benchmarks), over any transport. */
+export interface AiTestClient {
+  /** The underlying protocol client (`cut()`, `close()`, `trackingId`, `received`…). */
+  readonly client: TestClient;
+  /** Every AI frame received so far, in order (other messages skipped). */
+  frames(): AiFrame[];
+  /** Sends a prompt (plain text; pass JSON text for the JSON form). */
+  prompt(text: string): Promise<number>;
+  /** Answers an approval: approve (optionally with edited arguments) or deny. */
+  approve(approvalId: string, args?: Record<string, unknown>): Promise<number>;
+  deny(approvalId: string): Promise<number>;
+  /** Waits for the next session to end (or the given one) and returns its frames, summarised. */
+  answer(sessionId?: string, timeoutMs?: number): Promise<AiAnswer>;
+  /** Waits for a frame matching the predicate (not yet consumed by `waitFor`/`answer`). */
+  waitFor(predicate: (frame: AiFrame) => boolean, timeoutMs?: number): Promise<AiFrame>;
+  close(): Promise<void>;
+}
+
+/** Connects an {@link AiTestClient} to an AI endpoint's URL. */
+export async function connectAiClient(url: string, transport: TestTransport = 'websocket', options: TestClientOptions = {}): Promise<AiTestClient> {
+  const client = await connectTestClient(url, transport, options);
+  return wrapAiClient(client);
+}
+
+/** Wraps a connected protocol client. */
+export function wrapAiClient(client: TestClient): AiTestClient {
+  const frames = (): AiFrame[] => {
+    const out: AiFrame[] = [];
+    for (const message of client.messages.items) {
+      const frame = parseAiFrame(message);
+      if (frame) out.push(frame);
+    }
+    return out;
+  };
+  const waitFor = async (predicate: (frame: AiFrame) => boolean, timeoutMs?: number): Promise<AiFrame> => {
+    const message = await client.messages.waitFor((m) => {
+      const frame = parseAiFrame(m);
+      return frame !== undefined && predicate(frame);
+    }, timeoutMs);
+    return parseAiFrame(message)!;
+  };
+  return {
+    client,
+    frames,
+    prompt: (text) => client.send(text),
+    approve: (id, args) => client.send(`${APPROVAL_PREFIX}${id}/approve${args ? ` ${JSON.stringify({ arguments: args })}` : ''}`),
+    deny: (id) => client.send(`${APPROVAL_PREFIX}${id}/deny`),
+    async answer(sessionId, timeoutMs = 10_000) {
+      const end = await waitFor((f) => isTerminalFrame(f) && (sessionId === undefined || f.sessionId === sessionId), timeoutMs);
+      return answerOf(frames(), end.sessionId);
+    },
+    waitFor,
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,274 @@
+import { describe, expect, test } from 'vitest';
+import { createAgentContext } from '../pipeline/agent-context.ts';
+import { runAgent } from '../pipeline/run-agent.ts';
+import { AGENT_CAPABILITIES, type AgentCapability, type AgentRuntime } from '../spi/agent-runtime.ts';
+import type { ChatMessage } from '../spi/chat.ts';
+import type { AiFrame } from '../streaming/frames.ts';
+import { structuredOutput } from '../structured/structured-output.ts';
+import { ApprovalRegistry } from '../tools/approvals.ts';
+import { tool } from '../tools/tool.ts';
+import { answerOf, isTerminalFrame } from './answers.ts';
+import { collectingSession } from './collecting-session.ts';
+
+/**
+ * What the model behind the runtime must do in each scenario (a replay transcript, a scripted fake model…):
+ * - `text`: stream {@link CONTRACT_TEXT} in two or more chunks (with usage, if the runtime reports usage);
+ * - `tool-call`: call `contract_echo` with `{"value":"ping"}` once, then answer with text containing the tool's
+ *   result (`pong`);
+ * - `structured`: answer with the JSON object {@link CONTRACT_ENTITY};
+ * - `error`: fail with a non-retryable error;
+ * - `slow`: stream text slowly, for far longer than the test waits (it is cancelled).
+ */
+export type ContractScenario = 'text' | 'tool-call' | 'structured' | 'error' | 'slow';
+
+export const CONTRACT_TEXT = 'Hello from the contract suite.';
+export const CONTRACT_PROMPTS: Readonly<Record<ContractScenario, string>> = {
+  text: 'Say hello to the contract suite.',
+  'tool-call': 'Call contract_echo with value ping.',
+  structured: 'Give the weather in Montreal as JSON.',
+  error: 'This request fails.',
+  slow: 'Tell a very long story.',
+};
+export const CONTRACT_ENTITY = { city: 'Montreal', celsius: 21 } as const;
+export const CONTRACT_SYSTEM_PROMPT = 'You are the Atmosphere contract suite.';
+export const CONTRACT_HISTORY: readonly ChatMessage[] = [
+  { role: 'user', content: 'My name is Ada.' },
+  { role: 'assistant', content: 'Hello Ada.' },
+];
+
+/** A runtime set up for one scenario. */
+export interface ContractSubject {
+  readonly runtime: AgentRuntime;
+  /** The messages the model received in its last request, when the subject can observe them. */
+  lastRequest?(): readonly { readonly role: string; readonly content: unknown }[] | undefined;
+  /** Releases what the scenario started (a replay server). */
+  close?(): Promise<void>;
+}
+
+export interface AgentRuntimeContractOptions {
+  /** The suite's title. Default: the runtime's name. */
+  readonly name: string;
+  /** A runtime whose model behaves as the scenario says; undefined when the subject cannot produce it. */
+  create(scenario: ContractScenario): ContractSubject | undefined | Promise<ContractSubject | undefined>;
+  /** Per-test timeout. Default 15 000 ms. */
+  readonly timeoutMs?: number;
+}
+
+async function settle(promise: Promise<unknown>, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function checkSequence(frames: readonly AiFrame[]): void {
+  expect(frames.map((f) => f.seq)).toEqual(frames.map((_, i) => i + 1));
+  const terminals = frames.filter(isTerminalFrame);
+  expect(terminals).toHaveLength(1);
+  expect(frames.at(-1)).toBe(terminals[0]);
+}
+
+/**
+ * The AgentRuntime contract suite (`describe` block for vitest). Every runtime runs it — the built-in one,
+ * the demo model and each adapter — against its real model transport (a replay server, never a stub of our
+ * interfaces): declared capabilities are exercised, streaming completes, tools execute, errors reach
+ * `session.error`, cancellation settles.
+ */
+export function agentRuntimeContract(options: AgentRuntimeContractOptions): void {
+  const timeout = options.timeoutMs ?? 15_000;
+
+  const withSubject = async (
+    scenario: ContractScenario,
+    skip: (note?: string) => never,
+    body: (subject: ContractSubject) => Promise<void>,
+    needs?: AgentCapability,
+  ): Promise<void> => {
+    const subject = await options.create(scenario);
+    try {
+      if (!subject) {
+        if (needs === undefined) throw new Error(`the subject must be able to produce the ${scenario} scenario`);
+        // Only reached for capabilities the runtime does not declare (see `capabilityTest`).
+        skip(`the subject cannot produce the ${scenario} scenario`);
+      }
+      await body(subject);
+    } finally {
+      await subject?.close?.();
+    }
+  };
+
+  const capabilityTest = (
+    capability: AgentCapability,
+    scenario: ContractScenario,
+    title: string,
+    body: (subject: ContractSubject, skip: (note?: string) => never) => Promise<void>,
+  ): void => {
+    test(`${capability}: ${title}`, { timeout }, async ({ skip }) => {
+      const probe = await options.create(scenario);
+      const declared = probe?.runtime.capabilities.has(capability) ?? false;
+      await probe?.close?.();
+      if (!declared) skip(`the runtime does not declare ${capability}`);
+      await withSubject(scenario, skip, (subject) => body(subject, skip), undefined);
+    });
+  };
+
+  describe(`AgentRuntime contract: ${options.name}`, () => {
+    test('describes itself truthfully', { timeout }, async ({ skip }) => {
+      await withSubject('text', skip, async ({ runtime }) => {
+        expect(runtime.name).toMatch(/\S/);
+        expect(Number.isFinite(runtime.priority)).toBe(true);
+        for (const capability of runtime.capabilities) expect(AGENT_CAPABILITIES).toContain(capability);
+        const availability = await runtime.isAvailable();
+        if (availability !== true) expect(availability.reason).toMatch(/\S/);
+      });
+    });
+
+    test('streams the answer and completes the session exactly once', { timeout }, async ({ skip }) => {
+      await withSubject('text', skip, async ({ runtime }) => {
+        const { session, frames } = collectingSession();
+        const controller = new AbortController();
+        await runtime.execute(createAgentContext({ message: CONTRACT_PROMPTS.text, session }), session, controller.signal);
+        const all = frames.items;
+        checkSequence(all);
+        const answer = answerOf(all, session.sessionId);
+        expect(answer.end?.type).toBe('complete');
+        expect(answer.text).toBe(CONTRACT_TEXT);
+        if (runtime.capabilities.has('text-streaming')) {
+          expect(all.filter((f) => 'type' in f && f.type === 'streaming-text').length).toBeGreaterThanOrEqual(2);
+        }
+        if (runtime.capabilities.has('token-usage')) {
+          const total = answer.metadata.get('ai.tokens.total') ?? answer.metadata.get('ai.tokens.output');
+          expect(typeof total === 'number' && total > 0).toBe(true);
+        }
+      });
+    });
+
+    test('errors reach session.error and the call settles', { timeout }, async ({ skip }) => {
+      await withSubject('error', skip, async ({ runtime }) => {
+        const { session, frames } = collectingSession();
+        const controller = new AbortController();
+        await settle(runtime.execute(createAgentContext({ message: CONTRACT_PROMPTS.error, session }), session, controller.signal), timeout - 1000, 'execute');
+        checkSequence(frames.items);
+        const end = frames.items.at(-1);
+        expect(end && 'type' in end && end.type).toBe('error');
+        expect(end && 'type' in end && end.type === 'error' && end.data).toMatch(/\S/);
+      });
+    });
+
+    capabilityTest('system-prompt', 'text', 'the system prompt reaches the model', async (subject, skip) => {
+      const { session } = collectingSession();
+      await subject.runtime.execute(
+        createAgentContext({ message: CONTRACT_PROMPTS.text, session, systemPrompt: CONTRACT_SYSTEM_PROMPT }),
+        session,
+        new AbortController().signal,
+      );
+      const received = subject.lastRequest?.();
+      if (!received) return skip('the subject cannot show what the model received');
+      expect(received[0]).toEqual({ role: 'system', content: CONTRACT_SYSTEM_PROMPT });
+    });
+
+    capabilityTest('conversation-memory', 'text', 'the history reaches the model before the prompt', async (subject, skip) => {
+      const { session } = collectingSession();
+      await subject.runtime.execute(
+        createAgentContext({ message: CONTRACT_PROMPTS.text, session, history: CONTRACT_HISTORY }),
+        session,
+        new AbortController().signal,
+      );
+      const received = subject.lastRequest?.();
+      if (!received) return skip('the subject cannot show what the model received');
+      expect(received.map((m) => [m.role, m.content])).toEqual([
+        ...CONTRACT_HISTORY.map((m) => [m.role, m.content]),
+        ['user', CONTRACT_PROMPTS.text],
+      ]);
+    });
+
+    const echo = (calls: unknown[], requiresApproval = false) =>
+      tool({
+        name: 'contract_echo',
+        description: 'Echoes a value back as pong.',
+        parameters: { type: 'object', properties: { value: { type: 'string' } }, required: ['value'], additionalProperties: false },
+        requiresApproval,
+        execute: (args) => {
+          calls.push(args);
+          return 'pong';
+        },
+      });
+
+    capabilityTest('tool-calling', 'tool-call', 'tools execute and the answer continues after them', async ({ runtime }) => {
+      const { session, frames } = collectingSession();
+      const calls: unknown[] = [];
+      await runtime.execute(
+        createAgentContext({ message: CONTRACT_PROMPTS['tool-call'], session, tools: [echo(calls)] }),
+        session,
+        new AbortController().signal,
+      );
+      checkSequence(frames.items);
+      const answer = answerOf(frames.items, session.sessionId);
+      expect(calls).toEqual([{ value: 'ping' }]);
+      expect(answer.events('tool-start').map((e) => [e.toolName, e.arguments])).toEqual([['contract_echo', { value: 'ping' }]]);
+      expect(answer.events('tool-result').map((e) => e.result)).toEqual(['pong']);
+      const names = frames.items.map((f) => ('event' in f ? f.event : f.type));
+      expect(names.indexOf('tool-start')).toBeLessThan(names.indexOf('tool-result'));
+      expect(answer.end?.type).toBe('complete');
+      expect(answer.text).toContain('pong');
+    });
+
+    capabilityTest('tool-approval', 'tool-call', 'an approved call runs only after the answer; a denied one never', async ({ runtime }) => {
+      for (const verdict of ['approve', 'deny'] as const) {
+        const subject = await options.create('tool-call');
+        const target = subject?.runtime ?? runtime;
+        try {
+          const { session, frames } = collectingSession();
+          const approvals = new ApprovalRegistry({ timeoutMs: 10_000 });
+          const calls: unknown[] = [];
+          const done = target.execute(
+            createAgentContext({ message: CONTRACT_PROMPTS['tool-call'], session, tools: [echo(calls, true)], approvals }),
+            session,
+            new AbortController().signal,
+          );
+          const asked = await frames.waitFor((f) => 'event' in f && f.event === 'approval-required', timeout / 2);
+          expect(calls).toEqual([]);
+          const id = (asked as Extract<AiFrame, { event: 'approval-required' }>).data.approvalId;
+          expect(approvals.answer(`/__approval/${id}/${verdict}`, 'contract-client')).toBe(verdict === 'approve' ? 'approved' : 'denied');
+          await done;
+          const answer = answerOf(frames.items, session.sessionId);
+          expect(answer.end?.type).toBe('complete');
+          if (verdict === 'approve') expect(calls).toEqual([{ value: 'ping' }]);
+          else {
+            expect(calls).toEqual([]);
+            expect(answer.events('tool-error').map((e) => e.toolName)).toEqual(['contract_echo']);
+          }
+        } finally {
+          await subject?.close?.();
+        }
+      }
+    });
+
+    capabilityTest('structured-output', 'structured', 'the JSON answer becomes a validated entity', async ({ runtime }) => {
+      const { session, frames } = collectingSession();
+      const output = structuredOutput({
+        name: 'Weather',
+        schema: { type: 'object', properties: { city: { type: 'string' }, celsius: { type: 'number' } }, required: ['city', 'celsius'] },
+      });
+      const response = await runAgent({ runtime, session, message: CONTRACT_PROMPTS.structured, structuredOutput: output });
+      expect(response.status).toBe('complete');
+      expect(response.entity).toEqual(CONTRACT_ENTITY);
+      const answer = answerOf(frames.items, session.sessionId);
+      expect(answer.events('entity-complete')).toEqual([{ typeName: 'Weather', entity: CONTRACT_ENTITY }]);
+      expect(answer.events('structured-field').map((f) => f.fieldName)).toEqual(['city', 'celsius']);
+    });
+
+    capabilityTest('cancellation', 'slow', 'aborting the signal settles the call and closes the session', async ({ runtime }) => {
+      const { session, frames } = collectingSession();
+      const controller = new AbortController();
+      const done = runtime.execute(createAgentContext({ message: CONTRACT_PROMPTS.slow, session }), session, controller.signal);
+      await frames.waitFor((f) => 'type' in f && f.type === 'streaming-text', timeout / 2);
+      controller.abort(new Error('the contract suite cancelled'));
+      await settle(done, timeout / 2, 'execute after abort');
+      expect(session.closed).toBe(true);
+      const end = frames.items.at(-1);
+      expect(end && 'type' in end && end.type === 'error' && end.code).toBe('CANCELLED');
+      checkSequence(frames.items);
+    });
+  });
+}

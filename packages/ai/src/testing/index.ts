@@ -1,0 +1,20 @@
+/**
+ * `@atmosphere/ai/testing`: the AgentRuntime contract suite, a replay server speaking the OpenAI
+ * chat-completions wire format, transcript builders, and protocol clients for AI endpoints.
+ */
+export { connectAiClient, type AiTestClient, wrapAiClient } from './ai-client.ts';
+export { type AiAnswer, answerOf, isTerminalFrame } from './answers.ts';
+export { type CollectedSession, collectingSession } from './collecting-session.ts';
+export {
+  agentRuntimeContract,
+  type AgentRuntimeContractOptions,
+  CONTRACT_ENTITY,
+  CONTRACT_HISTORY,
+  CONTRACT_PROMPTS,
+  CONTRACT_SYSTEM_PROMPT,
+  CONTRACT_TEXT,
+  type ContractScenario,
+  type ContractSubject,
+} from './contract.ts';
+export { type RecordedRequest, type ReplayServer, type ReplayStep, sseEvents, startReplayServer } from './replay-server.ts';
+export { openAiErrorBody, openAiTranscript, type TranscriptSpec } from './transcripts.ts';
