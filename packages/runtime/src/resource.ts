@@ -3,7 +3,6 @@ import { OutboundMessage } from './broadcast/message.ts';
 import { AtmosphereError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { ConnectionTransport } from './protocol/constants.ts';
-import { isInvisible } from './protocol/framing.ts';
 import type { ProtocolRequest } from './protocol/request.ts';
 import type { Connection, ConnectionEnd } from './transports/connection.ts';
 
@@ -195,7 +194,7 @@ export class AtmosphereResource {
         message = next;
       }
     }
-    if (typeof message.payload === 'string' && isInvisible(message.payload)) return;
+    if (message.invisible) return;
     const queue = this.#queue;
     const connection = this.#connection;
     if (connection !== undefined) {

@@ -1,4 +1,4 @@
-import { lengthPrefixed, sseEvent, sseNormalize } from '../protocol/framing.ts';
+import { isInvisible, lengthPrefixed, sseEvent, sseNormalize } from '../protocol/framing.ts';
 
 /** How one connection wants its bytes: the plain text, length-prefixed, or as an SSE event (either way). */
 export type Encoding = 'plain' | 'framed' | 'sse' | 'sse-framed';
@@ -15,6 +15,7 @@ export class OutboundMessage {
   /** Name of the broadcaster that produced it, when it came from one. */
   readonly source: string | undefined;
   #encoded: [Buffer?, Buffer?, Buffer?, Buffer?] = [];
+  #invisible: boolean | undefined;
 
   constructor(payload: string | Uint8Array, source?: string, createdAt = Date.now()) {
     this.payload = payload;
@@ -24,6 +25,14 @@ export class OutboundMessage {
 
   get binary(): boolean {
     return typeof this.payload !== 'string';
+  }
+
+  /**
+   * True for a text message no client would show (the padding char, whitespace only): it is never sent, so
+   * client and server count the same messages. Computed once per message, not per subscriber.
+   */
+  get invisible(): boolean {
+    return (this.#invisible ??= typeof this.payload === 'string' && isInvisible(this.payload));
   }
 
   /** The text payload (binary payloads decoded as UTF-8, for logs and filters). */
