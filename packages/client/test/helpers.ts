@@ -1,4 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Atmosphere as Server } from '@atmosphere/runtime';
 import { Inbox } from '@atmosphere/runtime/testing';
 import type { Subscription } from '../src/index.ts';
@@ -88,4 +89,26 @@ export async function closeServer(server: Server | undefined): Promise<void> {
   const closing = server.close();
   (server.server as HttpServer).closeAllConnections();
   await closing;
+}
+
+/** Every TCP socket a server accepted, to cut them all at once — a network failure seen from the server. */
+export function trackSockets(server: Server): { cut(): number } {
+  const sockets = new Set<Socket>();
+  server.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return {
+    cut() {
+      const count = sockets.size;
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+      return count;
+    },
+  };
+}
+
+/** `[from, from+1, …, to]` as strings. */
+export function range(from: number, to: number): string[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
 }

@@ -162,6 +162,11 @@ export class Subscription {
    */
   ready(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#state === 'connected') return Promise.resolve();
+    if (this.#state === 'closed' || this.#state === 'error') {
+      return Promise.reject(
+        new AtmosphereClientError('CLOSED', `The subscription to ${this.request.url} is ${this.#state}.`, { cause: this.#lastError }),
+      );
+    }
     return new Promise((resolve, reject) => {
       const signal = options.signal;
       const cleanup = (): void => {
