@@ -55,11 +55,12 @@ export function satisfies(version: string, range: string): boolean {
 
 const root = join(import.meta.dirname, '..');
 const manifests = readdirSync(join(root, 'packages')).map(
-  (dir) => JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) as {
-    name: string;
-    version: string;
-    peerDependencies?: Record<string, string>;
-  },
+  (dir) =>
+    JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) as {
+      name: string;
+      version: string;
+      peerDependencies?: Record<string, string>;
+    },
 );
 const versions = new Map(manifests.map((m) => [m.name, m.version]));
 let problems = 0;
@@ -69,7 +70,9 @@ for (const manifest of manifests) {
     if (!current) continue;
     const ok = satisfies(current, range);
     const caretOnZero = /\^0\./.test(range);
-    console.log(`${manifest.name} supports ${peer} ${range} (current ${current})${ok ? '' : ' — DOES NOT INCLUDE THE CURRENT VERSION'}${caretOnZero ? ' — caret on 0.x' : ''}`);
+    console.log(
+      `${manifest.name} supports ${peer} ${range} (current ${current})${ok ? '' : ' — DOES NOT INCLUDE THE CURRENT VERSION'}${caretOnZero ? ' — caret on 0.x' : ''}`,
+    );
     if (!ok || caretOnZero) problems++;
   }
 }

@@ -1,11 +1,21 @@
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { type BroadcasterBackplane, LocalBackplane } from './broadcast/backplane.ts';
 import type { BroadcastOptions } from './broadcast/broadcaster.ts';
-import { type BroadcasterCache, type CacheLimits, DEFAULT_CACHE_LIMITS, MemoryBroadcasterCache } from './broadcast/cache.ts';
+import {
+  type BroadcasterCache,
+  type CacheLimits,
+  DEFAULT_CACHE_LIMITS,
+  MemoryBroadcasterCache,
+} from './broadcast/cache.ts';
 import { BroadcasterFactory } from './broadcast/factory.ts';
 import type { OutboundMessage } from './broadcast/message.ts';
 import { PathTable } from './broadcast/path-template.ts';
@@ -23,12 +33,23 @@ import {
   protocolInterceptor,
   tooLarge,
 } from './interceptors/builtins.ts';
-import { type AtmosphereInterceptor, type ConnectContext, type InboundPayload, runConnect, runInbound } from './interceptors/interceptor.ts';
+import {
+  type AtmosphereInterceptor,
+  type ConnectContext,
+  type InboundPayload,
+  runConnect,
+  runInbound,
+} from './interceptors/interceptor.ts';
 import { rateLimitInterceptor, type RateLimitOptions } from './interceptors/rate-limit.ts';
 import { consoleLogger, type Logger } from './logger.ts';
 import type { ManagedContext, ManagedHandler, ManagedOptions, ManagedService } from './managed.ts';
 import { Headers, NO_CACHE_HEADERS, PADDING_CHAR } from './protocol/constants.ts';
-import { describeOriginPolicy, isOriginAllowed, type OriginPolicy, preflightHeaders } from './protocol/cors.ts';
+import {
+  describeOriginPolicy,
+  isOriginAllowed,
+  type OriginPolicy,
+  preflightHeaders,
+} from './protocol/cors.ts';
 import { handshakeText, lengthPrefixed } from './protocol/framing.ts';
 import { parseUntrustedJson } from './protocol/json.ts';
 import { parseProtocolRequest, type ProtocolRequest } from './protocol/request.ts';
@@ -43,9 +64,20 @@ import {
   registry,
   selectProvider,
 } from './registry/registry.ts';
-import { AtmosphereResource, type ConnectionSettings, type DisconnectReason, type ResourceHost } from './resource.ts';
+import {
+  AtmosphereResource,
+  type ConnectionSettings,
+  type DisconnectReason,
+  type ResourceHost,
+} from './resource.ts';
 import type { Connection } from './transports/connection.ts';
-import { PollConnection, responseHeaders, sendText, SseConnection, StreamingConnection } from './transports/http.ts';
+import {
+  PollConnection,
+  responseHeaders,
+  sendText,
+  SseConnection,
+  StreamingConnection,
+} from './transports/http.ts';
 import { WebSocketConnection } from './transports/websocket.ts';
 import { VERSION } from './version.ts';
 
@@ -146,7 +178,10 @@ export class Atmosphere implements ResourceHost {
   readonly server: HttpServer | HttpsServer;
   readonly interceptors: AtmosphereInterceptor[];
   /** @internal Outbound hooks of the interceptors, last interceptor first. */
-  readonly outbound: ((message: OutboundMessage, resource: AtmosphereResource) => OutboundMessage | undefined)[];
+  readonly outbound: ((
+    message: OutboundMessage,
+    resource: AtmosphereResource,
+  ) => OutboundMessage | undefined)[];
   readonly #options: AtmosphereOptions;
   readonly #ownsServer: boolean;
   readonly #routes = new PathTable<ManagedServiceImpl>();
@@ -225,7 +260,10 @@ export class Atmosphere implements ResourceHost {
     this.outbound = this.interceptors
       .filter((interceptor) => interceptor.onOutbound !== undefined)
       .reverse()
-      .map((interceptor) => (message: OutboundMessage, resource: AtmosphereResource) => interceptor.onOutbound!(message, resource));
+      .map(
+        (interceptor) => (message: OutboundMessage, resource: AtmosphereResource) =>
+          interceptor.onOutbound!(message, resource),
+      );
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.#maxMessageBytes,
@@ -239,8 +277,14 @@ export class Atmosphere implements ResourceHost {
       if (protocol.firstRequest) headers.push(`${Headers.firstRequest}: true`);
     });
     const heartbeat = options.heartbeat;
-    const minHeartbeat = heartbeat === false ? 1000 : Math.min(heartbeat?.minIntervalMs ?? Infinity, heartbeat?.intervalMs ?? 60_000);
-    this.#tickMs = Math.max(20, Math.min(1000, Math.floor(minHeartbeat / 4), Math.floor(this.#graceMs / 4) || 1000));
+    const minHeartbeat =
+      heartbeat === false
+        ? 1000
+        : Math.min(heartbeat?.minIntervalMs ?? Infinity, heartbeat?.intervalMs ?? 60_000);
+    this.#tickMs = Math.max(
+      20,
+      Math.min(1000, Math.floor(minHeartbeat / 4), Math.floor(this.#graceMs / 4) || 1000),
+    );
     this.#ticker = setInterval(() => this.#tick(), this.#tickMs);
     this.#ticker.unref();
     this.#attach();
@@ -301,7 +345,11 @@ export class Atmosphere implements ResourceHost {
    * Serves a path (with `{name}` parameters and an optional trailing `*`). Each connecting client becomes an
    * {@link AtmosphereResource}, subscribed to the broadcaster named by its concrete path.
    */
-  managed<In = unknown>(path: string, handler: ManagedHandler<In>, options: ManagedOptions = {}): ManagedService {
+  managed<In = unknown>(
+    path: string,
+    handler: ManagedHandler<In>,
+    options: ManagedOptions = {},
+  ): ManagedService {
     const service: ManagedServiceImpl = new ManagedServiceImpl(path, handler, options, () =>
       this.#routes.remove(path),
     );
@@ -313,7 +361,10 @@ export class Atmosphere implements ResourceHost {
   register(target: object): ManagedService {
     const found = managedServiceOf(target);
     if (!found) {
-      throw new AtmosphereError('INVALID_OPTION', 'register() needs a class or instance decorated with @ManagedService(path).');
+      throw new AtmosphereError(
+        'INVALID_OPTION',
+        'register() needs a class or instance decorated with @ManagedService(path).',
+      );
     }
     return this.managed(found.path, found.handler, found.options);
   }
@@ -324,7 +375,11 @@ export class Atmosphere implements ResourceHost {
   }
 
   /** A connect/express-style middleware that serves Atmosphere paths and passes everything else on. */
-  middleware(): (request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void) => void {
+  middleware(): (
+    request: IncomingMessage,
+    response: ServerResponse,
+    next: (error?: unknown) => void,
+  ) => void {
     return (request, response, next) => {
       if (!this.handleRequest(request, response)) next();
     };
@@ -372,10 +427,13 @@ export class Atmosphere implements ResourceHost {
   }
 
   async #serveHttp(request: IncomingMessage, response: ServerResponse, route: Route): Promise<void> {
-    if (this.#closing) throw new AtmosphereError('SHUTTING_DOWN', 'The server is shutting down.', { status: 503 });
+    if (this.#closing)
+      throw new AtmosphereError('SHUTTING_DOWN', 'The server is shutting down.', { status: 503 });
     if (request.method === 'OPTIONS') {
       if (!isOriginAllowed(this.#origins, request)) {
-        throw new AtmosphereError('ORIGIN_NOT_ALLOWED', `Origin ${request.headers.origin} is not allowed.`, { status: 403 });
+        throw new AtmosphereError('ORIGIN_NOT_ALLOWED', `Origin ${request.headers.origin} is not allowed.`, {
+          status: 403,
+        });
       }
       response.writeHead(204, { ...NO_CACHE_HEADERS, ...preflightHeaders(request) });
       response.end();
@@ -384,7 +442,9 @@ export class Atmosphere implements ResourceHost {
     const protocol = parseProtocolRequest(request, false);
     if (protocol.transport === 'close') {
       if (!isOriginAllowed(this.#origins, request)) {
-        throw new AtmosphereError('ORIGIN_NOT_ALLOWED', `Origin ${request.headers.origin} is not allowed.`, { status: 403 });
+        throw new AtmosphereError('ORIGIN_NOT_ALLOWED', `Origin ${request.headers.origin} is not allowed.`, {
+          status: 403,
+        });
       }
       request.resume();
       this.#closeRequest(protocol);
@@ -397,10 +457,18 @@ export class Atmosphere implements ResourceHost {
       return;
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
-      throw new AtmosphereError('BAD_REQUEST', `Method ${request.method} is not supported; use GET, POST or OPTIONS.`, { status: 405 });
+      throw new AtmosphereError(
+        'BAD_REQUEST',
+        `Method ${request.method} is not supported; use GET, POST or OPTIONS.`,
+        { status: 405 },
+      );
     }
     if (protocol.transport === 'websocket') {
-      throw new AtmosphereError('BAD_REQUEST', 'The websocket transport needs an Upgrade: websocket request.', { status: 400 });
+      throw new AtmosphereError(
+        'BAD_REQUEST',
+        'The websocket transport needs an Upgrade: websocket request.',
+        { status: 400 },
+      );
     }
     const existing = this.#resources.get(protocol.trackingId);
     const context = await this.#connect(protocol, request, false, existing);
@@ -427,7 +495,8 @@ export class Atmosphere implements ResourceHost {
       return;
     }
     const resource = this.#resourceFor(protocol, route, context, existing);
-    if (handshake) connection.writeRaw(handshakeText(protocol.trackingId, context.settings.clientHeartbeatMs));
+    if (handshake)
+      connection.writeRaw(handshakeText(protocol.trackingId, context.settings.clientHeartbeatMs));
     this.#lastWrite.set(connection, Date.now());
     resource.attach(connection, protocol, context.settings);
     this.#afterConnect(resource, route, existing === undefined || existing.state === 'closed');
@@ -443,10 +512,16 @@ export class Atmosphere implements ResourceHost {
     return protocol.trackMessageLength ? lengthPrefixed(text) : text;
   }
 
-  async #servePost(request: IncomingMessage, response: ServerResponse, protocol: ProtocolRequest): Promise<void> {
+  async #servePost(
+    request: IncomingMessage,
+    response: ServerResponse,
+    protocol: ProtocolRequest,
+  ): Promise<void> {
     if (!isOriginAllowed(this.#origins, request)) {
       request.resume();
-      throw new AtmosphereError('ORIGIN_NOT_ALLOWED', `Origin ${request.headers.origin} is not allowed.`, { status: 403 });
+      throw new AtmosphereError('ORIGIN_NOT_ALLOWED', `Origin ${request.headers.origin} is not allowed.`, {
+        status: 403,
+      });
     }
     const resource = protocol.firstRequest ? undefined : this.#resources.get(protocol.trackingId);
     if (!resource || resource.state === 'closed') {
@@ -480,18 +555,28 @@ export class Atmosphere implements ResourceHost {
     this.#serveUpgrade(request, socket, head, route).catch((error: unknown) => {
       const known = AtmosphereError.isInstance(error);
       if (!known) this.logger.error('upgrade failed', { error });
-      rejectUpgrade(socket, known ? (error.status ?? 400) : 500, known ? error.message : 'Internal Server Error', known ? error.headers : undefined);
+      rejectUpgrade(
+        socket,
+        known ? (error.status ?? 400) : 500,
+        known ? error.message : 'Internal Server Error',
+        known ? error.headers : undefined,
+      );
     });
     return true;
   }
 
   async #serveUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, route: Route): Promise<void> {
-    if (this.#closing) throw new AtmosphereError('SHUTTING_DOWN', 'The server is shutting down.', { status: 503 });
+    if (this.#closing)
+      throw new AtmosphereError('SHUTTING_DOWN', 'The server is shutting down.', { status: 503 });
     const protocol = parseProtocolRequest(request, true);
     if (protocol.transport !== 'websocket') {
-      throw new AtmosphereError('BAD_REQUEST', `An Upgrade request must use the websocket transport, not ${protocol.transport}.`, {
-        status: 400,
-      });
+      throw new AtmosphereError(
+        'BAD_REQUEST',
+        `An Upgrade request must use the websocket transport, not ${protocol.transport}.`,
+        {
+          status: 400,
+        },
+      );
     }
     const existing = this.#resources.get(protocol.trackingId);
     const context = await this.#connect(protocol, request, true, existing);
@@ -512,8 +597,8 @@ export class Atmosphere implements ResourceHost {
       this.#lastWrite.set(connection, Date.now());
       ws.on('message', (data: Buffer, isBinary: boolean) => {
         if (resource.connection !== connection) return;
-        this.#inboundQueued(resource, isBinary ? new Uint8Array(data) : data.toString('utf8')).catch((error: unknown) =>
-          this.#inboundFailed(resource, error),
+        this.#inboundQueued(resource, isBinary ? new Uint8Array(data) : data.toString('utf8')).catch(
+          (error: unknown) => this.#inboundFailed(resource, error),
         );
       });
       const authenticate = context.authenticateFirstMessage;
@@ -571,7 +656,13 @@ export class Atmosphere implements ResourceHost {
       if (context.principal !== undefined) existing.principal = context.principal;
       return existing;
     }
-    const resource = new AtmosphereResource(protocol, route.params, context.settings, this.#cache.queue(protocol.trackingId), this);
+    const resource = new AtmosphereResource(
+      protocol,
+      route.params,
+      context.settings,
+      this.#cache.queue(protocol.trackingId),
+      this,
+    );
     resource.principal = context.principal;
     this.#resources.set(resource.id, resource);
     this.#serviceOf.set(resource, route.service);
@@ -587,7 +678,10 @@ export class Atmosphere implements ResourceHost {
     const broadcaster = this.#broadcasterOf(resource, service);
     if (service.options.subscribe) broadcaster.addResource(resource);
     const handler = service.handler as ManagedHandler;
-    if (handler.onReady) this.#runHandler(resource, 'onReady', () => handler.onReady?.(resource, this.#context(resource, service)));
+    if (handler.onReady)
+      this.#runHandler(resource, 'onReady', () =>
+        handler.onReady?.(resource, this.#context(resource, service)),
+      );
   }
 
   #broadcasterOf(resource: AtmosphereResource, service: ManagedServiceImpl) {
@@ -612,7 +706,9 @@ export class Atmosphere implements ResourceHost {
       return;
     }
     if (result instanceof Promise) {
-      const tracked = result.catch((error: unknown) => this.logger.error(`handler ${hook} failed for resource ${resource.id}`, { error }));
+      const tracked = result.catch((error: unknown) =>
+        this.logger.error(`handler ${hook} failed for resource ${resource.id}`, { error }),
+      );
       this.#handlerWork.add(tracked);
       void tracked.finally(() => this.#handlerWork.delete(tracked));
     }
@@ -661,7 +757,8 @@ export class Atmosphere implements ResourceHost {
     if (message === PADDING_CHAR) {
       // The client's heartbeat: never reaches the handler.
       const handler = service.handler as ManagedHandler;
-      if (handler.onHeartbeat) this.#runHandler(resource, 'onHeartbeat', () => handler.onHeartbeat?.(resource));
+      if (handler.onHeartbeat)
+        this.#runHandler(resource, 'onHeartbeat', () => handler.onHeartbeat?.(resource));
       return;
     }
     let target = service;
@@ -673,13 +770,16 @@ export class Atmosphere implements ResourceHost {
         const subPath = payload.slice(2, end);
         payload = payload.slice(end + 2);
         const route = this.#routes.match(subPath);
-        if (!route) throw new AtmosphereError('NOT_FOUND', `No managed path matches ${subPath}.`, { status: 404 });
+        if (!route)
+          throw new AtmosphereError('NOT_FOUND', `No managed path matches ${subPath}.`, { status: 404 });
         target = route.value;
       }
     }
     const intercepted = runInbound(this.interceptors, payload, resource);
     if (intercepted instanceof Promise) {
-      return intercepted.then((value) => (value === undefined ? undefined : this.#dispatch(resource, target, value)));
+      return intercepted.then((value) =>
+        value === undefined ? undefined : this.#dispatch(resource, target, value),
+      );
     }
     if (intercepted === undefined) return;
     return this.#dispatch(resource, target, intercepted);
@@ -704,7 +804,11 @@ export class Atmosphere implements ResourceHost {
     resource.flush();
   }
 
-  #dispatch(resource: AtmosphereResource, service: ManagedServiceImpl, payload: InboundPayload): void | Promise<void> {
+  #dispatch(
+    resource: AtmosphereResource,
+    service: ManagedServiceImpl,
+    payload: InboundPayload,
+  ): void | Promise<void> {
     const handler = service.handler as ManagedHandler;
     if (!handler.onMessage) return;
     let decoded: unknown = payload;
@@ -754,7 +858,8 @@ export class Atmosphere implements ResourceHost {
       this.#runHandler(resource, 'onError', () => handler.onError?.(known, resource));
       return;
     }
-    if (known.code === 'HANDLER_FAILED') this.logger.error(`resource ${resource.id}: ${known.message}`, { error: known.cause });
+    if (known.code === 'HANDLER_FAILED')
+      this.logger.error(`resource ${resource.id}: ${known.message}`, { error: known.cause });
     else this.logger.debug(`resource ${resource.id}: message refused: ${known.message}`);
     if (resource.state !== 'closed') {
       resource.write({
@@ -798,7 +903,9 @@ export class Atmosphere implements ResourceHost {
     const service = this.#serviceOf.get(resource);
     const handler = service?.handler as ManagedHandler | undefined;
     if (service && handler?.onDisconnect && this.#ready.has(resource)) {
-      this.#runHandler(resource, 'onDisconnect', () => handler.onDisconnect?.(resource, reason, this.#context(resource, service)));
+      this.#runHandler(resource, 'onDisconnect', () =>
+        handler.onDisconnect?.(resource, reason, this.#context(resource, service)),
+      );
     }
   }
 
@@ -874,8 +981,12 @@ export class Atmosphere implements ResourceHost {
       () => [...this.#connected].every((r) => r.queue.pending.length === 0 || !r.connection?.open),
       deadline,
     );
-    for (const resource of [...this.#resources.values()]) resource.expire('server-closed', 1001, 'Server shutting down');
-    await Promise.race([Promise.allSettled([...this.#handlerWork]), delay(Math.max(0, deadline - Date.now()))]);
+    for (const resource of [...this.#resources.values()])
+      resource.expire('server-closed', 1001, 'Server shutting down');
+    await Promise.race([
+      Promise.allSettled([...this.#handlerWork]),
+      delay(Math.max(0, deadline - Date.now())),
+    ]);
     this.broadcasters.destroyAll();
     for (const [kind, instance] of this.#instances) {
       const closable = instance as { close?: () => Promise<void> };
@@ -905,7 +1016,10 @@ const upgradeRequests = new WeakMap<IncomingMessage, ProtocolRequest>();
 
 function handlerFailed(error: unknown): AtmosphereError {
   if (AtmosphereError.isInstance(error)) return error;
-  return new AtmosphereError('HANDLER_FAILED', `The handler threw: ${toError(error).message}`, { status: 500, cause: error });
+  return new AtmosphereError('HANDLER_FAILED', `The handler threw: ${toError(error).message}`, {
+    status: 500,
+    cause: error,
+  });
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -921,7 +1035,12 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /** Answers a refused upgrade with a plain HTTP response and closes the socket. */
-function rejectUpgrade(socket: Duplex, status: number, message: string, headers: Readonly<Record<string, string>> = {}): void {
+function rejectUpgrade(
+  socket: Duplex,
+  status: number,
+  message: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   if (socket.destroyed) return;
   const body = message;
   const lines = [
@@ -929,9 +1048,10 @@ function rejectUpgrade(socket: Duplex, status: number, message: string, headers:
     'Connection: close',
     'Content-Type: text/plain; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
-    ...Object.entries({ [Headers.error]: message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200), ...headers }).map(
-      ([k, v]) => `${k}: ${v}`,
-    ),
+    ...Object.entries({
+      [Headers.error]: message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200),
+      ...headers,
+    }).map(([k, v]) => `${k}: ${v}`),
   ];
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }
@@ -978,26 +1098,41 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
   const logger = options.logger ?? consoleLogger();
   let autoloaded: string[] = [];
   if (options.autoload !== false) {
-    const root = typeof options.autoload === 'object' && options.autoload.root ? options.autoload.root : process.cwd();
+    const root =
+      typeof options.autoload === 'object' && options.autoload.root ? options.autoload.root : process.cwd();
     const result = await autoloadRegisterEntries(root, logger);
     autoloaded = result.loaded;
-    for (const failure of result.failed) logger.warn(`autoload: ${failure.name}/register could not load: ${failure.error}`);
+    for (const failure of result.failed)
+      logger.warn(`autoload: ${failure.name}/register could not load: ${failure.error}`);
   }
   const env = options.env ?? process.env;
   const explicit = [...(options.providers ?? []), ...builtinProviders(options)];
-  const kinds = new Set<string>(['broadcaster-backplane', 'broadcaster-cache', ...registry.kinds(), ...explicit.map((p) => p.kind)]);
+  const kinds = new Set<string>([
+    'broadcaster-backplane',
+    'broadcaster-cache',
+    ...registry.kinds(),
+    ...explicit.map((p) => p.kind),
+  ]);
   const selections: KindSelection[] = [];
   const instances = new Map<string, unknown>();
   for (const kind of kinds) {
     const context: ProviderContext = { env, logger, settings: options.settings?.[kind] ?? {} };
-    const { selection, instance } = await selectProvider(kind as ProviderKind, explicit, registry.providers(kind), context);
+    const { selection, instance } = await selectProvider(
+      kind as ProviderKind,
+      explicit,
+      registry.providers(kind),
+      context,
+    );
     selections.push(selection);
     if (instance !== undefined) instances.set(kind, instance);
     logger.info(describeSelection(selection));
   }
   const backplane = instances.get('broadcaster-backplane') as BroadcasterBackplane | undefined;
   if (!backplane || !instances.has('broadcaster-cache')) {
-    throw new AtmosphereError('PROVIDER_UNAVAILABLE', 'The built-in backplane or cache could not start; see the log above.');
+    throw new AtmosphereError(
+      'PROVIDER_UNAVAILABLE',
+      'The built-in backplane or cache could not start; see the log above.',
+    );
   }
   let server = options.server;
   const ownsServer = server === undefined;

@@ -54,13 +54,16 @@ export function managedServiceOf(
 ): { path: string; options: ManagedOptions; handler: ManagedHandler<never> } | undefined {
   const instance = typeof target === 'function' ? new (target as new () => object)() : target;
   const ctor = (instance as { constructor?: { [key: symbol]: unknown } }).constructor;
-  const metadata = ctor?.[Symbol.metadata as symbol] as Record<symbol, ServiceMetadata | undefined> | undefined;
+  const metadata = ctor?.[Symbol.metadata as symbol] as
+    Record<symbol, ServiceMetadata | undefined> | undefined;
   const service = metadata?.[METADATA];
   if (!service?.path) return undefined;
   const bind = (name: string | symbol | undefined): ((...args: never[]) => unknown) | undefined => {
     if (name === undefined) return undefined;
     const method = (instance as Record<string | symbol, unknown>)[name];
-    return typeof method === 'function' ? (method as (...args: never[]) => unknown).bind(instance) : undefined;
+    return typeof method === 'function'
+      ? (method as (...args: never[]) => unknown).bind(instance)
+      : undefined;
   };
   const handler: Record<string, unknown> = {};
   const entries = [

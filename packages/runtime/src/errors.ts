@@ -60,5 +60,5 @@ export class AtmosphereError extends Error {
 /** Turns anything thrown into an Error, keeping AtmosphereErrors as they are. */
 export function toError(value: unknown): Error {
   if (value instanceof Error) return value;
-  return new Error(typeof value === 'string' ? value : JSON.stringify(value) ?? String(value));
+  return new Error(typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)));
 }

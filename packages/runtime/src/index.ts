@@ -1,10 +1,11 @@
-export { Atmosphere, type AtmosphereDescription, type AtmosphereOptions, createAtmosphere } from './atmosphere.ts';
-export { type BackplaneMessage, type BroadcasterBackplane, LocalBackplane } from './broadcast/backplane.ts';
 export {
-  Broadcaster,
-  type BroadcasterOptions,
-  type BroadcastOptions,
-} from './broadcast/broadcaster.ts';
+  Atmosphere,
+  type AtmosphereDescription,
+  type AtmosphereOptions,
+  createAtmosphere,
+} from './atmosphere.ts';
+export { type BackplaneMessage, type BroadcasterBackplane, LocalBackplane } from './broadcast/backplane.ts';
+export { Broadcaster, type BroadcasterOptions, type BroadcastOptions } from './broadcast/broadcaster.ts';
 export {
   type BroadcasterCache,
   type CacheLimits,
@@ -33,7 +34,12 @@ export {
 export type { AtmosphereInterceptor, ConnectContext, InboundPayload } from './interceptors/interceptor.ts';
 export { rateLimitInterceptor, type RateLimitOptions } from './interceptors/rate-limit.ts';
 export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logger.ts';
-export type { ManagedContext, ManagedHandler, ManagedOptions, ManagedService as ManagedServiceRegistration } from './managed.ts';
+export type {
+  ManagedContext,
+  ManagedHandler,
+  ManagedOptions,
+  ManagedService as ManagedServiceRegistration,
+} from './managed.ts';
 export {
   type ConnectionTransport,
   Headers,

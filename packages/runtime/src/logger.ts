@@ -21,7 +21,11 @@ function isLogLevel(value: string | undefined): value is LogLevel {
 export function consoleLogger(level?: LogLevel): Logger {
   const env = process.env['ATMOSPHERE_LOG_LEVEL'];
   const threshold = ORDER[level ?? (isLogLevel(env) ? env : 'info')];
-  const emit = (lvl: Exclude<LogLevel, 'silent'>, message: string, fields?: Record<string, unknown>): void => {
+  const emit = (
+    lvl: Exclude<LogLevel, 'silent'>,
+    message: string,
+    fields?: Record<string, unknown>,
+  ): void => {
     if (ORDER[lvl] < threshold) return;
     const line = `[atmosphere] ${message}`;
     const sink = lvl === 'error' ? console.error : lvl === 'warn' ? console.warn : console.log;

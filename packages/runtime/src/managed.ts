@@ -23,7 +23,11 @@ export interface ManagedHandler<In = unknown> {
   /** A message from the client, decoded by the codec. */
   onMessage?(message: In, resource: AtmosphereResource, context: ManagedContext): unknown;
   /** The client left for good. Fires once. */
-  onDisconnect?(resource: AtmosphereResource, reason: DisconnectReason, context: ManagedContext): void | Promise<void>;
+  onDisconnect?(
+    resource: AtmosphereResource,
+    reason: DisconnectReason,
+    context: ManagedContext,
+  ): void | Promise<void>;
   /** The client's heartbeat arrived. */
   onHeartbeat?(resource: AtmosphereResource): void;
   /**
@@ -48,7 +52,9 @@ export interface ManagedOptions {
 export interface ManagedService {
   readonly path: string;
   readonly handler: ManagedHandler<never>;
-  readonly options: Readonly<Required<Omit<ManagedOptions, 'broadcaster'>>> & { broadcaster: BroadcasterOptions };
+  readonly options: Readonly<Required<Omit<ManagedOptions, 'broadcaster'>>> & {
+    broadcaster: BroadcasterOptions;
+  };
   /** Unregisters the path: new requests get 404; connected clients stay. */
   remove(): void;
 }

@@ -50,7 +50,10 @@ export interface ResourceEvents {
 }
 
 /** Rewrites (or drops, with `undefined`) a message on its way to one resource: outbound interceptors. */
-export type OutboundHook = (message: OutboundMessage, resource: AtmosphereResource) => OutboundMessage | undefined;
+export type OutboundHook = (
+  message: OutboundMessage,
+  resource: AtmosphereResource,
+) => OutboundMessage | undefined;
 
 /** What a resource needs from the runtime that owns it. */
 export interface ResourceHost {
@@ -217,7 +220,9 @@ export class AtmosphereResource {
         } else {
           // The slow client is cut loose at once (it would not read a close frame either); what it missed
           // waits in its queue, within the cache limits, for it to reconnect.
-          this.#host.logger.warn(`resource ${this.id}: ${queue.pending.length} messages waiting; disconnecting the slow client`);
+          this.#host.logger.warn(
+            `resource ${this.id}: ${queue.pending.length} messages waiting; disconnecting the slow client`,
+          );
           connection.onEnd = undefined;
           connection.onDrain = undefined;
           this.#connectionEnded(connection, 'server-closed');
@@ -268,12 +273,14 @@ export class AtmosphereResource {
     this.#state = 'connected';
     this.lastInboundAt = Date.now();
     const resent = this.#queue.rewind(request.received);
-    if (resent > 0) this.#host.logger.debug(`resource ${this.id}: resending ${resent} unconfirmed message(s)`);
+    if (resent > 0)
+      this.#host.logger.debug(`resource ${this.id}: resending ${resent} unconfirmed message(s)`);
     connection.onDrain = () => this.flush();
     connection.onEnd = (how) => this.#connectionEnded(connection, how);
     this.awaySince = 0;
     this.#host.resourceAway(this, false);
-    if (wasAway && connection.transport !== 'long-polling' && connection.transport !== 'polling') this.#emit('reconnect');
+    if (wasAway && connection.transport !== 'long-polling' && connection.transport !== 'polling')
+      this.#emit('reconnect');
   }
 
   #connectionEnded(connection: Connection, how: ConnectionEnd): void {
@@ -343,11 +350,16 @@ export function encodePayload(message: unknown): string | Uint8Array {
   try {
     json = JSON.stringify(message);
   } catch (error) {
-    throw new AtmosphereError('BAD_REQUEST', `The message cannot be encoded as JSON: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new AtmosphereError(
+      'BAD_REQUEST',
+      `The message cannot be encoded as JSON: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
-  if (json === undefined) throw new AtmosphereError('BAD_REQUEST', `A ${typeof message} cannot be sent as a message.`);
+  if (json === undefined)
+    throw new AtmosphereError('BAD_REQUEST', `A ${typeof message} cannot be sent as a message.`);
   return json;
 }
 

@@ -11,7 +11,10 @@ beforeAll(async () => {
     auth: {
       verify(token) {
         if (token === 'expired') {
-          throw new AtmosphereError('UNAUTHORIZED', 'Token expired', { status: 401, headers: { [Headers.authExpired]: 'true' } });
+          throw new AtmosphereError('UNAUTHORIZED', 'Token expired', {
+            status: 401,
+            headers: { [Headers.authExpired]: 'true' },
+          });
         }
         return token.startsWith('good-') ? { user: token.slice(5) } : undefined;
       },
@@ -30,16 +33,24 @@ afterAll(async () => {
 });
 
 function upgradeStatus(ws: WebSocket): Promise<number> {
-  return new Promise((resolve) => ws.once('unexpected-response', (_request, response) => resolve(response.statusCode!)));
+  return new Promise((resolve) =>
+    ws.once('unexpected-response', (_request, response) => resolve(response.statusCode!)),
+  );
 }
 
 describe('the auth hook', () => {
   test('a token in the header or the query lets the client in; the principal is on the resource', async () => {
-    const viaHeader = await connectTestClient(atmosphere.url('/secure'), 'sse', { headers: { [Headers.auth]: 'good-ann' } });
+    const viaHeader = await connectTestClient(atmosphere.url('/secure'), 'sse', {
+      headers: { [Headers.auth]: 'good-ann' },
+    });
     expect(await viaHeader.messages.next()).toBe('welcome');
-    const viaQuery = await connectTestClient(atmosphere.url('/secure'), 'websocket', { query: { [Headers.auth]: 'good-bob' } });
+    const viaQuery = await connectTestClient(atmosphere.url('/secure'), 'websocket', {
+      query: { [Headers.auth]: 'good-bob' },
+    });
     expect(await viaQuery.messages.next()).toBe('welcome');
-    const viaBearer = await connectTestClient(atmosphere.url('/secure'), 'long-polling', { headers: { Authorization: 'Bearer good-cy' } });
+    const viaBearer = await connectTestClient(atmosphere.url('/secure'), 'long-polling', {
+      headers: { Authorization: 'Bearer good-cy' },
+    });
     expect(await viaBearer.messages.next()).toBe('welcome');
     expect(principals).toEqual(expect.arrayContaining([{ user: 'ann' }, { user: 'bob' }, { user: 'cy' }]));
     await Promise.all([viaHeader.close(), viaQuery.close(), viaBearer.close()]);
@@ -47,12 +58,18 @@ describe('the auth hook', () => {
 
   test('no token or a bad one: 401 on HTTP and on the upgrade; the hook can say the token expired', async () => {
     expect((await fetch(protocolUrl(atmosphere.url('/secure'), 'sse'))).status).toBe(401);
-    const bad = await fetch(protocolUrl(atmosphere.url('/secure'), 'sse', { query: { [Headers.auth]: 'nope' } }));
+    const bad = await fetch(
+      protocolUrl(atmosphere.url('/secure'), 'sse', { query: { [Headers.auth]: 'nope' } }),
+    );
     expect(bad.status).toBe(401);
-    const expired = await fetch(protocolUrl(atmosphere.url('/secure'), 'sse', { query: { [Headers.auth]: 'expired' } }));
+    const expired = await fetch(
+      protocolUrl(atmosphere.url('/secure'), 'sse', { query: { [Headers.auth]: 'expired' } }),
+    );
     expect(expired.status).toBe(401);
     expect(expired.headers.get(Headers.authExpired)).toBe('true');
-    const ws = new WebSocket(protocolUrl(atmosphere.url('/secure'), 'websocket', { query: { [Headers.auth]: 'nope' } }));
+    const ws = new WebSocket(
+      protocolUrl(atmosphere.url('/secure'), 'websocket', { query: { [Headers.auth]: 'nope' } }),
+    );
     expect(await upgradeStatus(ws)).toBe(401);
   });
 

@@ -2,7 +2,13 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { type Atmosphere, Headers } from '../src/index.ts';
-import { connectTestClient, eventually, protocolUrl, startTestAtmosphere, type TestClient } from '../src/testing/index.ts';
+import {
+  connectTestClient,
+  eventually,
+  protocolUrl,
+  startTestAtmosphere,
+  type TestClient,
+} from '../src/testing/index.ts';
 
 let atmosphere: Atmosphere;
 let bystander: TestClient;
@@ -10,7 +16,10 @@ const received: unknown[] = [];
 let round = 0;
 
 beforeAll(async () => {
-  atmosphere = await startTestAtmosphere({ maxMessageBytes: 64 * 1024, rateLimit: { messagesPerSecond: 20, burst: 20 } });
+  atmosphere = await startTestAtmosphere({
+    maxMessageBytes: 64 * 1024,
+    rateLimit: { messagesPerSecond: 20, burst: 20 },
+  });
   atmosphere.managed('/chat', {
     onMessage(message) {
       received.push(message);
@@ -134,10 +143,13 @@ describe('bad input gets a clean error, the server stays up, others are unaffect
   });
 
   test('a POST for an unknown tracking id is refused with 404', async () => {
-    const response = await fetch(protocolUrl(atmosphere.url('/chat'), 'long-polling', { trackingId: 'nobody-here' }), {
-      method: 'POST',
-      body: '{"text":"lost?"}',
-    });
+    const response = await fetch(
+      protocolUrl(atmosphere.url('/chat'), 'long-polling', { trackingId: 'nobody-here' }),
+      {
+        method: 'POST',
+        body: '{"text":"lost?"}',
+      },
+    );
     expect(response.status).toBe(404);
     expect(response.headers.get(Headers.error)).toMatch(/No connection with tracking id nobody-here/);
   });
@@ -145,9 +157,15 @@ describe('bad input gets a clean error, the server stays up, others are unaffect
   test('an unknown transport is a 400 naming the valid ones, on HTTP and on the upgrade', async () => {
     const response = await fetch(protocolUrl(atmosphere.url('/chat'), 'carrier-pigeon'));
     expect(response.status).toBe(400);
-    expect(await response.text()).toMatch(/must be one of websocket, sse, long-polling, streaming, polling, close/);
-    const ws = new WebSocket(protocolUrl(atmosphere.url('/chat'), 'websocket').replace('Transport=websocket', 'Transport=sse'));
-    const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_q, r) => resolve(r.statusCode!)));
+    expect(await response.text()).toMatch(
+      /must be one of websocket, sse, long-polling, streaming, polling, close/,
+    );
+    const ws = new WebSocket(
+      protocolUrl(atmosphere.url('/chat'), 'websocket').replace('Transport=websocket', 'Transport=sse'),
+    );
+    const status = await new Promise<number>((resolve) =>
+      ws.once('unexpected-response', (_q, r) => resolve(r.statusCode!)),
+    );
     expect(status).toBe(400);
   });
 
@@ -156,11 +174,16 @@ describe('bad input gets a clean error, the server stays up, others are unaffect
     expect((await fetch(protocolUrl(atmosphere.url('/chat'), 'sse'), { headers })).status).toBe(403);
     expect((await fetch(atmosphere.url('/chat'), { method: 'OPTIONS', headers })).status).toBe(403);
     const ws = new WebSocket(protocolUrl(atmosphere.url('/chat'), 'websocket'), { headers });
-    const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_q, r) => resolve(r.statusCode!)));
+    const status = await new Promise<number>((resolve) =>
+      ws.once('unexpected-response', (_q, r) => resolve(r.statusCode!)),
+    );
     expect(status).toBe(403);
     // Same origin passes, and gets CORS headers naming it.
     const origin = atmosphere.url('').replace(/\/$/, '');
-    const preflight = await fetch(atmosphere.url('/chat'), { method: 'OPTIONS', headers: { Origin: origin } });
+    const preflight = await fetch(atmosphere.url('/chat'), {
+      method: 'OPTIONS',
+      headers: { Origin: origin },
+    });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(origin);
   });
@@ -174,9 +197,13 @@ describe('bad input gets a clean error, the server stays up, others are unaffect
   });
 
   test('garbage on the upgrade: a clean 400 and a closed socket', async () => {
-    const noKey = await rawRequest('GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    const noKey = await rawRequest(
+      'GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+    );
     expect(noKey).toMatch(/^HTTP\/1\.1 400/);
-    const junk = await rawRequest(Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x00, 0x00, 0x0d, 0x0a, 0x0d, 0x0a]));
+    const junk = await rawRequest(
+      Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x00, 0x00, 0x0d, 0x0a, 0x0d, 0x0a]),
+    );
     expect(junk).toMatch(/^HTTP\/1\.1 400/);
   });
 

@@ -56,7 +56,10 @@ describe('Broadcaster', () => {
     const { broadcaster, clients } = await channel(1);
     const held: string[] = [];
     let release: ((payload: string) => void) | undefined;
-    const upper: BroadcastFilter = { name: 'upper', filter: (p) => (typeof p === 'string' ? p.toUpperCase() : p) };
+    const upper: BroadcastFilter = {
+      name: 'upper',
+      filter: (p) => (typeof p === 'string' ? p.toUpperCase() : p),
+    };
     const censor: BroadcastFilter = {
       name: 'censor',
       filter: (p, context) => {

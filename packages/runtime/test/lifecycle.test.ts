@@ -1,7 +1,13 @@
 import { afterEach, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Atmosphere, AtmosphereResource, DisconnectReason } from '../src/index.ts';
-import { connectTestClient, eventually, once, protocolUrl, startTestAtmosphere } from '../src/testing/index.ts';
+import {
+  connectTestClient,
+  eventually,
+  once,
+  protocolUrl,
+  startTestAtmosphere,
+} from '../src/testing/index.ts';
 
 let atmosphere: Atmosphere | undefined;
 afterEach(async () => {
@@ -59,12 +65,16 @@ test('a newer connection with the same tracking id replaces the stale one; nothi
   atmosphere = await startTestAtmosphere();
   const reconnects: string[] = [];
   atmosphere.managed('/r', {
-    onReady: (resource: AtmosphereResource) => void resource.on('reconnect', () => reconnects.push(resource.id)),
+    onReady: (resource: AtmosphereResource) =>
+      void resource.on('reconnect', () => reconnects.push(resource.id)),
   });
   const first = await connectTestClient(atmosphere.url('/r'), 'websocket');
   await atmosphere.broadcast('/r', 'one');
   await first.messages.waitForCount(1);
-  const second = await connectTestClient(atmosphere.url('/r'), 'sse', { trackingId: first.trackingId, received: 1 });
+  const second = await connectTestClient(atmosphere.url('/r'), 'sse', {
+    trackingId: first.trackingId,
+    received: 1,
+  });
   await first.ended;
   await atmosphere.broadcast('/r', 'two');
   expect(await second.messages.next()).toBe('two');
@@ -85,7 +95,9 @@ test('a lost connection makes the resource away (event) and a reconnect emits re
   const first = await connectTestClient(atmosphere.url('/events'), 'websocket');
   first.cut();
   await eventually(() => events.includes('away'), 'away');
-  const second = await connectTestClient(atmosphere.url('/events'), 'websocket', { trackingId: first.trackingId });
+  const second = await connectTestClient(atmosphere.url('/events'), 'websocket', {
+    trackingId: first.trackingId,
+  });
   await eventually(() => events.includes('reconnect'), 'reconnect');
   await second.close();
   await eventually(() => events.length === 3, 'disconnect');
@@ -110,7 +122,10 @@ test('the close request is idempotent and unknown ids are harmless', async () =>
   const url = `${atmosphere.url('/close')}?X-Atmosphere-Transport=close&X-Atmosphere-tracking-id=${client.trackingId}`;
   expect((await fetch(url)).status).toBe(200);
   expect((await fetch(url, { method: 'POST' })).status).toBe(200);
-  expect((await fetch(`${atmosphere.url('/close')}?X-Atmosphere-Transport=close&X-Atmosphere-tracking-id=nobody`)).status).toBe(200);
+  expect(
+    (await fetch(`${atmosphere.url('/close')}?X-Atmosphere-Transport=close&X-Atmosphere-tracking-id=nobody`))
+      .status,
+  ).toBe(200);
   expect(reasons).toEqual(['client-closed']);
   await client.ended;
 });

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { type Atmosphere, AtmosphereResource, Disconnect, ManagedService, Message, Ready } from '../src/index.ts';
+import {
+  type Atmosphere,
+  AtmosphereResource,
+  Disconnect,
+  ManagedService,
+  Message,
+  Ready,
+} from '../src/index.ts';
 import { connectTestClient, eventually, startTestAtmosphere } from '../src/testing/index.ts';
 
 @ManagedService('/decorated/{room}')

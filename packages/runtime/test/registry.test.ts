@@ -20,7 +20,12 @@ class NamedBackplane extends LocalBackplane {
   }
 }
 
-function backplane(name: string, priority: number, available: true | string, fails = false): Provider<'broadcaster-backplane'> {
+function backplane(
+  name: string,
+  priority: number,
+  available: true | string,
+  fails = false,
+): Provider<'broadcaster-backplane'> {
   return defineProvider({
     kind: 'broadcaster-backplane',
     name,
@@ -44,17 +49,31 @@ afterEach(async () => {
 describe('provider selection', () => {
   test('the highest available priority wins; the log and describe() say why every other one lost', async () => {
     const logger = recordingLogger();
-    cleanups.push(registry.register(backplane('redis', 100, 'ATMOSPHERE_REDIS_URL is not set; set it or call redis({ url })')));
+    cleanups.push(
+      registry.register(
+        backplane('redis', 100, 'ATMOSPHERE_REDIS_URL is not set; set it or call redis({ url })'),
+      ),
+    );
     atmosphere = await startTestAtmosphere({
       logger,
-      providers: [backplane('kafka', 50, true), backplane('flaky', 80, true, true), backplane('zeta', 50, true)],
+      providers: [
+        backplane('kafka', 50, true),
+        backplane('flaky', 80, true, true),
+        backplane('zeta', 50, true),
+      ],
     });
     const selection = atmosphere.describe().providers.find((p) => p.kind === 'broadcaster-backplane')!;
     expect(selection.winner).toBe('kafka');
     expect((atmosphere.provider('broadcaster-backplane') as NamedBackplane).label).toBe('kafka');
     const byName = Object.fromEntries(selection.candidates.map((c) => [c.name, c]));
-    expect(byName['redis']).toMatchObject({ status: 'unavailable', reason: expect.stringMatching(/ATMOSPHERE_REDIS_URL/) });
-    expect(byName['flaky']).toMatchObject({ status: 'failed', reason: expect.stringMatching(/could not connect/) });
+    expect(byName['redis']).toMatchObject({
+      status: 'unavailable',
+      reason: expect.stringMatching(/ATMOSPHERE_REDIS_URL/),
+    });
+    expect(byName['flaky']).toMatchObject({
+      status: 'failed',
+      reason: expect.stringMatching(/could not connect/),
+    });
     expect(byName['zeta']).toMatchObject({ status: 'outranked', reason: expect.stringMatching(/kafka/) });
     expect(byName['local']).toMatchObject({ status: 'outranked' });
     const line = logger.lines.find((l) => l.message.startsWith('broadcaster-backplane: kafka selected'))!;
@@ -79,7 +98,7 @@ describe('provider selection', () => {
 });
 
 describe('autoload', () => {
-  test("loads the register entry of every installed @atmosphere/* dependency and skips those without one", async () => {
+  test('loads the register entry of every installed @atmosphere/* dependency and skips those without one', async () => {
     const app = await mkdtemp(join(tmpdir(), 'atmosphere-app-'));
     const withEntry = join(app, 'node_modules', '@atmosphere', 'fake-backplane');
     const without = join(app, 'node_modules', '@atmosphere', 'no-register');
@@ -87,11 +106,18 @@ describe('autoload', () => {
     await mkdir(without, { recursive: true });
     await writeFile(
       join(app, 'package.json'),
-      JSON.stringify({ name: 'app', dependencies: { '@atmosphere/fake-backplane': '*', '@atmosphere/no-register': '*', other: '*' } }),
+      JSON.stringify({
+        name: 'app',
+        dependencies: { '@atmosphere/fake-backplane': '*', '@atmosphere/no-register': '*', other: '*' },
+      }),
     );
     await writeFile(
       join(withEntry, 'package.json'),
-      JSON.stringify({ name: '@atmosphere/fake-backplane', type: 'module', exports: { './register': './register.js' } }),
+      JSON.stringify({
+        name: '@atmosphere/fake-backplane',
+        type: 'module',
+        exports: { './register': './register.js' },
+      }),
     );
     await writeFile(
       join(withEntry, 'register.js'),
@@ -99,7 +125,10 @@ describe('autoload', () => {
        globalThis[key].register({ kind: 'broadcaster-backplane', name: 'fake', priority: 5, isAvailable: () => true,
          create: () => ({ name: 'fake', start() {}, publish() {}, async close() {} }) });`,
     );
-    await writeFile(join(without, 'package.json'), JSON.stringify({ name: '@atmosphere/no-register', exports: { '.': './index.js' } }));
+    await writeFile(
+      join(without, 'package.json'),
+      JSON.stringify({ name: '@atmosphere/no-register', exports: { '.': './index.js' } }),
+    );
     cleanups.push(() => registry.unregister('broadcaster-backplane', 'fake'));
     atmosphere = await startTestAtmosphere({ autoload: { root: app } });
     const description = atmosphere.describe();

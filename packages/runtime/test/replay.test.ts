@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Atmosphere } from '../src/index.ts';
-import { connectTestClient, eventually, startTestAtmosphere, type TestTransport } from '../src/testing/index.ts';
+import {
+  connectTestClient,
+  eventually,
+  startTestAtmosphere,
+  type TestTransport,
+} from '../src/testing/index.ts';
 
 const TRANSPORTS: TestTransport[] = ['websocket', 'sse', 'streaming', 'long-polling'];
 const TOTAL = 120;
@@ -32,23 +37,27 @@ let run = 0;
 describe.each(TRANSPORTS)('replay over %s', (transport) => {
   test('a client cut at a random point mid-broadcast reconnects with the same tracking id: exact order, 0 lost, 0 duplicated', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 0, max: TOTAL - 1 }), fc.integer({ min: 1, max: 8 }), async (cutAfter, perTurn) => {
-        const channel = `/replay/r${++run}`;
-        const base = atmosphere.url(channel);
-        const first = await connectTestClient(base, transport);
-        const trackingId = first.trackingId;
-        const broadcasting = broadcastAll(channel, TOTAL, perTurn);
-        if (cutAfter > 0) await first.messages.waitForCount(cutAfter);
-        first.cut();
-        const before = [...first.messages.items];
-        // The client knows exactly what it got; the server resends the rest, then live traffic follows.
-        const second = await connectTestClient(base, transport, { trackingId, received: before.length });
-        await broadcasting;
-        await second.messages.waitForCount(TOTAL - before.length);
-        const all = [...before, ...second.messages.items];
-        expect(all).toEqual(expected(TOTAL));
-        await second.close();
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: TOTAL - 1 }),
+        fc.integer({ min: 1, max: 8 }),
+        async (cutAfter, perTurn) => {
+          const channel = `/replay/r${++run}`;
+          const base = atmosphere.url(channel);
+          const first = await connectTestClient(base, transport);
+          const trackingId = first.trackingId;
+          const broadcasting = broadcastAll(channel, TOTAL, perTurn);
+          if (cutAfter > 0) await first.messages.waitForCount(cutAfter);
+          first.cut();
+          const before = [...first.messages.items];
+          // The client knows exactly what it got; the server resends the rest, then live traffic follows.
+          const second = await connectTestClient(base, transport, { trackingId, received: before.length });
+          await broadcasting;
+          await second.messages.waitForCount(TOTAL - before.length);
+          const all = [...before, ...second.messages.items];
+          expect(all).toEqual(expected(TOTAL));
+          await second.close();
+        },
+      ),
       { numRuns: 6 },
     );
   });
@@ -60,7 +69,10 @@ describe.each(TRANSPORTS)('replay over %s', (transport) => {
     await atmosphere.broadcast(channel, 'm1');
     await first.messages.waitForCount(1);
     first.cut();
-    await eventually(() => atmosphere.resource(first.trackingId)?.state === 'away', 'the resource to be away');
+    await eventually(
+      () => atmosphere.resource(first.trackingId)?.state === 'away',
+      'the resource to be away',
+    );
     for (let i = 2; i <= 50; i++) await atmosphere.broadcast(channel, `m${i}`);
     const second = await connectTestClient(base, transport, { trackingId: first.trackingId, received: 1 });
     await atmosphere.broadcast(channel, 'm51');
@@ -95,7 +107,10 @@ test('a reconnect after the grace period is a new client: disconnect fired, noth
     await eventually(() => reasons.length === 1, 'the grace period to end');
     expect(reasons).toEqual(['timeout']);
     await short.broadcast('/g', 'lost');
-    const second = await connectTestClient(short.url('/g'), 'websocket', { trackingId: first.trackingId, received: 0 });
+    const second = await connectTestClient(short.url('/g'), 'websocket', {
+      trackingId: first.trackingId,
+      received: 0,
+    });
     await short.broadcast('/g', 'live');
     expect(await second.messages.next()).toBe('live');
     await second.close();

@@ -64,7 +64,11 @@ describe('attached to an application server', () => {
     const fastify = Fastify();
     fastify.get('/api/hello', async () => ({ hello: 'fastify' }));
     await fastify.listen({ port: 0, host: '127.0.0.1' });
-    const atmosphere = await createAtmosphere({ server: fastify.server, logger: silentLogger, autoload: false });
+    const atmosphere = await createAtmosphere({
+      server: fastify.server,
+      logger: silentLogger,
+      autoload: false,
+    });
     atmosphere.managed('/live', { onReady: (resource) => resource.write('from atmosphere') });
     const address = fastify.server.address();
     const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -104,7 +108,9 @@ describe('graceful shutdown', () => {
     await atmosphere.close();
     expect(await wsClosed).toBe(1001);
     await sse.ended;
-    expect(wsFrames.slice(1)).toEqual(Array.from({ length: 100 }, (_, i) => `${`last-${i}`.length}|last-${i}`));
+    expect(wsFrames.slice(1)).toEqual(
+      Array.from({ length: 100 }, (_, i) => `${`last-${i}`.length}|last-${i}`),
+    );
     expect(sse.messages.items.length).toBe(100);
     expect(reasons).toEqual(['server-closed', 'server-closed']);
     expect(handlerFinished).toBe(true);

@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Atmosphere } from '../src/index.ts';
-import { connectTestClient, eventually, startTestAtmosphere, type TestTransport } from '../src/testing/index.ts';
+import {
+  connectTestClient,
+  eventually,
+  startTestAtmosphere,
+  type TestTransport,
+} from '../src/testing/index.ts';
 
 const TRANSPORTS: TestTransport[] = ['websocket', 'sse', 'streaming', 'long-polling'];
 

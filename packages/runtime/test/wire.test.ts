@@ -19,7 +19,10 @@ afterAll(async () => {
 });
 
 /** Reads an HTTP response's raw body bytes until `until` matches or the server ends it. */
-async function rawBody(url: string, until: (body: string) => boolean): Promise<{ head: string; body: string }> {
+async function rawBody(
+  url: string,
+  until: (body: string) => boolean,
+): Promise<{ head: string; body: string }> {
   const target = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(target.port), target.hostname, () => {
@@ -78,17 +81,23 @@ describe('bytes on the wire', () => {
   });
 
   test('sse: 2000 spaces and a newline, then data: events with \\r\\n\\r\\n', async () => {
-    const { head, body } = await rawBody(protocolUrl(atmosphere.url('/wire'), 'sse'), (b) => b.includes('👋'));
+    const { head, body } = await rawBody(protocolUrl(atmosphere.url('/wire'), 'sse'), (b) =>
+      b.includes('👋'),
+    );
     expect(head).toMatch(/Content-Type: text\/event-stream; charset=utf-8/i);
     expect(head).toMatch(/Cache-Control: no-store, no-cache, must-revalidate/);
     expect(head).toMatch(/Pragma: no-cache/);
     expect(head).toMatch(/Expires: -1/);
     expect(body.startsWith(SSE_PADDING)).toBe(true);
-    expect(body.slice(SSE_PADDING.length)).toMatch(/^data:41\|[0-9a-f-]{36}\|0\|X\|\r\n\r\ndata:8\|héllo 👋\r\n\r\n$/);
+    expect(body.slice(SSE_PADDING.length)).toMatch(
+      /^data:41\|[0-9a-f-]{36}\|0\|X\|\r\n\r\ndata:8\|héllo 👋\r\n\r\n$/,
+    );
   });
 
   test('streaming: 2048 spaces and a newline, then length-prefixed messages back to back', async () => {
-    const { head, body } = await rawBody(protocolUrl(atmosphere.url('/wire'), 'streaming'), (b) => b.includes('👋'));
+    const { head, body } = await rawBody(protocolUrl(atmosphere.url('/wire'), 'streaming'), (b) =>
+      b.includes('👋'),
+    );
     expect(head).toMatch(/Content-Type: text\/plain; charset=utf-8/i);
     expect(body.startsWith(STREAMING_PADDING)).toBe(true);
     expect(body.slice(STREAMING_PADDING.length)).toMatch(/^41\|[0-9a-f-]{36}\|0\|X\|8\|héllo 👋$/);
@@ -125,8 +134,12 @@ describe('bytes on the wire', () => {
   });
 
   test('no framing when the client does not ask for it; no handshake without X-atmo-protocol', async () => {
-    const ws = new WebSocket(protocolUrl(atmosphere.url('/wire'), 'websocket', { trackMessageLength: false, protocol: false }));
-    const frame = await new Promise<string>((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
+    const ws = new WebSocket(
+      protocolUrl(atmosphere.url('/wire'), 'websocket', { trackMessageLength: false, protocol: false }),
+    );
+    const frame = await new Promise<string>((resolve) =>
+      ws.once('message', (data: Buffer) => resolve(data.toString())),
+    );
     expect(frame).toBe('héllo 👋');
     ws.close();
   });
@@ -150,18 +163,22 @@ describe('the length-prefix reader', () => {
 
   test('survives any chunking (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.string({ unit: 'grapheme' }), { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 30 }), (messages, cuts) => {
-        const wire = messages.map((m) => `${m.length}|${m}`).join('');
-        const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
-        const reader = new FrameReader();
-        const out: string[] = [];
-        let last = 0;
-        for (const point of [...points, wire.length]) {
-          out.push(...reader.push(wire.slice(last, point)));
-          last = point;
-        }
-        expect(out).toEqual(messages);
-      }),
+      fc.property(
+        fc.array(fc.string({ unit: 'grapheme' }), { maxLength: 20 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (messages, cuts) => {
+          const wire = messages.map((m) => `${m.length}|${m}`).join('');
+          const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+          const reader = new FrameReader();
+          const out: string[] = [];
+          let last = 0;
+          for (const point of [...points, wire.length]) {
+            out.push(...reader.push(wire.slice(last, point)));
+            last = point;
+          }
+          expect(out).toEqual(messages);
+        },
+      ),
     );
   });
 });

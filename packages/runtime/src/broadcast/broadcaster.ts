@@ -31,15 +31,19 @@ export interface BroadcasterHost {
 const RESOLVED: Promise<void> = Promise.resolve();
 
 function isPromise<T>(value: unknown): value is Promise<T> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 function targetIds(to: BroadcastOptions['to']): string[] | undefined {
   if (to === undefined) return undefined;
   if (typeof to === 'string') return [to];
-  if (typeof (to as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function') return [(to as AtmosphereResource).id];
+  if (typeof (to as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function')
+    return [(to as AtmosphereResource).id];
   const ids: string[] = [];
-  for (const target of to as Iterable<AtmosphereResource | string>) ids.push(typeof target === 'string' ? target : target.id);
+  for (const target of to as Iterable<AtmosphereResource | string>)
+    ids.push(typeof target === 'string' ? target : target.id);
   return ids;
 }
 
@@ -85,7 +89,10 @@ export class Broadcaster implements Subscription {
   addResource(resource: AtmosphereResource): this {
     this.#assertAlive();
     if (resource.state === 'closed') {
-      throw new AtmosphereError('CLOSED', `Resource ${resource.id} is closed and cannot subscribe to ${this.id}.`);
+      throw new AtmosphereError(
+        'CLOSED',
+        `Resource ${resource.id} is closed and cannot subscribe to ${this.id}.`,
+      );
     }
     this.#resources.set(resource.id, resource);
     resource.addSubscription(this);
@@ -128,11 +135,21 @@ export class Broadcaster implements Subscription {
     } catch (error) {
       return Promise.reject(toError(error));
     }
-    const exclude = options?.exclude === undefined ? undefined : typeof options.exclude === 'string' ? options.exclude : options.exclude.id;
+    const exclude =
+      options?.exclude === undefined
+        ? undefined
+        : typeof options.exclude === 'string'
+          ? options.exclude
+          : options.exclude.id;
     return this.#enter(payload, 0, targets, exclude);
   }
 
-  #enter(payload: FilterPayload, from: number, targets: string[] | undefined, exclude: string | undefined): Promise<void> {
+  #enter(
+    payload: FilterPayload,
+    from: number,
+    targets: string[] | undefined,
+    exclude: string | undefined,
+  ): Promise<void> {
     if (this.#tail !== undefined) return this.#chain(() => this.#run(payload, from, targets, exclude));
     let result: void | Promise<void>;
     try {
@@ -164,7 +181,12 @@ export class Broadcaster implements Subscription {
   }
 
   /** Runs filters from `from`; delivers synchronously unless a filter is asynchronous. */
-  #run(payload: FilterPayload, from: number, targets: string[] | undefined, exclude: string | undefined): void | Promise<void> {
+  #run(
+    payload: FilterPayload,
+    from: number,
+    targets: string[] | undefined,
+    exclude: string | undefined,
+  ): void | Promise<void> {
     const filters = this.#filters;
     for (let i = from; i < filters.length; i++) {
       const filter = filters[i]!;
@@ -179,7 +201,8 @@ export class Broadcaster implements Subscription {
           (resolved) => {
             const next = this.#apply(resolved);
             if (next === STOP) return;
-            if (next === SKIP_REST) return this.#publish((resolved as { payload: FilterPayload }).payload, targets, exclude);
+            if (next === SKIP_REST)
+              return this.#publish((resolved as { payload: FilterPayload }).payload, targets, exclude);
             return this.#run(next, i + 1, targets, exclude);
           },
           (error: unknown) => {
@@ -189,7 +212,8 @@ export class Broadcaster implements Subscription {
       }
       const next = this.#apply(result);
       if (next === STOP) return;
-      if (next === SKIP_REST) return this.#publish((result as { payload: FilterPayload }).payload, targets, exclude);
+      if (next === SKIP_REST)
+        return this.#publish((result as { payload: FilterPayload }).payload, targets, exclude);
       payload = next;
     }
     return this.#publish(payload, targets, exclude);
@@ -216,7 +240,10 @@ export class Broadcaster implements Subscription {
   }
 
   #filterFailed(filter: BroadcastFilter, error: unknown): AtmosphereError {
-    this.#host.logger.error(`broadcaster ${this.id}: filter '${filter.name}' threw; the message was not delivered`, { error });
+    this.#host.logger.error(
+      `broadcaster ${this.id}: filter '${filter.name}' threw; the message was not delivered`,
+      { error },
+    );
     return new AtmosphereError(
       'FILTER_FAILED',
       `Filter '${filter.name}' of broadcaster ${this.id} failed, so the message was not delivered: ${String((error as Error)?.message ?? error)}`,
@@ -237,7 +264,11 @@ export class Broadcaster implements Subscription {
   }
 
   /** @internal Delivers an already-filtered message to this node's recipients. */
-  deliverLocal(message: OutboundMessage, targets: readonly string[] | undefined, exclude: string | undefined): void {
+  deliverLocal(
+    message: OutboundMessage,
+    targets: readonly string[] | undefined,
+    exclude: string | undefined,
+  ): void {
     if (targets !== undefined) {
       for (const id of targets) (this.#resources.get(id) ?? this.#host.resource(id))?.deliver(message);
       return;

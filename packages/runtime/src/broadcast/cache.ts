@@ -201,7 +201,8 @@ export class MemoryBroadcasterCache implements BroadcasterCache {
     while (this.pendingCount > this.limits.maxTotal && candidates.length > 0) {
       let oldest = 0;
       for (let i = 1; i < candidates.length; i++) {
-        if (candidates[i]!.pending.peek()!.createdAt < candidates[oldest]!.pending.peek()!.createdAt) oldest = i;
+        if (candidates[i]!.pending.peek()!.createdAt < candidates[oldest]!.pending.peek()!.createdAt)
+          oldest = i;
       }
       const queue = candidates[oldest]!;
       queue.dropOldest();

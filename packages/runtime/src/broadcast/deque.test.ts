@@ -20,8 +20,7 @@ describe('Deque', () => {
           } else if (o.kind === 'unshift') {
             deque.unshift(o.value);
             model.unshift(o.value);
-          }
-          else if (o.kind === 'shift') expect(deque.shift()).toBe(model.shift());
+          } else if (o.kind === 'shift') expect(deque.shift()).toBe(model.shift());
           else expect(deque.pop()).toBe(model.pop());
           expect(deque.length).toBe(model.length);
         }

@@ -12,14 +12,19 @@ export class BroadcasterFactory {
   readonly #host: BroadcasterHost;
   readonly #resource: (id: string) => AtmosphereResource | undefined;
 
-  constructor(logger: Logger, backplane: BroadcasterBackplane, resource: (id: string) => AtmosphereResource | undefined) {
+  constructor(
+    logger: Logger,
+    backplane: BroadcasterBackplane,
+    resource: (id: string) => AtmosphereResource | undefined,
+  ) {
     this.#resource = resource;
     this.#host = {
       logger,
       backplane,
       resource,
       broadcasterEmpty: (broadcaster) => {
-        if (broadcaster.size === 0 && this.#broadcasters.get(broadcaster.id) === broadcaster) this.destroy(broadcaster.id);
+        if (broadcaster.size === 0 && this.#broadcasters.get(broadcaster.id) === broadcaster)
+          this.destroy(broadcaster.id);
       },
     };
   }

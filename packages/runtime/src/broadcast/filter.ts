@@ -8,7 +8,8 @@ export type FilterPayload = string | Uint8Array;
  * `{ action: 'skip', payload }` to deliver it now without the remaining filters; `{ action: 'hold' }` to keep
  * it — the filter sends it (or something else) on later with `context.release()`.
  */
-export type FilterResult = FilterPayload | null | { action: 'skip'; payload: FilterPayload } | { action: 'hold' };
+export type FilterResult =
+  FilterPayload | null | { action: 'skip'; payload: FilterPayload } | { action: 'hold' };
 
 export interface FilterContext {
   readonly broadcaster: Broadcaster;

@@ -48,7 +48,9 @@ export class OutboundMessage {
     let buffer: Buffer;
     const payload = this.payload;
     if (typeof payload !== 'string') {
-      buffer = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+      buffer = Buffer.isBuffer(payload)
+        ? payload
+        : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     } else if (encoding === 'plain') {
       buffer = Buffer.from(payload, 'utf8');
     } else if (encoding === 'framed') {

@@ -37,7 +37,9 @@ export class PathTemplate {
     });
     this.template = trimmed;
     this.names = names;
-    this.specificity = this.#segments.reduce<number>((n, s) => n + (typeof s === 'string' ? 2 : 1), 0) * 2 + (this.#wildcard ? 0 : 1);
+    this.specificity =
+      this.#segments.reduce<number>((n, s) => n + (typeof s === 'string' ? 2 : 1), 0) * 2 +
+      (this.#wildcard ? 0 : 1);
   }
 
   /** The parameters when `path` matches, else undefined. */

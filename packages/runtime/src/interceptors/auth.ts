@@ -22,7 +22,8 @@ export interface AuthOptions {
 }
 
 function unauthorized(message: string, cause?: unknown): AtmosphereError {
-  if (AtmosphereError.isInstance(cause) && (cause.code === 'UNAUTHORIZED' || cause.status === 401)) return cause;
+  if (AtmosphereError.isInstance(cause) && (cause.code === 'UNAUTHORIZED' || cause.status === 401))
+    return cause;
   return new AtmosphereError('UNAUTHORIZED', message, { status: 401, cause });
 }
 

@@ -10,7 +10,11 @@ export function protocolInterceptor(): AtmosphereInterceptor {
   return {
     name: 'protocol',
     onConnect({ request }) {
-      if (request.firstRequest && request.framework !== undefined && isUnsupportedFrameworkVersion(request.framework)) {
+      if (
+        request.firstRequest &&
+        request.framework !== undefined &&
+        isUnsupportedFrameworkVersion(request.framework)
+      ) {
         throw new AtmosphereError(
           'UNSUPPORTED_PROTOCOL_VERSION',
           `Client protocol version ${request.framework} is older than 2.2.1; upgrade the client.`,
@@ -101,7 +105,10 @@ export function backpressureInterceptor(options: BackpressureOptions = {}): Atmo
   const highWaterMark = options.highWaterMark ?? 1000;
   const policy = options.policy ?? 'disconnect';
   if (!Number.isInteger(highWaterMark) || highWaterMark < 1) {
-    throw new AtmosphereError('INVALID_OPTION', `backpressure.highWaterMark must be a positive integer; got ${highWaterMark}.`);
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      `backpressure.highWaterMark must be a positive integer; got ${highWaterMark}.`,
+    );
   }
   return {
     name: 'backpressure',

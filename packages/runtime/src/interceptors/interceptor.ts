@@ -47,11 +47,16 @@ export interface AtmosphereInterceptor {
 }
 
 function isPromise(value: unknown): value is Promise<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /** Runs every `onConnect` in order; synchronous unless an interceptor is not. */
-export function runConnect(chain: readonly AtmosphereInterceptor[], context: ConnectContext): void | Promise<void> {
+export function runConnect(
+  chain: readonly AtmosphereInterceptor[],
+  context: ConnectContext,
+): void | Promise<void> {
   for (let i = 0; i < chain.length; i++) {
     const interceptor = chain[i]!;
     if (!interceptor.onConnect) continue;
@@ -73,7 +78,10 @@ export function runInbound(
   for (let i = from; i < chain.length; i++) {
     const interceptor = chain[i]!;
     if (!interceptor.onInbound) continue;
-    const result: InboundPayload | undefined | Promise<InboundPayload | undefined> = interceptor.onInbound(current, resource);
+    const result: InboundPayload | undefined | Promise<InboundPayload | undefined> = interceptor.onInbound(
+      current,
+      resource,
+    );
     if (isPromise(result)) {
       return result.then((resolved: InboundPayload | undefined) =>
         resolved === undefined ? undefined : runInbound(chain, resolved, resource, i + 1),

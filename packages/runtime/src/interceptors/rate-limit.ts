@@ -22,7 +22,10 @@ export function rateLimitInterceptor(options: RateLimitOptions = {}): Atmosphere
   const rate = options.messagesPerSecond ?? 100;
   const burst = options.burst ?? 200;
   if (!(rate > 0) || !(burst >= 1)) {
-    throw new AtmosphereError('INVALID_OPTION', `rateLimit needs messagesPerSecond > 0 and burst >= 1; got ${rate} and ${burst}.`);
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      `rateLimit needs messagesPerSecond > 0 and burst >= 1; got ${rate} and ${burst}.`,
+    );
   }
   const buckets = new WeakMap<AtmosphereResource, Bucket>();
   return {

@@ -7,7 +7,8 @@ import { Headers } from './constants.ts';
  * (not recommended: any web page could then open a connection with the visitor's cookies). A function
  * decides per request. Requests without an `Origin` header (non-browser clients) are always allowed.
  */
-export type OriginPolicy = 'same-origin' | '*' | readonly string[] | ((origin: string, request: IncomingMessage) => boolean);
+export type OriginPolicy =
+  'same-origin' | '*' | readonly string[] | ((origin: string, request: IncomingMessage) => boolean);
 
 export const EXPOSED_HEADERS = [
   Headers.trackingId,
@@ -79,7 +80,8 @@ export function preflightHeaders(request: IncomingMessage): Record<string, strin
 /** One line for the startup log describing the policy. */
 export function describeOriginPolicy(policy: OriginPolicy): string {
   if (policy === 'same-origin') return 'same-origin only (set `origins` to allow others)';
-  if (policy === '*') return 'ANY origin (`origins: "*"`): any web page can connect with its visitors\' credentials';
+  if (policy === '*')
+    return 'ANY origin (`origins: "*"`): any web page can connect with its visitors\' credentials';
   if (typeof policy === 'function') return 'decided by the `origins` function';
   return `same-origin and ${policy.length === 0 ? 'nothing else' : policy.join(', ')}`;
 }

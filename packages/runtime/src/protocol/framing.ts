@@ -6,7 +6,11 @@ export function lengthPrefixed(message: string): string {
 }
 
 /** The handshake: `<uuid>|<clientHeartbeatMs>|<paddingChar>|`. */
-export function handshakeText(trackingId: string, clientHeartbeatMs: number, paddingChar = PADDING_CHAR): string {
+export function handshakeText(
+  trackingId: string,
+  clientHeartbeatMs: number,
+  paddingChar = PADDING_CHAR,
+): string {
   return `${trackingId}|${clientHeartbeatMs}|${paddingChar}|`;
 }
 

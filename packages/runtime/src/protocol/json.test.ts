@@ -18,14 +18,13 @@ describe('parseUntrustedJson', () => {
   });
 
   test('removes prototype-polluting keys at any depth', () => {
-    const value = parseUntrustedJson('{"__proto__":{"polluted":1},"a":{"constructor":{"prototype":{"x":1}},"ok":2}}') as Record<
-      string,
-      unknown
-    >;
+    const value = parseUntrustedJson(
+      '{"__proto__":{"polluted":1},"a":{"constructor":{"prototype":{"x":1}},"ok":2}}',
+    ) as Record<string, unknown>;
     expect(Object.keys(value)).toEqual(['a']);
     expect(value['a']).toEqual({ ok: 2 });
     const merged = Object.assign({}, value);
-    expect((merged)['polluted']).toBeUndefined();
+    expect(merged['polluted']).toBeUndefined();
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 

@@ -46,9 +46,13 @@ function stripDangerousKeys(root: unknown): void {
  */
 export function parseUntrustedJson(text: string, maxDepth = 64): unknown {
   if (jsonDepth(text, maxDepth) > maxDepth) {
-    throw new AtmosphereError('INVALID_JSON', `JSON nested deeper than ${maxDepth} levels (option \`maxJsonDepth\`).`, {
-      status: 400,
-    });
+    throw new AtmosphereError(
+      'INVALID_JSON',
+      `JSON nested deeper than ${maxDepth} levels (option \`maxJsonDepth\`).`,
+      {
+        status: 400,
+      },
+    );
   }
   let value: unknown;
   try {

@@ -9,9 +9,12 @@ function request(url: string, headers: Record<string, string> = {}): IncomingMes
 describe('parseProtocolRequest', () => {
   test('query parameters are read first, as headers; the application never sees them', () => {
     const parsed = parseProtocolRequest(
-      request('/chat/a%20b?room=1&X-Atmosphere-Transport=SSE&x-atmosphere-trackmessagesize=true&_=123&Content-Type=text%2Fplain', {
-        'x-atmosphere-transport': 'websocket',
-      }),
+      request(
+        '/chat/a%20b?room=1&X-Atmosphere-Transport=SSE&x-atmosphere-trackmessagesize=true&_=123&Content-Type=text%2Fplain',
+        {
+          'x-atmosphere-transport': 'websocket',
+        },
+      ),
       false,
     );
     expect(parsed.path).toBe('/chat/a b');
@@ -29,9 +32,15 @@ describe('parseProtocolRequest', () => {
     const missing = parseProtocolRequest(request('/x?X-atmo-protocol=true'), false);
     expect(missing.firstRequest).toBe(true);
     expect(missing.handshake).toBe(false);
-    const adopted = parseProtocolRequest(request('/x?X-Atmosphere-tracking-id=my_client-1&X-atmo-protocol=true'), false);
+    const adopted = parseProtocolRequest(
+      request('/x?X-Atmosphere-tracking-id=my_client-1&X-atmo-protocol=true'),
+      false,
+    );
     expect(adopted).toMatchObject({ trackingId: 'my_client-1', firstRequest: false, handshake: false });
-    const invalid = parseProtocolRequest(request('/x?X-Atmosphere-tracking-id=bad%2Fid&X-atmo-protocol=true'), false);
+    const invalid = parseProtocolRequest(
+      request('/x?X-Atmosphere-tracking-id=bad%2Fid&X-atmo-protocol=true'),
+      false,
+    );
     expect(invalid.trackingId).not.toBe('bad/id');
     expect(invalid.handshake).toBe(true);
   });
@@ -42,11 +51,15 @@ describe('parseProtocolRequest', () => {
   });
 
   test('the received count and heartbeat are numbers or absent', () => {
-    expect(parseProtocolRequest(request('/x?X-Atmosphere-Received=42&X-Heartbeat-Server=30'), false)).toMatchObject({
+    expect(
+      parseProtocolRequest(request('/x?X-Atmosphere-Received=42&X-Heartbeat-Server=30'), false),
+    ).toMatchObject({
       received: 42,
       heartbeatSeconds: 30,
     });
-    expect(parseProtocolRequest(request('/x?X-Atmosphere-Received=-1&X-Heartbeat-Server=soon'), false)).toMatchObject({
+    expect(
+      parseProtocolRequest(request('/x?X-Atmosphere-Received=-1&X-Heartbeat-Server=soon'), false),
+    ).toMatchObject({
       received: undefined,
       heartbeatSeconds: undefined,
     });

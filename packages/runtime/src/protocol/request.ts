@@ -89,9 +89,13 @@ export function parseProtocolRequest(request: IncomingMessage, upgrade: boolean)
   try {
     path = decodeURIComponent(rawPath);
   } catch {
-    throw new AtmosphereError('BAD_REQUEST', `The request path ${JSON.stringify(rawPath)} is not valid URL encoding.`, {
-      status: 400,
-    });
+    throw new AtmosphereError(
+      'BAD_REQUEST',
+      `The request path ${JSON.stringify(rawPath)} is not valid URL encoding.`,
+      {
+        status: 400,
+      },
+    );
   }
   const search = new URLSearchParams(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1));
   const protocolParams = new Map<string, string>();
@@ -105,7 +109,8 @@ export function parseProtocolRequest(request: IncomingMessage, upgrade: boolean)
     }
   }
   const headers = request.headers;
-  const param = (name: string): string | undefined => protocolParams.get(name.toLowerCase()) ?? headerValue(headers, name);
+  const param = (name: string): string | undefined =>
+    protocolParams.get(name.toLowerCase()) ?? headerValue(headers, name);
 
   const transportRaw = param(Headers.transport);
   let transport: TransportName;
@@ -126,7 +131,8 @@ export function parseProtocolRequest(request: IncomingMessage, upgrade: boolean)
   const trackingRaw = param(Headers.trackingId);
   const adopt = trackingRaw !== undefined && trackingRaw !== '0' && TRACKING_ID_PATTERN.test(trackingRaw);
   const heartbeat = param(Headers.heartbeatServer);
-  const heartbeatSeconds = heartbeat !== undefined && /^\d{1,9}$/.test(heartbeat.trim()) ? Number(heartbeat) : undefined;
+  const heartbeatSeconds =
+    heartbeat !== undefined && /^\d{1,9}$/.test(heartbeat.trim()) ? Number(heartbeat) : undefined;
   const received = param(Headers.received);
   const protocolParam = param(Headers.protocol);
   const wantsProtocol = protocolParam !== undefined && protocolParam.toLowerCase() !== 'false';

@@ -30,7 +30,8 @@ export async function autoloadRegisterEntries(root: string, logger: Logger): Pro
   for (const field of ['dependencies', 'optionalDependencies', 'devDependencies', 'peerDependencies']) {
     const deps = manifest[field];
     if (deps && typeof deps === 'object') {
-      for (const name of Object.keys(deps)) if (name.startsWith('@atmosphere/') && name !== '@atmosphere/runtime') names.add(name);
+      for (const name of Object.keys(deps))
+        if (name.startsWith('@atmosphere/') && name !== '@atmosphere/runtime') names.add(name);
     }
   }
   const require = createRequire(join(root, 'package.json'));

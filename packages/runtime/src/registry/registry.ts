@@ -102,7 +102,8 @@ export class ProviderRegistry {
 const KEY = Symbol.for('@atmosphere/registry');
 
 /** The process-wide registry. */
-export const registry: ProviderRegistry = ((globalThis as Record<symbol, unknown>)[KEY] as ProviderRegistry | undefined) ??
+export const registry: ProviderRegistry =
+  ((globalThis as Record<symbol, unknown>)[KEY] as ProviderRegistry | undefined) ??
   ((globalThis as Record<symbol, unknown>)[KEY] = new ProviderRegistry());
 
 /** Registers a provider in the process-wide registry (what `@atmosphere/<pkg>/register` entries call). */
@@ -126,10 +127,12 @@ export async function selectProvider<K extends ProviderKind>(
 ): Promise<{ selection: KindSelection; instance: ProviderKinds[K] | undefined }> {
   const explicitOfKind = explicit.filter((p) => p.kind === kind);
   const candidates: SelectionCandidate[] = [];
-  const pool: { provider: Provider; source: 'explicit' | 'registered' }[] = explicitOfKind.map((provider) => ({
-    provider,
-    source: 'explicit' as const,
-  }));
+  const pool: { provider: Provider; source: 'explicit' | 'registered' }[] = explicitOfKind.map(
+    (provider) => ({
+      provider,
+      source: 'explicit' as const,
+    }),
+  );
   for (const provider of registered.filter((p) => p.kind === kind)) {
     if (explicitOfKind.some((e) => e.name === provider.name)) {
       candidates.push({
@@ -200,7 +203,13 @@ export async function selectProvider<K extends ProviderKind>(
       });
     }
   }
-  const order: Record<CandidateStatus, number> = { selected: 0, outranked: 1, failed: 2, unavailable: 3, replaced: 4 };
+  const order: Record<CandidateStatus, number> = {
+    selected: 0,
+    outranked: 1,
+    failed: 2,
+    unavailable: 3,
+    replaced: 4,
+  };
   candidates.sort((a, b) => order[a.status] - order[b.status] || b.priority - a.priority);
   return { selection: { kind, winner: winner?.name, candidates }, instance };
 }
@@ -218,8 +227,13 @@ export function describeSelection(selection: KindSelection): string {
 }
 
 /** Throws when a kind the application needs has no provider. */
-export function requireProvider<T>(kind: string, instance: T | undefined, selection: KindSelection | undefined): T {
+export function requireProvider<T>(
+  kind: string,
+  instance: T | undefined,
+  selection: KindSelection | undefined,
+): T {
   if (instance !== undefined) return instance;
-  const reasons = selection?.candidates.map((c) => `${c.name}: ${c.reason}`).join('; ') ?? 'no provider is registered';
+  const reasons =
+    selection?.candidates.map((c) => `${c.name}: ${c.reason}`).join('; ') ?? 'no provider is registered';
   throw new AtmosphereError('PROVIDER_UNAVAILABLE', `No ${kind} provider is available (${reasons}).`);
 }

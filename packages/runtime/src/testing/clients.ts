@@ -31,7 +31,8 @@ export function protocolUrl(base: string, transport: string, options: TestClient
   if (options.trackMessageLength ?? true) url.searchParams.set(Headers.trackMessageSize, 'true');
   if (options.protocol ?? true) url.searchParams.set(Headers.protocol, 'true');
   if (options.received !== undefined) url.searchParams.set(Headers.received, String(options.received));
-  if (options.heartbeatSeconds !== undefined) url.searchParams.set(Headers.heartbeatServer, String(options.heartbeatSeconds));
+  if (options.heartbeatSeconds !== undefined)
+    url.searchParams.set(Headers.heartbeatServer, String(options.heartbeatSeconds));
   for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
   if (transport === 'websocket') url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return url.toString();
@@ -78,7 +79,9 @@ function parser(options: TestClientOptions): Parsed {
   const messages = new Inbox<string>();
   const heartbeats = new Inbox<number>();
   let resolveHandshake!: (value: { trackingId: string; clientHeartbeatMs: number }) => void;
-  const handshake = new Promise<{ trackingId: string; clientHeartbeatMs: number }>((resolve) => (resolveHandshake = resolve));
+  const handshake = new Promise<{ trackingId: string; clientHeartbeatMs: number }>(
+    (resolve) => (resolveHandshake = resolve),
+  );
   let awaitingHandshake = expectHandshake;
   let count = 0;
   if (!expectHandshake) resolveHandshake({ trackingId: options.trackingId ?? '0', clientHeartbeatMs: 0 });
@@ -119,7 +122,11 @@ function parser(options: TestClientOptions): Parsed {
 }
 
 /** Opens a test client and resolves once it is connected (after the handshake, when one is expected). */
-export async function connectTestClient(base: string, transport: TestTransport, options: TestClientOptions = {}): Promise<TestClient> {
+export async function connectTestClient(
+  base: string,
+  transport: TestTransport,
+  options: TestClientOptions = {},
+): Promise<TestClient> {
   switch (transport) {
     case 'websocket':
       return connectWebSocket(base, options);
@@ -131,12 +138,21 @@ export async function connectTestClient(base: string, transport: TestTransport, 
   }
 }
 
-async function post(base: string, transport: string, trackingId: string, options: TestClientOptions, body: string): Promise<number> {
-  const response = await fetch(protocolUrl(base, transport, { ...options, trackingId, received: undefined }), {
-    method: 'POST',
-    headers: { 'Content-Type': 'text/plain', ...options.headers },
-    body,
-  });
+async function post(
+  base: string,
+  transport: string,
+  trackingId: string,
+  options: TestClientOptions,
+  body: string,
+): Promise<number> {
+  const response = await fetch(
+    protocolUrl(base, transport, { ...options, trackingId, received: undefined }),
+    {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain', ...options.headers },
+      body,
+    },
+  );
   await response.arrayBuffer();
   return response.status;
 }
@@ -162,7 +178,9 @@ async function connectWebSocket(base: string, options: TestClientOptions): Promi
   ws.on('error', () => endedResolve());
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
-    ws.once('unexpected-response', (_request, response) => reject(new Error(`Upgrade refused: ${response.statusCode}`)));
+    ws.once('unexpected-response', (_request, response) =>
+      reject(new Error(`Upgrade refused: ${response.statusCode}`)),
+    );
     ws.once('error', reject);
   });
   const handshake = await parsed.handshake;
@@ -176,7 +194,9 @@ async function connectWebSocket(base: string, options: TestClientOptions): Promi
       return (options.received ?? 0) + parsed.count();
     },
     async send(message) {
-      await new Promise<void>((resolve, reject) => ws.send(message, (error) => (error ? reject(error) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        ws.send(message, (error) => (error ? reject(error) : resolve())),
+      );
       return 200;
     },
     async close() {
@@ -190,7 +210,11 @@ async function connectWebSocket(base: string, options: TestClientOptions): Promi
   };
 }
 
-async function connectStream(base: string, transport: 'sse' | 'streaming', options: TestClientOptions): Promise<TestClient> {
+async function connectStream(
+  base: string,
+  transport: 'sse' | 'streaming',
+  options: TestClientOptions,
+): Promise<TestClient> {
   const parsed = parser(options);
   const controller = new AbortController();
   const response = await fetch(protocolUrl(base, transport, options), {

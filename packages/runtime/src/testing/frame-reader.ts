@@ -18,11 +18,13 @@ export class FrameReader {
       if (start > 0) this.#buffer = this.#buffer.slice(start);
       const bar = this.#buffer.indexOf('|');
       if (bar === -1) {
-        if (!/^\d*$/.test(this.#buffer)) throw new Error(`Malformed frame: ${JSON.stringify(this.#buffer.slice(0, 40))}`);
+        if (!/^\d*$/.test(this.#buffer))
+          throw new Error(`Malformed frame: ${JSON.stringify(this.#buffer.slice(0, 40))}`);
         break;
       }
       const lengthText = this.#buffer.slice(0, bar);
-      if (!/^\d+$/.test(lengthText)) throw new Error(`Malformed length prefix: ${JSON.stringify(lengthText.slice(0, 40))}`);
+      if (!/^\d+$/.test(lengthText))
+        throw new Error(`Malformed length prefix: ${JSON.stringify(lengthText.slice(0, 40))}`);
       const length = Number(lengthText);
       if (this.#buffer.length < bar + 1 + length) break;
       messages.push(this.#buffer.slice(bar + 1, bar + 1 + length));

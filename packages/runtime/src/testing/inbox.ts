@@ -43,7 +43,11 @@ export class Inbox<T> {
       };
       const timer = setTimeout(() => {
         this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; got ${JSON.stringify(this.items).slice(0, 500)}`));
+        reject(
+          new Error(
+            `Timed out after ${timeoutMs} ms waiting for ${what}; got ${JSON.stringify(this.items).slice(0, 500)}`,
+          ),
+        );
       }, timeoutMs);
       this.#waiters.push(waiter);
     });
@@ -97,16 +101,23 @@ export function once<T = unknown>(
   timeoutMs = 5_000,
 ): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Timed out after ${timeoutMs} ms waiting for '${event}'`)), timeoutMs);
-    emitter.once(event, ((value: T) => {
+    const timer = setTimeout(
+      () => reject(new Error(`Timed out after ${timeoutMs} ms waiting for '${event}'`)),
+      timeoutMs,
+    );
+    emitter.once(event, (value: T) => {
       clearTimeout(timer);
       resolve(value);
-    }));
+    });
   });
 }
 
 /** Polls a condition until true (for server-side state with no event to wait on); fails after the timeout. */
-export async function eventually(condition: () => boolean, what = 'the condition', timeoutMs = 5_000): Promise<void> {
+export async function eventually(
+  condition: () => boolean,
+  what = 'the condition',
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -1,4 +1,10 @@
-export { connectTestClient, protocolUrl, type TestClient, type TestClientOptions, type TestTransport } from './clients.ts';
+export {
+  connectTestClient,
+  protocolUrl,
+  type TestClient,
+  type TestClientOptions,
+  type TestTransport,
+} from './clients.ts';
 export { FrameReader } from './frame-reader.ts';
 export { eventually, Inbox, once } from './inbox.ts';
 export { recordingLogger, startTestAtmosphere } from './server.ts';

@@ -7,7 +7,13 @@ export function recordingLogger(): Logger & { lines: { level: string; message: s
   const record = (level: string) => (message: string) => {
     lines.push({ level, message });
   };
-  return { lines, debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
+  return {
+    lines,
+    debug: record('debug'),
+    info: record('info'),
+    warn: record('warn'),
+    error: record('error'),
+  };
 }
 
 /**

@@ -1,13 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OutboundMessage } from '../broadcast/message.ts';
-import { Headers, NO_CACHE_HEADERS, PADDING_CHAR, SSE_PADDING, STREAMING_PADDING } from '../protocol/constants.ts';
+import {
+  Headers,
+  NO_CACHE_HEADERS,
+  PADDING_CHAR,
+  SSE_PADDING,
+  STREAMING_PADDING,
+} from '../protocol/constants.ts';
 import { corsHeaders } from '../protocol/cors.ts';
 import { lengthPrefixed, sseErrorEvent, sseEvent } from '../protocol/framing.ts';
 import type { ProtocolRequest } from '../protocol/request.ts';
 import type { Connection, ConnectionEnd } from './connection.ts';
 
 /** Headers every Atmosphere response carries: no caching, CORS for an allowed origin, the tracking id. */
-export function responseHeaders(request: ProtocolRequest, raw: IncomingMessage, contentType?: string): Record<string, string> {
+export function responseHeaders(
+  request: ProtocolRequest,
+  raw: IncomingMessage,
+  contentType?: string,
+): Record<string, string> {
   const headers: Record<string, string> = { ...NO_CACHE_HEADERS, ...corsHeaders(raw) };
   if (contentType) headers['Content-Type'] = contentType;
   headers[Headers.trackingId] = request.trackingId;
@@ -26,7 +36,11 @@ export function sendText(
     response.end();
     return;
   }
-  response.writeHead(status, { ...NO_CACHE_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+  response.writeHead(status, {
+    ...NO_CACHE_HEADERS,
+    'Content-Type': 'text/plain; charset=utf-8',
+    ...headers,
+  });
   response.end(body);
 }
 
@@ -96,7 +110,9 @@ abstract class HttpConnection implements Connection {
     const padding = this.#padding;
     if (padding !== undefined) {
       this.#padding = undefined;
-      this.response.write(typeof data === 'string' ? padding + data : Buffer.concat([Buffer.from(padding), data]));
+      this.response.write(
+        typeof data === 'string' ? padding + data : Buffer.concat([Buffer.from(padding), data]),
+      );
       return;
     }
     this.response.write(data);
@@ -150,7 +166,8 @@ export class SseConnection extends HttpConnection {
   }
 
   protected override endResponse(code?: number, reason?: string): void {
-    if (code !== undefined && code !== 1000 && code !== 1001) this.response.end(sseErrorEvent(code, reason ?? ''));
+    if (code !== undefined && code !== 1000 && code !== 1001)
+      this.response.end(sseErrorEvent(code, reason ?? ''));
     else this.response.end();
   }
 }
@@ -197,7 +214,12 @@ export class PollConnection extends HttpConnection {
   readonly #request: ProtocolRequest;
   readonly #raw: IncomingMessage;
 
-  constructor(response: ServerResponse, request: ProtocolRequest, raw: IncomingMessage, transport: 'long-polling' | 'polling') {
+  constructor(
+    response: ServerResponse,
+    request: ProtocolRequest,
+    raw: IncomingMessage,
+    transport: 'long-polling' | 'polling',
+  ) {
     super(response, request.trackMessageLength);
     this.transport = transport;
     this.#request = request;

@@ -47,7 +47,11 @@ export class WebSocketConnection implements Connection {
       this.#endedByServer = true;
     });
     ws.on('close', (code: number) => {
-      const how: ConnectionEnd = this.#endedByServer ? 'server-closed' : isDeliberateClose(code) ? 'client-closed' : 'lost';
+      const how: ConnectionEnd = this.#endedByServer
+        ? 'server-closed'
+        : isDeliberateClose(code)
+          ? 'client-closed'
+          : 'lost';
       const onEnd = this.onEnd;
       this.onEnd = undefined;
       this.onDrain = undefined;
