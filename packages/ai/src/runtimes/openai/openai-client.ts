@@ -208,7 +208,7 @@ export class OpenAiCompatibleClient {
           ? ' Check LLM_MODEL and LLM_BASE_URL.'
           : '';
     const retryAfter = retryAfterMs(response.headers);
-    return new LlmError(kind, this.redact(`The model API answered ${status}${type ? ` (${type})` : ''}: ${detail}.${hint}`), {
+    return new LlmError(kind, this.redact(`The model API answered ${status}${type ? ` (${type})` : ''}: ${detail.replace(/\.+$/, '')}.${hint}`), {
       status,
       retryable: kind !== 'unknown',
       retryAfterMs: retryAfter,
