@@ -205,6 +205,7 @@ export class Atmosphere implements ResourceHost {
   readonly #origins: OriginPolicy;
   readonly #maxMessageBytes: number;
   #ticker: NodeJS.Timeout | undefined;
+  #lastSweep = 0;
   #tickMs: number;
   #closing: Promise<void> | undefined;
   #wrappedRequest: ((...args: unknown[]) => void)[] = [];
@@ -934,7 +935,10 @@ export class Atmosphere implements ResourceHost {
     for (const resource of this.#away) {
       if (resource.awaySince !== 0 && now - resource.awaySince > this.#graceMs) resource.expire('timeout');
     }
-    this.#cache.sweep(now);
+    if (now - this.#lastSweep >= this.#cache.limits.sweepIntervalMs) {
+      this.#lastSweep = now;
+      this.#cache.sweep(now);
+    }
   }
 
   /** Who is who: the selection of each provider kind, paths, interceptors, counts. */

@@ -11,6 +11,8 @@ export interface CacheLimits {
   maxTotal: number;
   /** A client away longer than this is forgotten, with everything queued for it. Default 60 000 ms. */
   clientTtlMs: number;
+  /** How often expired messages and the total are enforced. Default 1 000 ms. */
+  sweepIntervalMs: number;
 }
 
 export const DEFAULT_CACHE_LIMITS: Readonly<CacheLimits> = Object.freeze({
@@ -18,6 +20,7 @@ export const DEFAULT_CACHE_LIMITS: Readonly<CacheLimits> = Object.freeze({
   messageTtlMs: 300_000,
   maxTotal: 100_000,
   clientTtlMs: 60_000,
+  sweepIntervalMs: 1_000,
 });
 
 export interface CacheStats {
@@ -196,17 +199,31 @@ export class MemoryBroadcasterCache implements BroadcasterCache {
       if (queue.pending.length > 0 || queue.unconfirmed.length > 0) queue.expire(now);
     }
     if (this.pendingCount <= this.limits.maxTotal) return;
-    // Over the total: drop the oldest messages first, across clients.
-    const candidates = [...this.#queues.values()].filter((q) => q.pending.length > 0);
-    while (this.pendingCount > this.limits.maxTotal && candidates.length > 0) {
-      let oldest = 0;
-      for (let i = 1; i < candidates.length; i++) {
-        if (candidates[i]!.pending.peek()!.createdAt < candidates[oldest]!.pending.peek()!.createdAt)
-          oldest = i;
+    // Over the total: drop the oldest messages first, across clients (a k-way merge on each queue's head).
+    const heap = [...this.#queues.values()].filter((q) => q.pending.length > 0);
+    const head = (q: ClientQueue): number => q.pending.peek()!.createdAt;
+    const down = (start: number): void => {
+      let i = start;
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < heap.length && head(heap[left]!) < head(heap[smallest]!)) smallest = left;
+        if (right < heap.length && head(heap[right]!) < head(heap[smallest]!)) smallest = right;
+        if (smallest === i) return;
+        [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
+        i = smallest;
       }
-      const queue = candidates[oldest]!;
+    };
+    for (let i = Math.floor(heap.length / 2) - 1; i >= 0; i--) down(i);
+    while (this.pendingCount > this.limits.maxTotal && heap.length > 0) {
+      const queue = heap[0]!;
       queue.dropOldest();
-      if (queue.pending.length === 0) candidates.splice(oldest, 1);
+      if (queue.pending.length === 0) {
+        heap[0] = heap[heap.length - 1]!;
+        heap.pop();
+      }
+      down(0);
     }
   }
 
