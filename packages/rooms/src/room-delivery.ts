@@ -1,6 +1,7 @@
 import { AtmosphereError, type AtmosphereResource, type Broadcaster, type BroadcastOptions, type Logger } from '@atmosphere/runtime';
 import { joinAckFrame, membersJson, messageFrame, presenceFrame } from './frames.ts';
 import { type HistoryEntry, RoomHistory } from './history.ts';
+import { asError } from './errors.ts';
 import { OrderedQueue } from './ordered-queue.ts';
 import type { LeaveReason, PresenceEvent, PresenceListener, RoomMember, RoomMessage } from './types.ts';
 import type { VirtualContext } from './virtual-context.ts';
@@ -188,9 +189,9 @@ export class RoomDelivery {
     const announce = !state.announced && owner.members.get(state.member.id) === state;
     if (announce) this.#setAnnounced(state, true);
     const toJoiner: BroadcastOptions = { to: resource.id };
-    this.#dispatch(joinAckFrame(owner.name, (this.#ackMembers ??= membersJson(this.#announced.values()))), toJoiner);
+    void this.#dispatch(joinAckFrame(owner.name, (this.#ackMembers ??= membersJson(this.#announced.values()))), toJoiner);
     if (sinceId !== undefined && this.history !== undefined) {
-      for (const replayed of this.history.after(sinceId)) this.#dispatch(replayed.payload, toJoiner);
+      for (const replayed of this.history.after(sinceId)) void this.#dispatch(replayed.payload, toJoiner);
     }
     if (announce) this.#announce({ room: owner.name, action: 'join', member: state.member, virtual: false }, state, resource.id);
   }
@@ -218,7 +219,7 @@ export class RoomDelivery {
 
   #announce(event: PresenceEvent, subject: MemberState, exclude: string | undefined): void {
     const owner = this.#owner;
-    this.#dispatch(presenceFrame(owner.name, event.action, event.member), exclude === undefined ? undefined : { exclude });
+    void this.#dispatch(presenceFrame(owner.name, event.action, event.member), exclude === undefined ? undefined : { exclude });
     for (const listener of owner.listeners()) notify(owner, listener, event);
     if (owner.virtuals.size > 0) for (const state of [...owner.virtuals]) if (state !== subject) state.context?.presence(event);
   }
@@ -253,7 +254,7 @@ export class RoomDelivery {
 
   #refused(error: unknown): Promise<void> {
     this.#owner.logger.debug(`room ${this.#owner.name}: broadcast refused`, { error });
-    const refused = Promise.reject(error as Error);
+    const refused = Promise.reject(asError(error));
     refused.catch(() => undefined);
     return refused;
   }

@@ -56,7 +56,7 @@ function positiveInteger(options: RoomsOptions, key: keyof RoomsOptions, fallbac
   const value = options[key];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new AtmosphereError('INVALID_OPTION', `Rooms option \`${key}\` must be an integer >= ${min}; got ${String(value)}.`);
+    throw new AtmosphereError('INVALID_OPTION', `Rooms option \`${key}\` must be an integer >= ${min}; got ${typeof value === 'number' ? value : typeof value}.`);
   }
   return value;
 }

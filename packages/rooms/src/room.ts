@@ -5,6 +5,7 @@ import {
   type BroadcasterFactory,
   type Logger,
 } from '@atmosphere/runtime';
+import { asError } from './errors.ts';
 import { errorFrame, messageFrame, presenceFrame, typingFrame } from './frames.ts';
 import { RoomHistory } from './history.ts';
 import { isMemberId, MEMBER_ID_RULE, roomBroadcasterId } from './names.ts';
@@ -275,7 +276,7 @@ export class Room implements VirtualHost {
         this.#delivery.submitMessage(prepared, exclude, { resolve: () => resolve(prepared.message), reject });
       });
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(asError(error));
     }
   }
 
@@ -299,7 +300,7 @@ export class Room implements VirtualHost {
         this.direct(from, memberId, data, { resolve: () => resolve(true), reject });
       });
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(asError(error));
     }
   }
 

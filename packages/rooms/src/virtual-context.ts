@@ -79,24 +79,21 @@ export class VirtualContext implements VirtualMemberContext {
 
   /** @internal A presence event, in room order. */
   presence(event: PresenceEvent): void {
-    const onPresence = this.implementation.onPresence;
-    if (!this.active || !onPresence) return;
-    this.#guard('onPresence', () => onPresence.call(this.implementation, event, this));
+    if (!this.active || this.implementation.onPresence === undefined) return;
+    this.#guard('onPresence', () => this.implementation.onPresence?.(event, this));
   }
 
   /** @internal Its own presence `join` went out. */
   joined(): void {
-    const onJoin = this.implementation.onJoin;
-    if (!this.active || !onJoin) return;
-    this.#guard('onJoin', () => onJoin.call(this.implementation, this));
+    if (!this.active || this.implementation.onJoin === undefined) return;
+    this.#guard('onJoin', () => this.implementation.onJoin?.(this));
   }
 
   /** @internal It left (or the room was destroyed): abort its work, then tell it. */
   close(reason: LeaveReason): void {
     if (!this.active) return;
     this.#controller.abort(new AtmosphereError('CLOSED', `Virtual member ${this.member.id} left room ${this.room.name} (${reason}).`));
-    const onLeave = this.implementation.onLeave;
-    if (onLeave) this.#guard('onLeave', () => onLeave.call(this.implementation, this, reason));
+    if (this.implementation.onLeave !== undefined) this.#guard('onLeave', () => this.implementation.onLeave?.(this, reason));
   }
 
   #guard(hook: string, call: () => unknown): void {

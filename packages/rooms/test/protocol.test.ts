@@ -32,97 +32,96 @@ async function connectClient(url: string): Promise<RoomClient> {
 async function mark(rooms: RoomManager, room: string, label: string): Promise<void> {
   await rooms.find(room)!.broadcast(label);
 }
-const isMark = (label: string) => (frame: Frame) => frame.type === 'message' && frame['data'] === label;
 
 describe.each(TRANSPORTS)('room protocol over %s', (name) => {
   test('join acks list the members; presence join and leave reach exactly the others', async () => {
     transport = name;
     const { rooms, connect } = await setup();
     const [alice, bob, carol, dave] = await Promise.all([connect(), connect(), connect(), connect()]);
-    expect(memberIds(await alice!.join('lobby', { memberId: 'alice', metadata: { name: 'Alice' } }))).toEqual(['alice']);
-    const bobAck = await bob!.join('lobby', { memberId: 'bob' });
+    expect(memberIds(await alice.join('lobby', { memberId: 'alice', metadata: { name: 'Alice' } }))).toEqual(['alice']);
+    const bobAck = await bob.join('lobby', { memberId: 'bob' });
     expect(bobAck).toEqual({ type: 'join_ack', room: 'lobby', members: [{ id: 'alice', metadata: { name: 'Alice' } }, { id: 'bob', metadata: {} }] });
-    expect(memberIds(await carol!.join('lobby', { memberId: 'carol' }))).toEqual(['alice', 'bob', 'carol']);
-    expect(memberIds(await dave!.join('lobby', { memberId: 'dave' }))).toEqual(['alice', 'bob', 'carol', 'dave']);
+    expect(memberIds(await carol.join('lobby', { memberId: 'carol' }))).toEqual(['alice', 'bob', 'carol']);
+    expect(memberIds(await dave.join('lobby', { memberId: 'dave' }))).toEqual(['alice', 'bob', 'carol', 'dave']);
     expect(rooms.find('lobby')!.members().map((m) => m.id)).toEqual(['alice', 'bob', 'carol', 'dave']);
 
-    await dave!.send({ type: 'leave', room: 'lobby' });
+    await dave.send({ type: 'leave', room: 'lobby' });
     const leave = { type: 'presence', room: 'lobby', action: 'leave', memberId: 'dave', metadata: {} };
     const joinOf = (id: string) => ({ type: 'presence', room: 'lobby', action: 'join', memberId: id, metadata: {} });
-    expect(await alice!.take(4)).toEqual([joinOf('bob'), joinOf('carol'), joinOf('dave'), leave]);
-    expect(await bob!.take(3)).toEqual([joinOf('carol'), joinOf('dave'), leave]);
-    expect(await carol!.take(2)).toEqual([joinOf('dave'), leave]);
+    expect(await alice.take(4)).toEqual([joinOf('bob'), joinOf('carol'), joinOf('dave'), leave]);
+    expect(await bob.take(3)).toEqual([joinOf('carol'), joinOf('dave'), leave]);
+    expect(await carol.take(2)).toEqual([joinOf('dave'), leave]);
     expect(rooms.find('lobby')!.size).toBe(3);
 
     // Nothing else arrived: the next frame everyone sees is the mark, and dave (gone) does not see it.
     await mark(rooms, 'lobby', 'after-leave');
-    for (const client of [alice!, bob!, carol!]) expect(await client.next()).toEqual({ type: 'message', room: 'lobby', data: 'after-leave' });
-    expect(dave!.frames().map((f) => f.type)).toEqual(['join_ack']);
+    for (const client of [alice, bob, carol]) expect(await client.next()).toEqual({ type: 'message', room: 'lobby', data: 'after-leave' });
+    expect(dave.frames().map((f) => f.type)).toEqual(['join_ack']);
   });
 
   test('broadcasts reach the others (not the sender), direct messages one member, typing the others', async () => {
     transport = name;
     const { rooms, connect } = await setup();
     const [alice, bob, carol] = await Promise.all([connect(), connect(), connect()]);
-    await alice!.join('lobby', { memberId: 'alice' });
-    await bob!.join('lobby', { memberId: 'bob' });
-    await carol!.join('lobby', { memberId: 'carol' });
-    await alice!.waitFor((f) => f.type === 'presence' && f['memberId'] === 'carol');
-    await bob!.waitFor((f) => f.type === 'presence' && f['memberId'] === 'carol');
+    await alice.join('lobby', { memberId: 'alice' });
+    await bob.join('lobby', { memberId: 'bob' });
+    await carol.join('lobby', { memberId: 'carol' });
+    await alice.waitFor((f) => f.type === 'presence' && f['memberId'] === 'carol');
+    await bob.waitFor((f) => f.type === 'presence' && f['memberId'] === 'carol');
 
-    await alice!.send({ type: 'broadcast', room: 'lobby', data: { text: 'hello', n: 1 } });
+    await alice.send({ type: 'broadcast', room: 'lobby', data: { text: 'hello', n: 1 } });
     const expected = { type: 'message', room: 'lobby', from: 'alice', data: { text: 'hello', n: 1 } };
-    expect(await bob!.next()).toEqual(expected);
-    expect(await carol!.next()).toEqual(expected);
+    expect(await bob.next()).toEqual(expected);
+    expect(await carol.next()).toEqual(expected);
 
-    await alice!.send({ type: 'direct', room: 'lobby', targetId: 'bob', data: 'psst' });
-    expect(await bob!.next()).toEqual({ type: 'message', room: 'lobby', from: 'alice', data: 'psst' });
+    await alice.send({ type: 'direct', room: 'lobby', targetId: 'bob', data: 'psst' });
+    expect(await bob.next()).toEqual({ type: 'message', room: 'lobby', from: 'alice', data: 'psst' });
 
-    await bob!.send({ type: 'typing', room: 'lobby', typing: true });
+    await bob.send({ type: 'typing', room: 'lobby', typing: true });
     const typing = { type: 'typing', room: 'lobby', memberId: 'bob', typing: true };
-    expect(await alice!.next()).toEqual(typing);
-    expect(await carol!.next()).toEqual(typing);
+    expect(await alice.next()).toEqual(typing);
+    expect(await carol.next()).toEqual(typing);
 
-    await alice!.send({ type: 'direct', room: 'lobby', targetId: 'zed', data: 'x' });
-    expect(await alice!.next()).toEqual({ type: 'error', room: 'lobby', data: 'Member not found: zed' });
+    await alice.send({ type: 'direct', room: 'lobby', targetId: 'zed', data: 'x' });
+    expect(await alice.next()).toEqual({ type: 'error', room: 'lobby', data: 'Member not found: zed' });
 
     await mark(rooms, 'lobby', 'end');
     // Exactly: alice never saw her own broadcast nor bob's typing echo; carol never saw the direct message.
-    expect(await alice!.next()).toEqual({ type: 'message', room: 'lobby', data: 'end' });
-    expect(await bob!.next()).toEqual({ type: 'message', room: 'lobby', data: 'end' });
-    expect(await carol!.next()).toEqual({ type: 'message', room: 'lobby', data: 'end' });
+    expect(await alice.next()).toEqual({ type: 'message', room: 'lobby', data: 'end' });
+    expect(await bob.next()).toEqual({ type: 'message', room: 'lobby', data: 'end' });
+    expect(await carol.next()).toEqual({ type: 'message', room: 'lobby', data: 'end' });
   });
 
   test('history: ids on messages; sinceId replays exactly what came after, then live traffic, no duplicates', async () => {
     transport = name;
     const { rooms, connect } = await setup(50);
     const [alice, bob, carol] = await Promise.all([connect(), connect(), connect()]);
-    await alice!.join('lobby', { memberId: 'alice' });
-    await bob!.join('lobby', { memberId: 'bob' });
-    for (let i = 1; i <= 5; i++) await alice!.send({ type: 'broadcast', room: 'lobby', data: `m${i}` });
-    const seen = (await bob!.take(5)).map((f) => [f['id'], f['data']]);
+    await alice.join('lobby', { memberId: 'alice' });
+    await bob.join('lobby', { memberId: 'bob' });
+    for (let i = 1; i <= 5; i++) await alice.send({ type: 'broadcast', room: 'lobby', data: `m${i}` });
+    const seen = (await bob.take(5)).map((f) => [f['id'], f['data']]);
     expect(seen).toEqual([[1, 'm1'], [2, 'm2'], [3, 'm3'], [4, 'm4'], [5, 'm5']]);
 
-    const ack = await carol!.join('lobby', { memberId: 'carol', sinceId: 2 });
+    const ack = await carol.join('lobby', { memberId: 'carol', sinceId: 2 });
     expect(memberIds(ack)).toEqual(['alice', 'bob', 'carol']);
-    expect((await carol!.take(3)).map((f) => [f['id'], f['from'], f['data']])).toEqual([[3, 'alice', 'm3'], [4, 'alice', 'm4'], [5, 'alice', 'm5']]);
-    await alice!.send({ type: 'broadcast', room: 'lobby', data: 'm6' });
-    expect(await carol!.next()).toEqual({ type: 'message', room: 'lobby', id: 6, from: 'alice', data: 'm6' });
+    expect((await carol.take(3)).map((f) => [f['id'], f['from'], f['data']])).toEqual([[3, 'alice', 'm3'], [4, 'alice', 'm4'], [5, 'alice', 'm5']]);
+    await alice.send({ type: 'broadcast', room: 'lobby', data: 'm6' });
+    expect(await carol.next()).toEqual({ type: 'message', room: 'lobby', id: 6, from: 'alice', data: 'm6' });
 
     // Bob leaves after seeing 6, misses 7 and 8, and comes back asking for what followed 6.
-    await bob!.waitFor((f) => f['id'] === 6);
-    await bob!.send({ type: 'leave', room: 'lobby' });
-    await alice!.waitFor((f) => f.type === 'presence' && f['action'] === 'leave');
-    await alice!.send({ type: 'broadcast', room: 'lobby', data: 'm7' });
-    await alice!.send({ type: 'broadcast', room: 'lobby', data: 'm8' });
-    await carol!.waitFor((f) => f['id'] === 8);
-    await bob!.join('lobby', { memberId: 'bob', sinceId: 6 });
-    expect((await bob!.take(2)).map((f) => f['id'])).toEqual([7, 8]);
+    await bob.waitFor((f) => f['id'] === 6);
+    await bob.send({ type: 'leave', room: 'lobby' });
+    await alice.waitFor((f) => f.type === 'presence' && f['action'] === 'leave');
+    await alice.send({ type: 'broadcast', room: 'lobby', data: 'm7' });
+    await alice.send({ type: 'broadcast', room: 'lobby', data: 'm8' });
+    await carol.waitFor((f) => f['id'] === 8);
+    await bob.join('lobby', { memberId: 'bob', sinceId: 6 });
+    expect((await bob.take(2)).map((f) => f['id'])).toEqual([7, 8]);
     await mark(rooms, 'lobby', 'end');
-    expect(await bob!.next()).toEqual({ type: 'message', room: 'lobby', id: 9, data: 'end' });
-    const ids = bob!.frames().filter((f) => f.type === 'message').map((f) => f['id']);
+    expect(await bob.next()).toEqual({ type: 'message', room: 'lobby', id: 9, data: 'end' });
+    const ids = bob.frames().filter((f) => f.type === 'message').map((f) => f['id']);
     expect(ids).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    expect(carol!.frames().filter((f) => f.type === 'message').map((f) => f['id'])).toEqual([3, 4, 5, 6, 7, 8, 9]);
+    expect(carol.frames().filter((f) => f.type === 'message').map((f) => f['id'])).toEqual([3, 4, 5, 6, 7, 8, 9]);
     expect(rooms.find('lobby')!.history(7).map((m) => m.data)).toEqual(['m8', 'end']);
   });
 
@@ -130,24 +129,24 @@ describe.each(TRANSPORTS)('room protocol over %s', (name) => {
     transport = name;
     const { rooms, connect } = await setup();
     const [alice, bob] = await Promise.all([connect(), connect()]);
-    await alice!.join('lobby', { memberId: 'alice' });
-    await alice!.join('kitchen', { memberId: 'alice' });
-    await bob!.join('kitchen', { memberId: 'bob' });
+    await alice.join('lobby', { memberId: 'alice' });
+    await alice.join('kitchen', { memberId: 'alice' });
+    await bob.join('kitchen', { memberId: 'bob' });
     expect(rooms.count).toBe(2);
     expect(rooms.roomsOf(rooms.find('lobby')!.resources()[0]!).map((r) => r.name)).toEqual(['lobby', 'kitchen']);
-    await bob!.send({ type: 'broadcast', room: 'kitchen', data: 'soup' });
-    expect(await alice!.waitFor((f) => f.type === 'message')).toEqual({ type: 'message', room: 'kitchen', from: 'bob', data: 'soup' });
-    await bob!.send({ type: 'broadcast', room: 'lobby', data: 'nope' });
-    expect(await bob!.next()).toEqual({ type: 'error', room: 'lobby', data: 'Not a member of this room' });
+    await bob.send({ type: 'broadcast', room: 'kitchen', data: 'soup' });
+    expect(await alice.waitFor((f) => f.type === 'message')).toEqual({ type: 'message', room: 'kitchen', from: 'bob', data: 'soup' });
+    await bob.send({ type: 'broadcast', room: 'lobby', data: 'nope' });
+    expect(await bob.next()).toEqual({ type: 'error', room: 'lobby', data: 'Not a member of this room' });
     await mark(rooms, 'lobby', 'lobby-end');
-    expect(await alice!.next()).toEqual({ type: 'message', room: 'lobby', data: 'lobby-end' });
+    expect(await alice.next()).toEqual({ type: 'message', room: 'lobby', data: 'lobby-end' });
   });
 
   test('bad frames get one error frame each; nothing changes and the others carry on', async () => {
     transport = name;
     const { rooms, connect } = await setup(10);
     const [alice, mallory] = await Promise.all([connect(), connect()]);
-    await alice!.join('lobby', { memberId: 'alice' });
+    await alice.join('lobby', { memberId: 'alice' });
     const bad: [string | object, Frame][] = [
       ['not json', { type: 'error', data: 'Invalid JSON' }],
       ['[1,2]', { type: 'error', data: 'Expected a JSON object' }],
@@ -163,16 +162,16 @@ describe.each(TRANSPORTS)('room protocol over %s', (name) => {
       [{ type: 'typing', room: 'lobby', typing: 'yes' }, { type: 'error', room: 'lobby', data: 'Invalid typing: expected true or false' }],
       [{ type: 'broadcast', room: 'lobby', data: 'y'.repeat(70_000) }, { type: 'error', data: 'Message too large: at most 65536 characters' }],
     ];
-    for (const [frame] of bad) expect(await mallory!.send(frame)).toBe(200);
-    expect(await mallory!.take(bad.length)).toEqual(bad.map(([, error]) => error));
+    for (const [frame] of bad) expect(await mallory.send(frame)).toBe(200);
+    expect(await mallory.take(bad.length)).toEqual(bad.map(([, error]) => error));
     expect(rooms.find('lobby')!.members().map((m) => m.id)).toEqual(['alice']);
     expect(rooms.find('lobby')!.history()).toEqual([]);
     expect(rooms.count).toBe(1);
     // Still a working member after all that.
-    await mallory!.join('lobby', { memberId: 'mallory' });
-    await mallory!.send({ type: 'broadcast', room: 'lobby', data: 'hi' });
-    expect(await alice!.waitFor((f) => f.type === 'message')).toEqual({ type: 'message', room: 'lobby', id: 1, from: 'mallory', data: 'hi' });
-    expect(alice!.frames().map((f) => f.type)).toEqual(['join_ack', 'presence', 'message']);
+    await mallory.join('lobby', { memberId: 'mallory' });
+    await mallory.send({ type: 'broadcast', room: 'lobby', data: 'hi' });
+    expect(await alice.waitFor((f) => f.type === 'message')).toEqual({ type: 'message', room: 'lobby', id: 1, from: 'mallory', data: 'hi' });
+    expect(alice.frames().map((f) => f.type)).toEqual(['join_ack', 'presence', 'message']);
   });
 });
 
@@ -181,13 +180,13 @@ describe('atmosphere.js dialect on input', () => {
     transport = 'websocket';
     const { connect } = await setup();
     const [alice, bob] = await Promise.all([connect(), connect()]);
-    expect(await alice!.join('lobby', { member: { id: 'alice', info: { color: 'red' } } })).toEqual({
+    expect(await alice.join('lobby', { member: { id: 'alice', info: { color: 'red' } } })).toEqual({
       type: 'join_ack',
       room: 'lobby',
       members: [{ id: 'alice', metadata: { color: 'red' } }],
     });
-    await bob!.join('lobby', { member: { id: 'bob' } });
-    await bob!.send({ type: 'direct', room: 'lobby', target: 'alice', data: 'hi' });
-    expect(await alice!.waitFor((f) => f.type === 'message')).toEqual({ type: 'message', room: 'lobby', from: 'bob', data: 'hi' });
+    await bob.join('lobby', { member: { id: 'bob' } });
+    await bob.send({ type: 'direct', room: 'lobby', target: 'alice', data: 'hi' });
+    expect(await alice.waitFor((f) => f.type === 'message')).toEqual({ type: 'message', room: 'lobby', from: 'bob', data: 'hi' });
   });
 });

@@ -72,7 +72,7 @@ class StreamingAssistant implements VirtualRoomMember {
       if (seq === 1) await this.onFirstToken?.();
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await context.broadcastFrame(JSON.stringify({ type: 'complete', sessionId, seq: ++seq }));
+    await context.broadcastFrame(JSON.stringify({ type: 'complete', sessionId, seq: seq + 1 }));
     await context.typing(false);
     await context.say({ text: this.tokens.join('') });
     this.done.push(sessionId);
@@ -183,7 +183,6 @@ describe('virtual members', () => {
     const { rooms, connect } = await setup();
     const lobby = rooms.room('lobby');
     const left: string[] = [];
-    let context!: VirtualMemberContext;
     const member: VirtualRoomMember = {
       id: 'ai',
       onMessage: () => undefined,
@@ -192,7 +191,7 @@ describe('virtual members', () => {
     };
     const alice = await connect();
     await alice.join('lobby', { memberId: 'alice' });
-    context = lobby.joinVirtual(member);
+    const context = lobby.joinVirtual(member);
     expect(await alice.next()).toEqual({ type: 'presence', room: 'lobby', action: 'join', memberId: 'ai', metadata: {} });
     expect(await alice.next()).toEqual({ type: 'message', room: 'lobby', from: 'ai', data: 'hello, I am here' });
     // Its id is taken: neither a client nor another virtual member can have it.
