@@ -1,5 +1,5 @@
 import type { Atmosphere } from '@atmosphere/runtime';
-import type { TestTransport } from '@atmosphere/runtime/testing';
+import { eventually, type TestTransport } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { RoomManager } from '../src/index.ts';
 import { type Frame, memberIds, RoomClient, startRooms } from './helpers.ts';
@@ -57,6 +57,27 @@ describe.each(TRANSPORTS)('room protocol over %s', (name) => {
     await mark(rooms, 'lobby', 'after-leave');
     for (const client of [alice, bob, carol]) expect(await client.next()).toEqual({ type: 'message', room: 'lobby', data: 'after-leave' });
     expect(dave.frames().map((f) => f.type)).toEqual(['join_ack']);
+  });
+
+  test('ten clients: each sees exactly the joins after its own and the leaves before its own, in order', async () => {
+    transport = name;
+    const { rooms, connect } = await setup();
+    const count = 10;
+    const all = await Promise.all(Array.from({ length: count }, () => connect()));
+    for (const [i, client] of all.entries()) expect(memberIds(await client.join('lobby', { memberId: `m${i}` }))).toHaveLength(i + 1);
+    expect(rooms.find('lobby')!.size).toBe(count);
+    const last = all[count - 1]!;
+    for (const [i, client] of all.entries()) {
+      await client.send({ type: 'leave', room: 'lobby' });
+      if (i < count - 1) await last.waitFor((f) => f['action'] === 'leave' && f['memberId'] === `m${i}`);
+    }
+    await eventually(() => !rooms.exists('lobby'), 'the empty room destroyed');
+    for (const [i, client] of all.entries()) {
+      const seen = client.frames().filter((f) => f.type === 'presence').map((f) => `${String(f['action'])} ${String(f['memberId'])}`);
+      const joins = Array.from({ length: count - 1 - i }, (_, k) => `join m${i + 1 + k}`);
+      const leaves = Array.from({ length: i }, (_, k) => `leave m${k}`);
+      expect(seen).toEqual([...joins, ...leaves]);
+    }
   });
 
   test('broadcasts reach the others (not the sender), direct messages one member, typing the others', async () => {
