@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 
 /** The scenarios, in the order they run. */
-export const SCENARIOS = ['fanout', 'memory', 'http', 'replay', 'tokens', 'scale'] as const;
+export const SCENARIOS = ['fanout', 'memory', 'tokens', 'http', 'replay', 'scale'] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
 /** The WebSocket implementations compared side by side. */
@@ -17,6 +17,8 @@ export interface BenchOptions {
   fanoutClients: number[];
   /** Client processes for fan-out and memory runs. */
   clientProcesses: number;
+  /** Interleaved rounds of each fan-out comparison (the median is reported). */
+  rounds: number;
   /** Length of the max-rate phase. */
   maxDurationMs: number;
   /** Length of the paced phase. */
@@ -58,6 +60,7 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --clients=1000,5000     fan-out sizes
   --client-procs=2        client processes for fan-out and memory
   --duration=ms           length of each max-rate and paced phase
+  --rounds=3              interleaved rounds per fan-out comparison (median reported)
   --paced-rate=20000      paced load in delivered messages per second
   --memory-clients=5000   idle connections for the memory scenario
   --http-clients=1000     SSE / long-polling fan-out size
@@ -95,21 +98,22 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
     impls: [...IMPLS],
     fanoutClients: quick ? [200] : [1000, 5000],
     clientProcesses: 2,
-    maxDurationMs: quick ? 1500 : 5000,
-    pacedDurationMs: quick ? 1500 : 5000,
+    rounds: quick ? 1 : 3,
+    maxDurationMs: quick ? 1000 : 5000,
+    pacedDurationMs: quick ? 1000 : 5000,
     pacedMessagesPerSecond: 20_000,
     windowMessages: 20_000,
-    memoryClients: quick ? 1000 : 5000,
-    httpClients: quick ? 100 : 1000,
+    memoryClients: quick ? 500 : 5000,
+    httpClients: quick ? 50 : 1000,
     replayMessages: 1000,
     replayRounds: quick ? 3 : 7,
     tokenFrames: 2000,
     pacedTokenFrames: 100,
     tokenRate: 50,
-    tokenRounds: quick ? 2 : 5,
-    scaleTarget: quick ? 5000 : 100_000,
+    tokenRounds: quick ? 1 : 5,
+    scaleTarget: quick ? 3000 : 100_000,
     scaleImpls: quick ? ['atmosphere'] : [...IMPLS],
-    scaleHoldMs: quick ? 1500 : 12_000,
+    scaleHoldMs: quick ? 1200 : 12_000,
     scaleHeartbeatMs: quick ? 1000 : 5000,
     profile: false,
     updateDocs: false,
@@ -137,6 +141,9 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
         break;
       case '--duration':
         options.maxDurationMs = options.pacedDurationMs = positive(value, flag);
+        break;
+      case '--rounds':
+        options.rounds = positive(value, flag);
         break;
       case '--paced-rate':
         options.pacedMessagesPerSecond = positive(value, flag);

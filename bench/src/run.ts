@@ -23,7 +23,7 @@ import { tokensScenario } from './scenarios/tokens.ts';
 
 const BENCH_DIR = join(import.meta.dirname, '..');
 const ROOT = join(BENCH_DIR, '..');
-const ALL: Scenario[] = [fanoutScenario, memoryScenario, httpScenario, replayScenario, tokensScenario, scaleScenario];
+const ALL: Scenario[] = [fanoutScenario, memoryScenario, tokensScenario, httpScenario, replayScenario, scaleScenario];
 
 function gitCommit(): string {
   try {

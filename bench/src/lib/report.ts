@@ -40,6 +40,7 @@ export interface ScenarioOutcome {
   goals: Goal[];
   notes: string[];
   profiles: ProfileSummary[];
+  details?: string[];
   /** Everything measured, for the JSON file. */
   data: unknown;
 }
@@ -133,6 +134,7 @@ export function renderMarkdown(results: BenchResults): string {
     }
     for (const note of scenario.notes) out.push(`- ${note}`);
     if (scenario.notes.length > 0) out.push('');
+    for (const detail of scenario.details ?? []) out.push(detail, '');
     for (const profile of scenario.profiles) {
       out.push(`<details><summary>CPU profile ${profile.file} (top self time of ${formatNumber(profile.totalMs)} ms)</summary>`, '');
       out.push('| Self % | Self ms | Function |', '|---:|---:|---|');

@@ -1,5 +1,6 @@
-import type { Impl } from '../options.ts';
+import type { ClientImpl } from '../clients/connector.ts';
 import type { Comparison } from '../lib/report.ts';
+import type { ServerConfig } from '../servers/target.ts';
 import type { BenchContext } from './context.ts';
 import { type ClientGroup, FanoutSession, type PhaseResult, type ServerHandle, startClients, startServer, stopRun } from './harness.ts';
 import {
@@ -17,15 +18,24 @@ import {
   wsServer,
 } from './scenario.ts';
 
-/** The measured phases of one implementation at one size. */
+/** One side of a fan-out comparison: a server and the client that speaks to it. */
+export interface Contender {
+  key: string;
+  label: string;
+  server: ServerConfig;
+  client: ClientImpl;
+}
+
+/** The measured phases of one contender at one size: every round, and the median of each metric. */
 export interface FanoutRun {
-  /** The implementation (or, for the HTTP runs, the column label). */
-  impl: string;
+  key: string;
+  label: string;
   clients: number;
   connected: number;
+  pacedRate: number;
+  rounds: { max: PhaseResult; paced: PhaseResult }[];
   max: PhaseResult;
   paced: PhaseResult;
-  pacedRate: number;
 }
 
 /** Broadcasts in flight for a max-rate phase: about `windowMessages` deliveries, at least 4 broadcasts. */
@@ -33,25 +43,119 @@ export function windowFor(clients: number, windowMessages: number): number {
   return Math.max(4, Math.round(windowMessages / clients));
 }
 
-/** Runs warm-up, max-rate and paced phases against one server; returns the measured phases. */
-export async function measureFanout(
+function median(values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const middle = sorted.length / 2;
+  return sorted.length % 2 === 1 ? sorted[Math.floor(middle)]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** The median of each metric over rounds (counts are summed, `complete` only if every round was). */
+export function medianPhase(phases: PhaseResult[]): PhaseResult {
+  const m = (pick: (p: PhaseResult) => number): number => median(phases.map(pick));
+  const first = phases[0]!;
+  return {
+    mode: first.mode,
+    clients: Math.min(...phases.map((p) => p.clients)),
+    broadcasts: phases.reduce((s, p) => s + p.broadcasts, 0),
+    delivered: phases.reduce((s, p) => s + p.delivered, 0),
+    expected: phases.reduce((s, p) => s + p.expected, 0),
+    complete: phases.every((p) => p.complete),
+    elapsedMs: phases.reduce((s, p) => s + p.elapsedMs, 0),
+    messagesPerSecond: m((p) => p.messagesPerSecond),
+    serverCpu: { us: m((p) => p.serverCpu.us), percent: m((p) => p.serverCpu.percent) },
+    clientCpu: { us: m((p) => p.clientCpu.us), percent: m((p) => p.clientCpu.percent) },
+    serverCpuPerMessageUs: m((p) => p.serverCpuPerMessageUs),
+    latency: {
+      count: phases.reduce((s, p) => s + p.latency.count, 0),
+      p50: m((p) => p.latency.p50),
+      p90: m((p) => p.latency.p90),
+      p99: m((p) => p.latency.p99),
+      max: Math.max(...phases.map((p) => p.latency.max)),
+      mean: m((p) => p.latency.mean),
+    },
+    closedUnexpectedly: Math.max(...phases.map((p) => p.closedUnexpectedly)),
+    foreign: phases.reduce((s, p) => s + p.foreign, 0),
+    creditWait: m((p) => p.creditWait),
+  };
+}
+
+/**
+ * Measures contenders side by side at one size. All servers and their clients are up at once (idle when
+ * not measured), and the rounds interleave — A B C, B C A, C A B — so a burst of load from elsewhere on a
+ * shared machine lands on every contender alike; each metric is the median of the rounds.
+ */
+export async function compareFanout(
   context: BenchContext,
-  server: ServerHandle,
-  clients: ClientGroup,
-  label: string,
-): Promise<{ max: PhaseResult; paced: PhaseResult; pacedRate: number }> {
+  contenders: Contender[],
+  clients: number,
+  prefix: string,
+  report: ScenarioReport,
+): Promise<{ runs: (FanoutRun | undefined)[]; notes: string[] }> {
   const { options } = context;
-  const session = new FanoutSession(server, clients);
-  const window = windowFor(clients.connected, options.windowMessages);
+  const window = windowFor(clients, options.windowMessages);
   const drainMs = options.quick ? 5_000 : 15_000;
-  context.log(`${label}: warm-up`);
-  await session.phase({ mode: 'max', durationMs: Math.min(1000, options.maxDurationMs / 2), window, drainMs });
-  context.log(`${label}: max rate for ${options.maxDurationMs} ms (window ${window} broadcasts)`);
-  const max = await session.phase({ mode: 'max', durationMs: options.maxDurationMs, window, drainMs });
-  const pacedRate = Math.max(1, options.pacedMessagesPerSecond / Math.max(1, clients.connected));
-  context.log(`${label}: paced at ${pacedRate.toFixed(1)} broadcasts/s for ${options.pacedDurationMs} ms`);
-  const paced = await session.phase({ mode: 'paced', durationMs: options.pacedDurationMs, rate: pacedRate, drainMs });
-  return { max, paced, pacedRate };
+  const pacedRate = Math.max(1, options.pacedMessagesPerSecond / clients);
+  const notes: string[] = [];
+  const setups: { contender: Contender; server: ServerHandle; group: ClientGroup; session: FanoutSession }[] = [];
+  const rounds = new Map<string, { max: PhaseResult; paced: PhaseResult }[]>();
+  try {
+    for (const contender of contenders) {
+      const label = `${prefix}-${clients}-${contender.key}`;
+      const server = await startServer(context, contender.server, label);
+      context.log(`${label}: connecting ${clients} ${contender.client} clients over ${options.clientProcesses} processes`);
+      let group: ClientGroup;
+      try {
+        group = await startClients(context, server, { impl: contender.client, count: clients, processes: options.clientProcesses }, label);
+      } catch (error) {
+        await stopRun(server, undefined);
+        throw error;
+      }
+      setups.push({ contender, server, group, session: new FanoutSession(server, group) });
+      if (group.connected === 0) throw new Error(`${label}: no client could connect: ${group.firstError ?? 'unknown'}`);
+      if (group.connected < clients) notes.push(`${contender.label}: ${group.connected}/${clients} connected (${group.firstError ?? ''}).`);
+    }
+    for (let round = 0; round < options.rounds; round++) {
+      for (let i = 0; i < setups.length; i++) {
+        const { contender, session } = setups[(i + round) % setups.length]!;
+        const label = `${prefix}-${clients}-${contender.key} round ${round + 1}/${options.rounds}`;
+        if (round === 0) await session.phase({ mode: 'max', durationMs: options.quick ? 300 : 1000, window, drainMs });
+        context.log(`${label}: max rate ${options.maxDurationMs} ms (window ${window}), paced ${pacedRate.toFixed(1)}/s ${options.pacedDurationMs} ms`);
+        const max = await session.phase({ mode: 'max', durationMs: options.maxDurationMs, window, drainMs });
+        const paced = await session.phase({ mode: 'paced', durationMs: options.pacedDurationMs, rate: pacedRate, drainMs });
+        const list = rounds.get(contender.key) ?? [];
+        list.push({ max, paced });
+        rounds.set(contender.key, list);
+      }
+    }
+  } finally {
+    for (const setup of setups) {
+      await stopRun(setup.server, setup.group);
+      await collectProfile(context, setup.server, report.profiles);
+    }
+  }
+  const runs = contenders.map((contender): FanoutRun | undefined => {
+    const list = rounds.get(contender.key);
+    const setup = setups.find((s) => s.contender === contender);
+    if (!list || list.length === 0 || !setup) return undefined;
+    const run: FanoutRun = {
+      key: contender.key,
+      label: contender.label,
+      clients,
+      connected: setup.group.connected,
+      pacedRate,
+      rounds: list,
+      max: medianPhase(list.map((r) => r.max)),
+      paced: medianPhase(list.map((r) => r.paced)),
+    };
+    notes.push(...anomalies(run));
+    return run;
+  });
+  notes.unshift(
+    `Median of ${options.rounds} interleaved round(s). Max rate: ${options.maxDurationMs / 1000} s with a credit window of ${window} broadcasts beyond the slowest client. ` +
+      `Paced: ${pacedRate.toFixed(1)} broadcasts/s (${options.pacedMessagesPerSecond.toLocaleString('en-US')} deliveries/s) for ${options.pacedDurationMs / 1000} s.`,
+  );
+  return { runs, notes };
 }
 
 /** Rows shared by the WebSocket and HTTP fan-out tables. */
@@ -72,14 +176,13 @@ export function fanoutRows(runs: (FanoutRun | undefined)[]): Comparison['rows'] 
 }
 
 /** Notes for phases that did not deliver everything (a slow-client disconnect, a timeout). */
-export function anomalies(label: string, run: FanoutRun): string[] {
+export function anomalies(run: FanoutRun): string[] {
   const notes: string[] = [];
   for (const phase of [run.max, run.paced]) {
-    if (!phase.complete || phase.closedUnexpectedly > 0 || phase.foreign > 0 || run.connected < run.clients) {
+    if (!phase.complete || phase.closedUnexpectedly > 0 || phase.foreign > 0 || phase.delivered < phase.expected) {
       notes.push(
-        `${label} (${phase.mode}): ${phase.delivered} of ${phase.expected} expected messages delivered` +
-          `${phase.complete ? '' : ' before the drain timeout'}; ${run.connected}/${run.clients} connected; ` +
-          `${phase.closedUnexpectedly} closed unexpectedly; ${phase.foreign} unparsable.`,
+        `${run.label} (${phase.mode}): ${phase.delivered} of ${phase.expected} expected messages delivered` +
+          `${phase.complete ? '' : ' (a round hit its drain timeout)'}; ${phase.closedUnexpectedly} client(s) closed unexpectedly; ${phase.foreign} unparsable.`,
       );
     }
   }
@@ -94,41 +197,19 @@ export const fanoutScenario: Scenario = {
     const { options } = context;
     const impls = orderImpls(options.impls);
     const report: ScenarioReport = { comparisons: [], goals: [], notes: [], profiles: [], data: [] };
-    const data: FanoutRun[] = [];
+    const data: (FanoutRun | undefined)[] = [];
     for (const clients of options.fanoutClients) {
-      const runs: (FanoutRun | undefined)[] = [];
-      const notes: string[] = [];
-      for (const impl of impls) {
-        const label = `fanout-${clients}-${impl}`;
-        let server: ServerHandle | undefined;
-        let group: ClientGroup | undefined;
-        try {
-          server = await startServer(context, wsServer(impl, 30_000), label);
-          context.log(`${label}: connecting ${clients} clients over ${options.clientProcesses} processes`);
-          group = await startClients(context, server, { impl: WS_CLIENTS[impl], count: clients, processes: options.clientProcesses }, label);
-          if (group.connected === 0) throw new Error(`no client could connect: ${group.firstError ?? 'unknown'}`);
-          const measured = await measureFanout(context, server, group, label);
-          const run: FanoutRun = { impl, clients, connected: group.connected, ...measured };
-          runs.push(run);
-          data.push(run);
-          notes.push(...anomalies(LABELS[impl], run));
-        } finally {
-          await stopRun(server, group);
-          await collectProfile(context, server, report.profiles);
-        }
-      }
+      const contenders = impls.map((impl): Contender => ({ key: impl, label: LABELS[impl], server: wsServer(impl, 30_000), client: WS_CLIENTS[impl] }));
+      const { runs, notes } = await compareFanout(context, contenders, clients, 'fanout', report);
+      data.push(...runs);
       report.comparisons.push({
         title: `N = ${clients.toLocaleString('en-US')} WebSocket clients`,
         columns: impls.map((i) => LABELS[i]),
         baseline: baselineIndex(impls),
         rows: fanoutRows(runs),
-        notes: [
-          `Paced: ${Math.max(1, options.pacedMessagesPerSecond / clients).toFixed(1)} broadcasts/s (${options.pacedMessagesPerSecond.toLocaleString('en-US')} deliveries/s). ` +
-            `Max rate: credit window of ${windowFor(clients, options.windowMessages)} broadcasts beyond the slowest client.`,
-          ...notes,
-        ],
+        notes,
       });
-      const find = (impl: Impl) => runs.find((r) => r?.impl === impl);
+      const find = (key: string) => runs.find((r) => r?.key === key);
       const atmo = find('atmosphere');
       const raw = find('ws');
       const sio = find('socketio');

@@ -4,6 +4,8 @@ import type { BenchContext } from './context.ts';
 import { type ClientGroup, type ServerHandle, serverMemory, startClients, startServer, stopRun, waitForServerConnections } from './harness.ts';
 import { WS_CLIENTS, wsServer } from './scenario.ts';
 import { delay } from '../lib/clock.ts';
+import { diffHeapSnapshots, type HeapDiff } from '../lib/heap-snapshot.ts';
+import { join } from 'node:path';
 
 /** Idle connections held by one server: memory before and after, per connection. */
 export interface IdleRun {
@@ -22,6 +24,8 @@ export interface IdleRun {
   /** Server CPU while holding the idle connections (heartbeats), percent of a core. */
   holdCpuPercent: number;
   holdMs: number;
+  /** With `heapSnapshots`: what the heap gained per connection, by kind of object. */
+  heap?: HeapDiff;
 }
 
 export interface IdleOptions {
@@ -34,6 +38,8 @@ export interface IdleOptions {
   raiseFileLimit?: boolean;
   connectTimeoutMs: number;
   label: string;
+  /** Take heap snapshots before and after (slow; for finding what a connection costs). */
+  heapSnapshots?: boolean;
 }
 
 /**
@@ -46,6 +52,8 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
   try {
     server = await startServer(context, wsServer(options.impl, options.heartbeatMs), options.label, { raiseFileLimit: options.raiseFileLimit ?? false });
     const baseline = await serverMemory(server);
+    const snapshotBefore = options.heapSnapshots ? join(context.profileDir, `${options.label}-before.heapsnapshot`) : undefined;
+    if (snapshotBefore) await server.child.call('heapSnapshot', { file: snapshotBefore }, 120_000);
     context.log(`${options.label}: opening ${options.count} idle connections over ${options.processes} processes`);
     group = await startClients(
       context,
@@ -69,6 +77,12 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
     const heldByServer = await server.child.call<number>('connections');
     const loaded = await serverMemory(server);
     const connected = Math.max(1, group.connected);
+    let heap: HeapDiff | undefined;
+    if (snapshotBefore) {
+      const snapshotAfter = join(context.profileDir, `${options.label}-after.heapsnapshot`);
+      await server.child.call('heapSnapshot', { file: snapshotAfter }, 120_000);
+      heap = await diffHeapSnapshots(snapshotBefore, snapshotAfter, connected);
+    }
     return {
       impl: options.impl,
       target: options.count,
@@ -83,6 +97,7 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
       heapPerConnection: (loaded.heapUsed - baseline.heapUsed) / connected,
       holdCpuPercent: (100 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system)) / ((cpu1.wallMs - cpu0.wallMs) * 1000),
       holdMs: options.holdMs,
+      ...(heap ? { heap } : {}),
     };
   } finally {
     await stopRun(server, group);

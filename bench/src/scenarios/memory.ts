@@ -1,3 +1,4 @@
+import type { HeapDiff } from '../lib/heap-snapshot.ts';
 import type { Impl } from '../options.ts';
 import type { BenchContext } from './context.ts';
 import { type IdleRun, measureIdle } from './idle.ts';
@@ -21,6 +22,7 @@ export const memoryScenario: Scenario = {
         holdMs: options.quick ? 500 : 2_000,
         connectTimeoutMs: 60_000,
         label: `memory-${options.memoryClients}-${impl}`,
+        heapSnapshots: options.profile,
       });
       runs.push(run);
       if (run.connected < run.target || run.heldByServer < run.connected) {
@@ -54,7 +56,22 @@ export const memoryScenario: Scenario = {
       goals,
       notes,
       profiles: [],
+      details: runs.filter((r) => r.heap).map((r) => heapTable(LABELS[r.impl], r.heap!)),
       data: runs,
     };
   },
 };
+
+/** A heap diff as a collapsed markdown table. */
+function heapTable(label: string, heap: HeapDiff): string {
+  const lines = [
+    `<details><summary>${label}: heap growth per idle connection, by kind of object (${(heap.bytesPerConnection / 1024).toFixed(1)} KiB in all)</summary>`,
+    '',
+    '| Object | Per connection | Bytes per connection |',
+    '|---|---:|---:|',
+    ...heap.top.map((g) => `| \`${g.name}\` | ${g.perConnection.toFixed(2)} | ${g.bytesPerConnection.toFixed(0)} |`),
+    '',
+    '</details>',
+  ];
+  return lines.join('\n');
+}

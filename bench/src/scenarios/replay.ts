@@ -53,47 +53,55 @@ export const replayScenario: Scenario = {
     const impls = orderImpls(options.impls);
     const runs: ReplayRun[] = [];
     const notes: string[] = [];
-    for (const impl of impls) {
-      const label = `replay-${impl}`;
-      let server: ServerHandle | undefined;
-      let group: ClientGroup | undefined;
-      try {
-        server = await startServer(context, replayServer(impl, messages), label);
-        group = await startClients(context, server, { impl: WS_CLIENTS[impl], count: 1, processes: 1 }, label);
-        if (group.connected !== 1) throw new Error(`the client could not connect: ${group.firstError ?? 'unknown'}`);
-        const client = group.children[0]!;
-        const session = new FanoutSession(server, group);
+    const setups: { impl: Impl; server: ServerHandle; group: ClientGroup; nextSeq: number; rounds: ReplayRound[] }[] = [];
+    try {
+      for (const impl of impls) {
+        const label = `replay-${impl}`;
+        const server = await startServer(context, replayServer(impl, messages), label);
+        const group = await startClients(context, server, { impl: WS_CLIENTS[impl], count: 1, processes: 1 }, label).catch(async (error: unknown) => {
+          await stopRun(server, undefined);
+          throw error;
+        });
+        setups.push({ impl, server, group, nextSeq: 1, rounds: [] });
+        if (group.connected !== 1) throw new Error(`${label}: the client could not connect: ${group.firstError ?? 'unknown'}`);
         // Live traffic first, so the replay continues an existing stream.
-        let nextSeq = 1;
-        await server.child.call('broadcast', { firstSeq: nextSeq, count: 10 });
-        nextSeq += 10;
-        if (!(await waitFor(() => session.min >= 10, 5_000))) throw new Error('the first live messages did not arrive');
-        const rounds: ReplayRound[] = [];
-        for (let round = 0; round < options.replayRounds; round++) {
+        const session = new FanoutSession(server, group);
+        await server.child.call('broadcast', { firstSeq: 1, count: 10 });
+        setups[setups.length - 1]!.nextSeq = 11;
+        if (!(await waitFor(() => session.min >= 10, 5_000))) throw new Error(`${label}: the first live messages did not arrive`);
+      }
+      // Rounds interleave the implementations, so load from elsewhere lands on all alike.
+      for (let round = 0; round < options.replayRounds; round++) {
+        for (let i = 0; i < setups.length; i++) {
+          const setup = setups[(i + round) % setups.length]!;
+          const { impl, server, group } = setup;
+          const client = group.children[0]!;
           const token = await client.call<ResumeToken>('cut', { index: 0 });
           const left = await waitForServerConnections(server, 0, 5_000, (seen) => seen === 0);
-          if (left !== 0) throw new Error(`the server still counts ${left} connection(s) after the cut`);
-          await server.child.call('broadcast', { firstSeq: nextSeq, count: messages });
-          nextSeq += messages;
+          if (left !== 0) throw new Error(`${LABELS[impl]}: the server still counts ${left} connection(s) after the cut`);
+          await server.child.call('broadcast', { firstSeq: setup.nextSeq, count: messages });
+          setup.nextSeq += messages;
           const result = await client.call<ReplayRound>('resume', { index: 0, token, expected: messages, timeoutMs: 10_000 }, 20_000);
-          rounds.push(result);
+          setup.rounds.push(result);
           if (!result.complete || result.delivered !== messages) {
             notes.push(`${LABELS[impl]} round ${round + 1}: ${result.delivered} of ${messages} missed messages delivered.`);
           }
           if (result.recovered === false) notes.push(`${LABELS[impl]} round ${round + 1}: the session was not recovered.`);
         }
-        const times = rounds.filter((r) => r.complete).map((r) => r.elapsedMs);
+      }
+      for (const { impl, rounds } of setups) {
+        const complete = rounds.filter((r) => r.complete).map((r) => r.elapsedMs);
         runs.push({
           impl,
           rounds,
-          medianMs: median(times),
-          minMs: Math.min(...times),
-          maxMs: Math.max(...times),
+          medianMs: median(complete),
+          minMs: Math.min(...complete),
+          maxMs: Math.max(...complete),
           medianConnectMs: median(rounds.map((r) => r.connectedMs)),
         });
-      } finally {
-        await stopRun(server, group);
       }
+    } finally {
+      for (const { server, group } of setups) await stopRun(server, group);
     }
     const find = (impl: Impl) => runs.find((r) => r.impl === impl);
     const value = (pick: (r: ReplayRun) => number) => impls.map((i) => (find(i) ? pick(find(i)!) : null));

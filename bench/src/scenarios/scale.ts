@@ -74,7 +74,8 @@ export const scaleScenario: Scenario = {
         {
           description: '100 000 idle connections on one server process (2 cores)',
           actual: atmo ? `${atmo.heldByServer.toLocaleString('en-US')}${target < options.scaleTarget ? ` (capped by ulimit -Hn ${limits.hard})` : ''}` : '–',
-          met: atmo ? atmo.heldByServer >= 100_000 : null,
+          // A quick run does not try (its target is small); a capped run tried and could not.
+          met: atmo && options.scaleTarget >= 100_000 ? atmo.heldByServer >= 100_000 : null,
         },
       ],
       notes,

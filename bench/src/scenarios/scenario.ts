@@ -12,6 +12,8 @@ export interface ScenarioReport {
   goals: Goal[];
   notes: string[];
   profiles: ProfileSummary[];
+  /** Further markdown blocks (heap breakdowns, …). */
+  details?: string[];
   data: unknown;
 }
 

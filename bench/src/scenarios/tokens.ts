@@ -69,29 +69,40 @@ export const tokensScenario: Scenario = {
     const impls = (['atmosphere', 'ws'] as const).filter((i) => options.impls.includes(i));
     const report: ScenarioReport = { comparisons: [], goals: [], notes: [], profiles: [], data: [] };
     const runs: TokensRun[] = [];
-    for (const impl of impls) {
-      const label = `tokens-${impl}`;
-      let server: ServerHandle | undefined;
-      let group: ClientGroup | undefined;
-      try {
-        server = await startServer(context, wsServer(impl, 30_000), label);
-        group = await startClients(context, server, { impl: WS_CLIENTS[impl], count: 1, processes: 1, payload: 'frames' }, label);
-        if (group.connected !== 1) throw new Error(`the client could not connect: ${group.firstError ?? 'unknown'}`);
-        const burst: StreamResult[] = [];
-        const paced: StreamResult[] = [];
-        const burstHistogram = new Histogram();
-        const pacedHistogram = new Histogram();
-        for (let round = 0; round < options.tokenRounds; round++) {
-          context.log(`${label}: round ${round + 1}: ${options.tokenFrames} frames back to back, ${options.pacedTokenFrames} at ${options.tokenRate}/s`);
+    const setups: { impl: Impl; server: ServerHandle; group: ClientGroup }[] = [];
+    const results = new Map<Impl, { burst: StreamResult[]; paced: StreamResult[]; burstHistogram: Histogram; pacedHistogram: Histogram }>();
+    try {
+      for (const impl of impls) {
+        const label = `tokens-${impl}`;
+        const server = await startServer(context, wsServer(impl, 30_000), label);
+        const group = await startClients(context, server, { impl: WS_CLIENTS[impl], count: 1, processes: 1, payload: 'frames' }, label).catch(
+          async (error: unknown) => {
+            await stopRun(server, undefined);
+            throw error;
+          },
+        );
+        setups.push({ impl, server, group });
+        if (group.connected !== 1) throw new Error(`${label}: the client could not connect: ${group.firstError ?? 'unknown'}`);
+        results.set(impl, { burst: [], paced: [], burstHistogram: new Histogram(), pacedHistogram: new Histogram() });
+      }
+      // Rounds interleave the implementations, so load from elsewhere lands on both alike.
+      for (let round = 0; round < options.tokenRounds; round++) {
+        for (let i = 0; i < setups.length; i++) {
+          const { impl, server, group } = setups[(i + round) % setups.length]!;
+          const result = results.get(impl)!;
+          context.log(`tokens-${impl} round ${round + 1}: ${options.tokenFrames} frames back to back, ${options.pacedTokenFrames} at ${options.tokenRate}/s`);
           const b = await streamOnce(server, group, { count: options.tokenFrames, intervalMs: 0 });
-          burst.push(b.result);
-          burstHistogram.merge(b.histogram.snapshot());
+          result.burst.push(b.result);
+          result.burstHistogram.merge(b.histogram.snapshot());
           const p = await streamOnce(server, group, { count: options.pacedTokenFrames, intervalMs: 1000 / options.tokenRate });
-          paced.push(p.result);
-          pacedHistogram.merge(p.histogram.snapshot());
+          result.paced.push(p.result);
+          result.pacedHistogram.merge(p.histogram.snapshot());
         }
-        for (const [kind, results] of [['burst', burst], ['paced', paced]] as const) {
-          for (const r of results) {
+      }
+      for (const { impl, group } of setups) {
+        const result = results.get(impl)!;
+        for (const [kind, list] of [['burst', result.burst], ['paced', result.paced]] as const) {
+          for (const r of list) {
             if (r.received < r.frames) report.notes.push(`${LABELS[impl]} ${kind}: ${r.received} of ${r.frames} frames arrived.`);
           }
         }
@@ -99,13 +110,15 @@ export const tokensScenario: Scenario = {
         if (stats.closedUnexpectedly > 0) report.notes.push(`${LABELS[impl]}: the client was disconnected during the run.`);
         runs.push({
           impl,
-          burst,
-          paced,
-          burstFramesPerSecond: median(burst.map((r) => r.framesPerSecond)),
-          burstLatency: summarize(burstHistogram),
-          pacedLatency: summarize(pacedHistogram),
+          burst: result.burst,
+          paced: result.paced,
+          burstFramesPerSecond: median(result.burst.map((r) => r.framesPerSecond)),
+          burstLatency: summarize(result.burstHistogram),
+          pacedLatency: summarize(result.pacedHistogram),
         });
-      } finally {
+      }
+    } finally {
+      for (const { server, group } of setups) {
         await stopRun(server, group);
         await collectProfile(context, server, report.profiles);
       }

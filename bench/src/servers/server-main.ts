@@ -3,6 +3,7 @@
  * on 127.0.0.1 (a free port) and serves the orchestrator's calls: CPU and memory samples (after `gc()`),
  * connection counts, fan-out phases, token streams, shutdown.
  */
+import { writeHeapSnapshot } from 'node:v8';
 import { cpuSample, Endpoint, memorySample } from '../lib/endpoint.ts';
 import { startAtmosphere } from './atmosphere.ts';
 import { FanoutDriver, type FanoutPlan } from './driver.ts';
@@ -35,6 +36,10 @@ new Endpoint()
   .method('cpu', () => cpuSample())
   .method('memory', (params: { gc: boolean }) => memorySample(params.gc))
   .method('connections', () => target.connections())
+  .method('heapSnapshot', async (params: { file: string }) => {
+    await memorySample(true);
+    return writeHeapSnapshot(params.file);
+  })
   .method('fanout', (plan: FanoutPlan) => driver.run(plan))
   .method('stopFanout', () => driver.stop())
   .method('broadcast', (params: { count: number; firstSeq: number }) => {
