@@ -149,7 +149,7 @@ export class Room implements VirtualHost {
     let state = this.#members.get(id);
     if (state?.context !== undefined) throw new AtmosphereError('CONFLICT', `Member id ${id} belongs to a virtual member of room ${this.name}.`);
     if (state === undefined) {
-      const metadata = member.metadata === undefined ? EMPTY_METADATA : Object.freeze({ ...member.metadata });
+      const metadata = checkedMetadata(member.metadata, id);
       state = { member: Object.freeze({ id, metadata }), connections: new Set(), joinedAt: Date.now(), context: undefined, announced: false };
       this.#members.set(id, state);
     }
@@ -372,7 +372,7 @@ export class Room implements VirtualHost {
     this.#assertOpen();
     if (!isMemberId(member.id)) throw new AtmosphereError('BAD_REQUEST', `Invalid member id ${JSON.stringify(member.id)}: ${MEMBER_ID_RULE}.`);
     if (this.#members.has(member.id)) throw new AtmosphereError('CONFLICT', `Member id ${member.id} is already in room ${this.name}.`);
-    const metadata = member.metadata === undefined ? EMPTY_METADATA : Object.freeze({ ...member.metadata });
+    const metadata = checkedMetadata(member.metadata, member.id);
     const state: MemberState = { member: Object.freeze({ id: member.id, metadata }), connections: new Set(), joinedAt: Date.now(), context: undefined, announced: false };
     const context = new VirtualContext(this, this, state.member, member);
     state.context = context;
@@ -429,6 +429,19 @@ export class Room implements VirtualHost {
   #assertOpen(): void {
     if (this.#destroyed) throw closedError(this.name);
   }
+}
+
+/** Metadata is shown to every member as JSON: it must be a JSON object. Frozen (shallowly) once checked. */
+function checkedMetadata(metadata: RoomMetadata | undefined, id: string): RoomMetadata {
+  if (metadata === undefined) return EMPTY_METADATA;
+  let json: string | undefined;
+  try {
+    json = typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata) ? JSON.stringify(metadata) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (json === undefined) throw new AtmosphereError('BAD_REQUEST', `The metadata of member ${id} must be a JSON object.`);
+  return Object.freeze({ ...metadata });
 }
 
 function closedError(room: string): AtmosphereError {

@@ -119,6 +119,10 @@ describe('Room API', () => {
     expect(lobby.connectionMember(resourceOf(bob))).toEqual({ id: 'bob', metadata: {} });
     expect(() => lobby.join(resourceOf(bob), { id: 'robert' })).toThrow(/as bob; leave first/);
     expect(() => lobby.join(resourceOf(bob), { id: 'no spaces' })).toThrow(/Invalid member id/);
+    expect(() => rooms.room('other').join(resourceOf(alice), { id: 'carol', metadata: { n: 1n } })).toThrow(/must be a JSON object/);
+    expect(rooms.find('other')!.size).toBe(0);
+    expect(() => lobby.joinVirtual({ id: 'bot', metadata: [] as never, onMessage: () => undefined })).toThrow(/must be a JSON object/);
+    expect(lobby.members().map((m) => m.id)).toEqual(['alice', 'bob']);
 
     // Broadcast on behalf of a connection: that connection does not get it back.
     const sent = await lobby.broadcast({ n: 1 }, resourceOf(alice));
