@@ -1,6 +1,8 @@
 import { defineProject } from 'vitest/config';
+import { standardDecorators } from '../../vitest.decorators.ts';
 
 export default defineProject({
+  plugins: [standardDecorators()],
   resolve: { conditions: ['@atmosphere/source'] },
   ssr: { resolve: { conditions: ['@atmosphere/source'] } },
   test: {

@@ -7,6 +7,7 @@ import { createAgentContext } from '../src/pipeline/agent-context.ts';
 import { openAiRuntime, type OpenAiRuntimeOptions } from '../src/runtimes/openai/openai-runtime.ts';
 import type { AiFrame } from '../src/streaming/frames.ts';
 import { answerOf, collectingSession, type ReplayServer, type ReplayStep, startReplayServer } from '../src/testing/index.ts';
+import type { JsonSchema } from '../src/tools/json-schema.ts';
 import { type Tool, tool } from '../src/tools/tool.ts';
 import { httpStep, sseStep, transcript, transcriptText } from './fixtures.ts';
 
@@ -304,7 +305,7 @@ describe('built-in runtime against replayed provider transcripts', () => {
     server = await startReplayServer([sseStep('openai-structured.sse')]);
     const runtime = openAiRuntime({ env: {}, apiKey: KEY, model: 'gpt-4o-mini', baseUrl: server.baseUrl });
     const { session } = collectingSession();
-    const jsonSchema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+    const jsonSchema: JsonSchema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
     await runtime.execute(createAgentContext({ message: 'x', session, responseFormat: { name: 'Weather', jsonSchema } }), session, session.signal);
     expect((await server.requests.next()).body!['response_format']).toEqual({ type: 'json_schema', json_schema: { name: 'Weather', schema: jsonSchema } });
   });

@@ -151,12 +151,13 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
     const runId = randomUUID();
     const sessionId = randomUUID();
     const conversationId = options.conversationId ? options.conversationId(resource, metadata) : resource.id;
-    let run!: LiveRun;
+    const holder: { run?: LiveRun } = {};
     const session = new EndpointSession(
       { sink: audience, sessionId, runId, run: runs.start(runId, sessionId), logger },
-      { resource, conversationId, metadata, prompt, run: (s, message, overrides) => pipeline(s, run, message, overrides) },
+      { resource, conversationId, metadata, prompt, run: (s, message, overrides) => pipeline(s, holder.run!, message, overrides) },
     );
-    run = { session, audience, request: undefined };
+    const run: LiveRun = { session, audience, request: undefined };
+    holder.run = run;
     live.set(runId, run);
     join(run, resource);
     const task = (async () => {

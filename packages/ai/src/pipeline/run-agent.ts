@@ -129,10 +129,10 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
     response = failed(view, error);
   }
   for (let i = interceptors.length - 1; i >= 0; i--) {
-    const postProcess = interceptors[i]!.postProcess;
-    if (!postProcess) continue;
+    const interceptor = interceptors[i]!;
+    if (!interceptor.postProcess) continue;
     try {
-      await postProcess.call(interceptors[i], response, request, context);
+      await interceptor.postProcess(response, request, context);
     } catch (error) {
       logger.error(`AI interceptor ${interceptors[i]!.name ?? i}: postProcess failed`, { error });
     }

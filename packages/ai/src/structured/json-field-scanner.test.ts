@@ -44,7 +44,7 @@ describe('JsonFieldScanner', () => {
           const { fields, scanner } = scan(chunks);
           expect(scanner.done).toBe(true);
           const expected = Object.entries(JSON.parse(text) as Record<string, unknown>);
-          expect(fields.map((f) => [f.name, JSON.parse(f.raw)])).toEqual(expected);
+          expect(fields.map((f) => [f.name, JSON.parse(f.raw) as unknown])).toEqual(expected);
         },
       ),
       { numRuns: 200 },

@@ -55,17 +55,17 @@ export class ApprovalRegistry {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const signal = options.signal;
     const decision = new Promise<ApprovalDecision>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      const timers: { timeout?: NodeJS.Timeout } = {};
       const onAbort = (): void => settle({ approved: false, reason: 'cancelled' });
       const settle = (value: ApprovalDecision): void => {
         if (!this.#pending.delete(approvalId)) return;
-        if (timer) clearTimeout(timer);
+        clearTimeout(timers.timeout);
         signal?.removeEventListener('abort', onAbort);
         resolve(value);
       };
       this.#pending.set(approvalId, { mayAnswer: options.mayAnswer, resolve: settle });
-      timer = setTimeout(() => settle({ approved: false, reason: 'timeout' }), timeoutMs);
-      timer.unref();
+      timers.timeout = setTimeout(() => settle({ approved: false, reason: 'timeout' }), timeoutMs);
+      timers.timeout.unref();
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
     });

@@ -67,7 +67,7 @@ export function compileSchema<T>(schema: SchemaInput, what: string, jsonSchema?:
 
 function stripMeta(schema: Record<string, unknown>): JsonSchema {
   const { $schema: _ignored, ...rest } = schema;
-  return rest as JsonSchema;
+  return rest;
 }
 
 function issuePath(path: StandardSchemaV1.Issue['path']): string {

@@ -128,8 +128,8 @@ function toContent(result: unknown): string {
   if (typeof result === 'string') return result;
   if (result === undefined) return 'null';
   try {
-    return JSON.stringify(result) ?? String(result);
-  } catch {
-    return String(result);
+    return JSON.stringify(result) ?? 'null';
+  } catch (error) {
+    return JSON.stringify({ error: `The tool's result could not be encoded as JSON: ${(error as Error).message}` });
   }
 }
