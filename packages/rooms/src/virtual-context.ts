@@ -54,12 +54,12 @@ export class VirtualContext implements VirtualMemberContext {
     return this.room.sendTo(memberId, data, this.member.id);
   }
 
-  broadcastFrame(frame: string): Promise<void> {
+  broadcastFrame(frame: string, options?: { tag?: boolean }): Promise<void> {
     if (!this.active) return this.#closed();
     if (typeof frame !== 'string') {
       return Promise.reject(new AtmosphereError('BAD_REQUEST', 'broadcastFrame() takes a string (a serialised frame).'));
     }
-    return this.#host.sendFrame(tagFrame(this.#prefix, frame));
+    return this.#host.sendFrame(options?.tag === false ? frame : tagFrame(this.#prefix, frame));
   }
 
   typing(typing: boolean): Promise<void> {

@@ -51,10 +51,11 @@ export interface VirtualMemberContext {
    * Broadcasts a raw frame to every connection of the room — an AI frame (`{"type":"streaming-text",…}`,
    * PROTOCOL.md §7) as `StreamingSession` serialises it. A JSON object text is tagged with the room and the
    * member (`{"room":"lobby","from":"ai",…}`, no parse, one string per frame) so a connection in several rooms
-   * can route it; other strings go as they are. Not kept in history, not shown to virtual members. Frames keep
-   * their order relative to each other and to every other room message.
+   * can route it; other strings go as they are. `{ tag: false }` sends every frame byte for byte. Not kept in
+   * history, not shown to virtual members. Frames keep their order relative to each other and to every other
+   * room message.
    */
-  broadcastFrame(frame: string): Promise<void>;
+  broadcastFrame(frame: string, options?: { tag?: boolean }): Promise<void>;
   /** Shows (`true`) or clears (`false`) this member's typing indicator for every connection. */
   typing(typing: boolean): Promise<void>;
   /** Leaves the room (same as `room.leaveVirtual(member.id)`). */

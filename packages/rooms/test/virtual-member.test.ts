@@ -200,6 +200,14 @@ describe('virtual members', () => {
     expect(await impostor.next()).toEqual({ type: 'error', room: 'lobby', data: 'Member id ai belongs to a virtual member of room lobby.' });
     expect(() => lobby.joinVirtual({ id: 'ai', onMessage: () => undefined })).toThrow(/already in room lobby/);
 
+    // Frames go tagged with room and sender, or byte for byte when asked.
+    await context.broadcastFrame('{"type":"progress","data":"Thinking…","sessionId":"s","seq":1}');
+    await context.broadcastFrame('{"type":"progress","data":"Still…","sessionId":"s","seq":2}', { tag: false });
+    expect(await alice.client.messages.take(2)).toEqual([
+      '{"room":"lobby","from":"ai","type":"progress","data":"Thinking…","sessionId":"s","seq":1}',
+      '{"type":"progress","data":"Still…","sessionId":"s","seq":2}',
+    ]);
+
     context.leave();
     expect(context.signal.aborted).toBe(true);
     expect(context.active).toBe(false);
