@@ -64,6 +64,7 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --paced-rate=20000      paced load in delivered messages per second
   --memory-clients=5000   idle connections for the memory scenario
   --http-clients=1000     SSE / long-polling fan-out size
+  --tokens=2000           frames of the token burst
   --scale=100000          scale target (bounded by ulimit -Hn)
   --scale-impl=a,b        implementations in the scale run
   --profile               CPU-profile the servers; summary in the results
@@ -74,14 +75,16 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
 function list<T extends string>(value: string, allowed: readonly T[], flag: string): T[] {
   const items = value.split(',').filter((v) => v.length > 0);
   for (const item of items) {
-    if (!allowed.includes(item as T)) throw new Error(`${flag}: unknown value ${item}; use ${allowed.join(', ')}`);
+    if (!allowed.includes(item as T))
+      throw new Error(`${flag}: unknown value ${item}; use ${allowed.join(', ')}`);
   }
   return items as T[];
 }
 
 function positive(value: string, flag: string): number {
   const number = Number(value);
-  if (!Number.isFinite(number) || number <= 0) throw new Error(`${flag} needs a positive number, got ${value}`);
+  if (!Number.isFinite(number) || number <= 0)
+    throw new Error(`${flag} needs a positive number, got ${value}`);
   return number;
 }
 
@@ -153,6 +156,9 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
         break;
       case '--http-clients':
         options.httpClients = positive(value, flag);
+        break;
+      case '--tokens':
+        options.tokenFrames = positive(value, flag);
         break;
       case '--scale':
         options.scaleTarget = positive(value, flag);

@@ -23,7 +23,14 @@ import { tokensScenario } from './scenarios/tokens.ts';
 
 const BENCH_DIR = join(import.meta.dirname, '..');
 const ROOT = join(BENCH_DIR, '..');
-const ALL: Scenario[] = [fanoutScenario, memoryScenario, tokensScenario, httpScenario, replayScenario, scaleScenario];
+const ALL: Scenario[] = [
+  fanoutScenario,
+  memoryScenario,
+  tokensScenario,
+  httpScenario,
+  replayScenario,
+  scaleScenario,
+];
 
 function gitCommit(): string {
   try {
@@ -42,7 +49,9 @@ async function main(): Promise<number> {
   const log = (message: string): void => {
     process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
   };
-  log(`mode ${options.quick ? 'quick' : 'full'}; scenarios ${options.scenarios.join(', ')}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `mode ${options.quick ? 'quick' : 'full'}; scenarios ${options.scenarios.join(', ')}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
+  );
 
   const outcomes: ScenarioOutcome[] = [];
   for (const scenario of ALL) {
@@ -59,7 +68,13 @@ async function main(): Promise<number> {
     log(`── ${scenario.title}`);
     try {
       const report = await scenario.run(context);
-      outcomes.push({ id: scenario.id, title: scenario.title, status: 'ok', durationMs: Date.now() - scenarioStarted, ...report });
+      outcomes.push({
+        id: scenario.id,
+        title: scenario.title,
+        status: 'ok',
+        durationMs: Date.now() - scenarioStarted,
+        ...report,
+      });
     } catch (error) {
       const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
       log(`${scenario.id} crashed: ${message}`);

@@ -4,7 +4,12 @@ import { BENCH_PATH } from '../servers/target.ts';
 import type { ClientConnection, Connector } from './connector.ts';
 
 /** The protocol parameters of an Atmosphere client (atmosphere.js 5 sends the same). */
-export function atmosphereUrl(origin: string, transport: string, trackingId = '0', received?: number): string {
+export function atmosphereUrl(
+  origin: string,
+  transport: string,
+  trackingId = '0',
+  received?: number,
+): string {
   let url =
     `${origin}${BENCH_PATH}?X-Atmosphere-tracking-id=${trackingId}&X-Atmosphere-Framework=5.0.7` +
     `&X-Atmosphere-Transport=${transport}&X-Atmosphere-TrackMessageSize=true&X-atmo-protocol=true`;
@@ -19,8 +24,16 @@ export function atmosphereUrl(origin: string, transport: string, trackingId = '0
 export const atmosphereWs: Connector = (target, sink, onClose) =>
   new Promise<ClientConnection>((resolve, reject) => {
     const resume = target.resume;
-    const url = atmosphereUrl(target.origin.replace('http:', 'ws:'), 'websocket', resume?.trackingId ?? '0', resume?.received);
-    const ws = new WebSocket(url, { perMessageDeflate: false, ...(target.localAddress ? { localAddress: target.localAddress } : {}) });
+    const url = atmosphereUrl(
+      target.origin.replace('http:', 'ws:'),
+      'websocket',
+      resume?.trackingId ?? '0',
+      resume?.received,
+    );
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      ...(target.localAddress ? { localAddress: target.localAddress } : {}),
+    });
     const parser = new FrameParser();
     let trackingId = resume?.trackingId;
     let settled = false;

@@ -143,7 +143,10 @@ async function connect(params: ConnectParams): Promise<ConnectResult> {
   const worker = async (): Promise<void> => {
     while (next < params.count && performance.now() < deadline) {
       const index = next++;
-      const localAddress = params.localAddresses.length > 0 ? params.localAddresses[index % params.localAddresses.length] : undefined;
+      const localAddress =
+        params.localAddresses.length > 0
+          ? params.localAddresses[index % params.localAddresses.length]
+          : undefined;
       try {
         connections[index] = await connector({ origin, localAddress }, sinkFor(index), onCloseFor(index));
         connected++;
@@ -177,10 +180,13 @@ endpoint
     foreign = 0;
     frameTimes = [];
   })
-  .method(
-    'stats',
-    (): ClientStats => ({ delivered, foreign, closedUnexpectedly, min: minSeq(), histogram: histogram.snapshot() }),
-  )
+  .method('stats', (): ClientStats => ({
+    delivered,
+    foreign,
+    closedUnexpectedly,
+    min: minSeq(),
+    histogram: histogram.snapshot(),
+  }))
   .method('open', () => connections.filter((c, i) => c !== undefined && !closed[i]).length)
   .method('frameTimes', () => frameTimes)
   .method('cut', (params: { index: number }) => {
@@ -189,32 +195,40 @@ endpoint
     connection.cut();
     return connection.resumeToken(received[params.index]!);
   })
-  .method('resume', async (params: { index: number; token: ResumeToken; expected: number; timeoutMs: number }) => {
-    // Reconnect as the same client and time until `expected` more messages have arrived.
-    const index = params.index;
-    const before = received[index]!;
-    let done = false;
-    const all = new Promise<void>((resolve) => {
-      watch = { index, target: before + params.expected, resolve };
-    }).then(() => (done = true));
-    const started = performance.now();
-    const previous = connections[index];
-    if (previous?.reconnect) await previous.reconnect();
-    else connections[index] = await connector({ origin, resume: params.token }, sinkFor(index), onCloseFor(index));
-    const connectedMs = performance.now() - started;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, params.timeoutMs)))]);
-    clearTimeout(timer);
-    const elapsedMs = performance.now() - started;
-    watch = undefined;
-    return {
-      complete: done,
-      elapsedMs,
-      connectedMs,
-      delivered: received[index]! - before,
-      recovered: connections[index]?.recovered?.(),
-    };
-  })
+  .method(
+    'resume',
+    async (params: { index: number; token: ResumeToken; expected: number; timeoutMs: number }) => {
+      // Reconnect as the same client and time until `expected` more messages have arrived.
+      const index = params.index;
+      const before = received[index]!;
+      let done = false;
+      const all = new Promise<void>((resolve) => {
+        watch = { index, target: before + params.expected, resolve };
+      }).then(() => (done = true));
+      const started = performance.now();
+      const previous = connections[index];
+      if (previous?.reconnect) await previous.reconnect();
+      else
+        connections[index] = await connector(
+          { origin, resume: params.token },
+          sinkFor(index),
+          onCloseFor(index),
+        );
+      const connectedMs = performance.now() - started;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, params.timeoutMs)))]);
+      clearTimeout(timer);
+      const elapsedMs = performance.now() - started;
+      watch = undefined;
+      return {
+        complete: done,
+        elapsedMs,
+        connectedMs,
+        delivered: received[index]! - before,
+        recovered: connections[index]?.recovered?.(),
+      };
+    },
+  )
   .method('close', () => {
     for (let i = 0; i < connections.length; i++) {
       closed[i] = true;

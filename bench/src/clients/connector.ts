@@ -49,4 +49,8 @@ export type MessageSink = (text: string) => void;
  * Socket.IO's `connect`), rejects on refusal. `onClose` is called once if the connection ends afterwards
  * without `close()`/`cut()` having been called.
  */
-export type Connector = (target: ConnectTarget, sink: MessageSink, onClose: () => void) => Promise<ClientConnection>;
+export type Connector = (
+  target: ConnectTarget,
+  sink: MessageSink,
+  onClose: () => void,
+) => Promise<ClientConnection>;

@@ -6,8 +6,16 @@ import type { ClientConnection, ConnectTarget, Connector } from './connector.ts'
 /** One keep-alive agent per client process: polls reuse their sockets, as a browser's would. */
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 100_000 });
 
-function get(url: string, target: ConnectTarget, headers: Record<string, string> = {}): { request: ClientRequest; response: Promise<IncomingMessage> } {
-  const request = httpRequest(url, { agent, headers, ...(target.localAddress ? { localAddress: target.localAddress } : {}) });
+function get(
+  url: string,
+  target: ConnectTarget,
+  headers: Record<string, string> = {},
+): { request: ClientRequest; response: Promise<IncomingMessage> } {
+  const request = httpRequest(url, {
+    agent,
+    headers,
+    ...(target.localAddress ? { localAddress: target.localAddress } : {}),
+  });
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     request.once('response', resolve);
     request.once('error', reject);
@@ -32,7 +40,9 @@ function readStream(response: IncomingMessage, onChunk: (text: string) => void):
  * lines hold framed messages (`data:64|{…}`).
  */
 export const atmosphereSse: Connector = async (target, sink, onClose) => {
-  const { request, response } = get(atmosphereUrl(target.origin, 'sse'), target, { Accept: 'text/event-stream' });
+  const { request, response } = get(atmosphereUrl(target.origin, 'sse'), target, {
+    Accept: 'text/event-stream',
+  });
   const res = await response;
   if (res.statusCode !== 200) throw new Error(`sse refused: ${res.statusCode}`);
   const sse = new SseParser();
@@ -98,7 +108,11 @@ async function body(response: IncomingMessage): Promise<string> {
  * A polling loop shared by the long-polling clients: `poll()` answers one request; the loop re-polls at
  * once after each answer until closed. Resolves once the first poll (the handshake) is answered.
  */
-async function pollLoop(first: () => Promise<void>, poll: () => Promise<void>, onClose: () => void): Promise<ClientConnection & { stop(): void }> {
+async function pollLoop(
+  first: () => Promise<void>,
+  poll: () => Promise<void>,
+  onClose: () => void,
+): Promise<ClientConnection & { stop(): void }> {
   await first();
   let stopped = false;
   void (async () => {
@@ -137,7 +151,12 @@ export const atmosphereLongPolling: Connector = async (target, sink, onClose) =>
     sink(message);
   };
   const poll = async (): Promise<void> => {
-    const url = atmosphereUrl(target.origin, 'long-polling', trackingId ?? '0', trackingId === undefined ? undefined : received);
+    const url = atmosphereUrl(
+      target.origin,
+      'long-polling',
+      trackingId ?? '0',
+      trackingId === undefined ? undefined : received,
+    );
     const { request, response } = get(url, target);
     current = request;
     const res = await response;
@@ -156,7 +175,11 @@ export const atmosphereLongPolling: Connector = async (target, sink, onClose) =>
     loop.stop();
     current?.destroy();
   };
-  return { close: end, cut: end, resumeToken: (count) => ({ trackingId: trackingId ?? '0', received: count }) };
+  return {
+    close: end,
+    cut: end,
+    resumeToken: (count) => ({ trackingId: trackingId ?? '0', received: count }),
+  };
 };
 
 /** The raw long-polling peer: `GET /poll?since=<n>`; each answer holds the messages after n, one per line. */

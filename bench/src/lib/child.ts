@@ -36,7 +36,10 @@ export class Child {
   readonly name: string;
   readonly process: ChildProcess;
   #nextId = 1;
-  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
+  readonly #pending = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }
+  >();
   readonly #listeners = new Map<string, Set<(data: unknown) => void>>();
   readonly exited: Promise<number | null>;
   #exitCode: number | null | undefined;
@@ -88,7 +91,10 @@ export class Child {
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
           serialization: 'advanced',
         })
-      : spawn(node[0]!, node.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+      : spawn(node[0]!, node.slice(1), {
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          serialization: 'advanced',
+        });
     live.add(child);
     return new Child(options.name, child);
   }

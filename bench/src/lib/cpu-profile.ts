@@ -57,7 +57,9 @@ export async function summarizeProfile(file: string, root: string, limit = 15): 
     if (!frame) continue;
     total += us;
     const url = frame.url.startsWith('file://') ? relative(root, new URL(frame.url).pathname) : frame.url;
-    const where = url ? `${url}:${frame.lineNumber + 1} ${frame.functionName || '(anonymous)'}` : frame.functionName;
+    const where = url
+      ? `${url}:${frame.lineNumber + 1} ${frame.functionName || '(anonymous)'}`
+      : frame.functionName;
     merged.set(where, (merged.get(where) ?? 0) + us);
   }
   const top = [...merged.entries()]

@@ -11,7 +11,8 @@ export class Endpoint {
   readonly #listeners = new Map<string, (data: never) => void>();
 
   constructor() {
-    if (!process.send) throw new Error('This file is a benchmark child process; start it through bench/src/run.ts.');
+    if (!process.send)
+      throw new Error('This file is a benchmark child process; start it through bench/src/run.ts.');
     process.on('message', (message: unknown) => {
       if (!isRpcMessage(message)) return;
       if (message.kind === 'call') void this.#serve(message.id, message.method, message.params);
@@ -44,7 +45,12 @@ export class Endpoint {
       if (!handler) throw new Error(`unknown method ${name}`);
       response = { kind: 'result', id, ok: true, value: await handler(params as never) };
     } catch (error) {
-      response = { kind: 'result', id, ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
+      response = {
+        kind: 'result',
+        id,
+        ok: false,
+        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      };
     }
     process.send?.(response);
   }

@@ -18,13 +18,15 @@ export class FrameParser {
       const bar = text.indexOf('|', start);
       if (bar === -1) {
         this.#buffer = text.slice(start);
-        if (this.#buffer.length > 16) throw new Error(`malformed frame: ${JSON.stringify(this.#buffer.slice(0, 40))}`);
+        if (this.#buffer.length > 16)
+          throw new Error(`malformed frame: ${JSON.stringify(this.#buffer.slice(0, 40))}`);
         return;
       }
       let length = 0;
       for (let i = start; i < bar; i++) {
         const digit = text.charCodeAt(i) - 48;
-        if (digit < 0 || digit > 9) throw new Error(`malformed length prefix: ${JSON.stringify(text.slice(start, bar))}`);
+        if (digit < 0 || digit > 9)
+          throw new Error(`malformed length prefix: ${JSON.stringify(text.slice(start, bar))}`);
         length = length * 10 + digit;
       }
       const end = bar + 1 + length;

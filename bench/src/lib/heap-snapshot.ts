@@ -34,7 +34,8 @@ export async function heapGroups(file: string): Promise<Map<string, HeapGroup>> 
     const type = types[nodes[i + typeAt]!] ?? 'unknown';
     const rawName = strings[nodes[i + nameAt]!] ?? '';
     // Objects group by constructor; closures by function name; the rest by node type.
-    const name = type === 'object' ? rawName : type === 'closure' ? `closure ${rawName || '(anonymous)'}` : `(${type})`;
+    const name =
+      type === 'object' ? rawName : type === 'closure' ? `closure ${rawName || '(anonymous)'}` : `(${type})`;
     let group = groups.get(name);
     if (!group) groups.set(name, (group = { name, count: 0, bytes: 0 }));
     group.count++;
@@ -59,7 +60,12 @@ export interface HeapDiff {
 }
 
 /** Compares a snapshot with `connections` idle clients to one taken before any connected. */
-export async function diffHeapSnapshots(before: string, after: string, connections: number, limit = 20): Promise<HeapDiff> {
+export async function diffHeapSnapshots(
+  before: string,
+  after: string,
+  connections: number,
+  limit = 20,
+): Promise<HeapDiff> {
   const [a, b] = await Promise.all([heapGroups(before), heapGroups(after)]);
   const growth: HeapGrowth[] = [];
   let total = 0;
@@ -67,7 +73,11 @@ export async function diffHeapSnapshots(before: string, after: string, connectio
     const previous = a.get(name);
     const bytes = group.bytes - (previous?.bytes ?? 0);
     total += bytes;
-    growth.push({ name, perConnection: (group.count - (previous?.count ?? 0)) / connections, bytesPerConnection: bytes / connections });
+    growth.push({
+      name,
+      perConnection: (group.count - (previous?.count ?? 0)) / connections,
+      bytesPerConnection: bytes / connections,
+    });
   }
   growth.sort((x, y) => y.bytesPerConnection - x.bytesPerConnection);
   return { connections, bytesPerConnection: total / connections, top: growth.slice(0, limit) };

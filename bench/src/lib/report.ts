@@ -78,21 +78,37 @@ export function formatRatio(value: number | null | undefined): string {
 }
 
 function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
-  if (a === null || a === undefined || b === null || b === undefined || b === 0 || !Number.isFinite(a) || !Number.isFinite(b)) return null;
+  if (
+    a === null ||
+    a === undefined ||
+    b === null ||
+    b === undefined ||
+    b === 0 ||
+    !Number.isFinite(a) ||
+    !Number.isFinite(b)
+  )
+    return null;
   return a / b;
 }
 
 /** A comparison as a markdown table: values per implementation, then each one ÷ the baseline. */
 export function comparisonTable(comparison: Comparison): string {
   const base = comparison.columns[comparison.baseline] ?? '';
-  const others = comparison.columns.map((name, i) => ({ name, i })).filter(({ i }) => i !== comparison.baseline);
+  const others = comparison.columns
+    .map((name, i) => ({ name, i }))
+    .filter(({ i }) => i !== comparison.baseline);
   const header = ['Metric', ...comparison.columns, ...others.map(({ name }) => `${name} ÷ ${base}`)];
-  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
+  const lines = [
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+  ];
   for (const row of comparison.rows) {
     const cells = [
       `${row.metric}${row.unit ? ` (${row.unit})` : ''}`,
       ...row.values.map((v) => formatNumber(v, row.digits ?? 0)),
-      ...others.map(({ i }) => (row.ratio === false ? '' : formatRatio(ratio(row.values[i], row.values[comparison.baseline])))),
+      ...others.map(({ i }) =>
+        row.ratio === false ? '' : formatRatio(ratio(row.values[i], row.values[comparison.baseline])),
+      ),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
@@ -121,12 +137,16 @@ export function renderMarkdown(results: BenchResults): string {
   const goals = results.scenarios.flatMap((s) => s.goals);
   if (goals.length > 0) {
     out.push('## Goals', '', '| Goal | This run | Met |', '|---|---:|:---:|');
-    for (const goal of goals) out.push(`| ${goal.description} | ${goal.actual} | ${goal.met === null ? '?' : goal.met ? 'yes' : 'no'} |`);
+    for (const goal of goals)
+      out.push(
+        `| ${goal.description} | ${goal.actual} | ${goal.met === null ? '?' : goal.met ? 'yes' : 'no'} |`,
+      );
     out.push('');
   }
   for (const scenario of results.scenarios) {
     out.push(`## ${scenario.title}`, '');
-    if (scenario.status === 'crashed') out.push(`**Crashed:** \`${(scenario.error ?? '').split('\n')[0]}\``, '');
+    if (scenario.status === 'crashed')
+      out.push(`**Crashed:** \`${(scenario.error ?? '').split('\n')[0]}\``, '');
     for (const comparison of scenario.comparisons) {
       out.push(`### ${comparison.title}`, '', comparisonTable(comparison), '');
       for (const note of comparison.notes ?? []) out.push(`- ${note}`);
@@ -136,9 +156,13 @@ export function renderMarkdown(results: BenchResults): string {
     if (scenario.notes.length > 0) out.push('');
     for (const detail of scenario.details ?? []) out.push(detail, '');
     for (const profile of scenario.profiles) {
-      out.push(`<details><summary>CPU profile ${profile.file} (top self time of ${formatNumber(profile.totalMs)} ms)</summary>`, '');
+      out.push(
+        `<details><summary>CPU profile ${profile.file} (top self time of ${formatNumber(profile.totalMs)} ms)</summary>`,
+        '',
+      );
       out.push('| Self % | Self ms | Function |', '|---:|---:|---|');
-      for (const f of profile.top) out.push(`| ${f.selfPercent.toFixed(1)} | ${formatNumber(f.selfMs)} | \`${f.where}\` |`);
+      for (const f of profile.top)
+        out.push(`| ${f.selfPercent.toFixed(1)} | ${formatNumber(f.selfMs)} | \`${f.where}\` |`);
       out.push('', '</details>', '');
     }
   }

@@ -30,5 +30,7 @@ export interface RpcEvent {
 export type RpcMessage = RpcRequest | RpcResponse | RpcEvent;
 
 export function isRpcMessage(value: unknown): value is RpcMessage {
-  return typeof value === 'object' && value !== null && typeof (value as { kind?: unknown }).kind === 'string';
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { kind?: unknown }).kind === 'string'
+  );
 }

@@ -2,7 +2,15 @@ import type { ClientImpl } from '../clients/connector.ts';
 import type { Comparison } from '../lib/report.ts';
 import type { ServerConfig } from '../servers/target.ts';
 import type { BenchContext } from './context.ts';
-import { type ClientGroup, FanoutSession, type PhaseResult, type ServerHandle, startClients, startServer, stopRun } from './harness.ts';
+import {
+  type ClientGroup,
+  FanoutSession,
+  type PhaseResult,
+  type ServerHandle,
+  startClients,
+  startServer,
+  stopRun,
+} from './harness.ts';
 import {
   baselineIndex,
   collectProfile,
@@ -97,32 +105,52 @@ export async function compareFanout(
   const drainMs = options.quick ? 5_000 : 15_000;
   const pacedRate = Math.max(1, options.pacedMessagesPerSecond / clients);
   const notes: string[] = [];
-  const setups: { contender: Contender; server: ServerHandle; group: ClientGroup; session: FanoutSession }[] = [];
+  const setups: { contender: Contender; server: ServerHandle; group: ClientGroup; session: FanoutSession }[] =
+    [];
   const rounds = new Map<string, { max: PhaseResult; paced: PhaseResult }[]>();
   try {
     for (const contender of contenders) {
       const label = `${prefix}-${clients}-${contender.key}`;
       const server = await startServer(context, contender.server, label);
-      context.log(`${label}: connecting ${clients} ${contender.client} clients over ${options.clientProcesses} processes`);
+      context.log(
+        `${label}: connecting ${clients} ${contender.client} clients over ${options.clientProcesses} processes`,
+      );
       let group: ClientGroup;
       try {
-        group = await startClients(context, server, { impl: contender.client, count: clients, processes: options.clientProcesses }, label);
+        group = await startClients(
+          context,
+          server,
+          { impl: contender.client, count: clients, processes: options.clientProcesses },
+          label,
+        );
       } catch (error) {
         await stopRun(server, undefined);
         throw error;
       }
       setups.push({ contender, server, group, session: new FanoutSession(server, group) });
-      if (group.connected === 0) throw new Error(`${label}: no client could connect: ${group.firstError ?? 'unknown'}`);
-      if (group.connected < clients) notes.push(`${contender.label}: ${group.connected}/${clients} connected (${group.firstError ?? ''}).`);
+      if (group.connected === 0)
+        throw new Error(`${label}: no client could connect: ${group.firstError ?? 'unknown'}`);
+      if (group.connected < clients)
+        notes.push(
+          `${contender.label}: ${group.connected}/${clients} connected (${group.firstError ?? ''}).`,
+        );
     }
     for (let round = 0; round < options.rounds; round++) {
       for (let i = 0; i < setups.length; i++) {
         const { contender, session } = setups[(i + round) % setups.length]!;
         const label = `${prefix}-${clients}-${contender.key} round ${round + 1}/${options.rounds}`;
-        if (round === 0) await session.phase({ mode: 'max', durationMs: options.quick ? 300 : 1000, window, drainMs });
-        context.log(`${label}: max rate ${options.maxDurationMs} ms (window ${window}), paced ${pacedRate.toFixed(1)}/s ${options.pacedDurationMs} ms`);
+        if (round === 0)
+          await session.phase({ mode: 'max', durationMs: options.quick ? 300 : 1000, window, drainMs });
+        context.log(
+          `${label}: max rate ${options.maxDurationMs} ms (window ${window}), paced ${pacedRate.toFixed(1)}/s ${options.pacedDurationMs} ms`,
+        );
         const max = await session.phase({ mode: 'max', durationMs: options.maxDurationMs, window, drainMs });
-        const paced = await session.phase({ mode: 'paced', durationMs: options.pacedDurationMs, rate: pacedRate, drainMs });
+        const paced = await session.phase({
+          mode: 'paced',
+          durationMs: options.pacedDurationMs,
+          rate: pacedRate,
+          drainMs,
+        });
         const list = rounds.get(contender.key) ?? [];
         list.push({ max, paced });
         rounds.set(contender.key, list);
@@ -162,16 +190,55 @@ export async function compareFanout(
 export function fanoutRows(runs: (FanoutRun | undefined)[]): Comparison['rows'] {
   const value = (pick: (run: FanoutRun) => number) => runs.map((run) => (run ? pick(run) : null));
   return [
-    { metric: 'Delivered messages/s, max rate', unit: 'msg/s', values: value((r) => r.max.messagesPerSecond) },
-    { metric: 'Server CPU per delivered message, max rate', unit: 'µs', values: value((r) => r.max.serverCpuPerMessageUs), digits: 2 },
-    { metric: 'Server CPU, max rate', unit: '% of a core', values: value((r) => r.max.serverCpu.percent), ratio: false },
-    { metric: 'Client processes CPU, max rate', unit: '% of a core', values: value((r) => r.max.clientCpu.percent), ratio: false },
-    { metric: 'Server waiting for slow clients, max rate', unit: '% of time', values: value((r) => r.max.creditWait * 100), ratio: false },
-    { metric: 'Latency p50, max rate', unit: 'ms', values: value((r) => r.max.latency.p50 / 1000), digits: 2 },
-    { metric: 'Latency p99, max rate', unit: 'ms', values: value((r) => r.max.latency.p99 / 1000), digits: 2 },
+    {
+      metric: 'Delivered messages/s, max rate',
+      unit: 'msg/s',
+      values: value((r) => r.max.messagesPerSecond),
+    },
+    {
+      metric: 'Server CPU per delivered message, max rate',
+      unit: 'µs',
+      values: value((r) => r.max.serverCpuPerMessageUs),
+      digits: 2,
+    },
+    {
+      metric: 'Server CPU, max rate',
+      unit: '% of a core',
+      values: value((r) => r.max.serverCpu.percent),
+      ratio: false,
+    },
+    {
+      metric: 'Client processes CPU, max rate',
+      unit: '% of a core',
+      values: value((r) => r.max.clientCpu.percent),
+      ratio: false,
+    },
+    {
+      metric: 'Server waiting for slow clients, max rate',
+      unit: '% of time',
+      values: value((r) => r.max.creditWait * 100),
+      ratio: false,
+    },
+    {
+      metric: 'Latency p50, max rate',
+      unit: 'ms',
+      values: value((r) => r.max.latency.p50 / 1000),
+      digits: 2,
+    },
+    {
+      metric: 'Latency p99, max rate',
+      unit: 'ms',
+      values: value((r) => r.max.latency.p99 / 1000),
+      digits: 2,
+    },
     { metric: 'Latency p50, paced', unit: 'ms', values: value((r) => r.paced.latency.p50 / 1000), digits: 2 },
     { metric: 'Latency p99, paced', unit: 'ms', values: value((r) => r.paced.latency.p99 / 1000), digits: 2 },
-    { metric: 'Server CPU per delivered message, paced', unit: 'µs', values: value((r) => r.paced.serverCpuPerMessageUs), digits: 2 },
+    {
+      metric: 'Server CPU per delivered message, paced',
+      unit: 'µs',
+      values: value((r) => r.paced.serverCpuPerMessageUs),
+      digits: 2,
+    },
   ];
 }
 
@@ -179,7 +246,12 @@ export function fanoutRows(runs: (FanoutRun | undefined)[]): Comparison['rows'] 
 export function anomalies(run: FanoutRun): string[] {
   const notes: string[] = [];
   for (const phase of [run.max, run.paced]) {
-    if (!phase.complete || phase.closedUnexpectedly > 0 || phase.foreign > 0 || phase.delivered < phase.expected) {
+    if (
+      !phase.complete ||
+      phase.closedUnexpectedly > 0 ||
+      phase.foreign > 0 ||
+      phase.delivered < phase.expected
+    ) {
       notes.push(
         `${run.label} (${phase.mode}): ${phase.delivered} of ${phase.expected} expected messages delivered` +
           `${phase.complete ? '' : ' (a round hit its drain timeout)'}; ${phase.closedUnexpectedly} client(s) closed unexpectedly; ${phase.foreign} unparsable.`,
@@ -199,7 +271,12 @@ export const fanoutScenario: Scenario = {
     const report: ScenarioReport = { comparisons: [], goals: [], notes: [], profiles: [], data: [] };
     const data: (FanoutRun | undefined)[] = [];
     for (const clients of options.fanoutClients) {
-      const contenders = impls.map((impl): Contender => ({ key: impl, label: LABELS[impl], server: wsServer(impl, 30_000), client: WS_CLIENTS[impl] }));
+      const contenders = impls.map((impl): Contender => ({
+        key: impl,
+        label: LABELS[impl],
+        server: wsServer(impl, 30_000),
+        client: WS_CLIENTS[impl],
+      }));
       const { runs, notes } = await compareFanout(context, contenders, clients, 'fanout', report);
       data.push(...runs);
       report.comparisons.push({
@@ -214,7 +291,13 @@ export const fanoutScenario: Scenario = {
       const raw = find('ws');
       const sio = find('socketio');
       report.goals.push(
-        goal(`WS fan-out N=${clients}: Atmosphere ≥ 90 % of raw ws msg/s`, ratioOf(atmo?.max.messagesPerSecond, raw?.max.messagesPerSecond), 0.9, 'atLeast', percent),
+        goal(
+          `WS fan-out N=${clients}: Atmosphere ≥ 90 % of raw ws msg/s`,
+          ratioOf(atmo?.max.messagesPerSecond, raw?.max.messagesPerSecond),
+          0.9,
+          'atLeast',
+          percent,
+        ),
         goal(
           `WS fan-out N=${clients}: server CPU per message ≤ 1.15× raw ws`,
           ratioOf(atmo?.max.serverCpuPerMessageUs, raw?.max.serverCpuPerMessageUs),

@@ -22,14 +22,21 @@ export interface ServerHandle {
 }
 
 /** Starts a server process and waits until it listens. */
-export async function startServer(context: BenchContext, config: ServerConfig, label: string, options: { raiseFileLimit?: boolean } = {}): Promise<ServerHandle> {
+export async function startServer(
+  context: BenchContext,
+  config: ServerConfig,
+  label: string,
+  options: { raiseFileLimit?: boolean } = {},
+): Promise<ServerHandle> {
   const profileName = `${label}.cpuprofile`;
   const profiling = context.options.profile;
   const child = Child.start({
     name: `server:${label}`,
     entry: SERVER_ENTRY,
     args: [JSON.stringify(config)],
-    nodeFlags: profiling ? ['--cpu-prof', `--cpu-prof-dir=${context.profileDir}`, `--cpu-prof-name=${profileName}`] : [],
+    nodeFlags: profiling
+      ? ['--cpu-prof', `--cpu-prof-dir=${context.profileDir}`, `--cpu-prof-name=${profileName}`]
+      : [],
     raiseFileLimit: options.raiseFileLimit ?? false,
   });
   context.track(child);
@@ -64,7 +71,12 @@ export interface ClientGroupOptions {
 }
 
 /** Starts client processes and opens `count` connections spread evenly over them. */
-export async function startClients(context: BenchContext, server: ServerHandle, options: ClientGroupOptions, label: string): Promise<ClientGroup> {
+export async function startClients(
+  context: BenchContext,
+  server: ServerHandle,
+  options: ClientGroupOptions,
+  label: string,
+): Promise<ClientGroup> {
   const processes = Math.max(1, Math.min(options.processes, options.count));
   const children: Child[] = [];
   for (let i = 0; i < processes; i++) {
@@ -220,7 +232,10 @@ export class FanoutSession {
       this.#onProgress = () => server.child.send('credit', this.min + window);
       server.child.send('credit', firstSeq - 1 + window);
     }
-    const [serverCpu0, ...clientCpu0] = await Promise.all([server.child.call<CpuSample>('cpu'), ...children.map((c) => c.call<CpuSample>('cpu'))]);
+    const [serverCpu0, ...clientCpu0] = await Promise.all([
+      server.child.call<CpuSample>('cpu'),
+      ...children.map((c) => c.call<CpuSample>('cpu')),
+    ]);
     const started = performance.now();
     const sent = await server.child.call<FanoutSent>('fanout', plan, plan.timeoutMs + 30_000);
     const last = firstSeq + sent.sent - 1;
@@ -246,7 +261,10 @@ export class FanoutSession {
       };
       check();
     });
-    const [serverCpu1, ...clientCpu1] = await Promise.all([server.child.call<CpuSample>('cpu'), ...children.map((c) => c.call<CpuSample>('cpu'))]);
+    const [serverCpu1, ...clientCpu1] = await Promise.all([
+      server.child.call<CpuSample>('cpu'),
+      ...children.map((c) => c.call<CpuSample>('cpu')),
+    ]);
     const stats = await Promise.all(children.map((c) => c.call<ClientStats>('stats')));
     const histogram = new Histogram();
     for (const s of stats) histogram.merge(s.histogram);
@@ -281,7 +299,10 @@ export function serverMemory(server: ServerHandle): Promise<MemorySample> {
 }
 
 /** Stops a server and its clients (clients first, so the server sees ordinary disconnects). */
-export async function stopRun(server: ServerHandle | undefined, clients: ClientGroup | undefined): Promise<void> {
+export async function stopRun(
+  server: ServerHandle | undefined,
+  clients: ClientGroup | undefined,
+): Promise<void> {
   await stopAll(clients?.children ?? []);
   await stopAll([server?.child]);
 }

@@ -1,7 +1,15 @@
 import type { Impl } from '../options.ts';
 import type { MemorySample } from '../lib/endpoint.ts';
 import type { BenchContext } from './context.ts';
-import { type ClientGroup, type ServerHandle, serverMemory, startClients, startServer, stopRun, waitForServerConnections } from './harness.ts';
+import {
+  type ClientGroup,
+  type ServerHandle,
+  serverMemory,
+  startClients,
+  startServer,
+  stopRun,
+  waitForServerConnections,
+} from './harness.ts';
 import { WS_CLIENTS, wsServer } from './scenario.ts';
 import { delay } from '../lib/clock.ts';
 import { diffHeapSnapshots, type HeapDiff } from '../lib/heap-snapshot.ts';
@@ -50,11 +58,17 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
   let server: ServerHandle | undefined;
   let group: ClientGroup | undefined;
   try {
-    server = await startServer(context, wsServer(options.impl, options.heartbeatMs), options.label, { raiseFileLimit: options.raiseFileLimit ?? false });
+    server = await startServer(context, wsServer(options.impl, options.heartbeatMs), options.label, {
+      raiseFileLimit: options.raiseFileLimit ?? false,
+    });
     const baseline = await serverMemory(server);
-    const snapshotBefore = options.heapSnapshots ? join(context.profileDir, `${options.label}-before.heapsnapshot`) : undefined;
+    const snapshotBefore = options.heapSnapshots
+      ? join(context.profileDir, `${options.label}-before.heapsnapshot`)
+      : undefined;
     if (snapshotBefore) await server.child.call('heapSnapshot', { file: snapshotBefore }, 120_000);
-    context.log(`${options.label}: opening ${options.count} idle connections over ${options.processes} processes`);
+    context.log(
+      `${options.label}: opening ${options.count} idle connections over ${options.processes} processes`,
+    );
     group = await startClients(
       context,
       server,
@@ -70,7 +84,9 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
       options.label,
     );
     await waitForServerConnections(server, group.connected, 10_000);
-    context.log(`${options.label}: ${group.connected} connected (${group.rampPerSecond.toFixed(0)}/s); holding ${options.holdMs} ms`);
+    context.log(
+      `${options.label}: ${group.connected} connected (${group.rampPerSecond.toFixed(0)}/s); holding ${options.holdMs} ms`,
+    );
     const cpu0 = await server.child.call<{ user: number; system: number; wallMs: number }>('cpu');
     await delay(options.holdMs);
     const cpu1 = await server.child.call<{ user: number; system: number; wallMs: number }>('cpu');
@@ -95,7 +111,8 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
       loaded,
       rssPerConnection: (loaded.rss - baseline.rss) / connected,
       heapPerConnection: (loaded.heapUsed - baseline.heapUsed) / connected,
-      holdCpuPercent: (100 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system)) / ((cpu1.wallMs - cpu0.wallMs) * 1000),
+      holdCpuPercent:
+        (100 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system)) / ((cpu1.wallMs - cpu0.wallMs) * 1000),
       holdMs: options.holdMs,
       ...(heap ? { heap } : {}),
     };

@@ -2,7 +2,16 @@ import type { HeapDiff } from '../lib/heap-snapshot.ts';
 import type { Impl } from '../options.ts';
 import type { BenchContext } from './context.ts';
 import { type IdleRun, measureIdle } from './idle.ts';
-import { baselineIndex, goal, LABELS, orderImpls, ratioOf, type Scenario, type ScenarioReport, times } from './scenario.ts';
+import {
+  baselineIndex,
+  goal,
+  LABELS,
+  orderImpls,
+  ratioOf,
+  type Scenario,
+  type ScenarioReport,
+  times,
+} from './scenario.ts';
 
 /** Scenario 2: memory per idle WebSocket connection. */
 export const memoryScenario: Scenario = {
@@ -26,7 +35,9 @@ export const memoryScenario: Scenario = {
       });
       runs.push(run);
       if (run.connected < run.target || run.heldByServer < run.connected) {
-        notes.push(`${LABELS[impl]}: ${run.connected}/${run.target} connected, ${run.heldByServer} held by the server; first error: ${run.firstError ?? 'none'}.`);
+        notes.push(
+          `${LABELS[impl]}: ${run.connected}/${run.target} connected, ${run.heldByServer} held by the server; first error: ${run.firstError ?? 'none'}.`,
+        );
       }
     }
     const find = (impl: Impl) => runs.find((r) => r.impl === impl);
@@ -35,9 +46,18 @@ export const memoryScenario: Scenario = {
     const raw = find('ws');
     const sio = find('socketio');
     const goals = [
-      goal('Memory per idle connection: Atmosphere RSS ≤ 1.5× raw ws', ratioOf(atmo?.rssPerConnection, raw?.rssPerConnection), 1.5, 'atMost', times),
+      goal(
+        'Memory per idle connection: Atmosphere RSS ≤ 1.5× raw ws',
+        ratioOf(atmo?.rssPerConnection, raw?.rssPerConnection),
+        1.5,
+        'atMost',
+        times,
+      ),
     ];
-    if (sio && raw) notes.push(`Socket.IO used ${times(ratioOf(sio.rssPerConnection, raw.rssPerConnection) ?? Number.NaN)} the RSS of raw ws per connection.`);
+    if (sio && raw)
+      notes.push(
+        `Socket.IO used ${times(ratioOf(sio.rssPerConnection, raw.rssPerConnection) ?? Number.NaN)} the RSS of raw ws per connection.`,
+      );
     return {
       comparisons: [
         {
@@ -45,10 +65,31 @@ export const memoryScenario: Scenario = {
           columns: impls.map((i) => LABELS[i]),
           baseline: baselineIndex(impls),
           rows: [
-            { metric: 'RSS per connection', unit: 'KiB', values: value((r) => r.rssPerConnection / 1024), digits: 1 },
-            { metric: 'JS heap per connection', unit: 'KiB', values: value((r) => r.heapPerConnection / 1024), digits: 1 },
-            { metric: 'Server RSS with all connected', unit: 'MiB', values: value((r) => r.loaded.rss / 2 ** 20), digits: 1 },
-            { metric: 'Server RSS baseline', unit: 'MiB', values: value((r) => r.baseline.rss / 2 ** 20), digits: 1, ratio: false },
+            {
+              metric: 'RSS per connection',
+              unit: 'KiB',
+              values: value((r) => r.rssPerConnection / 1024),
+              digits: 1,
+            },
+            {
+              metric: 'JS heap per connection',
+              unit: 'KiB',
+              values: value((r) => r.heapPerConnection / 1024),
+              digits: 1,
+            },
+            {
+              metric: 'Server RSS with all connected',
+              unit: 'MiB',
+              values: value((r) => r.loaded.rss / 2 ** 20),
+              digits: 1,
+            },
+            {
+              metric: 'Server RSS baseline',
+              unit: 'MiB',
+              values: value((r) => r.baseline.rss / 2 ** 20),
+              digits: 1,
+              ratio: false,
+            },
             { metric: 'Connections opened per second', unit: '/s', values: value((r) => r.rampPerSecond) },
           ],
         },
@@ -69,7 +110,9 @@ function heapTable(label: string, heap: HeapDiff): string {
     '',
     '| Object | Per connection | Bytes per connection |',
     '|---|---:|---:|',
-    ...heap.top.map((g) => `| \`${g.name}\` | ${g.perConnection.toFixed(2)} | ${g.bytesPerConnection.toFixed(0)} |`),
+    ...heap.top.map(
+      (g) => `| \`${g.name}\` | ${g.perConnection.toFixed(2)} | ${g.bytesPerConnection.toFixed(0)} |`,
+    ),
     '',
     '</details>',
   ];

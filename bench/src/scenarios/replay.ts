@@ -3,8 +3,24 @@ import { waitFor } from '../lib/clock.ts';
 import type { Impl } from '../options.ts';
 import type { ServerConfig } from '../servers/target.ts';
 import type { BenchContext } from './context.ts';
-import { type ClientGroup, FanoutSession, type ServerHandle, startClients, startServer, stopRun, waitForServerConnections } from './harness.ts';
-import { baselineIndex, goal, LABELS, orderImpls, type Scenario, type ScenarioReport, WS_CLIENTS } from './scenario.ts';
+import {
+  type ClientGroup,
+  FanoutSession,
+  type ServerHandle,
+  startClients,
+  startServer,
+  stopRun,
+  waitForServerConnections,
+} from './harness.ts';
+import {
+  baselineIndex,
+  goal,
+  LABELS,
+  orderImpls,
+  type Scenario,
+  type ScenarioReport,
+  WS_CLIENTS,
+} from './scenario.ts';
 
 /** One reconnection: how long until every missed message had arrived. */
 interface ReplayRound {
@@ -53,22 +69,35 @@ export const replayScenario: Scenario = {
     const impls = orderImpls(options.impls);
     const runs: ReplayRun[] = [];
     const notes: string[] = [];
-    const setups: { impl: Impl; server: ServerHandle; group: ClientGroup; nextSeq: number; rounds: ReplayRound[] }[] = [];
+    const setups: {
+      impl: Impl;
+      server: ServerHandle;
+      group: ClientGroup;
+      nextSeq: number;
+      rounds: ReplayRound[];
+    }[] = [];
     try {
       for (const impl of impls) {
         const label = `replay-${impl}`;
         const server = await startServer(context, replayServer(impl, messages), label);
-        const group = await startClients(context, server, { impl: WS_CLIENTS[impl], count: 1, processes: 1 }, label).catch(async (error: unknown) => {
+        const group = await startClients(
+          context,
+          server,
+          { impl: WS_CLIENTS[impl], count: 1, processes: 1 },
+          label,
+        ).catch(async (error: unknown) => {
           await stopRun(server, undefined);
           throw error;
         });
         setups.push({ impl, server, group, nextSeq: 1, rounds: [] });
-        if (group.connected !== 1) throw new Error(`${label}: the client could not connect: ${group.firstError ?? 'unknown'}`);
+        if (group.connected !== 1)
+          throw new Error(`${label}: the client could not connect: ${group.firstError ?? 'unknown'}`);
         // Live traffic first, so the replay continues an existing stream.
         const session = new FanoutSession(server, group);
         await server.child.call('broadcast', { firstSeq: 1, count: 10 });
         setups[setups.length - 1]!.nextSeq = 11;
-        if (!(await waitFor(() => session.min >= 10, 5_000))) throw new Error(`${label}: the first live messages did not arrive`);
+        if (!(await waitFor(() => session.min >= 10, 5_000)))
+          throw new Error(`${label}: the first live messages did not arrive`);
       }
       // Rounds interleave the implementations, so load from elsewhere lands on all alike.
       for (let round = 0; round < options.replayRounds; round++) {
@@ -78,15 +107,23 @@ export const replayScenario: Scenario = {
           const client = group.children[0]!;
           const token = await client.call<ResumeToken>('cut', { index: 0 });
           const left = await waitForServerConnections(server, 0, 5_000, (seen) => seen === 0);
-          if (left !== 0) throw new Error(`${LABELS[impl]}: the server still counts ${left} connection(s) after the cut`);
+          if (left !== 0)
+            throw new Error(`${LABELS[impl]}: the server still counts ${left} connection(s) after the cut`);
           await server.child.call('broadcast', { firstSeq: setup.nextSeq, count: messages });
           setup.nextSeq += messages;
-          const result = await client.call<ReplayRound>('resume', { index: 0, token, expected: messages, timeoutMs: 10_000 }, 20_000);
+          const result = await client.call<ReplayRound>(
+            'resume',
+            { index: 0, token, expected: messages, timeoutMs: 10_000 },
+            20_000,
+          );
           setup.rounds.push(result);
           if (!result.complete || result.delivered !== messages) {
-            notes.push(`${LABELS[impl]} round ${round + 1}: ${result.delivered} of ${messages} missed messages delivered.`);
+            notes.push(
+              `${LABELS[impl]} round ${round + 1}: ${result.delivered} of ${messages} missed messages delivered.`,
+            );
           }
-          if (result.recovered === false) notes.push(`${LABELS[impl]} round ${round + 1}: the session was not recovered.`);
+          if (result.recovered === false)
+            notes.push(`${LABELS[impl]} round ${round + 1}: the session was not recovered.`);
         }
       }
       for (const { impl, rounds } of setups) {
@@ -113,10 +150,30 @@ export const replayScenario: Scenario = {
           columns: impls.map((i) => LABELS[i]),
           baseline: baselineIndex(impls),
           rows: [
-            { metric: 'Reconnect to last missed message, median', unit: 'ms', values: value((r) => r.medianMs), digits: 1 },
-            { metric: 'Reconnect to last missed message, best', unit: 'ms', values: value((r) => r.minMs), digits: 1 },
-            { metric: 'Reconnect to last missed message, worst', unit: 'ms', values: value((r) => r.maxMs), digits: 1 },
-            { metric: 'Reconnect to open connection, median', unit: 'ms', values: value((r) => r.medianConnectMs), digits: 1 },
+            {
+              metric: 'Reconnect to last missed message, median',
+              unit: 'ms',
+              values: value((r) => r.medianMs),
+              digits: 1,
+            },
+            {
+              metric: 'Reconnect to last missed message, best',
+              unit: 'ms',
+              values: value((r) => r.minMs),
+              digits: 1,
+            },
+            {
+              metric: 'Reconnect to last missed message, worst',
+              unit: 'ms',
+              values: value((r) => r.maxMs),
+              digits: 1,
+            },
+            {
+              metric: 'Reconnect to open connection, median',
+              unit: 'ms',
+              values: value((r) => r.medianConnectMs),
+              digits: 1,
+            },
           ],
           notes: [
             'Raw ws replays from a buffer the application keeps itself (`?since=<count>`); Socket.IO uses its connection state recovery; ' +
@@ -124,7 +181,15 @@ export const replayScenario: Scenario = {
           ],
         },
       ],
-      goals: [goal(`Replay of ${messages} messages ≤ 50 ms (Atmosphere, median)`, atmo?.medianMs ?? null, 50, 'atMost', (v) => `${v.toFixed(1)} ms`)],
+      goals: [
+        goal(
+          `Replay of ${messages} messages ≤ 50 ms (Atmosphere, median)`,
+          atmo?.medianMs ?? null,
+          50,
+          'atMost',
+          (v) => `${v.toFixed(1)} ms`,
+        ),
+      ],
       notes,
       profiles: [],
       data: runs,

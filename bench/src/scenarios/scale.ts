@@ -28,7 +28,10 @@ export const scaleScenario: Scenario = {
           'raised for the machine or container (`nofile` in /etc/security/limits.conf, `--ulimit nofile=…` for Docker, LimitNOFILE for systemd).',
       );
     }
-    const addresses = Array.from({ length: Math.max(1, Math.ceil(target / PER_ADDRESS)) }, (_, i) => `127.0.0.${i + 2}`);
+    const addresses = Array.from(
+      { length: Math.max(1, Math.ceil(target / PER_ADDRESS)) },
+      (_, i) => `127.0.0.${i + 2}`,
+    );
     const processes = Math.max(2, Math.ceil(target / PER_CLIENT_PROCESS));
     const impls = orderImpls(options.scaleImpls);
     const runs: IdleRun[] = [];
@@ -62,10 +65,25 @@ export const scaleScenario: Scenario = {
           baseline: baselineIndex(impls),
           rows: [
             { metric: 'Connections held at the end', unit: '', values: value((r) => r.heldByServer) },
-            { metric: 'RSS per connection', unit: 'KiB', values: value((r) => r.rssPerConnection / 1024), digits: 1 },
-            { metric: 'JS heap per connection', unit: 'KiB', values: value((r) => r.heapPerConnection / 1024), digits: 1 },
+            {
+              metric: 'RSS per connection',
+              unit: 'KiB',
+              values: value((r) => r.rssPerConnection / 1024),
+              digits: 1,
+            },
+            {
+              metric: 'JS heap per connection',
+              unit: 'KiB',
+              values: value((r) => r.heapPerConnection / 1024),
+              digits: 1,
+            },
             { metric: 'Server RSS', unit: 'MiB', values: value((r) => r.loaded.rss / 2 ** 20), digits: 0 },
-            { metric: 'Server CPU while idle (heartbeats)', unit: '% of a core', values: value((r) => r.holdCpuPercent), digits: 1 },
+            {
+              metric: 'Server CPU while idle (heartbeats)',
+              unit: '% of a core',
+              values: value((r) => r.holdCpuPercent),
+              digits: 1,
+            },
             { metric: 'Connections opened per second', unit: '/s', values: value((r) => r.rampPerSecond) },
           ],
         },
@@ -73,7 +91,9 @@ export const scaleScenario: Scenario = {
       goals: [
         {
           description: '100 000 idle connections on one server process (2 cores)',
-          actual: atmo ? `${atmo.heldByServer.toLocaleString('en-US')}${target < options.scaleTarget ? ` (capped by ulimit -Hn ${limits.hard})` : ''}` : '–',
+          actual: atmo
+            ? `${atmo.heldByServer.toLocaleString('en-US')}${target < options.scaleTarget ? ` (capped by ulimit -Hn ${limits.hard})` : ''}`
+            : '–',
           // A quick run does not try (its target is small); a capped run tried and could not.
           met: atmo && options.scaleTarget >= 100_000 ? atmo.heldByServer >= 100_000 : null,
         },

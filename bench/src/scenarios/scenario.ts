@@ -27,7 +27,11 @@ export interface Scenario {
 export const LABELS: Record<Impl, string> = { atmosphere: 'Atmosphere', ws: 'raw ws', socketio: 'Socket.IO' };
 
 /** The WebSocket client that speaks to each implementation. */
-export const WS_CLIENTS: Record<Impl, ClientImpl> = { atmosphere: 'atmosphere-ws', ws: 'ws', socketio: 'socketio-ws' };
+export const WS_CLIENTS: Record<Impl, ClientImpl> = {
+  atmosphere: 'atmosphere-ws',
+  ws: 'ws',
+  socketio: 'socketio-ws',
+};
 
 /** The server configuration of each implementation for WebSocket runs. */
 export function wsServer(impl: Impl, heartbeatMs: number): ServerConfig {
@@ -46,7 +50,11 @@ export function baselineIndex(impls: readonly Impl[]): number {
 }
 
 /** The profile of a stopped server, summarised (when `--profile` was on). */
-export async function collectProfile(context: BenchContext, server: ServerHandle | undefined, into: ProfileSummary[]): Promise<void> {
+export async function collectProfile(
+  context: BenchContext,
+  server: ServerHandle | undefined,
+  into: ProfileSummary[],
+): Promise<void> {
   if (!server?.profile) return;
   try {
     into.push(await summarizeProfile(server.profile, context.root));
@@ -57,14 +65,33 @@ export async function collectProfile(context: BenchContext, server: ServerHandle
 
 /** `a / b` when both are numbers, else null. */
 export function ratioOf(a: number | null | undefined, b: number | null | undefined): number | null {
-  if (a === null || a === undefined || b === null || b === undefined || b === 0 || !Number.isFinite(a) || !Number.isFinite(b)) return null;
+  if (
+    a === null ||
+    a === undefined ||
+    b === null ||
+    b === undefined ||
+    b === 0 ||
+    !Number.isFinite(a) ||
+    !Number.isFinite(b)
+  )
+    return null;
   return a / b;
 }
 
 /** A goal line: `met` is null when either value is missing. */
-export function goal(description: string, value: number | null, target: number, direction: 'atLeast' | 'atMost', format: (v: number) => string): Goal {
+export function goal(
+  description: string,
+  value: number | null,
+  target: number,
+  direction: 'atLeast' | 'atMost',
+  format: (v: number) => string,
+): Goal {
   if (value === null || !Number.isFinite(value)) return { description, actual: '–', met: null };
-  return { description, actual: format(value), met: direction === 'atLeast' ? value >= target : value <= target };
+  return {
+    description,
+    actual: format(value),
+    met: direction === 'atLeast' ? value >= target : value <= target,
+  };
 }
 
 export const percent = (v: number): string => `${(v * 100).toFixed(0)} %`;

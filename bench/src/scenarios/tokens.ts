@@ -1,14 +1,27 @@
 import type { ClientStats } from '../clients/client-main.ts';
 import { delay } from '../lib/clock.ts';
+import type { CpuSample } from '../lib/endpoint.ts';
 import { Histogram, type LatencySummary, summarize } from '../lib/histogram.ts';
 import type { Impl } from '../options.ts';
 import type { TokenStream } from '../servers/target.ts';
 import type { BenchContext } from './context.ts';
 import { type ClientGroup, type ServerHandle, startClients, startServer, stopRun } from './harness.ts';
-import { collectProfile, goal, LABELS, percent, ratioOf, type Scenario, type ScenarioReport, WS_CLIENTS, wsServer } from './scenario.ts';
+import {
+  collectProfile,
+  goal,
+  LABELS,
+  percent,
+  ratioOf,
+  type Scenario,
+  type ScenarioReport,
+  WS_CLIENTS,
+  wsServer,
+} from './scenario.ts';
 
 /** One stream: frames/s from the first send to the last receive, and per-frame one-way latency. */
 interface StreamResult {
+  /** Server CPU per frame (µs), from before the first send until the call returned. */
+  serverCpuPerFrameUs: number;
   frames: number;
   received: number;
   framesPerSecond: number;
@@ -30,10 +43,16 @@ function median(values: number[]): number {
 }
 
 /** Streams once and matches each frame's send time (server) with its receive time (client). */
-async function streamOnce(server: ServerHandle, clients: ClientGroup, stream: TokenStream): Promise<{ result: StreamResult; histogram: Histogram }> {
+async function streamOnce(
+  server: ServerHandle,
+  clients: ClientGroup,
+  stream: TokenStream,
+): Promise<{ result: StreamResult; histogram: Histogram }> {
   const client = clients.children[0]!;
   await client.call('reset');
+  const cpu0 = await server.child.call<CpuSample>('cpu');
   const sentAt = await server.child.call<number[]>('stream', stream, 60_000);
+  const cpu1 = await server.child.call<CpuSample>('cpu');
   const seqs = sentAt.map((at, seq) => (at === undefined ? -1 : seq)).filter((seq) => seq >= 0);
   const last = seqs[seqs.length - 1] ?? 0;
   // Wait (bounded) for the last token frame.
@@ -55,7 +74,13 @@ async function streamOnce(server: ServerHandle, clients: ClientGroup, stream: To
   }
   const first = sentAt[seqs[0] ?? 0] ?? 0;
   return {
-    result: { frames: seqs.length, received, framesPerSecond: received / ((lastReceived - first) / 1000), latency: summarize(histogram) },
+    result: {
+      serverCpuPerFrameUs: (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / Math.max(1, seqs.length),
+      frames: seqs.length,
+      received,
+      framesPerSecond: received / ((lastReceived - first) / 1000),
+      latency: summarize(histogram),
+    },
     histogram,
   };
 }
@@ -70,44 +95,68 @@ export const tokensScenario: Scenario = {
     const report: ScenarioReport = { comparisons: [], goals: [], notes: [], profiles: [], data: [] };
     const runs: TokensRun[] = [];
     const setups: { impl: Impl; server: ServerHandle; group: ClientGroup }[] = [];
-    const results = new Map<Impl, { burst: StreamResult[]; paced: StreamResult[]; burstHistogram: Histogram; pacedHistogram: Histogram }>();
+    const results = new Map<
+      Impl,
+      { burst: StreamResult[]; paced: StreamResult[]; burstHistogram: Histogram; pacedHistogram: Histogram }
+    >();
     try {
       for (const impl of impls) {
         const label = `tokens-${impl}`;
         const server = await startServer(context, wsServer(impl, 30_000), label);
-        const group = await startClients(context, server, { impl: WS_CLIENTS[impl], count: 1, processes: 1, payload: 'frames' }, label).catch(
-          async (error: unknown) => {
-            await stopRun(server, undefined);
-            throw error;
-          },
-        );
+        const group = await startClients(
+          context,
+          server,
+          { impl: WS_CLIENTS[impl], count: 1, processes: 1, payload: 'frames' },
+          label,
+        ).catch(async (error: unknown) => {
+          await stopRun(server, undefined);
+          throw error;
+        });
         setups.push({ impl, server, group });
-        if (group.connected !== 1) throw new Error(`${label}: the client could not connect: ${group.firstError ?? 'unknown'}`);
-        results.set(impl, { burst: [], paced: [], burstHistogram: new Histogram(), pacedHistogram: new Histogram() });
+        if (group.connected !== 1)
+          throw new Error(`${label}: the client could not connect: ${group.firstError ?? 'unknown'}`);
+        results.set(impl, {
+          burst: [],
+          paced: [],
+          burstHistogram: new Histogram(),
+          pacedHistogram: new Histogram(),
+        });
+        // Warm-up (module loading, JIT), not measured.
+        await streamOnce(server, group, { count: 500, intervalMs: 0 });
       }
       // Rounds interleave the implementations, so load from elsewhere lands on both alike.
       for (let round = 0; round < options.tokenRounds; round++) {
         for (let i = 0; i < setups.length; i++) {
           const { impl, server, group } = setups[(i + round) % setups.length]!;
           const result = results.get(impl)!;
-          context.log(`tokens-${impl} round ${round + 1}: ${options.tokenFrames} frames back to back, ${options.pacedTokenFrames} at ${options.tokenRate}/s`);
+          context.log(
+            `tokens-${impl} round ${round + 1}: ${options.tokenFrames} frames back to back, ${options.pacedTokenFrames} at ${options.tokenRate}/s`,
+          );
           const b = await streamOnce(server, group, { count: options.tokenFrames, intervalMs: 0 });
           result.burst.push(b.result);
           result.burstHistogram.merge(b.histogram.snapshot());
-          const p = await streamOnce(server, group, { count: options.pacedTokenFrames, intervalMs: 1000 / options.tokenRate });
+          const p = await streamOnce(server, group, {
+            count: options.pacedTokenFrames,
+            intervalMs: 1000 / options.tokenRate,
+          });
           result.paced.push(p.result);
           result.pacedHistogram.merge(p.histogram.snapshot());
         }
       }
       for (const { impl, group } of setups) {
         const result = results.get(impl)!;
-        for (const [kind, list] of [['burst', result.burst], ['paced', result.paced]] as const) {
+        for (const [kind, list] of [
+          ['burst', result.burst],
+          ['paced', result.paced],
+        ] as const) {
           for (const r of list) {
-            if (r.received < r.frames) report.notes.push(`${LABELS[impl]} ${kind}: ${r.received} of ${r.frames} frames arrived.`);
+            if (r.received < r.frames)
+              report.notes.push(`${LABELS[impl]} ${kind}: ${r.received} of ${r.frames} frames arrived.`);
           }
         }
         const stats = await group.children[0]!.call<ClientStats>('stats');
-        if (stats.closedUnexpectedly > 0) report.notes.push(`${LABELS[impl]}: the client was disconnected during the run.`);
+        if (stats.closedUnexpectedly > 0)
+          report.notes.push(`${LABELS[impl]}: the client was disconnected during the run.`);
         runs.push({
           impl,
           burst: result.burst,
@@ -132,7 +181,17 @@ export const tokensScenario: Scenario = {
       columns: impls.map((i) => LABELS[i]),
       baseline: Math.max(0, impls.indexOf('ws')),
       rows: [
-        { metric: 'Burst: frames/s (median of rounds)', unit: 'frames/s', values: value((r) => r.burstFramesPerSecond) },
+        {
+          metric: 'Burst: frames/s (median of rounds)',
+          unit: 'frames/s',
+          values: value((r) => r.burstFramesPerSecond),
+        },
+        {
+          metric: 'Burst: server CPU per frame',
+          unit: 'µs',
+          values: value((r) => median(r.burst.map((b) => b.serverCpuPerFrameUs))),
+          digits: 2,
+        },
         { metric: 'Burst: latency p50', unit: 'µs', values: value((r) => r.burstLatency.p50) },
         { metric: 'Burst: latency p99', unit: 'µs', values: value((r) => r.burstLatency.p99) },
         { metric: 'Paced: latency p50', unit: 'µs', values: value((r) => r.pacedLatency.p50) },
@@ -145,8 +204,20 @@ export const tokensScenario: Scenario = {
     });
     const added = atmo && raw ? atmo.pacedLatency.p50 - raw.pacedLatency.p50 : null;
     report.goals.push(
-      goal('Token frames: added latency p50 over raw ws ≤ 50 µs (paced)', added, 50, 'atMost', (v) => `${v.toFixed(0)} µs`),
-      goal('Token burst ≥ 85 % of raw ws frames/s', ratioOf(atmo?.burstFramesPerSecond, raw?.burstFramesPerSecond), 0.85, 'atLeast', percent),
+      goal(
+        'Token frames: added latency p50 over raw ws ≤ 50 µs (paced)',
+        added,
+        50,
+        'atMost',
+        (v) => `${v.toFixed(0)} µs`,
+      ),
+      goal(
+        'Token burst ≥ 85 % of raw ws frames/s',
+        ratioOf(atmo?.burstFramesPerSecond, raw?.burstFramesPerSecond),
+        0.85,
+        'atLeast',
+        percent,
+      ),
     );
     report.data = runs;
     return report;

@@ -39,11 +39,12 @@ export async function startAtmosphere(config: ServerConfig): Promise<ServerTarge
     port: atmosphere.address()!.port,
     connections: () => atmosphere.describe().resources.connected,
     broadcast(payload) {
-      if (broadcaster === undefined || broadcaster.destroyed) broadcaster = atmosphere.broadcasters.get(BENCH_PATH);
+      if (broadcaster === undefined || broadcaster.destroyed)
+        broadcaster = atmosphere.broadcasters.get(BENCH_PATH);
       broadcaster.broadcast(payload).catch(onError);
     },
     async stream(stream: TokenStream) {
-      // Loaded here, so the other scenarios run even if @atmosphere/ai does not load.
+      // Loaded on first use, so the other scenarios run even if @atmosphere/ai does not load.
       const { createResourceSession } = await import('@atmosphere/ai');
       const resource = [...atmosphere.resources()].find((r) => r.state === 'connected');
       if (!resource) throw new Error('no connected client to stream to');

@@ -83,10 +83,13 @@ export class FanoutDriver {
 
   #waitForCredit(deadline: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = undefined;
-        resolve();
-      }, Math.max(1, Math.min(250, deadline - performance.now())));
+      const timer = setTimeout(
+        () => {
+          this.#wake = undefined;
+          resolve();
+        },
+        Math.max(1, Math.min(250, deadline - performance.now())),
+      );
       this.#wake = () => {
         clearTimeout(timer);
         resolve();

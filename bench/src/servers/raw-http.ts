@@ -25,7 +25,11 @@ export async function startRawHttp(): Promise<ServerTarget> {
     return history.slice(from - (lastSeq - history.length)).join('\n');
   };
   const answer = (response: ServerResponse, body: string): void => {
-    response.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Seq': String(lastSeq) });
+    response.writeHead(200, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Seq': String(lastSeq),
+    });
     response.end(body);
   };
   const flush = (): void => {
@@ -42,7 +46,11 @@ export async function startRawHttp(): Promise<ServerTarget> {
   const server = createServer((request, response) => {
     const url = request.url ?? '/';
     if (url.startsWith('/sse')) {
-      response.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
+      response.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-store',
+        Connection: 'keep-alive',
+      });
       response.write(':ok\n\n');
       streams.add(response);
       response.on('close', () => streams.delete(response));

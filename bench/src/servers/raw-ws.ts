@@ -68,7 +68,9 @@ export async function startRawWs(config: ServerConfig): Promise<ServerTarget> {
       const sessionId = randomUUID();
       let seq = 0;
       return emitTokens(stream, (text) => {
-        client.send(`{"type":"streaming-text","data":${JSON.stringify(text)},"sessionId":"${sessionId}","seq":${++seq}}`);
+        client.send(
+          `{"type":"streaming-text","data":${JSON.stringify(text)},"sessionId":"${sessionId}","seq":${++seq}}`,
+        );
         return seq;
       });
     },

@@ -44,7 +44,13 @@ new Endpoint()
   .method('stopFanout', () => driver.stop())
   .method('broadcast', (params: { count: number; firstSeq: number }) => {
     // Messages for clients that are away (the replay scenario): sent back to back.
-    return driver.run({ firstSeq: params.firstSeq, count: params.count, mode: 'paced', intervalMs: 0, timeoutMs: 30_000 });
+    return driver.run({
+      firstSeq: params.firstSeq,
+      count: params.count,
+      mode: 'paced',
+      intervalMs: 0,
+      timeoutMs: 30_000,
+    });
   })
   .method('stream', async (params: TokenStream) => {
     if (!target.stream) throw new Error(`${config.impl} does not stream tokens`);

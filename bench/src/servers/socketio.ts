@@ -16,7 +16,9 @@ export async function startSocketIo(config: ServerConfig): Promise<ServerTarget>
     transports: config.transports ?? ['polling', 'websocket'],
     pingInterval: config.heartbeatMs > 0 ? config.heartbeatMs : 3_600_000,
     pingTimeout: 20_000,
-    ...(config.recovery ? { connectionStateRecovery: { maxDisconnectionDuration: 60_000, skipMiddlewares: true } } : {}),
+    ...(config.recovery
+      ? { connectionStateRecovery: { maxDisconnectionDuration: 60_000, skipMiddlewares: true } }
+      : {}),
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();

@@ -2,7 +2,22 @@ import { delay, now } from '../lib/clock.ts';
 import type { TokenStream } from './target.ts';
 
 /** Short tokens, the size a model streams (3–6 characters). */
-const TOKENS = ['The', ' quick', ' brown', ' fox', ' jumps', ' over', ' the', ' lazy', ' dog', '.', ' It', ' was', ' fast', ','];
+const TOKENS = [
+  'The',
+  ' quick',
+  ' brown',
+  ' fox',
+  ' jumps',
+  ' over',
+  ' the',
+  ' lazy',
+  ' dog',
+  '.',
+  ' It',
+  ' was',
+  ' fast',
+  ',',
+];
 
 /** The token text of frame `i`. */
 export function tokenText(i: number): string {
