@@ -20,3 +20,41 @@ export { FRAMEWORK_VERSION, Params, TRANSPORT_NAMES, type TransportName } from '
 export { FrameParser } from './protocol/framing.ts';
 export { type Handshake, parseHandshake } from './protocol/handshake.ts';
 export { SseParser } from './protocol/sse-parser.ts';
+export { type ApprovalRequest, approvalMessage } from './ai/approval.ts';
+export {
+  ChatModel,
+  type ChatMessage,
+  type ChatMessageStatus,
+  type ChatModelOptions,
+  type ChatRole,
+  type ChatSnapshot,
+} from './ai/chat-model.ts';
+export { type AiEventName, type AiFrame, FrameDeduplicator, parseAiFrame } from './ai/frames.ts';
+export {
+  type AiEvent,
+  isSubscription,
+  promptPayload,
+  RUN_ID_METADATA,
+  type SendOptions,
+  type StreamingHandle,
+  type StreamingHandlers,
+  subscribeStreaming,
+} from './ai/streaming.ts';
+export {
+  type RoutingInfo,
+  type SessionStats,
+  StreamingModel,
+  type StreamingModelOptions,
+  type StreamingSnapshot,
+} from './ai/streaming-model.ts';
+export { ConnectionModel, type ConnectionModelOptions, type ConnectionSnapshot } from './models/connection-model.ts';
+export { type Model, Store } from './models/store.ts';
+export { parseRoomMessage, type RoomClientMessage, type RoomMember, type RoomServerMessage } from './rooms/protocol.ts';
+export {
+  type PresenceSnapshot,
+  presenceOf,
+  RoomModel,
+  type RoomModelOptions,
+  type RoomSnapshot,
+} from './rooms/room-model.ts';
+export { AtmosphereRooms, type PresenceEvent, type RoomHandle, type RoomHandlers, type RoomMessage } from './rooms/rooms.ts';

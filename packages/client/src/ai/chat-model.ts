@@ -1,0 +1,155 @@
+import type { Atmosphere } from '../core/atmosphere.ts';
+import type { ConnectionState } from '../core/events.ts';
+import type { AtmosphereRequest } from '../core/request.ts';
+import { type Model, Store } from '../models/store.ts';
+import type { ApprovalRequest } from './approval.ts';
+import type { SendOptions } from './streaming.ts';
+import { StreamingModel, type StreamingSnapshot } from './streaming-model.ts';
+
+export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
+export type ChatMessageStatus = 'submitted' | 'streaming' | 'complete' | 'error';
+
+export interface ChatMessage {
+  readonly id: string;
+  readonly role: ChatRole;
+  readonly content: string;
+  readonly status?: ChatMessageStatus;
+}
+
+/** What `useChat` shows. */
+export interface ChatSnapshot {
+  readonly messages: readonly ChatMessage[];
+  /** The text being typed (for `handleSubmit`). */
+  readonly input: string;
+  /** An answer is streaming. */
+  readonly isLoading: boolean;
+  readonly error: string | null;
+  readonly progress: string | null;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly approvals: readonly ApprovalRequest[];
+  readonly connectionState: ConnectionState;
+  readonly isReconnecting: boolean;
+}
+
+export interface ChatModelOptions {
+  request: AtmosphereRequest;
+  initialMessages?: readonly ChatMessage[];
+  sendOptions?: SendOptions;
+  generateId?: () => string;
+  atmosphere?: Atmosphere;
+}
+
+let counter = 0;
+const defaultId = (): string => `chat-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+
+/**
+ * A chat over an AI stream (for `useChat`): user messages and the assistant's answers, the answer
+ * growing token by token. Prompts are sent as plain text.
+ */
+export class ChatModel implements Model<ChatSnapshot> {
+  readonly #streaming: StreamingModel;
+  readonly #options: ChatModelOptions;
+  readonly #store: Store<ChatSnapshot>;
+  readonly getSnapshot: () => ChatSnapshot;
+  readonly subscribe: (listener: () => void) => () => void;
+  #assistantId: string | undefined;
+  #offStreaming: (() => void) | undefined;
+
+  constructor(options: ChatModelOptions) {
+    this.#options = options;
+    this.#streaming = new StreamingModel(options.atmosphere ? { request: options.request, atmosphere: options.atmosphere } : { request: options.request });
+    this.#store = new Store<ChatSnapshot>({
+      messages: options.initialMessages ?? [],
+      input: '',
+      isLoading: false,
+      error: null,
+      progress: null,
+      metadata: {},
+      approvals: [],
+      connectionState: 'disconnected',
+      isReconnecting: false,
+    });
+    this.getSnapshot = this.#store.getSnapshot;
+    this.subscribe = this.#store.subscribe;
+  }
+
+  connect(): void {
+    if (this.#offStreaming) return;
+    this.#streaming.connect();
+    this.#offStreaming = this.#streaming.subscribe(() => this.#sync(this.#streaming.getSnapshot()));
+    this.#sync(this.#streaming.getSnapshot());
+  }
+
+  disconnect(): void {
+    this.#offStreaming?.();
+    this.#offStreaming = undefined;
+    this.#streaming.disconnect();
+  }
+
+  setInput(input: string): void {
+    this.#store.update({ input });
+  }
+
+  /** Adds a user message and an empty assistant answer, and sends the prompt. */
+  append(content: string, options?: SendOptions): void {
+    const generateId = this.#options.generateId ?? defaultId;
+    const user: ChatMessage = { id: generateId(), role: 'user', content, status: 'complete' };
+    const assistant: ChatMessage = { id: generateId(), role: 'assistant', content: '', status: 'submitted' };
+    this.#assistantId = assistant.id;
+    this.#store.update({ messages: [...this.getSnapshot().messages, user, assistant], error: null });
+    this.#streaming.send(content, options ?? this.#options.sendOptions);
+  }
+
+  /** Sends the input (trimmed) as a user message and clears it; `event.preventDefault()` is called. */
+  handleSubmit(event?: { preventDefault(): void }): void {
+    event?.preventDefault();
+    const prompt = this.getSnapshot().input.trim();
+    if (!prompt) return;
+    this.#store.update({ input: '' });
+    this.append(prompt);
+  }
+
+  /** Stops showing the current answer as streaming (the server may still finish it). */
+  stop(): void {
+    this.#finishAssistant('complete');
+  }
+
+  /** Back to the initial messages. */
+  reset(): void {
+    this.#assistantId = undefined;
+    this.#streaming.reset();
+    this.#store.update({ messages: this.#options.initialMessages ?? [], error: null, input: '' });
+  }
+
+  #sync(streaming: StreamingSnapshot): void {
+    const patch: { -readonly [K in keyof ChatSnapshot]?: ChatSnapshot[K] } = {
+      isLoading: streaming.isStreaming,
+      error: streaming.error,
+      progress: streaming.progress,
+      metadata: streaming.metadata,
+      approvals: streaming.approvals,
+      connectionState: streaming.connectionState,
+      isReconnecting: streaming.isReconnecting,
+    };
+    const id = this.#assistantId;
+    if (id !== undefined) {
+      const done = !streaming.isStreaming && (streaming.stats !== null || streaming.error !== null);
+      const status: ChatMessageStatus = done ? (streaming.error ? 'error' : 'complete') : streaming.fullText ? 'streaming' : 'submitted';
+      patch.messages = this.getSnapshot().messages.map((message) =>
+        message.id === id ? { ...message, content: streaming.fullText, status } : message,
+      );
+      if (done) this.#assistantId = undefined;
+    }
+    this.#store.update(patch);
+  }
+
+  #finishAssistant(status: ChatMessageStatus): void {
+    const id = this.#assistantId;
+    if (id === undefined) return;
+    this.#assistantId = undefined;
+    this.#store.update({
+      isLoading: false,
+      messages: this.getSnapshot().messages.map((message) => (message.id === id ? { ...message, status } : message)),
+    });
+  }
+}

@@ -1,0 +1,159 @@
+import { atmosphere as defaultClient, type Atmosphere } from '../core/atmosphere.ts';
+import type { AtmosphereMessage } from '../core/events.ts';
+import type { AtmosphereRequest } from '../core/request.ts';
+import type { Subscription } from '../core/subscription.ts';
+import type { AtmosphereClientError } from '../errors.ts';
+import { type ApprovalRequest, approvalMessage, readApproval } from './approval.ts';
+import { type AiEventName, type AiFrame, FrameDeduplicator, parseAiFrame } from './frames.ts';
+
+/** An `event` frame, as handed to `onEvent`. */
+export interface AiEvent {
+  readonly event: AiEventName;
+  readonly data: unknown;
+  readonly sessionId: string;
+  readonly seq: number;
+}
+
+/** The metadata key carrying the run id a client re-sends to re-attach after a reconnect. */
+export const RUN_ID_METADATA = 'X-Atmosphere-Run-Id';
+
+/** What the AI stream reports. Every frame arrives once, in order (duplicates are dropped). */
+export interface StreamingHandlers {
+  /** Text of a `streaming-text` frame. */
+  onToken?(text: string, frame: AiFrame): void;
+  onProgress?(message: string, frame: AiFrame): void;
+  onMetadata?(key: string, value: unknown, frame: AiFrame): void;
+  /** Any `event` frame (tool-start, tool-result, agent-step, …). */
+  onEvent?(event: AiEvent): void;
+  /** A tool call waits for approval: answer with `approval.approve()` / `approval.deny()`. */
+  onApprovalRequired?(approval: ApprovalRequest): void;
+  /** The session completed (`data`: the summary, when given). */
+  onComplete?(summary: string | undefined, frame: AiFrame): void;
+  /** The session failed (an `error` frame). */
+  onError?(message: string, frame: AiFrame): void;
+  /** A connection-level error (the subscription's `error` event). */
+  onConnectionError?(error: AtmosphereClientError): void;
+  /** Every accepted frame, before the specific handler. */
+  onFrame?(frame: AiFrame): void;
+  /** A message that is not an AI frame. */
+  onMessage?(message: AtmosphereMessage): void;
+}
+
+/** Routing hints sent with a prompt. */
+export interface SendOptions {
+  readonly maxCost?: number;
+  readonly maxLatencyMs?: number;
+}
+
+/** A live AI stream. */
+export interface StreamingHandle {
+  readonly subscription: Subscription;
+  /** The session of the last frame, until a frame of another session arrives. */
+  readonly sessionId: string | undefined;
+  /** Sends a prompt: a string as is, an object as JSON (with `hints` when routing options are given). */
+  send(prompt: string | object, options?: SendOptions): void;
+  /** Approves a pending tool call, optionally with edited arguments. */
+  approve(approvalId: string, editedArguments?: Readonly<Record<string, unknown>>): void;
+  /** Denies a pending tool call. */
+  deny(approvalId: string): void;
+  /**
+   * Stops listening. Closes the subscription only when `subscribeStreaming` opened it (given a request);
+   * a subscription passed in belongs to its caller.
+   */
+  close(): Promise<void>;
+}
+
+/** True for a subscription (also one from another copy of the package), false for a request. */
+export function isSubscription(value: AtmosphereRequest | Subscription): value is Subscription {
+  return typeof (value as Partial<Subscription>).on === 'function' && typeof (value as Partial<Subscription>).push === 'function';
+}
+
+/** The payload of a prompt: as given, or wrapped with routing hints. */
+export function promptPayload(prompt: string | object, options?: SendOptions): string | object {
+  if (!options || (options.maxCost === undefined && options.maxLatencyMs === undefined)) return prompt;
+  return { prompt, hints: { maxCost: options.maxCost, maxLatencyMs: options.maxLatencyMs } };
+}
+
+/**
+ * Streams AI frames (PROTOCOL.md §7) from an endpoint: decodes them, drops duplicates by
+ * `(sessionId, seq)` — so a stream resumed after a reconnect never shows a token twice — follows the run
+ * id (`X-Atmosphere-Run-Id` metadata) so a reconnect re-attaches to the run, and offers the approval
+ * answers. Give a request (a subscription is opened, owned by the handle) or an existing subscription.
+ */
+export function subscribeStreaming(
+  target: AtmosphereRequest | Subscription,
+  handlers: StreamingHandlers,
+  options: { atmosphere?: Atmosphere } = {},
+): StreamingHandle {
+  const owned = !isSubscription(target);
+  const subscription = isSubscription(target) ? target : (options.atmosphere ?? defaultClient).subscribe(target);
+  const seen = new FrameDeduplicator();
+  let sessionId: string | undefined;
+  const sendText = (text: string): void => subscription.push(text);
+
+  const dispatch = (frame: AiFrame): void => {
+    handlers.onFrame?.(frame);
+    switch (frame.type) {
+      case 'streaming-text':
+        handlers.onToken?.(frame.data, frame);
+        return;
+      case 'progress':
+        handlers.onProgress?.(frame.data, frame);
+        return;
+      case 'metadata':
+        if (frame.key === RUN_ID_METADATA && typeof frame.value === 'string') subscription.setRunId(frame.value);
+        handlers.onMetadata?.(frame.key, frame.value, frame);
+        return;
+      case 'complete':
+        subscription.setRunId(undefined);
+        handlers.onComplete?.(frame.data, frame);
+        return;
+      case 'error':
+        subscription.setRunId(undefined);
+        handlers.onError?.(frame.data, frame);
+        return;
+      case 'event': {
+        handlers.onEvent?.({ event: frame.event, data: frame.data, sessionId: frame.sessionId, seq: frame.seq });
+        if (frame.event === 'approval-required') {
+          const approval = readApproval(frame.data, frame.sessionId, sendText);
+          if (approval) handlers.onApprovalRequired?.(approval);
+        }
+        return;
+      }
+    }
+  };
+
+  const offMessage = subscription.on('message', (message) => {
+    const text = typeof message.responseBody === 'string' ? message.responseBody : undefined;
+    const frame = text === undefined ? undefined : parseAiFrame(text);
+    if (!frame) {
+      handlers.onMessage?.(message);
+      return;
+    }
+    if (!seen.accept(frame)) return;
+    sessionId = frame.sessionId;
+    dispatch(frame);
+  });
+  const offError = subscription.on('error', (error) => handlers.onConnectionError?.(error));
+
+  return {
+    subscription,
+    get sessionId() {
+      return sessionId;
+    },
+    send(prompt, sendOptions) {
+      subscription.push(promptPayload(prompt, sendOptions));
+    },
+    approve(approvalId, editedArguments) {
+      sendText(approvalMessage(approvalId, 'approve', editedArguments));
+    },
+    deny(approvalId) {
+      sendText(approvalMessage(approvalId, 'deny'));
+    },
+    async close() {
+      offMessage();
+      offError();
+      if (owned) await subscription.close();
+    },
+  };
+}

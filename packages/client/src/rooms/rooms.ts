@@ -1,0 +1,212 @@
+import type { Subscription } from '../core/subscription.ts';
+import { AtmosphereClientError } from '../errors.ts';
+import { parseRoomMessage, type RoomClientMessage, type RoomMember, type RoomServerMessage } from './protocol.ts';
+
+/** A message of a room, as handed to `message` handlers. `id` is set when the server keeps history. */
+export interface RoomMessage<T = unknown> {
+  readonly room: string;
+  readonly id: number | undefined;
+  readonly from: string;
+  readonly data: T;
+}
+
+/** A member joined or left (a `leave` also comes when a member vanished and its grace period ended). */
+export interface PresenceEvent {
+  readonly room: string;
+  readonly action: 'join' | 'leave';
+  readonly member: RoomMember;
+}
+
+export interface RoomHandlers<T = unknown> {
+  /** The join was acknowledged (again after each reconnect), with the members present. */
+  joined?(members: readonly RoomMember[]): void;
+  message?(message: RoomMessage<T>): void;
+  presence?(event: PresenceEvent): void;
+  typing?(memberId: string, typing: boolean): void;
+  /** The server refused something (`{"type":"error"}`), e.g. `Unauthorized`. */
+  error?(error: AtmosphereClientError): void;
+}
+
+/** A joined room. Several handles may share one membership; it is left with the last `leave()`. */
+export interface RoomHandle<T = unknown> {
+  readonly name: string;
+  readonly memberId: string;
+  /** True between the server's `join_ack` and `leave()`. */
+  readonly joined: boolean;
+  readonly members: ReadonlyMap<string, RoomMember>;
+  /** The id of the last message seen (sent as `sinceId` when rejoining), if the server numbers them. */
+  readonly lastMessageId: number | undefined;
+  broadcast(data: T): void;
+  sendTo(memberId: string, data: T): void;
+  typing(typing: boolean): void;
+  leave(): void;
+}
+
+class Membership {
+  readonly room: string;
+  readonly memberId: string;
+  readonly metadata: Readonly<Record<string, unknown>> | undefined;
+  readonly members = new Map<string, RoomMember>();
+  readonly listeners = new Set<RoomHandlers<never>>();
+  joined = false;
+  lastMessageId: number | undefined;
+
+  constructor(room: string, memberId: string, metadata: Readonly<Record<string, unknown>> | undefined) {
+    this.room = room;
+    this.memberId = memberId;
+    this.metadata = metadata;
+  }
+
+  joinMessage(): RoomClientMessage {
+    return {
+      type: 'join',
+      room: this.room,
+      memberId: this.memberId,
+      ...(this.metadata === undefined ? {} : { metadata: this.metadata }),
+      ...(this.lastMessageId === undefined ? {} : { sinceId: this.lastMessageId }),
+    };
+  }
+}
+
+const ROOMS = new WeakMap<Subscription, AtmosphereRooms>();
+
+/**
+ * The room protocol of PROTOCOL.md §8 over one subscription: `join` (with `sinceId` to replay history
+ * after the last message seen), `leave`, `broadcast`, `direct`, `typing`; and `join_ack`, `presence`,
+ * `message`, `typing`, `error` back. After every reconnect each joined room is joined again with its
+ * `sinceId`, and messages already seen (by id) are not delivered twice.
+ */
+export class AtmosphereRooms {
+  readonly subscription: Subscription;
+  readonly #rooms = new Map<string, Membership>();
+  readonly #stops: (() => void)[];
+
+  /** The rooms client of a subscription (one per subscription, shared by every caller). */
+  static for(subscription: Subscription): AtmosphereRooms {
+    let rooms = ROOMS.get(subscription);
+    if (!rooms) {
+      rooms = new AtmosphereRooms(subscription);
+      ROOMS.set(subscription, rooms);
+    }
+    return rooms;
+  }
+
+  private constructor(subscription: Subscription) {
+    this.subscription = subscription;
+    this.#stops = [
+      subscription.on('message', (message) => {
+        if (this.#rooms.size === 0 || typeof message.responseBody !== 'string') return;
+        const parsed = parseRoomMessage(message.responseBody);
+        if (parsed) this.#handle(parsed);
+      }),
+      subscription.on('reopen', () => {
+        for (const membership of this.#rooms.values()) this.#send(membership.joinMessage());
+      }),
+    ];
+  }
+
+  /**
+   * Joins `room` as `member` (sent now, or once connected). Joining a room this connection already joined
+   * as the same member shares that membership; as another member throws `INVALID_OPTION`.
+   */
+  join<T = unknown>(room: string, member: { id: string; metadata?: Readonly<Record<string, unknown>> }, handlers: RoomHandlers<T> = {}): RoomHandle<T> {
+    let membership = this.#rooms.get(room);
+    if (membership && membership.memberId !== member.id) {
+      throw new AtmosphereClientError(
+        'INVALID_OPTION',
+        `This connection is already in room ${JSON.stringify(room)} as ${JSON.stringify(membership.memberId)}; open another connection to join as ${JSON.stringify(member.id)}.`,
+      );
+    }
+    const listener = handlers as RoomHandlers<never>;
+    if (!membership) {
+      membership = new Membership(room, member.id, member.metadata);
+      this.#rooms.set(room, membership);
+      membership.listeners.add(listener);
+      this.#send(membership.joinMessage());
+    } else {
+      membership.listeners.add(listener);
+      if (membership.joined) handlers.joined?.([...membership.members.values()]);
+    }
+    const shared = membership;
+    let left = false;
+    return {
+      name: room,
+      memberId: member.id,
+      get joined() {
+        return !left && shared.joined;
+      },
+      members: shared.members,
+      get lastMessageId() {
+        return shared.lastMessageId;
+      },
+      broadcast: (data) => this.#send({ type: 'broadcast', room, data }),
+      sendTo: (targetId, data) => this.#send({ type: 'direct', room, targetId, data }),
+      typing: (typing) => this.#send({ type: 'typing', room, typing }),
+      leave: () => {
+        if (left) return;
+        left = true;
+        shared.listeners.delete(listener);
+        if (shared.listeners.size > 0 || this.#rooms.get(room) !== shared) return;
+        this.#rooms.delete(room);
+        shared.joined = false;
+        if (this.subscription.state !== 'closed' && this.subscription.state !== 'error') this.#send({ type: 'leave', room });
+      },
+    };
+  }
+
+  /** The rooms joined on this connection. */
+  get rooms(): readonly string[] {
+    return [...this.#rooms.keys()];
+  }
+
+  /** Stops listening to the subscription (rooms are not left: closing the connection does that). */
+  dispose(): void {
+    for (const stop of this.#stops) stop();
+    this.#rooms.clear();
+    ROOMS.delete(this.subscription);
+  }
+
+  #send(message: RoomClientMessage): void {
+    this.subscription.push(message);
+  }
+
+  #handle(message: RoomServerMessage): void {
+    const membership = this.#rooms.get(message.room);
+    if (!membership) return;
+    const listeners = [...membership.listeners];
+    switch (message.type) {
+      case 'join_ack': {
+        membership.joined = true;
+        membership.members.clear();
+        for (const member of message.members) membership.members.set(member.id, member);
+        for (const listener of listeners) listener.joined?.(message.members);
+        return;
+      }
+      case 'presence': {
+        const member = message.action === 'join' ? { id: message.memberId, metadata: message.metadata } : (membership.members.get(message.memberId) ?? { id: message.memberId, metadata: message.metadata });
+        if (message.action === 'join') membership.members.set(member.id, member);
+        else membership.members.delete(member.id);
+        for (const listener of listeners) listener.presence?.({ room: message.room, action: message.action, member });
+        return;
+      }
+      case 'message': {
+        if (message.id !== undefined) {
+          // A replay (history after sinceId, or the cache after a reconnect) never shows a message twice.
+          if (membership.lastMessageId !== undefined && message.id <= membership.lastMessageId) return;
+          membership.lastMessageId = message.id;
+        }
+        const event: RoomMessage<never> = { room: message.room, id: message.id, from: message.from, data: message.data as never };
+        for (const listener of listeners) listener.message?.(event);
+        return;
+      }
+      case 'typing':
+        for (const listener of listeners) listener.typing?.(message.memberId, message.typing);
+        return;
+      case 'error': {
+        const error = new AtmosphereClientError('SERVER_ERROR', `Room ${JSON.stringify(message.room)}: ${message.data}`);
+        for (const listener of listeners) listener.error?.(error);
+        return;
+      }
+    }
+  }
+}
