@@ -314,6 +314,11 @@ export class Atmosphere implements ResourceHost {
     return this.#instances.get(kind) as ProviderKinds[K] | undefined;
   }
 
+  /** How long a client whose connection was lost may take to come back before it is disconnected. */
+  get reconnectGraceMs(): number {
+    return this.#graceMs;
+  }
+
   /** The missed-message cache in use. */
   get cache(): BroadcasterCache {
     return this.#cache;
@@ -534,7 +539,17 @@ export class Atmosphere implements ResourceHost {
       );
     }
     const body = protocol.postBody ?? (await readBody(request, resource.settings.maxMessageBytes));
-    await this.#inboundQueued(resource, body);
+    try {
+      await this.#inboundQueued(resource, body);
+    } catch (error) {
+      // The poster gets the HTTP status; the handler hears about it too, as it would over WebSocket.
+      const handler = this.#serviceOf.get(resource)?.handler as ManagedHandler | undefined;
+      if (handler?.onError) {
+        const known = AtmosphereError.isInstance(error) ? error : handlerFailed(error);
+        this.#runHandler(resource, 'onError', () => handler.onError?.(known, resource));
+      }
+      throw error;
+    }
     response.writeHead(200, responseHeaders(protocol, request));
     response.end();
   }
@@ -690,11 +705,15 @@ export class Atmosphere implements ResourceHost {
   }
 
   #context(resource: AtmosphereResource, service: ManagedServiceImpl): ManagedContext {
-    const broadcaster = this.#broadcasterOf(resource, service);
+    // The path's broadcaster is looked up (and created) only when the handler uses it, so a path served
+    // with `subscribe: false` does not leave an empty broadcaster behind per concrete path.
+    const broadcaster = () => this.#broadcasterOf(resource, service);
     return {
-      broadcaster,
+      get broadcaster() {
+        return broadcaster();
+      },
       params: resource.params,
-      broadcast: (message, options) => broadcaster.broadcast(message, options),
+      broadcast: (message, options) => broadcaster().broadcast(message, options),
     };
   }
 

@@ -129,3 +129,20 @@ test('the close request is idempotent and unknown ids are harmless', async () =>
   expect(reasons).toEqual(['client-closed']);
   await client.ended;
 });
+
+test('a path served without subscription leaves no broadcaster behind; POST errors reach onError too', async () => {
+  atmosphere = await startTestAtmosphere();
+  const errors: string[] = [];
+  atmosphere.managed(
+    '/nosub/{id}',
+    { onMessage: () => undefined, onError: (error) => void errors.push(error.code) },
+    { subscribe: false },
+  );
+  const client = await connectTestClient(atmosphere.url('/nosub/a'), 'long-polling');
+  expect(await client.send('not json')).toBe(400);
+  expect(errors).toEqual(['INVALID_JSON']);
+  expect(await client.send('{"ok":true}')).toBe(200);
+  await client.close();
+  expect(atmosphere.broadcasters.find('/nosub/a')).toBeUndefined();
+  expect(atmosphere.reconnectGraceMs).toBe(60_000);
+});

@@ -120,6 +120,16 @@ export class Broadcaster implements Subscription {
     return this.#filters;
   }
 
+  /** Broadcasts still in an asynchronous filter (0 when every broadcast so far has been delivered). */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Resolves once every broadcast made so far has been delivered (or failed). */
+  settled(): Promise<void> {
+    return this.#tail ?? RESOLVED;
+  }
+
   /**
    * Broadcasts a message: strings and bytes as they are, anything else as JSON. Resolves once the message
    * is queued for every local recipient (and handed to the backplane). Rejects with `FILTER_FAILED` when a
