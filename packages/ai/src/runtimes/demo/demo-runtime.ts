@@ -114,7 +114,7 @@ function pickTool(prompt: string, tools: readonly Tool[]): { tool: Tool; argumen
     const properties = tool.jsonSchema.properties ?? {};
     for (const [name, schema] of Object.entries(properties)) {
       const type = Array.isArray(schema.type) ? (schema.type as string[])[0] : schema.type;
-      const named = new RegExp(`\\b${name}\\s*[:=]?\\s*["“]?([^\\s"”,.;!?]+)`, 'i').exec(prompt)?.[1];
+      const named = new RegExp(`\\b${name}\\s*[:=]?\\s*["“]?([^\\s"”,;]+)`, 'i').exec(prompt)?.[1]?.replace(/[.!?]+$/, '');
       if (schema.enum && schema.enum.length > 0) args[name] = schema.enum.find((e) => typeof e === 'string' && lower.includes(e.toLowerCase())) ?? schema.enum[0];
       else if (type === 'number' || type === 'integer') args[name] = Number(/-?\d+(\.\d+)?/.exec(after)?.[0] ?? 1);
       else if (type === 'boolean') args[name] = true;
