@@ -691,8 +691,7 @@ export class Atmosphere implements ResourceHost {
     if (!isNew) return;
     this.#ready.add(resource);
     const service = route.service;
-    const broadcaster = this.#broadcasterOf(resource, service);
-    if (service.options.subscribe) broadcaster.addResource(resource);
+    if (service.options.subscribe) this.#broadcasterOf(resource, service).addResource(resource);
     const handler = service.handler as ManagedHandler;
     if (handler.onReady)
       this.#runHandler(resource, 'onReady', () =>
