@@ -86,6 +86,12 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
       `${options.path} requires ${missing.join(', ')}, which runtime ${runtime.name} does not have; configure a runtime that does (LLM_API_KEY for the built-in one) or drop them from \`requires\`.`,
     );
   }
+  if ((options.tools?.length ?? 0) > 0 && !runtime.capabilities.has('tool-calling')) {
+    logger.warn(`${options.path}: runtime ${runtime.name} cannot call tools; its ${options.tools!.length} tool(s) will not be used (add 'tool-calling' to \`requires\` to fail at startup instead).`);
+  }
+  if (options.structuredOutput && !runtime.capabilities.has('structured-output')) {
+    logger.warn(`${options.path}: runtime ${runtime.name} has no JSON mode; structured output relies on the instruction in the system prompt.`);
+  }
   const memory: ConversationMemory | undefined =
     options.conversationMemory === false
       ? undefined
