@@ -1,0 +1,36 @@
+import type { ChatMessage } from '../ai/chat-model.ts';
+import type { SendOptions } from '../ai/streaming.ts';
+import type { AtmosphereMessage } from '../core/events.ts';
+import type { AtmosphereRequest } from '../core/request.ts';
+
+/** Options of `useAtmosphere` (React, Vue) and `createAtmosphereStore` (Svelte). */
+export interface UseAtmosphereOptions<T> {
+  request: AtmosphereRequest;
+  /** Connect only while true. Default true. */
+  enabled?: boolean;
+  /** How a message becomes `data`. Default: its text. */
+  decode?: (message: AtmosphereMessage) => T;
+  /** How many messages `messages` keeps. Default 100. */
+  keep?: number;
+}
+
+/** Options of `useStreaming` / `createStreamingStore`. */
+export interface UseStreamingOptions {
+  request: AtmosphereRequest;
+  enabled?: boolean;
+}
+
+/** Options of `useChat` / `createChatStore`. */
+export interface UseChatOptions extends UseStreamingOptions {
+  initialMessages?: readonly ChatMessage[];
+  sendOptions?: SendOptions;
+  generateId?: () => string;
+}
+
+/** Options of `useRoom`, `usePresence` / `createRoomStore`, `createPresenceStore`. */
+export interface UseRoomOptions {
+  request: AtmosphereRequest;
+  room: string;
+  member: { id: string; metadata?: Readonly<Record<string, unknown>> };
+  enabled?: boolean;
+}
