@@ -241,3 +241,24 @@ describe('aiEndpoint', () => {
     }
   });
 });
+
+describe('AiSession.stream', () => {
+  test('a second stream() on the same session is refused instead of interleaving two answers', async () => {
+    const outcomes: string[] = [];
+    h = await harness({
+      runtime: demoRuntime({ delayMs: 1, answer: () => 'one two three' }),
+      onPrompt: async (prompt, session) => {
+        const [first, second] = await Promise.all([session.stream(prompt), session.stream(prompt)]);
+        outcomes.push(first.status, second.status, String((second.error as Error).message));
+        outcomes.push((await session.stream()).status);
+      },
+    });
+    const client = await connectAiClient(h.url());
+    await client.prompt('go');
+    const answer = await client.answer();
+    expect(answer.text).toBe('one two three');
+    await eventually(() => outcomes.length === 4, 'onPrompt');
+    expect(outcomes).toEqual(['complete', 'error', 'stream() is already running for this session.', 'error']);
+    await client.close();
+  });
+});

@@ -175,7 +175,11 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
         session.error(error);
       } finally {
         live.delete(runId);
-        for (const id of audience.targets) byResource.get(id)?.delete(run);
+        for (const id of audience.targets) {
+          const set = byResource.get(id);
+          set?.delete(run);
+          if (set?.size === 0) byResource.delete(id);
+        }
       }
     })();
     work.add(task);

@@ -9,6 +9,7 @@ export class EndpointSession extends FrameStreamingSession implements AiSession 
   readonly conversationId: string;
   readonly promptMetadata: Readonly<Record<string, unknown>>;
   readonly #prompt: string;
+  #streaming = false;
   readonly #run: (session: EndpointSession, message: string, options: StreamOptions) => Promise<AiResponse>;
 
   constructor(
@@ -30,9 +31,12 @@ export class EndpointSession extends FrameStreamingSession implements AiSession 
   }
 
   stream(message?: string, options: StreamOptions = {}): Promise<AiResponse> {
-    if (this.closed) {
-      return Promise.resolve({ status: 'error', text: '', usage: undefined, error: new Error('The session is already closed.') });
+    // One pipeline per session: a second one would interleave two answers under one sessionId.
+    if (this.closed || this.#streaming) {
+      const reason = this.closed ? 'The session is already closed.' : 'stream() is already running for this session.';
+      return Promise.resolve({ status: 'error', text: '', usage: undefined, error: new Error(reason) });
     }
+    this.#streaming = true;
     return this.#run(this, message ?? this.#prompt, options);
   }
 }

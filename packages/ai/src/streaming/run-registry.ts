@@ -2,9 +2,9 @@
 export interface RunRegistryOptions {
   /** How long a finished run's frames stay available for re-attach. Default 300 000 ms (the cache's message TTL). */
   readonly ttlMs?: number;
-  /** Frames kept per run; past it the oldest go (a re-attaching client then misses them). Default 10 000. */
+  /** Frames kept per run; past it the oldest go (a re-attaching client then misses them). Default 5 000. */
   readonly maxFramesPerRun?: number;
-  /** Runs kept at once; past it the oldest finished (then oldest live) run is forgotten. Default 10 000. */
+  /** Runs kept at once; past it the oldest finished (then oldest live) run is forgotten. Default 1 000. */
   readonly maxRuns?: number;
 }
 
@@ -84,8 +84,8 @@ export class RunRegistry {
 
   constructor(options: RunRegistryOptions = {}) {
     this.#ttlMs = options.ttlMs ?? 300_000;
-    this.#maxFrames = options.maxFramesPerRun ?? 10_000;
-    this.#maxRuns = options.maxRuns ?? 10_000;
+    this.#maxFrames = options.maxFramesPerRun ?? 5_000;
+    this.#maxRuns = options.maxRuns ?? 1_000;
   }
 
   get size(): number {
