@@ -4,7 +4,7 @@ import { atmosphereUrl } from './atmosphere-ws.ts';
 import type { ClientConnection, ConnectTarget, Connector } from './connector.ts';
 
 /** One keep-alive agent per client process: polls reuse their sockets, as a browser's would. */
-const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 100_000 });
+export const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 100_000 });
 
 function get(
   url: string,

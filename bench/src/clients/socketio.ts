@@ -1,5 +1,6 @@
 import { io, type Socket } from 'socket.io-client';
 import type { ClientConnection, Connector } from './connector.ts';
+import { agent } from './http-clients.ts';
 
 /**
  * A Socket.IO client on one transport (`websocket`, or `polling` for the long-polling comparison). Each
@@ -13,8 +14,13 @@ function socketIo(transport: 'websocket' | 'polling'): Connector {
         transports: [transport],
         forceNew: true,
         reconnection: false,
+        // Polls reuse keep-alive connections, like a browser's and like the other HTTP clients here (the
+        // Node XHR polyfill would otherwise open a new connection for every poll).
+        ...(transport === 'polling' ? { agent } : {}),
         ...(target.localAddress ? { localAddress: target.localAddress } : {}),
-      } as Parameters<typeof io>[1]);
+        // The client's option types describe the browser (`agent: string | boolean`); in Node, engine.io-client
+        // hands `agent` and `localAddress` to the http and ws modules.
+      } as unknown as Parameters<typeof io>[1]);
       let settled = false;
       let leaving = false;
       socket.on('m', (text: string) => sink(text));
