@@ -49,7 +49,7 @@ test('useStreaming shows the stream: fullText grows, metadata and stats arrive, 
     );
   }
   render(createElement(Ai));
-  await eventually(() => !(screen.getByText('ask') as HTMLButtonElement).disabled, 'the connection');
+  await eventually(() => !screen.getByText<HTMLButtonElement>('ask').disabled, 'the connection');
   fireEvent.click(screen.getByText('ask'));
   await screen.findByText('text:You said: hi there|streaming:false|model:fixture-model|tokens:4');
 });
@@ -74,7 +74,7 @@ test('useChat: the assistant answer streams into the message list', async () => 
   await screen.findByText('assistant:complete:You said: question');
   expect(screen.getByText('user:complete:question')).toBeTruthy();
   expect(screen.getByText('loading:false')).toBeTruthy();
-  expect((screen.getByLabelText('prompt') as HTMLInputElement).value).toBe('');
+  expect(screen.getByLabelText<HTMLInputElement>('prompt').value).toBe('');
 });
 
 test('useRoom and usePresence on the same room share the connection and the membership', async () => {
