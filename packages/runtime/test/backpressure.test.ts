@@ -55,7 +55,7 @@ describe.each<BackpressurePolicy>(['disconnect', 'drop-oldest', 'drop-newest'])(
       const slow = await stalledClient(atmosphere.url('/feed'));
       const fast = await connectTestClient(atmosphere.url('/feed'), 'websocket');
       const fastResource = atmosphere.resource(fast.trackingId)!;
-    const drops: string[] = [];
+      const drops: string[] = [];
       atmosphere.resource(slow.trackingId)!.on('drop', (p) => drops.push(p));
 
       const total = 1500;
@@ -69,7 +69,8 @@ describe.each<BackpressurePolicy>(['disconnect', 'drop-oldest', 'drop-newest'])(
           expect(resource.queue.pending.length).toBeLessThanOrEqual(limit);
         }
         // Paced to the fast client (it must never reach the mark itself, even on a loaded machine).
-      if (i % 25 === 0) await eventually(() => fastResource.queue.pending.length === 0, 'the fast client to keep up');
+        if (i % 25 === 0)
+          await eventually(() => fastResource.queue.pending.length === 0, 'the fast client to keep up');
       }
       // The fast client gets everything, in order, while the slow one is stuck.
       const received = await fast.messages.waitForCount(total, 20_000);

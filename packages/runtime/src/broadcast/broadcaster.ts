@@ -36,9 +36,11 @@ function isPromise<T>(value: unknown): value is Promise<T> {
   );
 }
 
-function targetIds(to: BroadcastOptions['to']): string[] | undefined {
+function targetIds(to: BroadcastOptions['to']): readonly string[] | undefined {
   if (to === undefined) return undefined;
   if (typeof to === 'string') return [to];
+  // An array of ids is used as it is (no copy): AI sessions address every token to the same client.
+  if (Array.isArray(to) && to.every((target) => typeof target === 'string')) return to as readonly string[];
   if (typeof (to as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function')
     return [(to as AtmosphereResource).id];
   const ids: string[] = [];
@@ -137,7 +139,7 @@ export class Broadcaster implements Subscription {
    */
   broadcast(message: unknown, options?: BroadcastOptions): Promise<void> {
     let payload: FilterPayload;
-    let targets: string[] | undefined;
+    let targets: readonly string[] | undefined;
     try {
       this.#assertAlive();
       payload = encodePayload(message);
@@ -157,7 +159,7 @@ export class Broadcaster implements Subscription {
   #enter(
     payload: FilterPayload,
     from: number,
-    targets: string[] | undefined,
+    targets: readonly string[] | undefined,
     exclude: string | undefined,
   ): Promise<void> {
     if (this.#tail !== undefined) return this.#chain(() => this.#run(payload, from, targets, exclude));
@@ -194,7 +196,7 @@ export class Broadcaster implements Subscription {
   #run(
     payload: FilterPayload,
     from: number,
-    targets: string[] | undefined,
+    targets: readonly string[] | undefined,
     exclude: string | undefined,
   ): void | Promise<void> {
     const filters = this.#filters;
@@ -236,7 +238,11 @@ export class Broadcaster implements Subscription {
     return SKIP_REST;
   }
 
-  #context(index: number, targets: string[] | undefined, exclude: string | undefined): FilterContext {
+  #context(
+    index: number,
+    targets: readonly string[] | undefined,
+    exclude: string | undefined,
+  ): FilterContext {
     return {
       broadcaster: this,
       targets,
@@ -261,7 +267,11 @@ export class Broadcaster implements Subscription {
     );
   }
 
-  #publish(payload: FilterPayload, targets: string[] | undefined, exclude: string | undefined): void {
+  #publish(
+    payload: FilterPayload,
+    targets: readonly string[] | undefined,
+    exclude: string | undefined,
+  ): void {
     if (this.#destroyed) return;
     const backplane = this.#host.backplane;
     if (backplane.name !== 'local') {

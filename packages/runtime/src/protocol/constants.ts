@@ -13,6 +13,8 @@ export const Headers = {
   authExpired: 'X-Atmosphere-Auth-Expired',
   sessionToken: 'X-Atmosphere-Session-Token',
   runId: 'X-Atmosphere-Run-Id',
+  /** With `X-Atmosphere-Run-Id`: the last AI frame `seq` the client saw of that run. */
+  lastSeq: 'X-Atmosphere-Last-Seq',
   firstRequest: 'X-Atmosphere-first-request',
   error: 'X-Atmosphere-error',
   /**

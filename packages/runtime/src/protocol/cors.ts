@@ -31,6 +31,7 @@ export const ALLOWED_REQUEST_HEADERS = [
   Headers.auth,
   Headers.sessionToken,
   Headers.runId,
+  Headers.lastSeq,
   Headers.received,
   Headers.postBody,
 ].join(', ');
