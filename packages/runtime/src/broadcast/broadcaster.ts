@@ -40,7 +40,7 @@ function targetIds(to: BroadcastOptions['to']): readonly string[] | undefined {
   if (to === undefined) return undefined;
   if (typeof to === 'string') return [to];
   // An array of ids is used as it is (no copy): AI sessions address every token to the same client.
-  if (Array.isArray(to) && to.every((target) => typeof target === 'string')) return to as readonly string[];
+  if (Array.isArray(to) && to.every((target) => typeof target === 'string')) return to;
   if (typeof (to as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function')
     return [(to as AtmosphereResource).id];
   const ids: string[] = [];
