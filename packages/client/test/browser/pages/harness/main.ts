@@ -1,0 +1,39 @@
+// Exposes the client to the browser tests: `harness.start({...})` opens a subscription whose events and
+// messages are recorded in `harness.log` / `harness.messages`, which the tests read.
+import { Atmosphere, type AtmosphereRequest, type Subscription } from '../../../../src/index.ts';
+
+const client = new Atmosphere();
+const log: string[] = [];
+const messages: string[] = [];
+let subscription: Subscription | undefined;
+
+const harness = {
+  log,
+  messages,
+  start(request: Partial<AtmosphereRequest> & { path: string }): void {
+    const { path, ...rest } = request;
+    subscription = client.subscribe({ ...rest, url: path });
+    subscription.on('open', (event) => log.push(`open:${event.transport}`));
+    subscription.on('reopen', (event) => log.push(`reopen:${event.transport}`));
+    subscription.on('close', (event) => log.push(`close:${event.reason}`));
+    subscription.on('reconnect', (event) => log.push(`reconnect:${event.attempt}`));
+    subscription.on('transportFailure', (event) => log.push(`transportFailure:${event.transport}->${event.next}`));
+    subscription.on('error', (error) => log.push(`error:${error.code}`));
+    subscription.on('message', (message) => messages.push(message.text));
+  },
+  push(message: string): void {
+    subscription?.push(message);
+  },
+  status(): unknown {
+    return subscription?.status();
+  },
+  trackingId(): string | undefined {
+    return subscription?.trackingId;
+  },
+  async close(): Promise<void> {
+    await subscription?.close();
+  },
+};
+
+(globalThis as unknown as { harness: typeof harness }).harness = harness;
+document.title = 'harness ready';
