@@ -1,0 +1,114 @@
+import type { Logger } from '@atmosphere/runtime';
+import type { RoomMessage, RoomMetadata } from '@atmosphere/rooms';
+import type { AiInterceptor } from '../pipeline/ai-interceptor.ts';
+import type { AgentRuntime } from '../spi/agent-runtime.ts';
+import type { Tool } from '../tools/tool.ts';
+
+/**
+ * Which room messages an AI member answers (it remembers all of them as context, whatever this says):
+ * - `mentioned`: only messages that mention it (`@id`, or one of its `aliases`);
+ * - `default`: those, and messages that mention no member of the room at all. When several members of a room
+ *   are `default`, only the one that joined first answers unaddressed messages: one question, one answer;
+ * - `all`: every message of a human member, mentioned or not (a translator, a moderator). It answers
+ *   alongside the member a message addresses, so give this mode to at most one member of a room.
+ *
+ * In every mode, messages of virtual members (other AI members, bots) and of the server (no `from`) are not
+ * answered, so two AI members never talk to each other in a loop (`answerVirtualMembers` changes that).
+ */
+export type RoomAnswerMode = 'mentioned' | 'default' | 'all';
+
+/** What the system prompt may depend on (`systemPrompt` as a function). */
+export interface RoomPromptContext {
+  /** The room's name. */
+  readonly room: string;
+  /** The member's id. */
+  readonly memberId: string;
+}
+
+/** The `data` of the `message` an AI member says when an answer completes (and the room keeps in history). */
+export interface LlmRoomReply {
+  /** The whole answer. */
+  readonly text: string;
+  /** The `sessionId` of the AI frames that streamed it: a client replaces its streamed bubble with this message. */
+  readonly sessionId: string;
+  /** The question it answers: its author and, when the room keeps history, its id. */
+  readonly replyTo: LlmReplyTarget;
+}
+
+/** The message an answer replies to. */
+export interface LlmReplyTarget {
+  readonly from: string;
+  readonly id?: number;
+}
+
+/** How one question ended (`onAnswer`). */
+export interface RoomAnswer {
+  readonly room: string;
+  /** The AI member that answered. */
+  readonly memberId: string;
+  /** The room message it answered. */
+  readonly question: RoomMessage;
+  /** What the model was asked: the question's text without the mention. */
+  readonly prompt: string;
+  /** The `sessionId` of the answer's AI frames. */
+  readonly sessionId: string;
+  /**
+   * `complete`: answered (and said, unless the text was empty); `error`: the model or a hook failed (an `error`
+   * frame went out); `cancelled`: the member left or the room was destroyed; `refused`: the member was busy
+   * and its queue full (an `error` frame with code `TOO_MANY_PROMPTS` went out).
+   */
+  readonly status: 'complete' | 'error' | 'cancelled' | 'refused';
+  /** The text streamed (the whole answer when complete, what came before the failure otherwise). */
+  readonly text: string;
+  /** The `message` said with the answer (with its history id), when one was said. */
+  readonly reply?: RoomMessage;
+  /** The failure, when not complete. */
+  readonly error?: unknown;
+}
+
+/** Options of {@link LlmRoomMember}. Only `id` is required. */
+export interface LlmRoomMemberOptions {
+  /** The member id (1-128 characters of `A-Z a-z 0-9 _ . : @ + -`); `@id` addresses it. */
+  readonly id: string;
+  /** Shown to every member (`join_ack`, `presence`). `{ ai: true }` is added so clients can tell AI members apart. */
+  readonly metadata?: RoomMetadata;
+  /**
+   * The model behind it. Default: the built-in OpenAI-compatible runtime when it is configured (`LLM_API_KEY`,
+   * or `LLM_MODE=local`), else the demo model — decided once, at its first answer, and logged. To use the
+   * runtime the application's registry selected: `runtime: atmosphere.provider('agent-runtime')`.
+   */
+  readonly runtime?: AgentRuntime | undefined;
+  /** A model name overriding the runtime's configured one. */
+  readonly model?: string | undefined;
+  /**
+   * Instructions for the model. A string is followed by a short note saying it is a member of the room and how
+   * room messages are shown; a function returns the whole system prompt for a room.
+   */
+  readonly systemPrompt?: string | ((context: RoomPromptContext) => string) | undefined;
+  /** Which messages it answers. Default `mentioned`. */
+  readonly answers?: RoomAnswerMode;
+  /** Other names that address it (`@Ada` for id `ada-gpt`), case-insensitive like the id. */
+  readonly aliases?: readonly string[];
+  /** Room messages remembered per room and sent as context with each question. Default 20; 0 sends none. */
+  readonly memory?: number;
+  /**
+   * Questions that wait while it answers one (per room): answers go one at a time, in arrival order. A question
+   * beyond this is refused at once with an `error` frame (`TOO_MANY_PROMPTS`). Default 5; 0 drops every
+   * question that arrives while it is busy.
+   */
+  readonly maxQueued?: number;
+  /** Answer messages of virtual members (bots, other AI members) too. Default false. */
+  readonly answerVirtualMembers?: boolean;
+  /** Tools the model may call. Tools that require approval are refused: a room has no approval channel. */
+  readonly tools?: readonly Tool[];
+  /** AI interceptors around every answer (RAG, guardrails, cost); they run after the room context is set. */
+  readonly interceptors?: readonly AiInterceptor[];
+  /** Most consecutive tool rounds. Default 5. */
+  readonly maxToolRounds?: number;
+  /** The text of a room message (default: a string, or the `text`/`prompt`/`message`/`content` of an object). */
+  readonly textOf?: (message: RoomMessage) => string | undefined;
+  /** Called once per question it took up, when that question is done with. Must not throw (a throw is logged). */
+  readonly onAnswer?: (answer: RoomAnswer) => void;
+  /** Default: the room's logger. */
+  readonly logger?: Logger;
+}

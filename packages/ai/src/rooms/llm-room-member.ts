@@ -1,0 +1,393 @@
+import { AtmosphereError, type Logger } from '@atmosphere/runtime';
+import type { LeaveReason, Room, RoomMessage, RoomMetadata, VirtualMemberContext, VirtualRoomMember } from '@atmosphere/rooms';
+import { aiError, cancelledError, isAbortError } from '../errors.ts';
+import type { AiInterceptor, AiResponse } from '../pipeline/ai-interceptor.ts';
+import { runAgent } from '../pipeline/run-agent.ts';
+import { redactSecrets } from '../runtimes/openai/redact.ts';
+import type { AgentRuntime } from '../spi/agent-runtime.ts';
+import type { ChatMessage } from '../spi/chat.ts';
+import { createStreamingSession } from '../streaming/streaming-session.ts';
+import { defaultRoomRuntime } from './default-runtime.ts';
+import type { LlmReplyTarget, LlmRoomMemberOptions, LlmRoomReply, RoomAnswer, RoomAnswerMode } from './llm-room-member-options.ts';
+import { isMentioned, stripMentions } from './mentions.ts';
+import { roomMessageText } from './message-text.ts';
+import { RoomFrameSink } from './room-frame-sink.ts';
+import { addSeat, defaultSeat, removeSeat, type RoomQuestion, type RoomSeat, seatsOf, type SeatOwner } from './room-seat.ts';
+import { RoomTranscript } from './room-transcript.ts';
+
+/** Metadata key of the first frame of every answer: the question it answers (`{ from, id? }`). */
+export const REPLY_TO_METADATA_KEY = 'room.replyTo';
+
+const MODES: readonly RoomAnswerMode[] = ['mentioned', 'default', 'all'];
+const redact = (text: string): string => redactSecrets(text, []);
+
+/**
+ * An AI member of `@atmosphere/rooms` rooms: it sits in a room like a user (listed, announced, addressed with
+ * `@id`) and answers the questions addressed to it (see {@link RoomAnswerMode}) with a model. Seat it with
+ * `room.joinVirtual(member)` (or `member.join(room)`); one instance may sit in several rooms.
+ *
+ * Each answer, everyone in the room sees, in room order, through the room's broadcaster (filters, the
+ * missed-message cache and replay, backpressure and clustering apply):
+ * 1. `{"type":"typing","room":…,"memberId":<id>,"typing":true}`;
+ * 2. the answer's AI frames (PROTOCOL.md §7) tagged with the room and the member —
+ *    `{"room":…,"from":<id>,"type":"metadata","key":"room.replyTo","value":{"from":"alice","id":7},"sessionId":…,"seq":1}`,
+ *    then what the runtime streams (`metadata` `ai.model`, `streaming-text` tokens, `progress`, tool events,
+ *    token counts), and the terminal `complete` or `error` frame;
+ * 3. `{"type":"typing",…,"typing":false}`;
+ * 4. when complete, the answer as an ordinary `message` from the member, `data` an {@link LlmRoomReply}
+ *    (`{text, sessionId, replyTo}`), kept in the room's history for late joiners.
+ *
+ * Contract: one answer at a time per room, questions queued in arrival order (`maxQueued`, beyond which they
+ * are refused with an `error` frame); the recent room messages (`memory`) go with each question as context;
+ * a failure ends the answer with an `error` frame and the member keeps answering; when it leaves the room
+ * (or the room is destroyed) the answer in progress is cancelled and its upstream model request aborted.
+ * Direct messages to it are neither answered nor remembered (an answer is streamed to the whole room).
+ */
+export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
+  readonly id: string;
+  readonly metadata: RoomMetadata;
+  readonly answers: RoomAnswerMode;
+  readonly names: readonly string[];
+  readonly #options: LlmRoomMemberOptions;
+  readonly #memory: number;
+  readonly #maxQueued: number;
+  readonly #seats = new Map<VirtualMemberContext, RoomSeat>();
+  #runtime: Promise<AgentRuntime> | undefined;
+  #running = 0;
+  #idle: (() => void)[] = [];
+
+  /** Throws `INVALID_OPTION` for a missing id, an unknown `answers` mode or a negative bound. */
+  constructor(options: LlmRoomMemberOptions) {
+    if (typeof options.id !== 'string' || options.id === '') {
+      throw new AtmosphereError('INVALID_OPTION', 'LlmRoomMember needs an `id` (the member id that `@id` addresses).');
+    }
+    const answers = options.answers ?? 'mentioned';
+    if (!MODES.includes(answers)) {
+      throw new AtmosphereError('INVALID_OPTION', `LlmRoomMember ${options.id}: \`answers\` must be one of ${MODES.join(', ')}; got ${String(answers)}.`);
+    }
+    this.#memory = bound(options.memory, 20, 'memory', options.id);
+    this.#maxQueued = bound(options.maxQueued, 5, 'maxQueued', options.id);
+    this.id = options.id;
+    this.answers = answers;
+    this.metadata = { ai: true, ...options.metadata };
+    this.names = [options.id, ...(options.aliases ?? []).filter((alias) => typeof alias === 'string' && alias !== '')];
+    this.#options = options;
+  }
+
+  /** Seats it in `room` (same as `room.joinVirtual(member)`). Throws as `joinVirtual` does (`CONFLICT`, `CLOSED`). */
+  join(room: Room): VirtualMemberContext {
+    return room.joinVirtual(this);
+  }
+
+  /**
+   * Leaves `room` politely: the answer in progress ends with an `error` frame (`CANCELLED`) and a cleared
+   * typing indicator that every connection still receives, queued questions are dropped, the upstream request
+   * is aborted, then the member leaves. (`room.leaveVirtual(member)` leaves at once: connections see the
+   * presence `leave` and no terminal frame.) Returns false when it was not in the room.
+   */
+  leave(room: Room): boolean {
+    for (const seat of this.#seats.values()) {
+      if (seat.context.room !== room) continue;
+      seat.queue.length = 0;
+      const current = seat.current;
+      if (current !== undefined) {
+        current.cancel(cancelledError(`${this.id} left room ${room.name}`));
+        seat.context.typing(false).catch(() => undefined);
+      }
+      seat.context.leave();
+      return true;
+    }
+    return false;
+  }
+
+  /** Leaves every room it sits in, politely (see {@link leave}). */
+  close(): void {
+    for (const seat of [...this.#seats.values()]) this.leave(seat.context.room);
+  }
+
+  /** The rooms it sits in. */
+  get rooms(): Room[] {
+    return Array.from(this.#seats.values(), (seat) => seat.context.room);
+  }
+
+  /** Resolves when no answer is in progress or queued in any room (rejects if `signal` aborts first). */
+  idle(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#running === 0) return Promise.resolve();
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(signal!.reason as Error);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#idle.push(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------------------------ room hooks
+
+  /** @internal The room seated it. */
+  onJoin(context: VirtualMemberContext): void {
+    this.#seat(context);
+  }
+
+  /** @internal A room message, in room order: remembered, and answered when addressed to it. */
+  onMessage(message: RoomMessage, context: VirtualMemberContext): void {
+    try {
+      this.#receive(message, context);
+    } catch (error) {
+      this.#logger(context).error(`room ${context.room.name}: AI member ${this.id} could not take a message`, { error });
+    }
+  }
+
+  /** @internal It left (or the room was destroyed); `context.signal` has aborted the answer in progress. */
+  onLeave(context: VirtualMemberContext, _reason: LeaveReason): void {
+    const seat = this.#seats.get(context);
+    if (seat === undefined) return;
+    this.#seats.delete(context);
+    removeSeat(seat);
+    seat.queue.length = 0;
+    seat.transcript.clear();
+  }
+
+  // ------------------------------------------------------------------------------------ internals
+
+  #logger(context: VirtualMemberContext): Logger {
+    return this.#options.logger ?? context.room.logger;
+  }
+
+  /**
+   * The seat of this member in the context's room, made on first use: in `onJoin`, or in `onMessage` when a
+   * message submitted before the join reaches it first (then `before` is that message's id, already in history).
+   */
+  #seat(context: VirtualMemberContext, before?: number): RoomSeat {
+    let seat = this.#seats.get(context);
+    if (seat !== undefined) return seat;
+    const transcript = new RoomTranscript(this.#memory);
+    seat = { owner: this, context, transcript, sink: new RoomFrameSink(context, this.#logger(context)), queue: [], running: false, current: undefined };
+    this.#seats.set(context, seat);
+    addSeat(seat);
+    // What the room said before it arrived (when the room keeps history) is context for its first answers.
+    if (this.#memory > 0) {
+      for (const message of context.room.history()) {
+        if (before !== undefined && message.id !== undefined && message.id >= before) break;
+        this.#remember(seat, message, this.#textOf(message));
+      }
+    }
+    return seat;
+  }
+
+  #textOf(message: RoomMessage): string | undefined {
+    const text = (this.#options.textOf ?? textOf)(message);
+    return text === undefined || text.trim() === '' ? undefined : text;
+  }
+
+  #remember(seat: RoomSeat, message: RoomMessage, text: string | undefined): ChatMessage | undefined {
+    if (text === undefined) return undefined;
+    if (message.from === this.id) return seat.transcript.push({ role: 'assistant', content: text });
+    return seat.transcript.push({ role: 'user', content: `${message.from ?? 'room'}: ${text}` });
+  }
+
+  #receive(message: RoomMessage, context: VirtualMemberContext): void {
+    if (message.to !== undefined || !context.active) return;
+    const seat = this.#seat(context, message.id);
+    const text = this.#textOf(message);
+    const entry = this.#remember(seat, message, text);
+    const from = message.from;
+    if (entry === undefined || text === undefined || from === undefined) return;
+    if (!this.#addressed(seat, from, text)) return;
+    const prompt = stripMentions(text, this.names);
+    if (prompt === '') return;
+    this.#enqueue(seat, { message, from, prompt, entry });
+  }
+
+  /** Whether this member answers `text` from `from`; every AI member of the room reaches the same verdicts. */
+  #addressed(seat: RoomSeat, from: string, text: string): boolean {
+    let addressed: boolean;
+    switch (this.answers) {
+      case 'mentioned':
+        addressed = isMentioned(text, this.names);
+        break;
+      case 'all':
+        addressed = true;
+        break;
+      case 'default':
+        addressed = isMentioned(text, this.names) || (defaultSeat(seat.context.room) === seat && !mentionsAnother(seat, text));
+        break;
+    }
+    if (!addressed) return false;
+    // Not a bot's message (unless asked): two AI members must not answer each other forever.
+    return this.#options.answerVirtualMembers === true || seat.context.room.memberInfo().get(from)?.virtual !== true;
+  }
+
+  #enqueue(seat: RoomSeat, question: RoomQuestion): void {
+    if (!seat.running) {
+      void this.#work(seat, question);
+      return;
+    }
+    if (seat.queue.length < this.#maxQueued) {
+      seat.queue.push(question);
+      return;
+    }
+    this.#refuse(seat, question);
+  }
+
+  /** Answers `first`, then the queued questions, one at a time, while the member is in the room. */
+  async #work(seat: RoomSeat, first: RoomQuestion): Promise<void> {
+    seat.running = true;
+    this.#running++;
+    try {
+      for (let question: RoomQuestion | undefined = first; question !== undefined && seat.context.active; question = seat.queue.shift()) {
+        await this.#answer(seat, question);
+      }
+    } finally {
+      seat.running = false;
+      seat.queue.length = 0;
+      if (--this.#running === 0) {
+        const waiting = this.#idle;
+        this.#idle = [];
+        for (const resolve of waiting) resolve();
+      }
+    }
+  }
+
+  /** One answer, start to end. Never throws. */
+  async #answer(seat: RoomSeat, question: RoomQuestion): Promise<void> {
+    const context = seat.context;
+    const logger = this.#logger(context);
+    const replyTo = replyTarget(question);
+    const session = createStreamingSession({ sink: seat.sink, signal: context.signal, announceRunId: false, redact, logger });
+    const failed = (error: unknown): void => {
+      if (context.active) logger.error(`room ${context.room.name}: AI member ${this.id} could not update the room`, { error });
+    };
+    seat.current = session;
+    context.typing(true).catch(failed);
+    session.metadata(REPLY_TO_METADATA_KEY, replyTo);
+    let response: AiResponse;
+    try {
+      const runtime = await (this.#runtime ??= this.#options.runtime ? Promise.resolve(this.#options.runtime) : defaultRoomRuntime(logger));
+      const history = seat.transcript.snapshot(question.entry);
+      const withHistory: AiInterceptor = { name: 'room-memory', preProcess: (request) => ({ ...request, history }) };
+      response = await runAgent({
+        runtime,
+        session,
+        message: `${question.from}: ${question.prompt}`,
+        systemPrompt: this.#systemPrompt(context.room),
+        model: this.#options.model,
+        tools: this.#options.tools ?? [],
+        interceptors: [withHistory, ...(this.#options.interceptors ?? [])],
+        conversationId: `room:${context.room.name}`,
+        metadata: { room: context.room.name, from: question.from, ...(question.message.id === undefined ? {} : { messageId: question.message.id }) },
+        ...(this.#options.maxToolRounds === undefined ? {} : { maxToolRounds: this.#options.maxToolRounds }),
+        logger,
+      });
+    } catch (error) {
+      // runAgent never throws; this is a failure around it (a runtime that could not be made).
+      session.error(error);
+      response = { status: isAbortError(error) ? 'cancelled' : 'error', text: '', usage: undefined, error };
+    } finally {
+      seat.current = undefined;
+    }
+    let reply: RoomMessage | undefined;
+    if (context.active) {
+      context.typing(false).catch(failed);
+      if (response.status === 'complete' && response.text.trim() !== '') {
+        seat.transcript.push({ role: 'assistant', content: response.text });
+        const data: LlmRoomReply = { text: response.text, sessionId: session.sessionId, replyTo };
+        try {
+          reply = await context.say(data);
+        } catch (error) {
+          failed(error);
+        }
+      }
+    }
+    const status = response.status === 'error' && !context.active ? 'cancelled' : response.status;
+    this.#notify(context, {
+      room: context.room.name,
+      memberId: this.id,
+      question: question.message,
+      prompt: question.prompt,
+      sessionId: session.sessionId,
+      status,
+      text: response.text,
+      ...(reply === undefined ? {} : { reply }),
+      ...(response.error === undefined ? {} : { error: response.error }),
+    });
+  }
+
+  /** Busy with a full queue: the question gets an `error` frame at once, so the asker is not left waiting. */
+  #refuse(seat: RoomSeat, question: RoomQuestion): void {
+    const context = seat.context;
+    const logger = this.#logger(context);
+    const session = createStreamingSession({ sink: seat.sink, announceRunId: false, logger });
+    session.metadata(REPLY_TO_METADATA_KEY, replyTarget(question));
+    const waiting = seat.queue.length;
+    const error = aiError(
+      'TOO_MANY_PROMPTS',
+      `${this.id} is busy answering${waiting > 0 ? ` and ${waiting} question(s) are waiting` : ''}; ask again when it has answered.`,
+    );
+    session.error(error);
+    this.#notify(context, {
+      room: context.room.name,
+      memberId: this.id,
+      question: question.message,
+      prompt: question.prompt,
+      sessionId: session.sessionId,
+      status: 'refused',
+      text: '',
+      error,
+    });
+  }
+
+  #systemPrompt(room: Room): string {
+    const option = this.#options.systemPrompt;
+    if (typeof option === 'function') return option({ room: room.name, memberId: this.id });
+    const name = typeof this.metadata['name'] === 'string' && this.metadata['name'] !== this.id ? `${this.metadata['name']} (@${this.id})` : `@${this.id}`;
+    const note =
+      `You are ${name}, a member of the chat room "${room.name}". Room messages are shown as "<member>: <text>"; ` +
+      `everyone in the room reads your answers. Answer the last message, which is addressed to you.`;
+    return option ? `${option}\n\n${note}` : note;
+  }
+
+  #notify(context: VirtualMemberContext, answer: RoomAnswer): void {
+    const listener = this.#options.onAnswer;
+    if (listener === undefined) return;
+    try {
+      listener(answer);
+    } catch (error) {
+      this.#logger(context).error(`room ${context.room.name}: the onAnswer listener of ${this.id} threw`, { error });
+    }
+  }
+}
+
+/** An AI room member: `room.joinVirtual(llmRoomMember({ id: 'assistant' }))`. See {@link LlmRoomMember}. */
+export function llmRoomMember(options: LlmRoomMemberOptions): LlmRoomMember {
+  return new LlmRoomMember(options);
+}
+
+function textOf(message: RoomMessage): string | undefined {
+  return roomMessageText(message.data);
+}
+
+function replyTarget(question: RoomQuestion): LlmReplyTarget {
+  return question.message.id === undefined ? { from: question.from } : { from: question.from, id: question.message.id };
+}
+
+/** True when `text` mentions a member of the room other than the seat's owner (or an alias of another AI member). */
+function mentionsAnother(seat: RoomSeat, text: string): boolean {
+  if (!text.includes('@')) return false;
+  const own = seat.owner.id;
+  const names: string[] = [];
+  for (const member of seat.context.room.members()) if (member.id !== own) names.push(member.id);
+  for (const other of seatsOf(seat.context.room)) if (other !== seat) names.push(...other.owner.names);
+  return isMentioned(text, names);
+}
+
+function bound(value: number | undefined, fallback: number, name: string, id: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new AtmosphereError('INVALID_OPTION', `LlmRoomMember ${id}: \`${name}\` must be an integer >= 0; got ${value}.`);
+  }
+  return value;
+}

@@ -1,0 +1,73 @@
+import type { Room, RoomMessage, VirtualMemberContext } from '@atmosphere/rooms';
+import type { ChatMessage } from '../spi/chat.ts';
+import type { StreamingSession } from '../streaming/streaming-session.ts';
+import type { RoomAnswerMode } from './llm-room-member-options.ts';
+import type { RoomFrameSink } from './room-frame-sink.ts';
+import type { RoomTranscript } from './room-transcript.ts';
+
+/** @internal A question an AI member took up, waiting for (or getting) its answer. */
+export interface RoomQuestion {
+  readonly message: RoomMessage;
+  /** The asker (questions come from members only). */
+  readonly from: string;
+  /** The text without the mention. */
+  readonly prompt: string;
+  /** The question as the transcript keeps it (left out of the history sent with it). */
+  readonly entry: ChatMessage;
+}
+
+/** @internal What an AI member knows about the other AI members of a room (for `default` and mentions). */
+export interface SeatOwner {
+  readonly id: string;
+  readonly answers: RoomAnswerMode;
+  /** The names that address it: its id and aliases. */
+  readonly names: readonly string[];
+}
+
+/** @internal One AI member in one room: its context, memory, queue and the answer in progress. */
+export interface RoomSeat {
+  readonly owner: SeatOwner;
+  readonly context: VirtualMemberContext;
+  readonly transcript: RoomTranscript;
+  readonly sink: RoomFrameSink;
+  readonly queue: RoomQuestion[];
+  running: boolean;
+  /** The session of the answer being streamed. */
+  current: StreamingSession | undefined;
+}
+
+/*
+ * The AI members seated in each room, in the order they sat down. Every member reads the same list when the
+ * room hands it a message (synchronously, in room order), so each decides on its own and all decide alike:
+ * that is what keeps one question from getting two default answers.
+ */
+const seatsByRoom = new WeakMap<Room, RoomSeat[]>();
+
+/** @internal Seats an AI member in its room's list. */
+export function addSeat(seat: RoomSeat): void {
+  const room = seat.context.room;
+  const seats = seatsByRoom.get(room);
+  if (seats === undefined) seatsByRoom.set(room, [seat]);
+  else seats.push(seat);
+}
+
+/** @internal Removes an AI member from its room's list. */
+export function removeSeat(seat: RoomSeat): void {
+  const room = seat.context.room;
+  const seats = seatsByRoom.get(room);
+  if (seats === undefined) return;
+  const at = seats.indexOf(seat);
+  if (at !== -1) seats.splice(at, 1);
+  if (seats.length === 0) seatsByRoom.delete(room);
+}
+
+/** @internal The AI members seated in a room, in the order they sat down. */
+export function seatsOf(room: Room): readonly RoomSeat[] {
+  return seatsByRoom.get(room) ?? [];
+}
+
+/** @internal The `default` member that answers unaddressed messages in the room: the first seated. */
+export function defaultSeat(room: Room): RoomSeat | undefined {
+  for (const seat of seatsOf(room)) if (seat.owner.answers === 'default' && seat.context.active) return seat;
+  return undefined;
+}
