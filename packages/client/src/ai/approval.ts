@@ -9,9 +9,9 @@ export interface ApprovalRequest {
   readonly expiresIn: number | undefined;
   readonly sessionId: string;
   /** Approves the call, optionally with edited arguments. */
-  approve(editedArguments?: Readonly<Record<string, unknown>>): void;
+  approve: (editedArguments?: Readonly<Record<string, unknown>>) => void;
   /** Denies the call. */
-  deny(): void;
+  deny: () => void;
 }
 
 /** The plain message that approves (optionally with edited arguments) or denies a tool call. */

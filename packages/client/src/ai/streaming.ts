@@ -51,16 +51,16 @@ export interface StreamingHandle {
   /** The session of the last frame, until a frame of another session arrives. */
   readonly sessionId: string | undefined;
   /** Sends a prompt: a string as is, an object as JSON (with `hints` when routing options are given). */
-  send(prompt: string | object, options?: SendOptions): void;
+  send: (prompt: string | object, options?: SendOptions) => void;
   /** Approves a pending tool call, optionally with edited arguments. */
-  approve(approvalId: string, editedArguments?: Readonly<Record<string, unknown>>): void;
+  approve: (approvalId: string, editedArguments?: Readonly<Record<string, unknown>>) => void;
   /** Denies a pending tool call. */
-  deny(approvalId: string): void;
+  deny: (approvalId: string) => void;
   /**
    * Stops listening. Closes the subscription only when `subscribeStreaming` opened it (given a request);
    * a subscription passed in belongs to its caller.
    */
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /** True for a subscription (also one from another copy of the package), false for a request. */

@@ -14,7 +14,7 @@ import { optionsKey, useModel } from './use-model.ts';
 export interface UseAtmosphereResult<T> extends ConnectionSnapshot<T> {
   /** The subscription while mounted (shared with other hooks on the same endpoint). */
   subscription: Subscription | null;
-  push(message: PushMessage): void;
+  push: (message: PushMessage) => void;
 }
 
 /**
@@ -35,11 +35,11 @@ export function useAtmosphere<T = string>(options: UseAtmosphereOptions<T>): Use
 
 export interface UseStreamingResult extends StreamingSnapshot {
   /** Sends a prompt and starts a fresh text. */
-  send(prompt: string | object, options?: SendOptions): void;
-  approve(approvalId: string, editedArguments?: Readonly<Record<string, unknown>>): void;
-  deny(approvalId: string): void;
+  send: (prompt: string | object, options?: SendOptions) => void;
+  approve: (approvalId: string, editedArguments?: Readonly<Record<string, unknown>>) => void;
+  deny: (approvalId: string) => void;
   /** Clears the session state. */
-  reset(): void;
+  reset: () => void;
 }
 
 /** An AI stream (PROTOCOL.md §7) as state: `fullText`, `isStreaming`, `progress`, `metadata`, `error`, approvals, … */
@@ -64,11 +64,11 @@ export function useStreaming(options: UseStreamingOptions): UseStreamingResult {
 
 
 export interface UseChatResult extends ChatSnapshot {
-  setInput(input: string): void;
-  append(content: string, options?: SendOptions): void;
-  handleSubmit(event?: { preventDefault(): void }): void;
-  stop(): void;
-  reset(): void;
+  setInput: (input: string) => void;
+  append: (content: string, options?: SendOptions) => void;
+  handleSubmit: (event?: { preventDefault(): void }) => void;
+  stop: () => void;
+  reset: () => void;
 }
 
 /** A chat over an AI stream: user and assistant messages, the answer growing token by token. */
@@ -94,9 +94,9 @@ export function useChat(options: UseChatOptions): UseChatResult {
 
 
 export interface UseRoomResult<T> extends RoomSnapshot<T> {
-  broadcast(data: T): void;
-  sendTo(memberId: string, data: T): void;
-  setTyping(typing: boolean): void;
+  broadcast: (data: T) => void;
+  sendTo: (memberId: string, data: T) => void;
+  setTyping: (typing: boolean) => void;
 }
 
 /** A joined room (PROTOCOL.md §8): `joined`, `members`, `messages`, `typing`, `broadcast`, `sendTo`. */

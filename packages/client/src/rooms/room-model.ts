@@ -23,7 +23,7 @@ export interface PresenceSnapshot {
   readonly joined: boolean;
   readonly members: readonly RoomMember[];
   readonly count: number;
-  isOnline(memberId: string): boolean;
+  isOnline: (memberId: string) => boolean;
 }
 
 export interface RoomModelOptions {

@@ -36,10 +36,10 @@ export interface RoomHandle<T = unknown> {
   readonly members: ReadonlyMap<string, RoomMember>;
   /** The id of the last message seen (sent as `sinceId` when rejoining), if the server numbers them. */
   readonly lastMessageId: number | undefined;
-  broadcast(data: T): void;
-  sendTo(memberId: string, data: T): void;
-  typing(typing: boolean): void;
-  leave(): void;
+  broadcast: (data: T) => void;
+  sendTo: (memberId: string, data: T) => void;
+  typing: (typing: boolean) => void;
+  leave: () => void;
 }
 
 class Membership {

@@ -11,7 +11,7 @@ import { getAtmosphereContext } from './context.ts';
 
 /** The Svelte store contract: `$store` works on anything with this `subscribe`. */
 export interface Readable<T> {
-  subscribe(this: void, run: (value: T) => void, invalidate?: () => void): () => void;
+  subscribe: (run: (value: T) => void, invalidate?: () => void) => () => void;
 }
 
 /**
@@ -61,10 +61,10 @@ export function createStreamingStore(
   instance?: Atmosphere,
 ): Readable<StreamingSnapshot> & {
   store: Readable<StreamingSnapshot>;
-  send(prompt: string | object, options?: SendOptions): void;
-  approve(approvalId: string, editedArguments?: Readonly<Record<string, unknown>>): void;
-  deny(approvalId: string): void;
-  reset(): void;
+  send: (prompt: string | object, options?: SendOptions) => void;
+  approve: (approvalId: string, editedArguments?: Readonly<Record<string, unknown>>) => void;
+  deny: (approvalId: string) => void;
+  reset: () => void;
 } {
   const model = new StreamingModel({ request: options.request, atmosphere: instance ?? getAtmosphereContext() });
   const store = storeOf(model, options.enabled ?? true, (snapshot) => snapshot);
@@ -84,11 +84,11 @@ export function createChatStore(
   instance?: Atmosphere,
 ): Readable<ChatSnapshot> & {
   store: Readable<ChatSnapshot>;
-  setInput(input: string): void;
-  append(content: string, options?: SendOptions): void;
-  handleSubmit(event?: { preventDefault(): void }): void;
-  stop(): void;
-  reset(): void;
+  setInput: (input: string) => void;
+  append: (content: string, options?: SendOptions) => void;
+  handleSubmit: (event?: { preventDefault(): void }) => void;
+  stop: () => void;
+  reset: () => void;
 } {
   const model = new ChatModel({ ...options, atmosphere: instance ?? getAtmosphereContext() });
   const store = storeOf(model, options.enabled ?? true, (snapshot) => snapshot);
@@ -109,9 +109,9 @@ export function createRoomStore<T = unknown>(
   instance?: Atmosphere,
 ): Readable<RoomSnapshot<T>> & {
   store: Readable<RoomSnapshot<T>>;
-  broadcast(data: T): void;
-  sendTo(memberId: string, data: T): void;
-  setTyping(typing: boolean): void;
+  broadcast: (data: T) => void;
+  sendTo: (memberId: string, data: T) => void;
+  setTyping: (typing: boolean) => void;
 } {
   const model = new RoomModel<T>({ ...options, atmosphere: instance ?? getAtmosphereContext() });
   const store = storeOf(model, options.enabled ?? true, (snapshot) => snapshot);

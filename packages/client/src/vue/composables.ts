@@ -23,10 +23,10 @@ export function useAtmosphere<T = string>(
 
 /** An AI stream as refs: `fullText`, `isStreaming`, `progress`, `metadata`, `error`, `approvals`, … and `send`. */
 export function useStreaming(options: UseStreamingOptions): SnapshotRefs<StreamingSnapshot> & {
-  send(prompt: string | object, options?: SendOptions): void;
-  approve(approvalId: string, editedArguments?: Readonly<Record<string, unknown>>): void;
-  deny(approvalId: string): void;
-  reset(): void;
+  send: (prompt: string | object, options?: SendOptions) => void;
+  approve: (approvalId: string, editedArguments?: Readonly<Record<string, unknown>>) => void;
+  deny: (approvalId: string) => void;
+  reset: () => void;
 } {
   const model = new StreamingModel({ request: options.request, atmosphere: useAtmosphereClient() });
   const state = useModel(model, options.enabled ?? true);
@@ -41,11 +41,11 @@ export function useStreaming(options: UseStreamingOptions): SnapshotRefs<Streami
 
 /** A chat over an AI stream as refs (`messages`, `input`, `isLoading`, …) and actions. */
 export function useChat(options: UseChatOptions): SnapshotRefs<ChatSnapshot> & {
-  setInput(input: string): void;
-  append(content: string, options?: SendOptions): void;
-  handleSubmit(event?: { preventDefault(): void }): void;
-  stop(): void;
-  reset(): void;
+  setInput: (input: string) => void;
+  append: (content: string, options?: SendOptions) => void;
+  handleSubmit: (event?: { preventDefault(): void }) => void;
+  stop: () => void;
+  reset: () => void;
 } {
   const model = new ChatModel({ ...options, atmosphere: useAtmosphereClient() });
   const state = useModel(model, options.enabled ?? true);
@@ -61,9 +61,9 @@ export function useChat(options: UseChatOptions): SnapshotRefs<ChatSnapshot> & {
 
 /** A joined room as refs (`joined`, `members`, `messages`, `typing`, `error`) and `broadcast`/`sendTo`. */
 export function useRoom<T = unknown>(options: UseRoomOptions): SnapshotRefs<RoomSnapshot<T>> & {
-  broadcast(data: T): void;
-  sendTo(memberId: string, data: T): void;
-  setTyping(typing: boolean): void;
+  broadcast: (data: T) => void;
+  sendTo: (memberId: string, data: T) => void;
+  setTyping: (typing: boolean) => void;
 } {
   const model = new RoomModel<T>({ ...options, atmosphere: useAtmosphereClient() });
   const state = useModel(model, options.enabled ?? true);
@@ -80,7 +80,7 @@ export function usePresence(options: UseRoomOptions): {
   joined: ComputedRef<boolean>;
   members: ComputedRef<readonly RoomMember[]>;
   count: ComputedRef<number>;
-  isOnline(memberId: string): boolean;
+  isOnline: (memberId: string) => boolean;
 } {
   const model = new RoomModel({ ...options, atmosphere: useAtmosphereClient() });
   const state = useModel(model, options.enabled ?? true);
