@@ -164,7 +164,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   #seat(context: VirtualMemberContext, before?: number): RoomSeat {
     let seat = this.#seats.get(context);
     if (seat !== undefined) return seat;
-    const transcript = new RoomTranscript(this.#memory);
+    // One more than `memory`: the question itself is remembered too, and is sent apart from the history.
+    const transcript = new RoomTranscript(this.#memory === 0 ? 0 : this.#memory + 1);
     seat = { owner: this, context, transcript, sink: new RoomFrameSink(context, this.#logger(context)), queue: [], running: false, current: undefined };
     this.#seats.set(context, seat);
     addSeat(seat);
@@ -267,7 +268,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     let response: AiResponse;
     try {
       const runtime = await (this.#runtime ??= this.#options.runtime ? Promise.resolve(this.#options.runtime) : defaultRoomRuntime(logger));
-      const history = seat.transcript.snapshot(question.entry);
+      const history = seat.transcript.snapshot(question.entry, this.#memory);
       const withHistory: AiInterceptor = { name: 'room-memory', preProcess: (request) => ({ ...request, history }) };
       response = await runAgent({
         runtime,

@@ -33,15 +33,15 @@ export class RoomTranscript {
     return kept;
   }
 
-  /** The remembered messages, oldest first, without `except` (the question being answered). */
-  snapshot(except?: ChatMessage): ChatMessage[] {
+  /** The remembered messages, oldest first, without `except` (the question being answered), the last `limit` at most. */
+  snapshot(except?: ChatMessage, limit = this.capacity): ChatMessage[] {
     const out: ChatMessage[] = [];
     const start = (this.#next - this.#size + this.capacity) % Math.max(1, this.capacity);
     for (let i = 0; i < this.#size; i++) {
       const message = this.#ring[(start + i) % this.capacity]!;
       if (message !== except) out.push(message);
     }
-    return out;
+    return out.length > limit ? out.slice(out.length - limit) : out;
   }
 
   clear(): void {
