@@ -11,6 +11,8 @@ export type Frame = { readonly type?: string; readonly [key: string]: unknown };
 export class RoomClient {
   readonly client: TestClient;
   readonly name: string;
+  /** The room it joined last. */
+  room: string | undefined;
 
   constructor(client: TestClient, name: string) {
     this.client = client;
@@ -40,7 +42,9 @@ export class RoomClient {
   /** Joins as `name` (plus `fields`) and resolves with the `join_ack`. */
   async join(room: string, fields: Record<string, unknown> = {}): Promise<Frame> {
     await this.send({ type: 'join', room, memberId: this.name, ...fields });
-    return this.waitFor((frame) => frame.type === 'join_ack' && frame['room'] === room);
+    const ack = await this.waitFor((frame) => frame.type === 'join_ack' && frame['room'] === room);
+    this.room = room;
+    return ack;
   }
 
   close(): Promise<void> {
@@ -55,7 +59,7 @@ export interface RoomsHarness {
   readonly replay: ReplayServer;
   /** The built-in runtime, pointed at the replay server. */
   runtime(): OpenAiCompatibleRuntime;
-  /** Connects a client and joins it to `room` as `name`, waiting for the others already there to see it. */
+  /** Connects a client and joins it to `room` as `name`, waiting for the clients already in that room to see it. */
   member(name: string, room: string, transport?: TestTransport, fields?: Record<string, unknown>): Promise<RoomClient>;
   close(): Promise<void>;
 }
@@ -72,7 +76,7 @@ export async function roomsHarness(options: { history?: number; steps?: ReplaySt
     runtime: () =>
       openAiRuntime({ env: {}, apiKey: 'sk-test-rooms-key-0123456789', model: 'gpt-4o-mini', baseUrl: replay.baseUrl, retry: { maxRetries: 0 } }),
     async member(name, room, transport = 'websocket', fields = {}) {
-      const others = [...clients];
+      const others = clients.filter((other) => other.room === room);
       const client = new RoomClient(await connectTestClient(atmosphere.url('/rooms'), transport), name);
       clients.push(client);
       await client.join(room, fields);
