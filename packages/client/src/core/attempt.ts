@@ -1,10 +1,13 @@
-import type { InboundDecoder } from '../protocol/inbound.ts';
+import { AtmosphereClientError } from '../errors.ts';
+import type { Handshake } from '../protocol/handshake.ts';
+import { InboundDecoder, type InboundSink } from '../protocol/inbound.ts';
 import type { TransportName } from '../protocol/constants.ts';
 import { hasWebSocket, openWebSocket } from '../transports/websocket.ts';
 import { openSse } from '../transports/sse.ts';
 import { openStreaming } from '../transports/streaming.ts';
 import { openLongPolling } from '../transports/long-polling.ts';
-import type { TransportConnection, TransportOpener } from '../transports/transport.ts';
+import type { HeaderReader, TransportConnection, TransportContext, TransportEvents, TransportOpener } from '../transports/transport.ts';
+import type { ResolvedRequest } from './request.ts';
 
 /** The transports by name. */
 export const OPENERS: Readonly<Record<TransportName, TransportOpener>> = {
@@ -34,9 +37,55 @@ export class Attempt {
   delivered = 0;
   connectTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(transport: TransportName, decoder: InboundDecoder) {
+  readonly #request: ResolvedRequest;
+  readonly #expectsHandshake: boolean;
+
+  /** `firstConnection`: no tracking id yet, so the server sends the handshake (when the protocol is on). */
+  constructor(transport: TransportName, request: ResolvedRequest, firstConnection: boolean, paddingChar: string) {
     this.transport = transport;
-    this.decoder = decoder;
+    this.#request = request;
+    this.#expectsHandshake = request.enableProtocol && firstConnection;
+    this.decoder = new InboundDecoder({
+      framed: request.trackMessageLength,
+      expectHandshake: this.#expectsHandshake,
+      maxMessageSize: request.maxMessageSize,
+      paddingChar,
+    });
+  }
+
+  /**
+   * Opens the transport (or reports at once, through `callbacks.failed`, that it cannot run here) and
+   * starts the connect timeout. `connectUrl` builds each request's URL when it is made.
+   */
+  start(connectUrl: TransportContext['connectUrl'], callbacks: AttemptCallbacks): void {
+    const { transport } = this;
+    const request = this.#request;
+    const missing = unavailable(transport);
+    if (missing !== undefined) {
+      callbacks.failed(new AtmosphereClientError('UNSUPPORTED_TRANSPORT', `The ${transport} transport cannot run: ${missing}.`));
+      return;
+    }
+    if (request.connectTimeout > 0) {
+      this.connectTimer = setTimeout(() => {
+        const message = `The ${transport} connection did not open within ${request.connectTimeout} ms (option \`connectTimeout\`).`;
+        if (callbacks.current()) callbacks.failed(new AtmosphereClientError('CONNECT_TIMEOUT', message));
+      }, request.connectTimeout);
+    }
+    const context: TransportContext = { request, expectsHandshake: this.#expectsHandshake, connectUrl };
+    try {
+      this.connection = OPENERS[transport](context, attemptEvents(this, callbacks));
+    } catch (error) {
+      const message = `The ${transport} connection could not be created: ${String(error)}.`;
+      callbacks.failed(new AtmosphereClientError('TRANSPORT_FAILED', message, { cause: error }));
+    }
+  }
+
+  /** Marks the attempt open (the connect timeout no longer applies). */
+  markOpen(): void {
+    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.open = true;
+    this.openedAt = Date.now();
   }
 
   /** Stops the connect timer and drops the connection (without it reporting anything). */
@@ -54,4 +103,67 @@ export interface Round {
   readonly candidates: readonly TransportName[];
   index: number;
   readonly failed: TransportName[];
+}
+
+/** What an attempt reports to its subscription (each call only while the attempt is the current one). */
+export interface AttemptCallbacks {
+  /** Whether the attempt is still the subscription's current one. */
+  current(): boolean;
+  /** Data (or an answer) arrived: the connection is alive. */
+  data(): void;
+  headers(headers: HeaderReader): void;
+  handshake(handshake: Handshake): void;
+  message(body: string | ArrayBuffer): void;
+  /** The transport opened and no handshake is awaited (or it arrived). */
+  opened(): void;
+  /** The attempt failed or its connection ended (bad inbound data included). */
+  failed(error: AtmosphereClientError): void;
+}
+
+function inboundError(cause: unknown): AtmosphereClientError {
+  return AtmosphereClientError.isInstance(cause)
+    ? cause
+    : new AtmosphereClientError('PROTOCOL_ERROR', `Inbound data could not be read: ${String(cause)}.`, { cause });
+}
+
+/** The transport events of an attempt: decoding inbound text, and reporting to the subscription. */
+export function attemptEvents(attempt: Attempt, callbacks: AttemptCallbacks): TransportEvents {
+  const sink: InboundSink = {
+    handshake: (handshake) => callbacks.handshake(handshake),
+    message: (text) => callbacks.message(text),
+    heartbeat: () => undefined,
+  };
+  return {
+    opened: (headers) => {
+      if (!callbacks.current()) return;
+      callbacks.data();
+      if (headers) callbacks.headers(headers);
+      if (!attempt.decoder.awaitingHandshake) callbacks.opened();
+    },
+    text: (text) => {
+      if (!callbacks.current()) return;
+      callbacks.data();
+      try {
+        attempt.decoder.push(text, sink);
+      } catch (error) {
+        callbacks.failed(inboundError(error));
+      }
+    },
+    binary: (data) => {
+      if (!callbacks.current()) return;
+      callbacks.data();
+      if (attempt.open) callbacks.message(data);
+    },
+    unitEnd: () => {
+      if (!callbacks.current()) return;
+      try {
+        attempt.decoder.endUnit();
+      } catch (error) {
+        callbacks.failed(inboundError(error));
+      }
+    },
+    ended: (error) => {
+      if (callbacks.current()) callbacks.failed(error);
+    },
+  };
 }

@@ -1,6 +1,24 @@
 import { AtmosphereClientError } from '../errors.ts';
-import type { PostResult } from '../transports/post.ts';
+import type { ResolvedRequest } from './request.ts';
+import { postMessage, type PostResult } from '../transports/post.ts';
+import type { TransportConnection } from '../transports/transport.ts';
 import { OfflineQueue, type OutgoingBody } from './offline-queue.ts';
+
+/** What `push` accepts: text as is, bytes as a binary message, anything else as JSON. */
+export type PushMessage = string | ArrayBuffer | ArrayBufferView | object | number | boolean | null;
+
+/** The body that goes on the wire for a pushed message. Throws `INVALID_OPTION` for what JSON cannot encode. */
+export function encode(message: PushMessage): OutgoingBody {
+  if (typeof message === 'string') return message;
+  if (message instanceof ArrayBuffer) return message;
+  if (ArrayBuffer.isView(message)) {
+    return message.buffer.slice(message.byteOffset, message.byteOffset + message.byteLength) as ArrayBuffer;
+  }
+  const json = JSON.stringify(message);
+  if (json === undefined) throw new AtmosphereClientError('INVALID_OPTION', `A ${typeof message} cannot be sent as a message.`);
+  return json;
+}
+
 
 /** How the sender reaches the server: on the connection (WebSocket) or by posting. */
 export type SendChannel =
@@ -110,6 +128,21 @@ export class Sender {
     this.flush();
   }
 
+  /** Sends at once, outside the queue and without retry (the client heartbeat). Dropped when not connected. */
+  sendNow(body: OutgoingBody): void {
+    const channel = this.#channel;
+    if (!channel) return;
+    if (channel.kind === 'post') {
+      void channel.post(body);
+      return;
+    }
+    try {
+      channel.send(body);
+    } catch {
+      // closing: the close event reports it
+    }
+  }
+
   /** Stops: cancels a pending retry, forgets the channel and drops what is queued. */
   dispose(): void {
     this.#channel = undefined;
@@ -117,4 +150,24 @@ export class Sender {
     this.#retryTimer = undefined;
     this.queue.clear();
   }
+}
+
+/** The channel of a WebSocket connection; `connection()` is undefined once it is no longer current. */
+export function socketChannel(connection: () => TransportConnection | undefined): SendChannel {
+  return {
+    kind: 'socket',
+    send(body) {
+      const current = connection();
+      if (!current?.send) throw new AtmosphereClientError('CLOSED', 'The WebSocket is no longer open.');
+      current.send(body);
+    },
+  };
+}
+
+/** The channel of an HTTP transport: each message is posted to `url()` (built when sent). */
+export function postChannel(request: ResolvedRequest, url: () => string): SendChannel {
+  return {
+    kind: 'post',
+    post: (body) => postMessage(url(), body, { headers: request.headers, contentType: request.contentType, withCredentials: request.withCredentials }),
+  };
 }

@@ -1,12 +1,12 @@
 import { AtmosphereClientError } from '../errors.ts';
 import { DEFAULT_PADDING_CHAR, Params, TRACKING_ID_PATTERN, type TransportName } from '../protocol/constants.ts';
 import type { Handshake } from '../protocol/handshake.ts';
-import { InboundDecoder, type InboundSink } from '../protocol/inbound.ts';
-import { postMessage } from '../transports/post.ts';
-import type { HeaderReader, TransportContext, TransportEvents } from '../transports/transport.ts';
-import { Attempt, OPENERS, type Round, unavailable } from './attempt.ts';
+import type { HeaderReader } from '../transports/transport.ts';
+import { Attempt, type Round } from './attempt.ts';
 import { reconnectDelay } from './backoff.ts';
 import { Emitter } from './emitter.ts';
+import { Keepalive } from './keepalive.ts';
+import { whenConnected } from './ready.ts';
 import {
   AtmosphereMessage,
   type ConnectionState,
@@ -14,27 +14,14 @@ import {
   type SubscriptionEvents,
   type SubscriptionHandlers,
 } from './events.ts';
-import type { OutgoingBody } from './offline-queue.ts';
-import { sendBeacon, watchPage } from './page-lifecycle.ts';
+import { sendBeacon, sendCloseRequest, watchPage } from './page-lifecycle.ts';
 import { closeUrl, type ProtocolState, protocolUrl, type ResolvedRequest } from './request.ts';
-import { Sender, type SendChannel } from './sender.ts';
+import { encode, postChannel, type PushMessage, Sender, type SendChannel, socketChannel } from './sender.ts';
+
+export type { PushMessage };
 
 /** A connection that lived this long, or delivered a message, was healthy: the backoff starts over after it. */
 const STABLE_AFTER_MS = 5_000;
-
-/** What `push` accepts: text as is, bytes as a binary message, anything else as JSON. */
-export type PushMessage = string | ArrayBuffer | ArrayBufferView | object | number | boolean | null;
-
-function encode(message: PushMessage): OutgoingBody {
-  if (typeof message === 'string') return message;
-  if (message instanceof ArrayBuffer) return message;
-  if (ArrayBuffer.isView(message)) {
-    return message.buffer.slice(message.byteOffset, message.byteOffset + message.byteLength) as ArrayBuffer;
-  }
-  const json = JSON.stringify(message);
-  if (json === undefined) throw new AtmosphereClientError('INVALID_OPTION', `A ${typeof message} cannot be sent as a message.`);
-  return json;
-}
 
 /**
  * One logical connection to an Atmosphere endpoint, across transports and reconnections. It opens on
@@ -65,8 +52,7 @@ export class Subscription {
   #everOpened = false;
   #pageHidden = false;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #keepalive = new Keepalive();
   #lastDataAt: number | undefined;
   #connectedAt: number | undefined;
   #lastError: AtmosphereClientError | undefined;
@@ -161,35 +147,9 @@ export class Subscription {
    * gives up first, and with `ABORTED` when `signal` aborts.
    */
   ready(options: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.#state === 'connected') return Promise.resolve();
-    if (this.#state === 'closed' || this.#state === 'error') {
-      return Promise.reject(
-        new AtmosphereClientError('CLOSED', `The subscription to ${this.request.url} is ${this.#state}.`, { cause: this.#lastError }),
-      );
-    }
-    return new Promise((resolve, reject) => {
-      const signal = options.signal;
-      const cleanup = (): void => {
-        stop();
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onAbort = (): void => {
-        cleanup();
-        reject(new AtmosphereClientError('ABORTED', 'Waiting for the connection was aborted.', { cause: signal?.reason }));
-      };
-      const stop = this.#emitter.on('state', (state) => {
-        if (state === 'connected') {
-          cleanup();
-          resolve();
-        } else if (state === 'closed' || state === 'error') {
-          cleanup();
-          reject(new AtmosphereClientError('CLOSED', `The subscription to ${this.request.url} is ${state}.`, { cause: this.#lastError }));
-        }
-      });
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return whenConnected(this, this.#emitter, () => this.#lastError, options.signal);
   }
+
 
   /**
    * Disconnects without leaving: no close request, so the server keeps the session for its grace period
@@ -228,17 +188,7 @@ export class Subscription {
       this.#closing = Promise.resolve();
       return this.#closing;
     }
-    const signals = [AbortSignal.timeout(5_000), ...(options.signal ? [options.signal] : [])];
-    const signal = signals.length === 1 || typeof AbortSignal.any !== 'function' ? signals[0]! : AbortSignal.any(signals);
-    this.#closing = fetch(closeUrl(this.request, trackingId), {
-      keepalive: true,
-      credentials: this.request.withCredentials ? 'include' : 'same-origin',
-      cache: 'no-store',
-      signal,
-    }).then(
-      (response) => response.body?.cancel().catch(() => undefined),
-      () => undefined,
-    );
+    this.#closing = sendCloseRequest(closeUrl(this.request, trackingId), this.request.withCredentials, options.signal);
     return this.#closing;
   }
 
@@ -266,91 +216,26 @@ export class Subscription {
   #tryCandidate(): void {
     const round = this.#round;
     if (!round) return;
-    const transport = round.candidates[round.index]!;
     const request = this.request;
-    const expectsHandshake = request.enableProtocol && this.#trackingId === '0';
-    const attempt = new Attempt(
-      transport,
-      new InboundDecoder({
-        framed: request.trackMessageLength,
-        expectHandshake: expectsHandshake,
-        maxMessageSize: request.maxMessageSize,
-        paddingChar: this.#paddingChar,
-      }),
-    );
+    const attempt = new Attempt(round.candidates[round.index]!, request, this.#trackingId === '0', this.#paddingChar);
     this.#attempt = attempt;
-    const missing = unavailable(transport);
-    if (missing !== undefined) {
-      this.#attemptFailed(attempt, new AtmosphereClientError('UNSUPPORTED_TRANSPORT', `The ${transport} transport cannot run: ${missing}.`));
-      return;
-    }
-    if (request.connectTimeout > 0) {
-      attempt.connectTimer = setTimeout(() => {
-        this.#attemptFailed(
-          attempt,
-          new AtmosphereClientError(
-            'CONNECT_TIMEOUT',
-            `The ${transport} connection did not open within ${request.connectTimeout} ms (option \`connectTimeout\`).`,
-          ),
-        );
-      }, request.connectTimeout);
-    }
-    const context: TransportContext = {
-      request,
-      expectsHandshake,
-      connectUrl: (name, queryHeaders) => protocolUrl(request, name, this.#protocolState(), 'connect', queryHeaders),
-    };
-    try {
-      attempt.connection = OPENERS[transport](context, this.#eventsFor(attempt));
-    } catch (error) {
-      this.#attemptFailed(
-        attempt,
-        new AtmosphereClientError('TRANSPORT_FAILED', `The ${transport} connection could not be created: ${String(error)}.`, { cause: error }),
-      );
-    }
-  }
-
-  #eventsFor(attempt: Attempt): TransportEvents {
-    const sink: InboundSink = {
-      handshake: (handshake) => this.#onHandshake(attempt, handshake),
-      message: (text) => this.#deliver(attempt, text),
-      heartbeat: () => undefined,
-    };
-    return {
-      opened: (headers) => {
-        if (this.#attempt !== attempt) return;
-        this.#lastDataAt = Date.now();
-        if (headers) this.#readHeaders(headers);
-        if (!attempt.decoder.awaitingHandshake) this.#opened(attempt);
+    attempt.start(
+      (name, queryHeaders) => protocolUrl(request, name, this.#protocolState(), 'connect', queryHeaders),
+      {
+        current: () => this.#attempt === attempt,
+        data: () => {
+          this.#lastDataAt = Date.now();
+        },
+        headers: (headers) => this.#readHeaders(headers),
+        handshake: (handshake) => this.#onHandshake(attempt, handshake),
+        message: (body) => this.#deliver(attempt, body),
+        opened: () => this.#opened(attempt),
+        failed: (error) => {
+          if (attempt.open) this.#lost(attempt, error);
+          else this.#attemptFailed(attempt, error);
+        },
       },
-      text: (text) => {
-        if (this.#attempt !== attempt) return;
-        this.#lastDataAt = Date.now();
-        try {
-          attempt.decoder.push(text, sink);
-        } catch (error) {
-          this.#inboundFailed(attempt, error);
-        }
-      },
-      binary: (data) => {
-        if (this.#attempt !== attempt) return;
-        this.#lastDataAt = Date.now();
-        if (attempt.open) this.#deliver(attempt, data);
-      },
-      unitEnd: () => {
-        if (this.#attempt !== attempt) return;
-        try {
-          attempt.decoder.endUnit();
-        } catch (error) {
-          this.#inboundFailed(attempt, error);
-        }
-      },
-      ended: (error) => {
-        if (this.#attempt !== attempt) return;
-        if (attempt.open) this.#lost(attempt, error);
-        else this.#attemptFailed(attempt, error);
-      },
-    };
+    );
   }
 
   #readHeaders(headers: HeaderReader): void {
@@ -376,10 +261,7 @@ export class Subscription {
 
   #opened(attempt: Attempt): void {
     if (attempt.open || this.#attempt !== attempt) return;
-    if (attempt.connectTimer !== undefined) clearTimeout(attempt.connectTimer);
-    attempt.connectTimer = undefined;
-    attempt.open = true;
-    attempt.openedAt = Date.now();
+    attempt.markOpen();
     // The server answered this transport after others failed in the same round: those do not work here.
     for (const failed of this.#round?.failed ?? []) this.#blocked.add(failed);
     this.#round = undefined;
@@ -388,32 +270,16 @@ export class Subscription {
     const reconnected = this.#everOpened;
     this.#everOpened = true;
     this.#setState('connected');
-    this.#startTimers(attempt);
+    this.#startKeepalive(attempt);
     this.#sender.setChannel(this.#channel(attempt));
     const event = { transport: attempt.transport, trackingId: this.#trackingId, reconnected };
     this.#emitter.emit(reconnected ? 'reopen' : 'open', event);
   }
 
   #channel(attempt: Attempt): SendChannel {
-    if (attempt.transport === 'websocket') {
-      return {
-        kind: 'socket',
-        send: (body) => {
-          if (this.#attempt !== attempt || !attempt.connection) throw new Error('not connected');
-          attempt.connection.send!(body);
-        },
-      };
-    }
-    const request = this.request;
-    return {
-      kind: 'post',
-      post: (body) =>
-        postMessage(protocolUrl(request, attempt.transport, this.#protocolState(), 'post', false), body, {
-          headers: request.headers,
-          contentType: request.contentType,
-          withCredentials: request.withCredentials,
-        }),
-    };
+    return attempt.transport === 'websocket'
+      ? socketChannel(() => (this.#attempt === attempt ? attempt.connection : undefined))
+      : postChannel(this.request, () => protocolUrl(this.request, attempt.transport, this.#protocolState(), 'post', false));
   }
 
   #deliver(attempt: Attempt, body: string | ArrayBuffer): void {
@@ -424,14 +290,6 @@ export class Subscription {
   }
 
   // ------------------------------------------------------------------------------------------- failures
-
-  #inboundFailed(attempt: Attempt, cause: unknown): void {
-    const error = AtmosphereClientError.isInstance(cause)
-      ? cause
-      : new AtmosphereClientError('PROTOCOL_ERROR', `Inbound data could not be read: ${String(cause)}.`, { cause });
-    if (attempt.open) this.#lost(attempt, error);
-    else this.#attemptFailed(attempt, error);
-  }
 
   #attemptFailed(attempt: Attempt, error: AtmosphereClientError): void {
     if (this.#attempt !== attempt) return;
@@ -461,7 +319,7 @@ export class Subscription {
     attempt.dispose();
     this.#attempt = undefined;
     this.#lastError = error;
-    this.#stopTimers();
+    this.#keepalive.stop();
     this.#sender.setChannel(undefined);
     this.#connectedAt = undefined;
     this.#emitter.emit('close', { transport: attempt.transport, reason: 'lost', error });
@@ -504,60 +362,25 @@ export class Subscription {
 
   // -------------------------------------------------------------------------------------------- timers
 
-  #startTimers(attempt: Attempt): void {
-    const heartbeatMs = this.#clientHeartbeatMs;
-    if (heartbeatMs > 0) {
-      this.#heartbeatTimer = setInterval(() => this.#sendHeartbeat(attempt), heartbeatMs);
-    }
-    const timeout = this.request.timeout;
-    if (timeout > 0) this.#armIdle(attempt, timeout);
-  }
-
-  #sendHeartbeat(attempt: Attempt): void {
-    if (this.#attempt !== attempt || !attempt.open) return;
-    if (attempt.transport === 'websocket') {
-      try {
-        attempt.connection?.send?.(this.#paddingChar);
-      } catch {
-        // closing: the close event reports it
-      }
-      return;
-    }
-    const url = protocolUrl(this.request, attempt.transport, this.#protocolState(), 'post', false);
-    void postMessage(url, this.#paddingChar, {
-      headers: this.request.headers,
-      contentType: this.request.contentType,
-      withCredentials: this.request.withCredentials,
-    });
-  }
-
-  /** One timer per connection, re-armed lazily: no timer churn per message. */
-  #armIdle(attempt: Attempt, timeout: number): void {
-    const since = this.#lastDataAt ?? Date.now();
-    this.#idleTimer = setTimeout(
-      () => {
-        this.#idleTimer = undefined;
-        if (this.#attempt !== attempt) return;
-        if (Date.now() - (this.#lastDataAt ?? 0) < timeout) {
-          this.#armIdle(attempt, timeout);
-          return;
-        }
-        this.#emitter.emit('clientTimeout', { transport: attempt.transport, timeoutMs: timeout });
-        if (this.#attempt !== attempt) return;
-        this.#lost(
-          attempt,
-          new AtmosphereClientError('CONNECTION_LOST', `No data for ${timeout} ms (option \`timeout\`); reconnecting.`),
-        );
+  #startKeepalive(attempt: Attempt): void {
+    this.#keepalive.start(
+      {
+        sendHeartbeat: () => this.#sendHeartbeat(attempt),
+        lastDataAt: () => this.#lastDataAt ?? 0,
+        timedOut: (timeoutMs) => {
+          if (this.#attempt !== attempt) return;
+          this.#emitter.emit('clientTimeout', { transport: attempt.transport, timeoutMs });
+          if (this.#attempt !== attempt) return;
+          this.#lost(attempt, new AtmosphereClientError('CONNECTION_LOST', `No data for ${timeoutMs} ms (option \`timeout\`); reconnecting.`));
+        },
       },
-      Math.max(0, since + timeout - Date.now()),
+      this.#clientHeartbeatMs,
+      this.request.timeout,
     );
   }
 
-  #stopTimers(): void {
-    if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    this.#heartbeatTimer = undefined;
-    this.#idleTimer = undefined;
+  #sendHeartbeat(attempt: Attempt): void {
+    if (this.#attempt === attempt && attempt.open) this.#sender.sendNow(this.#paddingChar);
   }
 
   // ------------------------------------------------------------------------------------------ lifecycle
@@ -567,7 +390,7 @@ export class Subscription {
     if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     this.#round = undefined;
-    this.#stopTimers();
+    this.#keepalive.stop();
     this.#sender.setChannel(undefined);
     const attempt = this.#attempt;
     this.#attempt = undefined;
