@@ -1,7 +1,6 @@
+import { Inbox } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { llmRoomMember, type RoomAnswer } from '../src/rooms/index.ts';
-import { demoRuntime } from '../src/runtimes/demo/demo-runtime.ts';
-import { Inbox } from '@atmosphere/runtime/testing';
 import { sseStep, transcriptText } from './fixtures.ts';
 import { framesOf, messagesOf, type RoomsHarness, roomsHarness, streamedText } from './rooms-helpers.ts';
 
