@@ -121,4 +121,29 @@ describe('an AI member streams its answer to the whole room', () => {
     // The last 3 room messages before the question, its own answer among them; the question last.
     expect(conversation(second)).toEqual([system, `user|alice: @assistant first question`, `assistant|${FULL}`, 'user|bob: a number', 'user|bob: thanks! second question']);
   });
+
+  test('what the room said before it sat down is context too; `client` configures the built-in runtime', async () => {
+    h = await roomsHarness({ steps: [sseStep('openai-text.sse')] });
+    const lobby = h.rooms.room('lobby');
+    const alice = await h.member('alice', 'lobby');
+    const bob = await h.member('bob', 'lobby');
+    await alice.say('lobby', 'we deploy on Fridays');
+    await bob.waitFor((f) => f['data'] === 'we deploy on Fridays');
+    await lobby.broadcast({ text: 'maintenance at 18:00' });
+    const replay = h.replay;
+    lobby.joinVirtual(
+      llmRoomMember({ id: 'ops', client: { env: {}, apiKey: 'sk-test-rooms-key-0123456789', model: 'gpt-4o', baseUrl: replay.baseUrl }, systemPrompt: ({ room, memberId }) => `${memberId} of ${room}` }),
+    );
+    await bob.waitFor((f) => f.type === 'presence' && f['memberId'] === 'ops');
+    await bob.say('lobby', '@ops when do we deploy?');
+    await alice.waitFor((f) => f.type === 'message' && f['from'] === 'ops');
+    const body = (await replay.requests.next()).body!;
+    expect(body['model']).toBe('gpt-4o');
+    expect((body['messages'] as { role: string; content: string }[]).map((m) => `${m.role}|${m.content}`)).toEqual([
+      'system|ops of lobby',
+      'user|alice: we deploy on Fridays',
+      'user|room: maintenance at 18:00',
+      'user|bob: when do we deploy?',
+    ]);
+  });
 });

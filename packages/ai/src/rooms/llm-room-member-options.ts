@@ -1,6 +1,7 @@
 import type { Logger } from '@atmosphere/runtime';
 import type { RoomMessage, RoomMetadata } from '@atmosphere/rooms';
 import type { AiInterceptor } from '../pipeline/ai-interceptor.ts';
+import type { OpenAiRuntimeOptions } from '../runtimes/openai/openai-runtime.ts';
 import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { Tool } from '../tools/tool.ts';
 
@@ -78,6 +79,11 @@ export interface LlmRoomMemberOptions {
    * runtime the application's registry selected: `runtime: atmosphere.provider('agent-runtime')`.
    */
   readonly runtime?: AgentRuntime | undefined;
+  /**
+   * Without `runtime`: the built-in OpenAI-compatible client with these options (`{ model, apiKey, baseUrl }`,
+   * or `{ mode: 'local' }` for Ollama; unset ones are read from the environment as usual).
+   */
+  readonly client?: OpenAiRuntimeOptions | undefined;
   /** A model name overriding the runtime's configured one. */
   readonly model?: string | undefined;
   /**

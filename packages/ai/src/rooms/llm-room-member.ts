@@ -3,6 +3,7 @@ import type { LeaveReason, Room, RoomMessage, RoomMetadata, VirtualMemberContext
 import { aiError, cancelledError, isAbortError } from '../errors.ts';
 import type { AiInterceptor, AiResponse } from '../pipeline/ai-interceptor.ts';
 import { runAgent } from '../pipeline/run-agent.ts';
+import { openAiRuntime } from '../runtimes/openai/openai-runtime.ts';
 import { redactSecrets } from '../runtimes/openai/redact.ts';
 import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ChatMessage } from '../spi/chat.ts';
@@ -267,7 +268,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     session.metadata(REPLY_TO_METADATA_KEY, replyTo);
     let response: AiResponse;
     try {
-      const runtime = await (this.#runtime ??= this.#options.runtime ? Promise.resolve(this.#options.runtime) : defaultRoomRuntime(logger));
+      const runtime = await (this.#runtime ??= this.#makeRuntime(logger));
       const history = seat.transcript.snapshot(question.entry, this.#memory);
       const withHistory: AiInterceptor = { name: 'room-memory', preProcess: (request) => ({ ...request, history }) };
       response = await runAgent({
@@ -341,13 +342,20 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     });
   }
 
+  #makeRuntime(logger: Logger): Promise<AgentRuntime> {
+    const { runtime, client } = this.#options;
+    if (runtime !== undefined) return Promise.resolve(runtime);
+    if (client !== undefined) return Promise.resolve(openAiRuntime({ logger, ...client }));
+    return defaultRoomRuntime(logger);
+  }
+
   #systemPrompt(room: Room): string {
     const option = this.#options.systemPrompt;
     if (typeof option === 'function') return option({ room: room.name, memberId: this.id });
     const name = typeof this.metadata['name'] === 'string' && this.metadata['name'] !== this.id ? `${this.metadata['name']} (@${this.id})` : `@${this.id}`;
     const note =
       `You are ${name}, a member of the chat room "${room.name}". Room messages are shown as "<member>: <text>"; ` +
-      `everyone in the room reads your answers. Answer the last message, which is addressed to you.`;
+      `everyone in the room reads your answers. Respond to the last message.`;
     return option ? `${option}\n\n${note}` : note;
   }
 
