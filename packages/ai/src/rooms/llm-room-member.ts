@@ -10,10 +10,11 @@ import type { ChatMessage } from '../spi/chat.ts';
 import { createStreamingSession } from '../streaming/streaming-session.ts';
 import { defaultRoomRuntime } from './default-runtime.ts';
 import type { LlmReplyTarget, LlmRoomMemberOptions, LlmRoomReply, RoomAnswer, RoomAnswerMode } from './llm-room-member-options.ts';
-import { isMentioned, stripMentions } from './mentions.ts';
+import { isAddressed } from './addressing.ts';
+import { stripMentions } from './mentions.ts';
 import { roomMessageText } from './message-text.ts';
 import { RoomFrameSink } from './room-frame-sink.ts';
-import { addSeat, defaultSeat, removeSeat, type RoomQuestion, type RoomSeat, seatsOf, type SeatOwner } from './room-seat.ts';
+import { addSeat, removeSeat, type RoomQuestion, type RoomSeat, type SeatOwner } from './room-seat.ts';
 import { RoomTranscript } from './room-transcript.ts';
 
 /** Metadata key of the first frame of every answer: the question it answers (`{ from, id? }`). */
@@ -101,9 +102,14 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     return false;
   }
 
-  /** Leaves every room it sits in, politely (see {@link leave}). */
-  close(): void {
+  /** Leaves every room it sits in, politely (see {@link leave}); resolves once its answers have settled. */
+  async close(): Promise<void> {
     for (const seat of [...this.#seats.values()]) this.leave(seat.context.room);
+    await this.idle();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** The rooms it sits in. */
@@ -128,12 +134,12 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
 
   // ------------------------------------------------------------------------------------ room hooks
 
-  /** @internal The room seated it. */
+  /** Called by the room once it is seated (after its presence `join` went out). */
   onJoin(context: VirtualMemberContext): void {
     this.#seat(context);
   }
 
-  /** @internal A room message, in room order: remembered, and answered when addressed to it. */
+  /** Called by the room with each message, in room order: remembered, and answered when addressed to it. */
   onMessage(message: RoomMessage, context: VirtualMemberContext): void {
     try {
       this.#receive(message, context);
@@ -142,7 +148,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     }
   }
 
-  /** @internal It left (or the room was destroyed); `context.signal` has aborted the answer in progress. */
+  /** Called by the room when it left (or the room was destroyed); `context.signal` aborted the answer in progress. */
   onLeave(context: VirtualMemberContext, _reason: LeaveReason): void {
     const seat = this.#seats.get(context);
     if (seat === undefined) return;
@@ -198,29 +204,10 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     const entry = this.#remember(seat, message, text);
     const from = message.from;
     if (entry === undefined || text === undefined || from === undefined) return;
-    if (!this.#addressed(seat, from, text)) return;
+    if (!isAddressed(seat, from, text, this.#options.answerVirtualMembers === true)) return;
     const prompt = stripMentions(text, this.names);
     if (prompt === '') return;
     this.#enqueue(seat, { message, from, prompt, entry });
-  }
-
-  /** Whether this member answers `text` from `from`; every AI member of the room reaches the same verdicts. */
-  #addressed(seat: RoomSeat, from: string, text: string): boolean {
-    let addressed: boolean;
-    switch (this.answers) {
-      case 'mentioned':
-        addressed = isMentioned(text, this.names);
-        break;
-      case 'all':
-        addressed = true;
-        break;
-      case 'default':
-        addressed = isMentioned(text, this.names) || (defaultSeat(seat.context.room) === seat && !mentionsAnother(seat, text));
-        break;
-    }
-    if (!addressed) return false;
-    // Not a bot's message (unless asked): two AI members must not answer each other forever.
-    return this.#options.answerVirtualMembers === true || seat.context.room.memberInfo().get(from)?.virtual !== true;
   }
 
   #enqueue(seat: RoomSeat, question: RoomQuestion): void {
@@ -381,16 +368,6 @@ function textOf(message: RoomMessage): string | undefined {
 
 function replyTarget(question: RoomQuestion): LlmReplyTarget {
   return question.message.id === undefined ? { from: question.from } : { from: question.from, id: question.message.id };
-}
-
-/** True when `text` mentions a member of the room other than the seat's owner (or an alias of another AI member). */
-function mentionsAnother(seat: RoomSeat, text: string): boolean {
-  if (!text.includes('@')) return false;
-  const own = seat.owner.id;
-  const names: string[] = [];
-  for (const member of seat.context.room.members()) if (member.id !== own) names.push(member.id);
-  for (const other of seatsOf(seat.context.room)) if (other !== seat) names.push(...other.owner.names);
-  return isMentioned(text, names);
 }
 
 function bound(value: number | undefined, fallback: number, name: string, id: string): number {
