@@ -121,4 +121,28 @@ describe('errors reach the room as error frames; the room keeps working', () => 
     expect(answers.items).toHaveLength(1);
     expect(framesOf(bob.frames(), 'assistant').filter((f) => f['key'] === 'room.replyTo').map((f) => f['value'])).toEqual([{ from: 'alice', id: 8 }]);
   });
+
+  test('bad options are refused with INVALID_OPTION; close() leaves every room and settles', async () => {
+    expect(() => llmRoomMember({ id: '' })).toThrow(/needs an `id`/);
+    expect(() => llmRoomMember({ id: 'x', answers: 'some' as 'all' })).toThrow(/`answers` must be one of mentioned, default, all; got some/);
+    expect(() => llmRoomMember({ id: 'x', memory: -1 })).toThrow(/`memory` must be an integer >= 0/);
+    expect(() => llmRoomMember({ id: 'x', maxQueued: 1.5 })).toThrow(/`maxQueued` must be an integer >= 0/);
+    h = await roomsHarness({ steps: [sseStep('openai-text.sse', { pauseAfter: 3 })] });
+    const member = llmRoomMember({ id: 'assistant', runtime: h.runtime() });
+    const [one, two] = [h.rooms.room('one'), h.rooms.room('two')];
+    member.join(one);
+    member.join(two);
+    expect(() => member.join(one)).toThrow(/already in room one/);
+    expect(member.rooms).toEqual([one, two]);
+    const alice = await h.member('alice', 'one');
+    await alice.say('one', '@assistant hello');
+    await alice.waitFor((f) => f.type === 'streaming-text');
+    await member.close();
+    expect(member.rooms).toEqual([]);
+    expect([one.has('assistant'), two.has('assistant')]).toEqual([false, false]);
+    expect(await h.replay.aborts.next()).toBe(0);
+    await alice.waitFor((f) => f.type === 'presence' && f['action'] === 'leave' && f['memberId'] === 'assistant');
+    expect(framesOf(alice.frames(), 'assistant').filter((f) => f.type === 'error').map((f) => f['code'])).toEqual(['CANCELLED']);
+  });
 });
+
