@@ -39,7 +39,8 @@ async function bundle(entry: string): Promise<BundleSize> {
   });
   const outputs = (Array.isArray(result) ? result : [result]) as Rolldown.RolldownOutput[];
   let code = '';
-  for (const output of outputs) for (const chunk of output.output) if (chunk.type === 'chunk') code += chunk.code;
+  for (const output of outputs)
+    for (const chunk of output.output) if (chunk.type === 'chunk') code += chunk.code;
   const bytes = Buffer.from(code, 'utf8');
   return { minified: bytes.length, gzipped: gzipSync(bytes, { level: 9 }).length };
 }

@@ -1,4 +1,10 @@
-export { Atmosphere, type AtmosphereConfig, atmosphere, type SharedSubscription, subscribe } from './core/atmosphere.ts';
+export {
+  Atmosphere,
+  type AtmosphereConfig,
+  atmosphere,
+  type SharedSubscription,
+  subscribe,
+} from './core/atmosphere.ts';
 export { reconnectDelay } from './core/backoff.ts';
 export {
   AtmosphereMessage,
@@ -13,9 +19,18 @@ export {
   type SubscriptionHandlers,
   type TransportFailureEvent,
 } from './core/events.ts';
-export { type AtmosphereRequest, REQUEST_DEFAULTS, type ResolvedRequest, resolveRequest } from './core/request.ts';
+export {
+  type AtmosphereRequest,
+  REQUEST_DEFAULTS,
+  type ResolvedRequest,
+  resolveRequest,
+} from './core/request.ts';
 export { type PushMessage, Subscription } from './core/subscription.ts';
-export { AtmosphereClientError, type AtmosphereClientErrorCode, type AtmosphereClientErrorOptions } from './errors.ts';
+export {
+  AtmosphereClientError,
+  type AtmosphereClientErrorCode,
+  type AtmosphereClientErrorOptions,
+} from './errors.ts';
 export { FRAMEWORK_VERSION, Params, TRANSPORT_NAMES, type TransportName } from './protocol/constants.ts';
 export { FrameParser } from './protocol/framing.ts';
 export { type Handshake, parseHandshake } from './protocol/handshake.ts';
@@ -47,9 +62,18 @@ export {
   type StreamingModelOptions,
   type StreamingSnapshot,
 } from './ai/streaming-model.ts';
-export { ConnectionModel, type ConnectionModelOptions, type ConnectionSnapshot } from './models/connection-model.ts';
+export {
+  ConnectionModel,
+  type ConnectionModelOptions,
+  type ConnectionSnapshot,
+} from './models/connection-model.ts';
 export { type Model, Store } from './models/store.ts';
-export { parseRoomMessage, type RoomClientMessage, type RoomMember, type RoomServerMessage } from './rooms/protocol.ts';
+export {
+  parseRoomMessage,
+  type RoomClientMessage,
+  type RoomMember,
+  type RoomServerMessage,
+} from './rooms/protocol.ts';
 export {
   type PresenceSnapshot,
   presenceOf,
@@ -57,4 +81,10 @@ export {
   type RoomModelOptions,
   type RoomSnapshot,
 } from './rooms/room-model.ts';
-export { AtmosphereRooms, type PresenceEvent, type RoomHandle, type RoomHandlers, type RoomMessage } from './rooms/rooms.ts';
+export {
+  AtmosphereRooms,
+  type PresenceEvent,
+  type RoomHandle,
+  type RoomHandlers,
+  type RoomMessage,
+} from './rooms/rooms.ts';

@@ -39,7 +39,11 @@ describe.each(['websocket', 'sse', 'long-polling'] as const)('%s', (transport) =
   test('a prompt streams metadata, progress, tokens and complete, in order, each once', async () => {
     fixture = await startFixture();
     const stream = recordStream();
-    handle = subscribeStreaming({ url: fixture.url('/ai'), transport, fallbackTransport: [] }, stream.handlers, { atmosphere: new Atmosphere() });
+    handle = subscribeStreaming(
+      { url: fixture.url('/ai'), transport, fallbackTransport: [] },
+      stream.handlers,
+      { atmosphere: new Atmosphere() },
+    );
     handle.send('hello there');
     await stream.log.waitFor((item) => item.startsWith('complete'));
     expect(stream.log.items).toEqual([
@@ -82,18 +86,31 @@ test('tool approval: approve with edited arguments sends /__approval/<id>/approv
   handle = subscribeStreaming({ url: fixture.url('/ai') }, stream.handlers, { atmosphere: new Atmosphere() });
   handle.send('what is the weather?');
   const approval = await stream.approvals.next();
-  expect(approval).toMatchObject({ toolName: 'weather', arguments: { city: 'Montreal' }, message: 'Check the weather?', expiresIn: 300 });
+  expect(approval).toMatchObject({
+    toolName: 'weather',
+    arguments: { city: 'Montreal' },
+    message: 'Check the weather?',
+    expiresIn: 300,
+  });
   approval.approve({ city: 'Paris' });
   await stream.log.waitFor((item) => item.startsWith('complete'));
-  expect(fixture.approvals).toEqual([`/__approval/${approval.approvalId}/approve {"arguments":{"city":"Paris"}}`]);
-  expect(stream.log.items.filter((item) => item.startsWith('event:'))).toEqual(['event:tool-start', 'event:approval-required', 'event:tool-result']);
+  expect(fixture.approvals).toEqual([
+    `/__approval/${approval.approvalId}/approve {"arguments":{"city":"Paris"}}`,
+  ]);
+  expect(stream.log.items.filter((item) => item.startsWith('event:'))).toEqual([
+    'event:tool-start',
+    'event:approval-required',
+    'event:tool-result',
+  ]);
   expect(stream.tokens.join('')).toBe('Weather tool approved {"arguments":{"city":"Paris"}}.');
 });
 
 test('tool approval: deny', async () => {
   fixture = await startFixture();
   const stream = recordStream();
-  handle = subscribeStreaming({ url: fixture.url('/ai'), transport: 'sse' }, stream.handlers, { atmosphere: new Atmosphere() });
+  handle = subscribeStreaming({ url: fixture.url('/ai'), transport: 'sse' }, stream.handlers, {
+    atmosphere: new Atmosphere(),
+  });
   handle.send('weather please');
   const approval = await stream.approvals.next();
   handle.deny(approval.approvalId);

@@ -1,4 +1,9 @@
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { WebSocketServer } from 'ws';
@@ -9,7 +14,9 @@ import { record } from './helpers.ts';
  * A server that speaks the protocol badly: a valid handshake (for new clients), then `body`. It is not
  * Atmosphere — it stands for a broken proxy or a bug — and counts the connections it gets.
  */
-async function badServer(body: (framed: boolean) => string): Promise<{ url: string; connections: string[]; close(): Promise<void> }> {
+async function badServer(
+  body: (framed: boolean) => string,
+): Promise<{ url: string; connections: string[]; close(): Promise<void> }> {
   const connections: string[] = [];
   const handshake = (url: URL): string => {
     if (url.searchParams.get('X-Atmosphere-tracking-id') !== '0') return '';
@@ -72,32 +79,40 @@ const CASES = [
   ['an oversized message', () => `${10_000_000}|${'x'.repeat(100)}`, 'MESSAGE_TOO_LARGE', []],
 ] as const;
 
-describe.each(['websocket', 'sse', 'streaming', 'long-polling'] as const)('%s', (transport: TransportName) => {
-  test.each(CASES)('%s: an error event, then bounded reconnects — no crash, no loop', async (_name, body, code, before) => {
-    const server = await badServer(body);
-    close = server.close;
-    subscription = new Atmosphere().subscribe({
-      url: server.url,
-      transport,
-      fallbackTransport: [],
-      reconnectInterval: 5,
-      maxReconnectInterval: 10,
-      maxReconnectOnClose: 3,
-      maxMessageSize: 1_000_000,
-    });
-    const recorder = record(subscription);
-    await recorder.events.waitFor('failureToReconnect');
-    expect(recorder.events.items).toContain(`error:${code}`);
-    expect(recorder.errors.find((error) => error.startsWith(code))).toMatch(code === 'PROTOCOL_ERROR' ? /Malformed frame/ : /maxMessageSize/);
-    // The first connection and three reconnects: long-polling makes one request per connection here
-    // (the body ends each poll in error), the others one connection each.
-    expect(server.connections.length).toBe(4);
-    expect(recorder.events.count('reconnect')).toBe(3);
-    expect(subscription.state).toBe('error');
-    // Messages before the bad frame in the same chunk are not shown (the chunk is corrupt).
-    expect(recorder.messages.items.filter((m) => !before.includes(m as never))).toEqual([]);
-  });
-});
+describe.each(['websocket', 'sse', 'streaming', 'long-polling'] as const)(
+  '%s',
+  (transport: TransportName) => {
+    test.each(CASES)(
+      '%s: an error event, then bounded reconnects — no crash, no loop',
+      async (_name, body, code, before) => {
+        const server = await badServer(body);
+        close = server.close;
+        subscription = new Atmosphere().subscribe({
+          url: server.url,
+          transport,
+          fallbackTransport: [],
+          reconnectInterval: 5,
+          maxReconnectInterval: 10,
+          maxReconnectOnClose: 3,
+          maxMessageSize: 1_000_000,
+        });
+        const recorder = record(subscription);
+        await recorder.events.waitFor('failureToReconnect');
+        expect(recorder.events.items).toContain(`error:${code}`);
+        expect(recorder.errors.find((error) => error.startsWith(code))).toMatch(
+          code === 'PROTOCOL_ERROR' ? /Malformed frame/ : /maxMessageSize/,
+        );
+        // The first connection and three reconnects: long-polling makes one request per connection here
+        // (the body ends each poll in error), the others one connection each.
+        expect(server.connections.length).toBe(4);
+        expect(recorder.events.count('reconnect')).toBe(3);
+        expect(subscription.state).toBe('error');
+        // Messages before the bad frame in the same chunk are not shown (the chunk is corrupt).
+        expect(recorder.messages.items.filter((m) => !before.includes(m as never))).toEqual([]);
+      },
+    );
+  },
+);
 
 test('a server that sends no handshake when one was asked for: PROTOCOL_ERROR naming the option', async () => {
   const http = createServer((_request, response) => {
@@ -117,7 +132,9 @@ test('a server that sends no handshake when one was asked for: PROTOCOL_ERROR na
   });
   const recorder = record(subscription);
   await recorder.events.waitFor('error');
-  expect(recorder.errors[0]).toMatch(/PROTOCOL_ERROR: Expected the Atmosphere handshake.*enableProtocol: false/);
+  expect(recorder.errors[0]).toMatch(
+    /PROTOCOL_ERROR: Expected the Atmosphere handshake.*enableProtocol: false/,
+  );
   expect(subscription.state).toBe('error');
   expect(recorder.messages.items).toEqual([]);
 });

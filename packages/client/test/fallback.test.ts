@@ -5,7 +5,7 @@ import type { Atmosphere as Server } from '@atmosphere/runtime';
 import { startTestAtmosphere } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Atmosphere, type Subscription } from '../src/index.ts';
-import { closeServer, range, record, trackSockets } from './helpers.ts';
+import { closeServer, range, record, trackSockets, ready } from './helpers.ts';
 
 let server: Server | undefined;
 let subscription: Subscription | undefined;
@@ -23,7 +23,12 @@ type Refusal = 'none' | '403' | 'destroy';
  * Atmosphere attached to our own HTTP server, behind an "upgrade" listener that plays a proxy: it can
  * answer 403 or drop the socket before Atmosphere sees the upgrade.
  */
-async function proxiedServer(): Promise<{ server: Server; http: HttpServer; refuse(mode: Refusal): void; upgrades: string[] }> {
+async function proxiedServer(): Promise<{
+  server: Server;
+  http: HttpServer;
+  refuse(mode: Refusal): void;
+  upgrades: string[];
+}> {
   const http = createServer();
   const atmosphere = await startTestAtmosphere({ server: http });
   let mode: Refusal = 'none';
@@ -31,7 +36,8 @@ async function proxiedServer(): Promise<{ server: Server; http: HttpServer; refu
   http.removeAllListeners('upgrade');
   http.on('upgrade', (request, socket: Duplex, head: Buffer) => {
     upgrades.push(mode);
-    if (mode === '403') socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    if (mode === '403')
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     else if (mode === 'destroy') socket.destroy();
     else atmosphere.handleUpgrade(request, socket, head);
   });
@@ -55,11 +61,22 @@ describe.each([
     server = proxied.server;
     proxied.refuse(mode);
     const received: string[] = [];
-    server.managed('/echo', { onReady: (r) => r.write('welcome'), onMessage: (m: string) => void received.push(m) }, { codec: 'text' });
-    subscription = new Atmosphere().subscribe({ url: url(proxied.http, '/echo'), fallbackTransport: fallback, reconnectInterval: 50 });
+    server.managed(
+      '/echo',
+      { onReady: (r) => r.write('welcome'), onMessage: (m: string) => void received.push(m) },
+      { codec: 'text' },
+    );
+    subscription = new Atmosphere().subscribe({
+      url: url(proxied.http, '/echo'),
+      fallbackTransport: fallback,
+      reconnectInterval: 50,
+    });
     const recorder = record(subscription);
-    await subscription.ready();
-    expect(recorder.events.items.slice(0, 2)).toEqual([`transportFailure:websocket->${fallback}`, `open:${fallback}`]);
+    await ready(subscription);
+    expect(recorder.events.items.slice(0, 2)).toEqual([
+      `transportFailure:websocket->${fallback}`,
+      `open:${fallback}`,
+    ]);
     expect(await recorder.messages.next()).toBe('welcome');
     subscription.push('hello');
     await recorder.messages.waitForCount(1);
@@ -75,7 +92,7 @@ test('when WebSocket starts failing later, the reconnect falls back and replays 
   const sockets = trackSockets(server);
   subscription = new Atmosphere().subscribe({ url: url(proxied.http, '/feed'), reconnectInterval: 50 });
   const recorder = record(subscription);
-  await subscription.ready();
+  await ready(subscription);
   expect(subscription.transport).toBe('websocket');
   expect(await recorder.messages.next()).toBe('welcome');
   const trackingId = subscription.trackingId;
@@ -103,7 +120,7 @@ test('a platform without WebSocket uses the fallback directly', async () => {
   vi.stubGlobal('WebSocket', undefined);
   subscription = new Atmosphere().subscribe({ url: url(proxied.http, '/feed') });
   const recorder = record(subscription);
-  await subscription.ready();
+  await ready(subscription);
   expect(recorder.events.items.slice(0, 2)).toEqual(['transportFailure:websocket->sse', 'open:sse']);
   expect(subscription.status().lastError?.code).toBe('UNSUPPORTED_TRANSPORT');
   expect(await recorder.messages.next()).toBe('welcome');
@@ -115,7 +132,12 @@ test('nothing reachable: bounded reconnect rounds over the whole chain, then fai
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const target = url(http, '/feed');
   await new Promise<void>((resolve) => http.close(() => resolve()));
-  subscription = new Atmosphere().subscribe({ url: target, reconnectInterval: 10, maxReconnectInterval: 20, maxReconnectOnClose: 3 });
+  subscription = new Atmosphere().subscribe({
+    url: target,
+    reconnectInterval: 10,
+    maxReconnectInterval: 20,
+    maxReconnectOnClose: 3,
+  });
   const recorder = record(subscription);
   await recorder.events.waitFor('failureToReconnect');
   expect(subscription.state).toBe('error');

@@ -19,7 +19,12 @@ async function sources(dir: string): Promise<string[]> {
 /** Every module specifier of a file: static imports/exports, dynamic imports, require calls. */
 function specifiers(code: string): string[] {
   const found: string[] = [];
-  const patterns = [/\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*['"]([^'"]+)['"]/g, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g, /\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)/g];
+  const patterns = [
+    /\bfrom\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+    /\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ];
   for (const pattern of patterns) for (const match of code.matchAll(pattern)) found.push(match[1]!);
   return found;
 }
@@ -32,19 +37,22 @@ test('the browser entry points import nothing from node: (nor a bare Node built-
   const offences: string[] = [];
   for (const file of files) {
     for (const specifier of specifiers(await readFile(file, 'utf8'))) {
-      if (specifier.startsWith('node:') || BUILTINS.has(specifier) || BUILTINS.has(specifier.split('/')[0]!)) {
+      if (
+        specifier.startsWith('node:') ||
+        BUILTINS.has(specifier) ||
+        BUILTINS.has(specifier.split('/')[0]!)
+      ) {
         offences.push(`${relative(SRC, file)} imports ${specifier}`);
       }
-      if (specifier.startsWith('@atmosphere/')) offences.push(`${relative(SRC, file)} imports the server package ${specifier}`);
+      if (specifier.startsWith('@atmosphere/'))
+        offences.push(`${relative(SRC, file)} imports the server package ${specifier}`);
     }
   }
   expect(offences).toEqual([]);
 });
 
 test('the guard itself sees node: imports', () => {
-  expect(specifiers(`import { x } from 'node:fs';\nexport * from "node:path";\nawait import('node:http');`)).toEqual([
-    'node:fs',
-    'node:path',
-    'node:http',
-  ]);
+  expect(
+    specifiers(`import { x } from 'node:fs';\nexport * from "node:path";\nawait import('node:http');`),
+  ).toEqual(['node:fs', 'node:path', 'node:http']);
 });

@@ -42,7 +42,11 @@ export class EventLog {
       };
       const timer = setTimeout(() => {
         this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        reject(new Error(`Timed out after ${timeoutMs} ms waiting for '${name}'; events: ${this.items.join(', ')}`));
+        reject(
+          new Error(
+            `Timed out after ${timeoutMs} ms waiting for '${name}'; events: ${this.items.join(', ')}`,
+          ),
+        );
       }, timeoutMs);
       this.#waiters.push(waiter);
     });
@@ -70,7 +74,9 @@ export function record(subscription: Subscription): Recorder {
   subscription.on('reopen', (event) => events.push(`reopen:${event.transport}`));
   subscription.on('close', (event) => events.push(`close:${event.reason}`));
   subscription.on('reconnect', (event) => events.push(`reconnect:${event.attempt}`));
-  subscription.on('transportFailure', (event) => events.push(`transportFailure:${event.transport}->${event.next}`));
+  subscription.on('transportFailure', (event) =>
+    events.push(`transportFailure:${event.transport}->${event.next}`),
+  );
   subscription.on('failureToReconnect', (event) => events.push(`failureToReconnect:${event.attempts}`));
   subscription.on('clientTimeout', () => events.push('clientTimeout'));
   subscription.on('error', (error) => {
@@ -111,4 +117,16 @@ export function trackSockets(server: Server): { cut(): number } {
 /** `[from, from+1, …, to]` as strings. */
 export function range(from: number, to: number): string[] {
   return Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+}
+
+/** Waits for the subscription to connect (8 s at most); a failure says what state it was in and why. */
+export async function ready(subscription: Subscription): Promise<void> {
+  try {
+    await subscription.ready({ signal: AbortSignal.timeout(8_000) });
+  } catch (error) {
+    const status = subscription.status();
+    throw new Error(`Not connected: ${JSON.stringify({ ...status, lastError: status.lastError?.message })}`, {
+      cause: error,
+    });
+  }
 }

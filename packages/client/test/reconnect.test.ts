@@ -2,7 +2,7 @@ import type { Atmosphere as Server } from '@atmosphere/runtime';
 import { eventually, startTestAtmosphere } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import { Atmosphere, type Subscription } from '../src/index.ts';
-import { closeServer, range, record, trackSockets, TRANSPORTS } from './helpers.ts';
+import { closeServer, range, record, trackSockets, TRANSPORTS, ready } from './helpers.ts';
 
 let servers: Server[] = [];
 let subscription: Subscription | undefined;
@@ -27,7 +27,11 @@ async function start(port = 0): Promise<{ server: Server; connects: Connect[] }>
       {
         name: 'spy',
         onConnect({ request }) {
-          connects.push({ transport: request.transport, trackingId: request.trackingId, received: request.received });
+          connects.push({
+            transport: request.transport,
+            trackingId: request.trackingId,
+            received: request.received,
+          });
         },
       },
     ],
@@ -45,11 +49,16 @@ describe.each(TRANSPORTS)('%s', (transport) => {
   test('a cut connection: reconnects with the same tracking id and its count; nothing lost, nothing twice', async () => {
     const { server, connects } = await start();
     const sockets = trackSockets(server);
-    subscription = new Atmosphere().subscribe({ url: server.url('/feed'), transport, fallbackTransport: [], reconnectInterval: 50 });
+    subscription = new Atmosphere().subscribe({
+      url: server.url('/feed'),
+      transport,
+      fallbackTransport: [],
+      reconnectInterval: 50,
+    });
     const recorder = record(subscription);
     const countsAtReconnect: number[] = [];
     subscription.on('reconnect', () => countsAtReconnect.push(subscription!.received));
-    await subscription.ready();
+    await ready(subscription);
     const trackingId = subscription.trackingId;
     await broadcastRange(server, 1, 10);
     await recorder.messages.waitForCount(10);
@@ -66,7 +75,9 @@ describe.each(TRANSPORTS)('%s', (transport) => {
     expect(recorder.messages.items).toEqual(range(1, 25));
     expect(subscription.trackingId).toBe(trackingId);
     expect(subscription.received).toBe(25);
-    const reconnect = connects.find((connect, index) => index > 0 && connect.received === countsAtReconnect[0]);
+    const reconnect = connects.find(
+      (connect, index) => index > 0 && connect.received === countsAtReconnect[0],
+    );
     expect(reconnect).toMatchObject({ trackingId, received: countsAtReconnect[0] });
     expect(recorder.events.items).toContain('close:lost');
     expect(recorder.events.count('open')).toBe(1);
@@ -76,16 +87,24 @@ describe.each(TRANSPORTS)('%s', (transport) => {
   test('a server restart on the same port: the client comes back under its tracking id, messages continue once', async () => {
     const first = await start();
     const port = first.server.address()!.port;
-    subscription = new Atmosphere().subscribe({ url: first.server.url('/feed'), transport, fallbackTransport: [], reconnectInterval: 50 });
+    subscription = new Atmosphere().subscribe({
+      url: first.server.url('/feed'),
+      transport,
+      fallbackTransport: [],
+      reconnectInterval: 50,
+    });
     const recorder = record(subscription);
-    await subscription.ready();
+    await ready(subscription);
     const trackingId = subscription.trackingId;
     await broadcastRange(first.server, 1, 5);
     await recorder.messages.waitForCount(5);
     await closeServer(first.server);
     const second = await start(port);
     await recorder.events.waitFor('reopen');
-    await eventually(() => second.server.resource(trackingId)?.state === 'connected' || transport === 'long-polling', 'the resource');
+    await eventually(
+      () => second.server.resource(trackingId)?.state === 'connected' || transport === 'long-polling',
+      'the resource',
+    );
     await broadcastRange(second.server, 6, 10);
     await recorder.messages.waitForCount(10);
     expect(recorder.messages.items).toEqual(range(1, 10));
@@ -99,9 +118,14 @@ test('pushes made while disconnected are queued and sent in order after the reco
   const sockets = trackSockets(server);
   const received: string[] = [];
   server.managed('/in', { onMessage: (message: string) => void received.push(message) }, { codec: 'text' });
-  subscription = new Atmosphere().subscribe({ url: server.url('/in'), transport: 'websocket', fallbackTransport: [], reconnectInterval: 50 });
+  subscription = new Atmosphere().subscribe({
+    url: server.url('/in'),
+    transport: 'websocket',
+    fallbackTransport: [],
+    reconnectInterval: 50,
+  });
   const recorder = record(subscription);
-  await subscription.ready();
+  await ready(subscription);
   subscription.push('a');
   await eventually(() => received.length === 1, 'the first message');
   sockets.cut();

@@ -1,6 +1,12 @@
 import { eventually, Inbox } from '@atmosphere/runtime/testing';
 import { afterEach, expect, test } from 'vitest';
-import { Atmosphere, AtmosphereRooms, type RoomHandle, type RoomHandlers, type Subscription } from '../src/index.ts';
+import {
+  Atmosphere,
+  AtmosphereRooms,
+  type RoomHandle,
+  type RoomHandlers,
+  type Subscription,
+} from '../src/index.ts';
 import { type Fixture, startFixture } from './fixtures/fixture-server.ts';
 
 let fixture: Fixture | undefined;
@@ -18,8 +24,19 @@ interface Member {
 }
 
 /** Joins `room` as `id` on its own connection; `log` records what the room reports, as short strings. */
-function join(url: string, room: string, id: string, transport: 'websocket' | 'sse' | 'long-polling' = 'websocket', metadata?: Record<string, unknown>): Member {
-  const subscription = new Atmosphere().subscribe({ url, transport, fallbackTransport: [], reconnectInterval: 20 });
+function join(
+  url: string,
+  room: string,
+  id: string,
+  transport: 'websocket' | 'sse' | 'long-polling' = 'websocket',
+  metadata?: Record<string, unknown>,
+): Member {
+  const subscription = new Atmosphere().subscribe({
+    url,
+    transport,
+    fallbackTransport: [],
+    reconnectInterval: 20,
+  });
   subscriptions.push(subscription);
   const log = new Inbox<string>(8_000);
   const handlers: RoomHandlers<{ text: string }> = {
@@ -118,7 +135,12 @@ test('after a server restart, the client rejoins with sinceId and gets exactly t
   const rooms = fixture.rooms;
   await fixture.close();
   // While the server is down, the room's history moves on (written by another node, say).
-  rooms.get('lobby')!.history.push({ id: 3, from: 'carol', data: { text: 'c' } }, { id: 4, from: 'carol', data: { text: 'd' } });
+  rooms
+    .get('lobby')!
+    .history.push(
+      { id: 3, from: 'carol', data: { text: 'c' } },
+      { id: 4, from: 'carol', data: { text: 'd' } },
+    );
   rooms.get('lobby')!.nextId = 5;
   fixture = await startFixture({ port, rooms });
   await alice.log.waitFor((item) => item === 'message:4:carol:d');

@@ -2,7 +2,7 @@ import type { Atmosphere as Server } from '@atmosphere/runtime';
 import { eventually, startTestAtmosphere } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import { Atmosphere, type Subscription } from '../src/index.ts';
-import { closeServer, record, TRANSPORTS } from './helpers.ts';
+import { closeServer, record, TRANSPORTS, ready } from './helpers.ts';
 
 let server: Server | undefined;
 let subscription: Subscription | undefined;
@@ -31,7 +31,7 @@ describe.each(TRANSPORTS)('%s', (transport) => {
     const client = new Atmosphere();
     subscription = client.subscribe({ url: server.url('/chat/lobby'), transport, fallbackTransport: [] });
     const recorder = record(subscription);
-    await subscription.ready();
+    await ready(subscription);
     expect(recorder.events.items[0]).toBe(`open:${transport}`);
     expect(subscription.trackingId).toMatch(/^[0-9a-f-]{36}$/);
     expect(subscription.transport).toBe(transport);
@@ -55,9 +55,14 @@ describe.each(TRANSPORTS)('%s', (transport) => {
     server = await startTestAtmosphere({ heartbeat: { intervalMs: 100 } });
     server.managed('/h', {});
     // The inactivity timeout is shorter than the test: only the heartbeats keep the connection alive.
-    subscription = new Atmosphere().subscribe({ url: server.url('/h'), transport, fallbackTransport: [], timeout: 400 });
+    subscription = new Atmosphere().subscribe({
+      url: server.url('/h'),
+      transport,
+      fallbackTransport: [],
+      timeout: 400,
+    });
     const recorder = record(subscription);
-    await subscription.ready();
+    await ready(subscription);
     const seen = new Set<number>();
     await eventually(() => {
       const at = subscription!.status().lastDataAt;

@@ -15,9 +15,15 @@ export interface ApprovalRequest {
 }
 
 /** The plain message that approves (optionally with edited arguments) or denies a tool call. */
-export function approvalMessage(approvalId: string, decision: 'approve' | 'deny', editedArguments?: Readonly<Record<string, unknown>>): string {
+export function approvalMessage(
+  approvalId: string,
+  decision: 'approve' | 'deny',
+  editedArguments?: Readonly<Record<string, unknown>>,
+): string {
   const base = `/__approval/${approvalId}/${decision}`;
-  return decision === 'approve' && editedArguments !== undefined ? `${base} ${JSON.stringify({ arguments: editedArguments })}` : base;
+  return decision === 'approve' && editedArguments !== undefined
+    ? `${base} ${JSON.stringify({ arguments: editedArguments })}`
+    : base;
 }
 
 /** Reads an `approval-required` payload; undefined when it has no approval id. */

@@ -57,7 +57,11 @@ export class ChatModel implements Model<ChatSnapshot> {
 
   constructor(options: ChatModelOptions) {
     this.#options = options;
-    this.#streaming = new StreamingModel(options.atmosphere ? { request: options.request, atmosphere: options.atmosphere } : { request: options.request });
+    this.#streaming = new StreamingModel(
+      options.atmosphere
+        ? { request: options.request, atmosphere: options.atmosphere }
+        : { request: options.request },
+    );
     this.#store = new Store<ChatSnapshot>({
       messages: options.initialMessages ?? [],
       input: '',
@@ -134,7 +138,13 @@ export class ChatModel implements Model<ChatSnapshot> {
     const id = this.#assistantId;
     if (id !== undefined) {
       const done = !streaming.isStreaming && (streaming.stats !== null || streaming.error !== null);
-      const status: ChatMessageStatus = done ? (streaming.error ? 'error' : 'complete') : streaming.fullText ? 'streaming' : 'submitted';
+      const status: ChatMessageStatus = done
+        ? streaming.error
+          ? 'error'
+          : 'complete'
+        : streaming.fullText
+          ? 'streaming'
+          : 'submitted';
       patch.messages = this.getSnapshot().messages.map((message) =>
         message.id === id ? { ...message, content: streaming.fullText, status } : message,
       );
@@ -149,7 +159,9 @@ export class ChatModel implements Model<ChatSnapshot> {
     this.#assistantId = undefined;
     this.#store.update({
       isLoading: false,
-      messages: this.getSnapshot().messages.map((message) => (message.id === id ? { ...message, status } : message)),
+      messages: this.getSnapshot().messages.map((message) =>
+        message.id === id ? { ...message, status } : message,
+      ),
     });
   }
 }

@@ -57,7 +57,8 @@ export function parseAiFrame(text: string): AiFrame | undefined {
   const raw = value as Record<string, unknown>;
   const sessionId = raw['sessionId'];
   const seq = raw['seq'];
-  if (typeof sessionId !== 'string' || typeof seq !== 'number' || !Number.isSafeInteger(seq)) return undefined;
+  if (typeof sessionId !== 'string' || typeof seq !== 'number' || !Number.isSafeInteger(seq))
+    return undefined;
   if (typeof raw['event'] === 'string') {
     return { type: 'event', event: raw['event'], data: raw['data'], sessionId, seq };
   }
@@ -66,14 +67,29 @@ export function parseAiFrame(text: string): AiFrame | undefined {
   switch (type) {
     case 'streaming-text':
     case 'progress':
-      return { type, data: typeof raw['data'] === 'string' ? raw['data'] : raw['data'] === undefined ? '' : JSON.stringify(raw['data']), sessionId, seq };
+      return {
+        type,
+        data:
+          typeof raw['data'] === 'string'
+            ? raw['data']
+            : raw['data'] === undefined
+              ? ''
+              : JSON.stringify(raw['data']),
+        sessionId,
+        seq,
+      };
     case 'metadata':
       if (typeof raw['key'] !== 'string') return undefined;
       return { type, key: raw['key'], value: raw['value'], sessionId, seq };
     case 'complete':
       return { type, data: typeof raw['data'] === 'string' ? raw['data'] : undefined, sessionId, seq };
     default:
-      return { type: 'error', data: typeof raw['data'] === 'string' ? raw['data'] : 'Unknown error', sessionId, seq };
+      return {
+        type: 'error',
+        data: typeof raw['data'] === 'string' ? raw['data'] : 'Unknown error',
+        sessionId,
+        seq,
+      };
   }
 }
 

@@ -110,27 +110,41 @@ export class StreamingModel implements Model<StreamingSnapshot> {
     const finish = (status: 'complete' | 'error', patch: Partial<StreamingSnapshot>): void => {
       const elapsedMs = this.#startedAt === undefined ? 0 : Date.now() - this.#startedAt;
       const totalTokens = store.getSnapshot().tokenCount;
-      const stats = { totalTokens, elapsedMs, status, tokensPerSecond: elapsedMs > 0 ? (totalTokens * 1000) / elapsedMs : 0 };
+      const stats = {
+        totalTokens,
+        elapsedMs,
+        status,
+        tokensPerSecond: elapsedMs > 0 ? (totalTokens * 1000) / elapsedMs : 0,
+      };
       store.update({ ...patch, stats, isStreaming: false, progress: null });
     };
     this.#handle = subscribeStreaming(shared.subscription, {
       onFrame: (frame) => session(frame.sessionId),
       onToken: (text) => {
         const snapshot = store.getSnapshot();
-        store.update({ fullText: snapshot.fullText + text, tokenCount: snapshot.tokenCount + 1, isStreaming: true });
+        store.update({
+          fullText: snapshot.fullText + text,
+          tokenCount: snapshot.tokenCount + 1,
+          isStreaming: true,
+        });
       },
       onProgress: (progress) => store.update({ progress }),
       onMetadata: (key, value) => {
         const snapshot = store.getSnapshot();
         const metadata = { ...snapshot.metadata, [key]: value };
-        store.update(key.startsWith('routing.') ? { metadata, routing: { ...snapshot.routing, [key.slice(8)]: value } } : { metadata });
+        store.update(
+          key.startsWith('routing.')
+            ? { metadata, routing: { ...snapshot.routing, [key.slice(8)]: value } }
+            : { metadata },
+        );
       },
       onEvent: (event) => {
         const events = store.getSnapshot().aiEvents;
         store.update({ aiEvents: events.length >= 200 ? [...events.slice(1), event] : [...events, event] });
       },
       onApprovalRequired: (approval) => {
-        const settle = (): void => store.update({ approvals: store.getSnapshot().approvals.filter((a) => a !== tracked) });
+        const settle = (): void =>
+          store.update({ approvals: store.getSnapshot().approvals.filter((a) => a !== tracked) });
         const tracked: ApprovalRequest = {
           ...approval,
           approve: (args) => {
@@ -147,11 +161,13 @@ export class StreamingModel implements Model<StreamingSnapshot> {
       onComplete: () => finish('complete', {}),
       onError: (message) => finish('error', { error: message }),
       onConnectionError: (error) => {
-        if (error.code === 'RECONNECT_EXHAUSTED' || store.getSnapshot().isStreaming) store.update({ error: error.message });
+        if (error.code === 'RECONNECT_EXHAUSTED' || store.getSnapshot().isStreaming)
+          store.update({ error: error.message });
       },
     });
     const subscription = shared.subscription;
-    const onState = (state: ConnectionState): void => store.update({ connectionState: state, isReconnecting: state === 'reconnecting' });
+    const onState = (state: ConnectionState): void =>
+      store.update({ connectionState: state, isReconnecting: state === 'reconnecting' });
     this.#offState = subscription.on('state', onState);
     onState(subscription.state);
   }
@@ -176,12 +192,16 @@ export class StreamingModel implements Model<StreamingSnapshot> {
 
   approve(approvalId: string, editedArguments?: Readonly<Record<string, unknown>>): void {
     this.#requireHandle().approve(approvalId, editedArguments);
-    this.#store.update({ approvals: this.getSnapshot().approvals.filter((a) => a.approvalId !== approvalId) });
+    this.#store.update({
+      approvals: this.getSnapshot().approvals.filter((a) => a.approvalId !== approvalId),
+    });
   }
 
   deny(approvalId: string): void {
     this.#requireHandle().deny(approvalId);
-    this.#store.update({ approvals: this.getSnapshot().approvals.filter((a) => a.approvalId !== approvalId) });
+    this.#store.update({
+      approvals: this.getSnapshot().approvals.filter((a) => a.approvalId !== approvalId),
+    });
   }
 
   /** Clears the session state (not the connection). */
@@ -190,7 +210,11 @@ export class StreamingModel implements Model<StreamingSnapshot> {
   }
 
   #requireHandle(): StreamingHandle {
-    if (!this.#handle) throw new AtmosphereClientError('CLOSED', 'Not connected: call connect() first (the bindings do it on mount).');
+    if (!this.#handle)
+      throw new AtmosphereClientError(
+        'CLOSED',
+        'Not connected: call connect() first (the bindings do it on mount).',
+      );
     return this.#handle;
   }
 }

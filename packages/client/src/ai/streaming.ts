@@ -65,7 +65,10 @@ export interface StreamingHandle {
 
 /** True for a subscription (also one from another copy of the package), false for a request. */
 export function isSubscription(value: AtmosphereRequest | Subscription): value is Subscription {
-  return typeof (value as Partial<Subscription>).on === 'function' && typeof (value as Partial<Subscription>).push === 'function';
+  return (
+    typeof (value as Partial<Subscription>).on === 'function' &&
+    typeof (value as Partial<Subscription>).push === 'function'
+  );
 }
 
 /** The payload of a prompt: as given, or wrapped with routing hints. */
@@ -86,7 +89,9 @@ export function subscribeStreaming(
   options: { atmosphere?: Atmosphere } = {},
 ): StreamingHandle {
   const owned = !isSubscription(target);
-  const subscription = isSubscription(target) ? target : (options.atmosphere ?? defaultClient).subscribe(target);
+  const subscription = isSubscription(target)
+    ? target
+    : (options.atmosphere ?? defaultClient).subscribe(target);
   const seen = new FrameDeduplicator();
   let sessionId: string | undefined;
   const sendText = (text: string): void => subscription.push(text);
@@ -101,7 +106,8 @@ export function subscribeStreaming(
         handlers.onProgress?.(frame.data, frame);
         return;
       case 'metadata':
-        if (frame.key === RUN_ID_METADATA && typeof frame.value === 'string') subscription.setRunId(frame.value);
+        if (frame.key === RUN_ID_METADATA && typeof frame.value === 'string')
+          subscription.setRunId(frame.value);
         handlers.onMetadata?.(frame.key, frame.value, frame);
         return;
       case 'complete':
@@ -113,7 +119,12 @@ export function subscribeStreaming(
         handlers.onError?.(frame.data, frame);
         return;
       case 'event': {
-        handlers.onEvent?.({ event: frame.event, data: frame.data, sessionId: frame.sessionId, seq: frame.seq });
+        handlers.onEvent?.({
+          event: frame.event,
+          data: frame.data,
+          sessionId: frame.sessionId,
+          seq: frame.seq,
+        });
         if (frame.event === 'approval-required') {
           const approval = readApproval(frame.data, frame.sessionId, sendText);
           if (approval) handlers.onApprovalRequired?.(approval);

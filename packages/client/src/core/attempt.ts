@@ -6,7 +6,13 @@ import { hasWebSocket, openWebSocket } from '../transports/websocket.ts';
 import { openSse } from '../transports/sse.ts';
 import { openStreaming } from '../transports/streaming.ts';
 import { openLongPolling } from '../transports/long-polling.ts';
-import type { HeaderReader, TransportConnection, TransportContext, TransportEvents, TransportOpener } from '../transports/transport.ts';
+import type {
+  HeaderReader,
+  TransportConnection,
+  TransportContext,
+  TransportEvents,
+  TransportOpener,
+} from '../transports/transport.ts';
 import type { ResolvedRequest } from './request.ts';
 
 /** The transports by name. */
@@ -21,7 +27,8 @@ export const OPENERS: Readonly<Record<TransportName, TransportOpener>> = {
 export function unavailable(transport: TransportName): string | undefined {
   if (transport === 'websocket') return hasWebSocket() ? undefined : 'this platform has no WebSocket';
   if (typeof globalThis.fetch !== 'function') return 'this platform has no fetch';
-  if (transport !== 'long-polling' && typeof ReadableStream !== 'function') return 'this platform has no ReadableStream';
+  if (transport !== 'long-polling' && typeof ReadableStream !== 'function')
+    return 'this platform has no ReadableStream';
   return undefined;
 }
 
@@ -41,7 +48,12 @@ export class Attempt {
   readonly #expectsHandshake: boolean;
 
   /** `firstConnection`: no tracking id yet, so the server sends the handshake (when the protocol is on). */
-  constructor(transport: TransportName, request: ResolvedRequest, firstConnection: boolean, paddingChar: string) {
+  constructor(
+    transport: TransportName,
+    request: ResolvedRequest,
+    firstConnection: boolean,
+    paddingChar: string,
+  ) {
     this.transport = transport;
     this.#request = request;
     this.#expectsHandshake = request.enableProtocol && firstConnection;
@@ -62,7 +74,12 @@ export class Attempt {
     const request = this.#request;
     const missing = unavailable(transport);
     if (missing !== undefined) {
-      callbacks.failed(new AtmosphereClientError('UNSUPPORTED_TRANSPORT', `The ${transport} transport cannot run: ${missing}.`));
+      callbacks.failed(
+        new AtmosphereClientError(
+          'UNSUPPORTED_TRANSPORT',
+          `The ${transport} transport cannot run: ${missing}.`,
+        ),
+      );
       return;
     }
     if (request.connectTimeout > 0) {
@@ -123,7 +140,9 @@ export interface AttemptCallbacks {
 function inboundError(cause: unknown): AtmosphereClientError {
   return AtmosphereClientError.isInstance(cause)
     ? cause
-    : new AtmosphereClientError('PROTOCOL_ERROR', `Inbound data could not be read: ${String(cause)}.`, { cause });
+    : new AtmosphereClientError('PROTOCOL_ERROR', `Inbound data could not be read: ${String(cause)}.`, {
+        cause,
+      });
 }
 
 /** The transport events of an attempt: decoding inbound text, and reporting to the subscription. */

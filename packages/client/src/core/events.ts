@@ -7,7 +7,8 @@ import type { TransportName } from '../protocol/constants.ts';
  * (`closed`), or given up after failed reconnects (`error`). `disconnected` is what bindings show before
  * a subscription exists.
  */
-export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting' | 'suspended' | 'closed' | 'error';
+export type ConnectionState =
+  'disconnected' | 'connecting' | 'connected' | 'reconnecting' | 'suspended' | 'closed' | 'error';
 
 /**
  * One message from the server. `responseBody` is its text (or the bytes of a binary WebSocket frame).
@@ -29,7 +30,9 @@ export class AtmosphereMessage {
 
   /** The text of the message (bytes are decoded as UTF-8). */
   get text(): string {
-    return typeof this.responseBody === 'string' ? this.responseBody : new TextDecoder().decode(this.responseBody);
+    return typeof this.responseBody === 'string'
+      ? this.responseBody
+      : new TextDecoder().decode(this.responseBody);
   }
 
   /** The message parsed as JSON. Throws a `SyntaxError` when it is not JSON. */

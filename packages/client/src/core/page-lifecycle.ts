@@ -42,18 +42,34 @@ export function sendBeacon(url: string, withCredentials: boolean): void {
   } catch {
     // fall through to fetch
   }
-  void fetch(url, { keepalive: true, credentials: withCredentials ? 'include' : 'same-origin', cache: 'no-store' }).catch(() => undefined);
+  void fetch(url, {
+    keepalive: true,
+    credentials: withCredentials ? 'include' : 'same-origin',
+    cache: 'no-store',
+  }).catch(() => undefined);
 }
 
 /**
  * Sends the explicit close request and resolves when it was answered or failed (never rejects). Bounded
  * to 5 s, and by `signal`.
  */
-export async function sendCloseRequest(url: string, withCredentials: boolean, signal: AbortSignal | undefined): Promise<void> {
+export async function sendCloseRequest(
+  url: string,
+  withCredentials: boolean,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const timeout = AbortSignal.timeout(5_000);
-  const bound = signal === undefined || typeof AbortSignal.any !== 'function' ? timeout : AbortSignal.any([timeout, signal]);
+  const bound =
+    signal === undefined || typeof AbortSignal.any !== 'function'
+      ? timeout
+      : AbortSignal.any([timeout, signal]);
   try {
-    const response = await fetch(url, { keepalive: true, credentials: withCredentials ? 'include' : 'same-origin', cache: 'no-store', signal: bound });
+    const response = await fetch(url, {
+      keepalive: true,
+      credentials: withCredentials ? 'include' : 'same-origin',
+      cache: 'no-store',
+      signal: bound,
+    });
     await response.body?.cancel().catch(() => undefined);
   } catch {
     // The server may be gone; leaving must not fail.

@@ -14,9 +14,12 @@ export function whenConnected(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const closed = (state: ConnectionState): AtmosphereClientError =>
-    new AtmosphereClientError('CLOSED', `The subscription to ${subscription.request.url} is ${state}.`, { cause: lastError() });
+    new AtmosphereClientError('CLOSED', `The subscription to ${subscription.request.url} is ${state}.`, {
+      cause: lastError(),
+    });
   if (subscription.state === 'connected') return Promise.resolve();
-  if (subscription.state === 'closed' || subscription.state === 'error') return Promise.reject(closed(subscription.state));
+  if (subscription.state === 'closed' || subscription.state === 'error')
+    return Promise.reject(closed(subscription.state));
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       stop();
@@ -24,7 +27,11 @@ export function whenConnected(
     };
     const onAbort = (): void => {
       cleanup();
-      reject(new AtmosphereClientError('ABORTED', 'Waiting for the connection was aborted.', { cause: signal?.reason }));
+      reject(
+        new AtmosphereClientError('ABORTED', 'Waiting for the connection was aborted.', {
+          cause: signal?.reason,
+        }),
+      );
     };
     const stop = emitter.on('state', (state) => {
       if (state === 'connected') {

@@ -120,13 +120,16 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
 
 /** Resolves a page-relative URL against the document (browsers) and checks it is http(s) or ws(s). */
 function absoluteUrl(url: string): string {
-  if (typeof url !== 'string' || url.length === 0) throw invalid('`url` is required: the Atmosphere endpoint, e.g. "/chat".');
+  if (typeof url !== 'string' || url.length === 0)
+    throw invalid('`url` is required: the Atmosphere endpoint, e.g. "/chat".');
   const base = (globalThis as { location?: { href?: string } }).location?.href;
   let parsed: URL;
   try {
     parsed = base === undefined ? new URL(url) : new URL(url, base);
   } catch {
-    throw invalid(`\`url\` ${JSON.stringify(url)} is not a valid URL${base === undefined ? ' (outside a browser it must be absolute)' : ''}.`);
+    throw invalid(
+      `\`url\` ${JSON.stringify(url)} is not a valid URL${base === undefined ? ' (outside a browser it must be absolute)' : ''}.`,
+    );
   }
   if (parsed.protocol === 'ws:') parsed.protocol = 'http:';
   else if (parsed.protocol === 'wss:') parsed.protocol = 'https:';
@@ -140,20 +143,33 @@ function absoluteUrl(url: string): string {
 /** Applies defaults and checks the options; throws `INVALID_OPTION` naming the bad one. */
 export function resolveRequest(request: AtmosphereRequest): ResolvedRequest {
   const primary = request.transport ?? REQUEST_DEFAULTS.transport;
-  if (!isTransport(primary)) throw invalid(`\`transport\` must be one of ${TRANSPORT_NAMES.join(', ')}; got ${JSON.stringify(primary)}.`);
+  if (!isTransport(primary))
+    throw invalid(
+      `\`transport\` must be one of ${TRANSPORT_NAMES.join(', ')}; got ${JSON.stringify(primary)}.`,
+    );
   const fallback = request.fallbackTransport ?? REQUEST_DEFAULTS.fallbackTransport;
   const fallbacks = typeof fallback === 'string' ? [fallback] : fallback;
   const transports: TransportName[] = [primary];
   for (const name of fallbacks) {
     if (!isTransport(name)) {
-      throw invalid(`\`fallbackTransport\` must name transports among ${TRANSPORT_NAMES.join(', ')}; got ${JSON.stringify(name)}.`);
+      throw invalid(
+        `\`fallbackTransport\` must name transports among ${TRANSPORT_NAMES.join(', ')}; got ${JSON.stringify(name)}.`,
+      );
     }
     if (!transports.includes(name)) transports.push(name);
   }
   const heartbeatServer = request.heartbeat?.server;
   if (heartbeatServer !== undefined) nonNegative('heartbeat.server', heartbeatServer, 0);
-  const maxMessageSize = nonNegative('maxMessageSize', request.maxMessageSize, REQUEST_DEFAULTS.maxMessageSize);
-  const maxQueued = nonNegative('maxQueuedMessages', request.maxQueuedMessages, REQUEST_DEFAULTS.maxQueuedMessages);
+  const maxMessageSize = nonNegative(
+    'maxMessageSize',
+    request.maxMessageSize,
+    REQUEST_DEFAULTS.maxMessageSize,
+  );
+  const maxQueued = nonNegative(
+    'maxQueuedMessages',
+    request.maxQueuedMessages,
+    REQUEST_DEFAULTS.maxQueuedMessages,
+  );
   if (maxMessageSize < 1) throw invalid('`maxMessageSize` must be at least 1.');
   if (maxQueued < 1) throw invalid('`maxQueuedMessages` must be at least 1.');
   return {
@@ -162,9 +178,21 @@ export function resolveRequest(request: AtmosphereRequest): ResolvedRequest {
     trackMessageLength: request.trackMessageLength ?? REQUEST_DEFAULTS.trackMessageLength,
     enableProtocol: request.enableProtocol ?? REQUEST_DEFAULTS.enableProtocol,
     reconnect: request.reconnect ?? REQUEST_DEFAULTS.reconnect,
-    reconnectInterval: nonNegative('reconnectInterval', request.reconnectInterval, REQUEST_DEFAULTS.reconnectInterval),
-    maxReconnectInterval: nonNegative('maxReconnectInterval', request.maxReconnectInterval, REQUEST_DEFAULTS.maxReconnectInterval),
-    maxReconnectOnClose: nonNegative('maxReconnectOnClose', request.maxReconnectOnClose, REQUEST_DEFAULTS.maxReconnectOnClose),
+    reconnectInterval: nonNegative(
+      'reconnectInterval',
+      request.reconnectInterval,
+      REQUEST_DEFAULTS.reconnectInterval,
+    ),
+    maxReconnectInterval: nonNegative(
+      'maxReconnectInterval',
+      request.maxReconnectInterval,
+      REQUEST_DEFAULTS.maxReconnectInterval,
+    ),
+    maxReconnectOnClose: nonNegative(
+      'maxReconnectOnClose',
+      request.maxReconnectOnClose,
+      REQUEST_DEFAULTS.maxReconnectOnClose,
+    ),
     timeout: nonNegative('timeout', request.timeout, REQUEST_DEFAULTS.timeout),
     connectTimeout: nonNegative('connectTimeout', request.connectTimeout, REQUEST_DEFAULTS.connectTimeout),
     headers: { ...request.headers },
@@ -210,7 +238,8 @@ export function protocolUrl(
   query.set(Params.framework, FRAMEWORK_VERSION);
   query.set(Params.transport, transport);
   if (request.trackMessageLength) query.set(Params.trackMessageSize, 'true');
-  if (request.heartbeatServer !== undefined) query.set(Params.heartbeatServer, String(request.heartbeatServer));
+  if (request.heartbeatServer !== undefined)
+    query.set(Params.heartbeatServer, String(request.heartbeatServer));
   if (request.contentType !== undefined) query.set(Params.contentType, request.contentType);
   if (request.enableProtocol) query.set(Params.protocol, 'true');
   if (state.sessionToken !== undefined) query.set(Params.sessionToken, state.sessionToken);

@@ -15,10 +15,10 @@ export function encode(message: PushMessage): OutgoingBody {
     return message.buffer.slice(message.byteOffset, message.byteOffset + message.byteLength) as ArrayBuffer;
   }
   const json = JSON.stringify(message);
-  if (json === undefined) throw new AtmosphereClientError('INVALID_OPTION', `A ${typeof message} cannot be sent as a message.`);
+  if (json === undefined)
+    throw new AtmosphereClientError('INVALID_OPTION', `A ${typeof message} cannot be sent as a message.`);
   return json;
 }
-
 
 /** How the sender reaches the server: on the connection (WebSocket) or by posting. */
 export type SendChannel =
@@ -168,6 +168,11 @@ export function socketChannel(connection: () => TransportConnection | undefined)
 export function postChannel(request: ResolvedRequest, url: () => string): SendChannel {
   return {
     kind: 'post',
-    post: (body) => postMessage(url(), body, { headers: request.headers, contentType: request.contentType, withCredentials: request.withCredentials }),
+    post: (body) =>
+      postMessage(url(), body, {
+        headers: request.headers,
+        contentType: request.contentType,
+        withCredentials: request.withCredentials,
+      }),
   };
 }

@@ -1,5 +1,10 @@
 import { AtmosphereClientError } from '../errors.ts';
-import { DEFAULT_PADDING_CHAR, Params, TRACKING_ID_PATTERN, type TransportName } from '../protocol/constants.ts';
+import {
+  DEFAULT_PADDING_CHAR,
+  Params,
+  TRACKING_ID_PATTERN,
+  type TransportName,
+} from '../protocol/constants.ts';
 import type { Handshake } from '../protocol/handshake.ts';
 import type { HeaderReader } from '../transports/transport.ts';
 import { Attempt, type Round } from './attempt.ts';
@@ -65,13 +70,19 @@ export class Subscription {
     this.#transport = request.transports[0]!;
     this.#sessionToken = request.sessionToken;
     this.#runId = request.runId;
-    this.#sender = new Sender(request.maxQueuedMessages, Math.max(100, request.reconnectInterval), (error) => this.#error(error));
+    this.#sender = new Sender(request.maxQueuedMessages, Math.max(100, request.reconnectInterval), (error) =>
+      this.#error(error),
+    );
     for (const name of Object.keys(handlers) as (keyof SubscriptionEvents)[]) {
       const handler = handlers[name];
       if (typeof handler === 'function') this.#emitter.on(name, handler as never);
     }
     this.#unwatchPage = request.closeOnUnload
-      ? watchPage({ hide: () => this.#pageHide(), show: () => this.#pageShow(), online: () => this.#online() })
+      ? watchPage({
+          hide: () => this.#pageHide(),
+          show: () => this.#pageShow(),
+          online: () => this.#online(),
+        })
       : () => undefined;
     // Connect on the next microtask: listeners added right after subscribe() see every event.
     queueMicrotask(() => {
@@ -116,12 +127,18 @@ export class Subscription {
   }
 
   /** Adds a listener; returns the function that removes it. */
-  on<K extends keyof SubscriptionEvents>(event: K, listener: (...args: SubscriptionEvents[K]) => void): () => void {
+  on<K extends keyof SubscriptionEvents>(
+    event: K,
+    listener: (...args: SubscriptionEvents[K]) => void,
+  ): () => void {
     return this.#emitter.on(event, listener);
   }
 
   /** Removes a listener added with `on` (or given to `subscribe`). */
-  off<K extends keyof SubscriptionEvents>(event: K, listener: (...args: SubscriptionEvents[K]) => void): void {
+  off<K extends keyof SubscriptionEvents>(
+    event: K,
+    listener: (...args: SubscriptionEvents[K]) => void,
+  ): void {
     this.#emitter.off(event, listener);
   }
 
@@ -132,7 +149,10 @@ export class Subscription {
    */
   push(message: PushMessage): void {
     if (this.#state === 'closed' || this.#state === 'error') {
-      throw new AtmosphereClientError('CLOSED', `Cannot push: the subscription to ${this.request.url} is ${this.#state}.`);
+      throw new AtmosphereClientError(
+        'CLOSED',
+        `Cannot push: the subscription to ${this.request.url} is ${this.#state}.`,
+      );
     }
     this.#sender.push(encode(message));
   }
@@ -149,7 +169,6 @@ export class Subscription {
   ready(options: { signal?: AbortSignal } = {}): Promise<void> {
     return whenConnected(this, this.#emitter, () => this.#lastError, options.signal);
   }
-
 
   /**
    * Disconnects without leaving: no close request, so the server keeps the session for its grace period
@@ -188,7 +207,11 @@ export class Subscription {
       this.#closing = Promise.resolve();
       return this.#closing;
     }
-    this.#closing = sendCloseRequest(closeUrl(this.request, trackingId), this.request.withCredentials, options.signal);
+    this.#closing = sendCloseRequest(
+      closeUrl(this.request, trackingId),
+      this.request.withCredentials,
+      options.signal,
+    );
     return this.#closing;
   }
 
@@ -199,7 +222,12 @@ export class Subscription {
   // ------------------------------------------------------------------------------------------ connecting
 
   #protocolState(): ProtocolState {
-    return { trackingId: this.#trackingId, received: this.#received, sessionToken: this.#sessionToken, runId: this.#runId };
+    return {
+      trackingId: this.#trackingId,
+      received: this.#received,
+      sessionToken: this.#sessionToken,
+      runId: this.#runId,
+    };
   }
 
   #connect(): void {
@@ -217,7 +245,12 @@ export class Subscription {
     const round = this.#round;
     if (!round) return;
     const request = this.request;
-    const attempt = new Attempt(round.candidates[round.index]!, request, this.#trackingId === '0', this.#paddingChar);
+    const attempt = new Attempt(
+      round.candidates[round.index]!,
+      request,
+      this.#trackingId === '0',
+      this.#paddingChar,
+    );
     this.#attempt = attempt;
     attempt.start(
       (name, queryHeaders) => protocolUrl(request, name, this.#protocolState(), 'connect', queryHeaders),
@@ -279,7 +312,9 @@ export class Subscription {
   #channel(attempt: Attempt): SendChannel {
     return attempt.transport === 'websocket'
       ? socketChannel(() => (this.#attempt === attempt ? attempt.connection : undefined))
-      : postChannel(this.request, () => protocolUrl(this.request, attempt.transport, this.#protocolState(), 'post', false));
+      : postChannel(this.request, () =>
+          protocolUrl(this.request, attempt.transport, this.#protocolState(), 'post', false),
+        );
   }
 
   #deliver(attempt: Attempt, body: string | ArrayBuffer): void {
@@ -302,7 +337,12 @@ export class Subscription {
       round.index++;
       const next = round.candidates[round.index];
       if (next !== undefined) {
-        this.#emitter.emit('transportFailure', { transport: attempt.transport, next, reason: error.message, error });
+        this.#emitter.emit('transportFailure', {
+          transport: attempt.transport,
+          next,
+          reason: error.message,
+          error,
+        });
         this.#tryCandidate();
         return;
       }
@@ -371,7 +411,13 @@ export class Subscription {
           if (this.#attempt !== attempt) return;
           this.#emitter.emit('clientTimeout', { transport: attempt.transport, timeoutMs });
           if (this.#attempt !== attempt) return;
-          this.#lost(attempt, new AtmosphereClientError('CONNECTION_LOST', `No data for ${timeoutMs} ms (option \`timeout\`); reconnecting.`));
+          this.#lost(
+            attempt,
+            new AtmosphereClientError(
+              'CONNECTION_LOST',
+              `No data for ${timeoutMs} ms (option \`timeout\`); reconnecting.`,
+            ),
+          );
         },
       },
       this.#clientHeartbeatMs,
@@ -410,7 +456,8 @@ export class Subscription {
 
   #pageHide(): void {
     if (this.#state === 'closed' || this.#state === 'error' || this.#state === 'suspended') return;
-    if (this.#trackingId !== '0') sendBeacon(closeUrl(this.request, this.#trackingId), this.request.withCredentials);
+    if (this.#trackingId !== '0')
+      sendBeacon(closeUrl(this.request, this.#trackingId), this.request.withCredentials);
     this.#pageHidden = true;
     this.#halt('suspended');
   }

@@ -31,7 +31,13 @@ export interface ConnectionModelOptions<T> {
  * last message, recent messages, last error, and `push`.
  */
 export class ConnectionModel<T = string> implements Model<ConnectionSnapshot<T>> {
-  readonly #store = new Store<ConnectionSnapshot<T>>({ state: 'disconnected', data: null, messages: [], error: null, trackingId: null });
+  readonly #store = new Store<ConnectionSnapshot<T>>({
+    state: 'disconnected',
+    data: null,
+    messages: [],
+    error: null,
+    trackingId: null,
+  });
   readonly getSnapshot = this.#store.getSnapshot;
   readonly subscribe = this.#store.subscribe;
   readonly #options: ConnectionModelOptions<T>;
@@ -55,7 +61,12 @@ export class ConnectionModel<T = string> implements Model<ConnectionSnapshot<T>>
     const decode = this.#options.decode ?? ((message: AtmosphereMessage) => message.text as T);
     const keep = this.#options.keep ?? 100;
     this.#stops = [
-      subscription.on('state', (state) => this.#store.update({ state, trackingId: subscription.trackingId === '0' ? null : subscription.trackingId })),
+      subscription.on('state', (state) =>
+        this.#store.update({
+          state,
+          trackingId: subscription.trackingId === '0' ? null : subscription.trackingId,
+        }),
+      ),
       subscription.on('message', (message) => {
         let data: T;
         try {
@@ -65,12 +76,18 @@ export class ConnectionModel<T = string> implements Model<ConnectionSnapshot<T>>
           return;
         }
         const previous = this.getSnapshot().messages;
-        const messages = previous.length >= keep ? [...previous.slice(previous.length - keep + 1), data] : [...previous, data];
+        const messages =
+          previous.length >= keep
+            ? [...previous.slice(previous.length - keep + 1), data]
+            : [...previous, data];
         this.#store.update({ data, messages });
       }),
       subscription.on('error', (error) => this.#store.update({ error })),
     ];
-    this.#store.update({ state: subscription.state, trackingId: subscription.trackingId === '0' ? null : subscription.trackingId });
+    this.#store.update({
+      state: subscription.state,
+      trackingId: subscription.trackingId === '0' ? null : subscription.trackingId,
+    });
   }
 
   disconnect(): void {
@@ -85,7 +102,11 @@ export class ConnectionModel<T = string> implements Model<ConnectionSnapshot<T>>
   /** Sends a message (queued while not connected). Throws `CLOSED` when the model is disconnected. */
   push(message: PushMessage): void {
     const subscription = this.#shared?.subscription;
-    if (!subscription) throw new AtmosphereClientError('CLOSED', 'Not connected: call connect() first (the bindings do it on mount).');
+    if (!subscription)
+      throw new AtmosphereClientError(
+        'CLOSED',
+        'Not connected: call connect() first (the bindings do it on mount).',
+      );
     subscription.push(message);
   }
 }

@@ -47,7 +47,8 @@ export class FrameParser {
 
   /** Feeds a chunk; returns the messages it completed. */
   push(chunk: string): string[] {
-    if (this.#failed) throw new AtmosphereClientError('PROTOCOL_ERROR', 'The frame parser failed earlier; reset it first.');
+    if (this.#failed)
+      throw new AtmosphereClientError('PROTOCOL_ERROR', 'The frame parser failed earlier; reset it first.');
     const messages: string[] = [];
     // Appending keeps V8's rope cheap while a long message arrives in many chunks; the consumed head is
     // dropped once a message completes or it dominates the buffer.

@@ -6,10 +6,14 @@ import type { PushMessage, Subscription } from '../core/subscription.ts';
 import { ConnectionModel, type ConnectionSnapshot } from '../models/connection-model.ts';
 import type { RoomMember } from '../rooms/protocol.ts';
 import { type PresenceSnapshot, presenceOf, RoomModel, type RoomSnapshot } from '../rooms/room-model.ts';
-import type { UseAtmosphereOptions, UseChatOptions, UseRoomOptions, UseStreamingOptions } from '../models/options.ts';
+import type {
+  UseAtmosphereOptions,
+  UseChatOptions,
+  UseRoomOptions,
+  UseStreamingOptions,
+} from '../models/options.ts';
 import { useAtmosphereClient } from './provider.ts';
 import { optionsKey, useModel } from './use-model.ts';
-
 
 export interface UseAtmosphereResult<T> extends ConnectionSnapshot<T> {
   /** The subscription while mounted (shared with other hooks on the same endpoint). */
@@ -29,9 +33,11 @@ export function useAtmosphere<T = string>(options: UseAtmosphereOptions<T>): Use
     options.enabled ?? true,
   );
   const push = useCallback((message: PushMessage) => model.push(message), [model]);
-  return useMemo(() => ({ ...snapshot, subscription: model.subscription ?? null, push }), [snapshot, model, push]);
+  return useMemo(
+    () => ({ ...snapshot, subscription: model.subscription ?? null, push }),
+    [snapshot, model, push],
+  );
 }
-
 
 export interface UseStreamingResult extends StreamingSnapshot {
   /** Sends a prompt and starts a fresh text. */
@@ -62,7 +68,6 @@ export function useStreaming(options: UseStreamingOptions): UseStreamingResult {
   );
 }
 
-
 export interface UseChatResult extends ChatSnapshot {
   setInput: (input: string) => void;
   append: (content: string, options?: SendOptions) => void;
@@ -91,7 +96,6 @@ export function useChat(options: UseChatOptions): UseChatResult {
     [snapshot, model],
   );
 }
-
 
 export interface UseRoomResult<T> extends RoomSnapshot<T> {
   broadcast: (data: T) => void;

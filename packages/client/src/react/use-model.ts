@@ -6,7 +6,11 @@ import type { Model } from '../models/store.ts';
  * snapshot. Creating a model has no side effect, so StrictMode's double render is harmless; the double
  * effect releases and re-acquires the shared connection within a microtask, which keeps it open.
  */
-export function useModel<M extends Model<object>>(create: () => M, key: string, enabled: boolean): [M, ReturnType<M['getSnapshot']>] {
+export function useModel<M extends Model<object>>(
+  create: () => M,
+  key: string,
+  enabled: boolean,
+): [M, ReturnType<M['getSnapshot']>] {
   // The key stands for everything create() reads.
   const model = useMemo(create, [key]);
   useEffect(() => {
@@ -14,7 +18,9 @@ export function useModel<M extends Model<object>>(create: () => M, key: string, 
     model.connect();
     return () => model.disconnect();
   }, [model, enabled]);
-  const snapshot = useSyncExternalStore(model.subscribe, model.getSnapshot, model.getSnapshot) as ReturnType<M['getSnapshot']>;
+  const snapshot = useSyncExternalStore(model.subscribe, model.getSnapshot, model.getSnapshot) as ReturnType<
+    M['getSnapshot']
+  >;
   return [model, snapshot];
 }
 

@@ -14,7 +14,13 @@ export type RoomServerMessage =
       readonly memberId: string;
       readonly metadata: Readonly<Record<string, unknown>>;
     }
-  | { readonly type: 'message'; readonly room: string; readonly id: number | undefined; readonly from: string; readonly data: unknown }
+  | {
+      readonly type: 'message';
+      readonly room: string;
+      readonly id: number | undefined;
+      readonly from: string;
+      readonly data: unknown;
+    }
   | { readonly type: 'typing'; readonly room: string; readonly memberId: string; readonly typing: boolean }
   | { readonly type: 'error'; readonly room: string; readonly data: string };
 
@@ -33,7 +39,9 @@ export type RoomClientMessage =
   | { readonly type: 'typing'; readonly room: string; readonly typing: boolean };
 
 function record(value: unknown): Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
 }
 
 function member(value: unknown): RoomMember | undefined {
@@ -55,7 +63,9 @@ export function parseRoomMessage(text: string): RoomServerMessage | undefined {
   if (typeof room !== 'string') return undefined;
   switch (raw['type']) {
     case 'join_ack': {
-      const members = Array.isArray(raw['members']) ? raw['members'].map(member).filter((m) => m !== undefined) : [];
+      const members = Array.isArray(raw['members'])
+        ? raw['members'].map(member).filter((m) => m !== undefined)
+        : [];
       return { type: 'join_ack', room, members };
     }
     case 'presence': {
@@ -77,7 +87,11 @@ export function parseRoomMessage(text: string): RoomServerMessage | undefined {
       if (typeof raw['memberId'] !== 'string') return undefined;
       return { type: 'typing', room, memberId: raw['memberId'], typing: raw['typing'] === true };
     case 'error':
-      return { type: 'error', room, data: typeof raw['data'] === 'string' ? raw['data'] : JSON.stringify(raw['data']) };
+      return {
+        type: 'error',
+        room,
+        data: typeof raw['data'] === 'string' ? raw['data'] : JSON.stringify(raw['data']),
+      };
     default:
       return undefined;
   }

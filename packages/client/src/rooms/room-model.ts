@@ -37,7 +37,14 @@ export interface RoomModelOptions {
 
 /** A joined room seen as state, on a shared connection (for `useRoom`/`usePresence` and their Vue/Svelte forms). */
 export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
-  readonly #store = new Store<RoomSnapshot<T>>({ joined: false, members: [], messages: [], typing: [], error: null, connectionState: 'disconnected' });
+  readonly #store = new Store<RoomSnapshot<T>>({
+    joined: false,
+    members: [],
+    messages: [],
+    typing: [],
+    error: null,
+    connectionState: 'disconnected',
+  });
   readonly getSnapshot = this.#store.getSnapshot;
   readonly subscribe = this.#store.subscribe;
   readonly #options: RoomModelOptions;
@@ -63,11 +70,19 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
         presence: (event) =>
           store.update({
             members: members(),
-            typing: event.action === 'leave' ? store.getSnapshot().typing.filter((id) => id !== event.member.id) : store.getSnapshot().typing,
+            typing:
+              event.action === 'leave'
+                ? store.getSnapshot().typing.filter((id) => id !== event.member.id)
+                : store.getSnapshot().typing,
           }),
         message: (message) => {
           const messages = store.getSnapshot().messages;
-          store.update({ messages: messages.length >= keep ? [...messages.slice(messages.length - keep + 1), message] : [...messages, message] });
+          store.update({
+            messages:
+              messages.length >= keep
+                ? [...messages.slice(messages.length - keep + 1), message]
+                : [...messages, message],
+          });
         },
         typing: (memberId, typing) => {
           const others = store.getSnapshot().typing.filter((id) => id !== memberId);
@@ -80,7 +95,11 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
     }
     const subscription = shared.subscription;
     const onState = (state: ConnectionState): void =>
-      store.update(state === 'connected' ? { connectionState: state } : { connectionState: state, joined: state === 'reconnecting' ? store.getSnapshot().joined : false });
+      store.update(
+        state === 'connected'
+          ? { connectionState: state }
+          : { connectionState: state, joined: state === 'reconnecting' ? store.getSnapshot().joined : false },
+      );
     this.#offState = subscription.on('state', onState);
     onState(subscription.state);
   }
@@ -108,7 +127,11 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
   }
 
   #require(): RoomHandle<T> {
-    if (!this.#handle) throw new AtmosphereClientError('CLOSED', 'Not in the room: call connect() first (the bindings do it on mount).');
+    if (!this.#handle)
+      throw new AtmosphereClientError(
+        'CLOSED',
+        'Not in the room: call connect() first (the bindings do it on mount).',
+      );
     return this.#handle;
   }
 }
@@ -116,5 +139,10 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
 /** The presence part of a room snapshot. */
 export function presenceOf(snapshot: RoomSnapshot<unknown>): PresenceSnapshot {
   const ids = new Set(snapshot.members.map((member) => member.id));
-  return { joined: snapshot.joined, members: snapshot.members, count: ids.size, isOnline: (memberId) => ids.has(memberId) };
+  return {
+    joined: snapshot.joined,
+    members: snapshot.members,
+    count: ids.size,
+    isOnline: (memberId) => ids.has(memberId),
+  };
 }

@@ -1,6 +1,11 @@
 import type { Subscription } from '../core/subscription.ts';
 import { AtmosphereClientError } from '../errors.ts';
-import { parseRoomMessage, type RoomClientMessage, type RoomMember, type RoomServerMessage } from './protocol.ts';
+import {
+  parseRoomMessage,
+  type RoomClientMessage,
+  type RoomMember,
+  type RoomServerMessage,
+} from './protocol.ts';
 
 /** A message of a room, as handed to `message` handlers. `id` is set when the server keeps history. */
 export interface RoomMessage<T = unknown> {
@@ -109,7 +114,11 @@ export class AtmosphereRooms {
    * Joins `room` as `member` (sent now, or once connected). Joining a room this connection already joined
    * as the same member shares that membership; as another member throws `INVALID_OPTION`.
    */
-  join<T = unknown>(room: string, member: { id: string; metadata?: Readonly<Record<string, unknown>> }, handlers: RoomHandlers<T> = {}): RoomHandle<T> {
+  join<T = unknown>(
+    room: string,
+    member: { id: string; metadata?: Readonly<Record<string, unknown>> },
+    handlers: RoomHandlers<T> = {},
+  ): RoomHandle<T> {
     let membership = this.#rooms.get(room);
     if (membership && membership.memberId !== member.id) {
       throw new AtmosphereClientError(
@@ -149,7 +158,8 @@ export class AtmosphereRooms {
         if (shared.listeners.size > 0 || this.#rooms.get(room) !== shared) return;
         this.#rooms.delete(room);
         shared.joined = false;
-        if (this.subscription.state !== 'closed' && this.subscription.state !== 'error') this.#send({ type: 'leave', room });
+        if (this.subscription.state !== 'closed' && this.subscription.state !== 'error')
+          this.#send({ type: 'leave', room });
       },
     };
   }
@@ -183,10 +193,17 @@ export class AtmosphereRooms {
         return;
       }
       case 'presence': {
-        const member = message.action === 'join' ? { id: message.memberId, metadata: message.metadata } : (membership.members.get(message.memberId) ?? { id: message.memberId, metadata: message.metadata });
+        const member =
+          message.action === 'join'
+            ? { id: message.memberId, metadata: message.metadata }
+            : (membership.members.get(message.memberId) ?? {
+                id: message.memberId,
+                metadata: message.metadata,
+              });
         if (message.action === 'join') membership.members.set(member.id, member);
         else membership.members.delete(member.id);
-        for (const listener of listeners) listener.presence?.({ room: message.room, action: message.action, member });
+        for (const listener of listeners)
+          listener.presence?.({ room: message.room, action: message.action, member });
         return;
       }
       case 'message': {
@@ -195,7 +212,12 @@ export class AtmosphereRooms {
           if (membership.lastMessageId !== undefined && message.id <= membership.lastMessageId) return;
           membership.lastMessageId = message.id;
         }
-        const event: RoomMessage<never> = { room: message.room, id: message.id, from: message.from, data: message.data as never };
+        const event: RoomMessage<never> = {
+          room: message.room,
+          id: message.id,
+          from: message.from,
+          data: message.data as never,
+        };
         for (const listener of listeners) listener.message?.(event);
         return;
       }
@@ -203,7 +225,10 @@ export class AtmosphereRooms {
         for (const listener of listeners) listener.typing?.(message.memberId, message.typing);
         return;
       case 'error': {
-        const error = new AtmosphereClientError('SERVER_ERROR', `Room ${JSON.stringify(message.room)}: ${message.data}`);
+        const error = new AtmosphereClientError(
+          'SERVER_ERROR',
+          `Room ${JSON.stringify(message.room)}: ${message.data}`,
+        );
         for (const listener of listeners) listener.error?.(error);
         return;
       }

@@ -7,4 +7,9 @@ export {
   createStreamingStore,
   type Readable,
 } from './stores.ts';
-export type { UseAtmosphereOptions, UseChatOptions, UseRoomOptions, UseStreamingOptions } from '../models/options.ts';
+export type {
+  UseAtmosphereOptions,
+  UseChatOptions,
+  UseRoomOptions,
+  UseStreamingOptions,
+} from '../models/options.ts';

@@ -4,7 +4,12 @@ import { StreamingModel, type StreamingSnapshot } from '../ai/streaming-model.ts
 import type { Atmosphere } from '../core/atmosphere.ts';
 import type { PushMessage } from '../core/subscription.ts';
 import { ConnectionModel, type ConnectionSnapshot } from '../models/connection-model.ts';
-import type { UseAtmosphereOptions, UseChatOptions, UseRoomOptions, UseStreamingOptions } from '../models/options.ts';
+import type {
+  UseAtmosphereOptions,
+  UseChatOptions,
+  UseRoomOptions,
+  UseStreamingOptions,
+} from '../models/options.ts';
 import type { Model } from '../models/store.ts';
 import { type PresenceSnapshot, presenceOf, RoomModel, type RoomSnapshot } from '../rooms/room-model.ts';
 import { getAtmosphereContext } from './context.ts';
@@ -18,7 +23,11 @@ export interface Readable<T> {
  * A Svelte store over a model: the first subscriber connects it, the last one disconnects it (its shared
  * connection closes after the last user). `store` is the object itself, as atmosphere.js returned it.
  */
-function storeOf<M extends Model<object>, V>(model: M, enabled: boolean, view: (snapshot: ReturnType<M['getSnapshot']>) => V): Readable<V> {
+function storeOf<M extends Model<object>, V>(
+  model: M,
+  enabled: boolean,
+  view: (snapshot: ReturnType<M['getSnapshot']>) => V,
+): Readable<V> {
   const runs = new Set<(value: V) => void>();
   let stop: (() => void) | undefined;
   let current: V | undefined;
@@ -49,7 +58,10 @@ function storeOf<M extends Model<object>, V>(model: M, enabled: boolean, view: (
 export function createAtmosphereStore<T = string>(
   options: UseAtmosphereOptions<T>,
   instance?: Atmosphere,
-): Readable<ConnectionSnapshot<T>> & { store: Readable<ConnectionSnapshot<T>>; push(message: PushMessage): void } {
+): Readable<ConnectionSnapshot<T>> & {
+  store: Readable<ConnectionSnapshot<T>>;
+  push(message: PushMessage): void;
+} {
   const model = new ConnectionModel<T>({ ...options, atmosphere: instance ?? getAtmosphereContext() });
   const store = storeOf(model, options.enabled ?? true, (snapshot) => snapshot);
   return { subscribe: store.subscribe, store, push: (message) => model.push(message) };
@@ -66,7 +78,10 @@ export function createStreamingStore(
   deny: (approvalId: string) => void;
   reset: () => void;
 } {
-  const model = new StreamingModel({ request: options.request, atmosphere: instance ?? getAtmosphereContext() });
+  const model = new StreamingModel({
+    request: options.request,
+    atmosphere: instance ?? getAtmosphereContext(),
+  });
   const store = storeOf(model, options.enabled ?? true, (snapshot) => snapshot);
   return {
     subscribe: store.subscribe,
@@ -125,7 +140,10 @@ export function createRoomStore<T = unknown>(
 }
 
 /** Who is in a room, as a store: `$presence.members`, `$presence.count`, `$presence.isOnline(id)`. */
-export function createPresenceStore(options: UseRoomOptions, instance?: Atmosphere): Readable<PresenceSnapshot> & { store: Readable<PresenceSnapshot> } {
+export function createPresenceStore(
+  options: UseRoomOptions,
+  instance?: Atmosphere,
+): Readable<PresenceSnapshot> & { store: Readable<PresenceSnapshot> } {
   const model = new RoomModel({ ...options, atmosphere: instance ?? getAtmosphereContext() });
   const store = storeOf(model, options.enabled ?? true, presenceOf);
   return { subscribe: store.subscribe, store };

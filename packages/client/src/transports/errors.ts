@@ -13,11 +13,21 @@ export function httpError(transport: TransportName | 'post', response: Response)
 }
 
 /** The error for a connection that could not be made or was lost; `opened` says which. */
-export function networkError(transport: TransportName, opened: boolean, cause?: unknown): AtmosphereClientError {
+export function networkError(
+  transport: TransportName,
+  opened: boolean,
+  cause?: unknown,
+): AtmosphereClientError {
   const detail = cause instanceof Error && cause.message ? ` (${cause.message})` : '';
   return opened
-    ? new AtmosphereClientError('CONNECTION_LOST', `The ${transport} connection was lost${detail}.`, { cause })
-    : new AtmosphereClientError('TRANSPORT_FAILED', `The ${transport} connection could not be opened${detail}.`, { cause });
+    ? new AtmosphereClientError('CONNECTION_LOST', `The ${transport} connection was lost${detail}.`, {
+        cause,
+      })
+    : new AtmosphereClientError(
+        'TRANSPORT_FAILED',
+        `The ${transport} connection could not be opened${detail}.`,
+        { cause },
+      );
 }
 
 /** The fetch `credentials` mode for `withCredentials`. */

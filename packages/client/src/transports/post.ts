@@ -14,14 +14,21 @@ const RETRYABLE = new Set([404, 408, 425, 429, 502, 503, 504]);
 export async function postMessage(
   url: string,
   body: OutgoingBody,
-  options: { headers: Readonly<Record<string, string>>; contentType: string | undefined; withCredentials: boolean; signal?: AbortSignal },
+  options: {
+    headers: Readonly<Record<string, string>>;
+    contentType: string | undefined;
+    withCredentials: boolean;
+    signal?: AbortSignal;
+  },
 ): Promise<PostResult> {
   const binary = typeof body !== 'string';
   try {
     const response = await fetch(url, {
       method: 'POST',
       headers: {
-        'Content-Type': binary ? 'application/octet-stream' : (options.contentType ?? 'text/plain; charset=utf-8'),
+        'Content-Type': binary
+          ? 'application/octet-stream'
+          : (options.contentType ?? 'text/plain; charset=utf-8'),
         ...options.headers,
       },
       body,
@@ -32,17 +39,29 @@ export async function postMessage(
     void response.body?.cancel().catch(() => undefined);
     if (response.ok) return { ok: true };
     const error = httpError('post', response);
-    return { ok: false, retry: RETRYABLE.has(response.status), error: new AtmosphereClientError('SEND_FAILED', error.message, { status: response.status }) };
+    return {
+      ok: false,
+      retry: RETRYABLE.has(response.status),
+      error: new AtmosphereClientError('SEND_FAILED', error.message, { status: response.status }),
+    };
   } catch (error) {
     if (isAbort(error)) {
-      return { ok: false, retry: true, error: new AtmosphereClientError('ABORTED', 'The post was aborted.', { cause: error }) };
+      return {
+        ok: false,
+        retry: true,
+        error: new AtmosphereClientError('ABORTED', 'The post was aborted.', { cause: error }),
+      };
     }
     return {
       ok: false,
       retry: true,
-      error: new AtmosphereClientError('SEND_FAILED', `A message could not be posted: ${error instanceof Error ? error.message : String(error)}.`, {
-        cause: error,
-      }),
+      error: new AtmosphereClientError(
+        'SEND_FAILED',
+        `A message could not be posted: ${error instanceof Error ? error.message : String(error)}.`,
+        {
+          cause: error,
+        },
+      ),
     };
   }
 }

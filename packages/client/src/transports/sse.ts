@@ -7,9 +7,13 @@ import type { TransportConnection, TransportContext, TransportEvents } from './t
 function serverError(data: string): AtmosphereClientError {
   const match = /^(\d+)\s*(.*)$/s.exec(data);
   const code = match ? Number(match[1]) : undefined;
-  return new AtmosphereClientError('SERVER_ERROR', `The server ended the event stream: ${data.slice(0, 200)}.`, {
-    ...(code === undefined ? {} : { status: code }),
-  });
+  return new AtmosphereClientError(
+    'SERVER_ERROR',
+    `The server ended the event stream: ${data.slice(0, 200)}.`,
+    {
+      ...(code === undefined ? {} : { status: code }),
+    },
+  );
 }
 
 /**
@@ -26,10 +30,16 @@ export function openSse(context: TransportContext, events: TransportEvents): Tra
   return openFetchSse(context, events);
 }
 
-function openEventSource(Impl: typeof EventSource, context: TransportContext, events: TransportEvents): TransportConnection {
+function openEventSource(
+  Impl: typeof EventSource,
+  context: TransportContext,
+  events: TransportEvents,
+): TransportConnection {
   let done = false;
   let opened = false;
-  const source = new Impl(context.connectUrl('sse', true), { withCredentials: context.request.withCredentials });
+  const source = new Impl(context.connectUrl('sse', true), {
+    withCredentials: context.request.withCredentials,
+  });
   const finish = (error: AtmosphereClientError): void => {
     if (done) return;
     done = true;
@@ -79,7 +89,11 @@ function openFetchSse(context: TransportContext, events: TransportEvents): Trans
       });
       if (!response.ok || !response.body) {
         void response.body?.cancel().catch(() => undefined);
-        finish(response.ok ? networkError('sse', false, new Error('no response body')) : httpError('sse', response));
+        finish(
+          response.ok
+            ? networkError('sse', false, new Error('no response body'))
+            : httpError('sse', response),
+        );
         return;
       }
       if (done) return;

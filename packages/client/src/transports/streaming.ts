@@ -26,7 +26,11 @@ export function openStreaming(context: TransportContext, events: TransportEvents
       });
       if (!response.ok || !response.body) {
         void response.body?.cancel().catch(() => undefined);
-        finish(response.ok ? networkError('streaming', false, new Error('no response body')) : httpError('streaming', response));
+        finish(
+          response.ok
+            ? networkError('streaming', false, new Error('no response body'))
+            : httpError('streaming', response),
+        );
         return;
       }
       if (done) return;

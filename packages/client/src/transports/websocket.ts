@@ -32,15 +32,31 @@ export function openWebSocket(context: TransportContext, events: TransportEvents
     if (done) return;
     done = true;
     if (!opened) {
-      events.ended(networkError('websocket', false, new Error(`closed with code ${event.code}${event.reason ? ` ${event.reason}` : ''}`)));
+      events.ended(
+        networkError(
+          'websocket',
+          false,
+          new Error(`closed with code ${event.code}${event.reason ? ` ${event.reason}` : ''}`),
+        ),
+      );
     } else if (event.code >= 4000) {
       events.ended(
-        new AtmosphereClientError('SERVER_ERROR', `The server closed the WebSocket with code ${event.code}${event.reason ? `: ${event.reason}` : ''}.`, {
-          status: event.code,
-        }),
+        new AtmosphereClientError(
+          'SERVER_ERROR',
+          `The server closed the WebSocket with code ${event.code}${event.reason ? `: ${event.reason}` : ''}.`,
+          {
+            status: event.code,
+          },
+        ),
       );
     } else {
-      events.ended(networkError('websocket', true, new Error(`closed with code ${event.code}${event.reason ? ` ${event.reason}` : ''}`)));
+      events.ended(
+        networkError(
+          'websocket',
+          true,
+          new Error(`closed with code ${event.code}${event.reason ? ` ${event.reason}` : ''}`),
+        ),
+      );
     }
   };
   // An error is always followed by a close event, which reports it.

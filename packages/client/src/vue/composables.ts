@@ -6,7 +6,12 @@ import type { PushMessage, Subscription } from '../core/subscription.ts';
 import { ConnectionModel, type ConnectionSnapshot } from '../models/connection-model.ts';
 import type { RoomMember } from '../rooms/protocol.ts';
 import { presenceOf, RoomModel, type RoomSnapshot } from '../rooms/room-model.ts';
-import type { UseAtmosphereOptions, UseChatOptions, UseRoomOptions, UseStreamingOptions } from '../models/options.ts';
+import type {
+  UseAtmosphereOptions,
+  UseChatOptions,
+  UseRoomOptions,
+  UseStreamingOptions,
+} from '../models/options.ts';
 import { useAtmosphereClient } from './provider.ts';
 import { refsOf, type SnapshotRefs, useModel } from './use-model.ts';
 
@@ -15,7 +20,10 @@ export type { UseAtmosphereOptions, UseChatOptions, UseRoomOptions, UseStreaming
 /** A live connection as refs (`state`, `data`, `messages`, `error`, `trackingId`) and `push`. Shared per endpoint. */
 export function useAtmosphere<T = string>(
   options: UseAtmosphereOptions<T>,
-): SnapshotRefs<ConnectionSnapshot<T>> & { subscription(): Subscription | undefined; push(message: PushMessage): void } {
+): SnapshotRefs<ConnectionSnapshot<T>> & {
+  subscription(): Subscription | undefined;
+  push(message: PushMessage): void;
+} {
   const model = new ConnectionModel<T>({ ...options, atmosphere: useAtmosphereClient() });
   const state = useModel(model, options.enabled ?? true);
   return { ...refsOf(state), subscription: () => model.subscription, push: (message) => model.push(message) };
@@ -60,7 +68,9 @@ export function useChat(options: UseChatOptions): SnapshotRefs<ChatSnapshot> & {
 }
 
 /** A joined room as refs (`joined`, `members`, `messages`, `typing`, `error`) and `broadcast`/`sendTo`. */
-export function useRoom<T = unknown>(options: UseRoomOptions): SnapshotRefs<RoomSnapshot<T>> & {
+export function useRoom<T = unknown>(
+  options: UseRoomOptions,
+): SnapshotRefs<RoomSnapshot<T>> & {
   broadcast: (data: T) => void;
   sendTo: (memberId: string, data: T) => void;
   setTyping: (typing: boolean) => void;

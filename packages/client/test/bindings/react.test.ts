@@ -4,7 +4,14 @@ import { act, cleanup, fireEvent, render, screen } from '@testing-library/react'
 import { createElement, StrictMode } from 'react';
 import { afterEach, expect, test } from 'vitest';
 import { Atmosphere } from '../../src/index.ts';
-import { AtmosphereProvider, useAtmosphere, useChat, usePresence, useRoom, useStreaming } from '../../src/react/index.ts';
+import {
+  AtmosphereProvider,
+  useAtmosphere,
+  useChat,
+  usePresence,
+  useRoom,
+  useStreaming,
+} from '../../src/react/index.ts';
 import { type Fixture, startFixture } from '../fixtures/fixture-server.ts';
 
 let fixture: Fixture | undefined;
@@ -21,10 +28,23 @@ test('two useAtmosphere hooks on one URL share one connection, under StrictMode 
   const url = fixture.url('/chat');
   function Feed({ name }: { name: string }) {
     const { state, messages, push } = useAtmosphere({ request: { url } });
-    return createElement('button', { onClick: () => push(`from ${name}`) }, `${name}:${state}:${messages.join(',')}`);
+    return createElement(
+      'button',
+      { onClick: () => push(`from ${name}`) },
+      `${name}:${state}:${messages.join(',')}`,
+    );
   }
   const view = render(
-    createElement(StrictMode, null, createElement(AtmosphereProvider, { instance: new Atmosphere() }, createElement(Feed, { name: 'a' }), createElement(Feed, { name: 'b' }))),
+    createElement(
+      StrictMode,
+      null,
+      createElement(
+        AtmosphereProvider,
+        { instance: new Atmosphere() },
+        createElement(Feed, { name: 'a' }),
+        createElement(Feed, { name: 'b' }),
+      ),
+    ),
   );
   await screen.findByText('a:connected:');
   await screen.findByText('b:connected:');
@@ -33,19 +53,32 @@ test('two useAtmosphere hooks on one URL share one connection, under StrictMode 
   await screen.findByText('b:connected:from a');
   await screen.findByText('a:connected:from a');
   view.unmount();
-  await eventually(() => fixture!.atmosphere.describe().resources.connected === 0, 'the shared connection to close');
+  await eventually(
+    () => fixture!.atmosphere.describe().resources.connected === 0,
+    'the shared connection to close',
+  );
 });
 
 test('useStreaming shows the stream: fullText grows, metadata and stats arrive, isStreaming ends', async () => {
   fixture = await startFixture({ origins: '*' });
   const url = fixture.url('/ai');
   function Ai() {
-    const { fullText, isStreaming, metadata, stats, send, connectionState } = useStreaming({ request: { url } });
+    const { fullText, isStreaming, metadata, stats, send, connectionState } = useStreaming({
+      request: { url },
+    });
     return createElement(
       'div',
       null,
-      createElement('button', { onClick: () => send('hi there'), disabled: connectionState !== 'connected' }, 'ask'),
-      createElement('p', null, `text:${fullText}|streaming:${isStreaming}|model:${String(metadata['ai.model'])}|tokens:${stats?.totalTokens ?? '-'}`),
+      createElement(
+        'button',
+        { onClick: () => send('hi there'), disabled: connectionState !== 'connected' },
+        'ask',
+      ),
+      createElement(
+        'p',
+        null,
+        `text:${fullText}|streaming:${isStreaming}|model:${String(metadata['ai.model'])}|tokens:${stats?.totalTokens ?? '-'}`,
+      ),
     );
   }
   render(createElement(Ai));
@@ -62,8 +95,16 @@ test('useChat: the assistant answer streams into the message list', async () => 
     return createElement(
       'form',
       { onSubmit: handleSubmit },
-      createElement('input', { 'aria-label': 'prompt', value: input, onChange: (e: { target: { value: string } }) => setInput(e.target.value) }),
-      createElement('ul', null, ...messages.map((m) => createElement('li', { key: m.id }, `${m.role}:${m.status}:${m.content}`))),
+      createElement('input', {
+        'aria-label': 'prompt',
+        value: input,
+        onChange: (e: { target: { value: string } }) => setInput(e.target.value),
+      }),
+      createElement(
+        'ul',
+        null,
+        ...messages.map((m) => createElement('li', { key: m.id }, `${m.role}:${m.status}:${m.content}`)),
+      ),
       createElement('p', null, `loading:${isLoading}`),
     );
   }
@@ -82,13 +123,21 @@ test('useRoom and usePresence on the same room share the connection and the memb
   const url = fixture.url('/rooms');
   const client = new Atmosphere();
   function Room() {
-    const { joined, messages, broadcast } = useRoom<{ text: string }>({ request: { url }, room: 'lobby', member: { id: 'alice' } });
+    const { joined, messages, broadcast } = useRoom<{ text: string }>({
+      request: { url },
+      room: 'lobby',
+      member: { id: 'alice' },
+    });
     const { count, isOnline } = usePresence({ request: { url }, room: 'lobby', member: { id: 'alice' } });
     return createElement(
       'div',
       null,
       createElement('button', { onClick: () => broadcast({ text: 'hello' }) }, 'say'),
-      createElement('p', null, `joined:${joined}|count:${count}|bob:${isOnline('bob')}|${messages.map((m) => `${m.from}>${m.data.text}`).join(',')}`),
+      createElement(
+        'p',
+        null,
+        `joined:${joined}|count:${count}|bob:${isOnline('bob')}|${messages.map((m) => `${m.from}>${m.data.text}`).join(',')}`,
+      ),
     );
   }
   render(createElement(AtmosphereProvider, { instance: client }, createElement(Room)));

@@ -85,7 +85,10 @@ test('svelte: stores connect on the first subscriber and disconnect after the la
 test('svelte: the presence store', async () => {
   fixture = await startFixture();
   const url = fixture.url('/rooms');
-  const presence = createPresenceStore({ request: { url }, room: 'lobby', member: { id: 's1', metadata: { name: 'S' } } }, new Atmosphere());
+  const presence = createPresenceStore(
+    { request: { url }, room: 'lobby', member: { id: 's1', metadata: { name: 'S' } } },
+    new Atmosphere(),
+  );
   let snapshot = { joined: false, count: 0, members: [] as readonly { id: string }[] };
   const stop = presence.subscribe((value) => (snapshot = value));
   await eventually(() => snapshot.joined, 'the join');

@@ -57,7 +57,10 @@ describe.each([
     await alice.fill('#chat-input', 'typed in the page');
     await alice.click('#chat-send');
     await alice.locator('#messages li', { hasText: 'typed in the page' }).waitFor();
-    expect(await alice.locator('#messages li').allTextContents()).toEqual([`hello ${framework}`, 'typed in the page']);
+    expect(await alice.locator('#messages li').allTextContents()).toEqual([
+      `hello ${framework}`,
+      'typed in the page',
+    ]);
 
     // The AI stream.
     await alice.locator('#ask:not([disabled])').click();

@@ -62,30 +62,42 @@ async function waitOrExplain<T>(target: Page, what: string, wait: () => Promise<
     return await wait();
   } catch (error) {
     const state = await target
-      .evaluate(() => JSON.stringify({ log: (window as unknown as HarnessWindow).harness.log, messages: (window as unknown as HarnessWindow).harness.messages }))
+      .evaluate(() =>
+        JSON.stringify({
+          log: (window as unknown as HarnessWindow).harness.log,
+          messages: (window as unknown as HarnessWindow).harness.messages,
+        }),
+      )
       .catch(() => 'unavailable');
-    throw new Error(`Waiting for ${what} failed (${(error as Error).message.split('\n')[0]}); page state: ${state}`, { cause: error });
+    throw new Error(
+      `Waiting for ${what} failed (${(error as Error).message.split('\n')[0]}); page state: ${state}`,
+      { cause: error },
+    );
   }
 }
 
 /** Waits until the page's event log has an entry starting with `prefix` (after `from`), returns its index. */
 async function waitForLog(target: Page, prefix: string, from = 0): Promise<number> {
-  const handle = await waitOrExplain(target, `the event ${prefix}`, () => target.waitForFunction(
-    ([p, f]) => {
-      const log = (window as unknown as HarnessWindow).harness.log;
-      const index = log.findIndex((item, i) => i >= f && item.startsWith(p));
-      // 0 is a valid index but not truthy: answer index + 1.
-      return index === -1 ? false : index + 1;
-    },
-    [prefix, from] as const,
-    { timeout: 15_000 },
-  ));
+  const handle = await waitOrExplain(target, `the event ${prefix}`, () =>
+    target.waitForFunction(
+      ([p, f]) => {
+        const log = (window as unknown as HarnessWindow).harness.log;
+        const index = log.findIndex((item, i) => i >= f && item.startsWith(p));
+        // 0 is a valid index but not truthy: answer index + 1.
+        return index === -1 ? false : index + 1;
+      },
+      [prefix, from] as const,
+      { timeout: 15_000 },
+    ),
+  );
   return ((await handle.jsonValue()) as number) - 1;
 }
 
 async function waitForMessages(target: Page, count: number): Promise<string[]> {
   await waitOrExplain(target, `${count} messages`, () =>
-    target.waitForFunction((n) => (window as unknown as HarnessWindow).harness.messages.length >= n, count, { timeout: 15_000 }),
+    target.waitForFunction((n) => (window as unknown as HarnessWindow).harness.messages.length >= n, count, {
+      timeout: 15_000,
+    }),
   );
   return target.evaluate(() => (window as unknown as HarnessWindow).harness.messages);
 }
@@ -97,7 +109,16 @@ describe.each(TRANSPORTS)('%s in Chromium', (transport) => {
   test('connects, receives, sends, and survives a cut connection with nothing lost or twice', async () => {
     fixture = await startFixture({ staticDir: pages });
     const target = await open(fixture.url(''));
-    await target.evaluate((t) => (window as unknown as HarnessWindow).harness.start({ path: '/feed', transport: t, fallbackTransport: [], reconnectInterval: 50 }), transport);
+    await target.evaluate(
+      (t) =>
+        (window as unknown as HarnessWindow).harness.start({
+          path: '/feed',
+          transport: t,
+          fallbackTransport: [],
+          reconnectInterval: 50,
+        }),
+      transport,
+    );
     await waitForLog(target, `open:${transport}`);
     await broadcast(fixture, 1, 5);
     await waitForMessages(target, 5);
@@ -108,7 +129,9 @@ describe.each(TRANSPORTS)('%s in Chromium', (transport) => {
     await waitForLog(target, `reopen:${transport}`);
     await broadcast(fixture, 9, 10);
     expect(await waitForMessages(target, 10)).toEqual(range(1, 10));
-    expect(await target.evaluate(() => (window as unknown as HarnessWindow).harness.trackingId())).toBe(before);
+    expect(await target.evaluate(() => (window as unknown as HarnessWindow).harness.trackingId())).toBe(
+      before,
+    );
 
     // Sending: /chat echoes to everyone, so the page sees its own message come back.
     await target.evaluate(() => (window as unknown as HarnessWindow).harness.close());
@@ -130,22 +153,28 @@ describe.each([
     fixture = await startFixture({ staticDir: pages });
     fixture.setUpgradePolicy(policy);
     const target = await open(fixture.url(''));
-    await target.evaluate((f) => (window as unknown as HarnessWindow).harness.start({ path: '/feed', fallbackTransport: f }), fallback);
+    await target.evaluate(
+      (f) => (window as unknown as HarnessWindow).harness.start({ path: '/feed', fallbackTransport: f }),
+      fallback,
+    );
     await waitForLog(target, `open:${fallback}`);
-    expect(await target.evaluate(() => (window as unknown as HarnessWindow).harness.log.slice(0, 2))).toEqual([
-      `transportFailure:websocket->${fallback}`,
-      `open:${fallback}`,
-    ]);
+    expect(await target.evaluate(() => (window as unknown as HarnessWindow).harness.log.slice(0, 2))).toEqual(
+      [`transportFailure:websocket->${fallback}`, `open:${fallback}`],
+    );
     await broadcast(fixture, 1, 3);
     expect(await waitForMessages(target, 3)).toEqual(range(1, 3));
-    expect((await target.evaluate(() => (window as unknown as HarnessWindow).harness.status())).blockedTransports).toEqual(['websocket']);
+    expect(
+      (await target.evaluate(() => (window as unknown as HarnessWindow).harness.status())).blockedTransports,
+    ).toEqual(['websocket']);
   });
 });
 
 test('leaving the page sends the close request (sendBeacon): the server disconnects the client at once', async () => {
   fixture = await startFixture({ staticDir: pages });
   const target = await open(fixture.url(''));
-  await target.evaluate(() => (window as unknown as HarnessWindow).harness.start({ path: '/feed', transport: 'sse' }));
+  await target.evaluate(() =>
+    (window as unknown as HarnessWindow).harness.start({ path: '/feed', transport: 'sse' }),
+  );
   await waitForLog(target, 'open:sse');
   const id = await target.evaluate(() => (window as unknown as HarnessWindow).harness.trackingId());
   await target.goto('about:blank');
@@ -164,7 +193,9 @@ describe('the server process is killed and restarted', () => {
   });
 
   async function startChild(port: number): Promise<number> {
-    const started = spawn(process.execPath, ['--conditions=@atmosphere/source', MAIN, String(port), pages], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const started = spawn(process.execPath, ['--conditions=@atmosphere/source', MAIN, String(port), pages], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     child = started;
     return new Promise((resolvePort, reject) => {
       let output = '';
@@ -183,31 +214,44 @@ describe('the server process is killed and restarted', () => {
 
   async function control(port: number, from: number, to: number): Promise<void> {
     for (const n of range(from, to)) {
-      const response = await fetch(`http://127.0.0.1:${port}/__control/broadcast?path=/feed`, { method: 'POST', body: n });
+      const response = await fetch(`http://127.0.0.1:${port}/__control/broadcast?path=/feed`, {
+        method: 'POST',
+        body: n,
+      });
       expect(response.status).toBe(200);
     }
   }
 
-  test.each(['websocket', 'sse'] as const)('%s: the page reconnects to the new process under its tracking id; nothing twice', async (transport) => {
-    const port = await startChild(0);
-    const target = await open(`http://127.0.0.1:${port}`);
-    await target.evaluate(
-      (t) => (window as unknown as HarnessWindow).harness.start({ path: '/feed', transport: t, fallbackTransport: [], reconnectInterval: 100, maxReconnectInterval: 500 }),
-      transport,
-    );
-    await waitForLog(target, `open:${transport}`);
-    await control(port, 1, 4);
-    await waitForMessages(target, 4);
-    const id = await target.evaluate(() => (window as unknown as HarnessWindow).harness.trackingId());
-    const killed = child!;
-    const exited = new Promise((done) => killed.once('exit', done));
-    killed.kill('SIGKILL');
-    await exited;
-    await waitForLog(target, 'close:lost');
-    await startChild(port);
-    await waitForLog(target, `reopen:${transport}`);
-    await control(port, 5, 8);
-    expect(await waitForMessages(target, 8)).toEqual(range(1, 8));
-    expect(await target.evaluate(() => (window as unknown as HarnessWindow).harness.trackingId())).toBe(id);
-  });
+  test.each(['websocket', 'sse'] as const)(
+    '%s: the page reconnects to the new process under its tracking id; nothing twice',
+    async (transport) => {
+      const port = await startChild(0);
+      const target = await open(`http://127.0.0.1:${port}`);
+      await target.evaluate(
+        (t) =>
+          (window as unknown as HarnessWindow).harness.start({
+            path: '/feed',
+            transport: t,
+            fallbackTransport: [],
+            reconnectInterval: 100,
+            maxReconnectInterval: 500,
+          }),
+        transport,
+      );
+      await waitForLog(target, `open:${transport}`);
+      await control(port, 1, 4);
+      await waitForMessages(target, 4);
+      const id = await target.evaluate(() => (window as unknown as HarnessWindow).harness.trackingId());
+      const killed = child!;
+      const exited = new Promise((done) => killed.once('exit', done));
+      killed.kill('SIGKILL');
+      await exited;
+      await waitForLog(target, 'close:lost');
+      await startChild(port);
+      await waitForLog(target, `reopen:${transport}`);
+      await control(port, 5, 8);
+      expect(await waitForMessages(target, 8)).toEqual(range(1, 8));
+      expect(await target.evaluate(() => (window as unknown as HarnessWindow).harness.trackingId())).toBe(id);
+    },
+  );
 });

@@ -30,7 +30,9 @@ export async function buildPages(pages: readonly PageName[]): Promise<string> {
       minify: false,
       sourcemap: false,
       reportCompressedSize: false,
-      rolldownOptions: { input: Object.fromEntries(pages.map((page) => [page, join(PAGES, `${page}.html`)])) },
+      rolldownOptions: {
+        input: Object.fromEntries(pages.map((page) => [page, join(PAGES, `${page}.html`)])),
+      },
     },
   });
   return outDir;

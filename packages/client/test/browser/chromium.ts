@@ -11,7 +11,8 @@ async function waitForChromium(timeoutMs = 600_000): Promise<void> {
       await access(EXECUTABLE);
       return;
     } catch {
-      if (Date.now() > deadline) throw new Error(`${EXECUTABLE} is missing: install it (apt-get install -y chromium).`);
+      if (Date.now() > deadline)
+        throw new Error(`${EXECUTABLE} is missing: install it (apt-get install -y chromium).`);
       await new Promise((resolve) => setTimeout(resolve, 2_000));
     }
   }

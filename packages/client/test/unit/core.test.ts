@@ -5,8 +5,12 @@ import { AtmosphereClientError, reconnectDelay, REQUEST_DEFAULTS, resolveRequest
 
 describe('reconnectDelay', () => {
   test('exponential from the base, capped, with jitter in the upper half', () => {
-    expect([0, 1, 2, 3, 10].map((n) => reconnectDelay(n, 1000, 30_000, () => 1))).toEqual([1000, 2000, 4000, 8000, 30_000]);
-    expect([0, 1, 2, 3, 10].map((n) => reconnectDelay(n, 1000, 30_000, () => 0))).toEqual([500, 1000, 2000, 4000, 15_000]);
+    expect([0, 1, 2, 3, 10].map((n) => reconnectDelay(n, 1000, 30_000, () => 1))).toEqual([
+      1000, 2000, 4000, 8000, 30_000,
+    ]);
+    expect([0, 1, 2, 3, 10].map((n) => reconnectDelay(n, 1000, 30_000, () => 0))).toEqual([
+      500, 1000, 2000, 4000, 15_000,
+    ]);
     for (let n = 0; n < 40; n++) {
       const delay = reconnectDelay(n, 250, 10_000);
       const cap = Math.min(10_000, 250 * 2 ** n);
@@ -38,7 +42,9 @@ describe('resolveRequest', () => {
     expect(request.trackMessageLength).toBe(true);
     expect(request.reconnect).toBe(true);
     expect(request.maxReconnectOnClose).toBe(REQUEST_DEFAULTS.maxReconnectOnClose);
-    expect(resolveRequest({ url: 'http://e/c', transport: 'sse', fallbackTransport: 'streaming' }).transports).toEqual(['sse', 'streaming']);
+    expect(
+      resolveRequest({ url: 'http://e/c', transport: 'sse', fallbackTransport: 'streaming' }).transports,
+    ).toEqual(['sse', 'streaming']);
     expect(resolveRequest({ url: 'ws://e/c', fallbackTransport: [] }).url).toBe('http://e/c');
   });
 
@@ -83,6 +89,8 @@ describe('resolveRequest', () => {
     const post = new URL(protocolUrl(request, 'long-polling', state, 'post', false));
     expect(post.searchParams.has('X-Atmosphere-Received')).toBe(false);
     expect(post.searchParams.has('X-App')).toBe(false);
-    expect(closeUrl(request, 'abc')).toBe('https://example.com/chat?room=1&X-Atmosphere-Transport=close&X-Atmosphere-tracking-id=abc&X-Atmosphere-Auth=tok');
+    expect(closeUrl(request, 'abc')).toBe(
+      'https://example.com/chat?room=1&X-Atmosphere-Transport=close&X-Atmosphere-tracking-id=abc&X-Atmosphere-Auth=tok',
+    );
   });
 });

@@ -84,7 +84,9 @@ describe('FrameParser', () => {
 
   test('a chunk that is not a frame throws PROTOCOL_ERROR, and the parser stays failed until reset', () => {
     const parser = new FrameParser(1000);
-    expect(() => parser.push('hello world')).toThrow(expect.objectContaining({ code: 'PROTOCOL_ERROR' }) as Error);
+    expect(() => parser.push('hello world')).toThrow(
+      expect.objectContaining({ code: 'PROTOCOL_ERROR' }) as Error,
+    );
     expect(() => parser.push('5|hello')).toThrow(/reset it first/);
     parser.reset();
     expect(parser.push('5|hello')).toEqual(['hello']);
@@ -106,12 +108,16 @@ describe('FrameParser', () => {
 
   test('an announced length past maxMessageSize throws MESSAGE_TOO_LARGE before buffering it', () => {
     const parser = new FrameParser(100);
-    expect(() => parser.push('101|')).toThrow(expect.objectContaining({ code: 'MESSAGE_TOO_LARGE' }) as Error);
+    expect(() => parser.push('101|')).toThrow(
+      expect.objectContaining({ code: 'MESSAGE_TOO_LARGE' }) as Error,
+    );
     expect(new FrameParser(100).push(frame('y'.repeat(100)))).toEqual(['y'.repeat(100)]);
   });
 
   test('a prefix longer than 10 digits is refused even before its `|` arrives', () => {
-    expect(() => new FrameParser(1000).push('12345678901')).toThrow(expect.objectContaining({ code: 'PROTOCOL_ERROR' }) as Error);
+    expect(() => new FrameParser(1000).push('12345678901')).toThrow(
+      expect.objectContaining({ code: 'PROTOCOL_ERROR' }) as Error,
+    );
     expect(() => new FrameParser(1000).push('|abc')).toThrow(/no `<length>\|` prefix/);
   });
 

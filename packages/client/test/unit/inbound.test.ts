@@ -17,13 +17,18 @@ function collector() {
 
 describe('parseHandshake', () => {
   test('reads id, client heartbeat and padding char', () => {
-    expect(parseHandshake('3f0c-a_b|0|X|')).toEqual({ handshake: { trackingId: '3f0c-a_b', heartbeatMs: 0, paddingChar: 'X' }, rest: '' });
+    expect(parseHandshake('3f0c-a_b|0|X|')).toEqual({
+      handshake: { trackingId: '3f0c-a_b', heartbeatMs: 0, paddingChar: 'X' },
+      rest: '',
+    });
     expect(parseHandshake('id|5000|Y|5|hello').rest).toBe('5|hello');
   });
 
   test('anything else is a PROTOCOL_ERROR naming the fix', () => {
     expect(() => parseHandshake('hello')).toThrow(/enableProtocol: false/);
-    expect(() => parseHandshake('bad id!|0|X|')).toThrow(expect.objectContaining({ code: 'PROTOCOL_ERROR' }) as Error);
+    expect(() => parseHandshake('bad id!|0|X|')).toThrow(
+      expect.objectContaining({ code: 'PROTOCOL_ERROR' }) as Error,
+    );
   });
 });
 
@@ -66,6 +71,8 @@ describe('InboundDecoder', () => {
 
   test('an unframed message past maxMessageSize is refused', () => {
     const decoder = new InboundDecoder({ framed: false, expectHandshake: false, maxMessageSize: 4 });
-    expect(() => decoder.push('hello', collector().sink)).toThrow(expect.objectContaining({ code: 'MESSAGE_TOO_LARGE' }) as Error);
+    expect(() => decoder.push('hello', collector().sink)).toThrow(
+      expect.objectContaining({ code: 'MESSAGE_TOO_LARGE' }) as Error,
+    );
   });
 });

@@ -12,7 +12,12 @@ function parseAll(chunks: string[]): [string, string][] {
 describe('SseParser', () => {
   test('the runtime format: padding line, data: lines with CRLF, multi-line payloads, error events', () => {
     const stream =
-      ' '.repeat(2000) + '\n' + 'data:5|hello\r\n\r\n' + 'data:3|a\r\ndata:b\r\n\r\n' + 'data:  two spaces\r\n\r\n' + 'event:error\ndata:1001 bye\n\n';
+      ' '.repeat(2000) +
+      '\n' +
+      'data:5|hello\r\n\r\n' +
+      'data:3|a\r\ndata:b\r\n\r\n' +
+      'data:  two spaces\r\n\r\n' +
+      'event:error\ndata:1001 bye\n\n';
     expect(parseAll([stream])).toEqual([
       ['message', '5|hello'],
       ['message', '3|a\nb'],
@@ -26,7 +31,8 @@ describe('SseParser', () => {
   });
 
   test('property: any chunking (including between CR and LF) gives the same events', () => {
-    const text = ' '.repeat(30) + '\ndata:5|hello\r\n\r\ndata:x\rdata:y\r\rdata:z\n\nevent:error\r\ndata:1 e\r\n\r\n';
+    const text =
+      ' '.repeat(30) + '\ndata:5|hello\r\n\r\ndata:x\rdata:y\r\rdata:z\n\nevent:error\r\ndata:1 e\r\n\r\n';
     const expected = parseAll([text]);
     expect(expected).toEqual([
       ['message', '5|hello'],

@@ -17,7 +17,9 @@ const harness = {
     subscription.on('reopen', (event) => log.push(`reopen:${event.transport}`));
     subscription.on('close', (event) => log.push(`close:${event.reason}`));
     subscription.on('reconnect', (event) => log.push(`reconnect:${event.attempt}`));
-    subscription.on('transportFailure', (event) => log.push(`transportFailure:${event.transport}->${event.next}`));
+    subscription.on('transportFailure', (event) =>
+      log.push(`transportFailure:${event.transport}->${event.next}`),
+    );
     subscription.on('error', (error) => log.push(`error:${error.code}`));
     subscription.on('message', (message) => messages.push(message.text));
   },

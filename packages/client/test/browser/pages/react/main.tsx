@@ -26,7 +26,9 @@ function Live() {
 }
 
 function Ai() {
-  const { fullText, isStreaming, stats, metadata, send, connectionState } = useStreaming({ request: { url: '/ai', transport } });
+  const { fullText, isStreaming, stats, metadata, send, connectionState } = useStreaming({
+    request: { url: '/ai', transport },
+  });
   return (
     <section>
       <button id="ask" disabled={connectionState !== 'connected'} onClick={() => send('hello from react')}>
@@ -40,7 +42,11 @@ function Ai() {
 }
 
 function Presence() {
-  const { joined, members, count } = usePresence({ request: { url: '/rooms', transport }, room: 'lobby', member: { id: member } });
+  const { joined, members, count } = usePresence({
+    request: { url: '/rooms', transport },
+    room: 'lobby',
+    member: { id: member },
+  });
   return <p id="presence">{joined ? `${count}: ${members.map((m) => m.id).join(',')}` : 'joining'}</p>;
 }
 

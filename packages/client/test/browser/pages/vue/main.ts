@@ -4,4 +4,6 @@ import { AtmosphereProvider } from '../../../../src/vue/index.ts';
 import App from './App.vue';
 
 const client = new Atmosphere();
-createApp({ render: () => h(AtmosphereProvider, { instance: client }, { default: () => h(App) }) }).mount('#app');
+createApp({ render: () => h(AtmosphereProvider, { instance: client }, { default: () => h(App) }) }).mount(
+  '#app',
+);
