@@ -47,6 +47,8 @@ export interface BenchOptions {
   scaleHeartbeatMs: number;
   /** CPU-profile the server processes (`--cpu-prof`) and summarise the top functions. */
   profile: boolean;
+  /** Keep the other scenarios of the existing latest.json (re-running some of them). */
+  merge: boolean;
   /** Rewrite the results section of docs/performance.md. */
   updateDocs: boolean;
   outDir: string;
@@ -68,6 +70,7 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --scale=100000          scale target (bounded by ulimit -Hn)
   --scale-impl=a,b        implementations in the scale run
   --profile               CPU-profile the servers; summary in the results
+  --merge                 keep the other scenarios of the existing latest.json (re-run a part)
   --update-docs           also rewrite the results section of docs/performance.md
   --out=dir               results directory (default bench/results)
 `;
@@ -119,6 +122,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
     scaleHoldMs: quick ? 1200 : 12_000,
     scaleHeartbeatMs: quick ? 1000 : 5000,
     profile: false,
+    merge: false,
     updateDocs: false,
     outDir: join(benchDir, 'results'),
   };
@@ -165,6 +169,9 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
         break;
       case '--profile':
         options.profile = true;
+        break;
+      case '--merge':
+        options.merge = true;
         break;
       case '--update-docs':
         options.updateDocs = true;

@@ -44,6 +44,8 @@ async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2), BENCH_DIR);
   const started = Date.now();
   const loadBefore = loadavg();
+  // The code measured is the code at the start (other work may commit while a long run goes on).
+  const commit = gitCommit();
   const profileDir = join(options.outDir, 'tmp', 'profiles');
   await mkdir(profileDir, { recursive: true });
   const log = (message: string): void => {
@@ -65,6 +67,7 @@ async function main(): Promise<number> {
       log: (message) => log(`${scenario.id}: ${message}`),
     };
     const scenarioStarted = Date.now();
+    const stamp = { startedAt: new Date().toISOString(), loadBefore: loadavg(), commit };
     log(`── ${scenario.title}`);
     try {
       const report = await scenario.run(context);
@@ -72,6 +75,8 @@ async function main(): Promise<number> {
         id: scenario.id,
         title: scenario.title,
         status: 'ok',
+        ...stamp,
+        loadAfter: loadavg(),
         durationMs: Date.now() - scenarioStarted,
         ...report,
       });
@@ -83,6 +88,8 @@ async function main(): Promise<number> {
         title: scenario.title,
         status: 'crashed',
         error: message,
+        ...stamp,
+        loadAfter: loadavg(),
         durationMs: Date.now() - scenarioStarted,
         comparisons: [],
         goals: [],
@@ -97,11 +104,12 @@ async function main(): Promise<number> {
   }
 
   const cpuList = cpus();
+  const previous = options.merge ? await readPrevious(join(options.outDir, 'latest.json')) : undefined;
   const results: BenchResults = {
     meta: {
       date: new Date().toISOString(),
       mode: options.quick ? 'quick' : 'full',
-      commit: gitCommit(),
+      commit,
       node: process.versions.node,
       platform: `${platform()} ${release()}`,
       cpus: cpuList[0]?.model.trim() ?? 'unknown',
@@ -115,6 +123,22 @@ async function main(): Promise<number> {
     },
     scenarios: outcomes,
   };
+  if (previous) {
+    // Keep the earlier run's other scenarios (in scenario order); its meta stays as the run of record.
+    const ran = new Set(outcomes.map((o) => o.id));
+    const kept = previous.scenarios
+      .filter((s) => !ran.has(s.id))
+      .map((s) => ({ ...s, commit: s.commit ?? previous.meta.commit }));
+    const order = ALL.map((s) => s.id);
+    results.scenarios = [...kept, ...outcomes].sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
+    results.meta = {
+      ...previous.meta,
+      merged: [
+        ...(previous.meta.merged ?? []),
+        { date: results.meta.date, commit, scenarios: [...ran], loadBefore, loadAfter: loadavg() },
+      ],
+    };
+  }
   await mkdir(options.outDir, { recursive: true });
   const markdown = renderMarkdown(results);
   await writeFile(join(options.outDir, 'latest.json'), `${JSON.stringify(results, jsonReplacer, 2)}\n`);
@@ -125,6 +149,14 @@ async function main(): Promise<number> {
   const crashed = outcomes.filter((o) => o.status === 'crashed');
   if (crashed.length > 0) log(`crashed: ${crashed.map((o) => o.id).join(', ')}`);
   return crashed.length > 0 ? 1 : 0;
+}
+
+async function readPrevious(file: string): Promise<BenchResults | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as BenchResults;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Typed arrays (histogram counts) and non-finite numbers do not belong in the JSON file. */

@@ -35,6 +35,12 @@ export interface ScenarioOutcome {
   title: string;
   status: 'ok' | 'crashed';
   error?: string;
+  /** When it started (ISO), and the 1/5/15-minute load averages before and after it. */
+  startedAt?: string;
+  loadBefore?: number[];
+  loadAfter?: number[];
+  /** Set when the scenario comes from an earlier run kept by `--merge`. */
+  commit?: string;
   durationMs: number;
   comparisons: Comparison[];
   goals: Goal[];
@@ -59,6 +65,8 @@ export interface RunMeta {
   openFilesLimit: { soft: number; hard: number };
   durationMs: number;
   options: Record<string, unknown>;
+  /** Scenarios re-run later with `--merge`, and when. */
+  merged?: { date: string; commit: string; scenarios: string[]; loadBefore: number[]; loadAfter: number[] }[];
 }
 
 export interface BenchResults {
@@ -126,6 +134,12 @@ export function renderMarkdown(results: BenchResults): string {
       `after ${meta.loadAfter.map((l) => l.toFixed(2)).join(' ')} · ${(meta.durationMs / 1000).toFixed(0)} s`,
     '',
   );
+  for (const merge of meta.merged ?? []) {
+    out.push(
+      `Re-run on ${merge.date.slice(0, 16).replace('T', ' ')} UTC (commit \`${merge.commit}\`, load average ${merge.loadBefore[0]?.toFixed(2)} → ${merge.loadAfter[0]?.toFixed(2)}): ${merge.scenarios.join(', ')}.`,
+      '',
+    );
+  }
   const busy = Math.max(...meta.loadBefore.slice(0, 1), ...meta.loadAfter.slice(0, 1));
   if (busy > 0.5) {
     out.push(
@@ -145,6 +159,15 @@ export function renderMarkdown(results: BenchResults): string {
   }
   for (const scenario of results.scenarios) {
     out.push(`## ${scenario.title}`, '');
+    if (scenario.startedAt !== undefined) {
+      const commitNote =
+        scenario.commit && scenario.commit !== meta.commit ? `, commit \`${scenario.commit}\`` : '';
+      const load = `${scenario.loadBefore?.[0]?.toFixed(2) ?? '?'} → ${scenario.loadAfter?.[0]?.toFixed(2) ?? '?'}`;
+      out.push(
+        `_${scenario.startedAt.slice(0, 16).replace('T', ' ')} UTC${commitNote}, ${(scenario.durationMs / 1000).toFixed(0)} s, load average ${load}_`,
+        '',
+      );
+    }
     if (scenario.status === 'crashed')
       out.push(`**Crashed:** \`${(scenario.error ?? '').split('\n')[0]}\``, '');
     for (const comparison of scenario.comparisons) {
