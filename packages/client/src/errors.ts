@@ -31,6 +31,7 @@ export type AtmosphereClientErrorCode =
   /** The operation was aborted through its `signal`. */
   | 'ABORTED';
 
+/** Extra details of an {@link AtmosphereClientError}. */
 export interface AtmosphereClientErrorOptions {
   /** The HTTP status, when the error comes from an HTTP answer. */
   status?: number;

@@ -6,9 +6,12 @@ import type { ApprovalRequest } from './approval.ts';
 import type { SendOptions } from './streaming.ts';
 import { StreamingModel, type StreamingSnapshot } from './streaming-model.ts';
 
+/** Who wrote a chat message. */
 export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
+/** Where a chat message is: sent and waiting, streaming in, done, or failed. */
 export type ChatMessageStatus = 'submitted' | 'streaming' | 'complete' | 'error';
 
+/** One message of a chat. */
 export interface ChatMessage {
   readonly id: string;
   readonly role: ChatRole;
@@ -31,6 +34,7 @@ export interface ChatSnapshot {
   readonly isReconnecting: boolean;
 }
 
+/** Options of a {@link ChatModel}. */
 export interface ChatModelOptions {
   request: AtmosphereRequest;
   initialMessages?: readonly ChatMessage[];

@@ -73,6 +73,7 @@ const SESSION_RESET: Partial<StreamingSnapshot> = {
   approvals: [],
 };
 
+/** Options of a {@link StreamingModel}. */
 export interface StreamingModelOptions {
   request: AtmosphereRequest;
   atmosphere?: Atmosphere;

@@ -17,6 +17,7 @@ export interface ConnectionSnapshot<T> {
   readonly trackingId: string | null;
 }
 
+/** Options of a {@link ConnectionModel}. */
 export interface ConnectionModelOptions<T> {
   request: AtmosphereRequest;
   /** How a message becomes `data`. Default: its text. */

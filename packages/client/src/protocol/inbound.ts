@@ -16,6 +16,7 @@ export interface InboundSink {
   heartbeat(): void;
 }
 
+/** How an {@link InboundDecoder} reads one connection. */
 export interface InboundOptions {
   /** Length-prefixed framing (`trackMessageLength`). */
   framed: boolean;

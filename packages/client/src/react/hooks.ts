@@ -15,6 +15,7 @@ import type {
 import { useAtmosphereClient } from './provider.ts';
 import { optionsKey, useModel } from './use-model.ts';
 
+/** What {@link useAtmosphere} returns: the connection snapshot, the subscription and `push`. */
 export interface UseAtmosphereResult<T> extends ConnectionSnapshot<T> {
   /** The subscription while mounted (shared with other hooks on the same endpoint). */
   subscription: Subscription | null;
@@ -39,6 +40,7 @@ export function useAtmosphere<T = string>(options: UseAtmosphereOptions<T>): Use
   );
 }
 
+/** What {@link useStreaming} returns: the stream snapshot and its actions. */
 export interface UseStreamingResult extends StreamingSnapshot {
   /** Sends a prompt and starts a fresh text. */
   send: (prompt: string | object, options?: SendOptions) => void;
@@ -68,6 +70,7 @@ export function useStreaming(options: UseStreamingOptions): UseStreamingResult {
   );
 }
 
+/** What {@link useChat} returns: the chat snapshot and its actions. */
 export interface UseChatResult extends ChatSnapshot {
   setInput: (input: string) => void;
   append: (content: string, options?: SendOptions) => void;
@@ -97,6 +100,7 @@ export function useChat(options: UseChatOptions): UseChatResult {
   );
 }
 
+/** What {@link useRoom} returns: the room snapshot and its actions. */
 export interface UseRoomResult<T> extends RoomSnapshot<T> {
   broadcast: (data: T) => void;
   sendTo: (memberId: string, data: T) => void;

@@ -3,6 +3,7 @@ import { atmosphere as defaultClient, Atmosphere, type AtmosphereConfig } from '
 
 const AtmosphereContext = createContext<Atmosphere | null>(null);
 
+/** Props of {@link AtmosphereProvider}. */
 export interface AtmosphereProviderProps {
   /** The client to share. Default: a new one made from `config` (once, on mount). */
   instance?: Atmosphere;

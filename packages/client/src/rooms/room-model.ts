@@ -26,6 +26,7 @@ export interface PresenceSnapshot {
   isOnline: (memberId: string) => boolean;
 }
 
+/** Options of a {@link RoomModel}. */
 export interface RoomModelOptions {
   request: AtmosphereRequest;
   room: string;

@@ -22,6 +22,7 @@ export interface PresenceEvent {
   readonly member: RoomMember;
 }
 
+/** What a joined room reports. Handlers run in arrival order. */
 export interface RoomHandlers<T = unknown> {
   /** The join was acknowledged (again after each reconnect), with the members present. */
   joined?(members: readonly RoomMember[]): void;
