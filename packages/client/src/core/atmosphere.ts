@@ -121,7 +121,7 @@ export class Atmosphere {
 }
 
 /** The default client. */
-export const atmosphere: Atmosphere = new Atmosphere();
+export const atmosphere: Atmosphere = /* @__PURE__ */ new Atmosphere();
 
 /** `atmosphere.subscribe(request, handlers)` on the default client. */
 export function subscribe(request: AtmosphereRequest, handlers?: SubscriptionHandlers): Subscription {

@@ -222,7 +222,7 @@ describe('the server process is killed and restarted', () => {
     }
   }
 
-  test.each(['websocket', 'sse'] as const)(
+  test.each(TRANSPORTS)(
     '%s: the page reconnects to the new process under its tracking id; nothing twice',
     async (transport) => {
       const port = await startChild(0);

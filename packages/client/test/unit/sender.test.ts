@@ -18,7 +18,7 @@ function scriptedPosts(results: PostResult[]) {
     channel: {
       kind: 'post' as const,
       post(body: string | ArrayBuffer) {
-        posted.push((body as string));
+        posted.push(body as string);
         return new Promise<PostResult>((resolve) => pending.push(resolve));
       },
     },
@@ -69,12 +69,12 @@ describe('Sender', () => {
       kind: 'socket',
       send: (body) => {
         if (body === '2') throw new Error('closing');
-        sent.push((body as string));
+        sent.push(body as string);
       },
     });
     expect(sent).toEqual(['1']);
     expect(sender.queue.peek()).toBe('2');
-    sender.setChannel({ kind: 'socket', send: (body) => void sent.push((body as string)) });
+    sender.setChannel({ kind: 'socket', send: (body) => void sent.push(body as string) });
     expect(sent).toEqual(['1', '2']);
   });
 });
