@@ -22,6 +22,8 @@ import {
 interface StreamResult {
   /** Server CPU per frame (µs), from before the first send until the call returned. */
   serverCpuPerFrameUs: number;
+  /** Client process CPU per frame (µs), until the last frame arrived. */
+  clientCpuPerFrameUs: number;
   frames: number;
   received: number;
   framesPerSecond: number;
@@ -50,6 +52,7 @@ async function streamOnce(
 ): Promise<{ result: StreamResult; histogram: Histogram }> {
   const client = clients.children[0]!;
   await client.call('reset');
+  const clientCpu0 = await client.call<CpuSample>('cpu');
   const cpu0 = await server.child.call<CpuSample>('cpu');
   const sentAt = await server.child.call<number[]>('stream', stream, 60_000);
   const cpu1 = await server.child.call<CpuSample>('cpu');
@@ -62,6 +65,7 @@ async function streamOnce(
     await delay(10);
     receivedAt = await client.call<number[]>('frameTimes');
   }
+  const clientCpu1 = await client.call<CpuSample>('cpu');
   const histogram = new Histogram();
   let received = 0;
   let lastReceived = 0;
@@ -76,6 +80,9 @@ async function streamOnce(
   return {
     result: {
       serverCpuPerFrameUs: (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / Math.max(1, seqs.length),
+      clientCpuPerFrameUs:
+        (clientCpu1.user - clientCpu0.user + clientCpu1.system - clientCpu0.system) /
+        Math.max(1, seqs.length),
       frames: seqs.length,
       received,
       framesPerSecond: received / ((lastReceived - first) / 1000),
@@ -190,6 +197,12 @@ export const tokensScenario: Scenario = {
           metric: 'Burst: server CPU per frame',
           unit: 'µs',
           values: value((r) => median(r.burst.map((b) => b.serverCpuPerFrameUs))),
+          digits: 2,
+        },
+        {
+          metric: 'Burst: client CPU per frame',
+          unit: 'µs',
+          values: value((r) => median(r.burst.map((b) => b.clientCpuPerFrameUs))),
           digits: 2,
         },
         { metric: 'Burst: latency p50', unit: 'µs', values: value((r) => r.burstLatency.p50) },
