@@ -9,6 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Child } from './lib/child.ts';
+import { updateDocs } from './lib/docs.ts';
 import { openFileLimits } from './lib/system.ts';
 import { type BenchResults, renderMarkdown, type ScenarioOutcome } from './lib/report.ts';
 import { parseOptions } from './options.ts';
@@ -143,7 +144,7 @@ async function main(): Promise<number> {
   const markdown = renderMarkdown(results);
   await writeFile(join(options.outDir, 'latest.json'), `${JSON.stringify(results, jsonReplacer, 2)}\n`);
   await writeFile(join(options.outDir, 'latest.md'), markdown);
-  if (options.updateDocs) await updateDocs(markdown);
+  if (options.updateDocs) await updateDocs(join(ROOT, 'docs', 'performance.md'), markdown);
   process.stdout.write(`${markdown}\n`);
   log(`results written to ${join(options.outDir, 'latest.json')} and latest.md`);
   const crashed = outcomes.filter((o) => o.status === 'crashed');
@@ -164,21 +165,6 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   if (ArrayBuffer.isView(value)) return undefined;
   if (typeof value === 'number' && !Number.isFinite(value)) return null;
   return value;
-}
-
-const DOCS_START = '<!-- results:start -->';
-const DOCS_END = '<!-- results:end -->';
-
-/** Replaces the results section of docs/performance.md (between its markers) with this run's tables. */
-async function updateDocs(markdown: string): Promise<void> {
-  const file = join(ROOT, 'docs', 'performance.md');
-  const text = await readFile(file, 'utf8');
-  const start = text.indexOf(DOCS_START);
-  const end = text.indexOf(DOCS_END);
-  if (start === -1 || end === -1) throw new Error(`${file} has no ${DOCS_START} … ${DOCS_END} markers`);
-  // Demote the headings one level: the results sit under a section of the page.
-  const section = markdown.replace(/^(#+) /gm, '#$1 ');
-  await writeFile(file, `${text.slice(0, start + DOCS_START.length)}\n\n${section}\n${text.slice(end)}`);
 }
 
 process.exitCode = await main();
