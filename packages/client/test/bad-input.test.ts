@@ -138,3 +138,33 @@ test('a server that sends no handshake when one was asked for: PROTOCOL_ERROR na
   expect(subscription.state).toBe('error');
   expect(recorder.messages.items).toEqual([]);
 });
+
+test('a server that accepts then drops every connection at once cannot make the client loop', async () => {
+  const connections: string[] = [];
+  const http = createServer((request, response) => {
+    connections.push('streaming');
+    response.writeHead(200, { 'Content-Type': 'text/plain' });
+    // A valid handshake for new clients, then the connection ends: "opened", never healthy.
+    const first = new URL(request.url!, 'http://x').searchParams.get('X-Atmosphere-tracking-id') === '0';
+    response.end(first ? '10|abc-1|0|X|' : '');
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  close = async () => {
+    http.closeAllConnections();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+  };
+  subscription = new Atmosphere().subscribe({
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/x`,
+    transport: 'streaming',
+    fallbackTransport: [],
+    reconnectInterval: 5,
+    maxReconnectInterval: 10,
+    maxReconnectOnClose: 4,
+  });
+  const recorder = record(subscription);
+  await recorder.events.waitFor('failureToReconnect');
+  // Each short-lived connection counts as a failed attempt: the first one and four reconnects.
+  expect(connections.length).toBe(5);
+  expect(recorder.events.count('open') + recorder.events.count('reopen')).toBe(5);
+  expect(subscription.state).toBe('error');
+});
