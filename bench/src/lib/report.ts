@@ -140,6 +140,12 @@ export function renderMarkdown(results: BenchResults): string {
       '',
     );
   }
+  if (meta.mode === 'quick') {
+    out.push(
+      '> Quick mode: small sizes and one short round per comparison. A smoke check, too noisy to compare.',
+      '',
+    );
+  }
   const busy = Math.max(...meta.loadBefore.slice(0, 1), ...meta.loadAfter.slice(0, 1));
   if (busy > 0.5) {
     out.push(
