@@ -823,11 +823,7 @@ export class Atmosphere implements ResourceHost {
     resource.flush();
   }
 
-  #dispatch(
-    resource: AtmosphereResource,
-    service: ManagedServiceImpl,
-    payload: InboundPayload,
-  ): void | Promise<void> {
+  #dispatch(resource: AtmosphereResource, service: ManagedServiceImpl, payload: InboundPayload): void {
     const handler = service.handler as ManagedHandler;
     if (!handler.onMessage) return;
     let decoded: unknown = payload;
@@ -842,19 +838,33 @@ export class Atmosphere implements ResourceHost {
     } catch (error) {
       throw handlerFailed(error);
     }
+    // The next message of this client does not wait for an async handler (it may be the answer the handler
+    // waits for, such as a tool approval); handlers still start in arrival order.
     if (result instanceof Promise) {
-      return result.then(
-        (value) => this.#broadcastResult(value, context),
-        (error: unknown) => {
-          throw handlerFailed(error);
-        },
+      this.#background(
+        resource,
+        result.then(
+          (value) => this.#broadcastResult(value, context),
+          (error: unknown) => {
+            throw handlerFailed(error);
+          },
+        ),
       );
+      return;
     }
-    return this.#broadcastResult(result, context);
+    const broadcast = this.#broadcastResult(result, context);
+    if (broadcast) this.#background(resource, broadcast);
   }
 
-  #broadcastResult(value: unknown, context: ManagedContext): void | Promise<void> {
-    if (value === undefined) return;
+  /** Work started by a message that the inbound queue does not wait for: tracked for shutdown, errors reported. */
+  #background(resource: AtmosphereResource, work: Promise<void>): void {
+    const tracked = work.catch((error: unknown) => this.#inboundFailed(resource, error));
+    this.#handlerWork.add(tracked);
+    void tracked.finally(() => this.#handlerWork.delete(tracked));
+  }
+
+  #broadcastResult(value: unknown, context: ManagedContext): Promise<void> | undefined {
+    if (value === undefined) return undefined;
     return context.broadcast(value);
   }
 

@@ -13,9 +13,11 @@ export interface ManagedContext {
 }
 
 /**
- * The handler of a managed path. Every hook may be async. Messages from one client reach `onMessage` one at
- * a time, in order. A value returned by `onMessage` (other than `undefined`) is broadcast to the path's
- * broadcaster, as Atmosphere's `@Message` does.
+ * The handler of a managed path. Every hook may be async. Messages from one client reach `onMessage` in
+ * arrival order; an async `onMessage` does not hold up the next message (which may be the very answer it
+ * waits for), and an HTTP post is answered once `onMessage` has been called, not when its promise settles.
+ * A value returned (or resolved) by `onMessage` other than `undefined` is broadcast to the path's
+ * broadcaster, as Atmosphere's `@Message` does; a rejection reaches `onError`.
  */
 export interface ManagedHandler<In = unknown> {
   /** A new client connected (once per tracking id: not on each poll, not on a reconnect within the grace period). */

@@ -146,3 +146,43 @@ test('a path served without subscription leaves no broadcaster behind; POST erro
   expect(atmosphere.broadcasters.find('/nosub/a')).toBeUndefined();
   expect(atmosphere.reconnectGraceMs).toBe(60_000);
 });
+
+test('binary messages: a binary frame on WebSocket, framed base64 text on text transports', async () => {
+  atmosphere = await startTestAtmosphere();
+  atmosphere.managed('/bin', {
+    onReady(resource) {
+      resource.write(new Uint8Array([104, 105, 0, 255]));
+      resource.write('after');
+    },
+  });
+  const ws = await connectTestClient(atmosphere.url('/bin'), 'websocket');
+  expect(await ws.messages.take(2)).toEqual(['<binary 4>', 'after']);
+  for (const transport of ['sse', 'streaming', 'long-polling'] as const) {
+    const client = await connectTestClient(atmosphere.url('/bin'), transport);
+    expect(await client.messages.take(2)).toEqual([
+      Buffer.from([104, 105, 0, 255]).toString('base64'),
+      'after',
+    ]);
+    await client.close();
+  }
+  await ws.close();
+});
+
+test('a WebSocket closed with 4000 is coming back: the resource waits, no disconnect', async () => {
+  atmosphere = await startTestAtmosphere();
+  const reasons: DisconnectReason[] = [];
+  atmosphere.managed('/suspend', { onDisconnect: (_r, reason) => void reasons.push(reason) });
+  const ws = new WebSocket(protocolUrl(atmosphere.url('/suspend'), 'websocket'));
+  const handshake = await once<Buffer>(ws, 'message');
+  const id = handshake.toString().split('|')[1]!;
+  ws.close(4000, 'back soon');
+  await eventually(() => atmosphere!.resource(id)?.state === 'away', 'the resource to be away');
+  await atmosphere.broadcast('/suspend', 'while away');
+  const back = await connectTestClient(atmosphere.url('/suspend'), 'websocket', {
+    trackingId: id,
+    received: 0,
+  });
+  expect(await back.messages.next()).toBe('while away');
+  expect(reasons).toEqual([]);
+  await back.close();
+});

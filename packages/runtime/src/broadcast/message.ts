@@ -1,7 +1,10 @@
 import { isInvisible, lengthPrefixed, sseEvent, sseNormalize } from '../protocol/framing.ts';
 
-/** How one connection wants its bytes: the plain text, length-prefixed, or as an SSE event (either way). */
-export type Encoding = 'plain' | 'framed' | 'sse' | 'sse-framed';
+/**
+ * How one connection wants its bytes: the plain text, length-prefixed, as an SSE event (either way), or raw
+ * bytes (a WebSocket binary frame).
+ */
+export type Encoding = 'plain' | 'framed' | 'sse' | 'sse-framed' | 'binary';
 
 /**
  * A message on its way out, serialised once. Every subscriber of a broadcast shares one instance; each
@@ -14,7 +17,7 @@ export class OutboundMessage {
   readonly createdAt: number;
   /** Name of the broadcaster that produced it, when it came from one. */
   readonly source: string | undefined;
-  #encoded: [Buffer?, Buffer?, Buffer?, Buffer?] = [];
+  #encoded: [Buffer?, Buffer?, Buffer?, Buffer?, Buffer?] = [];
   #invisible: boolean | undefined;
 
   constructor(payload: string | Uint8Array, source?: string, createdAt = Date.now()) {
@@ -40,28 +43,44 @@ export class OutboundMessage {
     return typeof this.payload === 'string' ? this.payload : Buffer.from(this.payload).toString('utf8');
   }
 
-  /** The bytes for an encoding, computed once. Binary payloads are never prefixed or SSE-wrapped. */
+  /**
+   * The bytes for an encoding, computed once. A binary payload is sent as it is over WebSocket (`binary`);
+   * text transports cannot carry raw bytes without breaking their framing, so there it travels as its
+   * base64 text, framed like any text message.
+   */
   bytes(encoding: Encoding): Buffer {
-    const index = encoding === 'plain' ? 0 : encoding === 'framed' ? 1 : encoding === 'sse' ? 2 : 3;
+    const index = ENCODING_INDEX[encoding];
     const cached = this.#encoded[index];
     if (cached) return cached;
-    let buffer: Buffer;
     const payload = this.payload;
-    if (typeof payload !== 'string') {
-      buffer = Buffer.isBuffer(payload)
-        ? payload
-        : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    } else if (encoding === 'plain') {
-      buffer = Buffer.from(payload, 'utf8');
-    } else if (encoding === 'framed') {
-      buffer = Buffer.from(lengthPrefixed(payload), 'utf8');
-    } else if (encoding === 'sse') {
-      buffer = Buffer.from(sseEvent(payload), 'utf8');
+    let buffer: Buffer;
+    if (encoding === 'binary') {
+      buffer =
+        typeof payload === 'string'
+          ? Buffer.from(payload, 'utf8')
+          : Buffer.isBuffer(payload)
+            ? payload
+            : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     } else {
+      const text =
+        typeof payload === 'string'
+          ? payload
+          : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64');
+      if (encoding === 'plain') buffer = Buffer.from(text, 'utf8');
+      else if (encoding === 'framed') buffer = Buffer.from(lengthPrefixed(text), 'utf8');
+      else if (encoding === 'sse') buffer = Buffer.from(sseEvent(text), 'utf8');
       // The client counts the length of what EventSource hands it, so count the normalised text.
-      buffer = Buffer.from(sseEvent(lengthPrefixed(sseNormalize(payload))), 'utf8');
+      else buffer = Buffer.from(sseEvent(lengthPrefixed(sseNormalize(text))), 'utf8');
     }
     this.#encoded[index] = buffer;
     return buffer;
   }
 }
+
+const ENCODING_INDEX: Readonly<Record<Encoding, 0 | 1 | 2 | 3 | 4>> = {
+  plain: 0,
+  framed: 1,
+  sse: 2,
+  'sse-framed': 3,
+  binary: 4,
+};

@@ -154,7 +154,7 @@ export class SseConnection extends HttpConnection {
   }
 
   write(message: OutboundMessage): void {
-    this.send(message.bytes(message.binary ? 'plain' : this.framed ? 'sse-framed' : 'sse'));
+    this.send(message.bytes(this.framed ? 'sse-framed' : 'sse'));
   }
 
   heartbeat(): void {
@@ -189,7 +189,7 @@ export class StreamingConnection extends HttpConnection {
   }
 
   write(message: OutboundMessage): void {
-    this.send(message.bytes(message.binary || !this.framed ? 'plain' : 'framed'));
+    this.send(message.bytes(this.framed ? 'framed' : 'plain'));
   }
 
   heartbeat(): void {
@@ -244,7 +244,7 @@ export class PollConnection extends HttpConnection {
 
   write(message: OutboundMessage): void {
     this.#start();
-    this.response.write(message.bytes(message.binary || !this.framed ? 'plain' : 'framed'));
+    this.response.write(message.bytes(this.framed ? 'framed' : 'plain'));
     this.#completeSoon();
   }
 

@@ -9,11 +9,17 @@ const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 
 /**
- * Close codes a client sends when it leaves for good: ≤ 1001 or > 1005 (PROTOCOL.md §5). 1002–1005 are
- * transient, and so is 1006 (no close frame at all: the network dropped), so the client may come back.
+ * A close code a client sends to say it is coming back (a browser may only send 1000 and 3000–4999, so
+ * this is how a page suspends its connection and keeps its session).
+ */
+export const CLOSE_COMING_BACK = 4000;
+
+/**
+ * Close codes a client sends when it leaves for good: ≤ 1001 or > 1006 (PROTOCOL.md §5). 1002–1005 are
+ * transient, and so are 1006 (no close frame at all: the network dropped) and 4000 (coming back).
  */
 export function isDeliberateClose(code: number): boolean {
-  return code <= 1001 || code > 1006;
+  return (code <= 1001 || code > 1006) && code !== CLOSE_COMING_BACK;
 }
 
 /** A WebSocket connection (the `ws` library, server side). */
@@ -72,7 +78,7 @@ export class WebSocketConnection implements Connection {
   }
 
   write(message: OutboundMessage): void {
-    if (message.binary) this.#ws.send(message.bytes('plain'), BINARY);
+    if (message.binary) this.#ws.send(message.bytes('binary'), BINARY);
     else this.#ws.send(message.bytes(this.framed ? 'framed' : 'plain'), TEXT);
   }
 
