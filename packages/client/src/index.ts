@@ -80,6 +80,7 @@ export {
   RoomModel,
   type RoomModelOptions,
   type RoomSnapshot,
+  type RoomStream,
 } from './rooms/room-model.ts';
 export {
   AtmosphereRooms,

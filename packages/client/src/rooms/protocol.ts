@@ -22,7 +22,27 @@ export type RoomServerMessage =
       readonly data: unknown;
     }
   | { readonly type: 'typing'; readonly room: string; readonly memberId: string; readonly typing: boolean }
-  | { readonly type: 'error'; readonly room: string; readonly data: string };
+  | { readonly type: 'error'; readonly room: string; readonly data: string }
+  | { readonly type: 'ai'; readonly room: string; readonly from: string; readonly frame: RoomAiFrame };
+
+/**
+ * An AI frame (PROTOCOL.md §7) a room member (an AI assistant) streams to the whole room, tagged with the
+ * room and the member: `{"room":"lobby","from":"assistant","type":"streaming-text","data":"Hel","sessionId":…,"seq":1}`.
+ * `sessionId` is what tells it apart from the room's own frames.
+ */
+export interface RoomAiFrame {
+  readonly sessionId: string;
+  readonly seq: number;
+  /** `streaming-text`, `progress`, `metadata`, `complete`, `error`… (absent on `event` frames). */
+  readonly type: string | undefined;
+  /** The event name of an `event` frame (`tool-start`, …). */
+  readonly event: string | undefined;
+  readonly data: unknown;
+  readonly key: string | undefined;
+  readonly value: unknown;
+  /** On `error` frames: the machine-readable code. */
+  readonly code: string | undefined;
+}
 
 /** Client → server messages (PROTOCOL.md §8). */
 export type RoomClientMessage =
@@ -61,6 +81,27 @@ export function parseRoomMessage(text: string): RoomServerMessage | undefined {
   const raw = record(value);
   const room = raw['room'];
   if (typeof room !== 'string') return undefined;
+  const sessionId = raw['sessionId'];
+  const seq = raw['seq'];
+  if (typeof sessionId === 'string' && typeof seq === 'number') {
+    const text = (key: string): string | undefined =>
+      typeof raw[key] === 'string' ? (raw[key]) : undefined;
+    return {
+      type: 'ai',
+      room,
+      from: text('from') ?? '',
+      frame: {
+        sessionId,
+        seq,
+        type: text('type'),
+        event: text('event'),
+        data: raw['data'],
+        key: text('key'),
+        value: raw['value'],
+        code: text('code'),
+      },
+    };
+  }
   switch (raw['type']) {
     case 'join_ack': {
       const members = Array.isArray(raw['members'])

@@ -3,8 +3,20 @@ import type { ConnectionState } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import { AtmosphereClientError } from '../errors.ts';
 import { type Model, Store } from '../models/store.ts';
-import type { RoomMember } from './protocol.ts';
+import type { RoomAiFrame, RoomMember } from './protocol.ts';
 import { AtmosphereRooms, type RoomHandle, type RoomMessage } from './rooms.ts';
+
+/** An AI member's answer while it streams to the room. */
+export interface RoomStream {
+  readonly sessionId: string;
+  /** The AI member answering. */
+  readonly from: string;
+  /** The text so far. */
+  readonly text: string;
+  /** True once the `complete` (or `error`) frame arrived. */
+  readonly done: boolean;
+  readonly error: string | undefined;
+}
 
 /** What `useRoom` shows. */
 export interface RoomSnapshot<T = unknown> {
@@ -14,6 +26,11 @@ export interface RoomSnapshot<T = unknown> {
   readonly messages: readonly RoomMessage<T>[];
   /** Members currently typing. */
   readonly typing: readonly string[];
+  /**
+   * AI answers streaming right now, oldest first. An answer leaves this list when its final `message`
+   * (carrying the same `sessionId` in its data) arrives in `messages`.
+   */
+  readonly streams: readonly RoomStream[];
   readonly error: Error | null;
   readonly connectionState: ConnectionState;
 }
@@ -33,6 +50,8 @@ export interface RoomModelOptions {
   member: { id: string; metadata?: Readonly<Record<string, unknown>> };
   /** Messages kept in `messages`. Default 200. */
   keep?: number;
+  /** Replay the room's history on join: `true` for all of it, or the last message id already known. */
+  history?: boolean | number;
   atmosphere?: Atmosphere;
 }
 
@@ -43,6 +62,7 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
     members: [],
     messages: [],
     typing: [],
+    streams: [],
     error: null,
     connectionState: 'disconnected',
   });
@@ -66,31 +86,42 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
     const keep = options.keep ?? 200;
     const members = (): RoomMember[] => [...(this.#handle?.members.values() ?? [])];
     try {
-      this.#handle = AtmosphereRooms.for(shared.subscription).join<T>(options.room, options.member, {
-        joined: (list) => store.update({ joined: true, members: [...list], error: null }),
-        presence: (event) =>
-          store.update({
-            members: members(),
-            typing:
-              event.action === 'leave'
-                ? store.getSnapshot().typing.filter((id) => id !== event.member.id)
-                : store.getSnapshot().typing,
-          }),
-        message: (message) => {
-          const messages = store.getSnapshot().messages;
-          store.update({
-            messages:
-              messages.length >= keep
-                ? [...messages.slice(messages.length - keep + 1), message]
-                : [...messages, message],
-          });
+      this.#handle = AtmosphereRooms.for(shared.subscription).join<T>(
+        options.room,
+        options.member,
+        {
+          joined: (list) => store.update({ joined: true, members: [...list], error: null }),
+          presence: (event) =>
+            store.update({
+              members: members(),
+              typing:
+                event.action === 'leave'
+                  ? store.getSnapshot().typing.filter((id) => id !== event.member.id)
+                  : store.getSnapshot().typing,
+            }),
+          message: (message) => {
+            const { messages, streams } = store.getSnapshot();
+            const sessionId = (message.data as { sessionId?: unknown } | null | undefined)?.sessionId;
+            store.update({
+              messages:
+                messages.length >= keep
+                  ? [...messages.slice(messages.length - keep + 1), message]
+                  : [...messages, message],
+              ...(typeof sessionId === 'string' && streams.some((s) => s.sessionId === sessionId)
+                ? { streams: streams.filter((s) => s.sessionId !== sessionId) }
+                : {}),
+            });
+          },
+          ai: (from, frame) =>
+            store.update({ streams: nextStreams(store.getSnapshot().streams, from, frame) }),
+          typing: (memberId, typing) => {
+            const others = store.getSnapshot().typing.filter((id) => id !== memberId);
+            store.update({ typing: typing ? [...others, memberId] : others });
+          },
+          error: (error) => store.update({ error }),
         },
-        typing: (memberId, typing) => {
-          const others = store.getSnapshot().typing.filter((id) => id !== memberId);
-          store.update({ typing: typing ? [...others, memberId] : others });
-        },
-        error: (error) => store.update({ error }),
-      });
+        options.history === undefined ? {} : { history: options.history },
+      );
     } catch (error) {
       store.update({ error: error instanceof Error ? error : new Error(String(error)) });
     }
@@ -135,6 +166,31 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
       );
     return this.#handle;
   }
+}
+
+const MAX_STREAMS = 20;
+
+/** The streams after one AI frame: text appended, `complete`/`error` marking it done. */
+function nextStreams(
+  streams: readonly RoomStream[],
+  from: string,
+  frame: RoomAiFrame,
+): readonly RoomStream[] {
+  const index = streams.findIndex((s) => s.sessionId === frame.sessionId);
+  const current: RoomStream =
+    index === -1
+      ? { sessionId: frame.sessionId, from, text: '', done: false, error: undefined }
+      : streams[index]!;
+  let next = current;
+  if (frame.type === 'streaming-text' && typeof frame.data === 'string')
+    next = { ...current, text: current.text + frame.data };
+  else if (frame.type === 'complete') next = { ...current, done: true };
+  else if (frame.type === 'error')
+    next = { ...current, done: true, error: typeof frame.data === 'string' ? frame.data : 'error' };
+  if (next === current && index !== -1) return streams;
+  if (index !== -1) return streams.map((s, i) => (i === index ? next : s));
+  const appended = [...streams, next];
+  return appended.length > MAX_STREAMS ? appended.slice(appended.length - MAX_STREAMS) : appended;
 }
 
 /** The presence part of a room snapshot. */

@@ -1,7 +1,9 @@
 import type { Subscription } from '../core/subscription.ts';
+import { FrameDeduplicator } from '../ai/frames.ts';
 import { AtmosphereClientError } from '../errors.ts';
 import {
   parseRoomMessage,
+  type RoomAiFrame,
   type RoomClientMessage,
   type RoomMember,
   type RoomServerMessage,
@@ -31,6 +33,20 @@ export interface RoomHandlers<T = unknown> {
   typing?(memberId: string, typing: boolean): void;
   /** The server refused something (`{"type":"error"}`), e.g. `Unauthorized`. */
   error?(error: AtmosphereClientError): void;
+  /**
+   * An AI frame an AI member streams to the room (each `(sessionId, seq)` once, even across reconnects).
+   * The finished answer also arrives as a `message` whose data carries the same `sessionId`.
+   */
+  ai?(from: string, frame: RoomAiFrame): void;
+}
+
+/** Options of {@link AtmosphereRooms.join}. */
+export interface RoomJoinOptions {
+  /**
+   * Replay the room's history on the first join: `true` for all of it (`sinceId: 0`), or the id of the last
+   * message already known. Later rejoins (after a reconnect) always ask for what was missed.
+   */
+  history?: boolean | number;
 }
 
 /** A joined room. Several handles may share one membership; it is left with the last `leave()`. */
@@ -56,6 +72,7 @@ class Membership {
   readonly listeners = new Set<RoomHandlers<never>>();
   joined = false;
   lastMessageId: number | undefined;
+  readonly frames = new FrameDeduplicator();
 
   constructor(room: string, memberId: string, metadata: Readonly<Record<string, unknown>> | undefined) {
     this.room = room;
@@ -119,6 +136,7 @@ export class AtmosphereRooms {
     room: string,
     member: { id: string; metadata?: Readonly<Record<string, unknown>> },
     handlers: RoomHandlers<T> = {},
+    options: RoomJoinOptions = {},
   ): RoomHandle<T> {
     let membership = this.#rooms.get(room);
     if (membership && membership.memberId !== member.id) {
@@ -130,6 +148,9 @@ export class AtmosphereRooms {
     const listener = handlers as RoomHandlers<never>;
     if (!membership) {
       membership = new Membership(room, member.id, member.metadata);
+      if (options.history !== undefined && options.history !== false) {
+        membership.lastMessageId = options.history === true ? 0 : Math.max(0, Math.floor(options.history));
+      }
       this.#rooms.set(room, membership);
       membership.listeners.add(listener);
       this.#send(membership.joinMessage());
@@ -224,6 +245,10 @@ export class AtmosphereRooms {
       }
       case 'typing':
         for (const listener of listeners) listener.typing?.(message.memberId, message.typing);
+        return;
+      case 'ai':
+        if (!membership.frames.accept(message.frame)) return;
+        for (const listener of listeners) listener.ai?.(message.from, message.frame);
         return;
       case 'error': {
         const error = new AtmosphereClientError(

@@ -1,0 +1,116 @@
+import { demoRuntime } from '@atmosphere/ai';
+import { llmRoomMember } from '@atmosphere/ai/rooms';
+import { createRooms } from '@atmosphere/rooms';
+import type { Atmosphere as Server } from '@atmosphere/runtime';
+import { eventually, Inbox, startTestAtmosphere } from '@atmosphere/runtime/testing';
+import { afterEach, expect, test } from 'vitest';
+import { Atmosphere, AtmosphereRooms, RoomModel, type Subscription } from '../src/index.ts';
+
+let server: Server | undefined;
+const subscriptions: Subscription[] = [];
+afterEach(async () => {
+  for (const subscription of subscriptions.splice(0)) await subscription.close();
+  await server?.close();
+  server = undefined;
+});
+
+async function startRooms(): Promise<string> {
+  server = await startTestAtmosphere();
+  const rooms = createRooms(server, { path: '/rooms', history: 50, autoCreate: false });
+  rooms.room('lobby').joinVirtual(
+    llmRoomMember({
+      id: 'assistant',
+      metadata: { name: 'Assistant' },
+      runtime: demoRuntime({ delayMs: 1, answer: () => 'Rooms stream to everyone.' }),
+      answers: 'default',
+    }),
+  );
+  return server.url('/rooms');
+}
+
+function connect(url: string, transport: 'websocket' | 'sse' | 'long-polling'): Subscription {
+  const subscription = new Atmosphere().subscribe({ url, transport, fallbackTransport: [] });
+  subscriptions.push(subscription);
+  return subscription;
+}
+
+test('against the real rooms server: AI frames reach every member once, in order, then the final message', async () => {
+  const url = await startRooms();
+  const logs = { alice: new Inbox<string>(), bob: new Inbox<string>() };
+  const handles = (['alice', 'bob'] as const).map((id, i) =>
+    AtmosphereRooms.for(connect(url, i === 0 ? 'websocket' : 'sse')).join<{
+      text?: string;
+      sessionId?: string;
+    }>(
+      'lobby',
+      { id },
+      {
+        joined: (members) =>
+          logs[id].push(
+            `joined:${members
+              .map((m) => m.id)
+              .sort()
+              .join(',')}`,
+          ),
+        ai: (from, frame) =>
+          logs[id].push(
+            `ai:${from}:${frame.seq}:${frame.type ?? frame.event}${frame.type === 'streaming-text' ? `:${String(frame.data)}` : ''}`,
+          ),
+        message: (message) => logs[id].push(`message:${message.id}:${message.from}:${message.data.text}`),
+      },
+    ),
+  );
+  expect(await logs.alice.next()).toBe('joined:alice,assistant');
+  await logs.bob.waitFor((line) => line.startsWith('joined:'));
+  handles[0]!.broadcast({ text: 'How do rooms work?' });
+  const final = await logs.bob.waitFor((line) => line.startsWith('message:') && line.includes(':assistant:'));
+  await logs.alice.waitFor((line) => line === final);
+  const aiOf = (inbox: Inbox<string>) => inbox.items.filter((line) => line.startsWith('ai:'));
+  expect(aiOf(logs.alice)).toEqual(aiOf(logs.bob));
+  const tokens = aiOf(logs.bob)
+    .filter((line) => line.includes(':streaming-text:'))
+    .map((line) => line.split(':').slice(4).join(':'))
+    .join('');
+  expect(tokens).toBe('Rooms stream to everyone.');
+  expect(final).toBe('message:2:assistant:Rooms stream to everyone.');
+  const seqs = aiOf(logs.bob).map((line) => Number(line.split(':')[2]));
+  expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+  expect(new Set(seqs).size).toBe(seqs.length);
+});
+
+test('a late joiner asking for history gets the conversation; the room model shows streams until their final message', async () => {
+  const url = await startRooms();
+  const first = AtmosphereRooms.for(connect(url, 'websocket')).join<{ text: string }>('lobby', {
+    id: 'alice',
+  });
+  await eventually(() => first.joined, 'alice to join');
+  first.broadcast({ text: 'Hello?' });
+  const model = new RoomModel<{ text?: string }>({
+    request: { url, transport: 'long-polling', fallbackTransport: [] },
+    room: 'lobby',
+    member: { id: 'carol' },
+    history: true,
+    atmosphere: new Atmosphere(),
+  });
+  const sawStream = new Inbox<string>();
+  model.subscribe(() => {
+    for (const stream of model.getSnapshot().streams) sawStream.push(stream.text);
+  });
+  model.connect();
+  await eventually(
+    () => model.getSnapshot().messages.some((m) => m.from === 'assistant'),
+    'the history (question and answer) to arrive',
+  );
+  const snapshot = model.getSnapshot();
+  expect(snapshot.messages.map((m) => `${m.from}:${m.data.text}`)).toEqual([
+    'alice:Hello?',
+    'assistant:Rooms stream to everyone.',
+  ]);
+  expect(snapshot.streams).toEqual([]);
+  // A new question streams live to carol as well, and the stream leaves `streams` when the message lands.
+  first.broadcast({ text: 'Again?' });
+  await sawStream.waitFor((text) => text.length > 0);
+  await eventually(() => model.getSnapshot().messages.length === 4, 'the second answer');
+  expect(model.getSnapshot().streams).toEqual([]);
+  model.disconnect();
+});
