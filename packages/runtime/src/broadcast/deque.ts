@@ -1,6 +1,11 @@
+/** Slots of a deque's first array; it never shrinks below this while it holds anything. */
+const MIN_CAPACITY = 8;
+
 /**
  * A growable ring buffer: O(1) push, shift and unshift. Allocates nothing until the first push, so an idle
- * connection's queues cost two fields.
+ * connection's queues cost two fields. It also gives memory back: a deque that empties after growing past
+ * its first array drops it, and one that falls below a quarter full halves it, so a burst (a replay, a
+ * token stream) does not leave every connection holding a large array for the rest of its life.
  */
 export class Deque<T> {
   #items: (T | undefined)[] | undefined;
@@ -9,6 +14,11 @@ export class Deque<T> {
 
   get length(): number {
     return this.#length;
+  }
+
+  /** Slots allocated (0 before the first push and after shrinking away): for tests and memory checks. */
+  get capacity(): number {
+    return this.#items?.length ?? 0;
   }
 
   push(item: T): void {
@@ -31,6 +41,7 @@ export class Deque<T> {
     items[this.#head] = undefined;
     this.#head = (this.#head + 1) & (items.length - 1);
     this.#length--;
+    this.#shrink(items);
     return item;
   }
 
@@ -41,6 +52,7 @@ export class Deque<T> {
     const item = items[index];
     items[index] = undefined;
     this.#length--;
+    this.#shrink(items);
     return item;
   }
 
@@ -58,7 +70,13 @@ export class Deque<T> {
   /** Removes `count` items from the front. */
   dropFront(count: number): void {
     const n = Math.min(count, this.#length);
-    for (let i = 0; i < n; i++) this.shift();
+    if (n <= 0) return;
+    const items = this.#items!;
+    const mask = items.length - 1;
+    for (let i = 0; i < n; i++) items[(this.#head + i) & mask] = undefined;
+    this.#head = (this.#head + n) & mask;
+    this.#length -= n;
+    this.#shrink(items);
   }
 
   clear(): void {
@@ -72,14 +90,34 @@ export class Deque<T> {
   }
 
   #grow(): (T | undefined)[] {
-    let items = this.#items;
-    if (!items) {
-      items = this.#items = new Array<T | undefined>(8);
-      return items;
-    }
+    const items = this.#items;
+    if (!items) return (this.#items = new Array<T | undefined>(MIN_CAPACITY));
     if (this.#length < items.length) return items;
-    const next = new Array<T | undefined>(items.length * 2);
-    for (let i = 0; i < this.#length; i++) next[i] = items[(this.#head + i) & (items.length - 1)];
+    return this.#resize(items, items.length * 2);
+  }
+
+  /**
+   * Empty after growing: drop the array (the next push starts small again). Below a quarter full: halve it,
+   * which keeps shrinking amortised O(1) (it takes as many removals as the copy moves items).
+   */
+  #shrink(items: (T | undefined)[]): void {
+    if (items.length <= MIN_CAPACITY) return;
+    if (this.#length === 0) {
+      this.clear();
+      return;
+    }
+    if (this.#length < items.length >>> 2) {
+      let capacity = items.length >>> 1;
+      // dropFront may leave it far below a quarter full: go straight to the size that fits.
+      while (capacity > MIN_CAPACITY && this.#length <= capacity >>> 2) capacity >>>= 1;
+      this.#resize(items, capacity);
+    }
+  }
+
+  #resize(items: (T | undefined)[], capacity: number): (T | undefined)[] {
+    const next = new Array<T | undefined>(capacity);
+    const mask = items.length - 1;
+    for (let i = 0; i < this.#length; i++) next[i] = items[(this.#head + i) & mask];
     this.#items = next;
     this.#head = 0;
     return next;
