@@ -951,7 +951,14 @@ export class Atmosphere implements ResourceHost {
         connection.heartbeat();
         this.#lastWrite.set(connection, now);
       }
-      if (resource.queue.unconfirmed.length > 0 && connection instanceof WebSocketConnection) {
+      // A probe (ping carrying the last written number, confirmed by the pong) per batch or per age, not per
+      // tick: one round trip confirms many messages. Only clients that report counts retain any.
+      const unconfirmed = resource.queue.unconfirmed;
+      if (
+        unconfirmed.length > 0 &&
+        (unconfirmed.length >= PROBE_BATCH || now - unconfirmed.peek()!.createdAt >= PROBE_AGE_MS) &&
+        connection instanceof WebSocketConnection
+      ) {
         connection.probe(resource.queue.writtenSeq);
       }
       const idle = resource.settings.idleTimeoutMs;
@@ -1045,6 +1052,11 @@ export class Atmosphere implements ResourceHost {
 }
 
 const upgradeRequests = new WeakMap<IncomingMessage, ProtocolRequest>();
+
+/** Unconfirmed messages that make a WebSocket client worth a delivery probe on the next tick. */
+const PROBE_BATCH = 64;
+/** Age of the oldest unconfirmed message that makes a probe worth it even for fewer messages. */
+const PROBE_AGE_MS = 2_000;
 
 function handlerFailed(error: unknown): AtmosphereError {
   if (AtmosphereError.isInstance(error)) return error;

@@ -142,6 +142,16 @@ export class AtmosphereResource {
     return this.#subscriptions ?? EMPTY_SET;
   }
 
+  /**
+   * True when the client reports how many messages it received (`X-Atmosphere-Received`) on its current
+   * connection: written messages are then kept until it confirms them, and replayed exactly if it comes
+   * back without them. Clients that do not (atmosphere.js, wAsync) get the classic rule: written counts as
+   * delivered.
+   */
+  get reportsReceived(): boolean {
+    return this.#queue.retainWritten;
+  }
+
   /** The resource's message queue (pending and unconfirmed messages). */
   get queue(): ClientQueue {
     return this.#queue;
@@ -272,6 +282,8 @@ export class AtmosphereResource {
     this.#connection = connection;
     this.#state = 'connected';
     this.lastInboundAt = Date.now();
+    // Only a client that reports its count can be given a message again: keep written messages for it alone.
+    this.#queue.retainWritten = request.received !== undefined;
     const resent = this.#queue.rewind(request.received);
     if (resent > 0)
       this.#host.logger.debug(`resource ${this.id}: resending ${resent} unconfirmed message(s)`);

@@ -45,6 +45,12 @@ export class ClientQueue {
   readonly unconfirmed = new Deque<OutboundMessage>();
   /** Number of messages written to the client so far (the seq of the last one). */
   writtenSeq = 0;
+  /**
+   * Whether written messages are kept (as `unconfirmed`) until the client confirms them. Only a client that
+   * reports its count on reconnect can ever get them again, so the resource turns this off for clients that
+   * do not (atmosphere.js, wAsync): for them written counts as delivered, and keeping messages buys nothing.
+   */
+  retainWritten = true;
   /** Messages dropped by limits (TTL, size, backpressure) since creation. */
   dropped = 0;
   readonly #cache: MemoryBroadcasterCache;
@@ -81,6 +87,7 @@ export class ClientQueue {
   /** Records a message written without passing through `pending` (the common, uncongested case). */
   recordWritten(message: OutboundMessage): void {
     this.writtenSeq++;
+    if (!this.retainWritten) return;
     this.unconfirmed.push(message);
     this.#cache.unconfirmedCount++;
     if (this.unconfirmed.length > this.#cache.limits.maxPerClient) {
