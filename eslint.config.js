@@ -11,6 +11,7 @@ export default tseslint.config(
       '**/dist/**',
       '.tools/**',
       '**/.turbo/**',
+      '**/.build/**',
       'bench/results/**',
       '**/*.d.ts',
       '**/public/vendor/**',

@@ -1,0 +1,19 @@
+import { startChat } from './server.ts';
+
+const chat = await startChat({
+  port: Number(process.env['PORT'] ?? 8080),
+  host: process.env['HOST'] ?? '127.0.0.1',
+});
+const answering = chat.model.demo
+  ? 'the DEMO model (canned answers; set LLM_API_KEY for a real one)'
+  : `${chat.model.runtime}${chat.model.model ? ` (${chat.model.model})` : ''}`;
+console.log(`Atmosphere chat: open ${chat.url} in two tabs. AI members answer with ${answering}.`);
+
+const stop = (): void => {
+  chat.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

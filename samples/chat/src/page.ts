@@ -1,0 +1,68 @@
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+
+const WEB = fileURLToPath(new URL('../web/', import.meta.url));
+const OUT = fileURLToPath(new URL('../.build/', import.meta.url));
+
+const TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+/** The built page: file name → contents. Only these names are ever served. */
+export type PageFiles = ReadonlyMap<string, { body: Buffer; type: string }>;
+
+/**
+ * Bundles the browser page (web/: TypeScript using @atmosphere/client) with Vite into `.build/`, and returns
+ * its files. Takes about a second; runs once at startup.
+ */
+export async function buildPage(): Promise<PageFiles> {
+  const output = await build({
+    configFile: false,
+    root: WEB,
+    logLevel: 'warn',
+    resolve: { conditions: ['@atmosphere/source', 'browser', 'import', 'default'] },
+    build: {
+      outDir: OUT,
+      emptyOutDir: true,
+      sourcemap: false,
+      reportCompressedSize: false,
+      assetsDir: 'assets',
+    },
+  });
+  const results = Array.isArray(output) ? output : [output];
+  const files = new Map<string, { body: Buffer; type: string }>();
+  for (const result of results) {
+    if (!('output' in result)) continue;
+    for (const chunk of result.output) {
+      const extension = chunk.fileName.slice(chunk.fileName.lastIndexOf('.'));
+      files.set(`/${chunk.fileName}`, {
+        body: await readFile(join(OUT, chunk.fileName)),
+        type: TYPES[extension] ?? 'application/octet-stream',
+      });
+    }
+  }
+  const index = files.get('/index.html');
+  if (!index) throw new Error('The page build produced no index.html');
+  files.set('/', index);
+  return files;
+}
+
+/** Serves a built file; false when `path` is not one. */
+export function servePage(files: PageFiles, request: IncomingMessage, response: ServerResponse): boolean {
+  const path = (request.url ?? '/').split('?')[0] ?? '/';
+  const file = files.get(path);
+  if (!file || (request.method !== 'GET' && request.method !== 'HEAD')) return false;
+  response.writeHead(200, {
+    'Content-Type': file.type,
+    'Cache-Control': path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  response.end(request.method === 'HEAD' ? undefined : file.body);
+  return true;
+}
