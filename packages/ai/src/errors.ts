@@ -41,7 +41,11 @@ const KIND_CODES: Record<LlmErrorKind, AiErrorCode> = {
 };
 
 /** Creates an {@link AtmosphereError} with one of the AI codes. */
-export function aiError(code: AiErrorCode, message: string, options: AtmosphereErrorOptions = {}): AtmosphereError {
+export function aiError(
+  code: AiErrorCode,
+  message: string,
+  options: AtmosphereErrorOptions = {},
+): AtmosphereError {
   return new AtmosphereError(code, message, options);
 }
 
@@ -63,7 +67,7 @@ export class LlmError extends AtmosphereError {
     super(KIND_CODES[kind], message, options);
     this.name = 'LlmError';
     this.kind = kind;
-    this.retryable = options.retryable ?? (kind !== 'unknown');
+    this.retryable = options.retryable ?? kind !== 'unknown';
     this.retryAfterMs = options.retryAfterMs;
   }
 }
@@ -71,7 +75,9 @@ export class LlmError extends AtmosphereError {
 /** The error a cancelled run ends with. */
 export function cancelledError(reason?: unknown): AtmosphereError {
   const detail = typeof reason === 'string' ? reason : reason instanceof Error ? reason.message : undefined;
-  return aiError('CANCELLED', detail ? `The run was cancelled: ${detail}` : 'The run was cancelled.', { cause: reason });
+  return aiError('CANCELLED', detail ? `The run was cancelled: ${detail}` : 'The run was cancelled.', {
+    cause: reason,
+  });
 }
 
 /** True when `error` is (or wraps) an abort: a DOMException AbortError, a TimeoutError, or a CANCELLED error. */

@@ -3,16 +3,43 @@
  * memory, structured output, and the built-in OpenAI-compatible client.
  */
 export { aiEndpoint, type AiEndpointHandle } from './endpoint/ai-endpoint.ts';
-export type { AiEndpointOptions, AiSession, OnPrompt, PromptContext, StreamOptions } from './endpoint/ai-endpoint-options.ts';
+export type {
+  AiEndpointOptions,
+  AiSession,
+  OnPrompt,
+  PromptContext,
+  StreamOptions,
+} from './endpoint/ai-endpoint-options.ts';
 export { AiEndpoint, aiEndpointOptionsOf, Prompt } from './endpoint/decorators.ts';
 export { parsePromptMessage, type PromptMessage } from './endpoint/prompt-message.ts';
-export { aiError, type AiErrorCode, cancelledError, describeError, isAbortError, LlmError, type LlmErrorKind } from './errors.ts';
-export { InMemoryConversationMemory, type InMemoryConversationMemoryOptions } from './memory/in-memory-conversation-memory.ts';
+export {
+  aiError,
+  type AiErrorCode,
+  cancelledError,
+  describeError,
+  isAbortError,
+  LlmError,
+  type LlmErrorKind,
+} from './errors.ts';
+export {
+  InMemoryConversationMemory,
+  type InMemoryConversationMemoryOptions,
+} from './memory/in-memory-conversation-memory.ts';
 export { type AgentContextInput, createAgentContext } from './pipeline/agent-context.ts';
-export type { AiInterceptor, AiInterceptorContext, AiRequest, AiResponse } from './pipeline/ai-interceptor.ts';
+export type {
+  AiInterceptor,
+  AiInterceptorContext,
+  AiRequest,
+  AiResponse,
+} from './pipeline/ai-interceptor.ts';
 export { PipelineSession } from './pipeline/pipeline-session.ts';
 export { runAgent, type RunAgentOptions } from './pipeline/run-agent.ts';
-export { DemoRuntime, demoAnswer, demoRuntime, type DemoRuntimeOptions } from './runtimes/demo/demo-runtime.ts';
+export {
+  DemoRuntime,
+  demoAnswer,
+  demoRuntime,
+  type DemoRuntimeOptions,
+} from './runtimes/demo/demo-runtime.ts';
 export {
   baseUrlForModel,
   DEFAULT_LOCAL_MODEL,
@@ -26,11 +53,20 @@ export {
   resolveLlmConfig,
 } from './runtimes/openai/config.ts';
 export { OpenAiCompatibleClient, type OpenAiClientOptions } from './runtimes/openai/openai-client.ts';
-export { OpenAiCompatibleRuntime, openAiRuntime, type OpenAiRuntimeOptions } from './runtimes/openai/openai-runtime.ts';
+export {
+  OpenAiCompatibleRuntime,
+  openAiRuntime,
+  type OpenAiRuntimeOptions,
+} from './runtimes/openai/openai-runtime.ts';
 export { redactSecrets } from './runtimes/openai/redact.ts';
 export { backoffDelay, type RetryOptions, retryAfterMs } from './runtimes/openai/retry.ts';
 export { type SseEvent, SseParser } from './runtimes/openai/sse-parser.ts';
-export type { ChatCompletionChunk, ChatCompletionRequest, WireMessage, WireTool } from './runtimes/openai/wire.ts';
+export type {
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  WireMessage,
+  WireTool,
+} from './runtimes/openai/wire.ts';
 export {
   agentRuntimeProvider,
   builtInRuntimeProvider,
@@ -77,8 +113,30 @@ export {
   structuredOutput,
   type StructuredOutputOptions,
 } from './structured/structured-output.ts';
-export { type ApprovalAnswer, type ApprovalDecision, ApprovalRegistry, isApprovalMessage } from './tools/approvals.ts';
-export { formatIssues, type JsonSchema, type JsonSchemaType, type SchemaIssue, validateJsonSchema } from './tools/json-schema.ts';
-export { type CompiledSchema, compileSchema, isStandardSchema, type SchemaInput, type SchemaOutput } from './tools/schema.ts';
+export {
+  type ApprovalAnswer,
+  type ApprovalDecision,
+  ApprovalRegistry,
+  isApprovalMessage,
+} from './tools/approvals.ts';
+export {
+  formatIssues,
+  type JsonSchema,
+  type JsonSchemaType,
+  type SchemaIssue,
+  validateJsonSchema,
+} from './tools/json-schema.ts';
+export {
+  type CompiledSchema,
+  compileSchema,
+  isStandardSchema,
+  type SchemaInput,
+  type SchemaOutput,
+} from './tools/schema.ts';
 export { type Tool, tool, type ToolContext, type ToolOptions } from './tools/tool.ts';
-export { type ToolCallRequest, type ToolOutcome, ToolRunner, type ToolRunnerOptions } from './tools/tool-runner.ts';
+export {
+  type ToolCallRequest,
+  type ToolOutcome,
+  ToolRunner,
+  type ToolRunnerOptions,
+} from './tools/tool-runner.ts';

@@ -5,7 +5,11 @@
  * startup log then names the runtime that won and why the others lost.
  */
 import { registerProvider } from '@atmosphere/runtime';
-import { builtInRuntimeProvider, demoRuntimeProvider, inMemoryConversationMemoryProvider } from './runtimes/providers.ts';
+import {
+  builtInRuntimeProvider,
+  demoRuntimeProvider,
+  inMemoryConversationMemoryProvider,
+} from './runtimes/providers.ts';
 
 registerProvider(builtInRuntimeProvider());
 registerProvider(demoRuntimeProvider());

@@ -28,10 +28,17 @@ function weatherTool(calls: string[]) {
 
 async function ask(options: { approvalTimeoutMs?: number } = {}) {
   const calls: string[] = [];
-  h = await harness({ steps: [sseStep('openai-tool-call.sse'), sseStep('openai-tool-followup.sse')], tools: [weatherTool(calls)], ...options });
+  h = await harness({
+    steps: [sseStep('openai-tool-call.sse'), sseStep('openai-tool-followup.sse')],
+    tools: [weatherTool(calls)],
+    ...options,
+  });
   const client = await connectAiClient(h.url());
   await client.prompt('Weather in Montreal?');
-  const asked = (await client.waitFor((f) => 'event' in f && f.event === 'approval-required')) as Extract<AiFrame, { event: 'approval-required' }>;
+  const asked = (await client.waitFor((f) => 'event' in f && f.event === 'approval-required')) as Extract<
+    AiFrame,
+    { event: 'approval-required' }
+  >;
   return { calls, client, asked };
 }
 
@@ -60,9 +67,16 @@ describe('tool approvals end to end', () => {
     await client.deny(asked.data.approvalId);
     const answer = await client.answer();
     expect(calls).toEqual([]);
-    expect(answer.events('tool-error')).toMatchObject([{ toolName: 'get_weather', error: 'The user denied this tool call.' }]);
-    const toolMessage = (h!.replay!.requests.items[1]!.body!['messages'] as { role: string; content: string }[]).at(-1);
-    expect(toolMessage).toMatchObject({ role: 'tool', content: JSON.stringify({ error: 'The user denied this tool call.' }) });
+    expect(answer.events('tool-error')).toMatchObject([
+      { toolName: 'get_weather', error: 'The user denied this tool call.' },
+    ]);
+    const toolMessage = (
+      h!.replay!.requests.items[1]!.body!['messages'] as { role: string; content: string }[]
+    ).at(-1);
+    expect(toolMessage).toMatchObject({
+      role: 'tool',
+      content: JSON.stringify({ error: 'The user denied this tool call.' }),
+    });
     expect(answer.end?.type).toBe('complete');
     await client.close();
   });
@@ -90,7 +104,9 @@ describe('tool approvals end to end', () => {
     await client.client.send(`/__approval/${asked.data.approvalId}/approve {"arguments": nope}`);
     const answer = await client.answer();
     expect(calls).toEqual([]);
-    expect(answer.events('tool-error')).toMatchObject([{ error: 'The approval answer was malformed, so the call was denied.' }]);
+    expect(answer.events('tool-error')).toMatchObject([
+      { error: 'The approval answer was malformed, so the call was denied.' },
+    ]);
     await client.close();
   });
 
@@ -99,7 +115,9 @@ describe('tool approvals end to end', () => {
     expect(asked.data.expiresIn).toBe(1);
     const answer = await client.answer();
     expect(calls).toEqual([]);
-    expect(answer.events('tool-error')).toMatchObject([{ error: 'Nobody approved this tool call in time, so it was denied.' }]);
+    expect(answer.events('tool-error')).toMatchObject([
+      { error: 'Nobody approved this tool call in time, so it was denied.' },
+    ]);
     await client.close();
   });
 

@@ -13,7 +13,10 @@ afterEach(async () => {
   atmosphere = undefined;
 });
 
-@AiEndpoint({ path: '/ai/decorated', runtime: demoRuntime({ delayMs: 0, answer: (context) => `Echo: ${context.message}` }) })
+@AiEndpoint({
+  path: '/ai/decorated',
+  runtime: demoRuntime({ delayMs: 0, answer: (context) => `Echo: ${context.message}` }),
+})
 class DecoratedChat {
   readonly prompts: string[] = [];
 
@@ -35,7 +38,9 @@ test('@AiEndpoint + @Prompt register the same endpoint as the options object', a
   await client.prompt('hello');
   const answer = await client.answer();
   expect(answer.text).toBe('Echo: HELLO');
-  expect(answer.frames.some((f) => 'type' in f && f.type === 'progress' && f.data === 'Decorated handler')).toBe(true);
+  expect(
+    answer.frames.some((f) => 'type' in f && f.type === 'progress' && f.data === 'Decorated handler'),
+  ).toBe(true);
   expect(chat.prompts).toEqual(['hello']);
   await client.close();
   await endpoint.close();

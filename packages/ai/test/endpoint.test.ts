@@ -16,17 +16,25 @@ afterEach(async () => {
 const echoRuntime = () => demoRuntime({ delayMs: 0, answer: (context) => `You said: ${context.message}` });
 
 describe('aiEndpoint', () => {
-  test.each(['websocket', 'sse', 'long-polling'] as const)('a plain-text prompt over %s streams the answer to the asker', async (transport) => {
-    h = await harness({ runtime: echoRuntime() });
-    const client = await connectAiClient(h.url(), transport);
-    await client.prompt('Hello there');
-    const answer = await client.answer();
-    expect(answer.frames[0]).toMatchObject({ type: 'metadata', key: 'X-Atmosphere-Run-Id', value: answer.runId, seq: 1 });
-    expect(answer.text).toBe('You said: Hello there');
-    expect(answer.end).toMatchObject({ type: 'complete' });
-    expect(answer.frames.map((f) => f.seq)).toEqual(answer.frames.map((_, i) => i + 1));
-    await client.close();
-  });
+  test.each(['websocket', 'sse', 'long-polling'] as const)(
+    'a plain-text prompt over %s streams the answer to the asker',
+    async (transport) => {
+      h = await harness({ runtime: echoRuntime() });
+      const client = await connectAiClient(h.url(), transport);
+      await client.prompt('Hello there');
+      const answer = await client.answer();
+      expect(answer.frames[0]).toMatchObject({
+        type: 'metadata',
+        key: 'X-Atmosphere-Run-Id',
+        value: answer.runId,
+        seq: 1,
+      });
+      expect(answer.text).toBe('You said: Hello there');
+      expect(answer.end).toMatchObject({ type: 'complete' });
+      expect(answer.frames.map((f) => f.seq)).toEqual(answer.frames.map((_, i) => i + 1));
+      await client.close();
+    },
+  );
 
   test('the JSON form carries the prompt and metadata; JSON without "prompt" is plain text', async () => {
     const seen: unknown[] = [];
@@ -54,16 +62,31 @@ describe('aiEndpoint', () => {
     const client = await connectAiClient(h.url());
     const bystander = await connectAiClient(h.url());
     const errors: { code: string; data: string }[] = [];
-    for (const bad of ['   ', 'a'.repeat(1_000_000), '/__approval/0c1d2e3f/approve', '{"prompt": 42}', '{"prompt":"x","metadata":[1]}']) {
+    for (const bad of [
+      '   ',
+      'a'.repeat(1_000_000),
+      '/__approval/0c1d2e3f/approve',
+      '{"prompt": 42}',
+      '{"prompt":"x","metadata":[1]}',
+    ]) {
       await client.prompt(bad);
       const answer = await client.answer();
       expect(answer.frames).toHaveLength(1);
-      errors.push({ code: (answer.end as { code: string }).code, data: (answer.end as { data: string }).data });
+      errors.push({
+        code: (answer.end as { code: string }).code,
+        data: (answer.end as { data: string }).data,
+      });
     }
     expect(errors).toEqual([
       { code: 'INVALID_PROMPT', data: 'The prompt is empty: send some text, or JSON {"prompt":"…"}.' },
-      { code: 'INVALID_PROMPT', data: 'The prompt has 1000000 characters; the limit is 100000 (option maxPromptLength).' },
-      { code: 'UNKNOWN_APPROVAL', data: 'No pending approval with this id for this client (it may have been answered already or have expired).' },
+      {
+        code: 'INVALID_PROMPT',
+        data: 'The prompt has 1000000 characters; the limit is 100000 (option maxPromptLength).',
+      },
+      {
+        code: 'UNKNOWN_APPROVAL',
+        data: 'No pending approval with this id for this client (it may have been answered already or have expired).',
+      },
       { code: 'INVALID_PROMPT', data: 'The JSON prompt must have a string "prompt" member: {"prompt":"…"}.' },
       { code: 'INVALID_PROMPT', data: 'The JSON prompt\'s "metadata" must be an object.' },
     ]);
@@ -89,9 +112,18 @@ describe('aiEndpoint', () => {
     const client = await connectAiClient(h.url());
     await client.prompt('hi');
     const ok = await client.answer();
-    expect(ok.frames.map((f) => ('type' in f ? f.type : f.event))).toEqual(['metadata', 'progress', 'streaming-text', 'complete']);
+    expect(ok.frames.map((f) => ('type' in f ? f.type : f.event))).toEqual([
+      'metadata',
+      'progress',
+      'streaming-text',
+      'complete',
+    ]);
     await client.prompt('fail');
-    expect((await client.answer()).end).toMatchObject({ type: 'error', data: 'The handler refused.', code: 'AI_FAILED' });
+    expect((await client.answer()).end).toMatchObject({
+      type: 'error',
+      data: 'The handler refused.',
+      code: 'AI_FAILED',
+    });
     await client.close();
   });
 
@@ -111,7 +143,10 @@ describe('aiEndpoint', () => {
         calls.push(`post:${name}:${response.status}`);
       },
     });
-    h = await harness({ runtime: echoRuntime(), interceptors: [interceptor('A'), interceptor('B'), interceptor('C')] });
+    h = await harness({
+      runtime: echoRuntime(),
+      interceptors: [interceptor('A'), interceptor('B'), interceptor('C')],
+    });
     const client = await connectAiClient(h.url());
     await client.prompt('q');
     const answer = await client.answer();
@@ -168,7 +203,9 @@ describe('aiEndpoint', () => {
     await other.prompt('fresh');
     await other.answer();
     const answer = transcriptText('openai-text.sse');
-    const sent = h.replay!.requests.items.map((r) => (r.body!['messages'] as { role: string; content: string }[]).map((m) => `${m.role}:${m.content}`));
+    const sent = h.replay!.requests.items.map((r) =>
+      (r.body!['messages'] as { role: string; content: string }[]).map((m) => `${m.role}:${m.content}`),
+    );
     expect(sent).toEqual([
       ['system:Be brief.', 'user:q1'],
       ['system:Be brief.', 'user:q1', `assistant:${answer}`, 'user:q2'],
@@ -190,7 +227,10 @@ describe('aiEndpoint', () => {
         return text.replaceAll('Montreal', '[city]');
       },
     };
-    h = await harness({ runtime: demoRuntime({ delayMs: 0, answer: () => 'Weather in Montreal is mild.' }), filters: [redact] });
+    h = await harness({
+      runtime: demoRuntime({ delayMs: 0, answer: () => 'Weather in Montreal is mild.' }),
+      filters: [redact],
+    });
     const first = await connectAiClient(h.url());
     const second = await connectAiClient(h.url());
     await first.prompt('weather?');
@@ -205,7 +245,15 @@ describe('aiEndpoint', () => {
   test('the API key never reaches a client, even when the provider echoes it', async () => {
     const key = 'sk-test-harness-key-0123456789';
     h = await harness({
-      steps: [{ kind: 'http', status: 401, body: JSON.stringify({ error: { message: `Incorrect API key provided: ${key}`, type: 'invalid_request_error' } }) }],
+      steps: [
+        {
+          kind: 'http',
+          status: 401,
+          body: JSON.stringify({
+            error: { message: `Incorrect API key provided: ${key}`, type: 'invalid_request_error' },
+          }),
+        },
+      ],
     });
     const client = await connectAiClient(h.url(), 'sse');
     await client.prompt('hello');
@@ -232,10 +280,16 @@ describe('aiEndpoint', () => {
     const { aiEndpoint } = await import('../src/endpoint/ai-endpoint.ts');
     const atmosphere = await startTestAtmosphere();
     try {
-      expect(() => aiEndpoint(atmosphere, { path: '/a', runtime: demoRuntime(), requires: ['structured-output', 'tool-calling'] })).toThrow(
-        '/a requires structured-output, which runtime demo does not have',
+      expect(() =>
+        aiEndpoint(atmosphere, {
+          path: '/a',
+          runtime: demoRuntime(),
+          requires: ['structured-output', 'tool-calling'],
+        }),
+      ).toThrow('/a requires structured-output, which runtime demo does not have');
+      expect(() => aiEndpoint(atmosphere, { path: '/b' })).toThrow(
+        /No agent runtime for \/b: import '@atmosphere\/ai\/register'/,
       );
-      expect(() => aiEndpoint(atmosphere, { path: '/b' })).toThrow(/No agent runtime for \/b: import '@atmosphere\/ai\/register'/);
     } finally {
       await atmosphere.close();
     }

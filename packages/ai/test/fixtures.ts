@@ -9,14 +9,26 @@ export function transcript(name: string): string {
 }
 
 /** A streamed replay step from a transcript file. */
-export function sseStep(name: string, options: Omit<Extract<ReplayStep, { kind: 'sse' }>, 'kind' | 'body'> = {}): ReplayStep {
+export function sseStep(
+  name: string,
+  options: Omit<Extract<ReplayStep, { kind: 'sse' }>, 'kind' | 'body'> = {},
+): ReplayStep {
   return { kind: 'sse', body: transcript(name), ...options };
 }
 
 /** A plain HTTP replay step from a `{ status, headers, body }` fixture. */
 export function httpStep(name: string): ReplayStep {
-  const fixture = JSON.parse(transcript(name)) as { status: number; headers: Record<string, string>; body: unknown };
-  return { kind: 'http', status: fixture.status, headers: fixture.headers, body: JSON.stringify(fixture.body) };
+  const fixture = JSON.parse(transcript(name)) as {
+    status: number;
+    headers: Record<string, string>;
+    body: unknown;
+  };
+  return {
+    kind: 'http',
+    status: fixture.status,
+    headers: fixture.headers,
+    body: JSON.stringify(fixture.body),
+  };
 }
 
 /** The text a transcript streams (its `delta.content` pieces joined). */

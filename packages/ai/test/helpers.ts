@@ -22,8 +22,20 @@ export async function harness(
   const atmosphere = await startTestAtmosphere(atmosphereOptions);
   const runtime =
     endpointOptions.runtime ??
-    (replay ? openAiRuntime({ env: {}, apiKey: 'sk-test-harness-key-0123456789', model: 'gpt-4o-mini', baseUrl: replay.baseUrl, retry: { maxRetries: 0 } }) : undefined);
-  const endpoint = aiEndpoint(atmosphere, { path: '/ai/chat', ...endpointOptions, ...(runtime ? { runtime } : {}) });
+    (replay
+      ? openAiRuntime({
+          env: {},
+          apiKey: 'sk-test-harness-key-0123456789',
+          model: 'gpt-4o-mini',
+          baseUrl: replay.baseUrl,
+          retry: { maxRetries: 0 },
+        })
+      : undefined);
+  const endpoint = aiEndpoint(atmosphere, {
+    path: '/ai/chat',
+    ...endpointOptions,
+    ...(runtime ? { runtime } : {}),
+  });
   return {
     atmosphere,
     endpoint,

@@ -15,7 +15,11 @@ async function start(env: Record<string, string>, settings?: Record<string, unkn
     logger,
     ...(settings ? { settings: { 'agent-runtime': settings } } : {}),
   });
-  return { atmosphere, logger, line: logger.lines.find((l) => l.message.startsWith('agent-runtime:'))?.message };
+  return {
+    atmosphere,
+    logger,
+    line: logger.lines.find((l) => l.message.startsWith('agent-runtime:'))?.message,
+  };
 }
 
 describe('the register entry', () => {
@@ -46,8 +50,14 @@ describe('the register entry', () => {
     try {
       const runtime = atmosphere.provider('agent-runtime');
       expect(runtime).toBeInstanceOf(OpenAiCompatibleRuntime);
-      expect((runtime as OpenAiCompatibleRuntime).config).toMatchObject({ model: 'gpt-4o-mini', baseUrl: 'https://api.openai.com/v1', apiKeySource: 'OPENAI_API_KEY' });
-      expect(line).toBe('agent-runtime: built-in selected (highest priority of the available candidates (0)); demo: outranked — outranked by built-in (priority 0 vs -100)');
+      expect((runtime as OpenAiCompatibleRuntime).config).toMatchObject({
+        model: 'gpt-4o-mini',
+        baseUrl: 'https://api.openai.com/v1',
+        apiKeySource: 'OPENAI_API_KEY',
+      });
+      expect(line).toBe(
+        'agent-runtime: built-in selected (highest priority of the available candidates (0)); demo: outranked — outranked by built-in (priority 0 vs -100)',
+      );
       expect(JSON.stringify(logger.lines) + JSON.stringify(atmosphere.describe())).not.toContain(key);
     } finally {
       await atmosphere.close();
@@ -60,7 +70,9 @@ describe('the register entry', () => {
     expect(fake.line).toContain('built-in: unavailable — LLM_MODE=fake selects the demo model');
     const configured = await start({}, { apiKey: 'from-settings', model: 'gemini-2.5-pro' });
     try {
-      expect((configured.atmosphere.provider('agent-runtime') as OpenAiCompatibleRuntime).config).toMatchObject({
+      expect(
+        (configured.atmosphere.provider('agent-runtime') as OpenAiCompatibleRuntime).config,
+      ).toMatchObject({
         model: 'gemini-2.5-pro',
         apiKeySource: 'the apiKey option',
       });
@@ -69,6 +81,8 @@ describe('the register entry', () => {
     }
     const bad = await start({ LLM_MODE: 'cloud' });
     await bad.atmosphere.close();
-    expect(bad.line).toContain('built-in: unavailable — LLM_MODE must be remote, local or fake; got "cloud".');
+    expect(bad.line).toContain(
+      'built-in: unavailable — LLM_MODE must be remote, local or fake; got "cloud".',
+    );
   });
 });

@@ -27,27 +27,37 @@ describe('resume after a cut connection', () => {
     test.each([
       ['the rest was produced while the client was away', true],
       ['the cut lost frames in flight', false],
-    ])('a client cut mid-answer reconnects and ends with the exact full text (%s)', async (_title, waitForAway) => {
-      h = await harness({ steps: [sseStep('openai-text.sse', { pauseAfter: 6 })] });
-      const first = await connectAiClient(h.url(), transport);
-      await first.prompt('Tell me something');
-      // Six SSE events are out: the role chunk and five tokens.
-      await eventually(() => first.frames().filter(isText).length === 5, 'five tokens');
-      first.client.cut();
-      if (waitForAway) await eventually(() => h!.atmosphere.resource(first.client.trackingId)?.state === 'away', 'the server to see the cut');
-      h.replay!.release();
-      const second = wrapAiClient(
-        await connectTestClient(h.url(), transport, { trackingId: first.client.trackingId, received: first.client.received }),
-      );
-      const end = await second.answer();
-      const frames = [...first.frames(), ...second.frames()].filter((f) => f.sessionId === end.sessionId);
-      expectWholeSession(frames);
-      expect(answerOf(frames, end.sessionId).text).toBe(FULL);
-      expect(end.end?.type).toBe('complete');
-      // Nothing is pending for the client any more, and nothing was resent twice.
-      expect(h.atmosphere.resource(first.client.trackingId)?.queue.pending.length).toBe(0);
-      await second.close();
-    });
+    ])(
+      'a client cut mid-answer reconnects and ends with the exact full text (%s)',
+      async (_title, waitForAway) => {
+        h = await harness({ steps: [sseStep('openai-text.sse', { pauseAfter: 6 })] });
+        const first = await connectAiClient(h.url(), transport);
+        await first.prompt('Tell me something');
+        // Six SSE events are out: the role chunk and five tokens.
+        await eventually(() => first.frames().filter(isText).length === 5, 'five tokens');
+        first.client.cut();
+        if (waitForAway)
+          await eventually(
+            () => h!.atmosphere.resource(first.client.trackingId)?.state === 'away',
+            'the server to see the cut',
+          );
+        h.replay!.release();
+        const second = wrapAiClient(
+          await connectTestClient(h.url(), transport, {
+            trackingId: first.client.trackingId,
+            received: first.client.received,
+          }),
+        );
+        const end = await second.answer();
+        const frames = [...first.frames(), ...second.frames()].filter((f) => f.sessionId === end.sessionId);
+        expectWholeSession(frames);
+        expect(answerOf(frames, end.sessionId).text).toBe(FULL);
+        expect(end.end?.type).toBe('complete');
+        // Nothing is pending for the client any more, and nothing was resent twice.
+        expect(h.atmosphere.resource(first.client.trackingId)?.queue.pending.length).toBe(0);
+        await second.close();
+      },
+    );
   });
 
   test('a client gone for good (no reconnect within the grace period) aborts the upstream request', async () => {
@@ -79,13 +89,21 @@ describe('resume after a cut connection', () => {
   });
 
   test('a reconnect within the grace period lets the answer continue (upstream not aborted)', async () => {
-    h = await harness({ steps: [sseStep('openai-text.sse', { pauseAfter: 4 })], atmosphere: { reconnectGraceMs: 2_000 } });
+    h = await harness({
+      steps: [sseStep('openai-text.sse', { pauseAfter: 4 })],
+      atmosphere: { reconnectGraceMs: 2_000 },
+    });
     const first = await connectAiClient(h.url());
     await first.prompt('Keep going');
     await eventually(() => first.frames().some(isText), 'the first token');
     first.client.cut();
     await eventually(() => h!.atmosphere.resource(first.client.trackingId)?.state === 'away', 'away');
-    const second = wrapAiClient(await connectTestClient(h.url(), 'websocket', { trackingId: first.client.trackingId, received: first.client.received }));
+    const second = wrapAiClient(
+      await connectTestClient(h.url(), 'websocket', {
+        trackingId: first.client.trackingId,
+        received: first.client.received,
+      }),
+    );
     h.replay!.release();
     const end = await second.answer();
     expect(answerOf([...first.frames(), ...second.frames()], end.sessionId).text).toBe(FULL);
@@ -96,7 +114,10 @@ describe('resume after a cut connection', () => {
 
 describe('re-attaching with the run id', () => {
   test('a new connection with X-Atmosphere-Run-Id and the last seq catches up, then follows live', async () => {
-    h = await harness({ steps: [sseStep('openai-text.sse', { pauseAfter: 6 })], atmosphere: { reconnectGraceMs: 5_000 } });
+    h = await harness({
+      steps: [sseStep('openai-text.sse', { pauseAfter: 6 })],
+      atmosphere: { reconnectGraceMs: 5_000 },
+    });
     const first = await connectAiClient(h.url());
     await first.prompt('Tell me something');
     await eventually(() => first.frames().filter(isText).length === 5, 'five tokens');
@@ -127,7 +148,9 @@ describe('re-attaching with the run id', () => {
     const late = await connectAiClient(h.url(), 'sse', { query: { 'X-Atmosphere-Run-Id': done.runId! } });
     await eventually(() => late.frames().length === done.frames.length, 'the whole run');
     expect(late.frames()).toEqual(done.frames);
-    const unknown = await connectAiClient(h.url(), 'websocket', { query: { 'X-Atmosphere-Run-Id': 'no-such-run' } });
+    const unknown = await connectAiClient(h.url(), 'websocket', {
+      query: { 'X-Atmosphere-Run-Id': 'no-such-run' },
+    });
     expect((await unknown.answer()).end).toMatchObject({ type: 'error', code: 'UNKNOWN_RUN' });
     await first.close();
     await late.close();

@@ -12,19 +12,26 @@ afterEach(async () => {
 
 /** An AI member on the demo model, answering "<id> heard: <what the model was asked>". */
 function member(id: string, options: Partial<LlmRoomMemberOptions> = {}): LlmRoomMember {
-  return llmRoomMember({ id, runtime: demoRuntime({ delayMs: 0, answer: (context) => `${id} heard: ${context.message}` }), ...options });
+  return llmRoomMember({
+    id,
+    runtime: demoRuntime({ delayMs: 0, answer: (context) => `${id} heard: ${context.message}` }),
+    ...options,
+  });
 }
 
 /** The ids of the questions a member answered, from its `room.replyTo` frames, in order. */
 function repliedTo(frames: readonly Frame[], memberId: string): unknown[] {
-  return frames.filter((f) => f['from'] === memberId && f['key'] === 'room.replyTo').map((f) => (f['value'] as { id: number }).id);
+  return frames
+    .filter((f) => f['from'] === memberId && f['key'] === 'room.replyTo')
+    .map((f) => (f['value'] as { id: number }).id);
 }
 
 function typingOf(frames: readonly Frame[], memberId: string): unknown[] {
   return frames.filter((f) => f.type === 'typing' && f['memberId'] === memberId).map((f) => f['typing']);
 }
 
-const said = (message: RoomMessage): string => `${message.id} ${message.from}: ${(message.data as { text?: string }).text ?? String(message.data)}`;
+const said = (message: RoomMessage): string =>
+  `${message.id} ${message.from}: ${(message.data as { text?: string }).text ?? String(message.data)}`;
 
 describe('several AI members in one room', () => {
   test('@name addresses one of them, an unaddressed message goes to the default one, nobody answers twice', async () => {
@@ -36,7 +43,8 @@ describe('several AI members in one room', () => {
     lobby.joinVirtual(grace);
     const alice = await h.member('alice', 'lobby');
     const bob = await h.member('bob', 'lobby');
-    const answered = (id: number) => (f: Frame) => f.type === 'message' && (f['data'] as { replyTo?: { id: number } }).replyTo?.id === id;
+    const answered = (id: number) => (f: Frame) =>
+      f.type === 'message' && (f['data'] as { replyTo?: { id: number } }).replyTo?.id === id;
 
     await alice.say('lobby', '@grace what is a queue?'); // 1 → grace (2)
     await bob.waitFor(answered(1));
@@ -59,11 +67,19 @@ describe('several AI members in one room', () => {
       '5 alice: @bob can you check?',
       '6 bob: @hopper and @ADA, compare them',
     ]);
-    expect(history.slice(6, 8).map((line) => line.slice(2)).sort()).toEqual([
+    expect(
+      history
+        .slice(6, 8)
+        .map((line) => line.slice(2))
+        .sort(),
+    ).toEqual([
       'ada: ada heard: bob: @hopper and compare them',
       'grace: grace heard: bob: and @ADA, compare them',
     ]);
-    expect(history.slice(8)).toEqual(['9 alice: Hopper, one more thing?', '10 ada: ada heard: alice: Hopper, one more thing?']);
+    expect(history.slice(8)).toEqual([
+      '9 alice: Hopper, one more thing?',
+      '10 ada: ada heard: alice: Hopper, one more thing?',
+    ]);
     for (const client of [alice, bob]) {
       const frames = client.frames();
       expect(repliedTo(frames, 'ada')).toEqual([3, 6, 9]);
@@ -85,7 +101,8 @@ describe('several AI members in one room', () => {
     lobby.joinVirtual(second);
     const bot = lobby.joinVirtual({ id: 'bot', onMessage: () => undefined });
     const alice = await h.member('alice', 'lobby');
-    const isAnswer = (f: Frame) => f.type === 'message' && typeof (f['data'] as { sessionId?: unknown }).sessionId === 'string';
+    const isAnswer = (f: Frame) =>
+      f.type === 'message' && typeof (f['data'] as { sessionId?: unknown }).sessionId === 'string';
 
     await alice.say('lobby', 'who answers?'); // 1 → first (2)
     await alice.waitFor(isAnswer);
@@ -106,7 +123,13 @@ describe('several AI members in one room', () => {
     expect(repliedTo(frames, 'first')).toEqual([1]);
     expect(repliedTo(frames, 'second')).toEqual([5, 8]);
     expect(repliedTo(frames, 'echo')).toEqual([5, 8]);
-    expect(lobby.history().filter((m) => m.from === 'second' || m.from === 'echo').map((m) => (m.data as { text: string }).text).sort()).toEqual([
+    expect(
+      lobby
+        .history()
+        .filter((m) => m.from === 'second' || m.from === 'echo')
+        .map((m) => (m.data as { text: string }).text)
+        .sort(),
+    ).toEqual([
       'echo heard: alice: @second only you',
       'echo heard: alice: and now?',
       'second heard: alice: and now?',

@@ -1,6 +1,11 @@
 import { createRooms, type RoomManager } from '@atmosphere/rooms';
 import type { Atmosphere } from '@atmosphere/runtime';
-import { connectTestClient, startTestAtmosphere, type TestClient, type TestTransport } from '@atmosphere/runtime/testing';
+import {
+  connectTestClient,
+  startTestAtmosphere,
+  type TestClient,
+  type TestTransport,
+} from '@atmosphere/runtime/testing';
 import { openAiRuntime, type OpenAiCompatibleRuntime } from '../src/runtimes/openai/openai-runtime.ts';
 import { type ReplayServer, type ReplayStep, startReplayServer } from '../src/testing/index.ts';
 
@@ -36,7 +41,9 @@ export class RoomClient {
 
   /** The first unconsumed frame matching (earlier ones are consumed). */
   async waitFor(predicate: (frame: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
-    return JSON.parse(await this.client.messages.waitFor((text) => predicate(JSON.parse(text) as Frame), timeoutMs)) as Frame;
+    return JSON.parse(
+      await this.client.messages.waitFor((text) => predicate(JSON.parse(text) as Frame), timeoutMs),
+    ) as Frame;
   }
 
   /** Joins as `name` (plus `fields`) and resolves with the `join_ack`. */
@@ -60,11 +67,18 @@ export interface RoomsHarness {
   /** The built-in runtime, pointed at the replay server. */
   runtime(): OpenAiCompatibleRuntime;
   /** Connects a client and joins it to `room` as `name`, waiting for the clients already in that room to see it. */
-  member(name: string, room: string, transport?: TestTransport, fields?: Record<string, unknown>): Promise<RoomClient>;
+  member(
+    name: string,
+    room: string,
+    transport?: TestTransport,
+    fields?: Record<string, unknown>,
+  ): Promise<RoomClient>;
   close(): Promise<void>;
 }
 
-export async function roomsHarness(options: { history?: number; steps?: ReplayStep[] } = {}): Promise<RoomsHarness> {
+export async function roomsHarness(
+  options: { history?: number; steps?: ReplayStep[] } = {},
+): Promise<RoomsHarness> {
   const replay = await startReplayServer(options.steps ?? []);
   const atmosphere = await startTestAtmosphere();
   const rooms = createRooms(atmosphere, { path: '/rooms', history: options.history ?? 50 });
@@ -74,14 +88,21 @@ export async function roomsHarness(options: { history?: number; steps?: ReplaySt
     rooms,
     replay,
     runtime: () =>
-      openAiRuntime({ env: {}, apiKey: 'sk-test-rooms-key-0123456789', model: 'gpt-4o-mini', baseUrl: replay.baseUrl, retry: { maxRetries: 0 } }),
+      openAiRuntime({
+        env: {},
+        apiKey: 'sk-test-rooms-key-0123456789',
+        model: 'gpt-4o-mini',
+        baseUrl: replay.baseUrl,
+        retry: { maxRetries: 0 },
+      }),
     async member(name, room, transport = 'websocket', fields = {}) {
       const others = clients.filter((other) => other.room === room);
       const client = new RoomClient(await connectTestClient(atmosphere.url('/rooms'), transport), name);
       clients.push(client);
       await client.join(room, fields);
       // Frames of different connections are ordered only once seen: wait until everyone saw the join.
-      for (const other of others) await other.waitFor((f) => f.type === 'presence' && f['action'] === 'join' && f['memberId'] === name);
+      for (const other of others)
+        await other.waitFor((f) => f.type === 'presence' && f['action'] === 'join' && f['memberId'] === name);
       return client;
     },
     async close() {

@@ -18,12 +18,21 @@ describe('an AI member streams its answer to the whole room', () => {
     h = await roomsHarness({ steps: [sseStep('openai-text.sse')] });
     const lobby = h.rooms.room('lobby');
     const answers = new Inbox<RoomAnswer>();
-    lobby.joinVirtual(llmRoomMember({ id: 'assistant', metadata: { name: 'Assistant' }, runtime: h.runtime(), onAnswer: (a) => answers.push(a) }));
+    lobby.joinVirtual(
+      llmRoomMember({
+        id: 'assistant',
+        metadata: { name: 'Assistant' },
+        runtime: h.runtime(),
+        onAnswer: (a) => answers.push(a),
+      }),
+    );
     const alice = await h.member('alice', 'lobby', 'websocket');
     const bob = await h.member('bob', 'lobby', 'sse');
     const carol = await h.member('carol', 'lobby', 'long-polling');
     await alice.say('lobby', { text: '@assistant, what does Atmosphere do?' });
-    const said = await Promise.all([alice, bob, carol].map((c) => c.waitFor((f) => f.type === 'message' && f['from'] === 'assistant')));
+    const said = await Promise.all(
+      [alice, bob, carol].map((c) => c.waitFor((f) => f.type === 'message' && f['from'] === 'assistant')),
+    );
 
     // Exactly the same frames of the assistant, in the same order, for everyone.
     const seen = [alice, bob, carol].map((c) => framesOf(c.frames(), 'assistant'));
@@ -37,21 +46,49 @@ describe('an AI member streams its answer to the whole room', () => {
     const ai = frames.slice(1, -2);
     expect(ai.map((f) => f['seq'])).toEqual(ai.map((_, i) => i + 1));
     for (const frame of ai) expect(frame).toMatchObject({ room: 'lobby', from: 'assistant', sessionId });
-    expect(ai[0]).toEqual({ room: 'lobby', from: 'assistant', type: 'metadata', key: 'room.replyTo', value: { from: 'alice', id: 1 }, sessionId, seq: 1 });
+    expect(ai[0]).toEqual({
+      room: 'lobby',
+      from: 'assistant',
+      type: 'metadata',
+      key: 'room.replyTo',
+      value: { from: 'alice', id: 1 },
+      sessionId,
+      seq: 1,
+    });
     expect(ai[1]).toMatchObject({ type: 'metadata', key: 'ai.model', value: 'gpt-4o-mini' });
     expect(ai.filter((f) => f.type === 'streaming-text').length).toBeGreaterThan(5);
     expect(streamedText(ai, sessionId)).toBe(FULL);
-    expect(ai.at(-1)).toEqual({ room: 'lobby', from: 'assistant', type: 'complete', sessionId, seq: ai.length });
+    expect(ai.at(-1)).toEqual({
+      room: 'lobby',
+      from: 'assistant',
+      type: 'complete',
+      sessionId,
+      seq: ai.length,
+    });
     expect(frames.at(-2)).toEqual({ type: 'typing', room: 'lobby', memberId: 'assistant', typing: false });
-    const reply = { type: 'message', room: 'lobby', id: 2, from: 'assistant', data: { text: FULL, sessionId, replyTo: { from: 'alice', id: 1 } } };
+    const reply = {
+      type: 'message',
+      room: 'lobby',
+      id: 2,
+      from: 'assistant',
+      data: { text: FULL, sessionId, replyTo: { from: 'alice', id: 1 } },
+    };
     expect(frames.at(-1)).toEqual(reply);
     for (const frame of said) expect(frame).toEqual(reply);
     // The others saw alice's question before any frame of the answer.
     for (const client of [bob, carol]) {
       const all = client.frames();
       const question = all.findIndex((f) => f.type === 'message' && f['from'] === 'alice');
-      expect(all[question]).toEqual({ type: 'message', room: 'lobby', id: 1, from: 'alice', data: { text: '@assistant, what does Atmosphere do?' } });
-      const firstOfAnswer = all.findIndex((f) => f['from'] === 'assistant' || (f.type === 'typing' && f['memberId'] === 'assistant'));
+      expect(all[question]).toEqual({
+        type: 'message',
+        room: 'lobby',
+        id: 1,
+        from: 'alice',
+        data: { text: '@assistant, what does Atmosphere do?' },
+      });
+      const firstOfAnswer = all.findIndex(
+        (f) => f['from'] === 'assistant' || (f.type === 'typing' && f['memberId'] === 'assistant'),
+      );
       expect(question).toBeGreaterThan(-1);
       expect(question).toBeLessThan(firstOfAnswer);
     }
@@ -60,15 +97,34 @@ describe('an AI member streams its answer to the whole room', () => {
     const request = await h.replay.requests.next();
     const messages = request.body!['messages'] as { role: string; content: string }[];
     expect(messages.map((m) => m.role)).toEqual(['system', 'user']);
-    expect(messages[0]!.content).toContain('You are Assistant (@assistant), a member of the chat room "lobby"');
+    expect(messages[0]!.content).toContain(
+      'You are Assistant (@assistant), a member of the chat room "lobby"',
+    );
     expect(messages[1]!.content).toBe('alice: what does Atmosphere do?');
-    expect(await answers.next()).toMatchObject({ room: 'lobby', memberId: 'assistant', status: 'complete', text: FULL, prompt: 'what does Atmosphere do?', sessionId, reply: { id: 2 } });
+    expect(await answers.next()).toMatchObject({
+      room: 'lobby',
+      memberId: 'assistant',
+      status: 'complete',
+      text: FULL,
+      prompt: 'what does Atmosphere do?',
+      sessionId,
+      reply: { id: 2 },
+    });
 
     // A late joiner replays the room's history: the question and the finished answer, no AI frames.
     const dave = await h.member('dave', 'lobby', 'streaming', { sinceId: 0 });
     await dave.waitFor((f) => f.type === 'message' && f['from'] === 'assistant');
     const history = dave.frames().filter((f) => f.type === 'message');
-    expect(history).toEqual([{ type: 'message', room: 'lobby', id: 1, from: 'alice', data: { text: '@assistant, what does Atmosphere do?' } }, reply]);
+    expect(history).toEqual([
+      {
+        type: 'message',
+        room: 'lobby',
+        id: 1,
+        from: 'alice',
+        data: { text: '@assistant, what does Atmosphere do?' },
+      },
+      reply,
+    ]);
     expect(dave.frames().filter((f) => f['sessionId'] !== undefined)).toEqual([]);
     expect(lobby.history().map((m) => m.from)).toEqual(['alice', 'assistant']);
   });
@@ -98,7 +154,12 @@ describe('an AI member streams its answer to the whole room', () => {
   test('the room conversation goes with each question, bounded by `memory`', async () => {
     h = await roomsHarness({ steps: [sseStep('openai-text.sse'), sseStep('openai-text.sse')] });
     const lobby = h.rooms.room('lobby');
-    const member = llmRoomMember({ id: 'assistant', runtime: h.runtime(), memory: 3, systemPrompt: 'Be brief.' });
+    const member = llmRoomMember({
+      id: 'assistant',
+      runtime: h.runtime(),
+      memory: 3,
+      systemPrompt: 'Be brief.',
+    });
     lobby.joinVirtual(member);
     const alice = await h.member('alice', 'lobby');
     const bob = await h.member('bob', 'lobby');
@@ -116,10 +177,18 @@ describe('an AI member streams its answer to the whole room', () => {
     const conversation = (request: typeof first): string[] =>
       (request.body!['messages'] as { role: string; content: string }[]).map((m) => `${m.role}|${m.content}`);
     const system = conversation(first)[0]!;
-    expect(system.startsWith('system|Be brief.\n\nYou are @assistant, a member of the chat room "lobby"')).toBe(true);
+    expect(
+      system.startsWith('system|Be brief.\n\nYou are @assistant, a member of the chat room "lobby"'),
+    ).toBe(true);
     expect(conversation(first)).toEqual([system, 'user|alice: hello everyone', 'user|alice: first question']);
     // The last 3 room messages before the question, its own answer among them; the question last.
-    expect(conversation(second)).toEqual([system, `user|alice: @assistant first question`, `assistant|${FULL}`, 'user|bob: a number', 'user|bob: thanks! second question']);
+    expect(conversation(second)).toEqual([
+      system,
+      `user|alice: @assistant first question`,
+      `assistant|${FULL}`,
+      'user|bob: a number',
+      'user|bob: thanks! second question',
+    ]);
   });
 
   test('what the room said before it sat down is context too; `client` configures the built-in runtime', async () => {
@@ -132,14 +201,20 @@ describe('an AI member streams its answer to the whole room', () => {
     await lobby.broadcast({ text: 'maintenance at 18:00' });
     const replay = h.replay;
     lobby.joinVirtual(
-      llmRoomMember({ id: 'ops', client: { env: {}, apiKey: 'sk-test-rooms-key-0123456789', model: 'gpt-4o', baseUrl: replay.baseUrl }, systemPrompt: ({ room, memberId }) => `${memberId} of ${room}` }),
+      llmRoomMember({
+        id: 'ops',
+        client: { env: {}, apiKey: 'sk-test-rooms-key-0123456789', model: 'gpt-4o', baseUrl: replay.baseUrl },
+        systemPrompt: ({ room, memberId }) => `${memberId} of ${room}`,
+      }),
     );
     await bob.waitFor((f) => f.type === 'presence' && f['memberId'] === 'ops');
     await bob.say('lobby', '@ops when do we deploy?');
     await alice.waitFor((f) => f.type === 'message' && f['from'] === 'ops');
     const body = (await replay.requests.next()).body!;
     expect(body['model']).toBe('gpt-4o');
-    expect((body['messages'] as { role: string; content: string }[]).map((m) => `${m.role}|${m.content}`)).toEqual([
+    expect(
+      (body['messages'] as { role: string; content: string }[]).map((m) => `${m.role}|${m.content}`),
+    ).toEqual([
       'system|ops of lobby',
       'user|alice: we deploy on Fridays',
       'user|room: maintenance at 18:00',

@@ -2,7 +2,14 @@ import { connectTestClient, eventually } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import { llmRoomMember } from '../src/rooms/index.ts';
 import { sseStep, transcriptText } from './fixtures.ts';
-import { type Frame, framesOf, RoomClient, type RoomsHarness, roomsHarness, streamedText } from './rooms-helpers.ts';
+import {
+  type Frame,
+  framesOf,
+  RoomClient,
+  type RoomsHarness,
+  roomsHarness,
+  streamedText,
+} from './rooms-helpers.ts';
 
 let h: RoomsHarness | undefined;
 afterEach(async () => {
@@ -47,12 +54,18 @@ describe("AI frames ride the room's broadcaster", () => {
     await alice.say('lobby', '@assistant tell me');
     await eventually(() => bob.frames().filter(isToken).length === 5, 'five tokens for bob');
     bob.client.cut();
-    await eventually(() => h!.atmosphere.resource(bob.client.trackingId)?.state === 'away', 'the server to see the cut');
+    await eventually(
+      () => h!.atmosphere.resource(bob.client.trackingId)?.state === 'away',
+      'the server to see the cut',
+    );
     h.replay.release();
     // The answer ends while bob is away.
     const said = await alice.waitFor((f) => f.type === 'message' && f['from'] === 'assistant');
     const again = new RoomClient(
-      await connectTestClient(h.atmosphere.url('/rooms'), 'sse', { trackingId: bob.client.trackingId, received: bob.client.received }),
+      await connectTestClient(h.atmosphere.url('/rooms'), 'sse', {
+        trackingId: bob.client.trackingId,
+        received: bob.client.received,
+      }),
       'bob',
     );
     try {

@@ -24,7 +24,11 @@ describe('sessions outside an endpoint', () => {
     const payloads = new Set<unknown>();
     broadcaster.addFilter({ name: 'count', filter: (payload) => (payloads.add(payload), payload) });
     const session = createBroadcasterSession(broadcaster);
-    const response = await runAgent({ runtime: demoRuntime({ delayMs: 0, answer: () => 'Hello, room.' }), session, message: 'hi' });
+    const response = await runAgent({
+      runtime: demoRuntime({ delayMs: 0, answer: () => 'Hello, room.' }),
+      session,
+      message: 'hi',
+    });
     expect(response.status).toBe('complete');
     const [a, b] = await Promise.all([alice.answer(), bob.answer()]);
     expect(a.text).toBe('Hello, room.');
@@ -41,7 +45,11 @@ describe('sessions outside an endpoint', () => {
       onReady(resource) {
         const session = createResourceSession(resource);
         sessions.push(session);
-        void runAgent({ runtime: demoRuntime({ delayMs: 20, answer: () => 'word '.repeat(500) }), session, message: 'long' });
+        void runAgent({
+          runtime: demoRuntime({ delayMs: 20, answer: () => 'word '.repeat(500) }),
+          session,
+          message: 'long',
+        });
       },
     });
     const asker = wrapAiClient(await connectTestClient(atmosphere.url('/ask'), 'websocket'));
@@ -64,10 +72,15 @@ describe('conversation-memory provider', () => {
     const { inMemoryConversationMemoryProvider } = await import('../src/runtimes/providers.ts');
     const { aiEndpoint } = await import('../src/endpoint/ai-endpoint.ts');
     const { connectAiClient } = await import('../src/testing/index.ts');
-    atmosphere = await startTestAtmosphere({ providers: [inMemoryConversationMemoryProvider({ maxMessages: 2 })] });
+    atmosphere = await startTestAtmosphere({
+      providers: [inMemoryConversationMemoryProvider({ maxMessages: 2 })],
+    });
     const memory = atmosphere.provider('conversation-memory');
     expect(memory).toBeInstanceOf(InMemoryConversationMemory);
-    const endpoint = aiEndpoint(atmosphere, { path: '/ai', runtime: demoRuntime({ delayMs: 0, answer: () => 'ok' }) });
+    const endpoint = aiEndpoint(atmosphere, {
+      path: '/ai',
+      runtime: demoRuntime({ delayMs: 0, answer: () => 'ok' }),
+    });
     expect(endpoint.memory).toBe(memory);
     const client = await connectAiClient(atmosphere.url('/ai'));
     await client.prompt('remember me');

@@ -14,23 +14,33 @@ const Weather = z.object({ city: z.string(), celsius: z.number(), conditions: z.
 
 describe('structured output', () => {
   test('JSON mode, entity-start, a structured-field per field as it completes, the validated entity', async () => {
-    h = await harness({ steps: [sseStep('openai-structured.sse')], structuredOutput: { name: 'Weather', schema: Weather } });
+    h = await harness({
+      steps: [sseStep('openai-structured.sse')],
+      structuredOutput: { name: 'Weather', schema: Weather },
+    });
     const client = await connectAiClient(h.url());
     await client.prompt('Weather in Montreal as JSON');
     const answer = await client.answer();
     expect(answer.end?.type).toBe('complete');
-    expect(answer.events('entity-start')).toEqual([{ typeName: 'Weather', jsonSchema: expect.objectContaining({ type: 'object' }) }]);
+    expect(answer.events('entity-start')).toEqual([
+      { typeName: 'Weather', jsonSchema: expect.objectContaining({ type: 'object' }) },
+    ]);
     expect(answer.events('structured-field')).toEqual([
       { fieldName: 'city', value: 'Montreal', schemaType: 'string' },
       { fieldName: 'celsius', value: 21, schemaType: 'number' },
       { fieldName: 'conditions', value: ['sunny', 'windy'], schemaType: 'array' },
     ]);
-    expect(answer.events('entity-complete')).toEqual([{ typeName: 'Weather', entity: { city: 'Montreal', celsius: 21, conditions: ['sunny', 'windy'] } }]);
+    expect(answer.events('entity-complete')).toEqual([
+      { typeName: 'Weather', entity: { city: 'Montreal', celsius: 21, conditions: ['sunny', 'windy'] } },
+    ]);
     const kinds = answer.frames.map((f) => ('event' in f ? f.event : f.type));
     expect(kinds.indexOf('entity-start')).toBeLessThan(kinds.indexOf('structured-field'));
     expect(kinds.at(-2)).toBe('entity-complete');
     const request = await h.replay!.requests.next();
-    expect(request.body!['response_format']).toMatchObject({ type: 'json_schema', json_schema: { name: 'Weather' } });
+    expect(request.body!['response_format']).toMatchObject({
+      type: 'json_schema',
+      json_schema: { name: 'Weather' },
+    });
     const system = (request.body!['messages'] as { role: string; content: string }[])[0]!;
     expect(system.role).toBe('system');
     expect(system.content).toContain('Answer with a single JSON object that matches this JSON Schema');
@@ -52,7 +62,10 @@ describe('structured output', () => {
   });
 
   test('text that is not JSON ends with STRUCTURED_OUTPUT_INVALID', async () => {
-    h = await harness({ steps: [sseStep('openai-text.sse')], structuredOutput: { schema: { type: 'object' } } });
+    h = await harness({
+      steps: [sseStep('openai-text.sse')],
+      structuredOutput: { schema: { type: 'object' } },
+    });
     const client = await connectAiClient(h.url());
     await client.prompt('Weather?');
     expect((await client.answer()).end).toMatchObject({ type: 'error', code: 'STRUCTURED_OUTPUT_INVALID' });

@@ -1,5 +1,14 @@
 import { describe, expect, test } from 'vitest';
-import { errorFrame, framePrefix, joinAckFrame, membersJson, messageFrame, presenceFrame, tagFrame, typingFrame } from './frames.ts';
+import {
+  errorFrame,
+  framePrefix,
+  joinAckFrame,
+  membersJson,
+  messageFrame,
+  presenceFrame,
+  tagFrame,
+  typingFrame,
+} from './frames.ts';
 
 describe('frames', () => {
   test('the exact shapes of PROTOCOL.md §8', () => {
@@ -8,10 +17,18 @@ describe('frames', () => {
       room: 'lobby',
       members: [{ id: 'alice', metadata: { a: 1 } }],
     });
-    expect(presenceFrame('lobby', 'join', { id: 'bob', metadata: {} })).toBe('{"type":"presence","room":"lobby","action":"join","memberId":"bob","metadata":{}}');
-    expect(messageFrame('lobby', 7, 'alice', { t: 1 })).toBe('{"type":"message","room":"lobby","id":7,"from":"alice","data":{"t":1}}');
-    expect(messageFrame('lobby', undefined, undefined, null)).toBe('{"type":"message","room":"lobby","data":null}');
-    expect(typingFrame('lobby', 'bob', false)).toBe('{"type":"typing","room":"lobby","memberId":"bob","typing":false}');
+    expect(presenceFrame('lobby', 'join', { id: 'bob', metadata: {} })).toBe(
+      '{"type":"presence","room":"lobby","action":"join","memberId":"bob","metadata":{}}',
+    );
+    expect(messageFrame('lobby', 7, 'alice', { t: 1 })).toBe(
+      '{"type":"message","room":"lobby","id":7,"from":"alice","data":{"t":1}}',
+    );
+    expect(messageFrame('lobby', undefined, undefined, null)).toBe(
+      '{"type":"message","room":"lobby","data":null}',
+    );
+    expect(typingFrame('lobby', 'bob', false)).toBe(
+      '{"type":"typing","room":"lobby","memberId":"bob","typing":false}',
+    );
     expect(errorFrame('lobby', 'Unauthorized')).toBe('{"type":"error","room":"lobby","data":"Unauthorized"}');
     expect(errorFrame(undefined, 'Invalid JSON')).toBe('{"type":"error","data":"Invalid JSON"}');
   });
@@ -26,7 +43,14 @@ describe('frames', () => {
   test('AI frames are tagged with room and sender without being parsed; other text passes as is', () => {
     const prefix = framePrefix('lobby', 'ai');
     const frame = '{"type":"streaming-text","data":"Hel","sessionId":"s","seq":1}';
-    expect(JSON.parse(tagFrame(prefix, frame))).toEqual({ room: 'lobby', from: 'ai', type: 'streaming-text', data: 'Hel', sessionId: 's', seq: 1 });
+    expect(JSON.parse(tagFrame(prefix, frame))).toEqual({
+      room: 'lobby',
+      from: 'ai',
+      type: 'streaming-text',
+      data: 'Hel',
+      sessionId: 's',
+      seq: 1,
+    });
     expect(tagFrame(prefix, '{}')).toBe('{"room":"lobby","from":"ai"}');
     expect(tagFrame(prefix, '{ \n}')).toBe('{"room":"lobby","from":"ai"}');
     expect(JSON.parse(tagFrame(prefix, '{ "a" : 1 }'))).toEqual({ room: 'lobby', from: 'ai', a: 1 });

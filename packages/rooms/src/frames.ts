@@ -20,14 +20,27 @@ export function presenceFrame(room: string, action: 'join' | 'leave', member: Ro
  * `{"type":"message","room":…,"id":7,"from":…,"data":…}` — `id` only with history, `from` only with a sender.
  * Throws `BAD_REQUEST` when `data` cannot be sent as JSON.
  */
-export function messageFrame(room: string, id: number | undefined, from: string | undefined, data: unknown): string {
-  if (data === undefined) throw new AtmosphereError('BAD_REQUEST', `A message to room ${room} needs data (undefined cannot be sent as JSON).`);
+export function messageFrame(
+  room: string,
+  id: number | undefined,
+  from: string | undefined,
+  data: unknown,
+): string {
+  if (data === undefined)
+    throw new AtmosphereError(
+      'BAD_REQUEST',
+      `A message to room ${room} needs data (undefined cannot be sent as JSON).`,
+    );
   try {
     return JSON.stringify({ type: 'message', room, id, from, data });
   } catch (error) {
-    throw new AtmosphereError('BAD_REQUEST', `The message to room ${room} cannot be encoded as JSON: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new AtmosphereError(
+      'BAD_REQUEST',
+      `The message to room ${room} cannot be encoded as JSON: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 

@@ -4,7 +4,13 @@ import type { RoomMetadata } from './types.ts';
 
 /** A client → server frame of the room protocol, validated. */
 export type RoomCommand =
-  | { readonly type: 'join'; readonly room: string; readonly memberId: string | undefined; readonly metadata: RoomMetadata; readonly sinceId: number | undefined }
+  | {
+      readonly type: 'join';
+      readonly room: string;
+      readonly memberId: string | undefined;
+      readonly metadata: RoomMetadata;
+      readonly sinceId: number | undefined;
+    }
   | { readonly type: 'leave'; readonly room: string }
   | { readonly type: 'broadcast'; readonly room: string; readonly data: unknown }
   | { readonly type: 'direct'; readonly room: string; readonly targetId: string; readonly data: unknown }
@@ -27,7 +33,6 @@ export type ParseResult =
 
 const EMPTY_METADATA: RoomMetadata = Object.freeze({});
 const TYPE_ECHO = /^[a-z_]{1,32}$/;
-
 
 function fail(room: string | undefined, error: string): ParseResult {
   return { ok: false, room, error };
@@ -55,7 +60,12 @@ export function parseRoomCommand(text: string, limits: CommandLimits): ParseResu
   try {
     parsed = parseUntrustedJson(text, limits.maxJsonDepth);
   } catch (error) {
-    return fail(undefined, AtmosphereError.isInstance(error) && error.message.includes('deeper') ? 'JSON nested too deeply' : 'Invalid JSON');
+    return fail(
+      undefined,
+      AtmosphereError.isInstance(error) && error.message.includes('deeper')
+        ? 'JSON nested too deeply'
+        : 'Invalid JSON',
+    );
   }
   if (!isPlainObject(parsed)) return fail(undefined, 'Expected a JSON object');
   const type = field(parsed, 'type');
@@ -69,9 +79,13 @@ export function parseRoomCommand(text: string, limits: CommandLimits): ParseResu
     case 'typing':
       break;
     default:
-      return fail(room, typeof type === 'string' && TYPE_ECHO.test(type) ? `Unknown type: ${type}` : 'Unknown type');
+      return fail(
+        room,
+        typeof type === 'string' && TYPE_ECHO.test(type) ? `Unknown type: ${type}` : 'Unknown type',
+      );
   }
-  if (room === undefined) return fail(undefined, rawRoom === undefined ? 'Missing room' : `Invalid room name: ${ROOM_NAME_RULE}`);
+  if (room === undefined)
+    return fail(undefined, rawRoom === undefined ? 'Missing room' : `Invalid room name: ${ROOM_NAME_RULE}`);
   switch (type) {
     case 'join':
       return parseJoin(parsed, room, limits);
@@ -110,11 +124,18 @@ function parseJoin(body: Record<string, unknown>, room: string, limits: CommandL
   }
   if (metadata !== undefined && metadata !== null) {
     if (!isPlainObject(metadata) || JSON.stringify(metadata).length > limits.maxMetadataLength) {
-      return fail(room, `Invalid metadata: expected a JSON object of at most ${limits.maxMetadataLength} characters`);
+      return fail(
+        room,
+        `Invalid metadata: expected a JSON object of at most ${limits.maxMetadataLength} characters`,
+      );
     }
   }
   const sinceId = field(body, 'sinceId');
-  if (sinceId !== undefined && sinceId !== null && !(Number.isSafeInteger(sinceId) && (sinceId as number) >= 0)) {
+  if (
+    sinceId !== undefined &&
+    sinceId !== null &&
+    !(Number.isSafeInteger(sinceId) && (sinceId as number) >= 0)
+  ) {
     return fail(room, 'Invalid sinceId: expected a non-negative integer');
   }
   return {

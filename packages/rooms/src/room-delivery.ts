@@ -1,4 +1,10 @@
-import { AtmosphereError, type AtmosphereResource, type Broadcaster, type BroadcastOptions, type Logger } from '@atmosphere/runtime';
+import {
+  AtmosphereError,
+  type AtmosphereResource,
+  type Broadcaster,
+  type BroadcastOptions,
+  type Logger,
+} from '@atmosphere/runtime';
 import { joinAckFrame, membersJson, messageFrame, presenceFrame } from './frames.ts';
 import { type HistoryEntry, RoomHistory } from './history.ts';
 import { asError } from './errors.ts';
@@ -46,8 +52,18 @@ export type DeliveryOp =
       readonly skip: string | undefined;
       readonly done: Settle | undefined;
     }
-  | { readonly kind: 'subscribe'; readonly resource: AtmosphereResource; readonly state: MemberState; readonly sinceId: number | undefined }
-  | { readonly kind: 'presence'; readonly action: 'join' | 'leave'; readonly state: MemberState; readonly reason: LeaveReason }
+  | {
+      readonly kind: 'subscribe';
+      readonly resource: AtmosphereResource;
+      readonly state: MemberState;
+      readonly sinceId: number | undefined;
+    }
+  | {
+      readonly kind: 'presence';
+      readonly action: 'join' | 'leave';
+      readonly state: MemberState;
+      readonly reason: LeaveReason;
+    }
   | { readonly kind: 'task'; readonly run: () => void };
 
 /** @internal The room's view that delivery needs. */
@@ -120,7 +136,16 @@ export class RoomDelivery {
   /** Queues a prepared message for everyone but the `exclude` connection (and the virtual sender). */
   submitMessage(prepared: PreparedMessage, exclude: string | undefined, done: Settle | undefined): void {
     const { payload, message, entry } = prepared;
-    this.submit({ kind: 'send', payload, exclude, target: undefined, entry, message, skip: message.from, done });
+    this.submit({
+      kind: 'send',
+      payload,
+      exclude,
+      target: undefined,
+      entry,
+      message,
+      skip: message.from,
+      done,
+    });
   }
 
   /** The room's announced members (those in `join_ack` lists). */
@@ -164,15 +189,24 @@ export class RoomDelivery {
       }
     } else {
       if (op.entry !== undefined) this.history?.push(op.entry);
-      if (op.payload !== undefined) delivered = this.#dispatch(op.payload, op.exclude === undefined ? undefined : { exclude: op.exclude });
+      if (op.payload !== undefined)
+        delivered = this.#dispatch(
+          op.payload,
+          op.exclude === undefined ? undefined : { exclude: op.exclude },
+        );
       if (op.message !== undefined && owner.virtuals.size > 0) {
-        for (const state of [...owner.virtuals]) if (state.member.id !== op.skip) state.context?.deliver(op.message);
+        for (const state of [...owner.virtuals])
+          if (state.member.id !== op.skip) state.context?.deliver(op.message);
       }
     }
     const done = op.done;
     if (done === undefined) return;
     if (delivered === undefined) done.resolve();
-    else delivered.then(() => done.resolve(), (error: unknown) => done.reject(error));
+    else
+      delivered.then(
+        () => done.resolve(),
+        (error: unknown) => done.reject(error),
+      );
   }
 
   /**
@@ -184,16 +218,30 @@ export class RoomDelivery {
   #subscribe(resource: AtmosphereResource, state: MemberState, sinceId: number | undefined): void {
     const owner = this.#owner;
     const entry = owner.connection(resource.id);
-    if (entry === undefined || entry.resource !== resource || entry.state !== state || resource.state === 'closed') return;
+    if (
+      entry === undefined ||
+      entry.resource !== resource ||
+      entry.state !== state ||
+      resource.state === 'closed'
+    )
+      return;
     owner.broadcaster.addResource(resource);
     const announce = !state.announced && owner.members.get(state.member.id) === state;
     if (announce) this.#setAnnounced(state, true);
     const toJoiner: BroadcastOptions = { to: resource.id };
-    void this.#dispatch(joinAckFrame(owner.name, (this.#ackMembers ??= membersJson(this.#announced.values()))), toJoiner);
+    void this.#dispatch(
+      joinAckFrame(owner.name, (this.#ackMembers ??= membersJson(this.#announced.values()))),
+      toJoiner,
+    );
     if (sinceId !== undefined && this.history !== undefined) {
       for (const replayed of this.history.after(sinceId)) void this.#dispatch(replayed.payload, toJoiner);
     }
-    if (announce) this.#announce({ room: owner.name, action: 'join', member: state.member, virtual: false }, state, resource.id);
+    if (announce)
+      this.#announce(
+        { room: owner.name, action: 'join', member: state.member, virtual: false },
+        state,
+        resource.id,
+      );
   }
 
   #presence(action: 'join' | 'leave', state: MemberState, reason: LeaveReason): void {
@@ -201,13 +249,21 @@ export class RoomDelivery {
     if (action === 'join') {
       if (state.announced || this.#owner.members.get(state.member.id) !== state) return;
       this.#setAnnounced(state, true);
-      this.#announce({ room, action, member: state.member, virtual: state.context !== undefined }, state, undefined);
+      this.#announce(
+        { room, action, member: state.member, virtual: state.context !== undefined },
+        state,
+        undefined,
+      );
       state.context?.joined();
       return;
     }
     if (!state.announced) return;
     this.#setAnnounced(state, false);
-    this.#announce({ room, action, member: state.member, virtual: state.context !== undefined, reason }, state, undefined);
+    this.#announce(
+      { room, action, member: state.member, virtual: state.context !== undefined, reason },
+      state,
+      undefined,
+    );
   }
 
   #setAnnounced(state: MemberState, announced: boolean): void {
@@ -219,9 +275,13 @@ export class RoomDelivery {
 
   #announce(event: PresenceEvent, subject: MemberState, exclude: string | undefined): void {
     const owner = this.#owner;
-    void this.#dispatch(presenceFrame(owner.name, event.action, event.member), exclude === undefined ? undefined : { exclude });
+    void this.#dispatch(
+      presenceFrame(owner.name, event.action, event.member),
+      exclude === undefined ? undefined : { exclude },
+    );
     for (const listener of owner.listeners()) notify(owner, listener, event);
-    if (owner.virtuals.size > 0) for (const state of [...owner.virtuals]) if (state !== subject) state.context?.presence(event);
+    if (owner.virtuals.size > 0)
+      for (const state of [...owner.virtuals]) if (state !== subject) state.context?.presence(event);
   }
 
   /**
@@ -233,7 +293,9 @@ export class RoomDelivery {
     const broadcaster = this.#owner.broadcaster;
     if (broadcaster.destroyed) {
       // Someone destroyed the room's broadcaster (shutdown): nothing can be delivered any more.
-      return this.#refused(new AtmosphereError('CLOSED', `The broadcaster of room ${this.#owner.name} was destroyed.`));
+      return this.#refused(
+        new AtmosphereError('CLOSED', `The broadcaster of room ${this.#owner.name} was destroyed.`),
+      );
     }
     const sync = this.#inflight === 0 && broadcaster.filters.length === 0;
     let result: Promise<void>;
@@ -261,7 +323,11 @@ export class RoomDelivery {
 }
 
 /** Calls a presence listener; a throw is logged, not propagated. */
-export function notify(owner: { readonly name: string; readonly logger: Logger }, listener: PresenceListener, event: PresenceEvent): void {
+export function notify(
+  owner: { readonly name: string; readonly logger: Logger },
+  listener: PresenceListener,
+  event: PresenceEvent,
+): void {
   try {
     listener(event);
   } catch (error) {
@@ -269,7 +335,13 @@ export function notify(owner: { readonly name: string; readonly logger: Logger }
   }
 }
 
-function roomMessage(room: string, id: number | undefined, from: string | undefined, data: unknown, to?: string): RoomMessage {
+function roomMessage(
+  room: string,
+  id: number | undefined,
+  from: string | undefined,
+  data: unknown,
+  to?: string,
+): RoomMessage {
   const message: { room: string; id?: number; from?: string; data: unknown; to?: string } = { room, data };
   if (id !== undefined) message.id = id;
   if (from !== undefined) message.from = from;
@@ -278,6 +350,11 @@ function roomMessage(room: string, id: number | undefined, from: string | undefi
 }
 
 /** @internal A direct message as virtual members see it. */
-export function directMessage(room: string, from: string | undefined, to: string, data: unknown): RoomMessage {
+export function directMessage(
+  room: string,
+  from: string | undefined,
+  to: string,
+  data: unknown,
+): RoomMessage {
   return roomMessage(room, undefined, from, data, to);
 }

@@ -56,7 +56,10 @@ function positiveInteger(options: RoomsOptions, key: keyof RoomsOptions, fallbac
   const value = options[key];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new AtmosphereError('INVALID_OPTION', `Rooms option \`${key}\` must be an integer >= ${min}; got ${typeof value === 'number' ? value : typeof value}.`);
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      `Rooms option \`${key}\` must be an integer >= ${min}; got ${typeof value === 'number' ? value : typeof value}.`,
+    );
   }
   return value;
 }
@@ -97,7 +100,10 @@ export class RoomManager {
     };
     const maxRoomsPerConnection = positiveInteger(options, 'maxRoomsPerConnection', 100);
     if (options.authorize !== undefined && typeof options.authorize !== 'function') {
-      throw new AtmosphereError('INVALID_OPTION', 'Rooms option `authorize` must be a function (request) => boolean | Promise<boolean>.');
+      throw new AtmosphereError(
+        'INVALID_OPTION',
+        'Rooms option `authorize` must be a function (request) => boolean | Promise<boolean>.',
+      );
     }
     this.#host = {
       logger: this.logger,
@@ -119,7 +125,10 @@ export class RoomManager {
     });
     if (options.reconnectGraceMs !== undefined) {
       const grace = positiveInteger(options, 'reconnectGraceMs', 0);
-      this.#sweeper = setInterval(() => this.#sweep(grace), Math.max(10, Math.min(1000, Math.floor(grace / 4))));
+      this.#sweeper = setInterval(
+        () => this.#sweep(grace),
+        Math.max(10, Math.min(1000, Math.floor(grace / 4))),
+      );
       this.#sweeper.unref();
     }
   }
@@ -131,7 +140,11 @@ export class RoomManager {
    */
   room(name: string): Room {
     this.#assertOpen();
-    if (!isRoomName(name)) throw new AtmosphereError('BAD_REQUEST', `Invalid room name ${JSON.stringify(name)}: ${ROOM_NAME_RULE}.`);
+    if (!isRoomName(name))
+      throw new AtmosphereError(
+        'BAD_REQUEST',
+        `Invalid room name ${JSON.stringify(name)}: ${ROOM_NAME_RULE}.`,
+      );
     const existing = this.#rooms.get(name);
     if (existing !== undefined) {
       existing.makePersistent();
@@ -178,7 +191,10 @@ export class RoomManager {
    */
   mount(path: string): ManagedServiceRegistration {
     this.#assertOpen();
-    const service = this.atmosphere.managed(path, this.#protocol.handler(), { codec: 'text', subscribe: false });
+    const service = this.atmosphere.managed(path, this.#protocol.handler(), {
+      codec: 'text',
+      subscribe: false,
+    });
     this.#services.push(service);
     return service;
   }
@@ -209,7 +225,11 @@ export class RoomManager {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new AtmosphereError('CLOSED', 'This RoomManager was closed; get a new one with RoomManager.for(atmosphere).');
+    if (this.#closed)
+      throw new AtmosphereError(
+        'CLOSED',
+        'This RoomManager was closed; get a new one with RoomManager.for(atmosphere).',
+      );
   }
 
   #track(resource: AtmosphereResource, room: Room): void {
@@ -259,7 +279,10 @@ export class RoomManager {
  */
 export function createRooms(atmosphere: Atmosphere, options: RoomsOptions = {}): RoomManager {
   if (managers.has(atmosphere)) {
-    throw new AtmosphereError('INVALID_OPTION', 'This Atmosphere instance already has a RoomManager; get it with RoomManager.for(atmosphere) and mount more paths with rooms.mount(path).');
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      'This Atmosphere instance already has a RoomManager; get it with RoomManager.for(atmosphere) and mount more paths with rooms.mount(path).',
+    );
   }
   const manager = new RoomManager(atmosphere, options);
   managers.set(atmosphere, manager);

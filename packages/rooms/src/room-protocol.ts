@@ -1,4 +1,9 @@
-import { AtmosphereError, type AtmosphereResource, type Logger, type ManagedHandler } from '@atmosphere/runtime';
+import {
+  AtmosphereError,
+  type AtmosphereResource,
+  type Logger,
+  type ManagedHandler,
+} from '@atmosphere/runtime';
 import type { RoomAuthorizationRequest, RoomAuthorizer } from './authorizer.ts';
 import { errorFrame } from './frames.ts';
 import { type CommandLimits, parseRoomCommand, type RoomCommand } from './parse.ts';
@@ -25,7 +30,9 @@ const UNAUTHORIZED = 'Unauthorized';
 type MemberCommand = Exclude<RoomCommand, { type: 'join' }>;
 
 function isPromise<T>(value: unknown): value is Promise<T> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /**
@@ -50,7 +57,8 @@ export class RoomProtocol {
 
   /** Handles one client frame; never throws, never rejects. */
   handle(resource: AtmosphereResource, payload: unknown): void | Promise<void> {
-    if (typeof payload !== 'string') return this.#reject(resource, undefined, 'Binary messages are not supported');
+    if (typeof payload !== 'string')
+      return this.#reject(resource, undefined, 'Binary messages are not supported');
     const parsed = parseRoomCommand(payload, this.#host.limits);
     if (!parsed.ok) return this.#reject(resource, parsed.room, parsed.error);
     const command = parsed.command;
@@ -65,7 +73,8 @@ export class RoomProtocol {
       if (!allowed) return this.#reject(resource, command.room, UNAUTHORIZED);
       if (resource.state === 'closed') return;
       // The world may have moved while the authorizer thought: the connection must still be in that room.
-      if (room.destroyed || room.connectionMember(resource) !== member) return this.#reject(resource, command.room, NOT_JOINED);
+      if (room.destroyed || room.connectionMember(resource) !== member)
+        return this.#reject(resource, command.room, NOT_JOINED);
       this.#apply(resource, room, member, command);
     });
   }
@@ -98,7 +107,8 @@ export class RoomProtocol {
   #join(resource: AtmosphereResource, command: Extract<RoomCommand, { type: 'join' }>): void | Promise<void> {
     const current = this.#host.find(command.room)?.connectionMember(resource);
     const id = command.memberId ?? current?.id ?? resource.id;
-    if (current !== undefined && current.id !== id) return this.#reject(resource, command.room, `Already joined as ${current.id}; leave first`);
+    if (current !== undefined && current.id !== id)
+      return this.#reject(resource, command.room, `Already joined as ${current.id}; leave first`);
     const member: RoomMember = { id, metadata: command.metadata };
     const request: RoomAuthorizationRequest =
       command.sinceId === undefined
@@ -113,7 +123,11 @@ export class RoomProtocol {
     });
   }
 
-  #joinAllowed(resource: AtmosphereResource, command: Extract<RoomCommand, { type: 'join' }>, member: RoomMember): void {
+  #joinAllowed(
+    resource: AtmosphereResource,
+    command: Extract<RoomCommand, { type: 'join' }>,
+    member: RoomMember,
+  ): void {
     const max = this.#host.maxRoomsPerConnection;
     const existing = this.#host.find(command.room);
     if (existing?.connectionMember(resource) === undefined && this.#host.roomCount(resource) >= max) {
@@ -137,7 +151,9 @@ export class RoomProtocol {
     try {
       verdict = authorize(request);
     } catch (error) {
-      this.#host.logger.warn(`rooms: the authorizer threw on ${request.action} ${request.room}; refused`, { error });
+      this.#host.logger.warn(`rooms: the authorizer threw on ${request.action} ${request.room}; refused`, {
+        error,
+      });
       return false;
     }
     if (verdict === true) return true;
@@ -145,14 +161,19 @@ export class RoomProtocol {
     return verdict.then(
       (allowed) => allowed === true,
       (error: unknown) => {
-        this.#host.logger.warn(`rooms: the authorizer failed on ${request.action} ${request.room}; refused`, { error });
+        this.#host.logger.warn(`rooms: the authorizer failed on ${request.action} ${request.room}; refused`, {
+          error,
+        });
         return false;
       },
     );
   }
 
   #failed(resource: AtmosphereResource, room: string, error: unknown): void {
-    if (AtmosphereError.isInstance(error) && (error.code === 'CONFLICT' || error.code === 'BAD_REQUEST' || error.code === 'CLOSED')) {
+    if (
+      AtmosphereError.isInstance(error) &&
+      (error.code === 'CONFLICT' || error.code === 'BAD_REQUEST' || error.code === 'CLOSED')
+    ) {
       this.#reject(resource, room, error.message);
       return;
     }
@@ -162,19 +183,31 @@ export class RoomProtocol {
 
   #reject(resource: AtmosphereResource, room: string | undefined, reason: string): void {
     if (resource.state === 'closed') return;
-    this.#host.logger.debug(`rooms: refused a frame from ${resource.id}${room === undefined ? '' : ` for room ${room}`}: ${reason}`);
+    this.#host.logger.debug(
+      `rooms: refused a frame from ${resource.id}${room === undefined ? '' : ` for room ${room}`}: ${reason}`,
+    );
     resource.write(errorFrame(room, reason));
   }
 
   /** A frame the runtime refused before it reached `onMessage` (a bad `@@/path@@` prefix, an interceptor). */
   #runtimeError(error: AtmosphereError, resource: AtmosphereResource): void {
-    if (error.code === 'HANDLER_FAILED') this.#host.logger.error(`rooms: handler failed for ${resource.id}`, { error: error.cause });
-    const reason = error.code === 'HANDLER_FAILED' ? 'Internal error' : error.code === 'NOT_FOUND' ? 'Unknown path' : `Message refused (${error.code})`;
+    if (error.code === 'HANDLER_FAILED')
+      this.#host.logger.error(`rooms: handler failed for ${resource.id}`, { error: error.cause });
+    const reason =
+      error.code === 'HANDLER_FAILED'
+        ? 'Internal error'
+        : error.code === 'NOT_FOUND'
+          ? 'Unknown path'
+          : `Message refused (${error.code})`;
     this.#reject(resource, undefined, reason);
   }
 }
 
-function memberRequest(command: MemberCommand, member: RoomMember, resource: AtmosphereResource): RoomAuthorizationRequest {
+function memberRequest(
+  command: MemberCommand,
+  member: RoomMember,
+  resource: AtmosphereResource,
+): RoomAuthorizationRequest {
   const base = { action: command.type, room: command.room, member, resource } as const;
   switch (command.type) {
     case 'leave':

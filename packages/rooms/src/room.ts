@@ -126,31 +126,56 @@ export class Room implements VirtualHost {
    * room as another member or the id belongs to a virtual member, `CLOSED` after `destroy()` or for a closed
    * resource. Not subject to the authorizer (that is for client requests).
    */
-  join(resource: AtmosphereResource, member: { id?: string; metadata?: RoomMetadata } = {}, options: { sinceId?: number } = {}): RoomMember {
+  join(
+    resource: AtmosphereResource,
+    member: { id?: string; metadata?: RoomMetadata } = {},
+    options: { sinceId?: number } = {},
+  ): RoomMember {
     this.#assertOpen();
-    if (resource.state === 'closed') throw new AtmosphereError('CLOSED', `Resource ${resource.id} is closed and cannot join room ${this.name}.`);
+    if (resource.state === 'closed')
+      throw new AtmosphereError(
+        'CLOSED',
+        `Resource ${resource.id} is closed and cannot join room ${this.name}.`,
+      );
     const id = member.id ?? resource.id;
-    if (!isMemberId(id)) throw new AtmosphereError('BAD_REQUEST', `Invalid member id ${JSON.stringify(id)}: ${MEMBER_ID_RULE}.`);
+    if (!isMemberId(id))
+      throw new AtmosphereError('BAD_REQUEST', `Invalid member id ${JSON.stringify(id)}: ${MEMBER_ID_RULE}.`);
     const sinceId = options.sinceId;
     if (sinceId !== undefined && !(Number.isSafeInteger(sinceId) && sinceId >= 0)) {
-      throw new AtmosphereError('BAD_REQUEST', `Invalid sinceId ${sinceId}: expected a non-negative integer.`);
+      throw new AtmosphereError(
+        'BAD_REQUEST',
+        `Invalid sinceId ${sinceId}: expected a non-negative integer.`,
+      );
     }
     const current = this.#connections.get(resource.id);
     if (current !== undefined) {
       if (current.resource !== resource) {
         this.removeConnection(current.resource, 'disconnected', false);
       } else if (current.state.member.id !== id) {
-        throw new AtmosphereError('CONFLICT', `This connection is in room ${this.name} as ${current.state.member.id}; leave first.`);
+        throw new AtmosphereError(
+          'CONFLICT',
+          `This connection is in room ${this.name} as ${current.state.member.id}; leave first.`,
+        );
       } else {
         this.#delivery.submit({ kind: 'subscribe', resource, state: current.state, sinceId });
         return current.state.member;
       }
     }
     let state = this.#members.get(id);
-    if (state?.context !== undefined) throw new AtmosphereError('CONFLICT', `Member id ${id} belongs to a virtual member of room ${this.name}.`);
+    if (state?.context !== undefined)
+      throw new AtmosphereError(
+        'CONFLICT',
+        `Member id ${id} belongs to a virtual member of room ${this.name}.`,
+      );
     if (state === undefined) {
       const metadata = checkedMetadata(member.metadata, id);
-      state = { member: Object.freeze({ id, metadata }), connections: new Set(), joinedAt: Date.now(), context: undefined, announced: false };
+      state = {
+        member: Object.freeze({ id, metadata }),
+        connections: new Set(),
+        joinedAt: Date.now(),
+        context: undefined,
+        announced: false,
+      };
       this.#members.set(id, state);
     }
     state.connections.add(resource);
@@ -186,7 +211,8 @@ export class Room implements VirtualHost {
     state.connections.delete(resource);
     this.#broadcaster.removeResource(resource);
     this.#host.connectionLeft(resource, this);
-    if (notifySelf && resource.state !== 'closed') resource.write(presenceFrame(this.name, 'leave', state.member));
+    if (notifySelf && resource.state !== 'closed')
+      resource.write(presenceFrame(this.name, 'leave', state.member));
     if (state.connections.size === 0) this.#removeMember(state, reason);
     return true;
   }
@@ -199,7 +225,8 @@ export class Room implements VirtualHost {
       state.context.close(reason);
     }
     this.#delivery.submit({ kind: 'presence', action: 'leave', state, reason });
-    if (this.#members.size === 0 && !this.#persistent) this.#delivery.submit({ kind: 'task', run: this.#destroyIfEmpty });
+    if (this.#members.size === 0 && !this.#persistent)
+      this.#delivery.submit({ kind: 'task', run: this.#destroyIfEmpty });
   }
 
   readonly #destroyIfEmpty = (): void => {
@@ -224,7 +251,12 @@ export class Room implements VirtualHost {
   memberInfo(): Map<string, RoomMemberInfo> {
     const info = new Map<string, RoomMemberInfo>();
     for (const [id, state] of this.#members) {
-      info.set(id, { ...state.member, virtual: state.context !== undefined, connections: state.connections.size, joinedAt: state.joinedAt });
+      info.set(id, {
+        ...state.member,
+        virtual: state.context !== undefined,
+        connections: state.connections.size,
+        joinedAt: state.joinedAt,
+      });
     }
     return info;
   }
@@ -263,11 +295,13 @@ export class Room implements VirtualHost {
       let from: string | undefined;
       let exclude: string | undefined;
       if (typeof sender === 'string') {
-        if (!isMemberId(sender)) throw new AtmosphereError('BAD_REQUEST', `Invalid sender id ${JSON.stringify(sender)}.`);
+        if (!isMemberId(sender))
+          throw new AtmosphereError('BAD_REQUEST', `Invalid sender id ${JSON.stringify(sender)}.`);
         from = sender;
       } else if (sender !== undefined) {
         const member = this.connectionMember(sender);
-        if (member === undefined) throw new AtmosphereError('BAD_REQUEST', `Resource ${sender.id} is not in room ${this.name}.`);
+        if (member === undefined)
+          throw new AtmosphereError('BAD_REQUEST', `Resource ${sender.id} is not in room ${this.name}.`);
         from = member.id;
         exclude = sender.id;
       }
@@ -294,7 +328,8 @@ export class Room implements VirtualHost {
   sendTo(memberId: string, data: unknown, from?: string): Promise<boolean> {
     try {
       this.#assertOpen();
-      if (from !== undefined && !isMemberId(from)) throw new AtmosphereError('BAD_REQUEST', `Invalid sender id ${JSON.stringify(from)}.`);
+      if (from !== undefined && !isMemberId(from))
+        throw new AtmosphereError('BAD_REQUEST', `Invalid sender id ${JSON.stringify(from)}.`);
       if (!this.#members.has(memberId)) return Promise.resolve(false);
       return new Promise<boolean>((resolve, reject) => {
         this.direct(from, memberId, data, { resolve: () => resolve(true), reject });
@@ -313,25 +348,54 @@ export class Room implements VirtualHost {
     }
     const payload = messageFrame(this.name, undefined, from, data);
     const message = directMessage(this.name, from, targetId, data);
-    this.#delivery.submit({ kind: 'send', payload, exclude: undefined, target, entry: undefined, message, skip: undefined, done });
+    this.#delivery.submit({
+      kind: 'send',
+      payload,
+      exclude: undefined,
+      target,
+      entry: undefined,
+      message,
+      skip: undefined,
+      done,
+    });
   }
 
   /** @internal Queues a typing frame from `memberId` for every connection but `exclude`. */
   typingFrom(memberId: string, typing: boolean, exclude: string | undefined, done?: Settle): void {
-    this.#delivery.submit({ kind: 'send', payload: typingFrame(this.name, memberId, typing), exclude, target: undefined, entry: undefined, message: undefined, skip: undefined, done });
+    this.#delivery.submit({
+      kind: 'send',
+      payload: typingFrame(this.name, memberId, typing),
+      exclude,
+      target: undefined,
+      entry: undefined,
+      message: undefined,
+      skip: undefined,
+      done,
+    });
   }
 
   /** @internal */
   sendTyping(memberId: string, typing: boolean): Promise<void> {
     if (this.#destroyed) return Promise.reject(closedError(this.name));
-    return new Promise<void>((resolve, reject) => this.typingFrom(memberId, typing, undefined, { resolve, reject }));
+    return new Promise<void>((resolve, reject) =>
+      this.typingFrom(memberId, typing, undefined, { resolve, reject }),
+    );
   }
 
   /** @internal */
   sendFrame(payload: string): Promise<void> {
     if (this.#destroyed) return Promise.reject(closedError(this.name));
     return new Promise<void>((resolve, reject) =>
-      this.#delivery.submit({ kind: 'send', payload, exclude: undefined, target: undefined, entry: undefined, message: undefined, skip: undefined, done: { resolve, reject } }),
+      this.#delivery.submit({
+        kind: 'send',
+        payload,
+        exclude: undefined,
+        target: undefined,
+        entry: undefined,
+        message: undefined,
+        skip: undefined,
+        done: { resolve, reject },
+      }),
     );
   }
 
@@ -344,10 +408,18 @@ export class Room implements VirtualHost {
    */
   enableHistory(capacity: number): this {
     if (!Number.isSafeInteger(capacity) || capacity < 0) {
-      throw new AtmosphereError('INVALID_OPTION', `enableHistory() needs a capacity that is an integer >= 0; got ${capacity}.`);
+      throw new AtmosphereError(
+        'INVALID_OPTION',
+        `enableHistory() needs a capacity that is an integer >= 0; got ${capacity}.`,
+      );
     }
     const history = this.#delivery.history;
-    this.#delivery.history = capacity === 0 ? undefined : history === undefined ? new RoomHistory(capacity) : history.resized(capacity);
+    this.#delivery.history =
+      capacity === 0
+        ? undefined
+        : history === undefined
+          ? new RoomHistory(capacity)
+          : history.resized(capacity);
     return this;
   }
 
@@ -370,10 +442,21 @@ export class Room implements VirtualHost {
    */
   joinVirtual(member: VirtualRoomMember): VirtualMemberContext {
     this.#assertOpen();
-    if (!isMemberId(member.id)) throw new AtmosphereError('BAD_REQUEST', `Invalid member id ${JSON.stringify(member.id)}: ${MEMBER_ID_RULE}.`);
-    if (this.#members.has(member.id)) throw new AtmosphereError('CONFLICT', `Member id ${member.id} is already in room ${this.name}.`);
+    if (!isMemberId(member.id))
+      throw new AtmosphereError(
+        'BAD_REQUEST',
+        `Invalid member id ${JSON.stringify(member.id)}: ${MEMBER_ID_RULE}.`,
+      );
+    if (this.#members.has(member.id))
+      throw new AtmosphereError('CONFLICT', `Member id ${member.id} is already in room ${this.name}.`);
     const metadata = checkedMetadata(member.metadata, member.id);
-    const state: MemberState = { member: Object.freeze({ id: member.id, metadata }), connections: new Set(), joinedAt: Date.now(), context: undefined, announced: false };
+    const state: MemberState = {
+      member: Object.freeze({ id: member.id, metadata }),
+      connections: new Set(),
+      joinedAt: Date.now(),
+      context: undefined,
+      announced: false,
+    };
     const context = new VirtualContext(this, this, state.member, member);
     state.context = context;
     this.#members.set(member.id, state);
@@ -414,7 +497,13 @@ export class Room implements VirtualHost {
     for (const state of this.#members.values()) {
       state.context?.close('room-destroyed');
       if (!state.announced) continue;
-      const event: PresenceEvent = { room: this.name, action: 'leave', member: state.member, virtual: state.context !== undefined, reason: 'room-destroyed' };
+      const event: PresenceEvent = {
+        room: this.name,
+        action: 'leave',
+        member: state.member,
+        virtual: state.context !== undefined,
+        reason: 'room-destroyed',
+      };
       for (const listener of listeners) notify(this, listener, event);
     }
     this.#connections.clear();
@@ -422,7 +511,8 @@ export class Room implements VirtualHost {
     this.#virtuals.clear();
     this.#listeners = [];
     this.#delivery.history = undefined;
-    if (this.#host.broadcasters.find(this.broadcasterId) === this.#broadcaster) this.#host.broadcasters.destroy(this.broadcasterId);
+    if (this.#host.broadcasters.find(this.broadcasterId) === this.#broadcaster)
+      this.#host.broadcasters.destroy(this.broadcasterId);
     this.#host.roomDestroyed(this);
   }
 
@@ -436,11 +526,15 @@ function checkedMetadata(metadata: RoomMetadata | undefined, id: string): RoomMe
   if (metadata === undefined) return EMPTY_METADATA;
   let json: string | undefined;
   try {
-    json = typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata) ? JSON.stringify(metadata) : undefined;
+    json =
+      typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)
+        ? JSON.stringify(metadata)
+        : undefined;
   } catch {
     json = undefined;
   }
-  if (json === undefined) throw new AtmosphereError('BAD_REQUEST', `The metadata of member ${id} must be a JSON object.`);
+  if (json === undefined)
+    throw new AtmosphereError('BAD_REQUEST', `The metadata of member ${id} must be a JSON object.`);
   return Object.freeze({ ...metadata });
 }
 

@@ -40,7 +40,10 @@ export class VirtualContext implements VirtualMemberContext {
 
   #closed(): Promise<never> {
     return Promise.reject(
-      new AtmosphereError('CLOSED', `Virtual member ${this.member.id} is no longer in room ${this.room.name}.`),
+      new AtmosphereError(
+        'CLOSED',
+        `Virtual member ${this.member.id} is no longer in room ${this.room.name}.`,
+      ),
     );
   }
 
@@ -57,7 +60,9 @@ export class VirtualContext implements VirtualMemberContext {
   broadcastFrame(frame: string, options?: { tag?: boolean }): Promise<void> {
     if (!this.active) return this.#closed();
     if (typeof frame !== 'string') {
-      return Promise.reject(new AtmosphereError('BAD_REQUEST', 'broadcastFrame() takes a string (a serialised frame).'));
+      return Promise.reject(
+        new AtmosphereError('BAD_REQUEST', 'broadcastFrame() takes a string (a serialised frame).'),
+      );
     }
     return this.#host.sendFrame(options?.tag === false ? frame : tagFrame(this.#prefix, frame));
   }
@@ -92,8 +97,14 @@ export class VirtualContext implements VirtualMemberContext {
   /** @internal It left (or the room was destroyed): abort its work, then tell it. */
   close(reason: LeaveReason): void {
     if (!this.active) return;
-    this.#controller.abort(new AtmosphereError('CLOSED', `Virtual member ${this.member.id} left room ${this.room.name} (${reason}).`));
-    if (this.implementation.onLeave !== undefined) this.#guard('onLeave', () => this.implementation.onLeave?.(this, reason));
+    this.#controller.abort(
+      new AtmosphereError(
+        'CLOSED',
+        `Virtual member ${this.member.id} left room ${this.room.name} (${reason}).`,
+      ),
+    );
+    if (this.implementation.onLeave !== undefined)
+      this.#guard('onLeave', () => this.implementation.onLeave?.(this, reason));
   }
 
   #guard(hook: string, call: () => unknown): void {
@@ -101,12 +112,16 @@ export class VirtualContext implements VirtualMemberContext {
     try {
       result = call();
     } catch (error) {
-      this.#host.logger.error(`room ${this.room.name}: virtual member ${this.member.id} ${hook} threw`, { error });
+      this.#host.logger.error(`room ${this.room.name}: virtual member ${this.member.id} ${hook} threw`, {
+        error,
+      });
       return;
     }
     if (result instanceof Promise) {
       result.catch((error: unknown) =>
-        this.#host.logger.error(`room ${this.room.name}: virtual member ${this.member.id} ${hook} failed`, { error }),
+        this.#host.logger.error(`room ${this.room.name}: virtual member ${this.member.id} ${hook} failed`, {
+          error,
+        }),
       );
     }
   }

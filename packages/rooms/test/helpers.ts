@@ -1,5 +1,11 @@
 import type { Atmosphere, AtmosphereOptions } from '@atmosphere/runtime';
-import { connectTestClient, startTestAtmosphere, type TestClient, type TestClientOptions, type TestTransport } from '@atmosphere/runtime/testing';
+import {
+  connectTestClient,
+  startTestAtmosphere,
+  type TestClient,
+  type TestClientOptions,
+  type TestTransport,
+} from '@atmosphere/runtime/testing';
 import { createRooms, type RoomManager, type RoomsOptions } from '../src/index.ts';
 
 /** A server frame of the room protocol, parsed. */
@@ -13,7 +19,11 @@ export class RoomClient {
     this.client = client;
   }
 
-  static async connect(url: string, transport: TestTransport, options?: TestClientOptions): Promise<RoomClient> {
+  static async connect(
+    url: string,
+    transport: TestTransport,
+    options?: TestClientOptions,
+  ): Promise<RoomClient> {
     return new RoomClient(await connectTestClient(url, transport, options));
   }
 
@@ -38,7 +48,9 @@ export class RoomClient {
 
   /** The first unconsumed frame matching (earlier ones are consumed). */
   async waitFor(predicate: (frame: Frame) => boolean, timeoutMs?: number): Promise<Frame> {
-    return JSON.parse(await this.client.messages.waitFor((text) => predicate(JSON.parse(text) as Frame), timeoutMs)) as Frame;
+    return JSON.parse(
+      await this.client.messages.waitFor((text) => predicate(JSON.parse(text) as Frame), timeoutMs),
+    ) as Frame;
   }
 
   /** Every frame received so far, consumed or not. */

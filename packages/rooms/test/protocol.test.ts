@@ -38,16 +38,41 @@ describe.each(TRANSPORTS)('room protocol over %s', (name) => {
     transport = name;
     const { rooms, connect } = await setup();
     const [alice, bob, carol, dave] = await Promise.all([connect(), connect(), connect(), connect()]);
-    expect(memberIds(await alice.join('lobby', { memberId: 'alice', metadata: { name: 'Alice' } }))).toEqual(['alice']);
+    expect(memberIds(await alice.join('lobby', { memberId: 'alice', metadata: { name: 'Alice' } }))).toEqual([
+      'alice',
+    ]);
     const bobAck = await bob.join('lobby', { memberId: 'bob' });
-    expect(bobAck).toEqual({ type: 'join_ack', room: 'lobby', members: [{ id: 'alice', metadata: { name: 'Alice' } }, { id: 'bob', metadata: {} }] });
+    expect(bobAck).toEqual({
+      type: 'join_ack',
+      room: 'lobby',
+      members: [
+        { id: 'alice', metadata: { name: 'Alice' } },
+        { id: 'bob', metadata: {} },
+      ],
+    });
     expect(memberIds(await carol.join('lobby', { memberId: 'carol' }))).toEqual(['alice', 'bob', 'carol']);
-    expect(memberIds(await dave.join('lobby', { memberId: 'dave' }))).toEqual(['alice', 'bob', 'carol', 'dave']);
-    expect(rooms.find('lobby')!.members().map((m) => m.id)).toEqual(['alice', 'bob', 'carol', 'dave']);
+    expect(memberIds(await dave.join('lobby', { memberId: 'dave' }))).toEqual([
+      'alice',
+      'bob',
+      'carol',
+      'dave',
+    ]);
+    expect(
+      rooms
+        .find('lobby')!
+        .members()
+        .map((m) => m.id),
+    ).toEqual(['alice', 'bob', 'carol', 'dave']);
 
     await dave.send({ type: 'leave', room: 'lobby' });
     const leave = { type: 'presence', room: 'lobby', action: 'leave', memberId: 'dave', metadata: {} };
-    const joinOf = (id: string) => ({ type: 'presence', room: 'lobby', action: 'join', memberId: id, metadata: {} });
+    const joinOf = (id: string) => ({
+      type: 'presence',
+      room: 'lobby',
+      action: 'join',
+      memberId: id,
+      metadata: {},
+    });
     expect(await alice.take(4)).toEqual([joinOf('bob'), joinOf('carol'), joinOf('dave'), leave]);
     expect(await bob.take(3)).toEqual([joinOf('carol'), joinOf('dave'), leave]);
     expect(await carol.take(2)).toEqual([joinOf('dave'), leave]);
@@ -55,7 +80,8 @@ describe.each(TRANSPORTS)('room protocol over %s', (name) => {
 
     // Nothing else arrived: the next frame everyone sees is the mark, and dave (gone) does not see it.
     await mark(rooms, 'lobby', 'after-leave');
-    for (const client of [alice, bob, carol]) expect(await client.next()).toEqual({ type: 'message', room: 'lobby', data: 'after-leave' });
+    for (const client of [alice, bob, carol])
+      expect(await client.next()).toEqual({ type: 'message', room: 'lobby', data: 'after-leave' });
     expect(dave.frames().map((f) => f.type)).toEqual(['join_ack']);
   });
 
@@ -64,7 +90,8 @@ describe.each(TRANSPORTS)('room protocol over %s', (name) => {
     const { rooms, connect } = await setup();
     const count = 10;
     const all = await Promise.all(Array.from({ length: count }, () => connect()));
-    for (const [i, client] of all.entries()) expect(memberIds(await client.join('lobby', { memberId: `m${i}` }))).toHaveLength(i + 1);
+    for (const [i, client] of all.entries())
+      expect(memberIds(await client.join('lobby', { memberId: `m${i}` }))).toHaveLength(i + 1);
     expect(rooms.find('lobby')!.size).toBe(count);
     const last = all[count - 1]!;
     for (const [i, client] of all.entries()) {
@@ -73,7 +100,10 @@ describe.each(TRANSPORTS)('room protocol over %s', (name) => {
     }
     await eventually(() => !rooms.exists('lobby'), 'the empty room destroyed');
     for (const [i, client] of all.entries()) {
-      const seen = client.frames().filter((f) => f.type === 'presence').map((f) => `${String(f['action'])} ${String(f['memberId'])}`);
+      const seen = client
+        .frames()
+        .filter((f) => f.type === 'presence')
+        .map((f) => `${String(f['action'])} ${String(f['memberId'])}`);
       const joins = Array.from({ length: count - 1 - i }, (_, k) => `join m${i + 1 + k}`);
       const leaves = Array.from({ length: i }, (_, k) => `leave m${k}`);
       expect(seen).toEqual([...joins, ...leaves]);
@@ -121,11 +151,21 @@ describe.each(TRANSPORTS)('room protocol over %s', (name) => {
     await bob.join('lobby', { memberId: 'bob' });
     for (let i = 1; i <= 5; i++) await alice.send({ type: 'broadcast', room: 'lobby', data: `m${i}` });
     const seen = (await bob.take(5)).map((f) => [f['id'], f['data']]);
-    expect(seen).toEqual([[1, 'm1'], [2, 'm2'], [3, 'm3'], [4, 'm4'], [5, 'm5']]);
+    expect(seen).toEqual([
+      [1, 'm1'],
+      [2, 'm2'],
+      [3, 'm3'],
+      [4, 'm4'],
+      [5, 'm5'],
+    ]);
 
     const ack = await carol.join('lobby', { memberId: 'carol', sinceId: 2 });
     expect(memberIds(ack)).toEqual(['alice', 'bob', 'carol']);
-    expect((await carol.take(3)).map((f) => [f['id'], f['from'], f['data']])).toEqual([[3, 'alice', 'm3'], [4, 'alice', 'm4'], [5, 'alice', 'm5']]);
+    expect((await carol.take(3)).map((f) => [f['id'], f['from'], f['data']])).toEqual([
+      [3, 'alice', 'm3'],
+      [4, 'alice', 'm4'],
+      [5, 'alice', 'm5'],
+    ]);
     await alice.send({ type: 'broadcast', room: 'lobby', data: 'm6' });
     expect(await carol.next()).toEqual({ type: 'message', room: 'lobby', id: 6, from: 'alice', data: 'm6' });
 
@@ -140,10 +180,23 @@ describe.each(TRANSPORTS)('room protocol over %s', (name) => {
     expect((await bob.take(2)).map((f) => f['id'])).toEqual([7, 8]);
     await mark(rooms, 'lobby', 'end');
     expect(await bob.next()).toEqual({ type: 'message', room: 'lobby', id: 9, data: 'end' });
-    const ids = bob.frames().filter((f) => f.type === 'message').map((f) => f['id']);
+    const ids = bob
+      .frames()
+      .filter((f) => f.type === 'message')
+      .map((f) => f['id']);
     expect(ids).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    expect(carol.frames().filter((f) => f.type === 'message').map((f) => f['id'])).toEqual([3, 4, 5, 6, 7, 8, 9]);
-    expect(rooms.find('lobby')!.history(7).map((m) => m.data)).toEqual(['m8', 'end']);
+    expect(
+      carol
+        .frames()
+        .filter((f) => f.type === 'message')
+        .map((f) => f['id']),
+    ).toEqual([3, 4, 5, 6, 7, 8, 9]);
+    expect(
+      rooms
+        .find('lobby')!
+        .history(7)
+        .map((m) => m.data),
+    ).toEqual(['m8', 'end']);
   });
 
   test('one connection in several rooms; traffic stays in its room', async () => {
@@ -154,9 +207,17 @@ describe.each(TRANSPORTS)('room protocol over %s', (name) => {
     await alice.join('kitchen', { memberId: 'alice' });
     await bob.join('kitchen', { memberId: 'bob' });
     expect(rooms.count).toBe(2);
-    expect(rooms.roomsOf(rooms.find('lobby')!.resources()[0]!).map((r) => r.name)).toEqual(['lobby', 'kitchen']);
+    expect(rooms.roomsOf(rooms.find('lobby')!.resources()[0]!).map((r) => r.name)).toEqual([
+      'lobby',
+      'kitchen',
+    ]);
     await bob.send({ type: 'broadcast', room: 'kitchen', data: 'soup' });
-    expect(await alice.waitFor((f) => f.type === 'message')).toEqual({ type: 'message', room: 'kitchen', from: 'bob', data: 'soup' });
+    expect(await alice.waitFor((f) => f.type === 'message')).toEqual({
+      type: 'message',
+      room: 'kitchen',
+      from: 'bob',
+      data: 'soup',
+    });
     await bob.send({ type: 'broadcast', room: 'lobby', data: 'nope' });
     expect(await bob.next()).toEqual({ type: 'error', room: 'lobby', data: 'Not a member of this room' });
     await mark(rooms, 'lobby', 'lobby-end');
@@ -171,27 +232,73 @@ describe.each(TRANSPORTS)('room protocol over %s', (name) => {
     const bad: [string | object, Frame][] = [
       ['not json', { type: 'error', data: 'Invalid JSON' }],
       ['[1,2]', { type: 'error', data: 'Expected a JSON object' }],
-      [{ type: 'dance', room: 'lobby' }, { type: 'error', room: 'lobby', data: 'Unknown type: dance' }],
+      [
+        { type: 'dance', room: 'lobby' },
+        { type: 'error', room: 'lobby', data: 'Unknown type: dance' },
+      ],
       [{ type: 7 }, { type: 'error', data: 'Unknown type' }],
       [{ type: 'join' }, { type: 'error', data: 'Missing room' }],
-      [{ type: 'join', room: 'a b' }, { type: 'error', data: 'Invalid room name: expected 1-128 characters of A-Z a-z 0-9 _ . : -' }],
-      [{ type: 'join', room: 'x'.repeat(129) }, { type: 'error', data: 'Invalid room name: expected 1-128 characters of A-Z a-z 0-9 _ . : -' }],
-      [{ type: 'join', room: 'lobby', memberId: 'a/b' }, { type: 'error', room: 'lobby', data: 'Invalid memberId: expected 1-128 characters of A-Z a-z 0-9 _ . : @ + -' }],
-      [{ type: 'join', room: 'lobby', metadata: [1] }, { type: 'error', room: 'lobby', data: 'Invalid metadata: expected a JSON object of at most 4096 characters' }],
-      [{ type: 'join', room: 'lobby', sinceId: -1 }, { type: 'error', room: 'lobby', data: 'Invalid sinceId: expected a non-negative integer' }],
-      [{ type: 'broadcast', room: 'lobby', data: 'x' }, { type: 'error', room: 'lobby', data: 'Not a member of this room' }],
-      [{ type: 'typing', room: 'lobby', typing: 'yes' }, { type: 'error', room: 'lobby', data: 'Invalid typing: expected true or false' }],
-      [{ type: 'broadcast', room: 'lobby', data: 'y'.repeat(70_000) }, { type: 'error', data: 'Message too large: at most 65536 characters' }],
+      [
+        { type: 'join', room: 'a b' },
+        { type: 'error', data: 'Invalid room name: expected 1-128 characters of A-Z a-z 0-9 _ . : -' },
+      ],
+      [
+        { type: 'join', room: 'x'.repeat(129) },
+        { type: 'error', data: 'Invalid room name: expected 1-128 characters of A-Z a-z 0-9 _ . : -' },
+      ],
+      [
+        { type: 'join', room: 'lobby', memberId: 'a/b' },
+        {
+          type: 'error',
+          room: 'lobby',
+          data: 'Invalid memberId: expected 1-128 characters of A-Z a-z 0-9 _ . : @ + -',
+        },
+      ],
+      [
+        { type: 'join', room: 'lobby', metadata: [1] },
+        {
+          type: 'error',
+          room: 'lobby',
+          data: 'Invalid metadata: expected a JSON object of at most 4096 characters',
+        },
+      ],
+      [
+        { type: 'join', room: 'lobby', sinceId: -1 },
+        { type: 'error', room: 'lobby', data: 'Invalid sinceId: expected a non-negative integer' },
+      ],
+      [
+        { type: 'broadcast', room: 'lobby', data: 'x' },
+        { type: 'error', room: 'lobby', data: 'Not a member of this room' },
+      ],
+      [
+        { type: 'typing', room: 'lobby', typing: 'yes' },
+        { type: 'error', room: 'lobby', data: 'Invalid typing: expected true or false' },
+      ],
+      [
+        { type: 'broadcast', room: 'lobby', data: 'y'.repeat(70_000) },
+        { type: 'error', data: 'Message too large: at most 65536 characters' },
+      ],
     ];
     for (const [frame] of bad) expect(await mallory.send(frame)).toBe(200);
     expect(await mallory.take(bad.length)).toEqual(bad.map(([, error]) => error));
-    expect(rooms.find('lobby')!.members().map((m) => m.id)).toEqual(['alice']);
+    expect(
+      rooms
+        .find('lobby')!
+        .members()
+        .map((m) => m.id),
+    ).toEqual(['alice']);
     expect(rooms.find('lobby')!.history()).toEqual([]);
     expect(rooms.count).toBe(1);
     // Still a working member after all that.
     await mallory.join('lobby', { memberId: 'mallory' });
     await mallory.send({ type: 'broadcast', room: 'lobby', data: 'hi' });
-    expect(await alice.waitFor((f) => f.type === 'message')).toEqual({ type: 'message', room: 'lobby', id: 1, from: 'mallory', data: 'hi' });
+    expect(await alice.waitFor((f) => f.type === 'message')).toEqual({
+      type: 'message',
+      room: 'lobby',
+      id: 1,
+      from: 'mallory',
+      data: 'hi',
+    });
     expect(alice.frames().map((f) => f.type)).toEqual(['join_ack', 'presence', 'message']);
   });
 });
@@ -208,6 +315,11 @@ describe('atmosphere.js dialect on input', () => {
     });
     await bob.join('lobby', { member: { id: 'bob' } });
     await bob.send({ type: 'direct', room: 'lobby', target: 'alice', data: 'hi' });
-    expect(await alice.waitFor((f) => f.type === 'message')).toEqual({ type: 'message', room: 'lobby', from: 'bob', data: 'hi' });
+    expect(await alice.waitFor((f) => f.type === 'message')).toEqual({
+      type: 'message',
+      room: 'lobby',
+      from: 'bob',
+      data: 'hi',
+    });
   });
 });

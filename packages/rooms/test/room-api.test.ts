@@ -13,7 +13,9 @@ afterEach(async () => {
   atmosphere = undefined;
 });
 
-async function setup(options: RoomsOptions = {}): Promise<{ rooms: RoomManager; connect: (path?: string) => Promise<RoomClient> }> {
+async function setup(
+  options: RoomsOptions = {},
+): Promise<{ rooms: RoomManager; connect: (path?: string) => Promise<RoomClient> }> {
   const started = await startRooms(options);
   atmosphere = started.atmosphere;
   return {
@@ -49,7 +51,8 @@ describe('RoomManager', () => {
     expect(lobby.destroyed).toBe(true);
     expect(rooms.count).toBe(1);
     expect(() => lobby.join(undefined as never)).toThrow(/destroyed/);
-    for (const bad of ['', 'a b', 'x'.repeat(129), 'é', '../x']) expect(() => rooms.room(bad)).toThrow(/Invalid room name/);
+    for (const bad of ['', 'a b', 'x'.repeat(129), 'é', '../x'])
+      expect(() => rooms.room(bad)).toThrow(/Invalid room name/);
     expect(() => rooms.room('a.b:c-d_E9')).not.toThrow();
     rooms.close();
     expect(rooms.count).toBe(0);
@@ -62,7 +65,9 @@ describe('RoomManager', () => {
     atmosphere = instance;
     RoomManager.for(instance).close();
     expect(() => createRooms(instance, { history: -1 })).toThrow(/`history` must be an integer >= 0/);
-    expect(() => createRooms(instance, { reconnectGraceMs: 0 })).toThrow(/`reconnectGraceMs` must be an integer >= 1/);
+    expect(() => createRooms(instance, { reconnectGraceMs: 0 })).toThrow(
+      /`reconnectGraceMs` must be an integer >= 1/,
+    );
     expect(() => createRooms(instance, { maxMessageLength: 1.5 })).toThrow(/`maxMessageLength`/);
   });
 
@@ -97,7 +102,11 @@ describe('RoomManager', () => {
     await alice.join('a');
     await alice.join('b');
     await alice.send({ type: 'join', room: 'c' });
-    expect(await alice.next()).toEqual({ type: 'error', room: 'c', data: 'Too many rooms: at most 2 per connection' });
+    expect(await alice.next()).toEqual({
+      type: 'error',
+      room: 'c',
+      data: 'Too many rooms: at most 2 per connection',
+    });
     expect(rooms.exists('c')).toBe(false);
     // Joining a room it is already in again is fine (a re-ack).
     expect(memberIds(await alice.join('b'))).toEqual([alice.trackingId]);
@@ -113,15 +122,23 @@ describe('Room API', () => {
     const bob = await connect();
     const member = lobby.join(resourceOf(alice), { id: 'alice', metadata: { role: 'host' } });
     expect(member).toEqual({ id: 'alice', metadata: { role: 'host' } });
-    expect(await alice.next()).toEqual({ type: 'join_ack', room: 'lobby', members: [{ id: 'alice', metadata: { role: 'host' } }] });
+    expect(await alice.next()).toEqual({
+      type: 'join_ack',
+      room: 'lobby',
+      members: [{ id: 'alice', metadata: { role: 'host' } }],
+    });
     await bob.join('lobby', { memberId: 'bob' });
     expect(await alice.next()).toMatchObject({ type: 'presence', action: 'join', memberId: 'bob' });
     expect(lobby.connectionMember(resourceOf(bob))).toEqual({ id: 'bob', metadata: {} });
     expect(() => lobby.join(resourceOf(bob), { id: 'robert' })).toThrow(/as bob; leave first/);
     expect(() => lobby.join(resourceOf(bob), { id: 'no spaces' })).toThrow(/Invalid member id/);
-    expect(() => rooms.room('other').join(resourceOf(alice), { id: 'carol', metadata: { n: 1n } })).toThrow(/must be a JSON object/);
+    expect(() => rooms.room('other').join(resourceOf(alice), { id: 'carol', metadata: { n: 1n } })).toThrow(
+      /must be a JSON object/,
+    );
     expect(rooms.find('other')!.size).toBe(0);
-    expect(() => lobby.joinVirtual({ id: 'bot', metadata: [] as never, onMessage: () => undefined })).toThrow(/must be a JSON object/);
+    expect(() => lobby.joinVirtual({ id: 'bot', metadata: [] as never, onMessage: () => undefined })).toThrow(
+      /must be a JSON object/,
+    );
     expect(lobby.members().map((m) => m.id)).toEqual(['alice', 'bob']);
 
     // Broadcast on behalf of a connection: that connection does not get it back.
@@ -135,8 +152,20 @@ describe('Room API', () => {
     expect(await bob.next()).toEqual({ type: 'message', room: 'lobby', from: 'alice', data: 'only you' });
 
     expect(lobby.leave('bob')).toBe(true);
-    expect(await bob.next()).toEqual({ type: 'presence', room: 'lobby', action: 'leave', memberId: 'bob', metadata: {} });
-    expect(await alice.next()).toEqual({ type: 'presence', room: 'lobby', action: 'leave', memberId: 'bob', metadata: {} });
+    expect(await bob.next()).toEqual({
+      type: 'presence',
+      room: 'lobby',
+      action: 'leave',
+      memberId: 'bob',
+      metadata: {},
+    });
+    expect(await alice.next()).toEqual({
+      type: 'presence',
+      room: 'lobby',
+      action: 'leave',
+      memberId: 'bob',
+      metadata: {},
+    });
     expect(lobby.leave('bob')).toBe(false);
     expect(rooms.roomsOf(resourceOf(bob))).toEqual([]);
     expect(lobby.leave(resourceOf(alice))).toBe(true);
@@ -163,14 +192,30 @@ describe('Room API', () => {
   test('runtime filters apply to room traffic, history replays included', async () => {
     const { rooms, connect } = await setup({ history: 10 });
     const lobby = rooms.room('lobby');
-    atmosphere!.broadcasters.get(lobby.broadcasterId).addFilter({ name: 'redact', filter: (payload) => (typeof payload === 'string' ? payload.replaceAll('hunter2', '*******') : payload) });
+    atmosphere!.broadcasters
+      .get(lobby.broadcasterId)
+      .addFilter({
+        name: 'redact',
+        filter: (payload) =>
+          typeof payload === 'string' ? payload.replaceAll('hunter2', '*******') : payload,
+      });
     const alice = await connect();
     await alice.join('lobby', { memberId: 'alice' });
     await lobby.broadcast('my password is hunter2');
-    expect(await alice.next()).toEqual({ type: 'message', room: 'lobby', id: 1, data: 'my password is *******' });
+    expect(await alice.next()).toEqual({
+      type: 'message',
+      room: 'lobby',
+      id: 1,
+      data: 'my password is *******',
+    });
     const bob = await connect();
     await bob.join('lobby', { memberId: 'bob', sinceId: 0 });
-    expect(await bob.next()).toEqual({ type: 'message', room: 'lobby', id: 1, data: 'my password is *******' });
+    expect(await bob.next()).toEqual({
+      type: 'message',
+      room: 'lobby',
+      id: 1,
+      data: 'my password is *******',
+    });
   });
 
   test('a join while asynchronous filters hold messages: ack, each message exactly once, in order, then live', async () => {
@@ -196,21 +241,37 @@ describe('Room API', () => {
     expect(frames.slice(1).map((f) => f['data'])).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
     await lobby.broadcast('end');
     expect(await bob.next()).toMatchObject({ data: 'end', id: 7 });
-    expect((await alice.take(8)).map((f) => f['data'] ?? f['memberId'])).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'bob', 'm6', 'end']);
+    expect((await alice.take(8)).map((f) => f['data'] ?? f['memberId'])).toEqual([
+      'm1',
+      'm2',
+      'm3',
+      'm4',
+      'm5',
+      'bob',
+      'm6',
+      'end',
+    ]);
   });
 
   test('the authorizer sees each action with its details, sync or async, and a throw refuses', async () => {
     const seen: string[] = [];
     const authorize = (request: RoomAuthorizationRequest): boolean | Promise<boolean> => {
       const { action, room, member, resource, ...rest } = request;
-      seen.push(`${action} ${room} ${member.id} ${JSON.stringify(rest)} ${String((resource.principal as { user?: string } | undefined)?.user)}`);
+      seen.push(
+        `${action} ${room} ${member.id} ${JSON.stringify(rest)} ${String((resource.principal as { user?: string } | undefined)?.user)}`,
+      );
       if (action === 'typing') throw new Error('typing is not for you');
       if (action === 'direct') return Promise.resolve(false);
       return action === 'leave' ? Promise.resolve(true) : true;
     };
-    const started = await startRooms({ authorize, history: 5 }, { auth: { verify: (token) => ({ user: token }), from: ['query'] } });
+    const started = await startRooms(
+      { authorize, history: 5 },
+      { auth: { verify: (token) => ({ user: token }), from: ['query'] } },
+    );
     atmosphere = started.atmosphere;
-    const alice = await RoomClient.connect(started.url, 'websocket', { query: { 'X-Atmosphere-Auth': 'alice' } });
+    const alice = await RoomClient.connect(started.url, 'websocket', {
+      query: { 'X-Atmosphere-Auth': 'alice' },
+    });
     clients.push(alice);
     await alice.join('lobby', { memberId: 'alice', metadata: { a: 1 }, sinceId: 0 });
     await alice.send({ type: 'broadcast', room: 'lobby', data: { text: 'hi' } });

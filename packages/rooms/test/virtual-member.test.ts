@@ -1,7 +1,13 @@
 import type { Atmosphere } from '@atmosphere/runtime';
 import { eventually, Inbox } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
-import type { PresenceEvent, RoomManager, RoomMessage, VirtualMemberContext, VirtualRoomMember } from '../src/index.ts';
+import type {
+  PresenceEvent,
+  RoomManager,
+  RoomMessage,
+  VirtualMemberContext,
+  VirtualRoomMember,
+} from '../src/index.ts';
 import { type Frame, memberIds, RoomClient, startRooms } from './helpers.ts';
 
 let atmosphere: Atmosphere | undefined;
@@ -68,7 +74,9 @@ class StreamingAssistant implements VirtualRoomMember {
     let seq = 0;
     for (const token of this.tokens) {
       if (context.signal.aborted) return;
-      await context.broadcastFrame(JSON.stringify({ type: 'streaming-text', data: token, sessionId, seq: ++seq }));
+      await context.broadcastFrame(
+        JSON.stringify({ type: 'streaming-text', data: token, sessionId, seq: ++seq }),
+      );
       if (seq === 1) await this.onFirstToken?.();
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -88,7 +96,11 @@ describe('virtual members', () => {
     const recorderContext = lobby.joinVirtual(recorder);
     const otherContext = lobby.joinVirtual(other);
     const [alice, bob] = await Promise.all([connect(), connect()]);
-    expect(memberIds(await alice.join('lobby', { memberId: 'alice' }))).toEqual(['recorder', 'other', 'alice']);
+    expect(memberIds(await alice.join('lobby', { memberId: 'alice' }))).toEqual([
+      'recorder',
+      'other',
+      'alice',
+    ]);
     await bob.join('lobby', { memberId: 'bob' });
     // Frames of different connections have no order between them until one is seen: wait for each.
     await alice.send({ type: 'broadcast', room: 'lobby', data: 'a1' });
@@ -111,12 +123,24 @@ describe('virtual members', () => {
       { room: 'lobby', id: 6, data: 'end' },
     ]);
     expect((await other.messages.take(5)).map((m) => m.data)).toEqual(['a1', 'b1', 'server', 'r1', 'end']);
-    expect(recorder.presence.map((e) => `${e.action} ${e.member.id}`)).toEqual(['join other', 'join alice', 'join bob']);
+    expect(recorder.presence.map((e) => `${e.action} ${e.member.id}`)).toEqual([
+      'join other',
+      'join alice',
+      'join bob',
+    ]);
     // Connections saw the virtual members' messages as ordinary messages.
-    expect(await bob.waitFor((f) => f['from'] === 'recorder')).toEqual({ type: 'message', room: 'lobby', id: 5, from: 'recorder', data: 'r1' });
+    expect(await bob.waitFor((f) => f['from'] === 'recorder')).toEqual({
+      type: 'message',
+      room: 'lobby',
+      id: 5,
+      from: 'recorder',
+      data: 'r1',
+    });
     // The virtual member answers directly.
     expect(await recorderContext.sendTo('alice', 'hi alice')).toBe(true);
-    expect(await alice.waitFor((f) => f.type === 'message' && f['from'] === 'recorder' && f['id'] === undefined)).toEqual({
+    expect(
+      await alice.waitFor((f) => f.type === 'message' && f['from'] === 'recorder' && f['id'] === undefined),
+    ).toEqual({
       type: 'message',
       room: 'lobby',
       from: 'recorder',
@@ -144,14 +168,28 @@ describe('virtual members', () => {
     };
     await alice.send({ type: 'broadcast', room: 'lobby', data: { ask: 'Say hello to Montréal' } });
     await assistant.done.next();
-    const final = { type: 'message', room: 'lobby', id: 3, from: 'assistant', data: { text: 'Bonjour, Montréal!' } };
-    for (const client of [alice, bob, carol]) await client.waitFor((f) => f['from'] === 'assistant' && f.type === 'message');
+    const final = {
+      type: 'message',
+      room: 'lobby',
+      id: 3,
+      from: 'assistant',
+      data: { text: 'Bonjour, Montréal!' },
+    };
+    for (const client of [alice, bob, carol])
+      await client.waitFor((f) => f['from'] === 'assistant' && f.type === 'message');
 
     const after = (client: RoomClient, from: number): Frame[] => client.frames().slice(from);
     const aiFrames = (frames: Frame[]) => frames.filter((f) => f['from'] === 'assistant');
     const expectedAi: Frame[] = [
       { type: 'typing', room: 'lobby', memberId: 'assistant', typing: true },
-      ...['Bon', 'jour', ', ', 'Mont', 'réal', '!'].map((data, i) => ({ room: 'lobby', from: 'assistant', type: 'streaming-text', data, sessionId: 'session-1', seq: i + 1 })),
+      ...['Bon', 'jour', ', ', 'Mont', 'réal', '!'].map((data, i) => ({
+        room: 'lobby',
+        from: 'assistant',
+        type: 'streaming-text',
+        data,
+        sessionId: 'session-1',
+        seq: i + 1,
+      })),
       { room: 'lobby', from: 'assistant', type: 'complete', sessionId: 'session-1', seq: 7 },
       { type: 'typing', room: 'lobby', memberId: 'assistant', typing: false },
       final,
@@ -164,7 +202,10 @@ describe('virtual members', () => {
     expect(aiFrames(carolFrames)).toEqual(expectedAi);
     // Whole sequences: bob saw exactly what alice saw plus alice's question; carol the same minus her own message.
     const interjection = { type: 'message', room: 'lobby', id: 2, from: 'carol', data: 'interjection' };
-    expect(bobFrames).toEqual([{ type: 'message', room: 'lobby', id: 1, from: 'alice', data: { ask: 'Say hello to Montréal' } }, ...aliceFrames]);
+    expect(bobFrames).toEqual([
+      { type: 'message', room: 'lobby', id: 1, from: 'alice', data: { ask: 'Say hello to Montréal' } },
+      ...aliceFrames,
+    ]);
     expect(aliceFrames).toContainEqual(interjection);
     expect(carolFrames).toEqual(bobFrames.filter((f) => f['from'] !== 'carol'));
     // Typing frames carry no `from` tag; check they are in place too.
@@ -192,17 +233,36 @@ describe('virtual members', () => {
     const alice = await connect();
     await alice.join('lobby', { memberId: 'alice' });
     const context = lobby.joinVirtual(member);
-    expect(await alice.next()).toEqual({ type: 'presence', room: 'lobby', action: 'join', memberId: 'ai', metadata: {} });
-    expect(await alice.next()).toEqual({ type: 'message', room: 'lobby', from: 'ai', data: 'hello, I am here' });
+    expect(await alice.next()).toEqual({
+      type: 'presence',
+      room: 'lobby',
+      action: 'join',
+      memberId: 'ai',
+      metadata: {},
+    });
+    expect(await alice.next()).toEqual({
+      type: 'message',
+      room: 'lobby',
+      from: 'ai',
+      data: 'hello, I am here',
+    });
     // Its id is taken: neither a client nor another virtual member can have it.
     const impostor = await connect();
     await impostor.send({ type: 'join', room: 'lobby', memberId: 'ai' });
-    expect(await impostor.next()).toEqual({ type: 'error', room: 'lobby', data: 'Member id ai belongs to a virtual member of room lobby.' });
-    expect(() => lobby.joinVirtual({ id: 'ai', onMessage: () => undefined })).toThrow(/already in room lobby/);
+    expect(await impostor.next()).toEqual({
+      type: 'error',
+      room: 'lobby',
+      data: 'Member id ai belongs to a virtual member of room lobby.',
+    });
+    expect(() => lobby.joinVirtual({ id: 'ai', onMessage: () => undefined })).toThrow(
+      /already in room lobby/,
+    );
 
     // Frames go tagged with room and sender, or byte for byte when asked.
     await context.broadcastFrame('{"type":"progress","data":"Thinking…","sessionId":"s","seq":1}');
-    await context.broadcastFrame('{"type":"progress","data":"Still…","sessionId":"s","seq":2}', { tag: false });
+    await context.broadcastFrame('{"type":"progress","data":"Still…","sessionId":"s","seq":2}', {
+      tag: false,
+    });
     expect(await alice.client.messages.take(2)).toEqual([
       '{"room":"lobby","from":"ai","type":"progress","data":"Thinking…","sessionId":"s","seq":1}',
       '{"type":"progress","data":"Still…","sessionId":"s","seq":2}',
@@ -212,8 +272,16 @@ describe('virtual members', () => {
     expect(context.signal.aborted).toBe(true);
     expect(context.active).toBe(false);
     expect(left).toEqual(['left']);
-    expect(await alice.next()).toEqual({ type: 'presence', room: 'lobby', action: 'leave', memberId: 'ai', metadata: {} });
-    await expect(context.broadcastFrame('{"type":"streaming-text"}')).rejects.toMatchObject({ code: 'CLOSED' });
+    expect(await alice.next()).toEqual({
+      type: 'presence',
+      room: 'lobby',
+      action: 'leave',
+      memberId: 'ai',
+      metadata: {},
+    });
+    await expect(context.broadcastFrame('{"type":"streaming-text"}')).rejects.toMatchObject({
+      code: 'CLOSED',
+    });
     await expect(context.say('too late')).rejects.toMatchObject({ code: 'CLOSED' });
     expect(lobby.members().map((m) => m.id)).toEqual(['alice']);
   });
@@ -222,11 +290,17 @@ describe('virtual members', () => {
     const { rooms, connect } = await setup();
     const lobby = rooms.room('lobby');
     const reasons: string[] = [];
-    const context = lobby.joinVirtual({ id: 'ai', onMessage: () => undefined, onLeave: (_c, reason) => void reasons.push(reason) });
+    const context = lobby.joinVirtual({
+      id: 'ai',
+      onMessage: () => undefined,
+      onLeave: (_c, reason) => void reasons.push(reason),
+    });
     const alice = await connect();
     await alice.join('lobby', { memberId: 'alice' });
     const events: string[] = [];
-    lobby.onPresence((e) => events.push(`${e.action} ${e.member.id}${e.action === 'leave' ? ` ${e.reason}` : ''}`));
+    lobby.onPresence((e) =>
+      events.push(`${e.action} ${e.member.id}${e.action === 'leave' ? ` ${e.reason}` : ''}`),
+    );
     expect(rooms.destroy('lobby')).toBe(true);
     expect(await alice.next()).toEqual({ type: 'error', room: 'lobby', data: 'Room closed' });
     expect(reasons).toEqual(['room-destroyed']);

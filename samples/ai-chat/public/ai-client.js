@@ -44,7 +44,8 @@ export function connectAiChat(path, handlers) {
       'X-atmo-protocol': 'true',
       'X-Atmosphere-Received': String(received),
     });
-    const scheme = transport === 'websocket' ? (location.protocol === 'https:' ? 'wss:' : 'ws:') : location.protocol;
+    const scheme =
+      transport === 'websocket' ? (location.protocol === 'https:' ? 'wss:' : 'ws:') : location.protocol;
     return `${scheme}//${location.host}${path}?${params.toString()}`;
   };
 
@@ -102,7 +103,8 @@ export function connectAiChat(path, handlers) {
     ws.onopen = () => {
       attempt = 0;
       handlers.onStatus?.('open');
-      while (outbox.length > 0 && ws.readyState === WebSocket.OPEN) ws.send(/** @type {string} */ (outbox.shift()));
+      while (outbox.length > 0 && ws.readyState === WebSocket.OPEN)
+        ws.send(/** @type {string} */ (outbox.shift()));
     };
     ws.onmessage = (event) => {
       if (typeof event.data === 'string') feed(event.data);
@@ -136,7 +138,8 @@ export function connectAiChat(path, handlers) {
   open();
   return {
     prompt: (text) => send(text),
-    approve: (approvalId, args) => send(`/__approval/${approvalId}/approve${args ? ` ${JSON.stringify({ arguments: args })}` : ''}`),
+    approve: (approvalId, args) =>
+      send(`/__approval/${approvalId}/approve${args ? ` ${JSON.stringify({ arguments: args })}` : ''}`),
     deny: (approvalId) => send(`/__approval/${approvalId}/deny`),
     close() {
       closed = true;

@@ -61,7 +61,11 @@ function cardFor(bubble, id, toolName) {
   if (card) return card;
   card = element('div', 'tool-card');
   card.dataset['tool'] = toolName;
-  card.append(element('div', 'tool-name', `🔧 ${toolName}`), element('pre', 'tool-detail'), element('div', 'tool-actions'));
+  card.append(
+    element('div', 'tool-name', `🔧 ${toolName}`),
+    element('pre', 'tool-detail'),
+    element('div', 'tool-actions'),
+  );
   bubble.tools.append(card);
   bubble.cards.set(id, card);
   return card;
@@ -79,7 +83,8 @@ function setCard(card, state, detail) {
 }
 
 /** A value as display text: strings as they are, anything else as JSON. @param {unknown} value */
-const text = (value) => (typeof value === 'string' ? value : value === undefined ? '' : JSON.stringify(value));
+const text = (value) =>
+  typeof value === 'string' ? value : value === undefined ? '' : JSON.stringify(value);
 
 const scroll = () => messages.scrollTo({ top: messages.scrollHeight });
 
@@ -88,14 +93,16 @@ function render(frame) {
   const bubble = bubbleFor(frame.sessionId);
   if (frame.type === 'streaming-text') bubble.text.textContent += String(frame.data);
   else if (frame.type === 'progress') bubble.status.textContent = String(frame.data);
-  else if (frame.type === 'metadata' && frame.key === 'ai.model') bubble.root.dataset['model'] = String(frame.value);
+  else if (frame.type === 'metadata' && frame.key === 'ai.model')
+    bubble.root.dataset['model'] = String(frame.value);
   else if (frame.type === 'complete') {
     bubble.status.textContent = '';
     bubble.root.dataset['state'] = 'complete';
   } else if (frame.type === 'error') {
     bubble.status.textContent = `Error: ${String(frame.data)}`;
     bubble.root.dataset['state'] = 'error';
-  } else if (frame.event) renderEvent(bubble, frame.event, /** @type {Record<string, unknown>} */ (frame.data ?? {}));
+  } else if (frame.event)
+    renderEvent(bubble, frame.event, /** @type {Record<string, unknown>} */ (frame.data ?? {}));
   scroll();
 }
 
@@ -165,7 +172,10 @@ for (const button of document.querySelectorAll('[data-prompt]')) {
 fetch('/api/info')
   .then((response) => response.json())
   .then((/** @type {{ runtime?: string, model?: string }} */ info) => {
-    runtimeLabel.textContent = info.runtime === 'demo' ? 'demo model — set LLM_API_KEY for a real one' : `${info.runtime ?? '?'} · ${info.model ?? ''}`;
+    runtimeLabel.textContent =
+      info.runtime === 'demo'
+        ? 'demo model — set LLM_API_KEY for a real one'
+        : `${info.runtime ?? '?'} · ${info.model ?? ''}`;
     runtimeLabel.dataset['runtime'] = info.runtime ?? '';
   })
   .catch(() => (runtimeLabel.textContent = 'unknown runtime'));

@@ -2,7 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { type AgentRuntime, aiEndpoint, type AiEndpointHandle, OpenAiCompatibleRuntime } from '@atmosphere/ai';
+import {
+  type AgentRuntime,
+  aiEndpoint,
+  type AiEndpointHandle,
+  OpenAiCompatibleRuntime,
+} from '@atmosphere/ai';
 import { type Atmosphere, createAtmosphere, type Logger } from '@atmosphere/runtime';
 import { sendEmail, weather } from './tools.ts';
 
@@ -45,7 +50,11 @@ export const SYSTEM_PROMPT =
   'You are the assistant of the Atmosphere AI chat sample. Answer briefly. Use the weather tool for weather questions ' +
   'and send_email when asked to email someone (the user approves each email).';
 
-async function serveStatic(request: IncomingMessage, response: ServerResponse, info: () => unknown): Promise<void> {
+async function serveStatic(
+  request: IncomingMessage,
+  response: ServerResponse,
+  info: () => unknown,
+): Promise<void> {
   const path = (request.url ?? '/').split('?')[0] ?? '/';
   if (path === '/api/info') {
     response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
@@ -59,7 +68,11 @@ async function serveStatic(request: IncomingMessage, response: ServerResponse, i
     return;
   }
   const body = await readFile(new URL(entry.file, PUBLIC));
-  response.writeHead(200, { 'Content-Type': entry.type, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' });
+  response.writeHead(200, {
+    'Content-Type': entry.type,
+    'Cache-Control': 'no-cache',
+    'X-Content-Type-Options': 'nosniff',
+  });
   response.end(request.method === 'HEAD' ? undefined : body);
 }
 
@@ -75,7 +88,12 @@ export async function startAiChat(options: AiChatOptions = {}): Promise<AiChat> 
     const runtime = current.endpoint?.runtime;
     return {
       runtime: runtime?.name,
-      model: runtime instanceof OpenAiCompatibleRuntime ? runtime.config.model : runtime?.name === 'demo' ? 'demo' : undefined,
+      model:
+        runtime instanceof OpenAiCompatibleRuntime
+          ? runtime.config.model
+          : runtime?.name === 'demo'
+            ? 'demo'
+            : undefined,
       capabilities: runtime ? [...runtime.capabilities] : [],
     };
   };

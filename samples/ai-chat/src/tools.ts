@@ -17,7 +17,8 @@ export const weather = tool({
 /** Sends nothing for real: it shows how a tool that acts on the user's behalf asks for approval first. */
 export const sendEmail = tool({
   name: 'send_email',
-  description: 'Send an email on behalf of the user (simulated: nothing leaves the server). Requires the user’s approval.',
+  description:
+    'Send an email on behalf of the user (simulated: nothing leaves the server). Requires the user’s approval.',
   parameters: z.object({
     to: z.string().min(3).max(200),
     subject: z.string().max(200).optional(),

@@ -33,7 +33,9 @@ async function answer(client: TestClient, prompt: string, timeoutMs: number): Pr
  * Starts the sample on a free port, sends prompts with a protocol client over WebSocket, and checks that the
  * streamed answers complete (with the demo model, also that the weather tool ran). Never throws.
  */
-export async function verifyAiChat(options: { env?: Readonly<Record<string, string | undefined>>; timeoutMs?: number } = {}): Promise<VerifyResult> {
+export async function verifyAiChat(
+  options: { env?: Readonly<Record<string, string | undefined>>; timeoutMs?: number } = {},
+): Promise<VerifyResult> {
   const lines: string[] = [];
   let ok = true;
   const check = (passed: boolean, what: string): void => {
@@ -49,18 +51,36 @@ export async function verifyAiChat(options: { env?: Readonly<Record<string, stri
     const frames = await answer(client, 'Hello! What can you do?', timeoutMs);
     const text = frames.map((f) => ('type' in f && f.type === 'streaming-text' ? f.data : '')).join('');
     const last = frames.at(-1);
-    check(last !== undefined && 'type' in last && last.type === 'complete', `the answer completed (${last && 'type' in last ? last.type : 'no end'})`);
-    check(frames.filter((f) => 'type' in f && f.type === 'streaming-text').length > 1, `the text streamed in ${frames.length} frames`);
+    check(
+      last !== undefined && 'type' in last && last.type === 'complete',
+      `the answer completed (${last && 'type' in last ? last.type : 'no end'})`,
+    );
+    check(
+      frames.filter((f) => 'type' in f && f.type === 'streaming-text').length > 1,
+      `the text streamed in ${frames.length} frames`,
+    );
     check(text.trim().length > 0, `the answer has text: ${JSON.stringify(text.slice(0, 80))}…`);
-    check(frames.every((f, i) => f.seq === i + 1), 'seq counts 1, 2, 3… with no gap');
-    check(frames.some((f) => 'type' in f && f.type === 'progress'), 'a progress frame arrived');
+    check(
+      frames.every((f, i) => f.seq === i + 1),
+      'seq counts 1, 2, 3… with no gap',
+    );
+    check(
+      frames.some((f) => 'type' in f && f.type === 'progress'),
+      'a progress frame arrived',
+    );
     if (runtime === 'demo') {
       check(text.includes('LLM_API_KEY'), 'the demo model says how to configure a real one');
       const tool = await answer(client, "What's the weather in Montreal?", timeoutMs);
       const started = tool.find((f) => 'event' in f && f.event === 'tool-start');
       const result = tool.find((f) => 'event' in f && f.event === 'tool-result');
       check(started !== undefined && result !== undefined, 'the weather tool ran (tool-start, tool-result)');
-      check(tool.at(-1) !== undefined && isEnd(tool.at(-1)!) && 'type' in tool.at(-1)! && (tool.at(-1) as { type: string }).type === 'complete', 'the tool answer completed');
+      check(
+        tool.at(-1) !== undefined &&
+          isEnd(tool.at(-1)!) &&
+          'type' in tool.at(-1)! &&
+          (tool.at(-1) as { type: string }).type === 'complete',
+        'the tool answer completed',
+      );
     }
   } catch (error) {
     check(false, `the check failed: ${(error as Error).message}`);

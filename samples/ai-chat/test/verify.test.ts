@@ -7,8 +7,20 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 test('src/verify.ts starts the sample, gets a streamed answer that completes, and exits 0', async () => {
   const env = { ...process.env };
   // No key: the check runs against the demo model, as a fresh checkout does.
-  for (const name of ['LLM_API_KEY', 'OPENAI_API_KEY', 'GEMINI_API_KEY', 'LLM_MODE', 'LLM_BASE_URL', 'LLM_MODEL']) delete env[name];
-  const child = spawn(process.execPath, ['--conditions=@atmosphere/source', 'src/verify.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const name of [
+    'LLM_API_KEY',
+    'OPENAI_API_KEY',
+    'GEMINI_API_KEY',
+    'LLM_MODE',
+    'LLM_BASE_URL',
+    'LLM_MODEL',
+  ])
+    delete env[name];
+  const child = spawn(process.execPath, ['--conditions=@atmosphere/source', 'src/verify.ts'], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -79,7 +79,10 @@ export interface AiEndpointOptions {
   /** Default: `session.stream(prompt)`. */
   readonly onPrompt?: OnPrompt;
   /** The conversation of a prompt. Default: the client's tracking id (one conversation per client). */
-  readonly conversationId?: (resource: AtmosphereResource, metadata: Readonly<Record<string, unknown>>) => string;
+  readonly conversationId?: (
+    resource: AtmosphereResource,
+    metadata: Readonly<Record<string, unknown>>,
+  ) => string;
   /** Longest prompt in characters. Default 100 000. */
   readonly maxPromptLength?: number;
   /** Prompts of one client running at once. Default 4. */

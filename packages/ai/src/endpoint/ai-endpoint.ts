@@ -18,7 +18,11 @@ import { AudienceSink } from '../streaming/frame-sink.ts';
 import { LAST_SEQ_PARAM } from '../streaming/frames.ts';
 import { RunRegistry } from '../streaming/run-registry.ts';
 import { FrameStreamingSession } from '../streaming/streaming-session.ts';
-import { type StructuredOutput, structuredOutput, type StructuredOutputOptions } from '../structured/structured-output.ts';
+import {
+  type StructuredOutput,
+  structuredOutput,
+  type StructuredOutputOptions,
+} from '../structured/structured-output.ts';
 import { ApprovalRegistry, isApprovalMessage } from '../tools/approvals.ts';
 import type { AiEndpointOptions, OnPrompt, StreamOptions } from './ai-endpoint-options.ts';
 import { EndpointSession } from './ai-session.ts';
@@ -49,7 +53,9 @@ interface LiveRun {
 
 const DEFAULT_ON_PROMPT: OnPrompt = (prompt, session) => session.stream(prompt);
 
-function compileOutput(value: StructuredOutputOptions | StructuredOutput | undefined): StructuredOutput | undefined {
+function compileOutput(
+  value: StructuredOutputOptions | StructuredOutput | undefined,
+): StructuredOutput | undefined {
   if (value === undefined) return undefined;
   return 'request' in value ? value : structuredOutput(value);
 }
@@ -69,7 +75,10 @@ function compileOutput(value: StructuredOutputOptions | StructuredOutput | undef
 export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | object): AiEndpointHandle {
   const options = (aiEndpointOptionsOf(target) ?? target) as AiEndpointOptions;
   if (typeof options.path !== 'string' || !options.path.startsWith('/')) {
-    throw new AtmosphereError('INVALID_OPTION', 'aiEndpoint needs a `path` starting with "/" (or a class decorated with @AiEndpoint).');
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      'aiEndpoint needs a `path` starting with "/" (or a class decorated with @AiEndpoint).',
+    );
   }
   const logger: Logger = atmosphere.logger;
   const runtime = options.runtime ?? atmosphere.provider('agent-runtime');
@@ -87,31 +96,41 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
     );
   }
   if ((options.tools?.length ?? 0) > 0 && !runtime.capabilities.has('tool-calling')) {
-    logger.warn(`${options.path}: runtime ${runtime.name} cannot call tools; its ${options.tools!.length} tool(s) will not be used (add 'tool-calling' to \`requires\` to fail at startup instead).`);
+    logger.warn(
+      `${options.path}: runtime ${runtime.name} cannot call tools; its ${options.tools!.length} tool(s) will not be used (add 'tool-calling' to \`requires\` to fail at startup instead).`,
+    );
   }
   if (options.structuredOutput && !runtime.capabilities.has('structured-output')) {
-    logger.warn(`${options.path}: runtime ${runtime.name} has no JSON mode; structured output relies on the instruction in the system prompt.`);
+    logger.warn(
+      `${options.path}: runtime ${runtime.name} has no JSON mode; structured output relies on the instruction in the system prompt.`,
+    );
   }
   const memory: ConversationMemory | undefined =
     options.conversationMemory === false
       ? undefined
-      : (options.conversationMemory ?? atmosphere.provider('conversation-memory') ?? new InMemoryConversationMemory({ maxMessages: options.maxHistoryMessages ?? 20 }));
+      : (options.conversationMemory ??
+        atmosphere.provider('conversation-memory') ??
+        new InMemoryConversationMemory({ maxMessages: options.maxHistoryMessages ?? 20 }));
   const output = compileOutput(options.structuredOutput);
   const onPrompt = options.onPrompt ?? DEFAULT_ON_PROMPT;
   const maxPromptLength = options.maxPromptLength ?? 100_000;
   const maxConcurrent = options.maxConcurrentPrompts ?? 4;
   const filters = options.filters ?? [];
   const runs = new RunRegistry(options.runs);
-  const approvals = new ApprovalRegistry(options.approvalTimeoutMs === undefined ? {} : { timeoutMs: options.approvalTimeoutMs });
+  const approvals = new ApprovalRegistry(
+    options.approvalTimeoutMs === undefined ? {} : { timeoutMs: options.approvalTimeoutMs },
+  );
   const live = new Map<string, LiveRun>();
   const byResource = new Map<string, Set<LiveRun>>();
   const work = new Set<Promise<void>>();
   let closed = false;
 
-  const broadcasterOf = (path: string): (() => Broadcaster | undefined) => () => {
-    const broadcaster = atmosphere.broadcasters.find(path);
-    return broadcaster && !broadcaster.destroyed ? broadcaster : undefined;
-  };
+  const broadcasterOf =
+    (path: string): (() => Broadcaster | undefined) =>
+    () => {
+      const broadcaster = atmosphere.broadcasters.find(path);
+      return broadcaster && !broadcaster.destroyed ? broadcaster : undefined;
+    };
 
   const join = (run: LiveRun, resource: AtmosphereResource): void => {
     run.audience.add(resource);
@@ -121,14 +140,23 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
   };
 
   /** A one-frame session to one client: bad input gets an `error` frame with a code. */
-  const refuse = (resource: AtmosphereResource, code: Parameters<typeof aiError>[0], message: string): void => {
+  const refuse = (
+    resource: AtmosphereResource,
+    code: Parameters<typeof aiError>[0],
+    message: string,
+  ): void => {
     if (resource.state === 'closed') return;
     const sink = new AudienceSink(broadcasterOf(resource.path), logger);
     sink.add(resource);
     new FrameStreamingSession({ sink, announceRunId: false, logger }).error(aiError(code, message));
   };
 
-  const pipeline = (session: EndpointSession, run: LiveRun, message: string, overrides: StreamOptions): Promise<AiResponse> =>
+  const pipeline = (
+    session: EndpointSession,
+    run: LiveRun,
+    message: string,
+    overrides: StreamOptions,
+  ): Promise<AiResponse> =>
     runAgent({
       runtime,
       session,
@@ -140,7 +168,8 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
       maxHistoryMessages: options.maxHistoryMessages ?? 20,
       conversationId: session.conversationId,
       interceptors: options.interceptors ?? [],
-      structuredOutput: overrides.structuredOutput === undefined ? output : compileOutput(overrides.structuredOutput),
+      structuredOutput:
+        overrides.structuredOutput === undefined ? output : compileOutput(overrides.structuredOutput),
       metadata: { ...session.promptMetadata, ...overrides.metadata },
       resource: session.resource,
       approvals,
@@ -151,7 +180,12 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
       logger,
     });
 
-  const start = (resource: AtmosphereResource, prompt: string, metadata: Readonly<Record<string, unknown>>, params: Readonly<Record<string, string>>): void => {
+  const start = (
+    resource: AtmosphereResource,
+    prompt: string,
+    metadata: Readonly<Record<string, unknown>>,
+    params: Readonly<Record<string, string>>,
+  ): void => {
     const audience = new AudienceSink(broadcasterOf(resource.path), logger);
     audience.add(resource);
     const runId = randomUUID();
@@ -160,7 +194,13 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
     const holder: { run?: LiveRun } = {};
     const session = new EndpointSession(
       { sink: audience, sessionId, runId, run: runs.start(runId, sessionId), logger },
-      { resource, conversationId, metadata, prompt, run: (s, message, overrides) => pipeline(s, holder.run!, message, overrides) },
+      {
+        resource,
+        conversationId,
+        metadata,
+        prompt,
+        run: (s, message, overrides) => pipeline(s, holder.run!, message, overrides),
+      },
     );
     const run: LiveRun = { session, audience, request: undefined };
     holder.run = run;
@@ -190,7 +230,11 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
   const reattach = (resource: AtmosphereResource, runId: string): void => {
     const record = runs.get(runId);
     if (!record) {
-      refuse(resource, 'UNKNOWN_RUN', `Run ${runId.slice(0, 64)} is unknown or expired; send the prompt again.`);
+      refuse(
+        resource,
+        'UNKNOWN_RUN',
+        `Run ${runId.slice(0, 64)} is unknown or expired; send the prompt again.`,
+      );
       return;
     }
     const lastSeqText = resource.request.param(LAST_SEQ_PARAM);
@@ -206,19 +250,28 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
     options.path,
     {
       onReady(resource: AtmosphereResource, context: ManagedContext) {
-        for (const filter of filters) if (!context.broadcaster.filters.includes(filter)) context.broadcaster.addFilter(filter);
+        for (const filter of filters)
+          if (!context.broadcaster.filters.includes(filter)) context.broadcaster.addFilter(filter);
         const runId = resource.request.runId;
         if (runId !== undefined && runId !== '') reattach(resource, runId);
       },
       onMessage(message: string | Uint8Array, resource: AtmosphereResource, context: ManagedContext) {
         if (closed) return;
         if (typeof message !== 'string') {
-          refuse(resource, 'INVALID_PROMPT', 'Binary messages are not prompts: send text, or JSON {"prompt":"…"}.');
+          refuse(
+            resource,
+            'INVALID_PROMPT',
+            'Binary messages are not prompts: send text, or JSON {"prompt":"…"}.',
+          );
           return;
         }
         if (isApprovalMessage(message)) {
           if (approvals.answer(message, resource.id) === 'unknown') {
-            refuse(resource, 'UNKNOWN_APPROVAL', 'No pending approval with this id for this client (it may have been answered already or have expired).');
+            refuse(
+              resource,
+              'UNKNOWN_APPROVAL',
+              'No pending approval with this id for this client (it may have been answered already or have expired).',
+            );
           }
           return;
         }
@@ -228,7 +281,11 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
           return;
         }
         if ((byResource.get(resource.id)?.size ?? 0) >= maxConcurrent) {
-          refuse(resource, 'TOO_MANY_PROMPTS', `${maxConcurrent} prompts of this client are still running; wait for one to finish (option maxConcurrentPrompts).`);
+          refuse(
+            resource,
+            'TOO_MANY_PROMPTS',
+            `${maxConcurrent} prompts of this client are still running; wait for one to finish (option maxConcurrentPrompts).`,
+          );
           return;
         }
         // Not awaited: the runtime hands a client's messages to onMessage one at a time, and approval answers

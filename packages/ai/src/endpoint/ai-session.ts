@@ -33,7 +33,9 @@ export class EndpointSession extends FrameStreamingSession implements AiSession 
   stream(message?: string, options: StreamOptions = {}): Promise<AiResponse> {
     // One pipeline per session: a second one would interleave two answers under one sessionId.
     if (this.closed || this.#streaming) {
-      const reason = this.closed ? 'The session is already closed.' : 'stream() is already running for this session.';
+      const reason = this.closed
+        ? 'The session is already closed.'
+        : 'stream() is already running for this session.';
       return Promise.resolve({ status: 'error', text: '', usage: undefined, error: new Error(reason) });
     }
     this.#streaming = true;

@@ -45,9 +45,9 @@ export function Prompt() {
 /** The options of an instance (or class) decorated with `@AiEndpoint`, its `@Prompt` method bound; else undefined. */
 export function aiEndpointOptionsOf(target: object): AiEndpointOptions | undefined {
   const ctor = (typeof target === 'function' ? target : (target as { constructor?: unknown }).constructor) as
-    | { [key: symbol]: unknown }
-    | undefined;
-  const metadata = ctor?.[Symbol.metadata as symbol] as Record<symbol, EndpointMetadata | undefined> | undefined;
+    { [key: symbol]: unknown } | undefined;
+  const metadata = ctor?.[Symbol.metadata as symbol] as
+    Record<symbol, EndpointMetadata | undefined> | undefined;
   const found = metadata?.[METADATA];
   if (!found?.options) return undefined;
   const instance = typeof target === 'function' ? new (target as new () => object)() : target;

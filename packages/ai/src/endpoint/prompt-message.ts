@@ -18,8 +18,12 @@ const ENVELOPE_ALLOWANCE = 16 * 1024;
  * Refuses an empty prompt, one longer than `maxLength` characters, a non-string `prompt` and non-object
  * `metadata`, with a message saying what to send instead.
  */
-export function parsePromptMessage(text: string, maxLength: number): { ok: true; value: PromptMessage } | { ok: false; message: string } {
-  if (text.length > maxLength + ENVELOPE_ALLOWANCE) return { ok: false, message: tooLong(text.length, maxLength) };
+export function parsePromptMessage(
+  text: string,
+  maxLength: number,
+): { ok: true; value: PromptMessage } | { ok: false; message: string } {
+  if (text.length > maxLength + ENVELOPE_ALLOWANCE)
+    return { ok: false, message: tooLong(text.length, maxLength) };
   const trimmed = text.trim();
   let prompt = trimmed;
   let metadata: Readonly<Record<string, unknown>> = {};
@@ -30,9 +34,15 @@ export function parsePromptMessage(text: string, maxLength: number): { ok: true;
     } catch {
       value = undefined; // not JSON: a plain-text prompt that happens to start with a brace
     }
-    if (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.hasOwn(value, 'prompt')) {
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value) &&
+      Object.hasOwn(value, 'prompt')
+    ) {
       const record = value as Record<string, unknown>;
-      if (typeof record['prompt'] !== 'string') return { ok: false, message: 'The JSON prompt must have a string "prompt" member: {"prompt":"…"}.' };
+      if (typeof record['prompt'] !== 'string')
+        return { ok: false, message: 'The JSON prompt must have a string "prompt" member: {"prompt":"…"}.' };
       const meta = record['metadata'];
       if (meta !== undefined && (typeof meta !== 'object' || meta === null || Array.isArray(meta))) {
         return { ok: false, message: 'The JSON prompt\'s "metadata" must be an object.' };
@@ -41,7 +51,8 @@ export function parsePromptMessage(text: string, maxLength: number): { ok: true;
       metadata = (meta as Record<string, unknown> | undefined) ?? {};
     }
   }
-  if (prompt.length === 0) return { ok: false, message: 'The prompt is empty: send some text, or JSON {"prompt":"…"}.' };
+  if (prompt.length === 0)
+    return { ok: false, message: 'The prompt is empty: send some text, or JSON {"prompt":"…"}.' };
   if (prompt.length > maxLength) return { ok: false, message: tooLong(prompt.length, maxLength) };
   return { ok: true, value: { prompt, metadata } };
 }

@@ -33,7 +33,9 @@ export class InMemoryConversationMemory implements ConversationMemory {
     if (!messages) return [];
     this.#touch(conversationId, messages);
     const limit = options.limit;
-    return limit === undefined || limit >= messages.length ? [...messages] : messages.slice(messages.length - Math.max(0, limit));
+    return limit === undefined || limit >= messages.length
+      ? [...messages]
+      : messages.slice(messages.length - Math.max(0, limit));
   }
 
   async append(conversationId: string, messages: readonly ChatMessage[]): Promise<void> {

@@ -49,12 +49,19 @@ export interface AiInterceptor {
    * Before the model is called. Return a changed request (or nothing to keep it). Throw to refuse the prompt:
    * the client gets an `error` frame with the error's message.
    */
-  preProcess?(request: AiRequest, context: AiInterceptorContext): AiRequest | void | Promise<AiRequest | void>;
+  preProcess?(
+    request: AiRequest,
+    context: AiInterceptorContext,
+  ): AiRequest | void | Promise<AiRequest | void>;
   /**
    * After the model answered successfully, before the `complete` frame: may emit more frames. Throwing turns
    * the end into an `error` frame.
    */
-  beforeCompletion?(response: AiResponse, request: AiRequest, context: AiInterceptorContext): void | Promise<void>;
+  beforeCompletion?(
+    response: AiResponse,
+    request: AiRequest,
+    context: AiInterceptorContext,
+  ): void | Promise<void>;
   /** After the session closed, whatever the outcome. Errors are logged, not sent. */
   postProcess?(response: AiResponse, request: AiRequest, context: AiInterceptorContext): void | Promise<void>;
   /** The client left for good while its prompt was running (just before the run is cancelled). */

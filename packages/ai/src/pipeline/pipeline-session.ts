@@ -13,7 +13,8 @@ export class PipelineSession implements StreamingSession {
   readonly #capture: StructuredCapture | undefined;
   #text = '';
   #usage: TokenUsage | undefined;
-  #ended: { status: 'complete'; summary: string | undefined } | { status: 'error'; error: unknown } | undefined;
+  #ended:
+    { status: 'complete'; summary: string | undefined } | { status: 'error'; error: unknown } | undefined;
 
   constructor(target: StreamingSession, capture?: StructuredCapture) {
     this.#target = target;
@@ -54,7 +55,8 @@ export class PipelineSession implements StreamingSession {
   }
 
   /** How the runtime ended the session (undefined: it did not). */
-  get ended(): { status: 'complete'; summary: string | undefined } | { status: 'error'; error: unknown } | undefined {
+  get ended():
+    { status: 'complete'; summary: string | undefined } | { status: 'error'; error: unknown } | undefined {
     return this.#ended;
   }
 

@@ -4,7 +4,11 @@ import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ChatMessage } from '../spi/chat.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
-import { StructuredCapture, type StructuredOutput, structuredInstruction } from '../structured/structured-output.ts';
+import {
+  StructuredCapture,
+  type StructuredOutput,
+  structuredInstruction,
+} from '../structured/structured-output.ts';
 import type { ApprovalRegistry } from '../tools/approvals.ts';
 import type { Tool } from '../tools/tool.ts';
 import { createAgentContext } from './agent-context.ts';
@@ -67,8 +71,12 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
     const memory = options.memory;
     if (memory && options.conversationId !== undefined) {
       const limit = options.maxHistoryMessages ?? 20;
-      const history = limit > 0 ? await memory.history(options.conversationId, { limit, signal: session.signal }) : [];
-      request = { ...request, history: history.length > limit ? history.slice(history.length - limit) : history };
+      const history =
+        limit > 0 ? await memory.history(options.conversationId, { limit, signal: session.signal }) : [];
+      request = {
+        ...request,
+        history: history.length > limit ? history.slice(history.length - limit) : history,
+      };
     }
     for (const interceptor of interceptors) {
       if (!interceptor.preProcess) continue;
@@ -110,8 +118,14 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
     } else {
       // The runtime completed (or returned without ending the session, which counts as complete).
       const entity = capture ? await capture.finish() : undefined;
-      const done: AiResponse = { status: 'complete', text: view.text, usage: view.totalUsage, ...(capture ? { entity } : {}) };
-      for (let i = interceptors.length - 1; i >= 0; i--) await interceptors[i]!.beforeCompletion?.(done, request, context);
+      const done: AiResponse = {
+        status: 'complete',
+        text: view.text,
+        usage: view.totalUsage,
+        ...(capture ? { entity } : {}),
+      };
+      for (let i = interceptors.length - 1; i >= 0; i--)
+        await interceptors[i]!.beforeCompletion?.(done, request, context);
       session.complete(ended?.status === 'complete' ? ended.summary : undefined);
       response = done;
       if (memory && options.conversationId !== undefined) {
@@ -119,9 +133,11 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
           { role: 'user', content: request.message },
           { role: 'assistant', content: view.text },
         ];
-        await memory.append(options.conversationId, exchange).catch((error: unknown) =>
-          logger.error(`conversation memory ${memory.name}: the exchange could not be stored`, { error }),
-        );
+        await memory
+          .append(options.conversationId, exchange)
+          .catch((error: unknown) =>
+            logger.error(`conversation memory ${memory.name}: the exchange could not be stored`, { error }),
+          );
       }
     }
   } catch (error) {
@@ -147,5 +163,10 @@ async function outcomeError(session: StreamingSession): Promise<unknown> {
 
 function failed(view: PipelineSession | undefined, error: unknown): AiResponse {
   const cancelled = isAbortError(error) || describeError(error).code === 'CANCELLED';
-  return { status: cancelled ? 'cancelled' : 'error', text: view?.text ?? '', usage: view?.totalUsage, error };
+  return {
+    status: cancelled ? 'cancelled' : 'error',
+    text: view?.text ?? '',
+    usage: view?.totalUsage,
+    error,
+  };
 }

@@ -7,7 +7,12 @@ import { defaultSeat, type RoomSeat, seatsOf } from './room-seat.ts';
  * `default` answers an unaddressed message, and a message that mentions a member goes only to those it
  * mentions (plus `all` members).
  */
-export function isAddressed(seat: RoomSeat, from: string, text: string, answerVirtualMembers: boolean): boolean {
+export function isAddressed(
+  seat: RoomSeat,
+  from: string,
+  text: string,
+  answerVirtualMembers: boolean,
+): boolean {
   const owner = seat.owner;
   let addressed: boolean;
   switch (owner.answers) {
@@ -18,7 +23,9 @@ export function isAddressed(seat: RoomSeat, from: string, text: string, answerVi
       addressed = true;
       break;
     case 'default':
-      addressed = isMentioned(text, owner.names) || (defaultSeat(seat.context.room) === seat && !mentionsAnother(seat, text));
+      addressed =
+        isMentioned(text, owner.names) ||
+        (defaultSeat(seat.context.room) === seat && !mentionsAnother(seat, text));
       break;
   }
   if (!addressed) return false;

@@ -13,12 +13,16 @@ export async function defaultRoomRuntime(logger: Logger): Promise<AgentRuntime> 
     const builtIn = openAiRuntime({ logger });
     const availability = await builtIn.isAvailable();
     if (availability === true) {
-      logger.info(`AI room members answer with ${builtIn.config.model} (built-in runtime, ${builtIn.config.baseUrl})`);
+      logger.info(
+        `AI room members answer with ${builtIn.config.model} (built-in runtime, ${builtIn.config.baseUrl})`,
+      );
       return builtIn;
     }
     logger.info(`AI room members answer with the demo model: ${availability.reason}`);
   } catch (error) {
-    logger.warn(`AI room members answer with the demo model: the built-in runtime could not be configured (${(error as Error).message})`);
+    logger.warn(
+      `AI room members answer with the demo model: the built-in runtime could not be configured (${(error as Error).message})`,
+    );
   }
   return demoRuntime();
 }

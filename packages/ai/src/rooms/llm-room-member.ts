@@ -1,5 +1,12 @@
 import { AtmosphereError, type Logger } from '@atmosphere/runtime';
-import type { LeaveReason, Room, RoomMessage, RoomMetadata, VirtualMemberContext, VirtualRoomMember } from '@atmosphere/rooms';
+import type {
+  LeaveReason,
+  Room,
+  RoomMessage,
+  RoomMetadata,
+  VirtualMemberContext,
+  VirtualRoomMember,
+} from '@atmosphere/rooms';
 import { aiError, cancelledError, isAbortError } from '../errors.ts';
 import type { AiInterceptor, AiResponse } from '../pipeline/ai-interceptor.ts';
 import { runAgent } from '../pipeline/run-agent.ts';
@@ -9,7 +16,13 @@ import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ChatMessage } from '../spi/chat.ts';
 import { createStreamingSession } from '../streaming/streaming-session.ts';
 import { defaultRoomRuntime } from './default-runtime.ts';
-import type { LlmReplyTarget, LlmRoomMemberOptions, LlmRoomReply, RoomAnswer, RoomAnswerMode } from './llm-room-member-options.ts';
+import type {
+  LlmReplyTarget,
+  LlmRoomMemberOptions,
+  LlmRoomReply,
+  RoomAnswer,
+  RoomAnswerMode,
+} from './llm-room-member-options.ts';
 import { isAddressed } from './addressing.ts';
 import { stripMentions } from './mentions.ts';
 import { roomMessageText } from './message-text.ts';
@@ -61,18 +74,27 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   /** Throws `INVALID_OPTION` for a missing id, an unknown `answers` mode or a negative bound. */
   constructor(options: LlmRoomMemberOptions) {
     if (typeof options.id !== 'string' || options.id === '') {
-      throw new AtmosphereError('INVALID_OPTION', 'LlmRoomMember needs an `id` (the member id that `@id` addresses).');
+      throw new AtmosphereError(
+        'INVALID_OPTION',
+        'LlmRoomMember needs an `id` (the member id that `@id` addresses).',
+      );
     }
     const answers = options.answers ?? 'mentioned';
     if (!MODES.includes(answers)) {
-      throw new AtmosphereError('INVALID_OPTION', `LlmRoomMember ${options.id}: \`answers\` must be one of ${MODES.join(', ')}; got ${String(answers)}.`);
+      throw new AtmosphereError(
+        'INVALID_OPTION',
+        `LlmRoomMember ${options.id}: \`answers\` must be one of ${MODES.join(', ')}; got ${String(answers)}.`,
+      );
     }
     this.#memory = bound(options.memory, 20, 'memory', options.id);
     this.#maxQueued = bound(options.maxQueued, 5, 'maxQueued', options.id);
     this.id = options.id;
     this.answers = answers;
     this.metadata = { ai: true, ...options.metadata };
-    this.names = [options.id, ...(options.aliases ?? []).filter((alias) => typeof alias === 'string' && alias !== '')];
+    this.names = [
+      options.id,
+      ...(options.aliases ?? []).filter((alias) => typeof alias === 'string' && alias !== ''),
+    ];
     this.#options = options;
   }
 
@@ -144,7 +166,10 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     try {
       this.#receive(message, context);
     } catch (error) {
-      this.#logger(context).error(`room ${context.room.name}: AI member ${this.id} could not take a message`, { error });
+      this.#logger(context).error(
+        `room ${context.room.name}: AI member ${this.id} could not take a message`,
+        { error },
+      );
     }
   }
 
@@ -173,7 +198,15 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     if (seat !== undefined) return seat;
     // One more than `memory`: the question itself is remembered too, and is sent apart from the history.
     const transcript = new RoomTranscript(this.#memory === 0 ? 0 : this.#memory + 1);
-    seat = { owner: this, context, transcript, sink: new RoomFrameSink(context, this.#logger(context)), queue: [], running: false, current: undefined };
+    seat = {
+      owner: this,
+      context,
+      transcript,
+      sink: new RoomFrameSink(context, this.#logger(context)),
+      queue: [],
+      running: false,
+      current: undefined,
+    };
     this.#seats.set(context, seat);
     addSeat(seat);
     // What the room said before it arrived (when the room keeps history) is context for its first answers.
@@ -227,7 +260,11 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     seat.running = true;
     this.#running++;
     try {
-      for (let question: RoomQuestion | undefined = first; question !== undefined && seat.context.active; question = seat.queue.shift()) {
+      for (
+        let question: RoomQuestion | undefined = first;
+        question !== undefined && seat.context.active;
+        question = seat.queue.shift()
+      ) {
         await this.#answer(seat, question);
       }
     } finally {
@@ -246,9 +283,16 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     const context = seat.context;
     const logger = this.#logger(context);
     const replyTo = replyTarget(question);
-    const session = createStreamingSession({ sink: seat.sink, signal: context.signal, announceRunId: false, redact, logger });
+    const session = createStreamingSession({
+      sink: seat.sink,
+      signal: context.signal,
+      announceRunId: false,
+      redact,
+      logger,
+    });
     const failed = (error: unknown): void => {
-      if (context.active) logger.error(`room ${context.room.name}: AI member ${this.id} could not update the room`, { error });
+      if (context.active)
+        logger.error(`room ${context.room.name}: AI member ${this.id} could not update the room`, { error });
     };
     seat.current = session;
     context.typing(true).catch(failed);
@@ -257,7 +301,10 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     try {
       const runtime = await (this.#runtime ??= this.#makeRuntime(logger));
       const history = seat.transcript.snapshot(question.entry, this.#memory);
-      const withHistory: AiInterceptor = { name: 'room-memory', preProcess: (request) => ({ ...request, history }) };
+      const withHistory: AiInterceptor = {
+        name: 'room-memory',
+        preProcess: (request) => ({ ...request, history }),
+      };
       response = await runAgent({
         runtime,
         session,
@@ -267,7 +314,11 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
         tools: this.#options.tools ?? [],
         interceptors: [withHistory, ...(this.#options.interceptors ?? [])],
         conversationId: `room:${context.room.name}`,
-        metadata: { room: context.room.name, from: question.from, ...(question.message.id === undefined ? {} : { messageId: question.message.id }) },
+        metadata: {
+          room: context.room.name,
+          from: question.from,
+          ...(question.message.id === undefined ? {} : { messageId: question.message.id }),
+        },
         ...(this.#options.maxToolRounds === undefined ? {} : { maxToolRounds: this.#options.maxToolRounds }),
         logger,
       });
@@ -339,7 +390,10 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   #systemPrompt(room: Room): string {
     const option = this.#options.systemPrompt;
     if (typeof option === 'function') return option({ room: room.name, memberId: this.id });
-    const name = typeof this.metadata['name'] === 'string' && this.metadata['name'] !== this.id ? `${this.metadata['name']} (@${this.id})` : `@${this.id}`;
+    const name =
+      typeof this.metadata['name'] === 'string' && this.metadata['name'] !== this.id
+        ? `${this.metadata['name']} (@${this.id})`
+        : `@${this.id}`;
     const note =
       `You are ${name}, a member of the chat room "${room.name}". Room messages are shown as "<member>: <text>"; ` +
       `everyone in the room reads your answers. Respond to the last message.`;
@@ -352,7 +406,9 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     try {
       listener(answer);
     } catch (error) {
-      this.#logger(context).error(`room ${context.room.name}: the onAnswer listener of ${this.id} threw`, { error });
+      this.#logger(context).error(`room ${context.room.name}: the onAnswer listener of ${this.id} threw`, {
+        error,
+      });
     }
   }
 }
@@ -367,13 +423,18 @@ function textOf(message: RoomMessage): string | undefined {
 }
 
 function replyTarget(question: RoomQuestion): LlmReplyTarget {
-  return question.message.id === undefined ? { from: question.from } : { from: question.from, id: question.message.id };
+  return question.message.id === undefined
+    ? { from: question.from }
+    : { from: question.from, id: question.message.id };
 }
 
 function bound(value: number | undefined, fallback: number, name: string, id: string): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new AtmosphereError('INVALID_OPTION', `LlmRoomMember ${id}: \`${name}\` must be an integer >= 0; got ${value}.`);
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      `LlmRoomMember ${id}: \`${name}\` must be an integer >= 0; got ${value}.`,
+    );
   }
   return value;
 }

@@ -11,7 +11,10 @@ const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
 
 /** A letter, digit or `_`: what makes `x@name` part of a word rather than a mention. */
 function isWordCode(code: number): boolean {
-  if (code < 128) return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95;
+  if (code < 128)
+    return (
+      (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95
+    );
   return LETTER_OR_DIGIT.test(String.fromCharCode(code));
 }
 
@@ -33,7 +36,8 @@ function findMention(text: string, name: string): number {
       const next = text.charCodeAt(end);
       if (continuesId(next)) continue;
       // `.` and `:` belong to ids too: `@bot.v2` is another member, `@bot.` ends a sentence.
-      if ((next === 46 || next === 58) && end + 1 < text.length && continuesId(text.charCodeAt(end + 1))) continue;
+      if ((next === 46 || next === 58) && end + 1 < text.length && continuesId(text.charCodeAt(end + 1)))
+        continue;
     }
     return at;
   }

@@ -16,7 +16,10 @@ export class RoomFrameSink implements FrameSink {
     this.#context = context;
     this.#failed = (error) => {
       // After the member left, a late frame of a cancelled answer has nowhere to go; that is not a failure.
-      if (this.#context.active) logger.error(`room ${context.room.name}: an AI frame of ${context.member.id} was not delivered`, { error });
+      if (this.#context.active)
+        logger.error(`room ${context.room.name}: an AI frame of ${context.member.id} was not delivered`, {
+          error,
+        });
     };
   }
 

@@ -25,7 +25,9 @@ export class RoomTranscript {
   /** Remembers a message (a no-op with capacity 0). Returns the message as kept (cut when too long). */
   push(message: ChatMessage): ChatMessage {
     const kept =
-      message.content.length > this.maxMessageLength ? { ...message, content: `${message.content.slice(0, this.maxMessageLength)}…` } : message;
+      message.content.length > this.maxMessageLength
+        ? { ...message, content: `${message.content.slice(0, this.maxMessageLength)}…` }
+        : message;
     if (this.capacity === 0) return kept;
     this.#ring[this.#next] = kept;
     this.#next = (this.#next + 1) % this.capacity;

@@ -1,5 +1,8 @@
 import type { Availability, Provider, ProviderContext } from '@atmosphere/runtime';
-import { InMemoryConversationMemory, type InMemoryConversationMemoryOptions } from '../memory/in-memory-conversation-memory.ts';
+import {
+  InMemoryConversationMemory,
+  type InMemoryConversationMemoryOptions,
+} from '../memory/in-memory-conversation-memory.ts';
 import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import { DemoRuntime, type DemoRuntimeOptions } from './demo/demo-runtime.ts';
 import type { LlmConfigInput, LlmMode } from './openai/config.ts';
@@ -24,7 +27,12 @@ function fromSettings(settings: Readonly<Record<string, unknown>>): LlmConfigInp
 }
 
 function builtIn(context: ProviderContext, options: OpenAiRuntimeOptions): OpenAiCompatibleRuntime {
-  return new OpenAiCompatibleRuntime({ env: context.env, logger: context.logger, ...fromSettings(context.settings), ...options });
+  return new OpenAiCompatibleRuntime({
+    env: context.env,
+    logger: context.logger,
+    ...fromSettings(context.settings),
+    ...options,
+  });
 }
 
 /**
@@ -70,7 +78,9 @@ export function agentRuntimeProvider(runtime: AgentRuntime): Provider<'agent-run
 }
 
 /** The in-memory conversation store as a provider of kind `conversation-memory` (priority 0). */
-export function inMemoryConversationMemoryProvider(options: InMemoryConversationMemoryOptions = {}): Provider<'conversation-memory'> {
+export function inMemoryConversationMemoryProvider(
+  options: InMemoryConversationMemoryOptions = {},
+): Provider<'conversation-memory'> {
   return {
     kind: 'conversation-memory',
     name: 'in-memory',

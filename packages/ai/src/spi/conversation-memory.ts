@@ -11,7 +11,11 @@ import type { ChatMessage } from './chat.ts';
 export interface ConversationMemory {
   readonly name: string;
   history(conversationId: string, options?: { limit?: number; signal?: AbortSignal }): Promise<ChatMessage[]>;
-  append(conversationId: string, messages: readonly ChatMessage[], options?: { signal?: AbortSignal }): Promise<void>;
+  append(
+    conversationId: string,
+    messages: readonly ChatMessage[],
+    options?: { signal?: AbortSignal },
+  ): Promise<void>;
   clear(conversationId: string): Promise<void>;
   /** Releases the store's resources (connections). */
   close?(): Promise<void>;

@@ -48,7 +48,8 @@ export class AudienceSink implements FrameSink {
 
   /** Removes a resource; returns how many remain. */
   remove(resource: AtmosphereResource | string): number {
-    if (this.#resources.delete(typeof resource === 'string' ? resource : resource.id)) this.#targets = [...this.#resources.keys()];
+    if (this.#resources.delete(typeof resource === 'string' ? resource : resource.id))
+      this.#targets = [...this.#resources.keys()];
     return this.#resources.size;
   }
 

@@ -59,7 +59,9 @@ export const AI_EVENT_NAMES: readonly AiEventName[] = [
 ];
 
 /** A typed event: `session.emit({ event: 'tool-start', data: { toolName, arguments } })`. */
-export type AiEvent = { [K in AiEventName]: { readonly event: K; readonly data: AiEventData[K] } }[AiEventName];
+export type AiEvent = {
+  [K in AiEventName]: { readonly event: K; readonly data: AiEventData[K] };
+}[AiEventName];
 
 interface FrameBase {
   readonly sessionId: string;
@@ -113,7 +115,12 @@ export function completeFrame(summary: string | undefined, sessionId: string, se
 }
 
 /** `{"type":"error","data":message,"code":code}` */
-export function errorFrame(message: string, code: string | undefined, sessionId: string, seq: number): string {
+export function errorFrame(
+  message: string,
+  code: string | undefined,
+  sessionId: string,
+  seq: number,
+): string {
   const codePart = code === undefined ? '' : `,"code":${JSON.stringify(code)}`;
   return `{"type":"error","data":${JSON.stringify(message)}${codePart}${tail(sessionId, seq)}`;
 }

@@ -138,7 +138,11 @@ export class RunRegistry {
   #evictOne(): void {
     let victim: RunRecord | undefined;
     for (const record of this.#runs.values()) {
-      if (record.finished && (victim === undefined || !victim.finished || record.finishedAt < victim.finishedAt)) victim = record;
+      if (
+        record.finished &&
+        (victim === undefined || !victim.finished || record.finishedAt < victim.finishedAt)
+      )
+        victim = record;
       else if (victim === undefined) victim = record;
     }
     if (victim) this.#runs.delete(victim.runId);

@@ -1,6 +1,10 @@
 import { type AtmosphereResource, type Broadcaster, silentLogger } from '@atmosphere/runtime';
 import { AudienceSink, BroadcasterSink } from './frame-sink.ts';
-import { FrameStreamingSession, type StreamingSession, type StreamingSessionOptions } from './streaming-session.ts';
+import {
+  FrameStreamingSession,
+  type StreamingSession,
+  type StreamingSessionOptions,
+} from './streaming-session.ts';
 
 /** Options of the session factories: everything but the sink. */
 export type SessionTargetOptions = Omit<StreamingSessionOptions, 'sink'>;
@@ -15,9 +19,14 @@ export function createResourceSession(
   options: SessionTargetOptions & { readonly broadcaster?: Broadcaster } = {},
 ): StreamingSession {
   const logger = options.logger ?? silentLogger;
-  const fallback = [...resource.subscriptions].find((s): s is Broadcaster => typeof (s as Partial<Broadcaster>).broadcast === 'function');
+  const fallback = [...resource.subscriptions].find(
+    (s): s is Broadcaster => typeof (s as Partial<Broadcaster>).broadcast === 'function',
+  );
   const broadcaster = options.broadcaster ?? fallback;
-  const sink = new AudienceSink(() => (broadcaster && !broadcaster.destroyed ? broadcaster : undefined), logger);
+  const sink = new AudienceSink(
+    () => (broadcaster && !broadcaster.destroyed ? broadcaster : undefined),
+    logger,
+  );
   sink.add(resource);
   const session = new FrameStreamingSession({ ...options, sink, logger });
   const onDisconnect = (): void => session.cancel('the client left');
@@ -27,7 +36,10 @@ export function createResourceSession(
 }
 
 /** A session that answers everyone subscribed to `broadcaster` (a room, a topic). */
-export function createBroadcasterSession(broadcaster: Broadcaster, options: SessionTargetOptions = {}): StreamingSession {
+export function createBroadcasterSession(
+  broadcaster: Broadcaster,
+  options: SessionTargetOptions = {},
+): StreamingSession {
   const logger = options.logger ?? silentLogger;
   return new FrameStreamingSession({ ...options, sink: new BroadcasterSink(broadcaster, logger), logger });
 }

@@ -25,7 +25,12 @@ describe('FrameStreamingSession', () => {
       { type: 'streaming-text', data: 'Hel', sessionId: sid, seq: 1 },
       { type: 'progress', data: 'Thinking…', sessionId: sid, seq: 2 },
       { type: 'metadata', key: 'ai.model', value: 'gpt-4o-mini', sessionId: sid, seq: 3 },
-      { event: 'tool-start', data: { toolName: 'weather', arguments: { city: 'Montreal' } }, sessionId: sid, seq: 4 },
+      {
+        event: 'tool-start',
+        data: { toolName: 'weather', arguments: { city: 'Montreal' } },
+        sessionId: sid,
+        seq: 4,
+      },
       { type: 'metadata', key: 'ai.toolCall.delta.call_1', value: '{"ci', sessionId: sid, seq: 5 },
       { type: 'metadata', key: 'ai.tokens.input', value: 3, sessionId: sid, seq: 6 },
       { type: 'metadata', key: 'ai.tokens.output', value: 4, sessionId: sid, seq: 7 },
@@ -37,7 +42,15 @@ describe('FrameStreamingSession', () => {
   test('the run id is announced first, and each session gets a fresh session id', () => {
     const a = session({ announceRunId: true });
     const b = session({ announceRunId: true });
-    expect(a.frames()).toEqual([{ type: 'metadata', key: 'X-Atmosphere-Run-Id', value: a.session.runId, sessionId: a.session.sessionId, seq: 1 }]);
+    expect(a.frames()).toEqual([
+      {
+        type: 'metadata',
+        key: 'X-Atmosphere-Run-Id',
+        value: a.session.runId,
+        sessionId: a.session.sessionId,
+        seq: 1,
+      },
+    ]);
     expect(a.session.sessionId).not.toBe(b.session.sessionId);
     expect(a.session.runId).not.toBe(b.session.runId);
   });
@@ -59,7 +72,15 @@ describe('FrameStreamingSession', () => {
     const { session: s, frames } = session();
     s.error(Object.assign(new Error('The model API answered 500'), {}));
     s.complete();
-    expect(frames()).toEqual([{ type: 'error', data: 'The model API answered 500', code: 'AI_FAILED', sessionId: s.sessionId, seq: 1 }]);
+    expect(frames()).toEqual([
+      {
+        type: 'error',
+        data: 'The model API answered 500',
+        code: 'AI_FAILED',
+        sessionId: s.sessionId,
+        seq: 1,
+      },
+    ]);
     expect((await s.done).status).toBe('error');
   });
 

@@ -16,7 +16,11 @@ describe('JsonFieldScanner', () => {
     expect(scanner.push(': 21, "tags": ["a,b", {"x": "}"}]')).toEqual([{ name: 'celsius', raw: '21' }]);
     expect(scanner.push('}\n```')).toEqual([{ name: 'tags', raw: '["a,b", {"x": "}"}]' }]);
     expect(scanner.done).toBe(true);
-    expect(JSON.parse(scanner.objectText!)).toEqual({ city: 'Montreal', celsius: 21, tags: ['a,b', { x: '}' }] });
+    expect(JSON.parse(scanner.objectText!)).toEqual({
+      city: 'Montreal',
+      celsius: 21,
+      tags: ['a,b', { x: '}' }],
+    });
   });
 
   test('escaped quotes and keys', () => {

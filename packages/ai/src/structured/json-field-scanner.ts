@@ -81,7 +81,8 @@ export class JsonFieldScanner {
       if (c === 125 /* } */ || c === 93 /* ] */) {
         this.#depth--;
         if (this.#depth === 0) {
-          if (this.#state === 'value') fields.push({ name: this.#key, raw: text.slice(this.#valueStart, i).trim() });
+          if (this.#state === 'value')
+            fields.push({ name: this.#key, raw: text.slice(this.#valueStart, i).trim() });
           this.#state = 'done';
           this.#end = i;
           this.#pos = i + 1;

@@ -27,7 +27,11 @@ const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** Compiles structured-output options. Throws `INVALID_OPTION` for a bad name or schema. */
 export function structuredOutput(options: StructuredOutputOptions): StructuredOutput {
   const name = options.name ?? 'Output';
-  if (!NAME.test(name)) throw new AtmosphereError('INVALID_OPTION', `Structured output name ${JSON.stringify(name)} must match [A-Za-z0-9_-]{1,64}.`);
+  if (!NAME.test(name))
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      `Structured output name ${JSON.stringify(name)} must match [A-Za-z0-9_-]{1,64}.`,
+    );
   const schema = compileSchema(options.schema, `Structured output ${name}`, options.jsonSchema);
   return { request: { name, jsonSchema: schema.jsonSchema }, schema };
 }
@@ -58,7 +62,10 @@ export class StructuredCapture {
   push(text: string): void {
     if (!this.#started) {
       this.#started = true;
-      this.#session.emit({ event: 'entity-start', data: { typeName: this.#output.request.name, jsonSchema: this.#output.request.jsonSchema } });
+      this.#session.emit({
+        event: 'entity-start',
+        data: { typeName: this.#output.request.name, jsonSchema: this.#output.request.jsonSchema },
+      });
     }
     for (const field of this.#scanner.push(text)) {
       let value: unknown;
@@ -77,19 +84,32 @@ export class StructuredCapture {
   async finish(): Promise<unknown> {
     const text = this.#scanner.objectText;
     if (text === undefined) {
-      throw aiError('STRUCTURED_OUTPUT_INVALID', `The model's answer is not a complete JSON object for ${this.#output.request.name}.`);
+      throw aiError(
+        'STRUCTURED_OUTPUT_INVALID',
+        `The model's answer is not a complete JSON object for ${this.#output.request.name}.`,
+      );
     }
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (error) {
-      throw aiError('STRUCTURED_OUTPUT_INVALID', `The model's answer is not valid JSON: ${(error as Error).message}`, { cause: error });
+      throw aiError(
+        'STRUCTURED_OUTPUT_INVALID',
+        `The model's answer is not valid JSON: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     const checked = await this.#output.schema.validate(value);
     if (!checked.ok) {
-      throw aiError('STRUCTURED_OUTPUT_INVALID', `The model's answer does not match the ${this.#output.request.name} schema: ${formatIssues(checked.issues)}.`);
+      throw aiError(
+        'STRUCTURED_OUTPUT_INVALID',
+        `The model's answer does not match the ${this.#output.request.name} schema: ${formatIssues(checked.issues)}.`,
+      );
     }
-    this.#session.emit({ event: 'entity-complete', data: { typeName: this.#output.request.name, entity: checked.value } });
+    this.#session.emit({
+      event: 'entity-complete',
+      data: { typeName: this.#output.request.name, entity: checked.value },
+    });
     return checked.value;
   }
 }

@@ -1,4 +1,9 @@
-import { connectTestClient, type TestClient, type TestClientOptions, type TestTransport } from '@atmosphere/runtime/testing';
+import {
+  connectTestClient,
+  type TestClient,
+  type TestClientOptions,
+  type TestTransport,
+} from '@atmosphere/runtime/testing';
 import { type AiFrame, APPROVAL_PREFIX, parseAiFrame } from '../streaming/frames.ts';
 import { type AiAnswer, answerOf, isTerminalFrame } from './answers.ts';
 
@@ -21,7 +26,11 @@ export interface AiTestClient {
 }
 
 /** Connects an {@link AiTestClient} to an AI endpoint's URL. */
-export async function connectAiClient(url: string, transport: TestTransport = 'websocket', options: TestClientOptions = {}): Promise<AiTestClient> {
+export async function connectAiClient(
+  url: string,
+  transport: TestTransport = 'websocket',
+  options: TestClientOptions = {},
+): Promise<AiTestClient> {
   const client = await connectTestClient(url, transport, options);
   return wrapAiClient(client);
 }
@@ -47,10 +56,14 @@ export function wrapAiClient(client: TestClient): AiTestClient {
     client,
     frames,
     prompt: (text) => client.send(text),
-    approve: (id, args) => client.send(`${APPROVAL_PREFIX}${id}/approve${args ? ` ${JSON.stringify({ arguments: args })}` : ''}`),
+    approve: (id, args) =>
+      client.send(`${APPROVAL_PREFIX}${id}/approve${args ? ` ${JSON.stringify({ arguments: args })}` : ''}`),
     deny: (id) => client.send(`${APPROVAL_PREFIX}${id}/deny`),
     async answer(sessionId, timeoutMs = 10_000) {
-      const end = await waitFor((f) => isTerminalFrame(f) && (sessionId === undefined || f.sessionId === sessionId), timeoutMs);
+      const end = await waitFor(
+        (f) => isTerminalFrame(f) && (sessionId === undefined || f.sessionId === sessionId),
+        timeoutMs,
+      );
       return answerOf(frames(), end.sessionId);
     },
     waitFor,

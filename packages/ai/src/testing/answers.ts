@@ -1,4 +1,9 @@
-import { type AiEventData, type AiEventName, type AiFrame, RUN_ID_METADATA_KEY } from '../streaming/frames.ts';
+import {
+  type AiEventData,
+  type AiEventName,
+  type AiFrame,
+  RUN_ID_METADATA_KEY,
+} from '../streaming/frames.ts';
 
 /** One session's frames, summarised. */
 export interface AiAnswer {
@@ -44,7 +49,9 @@ export function answerOf(frames: readonly AiFrame[], sessionId: string): AiAnswe
     end,
     metadata,
     events<K extends AiEventName>(name: K): AiEventData[K][] {
-      return own.filter((f): f is Extract<AiFrame, { event: K }> => 'event' in f && f.event === name).map((f) => f.data as AiEventData[K]);
+      return own
+        .filter((f): f is Extract<AiFrame, { event: K }> => 'event' in f && f.event === name)
+        .map((f) => f.data as AiEventData[K]);
     },
   };
 }

@@ -58,7 +58,10 @@ async function settle(promise: Promise<unknown>, ms: number, what: string): Prom
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     promise.catch(() => undefined),
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms))),
+    new Promise(
+      (_, reject) =>
+        (timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms)),
+    ),
   ]).finally(() => clearTimeout(timer));
 }
 
@@ -87,7 +90,8 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
     const subject = await options.create(scenario);
     try {
       if (!subject) {
-        if (needs === undefined) throw new Error(`the subject must be able to produce the ${scenario} scenario`);
+        if (needs === undefined)
+          throw new Error(`the subject must be able to produce the ${scenario} scenario`);
         // Only reached for capabilities the runtime does not declare (see `capabilityTest`).
         skip(`the subject cannot produce the ${scenario} scenario`);
       }
@@ -127,14 +131,20 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
       await withSubject('text', skip, async ({ runtime }) => {
         const { session, frames } = collectingSession();
         const controller = new AbortController();
-        await runtime.execute(createAgentContext({ message: CONTRACT_PROMPTS.text, session }), session, controller.signal);
+        await runtime.execute(
+          createAgentContext({ message: CONTRACT_PROMPTS.text, session }),
+          session,
+          controller.signal,
+        );
         const all = frames.items;
         checkSequence(all);
         const answer = answerOf(all, session.sessionId);
         expect(answer.end?.type).toBe('complete');
         expect(answer.text).toBe(CONTRACT_TEXT);
         if (runtime.capabilities.has('text-streaming')) {
-          expect(all.filter((f) => 'type' in f && f.type === 'streaming-text').length).toBeGreaterThanOrEqual(2);
+          expect(all.filter((f) => 'type' in f && f.type === 'streaming-text').length).toBeGreaterThanOrEqual(
+            2,
+          );
         }
         if (runtime.capabilities.has('token-usage')) {
           const total = answer.metadata.get('ai.tokens.total') ?? answer.metadata.get('ai.tokens.output');
@@ -147,7 +157,15 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
       await withSubject('error', skip, async ({ runtime }) => {
         const { session, frames } = collectingSession();
         const controller = new AbortController();
-        await settle(runtime.execute(createAgentContext({ message: CONTRACT_PROMPTS.error, session }), session, controller.signal), timeout - 1000, 'execute');
+        await settle(
+          runtime.execute(
+            createAgentContext({ message: CONTRACT_PROMPTS.error, session }),
+            session,
+            controller.signal,
+          ),
+          timeout - 1000,
+          'execute',
+        );
         checkSequence(frames.items);
         const end = frames.items.at(-1);
         expect(end && 'type' in end && end.type).toBe('error');
@@ -167,26 +185,36 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
       expect(received[0]).toEqual({ role: 'system', content: CONTRACT_SYSTEM_PROMPT });
     });
 
-    capabilityTest('conversation-memory', 'text', 'the history reaches the model before the prompt', async (subject, skip) => {
-      const { session } = collectingSession();
-      await subject.runtime.execute(
-        createAgentContext({ message: CONTRACT_PROMPTS.text, session, history: CONTRACT_HISTORY }),
-        session,
-        new AbortController().signal,
-      );
-      const received = subject.lastRequest?.();
-      if (!received) return skip('the subject cannot show what the model received');
-      expect(received.map((m) => [m.role, m.content])).toEqual([
-        ...CONTRACT_HISTORY.map((m) => [m.role, m.content]),
-        ['user', CONTRACT_PROMPTS.text],
-      ]);
-    });
+    capabilityTest(
+      'conversation-memory',
+      'text',
+      'the history reaches the model before the prompt',
+      async (subject, skip) => {
+        const { session } = collectingSession();
+        await subject.runtime.execute(
+          createAgentContext({ message: CONTRACT_PROMPTS.text, session, history: CONTRACT_HISTORY }),
+          session,
+          new AbortController().signal,
+        );
+        const received = subject.lastRequest?.();
+        if (!received) return skip('the subject cannot show what the model received');
+        expect(received.map((m) => [m.role, m.content])).toEqual([
+          ...CONTRACT_HISTORY.map((m) => [m.role, m.content]),
+          ['user', CONTRACT_PROMPTS.text],
+        ]);
+      },
+    );
 
     const echo = (calls: unknown[], requiresApproval = false) =>
       tool({
         name: 'contract_echo',
         description: 'Echoes a value back as pong.',
-        parameters: { type: 'object', properties: { value: { type: 'string' } }, required: ['value'], additionalProperties: false },
+        parameters: {
+          type: 'object',
+          properties: { value: { type: 'string' } },
+          required: ['value'],
+          additionalProperties: false,
+        },
         requiresApproval,
         execute: (args) => {
           calls.push(args);
@@ -194,81 +222,126 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
         },
       });
 
-    capabilityTest('tool-calling', 'tool-call', 'tools execute and the answer continues after them', async ({ runtime }) => {
-      const { session, frames } = collectingSession();
-      const calls: unknown[] = [];
-      await runtime.execute(
-        createAgentContext({ message: CONTRACT_PROMPTS['tool-call'], session, tools: [echo(calls)] }),
-        session,
-        new AbortController().signal,
-      );
-      checkSequence(frames.items);
-      const answer = answerOf(frames.items, session.sessionId);
-      expect(calls).toEqual([{ value: 'ping' }]);
-      expect(answer.events('tool-start').map((e) => [e.toolName, e.arguments])).toEqual([['contract_echo', { value: 'ping' }]]);
-      expect(answer.events('tool-result').map((e) => e.result)).toEqual(['pong']);
-      const names = frames.items.map((f) => ('event' in f ? f.event : f.type));
-      expect(names.indexOf('tool-start')).toBeLessThan(names.indexOf('tool-result'));
-      expect(answer.end?.type).toBe('complete');
-      expect(answer.text).toContain('pong');
-    });
+    capabilityTest(
+      'tool-calling',
+      'tool-call',
+      'tools execute and the answer continues after them',
+      async ({ runtime }) => {
+        const { session, frames } = collectingSession();
+        const calls: unknown[] = [];
+        await runtime.execute(
+          createAgentContext({ message: CONTRACT_PROMPTS['tool-call'], session, tools: [echo(calls)] }),
+          session,
+          new AbortController().signal,
+        );
+        checkSequence(frames.items);
+        const answer = answerOf(frames.items, session.sessionId);
+        expect(calls).toEqual([{ value: 'ping' }]);
+        expect(answer.events('tool-start').map((e) => [e.toolName, e.arguments])).toEqual([
+          ['contract_echo', { value: 'ping' }],
+        ]);
+        expect(answer.events('tool-result').map((e) => e.result)).toEqual(['pong']);
+        const names = frames.items.map((f) => ('event' in f ? f.event : f.type));
+        expect(names.indexOf('tool-start')).toBeLessThan(names.indexOf('tool-result'));
+        expect(answer.end?.type).toBe('complete');
+        expect(answer.text).toContain('pong');
+      },
+    );
 
-    capabilityTest('tool-approval', 'tool-call', 'an approved call runs only after the answer; a denied one never', async ({ runtime }) => {
-      for (const verdict of ['approve', 'deny'] as const) {
-        const subject = await options.create('tool-call');
-        const target = subject?.runtime ?? runtime;
-        try {
-          const { session, frames } = collectingSession();
-          const approvals = new ApprovalRegistry({ timeoutMs: 10_000 });
-          const calls: unknown[] = [];
-          const done = target.execute(
-            createAgentContext({ message: CONTRACT_PROMPTS['tool-call'], session, tools: [echo(calls, true)], approvals }),
-            session,
-            new AbortController().signal,
-          );
-          const asked = await frames.waitFor((f) => 'event' in f && f.event === 'approval-required', timeout / 2);
-          expect(calls).toEqual([]);
-          const id = (asked as Extract<AiFrame, { event: 'approval-required' }>).data.approvalId;
-          expect(approvals.answer(`/__approval/${id}/${verdict}`, 'contract-client')).toBe(verdict === 'approve' ? 'approved' : 'denied');
-          await done;
-          const answer = answerOf(frames.items, session.sessionId);
-          expect(answer.end?.type).toBe('complete');
-          if (verdict === 'approve') expect(calls).toEqual([{ value: 'ping' }]);
-          else {
+    capabilityTest(
+      'tool-approval',
+      'tool-call',
+      'an approved call runs only after the answer; a denied one never',
+      async ({ runtime }) => {
+        for (const verdict of ['approve', 'deny'] as const) {
+          const subject = await options.create('tool-call');
+          const target = subject?.runtime ?? runtime;
+          try {
+            const { session, frames } = collectingSession();
+            const approvals = new ApprovalRegistry({ timeoutMs: 10_000 });
+            const calls: unknown[] = [];
+            const done = target.execute(
+              createAgentContext({
+                message: CONTRACT_PROMPTS['tool-call'],
+                session,
+                tools: [echo(calls, true)],
+                approvals,
+              }),
+              session,
+              new AbortController().signal,
+            );
+            const asked = await frames.waitFor(
+              (f) => 'event' in f && f.event === 'approval-required',
+              timeout / 2,
+            );
             expect(calls).toEqual([]);
-            expect(answer.events('tool-error').map((e) => e.toolName)).toEqual(['contract_echo']);
+            const id = (asked as Extract<AiFrame, { event: 'approval-required' }>).data.approvalId;
+            expect(approvals.answer(`/__approval/${id}/${verdict}`, 'contract-client')).toBe(
+              verdict === 'approve' ? 'approved' : 'denied',
+            );
+            await done;
+            const answer = answerOf(frames.items, session.sessionId);
+            expect(answer.end?.type).toBe('complete');
+            if (verdict === 'approve') expect(calls).toEqual([{ value: 'ping' }]);
+            else {
+              expect(calls).toEqual([]);
+              expect(answer.events('tool-error').map((e) => e.toolName)).toEqual(['contract_echo']);
+            }
+          } finally {
+            await subject?.close?.();
           }
-        } finally {
-          await subject?.close?.();
         }
-      }
-    });
+      },
+    );
 
-    capabilityTest('structured-output', 'structured', 'the JSON answer becomes a validated entity', async ({ runtime }) => {
-      const { session, frames } = collectingSession();
-      const output = structuredOutput({
-        name: 'Weather',
-        schema: { type: 'object', properties: { city: { type: 'string' }, celsius: { type: 'number' } }, required: ['city', 'celsius'] },
-      });
-      const response = await runAgent({ runtime, session, message: CONTRACT_PROMPTS.structured, structuredOutput: output });
-      expect(response.status).toBe('complete');
-      expect(response.entity).toEqual(CONTRACT_ENTITY);
-      const answer = answerOf(frames.items, session.sessionId);
-      expect(answer.events('entity-complete')).toEqual([{ typeName: 'Weather', entity: CONTRACT_ENTITY }]);
-      expect(answer.events('structured-field').map((f) => f.fieldName)).toEqual(['city', 'celsius']);
-    });
+    capabilityTest(
+      'structured-output',
+      'structured',
+      'the JSON answer becomes a validated entity',
+      async ({ runtime }) => {
+        const { session, frames } = collectingSession();
+        const output = structuredOutput({
+          name: 'Weather',
+          schema: {
+            type: 'object',
+            properties: { city: { type: 'string' }, celsius: { type: 'number' } },
+            required: ['city', 'celsius'],
+          },
+        });
+        const response = await runAgent({
+          runtime,
+          session,
+          message: CONTRACT_PROMPTS.structured,
+          structuredOutput: output,
+        });
+        expect(response.status).toBe('complete');
+        expect(response.entity).toEqual(CONTRACT_ENTITY);
+        const answer = answerOf(frames.items, session.sessionId);
+        expect(answer.events('entity-complete')).toEqual([{ typeName: 'Weather', entity: CONTRACT_ENTITY }]);
+        expect(answer.events('structured-field').map((f) => f.fieldName)).toEqual(['city', 'celsius']);
+      },
+    );
 
-    capabilityTest('cancellation', 'slow', 'aborting the signal settles the call and closes the session', async ({ runtime }) => {
-      const { session, frames } = collectingSession();
-      const controller = new AbortController();
-      const done = runtime.execute(createAgentContext({ message: CONTRACT_PROMPTS.slow, session }), session, controller.signal);
-      await frames.waitFor((f) => 'type' in f && f.type === 'streaming-text', timeout / 2);
-      controller.abort(new Error('the contract suite cancelled'));
-      await settle(done, timeout / 2, 'execute after abort');
-      expect(session.closed).toBe(true);
-      const end = frames.items.at(-1);
-      expect(end && 'type' in end && end.type === 'error' && end.code).toBe('CANCELLED');
-      checkSequence(frames.items);
-    });
+    capabilityTest(
+      'cancellation',
+      'slow',
+      'aborting the signal settles the call and closes the session',
+      async ({ runtime }) => {
+        const { session, frames } = collectingSession();
+        const controller = new AbortController();
+        const done = runtime.execute(
+          createAgentContext({ message: CONTRACT_PROMPTS.slow, session }),
+          session,
+          controller.signal,
+        );
+        await frames.waitFor((f) => 'type' in f && f.type === 'streaming-text', timeout / 2);
+        controller.abort(new Error('the contract suite cancelled'));
+        await settle(done, timeout / 2, 'execute after abort');
+        expect(session.closed).toBe(true);
+        const end = frames.items.at(-1);
+        expect(end && 'type' in end && end.type === 'error' && end.code).toBe('CANCELLED');
+        checkSequence(frames.items);
+      },
+    );
   });
 }

@@ -16,5 +16,11 @@ export {
   type ContractScenario,
   type ContractSubject,
 } from './contract.ts';
-export { type RecordedRequest, type ReplayServer, type ReplayStep, sseEvents, startReplayServer } from './replay-server.ts';
+export {
+  type RecordedRequest,
+  type ReplayServer,
+  type ReplayStep,
+  sseEvents,
+  startReplayServer,
+} from './replay-server.ts';
 export { openAiErrorBody, openAiTranscript, type TranscriptSpec } from './transcripts.ts';

@@ -86,17 +86,27 @@ export async function startReplayServer(steps: readonly ReplayStep[] = []): Prom
       } catch {
         body = undefined;
       }
-      requests.push({ method: request.method ?? 'GET', path: request.url ?? '/', headers: request.headers, body });
+      requests.push({
+        method: request.method ?? 'GET',
+        path: request.url ?? '/',
+        headers: request.headers,
+        body,
+      });
       let finished = false;
       response.on('finish', () => (finished = true));
       response.on('close', () => {
         if (!finished) aborts.push(index);
       });
-      const step = request.method === 'POST' && request.url?.endsWith('/chat/completions') ? script.shift() : undefined;
+      const step =
+        request.method === 'POST' && request.url?.endsWith('/chat/completions') ? script.shift() : undefined;
       if (!step) {
         const status = request.method === 'GET' && request.url?.endsWith('/models') ? 200 : 500;
         response.writeHead(status, { 'Content-Type': 'application/json' });
-        response.end(status === 200 ? '{"object":"list","data":[]}' : '{"error":{"message":"The replay script has no step left for this request.","type":"replay_error"}}');
+        response.end(
+          status === 200
+            ? '{"object":"list","data":[]}'
+            : '{"error":{"message":"The replay script has no step left for this request.","type":"replay_error"}}',
+        );
         return;
       }
       void play(step, response, (resolve) => releases.push(resolve));
@@ -124,7 +134,11 @@ export async function startReplayServer(steps: readonly ReplayStep[] = []): Prom
   };
 }
 
-async function play(step: ReplayStep, response: ServerResponse, pause: (resolve: () => void) => void): Promise<void> {
+async function play(
+  step: ReplayStep,
+  response: ServerResponse,
+  pause: (resolve: () => void) => void,
+): Promise<void> {
   if (step.kind === 'http') {
     response.writeHead(step.status, { 'Content-Type': 'application/json', ...step.headers });
     response.end(step.body);
@@ -137,13 +151,19 @@ async function play(step: ReplayStep, response: ServerResponse, pause: (resolve:
     ...step.headers,
   });
   response.flushHeaders();
-  const writes: (string | Buffer)[] = step.chunking === undefined || step.chunking === 'event' ? sseEvents(step.body) : split(step.body, step.chunking);
+  const writes: (string | Buffer)[] =
+    step.chunking === undefined || step.chunking === 'event'
+      ? sseEvents(step.body)
+      : split(step.body, step.chunking);
   for (let i = 0; i < writes.length; i++) {
     if (response.destroyed) return;
-    if (step.pauseAfter !== undefined && i === step.pauseAfter) await new Promise<void>((resolve) => pause(resolve));
+    if (step.pauseAfter !== undefined && i === step.pauseAfter)
+      await new Promise<void>((resolve) => pause(resolve));
     if (response.destroyed) return;
     response.write(writes[i]);
-    await new Promise((resolve) => (step.delayMs ? setTimeout(resolve, step.delayMs) : setImmediate(resolve)));
+    await new Promise((resolve) =>
+      step.delayMs ? setTimeout(resolve, step.delayMs) : setImmediate(resolve),
+    );
   }
   if (step.end === 'destroy') response.socket?.destroy();
   else response.end();

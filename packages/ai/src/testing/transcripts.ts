@@ -5,7 +5,11 @@ export interface TranscriptSpec {
   /** The text, already cut into the chunks the model would stream. */
   readonly text?: readonly string[];
   /** Tool calls, each with its arguments cut into streamed pieces. */
-  readonly toolCalls?: readonly { readonly id: string; readonly name: string; readonly arguments: readonly string[] }[];
+  readonly toolCalls?: readonly {
+    readonly id: string;
+    readonly name: string;
+    readonly arguments: readonly string[];
+  }[];
   /** Token counts for the final usage chunk; omit for no usage chunk. */
   readonly usage?: { readonly prompt: number; readonly completion: number; readonly cached?: number };
   /** End with `data: [DONE]`. Default true. */
@@ -21,7 +25,14 @@ export function openAiTranscript(spec: TranscriptSpec): string {
   const id = 'chatcmpl-replay0000000000000000000000';
   const model = spec.model ?? 'gpt-4o-mini-2024-07-18';
   const created = 1_741_569_952;
-  const base = { id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: 'fp_06737a9306' };
+  const base = {
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    service_tier: 'default',
+    system_fingerprint: 'fp_06737a9306',
+  };
   const lines: unknown[] = [];
   const choice = (delta: Record<string, unknown>, finish: string | null = null): unknown => ({
     ...base,
@@ -32,8 +43,15 @@ export function openAiTranscript(spec: TranscriptSpec): string {
   if (calls.length > 0) {
     calls.forEach((call, index) => {
       const first = { index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } };
-      lines.push(choice(index === 0 ? { role: 'assistant', content: null, tool_calls: [first], refusal: null } : { tool_calls: [first] }));
-      for (const piece of call.arguments) lines.push(choice({ tool_calls: [{ index, function: { arguments: piece } }] }));
+      lines.push(
+        choice(
+          index === 0
+            ? { role: 'assistant', content: null, tool_calls: [first], refusal: null }
+            : { tool_calls: [first] },
+        ),
+      );
+      for (const piece of call.arguments)
+        lines.push(choice({ tool_calls: [{ index, function: { arguments: piece } }] }));
     });
     lines.push(choice({}, 'tool_calls'));
   } else {
@@ -51,7 +69,12 @@ export function openAiTranscript(spec: TranscriptSpec): string {
         completion_tokens: completion,
         total_tokens: prompt + completion,
         prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
-        completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+        completion_tokens_details: {
+          reasoning_tokens: 0,
+          audio_tokens: 0,
+          accepted_prediction_tokens: 0,
+          rejected_prediction_tokens: 0,
+        },
       },
     });
   }

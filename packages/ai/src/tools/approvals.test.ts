@@ -2,7 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { ApprovalRegistry } from './approvals.ts';
 
 describe('ApprovalRegistry', () => {
-  const open = (registry: ApprovalRegistry, mayAnswer: (id: string) => boolean = () => true) => registry.request({ mayAnswer });
+  const open = (registry: ApprovalRegistry, mayAnswer: (id: string) => boolean = () => true) =>
+    registry.request({ mayAnswer });
 
   test.each([
     ['approve', { approved: true }],
@@ -16,7 +17,9 @@ describe('ApprovalRegistry', () => {
   ])('/__approval/<id>/%s', async (answer, decision) => {
     const registry = new ApprovalRegistry();
     const pending = open(registry);
-    expect(registry.answer(`/__approval/${pending.approvalId}/${answer}`, 'r1')).toBe(decision.approved ? 'approved' : 'denied');
+    expect(registry.answer(`/__approval/${pending.approvalId}/${answer}`, 'r1')).toBe(
+      decision.approved ? 'approved' : 'denied',
+    );
     expect(await pending.decision).toEqual(decision);
     expect(registry.size).toBe(0);
   });
@@ -36,7 +39,10 @@ describe('ApprovalRegistry', () => {
   test('edited arguments lose prototype keys', async () => {
     const registry = new ApprovalRegistry();
     const pending = open(registry);
-    registry.answer(`/__approval/${pending.approvalId}/approve {"arguments":{"__proto__":{"admin":true},"city":"Paris"}}`, 'r');
+    registry.answer(
+      `/__approval/${pending.approvalId}/approve {"arguments":{"__proto__":{"admin":true},"city":"Paris"}}`,
+      'r',
+    );
     const decision = await pending.decision;
     expect(decision).toEqual({ approved: true, arguments: { city: 'Paris' } });
     expect(({} as Record<string, unknown>)['admin']).toBeUndefined();

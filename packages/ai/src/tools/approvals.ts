@@ -50,7 +50,11 @@ export class ApprovalRegistry {
   }
 
   /** Opens an approval; the decision resolves (never rejects) on the answer, the timeout or the signal. */
-  request(options: ApprovalRequestOptions): { approvalId: string; expiresInSeconds: number; decision: Promise<ApprovalDecision> } {
+  request(options: ApprovalRequestOptions): {
+    approvalId: string;
+    expiresInSeconds: number;
+    decision: Promise<ApprovalDecision>;
+  } {
     const approvalId = randomUUID();
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const signal = options.signal;
@@ -91,7 +95,8 @@ export class ApprovalRegistry {
 
   /** Resolves every pending approval as cancelled. */
   close(): void {
-    for (const pending of [...this.#pending.values()]) pending.resolve({ approved: false, reason: 'cancelled' });
+    for (const pending of [...this.#pending.values()])
+      pending.resolve({ approved: false, reason: 'cancelled' });
   }
 }
 
@@ -108,8 +113,12 @@ function parseDecision(text: string): ApprovalDecision {
   } catch {
     return { approved: false, reason: 'malformed' };
   }
-  const args = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>)['arguments'] : undefined;
-  if (typeof args !== 'object' || args === null || Array.isArray(args)) return { approved: false, reason: 'malformed' };
+  const args =
+    typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)['arguments']
+      : undefined;
+  if (typeof args !== 'object' || args === null || Array.isArray(args))
+    return { approved: false, reason: 'malformed' };
   return { approved: true, arguments: stripDangerousKeys(args as Record<string, unknown>) };
 }
 

@@ -16,7 +16,9 @@ const schema: JsonSchema = {
 
 describe('validateJsonSchema', () => {
   test('accepts a valid value', () => {
-    expect(validateJsonSchema(schema, { city: 'Montreal', days: 3, unit: 'celsius', tags: ['a'], exact: null })).toEqual([]);
+    expect(
+      validateJsonSchema(schema, { city: 'Montreal', days: 3, unit: 'celsius', tags: ['a'], exact: null }),
+    ).toEqual([]);
     expect(validateJsonSchema(schema, { city: 'Montreal', exact: 2.5 })).toEqual([]);
   });
 

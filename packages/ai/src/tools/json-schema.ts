@@ -73,7 +73,10 @@ function check(schema: JsonSchema, value: unknown, path: string, issues: SchemaI
   if (schema.type !== undefined) {
     const types = (Array.isArray(schema.type) ? schema.type : [schema.type]) as readonly JsonSchemaType[];
     if (!types.some((t) => matchesType(actual, t))) {
-      issues.push({ path, message: `expected ${types.join(' or ')}, got ${actual === 'integer' ? 'number' : actual}` });
+      issues.push({
+        path,
+        message: `expected ${types.join(' or ')}, got ${actual === 'integer' ? 'number' : actual}`,
+      });
       return;
     }
   }
@@ -82,8 +85,10 @@ function check(schema: JsonSchema, value: unknown, path: string, issues: SchemaI
   }
   if (actual === 'number' || actual === 'integer') {
     const n = value as number;
-    if (schema.minimum !== undefined && n < schema.minimum) issues.push({ path, message: `must be >= ${schema.minimum}` });
-    if (schema.maximum !== undefined && n > schema.maximum) issues.push({ path, message: `must be <= ${schema.maximum}` });
+    if (schema.minimum !== undefined && n < schema.minimum)
+      issues.push({ path, message: `must be >= ${schema.minimum}` });
+    if (schema.maximum !== undefined && n > schema.maximum)
+      issues.push({ path, message: `must be <= ${schema.maximum}` });
   } else if (actual === 'string') {
     // Length in code points, as JSON Schema counts characters.
     const length = [...(value as string)].length;
@@ -95,22 +100,28 @@ function check(schema: JsonSchema, value: unknown, path: string, issues: SchemaI
     }
   } else if (actual === 'array') {
     const items = value as unknown[];
-    if (schema.minItems !== undefined && items.length < schema.minItems) issues.push({ path, message: `must have at least ${schema.minItems} items` });
-    if (schema.maxItems !== undefined && items.length > schema.maxItems) issues.push({ path, message: `must have at most ${schema.maxItems} items` });
+    if (schema.minItems !== undefined && items.length < schema.minItems)
+      issues.push({ path, message: `must have at least ${schema.minItems} items` });
+    if (schema.maxItems !== undefined && items.length > schema.maxItems)
+      issues.push({ path, message: `must have at most ${schema.maxItems} items` });
     if (schema.items !== undefined) {
-      for (let i = 0; i < items.length; i++) check(schema.items, items[i], `${path}[${i}]`, issues, depth + 1);
+      for (let i = 0; i < items.length; i++)
+        check(schema.items, items[i], `${path}[${i}]`, issues, depth + 1);
     }
   } else if (actual === 'object') {
     const record = value as Record<string, unknown>;
     for (const name of schema.required ?? []) {
-      if (!Object.hasOwn(record, name) || record[name] === undefined) issues.push({ path: `${path}.${name}`, message: 'is required' });
+      if (!Object.hasOwn(record, name) || record[name] === undefined)
+        issues.push({ path: `${path}.${name}`, message: 'is required' });
     }
     const properties = schema.properties ?? {};
     for (const [name, item] of Object.entries(record)) {
       const propertySchema = Object.hasOwn(properties, name) ? properties[name] : undefined;
       if (propertySchema !== undefined) check(propertySchema, item, `${path}.${name}`, issues, depth + 1);
-      else if (schema.additionalProperties === false) issues.push({ path: `${path}.${name}`, message: 'is not allowed' });
-      else if (typeof schema.additionalProperties === 'object') check(schema.additionalProperties, item, `${path}.${name}`, issues, depth + 1);
+      else if (schema.additionalProperties === false)
+        issues.push({ path: `${path}.${name}`, message: 'is not allowed' });
+      else if (typeof schema.additionalProperties === 'object')
+        check(schema.additionalProperties, item, `${path}.${name}`, issues, depth + 1);
     }
   }
 }
@@ -122,7 +133,9 @@ function deepEqual(a: unknown, b: unknown): boolean {
   const keysA = Object.keys(a);
   const keysB = Object.keys(b);
   if (keysA.length !== keysB.length) return false;
-  return keysA.every((key) => deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
+  return keysA.every((key) =>
+    deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]),
+  );
 }
 
 /** `$.city: is required; $.days: must be <= 14` */

@@ -34,7 +34,11 @@ export interface CompiledSchema<T = unknown> {
  * Compiles a schema. Throws `INVALID_OPTION` when a Standard Schema cannot be turned into JSON Schema and no
  * `jsonSchema` was given (`what` names the tool or output in the message).
  */
-export function compileSchema<T>(schema: SchemaInput, what: string, jsonSchema?: JsonSchema): CompiledSchema<T> {
+export function compileSchema<T>(
+  schema: SchemaInput,
+  what: string,
+  jsonSchema?: JsonSchema,
+): CompiledSchema<T> {
   if (isStandardSchema(schema)) {
     let json = jsonSchema;
     if (json === undefined) {
@@ -51,7 +55,10 @@ export function compileSchema<T>(schema: SchemaInput, what: string, jsonSchema?:
       async validate(value) {
         const result = await schema['~standard'].validate(value);
         if (result.issues === undefined) return { ok: true, value: result.value as T };
-        return { ok: false, issues: result.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message })) };
+        return {
+          ok: false,
+          issues: result.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message })),
+        };
       },
     };
   }

@@ -13,8 +13,20 @@ export interface ToolCallRequest {
 
 /** What became of a tool call. `content` is what goes back to the model as the tool's result. */
 export type ToolOutcome =
-  | { readonly ok: true; readonly toolName: string; readonly toolCallId: string; readonly result: unknown; readonly content: string }
-  | { readonly ok: false; readonly toolName: string; readonly toolCallId: string; readonly error: string; readonly content: string };
+  | {
+      readonly ok: true;
+      readonly toolName: string;
+      readonly toolCallId: string;
+      readonly result: unknown;
+      readonly content: string;
+    }
+  | {
+      readonly ok: false;
+      readonly toolName: string;
+      readonly toolCallId: string;
+      readonly error: string;
+      readonly content: string;
+    };
 
 export interface ToolRunnerOptions {
   readonly tools: readonly Tool[];
@@ -76,11 +88,14 @@ export class ToolRunner {
     let args = checked.value;
     if (await tool.needsApproval(args)) {
       const approvals = this.#options.approvals;
-      if (!approvals) return this.#fail(call, `Tool ${tool.name} requires approval, but this run cannot ask for one.`);
+      if (!approvals)
+        return this.#fail(call, `Tool ${tool.name} requires approval, but this run cannot ask for one.`);
       const opened = approvals.request({
         mayAnswer: this.#options.mayAnswer ?? (() => true),
         signal,
-        ...(this.#options.approvalTimeoutMs === undefined ? {} : { timeoutMs: this.#options.approvalTimeoutMs }),
+        ...(this.#options.approvalTimeoutMs === undefined
+          ? {}
+          : { timeoutMs: this.#options.approvalTimeoutMs }),
       });
       session.emit({
         event: 'approval-required',
@@ -97,31 +112,51 @@ export class ToolRunner {
       if (!decision.approved) return this.#fail(call, DECISION_TEXT[decision.reason]);
       if (decision.arguments !== undefined) {
         checked = await tool.validate(decision.arguments);
-        if (!checked.ok) return this.#fail(call, `The edited arguments are invalid: ${formatIssues(checked.issues)}.`);
+        if (!checked.ok)
+          return this.#fail(call, `The edited arguments are invalid: ${formatIssues(checked.issues)}.`);
         args = checked.value;
       }
     }
     if (signal.aborted) return this.#fail(call, 'The run was cancelled.');
-    session.emit({ event: 'tool-start', data: { toolName: tool.name, arguments: asRecord(args), toolCallId: call.id } });
+    session.emit({
+      event: 'tool-start',
+      data: { toolName: tool.name, arguments: asRecord(args), toolCallId: call.id },
+    });
     let result: unknown;
     try {
-      result = await tool.execute(args, { toolCallId: call.id, signal, session, conversationId: this.#options.conversationId });
+      result = await tool.execute(args, {
+        toolCallId: call.id,
+        signal,
+        session,
+        conversationId: this.#options.conversationId,
+      });
     } catch (error) {
       this.#logger.debug(`tool ${tool.name} failed`, { error });
-      return this.#fail(call, `Tool ${tool.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+      return this.#fail(
+        call,
+        `Tool ${tool.name} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
-    session.emit({ event: 'tool-result', data: { toolName: tool.name, result: result ?? null, toolCallId: call.id } });
+    session.emit({
+      event: 'tool-result',
+      data: { toolName: tool.name, result: result ?? null, toolCallId: call.id },
+    });
     return { ok: true, toolName: tool.name, toolCallId: call.id, result, content: toContent(result) };
   }
 
   #fail(call: ToolCallRequest, error: string): ToolOutcome {
-    this.#options.session.emit({ event: 'tool-error', data: { toolName: call.name, error, toolCallId: call.id } });
+    this.#options.session.emit({
+      event: 'tool-error',
+      data: { toolName: call.name, error, toolCallId: call.id },
+    });
     return { ok: false, toolName: call.name, toolCallId: call.id, error, content: JSON.stringify({ error }) };
   }
 }
 
 function asRecord(value: unknown): Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : { value };
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : { value };
 }
 
 function toContent(result: unknown): string {
@@ -130,6 +165,8 @@ function toContent(result: unknown): string {
   try {
     return JSON.stringify(result) ?? 'null';
   } catch (error) {
-    return JSON.stringify({ error: `The tool's result could not be encoded as JSON: ${(error as Error).message}` });
+    return JSON.stringify({
+      error: `The tool's result could not be encoded as JSON: ${(error as Error).message}`,
+    });
   }
 }

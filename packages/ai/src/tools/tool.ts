@@ -70,12 +70,19 @@ const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export function tool<S extends SchemaInput, R>(options: ToolOptions<S, R>): Tool<SchemaOutput<S>, R> {
   if (!TOOL_NAME.test(options.name)) {
-    throw new AtmosphereError('INVALID_OPTION', `Tool name ${JSON.stringify(options.name)} must match [A-Za-z0-9_-]{1,64}.`);
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      `Tool name ${JSON.stringify(options.name)} must match [A-Za-z0-9_-]{1,64}.`,
+    );
   }
   if (typeof options.execute !== 'function') {
     throw new AtmosphereError('INVALID_OPTION', `Tool ${options.name}: \`execute\` must be a function.`);
   }
-  const compiled = compileSchema<SchemaOutput<S>>(options.parameters, `Tool ${options.name}`, options.jsonSchema);
+  const compiled = compileSchema<SchemaOutput<S>>(
+    options.parameters,
+    `Tool ${options.name}`,
+    options.jsonSchema,
+  );
   const requires = options.requiresApproval ?? false;
   const message = options.approvalMessage;
   return {

@@ -84,8 +84,7 @@ export function parseRoomMessage(text: string): RoomServerMessage | undefined {
   const sessionId = raw['sessionId'];
   const seq = raw['seq'];
   if (typeof sessionId === 'string' && typeof seq === 'number') {
-    const text = (key: string): string | undefined =>
-      typeof raw[key] === 'string' ? (raw[key]) : undefined;
+    const text = (key: string): string | undefined => (typeof raw[key] === 'string' ? raw[key] : undefined);
     return {
       type: 'ai',
       room,

@@ -27,7 +27,21 @@ const CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
   'cancellation',
 ]);
 
-const STOP_WORDS = new Set(['in', 'for', 'at', 'of', 'about', 'to', 'with', 'the', 'a', 'an', 'on', 'please', 'me']);
+const STOP_WORDS = new Set([
+  'in',
+  'for',
+  'at',
+  'of',
+  'about',
+  'to',
+  'with',
+  'the',
+  'a',
+  'an',
+  'on',
+  'please',
+  'me',
+]);
 
 /** The canned answer of the demo model. */
 export function demoAnswer(context: AgentContext): string {
@@ -79,7 +93,10 @@ export class DemoRuntime implements AgentRuntime {
       const call = pickTool(context.message, context.tools);
       if (call) {
         session.progress(`Demo model: calling ${call.tool.name}…`);
-        const outcome = await context.runTool({ id: `demo_${Date.now().toString(36)}`, name: call.tool.name, arguments: call.arguments }, signal);
+        const outcome = await context.runTool(
+          { id: `demo_${Date.now().toString(36)}`, name: call.tool.name, arguments: call.arguments },
+          signal,
+        );
         if (signal.aborted) throw cancelledError(signal.reason);
         await stream(
           outcome.ok
@@ -91,7 +108,11 @@ export class DemoRuntime implements AgentRuntime {
         if (typeof answer === 'string' || answer instanceof Promise) await stream(await answer);
         else for await (const chunk of answer) await stream(chunk);
       }
-      session.usage({ input: countWords(context.messages.map((m) => m.content).join(' ')), output, total: countWords(context.message) + output });
+      session.usage({
+        input: countWords(context.messages.map((m) => m.content).join(' ')),
+        output,
+        total: countWords(context.message) + output,
+      });
       session.complete();
     } catch (error) {
       session.error(signal.aborted || isAbortError(error) ? cancelledError(signal.reason) : error);
@@ -104,7 +125,10 @@ function countWords(text: string): number {
 }
 
 /** The tool a prompt names, with arguments guessed from the words around it. */
-function pickTool(prompt: string, tools: readonly Tool[]): { tool: Tool; arguments: Record<string, unknown> } | undefined {
+function pickTool(
+  prompt: string,
+  tools: readonly Tool[],
+): { tool: Tool; arguments: Record<string, unknown> } | undefined {
   const lower = prompt.toLowerCase();
   for (const tool of tools) {
     const at = lower.indexOf(tool.name.toLowerCase());
@@ -114,9 +138,14 @@ function pickTool(prompt: string, tools: readonly Tool[]): { tool: Tool; argumen
     const properties = tool.jsonSchema.properties ?? {};
     for (const [name, schema] of Object.entries(properties)) {
       const type = Array.isArray(schema.type) ? (schema.type as string[])[0] : schema.type;
-      const named = new RegExp(`\\b${name}\\s*[:=]?\\s*["“]?([^\\s"”,;]+)`, 'i').exec(prompt)?.[1]?.replace(/[.!?]+$/, '');
-      if (schema.enum && schema.enum.length > 0) args[name] = schema.enum.find((e) => typeof e === 'string' && lower.includes(e.toLowerCase())) ?? schema.enum[0];
-      else if (type === 'number' || type === 'integer') args[name] = Number(/-?\d+(\.\d+)?/.exec(after)?.[0] ?? 1);
+      const named = new RegExp(`\\b${name}\\s*[:=]?\\s*["“]?([^\\s"”,;]+)`, 'i')
+        .exec(prompt)?.[1]
+        ?.replace(/[.!?]+$/, '');
+      if (schema.enum && schema.enum.length > 0)
+        args[name] =
+          schema.enum.find((e) => typeof e === 'string' && lower.includes(e.toLowerCase())) ?? schema.enum[0];
+      else if (type === 'number' || type === 'integer')
+        args[name] = Number(/-?\d+(\.\d+)?/.exec(after)?.[0] ?? 1);
       else if (type === 'boolean') args[name] = true;
       else if (type === 'string' || type === undefined) args[name] = named ?? (guessText(after) || 'Paris');
     }
@@ -126,7 +155,10 @@ function pickTool(prompt: string, tools: readonly Tool[]): { tool: Tool; argumen
 }
 
 function guessText(text: string): string {
-  const words = text.replace(/[?!.,;:"“”]/g, ' ').split(/\s+/).filter(Boolean);
+  const words = text
+    .replace(/[?!.,;:"“”]/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
   while (words.length > 0 && STOP_WORDS.has(words[0]!.toLowerCase())) words.shift();
   // A capitalised run is a name ("New York"); otherwise the first word will do.
   const run: string[] = [];

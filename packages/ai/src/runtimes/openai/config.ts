@@ -61,10 +61,16 @@ function providerOf(baseUrl: string): LlmConfig['provider'] {
 export function resolveLlmConfig(env: Env, input: LlmConfigInput = {}): LlmConfig {
   const rawMode = input.mode ?? nonEmpty(env['LLM_MODE'])?.toLowerCase() ?? 'remote';
   if (rawMode !== 'remote' && rawMode !== 'local' && rawMode !== 'fake') {
-    throw new AtmosphereError('INVALID_OPTION', `LLM_MODE must be remote, local or fake; got ${JSON.stringify(rawMode)}.`);
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      `LLM_MODE must be remote, local or fake; got ${JSON.stringify(rawMode)}.`,
+    );
   }
   const mode: LlmMode = rawMode;
-  const model = nonEmpty(input.model) ?? nonEmpty(env['LLM_MODEL']) ?? (mode === 'local' ? DEFAULT_LOCAL_MODEL : DEFAULT_MODEL);
+  const model =
+    nonEmpty(input.model) ??
+    nonEmpty(env['LLM_MODEL']) ??
+    (mode === 'local' ? DEFAULT_LOCAL_MODEL : DEFAULT_MODEL);
   let apiKey: string | undefined;
   let apiKeySource: string | undefined;
   if (nonEmpty(input.apiKey)) {
@@ -80,12 +86,19 @@ export function resolveLlmConfig(env: Env, input: LlmConfigInput = {}): LlmConfi
       }
     }
   }
-  const baseUrl = (nonEmpty(input.baseUrl) ?? nonEmpty(env['LLM_BASE_URL']) ?? baseUrlForModel(model, mode)).replace(/\/+$/, '');
+  const baseUrl = (
+    nonEmpty(input.baseUrl) ??
+    nonEmpty(env['LLM_BASE_URL']) ??
+    baseUrlForModel(model, mode)
+  ).replace(/\/+$/, '');
   try {
     const url = new URL(baseUrl);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)');
   } catch {
-    throw new AtmosphereError('INVALID_OPTION', `LLM_BASE_URL must be an http(s) URL; got ${JSON.stringify(baseUrl.slice(0, 200))}.`);
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      `LLM_BASE_URL must be an http(s) URL; got ${JSON.stringify(baseUrl.slice(0, 200))}.`,
+    );
   }
   return { mode, model, apiKey, apiKeySource, baseUrl, provider: providerOf(baseUrl) };
 }

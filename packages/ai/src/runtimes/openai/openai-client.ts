@@ -61,7 +61,10 @@ export class OpenAiCompatibleClient {
    * Streams a chat completion: yields each parsed chunk, in order, until `[DONE]`. Throws an {@link LlmError}
    * (after the retries), or a `CANCELLED` error when `signal` aborts. Breaking out of the loop aborts the request.
    */
-  async *stream(request: ChatCompletionRequest, options: { signal?: AbortSignal } = {}): AsyncGenerator<ChatCompletionChunk, void, undefined> {
+  async *stream(
+    request: ChatCompletionRequest,
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<ChatCompletionChunk, void, undefined> {
     const signal = options.signal;
     for (let retry = 0; ; retry++) {
       let yielded = false;
@@ -73,12 +76,19 @@ export class OpenAiCompatibleClient {
         return;
       } catch (error) {
         if (signal?.aborted) throw cancelledError(signal.reason);
-        const failure = error instanceof LlmError ? error : new LlmError('unknown', this.redact(String((error as Error)?.message ?? error)), { retryable: false });
+        const failure =
+          error instanceof LlmError
+            ? error
+            : new LlmError('unknown', this.redact(String((error as Error)?.message ?? error)), {
+                retryable: false,
+              });
         if (yielded || !failure.retryable || retry >= this.#retry.maxRetries) throw failure;
         const asked = failure.retryAfterMs;
         if (asked !== undefined && asked > this.#retry.maxDelayMs) throw failure;
         const delay = asked ?? backoffDelay(retry + 1, this.#retry, this.#options.random);
-        this.#logger.warn(`LLM request failed (${failure.kind}: ${failure.message}); retry ${retry + 1}/${this.#retry.maxRetries} in ${delay} ms`);
+        this.#logger.warn(
+          `LLM request failed (${failure.kind}: ${failure.message}); retry ${retry + 1}/${this.#retry.maxRetries} in ${delay} ms`,
+        );
         try {
           await this.#sleep(delay, signal);
         } catch {
@@ -88,7 +98,10 @@ export class OpenAiCompatibleClient {
     }
   }
 
-  async *#attempt(request: ChatCompletionRequest, signal: AbortSignal | undefined): AsyncGenerator<ChatCompletionChunk, void, undefined> {
+  async *#attempt(
+    request: ChatCompletionRequest,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<ChatCompletionChunk, void, undefined> {
     const controller = new AbortController();
     const onAbort = (): void => controller.abort(signal?.reason);
     if (signal?.aborted) throw cancelledError(signal.reason);
@@ -127,7 +140,11 @@ export class OpenAiCompatibleClient {
       } catch (error) {
         if (timedOut) throw timeoutError();
         if (signal?.aborted) throw cancelledError(signal.reason);
-        throw new LlmError('server_error', `Could not reach the model API at ${this.baseUrl}: ${describeNetworkError(error)}`, { cause: error });
+        throw new LlmError(
+          'server_error',
+          `Could not reach the model API at ${this.baseUrl}: ${describeNetworkError(error)}`,
+          { cause: error },
+        );
       } finally {
         clearTimeout(connectTimer);
       }
@@ -144,9 +161,13 @@ export class OpenAiCompatibleClient {
         } catch (error) {
           if (timedOut) throw timeoutError();
           if (signal?.aborted) throw cancelledError(signal.reason);
-          throw new LlmError('server_error', `The model's stream broke off: ${describeNetworkError(error)}`, { cause: error });
+          throw new LlmError('server_error', `The model's stream broke off: ${describeNetworkError(error)}`, {
+            cause: error,
+          });
         }
-        const events = read.done ? [...parser.push(decoder.decode()), ...parser.end()] : parser.push(decoder.decode(read.value, { stream: true }));
+        const events = read.done
+          ? [...parser.push(decoder.decode()), ...parser.end()]
+          : parser.push(decoder.decode(read.value, { stream: true }));
         for (const event of events) {
           const data = event.data.trim();
           if (data === '[DONE]') {
@@ -169,7 +190,10 @@ export class OpenAiCompatibleClient {
         if (read.done) {
           // Providers end with `[DONE]`; a stream that stops before it and before any finish_reason was cut.
           if (sawFinishReason) return;
-          throw new LlmError('server_error', "The model's stream ended before the answer was finished (the connection was cut).");
+          throw new LlmError(
+            'server_error',
+            "The model's stream ended before the answer was finished (the connection was cut).",
+          );
         }
       }
     } finally {
@@ -192,7 +216,9 @@ export class OpenAiCompatibleClient {
     let detail = text.slice(0, 500);
     let type: string | undefined;
     try {
-      const body = JSON.parse(text) as { error?: { message?: string; type?: string; code?: unknown } } | Array<{ error?: { message?: string } }>;
+      const body = JSON.parse(text) as
+        | { error?: { message?: string; type?: string; code?: unknown } }
+        | Array<{ error?: { message?: string } }>;
       const error = Array.isArray(body) ? body[0]?.error : body.error;
       if (error?.message) detail = error.message;
       type = (error as { type?: string } | undefined)?.type;
@@ -200,7 +226,8 @@ export class OpenAiCompatibleClient {
       // not JSON: keep the text
     }
     const status = response.status;
-    const kind: LlmErrorKind = status === 429 ? 'rate_limit' : status === 408 ? 'timeout' : status >= 500 ? 'server_error' : 'unknown';
+    const kind: LlmErrorKind =
+      status === 429 ? 'rate_limit' : status === 408 ? 'timeout' : status >= 500 ? 'server_error' : 'unknown';
     const hint =
       status === 401 || status === 403
         ? ' Check LLM_API_KEY (or OPENAI_API_KEY / GEMINI_API_KEY).'
@@ -208,18 +235,32 @@ export class OpenAiCompatibleClient {
           ? ' Check LLM_MODEL and LLM_BASE_URL.'
           : '';
     const retryAfter = retryAfterMs(response.headers);
-    return new LlmError(kind, this.redact(`The model API answered ${status}${type ? ` (${type})` : ''}: ${detail.replace(/\.+$/, '')}.${hint}`), {
-      status,
-      retryable: kind !== 'unknown',
-      retryAfterMs: retryAfter,
-    });
+    return new LlmError(
+      kind,
+      this.redact(
+        `The model API answered ${status}${type ? ` (${type})` : ''}: ${detail.replace(/\.+$/, '')}.${hint}`,
+      ),
+      {
+        status,
+        retryable: kind !== 'unknown',
+        retryAfterMs: retryAfter,
+      },
+    );
   }
 
   #streamError(error: NonNullable<ChatCompletionChunk['error']>): LlmError {
     const type = `${error.type ?? ''} ${String(error.code ?? '')}`.toLowerCase();
-    const kind: LlmErrorKind = /rate|quota|429/.test(type) ? 'rate_limit' : /server|overload|5\d\d|unavailable/.test(type) ? 'server_error' : 'unknown';
+    const kind: LlmErrorKind = /rate|quota|429/.test(type)
+      ? 'rate_limit'
+      : /server|overload|5\d\d|unavailable/.test(type)
+        ? 'server_error'
+        : 'unknown';
     // An error inside a stream that already streamed cannot be retried: it is reported as it is.
-    return new LlmError(kind, this.redact(`The model reported an error mid-stream: ${error.message ?? 'unknown error'}`), { retryable: kind !== 'unknown' });
+    return new LlmError(
+      kind,
+      this.redact(`The model reported an error mid-stream: ${error.message ?? 'unknown error'}`),
+      { retryable: kind !== 'unknown' },
+    );
   }
 }
 

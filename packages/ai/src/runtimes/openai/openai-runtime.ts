@@ -5,10 +5,18 @@ import { addUsage, type ChatMessage, type TokenUsage } from '../../spi/chat.ts';
 import type { StreamingSession } from '../../streaming/streaming-session.ts';
 import { type LlmConfig, type LlmConfigInput, resolveLlmConfig } from './config.ts';
 import { OpenAiCompatibleClient, type OpenAiClientOptions } from './openai-client.ts';
-import type { ChatCompletionChunk, ChatCompletionRequest, ChunkUsage, WireMessage, WireTool, WireToolCall } from './wire.ts';
+import type {
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  ChunkUsage,
+  WireMessage,
+  WireTool,
+  WireToolCall,
+} from './wire.ts';
 
 /** Options of the built-in runtime. Explicit values win over `env` (default `process.env`). */
-export interface OpenAiRuntimeOptions extends LlmConfigInput, Omit<OpenAiClientOptions, 'baseUrl' | 'apiKey'> {
+export interface OpenAiRuntimeOptions
+  extends LlmConfigInput, Omit<OpenAiClientOptions, 'baseUrl' | 'apiKey'> {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Default `built-in`. */
   readonly name?: string;
@@ -65,7 +73,11 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
     this.priority = options.priority ?? 0;
     this.#logger = options.logger;
     this.config = resolveLlmConfig(options.env ?? process.env, options);
-    this.client = new OpenAiCompatibleClient({ ...options, baseUrl: this.config.baseUrl, apiKey: this.config.apiKey });
+    this.client = new OpenAiCompatibleClient({
+      ...options,
+      baseUrl: this.config.baseUrl,
+      apiKey: this.config.apiKey,
+    });
   }
 
   async isAvailable(): Promise<Availability> {
@@ -79,10 +91,15 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
     }
     if (config.mode === 'local') {
       try {
-        const response = await (this.#options.fetch ?? fetch)(`${config.baseUrl}/models`, { signal: AbortSignal.timeout(1_500) });
+        const response = await (this.#options.fetch ?? fetch)(`${config.baseUrl}/models`, {
+          signal: AbortSignal.timeout(1_500),
+        });
         await response.arrayBuffer();
       } catch {
-        return { available: false, reason: `no local model server answers at ${config.baseUrl}: start \`ollama serve\`, or set LLM_BASE_URL` };
+        return {
+          available: false,
+          reason: `no local model server answers at ${config.baseUrl}: start \`ollama serve\`, or set LLM_BASE_URL`,
+        };
       }
     }
     return true;
@@ -114,9 +131,16 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
           type: 'function',
           function: { name: call.name, arguments: call.arguments },
         }));
-        messages.push({ role: 'assistant', content: result.text === '' ? null : result.text, tool_calls: toolCalls });
+        messages.push({
+          role: 'assistant',
+          content: result.text === '' ? null : result.text,
+          tool_calls: toolCalls,
+        });
         for (const call of result.calls) {
-          const outcome = await context.runTool({ id: call.id, name: call.name, arguments: call.arguments }, signal);
+          const outcome = await context.runTool(
+            { id: call.id, name: call.name, arguments: call.arguments },
+            signal,
+          );
           messages.push({ role: 'tool', tool_call_id: call.id, content: outcome.content });
         }
         if (signal.aborted) throw cancelledError(signal.reason);
@@ -129,7 +153,12 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
     }
   }
 
-  #request(model: string, messages: readonly WireMessage[], tools: readonly WireTool[], context: AgentContext): ChatCompletionRequest {
+  #request(
+    model: string,
+    messages: readonly WireMessage[],
+    tools: readonly WireTool[],
+    context: AgentContext,
+  ): ChatCompletionRequest {
     const options = this.#options;
     const format = context.responseFormat;
     const jsonMode = options.jsonMode ?? 'json_schema';
@@ -140,7 +169,12 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
       ...((options.includeUsage ?? true) ? { stream_options: { include_usage: true } } : {}),
       ...(tools.length > 0 ? { tools } : {}),
       ...(format && jsonMode === 'json_schema'
-        ? { response_format: { type: 'json_schema', json_schema: { name: format.name, schema: format.jsonSchema } } }
+        ? {
+            response_format: {
+              type: 'json_schema',
+              json_schema: { name: format.name, schema: format.jsonSchema },
+            },
+          }
         : format && jsonMode === 'json_object'
           ? { response_format: { type: 'json_object' } }
           : {}),
@@ -149,7 +183,11 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
     };
   }
 
-  async #round(request: ChatCompletionRequest, session: StreamingSession, signal: AbortSignal): Promise<RoundResult> {
+  async #round(
+    request: ChatCompletionRequest,
+    session: StreamingSession,
+    signal: AbortSignal,
+  ): Promise<RoundResult> {
     let text = '';
     let usage: ChunkUsage | undefined;
     const calls = new Map<number, PendingCall>();
@@ -169,7 +207,11 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
       for (const part of delta.tool_calls ?? []) {
         // OpenAI numbers calls with `index`; some compatible servers omit it and send each call whole.
         let index = part.index;
-        if (index === undefined) index = part.id !== undefined && ![...calls.values()].some((c) => c.id === part.id) ? calls.size : Math.max(0, lastIndex);
+        if (index === undefined)
+          index =
+            part.id !== undefined && ![...calls.values()].some((c) => c.id === part.id)
+              ? calls.size
+              : Math.max(0, lastIndex);
         lastIndex = index;
         let call = calls.get(index);
         if (!call) {
@@ -186,7 +228,11 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
         }
       }
     }
-    return { text, calls: [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c), usage: toUsage(usage) };
+    return {
+      text,
+      calls: [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c),
+      usage: toUsage(usage),
+    };
   }
 
   async close(): Promise<void> {
@@ -204,7 +250,11 @@ function toWireMessage(message: ChatMessage): WireMessage {
         ? {
             role: 'assistant',
             content: message.content === '' ? null : message.content,
-            tool_calls: message.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+            tool_calls: message.toolCalls.map((c) => ({
+              id: c.id,
+              type: 'function',
+              function: { name: c.name, arguments: c.arguments },
+            })),
           }
         : { role: 'assistant', content: message.content };
     case 'tool':

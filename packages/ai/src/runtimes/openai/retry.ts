@@ -12,7 +12,11 @@ export interface RetryOptions {
  * The delay before retry number `retry` (1-based): `baseDelayMs × 2^(retry-1)`, capped at `maxDelayMs`, with
  * ±25 % jitter so that clients which failed together do not retry together.
  */
-export function backoffDelay(retry: number, options: Required<RetryOptions>, random: () => number = Math.random): number {
+export function backoffDelay(
+  retry: number,
+  options: Required<RetryOptions>,
+  random: () => number = Math.random,
+): number {
   const exponential = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.max(0, retry - 1));
   return Math.round(Math.min(options.maxDelayMs, exponential * (0.75 + random() * 0.5)));
 }

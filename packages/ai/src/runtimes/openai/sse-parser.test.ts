@@ -10,7 +10,8 @@ function parseAll(chunks: readonly string[]) {
 
 describe('SseParser', () => {
   test('data lines, multi-line data, comments, event names, CRLF and CR', () => {
-    const text = ': keep-alive\r\ndata: {"a":1}\r\n\r\nevent: error\ndata: line 1\ndata:line 2\n\ndata: x\r\rdata: [DONE]\n\n';
+    const text =
+      ': keep-alive\r\ndata: {"a":1}\r\n\r\nevent: error\ndata: line 1\ndata:line 2\n\ndata: x\r\rdata: [DONE]\n\n';
     expect(parseAll([text])).toEqual([
       { event: undefined, data: '{"a":1}' },
       { event: 'error', data: 'line 1\nline 2' },

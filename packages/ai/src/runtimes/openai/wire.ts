@@ -8,12 +8,20 @@ export interface WireToolCall {
 
 export type WireMessage =
   | { readonly role: 'system' | 'user'; readonly content: string }
-  | { readonly role: 'assistant'; readonly content: string | null; readonly tool_calls?: readonly WireToolCall[] }
+  | {
+      readonly role: 'assistant';
+      readonly content: string | null;
+      readonly tool_calls?: readonly WireToolCall[];
+    }
   | { readonly role: 'tool'; readonly tool_call_id: string; readonly content: string };
 
 export interface WireTool {
   readonly type: 'function';
-  readonly function: { readonly name: string; readonly description: string; readonly parameters: Readonly<Record<string, unknown>> };
+  readonly function: {
+    readonly name: string;
+    readonly description: string;
+    readonly parameters: Readonly<Record<string, unknown>>;
+  };
 }
 
 export interface ChatCompletionRequest {
@@ -24,7 +32,14 @@ export interface ChatCompletionRequest {
   readonly tools?: readonly WireTool[];
   readonly response_format?:
     | { readonly type: 'json_object' }
-    | { readonly type: 'json_schema'; readonly json_schema: { readonly name: string; readonly schema: Readonly<Record<string, unknown>>; readonly strict?: boolean } };
+    | {
+        readonly type: 'json_schema';
+        readonly json_schema: {
+          readonly name: string;
+          readonly schema: Readonly<Record<string, unknown>>;
+          readonly strict?: boolean;
+        };
+      };
   readonly [extra: string]: unknown;
 }
 
@@ -61,5 +76,9 @@ export interface ChatCompletionChunk {
   readonly choices?: readonly ChunkChoice[];
   readonly usage?: ChunkUsage | null;
   /** Some providers report a failure inside the stream. */
-  readonly error?: { readonly message?: string; readonly type?: string; readonly code?: string | number | null };
+  readonly error?: {
+    readonly message?: string;
+    readonly type?: string;
+    readonly code?: string | number | null;
+  };
 }
