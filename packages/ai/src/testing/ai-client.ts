@@ -31,7 +31,9 @@ export async function connectAiClient(
   transport: TestTransport = 'websocket',
   options: TestClientOptions = {},
 ): Promise<AiTestClient> {
-  const client = await connectTestClient(url, transport, options);
+  // Like @atmosphere/client, report the received count from the first connection on, so the server keeps
+  // what it writes until the client confirms it (exact replay after a cut).
+  const client = await connectTestClient(url, transport, { received: 0, ...options });
   return wrapAiClient(client);
 }
 
