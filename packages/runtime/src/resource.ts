@@ -87,8 +87,6 @@ export class AtmosphereResource {
   readonly path: string;
   /** Path template parameters (`/chat/{room}` → `{ room }`). */
   readonly params: Readonly<Record<string, string>>;
-  /** Application data: anything the handler wants to keep with this client. */
-  readonly attributes = new Map<string, unknown>();
   /** What an auth interceptor established about the client, if any. */
   principal: unknown;
   /** When the resource's connection went away (ms since epoch), or 0 while connected. */
@@ -101,6 +99,9 @@ export class AtmosphereResource {
   #state: ResourceState = 'away';
   #transport: ConnectionTransport;
   #connection: Connection | undefined;
+  #attributes: Map<string, unknown> | undefined;
+  /** Nearly every resource has one broadcaster: it is kept here, and a Set is made for a second one. */
+  #subscription: Subscription | undefined;
   #subscriptions: Set<Subscription> | undefined;
   #listeners: { [K in keyof ResourceEvents]?: Listener<ResourceEvents[K]>[] } | undefined;
   readonly #queue: ClientQueue;
@@ -137,9 +138,15 @@ export class AtmosphereResource {
     return this.#connection;
   }
 
-  /** The broadcasters this resource is subscribed to. */
+  /** Application data: anything the handler wants to keep with this client. Created on first use. */
+  get attributes(): Map<string, unknown> {
+    return (this.#attributes ??= new Map());
+  }
+
+  /** The broadcasters this resource is subscribed to (a snapshot when there is only one). */
   get subscriptions(): ReadonlySet<Subscription> {
-    return this.#subscriptions ?? EMPTY_SET;
+    if (this.#subscriptions !== undefined) return this.#subscriptions;
+    return this.#subscription === undefined ? EMPTY_SET : new Set([this.#subscription]);
   }
 
   /**
@@ -319,12 +326,20 @@ export class AtmosphereResource {
 
   /** @internal */
   addSubscription(subscription: Subscription): void {
-    (this.#subscriptions ??= new Set()).add(subscription);
+    if (this.#subscriptions !== undefined) {
+      this.#subscriptions.add(subscription);
+    } else if (this.#subscription === undefined || this.#subscription === subscription) {
+      this.#subscription = subscription;
+    } else {
+      this.#subscriptions = new Set([this.#subscription, subscription]);
+      this.#subscription = undefined;
+    }
   }
 
   /** @internal */
   removeSubscription(subscription: Subscription): void {
-    this.#subscriptions?.delete(subscription);
+    if (this.#subscription === subscription) this.#subscription = undefined;
+    else this.#subscriptions?.delete(subscription);
   }
 
   /**
@@ -345,7 +360,8 @@ export class AtmosphereResource {
       connection.onDrain = undefined;
       if (connection.open) connection.end(code, text);
     }
-    for (const subscription of [...(this.#subscriptions ?? [])]) subscription.removeResource(this);
+    for (const subscription of [...this.subscriptions]) subscription.removeResource(this);
+    this.#subscription = undefined;
     this.#subscriptions = undefined;
     this.#host.resourceClosed(this, reason);
     this.#emit('disconnect', reason);

@@ -26,7 +26,7 @@ describe('Deque', () => {
             model.unshift(o.value);
           } else if (o.kind === 'shift') expect(deque.shift()).toBe(model.shift());
           else if (o.kind === 'pop') expect(deque.pop()).toBe(model.pop());
-          else {
+          else if ('count' in o) {
             deque.dropFront(o.count);
             model.splice(0, o.count);
           }

@@ -81,3 +81,51 @@ test('protocol version gate: older than 2.2.1 is refused, unreadable is not', ()
   expect(isUnsupportedFrameworkVersion('5.0.7')).toBe(false);
   expect(isUnsupportedFrameworkVersion('dev')).toBe(false);
 });
+
+describe('ProtocolRequest parameters', () => {
+  test('param reads the query first (any case, first occurrence wins), then the header', () => {
+    const parsed = parseProtocolRequest(
+      request(
+        '/x?X-Atmosphere-Run-Id=from-query&x-atmosphere-run-id=second&X-ATMOSPHERE-SESSION-TOKEN=s%201',
+        {
+          'x-atmosphere-run-id': 'from-header',
+          'x-atmosphere-last-seq': '7',
+        },
+      ),
+      false,
+    );
+    expect(parsed.runId).toBe('from-query');
+    expect(parsed.param('x-atmosphere-RUN-id')).toBe('from-query');
+    expect(parsed.sessionToken).toBe('s 1');
+    expect(parsed.param('X-Atmosphere-Last-Seq')).toBe('7');
+    expect(parsed.queryParam('X-Atmosphere-Last-Seq')).toBeUndefined();
+    expect(parsed.param('X-Atmosphere-Unknown')).toBeUndefined();
+  });
+
+  test('the application query keeps its own parameters only, decoded like URLSearchParams', () => {
+    const parsed = parseProtocolRequest(
+      request('/x?room=a+b&X-Atmosphere-Transport=sse&tag=%E2%82%AC&tag=2&bad=%zz&flag'),
+      false,
+    );
+    expect([...parsed.query]).toEqual([
+      ['room', 'a b'],
+      ['tag', '€'],
+      ['tag', '2'],
+      ['bad', '%zz'],
+      ['flag', ''],
+    ]);
+    expect(parsed.query).toBe(parsed.query);
+    const none = parseProtocolRequest(request('/x?X-Atmosphere-Transport=sse'), false);
+    expect([...none.query]).toEqual([]);
+  });
+
+  test('protocol parameters with bad escapes are decoded as URLSearchParams does, never thrown', () => {
+    const parsed = parseProtocolRequest(
+      request('/x?X-Atmosphere-Transport=sse&X-Atmosphere-Run-Id=%E2%zz&X-Atmosphere-Post-Body=a%26b'),
+      false,
+    );
+    expect(parsed.transport).toBe('sse');
+    expect(parsed.runId).toBe(new URLSearchParams('v=%E2%zz').get('v'));
+    expect(parsed.postBody).toBe('a&b');
+  });
+});

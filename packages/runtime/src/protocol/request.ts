@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { unescape as unescapeComponent } from 'node:querystring';
 import { AtmosphereError } from '../errors.ts';
 import {
   Headers,
@@ -78,6 +79,173 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
 }
 
 /**
+ * A string that holds its own characters. `randomUUID()` returns a rope of ~14 pieces and a slice of the
+ * URL keeps the whole URL alive; either would be held for the life of the connection (the tracking id is
+ * the key of three maps), so values kept that long are copied flat once.
+ */
+export function flatString(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}
+
+/** Lower-case protocol parameter names, shared, so parsed requests do not each keep their own copies. */
+const KNOWN_NAMES = new Map<string, string>(
+  Object.values(Headers).map((name) => [name.toLowerCase(), name.toLowerCase()]),
+);
+
+/** One component of a query string, decoded as URLSearchParams would (`+` is a space; bad escapes kept). */
+function decodeComponent(text: string): string {
+  // Decoding also copies the text, so no slice of the URL is kept.
+  return unescapeComponent(text.includes('+') ? text.replaceAll('+', ' ') : text);
+}
+
+/**
+ * Splits a query string into the protocol parameters (first occurrence of each, by lower-case name, into
+ * `params` as name, value, name, value…) and tells whether any application parameter is left.
+ */
+function readQuery(search: string, params: string[]): boolean {
+  let application = false;
+  let start = 0;
+  while (start < search.length) {
+    let end = search.indexOf('&', start);
+    if (end === -1) end = search.length;
+    if (end > start) {
+      let equals = search.indexOf('=', start);
+      if (equals === -1 || equals > end) equals = end;
+      const name = decodeComponent(search.slice(start, equals));
+      if (isProtocolParameter(name)) {
+        const lower = name.toLowerCase();
+        const key = KNOWN_NAMES.get(lower) ?? lower;
+        if (findParam(params, key) === undefined)
+          params.push(key, equals === end ? '' : decodeComponent(search.slice(equals + 1, end)));
+      } else {
+        application = true;
+      }
+    }
+    start = end + 1;
+  }
+  return application;
+}
+
+function findParam(params: readonly string[], key: string): string | undefined {
+  for (let i = 0; i < params.length; i += 2) if (params[i] === key) return params[i + 1];
+  return undefined;
+}
+
+/**
+ * The parsed request. Kept by the resource for the life of its connection, so it holds little: the
+ * protocol parameters as one flat array, the application query only as text (parsed on first use), and
+ * no closures.
+ */
+class ParsedProtocolRequest implements ProtocolRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly trackingId: string;
+  readonly firstRequest: boolean;
+  readonly transport: TransportName;
+  readonly wantsProtocol: boolean;
+  readonly handshake: boolean;
+  readonly trackMessageLength: boolean;
+  readonly heartbeatSeconds: number | undefined;
+  readonly received: number | undefined;
+  /** Protocol parameters of the query string: lower-case name, value, name, value… */
+  readonly #params: readonly string[];
+  /** The query string, kept only when it has application parameters. */
+  readonly #search: string | undefined;
+  #query: URLSearchParams | undefined;
+
+  constructor(
+    request: IncomingMessage,
+    path: string,
+    params: readonly string[],
+    search: string | undefined,
+    upgrade: boolean,
+  ) {
+    this.method = request.method ?? 'GET';
+    this.path = path;
+    this.headers = request.headers;
+    this.#params = params;
+    this.#search = search;
+
+    const transportRaw = this.param(Headers.transport);
+    let transport: TransportName;
+    if (transportRaw === undefined || transportRaw === '') {
+      transport = upgrade ? 'websocket' : 'long-polling';
+    } else {
+      const normalized = normalizeTransport(transportRaw);
+      if (!normalized) {
+        throw new AtmosphereError(
+          'UNKNOWN_TRANSPORT',
+          `Unknown transport ${JSON.stringify(transportRaw.slice(0, 64))}: ${Headers.transport} must be one of ${TRANSPORTS.join(', ')}.`,
+          { status: 400 },
+        );
+      }
+      transport = normalized;
+    }
+    this.transport = transport;
+
+    const trackingRaw = this.param(Headers.trackingId);
+    const adopt = trackingRaw !== undefined && trackingRaw !== '0' && TRACKING_ID_PATTERN.test(trackingRaw);
+    this.trackingId = flatString(adopt ? trackingRaw : randomUUID());
+    this.firstRequest = !adopt;
+    const protocolParam = this.param(Headers.protocol);
+    this.wantsProtocol = protocolParam !== undefined && protocolParam.toLowerCase() !== 'false';
+    this.handshake = this.wantsProtocol && trackingRaw !== undefined && !adopt;
+    this.trackMessageLength = this.param(Headers.trackMessageSize)?.toLowerCase() === 'true';
+    const heartbeat = this.param(Headers.heartbeatServer);
+    this.heartbeatSeconds =
+      heartbeat !== undefined && /^\d{1,9}$/.test(heartbeat.trim()) ? Number(heartbeat) : undefined;
+    const received = this.param(Headers.received);
+    this.received = received !== undefined && /^\d{1,15}$/.test(received) ? Number(received) : undefined;
+  }
+
+  get query(): URLSearchParams {
+    if (this.#query === undefined) {
+      const query = new URLSearchParams();
+      if (this.#search !== undefined) {
+        for (const [name, value] of new URLSearchParams(this.#search))
+          if (!isProtocolParameter(name)) query.append(name, value);
+      }
+      this.#query = query;
+    }
+    return this.#query;
+  }
+
+  get framework(): string | undefined {
+    return this.param(Headers.framework);
+  }
+
+  get contentType(): string | undefined {
+    return this.param(Headers.contentType);
+  }
+
+  get postBody(): string | undefined {
+    return this.queryParam(Headers.postBody);
+  }
+
+  get authToken(): string | undefined {
+    return this.param(Headers.auth);
+  }
+
+  get sessionToken(): string | undefined {
+    return this.param(Headers.sessionToken);
+  }
+
+  get runId(): string | undefined {
+    return this.param(Headers.runId);
+  }
+
+  param(name: string): string | undefined {
+    return this.queryParam(name) ?? headerValue(this.headers, name);
+  }
+
+  queryParam(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    return findParam(this.#params, KNOWN_NAMES.get(lower) ?? lower);
+  }
+}
+
+/**
  * Reads the protocol parameters of a request. Throws `UNKNOWN_TRANSPORT` (400) for a transport the protocol
  * does not have. Never throws for a bad tracking id: it is replaced by a fresh UUID.
  */
@@ -97,66 +265,11 @@ export function parseProtocolRequest(request: IncomingMessage, upgrade: boolean)
       },
     );
   }
-  const search = new URLSearchParams(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1));
-  const protocolParams = new Map<string, string>();
-  const query = new URLSearchParams();
-  for (const [name, value] of search) {
-    if (isProtocolParameter(name)) {
-      const key = name.toLowerCase();
-      if (!protocolParams.has(key)) protocolParams.set(key, value);
-    } else {
-      query.append(name, value);
-    }
+  const params: string[] = [];
+  let search: string | undefined;
+  if (queryStart !== -1) {
+    search = rawUrl.slice(queryStart + 1);
+    if (!readQuery(search, params)) search = undefined;
   }
-  const headers = request.headers;
-  const param = (name: string): string | undefined =>
-    protocolParams.get(name.toLowerCase()) ?? headerValue(headers, name);
-
-  const transportRaw = param(Headers.transport);
-  let transport: TransportName;
-  if (transportRaw === undefined || transportRaw === '') {
-    transport = upgrade ? 'websocket' : 'long-polling';
-  } else {
-    const normalized = normalizeTransport(transportRaw);
-    if (!normalized) {
-      throw new AtmosphereError(
-        'UNKNOWN_TRANSPORT',
-        `Unknown transport ${JSON.stringify(transportRaw.slice(0, 64))}: ${Headers.transport} must be one of ${TRANSPORTS.join(', ')}.`,
-        { status: 400 },
-      );
-    }
-    transport = normalized;
-  }
-
-  const trackingRaw = param(Headers.trackingId);
-  const adopt = trackingRaw !== undefined && trackingRaw !== '0' && TRACKING_ID_PATTERN.test(trackingRaw);
-  const heartbeat = param(Headers.heartbeatServer);
-  const heartbeatSeconds =
-    heartbeat !== undefined && /^\d{1,9}$/.test(heartbeat.trim()) ? Number(heartbeat) : undefined;
-  const received = param(Headers.received);
-  const protocolParam = param(Headers.protocol);
-  const wantsProtocol = protocolParam !== undefined && protocolParam.toLowerCase() !== 'false';
-
-  return {
-    method: request.method ?? 'GET',
-    path,
-    query,
-    headers,
-    trackingId: adopt ? trackingRaw : randomUUID(),
-    firstRequest: !adopt,
-    transport,
-    framework: param(Headers.framework),
-    wantsProtocol,
-    handshake: wantsProtocol && trackingRaw !== undefined && !adopt,
-    trackMessageLength: param(Headers.trackMessageSize)?.toLowerCase() === 'true',
-    heartbeatSeconds,
-    contentType: param(Headers.contentType),
-    postBody: protocolParams.get(Headers.postBody.toLowerCase()),
-    authToken: param(Headers.auth),
-    sessionToken: param(Headers.sessionToken),
-    runId: param(Headers.runId),
-    received: received !== undefined && /^\d{1,15}$/.test(received) ? Number(received) : undefined,
-    param,
-    queryParam: (name: string) => protocolParams.get(name.toLowerCase()),
-  };
+  return new ParsedProtocolRequest(request, path, params, search, upgrade);
 }
