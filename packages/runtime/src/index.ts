@@ -76,5 +76,5 @@ export {
   type ResourceState,
   type Subscription,
 } from './resource.ts';
-export type { Connection, ConnectionEnd } from './transports/connection.ts';
+export type { Connection, ConnectionEnd, ConnectionOwner } from './transports/connection.ts';
 export { VERSION } from './version.ts';

@@ -4,7 +4,7 @@ import { AtmosphereError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { ConnectionTransport } from './protocol/constants.ts';
 import type { ProtocolRequest } from './protocol/request.ts';
-import type { Connection, ConnectionEnd } from './transports/connection.ts';
+import type { Connection, ConnectionEnd, ConnectionOwner } from './transports/connection.ts';
 
 /** A client's state: writing live, away (between polls, or cut and within its grace period), or gone. */
 export type ResourceState = 'connected' | 'away' | 'closed';
@@ -64,6 +64,8 @@ export interface ResourceHost {
   resourceClosed(resource: AtmosphereResource, reason: DisconnectReason): void;
   /** Called when a resource's connection goes away (to start the grace period) or comes back. */
   resourceAway(resource: AtmosphereResource, away: boolean): void;
+  /** A message from the client arrived on its current connection. */
+  inbound(resource: AtmosphereResource, message: string | Uint8Array): void;
 }
 
 /** Something that holds resources: the Broadcaster implements it. */
@@ -80,7 +82,7 @@ type Listener<A extends unknown[]> = (...args: A) => void;
  * in order and before anything newer, when the same tracking id reconnects. It disconnects for good on a
  * deliberate close, or when it stays away longer than the grace period.
  */
-export class AtmosphereResource {
+export class AtmosphereResource implements ConnectionOwner {
   /** The tracking id. */
   readonly id: string;
   /** The request path it connected to. */
@@ -116,7 +118,7 @@ export class AtmosphereResource {
   ) {
     this.id = request.trackingId;
     this.path = request.path;
-    this.params = Object.freeze({ ...params });
+    this.params = hasKeys(params) ? Object.freeze({ ...params }) : NO_PARAMS;
     this.request = request;
     this.settings = settings;
     this.#transport = request.transport === 'close' ? 'long-polling' : request.transport;
@@ -240,8 +242,7 @@ export class AtmosphereResource {
           this.#host.logger.warn(
             `resource ${this.id}: ${queue.pending.length} messages waiting; disconnecting the slow client`,
           );
-          connection.onEnd = undefined;
-          connection.onDrain = undefined;
+          connection.owner = undefined;
           this.#connectionEnded(connection, 'server-closed');
           connection.end(1013, 'Too many pending messages');
           this.#emit('drop', policy);
@@ -278,8 +279,7 @@ export class AtmosphereResource {
     if (this.#state === 'closed') throw new AtmosphereError('CLOSED', `Resource ${this.id} is closed.`);
     const previous = this.#connection;
     if (previous !== undefined) {
-      previous.onEnd = undefined;
-      previous.onDrain = undefined;
+      previous.owner = undefined;
       previous.end(1000, 'Replaced by a newer connection');
     }
     const wasAway = this.#state === 'away' && this.awaySince !== 0;
@@ -294,12 +294,32 @@ export class AtmosphereResource {
     const resent = this.#queue.rewind(request.received);
     if (resent > 0)
       this.#host.logger.debug(`resource ${this.id}: resending ${resent} unconfirmed message(s)`);
-    connection.onDrain = () => this.flush();
-    connection.onEnd = (how) => this.#connectionEnded(connection, how);
+    connection.owner = this;
     this.awaySince = 0;
     this.#host.resourceAway(this, false);
     if (wasAway && connection.transport !== 'long-polling' && connection.transport !== 'polling')
       this.#emit('reconnect');
+  }
+
+  /** @internal */
+  connectionDrained(connection: Connection): void {
+    if (connection === this.#connection) this.flush();
+  }
+
+  /** @internal */
+  connectionEnded(connection: Connection, how: ConnectionEnd): void {
+    this.#connectionEnded(connection, how);
+  }
+
+  /** @internal */
+  connectionMessage(connection: Connection, message: string | Uint8Array): void {
+    if (connection === this.#connection) this.#host.inbound(this, message);
+  }
+
+  /** @internal */
+  connectionConfirmed(connection: Connection, seq: number): void {
+    // A late pong of a replaced connection must not confirm what was written again since.
+    if (connection === this.#connection) this.#queue.confirm(seq);
   }
 
   #connectionEnded(connection: Connection, how: ConnectionEnd): void {
@@ -356,8 +376,7 @@ export class AtmosphereResource {
     this.#state = 'closed';
     this.#connection = undefined;
     if (connection) {
-      connection.onEnd = undefined;
-      connection.onDrain = undefined;
+      connection.owner = undefined;
       if (connection.open) connection.end(code, text);
     }
     for (const subscription of [...this.subscriptions]) subscription.removeResource(this);
@@ -370,6 +389,13 @@ export class AtmosphereResource {
 }
 
 const EMPTY_SET: ReadonlySet<Subscription> = new Set();
+/** Paths without parameters (the common case) share one frozen empty object. */
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
+function hasKeys(record: Record<string, string>): boolean {
+  for (const _ in record) return true;
+  return false;
+}
 
 /** Strings and bytes as they are; anything else as JSON. */
 export function encodePayload(message: unknown): string | Uint8Array {

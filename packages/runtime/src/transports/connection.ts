@@ -13,6 +13,21 @@ export type ConnectionEnd =
   | 'server-closed';
 
 /**
+ * What a connection reports to: the resource it serves. One reference per connection instead of a callback
+ * each, so an idle connection holds no closures of its own.
+ */
+export interface ConnectionOwner {
+  /** The connection can take writes again, after `writable` answered false. */
+  connectionDrained(connection: Connection): void;
+  /** The connection has ended, with why. Called once. */
+  connectionEnded(connection: Connection, how: ConnectionEnd): void;
+  /** A message arrived on the connection (WebSocket: text or binary frame). */
+  connectionMessage(connection: Connection, message: string | Uint8Array): void;
+  /** The client confirmed it received every message up to `seq` (the pong of a delivery probe). */
+  connectionConfirmed(connection: Connection, seq: number): void;
+}
+
+/**
  * One live transport connection of a resource: a WebSocket, an SSE or streaming response, or one pending
  * long-poll. The resource owns the message queue; the connection only writes bytes.
  */
@@ -20,12 +35,19 @@ export interface Connection {
   readonly transport: ConnectionTransport;
   /** Length-prefixed framing on text writes (`X-Atmosphere-TrackMessageSize`). */
   readonly framed: boolean;
-  /** True when another message can be written now without buffering past the socket's high-water mark. */
+  /**
+   * True when another message can be written now without buffering past the socket's high-water mark.
+   * When it answers false, the connection tells its owner (`connectionDrained`) once it can take more.
+   */
   readonly writable: boolean;
   /** True when the connection is open. */
   readonly open: boolean;
   /** Set on every write; the heartbeat sweeper clears it. */
   wroteSinceCheck: boolean;
+  /** When the heartbeat sweeper last saw a write on it (or it opened), ms since epoch. */
+  lastWriteAt: number;
+  /** Where drain, end, inbound messages and confirmations go; undefined once detached from its resource. */
+  owner: ConnectionOwner | undefined;
   /** Writes one message. Only called while `writable`. */
   write(message: OutboundMessage): void;
   /** Writes the heartbeat (the padding char). */
@@ -35,8 +57,4 @@ export interface Connection {
    * the code is an error, then end the response).
    */
   end(code?: number, reason?: string): void;
-  /** Called once when the socket can take writes again. */
-  onDrain: (() => void) | undefined;
-  /** Called once when the connection has ended, with why. */
-  onEnd: ((how: ConnectionEnd) => void) | undefined;
 }

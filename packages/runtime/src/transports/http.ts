@@ -10,7 +10,7 @@ import {
 import { corsHeaders } from '../protocol/cors.ts';
 import { lengthPrefixed, sseErrorEvent, sseEvent } from '../protocol/framing.ts';
 import type { ProtocolRequest } from '../protocol/request.ts';
-import type { Connection, ConnectionEnd } from './connection.ts';
+import type { Connection, ConnectionEnd, ConnectionOwner } from './connection.ts';
 
 /** Headers every Atmosphere response carries: no caching, CORS for an allowed origin, the tracking id. */
 export function responseHeaders(
@@ -48,16 +48,16 @@ abstract class HttpConnection implements Connection {
   abstract readonly transport: 'sse' | 'streaming' | 'long-polling' | 'polling';
   readonly framed: boolean;
   wroteSinceCheck = false;
-  onDrain: (() => void) | undefined;
-  onEnd: ((how: ConnectionEnd) => void) | undefined;
+  lastWriteAt = Date.now();
+  owner: ConnectionOwner | undefined;
   protected readonly response: ServerResponse;
   protected ended = false;
   #endedByServer = false;
+  #awaitingDrain = false;
 
   constructor(response: ServerResponse, framed: boolean) {
     this.response = response;
     this.framed = framed;
-    response.on('drain', () => this.onDrain?.());
     response.on('close', () => {
       this.ended = true;
       const how: ConnectionEnd = this.#endedByServer
@@ -65,10 +65,9 @@ abstract class HttpConnection implements Connection {
           ? 'completed'
           : 'server-closed'
         : 'lost';
-      const onEnd = this.onEnd;
-      this.onEnd = undefined;
-      this.onDrain = undefined;
-      onEnd?.(how);
+      const owner = this.owner;
+      this.owner = undefined;
+      owner?.connectionEnded(this, how);
     });
   }
 
@@ -82,7 +81,20 @@ abstract class HttpConnection implements Connection {
   }
 
   get writable(): boolean {
-    return !this.ended && !this.response.writableNeedDrain;
+    if (this.ended) return false;
+    if (!this.response.writableNeedDrain) return true;
+    this.#awaitDrain();
+    return false;
+  }
+
+  /** A 'drain' listener only while congested. */
+  #awaitDrain(): void {
+    if (this.#awaitingDrain) return;
+    this.#awaitingDrain = true;
+    this.response.once('drain', () => {
+      this.#awaitingDrain = false;
+      this.owner?.connectionDrained(this);
+    });
   }
 
   abstract write(message: OutboundMessage): void;

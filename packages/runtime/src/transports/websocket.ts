@@ -3,16 +3,20 @@ import { WebSocket } from 'ws';
 import type { OutboundMessage } from '../broadcast/message.ts';
 import { PADDING_CHAR } from '../protocol/constants.ts';
 import { lengthPrefixed } from '../protocol/framing.ts';
-import type { Connection, ConnectionEnd } from './connection.ts';
+import type { Connection, ConnectionEnd, ConnectionOwner } from './connection.ts';
 
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
+const FRAMED_HEARTBEAT = lengthPrefixed(PADDING_CHAR);
 
 /**
  * A close code a client sends to say it is coming back (a browser may only send 1000 and 3000–4999, so
  * this is how a page suspends its connection and keeps its session).
  */
 export const CLOSE_COMING_BACK = 4000;
+
+/** How long a client may take to answer our close frame before its socket is dropped. */
+const CLOSE_TIMEOUT_MS = 5_000;
 
 /**
  * Close codes a client sends when it leaves for good: ≤ 1001 or > 1006 (PROTOCOL.md §5). 1002–1005 are
@@ -22,47 +26,61 @@ export function isDeliberateClose(code: number): boolean {
   return (code <= 1001 || code > 1006) && code !== CLOSE_COMING_BACK;
 }
 
+/**
+ * The `ws` WebSocket the server creates (`new WebSocketServer({ WebSocket: AtmosphereWebSocket })`). Its
+ * events go straight to its connection instead of through listeners: four listener closures per socket,
+ * and the events table they need, are most of what an idle connection would otherwise add. Listeners an
+ * application adds still run.
+ */
+export class AtmosphereWebSocket extends WebSocket {
+  /** @internal The connection this socket serves. */
+  connection: WebSocketConnection | undefined = undefined;
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const connection = this.connection;
+    if (connection !== undefined) {
+      switch (event) {
+        case 'message':
+          connection.received(args[0] as Buffer, args[1] as boolean);
+          break;
+        case 'pong':
+          connection.ponged(args[0] as Buffer);
+          break;
+        case 'error':
+          connection.failed();
+          // Handled: an 'error' without listeners must not throw.
+          if (this.listenerCount('error') === 0) return true;
+          break;
+        case 'close':
+          connection.closed(args[0] as number);
+          break;
+      }
+    } else if (event === 'error' && this.listenerCount('error') === 0) {
+      return true;
+    }
+    return super.emit(event, ...args);
+  }
+}
+
 /** A WebSocket connection (the `ws` library, server side). */
 export class WebSocketConnection implements Connection {
   readonly transport = 'websocket' as const;
   readonly framed: boolean;
   wroteSinceCheck = false;
-  onDrain: (() => void) | undefined;
-  onEnd: ((how: ConnectionEnd) => void) | undefined;
-  /** Called with a seq when the client's pong confirms it received everything up to it. */
-  onConfirm: ((seq: number) => void) | undefined;
+  lastWriteAt = Date.now();
+  owner: ConnectionOwner | undefined;
   readonly #ws: WebSocket;
   readonly #socket: Duplex;
-  readonly #heartbeat: string;
   #endedByServer = false;
   #probing = false;
+  #awaitingDrain = false;
+  #closeTimer: NodeJS.Timeout | undefined;
 
-  constructor(ws: WebSocket, socket: Duplex, framed: boolean) {
+  constructor(ws: AtmosphereWebSocket, socket: Duplex, framed: boolean) {
     this.#ws = ws;
     this.#socket = socket;
     this.framed = framed;
-    this.#heartbeat = framed ? lengthPrefixed(PADDING_CHAR) : PADDING_CHAR;
-    socket.on('drain', () => this.onDrain?.());
-    ws.on('pong', (data: Buffer) => {
-      this.#probing = false;
-      const seq = Number(data.toString('latin1'));
-      if (Number.isSafeInteger(seq)) this.onConfirm?.(seq);
-    });
-    ws.on('error', () => {
-      // ws closes the socket itself after a protocol error (1002, 1007, 1009…); that is the server's doing.
-      this.#endedByServer = true;
-    });
-    ws.on('close', (code: number) => {
-      const how: ConnectionEnd = this.#endedByServer
-        ? 'server-closed'
-        : isDeliberateClose(code)
-          ? 'client-closed'
-          : 'lost';
-      const onEnd = this.onEnd;
-      this.onEnd = undefined;
-      this.onDrain = undefined;
-      onEnd?.(how);
-    });
+    ws.connection = this;
   }
 
   get ws(): WebSocket {
@@ -74,7 +92,20 @@ export class WebSocketConnection implements Connection {
   }
 
   get writable(): boolean {
-    return this.#ws.readyState === WebSocket.OPEN && !this.#socket.writableNeedDrain;
+    if (this.#ws.readyState !== WebSocket.OPEN) return false;
+    if (!this.#socket.writableNeedDrain) return true;
+    this.#awaitDrain();
+    return false;
+  }
+
+  /** A 'drain' listener only while congested: most sockets never are, and then hold none. */
+  #awaitDrain(): void {
+    if (this.#awaitingDrain) return;
+    this.#awaitingDrain = true;
+    this.#socket.once('drain', () => {
+      this.#awaitingDrain = false;
+      this.owner?.connectionDrained(this);
+    });
   }
 
   write(message: OutboundMessage): void {
@@ -88,7 +119,7 @@ export class WebSocketConnection implements Connection {
   }
 
   heartbeat(): void {
-    if (this.open) this.#ws.send(this.#heartbeat);
+    if (this.open) this.#ws.send(this.framed ? FRAMED_HEARTBEAT : PADDING_CHAR);
   }
 
   /** Asks the client to confirm receipt of everything up to `seq` (a ping whose pong carries it back). */
@@ -105,14 +136,43 @@ export class WebSocketConnection implements Connection {
     const text = Buffer.byteLength(reason) > 123 ? reason.slice(0, 60) : reason;
     this.#ws.close(code, text);
     // A client that never answers the close frame must not hold the socket forever.
-    const timer = setTimeout(() => this.#ws.terminate(), 5_000);
-    timer.unref();
-    this.#ws.once('close', () => clearTimeout(timer));
+    this.#closeTimer = setTimeout(() => this.#ws.terminate(), CLOSE_TIMEOUT_MS);
+    this.#closeTimer.unref();
   }
 
   /** Drops the connection at once, without a close handshake. */
   terminate(): void {
     this.#endedByServer = true;
     this.#ws.terminate();
+  }
+
+  /** @internal A frame arrived. */
+  received(data: Buffer, isBinary: boolean): void {
+    this.owner?.connectionMessage(this, isBinary ? new Uint8Array(data) : data.toString('utf8'));
+  }
+
+  /** @internal A pong arrived: it confirms the seq its ping carried. */
+  ponged(data: Buffer): void {
+    this.#probing = false;
+    const seq = Number(data.toString('latin1'));
+    if (Number.isSafeInteger(seq)) this.owner?.connectionConfirmed(this, seq);
+  }
+
+  /** @internal ws closes the socket itself after a protocol error (1002, 1007, 1009…): the server's doing. */
+  failed(): void {
+    this.#endedByServer = true;
+  }
+
+  /** @internal The WebSocket closed. */
+  closed(code: number): void {
+    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
+    const how: ConnectionEnd = this.#endedByServer
+      ? 'server-closed'
+      : isDeliberateClose(code)
+        ? 'client-closed'
+        : 'lost';
+    const owner = this.owner;
+    this.owner = undefined;
+    owner?.connectionEnded(this, how);
   }
 }

@@ -1,0 +1,225 @@
+import type { IncomingMessage } from 'node:http';
+import type { BroadcasterCache } from '../broadcast/cache.ts';
+import type { BroadcasterFactory } from '../broadcast/factory.ts';
+import { PathTable } from '../broadcast/path-template.ts';
+import {
+  type AtmosphereInterceptor,
+  type ConnectContext,
+  type InboundPayload,
+  runConnect,
+} from '../interceptors/interceptor.ts';
+import type { Logger } from '../logger.ts';
+import type { ManagedContext } from '../managed.ts';
+import type { ProtocolRequest } from '../protocol/request.ts';
+import type { AtmosphereResource, DisconnectReason, OutboundHook, ResourceHost } from '../resource.ts';
+import { Inbound, type InboundHost } from './inbound.ts';
+import { type ManagedServiceImpl, type Route, ServedResource } from './served-resource.ts';
+
+/** What the core is made of; the Atmosphere instance decides it from its options and providers. */
+export interface CoreParts {
+  logger: Logger;
+  interceptors: readonly AtmosphereInterceptor[];
+  cache: BroadcasterCache;
+  broadcasters: BroadcasterFactory;
+  maxMessageBytes: number;
+  graceMs: number;
+}
+
+/**
+ * The state every serving path shares — routes, resources by tracking id, who is connected or away, work
+ * still running — and the connect pipeline they all go through: interceptors, the resource for the
+ * tracking id, subscription and `onReady`. It is each resource's host, so resources report to it directly.
+ */
+export class ServerCore implements ResourceHost, InboundHost {
+  readonly logger: Logger;
+  readonly interceptors: readonly AtmosphereInterceptor[];
+  /** Outbound hooks of the interceptors, last interceptor first. */
+  readonly outbound: OutboundHook[];
+  readonly routes = new PathTable<ManagedServiceImpl>();
+  readonly resources = new Map<string, ServedResource>();
+  readonly connected = new Set<ServedResource>();
+  readonly away = new Set<ServedResource>();
+  /** Handler calls and inbound work still running: the shutdown waits for them. */
+  readonly work = new Set<Promise<unknown>>();
+  readonly cache: BroadcasterCache;
+  readonly broadcasters: BroadcasterFactory;
+  readonly maxMessageBytes: number;
+  readonly graceMs: number;
+  /** Inbound messages: ordering, interceptors, codec, handler. */
+  readonly receiver: Inbound;
+  /** Set when the shutdown begins: new connections are refused (503). */
+  closing = false;
+
+  constructor(parts: CoreParts) {
+    this.logger = parts.logger;
+    this.interceptors = parts.interceptors;
+    this.cache = parts.cache;
+    this.broadcasters = parts.broadcasters;
+    this.maxMessageBytes = parts.maxMessageBytes;
+    this.graceMs = parts.graceMs;
+    this.outbound = parts.interceptors
+      .filter((interceptor) => interceptor.onOutbound !== undefined)
+      .reverse()
+      .map((interceptor) => (message, resource) => interceptor.onOutbound!(message, resource));
+    this.receiver = new Inbound(this);
+  }
+
+  /** The managed path a request URL goes to, if any (the query string is ignored). */
+  route(url: string | undefined): Route | undefined {
+    if (this.routes.size === 0) return undefined;
+    const raw = url ?? '/';
+    const queryStart = raw.indexOf('?');
+    let path: string;
+    try {
+      path = decodeURIComponent(queryStart === -1 ? raw : raw.slice(0, queryStart));
+    } catch {
+      return undefined;
+    }
+    const match = this.routes.match(path);
+    return match ? { service: match.value, params: match.params } : undefined;
+  }
+
+  /**
+   * Runs the `onConnect` interceptors for a connecting request (on every request: origin, auth and limits
+   * are checked each time). Synchronous unless an interceptor is not, so a poll costs no extra turn.
+   */
+  connect(
+    protocol: ProtocolRequest,
+    raw: IncomingMessage,
+    upgrade: boolean,
+    existing: AtmosphereResource | undefined,
+  ): ConnectContext | Promise<ConnectContext> {
+    const context: ConnectContext = {
+      request: protocol,
+      raw,
+      upgrade,
+      reconnect: existing !== undefined && existing.state !== 'closed',
+      settings: {
+        heartbeatMs: 0,
+        clientHeartbeatMs: 0,
+        maxMessageBytes: this.maxMessageBytes,
+        highWaterMark: 1000,
+        backpressurePolicy: 'disconnect',
+        idleTimeoutMs: 0,
+      },
+      principal: undefined,
+      authenticateFirstMessage: undefined,
+    };
+    const pending = runConnect(this.interceptors, context);
+    return pending === undefined ? context : pending.then(() => context);
+  }
+
+  /** The resource of the tracking id when it is still open, else a new one (away until attached). */
+  resourceFor(
+    protocol: ProtocolRequest,
+    route: Route,
+    context: Pick<ConnectContext, 'settings' | 'principal'>,
+    existing: ServedResource | undefined,
+  ): ServedResource {
+    if (existing && existing.state !== 'closed') {
+      if (context.principal !== undefined) existing.principal = context.principal;
+      return existing;
+    }
+    const resource = new ServedResource(
+      protocol,
+      route,
+      context.settings,
+      this.cache.queue(protocol.trackingId),
+      this,
+    );
+    resource.principal = context.principal;
+    this.resources.set(resource.id, resource);
+    this.away.add(resource);
+    return resource;
+  }
+
+  /** Subscribes a new resource and runs `onReady` (which may write: after the handshake, before replays). */
+  afterConnect(resource: ServedResource, route: Route, isNew: boolean): void {
+    if (!isNew) return;
+    resource.ready = true;
+    const service = route.service;
+    if (service.options.subscribe) this.#broadcasterOf(resource, service).addResource(resource);
+    const handler = service.hooks;
+    if (handler.onReady)
+      this.runHandler(resource, 'onReady', () =>
+        handler.onReady?.(resource, this.context(resource, service)),
+      );
+  }
+
+  #broadcasterOf(resource: AtmosphereResource, service: ManagedServiceImpl) {
+    return this.broadcasters.get(resource.path, service.options.broadcaster);
+  }
+
+  /** What a handler call gets besides the resource. */
+  context(resource: ServedResource, service: ManagedServiceImpl): ManagedContext {
+    // The path's broadcaster is looked up (and created) only when the handler uses it, so a path served
+    // with `subscribe: false` does not leave an empty broadcaster behind per concrete path.
+    const broadcaster = () => this.#broadcasterOf(resource, service);
+    return {
+      get broadcaster() {
+        return broadcaster();
+      },
+      params: resource.params,
+      broadcast: (message, options) => broadcaster().broadcast(message, options),
+    };
+  }
+
+  /** Calls a handler hook; a throw or a rejection is logged, and a promise is waited for on shutdown. */
+  runHandler(resource: AtmosphereResource, hook: string, call: () => unknown): void {
+    let result: unknown;
+    try {
+      result = call();
+    } catch (error) {
+      this.logger.error(`handler ${hook} threw for resource ${resource.id}`, { error });
+      return;
+    }
+    if (result instanceof Promise) {
+      const tracked = result.catch((error: unknown) =>
+        this.logger.error(`handler ${hook} failed for resource ${resource.id}`, { error }),
+      );
+      this.work.add(tracked);
+      void tracked.finally(() => this.work.delete(tracked));
+    }
+  }
+
+  // ------------------------------------------------------------------------------- resource host
+
+  resourceAway(resource: ServedResource, away: boolean): void {
+    if (away) {
+      this.connected.delete(resource);
+      this.away.add(resource);
+    } else {
+      this.away.delete(resource);
+      this.connected.add(resource);
+    }
+  }
+
+  resourceClosed(resource: ServedResource, reason: DisconnectReason): void {
+    this.connected.delete(resource);
+    this.away.delete(resource);
+    resource.pendingAuth = undefined;
+    if (this.resources.get(resource.id) === resource) {
+      this.resources.delete(resource.id);
+      this.cache.forget(resource.id);
+    }
+    for (const interceptor of this.interceptors) {
+      if (!interceptor.onDisconnect) continue;
+      try {
+        interceptor.onDisconnect(resource, reason);
+      } catch (error) {
+        this.logger.error(`interceptor ${interceptor.name}: onDisconnect threw`, { error });
+      }
+    }
+    const service = resource.service;
+    const handler = service.hooks;
+    if (handler.onDisconnect && resource.ready) {
+      this.runHandler(resource, 'onDisconnect', () =>
+        handler.onDisconnect?.(resource, reason, this.context(resource, service)),
+      );
+    }
+  }
+
+  inbound(resource: ServedResource, message: InboundPayload): void {
+    this.receiver.receive(resource, message);
+  }
+}

@@ -1,0 +1,50 @@
+import { WebSocketConnection } from '../transports/websocket.ts';
+import type { ServerCore } from './core.ts';
+
+/** Unconfirmed messages that make a WebSocket client worth a delivery probe. */
+export const PROBE_BATCH = 64;
+/** Age of the oldest unconfirmed message that makes a probe worth it even for fewer messages. */
+export const PROBE_AGE_MS = 2_000;
+
+/**
+ * One sweep over the clients (every `tickMs`): heartbeats after a silence, delivery probes, the idle timeout,
+ * the end of grace periods, and the cache's upkeep once per `sweepIntervalMs`. Returns when the cache was
+ * last swept.
+ */
+export function tick(core: ServerCore, now: number, lastSweep: number): number {
+  for (const resource of core.connected) {
+    const connection = resource.connection;
+    if (!connection) continue;
+    const heartbeatMs = resource.settings.heartbeatMs;
+    if (connection.wroteSinceCheck) {
+      connection.wroteSinceCheck = false;
+      connection.lastWriteAt = now;
+    } else if (heartbeatMs > 0 && now - connection.lastWriteAt >= heartbeatMs) {
+      connection.heartbeat();
+      connection.lastWriteAt = now;
+    }
+    // A probe (a ping carrying the last written number, confirmed by the pong) per batch or per age, not
+    // per tick: one round trip confirms many messages. Only clients that report counts retain any.
+    const unconfirmed = resource.queue.unconfirmed;
+    if (
+      unconfirmed.length > 0 &&
+      (unconfirmed.length >= PROBE_BATCH || now - unconfirmed.peek()!.createdAt >= PROBE_AGE_MS) &&
+      connection instanceof WebSocketConnection
+    ) {
+      connection.probe(resource.queue.writtenSeq);
+    }
+    const idle = resource.settings.idleTimeoutMs;
+    if (idle > 0 && now - resource.lastInboundAt > idle) {
+      core.logger.debug(`resource ${resource.id}: idle for ${idle} ms; closing`);
+      resource.expire('idle', 1001, 'Idle timeout');
+    }
+  }
+  for (const resource of core.away) {
+    if (resource.awaySince !== 0 && now - resource.awaySince > core.graceMs) resource.expire('timeout');
+  }
+  if (now - lastSweep >= core.cache.limits.sweepIntervalMs) {
+    core.cache.sweep(now);
+    return now;
+  }
+  return lastSweep;
+}
