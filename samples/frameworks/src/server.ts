@@ -35,21 +35,26 @@ export interface ModelInfo {
   readonly runtime: string;
   /** True when the demo model answers (no LLM_API_KEY). */
   readonly demo: boolean;
+  /** The model name, for the built-in OpenAI-compatible runtime. */
   readonly model?: string;
 }
 
 /** A running sample. */
 export interface Frameworks {
+  /** The Atmosphere instance attached to the sample's HTTP server. */
   readonly atmosphere: Atmosphere;
+  /** The rooms served on `/rooms`. */
   readonly rooms: RoomManager;
   /** The index page's URL (`/`); the pages are at `react/`, `vue/` and `svelte/` under it. */
   readonly url: string;
   readonly model: ModelInfo;
+  /** Stops the ticker and the AI member, closes every connection and the HTTP server. */
   close(): Promise<void>;
 }
 
-/** The room of the pages, and its AI member. */
+/** The room of the pages (`@atmosphere/rooms`, with history). */
 export const ROOM = 'lobby';
+/** The id of the room's AI member (`@assistant` addresses it). */
 export const AI_MEMBER = 'assistant';
 
 const SYSTEM_PROMPT =

@@ -22,6 +22,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the React, Vue and Svelte pages in Chrom
   let pages: PageFiles;
   let app: Frameworks | undefined;
   const opened: Page[] = [];
+  /** Uncaught errors of every page opened by the current test. */
+  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     [browser, pages] = await Promise.all([
@@ -43,6 +45,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the React, Vue and Svelte pages in Chrom
   });
   afterEach(async () => {
     for (const page of opened.splice(0)) await page.close();
+    pageErrors.length = 0;
     await app?.close();
     app = undefined;
   });
@@ -65,12 +68,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the React, Vue and Svelte pages in Chrom
   async function open(framework: string, member: string, transport: string): Promise<Page> {
     const page = await browser.newPage();
     opened.push(page);
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
+    page.on('pageerror', (error) => pageErrors.push(`${member}: ${error.message}`));
     await page.goto(`${app!.url}${framework}/?member=${member}&transport=${transport}`);
     await poll(() => text(page, 'live-state')).toBe('connected');
     await poll(() => text(page, 'presence')).toMatch(/^\d+ here$/);
-    expect(errors).toEqual([]);
     return page;
   }
 
@@ -178,6 +179,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the React, Vue and Svelte pages in Chrom
       await poll(() => members(alice)).toEqual(['assistant', 'alice']);
       expect(await text(alice, 'presence')).toBe('2 here');
       expect(await conversation(alice)).toEqual(expected);
+      expect(pageErrors).toEqual([]);
     });
   });
 });
