@@ -1,0 +1,110 @@
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { Atmosphere, AtmosphereResource } from '../src/index.ts';
+import { connectTestClient, startTestAtmosphere } from '../src/testing/index.ts';
+import type { WebSocketConnection } from '../src/transports/websocket.ts';
+
+let atmosphere: Atmosphere;
+beforeAll(async () => {
+  atmosphere = await startTestAtmosphere({ rateLimit: false });
+  atmosphere.managed('/burst/{name}', {});
+});
+afterAll(async () => {
+  await atmosphere.close();
+});
+
+/** The server side socket of a resource's WebSocket. */
+function serverSocket(resource: AtmosphereResource): Socket {
+  const connection = resource.connection as WebSocketConnection;
+  return (connection.ws as unknown as { _socket: Socket })._socket;
+}
+
+/** Counts the writes that reach the socket's handle (each one a syscall). */
+function countWrites(socket: Socket): { readonly count: number } {
+  const counter = { count: 0 };
+  const writable = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+  for (const method of ['_write', '_writev'] as const) {
+    const original = writable[method].bind(socket);
+    writable[method] = (...args: unknown[]) => {
+      counter.count++;
+      original(...args);
+    };
+  }
+  return counter;
+}
+
+const nextTick = () => new Promise<void>((resolve) => process.nextTick(resolve));
+
+test('a burst written in one turn reaches the socket in a few writes, complete and in order', async () => {
+  const client = await connectTestClient(atmosphere.url('/burst/tokens'), 'websocket');
+  const resource = atmosphere.resource(client.trackingId)!;
+  const writes = countWrites(serverSocket(resource));
+  const total = 2000;
+  let queued = 0;
+  for (let i = 0; i < total; i++) {
+    resource.write(`{"type":"streaming-text","data":"token ${i}","sessionId":"s","seq":${i}}`);
+    queued = Math.max(queued, resource.queue.pending.length);
+  }
+  const received = await client.messages.waitForCount(total);
+  expect(received.map((m) => (JSON.parse(m) as { seq: number }).seq)).toEqual(
+    Array.from({ length: total }, (_, i) => i),
+  );
+  // Frames go out in batches (at most 64 frames, below the high-water mark, one writev each), not one
+  // write per frame; and batching never makes the socket look busy, so nothing queues behind it.
+  expect(writes.count).toBeLessThanOrEqual(Math.ceil(total / 64) + 2);
+  expect(queued).toBe(0);
+  expect(resource.state).toBe('connected');
+  await client.close();
+});
+
+test('one write per turn goes out at once; a second one in the same turn is held until the turn ends', async () => {
+  const client = await connectTestClient(atmosphere.url('/burst/turns'), 'websocket');
+  const resource = atmosphere.resource(client.trackingId)!;
+  const socket = serverSocket(resource);
+  await nextTick();
+  resource.write('first');
+  expect(socket.writableCorked).toBe(0);
+  resource.write('second');
+  expect(socket.writableCorked).toBe(1);
+  await nextTick();
+  expect(socket.writableCorked).toBe(0);
+  resource.write('third');
+  expect(socket.writableCorked).toBe(0);
+  expect(await client.messages.take(3)).toEqual(['first', 'second', 'third']);
+  await client.close();
+});
+
+test('large frames in one turn are never held up to the high-water mark (held bytes never look like congestion)', async () => {
+  const client = await connectTestClient(atmosphere.url('/burst/large'), 'websocket');
+  const resource = atmosphere.resource(client.trackingId)!;
+  const socket = serverSocket(resource);
+  const big = 'y'.repeat(socket.writableHighWaterMark / 4);
+  const total = 12;
+  let held = 0;
+  for (let i = 0; i < total; i++) {
+    resource.write(`${i}:${big}`);
+    // While frames are held back, the buffer stays below the mark; past it they go out (or, when the kernel
+    // is full, the socket is really congested and the resource queues, as without holding).
+    if (socket.writableCorked > 0) {
+      held++;
+      expect(socket.writableLength).toBeLessThan(socket.writableHighWaterMark);
+    }
+  }
+  expect(held).toBeGreaterThan(0);
+  const received = await client.messages.waitForCount(total);
+  expect(received.map((m) => Number(m.slice(0, m.indexOf(':'))))).toEqual(
+    Array.from({ length: total }, (_, i) => i),
+  );
+  expect(received.every((m, i) => m === `${i}:${big}`)).toBe(true);
+  await client.close();
+});
+
+test('a close in the same turn as a burst comes after every frame of it', async () => {
+  const client = await connectTestClient(atmosphere.url('/burst/close'), 'websocket');
+  const resource = atmosphere.resource(client.trackingId)!;
+  for (let i = 0; i < 300; i++) resource.write(`m${i}`);
+  void resource.close(1000, 'done');
+  await client.ended;
+  expect(client.messages.items).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
+  expect(resource.state).toBe('closed');
+});
