@@ -283,11 +283,11 @@ export class Atmosphere {
     handler: ManagedHandler<In>,
     options: ManagedOptions = {},
   ): ManagedService {
-    const routes = this.#core.routes;
+    const core = this.#core;
     const service: ManagedServiceImpl = new ManagedServiceImpl(path, handler, options, () =>
-      routes.remove(path),
+      core.removeRoute(path),
     );
-    routes.add(path, service);
+    core.addRoute(path, service);
     return service;
   }
 
@@ -348,7 +348,7 @@ export class Atmosphere {
       transports: BUILTIN_TRANSPORTS,
       providers: this.#selections,
       autoloaded: this.#autoloaded,
-      resources: { connected: core.connected.size, away: core.away.size },
+      resources: countResources(core.resources.values()),
       cache: { ...this.#cache.stats(), limits: { ...this.#cache.limits } },
     };
   }
@@ -377,9 +377,12 @@ export class Atmosphere {
       ? new Promise<void>((resolve) => this.server.close(() => resolve()))
       : Promise.resolve();
     // Write what is pending while the sockets take it.
-    for (const resource of core.connected) resource.flush();
+    for (const resource of core.resources.values()) resource.flush();
     await waitUntil(
-      () => [...core.connected].every((r) => r.queue.pending.length === 0 || !r.connection?.open),
+      () =>
+        [...core.resources.values()].every(
+          (r) => r.queue.pending.length === 0 || r.connection?.open !== true,
+        ),
       deadline,
     );
     for (const resource of [...core.resources.values()])
@@ -408,6 +411,16 @@ export class Atmosphere {
       this.#detach();
     }
   }
+}
+
+function countResources(resources: Iterable<AtmosphereResource>): { connected: number; away: number } {
+  let connected = 0;
+  let away = 0;
+  for (const resource of resources) {
+    if (resource.state === 'connected') connected++;
+    else if (resource.state === 'away') away++;
+  }
+  return { connected, away };
 }
 
 function delay(ms: number): Promise<void> {

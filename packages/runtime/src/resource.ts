@@ -62,8 +62,6 @@ export interface ResourceHost {
   readonly outbound: readonly OutboundHook[];
   /** Called once when the resource closes for good, before `disconnect` listeners run. */
   resourceClosed(resource: AtmosphereResource, reason: DisconnectReason): void;
-  /** Called when a resource's connection goes away (to start the grace period) or comes back. */
-  resourceAway(resource: AtmosphereResource, away: boolean): void;
   /** A message from the client arrived on its current connection. */
   inbound(resource: AtmosphereResource, message: string | Uint8Array): void;
 }
@@ -111,14 +109,19 @@ export class AtmosphereResource implements ConnectionOwner {
 
   constructor(
     request: ProtocolRequest,
-    params: Record<string, string>,
+    params: Readonly<Record<string, string>>,
     settings: ConnectionSettings,
     queue: ClientQueue,
     host: ResourceHost,
   ) {
     this.id = request.trackingId;
     this.path = request.path;
-    this.params = hasKeys(params) ? Object.freeze({ ...params }) : NO_PARAMS;
+    // A frozen object (what the router hands over, shared by every client of the path) is kept as it is.
+    this.params = !hasKeys(params)
+      ? NO_PARAMS
+      : Object.isFrozen(params)
+        ? params
+        : Object.freeze({ ...params });
     this.request = request;
     this.settings = settings;
     this.#transport = request.transport === 'close' ? 'long-polling' : request.transport;
@@ -296,9 +299,17 @@ export class AtmosphereResource implements ConnectionOwner {
       this.#host.logger.debug(`resource ${this.id}: resending ${resent} unconfirmed message(s)`);
     connection.owner = this;
     this.awaySince = 0;
-    this.#host.resourceAway(this, false);
     if (wasAway && connection.transport !== 'long-polling' && connection.transport !== 'polling')
       this.#emit('reconnect');
+  }
+
+  /**
+   * @internal The client has its tracking id but no connection yet (a long-polling handshake answers the
+   * first poll without attaching it): its grace period starts now, so a client that never polls again is
+   * not kept forever.
+   */
+  awaitConnection(): void {
+    if (this.#state === 'away' && this.awaySince === 0) this.awaySince = Date.now();
   }
 
   /** @internal */
@@ -332,7 +343,6 @@ export class AtmosphereResource implements ConnectionOwner {
     }
     this.#state = 'away';
     this.awaySince = Date.now();
-    this.#host.resourceAway(this, true);
     if (how === 'lost') this.#emit('away');
   }
 
@@ -392,7 +402,7 @@ const EMPTY_SET: ReadonlySet<Subscription> = new Set();
 /** Paths without parameters (the common case) share one frozen empty object. */
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
-function hasKeys(record: Record<string, string>): boolean {
+function hasKeys(record: Readonly<Record<string, string>>): boolean {
   for (const _ in record) return true;
   return false;
 }

@@ -58,14 +58,27 @@ export function isOriginAllowed(policy: OriginPolicy, request: IncomingMessage):
 
 /** CORS response headers for an allowed request (none when the request carries no Origin). */
 export function corsHeaders(request: IncomingMessage): Record<string, string> {
+  const list: string[] = [];
+  appendCorsHeaders(request, list);
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < list.length; i += 2) headers[list[i]!] = list[i + 1]!;
+  return headers;
+}
+
+/** The same CORS headers, appended to a flat name, value list (what `writeHead` takes). */
+export function appendCorsHeaders(request: IncomingMessage, headers: string[]): void {
   const origin = request.headers.origin;
-  if (origin === undefined) return {};
-  return {
-    'Access-Control-Allow-Origin': origin,
-    'Access-Control-Allow-Credentials': 'true',
-    'Access-Control-Expose-Headers': EXPOSED_HEADERS,
-    Vary: 'Origin',
-  };
+  if (origin === undefined) return;
+  headers.push(
+    'Access-Control-Allow-Origin',
+    origin,
+    'Access-Control-Allow-Credentials',
+    'true',
+    'Access-Control-Expose-Headers',
+    EXPOSED_HEADERS,
+    'Vary',
+    'Origin',
+  );
 }
 
 /** Headers answering an allowed preflight `OPTIONS`. */

@@ -50,10 +50,13 @@ export interface ProtocolRequest {
   queryParam(name: string): string | undefined;
 }
 
+const TRANSPORT_NAMES: ReadonlySet<string> = new Set(TRANSPORTS);
+
 /** Canonical transport name for any accepted spelling (`LONG_POLLING`, `long-polling`, …), else undefined. */
 export function normalizeTransport(value: string): TransportName | undefined {
+  if (TRANSPORT_NAMES.has(value)) return value as TransportName;
   const canonical = value.trim().toLowerCase().replaceAll('_', '-');
-  return (TRANSPORTS as readonly string[]).includes(canonical) ? (canonical as TransportName) : undefined;
+  return TRANSPORT_NAMES.has(canonical) ? (canonical as TransportName) : undefined;
 }
 
 /**
@@ -72,8 +75,8 @@ export function isUnsupportedFrameworkVersion(version: string): boolean {
   return false;
 }
 
-function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name.toLowerCase()];
+function headerValue(headers: IncomingHttpHeaders, key: string): string | undefined {
+  const value = headers[key];
   if (Array.isArray(value)) return value[0];
   return value;
 }
@@ -87,15 +90,32 @@ export function flatString(text: string): string {
   return Buffer.from(text, 'utf8').toString('utf8');
 }
 
-/** Lower-case protocol parameter names, shared, so parsed requests do not each keep their own copies. */
-const KNOWN_NAMES = new Map<string, string>(
-  Object.values(Headers).map((name) => [name.toLowerCase(), name.toLowerCase()]),
-);
+/**
+ * Protocol parameter names, as clients spell them and lower-cased, to one shared lower-case key: parsed
+ * requests keep no copies of their own, and the usual spelling needs no case conversion.
+ */
+const KNOWN_NAMES = new Map<string, string>();
+for (const name of Object.values(Headers)) {
+  KNOWN_NAMES.set(name, name.toLowerCase());
+  KNOWN_NAMES.set(name.toLowerCase(), name.toLowerCase());
+}
 
-/** One component of a query string, decoded as URLSearchParams would (`+` is a space; bad escapes kept). */
-function decodeComponent(text: string): string {
-  // Decoding also copies the text, so no slice of the URL is kept.
-  return unescapeComponent(text.includes('+') ? text.replaceAll('+', ' ') : text);
+/** The shared lower-case key of a parameter name. */
+function keyOf(name: string): string {
+  return KNOWN_NAMES.get(name) ?? KNOWN_NAMES.get(name.toLowerCase()) ?? name.toLowerCase();
+}
+
+/** V8 copies slices shorter than this; longer ones would keep the whole URL alive. */
+const SLICED_FROM = 13;
+
+/**
+ * One component of a query string, decoded as URLSearchParams would (`+` is a space; bad escapes kept).
+ * Short plain text is taken as it is; decoding also copies, so no slice of the URL is kept.
+ */
+function component(search: string, start: number, end: number): string {
+  const text = search.slice(start, end);
+  if (text.length < SLICED_FROM && text.indexOf('%') === -1 && text.indexOf('+') === -1) return text;
+  return unescapeComponent(text.indexOf('+') === -1 ? text : text.replaceAll('+', ' '));
 }
 
 /**
@@ -111,15 +131,14 @@ function readQuery(search: string, params: string[]): boolean {
     if (end > start) {
       let equals = search.indexOf('=', start);
       if (equals === -1 || equals > end) equals = end;
-      const name = decodeComponent(search.slice(start, equals));
-      if (isProtocolParameter(name)) {
-        const lower = name.toLowerCase();
-        const key = KNOWN_NAMES.get(lower) ?? lower;
-        if (findParam(params, key) === undefined)
-          params.push(key, equals === end ? '' : decodeComponent(search.slice(equals + 1, end)));
-      } else {
-        application = true;
+      let key = KNOWN_NAMES.get(search.slice(start, equals));
+      if (key === undefined) {
+        const name = component(search, start, equals);
+        if (isProtocolParameter(name)) key = keyOf(name);
+        else application = true;
       }
+      if (key !== undefined && findParam(params, key) === undefined)
+        params.push(key, equals === end ? '' : component(search, equals + 1, end));
     }
     start = end + 1;
   }
@@ -186,7 +205,8 @@ class ParsedProtocolRequest implements ProtocolRequest {
 
     const trackingRaw = this.param(Headers.trackingId);
     const adopt = trackingRaw !== undefined && trackingRaw !== '0' && TRACKING_ID_PATTERN.test(trackingRaw);
-    this.trackingId = flatString(adopt ? trackingRaw : randomUUID());
+    // A fresh UUID is a rope; an adopted id is already a string of its own (decoded, or a header value).
+    this.trackingId = adopt ? trackingRaw : flatString(randomUUID());
     this.firstRequest = !adopt;
     const protocolParam = this.param(Headers.protocol);
     this.wantsProtocol = protocolParam !== undefined && protocolParam.toLowerCase() !== 'false';
@@ -236,34 +256,39 @@ class ParsedProtocolRequest implements ProtocolRequest {
   }
 
   param(name: string): string | undefined {
-    return this.queryParam(name) ?? headerValue(this.headers, name);
+    const key = keyOf(name);
+    return findParam(this.#params, key) ?? headerValue(this.headers, key);
   }
 
   queryParam(name: string): string | undefined {
-    const lower = name.toLowerCase();
-    return findParam(this.#params, KNOWN_NAMES.get(lower) ?? lower);
+    return findParam(this.#params, keyOf(name));
   }
 }
 
 /**
  * Reads the protocol parameters of a request. Throws `UNKNOWN_TRANSPORT` (400) for a transport the protocol
- * does not have. Never throws for a bad tracking id: it is replaced by a fresh UUID.
+ * does not have. Never throws for a bad tracking id: it is replaced by a fresh UUID. `decodedPath`, when the
+ * caller already decoded the path (the router does), saves decoding it again.
  */
-export function parseProtocolRequest(request: IncomingMessage, upgrade: boolean): ProtocolRequest {
+export function parseProtocolRequest(
+  request: IncomingMessage,
+  upgrade: boolean,
+  decodedPath?: string,
+): ProtocolRequest {
   const rawUrl = request.url ?? '/';
   const queryStart = rawUrl.indexOf('?');
-  const rawPath = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart);
-  let path: string;
-  try {
-    path = decodeURIComponent(rawPath);
-  } catch {
-    throw new AtmosphereError(
-      'BAD_REQUEST',
-      `The request path ${JSON.stringify(rawPath)} is not valid URL encoding.`,
-      {
-        status: 400,
-      },
-    );
+  let path = decodedPath;
+  if (path === undefined) {
+    const rawPath = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart);
+    try {
+      path = decodeURIComponent(rawPath);
+    } catch {
+      throw new AtmosphereError(
+        'BAD_REQUEST',
+        `The request path ${JSON.stringify(rawPath)} is not valid URL encoding.`,
+        { status: 400 },
+      );
+    }
   }
   const params: string[] = [];
   let search: string | undefined;

@@ -15,6 +15,9 @@ import type { AtmosphereResource, DisconnectReason, OutboundHook, ResourceHost }
 import { Inbound, type InboundHost } from './inbound.ts';
 import { type ManagedServiceImpl, type Route, ServedResource } from './served-resource.ts';
 
+/** Raw request paths whose route is remembered at most (past it, the memory starts over). */
+const ROUTE_CACHE_SIZE = 1024;
+
 /** What the core is made of; the Atmosphere instance decides it from its options and providers. */
 export interface CoreParts {
   logger: Logger;
@@ -26,8 +29,7 @@ export interface CoreParts {
 }
 
 /**
- * The state every serving path shares — routes, resources by tracking id, who is connected or away, work
- * still running — and the connect pipeline they all go through: interceptors, the resource for the
+ * The state every serving path shares — routes, resources by tracking id, work still running — and the connect pipeline they all go through: interceptors, the resource for the
  * tracking id, subscription and `onReady`. It is each resource's host, so resources report to it directly.
  */
 export class ServerCore implements ResourceHost, InboundHost {
@@ -36,9 +38,8 @@ export class ServerCore implements ResourceHost, InboundHost {
   /** Outbound hooks of the interceptors, last interceptor first. */
   readonly outbound: OutboundHook[];
   readonly routes = new PathTable<ManagedServiceImpl>();
+  /** Every resource not closed for good, connected or away, by tracking id. */
   readonly resources = new Map<string, ServedResource>();
-  readonly connected = new Set<ServedResource>();
-  readonly away = new Set<ServedResource>();
   /** Handler calls and inbound work still running: the shutdown waits for them. */
   readonly work = new Set<Promise<unknown>>();
   readonly cache: BroadcasterCache;
@@ -49,6 +50,7 @@ export class ServerCore implements ResourceHost, InboundHost {
   readonly receiver: Inbound;
   /** Set when the shutdown begins: new connections are refused (503). */
   closing = false;
+  readonly #routeCache = new Map<string, Route | null>();
 
   constructor(parts: CoreParts) {
     this.logger = parts.logger;
@@ -64,19 +66,41 @@ export class ServerCore implements ResourceHost, InboundHost {
     this.receiver = new Inbound(this);
   }
 
-  /** The managed path a request URL goes to, if any (the query string is ignored). */
+  /** Registers a managed path. */
+  addRoute(path: string, service: ManagedServiceImpl): void {
+    this.routes.add(path, service);
+    this.#routeCache.clear();
+  }
+
+  /** Unregisters a managed path: new requests for it get 404. */
+  removeRoute(path: string): void {
+    this.routes.remove(path);
+    this.#routeCache.clear();
+  }
+
+  /**
+   * The managed path a request URL goes to, if any (the query string is ignored). Each poll of a
+   * long-polling client asks again for the same path, so answers are remembered by raw path (a bounded
+   * number; null for paths that are not managed).
+   */
   route(url: string | undefined): Route | undefined {
     if (this.routes.size === 0) return undefined;
     const raw = url ?? '/';
     const queryStart = raw.indexOf('?');
-    let path: string;
+    const rawPath = queryStart === -1 ? raw : raw.slice(0, queryStart);
+    const cached = this.#routeCache.get(rawPath);
+    if (cached !== undefined) return cached ?? undefined;
+    let route: Route | null = null;
     try {
-      path = decodeURIComponent(queryStart === -1 ? raw : raw.slice(0, queryStart));
+      const path = decodeURIComponent(rawPath);
+      const match = this.routes.match(path);
+      if (match) route = Object.freeze({ service: match.value, params: Object.freeze(match.params), path });
     } catch {
-      return undefined;
+      route = null;
     }
-    const match = this.routes.match(path);
-    return match ? { service: match.value, params: match.params } : undefined;
+    if (this.#routeCache.size >= ROUTE_CACHE_SIZE) this.#routeCache.clear();
+    this.#routeCache.set(rawPath, route);
+    return route ?? undefined;
   }
 
   /**
@@ -129,7 +153,6 @@ export class ServerCore implements ResourceHost, InboundHost {
     );
     resource.principal = context.principal;
     this.resources.set(resource.id, resource);
-    this.away.add(resource);
     return resource;
   }
 
@@ -184,19 +207,7 @@ export class ServerCore implements ResourceHost, InboundHost {
 
   // ------------------------------------------------------------------------------- resource host
 
-  resourceAway(resource: ServedResource, away: boolean): void {
-    if (away) {
-      this.connected.delete(resource);
-      this.away.add(resource);
-    } else {
-      this.away.delete(resource);
-      this.connected.add(resource);
-    }
-  }
-
   resourceClosed(resource: ServedResource, reason: DisconnectReason): void {
-    this.connected.delete(resource);
-    this.away.delete(resource);
     resource.pendingAuth = undefined;
     if (this.resources.get(resource.id) === resource) {
       this.resources.delete(resource.id);

@@ -7,13 +7,8 @@ import { isOriginAllowed, type OriginPolicy, preflightHeaders } from '../protoco
 import { handshakeText, lengthPrefixed } from '../protocol/framing.ts';
 import { parseProtocolRequest, type ProtocolRequest } from '../protocol/request.ts';
 import type { ConnectionSettings } from '../resource.ts';
-import {
-  PollConnection,
-  responseHeaders,
-  sendText,
-  SseConnection,
-  StreamingConnection,
-} from '../transports/http.ts';
+import { responseHeaders, sendText, SseConnection, StreamingConnection } from '../transports/http.ts';
+import { PollConnection } from '../transports/poll.ts';
 import type { ServerCore } from './core.ts';
 import type { Route, ServedResource } from './served-resource.ts';
 
@@ -77,7 +72,7 @@ export class HttpServing {
       response.end();
       return undefined;
     }
-    const protocol = parseProtocolRequest(request, false);
+    const protocol = parseProtocolRequest(request, false, route.path);
     if (protocol.transport === 'close') {
       this.#assertOrigin(request);
       request.resume();
@@ -144,6 +139,7 @@ export class HttpServing {
       // Long-polling: the handshake alone answers the first poll; the client polls again at once.
       const resource = core.resourceFor(protocol, route, context, existing);
       connection.answer(handshakeFrame(protocol, context.settings));
+      resource.awaitConnection();
       core.afterConnect(resource, route, isNew);
       return;
     }
@@ -153,10 +149,8 @@ export class HttpServing {
     resource.attach(connection, protocol, context.settings);
     core.afterConnect(resource, route, isNew);
     resource.flush();
-    if (connection instanceof PollConnection && connection.transport === 'polling' && connection.open) {
-      // Plain polling never waits: what was pending has been written; complete now.
-      setImmediate(() => connection.complete());
-    }
+    // A poll answers now with what was written while it opened (one write), or waits for the next message.
+    if (connection instanceof PollConnection) connection.opened();
   }
 
   async #post(request: IncomingMessage, response: ServerResponse, protocol: ProtocolRequest): Promise<void> {

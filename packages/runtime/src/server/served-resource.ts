@@ -32,10 +32,12 @@ export class ManagedServiceImpl implements ManagedService {
   }
 }
 
-/** A request path resolved to its managed service, with the template's parameters. */
+/** A request path resolved to its managed service, with the template's parameters. Shared: never changed. */
 export interface Route {
-  service: ManagedServiceImpl;
-  params: Record<string, string>;
+  readonly service: ManagedServiceImpl;
+  readonly params: Readonly<Record<string, string>>;
+  /** The decoded request path, when the route comes from a request. */
+  readonly path?: string;
 }
 
 /**

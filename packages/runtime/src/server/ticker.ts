@@ -12,9 +12,13 @@ export const PROBE_AGE_MS = 2_000;
  * last swept.
  */
 export function tick(core: ServerCore, now: number, lastSweep: number): number {
-  for (const resource of core.connected) {
+  for (const resource of core.resources.values()) {
     const connection = resource.connection;
-    if (!connection) continue;
+    if (!connection) {
+      // Away: between two polls, or cut and within its grace period.
+      if (resource.awaySince !== 0 && now - resource.awaySince > core.graceMs) resource.expire('timeout');
+      continue;
+    }
     const heartbeatMs = resource.settings.heartbeatMs;
     if (connection.wroteSinceCheck) {
       connection.wroteSinceCheck = false;
@@ -38,9 +42,6 @@ export function tick(core: ServerCore, now: number, lastSweep: number): number {
       core.logger.debug(`resource ${resource.id}: idle for ${idle} ms; closing`);
       resource.expire('idle', 1001, 'Idle timeout');
     }
-  }
-  for (const resource of core.away) {
-    if (resource.awaySince !== 0 && now - resource.awaySince > core.graceMs) resource.expire('timeout');
   }
   if (now - lastSweep >= core.cache.limits.sweepIntervalMs) {
     core.cache.sweep(now);

@@ -70,7 +70,7 @@ export class UpgradeServing {
     const core = this.#core;
     if (core.closing)
       throw new AtmosphereError('SHUTTING_DOWN', 'The server is shutting down.', { status: 503 });
-    const protocol = parseProtocolRequest(request, true);
+    const protocol = parseProtocolRequest(request, true, route.path);
     if (protocol.transport !== 'websocket') {
       throw new AtmosphereError(
         'BAD_REQUEST',

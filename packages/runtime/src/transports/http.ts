@@ -7,21 +7,32 @@ import {
   SSE_PADDING,
   STREAMING_PADDING,
 } from '../protocol/constants.ts';
-import { corsHeaders } from '../protocol/cors.ts';
+import { appendCorsHeaders } from '../protocol/cors.ts';
 import { lengthPrefixed, sseErrorEvent, sseEvent } from '../protocol/framing.ts';
 import type { ProtocolRequest } from '../protocol/request.ts';
 import type { Connection, ConnectionEnd, ConnectionOwner } from './connection.ts';
 
-/** Headers every Atmosphere response carries: no caching, CORS for an allowed origin, the tracking id. */
+/** The no-cache headers as a flat name, value list (what `writeHead` takes without building objects). */
+const NO_CACHE_LIST: readonly string[] = Object.entries(NO_CACHE_HEADERS).flat();
+export const TEXT_PLAIN = 'text/plain; charset=utf-8';
+/** Padding as bytes, made once: converting the 2 049-char string on every poll was its largest cost. */
+export const STREAMING_PADDING_BYTES = Buffer.from(STREAMING_PADDING, 'latin1');
+const SSE_PADDING_BYTES = Buffer.from(SSE_PADDING, 'latin1');
+
+/**
+ * Headers every Atmosphere response carries — no caching, CORS for an allowed origin, the tracking id — as a
+ * flat name, value list to which a caller may push more.
+ */
 export function responseHeaders(
   request: ProtocolRequest,
   raw: IncomingMessage,
   contentType?: string,
-): Record<string, string> {
-  const headers: Record<string, string> = { ...NO_CACHE_HEADERS, ...corsHeaders(raw) };
-  if (contentType) headers['Content-Type'] = contentType;
-  headers[Headers.trackingId] = request.trackingId;
-  if (request.firstRequest) headers[Headers.firstRequest] = 'true';
+): string[] {
+  const headers = NO_CACHE_LIST.slice();
+  appendCorsHeaders(raw, headers);
+  if (contentType) headers.push('Content-Type', contentType);
+  headers.push(Headers.trackingId, request.trackingId);
+  if (request.firstRequest) headers.push(Headers.firstRequest, 'true');
   return headers;
 }
 
@@ -44,7 +55,8 @@ export function sendText(
   response.end(body);
 }
 
-abstract class HttpConnection implements Connection {
+/** What the HTTP transports share: the response, its end, padding, drain. */
+export abstract class HttpConnection implements Connection {
   abstract readonly transport: 'sse' | 'streaming' | 'long-polling' | 'polling';
   readonly framed: boolean;
   wroteSinceCheck = false;
@@ -100,13 +112,13 @@ abstract class HttpConnection implements Connection {
   abstract write(message: OutboundMessage): void;
   abstract heartbeat(): void;
 
-  #padding: string | undefined;
+  #padding: Buffer | undefined;
 
   /**
    * Padding goes out with the first write of the same turn (the handshake, usually), so that clients which
    * treat each chunk as a message never see a chunk of padding alone; and on the next turn at the latest.
    */
-  protected pad(padding: string): void {
+  protected pad(padding: Buffer): void {
     this.#padding = padding;
     setImmediate(() => this.#flushPadding());
   }
@@ -122,9 +134,7 @@ abstract class HttpConnection implements Connection {
     const padding = this.#padding;
     if (padding !== undefined) {
       this.#padding = undefined;
-      this.response.write(
-        typeof data === 'string' ? padding + data : Buffer.concat([Buffer.from(padding), data]),
-      );
+      this.response.write(Buffer.concat([padding, typeof data === 'string' ? Buffer.from(data) : data]));
       return;
     }
     this.response.write(data);
@@ -157,12 +167,10 @@ export class SseConnection extends HttpConnection {
   constructor(response: ServerResponse, request: ProtocolRequest, raw: IncomingMessage) {
     super(response, request.trackMessageLength);
     this.#heartbeat = sseEvent(this.framed ? lengthPrefixed(PADDING_CHAR) : PADDING_CHAR);
-    response.writeHead(200, {
-      ...responseHeaders(request, raw, 'text/event-stream; charset=utf-8'),
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    this.pad(SSE_PADDING);
+    const headers = responseHeaders(request, raw, 'text/event-stream; charset=utf-8');
+    headers.push('Connection', 'keep-alive', 'X-Accel-Buffering', 'no');
+    response.writeHead(200, headers);
+    this.pad(SSE_PADDING_BYTES);
   }
 
   write(message: OutboundMessage): void {
@@ -192,12 +200,10 @@ export class StreamingConnection extends HttpConnection {
   constructor(response: ServerResponse, request: ProtocolRequest, raw: IncomingMessage) {
     super(response, request.trackMessageLength);
     this.#heartbeat = this.framed ? lengthPrefixed(PADDING_CHAR) : PADDING_CHAR;
-    response.writeHead(200, {
-      ...responseHeaders(request, raw, 'text/plain; charset=utf-8'),
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    this.pad(STREAMING_PADDING);
+    const headers = responseHeaders(request, raw, TEXT_PLAIN);
+    headers.push('Connection', 'keep-alive', 'X-Accel-Buffering', 'no');
+    response.writeHead(200, headers);
+    this.pad(STREAMING_PADDING_BYTES);
   }
 
   write(message: OutboundMessage): void {
@@ -210,83 +216,5 @@ export class StreamingConnection extends HttpConnection {
 
   protected frameRaw(text: string): string {
     return this.framed ? lengthPrefixed(text) : text;
-  }
-}
-
-/**
- * One long-poll (or, with `suspend` false, one plain poll). Pending messages are written into the response,
- * each framed separately, and the response completes right after: on the next turn of the event loop, so
- * every message queued in the same turn goes in the same response. A heartbeat also completes the poll.
- */
-export class PollConnection extends HttpConnection {
-  readonly transport: 'long-polling' | 'polling';
-  readonly #heartbeat: string;
-  #completing = false;
-  #started = false;
-  readonly #request: ProtocolRequest;
-  readonly #raw: IncomingMessage;
-
-  constructor(
-    response: ServerResponse,
-    request: ProtocolRequest,
-    raw: IncomingMessage,
-    transport: 'long-polling' | 'polling',
-  ) {
-    super(response, request.trackMessageLength);
-    this.transport = transport;
-    this.#request = request;
-    this.#raw = raw;
-    this.#heartbeat = this.framed ? lengthPrefixed(PADDING_CHAR) : PADDING_CHAR;
-    // A long-poll answers its headers and padding at once (the client knows it is waiting); a plain poll
-    // answers only when it completes.
-    if (transport === 'long-polling') this.#start();
-  }
-
-  protected override get completes(): boolean {
-    return true;
-  }
-
-  #start(): void {
-    if (this.#started) return;
-    this.#started = true;
-    this.response.writeHead(200, responseHeaders(this.#request, this.#raw, 'text/plain; charset=utf-8'));
-    // Every long-poll response starts with the streaming padding (never framed); plain polls have none.
-    if (this.transport === 'long-polling') this.response.write(STREAMING_PADDING);
-  }
-
-  write(message: OutboundMessage): void {
-    this.#start();
-    this.response.write(message.bytes(this.framed ? 'framed' : 'plain'));
-    this.#completeSoon();
-  }
-
-  heartbeat(): void {
-    if (!this.open) return;
-    this.#start();
-    this.response.write(this.#heartbeat);
-    this.end();
-  }
-
-  protected frameRaw(text: string): string {
-    return this.framed ? lengthPrefixed(text) : text;
-  }
-
-  /** Answers the poll with just `text` and completes it (the long-polling handshake). */
-  answer(text: string): void {
-    this.#start();
-    this.response.write(text);
-    this.end();
-  }
-
-  /** Completes an empty poll (plain polling with nothing pending). */
-  complete(): void {
-    this.#start();
-    this.end();
-  }
-
-  #completeSoon(): void {
-    if (this.#completing) return;
-    this.#completing = true;
-    setImmediate(() => this.end());
   }
 }

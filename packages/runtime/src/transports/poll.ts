@@ -1,0 +1,187 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { OutboundMessage } from '../broadcast/message.ts';
+import { PADDING_CHAR } from '../protocol/constants.ts';
+import { lengthPrefixed } from '../protocol/framing.ts';
+import type { ProtocolRequest } from '../protocol/request.ts';
+import { HttpConnection, responseHeaders, STREAMING_PADDING_BYTES, TEXT_PLAIN } from './http.ts';
+
+const PLAIN_HEARTBEAT = Buffer.from(PADDING_CHAR);
+const FRAMED_HEARTBEAT = Buffer.from(lengthPrefixed(PADDING_CHAR));
+
+/**
+ * How long a waiting long-poll may go before its headers and padding are written. Under load the next
+ * message usually comes sooner, and the whole answer then leaves in one write instead of two; an idle
+ * poll still shows it is open (status, headers, padding) within this time.
+ */
+export const POLL_START_DELAY_MS = 50;
+
+/** Waiting polls whose headers are still to be written, started together by one timer. */
+let unstarted: PollConnection[] = [];
+let startTimer: NodeJS.Timeout | undefined;
+
+function startWaitingPolls(): void {
+  startTimer = undefined;
+  const polls = unstarted;
+  unstarted = [];
+  for (const poll of polls) poll.startIfWaiting();
+}
+
+/**
+ * One long-poll (or one plain poll). While the poll is being opened (the resource attaching and writing
+ * what was pending), messages are collected; `opened()` then answers at once with all of them in one write
+ * (with a Content-Length). With nothing to send, a plain poll answers empty and a long-poll waits: its
+ * headers and padding go out with its first message, or after {@link POLL_START_DELAY_MS} if none came
+ * by then. A waiting poll that gets a message completes on the next turn of the event loop, so every
+ * message of that turn goes in the same response; its socket stays corked from that message until the
+ * response ends, so they leave in one write with the end of the response. A heartbeat also completes it.
+ */
+export class PollConnection extends HttpConnection {
+  static #startDelayMs = POLL_START_DELAY_MS;
+
+  /** @internal {@link POLL_START_DELAY_MS}; tests change it to tell the two kinds of start apart. */
+  static get startDelayMs(): number {
+    return PollConnection.#startDelayMs;
+  }
+
+  static set startDelayMs(ms: number) {
+    PollConnection.#startDelayMs = ms;
+    if (startTimer === undefined) return;
+    clearTimeout(startTimer);
+    startTimer = setTimeout(startWaitingPolls, ms).unref();
+  }
+
+  readonly transport: 'long-polling' | 'polling';
+  readonly #request: ProtocolRequest;
+  readonly #raw: IncomingMessage;
+  /** Messages written while the poll is being opened; undefined once it is open. */
+  #collected: Buffer[] | undefined = [];
+  /** The status line and headers are written (or about to be, with the whole answer). */
+  #started = false;
+  #completing = false;
+  #corkedSocket: Duplex | undefined;
+  /** The whole answer, written by `endResponse`. */
+  #body: Buffer | undefined;
+
+  constructor(
+    response: ServerResponse,
+    request: ProtocolRequest,
+    raw: IncomingMessage,
+    transport: 'long-polling' | 'polling',
+  ) {
+    super(response, request.trackMessageLength);
+    this.transport = transport;
+    this.#request = request;
+    this.#raw = raw;
+  }
+
+  protected override get completes(): boolean {
+    return true;
+  }
+
+  /**
+   * The resource has written what was waiting for it: answer with it now, or (long-polling, nothing to
+   * send) wait for the next message.
+   */
+  opened(): void {
+    const collected = this.#collected;
+    if (collected === undefined) return;
+    this.#collected = undefined;
+    if (collected.length > 0 || this.transport === 'polling') {
+      this.#answer(collected);
+      return;
+    }
+    unstarted.push(this);
+    startTimer ??= setTimeout(startWaitingPolls, PollConnection.startDelayMs).unref();
+  }
+
+  /** @internal Writes the headers and padding of a poll still waiting (see {@link POLL_START_DELAY_MS}). */
+  startIfWaiting(): void {
+    if (this.open) this.#start();
+  }
+
+  /** Answers the poll with just `text` and completes it (the long-polling handshake). */
+  answer(text: string): void {
+    this.#collected = undefined;
+    this.#answer([Buffer.from(text)]);
+  }
+
+  write(message: OutboundMessage): void {
+    const bytes = message.bytes(this.framed ? 'framed' : 'plain');
+    if (this.#collected !== undefined) {
+      this.#collected.push(bytes);
+      return;
+    }
+    if (this.#corkedSocket === undefined) {
+      const socket = this.response.socket;
+      if (socket) {
+        socket.cork();
+        this.#corkedSocket = socket;
+      }
+    }
+    this.#start();
+    this.response.write(bytes);
+    this.#completeSoon();
+  }
+
+  heartbeat(): void {
+    if (!this.open) return;
+    const heartbeat = this.framed ? FRAMED_HEARTBEAT : PLAIN_HEARTBEAT;
+    if (!this.#started) {
+      this.#collected = undefined;
+      this.#answer([heartbeat]);
+      return;
+    }
+    this.response.write(heartbeat);
+    this.end();
+  }
+
+  protected frameRaw(text: string): string {
+    return this.framed ? lengthPrefixed(text) : text;
+  }
+
+  /** The status line, headers and (long-polling) padding. Plain polls have no padding. */
+  #start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.response.writeHead(200, responseHeaders(this.#request, this.#raw, TEXT_PLAIN));
+    // Every long-poll response starts with the streaming padding (never framed).
+    if (this.transport === 'long-polling') this.response.write(STREAMING_PADDING_BYTES);
+  }
+
+  /** The whole response in one write: headers with a Content-Length, the padding and `frames`. */
+  #answer(frames: Buffer[]): void {
+    if (!this.open || this.#started) return;
+    this.#started = true;
+    const parts = this.transport === 'long-polling' ? [STREAMING_PADDING_BYTES, ...frames] : frames;
+    const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const headers = responseHeaders(this.#request, this.#raw, TEXT_PLAIN);
+    headers.push('Content-Length', String(body.length));
+    this.response.writeHead(200, headers);
+    this.#body = body;
+    this.end();
+  }
+
+  protected override endResponse(): void {
+    const body = this.#body;
+    this.#body = undefined;
+    if (body !== undefined) {
+      this.response.end(body);
+    } else {
+      // Ended while waiting (replaced by a newer poll, shutdown): still a proper long-poll answer.
+      if (!this.response.destroyed) this.#start();
+      this.response.end();
+    }
+    const socket = this.#corkedSocket;
+    if (socket !== undefined) {
+      this.#corkedSocket = undefined;
+      socket.uncork();
+    }
+  }
+
+  #completeSoon(): void {
+    if (this.#completing) return;
+    this.#completing = true;
+    setImmediate(() => this.end());
+  }
+}

@@ -1,0 +1,164 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { type Atmosphere, Headers, STREAMING_PADDING } from '../src/index.ts';
+import { eventually, once, protocolUrl, startTestAtmosphere } from '../src/testing/index.ts';
+import { POLL_START_DELAY_MS, PollConnection } from '../src/transports/poll.ts';
+
+let atmosphere: Atmosphere;
+beforeAll(async () => {
+  atmosphere = await startTestAtmosphere({
+    origins: ['https://allowed.example'],
+    auth: { verify: (token) => (token === 'good' ? { user: 'ok' } : undefined), from: ['query'] },
+  });
+  atmosphere.managed('/lp/{name}', {});
+});
+afterAll(async () => {
+  await atmosphere.close();
+});
+
+const AUTH = { [Headers.auth]: 'good' };
+
+/** The first poll: the handshake; returns the tracking id. */
+async function handshake(path: string): Promise<string> {
+  const response = await fetch(protocolUrl(atmosphere.url(path), 'long-polling', { query: AUTH }));
+  await response.text();
+  expect(response.status).toBe(200);
+  return response.headers.get(Headers.trackingId)!;
+}
+
+function pollUrl(path: string, trackingId: string, query: Record<string, string> = AUTH): string {
+  return protocolUrl(atmosphere.url(path), 'long-polling', { trackingId, query });
+}
+
+async function text(response: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Counts the writes that reach a socket's handle (each one a syscall). */
+function countWrites(socket: Socket): { readonly count: number } {
+  const counter = { count: 0 };
+  const writable = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+  for (const method of ['_write', '_writev'] as const) {
+    const original = writable[method].bind(socket);
+    writable[method] = (...args: unknown[]) => {
+      counter.count++;
+      original(...args);
+    };
+  }
+  return counter;
+}
+
+test('a poll that finds messages waiting is answered at once, whole, with a Content-Length', async () => {
+  const id = await handshake('/lp/queued');
+  await atmosphere.broadcast('/lp/queued', 'one');
+  await atmosphere.broadcast('/lp/queued', 'two|three');
+  const poll = await fetch(pollUrl('/lp/queued', id));
+  const body = await poll.text();
+  expect(body).toBe(`${STREAMING_PADDING}3|one9|two|three`);
+  expect(poll.headers.get('content-length')).toBe(String(Buffer.byteLength(body)));
+  expect(poll.headers.get('transfer-encoding')).toBeNull();
+  expect(poll.headers.get(Headers.trackingId)).toBe(id);
+});
+
+test('a waiting poll is answered in one write: headers, padding, the messages of one turn, the end', async () => {
+  PollConnection.startDelayMs = 60_000;
+  try {
+    const id = await handshake('/lp/waiting');
+    const accepted = once<Socket>(atmosphere.server, 'connection');
+    const request = httpRequest(pollUrl('/lp/waiting', id), { agent: false });
+    const responded = once<IncomingMessage>(request, 'response');
+    request.end();
+    const writes = countWrites(await accepted);
+    const resource = atmosphere.resource(id)!;
+    await eventually(() => resource.state === 'connected', 'the poll to wait');
+    expect(writes.count).toBe(0);
+    void atmosphere.broadcast('/lp/waiting', 'a');
+    void atmosphere.broadcast('/lp/waiting', 'b');
+    void atmosphere.broadcast('/lp/waiting', 'c');
+    const response = await responded;
+    expect(response.headers[Headers.trackingId.toLowerCase()]).toBe(id);
+    expect(await text(response)).toBe(`${STREAMING_PADDING}1|a1|b1|c`);
+    expect(writes.count).toBe(1);
+  } finally {
+    PollConnection.startDelayMs = POLL_START_DELAY_MS;
+  }
+});
+
+test('an idle poll shows it is open, status, headers and padding, before any message', async () => {
+  PollConnection.startDelayMs = 1;
+  try {
+    const id = await handshake('/lp/idle');
+    const request = httpRequest(pollUrl('/lp/idle', id), { agent: false });
+    const responded = once<IncomingMessage>(request, 'response');
+    request.end();
+    const response = await responded;
+    expect(response.statusCode).toBe(200);
+    expect(response.headers[Headers.trackingId.toLowerCase()]).toBe(id);
+    const body = text(response);
+    await atmosphere.broadcast('/lp/idle', 'later');
+    expect(await body).toBe(`${STREAMING_PADDING}5|later`);
+  } finally {
+    PollConnection.startDelayMs = POLL_START_DELAY_MS;
+  }
+});
+
+test('a waiting poll replaced by a newer one is still answered as a long-poll; the newer one gets the message', async () => {
+  PollConnection.startDelayMs = 60_000;
+  try {
+    const id = await handshake('/lp/replaced');
+    const older = fetch(pollUrl('/lp/replaced', id));
+    const resource = atmosphere.resource(id)!;
+    await eventually(() => resource.state === 'connected', 'the first poll to wait');
+    const replaced = resource.connection;
+    const newer = fetch(pollUrl('/lp/replaced', id));
+    await eventually(
+      () => resource.connection !== replaced && resource.state === 'connected',
+      'the newer poll',
+    );
+    const olderResponse = await older;
+    expect(olderResponse.status).toBe(200);
+    expect(olderResponse.headers.get(Headers.trackingId)).toBe(id);
+    expect(await olderResponse.text()).toBe(STREAMING_PADDING);
+    await atmosphere.broadcast('/lp/replaced', 'for the newer');
+    expect(await (await newer).text()).toBe(`${STREAMING_PADDING}13|for the newer`);
+  } finally {
+    PollConnection.startDelayMs = POLL_START_DELAY_MS;
+  }
+});
+
+test('origin and auth are checked on every poll, not only on the first', async () => {
+  const id = await handshake('/lp/checked');
+  const fromElsewhere = await fetch(pollUrl('/lp/checked', id), {
+    headers: { Origin: 'https://evil.example' },
+  });
+  await fromElsewhere.text();
+  expect(fromElsewhere.status).toBe(403);
+  const withoutToken = await fetch(pollUrl('/lp/checked', id, {}));
+  await withoutToken.text();
+  expect(withoutToken.status).toBe(401);
+  // The client itself is unaffected: its next proper poll gets what was broadcast meanwhile.
+  await atmosphere.broadcast('/lp/checked', 'still here');
+  const poll = await fetch(pollUrl('/lp/checked', id), { headers: { Origin: 'https://allowed.example' } });
+  expect(await poll.text()).toBe(`${STREAMING_PADDING}10|still here`);
+  expect(poll.headers.get('access-control-allow-origin')).toBe('https://allowed.example');
+});
+
+test('a client that only did the handshake poll is disconnected when its grace period ends', async () => {
+  const short = await startTestAtmosphere({ reconnectGraceMs: 100 });
+  try {
+    const reasons: string[] = [];
+    short.managed('/lp', { onDisconnect: (_resource, reason) => void reasons.push(reason) });
+    const response = await fetch(protocolUrl(short.url('/lp'), 'long-polling'));
+    await response.text();
+    const id = response.headers.get(Headers.trackingId)!;
+    expect(short.resource(id)?.state).toBe('away');
+    await eventually(() => reasons.length === 1, 'the grace period to end');
+    expect(reasons).toEqual(['timeout']);
+    expect(short.resource(id)).toBeUndefined();
+  } finally {
+    await short.close();
+  }
+});
