@@ -114,3 +114,24 @@ test('a late joiner asking for history gets the conversation; the room model sho
   expect(model.getSnapshot().streams).toEqual([]);
   model.disconnect();
 });
+
+test('a later join on the same connection that asks for history gets it', async () => {
+  const url = await startRooms();
+  const first = AtmosphereRooms.for(connect(url, 'websocket')).join<{ text: string }>('lobby', {
+    id: 'alice',
+  });
+  await eventually(() => first.joined, 'alice to join');
+  first.broadcast({ text: 'before' });
+  const subscription = connect(url, 'sse');
+  const withoutHistory = AtmosphereRooms.for(subscription).join('lobby', { id: 'bob' });
+  await eventually(() => withoutHistory.joined, 'bob to join');
+  const seen = new Inbox<string>();
+  AtmosphereRooms.for(subscription).join<{ text?: string }>(
+    'lobby',
+    { id: 'bob' },
+    { message: (message) => seen.push(`${message.from}:${message.data.text}`) },
+    { history: true },
+  );
+  expect(await seen.waitFor((line) => line === 'alice:before')).toBe('alice:before');
+  expect(seen.items.filter((line) => line === 'alice:before')).toHaveLength(1);
+});

@@ -33,4 +33,8 @@ export interface UseRoomOptions {
   room: string;
   member: { id: string; metadata?: Readonly<Record<string, unknown>> };
   enabled?: boolean;
+  /** Replay the room's history on join: `true` for all of it, or the last message id already known. */
+  history?: boolean | number;
+  /** Messages kept in `messages`. Default 200. */
+  keep?: number;
 }

@@ -72,7 +72,20 @@ class Membership {
   readonly listeners = new Set<RoomHandlers<never>>();
   joined = false;
   lastMessageId: number | undefined;
+  /** True once a join asked for history (`sinceId`), so a later user wanting it does not ask twice. */
+  historyRequested = false;
+  /** Message ids already delivered: a replay (history, or the cache after a reconnect) never repeats one. */
+  readonly seen = new Set<number>();
   readonly frames = new FrameDeduplicator();
+
+  /** Records a message id; false when it was delivered before. */
+  accept(id: number): boolean {
+    if (this.seen.has(id)) return false;
+    this.seen.add(id);
+    if (this.seen.size > MAX_SEEN_IDS) this.seen.delete(this.seen.values().next().value!);
+    if (this.lastMessageId === undefined || id > this.lastMessageId) this.lastMessageId = id;
+    return true;
+  }
 
   constructor(room: string, memberId: string, metadata: Readonly<Record<string, unknown>> | undefined) {
     this.room = room;
@@ -80,18 +93,19 @@ class Membership {
     this.metadata = metadata;
   }
 
-  joinMessage(): RoomClientMessage {
+  joinMessage(sinceId = this.lastMessageId): RoomClientMessage {
     return {
       type: 'join',
       room: this.room,
       memberId: this.memberId,
       ...(this.metadata === undefined ? {} : { metadata: this.metadata }),
-      ...(this.lastMessageId === undefined ? {} : { sinceId: this.lastMessageId }),
+      ...(sinceId === undefined ? {} : { sinceId }),
     };
   }
 }
 
 const ROOMS = new WeakMap<Subscription, AtmosphereRooms>();
+const MAX_SEEN_IDS = 5_000;
 
 /**
  * The room protocol of PROTOCOL.md §8 over one subscription: `join` (with `sinceId` to replay history
@@ -150,6 +164,7 @@ export class AtmosphereRooms {
       membership = new Membership(room, member.id, member.metadata);
       if (options.history !== undefined && options.history !== false) {
         membership.lastMessageId = options.history === true ? 0 : Math.max(0, Math.floor(options.history));
+        membership.historyRequested = true;
       }
       this.#rooms.set(room, membership);
       membership.listeners.add(listener);
@@ -157,6 +172,13 @@ export class AtmosphereRooms {
     } else {
       membership.listeners.add(listener);
       if (membership.joined) handlers.joined?.([...membership.members.values()]);
+      if (options.history !== undefined && options.history !== false && !membership.historyRequested) {
+        // A later user of the membership wants the history the first one did not ask for: join again with
+        // sinceId (the server answers with the ack and the replay; ids already seen are skipped).
+        membership.historyRequested = true;
+        const since = options.history === true ? 0 : Math.max(0, Math.floor(options.history));
+        this.#send(membership.joinMessage(since));
+      }
     }
     const shared = membership;
     let left = false;
@@ -231,8 +253,7 @@ export class AtmosphereRooms {
       case 'message': {
         if (message.id !== undefined) {
           // A replay (history after sinceId, or the cache after a reconnect) never shows a message twice.
-          if (membership.lastMessageId !== undefined && message.id <= membership.lastMessageId) return;
-          membership.lastMessageId = message.id;
+          if (!membership.accept(message.id)) return;
         }
         const event: RoomMessage<never> = {
           room: message.room,
