@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type Atmosphere, Headers, STREAMING_PADDING } from '../src/index.ts';
 import { eventually, once, protocolUrl, startTestAtmosphere } from '../src/testing/index.ts';
-import { POLL_START_DELAY_MS, PollConnection } from '../src/transports/poll.ts';
 
 let atmosphere: Atmosphere;
 beforeAll(async () => {
@@ -63,70 +62,42 @@ test('a poll that finds messages waiting is answered at once, whole, with a Cont
   expect(poll.headers.get(Headers.trackingId)).toBe(id);
 });
 
-test('a waiting poll is answered in one write: headers, padding, the messages of one turn, the end', async () => {
-  PollConnection.startDelayMs = 60_000;
-  try {
-    const id = await handshake('/lp/waiting');
-    const accepted = once<Socket>(atmosphere.server, 'connection');
-    const request = httpRequest(pollUrl('/lp/waiting', id), { agent: false });
-    const responded = once<IncomingMessage>(request, 'response');
-    request.end();
-    const writes = countWrites(await accepted);
-    const resource = atmosphere.resource(id)!;
-    await eventually(() => resource.state === 'connected', 'the poll to wait');
-    expect(writes.count).toBe(0);
-    void atmosphere.broadcast('/lp/waiting', 'a');
-    void atmosphere.broadcast('/lp/waiting', 'b');
-    void atmosphere.broadcast('/lp/waiting', 'c');
-    const response = await responded;
-    expect(response.headers[Headers.trackingId.toLowerCase()]).toBe(id);
-    expect(await text(response)).toBe(`${STREAMING_PADDING}1|a1|b1|c`);
-    expect(writes.count).toBe(1);
-  } finally {
-    PollConnection.startDelayMs = POLL_START_DELAY_MS;
-  }
+test('a waiting poll gets status, headers and padding at once; the messages of one turn and the end leave in one write', async () => {
+  const id = await handshake('/lp/waiting');
+  const accepted = once<Socket>(atmosphere.server, 'connection');
+  const request = httpRequest(pollUrl('/lp/waiting', id), { agent: false });
+  const responded = once<IncomingMessage>(request, 'response');
+  request.end();
+  const server = await accepted;
+  const response = await responded;
+  expect(response.statusCode).toBe(200);
+  expect(response.headers[Headers.trackingId.toLowerCase()]).toBe(id);
+  const body = text(response);
+  const writes = countWrites(server);
+  void atmosphere.broadcast('/lp/waiting', 'a');
+  void atmosphere.broadcast('/lp/waiting', 'b');
+  void atmosphere.broadcast('/lp/waiting', 'c');
+  expect(await body).toBe(`${STREAMING_PADDING}1|a1|b1|c`);
+  expect(writes.count).toBe(1);
 });
 
-test('an idle poll shows it is open, status, headers and padding, before any message', async () => {
-  PollConnection.startDelayMs = 1;
-  try {
-    const id = await handshake('/lp/idle');
-    const request = httpRequest(pollUrl('/lp/idle', id), { agent: false });
-    const responded = once<IncomingMessage>(request, 'response');
-    request.end();
-    const response = await responded;
-    expect(response.statusCode).toBe(200);
-    expect(response.headers[Headers.trackingId.toLowerCase()]).toBe(id);
-    const body = text(response);
-    await atmosphere.broadcast('/lp/idle', 'later');
-    expect(await body).toBe(`${STREAMING_PADDING}5|later`);
-  } finally {
-    PollConnection.startDelayMs = POLL_START_DELAY_MS;
-  }
-});
-
-test('a waiting poll replaced by a newer one is still answered as a long-poll; the newer one gets the message', async () => {
-  PollConnection.startDelayMs = 60_000;
-  try {
-    const id = await handshake('/lp/replaced');
-    const older = fetch(pollUrl('/lp/replaced', id));
-    const resource = atmosphere.resource(id)!;
-    await eventually(() => resource.state === 'connected', 'the first poll to wait');
-    const replaced = resource.connection;
-    const newer = fetch(pollUrl('/lp/replaced', id));
-    await eventually(
-      () => resource.connection !== replaced && resource.state === 'connected',
-      'the newer poll',
-    );
-    const olderResponse = await older;
-    expect(olderResponse.status).toBe(200);
-    expect(olderResponse.headers.get(Headers.trackingId)).toBe(id);
-    expect(await olderResponse.text()).toBe(STREAMING_PADDING);
-    await atmosphere.broadcast('/lp/replaced', 'for the newer');
-    expect(await (await newer).text()).toBe(`${STREAMING_PADDING}13|for the newer`);
-  } finally {
-    PollConnection.startDelayMs = POLL_START_DELAY_MS;
-  }
+test('a waiting poll replaced by a newer one is answered (padding only); the newer one gets the message', async () => {
+  const id = await handshake('/lp/replaced');
+  const older = fetch(pollUrl('/lp/replaced', id));
+  const resource = atmosphere.resource(id)!;
+  await eventually(() => resource.state === 'connected', 'the first poll to wait');
+  const replaced = resource.connection;
+  const newer = fetch(pollUrl('/lp/replaced', id));
+  await eventually(
+    () => resource.connection !== replaced && resource.state === 'connected',
+    'the newer poll',
+  );
+  const olderResponse = await older;
+  expect(olderResponse.status).toBe(200);
+  expect(olderResponse.headers.get(Headers.trackingId)).toBe(id);
+  expect(await olderResponse.text()).toBe(STREAMING_PADDING);
+  await atmosphere.broadcast('/lp/replaced', 'for the newer');
+  expect(await (await newer).text()).toBe(`${STREAMING_PADDING}13|for the newer`);
 });
 
 test('origin and auth are checked on every poll, not only on the first', async () => {

@@ -10,47 +10,15 @@ const PLAIN_HEARTBEAT = Buffer.from(PADDING_CHAR);
 const FRAMED_HEARTBEAT = Buffer.from(lengthPrefixed(PADDING_CHAR));
 
 /**
- * How long a waiting long-poll may go before its headers and padding are written. Under load the next
- * message usually comes sooner, and the whole answer then leaves in one write instead of two; an idle
- * poll still shows it is open (status, headers, padding) within this time.
- */
-export const POLL_START_DELAY_MS = 50;
-
-/** Waiting polls whose headers are still to be written, started together by one timer. */
-let unstarted: PollConnection[] = [];
-let startTimer: NodeJS.Timeout | undefined;
-
-function startWaitingPolls(): void {
-  startTimer = undefined;
-  const polls = unstarted;
-  unstarted = [];
-  for (const poll of polls) poll.startIfWaiting();
-}
-
-/**
  * One long-poll (or one plain poll). While the poll is being opened (the resource attaching and writing
  * what was pending), messages are collected; `opened()` then answers at once with all of them in one write
- * (with a Content-Length). With nothing to send, a plain poll answers empty and a long-poll waits: its
- * headers and padding go out with its first message, or after {@link POLL_START_DELAY_MS} if none came
- * by then. A waiting poll that gets a message completes on the next turn of the event loop, so every
- * message of that turn goes in the same response; its socket stays corked from that message until the
- * response ends, so they leave in one write with the end of the response. A heartbeat also completes it.
+ * (with a Content-Length). With nothing to send, a plain poll answers empty and a long-poll writes its
+ * headers and padding and waits. A waiting poll that gets a message completes on the next turn of the
+ * event loop, so every message of that turn goes in the same response; its socket stays corked from that
+ * message until the response ends, so they leave in one write with the end of the response. A heartbeat
+ * also completes it.
  */
 export class PollConnection extends HttpConnection {
-  static #startDelayMs = POLL_START_DELAY_MS;
-
-  /** @internal {@link POLL_START_DELAY_MS}; tests change it to tell the two kinds of start apart. */
-  static get startDelayMs(): number {
-    return PollConnection.#startDelayMs;
-  }
-
-  static set startDelayMs(ms: number) {
-    PollConnection.#startDelayMs = ms;
-    if (startTimer === undefined) return;
-    clearTimeout(startTimer);
-    startTimer = setTimeout(startWaitingPolls, ms).unref();
-  }
-
   readonly transport: 'long-polling' | 'polling';
   readonly #request: ProtocolRequest;
   readonly #raw: IncomingMessage;
@@ -87,17 +55,10 @@ export class PollConnection extends HttpConnection {
     const collected = this.#collected;
     if (collected === undefined) return;
     this.#collected = undefined;
-    if (collected.length > 0 || this.transport === 'polling') {
-      this.#answer(collected);
-      return;
-    }
-    unstarted.push(this);
-    startTimer ??= setTimeout(startWaitingPolls, PollConnection.startDelayMs).unref();
-  }
-
-  /** @internal Writes the headers and padding of a poll still waiting (see {@link POLL_START_DELAY_MS}). */
-  startIfWaiting(): void {
-    if (this.open) this.#start();
+    if (collected.length > 0 || this.transport === 'polling') this.#answer(collected);
+    // Status, headers and padding at once, as the protocol has it: the client (and a browser, which would
+    // otherwise retry an unanswered GET on a cut connection without telling it) knows the poll is open.
+    else this.#start();
   }
 
   /** Answers the poll with just `text` and completes it (the long-polling handshake). */
@@ -168,7 +129,7 @@ export class PollConnection extends HttpConnection {
     if (body !== undefined) {
       this.response.end(body);
     } else {
-      // Ended while waiting (replaced by a newer poll, shutdown): still a proper long-poll answer.
+      // Ended before anything was written (a poll refused while it opened): still a proper answer.
       if (!this.response.destroyed) this.#start();
       this.response.end();
     }
