@@ -1,50 +1,29 @@
-import {
-  createServer,
-  type IncomingMessage,
-  type Server as HttpServer,
-  type ServerResponse,
-} from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type BroadcasterBackplane, LocalBackplane } from './broadcast/backplane.ts';
+import type { BroadcasterBackplane } from './broadcast/backplane.ts';
 import type { BroadcastOptions } from './broadcast/broadcaster.ts';
-import {
-  type BroadcasterCache,
-  type CacheLimits,
-  DEFAULT_CACHE_LIMITS,
-  MemoryBroadcasterCache,
-} from './broadcast/cache.ts';
+import type { BroadcasterCache } from './broadcast/cache.ts';
 import { BroadcasterFactory } from './broadcast/factory.ts';
 import { managedServiceOf } from './decorators.ts';
 import { AtmosphereError } from './errors.ts';
-import { type AuthOptions, authInterceptor, DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './interceptors/auth.ts';
+import { authInterceptor, DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './interceptors/auth.ts';
 import {
   backpressureInterceptor,
-  type BackpressureOptions,
   heartbeatInterceptor,
-  type HeartbeatOptions,
   idleTimeoutInterceptor,
   maxMessageSizeInterceptor,
   originInterceptor,
   protocolInterceptor,
 } from './interceptors/builtins.ts';
 import type { AtmosphereInterceptor } from './interceptors/interceptor.ts';
-import { rateLimitInterceptor, type RateLimitOptions } from './interceptors/rate-limit.ts';
+import { rateLimitInterceptor } from './interceptors/rate-limit.ts';
 import { consoleLogger, type Logger } from './logger.ts';
 import type { ManagedHandler, ManagedOptions, ManagedService } from './managed.ts';
+import type { AtmosphereDescription, AtmosphereOptions } from './options.ts';
 import { describeOriginPolicy, type OriginPolicy } from './protocol/cors.ts';
-import { autoloadRegisterEntries } from './registry/autoload.ts';
-import {
-  describeSelection,
-  type KindSelection,
-  type Provider,
-  type ProviderContext,
-  type ProviderKind,
-  type ProviderKinds,
-  registry,
-  selectProvider,
-} from './registry/registry.ts';
+import type { KindSelection, ProviderKind, ProviderKinds } from './registry/registry.ts';
 import type { AtmosphereResource } from './resource.ts';
 import { ServerCore } from './server/core.ts';
 import { HttpServing } from './server/http-serving.ts';
@@ -53,63 +32,6 @@ import { tick } from './server/ticker.ts';
 import { rejectUpgrade, UpgradeServing } from './server/upgrade-serving.ts';
 import { sendText } from './transports/http.ts';
 import { VERSION } from './version.ts';
-
-export interface AtmosphereOptions {
-  /** An existing `node:http`/`node:https` server to attach to (its other routes keep working). */
-  server?: HttpServer | HttpsServer;
-  /** Listen on this port when no `server` is given (0 = any free port). Default 8080. */
-  port?: number;
-  /** Interface to listen on when no `server` is given. Default `127.0.0.1`. */
-  host?: string;
-  /** Which browser origins may connect. Default same-origin only. */
-  origins?: OriginPolicy;
-  /** Heartbeats; `false` turns them off. */
-  heartbeat?: HeartbeatOptions | false;
-  /** Largest inbound message in bytes. Default 1 MiB (WebSocket close 1009, HTTP 413). */
-  maxMessageBytes?: number;
-  /** Inbound rate limit per connection; `false` turns it off. Default 100 messages/s, burst 200. */
-  rateLimit?: RateLimitOptions | false;
-  /** Close connections with no inbound activity for this long. Default 0 (off). */
-  idleTimeoutMs?: number;
-  /** Slow clients. Default: 1000 pending messages, then `disconnect`. */
-  backpressure?: BackpressureOptions;
-  /** Missed-message cache limits (PROTOCOL.md §6 defaults). */
-  cache?: Partial<CacheLimits>;
-  /** How long a client that lost its connection may take to come back. Default `cache.clientTtlMs` (60 s). */
-  reconnectGraceMs?: number;
-  /** The auth hook; absent = no authentication. */
-  auth?: AuthOptions;
-  /** Interceptors after the built-ins, in order. */
-  interceptors?: readonly AtmosphereInterceptor[];
-  /** Providers, explicitly (the primary, tree-shakeable way). */
-  providers?: readonly Provider[];
-  /** Options handed to providers by kind (`{ 'agent-runtime': { model: 'x' } }`). */
-  settings?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
-  /**
-   * Load the `register` entry of every `@atmosphere/*` package the application depends on. Default true;
-   * `root` is where the application's package.json is (default `process.cwd()`).
-   */
-  autoload?: boolean | { root?: string };
-  /** Environment for providers. Default `process.env`. */
-  env?: Readonly<Record<string, string | undefined>>;
-  logger?: Logger;
-  /** How long `close()` waits for pending writes and handlers. Default 10 000 ms. */
-  shutdownTimeoutMs?: number;
-}
-
-/** What `describe()` tells about a running instance. */
-export interface AtmosphereDescription {
-  version: string;
-  address: string | undefined;
-  origins: string;
-  paths: string[];
-  interceptors: string[];
-  transports: string[];
-  providers: KindSelection[];
-  autoloaded: string[];
-  resources: { connected: number; away: number };
-  cache: ReturnType<BroadcasterCache['stats']> & { limits: CacheLimits };
-}
 
 const BUILTIN_TRANSPORTS = ['websocket', 'sse', 'streaming', 'long-polling', 'polling'];
 
@@ -429,97 +351,4 @@ function delay(ms: number): Promise<void> {
 
 async function waitUntil(condition: () => boolean, deadline: number): Promise<void> {
   while (!condition() && Date.now() < deadline) await delay(10);
-}
-
-/**
- * Starts Atmosphere: loads providers (explicit ones, then the `register` entries of installed
- * `@atmosphere/*` packages), selects one per kind (logging who won and why), and attaches to `server` or
- * listens on `port`/`host`.
- */
-export async function createAtmosphere(options: AtmosphereOptions = {}): Promise<Atmosphere> {
-  const logger = options.logger ?? consoleLogger();
-  let autoloaded: string[] = [];
-  if (options.autoload !== false) {
-    const root =
-      typeof options.autoload === 'object' && options.autoload.root ? options.autoload.root : process.cwd();
-    const result = await autoloadRegisterEntries(root, logger);
-    autoloaded = result.loaded;
-    for (const failure of result.failed)
-      logger.warn(`autoload: ${failure.name}/register could not load: ${failure.error}`);
-  }
-  const env = options.env ?? process.env;
-  const explicit = [...(options.providers ?? []), ...builtinProviders(options)];
-  const kinds = new Set<string>([
-    'broadcaster-backplane',
-    'broadcaster-cache',
-    ...registry.kinds(),
-    ...explicit.map((p) => p.kind),
-  ]);
-  const selections: KindSelection[] = [];
-  const instances = new Map<string, unknown>();
-  for (const kind of kinds) {
-    const context: ProviderContext = { env, logger, settings: options.settings?.[kind] ?? {} };
-    const { selection, instance } = await selectProvider(
-      kind as ProviderKind,
-      explicit,
-      registry.providers(kind),
-      context,
-    );
-    selections.push(selection);
-    if (instance !== undefined) instances.set(kind, instance);
-    logger.info(describeSelection(selection));
-  }
-  const backplane = instances.get('broadcaster-backplane') as BroadcasterBackplane | undefined;
-  if (!backplane || !instances.has('broadcaster-cache')) {
-    throw new AtmosphereError(
-      'PROVIDER_UNAVAILABLE',
-      'The built-in backplane or cache could not start; see the log above.',
-    );
-  }
-  let server = options.server;
-  const ownsServer = server === undefined;
-  server ??= createServer();
-  const atmosphere = new Atmosphere(options, server, ownsServer, { selections, instances, autoloaded });
-  await backplane.start((message) => atmosphere.broadcasters.deliverRemote(message));
-  if (ownsServer) {
-    const host = options.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 8080, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-      if (!socket.writable || error.code === 'ECONNRESET') {
-        socket.destroy();
-        return;
-      }
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    });
-  }
-  logger.info(
-    `Atmosphere ${VERSION} ${ownsServer ? `listening on ${atmosphere.url('/')}` : 'attached to the application server'}; origins: ${describeOriginPolicy(options.origins ?? 'same-origin')}`,
-  );
-  return atmosphere;
-}
-
-/** The runtime's own kinds go through the registry like everyone else's, at priority 0. */
-function builtinProviders(options: AtmosphereOptions): Provider[] {
-  return [
-    {
-      kind: 'broadcaster-backplane',
-      name: 'local',
-      priority: 0,
-      isAvailable: () => true,
-      create: () => new LocalBackplane(),
-    },
-    {
-      kind: 'broadcaster-cache',
-      name: 'memory',
-      priority: 0,
-      isAvailable: () => true,
-      create: () => new MemoryBroadcasterCache({ ...DEFAULT_CACHE_LIMITS, ...options.cache }),
-    },
-  ];
 }

@@ -1,9 +1,6 @@
-export {
-  Atmosphere,
-  type AtmosphereDescription,
-  type AtmosphereOptions,
-  createAtmosphere,
-} from './atmosphere.ts';
+export { Atmosphere } from './atmosphere.ts';
+export { createAtmosphere } from './create.ts';
+export type { AtmosphereDescription, AtmosphereOptions } from './options.ts';
 export { type BackplaneMessage, type BroadcasterBackplane, LocalBackplane } from './broadcast/backplane.ts';
 export { Broadcaster, type BroadcasterOptions, type BroadcastOptions } from './broadcast/broadcaster.ts';
 export {

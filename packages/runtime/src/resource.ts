@@ -1,5 +1,5 @@
 import type { ClientQueue } from './broadcast/cache.ts';
-import { OutboundMessage } from './broadcast/message.ts';
+import { type OutboundMessage, toOutbound } from './broadcast/message.ts';
 import { AtmosphereError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { ConnectionTransport } from './protocol/constants.ts';
@@ -405,28 +405,4 @@ const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 function hasKeys(record: Readonly<Record<string, string>>): boolean {
   for (const _ in record) return true;
   return false;
-}
-
-/** Strings and bytes as they are; anything else as JSON. */
-export function encodePayload(message: unknown): string | Uint8Array {
-  if (typeof message === 'string' || message instanceof Uint8Array) return message;
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(message);
-  } catch (error) {
-    throw new AtmosphereError(
-      'BAD_REQUEST',
-      `The message cannot be encoded as JSON: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  if (json === undefined)
-    throw new AtmosphereError('BAD_REQUEST', `A ${typeof message} cannot be sent as a message.`);
-  return json;
-}
-
-export function toOutbound(message: unknown, source?: string): OutboundMessage {
-  return message instanceof OutboundMessage ? message : new OutboundMessage(encodePayload(message), source);
 }

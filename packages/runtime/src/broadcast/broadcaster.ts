@@ -1,9 +1,9 @@
 import { AtmosphereError, toError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { type AtmosphereResource, encodePayload, type Subscription } from '../resource.ts';
+import type { AtmosphereResource, Subscription } from '../resource.ts';
 import type { BackplaneMessage, BroadcasterBackplane } from './backplane.ts';
 import type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from './filter.ts';
-import { OutboundMessage } from './message.ts';
+import { encodePayload, OutboundMessage } from './message.ts';
 
 export interface BroadcasterOptions {
   /** Destroy the broadcaster when its last resource leaves. Default false (true for path-template channels). */

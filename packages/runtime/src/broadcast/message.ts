@@ -1,3 +1,4 @@
+import { AtmosphereError } from '../errors.ts';
 import { isInvisible, lengthPrefixed, sseEvent, sseNormalize } from '../protocol/framing.ts';
 
 /**
@@ -84,3 +85,28 @@ const ENCODING_INDEX: Readonly<Record<Encoding, 0 | 1 | 2 | 3 | 4>> = {
   'sse-framed': 3,
   binary: 4,
 };
+
+/** A message as it goes on the wire: strings and bytes as they are; anything else as JSON. */
+export function encodePayload(message: unknown): string | Uint8Array {
+  if (typeof message === 'string' || message instanceof Uint8Array) return message;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(message);
+  } catch (error) {
+    throw new AtmosphereError(
+      'BAD_REQUEST',
+      `The message cannot be encoded as JSON: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (json === undefined)
+    throw new AtmosphereError('BAD_REQUEST', `A ${typeof message} cannot be sent as a message.`);
+  return json;
+}
+
+/** A message ready to deliver (an {@link OutboundMessage} is used as it is). */
+export function toOutbound(message: unknown, source?: string): OutboundMessage {
+  return message instanceof OutboundMessage ? message : new OutboundMessage(encodePayload(message), source);
+}

@@ -1,4 +1,6 @@
-import { type Atmosphere, type AtmosphereOptions, createAtmosphere } from '../atmosphere.ts';
+import type { Atmosphere } from '../atmosphere.ts';
+import { createAtmosphere } from '../create.ts';
+import type { AtmosphereOptions } from '../options.ts';
 import { type Logger, silentLogger } from '../logger.ts';
 
 /** A logger that keeps every line, for assertions on what was logged. */

@@ -1,0 +1,113 @@
+import { createServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Atmosphere } from './atmosphere.ts';
+import { type BroadcasterBackplane, LocalBackplane } from './broadcast/backplane.ts';
+import { DEFAULT_CACHE_LIMITS, MemoryBroadcasterCache } from './broadcast/cache.ts';
+import { AtmosphereError } from './errors.ts';
+import { consoleLogger } from './logger.ts';
+import type { AtmosphereOptions } from './options.ts';
+import { describeOriginPolicy } from './protocol/cors.ts';
+import { autoloadRegisterEntries } from './registry/autoload.ts';
+import {
+  describeSelection,
+  type KindSelection,
+  type Provider,
+  type ProviderContext,
+  type ProviderKind,
+  registry,
+  selectProvider,
+} from './registry/registry.ts';
+import { VERSION } from './version.ts';
+
+/**
+ * Starts Atmosphere: loads providers (explicit ones, then the `register` entries of installed
+ * `@atmosphere/*` packages), selects one per kind (logging who won and why), and attaches to `server` or
+ * listens on `port`/`host`.
+ */
+export async function createAtmosphere(options: AtmosphereOptions = {}): Promise<Atmosphere> {
+  const logger = options.logger ?? consoleLogger();
+  let autoloaded: string[] = [];
+  if (options.autoload !== false) {
+    const root =
+      typeof options.autoload === 'object' && options.autoload.root ? options.autoload.root : process.cwd();
+    const result = await autoloadRegisterEntries(root, logger);
+    autoloaded = result.loaded;
+    for (const failure of result.failed)
+      logger.warn(`autoload: ${failure.name}/register could not load: ${failure.error}`);
+  }
+  const env = options.env ?? process.env;
+  const explicit = [...(options.providers ?? []), ...builtinProviders(options)];
+  const kinds = new Set<string>([
+    'broadcaster-backplane',
+    'broadcaster-cache',
+    ...registry.kinds(),
+    ...explicit.map((p) => p.kind),
+  ]);
+  const selections: KindSelection[] = [];
+  const instances = new Map<string, unknown>();
+  for (const kind of kinds) {
+    const context: ProviderContext = { env, logger, settings: options.settings?.[kind] ?? {} };
+    const { selection, instance } = await selectProvider(
+      kind as ProviderKind,
+      explicit,
+      registry.providers(kind),
+      context,
+    );
+    selections.push(selection);
+    if (instance !== undefined) instances.set(kind, instance);
+    logger.info(describeSelection(selection));
+  }
+  const backplane = instances.get('broadcaster-backplane') as BroadcasterBackplane | undefined;
+  if (!backplane || !instances.has('broadcaster-cache')) {
+    throw new AtmosphereError(
+      'PROVIDER_UNAVAILABLE',
+      'The built-in backplane or cache could not start; see the log above.',
+    );
+  }
+  let server = options.server;
+  const ownsServer = server === undefined;
+  server ??= createServer();
+  const atmosphere = new Atmosphere(options, server, ownsServer, { selections, instances, autoloaded });
+  await backplane.start((message) => atmosphere.broadcasters.deliverRemote(message));
+  if (ownsServer) {
+    const host = options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 8080, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      if (!socket.writable || error.code === 'ECONNRESET') {
+        socket.destroy();
+        return;
+      }
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    });
+  }
+  logger.info(
+    `Atmosphere ${VERSION} ${ownsServer ? `listening on ${atmosphere.url('/')}` : 'attached to the application server'}; origins: ${describeOriginPolicy(options.origins ?? 'same-origin')}`,
+  );
+  return atmosphere;
+}
+
+/** The runtime's own kinds go through the registry like everyone else's, at priority 0. */
+function builtinProviders(options: AtmosphereOptions): Provider[] {
+  return [
+    {
+      kind: 'broadcaster-backplane',
+      name: 'local',
+      priority: 0,
+      isAvailable: () => true,
+      create: () => new LocalBackplane(),
+    },
+    {
+      kind: 'broadcaster-cache',
+      name: 'memory',
+      priority: 0,
+      isAvailable: () => true,
+      create: () => new MemoryBroadcasterCache({ ...DEFAULT_CACHE_LIMITS, ...options.cache }),
+    },
+  ];
+}

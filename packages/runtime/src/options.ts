@@ -1,0 +1,68 @@
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { BroadcasterCache, CacheLimits } from './broadcast/cache.ts';
+import type { AuthOptions } from './interceptors/auth.ts';
+import type { BackpressureOptions, HeartbeatOptions } from './interceptors/builtins.ts';
+import type { AtmosphereInterceptor } from './interceptors/interceptor.ts';
+import type { RateLimitOptions } from './interceptors/rate-limit.ts';
+import type { Logger } from './logger.ts';
+import type { OriginPolicy } from './protocol/cors.ts';
+import type { KindSelection, Provider } from './registry/registry.ts';
+
+/** Options of {@link createAtmosphere}. Every one has a default; see each. */
+export interface AtmosphereOptions {
+  /** An existing `node:http`/`node:https` server to attach to (its other routes keep working). */
+  server?: HttpServer | HttpsServer;
+  /** Listen on this port when no `server` is given (0 = any free port). Default 8080. */
+  port?: number;
+  /** Interface to listen on when no `server` is given. Default `127.0.0.1`. */
+  host?: string;
+  /** Which browser origins may connect. Default same-origin only. */
+  origins?: OriginPolicy;
+  /** Heartbeats; `false` turns them off. */
+  heartbeat?: HeartbeatOptions | false;
+  /** Largest inbound message in bytes. Default 1 MiB (WebSocket close 1009, HTTP 413). */
+  maxMessageBytes?: number;
+  /** Inbound rate limit per connection; `false` turns it off. Default 100 messages/s, burst 200. */
+  rateLimit?: RateLimitOptions | false;
+  /** Close connections with no inbound activity for this long. Default 0 (off). */
+  idleTimeoutMs?: number;
+  /** Slow clients. Default: 1000 pending messages, then `disconnect`. */
+  backpressure?: BackpressureOptions;
+  /** Missed-message cache limits (PROTOCOL.md §6 defaults). */
+  cache?: Partial<CacheLimits>;
+  /** How long a client that lost its connection may take to come back. Default `cache.clientTtlMs` (60 s). */
+  reconnectGraceMs?: number;
+  /** The auth hook; absent = no authentication. */
+  auth?: AuthOptions;
+  /** Interceptors after the built-ins, in order. */
+  interceptors?: readonly AtmosphereInterceptor[];
+  /** Providers, explicitly (the primary, tree-shakeable way). */
+  providers?: readonly Provider[];
+  /** Options handed to providers by kind (`{ 'agent-runtime': { model: 'x' } }`). */
+  settings?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /**
+   * Load the `register` entry of every `@atmosphere/*` package the application depends on. Default true;
+   * `root` is where the application's package.json is (default `process.cwd()`).
+   */
+  autoload?: boolean | { root?: string };
+  /** Environment for providers. Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  logger?: Logger;
+  /** How long `close()` waits for pending writes and handlers. Default 10 000 ms. */
+  shutdownTimeoutMs?: number;
+}
+
+/** What `describe()` tells about a running instance. */
+export interface AtmosphereDescription {
+  version: string;
+  address: string | undefined;
+  origins: string;
+  paths: string[];
+  interceptors: string[];
+  transports: string[];
+  providers: KindSelection[];
+  autoloaded: string[];
+  resources: { connected: number; away: number };
+  cache: ReturnType<BroadcasterCache['stats']> & { limits: CacheLimits };
+}
