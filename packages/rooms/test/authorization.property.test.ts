@@ -179,16 +179,14 @@ const attack: fc.Arbitrary<string> = fc
       '[{"type":"join","room":"vault"}]',
       '{"type":"join","room":"vault"}garbage',
     ),
-    fc
-      .integer({ min: 65_537, max: 90_000 })
-      .map((size) =>
-        JSON.stringify({
-          type: 'join',
-          room: 'vault',
-          memberId: 'alice',
-          metadata: { pad: 'p'.repeat(size) },
-        }),
-      ),
+    fc.integer({ min: 65_537, max: 90_000 }).map((size) =>
+      JSON.stringify({
+        type: 'join',
+        room: 'vault',
+        memberId: 'alice',
+        metadata: { pad: 'p'.repeat(size) },
+      }),
+    ),
   )
   .filter((frame) => frame !== 'X' && !frame.startsWith('@@'));
 

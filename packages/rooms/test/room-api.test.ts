@@ -192,13 +192,10 @@ describe('Room API', () => {
   test('runtime filters apply to room traffic, history replays included', async () => {
     const { rooms, connect } = await setup({ history: 10 });
     const lobby = rooms.room('lobby');
-    atmosphere!.broadcasters
-      .get(lobby.broadcasterId)
-      .addFilter({
-        name: 'redact',
-        filter: (payload) =>
-          typeof payload === 'string' ? payload.replaceAll('hunter2', '*******') : payload,
-      });
+    atmosphere!.broadcasters.get(lobby.broadcasterId).addFilter({
+      name: 'redact',
+      filter: (payload) => (typeof payload === 'string' ? payload.replaceAll('hunter2', '*******') : payload),
+    });
     const alice = await connect();
     await alice.join('lobby', { memberId: 'alice' });
     await lobby.broadcast('my password is hunter2');
