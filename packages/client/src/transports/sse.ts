@@ -1,6 +1,7 @@
 import { AtmosphereClientError } from '../errors.ts';
 import { SseParser } from '../protocol/sse-parser.ts';
-import { credentials, httpError, isAbort, networkError } from './errors.ts';
+import { networkError } from './errors.ts';
+import { openFetchStream } from './fetch-stream.ts';
 import type { TransportConnection, TransportContext, TransportEvents } from './transport.ts';
 
 /** The error an SSE `event:error` carries (`<code> <reason>`, sent when the server ends the stream). */
@@ -70,60 +71,20 @@ function openEventSource(
 }
 
 function openFetchSse(context: TransportContext, events: TransportEvents): TransportConnection {
-  const controller = new AbortController();
-  let done = false;
-  const finish = (error: AtmosphereClientError): void => {
-    if (done) return;
-    done = true;
-    controller.abort();
-    events.ended(error);
-  };
-  const run = async (): Promise<void> => {
-    let opened = false;
-    try {
-      const response = await fetch(context.connectUrl('sse', false), {
-        headers: { Accept: 'text/event-stream', ...context.request.headers },
-        credentials: credentials(context.request.withCredentials),
-        signal: controller.signal,
-        cache: 'no-store',
-      });
-      if (!response.ok || !response.body) {
-        void response.body?.cancel().catch(() => undefined);
-        finish(
-          response.ok
-            ? networkError('sse', false, new Error('no response body'))
-            : httpError('sse', response),
-        );
-        return;
-      }
-      if (done) return;
-      opened = true;
-      events.opened(response.headers);
-      const parser = new SseParser();
-      const onEvent = (type: string, data: string): void => {
-        if (done) return;
+  const parser = new SseParser();
+  let ended = false;
+  return openFetchStream(context, events, {
+    transport: 'sse',
+    headers: { Accept: 'text/event-stream' },
+    onChunk: (chunk, finish) =>
+      parser.push(chunk, (type, data) => {
+        // Events after an `event:error` in the same chunk are not delivered.
+        if (ended) return;
         if (type === 'message') events.text(data);
-        else if (type === 'error') finish(serverError(data));
-      };
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-      for (;;) {
-        const { value, done: end } = await reader.read();
-        if (done) return;
-        if (end) break;
-        parser.push(value, onEvent);
-      }
-      finish(networkError('sse', true, new Error('the server ended the stream')));
-    } catch (error) {
-      if (done || isAbort(error)) return;
-      finish(networkError('sse', opened, error));
-    }
-  };
-  void run();
-  return {
-    name: 'sse',
-    close() {
-      done = true;
-      controller.abort();
-    },
-  };
+        else if (type === 'error') {
+          ended = true;
+          finish(serverError(data));
+        }
+      }),
+  });
 }
