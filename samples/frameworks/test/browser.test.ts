@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { CHROMIUM_LAUNCH_OPTIONS } from '@atmosphere/runtime/testing';
 import { demoRuntime } from '@atmosphere/ai';
 import { silentLogger } from '@atmosphere/runtime';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -6,7 +6,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { buildPages, type PageFiles } from '../src/pages.ts';
 import { type Frameworks, startFrameworks } from '../src/server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 /** The fixed answer of the demo model, for `/ai` and for the room's AI member: 14 words, streamed one by one. */
 const ANSWER = 'Tokens stream one by one over every transport to React, Vue and Svelte pages alike.';
 const AI_LINE = `assistant: ${ANSWER}`;
@@ -16,8 +15,7 @@ interface RecorderWindow {
   recorded: Record<string, string[]>;
 }
 
-// CI installs Debian's chromium (.ci/run); a machine without it skips these rather than failing on setup.
-describe.skipIf(!existsSync(CHROMIUM))('the React, Vue and Svelte pages in Chromium', () => {
+describe('the React, Vue and Svelte pages in Chromium', () => {
   let browser: Browser;
   let pages: PageFiles;
   let app: Frameworks | undefined;
@@ -27,19 +25,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the React, Vue and Svelte pages in Chrom
 
   beforeAll(async () => {
     [browser, pages] = await Promise.all([
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-          '--disable-quic',
-        ],
-      }),
+      chromium.launch({ ...CHROMIUM_LAUNCH_OPTIONS, args: [...CHROMIUM_LAUNCH_OPTIONS.args] }),
       buildPages(),
     ]);
   });

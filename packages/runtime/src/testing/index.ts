@@ -1,3 +1,4 @@
+export { CHROMIUM_EXECUTABLE, CHROMIUM_LAUNCH_OPTIONS, hasChromium } from './chromium.ts';
 export {
   connectTestClient,
   protocolUrl,
