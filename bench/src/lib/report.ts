@@ -85,7 +85,8 @@ export function formatRatio(value: number | null | undefined): string {
   return `${value.toFixed(2)}×`;
 }
 
-function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
+/** `a / b` when both are numbers, else null. */
+export function ratioOf(a: number | null | undefined, b: number | null | undefined): number | null {
   if (
     a === null ||
     a === undefined ||
@@ -115,7 +116,7 @@ export function comparisonTable(comparison: Comparison): string {
       `${row.metric}${row.unit ? ` (${row.unit})` : ''}`,
       ...row.values.map((v) => formatNumber(v, row.digits ?? 0)),
       ...others.map(({ i }) =>
-        row.ratio === false ? '' : formatRatio(ratio(row.values[i], row.values[comparison.baseline])),
+        row.ratio === false ? '' : formatRatio(ratioOf(row.values[i], row.values[comparison.baseline])),
       ),
     ];
     lines.push(`| ${cells.join(' | ')} |`);

@@ -1,6 +1,8 @@
 import type { ClientImpl } from '../clients/connector.ts';
 import { summarizeProfile, type ProfileSummary } from '../lib/cpu-profile.ts';
-import type { Comparison, Goal } from '../lib/report.ts';
+import { type Comparison, type Goal, ratioOf } from '../lib/report.ts';
+
+export { ratioOf };
 import type { Impl } from '../options.ts';
 import type { ServerConfig } from '../servers/target.ts';
 import type { BenchContext } from './context.ts';
@@ -61,21 +63,6 @@ export async function collectProfile(
   } catch (error) {
     context.log(`could not read profile ${server.profile}: ${(error as Error).message}`);
   }
-}
-
-/** `a / b` when both are numbers, else null. */
-export function ratioOf(a: number | null | undefined, b: number | null | undefined): number | null {
-  if (
-    a === null ||
-    a === undefined ||
-    b === null ||
-    b === undefined ||
-    b === 0 ||
-    !Number.isFinite(a) ||
-    !Number.isFinite(b)
-  )
-    return null;
-  return a / b;
 }
 
 /** A goal line: `met` is null when either value is missing. */
