@@ -1,0 +1,53 @@
+import type { Logger } from '@atmosphere/runtime';
+import type { ConnectionSource } from './connection.ts';
+
+/** Defaults of {@link RedisBackplaneConfig}. */
+export const REDIS_BACKPLANE_DEFAULTS = Object.freeze({
+  channelPrefix: 'atmosphere:',
+  maxMessageBytes: 4 * 1024 * 1024,
+  maxPendingBytes: 32 * 1024 * 1024,
+  startTimeoutMs: 10_000,
+});
+
+/** How a `RedisBackplane` is set up (the resolved form of `redisBackplane()`'s options). */
+export interface RedisBackplaneConfig {
+  /** A `redis://` / `rediss://` URL, or an ioredis client whose settings are copied with `duplicate()`. */
+  readonly connection: ConnectionSource;
+  /** Prefix of every channel: a broadcaster `id` travels on `<prefix><id>`. Default `atmosphere:`. */
+  readonly channelPrefix?: string | undefined;
+  /** Largest relay message (header included) published or accepted; larger ones are dropped with a warning. */
+  readonly maxMessageBytes?: number | undefined;
+  /** Bytes published and not yet acknowledged by Redis beyond which new broadcasts are not relayed. */
+  readonly maxPendingBytes?: number | undefined;
+  /** How long `start()` waits for both connections and the subscription. */
+  readonly startTimeoutMs?: number | undefined;
+  readonly logger?: Logger | undefined;
+}
+
+/** Counters of one backplane instance, since it was created. */
+export interface RedisBackplaneStats {
+  /** The publishing connection is up and the subscription is active. */
+  readonly connected: boolean;
+  /** Broadcasts handed to Redis. */
+  readonly published: number;
+  /** Messages from other nodes handed to the runtime. */
+  readonly received: number;
+  /** Broadcasts of this node that were not relayed, by reason. */
+  readonly notRelayed: {
+    /** Redis was unreachable. */
+    readonly offline: number;
+    /** Larger than `maxMessageBytes`. */
+    readonly tooLarge: number;
+    /** `maxPendingBytes` were waiting for Redis already. */
+    readonly backlog: number;
+    /** Redis refused the publish or the connection broke while it was on its way. */
+    readonly failed: number;
+  };
+  /** Messages from the channel that were dropped, by reason. */
+  readonly refused: {
+    /** Larger than `maxMessageBytes`. */
+    readonly tooLarge: number;
+    /** Not a relay message of a format this node reads. */
+    readonly malformed: number;
+  };
+}
