@@ -1,4 +1,4 @@
-import { backplaneContract } from '@atmosphere/runtime/testing';
+import { backplaneContract } from '@atmosphere/runtime/testing/backplane-contract';
 import { afterAll, beforeAll } from 'vitest';
 import { redisBackplane } from '../src/index.ts';
 import { startTestRedis, type TestRedis } from './redis-server.ts';

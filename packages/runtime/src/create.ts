@@ -68,16 +68,26 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
   const ownsServer = server === undefined;
   server ??= createServer();
   const atmosphere = new Atmosphere(options, server, ownsServer, { selections, instances, autoloaded });
-  await backplane.start((message) => atmosphere.broadcasters.deliverRemote(message));
-  if (ownsServer) {
-    const host = options.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 8080, host, () => {
-        server.off('error', reject);
-        resolve();
+  try {
+    await backplane.start((message) => atmosphere.broadcasters.deliverRemote(message));
+    if (ownsServer) {
+      const host = options.host ?? '127.0.0.1';
+      const port = options.port ?? 8080;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ port, host, ...(options.reusePort ? { reusePort: true } : {}) }, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    }
+  } catch (error) {
+    // Not started (the backplane failed, or nothing listens): release what did start — timers, providers,
+    // the listeners on an application's server — before reporting why.
+    await atmosphere.close({ timeoutMs: 0 });
+    throw error;
+  }
+  if (ownsServer) {
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
       if (!socket.writable || error.code === 'ECONNRESET') {
         socket.destroy();

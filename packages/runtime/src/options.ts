@@ -17,6 +17,15 @@ export interface AtmosphereOptions {
   port?: number;
   /** Interface to listen on when no `server` is given. Default `127.0.0.1`. */
   host?: string;
+  /**
+   * Let several processes listen on the same `port` (`SO_REUSEPORT`; Linux and some BSDs): the kernel
+   * spreads new connections over them. This is how one machine runs several Atmosphere processes (one per
+   * core, or more than one process's open-file limit allows) behind one port, with a backplane between them.
+   * The kernel picks a process per TCP connection, so WebSocket clients stay on theirs; HTTP transports
+   * (posts, later polls on other connections) need sticky routing in front. Default false. Ignored with
+   * `server`.
+   */
+  reusePort?: boolean;
   /** Which browser origins may connect. Default same-origin only. */
   origins?: OriginPolicy;
   /** Heartbeats; `false` turns them off. */

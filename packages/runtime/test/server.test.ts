@@ -3,7 +3,7 @@ import Fastify from 'fastify';
 import { createServer, type Server } from 'node:http';
 import { describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
-import { createAtmosphere, type DisconnectReason, silentLogger } from '../src/index.ts';
+import { createAtmosphere, defineProvider, type DisconnectReason, silentLogger } from '../src/index.ts';
 import { connectTestClient, eventually, protocolUrl, startTestAtmosphere } from '../src/testing/index.ts';
 
 function listen(server: Server): Promise<number> {
@@ -117,4 +117,78 @@ describe('graceful shutdown', () => {
     // New connections are refused once closed.
     await expect(fetch(url)).rejects.toThrow();
   });
+});
+
+describe('several processes on one port (reusePort)', () => {
+  test('two instances share a port; the kernel spreads connections over both and each serves its own', async () => {
+    const options = { logger: silentLogger, autoload: false, heartbeat: false, reusePort: true } as const;
+    const first = await createAtmosphere({ ...options, port: 0 });
+    const port = first.address()!.port;
+    const second = await createAtmosphere({ ...options, port });
+    try {
+      expect(second.address()!.port).toBe(port);
+      for (const [index, atmosphere] of [first, second].entries()) {
+        atmosphere.managed('/who', { onReady: (resource) => resource.write(`node-${index}`) });
+      }
+      // Connections are hashed over the two listening sockets by their source port: 40 of them all landing
+      // on one side would happen once in 2^39 runs.
+      const clients = await Promise.all(
+        Array.from({ length: 40 }, () => connectTestClient(`http://127.0.0.1:${port}/who`, 'websocket')),
+      );
+      const answers = await Promise.all(clients.map((client) => client.messages.next()));
+      const counts = [first, second].map((a) => a.describe().resources.connected);
+      expect(counts[0]! + counts[1]!).toBe(40);
+      expect(counts[0]).toBeGreaterThan(0);
+      expect(counts[1]).toBeGreaterThan(0);
+      expect(answers.filter((a) => a === 'node-0').length).toBe(counts[0]);
+      expect(answers.filter((a) => a === 'node-1').length).toBe(counts[1]);
+      await Promise.all(clients.map((client) => client.close()));
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  test('without reusePort, a second instance on a taken port fails clearly', async () => {
+    const first = await createAtmosphere({ logger: silentLogger, autoload: false, port: 0 });
+    try {
+      await expect(
+        createAtmosphere({ logger: silentLogger, autoload: false, port: first.address()!.port }),
+      ).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      await first.close();
+    }
+  });
+});
+
+test('a backplane that cannot start fails createAtmosphere cleanly: providers closed, the application server left as it was', async () => {
+  const server = createServer((_request, response) => response.end('app'));
+  const port = await listen(server);
+  const listeners = { request: server.listenerCount('request'), upgrade: server.listenerCount('upgrade') };
+  let closed = 0;
+  const failing = defineProvider({
+    kind: 'broadcaster-backplane',
+    name: 'unreachable',
+    priority: 10,
+    isAvailable: () => true,
+    create: () => ({
+      name: 'unreachable',
+      start: () => Promise.reject(new Error('cluster unreachable')),
+      publish() {},
+      async close() {
+        closed++;
+      },
+    }),
+  });
+  try {
+    await expect(
+      createAtmosphere({ server, logger: silentLogger, autoload: false, providers: [failing] }),
+    ).rejects.toThrow('cluster unreachable');
+    expect(closed).toBe(1);
+    expect(server.listenerCount('request')).toBe(listeners.request);
+    expect(server.listenerCount('upgrade')).toBe(listeners.upgrade);
+    expect(await (await fetch(`http://127.0.0.1:${port}/live`)).text()).toBe('app');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });

@@ -1,8 +1,3 @@
-export {
-  backplaneContract,
-  type BackplaneContractOptions,
-  type BackplaneProviderFactory,
-} from './backplane-contract.ts';
 export { CHROMIUM_EXECUTABLE, CHROMIUM_LAUNCH_OPTIONS, hasChromium } from './chromium.ts';
 export {
   connectTestClient,
