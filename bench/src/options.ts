@@ -42,6 +42,8 @@ export interface BenchOptions {
   /** Scale: connections to aim for (bounded by the machine's open-file limit). */
   scaleTarget: number;
   scaleImpls: Impl[];
+  /** Scale: server processes on one port (0 = as many as the open-file limit requires). */
+  scaleServerProcesses: number;
   /** Scale: how long to hold the connections with heartbeats on. */
   scaleHoldMs: number;
   scaleHeartbeatMs: number;
@@ -67,8 +69,9 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --memory-clients=5000   idle connections for the memory scenario
   --http-clients=1000     SSE / long-polling fan-out size
   --tokens=2000           frames of the token burst
-  --scale=100000          scale target (bounded by ulimit -Hn)
+  --scale=100000          scale target (connections on one node)
   --scale-impl=a,b        implementations in the scale run
+  --scale-procs=N         server processes on one port in the scale run (default: what ulimit -Hn requires)
   --profile               CPU-profile the servers; summary in the results
   --merge                 keep the other scenarios of the existing latest.json (re-run a part)
   --update-docs           also rewrite the results section of docs/performance.md
@@ -119,6 +122,8 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
     tokenRounds: quick ? 1 : 5,
     scaleTarget: quick ? 3000 : 100_000,
     scaleImpls: quick ? ['atmosphere'] : [...IMPLS],
+    // Quick: two processes on one port, so the smoke run goes through reusePort and the relay.
+    scaleServerProcesses: quick ? 2 : 0,
     scaleHoldMs: quick ? 1200 : 12_000,
     scaleHeartbeatMs: quick ? 1000 : 5000,
     profile: false,
@@ -163,6 +168,9 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
         break;
       case '--tokens':
         options.tokenFrames = positive(value, flag);
+        break;
+      case '--scale-procs':
+        options.scaleServerProcesses = positive(value, flag);
         break;
       case '--scale':
         options.scaleTarget = positive(value, flag);

@@ -6,12 +6,19 @@
 import { now } from '../lib/clock.ts';
 import { cpuSample, Endpoint, memorySample } from '../lib/endpoint.ts';
 import { Histogram } from '../lib/histogram.ts';
+import { leanResponses } from '../lib/lean-http.ts';
 import { type PayloadStamp, readPayload } from '../lib/payload.ts';
 import { atmosphereWs } from './atmosphere-ws.ts';
 import type { ClientConnection, ClientImpl, Connector, ResumeToken } from './connector.ts';
-import { atmosphereLongPolling, atmosphereSse, rawLongPolling, rawSse } from './http-clients.ts';
+import {
+  atmosphereLongPolling,
+  atmosphereSse,
+  rawLongPolling,
+  rawSse,
+  socketIoPolling,
+} from './http-clients.ts';
 import { rawWs } from './raw-ws.ts';
-import { socketIoPolling, socketIoWs } from './socketio.ts';
+import { socketIoWs } from './socketio.ts';
 
 const CONNECTORS: Record<ClientImpl, Connector> = {
   'atmosphere-ws': atmosphereWs,
@@ -50,6 +57,8 @@ export interface ClientStats {
   /** Messages that did not parse as the expected payload (should stay 0). */
   foreign: number;
   closedUnexpectedly: number;
+  /** HTTP responses read (long-polling: the polls answered) since the last reset. */
+  responses: number;
   min: number;
   histogram: ReturnType<Histogram['snapshot']>;
 }
@@ -179,11 +188,13 @@ endpoint
     delivered = 0;
     foreign = 0;
     frameTimes = [];
+    leanResponses.count = 0;
   })
   .method('stats', (): ClientStats => ({
     delivered,
     foreign,
     closedUnexpectedly,
+    responses: leanResponses.count,
     min: minSeq(),
     histogram: histogram.snapshot(),
   }))

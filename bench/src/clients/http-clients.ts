@@ -1,5 +1,6 @@
 import { Agent, type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import { FrameParser, SseParser } from '../lib/framing.ts';
+import { LeanHttpConnection } from '../lib/lean-http.ts';
 import { atmosphereUrl } from './atmosphere-ws.ts';
 import type { ClientConnection, ConnectTarget, Connector } from './connector.ts';
 
@@ -97,13 +98,6 @@ export const rawSse: Connector = async (target, sink, onClose) => {
   };
 };
 
-/** Reads a whole response body as text. */
-async function body(response: IncomingMessage): Promise<string> {
-  let text = '';
-  await readStream(response, (chunk) => (text += chunk));
-  return text;
-}
-
 /**
  * A polling loop shared by the long-polling clients: `poll()` answers one request; the loop re-polls at
  * once after each answer until closed. Resolves once the first poll (the handshake) is answered.
@@ -132,15 +126,16 @@ async function pollLoop(
 }
 
 /**
- * An Atmosphere long-polling client: the first poll (tracking id 0) is answered with the handshake; each
- * next poll carries the tracking id and `X-Atmosphere-Received`, and its body (after the padding) holds
- * the framed messages queued since the previous poll.
+ * An Atmosphere long-polling client on the lean HTTP client: the first poll (tracking id 0) is answered
+ * with the handshake; each next poll carries the tracking id and `X-Atmosphere-Received`, and its body
+ * (after the padding) holds the framed messages queued since the previous poll.
  */
 export const atmosphereLongPolling: Connector = async (target, sink, onClose) => {
-  let trackingId: string | undefined;
-  let received = 0;
+  const connection = new LeanHttpConnection(target.origin, target.localAddress);
+  const path = new URL(atmosphereUrl(target.origin, 'long-polling')).pathname;
+  let trackingId: string | undefined = target.resume?.trackingId;
+  let received = target.resume?.received ?? 0;
   const frames = new FrameParser();
-  let current: ClientRequest | undefined;
   const onMessage = (message: string): void => {
     if (trackingId === undefined) {
       trackingId = message.slice(0, message.indexOf('|'));
@@ -151,17 +146,17 @@ export const atmosphereLongPolling: Connector = async (target, sink, onClose) =>
     sink(message);
   };
   const poll = async (): Promise<void> => {
-    const url = atmosphereUrl(
-      target.origin,
-      'long-polling',
-      trackingId ?? '0',
-      trackingId === undefined ? undefined : received,
+    const url = new URL(
+      atmosphereUrl(
+        target.origin,
+        'long-polling',
+        trackingId ?? '0',
+        trackingId === undefined ? undefined : received,
+      ),
     );
-    const { request, response } = get(url, target);
-    current = request;
-    const res = await response;
-    if (res.statusCode !== 200) throw new Error(`long-poll refused: ${res.statusCode}`);
-    frames.push(await body(res), onMessage);
+    const response = await connection.get(`${path}${url.search}`);
+    if (response.status !== 200) throw new Error(`long-poll refused: ${response.status}`);
+    frames.push(response.body, onMessage);
   };
   const loop = await pollLoop(
     async () => {
@@ -173,7 +168,7 @@ export const atmosphereLongPolling: Connector = async (target, sink, onClose) =>
   );
   const end = (): void => {
     loop.stop();
-    current?.destroy();
+    connection.destroy();
   };
   return {
     close: end,
@@ -184,30 +179,105 @@ export const atmosphereLongPolling: Connector = async (target, sink, onClose) =>
 
 /** The raw long-polling peer: `GET /poll?since=<n>`; each answer holds the messages after n, one per line. */
 export const rawLongPolling: Connector = async (target, sink, onClose) => {
+  const connection = new LeanHttpConnection(target.origin, target.localAddress);
+  const keep = ['x-seq'];
   let since = 0;
-  let current: ClientRequest | undefined;
   const poll = async (): Promise<void> => {
-    const { request, response } = get(`${target.origin}/poll?since=${since}`, target);
-    current = request;
-    const res = await response;
-    const text = await body(res);
-    since = Number(res.headers['x-seq']);
+    const response = await connection.get(`/poll?since=${since}`, keep);
+    if (response.status !== 200) throw new Error(`long-poll refused: ${response.status}`);
+    since = Number(response.headers['x-seq']);
+    const text = response.body;
     if (text.length > 0) for (const line of text.split('\n')) sink(line);
   };
   // The first request only learns the current position.
   const loop = await pollLoop(
     async () => {
-      const { response } = get(`${target.origin}/poll?hello=1`, target);
-      const res = await response;
-      await body(res);
-      since = Number(res.headers['x-seq']);
+      const response = await connection.get('/poll?hello=1', keep);
+      since = Number(response.headers['x-seq']);
     },
     poll,
     onClose,
   );
   const end = (): void => {
     loop.stop();
-    current?.destroy();
+    connection.destroy();
+  };
+  return { close: end, cut: end, resumeToken: (received) => ({ received }) };
+};
+
+/** Engine.IO v4 packet separator in a polling payload. */
+const RECORD_SEPARATOR = '\x1e';
+
+/**
+ * Socket.IO over long-polling, spoken at the Engine.IO v4 level on the lean HTTP client (as the other
+ * long-polling contenders are): the open handshake (`0{"sid":…}`), the namespace connect (`40`, answered
+ * with `40{…}`), then polls whose payloads hold `\x1e`-separated packets; events arrive as
+ * `42["m","<payload>"]`, pings (`2`) are answered with a pong (`3`). Sends go over a second connection, as a
+ * browser's would, since the first one is held by the waiting poll.
+ */
+export const socketIoPolling: Connector = async (target, sink, onClose) => {
+  const connection = new LeanHttpConnection(target.origin, target.localAddress);
+  let sender: LeanHttpConnection | undefined;
+  let sending: Promise<unknown> = Promise.resolve();
+  const base = '/socket.io/?EIO=4&transport=polling';
+  const open = await connection.get(base);
+  if (open.status !== 200 || !open.body.startsWith('0')) {
+    connection.destroy();
+    throw new Error(`Engine.IO open refused: ${open.status} ${open.body.slice(0, 80)}`);
+  }
+  const { sid } = JSON.parse(open.body.slice(1)) as { sid: string };
+  const path = `${base}&sid=${encodeURIComponent(sid)}`;
+  const send = (packet: string): void => {
+    sending = sending
+      .then(() => {
+        // The server closes a keep-alive connection left idle (node:http: after 5 s); open another.
+        if (sender === undefined || sender.closed)
+          sender = new LeanHttpConnection(target.origin, target.localAddress);
+        return sender.post(path, packet);
+      })
+      .catch(() => undefined);
+  };
+  let connected = false;
+  const onPacket = (packet: string): void => {
+    switch (packet.charCodeAt(0)) {
+      case 52: // '4' message: a Socket.IO packet
+        if (packet.charCodeAt(1) === 50) {
+          // '2' EVENT: ["m", payload]
+          const [event, payload] = JSON.parse(packet.slice(2)) as [string, string];
+          if (event === 'm') sink(payload);
+        } else if (packet.charCodeAt(1) === 48) connected = true; // '0' CONNECT ack
+        break;
+      case 50: // '2' ping
+        send('3');
+        break;
+      case 49: // '1' close
+        throw new Error('closed by the server');
+      default:
+        break;
+    }
+  };
+  const poll = async (): Promise<void> => {
+    const response = await connection.get(path);
+    if (response.status !== 200) throw new Error(`poll refused: ${response.status}`);
+    const body = response.body;
+    if (body.indexOf(RECORD_SEPARATOR) === -1) onPacket(body);
+    else for (const packet of body.split(RECORD_SEPARATOR)) onPacket(packet);
+  };
+  send('40');
+  const loop = await pollLoop(
+    async () => {
+      // The connect ack may come with the first poll or a later one.
+      for (let i = 0; i < 10 && !connected; i++) await poll();
+      if (!connected) throw new Error('no namespace connect ack');
+    },
+    poll,
+    onClose,
+  );
+  const end = (): void => {
+    loop.stop();
+    connection.destroy();
+    sender?.destroy();
+    sender = undefined;
   };
   return { close: end, cut: end, resumeToken: (received) => ({ received }) };
 };

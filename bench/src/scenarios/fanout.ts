@@ -85,6 +85,7 @@ export function medianPhase(phases: PhaseResult[]): PhaseResult {
     closedUnexpectedly: Math.max(...phases.map((p) => p.closedUnexpectedly)),
     foreign: phases.reduce((s, p) => s + p.foreign, 0),
     creditWait: m((p) => p.creditWait),
+    messagesPerResponse: m((p) => p.messagesPerResponse ?? 0),
   };
 }
 
@@ -231,6 +232,16 @@ export function fanoutRows(runs: (FanoutRun | undefined)[]): Comparison['rows'] 
       values: value((r) => r.max.latency.p99 / 1000),
       digits: 2,
     },
+    ...(runs.some((r) => (r?.max.messagesPerResponse ?? 0) > 0)
+      ? [
+          {
+            metric: 'Messages per poll response, max rate',
+            unit: '',
+            values: value((r) => r.max.messagesPerResponse),
+            digits: 2,
+          },
+        ]
+      : []),
     { metric: 'Latency p50, paced', unit: 'ms', values: value((r) => r.paced.latency.p50 / 1000), digits: 2 },
     { metric: 'Latency p99, paced', unit: 'ms', values: value((r) => r.paced.latency.p99 / 1000), digits: 2 },
     {

@@ -117,20 +117,23 @@ export async function startClients(
 }
 
 /**
- * Waits (bounded) until the server's count of connected clients satisfies `done` (default: at least
- * `count`); returns the last count seen.
+ * Waits (bounded) until the servers' count of connected clients (summed over the processes given)
+ * satisfies `done` (default: at least `count`); returns the last count seen.
  */
 export async function waitForServerConnections(
-  server: ServerHandle,
+  server: ServerHandle | readonly ServerHandle[],
   count: number,
   timeoutMs: number,
   done: (seen: number) => boolean = (seen) => seen >= count,
 ): Promise<number> {
+  const servers: readonly ServerHandle[] = Array.isArray(server) ? server : [server as ServerHandle];
+  const total = async (): Promise<number> =>
+    (await Promise.all(servers.map((s) => s.child.call<number>('connections')))).reduce((a, b) => a + b, 0);
   const deadline = Date.now() + timeoutMs;
-  let seen = await server.child.call<number>('connections');
+  let seen = await total();
   while (!done(seen) && Date.now() < deadline) {
     await delay(50);
-    seen = await server.child.call<number>('connections');
+    seen = await total();
   }
   return seen;
 }
@@ -167,6 +170,8 @@ export interface PhaseResult {
   foreign: number;
   /** Max rate: share of the broadcasting time the server waited for the slowest client (0..1). */
   creditWait: number;
+  /** Long-polling: messages delivered per poll answered (0 for the streaming transports). */
+  messagesPerResponse: number;
 }
 
 export interface PhaseOptions {
@@ -269,6 +274,7 @@ export class FanoutSession {
     const histogram = new Histogram();
     for (const s of stats) histogram.merge(s.histogram);
     const delivered = stats.reduce((sum, s) => sum + s.delivered, 0);
+    const responses = stats.reduce((sum, s) => sum + s.responses, 0);
     const elapsedMs = finished - started;
     const serverCpu = cpuBetween(serverCpu0, serverCpu1);
     const clientUs = clientCpu1.reduce((sum, sample, i) => sum + cpuBetween(clientCpu0[i]!, sample).us, 0);
@@ -289,6 +295,7 @@ export class FanoutSession {
       closedUnexpectedly: stats.reduce((sum, s) => sum + s.closedUnexpectedly, 0),
       foreign: stats.reduce((sum, s) => sum + s.foreign, 0),
       creditWait: sent.elapsedMs > 0 ? sent.creditWaitMs / sent.elapsedMs : 0,
+      messagesPerResponse: responses > 0 ? delivered / responses : 0,
     };
   }
 }
@@ -298,11 +305,13 @@ export function serverMemory(server: ServerHandle): Promise<MemorySample> {
   return server.child.call<MemorySample>('memory', { gc: true }, 60_000);
 }
 
-/** Stops a server and its clients (clients first, so the server sees ordinary disconnects). */
+/** Stops a run's servers and clients (clients first, so the servers see ordinary disconnects). */
 export async function stopRun(
-  server: ServerHandle | undefined,
+  server: ServerHandle | readonly ServerHandle[] | undefined,
   clients: ClientGroup | undefined,
 ): Promise<void> {
   await stopAll(clients?.children ?? []);
-  await stopAll([server?.child]);
+  const servers: readonly ServerHandle[] =
+    server === undefined ? [] : Array.isArray(server) ? server : [server as ServerHandle];
+  await stopAll(servers.map((s) => s.child));
 }

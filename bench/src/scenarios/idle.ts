@@ -1,6 +1,7 @@
 import type { Impl } from '../options.ts';
 import type { MemorySample } from '../lib/endpoint.ts';
 import type { BenchContext } from './context.ts';
+import type { ClientStats } from '../clients/client-main.ts';
 import {
   type ClientGroup,
   type ServerHandle,
@@ -15,23 +16,29 @@ import { delay } from '../lib/clock.ts';
 import { diffHeapSnapshots, type HeapDiff } from '../lib/heap-snapshot.ts';
 import { join } from 'node:path';
 
-/** Idle connections held by one server: memory before and after, per connection. */
+/** Idle connections held by one server (or several processes on one port): memory before and after. */
 export interface IdleRun {
   impl: Impl;
   target: number;
   connected: number;
   failed: number;
   firstError: string | undefined;
-  /** Connections the server still counted at the end of the hold. */
+  /** Connections the server processes still counted at the end of the hold (their sum). */
   heldByServer: number;
+  /** Server processes sharing the port, and how many connections each held. */
+  serverProcesses: number;
+  heldPerProcess: number[];
   rampPerSecond: number;
+  /** Summed over the server processes. */
   baseline: MemorySample;
   loaded: MemorySample;
   rssPerConnection: number;
   heapPerConnection: number;
-  /** Server CPU while holding the idle connections (heartbeats), percent of a core. */
+  /** Server CPU while holding the idle connections (heartbeats), percent of a core, all processes. */
   holdCpuPercent: number;
   holdMs: number;
+  /** With `checkReach`: connections that received one broadcast after the hold, and how long it took. */
+  reached?: { delivered: number; elapsedMs: number; from: 'one process' | 'every process' };
   /** With `heapSnapshots`: what the heap gained per connection, by kind of object. */
   heap?: HeapDiff;
 }
@@ -40,38 +47,114 @@ export interface IdleOptions {
   impl: Impl;
   count: number;
   processes: number;
+  /** Server processes listening on one port with SO_REUSEPORT (default 1: one process on its own port). */
+  serverProcesses?: number;
   heartbeatMs: number;
   holdMs: number;
   localAddresses?: string[];
   raiseFileLimit?: boolean;
   connectTimeoutMs: number;
   label: string;
-  /** Take heap snapshots before and after (slow; for finding what a connection costs). */
+  /**
+   * After measuring, broadcast one message and count the clients it reached: from the first server process
+   * when they relay through Redis (`redis`), else from every process.
+   */
+  checkReach?: boolean;
+  /** Atmosphere with several server processes: relay broadcasts between them through Redis. */
+  redis?: { url: string; channelPrefix: string };
+  /** Take heap snapshots before and after (slow; for finding what a connection costs; one server only). */
   heapSnapshots?: boolean;
+}
+
+type Cpu = { user: number; system: number; wallMs: number };
+
+function sumMemory(samples: MemorySample[]): MemorySample {
+  const total = (pick: (m: MemorySample) => number) => samples.reduce((sum, m) => sum + pick(m), 0);
+  return {
+    rss: total((m) => m.rss),
+    heapUsed: total((m) => m.heapUsed),
+    heapTotal: total((m) => m.heapTotal),
+    external: total((m) => m.external),
+    arrayBuffers: total((m) => m.arrayBuffers),
+    gc: samples.every((m) => m.gc),
+  };
+}
+
+async function holdCpuPercent(servers: ServerHandle[], holdMs: number): Promise<number> {
+  const sample = () => Promise.all(servers.map((s) => s.child.call<Cpu>('cpu')));
+  const before = await sample();
+  await delay(holdMs);
+  const after = await sample();
+  return after.reduce((sum, cpu1, i) => {
+    const cpu0 = before[i]!;
+    return (
+      sum + (100 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system)) / ((cpu1.wallMs - cpu0.wallMs) * 1000)
+    );
+  }, 0);
+}
+
+/**
+ * One broadcast from each of `from` (one process when they relay between them, else all); waits (bounded)
+ * until the clients have received it.
+ */
+async function checkReach(
+  from: ServerHandle[],
+  group: ClientGroup,
+  expected: number,
+): Promise<{ delivered: number; elapsedMs: number }> {
+  const delivered = async () =>
+    (await Promise.all(group.children.map((c) => c.call<ClientStats>('stats')))).reduce(
+      (sum, s) => sum + s.delivered,
+      0,
+    );
+  await Promise.all(group.children.map((c) => c.call('reset')));
+  const started = performance.now();
+  await Promise.all(from.map((s) => s.child.call('broadcast', { count: 1, firstSeq: 1 }, 60_000)));
+  const deadline = started + 30_000;
+  let seen = await delivered();
+  while (seen < expected && performance.now() < deadline) {
+    await delay(100);
+    seen = await delivered();
+  }
+  return { delivered: seen, elapsedMs: performance.now() - started };
 }
 
 /**
  * Connects `count` idle WebSocket clients, holds them for `holdMs` (heartbeats running), and measures the
- * server's RSS and heap after `gc()` against its own baseline before the first connection.
+ * servers' RSS and heap after `gc()` against their own baseline before the first connection. With several
+ * server processes, they listen on one port (SO_REUSEPORT) and the kernel spreads the connections; the
+ * figures are their sums.
  */
 export async function measureIdle(context: BenchContext, options: IdleOptions): Promise<IdleRun> {
-  let server: ServerHandle | undefined;
+  const servers: ServerHandle[] = [];
   let group: ClientGroup | undefined;
+  const processCount = Math.max(1, options.serverProcesses ?? 1);
   try {
-    server = await startServer(context, wsServer(options.impl, options.heartbeatMs), options.label, {
-      raiseFileLimit: options.raiseFileLimit ?? false,
-    });
-    const baseline = await serverMemory(server);
-    const snapshotBefore = options.heapSnapshots
-      ? join(context.profileDir, `${options.label}-before.heapsnapshot`)
-      : undefined;
-    if (snapshotBefore) await server.child.call('heapSnapshot', { file: snapshotBefore }, 120_000);
+    const relayed = options.redis !== undefined && options.impl === 'atmosphere' && processCount > 1;
+    const config = {
+      ...wsServer(options.impl, options.heartbeatMs),
+      ...(relayed ? { redis: options.redis } : {}),
+    };
+    const raiseFileLimit = options.raiseFileLimit ?? false;
+    for (let i = 0; i < processCount; i++) {
+      const shared = processCount > 1 ? { sharedPort: servers[0]?.port ?? 0 } : {};
+      const label = processCount > 1 ? `${options.label}-p${i + 1}` : options.label;
+      servers.push(await startServer(context, { ...config, ...shared }, label, { raiseFileLimit }));
+    }
+    const [first] = servers as [ServerHandle];
+    const baseline = sumMemory(await Promise.all(servers.map(serverMemory)));
+    const snapshotBefore =
+      options.heapSnapshots && processCount === 1
+        ? join(context.profileDir, `${options.label}-before.heapsnapshot`)
+        : undefined;
+    if (snapshotBefore) await first.child.call('heapSnapshot', { file: snapshotBefore }, 120_000);
     context.log(
-      `${options.label}: opening ${options.count} idle connections over ${options.processes} processes`,
+      `${options.label}: opening ${options.count} idle connections over ${options.processes} client processes` +
+        (processCount > 1 ? ` to ${processCount} server processes on port ${first.port}` : ''),
     );
     group = await startClients(
       context,
-      server,
+      first,
       {
         impl: WS_CLIENTS[options.impl],
         count: options.count,
@@ -79,26 +162,31 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
         concurrency: 100,
         localAddresses: options.localAddresses ?? [],
         timeoutMs: options.connectTimeoutMs,
-        raiseFileLimit: options.raiseFileLimit ?? false,
+        raiseFileLimit,
       },
       options.label,
     );
-    await waitForServerConnections(server, group.connected, 10_000);
+    await waitForServerConnections(servers, group.connected, 10_000);
     context.log(
       `${options.label}: ${group.connected} connected (${group.rampPerSecond.toFixed(0)}/s); holding ${options.holdMs} ms`,
     );
-    const cpu0 = await server.child.call<{ user: number; system: number; wallMs: number }>('cpu');
-    await delay(options.holdMs);
-    const cpu1 = await server.child.call<{ user: number; system: number; wallMs: number }>('cpu');
-    const heldByServer = await server.child.call<number>('connections');
-    const loaded = await serverMemory(server);
+    const cpuPercent = await holdCpuPercent(servers, options.holdMs);
+    const heldPerProcess = await Promise.all(servers.map((s) => s.child.call<number>('connections')));
+    const heldByServer = heldPerProcess.reduce((sum, n) => sum + n, 0);
+    const loaded = sumMemory(await Promise.all(servers.map(serverMemory)));
     const connected = Math.max(1, group.connected);
     let heap: HeapDiff | undefined;
     if (snapshotBefore) {
       const snapshotAfter = join(context.profileDir, `${options.label}-after.heapsnapshot`);
-      await server.child.call('heapSnapshot', { file: snapshotAfter }, 120_000);
+      await first.child.call('heapSnapshot', { file: snapshotAfter }, 120_000);
       heap = await diffHeapSnapshots(snapshotBefore, snapshotAfter, connected);
     }
+    const reached = options.checkReach
+      ? {
+          ...(await checkReach(relayed ? [first] : servers, group, heldByServer)),
+          from: relayed ? ('one process' as const) : ('every process' as const),
+        }
+      : undefined;
     return {
       impl: options.impl,
       target: options.count,
@@ -106,17 +194,19 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
       failed: group.failed,
       firstError: group.firstError,
       heldByServer,
+      serverProcesses: processCount,
+      heldPerProcess,
       rampPerSecond: group.rampPerSecond,
       baseline,
       loaded,
       rssPerConnection: (loaded.rss - baseline.rss) / connected,
       heapPerConnection: (loaded.heapUsed - baseline.heapUsed) / connected,
-      holdCpuPercent:
-        (100 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system)) / ((cpu1.wallMs - cpu0.wallMs) * 1000),
+      holdCpuPercent: cpuPercent,
       holdMs: options.holdMs,
+      ...(reached ? { reached } : {}),
       ...(heap ? { heap } : {}),
     };
   } finally {
-    await stopRun(server, group);
+    await stopRun(servers, group);
   }
 }

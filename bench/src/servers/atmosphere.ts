@@ -21,12 +21,16 @@ export function benchLogger(name: string): Logger & { warnings: number } {
 /**
  * Atmosphere as an application would run it: one managed path, every client subscribed to its broadcaster,
  * broadcasts through `Broadcaster.broadcast()`. Defaults everywhere except heartbeats (the run's setting),
- * the log level, and autoload (nothing else is installed here).
+ * the log level, and autoload (nothing else is installed here); with `redis`, the Redis backplane.
  */
 export async function startAtmosphere(config: ServerConfig): Promise<ServerTarget> {
+  // Loaded only when asked for, like an application that installs it.
+  const providers = config.redis ? [(await import('@atmosphere/redis')).redisBackplane(config.redis)] : [];
   const atmosphere = await createAtmosphere({
-    port: 0,
+    providers,
+    port: config.sharedPort ?? 0,
     host: '127.0.0.1',
+    reusePort: config.sharedPort !== undefined,
     logger: benchLogger('atmosphere'),
     autoload: false,
     heartbeat: config.heartbeatMs > 0 ? { intervalMs: config.heartbeatMs } : false,

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { randomUUID } from 'node:crypto';
-import type { ServerConfig, ServerTarget, TokenStream } from './target.ts';
+import { listenAsConfigured, type ServerConfig, type ServerTarget, type TokenStream } from './target.ts';
 import { emitTokens } from './tokens.ts';
 
 /**
@@ -47,11 +47,9 @@ export async function startRawWs(config: ServerConfig): Promise<ServerTarget> {
       }
     }, config.heartbeatMs);
   }
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('raw ws server has no port');
+  const port = await listenAsConfigured(server, config);
   return {
-    port: address.port,
+    port,
     connections: () => clients.size,
     broadcast(payload) {
       if (keep > 0) {

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
-import type { ServerConfig, ServerTarget } from './target.ts';
+import { listenAsConfigured, type ServerConfig, type ServerTarget } from './target.ts';
 
 /**
  * Socket.IO as users would pick it instead: `io.emit('m', payload)` to everyone. Heartbeats are its own
@@ -20,11 +20,9 @@ export async function startSocketIo(config: ServerConfig): Promise<ServerTarget>
       ? { connectionStateRecovery: { maxDisconnectionDuration: 60_000, skipMiddlewares: true } }
       : {}),
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('Socket.IO server has no port');
+  const port = await listenAsConfigured(server, config);
   return {
-    port: address.port,
+    port,
     connections: () => io.engine.clientsCount,
     broadcast(payload) {
       io.emit('m', payload);

@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+
 /** The servers of the benchmark: Atmosphere and the peers it is measured against. */
 export type ServerImpl = 'atmosphere' | 'ws' | 'socketio' | 'raw-http';
 
@@ -18,6 +20,33 @@ export interface ServerConfig {
    * replay buffer an application would write itself). 0 = off.
    */
   replay?: number;
+  /**
+   * Listen on this port with `SO_REUSEPORT`, beside other processes of the same run (the scale scenario's
+   * several processes on one port). Absent = a free port of its own.
+   */
+  sharedPort?: number;
+  /**
+   * Atmosphere: relay broadcasts between the processes of the run through Redis (`@atmosphere/redis`) at this
+   * URL, under `channelPrefix`. Absent = the local backplane.
+   */
+  redis?: { url: string; channelPrefix: string };
+}
+
+/** Listens on 127.0.0.1 as the config says (a free port, or the run's shared port); resolves with the port. */
+export async function listenAsConfigured(server: Server, config: ServerConfig): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(
+      { port: config.sharedPort ?? 0, host: '127.0.0.1', reusePort: config.sharedPort !== undefined },
+      () => {
+        server.off('error', reject);
+        resolve();
+      },
+    );
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error(`${config.impl} server has no port`);
+  return address.port;
 }
 
 /** What the harness needs from each server implementation. */
