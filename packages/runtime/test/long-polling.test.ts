@@ -2,7 +2,6 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type Atmosphere, Headers, STREAMING_PADDING } from '../src/index.ts';
-import { QUIET_POLL_HEAD_MS } from '../src/transports/poll.ts';
 import { eventually, once, protocolUrl, startTestAtmosphere } from '../src/testing/index.ts';
 
 let atmosphere: Atmosphere;
@@ -63,45 +62,14 @@ test('a poll that finds messages waiting is answered at once, whole, with a Cont
   expect(poll.headers.get(Headers.trackingId)).toBe(id);
 });
 
-test('a poll answered within the quiet window gets head, padding and the messages of one turn in one write, with a Content-Length', async () => {
-  const id = await handshake('/lp/quiet');
-  const accepted = once<Socket>(atmosphere.server, 'connection');
-  let parkedAtBroadcast: boolean | undefined;
-  // On the check phase of the loop turn that received the poll: it has just started to wait (its
-  // interceptors' promises are settled), and no timer — so not the quiet window's — runs before these.
-  const onRequest = (request: IncomingMessage): void => {
-    if (!request.url?.includes(id)) return;
-    setImmediate(() => {
-      parkedAtBroadcast = atmosphere.resource(id)?.state === 'connected';
-      for (const text of ['a', 'b', 'c']) void atmosphere.broadcast('/lp/quiet', text);
-    });
-  };
-  atmosphere.server.on('request', onRequest);
-  try {
-    const request = httpRequest(pollUrl('/lp/quiet', id), { agent: false });
-    const responded = once<IncomingMessage>(request, 'response');
-    request.end();
-    const writes = countWrites(await accepted);
-    const response = await responded;
-    const body = await text(response);
-    expect(parkedAtBroadcast).toBe(true);
-    expect(body).toBe(`${STREAMING_PADDING}1|a1|b1|c`);
-    expect(response.headers['content-length']).toBe(String(Buffer.byteLength(body)));
-    expect(response.headers[Headers.trackingId.toLowerCase()]).toBe(id);
-    expect(writes.count).toBe(1);
-  } finally {
-    atmosphere.server.off('request', onRequest);
-  }
-});
-
-test(`a poll that waits longer than the quiet window (${QUIET_POLL_HEAD_MS} ms) gets status, headers and padding; the messages of one turn and the end leave in one write`, async () => {
+test('a waiting poll gets status, headers and padding at once; the messages of one turn and the end leave in one write', async () => {
   const id = await handshake('/lp/waiting');
   const accepted = once<Socket>(atmosphere.server, 'connection');
   const request = httpRequest(pollUrl('/lp/waiting', id), { agent: false });
   const responded = once<IncomingMessage>(request, 'response');
   request.end();
   const server = await accepted;
-  // Nothing is broadcast: the head comes on its own.
+  // Nothing is broadcast: the head comes at once.
   const response = await responded;
   expect(response.statusCode).toBe(200);
   expect(response.headers[Headers.trackingId.toLowerCase()]).toBe(id);
