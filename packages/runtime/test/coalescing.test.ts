@@ -57,6 +57,22 @@ test('a burst written in one turn reaches the socket in a few writes, complete a
   await client.close();
 });
 
+test('a burst from an async iterator (an AI stream handing over the tokens of one network read) is coalesced too', async () => {
+  const client = await connectTestClient(atmosphere.url('/burst/iterated'), 'websocket');
+  const resource = atmosphere.resource(client.trackingId)!;
+  await nextTick();
+  const writes = countWrites(serverSocket(resource));
+  const total = 200;
+  async function* tokens(): AsyncGenerator<string> {
+    for (let i = 0; i < total; i++) yield `token ${i}`;
+  }
+  for await (const token of tokens()) resource.write(token);
+  const received = await client.messages.waitForCount(total);
+  expect(received).toEqual(Array.from({ length: total }, (_, i) => `token ${i}`));
+  expect(writes.count).toBeLessThanOrEqual(Math.ceil(total / 64) + 2);
+  await client.close();
+});
+
 test('one write per turn goes out at once; a second one in the same turn is held until the turn ends', async () => {
   const client = await connectTestClient(atmosphere.url('/burst/turns'), 'websocket');
   const resource = atmosphere.resource(client.trackingId)!;

@@ -33,8 +33,10 @@ const MAX_HELD_FRAMES = 64;
  * turn uncorks every socket corked in it, so a burst (AI tokens, several broadcasts in a row) leaves in a
  * few `writev` calls instead of one per frame. The first write of a turn goes out at once, so a fan-out of
  * one message per client per turn pays nothing for it. `turn` counts turns that wrote; `corked` holds the
- * connections to uncork when this one ends. The end of a turn is a microtask: scheduling one costs less than
- * `process.nextTick` on the cold path of a lone write (an AI token after a pause), by about 17 µs.
+ * connections to uncork when this one ends. The end of a turn is a `process.nextTick`, which runs once the
+ * microtask queue is empty: the tokens an async iterator hands over from one network read (each after an
+ * `await`) are one turn. A `queueMicrotask` would be cheaper to schedule (about 17 µs on the cold path of a
+ * lone write) but would end the turn between two of them (test/coalescing.test.ts).
  */
 let turn = 0;
 let turnEnding = false;
@@ -148,7 +150,7 @@ export class WebSocketConnection implements Connection {
     const data = message.bytes(binary ? 'binary' : this.framed ? 'framed' : 'plain');
     if (!turnEnding) {
       turnEnding = true;
-      queueMicrotask(endTurn);
+      process.nextTick(endTurn);
     }
     if (this.#turn === turn) this.#coalesce(data.length);
     else this.#turn = turn;
