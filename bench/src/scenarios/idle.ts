@@ -2,6 +2,7 @@ import type { Impl } from '../options.ts';
 import type { MemorySample } from '../lib/endpoint.ts';
 import type { BenchContext } from './context.ts';
 import type { ClientStats } from '../clients/client-main.ts';
+import type { Comparison } from '../lib/report.ts';
 import {
   type ClientGroup,
   type ServerHandle,
@@ -67,6 +68,21 @@ export interface IdleOptions {
 }
 
 type Cpu = { user: number; system: number; wallMs: number };
+
+/** The memory per connection rows of an idle run's table (memory and scale scenarios). */
+export function perConnectionRows(
+  value: (pick: (run: IdleRun) => number) => (number | null)[],
+): Comparison['rows'] {
+  return [
+    { metric: 'RSS per connection', unit: 'KiB', values: value((r) => r.rssPerConnection / 1024), digits: 1 },
+    {
+      metric: 'JS heap per connection',
+      unit: 'KiB',
+      values: value((r) => r.heapPerConnection / 1024),
+      digits: 1,
+    },
+  ];
+}
 
 function sumMemory(samples: MemorySample[]): MemorySample {
   const total = (pick: (m: MemorySample) => number) => samples.reduce((sum, m) => sum + pick(m), 0);

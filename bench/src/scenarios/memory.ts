@@ -1,7 +1,6 @@
 import type { HeapDiff } from '../lib/heap-snapshot.ts';
-import type { Impl } from '../options.ts';
 import type { BenchContext } from './context.ts';
-import { type IdleRun, measureIdle } from './idle.ts';
+import { type IdleRun, measureIdle, perConnectionRows } from './idle.ts';
 import {
   baselineIndex,
   goal,
@@ -11,6 +10,7 @@ import {
   type Scenario,
   type ScenarioReport,
   times,
+  byImpl,
 } from './scenario.ts';
 
 /** Scenario 2: memory per idle WebSocket connection. */
@@ -40,8 +40,7 @@ export const memoryScenario: Scenario = {
         );
       }
     }
-    const find = (impl: Impl) => runs.find((r) => r.impl === impl);
-    const value = (pick: (r: IdleRun) => number) => impls.map((i) => (find(i) ? pick(find(i)!) : null));
+    const { find, value } = byImpl(runs, impls);
     const atmo = find('atmosphere');
     const raw = find('ws');
     const sio = find('socketio');
@@ -65,18 +64,7 @@ export const memoryScenario: Scenario = {
           columns: impls.map((i) => LABELS[i]),
           baseline: baselineIndex(impls),
           rows: [
-            {
-              metric: 'RSS per connection',
-              unit: 'KiB',
-              values: value((r) => r.rssPerConnection / 1024),
-              digits: 1,
-            },
-            {
-              metric: 'JS heap per connection',
-              unit: 'KiB',
-              values: value((r) => r.heapPerConnection / 1024),
-              digits: 1,
-            },
+            ...perConnectionRows(value),
             {
               metric: 'Server RSS with all connected',
               unit: 'MiB',

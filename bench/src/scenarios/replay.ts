@@ -20,6 +20,7 @@ import {
   type Scenario,
   type ScenarioReport,
   WS_CLIENTS,
+  byImpl,
 } from './scenario.ts';
 
 /** One reconnection: how long until every missed message had arrived. */
@@ -140,8 +141,7 @@ export const replayScenario: Scenario = {
     } finally {
       for (const { server, group } of setups) await stopRun(server, group);
     }
-    const find = (impl: Impl) => runs.find((r) => r.impl === impl);
-    const value = (pick: (r: ReplayRun) => number) => impls.map((i) => (find(i) ? pick(find(i)!) : null));
+    const { find, value } = byImpl(runs, impls);
     const atmo = find('atmosphere');
     return {
       comparisons: [

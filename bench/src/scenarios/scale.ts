@@ -1,9 +1,8 @@
 import { connect } from 'node:net';
-import type { Impl } from '../options.ts';
 import { openFileLimits } from '../lib/system.ts';
 import type { BenchContext } from './context.ts';
-import { type IdleRun, measureIdle } from './idle.ts';
-import { baselineIndex, LABELS, orderImpls, type Scenario, type ScenarioReport } from './scenario.ts';
+import { type IdleRun, measureIdle, perConnectionRows } from './idle.ts';
+import { baselineIndex, LABELS, orderImpls, type Scenario, type ScenarioReport, byImpl } from './scenario.ts';
 
 /** File descriptors a server process keeps for itself (stdio, IPC, epoll, the listening socket, …). */
 const RESERVED_FDS = 256;
@@ -116,8 +115,7 @@ export const scaleScenario: Scenario = {
           `${run.firstError ? `; first error: ${run.firstError}` : ''}.`,
       );
     }
-    const find = (impl: Impl) => runs.find((r) => r.impl === impl);
-    const value = (pick: (r: IdleRun) => number) => impls.map((i) => (find(i) ? pick(find(i)!) : null));
+    const { find, value } = byImpl(runs, impls);
     const atmo = find('atmosphere');
     const held = (run: IdleRun) => Math.min(run.heldByServer, run.reached?.delivered ?? 0);
     const where =
@@ -137,18 +135,7 @@ export const scaleScenario: Scenario = {
               unit: '',
               values: value((r) => r.reached?.delivered ?? 0),
             },
-            {
-              metric: 'RSS per connection',
-              unit: 'KiB',
-              values: value((r) => r.rssPerConnection / 1024),
-              digits: 1,
-            },
-            {
-              metric: 'JS heap per connection',
-              unit: 'KiB',
-              values: value((r) => r.heapPerConnection / 1024),
-              digits: 1,
-            },
+            ...perConnectionRows(value),
             {
               metric: 'Server RSS (all processes)',
               unit: 'MiB',

@@ -25,6 +25,25 @@ export interface Scenario {
   run(context: BenchContext): Promise<ScenarioReport>;
 }
 
+/**
+ * The runs of a comparison by implementation: `find(impl)`, and `value(pick)` — one table cell per
+ * implementation in `impls` order (null where it did not run).
+ */
+export function byImpl<R extends { impl: Impl }>(
+  runs: readonly R[],
+  impls: readonly Impl[],
+): { find: (impl: Impl) => R | undefined; value: (pick: (run: R) => number) => (number | null)[] } {
+  const find = (impl: Impl): R | undefined => runs.find((r) => r.impl === impl);
+  return {
+    find,
+    value: (pick) =>
+      impls.map((impl) => {
+        const run = find(impl);
+        return run ? pick(run) : null;
+      }),
+  };
+}
+
 /** Column names of the implementations. */
 export const LABELS: Record<Impl, string> = { atmosphere: 'Atmosphere', ws: 'raw ws', socketio: 'Socket.IO' };
 

@@ -16,6 +16,7 @@ import {
   type ScenarioReport,
   WS_CLIENTS,
   wsServer,
+  byImpl,
 } from './scenario.ts';
 
 /** One stream: frames/s from the first send to the last receive, and per-frame one-way latency. */
@@ -179,8 +180,7 @@ export const tokensScenario: Scenario = {
         await collectProfile(context, server, report.profiles);
       }
     }
-    const find = (impl: Impl) => runs.find((r) => r.impl === impl);
-    const value = (pick: (r: TokensRun) => number) => impls.map((i) => (find(i) ? pick(find(i)!) : null));
+    const { find, value } = byImpl(runs, impls);
     const atmo = find('atmosphere');
     const raw = find('ws');
     report.comparisons.push({

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Atmosphere, AtmosphereResource } from '../src/index.ts';
 import { connectTestClient, startTestAtmosphere } from '../src/testing/index.ts';
 import type { WebSocketConnection } from '../src/transports/websocket.ts';
+import { countWrites } from './socket-writes.ts';
 
 let atmosphere: Atmosphere;
 beforeAll(async () => {
@@ -17,20 +18,6 @@ afterAll(async () => {
 function serverSocket(resource: AtmosphereResource): Socket {
   const connection = resource.connection as WebSocketConnection;
   return (connection.ws as unknown as { _socket: Socket })._socket;
-}
-
-/** Counts the writes that reach the socket's handle (each one a syscall). */
-function countWrites(socket: Socket): { readonly count: number } {
-  const counter = { count: 0 };
-  const writable = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
-  for (const method of ['_write', '_writev'] as const) {
-    const original = writable[method].bind(socket);
-    writable[method] = (...args: unknown[]) => {
-      counter.count++;
-      original(...args);
-    };
-  }
-  return counter;
 }
 
 const nextTick = () => new Promise<void>((resolve) => process.nextTick(resolve));

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type Atmosphere, Headers, STREAMING_PADDING } from '../src/index.ts';
 import { eventually, once, protocolUrl, startTestAtmosphere } from '../src/testing/index.ts';
+import { countWrites } from './socket-writes.ts';
 
 let atmosphere: Atmosphere;
 beforeAll(async () => {
@@ -34,20 +35,6 @@ async function text(response: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of response) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Counts the writes that reach a socket's handle (each one a syscall). */
-function countWrites(socket: Socket): { readonly count: number } {
-  const counter = { count: 0 };
-  const writable = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
-  for (const method of ['_write', '_writev'] as const) {
-    const original = writable[method].bind(socket);
-    writable[method] = (...args: unknown[]) => {
-      counter.count++;
-      original(...args);
-    };
-  }
-  return counter;
 }
 
 test('a poll that finds messages waiting is answered at once, whole, with a Content-Length', async () => {
