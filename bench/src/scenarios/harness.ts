@@ -144,7 +144,7 @@ export interface CpuUse {
   percent: number;
 }
 
-function cpuBetween(a: CpuSample, b: CpuSample): CpuUse {
+export function cpuBetween(a: CpuSample, b: CpuSample): CpuUse {
   const us = b.user - a.user + (b.system - a.system);
   const wallUs = (b.wallMs - a.wallMs) * 1000;
   return { us, percent: wallUs > 0 ? (100 * us) / wallUs : 0 };

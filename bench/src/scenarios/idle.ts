@@ -1,10 +1,11 @@
 import type { Impl } from '../options.ts';
-import type { MemorySample } from '../lib/endpoint.ts';
+import type { CpuSample, MemorySample } from '../lib/endpoint.ts';
 import type { BenchContext } from './context.ts';
 import type { ClientStats } from '../clients/client-main.ts';
 import type { Comparison } from '../lib/report.ts';
 import {
   type ClientGroup,
+  cpuBetween,
   type ServerHandle,
   serverMemory,
   startClients,
@@ -67,8 +68,6 @@ export interface IdleOptions {
   heapSnapshots?: boolean;
 }
 
-type Cpu = { user: number; system: number; wallMs: number };
-
 /** The memory per connection rows of an idle run's table (memory and scale scenarios). */
 export function perConnectionRows(
   value: (pick: (run: IdleRun) => number) => (number | null)[],
@@ -97,16 +96,11 @@ function sumMemory(samples: MemorySample[]): MemorySample {
 }
 
 async function holdCpuPercent(servers: ServerHandle[], holdMs: number): Promise<number> {
-  const sample = () => Promise.all(servers.map((s) => s.child.call<Cpu>('cpu')));
+  const sample = () => Promise.all(servers.map((s) => s.child.call<CpuSample>('cpu')));
   const before = await sample();
   await delay(holdMs);
   const after = await sample();
-  return after.reduce((sum, cpu1, i) => {
-    const cpu0 = before[i]!;
-    return (
-      sum + (100 * (cpu1.user - cpu0.user + cpu1.system - cpu0.system)) / ((cpu1.wallMs - cpu0.wallMs) * 1000)
-    );
-  }, 0);
+  return after.reduce((sum, sample1, i) => sum + cpuBetween(before[i]!, sample1).percent, 0);
 }
 
 /**
@@ -190,7 +184,8 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
     const heldPerProcess = await Promise.all(servers.map((s) => s.child.call<number>('connections')));
     const heldByServer = heldPerProcess.reduce((sum, n) => sum + n, 0);
     const loaded = sumMemory(await Promise.all(servers.map(serverMemory)));
-    const connected = Math.max(1, group.connected);
+    // Per connection still held at the measurement (a connection dropped during the hold holds nothing).
+    const connected = Math.max(1, heldByServer);
     let heap: HeapDiff | undefined;
     if (snapshotBefore) {
       const snapshotAfter = join(context.profileDir, `${options.label}-after.heapsnapshot`);
