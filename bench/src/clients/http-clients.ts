@@ -4,8 +4,8 @@ import { LeanHttpConnection } from '../lib/lean-http.ts';
 import { atmosphereUrl } from './atmosphere-ws.ts';
 import type { ClientConnection, ConnectTarget, Connector } from './connector.ts';
 
-/** One keep-alive agent per client process: polls reuse their sockets, as a browser's would. */
-export const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 100_000 });
+/** One keep-alive agent per client process for the SSE clients. */
+const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 100_000 });
 
 function get(
   url: string,
