@@ -106,6 +106,8 @@ export class AtmosphereResource implements ConnectionOwner {
   #listeners: { [K in keyof ResourceEvents]?: Listener<ResourceEvents[K]>[] } | undefined;
   readonly #queue: ClientQueue;
   readonly #host: ResourceHost;
+  /** The host's outbound hooks, when it has any (read on every message). */
+  readonly #outbound: readonly OutboundHook[] | undefined;
 
   constructor(
     request: ProtocolRequest,
@@ -127,6 +129,7 @@ export class AtmosphereResource implements ConnectionOwner {
     this.#transport = request.transport === 'close' ? 'long-polling' : request.transport;
     this.#queue = queue;
     this.#host = host;
+    this.#outbound = host.outbound.length > 0 ? host.outbound : undefined;
   }
 
   get state(): ResourceState {
@@ -211,8 +214,8 @@ export class AtmosphereResource implements ConnectionOwner {
   /** @internal Hot path: queue (or write at once) one prepared message. */
   deliver(message: OutboundMessage): void {
     if (this.#state === 'closed') return;
-    const hooks = this.#host.outbound;
-    if (hooks.length > 0) {
+    const hooks = this.#outbound;
+    if (hooks !== undefined) {
       for (const hook of hooks) {
         const next = hook(message, this);
         if (next === undefined) return;
@@ -224,9 +227,9 @@ export class AtmosphereResource implements ConnectionOwner {
     const connection = this.#connection;
     if (connection !== undefined) {
       if (queue.pending.length === 0 && connection.writable) {
-        queue.recordWritten(message);
-        connection.wroteSinceCheck = true;
         connection.write(message);
+        connection.wroteSinceCheck = true;
+        queue.recordWritten(message);
         return;
       }
       if (queue.pending.length >= this.settings.highWaterMark) {

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test, vi } from 'vitest';
 import type { Atmosphere, AtmosphereResource } from '../src/index.ts';
 import { connectTestClient, startTestAtmosphere } from '../src/testing/index.ts';
 import type { WebSocketConnection } from '../src/transports/websocket.ts';
@@ -60,20 +60,34 @@ test('a burst from an async iterator (an AI stream handing over the tokens of on
   await client.close();
 });
 
-test('one write per turn goes out at once; a second one in the same turn is held until the turn ends', async () => {
+test('a write after a pause goes out at once; one soon after another is held with it until the turn ends', async () => {
   const client = await connectTestClient(atmosphere.url('/burst/turns'), 'websocket');
   const resource = atmosphere.resource(client.trackingId)!;
   const socket = serverSocket(resource);
   await nextTick();
-  resource.write('first');
-  expect(socket.writableCorked).toBe(0);
-  resource.write('second');
-  expect(socket.writableCorked).toBe(1);
-  await nextTick();
-  expect(socket.writableCorked).toBe(0);
-  resource.write('third');
-  expect(socket.writableCorked).toBe(0);
-  expect(await client.messages.take(3)).toEqual(['first', 'second', 'third']);
+  // The clock that tells a burst from a pause, under the test's control (sockets and timers stay real).
+  vi.useFakeTimers({ toFake: ['performance'] });
+  try {
+    resource.write('first');
+    expect(socket.writableCorked).toBe(0);
+    resource.write('second');
+    expect(socket.writableCorked).toBe(1);
+    await nextTick();
+    expect(socket.writableCorked).toBe(0);
+    // Less than a millisecond later, in another turn: still a burst, held until that turn ends.
+    vi.advanceTimersByTime(0.5);
+    resource.write('third');
+    expect(socket.writableCorked).toBe(1);
+    await nextTick();
+    expect(socket.writableCorked).toBe(0);
+    // After a pause, a lone write goes out at once and leaves nothing to do at the end of its turn.
+    vi.advanceTimersByTime(5);
+    resource.write('fourth');
+    expect(socket.writableCorked).toBe(0);
+  } finally {
+    vi.useRealTimers();
+  }
+  expect(await client.messages.take(4)).toEqual(['first', 'second', 'third', 'fourth']);
   await client.close();
 });
 

@@ -36,11 +36,16 @@ function isPromise<T>(value: unknown): value is Promise<T> {
   );
 }
 
+function allStrings(values: readonly unknown[]): boolean {
+  for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'string') return false;
+  return true;
+}
+
 function targetIds(to: BroadcastOptions['to']): readonly string[] | undefined {
   if (to === undefined) return undefined;
   if (typeof to === 'string') return [to];
   // An array of ids is used as it is (no copy): AI sessions address every token to the same client.
-  if (Array.isArray(to) && to.every((target) => typeof target === 'string')) return to;
+  if (Array.isArray(to) && allStrings(to)) return to as readonly string[];
   if (typeof (to as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function')
     return [(to as AtmosphereResource).id];
   const ids: string[] = [];
@@ -60,6 +65,8 @@ export class Broadcaster implements Subscription {
   readonly #resources = new Map<string, AtmosphereResource>();
   readonly #filters: BroadcastFilter[] = [];
   readonly #host: BroadcasterHost;
+  /** The clustering backplane, unless it is the local one (which relays nothing). */
+  readonly #relay: BroadcasterBackplane | undefined;
   #tail: Promise<void> | undefined;
   #inFlight = 0;
   #destroyed = false;
@@ -67,6 +74,7 @@ export class Broadcaster implements Subscription {
   constructor(id: string, host: BroadcasterHost, options: BroadcasterOptions = {}) {
     this.id = id;
     this.#host = host;
+    this.#relay = host.backplane.name === 'local' ? undefined : host.backplane;
     this.options = Object.freeze({ ...options });
   }
 
@@ -273,8 +281,8 @@ export class Broadcaster implements Subscription {
     exclude: string | undefined,
   ): void {
     if (this.#destroyed) return;
-    const backplane = this.#host.backplane;
-    if (backplane.name !== 'local') {
+    const backplane = this.#relay;
+    if (backplane !== undefined) {
       const envelope: BackplaneMessage = { broadcaster: this.id, payload };
       if (targets) envelope.targets = targets;
       if (exclude !== undefined) envelope.exclude = exclude;

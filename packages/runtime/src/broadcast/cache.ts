@@ -63,6 +63,7 @@ export class ClientQueue {
   /** Queues a message; past the per-client limit the oldest pending one is dropped. */
   enqueue(message: OutboundMessage): void {
     if (this.pending.length >= this.#cache.limits.maxPerClient) this.dropOldest();
+    message.kept();
     this.pending.push(message);
     this.#cache.pendingCount++;
   }
@@ -88,6 +89,7 @@ export class ClientQueue {
   recordWritten(message: OutboundMessage): void {
     this.writtenSeq++;
     if (!this.retainWritten) return;
+    message.kept();
     this.unconfirmed.push(message);
     this.#cache.unconfirmedCount++;
     if (this.unconfirmed.length > this.#cache.limits.maxPerClient) {

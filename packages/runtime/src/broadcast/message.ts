@@ -14,17 +14,37 @@ export type Encoding = 'plain' | 'framed' | 'sse' | 'sse-framed' | 'binary';
 export class OutboundMessage {
   /** The payload after filters: text, or bytes for a binary message. */
   readonly payload: string | Uint8Array;
-  /** When the message was created (ms since epoch), for the cache's time-to-live. */
-  readonly createdAt: number;
   /** Name of the broadcaster that produced it, when it came from one. */
   readonly source: string | undefined;
-  #encoded: [Buffer?, Buffer?, Buffer?, Buffer?, Buffer?] = [];
+  #createdAt: number | undefined;
+  // Each encoding, once made: its bytes, or (WebSocket text, one connection so far) its string. Fields rather
+  // than an array: a message to one client (an AI token) is then one object.
+  #plain: Buffer | string | undefined;
+  #framed: Buffer | string | undefined;
+  #sse: Buffer | undefined;
+  #sseFramed: Buffer | undefined;
+  #binary: Buffer | undefined;
   #invisible: boolean | undefined;
 
-  constructor(payload: string | Uint8Array, source?: string, createdAt = Date.now()) {
+  /** Without `createdAt`, the message is stamped when it is first kept for a client, or first asked for. */
+  constructor(payload: string | Uint8Array, source?: string, createdAt?: number) {
     this.payload = payload;
     this.source = source;
-    this.createdAt = createdAt;
+    this.#createdAt = createdAt;
+  }
+
+  /**
+   * When the message was made, or first kept for a client (queued, or held until the client confirms it),
+   * in ms since epoch: the cache's time-to-live and the delivery probe count from it. A message that is
+   * written at once and kept by no one never reads the clock.
+   */
+  get createdAt(): number {
+    return (this.#createdAt ??= Date.now());
+  }
+
+  /** @internal A client's queue keeps the message: its age counts from now, if it has none yet. */
+  kept(): void {
+    this.#createdAt ??= Date.now();
   }
 
   get binary(): boolean {
@@ -50,41 +70,62 @@ export class OutboundMessage {
    * base64 text, framed like any text message.
    */
   bytes(encoding: Encoding): Buffer {
-    const index = ENCODING_INDEX[encoding];
-    const cached = this.#encoded[index];
-    if (cached) return cached;
-    const payload = this.payload;
-    let buffer: Buffer;
-    if (encoding === 'binary') {
-      buffer =
-        typeof payload === 'string'
-          ? Buffer.from(payload, 'utf8')
-          : Buffer.isBuffer(payload)
-            ? payload
-            : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    } else {
-      const text =
-        typeof payload === 'string'
-          ? payload
-          : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64');
-      if (encoding === 'plain') buffer = Buffer.from(text, 'utf8');
-      else if (encoding === 'framed') buffer = Buffer.from(lengthPrefixed(text), 'utf8');
-      else if (encoding === 'sse') buffer = Buffer.from(sseEvent(text), 'utf8');
-      // The client counts the length of what EventSource hands it, so count the normalised text.
-      else buffer = Buffer.from(sseEvent(lengthPrefixed(sseNormalize(text))), 'utf8');
+    switch (encoding) {
+      case 'plain':
+        return typeof this.#plain === 'object'
+          ? this.#plain
+          : (this.#plain = Buffer.from(this.#plain ?? this.#text('plain')));
+      case 'framed':
+        return typeof this.#framed === 'object'
+          ? this.#framed
+          : (this.#framed = Buffer.from(this.#framed ?? this.#text('framed')));
+      case 'sse':
+        return (this.#sse ??= Buffer.from(this.#text('sse')));
+      case 'sse-framed':
+        return (this.#sseFramed ??= Buffer.from(this.#text('sse-framed')));
+      case 'binary':
+        return (this.#binary ??= binaryBytes(this.payload));
     }
-    this.#encoded[index] = buffer;
-    return buffer;
+  }
+
+  /**
+   * What a WebSocket sends for a text encoding: the first connection to ask gets the string (`ws` writes it
+   * to the socket without a `Buffer` of its own, which is what a message to one client — an AI token — costs
+   * least), every later one the bytes, made once and shared (a fan-out encodes its message once).
+   */
+  wire(encoding: 'plain' | 'framed'): string | Buffer {
+    const made = encoding === 'plain' ? this.#plain : this.#framed;
+    if (made === undefined) {
+      const text = this.#text(encoding);
+      if (encoding === 'plain') this.#plain = text;
+      else this.#framed = text;
+      return text;
+    }
+    return typeof made === 'string' ? this.bytes(encoding) : made;
+  }
+
+  /** The text of a text encoding (a binary payload as base64). */
+  #text(encoding: Exclude<Encoding, 'binary'>): string {
+    const payload = this.payload;
+    const text =
+      typeof payload === 'string'
+        ? payload
+        : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64');
+    if (encoding === 'plain') return text;
+    if (encoding === 'framed') return lengthPrefixed(text);
+    if (encoding === 'sse') return sseEvent(text);
+    // The client counts the length of what EventSource hands it, so count the normalised text.
+    return sseEvent(lengthPrefixed(sseNormalize(text)));
   }
 }
 
-const ENCODING_INDEX: Readonly<Record<Encoding, 0 | 1 | 2 | 3 | 4>> = {
-  plain: 0,
-  framed: 1,
-  sse: 2,
-  'sse-framed': 3,
-  binary: 4,
-};
+/** A payload's bytes as a WebSocket binary frame carries them (text as UTF-8). */
+function binaryBytes(payload: string | Uint8Array): Buffer {
+  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
+  return Buffer.isBuffer(payload)
+    ? payload
+    : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+}
 
 /** A message as it goes on the wire: strings and bytes as they are; anything else as JSON. */
 export function encodePayload(message: unknown): string | Uint8Array {

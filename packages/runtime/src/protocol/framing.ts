@@ -39,5 +39,8 @@ export function sseErrorEvent(code: number, reason: string): string {
 
 /** True for a message a client never shows: the padding char or whitespace only. */
 export function isInvisible(text: string, paddingChar = PADDING_CHAR): boolean {
+  // Printable ASCII first (JSON, most text) cannot be trimmed away: no need to scan.
+  const first = text.charCodeAt(0);
+  if (first > 32 && first < 127) return text === paddingChar;
   return text === paddingChar || text.trim().length === 0;
 }

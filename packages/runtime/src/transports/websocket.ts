@@ -29,22 +29,21 @@ const MAX_FRAME_HEADER = 14;
 const MAX_HELD_FRAMES = 64;
 
 /**
- * Coalescing: the second write to a socket within one turn of the event loop corks it, and the end of the
- * turn uncorks every socket corked in it, so a burst (AI tokens, several broadcasts in a row) leaves in a
- * few `writev` calls instead of one per frame. The first write of a turn goes out at once, so a fan-out of
- * one message per client per turn pays nothing for it. `turn` counts turns that wrote; `corked` holds the
- * connections to uncork when this one ends. The end of a turn is a `process.nextTick`, which runs once the
+ * Coalescing: a write that comes less than `BURST_GAP_MS` after the previous one on the same connection is
+ * part of a burst (AI tokens, several broadcasts in a row): it corks the socket, and the end of the turn of
+ * the event loop uncorks every socket corked in it, so a burst leaves in a few `writev` calls instead of one
+ * per frame. A write after a pause — a token after the model thought, one broadcast to each client — goes
+ * out at once and schedules nothing: on the cold path of a lone write, scheduling the end of a turn costs
+ * more than the rest of the write together. The end of a turn is a `process.nextTick`, which runs once the
  * microtask queue is empty: the tokens an async iterator hands over from one network read (each after an
- * `await`) are one turn. A `queueMicrotask` would be cheaper to schedule (about 17 µs on the cold path of a
- * lone write) but would end the turn between two of them (test/coalescing.test.ts).
+ * `await`) are one turn; a microtask would end the turn between two of them (test/coalescing.test.ts).
  */
-let turn = 0;
+const BURST_GAP_MS = 1;
 let turnEnding = false;
 const corked: WebSocketConnection[] = [];
 
 function endTurn(): void {
   turnEnding = false;
-  turn++;
   for (let i = 0; i < corked.length; i++) corked[i]!.uncorkTurn();
   corked.length = 0;
 }
@@ -106,8 +105,8 @@ export class WebSocketConnection implements Connection {
   #probing = false;
   #awaitingDrain = false;
   #closeTimer: NodeJS.Timeout | undefined;
-  /** The last turn this connection wrote in (see `turn`), -1 before its first write. */
-  #turn = -1;
+  /** When this connection last sent a message (`performance.now()`), for telling a burst from a pause. */
+  #lastSendAt = Number.NEGATIVE_INFINITY;
   #corked = false;
   #listed = false;
   /** Frames written since the socket was corked. */
@@ -146,19 +145,29 @@ export class WebSocketConnection implements Connection {
   }
 
   write(message: OutboundMessage): void {
-    const binary = message.binary;
-    const data = message.bytes(binary ? 'binary' : this.framed ? 'framed' : 'plain');
-    if (!turnEnding) {
-      turnEnding = true;
-      process.nextTick(endTurn);
+    const now = performance.now();
+    const burst = now - this.#lastSendAt < BURST_GAP_MS;
+    this.#lastSendAt = now;
+    if (message.binary) {
+      const data = message.bytes('binary');
+      if (burst) this.#coalesce(data.length);
+      this.#ws.send(data, BINARY);
+      return;
     }
-    if (this.#turn === turn) this.#coalesce(data.length);
-    else this.#turn = turn;
-    this.#ws.send(data, binary ? BINARY : TEXT);
+    const data = message.wire(this.framed ? 'framed' : 'plain');
+    if (typeof data === 'string') {
+      // A string's UTF-8 length is at most three bytes per code unit: enough to decide on holding it back.
+      if (burst) this.#coalesce(data.length * 3);
+      // A string is a text frame without options (options would be copied into ws's own on every send).
+      this.#ws.send(data);
+    } else {
+      if (burst) this.#coalesce(data.length);
+      this.#ws.send(data, TEXT);
+    }
   }
 
   /**
-   * Holds this write back with the others of the turn (corks the socket), unless that would take the
+   * Holds this write of a burst back with the others of the turn (corks the socket), unless that would take the
    * socket's buffer to its high-water mark or hold more frames than one `writev` takes: then what is held
    * goes now, so holding never makes the socket look congested (`writable` stays true as long as the
    * kernel takes the bytes).
@@ -181,6 +190,10 @@ export class WebSocketConnection implements Connection {
     if (!this.#listed) {
       this.#listed = true;
       corked.push(this);
+      if (!turnEnding) {
+        turnEnding = true;
+        process.nextTick(endTurn);
+      }
     }
   }
 
