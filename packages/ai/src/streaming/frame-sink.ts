@@ -18,6 +18,8 @@ export class AudienceSink implements FrameSink {
   readonly #logger: Logger;
   readonly #resources = new Map<string, AtmosphereResource>();
   #targets: string[] = [];
+  /** The broadcast options addressing the audience, made when it changes rather than per frame. */
+  #to: { readonly to: readonly string[] } = { to: [] };
   readonly #failed = (error: unknown): void => {
     this.#logger.error('an AI frame was not delivered (a broadcast filter failed)', { error });
   };
@@ -43,13 +45,13 @@ export class AudienceSink implements FrameSink {
   /** Adds a resource to the audience: frames written from now on reach it too. */
   add(resource: AtmosphereResource): void {
     this.#resources.set(resource.id, resource);
-    this.#targets = [...this.#resources.keys()];
+    this.#audienceChanged();
   }
 
   /** Removes a resource; returns how many remain. */
   remove(resource: AtmosphereResource | string): number {
     if (this.#resources.delete(typeof resource === 'string' ? resource : resource.id))
-      this.#targets = [...this.#resources.keys()];
+      this.#audienceChanged();
     return this.#resources.size;
   }
 
@@ -60,11 +62,16 @@ export class AudienceSink implements FrameSink {
     else if (resource.state !== 'closed') resource.write(frame);
   }
 
+  #audienceChanged(): void {
+    this.#targets = [...this.#resources.keys()];
+    this.#to = { to: this.#targets };
+  }
+
   write(frame: string): void {
     if (this.#targets.length === 0) return;
     const broadcaster = this.#broadcaster();
     if (broadcaster) {
-      broadcaster.broadcast(frame, { to: this.#targets }).catch(this.#failed);
+      broadcaster.broadcast(frame, this.#to).catch(this.#failed);
       return;
     }
     for (const resource of this.#resources.values()) if (resource.state !== 'closed') resource.write(frame);
