@@ -52,6 +52,38 @@ describe('Broadcaster', () => {
     expect(await c.messages.take(3)).toEqual(['a-and-c', 'not-b', 'end']);
   });
 
+  test('to a resource object: the same as by its id, with filters and order kept', async () => {
+    const { broadcaster, clients } = await channel(2);
+    const [a, b] = clients as [(typeof clients)[0], (typeof clients)[0]];
+    const resource = atmosphere.resource(a.trackingId)!;
+    outbound.length = 0;
+    await broadcaster.broadcast('direct', { to: resource });
+    expect(outbound.map((m) => m.payload)).toEqual(['direct']);
+    // A filter (here asynchronous) applies, and a later message never overtakes the one it holds.
+    broadcaster.addFilter({
+      name: 'slow-first',
+      filter: (p) => (p === 'slow' ? new Promise((resolve) => setTimeout(() => resolve('SLOW'), 10)) : p),
+    });
+    const slow = broadcaster.broadcast('slow', { to: resource });
+    await broadcaster.broadcast('fast', { to: resource });
+    await slow;
+    expect(await a.messages.take(3)).toEqual(['direct', 'SLOW', 'fast']);
+    await broadcaster.broadcast('b only', { to: atmosphere.resource(b.trackingId)! });
+    expect(await b.messages.take(1)).toEqual(['b only']);
+  });
+
+  test('to a closed resource object: nothing is delivered, nothing fails', async () => {
+    const { broadcaster, clients } = await channel(2);
+    const [a, b] = clients as [(typeof clients)[0], (typeof clients)[0]];
+    const resource = atmosphere.resource(a.trackingId)!;
+    await resource.close();
+    outbound.length = 0;
+    await broadcaster.broadcast('late', { to: resource });
+    await broadcaster.broadcast('to b', { to: b.trackingId });
+    expect(await b.messages.take(1)).toEqual(['to b']);
+    expect(outbound.map((m) => m.payload)).toEqual(['to b']);
+  });
+
   test('filters transform, abort, skip the rest, and hold then release', async () => {
     const { broadcaster, clients } = await channel(1);
     const held: string[] = [];

@@ -1,4 +1,4 @@
-import type { AtmosphereResource, Broadcaster, Logger } from '@atmosphere/runtime';
+import type { AtmosphereResource, Broadcaster, BroadcastOptions, Logger } from '@atmosphere/runtime';
 
 /**
  * Where a session's frames go. `write` receives each frame once, already serialised, in order; it must keep
@@ -18,8 +18,11 @@ export class AudienceSink implements FrameSink {
   readonly #logger: Logger;
   readonly #resources = new Map<string, AtmosphereResource>();
   #targets: string[] = [];
-  /** The broadcast options addressing the audience, made when it changes rather than per frame. */
-  #to: { readonly to: readonly string[] } = { to: [] };
+  /**
+   * The broadcast options addressing the audience, made when it changes rather than per frame: the resource
+   * itself when it is the only one (the broadcaster then delivers to it without looking its id up), else ids.
+   */
+  #to: BroadcastOptions = { to: [] };
   readonly #failed = (error: unknown): void => {
     this.#logger.error('an AI frame was not delivered (a broadcast filter failed)', { error });
   };
@@ -64,7 +67,7 @@ export class AudienceSink implements FrameSink {
 
   #audienceChanged(): void {
     this.#targets = [...this.#resources.keys()];
-    this.#to = { to: this.#targets };
+    this.#to = { to: this.#resources.size === 1 ? this.#resources.values().next().value! : this.#targets };
   }
 
   write(frame: string): void {

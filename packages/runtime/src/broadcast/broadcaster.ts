@@ -36,6 +36,15 @@ function isPromise<T>(value: unknown): value is Promise<T> {
   );
 }
 
+/** A resource object (not an id or a list) that is open: the live resource of its tracking id on this node. */
+function isLiveResource(to: BroadcastOptions['to']): to is AtmosphereResource {
+  return (
+    typeof to === 'object' &&
+    typeof (to as Partial<AtmosphereResource>).deliver === 'function' &&
+    (to as AtmosphereResource).state !== 'closed'
+  );
+}
+
 function allStrings(values: readonly unknown[]): boolean {
   for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'string') return false;
   return true;
@@ -151,7 +160,19 @@ export class Broadcaster implements Subscription {
     try {
       this.#assertAlive();
       payload = encodePayload(message);
-      targets = targetIds(options?.to);
+      const to = options?.to;
+      if (
+        this.#filters.length === 0 &&
+        this.#tail === undefined &&
+        this.#relay === undefined &&
+        isLiveResource(to)
+      ) {
+        // One resource of this node and nothing in between (an AI token to the client that asked): the
+        // same delivery as by its id, without looking the id up. `exclude` cannot apply to the only target.
+        to.deliver(new OutboundMessage(payload, this.id));
+        return RESOLVED;
+      }
+      targets = targetIds(to);
     } catch (error) {
       return Promise.reject(toError(error));
     }
