@@ -17,10 +17,10 @@ export class OutboundMessage {
   /** Name of the broadcaster that produced it, when it came from one. */
   readonly source: string | undefined;
   #createdAt: number | undefined;
-  // Each encoding, once made: its bytes, or (WebSocket text, one connection so far) its string. Fields rather
-  // than an array: a message to one client (an AI token) is then one object.
-  #plain: Buffer | string | undefined;
-  #framed: Buffer | string | undefined;
+  // Each encoding's bytes, once made. Fields rather than an array: a message to one client (an AI token) is
+  // then one object.
+  #plain: Buffer | undefined;
+  #framed: Buffer | undefined;
   #sse: Buffer | undefined;
   #sseFramed: Buffer | undefined;
   #binary: Buffer | undefined;
@@ -72,13 +72,9 @@ export class OutboundMessage {
   bytes(encoding: Encoding): Buffer {
     switch (encoding) {
       case 'plain':
-        return typeof this.#plain === 'object'
-          ? this.#plain
-          : (this.#plain = Buffer.from(this.#plain ?? this.#text('plain')));
+        return (this.#plain ??= Buffer.from(this.#text('plain')));
       case 'framed':
-        return typeof this.#framed === 'object'
-          ? this.#framed
-          : (this.#framed = Buffer.from(this.#framed ?? this.#text('framed')));
+        return (this.#framed ??= Buffer.from(this.#text('framed')));
       case 'sse':
         return (this.#sse ??= Buffer.from(this.#text('sse')));
       case 'sse-framed':
@@ -86,22 +82,6 @@ export class OutboundMessage {
       case 'binary':
         return (this.#binary ??= binaryBytes(this.payload));
     }
-  }
-
-  /**
-   * What a WebSocket sends for a text encoding: the first connection to ask gets the string (`ws` writes it
-   * to the socket without a `Buffer` of its own, which is what a message to one client — an AI token — costs
-   * least), every later one the bytes, made once and shared (a fan-out encodes its message once).
-   */
-  wire(encoding: 'plain' | 'framed'): string | Buffer {
-    const made = encoding === 'plain' ? this.#plain : this.#framed;
-    if (made === undefined) {
-      const text = this.#text(encoding);
-      if (encoding === 'plain') this.#plain = text;
-      else this.#framed = text;
-      return text;
-    }
-    return typeof made === 'string' ? this.bytes(encoding) : made;
   }
 
   /** The text of a text encoding (a binary payload as base64). */

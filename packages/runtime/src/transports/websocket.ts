@@ -145,25 +145,12 @@ export class WebSocketConnection implements Connection {
   }
 
   write(message: OutboundMessage): void {
+    const binary = message.binary;
+    const data = message.bytes(binary ? 'binary' : this.framed ? 'framed' : 'plain');
     const now = performance.now();
-    const burst = now - this.#lastSendAt < BURST_GAP_MS;
+    if (now - this.#lastSendAt < BURST_GAP_MS) this.#coalesce(data.length);
     this.#lastSendAt = now;
-    if (message.binary) {
-      const data = message.bytes('binary');
-      if (burst) this.#coalesce(data.length);
-      this.#ws.send(data, BINARY);
-      return;
-    }
-    const data = message.wire(this.framed ? 'framed' : 'plain');
-    if (typeof data === 'string') {
-      // A string's UTF-8 length is at most three bytes per code unit: enough to decide on holding it back.
-      if (burst) this.#coalesce(data.length * 3);
-      // A string is a text frame without options (options would be copied into ws's own on every send).
-      this.#ws.send(data);
-    } else {
-      if (burst) this.#coalesce(data.length);
-      this.#ws.send(data, TEXT);
-    }
+    this.#ws.send(data, binary ? BINARY : TEXT);
   }
 
   /**
