@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { isRpcMessage, type RpcEvent, type RpcRequest } from './rpc.ts';
 
 /** How to start a benchmark child process. */
@@ -13,6 +14,21 @@ export interface ChildOptions {
   nodeFlags?: readonly string[];
   /** Give the process the hard limit of open files as its soft limit (servers and clients of the scale run). */
   raiseFileLimit?: boolean;
+  /** Run it on these CPUs only (`taskset -c`, e.g. `'0'`), where `taskset` exists; see {@link canPin}. */
+  cpus?: string;
+}
+
+let pinning: boolean | undefined;
+
+/** True when processes can be pinned to CPUs here (Linux with util-linux's `taskset`, at least 2 CPUs). */
+export function canPin(): boolean {
+  if (pinning === undefined) {
+    pinning =
+      process.platform === 'linux' &&
+      availableParallelism() >= 2 &&
+      spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
+  }
+  return pinning;
 }
 
 const live = new Set<ChildProcess>();
@@ -85,6 +101,7 @@ export class Child {
       options.entry,
       ...(options.args ?? []),
     ];
+    if (options.cpus !== undefined && canPin()) node.unshift('taskset', '-c', options.cpus);
     // A shell in front of node only to raise the soft limit of open files; `exec` keeps the IPC channel.
     const child = options.raiseFileLimit
       ? spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...node], {

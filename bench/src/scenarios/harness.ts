@@ -26,7 +26,7 @@ export async function startServer(
   context: BenchContext,
   config: ServerConfig,
   label: string,
-  options: { raiseFileLimit?: boolean } = {},
+  options: { raiseFileLimit?: boolean; cpus?: string } = {},
 ): Promise<ServerHandle> {
   const profileName = `${label}.cpuprofile`;
   const profiling = context.options.profile;
@@ -38,6 +38,7 @@ export async function startServer(
       ? ['--cpu-prof', `--cpu-prof-dir=${context.profileDir}`, `--cpu-prof-name=${profileName}`]
       : [],
     raiseFileLimit: options.raiseFileLimit ?? false,
+    ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
   });
   context.track(child);
   const info = await child.call<{ port: number }>('info', {}, 30_000);
@@ -68,6 +69,8 @@ export interface ClientGroupOptions {
   localAddresses?: string[];
   timeoutMs?: number;
   raiseFileLimit?: boolean;
+  /** Pin the client processes to these CPUs (`taskset -c`), where possible. */
+  cpus?: string;
 }
 
 /** Starts client processes and opens `count` connections spread evenly over them. */
@@ -84,6 +87,7 @@ export async function startClients(
       name: `clients:${label}#${i + 1}`,
       entry: CLIENT_ENTRY,
       raiseFileLimit: options.raiseFileLimit ?? false,
+      ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
     });
     context.track(child);
     children.push(child);

@@ -1,4 +1,5 @@
 import type { ClientStats } from '../clients/client-main.ts';
+import { canPin } from '../lib/child.ts';
 import { delay } from '../lib/clock.ts';
 import type { CpuSample } from '../lib/endpoint.ts';
 import { Histogram, type LatencySummary, summarize } from '../lib/histogram.ts';
@@ -93,6 +94,9 @@ async function streamOnce(
   };
 }
 
+const SERVER_CPU = '0';
+const CLIENT_CPU = '1';
+
 /** Scenario 3: AI token frames through StreamingSession vs the same JSON over raw ws. */
 export const tokensScenario: Scenario = {
   id: 'tokens',
@@ -110,11 +114,14 @@ export const tokensScenario: Scenario = {
     try {
       for (const impl of impls) {
         const label = `tokens-${impl}`;
-        const server = await startServer(context, wsServer(impl, 30_000), label);
+        // Server and client on CPUs of their own, the same for both implementations: one frame's latency
+        // depends on where the scheduler puts the two processes (waking a process on another core, or behind
+        // the server on the same one), by more than the difference measured here.
+        const server = await startServer(context, wsServer(impl, 30_000), label, { cpus: SERVER_CPU });
         const group = await startClients(
           context,
           server,
-          { impl: WS_CLIENTS[impl], count: 1, processes: 1, payload: 'frames' },
+          { impl: WS_CLIENTS[impl], count: 1, processes: 1, payload: 'frames', cpus: CLIENT_CPU },
           label,
         ).catch(async (error: unknown) => {
           await stopRun(server, undefined);
@@ -213,6 +220,9 @@ export const tokensScenario: Scenario = {
       notes: [
         'Atmosphere: `createResourceSession(resource)` from @atmosphere/ai, `session.send(token)` per frame (broadcast to the resource through its ' +
           "path's broadcaster). Raw ws: the same JSON frame built with a template string and `ws.send`.",
+        canPin()
+          ? `Each server runs on CPU ${SERVER_CPU} and its client on CPU ${CLIENT_CPU} (\`taskset\`), for both implementations alike.`
+          : "Processes are not pinned to CPUs here (no `taskset`): where the scheduler puts server and client moves one frame's latency by tens of µs.",
       ],
     });
     const added = atmo && raw ? atmo.pacedLatency.p50 - raw.pacedLatency.p50 : null;

@@ -12,15 +12,15 @@
  * Run: `pnpm cold-write [-- --writes=400]` from bench/.
  * A probe for finding where a write's time goes, not a scenario: it prints medians, it asserts nothing.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { WebSocket } from 'ws';
 import { atmosphereUrl } from '../clients/atmosphere-ws.ts';
+import { canPin } from '../lib/child.ts';
 import { delay, nextTurn } from '../lib/clock.ts';
 import { createServer } from 'node:http';
 import { createAtmosphere } from '@atmosphere/runtime';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { benchLogger } from '../servers/atmosphere.ts';
 import { BENCH_PATH } from '../servers/target.ts';
 import { tokenText } from '../servers/tokens.ts';
@@ -28,6 +28,13 @@ import { tokenText } from '../servers/tokens.ts';
 const writes = Number(/--writes=(\d+)/.exec(process.argv.join(' '))?.[1] ?? 400);
 const PAUSE_MS = 5;
 const sweep = new Uint8Array(32 * 1024 * 1024);
+/**
+ * Where the OS puts a woken client (on this process's core, or another) moves one write's time by tens of µs:
+ * this process is pinned to CPU 0 and the clients to CPU 1 where `taskset` can do it.
+ */
+const pinned =
+  canPin() &&
+  spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
 function flushCaches(): void {
   for (let i = 0; i < sweep.length; i += 64) sweep[i] = sweep[i]! + 1;
@@ -36,18 +43,18 @@ function flushCaches(): void {
 /** A client in its own process that connects to `url` and reads (and drops) what it is sent. */
 function startClient(url: string): { ready: Promise<void>; stop(): void } {
   const wsEntry = fileURLToPath(import.meta.resolve('ws'));
-  const child = spawn(
+  const command = [
     process.execPath,
-    [
-      '-e',
-      `const { WebSocket } = require(${JSON.stringify(wsEntry)});
+    '-e',
+    `const { WebSocket } = require(${JSON.stringify(wsEntry)});
        const ws = new WebSocket(${JSON.stringify(url)}, { perMessageDeflate: false });
        ws.on('open', () => process.stdout.write('open\\n'));
        ws.on('message', () => {});
        ws.on('error', (e) => { console.error(e.message); process.exit(1); });`,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  ];
+  // On CPU 1, this process on CPU 0 (see `pinned`): the same placement for both contenders.
+  if (pinned) command.unshift('taskset', '-c', '1');
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = new Promise<void>((resolve, reject) => {
     child.stdout.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`client exited with ${code}`)));
@@ -61,30 +68,30 @@ interface Parts {
   after: number[];
 }
 
-/** Wraps `ws.send` (an own property over the prototype's) to time it; `measure` removes the wrapper. */
-function timeSends(ws: WebSocket): { last: { enter: number; leave: number } } {
-  const state = { last: { enter: 0, leave: 0 } };
-  const send = Object.getPrototypeOf(ws) as { send: WebSocket['send'] };
-  ws.send = function (this: WebSocket, ...args: Parameters<WebSocket['send']>) {
-    state.last.enter = performance.now();
-    send.send.apply(this, args);
-    state.last.leave = performance.now();
+/**
+ * When the last `ws.send` began and returned. The wrapper is installed once on the prototype, before anything
+ * runs, so that no object on the measured path changes shape between writes (which would deoptimise it).
+ */
+const sendTiming = { enter: 0, leave: 0 };
+{
+  const original = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'send')!.value as WebSocket['send'];
+  WebSocket.prototype.send = function (this: WebSocket, ...args: Parameters<WebSocket['send']>) {
+    sendTiming.enter = performance.now();
+    original.apply(this, args);
+    sendTiming.leave = performance.now();
   } as WebSocket['send'];
-  return state;
 }
 
-async function measure(write: (text: string) => void, ws: WebSocket, parts: Parts, i: number): Promise<void> {
-  const timing = timeSends(ws);
+async function measure(write: (text: string) => void, parts: Parts, i: number): Promise<void> {
   await delay(PAUSE_MS);
   flushCaches();
   const started = performance.now();
   write(tokenText(i));
   await nextTurn();
   const ended = performance.now();
-  parts.before.push((timing.last.enter - started) * 1000);
-  parts.send.push((timing.last.leave - timing.last.enter) * 1000);
-  parts.after.push((ended - timing.last.leave) * 1000);
-  delete (ws as Partial<WebSocket>).send;
+  parts.before.push((sendTiming.enter - started) * 1000);
+  parts.send.push((sendTiming.leave - sendTiming.enter) * 1000);
+  parts.after.push((ended - sendTiming.leave) * 1000);
 }
 
 function median(values: number[]): number {
@@ -116,7 +123,6 @@ async function main(): Promise<void> {
     const rawSocket = await rawConnected;
     const resource = [...atmosphere.resources()].find((r) => r.state === 'connected');
     if (!resource) throw new Error('the Atmosphere client is not connected');
-    const atmoSocket = (resource.connection as unknown as { ws: WebSocket }).ws;
     const results: Record<string, Parts> = {
       atmosphere: { before: [], send: [], after: [] },
       'raw ws': { before: [], send: [], after: [] },
@@ -137,11 +143,11 @@ async function main(): Promise<void> {
     }
     for (let i = 0; i < writes; i++) {
       if (i % 2 === 0) {
-        await measure((text) => session.send(text), atmoSocket, results.atmosphere!, i);
-        await measure(rawWrite, rawSocket, results['raw ws']!, i);
+        await measure((text) => session.send(text), results.atmosphere!, i);
+        await measure(rawWrite, results['raw ws']!, i);
       } else {
-        await measure(rawWrite, rawSocket, results['raw ws']!, i);
-        await measure((text) => session.send(text), atmoSocket, results.atmosphere!, i);
+        await measure(rawWrite, results['raw ws']!, i);
+        await measure((text) => session.send(text), results.atmosphere!, i);
       }
     }
     session.complete();
