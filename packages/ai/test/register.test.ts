@@ -1,26 +1,13 @@
-import { createAtmosphere, registry } from '@atmosphere/runtime';
-import { recordingLogger } from '@atmosphere/runtime/testing';
+import { registry } from '@atmosphere/runtime';
+import { startForSelection } from '@atmosphere/runtime/testing';
 import { describe, expect, test } from 'vitest';
 import '../src/register.ts';
 import { InMemoryConversationMemory } from '../src/memory/in-memory-conversation-memory.ts';
 import { DemoRuntime } from '../src/runtimes/demo/demo-runtime.ts';
 import { OpenAiCompatibleRuntime } from '../src/runtimes/openai/openai-runtime.ts';
 
-async function start(env: Record<string, string>, settings?: Record<string, unknown>) {
-  const logger = recordingLogger();
-  const atmosphere = await createAtmosphere({
-    port: 0,
-    autoload: false,
-    env,
-    logger,
-    ...(settings ? { settings: { 'agent-runtime': settings } } : {}),
-  });
-  return {
-    atmosphere,
-    logger,
-    line: logger.lines.find((l) => l.message.startsWith('agent-runtime:'))?.message,
-  };
-}
+const start = (env: Record<string, string>, settings?: Record<string, unknown>) =>
+  startForSelection('agent-runtime', env, settings);
 
 describe('the register entry', () => {
   test('registers the built-in runtime, the demo model and the in-memory conversation store', () => {

@@ -1,5 +1,5 @@
-import { createAtmosphere, registry } from '@atmosphere/runtime';
-import { connectTestClient, recordingLogger } from '@atmosphere/runtime/testing';
+import { registry } from '@atmosphere/runtime';
+import { connectTestClient, startForSelection } from '@atmosphere/runtime/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import '../src/register.ts';
 import { RedisBackplane } from '../src/index.ts';
@@ -16,29 +16,8 @@ afterAll(async () => {
   await redis.stop();
 });
 
-async function start(
-  env: Record<string, string>,
-  settings?: Record<string, unknown>,
-): Promise<{
-  atmosphere: Awaited<ReturnType<typeof createAtmosphere>>;
-  logger: ReturnType<typeof recordingLogger>;
-  line: string | undefined;
-}> {
-  const logger = recordingLogger();
-  const atmosphere = await createAtmosphere({
-    port: 0,
-    autoload: false,
-    env,
-    logger,
-    ...(settings ? { settings: { 'broadcaster-backplane': settings } } : {}),
-  });
-  return {
-    atmosphere,
-    logger,
-    line: logger.lines.find((l) => l.level === 'info' && l.message.startsWith('broadcaster-backplane:'))
-      ?.message,
-  };
-}
+const start = (env: Record<string, string>, settings?: Record<string, unknown>) =>
+  startForSelection('broadcaster-backplane', env, settings);
 
 describe('the register entry', () => {
   test('registers the redis backplane at priority 10', () => {

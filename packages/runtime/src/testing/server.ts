@@ -32,3 +32,23 @@ export function startTestAtmosphere(options: AtmosphereOptions = {}): Promise<At
     ...options,
   });
 }
+
+/**
+ * Starts Atmosphere (as {@link startTestAtmosphere}) with `env` and, when given, `settings` for one SPI kind, and
+ * returns the line its selection of that kind logged (`<kind>: <name> …, because …`): for a provider
+ * package's tests of its register entry.
+ */
+export async function startForSelection(
+  kind: string,
+  env: Record<string, string>,
+  settings?: Record<string, unknown>,
+): Promise<{ atmosphere: Atmosphere; logger: ReturnType<typeof recordingLogger>; line: string | undefined }> {
+  const logger = recordingLogger();
+  const atmosphere = await startTestAtmosphere({
+    env,
+    logger,
+    ...(settings ? { settings: { [kind]: settings } } : {}),
+  });
+  const line = logger.lines.find((l) => l.level === 'info' && l.message.startsWith(`${kind}:`))?.message;
+  return { atmosphere, logger, line };
+}
