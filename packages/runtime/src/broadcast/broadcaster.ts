@@ -168,7 +168,8 @@ export class Broadcaster implements Subscription {
         isLiveResource(to)
       ) {
         // One resource of this node and nothing in between (an AI token to the client that asked): the
-        // same delivery as by its id, without looking the id up. `exclude` cannot apply to the only target.
+        // same delivery as by its id, without looking the id up. As there, `exclude` does not apply to
+        // addressed messages.
         to.deliver(new OutboundMessage(payload, this.id));
         return RESOLVED;
       }
