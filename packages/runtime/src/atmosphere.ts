@@ -6,6 +6,7 @@ import type { BroadcasterBackplane } from './broadcast/backplane.ts';
 import type { BroadcastOptions } from './broadcast/broadcaster.ts';
 import type { BroadcasterCache } from './broadcast/cache.ts';
 import { BroadcasterFactory } from './broadcast/factory.ts';
+import { PathTable } from './broadcast/path-template.ts';
 import { managedServiceOf } from './decorators.ts';
 import { AtmosphereError } from './errors.ts';
 import { authInterceptor, DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './interceptors/auth.ts';
@@ -20,7 +21,13 @@ import {
 import type { AtmosphereInterceptor } from './interceptors/interceptor.ts';
 import { rateLimitInterceptor } from './interceptors/rate-limit.ts';
 import { consoleLogger, type Logger } from './logger.ts';
-import type { ManagedHandler, ManagedOptions, ManagedService } from './managed.ts';
+import type {
+  HttpRoute,
+  HttpRouteHandler,
+  ManagedHandler,
+  ManagedOptions,
+  ManagedService,
+} from './managed.ts';
 import type { AtmosphereDescription, AtmosphereOptions } from './options.ts';
 import { describeOriginPolicy, type OriginPolicy } from './protocol/cors.ts';
 import type { KindSelection, ProviderKind, ProviderKinds } from './registry/registry.ts';
@@ -61,6 +68,7 @@ export class Atmosphere {
   #ticker: NodeJS.Timeout | undefined;
   #lastSweep = 0;
   #closing: Promise<void> | undefined;
+  readonly #httpRoutes = new PathTable<HttpRouteHandler>();
   #wrappedRequest: ((...args: unknown[]) => void)[] = [];
   #wrappedUpgrade: ((...args: unknown[]) => void)[] = [];
   readonly #onRequest = (request: IncomingMessage, response: ServerResponse): void => {
@@ -244,17 +252,75 @@ export class Atmosphere {
   /** Serves the request when its path is an Atmosphere path; returns false (touching nothing) otherwise. */
   handleRequest(request: IncomingMessage, response: ServerResponse): boolean {
     const route = this.#core.route(request.url);
-    if (!route) return false;
-    this.#http.serve(request, response, route);
+    if (route) {
+      this.#http.serve(request, response, route);
+      return true;
+    }
+    const http = this.#httpRoute(request.url);
+    if (!http?.value.request) return false;
+    const routeHandler = http.value;
+    this.#runHttpRoute(() => routeHandler.request?.(request, response, http.params), response);
     return true;
   }
 
   /** Upgrades the request when its path is an Atmosphere path; returns false (touching nothing) otherwise. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const route = this.#core.route(request.url);
-    if (!route) return false;
-    this.#upgrade.serve(request, socket, head, route);
+    if (route) {
+      this.#upgrade.serve(request, socket, head, route);
+      return true;
+    }
+    const http = this.#httpRoute(request.url);
+    if (!http?.value.upgrade) return false;
+    try {
+      http.value.upgrade(request, socket, head, http.params);
+    } catch (error) {
+      this.logger.error(`upgrade handler of ${request.url ?? '/'} threw`, { error });
+      rejectUpgrade(socket, 500, 'Internal Server Error');
+    }
     return true;
+  }
+
+  /**
+   * Serves plain HTTP requests (and, with `upgrade`, upgrade requests) on a path of the Atmosphere server,
+   * outside the Atmosphere protocol: for protocols that live beside it (an MCP endpoint, an AI SDK chat
+   * endpoint). The path is a template like `managed()`'s; managed paths win over these. The handler owns the
+   * request completely: no interceptor runs (origin, auth and limits are its to check) and a throw or a
+   * rejection answers 500. Returns the route; `remove()` unregisters it.
+   */
+  handle(path: string, handler: HttpRouteHandler): HttpRoute {
+    this.#httpRoutes.add(path, handler);
+    return {
+      path,
+      remove: () => {
+        this.#httpRoutes.remove(path);
+      },
+    };
+  }
+
+  #httpRoute(url: string | undefined) {
+    if (this.#httpRoutes.size === 0) return undefined;
+    const raw = url ?? '/';
+    const queryStart = raw.indexOf('?');
+    try {
+      return this.#httpRoutes.match(decodeURIComponent(queryStart === -1 ? raw : raw.slice(0, queryStart)));
+    } catch {
+      return undefined;
+    }
+  }
+
+  #runHttpRoute(call: () => void | Promise<void>, response: ServerResponse): void {
+    const failed = (error: unknown): void => {
+      this.logger.error('an HTTP route handler failed', { error });
+      if (!response.headersSent) sendText(response, 500, 'Internal Server Error');
+      else response.destroy();
+    };
+    try {
+      const result = call();
+      if (result instanceof Promise) result.catch(failed);
+    } catch (error) {
+      failed(error);
+    }
   }
 
   /** Who is who: the selection of each provider kind, paths, interceptors, counts. */

@@ -32,6 +32,8 @@ export type { AtmosphereInterceptor, ConnectContext, InboundPayload } from './in
 export { rateLimitInterceptor, type RateLimitOptions } from './interceptors/rate-limit.ts';
 export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logger.ts';
 export type {
+  HttpRoute,
+  HttpRouteHandler,
   ManagedContext,
   ManagedHandler,
   ManagedOptions,

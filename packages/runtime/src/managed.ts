@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Broadcaster, BroadcasterOptions, BroadcastOptions } from './broadcast/broadcaster.ts';
 import type { AtmosphereError } from './errors.ts';
 import type { AtmosphereResource, DisconnectReason } from './resource.ts';
@@ -58,5 +60,30 @@ export interface ManagedService {
     broadcaster: BroadcasterOptions;
   };
   /** Unregisters the path: new requests get 404; connected clients stay. */
+  remove(): void;
+}
+
+/**
+ * A handler for plain HTTP on a path of the Atmosphere server ({@link Atmosphere.handle}). `params` are the
+ * path template's parameters. It owns the request: it answers, and checks origin, auth and limits itself.
+ */
+export interface HttpRouteHandler {
+  request?(
+    request: IncomingMessage,
+    response: ServerResponse,
+    params: Readonly<Record<string, string>>,
+  ): void | Promise<void>;
+  upgrade?(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    params: Readonly<Record<string, string>>,
+  ): void;
+}
+
+/** A registered plain HTTP route. */
+export interface HttpRoute {
+  readonly path: string;
+  /** Unregisters the route: new requests for it are no longer served. */
   remove(): void;
 }

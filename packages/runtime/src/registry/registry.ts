@@ -1,5 +1,6 @@
 import type { BroadcasterBackplane } from '../broadcast/backplane.ts';
 import type { BroadcasterCache } from '../broadcast/cache.ts';
+import type { StreamLog } from '../spi/stream-log.ts';
 import { AtmosphereError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
@@ -10,6 +11,7 @@ import type { Logger } from '../logger.ts';
 export interface ProviderKinds {
   'broadcaster-backplane': BroadcasterBackplane;
   'broadcaster-cache': BroadcasterCache;
+  'stream-log': StreamLog;
 }
 
 export type ProviderKind = keyof ProviderKinds;

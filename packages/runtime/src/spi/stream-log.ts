@@ -1,0 +1,99 @@
+/**
+ * The log SPI (provider kind `stream-log`): where every delivered message of a stream — a broadcaster, an AI
+ * run, a room — gets its position, and where a subscriber that comes back (to this process, another node, a
+ * restarted server) finds what it missed. The memory store is the runtime's default; SQLite, Redis Streams
+ * and Kafka stores live in other packages and run the same contract suite
+ * (`@atmosphere/runtime/testing/stream-log-contract`).
+ *
+ * The runtime keeps the per-client delivery state (what each client was written, confirmed, is owed); a
+ * store only keeps streams. That is what lets a store be written outside the runtime.
+ */
+
+/** A value, or a promise of it: stores that answer synchronously (memory) cost the hot path no promise. */
+export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * A record's place in its stream. `epoch` is a random id that changes whenever the stream's history is lost
+ * (a memory store restarted, a Redis key flushed, a SQLite file replaced); `seq` counts 1, 2, 3… within an
+ * epoch. The same position means the same record on every node that shares the log.
+ */
+export interface StreamPosition {
+  readonly epoch: string;
+  readonly seq: number;
+}
+
+/** What is appended: one message as it is delivered (after broadcast filters), with who it is for. */
+export interface LogEntry {
+  /** Text, or bytes for a binary message; read back exactly (same type, same characters or bytes). */
+  readonly payload: string | Uint8Array;
+  /** Tracking ids the message is addressed to; absent = every subscriber of the stream. */
+  readonly targets?: readonly string[];
+  /** A tracking id left out (the sender), for messages to every subscriber. */
+  readonly exclude?: string;
+}
+
+/** A record of the log: an entry with its sequence number and when it was appended. */
+export interface LogRecord extends LogEntry {
+  readonly seq: number;
+  /** When the store appended it, in ms since the Unix epoch (the store's clock). */
+  readonly time: number;
+}
+
+/** Where a stream stands. */
+export interface StreamState {
+  readonly epoch: string;
+  /** The seq of the oldest record the store still holds; `last + 1` when it holds none. */
+  readonly first: number;
+  /** The seq of the newest record appended in this epoch; 0 before the first. */
+  readonly last: number;
+}
+
+/** The answer to a read: the stream's state at the time, and the records asked for. */
+export interface LogRead extends StreamState {
+  /**
+   * Records with a seq greater than the one asked after, oldest first, consecutive, at most `limit`. When
+   * the store no longer holds some of them (trimmed, expired), the first record returned has a seq greater
+   * than `after + 1` — or none is returned while `last > after`: the caller has a gap it must signal.
+   */
+  readonly records: readonly LogRecord[];
+}
+
+/** How much to read at once. */
+export interface LogReadOptions {
+  /** Most records returned. Default: the store's own (the contract suite asks for at least 1 000). */
+  readonly limit?: number;
+}
+
+/**
+ * A store of streams. Contract (checked by the contract suite against the real store):
+ * - `append` numbers the entries of one call consecutively after the stream's last seq, in a new epoch for
+ *   a stream the store does not hold; appends to one stream keep the order in which they were called, even
+ *   when the caller does not wait for one before making the next;
+ * - what `read` returns is exactly what was appended (payload type and content, targets, exclude);
+ * - `state`/`read` of a stream the store does not hold answer `undefined`; they never create it;
+ * - a store that survives a restart (`durable`) keeps each stream's epoch, records and numbering; a store
+ *   that lost a stream's history gives it a new epoch at its next append;
+ * - after `close()`, every call fails with an `AtmosphereError` of code `CLOSED`.
+ * Stores bound what they keep (count, bytes, age) and say so in their options; trimming never renumbers.
+ */
+export interface StreamLog {
+  readonly name: string;
+  /** True when streams survive the process (SQLite, Redis, Kafka); false for memory. */
+  readonly durable: boolean;
+  /** True when several nodes share the streams (Redis, Kafka). */
+  readonly shared: boolean;
+  /** Appends entries to a stream; resolves to the position of the first (the others follow, seq + 1 each). */
+  append(stream: string, entries: readonly LogEntry[]): Awaitable<StreamPosition>;
+  /** Records with a seq greater than `after`, in order. */
+  read(stream: string, after: number, options?: LogReadOptions): Awaitable<LogRead | undefined>;
+  /** Where a stream stands, or `undefined` when the store does not hold it. */
+  state(stream: string): Awaitable<StreamState | undefined>;
+  /** Drops the records of a stream with a seq below `before` (the numbering goes on). */
+  trim(stream: string, before: number): Awaitable<void>;
+  /** Forgets a stream: its next append starts a new epoch at seq 1. */
+  delete(stream: string): Awaitable<void>;
+  /** Periodic upkeep (expiry, size limits); the runtime calls it about once a second. */
+  sweep?(now: number): Awaitable<void>;
+  /** Releases the store's resources (connections, files). A connection passed in by the application stays open. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,290 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import { AtmosphereError } from '../errors.ts';
+import type { LogEntry, LogRead, StreamLog } from '../spi/stream-log.ts';
+
+/** How the contract suite gets the store under test. */
+export interface StreamLogContractOptions {
+  /** A fresh store, on storage no other test uses (a new file, a new key prefix, new topics). */
+  create(): StreamLog | Promise<StreamLog>;
+  /**
+   * Durable stores: closes `log` and opens a new store on the same storage, as a restarted process would.
+   * The suite then checks that epochs, records and numbering survived.
+   */
+  reopen?(log: StreamLog): StreamLog | Promise<StreamLog>;
+  /**
+   * Durable stores: destroys the storage behind `log` the way an operator or a failure would (the file
+   * replaced, the keys flushed) and returns a store on the emptied storage. The suite checks that every stream
+   * gets a new epoch.
+   */
+  loseHistory?(log: StreamLog): StreamLog | Promise<StreamLog>;
+  /** Per-test timeout. Default 20 000 ms. */
+  readonly timeoutMs?: number;
+}
+
+let streamCounter = 0;
+/** A stream name no other test of the run uses (stores may share storage between tests). */
+function streamName(label: string): string {
+  return `contract.${label}.${process.pid}.${Date.now().toString(36)}.${++streamCounter}`;
+}
+
+function texts(read: LogRead | undefined): (string | Uint8Array)[] {
+  return read?.records.map((r) => r.payload) ?? [];
+}
+
+/**
+ * The contract of a log store (provider kind `stream-log`), as a vitest `describe` block, run against the real
+ * store: numbering, exact read-back of text and bytes, targets and exclude, ordering of appends that are not
+ * awaited one by one, reads after a position and with a limit, trimming (gaps detectable), deletion (a new
+ * epoch), unknown streams, durability across a reopen (when `reopen` is given), a new epoch after lost
+ * history (when `loseHistory` is given), and `CLOSED` after `close()`.
+ */
+export function streamLogContract(name: string, options: StreamLogContractOptions): void {
+  const timeout = options.timeoutMs ?? 20_000;
+
+  describe(`${name}: stream-log contract`, () => {
+    const open: StreamLog[] = [];
+    const make = async (): Promise<StreamLog> => {
+      const log = await options.create();
+      open.push(log);
+      return log;
+    };
+    afterEach(async () => {
+      for (const log of open.splice(0)) await log.close().catch(() => undefined);
+    });
+
+    test(
+      'appends number a new stream 1, 2, 3… in one epoch; state says where it stands',
+      async () => {
+        const log = await make();
+        const stream = streamName('numbering');
+        expect(await log.state(stream)).toBeUndefined();
+        const first = await log.append(stream, [{ payload: 'a' }]);
+        expect(first.seq).toBe(1);
+        expect(typeof first.epoch).toBe('string');
+        expect(first.epoch.length).toBeGreaterThanOrEqual(8);
+        const next = await log.append(stream, [{ payload: 'b' }, { payload: 'c' }, { payload: 'd' }]);
+        expect(next).toEqual({ epoch: first.epoch, seq: 2 });
+        expect(await log.state(stream)).toEqual({ epoch: first.epoch, first: 1, last: 4 });
+      },
+      timeout,
+    );
+
+    test(
+      'reads back exactly what was appended: text, bytes, targets, exclude, and the time',
+      async () => {
+        const log = await make();
+        const stream = streamName('exact');
+        const bytes = Uint8Array.from([0, 1, 2, 250, 255, 0]);
+        const unicode = 'é ✓ 𝄞 "quoted" \\ \n\r\t {"json":[1,2]}';
+        const before = Date.now();
+        await log.append(stream, [
+          { payload: 'plain' },
+          { payload: bytes },
+          { payload: unicode, targets: ['t-1', 't-2'] },
+          { payload: '', exclude: 'sender-1' },
+          { payload: 'x'.repeat(256 * 1024) },
+        ]);
+        const after = Date.now();
+        const read = await log.read(stream, 0);
+        expect(read?.records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+        const [plain, binary, addressed, excluding, large] = read!.records;
+        expect(plain!.payload).toBe('plain');
+        expect(plain!.targets).toBeUndefined();
+        expect(plain!.exclude).toBeUndefined();
+        expect(binary!.payload).toBeInstanceOf(Uint8Array);
+        expect([...(binary!.payload as Uint8Array)]).toEqual([...bytes]);
+        expect(addressed!.payload).toBe(unicode);
+        expect(addressed!.targets).toEqual(['t-1', 't-2']);
+        expect(excluding!.payload).toBe('');
+        expect(excluding!.exclude).toBe('sender-1');
+        expect(large!.payload).toBe('x'.repeat(256 * 1024));
+        for (const record of read!.records) {
+          // Stores may keep the time to the second (or to the millisecond): allow a second of rounding.
+          expect(record.time).toBeGreaterThanOrEqual(before - 1_000);
+          expect(record.time).toBeLessThanOrEqual(after + 1_000);
+        }
+      },
+      timeout,
+    );
+
+    test(
+      'appends made without waiting keep the order they were called in, per stream',
+      async () => {
+        const log = await make();
+        const a = streamName('order-a');
+        const b = streamName('order-b');
+        const pending: Promise<unknown>[] = [];
+        for (let i = 0; i < 200; i++) {
+          pending.push(Promise.resolve(log.append(a, [{ payload: `a${i}` }])));
+          if (i % 3 === 0) pending.push(Promise.resolve(log.append(b, [{ payload: `b${i}` }])));
+        }
+        await Promise.all(pending);
+        const readA = await log.read(a, 0, { limit: 1_000 });
+        expect(texts(readA)).toEqual(Array.from({ length: 200 }, (_, i) => `a${i}`));
+        expect(readA!.records.map((r) => r.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+        const readB = await log.read(b, 0, { limit: 1_000 });
+        expect(texts(readB)).toEqual(
+          Array.from({ length: 200 }, (_, i) => i)
+            .filter((i) => i % 3 === 0)
+            .map((i) => `b${i}`),
+        );
+      },
+      timeout,
+    );
+
+    test(
+      'reads after a position, with a limit, and past the end',
+      async () => {
+        const log = await make();
+        const stream = streamName('read');
+        const entries: LogEntry[] = Array.from({ length: 50 }, (_, i) => ({ payload: `m${i + 1}` }));
+        const { epoch } = await log.append(stream, entries);
+        const middle = await log.read(stream, 20, { limit: 5 });
+        expect(middle).toMatchObject({ epoch, first: 1, last: 50 });
+        expect(texts(middle)).toEqual(['m21', 'm22', 'm23', 'm24', 'm25']);
+        const rest = await log.read(stream, 45);
+        expect(texts(rest)).toEqual(['m46', 'm47', 'm48', 'm49', 'm50']);
+        const end = await log.read(stream, 50);
+        expect(end).toMatchObject({ epoch, last: 50, records: [] });
+        const beyond = await log.read(stream, 70);
+        expect(beyond?.records).toEqual([]);
+        const all = await log.read(stream, 0, { limit: 1_000 });
+        expect(all?.records).toHaveLength(50);
+      },
+      timeout,
+    );
+
+    test(
+      'trimming drops the oldest records and keeps the numbering: a reader behind it sees the gap',
+      async () => {
+        const log = await make();
+        const stream = streamName('trim');
+        const { epoch } = await log.append(
+          stream,
+          Array.from({ length: 10 }, (_, i) => ({ payload: `m${i + 1}` })),
+        );
+        await log.trim(stream, 7);
+        expect(await log.state(stream)).toEqual({ epoch, first: 7, last: 10 });
+        const behind = await log.read(stream, 2);
+        expect(behind?.first).toBe(7);
+        expect(behind?.records[0]?.seq).toBe(7);
+        expect(texts(behind)).toEqual(['m7', 'm8', 'm9', 'm10']);
+        await log.trim(stream, 11);
+        expect(await log.state(stream)).toEqual({ epoch, first: 11, last: 10 });
+        const empty = await log.read(stream, 3);
+        expect(empty).toMatchObject({ epoch, first: 11, last: 10, records: [] });
+        const next = await log.append(stream, [{ payload: 'm11' }]);
+        expect(next).toEqual({ epoch, seq: 11 });
+      },
+      timeout,
+    );
+
+    test(
+      'deleting a stream forgets it; its next append starts a new epoch at 1',
+      async () => {
+        const log = await make();
+        const stream = streamName('delete');
+        const old = await log.append(stream, [{ payload: 'old' }, { payload: 'older' }]);
+        await log.delete(stream);
+        expect(await log.state(stream)).toBeUndefined();
+        expect(await log.read(stream, 0)).toBeUndefined();
+        const fresh = await log.append(stream, [{ payload: 'new' }]);
+        expect(fresh.seq).toBe(1);
+        expect(fresh.epoch).not.toBe(old.epoch);
+        expect(texts(await log.read(stream, 0))).toEqual(['new']);
+        await log.delete(streamName('never-appended'));
+      },
+      timeout,
+    );
+
+    test(
+      'streams are independent: numbering, epochs and records',
+      async () => {
+        const log = await make();
+        const a = streamName('independent-a');
+        const b = streamName('independent-b');
+        const positionA = await log.append(a, [{ payload: '1' }, { payload: '2' }]);
+        const positionB = await log.append(b, [{ payload: 'only' }]);
+        expect(positionB.seq).toBe(1);
+        expect(positionB.epoch).not.toBe(positionA.epoch);
+        expect(texts(await log.read(b, 0))).toEqual(['only']);
+        expect((await log.state(a))?.last).toBe(2);
+      },
+      timeout,
+    );
+
+    test(
+      'after close(), every call fails with CLOSED',
+      async () => {
+        const log = await options.create();
+        const stream = streamName('closed');
+        await log.append(stream, [{ payload: 'x' }]);
+        await log.close();
+        const calls: (() => unknown)[] = [
+          () => log.append(stream, [{ payload: 'y' }]),
+          () => log.read(stream, 0),
+          () => log.state(stream),
+          () => log.trim(stream, 1),
+          () => log.delete(stream),
+        ];
+        for (const call of calls) {
+          let failure: unknown;
+          try {
+            await call();
+          } catch (error) {
+            failure = error;
+          }
+          expect(AtmosphereError.isInstance(failure) && failure.code === 'CLOSED').toBe(true);
+        }
+        await log.close();
+      },
+      timeout,
+    );
+
+    if (options.reopen) {
+      const reopen = (log: StreamLog) => options.reopen!(log);
+      test(
+        'durable: a reopened store keeps every epoch, record and the numbering',
+        async () => {
+          const log = await options.create();
+          const stream = streamName('durable');
+          const position = await log.append(stream, [
+            { payload: 'before', targets: ['t'] },
+            { payload: Uint8Array.from([9, 8, 7]) },
+          ]);
+          const reopened = await reopen(log);
+          open.push(reopened);
+          expect(await reopened.state(stream)).toEqual({ epoch: position.epoch, first: 1, last: 2 });
+          const read = await reopened.read(stream, 0);
+          expect(read?.records[0]).toMatchObject({ seq: 1, payload: 'before', targets: ['t'] });
+          expect([...(read!.records[1]!.payload as Uint8Array)]).toEqual([9, 8, 7]);
+          expect(await reopened.append(stream, [{ payload: 'after' }])).toEqual({
+            epoch: position.epoch,
+            seq: 3,
+          });
+        },
+        timeout,
+      );
+    }
+
+    if (options.loseHistory) {
+      const loseHistory = (log: StreamLog) => options.loseHistory!(log);
+      test(
+        'lost history: a stream whose records were destroyed gets a new epoch',
+        async () => {
+          const log = await options.create();
+          const stream = streamName('lost');
+          const before = await log.append(stream, [{ payload: 'gone' }]);
+          const emptied = await loseHistory(log);
+          open.push(emptied);
+          const state = await emptied.state(stream);
+          expect(state === undefined || state.epoch !== before.epoch).toBe(true);
+          const after = await emptied.append(stream, [{ payload: 'new' }]);
+          expect(after.epoch).not.toBe(before.epoch);
+          expect(after.seq).toBe(1);
+        },
+        timeout,
+      );
+    }
+  });
+}
