@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { Atmosphere } from './atmosphere.ts';
 import { type BroadcasterBackplane, LocalBackplane } from './broadcast/backplane.ts';
 import { DEFAULT_CACHE_LIMITS, MemoryBroadcasterCache } from './broadcast/cache.ts';
+import { MemoryStreamLog } from './log/memory-stream-log.ts';
 import { AtmosphereError } from './errors.ts';
 import { consoleLogger } from './logger.ts';
 import type { AtmosphereOptions } from './options.ts';
@@ -40,6 +41,7 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
   const kinds = new Set<string>([
     'broadcaster-backplane',
     'broadcaster-cache',
+    'stream-log',
     ...registry.kinds(),
     ...explicit.map((p) => p.kind),
   ]);
@@ -118,6 +120,13 @@ function builtinProviders(options: AtmosphereOptions): Provider[] {
       priority: 0,
       isAvailable: () => true,
       create: () => new MemoryBroadcasterCache({ ...DEFAULT_CACHE_LIMITS, ...options.cache }),
+    },
+    {
+      kind: 'stream-log',
+      name: 'memory',
+      priority: 0,
+      isAvailable: () => true,
+      create: () => new MemoryStreamLog(options.log),
     },
   ];
 }

@@ -15,6 +15,11 @@ export { BroadcasterFactory } from './broadcast/factory.ts';
 export type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from './broadcast/filter.ts';
 export { type Encoding, OutboundMessage } from './broadcast/message.ts';
 export { PathTemplate } from './broadcast/path-template.ts';
+export {
+  DEFAULT_MEMORY_LOG_LIMITS,
+  MemoryStreamLog,
+  type MemoryStreamLogLimits,
+} from './log/memory-stream-log.ts';
 export { Disconnect, Heartbeat, ManagedService, Message, Ready } from './decorators.ts';
 export { AtmosphereError, type AtmosphereErrorCode, type AtmosphereErrorOptions } from './errors.ts';
 export { type AuthOptions, authInterceptor, type TokenSource } from './interceptors/auth.ts';

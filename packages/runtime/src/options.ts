@@ -5,6 +5,7 @@ import type { AuthOptions } from './interceptors/auth.ts';
 import type { BackpressureOptions, HeartbeatOptions } from './interceptors/builtins.ts';
 import type { AtmosphereInterceptor } from './interceptors/interceptor.ts';
 import type { RateLimitOptions } from './interceptors/rate-limit.ts';
+import type { MemoryStreamLogLimits } from './log/memory-stream-log.ts';
 import type { Logger } from './logger.ts';
 import type { OriginPolicy } from './protocol/cors.ts';
 import type { KindSelection, Provider } from './registry/registry.ts';
@@ -40,6 +41,8 @@ export interface AtmosphereOptions {
   backpressure?: BackpressureOptions;
   /** Missed-message cache limits (PROTOCOL.md §6 defaults). */
   cache?: Partial<CacheLimits>;
+  /** Limits of the memory stream log (the default `stream-log`). */
+  log?: Partial<MemoryStreamLogLimits>;
   /** How long a client that lost its connection may take to come back. Default `cache.clientTtlMs` (60 s). */
   reconnectGraceMs?: number;
   /** The auth hook; absent = no authentication. */

@@ -1,3 +1,5 @@
+import type { StreamPosition } from '../spi/stream-log.ts';
+
 /** A message relayed between nodes: already filtered, with its recipients when it is addressed. */
 export interface BackplaneMessage {
   /** The broadcaster id (channel). */
@@ -7,6 +9,11 @@ export interface BackplaneMessage {
   targets?: readonly string[];
   /** Tracking id left out (the sender). */
   exclude?: string;
+  /**
+   * The message's position in the broadcaster's stream, when a shared log assigned one: a node that sees a
+   * jump fills the gap from the log before delivering anything newer. Backplanes carry it unchanged.
+   */
+  position?: StreamPosition;
 }
 
 /**
