@@ -27,6 +27,8 @@ export type AiErrorCode =
   | 'STRUCTURED_OUTPUT_INVALID'
   /** Too many prompts of one client are running at once. */
   | 'TOO_MANY_PROMPTS'
+  /** The client may not do this to that run (it is not one of the run's audience). */
+  | 'FORBIDDEN'
   /** The handler or an interceptor failed. */
   | 'AI_FAILED';
 
@@ -78,6 +80,11 @@ export function cancelledError(reason?: unknown): AtmosphereError {
   return aiError('CANCELLED', detail ? `The run was cancelled: ${detail}` : 'The run was cancelled.', {
     cause: reason,
   });
+}
+
+/** The abort reason of a run the user stopped (a `CANCELLED` error: runtimes treat it as any abort). */
+export function stoppedError(): AtmosphereError {
+  return aiError('CANCELLED', 'The run was stopped by the user.');
 }
 
 /** True when `error` is (or wraps) an abort: a DOMException AbortError, a TimeoutError, or a CANCELLED error. */

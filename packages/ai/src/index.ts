@@ -19,6 +19,7 @@ export {
   describeError,
   isAbortError,
   LlmError,
+  stoppedError,
   type LlmErrorKind,
 } from './errors.ts';
 export {
@@ -93,6 +94,7 @@ export {
   LAST_SEQ_PARAM,
   parseAiFrame,
   RUN_ID_METADATA_KEY,
+  STOP_PREFIX,
 } from './streaming/frames.ts';
 export { RunRecord, RunRegistry, type RunRegistryOptions } from './streaming/run-registry.ts';
 export {

@@ -35,7 +35,7 @@ export { FRAMEWORK_VERSION, Params, TRANSPORT_NAMES, type TransportName } from '
 export { FrameParser } from './protocol/framing.ts';
 export { type Handshake, parseHandshake } from './protocol/handshake.ts';
 export { SseParser } from './protocol/sse-parser.ts';
-export { type ApprovalRequest, approvalMessage } from './ai/approval.ts';
+export { type ApprovalRequest, approvalMessage, stopMessage } from './ai/approval.ts';
 export {
   ChatModel,
   type ChatMessage,

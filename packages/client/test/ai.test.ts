@@ -60,6 +60,35 @@ describe.each(['websocket', 'sse', 'long-polling'] as const)('%s', (transport) =
     expect(handle.sessionId).toMatch(/^s1-/);
   });
 
+  test('stop() asks the server to stop the run; the stream ends "stopped" with the text so far', async () => {
+    fixture = await startFixture();
+    const stream = recordStream();
+    const completions: (string | undefined)[] = [];
+    handle = subscribeStreaming(
+      { url: fixture.url('/ai'), transport, fallbackTransport: [] },
+      {
+        ...stream.handlers,
+        onComplete: (summary, frame) => {
+          completions.push(frame.type === 'complete' ? frame.reason : 'not complete');
+          stream.handlers.onComplete(summary);
+        },
+      },
+      { atmosphere: new Atmosphere() },
+    );
+    expect(handle.stop()).toBe(false);
+    handle.send('slow:200');
+    await eventually(() => stream.tokens.length >= 3 && handle!.runId !== undefined, 'three tokens');
+    expect(handle.stop()).toBe(true);
+    await stream.log.waitFor((item) => item.startsWith('complete'));
+    expect(completions).toEqual(['stopped']);
+    expect(stream.tokens.length).toBeLessThan(200);
+    expect(stream.tokens.join('')).toBe(
+      Array.from({ length: stream.tokens.length }, (_, i) => `t${i + 1} `).join(''),
+    );
+    expect(handle.runId).toBeUndefined();
+    expect(handle.stop()).toBe(false);
+  });
+
   test('a stream cut in the middle resumes: every token once, in order', async () => {
     fixture = await startFixture();
     const stream = recordStream();

@@ -15,7 +15,7 @@ import { runAgent } from '../pipeline/run-agent.ts';
 import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import { AudienceSink } from '../streaming/frame-sink.ts';
-import { LAST_SEQ_PARAM } from '../streaming/frames.ts';
+import { LAST_SEQ_PARAM, STOP_PREFIX } from '../streaming/frames.ts';
 import { RunRegistry } from '../streaming/run-registry.ts';
 import { FrameStreamingSession } from '../streaming/streaming-session.ts';
 import {
@@ -246,6 +246,26 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
     if (run && !run.session.closed && !run.audience.has(resource)) join(run, resource);
   };
 
+  /** `/__stop/<runId>`: the user stops a run it is part of; the text so far stands. */
+  const stop = (resource: AtmosphereResource, runId: string): void => {
+    const run = live.get(runId);
+    if (!run) {
+      // A run that just finished is not an error: the stop and the end crossed.
+      if (!runs.get(runId))
+        refuse(resource, 'UNKNOWN_RUN', `Run ${runId.slice(0, 64)} is unknown or expired; nothing to stop.`);
+      return;
+    }
+    if (!run.audience.has(resource)) {
+      refuse(
+        resource,
+        'FORBIDDEN',
+        `This client is not part of run ${runId.slice(0, 64)} and cannot stop it.`,
+      );
+      return;
+    }
+    run.session.stop();
+  };
+
   const service: ManagedServiceRegistration = atmosphere.managed<string | Uint8Array>(
     options.path,
     {
@@ -273,6 +293,10 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
               'No pending approval with this id for this client (it may have been answered already or have expired).',
             );
           }
+          return;
+        }
+        if (message.startsWith(STOP_PREFIX)) {
+          stop(resource, message.slice(STOP_PREFIX.length).trim());
           return;
         }
         const parsed = parsePromptMessage(message, maxPromptLength);

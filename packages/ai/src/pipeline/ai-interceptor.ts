@@ -19,7 +19,7 @@ export interface AiRequest {
 
 /** How a prompt's answer ended, as `beforeCompletion` and `postProcess` see it. */
 export interface AiResponse {
-  readonly status: 'complete' | 'error' | 'cancelled';
+  readonly status: 'complete' | 'error' | 'cancelled' | 'stopped';
   /** The answer's text, as streamed. */
   readonly text: string;
   readonly usage: TokenUsage | undefined;

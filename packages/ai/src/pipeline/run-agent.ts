@@ -112,7 +112,11 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
       view.error(error);
     }
     const ended = view.ended;
-    if (ended?.status === 'error' || session.closed) {
+    if (session.closed && (await session.done).status === 'stopped') {
+      // Stopped by the user: what was said so far stands, in the conversation too.
+      response = { status: 'stopped', text: view.text, usage: view.totalUsage };
+      await remember(options, request, view.text, logger);
+    } else if (ended?.status === 'error' || session.closed) {
       const error = ended?.status === 'error' ? ended.error : await outcomeError(session);
       response = failed(view, error);
     } else {
@@ -128,17 +132,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
         await interceptors[i]!.beforeCompletion?.(done, request, context);
       session.complete(ended?.status === 'complete' ? ended.summary : undefined);
       response = done;
-      if (memory && options.conversationId !== undefined) {
-        const exchange: ChatMessage[] = [
-          { role: 'user', content: request.message },
-          { role: 'assistant', content: view.text },
-        ];
-        await memory
-          .append(options.conversationId, exchange)
-          .catch((error: unknown) =>
-            logger.error(`conversation memory ${memory.name}: the exchange could not be stored`, { error }),
-          );
-      }
+      await remember(options, request, view.text, logger);
     }
   } catch (error) {
     session.error(error);
@@ -154,6 +148,26 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
     }
   }
   return response;
+}
+
+/** Stores the exchange in the conversation memory, when there is one; a failure is logged. */
+async function remember(
+  options: RunAgentOptions,
+  request: AiRequest,
+  answer: string,
+  logger: Logger,
+): Promise<void> {
+  const memory = options.memory;
+  if (!memory || options.conversationId === undefined) return;
+  const exchange: ChatMessage[] = [
+    { role: 'user', content: request.message },
+    { role: 'assistant', content: answer },
+  ];
+  await memory
+    .append(options.conversationId, exchange)
+    .catch((error: unknown) =>
+      logger.error(`conversation memory ${memory.name}: the exchange could not be stored`, { error }),
+    );
 }
 
 async function outcomeError(session: StreamingSession): Promise<unknown> {

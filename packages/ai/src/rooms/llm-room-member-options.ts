@@ -58,7 +58,7 @@ export interface RoomAnswer {
    * frame went out); `cancelled`: the member left or the room was destroyed; `refused`: the member was busy
    * and its queue full (an `error` frame with code `TOO_MANY_PROMPTS` went out).
    */
-  readonly status: 'complete' | 'error' | 'cancelled' | 'refused';
+  readonly status: 'complete' | 'stopped' | 'error' | 'cancelled' | 'refused';
   /** The text streamed (the whole answer when complete, what came before the failure otherwise). */
   readonly text: string;
   /** The `message` said with the answer (with its history id), when one was said. */

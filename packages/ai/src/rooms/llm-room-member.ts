@@ -332,7 +332,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     let reply: RoomMessage | undefined;
     if (context.active) {
       context.typing(false).catch(failed);
-      if (response.status === 'complete' && response.text.trim() !== '') {
+      if ((response.status === 'complete' || response.status === 'stopped') && response.text.trim() !== '') {
         seat.transcript.push({ role: 'assistant', content: response.text });
         const data: LlmRoomReply = { text: response.text, sessionId: session.sessionId, replyTo };
         try {

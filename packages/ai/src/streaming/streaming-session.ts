@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Logger, silentLogger } from '@atmosphere/runtime';
 import type { TokenUsage } from '../spi/chat.ts';
-import { cancelledError, describeError } from '../errors.ts';
+import { cancelledError, describeError, stoppedError } from '../errors.ts';
 import {
   type AiEvent,
   completeFrame,
@@ -18,6 +18,7 @@ import type { RunRecord } from './run-registry.ts';
 /** How a session ended. */
 export type SessionOutcome =
   | { readonly status: 'complete'; readonly summary: string | undefined }
+  | { readonly status: 'stopped' }
   | { readonly status: 'error'; readonly message: string; readonly code: string; readonly error: unknown };
 
 /**
@@ -179,6 +180,18 @@ export class FrameStreamingSession implements StreamingSession {
   cancel(reason?: unknown): void {
     if (!this.#controller.signal.aborted) this.#controller.abort(reason ?? cancelledError());
     this.error(AtmosphereErrorLike.isCancelled(reason) ? reason : cancelledError(reason));
+  }
+
+  /**
+   * Stops the answer at the user's request: the terminal `complete` frame with `"reason":"stopped"` is written
+   * first (the text sent so far stands), then `signal` aborts so the upstream model call ends. Unlike
+   * {@link cancel}, a stop is not an error. Idempotent; a no-op once the session is closed.
+   */
+  stop(): void {
+    if (this.#closed) return;
+    this.#write(completeFrame(undefined, this.sessionId, ++this.#seq, 'stopped'));
+    this.#close({ status: 'stopped' });
+    if (!this.#controller.signal.aborted) this.#controller.abort(stoppedError());
   }
 
   #close(outcome: SessionOutcome): void {

@@ -4,7 +4,7 @@ import {
   type TestClientOptions,
   type TestTransport,
 } from '@atmosphere/runtime/testing';
-import { type AiFrame, APPROVAL_PREFIX, parseAiFrame } from '../streaming/frames.ts';
+import { type AiFrame, APPROVAL_PREFIX, parseAiFrame, STOP_PREFIX } from '../streaming/frames.ts';
 import { type AiAnswer, answerOf, isTerminalFrame } from './answers.ts';
 
 /** A protocol client for AI endpoints (tests, samples' self-checks, benchmarks), over any transport. */
@@ -18,6 +18,8 @@ export interface AiTestClient {
   /** Answers an approval: approve (optionally with edited arguments) or deny. */
   approve(approvalId: string, args?: Record<string, unknown>): Promise<number>;
   deny(approvalId: string): Promise<number>;
+  /** Asks the server to stop a run (`/__stop/<runId>`). */
+  stop(runId: string): Promise<number>;
   /** Waits for the next session to end (or the given one) and returns its frames, summarised. */
   answer(sessionId?: string, timeoutMs?: number): Promise<AiAnswer>;
   /** Waits for a frame matching the predicate (not yet consumed by `waitFor`/`answer`). */
@@ -61,6 +63,7 @@ export function wrapAiClient(client: TestClient): AiTestClient {
     approve: (id, args) =>
       client.send(`${APPROVAL_PREFIX}${id}/approve${args ? ` ${JSON.stringify({ arguments: args })}` : ''}`),
     deny: (id) => client.send(`${APPROVAL_PREFIX}${id}/deny`),
+    stop: (runId) => client.send(`${STOP_PREFIX}${runId}`),
     async answer(sessionId, timeoutMs = 10_000) {
       const end = await waitFor(
         (f) => isTerminalFrame(f) && (sessionId === undefined || f.sessionId === sessionId),

@@ -14,6 +14,11 @@ export interface ApprovalRequest {
   deny: () => void;
 }
 
+/** The plain message that stops a run (PROTOCOL.md §7): the server aborts the model call, the text so far stands. */
+export function stopMessage(runId: string): string {
+  return `/__stop/${runId}`;
+}
+
 /** The plain message that approves (optionally with edited arguments) or denies a tool call. */
 export function approvalMessage(
   approvalId: string,

@@ -9,7 +9,7 @@ import { StreamingModel, type StreamingSnapshot } from './streaming-model.ts';
 /** Who wrote a chat message. */
 export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
 /** Where a chat message is: sent and waiting, streaming in, done, or failed. */
-export type ChatMessageStatus = 'submitted' | 'streaming' | 'complete' | 'error';
+export type ChatMessageStatus = 'submitted' | 'streaming' | 'complete' | 'stopped' | 'error';
 
 /** One message of a chat. */
 export interface ChatMessage {
@@ -117,9 +117,12 @@ export class ChatModel implements Model<ChatSnapshot> {
     this.append(prompt);
   }
 
-  /** Stops showing the current answer as streaming (the server may still finish it). */
+  /**
+   * Stops the current answer on the server (the model call is aborted; the text so far stands and the
+   * message ends `stopped`). Before the server has named the run, only the display stops.
+   */
   stop(): void {
-    this.#finishAssistant('complete');
+    if (!this.#streaming.stop()) this.#finishAssistant('stopped');
   }
 
   /** Back to the initial messages. */
@@ -145,7 +148,9 @@ export class ChatModel implements Model<ChatSnapshot> {
       const status: ChatMessageStatus = done
         ? streaming.error
           ? 'error'
-          : 'complete'
+          : streaming.stats?.status === 'stopped'
+            ? 'stopped'
+            : 'complete'
         : streaming.fullText
           ? 'streaming'
           : 'submitted';

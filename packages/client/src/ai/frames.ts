@@ -33,7 +33,12 @@ export type AiFrame = FrameBase &
     | { readonly type: 'streaming-text'; readonly data: string }
     | { readonly type: 'progress'; readonly data: string }
     | { readonly type: 'metadata'; readonly key: string; readonly value: unknown }
-    | { readonly type: 'complete'; readonly data: string | undefined }
+    | {
+        readonly type: 'complete';
+        readonly data: string | undefined;
+        /** `stopped` when the user stopped the run (the text so far stands). */
+        readonly reason: 'stopped' | undefined;
+      }
     | { readonly type: 'error'; readonly data: string }
     | { readonly type: 'event'; readonly event: AiEventName; readonly data: unknown }
   );
@@ -82,7 +87,13 @@ export function parseAiFrame(text: string): AiFrame | undefined {
       if (typeof raw['key'] !== 'string') return undefined;
       return { type, key: raw['key'], value: raw['value'], sessionId, seq };
     case 'complete':
-      return { type, data: typeof raw['data'] === 'string' ? raw['data'] : undefined, sessionId, seq };
+      return {
+        type,
+        data: typeof raw['data'] === 'string' ? raw['data'] : undefined,
+        reason: raw['reason'] === 'stopped' ? 'stopped' : undefined,
+        sessionId,
+        seq,
+      };
     default:
       return {
         type: 'error',

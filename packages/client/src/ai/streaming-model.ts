@@ -10,7 +10,8 @@ import { type AiEvent, type SendOptions, type StreamingHandle, subscribeStreamin
 export interface SessionStats {
   readonly totalTokens: number;
   readonly elapsedMs: number;
-  readonly status: 'complete' | 'error';
+  /** `stopped` when the user stopped the answer. */
+  readonly status: 'complete' | 'stopped' | 'error';
   readonly tokensPerSecond: number;
 }
 
@@ -108,7 +109,7 @@ export class StreamingModel implements Model<StreamingSnapshot> {
         store.update({ ...SESSION_RESET, sessionId, isStreaming: true });
       }
     };
-    const finish = (status: 'complete' | 'error', patch: Partial<StreamingSnapshot>): void => {
+    const finish = (status: SessionStats['status'], patch: Partial<StreamingSnapshot>): void => {
       const elapsedMs = this.#startedAt === undefined ? 0 : Date.now() - this.#startedAt;
       const totalTokens = store.getSnapshot().tokenCount;
       const stats = {
@@ -159,7 +160,8 @@ export class StreamingModel implements Model<StreamingSnapshot> {
         };
         store.update({ approvals: [...store.getSnapshot().approvals, tracked] });
       },
-      onComplete: () => finish('complete', {}),
+      onComplete: (_summary, frame) =>
+        finish(frame.type === 'complete' && frame.reason === 'stopped' ? 'stopped' : 'complete', {}),
       onError: (message) => finish('error', { error: message }),
       onConnectionError: (error) => {
         if (error.code === 'RECONNECT_EXHAUSTED' || store.getSnapshot().isStreaming)
@@ -203,6 +205,14 @@ export class StreamingModel implements Model<StreamingSnapshot> {
     this.#store.update({
       approvals: this.getSnapshot().approvals.filter((a) => a.approvalId !== approvalId),
     });
+  }
+
+  /**
+   * Stops the answer being streamed, on the server: the model call is aborted and the text so far stands
+   * (`stats.status` becomes `stopped` when the server confirms). Returns false when no answer is running.
+   */
+  stop(): boolean {
+    return this.#handle?.stop() ?? false;
   }
 
   /** Clears the session state (not the connection). */

@@ -3,7 +3,7 @@ import type { AtmosphereMessage } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import type { Subscription } from '../core/subscription.ts';
 import type { AtmosphereClientError } from '../errors.ts';
-import { type ApprovalRequest, approvalMessage, readApproval } from './approval.ts';
+import { type ApprovalRequest, approvalMessage, readApproval, stopMessage } from './approval.ts';
 import { type AiEventName, type AiFrame, FrameDeduplicator, parseAiFrame } from './frames.ts';
 
 /** An `event` frame, as handed to `onEvent`. */
@@ -27,7 +27,7 @@ export interface StreamingHandlers {
   onEvent?(event: AiEvent): void;
   /** A tool call waits for approval: answer with `approval.approve()` / `approval.deny()`. */
   onApprovalRequired?(approval: ApprovalRequest): void;
-  /** The session completed (`data`: the summary, when given). */
+  /** The session completed (`data`: the summary, when given; `frame.reason` is `stopped` after a stop). */
   onComplete?(summary: string | undefined, frame: AiFrame): void;
   /** The session failed (an `error` frame). */
   onError?(message: string, frame: AiFrame): void;
@@ -56,6 +56,14 @@ export interface StreamingHandle {
   approve: (approvalId: string, editedArguments?: Readonly<Record<string, unknown>>) => void;
   /** Denies a pending tool call. */
   deny: (approvalId: string) => void;
+  /**
+   * Stops the run being answered: the server aborts the model call and ends the run with a `complete` frame
+   * whose `reason` is `stopped` (the text so far stands). Unlike closing, the connection stays. Returns false
+   * when no run is known to be running.
+   */
+  stop: () => boolean;
+  /** The run being answered (from its `X-Atmosphere-Run-Id` metadata), until its terminal frame. */
+  readonly runId: string | undefined;
   /**
    * Stops listening. Closes the subscription only when `subscribeStreaming` opened it (given a request);
    * a subscription passed in belongs to its caller.
@@ -94,6 +102,7 @@ export function subscribeStreaming(
     : (options.atmosphere ?? defaultClient).subscribe(target);
   const seen = new FrameDeduplicator();
   let sessionId: string | undefined;
+  let runId: string | undefined;
   const sendText = (text: string): void => subscription.push(text);
 
   const dispatch = (frame: AiFrame): void => {
@@ -106,15 +115,19 @@ export function subscribeStreaming(
         handlers.onProgress?.(frame.data, frame);
         return;
       case 'metadata':
-        if (frame.key === RUN_ID_METADATA && typeof frame.value === 'string')
+        if (frame.key === RUN_ID_METADATA && typeof frame.value === 'string') {
+          runId = frame.value;
           subscription.setRunId(frame.value);
+        }
         handlers.onMetadata?.(frame.key, frame.value, frame);
         return;
       case 'complete':
+        runId = undefined;
         subscription.setRunId(undefined);
         handlers.onComplete?.(frame.data, frame);
         return;
       case 'error':
+        runId = undefined;
         subscription.setRunId(undefined);
         handlers.onError?.(frame.data, frame);
         return;
@@ -151,6 +164,14 @@ export function subscribeStreaming(
     subscription,
     get sessionId() {
       return sessionId;
+    },
+    get runId() {
+      return runId;
+    },
+    stop() {
+      if (runId === undefined) return false;
+      sendText(stopMessage(runId));
+      return true;
     },
     send(prompt, sendOptions) {
       subscription.push(promptPayload(prompt, sendOptions));

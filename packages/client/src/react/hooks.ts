@@ -46,6 +46,8 @@ export interface UseStreamingResult extends StreamingSnapshot {
   send: (prompt: string | object, options?: SendOptions) => void;
   approve: (approvalId: string, editedArguments?: Readonly<Record<string, unknown>>) => void;
   deny: (approvalId: string) => void;
+  /** Stops the answer on the server (the text so far stands); false when none is running. */
+  stop: () => boolean;
   /** Clears the session state. */
   reset: () => void;
 }
@@ -64,6 +66,7 @@ export function useStreaming(options: UseStreamingOptions): UseStreamingResult {
       send: (prompt: string | object, sendOptions?: SendOptions) => model.send(prompt, sendOptions),
       approve: (id: string, args?: Readonly<Record<string, unknown>>) => model.approve(id, args),
       deny: (id: string) => model.deny(id),
+      stop: () => model.stop(),
       reset: () => model.reset(),
     }),
     [snapshot, model],

@@ -76,6 +76,7 @@ export function createStreamingStore(
   send: (prompt: string | object, options?: SendOptions) => void;
   approve: (approvalId: string, editedArguments?: Readonly<Record<string, unknown>>) => void;
   deny: (approvalId: string) => void;
+  stop: () => boolean;
   reset: () => void;
 } {
   const model = new StreamingModel({
@@ -89,6 +90,7 @@ export function createStreamingStore(
     send: (prompt, sendOptions) => model.send(prompt, sendOptions),
     approve: (id, args) => model.approve(id, args),
     deny: (id) => model.deny(id),
+    stop: () => model.stop(),
     reset: () => model.reset(),
   };
 }

@@ -34,6 +34,7 @@ export function useStreaming(options: UseStreamingOptions): SnapshotRefs<Streami
   send: (prompt: string | object, options?: SendOptions) => void;
   approve: (approvalId: string, editedArguments?: Readonly<Record<string, unknown>>) => void;
   deny: (approvalId: string) => void;
+  stop: () => boolean;
   reset: () => void;
 } {
   const model = new StreamingModel({ request: options.request, atmosphere: useAtmosphereClient() });
@@ -43,6 +44,7 @@ export function useStreaming(options: UseStreamingOptions): SnapshotRefs<Streami
     send: (prompt, sendOptions) => model.send(prompt, sendOptions),
     approve: (id, args) => model.approve(id, args),
     deny: (id) => model.deny(id),
+    stop: () => model.stop(),
     reset: () => model.reset(),
   };
 }

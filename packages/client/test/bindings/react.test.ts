@@ -118,6 +118,38 @@ test('useChat: the assistant answer streams into the message list', async () => 
   expect(screen.getByLabelText<HTMLInputElement>('prompt').value).toBe('');
 });
 
+test('useChat: stop() stops the answer on the server; the message ends "stopped" with the text so far', async () => {
+  fixture = await startFixture({ origins: '*' });
+  const url = fixture.url('/ai');
+  function Chat() {
+    const { messages, append, stop, isLoading } = useChat({ request: { url } });
+    return createElement(
+      'div',
+      null,
+      createElement('button', { onClick: () => append('slow:500') }, 'ask'),
+      createElement('button', { onClick: () => stop() }, 'stop'),
+      createElement(
+        'ul',
+        null,
+        ...messages.map((m) => createElement('li', { key: m.id }, `${m.role}:${m.status}:${m.content}`)),
+      ),
+      createElement('p', null, `loading:${isLoading}`),
+    );
+  }
+  render(createElement(Chat));
+  await eventually(() => connected() === 1, 'the connection');
+  fireEvent.click(screen.getByText('ask'));
+  await screen.findByText(/^assistant:streaming:t1 t2 t3 /);
+  fireEvent.click(screen.getByText('stop'));
+  const stopped = await screen.findByText(/^assistant:stopped:/);
+  const text = stopped.textContent.slice('assistant:stopped:'.length);
+  const count = text.trim().split(' ').length;
+  expect(count).toBeGreaterThanOrEqual(3);
+  expect(count).toBeLessThan(500);
+  expect(text).toBe(Array.from({ length: count }, (_, i) => `t${i + 1} `).join(''));
+  expect(screen.getByText('loading:false')).toBeTruthy();
+});
+
 test('useRoom and usePresence on the same room share the connection and the membership', async () => {
   fixture = await startFixture({ origins: '*' });
   const url = fixture.url('/rooms');
