@@ -4,7 +4,7 @@
  * configured), the demo model (priority -100, always available) and the in-memory conversation store. The
  * startup log then names the runtime that won and why the others lost.
  */
-import { registerProvider } from '@atmosphere/runtime';
+import { registerProvider } from '@atmosphere/runtime/spi';
 import {
   builtInRuntimeProvider,
   demoRuntimeProvider,

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { connectAiClient } from '../src/testing/index.ts';
 import { tool } from '../src/tools/tool.ts';
-import type { AiFrame } from '../src/streaming/frames.ts';
+import type { AiEventFrame } from '@atmosphere/protocol';
 import { sseStep } from './fixtures.ts';
 import { type Harness, harness } from './helpers.ts';
 
@@ -35,10 +35,9 @@ async function ask(options: { approvalTimeoutMs?: number } = {}) {
   });
   const client = await connectAiClient(h.url());
   await client.prompt('Weather in Montreal?');
-  const asked = (await client.waitFor((f) => 'event' in f && f.event === 'approval-required')) as Extract<
-    AiFrame,
-    { event: 'approval-required' }
-  >;
+  const asked = (await client.waitFor(
+    (f) => 'event' in f && f.event === 'approval-required',
+  )) as AiEventFrame<'approval-required'>;
   return { calls, client, asked };
 }
 

@@ -1,4 +1,4 @@
-import type { BroadcastFilter } from '@atmosphere/runtime';
+import type { BroadcastFilter } from '@atmosphere/runtime/spi';
 import { eventually } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { AiInterceptor } from '../src/pipeline/ai-interceptor.ts';
@@ -112,7 +112,7 @@ describe('aiEndpoint', () => {
     const client = await connectAiClient(h.url());
     await client.prompt('hi');
     const ok = await client.answer();
-    expect(ok.frames.map((f) => ('type' in f ? f.type : f.event))).toEqual([
+    expect(ok.frames.map((f) => (f.type === 'event' ? f.event : f.type))).toEqual([
       'metadata',
       'progress',
       'streaming-text',

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { createAgentContext } from '../src/pipeline/agent-context.ts';
 import { openAiRuntime, type OpenAiRuntimeOptions } from '../src/runtimes/openai/openai-runtime.ts';
-import type { AiFrame } from '../src/streaming/frames.ts';
+import type { AiFrame } from '@atmosphere/protocol';
 import {
   answerOf,
   collectingSession,

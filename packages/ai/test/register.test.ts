@@ -1,4 +1,4 @@
-import { registry } from '@atmosphere/runtime';
+import { registry } from '@atmosphere/runtime/spi';
 import { startForSelection } from '@atmosphere/runtime/testing';
 import { describe, expect, test } from 'vitest';
 import '../src/register.ts';

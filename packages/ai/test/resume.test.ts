@@ -1,6 +1,6 @@
 import { connectTestClient, eventually, type TestTransport } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
-import type { AiFrame } from '../src/streaming/frames.ts';
+import type { AiFrame } from '@atmosphere/protocol';
 import { answerOf, connectAiClient, isTerminalFrame, wrapAiClient } from '../src/testing/index.ts';
 import { sseStep, transcriptText } from './fixtures.ts';
 import { type Harness, harness } from './helpers.ts';
@@ -54,7 +54,7 @@ describe('resume after a cut connection', () => {
         expect(answerOf(frames, end.sessionId).text).toBe(FULL);
         expect(end.end?.type).toBe('complete');
         // Nothing is pending for the client any more, and nothing was resent twice.
-        expect(h.atmosphere.resource(first.client.trackingId)?.queue.pending.length).toBe(0);
+        expect(h.atmosphere.resource(first.client.trackingId)?.pending).toBe(0);
         await second.close();
       },
     );

@@ -1,3 +1,4 @@
+import type { AtmosphereOptions } from '@atmosphere/runtime';
 import { createRooms, type RoomManager } from '@atmosphere/rooms';
 import type { Atmosphere } from '@atmosphere/runtime';
 import {
@@ -77,10 +78,10 @@ export interface RoomsHarness {
 }
 
 export async function roomsHarness(
-  options: { history?: number; steps?: ReplayStep[] } = {},
+  options: { history?: number; steps?: ReplayStep[]; atmosphere?: AtmosphereOptions } = {},
 ): Promise<RoomsHarness> {
   const replay = await startReplayServer(options.steps ?? []);
-  const atmosphere = await startTestAtmosphere();
+  const atmosphere = await startTestAtmosphere(options.atmosphere);
   const rooms = createRooms(atmosphere, { path: '/rooms', history: options.history ?? 50 });
   const clients: RoomClient[] = [];
   return {

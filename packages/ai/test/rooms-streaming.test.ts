@@ -1,6 +1,7 @@
 import { Inbox } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { llmRoomMember, type RoomAnswer } from '../src/rooms/index.ts';
+import { builtInRuntimeProvider, demoRuntimeProvider } from '../src/runtimes/providers.ts';
 import { sseStep, transcriptText } from './fixtures.ts';
 import { framesOf, messagesOf, type RoomsHarness, roomsHarness, streamedText } from './rooms-helpers.ts';
 
@@ -129,9 +130,12 @@ describe('an AI member streams its answer to the whole room', () => {
     expect(lobby.history().map((m) => m.from)).toEqual(['alice', 'assistant']);
   });
 
-  test('with no runtime and no model configured it answers with the demo model', async () => {
-    vi.stubEnv('LLM_MODE', 'fake');
-    h = await roomsHarness();
+  test('with no runtime it answers with the runtime the registry selected (the demo model when no model is configured)', async () => {
+    // What the ai register entry registers: the built-in runtime (no key here, so unavailable) and the demo model.
+    h = await roomsHarness({
+      atmosphere: { env: {}, providers: [builtInRuntimeProvider(), demoRuntimeProvider()] },
+    });
+    expect(h.atmosphere.describe().providers.find((p) => p.kind === 'agent-runtime')?.winner).toBe('demo');
     const lobby = h.rooms.room('lobby');
     lobby.joinVirtual(llmRoomMember({ id: 'helper', answers: 'default' }));
     const alice = await h.member('alice', 'lobby');
@@ -149,6 +153,35 @@ describe('an AI member streams its answer to the whole room', () => {
     expect(messagesOf(alice.frames(), 'helper')).toEqual([message]);
     // The replay server (the only model reachable) was never asked.
     expect(h.replay.requests.items).toEqual([]);
+  });
+
+  test('one selection path: an adapter that wins the registry answers in rooms as it does at AI endpoints', async () => {
+    const adapter = demoRuntimeProvider({
+      name: 'adapter',
+      priority: 100,
+      delayMs: 0,
+      answer: () => 'Answered by the adapter.',
+    });
+    h = await roomsHarness({ atmosphere: { env: {}, providers: [demoRuntimeProvider(), adapter] } });
+    expect(h.atmosphere.describe().providers.find((p) => p.kind === 'agent-runtime')?.winner).toBe('adapter');
+    h.rooms.room('lobby').joinVirtual(llmRoomMember({ id: 'helper', answers: 'default' }));
+    const alice = await h.member('alice', 'lobby');
+    await alice.say('lobby', 'Who answers?');
+    const message = await alice.waitFor((f) => f.type === 'message' && f['from'] === 'helper', 15_000);
+    expect((message['data'] as { text: string }).text).toBe('Answered by the adapter.');
+  });
+
+  test('with no runtime selected at all the question gets an error frame naming the fix; the room keeps working', async () => {
+    h = await roomsHarness();
+    h.rooms.room('lobby').joinVirtual(llmRoomMember({ id: 'helper', answers: 'default' }));
+    const alice = await h.member('alice', 'lobby');
+    const bob = await h.member('bob', 'lobby');
+    await alice.say('lobby', 'Anyone?');
+    const error = await bob.waitFor((f) => f['from'] === 'helper' && f.type === 'error', 15_000);
+    expect(error['code']).toBe('PROVIDER_UNAVAILABLE');
+    expect(String(error['data'])).toMatch(/@atmosphere\/ai\/register/);
+    await bob.say('lobby', 'still here');
+    await alice.waitFor((f) => f.type === 'message' && f['from'] === 'bob');
   });
 
   test('the room conversation goes with each question, bounded by `memory`', async () => {

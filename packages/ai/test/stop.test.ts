@@ -1,7 +1,7 @@
 import { eventually, type TestTransport } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import { InMemoryConversationMemory } from '../src/memory/in-memory-conversation-memory.ts';
-import type { AiFrame } from '../src/streaming/frames.ts';
+import type { AiFrame } from '@atmosphere/protocol';
 import { answerOf, connectAiClient } from '../src/testing/index.ts';
 import { sseStep, transcriptText } from './fixtures.ts';
 import { type Harness, harness } from './helpers.ts';
@@ -62,7 +62,7 @@ describe('stop: the user stops a run (a frame, not a disconnect)', () => {
     h.replay!.release();
     const answer = await owner.answer();
     expect(answer.end).toMatchObject({ type: 'complete' });
-    expect(answer.end).not.toHaveProperty('reason');
+    expect(answer.end?.type === 'complete' && answer.end.reason).toBeUndefined();
     expect(answer.text).toBe(FULL);
     // A stop after the end crossed it: nothing happens, no error. An unknown approval answer, handled after
     // it in order, is the fence: its error frame is the only one.

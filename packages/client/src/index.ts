@@ -1,55 +1,26 @@
+/**
+ * `@atmosphere/client`: the Atmosphere client for browsers and Node — subscriptions over WebSocket, SSE,
+ * HTTP streaming and long-polling with fallback, reconnection and exact replay; AI streams, chats and rooms as
+ * framework-agnostic models; React, Vue and Svelte bindings in `/react`, `/vue`, `/svelte`. The wire protocol
+ * itself (frames, the rooms dialect, transport names) is `@atmosphere/protocol`.
+ */
 export {
-  Atmosphere,
-  type AtmosphereConfig,
-  atmosphere,
-  type SharedSubscription,
-  subscribe,
-} from './core/atmosphere.ts';
-export { reconnectDelay } from './core/backoff.ts';
+  CLIENT_TRANSPORTS,
+  type ClientTransportName,
+  type RoomMember,
+  type RoomServerMessage,
+} from '@atmosphere/protocol';
+export { type ApprovalRequest } from './ai/approval.ts';
 export {
-  AtmosphereMessage,
-  type ClientTimeoutEvent,
-  type CloseEvent,
-  type ConnectionState,
-  type ConnectionStatus,
-  type FailureToReconnectEvent,
-  type OpenEvent,
-  type ReconnectEvent,
-  type SubscriptionEvents,
-  type SubscriptionHandlers,
-  type TransportFailureEvent,
-} from './core/events.ts';
-export {
-  type AtmosphereRequest,
-  REQUEST_DEFAULTS,
-  type ResolvedRequest,
-  resolveRequest,
-} from './core/request.ts';
-export { type PushMessage, Subscription } from './core/subscription.ts';
-export {
-  AtmosphereClientError,
-  type AtmosphereClientErrorCode,
-  type AtmosphereClientErrorOptions,
-} from './errors.ts';
-export { FRAMEWORK_VERSION, Params, TRANSPORT_NAMES, type TransportName } from './protocol/constants.ts';
-export { FrameParser } from './protocol/framing.ts';
-export { type Handshake, parseHandshake } from './protocol/handshake.ts';
-export { SseParser } from './protocol/sse-parser.ts';
-export { type ApprovalRequest, approvalMessage, stopMessage } from './ai/approval.ts';
-export {
+  type ChatEntry,
+  type ChatEntryStatus,
   ChatModel,
-  type ChatMessage,
-  type ChatMessageStatus,
   type ChatModelOptions,
   type ChatRole,
   type ChatSnapshot,
 } from './ai/chat-model.ts';
-export { type AiEventName, type AiFrame, FrameDeduplicator, parseAiFrame } from './ai/frames.ts';
 export {
-  type AiEvent,
-  isSubscription,
-  promptPayload,
-  RUN_ID_METADATA,
+  type ReceivedAiEvent,
   type SendOptions,
   type StreamingHandle,
   type StreamingHandlers,
@@ -63,17 +34,38 @@ export {
   type StreamingSnapshot,
 } from './ai/streaming-model.ts';
 export {
+  Atmosphere,
+  type AtmosphereConfig,
+  atmosphere,
+  type SharedSubscription,
+  subscribe,
+} from './core/atmosphere.ts';
+export {
+  AtmosphereMessage,
+  type ClientTimeoutEvent,
+  type CloseEvent,
+  type ConnectionState,
+  type ConnectionStatus,
+  type FailureToReconnectEvent,
+  type OpenEvent,
+  type ReconnectEvent,
+  type SubscriptionEvents,
+  type SubscriptionHandlers,
+  type TransportFailureEvent,
+} from './core/events.ts';
+export { type AtmosphereRequest, REQUEST_DEFAULTS } from './core/request.ts';
+export { type PushMessage, Subscription } from './core/subscription.ts';
+export {
+  AtmosphereClientError,
+  type AtmosphereClientErrorCode,
+  type AtmosphereClientErrorOptions,
+} from './errors.ts';
+export {
   ConnectionModel,
   type ConnectionModelOptions,
   type ConnectionSnapshot,
 } from './models/connection-model.ts';
 export { type Model, Store } from './models/store.ts';
-export {
-  parseRoomMessage,
-  type RoomClientMessage,
-  type RoomMember,
-  type RoomServerMessage,
-} from './rooms/protocol.ts';
 export {
   type PresenceSnapshot,
   presenceOf,

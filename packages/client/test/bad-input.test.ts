@@ -7,7 +7,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { Atmosphere, type Subscription, type TransportName } from '../src/index.ts';
+import { Atmosphere, type ClientTransportName, type Subscription } from '../src/index.ts';
 import { record } from './helpers.ts';
 
 /**
@@ -81,7 +81,7 @@ const CASES = [
 
 describe.each(['websocket', 'sse', 'streaming', 'long-polling'] as const)(
   '%s',
-  (transport: TransportName) => {
+  (transport: ClientTransportName) => {
     test.each(CASES)(
       '%s: an error event, then bounded reconnects — no crash, no loop',
       async (_name, body, code, before) => {

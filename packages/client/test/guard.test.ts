@@ -44,7 +44,8 @@ test('the browser entry points import nothing from node: (nor a bare Node built-
       ) {
         offences.push(`${relative(SRC, file)} imports ${specifier}`);
       }
-      if (specifier.startsWith('@atmosphere/'))
+      // The protocol is the one package the client shares with the server: a leaf, browser-safe (checked below).
+      if (specifier.startsWith('@atmosphere/') && specifier !== '@atmosphere/protocol')
         offences.push(`${relative(SRC, file)} imports the server package ${specifier}`);
     }
   }
@@ -55,4 +56,21 @@ test('the guard itself sees node: imports', () => {
   expect(
     specifiers(`import { x } from 'node:fs';\nexport * from "node:path";\nawait import('node:http');`),
   ).toEqual(['node:fs', 'node:path', 'node:http']);
+});
+
+test('the protocol the client imports is a leaf: no node:, no built-in, no other package at all', async () => {
+  const protocol = resolve(SRC, '../../protocol/src');
+  const files = await sources(protocol);
+  expect(files.length).toBeGreaterThan(8);
+  const offences: string[] = [];
+  // Module specifiers of import and export statements (the protocol builds JSON text with `"from":` in it).
+  const statement =
+    /^(?:import|export)\b[^\n]*?\sfrom\s*['"]([^'"]+)['"]|^\}\s*from\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/gm;
+  for (const file of files) {
+    for (const match of (await readFile(file, 'utf8')).matchAll(statement)) {
+      const specifier = match[1] ?? match[2] ?? match[3]!;
+      if (!specifier.startsWith('./')) offences.push(`${relative(protocol, file)} imports ${specifier}`);
+    }
+  }
+  expect(offences).toEqual([]);
 });

@@ -1,4 +1,4 @@
-import { eventually, Inbox } from '@atmosphere/runtime/testing';
+import { dropConnection, eventually, Inbox } from '@atmosphere/runtime/testing';
 import { afterEach, expect, test } from 'vitest';
 import {
   Atmosphere,
@@ -110,8 +110,7 @@ test('after a cut, the rejoin with sinceId and the replay overlap: each message 
   const reopened = new Inbox<string>(8_000);
   alice.subscription.on('reopen', () => reopened.push('reopen'));
   // Cut alice only: bob's connection stays (the fixture cuts every socket, so cut bob's side first).
-  const aliceResource = fixture.atmosphere.resource(alice.subscription.trackingId)!;
-  aliceResource.connection!.end(1011, 'cut');
+  expect(dropConnection(fixture.atmosphere.resource(alice.subscription.trackingId), 1011, 'cut')).toBe(true);
   bob.handle.broadcast({ text: 'two' });
   bob.handle.broadcast({ text: 'three' });
   await reopened.next();

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { AtmosphereError } from '@atmosphere/runtime';
 
 /**
  * The part of an ioredis connection the backplane uses. Structural, so that a client made by another copy
@@ -40,8 +40,32 @@ export interface RedisClientLike {
   duplicate(override: ConnectionOverrides): RedisConnectionLike;
 }
 
-/** Where the two connections come from: a URL, or a client to duplicate. */
-export type ConnectionSource = { readonly url: string } | { readonly client: RedisClientLike };
+/** The ioredis `Redis` class (or one shaped like it), for connections made from a URL. */
+export type RedisConstructor = new (url: string, options: ConnectionOverrides) => RedisConnectionLike;
+
+/**
+ * Where the two connections come from: a URL (with the ioredis class to connect with, see {@link loadIoredis}),
+ * or a client to duplicate.
+ */
+export type ConnectionSource =
+  { readonly url: string; readonly Redis: RedisConstructor } | { readonly client: RedisClientLike };
+
+/**
+ * Loads ioredis, a peer dependency needed only when the backplane connects from a URL (a client passed in
+ * brings its own). Throws `PROVIDER_UNAVAILABLE` saying what to install when it is missing.
+ */
+export async function loadIoredis(): Promise<RedisConstructor> {
+  try {
+    const module = (await import('ioredis')) as unknown as { Redis: RedisConstructor };
+    return module.Redis;
+  } catch (error) {
+    throw new AtmosphereError(
+      'PROVIDER_UNAVAILABLE',
+      'The Redis backplane connects with ioredis, which is not installed: add it (npm install ioredis), or pass an ioredis client as redisBackplane({ client }).',
+      { cause: error },
+    );
+  }
+}
 
 /** Opens one connection (lazily: nothing happens until `connect()`). */
 export function openConnection(
@@ -49,7 +73,7 @@ export function openConnection(
   overrides: ConnectionOverrides,
 ): RedisConnectionLike {
   if ('client' in source) return source.client.duplicate(overrides);
-  return new Redis(source.url, overrides);
+  return new source.Redis(source.url, overrides);
 }
 
 /**

@@ -1,4 +1,5 @@
-import { silentLogger, type ProviderContext } from '@atmosphere/runtime';
+import { silentLogger } from '@atmosphere/runtime';
+import type { ProviderContext } from '@atmosphere/runtime/spi';
 import { describe, expect, test } from 'vitest';
 import { redisBackplane, redisBackplaneFromEnvironment } from './provider.ts';
 import type { RedisBackplane } from './redis-backplane.ts';
@@ -66,5 +67,24 @@ describe('the register entry provider', () => {
     });
     expect(await provider.isAvailable(context({ ATMOSPHERE_REDIS_URL: '  ' }))).not.toBe(true);
     expect(await provider.isAvailable(context({ ATMOSPHERE_REDIS_URL: 'redis://h:1' }))).toBe(true);
+  });
+});
+
+describe('ioredis is an optional peer', () => {
+  test('no module of the package imports ioredis statically: only a URL connection loads it, on demand', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const dir = new URL('./', import.meta.url);
+    const sources = (await readdir(dir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+    const staticImports: string[] = [];
+    for (const file of sources) {
+      const text = await readFile(new URL(file, dir), 'utf8');
+      if (
+        /^import [^;]*from 'ioredis'/m.test(text) &&
+        !/^import type /m.test(text.match(/^import [^;]*from 'ioredis'/m)![0])
+      )
+        staticImports.push(file);
+    }
+    expect(sources.length).toBeGreaterThan(5);
+    expect(staticImports).toEqual([]);
   });
 });

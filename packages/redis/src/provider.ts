@@ -1,5 +1,6 @@
-import { AtmosphereError, type Availability, type Provider, type ProviderContext } from '@atmosphere/runtime';
-import type { ConnectionSource, RedisClientLike } from './connection.ts';
+import { AtmosphereError } from '@atmosphere/runtime';
+import type { Availability, Provider, ProviderContext } from '@atmosphere/runtime/spi';
+import { loadIoredis, type RedisClientLike } from './connection.ts';
 import { RedisBackplane } from './redis-backplane.ts';
 
 /** The environment variable that names the Redis of the cluster. */
@@ -75,7 +76,10 @@ export function checkRedisUrl(url: string, source: string): string | undefined {
   return undefined;
 }
 
-function connectionOf(options: RedisBackplaneOptions, context: ProviderContext): ConnectionSource {
+function connectionOf(
+  options: RedisBackplaneOptions,
+  context: ProviderContext,
+): { readonly url: string } | { readonly client: RedisClientLike } {
   if (options.client !== undefined) {
     if (options.url !== undefined)
       throw new AtmosphereError(
@@ -104,9 +108,11 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): Provider<'b
     // Configuration problems surface from create(): the runtime then logs them as an error and says so in
     // describe(), rather than treating a mistyped URL as "no Redis wanted".
     isAvailable: (): Availability => true,
-    create(context): RedisBackplane {
+    async create(context): Promise<RedisBackplane> {
+      const target = connectionOf(options, context);
+      const connection = 'url' in target ? { url: target.url, Redis: await loadIoredis() } : target;
       const config: ConstructorParameters<typeof RedisBackplane>[0] = {
-        connection: connectionOf(options, context),
+        connection,
         logger: context.logger,
         channelPrefix: options.channelPrefix ?? text(context.settings['channelPrefix']),
         maxMessageBytes: options.maxMessageBytes,

@@ -1,11 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import {
-  AtmosphereError,
-  type BackplaneMessage,
-  type BroadcasterBackplane,
-  type Logger,
-  silentLogger,
-} from '@atmosphere/runtime';
+import { AtmosphereError, silentLogger } from '@atmosphere/runtime';
+import type { BackplaneMessage, BroadcasterBackplane, Logger } from '@atmosphere/runtime/spi';
 import { REDIS_BACKPLANE_DEFAULTS, type RedisBackplaneConfig, type RedisBackplaneStats } from './config.ts';
 import { closeConnection, openConnection, redactUrl, type RedisConnectionLike } from './connection.ts';
 import { WarningThrottle } from './warning-throttle.ts';

@@ -4,7 +4,7 @@
  * is set. Without it the provider reports itself unavailable and says which variable to set, so the startup
  * line tells why the `local` backplane won.
  */
-import { registerProvider } from '@atmosphere/runtime';
+import { registerProvider } from '@atmosphere/runtime/spi';
 import { redisBackplaneFromEnvironment } from './provider.ts';
 
 registerProvider(redisBackplaneFromEnvironment());

@@ -1,4 +1,4 @@
-import type { BackplaneMessage } from '@atmosphere/runtime';
+import type { BackplaneMessage } from '@atmosphere/runtime/spi';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {

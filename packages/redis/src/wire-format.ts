@@ -1,4 +1,4 @@
-import type { BackplaneMessage } from '@atmosphere/runtime';
+import type { BackplaneMessage } from '@atmosphere/runtime/spi';
 
 /**
  * The relay message as it travels on a Redis channel: a small binary header, then the payload's raw bytes.

@@ -1,4 +1,4 @@
-import { registry } from '@atmosphere/runtime';
+import { registry } from '@atmosphere/runtime/spi';
 import { connectTestClient, startForSelection } from '@atmosphere/runtime/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import '../src/register.ts';

@@ -1,14 +1,5 @@
 export type { RoomAction, RoomAuthorizationRequest, RoomAuthorizer } from './authorizer.ts';
-export {
-  isMemberId,
-  isRoomName,
-  MEMBER_ID_PATTERN,
-  MEMBER_ID_RULE,
-  ROOM_NAME_PATTERN,
-  ROOM_NAME_RULE,
-  roomBroadcasterId,
-} from './names.ts';
-export { type CommandLimits, parseRoomCommand, type ParseResult, type RoomCommand } from './parse.ts';
+export { roomBroadcasterId } from './names.ts';
 export { Room } from './room.ts';
 export { createRooms, RoomManager, type RoomsOptions } from './room-manager.ts';
 export type {
@@ -20,5 +11,6 @@ export type {
   RoomMessage,
   RoomMetadata,
   RoomSender,
+  RoomView,
 } from './types.ts';
 export type { VirtualMemberContext, VirtualRoomMember } from './virtual-member.ts';

@@ -5,7 +5,8 @@ import {
   type BroadcastOptions,
   type Logger,
 } from '@atmosphere/runtime';
-import { joinAckFrame, membersJson, messageFrame, presenceFrame } from './frames.ts';
+import { joinAckFrame, membersJson, presenceFrame } from '@atmosphere/protocol';
+import { roomMessageFrame } from './frames.ts';
 import { type HistoryEntry, RoomHistory } from './history.ts';
 import { asError } from './errors.ts';
 import { OrderedQueue } from './ordered-queue.ts';
@@ -127,7 +128,7 @@ export class RoomDelivery {
   /** Serialises a message once and takes its history id (ids grow by one and are never reused). */
   prepare(from: string | undefined, data: unknown): PreparedMessage {
     const id = this.history === undefined ? undefined : this.#lastId + 1;
-    const payload = messageFrame(this.#owner.name, id, from, data);
+    const payload = roomMessageFrame(this.#owner.name, id, from, data);
     if (id !== undefined) this.#lastId = id;
     const message = roomMessage(this.#owner.name, id, from, data);
     return { payload, message, entry: id === undefined ? undefined : { id, payload, message } };

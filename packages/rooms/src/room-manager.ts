@@ -7,8 +7,7 @@ import {
   type ManagedServiceRegistration,
 } from '@atmosphere/runtime';
 import type { RoomAuthorizer } from './authorizer.ts';
-import { isRoomName, ROOM_NAME_RULE } from './names.ts';
-import type { CommandLimits } from './parse.ts';
+import { type CommandLimits, isRoomName, ROOM_NAME_RULE } from '@atmosphere/protocol';
 import { Room, type RoomHost } from './room.ts';
 import { RoomProtocol } from './room-protocol.ts';
 
@@ -106,6 +105,7 @@ export class RoomManager {
       );
     }
     this.#host = {
+      atmosphere,
       logger: this.logger,
       broadcasters: atmosphere.broadcasters,
       connectionJoined: (resource, room) => this.#track(resource, room),

@@ -5,8 +5,12 @@ import {
   type ManagedHandler,
 } from '@atmosphere/runtime';
 import type { RoomAuthorizationRequest, RoomAuthorizer } from './authorizer.ts';
-import { errorFrame } from './frames.ts';
-import { type CommandLimits, parseRoomCommand, type RoomCommand } from './parse.ts';
+import {
+  type CommandLimits,
+  parseRoomCommand,
+  type RoomCommand,
+  roomErrorFrame as errorFrame,
+} from '@atmosphere/protocol';
 import type { Room } from './room.ts';
 import type { RoomMember } from './types.ts';
 

@@ -1,15 +1,16 @@
+import { roomErrorFrame } from '@atmosphere/protocol';
 import {
+  type Atmosphere,
   AtmosphereError,
   type AtmosphereResource,
   type Broadcaster,
   type BroadcasterFactory,
   type Logger,
 } from '@atmosphere/runtime';
-import { asError } from './errors.ts';
-import { errorFrame, messageFrame, presenceFrame, typingFrame } from './frames.ts';
-import { RoomHistory } from './history.ts';
-import { isMemberId, MEMBER_ID_RULE, roomBroadcasterId } from './names.ts';
-import { directMessage, type MemberState, notify, RoomDelivery, type Settle } from './room-delivery.ts';
+import { roomBroadcasterId } from './names.ts';
+import { notify, RoomDelivery, type Settle } from './room-delivery.ts';
+import { RoomMembership } from './room-membership.ts';
+import { RoomMessaging } from './room-messaging.ts';
 import type {
   LeaveReason,
   PresenceEvent,
@@ -19,12 +20,14 @@ import type {
   RoomMessage,
   RoomMetadata,
   RoomSender,
+  RoomView,
 } from './types.ts';
-import { VirtualContext, type VirtualHost } from './virtual-context.ts';
+import type { VirtualHost } from './virtual-context.ts';
 import type { VirtualMemberContext, VirtualRoomMember } from './virtual-member.ts';
 
 /** @internal What a room needs from its manager. */
 export interface RoomHost {
+  readonly atmosphere: Atmosphere;
   readonly logger: Logger;
   readonly broadcasters: BroadcasterFactory;
   /** A connection joined the room (watch it for disconnects). */
@@ -34,8 +37,6 @@ export interface RoomHost {
   /** The room was destroyed (forget it). */
   roomDestroyed(room: Room): void;
 }
-
-const EMPTY_METADATA: RoomMetadata = Object.freeze({});
 
 /**
  * A room: members (connections, and virtual members), presence, optional history, direct messages. Get one
@@ -48,19 +49,18 @@ const EMPTY_METADATA: RoomMetadata = Object.freeze({});
  * `join_ack`, then the history after its `sinceId`, then live traffic — nothing missed, nothing twice, even
  * while asynchronous broadcast filters hold messages.
  */
-export class Room implements VirtualHost {
+export class Room implements VirtualHost, RoomView {
   readonly name: string;
   /** The id of the runtime broadcaster carrying this room's traffic. */
   readonly broadcasterId: string;
   readonly #host: RoomHost;
   readonly #broadcaster: Broadcaster;
-  readonly #members = new Map<string, MemberState>();
-  readonly #connections = new Map<string, { resource: AtmosphereResource; state: MemberState }>();
-  readonly #virtuals = new Set<MemberState>();
+  readonly #membership: RoomMembership;
   #listeners: readonly PresenceListener[] = [];
   #destroyed = false;
   #persistent: boolean;
   readonly #delivery: RoomDelivery;
+  readonly #messaging: RoomMessaging;
 
   /** @internal Use `RoomManager.room()`. */
   constructor(name: string, host: RoomHost, options: { persistent: boolean; history: number }) {
@@ -70,18 +70,48 @@ export class Room implements VirtualHost {
     this.#persistent = options.persistent;
     // Rooms outlive their connections (virtual members, history), so the broadcaster must not vanish when empty.
     this.#broadcaster = host.broadcasters.get(this.broadcasterId, { destroyWhenEmpty: false });
-    this.#delivery = new RoomDelivery(
+    const membership: RoomMembership = (this.#membership = new RoomMembership({
+      name,
+      broadcaster: this.#broadcaster,
+      get delivery(): RoomDelivery {
+        return delivery;
+      },
+      room: this,
+      host: this,
+      assertOpen: () => this.#assertOpen(),
+      connectionJoined: (resource) => host.connectionJoined(resource, this),
+      connectionLeft: (resource) => host.connectionLeft(resource, this),
+      lastMemberLeft: () => {
+        if (!this.#persistent) delivery.submit({ kind: 'task', run: this.#destroyIfEmpty });
+      },
+    }));
+    const delivery: RoomDelivery = (this.#delivery = new RoomDelivery(
       {
         name,
         logger: host.logger,
         broadcaster: this.#broadcaster,
-        members: this.#members,
-        virtuals: this.#virtuals,
-        connection: (id) => this.#connections.get(id),
+        members: membership.byId,
+        virtuals: membership.virtuals,
+        connection: (id) => membership.connections.get(id),
         listeners: () => this.#listeners,
       },
       options.history,
-    );
+    ));
+    this.#messaging = new RoomMessaging({
+      name,
+      delivery,
+      members: membership.byId,
+      connectionMember: (resource) => membership.connectionMember(resource),
+      assertOpen: () => this.#assertOpen(),
+    });
+  }
+
+  readonly #destroyIfEmpty = (): void => {
+    if (this.#membership.byId.size === 0 && !this.#persistent) this.destroy();
+  };
+
+  get atmosphere(): Atmosphere {
+    return this.#host.atmosphere;
   }
 
   get logger(): Logger {
@@ -107,7 +137,7 @@ export class Room implements VirtualHost {
 
   /** Number of members (a member with several connections counts once; virtual members count). */
   get size(): number {
-    return this.#members.size;
+    return this.#membership.byId.size;
   }
 
   /** How many messages history keeps (0 = off). */
@@ -131,58 +161,7 @@ export class Room implements VirtualHost {
     member: { id?: string; metadata?: RoomMetadata } = {},
     options: { sinceId?: number } = {},
   ): RoomMember {
-    this.#assertOpen();
-    if (resource.state === 'closed')
-      throw new AtmosphereError(
-        'CLOSED',
-        `Resource ${resource.id} is closed and cannot join room ${this.name}.`,
-      );
-    const id = member.id ?? resource.id;
-    if (!isMemberId(id))
-      throw new AtmosphereError('BAD_REQUEST', `Invalid member id ${JSON.stringify(id)}: ${MEMBER_ID_RULE}.`);
-    const sinceId = options.sinceId;
-    if (sinceId !== undefined && !(Number.isSafeInteger(sinceId) && sinceId >= 0)) {
-      throw new AtmosphereError(
-        'BAD_REQUEST',
-        `Invalid sinceId ${sinceId}: expected a non-negative integer.`,
-      );
-    }
-    const current = this.#connections.get(resource.id);
-    if (current !== undefined) {
-      if (current.resource !== resource) {
-        this.removeConnection(current.resource, 'disconnected', false);
-      } else if (current.state.member.id !== id) {
-        throw new AtmosphereError(
-          'CONFLICT',
-          `This connection is in room ${this.name} as ${current.state.member.id}; leave first.`,
-        );
-      } else {
-        this.#delivery.submit({ kind: 'subscribe', resource, state: current.state, sinceId });
-        return current.state.member;
-      }
-    }
-    let state = this.#members.get(id);
-    if (state?.context !== undefined)
-      throw new AtmosphereError(
-        'CONFLICT',
-        `Member id ${id} belongs to a virtual member of room ${this.name}.`,
-      );
-    if (state === undefined) {
-      const metadata = checkedMetadata(member.metadata, id);
-      state = {
-        member: Object.freeze({ id, metadata }),
-        connections: new Set(),
-        joinedAt: Date.now(),
-        context: undefined,
-        announced: false,
-      };
-      this.#members.set(id, state);
-    }
-    state.connections.add(resource);
-    this.#connections.set(resource.id, { resource, state });
-    this.#host.connectionJoined(resource, this);
-    this.#delivery.submit({ kind: 'subscribe', resource, state, sinceId });
-    return state.member;
+    return this.#membership.join(resource, member, options);
   }
 
   /**
@@ -191,12 +170,7 @@ export class Room implements VirtualHost {
    * it knows it is out) or the virtual member. Returns false when there was nothing to remove.
    */
   leave(who: AtmosphereResource | string): boolean {
-    if (typeof who !== 'string') return this.removeConnection(who, 'left', false);
-    const state = this.#members.get(who);
-    if (state === undefined) return false;
-    if (state.context !== undefined) return this.leaveVirtual(who);
-    for (const resource of [...state.connections]) this.removeConnection(resource, 'removed', true);
-    return true;
+    return this.#membership.leave(who);
   }
 
   /**
@@ -204,72 +178,36 @@ export class Room implements VirtualHost {
    * not ask to leave: removed by the server, or its rooms grace period ended).
    */
   removeConnection(resource: AtmosphereResource, reason: LeaveReason, notifySelf: boolean): boolean {
-    const entry = this.#connections.get(resource.id);
-    if (entry === undefined || entry.resource !== resource) return false;
-    const state = entry.state;
-    this.#connections.delete(resource.id);
-    state.connections.delete(resource);
-    this.#broadcaster.removeResource(resource);
-    this.#host.connectionLeft(resource, this);
-    if (notifySelf && resource.state !== 'closed')
-      resource.write(presenceFrame(this.name, 'leave', state.member));
-    if (state.connections.size === 0) this.#removeMember(state, reason);
-    return true;
+    return this.#membership.removeConnection(resource, reason, notifySelf);
   }
-
-  #removeMember(state: MemberState, reason: LeaveReason): void {
-    if (this.#members.get(state.member.id) !== state) return;
-    this.#members.delete(state.member.id);
-    if (state.context !== undefined) {
-      this.#virtuals.delete(state);
-      state.context.close(reason);
-    }
-    this.#delivery.submit({ kind: 'presence', action: 'leave', state, reason });
-    if (this.#members.size === 0 && !this.#persistent)
-      this.#delivery.submit({ kind: 'task', run: this.#destroyIfEmpty });
-  }
-
-  readonly #destroyIfEmpty = (): void => {
-    if (this.#members.size === 0 && !this.#persistent) this.destroy();
-  };
 
   /** The members, in join order. */
   members(): RoomMember[] {
-    return Array.from(this.#members.values(), (state) => state.member);
+    return this.#membership.members();
   }
 
   /** A member by id. */
   member(id: string): RoomMember | undefined {
-    return this.#members.get(id)?.member;
+    return this.#membership.member(id);
   }
 
   has(id: string): boolean {
-    return this.#members.has(id);
+    return this.#membership.has(id);
   }
 
   /** Every member with what the server knows of it, by id. */
   memberInfo(): Map<string, RoomMemberInfo> {
-    const info = new Map<string, RoomMemberInfo>();
-    for (const [id, state] of this.#members) {
-      info.set(id, {
-        ...state.member,
-        virtual: state.context !== undefined,
-        connections: state.connections.size,
-        joinedAt: state.joinedAt,
-      });
-    }
-    return info;
+    return this.#membership.memberInfo();
   }
 
   /** The member a connection joined as, if it is in the room. */
   connectionMember(resource: AtmosphereResource): RoomMember | undefined {
-    const entry = this.#connections.get(resource.id);
-    return entry !== undefined && entry.resource === resource ? entry.state.member : undefined;
+    return this.#membership.connectionMember(resource);
   }
 
   /** The connections in the room. */
   resources(): AtmosphereResource[] {
-    return Array.from(this.#connections.values(), (entry) => entry.resource);
+    return this.#membership.resources();
   }
 
   /** Listens to presence events, in room order. Returns the function that stops listening. */
@@ -290,35 +228,12 @@ export class Room implements VirtualHost {
    * (data not JSON, sender not in the room), `CLOSED`, or `FILTER_FAILED`.
    */
   broadcast(data: unknown, sender?: RoomSender): Promise<RoomMessage> {
-    try {
-      this.#assertOpen();
-      let from: string | undefined;
-      let exclude: string | undefined;
-      if (typeof sender === 'string') {
-        if (!isMemberId(sender))
-          throw new AtmosphereError('BAD_REQUEST', `Invalid sender id ${JSON.stringify(sender)}.`);
-        from = sender;
-      } else if (sender !== undefined) {
-        const member = this.connectionMember(sender);
-        if (member === undefined)
-          throw new AtmosphereError('BAD_REQUEST', `Resource ${sender.id} is not in room ${this.name}.`);
-        from = member.id;
-        exclude = sender.id;
-      }
-      const prepared = this.#delivery.prepare(from, data);
-      return new Promise<RoomMessage>((resolve, reject) => {
-        this.#delivery.submitMessage(prepared, exclude, { resolve: () => resolve(prepared.message), reject });
-      });
-    } catch (error) {
-      return Promise.reject(asError(error));
-    }
+    return this.#messaging.broadcast(data, sender);
   }
 
   /** @internal Queues a `message` from `from` (validated); returns it. Throws `BAD_REQUEST` for non-JSON data. */
   say(from: string | undefined, exclude: string | undefined, data: unknown): RoomMessage {
-    const prepared = this.#delivery.prepare(from, data);
-    this.#delivery.submitMessage(prepared, exclude, undefined);
-    return prepared.message;
+    return this.#messaging.say(from, exclude, data);
   }
 
   /**
@@ -326,77 +241,27 @@ export class Room implements VirtualHost {
    * frame without id, never kept in history. Resolves false when there is no such member.
    */
   sendTo(memberId: string, data: unknown, from?: string): Promise<boolean> {
-    try {
-      this.#assertOpen();
-      if (from !== undefined && !isMemberId(from))
-        throw new AtmosphereError('BAD_REQUEST', `Invalid sender id ${JSON.stringify(from)}.`);
-      if (!this.#members.has(memberId)) return Promise.resolve(false);
-      return new Promise<boolean>((resolve, reject) => {
-        this.direct(from, memberId, data, { resolve: () => resolve(true), reject });
-      });
-    } catch (error) {
-      return Promise.reject(asError(error));
-    }
+    return this.#messaging.sendTo(memberId, data, from);
   }
 
   /** @internal Queues a direct message to a present member. Throws `BAD_REQUEST` for non-JSON data. */
   direct(from: string | undefined, targetId: string, data: unknown, done?: Settle): void {
-    const target = this.#members.get(targetId);
-    if (target === undefined) {
-      done?.resolve();
-      return;
-    }
-    const payload = messageFrame(this.name, undefined, from, data);
-    const message = directMessage(this.name, from, targetId, data);
-    this.#delivery.submit({
-      kind: 'send',
-      payload,
-      exclude: undefined,
-      target,
-      entry: undefined,
-      message,
-      skip: undefined,
-      done,
-    });
+    this.#messaging.direct(from, targetId, data, done);
   }
 
   /** @internal Queues a typing frame from `memberId` for every connection but `exclude`. */
   typingFrom(memberId: string, typing: boolean, exclude: string | undefined, done?: Settle): void {
-    this.#delivery.submit({
-      kind: 'send',
-      payload: typingFrame(this.name, memberId, typing),
-      exclude,
-      target: undefined,
-      entry: undefined,
-      message: undefined,
-      skip: undefined,
-      done,
-    });
+    this.#messaging.typingFrom(memberId, typing, exclude, done);
   }
 
   /** @internal */
   sendTyping(memberId: string, typing: boolean): Promise<void> {
-    if (this.#destroyed) return Promise.reject(closedError(this.name));
-    return new Promise<void>((resolve, reject) =>
-      this.typingFrom(memberId, typing, undefined, { resolve, reject }),
-    );
+    return this.#messaging.sendTyping(memberId, typing);
   }
 
   /** @internal */
   sendFrame(payload: string): Promise<void> {
-    if (this.#destroyed) return Promise.reject(closedError(this.name));
-    return new Promise<void>((resolve, reject) =>
-      this.#delivery.submit({
-        kind: 'send',
-        payload,
-        exclude: undefined,
-        target: undefined,
-        entry: undefined,
-        message: undefined,
-        skip: undefined,
-        done: { resolve, reject },
-      }),
-    );
+    return this.#messaging.sendFrame(payload);
   }
 
   // ------------------------------------------------------------------------------------------- history
@@ -407,25 +272,13 @@ export class Room implements VirtualHost {
    * `sinceId` receives the messages after that id. Changing the capacity keeps the newest messages.
    */
   enableHistory(capacity: number): this {
-    if (!Number.isSafeInteger(capacity) || capacity < 0) {
-      throw new AtmosphereError(
-        'INVALID_OPTION',
-        `enableHistory() needs a capacity that is an integer >= 0; got ${capacity}.`,
-      );
-    }
-    const history = this.#delivery.history;
-    this.#delivery.history =
-      capacity === 0
-        ? undefined
-        : history === undefined
-          ? new RoomHistory(capacity)
-          : history.resized(capacity);
+    this.#messaging.enableHistory(capacity);
     return this;
   }
 
   /** Remembered messages after `sinceId` (all when omitted), oldest first. */
   history(sinceId?: number): RoomMessage[] {
-    return this.#delivery.history?.after(sinceId).map((entry) => entry.message) ?? [];
+    return this.#messaging.history(sinceId);
   }
 
   /** The id of the newest message kept in history, if any. */
@@ -441,37 +294,12 @@ export class Room implements VirtualHost {
    * context. Throws `BAD_REQUEST` for an invalid id, `CONFLICT` when the id is taken, `CLOSED` after `destroy()`.
    */
   joinVirtual(member: VirtualRoomMember): VirtualMemberContext {
-    this.#assertOpen();
-    if (!isMemberId(member.id))
-      throw new AtmosphereError(
-        'BAD_REQUEST',
-        `Invalid member id ${JSON.stringify(member.id)}: ${MEMBER_ID_RULE}.`,
-      );
-    if (this.#members.has(member.id))
-      throw new AtmosphereError('CONFLICT', `Member id ${member.id} is already in room ${this.name}.`);
-    const metadata = checkedMetadata(member.metadata, member.id);
-    const state: MemberState = {
-      member: Object.freeze({ id: member.id, metadata }),
-      connections: new Set(),
-      joinedAt: Date.now(),
-      context: undefined,
-      announced: false,
-    };
-    const context = new VirtualContext(this, this, state.member, member);
-    state.context = context;
-    this.#members.set(member.id, state);
-    this.#virtuals.add(state);
-    this.#delivery.submit({ kind: 'presence', action: 'join', state, reason: 'left' });
-    return context;
+    return this.#membership.joinVirtual(member);
   }
 
   /** Removes a virtual member (by id or by the object passed to `joinVirtual`). Returns false if absent. */
   leaveVirtual(member: VirtualRoomMember | string): boolean {
-    const id = typeof member === 'string' ? member : member.id;
-    const state = this.#members.get(id);
-    if (state?.context === undefined) return false;
-    this.#removeMember(state, 'left');
-    return true;
+    return this.#membership.leaveVirtual(member);
   }
 
   // ------------------------------------------------------------------------------------------ lifecycle
@@ -487,14 +315,15 @@ export class Room implements VirtualHost {
     this.#destroyed = true;
     const error = closedError(this.name);
     for (const op of this.#delivery.drain()) if (op.kind === 'send') op.done?.reject(error);
-    const closing = errorFrame(this.name, 'Room closed');
-    for (const { resource } of this.#connections.values()) {
+    const closing = roomErrorFrame(this.name, 'Room closed');
+    const { connections, members } = this.#membership.clear();
+    for (const { resource } of connections) {
       this.#broadcaster.removeResource(resource);
       this.#host.connectionLeft(resource, this);
       if (resource.state !== 'closed') resource.write(closing);
     }
     const listeners = this.#listeners;
-    for (const state of this.#members.values()) {
+    for (const state of members) {
       state.context?.close('room-destroyed');
       if (!state.announced) continue;
       const event: PresenceEvent = {
@@ -506,9 +335,6 @@ export class Room implements VirtualHost {
       };
       for (const listener of listeners) notify(this, listener, event);
     }
-    this.#connections.clear();
-    this.#members.clear();
-    this.#virtuals.clear();
     this.#listeners = [];
     this.#delivery.history = undefined;
     if (this.#host.broadcasters.find(this.broadcasterId) === this.#broadcaster)
@@ -519,23 +345,6 @@ export class Room implements VirtualHost {
   #assertOpen(): void {
     if (this.#destroyed) throw closedError(this.name);
   }
-}
-
-/** Metadata is shown to every member as JSON: it must be a JSON object. Frozen (shallowly) once checked. */
-function checkedMetadata(metadata: RoomMetadata | undefined, id: string): RoomMetadata {
-  if (metadata === undefined) return EMPTY_METADATA;
-  let json: string | undefined;
-  try {
-    json =
-      typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)
-        ? JSON.stringify(metadata)
-        : undefined;
-  } catch {
-    json = undefined;
-  }
-  if (json === undefined)
-    throw new AtmosphereError('BAD_REQUEST', `The metadata of member ${id} must be a JSON object.`);
-  return Object.freeze({ ...metadata });
 }
 
 function closedError(room: string): AtmosphereError {

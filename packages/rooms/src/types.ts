@@ -1,14 +1,7 @@
-import type { AtmosphereResource } from '@atmosphere/runtime';
+import type { RoomMember, RoomMetadata } from '@atmosphere/protocol';
+import type { Atmosphere, AtmosphereResource, Logger } from '@atmosphere/runtime';
 
-/** A member's public metadata (display name, avatar…): any JSON object, shown to every member of the room. */
-export type RoomMetadata = Readonly<Record<string, unknown>>;
-
-/** A member of a room, as every member sees it (`join_ack` lists, `presence` frames). */
-export interface RoomMember {
-  /** Unique within the room. One member may be present through several connections (tabs). */
-  readonly id: string;
-  readonly metadata: RoomMetadata;
-}
+export type { RoomMember, RoomMetadata };
 
 /** What the server knows about a member beyond what members see. */
 export interface RoomMemberInfo extends RoomMember {
@@ -65,3 +58,30 @@ export type PresenceListener = (event: PresenceEvent) => void;
  * the member's other connections do), or a member id (a virtual member does not receive its own message).
  */
 export type RoomSender = AtmosphereResource | string;
+
+/**
+ * What a virtual member (and any code handed a room by one) sees of its room: who is there, what was said,
+ * and how to say something. The {@link Room} class is the whole API.
+ */
+export interface RoomView {
+  readonly name: string;
+  /** The Atmosphere instance the room lives on (its providers, its broadcasters). */
+  readonly atmosphere: Atmosphere;
+  readonly logger: Logger;
+  /** Number of members (a member with several connections counts once; virtual members count). */
+  readonly size: number;
+  /** The members, in join order. */
+  members(): RoomMember[];
+  /** A member by id. */
+  member(id: string): RoomMember | undefined;
+  /** Every member with what the server knows of it, by id. */
+  memberInfo(): Map<string, RoomMemberInfo>;
+  /** Remembered messages after `sinceId` (all when omitted), oldest first. */
+  history(sinceId?: number): RoomMessage[];
+  /** Says `data` to the room (see `Room.broadcast`). */
+  broadcast(data: unknown, sender?: RoomSender): Promise<RoomMessage>;
+  /** Sends `data` to one member (see `Room.sendTo`). */
+  sendTo(memberId: string, data: unknown, from?: string): Promise<boolean>;
+  /** Removes a virtual member; false when absent. */
+  leaveVirtual(member: string): boolean;
+}

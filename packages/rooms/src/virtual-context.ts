@@ -1,7 +1,6 @@
 import { AtmosphereError, type Logger } from '@atmosphere/runtime';
-import { framePrefix, tagFrame } from './frames.ts';
-import type { Room } from './room.ts';
-import type { LeaveReason, PresenceEvent, RoomMember, RoomMessage } from './types.ts';
+import { framePrefix, tagFrame } from '@atmosphere/protocol';
+import type { LeaveReason, PresenceEvent, RoomMember, RoomMessage, RoomView } from './types.ts';
 import type { VirtualMemberContext, VirtualRoomMember } from './virtual-member.ts';
 
 /** @internal What a virtual member's context needs from its room beyond the public API. */
@@ -15,14 +14,14 @@ export interface VirtualHost {
 
 /** @internal The {@link VirtualMemberContext} of one virtual member in one room. */
 export class VirtualContext implements VirtualMemberContext {
-  readonly room: Room;
+  readonly room: RoomView;
   readonly member: RoomMember;
   readonly implementation: VirtualRoomMember;
   readonly #host: VirtualHost;
   readonly #controller = new AbortController();
   readonly #prefix: string;
 
-  constructor(room: Room, host: VirtualHost, member: RoomMember, implementation: VirtualRoomMember) {
+  constructor(room: RoomView, host: VirtualHost, member: RoomMember, implementation: VirtualRoomMember) {
     this.room = room;
     this.#host = host;
     this.member = member;

@@ -1,5 +1,4 @@
-import type { Room } from './room.ts';
-import type { LeaveReason, PresenceEvent, RoomMember, RoomMessage, RoomMetadata } from './types.ts';
+import type { LeaveReason, PresenceEvent, RoomMember, RoomMessage, RoomMetadata, RoomView } from './types.ts';
 
 /**
  * A server-side member of a room: a bot, an AI assistant (`LlmRoomMember` in `@atmosphere/ai/rooms`), a
@@ -33,7 +32,8 @@ export interface VirtualRoomMember {
  * in the same order. Calls after it left reject with `CLOSED`.
  */
 export interface VirtualMemberContext {
-  readonly room: Room;
+  /** The room it is in. */
+  readonly room: RoomView;
   readonly member: RoomMember;
   /** Aborted when the member leaves or the room is destroyed: pass it to upstream calls (LLM requests). */
   readonly signal: AbortSignal;

@@ -2,11 +2,9 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { BroadcasterBackplane } from './broadcast/backplane.ts';
 import type { BroadcastOptions } from './broadcast/broadcaster.ts';
-import type { BroadcasterCache } from './broadcast/cache.ts';
 import { BroadcasterFactory } from './broadcast/factory.ts';
-import { PathTable } from './broadcast/path-template.ts';
+import { ClientQueues, DEFAULT_CACHE_LIMITS } from './delivery/client-queue.ts';
 import { managedServiceOf } from './decorators.ts';
 import { AtmosphereError } from './errors.ts';
 import { authInterceptor, DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './interceptors/auth.ts';
@@ -18,9 +16,8 @@ import {
   originInterceptor,
   protocolInterceptor,
 } from './interceptors/builtins.ts';
-import type { AtmosphereInterceptor } from './interceptors/interceptor.ts';
 import { rateLimitInterceptor } from './interceptors/rate-limit.ts';
-import { consoleLogger, type Logger } from './logger.ts';
+import { consoleLogger } from './logger.ts';
 import type {
   HttpRoute,
   HttpRouteHandler,
@@ -30,13 +27,18 @@ import type {
 } from './managed.ts';
 import type { AtmosphereDescription, AtmosphereOptions } from './options.ts';
 import { describeOriginPolicy, type OriginPolicy } from './protocol/cors.ts';
-import type { KindSelection, ProviderKind, ProviderKinds } from './registry/registry.ts';
-import type { AtmosphereResource } from './resource.ts';
 import { ServerCore } from './server/core.ts';
 import { HttpServing } from './server/http-serving.ts';
+import { PathTable } from './server/path-template.ts';
 import { ManagedServiceImpl } from './server/served-resource.ts';
 import { tick } from './server/ticker.ts';
 import { rejectUpgrade, UpgradeServing } from './server/upgrade-serving.ts';
+import type { BroadcasterBackplane } from './spi/backplane.ts';
+import type { AtmosphereInterceptor } from './spi/interceptor.ts';
+import type { Logger } from './spi/logger.ts';
+import type { KindSelection, ProviderKind, ProviderKinds } from './spi/provider.ts';
+import type { AtmosphereResource } from './spi/resource.ts';
+import type { StreamLog } from './spi/stream-log.ts';
 import { sendText } from './transports/http.ts';
 import { VERSION } from './version.ts';
 
@@ -60,7 +62,8 @@ export class Atmosphere {
   readonly #core: ServerCore;
   readonly #http: HttpServing;
   readonly #upgrade: UpgradeServing;
-  readonly #cache: BroadcasterCache;
+  readonly #cache: ClientQueues;
+  readonly #log: StreamLog;
   readonly #selections: KindSelection[];
   readonly #instances: Map<string, unknown>;
   readonly #autoloaded: string[];
@@ -102,12 +105,15 @@ export class Atmosphere {
     this.#selections = providers.selections;
     this.#instances = providers.instances;
     this.#autoloaded = providers.autoloaded;
-    this.#cache = providers.instances.get('broadcaster-cache') as BroadcasterCache;
+    this.#cache = new ClientQueues({ ...DEFAULT_CACHE_LIMITS, ...options.cache });
+    this.#log = providers.instances.get('stream-log') as StreamLog;
     const backplane = providers.instances.get('broadcaster-backplane') as BroadcasterBackplane;
     const graceMs = options.reconnectGraceMs ?? this.#cache.limits.clientTtlMs;
     this.#origins = options.origins ?? 'same-origin';
     const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
-    this.broadcasters = new BroadcasterFactory(this.logger, backplane, (id) => this.#core.resources.get(id));
+    this.broadcasters = new BroadcasterFactory(this.logger, backplane, this.#log, (id) =>
+      this.#core.resources.get(id),
+    );
     this.interceptors = [
       protocolInterceptor(),
       originInterceptor(this.#origins),
@@ -123,6 +129,7 @@ export class Atmosphere {
       logger: this.logger,
       interceptors: this.interceptors,
       cache: this.#cache,
+      log: this.#log,
       broadcasters: this.broadcasters,
       maxMessageBytes,
       graceMs,
@@ -176,9 +183,9 @@ export class Atmosphere {
     return this.#core.graceMs;
   }
 
-  /** The missed-message cache in use. */
-  get cache(): BroadcasterCache {
-    return this.#cache;
+  /** The stream log in use (the `stream-log` provider the registry selected). */
+  get log(): StreamLog {
+    return this.#log;
   }
 
   /** The address the server listens on, when it listens. */

@@ -1,23 +1,16 @@
 import { createServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Atmosphere } from './atmosphere.ts';
-import { type BroadcasterBackplane, LocalBackplane } from './broadcast/backplane.ts';
-import { DEFAULT_CACHE_LIMITS, MemoryBroadcasterCache } from './broadcast/cache.ts';
+import { LocalBackplane } from './broadcast/local-backplane.ts';
 import { MemoryStreamLog } from './log/memory-stream-log.ts';
 import { AtmosphereError } from './errors.ts';
 import { consoleLogger } from './logger.ts';
 import type { AtmosphereOptions } from './options.ts';
 import { describeOriginPolicy } from './protocol/cors.ts';
-import { autoloadRegisterEntries } from './registry/autoload.ts';
-import {
-  describeSelection,
-  type KindSelection,
-  type Provider,
-  type ProviderContext,
-  type ProviderKind,
-  registry,
-  selectProvider,
-} from './registry/registry.ts';
+import { applicationRoot, autoloadRegisterEntries } from './registry/autoload.ts';
+import { describeSelection, registry, selectProvider } from './registry/registry.ts';
+import type { BroadcasterBackplane } from './spi/backplane.ts';
+import type { KindSelection, Provider, ProviderContext, ProviderKind } from './spi/provider.ts';
 import { VERSION } from './version.ts';
 
 /**
@@ -30,7 +23,9 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
   let autoloaded: string[] = [];
   if (options.autoload !== false) {
     const root =
-      typeof options.autoload === 'object' && options.autoload.root ? options.autoload.root : process.cwd();
+      typeof options.autoload === 'object' && options.autoload.root
+        ? options.autoload.root
+        : applicationRoot();
     const result = await autoloadRegisterEntries(root, logger);
     autoloaded = result.loaded;
     for (const failure of result.failed)
@@ -40,7 +35,6 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
   const explicit = [...(options.providers ?? []), ...builtinProviders(options)];
   const kinds = new Set<string>([
     'broadcaster-backplane',
-    'broadcaster-cache',
     'stream-log',
     ...registry.kinds(),
     ...explicit.map((p) => p.kind),
@@ -60,10 +54,10 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
     logger.info(describeSelection(selection));
   }
   const backplane = instances.get('broadcaster-backplane') as BroadcasterBackplane | undefined;
-  if (!backplane || !instances.has('broadcaster-cache')) {
+  if (!backplane || !instances.has('stream-log')) {
     throw new AtmosphereError(
       'PROVIDER_UNAVAILABLE',
-      'The built-in backplane or cache could not start; see the log above.',
+      'No broadcaster-backplane or stream-log provider could start; see the log above.',
     );
   }
   let server = options.server;
@@ -113,13 +107,6 @@ function builtinProviders(options: AtmosphereOptions): Provider[] {
       priority: 0,
       isAvailable: () => true,
       create: () => new LocalBackplane(),
-    },
-    {
-      kind: 'broadcaster-cache',
-      name: 'memory',
-      priority: 0,
-      isAvailable: () => true,
-      create: () => new MemoryBroadcasterCache({ ...DEFAULT_CACHE_LIMITS, ...options.cache }),
     },
     {
       kind: 'stream-log',

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Broadcaster, BroadcasterOptions, BroadcastOptions } from './broadcast/broadcaster.ts';
 import type { AtmosphereError } from './errors.ts';
-import type { AtmosphereResource, DisconnectReason } from './resource.ts';
+import type { AtmosphereResource, DisconnectReason } from './spi/resource.ts';
 
 /** What every handler call gets besides the resource. */
 export interface ManagedContext {

@@ -1,14 +1,14 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { BroadcasterCache, CacheLimits } from './broadcast/cache.ts';
+import type { CacheLimits, CacheStats } from './delivery/client-queue.ts';
 import type { AuthOptions } from './interceptors/auth.ts';
 import type { BackpressureOptions, HeartbeatOptions } from './interceptors/builtins.ts';
-import type { AtmosphereInterceptor } from './interceptors/interceptor.ts';
 import type { RateLimitOptions } from './interceptors/rate-limit.ts';
 import type { MemoryStreamLogLimits } from './log/memory-stream-log.ts';
-import type { Logger } from './logger.ts';
 import type { OriginPolicy } from './protocol/cors.ts';
-import type { KindSelection, Provider } from './registry/registry.ts';
+import type { AtmosphereInterceptor } from './spi/interceptor.ts';
+import type { Logger } from './spi/logger.ts';
+import type { KindSelection, Provider } from './spi/provider.ts';
 
 /** Options of {@link createAtmosphere}. Every one has a default; see each. */
 export interface AtmosphereOptions {
@@ -55,7 +55,8 @@ export interface AtmosphereOptions {
   settings?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /**
    * Load the `register` entry of every `@atmosphere/*` package the application depends on. Default true;
-   * `root` is where the application's package.json is (default `process.cwd()`).
+   * `root` is where the application's package.json is (default: the nearest one above the entry script the
+   * process was started with, or the current directory when that script is a tool in `node_modules`).
    */
   autoload?: boolean | { root?: string };
   /** Environment for providers. Default `process.env`. */
@@ -76,5 +77,6 @@ export interface AtmosphereDescription {
   providers: KindSelection[];
   autoloaded: string[];
   resources: { connected: number; away: number };
-  cache: ReturnType<BroadcasterCache['stats']> & { limits: CacheLimits };
+  /** The clients' queues (the missed-message cache). */
+  cache: CacheStats & { limits: CacheLimits };
 }

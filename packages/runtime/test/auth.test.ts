@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
-import { type Atmosphere, AtmosphereError, Headers } from '../src/index.ts';
+import { AtmosphereHeaders } from '@atmosphere/protocol';
+import { type Atmosphere, AtmosphereError } from '../src/index.ts';
 import { connectTestClient, protocolUrl, startTestAtmosphere } from '../src/testing/index.ts';
 
 let atmosphere: Atmosphere;
@@ -13,7 +14,7 @@ beforeAll(async () => {
         if (token === 'expired') {
           throw new AtmosphereError('UNAUTHORIZED', 'Token expired', {
             status: 401,
-            headers: { [Headers.authExpired]: 'true' },
+            headers: { [AtmosphereHeaders.authExpired]: 'true' },
           });
         }
         return token.startsWith('good-') ? { user: token.slice(5) } : undefined;
@@ -41,11 +42,11 @@ function upgradeStatus(ws: WebSocket): Promise<number> {
 describe('the auth hook', () => {
   test('a token in the header or the query lets the client in; the principal is on the resource', async () => {
     const viaHeader = await connectTestClient(atmosphere.url('/secure'), 'sse', {
-      headers: { [Headers.auth]: 'good-ann' },
+      headers: { [AtmosphereHeaders.auth]: 'good-ann' },
     });
     expect(await viaHeader.messages.next()).toBe('welcome');
     const viaQuery = await connectTestClient(atmosphere.url('/secure'), 'websocket', {
-      query: { [Headers.auth]: 'good-bob' },
+      query: { [AtmosphereHeaders.auth]: 'good-bob' },
     });
     expect(await viaQuery.messages.next()).toBe('welcome');
     const viaBearer = await connectTestClient(atmosphere.url('/secure'), 'long-polling', {
@@ -59,16 +60,16 @@ describe('the auth hook', () => {
   test('no token or a bad one: 401 on HTTP and on the upgrade; the hook can say the token expired', async () => {
     expect((await fetch(protocolUrl(atmosphere.url('/secure'), 'sse'))).status).toBe(401);
     const bad = await fetch(
-      protocolUrl(atmosphere.url('/secure'), 'sse', { query: { [Headers.auth]: 'nope' } }),
+      protocolUrl(atmosphere.url('/secure'), 'sse', { query: { [AtmosphereHeaders.auth]: 'nope' } }),
     );
     expect(bad.status).toBe(401);
     const expired = await fetch(
-      protocolUrl(atmosphere.url('/secure'), 'sse', { query: { [Headers.auth]: 'expired' } }),
+      protocolUrl(atmosphere.url('/secure'), 'sse', { query: { [AtmosphereHeaders.auth]: 'expired' } }),
     );
     expect(expired.status).toBe(401);
-    expect(expired.headers.get(Headers.authExpired)).toBe('true');
+    expect(expired.headers.get(AtmosphereHeaders.authExpired)).toBe('true');
     const ws = new WebSocket(
-      protocolUrl(atmosphere.url('/secure'), 'websocket', { query: { [Headers.auth]: 'nope' } }),
+      protocolUrl(atmosphere.url('/secure'), 'websocket', { query: { [AtmosphereHeaders.auth]: 'nope' } }),
     );
     expect(await upgradeStatus(ws)).toBe(401);
   });

@@ -9,6 +9,7 @@ import {
   protocolUrl,
   startTestAtmosphere,
 } from '../src/testing/index.ts';
+import { internal } from './internals.ts';
 
 const HIGH_WATER_MARK = 50;
 const PAYLOAD = 'x'.repeat(16 * 1024);
@@ -54,18 +55,20 @@ describe.each<BackpressurePolicy>(['disconnect', 'drop-oldest', 'drop-newest'])(
       atmosphere.managed('/feed', {});
       const slow = await stalledClient(atmosphere.url('/feed'));
       const fast = await connectTestClient(atmosphere.url('/feed'), 'websocket');
-      const fastResource = atmosphere.resource(fast.trackingId)!;
+      const fastResource = internal(atmosphere.resource(fast.trackingId))!;
       const drops: string[] = [];
-      atmosphere.resource(slow.trackingId)!.on('drop', (p) => drops.push(p));
+      internal(atmosphere.resource(slow.trackingId))!.on('drop', (p) => drops.push(p));
 
       const total = 1500;
       for (let i = 0; i < total; i++) {
         await atmosphere.broadcast('/feed', `${i}:${PAYLOAD}`);
         // While connected, the slow client's queue never passes the mark; once disconnected, the cache limit.
-        const resource = atmosphere.resource(slow.trackingId);
+        const resource = internal(atmosphere.resource(slow.trackingId));
         if (resource) {
           const limit =
-            resource.state === 'connected' ? HIGH_WATER_MARK : atmosphere.cache.limits.maxPerClient;
+            resource.state === 'connected'
+              ? HIGH_WATER_MARK
+              : atmosphere.describe().cache.limits.maxPerClient;
           expect(resource.queue.pending.length).toBeLessThanOrEqual(limit);
         }
         // Paced to the fast client (it must never reach the mark itself, even on a loaded machine).
@@ -78,15 +81,15 @@ describe.each<BackpressurePolicy>(['disconnect', 'drop-oldest', 'drop-newest'])(
         Array.from({ length: total }, (_, i) => i),
       );
 
-      const slowResource = atmosphere.resource(slow.trackingId);
+      const slowResource = internal(atmosphere.resource(slow.trackingId));
       if (policy === 'disconnect') {
         // Closed with 1013; the resource waits (bounded) for the client to come back and catch up.
         await eventually(
           () => atmosphere!.resource(slow.trackingId)?.state !== 'connected',
           'the slow client to be disconnected',
         );
-        expect(atmosphere.resource(slow.trackingId)!.queue.pending.length).toBeLessThanOrEqual(
-          atmosphere.cache.limits.maxPerClient,
+        expect(internal(atmosphere.resource(slow.trackingId))!.queue.pending.length).toBeLessThanOrEqual(
+          atmosphere.describe().cache.limits.maxPerClient,
         );
       } else {
         expect(slowResource!.state).toBe('connected');

@@ -1,7 +1,8 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
-import { type Atmosphere, Headers } from '../src/index.ts';
+import { AtmosphereHeaders } from '@atmosphere/protocol';
+import { type Atmosphere } from '../src/index.ts';
 import {
   connectTestClient,
   eventually,
@@ -100,7 +101,7 @@ describe('bad input gets a clean error, the server stays up, others are unaffect
     const url = protocolUrl(atmosphere.url('/chat'), 'long-polling', { trackingId: client.trackingId });
     const declared = await fetch(url, { method: 'POST', body: 'x'.repeat(70 * 1024) });
     expect(declared.status).toBe(413);
-    expect(declared.headers.get(Headers.error)).toMatch(/exceeds the limit of 65536 bytes/);
+    expect(declared.headers.get(AtmosphereHeaders.error)).toMatch(/exceeds the limit of 65536 bytes/);
     const streamed = await fetch(url, {
       method: 'POST',
       body: new ReadableStream({
@@ -135,9 +136,9 @@ describe('bad input gets a clean error, the server stays up, others are unaffect
     for (const bad of ['../../etc/passwd', 'x'.repeat(200), 'a b', '<script>']) {
       const response = await fetch(protocolUrl(atmosphere.url('/chat'), 'long-polling', { trackingId: bad }));
       const body = await response.text();
-      const id = response.headers.get(Headers.trackingId)!;
+      const id = response.headers.get(AtmosphereHeaders.trackingId)!;
       expect(id).toMatch(/^[0-9a-f-]{36}$/);
-      expect(response.headers.get(Headers.firstRequest)).toBe('true');
+      expect(response.headers.get(AtmosphereHeaders.firstRequest)).toBe('true');
       expect(body.trim()).toBe(`41|${id}|0|X|`);
     }
   });
@@ -151,7 +152,9 @@ describe('bad input gets a clean error, the server stays up, others are unaffect
       },
     );
     expect(response.status).toBe(404);
-    expect(response.headers.get(Headers.error)).toMatch(/No connection with tracking id nobody-here/);
+    expect(response.headers.get(AtmosphereHeaders.error)).toMatch(
+      /No connection with tracking id nobody-here/,
+    );
   });
 
   test('an unknown transport is a 400 naming the valid ones, on HTTP and on the upgrade', async () => {
@@ -190,10 +193,10 @@ describe('bad input gets a clean error, the server stays up, others are unaffect
 
   test('an old client protocol version gets 501 with the protocol error header', async () => {
     const url = new URL(protocolUrl(atmosphere.url('/chat'), 'long-polling'));
-    url.searchParams.set(Headers.framework, '2.1.9-jquery');
+    url.searchParams.set(AtmosphereHeaders.framework, '2.1.9-jquery');
     const response = await fetch(url);
     expect(response.status).toBe(501);
-    expect(response.headers.get(Headers.error)).toBe('Atmosphere Protocol version not supported.');
+    expect(response.headers.get(AtmosphereHeaders.error)).toBe('Atmosphere Protocol version not supported.');
   });
 
   test('garbage on the upgrade: a clean 400 and a closed socket', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Atmosphere, BroadcastFilter, OutboundMessage } from '../src/index.ts';
+import type { Atmosphere } from '../src/index.ts';
+import type { BroadcastFilter, OutboundMessage } from '../src/spi/index.ts';
 import { connectTestClient, startTestAtmosphere } from '../src/testing/index.ts';
 
 const outbound: OutboundMessage[] = [];

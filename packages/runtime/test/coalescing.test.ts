@@ -4,6 +4,7 @@ import type { Atmosphere, AtmosphereResource } from '../src/index.ts';
 import { connectTestClient, startTestAtmosphere } from '../src/testing/index.ts';
 import type { WebSocketConnection } from '../src/transports/websocket.ts';
 import { countWrites } from './socket-writes.ts';
+import { internal } from './internals.ts';
 
 let atmosphere: Atmosphere;
 beforeAll(async () => {
@@ -16,7 +17,7 @@ afterAll(async () => {
 
 /** The server side socket of a resource's WebSocket. */
 function serverSocket(resource: AtmosphereResource): Socket {
-  const connection = resource.connection as WebSocketConnection;
+  const connection = internal(resource).connection as WebSocketConnection;
   return (connection.ws as unknown as { _socket: Socket })._socket;
 }
 
@@ -24,7 +25,7 @@ const nextTick = () => new Promise<void>((resolve) => process.nextTick(resolve))
 
 test('a burst written in one turn reaches the socket in a few writes, complete and in order', async () => {
   const client = await connectTestClient(atmosphere.url('/burst/tokens'), 'websocket');
-  const resource = atmosphere.resource(client.trackingId)!;
+  const resource = internal(atmosphere.resource(client.trackingId))!;
   const writes = countWrites(serverSocket(resource));
   const total = 2000;
   let queued = 0;
@@ -46,7 +47,7 @@ test('a burst written in one turn reaches the socket in a few writes, complete a
 
 test('a burst from an async iterator (an AI stream handing over the tokens of one network read) is coalesced too', async () => {
   const client = await connectTestClient(atmosphere.url('/burst/iterated'), 'websocket');
-  const resource = atmosphere.resource(client.trackingId)!;
+  const resource = internal(atmosphere.resource(client.trackingId))!;
   await nextTick();
   const writes = countWrites(serverSocket(resource));
   const total = 200;
@@ -62,7 +63,7 @@ test('a burst from an async iterator (an AI stream handing over the tokens of on
 
 test('a write after a pause goes out at once; one soon after another is held with it until the turn ends', async () => {
   const client = await connectTestClient(atmosphere.url('/burst/turns'), 'websocket');
-  const resource = atmosphere.resource(client.trackingId)!;
+  const resource = internal(atmosphere.resource(client.trackingId))!;
   const socket = serverSocket(resource);
   await nextTick();
   // The clock that tells a burst from a pause, under the test's control (sockets and timers stay real).
@@ -93,7 +94,7 @@ test('a write after a pause goes out at once; one soon after another is held wit
 
 test('large frames in one turn are never held up to the high-water mark (held bytes never look like congestion)', async () => {
   const client = await connectTestClient(atmosphere.url('/burst/large'), 'websocket');
-  const resource = atmosphere.resource(client.trackingId)!;
+  const resource = internal(atmosphere.resource(client.trackingId))!;
   const socket = serverSocket(resource);
   const big = 'y'.repeat(socket.writableHighWaterMark / 4);
   const total = 12;
@@ -118,7 +119,7 @@ test('large frames in one turn are never held up to the high-water mark (held by
 
 test('a close in the same turn as a burst comes after every frame of it', async () => {
   const client = await connectTestClient(atmosphere.url('/burst/close'), 'websocket');
-  const resource = atmosphere.resource(client.trackingId)!;
+  const resource = internal(atmosphere.resource(client.trackingId))!;
   for (let i = 0; i < 300; i++) resource.write(`m${i}`);
   void resource.close(1000, 'done');
   await client.ended;

@@ -9,6 +9,7 @@ import {
   startTestAtmosphere,
   type TestClientOptions,
 } from '../src/testing/index.ts';
+import { internal } from './internals.ts';
 
 let atmosphere: Atmosphere;
 beforeAll(async () => {
@@ -56,7 +57,7 @@ function burst(channel: string, count: number): void {
 
 test('a client that reports its count: written messages are kept until one probe confirms the batch', async () => {
   const client = await probedClient('/probes/batch', { received: 0 });
-  const resource = atmosphere.resource(client.trackingId)!;
+  const resource = internal(atmosphere.resource(client.trackingId))!;
   expect(resource.reportsReceived).toBe(true);
   burst('/probes/batch', 100);
   await client.messages.waitForCount(100);
@@ -69,7 +70,7 @@ test('a client that reports its count: written messages are kept until one probe
 
 test('a client that reports its count: a few messages are confirmed once the oldest has waited a while', async () => {
   const client = await probedClient('/probes/few', { received: 0 });
-  const resource = atmosphere.resource(client.trackingId)!;
+  const resource = internal(atmosphere.resource(client.trackingId))!;
   burst('/probes/few', 3);
   await client.messages.waitForCount(3);
   await eventually(
@@ -85,8 +86,8 @@ test('a client that does not report its count: nothing is kept after writing, an
   const classic = await probedClient('/probes/mixed', {});
   // A counting client on the same broadcaster shows when the tick has probed.
   const witness = await probedClient('/probes/mixed', { received: 0 });
-  const classicResource = atmosphere.resource(classic.trackingId)!;
-  const witnessResource = atmosphere.resource(witness.trackingId)!;
+  const classicResource = internal(atmosphere.resource(classic.trackingId))!;
+  const witnessResource = internal(atmosphere.resource(witness.trackingId))!;
   expect(classicResource.reportsReceived).toBe(false);
   burst('/probes/mixed', 100);
   await classic.messages.waitForCount(100);
@@ -101,7 +102,7 @@ test('a client that does not report its count: nothing is kept after writing, an
   expect(classic.pings).toEqual([]);
   // The cache holds the witness's 'after' alone.
   expect(classicResource.queue.unconfirmed.length).toBe(0);
-  expect(atmosphere.cache.stats().unconfirmed).toBe(witnessResource.queue.unconfirmed.length);
+  expect(atmosphere.describe().cache.unconfirmed).toBe(witnessResource.queue.unconfirmed.length);
   classic.close();
   witness.close();
 });

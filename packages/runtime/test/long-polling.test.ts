@@ -1,9 +1,11 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { type Atmosphere, Headers, STREAMING_PADDING } from '../src/index.ts';
+import { AtmosphereHeaders, STREAMING_PADDING } from '@atmosphere/protocol';
+import { type Atmosphere } from '../src/index.ts';
 import { eventually, once, protocolUrl, startTestAtmosphere } from '../src/testing/index.ts';
 import { countWrites } from './socket-writes.ts';
+import { internal } from './internals.ts';
 
 let atmosphere: Atmosphere;
 beforeAll(async () => {
@@ -17,14 +19,14 @@ afterAll(async () => {
   await atmosphere.close();
 });
 
-const AUTH = { [Headers.auth]: 'good' };
+const AUTH = { [AtmosphereHeaders.auth]: 'good' };
 
 /** The first poll: the handshake; returns the tracking id. */
 async function handshake(path: string): Promise<string> {
   const response = await fetch(protocolUrl(atmosphere.url(path), 'long-polling', { query: AUTH }));
   await response.text();
   expect(response.status).toBe(200);
-  return response.headers.get(Headers.trackingId)!;
+  return response.headers.get(AtmosphereHeaders.trackingId)!;
 }
 
 function pollUrl(path: string, trackingId: string, query: Record<string, string> = AUTH): string {
@@ -46,7 +48,7 @@ test('a poll that finds messages waiting is answered at once, whole, with a Cont
   expect(body).toBe(`${STREAMING_PADDING}3|one9|two|three`);
   expect(poll.headers.get('content-length')).toBe(String(Buffer.byteLength(body)));
   expect(poll.headers.get('transfer-encoding')).toBeNull();
-  expect(poll.headers.get(Headers.trackingId)).toBe(id);
+  expect(poll.headers.get(AtmosphereHeaders.trackingId)).toBe(id);
 });
 
 test('a waiting poll gets status, headers and padding at once; the messages of one turn and the end leave in one write', async () => {
@@ -59,7 +61,7 @@ test('a waiting poll gets status, headers and padding at once; the messages of o
   // Nothing is broadcast: the head comes at once.
   const response = await responded;
   expect(response.statusCode).toBe(200);
-  expect(response.headers[Headers.trackingId.toLowerCase()]).toBe(id);
+  expect(response.headers[AtmosphereHeaders.trackingId.toLowerCase()]).toBe(id);
   expect(response.headers['content-length']).toBeUndefined();
   const body = text(response);
   const writes = countWrites(server);
@@ -75,7 +77,7 @@ test('a waiting poll is answered with what was broadcast when the server shuts d
   closing.managed('/lp', {});
   const first = await fetch(protocolUrl(closing.url('/lp'), 'long-polling'));
   await first.text();
-  const id = first.headers.get(Headers.trackingId)!;
+  const id = first.headers.get(AtmosphereHeaders.trackingId)!;
   const poll = fetch(protocolUrl(closing.url('/lp'), 'long-polling', { trackingId: id }));
   await eventually(() => closing.resource(id)?.state === 'connected', 'the poll to wait');
   void closing.broadcast('/lp', 'last');
@@ -89,7 +91,7 @@ test('a waiting poll is answered with what was broadcast when the server shuts d
 test('a waiting poll replaced by a newer one is answered (padding only); the newer one gets the message', async () => {
   const id = await handshake('/lp/replaced');
   const older = fetch(pollUrl('/lp/replaced', id));
-  const resource = atmosphere.resource(id)!;
+  const resource = internal(atmosphere.resource(id))!;
   await eventually(() => resource.state === 'connected', 'the first poll to wait');
   const replaced = resource.connection;
   const newer = fetch(pollUrl('/lp/replaced', id));
@@ -99,7 +101,7 @@ test('a waiting poll replaced by a newer one is answered (padding only); the new
   );
   const olderResponse = await older;
   expect(olderResponse.status).toBe(200);
-  expect(olderResponse.headers.get(Headers.trackingId)).toBe(id);
+  expect(olderResponse.headers.get(AtmosphereHeaders.trackingId)).toBe(id);
   expect(await olderResponse.text()).toBe(STREAMING_PADDING);
   await atmosphere.broadcast('/lp/replaced', 'for the newer');
   expect(await (await newer).text()).toBe(`${STREAMING_PADDING}13|for the newer`);
@@ -129,7 +131,7 @@ test('a client that only did the handshake poll is disconnected when its grace p
     short.managed('/lp', { onDisconnect: (_resource, reason) => void reasons.push(reason) });
     const response = await fetch(protocolUrl(short.url('/lp'), 'long-polling'));
     await response.text();
-    const id = response.headers.get(Headers.trackingId)!;
+    const id = response.headers.get(AtmosphereHeaders.trackingId)!;
     expect(short.resource(id)?.state).toBe('away');
     await eventually(() => reasons.length === 1, 'the grace period to end');
     expect(reasons).toEqual(['timeout']);

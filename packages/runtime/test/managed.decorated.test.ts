@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, expectTypeOf, test } from 'vitest';
 import {
   type Atmosphere,
-  AtmosphereResource,
+  type AtmosphereResource,
   Disconnect,
   ManagedService,
   Message,
@@ -56,6 +56,11 @@ test('register() refuses an undecorated object with a clear error', () => {
   expect(() => atmosphere.register({})).toThrow(/decorated with @ManagedService/);
 });
 
-test('AtmosphereResource is a class users can type against', () => {
-  expect(typeof AtmosphereResource).toBe('function');
+test('handlers are typed against the AtmosphereResource interface, which the resources they get satisfy', async () => {
+  const client = await connectTestClient(atmosphere.url('/decorated/typed'), 'websocket');
+  const resource = atmosphere.resource(client.trackingId);
+  expectTypeOf(resource).toEqualTypeOf<AtmosphereResource | undefined>();
+  expect(resource?.id).toBe(client.trackingId);
+  expect(typeof resource?.write).toBe('function');
+  await client.close();
 });

@@ -2,14 +2,14 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
+import type { Atmosphere } from '../src/index.ts';
 import {
-  type Atmosphere,
   type BroadcasterBackplane,
   defineProvider,
   LocalBackplane,
   type Provider,
   registry,
-} from '../src/index.ts';
+} from '../src/spi/index.ts';
 import { recordingLogger, startTestAtmosphere } from '../src/testing/index.ts';
 
 class NamedBackplane extends LocalBackplane {
@@ -64,7 +64,7 @@ describe('provider selection', () => {
     });
     const selection = atmosphere.describe().providers.find((p) => p.kind === 'broadcaster-backplane')!;
     expect(selection.winner).toBe('kafka');
-    expect((atmosphere.provider('broadcaster-backplane') as NamedBackplane).label).toBe('kafka');
+    expect((atmosphere.provider('broadcaster-backplane') as unknown as NamedBackplane).label).toBe('kafka');
     const byName = Object.fromEntries(selection.candidates.map((c) => [c.name, c]));
     expect(byName['redis']).toMatchObject({
       status: 'unavailable',

@@ -3,7 +3,8 @@ import Fastify from 'fastify';
 import { createServer, type Server } from 'node:http';
 import { describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
-import { createAtmosphere, defineProvider, type DisconnectReason, silentLogger } from '../src/index.ts';
+import { createAtmosphere, type DisconnectReason, silentLogger } from '../src/index.ts';
+import { defineProvider } from '../src/spi/index.ts';
 import { connectTestClient, eventually, protocolUrl, startTestAtmosphere } from '../src/testing/index.ts';
 
 function listen(server: Server): Promise<number> {

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
-import { type Atmosphere, Headers, SSE_PADDING, STREAMING_PADDING } from '../src/index.ts';
+import { AtmosphereHeaders, SSE_PADDING, STREAMING_PADDING } from '@atmosphere/protocol';
+import { type Atmosphere } from '../src/index.ts';
 import { FrameReader, protocolUrl, startTestAtmosphere } from '../src/testing/index.ts';
 
 let atmosphere: Atmosphere;
@@ -106,17 +107,17 @@ describe('bytes on the wire', () => {
   test('long-polling: the handshake alone answers the first poll; the next poll carries padding then messages', async () => {
     const first = await fetch(protocolUrl(atmosphere.url('/wire'), 'long-polling'));
     const handshake = await first.text();
-    const id = first.headers.get(Headers.trackingId)!;
+    const id = first.headers.get(AtmosphereHeaders.trackingId)!;
     expect(handshake).toBe(`${STREAMING_PADDING}41|${id}|0|X|`);
     const second = await fetch(protocolUrl(atmosphere.url('/wire'), 'long-polling', { trackingId: id }));
-    expect(second.headers.get(Headers.firstRequest)).toBeNull();
+    expect(second.headers.get(AtmosphereHeaders.firstRequest)).toBeNull();
     expect(await second.text()).toBe(`${STREAMING_PADDING}8|héllo 👋`);
   });
 
   test('several queued messages go in one long-poll response, each framed separately', async () => {
     const first = await fetch(protocolUrl(atmosphere.url('/wire'), 'long-polling'));
     await first.text();
-    const id = first.headers.get(Headers.trackingId)!;
+    const id = first.headers.get(AtmosphereHeaders.trackingId)!;
     await atmosphere.broadcast('/wire', 'a|b');
     await atmosphere.broadcast('/wire', '{"c":1}');
     const poll = await fetch(protocolUrl(atmosphere.url('/wire'), 'long-polling', { trackingId: id }));
@@ -125,7 +126,7 @@ describe('bytes on the wire', () => {
 
   test('plain polling answers at once, with what is pending or nothing', async () => {
     const first = await fetch(protocolUrl(atmosphere.url('/wire'), 'polling'));
-    const id = first.headers.get(Headers.trackingId)!;
+    const id = first.headers.get(AtmosphereHeaders.trackingId)!;
     expect(await first.text()).toBe(`41|${id}|0|X|`);
     const second = await fetch(protocolUrl(atmosphere.url('/wire'), 'polling', { trackingId: id }));
     expect(await second.text()).toBe('8|héllo 👋');

@@ -1,4 +1,4 @@
-import { type AiFrame, parseAiFrame } from '@atmosphere/ai';
+import { type AiFrame, isTerminalFrame, parseAiFrame } from '@atmosphere/protocol';
 import { silentLogger } from '@atmosphere/runtime';
 import { connectTestClient, type TestClient } from '@atmosphere/runtime/testing';
 import { startAiChat } from './server.ts';
@@ -11,18 +11,14 @@ export interface VerifyResult {
   readonly lines: readonly string[];
 }
 
-function isEnd(frame: AiFrame): boolean {
-  return 'type' in frame && (frame.type === 'complete' || frame.type === 'error');
-}
-
 async function answer(client: TestClient, prompt: string, timeoutMs: number): Promise<AiFrame[]> {
   const before = client.messages.items.length;
   await client.send(prompt);
   const end = await client.messages.waitFor((m) => {
     const frame = parseAiFrame(m);
-    return frame !== undefined && isEnd(frame);
+    return frame !== undefined && isTerminalFrame(frame);
   }, timeoutMs);
-  const sessionId = parseAiFrame(end)!.sessionId;
+  const sessionId = parseAiFrame(end)?.sessionId;
   return client.messages.items
     .slice(before)
     .map(parseAiFrame)
@@ -49,14 +45,11 @@ export async function verifyAiChat(
   try {
     client = await connectTestClient(`${chat.url}ai/chat`, 'websocket');
     const frames = await answer(client, 'Hello! What can you do?', timeoutMs);
-    const text = frames.map((f) => ('type' in f && f.type === 'streaming-text' ? f.data : '')).join('');
+    const text = frames.map((f) => (f.type === 'streaming-text' ? f.data : '')).join('');
     const last = frames.at(-1);
+    check(last?.type === 'complete', `the answer completed (${last?.type ?? 'no end'})`);
     check(
-      last !== undefined && 'type' in last && last.type === 'complete',
-      `the answer completed (${last && 'type' in last ? last.type : 'no end'})`,
-    );
-    check(
-      frames.filter((f) => 'type' in f && f.type === 'streaming-text').length > 1,
+      frames.filter((f) => f.type === 'streaming-text').length > 1,
       `the text streamed in ${frames.length} frames`,
     );
     check(text.trim().length > 0, `the answer has text: ${JSON.stringify(text.slice(0, 80))}…`);
@@ -65,22 +58,16 @@ export async function verifyAiChat(
       'seq counts 1, 2, 3… with no gap',
     );
     check(
-      frames.some((f) => 'type' in f && f.type === 'progress'),
+      frames.some((f) => f.type === 'progress'),
       'a progress frame arrived',
     );
     if (runtime === 'demo') {
       check(text.includes('LLM_API_KEY'), 'the demo model says how to configure a real one');
       const tool = await answer(client, "What's the weather in Montreal?", timeoutMs);
-      const started = tool.find((f) => 'event' in f && f.event === 'tool-start');
-      const result = tool.find((f) => 'event' in f && f.event === 'tool-result');
+      const started = tool.find((f) => f.type === 'event' && f.event === 'tool-start');
+      const result = tool.find((f) => f.type === 'event' && f.event === 'tool-result');
       check(started !== undefined && result !== undefined, 'the weather tool ran (tool-start, tool-result)');
-      check(
-        tool.at(-1) !== undefined &&
-          isEnd(tool.at(-1)!) &&
-          'type' in tool.at(-1)! &&
-          (tool.at(-1) as { type: string }).type === 'complete',
-        'the tool answer completed',
-      );
+      check(tool.at(-1)?.type === 'complete', 'the tool answer completed');
     }
   } catch (error) {
     check(false, `the check failed: ${(error as Error).message}`);

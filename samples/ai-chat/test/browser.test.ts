@@ -1,4 +1,4 @@
-import { CHROMIUM_LAUNCH_OPTIONS } from '@atmosphere/runtime/testing';
+import { CHROMIUM_LAUNCH_OPTIONS, dropConnection } from '@atmosphere/runtime/testing';
 import { demoRuntime } from '@atmosphere/ai';
 import { silentLogger } from '@atmosphere/runtime';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -74,7 +74,7 @@ describe('the chat page in Chromium (skipped when /usr/bin/chromium is absent)',
       .poll(async () => ((await bubble.locator('.text').textContent()) ?? '').length, { timeout: 10_000 })
       .toBeGreaterThan(20);
     const [resource] = [...chat.atmosphere.resources()];
-    resource!.connection!.end(1011, 'Simulated network trouble');
+    expect(dropConnection(resource, 1011, 'Simulated network trouble')).toBe(true);
     await page
       .locator('#connection[data-status="reconnecting"]')
       .or(page.locator('#connection[data-status="open"]'))

@@ -3,7 +3,7 @@ import {
   atmosphere,
   type RoomHandle,
   type RoomMember,
-  type TransportName,
+  type ClientTransportName,
 } from '@atmosphere/client';
 
 interface ModelInfo {
@@ -43,7 +43,7 @@ function textOf(data: unknown): string {
   return JSON.stringify(data);
 }
 
-function start(name: string, room: string, transport: TransportName): void {
+function start(name: string, room: string, transport: ClientTransportName): void {
   $('join').hidden = true;
   $('chat').hidden = false;
   $('room-title').textContent = `#${room}`;
@@ -222,13 +222,13 @@ async function main(): Promise<void> {
   if (requested.room && roomNames.includes(requested.room)) roomSelect.value = requested.room;
   if (requested.transport) transportSelect.value = requested.transport;
   if (requested.name) {
-    start(requested.name, roomSelect.value, transportSelect.value as TransportName);
+    start(requested.name, roomSelect.value, transportSelect.value as ClientTransportName);
     return;
   }
   nameInput.value = `guest-${Math.floor(Math.random() * 9000 + 1000)}`;
   $<HTMLFormElement>('join').addEventListener('submit', (event) => {
     event.preventDefault();
-    start(nameInput.value.trim(), roomSelect.value, transportSelect.value as TransportName);
+    start(nameInput.value.trim(), roomSelect.value, transportSelect.value as ClientTransportName);
   });
 }
 

@@ -1,4 +1,5 @@
-import type { AtmosphereResource, BroadcastFilter, BroadcasterOptions } from '@atmosphere/runtime';
+import type { AtmosphereResource, BroadcasterOptions } from '@atmosphere/runtime';
+import type { BroadcastFilter } from '@atmosphere/runtime/spi';
 import type { AiInterceptor, AiResponse } from '../pipeline/ai-interceptor.ts';
 import type { AgentCapability, AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';

@@ -15,7 +15,7 @@ import { runAgent } from '../pipeline/run-agent.ts';
 import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import { AudienceSink } from '../streaming/frame-sink.ts';
-import { LAST_SEQ_PARAM, STOP_PREFIX } from '../streaming/frames.ts';
+import { AtmosphereHeaders, STOP_PREFIX } from '@atmosphere/protocol';
 import { RunRegistry } from '../streaming/run-registry.ts';
 import { FrameStreamingSession } from '../streaming/streaming-session.ts';
 import {
@@ -237,7 +237,7 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
       );
       return;
     }
-    const lastSeqText = resource.request.param(LAST_SEQ_PARAM);
+    const lastSeqText = resource.request.param(AtmosphereHeaders.lastSeq);
     const lastSeq = lastSeqText !== undefined && /^\d{1,15}$/.test(lastSeqText) ? Number(lastSeqText) : 0;
     const run = live.get(runId);
     const sink = run?.audience ?? new AudienceSink(broadcasterOf(resource.path), logger);

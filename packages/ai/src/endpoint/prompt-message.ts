@@ -1,4 +1,4 @@
-import { parseUntrustedJson } from '@atmosphere/runtime';
+import { parseUntrustedJson } from '@atmosphere/protocol';
 
 /** A prompt as it arrived from a client. */
 export interface PromptMessage {

@@ -1,5 +1,5 @@
 import { addUsage, type TokenUsage } from '../spi/chat.ts';
-import type { AiEvent } from '../streaming/frames.ts';
+import type { AiEvent } from '@atmosphere/protocol';
 import type { SessionOutcome, StreamingSession } from '../streaming/streaming-session.ts';
 import type { StructuredCapture } from '../structured/structured-output.ts';
 

@@ -3,6 +3,7 @@ import type {
   LeaveReason,
   Room,
   RoomMessage,
+  RoomView,
   RoomMetadata,
   VirtualMemberContext,
   VirtualRoomMember,
@@ -15,7 +16,6 @@ import { redactSecrets } from '../runtimes/openai/redact.ts';
 import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ChatMessage } from '../spi/chat.ts';
 import { createStreamingSession } from '../streaming/streaming-session.ts';
-import { defaultRoomRuntime } from './default-runtime.ts';
 import type {
   LlmReplyTarget,
   LlmRoomMemberOptions,
@@ -67,7 +67,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   readonly #memory: number;
   readonly #maxQueued: number;
   readonly #seats = new Map<VirtualMemberContext, RoomSeat>();
-  #runtime: Promise<AgentRuntime> | undefined;
+  #client: AgentRuntime | undefined;
   #running = 0;
   #idle: (() => void)[] = [];
 
@@ -109,7 +109,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
    * is aborted, then the member leaves. (`room.leaveVirtual(member)` leaves at once: connections see the
    * presence `leave` and no terminal frame.) Returns false when it was not in the room.
    */
-  leave(room: Room): boolean {
+  leave(room: RoomView): boolean {
     for (const seat of this.#seats.values()) {
       if (seat.context.room !== room) continue;
       seat.queue.length = 0;
@@ -135,7 +135,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   }
 
   /** The rooms it sits in. */
-  get rooms(): Room[] {
+  get rooms(): RoomView[] {
     return Array.from(this.#seats.values(), (seat) => seat.context.room);
   }
 
@@ -299,7 +299,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     session.metadata(REPLY_TO_METADATA_KEY, replyTo);
     let response: AiResponse;
     try {
-      const runtime = await (this.#runtime ??= this.#makeRuntime(logger));
+      const runtime = this.#runtimeFor(context, logger);
       const history = seat.transcript.snapshot(question.entry, this.#memory);
       const withHistory: AiInterceptor = {
         name: 'room-memory',
@@ -380,14 +380,24 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     });
   }
 
-  #makeRuntime(logger: Logger): Promise<AgentRuntime> {
+  /**
+   * The runtime that answers: the one given, else the built-in client with the given `client` options, else the
+   * runtime the registry selected for the Atmosphere instance of the room — the same selection AI endpoints
+   * get, so an installed adapter answers in rooms too. Throws `PROVIDER_UNAVAILABLE` when there is none.
+   */
+  #runtimeFor(context: VirtualMemberContext, logger: Logger): AgentRuntime {
     const { runtime, client } = this.#options;
-    if (runtime !== undefined) return Promise.resolve(runtime);
-    if (client !== undefined) return Promise.resolve(openAiRuntime({ logger, ...client }));
-    return defaultRoomRuntime(logger);
+    if (runtime !== undefined) return runtime;
+    if (client !== undefined) return (this.#client ??= openAiRuntime({ logger, ...client }));
+    const selected = context.room.atmosphere.provider('agent-runtime');
+    if (selected !== undefined) return selected;
+    throw new AtmosphereError(
+      'PROVIDER_UNAVAILABLE',
+      `No agent runtime for AI room member ${this.id}: depend on @atmosphere/ai (autoload registers its runtimes) or import '@atmosphere/ai/register', or pass llmRoomMember({ runtime }).`,
+    );
   }
 
-  #systemPrompt(room: Room): string {
+  #systemPrompt(room: RoomView): string {
     const option = this.#options.systemPrompt;
     if (typeof option === 'function') return option({ room: room.name, memberId: this.id });
     const name =

@@ -1,4 +1,4 @@
-import type { Room, RoomMessage, VirtualMemberContext } from '@atmosphere/rooms';
+import type { RoomMessage, RoomView, VirtualMemberContext } from '@atmosphere/rooms';
 import type { ChatMessage } from '../spi/chat.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
 import type { RoomAnswerMode } from './llm-room-member-options.ts';
@@ -41,7 +41,7 @@ export interface RoomSeat {
  * room hands it a message (synchronously, in room order), so each decides on its own and all decide alike:
  * that is what keeps one question from getting two default answers.
  */
-const seatsByRoom = new WeakMap<Room, RoomSeat[]>();
+const seatsByRoom = new WeakMap<RoomView, RoomSeat[]>();
 
 /** @internal Seats an AI member in its room's list. */
 export function addSeat(seat: RoomSeat): void {
@@ -62,12 +62,12 @@ export function removeSeat(seat: RoomSeat): void {
 }
 
 /** @internal The AI members seated in a room, in the order they sat down. */
-export function seatsOf(room: Room): readonly RoomSeat[] {
+export function seatsOf(room: RoomView): readonly RoomSeat[] {
   return seatsByRoom.get(room) ?? [];
 }
 
 /** @internal The `default` member that answers unaddressed messages in the room: the first seated. */
-export function defaultSeat(room: Room): RoomSeat | undefined {
+export function defaultSeat(room: RoomView): RoomSeat | undefined {
   for (const seat of seatsOf(room)) if (seat.owner.answers === 'default' && seat.context.active) return seat;
   return undefined;
 }

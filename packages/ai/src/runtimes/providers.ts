@@ -1,4 +1,4 @@
-import type { Availability, Provider, ProviderContext } from '@atmosphere/runtime';
+import type { Availability, Provider, ProviderContext } from '@atmosphere/runtime/spi';
 import {
   InMemoryConversationMemory,
   type InMemoryConversationMemoryOptions,

@@ -1,10 +1,9 @@
-import type { Availability } from '@atmosphere/runtime';
-import type { StreamingSession } from '../streaming/streaming-session.ts';
-import type { JsonSchema } from '../tools/json-schema.ts';
-import type { Tool } from '../tools/tool.ts';
-import type { ToolCallRequest, ToolOutcome } from '../tools/tool-runner.ts';
+import type { Availability } from '@atmosphere/runtime/spi';
 import type { ChatMessage } from './chat.ts';
 import type { ConversationMemory } from './conversation-memory.ts';
+import type { JsonSchema } from './json-schema.ts';
+import type { StreamingSession } from './streaming-session.ts';
+import type { Tool, ToolCallRequest, ToolOutcome } from './tool.ts';
 
 /**
  * What a runtime can do. A runtime declares exactly what it honours, and the contract suite
@@ -99,7 +98,7 @@ export interface AgentRuntime {
   close?(): Promise<void>;
 }
 
-declare module '@atmosphere/runtime' {
+declare module '@atmosphere/runtime/spi' {
   interface ProviderKinds {
     'agent-runtime': AgentRuntime;
     'conversation-memory': ConversationMemory;

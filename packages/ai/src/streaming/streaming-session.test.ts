@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { CollectingSink } from './frame-sink.ts';
-import { parseAiFrame } from './frames.ts';
+import { parseAiFrame } from '@atmosphere/protocol';
 import { RunRegistry } from './run-registry.ts';
 import { FrameStreamingSession } from './streaming-session.ts';
 

@@ -4,7 +4,7 @@ import {
   type TestClientOptions,
   type TestTransport,
 } from '@atmosphere/runtime/testing';
-import { type AiFrame, APPROVAL_PREFIX, parseAiFrame, STOP_PREFIX } from '../streaming/frames.ts';
+import { type AiFrame, APPROVAL_PREFIX, parseAiFrame, STOP_PREFIX } from '@atmosphere/protocol';
 import { type AiAnswer, answerOf, isTerminalFrame } from './answers.ts';
 
 /** A protocol client for AI endpoints (tests, samples' self-checks, benchmarks), over any transport. */

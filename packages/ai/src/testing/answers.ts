@@ -2,8 +2,12 @@ import {
   type AiEventData,
   type AiEventName,
   type AiFrame,
+  isTerminalFrame,
   RUN_ID_METADATA_KEY,
-} from '../streaming/frames.ts';
+  type TerminalAiFrame,
+} from '@atmosphere/protocol';
+
+export { isTerminalFrame };
 
 /** One session's frames, summarised. */
 export interface AiAnswer {
@@ -15,16 +19,11 @@ export interface AiAnswer {
   /** The `streaming-text` frames joined. */
   readonly text: string;
   /** The `complete` or `error` frame, when it arrived. */
-  readonly end: Extract<AiFrame, { type: 'complete' | 'error' }> | undefined;
+  readonly end: TerminalAiFrame | undefined;
   /** Metadata frames by key (last value wins). */
   readonly metadata: ReadonlyMap<string, unknown>;
   /** The data of every event frame with this name. */
   events<K extends AiEventName>(name: K): AiEventData[K][];
-}
-
-/** True for a `complete` or `error` frame. */
-export function isTerminalFrame(frame: AiFrame): frame is Extract<AiFrame, { type: 'complete' | 'error' }> {
-  return 'type' in frame && (frame.type === 'complete' || frame.type === 'error');
 }
 
 /** Summarises the frames of one session (frames of other sessions are ignored). */
@@ -34,11 +33,9 @@ export function answerOf(frames: readonly AiFrame[], sessionId: string): AiAnswe
   const metadata = new Map<string, unknown>();
   let end: AiAnswer['end'];
   for (const frame of own) {
-    if ('type' in frame) {
-      if (frame.type === 'streaming-text') text += frame.data;
-      else if (frame.type === 'metadata') metadata.set(frame.key, frame.value);
-      else if (isTerminalFrame(frame)) end ??= frame;
-    }
+    if (frame.type === 'streaming-text') text += frame.data;
+    else if (frame.type === 'metadata') metadata.set(frame.key, frame.value);
+    else if (isTerminalFrame(frame)) end ??= frame;
   }
   const runId = metadata.get(RUN_ID_METADATA_KEY);
   return {
@@ -49,9 +46,10 @@ export function answerOf(frames: readonly AiFrame[], sessionId: string): AiAnswe
     end,
     metadata,
     events<K extends AiEventName>(name: K): AiEventData[K][] {
-      return own
-        .filter((f): f is Extract<AiFrame, { event: K }> => 'event' in f && f.event === name)
-        .map((f) => f.data as AiEventData[K]);
+      const data: AiEventData[K][] = [];
+      for (const frame of own)
+        if (frame.type === 'event' && frame.event === name) data.push(frame.data as AiEventData[K]);
+      return data;
     },
   };
 }

@@ -1,6 +1,6 @@
 import { Inbox } from '@atmosphere/runtime/testing';
 import { CollectingSink } from '../streaming/frame-sink.ts';
-import { type AiFrame, parseAiFrame } from '../streaming/frames.ts';
+import { type AiFrame, parseAiFrame } from '@atmosphere/protocol';
 import { FrameStreamingSession, type StreamingSessionOptions } from '../streaming/streaming-session.ts';
 
 /** A session whose frames are kept in memory, for driving a runtime directly. */

@@ -3,7 +3,7 @@ import { createAgentContext } from '../pipeline/agent-context.ts';
 import { runAgent } from '../pipeline/run-agent.ts';
 import { AGENT_CAPABILITIES, type AgentCapability, type AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ChatMessage } from '../spi/chat.ts';
-import type { AiFrame } from '../streaming/frames.ts';
+import type { AiEventFrame, AiFrame } from '@atmosphere/protocol';
 import { structuredOutput } from '../structured/structured-output.ts';
 import { ApprovalRegistry } from '../tools/approvals.ts';
 import { tool } from '../tools/tool.ts';
@@ -275,7 +275,7 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
               timeout / 2,
             );
             expect(calls).toEqual([]);
-            const id = (asked as Extract<AiFrame, { event: 'approval-required' }>).data.approvalId;
+            const id = (asked as AiEventFrame<'approval-required'>).data.approvalId;
             expect(approvals.answer(`/__approval/${id}/${verdict}`, 'contract-client')).toBe(
               verdict === 'approve' ? 'approved' : 'denied',
             );

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { APPROVAL_PREFIX } from '../streaming/frames.ts';
+import { APPROVAL_PREFIX } from '@atmosphere/protocol';
 
 /** The user's decision on an `approval-required` event. */
 export type ApprovalDecision =

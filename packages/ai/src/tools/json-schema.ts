@@ -1,31 +1,6 @@
-/**
- * A JSON Schema object (the subset the validator below checks; other keywords are passed to the model and
- * otherwise ignored).
- */
-export interface JsonSchema {
-  readonly type?: JsonSchemaType | readonly JsonSchemaType[];
-  readonly description?: string;
-  readonly properties?: Readonly<Record<string, JsonSchema>>;
-  readonly required?: readonly string[];
-  readonly additionalProperties?: boolean | JsonSchema;
-  readonly items?: JsonSchema;
-  readonly enum?: readonly unknown[];
-  readonly minimum?: number;
-  readonly maximum?: number;
-  readonly minLength?: number;
-  readonly maxLength?: number;
-  readonly minItems?: number;
-  readonly maxItems?: number;
-  readonly [keyword: string]: unknown;
-}
+import type { JsonSchema, JsonSchemaType, SchemaIssue } from '../spi/json-schema.ts';
 
-export type JsonSchemaType = 'object' | 'array' | 'string' | 'number' | 'integer' | 'boolean' | 'null';
-
-/** One validation failure: where (`$.city`, `$.tags[2]`) and what. */
-export interface SchemaIssue {
-  readonly path: string;
-  readonly message: string;
-}
+export type { JsonSchema, JsonSchemaType, SchemaIssue };
 
 function typeOf(value: unknown): JsonSchemaType | 'undefined' | 'other' {
   if (value === null) return 'null';

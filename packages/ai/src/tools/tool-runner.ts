@@ -1,32 +1,10 @@
 import { type Logger, silentLogger } from '@atmosphere/runtime';
-import type { StreamingSession } from '../streaming/streaming-session.ts';
+import type { StreamingSession } from '../spi/streaming-session.ts';
+import type { Tool, ToolCallRequest, ToolOutcome } from '../spi/tool.ts';
 import type { ApprovalDecision, ApprovalRegistry } from './approvals.ts';
 import { formatIssues } from './json-schema.ts';
-import type { Tool } from './tool.ts';
 
-/** A tool call as a model asked for it. `arguments` is the model's JSON text, or an already parsed object. */
-export interface ToolCallRequest {
-  readonly id: string;
-  readonly name: string;
-  readonly arguments: string | Record<string, unknown>;
-}
-
-/** What became of a tool call. `content` is what goes back to the model as the tool's result. */
-export type ToolOutcome =
-  | {
-      readonly ok: true;
-      readonly toolName: string;
-      readonly toolCallId: string;
-      readonly result: unknown;
-      readonly content: string;
-    }
-  | {
-      readonly ok: false;
-      readonly toolName: string;
-      readonly toolCallId: string;
-      readonly error: string;
-      readonly content: string;
-    };
+export type { ToolCallRequest, ToolOutcome };
 
 export interface ToolRunnerOptions {
   readonly tools: readonly Tool[];

@@ -1,19 +1,9 @@
 import { AtmosphereError } from '@atmosphere/runtime';
-import type { StreamingSession } from '../streaming/streaming-session.ts';
-import type { JsonSchema, SchemaIssue } from './json-schema.ts';
+import type { JsonSchema } from '../spi/json-schema.ts';
+import type { Tool, ToolContext } from '../spi/tool.ts';
 import { compileSchema, type SchemaInput, type SchemaOutput } from './schema.ts';
 
-/** What a tool's `execute` receives besides its arguments. */
-export interface ToolContext {
-  /** The model's id for this call. */
-  readonly toolCallId: string;
-  /** Aborted when the run is cancelled (the client left for good); pass it to anything long. */
-  readonly signal: AbortSignal;
-  /** The answer's session: a tool may report `progress` or emit events while it works. */
-  readonly session: StreamingSession;
-  /** The conversation the prompt belongs to. */
-  readonly conversationId: string | undefined;
-}
+export type { Tool, ToolContext };
 
 /** What {@link tool} takes. */
 export interface ToolOptions<S extends SchemaInput, R> {
@@ -37,21 +27,6 @@ export interface ToolOptions<S extends SchemaInput, R> {
   readonly requiresApproval?: boolean | ((args: SchemaOutput<S>) => boolean | Promise<boolean>);
   /** The question shown to the user. Default: `Allow <name> with <arguments>?`. */
   readonly approvalMessage?: string | ((args: SchemaOutput<S>) => string);
-}
-
-/**
- * A tool the model may call. Made by {@link tool}; the endpoint (or any runtime through the
- * {@link ToolRunner}) validates arguments, asks for approval when required, runs it and reports events.
- */
-export interface Tool<Args = unknown, Result = unknown> {
-  readonly name: string;
-  readonly description: string;
-  /** The parameters as JSON Schema (what the model is shown). */
-  readonly jsonSchema: JsonSchema;
-  validate(value: unknown): Promise<{ ok: true; value: Args } | { ok: false; issues: SchemaIssue[] }>;
-  execute(args: Args, context: ToolContext): Result | Promise<Result>;
-  needsApproval(args: Args): Promise<boolean>;
-  approvalMessage(args: Args): string;
 }
 
 const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;

@@ -1,3 +1,5 @@
+import { approvalMessage } from '@atmosphere/protocol';
+
 /** A tool call waiting for the user's decision (`approval-required`, PROTOCOL.md §7). */
 export interface ApprovalRequest {
   readonly approvalId: string;
@@ -12,23 +14,6 @@ export interface ApprovalRequest {
   approve: (editedArguments?: Readonly<Record<string, unknown>>) => void;
   /** Denies the call. */
   deny: () => void;
-}
-
-/** The plain message that stops a run (PROTOCOL.md §7): the server aborts the model call, the text so far stands. */
-export function stopMessage(runId: string): string {
-  return `/__stop/${runId}`;
-}
-
-/** The plain message that approves (optionally with edited arguments) or denies a tool call. */
-export function approvalMessage(
-  approvalId: string,
-  decision: 'approve' | 'deny',
-  editedArguments?: Readonly<Record<string, unknown>>,
-): string {
-  const base = `/__approval/${approvalId}/${decision}`;
-  return decision === 'approve' && editedArguments !== undefined
-    ? `${base} ${JSON.stringify({ arguments: editedArguments })}`
-    : base;
 }
 
 /** Reads an `approval-required` payload; undefined when it has no approval id. */

@@ -9,19 +9,19 @@ import { StreamingModel, type StreamingSnapshot } from './streaming-model.ts';
 /** Who wrote a chat message. */
 export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
 /** Where a chat message is: sent and waiting, streaming in, done, or failed. */
-export type ChatMessageStatus = 'submitted' | 'streaming' | 'complete' | 'stopped' | 'error';
+export type ChatEntryStatus = 'submitted' | 'streaming' | 'complete' | 'stopped' | 'error';
 
 /** One message of a chat. */
-export interface ChatMessage {
+export interface ChatEntry {
   readonly id: string;
   readonly role: ChatRole;
   readonly content: string;
-  readonly status?: ChatMessageStatus;
+  readonly status?: ChatEntryStatus;
 }
 
 /** What `useChat` shows. */
 export interface ChatSnapshot {
-  readonly messages: readonly ChatMessage[];
+  readonly messages: readonly ChatEntry[];
   /** The text being typed (for `handleSubmit`). */
   readonly input: string;
   /** An answer is streaming. */
@@ -37,7 +37,7 @@ export interface ChatSnapshot {
 /** Options of a {@link ChatModel}. */
 export interface ChatModelOptions {
   request: AtmosphereRequest;
-  initialMessages?: readonly ChatMessage[];
+  initialMessages?: readonly ChatEntry[];
   sendOptions?: SendOptions;
   generateId?: () => string;
   atmosphere?: Atmosphere;
@@ -101,8 +101,8 @@ export class ChatModel implements Model<ChatSnapshot> {
   /** Adds a user message and an empty assistant answer, and sends the prompt. */
   append(content: string, options?: SendOptions): void {
     const generateId = this.#options.generateId ?? defaultId;
-    const user: ChatMessage = { id: generateId(), role: 'user', content, status: 'complete' };
-    const assistant: ChatMessage = { id: generateId(), role: 'assistant', content: '', status: 'submitted' };
+    const user: ChatEntry = { id: generateId(), role: 'user', content, status: 'complete' };
+    const assistant: ChatEntry = { id: generateId(), role: 'assistant', content: '', status: 'submitted' };
     this.#assistantId = assistant.id;
     this.#store.update({ messages: [...this.getSnapshot().messages, user, assistant], error: null });
     this.#streaming.send(content, options ?? this.#options.sendOptions);
@@ -145,7 +145,7 @@ export class ChatModel implements Model<ChatSnapshot> {
     const id = this.#assistantId;
     if (id !== undefined) {
       const done = !streaming.isStreaming && (streaming.stats !== null || streaming.error !== null);
-      const status: ChatMessageStatus = done
+      const status: ChatEntryStatus = done
         ? streaming.error
           ? 'error'
           : streaming.stats?.status === 'stopped'
@@ -162,7 +162,7 @@ export class ChatModel implements Model<ChatSnapshot> {
     this.#store.update(patch);
   }
 
-  #finishAssistant(status: ChatMessageStatus): void {
+  #finishAssistant(status: ChatEntryStatus): void {
     const id = this.#assistantId;
     if (id === undefined) return;
     this.#assistantId = undefined;

@@ -4,7 +4,12 @@ import type { ConnectionState } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import { type Model, Store } from '../models/store.ts';
 import type { ApprovalRequest } from './approval.ts';
-import { type AiEvent, type SendOptions, type StreamingHandle, subscribeStreaming } from './streaming.ts';
+import {
+  type ReceivedAiEvent,
+  type SendOptions,
+  type StreamingHandle,
+  subscribeStreaming,
+} from './streaming.ts';
 
 /** Statistics of a finished session. */
 export interface SessionStats {
@@ -37,7 +42,7 @@ export interface StreamingSnapshot {
   /** The session's error (an `error` frame), or a connection error. */
   readonly error: string | null;
   /** `event` frames of the session, in order (the last 200). */
-  readonly aiEvents: readonly AiEvent[];
+  readonly aiEvents: readonly ReceivedAiEvent[];
   /** Tool calls waiting for approval. */
   readonly approvals: readonly ApprovalRequest[];
   readonly sessionId: string | null;

@@ -3,19 +3,24 @@ import type { AtmosphereMessage } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import type { Subscription } from '../core/subscription.ts';
 import type { AtmosphereClientError } from '../errors.ts';
-import { type ApprovalRequest, approvalMessage, readApproval, stopMessage } from './approval.ts';
-import { type AiEventName, type AiFrame, FrameDeduplicator, parseAiFrame } from './frames.ts';
+import {
+  type AiEventName,
+  type AiFrame,
+  approvalMessage,
+  parseAiFrame,
+  RUN_ID_METADATA_KEY,
+  stopMessage,
+} from '@atmosphere/protocol';
+import { type ApprovalRequest, readApproval } from './approval.ts';
+import { FrameDeduplicator } from './deduplicator.ts';
 
-/** An `event` frame, as handed to `onEvent`. */
-export interface AiEvent {
-  readonly event: AiEventName;
+/** An `event` frame, as handed to `onEvent` (a server may send event names beyond the protocol's). */
+export interface ReceivedAiEvent {
+  readonly event: AiEventName | (string & {});
   readonly data: unknown;
   readonly sessionId: string;
   readonly seq: number;
 }
-
-/** The metadata key carrying the run id a client re-sends to re-attach after a reconnect. */
-export const RUN_ID_METADATA = 'X-Atmosphere-Run-Id';
 
 /** What the AI stream reports. Every frame arrives once, in order (duplicates are dropped). */
 export interface StreamingHandlers {
@@ -24,7 +29,7 @@ export interface StreamingHandlers {
   onProgress?(message: string, frame: AiFrame): void;
   onMetadata?(key: string, value: unknown, frame: AiFrame): void;
   /** Any `event` frame (tool-start, tool-result, agent-step, …). */
-  onEvent?(event: AiEvent): void;
+  onEvent?(event: ReceivedAiEvent): void;
   /** A tool call waits for approval: answer with `approval.approve()` / `approval.deny()`. */
   onApprovalRequired?(approval: ApprovalRequest): void;
   /** The session completed (`data`: the summary, when given; `frame.reason` is `stopped` after a stop). */
@@ -115,7 +120,7 @@ export function subscribeStreaming(
         handlers.onProgress?.(frame.data, frame);
         return;
       case 'metadata':
-        if (frame.key === RUN_ID_METADATA && typeof frame.value === 'string') {
+        if (frame.key === RUN_ID_METADATA_KEY && typeof frame.value === 'string') {
           runId = frame.value;
           subscription.setRunId(frame.value);
         }

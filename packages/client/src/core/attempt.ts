@@ -1,7 +1,6 @@
+import { type ClientTransportName, type Handshake, ProtocolError } from '@atmosphere/protocol';
 import { AtmosphereClientError } from '../errors.ts';
-import type { Handshake } from '../protocol/handshake.ts';
 import { InboundDecoder, type InboundSink } from '../protocol/inbound.ts';
-import type { TransportName } from '../protocol/constants.ts';
 import { hasWebSocket, openWebSocket } from '../transports/websocket.ts';
 import { openSse } from '../transports/sse.ts';
 import { openStreaming } from '../transports/streaming.ts';
@@ -16,7 +15,7 @@ import type {
 import type { ResolvedRequest } from './request.ts';
 
 /** The transports by name. */
-export const OPENERS: Readonly<Record<TransportName, TransportOpener>> = {
+export const OPENERS: Readonly<Record<ClientTransportName, TransportOpener>> = {
   websocket: openWebSocket,
   sse: openSse,
   streaming: openStreaming,
@@ -24,7 +23,7 @@ export const OPENERS: Readonly<Record<TransportName, TransportOpener>> = {
 };
 
 /** Why a transport cannot run on this platform, or undefined when it can. */
-export function unavailable(transport: TransportName): string | undefined {
+export function unavailable(transport: ClientTransportName): string | undefined {
   if (transport === 'websocket') return hasWebSocket() ? undefined : 'this platform has no WebSocket';
   if (typeof globalThis.fetch !== 'function') return 'this platform has no fetch';
   if (transport !== 'long-polling' && typeof ReadableStream !== 'function')
@@ -34,7 +33,7 @@ export function unavailable(transport: TransportName): string | undefined {
 
 /** One connection attempt of a subscription, from opening to its end. */
 export class Attempt {
-  readonly transport: TransportName;
+  readonly transport: ClientTransportName;
   readonly decoder: InboundDecoder;
   connection: TransportConnection | undefined;
   /** Open: the transport opened and the handshake (when expected) arrived. */
@@ -49,7 +48,7 @@ export class Attempt {
 
   /** `firstConnection`: no tracking id yet, so the server sends the handshake (when the protocol is on). */
   constructor(
-    transport: TransportName,
+    transport: ClientTransportName,
     request: ResolvedRequest,
     firstConnection: boolean,
     paddingChar: string,
@@ -117,9 +116,9 @@ export class Attempt {
 
 /** One pass over the fallback chain: the candidates, which one is being tried, which failed. */
 export interface Round {
-  readonly candidates: readonly TransportName[];
+  readonly candidates: readonly ClientTransportName[];
   index: number;
-  readonly failed: TransportName[];
+  readonly failed: ClientTransportName[];
 }
 
 /** What an attempt reports to its subscription (each call only while the attempt is the current one). */
@@ -138,11 +137,16 @@ export interface AttemptCallbacks {
 }
 
 function inboundError(cause: unknown): AtmosphereClientError {
-  return AtmosphereClientError.isInstance(cause)
-    ? cause
-    : new AtmosphereClientError('PROTOCOL_ERROR', `Inbound data could not be read: ${String(cause)}.`, {
-        cause,
-      });
+  if (AtmosphereClientError.isInstance(cause)) return cause;
+  if (ProtocolError.isInstance(cause))
+    return new AtmosphereClientError(
+      cause.code === 'MESSAGE_TOO_LARGE' ? 'MESSAGE_TOO_LARGE' : 'PROTOCOL_ERROR',
+      cause.message,
+      { cause },
+    );
+  return new AtmosphereClientError('PROTOCOL_ERROR', `Inbound data could not be read: ${String(cause)}.`, {
+    cause,
+  });
 }
 
 /** The transport events of an attempt: decoding inbound text, and reporting to the subscription. */

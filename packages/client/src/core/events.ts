@@ -1,5 +1,5 @@
+import { type ClientTransportName } from '@atmosphere/protocol';
 import type { AtmosphereClientError } from '../errors.ts';
-import type { TransportName } from '../protocol/constants.ts';
 
 /**
  * Where a subscription is: opening its first connection (`connecting`), open (`connected`), waiting to
@@ -17,11 +17,16 @@ export type ConnectionState =
  */
 export class AtmosphereMessage {
   readonly responseBody: string | ArrayBuffer;
-  readonly transport: TransportName;
+  readonly transport: ClientTransportName;
   readonly trackingId: string;
   readonly seq: number;
 
-  constructor(responseBody: string | ArrayBuffer, transport: TransportName, trackingId: string, seq: number) {
+  constructor(
+    responseBody: string | ArrayBuffer,
+    transport: ClientTransportName,
+    trackingId: string,
+    seq: number,
+  ) {
     this.responseBody = responseBody;
     this.transport = transport;
     this.trackingId = trackingId;
@@ -43,7 +48,7 @@ export class AtmosphereMessage {
 
 /** A connection opened (`open`: the first one; `reopen`: after a lost one). */
 export interface OpenEvent {
-  readonly transport: TransportName;
+  readonly transport: ClientTransportName;
   readonly trackingId: string;
   /** True for a reconnection (`reopen`). */
   readonly reconnected: boolean;
@@ -51,7 +56,7 @@ export interface OpenEvent {
 
 /** An open connection ended. `reason`: lost (will reconnect unless disabled), or ended by `close()`/`suspend()`. */
 export interface CloseEvent {
-  readonly transport: TransportName;
+  readonly transport: ClientTransportName;
   readonly reason: 'lost' | 'closed' | 'suspended';
   readonly error: AtmosphereClientError | undefined;
 }
@@ -66,8 +71,8 @@ export interface ReconnectEvent {
 
 /** A transport could not open; the next one of the fallback chain is tried. */
 export interface TransportFailureEvent {
-  readonly transport: TransportName;
-  readonly next: TransportName;
+  readonly transport: ClientTransportName;
+  readonly next: ClientTransportName;
   readonly reason: string;
   readonly error: AtmosphereClientError;
 }
@@ -80,7 +85,7 @@ export interface FailureToReconnectEvent {
 
 /** No data arrived for `timeoutMs` (the `timeout` option): the connection is dropped and reconnected. */
 export interface ClientTimeoutEvent {
-  readonly transport: TransportName;
+  readonly transport: ClientTransportName;
   readonly timeoutMs: number;
 }
 
@@ -107,7 +112,7 @@ export type SubscriptionHandlers = {
 export interface ConnectionStatus {
   readonly state: ConnectionState;
   /** The transport of the current (or last) connection. */
-  readonly transport: TransportName;
+  readonly transport: ClientTransportName;
   /** `0` until the server assigned one. */
   readonly trackingId: string;
   /** Messages received for this tracking id (what `X-Atmosphere-Received` reports). */
@@ -121,6 +126,6 @@ export interface ConnectionStatus {
   /** When the last data (message or heartbeat) arrived (ms since epoch). */
   readonly lastDataAt: number | undefined;
   /** Transports found not to work here (refused while another one worked). */
-  readonly blockedTransports: readonly TransportName[];
+  readonly blockedTransports: readonly ClientTransportName[];
   readonly lastError: AtmosphereClientError | undefined;
 }

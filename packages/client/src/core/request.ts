@@ -1,5 +1,10 @@
+import {
+  AtmosphereHeaders,
+  CLIENT_TRANSPORTS,
+  type ClientTransportName,
+  FRAMEWORK_VERSION,
+} from '@atmosphere/protocol';
 import { AtmosphereClientError } from '../errors.ts';
-import { FRAMEWORK_VERSION, Params, TRANSPORT_NAMES, type TransportName } from '../protocol/constants.ts';
 
 /**
  * What to connect to and how. Only `url` is required; the defaults suit an Atmosphere server: the
@@ -9,12 +14,12 @@ export interface AtmosphereRequest {
   /** The endpoint: absolute, or relative to the page in a browser (`/chat`). `ws:`/`wss:` are accepted too. */
   url: string;
   /** The preferred transport. Default `websocket`. */
-  transport?: TransportName;
+  transport?: ClientTransportName;
   /**
    * Transports to try, in order, when the preferred one cannot open (WebSocket missing or refused, e.g. by a
    * proxy). Default `['sse', 'long-polling']` (without the preferred one). `[]` disables fallback.
    */
-  fallbackTransport?: TransportName | readonly TransportName[];
+  fallbackTransport?: ClientTransportName | readonly ClientTransportName[];
   /** Length-prefixed framing (`X-Atmosphere-TrackMessageSize`): messages survive any chunking. Default true. */
   trackMessageLength?: boolean;
   /** Ask for the handshake (`X-atmo-protocol`): the server assigns the tracking id. Default true. */
@@ -61,7 +66,7 @@ export interface AtmosphereRequest {
 /** A request with every default applied. */
 export interface ResolvedRequest {
   readonly url: string;
-  readonly transports: readonly TransportName[];
+  readonly transports: readonly ClientTransportName[];
   readonly trackMessageLength: boolean;
   readonly enableProtocol: boolean;
   readonly reconnect: boolean;
@@ -106,8 +111,8 @@ function invalid(message: string): AtmosphereClientError {
   return new AtmosphereClientError('INVALID_OPTION', message);
 }
 
-function isTransport(value: unknown): value is TransportName {
-  return typeof value === 'string' && (TRANSPORT_NAMES as readonly string[]).includes(value);
+function isTransport(value: unknown): value is ClientTransportName {
+  return typeof value === 'string' && (CLIENT_TRANSPORTS as readonly string[]).includes(value);
 }
 
 function nonNegative(name: string, value: number | undefined, fallback: number): number {
@@ -145,15 +150,15 @@ export function resolveRequest(request: AtmosphereRequest): ResolvedRequest {
   const primary = request.transport ?? REQUEST_DEFAULTS.transport;
   if (!isTransport(primary))
     throw invalid(
-      `\`transport\` must be one of ${TRANSPORT_NAMES.join(', ')}; got ${JSON.stringify(primary)}.`,
+      `\`transport\` must be one of ${CLIENT_TRANSPORTS.join(', ')}; got ${JSON.stringify(primary)}.`,
     );
   const fallback = request.fallbackTransport ?? REQUEST_DEFAULTS.fallbackTransport;
   const fallbacks = typeof fallback === 'string' ? [fallback] : fallback;
-  const transports: TransportName[] = [primary];
+  const transports: ClientTransportName[] = [primary];
   for (const name of fallbacks) {
     if (!isTransport(name)) {
       throw invalid(
-        `\`fallbackTransport\` must name transports among ${TRANSPORT_NAMES.join(', ')}; got ${JSON.stringify(name)}.`,
+        `\`fallbackTransport\` must name transports among ${CLIENT_TRANSPORTS.join(', ')}; got ${JSON.stringify(name)}.`,
       );
     }
     if (!transports.includes(name)) transports.push(name);
@@ -227,25 +232,25 @@ export type UrlPurpose = 'connect' | 'post';
  */
 export function protocolUrl(
   request: ResolvedRequest,
-  transport: TransportName | 'polling',
+  transport: ClientTransportName | 'polling',
   state: ProtocolState,
   purpose: UrlPurpose,
   queryHeaders: boolean,
 ): string {
   const url = new URL(request.url);
   const query = url.searchParams;
-  query.set(Params.trackingId, state.trackingId);
-  query.set(Params.framework, FRAMEWORK_VERSION);
-  query.set(Params.transport, transport);
-  if (request.trackMessageLength) query.set(Params.trackMessageSize, 'true');
+  query.set(AtmosphereHeaders.trackingId, state.trackingId);
+  query.set(AtmosphereHeaders.framework, FRAMEWORK_VERSION);
+  query.set(AtmosphereHeaders.transport, transport);
+  if (request.trackMessageLength) query.set(AtmosphereHeaders.trackMessageSize, 'true');
   if (request.heartbeatServer !== undefined)
-    query.set(Params.heartbeatServer, String(request.heartbeatServer));
-  if (request.contentType !== undefined) query.set(Params.contentType, request.contentType);
-  if (request.enableProtocol) query.set(Params.protocol, 'true');
-  if (state.sessionToken !== undefined) query.set(Params.sessionToken, state.sessionToken);
-  if (state.runId !== undefined) query.set(Params.runId, state.runId);
-  if (request.authToken !== undefined) query.set(Params.auth, request.authToken);
-  if (purpose === 'connect') query.set(Params.received, String(state.received));
+    query.set(AtmosphereHeaders.heartbeatServer, String(request.heartbeatServer));
+  if (request.contentType !== undefined) query.set(AtmosphereHeaders.contentType, request.contentType);
+  if (request.enableProtocol) query.set(AtmosphereHeaders.protocol, 'true');
+  if (state.sessionToken !== undefined) query.set(AtmosphereHeaders.sessionToken, state.sessionToken);
+  if (state.runId !== undefined) query.set(AtmosphereHeaders.runId, state.runId);
+  if (request.authToken !== undefined) query.set(AtmosphereHeaders.auth, request.authToken);
+  if (purpose === 'connect') query.set(AtmosphereHeaders.received, String(state.received));
   if (queryHeaders) for (const name in request.headers) query.set(name, request.headers[name]!);
   if (transport === 'websocket') url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return url.toString();
@@ -254,8 +259,8 @@ export function protocolUrl(
 /** The explicit close request: `<url>?X-Atmosphere-Transport=close&X-Atmosphere-tracking-id=<id>` (PROTOCOL.md §5). */
 export function closeUrl(request: ResolvedRequest, trackingId: string): string {
   const url = new URL(request.url);
-  url.searchParams.set(Params.transport, 'close');
-  url.searchParams.set(Params.trackingId, trackingId);
-  if (request.authToken !== undefined) url.searchParams.set(Params.auth, request.authToken);
+  url.searchParams.set(AtmosphereHeaders.transport, 'close');
+  url.searchParams.set(AtmosphereHeaders.trackingId, trackingId);
+  if (request.authToken !== undefined) url.searchParams.set(AtmosphereHeaders.auth, request.authToken);
   return url.toString();
 }

@@ -1,11 +1,11 @@
-import { AtmosphereClientError } from '../errors.ts';
 import {
-  DEFAULT_PADDING_CHAR,
-  Params,
+  AtmosphereHeaders,
+  type ClientTransportName,
+  type Handshake,
+  PADDING_CHAR,
   TRACKING_ID_PATTERN,
-  type TransportName,
-} from '../protocol/constants.ts';
-import type { Handshake } from '../protocol/handshake.ts';
+} from '@atmosphere/protocol';
+import { AtmosphereClientError } from '../errors.ts';
 import type { HeaderReader } from '../transports/transport.ts';
 import { Attempt, type Round } from './attempt.ts';
 import { reconnectDelay } from './backoff.ts';
@@ -46,11 +46,11 @@ export class Subscription {
   #state: ConnectionState = 'connecting';
   #trackingId = '0';
   #received = 0;
-  #paddingChar = DEFAULT_PADDING_CHAR;
+  #paddingChar = PADDING_CHAR;
   #clientHeartbeatMs = 0;
   #sessionToken: string | undefined;
   #runId: string | undefined;
-  #transport: TransportName;
+  #transport: ClientTransportName;
   #attempt: Attempt | undefined;
   #round: Round | undefined;
   #failures = 0;
@@ -61,7 +61,7 @@ export class Subscription {
   #lastDataAt: number | undefined;
   #connectedAt: number | undefined;
   #lastError: AtmosphereClientError | undefined;
-  readonly #blocked = new Set<TransportName>();
+  readonly #blocked = new Set<ClientTransportName>();
   #closing: Promise<void> | undefined;
 
   /** @internal Use `subscribe()` or `Atmosphere#subscribe()`. */
@@ -101,7 +101,7 @@ export class Subscription {
   }
 
   /** The transport of the current (or last) connection. */
-  get transport(): TransportName {
+  get transport(): ClientTransportName {
     return this.#transport;
   }
 
@@ -272,10 +272,10 @@ export class Subscription {
   }
 
   #readHeaders(headers: HeaderReader): void {
-    const token = headers.get(Params.sessionToken);
+    const token = headers.get(AtmosphereHeaders.sessionToken);
     if (token) this.#sessionToken = token;
     if (this.#trackingId === '0' && !this.request.enableProtocol) {
-      const id = headers.get(Params.trackingId);
+      const id = headers.get(AtmosphereHeaders.trackingId);
       if (id && TRACKING_ID_PATTERN.test(id)) this.#trackingId = id;
     }
   }

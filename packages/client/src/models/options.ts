@@ -1,4 +1,4 @@
-import type { ChatMessage } from '../ai/chat-model.ts';
+import type { ChatEntry } from '../ai/chat-model.ts';
 import type { SendOptions } from '../ai/streaming.ts';
 import type { AtmosphereMessage } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
@@ -22,7 +22,7 @@ export interface UseStreamingOptions {
 
 /** Options of `useChat` / `createChatStore`. */
 export interface UseChatOptions extends UseStreamingOptions {
-  initialMessages?: readonly ChatMessage[];
+  initialMessages?: readonly ChatEntry[];
   sendOptions?: SendOptions;
   generateId?: () => string;
 }

@@ -1,7 +1,5 @@
+import { FrameParser, type Handshake, PADDING_CHAR, parseHandshake } from '@atmosphere/protocol';
 import { AtmosphereClientError } from '../errors.ts';
-import { DEFAULT_PADDING_CHAR } from './constants.ts';
-import { FrameParser } from './framing.ts';
-import { type Handshake, parseHandshake } from './handshake.ts';
 
 /** Matches text with something besides whitespace (the same whitespace `String.prototype.trim` removes). */
 const NON_BLANK = /\S/;
@@ -45,7 +43,7 @@ export class InboundDecoder {
     this.#maxMessageSize = options.maxMessageSize;
     this.#parser = options.framed ? new FrameParser(options.maxMessageSize) : undefined;
     this.#awaitingHandshake = options.expectHandshake;
-    this.#paddingChar = options.paddingChar ?? DEFAULT_PADDING_CHAR;
+    this.#paddingChar = options.paddingChar ?? PADDING_CHAR;
   }
 
   /** True until the handshake arrived (when one is expected). */

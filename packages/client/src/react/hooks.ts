@@ -1,10 +1,10 @@
+import { type RoomMember } from '@atmosphere/protocol';
 import { useCallback, useMemo } from 'react';
 import { ChatModel, type ChatSnapshot } from '../ai/chat-model.ts';
 import type { SendOptions } from '../ai/streaming.ts';
 import { StreamingModel, type StreamingSnapshot } from '../ai/streaming-model.ts';
 import type { PushMessage, Subscription } from '../core/subscription.ts';
 import { ConnectionModel, type ConnectionSnapshot } from '../models/connection-model.ts';
-import type { RoomMember } from '../rooms/protocol.ts';
 import { type PresenceSnapshot, presenceOf, RoomModel, type RoomSnapshot } from '../rooms/room-model.ts';
 import type {
   UseAtmosphereOptions,

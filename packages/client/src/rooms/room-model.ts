@@ -1,9 +1,9 @@
+import { type RoomAiFrame, type RoomMember } from '@atmosphere/protocol';
 import { atmosphere as defaultClient, type Atmosphere, type SharedSubscription } from '../core/atmosphere.ts';
 import type { ConnectionState } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import { AtmosphereClientError } from '../errors.ts';
 import { type Model, Store } from '../models/store.ts';
-import type { RoomAiFrame, RoomMember } from './protocol.ts';
 import { AtmosphereRooms, type RoomHandle, type RoomMessage } from './rooms.ts';
 
 /** An AI member's answer while it streams to the room. */

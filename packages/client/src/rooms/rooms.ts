@@ -1,13 +1,13 @@
-import type { Subscription } from '../core/subscription.ts';
-import { FrameDeduplicator } from '../ai/frames.ts';
-import { AtmosphereClientError } from '../errors.ts';
 import {
   parseRoomMessage,
   type RoomAiFrame,
   type RoomClientMessage,
   type RoomMember,
   type RoomServerMessage,
-} from './protocol.ts';
+} from '@atmosphere/protocol';
+import type { Subscription } from '../core/subscription.ts';
+import { FrameDeduplicator } from '../ai/deduplicator.ts';
+import { AtmosphereClientError } from '../errors.ts';
 
 /** A message of a room, as handed to `message` handlers. `id` is set when the server keeps history. */
 export interface RoomMessage<T = unknown> {

@@ -1,10 +1,12 @@
+import { AtmosphereHeaders, type ClientTransportName } from '@atmosphere/protocol';
 import { AtmosphereClientError } from '../errors.ts';
-import { Params } from '../protocol/constants.ts';
-import type { TransportName } from '../protocol/constants.ts';
 
 /** The error for a non-2xx answer, with the server's `X-Atmosphere-error` text when it sent one. */
-export function httpError(transport: TransportName | 'post', response: Response): AtmosphereClientError {
-  const reason = response.headers.get(Params.error);
+export function httpError(
+  transport: ClientTransportName | 'post',
+  response: Response,
+): AtmosphereClientError {
+  const reason = response.headers.get(AtmosphereHeaders.error);
   return new AtmosphereClientError(
     'HTTP_ERROR',
     `The server answered ${transport === 'post' ? 'a posted message' : `the ${transport} request`} with HTTP ${response.status}${reason ? `: ${reason}` : ''}.`,
@@ -14,7 +16,7 @@ export function httpError(transport: TransportName | 'post', response: Response)
 
 /** The error for a connection that could not be made or was lost; `opened` says which. */
 export function networkError(
-  transport: TransportName,
+  transport: ClientTransportName,
   opened: boolean,
   cause?: unknown,
 ): AtmosphereClientError {

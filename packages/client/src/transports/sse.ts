@@ -1,5 +1,5 @@
+import { SseParser } from '@atmosphere/protocol';
 import { AtmosphereClientError } from '../errors.ts';
-import { SseParser } from '../protocol/sse-parser.ts';
 import { networkError } from './errors.ts';
 import { openFetchStream } from './fetch-stream.ts';
 import type { TransportConnection, TransportContext, TransportEvents } from './transport.ts';
@@ -76,8 +76,8 @@ function openFetchSse(context: TransportContext, events: TransportEvents): Trans
   return openFetchStream(context, events, {
     transport: 'sse',
     headers: { Accept: 'text/event-stream' },
-    onChunk: (chunk, finish) =>
-      parser.push(chunk, (type, data) => {
+    onChunk: (chunk, finish) => {
+      for (const { type, data } of parser.push(chunk)) {
         // Events after an `event:error` in the same chunk are not delivered.
         if (ended) return;
         if (type === 'message') events.text(data);
@@ -85,6 +85,7 @@ function openFetchSse(context: TransportContext, events: TransportEvents): Trans
           ended = true;
           finish(serverError(data));
         }
-      }),
+      }
+    },
   });
 }

@@ -1,6 +1,6 @@
+import { type ClientTransportName } from '@atmosphere/protocol';
 import type { ResolvedRequest } from '../core/request.ts';
 import type { AtmosphereClientError } from '../errors.ts';
-import type { TransportName } from '../protocol/constants.ts';
 
 /** Response headers, where the transport can read them (not WebSocket, not EventSource). */
 export interface HeaderReader {
@@ -25,14 +25,14 @@ export interface TransportEvents {
 export interface TransportContext {
   readonly request: ResolvedRequest;
   /** The URL to connect with now (current tracking id and received count). */
-  connectUrl(transport: TransportName | 'polling', queryHeaders: boolean): string;
+  connectUrl(transport: ClientTransportName | 'polling', queryHeaders: boolean): string;
   /** True when the next response must start with a handshake (first connection, protocol on). */
   readonly expectsHandshake: boolean;
 }
 
 /** One live (or opening) connection. */
 export interface TransportConnection {
-  readonly name: TransportName;
+  readonly name: ClientTransportName;
   /** Sends on the connection itself (WebSocket only; the HTTP transports post). */
   send?(data: string | ArrayBuffer): void;
   /** Drops the connection without reporting `ended`; `code` is a WebSocket close code. */

@@ -19,6 +19,8 @@ export async function buildPages(pages: readonly PageName[]): Promise<string> {
     configFile: false,
     root: PAGES,
     logLevel: 'warn',
+    // Workspace packages (the protocol) resolve to their TypeScript sources, as the pages' own imports do.
+    resolve: { conditions: ['@atmosphere/source', 'browser', 'import', 'default'] },
     build: {
       outDir,
       emptyOutDir: true,

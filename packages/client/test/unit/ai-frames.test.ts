@@ -1,67 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { approvalMessage, FrameDeduplicator, parseAiFrame } from '../../src/index.ts';
-
-describe('parseAiFrame', () => {
-  test('reads every frame of PROTOCOL.md §7', () => {
-    expect(parseAiFrame('{"type":"streaming-text","data":"Hel","sessionId":"s","seq":1}')).toEqual({
-      type: 'streaming-text',
-      data: 'Hel',
-      sessionId: 's',
-      seq: 1,
-    });
-    expect(parseAiFrame('{"type":"progress","data":"Thinking…","sessionId":"s","seq":2}')).toMatchObject({
-      type: 'progress',
-      data: 'Thinking…',
-    });
-    expect(
-      parseAiFrame('{"type":"metadata","key":"ai.model","value":"gpt-4o-mini","sessionId":"s","seq":3}'),
-    ).toMatchObject({
-      type: 'metadata',
-      key: 'ai.model',
-      value: 'gpt-4o-mini',
-    });
-    expect(
-      parseAiFrame(
-        '{"event":"tool-start","data":{"toolName":"weather","arguments":{"city":"Montreal"}},"sessionId":"s","seq":4}',
-      ),
-    ).toEqual({
-      type: 'event',
-      event: 'tool-start',
-      data: { toolName: 'weather', arguments: { city: 'Montreal' } },
-      sessionId: 's',
-      seq: 4,
-    });
-    expect(parseAiFrame('{"type":"complete","sessionId":"s","seq":9}')).toEqual({
-      type: 'complete',
-      data: undefined,
-      sessionId: 's',
-      seq: 9,
-    });
-    expect(parseAiFrame('{"type":"complete","data":"summary","sessionId":"s","seq":9}')).toMatchObject({
-      data: 'summary',
-    });
-    expect(parseAiFrame('{"type":"error","data":"boom","sessionId":"s","seq":10}')).toMatchObject({
-      type: 'error',
-      data: 'boom',
-    });
-  });
-
-  test('anything else is not a frame (the application gets it as a message)', () => {
-    for (const text of [
-      'hello',
-      '{"sessionId":"s"}',
-      '{"type":"streaming-text","data":"x","seq":1}',
-      '{"type":"nope","sessionId":"s","seq":1}',
-      '{"type":"metadata","sessionId":"s","seq":1}',
-      '{"sessionId":"s","seq":1.5,"type":"progress"}',
-      '{broken "sessionId"',
-      '[1]',
-    ]) {
-      expect(parseAiFrame(text), text).toBeUndefined();
-    }
-  });
-});
+import { approvalMessage } from '@atmosphere/protocol';
+import { FrameDeduplicator } from '../../src/ai/deduplicator.ts';
 
 describe('FrameDeduplicator', () => {
   test('property: delivering any interleaving of sessions with replays yields each (session, seq) once, in order', () => {

@@ -1,7 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { OfflineQueue } from '../../src/core/offline-queue.ts';
 import { closeUrl, protocolUrl } from '../../src/core/request.ts';
-import { AtmosphereClientError, reconnectDelay, REQUEST_DEFAULTS, resolveRequest } from '../../src/index.ts';
+import { reconnectDelay } from '../../src/core/backoff.ts';
+import { resolveRequest } from '../../src/core/request.ts';
+import { AtmosphereClientError, REQUEST_DEFAULTS } from '../../src/index.ts';
 
 describe('reconnectDelay', () => {
   test('exponential from the base, capped, with jitter in the upper half', () => {

@@ -1,6 +1,5 @@
 import { describe, expect, test } from 'vitest';
 import { InboundDecoder } from '../../src/protocol/inbound.ts';
-import { parseHandshake } from '../../src/index.ts';
 
 function collector() {
   const items: string[] = [];
@@ -14,23 +13,6 @@ function collector() {
     },
   };
 }
-
-describe('parseHandshake', () => {
-  test('reads id, client heartbeat and padding char', () => {
-    expect(parseHandshake('3f0c-a_b|0|X|')).toEqual({
-      handshake: { trackingId: '3f0c-a_b', heartbeatMs: 0, paddingChar: 'X' },
-      rest: '',
-    });
-    expect(parseHandshake('id|5000|Y|5|hello').rest).toBe('5|hello');
-  });
-
-  test('anything else is a PROTOCOL_ERROR naming the fix', () => {
-    expect(() => parseHandshake('hello')).toThrow(/enableProtocol: false/);
-    expect(() => parseHandshake('bad id!|0|X|')).toThrow(
-      expect.objectContaining({ code: 'PROTOCOL_ERROR' }) as Error,
-    );
-  });
-});
 
 describe('InboundDecoder', () => {
   test('framed: handshake first, heartbeats and whitespace dropped, messages kept in order', () => {

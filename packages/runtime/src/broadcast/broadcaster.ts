@@ -1,9 +1,11 @@
+import { EncodedMessage, encodePayload } from '../delivery/encoded-message.ts';
+import type { ClientResource } from '../delivery/resource.ts';
 import { AtmosphereError, toError } from '../errors.ts';
-import type { Logger } from '../logger.ts';
-import type { AtmosphereResource, Subscription } from '../resource.ts';
-import type { BackplaneMessage, BroadcasterBackplane } from './backplane.ts';
-import type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from './filter.ts';
-import { encodePayload, OutboundMessage } from './message.ts';
+import type { BackplaneMessage, BroadcasterBackplane } from '../spi/backplane.ts';
+import type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from '../spi/filter.ts';
+import type { Logger } from '../spi/logger.ts';
+import type { AtmosphereResource, Subscription } from '../spi/resource.ts';
+import type { LogEntry, StreamLog, StreamPosition } from '../spi/stream-log.ts';
 
 export interface BroadcasterOptions {
   /** Destroy the broadcaster when its last resource leaves. Default false (true for path-template channels). */
@@ -22,8 +24,10 @@ export interface BroadcastOptions {
 export interface BroadcasterHost {
   readonly logger: Logger;
   readonly backplane: BroadcasterBackplane;
+  /** Where every delivered message gets its position before it reaches a socket. */
+  readonly log: StreamLog;
   /** A resource of this node by tracking id. */
-  resource(id: string): AtmosphereResource | undefined;
+  resource(id: string): ClientResource | undefined;
   /** The broadcaster became empty (and wants to be destroyed). */
   broadcasterEmpty(broadcaster: Broadcaster): void;
 }
@@ -37,12 +41,23 @@ function isPromise<T>(value: unknown): value is Promise<T> {
 }
 
 /** A resource object (not an id or a list) that is open: the live resource of its tracking id on this node. */
-function isLiveResource(to: BroadcastOptions['to']): to is AtmosphereResource {
+function isLiveResource(to: BroadcastOptions['to']): to is ClientResource {
   return (
     typeof to === 'object' &&
-    typeof (to as Partial<AtmosphereResource>).deliver === 'function' &&
-    (to as AtmosphereResource).state !== 'closed'
+    typeof (to as Partial<ClientResource>).deliver === 'function' &&
+    (to as ClientResource).state !== 'closed'
   );
+}
+
+/** The log entry of a delivered message: targets and exclude only when there are some. */
+function logEntry(
+  payload: FilterPayload,
+  targets: readonly string[] | undefined,
+  exclude: string | undefined,
+): LogEntry {
+  if (targets !== undefined) return { payload, targets };
+  if (exclude !== undefined) return { payload, exclude };
+  return { payload };
 }
 
 function allStrings(values: readonly unknown[]): boolean {
@@ -71,11 +86,12 @@ function targetIds(to: BroadcastOptions['to']): readonly string[] | undefined {
 export class Broadcaster implements Subscription {
   readonly id: string;
   readonly options: Readonly<BroadcasterOptions>;
-  readonly #resources = new Map<string, AtmosphereResource>();
+  readonly #resources = new Map<string, ClientResource>();
   readonly #filters: BroadcastFilter[] = [];
   readonly #host: BroadcasterHost;
   /** The clustering backplane, unless it is the local one (which relays nothing). */
   readonly #relay: BroadcasterBackplane | undefined;
+  readonly #log: StreamLog;
   #tail: Promise<void> | undefined;
   #inFlight = 0;
   #destroyed = false;
@@ -84,6 +100,7 @@ export class Broadcaster implements Subscription {
     this.id = id;
     this.#host = host;
     this.#relay = host.backplane.name === 'local' ? undefined : host.backplane;
+    this.#log = host.log;
     this.options = Object.freeze({ ...options });
   }
 
@@ -105,7 +122,8 @@ export class Broadcaster implements Subscription {
   }
 
   /** Subscribes a resource. A closed resource is refused. */
-  addResource(resource: AtmosphereResource): this {
+  addResource(subscriber: AtmosphereResource): this {
+    const resource = subscriber as ClientResource;
     this.#assertAlive();
     if (resource.state === 'closed') {
       throw new AtmosphereError(
@@ -118,7 +136,8 @@ export class Broadcaster implements Subscription {
     return this;
   }
 
-  removeResource(resource: AtmosphereResource): void {
+  removeResource(subscriber: AtmosphereResource): void {
+    const resource = subscriber as ClientResource;
     if (!this.#resources.delete(resource.id)) return;
     resource.removeSubscription(this);
     if (this.#resources.size === 0 && this.options.destroyWhenEmpty) this.#host.broadcasterEmpty(this);
@@ -170,7 +189,13 @@ export class Broadcaster implements Subscription {
         // One resource of this node and nothing in between (an AI token to the client that asked): the
         // same delivery as by its id, without looking the id up. As there, `exclude` does not apply to
         // addressed messages.
-        to.deliver(new OutboundMessage(payload, this.id));
+        const targets: readonly string[] = [to.id];
+        const message = new EncodedMessage(payload, this.id);
+        const position = this.#log.append(this.id, [{ payload, targets }]);
+        if (isPromise<StreamPosition>(position))
+          return this.#track(position.then((at) => this.#placed(message, at, targets, undefined)));
+        message.position = position;
+        to.deliver(message);
         return RESOLVED;
       }
       targets = targetIds(to);
@@ -297,25 +322,66 @@ export class Broadcaster implements Subscription {
     );
   }
 
+  /** The message passed every filter: it gets its position in the log, then goes to the other nodes and ours. */
   #publish(
     payload: FilterPayload,
     targets: readonly string[] | undefined,
     exclude: string | undefined,
-  ): void {
+  ): void | Promise<void> {
     if (this.#destroyed) return;
+    const message = new EncodedMessage(payload, this.id);
+    let position: StreamPosition | Promise<StreamPosition>;
+    try {
+      position = this.#log.append(this.id, [logEntry(payload, targets, exclude)]);
+    } catch (error) {
+      throw this.#logFailed(error);
+    }
+    if (isPromise<StreamPosition>(position))
+      return position.then(
+        (at) => this.#placed(message, at, targets, exclude),
+        (error: unknown) => {
+          throw this.#logFailed(error);
+        },
+      );
+    this.#placed(message, position, targets, exclude);
+  }
+
+  /** Relays and delivers a message the log has placed. */
+  #placed(
+    message: EncodedMessage,
+    position: StreamPosition,
+    targets: readonly string[] | undefined,
+    exclude: string | undefined,
+  ): void {
+    message.position = position;
     const backplane = this.#relay;
     if (backplane !== undefined) {
-      const envelope: BackplaneMessage = { broadcaster: this.id, payload };
+      const envelope: BackplaneMessage = { broadcaster: this.id, payload: message.payload };
       if (targets) envelope.targets = targets;
       if (exclude !== undefined) envelope.exclude = exclude;
+      if (this.#log.shared) envelope.position = position;
       backplane.publish(envelope);
     }
-    this.deliverLocal(new OutboundMessage(payload, this.id), targets, exclude);
+    this.deliverLocal(message, targets, exclude);
+  }
+
+  #logFailed(error: unknown): AtmosphereError {
+    this.#host.logger.error(
+      `broadcaster ${this.id}: the stream log ${this.#log.name} failed; the message was not delivered`,
+      {
+        error,
+      },
+    );
+    return new AtmosphereError(
+      'LOG_FAILED',
+      `Stream log ${this.#log.name} could not append a message of broadcaster ${this.id}, so it was not delivered: ${String((error as Error)?.message ?? error)}`,
+      { cause: error },
+    );
   }
 
   /** @internal Delivers an already-filtered message to this node's recipients. */
   deliverLocal(
-    message: OutboundMessage,
+    message: EncodedMessage,
     targets: readonly string[] | undefined,
     exclude: string | undefined,
   ): void {

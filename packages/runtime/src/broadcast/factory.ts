@@ -1,8 +1,9 @@
-import type { Logger } from '../logger.ts';
-import type { AtmosphereResource } from '../resource.ts';
-import type { BackplaneMessage, BroadcasterBackplane } from './backplane.ts';
+import { EncodedMessage } from '../delivery/encoded-message.ts';
+import type { ClientResource } from '../delivery/resource.ts';
+import type { BackplaneMessage, BroadcasterBackplane } from '../spi/backplane.ts';
+import type { Logger } from '../spi/logger.ts';
+import type { StreamLog, StreamPosition } from '../spi/stream-log.ts';
 import { Broadcaster, type BroadcasterHost, type BroadcasterOptions } from './broadcaster.ts';
-import { OutboundMessage } from './message.ts';
 
 /**
  * Creates, finds and destroys broadcasters by id. One per Atmosphere instance (`atmosphere.broadcasters`).
@@ -10,17 +11,19 @@ import { OutboundMessage } from './message.ts';
 export class BroadcasterFactory {
   readonly #broadcasters = new Map<string, Broadcaster>();
   readonly #host: BroadcasterHost;
-  readonly #resource: (id: string) => AtmosphereResource | undefined;
+  readonly #resource: (id: string) => ClientResource | undefined;
 
   constructor(
     logger: Logger,
     backplane: BroadcasterBackplane,
-    resource: (id: string) => AtmosphereResource | undefined,
+    log: StreamLog,
+    resource: (id: string) => ClientResource | undefined,
   ) {
     this.#resource = resource;
     this.#host = {
       logger,
       backplane,
+      log,
       resource,
       broadcasterEmpty: (broadcaster) => {
         if (broadcaster.size === 0 && this.#broadcasters.get(broadcaster.id) === broadcaster)
@@ -57,9 +60,64 @@ export class BroadcasterFactory {
     return true;
   }
 
-  /** @internal A message from another node: deliver it to this node's recipients. */
+  /**
+   * @internal A message from another node: deliver it to this node's recipients. With a shared log it
+   * carries its position; with a log of this node's own, it is appended here first, so that what this node's
+   * clients were sent is what its log holds.
+   */
   deliverRemote(message: BackplaneMessage): void {
-    const outbound = new OutboundMessage(message.payload, message.broadcaster);
+    const log = this.#host.log;
+    if (message.position !== undefined || log.shared) {
+      this.#deliverRemote(message, message.position);
+      return;
+    }
+    const entry =
+      message.targets !== undefined
+        ? { payload: message.payload, targets: message.targets }
+        : message.exclude !== undefined
+          ? { payload: message.payload, exclude: message.exclude }
+          : { payload: message.payload };
+    let position: StreamPosition | Promise<StreamPosition>;
+    try {
+      position = log.append(message.broadcaster, [entry]);
+    } catch (error) {
+      this.#host.logger.error(
+        `a message relayed for ${message.broadcaster} could not be logged; not delivered`,
+        {
+          error,
+        },
+      );
+      return;
+    }
+    if (position instanceof Promise) {
+      // Remote messages of one broadcaster keep their order: each waits for the one before it.
+      const previous = this.#remoteTail.get(message.broadcaster) ?? Promise.resolve();
+      const next = previous
+        .then(() => position)
+        .then(
+          (at) => this.#deliverRemote(message, at),
+          (error: unknown) =>
+            this.#host.logger.error(
+              `a message relayed for ${message.broadcaster} could not be logged; not delivered`,
+              {
+                error,
+              },
+            ),
+        );
+      this.#remoteTail.set(message.broadcaster, next);
+      void next.then(() => {
+        if (this.#remoteTail.get(message.broadcaster) === next) this.#remoteTail.delete(message.broadcaster);
+      });
+      return;
+    }
+    this.#deliverRemote(message, position);
+  }
+
+  readonly #remoteTail = new Map<string, Promise<void>>();
+
+  #deliverRemote(message: BackplaneMessage, position: StreamPosition | undefined): void {
+    const outbound = new EncodedMessage(message.payload, message.broadcaster);
+    outbound.position = position;
     const broadcaster = this.#broadcasters.get(message.broadcaster);
     if (broadcaster) {
       broadcaster.deliverLocal(outbound, message.targets, message.exclude);

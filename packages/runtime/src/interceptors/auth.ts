@@ -1,7 +1,7 @@
 import { AtmosphereError } from '../errors.ts';
-import { Headers } from '../protocol/constants.ts';
-import type { ProtocolRequest } from '../protocol/request.ts';
-import type { AtmosphereInterceptor } from './interceptor.ts';
+import { AtmosphereHeaders } from '@atmosphere/protocol';
+import type { AtmosphereInterceptor } from '../spi/interceptor.ts';
+import type { ProtocolRequest } from '../spi/request.ts';
 
 export type TokenSource = 'header' | 'query' | 'first-message';
 
@@ -30,11 +30,11 @@ function unauthorized(message: string, cause?: unknown): AtmosphereError {
 /** Where the token came from, for the given sources. */
 export function findToken(request: ProtocolRequest, from: readonly TokenSource[]): string | undefined {
   if (from.includes('query')) {
-    const fromQuery = request.queryParam(Headers.auth);
+    const fromQuery = request.queryParam(AtmosphereHeaders.auth);
     if (fromQuery) return fromQuery;
   }
   if (from.includes('header')) {
-    const header = request.headers[Headers.auth.toLowerCase()];
+    const header = request.headers[AtmosphereHeaders.auth.toLowerCase()];
     const value = Array.isArray(header) ? header[0] : header;
     if (value) return value;
     const authorization = request.headers.authorization;
@@ -69,7 +69,7 @@ export function authInterceptor(options: AuthOptions): AtmosphereInterceptor {
         return;
       }
       throw unauthorized(
-        `No auth token: send it in the ${Headers.auth} header or query parameter${from.includes('first-message') ? ', or as the first WebSocket message' : ''}.`,
+        `No auth token: send it in the ${AtmosphereHeaders.auth} header or query parameter${from.includes('first-message') ? ', or as the first WebSocket message' : ''}.`,
       );
     },
   };

@@ -1,9 +1,12 @@
+import {
+  AtmosphereHeaders,
+  isUnsupportedFrameworkVersion,
+  UNSUPPORTED_VERSION_MESSAGE,
+} from '@atmosphere/protocol';
 import { AtmosphereError } from '../errors.ts';
-import { Headers, UNSUPPORTED_VERSION_MESSAGE } from '../protocol/constants.ts';
 import { isOriginAllowed, type OriginPolicy } from '../protocol/cors.ts';
-import { isUnsupportedFrameworkVersion } from '../protocol/request.ts';
-import type { BackpressurePolicy } from '../resource.ts';
-import type { AtmosphereInterceptor } from './interceptor.ts';
+import type { AtmosphereInterceptor } from '../spi/interceptor.ts';
+import type { BackpressurePolicy } from '../spi/resource.ts';
 
 /** The protocol gate: clients older than 2.2.1 get 501 on the handshake. */
 export function protocolInterceptor(): AtmosphereInterceptor {
@@ -18,7 +21,7 @@ export function protocolInterceptor(): AtmosphereInterceptor {
         throw new AtmosphereError(
           'UNSUPPORTED_PROTOCOL_VERSION',
           `Client protocol version ${request.framework} is older than 2.2.1; upgrade the client.`,
-          { status: 501, headers: { [Headers.error]: UNSUPPORTED_VERSION_MESSAGE } },
+          { status: 501, headers: { [AtmosphereHeaders.error]: UNSUPPORTED_VERSION_MESSAGE } },
         );
       }
     },

@@ -1,6 +1,6 @@
 import { AtmosphereError } from '../errors.ts';
-import type { AtmosphereResource } from '../resource.ts';
-import type { AtmosphereInterceptor } from './interceptor.ts';
+import type { AtmosphereInterceptor } from '../spi/interceptor.ts';
+import type { AtmosphereResource } from '../spi/resource.ts';
 
 export interface RateLimitOptions {
   /** Sustained inbound messages per second per connection. Default 100. */

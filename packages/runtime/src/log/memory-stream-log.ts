@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Deque } from '../broadcast/deque.ts';
+import { Deque } from '../util/deque.ts';
+import { dropOldestAcross } from '../util/drop-oldest.ts';
 import { AtmosphereError } from '../errors.ts';
 import type {
   LogEntry,
@@ -161,32 +162,14 @@ export class MemoryStreamLog implements StreamLog {
       while (state.records.length > 0 && state.records.peek()!.time < oldest) this.#dropOldest(state);
     }
     if (this.#records <= limits.maxRecords && this.#bytes <= limits.maxBytes) return;
-    // Over a total: the oldest records go first, across streams (a k-way merge on each stream's head).
-    const heap = [...this.#streams.values()].filter((s) => s.records.length > 0);
-    const head = (s: MemoryStream): number => s.records.peek()!.time;
-    const down = (start: number): void => {
-      let i = start;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let smallest = i;
-        if (left < heap.length && head(heap[left]!) < head(heap[smallest]!)) smallest = left;
-        if (right < heap.length && head(heap[right]!) < head(heap[smallest]!)) smallest = right;
-        if (smallest === i) return;
-        [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
-        i = smallest;
-      }
-    };
-    for (let i = Math.floor(heap.length / 2) - 1; i >= 0; i--) down(i);
-    while ((this.#records > limits.maxRecords || this.#bytes > limits.maxBytes) && heap.length > 0) {
-      const state = heap[0]!;
-      this.#dropOldest(state);
-      if (state.records.length === 0) {
-        heap[0] = heap[heap.length - 1]!;
-        heap.pop();
-      }
-      down(0);
-    }
+    // Over a total: the oldest records go first, across streams.
+    dropOldestAcross(
+      this.#streams.values(),
+      (state) => state.records.peek()!.time,
+      (state) => state.records.length,
+      (state) => this.#dropOldest(state),
+      () => this.#records > limits.maxRecords || this.#bytes > limits.maxBytes,
+    );
   }
 
   async close(): Promise<void> {

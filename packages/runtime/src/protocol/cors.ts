@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { Headers } from './constants.ts';
+import { AtmosphereHeaders } from '@atmosphere/protocol';
 
 /**
  * Which browser origins may connect. Default (`'same-origin'`): only pages served from the same host as the
@@ -11,29 +11,29 @@ export type OriginPolicy =
   'same-origin' | '*' | readonly string[] | ((origin: string, request: IncomingMessage) => boolean);
 
 export const EXPOSED_HEADERS = [
-  Headers.trackingId,
-  Headers.heartbeatServer,
-  Headers.firstRequest,
-  Headers.sessionToken,
-  Headers.runId,
-  Headers.error,
+  AtmosphereHeaders.trackingId,
+  AtmosphereHeaders.heartbeatServer,
+  AtmosphereHeaders.firstRequest,
+  AtmosphereHeaders.sessionToken,
+  AtmosphereHeaders.runId,
+  AtmosphereHeaders.error,
 ].join(', ');
 
 export const ALLOWED_REQUEST_HEADERS = [
   'Content-Type',
   'Authorization',
-  Headers.trackingId,
-  Headers.transport,
-  Headers.framework,
-  Headers.protocol,
-  Headers.trackMessageSize,
-  Headers.heartbeatServer,
-  Headers.auth,
-  Headers.sessionToken,
-  Headers.runId,
-  Headers.lastSeq,
-  Headers.received,
-  Headers.postBody,
+  AtmosphereHeaders.trackingId,
+  AtmosphereHeaders.transport,
+  AtmosphereHeaders.framework,
+  AtmosphereHeaders.protocol,
+  AtmosphereHeaders.trackMessageSize,
+  AtmosphereHeaders.heartbeatServer,
+  AtmosphereHeaders.auth,
+  AtmosphereHeaders.sessionToken,
+  AtmosphereHeaders.runId,
+  AtmosphereHeaders.lastSeq,
+  AtmosphereHeaders.received,
+  AtmosphereHeaders.postBody,
 ].join(', ');
 
 function sameOrigin(origin: string, request: IncomingMessage): boolean {

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, test } from 'vitest';
-import { isUnsupportedFrameworkVersion, normalizeTransport, parseProtocolRequest } from './request.ts';
+import { isUnsupportedFrameworkVersion, normalizeTransport } from '@atmosphere/protocol';
+import { parseProtocolRequest } from './request.ts';
 
 function request(url: string, headers: Record<string, string> = {}): IncomingMessage {
   return { url, method: 'GET', headers } as unknown as IncomingMessage;

@@ -1,79 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { unescape as unescapeComponent } from 'node:querystring';
-import { AtmosphereError } from '../errors.ts';
 import {
-  Headers,
+  AtmosphereHeaders,
   isProtocolParameter,
-  MIN_FRAMEWORK_VERSION,
+  normalizeTransport,
   TRACKING_ID_PATTERN,
   TRANSPORTS,
-  type TransportName,
-} from './constants.ts';
+  type TransportParameter,
+} from '@atmosphere/protocol';
+import { AtmosphereError } from '../errors.ts';
+import type { ProtocolRequest } from '../spi/request.ts';
 
-/** What the protocol parameters of one request say, read from the query string first, then the headers. */
-export interface ProtocolRequest {
-  readonly method: string;
-  /** URL path, decoded, without the query string. */
-  readonly path: string;
-  /** The application's own query parameters: protocol parameters removed. */
-  readonly query: URLSearchParams;
-  readonly headers: IncomingHttpHeaders;
-  /** The tracking id to use: adopted from the client, or a fresh UUID. */
-  readonly trackingId: string;
-  /** True when the client sent no usable tracking id (missing, `0`, or invalid) and got a fresh one. */
-  readonly firstRequest: boolean;
-  /** The transport, canonical spelling. A missing one is `websocket` on an upgrade, else `long-polling`. */
-  readonly transport: TransportName;
-  readonly framework: string | undefined;
-  /** `X-atmo-protocol` present (and not `false`): the client speaks the protocol. */
-  readonly wantsProtocol: boolean;
-  /**
-   * The server's first write is the handshake: the client asked for the protocol and sent tracking id `0`
-   * (or an invalid one, replaced by a fresh UUID it can only learn this way). A missing id gets none.
-   */
-  readonly handshake: boolean;
-  /** `X-Atmosphere-TrackMessageSize=true`: length-prefixed framing on every text write. */
-  readonly trackMessageLength: boolean;
-  /** `X-Heartbeat-Server` in seconds, when given and numeric. */
-  readonly heartbeatSeconds: number | undefined;
-  readonly contentType: string | undefined;
-  readonly postBody: string | undefined;
-  readonly authToken: string | undefined;
-  readonly sessionToken: string | undefined;
-  readonly runId: string | undefined;
-  /** Ours: messages the client has received for this tracking id (`X-Atmosphere-Received`). */
-  readonly received: number | undefined;
-  /** A read of any protocol parameter by name (query first, then header). */
-  param(name: string): string | undefined;
-  /** A protocol parameter from the query string only. */
-  queryParam(name: string): string | undefined;
-}
-
-const TRANSPORT_NAMES: ReadonlySet<string> = new Set(TRANSPORTS);
-
-/** Canonical transport name for any accepted spelling (`LONG_POLLING`, `long-polling`, …), else undefined. */
-export function normalizeTransport(value: string): TransportName | undefined {
-  if (TRANSPORT_NAMES.has(value)) return value as TransportName;
-  const canonical = value.trim().toLowerCase().replaceAll('_', '-');
-  return TRANSPORT_NAMES.has(canonical) ? (canonical as TransportName) : undefined;
-}
-
-/**
- * Compares a client framework version (`5.0.7`, `2.2.0-jquery`) with the minimum. Returns true when the
- * version is readable and older than 2.2.1. Unreadable versions are not rejected.
- */
-export function isUnsupportedFrameworkVersion(version: string): boolean {
-  const match = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(version.trim());
-  if (!match) return false;
-  const parts = [Number(match[1]), Number(match[2] ?? 0), Number(match[3] ?? 0)];
-  for (let i = 0; i < 3; i++) {
-    const a = parts[i] ?? 0;
-    const b = MIN_FRAMEWORK_VERSION[i] ?? 0;
-    if (a !== b) return a < b;
-  }
-  return false;
-}
+export type { ProtocolRequest };
 
 function headerValue(headers: IncomingHttpHeaders, key: string): string | undefined {
   const value = headers[key];
@@ -95,7 +34,7 @@ export function flatString(text: string): string {
  * requests keep no copies of their own, and the usual spelling needs no case conversion.
  */
 const KNOWN_NAMES = new Map<string, string>();
-for (const name of Object.values(Headers)) {
+for (const name of Object.values(AtmosphereHeaders)) {
   KNOWN_NAMES.set(name, name.toLowerCase());
   KNOWN_NAMES.set(name.toLowerCase(), name.toLowerCase());
 }
@@ -161,7 +100,7 @@ class ParsedProtocolRequest implements ProtocolRequest {
   readonly headers: IncomingHttpHeaders;
   readonly trackingId: string;
   readonly firstRequest: boolean;
-  readonly transport: TransportName;
+  readonly transport: TransportParameter;
   readonly wantsProtocol: boolean;
   readonly handshake: boolean;
   readonly trackMessageLength: boolean;
@@ -186,8 +125,8 @@ class ParsedProtocolRequest implements ProtocolRequest {
     this.#params = params;
     this.#search = search;
 
-    const transportRaw = this.param(Headers.transport);
-    let transport: TransportName;
+    const transportRaw = this.param(AtmosphereHeaders.transport);
+    let transport: TransportParameter;
     if (transportRaw === undefined || transportRaw === '') {
       transport = upgrade ? 'websocket' : 'long-polling';
     } else {
@@ -195,7 +134,7 @@ class ParsedProtocolRequest implements ProtocolRequest {
       if (!normalized) {
         throw new AtmosphereError(
           'UNKNOWN_TRANSPORT',
-          `Unknown transport ${JSON.stringify(transportRaw.slice(0, 64))}: ${Headers.transport} must be one of ${TRANSPORTS.join(', ')}.`,
+          `Unknown transport ${JSON.stringify(transportRaw.slice(0, 64))}: ${AtmosphereHeaders.transport} must be one of ${[...TRANSPORTS, 'close'].join(', ')}.`,
           { status: 400 },
         );
       }
@@ -203,19 +142,19 @@ class ParsedProtocolRequest implements ProtocolRequest {
     }
     this.transport = transport;
 
-    const trackingRaw = this.param(Headers.trackingId);
+    const trackingRaw = this.param(AtmosphereHeaders.trackingId);
     const adopt = trackingRaw !== undefined && trackingRaw !== '0' && TRACKING_ID_PATTERN.test(trackingRaw);
     // A fresh UUID is a rope; an adopted id is already a string of its own (decoded, or a header value).
     this.trackingId = adopt ? trackingRaw : flatString(randomUUID());
     this.firstRequest = !adopt;
-    const protocolParam = this.param(Headers.protocol);
+    const protocolParam = this.param(AtmosphereHeaders.protocol);
     this.wantsProtocol = protocolParam !== undefined && protocolParam.toLowerCase() !== 'false';
     this.handshake = this.wantsProtocol && trackingRaw !== undefined && !adopt;
-    this.trackMessageLength = this.param(Headers.trackMessageSize)?.toLowerCase() === 'true';
-    const heartbeat = this.param(Headers.heartbeatServer);
+    this.trackMessageLength = this.param(AtmosphereHeaders.trackMessageSize)?.toLowerCase() === 'true';
+    const heartbeat = this.param(AtmosphereHeaders.heartbeatServer);
     this.heartbeatSeconds =
       heartbeat !== undefined && /^\d{1,9}$/.test(heartbeat.trim()) ? Number(heartbeat) : undefined;
-    const received = this.param(Headers.received);
+    const received = this.param(AtmosphereHeaders.received);
     this.received = received !== undefined && /^\d{1,15}$/.test(received) ? Number(received) : undefined;
   }
 
@@ -232,27 +171,27 @@ class ParsedProtocolRequest implements ProtocolRequest {
   }
 
   get framework(): string | undefined {
-    return this.param(Headers.framework);
+    return this.param(AtmosphereHeaders.framework);
   }
 
   get contentType(): string | undefined {
-    return this.param(Headers.contentType);
+    return this.param(AtmosphereHeaders.contentType);
   }
 
   get postBody(): string | undefined {
-    return this.queryParam(Headers.postBody);
+    return this.queryParam(AtmosphereHeaders.postBody);
   }
 
   get authToken(): string | undefined {
-    return this.param(Headers.auth);
+    return this.param(AtmosphereHeaders.auth);
   }
 
   get sessionToken(): string | undefined {
-    return this.param(Headers.sessionToken);
+    return this.param(AtmosphereHeaders.sessionToken);
   }
 
   get runId(): string | undefined {
-    return this.param(Headers.runId);
+    return this.param(AtmosphereHeaders.runId);
   }
 
   param(name: string): string | undefined {

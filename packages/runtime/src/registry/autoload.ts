@@ -1,8 +1,36 @@
+import { existsSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../spi/logger.ts';
+
+/**
+ * Where the application's `package.json` is, for autoload: the nearest one above the entry script the
+ * process was started with (`process.argv[1]`), so that `node /srv/app/server.js` from any directory finds
+ * `/srv/app`. When the entry script is a tool inside `node_modules` (a test runner, a TypeScript loader) or
+ * there is none (a REPL), the current directory. `autoload: { root }` overrides both.
+ */
+export function applicationRoot(
+  entry: string | undefined = process.argv[1],
+  cwd: string = process.cwd(),
+): string {
+  if (entry === undefined || entry === '') return cwd;
+  let directory: string;
+  try {
+    directory = dirname(realpathSync(entry));
+  } catch {
+    return cwd;
+  }
+  for (;;) {
+    if (existsSync(join(directory, 'package.json'))) {
+      return directory.split(sep).includes('node_modules') ? cwd : directory;
+    }
+    const parent = dirname(directory);
+    if (parent === directory) return cwd;
+    directory = parent;
+  }
+}
 
 export interface AutoloadResult {
   /** Packages whose `register` entry was loaded. */

@@ -1,68 +1,14 @@
-import type { BroadcasterBackplane } from '../broadcast/backplane.ts';
-import type { BroadcasterCache } from '../broadcast/cache.ts';
-import type { StreamLog } from '../spi/stream-log.ts';
 import { AtmosphereError } from '../errors.ts';
-import type { Logger } from '../logger.ts';
-
-/**
- * What each provider kind creates. Packages add their kinds by declaration merging:
- * `declare module '@atmosphere/runtime' { interface ProviderKinds { 'agent-runtime': AgentRuntime } }`.
- */
-export interface ProviderKinds {
-  'broadcaster-backplane': BroadcasterBackplane;
-  'broadcaster-cache': BroadcasterCache;
-  'stream-log': StreamLog;
-}
-
-export type ProviderKind = keyof ProviderKinds;
-
-/** What providers see when asked whether they can run and when created. */
-export interface ProviderContext {
-  /** The environment (`process.env` unless the options gave another). */
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly logger: Logger;
-  /** Options the application passed for this kind (`createAtmosphere({ settings: { [kind]: … } })`). */
-  readonly settings: Readonly<Record<string, unknown>>;
-}
-
-/** `true`, or why not: the reason names the option or env var that would make it available. */
-export type Availability = true | { available: false; reason: string };
-
-/**
- * An implementation of a kind. Made by a factory (`redis({ url })`), registered explicitly
- * (`createAtmosphere({ providers: [...] })`) or by a package's `register` entry. At startup the runtime
- * keeps the available ones, sorts by priority (high first, ties by name) and creates the first.
- */
-export interface Provider<K extends ProviderKind = ProviderKind> {
-  readonly kind: K;
-  readonly name: string;
-  readonly priority: number;
-  isAvailable(context: ProviderContext): Availability | Promise<Availability>;
-  create(context: ProviderContext): ProviderKinds[K] | Promise<ProviderKinds[K]>;
-}
-
-/** Identity, for inference: `defineProvider({ kind: 'broadcaster-cache', … })`. */
-export function defineProvider<K extends ProviderKind>(provider: Provider<K>): Provider<K> {
-  return provider;
-}
-
-export type CandidateStatus = 'selected' | 'unavailable' | 'outranked' | 'failed' | 'replaced';
-
-export interface SelectionCandidate {
-  readonly name: string;
-  readonly priority: number;
-  readonly source: 'explicit' | 'registered';
-  readonly status: CandidateStatus;
-  /** Why it won or lost, in words. */
-  readonly reason: string;
-}
-
-export interface KindSelection {
-  readonly kind: string;
-  /** The winner's name, or undefined when no candidate could run. */
-  readonly winner: string | undefined;
-  readonly candidates: readonly SelectionCandidate[];
-}
+import type {
+  Availability,
+  CandidateStatus,
+  KindSelection,
+  Provider,
+  ProviderContext,
+  ProviderKind,
+  ProviderKinds,
+  SelectionCandidate,
+} from '../spi/provider.ts';
 
 /**
  * Providers by kind. One instance per process, shared by every copy of this package (it lives on

@@ -1,18 +1,17 @@
 import type { IncomingMessage } from 'node:http';
-import type { BroadcasterCache } from '../broadcast/cache.ts';
 import type { BroadcasterFactory } from '../broadcast/factory.ts';
-import { PathTable } from '../broadcast/path-template.ts';
-import {
-  type AtmosphereInterceptor,
-  type ConnectContext,
-  type InboundPayload,
-  runConnect,
-} from '../interceptors/interceptor.ts';
-import type { Logger } from '../logger.ts';
+import type { ClientQueues } from '../delivery/client-queue.ts';
+import { EncodedMessage } from '../delivery/encoded-message.ts';
+import type { ClientResource, OutboundHook, ResourceHost } from '../delivery/resource.ts';
+import { runConnect } from '../interceptors/chain.ts';
 import type { ManagedContext } from '../managed.ts';
-import type { ProtocolRequest } from '../protocol/request.ts';
-import type { AtmosphereResource, DisconnectReason, OutboundHook, ResourceHost } from '../resource.ts';
+import type { AtmosphereInterceptor, ConnectContext, InboundPayload } from '../spi/interceptor.ts';
+import type { Logger } from '../spi/logger.ts';
+import type { ProtocolRequest } from '../spi/request.ts';
+import type { DisconnectReason } from '../spi/resource.ts';
+import type { StreamLog } from '../spi/stream-log.ts';
 import { Inbound, type InboundHost } from './inbound.ts';
+import { PathTable } from './path-template.ts';
 import { type ManagedServiceImpl, type Route, ServedResource } from './served-resource.ts';
 
 /** Raw request paths whose route is remembered at most (past it, the memory starts over). */
@@ -22,7 +21,8 @@ const ROUTE_CACHE_SIZE = 1024;
 export interface CoreParts {
   logger: Logger;
   interceptors: readonly AtmosphereInterceptor[];
-  cache: BroadcasterCache;
+  cache: ClientQueues;
+  log: StreamLog;
   broadcasters: BroadcasterFactory;
   maxMessageBytes: number;
   graceMs: number;
@@ -42,7 +42,8 @@ export class ServerCore implements ResourceHost, InboundHost {
   readonly resources = new Map<string, ServedResource>();
   /** Handler calls and inbound work still running: the shutdown waits for them. */
   readonly work = new Set<Promise<unknown>>();
-  readonly cache: BroadcasterCache;
+  readonly cache: ClientQueues;
+  readonly log: StreamLog;
   readonly broadcasters: BroadcasterFactory;
   readonly maxMessageBytes: number;
   readonly graceMs: number;
@@ -56,13 +57,17 @@ export class ServerCore implements ResourceHost, InboundHost {
     this.logger = parts.logger;
     this.interceptors = parts.interceptors;
     this.cache = parts.cache;
+    this.log = parts.log;
     this.broadcasters = parts.broadcasters;
     this.maxMessageBytes = parts.maxMessageBytes;
     this.graceMs = parts.graceMs;
     this.outbound = parts.interceptors
       .filter((interceptor) => interceptor.onOutbound !== undefined)
       .reverse()
-      .map((interceptor) => (message, resource) => interceptor.onOutbound!(message, resource));
+      .map(
+        (interceptor) => (message, resource) =>
+          outboundResult(message, interceptor.onOutbound!(message, resource)),
+      );
     this.receiver = new Inbound(this);
   }
 
@@ -111,7 +116,7 @@ export class ServerCore implements ResourceHost, InboundHost {
     protocol: ProtocolRequest,
     raw: IncomingMessage,
     upgrade: boolean,
-    existing: AtmosphereResource | undefined,
+    existing: ClientResource | undefined,
   ): ConnectContext | Promise<ConnectContext> {
     const context: ConnectContext = {
       request: protocol,
@@ -169,7 +174,7 @@ export class ServerCore implements ResourceHost, InboundHost {
       );
   }
 
-  #broadcasterOf(resource: AtmosphereResource, service: ManagedServiceImpl) {
+  #broadcasterOf(resource: ClientResource, service: ManagedServiceImpl) {
     return this.broadcasters.get(resource.path, service.options.broadcaster);
   }
 
@@ -188,7 +193,7 @@ export class ServerCore implements ResourceHost, InboundHost {
   }
 
   /** Calls a handler hook; a throw or a rejection is logged, and a promise is waited for on shutdown. */
-  runHandler(resource: AtmosphereResource, hook: string, call: () => unknown): void {
+  runHandler(resource: ClientResource, hook: string, call: () => unknown): void {
     let result: unknown;
     try {
       result = call();
@@ -233,4 +238,22 @@ export class ServerCore implements ResourceHost, InboundHost {
   inbound(resource: ServedResource, message: InboundPayload): void {
     this.receiver.receive(resource, message);
   }
+}
+
+/** What an outbound interceptor returned, as the message to deliver: a payload is serialised for this resource. */
+function outboundResult(
+  message: EncodedMessage,
+  result: ReturnType<NonNullable<AtmosphereInterceptor['onOutbound']>>,
+): EncodedMessage | undefined {
+  if (result === undefined || result === message) return result === undefined ? undefined : message;
+  if (result instanceof EncodedMessage) return result;
+  if (typeof result === 'string' || result instanceof Uint8Array) {
+    const replacement = new EncodedMessage(result, message.source);
+    replacement.position = message.position;
+    return replacement;
+  }
+  // Another implementation of the message contract: its payload is what counts.
+  const replacement = new EncodedMessage(result.payload, result.source);
+  replacement.position = result.position;
+  return replacement;
 }

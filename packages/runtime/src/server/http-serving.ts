@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AtmosphereHeaders, handshakeText, lengthPrefixed, NO_CACHE_HEADERS } from '@atmosphere/protocol';
 import { AtmosphereError } from '../errors.ts';
 import { tooLarge } from '../interceptors/builtins.ts';
-import type { ConnectContext } from '../interceptors/interceptor.ts';
-import { Headers, NO_CACHE_HEADERS } from '../protocol/constants.ts';
 import { isOriginAllowed, type OriginPolicy, preflightHeaders } from '../protocol/cors.ts';
-import { handshakeText, lengthPrefixed } from '../protocol/framing.ts';
-import { parseProtocolRequest, type ProtocolRequest } from '../protocol/request.ts';
-import type { ConnectionSettings } from '../resource.ts';
+import { parseProtocolRequest } from '../protocol/request.ts';
+import type { ConnectContext } from '../spi/interceptor.ts';
+import type { ProtocolRequest } from '../spi/request.ts';
+import type { ConnectionSettings } from '../spi/resource.ts';
 import { responseHeaders, sendText, SseConnection, StreamingConnection } from '../transports/http.ts';
 import { PollConnection } from '../transports/poll.ts';
 import type { ServerCore } from './core.ts';
@@ -43,10 +43,10 @@ export class HttpServing {
     const status = known ? (error.status ?? 400) : 500;
     const message = known ? error.message : 'Internal Server Error';
     const headers: Record<string, string> = { ...(known ? error.headers : {}) };
-    headers[Headers.error] ??= message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+    headers[AtmosphereHeaders.error] ??= message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
     if (isOriginAllowed(this.#origins, request) && request.headers.origin) {
       headers['Access-Control-Allow-Origin'] = request.headers.origin;
-      headers['Access-Control-Expose-Headers'] = Headers.error;
+      headers['Access-Control-Expose-Headers'] = AtmosphereHeaders.error;
     }
     if (!response.headersSent) sendText(response, status, message, headers);
     else response.end();

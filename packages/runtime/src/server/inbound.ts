@@ -1,10 +1,10 @@
-import type { PathTable } from '../broadcast/path-template.ts';
+import { PADDING_CHAR, parseUntrustedJson, ProtocolError } from '@atmosphere/protocol';
 import { AtmosphereError, toError } from '../errors.ts';
-import { type AtmosphereInterceptor, type InboundPayload, runInbound } from '../interceptors/interceptor.ts';
-import type { Logger } from '../logger.ts';
+import { runInbound } from '../interceptors/chain.ts';
 import type { ManagedContext } from '../managed.ts';
-import { PADDING_CHAR } from '../protocol/constants.ts';
-import { parseUntrustedJson } from '../protocol/json.ts';
+import type { AtmosphereInterceptor, InboundPayload } from '../spi/interceptor.ts';
+import type { Logger } from '../spi/logger.ts';
+import type { PathTable } from './path-template.ts';
 import type { ManagedServiceImpl, Route, ServedResource } from './served-resource.ts';
 
 /** What inbound handling needs from the server. */
@@ -139,7 +139,7 @@ export class Inbound {
     let decoded: unknown = payload;
     if (service.options.codec === 'json') {
       const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8');
-      decoded = parseUntrustedJson(text, service.options.maxJsonDepth);
+      decoded = parseJson(text, service.options.maxJsonDepth);
     }
     const context = this.#host.context(resource, service);
     let result: unknown;
@@ -220,4 +220,14 @@ export class Inbound {
 function broadcastResult(value: unknown, context: ManagedContext): Promise<void> | undefined {
   if (value === undefined) return undefined;
   return context.broadcast(value);
+}
+
+/** The JSON codec: untrusted-JSON rules; a refusal is `INVALID_JSON` (400), with the reason. */
+function parseJson(text: string, maxDepth: number): unknown {
+  try {
+    return parseUntrustedJson(text, maxDepth);
+  } catch (error) {
+    if (!ProtocolError.isInstance(error)) throw error;
+    throw new AtmosphereError('INVALID_JSON', error.message, { status: 400, cause: error });
+  }
 }

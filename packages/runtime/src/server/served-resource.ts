@@ -1,7 +1,8 @@
-import type { ClientQueue } from '../broadcast/cache.ts';
+import type { ClientQueue } from '../delivery/client-queue.ts';
+import { ClientResource, type ResourceHost } from '../delivery/resource.ts';
 import type { ManagedHandler, ManagedOptions, ManagedService } from '../managed.ts';
-import type { ProtocolRequest } from '../protocol/request.ts';
-import { AtmosphereResource, type ConnectionSettings, type ResourceHost } from '../resource.ts';
+import type { ProtocolRequest } from '../spi/request.ts';
+import type { ConnectionSettings } from '../spi/resource.ts';
 
 /** A registered managed path. */
 export class ManagedServiceImpl implements ManagedService {
@@ -44,7 +45,7 @@ export interface Route {
  * A resource as the server keeps it: with its service, and the server's own per-client state in fields
  * (one object per client rather than an entry in a WeakMap per concern).
  */
-export class ServedResource extends AtmosphereResource {
+export class ServedResource extends ClientResource {
   /** The managed path it connected through. */
   readonly service: ManagedServiceImpl;
   /** `onReady` ran: only then does it get an `onDisconnect`. */

@@ -1,4 +1,3 @@
-import { WebSocketConnection } from '../transports/websocket.ts';
 import type { ServerCore } from './core.ts';
 
 /** Unconfirmed messages that make a WebSocket client worth a delivery probe. */
@@ -20,12 +19,12 @@ export function tick(core: ServerCore, now: number, lastSweep: number): number {
       continue;
     }
     const heartbeatMs = resource.settings.heartbeatMs;
-    if (connection.wroteSinceCheck) {
-      connection.wroteSinceCheck = false;
-      connection.lastWriteAt = now;
-    } else if (heartbeatMs > 0 && now - connection.lastWriteAt >= heartbeatMs) {
+    if (resource.wroteSinceCheck) {
+      resource.wroteSinceCheck = false;
+      resource.lastWriteAt = now;
+    } else if (heartbeatMs > 0 && now - resource.lastWriteAt >= heartbeatMs) {
       connection.heartbeat();
-      connection.lastWriteAt = now;
+      resource.lastWriteAt = now;
     }
     // A probe (a ping carrying the last written number, confirmed by the pong) per batch or per age, not
     // per tick: one round trip confirms many messages. Only clients that report counts retain any.
@@ -33,7 +32,7 @@ export function tick(core: ServerCore, now: number, lastSweep: number): number {
     if (
       unconfirmed.length > 0 &&
       (unconfirmed.length >= PROBE_BATCH || now - unconfirmed.peek()!.createdAt >= PROBE_AGE_MS) &&
-      connection instanceof WebSocketConnection
+      connection.probe !== undefined
     ) {
       connection.probe(resource.queue.writtenSeq);
     }
@@ -45,7 +44,21 @@ export function tick(core: ServerCore, now: number, lastSweep: number): number {
   }
   if (now - lastSweep >= core.cache.limits.sweepIntervalMs) {
     core.cache.sweep(now);
+    sweepLog(core, now);
     return now;
   }
   return lastSweep;
+}
+
+/** The log's upkeep; a store that fails it is reported, and the sweep goes on next time. */
+function sweepLog(core: ServerCore, now: number): void {
+  const log = core.log;
+  if (log.sweep === undefined) return;
+  try {
+    const result = log.sweep(now);
+    if (result instanceof Promise)
+      result.catch((error: unknown) => core.logger.error(`stream log ${log.name}: sweep failed`, { error }));
+  } catch (error) {
+    core.logger.error(`stream log ${log.name}: sweep failed`, { error });
+  }
 }

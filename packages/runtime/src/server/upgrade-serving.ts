@@ -1,12 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { AtmosphereHeaders, handshakeText } from '@atmosphere/protocol';
 import { AtmosphereError } from '../errors.ts';
-import type { ConnectContext } from '../interceptors/interceptor.ts';
-import { Headers } from '../protocol/constants.ts';
-import { handshakeText } from '../protocol/framing.ts';
-import { parseProtocolRequest, type ProtocolRequest } from '../protocol/request.ts';
-import type { ConnectionSettings } from '../resource.ts';
+import { parseProtocolRequest } from '../protocol/request.ts';
+import type { ConnectContext } from '../spi/interceptor.ts';
+import type { ProtocolRequest } from '../spi/request.ts';
+import type { ConnectionSettings } from '../spi/resource.ts';
 import { AtmosphereWebSocket, WebSocketConnection } from '../transports/websocket.ts';
 import type { ServerCore } from './core.ts';
 import type { Route, ServedResource } from './served-resource.ts';
@@ -46,8 +46,8 @@ export class UpgradeServing {
     this.#wss.on('headers', (headers: string[], request: IncomingMessage) => {
       const protocol = this.#upgrading.get(request);
       if (!protocol) return;
-      headers.push(`${Headers.trackingId}: ${protocol.trackingId}`);
-      if (protocol.firstRequest) headers.push(`${Headers.firstRequest}: true`);
+      headers.push(`${AtmosphereHeaders.trackingId}: ${protocol.trackingId}`);
+      if (protocol.firstRequest) headers.push(`${AtmosphereHeaders.firstRequest}: true`);
     });
   }
 
@@ -162,7 +162,7 @@ export function rejectUpgrade(
     'Content-Type: text/plain; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
     ...Object.entries({
-      [Headers.error]: message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200),
+      [AtmosphereHeaders.error]: message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200),
       ...headers,
     }).map(([k, v]) => `${k}: ${v}`),
   ];

@@ -1,11 +1,22 @@
 /**
- * `@atmosphere/runtime/spi`: what an implementer of the runtime's SPIs needs — providers and the registry,
- * the clustering backplane, the log store, broadcast filters and interceptors. Applications import from
- * `@atmosphere/runtime`.
+ * `@atmosphere/runtime/spi`: what an implementer of the runtime's SPIs needs — providers and their registry,
+ * the clustering backplane, the log store (and the memory store as a reference), broadcast filters,
+ * interceptors, and the resource and message contracts they are handed. The type files of `src/spi/` are
+ * leaves: they import nothing but each other and `@atmosphere/protocol`. Applications import from
+ * `@atmosphere/runtime`; contract suites are in `@atmosphere/runtime/testing`.
  */
-export type { BackplaneMessage, BroadcasterBackplane } from '../broadcast/backplane.ts';
-export type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from '../broadcast/filter.ts';
-export type { AtmosphereInterceptor, ConnectContext, InboundPayload } from '../interceptors/interceptor.ts';
+export { LocalBackplane } from '../broadcast/local-backplane.ts';
+export {
+  DEFAULT_MEMORY_LOG_LIMITS,
+  MemoryStreamLog,
+  type MemoryStreamLogLimits,
+} from '../log/memory-stream-log.ts';
+export { ProviderRegistry, registerProvider, registry } from '../registry/registry.ts';
+export type { BackplaneMessage, BroadcasterBackplane } from './backplane.ts';
+export type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from './filter.ts';
+export type { AtmosphereInterceptor, ConnectContext, InboundPayload } from './interceptor.ts';
+export type { Logger, LogLevel } from './logger.ts';
+export type { OutboundMessage } from './message.ts';
 export {
   type Availability,
   type CandidateStatus,
@@ -15,9 +26,18 @@ export {
   type ProviderContext,
   type ProviderKind,
   type ProviderKinds,
-  registerProvider,
   type SelectionCandidate,
-} from '../registry/registry.ts';
+} from './provider.ts';
+export type { ProtocolRequest } from './request.ts';
+export type {
+  AtmosphereResource,
+  BackpressurePolicy,
+  ConnectionSettings,
+  DisconnectReason,
+  ResourceEvents,
+  ResourceState,
+  Subscription,
+} from './resource.ts';
 export type {
   Awaitable,
   LogEntry,

@@ -9,18 +9,12 @@
  * store only keeps streams. That is what lets a store be written outside the runtime.
  */
 
+import type { StreamPosition } from '@atmosphere/protocol';
+
+export type { StreamPosition };
+
 /** A value, or a promise of it: stores that answer synchronously (memory) cost the hot path no promise. */
 export type Awaitable<T> = T | Promise<T>;
-
-/**
- * A record's place in its stream. `epoch` is a random id that changes whenever the stream's history is lost
- * (a memory store restarted, a Redis key flushed, a SQLite file replaced); `seq` counts 1, 2, 3… within an
- * epoch. The same position means the same record on every node that shares the log.
- */
-export interface StreamPosition {
-  readonly epoch: string;
-  readonly seq: number;
-}
 
 /** What is appended: one message as it is delivered (after broadcast filters), with who it is for. */
 export interface LogEntry {

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import type { Atmosphere } from '../atmosphere.ts';
-import type { BroadcasterBackplane } from '../broadcast/backplane.ts';
-import type { Provider } from '../registry/registry.ts';
+import type { BroadcasterBackplane } from '../spi/backplane.ts';
+import type { Provider } from '../spi/provider.ts';
 import { connectTestClient, type TestClient, type TestTransport } from './clients.ts';
 import { eventually } from './inbox.ts';
 import { startTestAtmosphere } from './server.ts';

@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import { Headers, PADDING_CHAR } from '../protocol/constants.ts';
+import { AtmosphereHeaders, PADDING_CHAR } from '@atmosphere/protocol';
 import { FrameReader } from './frame-reader.ts';
 import { Inbox } from './inbox.ts';
 
@@ -25,14 +25,15 @@ export interface TestClientOptions {
 /** The URL of an Atmosphere endpoint with the protocol parameters in the query string. */
 export function protocolUrl(base: string, transport: string, options: TestClientOptions = {}): string {
   const url = new URL(base);
-  url.searchParams.set(Headers.trackingId, options.trackingId ?? '0');
-  url.searchParams.set(Headers.framework, '5.0.7');
-  url.searchParams.set(Headers.transport, transport);
-  if (options.trackMessageLength ?? true) url.searchParams.set(Headers.trackMessageSize, 'true');
-  if (options.protocol ?? true) url.searchParams.set(Headers.protocol, 'true');
-  if (options.received !== undefined) url.searchParams.set(Headers.received, String(options.received));
+  url.searchParams.set(AtmosphereHeaders.trackingId, options.trackingId ?? '0');
+  url.searchParams.set(AtmosphereHeaders.framework, '5.0.7');
+  url.searchParams.set(AtmosphereHeaders.transport, transport);
+  if (options.trackMessageLength ?? true) url.searchParams.set(AtmosphereHeaders.trackMessageSize, 'true');
+  if (options.protocol ?? true) url.searchParams.set(AtmosphereHeaders.protocol, 'true');
+  if (options.received !== undefined)
+    url.searchParams.set(AtmosphereHeaders.received, String(options.received));
   if (options.heartbeatSeconds !== undefined)
-    url.searchParams.set(Headers.heartbeatServer, String(options.heartbeatSeconds));
+    url.searchParams.set(AtmosphereHeaders.heartbeatServer, String(options.heartbeatSeconds));
   for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
   if (transport === 'websocket') url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return url.toString();
@@ -159,8 +160,8 @@ async function post(
 
 async function closeRequest(base: string, trackingId: string): Promise<void> {
   const url = new URL(base);
-  url.searchParams.set(Headers.transport, 'close');
-  url.searchParams.set(Headers.trackingId, trackingId);
+  url.searchParams.set(AtmosphereHeaders.transport, 'close');
+  url.searchParams.set(AtmosphereHeaders.trackingId, trackingId);
   const response = await fetch(url);
   await response.arrayBuffer();
 }
@@ -222,7 +223,7 @@ async function connectStream(
     headers: { ...(transport === 'sse' ? { Accept: 'text/event-stream' } : {}), ...options.headers },
   });
   if (response.status !== 200 || !response.body) throw new Error(`${transport} refused: ${response.status}`);
-  const trackingFromHeader = response.headers.get(Headers.trackingId) ?? undefined;
+  const trackingFromHeader = response.headers.get(AtmosphereHeaders.trackingId) ?? undefined;
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let sseBuffer = '';
   const ended = (async () => {
@@ -293,7 +294,7 @@ async function connectLongPolling(base: string, options: TestClientOptions): Pro
       { signal: controller.signal, headers: options.headers ?? {} },
     );
     if (response.status !== 200) throw new Error(`long-poll refused: ${response.status}`);
-    const header = response.headers.get(Headers.trackingId);
+    const header = response.headers.get(AtmosphereHeaders.trackingId);
     if (trackingId === '0' && header) trackingId = header;
     return response;
   };

@@ -8,4 +8,4 @@ export {
 } from './clients.ts';
 export { FrameReader } from './frame-reader.ts';
 export { eventually, Inbox, once } from './inbox.ts';
-export { recordingLogger, startForSelection, startTestAtmosphere } from './server.ts';
+export { dropConnection, recordingLogger, startForSelection, startTestAtmosphere } from './server.ts';

@@ -1,7 +1,10 @@
 import type { Atmosphere } from '../atmosphere.ts';
+import type { ClientResource } from '../delivery/resource.ts';
+import type { AtmosphereResource } from '../spi/resource.ts';
 import { createAtmosphere } from '../create.ts';
 import type { AtmosphereOptions } from '../options.ts';
-import { type Logger, silentLogger } from '../logger.ts';
+import { silentLogger } from '../logger.ts';
+import type { Logger } from '../spi/logger.ts';
 
 /** A logger that keeps every line, for assertions on what was logged. */
 export function recordingLogger(): Logger & { lines: { level: string; message: string }[] } {
@@ -51,4 +54,20 @@ export async function startForSelection(
   });
   const line = logger.lines.find((l) => l.level === 'info' && l.message.startsWith(`${kind}:`))?.message;
   return { atmosphere, logger, line };
+}
+
+/**
+ * Ends a resource's current connection from the server side, as a failing server or proxy would (WebSocket
+ * close `code`, an SSE error event, an HTTP stream cut), leaving the resource to wait for its client within the
+ * reconnect grace period. Returns false when the resource has no connection. For tests of reconnection.
+ */
+export function dropConnection(
+  resource: AtmosphereResource | undefined,
+  code = 1011,
+  reason = 'dropped',
+): boolean {
+  const connection = (resource as ClientResource | undefined)?.connection;
+  if (connection === undefined) return false;
+  connection.end(code, reason);
+  return true;
 }

@@ -1,16 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { OutboundMessage } from '../broadcast/message.ts';
 import {
-  Headers,
+  AtmosphereHeaders,
+  lengthPrefixed,
   NO_CACHE_HEADERS,
   PADDING_CHAR,
   SSE_PADDING,
+  sseErrorEvent,
+  sseEvent,
   STREAMING_PADDING,
-} from '../protocol/constants.ts';
+} from '@atmosphere/protocol';
+import type { Connection, ConnectionEnd, ConnectionOwner } from '../delivery/connection.ts';
+import type { EncodedMessage } from '../delivery/encoded-message.ts';
 import { appendCorsHeaders } from '../protocol/cors.ts';
-import { lengthPrefixed, sseErrorEvent, sseEvent } from '../protocol/framing.ts';
-import type { ProtocolRequest } from '../protocol/request.ts';
-import type { Connection, ConnectionEnd, ConnectionOwner } from './connection.ts';
+import type { ProtocolRequest } from '../spi/request.ts';
 
 /** The no-cache headers as a flat name, value list (what `writeHead` takes without building objects). */
 const NO_CACHE_LIST: readonly string[] = Object.entries(NO_CACHE_HEADERS).flat();
@@ -31,8 +33,8 @@ export function responseHeaders(
   const headers = NO_CACHE_LIST.slice();
   appendCorsHeaders(raw, headers);
   if (contentType) headers.push('Content-Type', contentType);
-  headers.push(Headers.trackingId, request.trackingId);
-  if (request.firstRequest) headers.push(Headers.firstRequest, 'true');
+  headers.push(AtmosphereHeaders.trackingId, request.trackingId);
+  if (request.firstRequest) headers.push(AtmosphereHeaders.firstRequest, 'true');
   return headers;
 }
 
@@ -59,8 +61,6 @@ export function sendText(
 export abstract class HttpConnection implements Connection {
   abstract readonly transport: 'sse' | 'streaming' | 'long-polling' | 'polling';
   readonly framed: boolean;
-  wroteSinceCheck = false;
-  lastWriteAt = Date.now();
   owner: ConnectionOwner | undefined;
   protected readonly response: ServerResponse;
   protected ended = false;
@@ -81,6 +81,10 @@ export abstract class HttpConnection implements Connection {
       this.owner = undefined;
       owner?.connectionEnded(this, how);
     });
+  }
+
+  bind(owner: ConnectionOwner | undefined): void {
+    this.owner = owner;
   }
 
   /** Whether a server-side end is a normal completion (a poll) rather than a close. */
@@ -109,7 +113,7 @@ export abstract class HttpConnection implements Connection {
     });
   }
 
-  abstract write(message: OutboundMessage): void;
+  abstract write(message: EncodedMessage): void;
   abstract heartbeat(): void;
 
   #padding: Buffer | undefined;
@@ -173,7 +177,7 @@ export class SseConnection extends HttpConnection {
     this.pad(SSE_PADDING_BYTES);
   }
 
-  write(message: OutboundMessage): void {
+  write(message: EncodedMessage): void {
     this.send(message.bytes(this.framed ? 'sse-framed' : 'sse'));
   }
 
@@ -206,7 +210,7 @@ export class StreamingConnection extends HttpConnection {
     this.pad(STREAMING_PADDING_BYTES);
   }
 
-  write(message: OutboundMessage): void {
+  write(message: EncodedMessage): void {
     this.send(message.bytes(this.framed ? 'framed' : 'plain'));
   }
 

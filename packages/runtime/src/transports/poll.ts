@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { OutboundMessage } from '../broadcast/message.ts';
-import { PADDING_CHAR } from '../protocol/constants.ts';
-import { lengthPrefixed } from '../protocol/framing.ts';
-import type { ProtocolRequest } from '../protocol/request.ts';
+import { lengthPrefixed, PADDING_CHAR } from '@atmosphere/protocol';
+import type { EncodedMessage } from '../delivery/encoded-message.ts';
+import type { ProtocolRequest } from '../spi/request.ts';
 import { HttpConnection, responseHeaders, STREAMING_PADDING_BYTES, TEXT_PLAIN } from './http.ts';
 
 const PLAIN_HEARTBEAT = Buffer.from(PADDING_CHAR);
@@ -67,7 +66,7 @@ export class PollConnection extends HttpConnection {
     this.#answer([Buffer.from(text)]);
   }
 
-  write(message: OutboundMessage): void {
+  write(message: EncodedMessage): void {
     const bytes = message.bytes(this.framed ? 'framed' : 'plain');
     if (this.#collected !== undefined) {
       this.#collected.push(bytes);

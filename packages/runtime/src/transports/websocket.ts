@@ -1,19 +1,12 @@
 import type { Duplex } from 'node:stream';
+import { CloseCodes, isDeliberateClose, lengthPrefixed, PADDING_CHAR } from '@atmosphere/protocol';
 import { WebSocket } from 'ws';
-import type { OutboundMessage } from '../broadcast/message.ts';
-import { PADDING_CHAR } from '../protocol/constants.ts';
-import { lengthPrefixed } from '../protocol/framing.ts';
-import type { Connection, ConnectionEnd, ConnectionOwner } from './connection.ts';
+import type { Connection, ConnectionEnd, ConnectionOwner } from '../delivery/connection.ts';
+import type { EncodedMessage } from '../delivery/encoded-message.ts';
 
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 const FRAMED_HEARTBEAT = lengthPrefixed(PADDING_CHAR);
-
-/**
- * A close code a client sends to say it is coming back (a browser may only send 1000 and 3000–4999, so
- * this is how a page suspends its connection and keeps its session).
- */
-export const CLOSE_COMING_BACK = 4000;
 
 /** How long a client may take to answer our close frame before its socket is dropped. */
 const CLOSE_TIMEOUT_MS = 5_000;
@@ -46,14 +39,6 @@ function endTurn(): void {
   turnEnding = false;
   for (let i = 0; i < corked.length; i++) corked[i]!.uncorkTurn();
   corked.length = 0;
-}
-
-/**
- * Close codes a client sends when it leaves for good: ≤ 1001 or > 1006 (PROTOCOL.md §5). 1002–1005 are
- * transient, and so are 1006 (no close frame at all: the network dropped) and 4000 (coming back).
- */
-export function isDeliberateClose(code: number): boolean {
-  return (code <= 1001 || code > 1006) && code !== CLOSE_COMING_BACK;
 }
 
 /**
@@ -96,8 +81,6 @@ export class AtmosphereWebSocket extends WebSocket {
 export class WebSocketConnection implements Connection {
   readonly transport = 'websocket' as const;
   readonly framed: boolean;
-  wroteSinceCheck = false;
-  lastWriteAt = Date.now();
   owner: ConnectionOwner | undefined;
   readonly #ws: WebSocket;
   readonly #socket: Duplex;
@@ -117,6 +100,10 @@ export class WebSocketConnection implements Connection {
     this.#socket = socket;
     this.framed = framed;
     ws.connection = this;
+  }
+
+  bind(owner: ConnectionOwner | undefined): void {
+    this.owner = owner;
   }
 
   get ws(): WebSocket {
@@ -144,7 +131,7 @@ export class WebSocketConnection implements Connection {
     });
   }
 
-  write(message: OutboundMessage): void {
+  write(message: EncodedMessage): void {
     const binary = message.binary;
     const data = message.bytes(binary ? 'binary' : this.framed ? 'framed' : 'plain');
     const now = performance.now();
@@ -208,7 +195,7 @@ export class WebSocketConnection implements Connection {
     this.#ws.ping(String(seq));
   }
 
-  end(code = 1000, reason = ''): void {
+  end(code: number = CloseCodes.normal, reason = ''): void {
     if (this.#ws.readyState === WebSocket.CLOSED || this.#ws.readyState === WebSocket.CLOSING) return;
     this.#endedByServer = true;
     // Reasons are limited to 123 bytes by the protocol.

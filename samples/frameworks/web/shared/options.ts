@@ -1,5 +1,5 @@
-import type { RoomModelOptions, TransportName } from '@atmosphere/client';
-import { TRANSPORT_NAMES } from '@atmosphere/client';
+import type { RoomModelOptions, ClientTransportName } from '@atmosphere/client';
+import { CLIENT_TRANSPORTS } from '@atmosphere/client';
 
 /** The room every page joins; its AI member answers when mentioned (`@assistant`). */
 export const ROOM = 'lobby';
@@ -11,7 +11,7 @@ export interface PageOptions {
   /** Who this page is in the room. Default: a random guest name. */
   readonly member: string;
   /** The transport of every connection of the page. Default `websocket` (the client falls back by itself). */
-  readonly transport: TransportName;
+  readonly transport: ClientTransportName;
 }
 
 /** The page's options, from its query string. */
@@ -20,12 +20,12 @@ export function pageOptions(search: string = location.search): PageOptions {
   const transport = query.get('transport');
   return {
     member: query.get('member') ?? `guest-${Math.floor(1000 + Math.random() * 9000)}`,
-    transport: TRANSPORT_NAMES.find((name) => name === transport) ?? 'websocket',
+    transport: CLIENT_TRANSPORTS.find((name) => name === transport) ?? 'websocket',
   };
 }
 
 /** The request of one of the server's endpoints (`/ticker`, `/live`, `/ai`, `/rooms`). */
-export function endpoint(url: string, options: PageOptions): { url: string; transport: TransportName } {
+export function endpoint(url: string, options: PageOptions): { url: string; transport: ClientTransportName } {
   return { url, transport: options.transport };
 }
 

@@ -1,4 +1,4 @@
-import type { Availability } from '@atmosphere/runtime';
+import type { Availability } from '@atmosphere/runtime/spi';
 import { cancelledError, isAbortError } from '../../errors.ts';
 import type { AgentCapability, AgentContext, AgentRuntime } from '../../spi/agent-runtime.ts';
 import type { StreamingSession } from '../../streaming/streaming-session.ts';

@@ -1,8 +1,8 @@
+import { SseParser } from '@atmosphere/protocol';
 import { type Logger, silentLogger } from '@atmosphere/runtime';
 import { cancelledError, LlmError, type LlmErrorKind } from '../../errors.ts';
 import { redactSecrets } from './redact.ts';
 import { abortableSleep, backoffDelay, type RetryOptions, retryAfterMs } from './retry.ts';
-import { SseParser } from './sse-parser.ts';
 import type { ChatCompletionChunk, ChatCompletionRequest } from './wire.ts';
 
 export interface OpenAiClientOptions {

@@ -1,4 +1,4 @@
-import type { Availability, Logger } from '@atmosphere/runtime';
+import type { Availability, Logger } from '@atmosphere/runtime/spi';
 import { aiError, cancelledError, isAbortError } from '../../errors.ts';
 import type { AgentCapability, AgentContext, AgentRuntime } from '../../spi/agent-runtime.ts';
 import { addUsage, type ChatMessage, type TokenUsage } from '../../spi/chat.ts';

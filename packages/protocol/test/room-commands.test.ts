@@ -1,0 +1,136 @@
+import { describe, expect, test } from 'vitest';
+import { parseRoomCommand } from '../src/index.ts';
+
+const limits = { maxMessageLength: 1000, maxMetadataLength: 50, maxJsonDepth: 8 };
+const parse = (value: unknown) =>
+  parseRoomCommand(typeof value === 'string' ? value : JSON.stringify(value), limits);
+
+describe('parseRoomCommand', () => {
+  test('accepts our dialect', () => {
+    expect(parse({ type: 'join', room: 'lobby', memberId: 'alice', metadata: { n: 1 }, sinceId: 4 })).toEqual(
+      {
+        ok: true,
+        command: { type: 'join', room: 'lobby', memberId: 'alice', metadata: { n: 1 }, sinceId: 4 },
+      },
+    );
+    expect(parse({ type: 'join', room: 'lobby' })).toEqual({
+      ok: true,
+      command: { type: 'join', room: 'lobby', memberId: undefined, metadata: {}, sinceId: undefined },
+    });
+    expect(
+      parse({ type: 'join', room: 'lobby', memberId: null, metadata: null, sinceId: null }),
+    ).toMatchObject({ ok: true, command: { memberId: undefined, sinceId: undefined } });
+    expect(parse({ type: 'leave', room: 'lobby' })).toEqual({
+      ok: true,
+      command: { type: 'leave', room: 'lobby' },
+    });
+    expect(parse({ type: 'broadcast', room: 'lobby', data: null })).toEqual({
+      ok: true,
+      command: { type: 'broadcast', room: 'lobby', data: null },
+    });
+    expect(parse({ type: 'direct', room: 'lobby', targetId: 'bob', data: [1] })).toEqual({
+      ok: true,
+      command: { type: 'direct', room: 'lobby', targetId: 'bob', data: [1] },
+    });
+    expect(parse({ type: 'typing', room: 'lobby', typing: false })).toEqual({
+      ok: true,
+      command: { type: 'typing', room: 'lobby', typing: false },
+    });
+  });
+
+  test('accepts the atmosphere.js dialect on input', () => {
+    expect(parse({ type: 'join', room: 'lobby', member: { id: 'alice', info: { c: 'red' } } })).toMatchObject(
+      { ok: true, command: { memberId: 'alice', metadata: { c: 'red' } } },
+    );
+    expect(parse({ type: 'direct', room: 'lobby', target: 'bob', data: 1 })).toMatchObject({
+      ok: true,
+      command: { targetId: 'bob' },
+    });
+    expect(parse({ type: 'leave', room: 'lobby', member: { id: 'alice' } })).toEqual({
+      ok: true,
+      command: { type: 'leave', room: 'lobby' },
+    });
+  });
+
+  test('refuses with a reason, naming the room only when it is valid', () => {
+    const cases: [unknown, string | undefined, string][] = [
+      ['{', undefined, 'Invalid JSON'],
+      ['null', undefined, 'Expected a JSON object'],
+      [[], undefined, 'Expected a JSON object'],
+      [{}, undefined, 'Unknown type'],
+      [{ type: 'JOIN', room: 'lobby' }, 'lobby', 'Unknown type'],
+      [{ type: 'hug', room: 'lobby' }, 'lobby', 'Unknown type: hug'],
+      [
+        { type: 'join', room: 5 },
+        undefined,
+        'Invalid room name: expected 1-128 characters of A-Z a-z 0-9 _ . : -',
+      ],
+      [
+        { type: 'join', room: '<script>' },
+        undefined,
+        'Invalid room name: expected 1-128 characters of A-Z a-z 0-9 _ . : -',
+      ],
+      [
+        { type: 'join', room: 'lobby', memberId: 5 },
+        'lobby',
+        'Invalid memberId: expected 1-128 characters of A-Z a-z 0-9 _ . : @ + -',
+      ],
+      [
+        { type: 'join', room: 'lobby', metadata: 'x' },
+        'lobby',
+        'Invalid metadata: expected a JSON object of at most 50 characters',
+      ],
+      [
+        { type: 'join', room: 'lobby', metadata: { long: 'x'.repeat(60) } },
+        'lobby',
+        'Invalid metadata: expected a JSON object of at most 50 characters',
+      ],
+      [
+        { type: 'join', room: 'lobby', sinceId: 1.5 },
+        'lobby',
+        'Invalid sinceId: expected a non-negative integer',
+      ],
+      [
+        { type: 'join', room: 'lobby', sinceId: '3' },
+        'lobby',
+        'Invalid sinceId: expected a non-negative integer',
+      ],
+      [{ type: 'broadcast', room: 'lobby' }, 'lobby', 'Missing data'],
+      [
+        { type: 'direct', room: 'lobby', data: 1 },
+        'lobby',
+        'Invalid targetId: expected 1-128 characters of A-Z a-z 0-9 _ . : @ + -',
+      ],
+      [{ type: 'direct', room: 'lobby', targetId: 'bob' }, 'lobby', 'Missing data'],
+      [{ type: 'typing', room: 'lobby' }, 'lobby', 'Invalid typing: expected true or false'],
+      [
+        `{"type":"join","room":"lobby","metadata":${'['.repeat(9)}${']'.repeat(9)}}`,
+        undefined,
+        'JSON nested too deeply',
+      ],
+      [
+        { type: 'broadcast', room: 'lobby', data: 'x'.repeat(1000) },
+        undefined,
+        'Message too large: at most 1000 characters',
+      ],
+    ];
+    for (const [input, room, error] of cases)
+      expect(parse(input), JSON.stringify(input)).toEqual({ ok: false, room, error });
+  });
+
+  test('prototype keys are stripped, never read', () => {
+    expect(parse('{"__proto__":{"type":"join","room":"vault"}}')).toEqual({
+      ok: false,
+      room: undefined,
+      error: 'Unknown type',
+    });
+    expect(parse('{"type":"join","room":"vault","__proto__":{"memberId":"alice"}}')).toMatchObject({
+      ok: true,
+      command: { memberId: undefined },
+    });
+    expect(
+      parse('{"type":"join","room":"lobby","metadata":{"__proto__":{"admin":true},"n":1}}'),
+    ).toMatchObject({ ok: true, command: { metadata: { n: 1 } } });
+    expect(({} as Record<string, unknown>)['admin']).toBeUndefined();
+  });
+});

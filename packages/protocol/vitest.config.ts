@@ -1,0 +1,10 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  resolve: { conditions: ['@atmosphere/source'] },
+  ssr: { resolve: { conditions: ['@atmosphere/source'] } },
+  test: {
+    name: 'protocol',
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+  },
+});

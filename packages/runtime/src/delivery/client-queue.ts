@@ -1,0 +1,215 @@
+import { Deque } from '../util/deque.ts';
+import { dropOldestAcross } from '../util/drop-oldest.ts';
+import type { EncodedMessage } from './encoded-message.ts';
+
+/** The knobs of the missed-message cache (the clients' queues). Defaults are PROTOCOL.md §6. */
+export interface CacheLimits {
+  /** Messages kept per client; the oldest is dropped past it. Default 1000. */
+  maxPerClient: number;
+  /** A queued message older than this is dropped. Default 300 000 ms. */
+  messageTtlMs: number;
+  /** Messages queued for absent clients in total; the oldest go first past it. Default 100 000. */
+  maxTotal: number;
+  /** A client away longer than this is forgotten, with everything queued for it. Default 60 000 ms. */
+  clientTtlMs: number;
+  /** How often expired messages and the total are enforced. Default 1 000 ms. */
+  sweepIntervalMs: number;
+}
+
+export const DEFAULT_CACHE_LIMITS: Readonly<CacheLimits> = Object.freeze({
+  maxPerClient: 1000,
+  messageTtlMs: 300_000,
+  maxTotal: 100_000,
+  clientTtlMs: 60_000,
+  sweepIntervalMs: 1_000,
+});
+
+/** How much the clients' queues hold. */
+export interface CacheStats {
+  clients: number;
+  /** Messages waiting to be written (queued for absent or congested clients). */
+  pending: number;
+  /** Messages written but not yet confirmed by the client. */
+  unconfirmed: number;
+}
+
+/**
+ * The queue of one tracking id: messages waiting to be written (`pending`) and messages written but not
+ * confirmed (`unconfirmed`). Written messages are numbered 1, 2, 3… per tracking id; a client that reports
+ * how many it received (`X-Atmosphere-Received`) gets exactly the rest again on reconnect.
+ *
+ * Ordering contract: messages are written in the order they were queued, replayed ones before anything
+ * queued after them; a message is never written twice unless the client reported it missing.
+ */
+export class ClientQueue {
+  readonly trackingId: string;
+  readonly pending = new Deque<EncodedMessage>();
+  readonly unconfirmed = new Deque<EncodedMessage>();
+  /** Number of messages written to the client so far (the seq of the last one). */
+  writtenSeq = 0;
+  /**
+   * Whether written messages are kept (as `unconfirmed`) until the client confirms them. Only a client that
+   * reports its count on reconnect can ever get them again, so the resource turns this off for clients that
+   * do not (atmosphere.js, wAsync): for them written counts as delivered, and keeping messages buys nothing.
+   */
+  retainWritten = true;
+  /** Messages dropped by limits (TTL, size, backpressure) since creation. */
+  dropped = 0;
+  readonly #cache: ClientQueues;
+
+  constructor(trackingId: string, cache: ClientQueues) {
+    this.trackingId = trackingId;
+    this.#cache = cache;
+  }
+
+  /** Queues a message; past the per-client limit the oldest pending one is dropped. */
+  enqueue(message: EncodedMessage): void {
+    if (this.pending.length >= this.#cache.limits.maxPerClient) this.dropOldest();
+    message.kept();
+    this.pending.push(message);
+    this.#cache.pendingCount++;
+  }
+
+  /** Drops the oldest pending message (backpressure `drop-oldest`, cache limits). */
+  dropOldest(): void {
+    if (this.pending.shift() !== undefined) {
+      this.#cache.pendingCount--;
+      this.dropped++;
+    }
+  }
+
+  /** Takes the next message to write and records it as written-but-unconfirmed. */
+  next(): EncodedMessage | undefined {
+    const message = this.pending.shift();
+    if (message === undefined) return undefined;
+    this.#cache.pendingCount--;
+    this.recordWritten(message);
+    return message;
+  }
+
+  /** Records a message written without passing through `pending` (the common, uncongested case). */
+  recordWritten(message: EncodedMessage): void {
+    this.writtenSeq++;
+    if (!this.retainWritten) return;
+    message.kept();
+    this.unconfirmed.push(message);
+    this.#cache.unconfirmedCount++;
+    if (this.unconfirmed.length > this.#cache.limits.maxPerClient) {
+      this.unconfirmed.shift();
+      this.#cache.unconfirmedCount--;
+    }
+  }
+
+  /** The client confirmed it received every message up to `seq`. */
+  confirm(seq: number): void {
+    const firstSeq = this.writtenSeq - this.unconfirmed.length + 1;
+    const count = Math.min(seq - firstSeq + 1, this.unconfirmed.length);
+    if (count <= 0) return;
+    this.unconfirmed.dropFront(count);
+    this.#cache.unconfirmedCount -= count;
+  }
+
+  /**
+   * On reconnect: the client says it has received `received` messages in all (undefined: it cannot say, so
+   * everything written counts as delivered). Unconfirmed messages after that point go back to the front of
+   * the pending queue, and numbering continues from the client's count.
+   */
+  rewind(received: number | undefined): number {
+    if (received === undefined || received >= this.writtenSeq) {
+      this.#cache.unconfirmedCount -= this.unconfirmed.length;
+      this.unconfirmed.clear();
+      if (received !== undefined) this.writtenSeq = received;
+      return 0;
+    }
+    const firstSeq = this.writtenSeq - this.unconfirmed.length + 1;
+    const confirmedCount = Math.max(0, Math.min(received - firstSeq + 1, this.unconfirmed.length));
+    this.unconfirmed.dropFront(confirmedCount);
+    this.#cache.unconfirmedCount -= confirmedCount;
+    const resend = this.unconfirmed.length;
+    while (this.unconfirmed.length > 0) {
+      this.pending.unshift(this.unconfirmed.pop()!);
+      this.#cache.unconfirmedCount--;
+      this.#cache.pendingCount++;
+    }
+    this.writtenSeq = received;
+    return resend;
+  }
+
+  /** Drops messages older than the TTL. */
+  expire(now: number): void {
+    const ttl = this.#cache.limits.messageTtlMs;
+    while (this.pending.length > 0 && now - this.pending.peek()!.createdAt > ttl) this.dropOldest();
+    while (this.unconfirmed.length > 0 && now - this.unconfirmed.peek()!.createdAt > ttl) {
+      this.unconfirmed.shift();
+      this.#cache.unconfirmedCount--;
+    }
+  }
+
+  /** Empties both queues. */
+  clear(): void {
+    this.#cache.pendingCount -= this.pending.length;
+    this.#cache.unconfirmedCount -= this.unconfirmed.length;
+    this.pending.clear();
+    this.unconfirmed.clear();
+  }
+}
+
+/**
+ * The missed-message cache: one {@link ClientQueue} per tracking id, kept by the runtime (what each client
+ * was written, has confirmed, is still owed), with the limits of PROTOCOL.md §6. What survives a process
+ * is the stream log's business (`stream-log` SPI); these queues are the exact, in-process part.
+ */
+export class ClientQueues {
+  readonly limits: Readonly<CacheLimits>;
+  pendingCount = 0;
+  unconfirmedCount = 0;
+  readonly #queues = new Map<string, ClientQueue>();
+
+  constructor(limits: Partial<CacheLimits> = {}) {
+    this.limits = Object.freeze({ ...DEFAULT_CACHE_LIMITS, ...limits });
+  }
+
+  queue(trackingId: string): ClientQueue {
+    let queue = this.#queues.get(trackingId);
+    if (!queue) {
+      queue = new ClientQueue(trackingId, this);
+      this.#queues.set(trackingId, queue);
+    }
+    return queue;
+  }
+
+  find(trackingId: string): ClientQueue | undefined {
+    return this.#queues.get(trackingId);
+  }
+
+  forget(trackingId: string): void {
+    const queue = this.#queues.get(trackingId);
+    if (!queue) return;
+    queue.clear();
+    this.#queues.delete(trackingId);
+  }
+
+  sweep(now: number): void {
+    for (const queue of this.#queues.values()) {
+      if (queue.pending.length > 0 || queue.unconfirmed.length > 0) queue.expire(now);
+    }
+    if (this.pendingCount <= this.limits.maxTotal) return;
+    // Over the total: the oldest messages go first, across clients.
+    dropOldestAcross(
+      this.#queues.values(),
+      (queue) => queue.pending.peek()!.createdAt,
+      (queue) => queue.pending.length,
+      (queue) => queue.dropOldest(),
+      () => this.pendingCount > this.limits.maxTotal,
+    );
+  }
+
+  stats(): CacheStats {
+    return { clients: this.#queues.size, pending: this.pendingCount, unconfirmed: this.unconfirmedCount };
+  }
+
+  async close(): Promise<void> {
+    for (const queue of this.#queues.values()) queue.clear();
+    this.#queues.clear();
+  }
+}

@@ -1,0 +1,65 @@
+import type { TransportName } from '@atmosphere/protocol';
+import type { EncodedMessage } from './encoded-message.ts';
+
+/** Why a transport connection ended. */
+export type ConnectionEnd =
+  /**
+   * The client closed deliberately: the close request, or a WebSocket close code it sent that is ≤ 1001 or
+   * > 1006 and not 4000 (`isDeliberateClose`, PROTOCOL.md §5).
+   */
+  | 'client-closed'
+  /** The connection dropped (network cut, 1002–1006 or 4000, an HTTP stream aborted): the client may come back. */
+  | 'lost'
+  /** A long-poll or poll response completed normally; the client polls again. */
+  | 'completed'
+  /** The server ended it (shutdown, policy, replaced by a newer connection for the same tracking id). */
+  | 'server-closed';
+
+/**
+ * What a connection reports to: the resource it serves. One reference per connection instead of a callback
+ * each, so an idle connection holds no closures of its own.
+ */
+export interface ConnectionOwner {
+  /** The connection can take writes again, after `writable` answered false. */
+  connectionDrained(connection: Connection): void;
+  /** The connection has ended, with why. Called once. */
+  connectionEnded(connection: Connection, how: ConnectionEnd): void;
+  /** A message arrived on the connection (WebSocket: text or binary frame). */
+  connectionMessage(connection: Connection, message: string | Uint8Array): void;
+  /** The client confirmed it received every message up to `seq` (the pong of a delivery probe). */
+  connectionConfirmed(connection: Connection, seq: number): void;
+}
+
+/**
+ * One live transport connection of a resource: a WebSocket, an SSE or streaming response, or one pending
+ * long-poll. The resource owns the message queue and the bookkeeping of what was written when; the
+ * connection only writes bytes and reports what happens to it, to the owner it is bound to.
+ */
+export interface Connection {
+  readonly transport: TransportName;
+  /** Length-prefixed framing on text writes (`X-Atmosphere-TrackMessageSize`). */
+  readonly framed: boolean;
+  /**
+   * True when another message can be written now without buffering past the socket's high-water mark.
+   * When it answers false, the connection tells its owner (`connectionDrained`) once it can take more.
+   */
+  readonly writable: boolean;
+  /** True when the connection is open. */
+  readonly open: boolean;
+  /** Reports to `owner` from now on; `undefined` detaches it (nothing more is reported). */
+  bind(owner: ConnectionOwner | undefined): void;
+  /** Writes one message. Only called while `writable`. */
+  write(message: EncodedMessage): void;
+  /** Writes the heartbeat (the padding char). */
+  heartbeat(): void;
+  /**
+   * Asks the client to confirm receipt of everything up to `seq` (transports that can: a WebSocket ping whose
+   * pong carries it back). Absent where the transport cannot.
+   */
+  probe?(seq: number): void;
+  /**
+   * Ends the connection. `code` is a WebSocket close code (HTTP transports answer an SSE error event when
+   * the code is an error, then end the response).
+   */
+  end(code?: number, reason?: string): void;
+}

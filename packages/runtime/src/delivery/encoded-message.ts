@@ -1,0 +1,142 @@
+import {
+  isInvisible,
+  lengthPrefixed,
+  sseEvent,
+  sseNormalize,
+  type StreamPosition,
+} from '@atmosphere/protocol';
+import { AtmosphereError } from '../errors.ts';
+import type { OutboundMessage } from '../spi/message.ts';
+
+/**
+ * How one connection wants its bytes: the plain text, length-prefixed, as an SSE event (either way), or raw
+ * bytes (a WebSocket binary frame).
+ */
+export type Encoding = 'plain' | 'framed' | 'sse' | 'sse-framed' | 'binary';
+
+/**
+ * A message on its way out, serialised once. Every subscriber of a broadcast shares one instance; each
+ * wire encoding is computed at most once, the first time a connection needs it, and then reused.
+ */
+export class EncodedMessage implements OutboundMessage {
+  /** The payload after filters: text, or bytes for a binary message. */
+  readonly payload: string | Uint8Array;
+  /** Name of the broadcaster that produced it, when it came from one. */
+  readonly source: string | undefined;
+  /** Its position in the source's stream, once the log gave it one. */
+  position: StreamPosition | undefined = undefined;
+  #createdAt: number | undefined;
+  // Each encoding's bytes, once made. Fields rather than an array: a message to one client (an AI token) is
+  // then one object.
+  #plain: Buffer | undefined;
+  #framed: Buffer | undefined;
+  #sse: Buffer | undefined;
+  #sseFramed: Buffer | undefined;
+  #binary: Buffer | undefined;
+  #invisible: boolean | undefined;
+
+  /** Without `createdAt`, the message is stamped when it is first kept for a client, or first asked for. */
+  constructor(payload: string | Uint8Array, source?: string, createdAt?: number) {
+    this.payload = payload;
+    this.source = source;
+    this.#createdAt = createdAt;
+  }
+
+  /**
+   * When the message was made, or first kept for a client (queued, or held until the client confirms it),
+   * in ms since epoch: the cache's time-to-live and the delivery probe count from it. A message that is
+   * written at once and kept by no one never reads the clock.
+   */
+  get createdAt(): number {
+    return (this.#createdAt ??= Date.now());
+  }
+
+  /** @internal A client's queue keeps the message: its age counts from now, if it has none yet. */
+  kept(): void {
+    this.#createdAt ??= Date.now();
+  }
+
+  get binary(): boolean {
+    return typeof this.payload !== 'string';
+  }
+
+  /**
+   * True for a text message no client would show (the padding char, whitespace only): it is never sent, so
+   * client and server count the same messages. Computed once per message, not per subscriber.
+   */
+  get invisible(): boolean {
+    return (this.#invisible ??= typeof this.payload === 'string' && isInvisible(this.payload));
+  }
+
+  /** The text payload (binary payloads decoded as UTF-8, for logs and filters). */
+  get text(): string {
+    return typeof this.payload === 'string' ? this.payload : Buffer.from(this.payload).toString('utf8');
+  }
+
+  /**
+   * The bytes for an encoding, computed once. A binary payload is sent as it is over WebSocket (`binary`);
+   * text transports cannot carry raw bytes without breaking their framing, so there it travels as its
+   * base64 text, framed like any text message.
+   */
+  bytes(encoding: Encoding): Buffer {
+    switch (encoding) {
+      case 'plain':
+        return (this.#plain ??= Buffer.from(this.#text('plain')));
+      case 'framed':
+        return (this.#framed ??= Buffer.from(this.#text('framed')));
+      case 'sse':
+        return (this.#sse ??= Buffer.from(this.#text('sse')));
+      case 'sse-framed':
+        return (this.#sseFramed ??= Buffer.from(this.#text('sse-framed')));
+      case 'binary':
+        return (this.#binary ??= binaryBytes(this.payload));
+    }
+  }
+
+  /** The text of a text encoding (a binary payload as base64). */
+  #text(encoding: Exclude<Encoding, 'binary'>): string {
+    const payload = this.payload;
+    const text =
+      typeof payload === 'string'
+        ? payload
+        : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64');
+    if (encoding === 'plain') return text;
+    if (encoding === 'framed') return lengthPrefixed(text);
+    if (encoding === 'sse') return sseEvent(text);
+    // The client counts the length of what EventSource hands it, so count the normalised text.
+    return sseEvent(lengthPrefixed(sseNormalize(text)));
+  }
+}
+
+/** A payload's bytes as a WebSocket binary frame carries them (text as UTF-8). */
+function binaryBytes(payload: string | Uint8Array): Buffer {
+  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
+  return Buffer.isBuffer(payload)
+    ? payload
+    : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+}
+
+/** A message as it goes on the wire: strings and bytes as they are; anything else as JSON. */
+export function encodePayload(message: unknown): string | Uint8Array {
+  if (typeof message === 'string' || message instanceof Uint8Array) return message;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(message);
+  } catch (error) {
+    throw new AtmosphereError(
+      'BAD_REQUEST',
+      `The message cannot be encoded as JSON: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (json === undefined)
+    throw new AtmosphereError('BAD_REQUEST', `A ${typeof message} cannot be sent as a message.`);
+  return json;
+}
+
+/** A message ready to deliver (an {@link EncodedMessage} is used as it is). */
+export function toEncoded(message: unknown, source?: string): EncodedMessage {
+  return message instanceof EncodedMessage ? message : new EncodedMessage(encodePayload(message), source);
+}

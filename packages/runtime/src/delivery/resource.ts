@@ -1,0 +1,378 @@
+import type { TransportName } from '@atmosphere/protocol';
+import { AtmosphereError } from '../errors.ts';
+import type { Logger } from '../spi/logger.ts';
+import type { ProtocolRequest } from '../spi/request.ts';
+import type {
+  AtmosphereResource,
+  ConnectionSettings,
+  DisconnectReason,
+  ResourceEvents,
+  ResourceState,
+  Subscription,
+} from '../spi/resource.ts';
+import type { ClientQueue } from './client-queue.ts';
+import type { Connection, ConnectionEnd, ConnectionOwner } from './connection.ts';
+import { type EncodedMessage, toEncoded } from './encoded-message.ts';
+
+/** Rewrites (or drops, with `undefined`) a message on its way to one resource: outbound interceptors. */
+export type OutboundHook = (message: EncodedMessage, resource: ClientResource) => EncodedMessage | undefined;
+
+/** What a resource needs from the runtime that owns it. */
+export interface ResourceHost {
+  readonly logger: Logger;
+  /** Outbound interceptor hooks, in the order they run (last interceptor first); empty for none. */
+  readonly outbound: readonly OutboundHook[];
+  /** Called once when the resource closes for good, before `disconnect` listeners run. */
+  resourceClosed(resource: ClientResource, reason: DisconnectReason): void;
+  /** A message from the client arrived on its current connection. */
+  inbound(resource: ClientResource, message: string | Uint8Array): void;
+}
+
+type Listener<A extends unknown[]> = (...args: A) => void;
+
+/**
+ * The runtime's side of an {@link AtmosphereResource}: one client across reconnections, with its queue and
+ * the write path. Its transport connection may come and go (long-polling between polls, a cut network):
+ * while away, messages wait in its queue and are written, in order and before anything newer, when the same
+ * tracking id reconnects. It disconnects for good on a deliberate close, or when it stays away longer than
+ * the grace period. Application code sees it through the {@link AtmosphereResource} interface.
+ */
+export class ClientResource implements AtmosphereResource, ConnectionOwner {
+  /** The tracking id. */
+  readonly id: string;
+  /** The request path it connected to. */
+  readonly path: string;
+  /** Path template parameters (`/chat/{room}` → `{ room }`). */
+  readonly params: Readonly<Record<string, string>>;
+  /** What an auth interceptor established about the client, if any. */
+  principal: unknown;
+  /** When the resource's connection went away (ms since epoch), or 0 while connected. */
+  awaySince = 0;
+  /** When the client last sent something (ms since epoch). */
+  lastInboundAt = Date.now();
+  /** The last connecting request. */
+  request: ProtocolRequest;
+  settings: ConnectionSettings;
+  /** @internal A message was written since the ticker last looked (it then counts the silence for heartbeats). */
+  wroteSinceCheck = false;
+  /** @internal When the ticker last saw a write (or the connection attached), ms since epoch. */
+  lastWriteAt = Date.now();
+  #state: ResourceState = 'away';
+  #transport: TransportName;
+  #connection: Connection | undefined;
+  #attributes: Map<string, unknown> | undefined;
+  /** Nearly every resource has one broadcaster: it is kept here, and a Set is made for a second one. */
+  #subscription: Subscription | undefined;
+  #subscriptions: Set<Subscription> | undefined;
+  #listeners: { [K in keyof ResourceEvents]?: Listener<ResourceEvents[K]>[] } | undefined;
+  readonly #queue: ClientQueue;
+  readonly #host: ResourceHost;
+  /** The host's outbound hooks, when it has any (read on every message). */
+  readonly #outbound: readonly OutboundHook[] | undefined;
+
+  constructor(
+    request: ProtocolRequest,
+    params: Readonly<Record<string, string>>,
+    settings: ConnectionSettings,
+    queue: ClientQueue,
+    host: ResourceHost,
+  ) {
+    this.id = request.trackingId;
+    this.path = request.path;
+    // A frozen object (what the router hands over, shared by every client of the path) is kept as it is.
+    this.params = !hasKeys(params)
+      ? NO_PARAMS
+      : Object.isFrozen(params)
+        ? params
+        : Object.freeze({ ...params });
+    this.request = request;
+    this.settings = settings;
+    this.#transport = request.transport === 'close' ? 'long-polling' : request.transport;
+    this.#queue = queue;
+    this.#host = host;
+    this.#outbound = host.outbound.length > 0 ? host.outbound : undefined;
+  }
+
+  get state(): ResourceState {
+    return this.#state;
+  }
+
+  /** The transport of the current (or last) connection. */
+  get transport(): TransportName {
+    return this.#transport;
+  }
+
+  /** The current connection, while connected. */
+  get connection(): Connection | undefined {
+    return this.#connection;
+  }
+
+  /** Application data: anything the handler wants to keep with this client. Created on first use. */
+  get attributes(): Map<string, unknown> {
+    return (this.#attributes ??= new Map());
+  }
+
+  /** The broadcasters this resource is subscribed to (a snapshot when there is only one). */
+  get subscriptions(): ReadonlySet<Subscription> {
+    if (this.#subscriptions !== undefined) return this.#subscriptions;
+    return this.#subscription === undefined ? EMPTY_SET : new Set([this.#subscription]);
+  }
+
+  /**
+   * True when the client reports how many messages it received (`X-Atmosphere-Received`) on its current
+   * connection: written messages are then kept until it confirms them, and replayed exactly if it comes
+   * back without them. Clients that do not (atmosphere.js, wAsync) get the classic rule: written counts as
+   * delivered.
+   */
+  get reportsReceived(): boolean {
+    return this.#queue.retainWritten;
+  }
+
+  /** @internal The resource's message queue (pending and unconfirmed messages). */
+  get queue(): ClientQueue {
+    return this.#queue;
+  }
+
+  get pending(): number {
+    return this.#queue.pending.length;
+  }
+
+  on<K extends keyof ResourceEvents>(event: K, listener: Listener<ResourceEvents[K]>): this {
+    const listeners = (this.#listeners ??= {});
+    (listeners[event] ??= [] as never[]).push(listener as never);
+    return this;
+  }
+
+  off<K extends keyof ResourceEvents>(event: K, listener: Listener<ResourceEvents[K]>): this {
+    const list = this.#listeners?.[event];
+    if (list) {
+      const index = list.indexOf(listener);
+      if (index !== -1) list.splice(index, 1);
+    }
+    return this;
+  }
+
+  #emit<K extends keyof ResourceEvents>(event: K, ...args: ResourceEvents[K]): void {
+    const list = this.#listeners?.[event];
+    if (!list) return;
+    for (const listener of [...list]) {
+      try {
+        (listener as Listener<ResourceEvents[K]>)(...args);
+      } catch (error) {
+        this.#host.logger.error(`resource ${this.id}: a '${event}' listener threw`, { error });
+      }
+    }
+  }
+
+  /**
+   * Writes a message to this client alone. Strings and bytes go as they are; anything else is sent as JSON.
+   * The message is queued like a broadcast: it survives a cut connection and is replayed on reconnect.
+   * Messages equal to the padding char or only whitespace are dropped (no client would show them).
+   */
+  write(message: unknown): void {
+    if (this.#state === 'closed') {
+      throw new AtmosphereError('CLOSED', `Resource ${this.id} is closed; it can no longer be written to.`);
+    }
+    this.deliver(toEncoded(message));
+  }
+
+  /** @internal Hot path: queue (or write at once) one prepared message. */
+  deliver(message: EncodedMessage): void {
+    if (this.#state === 'closed') return;
+    const hooks = this.#outbound;
+    if (hooks !== undefined) {
+      for (const hook of hooks) {
+        const next = hook(message, this);
+        if (next === undefined) return;
+        message = next;
+      }
+    }
+    if (message.invisible) return;
+    const queue = this.#queue;
+    const connection = this.#connection;
+    if (connection !== undefined) {
+      if (queue.pending.length === 0 && connection.writable) {
+        connection.write(message);
+        this.wroteSinceCheck = true;
+        queue.recordWritten(message);
+        return;
+      }
+      if (queue.pending.length >= this.settings.highWaterMark) {
+        const policy = this.settings.backpressurePolicy;
+        if (policy === 'drop-newest') {
+          queue.dropped++;
+          this.#emit('drop', policy);
+          return;
+        }
+        if (policy === 'drop-oldest') {
+          queue.dropOldest();
+          this.#emit('drop', policy);
+        } else {
+          // The slow client is cut loose at once (it would not read a close frame either); what it missed
+          // waits in its queue, within the cache limits, for it to reconnect.
+          this.#host.logger.warn(
+            `resource ${this.id}: ${queue.pending.length} messages waiting; disconnecting the slow client`,
+          );
+          connection.bind(undefined);
+          this.#connectionEnded(connection, 'server-closed');
+          connection.end(1013, 'Too many pending messages');
+          this.#emit('drop', policy);
+        }
+      }
+    }
+    queue.enqueue(message);
+  }
+
+  #writeNext(connection: Connection): void {
+    const message = this.#queue.next();
+    if (message !== undefined) {
+      this.wroteSinceCheck = true;
+      connection.write(message);
+    }
+  }
+
+  /** Writes pending messages while the connection takes them. */
+  flush(): void {
+    const connection = this.#connection;
+    if (connection === undefined) return;
+    const queue = this.#queue;
+    while (queue.pending.length > 0 && connection.writable && this.#connection === connection) {
+      this.#writeNext(connection);
+    }
+  }
+
+  /**
+   * @internal Attaches a new transport connection. A previous one is ended (a newer connection with the
+   * same tracking id replaces a stale one). `received` is the client's count of messages it got, when it
+   * sent one: unconfirmed messages after it are written again first.
+   */
+  attach(connection: Connection, request: ProtocolRequest, settings: ConnectionSettings): void {
+    if (this.#state === 'closed') throw new AtmosphereError('CLOSED', `Resource ${this.id} is closed.`);
+    const previous = this.#connection;
+    if (previous !== undefined) {
+      previous.bind(undefined);
+      previous.end(1000, 'Replaced by a newer connection');
+    }
+    const wasAway = this.#state === 'away' && this.awaySince !== 0;
+    this.request = request;
+    this.settings = settings;
+    this.#transport = connection.transport;
+    this.#connection = connection;
+    this.#state = 'connected';
+    this.lastInboundAt = Date.now();
+    this.lastWriteAt = this.lastInboundAt;
+    this.wroteSinceCheck = false;
+    // Only a client that reports its count can be given a message again: keep written messages for it alone.
+    this.#queue.retainWritten = request.received !== undefined;
+    const resent = this.#queue.rewind(request.received);
+    if (resent > 0)
+      this.#host.logger.debug(`resource ${this.id}: resending ${resent} unconfirmed message(s)`);
+    connection.bind(this);
+    this.awaySince = 0;
+    if (wasAway && connection.transport !== 'long-polling' && connection.transport !== 'polling')
+      this.#emit('reconnect');
+  }
+
+  /**
+   * @internal The client has its tracking id but no connection yet (a long-polling handshake answers the
+   * first poll without attaching it): its grace period starts now, so a client that never polls again is
+   * not kept forever.
+   */
+  awaitConnection(): void {
+    if (this.#state === 'away' && this.awaySince === 0) this.awaySince = Date.now();
+  }
+
+  /** @internal */
+  connectionDrained(connection: Connection): void {
+    if (connection === this.#connection) this.flush();
+  }
+
+  /** @internal */
+  connectionEnded(connection: Connection, how: ConnectionEnd): void {
+    this.#connectionEnded(connection, how);
+  }
+
+  /** @internal */
+  connectionMessage(connection: Connection, message: string | Uint8Array): void {
+    if (connection === this.#connection) this.#host.inbound(this, message);
+  }
+
+  /** @internal */
+  connectionConfirmed(connection: Connection, seq: number): void {
+    // A late pong of a replaced connection must not confirm what was written again since.
+    if (connection === this.#connection) this.#queue.confirm(seq);
+  }
+
+  #connectionEnded(connection: Connection, how: ConnectionEnd): void {
+    if (this.#connection !== connection) return;
+    this.#connection = undefined;
+    if (this.#state === 'closed') return;
+    if (how === 'client-closed') {
+      this.#close('client-closed');
+      return;
+    }
+    this.#state = 'away';
+    this.awaySince = Date.now();
+    if (how === 'lost') this.#emit('away');
+  }
+
+  /**
+   * @internal Closes for good with `reason` (grace period over, the close request, idle, shutdown); an open
+   * connection is ended with `code`.
+   */
+  expire(reason: DisconnectReason, code = 1000, text: string = reason): void {
+    this.#close(reason, code, text);
+  }
+
+  /** @internal */
+  addSubscription(subscription: Subscription): void {
+    if (this.#subscriptions !== undefined) {
+      this.#subscriptions.add(subscription);
+    } else if (this.#subscription === undefined || this.#subscription === subscription) {
+      this.#subscription = subscription;
+    } else {
+      this.#subscriptions = new Set([this.#subscription, subscription]);
+      this.#subscription = undefined;
+    }
+  }
+
+  /** @internal */
+  removeSubscription(subscription: Subscription): void {
+    if (this.#subscription === subscription) this.#subscription = undefined;
+    else this.#subscriptions?.delete(subscription);
+  }
+
+  /**
+   * Closes the client for good: ends its connection (WebSocket code 1000), unsubscribes it everywhere and
+   * fires `disconnect` with reason `server-closed`. Idempotent.
+   */
+  async close(code = 1000, reason = 'Closed by the server'): Promise<void> {
+    this.#close('server-closed', code, reason);
+  }
+
+  #close(reason: DisconnectReason, code = 1000, text: string = reason): void {
+    if (this.#state === 'closed') return;
+    const connection = this.#connection;
+    this.#state = 'closed';
+    this.#connection = undefined;
+    if (connection) {
+      connection.bind(undefined);
+      if (connection.open) connection.end(code, text);
+    }
+    for (const subscription of [...this.subscriptions]) subscription.removeResource(this);
+    this.#subscription = undefined;
+    this.#subscriptions = undefined;
+    this.#host.resourceClosed(this, reason);
+    this.#emit('disconnect', reason);
+    this.#listeners = undefined;
+  }
+}
+
+const EMPTY_SET: ReadonlySet<Subscription> = new Set();
+/** Paths without parameters (the common case) share one frozen empty object. */
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
+function hasKeys(record: Readonly<Record<string, string>>): boolean {
+  for (const _ in record) return true;
+  return false;
+}
