@@ -1,35 +1,52 @@
 import { AtmosphereError, type AtmosphereErrorOptions } from '@atmosphere/runtime';
 
-/**
- * Error codes raised by `@atmosphere/ai`. They travel to clients in the `code` field of `error` frames, so they
- * are stable; messages may change.
- */
+declare module '@atmosphere/runtime' {
+  /**
+   * Error codes raised by `@atmosphere/ai`. They travel to clients in the `code` field of `error` frames, so they
+   * are stable; messages may change.
+   */
+  interface AtmosphereErrorCodes {
+    /** The prompt was refused (empty, too long, malformed). */
+    INVALID_PROMPT: true;
+    /** An approval answer named an approval that does not exist (or is not the client's). */
+    UNKNOWN_APPROVAL: true;
+    /** An `X-Atmosphere-Run-Id` named a run that does not exist (any more). */
+    UNKNOWN_RUN: true;
+    /** The run was cancelled: the client left for good, or the application aborted it. */
+    CANCELLED: true;
+    /** The model did not answer in time (connect or request timeout). */
+    LLM_TIMEOUT: true;
+    /** The provider refused for rate or quota reasons, after the retries. */
+    LLM_RATE_LIMIT: true;
+    /** The provider failed (5xx, a stream cut mid-way), after the retries. */
+    LLM_SERVER_ERROR: true;
+    /** Any other provider failure (bad request, bad key, malformed answer). */
+    LLM_FAILED: true;
+    /** The model asked for tools more rounds in a row than allowed. */
+    TOO_MANY_TOOL_ROUNDS: true;
+    /** The structured answer was not valid JSON or did not match its schema. */
+    STRUCTURED_OUTPUT_INVALID: true;
+    /** Too many prompts of one client are running at once. */
+    TOO_MANY_PROMPTS: true;
+    /** The handler or an interceptor failed. */
+    AI_FAILED: true;
+  }
+}
+
+/** The codes `@atmosphere/ai` raises (`FORBIDDEN` when a client may not do this to that run is the runtime's). */
 export type AiErrorCode =
-  /** The prompt was refused (empty, too long, malformed). */
   | 'INVALID_PROMPT'
-  /** An approval answer named an approval that does not exist (or is not the client's). */
   | 'UNKNOWN_APPROVAL'
-  /** An `X-Atmosphere-Run-Id` named a run that does not exist (any more). */
   | 'UNKNOWN_RUN'
-  /** The run was cancelled: the client left for good, or the application aborted it. */
   | 'CANCELLED'
-  /** The model did not answer in time (connect or request timeout). */
   | 'LLM_TIMEOUT'
-  /** The provider refused for rate or quota reasons, after the retries. */
   | 'LLM_RATE_LIMIT'
-  /** The provider failed (5xx, a stream cut mid-way), after the retries. */
   | 'LLM_SERVER_ERROR'
-  /** Any other provider failure (bad request, bad key, malformed answer). */
   | 'LLM_FAILED'
-  /** The model asked for tools more rounds in a row than allowed. */
   | 'TOO_MANY_TOOL_ROUNDS'
-  /** The structured answer was not valid JSON or did not match its schema. */
   | 'STRUCTURED_OUTPUT_INVALID'
-  /** Too many prompts of one client are running at once. */
   | 'TOO_MANY_PROMPTS'
-  /** The client may not do this to that run (it is not one of the run's audience). */
   | 'FORBIDDEN'
-  /** The handler or an interceptor failed. */
   | 'AI_FAILED';
 
 /** How a provider failure is classified (retry decisions, metrics, the error frame's code). */

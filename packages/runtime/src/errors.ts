@@ -1,28 +1,60 @@
 const BRAND = Symbol.for('@atmosphere/error');
 
-/** Every error code the runtime raises. Codes are stable; messages may change. */
-export type AtmosphereErrorCode =
-  | 'BAD_REQUEST'
-  | 'UNKNOWN_TRANSPORT'
-  | 'UNSUPPORTED_PROTOCOL_VERSION'
-  | 'ORIGIN_NOT_ALLOWED'
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'UNKNOWN_TRACKING_ID'
-  | 'MESSAGE_TOO_LARGE'
-  | 'RATE_LIMITED'
-  | 'INVALID_JSON'
-  | 'HANDLER_FAILED'
-  | 'FILTER_FAILED'
-  | 'BACKPRESSURE'
-  | 'SHUTTING_DOWN'
-  | 'CLOSED'
-  | 'INVALID_OPTION'
-  | 'PROVIDER_UNAVAILABLE'
-  | 'PROVIDER_FAILED'
-  | 'DUPLICATE_PATH'
-  | (string & {});
+/**
+ * The error-code vocabulary, one documented key per code. Codes are stable; messages may change. A package
+ * that raises a code of its own declares it by augmenting this interface
+ * (`declare module '@atmosphere/runtime' { interface AtmosphereErrorCodes { MY_CODE: true } }`), so that every
+ * code in use is listed somewhere and a typo does not compile.
+ */
+export interface AtmosphereErrorCodes {
+  /** The request or message is malformed (a missing parameter, a bad room name, a frame that does not parse). */
+  BAD_REQUEST: true;
+  /** `X-Atmosphere-Transport` names no transport the server serves. */
+  UNKNOWN_TRANSPORT: true;
+  /** The client speaks a protocol version the server does not. */
+  UNSUPPORTED_PROTOCOL_VERSION: true;
+  /** The request's `Origin` is not on the allow-list. */
+  ORIGIN_NOT_ALLOWED: true;
+  /** The auth hook refused the connection or the credential is missing or expired. */
+  UNAUTHORIZED: true;
+  /** Authenticated, but not allowed to do this (join this room, stop another user's run). */
+  FORBIDDEN: true;
+  /** Nothing is served at this path. */
+  NOT_FOUND: true;
+  /** A request names a tracking id the server does not know (long-poll or POST after the session expired). */
+  UNKNOWN_TRACKING_ID: true;
+  /** A message or request body is over its size limit. */
+  MESSAGE_TOO_LARGE: true;
+  /** Too many messages or requests in the window. */
+  RATE_LIMITED: true;
+  /** A JSON body or message does not parse, is too deep, or carries forbidden keys. */
+  INVALID_JSON: true;
+  /** An application handler threw. */
+  HANDLER_FAILED: true;
+  /** A broadcast filter threw. */
+  FILTER_FAILED: true;
+  /** A client could not keep up and was cut or lost messages under its backpressure policy. */
+  BACKPRESSURE: true;
+  /** The server is shutting down and accepts nothing new. */
+  SHUTTING_DOWN: true;
+  /** The broadcaster, resource or store was already closed. */
+  CLOSED: true;
+  /** An option has a value the component cannot use. */
+  INVALID_OPTION: true;
+  /** A provider was asked for but cannot be created here (a missing peer dependency, no configuration). */
+  PROVIDER_UNAVAILABLE: true;
+  /** A selected provider failed to start. */
+  PROVIDER_FAILED: true;
+  /** Two handlers claim the same path. */
+  DUPLICATE_PATH: true;
+  /** The operation conflicts with the current state (a second run on a busy session, a name already taken). */
+  CONFLICT: true;
+  /** The stream log refused an append: the message was not delivered (nothing is delivered that is not logged). */
+  LOG_FAILED: true;
+}
+
+/** Every error code an Atmosphere package raises: the keys of {@link AtmosphereErrorCodes}. */
+export type AtmosphereErrorCode = keyof AtmosphereErrorCodes & string;
 
 export interface AtmosphereErrorOptions {
   /** HTTP status to answer with when the error ends a request. */

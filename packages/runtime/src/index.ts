@@ -10,7 +10,12 @@ export type { BroadcasterFactory } from './broadcast/factory.ts';
 export { createAtmosphere } from './create.ts';
 export { Disconnect, Heartbeat, ManagedService, Message, Ready } from './decorators.ts';
 export { type CacheLimits, type CacheStats, DEFAULT_CACHE_LIMITS } from './delivery/client-queue.ts';
-export { AtmosphereError, type AtmosphereErrorCode, type AtmosphereErrorOptions } from './errors.ts';
+export {
+  AtmosphereError,
+  type AtmosphereErrorCode,
+  type AtmosphereErrorCodes,
+  type AtmosphereErrorOptions,
+} from './errors.ts';
 export { type AuthOptions, authInterceptor, type TokenSource } from './interceptors/auth.ts';
 export { type BackpressureOptions, type HeartbeatOptions } from './interceptors/builtins.ts';
 export { rateLimitInterceptor, type RateLimitOptions } from './interceptors/rate-limit.ts';

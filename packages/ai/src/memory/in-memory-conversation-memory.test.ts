@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { InMemoryConversationMemory } from './in-memory-conversation-memory.ts';
+import { conversationMemoryContract } from '../testing/conversation-memory-contract.ts';
 
 describe('InMemoryConversationMemory', () => {
   test('keeps the last maxMessages per conversation, oldest first', async () => {
@@ -37,4 +38,9 @@ describe('InMemoryConversationMemory', () => {
     expect(await memory.history('b')).toEqual([]);
     expect(await memory.history('a')).toHaveLength(1);
   });
+});
+
+conversationMemoryContract('InMemoryConversationMemory', {
+  create: () => new InMemoryConversationMemory({ maxMessages: 8 }),
+  maxMessages: 8,
 });

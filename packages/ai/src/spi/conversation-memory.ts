@@ -6,7 +6,8 @@ import type { ChatMessage } from './chat.ts';
  * instance as `aiEndpoint({ conversationMemory })`).
  *
  * Contract: `history` returns messages oldest first, at most `limit` of the most recent when given; `append`
- * keeps order; ids are opaque strings chosen by the endpoint (by default the client's tracking id).
+ * keeps order; ids are opaque strings chosen by the endpoint (by default the client's tracking id). Every store
+ * runs `conversationMemoryContract` from `@atmosphere/ai/testing` against its real storage.
  */
 export interface ConversationMemory {
   readonly name: string;

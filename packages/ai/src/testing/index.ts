@@ -1,10 +1,14 @@
 /**
- * `@atmosphere/ai/testing`: the AgentRuntime contract suite, a replay server speaking the OpenAI
+ * `@atmosphere/ai/testing`: the AgentRuntime and ConversationMemory contract suites, a replay server speaking the OpenAI
  * chat-completions wire format, transcript builders, and protocol clients for AI endpoints.
  */
 export { connectAiClient, type AiTestClient, wrapAiClient } from './ai-client.ts';
 export { type AiAnswer, answerOf, isTerminalFrame } from './answers.ts';
 export { type CollectedSession, collectingSession } from './collecting-session.ts';
+export {
+  conversationMemoryContract,
+  type ConversationMemoryContractOptions,
+} from './conversation-memory-contract.ts';
 export {
   agentRuntimeContract,
   type AgentRuntimeContractOptions,
