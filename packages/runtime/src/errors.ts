@@ -54,7 +54,7 @@ export interface AtmosphereErrorCodes {
 }
 
 /** Every error code an Atmosphere package raises: the keys of {@link AtmosphereErrorCodes}. */
-export type AtmosphereErrorCode = keyof AtmosphereErrorCodes & string;
+export type AtmosphereErrorCode = Extract<keyof AtmosphereErrorCodes, string>;
 
 export interface AtmosphereErrorOptions {
   /** HTTP status to answer with when the error ends a request. */

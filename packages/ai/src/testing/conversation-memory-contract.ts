@@ -158,7 +158,7 @@ export function conversationMemoryContract(name: string, options: ConversationMe
     }
 
     if (options.reopen) {
-      const reopen = options.reopen;
+      const reopen = options.reopen.bind(options);
       test(
         'history survives a reopen on the same storage, in order',
         async () => {
