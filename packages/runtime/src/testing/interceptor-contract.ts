@@ -122,11 +122,7 @@ export function interceptorContract(name: string, options: InterceptorContractOp
         );
         const resource = atmosphere.resource(client.trackingId);
         expect(resource).toBeDefined();
-        const result = await interceptor.onInbound.call(
-          interceptor,
-          new Uint8Array([0, 0xff, 0x7b]),
-          resource!,
-        );
+        const result = await hook(new Uint8Array([0, 0xff, 0x7b]), resource!);
         expect(result === undefined || typeof result === 'string' || result instanceof Uint8Array).toBe(true);
         await client.close();
       },
