@@ -1,0 +1,340 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  Atmosphere,
+  AtmosphereResource,
+  Broadcaster,
+  Logger,
+  ManagedContext,
+  ManagedHandler,
+} from '@atmosphere/runtime';
+import { AtmosphereHeaders, STOP_PREFIX } from '@atmosphere/protocol';
+import { type AiErrorCode, aiError, cancelledError } from '../errors.ts';
+import type { AiRequest, AiResponse } from '../pipeline/ai-interceptor.ts';
+import { runAgent } from '../pipeline/run-agent.ts';
+import type { AgentRuntime } from '../spi/agent-runtime.ts';
+import type { ConversationMemory } from '../spi/conversation-memory.ts';
+import { AudienceSink } from '../streaming/frame-sink.ts';
+import { RunRegistry } from '../streaming/run-registry.ts';
+import { FrameStreamingSession } from '../streaming/streaming-session.ts';
+import {
+  type StructuredOutput,
+  structuredOutput,
+  type StructuredOutputOptions,
+} from '../structured/structured-output.ts';
+import { ApprovalRegistry, isApprovalMessage } from '../tools/approvals.ts';
+import type { AiEndpointOptions, OnPrompt, StreamOptions } from './ai-endpoint-options.ts';
+import { EndpointSession } from './ai-session.ts';
+import { parsePromptMessage } from './prompt-message.ts';
+
+/** A prompt being answered: its session, who follows it, and the request the pipeline built. */
+interface LiveRun {
+  readonly session: EndpointSession;
+  readonly audience: AudienceSink;
+  request: AiRequest | undefined;
+}
+
+const DEFAULT_ON_PROMPT: OnPrompt = (prompt, session) => session.stream(prompt);
+
+function compileOutput(
+  value: StructuredOutputOptions | StructuredOutput | undefined,
+): StructuredOutput | undefined {
+  if (value === undefined) return undefined;
+  return 'request' in value ? value : structuredOutput(value);
+}
+
+/**
+ * @internal The runs of one AI endpoint: what each client message does (a prompt starts a run, an approval
+ * answer goes to its gate, a stop ends a run, a reconnect with a run id catches up), the runs live now and
+ * their audiences, and what a client's departure cancels.
+ */
+export class EndpointRuns {
+  readonly records: RunRegistry;
+  readonly approvals: ApprovalRegistry;
+  readonly #atmosphere: Atmosphere;
+  readonly #options: AiEndpointOptions;
+  readonly #runtime: AgentRuntime;
+  readonly #memory: ConversationMemory | undefined;
+  readonly #logger: Logger;
+  readonly #output: StructuredOutput | undefined;
+  readonly #onPrompt: OnPrompt;
+  readonly #maxPromptLength: number;
+  readonly #maxConcurrent: number;
+  readonly #live = new Map<string, LiveRun>();
+  readonly #byResource = new Map<string, Set<LiveRun>>();
+  readonly #work = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(
+    atmosphere: Atmosphere,
+    options: AiEndpointOptions,
+    runtime: AgentRuntime,
+    memory: ConversationMemory | undefined,
+  ) {
+    this.#atmosphere = atmosphere;
+    this.#options = options;
+    this.#runtime = runtime;
+    this.#memory = memory;
+    this.#logger = atmosphere.logger;
+    this.#output = compileOutput(options.structuredOutput);
+    this.#onPrompt = options.onPrompt ?? DEFAULT_ON_PROMPT;
+    this.#maxPromptLength = options.maxPromptLength ?? 100_000;
+    this.#maxConcurrent = options.maxConcurrentPrompts ?? 4;
+    this.records = new RunRegistry(options.runs);
+    this.approvals = new ApprovalRegistry(
+      options.approvalTimeoutMs === undefined ? {} : { timeoutMs: options.approvalTimeoutMs },
+    );
+  }
+
+  get active(): number {
+    return this.#live.size;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The managed-path handler: filters on ready, messages dispatched, departures cancelling. */
+  handler(): ManagedHandler<string | Uint8Array> {
+    return {
+      onReady: (resource, context) => this.#ready(resource, context),
+      onMessage: (message, resource, context) => this.#message(message, resource, context),
+      onDisconnect: (resource) => this.#departed(resource),
+    };
+  }
+
+  /** Resolves when no prompt is running. */
+  async idle(): Promise<void> {
+    while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
+  }
+
+  /** Cancels running prompts and pending approvals, waits for the runs to end. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const run of [...this.#live.values()]) run.session.cancel(cancelledError('the endpoint closed'));
+    this.approvals.close();
+    await this.idle();
+    this.records.close();
+  }
+
+  #ready(resource: AtmosphereResource, context: ManagedContext): void {
+    for (const filter of this.#options.filters ?? [])
+      if (!context.broadcaster.filters.includes(filter)) context.broadcaster.addFilter(filter);
+    const runId = resource.request.runId;
+    if (runId !== undefined && runId !== '') this.#reattach(resource, runId);
+  }
+
+  /** One client message: an approval answer, a stop, or a prompt (each refused with a code when it is bad). */
+  #message(message: string | Uint8Array, resource: AtmosphereResource, context: ManagedContext): void {
+    if (this.#closed) return;
+    if (typeof message !== 'string') {
+      this.#refuse(
+        resource,
+        'INVALID_PROMPT',
+        'Binary messages are not prompts: send text, or JSON {"prompt":"…"}.',
+      );
+      return;
+    }
+    if (isApprovalMessage(message)) {
+      if (this.approvals.answer(message, resource.id) === 'unknown') {
+        this.#refuse(
+          resource,
+          'UNKNOWN_APPROVAL',
+          'No pending approval with this id for this client (it may have been answered already or have expired).',
+        );
+      }
+      return;
+    }
+    if (message.startsWith(STOP_PREFIX)) {
+      this.#stop(resource, message.slice(STOP_PREFIX.length).trim());
+      return;
+    }
+    const parsed = parsePromptMessage(message, this.#maxPromptLength);
+    if (!parsed.ok) {
+      this.#refuse(resource, 'INVALID_PROMPT', parsed.message);
+      return;
+    }
+    if ((this.#byResource.get(resource.id)?.size ?? 0) >= this.#maxConcurrent) {
+      this.#refuse(
+        resource,
+        'TOO_MANY_PROMPTS',
+        `${this.#maxConcurrent} prompts of this client are still running; wait for one to finish (option maxConcurrentPrompts).`,
+      );
+      return;
+    }
+    // Not awaited: the runtime hands a client's messages to onMessage one at a time, and approval answers
+    // for this very prompt must get through while it runs.
+    this.#start(resource, parsed.value.prompt, parsed.value.metadata, context.params);
+  }
+
+  /** The asker left for good: it leaves every audience; a run nobody follows any more is cancelled. */
+  #departed(resource: AtmosphereResource): void {
+    const runs = this.#byResource.get(resource.id);
+    this.#byResource.delete(resource.id);
+    for (const run of runs ?? []) {
+      if (run.audience.remove(resource) > 0 || run.session.closed) continue;
+      const context = { session: run.session, resource, signal: run.session.signal };
+      for (const interceptor of this.#options.interceptors ?? []) {
+        try {
+          if (run.request) interceptor.onDisconnect?.(run.request, context);
+        } catch (error) {
+          this.#logger.error(`AI interceptor ${interceptor.name ?? ''}: onDisconnect threw`, { error });
+        }
+      }
+      run.session.cancel(cancelledError('the client left'));
+    }
+  }
+
+  #broadcasterOf(path: string): () => Broadcaster | undefined {
+    return () => {
+      const broadcaster = this.#atmosphere.broadcasters.find(path);
+      return broadcaster && !broadcaster.destroyed ? broadcaster : undefined;
+    };
+  }
+
+  #join(run: LiveRun, resource: AtmosphereResource): void {
+    run.audience.add(resource);
+    let runs = this.#byResource.get(resource.id);
+    if (!runs) this.#byResource.set(resource.id, (runs = new Set()));
+    runs.add(run);
+  }
+
+  #leaveAll(run: LiveRun): void {
+    for (const id of run.audience.targets) {
+      const runs = this.#byResource.get(id);
+      runs?.delete(run);
+      if (runs?.size === 0) this.#byResource.delete(id);
+    }
+  }
+
+  /** A one-frame session to one client: bad input gets an `error` frame with a code. */
+  #refuse(resource: AtmosphereResource, code: AiErrorCode, message: string): void {
+    if (resource.state === 'closed') return;
+    const sink = new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
+    sink.add(resource);
+    new FrameStreamingSession({ sink, announceRunId: false, logger: this.#logger }).error(
+      aiError(code, message),
+    );
+  }
+
+  /** Starts a run for a prompt: a session to the asker, `onPrompt` called, the session ended when it returns. */
+  #start(
+    resource: AtmosphereResource,
+    prompt: string,
+    metadata: Readonly<Record<string, unknown>>,
+    params: Readonly<Record<string, string>>,
+  ): void {
+    const audience = new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
+    audience.add(resource);
+    const runId = randomUUID();
+    const sessionId = randomUUID();
+    const conversationId = this.#options.conversationId
+      ? this.#options.conversationId(resource, metadata)
+      : resource.id;
+    const holder: { run?: LiveRun } = {};
+    const session = new EndpointSession(
+      { sink: audience, sessionId, runId, run: this.records.start(runId, sessionId), logger: this.#logger },
+      {
+        resource,
+        conversationId,
+        metadata,
+        prompt,
+        run: (s, message, overrides) => this.#pipeline(s, holder.run!, message, overrides),
+      },
+    );
+    const run: LiveRun = { session, audience, request: undefined };
+    holder.run = run;
+    this.#live.set(runId, run);
+    this.#join(run, resource);
+    const task = (async () => {
+      try {
+        await this.#onPrompt(prompt, session, { resource, params, metadata });
+        session.complete();
+      } catch (error) {
+        this.#logger.debug(`AI endpoint ${this.#options.path}: onPrompt failed`, { error });
+        session.error(error);
+      } finally {
+        this.#live.delete(runId);
+        this.#leaveAll(run);
+      }
+    })();
+    this.#work.add(task);
+    void task.finally(() => this.#work.delete(task));
+  }
+
+  /** `session.stream()`: the agent pipeline with the endpoint's settings and the call's overrides. */
+  #pipeline(
+    session: EndpointSession,
+    run: LiveRun,
+    message: string,
+    overrides: StreamOptions,
+  ): Promise<AiResponse> {
+    const options = this.#options;
+    return runAgent({
+      runtime: this.#runtime,
+      session,
+      message,
+      systemPrompt: overrides.systemPrompt ?? options.systemPrompt,
+      model: overrides.model ?? options.model,
+      tools: overrides.tools ?? options.tools ?? [],
+      memory: this.#memory,
+      maxHistoryMessages: options.maxHistoryMessages ?? 20,
+      conversationId: session.conversationId,
+      interceptors: options.interceptors ?? [],
+      structuredOutput:
+        overrides.structuredOutput === undefined ? this.#output : compileOutput(overrides.structuredOutput),
+      metadata: { ...session.promptMetadata, ...overrides.metadata },
+      resource: session.resource,
+      approvals: this.approvals,
+      mayAnswer: (id) => run.audience.has(id),
+      approvalTimeoutMs: this.approvals.timeoutMs,
+      maxToolRounds: options.maxToolRounds ?? 5,
+      onRequest: (request) => (run.request = request),
+      logger: this.#logger,
+    });
+  }
+
+  /** A client (re)connected with `X-Atmosphere-Run-Id`: replay what it has not seen, then follow live. */
+  #reattach(resource: AtmosphereResource, runId: string): void {
+    const record = this.records.get(runId);
+    if (!record) {
+      this.#refuse(
+        resource,
+        'UNKNOWN_RUN',
+        `Run ${runId.slice(0, 64)} is unknown or expired; send the prompt again.`,
+      );
+      return;
+    }
+    const lastSeqText = resource.request.param(AtmosphereHeaders.lastSeq);
+    const lastSeq = lastSeqText !== undefined && /^\d{1,15}$/.test(lastSeqText) ? Number(lastSeqText) : 0;
+    const run = this.#live.get(runId);
+    const sink = run?.audience ?? new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
+    // Replay and join in one synchronous step: no live frame can fall between them.
+    for (const frame of record.framesAfter(lastSeq)) sink.writeTo(resource, frame);
+    if (run && !run.session.closed && !run.audience.has(resource)) this.#join(run, resource);
+  }
+
+  /** `/__stop/<runId>`: the user stops a run it is part of; the text so far stands. */
+  #stop(resource: AtmosphereResource, runId: string): void {
+    const run = this.#live.get(runId);
+    if (!run) {
+      // A run that just finished is not an error: the stop and the end crossed.
+      if (!this.records.get(runId))
+        this.#refuse(
+          resource,
+          'UNKNOWN_RUN',
+          `Run ${runId.slice(0, 64)} is unknown or expired; nothing to stop.`,
+        );
+      return;
+    }
+    if (!run.audience.has(resource)) {
+      this.#refuse(
+        resource,
+        'FORBIDDEN',
+        `This client is not part of run ${runId.slice(0, 64)} and cannot stop it.`,
+      );
+      return;
+    }
+    run.session.stop();
+  }
+}
