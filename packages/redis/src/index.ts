@@ -14,12 +14,3 @@ export {
 } from './provider.ts';
 export { REDIS_BACKPLANE_DEFAULTS, type RedisBackplaneConfig, type RedisBackplaneStats } from './config.ts';
 export { RedisBackplane } from './redis-backplane.ts';
-export {
-  decodeRelayMessage,
-  encodeRelayMessage,
-  HEADER_BYTES,
-  MalformedMessageError,
-  NODE_ID_BYTES,
-  WIRE_MAGIC,
-  WIRE_VERSION,
-} from './wire-format.ts';

@@ -10,10 +10,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import {
   decodeRelayMessage,
   encodeRelayMessage,
-  redisBackplane,
   WIRE_MAGIC,
   WIRE_VERSION,
-} from '../src/index.ts';
+} from '../src/wire-format.ts';
+import { redisBackplane } from '../src/index.ts';
 import { startNode, type TestNode } from './helpers.ts';
 import { startTestRedis, type TestRedis } from './redis-server.ts';
 

@@ -1,0 +1,91 @@
+import { describe, expect, expectTypeOf, test } from 'vitest';
+import type { AtmosphereErrorCode } from '@atmosphere/runtime';
+import { type AiEndpointHandle, aiEndpoint } from '../src/index.ts';
+import type { AgentRuntime, ChatMessage, ConversationMemory } from '../src/spi/index.ts';
+
+/**
+ * The public surface of @atmosphere/ai, pinned: a value export added or removed shows here in review (and
+ * needs a changeset). Types are pinned by the expectTypeOf checks, which the typecheck runs.
+ */
+describe('@atmosphere/ai public API', () => {
+  test('the root entry exports exactly these values', async () => {
+    expect(Object.keys(await import('../src/index.ts')).sort()).toEqual([
+      'AiEndpoint',
+      'DEFAULT_MODEL',
+      'InMemoryConversationMemory',
+      'LlmError',
+      'OpenAiCompatibleRuntime',
+      'Prompt',
+      'agentRuntimeProvider',
+      'aiEndpoint',
+      'builtInRuntimeProvider',
+      'createBroadcasterSession',
+      'createResourceSession',
+      'createStreamingSession',
+      'demoRuntime',
+      'demoRuntimeProvider',
+      'inMemoryConversationMemoryProvider',
+      'openAiRuntime',
+      'resolveLlmConfig',
+      'runAgent',
+      'structuredOutput',
+      'tool',
+    ]);
+  });
+
+  test('/spi exports exactly these values', async () => {
+    expect(Object.keys(await import('../src/spi/index.ts')).sort()).toEqual([
+      'AGENT_CAPABILITIES',
+      'LlmError',
+      'addUsage',
+      'aiError',
+      'backoffDelay',
+      'cancelledError',
+      'createAgentContext',
+      'describeError',
+      'isAbortError',
+      'redactSecrets',
+      'retryAfterMs',
+      'stoppedError',
+    ]);
+  });
+
+  test('/testing exports exactly these values', async () => {
+    expect(Object.keys(await import('../src/testing/index.ts')).sort()).toEqual([
+      'CONTRACT_ENTITY',
+      'CONTRACT_HISTORY',
+      'CONTRACT_PROMPTS',
+      'CONTRACT_SYSTEM_PROMPT',
+      'CONTRACT_TEXT',
+      'agentRuntimeContract',
+      'answerOf',
+      'collectingSession',
+      'connectAiClient',
+      'conversationMemoryContract',
+      'isTerminalFrame',
+      'openAiErrorBody',
+      'openAiTranscript',
+      'sseEvents',
+      'startReplayServer',
+      'wrapAiClient',
+    ]);
+  });
+
+  test('/rooms exports exactly these values', async () => {
+    expect(Object.keys(await import('../src/rooms/index.ts')).sort()).toEqual([
+      'LlmRoomMember',
+      'REPLY_TO_METADATA_KEY',
+      'isMentioned',
+      'llmRoomMember',
+      'roomMessageText',
+      'stripMentions',
+    ]);
+  });
+
+  test('the types applications and implementers hold', () => {
+    expectTypeOf(aiEndpoint).returns.toEqualTypeOf<AiEndpointHandle>();
+    expectTypeOf<AgentRuntime>().toHaveProperty('capabilities');
+    expectTypeOf<ConversationMemory['history']>().returns.toEqualTypeOf<Promise<ChatMessage[]>>();
+    expectTypeOf<'INVALID_PROMPT'>().toExtend<AtmosphereErrorCode>();
+  });
+});

@@ -1,0 +1,80 @@
+import { describe, expect, expectTypeOf, test } from 'vitest';
+import { type AiFrame, parseAiFrame, type StreamPosition } from '../src/index.ts';
+
+/**
+ * The public surface of @atmosphere/protocol, pinned: a value export added or removed shows here in review (and
+ * needs a changeset). Types are pinned by the expectTypeOf checks, which the typecheck runs.
+ */
+describe('@atmosphere/protocol public API', () => {
+  test('the root entry exports exactly these values', async () => {
+    expect(Object.keys(await import('../src/index.ts')).sort()).toEqual([
+      'AI_EVENT_NAMES',
+      'APPROVAL_PREFIX',
+      'AtmosphereHeaders',
+      'CLIENT_TRANSPORTS',
+      'CloseCodes',
+      'FRAMEWORK_VERSION',
+      'FrameParser',
+      'MEMBER_ID_PATTERN',
+      'MEMBER_ID_RULE',
+      'MIN_FRAMEWORK_VERSION',
+      'NO_CACHE_HEADERS',
+      'PADDING_CHAR',
+      'ProtocolError',
+      'ROOM_NAME_PATTERN',
+      'ROOM_NAME_RULE',
+      'RUN_ID_METADATA_KEY',
+      'SSE_PADDING',
+      'STOP_PREFIX',
+      'STREAMING_PADDING',
+      'SseParser',
+      'TRACKING_ID_PATTERN',
+      'TRANSPORTS',
+      'UNSUPPORTED_VERSION_MESSAGE',
+      'approvalMessage',
+      'completeFrame',
+      'errorFrame',
+      'eventFrame',
+      'framePrefix',
+      'handshakeText',
+      'isAiEvent',
+      'isDeliberateClose',
+      'isInvisible',
+      'isMemberId',
+      'isProtocolParameter',
+      'isRoomName',
+      'isTerminalFrame',
+      'isUnsupportedFrameworkVersion',
+      'joinAckFrame',
+      'jsonDepth',
+      'lengthPrefixed',
+      'membersJson',
+      'messageFrame',
+      'metadataFrame',
+      'normalizeTransport',
+      'parseAiFrame',
+      'parseHandshake',
+      'parseRoomCommand',
+      'parseRoomMessage',
+      'parseUntrustedJson',
+      'presenceFrame',
+      'progressFrame',
+      'roomErrorFrame',
+      'sseErrorEvent',
+      'sseEvent',
+      'sseNormalize',
+      'stopMessage',
+      'tagFrame',
+      'textFrame',
+      'typingFrame',
+    ]);
+  });
+
+  test('the frame types both sides read', () => {
+    expectTypeOf(parseAiFrame).returns.toEqualTypeOf<AiFrame | undefined>();
+    expectTypeOf<AiFrame['type']>().toEqualTypeOf<
+      'streaming-text' | 'progress' | 'metadata' | 'complete' | 'error' | 'event'
+    >();
+    expectTypeOf<StreamPosition>().toHaveProperty('seq');
+  });
+});

@@ -1,0 +1,74 @@
+import { describe, expect, expectTypeOf, test } from 'vitest';
+import { type Atmosphere, type AtmosphereErrorCode, createAtmosphere } from '../src/index.ts';
+import type {
+  AtmosphereResource,
+  BroadcasterBackplane,
+  StreamLog,
+  StreamPosition,
+} from '../src/spi/index.ts';
+
+/**
+ * The public surface of @atmosphere/runtime, pinned: a value export added or removed shows here in review (and
+ * needs a changeset). Types are pinned by the expectTypeOf checks, which the typecheck runs.
+ */
+describe('@atmosphere/runtime public API', () => {
+  test('the root entry exports exactly these values', async () => {
+    expect(Object.keys(await import('../src/index.ts')).sort()).toEqual([
+      'Atmosphere',
+      'AtmosphereError',
+      'DEFAULT_CACHE_LIMITS',
+      'DEFAULT_MEMORY_LOG_LIMITS',
+      'Disconnect',
+      'Heartbeat',
+      'ManagedService',
+      'Message',
+      'Ready',
+      'VERSION',
+      'authInterceptor',
+      'consoleLogger',
+      'createAtmosphere',
+      'rateLimitInterceptor',
+      'silentLogger',
+    ]);
+  });
+
+  test('/spi exports exactly these values', async () => {
+    expect(Object.keys(await import('../src/spi/index.ts')).sort()).toEqual([
+      'DEFAULT_MEMORY_LOG_LIMITS',
+      'LocalBackplane',
+      'MemoryStreamLog',
+      'ProviderRegistry',
+      'defineProvider',
+      'registerProvider',
+      'registry',
+    ]);
+  });
+
+  test('/testing exports exactly these values', async () => {
+    expect(Object.keys(await import('../src/testing/index.ts')).sort()).toEqual([
+      'CHROMIUM_EXECUTABLE',
+      'CHROMIUM_LAUNCH_OPTIONS',
+      'FrameReader',
+      'Inbox',
+      'connectTestClient',
+      'dropConnection',
+      'eventually',
+      'hasChromium',
+      'once',
+      'protocolUrl',
+      'recordingLogger',
+      'startForSelection',
+      'startTestAtmosphere',
+    ]);
+  });
+
+  test('the types applications and implementers hold', () => {
+    expectTypeOf(createAtmosphere).returns.toEqualTypeOf<Promise<Atmosphere>>();
+    expectTypeOf<AtmosphereErrorCode>().toExtend<string>();
+    expectTypeOf<'CONFLICT'>().toExtend<AtmosphereErrorCode>();
+    expectTypeOf<'LOG_FAILED'>().toExtend<AtmosphereErrorCode>();
+    expectTypeOf<StreamLog['append']>().returns.toEqualTypeOf<StreamPosition | Promise<StreamPosition>>();
+    expectTypeOf<BroadcasterBackplane>().toHaveProperty('publish');
+    expectTypeOf<AtmosphereResource>().toHaveProperty('id').toEqualTypeOf<string>();
+  });
+});
