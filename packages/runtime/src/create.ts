@@ -11,6 +11,7 @@ import { applicationRoot, autoloadRegisterEntries } from './registry/autoload.ts
 import { describeSelection, registry, selectProvider } from './registry/registry.ts';
 import type { BroadcasterBackplane } from './spi/backplane.ts';
 import type { KindSelection, Provider, ProviderContext, ProviderKind } from './spi/provider.ts';
+import type { Logger } from './spi/logger.ts';
 import { VERSION } from './version.ts';
 
 /**
@@ -52,6 +53,16 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
     selections.push(selection);
     if (instance !== undefined) instances.set(kind, instance);
     logger.info(describeSelection(selection));
+    const failed = selection.candidates.find((candidate) => candidate.status === 'failed');
+    if (failed) {
+      // A provider that was configured (passed in, or made available by its settings or environment) and cannot
+      // start is an error of the deployment: running on a fallback would lose what it was configured for.
+      await closeAll(instances.values(), logger);
+      throw new AtmosphereError(
+        'PROVIDER_FAILED',
+        `${kind}: provider ${failed.name} is configured but failed to start — ${failed.reason.replace(/\.$/, '')}. Fix its configuration, or remove it (its option, its environment variable, or the package) to run without it.`,
+      );
+    }
   }
   const backplane = instances.get('broadcaster-backplane') as BroadcasterBackplane | undefined;
   if (!backplane || !instances.has('stream-log')) {
@@ -116,4 +127,17 @@ function builtinProviders(options: AtmosphereOptions): Provider[] {
       create: () => new MemoryStreamLog(options.log),
     },
   ];
+}
+
+/** Closes what the selection created before it failed (connections a store or backplane opened). */
+async function closeAll(instances: Iterable<unknown>, logger: Logger): Promise<void> {
+  for (const instance of instances) {
+    const close = (instance as { close?: () => unknown } | null)?.close;
+    if (typeof close !== 'function') continue;
+    try {
+      await close.call(instance);
+    } catch (error) {
+      logger.warn('a provider failed to close after a failed startup', { error });
+    }
+  }
 }
