@@ -1,24 +1,19 @@
 import type { Atmosphere } from '@atmosphere/runtime';
-import { eventually, type TestTransport } from '@atmosphere/runtime/testing';
+import { eventually, type TestTransport, TestScope } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { PresenceEvent, RoomManager, RoomsOptions } from '../src/index.ts';
 import { type Frame, memberIds, RoomClient, startRooms } from './helpers.ts';
 
+const scope = new TestScope();
 let atmosphere: Atmosphere | undefined;
-let clients: RoomClient[] = [];
-afterEach(async () => {
-  await Promise.allSettled(clients.map((client) => client.close()));
-  clients = [];
-  await atmosphere?.close();
-  atmosphere = undefined;
-});
+afterEach(() => scope.close());
 
 async function setup(
   graceMs: number,
   roomsOptions: RoomsOptions = {},
 ): Promise<{ rooms: RoomManager; url: string; events: PresenceEvent[] }> {
   const started = await startRooms(roomsOptions, { reconnectGraceMs: graceMs });
-  atmosphere = started.atmosphere;
+  atmosphere = scope.track(started.atmosphere);
   const events: PresenceEvent[] = [];
   started.rooms.room('lobby').onPresence((event) => events.push(event));
   return { rooms: started.rooms, url: started.url, events };
@@ -35,7 +30,7 @@ async function connect(
     transport,
     trackingId === undefined ? {} : { trackingId, received },
   );
-  clients.push(client);
+  scope.track(client);
   return client;
 }
 

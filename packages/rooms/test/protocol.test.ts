@@ -1,30 +1,23 @@
-import type { Atmosphere } from '@atmosphere/runtime';
-import { eventually, type TestTransport } from '@atmosphere/runtime/testing';
+import { eventually, type TestTransport, TestScope } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { RoomManager } from '../src/index.ts';
 import { type Frame, memberIds, RoomClient, startRooms } from './helpers.ts';
 
 const TRANSPORTS: TestTransport[] = ['websocket', 'long-polling', 'sse'];
 
-let atmosphere: Atmosphere | undefined;
-let clients: RoomClient[] = [];
-afterEach(async () => {
-  await Promise.allSettled(clients.map((client) => client.close()));
-  clients = [];
-  await atmosphere?.close();
-  atmosphere = undefined;
-});
+const scope = new TestScope();
+afterEach(() => scope.close());
 
 async function setup(history = 0): Promise<{ rooms: RoomManager; connect: () => Promise<RoomClient> }> {
   const started = await startRooms({ history });
-  atmosphere = started.atmosphere;
+  scope.track(started.atmosphere);
   return { rooms: started.rooms, connect: (): Promise<RoomClient> => connectClient(started.url) };
 }
 
 let transport: TestTransport = 'websocket';
 async function connectClient(url: string): Promise<RoomClient> {
   const client = await RoomClient.connect(url, transport);
-  clients.push(client);
+  scope.track(client);
   return client;
 }
 

@@ -1,28 +1,23 @@
 import type { Atmosphere, AtmosphereResource } from '@atmosphere/runtime';
-import { eventually } from '@atmosphere/runtime/testing';
+import { eventually, TestScope } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createRooms, type RoomAuthorizationRequest, RoomManager, type RoomsOptions } from '../src/index.ts';
 import { memberIds, RoomClient, startRooms } from './helpers.ts';
 
+const scope = new TestScope();
 let atmosphere: Atmosphere | undefined;
-let clients: RoomClient[] = [];
-afterEach(async () => {
-  await Promise.allSettled(clients.map((client) => client.close()));
-  clients = [];
-  await atmosphere?.close();
-  atmosphere = undefined;
-});
+afterEach(() => scope.close());
 
 async function setup(
   options: RoomsOptions = {},
 ): Promise<{ rooms: RoomManager; connect: (path?: string) => Promise<RoomClient> }> {
   const started = await startRooms(options);
-  atmosphere = started.atmosphere;
+  atmosphere = scope.track(started.atmosphere);
   return {
     rooms: started.rooms,
     connect: async (path = '/rooms') => {
       const client = await RoomClient.connect(started.atmosphere.url(path), 'websocket');
-      clients.push(client);
+      scope.track(client);
       return client;
     },
   };
@@ -62,7 +57,7 @@ describe('RoomManager', () => {
 
   test('bad options are refused with the option named', async () => {
     const { atmosphere: instance } = await startRooms();
-    atmosphere = instance;
+    atmosphere = scope.track(instance);
     RoomManager.for(instance).close();
     expect(() => createRooms(instance, { history: -1 })).toThrow(/`history` must be an integer >= 0/);
     expect(() => createRooms(instance, { reconnectGraceMs: 0 })).toThrow(
@@ -265,11 +260,11 @@ describe('Room API', () => {
       { authorize, history: 5 },
       { auth: { verify: (token) => ({ user: token }), from: ['query'] } },
     );
-    atmosphere = started.atmosphere;
+    atmosphere = scope.track(started.atmosphere);
     const alice = await RoomClient.connect(started.url, 'websocket', {
       query: { 'X-Atmosphere-Auth': 'alice' },
     });
-    clients.push(alice);
+    scope.track(alice);
     await alice.join('lobby', { memberId: 'alice', metadata: { a: 1 }, sinceId: 0 });
     await alice.send({ type: 'broadcast', room: 'lobby', data: { text: 'hi' } });
     await alice.send({ type: 'direct', room: 'lobby', targetId: 'alice', data: 'me' });

@@ -1,5 +1,5 @@
 import type { Atmosphere } from '@atmosphere/runtime';
-import { eventually, Inbox } from '@atmosphere/runtime/testing';
+import { eventually, Inbox, TestScope } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import type {
   PresenceEvent,
@@ -10,23 +10,18 @@ import type {
 } from '../src/index.ts';
 import { type Frame, memberIds, RoomClient, startRooms } from './helpers.ts';
 
+const scope = new TestScope();
 let atmosphere: Atmosphere | undefined;
-let clients: RoomClient[] = [];
-afterEach(async () => {
-  await Promise.allSettled(clients.map((client) => client.close()));
-  clients = [];
-  await atmosphere?.close();
-  atmosphere = undefined;
-});
+afterEach(() => scope.close());
 
 async function setup(history = 0): Promise<{ rooms: RoomManager; connect: () => Promise<RoomClient> }> {
   const started = await startRooms({ history });
-  atmosphere = started.atmosphere;
+  atmosphere = scope.track(started.atmosphere);
   return {
     rooms: started.rooms,
     connect: async () => {
       const client = await RoomClient.connect(started.url, 'websocket');
-      clients.push(client);
+      scope.track(client);
       return client;
     },
   };

@@ -50,6 +50,7 @@ describe('@atmosphere/runtime public API', () => {
       'CHROMIUM_LAUNCH_OPTIONS',
       'FrameReader',
       'Inbox',
+      'TestScope',
       'connectTestClient',
       'dropConnection',
       'eventually',

@@ -8,4 +8,5 @@ export {
 } from './clients.ts';
 export { FrameReader } from './frame-reader.ts';
 export { eventually, Inbox, once } from './inbox.ts';
+export { type Closable, TestScope } from './scope.ts';
 export { dropConnection, recordingLogger, startForSelection, startTestAtmosphere } from './server.ts';
