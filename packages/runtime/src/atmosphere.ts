@@ -26,7 +26,7 @@ import type {
   ManagedService,
 } from './managed.ts';
 import type { AtmosphereDescription, AtmosphereOptions } from './options.ts';
-import { describeOriginPolicy, type OriginPolicy } from './protocol/cors.ts';
+import { RequestGuard } from './protocol/cors.ts';
 import { ServerCore } from './server/core.ts';
 import { HttpServing } from './server/http-serving.ts';
 import { PathTable } from './server/path-template.ts';
@@ -67,7 +67,7 @@ export class Atmosphere {
   readonly #selections: KindSelection[];
   readonly #instances: Map<string, unknown>;
   readonly #autoloaded: string[];
-  readonly #origins: OriginPolicy;
+  readonly #guard: RequestGuard;
   #ticker: NodeJS.Timeout | undefined;
   #lastSweep = 0;
   #closing: Promise<void> | undefined;
@@ -109,14 +109,14 @@ export class Atmosphere {
     this.#log = providers.instances.get('stream-log') as StreamLog;
     const backplane = providers.instances.get('broadcaster-backplane') as BroadcasterBackplane;
     const graceMs = options.reconnectGraceMs ?? this.#cache.limits.clientTtlMs;
-    this.#origins = options.origins ?? 'same-origin';
+    this.#guard = new RequestGuard(options, () => this.address());
     const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
     this.broadcasters = new BroadcasterFactory(this.logger, backplane, this.#log, (id) =>
       this.#core.resources.get(id),
     );
     this.interceptors = [
       protocolInterceptor(),
-      originInterceptor(this.#origins),
+      originInterceptor(this.#guard),
       maxMessageSizeInterceptor(maxMessageBytes),
       ...(options.auth ? [authInterceptor(options.auth)] : []),
       ...(options.rateLimit === false ? [] : [rateLimitInterceptor(options.rateLimit)]),
@@ -134,7 +134,7 @@ export class Atmosphere {
       maxMessageBytes,
       graceMs,
     });
-    this.#http = new HttpServing(this.#core, this.#origins);
+    this.#http = new HttpServing(this.#core, this.#guard);
     this.#upgrade = new UpgradeServing(this.#core, {
       maxMessageBytes,
       firstMessageTimeoutMs: options.auth?.firstMessageTimeoutMs ?? DEFAULT_FIRST_MESSAGE_TIMEOUT_MS,
@@ -337,7 +337,7 @@ export class Atmosphere {
     return {
       version: VERSION,
       address: address ? `${address.address}:${address.port}` : undefined,
-      origins: describeOriginPolicy(this.#origins),
+      origins: this.#guard.describe(),
       paths: core.routes.values().map((s) => s.path),
       interceptors: this.interceptors.map((i) => i.name),
       transports: BUILTIN_TRANSPORTS,

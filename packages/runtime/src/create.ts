@@ -6,7 +6,6 @@ import { MemoryStreamLog } from './log/memory-stream-log.ts';
 import { AtmosphereError } from './errors.ts';
 import { consoleLogger } from './logger.ts';
 import type { AtmosphereOptions } from './options.ts';
-import { describeOriginPolicy } from './protocol/cors.ts';
 import { applicationRoot, autoloadRegisterEntries } from './registry/autoload.ts';
 import { describeSelection, registry, selectProvider } from './registry/registry.ts';
 import type { BroadcasterBackplane } from './spi/backplane.ts';
@@ -104,7 +103,7 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
     });
   }
   logger.info(
-    `Atmosphere ${VERSION} ${ownsServer ? `listening on ${atmosphere.url('/')}` : 'attached to the application server'}; origins: ${describeOriginPolicy(options.origins ?? 'same-origin')}`,
+    `Atmosphere ${VERSION} ${ownsServer ? `listening on ${atmosphere.url('/')}` : 'attached to the application server'}; ${atmosphere.describe().origins}`,
   );
   return atmosphere;
 }

@@ -15,6 +15,8 @@ export interface AtmosphereErrorCodes {
   UNSUPPORTED_PROTOCOL_VERSION: true;
   /** The request's `Origin` is not on the allow-list. */
   ORIGIN_NOT_ALLOWED: true;
+  /** The request's `Host` is not one the server answers (`allowedHosts`): DNS rebinding, a misrouted request. */
+  HOST_NOT_ALLOWED: true;
   /** The auth hook refused the connection or the credential is missing or expired. */
   UNAUTHORIZED: true;
   /** Authenticated, but not allowed to do this (join this room, stop another user's run). */

@@ -27,8 +27,19 @@ export interface AtmosphereOptions {
    * `server`.
    */
   reusePort?: boolean;
-  /** Which browser origins may connect. Default same-origin only. */
+  /** Which browser origins may connect. Default same-origin only (see `publicOrigins`). */
   origins?: OriginPolicy;
+  /**
+   * `Host` header values the server answers (`chat.example.com`, `chat.example.com:8443`; without a port, any
+   * port), or `'*'`. Default: on a loopback address, its loopback names on its port — a DNS-rebinding page is
+   * refused (403 `HOST_NOT_ALLOWED`); elsewhere the hosts of `publicOrigins`, else any.
+   */
+  allowedHosts?: readonly string[] | '*';
+  /**
+   * The origins the application's pages are served from (`https://chat.example.com`): same-origin for the
+   * origin check even when the request reached this server otherwise (a TLS proxy in front).
+   */
+  publicOrigins?: readonly string[];
   /** Heartbeats; `false` turns them off. */
   heartbeat?: HeartbeatOptions | false;
   /** Largest inbound message in bytes. Default 1 MiB (WebSocket close 1009, HTTP 413). */

@@ -201,7 +201,7 @@ describe('bad input gets a clean error, the server stays up, others are unaffect
 
   test('garbage on the upgrade: a clean 400 and a closed socket', async () => {
     const noKey = await rawRequest(
-      'GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+      `GET /chat HTTP/1.1\r\nHost: 127.0.0.1:${atmosphere.address()!.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`,
     );
     expect(noKey).toMatch(/^HTTP\/1\.1 400/);
     const junk = await rawRequest(

@@ -4,7 +4,7 @@ import {
   UNSUPPORTED_VERSION_MESSAGE,
 } from '@atmosphere/protocol';
 import { AtmosphereError } from '../errors.ts';
-import { isOriginAllowed, type OriginPolicy } from '../protocol/cors.ts';
+import type { RequestGuard } from '../protocol/cors.ts';
 import type { AtmosphereInterceptor } from '../spi/interceptor.ts';
 import type { BackpressurePolicy } from '../spi/resource.ts';
 
@@ -28,18 +28,12 @@ export function protocolInterceptor(): AtmosphereInterceptor {
   };
 }
 
-/** Refuses browsers from origins the policy does not allow (403). */
-export function originInterceptor(policy: OriginPolicy): AtmosphereInterceptor {
+/** Refuses a connection whose `Host` is not served or whose browser origin the policy does not allow (403). */
+export function originInterceptor(guard: RequestGuard): AtmosphereInterceptor {
   return {
     name: 'origin',
     onConnect({ raw }) {
-      if (!isOriginAllowed(policy, raw)) {
-        throw new AtmosphereError(
-          'ORIGIN_NOT_ALLOWED',
-          `Origin ${JSON.stringify(raw.headers.origin)} is not allowed; add it to the \`origins\` option of createAtmosphere.`,
-          { status: 403 },
-        );
-      }
+      guard.check(raw);
     },
   };
 }

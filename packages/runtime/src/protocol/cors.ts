@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { AtmosphereHeaders } from '@atmosphere/protocol';
+import { AtmosphereError } from '../errors.ts';
 
 /**
  * Which browser origins may connect. Default (`'same-origin'`): only pages served from the same host as the
@@ -36,24 +37,180 @@ export const ALLOWED_REQUEST_HEADERS = [
   AtmosphereHeaders.postBody,
 ].join(', ');
 
-function sameOrigin(origin: string, request: IncomingMessage): boolean {
-  const host = request.headers.host;
-  if (!host) return false;
+/**
+ * An `Origin` header in its normalised form (`scheme://host[:port]`, lower case, default port dropped, IPv6
+ * compressed, IDN as punycode), or undefined when it is not an origin a page could have: `null`, a scheme other
+ * than http(s) (`file:`…), userinfo, a path, query or fragment, a host with a trailing dot (another site).
+ */
+export function normalizeOrigin(origin: string): string | undefined {
+  const match = /^(https?):\/\/([^/?#@\s\\]+)$/i.exec(origin);
+  if (!match) return undefined;
+  const host = match[2]!;
+  if (/\.(?::\d*)?$/.test(host)) return undefined;
   try {
-    return new URL(origin).host.toLowerCase() === host.toLowerCase();
+    const url = new URL(`${match[1]!.toLowerCase()}://${host}`);
+    if (url.username !== '' || url.password !== '' || url.pathname !== '/') return undefined;
+    return `${url.protocol}//${url.host}`;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-/** True when a request may proceed under the policy. */
-export function isOriginAllowed(policy: OriginPolicy, request: IncomingMessage): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true;
-  if (policy === '*') return true;
-  if (policy === 'same-origin') return sameOrigin(origin, request);
-  if (typeof policy === 'function') return policy(origin, request);
-  return sameOrigin(origin, request) || policy.includes(origin);
+/** A `Host` header (or an allowed-hosts entry) normalised as a URL host, or undefined when it is not one. */
+export function normalizeHost(host: string, defaultPort = ''): string | undefined {
+  if (!/^[^/?#@\s\\]+$/.test(host) || /\.(?::\d*)?$/.test(host)) return undefined;
+  try {
+    const url = new URL(`http://${host}`);
+    if (url.username !== '' || url.password !== '' || url.pathname !== '/') return undefined;
+    return url.port === '' && defaultPort !== '' ? `${url.hostname}:${defaultPort}` : url.host;
+  } catch {
+    return undefined;
+  }
+}
+
+const LOOPBACK_ADDRESSES = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1', 'localhost']);
+
+/** Where the server listens, as the guard needs it. */
+export interface ListeningAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** Which `Host` headers and which origins reach the server (`createAtmosphere` options). */
+export interface RequestGuardOptions {
+  /** Which browser origins may connect. Default `'same-origin'`. */
+  readonly origins?: OriginPolicy;
+  /**
+   * `Host` header values the server answers (`example.com`, `example.com:8443`; an entry without a port matches
+   * any port), or `'*'`. Default: on a loopback address, the loopback names on the server's port (`localhost`,
+   * `127.0.0.1`, `[::1]`), which is what stops a DNS-rebinding page; elsewhere the hosts of `publicOrigins`
+   * when given, else any.
+   */
+  readonly allowedHosts?: readonly string[] | '*';
+  /** The origins the application is served from (`https://chat.example.com`), e.g. behind a TLS proxy. */
+  readonly publicOrigins?: readonly string[];
+}
+
+/**
+ * Decides whether a request may reach an Atmosphere path: its `Host` must be an allowed host (every request,
+ * with or without `Origin`: a rebinding page's same-origin GET sends none), and a browser's `Origin` must be
+ * allowed by the policy. Same-origin means the normalised `Origin` equals one of `publicOrigins` when they are
+ * named, else the request's own scheme and its (allowed) `Host` — scheme, host and port exactly.
+ */
+export class RequestGuard {
+  readonly policy: OriginPolicy;
+  readonly #allowedHosts: readonly string[] | '*' | undefined;
+  readonly #publicOrigins: ReadonlySet<string>;
+  readonly #listening: () => ListeningAddress | undefined;
+
+  constructor(options: RequestGuardOptions, listening: () => ListeningAddress | undefined) {
+    this.policy = options.origins ?? 'same-origin';
+    this.#listening = listening;
+    const origins = new Set<string>();
+    for (const origin of options.publicOrigins ?? []) {
+      const normalised = normalizeOrigin(origin);
+      if (normalised === undefined) {
+        throw new AtmosphereError(
+          'INVALID_OPTION',
+          `publicOrigins: ${JSON.stringify(origin)} is not an origin; write scheme://host[:port] (https://chat.example.com).`,
+        );
+      }
+      origins.add(normalised);
+    }
+    this.#publicOrigins = origins;
+    if (options.allowedHosts === undefined || options.allowedHosts === '*') {
+      this.#allowedHosts = options.allowedHosts;
+    } else {
+      this.#allowedHosts = options.allowedHosts.map((host) => {
+        const normalised = normalizeHost(host);
+        if (normalised === undefined) {
+          throw new AtmosphereError(
+            'INVALID_OPTION',
+            `allowedHosts: ${JSON.stringify(host)} is not a host; write host or host:port (chat.example.com).`,
+          );
+        }
+        return normalised;
+      });
+    }
+  }
+
+  /** The allowed hosts in force now: the option, else the default for where the server listens. */
+  hosts(): readonly string[] | '*' {
+    if (this.#allowedHosts !== undefined) return this.#allowedHosts;
+    const listening = this.#listening();
+    if (listening && LOOPBACK_ADDRESSES.has(listening.address)) {
+      return [`localhost:${listening.port}`, `127.0.0.1:${listening.port}`, `[::1]:${listening.port}`];
+    }
+    if (this.#publicOrigins.size > 0) return [...this.#publicOrigins].map((origin) => new URL(origin).host);
+    return '*';
+  }
+
+  #hostAllowed(host: string | undefined): boolean {
+    const allowed = this.hosts();
+    if (allowed === '*') return true;
+    if (host === undefined) return false;
+    const normalised = normalizeHost(host);
+    if (normalised === undefined) return false;
+    const name = new URL(`http://${normalised}`).hostname;
+    return allowed.some(
+      (entry) => entry === normalised || (!entry.includes(':', entry.lastIndexOf(']') + 1) && entry === name),
+    );
+  }
+
+  #sameOrigin(origin: string, request: IncomingMessage): boolean {
+    const normalised = normalizeOrigin(origin);
+    if (normalised === undefined) return false;
+    // Named public origins are the whole truth: behind a proxy, the request's own scheme says nothing.
+    if (this.#publicOrigins.size > 0) return this.#publicOrigins.has(normalised);
+    const host = request.headers.host;
+    if (host === undefined) return false;
+    const scheme = (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    return normalizeOrigin(`${scheme}://${host}`) === normalised;
+  }
+
+  #originAllowed(request: IncomingMessage): boolean {
+    const origin = request.headers.origin;
+    if (origin === undefined) return true;
+    const policy = this.policy;
+    if (policy === '*') return true;
+    if (typeof policy === 'function') return policy(origin, request);
+    if (this.#sameOrigin(origin, request)) return true;
+    if (policy === 'same-origin') return false;
+    const normalised = normalizeOrigin(origin);
+    return normalised !== undefined && policy.some((allowed) => normalizeOrigin(allowed) === normalised);
+  }
+
+  /** True when the request may proceed. */
+  allows(request: IncomingMessage): boolean {
+    return this.#hostAllowed(request.headers.host) && this.#originAllowed(request);
+  }
+
+  /** Throws the 403 refusal when the request may not proceed: `HOST_NOT_ALLOWED` or `ORIGIN_NOT_ALLOWED`. */
+  check(request: IncomingMessage): void {
+    if (!this.#hostAllowed(request.headers.host)) {
+      throw new AtmosphereError(
+        'HOST_NOT_ALLOWED',
+        `Host ${JSON.stringify(request.headers.host ?? '')} is not served here; add it to the \`allowedHosts\` option of createAtmosphere.`,
+        { status: 403 },
+      );
+    }
+    if (!this.#originAllowed(request)) {
+      throw new AtmosphereError(
+        'ORIGIN_NOT_ALLOWED',
+        `Origin ${JSON.stringify(request.headers.origin)} is not allowed; add it to the \`origins\` option of createAtmosphere.`,
+        { status: 403 },
+      );
+    }
+  }
+
+  /** One line for the startup log. */
+  describe(): string {
+    const hosts = this.hosts();
+    if (hosts === '*' && this.#allowedHosts === undefined && this.#listening() === undefined) {
+      return `origins: ${describeOriginPolicy(this.policy)}; hosts: on a loopback address its loopback names, else any (set \`allowedHosts\` to name them)`;
+    }
+    return `origins: ${describeOriginPolicy(this.policy)}; hosts: ${hosts === '*' ? 'any (set `allowedHosts` to name them)' : hosts.join(', ')}`;
+  }
 }
 
 /** CORS response headers for an allowed request (none when the request carries no Origin). */

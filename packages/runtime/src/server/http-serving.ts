@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AtmosphereHeaders, handshakeText, lengthPrefixed, NO_CACHE_HEADERS } from '@atmosphere/protocol';
 import { AtmosphereError } from '../errors.ts';
 import { tooLarge } from '../interceptors/builtins.ts';
-import { isOriginAllowed, type OriginPolicy, preflightHeaders } from '../protocol/cors.ts';
+import { preflightHeaders, type RequestGuard } from '../protocol/cors.ts';
 import { parseProtocolRequest } from '../protocol/request.ts';
 import type { ConnectContext } from '../spi/interceptor.ts';
 import type { ProtocolRequest } from '../spi/request.ts';
@@ -18,11 +18,11 @@ import type { Route, ServedResource } from './served-resource.ts';
  */
 export class HttpServing {
   readonly #core: ServerCore;
-  readonly #origins: OriginPolicy;
+  readonly #guard: RequestGuard;
 
-  constructor(core: ServerCore, origins: OriginPolicy) {
+  constructor(core: ServerCore, guard: RequestGuard) {
     this.#core = core;
-    this.#origins = origins;
+    this.#guard = guard;
   }
 
   /** Serves a request for a managed path; failures are answered with their status. */
@@ -44,7 +44,7 @@ export class HttpServing {
     const message = known ? error.message : 'Internal Server Error';
     const headers: Record<string, string> = { ...(known ? error.headers : {}) };
     headers[AtmosphereHeaders.error] ??= message.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
-    if (isOriginAllowed(this.#origins, request) && request.headers.origin) {
+    if (request.headers.origin && this.#guard.allows(request)) {
       headers['Access-Control-Allow-Origin'] = request.headers.origin;
       headers['Access-Control-Expose-Headers'] = AtmosphereHeaders.error;
     }
@@ -53,11 +53,11 @@ export class HttpServing {
   }
 
   #assertOrigin(request: IncomingMessage): void {
-    if (!isOriginAllowed(this.#origins, request)) {
+    try {
+      this.#guard.check(request);
+    } catch (error) {
       request.resume();
-      throw new AtmosphereError('ORIGIN_NOT_ALLOWED', `Origin ${request.headers.origin} is not allowed.`, {
-        status: 403,
-      });
+      throw error;
     }
   }
 
