@@ -132,6 +132,40 @@ describe('bad input gets a clean error, the server stays up, others are unaffect
     await client.close();
   });
 
+  test('escaped prototype keys, on every transport, never reach a handler that deep-merges its input', async () => {
+    // A handler as careless as real ones: it merges whatever arrives into a settings object.
+    const merge = (target: Record<string, unknown>, source: unknown): void => {
+      if (typeof source !== 'object' || source === null) return;
+      for (const [key, value] of Object.entries(source)) {
+        if (typeof value === 'object' && value !== null) {
+          target[key] ??= {};
+          merge(target[key] as Record<string, unknown>, value);
+        } else target[key] = value;
+      }
+    };
+    const attacks = [
+      '{"\\u005f_proto__":{"polluted":1},"text":"a"}',
+      '{"__pro\\u0074o__":{"polluted":2},"text":"b"}',
+      '{"\\u0063onstructor":{"prototype":{"polluted":3}},"text":"c"}',
+      '{"nested":{"deeper":{"\\u005f\\u005fproto\\u005f\\u005f":{"polluted":4}}},"text":"d"}',
+      '[{"\\u0070rototype":{"polluted":5}},{"text":"e"}]',
+    ];
+    for (const transport of ['websocket', 'sse', 'streaming', 'long-polling'] as const) {
+      const client = await connectTestClient(atmosphere.url('/chat'), transport);
+      for (const attack of attacks) {
+        const before = received.length;
+        await client.send(attack);
+        await eventually(() => received.length > before, `${transport}: ${attack} handled`);
+        const settings: Record<string, unknown> = {};
+        merge(settings, received.at(-1));
+        expect(JSON.stringify(received.at(-1))).not.toMatch(/__proto__|constructor|prototype/);
+        expect(({} as Record<string, unknown>)['polluted'], `${transport}: ${attack}`).toBeUndefined();
+      }
+      await client.close();
+    }
+    expect(Object.prototype).not.toHaveProperty('polluted');
+  });
+
   test('invalid tracking ids are replaced by a fresh UUID, which the handshake tells the client', async () => {
     for (const bad of ['../../etc/passwd', 'x'.repeat(200), 'a b', '<script>']) {
       const response = await fetch(protocolUrl(atmosphere.url('/chat'), 'long-polling', { trackingId: bad }));
