@@ -612,7 +612,7 @@ export async function startKafkaDouble(options: KafkaDoubleOptions = {}): Promis
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     // Requests of one connection are answered one after the other, in order, as Kafka does.
     let queue = Promise.resolve();
     socket.on('data', (chunk: Buffer) => {
