@@ -29,6 +29,8 @@ export interface KafkaBackplaneSetup {
   readonly startTimeoutMs: number;
   /** What to set when the brokers cannot be reached (named in the start error). */
   readonly fix: string;
+  /** The client's last error, as kafkajs logged it (while it retries, no promise says it). */
+  readonly lastClientError?: () => string | undefined;
 }
 
 /** Resolves the setup: reads options and environment, checks them, loads kafkajs when needed. */
@@ -44,6 +46,8 @@ interface Queued {
 
 /** The Java consumer's default `fetch.max.wait.ms`: how long an idle fetch waits at the broker. */
 const FETCH_WAIT_MS = 500;
+/** How long `close()` waits for kafkajs to disconnect before it lets go. */
+const CLOSE_TIMEOUT_MS = 2_000;
 
 function fnv1a(bytes: Buffer): number {
   let hash = 0x811c9dc5;
@@ -161,17 +165,16 @@ export class KafkaBackplane implements BroadcasterBackplane {
     this.#setup = setup;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new AtmosphereError(
-              'PROVIDER_FAILED',
-              `The Kafka backplane could not reach ${setup.location} within ${setup.startTimeoutMs} ms` +
-                `${this.#lastError ? ` (last error: ${this.#lastError})` : ''}. Start Kafka there, or ${setup.fix}.`,
-            ),
+      timer = setTimeout(() => {
+        const last = this.#lastError ?? setup.lastClientError?.();
+        reject(
+          new AtmosphereError(
+            'PROVIDER_FAILED',
+            `The Kafka backplane could not reach ${setup.location} within ${setup.startTimeoutMs} ms` +
+              `${last ? ` (last error: ${last})` : ''}. Start Kafka there, or ${setup.fix}.`,
           ),
-        setup.startTimeoutMs,
-      );
+        );
+      }, setup.startTimeoutMs);
     });
     const connecting = this.#connect(setup);
     try {
@@ -182,7 +185,8 @@ export class KafkaBackplane implements BroadcasterBackplane {
       if (AtmosphereError.isInstance(error)) throw error;
       throw new AtmosphereError(
         'PROVIDER_FAILED',
-        `The Kafka backplane could not start on ${setup.location}: ${message(error)}. Start Kafka there, or ${setup.fix}.`,
+        `The Kafka backplane could not start on ${setup.location}: ${this.#lastError ?? message(error)}. ` +
+          `Start Kafka there, or ${setup.fix}.`,
         { cause: error },
       );
     } finally {
@@ -422,7 +426,10 @@ export class KafkaBackplane implements BroadcasterBackplane {
     }
   }
 
-  /** Stops the consumer (leaving its group), the producer and the admin client. Idempotent. */
+  /**
+   * Stops the consumer (leaving its group), the producer and the admin client; waits at most 2 s for kafkajs to
+   * let go of a broker that stopped answering. Idempotent: every call returns the same promise.
+   */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
@@ -440,8 +447,14 @@ export class KafkaBackplane implements BroadcasterBackplane {
     this.#queue = [];
     if (dropped > 0)
       this.#logger.warn(`kafka backplane: closed with ${dropped} broadcast(s) not yet sent; they were not relayed`);
-    await Promise.all(
-      [this.#consumer, this.#producer, this.#admin].map((client) => client?.disconnect().catch(() => undefined)),
-    );
+    // kafkajs waits for requests in flight; a broker that stopped answering must not hold close() up.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(
+        [this.#consumer, this.#producer, this.#admin].map((client) => client?.disconnect().catch(() => undefined)),
+      ),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
   }
 }

@@ -11,11 +11,16 @@ function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
 }
 
-/** kafkajs' own log lines go to the runtime's logger at debug: the backplane reports what matters itself. */
-function logCreator(logger: Logger) {
+/**
+ * kafkajs' own log lines go to the runtime's logger at debug (the backplane reports what matters itself); the
+ * last error is kept for the start error's "last error".
+ */
+function logCreator(logger: Logger, errorLevel: number, lastError: { message?: string }) {
   return () =>
-    ({ namespace, log }: { namespace: string; log: { message: string } }): void =>
+    ({ namespace, level, log }: { namespace: string; level: number; log: { message: string } }): void => {
+      if (level === errorLevel) lastError.message = log.message;
       logger.debug(`kafkajs ${namespace}: ${log.message}`);
+    };
 }
 
 async function setupFor(
@@ -25,6 +30,7 @@ async function setupFor(
 ): Promise<KafkaBackplaneSetup> {
   const settings = resolveKafkaSettings(options, context, nodeId);
   let kafka: KafkaLike;
+  const lastError: { message?: string } = {};
   if (options.kafka !== undefined) kafka = options.kafka;
   else {
     const { Kafka, logLevel } = await loadKafkajs();
@@ -34,8 +40,10 @@ async function setupFor(
       ...(settings.ssl !== undefined ? { ssl: settings.ssl } : {}),
       ...(settings.sasl !== undefined ? { sasl: settings.sasl } : {}),
       connectionTimeout: 3_000,
+      // Short retries: a broadcast that cannot be relayed is reported within seconds, not after half a minute.
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 },
       logLevel: logLevel.WARN,
-      logCreator: logCreator(context.logger),
+      logCreator: logCreator(context.logger, logLevel.ERROR, lastError),
     });
   }
   const fix =
@@ -52,6 +60,7 @@ async function setupFor(
     maxPendingBytes: settings.maxPendingBytes,
     startTimeoutMs: settings.startTimeoutMs,
     fix,
+    lastClientError: () => lastError.message,
   };
 }
 

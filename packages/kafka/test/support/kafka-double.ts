@@ -107,13 +107,13 @@ const BATCH_OVERHEAD = 12;
 export interface KafkaDoubleOptions {
   /** Largest record batch a produce may carry (Kafka's `message.max.bytes`). Default 1 MiB + 12 bytes. */
   readonly maxMessageBytes?: number;
-  /** How long a rebalance waits for the known members to join again. Default 300 ms. */
+  /** How long a rebalance waits for the known members to join again (they learn of it from their next heartbeat, every 3 s in kafkajs). Default 3 500 ms. */
   readonly rebalanceMs?: number;
 }
 
 export async function startKafkaDouble(options: KafkaDoubleOptions = {}): Promise<KafkaDouble> {
   const maxMessageBytes = options.maxMessageBytes ?? 1_048_588;
-  const rebalanceMs = options.rebalanceMs ?? 300;
+  const rebalanceMs = options.rebalanceMs ?? 3_500;
   const topics = new Map<string, Partition[]>();
   const groups = new Map<string, Group>();
   const requests = new Map<string, number>();
