@@ -192,7 +192,8 @@ export class KafkaBackplane implements BroadcasterBackplane {
     } finally {
       clearTimeout(timer);
     }
-    if (this.#state !== 'starting') throw new AtmosphereError('CLOSED', 'The Kafka backplane was closed while it was starting.');
+    if (this.#state !== 'starting')
+      throw new AtmosphereError('CLOSED', 'The Kafka backplane was closed while it was starting.');
     this.#state = 'running';
     this.#logger.info(
       `kafka backplane: node ${this.nodeId} relays through ${setup.location} on topic ${setup.topic} ` +
@@ -249,21 +250,27 @@ export class KafkaBackplane implements BroadcasterBackplane {
           this.#onJoin(consumer, event.payload);
           resolve();
         } catch (error) {
-          reject(error as Error);
+          reject(error instanceof Error ? error : new Error(String(error)));
         }
       });
     });
     consumer.on(consumer.events.CRASH, (event) => this.#onCrash(event.payload));
     await step('connecting the consumer', () => consumer.connect());
-    await step(`subscribing to ${topic}`, () => consumer.subscribe({ topics: [topic], fromBeginning: false }));
+    await step(`subscribing to ${topic}`, () =>
+      consumer.subscribe({ topics: [topic], fromBeginning: false }),
+    );
     await step('starting the consumer', () =>
-      consumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => this.#receive(partition, message) }),
+      consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ partition, message }) => this.#receive(partition, message),
+      }),
     );
     await joined;
   }
 
   #checkOpen(): void {
-    if (this.#state === 'closed') throw new AtmosphereError('CLOSED', 'The Kafka backplane was closed while it was starting.');
+    if (this.#state === 'closed')
+      throw new AtmosphereError('CLOSED', 'The Kafka backplane was closed while it was starting.');
   }
 
   /** After every join (the first, and after each lost connection): read on from where this node stopped. */
@@ -358,7 +365,10 @@ export class KafkaBackplane implements BroadcasterBackplane {
         // One request stays under the broker's batch limit: as many records as fit in maxMessageBytes.
         let count = 0;
         let bytes = 0;
-        while (count < this.#queue.length && (count === 0 || bytes + this.#queue[count]!.bytes <= setup.maxMessageBytes)) {
+        while (
+          count < this.#queue.length &&
+          (count === 0 || bytes + this.#queue[count]!.bytes <= setup.maxMessageBytes)
+        ) {
           bytes += this.#queue[count]!.bytes;
           count++;
         }
@@ -446,12 +456,16 @@ export class KafkaBackplane implements BroadcasterBackplane {
     const dropped = this.#queue.length;
     this.#queue = [];
     if (dropped > 0)
-      this.#logger.warn(`kafka backplane: closed with ${dropped} broadcast(s) not yet sent; they were not relayed`);
+      this.#logger.warn(
+        `kafka backplane: closed with ${dropped} broadcast(s) not yet sent; they were not relayed`,
+      );
     // kafkajs waits for requests in flight; a broker that stopped answering must not hold close() up.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(
-        [this.#consumer, this.#producer, this.#admin].map((client) => client?.disconnect().catch(() => undefined)),
+        [this.#consumer, this.#producer, this.#admin].map((client) =>
+          client === undefined ? Promise.resolve() : client.disconnect().catch(() => undefined),
+        ),
       ),
       new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
     ]);

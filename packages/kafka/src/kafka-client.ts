@@ -59,7 +59,9 @@ export interface KafkaAdminLike {
   fetchTopicMetadata(options: { topics: string[] }): Promise<{
     topics: { name: string; partitions: { partitionId: number }[] }[];
   }>;
-  fetchTopicOffsets(topic: string): Promise<{ partition: number; offset: string; high: string; low: string }[]>;
+  fetchTopicOffsets(
+    topic: string,
+  ): Promise<{ partition: number; offset: string; high: string; low: string }[]>;
 }
 
 /** What the package needs from the kafkajs module when it makes its own client. */

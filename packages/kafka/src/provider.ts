@@ -52,7 +52,8 @@ async function setupFor(
       : `point ${settings.brokersSource === 'the default' ? `${KAFKA_ENV.brokers} (or ${KAFKA_ENV.brokersFallback})` : settings.brokersSource} at running brokers`;
   return {
     kafka,
-    location: options.kafka !== undefined ? 'the brokers of the given Kafka instance' : settings.brokers.join(','),
+    location:
+      options.kafka !== undefined ? 'the brokers of the given Kafka instance' : settings.brokers.join(','),
     topic: settings.topic,
     partitions: settings.partitions,
     groupId: settings.groupId,
@@ -94,7 +95,10 @@ export function kafkaBackplaneFromEnvironment(): Provider<'broadcaster-backplane
   return {
     ...provider,
     isAvailable(context): Availability {
-      if (text(context.env[KAFKA_ENV.brokers]) === undefined && text(context.env[KAFKA_ENV.brokersFallback]) === undefined)
+      if (
+        text(context.env[KAFKA_ENV.brokers]) === undefined &&
+        text(context.env[KAFKA_ENV.brokersFallback]) === undefined
+      )
         return {
           available: false,
           reason: `neither ${KAFKA_ENV.brokers} nor ${KAFKA_ENV.brokersFallback} is set; set one (host:9092[,host:9092…]) to relay broadcasts between nodes through Kafka, or pass kafkaBackplane({ brokers }) in createAtmosphere({ providers })`,

@@ -1,6 +1,11 @@
 import { AtmosphereError } from '@atmosphere/runtime';
 import type { ProviderContext } from '@atmosphere/runtime/spi';
-import { KAFKA_BACKPLANE_DEFAULTS, KAFKA_ENV, type KafkaSaslOptions, type KafkaSslOptions } from './config.ts';
+import {
+  KAFKA_BACKPLANE_DEFAULTS,
+  KAFKA_ENV,
+  type KafkaSaslOptions,
+  type KafkaSslOptions,
+} from './config.ts';
 import type { KafkaLike } from './kafka-client.ts';
 
 /** Options of {@link kafkaBackplane}. Each has a default; see each. */
@@ -91,9 +96,11 @@ export function brokersFrom(
       source: 'kafkaBackplane({ brokers })',
     };
   const setting = context.settings['brokers'];
-  if (Array.isArray(setting)) return { brokers: setting.join(','), source: "settings['broadcaster-backplane'].brokers" };
+  if (Array.isArray(setting))
+    return { brokers: setting.join(','), source: "settings['broadcaster-backplane'].brokers" };
   const fromSettings = text(setting);
-  if (fromSettings !== undefined) return { brokers: fromSettings, source: "settings['broadcaster-backplane'].brokers" };
+  if (fromSettings !== undefined)
+    return { brokers: fromSettings, source: "settings['broadcaster-backplane'].brokers" };
   const fromEnv = text(context.env[KAFKA_ENV.brokers]);
   if (fromEnv !== undefined) return { brokers: fromEnv, source: KAFKA_ENV.brokers };
   const fromFallback = text(context.env[KAFKA_ENV.brokersFallback]);
@@ -112,7 +119,9 @@ export function parseBrokers(list: string, source: string): string[] {
     const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]@]+):(\d{1,5})$/.exec(broker);
     const port = Number(match?.[2]);
     if (!match || port < 1 || port > 65_535)
-      throw invalid(`${source} has ${JSON.stringify(broker.slice(0, 80))}, not host:port; expected host:port[,host:port…] (no scheme, no credentials).`);
+      throw invalid(
+        `${source} has ${JSON.stringify(broker.slice(0, 80))}, not host:port; expected host:port[,host:port…] (no scheme, no credentials).`,
+      );
   }
   return brokers;
 }
@@ -152,34 +161,61 @@ export function resolveKafkaSettings(
   const { env, settings } = context;
   if (
     options.kafka !== undefined &&
-    (options.brokers !== undefined || options.ssl !== undefined || options.sasl !== undefined || options.clientId !== undefined)
+    (options.brokers !== undefined ||
+      options.ssl !== undefined ||
+      options.sasl !== undefined ||
+      options.clientId !== undefined)
   )
     throw invalid(
       'kafkaBackplane() takes a kafka instance or brokers/clientId/ssl/sasl to make one, not both; drop one of them.',
     );
   const { brokers, source } = brokersFrom(options, context);
   const topicPrefix =
-    options.topicPrefix ?? text(settings['topicPrefix']) ?? text(env[KAFKA_ENV.topicPrefix]) ?? KAFKA_BACKPLANE_DEFAULTS.topicPrefix;
+    options.topicPrefix ??
+    text(settings['topicPrefix']) ??
+    text(env[KAFKA_ENV.topicPrefix]) ??
+    KAFKA_BACKPLANE_DEFAULTS.topicPrefix;
   const topic = `${topicPrefix}backplane`;
   if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic))
     throw invalid(
       `The topic prefix ${JSON.stringify(topicPrefix.slice(0, 80))} makes an invalid Kafka topic name; use letters, digits, '.', '_' and '-' (at most 240 characters).`,
     );
   const partitions = positive('partitions', options.partitions, KAFKA_BACKPLANE_DEFAULTS.partitions);
-  if (!Number.isInteger(partitions)) throw invalid(`kafkaBackplane({ partitions }) must be an integer; got ${partitions}.`);
+  if (!Number.isInteger(partitions))
+    throw invalid(`kafkaBackplane({ partitions }) must be an integer; got ${partitions}.`);
   const sslFromEnv = text(env[KAFKA_ENV.ssl])?.toLowerCase();
   return {
     brokers: options.kafka !== undefined ? [] : parseBrokers(brokers, source),
     brokersSource: options.kafka !== undefined ? 'kafkaBackplane({ kafka })' : source,
     topicPrefix,
     topic,
-    clientId: options.clientId ?? text(settings['clientId']) ?? text(env[KAFKA_ENV.clientId]) ?? KAFKA_BACKPLANE_DEFAULTS.clientId,
-    groupId: options.groupId ?? text(settings['groupId']) ?? text(env[KAFKA_ENV.groupId]) ?? `${topicPrefix}node.${nodeId}`,
+    clientId:
+      options.clientId ??
+      text(settings['clientId']) ??
+      text(env[KAFKA_ENV.clientId]) ??
+      KAFKA_BACKPLANE_DEFAULTS.clientId,
+    groupId:
+      options.groupId ??
+      text(settings['groupId']) ??
+      text(env[KAFKA_ENV.groupId]) ??
+      `${topicPrefix}node.${nodeId}`,
     ssl: options.ssl ?? (sslFromEnv === 'true' || sslFromEnv === '1' ? true : undefined),
     sasl: options.sasl ?? saslFromEnvironment(env),
     partitions,
-    maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, KAFKA_BACKPLANE_DEFAULTS.maxMessageBytes),
-    maxPendingBytes: positive('maxPendingBytes', options.maxPendingBytes, KAFKA_BACKPLANE_DEFAULTS.maxPendingBytes),
-    startTimeoutMs: positive('startTimeoutMs', options.startTimeoutMs, KAFKA_BACKPLANE_DEFAULTS.startTimeoutMs),
+    maxMessageBytes: positive(
+      'maxMessageBytes',
+      options.maxMessageBytes,
+      KAFKA_BACKPLANE_DEFAULTS.maxMessageBytes,
+    ),
+    maxPendingBytes: positive(
+      'maxPendingBytes',
+      options.maxPendingBytes,
+      KAFKA_BACKPLANE_DEFAULTS.maxPendingBytes,
+    ),
+    startTimeoutMs: positive(
+      'startTimeoutMs',
+      options.startTimeoutMs,
+      KAFKA_BACKPLANE_DEFAULTS.startTimeoutMs,
+    ),
   };
 }

@@ -160,7 +160,9 @@ export function decodeRelayRecord(message: KafkaMessageLike): BackplaneMessage {
     const text = seq.toString('latin1');
     const number = Number(text);
     if (!/^[1-9][0-9]{0,15}$/.test(text) || !Number.isSafeInteger(number))
-      throw new MalformedRecordError(`the sequence number ${JSON.stringify(text.slice(0, 20))} is not a positive integer`);
+      throw new MalformedRecordError(
+        `the sequence number ${JSON.stringify(text.slice(0, 20))} is not a positive integer`,
+      );
     if (epoch.length === 0) throw new MalformedRecordError('the epoch is empty');
     decoded.position = { epoch: epoch.toString('utf8'), seq: number };
   }

@@ -2,7 +2,12 @@ import { once } from 'node:events';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { AtmosphereError } from '@atmosphere/runtime';
 import type { BackplaneMessage } from '@atmosphere/runtime/spi';
-import { connectTestClient, eventually, startTestAtmosphere, type TestClient } from '@atmosphere/runtime/testing';
+import {
+  connectTestClient,
+  eventually,
+  startTestAtmosphere,
+  type TestClient,
+} from '@atmosphere/runtime/testing';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { encodeRelayRecord, kafkaBackplane, RELAY_HEADERS } from '../src/index.ts';
@@ -55,7 +60,11 @@ async function client(at: TestNode, room: string, transport: 'websocket' | 'sse'
 
 /** A raw kafkajs producer of the test's own, to put foreign records on the relay topic. */
 async function rawProducer(brokers = kafka.brokers): Promise<Producer> {
-  const producer = new Kafka({ brokers: [brokers], clientId: 'test-raw', logLevel: logLevel.NOTHING }).producer({
+  const producer = new Kafka({
+    brokers: [brokers],
+    clientId: 'test-raw',
+    logLevel: logLevel.NOTHING,
+  }).producer({
     allowAutoTopicCreation: false,
     createPartitioner: () => () => 0,
   });
@@ -72,17 +81,37 @@ describe(`the relay record (${KAFKA_KIND})`, () => {
     const a = await bare({ brokers: kafka.brokers, topicPrefix, partitions: 2 });
     const b = await bare({ brokers: kafka.brokers, topicPrefix, partitions: 2 });
     const messages: BackplaneMessage[] = [
-      { broadcaster: '/ai/run-1', payload: '{"type":"streaming-text","text":"hé"}', targets: ['t-1'], position: { epoch: 'e-42', seq: 7 } },
+      {
+        broadcaster: '/ai/run-1',
+        payload: '{"type":"streaming-text","text":"hé"}',
+        targets: ['t-1'],
+        position: { epoch: 'e-42', seq: 7 },
+      },
       { broadcaster: '/chat/lobby', payload: 'everyone but me', exclude: 'sender-1' },
       { broadcaster: '/chat/lobby', payload: Uint8Array.from([0, 255, 1, 128]), targets: [] },
-      { broadcaster: '/ü/ ✓', payload: '', targets: ['a', 'ü'], exclude: 'x', position: { epoch: 'E', seq: 9_007_199_254_740_991 } },
+      {
+        broadcaster: '/ü/ ✓',
+        payload: '',
+        targets: ['a', 'ü'],
+        exclude: 'x',
+        position: { epoch: 'E', seq: 9_007_199_254_740_991 },
+      },
     ];
     for (const message of messages) a.backplane.publish(message);
     const received = await b.received.take(messages.length, 10_000);
     // One broadcaster's messages keep their order; across broadcasters (partitions) they may interleave.
-    const sorted = (list: BackplaneMessage[]) => [...list].sort((x, y) => x.broadcaster.localeCompare(y.broadcaster));
-    expect(sorted(received).map((m) => ({ ...m, payload: typeof m.payload === 'string' ? m.payload : [...m.payload] }))).toEqual(
-      sorted(messages).map((m) => ({ ...m, payload: typeof m.payload === 'string' ? m.payload : [...m.payload] })),
+    const sorted = (list: BackplaneMessage[]) =>
+      [...list].sort((x, y) => x.broadcaster.localeCompare(y.broadcaster));
+    expect(
+      sorted(received).map((m) => ({
+        ...m,
+        payload: typeof m.payload === 'string' ? m.payload : [...m.payload],
+      })),
+    ).toEqual(
+      sorted(messages).map((m) => ({
+        ...m,
+        payload: typeof m.payload === 'string' ? m.payload : [...m.payload],
+      })),
     );
     const binary = received.find((m) => typeof m.payload !== 'string')!;
     expect(binary.payload).toBeInstanceOf(Uint8Array);
@@ -99,7 +128,11 @@ describe(`the relay record (${KAFKA_KIND})`, () => {
     const b = await node({ brokers: kafka.brokers, topicPrefix, partitions: 1 });
     const onB = await client(b, 'lobby', 'sse');
     const producer = await rawProducer();
-    const { record } = encodeRelayRecord(NODE, { broadcaster: '/chat/lobby', payload: 'from another process' }, 0);
+    const { record } = encodeRelayRecord(
+      NODE,
+      { broadcaster: '/chat/lobby', payload: 'from another process' },
+      0,
+    );
     await producer.send({ topic: `${topicPrefix}backplane`, messages: [record] });
     expect(await onB.messages.next(10_000)).toBe('from another process');
     expect(record.headers[RELAY_HEADERS.version]?.toString()).toBe('1');
@@ -115,7 +148,10 @@ describe(`malformed and oversized records (${KAFKA_KIND})`, () => {
     const onB = await client(b, 'lobby');
     const producer = await rawProducer();
     const valid = encodeRelayRecord(NODE, { broadcaster: '/chat/lobby', payload: 'ok' }, 0).record;
-    const targets = (bytes: number[]) => ({ ...valid, headers: { ...valid.headers, [RELAY_HEADERS.targets]: Buffer.from(bytes) } });
+    const targets = (bytes: number[]) => ({
+      ...valid,
+      headers: { ...valid.headers, [RELAY_HEADERS.targets]: Buffer.from(bytes) },
+    });
     const garbage = [
       { key: Buffer.from('/chat/lobby'), value: Buffer.from('hello') },
       { key: null, value: Buffer.from('{"broadcaster":"/chat/lobby","payload":"json"}') },
@@ -124,7 +160,14 @@ describe(`malformed and oversized records (${KAFKA_KIND})`, () => {
       { ...valid, key: null },
       targets([0xff, 0xff, 0xff, 0xff]),
       targets([0, 0, 0, 1, 0, 0, 0, 200, 0x61]),
-      { ...valid, headers: { ...valid.headers, [RELAY_HEADERS.epoch]: Buffer.from('e'), [RELAY_HEADERS.seq]: Buffer.from('-3') } },
+      {
+        ...valid,
+        headers: {
+          ...valid.headers,
+          [RELAY_HEADERS.epoch]: Buffer.from('e'),
+          [RELAY_HEADERS.seq]: Buffer.from('-3'),
+        },
+      },
       { ...valid, headers: { ...valid.headers, [RELAY_HEADERS.seq]: Buffer.from('3') } },
     ];
     await producer.send({ topic: `${topicPrefix}backplane`, messages: garbage });
@@ -152,7 +195,10 @@ describe(`malformed and oversized records (${KAFKA_KIND})`, () => {
       'the sequence number "-3" is not a positive integer',
       'a stream position needs both atmosphere-epoch and atmosphere-seq',
     ])
-      expect(reasons.some((line) => line.includes(reason)), reason).toBe(true);
+      expect(
+        reasons.some((line) => line.includes(reason)),
+        reason,
+      ).toBe(true);
   });
 
   test('an oversized record is dropped by the receiving node, and never sent by a node that knows the limit', async () => {
@@ -171,7 +217,11 @@ describe(`malformed and oversized records (${KAFKA_KIND})`, () => {
     await strict.atmosphere.broadcast('/chat/lobby', big);
     expect(await onStrict.messages.next(10_000)).toBe(big);
     await strict.atmosphere.broadcast('/chat/lobby', 'fence');
-    expect((await onGenerous.messages.take(3, 10_000)).map((m) => m.slice(0, 10))).toEqual([big.slice(0, 10), 'small', 'fence']);
+    expect((await onGenerous.messages.take(3, 10_000)).map((m) => m.slice(0, 10))).toEqual([
+      big.slice(0, 10),
+      'small',
+      'fence',
+    ]);
     expect(strict.backplane.stats().notRelayed.tooLarge).toBe(1);
     expect(strict.lines('warn', 'delivered on this node only')).toHaveLength(1);
   });
@@ -224,10 +274,22 @@ describe(`startup (${KAFKA_KIND})`, () => {
 
   test('an explicitly configured backplane with a mistake fails startup with the reason; it never falls back to local', async () => {
     for (const [options, code, reason] of [
-      [{ brokers: 'http://127.0.0.1:9092' }, 'INVALID_OPTION', 'kafkaBackplane({ brokers }) has "http://127.0.0.1:9092", not host:port'],
+      [
+        { brokers: 'http://127.0.0.1:9092' },
+        'INVALID_OPTION',
+        'kafkaBackplane({ brokers }) has "http://127.0.0.1:9092", not host:port',
+      ],
       [{ brokers: '' }, 'INVALID_OPTION', 'kafkaBackplane({ brokers }) names no broker'],
-      [{ brokers: kafka.brokers, maxMessageBytes: 0 }, 'INVALID_OPTION', 'kafkaBackplane({ maxMessageBytes }) must be a positive number'],
-      [{ brokers: kafka.brokers, topicPrefix: 'bad prefix/' }, 'INVALID_OPTION', 'makes an invalid Kafka topic name'],
+      [
+        { brokers: kafka.brokers, maxMessageBytes: 0 },
+        'INVALID_OPTION',
+        'kafkaBackplane({ maxMessageBytes }) must be a positive number',
+      ],
+      [
+        { brokers: kafka.brokers, topicPrefix: 'bad prefix/' },
+        'INVALID_OPTION',
+        'makes an invalid Kafka topic name',
+      ],
       [
         { brokers: kafka.brokers, kafka: new Kafka({ brokers: [kafka.brokers] }) },
         'INVALID_OPTION',
@@ -248,12 +310,20 @@ describe(`startup (${KAFKA_KIND})`, () => {
     const topicPrefix = uniquePrefix('shared');
     const groupId = `${topicPrefix}same-group`;
     await node({ brokers: kafka.brokers, topicPrefix, partitions: 2, groupId });
-    const failure = await startNode({ brokers: kafka.brokers, topicPrefix, partitions: 2, groupId, startTimeoutMs: 30_000 }).then(
+    const failure = await startNode({
+      brokers: kafka.brokers,
+      topicPrefix,
+      partitions: 2,
+      groupId,
+      startTimeoutMs: 30_000,
+    }).then(
       () => undefined,
       (error: unknown) => error,
     );
     expect(AtmosphereError.isInstance(failure)).toBe(true);
-    expect((failure as AtmosphereError).message).toContain(`the consumer group ${groupId} is shared with another consumer`);
+    expect((failure as AtmosphereError).message).toContain(
+      `the consumer group ${groupId} is shared with another consumer`,
+    );
   }, 40_000);
 
   test("an application's own Kafka instance is used, and left for the application", async () => {
@@ -300,11 +370,21 @@ describe.skipIf(REAL_BROKERS !== undefined)(
 
         await own.stop();
         for (let i = 1; i <= 20; i++) await a.atmosphere.broadcast('/chat/lobby', `during-${i}`);
-        expect(await onA.messages.take(20, 10_000)).toEqual(Array.from({ length: 20 }, (_, i) => `during-${i + 1}`));
-        await eventually(() => a.backplane.stats().notRelayed.failed === 20, 'the 20 broadcasts to be reported as not relayed', 20_000);
+        expect(await onA.messages.take(20, 10_000)).toEqual(
+          Array.from({ length: 20 }, (_, i) => `during-${i + 1}`),
+        );
+        await eventually(
+          () => a.backplane.stats().notRelayed.failed === 20,
+          'the 20 broadcasts to be reported as not relayed',
+          20_000,
+        );
         expect(a.backplane.connected).toBe(false);
         expect(a.lines('warn', 'were not relayed')).not.toHaveLength(0);
-        await eventually(() => b.lines('warn', "lost the consumer's connection").length === 1, 'b to report the lost consumer', 20_000);
+        await eventually(
+          () => b.lines('warn', "lost the consumer's connection").length === 1,
+          'b to report the lost consumer',
+          20_000,
+        );
 
         await own.start();
         // b's consumer rejoins and reads on from the record after its last: what a sends now reaches it.

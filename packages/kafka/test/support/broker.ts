@@ -19,7 +19,12 @@ export async function startTestKafka(): Promise<TestKafka> {
   if (REAL_BROKERS !== undefined)
     return { kind: 'real Kafka', brokers: REAL_BROKERS, double: undefined, stop: async () => undefined };
   const double = await startKafkaDouble();
-  return { kind: 'Kafka wire-protocol test broker', brokers: double.brokers, double, stop: () => double.stop() };
+  return {
+    kind: 'Kafka wire-protocol test broker',
+    brokers: double.brokers,
+    double,
+    stop: () => double.stop(),
+  };
 }
 
 export const KAFKA_KIND: TestKafka['kind'] =

@@ -178,7 +178,11 @@ export async function startKafkaDouble(options: KafkaDoubleOptions = {}): Promis
         else
           topics.set(
             name,
-            Array.from({ length: partitions < 0 ? 1 : partitions }, () => ({ batches: [], start: 0, end: 0 })),
+            Array.from({ length: partitions < 0 ? 1 : partitions }, () => ({
+              batches: [],
+              start: 0,
+              end: 0,
+            })),
           );
         return new Encoder().writeString(name).writeInt16(code);
       }),
@@ -402,7 +406,9 @@ export async function startKafkaDouble(options: KafkaDoubleOptions = {}): Promis
             ? members.map((m) =>
                 new Encoder()
                   .writeString(m.id)
-                  .writeBytes(m.protocols.find((p) => p.name === found.protocol)?.metadata ?? Buffer.alloc(0)),
+                  .writeBytes(
+                    m.protocols.find((p) => p.name === found.protocol)?.metadata ?? Buffer.alloc(0),
+                  ),
               )
             : [],
         );
@@ -461,7 +467,8 @@ export async function startKafkaDouble(options: KafkaDoubleOptions = {}): Promis
     const assignments = decoder.readArray((d) => ({ id: d.readString() ?? '', assignment: d.readBytes() }));
     const found = groups.get(groupId);
     const member = found?.members.get(memberId);
-    if (!found || !member) return new Encoder().writeInt16(ERROR.UNKNOWN_MEMBER_ID).writeBytes(Buffer.alloc(0));
+    if (!found || !member)
+      return new Encoder().writeInt16(ERROR.UNKNOWN_MEMBER_ID).writeBytes(Buffer.alloc(0));
     if (generation !== found.generation || found.state === 'joining')
       return new Encoder().writeInt16(ERROR.REBALANCE_IN_PROGRESS).writeBytes(Buffer.alloc(0));
     const answer = new Promise<Encoder>((resolve) => (member.synced = resolve));
@@ -554,11 +561,13 @@ export async function startKafkaDouble(options: KafkaDoubleOptions = {}): Promis
   }
 
   function apiVersions(version: number): Encoder {
-    const encoder = new Encoder().writeInt16(ERROR.NONE).writeArray(
-      Object.entries(APIS).map(([key, [, max]]) =>
-        new Encoder().writeInt16(Number(key)).writeInt16(0).writeInt16(max),
-      ),
-    );
+    const encoder = new Encoder()
+      .writeInt16(ERROR.NONE)
+      .writeArray(
+        Object.entries(APIS).map(([key, [, max]]) =>
+          new Encoder().writeInt16(Number(key)).writeInt16(0).writeInt16(max),
+        ),
+      );
     return version >= 1 ? encoder.writeInt32(0) : encoder;
   }
 

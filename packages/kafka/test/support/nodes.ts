@@ -25,7 +25,11 @@ export async function startNode(
   atmosphereOptions: AtmosphereOptions = {},
 ): Promise<TestNode> {
   const logger = recordingLogger();
-  const atmosphere = await startTestAtmosphere({ providers: [kafkaBackplane(options)], logger, ...atmosphereOptions });
+  const atmosphere = await startTestAtmosphere({
+    providers: [kafkaBackplane(options)],
+    logger,
+    ...atmosphereOptions,
+  });
   const backplane = atmosphere.provider('broadcaster-backplane');
   if (!(backplane instanceof KafkaBackplane)) {
     await atmosphere.close();
