@@ -1,6 +1,6 @@
-import type { Availability, Logger, Provider, ProviderContext } from '@atmosphere/runtime/spi';
+import type { Availability, Provider, ProviderContext } from '@atmosphere/runtime/spi';
 import { KAFKA_ENV } from './config.ts';
-import { type KafkaLike, loadKafkajs } from './kafka-client.ts';
+import { makeKafka } from './client-factory.ts';
 import { KafkaBackplane, type KafkaBackplaneSetup } from './kafka-backplane.ts';
 import { brokersFrom, type KafkaBackplaneOptions, resolveKafkaSettings } from './settings.ts';
 
@@ -11,41 +11,16 @@ function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
 }
 
-/**
- * kafkajs' own log lines go to the runtime's logger at debug (the backplane reports what matters itself); the
- * last error is kept for the start error's "last error".
- */
-function logCreator(logger: Logger, errorLevel: number, lastError: { message?: string }) {
-  return () =>
-    ({ namespace, level, log }: { namespace: string; level: number; log: { message: string } }): void => {
-      if (level === errorLevel) lastError.message = log.message;
-      logger.debug(`kafkajs ${namespace}: ${log.message}`);
-    };
-}
-
 async function setupFor(
   options: KafkaBackplaneOptions,
   context: ProviderContext,
   nodeId: string,
 ): Promise<KafkaBackplaneSetup> {
   const settings = resolveKafkaSettings(options, context, nodeId);
-  let kafka: KafkaLike;
-  const lastError: { message?: string } = {};
-  if (options.kafka !== undefined) kafka = options.kafka;
-  else {
-    const { Kafka, logLevel } = await loadKafkajs();
-    kafka = new Kafka({
-      brokers: [...settings.brokers],
-      clientId: settings.clientId,
-      ...(settings.ssl !== undefined ? { ssl: settings.ssl } : {}),
-      ...(settings.sasl !== undefined ? { sasl: settings.sasl } : {}),
-      connectionTimeout: 3_000,
-      // Short retries: a broadcast that cannot be relayed is reported within seconds, not after half a minute.
-      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 },
-      logLevel: logLevel.WARN,
-      logCreator: logCreator(context.logger, logLevel.ERROR, lastError),
-    });
-  }
+  const { kafka, lastClientError } =
+    options.kafka !== undefined
+      ? { kafka: options.kafka, lastClientError: () => undefined }
+      : await makeKafka(settings, context.logger);
   const fix =
     settings.brokersSource === 'kafkaBackplane({ kafka })'
       ? 'give kafkaBackplane({ kafka }) an instance whose brokers are reachable'
@@ -61,7 +36,7 @@ async function setupFor(
     maxPendingBytes: settings.maxPendingBytes,
     startTimeoutMs: settings.startTimeoutMs,
     fix,
-    lastClientError: () => lastError.message,
+    lastClientError,
   };
 }
 

@@ -89,18 +89,20 @@ function invalid(problem: string): AtmosphereError {
 export function brokersFrom(
   options: KafkaBackplaneOptions,
   context: Pick<ProviderContext, 'env' | 'settings'>,
+  factory = 'kafkaBackplane',
+  kind = 'broadcaster-backplane',
 ): { brokers: string; source: string } {
   if (options.brokers !== undefined)
     return {
       brokers: typeof options.brokers === 'string' ? options.brokers : options.brokers.join(','),
-      source: 'kafkaBackplane({ brokers })',
+      source: `${factory}({ brokers })`,
     };
   const setting = context.settings['brokers'];
   if (Array.isArray(setting))
-    return { brokers: setting.join(','), source: "settings['broadcaster-backplane'].brokers" };
+    return { brokers: setting.join(','), source: `settings['${kind}'].brokers` };
   const fromSettings = text(setting);
   if (fromSettings !== undefined)
-    return { brokers: fromSettings, source: "settings['broadcaster-backplane'].brokers" };
+    return { brokers: fromSettings, source: `settings['${kind}'].brokers` };
   const fromEnv = text(context.env[KAFKA_ENV.brokers]);
   if (fromEnv !== undefined) return { brokers: fromEnv, source: KAFKA_ENV.brokers };
   const fromFallback = text(context.env[KAFKA_ENV.brokersFallback]);
@@ -126,19 +128,19 @@ export function parseBrokers(list: string, source: string): string[] {
   return brokers;
 }
 
-function positive(option: string, value: number | undefined, fallback: number): number {
+function positive(factory: string, option: string, value: number | undefined, fallback: number): number {
   const resolved = value ?? fallback;
   if (!Number.isFinite(resolved) || resolved <= 0)
-    throw invalid(`kafkaBackplane({ ${option} }) must be a positive number; got ${resolved}.`);
+    throw invalid(`${factory}({ ${option} }) must be a positive number; got ${resolved}.`);
   return resolved;
 }
 
-function saslFromEnvironment(env: ProviderContext['env']): KafkaSaslOptions | undefined {
+function saslFromEnvironment(env: ProviderContext['env'], factory: string): KafkaSaslOptions | undefined {
   const mechanism = text(env[KAFKA_ENV.saslMechanism])?.toLowerCase();
   if (mechanism === undefined) return undefined;
   if (mechanism !== 'plain' && mechanism !== 'scram-sha-256' && mechanism !== 'scram-sha-512')
     throw invalid(
-      `${KAFKA_ENV.saslMechanism} must be plain, scram-sha-256 or scram-sha-512; got ${JSON.stringify(mechanism)}. For another mechanism pass kafkaBackplane({ sasl }).`,
+      `${KAFKA_ENV.saslMechanism} must be plain, scram-sha-256 or scram-sha-512; got ${JSON.stringify(mechanism)}. For another mechanism pass ${factory}({ sasl }).`,
     );
   const username = env[KAFKA_ENV.saslUsername];
   const password = env[KAFKA_ENV.saslPassword];
@@ -157,6 +159,8 @@ export function resolveKafkaSettings(
   options: KafkaBackplaneOptions,
   context: Pick<ProviderContext, 'env' | 'settings'>,
   nodeId: string,
+  factory = 'kafkaBackplane',
+  kind = 'broadcaster-backplane',
 ): ResolvedKafkaSettings {
   const { env, settings } = context;
   if (
@@ -167,9 +171,9 @@ export function resolveKafkaSettings(
       options.clientId !== undefined)
   )
     throw invalid(
-      'kafkaBackplane() takes a kafka instance or brokers/clientId/ssl/sasl to make one, not both; drop one of them.',
+      `${factory}() takes a kafka instance or brokers/clientId/ssl/sasl to make one, not both; drop one of them.`,
     );
-  const { brokers, source } = brokersFrom(options, context);
+  const { brokers, source } = brokersFrom(options, context, factory, kind);
   const topicPrefix =
     options.topicPrefix ??
     text(settings['topicPrefix']) ??
@@ -180,13 +184,13 @@ export function resolveKafkaSettings(
     throw invalid(
       `The topic prefix ${JSON.stringify(topicPrefix.slice(0, 80))} makes an invalid Kafka topic name; use letters, digits, '.', '_' and '-' (at most 240 characters).`,
     );
-  const partitions = positive('partitions', options.partitions, KAFKA_BACKPLANE_DEFAULTS.partitions);
+  const partitions = positive(factory, 'partitions', options.partitions, KAFKA_BACKPLANE_DEFAULTS.partitions);
   if (!Number.isInteger(partitions))
-    throw invalid(`kafkaBackplane({ partitions }) must be an integer; got ${partitions}.`);
+    throw invalid(`${factory}({ partitions }) must be an integer; got ${partitions}.`);
   const sslFromEnv = text(env[KAFKA_ENV.ssl])?.toLowerCase();
   return {
     brokers: options.kafka !== undefined ? [] : parseBrokers(brokers, source),
-    brokersSource: options.kafka !== undefined ? 'kafkaBackplane({ kafka })' : source,
+    brokersSource: options.kafka !== undefined ? `${factory}({ kafka })` : source,
     topicPrefix,
     topic,
     clientId:
@@ -200,20 +204,17 @@ export function resolveKafkaSettings(
       text(env[KAFKA_ENV.groupId]) ??
       `${topicPrefix}node.${nodeId}`,
     ssl: options.ssl ?? (sslFromEnv === 'true' || sslFromEnv === '1' ? true : undefined),
-    sasl: options.sasl ?? saslFromEnvironment(env),
+    sasl: options.sasl ?? saslFromEnvironment(env, factory),
     partitions,
-    maxMessageBytes: positive(
-      'maxMessageBytes',
+    maxMessageBytes: positive(factory, 'maxMessageBytes',
       options.maxMessageBytes,
       KAFKA_BACKPLANE_DEFAULTS.maxMessageBytes,
     ),
-    maxPendingBytes: positive(
-      'maxPendingBytes',
+    maxPendingBytes: positive(factory, 'maxPendingBytes',
       options.maxPendingBytes,
       KAFKA_BACKPLANE_DEFAULTS.maxPendingBytes,
     ),
-    startTimeoutMs: positive(
-      'startTimeoutMs',
+    startTimeoutMs: positive(factory, 'startTimeoutMs',
       options.startTimeoutMs,
       KAFKA_BACKPLANE_DEFAULTS.startTimeoutMs,
     ),
