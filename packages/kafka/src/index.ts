@@ -29,3 +29,6 @@ export {
   RELAY_FORMAT_VERSION,
   RELAY_HEADERS,
 } from './wire-format.ts';
+export { KafkaStreamLog, type KafkaStreamLogSetup } from './kafka-stream-log.ts';
+export { KAFKA_STREAM_LOG_PROVIDER, kafkaStreamLog, type KafkaStreamLogOptions } from './log-provider.ts';
+export { LOG_HEADERS } from './log-format.ts';

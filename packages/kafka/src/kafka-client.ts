@@ -53,9 +53,19 @@ export interface KafkaAdminLike {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   createTopics(options: {
-    topics: { topic: string; numPartitions?: number; replicationFactor?: number }[];
+    topics: {
+      topic: string;
+      numPartitions?: number;
+      replicationFactor?: number;
+      configEntries?: { name: string; value: string }[];
+    }[];
     waitForLeaders?: boolean;
   }): Promise<boolean>;
+  listTopics(): Promise<string[]>;
+  deleteTopicRecords(options: {
+    topic: string;
+    partitions: { partition: number; offset: string }[];
+  }): Promise<void>;
   fetchTopicMetadata(options: { topics: string[] }): Promise<{
     topics: { name: string; partitions: { partitionId: number }[] }[];
   }>;

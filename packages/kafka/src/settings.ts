@@ -98,11 +98,9 @@ export function brokersFrom(
       source: `${factory}({ brokers })`,
     };
   const setting = context.settings['brokers'];
-  if (Array.isArray(setting))
-    return { brokers: setting.join(','), source: `settings['${kind}'].brokers` };
+  if (Array.isArray(setting)) return { brokers: setting.join(','), source: `settings['${kind}'].brokers` };
   const fromSettings = text(setting);
-  if (fromSettings !== undefined)
-    return { brokers: fromSettings, source: `settings['${kind}'].brokers` };
+  if (fromSettings !== undefined) return { brokers: fromSettings, source: `settings['${kind}'].brokers` };
   const fromEnv = text(context.env[KAFKA_ENV.brokers]);
   if (fromEnv !== undefined) return { brokers: fromEnv, source: KAFKA_ENV.brokers };
   const fromFallback = text(context.env[KAFKA_ENV.brokersFallback]);
@@ -206,15 +204,21 @@ export function resolveKafkaSettings(
     ssl: options.ssl ?? (sslFromEnv === 'true' || sslFromEnv === '1' ? true : undefined),
     sasl: options.sasl ?? saslFromEnvironment(env, factory),
     partitions,
-    maxMessageBytes: positive(factory, 'maxMessageBytes',
+    maxMessageBytes: positive(
+      factory,
+      'maxMessageBytes',
       options.maxMessageBytes,
       KAFKA_BACKPLANE_DEFAULTS.maxMessageBytes,
     ),
-    maxPendingBytes: positive(factory, 'maxPendingBytes',
+    maxPendingBytes: positive(
+      factory,
+      'maxPendingBytes',
       options.maxPendingBytes,
       KAFKA_BACKPLANE_DEFAULTS.maxPendingBytes,
     ),
-    startTimeoutMs: positive(factory, 'startTimeoutMs',
+    startTimeoutMs: positive(
+      factory,
+      'startTimeoutMs',
       options.startTimeoutMs,
       KAFKA_BACKPLANE_DEFAULTS.startTimeoutMs,
     ),

@@ -40,7 +40,8 @@ export class MalformedRecordError extends Error {
   }
 }
 
-function encodeTargets(targets: readonly string[]): Buffer {
+/** Tracking ids as one header value: u32 count, then per id a u32 byte length and its UTF-8 (big-endian). */
+export function encodeTargets(targets: readonly string[]): Buffer {
   let size = 4;
   const lengths = targets.map((target) => Buffer.byteLength(target, 'utf8'));
   for (const length of lengths) size += 4 + length;
@@ -53,7 +54,8 @@ function encodeTargets(targets: readonly string[]): Buffer {
   return buffer;
 }
 
-function decodeTargets(buffer: Buffer): string[] {
+/** The inverse of {@link encodeTargets}; throws {@link MalformedRecordError} on anything else. */
+export function decodeTargets(buffer: Buffer): string[] {
   if (buffer.length < 4) throw new MalformedRecordError('the targets header is shorter than its count');
   const count = buffer.readUInt32BE(0);
   // Each target takes at least its 4-byte length: a count beyond that is a lie, not a reason to allocate.
