@@ -20,6 +20,7 @@ import {
   outgoingSize,
 } from './log-format.ts';
 import { PartitionReader } from './partition-reader.ts';
+import { WarningThrottle } from './warning-throttle.ts';
 import { MalformedRecordError } from './wire-format.ts';
 
 /** What a {@link KafkaStreamLog} works with; made by `kafkaStreamLog()`. */
@@ -88,6 +89,7 @@ export class KafkaStreamLog implements StreamLog {
   readonly #resolved = new Map<string, Resolved>();
   readonly #known = new Set<string>();
   readonly #chains = new Map<string, Promise<unknown>>();
+  readonly #warnings: WarningThrottle;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -98,6 +100,7 @@ export class KafkaStreamLog implements StreamLog {
     reader: PartitionReader,
   ) {
     this.#setup = setup;
+    this.#warnings = new WarningThrottle(setup.logger);
     this.topicPrefix = setup.topicPrefix;
     this.#admin = admin;
     this.#producer = producer;
@@ -156,7 +159,8 @@ export class KafkaStreamLog implements StreamLog {
   async read(stream: string, after: number, options: LogReadOptions = {}): Promise<LogRead | undefined> {
     this.#check();
     const limit = options.limit ?? 1_000;
-    const at = await this.#resolve(stream, false);
+    // Reads see what other nodes did (a delete, a new epoch): they resolve the stream afresh.
+    const at = await this.#resolve(stream, false, true);
     if (at === undefined) return undefined;
     const head = await this.#head(at.topic);
     const state = this.#state(at, head);
@@ -179,7 +183,7 @@ export class KafkaStreamLog implements StreamLog {
 
   async state(stream: string): Promise<StreamState | undefined> {
     this.#check();
-    const at = await this.#resolve(stream, false);
+    const at = await this.#resolve(stream, false, true);
     if (at === undefined) return undefined;
     return this.#state(at, await this.#head(at.topic));
   }
@@ -283,7 +287,7 @@ export class KafkaStreamLog implements StreamLog {
       return decodeLogRecord(message);
     } catch (error) {
       if (!(error instanceof MalformedRecordError)) throw error;
-      this.#setup.logger.warn(`kafka stream log: skipped a record of ${topic}: ${error.message}`);
+      this.#warnings.warn('malformed', `kafka stream log: skipped a record of ${topic}: ${error.message}`);
       return undefined;
     }
   }
@@ -300,14 +304,17 @@ export class KafkaStreamLog implements StreamLog {
    * `deleted` record, from the record after it. With `create`, makes the topic and the epoch as needed.
    */
   async #resolve(stream: string, create: true): Promise<Resolved>;
-  async #resolve(stream: string, create: false): Promise<Resolved | undefined>;
-  async #resolve(stream: string, create: boolean): Promise<Resolved | undefined> {
+  async #resolve(stream: string, create: false, fresh?: boolean): Promise<Resolved | undefined>;
+  async #resolve(stream: string, create: boolean, fresh = false): Promise<Resolved | undefined> {
     const cached = this.#resolved.get(stream);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined && !fresh) return cached;
     const topic = this.topicOf(stream);
     let creator = false;
     if (!(await this.#exists(topic))) {
-      if (!create) return undefined;
+      if (!create) {
+        this.#resolved.delete(stream);
+        return undefined;
+      }
       creator = await this.#admin.createTopics({
         topics: [
           {
@@ -327,7 +334,7 @@ export class KafkaStreamLog implements StreamLog {
       this.#check();
       const head = await this.#head(topic);
       const held = head.low < head.high ? await this.#reader.read(topic, head.low, FETCH_BYTES) : [];
-      const [oldest, next] = held.map((message) => this.#decode(topic, message));
+      const [oldest, next] = held.slice(0, 2).map((message) => this.#decode(topic, message));
       const current = oldest?.kind === 'deleted' ? next : oldest;
       if (current !== undefined) {
         const resolved: Resolved =
@@ -341,7 +348,10 @@ export class KafkaStreamLog implements StreamLog {
           return resolved;
         }
       }
-      if (!create) return undefined;
+      if (!create) {
+        this.#resolved.delete(stream);
+        return undefined;
+      }
       // A new stream (its creator writes the epoch; others wait for it, then take over) or one after `deleted`.
       const mayWrite = creator || oldest?.kind === 'deleted' || Date.now() > deadline;
       if (mayWrite && !wroteEpoch) {
