@@ -2,7 +2,12 @@ import { AtmosphereError, silentLogger } from '@atmosphere/runtime';
 import { connectTestClient, recordingLogger, startTestAtmosphere } from '@atmosphere/runtime/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { kafkaBackplane, KafkaStreamLog, kafkaStreamLog, type KafkaStreamLogOptions } from '../src/index.ts';
+import {
+  kafkaBackplane,
+  type KafkaStreamLog,
+  kafkaStreamLog,
+  type KafkaStreamLogOptions,
+} from '../src/index.ts';
 import { startKafkaDouble } from './support/kafka-double.ts';
 import { KAFKA_KIND, REAL_BROKERS, startTestKafka, type TestKafka, uniquePrefix } from './support/broker.ts';
 
@@ -112,12 +117,16 @@ describe(`the Kafka stream log across nodes (${KAFKA_KIND})`, () => {
   test('brokers down: create() rejects with PROVIDER_FAILED naming the brokers', async () => {
     const gone = await startKafkaDouble();
     await gone.stop();
-    const failure = await kafkaStreamLog({ brokers: gone.brokers, startTimeoutMs: 10_000 })
-      .create({ env: {}, logger: silentLogger, settings: {} })
-      .then(
-        () => undefined,
-        (error: unknown) => error,
-      );
+    const failure = await Promise.resolve(
+      kafkaStreamLog({ brokers: gone.brokers, startTimeoutMs: 10_000 }).create({
+        env: {},
+        logger: silentLogger,
+        settings: {},
+      }),
+    ).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(AtmosphereError.isInstance(failure)).toBe(true);
     expect((failure as AtmosphereError).code).toBe('PROVIDER_FAILED');
     expect((failure as AtmosphereError).message).toContain(
