@@ -32,6 +32,8 @@ export interface KafkaStreamLogSetup {
   readonly replicationFactor: number;
   /** Largest record (payload and headers) an append may carry. */
   readonly maxRecordBytes: number;
+  /** `retention.ms` of the stream topics it creates: Kafka drops older segments (never the newest). */
+  readonly retentionMs: number;
   readonly logger: Logger;
 }
 
@@ -321,7 +323,7 @@ export class KafkaStreamLog implements StreamLog {
             topic,
             numPartitions: 1,
             replicationFactor: this.#setup.replicationFactor,
-            configEntries: [{ name: 'retention.ms', value: '-1' }],
+            configEntries: [{ name: 'retention.ms', value: String(this.#setup.retentionMs) }],
           },
         ],
         waitForLeaders: true,

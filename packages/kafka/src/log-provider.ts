@@ -16,6 +16,11 @@ export interface KafkaStreamLogOptions extends Pick<
    * `MESSAGE_TOO_LARGE`. Keep it below the brokers' `message.max.bytes`. Default 1 000 000.
    */
   maxRecordBytes?: number;
+  /**
+   * `retention.ms` of the stream topics it creates: Kafka deletes older log segments by itself (never the newest,
+   * so a stream keeps its epoch). Existing topics keep their own setting. Default 86 400 000 (24 h).
+   */
+  retentionMs?: number;
 }
 
 /** The provider's name and priority: above the runtime's `memory` log (0). */
@@ -41,6 +46,12 @@ export function kafkaStreamLog(options: KafkaStreamLogOptions = {}): Provider<'s
       const settings = resolveKafkaSettings(options, context, 'log', 'kafkaStreamLog', 'stream-log');
       const maxRecordBytes = options.maxRecordBytes ?? 1_000_000;
       const replicationFactor = options.replicationFactor ?? -1;
+      const retentionMs = options.retentionMs ?? 86_400_000;
+      if (!Number.isInteger(retentionMs) || (retentionMs <= 0 && retentionMs !== -1))
+        throw new AtmosphereError(
+          'INVALID_OPTION',
+          `kafkaStreamLog({ retentionMs }) must be a positive integer, or -1 to keep everything; got ${retentionMs}.`,
+        );
       if (!Number.isInteger(maxRecordBytes) || maxRecordBytes <= 0)
         throw new AtmosphereError(
           'INVALID_OPTION',
