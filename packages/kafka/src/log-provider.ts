@@ -74,6 +74,7 @@ export function kafkaStreamLog(options: KafkaStreamLogOptions = {}): Provider<'s
         topicPrefix: settings.topicPrefix,
         replicationFactor,
         maxRecordBytes,
+        retentionMs,
         logger: context.logger,
       });
       try {
