@@ -324,8 +324,9 @@ export class KafkaBackplane implements BroadcasterBackplane {
     if (this.#state !== 'running' || setup === undefined) return;
     let encoded: ReturnType<typeof encodeRelayRecord>;
     try {
-      const key = Buffer.from(message.broadcaster, 'utf8');
-      encoded = encodeRelayRecord(this.#nodeId, message, fnv1a(key) % this.#partitions);
+      encoded = encodeRelayRecord(this.#nodeId, message, 0);
+      // One broadcaster, one partition: its messages stay in order.
+      encoded.record.partition = fnv1a(encoded.record.key) % this.#partitions;
     } catch (error) {
       this.#notRelayed.failed++;
       this.#warnings.warn(

@@ -30,12 +30,14 @@ export interface KafkaOutgoingMessage {
   headers: Record<string, Buffer>;
 }
 
+/** The part of a kafkajs producer the package uses. */
 export interface KafkaProducerLike {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   send(record: { topic: string; acks?: number; messages: KafkaOutgoingMessage[] }): Promise<unknown>;
 }
 
+/** The part of a kafkajs consumer the package uses (events: `consumer.group_join`, `consumer.crash`). */
 export interface KafkaConsumerLike {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
@@ -49,6 +51,7 @@ export interface KafkaConsumerLike {
   readonly events: { readonly GROUP_JOIN: string; readonly CRASH: string; readonly CONNECT: string };
 }
 
+/** The part of a kafkajs admin client the package uses. */
 export interface KafkaAdminLike {
   connect(): Promise<void>;
   disconnect(): Promise<void>;

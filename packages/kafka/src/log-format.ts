@@ -41,6 +41,7 @@ export interface LogOutgoingRecord {
   headers: Record<string, Buffer>;
 }
 
+/** The record that starts an epoch; its offset is the epoch's base. */
 export function epochRecord(epoch: string): LogOutgoingRecord {
   return {
     value: Buffer.alloc(0),
@@ -48,6 +49,7 @@ export function epochRecord(epoch: string): LogOutgoingRecord {
   };
 }
 
+/** The record that forgets a stream: everything before it is deleted, and the next append starts an epoch. */
 export function deletedRecord(): LogOutgoingRecord {
   return { value: Buffer.alloc(0), headers: { [LOG_HEADERS.kind]: Buffer.from('deleted') } };
 }

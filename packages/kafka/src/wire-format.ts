@@ -26,7 +26,9 @@ export const RELAY_HEADERS = Object.freeze({
   epoch: 'atmosphere-epoch',
   seq: 'atmosphere-seq',
 });
+/** The value of `atmosphere-v` this node writes and reads. */
 export const RELAY_FORMAT_VERSION = '1';
+/** Length of the sender's node id in `atmosphere-node`. */
 export const NODE_ID_BYTES = 16;
 
 const VERSION = Buffer.from(RELAY_FORMAT_VERSION);

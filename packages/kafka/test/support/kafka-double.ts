@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import Decoder from 'kafkajs/src/protocol/decoder.js';
 import Encoder from 'kafkajs/src/protocol/encoder.js';
+import crc32C from 'kafkajs/src/protocol/recordBatch/crc32C/index.js';
 
 /**
  * A single-node Kafka broker of the tests' own, speaking the Kafka wire protocol over TCP on 127.0.0.1 — enough
@@ -10,8 +11,8 @@ import Encoder from 'kafkajs/src/protocol/encoder.js';
  * LeaveGroup, OffsetFetch and OffsetCommit, at one version each (the ones a Kafka 2.x broker answers and
  * kafkajs 2 speaks; no flexible versions). Primitives are kafkajs's own `Encoder`/`Decoder`.
  *
- * Like a real broker it stores record batches as the producer sent them (magic 2), only giving each its base
- * offset, and serves whole batches from the one holding the fetch offset; it refuses a batch larger than
+ * Like a real broker it checks each record batch (magic 2, CRC-32C), stores it as the producer sent it, only
+ * giving it its base offset, and serves whole batches from the one holding the fetch offset; it refuses a batch larger than
  * `maxMessageBytes` with MESSAGE_TOO_LARGE, never creates a topic on a metadata request, and processes the
  * requests of one connection in order. `stop()` closes every connection and the port (state is kept, as a
  * restarted broker keeps its log); `start()` listens again on the same port.
@@ -38,6 +39,7 @@ export interface KafkaDouble {
 const ERROR = {
   NONE: 0,
   OFFSET_OUT_OF_RANGE: 1,
+  CORRUPT_MESSAGE: 2,
   UNKNOWN_TOPIC_OR_PARTITION: 3,
   MESSAGE_TOO_LARGE: 10,
   INVALID_TOPIC_EXCEPTION: 17,
@@ -101,6 +103,9 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 /** Byte offsets inside a record batch (magic 2). */
 const BATCH_LENGTH_OFFSET = 8;
 const BATCH_MAGIC_OFFSET = 16;
+const BATCH_CRC_OFFSET = 17;
+/** The CRC covers the batch from its attributes to its end. */
+const BATCH_ATTRIBUTES_OFFSET = 21;
 const BATCH_LAST_OFFSET_DELTA = 23;
 const BATCH_OVERHEAD = 12;
 
@@ -216,19 +221,31 @@ export async function startKafkaDouble(options: KafkaDoubleOptions = {}): Promis
         if (!partition) code = ERROR.UNKNOWN_TOPIC_OR_PARTITION;
         else if (records.length > maxMessageBytes) code = ERROR.MESSAGE_TOO_LARGE;
         else {
-          base = partition.end;
-          // One request may carry several batches; each keeps its bytes and gets its base offset.
+          // One request may carry several batches; each is checked (magic 2, CRC-32C) before any is stored, then
+          // each keeps its bytes and gets its base offset.
+          const batches: Buffer[] = [];
           let offset = 0;
           while (offset + BATCH_LAST_OFFSET_DELTA + 4 <= records.length) {
             const length = records.readInt32BE(offset + BATCH_LENGTH_OFFSET) + BATCH_OVERHEAD;
             if (records[offset + BATCH_MAGIC_OFFSET] !== 2 || offset + length > records.length)
               throw new Error(`produce to ${topic}: not a magic-2 record batch`);
-            const bytes = Buffer.from(records.subarray(offset, offset + length));
-            const count = bytes.readInt32BE(BATCH_LAST_OFFSET_DELTA) + 1;
-            bytes.writeBigInt64BE(BigInt(partition.end), 0);
-            partition.batches.push({ base: partition.end, count, bytes });
-            partition.end += count;
+            batches.push(Buffer.from(records.subarray(offset, offset + length)));
             offset += length;
+          }
+          if (
+            batches.some(
+              (b) => b.readUInt32BE(BATCH_CRC_OFFSET) !== crc32C(b.subarray(BATCH_ATTRIBUTES_OFFSET)),
+            )
+          )
+            code = ERROR.CORRUPT_MESSAGE;
+          else {
+            base = partition.end;
+            for (const bytes of batches) {
+              const count = bytes.readInt32BE(BATCH_LAST_OFFSET_DELTA) + 1;
+              bytes.writeBigInt64BE(BigInt(partition.end), 0);
+              partition.batches.push({ base: partition.end, count, bytes });
+              partition.end += count;
+            }
           }
         }
         return new Encoder().writeInt32(index).writeInt16(code).writeInt64(base).writeInt64(-1);

@@ -31,3 +31,7 @@ declare module 'kafkajs/src/protocol/decoder.js' {
     canReadInt32(): boolean;
   }
 }
+declare module 'kafkajs/src/protocol/recordBatch/crc32C/index.js' {
+  /** CRC-32C of the bytes, unsigned. */
+  export default function crc32C(buffer: Buffer): number;
+}
