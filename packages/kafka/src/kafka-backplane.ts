@@ -406,7 +406,8 @@ export class KafkaBackplane implements BroadcasterBackplane {
     this.#next.set(partition, Number(record.offset) + 1);
     const deliver = this.#deliver;
     const setup = this.#setup;
-    if (deliver === undefined || setup === undefined || this.#state !== 'running') return;
+    // Records may arrive between the consumer's join and the end of start(): they are delivered too.
+    if (deliver === undefined || setup === undefined || this.#state === 'closed') return;
     const size = recordSize(record);
     if (size > setup.maxMessageBytes) {
       this.#refused.tooLarge++;

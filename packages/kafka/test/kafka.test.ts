@@ -386,11 +386,20 @@ describe.skipIf(REAL_BROKERS !== undefined)(
           20_000,
         );
 
+        // Kafka is back, but b's consumer cannot rejoin its group yet: what a sends now waits in the topic.
+        own.holdJoins = true;
         await own.start();
-        // b's consumer rejoins and reads on from the record after its last: what a sends now reaches it.
-        await eventually(() => b.lines('info', 'consuming').length === 1, 'b to consume again', 30_000);
         await a.atmosphere.broadcast('/chat/lobby', 'after');
+        await eventually(
+          () => a.backplane.stats().published === 2,
+          "Kafka to acknowledge a's broadcast",
+          20_000,
+        );
+        expect(b.lines('info', 'consuming')).toEqual([]);
+        // Once b is back in its group it reads on from the record after its last one: 'after' is not skipped.
+        own.holdJoins = false;
         expect(await onB.messages.next(20_000)).toBe('after');
+        expect(b.lines('info', 'consuming')).toHaveLength(1);
         await eventually(() => a.backplane.connected, 'a to relay again', 10_000);
         expect(a.lines('info', 'relaying through')).toHaveLength(1);
         expect(a.lines('info', '20 broadcast(s) of this node were not relayed meanwhile')).toHaveLength(1);

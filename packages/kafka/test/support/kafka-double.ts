@@ -32,6 +32,11 @@ export interface KafkaDouble {
   recordCount(topic: string, partition?: number): number;
   /** Drops every topic and group, as a wiped broker would. */
   wipe(): void;
+  /**
+   * While true, JoinGroup requests wait (as during a long rebalance); setting it back to false lets them through.
+   * For tests that need something to happen before a consumer is back in its group.
+   */
+  holdJoins: boolean;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -128,6 +133,8 @@ export async function startKafkaDouble(options: KafkaDoubleOptions = {}): Promis
   let server: Server | undefined;
   let port = 0;
   let memberCounter = 0;
+  let holdJoins = false;
+  const heldJoins: (() => void)[] = [];
 
   const wake = (): void => {
     for (const waiter of [...waiting]) waiter();
@@ -616,6 +623,7 @@ export async function startKafkaDouble(options: KafkaDoubleOptions = {}): Promis
       case 10:
         return findCoordinator(decoder);
       case 11:
+        while (holdJoins) await new Promise<void>((resolve) => heldJoins.push(resolve));
         return joinGroup(decoder);
       case 12:
         return heartbeat(decoder);
@@ -707,6 +715,13 @@ export async function startKafkaDouble(options: KafkaDoubleOptions = {}): Promis
     wipe: () => {
       topics.clear();
       groups.clear();
+    },
+    get holdJoins() {
+      return holdJoins;
+    },
+    set holdJoins(value: boolean) {
+      holdJoins = value;
+      if (!value) for (const release of heldJoins.splice(0)) release();
     },
     stop,
     start,
