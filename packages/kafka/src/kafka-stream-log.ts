@@ -51,6 +51,12 @@ interface Resolved {
   readonly base: number;
 }
 
+interface PendingAppend {
+  readonly entries: readonly LogEntry[];
+  resolve(position: StreamPosition): void;
+  reject(error: unknown): void;
+}
+
 interface Head {
   readonly low: number;
   readonly high: number;
@@ -91,6 +97,7 @@ export class KafkaStreamLog implements StreamLog {
   readonly #resolved = new Map<string, Resolved>();
   readonly #known = new Set<string>();
   readonly #chains = new Map<string, Promise<unknown>>();
+  readonly #pending = new Map<string, PendingAppend[]>();
   readonly #warnings: WarningThrottle;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -139,23 +146,75 @@ export class KafkaStreamLog implements StreamLog {
     return `${this.topicPrefix}log.${readable}.${hash}`;
   }
 
+  /**
+   * Appends go out in the order they were called. Those made while a send to the same stream is on its way are
+   * sent together, in one batch (up to `maxRecordBytes`), so a stream's rate is not bounded by one round trip
+   * per message. An entry over `maxRecordBytes` rejects its own append only.
+   */
   append(stream: string, entries: readonly LogEntry[]): Promise<StreamPosition> {
-    return this.#serial(stream, async () => {
-      if (entries.length === 0)
-        throw new AtmosphereError('INVALID_OPTION', 'append() needs at least one entry.');
-      const at = await this.#resolve(stream, true);
-      const records = entries.map((entry) => entryRecord(entry, at.epoch, at.base));
-      for (const record of records) {
-        const size = outgoingSize(record);
-        if (size > this.#setup.maxRecordBytes)
-          throw new AtmosphereError(
-            'MESSAGE_TOO_LARGE',
-            `A ${size}-byte entry for stream ${stream} is larger than the Kafka stream log's maxRecordBytes (${this.#setup.maxRecordBytes}); raise it (and the brokers' message.max.bytes) or send less.`,
-          );
+    if (this.#closed) return Promise.reject(closedError());
+    if (entries.length === 0)
+      return Promise.reject(new AtmosphereError('INVALID_OPTION', 'append() needs at least one entry.'));
+    return new Promise<StreamPosition>((resolve, reject) => {
+      let queue = this.#pending.get(stream);
+      if (queue === undefined) {
+        queue = [];
+        this.#pending.set(stream, queue);
       }
-      const offset = await this.#send(at.topic, records);
-      return { epoch: at.epoch, seq: offset - at.base };
+      queue.push({ entries, resolve, reject });
+      if (queue.length === 1) void this.#serial(stream, () => this.#flush(stream)).catch(() => undefined);
     });
+  }
+
+  /** Sends what is queued for a stream (as much as fits in one batch; the rest is flushed next). */
+  async #flush(stream: string): Promise<void> {
+    const queue = this.#pending.get(stream);
+    if (queue === undefined || queue.length === 0) return;
+    let taken: PendingAppend[] = [];
+    try {
+      const at = await this.#resolve(stream, true);
+      const batch: { append: PendingAppend; records: LogOutgoingRecord[] }[] = [];
+      let bytes = 0;
+      while (queue.length > 0) {
+        const append = queue[0]!;
+        const records = append.entries.map((entry) => entryRecord(entry, at.epoch, at.base));
+        const sizes = records.map(outgoingSize);
+        const largest = Math.max(...sizes);
+        if (largest > this.#setup.maxRecordBytes) {
+          queue.shift();
+          append.reject(
+            new AtmosphereError(
+              'MESSAGE_TOO_LARGE',
+              `A ${largest}-byte entry for stream ${stream} is larger than the Kafka stream log's maxRecordBytes (${this.#setup.maxRecordBytes}); raise it (and the brokers' message.max.bytes) or send less.`,
+            ),
+          );
+          continue;
+        }
+        const size = sizes.reduce((sum, one) => sum + one, 0);
+        if (batch.length > 0 && bytes + size > this.#setup.maxRecordBytes) break;
+        queue.shift();
+        batch.push({ append, records });
+        bytes += size;
+      }
+      taken = batch.map((item) => item.append);
+      if (batch.length > 0) {
+        const offset = await this.#send(
+          at.topic,
+          batch.flatMap((item) => item.records),
+        );
+        let seq = offset - at.base;
+        for (const { append } of batch) {
+          append.resolve({ epoch: at.epoch, seq });
+          seq += append.entries.length;
+        }
+      }
+    } catch (error) {
+      // The send failed: its appends fail. When the stream could not even be resolved, so does everything queued.
+      const failed = taken.length > 0 ? taken : queue.splice(0);
+      for (const append of failed) append.reject(error);
+    }
+    if (queue.length > 0) void this.#serial(stream, () => this.#flush(stream)).catch(() => undefined);
+    else this.#pending.delete(stream);
   }
 
   async read(stream: string, after: number, options: LogReadOptions = {}): Promise<LogRead | undefined> {
@@ -222,6 +281,9 @@ export class KafkaStreamLog implements StreamLog {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed = true;
+      for (const queue of this.#pending.values())
+        for (const append of queue.splice(0)) append.reject(closedError());
+      this.#pending.clear();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.all([

@@ -196,6 +196,33 @@ describe(`the Kafka stream log across nodes (${KAFKA_KIND})`, () => {
 describe.skipIf(REAL_BROKERS !== undefined)(
   'the log when the broker goes away (test broker only: a shared real cluster is not ours to stop)',
   () => {
+    test('appends made while a send is on its way go out together, in order, in few requests', async () => {
+      const own = await startKafkaDouble();
+      try {
+        const log = (await kafkaStreamLog({ brokers: own.brokers, topicPrefix: 'batching.' }).create({
+          env: {},
+          logger: silentLogger,
+          settings: {},
+        })) as KafkaStreamLog;
+        logs.push(log);
+        await log.append('s', [{ payload: 'first' }]);
+        const before = own.requests.get('Produce') ?? 0;
+        const positions = await Promise.all(
+          Array.from({ length: 300 }, (_, i) =>
+            log.append('s', [{ payload: `m${i}` }, { payload: `m${i}+` }]),
+          ),
+        );
+        expect(positions.map((p) => p.seq)).toEqual(Array.from({ length: 300 }, (_, i) => 2 + 2 * i));
+        const requests = (own.requests.get('Produce') ?? 0) - before;
+        expect(requests).toBeLessThanOrEqual(10);
+        const read = await log.read('s', 0, { limit: 1_000 });
+        expect(read?.records).toHaveLength(601);
+        expect(read?.records[600]).toMatchObject({ seq: 601, payload: 'm299+' });
+      } finally {
+        await own.stop();
+      }
+    });
+
     test('an append while Kafka is gone rejects with the reason; once it is back the numbering goes on', async () => {
       const own = await startKafkaDouble();
       try {
