@@ -259,6 +259,7 @@ export class KafkaBackplane implements BroadcasterBackplane {
     await step(`subscribing to ${topic}`, () =>
       consumer.subscribe({ topics: [topic], fromBeginning: false }),
     );
+    this.#checkOpen();
     await step('starting the consumer', () =>
       consumer.run({
         autoCommit: false,
