@@ -354,8 +354,32 @@ describe(`startup (${KAFKA_KIND})`, () => {
 });
 
 describe.skipIf(REAL_BROKERS !== undefined)(
-  'the broker lost mid-stream (test broker only: a shared real cluster is not ours to stop)',
+  'faults of the broker itself: lost mid-stream, a lower size limit (test broker only: a shared real cluster is not ours to stop or reconfigure)',
   () => {
+    test("a broadcast over the brokers' own limit is refused by Kafka, reported, and the next ones still go through", async () => {
+      const strictBroker = await startKafkaDouble({ maxMessageBytes: 2_000 });
+      try {
+        const topicPrefix = uniquePrefix('broker-limit');
+        const a = await node({ brokers: strictBroker.brokers, topicPrefix, partitions: 1 });
+        const b = await node({ brokers: strictBroker.brokers, topicPrefix, partitions: 1 });
+        const onA = await client(a, 'lobby');
+        const onB = await client(b, 'lobby');
+        await a.atmosphere.broadcast('/chat/lobby', 'y'.repeat(5_000));
+        expect((await onA.messages.next(10_000)).length).toBe(5_000);
+        await eventually(
+          () => a.backplane.stats().notRelayed.failed === 1,
+          'the refused send to be reported',
+          20_000,
+        );
+        expect(a.lines('warn', '1 broadcast(s) (the first on /chat/lobby) were not relayed')).toHaveLength(1);
+        await a.atmosphere.broadcast('/chat/lobby', 'small again');
+        expect(await onB.messages.next(10_000)).toBe('small again');
+        expect(onB.messages.items).toEqual(['small again']);
+      } finally {
+        await strictBroker.stop();
+      }
+    }, 30_000);
+
     test('broadcasts while Kafka is gone are reported and reach local clients; on its return nothing sent after is missed', async () => {
       const own = await startKafkaDouble();
       try {
