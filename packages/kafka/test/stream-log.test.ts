@@ -135,37 +135,23 @@ describe(`the Kafka stream log across nodes (${KAFKA_KIND})`, () => {
     expect((failure as AtmosphereError).message).toContain('ECONNREFUSED');
   });
 
-  test('an explicitly configured log whose brokers are down is never dropped quietly: startup fails, or says so loudly', async () => {
+  test('an explicitly configured log whose brokers are down fails startup, naming the brokers; no fallback to memory', async () => {
     const gone = await startKafkaDouble();
     await gone.stop();
-    const logger = recordingLogger();
-    const outcome = await startTestAtmosphere({
-      logger,
+    const failure = await startTestAtmosphere({
       providers: [kafkaStreamLog({ brokers: gone.brokers, startTimeoutMs: 10_000 })],
     }).then(
-      (atmosphere) => atmosphere,
+      () => undefined,
       (error: unknown) => error,
     );
-    if (AtmosphereError.isInstance(outcome)) {
-      expect(outcome.message).toContain(`The Kafka stream log could not connect to ${gone.brokers}`);
-      return;
-    }
-    // The runtime at this version falls back to the memory log after a failed create(): the failure is an
-    // error line and a `failed` candidate naming the brokers, never a silent switch.
-    const atmosphere = outcome as Awaited<ReturnType<typeof startTestAtmosphere>>;
-    try {
-      const kafkaCandidate = atmosphere
-        .describe()
-        .providers.find((p) => p.kind === 'stream-log')
-        ?.candidates.find((c) => c.name === 'kafka');
-      expect(kafkaCandidate?.status).toBe('failed');
-      expect(kafkaCandidate?.reason).toContain(`The Kafka stream log could not connect to ${gone.brokers}`);
-      expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.message)).toContain(
-        'stream-log: provider kafka failed to start',
-      );
-    } finally {
-      await atmosphere.close();
-    }
+    expect(AtmosphereError.isInstance(failure)).toBe(true);
+    expect((failure as AtmosphereError).code).toBe('PROVIDER_FAILED');
+    expect((failure as AtmosphereError).message).toContain(
+      'stream-log: provider kafka is configured but failed to start',
+    );
+    expect((failure as AtmosphereError).message).toContain(
+      `The Kafka stream log could not connect to ${gone.brokers}`,
+    );
   });
 
   test('two nodes with the Kafka backplane and log: a broadcast is relayed and logged once; the other node reads it from the log', async () => {
