@@ -52,6 +52,7 @@ const RULES: Record<string, PackageRules> = {
   },
   rooms: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   redis: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
+  kafka: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   client: {
     packages: ['@atmosphere/protocol'],
     noNode: ['**', '!node/**'],
