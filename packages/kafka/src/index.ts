@@ -1,6 +1,6 @@
 /**
- * `@atmosphere/kafka`: the Kafka backplane. Broadcasts made on any node reach the subscribers of every node
- * through a Kafka topic. `createAtmosphere({ providers: [kafkaBackplane({ brokers })] })`, or install the
+ * `@atmosphere/kafka`: the Kafka backplane and stream log. Broadcasts made on any node reach the subscribers of
+ * every node through a Kafka topic; `kafkaStreamLog()` keeps each stream in a topic of its own. `createAtmosphere({ providers: [kafkaBackplane({ brokers })] })`, or install the
  * package and set `ATMOSPHERE_KAFKA_BROKERS` / `KAFKA_BROKERS` (the `register` entry).
  */
 export {
@@ -22,13 +22,5 @@ export type {
 export { KafkaBackplane } from './kafka-backplane.ts';
 export { KAFKA_BACKPLANE_PROVIDER, kafkaBackplane, kafkaBackplaneFromEnvironment } from './provider.ts';
 export { type KafkaBackplaneOptions, resolveKafkaSettings, type ResolvedKafkaSettings } from './settings.ts';
-export {
-  decodeRelayRecord,
-  encodeRelayRecord,
-  MalformedRecordError,
-  RELAY_FORMAT_VERSION,
-  RELAY_HEADERS,
-} from './wire-format.ts';
 export { KafkaStreamLog, type KafkaStreamLogSetup } from './kafka-stream-log.ts';
 export { KAFKA_STREAM_LOG_PROVIDER, kafkaStreamLog, type KafkaStreamLogOptions } from './log-provider.ts';
-export { LOG_HEADERS } from './log-format.ts';

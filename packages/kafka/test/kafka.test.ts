@@ -10,7 +10,8 @@ import {
 } from '@atmosphere/runtime/testing';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { encodeRelayRecord, kafkaBackplane, RELAY_HEADERS } from '../src/index.ts';
+import { kafkaBackplane } from '../src/index.ts';
+import { encodeRelayRecord, RELAY_HEADERS } from '../src/wire-format.ts';
 import { startKafkaDouble } from './support/kafka-double.ts';
 import { KAFKA_KIND, REAL_BROKERS, startTestKafka, type TestKafka, uniquePrefix } from './support/broker.ts';
 import { type BareBackplane, startBare, startNode, type TestNode } from './support/nodes.ts';
