@@ -111,3 +111,61 @@ describe.each<BackpressurePolicy>(['disconnect', 'drop-oldest', 'drop-newest'])(
     });
   },
 );
+
+describe.each([1024, 64 * 1024])('the byte bound, messages of %i bytes', (size) => {
+  test('a client that stops reading is cut once its bytes pass maxBytes, long before the message count; the others get everything', async () => {
+    const maxBytes = 256 * 1024;
+    atmosphere = await startTestAtmosphere({ backpressure: { maxBytes }, rateLimit: false });
+    atmosphere.managed('/feed', {});
+    const slow = await stalledClient(atmosphere.url('/feed'));
+    const fast = await connectTestClient(atmosphere.url('/feed'), 'websocket');
+    const slowResource = internal(atmosphere.resource(slow.trackingId))!;
+    const cut: { pending: number; bytes: number }[] = [];
+    slowResource.on('drop', () =>
+      cut.push({ pending: slowResource.queue.pending.length, bytes: slowResource.queue.pendingBytes }),
+    );
+    const payload = 'y'.repeat(size - 8);
+    let sent = 0;
+    // Bounded: enough to fill the kernel's socket buffers several times over, and never more.
+    const limit = Math.ceil((32 * 1024 * 1024) / size);
+    const pace = Math.max(1, Math.floor(maxBytes / size / 4));
+    while (slowResource.state === 'connected' && sent < limit) {
+      await atmosphere.broadcast('/feed', `${String(sent).padStart(7, '0')}${payload.slice(0, size - 8)}`);
+      sent++;
+      const connection = slowResource.connection;
+      // Never more than the bound (plus the one message that crossed it) waits for the slow client.
+      if (slowResource.state === 'connected' && connection)
+        expect(slowResource.queue.pendingBytes + connection.buffered).toBeLessThanOrEqual(maxBytes + size);
+      // Paced to the fast client, which reads: a quarter of the bound in flight at most.
+      if (sent % pace === 0) await fast.messages.waitForCount(sent, 10_000);
+    }
+    expect(slowResource.state).not.toBe('connected');
+    expect(cut).toHaveLength(1);
+    // The byte bound cut it, not the count (1 000 messages).
+    expect(cut[0]!.pending).toBeLessThan(1000);
+    const received = await fast.messages.waitForCount(sent, 20_000);
+    expect(received.map((m) => Number(m.slice(0, 7)))).toEqual(Array.from({ length: sent }, (_, i) => i));
+    await fast.close();
+    slow.ws.terminate();
+  });
+});
+
+test('a client that comes back to a backlog larger than the byte bound catches up: it is never cut for its own replay', async () => {
+  const maxBytes = 64 * 1024;
+  atmosphere = await startTestAtmosphere({ backpressure: { maxBytes }, rateLimit: false });
+  atmosphere.managed('/feed', {});
+  const first = await connectTestClient(atmosphere.url('/feed'), 'websocket');
+  first.cut();
+  await eventually(() => atmosphere!.resource(first.trackingId)?.state === 'away', 'the client to be away');
+  const chunk = 'z'.repeat(8 * 1024);
+  for (let i = 0; i < 900; i++) await atmosphere.broadcast('/feed', `${String(i).padStart(3, '0')}${chunk}`);
+  const back = await connectTestClient(atmosphere.url('/feed'), 'websocket', {
+    trackingId: first.trackingId,
+    received: first.received,
+  });
+  await atmosphere.broadcast('/feed', `900${chunk}`);
+  const received = await back.messages.waitForCount(901, 10_000);
+  expect(received.map((m) => Number(m.slice(0, 3)))).toEqual(Array.from({ length: 901 }, (_, i) => i));
+  expect(atmosphere.resource(first.trackingId)?.state).toBe('connected');
+  await back.close();
+});

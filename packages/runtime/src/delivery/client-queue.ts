@@ -55,6 +55,14 @@ export class ClientQueue {
   retainWritten = true;
   /** Messages dropped by limits (TTL, size, backpressure) since creation. */
   dropped = 0;
+  /** Bytes of the messages in `pending` (their payloads), for the per-client byte bound. */
+  pendingBytes = 0;
+  /**
+   * Bytes waiting when the client (re)connected — what was queued while it was away and what it had not
+   * confirmed: the byte bound allows that much on top of itself until the queue has drained, so a client
+   * catching up is never cut for its own backlog.
+   */
+  replayAllowance = 0;
   readonly #cache: ClientQueues;
 
   constructor(trackingId: string, cache: ClientQueues) {
@@ -67,12 +75,15 @@ export class ClientQueue {
     if (this.pending.length >= this.#cache.limits.maxPerClient) this.dropOldest();
     message.kept();
     this.pending.push(message);
+    this.pendingBytes += message.size;
     this.#cache.pendingCount++;
   }
 
   /** Drops the oldest pending message (backpressure `drop-oldest`, cache limits). */
   dropOldest(): void {
-    if (this.pending.shift() !== undefined) {
+    const dropped = this.pending.shift();
+    if (dropped !== undefined) {
+      this.pendingBytes -= dropped.size;
       this.#cache.pendingCount--;
       this.dropped++;
     }
@@ -82,6 +93,8 @@ export class ClientQueue {
   next(): EncodedMessage | undefined {
     const message = this.pending.shift();
     if (message === undefined) return undefined;
+    this.pendingBytes -= message.size;
+    if (this.pending.length === 0) this.replayAllowance = 0;
     this.#cache.pendingCount--;
     this.recordWritten(message);
     return message;
@@ -127,7 +140,9 @@ export class ClientQueue {
     this.#cache.unconfirmedCount -= confirmedCount;
     const resend = this.unconfirmed.length;
     while (this.unconfirmed.length > 0) {
-      this.pending.unshift(this.unconfirmed.pop()!);
+      const message = this.unconfirmed.pop()!;
+      this.pending.unshift(message);
+      this.pendingBytes += message.size;
       this.#cache.unconfirmedCount--;
       this.#cache.pendingCount++;
     }
@@ -150,6 +165,8 @@ export class ClientQueue {
     this.#cache.pendingCount -= this.pending.length;
     this.#cache.unconfirmedCount -= this.unconfirmed.length;
     this.pending.clear();
+    this.pendingBytes = 0;
+    this.replayAllowance = 0;
     this.unconfirmed.clear();
   }
 }

@@ -46,6 +46,8 @@ export interface Connection {
   readonly writable: boolean;
   /** True when the connection is open. */
   readonly open: boolean;
+  /** Bytes the connection has accepted but the socket has not sent yet (its user-space buffer). */
+  readonly buffered: number;
   /** Reports to `owner` from now on; `undefined` detaches it (nothing more is reported). */
   bind(owner: ConnectionOwner | undefined): void;
   /** Writes one message. Only called while `writable`. */

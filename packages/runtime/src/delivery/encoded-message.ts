@@ -34,6 +34,7 @@ export class EncodedMessage implements OutboundMessage {
   #sseFramed: Buffer | undefined;
   #binary: Buffer | undefined;
   #invisible: boolean | undefined;
+  #size: number | undefined;
 
   /** Without `createdAt`, the message is stamped when it is first kept for a client, or first asked for. */
   constructor(payload: string | Uint8Array, source?: string, createdAt?: number) {
@@ -54,6 +55,12 @@ export class EncodedMessage implements OutboundMessage {
   /** @internal A client's queue keeps the message: its age counts from now, if it has none yet. */
   kept(): void {
     this.#createdAt ??= Date.now();
+  }
+
+  /** The payload's size in bytes (UTF-8 for text), computed once: what a client's queue counts against its byte bound. */
+  get size(): number {
+    return (this.#size ??=
+      typeof this.payload === 'string' ? Buffer.byteLength(this.payload) : this.payload.byteLength);
   }
 
   get binary(): boolean {

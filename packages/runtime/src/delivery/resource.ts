@@ -197,7 +197,11 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
         queue.recordWritten(message);
         return;
       }
-      if (queue.pending.length >= this.settings.highWaterMark) {
+      if (
+        queue.pending.length >= this.settings.highWaterMark ||
+        queue.pendingBytes + message.size + connection.buffered >
+          this.settings.maxPendingBytes + queue.replayAllowance
+      ) {
         const policy = this.settings.backpressurePolicy;
         if (policy === 'drop-newest') {
           queue.dropped++;
@@ -206,12 +210,17 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
         }
         if (policy === 'drop-oldest') {
           queue.dropOldest();
+          while (
+            queue.pending.length > 0 &&
+            queue.pendingBytes + message.size > this.settings.maxPendingBytes
+          )
+            queue.dropOldest();
           this.#emit('drop', policy);
         } else {
           // The slow client is cut loose at once (it would not read a close frame either); what it missed
           // waits in its queue, within the cache limits, for it to reconnect.
           this.#host.logger.warn(
-            `resource ${this.id}: ${queue.pending.length} messages waiting; disconnecting the slow client`,
+            `resource ${this.id}: ${queue.pending.length} messages (${queue.pendingBytes + connection.buffered} bytes) waiting; disconnecting the slow client`,
           );
           connection.bind(undefined);
           this.#connectionEnded(connection, 'server-closed');
@@ -265,6 +274,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     // Only a client that reports its count can be given a message again: keep written messages for it alone.
     this.#queue.retainWritten = request.received !== undefined;
     const resent = this.#queue.rewind(request.received);
+    // What waits for the client now is its backlog: it may catch up on all of it (see the byte bound).
+    this.#queue.replayAllowance = this.#queue.pendingBytes;
     if (resent > 0)
       this.#host.logger.debug(`resource ${this.id}: resending ${resent} unconfirmed message(s)`);
     connection.bind(this);

@@ -94,6 +94,11 @@ export function tooLarge(size: number | undefined, limit: number): AtmosphereErr
 export interface BackpressureOptions {
   /** Messages waiting to be written to one client before the policy applies. Default 1000. */
   highWaterMark?: number;
+  /**
+   * Bytes waiting for one client — its queue plus what its socket has not sent — before the policy applies,
+   * whatever the number of messages. Default 1 MiB.
+   */
+  maxBytes?: number;
   /** Default `disconnect`: the slow client is closed (1013) and catches up from the cache when it reconnects. */
   policy?: BackpressurePolicy;
 }
@@ -101,6 +106,13 @@ export interface BackpressureOptions {
 export function backpressureInterceptor(options: BackpressureOptions = {}): AtmosphereInterceptor {
   const highWaterMark = options.highWaterMark ?? 1000;
   const policy = options.policy ?? 'disconnect';
+  const maxBytes = options.maxBytes ?? 1024 * 1024;
+  if (!Number.isInteger(maxBytes) || maxBytes < 1) {
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      `backpressure.maxBytes must be a positive integer; got ${maxBytes}.`,
+    );
+  }
   if (!Number.isInteger(highWaterMark) || highWaterMark < 1) {
     throw new AtmosphereError(
       'INVALID_OPTION',
@@ -111,6 +123,7 @@ export function backpressureInterceptor(options: BackpressureOptions = {}): Atmo
     name: 'backpressure',
     onConnect({ settings }) {
       settings.highWaterMark = highWaterMark;
+      settings.maxPendingBytes = maxBytes;
       settings.backpressurePolicy = policy;
     },
   };

@@ -128,6 +128,7 @@ export class ServerCore implements ResourceHost, InboundHost {
         clientHeartbeatMs: 0,
         maxMessageBytes: this.maxMessageBytes,
         highWaterMark: 1000,
+        maxPendingBytes: 1024 * 1024,
         backpressurePolicy: 'disconnect',
         idleTimeoutMs: 0,
       },

@@ -28,6 +28,11 @@ export interface ConnectionSettings {
   maxMessageBytes: number;
   /** Messages waiting to be written before the backpressure policy applies. */
   highWaterMark: number;
+  /**
+   * Bytes waiting for one client (its queue plus what its socket has not sent yet) before the backpressure
+   * policy applies, whatever the number of messages.
+   */
+  maxPendingBytes: number;
   backpressurePolicy: BackpressurePolicy;
   /** Close after this long without inbound activity; 0 = off. */
   idleTimeoutMs: number;

@@ -96,6 +96,10 @@ export abstract class HttpConnection implements Connection {
     return !this.ended && !this.response.destroyed;
   }
 
+  get buffered(): number {
+    return this.response.writableLength;
+  }
+
   get writable(): boolean {
     if (this.ended) return false;
     if (!this.response.writableNeedDrain) return true;

@@ -114,6 +114,10 @@ export class WebSocketConnection implements Connection {
     return this.#ws.readyState === WebSocket.OPEN;
   }
 
+  get buffered(): number {
+    return this.#socket.writableLength;
+  }
+
   get writable(): boolean {
     if (this.#ws.readyState !== WebSocket.OPEN) return false;
     if (!this.#socket.writableNeedDrain) return true;
