@@ -14,3 +14,8 @@ export {
   vercelAiRuntime,
   type VercelAiRuntimeOptions,
 } from './runtime/vercel-ai-runtime.ts';
+export {
+  type UiMessageStreamEndpoint,
+  uiMessageStreamEndpoint,
+  type UiMessageStreamEndpointOptions,
+} from './server/ui-message-stream-endpoint.ts';

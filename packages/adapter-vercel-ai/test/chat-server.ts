@@ -3,13 +3,17 @@ import type { Atmosphere, AtmosphereOptions } from '@atmosphere/runtime';
 import { startTestAtmosphere } from '@atmosphere/runtime/testing';
 import { tool } from 'ai';
 import { z } from 'zod';
-import { aiSdkTools, vercelAiRuntime } from '../src/index.ts';
+import { aiSdkTools, type UiMessageStreamEndpoint, uiMessageStreamEndpoint, vercelAiRuntime } from '../src/index.ts';
 import { chatModel, type StoryGate } from './chat-model.ts';
 
 /** An Atmosphere server with the chat endpoint `/ai/chat` on the AI SDK runtime over {@link chatModel}. */
 export interface ChatServer {
   readonly atmosphere: Atmosphere;
   readonly endpoint: AiEndpointHandle;
+  /** `/api/chat`: the AI SDK's DefaultChatTransport protocol, bridged to `/ai/chat`. */
+  readonly http: UiMessageStreamEndpoint;
+  /** `/api/chat-stop`: the same, stopping runs whose HTTP client goes away. */
+  readonly httpStop: UiMessageStreamEndpoint;
   readonly memory: InMemoryConversationMemory;
   readonly gate: StoryGate;
   /** Calls of the weather tool, in order. */
@@ -41,15 +45,25 @@ export async function startChatServer(options: { atmosphere?: AtmosphereOptions 
       }),
     }),
   });
+  const http = uiMessageStreamEndpoint(atmosphere, { path: '/api/chat', endpoint: '/ai/chat' });
+  const httpStop = uiMessageStreamEndpoint(atmosphere, {
+    path: '/api/chat-stop',
+    endpoint: '/ai/chat',
+    onClientGone: 'stop',
+  });
   return {
     atmosphere,
     endpoint,
+    http,
+    httpStop,
     memory,
     gate,
     weatherCalls,
     url: (path = '/ai/chat') => atmosphere.url(path),
     async close() {
       gate.open();
+      await http.close();
+      await httpStop.close();
       await endpoint.close();
       await atmosphere.close();
     },
