@@ -30,8 +30,10 @@ function text(value: unknown): string | undefined {
  * AI Gateway). Otherwise the reason says what to set, and the startup line shows it.
  */
 export function vercelAiRuntimeFromEnvironment(): Provider<'agent-runtime'> {
-  const modelOf = (settings: Readonly<Record<string, unknown>>, env: Readonly<Record<string, string | undefined>>) =>
-    text(settings['model']) ?? text(env[MODEL_ENV]);
+  const modelOf = (
+    settings: Readonly<Record<string, unknown>>,
+    env: Readonly<Record<string, string | undefined>>,
+  ) => text(settings['model']) ?? text(env[MODEL_ENV]);
   return {
     kind: 'agent-runtime',
     name: 'vercel-ai',

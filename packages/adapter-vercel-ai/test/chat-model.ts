@@ -57,7 +57,12 @@ export function chatModel(gate: StoryGate = { openAfter: undefined, open: () => 
           { type: 'tool-input-delta', id: 'call_weather_1', delta: '{"city":' },
           { type: 'tool-input-delta', id: 'call_weather_1', delta: '"Montreal"}' },
           { type: 'tool-input-end', id: 'call_weather_1' },
-          { type: 'tool-call', toolCallId: 'call_weather_1', toolName: 'weather', input: '{"city":"Montreal"}' },
+          {
+            type: 'tool-call',
+            toolCallId: 'call_weather_1',
+            toolName: 'weather',
+            input: '{"city":"Montreal"}',
+          },
           finish('tool-calls'),
         ];
       } else if (prompt.startsWith('weather')) {
@@ -66,7 +71,10 @@ export function chatModel(gate: StoryGate = { openAfter: undefined, open: () => 
             message.role === 'tool' &&
             message.content.some((part) => part.type === 'tool-result' && part.output.type === 'error-text'),
         );
-        parts = [...textParts(denied ? ['I could not', ' check the weather.'] : WEATHER_AFTER), finish('stop')];
+        parts = [
+          ...textParts(denied ? ['I could not', ' check the weather.'] : WEATHER_AFTER),
+          finish('stop'),
+        ];
       } else if (prompt.startsWith('story')) {
         parts = [...textParts(STORY_WORDS), finish('stop')];
       } else {
@@ -103,7 +111,8 @@ export function chatModel(gate: StoryGate = { openAfter: undefined, open: () => 
                 await gateOpen;
               }
               words++;
-              if (gate.delayMs > 0) await new Promise((resolve) => (timer = setTimeout(resolve, gate.delayMs)));
+              if (gate.delayMs > 0)
+                await new Promise((resolve) => (timer = setTimeout(resolve, gate.delayMs)));
               if (options.abortSignal?.aborted) {
                 controller.error(options.abortSignal.reason);
                 return;

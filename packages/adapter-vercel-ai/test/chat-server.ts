@@ -3,7 +3,12 @@ import type { Atmosphere, AtmosphereOptions } from '@atmosphere/runtime';
 import { startTestAtmosphere } from '@atmosphere/runtime/testing';
 import { tool } from 'ai';
 import { z } from 'zod';
-import { aiSdkTools, type UiMessageStreamEndpoint, uiMessageStreamEndpoint, vercelAiRuntime } from '../src/index.ts';
+import {
+  aiSdkTools,
+  type UiMessageStreamEndpoint,
+  uiMessageStreamEndpoint,
+  vercelAiRuntime,
+} from '../src/index.ts';
 import { chatModel, type StoryGate } from './chat-model.ts';
 
 /** An Atmosphere server with the chat endpoint `/ai/chat` on the AI SDK runtime over {@link chatModel}. */

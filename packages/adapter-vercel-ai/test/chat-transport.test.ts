@@ -110,8 +110,7 @@ describe('AtmosphereChatTransport (useChat over Atmosphere) against an aiEndpoin
     });
     const paused = await lastMessage(first);
     const toolPart = paused.parts.find((part) => part.type === 'tool-weather') as
-      | { state: string; input: unknown; approval?: { id: string }; toolCallId: string }
-      | undefined;
+      { state: string; input: unknown; approval?: { id: string }; toolCallId: string } | undefined;
     expect(toolPart).toMatchObject({
       state: 'approval-requested',
       input: { city: 'Montreal' },

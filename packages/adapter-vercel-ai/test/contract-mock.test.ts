@@ -1,8 +1,4 @@
-import {
-  agentRuntimeContract,
-  CONTRACT_TEXT,
-  type ContractScenario,
-} from '@atmosphere/ai/testing';
+import { agentRuntimeContract, CONTRACT_TEXT, type ContractScenario } from '@atmosphere/ai/testing';
 import { vercelAiRuntime } from '../src/index.ts';
 import { badRequest, lastPrompt, type MockAnswer, scriptedModel } from './mock-models.ts';
 
@@ -17,7 +13,8 @@ const scripts: Record<ContractScenario, (MockAnswer | Error)[]> = {
   slow: [{ text: Array.from({ length: 500 }, (_, i) => `word${i} `), delayMs: 20 }],
 };
 
-if (CONTRACT_TEXT !== 'Hello from the contract suite.') throw new Error('the scripts follow the contract text');
+if (CONTRACT_TEXT !== 'Hello from the contract suite.')
+  throw new Error('the scripts follow the contract text');
 
 agentRuntimeContract({
   name: 'vercel-ai over the AI SDK test model (ai/test)',

@@ -38,7 +38,11 @@ const steps: Record<ContractScenario, ReplayStep[]> = {
     { kind: 'sse', body: openAiTranscript({ text: ['{"city":"Mont', 'real","cel', 'sius":21}'] }) },
   ],
   error: [
-    { kind: 'http', status: 400, body: openAiErrorBody("Invalid value for 'model'.", 'invalid_request_error') },
+    {
+      kind: 'http',
+      status: 400,
+      body: openAiErrorBody("Invalid value for 'model'.", 'invalid_request_error'),
+    },
   ],
   slow: [
     {

@@ -18,12 +18,17 @@ afterEach(() => {
 });
 
 const stock = (path = '/api/chat') => new DefaultChatTransport<UIMessage>({ api: server.url(path) });
-const user = (text: string): UIMessage => ({ id: `u-${text}`, role: 'user', parts: [{ type: 'text', text }] });
+const user = (text: string): UIMessage => ({
+  id: `u-${text}`,
+  role: 'user',
+  parts: [{ type: 'text', text }],
+});
 const textOf = (message: UIMessage) => message.parts.map((p) => (p.type === 'text' ? p.text : '')).join('');
 
 async function lastMessage(stream: ReadableStream<UIMessageChunk>, start?: UIMessage): Promise<UIMessage> {
   let last = start;
-  for await (const message of readUIMessageStream({ stream, ...(start ? { message: start } : {}) })) last = message;
+  for await (const message of readUIMessageStream({ stream, ...(start ? { message: start } : {}) }))
+    last = message;
   if (!last) throw new Error('the stream produced no message');
   return last;
 }
@@ -55,12 +60,17 @@ describe("the AI SDK's stock DefaultChatTransport against uiMessageStreamEndpoin
   test('a tool call with approval: the answer comes with the next post, the same run goes on', async () => {
     const calls = server.weatherCalls.length;
     const paused = await lastMessage(await send('http-weather', [user('weather?')]));
-    const part = paused.parts.find((p) => p.type === 'tool-weather') as { state: string; approval: { id: string } };
+    const part = paused.parts.find((p) => p.type === 'tool-weather') as {
+      state: string;
+      approval: { id: string };
+    };
     expect(part.state).toBe('approval-requested');
     const answered: UIMessage = {
       ...paused,
       parts: paused.parts.map((p) =>
-        p === (part as unknown) ? { ...p, state: 'approval-responded', approval: { id: part.approval.id, approved: true } } : p,
+        p === (part as unknown)
+          ? { ...p, state: 'approval-responded', approval: { id: part.approval.id, approved: true } }
+          : p,
       ) as UIMessage['parts'],
     };
     const done = await lastMessage(await send('http-weather', [user('weather?'), answered]), answered);
@@ -91,7 +101,9 @@ describe("the AI SDK's stock DefaultChatTransport against uiMessageStreamEndpoin
   test("with onClientGone 'stop', aborting the request stops the run: the text so far stands", async () => {
     server.gate.openAfter = 4;
     const controller = new AbortController();
-    const reader = (await send('http-stop', [user('story')], controller.signal, '/api/chat-stop')).getReader();
+    const reader = (
+      await send('http-stop', [user('story')], controller.signal, '/api/chat-stop')
+    ).getReader();
     let words = 0;
     while (words < 4) {
       const { value } = await reader.read();
@@ -100,7 +112,9 @@ describe("the AI SDK's stock DefaultChatTransport against uiMessageStreamEndpoin
     controller.abort();
     await reader.cancel().catch(() => undefined);
     await eventually(() => server.endpoint.active === 0, 'the run stops');
-    expect((await server.memory.history('chat:http-stop'))[1]?.content).toBe(STORY_WORDS.slice(0, 4).join(''));
+    expect((await server.memory.history('chat:http-stop'))[1]?.content).toBe(
+      STORY_WORDS.slice(0, 4).join(''),
+    );
   });
 
   test('bad requests are refused with a clear status and the endpoint keeps serving', async () => {

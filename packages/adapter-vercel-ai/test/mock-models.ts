@@ -19,7 +19,11 @@ export interface MockAnswer {
   readonly reasoning?: readonly string[];
   readonly text?: readonly string[];
   readonly sources?: readonly { readonly url: string; readonly title: string }[];
-  readonly toolCalls?: readonly { readonly id: string; readonly name: string; readonly input: readonly string[] }[];
+  readonly toolCalls?: readonly {
+    readonly id: string;
+    readonly name: string;
+    readonly input: readonly string[];
+  }[];
   readonly usage?: readonly [number, number];
   /** Milliseconds between parts (the stream stops early when the call is aborted). */
   readonly delayMs?: number;
@@ -49,9 +53,10 @@ function partsOf(answer: MockAnswer): LanguageModelV4StreamPart[] {
   parts.push({
     type: 'finish',
     usage: usage(input, output),
-    finishReason: (answer.toolCalls?.length ?? 0) > 0
-      ? { unified: 'tool-calls', raw: 'tool_calls' }
-      : { unified: 'stop', raw: 'stop' },
+    finishReason:
+      (answer.toolCalls?.length ?? 0) > 0
+        ? { unified: 'tool-calls', raw: 'tool_calls' }
+        : { unified: 'stop', raw: 'stop' },
   });
   return parts;
 }

@@ -5,7 +5,13 @@ import {
   type StreamingHandle,
   subscribeStreaming,
 } from '@atmosphere/client';
-import { type AiFrame, approvalMessage, isTerminalFrame, RUN_ID_METADATA_KEY, stopMessage } from '@atmosphere/protocol';
+import {
+  type AiFrame,
+  approvalMessage,
+  isTerminalFrame,
+  RUN_ID_METADATA_KEY,
+  stopMessage,
+} from '@atmosphere/protocol';
 import type { ChatRequestOptions, ChatTransport, UIMessage, UIMessageChunk } from 'ai';
 import { UiChunkMapper } from './ui-chunks.ts';
 
@@ -146,9 +152,9 @@ function decisionAfter(frames: readonly AiFrame[], index: number): { approved: b
  *
  * Browser-safe: it imports `@atmosphere/client` and types from `ai` only. `close()` closes the subscription.
  */
-export class AtmosphereChatTransport<UI_MESSAGE extends UIMessage = UIMessage>
-  implements ChatTransport<UI_MESSAGE>
-{
+export class AtmosphereChatTransport<
+  UI_MESSAGE extends UIMessage = UIMessage,
+> implements ChatTransport<UI_MESSAGE> {
   /** A resumed stream starts from the run's first frame: `useChat` resets the message when it begins. */
   readonly resumeStreamIsReplay = true;
   readonly #options: AtmosphereChatTransportOptions<UI_MESSAGE>;
@@ -229,7 +235,12 @@ export class AtmosphereChatTransport<UI_MESSAGE extends UIMessage = UIMessage>
         return null;
       }
     }
-    if (run.frames.length > 0 && isTerminalFrame(run.frames.at(-1)!) && run.mapper.ended && run.cursor >= run.frames.length)
+    if (
+      run.frames.length > 0 &&
+      isTerminalFrame(run.frames.at(-1)!) &&
+      run.mapper.ended &&
+      run.cursor >= run.frames.length
+    )
       return null;
     run.mapper = new UiChunkMapper();
     run.cursor = 0;
@@ -344,7 +355,11 @@ export class AtmosphereChatTransport<UI_MESSAGE extends UIMessage = UIMessage>
    * The run's UI chunks from its cursor on, live: `head` first, then each frame as it arrives, until the run
    * ends or pauses at an approval. Aborting `abortSignal` asks the server to stop the run.
    */
-  #stream(run: Run, head: UIMessageChunk[], abortSignal: AbortSignal | undefined): ReadableStream<UIMessageChunk> {
+  #stream(
+    run: Run,
+    head: UIMessageChunk[],
+    abortSignal: AbortSignal | undefined,
+  ): ReadableStream<UIMessageChunk> {
     let listener: (() => void) | undefined;
     const onAbort = (): void => {
       if (run.mapper.ended) return;

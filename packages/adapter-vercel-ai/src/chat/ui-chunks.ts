@@ -70,7 +70,10 @@ export class UiChunkMapper {
     if (this.#started) return [];
     this.#started = true;
     this.#steps = 1;
-    return [messageId === undefined ? { type: 'start' } : { type: 'start', messageId }, { type: 'start-step' }];
+    return [
+      messageId === undefined ? { type: 'start' } : { type: 'start', messageId },
+      { type: 'start-step' },
+    ];
   }
 
   /**
@@ -155,7 +158,11 @@ export class UiChunkMapper {
       const call = this.#tools.get(key.slice(TOOL_DELTA.length));
       const delta = text(value);
       if (call?.streaming && !call.available && delta !== undefined)
-        out.push({ type: 'tool-input-delta', toolCallId: key.slice(TOOL_DELTA.length), inputTextDelta: delta });
+        out.push({
+          type: 'tool-input-delta',
+          toolCallId: key.slice(TOOL_DELTA.length),
+          inputTextDelta: delta,
+        });
     }
   }
 
@@ -211,7 +218,12 @@ export class UiChunkMapper {
         const id = this.#callId(data);
         this.#available(id, text(data['toolName']) ?? 'tool', {}, out);
         if (this.#tools.get(id)?.denied) out.push({ type: 'tool-output-denied', toolCallId: id });
-        else out.push({ type: 'tool-output-error', toolCallId: id, errorText: text(data['error']) ?? 'The tool failed.' });
+        else
+          out.push({
+            type: 'tool-output-error',
+            toolCallId: id,
+            errorText: text(data['error']) ?? 'The tool failed.',
+          });
         return;
       }
       case 'citation': {

@@ -4,13 +4,15 @@ import { asSchema, jsonSchema, type Tool as SdkTool, type ToolSet } from 'ai';
 /**
  * Atmosphere tools as AI SDK tools: each `execute` goes through `runTool` (the endpoint's one gate:
  * validation, approval, `tool-*` events, execution) and hands its result to the SDK's tool loop. A failed call
- * (invalid arguments, a denial, a throw) reaches the model as an error it can react to.
+ * (invalid arguments, a denial, a throw) reaches the model as an error it can react to. `reported` resolves
+ * once the full stream's reader has seen the call.
  */
 export function toSdkTools(
   tools: readonly Tool[],
   runTool: (call: ToolCallRequest, signal?: AbortSignal) => Promise<ToolOutcome>,
   signal: AbortSignal,
   ran: Set<string>,
+  reported: (toolCallId: string) => Promise<void>,
 ): ToolSet {
   const set: ToolSet = {};
   for (const atmosphereTool of tools) {
@@ -19,6 +21,9 @@ export function toSdkTools(
       inputSchema: jsonSchema(atmosphereTool.jsonSchema as unknown as Parameters<typeof jsonSchema>[0]),
       execute: async (input: unknown, options: { toolCallId: string }) => {
         ran.add(options.toolCallId);
+        // The SDK may run the tool before the full stream's reader reached the call: wait for it, so the
+        // tool's own events follow the call's streamed input in the frames.
+        await reported(options.toolCallId);
         const outcome = await runTool(
           {
             id: options.toolCallId,

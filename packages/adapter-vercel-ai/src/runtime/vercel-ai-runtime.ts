@@ -123,7 +123,9 @@ export class VercelAiRuntime implements AgentRuntime {
 
   constructor(options: VercelAiRuntimeOptions) {
     if (options.model === undefined || options.model === null)
-      throw new TypeError('vercelAiRuntime needs a `model` (an AI SDK LanguageModel, e.g. openai("gpt-4o-mini")).');
+      throw new TypeError(
+        'vercelAiRuntime needs a `model` (an AI SDK LanguageModel, e.g. openai("gpt-4o-mini")).',
+      );
     for (const [name, sdkTool] of Object.entries(options.tools ?? {})) {
       if (sdkTool.needsApproval !== undefined && sdkTool.needsApproval !== false)
         throw new TypeError(
@@ -147,9 +149,16 @@ export class VercelAiRuntime implements AgentRuntime {
     session.metadata('ai.model', modelIdOf(model));
     const atmosphereNames = new Set(context.tools.map((t) => t.name));
     const ran = new Set<string>();
+    const seen = new Calls(signal);
     const tools: ToolSet = {
       ...options.tools,
-      ...toSdkTools(context.tools, (call, s) => context.runTool(call, s), signal, ran),
+      ...toSdkTools(
+        context.tools,
+        (call, s) => context.runTool(call, s),
+        signal,
+        ran,
+        (id) => seen.wait(id),
+      ),
     };
     const format = context.responseFormat;
     const state: RunState = {
@@ -166,7 +175,7 @@ export class VercelAiRuntime implements AgentRuntime {
         ...(context.systemPrompt === undefined ? {} : { system: context.systemPrompt }),
         messages: toModelMessages([...context.history, { role: 'user', content: context.message }]),
         ...(Object.keys(tools).length > 0 ? { tools } : {}),
-        stopWhen: stepCountIs(context.maxToolRounds + 1),
+        stopWhen: stepCountIs(context.maxToolRounds),
         abortSignal: signal,
         maxRetries: options.maxRetries ?? 2,
         ...(format
@@ -185,10 +194,13 @@ export class VercelAiRuntime implements AgentRuntime {
       });
       for await (const part of result.fullStream) {
         this.#part(part, session, state, atmosphereNames, ran);
+        if (part.type === 'tool-call') seen.reached(part.toolCallId);
         if (signal.aborted) break;
       }
     } catch (error) {
       state.error ??= error;
+    } finally {
+      seen.release();
     }
     if (signal.aborted || state.aborted) {
       session.error(classifyError(state.error, signal.aborted ? signal : abortedSignal()));
@@ -198,7 +210,7 @@ export class VercelAiRuntime implements AgentRuntime {
       session.error(classifyError(state.error, signal));
       return;
     }
-    if (state.finishReason === 'tool-calls' && state.steps > context.maxToolRounds) {
+    if (state.finishReason === 'tool-calls' && state.steps >= context.maxToolRounds) {
       session.error(
         aiError(
           'TOO_MANY_TOOL_ROUNDS',
@@ -308,6 +320,35 @@ export class VercelAiRuntime implements AgentRuntime {
       default:
         return;
     }
+  }
+}
+
+/** Tool calls the full stream's reader has reached; a tool waits for its call before reporting events. */
+class Calls {
+  readonly #reached = new Set<string>();
+  readonly #waiting = new Map<string, () => void>();
+  #released = false;
+
+  constructor(signal: AbortSignal) {
+    signal.addEventListener('abort', () => this.release(), { once: true });
+  }
+
+  reached(id: string): void {
+    this.#reached.add(id);
+    this.#waiting.get(id)?.();
+    this.#waiting.delete(id);
+  }
+
+  wait(id: string): Promise<void> {
+    if (this.#released || this.#reached.has(id)) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.set(id, resolve));
+  }
+
+  /** Lets every waiting tool go (the stream ended or the run was aborted). */
+  release(): void {
+    this.#released = true;
+    for (const resolve of this.#waiting.values()) resolve();
+    this.#waiting.clear();
   }
 }
 

@@ -4,7 +4,11 @@ import { parseUntrustedJson } from '@atmosphere/protocol';
 import type { Atmosphere, HttpRoute } from '@atmosphere/runtime';
 import { AtmosphereError } from '@atmosphere/runtime';
 import type { UIMessage, UIMessageChunk } from 'ai';
-import { AtmosphereChatTransport, type PromptBuilder, type RunStorage } from '../chat/atmosphere-chat-transport.ts';
+import {
+  AtmosphereChatTransport,
+  type PromptBuilder,
+  type RunStorage,
+} from '../chat/atmosphere-chat-transport.ts';
 
 /** Options of {@link uiMessageStreamEndpoint}. */
 export interface UiMessageStreamEndpointOptions {
@@ -72,11 +76,15 @@ function sendJson(response: ServerResponse, status: number, message: string): vo
     return;
   }
   const body = JSON.stringify({ error: message });
-  response.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  response.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+  });
   response.end(body);
 }
 
-function readBody(request: IncomingMessage, limit: number): Promise<string | 'too-large'> {
+/** The body's text, or `undefined` when it is larger than `limit` bytes (the rest is read and dropped). */
+function readBody(request: IncomingMessage, limit: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -90,7 +98,7 @@ function readBody(request: IncomingMessage, limit: number): Promise<string | 'to
       }
       if (!over) chunks.push(chunk);
     });
-    request.on('end', () => resolve(over ? 'too-large' : Buffer.concat(chunks).toString('utf8')));
+    request.on('end', () => resolve(over ? undefined : Buffer.concat(chunks).toString('utf8')));
     request.on('error', reject);
   });
 }
@@ -99,7 +107,14 @@ function readBody(request: IncomingMessage, limit: number): Promise<string | 'to
 function readChatRequest(
   value: unknown,
 ):
-  | { ok: true; chatId: string; messages: UIMessage[]; trigger: 'submit-message' | 'regenerate-message'; messageId: string | undefined; body: Record<string, unknown> }
+  | {
+      ok: true;
+      chatId: string;
+      messages: UIMessage[];
+      trigger: 'submit-message' | 'regenerate-message';
+      messageId: string | undefined;
+      body: Record<string, unknown>;
+    }
   | { ok: false; message: string } {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return { ok: false, message: 'The body must be a JSON object { id, messages, trigger }.' };
@@ -108,7 +123,12 @@ function readChatRequest(
   if (typeof chatId !== 'string' || !CHAT_ID.test(chatId))
     return { ok: false, message: 'The chat `id` must match [A-Za-z0-9_-]{1,128}.' };
   const messages = body['messages'];
-  if (!Array.isArray(messages) || messages.some((m) => typeof m !== 'object' || m === null || !Array.isArray((m as { parts?: unknown }).parts)))
+  if (
+    !Array.isArray(messages) ||
+    messages.some(
+      (m) => typeof m !== 'object' || m === null || !Array.isArray((m as { parts?: unknown }).parts),
+    )
+  )
     return { ok: false, message: '`messages` must be an array of UI messages (each with `parts`).' };
   const trigger = body['trigger'] === 'regenerate-message' ? 'regenerate-message' : 'submit-message';
   const messageId = typeof body['messageId'] === 'string' ? body['messageId'] : undefined;
@@ -129,9 +149,15 @@ export function uiMessageStreamEndpoint(
   options: UiMessageStreamEndpointOptions,
 ): UiMessageStreamEndpoint {
   if (typeof options.path !== 'string' || !options.path.startsWith('/'))
-    throw new AtmosphereError('INVALID_OPTION', 'uiMessageStreamEndpoint needs a `path` starting with "/" (e.g. /api/chat).');
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      'uiMessageStreamEndpoint needs a `path` starting with "/" (e.g. /api/chat).',
+    );
   if (typeof options.endpoint !== 'string' || options.endpoint === '')
-    throw new AtmosphereError('INVALID_OPTION', 'uiMessageStreamEndpoint needs the `endpoint` of an aiEndpoint (its path, e.g. /ai/chat).');
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      'uiMessageStreamEndpoint needs the `endpoint` of an aiEndpoint (its path, e.g. /ai/chat).',
+    );
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const maxChats = options.maxChats ?? 1000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
@@ -147,14 +173,17 @@ export function uiMessageStreamEndpoint(
   const endpointUrl = (): string =>
     /^[a-z]+:\/\//i.test(options.endpoint) ? options.endpoint : atmosphere.url(options.endpoint);
 
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const [id, chat] of chats)
-      if (chat.open === 0 && now - chat.lastActivity > idleTimeoutMs) {
-        chats.delete(id);
-        chat.transport.close();
-      }
-  }, Math.max(1000, Math.min(idleTimeoutMs / 2, 30_000)));
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [id, chat] of chats)
+        if (chat.open === 0 && now - chat.lastActivity > idleTimeoutMs) {
+          chats.delete(id);
+          chat.transport.close();
+        }
+    },
+    Math.max(1000, Math.min(idleTimeoutMs / 2, 30_000)),
+  );
   sweep.unref();
 
   const chatOf = (id: string, request: IncomingMessage): Chat | undefined => {
@@ -212,7 +241,11 @@ export function uiMessageStreamEndpoint(
     }
   };
 
-  const allowed = async (request: IncomingMessage, response: ServerResponse, chatId: string): Promise<boolean> => {
+  const allowed = async (
+    request: IncomingMessage,
+    response: ServerResponse,
+    chatId: string,
+  ): Promise<boolean> => {
     if (!options.authorize || (await options.authorize(request, chatId))) return true;
     sendJson(response, 403, `This request may not use chat ${chatId}.`);
     return false;
@@ -222,10 +255,19 @@ export function uiMessageStreamEndpoint(
     if (closed) return sendJson(response, 503, 'The chat endpoint is closed.');
     if (request.method !== 'POST') {
       response.setHeader('Allow', 'POST');
-      return sendJson(response, 405, `Use POST on ${options.path} (GET ${options.path}/<chatId>/stream resumes).`);
+      return sendJson(
+        response,
+        405,
+        `Use POST on ${options.path} (GET ${options.path}/<chatId>/stream resumes).`,
+      );
     }
     const text = await readBody(request, maxBody);
-    if (text === 'too-large') return sendJson(response, 413, `The request body is larger than ${maxBody} bytes (option maxBodyBytes).`);
+    if (text === undefined)
+      return sendJson(
+        response,
+        413,
+        `The request body is larger than ${maxBody} bytes (option maxBodyBytes).`,
+      );
     let parsed: ReturnType<typeof readChatRequest>;
     try {
       parsed = readChatRequest(parseUntrustedJson(text));
@@ -235,7 +277,8 @@ export function uiMessageStreamEndpoint(
     if (!parsed.ok) return sendJson(response, 400, parsed.message);
     if (!(await allowed(request, response, parsed.chatId))) return;
     const chat = chatOf(parsed.chatId, request);
-    if (!chat) return sendJson(response, 503, `${maxChats} chats are open; try again later (option maxChats).`);
+    if (!chat)
+      return sendJson(response, 503, `${maxChats} chats are open; try again later (option maxChats).`);
     chat.lastActivity = Date.now();
     const controller = new AbortController();
     let stream: ReadableStream<UIMessageChunk>;
