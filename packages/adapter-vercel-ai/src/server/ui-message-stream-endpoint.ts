@@ -104,9 +104,7 @@ function readBody(request: IncomingMessage, limit: number): Promise<string | und
 }
 
 /** Validates the body `DefaultChatTransport` posts: `{ id, messages, trigger, messageId, … }`. */
-function readChatRequest(
-  value: unknown,
-):
+function readChatRequest(value: unknown):
   | {
       ok: true;
       chatId: string;
