@@ -1,15 +1,16 @@
 import { Chat } from '@ai-sdk/vue';
-import { lastAssistantMessageIsCompleteWithApprovalResponses, type UIMessage } from 'ai';
+import { lastAssistantMessageIsCompleteWithApprovalResponses } from 'ai';
 import { createApp, defineComponent, h, ref, watchEffect } from 'vue';
 import { chatId, makeTransport, savedMessages, saveMessages, snapshot } from './setup.ts';
 
-// Stock @ai-sdk/vue Chat on the Atmosphere transport.
-const chat = new Chat<UIMessage>({
+// Stock @ai-sdk/vue Chat on the Atmosphere transport. (@ai-sdk/vue pins its own copy of `ai`, whose types
+// are the same shapes under other names: hence the casts.)
+const chat = new Chat({
   id: chatId,
-  messages: savedMessages(),
-  transport: makeTransport(),
+  transport: makeTransport() as never,
   sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses,
 });
+chat.messages = savedMessages() as never;
 
 const App = defineComponent(() => {
   const input = ref('');
