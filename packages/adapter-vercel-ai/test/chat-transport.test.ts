@@ -249,6 +249,28 @@ describe('AtmosphereChatTransport (useChat over Atmosphere) against an aiEndpoin
     expect(await transport(storage).reconnectToStream({ chatId: 'chat-reload' })).toBeNull();
   });
 
+  test('a connection that gives up fails the answer instead of leaving it waiting', async () => {
+    const client = new Atmosphere();
+    clients.push(client);
+    const unreachable = new AtmosphereChatTransport({
+      url: 'http://127.0.0.1:9/ai/chat',
+      atmosphere: client,
+      storage: null,
+      request: { fallbackTransport: [], reconnectInterval: 10, maxReconnectOnClose: 1, connectTimeout: 500 },
+    });
+    const stream = await unreachable.sendMessages({
+      trigger: 'submit-message',
+      chatId: 'chat-unreachable',
+      messageId: undefined,
+      messages: [userMessage('hello')],
+      abortSignal: undefined,
+    });
+    const reader = stream.getReader();
+    expect(await reader.read()).toEqual({ done: false, value: { type: 'start' } });
+    expect(await reader.read()).toEqual({ done: false, value: { type: 'start-step' } });
+    await expect(reader.read()).rejects.toThrow(/connection to http:\/\/127\.0\.0\.1:9\/ai\/chat failed/);
+  });
+
   test('a run id the server does not know resumes nothing', async () => {
     const storage = memoryStorage();
     storage.setItem('atmosphere-chat-run:chat-gone', 'no-such-run');

@@ -67,6 +67,8 @@ interface Run {
   cursor: number;
   stopRequested: boolean;
   readonly pendingApprovals: Set<string>;
+  /** Set when the connection failed for good: the run's streams end with this error. */
+  failure: Error | undefined;
 }
 
 const STORAGE_PREFIX = 'atmosphere-chat-run:';
@@ -267,12 +269,30 @@ export class AtmosphereChatTransport<
       url: this.#options.url,
       ...(runId === undefined ? {} : { runId }),
     };
-    this.#handle = subscribeStreaming(
+    const handle = subscribeStreaming(
       request,
       { onFrame: (frame) => this.#frame(frame) },
       { atmosphere: this.#options.atmosphere ?? defaultClient },
     );
-    return this.#handle;
+    this.#handle = handle;
+    // A connection that gives up (reconnect attempts exhausted, refused) fails the answers still streaming, so
+    // useChat reports it instead of waiting forever; the next request opens a new connection.
+    const off = handle.subscription.on('state', (state) => {
+      if (state !== 'error' && state !== 'closed') return;
+      off();
+      if (this.#handle === handle) this.#handle = undefined;
+      if (this.#closed) return;
+      const error = new Error(
+        `The connection to ${this.#options.url} failed${state === 'error' ? ` (${handle.subscription.status().lastError?.message ?? 'no more reconnect attempts'})` : ''}; the answer was not received.`,
+      );
+      const runs = new Set([...this.#runs.values(), ...(this.#waiting ? [this.#waiting] : [])]);
+      this.#waiting = undefined;
+      for (const run of runs) {
+        run.failure = error;
+        for (const listener of [...run.listeners]) listener();
+      }
+    });
+    return handle;
   }
 
   #newRun(chatId: string, runId: string | undefined): Run {
@@ -286,6 +306,7 @@ export class AtmosphereChatTransport<
       cursor: 0,
       stopRequested: false,
       pendingApprovals: new Set(),
+      failure: undefined,
     };
     return run;
   }
@@ -377,6 +398,11 @@ export class AtmosphereChatTransport<
           if (this.#closed) {
             release();
             controller.close();
+            return;
+          }
+          if (run.failure && run.cursor >= run.frames.length && !run.mapper.ended) {
+            release();
+            controller.error(run.failure);
             return;
           }
           while (run.cursor < run.frames.length) {
