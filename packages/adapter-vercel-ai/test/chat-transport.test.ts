@@ -133,13 +133,28 @@ describe('AtmosphereChatTransport (useChat over Atmosphere) against an aiEndpoin
       messages: [userMessage('weather in Montreal?'), answered],
       abortSignal: undefined,
     });
-    const done = await lastMessage(second, answered);
+    // (readUIMessageStream updates the message it starts from: give it a copy.)
+    const done = await lastMessage(second, structuredClone(answered));
     expect(server.weatherCalls.slice(calls)).toEqual([{ city: 'Montreal' }]);
     expect(done.parts.find((part) => part.type === 'tool-weather')).toMatchObject({
       state: 'output-available',
       output: { city: 'Montreal', celsius: 21 },
     });
     expect(textOf(done)).toBe('It is 21°C in Montreal.');
+    // The same answer again finds no approval waiting: an error, not the question asked a second time.
+    const again = await chat.sendMessages({
+      trigger: 'submit-message',
+      chatId: 'chat-weather',
+      messageId: answered.id,
+      messages: [userMessage('weather in Montreal?'), answered],
+      abortSignal: undefined,
+    });
+    const chunks: UIMessageChunk[] = [];
+    for await (const chunk of again) chunks.push(chunk);
+    expect(chunks).toEqual([
+      { type: 'error', errorText: expect.stringMatching(/no longer pending/) as string },
+    ]);
+    expect(server.weatherCalls.slice(calls)).toEqual([{ city: 'Montreal' }]);
   });
 
   test('a denied call never runs; the part ends output-denied and the model is told', async () => {

@@ -203,6 +203,20 @@ export class AtmosphereChatTransport<
       for (const each of answers) head.push(...run.mapper.answered(each.id, each.approved));
       return this.#stream(run, head, options.abortSignal);
     }
+    if (answers.length > 0) {
+      // Answers to approvals no run waits for (answered already, expired, or from before a restart): sending the
+      // user's message again would ask twice. Say so instead.
+      return new ReadableStream<UIMessageChunk>({
+        start(controller) {
+          controller.enqueue({
+            type: 'error',
+            errorText:
+              'This approval is no longer pending: it was answered already or it expired. Send the request again.',
+          });
+          controller.close();
+        },
+      });
+    }
     const built = (this.#options.prompt ?? defaultPrompt)({
       chatId: options.chatId,
       messages: options.messages,
