@@ -1,0 +1,25 @@
+import { agentRuntimeContract, CONTRACT_TEXT, type ContractScenario } from '@atmosphere/ai/testing';
+import { vercelAiRuntime } from '../src/index.ts';
+import { badRequest, lastPrompt, type MockAnswer, scriptedModel } from './mock-models.ts';
+
+const scripts: Record<ContractScenario, (MockAnswer | Error)[]> = {
+  text: [{ text: ['Hello', ' from the', ' contract', ' suite.'], usage: [12, 6] }],
+  'tool-call': [
+    { toolCalls: [{ id: 'call_contract1', name: 'contract_echo', input: ['{"va', 'lue":', '"ping"}'] }] },
+    { text: ['The echo', ' said pong.'] },
+  ],
+  structured: [{ text: ['{"city":"Mont', 'real","cel', 'sius":21}'] }],
+  error: [badRequest()],
+  slow: [{ text: Array.from({ length: 500 }, (_, i) => `word${i} `), delayMs: 20 }],
+};
+
+if (CONTRACT_TEXT !== 'Hello from the contract suite.')
+  throw new Error('the scripts follow the contract text');
+
+agentRuntimeContract({
+  name: 'vercel-ai over the AI SDK test model (ai/test)',
+  create(scenario) {
+    const model = scriptedModel(scripts[scenario]);
+    return { runtime: vercelAiRuntime({ model, maxRetries: 0 }), lastRequest: () => lastPrompt(model) };
+  },
+});
