@@ -53,6 +53,16 @@ const RULES: Record<string, PackageRules> = {
   rooms: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   redis: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   kafka: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
+  'adapter-vercel-ai': {
+    // `/chat` runs in browsers: the client and the protocol only, no node: module.
+    packages: [
+      '@atmosphere/protocol',
+      '@atmosphere/client',
+      { name: '@atmosphere/runtime', only: ['**', '!chat/**'] },
+      { name: '@atmosphere/ai', only: ['**', '!chat/**'] },
+    ],
+    noNode: ['chat/**'],
+  },
   client: {
     packages: ['@atmosphere/protocol'],
     noNode: ['**', '!node/**'],

@@ -183,27 +183,20 @@ describe.each(TRANSPORTS)('stock useChat (React) on %s', (_name, query) => {
     expect(answer(await state(p))).toBe(STORY_WORDS.slice(0, 5).join(''));
   });
 
-  // Over WebSocket a reload closes the socket with 1001 (going away), which the server takes as leaving for good:
-  // the run is cancelled before the new page re-attaches. It needs the client to close with 4000 (coming
-  // back) on page hide when `closeOnUnload` is false, a change to @atmosphere/client.
-  const reloadable = !(query.transport === 'atmosphere' && !('wire' in query));
-  test.skipIf(!reloadable)(
-    'a reload in the middle of the answer resumes it: all of it, nothing twice',
-    async () => {
-      server.gate.openAfter = 10;
-      const { page: p } = await open('react', query);
-      await ask(p, 'story');
-      await until(p, 'ten words', (c) => words(c) === 10);
-      await p.reload();
-      await p.waitForFunction(() => document.title === 'chat ready');
-      server.gate.open();
-      const chat = await until(p, 'the whole story', (c) => c.status === 'ready' && answer(c) === STORY);
-      expect(chat.messages.map((m) => [m.role, m.text])).toEqual([
-        ['user', 'story'],
-        ['assistant', STORY],
-      ]);
-    },
-  );
+  test('a reload in the middle of the answer resumes it: all of it, nothing twice', async () => {
+    server.gate.openAfter = 10;
+    const { page: p } = await open('react', query);
+    await ask(p, 'story');
+    await until(p, 'ten words', (c) => words(c) === 10);
+    await p.reload();
+    await p.waitForFunction(() => document.title === 'chat ready');
+    server.gate.open();
+    const chat = await until(p, 'the whole story', (c) => c.status === 'ready' && answer(c) === STORY);
+    expect(chat.messages.map((m) => [m.role, m.text])).toEqual([
+      ['user', 'story'],
+      ['assistant', STORY],
+    ]);
+  });
 
   test('a cut network: the answer comes back whole', async () => {
     server.gate.openAfter = 10;

@@ -57,7 +57,11 @@ export interface AtmosphereRequest {
   maxMessageSize?: number;
   /** Messages kept while disconnected; past it the oldest is dropped (`QUEUE_FULL`). Default 1000. */
   maxQueuedMessages?: number;
-  /** In a browser, send the close request (`navigator.sendBeacon`) when the page is unloaded. Default true. */
+  /**
+   * In a browser, send the close request (`navigator.sendBeacon`) when the page is unloaded: the server ends the
+   * session at once. Default true. `false`: the client says it is coming back (a WebSocket closes with 4000),
+   * so a reloaded page resumes the session and a running answer within the reconnect grace period.
+   */
   closeOnUnload?: boolean;
   /** SSE implementation: `EventSource` when the platform has one (`auto`), or always `fetch`. Default `auto`. */
   sse?: 'auto' | 'fetch';

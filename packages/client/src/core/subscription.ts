@@ -1,6 +1,7 @@
 import {
   AtmosphereHeaders,
   type ClientTransportName,
+  CloseCodes,
   type Handshake,
   PADDING_CHAR,
   TRACKING_ID_PATTERN,
@@ -77,13 +78,11 @@ export class Subscription {
       const handler = handlers[name];
       if (typeof handler === 'function') this.#emitter.on(name, handler as never);
     }
-    this.#unwatchPage = request.closeOnUnload
-      ? watchPage({
-          hide: () => this.#pageHide(),
-          show: () => this.#pageShow(),
-          online: () => this.#online(),
-        })
-      : () => undefined;
+    this.#unwatchPage = watchPage({
+      hide: () => this.#pageHide(request.closeOnUnload),
+      show: () => this.#pageShow(),
+      online: () => this.#online(),
+    });
     // Connect on the next microtask: listeners added right after subscribe() see every event.
     queueMicrotask(() => {
       if (this.#state === 'connecting') this.#connect();
@@ -171,13 +170,12 @@ export class Subscription {
   }
 
   /**
-   * Disconnects without leaving: no close request, so the server keeps the session for its grace period
-   * and `resume()` gets what was missed. (A WebSocket cannot be closed transiently from a browser: over
-   * WebSocket the server ends the session and only later messages arrive after `resume()`.)
+   * Disconnects without leaving: no close request (a WebSocket closes with 4000, "coming back"), so the server
+   * keeps the session for its grace period and `resume()` gets exactly what was missed.
    */
   suspend(): void {
     if (this.#state === 'closed' || this.#state === 'error' || this.#state === 'suspended') return;
-    this.#halt('suspended');
+    this.#halt('suspended', CloseCodes.comingBack);
   }
 
   /** Reconnects after `suspend()`, with the same tracking id. No-op in any other state. */
@@ -454,12 +452,17 @@ export class Subscription {
     this.#emitter.emit('state', state);
   }
 
-  #pageHide(): void {
+  /**
+   * The page is unloaded (or frozen). With `closeOnUnload` the client leaves for good (the close request);
+   * without, it says it is coming back (a reload, the back/forward cache): a WebSocket closes with 4000 before
+   * the browser would close it with 1001, so the server keeps the session and a running answer.
+   */
+  #pageHide(leave: boolean): void {
     if (this.#state === 'closed' || this.#state === 'error' || this.#state === 'suspended') return;
-    if (this.#trackingId !== '0')
+    if (leave && this.#trackingId !== '0')
       sendBeacon(closeUrl(this.request, this.#trackingId), this.request.withCredentials);
     this.#pageHidden = true;
-    this.#halt('suspended');
+    this.#halt('suspended', leave ? undefined : CloseCodes.comingBack);
   }
 
   #pageShow(): void {
