@@ -72,10 +72,16 @@ export class McpEndpoint implements SessionHost {
 
   constructor(atmosphere: Atmosphere, options: McpServerOptions) {
     if (typeof options.path !== 'string' || !options.path.startsWith('/')) {
-      throw new AtmosphereError('INVALID_OPTION', `mcpServer: \`path\` must start with "/"; got ${JSON.stringify(options.path)}.`);
+      throw new AtmosphereError(
+        'INVALID_OPTION',
+        `mcpServer: \`path\` must start with "/"; got ${JSON.stringify(options.path)}.`,
+      );
     }
     if (!options.name || !options.version) {
-      throw new AtmosphereError('INVALID_OPTION', 'mcpServer: `name` and `version` are required (they answer `initialize`).');
+      throw new AtmosphereError(
+        'INVALID_OPTION',
+        'mcpServer: `name` and `version` are required (they answer `initialize`).',
+      );
     }
     this.atmosphere = atmosphere;
     this.options = options;
@@ -185,12 +191,20 @@ export class McpEndpoint implements SessionHost {
     if (origin === undefined) return;
     response.setHeader('Access-Control-Allow-Origin', origin);
     response.setHeader('Vary', 'Origin');
-    response.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate');
+    response.setHeader(
+      'Access-Control-Expose-Headers',
+      'Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate',
+    );
   }
 
   async #request(request: IncomingMessage, response: ServerResponse): Promise<void> {
     try {
-      if (this.#closing) throw new JsonRpcFailure(503, JSON_RPC.serverError, 'Service unavailable: the MCP endpoint is closing.');
+      if (this.#closing)
+        throw new JsonRpcFailure(
+          503,
+          JSON_RPC.serverError,
+          'Service unavailable: the MCP endpoint is closing.',
+        );
       this.#guard.checkOrigin(request);
       this.#cors(request, response);
       if (request.method === 'OPTIONS') {
@@ -214,9 +228,14 @@ export class McpEndpoint implements SessionHost {
           await this.#serve(this.#session(request, principal), request, response);
           return;
         default:
-          throw new JsonRpcFailure(405, JSON_RPC.serverError, 'Method not allowed: use POST, GET or DELETE.', {
-            Allow: 'GET, POST, DELETE, OPTIONS',
-          });
+          throw new JsonRpcFailure(
+            405,
+            JSON_RPC.serverError,
+            'Method not allowed: use POST, GET or DELETE.',
+            {
+              Allow: 'GET, POST, DELETE, OPTIONS',
+            },
+          );
       }
     } catch (error) {
       if (error instanceof JsonRpcFailure) {
@@ -232,7 +251,11 @@ export class McpEndpoint implements SessionHost {
   #session(request: IncomingMessage, principal: McpPrincipal): McpSession {
     const id = request.headers[SESSION_HEADER];
     if (typeof id !== 'string' || id === '') {
-      throw new JsonRpcFailure(400, JSON_RPC.serverError, 'Bad Request: the Mcp-Session-Id header is required (initialize first).');
+      throw new JsonRpcFailure(
+        400,
+        JSON_RPC.serverError,
+        'Bad Request: the Mcp-Session-Id header is required (initialize first).',
+      );
     }
     const session = this.#sessions.get(id);
     // A session of another principal is "not found" too: its existence is not disclosed.
@@ -243,17 +266,26 @@ export class McpEndpoint implements SessionHost {
   }
 
   async #post(request: IncomingMessage, response: ServerResponse, principal: McpPrincipal): Promise<void> {
-    const body = parseJsonRpc(await readBody(request, this.#security.maxMessageBytes), this.#security.maxJsonDepth);
+    const body = parseJsonRpc(
+      await readBody(request, this.#security.maxMessageBytes),
+      this.#security.maxJsonDepth,
+    );
     if (request.headers[SESSION_HEADER] !== undefined || !isInitializeRequest(body)) {
       await this.#serve(this.#session(request, principal), request, response, body);
       return;
     }
     if (this.#sessions.size >= this.#security.maxSessions) {
-      throw new JsonRpcFailure(503, JSON_RPC.serverError, 'Service unavailable: too many MCP sessions (option `security.maxSessions`).');
+      throw new JsonRpcFailure(
+        503,
+        JSON_RPC.serverError,
+        'Service unavailable: too many MCP sessions (option `security.maxSessions`).',
+      );
     }
     const id = newSessionId();
     const eventStore =
-      this.options.resumable === false ? undefined : new LogEventStore(this.atmosphere.log, `${this.path}:${id}`);
+      this.options.resumable === false
+        ? undefined
+        : new LogEventStore(this.atmosphere.log, `${this.path}:${id}`);
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       ...(eventStore ? { eventStore } : {}),
@@ -272,7 +304,12 @@ export class McpEndpoint implements SessionHost {
     await this.#serve(session, request, response, body);
   }
 
-  async #serve(session: McpSession, request: IncomingMessage, response: ServerResponse, body?: unknown): Promise<void> {
+  async #serve(
+    session: McpSession,
+    request: IncomingMessage,
+    response: ServerResponse,
+    body?: unknown,
+  ): Promise<void> {
     session.active++;
     session.lastSeen = Date.now();
     response.once('close', () => {
@@ -300,18 +337,33 @@ export class McpEndpoint implements SessionHost {
       socket.destroy();
     };
     if (!wss) {
-      refuse(new JsonRpcFailure(404, JSON_RPC.serverError, 'Not found: MCP over WebSocket is off (option `websocket`).'));
+      refuse(
+        new JsonRpcFailure(
+          404,
+          JSON_RPC.serverError,
+          'Not found: MCP over WebSocket is off (option `websocket`).',
+        ),
+      );
       return;
     }
     void (async () => {
       try {
-        if (this.#closing) throw new JsonRpcFailure(503, JSON_RPC.serverError, 'Service unavailable: the MCP endpoint is closing.');
+        if (this.#closing)
+          throw new JsonRpcFailure(
+            503,
+            JSON_RPC.serverError,
+            'Service unavailable: the MCP endpoint is closing.',
+          );
         this.#guard.checkOrigin(request);
         const principal = await this.#guard.authenticate(request);
         const key = rateKey(principal, request);
         this.#guard.limit(key);
         if (this.#sessions.size >= this.#security.maxSessions) {
-          throw new JsonRpcFailure(503, JSON_RPC.serverError, 'Service unavailable: too many MCP sessions (option `security.maxSessions`).');
+          throw new JsonRpcFailure(
+            503,
+            JSON_RPC.serverError,
+            'Service unavailable: too many MCP sessions (option `security.maxSessions`).',
+          );
         }
         wss.handleUpgrade(request, socket, head, (ws: WebSocket) => {
           this.#openWebSocket(ws, principal, bearer(request), () => this.#guard.take(key));
@@ -326,7 +378,12 @@ export class McpEndpoint implements SessionHost {
     })();
   }
 
-  #openWebSocket(ws: WebSocket, principal: McpPrincipal, token: string | undefined, take: () => boolean): void {
+  #openWebSocket(
+    ws: WebSocket,
+    principal: McpPrincipal,
+    token: string | undefined,
+    take: () => boolean,
+  ): void {
     const id = newSessionId();
     const transport = new WebSocketServerTransport(ws, {
       sessionId: id,
@@ -348,7 +405,11 @@ export class McpEndpoint implements SessionHost {
     const now = Date.now();
     this.#guard.sweep(now);
     for (const session of [...this.#sessions.values()]) {
-      if (session.kind === 'streamable-http' && session.active <= 0 && now - session.lastSeen > this.#security.sessionIdleMs) {
+      if (
+        session.kind === 'streamable-http' &&
+        session.active <= 0 &&
+        now - session.lastSeen > this.#security.sessionIdleMs
+      ) {
         void session.close();
       }
     }

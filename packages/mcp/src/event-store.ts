@@ -43,7 +43,8 @@ export class LogEventStore implements EventStore {
     { send }: { send: (eventId: string, message: JSONRPCMessage) => Promise<void> },
   ): Promise<string> {
     const parsed = parseEventId(lastEventId);
-    if (!parsed) throw new Error(`Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this server.`);
+    if (!parsed)
+      throw new Error(`Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this server.`);
     const key = this.#prefix + parsed.streamId;
     let after = parsed.seq;
     for (let round = 0; round < 10_000; round++) {
@@ -57,9 +58,13 @@ export class LogEventStore implements EventStore {
       }
       for (const record of read.records) {
         after = record.seq;
-        const payload = typeof record.payload === 'string' ? record.payload : new TextDecoder().decode(record.payload);
+        const payload =
+          typeof record.payload === 'string' ? record.payload : new TextDecoder().decode(record.payload);
         if (payload === PRIMING) continue;
-        await send(`${encodeStream(parsed.streamId)}.${read.epoch}.${record.seq}`, JSON.parse(payload) as JSONRPCMessage);
+        await send(
+          `${encodeStream(parsed.streamId)}.${read.epoch}.${record.seq}`,
+          JSON.parse(payload) as JSONRPCMessage,
+        );
       }
       if (read.records.length < READ_LIMIT) break;
     }
@@ -79,9 +84,7 @@ function encodeStream(streamId: string): string {
 }
 
 /** `<base64url stream>.<epoch>.<seq>` → its parts; undefined for anything else. */
-export function parseEventId(
-  eventId: string,
-): { streamId: string; epoch: string; seq: number } | undefined {
+export function parseEventId(eventId: string): { streamId: string; epoch: string; seq: number } | undefined {
   if (eventId.length > 512) return undefined;
   const firstDot = eventId.indexOf('.');
   const lastDot = eventId.lastIndexOf('.');
@@ -90,6 +93,7 @@ export function parseEventId(
   const epoch = eventId.slice(firstDot + 1, lastDot);
   const seqText = eventId.slice(lastDot + 1);
   const seq = Number(seqText);
-  if (!/^[A-Za-z0-9_-]+$/.test(stream) || epoch === '' || !Number.isSafeInteger(seq) || seq < 1) return undefined;
+  if (!/^[A-Za-z0-9_-]+$/.test(stream) || epoch === '' || !Number.isSafeInteger(seq) || seq < 1)
+    return undefined;
   return { streamId: Buffer.from(stream, 'base64url').toString('utf8'), epoch, seq };
 }

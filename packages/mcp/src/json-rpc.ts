@@ -88,7 +88,11 @@ function checkId(id: unknown): void {
 
 function checkMessage(message: unknown): void {
   if (typeof message !== 'object' || message === null || Array.isArray(message)) {
-    throw new JsonRpcFailure(400, JSON_RPC.invalidRequest, 'Invalid Request: a JSON-RPC message is an object.');
+    throw new JsonRpcFailure(
+      400,
+      JSON_RPC.invalidRequest,
+      'Invalid Request: a JSON-RPC message is an object.',
+    );
   }
   const record = message as Record<string, unknown>;
   if (record['jsonrpc'] !== '2.0') {
@@ -97,7 +101,11 @@ function checkMessage(message: unknown): void {
   checkId(record['id']);
   const method = record['method'];
   if (method !== undefined && (typeof method !== 'string' || method.length > 256)) {
-    throw new JsonRpcFailure(400, JSON_RPC.invalidRequest, 'Invalid Request: `method` must be a short string.');
+    throw new JsonRpcFailure(
+      400,
+      JSON_RPC.invalidRequest,
+      'Invalid Request: `method` must be a short string.',
+    );
   }
 }
 

@@ -59,7 +59,8 @@ export function registerRoomResources(server: McpServer, rooms: () => Promise<Ro
     new ResourceTemplate(PRESENCE_TEMPLATE, { list: list('presence') }),
     {
       title: 'Room presence',
-      description: 'Who is in an Atmosphere room (people and virtual members). Subscribe to hear of joins and leaves.',
+      description:
+        'Who is in an Atmosphere room (people and virtual members). Subscribe to hear of joins and leaves.',
       mimeType: 'application/json',
     },
     async (uri, variables) => {

@@ -36,24 +36,48 @@ describe('the request guard', () => {
 
   test('allowRemote with an allowed host serves remote clients, and still checks Host and Origin', () => {
     const open = new RequestGuard(
-      resolveSecurity({ allowRemote: true, allowedHosts: ['mcp.example.com'], allowedOrigins: ['https://app.example.com'] }),
+      resolveSecurity({
+        allowRemote: true,
+        allowedHosts: ['mcp.example.com'],
+        allowedOrigins: ['https://app.example.com'],
+      }),
       undefined,
       silentLogger,
     );
-    expect(refusal(() => open.checkOrigin(request('203.0.113.5', { host: 'mcp.example.com' })))).toBeUndefined();
-    expect(refusal(() => open.checkOrigin(request('203.0.113.5', { host: 'mcp.example.com:443', origin: 'https://app.example.com' })))).toBeUndefined();
+    expect(
+      refusal(() => open.checkOrigin(request('203.0.113.5', { host: 'mcp.example.com' }))),
+    ).toBeUndefined();
+    expect(
+      refusal(() =>
+        open.checkOrigin(
+          request('203.0.113.5', { host: 'mcp.example.com:443', origin: 'https://app.example.com' }),
+        ),
+      ),
+    ).toBeUndefined();
     expect(refusal(() => open.checkOrigin(request('203.0.113.5', { host: 'localhost' })))?.status).toBe(403);
-    expect(refusal(() => open.checkOrigin(request('203.0.113.5', { host: 'mcp.example.com', origin: 'https://evil.example' })))?.status).toBe(403);
+    expect(
+      refusal(() =>
+        open.checkOrigin(request('203.0.113.5', { host: 'mcp.example.com', origin: 'https://evil.example' })),
+      )?.status,
+    ).toBe(403);
   });
 
   test('a missing Host header and a loopback-looking rebinding name are refused', () => {
     expect(refusal(() => guard.checkOrigin(request('127.0.0.1', {})))?.status).toBe(403);
-    expect(refusal(() => guard.checkOrigin(request('127.0.0.1', { host: 'localhost.evil.example' })))?.status).toBe(403);
-    expect(refusal(() => guard.checkOrigin(request('127.0.0.1', { host: '127.0.0.1.nip.io' })))?.status).toBe(403);
+    expect(
+      refusal(() => guard.checkOrigin(request('127.0.0.1', { host: 'localhost.evil.example' })))?.status,
+    ).toBe(403);
+    expect(refusal(() => guard.checkOrigin(request('127.0.0.1', { host: '127.0.0.1.nip.io' })))?.status).toBe(
+      403,
+    );
   });
 
   test('the rate limit is a token bucket per key', () => {
-    const limited = new RequestGuard(resolveSecurity({ rateLimit: { perSecond: 10, burst: 2 } }), undefined, silentLogger);
+    const limited = new RequestGuard(
+      resolveSecurity({ rateLimit: { perSecond: 10, burst: 2 } }),
+      undefined,
+      silentLogger,
+    );
     expect([limited.take('a', 0), limited.take('a', 0), limited.take('a', 0)]).toEqual([true, true, false]);
     expect(limited.take('b', 0)).toBe(true);
     expect(limited.take('a', 100)).toBe(true);

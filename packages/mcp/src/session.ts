@@ -1,4 +1,5 @@
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { AnySchema, ZodRawShapeCompat } from '@modelcontextprotocol/sdk/server/zod-compat.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   SubscribeRequestSchema,
@@ -8,7 +9,13 @@ import {
 import type { RoomManager, VirtualMemberContext } from '@atmosphere/rooms';
 import type { Atmosphere } from '@atmosphere/runtime';
 import type { LogEventStore } from './event-store.ts';
-import type { AnyMcpPrompt, AnyMcpTool, McpPrincipal, McpResourceDefinition, McpServerOptions } from './options.ts';
+import type {
+  AnyMcpPrompt,
+  AnyMcpTool,
+  McpPrincipal,
+  McpResourceDefinition,
+  McpServerOptions,
+} from './options.ts';
 import { presenceRoom, registerRoomResources } from './room-resources.ts';
 import { type McpRequestExtra, type SessionScope, ToolCallContext } from './tool-context.ts';
 
@@ -102,7 +109,7 @@ export class McpSession {
     const run = async (args: unknown, extra: McpRequestExtra): Promise<CallToolResult> => {
       const context = this.#context(extra);
       try {
-        const result = toResult(await tool.execute(args as never, context));
+        const result = toResult(await tool.execute(args, context));
         context.settle();
         return result;
       } catch (error) {
@@ -119,10 +126,11 @@ export class McpSession {
     if (tool.inputSchema === undefined) {
       this.server.registerTool(tool.name, config, (extra: McpRequestExtra) => run({}, extra));
     } else {
-      this.server.registerTool(tool.name, { ...config, inputSchema: tool.inputSchema }, ((
-        args: unknown,
-        extra: McpRequestExtra,
-      ) => run(args, extra)) as never);
+      this.server.registerTool(
+        tool.name,
+        { ...config, inputSchema: tool.inputSchema as ZodRawShapeCompat | AnySchema },
+        ((args: unknown, extra: McpRequestExtra) => run(args, extra)) as never,
+      );
     }
   }
 
@@ -138,11 +146,11 @@ export class McpSession {
       );
       return;
     }
-    const list = resource.list;
+    const list = resource.list?.bind(resource);
     const template = new ResourceTemplate(resource.uri, {
       list: list
         ? async (extra) => ({
-            resources: (await list.call(resource, this.#context(extra))).map((item) => ({
+            resources: (await list(this.#context(extra))).map((item) => ({
               ...item,
               ...(resource.mimeType === undefined ? {} : { mimeType: resource.mimeType }),
             })),
@@ -159,11 +167,12 @@ export class McpSession {
       ...(prompt.title === undefined ? {} : { title: prompt.title }),
       ...(prompt.description === undefined ? {} : { description: prompt.description }),
     };
-    if (prompt.argsSchema === undefined) {
+    const argsSchema: unknown = prompt.argsSchema;
+    if (argsSchema === undefined) {
       this.server.registerPrompt(prompt.name, config, ((extra: McpRequestExtra) =>
         prompt.get({} as never, this.#context(extra))) as never);
     } else {
-      this.server.registerPrompt(prompt.name, { ...config, argsSchema: prompt.argsSchema }, ((
+      this.server.registerPrompt(prompt.name, { ...config, argsSchema: argsSchema as ZodRawShapeCompat }, ((
         args: unknown,
         extra: McpRequestExtra,
       ) => prompt.get(args as never, this.#context(extra))) as never);
@@ -225,7 +234,9 @@ export class McpSession {
     try {
       await this.#eventStore?.clear();
     } catch (error) {
-      this.#host.atmosphere.logger.warn('mcp: the events of an ended session could not be deleted', { error });
+      this.#host.atmosphere.logger.warn('mcp: the events of an ended session could not be deleted', {
+        error,
+      });
     }
   }
 }

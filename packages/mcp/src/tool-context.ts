@@ -1,5 +1,6 @@
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type * as Ai from '@atmosphere/ai';
 import type { StreamingSession } from '@atmosphere/ai';
 import type { Room, RoomManager, RoomMessage, VirtualMemberContext } from '@atmosphere/rooms';
 import type { RoomMetadata } from '@atmosphere/protocol';
@@ -65,7 +66,7 @@ export interface SessionScope {
   readonly members: Set<VirtualMemberContext>;
 }
 
-async function loadAi(): Promise<typeof import('@atmosphere/ai')> {
+async function loadAi(): Promise<typeof Ai> {
   try {
     return await import('@atmosphere/ai');
   } catch (error) {
@@ -100,7 +101,10 @@ export class ToolCallContext implements McpToolContext {
     return this.atmosphere.broadcast(topic, message);
   }
 
-  async stream(target: string | VirtualMemberContext, options: { sessionId?: string } = {}): Promise<StreamingSession> {
+  async stream(
+    target: string | VirtualMemberContext,
+    options: { sessionId?: string } = {},
+  ): Promise<StreamingSession> {
     const ai = await loadAi();
     const common = {
       signal: this.signal,
@@ -130,7 +134,8 @@ export class ToolCallContext implements McpToolContext {
   }
 
   async progress(progress: number, options: { total?: number; message?: string } = {}): Promise<void> {
-    const text = options.message ?? (options.total === undefined ? `${progress}` : `${progress}/${options.total}`);
+    const text =
+      options.message ?? (options.total === undefined ? `${progress}` : `${progress}/${options.total}`);
     for (const stream of this.#streams) if (!stream.closed) stream.progress(text);
     const token = this.extra._meta?.progressToken;
     if (token === undefined) return;
@@ -150,19 +155,23 @@ export class ToolCallContext implements McpToolContext {
     return manager.room(name);
   }
 
-  async joinRoom(roomName: string, memberId: string, options: JoinRoomOptions = {}): Promise<VirtualMemberContext> {
+  async joinRoom(
+    roomName: string,
+    memberId: string,
+    options: JoinRoomOptions = {},
+  ): Promise<VirtualMemberContext> {
     const room = await this.room(roomName);
     const members = this.#scope.members;
-    let seated: VirtualMemberContext | undefined;
+    const seat: { context?: VirtualMemberContext } = {};
     const context = room.joinVirtual({
       id: memberId,
       ...(options.metadata ? { metadata: options.metadata } : {}),
       onMessage: (message, memberContext) => options.onMessage?.(message, memberContext),
       onLeave: () => {
-        if (seated) members.delete(seated);
+        if (seat.context) members.delete(seat.context);
       },
     });
-    seated = context;
+    seat.context = context;
     members.add(context);
     return context;
   }

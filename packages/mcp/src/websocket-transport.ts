@@ -47,9 +47,15 @@ export class WebSocketServerTransport implements Transport {
     let id: string | number | null = null;
     try {
       if (isBinary) {
-        throw new JsonRpcFailure(400, JSON_RPC.invalidRequest, 'Invalid Request: MCP messages are text frames.');
+        throw new JsonRpcFailure(
+          400,
+          JSON_RPC.invalidRequest,
+          'Invalid Request: MCP messages are text frames.',
+        );
       }
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      const text = Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data as ArrayBuffer).toString('utf8');
       const value = parseJsonRpc(text, this.#options.maxJsonDepth);
       const first = Array.isArray(value) ? undefined : (value as { id?: unknown }).id;
       if (typeof first === 'string' || typeof first === 'number') id = first;
@@ -64,7 +70,11 @@ export class WebSocketServerTransport implements Transport {
       for (const item of Array.isArray(value) ? value : [value]) {
         const parsed = JSONRPCMessageSchema.safeParse(item);
         if (!parsed.success) {
-          throw new JsonRpcFailure(400, JSON_RPC.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message.');
+          throw new JsonRpcFailure(
+            400,
+            JSON_RPC.invalidRequest,
+            'Invalid Request: not a JSON-RPC 2.0 message.',
+          );
         }
         messages.push(parsed.data);
       }
@@ -89,7 +99,8 @@ export class WebSocketServerTransport implements Transport {
   }
 
   close(): Promise<void> {
-    if (!this.#closed && this.#socket.readyState <= this.#socket.OPEN) this.#socket.close(1001, 'MCP session closed');
+    if (!this.#closed && this.#socket.readyState <= this.#socket.OPEN)
+      this.#socket.close(1001, 'MCP session closed');
     this.#closedBySocket();
     return Promise.resolve();
   }

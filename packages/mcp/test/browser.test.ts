@@ -93,7 +93,7 @@ beforeAll(async () => {
   });
   await page.goto(fixture.atmosphere.url('/'));
   // Two handshakes and the room's join_ack.
-  await page.waitForFunction(() => (window as unknown as { state: PageState }).state.ready === 3);
+  await page.waitForFunction('window.state.ready === 3');
 }, 60_000);
 
 afterAll(async () => {
@@ -108,7 +108,7 @@ async function connectClient(): Promise<Client> {
 }
 
 function pageState(): Promise<PageState> {
-  return page.evaluate(() => (window as unknown as { state: PageState }).state);
+  return page.evaluate<PageState>('window.state');
 }
 
 test('a tool streams an answer: the browser shows every token exactly once, in order', async () => {
@@ -122,7 +122,7 @@ test('a tool streams an answer: the browser shows every token exactly once, in o
       { onprogress: (notification) => progress.push(notification.progress) },
     );
     expect(result.content).toEqual([{ type: 'text', text: tokens.join('') }]);
-    await page.waitForFunction(() => document.title === 'complete');
+    await page.waitForFunction('document.title === "complete"');
     expect(await page.textContent('#answer')).toBe(tokens.join(''));
     const state = await pageState();
     expect(state.tokens).toEqual(tokens);
@@ -142,10 +142,12 @@ test('a room member sees presence change because a tool seated (and unseated) a 
   try {
     expect((await pageState()).members).toEqual(['alice']);
     await client.callTool({ name: 'seat', arguments: { room: 'ops', member: 'mcp-bot' } });
-    await page.waitForFunction(() => document.querySelectorAll('#members li').length === 2);
-    expect(await page.$$eval('#members li', (items) => items.map((item) => item.textContent))).toEqual(['alice', 'mcp-bot']);
+    await page.waitForFunction('document.querySelectorAll("#members li").length === 2');
+    expect(
+      await page.evaluate('[...document.querySelectorAll("#members li")].map((item) => item.textContent)'),
+    ).toEqual(['alice', 'mcp-bot']);
     await client.callTool({ name: 'unseat', arguments: { room: 'ops', member: 'mcp-bot' } });
-    await page.waitForFunction(() => document.querySelectorAll('#members li').length === 1);
+    await page.waitForFunction('document.querySelectorAll("#members li").length === 1');
     expect((await pageState()).presence).toEqual(['join:mcp-bot', 'leave:mcp-bot']);
   } finally {
     await client.close();

@@ -24,13 +24,16 @@ import {
   type McpToolContext,
 } from '../src/index.ts';
 
-const IMAGE = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
+const IMAGE =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
 const AUDIO = 'UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA=';
 
 const JSON_SCHEMA_2020_12 = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   type: 'object' as const,
-  $defs: { address: { type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
+  $defs: {
+    address: { type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } },
+  },
   properties: { name: { type: 'string' }, address: { $ref: '#/$defs/address' } },
   additionalProperties: false,
 };
@@ -45,8 +48,13 @@ function pause(ms: number): Promise<void> {
 
 async function elicit(context: McpToolContext, params: ElicitRequest['params']): Promise<CallToolResult> {
   try {
-    const result = await context.extra.sendRequest({ method: 'elicitation/create', params }, ElicitResultSchema);
-    return textResult(`User response: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`);
+    const result = await context.extra.sendRequest(
+      { method: 'elicitation/create', params },
+      ElicitResultSchema,
+    );
+    return textResult(
+      `User response: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`,
+    );
   } catch (error) {
     return textResult(`Elicitation not supported or error: ${(error as Error).message}`);
   }
@@ -75,7 +83,11 @@ const tools: AnyMcpTool[] = [
       content: [
         {
           type: 'resource',
-          resource: { uri: 'test://embedded-resource', mimeType: 'text/plain', text: 'This is an embedded resource content.' },
+          resource: {
+            uri: 'test://embedded-resource',
+            mimeType: 'text/plain',
+            text: 'This is an embedded resource content.',
+          },
         },
       ],
     }),
@@ -102,9 +114,16 @@ const tools: AnyMcpTool[] = [
     name: 'test_tool_with_logging',
     description: 'Tests tool that emits log messages during execution',
     async execute(_args, context) {
-      for (const [index, data] of ['Tool execution started', 'Tool processing data', 'Tool execution completed'].entries()) {
+      for (const [index, data] of [
+        'Tool execution started',
+        'Tool processing data',
+        'Tool execution completed',
+      ].entries()) {
         if (index > 0) await pause(50);
-        await context.extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data } });
+        await context.extra.sendNotification({
+          method: 'notifications/message',
+          params: { level: 'info', data },
+        });
       }
       return 'Tool with logging executed successfully';
     },
@@ -129,7 +148,8 @@ const tools: AnyMcpTool[] = [
   }),
   mcpTool({
     name: 'test_reconnection',
-    description: 'Tests SSE stream disconnection and client reconnection (SEP-1699): the stream is closed mid-call.',
+    description:
+      'Tests SSE stream disconnection and client reconnection (SEP-1699): the stream is closed mid-call.',
     async execute(_args, context) {
       context.extra.closeSSEStream?.();
       await pause(100);
@@ -181,7 +201,12 @@ const tools: AnyMcpTool[] = [
             name: { type: 'string', description: 'User name', default: 'John Doe' },
             age: { type: 'integer', description: 'User age', default: 30 },
             score: { type: 'number', description: 'User score', default: 95.5 },
-            status: { type: 'string', description: 'User status', enum: ['active', 'inactive', 'pending'], default: 'active' },
+            status: {
+              type: 'string',
+              description: 'User status',
+              enum: ['active', 'inactive', 'pending'],
+              default: 'active',
+            },
             verified: { type: 'boolean', description: 'Verification status', default: true },
           },
           required: [],
@@ -197,7 +222,11 @@ const tools: AnyMcpTool[] = [
         requestedSchema: {
           type: 'object',
           properties: {
-            untitledSingle: { type: 'string', description: 'Select one option', enum: ['option1', 'option2', 'option3'] },
+            untitledSingle: {
+              type: 'string',
+              description: 'Select one option',
+              enum: ['option1', 'option2', 'option3'],
+            },
             titledSingle: {
               type: 'string',
               description: 'Select one option with titles',
@@ -257,7 +286,13 @@ const resources: McpResourceDefinition[] = [
     description: 'A static text resource for testing',
     mimeType: 'text/plain',
     read: () => ({
-      contents: [{ uri: 'test://static-text', mimeType: 'text/plain', text: 'This is the content of the static text resource.' }],
+      contents: [
+        {
+          uri: 'test://static-text',
+          mimeType: 'text/plain',
+          text: 'This is the content of the static text resource.',
+        },
+      ],
     }),
   },
   {
@@ -279,7 +314,11 @@ const resources: McpResourceDefinition[] = [
         {
           uri: uri.toString(),
           mimeType: 'application/json',
-          text: JSON.stringify({ id: variables['id'], templateTest: true, data: `Data for ID: ${String(variables['id'])}` }),
+          text: JSON.stringify({
+            id: variables['id'],
+            templateTest: true,
+            data: `Data for ID: ${String(variables['id'])}`,
+          }),
         },
       ],
     }),
@@ -290,7 +329,11 @@ const resources: McpResourceDefinition[] = [
     title: 'Watched Resource',
     description: 'A resource that auto-updates every 3 seconds',
     mimeType: 'text/plain',
-    read: () => ({ contents: [{ uri: 'test://watched-resource', mimeType: 'text/plain', text: 'Watched resource content' }] }),
+    read: () => ({
+      contents: [
+        { uri: 'test://watched-resource', mimeType: 'text/plain', text: 'Watched resource content' },
+      ],
+    }),
   },
 ];
 
@@ -299,15 +342,25 @@ const prompts = [
     name: 'test_simple_prompt',
     title: 'Simple Test Prompt',
     description: 'A simple prompt without arguments',
-    get: () => ({ messages: [{ role: 'user', content: { type: 'text', text: 'This is a simple prompt for testing.' } }] }),
+    get: () => ({
+      messages: [{ role: 'user', content: { type: 'text', text: 'This is a simple prompt for testing.' } }],
+    }),
   }),
   mcpPrompt({
     name: 'test_prompt_with_arguments',
     title: 'Prompt With Arguments',
     description: 'A prompt with required arguments',
-    argsSchema: { arg1: z.string().describe('First test argument'), arg2: z.string().describe('Second test argument') },
+    argsSchema: {
+      arg1: z.string().describe('First test argument'),
+      arg2: z.string().describe('Second test argument'),
+    },
     get: ({ arg1, arg2 }) => ({
-      messages: [{ role: 'user', content: { type: 'text', text: `Prompt with arguments: arg1='${arg1}', arg2='${arg2}'` } }],
+      messages: [
+        {
+          role: 'user',
+          content: { type: 'text', text: `Prompt with arguments: arg1='${arg1}', arg2='${arg2}'` },
+        },
+      ],
     }),
   }),
   mcpPrompt({
@@ -319,7 +372,14 @@ const prompts = [
       messages: [
         {
           role: 'user',
-          content: { type: 'resource', resource: { uri: resourceUri, mimeType: 'text/plain', text: 'Embedded resource content for testing.' } },
+          content: {
+            type: 'resource',
+            resource: {
+              uri: resourceUri,
+              mimeType: 'text/plain',
+              text: 'Embedded resource content for testing.',
+            },
+          },
         },
         { role: 'user', content: { type: 'text', text: 'Please process the embedded resource above.' } },
       ],
@@ -363,7 +423,8 @@ export function conformanceOptions(): Omit<McpServerOptions, 'path'> {
       // SEP-1613: one tool is listed with a raw JSON Schema 2020-12 (the SDK's 1.x tools take zod schemas
       // and would list a converted one); the others as the SDK converts them.
       server.server.setRequestHandler(ListToolsRequestSchema, () => {
-        const registered = (server as unknown as { _registeredTools: Record<string, ListedTool> })._registeredTools;
+        const registered = (server as unknown as { _registeredTools: Record<string, ListedTool> })
+          ._registeredTools;
         return {
           tools: Object.entries(registered)
             .filter(([, tool]) => tool.enabled)
@@ -372,7 +433,10 @@ export function conformanceOptions(): Omit<McpServerOptions, 'path'> {
                 return { name, description: tool.description, inputSchema: JSON_SCHEMA_2020_12 };
               }
               const inputSchema = tool.inputSchema
-                ? (toJsonSchemaCompat(tool.inputSchema, { strictUnions: true, pipeStrategy: 'input' }) as Tool['inputSchema'])
+                ? (toJsonSchemaCompat(tool.inputSchema, {
+                    strictUnions: true,
+                    pipeStrategy: 'input',
+                  }) as Tool['inputSchema'])
                 : { type: 'object' as const, properties: {} };
               return {
                 name,

@@ -14,7 +14,11 @@ import { conformanceOptions } from './conformance-server.ts';
  * installed version (`--suite all`: the active ones and the pending ones), against the running endpoint.
  */
 const require = createRequire(import.meta.url);
-const CLI = join(dirname(require.resolve('@modelcontextprotocol/conformance/package.json')), 'dist', 'index.js');
+const CLI = join(
+  dirname(require.resolve('@modelcontextprotocol/conformance/package.json')),
+  'dist',
+  'index.js',
+);
 
 /** Scenarios whose checks may end in warnings, and why (README: "Conformance"). */
 const WARNINGS_ALLOWED: Record<string, string> = {
@@ -62,14 +66,38 @@ test('every server scenario of the official conformance suite passes', async () 
   }
   expect([...results.keys()].sort()).toEqual(
     [
-      'completion-complete', 'dns-rebinding-protection', 'elicitation-sep1034-defaults', 'elicitation-sep1330-enums',
-      'json-schema-2020-12', 'logging-set-level', 'ping', 'prompts-get-embedded-resource', 'prompts-get-simple',
-      'prompts-get-with-args', 'prompts-get-with-image', 'prompts-list', 'resources-list', 'resources-read-binary',
-      'resources-read-text', 'resources-subscribe', 'resources-templates-read', 'resources-unsubscribe',
-      'server-initialize', 'server-sse-multiple-streams', 'server-sse-polling', 'tools-call-audio',
-      'tools-call-elicitation', 'tools-call-embedded-resource', 'tools-call-error', 'tools-call-image',
-      'tools-call-mixed-content', 'tools-call-sampling', 'tools-call-simple-text', 'tools-call-with-logging',
-      'tools-call-with-progress', 'tools-list',
+      'completion-complete',
+      'dns-rebinding-protection',
+      'elicitation-sep1034-defaults',
+      'elicitation-sep1330-enums',
+      'json-schema-2020-12',
+      'logging-set-level',
+      'ping',
+      'prompts-get-embedded-resource',
+      'prompts-get-simple',
+      'prompts-get-with-args',
+      'prompts-get-with-image',
+      'prompts-list',
+      'resources-list',
+      'resources-read-binary',
+      'resources-read-text',
+      'resources-subscribe',
+      'resources-templates-read',
+      'resources-unsubscribe',
+      'server-initialize',
+      'server-sse-multiple-streams',
+      'server-sse-polling',
+      'tools-call-audio',
+      'tools-call-elicitation',
+      'tools-call-embedded-resource',
+      'tools-call-error',
+      'tools-call-image',
+      'tools-call-mixed-content',
+      'tools-call-sampling',
+      'tools-call-simple-text',
+      'tools-call-with-logging',
+      'tools-call-with-progress',
+      'tools-list',
     ].sort(),
   );
   let successes = 0;

@@ -41,6 +41,11 @@ async function connect(kind: TransportKind): Promise<Client> {
   return client;
 }
 
+function contentText(contents: readonly ({ text: string } | { blob: string })[]): string {
+  const first = contents[0];
+  return first && 'text' in first ? first.text : '';
+}
+
 function text(result: unknown): string {
   const content = (result as CallToolResult).content[0];
   return content?.type === 'text' ? content.text : '';
@@ -51,7 +56,14 @@ describe.each(['streamable-http', 'websocket'] as const)('the SDK client over %s
     const client = await connect(kind);
     try {
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name)).toEqual(['echo', 'announce', 'count', 'seat', 'unseat', 'stream_answer']);
+      expect(tools.map((t) => t.name)).toEqual([
+        'echo',
+        'announce',
+        'count',
+        'seat',
+        'unseat',
+        'stream_answer',
+      ]);
       expect(tools[0]?.inputSchema.properties).toHaveProperty('text');
       expect(text(await client.callTool({ name: 'echo', arguments: { text: 'hello' } }))).toBe('echo: hello');
       const invalid = await client.callTool({ name: 'echo', arguments: { text: 42 } });
@@ -88,12 +100,12 @@ describe.each(['streamable-http', 'websocket'] as const)('the SDK client over %s
       const { resources } = await client.listResources();
       expect(resources.map((r) => r.uri)).toContain(uri);
       const before = await client.readResource({ uri });
-      expect(JSON.parse(String(before.contents[0]?.text))).toEqual({ room, members: [] });
+      expect(JSON.parse(contentText(before.contents))).toEqual({ room, members: [] });
       await client.subscribeResource({ uri });
       await client.callTool({ name: 'seat', arguments: { room, member: 'bot' } });
       expect(await updates.next()).toBe(uri);
       const after = await client.readResource({ uri });
-      expect(JSON.parse(String(after.contents[0]?.text))).toEqual({
+      expect(JSON.parse(contentText(after.contents))).toEqual({
         room,
         members: [{ id: 'bot', metadata: { name: 'bot' }, virtual: true }],
       });
@@ -113,7 +125,8 @@ describe.each(['streamable-http', 'websocket'] as const)('the SDK client over %s
     const client = await connect(kind);
     await client.callTool({ name: 'seat', arguments: { room, member: 'helper' } });
     expect(fixture.rooms.room(room).has('helper')).toBe(true);
-    if (kind === 'streamable-http') await (client.transport as StreamableHTTPClientTransport).terminateSession();
+    if (kind === 'streamable-http')
+      await (client.transport as StreamableHTTPClientTransport).terminateSession();
     await client.close();
     await eventually(() => !fixture.rooms.room(room).has('helper'));
   });

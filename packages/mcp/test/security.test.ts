@@ -48,7 +48,11 @@ const BOB = { authorization: 'Bearer token-bob' };
 function expectJsonRpcError(answer: RawResponse, status: number, code: number): Record<string, unknown> {
   expect(answer.status).toBe(status);
   expect(answer.headers['content-type']).toBe('application/json');
-  const body = JSON.parse(answer.body) as { jsonrpc: string; error: { code: number; message: string }; id: unknown };
+  const body = JSON.parse(answer.body) as {
+    jsonrpc: string;
+    error: { code: number; message: string };
+    id: unknown;
+  };
   expect(body.jsonrpc).toBe('2.0');
   expect(body.error.code).toBe(code);
   expect(body.error.message.length).toBeGreaterThan(0);
@@ -56,7 +60,11 @@ function expectJsonRpcError(answer: RawResponse, status: number, code: number): 
   return body;
 }
 
-async function post(session: string, body: string, headers: Record<string, string> = ALICE): Promise<RawResponse> {
+async function post(
+  session: string,
+  body: string,
+  headers: Record<string, string> = ALICE,
+): Promise<RawResponse> {
   return raw(fixture.url, {
     headers: { ...POST_HEADERS, ...headers, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' },
     body,
@@ -67,9 +75,17 @@ async function post(session: string, body: string, headers: Record<string, strin
 async function stillServes(session: string): Promise<void> {
   const answer = await post(
     session,
-    JSON.stringify({ jsonrpc: '2.0', id: 'alive', method: 'tools/call', params: { name: 'echo', arguments: { text: 'ok' } } }),
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id: 'alive',
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'ok' } },
+    }),
   );
-  expect(messagesOf(answer).at(-1)).toMatchObject({ id: 'alive', result: { content: [{ type: 'text', text: 'echo: ok' }] } });
+  expect(messagesOf(answer).at(-1)).toMatchObject({
+    id: 'alive',
+    result: { content: [{ type: 'text', text: 'echo: ok' }] },
+  });
 }
 
 describe('DNS rebinding and origin', () => {
@@ -152,7 +168,12 @@ describe('bearer tokens and sessions', () => {
 describe('limits', () => {
   test('a body over the size limit gets 413 without being read to the end', async () => {
     const session = await rawSession(fixture.url, ALICE);
-    const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(20_000) } });
+    const big = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'ping',
+      params: { pad: 'x'.repeat(20_000) },
+    });
     expectJsonRpcError(await post(session, big), 413, -32600);
     await stillServes(session);
   });
@@ -183,21 +204,39 @@ describe('hostile JSON-RPC gets JSON-RPC errors and nothing else', () => {
     ['null', 'null', 400, -32600],
     ['an empty batch', '[]', 400, -32600],
     ['a batch of junk', '[1, "two", null, {"x": 3}]', 400, -32600],
-    ['a batch of 100 pings', JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'ping' }))), 400, -32600],
+    [
+      'a batch of 100 pings',
+      JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'ping' }))),
+      400,
+      -32600,
+    ],
     ['a wrong jsonrpc version', '{"jsonrpc":"1.0","id":1,"method":"ping"}', 400, -32600],
-    ['a huge string id', JSON.stringify({ jsonrpc: '2.0', id: 'i'.repeat(10_000), method: 'ping' }), 400, -32600],
+    [
+      'a huge string id',
+      JSON.stringify({ jsonrpc: '2.0', id: 'i'.repeat(10_000), method: 'ping' }),
+      400,
+      -32600,
+    ],
     ['a huge numeric id', '{"jsonrpc":"2.0","id":1e300,"method":"ping"}', 400, -32600],
     ['a fractional id', '{"jsonrpc":"2.0","id":1.5,"method":"ping"}', 400, -32600],
     ['an object id', '{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}', 400, -32600],
     ['a non-string method', '{"jsonrpc":"2.0","id":1,"method":42}', 400, -32600],
-    ['deep params', `{"jsonrpc":"2.0","id":1,"method":"ping","params":${'['.repeat(200)}${']'.repeat(200)}}`, 400, -32700],
+    [
+      'deep params',
+      `{"jsonrpc":"2.0","id":1,"method":"ping","params":${'['.repeat(200)}${']'.repeat(200)}}`,
+      400,
+      -32700,
+    ],
   ])('%s', async (_name, body, status, code) => {
     expectJsonRpcError(await post(session, body), status, code);
     await stillServes(session);
   });
 
   test('an unknown method is answered "method not found"', async () => {
-    const answer = await post(session, JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/explode', params: {} }));
+    const answer = await post(
+      session,
+      JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/explode', params: {} }),
+    );
     expect(messagesOf(answer)).toEqual([
       { jsonrpc: '2.0', id: 9, error: { code: -32601, message: 'Method not found' } },
     ]);
@@ -208,7 +247,10 @@ describe('hostile JSON-RPC gets JSON-RPC errors and nothing else', () => {
       '{"jsonrpc":"2.0","id":"p","method":"tools/call","__proto__":{"polluted":1},' +
       '"params":{"name":"echo","constructor":{"prototype":{"polluted":2}},"arguments":{"text":"safe","__proto__":{"polluted":3}}}}';
     const answer = await post(session, body);
-    expect(messagesOf(answer).at(-1)).toMatchObject({ id: 'p', result: { content: [{ type: 'text', text: 'echo: safe' }] } });
+    expect(messagesOf(answer).at(-1)).toMatchObject({
+      id: 'p',
+      result: { content: [{ type: 'text', text: 'echo: safe' }] },
+    });
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     expect(Object.prototype).not.toHaveProperty('polluted');
   });
@@ -231,7 +273,9 @@ describe('hostile JSON-RPC gets JSON-RPC errors and nothing else', () => {
   test('over WebSocket: junk frames get JSON-RPC errors, the socket stays open and keeps serving', async () => {
     const socket = new WebSocket(fixture.wsUrl, 'mcp', { headers: ALICE });
     const inbox = new Inbox<Record<string, unknown>>();
-    socket.on('message', (data: Buffer) => inbox.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>));
+    socket.on('message', (data: Buffer) =>
+      inbox.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>),
+    );
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', reject);
@@ -248,8 +292,18 @@ describe('hostile JSON-RPC gets JSON-RPC errors and nothing else', () => {
       expect(await inbox.next()).toMatchObject({ id: null, error: { code: -32700 } });
       socket.send(Buffer.from([1, 2, 3]), { binary: true });
       expect(await inbox.next()).toMatchObject({ id: null, error: { code: -32600 } });
-      send(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'initialize', params: JSON.parse(INITIALIZE).params }));
-      expect(await inbox.next()).toMatchObject({ id: 4, result: { serverInfo: { name: 'atmosphere-test' } } });
+      send(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 4,
+          method: 'initialize',
+          params: JSON.parse(INITIALIZE).params,
+        }),
+      );
+      expect(await inbox.next()).toMatchObject({
+        id: 4,
+        result: { serverInfo: { name: 'atmosphere-test' } },
+      });
       send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
       send(JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'no/such/method' }));
       expect(await inbox.next()).toMatchObject({ id: 5, error: { code: -32601 } });
@@ -268,7 +322,9 @@ describe('hostile JSON-RPC gets JSON-RPC errors and nothing else', () => {
       socket.once('error', reject);
     });
     const closed = new Promise<number>((resolve) => socket.once('close', (code: number) => resolve(code)));
-    socket.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(20_000) } }));
+    socket.send(
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(20_000) } }),
+    );
     expect(await closed).toBe(1009);
   });
 });
