@@ -172,10 +172,12 @@ export class McpSession {
       this.server.registerPrompt(prompt.name, config, ((extra: McpRequestExtra) =>
         prompt.get({} as never, this.#context(extra))) as never);
     } else {
-      this.server.registerPrompt(prompt.name, { ...config, argsSchema: argsSchema as ZodRawShapeCompat }, ((
-        args: unknown,
-        extra: McpRequestExtra,
-      ) => prompt.get(args as never, this.#context(extra))) as never);
+      const shape = argsSchema as ZodRawShapeCompat;
+      this.server.registerPrompt<ZodRawShapeCompat>(
+        prompt.name,
+        { ...config, argsSchema: shape },
+        (args: unknown, extra: McpRequestExtra) => prompt.get(args as never, this.#context(extra)),
+      );
     }
   }
 
