@@ -62,8 +62,7 @@ function onAiFrame(frame) {
 subscribe('/dashboard/feed', {
   onStatus: (status) => ($('feed-status').textContent = status),
   onMessage(message) {
-    /** @type {Frame} */
-    const frame = JSON.parse(message);
+    const frame = /** @type {Frame} */ (/** @type {unknown} */ (JSON.parse(message)));
     if (frame.type === 'announcement') {
       $('announcements').prepend(element('li', `announcement ${frame.level ?? 'info'}`, String(frame.text)));
     } else if (typeof frame.sessionId === 'string') onAiFrame(frame);
@@ -86,8 +85,9 @@ subscribe('/rooms', {
       }),
     ),
   onMessage(message) {
-    /** @type {Frame & { data?: { text?: string } }} */
-    const frame = JSON.parse(message);
+    const frame = /** @type {Frame & { data?: { text?: string } }} */ (
+      /** @type {unknown} */ (JSON.parse(message))
+    );
     if (frame.type === 'join_ack') {
       members = (frame.members ?? []).map((m) => m.id);
       renderMembers();
