@@ -62,7 +62,9 @@ function onAiFrame(frame) {
 subscribe('/dashboard/feed', {
   onStatus: (status) => ($('feed-status').textContent = status),
   onMessage(message) {
-    const frame = /** @type {Frame} */ (/** @type {unknown} */ (JSON.parse(message)));
+    /** @type {unknown} */
+    const parsed = JSON.parse(message);
+    const frame = /** @type {Frame} */ (parsed);
     if (frame.type === 'announcement') {
       $('announcements').prepend(element('li', `announcement ${frame.level ?? 'info'}`, String(frame.text)));
     } else if (typeof frame.sessionId === 'string') onAiFrame(frame);
@@ -85,9 +87,9 @@ subscribe('/rooms', {
       }),
     ),
   onMessage(message) {
-    const frame = /** @type {Frame & { data?: { text?: string } }} */ (
-      /** @type {unknown} */ (JSON.parse(message))
-    );
+    /** @type {unknown} */
+    const parsed = JSON.parse(message);
+    const frame = /** @type {Frame & { data?: { text?: string } }} */ (parsed);
     if (frame.type === 'join_ack') {
       members = (frame.members ?? []).map((m) => m.id);
       renderMembers();
