@@ -1,8 +1,14 @@
 import { request as httpRequest } from 'node:http';
-import { recordingLogger, startForSelection, startTestAtmosphere } from '@atmosphere/runtime/testing';
+import { defineProvider, type LogEntry, MemoryStreamLog, type StreamPosition } from '@atmosphere/runtime/spi';
+import {
+  eventually,
+  recordingLogger,
+  startForSelection,
+  startTestAtmosphere,
+} from '@atmosphere/runtime/testing';
 import { expect, test } from 'vitest';
-import { mcpServer } from '../src/index.ts';
-import { POST_HEADERS, raw, rawSession, startFixture } from './helpers.ts';
+import { mcpEndpoints, mcpServer } from '../src/index.ts';
+import { POST_HEADERS, raw, rawSession, startFixture, TEST_TOOLS } from './helpers.ts';
 
 /** Opens the session's GET stream; resolves how it ended: 'end' (the server ended it) or 'aborted'. */
 function openStream(
@@ -124,6 +130,65 @@ test('invalid options are refused with the option named', async () => {
     expect(() =>
       mcpServer(atmosphere, { path: '/mcp', name: 'n', version: '1', security: { maxSessions: 0 } }),
     ).toThrow(/security\.maxSessions/);
+  } finally {
+    await atmosphere.close();
+  }
+});
+
+/** A store standing for a durable one: the memory log under another name, counting what MCP appends. */
+class CountingLog extends MemoryStreamLog {
+  override readonly name = 'counting';
+  readonly appended = new Map<string, number>();
+
+  override append(stream: string, entries: readonly LogEntry[]): StreamPosition {
+    this.appended.set(stream, (this.appended.get(stream) ?? 0) + entries.length);
+    return super.append(stream, entries);
+  }
+}
+
+test('stream events go to the stream log the registry selected, and are deleted when the session ends', async () => {
+  const log = new CountingLog();
+  const atmosphere = await startTestAtmosphere({
+    providers: [
+      mcpEndpoints(),
+      defineProvider({
+        kind: 'stream-log',
+        name: 'counting',
+        priority: 10,
+        isAvailable: () => true,
+        create: () => log,
+      }),
+    ],
+  });
+  try {
+    const endpoint = mcpServer(atmosphere, {
+      path: '/mcp',
+      name: 'n',
+      version: '1',
+      rooms: false,
+      tools: TEST_TOOLS,
+    });
+    expect(endpoint.describe().resumability).toEqual({ log: 'counting', durable: false });
+    const url = atmosphere.url('/mcp');
+    const session = await rawSession(url);
+    const headers = { ...POST_HEADERS, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+    const call = await raw(url, {
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 3,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'x' } },
+      }),
+    });
+    expect(call.status).toBe(200);
+    const streams = [...log.appended.keys()].filter((key) => key.startsWith(`mcp:/mcp:${session}:`));
+    // initialize's stream and the call's: a priming event and the answer each.
+    expect(streams).toHaveLength(2);
+    for (const stream of streams) expect(log.appended.get(stream)).toBe(2);
+    const end = await raw(url, { method: 'DELETE', headers });
+    expect(end.status).toBe(200);
+    await eventually(() => streams.every((stream) => log.state(stream) === undefined));
   } finally {
     await atmosphere.close();
   }
