@@ -1,5 +1,15 @@
 import { request as httpRequest } from 'node:http';
-import { defineProvider, type LogEntry, MemoryStreamLog, type StreamPosition } from '@atmosphere/runtime/spi';
+import {
+  type Awaitable,
+  defineProvider,
+  type LogEntry,
+  type LogRead,
+  type LogReadOptions,
+  MemoryStreamLog,
+  type StreamLog,
+  type StreamPosition,
+  type StreamState,
+} from '@atmosphere/runtime/spi';
 import {
   eventually,
   recordingLogger,
@@ -136,13 +146,36 @@ test('invalid options are refused with the option named', async () => {
 });
 
 /** A store standing for a durable one: the memory log under another name, counting what MCP appends. */
-class CountingLog extends MemoryStreamLog {
-  override readonly name = 'counting';
+class CountingLog implements StreamLog {
+  readonly name = 'counting';
+  readonly durable = false;
+  readonly shared = false;
   readonly appended = new Map<string, number>();
+  readonly #inner = new MemoryStreamLog();
 
-  override append(stream: string, entries: readonly LogEntry[]): StreamPosition {
+  append(stream: string, entries: readonly LogEntry[]): Awaitable<StreamPosition> {
     this.appended.set(stream, (this.appended.get(stream) ?? 0) + entries.length);
-    return super.append(stream, entries);
+    return this.#inner.append(stream, entries);
+  }
+
+  read(stream: string, after: number, options?: LogReadOptions): Awaitable<LogRead | undefined> {
+    return this.#inner.read(stream, after, options);
+  }
+
+  state(stream: string): Awaitable<StreamState | undefined> {
+    return this.#inner.state(stream);
+  }
+
+  trim(stream: string, before: number): Awaitable<void> {
+    return this.#inner.trim(stream, before);
+  }
+
+  delete(stream: string): Awaitable<void> {
+    return this.#inner.delete(stream);
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
   }
 }
 
