@@ -108,6 +108,17 @@ export const TEST_TOOLS = [
       return tokens.join('');
     },
   }),
+  mcpTool({
+    name: 'room_answer',
+    description: 'Seats a member in a room and streams an answer there as that member.',
+    inputSchema: { room: z.string(), member: z.string(), tokens: z.array(z.string()).max(200) },
+    async execute({ room, member, tokens }, context) {
+      const seat = await context.joinRoom(room, member);
+      const session = await context.stream(seat);
+      for (const token of tokens) session.send(token);
+      return tokens.join('');
+    },
+  }),
 ];
 
 export async function startFixture(options: Partial<McpServerOptions> = {}): Promise<Fixture> {

@@ -63,6 +63,7 @@ describe.each(['streamable-http', 'websocket'] as const)('the SDK client over %s
         'seat',
         'unseat',
         'stream_answer',
+        'room_answer',
       ]);
       expect(tools[0]?.inputSchema.properties).toHaveProperty('text');
       expect(text(await client.callTool({ name: 'echo', arguments: { text: 'hello' } }))).toBe('echo: hello');
