@@ -34,7 +34,7 @@ async function connect(): Promise<Client> {
 
 test('a tool streams into a room as a virtual member: members get the tagged AI frames in order', async () => {
   const member = await connectTestClient(fixture.atmosphere.url('/rooms'), 'websocket');
-  member.send(JSON.stringify({ type: 'join', room: 'studio', memberId: 'viewer', metadata: {} }));
+  await member.send(JSON.stringify({ type: 'join', room: 'studio', memberId: 'viewer', metadata: {} }));
   expect(JSON.parse(await member.messages.next())).toMatchObject({ type: 'join_ack', room: 'studio' });
   const client = await connect();
   try {
@@ -95,7 +95,7 @@ test('sessions past maxSessions get 503; an idle session is closed after session
     expect(refused.status).toBe(503);
     expect(JSON.parse(refused.body)).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32000 } });
     // Nothing more is asked of it: the sweep closes it, and a new session can start.
-    await eventually(() => endpoint.sessionCount === 0, 5_000);
+    await eventually(() => endpoint.sessionCount === 0, 'the idle session to close');
     await rawSession(url);
     expect(endpoint.sessionCount).toBe(1);
   } finally {
