@@ -53,6 +53,8 @@ const RULES: Record<string, PackageRules> = {
   rooms: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   redis: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   kafka: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
+  // ai and rooms are optional peers of mcp: imported for their types, loaded with import() when present.
+  mcp: { packages: ['@atmosphere/protocol', '@atmosphere/runtime', '@atmosphere/ai', '@atmosphere/rooms'] },
   'adapter-vercel-ai': {
     // `/chat` runs in browsers: the client and the protocol only, no node: module.
     packages: [

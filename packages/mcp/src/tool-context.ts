@@ -5,7 +5,7 @@ import type { StreamingSession } from '@atmosphere/ai';
 import type { Room, RoomManager, RoomMessage, VirtualMemberContext } from '@atmosphere/rooms';
 import type { RoomMetadata } from '@atmosphere/protocol';
 import { AtmosphereError, type Atmosphere } from '@atmosphere/runtime';
-import type { McpPrincipal } from './options.ts';
+import type { McpPrincipal } from './principal.ts';
 
 /** The SDK's per-request extra (signal, session id, `sendNotification`, `_meta.progressToken`, …). */
 export type McpRequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
