@@ -233,7 +233,13 @@ export class LangChainRuntime implements AgentRuntime {
       { ...format.jsonSchema, title: format.name },
       { name: format.name, method: 'jsonSchema' },
     );
-    const entity: unknown = await runnable.invoke([...messages], { signal });
+    // Streamed rather than invoked: a streamed call never falls back to the provider's non-streaming path
+    // (ChatOpenAI with `streaming: true` would estimate tokens with a downloaded tokenizer). The parser yields
+    // partial objects as the JSON arrives; the last one is the answer.
+    let entity: unknown;
+    for await (const partial of await runnable.stream([...messages], { signal })) entity = partial;
+    if (entity === undefined)
+      throw aiError('STRUCTURED_OUTPUT_INVALID', 'The LangChain model gave no structured answer.');
     session.send(JSON.stringify(entity));
   }
 
