@@ -7,8 +7,8 @@ import {
   type ReplayStep,
   startReplayServer,
 } from '@atmosphere/ai/testing';
-import { ChatOpenAI } from '@langchain/openai';
 import { LangChainRuntime } from '../src/index.ts';
+import { chatOpenAi } from './helpers.ts';
 
 // Real OpenAI chat-completions streams, replayed by a local server, flowing through @langchain/openai.
 const steps: Record<ContractScenario, ReplayStep[]> = {
@@ -58,18 +58,6 @@ const steps: Record<ContractScenario, ReplayStep[]> = {
 };
 
 if (CONTRACT_ENTITY.city !== 'Montreal') throw new Error('the transcripts above follow the contract constants');
-
-/** ChatOpenAI pointed at a replay server (no retries: the error scenario must fail at once). */
-export function chatOpenAi(baseUrl: string): ChatOpenAI {
-  return new ChatOpenAI({
-    model: 'gpt-4o-mini',
-    apiKey: 'sk-contract-0000000000000000',
-    configuration: { baseURL: baseUrl },
-    maxRetries: 0,
-    streaming: true,
-    streamUsage: true,
-  });
-}
 
 agentRuntimeContract({
   name: 'langchain over ChatOpenAI and a replay server',
