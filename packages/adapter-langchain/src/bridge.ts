@@ -75,7 +75,24 @@ function toolResult(output: unknown): unknown {
   return output;
 }
 
+interface RequestedCall {
+  readonly id: string;
+  readonly name: string;
+  readonly args: string;
+}
+
+/** The id of the model's pending call this tool run answers (same name and arguments first), removed. */
+function takeRequested(requested: RequestedCall[], name: string, args: string): string | undefined {
+  let index = requested.findIndex((call) => call.name === name && call.args === args);
+  if (index < 0) index = requested.findIndex((call) => call.name === name);
+  if (index < 0) return undefined;
+  const [call] = requested.splice(index, 1);
+  return call?.id;
+}
+
 function wantsStep(steps: boolean | readonly string[], node: string): boolean {
+  // LangGraph's own nodes (`__start__`, `__end__`) are plumbing, not steps of the application.
+  if (node.startsWith('__')) return false;
   return steps === true || (Array.isArray(steps) && steps.includes(node));
 }
 
@@ -83,6 +100,7 @@ function wantsStep(steps: boolean | readonly string[], node: string): boolean {
  * Streams an existing LangChain runnable — a chain, an agent, a compiled LangGraph graph — into a
  * {@link StreamingSession}, through `streamEvents` (v2):
  * - `on_chat_model_stream` → `streaming-text` (the chunk's text) and tool-call deltas (`tool_call_chunks`);
+ *   a model that does not stream has its whole text sent at `on_chat_model_end`;
  * - `on_tool_start` / `on_tool_end` / `on_tool_error` → `tool-start` / `tool-result` / `tool-error` events;
  * - `on_chain_start` of a LangGraph node → an `agent-step` event (`stepName` = the node, `data.step`);
  * - a custom event named `progress` (`dispatchCustomEvent('progress', 'Searching…')`) → a `progress` frame;
@@ -104,6 +122,9 @@ export async function streamRunnable<Input>(
   const end = options.end ?? true;
   const seenSteps: string[] = [];
   const toolNames = new Map<string, string>();
+  const callIds = new Map<string, string>();
+  const requested: RequestedCall[] = [];
+  const streamedRuns = new Set<string>();
   let text = '';
   let toolCalls = 0;
   let usage: TokenUsage | undefined;
@@ -118,6 +139,7 @@ export async function streamRunnable<Input>(
           const piece = textOf(chunk?.content);
           if (piece !== '') {
             text += piece;
+            streamedRuns.add(event.run_id);
             session.send(piece);
           }
           for (const part of chunk?.tool_call_chunks ?? [])
@@ -125,17 +147,38 @@ export async function streamRunnable<Input>(
           break;
         }
         case 'on_chat_model_end': {
-          const output = event.data.output as { usage_metadata?: Parameters<typeof toTokenUsage>[0] } | undefined;
+          const output = event.data.output as
+            | {
+                usage_metadata?: Parameters<typeof toTokenUsage>[0];
+                tool_calls?: { id?: string; name: string; args: unknown }[];
+                content?: unknown;
+              }
+            | undefined;
           usage = addUsage(usage, toTokenUsage(output?.usage_metadata));
+          // A model that does not stream hands its whole answer over at the end.
+          if (!streamedRuns.has(event.run_id)) {
+            const whole = textOf(output?.content);
+            if (whole !== '') {
+              text += whole;
+              session.send(whole);
+            }
+          }
+          streamedRuns.delete(event.run_id);
+          for (const call of output?.tool_calls ?? [])
+            if (call.id) requested.push({ id: call.id, name: call.name, args: JSON.stringify(call.args) });
           break;
         }
         case 'on_tool_start': {
           toolCalls++;
           toolNames.set(event.run_id, event.name);
-          const toolCallId = toolCallIdOf(event.data.input) ?? event.run_id;
+          const args = toolArguments(event.data.input);
+          // A tool node hands the tool its arguments only: its call id is the model's request it answers.
+          const toolCallId =
+            toolCallIdOf(event.data.input) ?? takeRequested(requested, event.name, JSON.stringify(args)) ?? event.run_id;
+          callIds.set(event.run_id, toolCallId);
           session.emit({
             event: 'tool-start',
-            data: { toolName: event.name, arguments: toolArguments(event.data.input), toolCallId },
+            data: { toolName: event.name, arguments: args, toolCallId },
           });
           break;
         }
@@ -150,7 +193,7 @@ export async function streamRunnable<Input>(
             data: {
               toolName: event.name,
               result: toolResult(output),
-              toolCallId: typeof id === 'string' ? id : event.run_id,
+              toolCallId: typeof id === 'string' ? id : (callIds.get(event.run_id) ?? event.run_id),
             },
           });
           break;
@@ -162,7 +205,7 @@ export async function streamRunnable<Input>(
             data: {
               toolName: toolNames.get(event.run_id) ?? event.name,
               error: error instanceof Error ? error.message : String(error),
-              toolCallId: toolCallIdOf(event.data.input) ?? event.run_id,
+              toolCallId: callIds.get(event.run_id) ?? event.run_id,
             },
           });
           break;
