@@ -13,11 +13,33 @@ export const GOOGLE_GENAI_CAPABILITY_NOTES: Readonly<Record<AgentCapability, str
   cancellation: '`config.abortSignal`: the HTTP request is aborted',
 };
 
-/** The capability table of the README: every SPI capability, declared or not, and how. */
+/**
+ * Features beyond the SPI's capability vocabulary, and whether the adapter has them (the names the SPI may
+ * adopt; until then they are documented here, not declared).
+ */
+export const GOOGLE_GENAI_FEATURES: Readonly<Record<string, string>> = {
+  'tool-call-deltas': 'yes: the Gemini API hands each `functionCall` over whole, sent as one `ai.toolCall.delta.<id>` (Vertex `partialArgs` streaming is not used)',
+  'reasoning-deltas': 'yes: thought-summary parts (`thought: true`) become `reasoning-delta` events, never answer text',
+  'vision / multi-modal input': 'no: the context carries text messages only',
+  'prompt-caching hints': 'reported, not set: `cachedContentTokenCount` becomes `ai.tokens.cached_input`',
+  'per-request retry': 'the SDK\'s `retryOptions.attempts` (option `attempts`, default 2)',
+  'agent orchestration': 'no',
+};
+
+/** The capability table of the README: every SPI capability, declared or not, and how; then the features beyond it. */
 export function capabilityTable(): string {
   const rows = AGENT_CAPABILITIES.map(
     (capability) =>
       `| \`${capability}\` | ${GOOGLE_GENAI_CAPABILITIES.has(capability) ? 'yes' : 'no'} | ${GOOGLE_GENAI_CAPABILITY_NOTES[capability]} |`,
   );
-  return ['| Capability | Declared | How |', '|---|---|---|', ...rows].join('\n');
+  const features = Object.entries(GOOGLE_GENAI_FEATURES).map(([name, how]) => `| ${name} | ${how} |`);
+  return [
+    '| Capability | Declared | How |',
+    '|---|---|---|',
+    ...rows,
+    '',
+    '| Beyond the SPI vocabulary | Status |',
+    '|---|---|',
+    ...features,
+  ].join('\n');
 }

@@ -123,6 +123,23 @@ describe('the Google GenAI runtime against replayed Gemini streams', () => {
     ]);
   });
 
+  test('thought summaries become reasoning-delta events, never answer text', async () => {
+    const line = (parts: unknown[], finishReason?: string) =>
+      `data: ${JSON.stringify({ candidates: [{ content: { parts, role: 'model' }, index: 0, ...(finishReason ? { finishReason } : {}) }], modelVersion: 'gemini-2.5-flash' })}\r\n\r\n`;
+    server.enqueue({
+      kind: 'sse',
+      body:
+        line([{ text: '**Weighing the options**', thought: true }]) +
+        line([{ text: 'Take the train.' }], 'STOP'),
+    });
+    const frames = await run('Train or plane?');
+    expect(frames.flatMap((f) => (f.type === 'streaming-text' ? [f.data] : []))).toEqual(['Take the train.']);
+    expect(frames.flatMap((f) => (f.type === 'event' && f.event === 'reasoning-delta' ? [f.data] : []))).toEqual([
+      { text: '**Weighing the options**' },
+    ]);
+    expect(frames.at(-1)?.type).toBe('complete');
+  });
+
   test('a blocked prompt ends the answer with an error naming the reason', async () => {
     server.enqueue({ kind: 'sse', body: fixture('gemini-prompt-blocked.sse') });
     const frames = await run('Something dangerous');

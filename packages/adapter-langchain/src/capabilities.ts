@@ -12,8 +12,32 @@ export const LANGCHAIN_CAPABILITY_RULES: Readonly<Record<AgentCapability, string
   cancellation: 'always: the signal is passed to the model call, which aborts its request',
 };
 
-/** The rows of a capability table: each SPI capability, and when a runtime honours it. */
-export function capabilityTable(rules: Readonly<Record<AgentCapability, string>>): string {
-  const rows = AGENT_CAPABILITIES.map((capability) => `| \`${capability}\` | ${rules[capability]} |`);
-  return ['| Capability | Declared when |', '|---|---|', ...rows].join('\n');
+/**
+ * Features beyond the SPI's capability vocabulary, and whether the adapter has them (the names the SPI may
+ * adopt; until then they are documented here, not declared).
+ */
+export const LANGCHAIN_FEATURES: Readonly<Record<string, string>> = {
+  'tool-call-deltas': 'yes: each `tool_call_chunks` piece becomes `ai.toolCall.delta.<id>` (whole calls of non-streaming models as one delta)',
+  'reasoning-deltas': 'no: reasoning content blocks are not forwarded yet',
+  'vision / multi-modal input': 'no: the context carries text messages only',
+  'prompt-caching hints': 'reported, not set: `input_token_details.cache_read` becomes `ai.tokens.cached_input`',
+  'per-request retry': 'the model\'s own (`maxRetries` of the LangChain model)',
+  'agent orchestration': 'yes, through `streamRunnable()`: LangGraph nodes become `agent-step` events, tools `tool-*` events',
+};
+
+/** The README's capability table: each SPI capability and when it is declared, then the features beyond it. */
+export function capabilityTable(): string {
+  const rows = AGENT_CAPABILITIES.map(
+    (capability) => `| \`${capability}\` | ${LANGCHAIN_CAPABILITY_RULES[capability]} |`,
+  );
+  const features = Object.entries(LANGCHAIN_FEATURES).map(([name, how]) => `| ${name} | ${how} |`);
+  return [
+    '| Capability | Declared when |',
+    '|---|---|',
+    ...rows,
+    '',
+    '| Beyond the SPI vocabulary | Status |',
+    '|---|---|',
+    ...features,
+  ].join('\n');
 }

@@ -4,7 +4,7 @@
  * LangGraph graph into a streaming session. Your framework generates tokens; Atmosphere delivers them.
  */
 export { type EventStreamingRunnable, streamRunnable, type StreamRunnableOptions, type StreamRunnableResult } from './bridge.ts';
-export { LANGCHAIN_CAPABILITY_RULES } from './capabilities.ts';
+export { LANGCHAIN_CAPABILITY_RULES, LANGCHAIN_FEATURES } from './capabilities.ts';
 export {
   detectCapabilities,
   LANGCHAIN_RUNTIME,
