@@ -33,5 +33,9 @@ export function resolveGeminiConfig(input: GeminiConfigInput): GeminiConfig {
     apiKey = text(env[name]);
     if (apiKey !== undefined) apiKeySource = name;
   }
-  return { apiKey, apiKeySource, model: text(input.model) ?? text(env[GEMINI_MODEL_ENV]) ?? DEFAULT_GEMINI_MODEL };
+  return {
+    apiKey,
+    apiKeySource,
+    model: text(input.model) ?? text(env[GEMINI_MODEL_ENV]) ?? DEFAULT_GEMINI_MODEL,
+  };
 }

@@ -21,7 +21,12 @@ import {
   type HttpOptions,
   type Part,
 } from '@google/genai';
-import { GEMINI_API_KEY_ENV, type GeminiConfig, type GeminiConfigInput, resolveGeminiConfig } from './config.ts';
+import {
+  GEMINI_API_KEY_ENV,
+  type GeminiConfig,
+  type GeminiConfigInput,
+  resolveGeminiConfig,
+} from './config.ts';
 import { toContents, toFunctionDeclarations, toTokenUsage } from './wire.ts';
 
 /** The structural part of `GoogleGenAI` the runtime uses (a client the application made and owns). */
@@ -147,7 +152,10 @@ export class GoogleGenAiRuntime implements AgentRuntime {
         contents.push({ role: 'model', parts: result.parts });
         const responses: Part[] = [];
         for (const call of result.calls) {
-          const outcome = await context.runTool({ id: call.id, name: call.name, arguments: call.args }, signal);
+          const outcome = await context.runTool(
+            { id: call.id, name: call.name, arguments: call.args },
+            signal,
+          );
           responses.push({
             functionResponse: {
               id: call.id,
@@ -179,7 +187,7 @@ export class GoogleGenAiRuntime implements AgentRuntime {
       config.responseMimeType = 'application/json';
       if ((options.schemaField ?? 'responseJsonSchema') === 'responseJsonSchema')
         config.responseJsonSchema = format.jsonSchema;
-      else config.responseSchema = format.jsonSchema as NonNullable<GenerateContentConfig['responseSchema']>;
+      else config.responseSchema = format.jsonSchema;
     }
     if (options.temperature !== undefined) config.temperature = options.temperature;
     if (options.maxOutputTokens !== undefined) config.maxOutputTokens = options.maxOutputTokens;
@@ -232,7 +240,9 @@ export class GoogleGenAiRuntime implements AgentRuntime {
       this.config.apiKey,
     ]);
     if (status === 429)
-      return new LlmError('rate_limit', `Gemini refused the request (429 rate limit): ${detail}`, { cause: error });
+      return new LlmError('rate_limit', `Gemini refused the request (429 rate limit): ${detail}`, {
+        cause: error,
+      });
     if (status !== undefined && status >= 500)
       return new LlmError('server_error', `Gemini failed (${status}): ${detail}`, { cause: error });
     return new LlmError(

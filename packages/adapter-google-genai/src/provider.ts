@@ -23,7 +23,12 @@ function fromSettings(settings: Readonly<Record<string, unknown>>): GoogleGenAiR
 }
 
 function build(context: ProviderContext, options: GoogleGenAiRuntimeOptions): GoogleGenAiRuntime {
-  return new GoogleGenAiRuntime({ env: context.env, logger: context.logger, ...fromSettings(context.settings), ...options });
+  return new GoogleGenAiRuntime({
+    env: context.env,
+    logger: context.logger,
+    ...fromSettings(context.settings),
+    ...options,
+  });
 }
 
 /**

@@ -59,12 +59,15 @@ export function toFunctionDeclarations(tools: readonly Tool[]): FunctionDeclarat
 }
 
 /** Gemini's usage metadata as Atmosphere token counts (thinking tokens count as output). */
-export function toTokenUsage(usage: GenerateContentResponseUsageMetadata | undefined): TokenUsage | undefined {
+export function toTokenUsage(
+  usage: GenerateContentResponseUsageMetadata | undefined,
+): TokenUsage | undefined {
   if (usage === undefined) return undefined;
   const result: { input?: number; output?: number; cachedInput?: number; total?: number } = {};
   if (typeof usage.promptTokenCount === 'number') result.input = usage.promptTokenCount;
   const output = (usage.candidatesTokenCount ?? 0) + (usage.thoughtsTokenCount ?? 0);
-  if (usage.candidatesTokenCount !== undefined || usage.thoughtsTokenCount !== undefined) result.output = output;
+  if (usage.candidatesTokenCount !== undefined || usage.thoughtsTokenCount !== undefined)
+    result.output = output;
   if (typeof usage.cachedContentTokenCount === 'number') result.cachedInput = usage.cachedContentTokenCount;
   if (typeof usage.totalTokenCount === 'number') result.total = usage.totalTokenCount;
   return Object.keys(result).length === 0 ? undefined : result;

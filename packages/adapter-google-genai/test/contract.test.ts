@@ -33,8 +33,7 @@ if (CONTRACT_TEXT !== 'Hello from the contract suite.' || CONTRACT_ENTITY.city !
 function asMessages(body: Record<string, unknown>): { role: string; content: unknown }[] {
   const config = body['generationConfig'] as Record<string, unknown> | undefined;
   const system = (body['systemInstruction'] ?? config?.['systemInstruction']) as
-    | { parts?: { text?: string }[] }
-    | undefined;
+    { parts?: { text?: string }[] } | undefined;
   const contents = (body['contents'] as { role: string; parts: { text?: string }[] }[] | undefined) ?? [];
   return [
     ...(system ? [{ role: 'system', content: system.parts?.map((p) => p.text).join('') }] : []),

@@ -89,7 +89,7 @@ export async function startGeminiServer(): Promise<GeminiServer> {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      let body: Record<string, unknown> = {};
+      let body: Record<string, unknown>;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
       } catch {
@@ -105,7 +105,9 @@ export async function startGeminiServer(): Promise<GeminiServer> {
       const step = request.url?.includes(':streamGenerateContent') ? script.shift() : undefined;
       if (step === undefined) {
         response.writeHead(404, { 'Content-Type': 'application/json' });
-        response.end(JSON.stringify({ error: { code: 404, message: 'no scripted answer', status: 'NOT_FOUND' } }));
+        response.end(
+          JSON.stringify({ error: { code: 404, message: 'no scripted answer', status: 'NOT_FOUND' } }),
+        );
         return;
       }
       void answer(step, response);

@@ -47,7 +47,11 @@ async function run(
   target = runtime(),
 ) {
   const { session, frames } = collectingSession();
-  await target.execute(createAgentContext({ message, session, ...extra }), session, new AbortController().signal);
+  await target.execute(
+    createAgentContext({ message, session, ...extra }),
+    session,
+    new AbortController().signal,
+  );
   return frames.items;
 }
 
@@ -134,9 +138,9 @@ describe('the Google GenAI runtime against replayed Gemini streams', () => {
     });
     const frames = await run('Train or plane?');
     expect(frames.flatMap((f) => (f.type === 'streaming-text' ? [f.data] : []))).toEqual(['Take the train.']);
-    expect(frames.flatMap((f) => (f.type === 'event' && f.event === 'reasoning-delta' ? [f.data] : []))).toEqual([
-      { text: '**Weighing the options**' },
-    ]);
+    expect(
+      frames.flatMap((f) => (f.type === 'event' && f.event === 'reasoning-delta' ? [f.data] : [])),
+    ).toEqual([{ text: '**Weighing the options**' }]);
     expect(frames.at(-1)?.type).toBe('complete');
   });
 
@@ -153,9 +157,9 @@ describe('the Google GenAI runtime against replayed Gemini streams', () => {
   test('an answer stopped for safety keeps the text sent and ends with an error', async () => {
     server.enqueue({ kind: 'sse', body: fixture('gemini-safety-stop.sse') });
     const frames = await run('How do I…');
-    expect(frames.filter((f) => f.type === 'streaming-text').map((f) => f.type === 'streaming-text' && f.data)).toEqual(
-      ['Here is how to'],
-    );
+    expect(
+      frames.filter((f) => f.type === 'streaming-text').map((f) => f.type === 'streaming-text' && f.data),
+    ).toEqual(['Here is how to']);
     expect(frames.at(-1)).toMatchObject({
       type: 'error',
       data: expect.stringContaining('Gemini stopped the answer (finish reason SAFETY)'),
@@ -169,7 +173,11 @@ describe('the Google GenAI runtime against replayed Gemini streams', () => {
     server.enqueue({ kind: 'http', status, body: fixture(file) });
     const before = server.requests.items.length;
     const frames = await run('Hi');
-    expect(frames.at(-1)).toMatchObject({ type: 'error', code, data: expect.stringContaining(String(status)) });
+    expect(frames.at(-1)).toMatchObject({
+      type: 'error',
+      code,
+      data: expect.stringContaining(String(status)),
+    });
     expect(server.requests.items.length - before).toBe(1);
     expect(JSON.stringify(frames)).not.toContain(KEY);
   });
@@ -187,7 +195,10 @@ describe('the Google GenAI runtime against replayed Gemini streams', () => {
   });
 
   test('structured output sends the JSON mime type and the schema, as responseJsonSchema or responseSchema', async () => {
-    const schema = { type: 'object', properties: { city: { type: 'string' }, celsius: { type: 'number' } } } as const;
+    const schema = {
+      type: 'object',
+      properties: { city: { type: 'string' }, celsius: { type: 'number' } },
+    } as const;
     for (const schemaField of ['responseJsonSchema', 'responseSchema'] as const) {
       server.enqueue({ kind: 'sse', body: fixture('gemini-structured.sse') });
       const before = server.requests.items.length;
@@ -221,7 +232,9 @@ describe('behind an AI endpoint, selected from the environment', () => {
       expect(configured.line).toMatch(
         /^agent-runtime: google-genai selected \(highest priority of the available candidates \(100\)\)/,
       );
-      expect(configured.line).toContain('built-in: outranked — outranked by google-genai (priority 100 vs 0)');
+      expect(configured.line).toContain(
+        'built-in: outranked — outranked by google-genai (priority 100 vs 0)',
+      );
       expect(JSON.stringify(configured.logger.lines)).not.toContain(KEY);
     } finally {
       await configured.atmosphere.close();

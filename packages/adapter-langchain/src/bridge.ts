@@ -43,7 +43,9 @@ export interface StreamRunnableResult {
 
 function toolCallIdOf(input: unknown): string | undefined {
   if (input === null || typeof input !== 'object') return undefined;
-  const id = (input as { id?: unknown; tool_call_id?: unknown }).id ?? (input as { tool_call_id?: unknown }).tool_call_id;
+  const id =
+    (input as { id?: unknown; tool_call_id?: unknown }).id ??
+    (input as { tool_call_id?: unknown }).tool_call_id;
   return typeof id === 'string' ? id : undefined;
 }
 
@@ -52,7 +54,8 @@ function toolArguments(input: unknown): Record<string, unknown> {
   if (typeof input === 'string') {
     try {
       const parsed: unknown = JSON.parse(input);
-      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
+        return parsed as Record<string, unknown>;
     } catch {
       // not JSON: a plain string input
     }
@@ -174,7 +177,9 @@ export async function streamRunnable<Input>(
           const args = toolArguments(event.data.input);
           // A tool node hands the tool its arguments only: its call id is the model's request it answers.
           const toolCallId =
-            toolCallIdOf(event.data.input) ?? takeRequested(requested, event.name, JSON.stringify(args)) ?? event.run_id;
+            toolCallIdOf(event.data.input) ??
+            takeRequested(requested, event.name, JSON.stringify(args)) ??
+            event.run_id;
           callIds.set(event.run_id, toolCallId);
           session.emit({
             event: 'tool-start',
@@ -211,10 +216,11 @@ export async function streamRunnable<Input>(
           break;
         }
         case 'on_chain_start': {
-          const node = event.metadata['langgraph_node'];
+          const metadata: Readonly<Record<string, unknown>> = event.metadata;
+          const node = metadata['langgraph_node'];
           if (typeof node === 'string' && node === event.name && wantsStep(steps, node)) {
             seenSteps.push(node);
-            const step = event.metadata['langgraph_step'];
+            const step = metadata['langgraph_step'];
             session.emit({
               event: 'agent-step',
               data: { stepName: node, ...(typeof step === 'number' ? { data: { step } } : {}) },
@@ -239,7 +245,8 @@ export async function streamRunnable<Input>(
       session.complete();
     }
   } catch (error) {
-    const failure = signal.aborted || isAbortError(error) ? cancelledError(signal.reason) : classifyModelError(error);
+    const failure =
+      signal.aborted || isAbortError(error) ? cancelledError(signal.reason) : classifyModelError(error);
     if (!end) throw failure;
     session.error(failure);
   }

@@ -3,7 +3,8 @@ import { LlmError, redactSecrets } from '@atmosphere/ai/spi';
 
 function statusOf(error: unknown): number | undefined {
   if (error === null || typeof error !== 'object') return undefined;
-  const status = (error as { status?: unknown }).status ?? (error as { response?: { status?: unknown } }).response?.status;
+  const status =
+    (error as { status?: unknown }).status ?? (error as { response?: { status?: unknown } }).response?.status;
   return typeof status === 'number' ? status : undefined;
 }
 

@@ -3,7 +3,12 @@
  * (`langChain({ model })`, priority 100), and `streamRunnable()` streams an existing runnable or compiled
  * LangGraph graph into a streaming session. Your framework generates tokens; Atmosphere delivers them.
  */
-export { type EventStreamingRunnable, streamRunnable, type StreamRunnableOptions, type StreamRunnableResult } from './bridge.ts';
+export {
+  type EventStreamingRunnable,
+  streamRunnable,
+  type StreamRunnableOptions,
+  type StreamRunnableResult,
+} from './bridge.ts';
 export { LANGCHAIN_CAPABILITY_RULES, LANGCHAIN_FEATURES } from './capabilities.ts';
 export {
   detectCapabilities,

@@ -130,7 +130,7 @@ export class LangChainRuntime implements AgentRuntime {
           const result = await this.#round(runnable, messages, session, signal);
           usage = addUsage(usage, result.usage);
           const message = result.message;
-          const calls = message ? [...message.tool_calls ?? [], ...message.invalid_tool_calls ?? []] : [];
+          const calls = message ? [...(message.tool_calls ?? []), ...(message.invalid_tool_calls ?? [])] : [];
           if (calls.length === 0 || context.tools.length === 0) break;
           if (round >= context.maxToolRounds)
             throw aiError(
@@ -154,7 +154,9 @@ export class LangChainRuntime implements AgentRuntime {
               },
               signal,
             );
-            messages.push(new ToolMessage({ content: outcome.content, tool_call_id: id, name: call.name ?? "" }));
+            messages.push(
+              new ToolMessage({ content: outcome.content, tool_call_id: id, name: call.name ?? '' }),
+            );
           }
           if (signal.aborted) throw cancelledError(signal.reason);
         }
@@ -183,7 +185,11 @@ export class LangChainRuntime implements AgentRuntime {
         `The LangChain model ${this.model._llmType()} cannot call tools (it has no bindTools()); remove the endpoint's tools or use a model that supports tool calling.`,
       );
     return this.model.bindTools(
-      tools.map((tool) => ({ name: tool.name, description: tool.description, schema: { ...tool.jsonSchema } })),
+      tools.map((tool) => ({
+        name: tool.name,
+        description: tool.description,
+        schema: { ...tool.jsonSchema },
+      })),
     );
   }
 
@@ -249,7 +255,8 @@ export class LangChainRuntime implements AgentRuntime {
 }
 
 function toArgs(args: unknown): Record<string, unknown> | string {
-  if (args !== null && typeof args === 'object' && !Array.isArray(args)) return args as Record<string, unknown>;
+  if (args !== null && typeof args === 'object' && !Array.isArray(args))
+    return args as Record<string, unknown>;
   return typeof args === 'string' ? args : JSON.stringify(args ?? {});
 }
 

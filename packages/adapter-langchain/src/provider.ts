@@ -24,7 +24,9 @@ export function langChain(options: LangChainRuntimeOptions): Provider<'agent-run
 
 function modelOf(context: ProviderContext): BaseChatModel | undefined {
   const value = context.settings[LANGCHAIN_MODEL_SETTING];
-  return value !== null && typeof value === 'object' && typeof (value as { stream?: unknown }).stream === 'function'
+  return value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { stream?: unknown }).stream === 'function'
     ? (value as BaseChatModel)
     : undefined;
 }

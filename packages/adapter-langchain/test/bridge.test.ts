@@ -59,9 +59,9 @@ describe('streamRunnable', () => {
     expect(answer.events('tool-result')).toEqual([
       { toolName: 'get_weather', result: '21°C in Montreal', toolCallId: 'call_g1' },
     ]);
-    expect(frames.items.filter((f) => f.type === 'progress').map((f) => f.type === 'progress' && f.data)).toEqual([
-      'Looking up Montreal…',
-    ]);
+    expect(
+      frames.items.filter((f) => f.type === 'progress').map((f) => f.type === 'progress' && f.data),
+    ).toEqual(['Looking up Montreal…']);
     expect(answer.text).toBe('It is 21°C in Montreal.');
     const names = frames.items.map((f) => (f.type === 'event' ? f.event : f.type));
     expect(names.indexOf('tool-start')).toBeLessThan(names.indexOf('tool-result'));
@@ -89,9 +89,14 @@ describe('streamRunnable', () => {
     });
     const first = collectingSession();
     await streamRunnable(failing, 'x', first.session);
-    expect(first.frames.items.at(-1)).toMatchObject({ type: 'error', data: expect.stringContaining('the retriever is down') });
+    expect(first.frames.items.at(-1)).toMatchObject({
+      type: 'error',
+      data: expect.stringContaining('the retriever is down'),
+    });
     const second = collectingSession();
-    await expect(streamRunnable(failing, 'x', second.session, { end: false })).rejects.toThrow('the retriever is down');
+    await expect(streamRunnable(failing, 'x', second.session, { end: false })).rejects.toThrow(
+      'the retriever is down',
+    );
     expect(second.session.closed).toBe(false);
   });
 });

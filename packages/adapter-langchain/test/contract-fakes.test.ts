@@ -19,7 +19,9 @@ function subject(scenario: ContractScenario): ContractSubject {
   switch (scenario) {
     case 'text':
       return {
-        runtime: new LangChainRuntime({ model: new FakeListChatModel({ responses: [CONTRACT_TEXT], callbacks }) }),
+        runtime: new LangChainRuntime({
+          model: new FakeListChatModel({ responses: [CONTRACT_TEXT], callbacks }),
+        }),
         lastRequest: recording.last,
       };
     case 'tool-call': {

@@ -37,7 +37,10 @@ const steps: Record<ContractScenario, ReplayStep[]> = {
   structured: [
     {
       kind: 'sse',
-      body: openAiTranscript({ text: ['{"city":"Mont', 'real","cel', 'sius":21}'], usage: { prompt: 40, completion: 9 } }),
+      body: openAiTranscript({
+        text: ['{"city":"Mont', 'real","cel', 'sius":21}'],
+        usage: { prompt: 40, completion: 9 },
+      }),
     },
   ],
   error: [
@@ -57,7 +60,8 @@ const steps: Record<ContractScenario, ReplayStep[]> = {
   ],
 };
 
-if (CONTRACT_ENTITY.city !== 'Montreal') throw new Error('the transcripts above follow the contract constants');
+if (CONTRACT_ENTITY.city !== 'Montreal')
+  throw new Error('the transcripts above follow the contract constants');
 
 agentRuntimeContract({
   name: 'langchain over ChatOpenAI and a replay server',

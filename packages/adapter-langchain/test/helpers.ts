@@ -35,4 +35,3 @@ export function chatOpenAi(baseUrl: string): ChatOpenAI {
     streamUsage: true,
   });
 }
-

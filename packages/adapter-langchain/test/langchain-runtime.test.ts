@@ -53,7 +53,10 @@ describe('the LangChain runtime behind an AI endpoint', () => {
       },
       {
         kind: 'sse',
-        body: openAiTranscript({ text: ['It is', ' 21°C in', ' Montreal.'], usage: { prompt: 50, completion: 7, cached: 20 } }),
+        body: openAiTranscript({
+          text: ['It is', ' 21°C in', ' Montreal.'],
+          usage: { prompt: 50, completion: 7, cached: 20 },
+        }),
       },
     );
     const logger = recordingLogger();
@@ -145,7 +148,9 @@ describe('the LangChain runtime behind an AI endpoint', () => {
     try {
       const index = server.requests.items.length;
       await client.prompt('A long story, please.');
-      const runId = (await client.waitFor((f) => f.type === 'metadata' && f.key === 'X-Atmosphere-Run-Id')) as {
+      const runId = (await client.waitFor(
+        (f) => f.type === 'metadata' && f.key === 'X-Atmosphere-Run-Id',
+      )) as {
         value: unknown;
       };
       const first = await client.waitFor((f) => f.type === 'streaming-text');
@@ -166,14 +171,30 @@ describe('the LangChain runtime behind an AI endpoint', () => {
 
 describe('provider failures and model limits', () => {
   test.each([
-    [429, 'LLM_RATE_LIMIT', openAiErrorBody('Rate limit reached for gpt-4o-mini.', 'requests', 'rate_limit_exceeded')],
+    [
+      429,
+      'LLM_RATE_LIMIT',
+      openAiErrorBody('Rate limit reached for gpt-4o-mini.', 'requests', 'rate_limit_exceeded'),
+    ],
     [500, 'LLM_SERVER_ERROR', openAiErrorBody('The server had an error.', 'server_error')],
-    [401, 'LLM_FAILED', openAiErrorBody('Incorrect API key provided: sk-contr***0000.', 'invalid_request_error', 'invalid_api_key')],
+    [
+      401,
+      'LLM_FAILED',
+      openAiErrorBody(
+        'Incorrect API key provided: sk-contr***0000.',
+        'invalid_request_error',
+        'invalid_api_key',
+      ),
+    ],
   ])('HTTP %i becomes an error frame with code %s', async (status, code, body) => {
     server.enqueue({ kind: 'http', status, body });
     const { session, frames } = collectingSession();
     const runtime = new LangChainRuntime({ model: chatOpenAi(server.baseUrl) });
-    await runtime.execute(createAgentContext({ message: 'Hi', session }), session, new AbortController().signal);
+    await runtime.execute(
+      createAgentContext({ message: 'Hi', session }),
+      session,
+      new AbortController().signal,
+    );
     const end = frames.items.at(-1);
     expect(end).toMatchObject({ type: 'error', code });
     expect(end && end.type === 'error' && end.data).toContain(String(status));
@@ -211,11 +232,14 @@ describe('provider failures and model limits', () => {
         'tool-approval',
       ]),
     );
-    expect(new LangChainRuntime({ model: chatOpenAi(server.baseUrl) }).capabilities.has('token-usage')).toBe(true);
+    expect(new LangChainRuntime({ model: chatOpenAi(server.baseUrl) }).capabilities.has('token-usage')).toBe(
+      true,
+    );
     expect(
-      new LangChainRuntime({ model: new FakeListChatModel({ responses: ['x'] }), reportsUsage: true }).capabilities.has(
-        'token-usage',
-      ),
+      new LangChainRuntime({
+        model: new FakeListChatModel({ responses: ['x'] }),
+        reportsUsage: true,
+      }).capabilities.has('token-usage'),
     ).toBe(true);
   });
 
@@ -230,16 +254,21 @@ describe('provider failures and model limits', () => {
         session,
         responseFormat: {
           name: 'Weather',
-          jsonSchema: { type: 'object', properties: { city: { type: 'string' }, celsius: { type: 'number' } } },
+          jsonSchema: {
+            type: 'object',
+            properties: { city: { type: 'string' }, celsius: { type: 'number' } },
+          },
         },
       }),
       session,
       new AbortController().signal,
     );
     expect(frames.items.at(-1)?.type).toBe('complete');
-    expect(frames.items.filter((f) => f.type === 'streaming-text').map((f) => f.type === 'streaming-text' && f.data)).toEqual([
-      '{"city":"Paris","celsius":18}',
-    ]);
+    expect(
+      frames.items
+        .filter((f) => f.type === 'streaming-text')
+        .map((f) => f.type === 'streaming-text' && f.data),
+    ).toEqual(['{"city":"Paris","celsius":18}']);
     expect(server.requests.items[before]?.body?.['response_format']).toMatchObject({
       type: 'json_schema',
       json_schema: { name: 'Weather' },

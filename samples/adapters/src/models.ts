@@ -17,7 +17,7 @@ export function langChainModel(env: Readonly<Record<string, string | undefined>>
   if (key) return new ChatOpenAI({ model: env['OPENAI_MODEL'] ?? 'gpt-4o-mini', apiKey: key });
   return new FakeListChatModel({
     responses: [
-      'This answer comes from LangChain\'s FakeListChatModel, streamed through Atmosphere one piece at a time. Set OPENAI_API_KEY to talk to ChatOpenAI instead.',
+      "This answer comes from LangChain's FakeListChatModel, streamed through Atmosphere one piece at a time. Set OPENAI_API_KEY to talk to ChatOpenAI instead.",
     ],
     sleep: 2,
   });
@@ -96,7 +96,11 @@ export function fakeGeminiClient(): GoogleGenAiClientLike {
                   ...(last ? { finishReason: 'STOP' } : {}),
                 },
               ],
-              usageMetadata: { promptTokenCount: 12, candidatesTokenCount: index + 1, totalTokenCount: 13 + index },
+              usageMetadata: {
+                promptTokenCount: 12,
+                candidatesTokenCount: index + 1,
+                totalTokenCount: 13 + index,
+              },
             } as GenerateContentResponse;
           }
         }

@@ -53,7 +53,11 @@ export async function startAdapters(options: AdaptersOptions = {}): Promise<Adap
     path: '/ai/langgraph',
     runtime: new LangChainRuntime({ model: langChainModel(env) }),
     onPrompt: async (prompt, session) => {
-      await streamRunnable(weatherGraph(env, prompt), { messages: [{ role: 'user', content: prompt }] }, session);
+      await streamRunnable(
+        weatherGraph(env, prompt),
+        { messages: [{ role: 'user', content: prompt }] },
+        session,
+      );
     },
   });
   const geminiEndpoint = aiEndpoint(atmosphere, {
@@ -68,7 +72,7 @@ export async function startAdapters(options: AdaptersOptions = {}): Promise<Adap
     endpoints: { langchain, langgraph, gemini: geminiEndpoint },
     models: {
       langchain: openAi ? 'ChatOpenAI' : 'FakeListChatModel (set OPENAI_API_KEY for ChatOpenAI)',
-      langgraph: openAi ? 'ChatOpenAI' : "fakeModel() (set OPENAI_API_KEY for ChatOpenAI)",
+      langgraph: openAi ? 'ChatOpenAI' : 'fakeModel() (set OPENAI_API_KEY for ChatOpenAI)',
       gemini: gemini ? 'Gemini' : 'a stand-in client (set GEMINI_API_KEY for Gemini)',
     },
     url: (path) => atmosphere.url(path),

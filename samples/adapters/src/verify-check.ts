@@ -36,7 +36,10 @@ export async function verifyAdapters(
         const answer = await client.answer(undefined, timeoutMs);
         const pieces = answer.frames.filter((f) => f.type === 'streaming-text').length;
         check(answer.end?.type === 'complete', `${name} (${sample.models[name]}): the answer completed`);
-        check(pieces > 1, `${name}: the text streamed in ${pieces} pieces: ${JSON.stringify(answer.text.slice(0, 60))}…`);
+        check(
+          pieces > 1,
+          `${name}: the text streamed in ${pieces} pieces: ${JSON.stringify(answer.text.slice(0, 60))}…`,
+        );
       } finally {
         await client.close();
       }
@@ -50,12 +53,18 @@ export async function verifyAdapters(
       check(steps.includes('agent') && steps.includes('tools'), `langgraph: steps ${steps.join(' → ')}`);
       const started = answer.events('tool-start').map((t) => t.toolName);
       const results = answer.events('tool-result').map((t) => String(t.result));
-      check(started.includes('get_weather') && results.length === started.length, `langgraph: tool ${started.join(', ')} → ${results.join(', ')}`);
+      check(
+        started.includes('get_weather') && results.length === started.length,
+        `langgraph: tool ${started.join(', ')} → ${results.join(', ')}`,
+      );
       check(
         answer.frames.some((f) => f.type === 'progress'),
         'langgraph: the tool reported its progress',
       );
-      check(answer.text.trim().length > 0, `langgraph: the answer has text: ${JSON.stringify(answer.text.slice(0, 60))}`);
+      check(
+        answer.text.trim().length > 0,
+        `langgraph: the answer has text: ${JSON.stringify(answer.text.slice(0, 60))}`,
+      );
     } finally {
       await client.close();
     }
