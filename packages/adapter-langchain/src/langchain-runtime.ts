@@ -71,6 +71,7 @@ export function detectCapabilities(
 }
 
 interface RoundResult {
+  /** The merged message of a round that asked for tools; undefined for a text answer. */
   readonly message: AIMessageChunk | undefined;
   readonly usage: TokenUsage | undefined;
 }
@@ -199,28 +200,37 @@ export class LangChainRuntime implements AgentRuntime {
     session: StreamingSession,
     signal: AbortSignal,
   ): Promise<RoundResult> {
-    let aggregate: AIMessageChunk | undefined;
+    const chunks: AIMessageChunk[] = [];
+    let calling = false;
     let usage: TokenUsage | undefined;
     // A tool call's id arrives on its first chunk only; later chunks carry its index.
     const idsByIndex = new Map<number, string>();
     const streamed = new Set<string>();
     const stream = await runnable.stream([...messages], { signal });
     for await (const chunk of stream) {
-      aggregate = aggregate === undefined ? chunk : aggregate.concat(chunk);
+      // Kept, not merged: a text answer never needs the merged message (merging every chunk costs more than
+      // the rest of the token's path); a tool round merges them once at the end.
+      chunks.push(chunk);
       const text = textOf(chunk.content);
       if (text !== '') session.send(text);
-      for (const [position, part] of (chunk.tool_call_chunks ?? []).entries()) {
-        const index = part.index ?? position;
-        if (part.id) idsByIndex.set(index, part.id);
-        const id = idsByIndex.get(index) ?? `call_${index}`;
-        if (part.args) {
-          session.toolCallDelta(id, part.args);
-          streamed.add(id);
+      const parts = chunk.tool_call_chunks;
+      if (parts !== undefined && parts.length > 0) {
+        calling = true;
+        for (const [position, part] of parts.entries()) {
+          const index = part.index ?? position;
+          if (part.id) idsByIndex.set(index, part.id);
+          const id = idsByIndex.get(index) ?? `call_${index}`;
+          if (part.args) {
+            session.toolCallDelta(id, part.args);
+            streamed.add(id);
+          }
         }
-      }
-      const chunkUsage = toTokenUsage(chunk.usage_metadata);
-      if (chunkUsage) usage = addUsage(usage, chunkUsage);
+      } else if (chunk.tool_calls !== undefined && chunk.tool_calls.length > 0) calling = true;
+      if (chunk.usage_metadata !== undefined) usage = addUsage(usage, toTokenUsage(chunk.usage_metadata));
     }
+    if (!calling) return { message: undefined, usage };
+    let aggregate = chunks[0];
+    for (let i = 1; i < chunks.length; i++) aggregate = aggregate?.concat(chunks[i] as AIMessageChunk);
     // Models that hand over whole tool calls (no chunks) still show their arguments as one delta.
     for (const call of aggregate?.tool_calls ?? [])
       if (call.id && !streamed.has(call.id)) session.toolCallDelta(call.id, JSON.stringify(call.args));
