@@ -200,6 +200,39 @@ describe('provider failures and model limits', () => {
     expect(end && end.type === 'error' && end.data).toContain(String(status));
   });
 
+  test('malformed tool arguments from the model become a tool error the model sees, and the answer goes on', async () => {
+    server.enqueue(
+      {
+        kind: 'sse',
+        body: openAiTranscript({
+          toolCalls: [{ id: 'call_bad1', name: 'get_weather', arguments: ['{"city":', '"Montr'] }],
+        }),
+      },
+      { kind: 'sse', body: openAiTranscript({ text: ['Sorry, ', 'I could not look it up.'] }) },
+    );
+    const before = server.requests.items.length;
+    const calls: unknown[] = [];
+    const { session, frames } = collectingSession();
+    await new LangChainRuntime({ model: chatOpenAi(server.baseUrl) }).execute(
+      createAgentContext({ message: 'Weather?', session, tools: [weather(calls)] }),
+      session,
+      new AbortController().signal,
+    );
+    expect(frames.items.at(-1)?.type).toBe('complete');
+    expect(calls).toEqual([]);
+    const errors = frames.items.flatMap((f) =>
+      f.type === 'event' && f.event === 'tool-error' ? [f.data] : [],
+    );
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ toolName: 'get_weather', toolCallId: 'call_bad1' });
+    const followUp = server.requests.items[before + 1]?.body?.['messages'] as {
+      role: string;
+      tool_call_id?: string;
+    }[];
+    expect(followUp.map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
+    expect(followUp[2]?.tool_call_id).toBe('call_bad1');
+  });
+
   test('a model without bindTools declares no tool calling, and refuses tools with the fix in the message', async () => {
     const runtime = new LangChainRuntime({ model: new FakeChatModel({}) });
     expect([...runtime.capabilities].sort()).toEqual([
