@@ -34,7 +34,7 @@ test('an AI room member answers through the selected LangChain runtime (one sele
     expect(streamed.map((f) => f['data']).join('')).toBe(answer);
   } finally {
     await client.close();
-    await rooms.close();
+    rooms.close();
     await atmosphere.close();
   }
 });
