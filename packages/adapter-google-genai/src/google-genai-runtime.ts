@@ -205,12 +205,12 @@ export class GoogleGenAiRuntime implements AgentRuntime {
   ): Promise<RoundResult> {
     const parts: Part[] = [];
     const calls: RoundResult['calls'] = [];
-    let usage: TokenUsage | undefined;
+    let usage: GenerateContentResponse['usageMetadata'];
     const stream = await client.models.generateContentStream({ model, contents: [...contents], config });
     for await (const chunk of stream) {
       if (signal.aborted) break;
-      usage = toTokenUsage(chunk.usageMetadata) ?? usage; // each chunk carries the running totals
-      blocked(chunk);
+      usage = chunk.usageMetadata ?? usage; // each chunk carries the running totals: the last one counts
+      if (chunk.promptFeedback !== undefined) blocked(chunk);
       const candidate = chunk.candidates?.[0];
       for (const part of candidate?.content?.parts ?? []) {
         parts.push(part);
@@ -227,10 +227,10 @@ export class GoogleGenAiRuntime implements AgentRuntime {
           session.toolCallDelta(id, JSON.stringify(args));
         }
       }
-      stopped(candidate?.finishReason, candidate?.finishMessage);
+      if (candidate?.finishReason !== undefined) stopped(candidate.finishReason, candidate.finishMessage);
     }
     if (signal.aborted) throw cancelledError(signal.reason);
-    return { parts, calls, usage };
+    return { parts, calls, usage: toTokenUsage(usage) };
   }
 
   #classify(error: unknown): unknown {
