@@ -123,7 +123,12 @@ export class LangChainRuntime implements AgentRuntime {
     const messages: BaseMessage[] = context.messages.map(toLangChainMessage);
     let usage: TokenUsage | undefined;
     try {
-      if (context.responseFormat !== undefined && this.#structuredOutput === 'native') {
+      // With tools, the answer comes after the tool loop: the JSON instruction of the system prompt asks for it.
+      if (
+        context.responseFormat !== undefined &&
+        this.#structuredOutput === 'native' &&
+        context.tools.length === 0
+      ) {
         await this.#structured(context, messages, session, signal);
       } else {
         const runnable = this.#bind(context.tools);
