@@ -28,7 +28,8 @@ export interface LangChainRuntimeOptions {
    * How a structured answer is asked for: `native` (default) uses the model's `withStructuredOutput` with the
    * JSON Schema (the provider's JSON mode or a forced tool call) and sends the object as the answer's text;
    * `prompt` streams the answer like any other, relying on the JSON instruction in the system prompt.
-   * A model without `bindTools` nor its own `withStructuredOutput` always uses `prompt`.
+   * A model without `bindTools` nor its own `withStructuredOutput` always uses `prompt`, and so does a prompt
+   * with tools (the JSON answer comes after the tool loop).
    */
   readonly structuredOutput?: 'native' | 'prompt';
   /**
