@@ -53,6 +53,24 @@ const RULES: Record<string, PackageRules> = {
   rooms: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   redis: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   kafka: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
+  'adapter-langchain': {
+    packages: ['@atmosphere/ai', '@atmosphere/runtime', '@atmosphere/protocol'],
+    layers: [
+      ['errors.ts', 'messages.ts', 'capabilities.ts'],
+      ['langchain-runtime.ts', 'bridge.ts'],
+      ['provider.ts'],
+      ['index.ts', 'register.ts'],
+    ],
+  },
+  'adapter-google-genai': {
+    packages: ['@atmosphere/ai', '@atmosphere/runtime', '@atmosphere/protocol'],
+    layers: [
+      ['config.ts', 'wire.ts'],
+      ['google-genai-runtime.ts'],
+      ['capabilities.ts', 'provider.ts'],
+      ['index.ts', 'register.ts'],
+    ],
+  },
   // ai and rooms are optional peers of mcp: imported for their types, loaded with import() when present.
   mcp: { packages: ['@atmosphere/protocol', '@atmosphere/runtime', '@atmosphere/ai', '@atmosphere/rooms'] },
   'adapter-vercel-ai': {

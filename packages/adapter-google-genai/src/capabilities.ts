@@ -1,0 +1,49 @@
+import { AGENT_CAPABILITIES, type AgentCapability } from '@atmosphere/ai/spi';
+import { GOOGLE_GENAI_CAPABILITIES } from './google-genai-runtime.ts';
+
+/** How the Google GenAI runtime honours each capability it declares (the README's table is generated from this). */
+export const GOOGLE_GENAI_CAPABILITY_NOTES: Readonly<Record<AgentCapability, string>> = {
+  'text-streaming':
+    "`generateContentStream`: each chunk's text parts as they arrive (thought summaries as `reasoning-delta`)",
+  'system-prompt': '`config.systemInstruction`',
+  'conversation-memory': 'the history as `user` / `model` contents before the prompt',
+  'tool-calling':
+    'Atmosphere tools as `functionDeclarations` (`parametersJsonSchema`); `functionCall` parts run, `functionResponse` parts sent back',
+  'tool-approval': 'every call goes through the shared tool runner (`context.runTool`)',
+  'structured-output': '`responseMimeType: application/json` with `responseJsonSchema` (or `responseSchema`)',
+  'token-usage': '`usageMetadata`: prompt, candidates + thoughts, cached content, total',
+  cancellation: '`config.abortSignal`: the HTTP request is aborted',
+};
+
+/**
+ * Features beyond the SPI's capability vocabulary, and whether the adapter has them (the names the SPI may
+ * adopt; until then they are documented here, not declared).
+ */
+export const GOOGLE_GENAI_FEATURES: Readonly<Record<string, string>> = {
+  'tool-call-deltas':
+    'yes: the Gemini API hands each `functionCall` over whole, sent as one `ai.toolCall.delta.<id>` (Vertex `partialArgs` streaming is not used)',
+  'reasoning-deltas':
+    'yes: thought-summary parts (`thought: true`) become `reasoning-delta` events, never answer text',
+  'vision / multi-modal input': 'no: the context carries text messages only',
+  'prompt-caching hints': 'reported, not set: `cachedContentTokenCount` becomes `ai.tokens.cached_input`',
+  'per-request retry': "the SDK's `retryOptions.attempts` (option `attempts`, default 2)",
+  'agent orchestration': 'no',
+};
+
+/** The capability table of the README: every SPI capability, declared or not, and how; then the features beyond it. */
+export function capabilityTable(): string {
+  const rows = AGENT_CAPABILITIES.map(
+    (capability) =>
+      `| \`${capability}\` | ${GOOGLE_GENAI_CAPABILITIES.has(capability) ? 'yes' : 'no'} | ${GOOGLE_GENAI_CAPABILITY_NOTES[capability]} |`,
+  );
+  const features = Object.entries(GOOGLE_GENAI_FEATURES).map(([name, how]) => `| ${name} | ${how} |`);
+  return [
+    '| Capability | Declared | How |',
+    '|---|---|---|',
+    ...rows,
+    '',
+    '| Beyond the SPI vocabulary | Status |',
+    '|---|---|',
+    ...features,
+  ].join('\n');
+}

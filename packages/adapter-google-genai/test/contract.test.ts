@@ -1,0 +1,70 @@
+import {
+  agentRuntimeContract,
+  CONTRACT_ENTITY,
+  CONTRACT_TEXT,
+  type ContractScenario,
+} from '@atmosphere/ai/testing';
+import { GoogleGenAiRuntime } from '../src/index.ts';
+import { fixture, type GeminiStep, startGeminiServer } from './gemini-server.ts';
+
+function slowStory(): string {
+  return Array.from(
+    { length: 400 },
+    (_, i) =>
+      `data: ${JSON.stringify({ candidates: [{ content: { parts: [{ text: `word${i} ` }], role: 'model' }, index: 0 }], modelVersion: 'gemini-2.5-flash' })}\r\n\r\n`,
+  ).join('');
+}
+
+const steps: Record<ContractScenario, GeminiStep[]> = {
+  text: [{ kind: 'sse', body: fixture('gemini-text.sse') }],
+  'tool-call': [
+    { kind: 'sse', body: fixture('gemini-function-call.sse') },
+    { kind: 'sse', body: fixture('gemini-function-followup.sse') },
+  ],
+  structured: [{ kind: 'sse', body: fixture('gemini-structured.sse') }],
+  error: [{ kind: 'http', status: 400, body: fixture('gemini-400-invalid-key.json') }],
+  slow: [{ kind: 'sse', body: slowStory(), pauseAfter: 3 }],
+};
+
+if (CONTRACT_TEXT !== 'Hello from the contract suite.' || CONTRACT_ENTITY.city !== 'Montreal')
+  throw new Error('the transcripts follow the contract constants');
+
+/** Gemini contents as the contract's role/content pairs (with the system instruction first). */
+function asMessages(body: Record<string, unknown>): { role: string; content: unknown }[] {
+  const config = body['generationConfig'] as Record<string, unknown> | undefined;
+  const system = (body['systemInstruction'] ?? config?.['systemInstruction']) as
+    { parts?: { text?: string }[] } | undefined;
+  const contents = (body['contents'] as { role: string; parts: { text?: string }[] }[] | undefined) ?? [];
+  return [
+    ...(system ? [{ role: 'system', content: system.parts?.map((p) => p.text).join('') }] : []),
+    ...contents.map((c) => ({
+      role: c.role === 'model' ? 'assistant' : c.role,
+      content: c.parts.map((p) => p.text ?? '').join(''),
+    })),
+  ];
+}
+
+agentRuntimeContract({
+  name: 'google-genai over a Gemini replay server',
+  async create(scenario) {
+    const server = await startGeminiServer();
+    server.enqueue(...steps[scenario]);
+    const runtime = new GoogleGenAiRuntime({
+      env: {},
+      apiKey: 'AIzaSy-contract-0000000000000000000',
+      baseUrl: server.baseUrl,
+      attempts: 1,
+    });
+    return {
+      runtime,
+      lastRequest: () => {
+        const body = server.requests.items.at(-1)?.body;
+        return body ? asMessages(body) : undefined;
+      },
+      close: async () => {
+        server.release();
+        await server.close();
+      },
+    };
+  },
+});

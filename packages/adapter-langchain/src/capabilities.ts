@@ -1,0 +1,50 @@
+import { AGENT_CAPABILITIES, type AgentCapability } from '@atmosphere/ai/spi';
+
+/** When the LangChain runtime declares each capability (the README's table is generated from this). */
+export const LANGCHAIN_CAPABILITY_RULES: Readonly<Record<AgentCapability, string>> = {
+  'text-streaming':
+    'the model streams (it implements `_streamResponseChunks`, as every provider integration does)',
+  'system-prompt': 'always: the system message leads the messages sent to the model',
+  'conversation-memory': "always: the context's history is sent before the prompt",
+  'tool-calling':
+    'the model has `bindTools` (tools bound as JSON Schema; `tool_call_chunks` forwarded as tool-call deltas)',
+  'tool-approval': 'with `tool-calling`: every call goes through the shared tool runner (`context.runTool`)',
+  'structured-output':
+    "always: `withStructuredOutput` (JSON Schema, native JSON mode where the model has one), or the prompt instruction with `structuredOutput: 'prompt'`",
+  'token-usage':
+    'the model reports `usage_metadata` (it has `streamUsage` on, or `reportsUsage: true` is given)',
+  cancellation: 'always: the signal is passed to the model call, which aborts its request',
+};
+
+/**
+ * Features beyond the SPI's capability vocabulary, and whether the adapter has them (the names the SPI may
+ * adopt; until then they are documented here, not declared).
+ */
+export const LANGCHAIN_FEATURES: Readonly<Record<string, string>> = {
+  'tool-call-deltas':
+    'yes: each `tool_call_chunks` piece becomes `ai.toolCall.delta.<id>` (whole calls of non-streaming models as one delta)',
+  'reasoning-deltas': 'no: reasoning content blocks are not forwarded yet',
+  'vision / multi-modal input': 'no: the context carries text messages only',
+  'prompt-caching hints':
+    'reported, not set: `input_token_details.cache_read` becomes `ai.tokens.cached_input`',
+  'per-request retry': "the model's own (`maxRetries` of the LangChain model)",
+  'agent orchestration':
+    'yes, through `streamRunnable()`: LangGraph nodes become `agent-step` events, tools `tool-*` events',
+};
+
+/** The README's capability table: each SPI capability and when it is declared, then the features beyond it. */
+export function capabilityTable(): string {
+  const rows = AGENT_CAPABILITIES.map(
+    (capability) => `| \`${capability}\` | ${LANGCHAIN_CAPABILITY_RULES[capability]} |`,
+  );
+  const features = Object.entries(LANGCHAIN_FEATURES).map(([name, how]) => `| ${name} | ${how} |`);
+  return [
+    '| Capability | Declared when |',
+    '|---|---|',
+    ...rows,
+    '',
+    '| Beyond the SPI vocabulary | Status |',
+    '|---|---|',
+    ...features,
+  ].join('\n');
+}

@@ -1,0 +1,54 @@
+import {
+  agentRuntimeContract,
+  CONTRACT_ENTITY,
+  CONTRACT_TEXT,
+  type ContractScenario,
+  type ContractSubject,
+} from '@atmosphere/ai/testing';
+import { AIMessage } from '@langchain/core/messages';
+import { fakeModel } from '@langchain/core/testing';
+import { FakeListChatModel, FakeStreamingChatModel } from '@langchain/core/utils/testing';
+import { LangChainRuntime } from '../src/index.ts';
+import { recordingCallbacks } from './helpers.ts';
+
+// LangChain's own test models, one per scenario: FakeListChatModel streams its answer character by
+// character; fakeModel() answers with tool calls, then text; FakeStreamingChatModel fails as told.
+function subject(scenario: ContractScenario): ContractSubject {
+  const recording = recordingCallbacks();
+  const callbacks = recording.callbacks;
+  switch (scenario) {
+    case 'text':
+      return {
+        runtime: new LangChainRuntime({
+          model: new FakeListChatModel({ responses: [CONTRACT_TEXT], callbacks }),
+        }),
+        lastRequest: recording.last,
+      };
+    case 'tool-call': {
+      const model = fakeModel()
+        .respondWithTools([{ name: 'contract_echo', args: { value: 'ping' }, id: 'call_fake1' }])
+        .respond(new AIMessage('The echo said pong.'));
+      return { runtime: new LangChainRuntime({ model }) };
+    }
+    case 'structured':
+      return {
+        runtime: new LangChainRuntime({
+          model: new FakeListChatModel({ responses: [JSON.stringify(CONTRACT_ENTITY)] }),
+        }),
+      };
+    case 'error':
+      return {
+        runtime: new LangChainRuntime({
+          model: new FakeStreamingChatModel({ thrownErrorString: 'The fake model refuses this request.' }),
+        }),
+      };
+    case 'slow':
+      return {
+        runtime: new LangChainRuntime({
+          model: new FakeListChatModel({ responses: ['word '.repeat(2_000)], sleep: 10 }),
+        }),
+      };
+  }
+}
+
+agentRuntimeContract({ name: 'langchain over LangChain fake models', create: subject });
