@@ -33,6 +33,10 @@ export class EncodedMessage implements OutboundMessage {
   #sse: Buffer | undefined;
   #sseFramed: Buffer | undefined;
   #binary: Buffer | undefined;
+  // The same, as whole WebSocket frames (header and payload in one buffer), for WebSocket subscribers.
+  #plainFrame: Buffer | undefined;
+  #framedFrame: Buffer | undefined;
+  #binaryFrame: Buffer | undefined;
   #invisible: boolean | undefined;
   #size: number | undefined;
 
@@ -100,6 +104,23 @@ export class EncodedMessage implements OutboundMessage {
     }
   }
 
+  /**
+   * A whole server-to-client WebSocket frame (FIN, unmasked: text, or binary for `binary`) carrying the
+   * encoding's bytes, built once per message: every WebSocket subscriber with that encoding is written the same
+   * buffer, so per client only the socket write remains. For connections without compression (the server
+   * turns it off).
+   */
+  webSocketFrame(encoding: 'plain' | 'framed' | 'binary'): Buffer {
+    switch (encoding) {
+      case 'plain':
+        return (this.#plainFrame ??= frameOf(this.#text('plain'), TEXT_OPCODE));
+      case 'framed':
+        return (this.#framedFrame ??= frameOf(this.#text('framed'), TEXT_OPCODE));
+      case 'binary':
+        return (this.#binaryFrame ??= frameOf(binaryBytes(this.payload), BINARY_OPCODE));
+    }
+  }
+
   /** The text of a text encoding (a binary payload as base64). */
   #text(encoding: Exclude<Encoding, 'binary'>): string {
     const payload = this.payload;
@@ -113,6 +134,29 @@ export class EncodedMessage implements OutboundMessage {
     // The client counts the length of what EventSource hands it, so count the normalised text.
     return sseEvent(lengthPrefixed(sseNormalize(text)));
   }
+}
+
+const TEXT_OPCODE = 0x1;
+const BINARY_OPCODE = 0x2;
+
+/** One unmasked, final WebSocket frame (RFC 6455 §5.2) around `data`, header and payload in one buffer. */
+function frameOf(data: string | Buffer, opcode: number): Buffer {
+  const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x80 | opcode;
+  if (length < 126) frame[1] = length;
+  else if (length < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  if (typeof data === 'string') frame.write(data, header, 'utf8');
+  else data.copy(frame, header);
+  return frame;
 }
 
 /** A payload's bytes as a WebSocket binary frame carries them (text as UTF-8). */
