@@ -5,7 +5,7 @@ export const SCENARIOS = ['fanout', 'memory', 'tokens', 'http', 'replay', 'scale
 export type ScenarioId = (typeof SCENARIOS)[number];
 
 /** The WebSocket implementations compared side by side. */
-export const IMPLS = ['atmosphere', 'ws', 'socketio'] as const;
+export const IMPLS = ['atmosphere', 'ws', 'ws-frame-once', 'socketio'] as const;
 export type Impl = (typeof IMPLS)[number];
 
 /** Everything a run can be told; `--quick` changes the defaults, explicit flags win. */

@@ -278,7 +278,7 @@ export const fanoutScenario: Scenario = {
   title: '1. WebSocket fan-out (64-byte JSON broadcasts)',
   async run(context: BenchContext): Promise<ScenarioReport> {
     const { options } = context;
-    const impls = orderImpls(options.impls);
+    const impls = orderImpls(options.impls, true);
     const report: ScenarioReport = { comparisons: [], goals: [], notes: [], profiles: [], data: [] };
     const data: (FanoutRun | undefined)[] = [];
     for (const clients of options.fanoutClients) {
@@ -301,6 +301,7 @@ export const fanoutScenario: Scenario = {
       const atmo = find('atmosphere');
       const raw = find('ws');
       const sio = find('socketio');
+      const ceiling = find('ws-frame-once');
       report.goals.push(
         goal(
           `WS fan-out N=${clients}: Atmosphere ≥ 90 % of raw ws msg/s`,
@@ -317,6 +318,11 @@ export const fanoutScenario: Scenario = {
           times,
         ),
       );
+      if (ceiling && atmo) {
+        report.notes.push(
+          `N=${clients}: against the frame-once ceiling, Atmosphere reached ${percent(ratioOf(atmo.max.messagesPerSecond, ceiling.max.messagesPerSecond) ?? Number.NaN)} of its throughput at ${times(ratioOf(atmo.max.serverCpuPerMessageUs, ceiling.max.serverCpuPerMessageUs) ?? Number.NaN)} its server CPU per message.`,
+        );
+      }
       if (sio && raw) {
         report.notes.push(
           `N=${clients}: Socket.IO reached ${percent(ratioOf(sio.max.messagesPerSecond, raw.max.messagesPerSecond) ?? Number.NaN)} of raw ws throughput.`,

@@ -49,6 +49,7 @@ function replayServer(impl: Impl, messages: number): ServerConfig {
     case 'atmosphere':
       return { impl, heartbeatMs: 30_000 };
     case 'ws':
+    case 'ws-frame-once':
       return { impl, heartbeatMs: 30_000, replay: messages * 2 };
     case 'socketio':
       return { impl, heartbeatMs: 30_000, recovery: true, transports: ['websocket'] };

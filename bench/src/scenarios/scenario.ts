@@ -45,12 +45,18 @@ export function byImpl<R extends { impl: Impl }>(
 }
 
 /** Column names of the implementations. */
-export const LABELS: Record<Impl, string> = { atmosphere: 'Atmosphere', ws: 'raw ws', socketio: 'Socket.IO' };
+export const LABELS: Record<Impl, string> = {
+  atmosphere: 'Atmosphere',
+  ws: 'raw ws',
+  'ws-frame-once': 'ws, frame once',
+  socketio: 'Socket.IO',
+};
 
 /** The WebSocket client that speaks to each implementation. */
 export const WS_CLIENTS: Record<Impl, ClientImpl> = {
   atmosphere: 'atmosphere-ws',
   ws: 'ws',
+  'ws-frame-once': 'ws',
   socketio: 'socketio-ws',
 };
 
@@ -59,9 +65,14 @@ export function wsServer(impl: Impl, heartbeatMs: number): ServerConfig {
   return impl === 'socketio' ? { impl, heartbeatMs, transports: ['websocket'] } : { impl, heartbeatMs };
 }
 
-/** Column order: Atmosphere first, the raw baseline second, Socket.IO last (whichever were selected). */
-export function orderImpls(impls: readonly Impl[]): Impl[] {
-  return (['atmosphere', 'ws', 'socketio'] as const).filter((i) => impls.includes(i));
+/**
+ * Column order: Atmosphere first, the raw baseline second, the frame-once ceiling third (only where it differs
+ * from raw ws: the fan-out), Socket.IO last (whichever were selected).
+ */
+export function orderImpls(impls: readonly Impl[], withCeiling = false): Impl[] {
+  return (['atmosphere', 'ws', 'ws-frame-once', 'socketio'] as const).filter(
+    (i) => impls.includes(i) && (withCeiling || i !== 'ws-frame-once'),
+  );
 }
 
 /** Index of the raw baseline among the columns, or 0 when it was not selected. */

@@ -1,13 +1,26 @@
 import { createServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import * as wsModule from 'ws';
 import { type WebSocket, WebSocketServer } from 'ws';
+
+/** ws's frame builder (exported by the package, absent from its type definitions). */
+const { Sender } = wsModule as unknown as {
+  Sender: {
+    frame(
+      data: Buffer,
+      options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean },
+    ): Buffer[];
+  };
+};
 import { randomUUID } from 'node:crypto';
 import { listenAsConfigured, type ServerConfig, type ServerTarget, type TokenStream } from './target.ts';
 import { emitTokens } from './tokens.ts';
 
 /**
- * The practical ceiling: a bare `ws` server on node:http. Broadcast is
- * `for (const client of clients) client.send(payload)`; heartbeats are the usual ping sweep that terminates
- * a client which did not answer the previous ping.
+ * A bare `ws` server on node:http. Broadcast is `for (const client of clients) client.send(payload)`, or — as
+ * `ws-frame-once`, the fastest practical server — the WebSocket frame is built once per broadcast
+ * (`Sender.frame`) and the same bytes are written to every socket. Heartbeats are the usual ping sweep that
+ * terminates a client which did not answer the previous ping.
  */
 export async function startRawWs(config: ServerConfig): Promise<ServerTarget> {
   const server = createServer();
@@ -17,6 +30,7 @@ export async function startRawWs(config: ServerConfig): Promise<ServerTarget> {
   const history: string[] = [];
   let lastSeq = 0;
   const keep = config.replay ?? 0;
+  const frameOnce = config.impl === 'ws-frame-once';
   wss.on('connection', (ws, request) => {
     clients.add(ws);
     if (keep > 0) {
@@ -57,7 +71,18 @@ export async function startRawWs(config: ServerConfig): Promise<ServerTarget> {
         history.push(payload);
         if (history.length > keep) history.shift();
       }
-      for (const client of clients) client.send(payload);
+      if (frameOnce) {
+        const frame = Buffer.concat(
+          Sender.frame(Buffer.from(payload), {
+            fin: true,
+            opcode: 1,
+            mask: false,
+            readOnly: false,
+            rsv1: false,
+          }),
+        );
+        for (const client of clients) socketOf(client).write(frame);
+      } else for (const client of clients) client.send(payload);
     },
     async stream(stream: TokenStream) {
       // The same JSON frames StreamingSession writes (PROTOCOL.md §7), sent straight to the socket.
@@ -78,4 +103,9 @@ export async function startRawWs(config: ServerConfig): Promise<ServerTarget> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The socket under a `ws` connection (frames written to it directly: no compression on this server). */
+function socketOf(ws: WebSocket): Duplex {
+  return (ws as unknown as { _socket: Duplex })._socket;
 }

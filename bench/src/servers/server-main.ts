@@ -19,6 +19,7 @@ async function start(): Promise<ServerTarget> {
     case 'atmosphere':
       return startAtmosphere(config);
     case 'ws':
+    case 'ws-frame-once':
       return startRawWs(config);
     case 'socketio':
       return startSocketIo(config);

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 
 /** The servers of the benchmark: Atmosphere and the peers it is measured against. */
-export type ServerImpl = 'atmosphere' | 'ws' | 'socketio' | 'raw-http';
+export type ServerImpl = 'atmosphere' | 'ws' | 'ws-frame-once' | 'socketio' | 'raw-http';
 
 /** How a server process is set up (the same knobs for every implementation). */
 export interface ServerConfig {
