@@ -100,18 +100,12 @@ export class McpEndpoint implements SessionHost {
     this.#route = atmosphere.handle(options.path, {
       request: (request, response) => this.#request(request, response),
       upgrade: (request, socket, head) => this.#upgrade(request, socket, head),
+      // atmosphere.close() ends the sessions and their streams before the providers (the log) close.
+      close: () => this.close(),
     });
     this.#sweeper = setInterval(() => this.#sweep(), Math.min(60_000, this.#security.sessionIdleMs / 2));
     this.#sweeper.unref();
-    const registry = atmosphere.provider(MCP_ENDPOINTS_KIND);
-    if (registry) registry.add(this);
-    else {
-      atmosphere.logger.warn(
-        `mcp: no ${MCP_ENDPOINTS_KIND} provider is selected, so atmosphere.close() will not end MCP streams: ` +
-          'depend on @atmosphere/mcp (its register entry loads) or pass mcpEndpoints() in createAtmosphere({ providers }), ' +
-          'or call endpoint.close() before atmosphere.close().',
-      );
-    }
+    atmosphere.provider(MCP_ENDPOINTS_KIND)?.add(this);
     atmosphere.logger.info(this.#startupLine());
   }
 

@@ -97,18 +97,17 @@ test('endpoint.close() unregisters the route and closes its sessions', async () 
   }
 });
 
-test('without the provider, mounting says how atmosphere.close() can end MCP streams', async () => {
+test('without the provider, atmosphere.close() still ends the endpoint (its route closes with the server)', async () => {
   const logger = recordingLogger();
   const atmosphere = await startTestAtmosphere({ logger });
-  try {
-    // The register entry is not loaded yet in this file: no mcp-endpoints provider is selected.
-    expect(atmosphere.provider('mcp-endpoints')).toBeUndefined();
-    const endpoint = mcpServer(atmosphere, { path: '/mcp', name: 'n', version: '1', rooms: false });
-    expect(logger.lines.some((l) => l.level === 'warn' && l.message.includes('endpoint.close()'))).toBe(true);
-    await endpoint.close();
-  } finally {
-    await atmosphere.close();
-  }
+  // The register entry is not loaded yet in this file: no mcp-endpoints provider is selected.
+  expect(atmosphere.provider('mcp-endpoints')).toBeUndefined();
+  mcpServer(atmosphere, { path: '/mcp', name: 'n', version: '1', rooms: false });
+  expect(atmosphere.describe().routes).toEqual(['/mcp']);
+  expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
+  await atmosphere.close();
+  // The endpoint's close() ran from the route's close hook: it removed its route.
+  expect(atmosphere.describe().routes).toEqual([]);
 });
 
 test('the register entry makes the mcp-endpoints provider available; the startup line names both endpoints', async () => {

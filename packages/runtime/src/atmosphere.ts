@@ -265,6 +265,10 @@ export class Atmosphere {
     }
     const http = this.#httpRoute(request.url);
     if (!http?.value.request) return false;
+    if (this.#core.closing) {
+      sendText(response, 503, 'The server is shutting down.');
+      return true;
+    }
     const routeHandler = http.value;
     this.#runHttpRoute(() => routeHandler.request?.(request, response, http.params), response);
     return true;
@@ -279,6 +283,10 @@ export class Atmosphere {
     }
     const http = this.#httpRoute(request.url);
     if (!http?.value.upgrade) return false;
+    if (this.#core.closing) {
+      rejectUpgrade(socket, 503, 'Service Unavailable');
+      return true;
+    }
     try {
       http.value.upgrade(request, socket, head, http.params);
     } catch (error) {
@@ -339,6 +347,7 @@ export class Atmosphere {
       address: address ? `${address.address}:${address.port}` : undefined,
       origins: this.#guard.describe(),
       paths: core.routes.values().map((s) => s.path),
+      routes: this.#httpRoutes.templates(),
       interceptors: this.interceptors.map((i) => i.name),
       transports: BUILTIN_TRANSPORTS,
       providers: this.#selections,
@@ -383,6 +392,15 @@ export class Atmosphere {
     for (const resource of [...core.resources.values()])
       resource.expire('server-closed', 1001, 'Server shutting down');
     await Promise.race([Promise.allSettled([...core.work]), delay(Math.max(0, deadline - Date.now()))]);
+    // Plain HTTP routes end what they hold open (an MCP endpoint's sessions) before the providers go.
+    const routesClosed = this.#httpRoutes.values().map(async (route) => {
+      try {
+        await route.close?.();
+      } catch (error) {
+        this.logger.error('an HTTP route failed to close', { error });
+      }
+    });
+    await Promise.race([Promise.allSettled(routesClosed), delay(Math.max(0, deadline - Date.now()))]);
     this.broadcasters.destroyAll();
     for (const [kind, instance] of this.#instances) {
       const closable = instance as { close?: () => Promise<void> };

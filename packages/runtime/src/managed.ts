@@ -79,6 +79,11 @@ export interface HttpRouteHandler {
     head: Buffer,
     params: Readonly<Record<string, string>>,
   ): void;
+  /**
+   * The server is shutting down: end what the route holds open (sessions, streams). Awaited (within the
+   * shutdown deadline) before the providers close; from then on the route's requests are answered 503.
+   */
+  close?(): void | Promise<void>;
 }
 
 /** A registered plain HTTP route. */

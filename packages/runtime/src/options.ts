@@ -83,6 +83,8 @@ export interface AtmosphereDescription {
   address: string | undefined;
   origins: string;
   paths: string[];
+  /** Plain HTTP routes served beside the managed paths (`atmosphere.handle()`). */
+  routes: string[];
   interceptors: string[];
   transports: string[];
   providers: KindSelection[];

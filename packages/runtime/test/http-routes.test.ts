@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { connectTestClient, startTestAtmosphere } from '../src/testing/index.ts';
+import { connectTestClient, eventually, startTestAtmosphere } from '../src/testing/index.ts';
 
 describe('plain HTTP routes beside managed paths (atmosphere.handle)', () => {
   test('a route answers its requests with its path parameters; managed paths win; others get 404', async () => {
@@ -94,5 +94,43 @@ describe('plain HTTP routes beside managed paths (atmosphere.handle)', () => {
     expect(await (await fetch(atmosphere.url('/gone'))).text()).toBe('here');
     route.remove();
     expect((await fetch(atmosphere.url('/gone'))).status).toBe(404);
+  });
+
+  test("shutdown awaits each route's close() before the providers go, and answers its requests 503 meanwhile; describe() lists the routes", async () => {
+    const atmosphere = await startTestAtmosphere();
+    let release!: () => void;
+    const closing = new Promise<void>((resolve) => (release = resolve));
+    const order: string[] = [];
+    atmosphere.handle('/held/{id}', {
+      request: (_q, response) => {
+        response.end('open');
+      },
+      upgrade: (_q, socket) => {
+        socket.destroy();
+      },
+      async close() {
+        order.push('route closing');
+        await closing;
+        order.push('route closed');
+      },
+    });
+    expect(atmosphere.describe().routes).toEqual(['/held/{id}']);
+    const url = atmosphere.url('/held/1');
+    expect(await (await fetch(url)).text()).toBe('open');
+    const shutdown = atmosphere.close().then(() => order.push('server closed'));
+    await eventually(() => order.includes('route closing'), 'the route to be asked to close');
+    // While it closes, the route's requests are answered 503 (the handler is not called).
+    const { createServer } = await import('node:http');
+    const probe = createServer((request, response) => {
+      if (!atmosphere.handleRequest(request, response)) response.end('not ours');
+    });
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as { port: number }).port;
+    expect((await fetch(`http://127.0.0.1:${port}/held/2`)).status).toBe(503);
+    probe.close();
+    expect(order).toEqual(['route closing']);
+    release();
+    await shutdown;
+    expect(order).toEqual(['route closing', 'route closed', 'server closed']);
   });
 });

@@ -78,6 +78,11 @@ export class PathTable<T> {
     return compiled;
   }
 
+  /** The templates, most specific first. */
+  templates(): string[] {
+    return this.#entries.map((entry) => entry.template.template);
+  }
+
   remove(template: string): boolean {
     const normalized = new PathTemplate(template).template;
     const index = this.#entries.findIndex((e) => e.template.template === normalized);
