@@ -28,6 +28,8 @@ declare module '@atmosphere/runtime' {
     STRUCTURED_OUTPUT_INVALID: true;
     /** Too many prompts of one client are running at once. */
     TOO_MANY_PROMPTS: true;
+    /** A prompt arrived while an answer was running, and the endpoint's policy is `drop`. */
+    BUSY: true;
     /** The handler or an interceptor failed. */
     AI_FAILED: true;
   }
@@ -46,6 +48,7 @@ export type AiErrorCode =
   | 'TOO_MANY_TOOL_ROUNDS'
   | 'STRUCTURED_OUTPUT_INVALID'
   | 'TOO_MANY_PROMPTS'
+  | 'BUSY'
   | 'FORBIDDEN'
   | 'AI_FAILED';
 

@@ -265,7 +265,11 @@ describe('aiEndpoint', () => {
   });
 
   test('too many prompts at once are refused per client', async () => {
-    h = await harness({ runtime: demoRuntime({ delayMs: 50 }), maxConcurrentPrompts: 1 });
+    h = await harness({
+      runtime: demoRuntime({ delayMs: 50 }),
+      whileAnswering: 'parallel',
+      maxConcurrentPrompts: 1,
+    });
     const client = await connectAiClient(h.url());
     await client.prompt('one');
     await client.waitFor((f) => 'type' in f && f.type === 'streaming-text');

@@ -86,7 +86,20 @@ export interface AiEndpointOptions {
   ) => string;
   /** Longest prompt in characters. Default 100 000. */
   readonly maxPromptLength?: number;
-  /** Prompts of one client running at once. Default 4. */
+  /**
+   * What a prompt does while an answer to the same client is running:
+   * - `queue` (default): it is answered after the running one, in order;
+   * - `latest`: the running answer is stopped (it ends `stopped`, its text kept) and the newest is answered;
+   * - `merge`: prompts sent meanwhile are folded into one prompt, answered after the running one;
+   * - `drop`: it is refused with a `BUSY` error frame;
+   * - `debounce`: every prompt waits for `debounceMs` of quiet, then the prompts sent meanwhile are folded into
+   *   one, answered after any running one;
+   * - `parallel`: it runs at once beside the others (up to `maxConcurrentPrompts`).
+   */
+  readonly whileAnswering?: WhileAnswering;
+  /** The quiet `debounce` waits for. Default 500 ms. */
+  readonly debounceMs?: number;
+  /** Prompts of one client running at once (`parallel`), or waiting (`queue`, `merge`). Default 4. */
   readonly maxConcurrentPrompts?: number;
   /** How long a tool approval waits. Default 300 000 ms. */
   readonly approvalTimeoutMs?: number;
@@ -97,3 +110,6 @@ export interface AiEndpointOptions {
   /** Options of the path's broadcasters. */
   readonly broadcaster?: BroadcasterOptions;
 }
+
+/** What a prompt does while an answer to the same client is running (see `AiEndpointOptions.whileAnswering`). */
+export type WhileAnswering = 'queue' | 'latest' | 'merge' | 'drop' | 'debounce' | 'parallel';

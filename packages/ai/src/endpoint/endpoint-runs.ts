@@ -22,7 +22,7 @@ import {
   type StructuredOutputOptions,
 } from '../structured/structured-output.ts';
 import { ApprovalRegistry, isApprovalMessage } from '../tools/approvals.ts';
-import type { AiEndpointOptions, OnPrompt, StreamOptions } from './ai-endpoint-options.ts';
+import type { AiEndpointOptions, OnPrompt, StreamOptions, WhileAnswering } from './ai-endpoint-options.ts';
 import { EndpointSession } from './ai-session.ts';
 import { parsePromptMessage } from './prompt-message.ts';
 
@@ -31,6 +31,19 @@ interface LiveRun {
   readonly session: EndpointSession;
   readonly audience: AudienceSink;
   request: AiRequest | undefined;
+}
+
+/** A prompt waiting for the client's running answer (policies `queue`, `merge`, `debounce`). */
+interface WaitingPrompt {
+  readonly prompt: string;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** What waits for one client: its prompts, and the quiet timer of `debounce`. */
+interface Waiting {
+  readonly prompts: WaitingPrompt[];
+  timer: NodeJS.Timeout | undefined;
 }
 
 const DEFAULT_ON_PROMPT: OnPrompt = (prompt, session) => session.stream(prompt);
@@ -62,6 +75,9 @@ export class EndpointRuns {
   readonly #live = new Map<string, LiveRun>();
   readonly #byResource = new Map<string, Set<LiveRun>>();
   readonly #work = new Set<Promise<void>>();
+  readonly #policy: WhileAnswering;
+  readonly #debounceMs: number;
+  readonly #waiting = new Map<string, Waiting>();
   #closed = false;
 
   constructor(
@@ -79,6 +95,8 @@ export class EndpointRuns {
     this.#onPrompt = options.onPrompt ?? DEFAULT_ON_PROMPT;
     this.#maxPromptLength = options.maxPromptLength ?? 100_000;
     this.#maxConcurrent = options.maxConcurrentPrompts ?? 4;
+    this.#policy = options.whileAnswering ?? 'queue';
+    this.#debounceMs = options.debounceMs ?? 500;
     this.records = new RunRegistry(options.runs);
     this.approvals = new ApprovalRegistry(
       options.approvalTimeoutMs === undefined ? {} : { timeoutMs: options.approvalTimeoutMs },
@@ -111,6 +129,8 @@ export class EndpointRuns {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const waiting of this.#waiting.values()) clearTimeout(waiting.timer);
+    this.#waiting.clear();
     for (const run of [...this.#live.values()]) run.session.cancel(cancelledError('the endpoint closed'));
     this.approvals.close();
     await this.idle();
@@ -154,21 +174,111 @@ export class EndpointRuns {
       this.#refuse(resource, 'INVALID_PROMPT', parsed.message);
       return;
     }
-    if ((this.#byResource.get(resource.id)?.size ?? 0) >= this.#maxConcurrent) {
-      this.#refuse(
-        resource,
-        'TOO_MANY_PROMPTS',
-        `${this.#maxConcurrent} prompts of this client are still running; wait for one to finish (option maxConcurrentPrompts).`,
-      );
-      return;
-    }
     // Not awaited: the runtime hands a client's messages to onMessage one at a time, and approval answers
     // for this very prompt must get through while it runs.
-    this.#start(resource, parsed.value.prompt, parsed.value.metadata, context.params);
+    this.#admit(resource, {
+      prompt: parsed.value.prompt,
+      metadata: parsed.value.metadata,
+      params: context.params,
+    });
+  }
+
+  /** Applies the `whileAnswering` policy to a valid prompt: start it, make it wait, stop the running one, or refuse. */
+  #admit(resource: AtmosphereResource, prompt: WaitingPrompt): void {
+    const running = this.#running(resource);
+    const waiting = this.#waiting.get(resource.id);
+    switch (this.#policy) {
+      case 'parallel':
+        if (running.length >= this.#maxConcurrent) {
+          this.#refuse(
+            resource,
+            'TOO_MANY_PROMPTS',
+            `${this.#maxConcurrent} prompts of this client are still running; wait for one to finish (option maxConcurrentPrompts).`,
+          );
+          return;
+        }
+        this.#start(resource, prompt);
+        return;
+      case 'drop':
+        if (running.length > 0) {
+          this.#refuse(
+            resource,
+            'BUSY',
+            'An answer is still running; send this again when it has ended, or stop it.',
+          );
+          return;
+        }
+        this.#start(resource, prompt);
+        return;
+      case 'latest':
+        for (const run of running) run.session.stop();
+        this.#start(resource, prompt);
+        return;
+      case 'queue':
+      case 'merge':
+        if (running.length === 0 && waiting === undefined) {
+          this.#start(resource, prompt);
+          return;
+        }
+        if ((waiting?.prompts.length ?? 0) >= this.#maxConcurrent) {
+          this.#refuse(
+            resource,
+            'TOO_MANY_PROMPTS',
+            `${this.#maxConcurrent} prompts of this client are already waiting; wait for the answers (option maxConcurrentPrompts).`,
+          );
+          return;
+        }
+        this.#wait(resource, prompt);
+        return;
+      case 'debounce': {
+        const entry = this.#wait(resource, prompt);
+        clearTimeout(entry.timer);
+        entry.timer = setTimeout(() => {
+          entry.timer = undefined;
+          this.#next(resource);
+        }, this.#debounceMs);
+        return;
+      }
+    }
+  }
+
+  #wait(resource: AtmosphereResource, prompt: WaitingPrompt): Waiting {
+    let entry = this.#waiting.get(resource.id);
+    if (!entry) this.#waiting.set(resource.id, (entry = { prompts: [], timer: undefined }));
+    entry.prompts.push(prompt);
+    return entry;
+  }
+
+  /** The runs this client asked for that are still running (not those it only follows). */
+  #running(resource: AtmosphereResource): LiveRun[] {
+    const runs: LiveRun[] = [];
+    for (const run of this.#byResource.get(resource.id) ?? [])
+      if (run.session.resource === resource && !run.session.closed) runs.push(run);
+    return runs;
+  }
+
+  /** The client's answer ended (or its quiet came): start what waits, one prompt or all of them folded into one. */
+  #next(resource: AtmosphereResource): void {
+    const entry = this.#waiting.get(resource.id);
+    if (!entry || entry.timer !== undefined || this.#closed || resource.state === 'closed') return;
+    if (this.#running(resource).length > 0) return;
+    const fold = this.#policy === 'merge' || this.#policy === 'debounce';
+    const taken = fold ? entry.prompts.splice(0) : entry.prompts.splice(0, 1);
+    if (entry.prompts.length === 0) this.#waiting.delete(resource.id);
+    if (taken.length === 0) return;
+    const last = taken.at(-1)!;
+    this.#start(resource, {
+      prompt: taken.map((p) => p.prompt).join('\n\n'),
+      metadata: last.metadata,
+      params: last.params,
+    });
   }
 
   /** The asker left for good: it leaves every audience; a run nobody follows any more is cancelled. */
   #departed(resource: AtmosphereResource): void {
+    const waiting = this.#waiting.get(resource.id);
+    if (waiting) clearTimeout(waiting.timer);
+    this.#waiting.delete(resource.id);
     const runs = this.#byResource.get(resource.id);
     this.#byResource.delete(resource.id);
     for (const run of runs ?? []) {
@@ -218,12 +328,7 @@ export class EndpointRuns {
   }
 
   /** Starts a run for a prompt: a session to the asker, `onPrompt` called, the session ended when it returns. */
-  #start(
-    resource: AtmosphereResource,
-    prompt: string,
-    metadata: Readonly<Record<string, unknown>>,
-    params: Readonly<Record<string, string>>,
-  ): void {
+  #start(resource: AtmosphereResource, { prompt, metadata, params }: WaitingPrompt): void {
     const audience = new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
     audience.add(resource);
     const runId = randomUUID();
@@ -256,6 +361,7 @@ export class EndpointRuns {
       } finally {
         this.#live.delete(runId);
         this.#leaveAll(run);
+        this.#next(resource);
       }
     })();
     this.#work.add(task);
