@@ -11,6 +11,7 @@ export type {
   OnPrompt,
   PromptContext,
   StreamOptions,
+  WhileAnswering,
 } from './endpoint/ai-endpoint-options.ts';
 export { AiEndpoint, Prompt } from './endpoint/decorators.ts';
 export { type AiErrorCode, LlmError, type LlmErrorKind } from './errors.ts';
