@@ -10,6 +10,8 @@ export const GOOGLE_GENAI_CAPABILITY_NOTES: Readonly<Record<AgentCapability, str
   'tool-calling':
     'Atmosphere tools as `functionDeclarations` (`parametersJsonSchema`); `functionCall` parts run, `functionResponse` parts sent back',
   'tool-approval': 'every call goes through the shared tool runner (`context.runTool`)',
+  'tool-call-deltas':
+    'the Gemini API hands each `functionCall` over whole: one `ai.toolCall.delta.<id>` with all its arguments (Vertex `partialArgs` streaming is not used)',
   'structured-output': '`responseMimeType: application/json` with `responseJsonSchema` (or `responseSchema`)',
   'token-usage': '`usageMetadata`: prompt, candidates + thoughts, cached content, total',
   cancellation: '`config.abortSignal`: the HTTP request is aborted',
@@ -20,8 +22,6 @@ export const GOOGLE_GENAI_CAPABILITY_NOTES: Readonly<Record<AgentCapability, str
  * adopt; until then they are documented here, not declared).
  */
 export const GOOGLE_GENAI_FEATURES: Readonly<Record<string, string>> = {
-  'tool-call-deltas':
-    'yes: the Gemini API hands each `functionCall` over whole, sent as one `ai.toolCall.delta.<id>` (Vertex `partialArgs` streaming is not used)',
   'reasoning-deltas':
     'yes: thought-summary parts (`thought: true`) become `reasoning-delta` events, never answer text',
   'vision / multi-modal input': 'no: the context carries text messages only',

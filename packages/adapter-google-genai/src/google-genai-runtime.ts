@@ -67,6 +67,7 @@ export const GOOGLE_GENAI_CAPABILITIES: ReadonlySet<AgentCapability> = new Set<A
   'conversation-memory',
   'tool-calling',
   'tool-approval',
+  'tool-call-deltas',
   'structured-output',
   'token-usage',
   'cancellation',

@@ -9,6 +9,8 @@ export const LANGCHAIN_CAPABILITY_RULES: Readonly<Record<AgentCapability, string
   'tool-calling':
     'the model has `bindTools` (tools bound as JSON Schema; `tool_call_chunks` forwarded as tool-call deltas)',
   'tool-approval': 'with `tool-calling`: every call goes through the shared tool runner (`context.runTool`)',
+  'tool-call-deltas':
+    'with `tool-calling`: each `tool_call_chunks` piece becomes `ai.toolCall.delta.<id>` (whole calls of non-streaming models as one delta)',
   'structured-output':
     "always: `withStructuredOutput` (JSON Schema, native JSON mode where the model has one), or the prompt instruction with `structuredOutput: 'prompt'`",
   'token-usage':
@@ -21,8 +23,6 @@ export const LANGCHAIN_CAPABILITY_RULES: Readonly<Record<AgentCapability, string
  * adopt; until then they are documented here, not declared).
  */
 export const LANGCHAIN_FEATURES: Readonly<Record<string, string>> = {
-  'tool-call-deltas':
-    'yes: each `tool_call_chunks` piece becomes `ai.toolCall.delta.<id>` (whole calls of non-streaming models as one delta)',
   'reasoning-deltas': 'no: reasoning content blocks are not forwarded yet',
   'vision / multi-modal input': 'no: the context carries text messages only',
   'prompt-caching hints':

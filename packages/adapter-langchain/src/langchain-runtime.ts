@@ -64,6 +64,7 @@ export function detectCapabilities(
   if (canBindTools(model)) {
     capabilities.add('tool-calling');
     capabilities.add('tool-approval');
+    capabilities.add('tool-call-deltas');
   }
   const streamUsage = (model as { streamUsage?: unknown }).streamUsage;
   if (options.reportsUsage ?? (streamUsage !== undefined && streamUsage !== false))

@@ -263,6 +263,7 @@ describe('provider failures and model limits', () => {
         'cancellation',
         'tool-calling',
         'tool-approval',
+        'tool-call-deltas',
       ]),
     );
     expect(new LangChainRuntime({ model: chatOpenAi(server.baseUrl) }).capabilities.has('token-usage')).toBe(

@@ -59,6 +59,7 @@ const CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
   'conversation-memory',
   'tool-calling',
   'tool-approval',
+  'tool-call-deltas',
   'structured-output',
   'token-usage',
   'cancellation',

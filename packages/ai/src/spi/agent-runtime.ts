@@ -20,6 +20,11 @@ export type AgentCapability =
   | 'tool-calling'
   /** Tools that require approval wait for the user's decision (through `context.runTool`). */
   | 'tool-approval'
+  /**
+   * A tool call's arguments reach the client as the model produces them: `session.toolCallDelta()` (metadata
+   * `ai.toolCall.delta.<id>`), whose chunks joined are the call's arguments.
+   */
+  | 'tool-call-deltas'
   /** `context.responseFormat` is honoured: the model is asked for JSON matching the schema (JSON mode when the provider has it). */
   | 'structured-output'
   /** Token counts are reported with `session.usage()`. */
@@ -34,6 +39,7 @@ export const AGENT_CAPABILITIES: readonly AgentCapability[] = [
   'conversation-memory',
   'tool-calling',
   'tool-approval',
+  'tool-call-deltas',
   'structured-output',
   'token-usage',
   'cancellation',

@@ -249,6 +249,35 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
     );
 
     capabilityTest(
+      'tool-call-deltas',
+      'tool-call',
+      "the call's arguments stream as deltas before the tool runs, and joined they are the arguments",
+      async ({ runtime }) => {
+        const { session, frames } = collectingSession();
+        const calls: unknown[] = [];
+        await runtime.execute(
+          createAgentContext({ message: CONTRACT_PROMPTS['tool-call'], session, tools: [echo(calls)] }),
+          session,
+          new AbortController().signal,
+        );
+        checkSequence(frames.items);
+        const deltas = frames.items.filter(
+          (f): f is Extract<AiFrame, { type: 'metadata' }> =>
+            f.type === 'metadata' && f.key.startsWith('ai.toolCall.delta.'),
+        );
+        expect(deltas.length).toBeGreaterThan(0);
+        const byCall = new Map<string, string>();
+        for (const delta of deltas)
+          byCall.set(delta.key, (byCall.get(delta.key) ?? '') + String(delta.value));
+        expect(byCall.size).toBe(1);
+        expect(JSON.parse([...byCall.values()][0]!)).toEqual({ value: 'ping' });
+        const firstDelta = frames.items.indexOf(deltas[0]!);
+        const start = frames.items.findIndex((f) => f.type === 'event' && f.event === 'tool-start');
+        expect(firstDelta).toBeLessThan(start);
+      },
+    );
+
+    capabilityTest(
       'tool-approval',
       'tool-call',
       'an approved call runs only after the answer; a denied one never',
