@@ -75,7 +75,7 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --profile               CPU-profile the servers; summary in the results
   --merge                 keep the other scenarios of the existing latest.json (re-run a part)
   --update-docs           also rewrite the results section of docs/performance.md
-  --out=dir               results directory (default bench/results)
+  --out=dir               results directory (default bench/results; quick runs: bench/results/tmp/quick)
 `;
 
 function list<T extends string>(value: string, allowed: readonly T[], flag: string): T[] {
@@ -129,7 +129,8 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
     profile: false,
     merge: false,
     updateDocs: false,
-    outDir: join(benchDir, 'results'),
+    // Quick runs are smoke checks: their results stay out of the tracked files.
+    outDir: quick ? join(benchDir, 'results', 'tmp', 'quick') : join(benchDir, 'results'),
   };
   for (const arg of argv) {
     if (arg === '--quick' || arg === '--') continue;
