@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { Atmosphere } from './atmosphere.ts';
 import { LocalBackplane } from './broadcast/local-backplane.ts';
 import { MemoryStreamLog } from './log/memory-stream-log.ts';
+import { MemorySessionStore } from './session/memory-session-store.ts';
 import { AtmosphereError } from './errors.ts';
 import { consoleLogger } from './logger.ts';
 import type { AtmosphereOptions } from './options.ts';
@@ -36,6 +37,7 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
   const kinds = new Set<string>([
     'broadcaster-backplane',
     'stream-log',
+    'session-store',
     ...registry.kinds(),
     ...explicit.map((p) => p.kind),
   ]);
@@ -114,6 +116,13 @@ function builtinProviders(options: AtmosphereOptions): Provider[] {
       priority: 0,
       isAvailable: () => true,
       create: () => new MemoryStreamLog(options.log),
+    },
+    {
+      kind: 'session-store',
+      name: 'memory',
+      priority: 0,
+      isAvailable: () => true,
+      create: () => new MemorySessionStore(options.sessions),
     },
   ];
 }

@@ -1,5 +1,6 @@
 import type { BroadcasterBackplane } from './backplane.ts';
 import type { Logger } from './logger.ts';
+import type { SessionStore } from './session-store.ts';
 import type { StreamLog } from './stream-log.ts';
 
 /**
@@ -9,6 +10,7 @@ import type { StreamLog } from './stream-log.ts';
 export interface ProviderKinds {
   'broadcaster-backplane': BroadcasterBackplane;
   'stream-log': StreamLog;
+  'session-store': SessionStore;
 }
 
 /** A kind of provider: a key of {@link ProviderKinds}. */
