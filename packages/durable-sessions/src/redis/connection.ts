@@ -16,8 +16,12 @@ export interface RedisCommandsLike {
   script(subcommand: 'LOAD', script: string): Promise<unknown>;
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   get(key: string): Promise<string | null>;
-  set(key: string, value: string, mode: 'PX', ttl: number): Promise<unknown>;
+  set(key: string, value: string, mode: 'PXAT', at: number): Promise<unknown>;
   del(...keys: string[]): Promise<number>;
+  rpush(key: string, ...values: string[]): Promise<number>;
+  ltrim(key: string, start: number, stop: number): Promise<unknown>;
+  lrange(key: string, start: number, stop: number): Promise<string[]>;
+  pexpire(key: string, ms: number): Promise<number>;
   ping(): Promise<string>;
 }
 
