@@ -58,7 +58,10 @@ function conversationMemorySuite(name: string, stores: Stores): void {
         const memory = await stores.create();
         await memory.append('kept', [user('hello'), { role: 'assistant', content: 'hi there' }]);
         const reopened = await reopen(memory);
-        expect(await reopened.history('kept')).toEqual([user('hello'), { role: 'assistant', content: 'hi there' }]);
+        expect(await reopened.history('kept')).toEqual([
+          user('hello'),
+          { role: 'assistant', content: 'hi there' },
+        ]);
         await reopened.close?.();
       });
 
@@ -102,7 +105,11 @@ conversationMemorySuite('sqlite', {
 let prefixCounter = 0;
 const prefixes = new WeakMap<object, string>();
 async function openRedis(prefix: string, maxMessages?: number): Promise<RedisConversationMemory> {
-  const connection = await connectRedis(Redis, redis.url, { source: 't', purpose: 'memory', timeoutMs: 5_000 });
+  const connection = await connectRedis(Redis, redis.url, {
+    source: 't',
+    purpose: 'memory',
+    timeoutMs: 5_000,
+  });
   const memory = new RedisConversationMemory(connection, {
     prefix,
     limits: maxMessages ? { maxMessages } : {},

@@ -46,13 +46,20 @@ streamLogContract('redis', {
 
 describe('redis stream log', () => {
   test('keeps at most maxRecordsPerStream, exactly, without renumbering', async () => {
-    const connection = await connectRedis(Redis, redis.url, { source: 't', purpose: 'test log', timeoutMs: 5_000 });
+    const connection = await connectRedis(Redis, redis.url, {
+      source: 't',
+      purpose: 'test log',
+      timeoutMs: 5_000,
+    });
     const log = new RedisStreamLog(connection, {
       prefix: `cap${++prefixCounter}:`,
       limits: { maxRecordsPerStream: 5 },
       onClose: () => closeRedis(connection),
     });
-    await log.append('s', Array.from({ length: 12 }, (_, i) => ({ payload: `m${i + 1}` })));
+    await log.append(
+      's',
+      Array.from({ length: 12 }, (_, i) => ({ payload: `m${i + 1}` })),
+    );
     expect(await log.state('s')).toMatchObject({ first: 8, last: 12 });
     expect((await log.read('s', 0))?.records.map((r) => r.seq)).toEqual([8, 9, 10, 11, 12]);
     await log.close();
@@ -62,7 +69,11 @@ describe('redis stream log', () => {
     const url = 'redis://:secret@127.0.0.1:1/0';
     let failure: unknown;
     try {
-      await connectRedis(Redis, url, { source: 'ATMOSPHERE_REDIS_URL', purpose: 'durable stream log', timeoutMs: 2_000 });
+      await connectRedis(Redis, url, {
+        source: 'ATMOSPHERE_REDIS_URL',
+        purpose: 'durable stream log',
+        timeoutMs: 2_000,
+      });
     } catch (error) {
       failure = error;
     }
@@ -76,7 +87,11 @@ describe('redis stream log', () => {
 
   test('a Redis that goes away fails appends at once with LOG_FAILED; they work again once it is back', async () => {
     const own = await startTestRedis();
-    const connection = await connectRedis(Redis, own.url, { source: 't', purpose: 'test log', timeoutMs: 5_000 });
+    const connection = await connectRedis(Redis, own.url, {
+      source: 't',
+      purpose: 'test log',
+      timeoutMs: 5_000,
+    });
     const log = new RedisStreamLog(connection, { prefix: 'away:', onClose: () => closeRedis(connection) });
     try {
       await log.append('s', [{ payload: 'before' }]);

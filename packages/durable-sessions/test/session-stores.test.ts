@@ -41,8 +41,15 @@ sessionStoreContract('sqlite', {
 
 let prefixCounter = 0;
 const prefixes = new WeakMap<object, string>();
-async function openRedis(prefix: string, setup: { limits: object; now: () => number }): Promise<RedisSessionStore> {
-  const connection = await connectRedis(Redis, redis.url, { source: 't', purpose: 'session store', timeoutMs: 5_000 });
+async function openRedis(
+  prefix: string,
+  setup: { limits: object; now: () => number },
+): Promise<RedisSessionStore> {
+  const connection = await connectRedis(Redis, redis.url, {
+    source: 't',
+    purpose: 'session store',
+    timeoutMs: 5_000,
+  });
   const store = new RedisSessionStore(connection, {
     prefix,
     limits: setup.limits,
@@ -76,13 +83,17 @@ describe('durable session stores keep no usable token', () => {
   test('redis: the key is the SHA-256 of the token and expires with the session', async () => {
     const store = await openRedis('hashed:', { limits: { ttlMs: 60_000 }, now: Date.now });
     const { token } = await store.create();
-    const connection = await connectRedis(Redis, redis.url, { source: 't', purpose: 'check', timeoutMs: 5_000 });
+    const connection = await connectRedis(Redis, redis.url, {
+      source: 't',
+      purpose: 'check',
+      timeoutMs: 5_000,
+    });
     const value = await connection.get(`hashed:session:${tokenKey(token)}`);
     expect(value).not.toBeNull();
     expect(value).not.toContain(token);
-    const ttl = (await (connection as unknown as { pttl(key: string): Promise<number> }).pttl(
+    const ttl = await (connection as unknown as { pttl(key: string): Promise<number> }).pttl(
       `hashed:session:${tokenKey(token)}`,
-    ));
+    );
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
     await closeRedis(connection);

@@ -69,17 +69,23 @@ describe('sqlite stream log', () => {
       ownsDatabase: true,
       limits: { maxRecordsPerStream: 5 },
     });
-    await log.append('s', Array.from({ length: 12 }, (_, i) => ({ payload: `m${i + 1}` })));
+    await log.append(
+      's',
+      Array.from({ length: 12 }, (_, i) => ({ payload: `m${i + 1}` })),
+    );
     expect(log.state('s')).toMatchObject({ first: 8, last: 12 });
     expect(log.read('s', 0)?.records.map((r) => r.seq)).toEqual([8, 9, 10, 11, 12]);
     await log.close();
   });
 
   test('sweep drops records past maxAgeMs and forgets idle streams (a new epoch follows)', async () => {
-    const log = new SqliteStreamLog(openSqliteFile(Database, newFile(folder, 'age'), 'test log', 'the test'), {
-      ownsDatabase: true,
-      limits: { maxAgeMs: 1_000, sweepIntervalMs: 0 },
-    });
+    const log = new SqliteStreamLog(
+      openSqliteFile(Database, newFile(folder, 'age'), 'test log', 'the test'),
+      {
+        ownsDatabase: true,
+        limits: { maxAgeMs: 1_000, sweepIntervalMs: 0 },
+      },
+    );
     const old = await log.append('s', [{ payload: 'a' }, { payload: 'b' }]);
     log.sweep(Date.now() + 500);
     expect(log.state('s')).toEqual({ epoch: old.epoch, first: 1, last: 2 });
@@ -93,7 +99,10 @@ describe('sqlite stream log', () => {
 
   test('a file that is not SQLite fails with an error naming the file and the fix', () => {
     const file = join(folder, 'corrupt.sqlite');
-    writeFileSync(file, 'this is not a database, it is a text file that happens to be long enough '.repeat(20));
+    writeFileSync(
+      file,
+      'this is not a database, it is a text file that happens to be long enough '.repeat(20),
+    );
     let failure: unknown;
     try {
       openSqliteFile(Database, file, 'durable stream log', 'ATMOSPHERE_DURABLE_SQLITE');

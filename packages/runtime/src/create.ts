@@ -43,17 +43,26 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
   ]);
   const selections: KindSelection[] = [];
   const instances = new Map<string, unknown>();
-  for (const kind of kinds) {
-    const context: ProviderContext = { env, logger, settings: options.settings?.[kind] ?? {} };
-    const { selection, instance } = await selectProvider(
-      kind as ProviderKind,
-      explicit,
-      registry.providers(kind),
-      context,
-    );
-    selections.push(selection);
-    if (instance !== undefined) instances.set(kind, instance);
-    logger.info(describeSelection(selection));
+  try {
+    for (const kind of kinds) {
+      const context: ProviderContext = { env, logger, settings: options.settings?.[kind] ?? {} };
+      const { selection, instance } = await selectProvider(
+        kind as ProviderKind,
+        explicit,
+        registry.providers(kind),
+        context,
+      );
+      selections.push(selection);
+      if (instance !== undefined) instances.set(kind, instance);
+      logger.info(describeSelection(selection));
+    }
+  } catch (error) {
+    // A required provider failed: release what the kinds before it opened, then report why.
+    for (const instance of instances.values())
+      await Promise.resolve()
+        .then(() => (instance as { close?: () => Promise<void> }).close?.())
+        .catch(() => undefined);
+    throw error;
   }
   const backplane = instances.get('broadcaster-backplane') as BroadcasterBackplane | undefined;
   if (!backplane || !instances.has('stream-log')) {

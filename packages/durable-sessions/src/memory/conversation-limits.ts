@@ -33,7 +33,9 @@ export function encodeMessages(messages: readonly ChatMessage[], limits: Convers
 
 /** The last `limit` of `messages` (all when no limit). */
 export function lastOf<T>(messages: T[], limit: number | undefined): T[] {
-  return limit === undefined || limit >= messages.length ? messages : messages.slice(messages.length - Math.max(0, limit));
+  return limit === undefined || limit >= messages.length
+    ? messages
+    : messages.slice(messages.length - Math.max(0, limit));
 }
 
 /** Throws the abort reason when `signal` is aborted. */

@@ -1,7 +1,12 @@
 import { AtmosphereError } from '@atmosphere/runtime';
 import type { ChatMessage, ConversationMemory } from '@atmosphere/ai/spi';
 import type { RedisCommandsLike } from '../redis/connection.ts';
-import { checkSignal, type ConversationLimits, DEFAULT_CONVERSATION_LIMITS, encodeMessages } from './conversation-limits.ts';
+import {
+  checkSignal,
+  type ConversationLimits,
+  DEFAULT_CONVERSATION_LIMITS,
+  encodeMessages,
+} from './conversation-limits.ts';
 
 function failed(operation: string, error: unknown): AtmosphereError {
   if (AtmosphereError.isInstance(error)) return error;
@@ -38,7 +43,10 @@ export class RedisConversationMemory implements ConversationMemory {
     return `${this.prefix}conversation:${conversationId}`;
   }
 
-  async history(conversationId: string, options: { limit?: number; signal?: AbortSignal } = {}): Promise<ChatMessage[]> {
+  async history(
+    conversationId: string,
+    options: { limit?: number; signal?: AbortSignal } = {},
+  ): Promise<ChatMessage[]> {
     this.#assertOpen();
     checkSignal(options.signal);
     const limit = Math.max(0, Math.min(options.limit ?? this.limits.maxMessages, this.limits.maxMessages));
@@ -51,7 +59,11 @@ export class RedisConversationMemory implements ConversationMemory {
     }
   }
 
-  async append(conversationId: string, messages: readonly ChatMessage[], options: { signal?: AbortSignal } = {}): Promise<void> {
+  async append(
+    conversationId: string,
+    messages: readonly ChatMessage[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     this.#assertOpen();
     checkSignal(options.signal);
     const encoded = encodeMessages(messages, this.limits);

@@ -1,7 +1,17 @@
 import { AtmosphereError } from '@atmosphere/runtime';
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
 import type { ChatMessage, ConversationMemory } from '@atmosphere/ai/spi';
 import type { SqliteDatabaseLike, SqliteStatementLike } from '../sqlite/database.ts';
-import { checkSignal, type ConversationLimits, DEFAULT_CONVERSATION_LIMITS, encodeMessages, lastOf } from './conversation-limits.ts';
+import {
+  checkSignal,
+  type ConversationLimits,
+  DEFAULT_CONVERSATION_LIMITS,
+  encodeMessages,
+  lastOf,
+} from './conversation-limits.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS atmosphere_conversations (
@@ -69,19 +79,31 @@ export class SqliteConversationMemory implements ConversationMemory {
     });
   }
 
-  history(conversationId: string, options: { limit?: number; signal?: AbortSignal } = {}): Promise<ChatMessage[]> {
+  history(
+    conversationId: string,
+    options: { limit?: number; signal?: AbortSignal } = {},
+  ): Promise<ChatMessage[]> {
     try {
       this.#assertOpen();
       checkSignal(options.signal);
       const limit = Math.max(0, Math.min(options.limit ?? this.limits.maxMessages, this.limits.maxMessages));
       const rows = this.#statements.history.all(conversationId, limit) as { message: string }[];
-      return Promise.resolve(lastOf(rows.reverse().map((row) => JSON.parse(row.message) as ChatMessage), options.limit));
+      return Promise.resolve(
+        lastOf(
+          rows.reverse().map((row) => JSON.parse(row.message) as ChatMessage),
+          options.limit,
+        ),
+      );
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(toError(error));
     }
   }
 
-  append(conversationId: string, messages: readonly ChatMessage[], options: { signal?: AbortSignal } = {}): Promise<void> {
+  append(
+    conversationId: string,
+    messages: readonly ChatMessage[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     try {
       this.#assertOpen();
       checkSignal(options.signal);
@@ -89,7 +111,7 @@ export class SqliteConversationMemory implements ConversationMemory {
       this.#expire();
       return Promise.resolve();
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(toError(error));
     }
   }
 
@@ -99,7 +121,7 @@ export class SqliteConversationMemory implements ConversationMemory {
       this.#statements.clear.run(conversationId);
       return Promise.resolve();
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(toError(error));
     }
   }
 

@@ -105,7 +105,9 @@ export async function connectRedis(
     lastError = error;
     if (reported) return;
     reported = true;
-    options.logger?.warn(`${options.purpose}: Redis ${redactUrl(url)} is unreachable (${error.message}); reconnecting`);
+    options.logger?.warn(
+      `${options.purpose}: Redis ${redactUrl(url)} is unreachable (${error.message}); reconnecting`,
+    );
   });
   connection.on('ready', () => (reported = false));
   let timer: NodeJS.Timeout | undefined;
@@ -113,7 +115,10 @@ export async function connectRedis(
     await Promise.race([
       connection.connect().then(() => connection.ping()),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${options.timeoutMs} ms`)),
+          options.timeoutMs,
+        );
       }),
     ]);
     return connection;

@@ -120,12 +120,17 @@ function toRecord(entry: unknown): LogRecord {
   for (let i = 0; i + 1 < fields.length; i += 2) values.set(fields[i]!.toString('latin1'), fields[i + 1]!);
   const flags = Number(text(values.get('f') ?? '0'));
   const raw = values.get('p') ?? Buffer.alloc(0);
-  const record: { seq: number; time: number; payload: string | Uint8Array; targets?: string[]; exclude?: string } =
-    {
-      seq: Number(text(id).slice(2)),
-      time: Number(text(values.get('m') ?? '0')),
-      payload: flags & BINARY ? new Uint8Array(raw) : raw.toString('utf8'),
-    };
+  const record: {
+    seq: number;
+    time: number;
+    payload: string | Uint8Array;
+    targets?: string[];
+    exclude?: string;
+  } = {
+    seq: Number(text(id).slice(2)),
+    time: Number(text(values.get('m') ?? '0')),
+    payload: flags & BINARY ? new Uint8Array(raw) : raw.toString('utf8'),
+  };
   if (flags & TARGETS) record.targets = JSON.parse(text(values.get('t'))) as string[];
   if (flags & EXCLUDE) record.exclude = text(values.get('x'));
   return record;
@@ -185,7 +190,9 @@ export class RedisStreamLog implements StreamLog {
         (entry.exclude !== undefined ? EXCLUDE : 0);
       const payload = entry.payload;
       args.push(
-        typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+        typeof payload === 'string'
+          ? payload
+          : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
         flags,
         entry.targets === undefined ? '' : JSON.stringify(entry.targets),
         entry.exclude ?? '',

@@ -103,7 +103,13 @@ export class RedisSessionStore implements SessionStore {
     const current = await this.get(token);
     if (current === undefined) return undefined;
     const merged = mergeSessionData(current, changes, this.limits);
-    const { token: _, ...stored } = sessionRecord(token, merged, current.createdAt, this.#now(), this.limits.ttlMs);
+    const { token: _, ...stored } = sessionRecord(
+      token,
+      merged,
+      current.createdAt,
+      this.#now(),
+      this.limits.ttlMs,
+    );
     await this.#write(token, stored);
     return { token, ...stored };
   }

@@ -86,9 +86,14 @@ function toRecord(row: RecordRow): LogRecord {
   if (row.binary === 1) {
     const bytes = row.payload as Uint8Array;
     payload = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  } else payload = row.payload as string;
-  const record: { seq: number; time: number; payload: string | Uint8Array; targets?: string[]; exclude?: string } =
-    { seq: row.seq, time: row.time, payload };
+  } else payload = row.payload;
+  const record: {
+    seq: number;
+    time: number;
+    payload: string | Uint8Array;
+    targets?: string[];
+    exclude?: string;
+  } = { seq: row.seq, time: row.time, payload };
   if (row.targets !== null) record.targets = JSON.parse(row.targets) as string[];
   if (row.exclude !== null) record.exclude = row.exclude;
   return record;
@@ -293,7 +298,9 @@ export class SqliteStreamLog implements StreamLog {
           stream,
           ++state.last,
           now,
-          binary ? Buffer.from((entry.payload as Uint8Array).buffer, (entry.payload as Uint8Array).byteOffset, (entry.payload as Uint8Array).byteLength) : entry.payload,
+          binary
+            ? Buffer.from(entry.payload.buffer, entry.payload.byteOffset, entry.payload.byteLength)
+            : entry.payload,
           binary ? 1 : 0,
           entry.targets === undefined ? null : JSON.stringify(entry.targets),
           entry.exclude ?? null,

@@ -1,6 +1,18 @@
 import { AtmosphereError } from '../errors.ts';
-import type { SessionChanges, SessionData, SessionLimits, SessionRecord, SessionStore } from '../spi/session-store.ts';
-import { isSessionToken, mergeSessionData, newSessionToken, sessionLimits, sessionRecord } from './session-data.ts';
+import type {
+  SessionChanges,
+  SessionData,
+  SessionLimits,
+  SessionRecord,
+  SessionStore,
+} from '../spi/session-store.ts';
+import {
+  isSessionToken,
+  mergeSessionData,
+  newSessionToken,
+  sessionLimits,
+  sessionRecord,
+} from './session-data.ts';
 
 /** Options of the memory session store. */
 export interface MemorySessionStoreOptions {

@@ -25,7 +25,10 @@ export function sessionLimits(limits: Partial<SessionLimits> = {}): Readonly<Ses
   const resolved = { ...DEFAULT_SESSION_LIMITS, ...limits };
   for (const [name, value] of Object.entries(resolved))
     if (!Number.isInteger(value) || value <= 0)
-      throw new AtmosphereError('INVALID_OPTION', `Session limit ${name} must be a positive integer; got ${String(value)}.`);
+      throw new AtmosphereError(
+        'INVALID_OPTION',
+        `Session limit ${name} must be a positive integer; got ${String(value)}.`,
+      );
   return Object.freeze(resolved);
 }
 
@@ -52,18 +55,31 @@ export function mergeSessionData(
 ): SessionData {
   const rooms = [...new Set(changes.rooms ?? base?.rooms ?? [])];
   const subscriptions = (changes.subscriptions ?? base?.subscriptions ?? []).map(copySubscription);
-  if (rooms.length > limits.maxRooms) throw tooLarge(`${rooms.length} rooms exceed maxRooms (${limits.maxRooms})`);
+  if (rooms.length > limits.maxRooms)
+    throw tooLarge(`${rooms.length} rooms exceed maxRooms (${limits.maxRooms})`);
   if (subscriptions.length > limits.maxSubscriptions)
-    throw tooLarge(`${subscriptions.length} subscriptions exceed maxSubscriptions (${limits.maxSubscriptions})`);
+    throw tooLarge(
+      `${subscriptions.length} subscriptions exceed maxSubscriptions (${limits.maxSubscriptions})`,
+    );
   const identity = 'identity' in changes ? changes.identity : base?.identity;
   const auth = 'auth' in changes ? changes.auth : base?.auth;
   const origin = 'origin' in changes ? changes.origin : base?.origin;
   const metadata = changes.metadata ?? base?.metadata ?? {};
   const json = JSON.stringify([identity ?? null, auth ?? null, metadata]);
   if (Buffer.byteLength(json) > limits.maxDataBytes)
-    throw tooLarge(`identity, auth and metadata take ${Buffer.byteLength(json)} bytes, over maxDataBytes (${limits.maxDataBytes})`);
-  const [, authCopy, metadataCopy] = JSON.parse(json) as [unknown, Record<string, unknown> | null, Record<string, unknown>];
-  const data: { -readonly [K in keyof SessionData]: SessionData[K] } = { rooms, subscriptions, metadata: metadataCopy };
+    throw tooLarge(
+      `identity, auth and metadata take ${Buffer.byteLength(json)} bytes, over maxDataBytes (${limits.maxDataBytes})`,
+    );
+  const [, authCopy, metadataCopy] = JSON.parse(json) as [
+    unknown,
+    Record<string, unknown> | null,
+    Record<string, unknown>,
+  ];
+  const data: { -readonly [K in keyof SessionData]: SessionData[K] } = {
+    rooms,
+    subscriptions,
+    metadata: metadataCopy,
+  };
   if (identity !== undefined) data.identity = String(identity);
   if (authCopy !== null && auth !== undefined) data.auth = authCopy;
   if (origin !== undefined) data.origin = String(origin);
@@ -71,6 +87,12 @@ export function mergeSessionData(
 }
 
 /** A session record made of its data and times. */
-export function sessionRecord(token: string, data: SessionData, createdAt: number, now: number, ttlMs: number): SessionRecord {
+export function sessionRecord(
+  token: string,
+  data: SessionData,
+  createdAt: number,
+  now: number,
+  ttlMs: number,
+): SessionRecord {
   return { token, ...data, createdAt, updatedAt: now, expiresAt: now + ttlMs };
 }

@@ -37,6 +37,11 @@ export interface Provider<K extends ProviderKind = ProviderKind> {
   readonly kind: K;
   readonly name: string;
   readonly priority: number;
+  /**
+   * True for a provider the application configured explicitly (a file, a URL): when `create()` fails,
+   * startup fails with its error instead of falling back to a lower-priority provider. Default false.
+   */
+  readonly required?: boolean;
   isAvailable(context: ProviderContext): Availability | Promise<Availability>;
   create(context: ProviderContext): ProviderKinds[K] | Promise<ProviderKinds[K]>;
 }

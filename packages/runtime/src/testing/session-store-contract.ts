@@ -78,7 +78,12 @@ export function sessionStoreContract(name: string, options: SessionStoreContract
         };
         const created = await store.create(data);
         expect(created.token).toMatch(SESSION_TOKEN_PATTERN);
-        expect(created).toMatchObject({ ...data, createdAt: clock, updatedAt: clock, expiresAt: clock + 60_000 });
+        expect(created).toMatchObject({
+          ...data,
+          createdAt: clock,
+          updatedAt: clock,
+          expiresAt: clock + 60_000,
+        });
         const read = await store.get(created.token);
         expect(read).toEqual(created);
         const tokens = new Set<string>([created.token]);
@@ -218,7 +223,7 @@ export function sessionStoreContract(name: string, options: SessionStoreContract
     );
 
     if (options.reopen) {
-      const reopen = options.reopen;
+      const reopen = (store: SessionStore, setup: SessionStoreTestSetup) => options.reopen!(store, setup);
       test(
         'durable: a reopened store keeps every session exactly',
         async () => {
