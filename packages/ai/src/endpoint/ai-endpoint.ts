@@ -116,7 +116,12 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
   const maxPromptLength = options.maxPromptLength ?? 100_000;
   const maxConcurrent = options.maxConcurrentPrompts ?? 4;
   const filters = options.filters ?? [];
-  const runs = new RunRegistry(options.runs);
+  // A durable stream log (SQLite, Redis) keeps every run's frames, so a client re-attaching after a restart
+  // catches up from it.
+  const runs = new RunRegistry({
+    ...options.runs,
+    ...(atmosphere.log.durable ? { log: atmosphere.log, logger } : {}),
+  });
   const approvals = new ApprovalRegistry(
     options.approvalTimeoutMs === undefined ? {} : { timeoutMs: options.approvalTimeoutMs },
   );
@@ -229,6 +234,10 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
   /** A client (re)connected with `X-Atmosphere-Run-Id`: replay what it has not seen, then follow live. */
   const reattach = (resource: AtmosphereResource, runId: string): void => {
     const record = runs.get(runId);
+    if (!record && runs.durable && !live.has(runId) && /^[A-Za-z0-9_-]{1,64}$/.test(runId)) {
+      recoverRun(resource, runId);
+      return;
+    }
     if (!record) {
       refuse(
         resource,
@@ -244,6 +253,33 @@ export function aiEndpoint(atmosphere: Atmosphere, target: AiEndpointOptions | o
     // Replay and join in one synchronous step: no live frame can fall between them.
     for (const frame of record.framesAfter(lastSeq)) sink.writeTo(resource, frame);
     if (run && !run.session.closed && !run.audience.has(resource)) join(run, resource);
+  };
+
+  /** A run from before a restart: the frames the client missed from the durable log, ended by a terminal frame. */
+  const recoverRun = (resource: AtmosphereResource, runId: string): void => {
+    const lastSeqText = resource.request.param(AtmosphereHeaders.lastSeq);
+    const lastSeq = lastSeqText !== undefined && /^\d{1,15}$/.test(lastSeqText) ? Number(lastSeqText) : 0;
+    runs.recover(runId, lastSeq).then(
+      (frames) => {
+        if (frames === undefined) {
+          refuse(resource, 'UNKNOWN_RUN', `Run ${runId} is unknown or expired; send the prompt again.`);
+          return;
+        }
+        if (resource.state === 'closed') return;
+        const sink = new AudienceSink(broadcasterOf(resource.path), logger);
+        for (const frame of frames) sink.writeTo(resource, frame);
+      },
+      (error: unknown) => {
+        logger.error(`AI endpoint ${options.path}: run ${runId} could not be recovered from the log`, {
+          error,
+        });
+        refuse(
+          resource,
+          'UNKNOWN_RUN',
+          `Run ${runId} could not be read back (${(error as Error).message}); send the prompt again.`,
+        );
+      },
+    );
   };
 
   /** `/__stop/<runId>`: the user stops a run it is part of; the text so far stands. */
