@@ -155,6 +155,8 @@ export interface KillOutcome {
   readonly logText: string;
   /** How the run ended at the client: `complete`, or the code of its `error` frame. */
   readonly end: string;
+  /** Text frames the client had not received when the server died, resent from the log after the restart. */
+  readonly resent: number;
   /** Frames accepted twice / seqs missing at the client. */
   readonly duplicated: number;
   readonly lost: number;
@@ -204,6 +206,7 @@ export async function killDuringAnswer(
   const max = Math.max(...seqs);
   return {
     killedAfter,
+    resent: tokens() - killedAfter,
     clientText: textOf(frames),
     logText: textOf(await framesInLog(server.file, runId)),
     end: end.type === 'error' ? String((end as { code?: unknown }).code) : end.type,

@@ -9,7 +9,15 @@ import type { AtmosphereInterceptor, ConnectContext, InboundPayload } from '../s
 import type { Logger } from '../spi/logger.ts';
 import type { ProtocolRequest } from '../spi/request.ts';
 import type { DisconnectReason } from '../spi/resource.ts';
+import type { SessionStore } from '../spi/session-store.ts';
 import type { StreamLog } from '../spi/stream-log.ts';
+import { type AtmosphereError } from '../errors.ts';
+import {
+  bindSession,
+  isSessionRefusal,
+  type SessionBinding,
+  sessionFrame,
+} from '../session/session-binding.ts';
 import { Inbound, type InboundHost } from './inbound.ts';
 import { PathTable } from './path-template.ts';
 import { type ManagedServiceImpl, type Route, ServedResource } from './served-resource.ts';
@@ -26,6 +34,8 @@ export interface CoreParts {
   broadcasters: BroadcasterFactory;
   maxMessageBytes: number;
   graceMs: number;
+  /** Where durable sessions are kept (the `session-store` provider); absent = no sessions. */
+  sessions?: SessionStore | undefined;
 }
 
 /**
@@ -51,7 +61,14 @@ export class ServerCore implements ResourceHost, InboundHost {
   readonly receiver: Inbound;
   /** Set when the shutdown begins: new connections are refused (503). */
   closing = false;
+  readonly sessions: SessionStore | undefined;
   readonly #routeCache = new Map<string, Route | null>();
+  /** Sessions bound while connecting, until `afterConnect` hands them to their resource. */
+  readonly #bindings = new WeakMap<ProtocolRequest, SessionBinding>();
+  /** Session refusals of WebSocket upgrades: the socket opens, then closes with the refusal's code. */
+  readonly #refusals = new WeakMap<ProtocolRequest, AtmosphereError>();
+  /** The session token of each resource bound to one. */
+  readonly #sessionOf = new WeakMap<ClientResource, string>();
 
   constructor(parts: CoreParts) {
     this.logger = parts.logger;
@@ -61,6 +78,7 @@ export class ServerCore implements ResourceHost, InboundHost {
     this.broadcasters = parts.broadcasters;
     this.maxMessageBytes = parts.maxMessageBytes;
     this.graceMs = parts.graceMs;
+    this.sessions = parts.sessions;
     this.outbound = parts.interceptors
       .filter((interceptor) => interceptor.onOutbound !== undefined)
       .reverse()
@@ -135,7 +153,54 @@ export class ServerCore implements ResourceHost, InboundHost {
       authenticateFirstMessage: undefined,
     };
     const pending = runConnect(this.interceptors, context);
-    return pending === undefined ? context : pending.then(() => context);
+    if (pending !== undefined)
+      return pending.then(() => this.#bind(protocol, raw, upgrade, existing)).then(() => context);
+    const binding = this.#bind(protocol, raw, upgrade, existing);
+    return binding === undefined ? context : binding.then(() => context);
+  }
+
+  /**
+   * The session step of connecting (DURABILITY.md §5), after the interceptors: a request that asks for a
+   * session (`X-Atmosphere-Session-Token`) gets one created or resumed; a bad token is refused — HTTP with
+   * 401/403, a WebSocket by closing it with 4401/4403 once open (browsers cannot read a refused upgrade).
+   */
+  #bind(
+    protocol: ProtocolRequest,
+    raw: IncomingMessage,
+    upgrade: boolean,
+    existing: ClientResource | undefined,
+  ): void | Promise<void> {
+    const store = this.sessions;
+    if (store === undefined) return;
+    if (existing !== undefined && existing.state !== 'closed' && this.#sessionOf.has(existing)) return;
+    const refused = (error: unknown): void => {
+      if (upgrade && isSessionRefusal(error)) this.#refusals.set(protocol, error);
+      else throw error;
+    };
+    const bound = (binding: SessionBinding | undefined): void => {
+      if (binding !== undefined) this.#bindings.set(protocol, binding);
+    };
+    let result: ReturnType<typeof bindSession>;
+    try {
+      result = bindSession(store, protocol, raw);
+    } catch (error) {
+      refused(error);
+      return;
+    }
+    if (result instanceof Promise) return result.then(bound, refused);
+    bound(result);
+  }
+
+  /** The session refusal of a WebSocket upgrade, if its token was refused (taken once). */
+  takeSessionRefusal(protocol: ProtocolRequest): AtmosphereError | undefined {
+    const refusal = this.#refusals.get(protocol);
+    this.#refusals.delete(protocol);
+    return refusal;
+  }
+
+  /** The session token a resource is bound to, if any. */
+  sessionTokenOf(resource: ClientResource): string | undefined {
+    return this.#sessionOf.get(resource);
   }
 
   /** The resource of the tracking id when it is still open, else a new one (away until attached). */
@@ -163,6 +228,13 @@ export class ServerCore implements ResourceHost, InboundHost {
 
   /** Subscribes a new resource and runs `onReady` (which may write: after the handshake, before replays). */
   afterConnect(resource: ServedResource, route: Route, isNew: boolean): void {
+    const binding = this.#bindings.get(resource.request);
+    if (binding !== undefined) {
+      // The session frame goes first, before onReady's writes and any replay.
+      this.#bindings.delete(resource.request);
+      this.#sessionOf.set(resource, binding.record.token);
+      resource.write(sessionFrame(binding));
+    }
     if (!isNew) return;
     resource.ready = true;
     const service = route.service;

@@ -1,3 +1,4 @@
+import { SESSION_CLOSE_CODES } from '../session/session-binding.ts';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -109,6 +110,16 @@ export class UpgradeServing {
     // ws listens for socket errors from now on.
     socket.off('error', this.#onSocketError);
     const { protocol, route, existing, settings } = opening;
+    const refusal = core.takeSessionRefusal(protocol);
+    if (refusal !== undefined) {
+      ws.close(
+        refusal.code === 'SESSION_FOREIGN_ORIGIN'
+          ? SESSION_CLOSE_CODES.foreignOrigin
+          : SESSION_CLOSE_CODES.invalid,
+        `${refusal.code}: connect with X-Atmosphere-Session-Token=0`,
+      );
+      return;
+    }
     const connection = new WebSocketConnection(ws, socket, protocol.trackMessageLength);
     const isNew = existing === undefined || existing.state === 'closed';
     const resource = core.resourceFor(protocol, route, opening, existing);
