@@ -33,7 +33,12 @@ try {
     const restart: number[] = [];
     try {
       for (let i = 0; i < kills; i++) {
-        const outcome = await killDuringAnswer(server, client, 1 + Math.floor(Math.random() * 38), `prompt ${i}`);
+        const outcome = await killDuringAnswer(
+          server,
+          client,
+          1 + Math.floor(Math.random() * 38),
+          `prompt ${i}`,
+        );
         lost += outcome.lost;
         duplicated += outcome.duplicated;
         if (outcome.clientText !== outcome.logText || !FULL_TEXT.startsWith(outcome.clientText)) mismatched++;

@@ -2,7 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { openAiTranscript, type ReplayServer, startReplayServer } from '@atmosphere/ai/testing';
-import { Atmosphere, type StreamingHandle, subscribeStreaming } from '@atmosphere/client';
+import {
+  Atmosphere,
+  type SessionEvent,
+  type StreamingHandle,
+  type Subscription,
+  subscribeStreaming,
+} from '@atmosphere/client';
 import { type AiFrame, parseAiFrame } from '@atmosphere/protocol';
 import { eventually, Inbox } from '@atmosphere/runtime/testing';
 import { loadBetterSqlite3 } from '../src/sqlite/database.ts';
@@ -119,10 +125,13 @@ export async function framesInLog(file: string, runId: string): Promise<AiFrame[
 /** A client (`@atmosphere/client`) following AI answers, recording every frame it accepts. */
 export class CrashClient {
   readonly frames = new Inbox<AiFrame>(100_000);
+  /** The session frames the client received (one per connection it opened to a new process). */
+  readonly sessions = new Inbox<SessionEvent>(100_000);
   readonly handle: StreamingHandle;
+  readonly #subscription: Subscription;
 
   constructor(url: string, transport: 'websocket' | 'sse' | 'long-polling') {
-    this.handle = subscribeStreaming(
+    this.#subscription = new Atmosphere().subscribe(
       {
         url,
         transport,
@@ -131,9 +140,9 @@ export class CrashClient {
         maxReconnectInterval: 100,
         maxReconnectOnClose: 1_000,
       },
-      { onFrame: (frame) => this.frames.push(frame) },
-      { atmosphere: new Atmosphere() },
+      { session: (event) => this.sessions.push(event) },
     );
+    this.handle = subscribeStreaming(this.#subscription, { onFrame: (frame) => this.frames.push(frame) });
   }
 
   /** Frames of one session, in the order accepted. */
@@ -141,8 +150,9 @@ export class CrashClient {
     return this.frames.items.filter((frame) => frame.sessionId === sessionId);
   }
 
-  close(): Promise<void> {
-    return this.handle.close();
+  async close(): Promise<void> {
+    await this.handle.close();
+    await this.#subscription.close();
   }
 }
 
@@ -157,6 +167,8 @@ export interface KillOutcome {
   readonly end: string;
   /** Text frames the client had not received when the server died, resent from the log after the restart. */
   readonly resent: number;
+  /** The session frame of the restarted process: `resumed` with the client's token, or how it was refused. */
+  readonly session: SessionEvent;
   /** Frames accepted twice / seqs missing at the client. */
   readonly duplicated: number;
   readonly lost: number;
@@ -192,6 +204,7 @@ export async function killDuringAnswer(
   await eventually(() => tokens() >= killAfter, `${killAfter} tokens`, 10_000);
   const killedAfter = tokens();
   await server.kill();
+  const sessionsBefore = client.sessions.items.length;
   const before = client.frames.items.length;
   const restartMs = await server.restart();
   const listeningAt = Date.now();
@@ -200,6 +213,12 @@ export async function killDuringAnswer(
     15_000,
   );
   const resumed = client.frames.items.length > before ? Date.now() - listeningAt : undefined;
+  await eventually(
+    () => client.sessions.items.length > sessionsBefore,
+    'the session frame of the new process',
+    10_000,
+  );
+  const session = client.sessions.items[sessionsBefore]!;
   const frames = client.framesOf(sessionId);
   const seqs = frames.map((frame) => frame.seq);
   const distinct = new Set(seqs);
@@ -207,6 +226,7 @@ export async function killDuringAnswer(
   return {
     killedAfter,
     resent: tokens() - killedAfter,
+    session,
     clientText: textOf(frames),
     logText: textOf(await framesInLog(server.file, runId)),
     end: end.type === 'error' ? String((end as { code?: unknown }).code) : end.type,

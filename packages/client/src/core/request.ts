@@ -1,3 +1,4 @@
+import type { SessionKeeping } from './session-keeper.ts';
 import {
   AtmosphereHeaders,
   CLIENT_TRANSPORTS,
@@ -47,6 +48,13 @@ export interface AtmosphereRequest {
   authToken?: string;
   /** Durable-session token, sent as `X-Atmosphere-Session-Token` (updated from the server's answers). */
   sessionToken?: string;
+  /**
+   * Where the durable-session token is kept: `memory` (default), `sessionStorage` or `localStorage` (survives
+   * a reload), or `false` for no session. The client asks for a session on its first connection, keeps the
+   * token the server sends first, and presents it on every reconnect; a refused token is forgotten and a new
+   * session started (the `session` event says `created`: what the server held is gone).
+   */
+  session?: SessionKeeping;
   /** An AI run to re-attach to, sent as `X-Atmosphere-Run-Id`. */
   runId?: string;
   /** Content type of posted messages. Default `text/plain` (sent as a query parameter only when set). */
@@ -85,6 +93,7 @@ export interface ResolvedRequest {
   readonly closeOnUnload: boolean;
   readonly sse: 'auto' | 'fetch';
   readonly sessionToken: string | undefined;
+  readonly session: SessionKeeping;
   readonly runId: string | undefined;
 }
 
@@ -210,6 +219,7 @@ export function resolveRequest(request: AtmosphereRequest): ResolvedRequest {
     closeOnUnload: request.closeOnUnload ?? REQUEST_DEFAULTS.closeOnUnload,
     sse: request.sse ?? REQUEST_DEFAULTS.sse,
     sessionToken: request.sessionToken,
+    session: request.session ?? 'memory',
     runId: request.runId,
   };
 }

@@ -1,3 +1,4 @@
+import { parseSessionFrame, SessionKeeper } from './session-keeper.ts';
 import {
   AtmosphereHeaders,
   type ClientTransportName,
@@ -48,7 +49,7 @@ export class Subscription {
   #received = 0;
   #paddingChar = PADDING_CHAR;
   #clientHeartbeatMs = 0;
-  #sessionToken: string | undefined;
+  readonly #session: SessionKeeper;
   #runId: string | undefined;
   #transport: ClientTransportName;
   #attempt: Attempt | undefined;
@@ -68,7 +69,7 @@ export class Subscription {
   constructor(request: ResolvedRequest, handlers: SubscriptionHandlers = {}) {
     this.request = request;
     this.#transport = request.transports[0]!;
-    this.#sessionToken = request.sessionToken;
+    this.#session = new SessionKeeper(request.url, request.session, request.sessionToken);
     this.#runId = request.runId;
     this.#sender = new Sender(request.maxQueuedMessages, Math.max(100, request.reconnectInterval), (error) =>
       this.#error(error),
@@ -225,7 +226,7 @@ export class Subscription {
     return {
       trackingId: this.#trackingId,
       received: this.#received,
-      sessionToken: this.#sessionToken,
+      sessionToken: this.#session.parameter,
       runId: this.#runId,
     };
   }
@@ -273,7 +274,7 @@ export class Subscription {
 
   #readHeaders(headers: HeaderReader): void {
     const token = headers.get(AtmosphereHeaders.sessionToken);
-    if (token) this.#sessionToken = token;
+    if (token) this.#session.set(token);
     if (this.#trackingId === '0' && !this.request.enableProtocol) {
       const id = headers.get(AtmosphereHeaders.trackingId);
       if (id && TRACKING_ID_PATTERN.test(id)) this.#trackingId = id;
@@ -320,6 +321,13 @@ export class Subscription {
   #deliver(attempt: Attempt, body: string | ArrayBuffer): void {
     if (this.#attempt !== attempt) return;
     attempt.delivered++;
+    const session = parseSessionFrame(body);
+    if (session !== undefined) {
+      // Like the handshake, the session frame is outside the message count and not the application's.
+      this.#session.set(session.token);
+      this.#emitter.emit('session', session);
+      return;
+    }
     const seq = ++this.#received;
     this.#emitter.emit('message', new AtmosphereMessage(body, attempt.transport, this.#trackingId, seq));
   }

@@ -11,13 +11,7 @@ import type { ProtocolRequest } from '../spi/request.ts';
 import type { DisconnectReason } from '../spi/resource.ts';
 import type { SessionStore } from '../spi/session-store.ts';
 import type { StreamLog } from '../spi/stream-log.ts';
-import { type AtmosphereError } from '../errors.ts';
-import {
-  bindSession,
-  isSessionRefusal,
-  type SessionBinding,
-  sessionFrame,
-} from '../session/session-binding.ts';
+import { bindSession, type SessionBinding, sessionFrame } from '../session/session-binding.ts';
 import { Inbound, type InboundHost } from './inbound.ts';
 import { PathTable } from './path-template.ts';
 import { type ManagedServiceImpl, type Route, ServedResource } from './served-resource.ts';
@@ -65,8 +59,6 @@ export class ServerCore implements ResourceHost, InboundHost {
   readonly #routeCache = new Map<string, Route | null>();
   /** Sessions bound while connecting, until `afterConnect` hands them to their resource. */
   readonly #bindings = new WeakMap<ProtocolRequest, SessionBinding>();
-  /** Session refusals of WebSocket upgrades: the socket opens, then closes with the refusal's code. */
-  readonly #refusals = new WeakMap<ProtocolRequest, AtmosphereError>();
   /** The session token of each resource bound to one. */
   readonly #sessionOf = new WeakMap<ClientResource, string>();
 
@@ -154,48 +146,39 @@ export class ServerCore implements ResourceHost, InboundHost {
     };
     const pending = runConnect(this.interceptors, context);
     if (pending !== undefined)
-      return pending.then(() => this.#bind(protocol, raw, upgrade, existing)).then(() => context);
-    const binding = this.#bind(protocol, raw, upgrade, existing);
+      return pending.then(() => this.#bind(protocol, raw, existing)).then(() => context);
+    const binding = this.#bind(protocol, raw, existing);
     return binding === undefined ? context : binding.then(() => context);
   }
 
   /**
    * The session step of connecting (DURABILITY.md §5), after the interceptors: a request that asks for a
-   * session (`X-Atmosphere-Session-Token`) gets one created or resumed; a bad token is refused — HTTP with
-   * 401/403, a WebSocket by closing it with 4401/4403 once open (browsers cannot read a refused upgrade).
+   * session (`X-Atmosphere-Session-Token`) gets one created or resumed (a refused token gets a new one, and
+   * the session frame says why). A store that fails fails the connection.
    */
   #bind(
     protocol: ProtocolRequest,
     raw: IncomingMessage,
-    upgrade: boolean,
     existing: ClientResource | undefined,
   ): void | Promise<void> {
     const store = this.sessions;
     if (store === undefined) return;
     if (existing !== undefined && existing.state !== 'closed' && this.#sessionOf.has(existing)) return;
-    const refused = (error: unknown): void => {
-      if (upgrade && isSessionRefusal(error)) this.#refusals.set(protocol, error);
-      else throw error;
-    };
     const bound = (binding: SessionBinding | undefined): void => {
       if (binding !== undefined) this.#bindings.set(protocol, binding);
     };
-    let result: ReturnType<typeof bindSession>;
-    try {
-      result = bindSession(store, protocol, raw);
-    } catch (error) {
-      refused(error);
-      return;
-    }
-    if (result instanceof Promise) return result.then(bound, refused);
+    const result = bindSession(store, protocol, raw);
+    if (result instanceof Promise) return result.then(bound);
     bound(result);
   }
 
-  /** The session refusal of a WebSocket upgrade, if its token was refused (taken once). */
-  takeSessionRefusal(protocol: ProtocolRequest): AtmosphereError | undefined {
-    const refusal = this.#refusals.get(protocol);
-    this.#refusals.delete(protocol);
-    return refusal;
+  /**
+   * The session frame of a connecting request that was bound to a session: the serving code writes it right
+   * after the handshake, outside the message queue (like the handshake, it is not a counted message).
+   */
+  sessionFrameFor(protocol: ProtocolRequest): string | undefined {
+    const binding = this.#bindings.get(protocol);
+    return binding === undefined ? undefined : sessionFrame(binding);
   }
 
   /** The session token a resource is bound to, if any. */
@@ -230,10 +213,8 @@ export class ServerCore implements ResourceHost, InboundHost {
   afterConnect(resource: ServedResource, route: Route, isNew: boolean): void {
     const binding = this.#bindings.get(resource.request);
     if (binding !== undefined) {
-      // The session frame goes first, before onReady's writes and any replay.
       this.#bindings.delete(resource.request);
       this.#sessionOf.set(resource, binding.record.token);
-      resource.write(sessionFrame(binding));
     }
     if (!isNew) return;
     resource.ready = true;

@@ -1,4 +1,3 @@
-import { SESSION_CLOSE_CODES } from '../session/session-binding.ts';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -110,21 +109,13 @@ export class UpgradeServing {
     // ws listens for socket errors from now on.
     socket.off('error', this.#onSocketError);
     const { protocol, route, existing, settings } = opening;
-    const refusal = core.takeSessionRefusal(protocol);
-    if (refusal !== undefined) {
-      ws.close(
-        refusal.code === 'SESSION_FOREIGN_ORIGIN'
-          ? SESSION_CLOSE_CODES.foreignOrigin
-          : SESSION_CLOSE_CODES.invalid,
-        `${refusal.code}: connect with X-Atmosphere-Session-Token=0`,
-      );
-      return;
-    }
     const connection = new WebSocketConnection(ws, socket, protocol.trackMessageLength);
     const isNew = existing === undefined || existing.state === 'closed';
     const resource = core.resourceFor(protocol, route, opening, existing);
     if (protocol.handshake)
       connection.writeRaw(handshakeText(protocol.trackingId, settings.clientHeartbeatMs));
+    const session = core.sessionFrameFor(protocol);
+    if (session !== undefined) connection.writeRaw(session);
     const authenticate = opening.authenticateFirstMessage;
     if (authenticate) {
       resource.pendingAuth = authenticate;

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { AtmosphereError } from '../errors.ts';
 import type { ProtocolRequest } from '../spi/request.ts';
 import type { SessionRecord, SessionStore } from '../spi/session-store.ts';
 import { isSessionToken } from './session-data.ts';
@@ -8,21 +7,29 @@ import { isSessionToken } from './session-data.ts';
 export const SESSION_TOKEN_PARAMETER = 'X-Atmosphere-Session-Token';
 /** The `type` of the session frame, the first message after the handshake of a client that asked for one. */
 export const SESSION_FRAME_TYPE = 'atmosphere-session';
-/** WebSocket close codes of a refused session (HTTP transports get 401 / 403). */
-export const SESSION_CLOSE_CODES = Object.freeze({ invalid: 4401, foreignOrigin: 4403 });
 
 /** How a connection's session came about. */
 export type SessionStatus = 'created' | 'resumed';
+
+/**
+ * Why a presented token was refused: `SESSION_INVALID` (malformed, forged, unknown or expired) or
+ * `SESSION_FOREIGN_ORIGIN` (created from another origin than the request's `Origin`).
+ */
+export type SessionRefusal = 'SESSION_INVALID' | 'SESSION_FOREIGN_ORIGIN';
 
 /** A session bound to a connecting request. */
 export interface SessionBinding {
   readonly record: SessionRecord;
   readonly status: SessionStatus;
+  /** Set when the client presented a token that was refused: it got a new session instead. */
+  readonly refused?: SessionRefusal;
 }
 
 /**
  * The session frame: `{"type":"atmosphere-session","token":…,"status":"created"|"resumed","expiresAt":…}`,
- * written to the client before anything else (WebSocket included: browsers cannot read upgrade headers).
+ * plus `"refused":"SESSION_INVALID"|"SESSION_FOREIGN_ORIGIN"` when the token the client presented was not
+ * honoured. Written right after the handshake, outside the message count, on every transport (WebSocket
+ * included: browsers cannot read upgrade headers, nor the status of a refused EventSource).
  */
 export function sessionFrame(binding: SessionBinding): string {
   return JSON.stringify({
@@ -30,6 +37,7 @@ export function sessionFrame(binding: SessionBinding): string {
     token: binding.record.token,
     status: binding.status,
     expiresAt: binding.record.expiresAt,
+    ...(binding.refused === undefined ? {} : { refused: binding.refused }),
   });
 }
 
@@ -39,30 +47,12 @@ function originOf(raw: IncomingMessage): string | undefined {
 }
 
 /**
- * The refusal of a presented token: `SESSION_INVALID` (401; WebSocket close 4401) for a malformed, forged,
- * unknown or expired token, `SESSION_FOREIGN_ORIGIN` (403; close 4403) for a token presented from another
- * origin than the one that created it. The message starts with the code (it travels as `X-Atmosphere-error`
- * and as the close reason) and says what the client does next: connect with `X-Atmosphere-Session-Token=0`.
- */
-export function sessionRefusal(code: 'SESSION_INVALID' | 'SESSION_FOREIGN_ORIGIN'): AtmosphereError {
-  return code === 'SESSION_INVALID'
-    ? new AtmosphereError(
-        'SESSION_INVALID',
-        'SESSION_INVALID: the session token is unknown, expired or malformed; connect with X-Atmosphere-Session-Token=0 for a new session.',
-        { status: 401 },
-      )
-    : new AtmosphereError(
-        'SESSION_FOREIGN_ORIGIN',
-        'SESSION_FOREIGN_ORIGIN: the session token belongs to another origin; connect with X-Atmosphere-Session-Token=0 for a new session.',
-        { status: 403 },
-      );
-}
-
-/**
  * Binds a connecting request to its session when it asks for one (`X-Atmosphere-Session-Token`): `0` creates
- * a session (kept with the request's `Origin` and its stream), a token resumes it (refreshing its TTL).
- * Returns `undefined` for a request that asks for none. Throws the refusal for a bad token. Synchronous when
- * the store is.
+ * a session (kept with the request's `Origin` and its stream), a token resumes it (refreshing its TTL). A
+ * token that cannot be honoured — malformed, forged, unknown, expired, or from another origin — is refused:
+ * nothing of its session is given, and the client gets a new session whose frame names the refusal, so that
+ * it knows what the server held is gone (and no browser is left retrying a token it cannot see refused).
+ * Returns `undefined` for a request that asks for none. Synchronous when the store is.
  */
 export function bindSession(
   store: SessionStore,
@@ -72,18 +62,20 @@ export function bindSession(
   const presented = request.param(SESSION_TOKEN_PARAMETER);
   if (presented === undefined || presented === '') return undefined;
   const origin = originOf(raw);
-  if (presented === '0') {
-    const created = store.create({
-      ...(origin === undefined ? {} : { origin }),
-      subscriptions: [{ stream: request.path }],
-      metadata: { trackingId: request.trackingId },
-    });
-    return then(created, (record) => ({ record, status: 'created' as const }));
-  }
-  if (!isSessionToken(presented)) throw sessionRefusal('SESSION_INVALID');
+  const create = (refused?: SessionRefusal): SessionBinding | Promise<SessionBinding> =>
+    then(
+      store.create({
+        ...(origin === undefined ? {} : { origin }),
+        subscriptions: [{ stream: request.path }],
+        metadata: { trackingId: request.trackingId },
+      }),
+      (record) => ({ record, status: 'created' as const, ...(refused === undefined ? {} : { refused }) }),
+    );
+  if (presented === '0') return create();
+  if (!isSessionToken(presented)) return create('SESSION_INVALID');
   return then(store.get(presented), (record) => {
-    if (record === undefined) throw sessionRefusal('SESSION_INVALID');
-    if (record.origin !== origin) throw sessionRefusal('SESSION_FOREIGN_ORIGIN');
+    if (record === undefined) return create('SESSION_INVALID');
+    if (record.origin !== origin) return create('SESSION_FOREIGN_ORIGIN');
     const streams = record.subscriptions.some((s) => s.stream === request.path)
       ? record.subscriptions
       : [...record.subscriptions, { stream: request.path }];
@@ -91,19 +83,10 @@ export function bindSession(
       subscriptions: streams.slice(-store.limits.maxSubscriptions),
       metadata: { ...record.metadata, trackingId: request.trackingId },
     });
-    return then(updated, (next) => {
-      if (next === undefined) throw sessionRefusal('SESSION_INVALID');
-      return { record: next, status: 'resumed' as const };
-    });
+    return then(updated, (next) =>
+      next === undefined ? create('SESSION_INVALID') : { record: next, status: 'resumed' as const },
+    );
   });
-}
-
-/** True for the refusals of {@link sessionRefusal}. */
-export function isSessionRefusal(error: unknown): error is AtmosphereError {
-  return (
-    AtmosphereError.isInstance(error) &&
-    (error.code === 'SESSION_INVALID' || error.code === 'SESSION_FOREIGN_ORIGIN')
-  );
 }
 
 function then<T, R>(value: T | Promise<T>, step: (value: T) => R | Promise<R>): R | Promise<R> {
