@@ -255,3 +255,57 @@ describe('the server process is killed and restarted', () => {
     },
   );
 });
+
+describe('the durable-session token in Chromium', () => {
+  const sessionOf = async (target: Page): Promise<string[]> => {
+    await waitOrExplain(target, 'a session frame', () =>
+      target.waitForFunction(() =>
+        (window as unknown as HarnessWindow).harness.log.some((entry) => entry.startsWith('session:')),
+      ),
+    );
+    const entry = await target.evaluate(() =>
+      (window as unknown as HarnessWindow).harness.log.find((e) => e.startsWith('session:')),
+    );
+    return entry!.split(':').slice(1);
+  };
+  const start = (target: Page, session: string | undefined, transport: string): Promise<void> =>
+    target.evaluate(
+      ([s, t]) =>
+        (window as unknown as HarnessWindow).harness.start({
+          path: '/feed',
+          transport: t,
+          fallbackTransport: [],
+          ...(s === undefined ? {} : { session: s }),
+        }),
+      [session, transport] as const,
+    );
+
+  test.each(['websocket', 'sse'] as const)(
+    "%s: session: 'sessionStorage' keeps the token across a reload and the server resumes it",
+    async (transport) => {
+      fixture = await startFixture({ staticDir: pages });
+      const target = await open(fixture.url(''));
+      await start(target, 'sessionStorage', transport);
+      const [status, token] = await sessionOf(target);
+      expect(status).toBe('created');
+      await target.reload();
+      await target.waitForFunction(() => document.title === 'harness ready');
+      await start(target, 'sessionStorage', transport);
+      expect(await sessionOf(target)).toEqual(['resumed', token]);
+    },
+  );
+
+  test('the default (memory) keeps the token for the page only: a reload starts a new session', async () => {
+    fixture = await startFixture({ staticDir: pages });
+    const target = await open(fixture.url(''));
+    await start(target, undefined, 'websocket');
+    const [status, token] = await sessionOf(target);
+    expect(status).toBe('created');
+    await target.reload();
+    await target.waitForFunction(() => document.title === 'harness ready');
+    await start(target, undefined, 'websocket');
+    const [again, other] = await sessionOf(target);
+    expect(again).toBe('created');
+    expect(other).not.toBe(token);
+  });
+});

@@ -22,6 +22,9 @@ const harness = {
     );
     subscription.on('error', (error) => log.push(`error:${error.code}`));
     subscription.on('message', (message) => messages.push(message.text));
+    subscription.on('session', (event) =>
+      log.push(`session:${event.status}:${event.token}${event.refused ? `:${event.refused}` : ''}`),
+    );
   },
   push(message: string): void {
     subscription?.push(message);
