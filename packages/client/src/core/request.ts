@@ -65,7 +65,10 @@ export interface AtmosphereRequest {
   maxMessageSize?: number;
   /** Messages kept while disconnected; past it the oldest is dropped (`QUEUE_FULL`). Default 1000. */
   maxQueuedMessages?: number;
-  /** In a browser, send the close request (`navigator.sendBeacon`) when the page is unloaded. Default true. */
+  /**
+   * In a browser, send the close request (`navigator.sendBeacon`) when the page is unloaded. Default true, or
+   * false with `session: 'sessionStorage' | 'localStorage'` (a reload comes back to the session).
+   */
   closeOnUnload?: boolean;
   /** SSE implementation: `EventSource` when the platform has one (`auto`), or always `fetch`. Default `auto`. */
   sse?: 'auto' | 'fetch';
@@ -216,7 +219,13 @@ export function resolveRequest(request: AtmosphereRequest): ResolvedRequest {
     heartbeatServer,
     maxMessageSize,
     maxQueuedMessages: maxQueued,
-    closeOnUnload: request.closeOnUnload ?? REQUEST_DEFAULTS.closeOnUnload,
+    // A session kept in storage is meant to outlive the page: a reload comes back to it (and to the answer it
+    // was showing) instead of telling the server the client left for good.
+    closeOnUnload:
+      request.closeOnUnload ??
+      (request.session === 'sessionStorage' || request.session === 'localStorage'
+        ? false
+        : REQUEST_DEFAULTS.closeOnUnload),
     sse: request.sse ?? REQUEST_DEFAULTS.sse,
     sessionToken: request.sessionToken,
     session: request.session ?? 'memory',

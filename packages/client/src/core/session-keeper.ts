@@ -5,8 +5,6 @@
  */
 export type SessionKeeping = 'memory' | 'sessionStorage' | 'localStorage' | false;
 
-/** The `type` of the session frame the server sends first (PROTOCOL.md §1, `X-Atmosphere-Session-Token`). */
-const SESSION_FRAME_PREFIX = '{"type":"atmosphere-session"';
 const TOKEN = /^[A-Za-z0-9_-]{22,128}$/;
 
 /**
@@ -21,36 +19,21 @@ export interface SessionFrame {
   readonly refused?: string;
 }
 
-/** The session frame in a message, or `undefined` when the message is not one. */
+/** The session frame in a message (`{"type":"atmosphere-session",…}`), or `undefined` when it is not one. */
 export function parseSessionFrame(body: string | ArrayBuffer): SessionFrame | undefined {
-  if (typeof body !== 'string' || !body.startsWith(SESSION_FRAME_PREFIX)) return undefined;
+  if (typeof body !== 'string' || !body.startsWith('{"type":"atmosphere-session"')) return undefined;
   try {
-    const value = JSON.parse(body) as Partial<SessionFrame>;
-    if (typeof value.token !== 'string' || !TOKEN.test(value.token)) return undefined;
-    return {
-      token: value.token,
-      status: value.status === 'resumed' ? 'resumed' : 'created',
-      expiresAt: typeof value.expiresAt === 'number' ? value.expiresAt : 0,
-      ...(typeof value.refused === 'string' ? { refused: value.refused.slice(0, 64) } : {}),
-    };
+    const frame = JSON.parse(body) as SessionFrame;
+    return TOKEN.test(frame.token) ? frame : undefined;
   } catch {
-    return undefined;
-  }
-}
-
-function storageOf(keeping: SessionKeeping): Storage | undefined {
-  if (keeping !== 'sessionStorage' && keeping !== 'localStorage') return undefined;
-  try {
-    return (globalThis as Record<string, unknown>)[keeping] as Storage | undefined;
-  } catch {
-    // Storage access throws where it is disabled (sandboxed frames, some privacy modes).
     return undefined;
   }
 }
 
 /**
- * Keeps the session token of one endpoint (its URL without the query) where `keeping` says, and gives the
- * value to send as `X-Atmosphere-Session-Token`: the token, or `0` to ask for a new session.
+ * Keeps the session token of one endpoint (its URL without the query) where `keeping` says — and, with a
+ * storage, the AI run in progress, so that a reloaded page re-attaches to the answer it was showing. Storage
+ * that throws (disabled, full) leaves both in memory only.
  */
 export class SessionKeeper {
   readonly #storage: Storage | undefined;
@@ -60,16 +43,20 @@ export class SessionKeeper {
 
   constructor(url: string, keeping: SessionKeeping, initial: string | undefined) {
     this.#enabled = keeping !== false || initial !== undefined;
-    this.#storage = storageOf(keeping);
     const parsed = new URL(url);
-    this.#key = `atmosphere.session:${parsed.origin}${parsed.pathname}`;
-    this.#token = initial ?? this.#read();
+    this.#key = `atmosphere.${parsed.origin}${parsed.pathname}`;
+    try {
+      if (keeping === 'sessionStorage' || keeping === 'localStorage')
+        this.#storage = (globalThis as Record<string, unknown>)[keeping] as Storage | undefined;
+    } catch {
+      // Storage access throws where it is disabled (sandboxed frames, some privacy modes).
+    }
+    this.#token = initial ?? this.#read('session');
   }
 
-  /** What to send: the token, `0` for a new session, or `undefined` when sessions are off. */
+  /** What to send as `X-Atmosphere-Session-Token`: the token, `0` for a new session, `undefined` when off. */
   get parameter(): string | undefined {
-    if (!this.#enabled) return undefined;
-    return this.#token ?? '0';
+    return this.#enabled ? (this.#token ?? '0') : undefined;
   }
 
   get token(): string | undefined {
@@ -79,19 +66,33 @@ export class SessionKeeper {
   /** The server sent (or confirmed) the token. */
   set(token: string): void {
     this.#token = token;
+    this.#write('session', token);
+  }
+
+  /** The AI run in progress (storage keeping only). */
+  get runId(): string | undefined {
+    return this.#read('run');
+  }
+
+  set runId(runId: string | undefined) {
+    this.#write('run', runId);
+  }
+
+  #read(name: string): string | undefined {
     try {
-      this.#storage?.setItem(this.#key, token);
+      const value = this.#storage?.getItem(`${this.#key}:${name}`);
+      return value != null && TOKEN.test(value) ? value : undefined;
     } catch {
-      // A full or disabled storage keeps the token in memory only.
+      return undefined;
     }
   }
 
-  #read(): string | undefined {
+  #write(name: string, value: string | undefined): void {
     try {
-      const value = this.#storage?.getItem(this.#key) ?? undefined;
-      return value !== undefined && TOKEN.test(value) ? value : undefined;
+      if (value === undefined) this.#storage?.removeItem(`${this.#key}:${name}`);
+      else this.#storage?.setItem(`${this.#key}:${name}`, value);
     } catch {
-      return undefined;
+      // A full or disabled storage keeps the value in memory only.
     }
   }
 }

@@ -1,6 +1,7 @@
 import { parseSessionFrame, SessionKeeper } from './session-keeper.ts';
 import {
   AtmosphereHeaders,
+  CloseCodes,
   type ClientTransportName,
   type Handshake,
   PADDING_CHAR,
@@ -70,7 +71,7 @@ export class Subscription {
     this.request = request;
     this.#transport = request.transports[0]!;
     this.#session = new SessionKeeper(request.url, request.session, request.sessionToken);
-    this.#runId = request.runId;
+    this.#runId = request.runId ?? this.#session.runId;
     this.#sender = new Sender(request.maxQueuedMessages, Math.max(100, request.reconnectInterval), (error) =>
       this.#error(error),
     );
@@ -78,13 +79,14 @@ export class Subscription {
       const handler = handlers[name];
       if (typeof handler === 'function') this.#emitter.on(name, handler as never);
     }
-    this.#unwatchPage = request.closeOnUnload
-      ? watchPage({
-          hide: () => this.#pageHide(),
-          show: () => this.#pageShow(),
-          online: () => this.#online(),
-        })
-      : () => undefined;
+    this.#unwatchPage =
+      request.closeOnUnload || request.session === 'sessionStorage' || request.session === 'localStorage'
+        ? watchPage({
+            hide: () => this.#pageHide(),
+            show: () => this.#pageShow(),
+            online: () => this.#online(),
+          })
+        : () => undefined;
     // Connect on the next microtask: listeners added right after subscribe() see every event.
     queueMicrotask(() => {
       if (this.#state === 'connecting') this.#connect();
@@ -158,9 +160,13 @@ export class Subscription {
     this.#sender.push(encode(message));
   }
 
-  /** Sets (or clears) the AI run to re-attach to on the next connection (`X-Atmosphere-Run-Id`). */
+  /**
+   * Sets (or clears) the AI run to re-attach to on the next connection (`X-Atmosphere-Run-Id`); with
+   * `session: 'sessionStorage' | 'localStorage'` it is kept there too, so a reloaded page re-attaches.
+   */
   setRunId(runId: string | undefined): void {
     this.#runId = runId;
+    this.#session.runId = runId;
   }
 
   /**
@@ -464,10 +470,13 @@ export class Subscription {
 
   #pageHide(): void {
     if (this.#state === 'closed' || this.#state === 'error' || this.#state === 'suspended') return;
-    if (this.#trackingId !== '0')
+    // Without closeOnUnload (a session kept in storage) the page comes back, a reload: leave as a client
+    // that returns — a WebSocket closed with 4000, not the browser's 1001 — so the server keeps our work.
+    const back = !this.request.closeOnUnload;
+    if (!back && this.#trackingId !== '0')
       sendBeacon(closeUrl(this.request, this.#trackingId), this.request.withCredentials);
     this.#pageHidden = true;
-    this.#halt('suspended');
+    this.#halt('suspended', back ? CloseCodes.comingBack : undefined);
   }
 
   #pageShow(): void {

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { eventually } from '@atmosphere/runtime/testing';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { aiEndpoint, openAiRuntime } from '@atmosphere/ai';
+import { openAiTranscript, startReplayServer } from '@atmosphere/ai/testing';
 import { type Fixture, startFixture } from '../fixtures/fixture-server.ts';
 import { range } from '../helpers.ts';
 import { buildPages } from './build.ts';
@@ -17,6 +19,8 @@ interface HarnessWindow {
     log: string[];
     messages: string[];
     start(request: Record<string, unknown>): void;
+    streamAi(request: Record<string, unknown>): void;
+    prompt(text: string): void;
     push(message: string): void;
     trackingId(): string | undefined;
     status(): { blockedTransports: string[]; transport: string };
@@ -308,4 +312,62 @@ describe('the durable-session token in Chromium', () => {
     expect(again).toBe('created');
     expect(other).not.toBe(token);
   });
+});
+
+describe('an AI answer and a page reload in Chromium', () => {
+  const CHUNKS = Array.from({ length: 40 }, (_, i) => `w${i} `);
+
+  test.each(['websocket', 'sse'] as const)(
+    "%s: with session: 'sessionStorage', a page reloaded mid-answer re-attaches and shows the whole answer once",
+    async (transport) => {
+      const replay = await startReplayServer([
+        { kind: 'sse', body: openAiTranscript({ text: CHUNKS }), delayMs: 30 },
+      ]);
+      try {
+        fixture = await startFixture({ staticDir: pages });
+        aiEndpoint(fixture.atmosphere, {
+          path: '/answers',
+          runtime: openAiRuntime({
+            env: {},
+            apiKey: 'sk-test-reload-0123456789',
+            model: 'gpt-4o-mini',
+            baseUrl: replay.baseUrl,
+            retry: { maxRetries: 0 },
+          }),
+        });
+        const target = await open(fixture.url(''));
+        const begin = (t: string): Promise<void> =>
+          target.evaluate(
+            (tr) =>
+              (window as unknown as HarnessWindow).harness.streamAi({
+                path: '/answers',
+                transport: tr,
+                fallbackTransport: [],
+                session: 'sessionStorage',
+              }),
+            t,
+          );
+        await begin(transport);
+        await target.evaluate(() => (window as unknown as HarnessWindow).harness.prompt('tell me'));
+        await waitForMessages(target, 5);
+        await target.reload();
+        await target.waitForFunction(() => document.title === 'harness ready');
+        await begin(transport);
+        await waitForLog(target, 'complete');
+        const shown = await target.evaluate(() =>
+          (window as unknown as HarnessWindow).harness.messages.join(''),
+        );
+        expect(shown).toBe(CHUNKS.join(''));
+        expect(
+          await target.evaluate(() =>
+            (window as unknown as HarnessWindow).harness.log.filter((e) => e === 'complete'),
+          ),
+        ).toEqual(['complete']);
+        // One model call: the reload re-attached to the answer, it did not ask again.
+        expect(replay.requests.items).toHaveLength(1);
+      } finally {
+        await replay.close();
+      }
+    },
+  );
 });
