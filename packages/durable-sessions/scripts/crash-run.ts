@@ -26,6 +26,7 @@ try {
     const client = new CrashClient(server.url(), transport);
     let lost = 0;
     let duplicated = 0;
+    let wireDuplicated = 0;
     let mismatched = 0;
     let interrupted = 0;
     let resent = 0;
@@ -41,6 +42,7 @@ try {
         );
         lost += outcome.lost;
         duplicated += outcome.duplicated;
+        wireDuplicated += outcome.wireDuplicated;
         if (outcome.clientText !== outcome.logText || !FULL_TEXT.startsWith(outcome.clientText)) mismatched++;
         if (outcome.end === 'INTERRUPTED') interrupted++;
         resent += outcome.resent;
@@ -53,7 +55,7 @@ try {
     }
     failures += lost + duplicated + mismatched;
     process.stdout.write(
-      `${transport.padEnd(12)} kills ${kills}  lost ${lost}  duplicated ${duplicated}  text≠log ${mismatched}  ` +
+      `${transport.padEnd(12)} kills ${kills}  lost ${lost}  duplicated ${duplicated} (on the wire ${wireDuplicated})  text≠log ${mismatched}  ` +
         `ended INTERRUPTED ${interrupted}  text frames resent from the log ${resent}  restart (spawn→listening) p50 ${percentile(restart, 50)} ms p99 ${percentile(restart, 99)} ms  ` +
         `listening→first resumed frame p50 ${percentile(resume, 50)} ms p99 ${percentile(resume, 99)} ms (${resume.length} resumes)\n`,
     );

@@ -127,6 +127,8 @@ export class CrashClient {
   readonly frames = new Inbox<AiFrame>(100_000);
   /** The session frames the client received (one per connection it opened to a new process). */
   readonly sessions = new Inbox<SessionEvent>(100_000);
+  /** AI frames as received, duplicates included. */
+  readonly wire: AiFrame[] = [];
   readonly handle: StreamingHandle;
   readonly #subscription: Subscription;
 
@@ -140,7 +142,14 @@ export class CrashClient {
         maxReconnectInterval: 100,
         maxReconnectOnClose: 1_000,
       },
-      { session: (event) => this.sessions.push(event) },
+      {
+        session: (event) => this.sessions.push(event),
+        // Every AI frame as it came off the wire, before the client's deduplication.
+        message: (message) => {
+          const frame = parseAiFrame(message.text);
+          if (frame !== undefined) this.wire.push(frame);
+        },
+      },
     );
     this.handle = subscribeStreaming(this.#subscription, { onFrame: (frame) => this.frames.push(frame) });
   }
@@ -169,6 +178,8 @@ export interface KillOutcome {
   readonly resent: number;
   /** The session frame of the restarted process: `resumed` with the client's token, or how it was refused. */
   readonly session: SessionEvent;
+  /** Frames the server sent twice on the wire (the client drops them; with `X-Atmosphere-Last-Seq` there are none). */
+  readonly wireDuplicated: number;
   /** Frames accepted twice / seqs missing at the client. */
   readonly duplicated: number;
   readonly lost: number;
@@ -231,6 +242,7 @@ export async function killDuringAnswer(
     logText: textOf(await framesInLog(server.file, runId)),
     end: end.type === 'error' ? String((end as { code?: unknown }).code) : end.type,
     duplicated: seqs.length - distinct.size,
+    wireDuplicated: client.wire.filter((f) => f.sessionId === sessionId).length - distinct.size,
     lost: max - distinct.size,
     resumeMs: resumed,
     restartMs,

@@ -19,13 +19,20 @@ describe.each(['websocket', 'sse', 'long-polling'] as const)('SIGKILL mid-answer
     servers.push(server);
     const client = new CrashClient(server.url(), transport);
     clients.push(client);
+    const first = await client.sessions.next(10_000);
+    expect(first.status).toBe('created');
     const seen: number[] = [];
     for (let i = 0; i < KILLS; i++) {
       const killAfter = 1 + Math.floor(Math.random() * 38);
       const outcome = await killDuringAnswer(server, client, killAfter, `prompt ${i}`);
       seen.push(outcome.killedAfter);
       const context = `${transport}, kill ${i} after ${outcome.killedAfter} tokens: ${JSON.stringify(outcome)}; server: ${server.stderr}`;
+      // The restarted process found the session in the SQLite file: the token is honoured, not replaced.
+      expect(outcome.session, context).toMatchObject({ token: first.token, status: 'resumed' });
+      expect(outcome.session.refused, context).toBeUndefined();
       expect(outcome.duplicated, context).toBe(0);
+      // The client re-attaches with the last seq it saw: the server resends only what it missed.
+      expect(outcome.wireDuplicated, context).toBe(0);
       expect(outcome.lost, context).toBe(0);
       expect(outcome.clientText, context).toBe(outcome.logText);
       expect(FULL_TEXT.startsWith(outcome.clientText), context).toBe(true);

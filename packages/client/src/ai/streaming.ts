@@ -162,6 +162,8 @@ export function subscribeStreaming(
     if (!seen.accept(frame)) return;
     sessionId = frame.sessionId;
     dispatch(frame);
+    // What a re-attach asks to resume after: only the frames the client has not seen are resent.
+    if (runId !== undefined) subscription.setLastSeq(frame.seq);
   });
   const offError = subscription.on('error', (error) => handlers.onConnectionError?.(error));
 

@@ -239,6 +239,8 @@ export interface ProtocolState {
   readonly received: number;
   readonly sessionToken: string | undefined;
   readonly runId: string | undefined;
+  /** With `runId`: the last AI frame `seq` seen of that run, so the server resends only what follows. */
+  readonly lastSeq?: number | undefined;
 }
 
 /** How a URL is used: to connect (with the count for replay), to post, or to close. */
@@ -267,7 +269,10 @@ export function protocolUrl(
   if (request.contentType !== undefined) query.set(AtmosphereHeaders.contentType, request.contentType);
   if (request.enableProtocol) query.set(AtmosphereHeaders.protocol, 'true');
   if (state.sessionToken !== undefined) query.set(AtmosphereHeaders.sessionToken, state.sessionToken);
-  if (state.runId !== undefined) query.set(AtmosphereHeaders.runId, state.runId);
+  if (state.runId !== undefined) {
+    query.set(AtmosphereHeaders.runId, state.runId);
+    if (state.lastSeq !== undefined) query.set(AtmosphereHeaders.lastSeq, String(state.lastSeq));
+  }
   if (request.authToken !== undefined) query.set(AtmosphereHeaders.auth, request.authToken);
   if (purpose === 'connect') query.set(AtmosphereHeaders.received, String(state.received));
   if (queryHeaders) for (const name in request.headers) query.set(name, request.headers[name]!);

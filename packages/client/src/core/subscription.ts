@@ -52,6 +52,7 @@ export class Subscription {
   #clientHeartbeatMs = 0;
   readonly #session: SessionKeeper;
   #runId: string | undefined;
+  #lastSeq: number | undefined;
   #transport: ClientTransportName;
   #attempt: Attempt | undefined;
   #round: Round | undefined;
@@ -166,7 +167,13 @@ export class Subscription {
    */
   setRunId(runId: string | undefined): void {
     this.#runId = runId;
+    this.#lastSeq = undefined;
     this.#session.runId = runId;
+  }
+
+  /** The last AI frame `seq` seen of the run being followed (`X-Atmosphere-Last-Seq` on the next connection). */
+  setLastSeq(seq: number): void {
+    if (this.#runId !== undefined) this.#lastSeq = seq;
   }
 
   /**
@@ -234,6 +241,7 @@ export class Subscription {
       received: this.#received,
       sessionToken: this.#session.parameter,
       runId: this.#runId,
+      lastSeq: this.#lastSeq,
     };
   }
 
