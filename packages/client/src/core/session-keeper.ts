@@ -78,13 +78,33 @@ export class SessionKeeper {
     this.#write('run', runId);
   }
 
-  #read(name: string): string | undefined {
+  /**
+   * Whether this client answered the approval `id` (storage keeping only), or — with `remember` — records that
+   * it did (the last 100), so that a reloaded page replaying the answer does not ask again.
+   */
+  answered(id: string, remember = false): boolean {
+    let ids: string[] = [];
     try {
-      const value = this.#storage?.getItem(`${this.#key}:${name}`);
-      return value != null && TOKEN.test(value) ? value : undefined;
+      ids = JSON.parse(this.#get('approvals') ?? '[]') as string[];
+    } catch {
+      // A damaged entry is started over.
+    }
+    if (!remember) return ids.includes(id);
+    this.#write('approvals', JSON.stringify([...ids.slice(-99), id]));
+    return true;
+  }
+
+  #get(name: string): string | undefined {
+    try {
+      return this.#storage?.getItem(`${this.#key}:${name}`) ?? undefined;
     } catch {
       return undefined;
     }
+  }
+
+  #read(name: string): string | undefined {
+    const value = this.#get(name);
+    return value !== undefined && TOKEN.test(value) ? value : undefined;
   }
 
   #write(name: string, value: string | undefined): void {

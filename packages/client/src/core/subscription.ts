@@ -171,6 +171,14 @@ export class Subscription {
     this.#session.runId = runId;
   }
 
+  /**
+   * @internal Whether this client answered the approval `id`, or (with `remember`) records that it did; kept
+   * beside a session kept in storage, so that a reloaded page replaying an answer does not ask again.
+   */
+  answeredApproval(id: string, remember = false): boolean {
+    return this.#session.answered(id, remember);
+  }
+
   /** The last AI frame `seq` seen of the run being followed (`X-Atmosphere-Last-Seq` on the next connection). */
   setLastSeq(seq: number): void {
     if (this.#runId !== undefined) this.#lastSeq = seq;

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { eventually } from '@atmosphere/runtime/testing';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { aiEndpoint, openAiRuntime } from '@atmosphere/ai';
+import { aiEndpoint, openAiRuntime, tool } from '@atmosphere/ai';
 import { openAiTranscript, startReplayServer } from '@atmosphere/ai/testing';
 import { type Fixture, startFixture } from '../fixtures/fixture-server.ts';
 import { range } from '../helpers.ts';
@@ -21,6 +21,7 @@ interface HarnessWindow {
     start(request: Record<string, unknown>): void;
     streamAi(request: Record<string, unknown>): void;
     prompt(text: string): void;
+    approve(): void;
     push(message: string): void;
     trackingId(): string | undefined;
     status(): { blockedTransports: string[]; transport: string };
@@ -370,4 +371,72 @@ describe('an AI answer and a page reload in Chromium', () => {
       }
     },
   );
+});
+
+test("with session: 'sessionStorage', an approval answered before a reload is not asked again; the answer completes once", async () => {
+  const CHUNKS = Array.from({ length: 30 }, (_, i) => `r${i} `);
+  const replay = await startReplayServer([
+    {
+      kind: 'sse',
+      body: openAiTranscript({
+        toolCalls: [{ id: 'call_reload_1', name: 'get_weather', arguments: ['{"city":', '"Montréal"}'] }],
+      }),
+    },
+    { kind: 'sse', body: openAiTranscript({ text: CHUNKS }), delayMs: 30 },
+  ]);
+  const calls: string[] = [];
+  try {
+    fixture = await startFixture({ staticDir: pages });
+    aiEndpoint(fixture.atmosphere, {
+      path: '/answers',
+      runtime: openAiRuntime({
+        env: {},
+        apiKey: 'sk-test-reload-0123456789',
+        model: 'gpt-4o-mini',
+        baseUrl: replay.baseUrl,
+        retry: { maxRetries: 0 },
+      }),
+      tools: [
+        tool({
+          name: 'get_weather',
+          description: 'Current weather of a city',
+          parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+          requiresApproval: true,
+          execute: (args: unknown) => {
+            calls.push(String((args as { city: string }).city));
+            return { celsius: 21 };
+          },
+        }),
+      ],
+    });
+    const target = await open(fixture.url(''));
+    const begin = (): Promise<void> =>
+      target.evaluate(() =>
+        (window as unknown as HarnessWindow).harness.streamAi({
+          path: '/answers',
+          transport: 'websocket',
+          fallbackTransport: [],
+          session: 'sessionStorage',
+        }),
+      );
+    await begin();
+    await target.evaluate(() => (window as unknown as HarnessWindow).harness.prompt('Weather in Montréal?'));
+    await waitForLog(target, 'approval:');
+    await target.evaluate(() => (window as unknown as HarnessWindow).harness.approve());
+    await waitForMessages(target, 5);
+    await target.reload();
+    await target.waitForFunction(() => document.title === 'harness ready');
+    await begin();
+    await waitForLog(target, 'complete');
+    const log = await target.evaluate(() => (window as unknown as HarnessWindow).harness.log);
+    expect(log.filter((entry) => entry.startsWith('approval:'))).toEqual([]);
+    expect(log.filter((entry) => entry === 'complete')).toEqual(['complete']);
+    expect(await target.evaluate(() => (window as unknown as HarnessWindow).harness.messages.join(''))).toBe(
+      CHUNKS.join(''),
+    );
+    expect(calls).toEqual(['Montréal']);
+    expect(replay.requests.items).toHaveLength(2);
+  } finally {
+    await replay.close();
+  }
 });

@@ -1,6 +1,7 @@
 // Exposes the client to the browser tests: `harness.start({...})` opens a subscription whose events and
 // messages are recorded in `harness.log` / `harness.messages`, which the tests read.
 import {
+  type ApprovalRequest,
   Atmosphere,
   type AtmosphereRequest,
   type StreamingHandle,
@@ -13,6 +14,7 @@ const log: string[] = [];
 const messages: string[] = [];
 let subscription: Subscription | undefined;
 let stream: StreamingHandle | undefined;
+let pending: ApprovalRequest | undefined;
 
 const harness = {
   log,
@@ -40,8 +42,15 @@ const harness = {
     stream = subscribeStreaming(subscription, {
       onToken: (text) => messages.push(text),
       onComplete: () => log.push('complete'),
+      onApprovalRequired: (approval) => {
+        log.push(`approval:${approval.approvalId}`);
+        pending = approval;
+      },
       onError: (_message, frame) => log.push(`error:${String((frame as { code?: unknown }).code)}`),
     });
+  },
+  approve(): void {
+    pending?.approve();
   },
   prompt(text: string): void {
     stream?.send(text);
