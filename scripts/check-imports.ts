@@ -23,7 +23,7 @@ const RULES: Record<string, PackageRules> = {
     leaves: { files: ['spi/*.ts', '!spi/index.ts'], may: ['@atmosphere/protocol'] },
     layers: [
       ['util/**', 'spi/*.ts', '!spi/index.ts', 'errors.ts', 'logger.ts', 'version.ts'],
-      ['delivery/**', 'log/**', 'registry/**', 'protocol/**'],
+      ['delivery/**', 'log/**', 'registry/**', 'protocol/**', 'session/**'],
       ['broadcast/**', 'transports/**', 'interceptors/**'],
       ['managed.ts', 'decorators.ts'],
       ['server/**'],
@@ -53,6 +53,8 @@ const RULES: Record<string, PackageRules> = {
   rooms: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   redis: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   kafka: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
+  // ai is an optional peer: the conversation-memory stores implement its SPI.
+  'durable-sessions': { packages: ['@atmosphere/protocol', '@atmosphere/runtime', '@atmosphere/ai'] },
   'adapter-langchain': {
     packages: ['@atmosphere/ai', '@atmosphere/runtime', '@atmosphere/protocol'],
     layers: [

@@ -32,6 +32,8 @@ declare module '@atmosphere/runtime' {
     BUSY: true;
     /** The handler or an interceptor failed. */
     AI_FAILED: true;
+    /** The process answering the run stopped (a crash, a restart) before the answer ended (policy `close`). */
+    INTERRUPTED: true;
   }
 }
 

@@ -49,11 +49,13 @@ export {
   type FailureToReconnectEvent,
   type OpenEvent,
   type ReconnectEvent,
+  type SessionEvent,
   type SubscriptionEvents,
   type SubscriptionHandlers,
   type TransportFailureEvent,
 } from './core/events.ts';
 export { type AtmosphereRequest, REQUEST_DEFAULTS } from './core/request.ts';
+export { type SessionKeeping } from './core/session-keeper.ts';
 export { type PushMessage, Subscription } from './core/subscription.ts';
 export {
   AtmosphereClientError,

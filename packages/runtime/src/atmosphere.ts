@@ -38,6 +38,7 @@ import type { AtmosphereInterceptor } from './spi/interceptor.ts';
 import type { Logger } from './spi/logger.ts';
 import type { KindSelection, ProviderKind, ProviderKinds } from './spi/provider.ts';
 import type { AtmosphereResource } from './spi/resource.ts';
+import type { SessionStore } from './spi/session-store.ts';
 import type { StreamLog } from './spi/stream-log.ts';
 import { sendText } from './transports/http.ts';
 import { VERSION } from './version.ts';
@@ -133,6 +134,7 @@ export class Atmosphere {
       broadcasters: this.broadcasters,
       maxMessageBytes,
       graceMs,
+      sessions: providers.instances.get('session-store') as SessionStore | undefined,
     });
     this.#http = new HttpServing(this.#core, this.#guard);
     this.#upgrade = new UpgradeServing(this.#core, {

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { Atmosphere } from './atmosphere.ts';
 import { LocalBackplane } from './broadcast/local-backplane.ts';
 import { MemoryStreamLog } from './log/memory-stream-log.ts';
+import { MemorySessionStore } from './session/memory-session-store.ts';
 import { AtmosphereError } from './errors.ts';
 import { consoleLogger } from './logger.ts';
 import type { AtmosphereOptions } from './options.ts';
@@ -36,32 +37,38 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
   const kinds = new Set<string>([
     'broadcaster-backplane',
     'stream-log',
+    'session-store',
     ...registry.kinds(),
     ...explicit.map((p) => p.kind),
   ]);
   const selections: KindSelection[] = [];
   const instances = new Map<string, unknown>();
-  for (const kind of kinds) {
-    const context: ProviderContext = { env, logger, settings: options.settings?.[kind] ?? {} };
-    const { selection, instance } = await selectProvider(
-      kind as ProviderKind,
-      explicit,
-      registry.providers(kind),
-      context,
-    );
-    selections.push(selection);
-    if (instance !== undefined) instances.set(kind, instance);
-    logger.info(describeSelection(selection));
-    const failed = selection.candidates.find((candidate) => candidate.status === 'failed');
-    if (failed) {
-      // A provider that was configured (passed in, or made available by its settings or environment) and cannot
-      // start is an error of the deployment: running on a fallback would lose what it was configured for.
-      await closeAll(instances.values(), logger);
-      throw new AtmosphereError(
-        'PROVIDER_FAILED',
-        `${kind}: provider ${failed.name} is configured but failed to start — ${failed.reason.replace(/\.$/, '')}. Fix its configuration, or remove it (its option, its environment variable, or the package) to run without it.`,
+  try {
+    for (const kind of kinds) {
+      const context: ProviderContext = { env, logger, settings: options.settings?.[kind] ?? {} };
+      const { selection, instance } = await selectProvider(
+        kind as ProviderKind,
+        explicit,
+        registry.providers(kind),
+        context,
       );
+      selections.push(selection);
+      if (instance !== undefined) instances.set(kind, instance);
+      logger.info(describeSelection(selection));
+      const failed = selection.candidates.find((candidate) => candidate.status === 'failed');
+      if (failed) {
+        // A provider that was configured (passed in, or made available by its settings or environment) and
+        // cannot start is an error of the deployment: running on a fallback would lose what it was configured for.
+        throw new AtmosphereError(
+          'PROVIDER_FAILED',
+          `${kind}: provider ${failed.name} is configured but failed to start — ${failed.reason.replace(/\.$/, '')}. Fix its configuration, or remove it (its option, its environment variable, or the package) to run without it.`,
+        );
+      }
     }
+  } catch (error) {
+    // Release what the kinds before it opened, then report why.
+    await closeAll(instances.values(), logger);
+    throw error;
   }
   const backplane = instances.get('broadcaster-backplane') as BroadcasterBackplane | undefined;
   if (!backplane || !instances.has('stream-log')) {
@@ -124,6 +131,13 @@ function builtinProviders(options: AtmosphereOptions): Provider[] {
       priority: 0,
       isAvailable: () => true,
       create: () => new MemoryStreamLog(options.log),
+    },
+    {
+      kind: 'session-store',
+      name: 'memory',
+      priority: 0,
+      isAvailable: () => true,
+      create: () => new MemorySessionStore(options.sessions),
     },
   ];
 }

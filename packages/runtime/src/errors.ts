@@ -53,6 +53,12 @@ export interface AtmosphereErrorCodes {
   CONFLICT: true;
   /** The stream log refused an append: the message was not delivered (nothing is delivered that is not logged). */
   LOG_FAILED: true;
+  /** A session's data is over the session store's size limits. */
+  SESSION_TOO_LARGE: true;
+  /** A session token was forged, malformed, unknown or expired: the client gets a new session. */
+  SESSION_INVALID: true;
+  /** A session token was presented from another origin than the one it was issued to. */
+  SESSION_FOREIGN_ORIGIN: true;
 }
 
 /** Every error code an Atmosphere package raises: the keys of {@link AtmosphereErrorCodes}. */

@@ -5,6 +5,7 @@ import type { AuthOptions } from './interceptors/auth.ts';
 import type { BackpressureOptions, HeartbeatOptions } from './interceptors/builtins.ts';
 import type { RateLimitOptions } from './interceptors/rate-limit.ts';
 import type { MemoryStreamLogLimits } from './log/memory-stream-log.ts';
+import type { MemorySessionStoreOptions } from './session/memory-session-store.ts';
 import type { OriginPolicy } from './protocol/cors.ts';
 import type { AtmosphereInterceptor } from './spi/interceptor.ts';
 import type { Logger } from './spi/logger.ts';
@@ -54,6 +55,8 @@ export interface AtmosphereOptions {
   cache?: Partial<CacheLimits>;
   /** Limits of the memory stream log (the default `stream-log`). */
   log?: Partial<MemoryStreamLogLimits>;
+  /** Limits of the memory session store (the default `session-store`). */
+  sessions?: Pick<MemorySessionStoreOptions, 'limits' | 'maxSessions'>;
   /** How long a client that lost its connection may take to come back. Default `cache.clientTtlMs` (60 s). */
   reconnectGraceMs?: number;
   /** The auth hook; absent = no authentication. */

@@ -97,7 +97,12 @@ export class EndpointRuns {
     this.#maxConcurrent = options.maxConcurrentPrompts ?? 4;
     this.#policy = options.whileAnswering ?? 'queue';
     this.#debounceMs = options.debounceMs ?? 500;
-    this.records = new RunRegistry(options.runs);
+    // A durable stream log (SQLite, Redis) keeps every run's frames, so a client re-attaching after a restart
+    // catches up from it.
+    this.records = new RunRegistry({
+      ...options.runs,
+      ...(atmosphere.log.durable ? { log: atmosphere.log, logger: this.#logger } : {}),
+    });
     this.approvals = new ApprovalRegistry(
       options.approvalTimeoutMs === undefined ? {} : { timeoutMs: options.approvalTimeoutMs },
     );
@@ -403,6 +408,10 @@ export class EndpointRuns {
   /** A client (re)connected with `X-Atmosphere-Run-Id`: replay what it has not seen, then follow live. */
   #reattach(resource: AtmosphereResource, runId: string): void {
     const record = this.records.get(runId);
+    if (!record && this.records.durable && !this.#live.has(runId) && /^[A-Za-z0-9_-]{1,64}$/.test(runId)) {
+      this.#recoverRun(resource, runId);
+      return;
+    }
     if (!record) {
       this.#refuse(
         resource,
@@ -418,6 +427,36 @@ export class EndpointRuns {
     // Replay and join in one synchronous step: no live frame can fall between them.
     for (const frame of record.framesAfter(lastSeq)) sink.writeTo(resource, frame);
     if (run && !run.session.closed && !run.audience.has(resource)) this.#join(run, resource);
+  }
+
+  /** A run from before a restart: the frames the client missed from the durable log, ended by a terminal frame. */
+  #recoverRun(resource: AtmosphereResource, runId: string): void {
+    const lastSeqText = resource.request.param(AtmosphereHeaders.lastSeq);
+    const lastSeq = lastSeqText !== undefined && /^\d{1,15}$/.test(lastSeqText) ? Number(lastSeqText) : 0;
+    this.records.recover(runId, lastSeq).then(
+      (frames) => {
+        if (frames === undefined) {
+          this.#refuse(resource, 'UNKNOWN_RUN', `Run ${runId} is unknown or expired; send the prompt again.`);
+          return;
+        }
+        if (resource.state === 'closed') return;
+        const sink = new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
+        for (const frame of frames) sink.writeTo(resource, frame);
+      },
+      (error: unknown) => {
+        this.#logger.error(
+          `AI endpoint ${this.#options.path}: run ${runId} could not be recovered from the log`,
+          {
+            error,
+          },
+        );
+        this.#refuse(
+          resource,
+          'UNKNOWN_RUN',
+          `Run ${runId} could not be read back (${(error as Error).message}); send the prompt again.`,
+        );
+      },
+    );
   }
 
   /** `/__stop/<runId>`: the user stops a run it is part of; the text so far stands. */

@@ -1,3 +1,14 @@
+import { errorFrame, isTerminalFrame, parseAiFrame } from '@atmosphere/protocol';
+import type { Logger, StreamLog } from '@atmosphere/runtime/spi';
+
+/** The code of the terminal frame that ends a run whose process died mid-answer (policy `close`). */
+export const INTERRUPTED_CODE = 'INTERRUPTED';
+
+/** The log stream that holds a run's frames: `ai-run:<runId>`. */
+export function runStream(runId: string): string {
+  return `ai-run:${runId}`;
+}
+
 /** Limits of a {@link RunRegistry}. */
 export interface RunRegistryOptions {
   /** How long a finished run's frames stay available for re-attach. Default 300 000 ms (the cache's message TTL). */
@@ -6,6 +17,14 @@ export interface RunRegistryOptions {
   readonly maxFramesPerRun?: number;
   /** Runs kept at once; past it the oldest finished (then oldest live) run is forgotten. Default 1 000. */
   readonly maxRuns?: number;
+  /**
+   * A durable stream log (SQLite, Redis): every frame of every run is appended to its stream
+   * (`ai-run:<runId>`, log seq = frame seq) before it is sent, so that a client re-attaching after a restart
+   * catches up from the log ({@link RunRegistry.recover}). Default: none (runs live in this process only).
+   */
+  readonly log?: StreamLog;
+  /** Where failures to append to the log are reported. */
+  readonly logger?: Logger;
 }
 
 /**
@@ -22,13 +41,21 @@ export class RunRecord {
   #finishedAt = 0;
   readonly #max: number;
   readonly #onFinish: (record: RunRecord) => void;
+  readonly #persist: ((frame: string) => void) | undefined;
 
   /** @internal Use {@link RunRegistry.start}. */
-  constructor(runId: string, sessionId: string, max: number, onFinish: (record: RunRecord) => void) {
+  constructor(
+    runId: string,
+    sessionId: string,
+    max: number,
+    onFinish: (record: RunRecord) => void,
+    persist?: (frame: string) => void,
+  ) {
     this.runId = runId;
     this.sessionId = sessionId;
     this.#max = max;
     this.#onFinish = onFinish;
+    this.#persist = persist;
   }
 
   /** True once the run's session closed. */
@@ -48,6 +75,7 @@ export class RunRecord {
   /** @internal Called by the session for each frame, in seq order. */
   record(frame: string): void {
     if (this.#finishedAt !== 0) return;
+    this.#persist?.(frame);
     this.#frames.push(frame);
     if (this.#frames.length > this.#max) {
       // Drop a batch rather than one at a time: shifting a large array on every token would be quadratic.
@@ -80,12 +108,69 @@ export class RunRegistry {
   readonly #ttlMs: number;
   readonly #maxFrames: number;
   readonly #maxRuns: number;
+  readonly #log: StreamLog | undefined;
+  readonly #logger: Logger | undefined;
+  readonly #recovering = new Map<string, Promise<string[] | undefined>>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: RunRegistryOptions = {}) {
     this.#ttlMs = options.ttlMs ?? 300_000;
     this.#maxFrames = options.maxFramesPerRun ?? 5_000;
     this.#maxRuns = options.maxRuns ?? 1_000;
+    this.#log = options.log;
+    this.#logger = options.logger;
+  }
+
+  /** True when runs are kept in a durable log and can be recovered after a restart. */
+  get durable(): boolean {
+    return this.#log !== undefined;
+  }
+
+  /**
+   * A run this process does not hold (it ran before a restart, or on a process that died), from the durable
+   * log: its frames with a seq greater than `lastSeq`. When the log's last frame is not terminal, the run's
+   * producer died mid-answer: a terminal `error` frame with code `INTERRUPTED` is appended once (policy
+   * `close`) and returned last, so that every client sees the same clear end, after exactly the frames it
+   * missed. `undefined` when there is no durable log or it holds no such run.
+   */
+  recover(runId: string, lastSeq: number): Promise<string[] | undefined> {
+    const log = this.#log;
+    if (log === undefined) return Promise.resolve(undefined);
+    let pending = this.#recovering.get(runId);
+    if (pending === undefined) {
+      pending = this.#readRun(log, runId).finally(() => this.#recovering.delete(runId));
+      this.#recovering.set(runId, pending);
+    }
+    return pending.then((frames) => frames?.slice(Math.max(0, lastSeq)));
+  }
+
+  /** Every frame of a run, from seq 1, ended by a terminal frame (appended when missing). */
+  async #readRun(log: StreamLog, runId: string): Promise<string[] | undefined> {
+    const stream = runStream(runId);
+    const frames: string[] = [];
+    let after = 0;
+    for (let pages = 0; pages < 1_000; pages++) {
+      const read = await log.read(stream, after);
+      if (read === undefined) return undefined;
+      // Frames trimmed from the log cannot be recovered exactly: the client must be told, not given a gap.
+      if (read.first > 1) return undefined;
+      for (const record of read.records) frames.push(String(record.payload));
+      if (read.records.length === 0 || read.records.at(-1)!.seq >= read.last) break;
+      after = read.records.at(-1)!.seq;
+    }
+    if (frames.length === 0) return undefined;
+    const last = parseAiFrame(frames.at(-1)!);
+    if (last !== undefined && isTerminalFrame(last)) return frames;
+    const sessionId = parseAiFrame(frames[0]!)?.sessionId ?? runId;
+    const interrupted = errorFrame(
+      'The answer was interrupted: the server that produced it stopped before it finished. The text so far is kept; send the prompt again for a full answer.',
+      INTERRUPTED_CODE,
+      sessionId,
+      frames.length + 1,
+    );
+    await log.append(stream, [{ payload: interrupted }]);
+    frames.push(interrupted);
+    return frames;
   }
 
   get size(): number {
@@ -95,7 +180,13 @@ export class RunRegistry {
   /** Starts recording a run. */
   start(runId: string, sessionId: string): RunRecord {
     if (this.#runs.size >= this.#maxRuns) this.#evictOne();
-    const record = new RunRecord(runId, sessionId, this.#maxFrames, () => this.#arm());
+    const record = new RunRecord(
+      runId,
+      sessionId,
+      this.#maxFrames,
+      () => this.#arm(),
+      this.#log === undefined ? undefined : this.#persister(this.#log, runId),
+    );
     this.#runs.set(runId, record);
     return record;
   }
@@ -126,6 +217,21 @@ export class RunRegistry {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#runs.clear();
+  }
+
+  /** Appends each frame to the run's stream; a failure is reported (the frame still goes to live clients). */
+  #persister(log: StreamLog, runId: string): (frame: string) => void {
+    const stream = runStream(runId);
+    const failed = (error: unknown): void =>
+      this.#logger?.error(`run ${runId}: a frame could not be appended to the ${log.name} log`, { error });
+    return (frame) => {
+      try {
+        const result = log.append(stream, [{ payload: frame }]);
+        if (result instanceof Promise) result.catch(failed);
+      } catch (error) {
+        failed(error);
+      }
+    };
   }
 
   #arm(): void {

@@ -144,7 +144,13 @@ export function subscribeStreaming(
           seq: frame.seq,
         });
         if (frame.event === 'approval-required') {
-          const approval = readApproval(frame.data, frame.sessionId, sendText);
+          const id = (frame.data as { approvalId?: unknown } | null)?.approvalId;
+          // Answered before (a reloaded page replays the answer from its start): not asked again.
+          if (typeof id === 'string' && subscription.answeredApproval(id)) return;
+          const approval = readApproval(frame.data, frame.sessionId, (text) => {
+            subscription.answeredApproval(String(id), true);
+            sendText(text);
+          });
           if (approval) handlers.onApprovalRequired?.(approval);
         }
         return;
@@ -162,6 +168,8 @@ export function subscribeStreaming(
     if (!seen.accept(frame)) return;
     sessionId = frame.sessionId;
     dispatch(frame);
+    // What a re-attach asks to resume after: only the frames the client has not seen are resent.
+    if (runId !== undefined) subscription.setLastSeq(frame.seq);
   });
   const offError = subscription.on('error', (error) => handlers.onConnectionError?.(error));
 
@@ -182,9 +190,11 @@ export function subscribeStreaming(
       subscription.push(promptPayload(prompt, sendOptions));
     },
     approve(approvalId, editedArguments) {
+      subscription.answeredApproval(approvalId, true);
       sendText(approvalMessage(approvalId, 'approve', editedArguments));
     },
     deny(approvalId) {
+      subscription.answeredApproval(approvalId, true);
       sendText(approvalMessage(approvalId, 'deny'));
     },
     async close() {

@@ -89,6 +89,18 @@ export interface ClientTimeoutEvent {
   readonly timeoutMs: number;
 }
 
+/**
+ * The server sent the durable-session token: `created` (a new session) or `resumed` (the one presented).
+ * `refused` (`SESSION_INVALID`, `SESSION_FOREIGN_ORIGIN`) says the presented token was not honoured: the
+ * session is new and what the server held for the old one (subscriptions, cursors) is gone.
+ */
+export interface SessionEvent {
+  readonly token: string;
+  readonly status: 'created' | 'resumed';
+  readonly expiresAt: number;
+  readonly refused?: string;
+}
+
 /** Every event of a subscription and its arguments. */
 export interface SubscriptionEvents {
   open: [event: OpenEvent];
@@ -101,6 +113,7 @@ export interface SubscriptionEvents {
   failureToReconnect: [event: FailureToReconnectEvent];
   clientTimeout: [event: ClientTimeoutEvent];
   state: [state: ConnectionState];
+  session: [event: SessionEvent];
 }
 
 /** Handlers given to `subscribe()`: one optional function per event. */

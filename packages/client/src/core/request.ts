@@ -1,3 +1,4 @@
+import type { SessionKeeping } from './session-keeper.ts';
 import {
   AtmosphereHeaders,
   CLIENT_TRANSPORTS,
@@ -47,6 +48,13 @@ export interface AtmosphereRequest {
   authToken?: string;
   /** Durable-session token, sent as `X-Atmosphere-Session-Token` (updated from the server's answers). */
   sessionToken?: string;
+  /**
+   * Where the durable-session token is kept: `memory` (default), `sessionStorage` or `localStorage` (survives
+   * a reload), or `false` for no session. The client asks for a session on its first connection, keeps the
+   * token the server sends first, and presents it on every reconnect; a refused token is forgotten and a new
+   * session started (the `session` event says `created`: what the server held is gone).
+   */
+  session?: SessionKeeping;
   /** An AI run to re-attach to, sent as `X-Atmosphere-Run-Id`. */
   runId?: string;
   /** Content type of posted messages. Default `text/plain` (sent as a query parameter only when set). */
@@ -59,8 +67,9 @@ export interface AtmosphereRequest {
   maxQueuedMessages?: number;
   /**
    * In a browser, send the close request (`navigator.sendBeacon`) when the page is unloaded: the server ends the
-   * session at once. Default true. `false`: the client says it is coming back (a WebSocket closes with 4000),
-   * so a reloaded page resumes the session and a running answer within the reconnect grace period.
+   * session at once. Default true, or false with `session: 'sessionStorage' | 'localStorage'` (a reload comes
+   * back to the session). `false`: the client says it is coming back (a WebSocket closes with 4000), so a
+   * reloaded page resumes the session and a running answer within the reconnect grace period.
    */
   closeOnUnload?: boolean;
   /** SSE implementation: `EventSource` when the platform has one (`auto`), or always `fetch`. Default `auto`. */
@@ -89,6 +98,7 @@ export interface ResolvedRequest {
   readonly closeOnUnload: boolean;
   readonly sse: 'auto' | 'fetch';
   readonly sessionToken: string | undefined;
+  readonly session: SessionKeeping;
   readonly runId: string | undefined;
 }
 
@@ -211,9 +221,16 @@ export function resolveRequest(request: AtmosphereRequest): ResolvedRequest {
     heartbeatServer,
     maxMessageSize,
     maxQueuedMessages: maxQueued,
-    closeOnUnload: request.closeOnUnload ?? REQUEST_DEFAULTS.closeOnUnload,
+    // A session kept in storage is meant to outlive the page: a reload comes back to it (and to the answer it
+    // was showing) instead of telling the server the client left for good.
+    closeOnUnload:
+      request.closeOnUnload ??
+      (request.session === 'sessionStorage' || request.session === 'localStorage'
+        ? false
+        : REQUEST_DEFAULTS.closeOnUnload),
     sse: request.sse ?? REQUEST_DEFAULTS.sse,
     sessionToken: request.sessionToken,
+    session: request.session ?? 'memory',
     runId: request.runId,
   };
 }
@@ -224,6 +241,8 @@ export interface ProtocolState {
   readonly received: number;
   readonly sessionToken: string | undefined;
   readonly runId: string | undefined;
+  /** With `runId`: the last AI frame `seq` seen of that run, so the server resends only what follows. */
+  readonly lastSeq?: number | undefined;
 }
 
 /** How a URL is used: to connect (with the count for replay), to post, or to close. */
@@ -252,7 +271,10 @@ export function protocolUrl(
   if (request.contentType !== undefined) query.set(AtmosphereHeaders.contentType, request.contentType);
   if (request.enableProtocol) query.set(AtmosphereHeaders.protocol, 'true');
   if (state.sessionToken !== undefined) query.set(AtmosphereHeaders.sessionToken, state.sessionToken);
-  if (state.runId !== undefined) query.set(AtmosphereHeaders.runId, state.runId);
+  if (state.runId !== undefined) {
+    query.set(AtmosphereHeaders.runId, state.runId);
+    if (state.lastSeq !== undefined) query.set(AtmosphereHeaders.lastSeq, String(state.lastSeq));
+  }
   if (request.authToken !== undefined) query.set(AtmosphereHeaders.auth, request.authToken);
   if (purpose === 'connect') query.set(AtmosphereHeaders.received, String(state.received));
   if (queryHeaders) for (const name in request.headers) query.set(name, request.headers[name]!);

@@ -1,3 +1,4 @@
+import { parseSessionFrame, SessionKeeper } from './session-keeper.ts';
 import {
   AtmosphereHeaders,
   type ClientTransportName,
@@ -49,8 +50,9 @@ export class Subscription {
   #received = 0;
   #paddingChar = PADDING_CHAR;
   #clientHeartbeatMs = 0;
-  #sessionToken: string | undefined;
+  readonly #session: SessionKeeper;
   #runId: string | undefined;
+  #lastSeq: number | undefined;
   #transport: ClientTransportName;
   #attempt: Attempt | undefined;
   #round: Round | undefined;
@@ -69,8 +71,8 @@ export class Subscription {
   constructor(request: ResolvedRequest, handlers: SubscriptionHandlers = {}) {
     this.request = request;
     this.#transport = request.transports[0]!;
-    this.#sessionToken = request.sessionToken;
-    this.#runId = request.runId;
+    this.#session = new SessionKeeper(request.url, request.session, request.sessionToken);
+    this.#runId = request.runId ?? this.#session.runId;
     this.#sender = new Sender(request.maxQueuedMessages, Math.max(100, request.reconnectInterval), (error) =>
       this.#error(error),
     );
@@ -156,9 +158,27 @@ export class Subscription {
     this.#sender.push(encode(message));
   }
 
-  /** Sets (or clears) the AI run to re-attach to on the next connection (`X-Atmosphere-Run-Id`). */
+  /**
+   * Sets (or clears) the AI run to re-attach to on the next connection (`X-Atmosphere-Run-Id`); with
+   * `session: 'sessionStorage' | 'localStorage'` it is kept there too, so a reloaded page re-attaches.
+   */
   setRunId(runId: string | undefined): void {
     this.#runId = runId;
+    this.#lastSeq = undefined;
+    this.#session.runId = runId;
+  }
+
+  /**
+   * @internal Whether this client answered the approval `id`, or (with `remember`) records that it did; kept
+   * beside a session kept in storage, so that a reloaded page replaying an answer does not ask again.
+   */
+  answeredApproval(id: string, remember = false): boolean {
+    return this.#session.answered(id, remember);
+  }
+
+  /** The last AI frame `seq` seen of the run being followed (`X-Atmosphere-Last-Seq` on the next connection). */
+  setLastSeq(seq: number): void {
+    if (this.#runId !== undefined) this.#lastSeq = seq;
   }
 
   /**
@@ -223,8 +243,9 @@ export class Subscription {
     return {
       trackingId: this.#trackingId,
       received: this.#received,
-      sessionToken: this.#sessionToken,
+      sessionToken: this.#session.parameter,
       runId: this.#runId,
+      lastSeq: this.#lastSeq,
     };
   }
 
@@ -271,7 +292,7 @@ export class Subscription {
 
   #readHeaders(headers: HeaderReader): void {
     const token = headers.get(AtmosphereHeaders.sessionToken);
-    if (token) this.#sessionToken = token;
+    if (token) this.#session.set(token);
     if (this.#trackingId === '0' && !this.request.enableProtocol) {
       const id = headers.get(AtmosphereHeaders.trackingId);
       if (id && TRACKING_ID_PATTERN.test(id)) this.#trackingId = id;
@@ -318,6 +339,13 @@ export class Subscription {
   #deliver(attempt: Attempt, body: string | ArrayBuffer): void {
     if (this.#attempt !== attempt) return;
     attempt.delivered++;
+    const session = parseSessionFrame(body);
+    if (session !== undefined) {
+      // Like the handshake, the session frame is outside the message count and not the application's.
+      this.#session.set(session.token);
+      this.#emitter.emit('session', session);
+      return;
+    }
     const seq = ++this.#received;
     this.#emitter.emit('message', new AtmosphereMessage(body, attempt.transport, this.#trackingId, seq));
   }

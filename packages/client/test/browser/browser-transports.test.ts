@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { eventually } from '@atmosphere/runtime/testing';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { aiEndpoint, openAiRuntime, tool } from '@atmosphere/ai';
+import { openAiTranscript, startReplayServer } from '@atmosphere/ai/testing';
 import { type Fixture, startFixture } from '../fixtures/fixture-server.ts';
 import { range } from '../helpers.ts';
 import { buildPages } from './build.ts';
@@ -17,6 +19,9 @@ interface HarnessWindow {
     log: string[];
     messages: string[];
     start(request: Record<string, unknown>): void;
+    streamAi(request: Record<string, unknown>): void;
+    prompt(text: string): void;
+    approve(): void;
     push(message: string): void;
     trackingId(): string | undefined;
     status(): { blockedTransports: string[]; transport: string };
@@ -254,4 +259,184 @@ describe('the server process is killed and restarted', () => {
       expect(await target.evaluate(() => (window as unknown as HarnessWindow).harness.trackingId())).toBe(id);
     },
   );
+});
+
+describe('the durable-session token in Chromium', () => {
+  const sessionOf = async (target: Page): Promise<string[]> => {
+    await waitOrExplain(target, 'a session frame', () =>
+      target.waitForFunction(() =>
+        (window as unknown as HarnessWindow).harness.log.some((entry) => entry.startsWith('session:')),
+      ),
+    );
+    const entry = await target.evaluate(() =>
+      (window as unknown as HarnessWindow).harness.log.find((e) => e.startsWith('session:')),
+    );
+    return entry!.split(':').slice(1);
+  };
+  const start = (target: Page, session: string | undefined, transport: string): Promise<void> =>
+    target.evaluate(
+      ([s, t]) =>
+        (window as unknown as HarnessWindow).harness.start({
+          path: '/feed',
+          transport: t,
+          fallbackTransport: [],
+          ...(s === undefined ? {} : { session: s }),
+        }),
+      [session, transport] as const,
+    );
+
+  test.each(['websocket', 'sse'] as const)(
+    "%s: session: 'sessionStorage' keeps the token across a reload and the server resumes it",
+    async (transport) => {
+      fixture = await startFixture({ staticDir: pages });
+      const target = await open(fixture.url(''));
+      await start(target, 'sessionStorage', transport);
+      const [status, token] = await sessionOf(target);
+      expect(status).toBe('created');
+      await target.reload();
+      await target.waitForFunction(() => document.title === 'harness ready');
+      await start(target, 'sessionStorage', transport);
+      expect(await sessionOf(target)).toEqual(['resumed', token]);
+    },
+  );
+
+  test('the default (memory) keeps the token for the page only: a reload starts a new session', async () => {
+    fixture = await startFixture({ staticDir: pages });
+    const target = await open(fixture.url(''));
+    await start(target, undefined, 'websocket');
+    const [status, token] = await sessionOf(target);
+    expect(status).toBe('created');
+    await target.reload();
+    await target.waitForFunction(() => document.title === 'harness ready');
+    await start(target, undefined, 'websocket');
+    const [again, other] = await sessionOf(target);
+    expect(again).toBe('created');
+    expect(other).not.toBe(token);
+  });
+});
+
+describe('an AI answer and a page reload in Chromium', () => {
+  const CHUNKS = Array.from({ length: 40 }, (_, i) => `w${i} `);
+
+  test.each(['websocket', 'sse'] as const)(
+    "%s: with session: 'sessionStorage', a page reloaded mid-answer re-attaches and shows the whole answer once",
+    async (transport) => {
+      const replay = await startReplayServer([
+        { kind: 'sse', body: openAiTranscript({ text: CHUNKS }), delayMs: 30 },
+      ]);
+      try {
+        fixture = await startFixture({ staticDir: pages });
+        aiEndpoint(fixture.atmosphere, {
+          path: '/answers',
+          runtime: openAiRuntime({
+            env: {},
+            apiKey: 'sk-test-reload-0123456789',
+            model: 'gpt-4o-mini',
+            baseUrl: replay.baseUrl,
+            retry: { maxRetries: 0 },
+          }),
+        });
+        const target = await open(fixture.url(''));
+        const begin = (t: string): Promise<void> =>
+          target.evaluate(
+            (tr) =>
+              (window as unknown as HarnessWindow).harness.streamAi({
+                path: '/answers',
+                transport: tr,
+                fallbackTransport: [],
+                session: 'sessionStorage',
+              }),
+            t,
+          );
+        await begin(transport);
+        await target.evaluate(() => (window as unknown as HarnessWindow).harness.prompt('tell me'));
+        await waitForMessages(target, 5);
+        await target.reload();
+        await target.waitForFunction(() => document.title === 'harness ready');
+        await begin(transport);
+        await waitForLog(target, 'complete');
+        const shown = await target.evaluate(() =>
+          (window as unknown as HarnessWindow).harness.messages.join(''),
+        );
+        expect(shown).toBe(CHUNKS.join(''));
+        expect(
+          await target.evaluate(() =>
+            (window as unknown as HarnessWindow).harness.log.filter((e) => e === 'complete'),
+          ),
+        ).toEqual(['complete']);
+        // One model call: the reload re-attached to the answer, it did not ask again.
+        expect(replay.requests.items).toHaveLength(1);
+      } finally {
+        await replay.close();
+      }
+    },
+  );
+});
+
+test("with session: 'sessionStorage', an approval answered before a reload is not asked again; the answer completes once", async () => {
+  const CHUNKS = Array.from({ length: 30 }, (_, i) => `r${i} `);
+  const replay = await startReplayServer([
+    {
+      kind: 'sse',
+      body: openAiTranscript({
+        toolCalls: [{ id: 'call_reload_1', name: 'get_weather', arguments: ['{"city":', '"Montréal"}'] }],
+      }),
+    },
+    { kind: 'sse', body: openAiTranscript({ text: CHUNKS }), delayMs: 30 },
+  ]);
+  const calls: string[] = [];
+  try {
+    fixture = await startFixture({ staticDir: pages });
+    aiEndpoint(fixture.atmosphere, {
+      path: '/answers',
+      runtime: openAiRuntime({
+        env: {},
+        apiKey: 'sk-test-reload-0123456789',
+        model: 'gpt-4o-mini',
+        baseUrl: replay.baseUrl,
+        retry: { maxRetries: 0 },
+      }),
+      tools: [
+        tool({
+          name: 'get_weather',
+          description: 'Current weather of a city',
+          parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+          requiresApproval: true,
+          execute: (args: unknown) => {
+            calls.push(String((args as { city: string }).city));
+            return { celsius: 21 };
+          },
+        }),
+      ],
+    });
+    const target = await open(fixture.url(''));
+    const begin = (): Promise<void> =>
+      target.evaluate(() =>
+        (window as unknown as HarnessWindow).harness.streamAi({
+          path: '/answers',
+          transport: 'websocket',
+          fallbackTransport: [],
+          session: 'sessionStorage',
+        }),
+      );
+    await begin();
+    await target.evaluate(() => (window as unknown as HarnessWindow).harness.prompt('Weather in Montréal?'));
+    await waitForLog(target, 'approval:');
+    await target.evaluate(() => (window as unknown as HarnessWindow).harness.approve());
+    await waitForMessages(target, 5);
+    await target.reload();
+    await target.waitForFunction(() => document.title === 'harness ready');
+    await begin();
+    await waitForLog(target, 'complete');
+    const log = await target.evaluate(() => (window as unknown as HarnessWindow).harness.log);
+    expect(log.filter((entry) => entry.startsWith('approval:'))).toEqual([]);
+    expect(log.filter((entry) => entry === 'complete')).toEqual(['complete']);
+    expect(await target.evaluate(() => (window as unknown as HarnessWindow).harness.messages.join(''))).toBe(
+      CHUNKS.join(''),
+    );
+    expect(calls).toEqual(['Montréal']);
+    expect(replay.requests.items).toHaveLength(2);
+  } finally {
+    await replay.close();
+  }
 });

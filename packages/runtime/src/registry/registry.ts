@@ -142,6 +142,12 @@ export async function selectProvider<K extends ProviderKind>(
       });
     } catch (error) {
       context.logger.error(`${kind}: provider ${entry.provider.name} failed to start`, { error });
+      if (entry.provider.required === true)
+        throw new AtmosphereError(
+          'PROVIDER_FAILED',
+          `${kind}: provider ${entry.provider.name} was configured explicitly and failed to start, so startup stops rather than fall back: ${(error as Error).message}`,
+          { cause: error },
+        );
       candidates.push({
         name: entry.provider.name,
         priority: entry.provider.priority,

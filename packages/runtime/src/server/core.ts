@@ -9,7 +9,9 @@ import type { AtmosphereInterceptor, ConnectContext, InboundPayload } from '../s
 import type { Logger } from '../spi/logger.ts';
 import type { ProtocolRequest } from '../spi/request.ts';
 import type { DisconnectReason } from '../spi/resource.ts';
+import type { SessionStore } from '../spi/session-store.ts';
 import type { StreamLog } from '../spi/stream-log.ts';
+import { bindSession, type SessionBinding, sessionFrame } from '../session/session-binding.ts';
 import { Inbound, type InboundHost } from './inbound.ts';
 import { PathTable } from './path-template.ts';
 import { type ManagedServiceImpl, type Route, ServedResource } from './served-resource.ts';
@@ -26,6 +28,8 @@ export interface CoreParts {
   broadcasters: BroadcasterFactory;
   maxMessageBytes: number;
   graceMs: number;
+  /** Where durable sessions are kept (the `session-store` provider); absent = no sessions. */
+  sessions?: SessionStore | undefined;
 }
 
 /**
@@ -51,7 +55,12 @@ export class ServerCore implements ResourceHost, InboundHost {
   readonly receiver: Inbound;
   /** Set when the shutdown begins: new connections are refused (503). */
   closing = false;
+  readonly sessions: SessionStore | undefined;
   readonly #routeCache = new Map<string, Route | null>();
+  /** Sessions bound while connecting, until `afterConnect` hands them to their resource. */
+  readonly #bindings = new WeakMap<ProtocolRequest, SessionBinding>();
+  /** The session token of each resource bound to one. */
+  readonly #sessionOf = new WeakMap<ClientResource, string>();
 
   constructor(parts: CoreParts) {
     this.logger = parts.logger;
@@ -61,6 +70,7 @@ export class ServerCore implements ResourceHost, InboundHost {
     this.broadcasters = parts.broadcasters;
     this.maxMessageBytes = parts.maxMessageBytes;
     this.graceMs = parts.graceMs;
+    this.sessions = parts.sessions;
     this.outbound = parts.interceptors
       .filter((interceptor) => interceptor.onOutbound !== undefined)
       .reverse()
@@ -136,7 +146,45 @@ export class ServerCore implements ResourceHost, InboundHost {
       authenticateFirstMessage: undefined,
     };
     const pending = runConnect(this.interceptors, context);
-    return pending === undefined ? context : pending.then(() => context);
+    if (pending !== undefined)
+      return pending.then(() => this.#bind(protocol, raw, existing)).then(() => context);
+    const binding = this.#bind(protocol, raw, existing);
+    return binding === undefined ? context : binding.then(() => context);
+  }
+
+  /**
+   * The session step of connecting (DURABILITY.md §5), after the interceptors: a request that asks for a
+   * session (`X-Atmosphere-Session-Token`) gets one created or resumed (a refused token gets a new one, and
+   * the session frame says why). A store that fails fails the connection.
+   */
+  #bind(
+    protocol: ProtocolRequest,
+    raw: IncomingMessage,
+    existing: ClientResource | undefined,
+  ): void | Promise<void> {
+    const store = this.sessions;
+    if (store === undefined) return;
+    if (existing !== undefined && existing.state !== 'closed' && this.#sessionOf.has(existing)) return;
+    const bound = (binding: SessionBinding | undefined): void => {
+      if (binding !== undefined) this.#bindings.set(protocol, binding);
+    };
+    const result = bindSession(store, protocol, raw);
+    if (result instanceof Promise) return result.then(bound);
+    bound(result);
+  }
+
+  /**
+   * The session frame of a connecting request that was bound to a session: the serving code writes it right
+   * after the handshake, outside the message queue (like the handshake, it is not a counted message).
+   */
+  sessionFrameFor(protocol: ProtocolRequest): string | undefined {
+    const binding = this.#bindings.get(protocol);
+    return binding === undefined ? undefined : sessionFrame(binding);
+  }
+
+  /** The session token a resource is bound to, if any. */
+  sessionTokenOf(resource: ClientResource): string | undefined {
+    return this.#sessionOf.get(resource);
   }
 
   /** The resource of the tracking id when it is still open, else a new one (away until attached). */
@@ -164,6 +212,11 @@ export class ServerCore implements ResourceHost, InboundHost {
 
   /** Subscribes a new resource and runs `onReady` (which may write: after the handshake, before replays). */
   afterConnect(resource: ServedResource, route: Route, isNew: boolean): void {
+    const binding = this.#bindings.get(resource.request);
+    if (binding !== undefined) {
+      this.#bindings.delete(resource.request);
+      this.#sessionOf.set(resource, binding.record.token);
+    }
     if (!isNew) return;
     resource.ready = true;
     const service = route.service;

@@ -138,7 +138,11 @@ export class HttpServing {
     if (handshake && connection instanceof PollConnection) {
       // Long-polling: the handshake alone answers the first poll; the client polls again at once.
       const resource = core.resourceFor(protocol, route, context, existing);
-      connection.answer(handshakeFrame(protocol, context.settings));
+      // The session frame rides in the same answer, framed (an unframed poll cannot carry two messages).
+      const session = protocol.trackMessageLength ? core.sessionFrameFor(protocol) : undefined;
+      connection.answer(
+        handshakeFrame(protocol, context.settings) + (session === undefined ? '' : lengthPrefixed(session)),
+      );
       resource.awaitConnection();
       core.afterConnect(resource, route, isNew);
       return;
@@ -146,6 +150,8 @@ export class HttpServing {
     const resource = core.resourceFor(protocol, route, context, existing);
     if (handshake)
       connection.writeRaw(handshakeText(protocol.trackingId, context.settings.clientHeartbeatMs));
+    const session = core.sessionFrameFor(protocol);
+    if (session !== undefined) connection.writeRaw(session);
     resource.attach(connection, protocol, context.settings);
     core.afterConnect(resource, route, isNew);
     resource.flush();

@@ -45,6 +45,7 @@ export function tick(core: ServerCore, now: number, lastSweep: number): number {
   if (now - lastSweep >= core.cache.limits.sweepIntervalMs) {
     core.cache.sweep(now);
     sweepLog(core, now);
+    sweepSessions(core, now);
     return now;
   }
   return lastSweep;
@@ -60,5 +61,19 @@ function sweepLog(core: ServerCore, now: number): void {
       result.catch((error: unknown) => core.logger.error(`stream log ${log.name}: sweep failed`, { error }));
   } catch (error) {
     core.logger.error(`stream log ${log.name}: sweep failed`, { error });
+  }
+}
+
+/** The session store's upkeep (expired sessions); a failure is reported, and the sweep goes on next time. */
+function sweepSessions(core: ServerCore, now: number): void {
+  const store = core.sessions;
+  if (store?.sweep === undefined) return;
+  const failed = (error: unknown): void =>
+    core.logger.error(`session store ${store.name}: sweep failed`, { error });
+  try {
+    const result = store.sweep(now);
+    if (result instanceof Promise) result.catch(failed);
+  } catch (error) {
+    failed(error);
   }
 }

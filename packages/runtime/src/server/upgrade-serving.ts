@@ -114,6 +114,8 @@ export class UpgradeServing {
     const resource = core.resourceFor(protocol, route, opening, existing);
     if (protocol.handshake)
       connection.writeRaw(handshakeText(protocol.trackingId, settings.clientHeartbeatMs));
+    const session = core.sessionFrameFor(protocol);
+    if (session !== undefined) connection.writeRaw(session);
     const authenticate = opening.authenticateFirstMessage;
     if (authenticate) {
       resource.pendingAuth = authenticate;

@@ -11,6 +11,14 @@ export {
   MemoryStreamLog,
   type MemoryStreamLogLimits,
 } from '../log/memory-stream-log.ts';
+export {
+  isSessionToken,
+  mergeSessionData,
+  newSessionToken,
+  sessionLimits,
+  sessionRecord,
+} from '../session/session-data.ts';
+export { MemorySessionStore, type MemorySessionStoreOptions } from '../session/memory-session-store.ts';
 export { ProviderRegistry, registerProvider, registry } from '../registry/registry.ts';
 export type { BackplaneMessage, BroadcasterBackplane } from './backplane.ts';
 export type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from './filter.ts';
@@ -38,6 +46,16 @@ export type {
   ResourceState,
   Subscription,
 } from './resource.ts';
+export {
+  DEFAULT_SESSION_LIMITS,
+  SESSION_TOKEN_PATTERN,
+  type SessionChanges,
+  type SessionData,
+  type SessionLimits,
+  type SessionRecord,
+  type SessionStore,
+  type SessionSubscription,
+} from './session-store.ts';
 export type {
   Awaitable,
   LogEntry,

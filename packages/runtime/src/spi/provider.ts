@@ -1,5 +1,6 @@
 import type { BroadcasterBackplane } from './backplane.ts';
 import type { Logger } from './logger.ts';
+import type { SessionStore } from './session-store.ts';
 import type { StreamLog } from './stream-log.ts';
 
 /**
@@ -9,6 +10,7 @@ import type { StreamLog } from './stream-log.ts';
 export interface ProviderKinds {
   'broadcaster-backplane': BroadcasterBackplane;
   'stream-log': StreamLog;
+  'session-store': SessionStore;
 }
 
 /** A kind of provider: a key of {@link ProviderKinds}. */
@@ -35,6 +37,11 @@ export interface Provider<K extends ProviderKind = ProviderKind> {
   readonly kind: K;
   readonly name: string;
   readonly priority: number;
+  /**
+   * True for a provider the application configured explicitly (a file, a URL): when `create()` fails,
+   * startup fails with its error instead of falling back to a lower-priority provider. Default false.
+   */
+  readonly required?: boolean;
   isAvailable(context: ProviderContext): Availability | Promise<Availability>;
   create(context: ProviderContext): ProviderKinds[K] | Promise<ProviderKinds[K]>;
 }

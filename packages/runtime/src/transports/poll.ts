@@ -96,6 +96,15 @@ export class PollConnection extends HttpConnection {
     this.end();
   }
 
+  /** Text outside the message queue (the session frame): first in the answer while the poll opens. */
+  override writeRaw(text: string): void {
+    if (this.#collected !== undefined) {
+      this.#collected.push(Buffer.from(this.frameRaw(text)));
+      return;
+    }
+    super.writeRaw(text);
+  }
+
   protected frameRaw(text: string): string {
     return this.framed ? lengthPrefixed(text) : text;
   }

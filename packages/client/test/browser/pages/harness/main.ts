@@ -1,11 +1,20 @@
 // Exposes the client to the browser tests: `harness.start({...})` opens a subscription whose events and
 // messages are recorded in `harness.log` / `harness.messages`, which the tests read.
-import { Atmosphere, type AtmosphereRequest, type Subscription } from '../../../../src/index.ts';
+import {
+  type ApprovalRequest,
+  Atmosphere,
+  type AtmosphereRequest,
+  type StreamingHandle,
+  type Subscription,
+  subscribeStreaming,
+} from '../../../../src/index.ts';
 
 const client = new Atmosphere();
 const log: string[] = [];
 const messages: string[] = [];
 let subscription: Subscription | undefined;
+let stream: StreamingHandle | undefined;
+let pending: ApprovalRequest | undefined;
 
 const harness = {
   log,
@@ -22,6 +31,29 @@ const harness = {
     );
     subscription.on('error', (error) => log.push(`error:${error.code}`));
     subscription.on('message', (message) => messages.push(message.text));
+    subscription.on('session', (event) =>
+      log.push(`session:${event.status}:${event.token}${event.refused ? `:${event.refused}` : ''}`),
+    );
+  },
+  /** Follows AI answers on `path`: tokens go to `messages`, the answers' ends to `log` (`complete`, `error:<code>`). */
+  streamAi(request: Partial<AtmosphereRequest> & { path: string }): void {
+    const { path, ...rest } = request;
+    subscription = client.subscribe({ ...rest, url: path });
+    stream = subscribeStreaming(subscription, {
+      onToken: (text) => messages.push(text),
+      onComplete: () => log.push('complete'),
+      onApprovalRequired: (approval) => {
+        log.push(`approval:${approval.approvalId}`);
+        pending = approval;
+      },
+      onError: (_message, frame) => log.push(`error:${String((frame as { code?: unknown }).code)}`),
+    });
+  },
+  approve(): void {
+    pending?.approve();
+  },
+  prompt(text: string): void {
+    stream?.send(text);
   },
   push(message: string): void {
     subscription?.push(message);

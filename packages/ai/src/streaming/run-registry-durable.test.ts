@@ -1,0 +1,47 @@
+import { completeFrame, parseAiFrame, textFrame } from '@atmosphere/protocol';
+import { MemoryStreamLog } from '@atmosphere/runtime/spi';
+import { describe, expect, test } from 'vitest';
+import { INTERRUPTED_CODE, RunRegistry, runStream } from './run-registry.ts';
+
+describe('a run registry on a stream log', () => {
+  test('every frame is appended to the run stream, log seq = frame seq', () => {
+    const log = new MemoryStreamLog();
+    const runs = new RunRegistry({ log });
+    const record = runs.start('run-1', 's1');
+    record.record(textFrame('a', 's1', 1));
+    record.record(textFrame('b', 's1', 2));
+    const read = log.read(runStream('run-1'), 0);
+    expect(read?.records.map((r) => [r.seq, parseAiFrame(String(r.payload))?.seq])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+  });
+
+  test('a run cut mid-answer is recovered after a restart: the missed frames, then INTERRUPTED, once for all', async () => {
+    const log = new MemoryStreamLog();
+    const before = new RunRegistry({ log });
+    const record = before.start('run-2', 's2');
+    for (let seq = 1; seq <= 5; seq++) record.record(textFrame(`t${seq}`, 's2', seq));
+    const after = new RunRegistry({ log });
+    const frames = await after.recover('run-2', 3);
+    expect(frames?.map((f) => parseAiFrame(f))).toEqual([
+      expect.objectContaining({ type: 'streaming-text', data: 't4', seq: 4 }),
+      expect.objectContaining({ type: 'streaming-text', data: 't5', seq: 5 }),
+      expect.objectContaining({ type: 'error', code: INTERRUPTED_CODE, sessionId: 's2', seq: 6 }),
+    ]);
+    const again = await new RunRegistry({ log }).recover('run-2', 0);
+    expect(again).toHaveLength(6);
+    expect(log.state(runStream('run-2'))?.last).toBe(6);
+  });
+
+  test('a finished run is replayed as it ended; an unknown run, or one without a log, is undefined', async () => {
+    const log = new MemoryStreamLog();
+    const record = new RunRegistry({ log }).start('run-3', 's3');
+    record.record(textFrame('done', 's3', 1));
+    record.record(completeFrame(undefined, 's3', 2));
+    const frames = await new RunRegistry({ log }).recover('run-3', 1);
+    expect(frames?.map((f) => parseAiFrame(f)?.type)).toEqual(['complete']);
+    expect(await new RunRegistry({ log }).recover('nope', 0)).toBeUndefined();
+    expect(await new RunRegistry().recover('run-3', 0)).toBeUndefined();
+  });
+});

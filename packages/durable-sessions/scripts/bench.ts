@@ -1,0 +1,73 @@
+/**
+ * Measures the stream-log stores beside memory: the cost of appending a frame (token-sized, 200 000 frames
+ * over 100 streams, appended as a streaming AI answer does — one call per frame, not awaited one by one) and
+ * the time to read back 1 000 frames of one stream. Usage: `pnpm --filter @atmosphere/durable-sessions bench`
+ * (needs a redis-server on PATH for the Redis figures). A benchmark, not a test: it asserts nothing.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryStreamLog, type StreamLog } from '@atmosphere/runtime/spi';
+import { startTestRedis } from '../test/redis-server.ts';
+import { closeRedis, connectRedis, loadIoredis } from '../src/redis/connection.ts';
+import { RedisStreamLog } from '../src/redis/redis-stream-log.ts';
+import { loadBetterSqlite3, openSqliteFile } from '../src/sqlite/database.ts';
+import { SqliteStreamLog } from '../src/sqlite/sqlite-stream-log.ts';
+
+const FRAMES = Number(process.argv[2] ?? 200_000);
+const STREAMS = 100;
+const frame = (i: number): string =>
+  `{"type":"streaming-text","data":"token ${i} ","sessionId":"3f0c2a9e-5b7d-4e1f-9a8c-1d2e3f4a5b6c","seq":${i}}`;
+
+async function measure(name: string, log: StreamLog): Promise<void> {
+  const pending: Promise<unknown>[] = [];
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < FRAMES; i++) {
+    const result = log.append(`bench-${i % STREAMS}`, [{ payload: frame(i), targets: ['tracking-id'] }]);
+    if (result instanceof Promise) pending.push(result);
+    // Let the event loop turn now and then, as a server streaming tokens does.
+    if (i % 1_000 === 999) {
+      await Promise.all(pending.splice(0));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  await Promise.all(pending);
+  const appendNs = Number(process.hrtime.bigint() - started);
+  await log.append(
+    'bench-replay',
+    Array.from({ length: 1_000 }, (_, i) => ({ payload: frame(i) })),
+  );
+  const readStarted = process.hrtime.bigint();
+  const read = await log.read('bench-replay', 0, { limit: 1_000 });
+  const readMs = Number(process.hrtime.bigint() - readStarted) / 1e6;
+  process.stdout.write(
+    `${name.padEnd(7)} append ${(appendNs / FRAMES / 1_000).toFixed(2)} µs/frame (${Math.round(FRAMES / (appendNs / 1e9)).toLocaleString('en')} frames/s)  ` +
+      `replay of ${read?.records.length ?? 0} frames ${readMs.toFixed(1)} ms\n`,
+  );
+  await log.close();
+}
+
+const folder = mkdtempSync(join(tmpdir(), 'atmosphere-bench-'));
+try {
+  await measure('memory', new MemoryStreamLog({ maxRecords: FRAMES * 2, maxBytes: 1 << 30 }));
+  const Database = await loadBetterSqlite3();
+  await measure(
+    'sqlite',
+    new SqliteStreamLog(openSqliteFile(Database, join(folder, 'bench.sqlite'), 'bench', 'the bench'), {
+      ownsDatabase: true,
+    }),
+  );
+  const redis = await startTestRedis();
+  try {
+    const connection = await connectRedis(await loadIoredis(), redis.url, {
+      source: 'the bench',
+      purpose: 'bench',
+      timeoutMs: 5_000,
+    });
+    await measure('redis', new RedisStreamLog(connection, { onClose: () => closeRedis(connection) }));
+  } finally {
+    await redis.stop();
+  }
+} finally {
+  rmSync(folder, { recursive: true, force: true });
+}

@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import { AtmosphereError, type Logger } from '@atmosphere/runtime';
+
+/** Arguments of a Redis command as the stores pass them. */
+export type RedisArgument = string | Buffer | number;
+
+/**
+ * The part of an ioredis client the stores use. Structural, so that a client made by another copy or major
+ * version of ioredis (5 or 6) fits.
+ */
+export interface RedisCommandsLike {
+  /** ioredis' connection status: `wait`, `connecting`, `connect`, `ready`, `reconnecting`, `close`, `end`. */
+  readonly status: string;
+  evalsha(sha: string, keys: number, ...args: RedisArgument[]): Promise<unknown>;
+  evalshaBuffer(sha: string, keys: number, ...args: RedisArgument[]): Promise<unknown>;
+  script(subcommand: 'LOAD', script: string): Promise<unknown>;
+  hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, mode: 'PXAT', at: number): Promise<unknown>;
+  del(...keys: string[]): Promise<number>;
+  rpush(key: string, ...values: string[]): Promise<number>;
+  ltrim(key: string, start: number, stop: number): Promise<unknown>;
+  lrange(key: string, start: number, stop: number): Promise<string[]>;
+  pexpire(key: string, ms: number): Promise<number>;
+  ping(): Promise<string>;
+}
+
+/** An ioredis client this package opened and manages. */
+export interface RedisConnectionLike extends RedisCommandsLike {
+  connect(): Promise<void>;
+  quit(): Promise<unknown>;
+  disconnect(reconnect?: boolean): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'ready' | 'close', listener: () => void): unknown;
+}
+
+/** The ioredis `Redis` class (or one shaped like it). */
+export type RedisConstructor = new (url: string, options: Record<string, unknown>) => RedisConnectionLike;
+
+/**
+ * Loads ioredis, a peer dependency needed only by the Redis stores. Throws `PROVIDER_UNAVAILABLE` saying what
+ * to install when it is missing.
+ */
+export async function loadIoredis(): Promise<RedisConstructor> {
+  try {
+    const module = (await import('ioredis')) as unknown as { Redis: RedisConstructor };
+    return module.Redis;
+  } catch (error) {
+    throw new AtmosphereError(
+      'PROVIDER_UNAVAILABLE',
+      'The Redis stores of @atmosphere/durable-sessions connect with ioredis, which is not installed: add it (npm install ioredis), or pass an ioredis client as { client }.',
+      { cause: error },
+    );
+  }
+}
+
+/** A URL with its password masked, for log lines and error messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(an unparseable URL)';
+  }
+}
+
+/** Checks the URL's form; returns the problem in words, or undefined. */
+export function checkRedisUrl(url: string, source: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `${source} is not a URL; expected redis://host:6379 or rediss://host:6380`;
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
+    return `${source} must be a redis:// or rediss:// URL; got ${parsed.protocol}//…`;
+  return undefined;
+}
+
+/**
+ * Opens a connection to `url` and waits until Redis answers PING, for at most `timeoutMs`. Commands made
+ * while Redis is away fail at once (no offline queue: nothing piles up in memory, every caller hears of
+ * it); ioredis reconnects in the background. Throws `PROVIDER_FAILED` naming the URL (password masked),
+ * where it came from and the fix when Redis cannot be reached in time.
+ */
+export async function connectRedis(
+  Redis: RedisConstructor,
+  url: string,
+  options: { source: string; purpose: string; timeoutMs: number; logger?: Logger | undefined },
+): Promise<RedisConnectionLike> {
+  const problem = checkRedisUrl(url, options.source);
+  if (problem !== undefined) throw new AtmosphereError('INVALID_OPTION', `${problem}.`);
+  const connection = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 1,
+    connectionName: `atmosphere-${options.purpose.replace(/\W+/g, '-')}`,
+    connectTimeout: options.timeoutMs,
+  });
+  let lastError: Error | undefined;
+  let reported = false;
+  connection.on('error', (error) => {
+    lastError = error;
+    if (reported) return;
+    reported = true;
+    options.logger?.warn(
+      `${options.purpose}: Redis ${redactUrl(url)} is unreachable (${error.message}); reconnecting`,
+    );
+  });
+  connection.on('ready', () => (reported = false));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      connection.connect().then(() => connection.ping()),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${options.timeoutMs} ms`)),
+          options.timeoutMs,
+        );
+      }),
+    ]);
+    return connection;
+  } catch (error) {
+    connection.disconnect();
+    const cause = lastError ?? (error as Error);
+    throw new AtmosphereError(
+      'PROVIDER_FAILED',
+      `The ${options.purpose} could not reach Redis at ${redactUrl(url)} (from ${options.source}): ${cause.message}. ` +
+        `Start Redis there, or correct ${options.source}; unset it to keep the state in this process only.`,
+      { cause },
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Closes a connection this package opened: QUIT when it is up (bounded), then a hard disconnect. */
+export async function closeRedis(connection: RedisConnectionLike, timeoutMs = 1_000): Promise<void> {
+  if (connection.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      connection.quit().catch(() => undefined),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+  if (connection.status !== 'end') connection.disconnect();
+}
+
+/** A Lua script run by its SHA1, loaded again when Redis forgot it (a restart, SCRIPT FLUSH). */
+export class RedisScript {
+  readonly sha: string;
+  readonly source: string;
+
+  constructor(source: string) {
+    this.source = source;
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  /** Runs the script; `buffers` asks for bulk replies as Buffers (binary payloads). */
+  async run(
+    redis: RedisCommandsLike,
+    keys: readonly string[],
+    args: readonly RedisArgument[],
+    buffers = false,
+  ): Promise<unknown> {
+    const call = (): Promise<unknown> =>
+      buffers
+        ? redis.evalshaBuffer(this.sha, keys.length, ...keys, ...args)
+        : redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    try {
+      return await call();
+    } catch (error) {
+      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+      await redis.script('LOAD', this.source);
+      return call();
+    }
+  }
+}

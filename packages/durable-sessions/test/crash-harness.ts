@@ -1,0 +1,250 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { openAiTranscript, type ReplayServer, startReplayServer } from '@atmosphere/ai/testing';
+import {
+  Atmosphere,
+  type SessionEvent,
+  type StreamingHandle,
+  type Subscription,
+  subscribeStreaming,
+} from '@atmosphere/client';
+import { type AiFrame, parseAiFrame } from '@atmosphere/protocol';
+import { eventually, Inbox } from '@atmosphere/runtime/testing';
+import { loadBetterSqlite3 } from '../src/sqlite/database.ts';
+
+const SERVER = fileURLToPath(new URL('./fixtures/crash-server.ts', import.meta.url));
+
+/** The answer every prompt gets: `TOKENS` chunks, each naming its index, so a gap or a duplicate shows. */
+export const TOKENS = 40;
+export const CHUNKS: readonly string[] = Array.from({ length: TOKENS }, (_, i) => `t${i} `);
+export const FULL_TEXT = CHUNKS.join('');
+
+/** A server process that can be killed with SIGKILL and started again on the same port and file. */
+export class CrashServer {
+  readonly file: string;
+  readonly replay: ReplayServer;
+  port = 0;
+  #child: ChildProcess | undefined;
+  #stderr = '';
+
+  private constructor(file: string, replay: ReplayServer) {
+    this.file = file;
+    this.replay = replay;
+  }
+
+  static async start(file: string): Promise<CrashServer> {
+    const server = new CrashServer(file, await startReplayServer());
+    await server.restart();
+    return server;
+  }
+
+  url(path = '/ai'): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  /** Queues the replayed provider answer of the next prompt (a chunk every `delayMs`). */
+  enqueueAnswer(delayMs = 4): void {
+    this.replay.enqueue({
+      kind: 'sse',
+      body: openAiTranscript({ text: CHUNKS, usage: { prompt: 5, completion: TOKENS } }),
+      delayMs,
+    });
+  }
+
+  /** Starts the process (again); resolves with the ms it took to listen. */
+  async restart(timeoutMs = 15_000): Promise<number> {
+    const started = Date.now();
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@atmosphere/source', SERVER, this.file, String(this.port), this.replay.baseUrl],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.#child = child;
+    this.#stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
+    let output = '';
+    const listening = new Promise<number>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /LISTENING (\d+)/.exec(output);
+        if (match) resolve(Number(match[1]));
+      });
+      child.once('exit', (code) =>
+        reject(new Error(`server exited (${code}) before listening: ${this.#stderr}`)),
+      );
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const port = await Promise.race([
+      listening,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`server did not listen in ${timeoutMs} ms: ${this.#stderr}`)),
+          timeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    this.port = port;
+    return Date.now() - started;
+  }
+
+  /** SIGKILL: no shutdown hook, no flush, nothing. Resolves once the process is gone. */
+  async kill(): Promise<void> {
+    const child = this.#child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** What the server wrote to stderr since its last start (warnings, errors). */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  async close(): Promise<void> {
+    await this.kill();
+    await this.replay.close();
+  }
+}
+
+/** The frames of a run, as the SQLite file holds them (read with a connection of our own). */
+export async function framesInLog(file: string, runId: string): Promise<AiFrame[]> {
+  const Database = await loadBetterSqlite3();
+  const database = new Database(file, { readonly: true });
+  try {
+    const rows = database
+      .prepare('SELECT payload FROM atmosphere_records WHERE stream = ? ORDER BY seq')
+      .all(`ai-run:${runId}`) as { payload: string }[];
+    return rows.map((row) => parseAiFrame(row.payload)!);
+  } finally {
+    database.close();
+  }
+}
+
+/** A client (`@atmosphere/client`) following AI answers, recording every frame it accepts. */
+export class CrashClient {
+  readonly frames = new Inbox<AiFrame>(100_000);
+  /** The session frames the client received (one per connection it opened to a new process). */
+  readonly sessions = new Inbox<SessionEvent>(100_000);
+  /** AI frames as received, duplicates included. */
+  readonly wire: AiFrame[] = [];
+  readonly handle: StreamingHandle;
+  readonly #subscription: Subscription;
+
+  constructor(url: string, transport: 'websocket' | 'sse' | 'long-polling') {
+    this.#subscription = new Atmosphere().subscribe(
+      {
+        url,
+        transport,
+        fallbackTransport: [],
+        reconnectInterval: 20,
+        maxReconnectInterval: 100,
+        maxReconnectOnClose: 1_000,
+      },
+      {
+        session: (event) => this.sessions.push(event),
+        // Every AI frame as it came off the wire, before the client's deduplication.
+        message: (message) => {
+          const frame = parseAiFrame(message.text);
+          if (frame !== undefined) this.wire.push(frame);
+        },
+      },
+    );
+    this.handle = subscribeStreaming(this.#subscription, { onFrame: (frame) => this.frames.push(frame) });
+  }
+
+  /** Frames of one session, in the order accepted. */
+  framesOf(sessionId: string): AiFrame[] {
+    return this.frames.items.filter((frame) => frame.sessionId === sessionId);
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+    await this.#subscription.close();
+  }
+}
+
+/** What one kill point gave. */
+export interface KillOutcome {
+  /** Tokens the client had when the server was killed. */
+  readonly killedAfter: number;
+  /** The text the client ended with, and the one the log holds. */
+  readonly clientText: string;
+  readonly logText: string;
+  /** How the run ended at the client: `complete`, or the code of its `error` frame. */
+  readonly end: string;
+  /** Text frames the client had not received when the server died, resent from the log after the restart. */
+  readonly resent: number;
+  /** The session frame of the restarted process: `resumed` with the client's token, or how it was refused. */
+  readonly session: SessionEvent;
+  /** Frames the server sent twice on the wire (the client drops them; with `X-Atmosphere-Last-Seq` there are none). */
+  readonly wireDuplicated: number;
+  /** Frames accepted twice / seqs missing at the client. */
+  readonly duplicated: number;
+  readonly lost: number;
+  /** ms from the new process listening to the first frame it resent; undefined when none was needed. */
+  readonly resumeMs: number | undefined;
+  readonly restartMs: number;
+}
+
+function textOf(frames: readonly AiFrame[]): string {
+  return frames.map((frame) => (frame.type === 'streaming-text' ? frame.data : '')).join('');
+}
+
+/**
+ * One prompt, a SIGKILL once the client has `killAfter` tokens, a restart on the same port and file, and
+ * the client's recovery to the run's end. Returns what the client ended with and what the log holds.
+ */
+export async function killDuringAnswer(
+  server: CrashServer,
+  client: CrashClient,
+  killAfter: number,
+  prompt: string,
+): Promise<KillOutcome> {
+  server.enqueueAnswer();
+  client.handle.send(prompt);
+  // Frames of earlier runs were consumed by the waits for their ends.
+  const first = await client.frames.waitFor(
+    (frame) => frame.type === 'metadata' && frame.key === 'X-Atmosphere-Run-Id',
+    10_000,
+  );
+  const sessionId = first.sessionId;
+  const runId = String((first as { value: unknown }).value);
+  const tokens = (): number => client.framesOf(sessionId).filter((f) => f.type === 'streaming-text').length;
+  await eventually(() => tokens() >= killAfter, `${killAfter} tokens`, 10_000);
+  const killedAfter = tokens();
+  await server.kill();
+  const sessionsBefore = client.sessions.items.length;
+  const before = client.frames.items.length;
+  const restartMs = await server.restart();
+  const listeningAt = Date.now();
+  const end = await client.frames.waitFor(
+    (frame) => frame.sessionId === sessionId && (frame.type === 'complete' || frame.type === 'error'),
+    15_000,
+  );
+  const resumed = client.frames.items.length > before ? Date.now() - listeningAt : undefined;
+  await eventually(
+    () => client.sessions.items.length > sessionsBefore,
+    'the session frame of the new process',
+    10_000,
+  );
+  const session = client.sessions.items[sessionsBefore]!;
+  const frames = client.framesOf(sessionId);
+  const seqs = frames.map((frame) => frame.seq);
+  const distinct = new Set(seqs);
+  const max = Math.max(...seqs);
+  return {
+    killedAfter,
+    resent: tokens() - killedAfter,
+    session,
+    clientText: textOf(frames),
+    logText: textOf(await framesInLog(server.file, runId)),
+    end: end.type === 'error' ? String((end as { code?: unknown }).code) : end.type,
+    duplicated: seqs.length - distinct.size,
+    wireDuplicated: client.wire.filter((f) => f.sessionId === sessionId).length - distinct.size,
+    lost: max - distinct.size,
+    resumeMs: resumed,
+    restartMs,
+  };
+}

@@ -1,0 +1,122 @@
+import { AtmosphereError } from '@atmosphere/runtime';
+import { streamLogContract } from '@atmosphere/runtime/testing/stream-log-contract';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { closeRedis, connectRedis, loadIoredis, type RedisConnectionLike } from '../src/redis/connection.ts';
+import { RedisStreamLog } from '../src/redis/redis-stream-log.ts';
+import { startTestRedis, type TestRedis } from './redis-server.ts';
+
+const Redis = await loadIoredis();
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+let prefixCounter = 0;
+const prefixes = new WeakMap<RedisStreamLog, string>();
+
+async function open(prefix: string): Promise<RedisStreamLog> {
+  const connection: RedisConnectionLike = await connectRedis(Redis, redis.url, {
+    source: 'the test',
+    purpose: 'test log',
+    timeoutMs: 5_000,
+  });
+  const log = new RedisStreamLog(connection, { prefix, onClose: () => closeRedis(connection) });
+  prefixes.set(log, prefix);
+  return log;
+}
+
+streamLogContract('redis', {
+  create: () => open(`test${++prefixCounter}:`),
+  async reopen(log) {
+    await log.close();
+    return open(prefixes.get(log as RedisStreamLog)!);
+  },
+  async loseHistory(log) {
+    const prefix = prefixes.get(log as RedisStreamLog)!;
+    await log.close();
+    // Redis restarted without persistence: every key is gone.
+    await redis.stop();
+    await redis.start();
+    return open(prefix);
+  },
+});
+
+describe('redis stream log', () => {
+  test('keeps at most maxRecordsPerStream, exactly, without renumbering', async () => {
+    const connection = await connectRedis(Redis, redis.url, {
+      source: 't',
+      purpose: 'test log',
+      timeoutMs: 5_000,
+    });
+    const log = new RedisStreamLog(connection, {
+      prefix: `cap${++prefixCounter}:`,
+      limits: { maxRecordsPerStream: 5 },
+      onClose: () => closeRedis(connection),
+    });
+    await log.append(
+      's',
+      Array.from({ length: 12 }, (_, i) => ({ payload: `m${i + 1}` })),
+    );
+    expect(await log.state('s')).toMatchObject({ first: 8, last: 12 });
+    expect((await log.read('s', 0))?.records.map((r) => r.seq)).toEqual([8, 9, 10, 11, 12]);
+    await log.close();
+  });
+
+  test('a Redis that is down at start fails with an error naming the URL and the fix', async () => {
+    const url = 'redis://:secret@127.0.0.1:1/0';
+    let failure: unknown;
+    try {
+      await connectRedis(Redis, url, {
+        source: 'ATMOSPHERE_REDIS_URL',
+        purpose: 'durable stream log',
+        timeoutMs: 2_000,
+      });
+    } catch (error) {
+      failure = error;
+    }
+    expect(AtmosphereError.isInstance(failure) && failure.code === 'PROVIDER_FAILED').toBe(true);
+    const message = (failure as Error).message;
+    expect(message).toContain('redis://:***@127.0.0.1:1/0');
+    expect(message).not.toContain('secret');
+    expect(message).toContain('ATMOSPHERE_REDIS_URL');
+    expect(message).toMatch(/ECONNREFUSED/);
+  });
+
+  test('a Redis that goes away fails appends at once with LOG_FAILED; they work again once it is back', async () => {
+    const own = await startTestRedis();
+    const connection = await connectRedis(Redis, own.url, {
+      source: 't',
+      purpose: 'test log',
+      timeoutMs: 5_000,
+    });
+    const log = new RedisStreamLog(connection, { prefix: 'away:', onClose: () => closeRedis(connection) });
+    try {
+      await log.append('s', [{ payload: 'before' }]);
+      await own.stop();
+      let failure: unknown;
+      try {
+        await log.append('s', [{ payload: 'while down' }]);
+      } catch (error) {
+        failure = error;
+      }
+      expect(AtmosphereError.isInstance(failure) && failure.code).toBe('LOG_FAILED');
+      await own.start();
+      const deadline = Date.now() + 10_000;
+      let position: { epoch: string; seq: number } | undefined;
+      while (position === undefined && Date.now() < deadline) {
+        position = await log.append('s', [{ payload: 'after' }]).catch(async () => {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return undefined;
+        });
+      }
+      // The restarted Redis kept nothing (no persistence): a new epoch, never a guess.
+      expect(position?.seq).toBe(1);
+    } finally {
+      await log.close();
+      await own.stop();
+    }
+  });
+});
