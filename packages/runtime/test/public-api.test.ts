@@ -35,12 +35,20 @@ describe('@atmosphere/runtime public API', () => {
   test('/spi exports exactly these values', async () => {
     expect(Object.keys(await import('../src/spi/index.ts')).sort()).toEqual([
       'DEFAULT_MEMORY_LOG_LIMITS',
+      'DEFAULT_SESSION_LIMITS',
       'LocalBackplane',
+      'MemorySessionStore',
       'MemoryStreamLog',
       'ProviderRegistry',
+      'SESSION_TOKEN_PATTERN',
       'defineProvider',
+      'isSessionToken',
+      'mergeSessionData',
+      'newSessionToken',
       'registerProvider',
       'registry',
+      'sessionLimits',
+      'sessionRecord',
     ]);
   });
 
