@@ -1,4 +1,5 @@
 import { InMemoryConversationMemory } from '@atmosphere/ai';
+import { conversationMemoryContract } from '@atmosphere/ai/testing';
 import type { ChatMessage, ConversationMemory } from '@atmosphere/ai/spi';
 import { AtmosphereError } from '@atmosphere/runtime';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -124,4 +125,23 @@ conversationMemorySuite('redis', {
     await memory.close?.();
     return openRedis(prefixes.get(memory)!);
   },
+});
+
+// The SPI's contract suite from @atmosphere/ai/testing, on the real stores.
+conversationMemoryContract('sqlite', {
+  create: () => openSqlite(newFile(folder, 'contract'), 8),
+  async reopen(memory) {
+    await memory.close?.();
+    return openSqlite(files.get(memory)!);
+  },
+  maxMessages: 8,
+});
+
+conversationMemoryContract('redis', {
+  create: () => openRedis(`contract${++prefixCounter}:`, 8),
+  async reopen(memory) {
+    await memory.close?.();
+    return openRedis(prefixes.get(memory)!);
+  },
+  maxMessages: 8,
 });
