@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStreamLog, type StreamLog } from '@atmosphere/runtime/spi';
-import { startTestRedis } from '../test/redis-server.ts';
+import { startTestRedis } from '@atmosphere/runtime/testing';
 import { closeRedis, connectRedis, loadIoredis } from '../src/redis/connection.ts';
 import { RedisStreamLog } from '../src/redis/redis-stream-log.ts';
 import { loadBetterSqlite3, openSqliteFile } from '../src/sqlite/database.ts';

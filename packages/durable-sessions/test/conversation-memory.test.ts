@@ -8,7 +8,7 @@ import { SqliteConversationMemory } from '../src/memory/sqlite-conversation-memo
 import { closeRedis, connectRedis, loadIoredis } from '../src/redis/connection.ts';
 import { loadBetterSqlite3, openSqliteFile } from '../src/sqlite/database.ts';
 import { newFile, tempFolder } from './helpers.ts';
-import { startTestRedis, type TestRedis } from './redis-server.ts';
+import { startTestRedis, type TestRedis } from '@atmosphere/runtime/testing';
 
 const folder = tempFolder('conversations');
 const Database = await loadBetterSqlite3();

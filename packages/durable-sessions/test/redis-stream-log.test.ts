@@ -3,7 +3,7 @@ import { streamLogContract } from '@atmosphere/runtime/testing/stream-log-contra
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { closeRedis, connectRedis, loadIoredis, type RedisConnectionLike } from '../src/redis/connection.ts';
 import { RedisStreamLog } from '../src/redis/redis-stream-log.ts';
-import { startTestRedis, type TestRedis } from './redis-server.ts';
+import { startTestRedis, type TestRedis } from '@atmosphere/runtime/testing';
 
 const Redis = await loadIoredis();
 let redis: TestRedis;

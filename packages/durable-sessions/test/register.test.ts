@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import '../src/register.ts';
 import { durable, RedisStreamLog, SqliteSessionStore, SqliteStreamLog } from '../src/index.ts';
 import { newFile, tempFolder } from './helpers.ts';
-import { startTestRedis, type TestRedis } from './redis-server.ts';
+import { startTestRedis, type TestRedis } from '@atmosphere/runtime/testing';
 
 const folder = tempFolder('register');
 let redis: TestRedis;

@@ -6,7 +6,7 @@ import { SqliteSessionStore } from '../src/sessions/sqlite-session-store.ts';
 import { tokenKey } from '../src/sessions/token-key.ts';
 import { loadBetterSqlite3, openSqliteFile } from '../src/sqlite/database.ts';
 import { newFile, tempFolder } from './helpers.ts';
-import { startTestRedis, type TestRedis } from './redis-server.ts';
+import { startTestRedis, type TestRedis } from '@atmosphere/runtime/testing';
 
 const folder = tempFolder('sessions');
 const Database = await loadBetterSqlite3();

@@ -1,7 +1,7 @@
 import { backplaneContract } from '@atmosphere/runtime/testing/backplane-contract';
 import { afterAll, beforeAll } from 'vitest';
 import { redisBackplane } from '../src/index.ts';
-import { startTestRedis, type TestRedis } from './redis-server.ts';
+import { startTestRedis, type TestRedis } from '@atmosphere/runtime/testing';
 
 let redis: TestRedis | undefined;
 

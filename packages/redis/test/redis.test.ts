@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { decodeRelayMessage, encodeRelayMessage, WIRE_MAGIC, WIRE_VERSION } from '../src/wire-format.ts';
 import { redisBackplane } from '../src/index.ts';
 import { startNode, type TestNode } from './helpers.ts';
-import { startTestRedis, type TestRedis } from './redis-server.ts';
+import { startTestRedis, type TestRedis } from '@atmosphere/runtime/testing';
 
 let redis: TestRedis;
 let raw: Redis[] = [];

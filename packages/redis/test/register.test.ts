@@ -3,7 +3,7 @@ import { connectTestClient, startForSelection } from '@atmosphere/runtime/testin
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import '../src/register.ts';
 import { RedisBackplane } from '../src/index.ts';
-import { startTestRedis, type TestRedis } from './redis-server.ts';
+import { startTestRedis, type TestRedis } from '@atmosphere/runtime/testing';
 
 let redis: TestRedis;
 

@@ -68,6 +68,7 @@ describe('@atmosphere/runtime public API', () => {
       'recordingLogger',
       'startForSelection',
       'startTestAtmosphere',
+      'startTestRedis',
     ]);
   });
 
