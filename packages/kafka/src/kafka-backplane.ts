@@ -10,7 +10,7 @@ import type {
   KafkaOutgoingMessage,
   KafkaProducerLike,
 } from './kafka-client.ts';
-import { WarningThrottle } from './warning-throttle.ts';
+import { WarningThrottle } from '@atmosphere/runtime/spi';
 import { decodeRelayRecord, encodeRelayRecord, isFromNode, recordSize } from './wire-format.ts';
 
 /** Everything a backplane needs once its settings are resolved (by `start()`, so that mistakes fail it). */

@@ -20,7 +20,7 @@ import {
   outgoingSize,
 } from './log-format.ts';
 import { PartitionReader } from './partition-reader.ts';
-import { WarningThrottle } from './warning-throttle.ts';
+import { WarningThrottle } from '@atmosphere/runtime/spi';
 import { MalformedRecordError } from './wire-format.ts';
 
 /** What a {@link KafkaStreamLog} works with; made by `kafkaStreamLog()`. */

@@ -3,7 +3,7 @@ import { AtmosphereError, silentLogger } from '@atmosphere/runtime';
 import type { BackplaneMessage, BroadcasterBackplane, Logger } from '@atmosphere/runtime/spi';
 import { REDIS_BACKPLANE_DEFAULTS, type RedisBackplaneConfig, type RedisBackplaneStats } from './config.ts';
 import { closeConnection, openConnection, redactUrl, type RedisConnectionLike } from './connection.ts';
-import { WarningThrottle } from './warning-throttle.ts';
+import { WarningThrottle } from '@atmosphere/runtime/spi';
 import { decodeRelayMessage, encodeRelayMessage, isFromNode } from './wire-format.ts';
 
 type State = 'new' | 'starting' | 'running' | 'closed';

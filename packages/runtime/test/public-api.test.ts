@@ -41,6 +41,7 @@ describe('@atmosphere/runtime public API', () => {
       'MemoryStreamLog',
       'ProviderRegistry',
       'SESSION_TOKEN_PATTERN',
+      'WarningThrottle',
       'defineProvider',
       'isSessionToken',
       'mergeSessionData',

@@ -20,6 +20,7 @@ export {
 } from '../session/session-data.ts';
 export { MemorySessionStore, type MemorySessionStoreOptions } from '../session/memory-session-store.ts';
 export { ProviderRegistry, registerProvider, registry } from '../registry/registry.ts';
+export { WarningThrottle } from '../util/warning-throttle.ts';
 export type { BackplaneMessage, BroadcasterBackplane } from './backplane.ts';
 export type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from './filter.ts';
 export type { AtmosphereInterceptor, ConnectContext, InboundPayload } from './interceptor.ts';

@@ -1,4 +1,4 @@
-import type { Logger } from '@atmosphere/runtime';
+import type { Logger } from '../spi/logger.ts';
 
 /**
  * Keeps a repeated warning from flooding the log: the first of a kind is a warning, the same kind again

@@ -1,4 +1,4 @@
-import { recordingLogger } from '@atmosphere/runtime/testing';
+import { recordingLogger } from '../testing/server.ts';
 import { expect, test } from 'vitest';
 import { WarningThrottle } from './warning-throttle.ts';
 
