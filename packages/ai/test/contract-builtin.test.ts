@@ -1,57 +1,13 @@
 import { openAiRuntime } from '../src/runtimes/openai/openai-runtime.ts';
 import {
   agentRuntimeContract,
+  contractOpenAiSteps,
   CONTRACT_ENTITY,
   CONTRACT_TEXT,
-  type ContractScenario,
-  openAiErrorBody,
-  openAiTranscript,
-  type ReplayStep,
   startReplayServer,
 } from '../src/testing/index.ts';
 
-const steps: Record<ContractScenario, ReplayStep[]> = {
-  text: [
-    {
-      kind: 'sse',
-      body: openAiTranscript({
-        text: ['Hello', ' from the', ' contract', ' suite.'],
-        usage: { prompt: 12, completion: 6 },
-      }),
-    },
-  ],
-  'tool-call': [
-    {
-      kind: 'sse',
-      body: openAiTranscript({
-        toolCalls: [{ id: 'call_contract1', name: 'contract_echo', arguments: ['{"va', 'lue":', '"ping"}'] }],
-        usage: { prompt: 30, completion: 9 },
-      }),
-    },
-    {
-      kind: 'sse',
-      body: openAiTranscript({ text: ['The echo', ' said pong.'], usage: { prompt: 50, completion: 5 } }),
-    },
-  ],
-  structured: [
-    { kind: 'sse', body: openAiTranscript({ text: ['{"city":"Mont', 'real","cel', 'sius":21}'] }) },
-  ],
-  error: [
-    {
-      kind: 'http',
-      status: 400,
-      body: openAiErrorBody("Invalid value for 'model'.", 'invalid_request_error'),
-    },
-  ],
-  slow: [
-    {
-      kind: 'sse',
-      body: openAiTranscript({ text: Array.from({ length: 500 }, (_, i) => `word${i} `) }),
-      delayMs: 20,
-      pauseAfter: 3,
-    },
-  ],
-};
+const steps = contractOpenAiSteps();
 
 if (CONTRACT_TEXT !== 'Hello from the contract suite.' || CONTRACT_ENTITY.city !== 'Montreal')
   throw new Error('the transcripts above follow the contract constants');

@@ -61,6 +61,7 @@ describe('@atmosphere/ai public API', () => {
       'answerOf',
       'collectingSession',
       'connectAiClient',
+      'contractOpenAiSteps',
       'conversationMemoryContract',
       'isTerminalFrame',
       'openAiErrorBody',

@@ -27,4 +27,9 @@ export {
   sseEvents,
   startReplayServer,
 } from './replay-server.ts';
-export { openAiErrorBody, openAiTranscript, type TranscriptSpec } from './transcripts.ts';
+export {
+  contractOpenAiSteps,
+  openAiErrorBody,
+  openAiTranscript,
+  type TranscriptSpec,
+} from './transcripts.ts';

@@ -1,3 +1,6 @@
+import type { ContractScenario } from './contract.ts';
+import type { ReplayStep } from './replay-server.ts';
+
 /** What {@link openAiTranscript} writes. */
 export interface TranscriptSpec {
   /** Default `gpt-4o-mini-2024-07-18`. */
@@ -86,4 +89,63 @@ export function openAiTranscript(spec: TranscriptSpec): string {
 /** A chat-completions error body, as the API sends it. */
 export function openAiErrorBody(message: string, type: string, code: string | null = null): string {
   return JSON.stringify({ error: { message, type, param: null, code } });
+}
+
+/**
+ * The OpenAI chat-completions transcripts of every contract scenario (`agentRuntimeContract`), for runtimes that
+ * read that wire format (the built-in one, and frameworks' OpenAI clients pointed at `startReplayServer`): text in
+ * four chunks, a tool call whose arguments arrive in three pieces then the answer, the structured entity, a 400,
+ * and a long slow stream. Fresh arrays on every call.
+ */
+export function contractOpenAiSteps(): Record<ContractScenario, ReplayStep[]> {
+  return {
+    text: [
+      {
+        kind: 'sse',
+        body: openAiTranscript({
+          text: ['Hello', ' from the', ' contract', ' suite.'],
+          usage: { prompt: 12, completion: 6 },
+        }),
+      },
+    ],
+    'tool-call': [
+      {
+        kind: 'sse',
+        body: openAiTranscript({
+          toolCalls: [
+            { id: 'call_contract1', name: 'contract_echo', arguments: ['{"va', 'lue":', '"ping"}'] },
+          ],
+          usage: { prompt: 30, completion: 9 },
+        }),
+      },
+      {
+        kind: 'sse',
+        body: openAiTranscript({ text: ['The echo', ' said pong.'], usage: { prompt: 50, completion: 5 } }),
+      },
+    ],
+    structured: [
+      {
+        kind: 'sse',
+        body: openAiTranscript({
+          text: ['{"city":"Mont', 'real","cel', 'sius":21}'],
+          usage: { prompt: 40, completion: 9 },
+        }),
+      },
+    ],
+    error: [
+      {
+        kind: 'http',
+        status: 400,
+        body: openAiErrorBody("Invalid value for 'model'.", 'invalid_request_error'),
+      },
+    ],
+    slow: [
+      {
+        kind: 'sse',
+        body: openAiTranscript({ text: Array.from({ length: 500 }, (_, i) => `word${i} `) }),
+        delayMs: 20,
+        pauseAfter: 3,
+      },
+    ],
+  };
 }
