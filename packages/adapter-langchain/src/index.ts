@@ -9,6 +9,13 @@ export {
   type StreamRunnableOptions,
   type StreamRunnableResult,
 } from './bridge.ts';
+export {
+  type GraphStreamMode,
+  type ModeStreamingGraph,
+  streamGraph,
+  type StreamGraphOptions,
+  type StreamGraphResult,
+} from './graph-bridge.ts';
 export { LANGCHAIN_CAPABILITY_RULES, LANGCHAIN_FEATURES } from './capabilities.ts';
 export {
   detectCapabilities,

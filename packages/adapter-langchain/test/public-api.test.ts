@@ -1,7 +1,15 @@
 import type { AgentRuntime } from '@atmosphere/ai/spi';
 import type { Provider } from '@atmosphere/runtime/spi';
 import { describe, expect, expectTypeOf, test } from 'vitest';
-import type { langChain, LangChainRuntime, streamRunnable, StreamRunnableResult } from '../src/index.ts';
+import type {
+  langChain,
+  LangChainRuntime,
+  ModeStreamingGraph,
+  streamGraph,
+  StreamGraphResult,
+  streamRunnable,
+  StreamRunnableResult,
+} from '../src/index.ts';
 
 /**
  * The public surface of @atmosphere/adapter-langchain, pinned: a value export added or removed shows here in
@@ -19,6 +27,7 @@ describe('@atmosphere/adapter-langchain public API', () => {
       'langChain',
       'langChainFromSettings',
       'langChainRuntime',
+      'streamGraph',
       'streamRunnable',
     ]);
   });
@@ -27,5 +36,7 @@ describe('@atmosphere/adapter-langchain public API', () => {
     expectTypeOf<LangChainRuntime>().toExtend<AgentRuntime>();
     expectTypeOf<ReturnType<typeof langChain>>().toEqualTypeOf<Provider<'agent-runtime'>>();
     expectTypeOf<Awaited<ReturnType<typeof streamRunnable>>>().toEqualTypeOf<StreamRunnableResult>();
+    expectTypeOf<Awaited<ReturnType<typeof streamGraph>>>().toEqualTypeOf<StreamGraphResult>();
+    expectTypeOf<ModeStreamingGraph<{ messages: unknown[] }>>().toHaveProperty('stream');
   });
 });
