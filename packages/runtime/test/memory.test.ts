@@ -54,3 +54,20 @@ test('an open WebSocket keeps neither its upgrade request nor its connect contex
   for (const client of clients) expect(await client.messages.next()).toBe('after');
   for (const client of clients) await client.close();
 });
+
+test('a WebSocket resource keeps the application headers of its upgrade, not the handshake ones', async () => {
+  const client = await connectTestClient(atmosphere.url('/memory'), 'websocket', {
+    headers: { 'x-team': 'blue', 'user-agent': 'memory-test' },
+  });
+  const resource = [...atmosphere.resources()].find((r) => r.request.headers['x-team'] === 'blue');
+  expect(resource, 'the resource of the connection').toBeDefined();
+  const headers = resource!.request.headers;
+  expect(headers['user-agent']).toBe('memory-test');
+  expect(headers.host).toBe(new URL(atmosphere.url('/memory')).host);
+  for (const handshake of ['sec-websocket-key', 'sec-websocket-version', 'upgrade', 'connection'])
+    expect(headers[handshake], handshake).toBeUndefined();
+  // The protocol parameters still read as sent.
+  expect(resource!.request.transport).toBe('websocket');
+  expect(resource!.request.trackMessageLength).toBe(true);
+  await client.close();
+});

@@ -48,13 +48,49 @@ function keyOf(name: string): string {
 const SLICED_FROM = 13;
 
 /**
+ * Short parameter values that every connection repeats (`true`, the transport, the client's version): one
+ * shared copy each instead of a string per connection. Bounded, so hostile values cannot grow it: once full,
+ * values are kept as they are.
+ */
+const SHARED_VALUES = new Map<string, string>();
+const SHARED_VALUES_MAX = 256;
+const SHARED_VALUE_LENGTH = 24;
+
+function shared(value: string): string {
+  if (value.length > SHARED_VALUE_LENGTH) return value;
+  const known = SHARED_VALUES.get(value);
+  if (known !== undefined) return known;
+  if (SHARED_VALUES.size < SHARED_VALUES_MAX) SHARED_VALUES.set(value, value);
+  return value;
+}
+
+/**
+ * The WebSocket handshake's own headers: used once by the upgrade, never by the application afterwards.
+ * A WebSocket resource keeps its request for the life of the connection, so these are left out of it.
+ */
+const HANDSHAKE_HEADERS = new Set([
+  'connection',
+  'upgrade',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+]);
+
+/** The request's headers without the WebSocket handshake's own (see {@link HANDSHAKE_HEADERS}). */
+function keptHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const kept: IncomingHttpHeaders = {};
+  for (const name of Object.keys(headers)) if (!HANDSHAKE_HEADERS.has(name)) kept[name] = headers[name];
+  return kept;
+}
+
+/**
  * One component of a query string, decoded as URLSearchParams would (`+` is a space; bad escapes kept).
  * Short plain text is taken as it is; decoding also copies, so no slice of the URL is kept.
  */
 function component(search: string, start: number, end: number): string {
   const text = search.slice(start, end);
-  if (text.length < SLICED_FROM && text.indexOf('%') === -1 && text.indexOf('+') === -1) return text;
-  return unescapeComponent(text.indexOf('+') === -1 ? text : text.replaceAll('+', ' '));
+  if (text.length < SLICED_FROM && text.indexOf('%') === -1 && text.indexOf('+') === -1) return shared(text);
+  return shared(unescapeComponent(text.indexOf('+') === -1 ? text : text.replaceAll('+', ' ')));
 }
 
 /**
@@ -121,7 +157,7 @@ class ParsedProtocolRequest implements ProtocolRequest {
   ) {
     this.method = request.method ?? 'GET';
     this.path = path;
-    this.headers = request.headers;
+    this.headers = upgrade ? keptHeaders(request.headers) : request.headers;
     this.#params = params;
     this.#search = search;
 

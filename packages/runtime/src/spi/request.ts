@@ -8,6 +8,10 @@ export interface ProtocolRequest {
   readonly path: string;
   /** The application's own query parameters: protocol parameters removed. */
   readonly query: URLSearchParams;
+  /**
+   * The request's headers. On a WebSocket connection, the handshake's own (`connection`, `upgrade`,
+   * `sec-websocket-key`, `sec-websocket-version`, `sec-websocket-extensions`) are not kept.
+   */
   readonly headers: IncomingHttpHeaders;
   /** The tracking id to use: adopted from the client, or a fresh UUID. */
   readonly trackingId: string;
