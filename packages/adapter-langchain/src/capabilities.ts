@@ -29,7 +29,7 @@ export const LANGCHAIN_FEATURES: Readonly<Record<string, string>> = {
     'reported, not set: `input_token_details.cache_read` becomes `ai.tokens.cached_input`',
   'per-request retry': "the model's own (`maxRetries` of the LangChain model)",
   'agent orchestration':
-    'yes, through `streamRunnable()`: LangGraph nodes become `agent-step` events, tools `tool-*` events',
+    'yes, through `streamRunnable()` and `streamGraph()`: LangGraph nodes become `agent-step` events, tools `tool-*` events',
 };
 
 /** The README's capability table: each SPI capability and when it is declared, then the features beyond it. */
