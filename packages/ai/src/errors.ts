@@ -32,7 +32,10 @@ declare module '@atmosphere/runtime' {
     BUSY: true;
     /** The handler or an interceptor failed. */
     AI_FAILED: true;
-    /** The process answering the run stopped (a crash, a restart) before the answer ended (policy `close`). */
+    /**
+     * The process answering the run stopped (a crash, a restart) before the answer ended (policy `close`), or
+     * its continuation after the restart passed a bound (attempts, no progress, length).
+     */
     INTERRUPTED: true;
   }
 }
@@ -52,7 +55,8 @@ export type AiErrorCode =
   | 'TOO_MANY_PROMPTS'
   | 'BUSY'
   | 'FORBIDDEN'
-  | 'AI_FAILED';
+  | 'AI_FAILED'
+  | 'INTERRUPTED';
 
 /** How a provider failure is classified (retry decisions, metrics, the error frame's code). */
 export type LlmErrorKind = 'timeout' | 'rate_limit' | 'server_error' | 'unknown';

@@ -8,6 +8,7 @@ export { aiEndpoint, type AiEndpointHandle } from './endpoint/ai-endpoint.ts';
 export type {
   AiEndpointOptions,
   AiSession,
+  InterruptedRuns,
   OnPrompt,
   PromptContext,
   StreamOptions,

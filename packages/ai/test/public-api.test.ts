@@ -52,6 +52,7 @@ describe('@atmosphere/ai public API', () => {
 
   test('/testing exports exactly these values', async () => {
     expect(Object.keys(await import('../src/testing/index.ts')).sort()).toEqual([
+      'CONTINUE_INSTRUCTION',
       'CONTRACT_ENTITY',
       'CONTRACT_HISTORY',
       'CONTRACT_PROMPTS',

@@ -24,17 +24,19 @@ export const FULL_TEXT = CHUNKS.join('');
 export class CrashServer {
   readonly file: string;
   readonly replay: ReplayServer;
+  readonly policy: 'continue' | 'close';
   port = 0;
   #child: ChildProcess | undefined;
   #stderr = '';
 
-  private constructor(file: string, replay: ReplayServer) {
+  private constructor(file: string, replay: ReplayServer, policy: 'continue' | 'close') {
     this.file = file;
     this.replay = replay;
+    this.policy = policy;
   }
 
-  static async start(file: string): Promise<CrashServer> {
-    const server = new CrashServer(file, await startReplayServer());
+  static async start(file: string, policy: 'continue' | 'close' = 'close'): Promise<CrashServer> {
+    const server = new CrashServer(file, await startReplayServer(), policy);
     await server.restart();
     return server;
   }
@@ -43,11 +45,11 @@ export class CrashServer {
     return `http://127.0.0.1:${this.port}${path}`;
   }
 
-  /** Queues the replayed provider answer of the next prompt (a chunk every `delayMs`). */
-  enqueueAnswer(delayMs = 4): void {
+  /** Queues the replayed provider answer of the next prompt (a chunk every `delayMs`): `chunks`, default all. */
+  enqueueAnswer(delayMs = 4, chunks: readonly string[] = CHUNKS): void {
     this.replay.enqueue({
       kind: 'sse',
-      body: openAiTranscript({ text: CHUNKS, usage: { prompt: 5, completion: TOKENS } }),
+      body: openAiTranscript({ text: [...chunks], usage: { prompt: 5, completion: chunks.length } }),
       delayMs,
     });
   }
@@ -57,7 +59,14 @@ export class CrashServer {
     const started = Date.now();
     const child = spawn(
       process.execPath,
-      ['--conditions=@atmosphere/source', SERVER, this.file, String(this.port), this.replay.baseUrl],
+      [
+        '--conditions=@atmosphere/source',
+        SERVER,
+        this.file,
+        String(this.port),
+        this.replay.baseUrl,
+        this.policy,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.#child = child;
@@ -186,6 +195,10 @@ export interface KillOutcome {
   /** ms from the new process listening to the first frame it resent; undefined when none was needed. */
   readonly resumeMs: number | undefined;
   readonly restartMs: number;
+  /** Policy continue: the text the log held when the server died (the model's partial answer), if cut. */
+  readonly continuedFrom: string | undefined;
+  /** Policy continue: the body of the request the restarted process sent to the model, if any. */
+  readonly continuation: unknown;
 }
 
 function textOf(frames: readonly AiFrame[]): string {
@@ -215,6 +228,19 @@ export async function killDuringAnswer(
   await eventually(() => tokens() >= killAfter, `${killAfter} tokens`, 10_000);
   const killedAfter = tokens();
   await server.kill();
+  // Policy continue: the restarted process asks the model to go on from the text the log holds; the
+  // replayed model answers with the chunks that text lacks, so the whole answer is exactly FULL_TEXT.
+  const requestsBefore = server.replay.requests.items.length;
+  let continuedFrom: string | undefined;
+  if (server.policy === 'continue') {
+    const stored = await framesInLog(server.file, runId);
+    const done = stored.some((frame) => frame.type === 'complete' || frame.type === 'error');
+    if (!done) {
+      const have = stored.filter((frame) => frame.type === 'streaming-text').length;
+      continuedFrom = textOf(stored);
+      server.enqueueAnswer(4, CHUNKS.slice(have));
+    }
+  }
   const sessionsBefore = client.sessions.items.length;
   const before = client.frames.items.length;
   const restartMs = await server.restart();
@@ -230,6 +256,7 @@ export async function killDuringAnswer(
     10_000,
   );
   const session = client.sessions.items[sessionsBefore]!;
+  const continuation = continuedFrom === undefined ? undefined : server.replay.requests.items[requestsBefore];
   const frames = client.framesOf(sessionId);
   const seqs = frames.map((frame) => frame.seq);
   const distinct = new Set(seqs);
@@ -246,5 +273,7 @@ export async function killDuringAnswer(
     lost: max - distinct.size,
     resumeMs: resumed,
     restartMs,
+    continuedFrom,
+    continuation: continuation?.body,
   };
 }

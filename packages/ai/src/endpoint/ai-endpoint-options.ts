@@ -107,9 +107,33 @@ export interface AiEndpointOptions {
   readonly maxToolRounds?: number;
   /** How long finished runs stay available for re-attach, and memory limits. */
   readonly runs?: RunRegistryOptions;
+  /**
+   * What happens to an answer whose process died mid-answer, when a client re-attaches to it after the restart
+   * (a durable stream log is needed: SQLite or Redis). The client first gets exactly the frames it missed, then:
+   * - `continue`: this process asks the model to continue from the partial text and appends to the same run
+   *   (the answer's final text is the partial text followed by the continuation, no frame twice), bounded by
+   *   `maxAttempts`, `noProgressMs` and `maxContinuationChars`; past a bound, or for a run whose `onPrompt`
+   *   did not go through `session.stream()`, the run ends as with `close`;
+   * - `close`: a terminal `error` frame with code `INTERRUPTED` ends the run; the text so far stands.
+   *
+   * Default `continue` when the runtime declares `conversation-memory` (it sends the history, so it can be
+   * given the partial answer), otherwise `close`.
+   */
+  readonly interruptedRuns?: InterruptedRuns;
   /** Options of the path's broadcasters. */
   readonly broadcaster?: BroadcasterOptions;
 }
 
 /** What a prompt does while an answer to the same client is running (see `AiEndpointOptions.whileAnswering`). */
 export type WhileAnswering = 'queue' | 'latest' | 'merge' | 'drop' | 'debounce' | 'parallel';
+
+/** What happens to an answer cut by the death of its process (see `AiEndpointOptions.interruptedRuns`). */
+export interface InterruptedRuns {
+  readonly policy?: 'continue' | 'close';
+  /** Continuations of one run, across restarts. Default 2. */
+  readonly maxAttempts?: number;
+  /** A continuation that sends no frame for this long ends `INTERRUPTED`. Default 30 000 ms. */
+  readonly noProgressMs?: number;
+  /** A continuation that has sent this many characters ends `INTERRUPTED` (a spend cap). Default 16 000. */
+  readonly maxContinuationChars?: number;
+}

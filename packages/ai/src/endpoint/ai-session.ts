@@ -1,4 +1,5 @@
 import type { AtmosphereResource } from '@atmosphere/runtime';
+import { aiError } from '../errors.ts';
 import type { AiResponse } from '../pipeline/ai-interceptor.ts';
 import { FrameStreamingSession, type StreamingSessionOptions } from '../streaming/streaming-session.ts';
 import type { AiSession, StreamOptions } from './ai-endpoint-options.ts';
@@ -10,6 +11,7 @@ export class EndpointSession extends FrameStreamingSession implements AiSession 
   readonly promptMetadata: Readonly<Record<string, unknown>>;
   readonly #prompt: string;
   #streaming = false;
+  #charsLeft: number;
   readonly #run: (session: EndpointSession, message: string, options: StreamOptions) => Promise<AiResponse>;
 
   constructor(
@@ -20,6 +22,8 @@ export class EndpointSession extends FrameStreamingSession implements AiSession 
       metadata: Readonly<Record<string, unknown>>;
       prompt: string;
       run: (session: EndpointSession, message: string, options: StreamOptions) => Promise<AiResponse>;
+      /** Most characters of text this session may send (a continued run's spend cap); unbounded if absent. */
+      maxChars?: number;
     },
   ) {
     super(options);
@@ -28,6 +32,29 @@ export class EndpointSession extends FrameStreamingSession implements AiSession 
     this.promptMetadata = details.metadata;
     this.#prompt = details.prompt;
     this.#run = details.run;
+    this.#charsLeft = details.maxChars ?? Infinity;
+  }
+
+  override send(text: string): void {
+    if (this.closed) return;
+    this.#charsLeft -= text.length;
+    if (this.#charsLeft < 0) {
+      this.interrupt('the continuation reached its length limit');
+      return;
+    }
+    super.send(text);
+  }
+
+  /** Ends the answer with a terminal `INTERRUPTED` error and aborts the model call (a continuation past a bound). */
+  interrupt(why: string): void {
+    if (this.closed) return;
+    this.error(
+      aiError(
+        'INTERRUPTED',
+        `The answer was interrupted: its continuation after a server restart stopped (${why}). The text so far is kept; send the prompt again for a full answer.`,
+      ),
+    );
+    this.cancel();
   }
 
   stream(message?: string, options: StreamOptions = {}): Promise<AiResponse> {

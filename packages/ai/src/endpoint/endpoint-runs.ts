@@ -7,14 +7,14 @@ import type {
   ManagedContext,
   ManagedHandler,
 } from '@atmosphere/runtime';
-import { AtmosphereHeaders, STOP_PREFIX } from '@atmosphere/protocol';
+import { AtmosphereHeaders, parseAiFrame, STOP_PREFIX } from '@atmosphere/protocol';
 import { type AiErrorCode, aiError, cancelledError } from '../errors.ts';
 import type { AiRequest, AiResponse } from '../pipeline/ai-interceptor.ts';
 import { runAgent } from '../pipeline/run-agent.ts';
 import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import { AudienceSink } from '../streaming/frame-sink.ts';
-import { RunRegistry } from '../streaming/run-registry.ts';
+import { RunRegistry, type StoredRun } from '../streaming/run-registry.ts';
 import { FrameStreamingSession } from '../streaming/streaming-session.ts';
 import {
   type StructuredOutput,
@@ -22,7 +22,13 @@ import {
   type StructuredOutputOptions,
 } from '../structured/structured-output.ts';
 import { ApprovalRegistry, isApprovalMessage } from '../tools/approvals.ts';
-import type { AiEndpointOptions, OnPrompt, StreamOptions, WhileAnswering } from './ai-endpoint-options.ts';
+import type {
+  AiEndpointOptions,
+  InterruptedRuns,
+  OnPrompt,
+  StreamOptions,
+  WhileAnswering,
+} from './ai-endpoint-options.ts';
 import { EndpointSession } from './ai-session.ts';
 import { parsePromptMessage } from './prompt-message.ts';
 
@@ -31,6 +37,18 @@ interface LiveRun {
   readonly session: EndpointSession;
   readonly audience: AudienceSink;
   request: AiRequest | undefined;
+  /** A run continued after a restart: the text the process before streamed. */
+  readonly continueFrom?: string;
+}
+
+/** The text of a run's `streaming-text` frames, in order. */
+function streamedText(frames: readonly string[]): string {
+  let text = '';
+  for (const frame of frames) {
+    const parsed = parseAiFrame(frame);
+    if (parsed?.type === 'streaming-text') text += parsed.data;
+  }
+  return text;
 }
 
 /** A prompt waiting for the client's running answer (policies `queue`, `merge`, `debounce`). */
@@ -78,6 +96,9 @@ export class EndpointRuns {
   readonly #policy: WhileAnswering;
   readonly #debounceMs: number;
   readonly #waiting = new Map<string, Waiting>();
+  /** Runs from before a restart being read back (and continued or closed), once for every client asking. */
+  readonly #resuming = new Map<string, Promise<boolean>>();
+  readonly #interrupted: Required<InterruptedRuns>;
   #closed = false;
 
   constructor(
@@ -103,6 +124,13 @@ export class EndpointRuns {
       ...options.runs,
       ...(atmosphere.log.durable ? { log: atmosphere.log, logger: this.#logger } : {}),
     });
+    const interrupted = options.interruptedRuns ?? {};
+    this.#interrupted = {
+      policy: interrupted.policy ?? (runtime.capabilities.has('conversation-memory') ? 'continue' : 'close'),
+      maxAttempts: interrupted.maxAttempts ?? 2,
+      noProgressMs: interrupted.noProgressMs ?? 30_000,
+      maxContinuationChars: interrupted.maxContinuationChars ?? 16_000,
+    };
     this.approvals = new ApprovalRegistry(
       options.approvalTimeoutMs === undefined ? {} : { timeoutMs: options.approvalTimeoutMs },
     );
@@ -381,7 +409,23 @@ export class EndpointRuns {
     overrides: StreamOptions,
   ): Promise<AiResponse> {
     const options = this.#options;
+    // What a restarted process needs to continue this answer; tools and output formats given to this call
+    // alone cannot be stored, so such a run is closed rather than continued.
+    if (
+      this.records.durable &&
+      run.continueFrom === undefined &&
+      overrides.tools === undefined &&
+      overrides.structuredOutput === undefined
+    )
+      this.records.describe(session.runId, {
+        prompt: message,
+        conversationId: session.conversationId,
+        systemPrompt: overrides.systemPrompt,
+        model: overrides.model,
+        metadata: { ...session.promptMetadata, ...overrides.metadata },
+      });
     return runAgent({
+      continueFrom: run.continueFrom,
       runtime: this.#runtime,
       session,
       message,
@@ -429,26 +473,30 @@ export class EndpointRuns {
     if (run && !run.session.closed && !run.audience.has(resource)) this.#join(run, resource);
   }
 
-  /** A run from before a restart: the frames the client missed from the durable log, ended by a terminal frame. */
+  /**
+   * A run from before a restart, read back from the durable log once for every client asking: ended runs are
+   * kept as they ended; a run cut mid-answer is continued by this process (policy `continue`) or ended with
+   * `INTERRUPTED` (policy `close`, or past a bound). Then the client catches up like any re-attach: exactly
+   * the frames it missed, then live.
+   */
   #recoverRun(resource: AtmosphereResource, runId: string): void {
-    const lastSeqText = resource.request.param(AtmosphereHeaders.lastSeq);
-    const lastSeq = lastSeqText !== undefined && /^\d{1,15}$/.test(lastSeqText) ? Number(lastSeqText) : 0;
-    this.records.recover(runId, lastSeq).then(
-      (frames) => {
-        if (frames === undefined) {
+    let pending = this.#resuming.get(runId);
+    if (pending === undefined) {
+      pending = this.#resume(resource, runId).finally(() => this.#resuming.delete(runId));
+      this.#resuming.set(runId, pending);
+    }
+    pending.then(
+      (found) => {
+        if (!found) {
           this.#refuse(resource, 'UNKNOWN_RUN', `Run ${runId} is unknown or expired; send the prompt again.`);
           return;
         }
-        if (resource.state === 'closed') return;
-        const sink = new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
-        for (const frame of frames) sink.writeTo(resource, frame);
+        if (resource.state !== 'closed') this.#reattach(resource, runId);
       },
       (error: unknown) => {
         this.#logger.error(
           `AI endpoint ${this.#options.path}: run ${runId} could not be recovered from the log`,
-          {
-            error,
-          },
+          { error },
         );
         this.#refuse(
           resource,
@@ -457,6 +505,93 @@ export class EndpointRuns {
         );
       },
     );
+  }
+
+  /** Reads a run back and makes it known here again (continued, or ended); false when the log has no such run. */
+  async #resume(resource: AtmosphereResource, runId: string): Promise<boolean> {
+    const stored = await this.records.read(runId);
+    if (stored === undefined) return false;
+    if (this.records.get(runId) !== undefined) return true;
+    if (stored.terminal) {
+      this.records.restore(runId, stored, true);
+      return true;
+    }
+    const policy = this.#interrupted;
+    if (
+      policy.policy === 'continue' &&
+      stored.descriptor !== undefined &&
+      stored.attempts < policy.maxAttempts &&
+      !this.#closed &&
+      resource.state !== 'closed'
+    ) {
+      await this.records.countAttempt(runId, stored.attempts + 1);
+      this.#continue(resource, runId, stored);
+      return true;
+    }
+    const frames = await this.records.interrupt(runId, stored.frames);
+    this.records.restore(runId, { ...stored, frames, terminal: true }, true);
+    return true;
+  }
+
+  /**
+   * Continues a run cut by a restart: the same run id and session id, frames numbered on from the log's last,
+   * the model given the partial text as its own answer so far. The first client to come back is its asker.
+   */
+  #continue(resource: AtmosphereResource, runId: string, stored: StoredRun): void {
+    const descriptor = stored.descriptor!;
+    const record = this.records.restore(runId, stored, false);
+    const sessionId = record.sessionId;
+    const audience = new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
+    const holder: { run?: LiveRun } = {};
+    const limits = this.#interrupted;
+    const session = new EndpointSession(
+      {
+        sink: audience,
+        sessionId,
+        runId,
+        run: record,
+        announceRunId: false,
+        firstSeq: stored.frames.length + 1,
+        logger: this.#logger,
+      },
+      {
+        resource,
+        conversationId: descriptor.conversationId,
+        metadata: descriptor.metadata ?? {},
+        prompt: descriptor.prompt,
+        run: (s, message, overrides) => this.#pipeline(s, holder.run!, message, overrides),
+        maxChars: limits.maxContinuationChars,
+      },
+    );
+    const run: LiveRun = { session, audience, request: undefined, continueFrom: streamedText(stored.frames) };
+    holder.run = run;
+    this.#live.set(runId, run);
+    let seen = record.lastSeq;
+    const watchdog = setInterval(() => {
+      if (record.lastSeq !== seen) {
+        seen = record.lastSeq;
+        return;
+      }
+      session.interrupt(`no progress for ${limits.noProgressMs} ms`);
+    }, limits.noProgressMs);
+    watchdog.unref();
+    const task = (async () => {
+      try {
+        await session.stream(descriptor.prompt, {
+          ...(descriptor.systemPrompt === undefined ? {} : { systemPrompt: descriptor.systemPrompt }),
+          ...(descriptor.model === undefined ? {} : { model: descriptor.model }),
+        });
+        session.complete();
+      } catch (error) {
+        session.error(error);
+      } finally {
+        clearInterval(watchdog);
+        this.#live.delete(runId);
+        this.#leaveAll(run);
+      }
+    })();
+    this.#work.add(task);
+    void task.finally(() => this.#work.delete(task));
   }
 
   /** `/__stop/<runId>`: the user stops a run it is part of; the text so far stands. */

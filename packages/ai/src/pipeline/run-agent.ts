@@ -39,6 +39,12 @@ export interface RunAgentOptions {
   readonly approvalTimeoutMs?: number | undefined;
   /** Most consecutive tool rounds. Default 5. */
   readonly maxToolRounds?: number;
+  /**
+   * The text an earlier process already streamed for this prompt before it died: the model is given it as its
+   * own partial answer and asked to go on from there; the conversation keeps the partial text followed by
+   * what this call adds.
+   */
+  readonly continueFrom?: string | undefined;
   /** Called with the request once interceptors ran (the endpoint keeps it for `onDisconnect`). */
   readonly onRequest?: (request: AiRequest) => void;
   readonly logger?: Logger;
@@ -90,11 +96,19 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
     const systemPrompt = structured
       ? [request.systemPrompt, structuredInstruction(structured.request)].filter(Boolean).join('\n\n')
       : request.systemPrompt;
+    const partial = options.continueFrom;
     const agentContext = createAgentContext({
-      message: request.message,
+      message: partial === undefined ? request.message : CONTINUE_INSTRUCTION,
       session: view,
       systemPrompt,
-      history: request.history,
+      history:
+        partial === undefined
+          ? request.history
+          : [
+              ...request.history,
+              { role: 'user', content: request.message },
+              { role: 'assistant', content: partial },
+            ],
       model: request.model,
       tools: request.tools,
       responseFormat: structured?.request,
@@ -115,7 +129,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
     if (session.closed && (await session.done).status === 'stopped') {
       // Stopped by the user: what was said so far stands, in the conversation too.
       response = { status: 'stopped', text: view.text, usage: view.totalUsage };
-      await remember(options, request, view.text, logger);
+      await remember(options, request, (partial ?? '') + view.text, logger);
     } else if (ended?.status === 'error' || session.closed) {
       const error = ended?.status === 'error' ? ended.error : await outcomeError(session);
       response = failed(view, error);
@@ -132,7 +146,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
         await interceptors[i]!.beforeCompletion?.(done, request, context);
       session.complete(ended?.status === 'complete' ? ended.summary : undefined);
       response = done;
-      await remember(options, request, view.text, logger);
+      await remember(options, request, (partial ?? '') + view.text, logger);
     }
   } catch (error) {
     session.error(error);
@@ -149,6 +163,13 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
   }
   return response;
 }
+
+/**
+ * What the model is asked after its own partial answer, when a run is continued after a restart: go on
+ * exactly where the text stops, without repeating it (the client already has it).
+ */
+export const CONTINUE_INSTRUCTION =
+  'Your previous answer was cut off by a server restart. Continue it exactly where it stops, without repeating any of it and without mentioning the interruption.';
 
 /** Stores the exchange in the conversation memory, when there is one; a failure is logged. */
 async function remember(

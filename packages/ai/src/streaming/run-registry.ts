@@ -9,6 +9,34 @@ export function runStream(runId: string): string {
   return `ai-run:${runId}`;
 }
 
+/** The log stream that holds what a run needs to be continued after a restart: `ai-run-meta:<runId>`. */
+export function runMetaStream(runId: string): string {
+  return `ai-run-meta:${runId}`;
+}
+
+/**
+ * What a run was asked, kept in the durable log beside its frames so that a restarted process can continue
+ * the answer (policy `continue`): the prompt, the conversation and the pipeline settings of the call.
+ */
+export interface RunDescriptor {
+  readonly prompt: string;
+  readonly conversationId: string;
+  readonly systemPrompt?: string | undefined;
+  readonly model?: string | undefined;
+  readonly metadata?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** A run read back from the durable log: its frames, whether they end it, and what continuing it needs. */
+export interface StoredRun {
+  readonly frames: readonly string[];
+  /** The last frame is terminal (`complete`, `error`): the run ended before the restart. */
+  readonly terminal: boolean;
+  /** Undefined when the run cannot be continued (it did not go through the pipeline, or predates this). */
+  readonly descriptor: RunDescriptor | undefined;
+  /** Continuations already started for this run (each counts against the endpoint's `maxAttempts`). */
+  readonly attempts: number;
+}
+
 /** Limits of a {@link RunRegistry}. */
 export interface RunRegistryOptions {
   /** How long a finished run's frames stay available for re-attach. Default 300 000 ms (the cache's message TTL). */
@@ -72,6 +100,13 @@ export class RunRecord {
     return this.#firstSeq + this.#frames.length - 1;
   }
 
+  /** @internal Frames read back from the durable log (seq 1…n): kept for re-attach, not appended again. */
+  seed(frames: readonly string[]): void {
+    if (this.#frames.length > 0 || frames.length === 0) return;
+    this.#frames = frames.slice(Math.max(0, frames.length - this.#max));
+    this.#firstSeq = frames.length - this.#frames.length + 1;
+  }
+
   /** @internal Called by the session for each frame, in seq order. */
   record(frame: string): void {
     if (this.#finishedAt !== 0) return;
@@ -110,7 +145,8 @@ export class RunRegistry {
   readonly #maxRuns: number;
   readonly #log: StreamLog | undefined;
   readonly #logger: Logger | undefined;
-  readonly #recovering = new Map<string, Promise<string[] | undefined>>();
+  readonly #recovering = new Map<string, Promise<StoredRun | undefined>>();
+  readonly #closing = new Map<string, Promise<string[] | undefined>>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: RunRegistryOptions = {}) {
@@ -134,6 +170,25 @@ export class RunRegistry {
    * missed. `undefined` when there is no durable log or it holds no such run.
    */
   recover(runId: string, lastSeq: number): Promise<string[] | undefined> {
+    let pending = this.#closing.get(runId);
+    if (pending === undefined) {
+      pending = this.read(runId)
+        .then(async (stored) => {
+          if (stored === undefined) return undefined;
+          return stored.terminal ? [...stored.frames] : await this.interrupt(runId, stored.frames);
+        })
+        .finally(() => this.#closing.delete(runId));
+      this.#closing.set(runId, pending);
+    }
+    return pending.then((frames) => frames?.slice(Math.max(0, lastSeq)));
+  }
+
+  /**
+   * A run from the durable log, read once however many clients ask at the same time: every frame from seq 1,
+   * whether the last one ends it, and what continuing it needs. `undefined` when there is no durable log, it
+   * holds no such run, or the run's first frames were trimmed (it cannot be given back exactly).
+   */
+  read(runId: string): Promise<StoredRun | undefined> {
     const log = this.#log;
     if (log === undefined) return Promise.resolve(undefined);
     let pending = this.#recovering.get(runId);
@@ -141,36 +196,80 @@ export class RunRegistry {
       pending = this.#readRun(log, runId).finally(() => this.#recovering.delete(runId));
       this.#recovering.set(runId, pending);
     }
-    return pending.then((frames) => frames?.slice(Math.max(0, lastSeq)));
+    return pending;
   }
 
-  /** Every frame of a run, from seq 1, ended by a terminal frame (appended when missing). */
-  async #readRun(log: StreamLog, runId: string): Promise<string[] | undefined> {
-    const stream = runStream(runId);
-    const frames: string[] = [];
-    let after = 0;
-    for (let pages = 0; pages < 1_000; pages++) {
-      const read = await log.read(stream, after);
-      if (read === undefined) return undefined;
-      // Frames trimmed from the log cannot be recovered exactly: the client must be told, not given a gap.
-      if (read.first > 1) return undefined;
-      for (const record of read.records) frames.push(String(record.payload));
-      if (read.records.length === 0 || read.records.at(-1)!.seq >= read.last) break;
-      after = read.records.at(-1)!.seq;
-    }
-    if (frames.length === 0) return undefined;
-    const last = parseAiFrame(frames.at(-1)!);
-    if (last !== undefined && isTerminalFrame(last)) return frames;
-    const sessionId = parseAiFrame(frames[0]!)?.sessionId ?? runId;
+  /** Ends a stored run that is not terminal with `INTERRUPTED` (appended to the log); returns all its frames. */
+  async interrupt(runId: string, frames: readonly string[]): Promise<string[]> {
+    const log = this.#log;
+    const sessionId = parseAiFrame(frames[0] ?? '')?.sessionId ?? runId;
     const interrupted = errorFrame(
       'The answer was interrupted: the server that produced it stopped before it finished. The text so far is kept; send the prompt again for a full answer.',
       INTERRUPTED_CODE,
       sessionId,
       frames.length + 1,
     );
-    await log.append(stream, [{ payload: interrupted }]);
-    frames.push(interrupted);
-    return frames;
+    if (log !== undefined) await log.append(runStream(runId), [{ payload: interrupted }]);
+    return [...frames, interrupted];
+  }
+
+  /** Keeps what a run was asked (see {@link RunDescriptor}) in the durable log; a no-op without one. */
+  describe(runId: string, descriptor: RunDescriptor): void {
+    this.#appendMeta(runId, { descriptor });
+  }
+
+  /** Counts one more continuation of a run in the durable log (before it starts). */
+  async countAttempt(runId: string, attempt: number): Promise<void> {
+    const log = this.#log;
+    if (log !== undefined) await log.append(runMetaStream(runId), [{ payload: JSON.stringify({ attempt }) }]);
+  }
+
+  /** A run read back from the log, kept in memory from now on (finished unless a continuation records to it). */
+  restore(runId: string, stored: StoredRun, finished: boolean): RunRecord {
+    const sessionId = parseAiFrame(stored.frames[0] ?? '')?.sessionId ?? runId;
+    const record = finished
+      ? new RunRecord(runId, sessionId, this.#maxFrames, () => this.#arm())
+      : this.start(runId, sessionId);
+    record.seed(stored.frames);
+    if (finished) {
+      if (this.#runs.size >= this.#maxRuns) this.#evictOne();
+      this.#runs.set(runId, record);
+      record.finish();
+    }
+    return record;
+  }
+
+  #appendMeta(runId: string, value: Readonly<Record<string, unknown>>): void {
+    const log = this.#log;
+    if (log === undefined) return;
+    const failed = (error: unknown): void =>
+      this.#logger?.error(`run ${runId}: its description could not be appended to the ${log.name} log`, {
+        error,
+      });
+    try {
+      const result = log.append(runMetaStream(runId), [{ payload: JSON.stringify(value) }]);
+      if (result instanceof Promise) result.catch(failed);
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  /** Every frame of a run from seq 1, and its description and attempts. */
+  async #readRun(log: StreamLog, runId: string): Promise<StoredRun | undefined> {
+    const frames = await readAll(log, runStream(runId));
+    if (frames === undefined || frames.length === 0) return undefined;
+    const last = parseAiFrame(frames.at(-1)!);
+    const terminal = last !== undefined && isTerminalFrame(last);
+    let descriptor: RunDescriptor | undefined;
+    let attempts = 0;
+    if (!terminal) {
+      for (const payload of (await readAll(log, runMetaStream(runId))) ?? []) {
+        const value = parseMeta(payload);
+        if (value?.descriptor !== undefined && descriptor === undefined) descriptor = value.descriptor;
+        if (typeof value?.attempt === 'number') attempts = Math.max(attempts, value.attempt);
+      }
+    }
+    return { frames, terminal, descriptor, attempts };
   }
 
   get size(): number {
@@ -252,5 +351,44 @@ export class RunRegistry {
       else if (victim === undefined) victim = record;
     }
     if (victim) this.#runs.delete(victim.runId);
+  }
+}
+
+/** Every record of a stream from seq 1, as text; undefined when its first records were trimmed. */
+async function readAll(log: StreamLog, stream: string): Promise<string[] | undefined> {
+  const payloads: string[] = [];
+  let after = 0;
+  for (let pages = 0; pages < 1_000; pages++) {
+    const read = await log.read(stream, after);
+    if (read === undefined) return pages === 0 ? [] : payloads;
+    // Records trimmed from the log cannot be recovered exactly: the client must be told, not given a gap.
+    if (read.first > 1) return undefined;
+    for (const record of read.records)
+      payloads.push(
+        typeof record.payload === 'string' ? record.payload : Buffer.from(record.payload).toString(),
+      );
+    if (read.records.length === 0 || read.records.at(-1)!.seq >= read.last) break;
+    after = read.records.at(-1)!.seq;
+  }
+  return payloads;
+}
+
+function parseMeta(payload: string): { descriptor?: RunDescriptor; attempt?: number } | undefined {
+  try {
+    const value: unknown = JSON.parse(payload);
+    if (value === null || typeof value !== 'object') return undefined;
+    const { descriptor, attempt } = value as { descriptor?: unknown; attempt?: unknown };
+    const result: { descriptor?: RunDescriptor; attempt?: number } = {};
+    if (
+      descriptor !== null &&
+      typeof descriptor === 'object' &&
+      typeof (descriptor as RunDescriptor).prompt === 'string' &&
+      typeof (descriptor as RunDescriptor).conversationId === 'string'
+    )
+      result.descriptor = descriptor as RunDescriptor;
+    if (typeof attempt === 'number' && Number.isInteger(attempt)) result.attempt = attempt;
+    return result;
+  } catch {
+    return undefined;
   }
 }

@@ -31,6 +31,8 @@ export interface StreamingSessionOptions {
   readonly signal?: AbortSignal;
   /** Write the `X-Atmosphere-Run-Id` metadata frame first. Default true. */
   readonly announceRunId?: boolean;
+  /** The seq of the first frame: 1, or the next one of a run continued after a restart. Default 1. */
+  readonly firstSeq?: number;
   /** Turns text that must not reach clients (secrets) into something that may. Applied to error messages. */
   readonly redact?: (text: string) => string;
   readonly logger?: Logger;
@@ -55,6 +57,7 @@ export class FrameStreamingSession implements StreamingSession {
     this.runId = options.runId ?? randomUUID();
     this.#sink = options.sink;
     this.#run = options.run;
+    if (options.firstSeq !== undefined && options.firstSeq > 1) this.#seq = options.firstSeq - 1;
     this.#redact = options.redact;
     this.#logger = options.logger ?? silentLogger;
     this.done = new Promise((resolve) => (this.#resolve = resolve));

@@ -5,6 +5,8 @@
 export { connectAiClient, type AiTestClient, wrapAiClient } from './ai-client.ts';
 export { type AiAnswer, answerOf, isTerminalFrame } from './answers.ts';
 export { type CollectedSession, collectingSession } from './collecting-session.ts';
+/** What a run continued after a restart asks the model after its partial answer (tests assert the request). */
+export { CONTINUE_INSTRUCTION } from '../pipeline/run-agent.ts';
 export {
   conversationMemoryContract,
   type ConversationMemoryContractOptions,
