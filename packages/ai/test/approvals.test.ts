@@ -58,7 +58,31 @@ describe('tool approvals end to end', () => {
     expect(calls).toEqual(['Montréal']);
     expect(answer.events('tool-result')).toMatchObject([{ result: { city: 'Montréal', celsius: 21 } }]);
     expect(answer.end?.type).toBe('complete');
+    // The decision is a frame of the run, between the request and the tool: a replay sees it answered.
+    expect(answer.events('approval-answered')).toEqual([
+      { approvalId: asked.data.approvalId, approved: true, toolCallId: asked.data.toolCallId },
+    ]);
+    const order = answer.frames.map((f) => ('event' in f ? f.event : f.type));
+    expect(order.indexOf('approval-required')).toBeLessThan(order.indexOf('approval-answered'));
+    expect(order.indexOf('approval-answered')).toBeLessThan(order.indexOf('tool-start'));
     await client.close();
+  });
+
+  test('a client re-attaching to the run after the decision gets it replayed after the request', async () => {
+    const { client, asked } = await ask();
+    await client.approve(asked.data.approvalId);
+    const first = await client.answer();
+    const runId = first.runId!;
+    const later = await connectAiClient(h!.url(), 'sse', { query: { 'X-Atmosphere-Run-Id': runId } });
+    const replayed = await later.answer();
+    const names = replayed.frames.map((f) => ('event' in f ? f.event : f.type));
+    expect(names.filter((n) => n.startsWith('approval-'))).toEqual([
+      'approval-required',
+      'approval-answered',
+    ]);
+    expect(replayed.events('approval-answered')[0]).toMatchObject({ approved: true });
+    await client.close();
+    await later.close();
   });
 
   test('deny: the tool never runs; the model is told, the answer completes', async () => {
@@ -69,6 +93,7 @@ describe('tool approvals end to end', () => {
     expect(answer.events('tool-error')).toMatchObject([
       { toolName: 'get_weather', error: 'The user denied this tool call.' },
     ]);
+    expect(answer.events('approval-answered')).toMatchObject([{ approved: false, reason: 'denied' }]);
     const toolMessage = (
       h!.replay!.requests.items[1]!.body!['messages'] as { role: string; content: string }[]
     ).at(-1);
@@ -117,6 +142,7 @@ describe('tool approvals end to end', () => {
     expect(answer.events('tool-error')).toMatchObject([
       { error: 'Nobody approved this tool call in time, so it was denied.' },
     ]);
+    expect(answer.events('approval-answered')).toMatchObject([{ approved: false, reason: 'timeout' }]);
     await client.close();
   });
 

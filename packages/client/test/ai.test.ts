@@ -1,6 +1,12 @@
 import { eventually, Inbox } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
-import { type ApprovalRequest, Atmosphere, type StreamingHandle, subscribeStreaming } from '../src/index.ts';
+import {
+  type ApprovalRequest,
+  Atmosphere,
+  type StreamingHandle,
+  StreamingModel,
+  subscribeStreaming,
+} from '../src/index.ts';
 import { type Fixture, startFixture } from './fixtures/fixture-server.ts';
 
 let fixture: Fixture | undefined;
@@ -129,6 +135,7 @@ test('tool approval: approve with edited arguments sends /__approval/<id>/approv
   expect(stream.log.items.filter((item) => item.startsWith('event:'))).toEqual([
     'event:tool-start',
     'event:approval-required',
+    'event:approval-answered',
     'event:tool-result',
   ]);
   expect(stream.tokens.join('')).toBe('Weather tool approved {"arguments":{"city":"Paris"}}.');
@@ -161,4 +168,36 @@ test('an error frame ends the session with onError; the next prompt is a new ses
   expect(handle.sessionId).not.toBe(first);
   // Both sessions start at seq 1: deduplication is per session, so the second one is not dropped.
   expect(stream.tokens.join('')).toBe('Partial You said: again');
+});
+
+test('an approval the server decided (a timeout, another tab) leaves the approvals: it is not offered any more', async () => {
+  fixture = await startFixture();
+  const answered: [string, boolean][] = [];
+  const stream = recordStream();
+  handle = subscribeStreaming(
+    { url: fixture.url('/ai'), transport: 'sse' },
+    { ...stream.handlers, onApprovalAnswered: (id, approved) => answered.push([id, approved]) },
+    { atmosphere: new Atmosphere() },
+  );
+  handle.send('weather, but let it expire');
+  const approval = await stream.approvals.next();
+  await stream.log.waitFor((item) => item.startsWith('complete'));
+  expect(answered).toEqual([[approval.approvalId, false]]);
+  expect(fixture.approvals).toEqual([]);
+
+  // The state of useStreaming / useChat: the approval appears, then leaves when the decision arrives.
+  const model = new StreamingModel({
+    request: { url: fixture.url('/ai'), transport: 'websocket' },
+    atmosphere: new Atmosphere(),
+  });
+  const seen: number[] = [];
+  const off = model.subscribe(() => seen.push(model.getSnapshot().approvals.length));
+  model.connect();
+  await eventually(() => model.getSnapshot().connectionState === 'connected', 'connected');
+  model.send('weather, but let it expire');
+  await eventually(() => model.getSnapshot().stats !== null, 'the answer ended');
+  expect(seen).toContain(1);
+  expect(model.getSnapshot().approvals).toEqual([]);
+  off();
+  model.disconnect();
 });

@@ -29,6 +29,17 @@ export interface AiEventData {
     expiresIn: number;
     toolCallId?: string;
   };
+  /**
+   * The decision on an `approval-required`, in the run's frames (and its log): a reloaded page, another tab or
+   * another device replaying the run sees the approval was answered and is not asked again.
+   */
+  'approval-answered': {
+    approvalId: string;
+    approved: boolean;
+    /** Why it was not approved. */
+    reason?: 'denied' | 'malformed' | 'timeout' | 'cancelled';
+    toolCallId?: string;
+  };
   'reasoning-delta': { text: string };
   'reasoning-complete': { text: string };
   citation: { url?: string; title?: string; snippet?: string; source?: string };
@@ -54,6 +65,7 @@ export const AI_EVENT_NAMES: readonly AiEventName[] = [
   'complete',
   'plan-update',
   'approval-required',
+  'approval-answered',
   'reasoning-delta',
   'reasoning-complete',
   'citation',

@@ -87,6 +87,16 @@ export class ToolRunner {
         },
       });
       const decision = await opened.decision;
+      // The decision is a frame of the run too: a replay (a reload, another tab) does not ask again.
+      session.emit({
+        event: 'approval-answered',
+        data: {
+          approvalId: opened.approvalId,
+          approved: decision.approved,
+          ...(decision.approved ? {} : { reason: decision.reason }),
+          toolCallId: call.id,
+        },
+      });
       if (!decision.approved) return this.#fail(call, DECISION_TEXT[decision.reason]);
       if (decision.arguments !== undefined) {
         checked = await tool.validate(decision.arguments);

@@ -165,6 +165,11 @@ export class StreamingModel implements Model<StreamingSnapshot> {
         };
         store.update({ approvals: [...store.getSnapshot().approvals, tracked] });
       },
+      onApprovalAnswered: (approvalId) => {
+        const approvals = store.getSnapshot().approvals;
+        if (approvals.some((a) => a.approvalId === approvalId))
+          store.update({ approvals: approvals.filter((a) => a.approvalId !== approvalId) });
+      },
       onComplete: (_summary, frame) =>
         finish(frame.type === 'complete' && frame.reason === 'stopped' ? 'stopped' : 'complete', {}),
       onError: (message) => finish('error', { error: message }),

@@ -32,6 +32,11 @@ export interface StreamingHandlers {
   onEvent?(event: ReceivedAiEvent): void;
   /** A tool call waits for approval: answer with `approval.approve()` / `approval.deny()`. */
   onApprovalRequired?(approval: ApprovalRequest): void;
+  /**
+   * An approval was decided (by this client, another tab, or a timeout): it is no longer to be asked. A replayed
+   * run (a reload, a re-attach) brings the decision right after the request.
+   */
+  onApprovalAnswered?(approvalId: string, approved: boolean): void;
   /** The session completed (`data`: the summary, when given; `frame.reason` is `stopped` after a stop). */
   onComplete?(summary: string | undefined, frame: AiFrame): void;
   /** The session failed (an `error` frame). */
@@ -152,6 +157,11 @@ export function subscribeStreaming(
             sendText(text);
           });
           if (approval) handlers.onApprovalRequired?.(approval);
+        } else if (frame.event === 'approval-answered') {
+          const data = frame.data as { approvalId?: unknown; approved?: unknown } | null;
+          if (typeof data?.approvalId !== 'string') return;
+          subscription.answeredApproval(data.approvalId, true);
+          handlers.onApprovalAnswered?.(data.approvalId, data.approved === true);
         }
         return;
       }
