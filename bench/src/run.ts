@@ -14,6 +14,7 @@ import { openFileLimits } from './lib/system.ts';
 import { type BenchResults, renderMarkdown, type ScenarioOutcome } from './lib/report.ts';
 import { parseOptions } from './options.ts';
 import type { BenchContext } from './scenarios/context.ts';
+import { durableScenario } from './scenarios/durable.ts';
 import { fanoutScenario } from './scenarios/fanout.ts';
 import { httpScenario } from './scenarios/http.ts';
 import { memoryScenario } from './scenarios/memory.ts';
@@ -31,6 +32,7 @@ const ALL: Scenario[] = [
   httpScenario,
   replayScenario,
   scaleScenario,
+  durableScenario,
 ];
 
 function gitCommit(): string {

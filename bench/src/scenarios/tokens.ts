@@ -21,7 +21,7 @@ import {
 } from './scenario.ts';
 
 /** One stream: frames/s from the first send to the last receive, and per-frame one-way latency. */
-interface StreamResult {
+export interface StreamResult {
   /** Server CPU per frame (µs), from before the first send until the call returned. */
   serverCpuPerFrameUs: number;
   /** Client process CPU per frame (µs), until the last frame arrived. */
@@ -41,13 +41,13 @@ interface TokensRun {
   pacedLatency: LatencySummary;
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length === 0 ? Number.NaN : sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 /** Streams once and matches each frame's send time (server) with its receive time (client). */
-async function streamOnce(
+export async function streamOnce(
   server: ServerHandle,
   clients: ClientGroup,
   stream: TokenStream,

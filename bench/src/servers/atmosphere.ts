@@ -1,4 +1,5 @@
 import { type Broadcaster, createAtmosphere, type Logger } from '@atmosphere/runtime';
+import type { Provider } from '@atmosphere/runtime/spi';
 import { BENCH_PATH, type ServerConfig, type ServerTarget, type TokenStream } from './target.ts';
 import { emitTokens } from './tokens.ts';
 
@@ -25,7 +26,19 @@ export function benchLogger(name: string): Logger & { warnings: number } {
  */
 export async function startAtmosphere(config: ServerConfig): Promise<ServerTarget> {
   // Loaded only when asked for, like an application that installs it.
-  const providers = config.redis ? [(await import('@atmosphere/redis')).redisBackplane(config.redis)] : [];
+  const providers: Provider[] = config.redis
+    ? [(await import('@atmosphere/redis')).redisBackplane(config.redis)]
+    : [];
+  if (config.log) {
+    const { durable } = await import('@atmosphere/durable-sessions');
+    providers.push(
+      ...durable(
+        config.log.store === 'sqlite'
+          ? { sqlite: config.log.file, kinds: ['stream-log'] }
+          : { redis: config.log.url, prefix: config.log.prefix, kinds: ['stream-log'] },
+      ),
+    );
+  }
   const atmosphere = await createAtmosphere({
     providers,
     port: config.sharedPort ?? 0,
@@ -59,6 +72,20 @@ export async function startAtmosphere(config: ServerConfig): Promise<ServerTarge
       });
       session.complete();
       return sentAt;
+    },
+    async readLog(count) {
+      const state = await atmosphere.log.state(BENCH_PATH);
+      if (state === undefined) return { micros: 0, records: 0 };
+      const started = performance.now();
+      let records = 0;
+      let after = Math.max(0, state.last - count);
+      while (records < count) {
+        const read = await atmosphere.log.read(BENCH_PATH, after, { limit: count - records });
+        if (read === undefined || read.records.length === 0) break;
+        records += read.records.length;
+        after = read.records.at(-1)!.seq;
+      }
+      return { micros: (performance.now() - started) * 1000, records };
     },
     close: () => atmosphere.close({ timeoutMs: 2_000 }),
   };

@@ -57,6 +57,10 @@ new Endpoint()
     if (!target.stream) throw new Error(`${config.impl} does not stream tokens`);
     return target.stream(params);
   })
+  .method('readLog', async (params: { count: number }) => {
+    if (!target.readLog) throw new Error(`${config.impl} has no stream log`);
+    return target.readLog(params.count);
+  })
   .method('shutdown', async () => {
     await target.close().catch(() => undefined);
     // Exit on the next turn so the answer leaves first; `process.exit` also writes a --cpu-prof profile.

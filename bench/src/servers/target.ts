@@ -30,6 +30,11 @@ export interface ServerConfig {
    * URL, under `channelPrefix`. Absent = the local backplane.
    */
   redis?: { url: string; channelPrefix: string };
+  /**
+   * Atmosphere: the stream log every broadcast is appended to before it is sent — the runtime's memory log
+   * (absent), SQLite on a fresh file, or Redis at this URL under `prefix` (`@atmosphere/durable-sessions`).
+   */
+  log?: { store: 'sqlite'; file: string } | { store: 'redis'; url: string; prefix: string };
 }
 
 /** Listens on 127.0.0.1 as the config says (a free port, or the run's shared port); resolves with the port. */
@@ -61,6 +66,11 @@ export interface ServerTarget {
    * clock) indexed by its `seq`.
    */
   stream?(frames: TokenStream): Promise<number[]>;
+  /**
+   * Reads the last `count` records of the bench path's stream back from the log, as a resume does: µs for the
+   * read, and how many records came back.
+   */
+  readLog?(count: number): Promise<{ micros: number; records: number }>;
   close(): Promise<void>;
 }
 

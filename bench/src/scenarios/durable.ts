@@ -1,0 +1,186 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ServerConfig } from '../servers/target.ts';
+import type { BenchContext } from './context.ts';
+import { type ClientGroup, type ServerHandle, startClients, startServer, stopRun } from './harness.ts';
+import { goal, percent, ratioOf, type Scenario, type ScenarioReport, WS_CLIENTS } from './scenario.ts';
+import { median, streamOnce, type StreamResult } from './tokens.ts';
+
+/** The stores a token burst is appended to, memory (the runtime's default) first: the baseline. */
+type Store = 'memory' | 'sqlite' | 'redis';
+
+const STORE_LABELS: Record<Store, string> = {
+  memory: 'memory log',
+  sqlite: 'SQLite log',
+  redis: 'Redis log',
+};
+
+/** Frames read back from each store, as a client resuming after 1 000 missed frames makes the server do. */
+const REPLAY_FRAMES = 1_000;
+
+interface StoreRun {
+  store: Store;
+  burst: StreamResult[];
+  framesPerSecond: number;
+  serverCpuPerFrameUs: number;
+  replayMs: number[];
+}
+
+/** True when a Redis answers at `url` (the bench then includes the Redis log; otherwise it says why not). */
+function redisReachable(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: hostname, port: Number(port || 6379) });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * Scenario 7: what durability costs. The token burst of scenario 3 through Atmosphere with each stream log
+ * store — every frame appended to the log before it is sent — and a read of the last 1 000 frames back from
+ * each store, as a client resuming after 1 000 missed frames makes the server do.
+ */
+export const durableScenario: Scenario = {
+  id: 'durable',
+  title: '7. Durability: token burst and replay with each stream log store',
+  async run(context: BenchContext): Promise<ScenarioReport> {
+    const { options } = context;
+    const report: ScenarioReport = { comparisons: [], goals: [], notes: [], profiles: [], data: [] };
+    const folder = mkdtempSync(join(tmpdir(), 'atmosphere-bench-durable-'));
+    const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+    const stores: Store[] = ['memory', 'sqlite'];
+    if (await redisReachable(redisUrl)) stores.push('redis');
+    else report.notes.push(`No Redis answered at ${redisUrl} (REDIS_URL): the Redis log was not measured.`);
+    const configs: Record<Store, ServerConfig> = {
+      memory: { impl: 'atmosphere', heartbeatMs: 30_000 },
+      sqlite: {
+        impl: 'atmosphere',
+        heartbeatMs: 30_000,
+        log: { store: 'sqlite', file: join(folder, 'bench.sqlite') },
+      },
+      redis: {
+        impl: 'atmosphere',
+        heartbeatMs: 30_000,
+        log: { store: 'redis', url: redisUrl, prefix: `atmosphere-bench-${process.pid}-${Date.now()}:` },
+      },
+    };
+    const setups: { store: Store; server: ServerHandle; group: ClientGroup }[] = [];
+    const runs = new Map<Store, StoreRun>();
+    try {
+      for (const store of stores) {
+        const label = `durable-${store}`;
+        const server = await startServer(context, configs[store], label);
+        const group = await startClients(
+          context,
+          server,
+          { impl: WS_CLIENTS.atmosphere, count: 1, processes: 1, payload: 'frames' },
+          label,
+        ).catch(async (error: unknown) => {
+          await stopRun(server, undefined);
+          throw error;
+        });
+        setups.push({ store, server, group });
+        if (group.connected !== 1)
+          throw new Error(`${label}: the client could not connect: ${group.firstError ?? 'unknown'}`);
+        runs.set(store, {
+          store,
+          burst: [],
+          framesPerSecond: 0,
+          serverCpuPerFrameUs: 0,
+          replayMs: [],
+        });
+        // Warm-up (module loading, JIT, the store's first writes), not measured.
+        await streamOnce(server, group, { count: 500, intervalMs: 0 });
+      }
+      // Rounds interleave the stores, so load from elsewhere lands on all alike.
+      for (let round = 0; round < options.tokenRounds; round++) {
+        for (let i = 0; i < setups.length; i++) {
+          const { store, server, group } = setups[(i + round) % setups.length]!;
+          const run = runs.get(store)!;
+          context.log(`durable-${store} round ${round + 1}: ${options.tokenFrames} frames back to back`);
+          const { result } = await streamOnce(server, group, { count: options.tokenFrames, intervalMs: 0 });
+          run.burst.push(result);
+          const read = await server.child.call<{ micros: number; records: number }>('readLog', {
+            count: REPLAY_FRAMES,
+          });
+          if (read.records < Math.min(REPLAY_FRAMES, options.tokenFrames))
+            report.notes.push(
+              `${STORE_LABELS[store]}: the read gave ${read.records} of ${REPLAY_FRAMES} records.`,
+            );
+          run.replayMs.push(read.micros / 1000);
+        }
+      }
+    } finally {
+      for (const { server, group } of setups) await stopRun(server, group);
+      rmSync(folder, { recursive: true, force: true });
+    }
+    const list = stores.map((store) => runs.get(store)!);
+    for (const run of list) {
+      run.framesPerSecond = median(run.burst.map((r) => r.framesPerSecond));
+      run.serverCpuPerFrameUs = median(run.burst.map((r) => r.serverCpuPerFrameUs));
+      const lost = run.burst.filter((r) => r.received < r.frames);
+      if (lost.length > 0)
+        report.notes.push(`${STORE_LABELS[run.store]}: ${lost.length} burst(s) did not arrive whole.`);
+    }
+    const memory = runs.get('memory');
+    report.comparisons.push({
+      title: `Token burst of ${options.tokenFrames} frames to one WebSocket client with each stream log, ${options.tokenRounds} rounds; read of the last ${REPLAY_FRAMES} frames`,
+      columns: list.map((run) => STORE_LABELS[run.store]),
+      baseline: 0,
+      rows: [
+        {
+          metric: 'Burst: frames/s (median of rounds)',
+          unit: 'frames/s',
+          values: list.map((run) => run.framesPerSecond),
+        },
+        {
+          metric: 'Burst: server CPU per frame (append included)',
+          unit: 'µs',
+          values: list.map((run) => run.serverCpuPerFrameUs),
+          digits: 2,
+        },
+        {
+          metric: `Read of ${REPLAY_FRAMES} frames from the store (median)`,
+          unit: 'ms',
+          values: list.map((run) => median(run.replayMs)),
+          digits: 2,
+        },
+      ],
+      notes: [
+        'Atmosphere with `@atmosphere/durable-sessions` providing the stream log (SQLite on a fresh file in the temp folder; Redis at REDIS_URL ' +
+          'under a prefix of its own): every frame is appended before it is sent, appends of one event-loop turn in one transaction (SQLite) ' +
+          'or one pipeline (Redis). The read is `log.read()` in the server process, paged as a resume pages it.',
+      ],
+    });
+    for (const store of ['sqlite', 'redis'] as const) {
+      const run = runs.get(store);
+      if (!run) continue;
+      report.goals.push(
+        goal(
+          `Token burst with the ${STORE_LABELS[store]} ≥ 80 % of the memory log's frames/s`,
+          ratioOf(run.framesPerSecond, memory?.framesPerSecond),
+          0.8,
+          'atLeast',
+          percent,
+        ),
+        goal(
+          `Replay of ${REPLAY_FRAMES} frames from the ${STORE_LABELS[store]} ≤ 50 ms`,
+          median(run.replayMs),
+          50,
+          'atMost',
+          (v) => `${v.toFixed(1)} ms`,
+        ),
+      );
+    }
+    report.data = list;
+    return report;
+  },
+};
