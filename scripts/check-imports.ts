@@ -52,6 +52,14 @@ const RULES: Record<string, PackageRules> = {
   },
   rooms: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   redis: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
+  observability: {
+    packages: ['@atmosphere/protocol', '@atmosphere/runtime'],
+    layers: [
+      ['prometheus-metrics.ts', 'opentelemetry-tracing.ts', 'metrics-handler.ts'],
+      ['metrics-provider.ts', 'tracing-provider.ts'],
+      ['index.ts', 'spi/index.ts', 'testing/**'],
+    ],
+  },
   kafka: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   // ai is an optional peer: the conversation-memory stores implement its SPI.
   'durable-sessions': { packages: ['@atmosphere/protocol', '@atmosphere/runtime', '@atmosphere/ai'] },
