@@ -43,6 +43,7 @@ const RULES: Record<string, PackageRules> = {
     },
     layers: [
       ['spi/*.ts', '!spi/index.ts', 'errors.ts'],
+      ['telemetry/**'],
       ['tools/**', 'memory/**', 'streaming/**'],
       ['structured/**'],
       ['pipeline/**', 'runtimes/**'],
