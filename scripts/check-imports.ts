@@ -23,7 +23,7 @@ const RULES: Record<string, PackageRules> = {
     leaves: { files: ['spi/*.ts', '!spi/index.ts'], may: ['@atmosphere/protocol'] },
     layers: [
       ['util/**', 'spi/*.ts', '!spi/index.ts', 'errors.ts', 'logger.ts', 'version.ts'],
-      ['delivery/**', 'log/**', 'registry/**', 'protocol/**', 'session/**'],
+      ['delivery/**', 'log/**', 'registry/**', 'protocol/**', 'session/**', 'telemetry/**'],
       ['broadcast/**', 'transports/**', 'interceptors/**'],
       ['managed.ts', 'decorators.ts'],
       ['server/**'],
@@ -43,6 +43,7 @@ const RULES: Record<string, PackageRules> = {
     },
     layers: [
       ['spi/*.ts', '!spi/index.ts', 'errors.ts'],
+      ['telemetry/**'],
       ['tools/**', 'memory/**', 'streaming/**'],
       ['structured/**'],
       ['pipeline/**', 'runtimes/**'],
@@ -52,6 +53,14 @@ const RULES: Record<string, PackageRules> = {
   },
   rooms: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   redis: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
+  observability: {
+    packages: ['@atmosphere/protocol', '@atmosphere/runtime'],
+    layers: [
+      ['prometheus-metrics.ts', 'opentelemetry-tracing.ts', 'metrics-handler.ts'],
+      ['metrics-provider.ts', 'tracing-provider.ts'],
+      ['index.ts', 'spi/index.ts', 'testing/**'],
+    ],
+  },
   kafka: { packages: ['@atmosphere/protocol', '@atmosphere/runtime'] },
   // ai is an optional peer: the conversation-memory stores implement its SPI.
   'durable-sessions': { packages: ['@atmosphere/protocol', '@atmosphere/runtime', '@atmosphere/ai'] },

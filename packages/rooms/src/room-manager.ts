@@ -114,6 +114,7 @@ export class RoomManager {
         if (this.#rooms.get(room.name) === room) this.#rooms.delete(room.name);
       },
     };
+    this.#observe();
     this.#protocol = new RoomProtocol({
       logger: this.logger,
       limits,
@@ -203,6 +204,26 @@ export class RoomManager {
    * Unmounts the paths, destroys every room and stops watching connections (they stay open). The manager
    * cannot be used afterwards; `RoomManager.for()` then makes a new one. Idempotent.
    */
+  /** The rooms' gauges on the selected `metrics` provider, read at scrape time (no per-room label). */
+  #observe(): void {
+    const metrics = this.atmosphere.provider('metrics');
+    if (metrics === undefined || !metrics.enabled) return;
+    metrics.gauge({
+      name: 'atmosphere_rooms_active',
+      help: 'Rooms on this node.',
+      collect: (set) => set(this.#rooms.size),
+    });
+    metrics.gauge({
+      name: 'atmosphere_room_members',
+      help: 'Members of the rooms on this node (virtual members included; a member of two rooms counts twice).',
+      collect: (set) => {
+        let members = 0;
+        for (const room of this.#rooms.values()) members += room.size;
+        set(members);
+      },
+    });
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -40,6 +40,9 @@ import type { KindSelection, ProviderKind, ProviderKinds } from './spi/provider.
 import type { AtmosphereResource } from './spi/resource.ts';
 import type { SessionStore } from './spi/session-store.ts';
 import type { StreamLog } from './spi/stream-log.ts';
+import type { AtmosphereMetrics } from './spi/metrics.ts';
+import type { AtmosphereTracing } from './spi/tracing.ts';
+import { RuntimeTelemetry } from './telemetry/runtime-telemetry.ts';
 import { sendText } from './transports/http.ts';
 import { VERSION } from './version.ts';
 
@@ -112,8 +115,16 @@ export class Atmosphere {
     const graceMs = options.reconnectGraceMs ?? this.#cache.limits.clientTtlMs;
     this.#guard = new RequestGuard(options, () => this.address());
     const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
-    this.broadcasters = new BroadcasterFactory(this.logger, backplane, this.#log, (id) =>
-      this.#core.resources.get(id),
+    const telemetry = new RuntimeTelemetry(
+      providers.instances.get('metrics') as AtmosphereMetrics | undefined,
+      providers.instances.get('tracing') as AtmosphereTracing | undefined,
+    );
+    this.broadcasters = new BroadcasterFactory(
+      this.logger,
+      backplane,
+      this.#log,
+      (id) => this.#core.resources.get(id),
+      telemetry,
     );
     this.interceptors = [
       protocolInterceptor(),
@@ -135,6 +146,21 @@ export class Atmosphere {
       maxMessageBytes,
       graceMs,
       sessions: providers.instances.get('session-store') as SessionStore | undefined,
+      telemetry,
+    });
+    telemetry.observe({
+      connectionsByTransport: () => {
+        const counts = new Map<string, number>();
+        for (const resource of this.#core.resources.values())
+          if (resource.state === 'connected')
+            counts.set(resource.transport, (counts.get(resource.transport) ?? 0) + 1);
+        return counts;
+      },
+      broadcasters: () => this.broadcasters.size,
+      queuedMessages: () => {
+        const stats = this.#cache.stats();
+        return stats.pending + stats.unconfirmed;
+      },
     });
     this.#http = new HttpServing(this.#core, this.#guard);
     this.#upgrade = new UpgradeServing(this.#core, {

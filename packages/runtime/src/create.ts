@@ -4,6 +4,8 @@ import { Atmosphere } from './atmosphere.ts';
 import { LocalBackplane } from './broadcast/local-backplane.ts';
 import { MemoryStreamLog } from './log/memory-stream-log.ts';
 import { MemorySessionStore } from './session/memory-session-store.ts';
+import { NO_METRICS } from './spi/metrics.ts';
+import { NO_TRACING } from './spi/tracing.ts';
 import { AtmosphereError } from './errors.ts';
 import { consoleLogger } from './logger.ts';
 import type { AtmosphereOptions } from './options.ts';
@@ -38,6 +40,8 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
     'broadcaster-backplane',
     'stream-log',
     'session-store',
+    'metrics',
+    'tracing',
     ...registry.kinds(),
     ...explicit.map((p) => p.kind),
   ]);
@@ -138,6 +142,21 @@ function builtinProviders(options: AtmosphereOptions): Provider[] {
       priority: 0,
       isAvailable: () => true,
       create: () => new MemorySessionStore(options.sessions),
+    },
+    {
+      // Records nothing: instrumented code checks `enabled` and skips every measurement.
+      kind: 'metrics',
+      name: 'none',
+      priority: 0,
+      isAvailable: () => true,
+      create: () => NO_METRICS,
+    },
+    {
+      kind: 'tracing',
+      name: 'none',
+      priority: 0,
+      isAvailable: () => true,
+      create: () => NO_TRACING,
     },
   ];
 }

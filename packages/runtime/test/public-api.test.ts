@@ -39,6 +39,8 @@ describe('@atmosphere/runtime public API', () => {
       'LocalBackplane',
       'MemorySessionStore',
       'MemoryStreamLog',
+      'NO_METRICS',
+      'NO_TRACING',
       'ProviderRegistry',
       'SESSION_TOKEN_PATTERN',
       'WarningThrottle',

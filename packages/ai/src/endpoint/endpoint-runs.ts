@@ -15,6 +15,7 @@ import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import { AudienceSink } from '../streaming/frame-sink.ts';
 import { RunRegistry, type StoredRun } from '../streaming/run-registry.ts';
+import { AiTelemetry } from '../telemetry/ai-telemetry.ts';
 import { FrameStreamingSession } from '../streaming/streaming-session.ts';
 import {
   type StructuredOutput,
@@ -446,6 +447,7 @@ export class EndpointRuns {
       maxToolRounds: options.maxToolRounds ?? 5,
       onRequest: (request) => (run.request = request),
       logger: this.#logger,
+      telemetry: AiTelemetry.of(this.#atmosphere),
     });
   }
 

@@ -4,6 +4,7 @@ import type { ChatMessage } from '../spi/chat.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
 import type { ApprovalRegistry } from '../tools/approvals.ts';
 import type { Tool } from '../tools/tool.ts';
+import type { AiTelemetry } from '../telemetry/ai-telemetry.ts';
 import { ToolRunner } from '../tools/tool-runner.ts';
 
 /** What {@link createAgentContext} takes. */
@@ -25,6 +26,8 @@ export interface AgentContextInput {
   readonly mayAnswer?: (resourceId: string) => boolean;
   readonly approvalTimeoutMs?: number;
   readonly logger?: Logger;
+  /** Where tool calls are counted and traced; absent = nowhere. */
+  readonly telemetry?: AiTelemetry;
 }
 
 /** Builds an {@link AgentContext} (the pipeline does; so do tests and code that drives a runtime directly). */
@@ -41,6 +44,7 @@ export function createAgentContext(input: AgentContextInput): AgentContext {
     ...(input.approvalTimeoutMs === undefined ? {} : { approvalTimeoutMs: input.approvalTimeoutMs }),
     ...(input.conversationId === undefined ? {} : { conversationId: input.conversationId }),
     ...(input.logger ? { logger: input.logger } : {}),
+    ...(input.telemetry ? { telemetry: input.telemetry } : {}),
   });
   return {
     message: input.message,

@@ -12,6 +12,8 @@ export class PipelineSession implements StreamingSession {
   readonly #target: StreamingSession;
   readonly #capture: StructuredCapture | undefined;
   #text = '';
+  /** `performance.now()` of the first text (0: none yet), for the time-to-first-token measure. */
+  #firstTextAt = 0;
   #usage: TokenUsage | undefined;
   #ended:
     { status: 'complete'; summary: string | undefined } | { status: 'error'; error: unknown } | undefined;
@@ -50,6 +52,11 @@ export class PipelineSession implements StreamingSession {
     return this.#text;
   }
 
+  /** `performance.now()` when the first text was sent, or 0. */
+  get firstTextAt(): number {
+    return this.#firstTextAt;
+  }
+
   get totalUsage(): TokenUsage | undefined {
     return this.#usage;
   }
@@ -62,6 +69,7 @@ export class PipelineSession implements StreamingSession {
 
   send(text: string): void {
     if (this.closed || text.length === 0) return;
+    if (this.#firstTextAt === 0) this.#firstTextAt = performance.now();
     this.#text += text;
     this.#target.send(text);
     this.#capture?.push(text);

@@ -4,6 +4,7 @@ import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ChatMessage } from '../spi/chat.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
+import type { AiTelemetry, RunMeasure } from '../telemetry/ai-telemetry.ts';
 import {
   StructuredCapture,
   type StructuredOutput,
@@ -48,6 +49,8 @@ export interface RunAgentOptions {
   /** Called with the request once interceptors ran (the endpoint keeps it for `onDisconnect`). */
   readonly onRequest?: (request: AiRequest) => void;
   readonly logger?: Logger;
+  /** Where the run is measured and traced (`AiTelemetry.of(atmosphere)`); absent = nowhere. */
+  readonly telemetry?: AiTelemetry;
 }
 
 /**
@@ -73,6 +76,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
   };
   let view: PipelineSession | undefined;
   let response: AiResponse;
+  let measure: RunMeasure | undefined;
   try {
     const memory = options.memory;
     if (memory && options.conversationId !== undefined) {
@@ -90,6 +94,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
       if (changed) request = changed;
     }
     options.onRequest?.(request);
+    measure = options.telemetry?.startRun(options.runtime.name, request.model, options.resource?.id);
     const structured = request.structuredOutput;
     const capture = structured ? new StructuredCapture(structured, session) : undefined;
     view = new PipelineSession(session, capture);
@@ -117,11 +122,15 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
       metadata: request.metadata,
       mayAnswer: options.mayAnswer ?? (() => true),
       logger,
+      ...(options.telemetry ? { telemetry: options.telemetry } : {}),
       ...(options.approvals ? { approvals: options.approvals } : {}),
       ...(options.approvalTimeoutMs === undefined ? {} : { approvalTimeoutMs: options.approvalTimeoutMs }),
     });
     try {
-      await options.runtime.execute(agentContext, view, session.signal);
+      const pipelineView = view;
+      await (measure === undefined
+        ? options.runtime.execute(agentContext, view, session.signal)
+        : measure.within(() => options.runtime.execute(agentContext, pipelineView, session.signal)));
     } catch (error) {
       view.error(error);
     }
@@ -152,6 +161,11 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
     session.error(error);
     response = failed(view, error);
   }
+  measure?.end(
+    view?.firstTextAt ?? 0,
+    response.usage,
+    response.status === 'error' ? (response.error ?? new Error('The run failed.')) : undefined,
+  );
   for (let i = interceptors.length - 1; i >= 0; i--) {
     const interceptor = interceptors[i]!;
     if (!interceptor.postProcess) continue;

@@ -29,6 +29,7 @@ import { roomMessageText } from './message-text.ts';
 import { RoomFrameSink } from './room-frame-sink.ts';
 import { addSeat, removeSeat, type RoomQuestion, type RoomSeat, type SeatOwner } from './room-seat.ts';
 import { RoomTranscript } from './room-transcript.ts';
+import { AiTelemetry } from '../telemetry/ai-telemetry.ts';
 
 /** Metadata key of the first frame of every answer: the question it answers (`{ from, id? }`). */
 export const REPLY_TO_METADATA_KEY = 'room.replyTo';
@@ -321,6 +322,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
         },
         ...(this.#options.maxToolRounds === undefined ? {} : { maxToolRounds: this.#options.maxToolRounds }),
         logger,
+        telemetry: AiTelemetry.of(context.room.atmosphere),
       });
     } catch (error) {
       // runAgent never throws; this is a failure around it (a runtime that could not be made).

@@ -1,6 +1,7 @@
 import { type Logger, silentLogger } from '@atmosphere/runtime';
 import type { StreamingSession } from '../spi/streaming-session.ts';
 import type { Tool, ToolCallRequest, ToolOutcome } from '../spi/tool.ts';
+import type { AiTelemetry } from '../telemetry/ai-telemetry.ts';
 import type { ApprovalDecision, ApprovalRegistry } from './approvals.ts';
 import { formatIssues } from './json-schema.ts';
 
@@ -17,6 +18,8 @@ export interface ToolRunnerOptions {
   readonly approvalTimeoutMs?: number;
   readonly conversationId?: string;
   readonly logger?: Logger;
+  /** Where tool calls are counted and traced; absent = nowhere. */
+  readonly telemetry?: AiTelemetry;
 }
 
 const DECISION_TEXT: Record<Exclude<ApprovalDecision, { approved: true }>['reason'], string> = {
@@ -111,14 +114,15 @@ export class ToolRunner {
       data: { toolName: tool.name, arguments: asRecord(args), toolCallId: call.id },
     });
     let result: unknown;
+    const measure = this.#options.telemetry?.startTool(tool.name, call.id);
     try {
-      result = await tool.execute(args, {
-        toolCallId: call.id,
-        signal,
-        session,
-        conversationId: this.#options.conversationId,
-      });
+      const context = { toolCallId: call.id, signal, session, conversationId: this.#options.conversationId };
+      result = await (measure === undefined
+        ? tool.execute(args, context)
+        : measure.within(() => tool.execute(args, context)));
+      measure?.end();
     } catch (error) {
+      measure?.end(error);
       this.#logger.debug(`tool ${tool.name} failed`, { error });
       return this.#fail(
         call,

@@ -6,6 +6,8 @@ import type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from
 import type { Logger } from '../spi/logger.ts';
 import type { AtmosphereResource, Subscription } from '../spi/resource.ts';
 import type { LogEntry, StreamLog, StreamPosition } from '../spi/stream-log.ts';
+import type { TraceSpan } from '../spi/tracing.ts';
+import type { RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
 
 export interface BroadcasterOptions {
   /** Destroy the broadcaster when its last resource leaves. Default false (true for path-template channels). */
@@ -23,6 +25,8 @@ export interface BroadcastOptions {
 /** What a broadcaster needs from its factory. */
 export interface BroadcasterHost {
   readonly logger: Logger;
+  /** The selected metrics and tracing providers' instruments. */
+  readonly telemetry: RuntimeTelemetry;
   readonly backplane: BroadcasterBackplane;
   /** Where every delivered message gets its position before it reaches a socket. */
   readonly log: StreamLog;
@@ -191,11 +195,20 @@ export class Broadcaster implements Subscription {
         // addressed messages.
         const targets: readonly string[] = [to.id];
         const message = new EncodedMessage(payload, this.id);
+        const telemetry = this.#host.telemetry;
+        const started = telemetry.metricsOn ? performance.now() : 0;
         const position = this.#log.append(this.id, [{ payload, targets }]);
         if (isPromise<StreamPosition>(position))
-          return this.#track(position.then((at) => this.#placed(message, at, targets, undefined)));
+          return this.#track(
+            position.then((at) => this.#placed(message, at, targets, undefined, started, undefined)),
+          );
         message.position = position;
         to.deliver(message);
+        if (telemetry.metricsOn) {
+          telemetry.broadcasts.add();
+          telemetry.delivered.add();
+          telemetry.broadcastSeconds.observe((performance.now() - started) / 1000);
+        }
         return RESOLVED;
       }
       targets = targetIds(to);
@@ -330,20 +343,28 @@ export class Broadcaster implements Subscription {
   ): void | Promise<void> {
     if (this.#destroyed) return;
     const message = new EncodedMessage(payload, this.id);
+    const telemetry = this.#host.telemetry;
+    const started = telemetry.metricsOn ? performance.now() : 0;
+    const span = telemetry.tracingOn
+      ? telemetry.tracing.startSpan('atmosphere.broadcast', {
+          'atmosphere.broadcaster': this.id,
+          'atmosphere.action': 'broadcast',
+        })
+      : undefined;
     let position: StreamPosition | Promise<StreamPosition>;
     try {
       position = this.#log.append(this.id, [logEntry(payload, targets, exclude)]);
     } catch (error) {
-      throw this.#logFailed(error);
+      throw this.#logFailed(error, span);
     }
     if (isPromise<StreamPosition>(position))
       return position.then(
-        (at) => this.#placed(message, at, targets, exclude),
+        (at) => this.#placed(message, at, targets, exclude, started, span),
         (error: unknown) => {
-          throw this.#logFailed(error);
+          throw this.#logFailed(error, span);
         },
       );
-    this.#placed(message, position, targets, exclude);
+    this.#placed(message, position, targets, exclude, started, span);
   }
 
   /** Relays and delivers a message the log has placed. */
@@ -352,20 +373,41 @@ export class Broadcaster implements Subscription {
     position: StreamPosition,
     targets: readonly string[] | undefined,
     exclude: string | undefined,
+    started: number,
+    span: TraceSpan | undefined,
   ): void {
     message.position = position;
     const backplane = this.#relay;
+    const telemetry = this.#host.telemetry;
     if (backplane !== undefined) {
       const envelope: BackplaneMessage = { broadcaster: this.id, payload: message.payload };
       if (targets) envelope.targets = targets;
       if (exclude !== undefined) envelope.exclude = exclude;
       if (this.#log.shared) envelope.position = position;
+      if (span !== undefined) {
+        const trace = telemetry.tracing.inject(span);
+        if (trace !== undefined) envelope.trace = trace;
+      }
       backplane.publish(envelope);
+      if (telemetry.metricsOn) telemetry.relayedOut.add();
     }
-    this.deliverLocal(message, targets, exclude);
+    const delivered = this.deliverLocal(message, targets, exclude);
+    if (telemetry.metricsOn) {
+      telemetry.broadcasts.add();
+      telemetry.delivered.add(delivered);
+      telemetry.broadcastSeconds.observe((performance.now() - started) / 1000);
+    }
+    if (span !== undefined) {
+      span.setAttribute('atmosphere.fanout', delivered);
+      span.end();
+    }
   }
 
-  #logFailed(error: unknown): AtmosphereError {
+  #logFailed(error: unknown, span?: TraceSpan): AtmosphereError {
+    if (span !== undefined) {
+      span.recordError(error);
+      span.end();
+    }
     this.#host.logger.error(
       `broadcaster ${this.id}: the stream log ${this.#log.name} failed; the message was not delivered`,
       {
@@ -379,19 +421,30 @@ export class Broadcaster implements Subscription {
     );
   }
 
-  /** @internal Delivers an already-filtered message to this node's recipients. */
+  /** @internal Delivers an already-filtered message to this node's recipients; returns how many. */
   deliverLocal(
     message: EncodedMessage,
     targets: readonly string[] | undefined,
     exclude: string | undefined,
-  ): void {
+  ): number {
+    let delivered = 0;
     if (targets !== undefined) {
-      for (const id of targets) (this.#resources.get(id) ?? this.#host.resource(id))?.deliver(message);
-      return;
+      for (const id of targets) {
+        const resource = this.#resources.get(id) ?? this.#host.resource(id);
+        if (resource !== undefined) {
+          resource.deliver(message);
+          delivered++;
+        }
+      }
+      return delivered;
     }
     for (const resource of this.#resources.values()) {
-      if (resource.id !== exclude) resource.deliver(message);
+      if (resource.id !== exclude) {
+        resource.deliver(message);
+        delivered++;
+      }
     }
+    return delivered;
   }
 
   /** Unsubscribes everyone and refuses further broadcasts. Resources stay open. */

@@ -3,6 +3,7 @@ import type { ClientResource } from '../delivery/resource.ts';
 import type { BackplaneMessage, BroadcasterBackplane } from '../spi/backplane.ts';
 import type { Logger } from '../spi/logger.ts';
 import type { StreamLog, StreamPosition } from '../spi/stream-log.ts';
+import { NO_TELEMETRY, type RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
 import { Broadcaster, type BroadcasterHost, type BroadcasterOptions } from './broadcaster.ts';
 
 /**
@@ -12,15 +13,19 @@ export class BroadcasterFactory {
   readonly #broadcasters = new Map<string, Broadcaster>();
   readonly #host: BroadcasterHost;
   readonly #resource: (id: string) => ClientResource | undefined;
+  readonly #telemetry: RuntimeTelemetry;
 
   constructor(
     logger: Logger,
     backplane: BroadcasterBackplane,
     log: StreamLog,
     resource: (id: string) => ClientResource | undefined,
+    telemetry: RuntimeTelemetry = NO_TELEMETRY,
   ) {
     this.#resource = resource;
+    this.#telemetry = telemetry;
     this.#host = {
+      telemetry,
       logger,
       backplane,
       log,
@@ -45,6 +50,11 @@ export class BroadcasterFactory {
   /** The broadcaster with this id, if it exists. */
   find(id: string): Broadcaster | undefined {
     return this.#broadcasters.get(id);
+  }
+
+  /** How many broadcasters exist on this node. */
+  get size(): number {
+    return this.#broadcasters.size;
   }
 
   all(): Broadcaster[] {
@@ -116,15 +126,50 @@ export class BroadcasterFactory {
   readonly #remoteTail = new Map<string, Promise<void>>();
 
   #deliverRemote(message: BackplaneMessage, position: StreamPosition | undefined): void {
+    const telemetry = this.#telemetry;
+    if (!telemetry.tracingOn) {
+      const delivered = this.#deliverRemoteNow(message, position);
+      if (telemetry.metricsOn) {
+        telemetry.relayedIn.add();
+        telemetry.delivered.add(delivered);
+      }
+      return;
+    }
+    // The relay's span continues the trace of the broadcast on the node that published it.
+    const span = telemetry.tracing.startSpan(
+      'atmosphere.backplane.relay',
+      { 'atmosphere.broadcaster': message.broadcaster, 'atmosphere.action': 'relay' },
+      message.trace,
+    );
+    try {
+      const delivered = this.#deliverRemoteNow(message, position);
+      span.setAttribute('atmosphere.fanout', delivered);
+      if (telemetry.metricsOn) {
+        telemetry.relayedIn.add();
+        telemetry.delivered.add(delivered);
+      }
+    } finally {
+      span.end();
+    }
+  }
+
+  /** Delivers a relayed message to this node's recipients; returns how many. */
+  #deliverRemoteNow(message: BackplaneMessage, position: StreamPosition | undefined): number {
     const outbound = new EncodedMessage(message.payload, message.broadcaster);
     outbound.position = position;
     const broadcaster = this.#broadcasters.get(message.broadcaster);
-    if (broadcaster) {
-      broadcaster.deliverLocal(outbound, message.targets, message.exclude);
-      return;
-    }
+    if (broadcaster) return broadcaster.deliverLocal(outbound, message.targets, message.exclude);
     // No local channel: only addressed messages can still have a recipient here.
-    if (message.targets) for (const id of message.targets) this.#resource(id)?.deliver(outbound);
+    let delivered = 0;
+    if (message.targets)
+      for (const id of message.targets) {
+        const resource = this.#resource(id);
+        if (resource !== undefined) {
+          resource.deliver(outbound);
+          delivered++;
+        }
+      }
+    return delivered;
   }
 
   destroyAll(): void {

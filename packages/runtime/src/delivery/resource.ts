@@ -1,6 +1,7 @@
 import type { TransportName } from '@atmosphere/protocol';
 import { AtmosphereError } from '../errors.ts';
 import type { Logger } from '../spi/logger.ts';
+import type { RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
 import type { ProtocolRequest } from '../spi/request.ts';
 import type {
   AtmosphereResource,
@@ -20,6 +21,8 @@ export type OutboundHook = (message: EncodedMessage, resource: ClientResource) =
 /** What a resource needs from the runtime that owns it. */
 export interface ResourceHost {
   readonly logger: Logger;
+  /** The selected metrics and tracing providers' instruments. */
+  readonly telemetry: RuntimeTelemetry;
   /** Outbound interceptor hooks, in the order they run (last interceptor first); empty for none. */
   readonly outbound: readonly OutboundHook[];
   /** Called once when the resource closes for good, before `disconnect` listeners run. */
@@ -203,6 +206,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
           this.settings.maxPendingBytes + queue.replayAllowance
       ) {
         const policy = this.settings.backpressurePolicy;
+        if (this.#host.telemetry.metricsOn) this.#host.telemetry.backpressure(policy);
         if (policy === 'drop-newest') {
           queue.dropped++;
           this.#emit('drop', policy);
@@ -276,8 +280,20 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     const resent = this.#queue.rewind(request.received);
     // What waits for the client now is its backlog: it may catch up on all of it (see the byte bound).
     this.#queue.replayAllowance = this.#queue.pendingBytes;
-    if (resent > 0)
+    if (resent > 0) {
       this.#host.logger.debug(`resource ${this.id}: resending ${resent} unconfirmed message(s)`);
+      const telemetry = this.#host.telemetry;
+      if (telemetry.metricsOn) telemetry.replayed.add(resent);
+      if (telemetry.tracingOn)
+        telemetry.tracing
+          .startSpan('atmosphere.replay', {
+            'atmosphere.resource.uuid': this.id,
+            'atmosphere.transport': connection.transport,
+            'atmosphere.action': 'replay',
+            'atmosphere.replay.count': resent,
+          })
+          .end();
+    }
     connection.bind(this);
     this.awaySince = 0;
     if (wasAway && connection.transport !== 'long-polling' && connection.transport !== 'polling')

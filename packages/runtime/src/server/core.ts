@@ -11,6 +11,8 @@ import type { ProtocolRequest } from '../spi/request.ts';
 import type { DisconnectReason } from '../spi/resource.ts';
 import type { SessionStore } from '../spi/session-store.ts';
 import type { StreamLog } from '../spi/stream-log.ts';
+import type { TraceSpan } from '../spi/tracing.ts';
+import { NO_TELEMETRY, type RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
 import { bindSession, type SessionBinding, sessionFrame } from '../session/session-binding.ts';
 import { Inbound, type InboundHost } from './inbound.ts';
 import { PathTable } from './path-template.ts';
@@ -30,6 +32,8 @@ export interface CoreParts {
   graceMs: number;
   /** Where durable sessions are kept (the `session-store` provider); absent = no sessions. */
   sessions?: SessionStore | undefined;
+  /** The selected metrics and tracing providers' instruments; absent = none. */
+  telemetry?: RuntimeTelemetry;
 }
 
 /**
@@ -56,6 +60,9 @@ export class ServerCore implements ResourceHost, InboundHost {
   /** Set when the shutdown begins: new connections are refused (503). */
   closing = false;
   readonly sessions: SessionStore | undefined;
+  readonly telemetry: RuntimeTelemetry;
+  /** The connect span of each connecting request, while tracing is on, until `afterConnect` ends it. */
+  readonly #connectSpans = new WeakMap<ProtocolRequest, TraceSpan>();
   readonly #routeCache = new Map<string, Route | null>();
   /** Sessions bound while connecting, until `afterConnect` hands them to their resource. */
   readonly #bindings = new WeakMap<ProtocolRequest, SessionBinding>();
@@ -71,6 +78,7 @@ export class ServerCore implements ResourceHost, InboundHost {
     this.maxMessageBytes = parts.maxMessageBytes;
     this.graceMs = parts.graceMs;
     this.sessions = parts.sessions;
+    this.telemetry = parts.telemetry ?? NO_TELEMETRY;
     this.outbound = parts.interceptors
       .filter((interceptor) => interceptor.onOutbound !== undefined)
       .reverse()
@@ -145,11 +153,44 @@ export class ServerCore implements ResourceHost, InboundHost {
       principal: undefined,
       authenticateFirstMessage: undefined,
     };
+    if (this.telemetry.tracingOn) return this.#tracedConnect(protocol, context, raw, existing);
     const pending = runConnect(this.interceptors, context);
     if (pending !== undefined)
       return pending.then(() => this.#bind(protocol, raw, existing)).then(() => context);
     const binding = this.#bind(protocol, raw, existing);
     return binding === undefined ? context : binding.then(() => context);
+  }
+
+  /** `connect` with a span, from the request to the end of `afterConnect` (or the refusal). */
+  #tracedConnect(
+    protocol: ProtocolRequest,
+    context: ConnectContext,
+    raw: IncomingMessage,
+    existing: ClientResource | undefined,
+  ): ConnectContext | Promise<ConnectContext> {
+    const span = this.telemetry.tracing.startSpan('atmosphere.connect', {
+      'atmosphere.resource.uuid': protocol.trackingId,
+      'atmosphere.transport': protocol.transport,
+      'atmosphere.action': context.reconnect ? 'reconnect' : 'connect',
+    });
+    const refused = (error: unknown): never => {
+      span.recordError(error);
+      span.end();
+      throw error;
+    };
+    let result: void | Promise<void>;
+    try {
+      const pending = runConnect(this.interceptors, context);
+      result =
+        pending !== undefined
+          ? pending.then(() => this.#bind(protocol, raw, existing))
+          : this.#bind(protocol, raw, existing);
+    } catch (error) {
+      return refused(error);
+    }
+    this.#connectSpans.set(protocol, span);
+    if (result === undefined) return context;
+    return result.then(() => context, refused);
   }
 
   /**
@@ -205,6 +246,7 @@ export class ServerCore implements ResourceHost, InboundHost {
       this.cache.queue(protocol.trackingId),
       this,
     );
+    if (this.telemetry.metricsOn) this.telemetry.connected(protocol.transport);
     resource.principal = context.principal;
     this.resources.set(resource.id, resource);
     return resource;
@@ -212,6 +254,13 @@ export class ServerCore implements ResourceHost, InboundHost {
 
   /** Subscribes a new resource and runs `onReady` (which may write: after the handshake, before replays). */
   afterConnect(resource: ServedResource, route: Route, isNew: boolean): void {
+    if (this.telemetry.tracingOn) {
+      const span = this.#connectSpans.get(resource.request);
+      if (span !== undefined) {
+        this.#connectSpans.delete(resource.request);
+        span.end();
+      }
+    }
     const binding = this.#bindings.get(resource.request);
     if (binding !== undefined) {
       this.#bindings.delete(resource.request);

@@ -4,12 +4,14 @@ import { runInbound } from '../interceptors/chain.ts';
 import type { ManagedContext } from '../managed.ts';
 import type { AtmosphereInterceptor, InboundPayload } from '../spi/interceptor.ts';
 import type { Logger } from '../spi/logger.ts';
+import type { RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
 import type { PathTable } from './path-template.ts';
 import type { ManagedServiceImpl, Route, ServedResource } from './served-resource.ts';
 
 /** What inbound handling needs from the server. */
 export interface InboundHost {
   readonly logger: Logger;
+  readonly telemetry: RuntimeTelemetry;
   readonly interceptors: readonly AtmosphereInterceptor[];
   readonly routes: PathTable<ManagedServiceImpl>;
   /** Work the shutdown waits for (handlers still running). */
@@ -142,12 +144,55 @@ export class Inbound {
       decoded = parseJson(text, service.options.maxJsonDepth);
     }
     const context = this.#host.context(resource, service);
+    if (this.#host.telemetry.tracingOn) {
+      this.#tracedDispatch(resource, handler, decoded, context);
+      return;
+    }
     let result: unknown;
     try {
       result = handler.onMessage(decoded, resource, context);
     } catch (error) {
       throw handlerFailed(error);
     }
+    this.#handled(resource, result, context);
+  }
+
+  /** `onMessage` inside an inbound-message span: what it starts (an AI run, broadcasts) are its children. */
+  #tracedDispatch(
+    resource: ServedResource,
+    handler: ManagedServiceImpl['hooks'],
+    decoded: unknown,
+    context: ManagedContext,
+  ): void {
+    const tracing = this.#host.telemetry.tracing;
+    const span = tracing.startSpan('atmosphere.message', {
+      'atmosphere.resource.uuid': resource.id,
+      'atmosphere.transport': resource.transport,
+      'atmosphere.action': 'message',
+      'atmosphere.broadcaster': resource.path,
+    });
+    let result: unknown;
+    try {
+      result = tracing.within(span, () => handler.onMessage?.(decoded, resource, context));
+    } catch (error) {
+      span.recordError(error);
+      span.end();
+      throw handlerFailed(error);
+    }
+    if (result instanceof Promise) {
+      void result.then(
+        () => span.end(),
+        (error: unknown) => {
+          span.recordError(error);
+          span.end();
+        },
+      );
+    } else span.end();
+    this.#handled(resource, result, context);
+  }
+
+  /** What `onMessage` returned: a value (or a promise of one) is broadcast. */
+  #handled(resource: ServedResource, result: unknown, context: ManagedContext): void {
     // The next message of this client does not wait for an async handler (it may be the answer the handler
     // waits for, such as a tool approval); handlers still start in arrival order.
     if (result instanceof Promise) {

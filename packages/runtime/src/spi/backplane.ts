@@ -1,4 +1,5 @@
 import type { StreamPosition } from '@atmosphere/protocol';
+import type { TraceCarrier } from './tracing.ts';
 
 /** A message relayed between nodes: already filtered, with its recipients when it is addressed. */
 export interface BackplaneMessage {
@@ -14,6 +15,11 @@ export interface BackplaneMessage {
    * jump fills the gap from the log before delivering anything newer. Backplanes carry it unchanged.
    */
   position?: StreamPosition;
+  /**
+   * The trace context of the broadcast that published it, when tracing is on and the span is recorded: the
+   * receiving node's delivery span joins the same trace. Backplanes that can carry it do; it is optional.
+   */
+  trace?: TraceCarrier;
 }
 
 /**

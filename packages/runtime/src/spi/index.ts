@@ -27,6 +27,25 @@ export type { AtmosphereInterceptor, ConnectContext, InboundPayload } from './in
 export type { Logger, LogLevel } from './logger.ts';
 export type { OutboundMessage } from './message.ts';
 export {
+  type AtmosphereMetrics,
+  type BoundCounter,
+  type BoundHistogram,
+  type GaugeSpec,
+  type HistogramSpec,
+  type MetricCounter,
+  type MetricHistogram,
+  type MetricSpec,
+  NO_METRICS,
+} from './metrics.ts';
+export {
+  type AtmosphereTracing,
+  NO_TRACING,
+  type SpanAttributes,
+  type SpanAttributeValue,
+  type TraceCarrier,
+  type TraceSpan,
+} from './tracing.ts';
+export {
   type Availability,
   type CandidateStatus,
   defineProvider,

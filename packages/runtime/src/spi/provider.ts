@@ -1,7 +1,9 @@
 import type { BroadcasterBackplane } from './backplane.ts';
 import type { Logger } from './logger.ts';
+import type { AtmosphereMetrics } from './metrics.ts';
 import type { SessionStore } from './session-store.ts';
 import type { StreamLog } from './stream-log.ts';
+import type { AtmosphereTracing } from './tracing.ts';
 
 /**
  * What each provider kind creates. Packages add their kinds by declaration merging:
@@ -11,6 +13,8 @@ export interface ProviderKinds {
   'broadcaster-backplane': BroadcasterBackplane;
   'stream-log': StreamLog;
   'session-store': SessionStore;
+  metrics: AtmosphereMetrics;
+  tracing: AtmosphereTracing;
 }
 
 /** A kind of provider: a key of {@link ProviderKinds}. */

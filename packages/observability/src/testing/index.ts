@@ -1,0 +1,10 @@
+/**
+ * `@atmosphere/observability/testing`: the contract suite of the runtime's `metrics` kind, the subject that runs
+ * it against a `prom-client` registry, and readers of a registry's samples for application tests.
+ */
+export {
+  metricsContract,
+  type MetricsContractOptions,
+  type MetricsContractSubject,
+} from './metrics-contract.ts';
+export { histogramSample, prometheusSubject, sampleValue } from './prometheus-subject.ts';

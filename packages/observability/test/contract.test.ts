@@ -1,0 +1,5 @@
+import { Registry } from 'prom-client';
+import { metricsContract } from '../src/testing/metrics-contract.ts';
+import { prometheusSubject } from '../src/testing/prometheus-subject.ts';
+
+metricsContract('prom-client', { create: () => prometheusSubject(new Registry()) });

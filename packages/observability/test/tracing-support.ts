@@ -1,0 +1,40 @@
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+
+/** A tracer provider that keeps every ended span in memory, with the Node context manager registered. */
+export function inMemoryTracing(): {
+  exporter: InMemorySpanExporter;
+  provider: BasicTracerProvider;
+  close(): Promise<void>;
+} {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const manager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(manager);
+  return {
+    exporter,
+    provider,
+    async close() {
+      await provider.shutdown();
+      manager.disable();
+      context.disable();
+      trace.disable();
+    },
+  };
+}
+
+/** The parent span id of a finished span (SDK 2 calls it `parentSpanContext`). */
+export function parentOf(span: ReadableSpan): string | undefined {
+  return span.parentSpanContext?.spanId;
+}
+
+/** The spans of one name. */
+export function named(spans: readonly ReadableSpan[], name: string): ReadableSpan[] {
+  return spans.filter((span) => span.name === name);
+}

@@ -1,0 +1,127 @@
+import type { BackpressurePolicy } from '../spi/resource.ts';
+import {
+  type AtmosphereMetrics,
+  type BoundCounter,
+  type BoundHistogram,
+  NO_METRICS,
+} from '../spi/metrics.ts';
+import { type AtmosphereTracing, NO_TRACING } from '../spi/tracing.ts';
+
+/** The transports a connection is counted by (a closed set: no unbounded label). */
+const TRANSPORT_LABELS = ['websocket', 'sse', 'streaming', 'long-polling', 'polling'] as const;
+
+/** Buckets of the broadcast latency histogram, in seconds (10 µs to 1 s: a broadcast is in-process work). */
+const BROADCAST_BUCKETS = [1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1];
+
+/** What the runtime's gauges read when the metrics are collected. */
+export interface RuntimeGaugeSource {
+  /** Open resources by the transport of their current (or last) connection, connected ones only. */
+  connectionsByTransport(): Map<string, number>;
+  broadcasters(): number;
+  /** Messages held in the clients' queues (pending and unconfirmed). */
+  queuedMessages(): number;
+}
+
+/**
+ * The runtime's instruments, declared once on the selected `metrics` and `tracing` providers. Hot paths read
+ * `metricsOn` / `tracingOn` (plain booleans) before anything else, so with the built-in providers an
+ * instrumented path costs one property read; the bound children are made here, once.
+ */
+export class RuntimeTelemetry {
+  readonly metrics: AtmosphereMetrics;
+  readonly tracing: AtmosphereTracing;
+  readonly metricsOn: boolean;
+  readonly tracingOn: boolean;
+  readonly #connections = new Map<string, BoundCounter>();
+  readonly broadcasts: BoundCounter;
+  readonly delivered: BoundCounter;
+  readonly broadcastSeconds: BoundHistogram;
+  readonly replayed: BoundCounter;
+  readonly #backpressure: Record<BackpressurePolicy, BoundCounter>;
+  readonly relayedOut: BoundCounter;
+  readonly relayedIn: BoundCounter;
+
+  constructor(metrics: AtmosphereMetrics = NO_METRICS, tracing: AtmosphereTracing = NO_TRACING) {
+    this.metrics = metrics;
+    this.tracing = tracing;
+    this.metricsOn = metrics.enabled;
+    this.tracingOn = tracing.enabled;
+    const connections = metrics.counter({
+      name: 'atmosphere_connections_total',
+      help: 'Clients connected (new tracking ids), by transport.',
+      labelNames: ['transport'],
+    });
+    for (const transport of TRANSPORT_LABELS) this.#connections.set(transport, connections.labels(transport));
+    this.broadcasts = metrics.counter({
+      name: 'atmosphere_messages_broadcast_total',
+      help: 'Messages broadcast on this node (after the filters), AI frames included.',
+    });
+    this.delivered = metrics.counter({
+      name: 'atmosphere_messages_delivered_total',
+      help: "Messages handed to a client's delivery (one per recipient), local and relayed broadcasts.",
+    });
+    this.broadcastSeconds = metrics.histogram({
+      name: 'atmosphere_broadcast_duration_seconds',
+      help: "Time from a filtered broadcast to every local recipient's delivery (log append, relay, fan-out).",
+      buckets: BROADCAST_BUCKETS,
+    });
+    this.replayed = metrics.counter({
+      name: 'atmosphere_messages_replayed_total',
+      help: 'Unconfirmed messages written again to a client that came back without them.',
+    });
+    const backpressure = metrics.counter({
+      name: 'atmosphere_backpressure_total',
+      help: 'Backpressure actions on slow clients: drop-newest, drop-oldest, disconnect (the client cut).',
+      labelNames: ['action'],
+    });
+    this.#backpressure = {
+      'drop-newest': backpressure.labels('drop-newest'),
+      'drop-oldest': backpressure.labels('drop-oldest'),
+      disconnect: backpressure.labels('disconnect'),
+    };
+    const relays = metrics.counter({
+      name: 'atmosphere_backplane_messages_total',
+      help: 'Broadcasts relayed through the backplane: out (published), in (received from other nodes).',
+      labelNames: ['direction'],
+    });
+    this.relayedOut = relays.labels('out');
+    this.relayedIn = relays.labels('in');
+  }
+
+  /** Declares the gauges read at collection time. */
+  observe(source: RuntimeGaugeSource): void {
+    if (!this.metricsOn) return;
+    this.metrics.gauge({
+      name: 'atmosphere_connections_active',
+      help: 'Clients connected now, by transport.',
+      labelNames: ['transport'],
+      collect: (set) => {
+        const counts = source.connectionsByTransport();
+        for (const transport of TRANSPORT_LABELS) set(counts.get(transport) ?? 0, transport);
+      },
+    });
+    this.metrics.gauge({
+      name: 'atmosphere_broadcasters_active',
+      help: 'Broadcasters (channels) on this node.',
+      collect: (set) => set(source.broadcasters()),
+    });
+    this.metrics.gauge({
+      name: 'atmosphere_client_queue_messages',
+      help: "Messages held in the clients' queues (the missed-message cache): pending and unconfirmed.",
+      collect: (set) => set(source.queuedMessages()),
+    });
+  }
+
+  /** A new client connected. */
+  connected(transport: string): void {
+    this.#connections.get(transport)?.add();
+  }
+
+  /** A backpressure policy acted on a slow client. */
+  backpressure(policy: BackpressurePolicy): void {
+    this.#backpressure[policy].add();
+  }
+}
+
+/** The runtime's instruments when nothing records (tests building parts by hand, the built-in providers). */
+export const NO_TELEMETRY: RuntimeTelemetry = new RuntimeTelemetry();
