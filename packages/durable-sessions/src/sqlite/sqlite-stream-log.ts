@@ -128,6 +128,7 @@ export class SqliteStreamLog implements StreamLog {
   };
   readonly #writeBatch: (batch: readonly PendingAppend[]) => StreamPosition[];
   #pending: PendingAppend[] = [];
+  #batches = 0;
   #scheduled: NodeJS.Immediate | undefined;
   #lastSweep = 0;
   #closed = false;
@@ -164,6 +165,11 @@ export class SqliteStreamLog implements StreamLog {
       deleteRecords: database.prepare('DELETE FROM atmosphere_records WHERE stream = ?'),
     };
     this.#writeBatch = database.transaction((batch: readonly PendingAppend[]) => this.#write(batch));
+  }
+
+  /** Transactions of appends written so far: each holds every append of one turn of the event loop. */
+  get batches(): number {
+    return this.#batches;
   }
 
   append(stream: string, entries: readonly LogEntry[]): Promise<StreamPosition> {
@@ -262,6 +268,7 @@ export class SqliteStreamLog implements StreamLog {
     let positions: StreamPosition[];
     try {
       positions = this.#writeBatch(batch);
+      this.#batches++;
     } catch (error) {
       const failure = new AtmosphereError(
         'LOG_FAILED',

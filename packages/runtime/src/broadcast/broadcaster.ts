@@ -98,6 +98,17 @@ export class Broadcaster implements Subscription {
   readonly #log: StreamLog;
   #tail: Promise<void> | undefined;
   #inFlight = 0;
+  /**
+   * Broadcasts that entered through the filters and have not been delivered yet: while there are any, a new
+   * broadcast waits for them (an asynchronous filter must not be overtaken).
+   */
+  #filtered = 0;
+  /**
+   * Messages whose append was issued and that are not delivered yet, in append order: each is delivered after
+   * the one before it. Appends themselves are issued at once, so a durable log writes a burst in one batch.
+   */
+  #placeTail: Promise<void> | undefined;
+  #placing = 0;
   #destroyed = false;
 
   constructor(id: string, host: BroadcasterHost, options: BroadcasterOptions = {}) {
@@ -186,7 +197,8 @@ export class Broadcaster implements Subscription {
       const to = options?.to;
       if (
         this.#filters.length === 0 &&
-        this.#tail === undefined &&
+        this.#filtered === 0 &&
+        this.#placeTail === undefined &&
         this.#relay === undefined &&
         isLiveResource(to)
       ) {
@@ -199,9 +211,7 @@ export class Broadcaster implements Subscription {
         const started = telemetry.metricsOn ? performance.now() : 0;
         const position = this.#log.append(this.id, [{ payload, targets }]);
         if (isPromise<StreamPosition>(position))
-          return this.#track(
-            position.then((at) => this.#placed(message, at, targets, undefined, started, undefined)),
-          );
+          return this.#track(this.#inOrder(message, position, targets, undefined, started, undefined));
         message.position = position;
         to.deliver(message);
         if (telemetry.metricsOn) {
@@ -230,10 +240,25 @@ export class Broadcaster implements Subscription {
     targets: readonly string[] | undefined,
     exclude: string | undefined,
   ): Promise<void> {
-    if (this.#tail !== undefined) return this.#chain(() => this.#run(payload, from, targets, exclude));
+    if (this.#filters.length > from || this.#filtered > 0) {
+      // Through filters: in order behind every broadcast not delivered yet (a filter may be asynchronous).
+      this.#filtered++;
+      const done = (): void => {
+        this.#filtered--;
+      };
+      const step = (): void | Promise<void> => this.#run(payload, from, targets, exclude);
+      const entered = this.#tail !== undefined ? this.#chain(step) : this.#runTracked(step);
+      void entered.then(done, done);
+      return entered;
+    }
+    // No filter: the append is issued now and the delivery waits for the ones before (`#inOrder`).
+    return this.#runTracked(() => this.#run(payload, from, targets, exclude));
+  }
+
+  #runTracked(step: () => void | Promise<void>): Promise<void> {
     let result: void | Promise<void>;
     try {
-      result = this.#run(payload, from, targets, exclude);
+      result = step();
     } catch (error) {
       return Promise.reject(toError(error));
     }
@@ -357,14 +382,36 @@ export class Broadcaster implements Subscription {
     } catch (error) {
       throw this.#logFailed(error, span);
     }
-    if (isPromise<StreamPosition>(position))
-      return position.then(
-        (at) => this.#placed(message, at, targets, exclude, started, span),
-        (error: unknown) => {
-          throw this.#logFailed(error, span);
-        },
-      );
+    if (isPromise<StreamPosition>(position) || this.#placeTail !== undefined)
+      return this.#inOrder(message, position, targets, exclude, started, span);
     this.#placed(message, position, targets, exclude, started, span);
+  }
+
+  /**
+   * Delivers a message once its append resolved and every message appended before it was delivered: appends
+   * run concurrently (batched by the log), deliveries stay in append order.
+   */
+  #inOrder(
+    message: EncodedMessage,
+    position: StreamPosition | Promise<StreamPosition>,
+    targets: readonly string[] | undefined,
+    exclude: string | undefined,
+    started: number,
+    span: TraceSpan | undefined,
+  ): Promise<void> {
+    const before = this.#placeTail;
+    const placed = (before === undefined ? Promise.resolve(position) : before.then(() => position)).then(
+      (at) => this.#placed(message, at, targets, exclude, started, span),
+      (error: unknown) => {
+        throw this.#logFailed(error, span);
+      },
+    );
+    this.#placing++;
+    const done = (): void => {
+      if (--this.#placing === 0) this.#placeTail = undefined;
+    };
+    this.#placeTail = placed.then(done, done);
+    return placed;
   }
 
   /** Relays and delivers a message the log has placed. */
