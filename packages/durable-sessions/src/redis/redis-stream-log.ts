@@ -36,6 +36,21 @@ const BINARY = 1;
 const TARGETS = 2;
 const EXCLUDE = 4;
 
+/** An append waiting for the end of its turn: where its entries start in the batch, and its promise. */
+interface PendingWaiter {
+  readonly offset: number;
+  readonly resolve: (position: StreamPosition) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface PendingBatch {
+  readonly entries: LogEntry[];
+  readonly waiters: PendingWaiter[];
+}
+
+/** Most entries in one script call (a longer burst of one turn is written in several, in order). */
+const MAX_BATCH = 1_000;
+
 // KEYS: meta, log. ARGV: epoch candidate, now, max records, ttl ms, entry count, then per entry
 // payload, flags, targets JSON, exclude. The script numbers the entries: the position is assigned once, by the
 // log, atomically with the write; the stream entry id is `0-<seq>` so that XRANGE serves a gap by position.
@@ -140,7 +155,7 @@ function toRecord(entry: unknown): LogRecord {
  * The log on Redis: each stream is a Redis Stream (`<prefix>{<stream>}:log`, entry ids `0-<seq>`) with a hash
  * (`<prefix>{<stream>}:meta`: epoch, first, last). A Lua script numbers and writes each append atomically, so
  * every node sharing the Redis sees the same positions; XRANGE serves the records after a position. Commands
- * of one event-loop turn go to Redis in one pipeline. A flushed key means a new epoch: history lost is
+ * of one event-loop turn are written together: one script call per stream (of up to 1 000 entries). A flushed key means a new epoch: history lost is
  * detected, never guessed. When Redis is away, calls fail at once with `LOG_FAILED`.
  */
 export class RedisStreamLog implements StreamLog {
@@ -173,8 +188,54 @@ export class RedisStreamLog implements StreamLog {
     return [`${base}:meta`, `${base}:log`];
   }
 
-  async append(stream: string, entries: readonly LogEntry[]): Promise<StreamPosition> {
-    if (this.#closed) throw closedError();
+  /**
+   * Appends of this turn of the event loop, by stream: written together at the end of the turn, one script
+   * call per stream (per `MAX_BATCH` entries), instead of one per append.
+   */
+  #pending = new Map<string, PendingBatch>();
+  #scheduled: NodeJS.Immediate | undefined;
+
+  append(stream: string, entries: readonly LogEntry[]): Promise<StreamPosition> {
+    if (this.#closed) return Promise.reject(closedError());
+    return new Promise<StreamPosition>((resolve, reject) => {
+      let batch = this.#pending.get(stream);
+      if (batch === undefined || batch.entries.length + entries.length > MAX_BATCH) {
+        if (batch !== undefined) this.#write(stream, batch);
+        batch = { entries: [], waiters: [] };
+        this.#pending.set(stream, batch);
+      }
+      batch.waiters.push({ offset: batch.entries.length, resolve, reject });
+      for (const entry of entries) batch.entries.push(entry);
+      this.#scheduled ??= setImmediate(() => this.#flush());
+    });
+  }
+
+  /** Sends every pending batch (before a read, so that it sees them: one connection keeps commands in order). */
+  #flush(): void {
+    if (this.#scheduled !== undefined) {
+      clearImmediate(this.#scheduled);
+      this.#scheduled = undefined;
+    }
+    if (this.#pending.size === 0) return;
+    const pending = this.#pending;
+    this.#pending = new Map();
+    for (const [stream, batch] of pending) this.#write(stream, batch);
+  }
+
+  /** One script call for a batch of one stream; each waiter gets the position of its first entry. */
+  #write(stream: string, batch: PendingBatch): void {
+    this.#appendNow(stream, batch.entries).then(
+      (position) => {
+        for (const waiter of batch.waiters)
+          waiter.resolve({ epoch: position.epoch, seq: position.seq + waiter.offset });
+      },
+      (error: unknown) => {
+        for (const waiter of batch.waiters) waiter.reject(error);
+      },
+    );
+  }
+
+  async #appendNow(stream: string, entries: readonly LogEntry[]): Promise<StreamPosition> {
     const args: RedisArgument[] = [
       randomUUID(),
       Date.now(),
@@ -208,6 +269,7 @@ export class RedisStreamLog implements StreamLog {
 
   async read(stream: string, after: number, options?: LogReadOptions): Promise<LogRead | undefined> {
     if (this.#closed) throw closedError();
+    this.#flush();
     const limit = Math.max(1, Math.min(options?.limit ?? this.limits.readLimit, this.limits.readLimit));
     let reply: unknown;
     try {
@@ -227,6 +289,7 @@ export class RedisStreamLog implements StreamLog {
 
   async state(stream: string): Promise<StreamState | undefined> {
     if (this.#closed) throw closedError();
+    this.#flush();
     let values: (string | null)[];
     try {
       values = await this.#redis.hmget(this.#keys(stream)[0], 'epoch', 'first', 'last');
@@ -240,6 +303,7 @@ export class RedisStreamLog implements StreamLog {
 
   async trim(stream: string, before: number): Promise<void> {
     if (this.#closed) throw closedError();
+    this.#flush();
     try {
       await TRIM.run(this.#redis, this.#keys(stream), [Math.floor(before)]);
     } catch (error) {
@@ -249,6 +313,7 @@ export class RedisStreamLog implements StreamLog {
 
   async delete(stream: string): Promise<void> {
     if (this.#closed) throw closedError();
+    this.#flush();
     try {
       await this.#redis.del(...this.#keys(stream));
     } catch (error) {
@@ -259,6 +324,7 @@ export class RedisStreamLog implements StreamLog {
   /** Closes the connection when this store opened it. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#flush();
     this.#closed = true;
     await this.#onClose?.();
   }
