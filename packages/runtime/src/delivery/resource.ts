@@ -48,6 +48,11 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   principal: unknown;
   /** When the resource's connection went away (ms since epoch), or 0 while connected. */
   awaySince = 0;
+  /**
+   * @internal The last connection dropped (`lost`) and no handshake has been answered since: a long-polling
+   * atmosphere.js 5 client that comes back reset its protocol state and reads a handshake first.
+   */
+  lostSinceHandshake = false;
   /** When the client last sent something (ms since epoch). */
   lastInboundAt = Date.now();
   /** The last connecting request. */
@@ -280,6 +285,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       this.#host.logger.debug(`resource ${this.id}: resending ${resent} unconfirmed message(s)`);
     connection.bind(this);
     this.awaySince = 0;
+    this.lostSinceHandshake = false;
     if (wasAway && connection.transport !== 'long-polling' && connection.transport !== 'polling')
       this.#emit('reconnect');
   }
@@ -290,6 +296,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
    * not kept forever.
    */
   awaitConnection(): void {
+    this.lostSinceHandshake = false;
     if (this.#state === 'away' && this.awaySince === 0) this.awaySince = Date.now();
   }
 
@@ -324,7 +331,10 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     }
     this.#state = 'away';
     this.awaySince = Date.now();
-    if (how === 'lost') this.#emit('away');
+    if (how === 'lost') {
+      this.lostSinceHandshake = true;
+      this.#emit('away');
+    }
   }
 
   /**

@@ -3,7 +3,7 @@ import { AtmosphereHeaders, handshakeText, lengthPrefixed, NO_CACHE_HEADERS } fr
 import { AtmosphereError } from '../errors.ts';
 import { tooLarge } from '../interceptors/builtins.ts';
 import { preflightHeaders, type RequestGuard } from '../protocol/cors.ts';
-import { parseProtocolRequest } from '../protocol/request.ts';
+import { expectsHandshakeAgain, parseProtocolRequest } from '../protocol/request.ts';
 import type { ConnectContext } from '../spi/interceptor.ts';
 import type { ProtocolRequest } from '../spi/request.ts';
 import type { ConnectionSettings } from '../spi/resource.ts';
@@ -134,7 +134,7 @@ export class HttpServing {
       case 'close':
         return;
     }
-    const handshake = protocol.handshake;
+    const handshake = protocol.handshake || handshakeAgain(protocol, existing);
     if (handshake && connection instanceof PollConnection) {
       // Long-polling: the handshake alone answers the first poll; the client polls again at once.
       const resource = core.resourceFor(protocol, route, context, existing);
@@ -188,6 +188,17 @@ export class HttpServing {
     this.#core.logger.debug(`resource ${resource.id}: closed by the client (close request)`);
     resource.expire('client-closed');
   }
+}
+
+/**
+ * atmosphere.js 5 reads a handshake first after each reconnect (see `expectsHandshakeAgain`): on a stream
+ * transport every new connection with a known id is one; on long-polling only a poll after a lost one (a
+ * normal re-poll after a completed answer keeps its state), or one for a client the server no longer has.
+ */
+function handshakeAgain(protocol: ProtocolRequest, existing: ServedResource | undefined): boolean {
+  if (protocol.transport === 'polling' || !expectsHandshakeAgain(protocol)) return false;
+  if (protocol.transport !== 'long-polling') return true;
+  return existing === undefined || existing.state === 'closed' || existing.lostSinceHandshake;
 }
 
 function handshakeFrame(protocol: ProtocolRequest, settings: ConnectionSettings): string {
