@@ -110,3 +110,48 @@ describe('long-polling', () => {
     await second.close();
   });
 });
+
+describe('a post with tracking id 0 (atmosphere.js posts before it read its handshake)', () => {
+  function postZero(path: string, body: string): Promise<Response> {
+    const url = new URL(atmosphere.url(path));
+    url.searchParams.set('X-Atmosphere-tracking-id', '0');
+    url.searchParams.set('X-Atmosphere-Framework', '5.0.7');
+    url.searchParams.set('X-Atmosphere-Transport', 'sse');
+    return fetch(url, { method: 'POST', body });
+  }
+
+  test.each(['sse', 'streaming'] as const)(
+    'over %s it reaches the one stream that just got its handshake from the same client',
+    async (transport) => {
+      const path = `/echo-early/${transport}`;
+      atmosphere.managed(
+        path,
+        { onMessage: (message, resource) => resource.write(`echo:${String(message)}`) },
+        { codec: 'text' },
+      );
+      const client = await connectTestClient(atmosphere.url(path), transport, ATMOSPHERE_JS);
+      const early = await postZero(path, 'join');
+      expect([early.status, early.headers.get('X-Atmosphere-error')]).toEqual([200, null]);
+      expect(await client.messages.next()).toBe('echo:join');
+      // Once the client has posted with its own id, tracking id 0 is no longer its own.
+      expect(await client.send('own')).toBe(200);
+      expect(await client.messages.next()).toBe('echo:own');
+      expect((await postZero(path, 'late')).status).toBe(404);
+      await client.close();
+    },
+  );
+
+  test('with two fresh streams from the same client it is refused: the server does not guess', async () => {
+    const path = '/echo-early/two';
+    atmosphere.managed(
+      path,
+      { onMessage: (message, resource) => resource.write(String(message)) },
+      { codec: 'text' },
+    );
+    const first = await connectTestClient(atmosphere.url(path), 'sse', ATMOSPHERE_JS);
+    const second = await connectTestClient(atmosphere.url(path), 'sse', ATMOSPHERE_JS);
+    expect((await postZero(path, 'which?')).status).toBe(404);
+    await first.close();
+    await second.close();
+  });
+});

@@ -10,6 +10,7 @@ import type { ConnectionSettings } from '../spi/resource.ts';
 import { responseHeaders, sendText, SseConnection, StreamingConnection } from '../transports/http.ts';
 import { PollConnection } from '../transports/poll.ts';
 import type { ServerCore } from './core.ts';
+import { EarlyPosts } from './early-posts.ts';
 import type { Route, ServedResource } from './served-resource.ts';
 
 /**
@@ -19,6 +20,7 @@ import type { Route, ServedResource } from './served-resource.ts';
 export class HttpServing {
   readonly #core: ServerCore;
   readonly #guard: RequestGuard;
+  readonly #early = new EarlyPosts();
 
   constructor(core: ServerCore, guard: RequestGuard) {
     this.#core = core;
@@ -150,6 +152,8 @@ export class HttpServing {
     const resource = core.resourceFor(protocol, route, context, existing);
     if (handshake)
       connection.writeRaw(handshakeText(protocol.trackingId, context.settings.clientHeartbeatMs));
+    if (protocol.handshake && connection.transport !== 'long-polling' && connection.transport !== 'polling')
+      this.#early.opened(resource, request, protocol);
     const session = core.sessionFrameFor(protocol);
     if (session !== undefined) connection.writeRaw(session);
     resource.attach(connection, protocol, context.settings);
@@ -162,7 +166,14 @@ export class HttpServing {
   async #post(request: IncomingMessage, response: ServerResponse, protocol: ProtocolRequest): Promise<void> {
     this.#assertOrigin(request);
     const core = this.#core;
-    const resource = protocol.firstRequest ? undefined : core.resources.get(protocol.trackingId);
+    let resource: ServedResource | undefined;
+    if (protocol.firstRequest) {
+      // atmosphere.js 5 may post before it has read its handshake (tracking id 0): see EarlyPosts.
+      resource = this.#early.find(request, protocol);
+    } else {
+      resource = core.resources.get(protocol.trackingId);
+      this.#early.claimed(protocol.trackingId);
+    }
     if (!resource || resource.state === 'closed') {
       request.resume();
       throw new AtmosphereError(
