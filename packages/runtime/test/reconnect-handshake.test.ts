@@ -141,7 +141,7 @@ describe('a post with tracking id 0 (atmosphere.js posts before it read its hand
     },
   );
 
-  test('with two fresh streams from the same client it is refused: the server does not guess', async () => {
+  test('of two fresh streams from the same client the one without an early post gets it; two such: refused', async () => {
     const path = '/echo-early/two';
     atmosphere.managed(
       path,
@@ -151,6 +151,19 @@ describe('a post with tracking id 0 (atmosphere.js posts before it read its hand
     const first = await connectTestClient(atmosphere.url(path), 'sse', ATMOSPHERE_JS);
     const second = await connectTestClient(atmosphere.url(path), 'sse', ATMOSPHERE_JS);
     expect((await postZero(path, 'which?')).status).toBe(404);
+    const third = await connectTestClient(atmosphere.url(path), 'sse', ATMOSPHERE_JS);
+    expect(await third.send('mine')).toBe(200);
+    expect(await third.messages.next()).toBe('mine');
+    // first and second are still unbound and unclaimed: ambiguous. Once second claims its id, first is alone.
+    expect(await second.send('own')).toBe(200);
+    expect((await postZero(path, 'early')).status).toBe(200);
+    expect(await first.messages.next()).toBe('early');
+    // first got an early post; a new tab's early post goes to the new tab.
+    const fourth = await connectTestClient(atmosphere.url(path), 'sse', ATMOSPHERE_JS);
+    expect((await postZero(path, 'new tab')).status).toBe(200);
+    expect(await fourth.messages.next()).toBe('new tab');
+    await third.close();
+    await fourth.close();
     await first.close();
     await second.close();
   });

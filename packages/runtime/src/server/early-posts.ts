@@ -11,6 +11,8 @@ const MAX_PENDING = 10_000;
 interface Pending {
   readonly resource: ServedResource;
   readonly at: number;
+  /** An early post went to it already. */
+  bound: boolean;
   /** What a post must match: path, remote address, user agent, origin, cookie and auth token. */
   readonly fingerprint: string;
 }
@@ -32,8 +34,9 @@ function fingerprint(path: string, request: IncomingMessage, protocol: ProtocolR
  * (its tracking id) has been read, so a message sent at once (a room join) is posted with tracking id `0`.
  * Such a post goes to the stream that got its handshake last from the same client: same path, remote
  * address, user agent, origin, cookie and auth token, within {@link EARLY_POST_WINDOW_MS} of its handshake
- * and before the client posted with its own id. When no stream matches, or more than one does (two tabs
- * opening at once), the post is refused as before (404): the server never guesses between clients.
+ * and before the client posted with its own id. Of several such streams (tabs of one browser), the one no
+ * early post went to yet, when there is exactly one. Otherwise (two tabs opening at the same moment) the post
+ * is refused as before (404). A post can only reach a stream of the same browser, cookie and auth token.
  */
 export class EarlyPosts {
   readonly #pending = new Map<string, Pending>();
@@ -48,6 +51,7 @@ export class EarlyPosts {
     this.#pending.set(resource.id, {
       resource,
       at: Date.now(),
+      bound: false,
       fingerprint: fingerprint(resource.path, request, protocol),
     });
   }
@@ -62,13 +66,25 @@ export class EarlyPosts {
     if (this.#pending.size === 0 || protocol.param(AtmosphereHeaders.trackingId) !== '0') return undefined;
     this.#prune(Date.now());
     const wanted = fingerprint(protocol.path, request, protocol);
-    let found: ServedResource | undefined;
+    let only: Pending | undefined;
+    let matches = 0;
+    let unbound: Pending | undefined;
+    let unboundMatches = 0;
     for (const pending of this.#pending.values()) {
       if (pending.fingerprint !== wanted || pending.resource.state === 'closed') continue;
-      if (found !== undefined) return undefined;
-      found = pending.resource;
+      matches++;
+      only = pending;
+      if (!pending.bound) {
+        unboundMatches++;
+        unbound = pending;
+      }
     }
-    return found;
+    // One stream: its own. Several: the one no early post went to yet (a second tab opened after the first
+    // one's early posts), when there is exactly one.
+    const chosen = matches === 1 ? only : unboundMatches === 1 ? unbound : undefined;
+    if (chosen === undefined) return undefined;
+    chosen.bound = true;
+    return chosen.resource;
   }
 
   #prune(now: number): void {
