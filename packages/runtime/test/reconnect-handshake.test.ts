@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { WebSocket } from 'ws';
 import type { Atmosphere } from '../src/index.ts';
 import {
   connectTestClient,
   dropConnection,
   eventually,
+  protocolUrl,
   startTestAtmosphere,
   type TestClientOptions,
   type TestTransport,
@@ -167,4 +169,43 @@ describe('a post with tracking id 0 (atmosphere.js posts before it read its hand
     await first.close();
     await second.close();
   });
+});
+
+describe('a WebSocket closed without a code (1005: what atmosphere.js 5 close() sends)', () => {
+  async function open(path: string, trackingId = '0'): Promise<{ ws: WebSocket; id: string }> {
+    const ws = new WebSocket(
+      protocolUrl(atmosphere.url(path), 'websocket', { ...ATMOSPHERE_JS, trackingId }),
+    );
+    const first = await new Promise<string>((resolve, reject) => {
+      ws.once('message', (data: Buffer) => resolve(data.toString()));
+      ws.once('error', reject);
+    });
+    return { ws, id: trackingId === '0' ? first.split('|')[1]! : trackingId };
+  }
+
+  test('is a leave once the short grace ends with no reconnect; back in time, the session goes on', async () => {
+    const path = `/again/r${++run}`;
+    const reasons: string[] = [];
+    const gone = open(path).then(async ({ ws, id }) => {
+      atmosphere.resource(id)!.on('disconnect', (reason) => reasons.push(reason));
+      const started = Date.now();
+      ws.close();
+      await eventually(() => atmosphere.resource(id)?.state === 'away');
+      await eventually(() => reasons.length === 1, 'the disconnect', 10_000);
+      return Date.now() - started;
+    });
+    const back = open(path).then(async ({ ws, id }) => {
+      ws.close();
+      await eventually(() => atmosphere.resource(id)?.state === 'away');
+      const again = await open(path, id);
+      return { again, id };
+    });
+    const [elapsed, { again, id }] = await Promise.all([gone, back]);
+    expect(reasons).toEqual(['client-closed']);
+    // Well before the reconnect grace (60 s), after the short one (5 s).
+    expect(elapsed).toBeGreaterThanOrEqual(5_000);
+    expect(elapsed).toBeLessThan(10_000);
+    expect(atmosphere.resource(id)?.state).toBe('connected');
+    again.ws.close(1000);
+  }, 20_000);
 });

@@ -21,6 +21,17 @@ type Transport = (typeof TRANSPORTS)[number];
 
 const PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><title>loading</title></head><body>
+<script>
+// Not part of atmosphere.js: counts the page's POSTs still in flight, so that the test cuts the network only
+// once each push has been answered (a browser may send again a POST whose answer a cut swallowed).
+window.postsInFlight = 0;
+const pageFetch = window.fetch.bind(window);
+window.fetch = (input, init) => {
+  if (!init || init.method !== 'POST') return pageFetch(input, init);
+  window.postsInFlight++;
+  return pageFetch(input, init).finally(() => window.postsInFlight--);
+};
+</script>
 <script src="/compat/atmosphere.global.js"></script>
 <script>
 const base = (transport) => ({
@@ -32,11 +43,11 @@ const base = (transport) => ({
   maxReconnectOnClose: 20,
 });
 window.clients = {};
-window.connect = async (name, path, transport) => {
+window.connect = async (name, path, transport, extra) => {
   const state = { messages: [], events: [], subscription: null, atmosphere: new Atmosphere({ logLevel: 'silent' }) };
   window.clients[name] = state;
   state.subscription = await state.atmosphere.subscribe(
-    { url: location.origin + path, ...base(transport) },
+    { url: location.origin + path, ...base(transport), ...extra },
     {
       message: (response) => state.messages.push(response.responseBody),
       open: () => state.events.push('open'),
@@ -64,7 +75,7 @@ window.stream = async (name, transport, prompt) => {
   const state = { text: '', completed: false, errors: [] };
   window.streams[name] = state;
   state.handle = await subscribeStreaming(new Atmosphere({ logLevel: 'silent' }), { url: location.origin + '/ai', ...base(transport) }, {
-    onOpen: () => state.handle ? undefined : (state.opened = true),
+    onOpen: () => { state.opened = true; },
     onStreamingText: (text) => { state.text += text; },
     onComplete: () => { state.completed = true; },
     onError: (error) => state.errors.push(error),
@@ -217,6 +228,7 @@ describe.each(TRANSPORTS)('atmosphere.js 5 over %s', (transport) => {
     await eventually(() => received.get(path)?.length === 1, 'the pushed message');
     expect(received.get(path)).toEqual(['hello server']);
 
+    await pageWaits('w.postsInFlight === 0', 'the push to be answered');
     // The cut: the server sees its connection lost; what it broadcasts meanwhile waits for the client.
     proxy.cut();
     await eventually(() => sessions(path) === `${id}:away`, 'the server to see the cut');
@@ -236,5 +248,70 @@ describe.each(TRANSPORTS)('atmosphere.js 5 over %s', (transport) => {
     await messagesAre(range(1, 13));
     const events = await inPage<string[]>(`return w.clients[${JSON.stringify(name)}].events`);
     expect(events.filter((event) => event.startsWith('error'))).toEqual([]);
+  });
+
+  test('rooms: join, presence, message, direct, leave through AtmosphereRooms', async () => {
+    const room = `lobby-${transport}`;
+    const member = (who: string): string => `w.members[${JSON.stringify(`${who}-${transport}`)}]`;
+    const join = (who: string): Promise<unknown> =>
+      inPage(
+        `await w.joinRoom(${JSON.stringify(`${who}-${transport}`)}, ${JSON.stringify(room)}, ${JSON.stringify(transport)})`,
+      );
+    const alice = `alice-${transport}`;
+    const bob = `bob-${transport}`;
+    // One after the other, as two tabs would: over SSE and streaming each join is posted before its
+    // handshake has been read (tracking id 0), and lands on its own stream.
+    await join('alice');
+    await pageWaits(`${member('alice')}.joined.length === 1`, 'alice joined');
+    await join('bob');
+    await pageWaits(`${member('bob')}.joined.length === 1`, 'bob joined');
+    expect(await inPage(`return ${member('bob')}.joined`)).toEqual([[bob, alice]]);
+    await pageWaits(`${member('alice')}.joins.length === 1`, 'alice sees bob');
+    expect(await inPage(`return ${member('alice')}.joins`)).toEqual([bob]);
+
+    await inPage(`${member('bob')}.handle.broadcast('hello room')`);
+    await pageWaits(`${member('alice')}.messages.length === 1`, 'alice gets the message');
+    expect(await inPage(`return ${member('alice')}.messages`)).toEqual([`${bob}: hello room`]);
+    await inPage(`${member('alice')}.handle.sendTo(${JSON.stringify(bob)}, 'psst')`);
+    await pageWaits(`${member('bob')}.messages.length === 1`, 'bob gets the direct message');
+    expect(await inPage(`return ${member('bob')}.messages`)).toEqual([`${alice}: psst`]);
+    // The sender gets no echo of its own broadcast.
+    expect(await inPage(`return ${member('bob')}.messages`)).toEqual([`${alice}: psst`]);
+
+    await inPage(`${member('bob')}.handle.leave()`);
+    await pageWaits(`${member('alice')}.leaves.length === 1`, 'alice sees bob leave');
+    expect(await inPage(`return ${member('alice')}.leaves`)).toEqual([bob]);
+    await inPage(`await ${member('alice')}.rooms.leaveAll(); await ${member('bob')}.rooms.leaveAll()`);
+  });
+
+  test('AI streaming with subscribeStreaming', async () => {
+    const name = `ai-${transport}`;
+    await inPage(`await w.stream(${JSON.stringify(name)}, ${JSON.stringify(transport)}, 'hi')`);
+    await pageWaits(`w.streams[${JSON.stringify(name)}].completed`, 'the answer to complete');
+    const state = await inPage<{ text: string; errors: string[] }>(
+      `const s = w.streams[${JSON.stringify(name)}]; await s.handle.close(); return { text: s.text, errors: s.errors }`,
+    );
+    expect(state).toEqual({ text: 'echo of hi in five words', errors: [] });
+  });
+
+  test('close: what the server sees when atmosphere.js closes', async () => {
+    const path = `/chat/close-${transport}`;
+    const name = `close-${transport}`;
+    // atmosphere.js's default: no reconnect (with reconnect: true it reconnects after its own close()).
+    await inPage(
+      `await w.connect(${JSON.stringify(name)}, ${JSON.stringify(path)}, ${JSON.stringify(transport)}, { reconnect: false })`,
+    );
+    await pageWaits(`w.clients[${JSON.stringify(name)}].events.includes('open')`, 'open');
+    await eventually(() => sessions(path).endsWith(':connected'), 'the connection');
+    const id = sessions(path).split(':')[0]!;
+    await inPage(`await w.clients[${JSON.stringify(name)}].subscription.close()`);
+    if (transport === 'websocket') {
+      // A close frame without a code (1005) and no reconnect: the client is gone once the short close grace ends.
+      await eventually(() => sessions(path) === '', 'the client to be let go', 10_000);
+    } else {
+      // No close request on HTTP transports: the server cannot tell a close from a cut and keeps the client
+      // for the reconnect grace period (docs/protocol.md).
+      await eventually(() => sessions(path) === `${id}:away`, 'the client to be away');
+    }
   });
 });

@@ -13,7 +13,10 @@ interface Pending {
   readonly at: number;
   /** An early post went to it already. */
   bound: boolean;
-  /** What a post must match: path, remote address, user agent, origin, cookie and auth token. */
+  /**
+   * What a post must match: path, remote address, user agent, cookie and auth token. Not the origin: a
+   * same-origin EventSource or GET carries none, the POST does (the origin check has passed for both).
+   */
   readonly fingerprint: string;
 }
 
@@ -23,7 +26,6 @@ function fingerprint(path: string, request: IncomingMessage, protocol: ProtocolR
     path,
     request.socket.remoteAddress ?? '',
     headers['user-agent'] ?? '',
-    headers.origin ?? '',
     headers.cookie ?? '',
     protocol.authToken ?? '',
   ]);
@@ -33,7 +35,7 @@ function fingerprint(path: string, request: IncomingMessage, protocol: ProtocolR
  * atmosphere.js 5 resolves an SSE or streaming subscription when the response opens, before the handshake
  * (its tracking id) has been read, so a message sent at once (a room join) is posted with tracking id `0`.
  * Such a post goes to the stream that got its handshake last from the same client: same path, remote
- * address, user agent, origin, cookie and auth token, within {@link EARLY_POST_WINDOW_MS} of its handshake
+ * address, user agent, cookie and auth token, within {@link EARLY_POST_WINDOW_MS} of its handshake
  * and before the client posted with its own id. Of several such streams (tabs of one browser), the one no
  * early post went to yet, when there is exactly one. Otherwise (two tabs opening at the same moment) the post
  * is refused as before (404). A post can only reach a stream of the same browser, cookie and auth token.
