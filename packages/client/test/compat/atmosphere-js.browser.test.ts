@@ -17,7 +17,6 @@ import { launchChromium } from '../browser/chromium.ts';
  */
 
 const TRANSPORTS = ['websocket', 'sse', 'long-polling', 'streaming'] as const;
-type Transport = (typeof TRANSPORTS)[number];
 
 const PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><title>loading</title></head><body>
@@ -183,7 +182,7 @@ function sessions(path: string): string {
 
 /** Runs `script` in the page (a function body over `window` as `w`). */
 function inPage<T>(script: string): Promise<T> {
-  return page.evaluate(`(async (w) => { ${script} })(window)`) as Promise<T>;
+  return page.evaluate<T>(`(async (w) => { ${script} })(window)`);
 }
 
 /** Waits (event-driven, in the page) for `condition`, a JavaScript expression over `w` (window). */
