@@ -50,6 +50,10 @@ export {
 } from './parameters.ts';
 export type { StreamPosition } from './positions.ts';
 export {
+  atmosphereJsJoinFrame,
+  atmosphereJsMembersJson,
+  atmosphereJsMessageFrame,
+  atmosphereJsPresenceFrame,
   type CommandLimits,
   framePrefix,
   isMemberId,
@@ -66,6 +70,7 @@ export {
   type RoomAiFrame,
   type RoomClientMessage,
   type RoomCommand,
+  type RoomDialect,
   roomErrorFrame,
   type RoomMember,
   type RoomMetadata,

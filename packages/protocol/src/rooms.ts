@@ -245,6 +245,58 @@ export function framePrefix(room: string, from: string): string {
   return `{"room":${JSON.stringify(room)},"from":${JSON.stringify(from)}`;
 }
 
+/*
+ * The atmosphere.js 5 dialect (its `AtmosphereRooms`), for connections that speak it: a member is
+ * `{"id":…,"info":{…}}`; presence carries the action in `data` and the member in `member`; a message is a
+ * `broadcast` or a `direct` with the sender in `member`; the join is confirmed by a `join` with the member list
+ * in `data`. `typing` is the same in both dialects; atmosphere.js ignores `error` frames.
+ */
+
+/** Which dialect a room connection speaks: ours (PROTOCOL.md §8) or the atmosphere.js 5 one. */
+export type RoomDialect = 'standard' | 'atmosphere.js';
+
+/** The member list of an atmosphere.js `join` confirmation: `[{"id":…,"info":{…}}]`. */
+export function atmosphereJsMembersJson(members: Iterable<RoomMember>): string {
+  const list: { id: string; info: RoomMetadata }[] = [];
+  for (const each of members) list.push({ id: each.id, info: each.metadata });
+  return JSON.stringify(list);
+}
+
+/** `{"type":"join","room":…,"data":[{"id":…,"info":{…}}]}` — `membersJson` from {@link atmosphereJsMembersJson}. */
+export function atmosphereJsJoinFrame(room: string, membersJson: string): string {
+  return `{"type":"join","room":${JSON.stringify(room)},"data":${membersJson}}`;
+}
+
+/** `{"type":"presence","room":…,"data":"join|leave","member":{"id":…,"info":{…}}}` */
+export function atmosphereJsPresenceFrame(room: string, action: 'join' | 'leave', who: RoomMember): string {
+  return JSON.stringify({ type: 'presence', room, data: action, member: { id: who.id, info: who.metadata } });
+}
+
+/**
+ * `{"type":"broadcast"|"direct","room":…,"data":…,"member":{"id":<from>},"id":7}` — `member` only with a
+ * sender, `id` only with history. `undefined` when `data` cannot be sent as JSON.
+ */
+export function atmosphereJsMessageFrame(
+  room: string,
+  id: number | undefined,
+  from: string | undefined,
+  data: unknown,
+  direct: boolean,
+): string | undefined {
+  if (data === undefined) return undefined;
+  try {
+    return JSON.stringify({
+      type: direct ? 'direct' : 'broadcast',
+      room,
+      data,
+      member: from === undefined ? undefined : { id: from },
+      id,
+    });
+  } catch {
+    return undefined;
+  }
+}
+
 function isJsonSpace(code: number): boolean {
   return code === 32 || code === 9 || code === 10 || code === 13;
 }
@@ -261,6 +313,8 @@ export type RoomCommand =
       readonly memberId: string | undefined;
       readonly metadata: RoomMetadata;
       readonly sinceId: number | undefined;
+      /** `atmosphere.js` when the join came as atmosphere.js sends it (`member: {id, info}`, no `memberId`). */
+      readonly dialect: RoomDialect;
     }
   | { readonly type: 'leave'; readonly room: string }
   | { readonly type: 'broadcast'; readonly room: string; readonly data: unknown }
@@ -364,7 +418,9 @@ function parseJoin(body: Record<string, unknown>, room: string, limits: CommandL
   let metadata = field(body, 'metadata');
   // atmosphere.js: `member: { id, info }`.
   const joining = field(body, 'member');
-  if (memberId === undefined && isPlainObject(joining)) {
+  const dialect: RoomDialect =
+    memberId === undefined && isPlainObject(joining) ? 'atmosphere.js' : 'standard';
+  if (dialect === 'atmosphere.js' && isPlainObject(joining)) {
     memberId = field(joining, 'id');
     if (metadata === undefined) metadata = field(joining, 'info');
   }
@@ -395,6 +451,7 @@ function parseJoin(body: Record<string, unknown>, room: string, limits: CommandL
       memberId: typeof memberId === 'string' ? memberId : undefined,
       metadata: isPlainObject(metadata) ? Object.freeze({ ...metadata }) : EMPTY_METADATA,
       sinceId: typeof sinceId === 'number' ? sinceId : undefined,
+      dialect,
     },
   };
 }

@@ -10,12 +10,26 @@ describe('parseRoomCommand', () => {
     expect(parse({ type: 'join', room: 'lobby', memberId: 'alice', metadata: { n: 1 }, sinceId: 4 })).toEqual(
       {
         ok: true,
-        command: { type: 'join', room: 'lobby', memberId: 'alice', metadata: { n: 1 }, sinceId: 4 },
+        command: {
+          type: 'join',
+          room: 'lobby',
+          memberId: 'alice',
+          metadata: { n: 1 },
+          sinceId: 4,
+          dialect: 'standard',
+        },
       },
     );
     expect(parse({ type: 'join', room: 'lobby' })).toEqual({
       ok: true,
-      command: { type: 'join', room: 'lobby', memberId: undefined, metadata: {}, sinceId: undefined },
+      command: {
+        type: 'join',
+        room: 'lobby',
+        memberId: undefined,
+        metadata: {},
+        sinceId: undefined,
+        dialect: 'standard',
+      },
     });
     expect(
       parse({ type: 'join', room: 'lobby', memberId: null, metadata: null, sinceId: null }),
@@ -40,8 +54,13 @@ describe('parseRoomCommand', () => {
 
   test('accepts the atmosphere.js dialect on input', () => {
     expect(parse({ type: 'join', room: 'lobby', member: { id: 'alice', info: { c: 'red' } } })).toMatchObject(
-      { ok: true, command: { memberId: 'alice', metadata: { c: 'red' } } },
+      { ok: true, command: { memberId: 'alice', metadata: { c: 'red' }, dialect: 'atmosphere.js' } },
     );
+    // Ours wins when both are there.
+    expect(parse({ type: 'join', room: 'lobby', memberId: 'bob', member: { id: 'alice' } })).toMatchObject({
+      ok: true,
+      command: { memberId: 'bob', dialect: 'standard' },
+    });
     expect(parse({ type: 'direct', room: 'lobby', target: 'bob', data: 1 })).toMatchObject({
       ok: true,
       command: { targetId: 'bob' },

@@ -1,5 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import {
+  atmosphereJsJoinFrame,
+  atmosphereJsMembersJson,
+  atmosphereJsMessageFrame,
+  atmosphereJsPresenceFrame,
   framePrefix,
   joinAckFrame,
   membersJson,
@@ -11,6 +15,27 @@ import {
 } from '../src/index.ts';
 
 describe('frames', () => {
+  test('the atmosphere.js 5 dialect, as its AtmosphereRooms reads it', () => {
+    expect(
+      JSON.parse(
+        atmosphereJsJoinFrame('lobby', atmosphereJsMembersJson([{ id: 'alice', metadata: { a: 1 } }])),
+      ),
+    ).toEqual({ type: 'join', room: 'lobby', data: [{ id: 'alice', info: { a: 1 } }] });
+    expect(atmosphereJsPresenceFrame('lobby', 'leave', { id: 'bob', metadata: {} })).toBe(
+      '{"type":"presence","room":"lobby","data":"leave","member":{"id":"bob","info":{}}}',
+    );
+    expect(atmosphereJsMessageFrame('lobby', 7, 'alice', { t: 1 }, false)).toBe(
+      '{"type":"broadcast","room":"lobby","data":{"t":1},"member":{"id":"alice"},"id":7}',
+    );
+    expect(atmosphereJsMessageFrame('lobby', undefined, 'alice', 'psst', true)).toBe(
+      '{"type":"direct","room":"lobby","data":"psst","member":{"id":"alice"}}',
+    );
+    expect(atmosphereJsMessageFrame('lobby', undefined, undefined, null, false)).toBe(
+      '{"type":"broadcast","room":"lobby","data":null}',
+    );
+    expect(atmosphereJsMessageFrame('lobby', undefined, undefined, undefined, false)).toBeUndefined();
+  });
+
   test('the exact shapes of PROTOCOL.md §8', () => {
     expect(JSON.parse(joinAckFrame('lobby', membersJson([{ id: 'alice', metadata: { a: 1 } }])))).toEqual({
       type: 'join_ack',

@@ -5,7 +5,15 @@ import {
   type BroadcastOptions,
   type Logger,
 } from '@atmosphere/runtime';
-import { joinAckFrame, membersJson, presenceFrame } from '@atmosphere/protocol';
+import {
+  atmosphereJsJoinFrame,
+  atmosphereJsMembersJson,
+  atmosphereJsMessageFrame,
+  atmosphereJsPresenceFrame,
+  joinAckFrame,
+  membersJson,
+  presenceFrame,
+} from '@atmosphere/protocol';
 import { roomMessageFrame } from './frames.ts';
 import { type HistoryEntry, RoomHistory } from './history.ts';
 import { asError } from './errors.ts';
@@ -72,6 +80,12 @@ export interface DeliveryOwner {
   readonly name: string;
   readonly logger: Logger;
   readonly broadcaster: Broadcaster;
+  /** The broadcaster of the atmosphere.js 5 dialect, once a connection that speaks it has joined. */
+  jsBroadcaster(): Broadcaster | undefined;
+  /** That broadcaster, created when absent. */
+  openJsBroadcaster(): Broadcaster;
+  /** Whether a connection speaks the atmosphere.js 5 dialect. */
+  speaksAtmosphereJs(resource: AtmosphereResource): boolean;
   /** Current members by id. */
   readonly members: ReadonlyMap<string, MemberState>;
   /** Current virtual members. */
@@ -94,6 +108,7 @@ export class RoomDelivery {
   readonly #owner: DeliveryOwner;
   readonly #announced = new Map<string, RoomMember>();
   #ackMembers: string | undefined;
+  #ackMembersJs: string | undefined;
   readonly #queue: OrderedQueue<DeliveryOp>;
   readonly #settled = (): void => {
     if (--this.#inflight === 0) this.#queue.resume();
@@ -185,16 +200,20 @@ export class RoomDelivery {
         if (target.context !== undefined) {
           if (op.message !== undefined) target.context.deliver(op.message);
         } else if (op.payload !== undefined && target.connections.size > 0) {
-          delivered = this.#dispatch(op.payload, { to: Array.from(target.connections, (r) => r.id) });
+          delivered = this.#sendTo(target, op.payload, op.message);
         }
       }
     } else {
       if (op.entry !== undefined) this.history?.push(op.entry);
-      if (op.payload !== undefined)
-        delivered = this.#dispatch(
-          op.payload,
-          op.exclude === undefined ? undefined : { exclude: op.exclude },
-        );
+      if (op.payload !== undefined) {
+        const options = op.exclude === undefined ? undefined : { exclude: op.exclude };
+        delivered = this.#dispatch(op.payload, options);
+        const js = this.#jsAudience();
+        if (js !== undefined) {
+          const legacy = this.#dispatch(jsFrame(op.payload, op.message), options, js);
+          delivered = Promise.all([delivered, legacy]).then(() => undefined);
+        }
+      }
       if (op.message !== undefined && owner.virtuals.size > 0) {
         for (const state of [...owner.virtuals])
           if (state.member.id !== op.skip) state.context?.deliver(op.message);
@@ -208,6 +227,28 @@ export class RoomDelivery {
         () => done.resolve(),
         (error: unknown) => done.reject(error),
       );
+  }
+
+  /** A frame to one member's connections, each in the dialect it speaks. */
+  #sendTo(target: MemberState, payload: string, message: RoomMessage | undefined): Promise<void> {
+    const owner = this.#owner;
+    let ours: string[] | undefined;
+    let theirs: string[] | undefined;
+    for (const resource of target.connections) {
+      if (owner.speaksAtmosphereJs(resource)) (theirs ??= []).push(resource.id);
+      else (ours ??= []).push(resource.id);
+    }
+    const sent: Promise<void>[] = [];
+    if (ours !== undefined) sent.push(this.#dispatch(payload, { to: ours }));
+    if (theirs !== undefined)
+      sent.push(this.#dispatch(jsFrame(payload, message), { to: theirs }, owner.openJsBroadcaster()));
+    return sent.length === 1 ? sent[0]! : Promise.all(sent).then(() => undefined);
+  }
+
+  /** The atmosphere.js-dialect broadcaster when a connection of this node listens to it. */
+  #jsAudience(): Broadcaster | undefined {
+    const js = this.#owner.jsBroadcaster();
+    return js !== undefined && js.size > 0 ? js : undefined;
   }
 
   /**
@@ -226,16 +267,33 @@ export class RoomDelivery {
       resource.state === 'closed'
     )
       return;
-    owner.broadcaster.addResource(resource);
+    const js = owner.speaksAtmosphereJs(resource) ? owner.openJsBroadcaster() : undefined;
+    (js ?? owner.broadcaster).addResource(resource);
     const announce = !state.announced && owner.members.get(state.member.id) === state;
     if (announce) this.#setAnnounced(state, true);
     const toJoiner: BroadcastOptions = { to: resource.id };
-    void this.#dispatch(
-      joinAckFrame(owner.name, (this.#ackMembers ??= membersJson(this.#announced.values()))),
-      toJoiner,
-    );
+    if (js === undefined) {
+      void this.#dispatch(
+        joinAckFrame(owner.name, (this.#ackMembers ??= membersJson(this.#announced.values()))),
+        toJoiner,
+      );
+    } else {
+      void this.#dispatch(
+        atmosphereJsJoinFrame(
+          owner.name,
+          (this.#ackMembersJs ??= atmosphereJsMembersJson(this.#announced.values())),
+        ),
+        toJoiner,
+        js,
+      );
+    }
     if (sinceId !== undefined && this.history !== undefined) {
-      for (const replayed of this.history.after(sinceId)) void this.#dispatch(replayed.payload, toJoiner);
+      for (const replayed of this.history.after(sinceId))
+        void this.#dispatch(
+          js === undefined ? replayed.payload : jsFrame(replayed.payload, replayed.message),
+          toJoiner,
+          js,
+        );
     }
     if (announce)
       this.#announce(
@@ -272,14 +330,16 @@ export class RoomDelivery {
     if (announced) this.#announced.set(state.member.id, state.member);
     else if (this.#announced.get(state.member.id) === state.member) this.#announced.delete(state.member.id);
     this.#ackMembers = undefined;
+    this.#ackMembersJs = undefined;
   }
 
   #announce(event: PresenceEvent, subject: MemberState, exclude: string | undefined): void {
     const owner = this.#owner;
-    void this.#dispatch(
-      presenceFrame(owner.name, event.action, event.member),
-      exclude === undefined ? undefined : { exclude },
-    );
+    const options = exclude === undefined ? undefined : { exclude };
+    void this.#dispatch(presenceFrame(owner.name, event.action, event.member), options);
+    const js = this.#jsAudience();
+    if (js !== undefined)
+      void this.#dispatch(atmosphereJsPresenceFrame(owner.name, event.action, event.member), options, js);
     for (const listener of owner.listeners()) notify(owner, listener, event);
     if (owner.virtuals.size > 0)
       for (const state of [...owner.virtuals]) if (state !== subject) state.context?.presence(event);
@@ -290,8 +350,11 @@ export class RoomDelivery {
    * synchronously, so there is nothing to track; otherwise the room counts the broadcast until it lands, and
    * joins wait for the count to reach zero.
    */
-  #dispatch(payload: string, options: BroadcastOptions | undefined): Promise<void> {
-    const broadcaster = this.#owner.broadcaster;
+  #dispatch(
+    payload: string,
+    options: BroadcastOptions | undefined,
+    broadcaster: Broadcaster = this.#owner.broadcaster,
+  ): Promise<void> {
     if (broadcaster.destroyed) {
       // Someone destroyed the room's broadcaster (shutdown): nothing can be delivered any more.
       return this.#refused(
@@ -321,6 +384,23 @@ export class RoomDelivery {
     refused.catch(() => undefined);
     return refused;
   }
+}
+
+/**
+ * A room frame in the atmosphere.js 5 dialect: a message becomes its `broadcast` (or `direct`) frame; anything
+ * else (typing, AI frames, raw frames) is the same in both dialects.
+ */
+function jsFrame(payload: string, message: RoomMessage | undefined): string {
+  if (message === undefined) return payload;
+  return (
+    atmosphereJsMessageFrame(
+      message.room,
+      message.id,
+      message.from,
+      message.data,
+      message.to !== undefined,
+    ) ?? payload
+  );
 }
 
 /** Calls a presence listener; a throw is logged, not propagated. */

@@ -78,6 +78,8 @@ export class RoomManager {
   readonly logger: Logger;
   readonly #rooms = new Map<string, Room>();
   readonly #tracked = new Map<AtmosphereResource, Tracked>();
+  /** Connections that speak the atmosphere.js 5 dialect (learned from their first join). */
+  readonly #atmosphereJs = new WeakSet<AtmosphereResource>();
   readonly #services: ManagedServiceRegistration[] = [];
   readonly #host: RoomHost;
   readonly #protocol: RoomProtocol;
@@ -110,6 +112,7 @@ export class RoomManager {
       broadcasters: atmosphere.broadcasters,
       connectionJoined: (resource, room) => this.#track(resource, room),
       connectionLeft: (resource, room) => this.#untrack(resource, room),
+      speaksAtmosphereJs: (resource) => this.#atmosphereJs.has(resource),
       roomDestroyed: (room) => {
         if (this.#rooms.get(room.name) === room) this.#rooms.delete(room.name);
       },
@@ -123,6 +126,9 @@ export class RoomManager {
       find: (name) => this.#rooms.get(name),
       open: (name) => this.#rooms.get(name) ?? (this.#autoCreate ? this.#create(name, false) : undefined),
       roomCount: (resource) => this.#tracked.get(resource)?.rooms.size ?? 0,
+      speaksAtmosphereJs: (resource) => {
+        this.#atmosphereJs.add(resource);
+      },
     });
     if (options.reconnectGraceMs !== undefined) {
       const grace = positiveInteger(options, 'reconnectGraceMs', 0);

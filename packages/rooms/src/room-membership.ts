@@ -1,4 +1,4 @@
-import { isMemberId, MEMBER_ID_RULE, presenceFrame } from '@atmosphere/protocol';
+import { atmosphereJsPresenceFrame, isMemberId, MEMBER_ID_RULE, presenceFrame } from '@atmosphere/protocol';
 import { AtmosphereError, type AtmosphereResource, type Broadcaster } from '@atmosphere/runtime';
 import type { MemberState, RoomDelivery } from './room-delivery.ts';
 import type { LeaveReason, RoomMember, RoomMemberInfo, RoomMetadata, RoomView } from './types.ts';
@@ -11,6 +11,10 @@ const EMPTY_METADATA: RoomMetadata = Object.freeze({});
 export interface MembershipOwner {
   readonly name: string;
   readonly broadcaster: Broadcaster;
+  /** The room's atmosphere.js-dialect broadcaster, once it exists. */
+  jsBroadcaster(): Broadcaster | undefined;
+  /** Whether a connection speaks the atmosphere.js 5 dialect. */
+  speaksAtmosphereJs(resource: AtmosphereResource): boolean;
   readonly delivery: RoomDelivery;
   /** The room, as its virtual members see it. */
   readonly room: RoomView;
@@ -139,9 +143,16 @@ export class RoomMembership {
     this.connections.delete(resource.id);
     state.connections.delete(resource);
     this.#owner.broadcaster.removeResource(resource);
+    this.#owner.jsBroadcaster()?.removeResource(resource);
     this.#owner.connectionLeft(resource);
     if (notifySelf && resource.state !== 'closed')
-      resource.write(presenceFrame(this.#owner.name, 'leave', state.member));
+      resource.write(
+        (this.#owner.speaksAtmosphereJs(resource) ? atmosphereJsPresenceFrame : presenceFrame)(
+          this.#owner.name,
+          'leave',
+          state.member,
+        ),
+      );
     if (state.connections.size === 0) this.removeMember(state, reason);
     return true;
   }

@@ -26,6 +26,8 @@ export interface ProtocolHost {
   open(name: string): Room | undefined;
   /** How many rooms a connection is in. */
   roomCount(resource: AtmosphereResource): number;
+  /** The connection speaks the atmosphere.js 5 dialect: answer it in that dialect, in every room. */
+  speaksAtmosphereJs(resource: AtmosphereResource): void;
 }
 
 const NOT_JOINED = 'Not a member of this room';
@@ -66,7 +68,10 @@ export class RoomProtocol {
     const parsed = parseRoomCommand(payload, this.#host.limits);
     if (!parsed.ok) return this.#reject(resource, parsed.room, parsed.error);
     const command = parsed.command;
-    if (command.type === 'join') return this.#join(resource, command);
+    if (command.type === 'join') {
+      if (command.dialect === 'atmosphere.js') this.#host.speaksAtmosphereJs(resource);
+      return this.#join(resource, command);
+    }
     const room = this.#host.find(command.room);
     const member = room?.connectionMember(resource);
     if (room === undefined || member === undefined) return this.#reject(resource, command.room, NOT_JOINED);

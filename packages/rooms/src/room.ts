@@ -7,7 +7,7 @@ import {
   type BroadcasterFactory,
   type Logger,
 } from '@atmosphere/runtime';
-import { roomBroadcasterId } from './names.ts';
+import { roomAtmosphereJsBroadcasterId, roomBroadcasterId } from './names.ts';
 import { notify, RoomDelivery, type Settle } from './room-delivery.ts';
 import { RoomMembership } from './room-membership.ts';
 import { RoomMessaging } from './room-messaging.ts';
@@ -36,6 +36,8 @@ export interface RoomHost {
   connectionLeft(resource: AtmosphereResource, room: Room): void;
   /** The room was destroyed (forget it). */
   roomDestroyed(room: Room): void;
+  /** Whether a connection speaks the atmosphere.js 5 dialect. */
+  speaksAtmosphereJs(resource: AtmosphereResource): boolean;
 }
 
 /**
@@ -55,6 +57,8 @@ export class Room implements VirtualHost, RoomView {
   readonly broadcasterId: string;
   readonly #host: RoomHost;
   readonly #broadcaster: Broadcaster;
+  /** The same traffic in the atmosphere.js 5 dialect, once a connection that speaks it has joined. */
+  #jsBroadcaster: Broadcaster | undefined;
   readonly #membership: RoomMembership;
   #listeners: readonly PresenceListener[] = [];
   #destroyed = false;
@@ -73,6 +77,8 @@ export class Room implements VirtualHost, RoomView {
     const membership: RoomMembership = (this.#membership = new RoomMembership({
       name,
       broadcaster: this.#broadcaster,
+      jsBroadcaster: () => this.#jsBroadcaster,
+      speaksAtmosphereJs: (resource) => host.speaksAtmosphereJs(resource),
       get delivery(): RoomDelivery {
         return delivery;
       },
@@ -90,6 +96,12 @@ export class Room implements VirtualHost, RoomView {
         name,
         logger: host.logger,
         broadcaster: this.#broadcaster,
+        jsBroadcaster: () => this.#jsBroadcaster,
+        openJsBroadcaster: () =>
+          (this.#jsBroadcaster ??= host.broadcasters.get(roomAtmosphereJsBroadcasterId(name), {
+            destroyWhenEmpty: false,
+          })),
+        speaksAtmosphereJs: (resource) => host.speaksAtmosphereJs(resource),
         members: membership.byId,
         virtuals: membership.virtuals,
         connection: (id) => membership.connections.get(id),
@@ -319,6 +331,7 @@ export class Room implements VirtualHost, RoomView {
     const { connections, members } = this.#membership.clear();
     for (const { resource } of connections) {
       this.#broadcaster.removeResource(resource);
+      this.#jsBroadcaster?.removeResource(resource);
       this.#host.connectionLeft(resource, this);
       if (resource.state !== 'closed') resource.write(closing);
     }
@@ -339,6 +352,9 @@ export class Room implements VirtualHost, RoomView {
     this.#delivery.history = undefined;
     if (this.#host.broadcasters.find(this.broadcasterId) === this.#broadcaster)
       this.#host.broadcasters.destroy(this.broadcasterId);
+    const js = this.#jsBroadcaster;
+    if (js !== undefined && this.#host.broadcasters.find(js.id) === js)
+      this.#host.broadcasters.destroy(js.id);
     this.#host.roomDestroyed(this);
   }
 

@@ -298,23 +298,80 @@ describe.each(TRANSPORTS)('room protocol over %s', (name) => {
   });
 });
 
-describe('atmosphere.js dialect on input', () => {
-  test('member:{id,info} on join and target on direct are understood', async () => {
-    transport = 'websocket';
-    const { connect } = await setup();
+describe.each(TRANSPORTS)('the atmosphere.js 5 dialect over %s', (name) => {
+  test('a connection that joins as atmosphere.js does is answered in its dialect, the others in ours', async () => {
+    transport = name;
+    const { rooms, connect } = await setup(10);
     const [alice, bob] = await Promise.all([connect(), connect()]);
-    expect(await alice.join('lobby', { member: { id: 'alice', info: { color: 'red' } } })).toEqual({
-      type: 'join_ack',
+    // alice speaks atmosphere.js: member {id, info}; her join is confirmed by a `join` with the member list.
+    await alice.send({ type: 'join', room: 'lobby', member: { id: 'alice', info: { color: 'red' } } });
+    expect(await alice.next()).toEqual({
+      type: 'join',
       room: 'lobby',
-      members: [{ id: 'alice', metadata: { color: 'red' } }],
+      data: [{ id: 'alice', info: { color: 'red' } }],
     });
-    await bob.join('lobby', { member: { id: 'bob' } });
-    await bob.send({ type: 'direct', room: 'lobby', target: 'alice', data: 'hi' });
-    expect(await alice.waitFor((f) => f.type === 'message')).toEqual({
+    expect(memberIds(await bob.join('lobby', { memberId: 'bob' }))).toEqual(['alice', 'bob']);
+    expect(await alice.next()).toEqual({
+      type: 'presence',
+      room: 'lobby',
+      data: 'join',
+      member: { id: 'bob', info: {} },
+    });
+    await bob.send({ type: 'broadcast', room: 'lobby', data: 'hello' });
+    expect(await alice.next()).toEqual({
+      type: 'broadcast',
+      room: 'lobby',
+      data: 'hello',
+      member: { id: 'bob' },
+      id: 1,
+    });
+    await alice.send({ type: 'broadcast', room: 'lobby', data: 'hi all' });
+    expect(await bob.next()).toEqual({
       type: 'message',
       room: 'lobby',
-      from: 'bob',
-      data: 'hi',
+      id: 2,
+      from: 'alice',
+      data: 'hi all',
     });
+    await bob.send({ type: 'direct', room: 'lobby', targetId: 'alice', data: 'psst' });
+    expect(await alice.next()).toEqual({
+      type: 'direct',
+      room: 'lobby',
+      data: 'psst',
+      member: { id: 'bob' },
+    });
+    await alice.send({ type: 'direct', room: 'lobby', target: 'bob', data: 'yes?' });
+    expect(await bob.next()).toEqual({ type: 'message', room: 'lobby', from: 'alice', data: 'yes?' });
+    await alice.send({ type: 'typing', room: 'lobby', typing: true });
+    expect(await bob.next()).toEqual({ type: 'typing', room: 'lobby', memberId: 'alice', typing: true });
+    await mark(rooms, 'lobby', 'from the server');
+    expect(await alice.next()).toEqual({ type: 'broadcast', room: 'lobby', data: 'from the server', id: 3 });
+    expect(await bob.next()).toMatchObject({ type: 'message', data: 'from the server' });
+    // History replays in the dialect too (bob stays, so the room does too).
+    await alice.send({ type: 'leave', room: 'lobby', member: { id: 'alice' } });
+    expect(await bob.next()).toMatchObject({ type: 'presence', action: 'leave', memberId: 'alice' });
+    await alice.send({ type: 'join', room: 'lobby', member: { id: 'alice' }, sinceId: 1 });
+    expect(await alice.take(3)).toEqual([
+      {
+        type: 'join',
+        room: 'lobby',
+        data: [
+          { id: 'bob', info: {} },
+          { id: 'alice', info: {} },
+        ],
+      },
+      { type: 'broadcast', room: 'lobby', data: 'hi all', member: { id: 'alice' }, id: 2 },
+      { type: 'broadcast', room: 'lobby', data: 'from the server', id: 3 },
+    ]);
+    await bob.send({ type: 'leave', room: 'lobby' });
+    expect(await alice.next()).toEqual({
+      type: 'presence',
+      room: 'lobby',
+      data: 'leave',
+      member: { id: 'bob', info: {} },
+    });
+    // The dialect belongs to the connection: every room answers it alike.
+    await alice.send({ type: 'join', room: 'other', member: { id: 'alice' } });
+    expect(await alice.next()).toEqual({ type: 'join', room: 'other', data: [{ id: 'alice', info: {} }] });
   });
 });

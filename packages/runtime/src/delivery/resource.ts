@@ -51,6 +51,17 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   principal: unknown;
   /** When the resource's connection went away (ms since epoch), or 0 while connected. */
   awaySince = 0;
+  /**
+   * @internal The last connection dropped (`lost`) and no handshake has been answered since: a long-polling
+   * atmosphere.js 5 client that comes back reset its protocol state and reads a handshake first.
+   */
+  lostSinceHandshake = false;
+  /**
+   * @internal The last connection was a WebSocket closed with a close frame without a code (1005): what
+   * atmosphere.js 5's `close()` sends. Such a client gets a short grace period (`CLOSE_WITHOUT_CODE_GRACE_MS`):
+   * it left, unless it comes back at once.
+   */
+  closedWithoutCode = false;
   /** When the client last sent something (ms since epoch). */
   lastInboundAt = Date.now();
   /** The last connecting request. */
@@ -296,6 +307,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     }
     connection.bind(this);
     this.awaySince = 0;
+    this.lostSinceHandshake = false;
+    this.closedWithoutCode = false;
     if (wasAway && connection.transport !== 'long-polling' && connection.transport !== 'polling')
       this.#emit('reconnect');
   }
@@ -306,6 +319,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
    * not kept forever.
    */
   awaitConnection(): void {
+    this.lostSinceHandshake = false;
     if (this.#state === 'away' && this.awaySince === 0) this.awaySince = Date.now();
   }
 
@@ -340,7 +354,12 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     }
     this.#state = 'away';
     this.awaySince = Date.now();
-    if (how === 'lost') this.#emit('away');
+    if (how === 'lost') {
+      this.lostSinceHandshake = true;
+      this.closedWithoutCode =
+        connection.transport === 'websocket' && (connection as { closeCode?: number }).closeCode === 1005;
+      this.#emit('away');
+    }
   }
 
   /**

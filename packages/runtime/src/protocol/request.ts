@@ -273,3 +273,18 @@ export function parseProtocolRequest(
   }
   return new ParsedProtocolRequest(request, path, params, search, upgrade);
 }
+
+/**
+ * Whether a reconnecting client expects the handshake again as its first read: a known tracking id, the
+ * protocol asked for, no `X-Atmosphere-Received` (our client sends it and expects no second handshake) and
+ * an atmosphere.js 5 or later version (`X-Atmosphere-Framework`). atmosphere.js 5 resets its protocol
+ * state on every reconnect and takes the first thing it reads for the handshake; wAsync (which announces
+ * 2.x) reads the handshake once per socket and would take a second one for a message.
+ */
+export function expectsHandshakeAgain(request: ProtocolRequest): boolean {
+  if (request.firstRequest || !request.wantsProtocol || request.received !== undefined) return false;
+  const framework = request.framework;
+  if (framework === undefined) return false;
+  const major = /^\s*(\d{1,4})\./.exec(framework);
+  return major !== null && Number(major[1]) >= 5;
+}

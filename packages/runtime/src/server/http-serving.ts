@@ -3,13 +3,14 @@ import { AtmosphereHeaders, handshakeText, lengthPrefixed, NO_CACHE_HEADERS } fr
 import { AtmosphereError } from '../errors.ts';
 import { tooLarge } from '../interceptors/builtins.ts';
 import { preflightHeaders, type RequestGuard } from '../protocol/cors.ts';
-import { parseProtocolRequest } from '../protocol/request.ts';
+import { expectsHandshakeAgain, parseProtocolRequest } from '../protocol/request.ts';
 import type { ConnectContext } from '../spi/interceptor.ts';
 import type { ProtocolRequest } from '../spi/request.ts';
 import type { ConnectionSettings } from '../spi/resource.ts';
 import { responseHeaders, sendText, SseConnection, StreamingConnection } from '../transports/http.ts';
 import { PollConnection } from '../transports/poll.ts';
 import type { ServerCore } from './core.ts';
+import { EarlyPosts } from './early-posts.ts';
 import type { Route, ServedResource } from './served-resource.ts';
 
 /**
@@ -19,6 +20,7 @@ import type { Route, ServedResource } from './served-resource.ts';
 export class HttpServing {
   readonly #core: ServerCore;
   readonly #guard: RequestGuard;
+  readonly #early = new EarlyPosts();
 
   constructor(core: ServerCore, guard: RequestGuard) {
     this.#core = core;
@@ -134,7 +136,7 @@ export class HttpServing {
       case 'close':
         return;
     }
-    const handshake = protocol.handshake;
+    const handshake = protocol.handshake || handshakeAgain(protocol, existing);
     if (handshake && connection instanceof PollConnection) {
       // Long-polling: the handshake alone answers the first poll; the client polls again at once.
       const resource = core.resourceFor(protocol, route, context, existing);
@@ -150,6 +152,8 @@ export class HttpServing {
     const resource = core.resourceFor(protocol, route, context, existing);
     if (handshake)
       connection.writeRaw(handshakeText(protocol.trackingId, context.settings.clientHeartbeatMs));
+    if (protocol.handshake && connection.transport !== 'long-polling' && connection.transport !== 'polling')
+      this.#early.opened(resource, request, protocol);
     const session = core.sessionFrameFor(protocol);
     if (session !== undefined) connection.writeRaw(session);
     resource.attach(connection, protocol, context.settings);
@@ -162,7 +166,14 @@ export class HttpServing {
   async #post(request: IncomingMessage, response: ServerResponse, protocol: ProtocolRequest): Promise<void> {
     this.#assertOrigin(request);
     const core = this.#core;
-    const resource = protocol.firstRequest ? undefined : core.resources.get(protocol.trackingId);
+    let resource: ServedResource | undefined;
+    if (protocol.firstRequest) {
+      // atmosphere.js 5 may post before it has read its handshake (tracking id 0): see EarlyPosts.
+      resource = this.#early.find(request, protocol);
+    } else {
+      resource = core.resources.get(protocol.trackingId);
+      this.#early.claimed(protocol.trackingId);
+    }
     if (!resource || resource.state === 'closed') {
       request.resume();
       throw new AtmosphereError(
@@ -188,6 +199,17 @@ export class HttpServing {
     this.#core.logger.debug(`resource ${resource.id}: closed by the client (close request)`);
     resource.expire('client-closed');
   }
+}
+
+/**
+ * atmosphere.js 5 reads a handshake first after each reconnect (see `expectsHandshakeAgain`): on a stream
+ * transport every new connection with a known id is one; on long-polling only a poll after a lost one (a
+ * normal re-poll after a completed answer keeps its state), or one for a client the server no longer has.
+ */
+function handshakeAgain(protocol: ProtocolRequest, existing: ServedResource | undefined): boolean {
+  if (protocol.transport === 'polling' || !expectsHandshakeAgain(protocol)) return false;
+  if (protocol.transport !== 'long-polling') return true;
+  return existing === undefined || existing.state === 'closed' || existing.lostSinceHandshake;
 }
 
 function handshakeFrame(protocol: ProtocolRequest, settings: ConnectionSettings): string {

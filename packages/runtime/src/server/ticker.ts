@@ -6,6 +6,13 @@ export const PROBE_BATCH = 64;
 export const PROBE_AGE_MS = 2_000;
 
 /**
+ * The grace period of a client whose WebSocket closed with a close frame without a code (1005): atmosphere.js
+ * 5's `close()` sends that and no close request, so it is taken as a leave unless the client is back by then.
+ * A lost network never produces 1005 (that is 1006).
+ */
+export const CLOSE_WITHOUT_CODE_GRACE_MS = 5_000;
+
+/**
  * One sweep over the clients (every `tickMs`): heartbeats after a silence, delivery probes, the idle timeout,
  * the end of grace periods, and the cache's upkeep once per `sweepIntervalMs`. Returns when the cache was
  * last swept.
@@ -15,7 +22,12 @@ export function tick(core: ServerCore, now: number, lastSweep: number): number {
     const connection = resource.connection;
     if (!connection) {
       // Away: between two polls, or cut and within its grace period.
-      if (resource.awaySince !== 0 && now - resource.awaySince > core.graceMs) resource.expire('timeout');
+      if (resource.awaySince !== 0) {
+        if (resource.closedWithoutCode) {
+          if (now - resource.awaySince > Math.min(core.graceMs, CLOSE_WITHOUT_CODE_GRACE_MS))
+            resource.expire('client-closed');
+        } else if (now - resource.awaySince > core.graceMs) resource.expire('timeout');
+      }
       continue;
     }
     const heartbeatMs = resource.settings.heartbeatMs;

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { AtmosphereHeaders, handshakeText } from '@atmosphere/protocol';
 import { AtmosphereError } from '../errors.ts';
-import { parseProtocolRequest } from '../protocol/request.ts';
+import { expectsHandshakeAgain, parseProtocolRequest } from '../protocol/request.ts';
 import type { ConnectContext } from '../spi/interceptor.ts';
 import type { ProtocolRequest } from '../spi/request.ts';
 import type { ConnectionSettings } from '../spi/resource.ts';
@@ -112,7 +112,8 @@ export class UpgradeServing {
     const connection = new WebSocketConnection(ws, socket, protocol.trackMessageLength);
     const isNew = existing === undefined || existing.state === 'closed';
     const resource = core.resourceFor(protocol, route, opening, existing);
-    if (protocol.handshake)
+    // atmosphere.js 5 reads a handshake first after every reconnect, too (`expectsHandshakeAgain`).
+    if (protocol.handshake || expectsHandshakeAgain(protocol))
       connection.writeRaw(handshakeText(protocol.trackingId, settings.clientHeartbeatMs));
     const session = core.sessionFrameFor(protocol);
     if (session !== undefined) connection.writeRaw(session);

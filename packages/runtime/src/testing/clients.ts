@@ -26,7 +26,9 @@ export interface TestClientOptions {
 export function protocolUrl(base: string, transport: string, options: TestClientOptions = {}): string {
   const url = new URL(base);
   url.searchParams.set(AtmosphereHeaders.trackingId, options.trackingId ?? '0');
-  url.searchParams.set(AtmosphereHeaders.framework, '5.0.7');
+  // What wAsync announces: a client that reads the handshake once and never again after a reconnect (an
+  // atmosphere.js 5 version would get the handshake again on every reconnect, `expectsHandshakeAgain`).
+  url.searchParams.set(AtmosphereHeaders.framework, '2.3.0');
   url.searchParams.set(AtmosphereHeaders.transport, transport);
   if (options.trackMessageLength ?? true) url.searchParams.set(AtmosphereHeaders.trackMessageSize, 'true');
   if (options.protocol ?? true) url.searchParams.set(AtmosphereHeaders.protocol, 'true');

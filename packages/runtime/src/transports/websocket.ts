@@ -83,6 +83,8 @@ export class WebSocketConnection implements Connection {
   readonly #ws: WebSocket;
   readonly #socket: Duplex;
   #endedByServer = false;
+  /** The close code the client sent, once closed (1005: a close frame without one). */
+  closeCode: number | undefined = undefined;
   #probing = false;
   #awaitingDrain = false;
   #closeTimer: NodeJS.Timeout | undefined;
@@ -235,6 +237,7 @@ export class WebSocketConnection implements Connection {
   /** @internal The WebSocket closed. */
   closed(code: number): void {
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
+    this.closeCode = code;
     const how: ConnectionEnd = this.#endedByServer
       ? 'server-closed'
       : isDeliberateClose(code)
