@@ -41,9 +41,7 @@ test('useChat in Chromium at desktop and phone width: an answer, an approved too
     await page.locator('#approve').click();
     await page.locator('.tool', { hasText: 'output-available' }).waitFor();
     await page.locator('#status', { hasText: 'ready' }).waitFor();
-    expect((await page.evaluate('document.documentElement.scrollWidth')) as number).toBeLessThanOrEqual(
-      width,
-    );
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
     // Written into the sample's folder (for its README) only when asked: a test run leaves the tree clean.
     if (process.env['UPDATE_SCREENSHOTS'] === '1')
       await page.screenshot({ path: new URL(`../screenshots/${label}.png`, import.meta.url).pathname });

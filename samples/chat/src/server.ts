@@ -154,8 +154,8 @@ function readJson(request: IncomingMessage, limit = 1024): Promise<unknown> {
     request.on('end', () => {
       try {
         resolve(JSON.parse(body));
-      } catch (error) {
-        reject(error as Error);
+      } catch {
+        reject(new Error('The body is not JSON.'));
       }
     });
     request.on('error', reject);
@@ -193,7 +193,8 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
   const answers = new Map<string, AnswerPolicy>(
     ROOMS.map((room) => [room, options.answers?.[room] ?? DEFAULT_ANSWERS[room] ?? 'mentions']),
   );
-  let rooms: RoomManager | undefined;
+  // The rooms exist once Atmosphere started (after the server listens); the API finds them here.
+  const started: { rooms?: RoomManager } = {};
   const api = async (request: IncomingMessage, response: ServerResponse, path: string): Promise<boolean> => {
     if (path === '/api/info' && request.method === 'GET') {
       json(response, 200, { model, rooms: ROOMS, answers: Object.fromEntries(answers) });
@@ -202,7 +203,7 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
     const match = /^\/api\/rooms\/([a-z]+)\/(name|answers)$/.exec(path);
     if (!match) return false;
     const room = match[1]!;
-    const live = answers.has(room) ? rooms?.find(room) : undefined;
+    const live = answers.has(room) ? started.rooms?.find(room) : undefined;
     if (!live) {
       json(response, 404, { error: `No room ${room}.` });
       return true;
@@ -275,7 +276,7 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
     // `/api/rooms/<room>/name` first and gets a free variant). The same connection joining again is fine.
     authorize: ({ action, room, member, resource }) => {
       if (action !== 'join') return true;
-      const existing = rooms?.find(room);
+      const existing = started.rooms?.find(room);
       if (existing === undefined) return true;
       const holder = [...existing.memberInfo().keys()].find(
         (id) => id.toLowerCase() === member.id.toLowerCase(),
@@ -283,7 +284,7 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
       return holder === undefined || existing.connectionMember(resource)?.id === holder;
     },
   });
-  rooms = manager;
+  started.rooms = manager;
   const members: LlmRoomMember[] = [];
   for (const name of ROOMS) {
     const room = manager.room(name);
@@ -316,7 +317,7 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
     answersOf: (room) => answers.get(room),
     async close() {
       for (const member of members) await member.close();
-      rooms?.close();
+      manager.close();
       await atmosphere.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -219,7 +219,7 @@ describe('the page at desktop and phone width, with the demo model in character'
 
       const box = async (selector: string) => (await me.locator(selector).boundingBox())!;
       const layout = {
-        scrollWidth: (await me.evaluate('document.documentElement.scrollWidth')) as number,
+        scrollWidth: await me.evaluate<number>('document.documentElement.scrollWidth'),
         input: await box('[data-testid="input"]'),
         send: await box('.compose button'),
         messages: await box('#messages'),

@@ -187,7 +187,8 @@ async function start(
           const data = message.data as { notice?: unknown; answers?: unknown; text?: unknown } | undefined;
           if (data?.notice === 'answers' && (data.answers === 'questions' || data.answers === 'mentions'))
             showPolicy(data.answers);
-          system(textOf(message.data)).dataset['notice'] = String(data?.notice ?? '');
+          system(textOf(message.data)).dataset['notice'] =
+            typeof data?.notice === 'string' ? data.notice : '';
           return;
         }
         typing.delete(message.from);

@@ -216,7 +216,7 @@ describe('the React, Vue and Svelte pages in Chromium', () => {
         await byTestId(page, 'ai-input').press('Enter');
         await poll(() => text(page, 'ai-status')).toBe('complete');
         await poll(() => text(page, 'model-banner')).toMatch(/^DEMO model: /);
-        expect((await page.evaluate('document.documentElement.scrollWidth')) as number).toBeLessThanOrEqual(
+        expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(
           width,
         );
         if (SCREENSHOTS)

@@ -103,9 +103,7 @@ test('the dashboard fits at desktop and phone width, with no console error', asy
       },
     });
     await view.waitForSelector('article.answer.complete');
-    expect((await view.evaluate('document.documentElement.scrollWidth')) as number).toBeLessThanOrEqual(
-      width,
-    );
+    expect(await view.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
     // Written into the sample's folder (for its README) only when asked: a test run leaves the tree clean.
     if (process.env['UPDATE_SCREENSHOTS'] === '1')
       await view.screenshot({ path: new URL(`../screenshots/${label}.png`, import.meta.url).pathname });
