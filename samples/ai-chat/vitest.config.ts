@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineProject } from 'vitest/config';
 
 export default defineProject({
@@ -7,5 +9,9 @@ export default defineProject({
     name: 'sample-ai-chat',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,
+    // The sample is durable on SQLite by default (under its folder); the tests keep their file out of the tree.
+    env: {
+      ATMOSPHERE_DURABLE_SQLITE: join(tmpdir(), `atmosphere-sample-ai-chat-${process.pid}`, 'durable.sqlite'),
+    },
   },
 });

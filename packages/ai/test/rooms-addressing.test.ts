@@ -136,4 +136,58 @@ describe('several AI members in one room', () => {
       'second heard: alice: only you',
     ]);
   });
+
+  test('answerWhen narrows what a member answers unmentioned, per room; mentions are always answered; what it passes is remembered', async () => {
+    h = await roomsHarness();
+    const lobby = h.rooms.room('lobby');
+    const random = h.rooms.room('random');
+    const seen: string[] = [];
+    const ada = llmRoomMember({
+      id: 'ada',
+      answers: 'default',
+      // #lobby: questions to the room; #random: mentions only.
+      answerWhen: ({ room, memberId, from, text }) => {
+        seen.push(`${room} ${memberId} ${from}: ${text}`);
+        return room === 'lobby' && text.trim().endsWith('?');
+      },
+      runtime: demoRuntime({
+        delayMs: 0,
+        answer: (context) => `ada heard: ${context.message} (after ${context.history.length})`,
+      }),
+    });
+    lobby.joinVirtual(ada);
+    random.joinVirtual(ada);
+    const alice = await h.member('alice', 'lobby');
+    await h.member('carol', 'lobby');
+    const bob = await h.member('bob', 'random');
+    const isAnswer = (f: Frame) =>
+      f.type === 'message' && typeof (f['data'] as { sessionId?: unknown }).sessionId === 'string';
+
+    await alice.say('lobby', 'hello bob, how was the weekend'); // 1 → not a question: nobody
+    await alice.say('lobby', '@carol are you there?'); // 2 → addressed to a person: nobody, not asked
+    await alice.say('lobby', 'what time is it in Tokyo?'); // 3 → a question to the room: ada (4)
+    await alice.waitFor(isAnswer);
+    await bob.say('random', 'is anyone here?'); // 1 → mentions only in #random: nobody
+    await bob.say('random', '@ada are you?'); // 2 → a mention: ada (3)
+    await bob.waitFor(isAnswer);
+    await ada.idle();
+
+    expect(lobby.history().map(said)).toEqual([
+      '1 alice: hello bob, how was the weekend',
+      '2 alice: @carol are you there?',
+      '3 alice: what time is it in Tokyo?',
+      '4 ada: ada heard: alice: what time is it in Tokyo? (after 2)',
+    ]);
+    expect(random.history().map(said)).toEqual([
+      '1 bob: is anyone here?',
+      '2 bob: @ada are you?',
+      '3 ada: ada heard: bob: are you? (after 1)',
+    ]);
+    expect(seen).toEqual([
+      'lobby ada alice: hello bob, how was the weekend',
+      'lobby ada alice: what time is it in Tokyo?',
+      'random ada bob: is anyone here?',
+    ]);
+    expect(() => llmRoomMember({ id: 'x', answerWhen: 'questions' as never })).toThrow(/answerWhen/);
+  });
 });

@@ -1,11 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 
 const WEB = fileURLToPath(new URL('../web/', import.meta.url));
-const OUT = fileURLToPath(new URL('../.build/', import.meta.url));
 
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -18,8 +15,8 @@ const TYPES: Readonly<Record<string, string>> = {
 export type PageFiles = ReadonlyMap<string, { body: Buffer; type: string }>;
 
 /**
- * Bundles the browser page (web/: TypeScript using @atmosphere/client) with Vite into `.build/`, and returns
- * its files. Takes about a second; runs once at startup.
+ * Bundles the browser page (web/: TypeScript using @atmosphere/client) with Vite, in memory (nothing is written
+ * to disk), and returns its files. Takes about a second; runs once at startup.
  */
 export async function buildPage(): Promise<PageFiles> {
   const output = await build({
@@ -28,8 +25,7 @@ export async function buildPage(): Promise<PageFiles> {
     logLevel: 'warn',
     resolve: { conditions: ['@atmosphere/source', 'browser', 'import', 'default'] },
     build: {
-      outDir: OUT,
-      emptyOutDir: true,
+      write: false,
       sourcemap: false,
       reportCompressedSize: false,
       assetsDir: 'assets',
@@ -42,7 +38,7 @@ export async function buildPage(): Promise<PageFiles> {
     for (const chunk of result.output) {
       const extension = chunk.fileName.slice(chunk.fileName.lastIndexOf('.'));
       files.set(`/${chunk.fileName}`, {
-        body: await readFile(join(OUT, chunk.fileName)),
+        body: Buffer.from(chunk.type === 'chunk' ? chunk.code : chunk.source),
         type: TYPES[extension] ?? 'application/octet-stream',
       });
     }

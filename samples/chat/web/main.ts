@@ -15,18 +15,39 @@ interface ModelInfo {
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
 
-async function showModel(): Promise<string[]> {
+type AnswerPolicy = 'questions' | 'mentions';
+
+interface Info {
+  model: ModelInfo;
+  rooms: string[];
+  answers: Record<string, AnswerPolicy>;
+}
+
+const HINTS: Record<AnswerPolicy, string> = {
+  questions:
+    'Assistant answers questions to the room (ending with “?”) and @assistant; @poet writes a poem. Other messages are for people.',
+  mentions: 'The AI members answer only when mentioned: @assistant, @poet. Everything else is for people.',
+};
+
+async function showModel(): Promise<Info> {
   const banner = $<HTMLParagraphElement>('model-banner');
   const response = await fetch('/api/info');
-  const info = (await response.json()) as { model: ModelInfo; rooms: string[] };
+  const info = (await response.json()) as Info;
   if (info.model.demo) {
     banner.textContent =
-      'AI members answer with a DEMO model: canned answers, streamed like a real one. Start the server with LLM_API_KEY set to use a real model.';
+      'DEMO model: the AI members give canned answers (the poet rhymes your words), streamed like a real model. Start the server with LLM_API_KEY set to use a real one.';
     banner.classList.add('demo');
   } else {
     banner.textContent = `AI members answer with ${info.model.runtime}${info.model.model ? ` (${info.model.model})` : ''}.`;
   }
-  return info.rooms;
+  return info;
+}
+
+/** The name to join as: the one wanted, or the free variant the server offers when someone in the room has it. */
+async function freeName(room: string, wanted: string): Promise<string> {
+  const response = await fetch(`/api/rooms/${room}/name?wanted=${encodeURIComponent(wanted)}`);
+  if (!response.ok) return wanted;
+  return ((await response.json()) as { name: string }).name;
 }
 
 function element(tag: string, className: string, text?: string): HTMLElement {
@@ -43,10 +64,36 @@ function textOf(data: unknown): string {
   return JSON.stringify(data);
 }
 
-function start(name: string, room: string, transport: ClientTransportName): void {
+async function start(
+  wanted: string,
+  room: string,
+  transport: ClientTransportName,
+  policy: AnswerPolicy,
+): Promise<void> {
+  const name = await freeName(room, wanted);
   $('join').hidden = true;
   $('chat').hidden = false;
   $('room-title').textContent = `#${room}`;
+  $('me').textContent = name;
+  const notice = $<HTMLParagraphElement>('notice');
+  if (name !== wanted) {
+    notice.textContent = `“${wanted}” is already in #${room}: you are “${name}”.`;
+    notice.hidden = false;
+  }
+  const answersSelect = $<HTMLSelectElement>('answers');
+  const hint = $<HTMLParagraphElement>('hint');
+  const showPolicy = (value: AnswerPolicy): void => {
+    answersSelect.value = value;
+    hint.textContent = HINTS[value];
+  };
+  showPolicy(policy);
+  answersSelect.addEventListener('change', () => {
+    void fetch(`/api/rooms/${room}/answers`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ answers: answersSelect.value }),
+    });
+  });
   const messages = $<HTMLOListElement>('messages');
   const membersList = $<HTMLUListElement>('members');
   const status = $<HTMLParagraphElement>('status');
@@ -86,10 +133,13 @@ function start(name: string, room: string, transport: ClientTransportName): void
     scroll();
     return item;
   };
-  const system = (text: string): void => {
-    messages.append(element('li', 'system', text));
+  const system = (text: string): HTMLElement => {
+    const item = element('li', 'system', text);
+    messages.append(item);
     scroll();
+    return item;
   };
+  if (name !== wanted) system(notice.textContent ?? '');
 
   const subscription = atmosphere.subscribe({ url: '/rooms', transport });
   subscription.on('open', () => {
@@ -132,6 +182,15 @@ function start(name: string, room: string, transport: ClientTransportName): void
         renderTyping();
       },
       message(message) {
+        if (!message.from) {
+          // From the server: a change of the room's settings, for everyone in it.
+          const data = message.data as { notice?: unknown; answers?: unknown; text?: unknown } | undefined;
+          if (data?.notice === 'answers' && (data.answers === 'questions' || data.answers === 'mentions'))
+            showPolicy(data.answers);
+          system(textOf(message.data)).dataset['notice'] =
+            typeof data?.notice === 'string' ? data.notice : '';
+          return;
+        }
         typing.delete(message.from);
         renderTyping();
         const sessionId = (message.data as { sessionId?: unknown } | undefined)?.sessionId;
@@ -169,7 +228,12 @@ function start(name: string, room: string, transport: ClientTransportName): void
         }
       },
       error(error) {
-        system(error.message);
+        // The server refuses a join under a name someone took in the meantime.
+        system(
+          members.size === 0 && /unauthorized/i.test(error.message)
+            ? `Could not join #${room} as “${name}”: someone took the name just now. Reload to pick another.`
+            : error.message,
+        );
       },
     },
     // Late joiners see the conversation so far.
@@ -209,7 +273,8 @@ function start(name: string, room: string, transport: ClientTransportName): void
 }
 
 async function main(): Promise<void> {
-  const roomNames = await showModel();
+  const info = await showModel();
+  const roomNames = info.rooms;
   const roomSelect = $<HTMLSelectElement>('room');
   for (const name of roomNames) roomSelect.append(new Option(`#${name}`, name));
   const transportSelect = $<HTMLSelectElement>('transport');
@@ -221,14 +286,20 @@ async function main(): Promise<void> {
   };
   if (requested.room && roomNames.includes(requested.room)) roomSelect.value = requested.room;
   if (requested.transport) transportSelect.value = requested.transport;
+  const policy = (): AnswerPolicy => info.answers[roomSelect.value] ?? 'mentions';
   if (requested.name) {
-    start(requested.name, roomSelect.value, transportSelect.value as ClientTransportName);
+    await start(requested.name, roomSelect.value, transportSelect.value as ClientTransportName, policy());
     return;
   }
   nameInput.value = `guest-${Math.floor(Math.random() * 9000 + 1000)}`;
   $<HTMLFormElement>('join').addEventListener('submit', (event) => {
     event.preventDefault();
-    start(nameInput.value.trim(), roomSelect.value, transportSelect.value as ClientTransportName);
+    void start(
+      nameInput.value.trim(),
+      roomSelect.value,
+      transportSelect.value as ClientTransportName,
+      policy(),
+    );
   });
 }
 

@@ -79,7 +79,14 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 export async function startFrameworks(options: FrameworksOptions = {}): Promise<Frameworks> {
   const pages = options.pages ?? (await buildPages());
   const host = options.host ?? '127.0.0.1';
+  let model: ModelInfo = { runtime: 'starting', demo: true };
   const server = createServer((request, response) => {
+    if ((request.url ?? '/').split('?')[0] === '/api/info' && request.method === 'GET') {
+      // What answers, for the pages' banner (the demo model is labelled as such).
+      response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      response.end(JSON.stringify({ model }));
+      return;
+    }
     if (servePage(pages, request, response)) return;
     response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
     response.end('Not Found');
@@ -109,16 +116,17 @@ export async function startFrameworks(options: FrameworksOptions = {}): Promise<
     systemPrompt: SYSTEM_PROMPT,
   });
   rooms.room(ROOM).joinVirtual(assistant);
+  model = {
+    runtime: runtime.name,
+    demo: runtime.name === 'demo',
+    ...(runtime instanceof OpenAiCompatibleRuntime ? { model: runtime.config.model } : {}),
+  };
   const address = server.address() as AddressInfo;
   return {
     atmosphere,
     rooms,
     url: `http://${host}:${address.port}/`,
-    model: {
-      runtime: runtime.name,
-      demo: runtime.name === 'demo',
-      ...(runtime instanceof OpenAiCompatibleRuntime ? { model: runtime.config.model } : {}),
-    },
+    model,
     async close() {
       live.close();
       await assistant.close();

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CHROMIUM_LAUNCH_OPTIONS } from '@atmosphere/runtime/testing';
 import { demoRuntime } from '@atmosphere/ai';
 import { silentLogger } from '@atmosphere/runtime';
@@ -9,6 +11,10 @@ import { type Frameworks, startFrameworks } from '../src/server.ts';
 /** The fixed answer of the demo model, for `/ai` and for the room's AI member: 14 words, streamed one by one. */
 const ANSWER = 'Tokens stream one by one over every transport to React, Vue and Svelte pages alike.';
 const AI_LINE = `assistant: ${ANSWER}`;
+
+/** Screenshots are written into the sample's folder (for its README) only when asked: CI leaves the tree clean. */
+const SCREENSHOTS = process.env['UPDATE_SCREENSHOTS'] === '1';
+const SCREENSHOT_DIR = fileURLToPath(new URL('../screenshots/', import.meta.url));
 
 /** Texts an element showed over time, recorded in the page by a MutationObserver (no polling, nothing missed). */
 interface RecorderWindow {
@@ -51,10 +57,18 @@ describe('the React, Vue and Svelte pages in Chromium', () => {
   const liveMessages = (page: Page) => page.locator('[data-testid="live-messages"] > li').allInnerTexts();
 
   /** Opens a page (each in its own browser context, as another user would) and waits until it is in the room. */
-  async function open(framework: string, member: string, transport: string): Promise<Page> {
-    const page = await browser.newPage();
+  async function open(
+    framework: string,
+    member: string,
+    transport: string,
+    viewport = { width: 1280, height: 800 },
+  ): Promise<Page> {
+    const page = await browser.newPage({ viewport });
     opened.push(page);
     page.on('pageerror', (error) => pageErrors.push(`${member}: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(`${member} (console): ${message.text()}`);
+    });
     await page.goto(`${app!.url}${framework}/?member=${member}&transport=${transport}`);
     await poll(() => text(page, 'live-state')).toBe('connected');
     await poll(() => text(page, 'presence')).toMatch(/^\d+ here$/);
@@ -158,13 +172,56 @@ describe('the React, Vue and Svelte pages in Chromium', () => {
       const carol = await open(framework, 'carol', aliceTransport);
       await poll(() => conversation(carol)).toEqual(expected);
       await poll(() => members(alice)).toEqual(['assistant', 'alice', 'bob', 'carol']);
+      expect(await text(carol, 'model-banner')).toMatch(/^DEMO model: /);
+
+      // What the late joiner says shows after the history, on its page as on the others.
+      await byTestId(carol, 'room-input').fill('thanks, I am caught up');
+      await byTestId(carol, 'room-input').press('Enter');
+      await byTestId(alice, 'room-input').fill('welcome carol');
+      await byTestId(alice, 'room-input').press('Enter');
+      const followed = [...expected, 'carol: thanks, I am caught up', 'alice: welcome carol'];
+      for (const page of [alice, bob, carol]) await poll(() => conversation(page)).toEqual(followed);
 
       // Leaving the page sends the close request: the others see the leave at once.
       await bob.goto('about:blank');
       await carol.goto('about:blank');
       await poll(() => members(alice)).toEqual(['assistant', 'alice']);
       expect(await text(alice, 'presence')).toBe('2 here');
-      expect(await conversation(alice)).toEqual(expected);
+      expect(await conversation(alice)).toEqual(followed);
+      expect(pageErrors).toEqual([]);
+    });
+
+    test('fits at desktop and phone width: nothing scrolls sideways', async () => {
+      app = await startFrameworks({
+        port: 0,
+        logger: silentLogger,
+        pages,
+        tickMs: 200,
+        runtime: demoRuntime({ delayMs: 1 }),
+      });
+      for (const [label, width, height] of [
+        ['desktop', 1280, 900],
+        ['phone', 390, 844],
+      ] as const) {
+        const page = await open(framework, label === 'phone' ? 'maya' : 'leo', aliceTransport, {
+          width,
+          height,
+        });
+        await byTestId(page, 'room-input').fill(`@assistant hello from ${framework}, what is new?`);
+        await byTestId(page, 'room-input').press('Enter');
+        await poll(async () =>
+          (await conversation(page)).some((line) => line.startsWith('assistant: ')),
+        ).toBe(true);
+        await byTestId(page, 'ai-input').fill('What is Atmosphere?');
+        await byTestId(page, 'ai-input').press('Enter');
+        await poll(() => text(page, 'ai-status')).toBe('complete');
+        await poll(() => text(page, 'model-banner')).toMatch(/^DEMO model: /);
+        expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(
+          width,
+        );
+        if (SCREENSHOTS)
+          await page.screenshot({ path: join(SCREENSHOT_DIR, `${framework}-${label}.png`), fullPage: true });
+      }
       expect(pageErrors).toEqual([]);
     });
   });

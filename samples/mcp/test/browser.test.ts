@@ -65,3 +65,50 @@ test('a virtual member joins the room and speaks; the dashboard shows the presen
   );
   expect(await page.textContent('#messages')).toBe('claude joinedclaude: Hello from MCPclaude left');
 });
+
+test('the dashboard fits at desktop and phone width, with no console error', async () => {
+  const problems: string[] = [];
+  await client.callTool({ name: 'join_room', arguments: { member: 'claude' } });
+  for (const [label, width, height] of [
+    ['desktop', 1280, 800],
+    ['phone', 390, 844],
+  ] as const) {
+    const view = await browser.newPage({ viewport: { width, height } });
+    view.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`${label}: ${message.text()}`);
+    });
+    view.on('pageerror', (error) => problems.push(`${label}: ${error.message}`));
+    await view.goto(dashboard.url);
+    await view.waitForFunction(
+      '[...document.querySelectorAll("#members li")].some((li) => li.textContent === "claude")',
+    );
+    await client.callTool({
+      name: 'announce',
+      arguments: { text: 'Deploy of api finished', level: 'success' },
+    });
+    await client.callTool({
+      name: 'say_in_room',
+      arguments: { text: `Watching on a ${label}`, member: 'claude' },
+    });
+    await view.waitForSelector('li.announcement.success');
+    await view.waitForFunction(
+      `document.querySelector("#messages").textContent.includes("Watching on a ${label}")`,
+    );
+    await client.callTool({
+      name: 'stream_answer',
+      arguments: {
+        title: 'Today’s deploys',
+        text: `Three services shipped; ${label} view is live.`,
+        delayMs: 2,
+      },
+    });
+    await view.waitForSelector('article.answer.complete');
+    expect(await view.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
+    // Written into the sample's folder (for its README) only when asked: a test run leaves the tree clean.
+    if (process.env['UPDATE_SCREENSHOTS'] === '1')
+      await view.screenshot({ path: new URL(`../screenshots/${label}.png`, import.meta.url).pathname });
+    await view.close();
+  }
+  await client.callTool({ name: 'leave_room', arguments: { member: 'claude' } });
+  expect(problems).toEqual([]);
+});

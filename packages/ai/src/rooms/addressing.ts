@@ -1,3 +1,4 @@
+import type { RoomMessage } from '@atmosphere/rooms';
 import { isMentioned } from './mentions.ts';
 import { defaultSeat, type RoomSeat, seatsOf } from './room-seat.ts';
 
@@ -9,6 +10,7 @@ import { defaultSeat, type RoomSeat, seatsOf } from './room-seat.ts';
  */
 export function isAddressed(
   seat: RoomSeat,
+  message: RoomMessage,
   from: string,
   text: string,
   answerVirtualMembers: boolean,
@@ -20,17 +22,26 @@ export function isAddressed(
       addressed = isMentioned(text, owner.names);
       break;
     case 'all':
-      addressed = true;
+      addressed = isMentioned(text, owner.names) || wanted(seat, message, from, text);
       break;
     case 'default':
       addressed =
         isMentioned(text, owner.names) ||
-        (defaultSeat(seat.context.room) === seat && !mentionsAnother(seat, text));
+        (defaultSeat(seat.context.room) === seat &&
+          !mentionsAnother(seat, text) &&
+          wanted(seat, message, from, text));
       break;
   }
   if (!addressed) return false;
   // Not a bot's message (unless asked): two AI members must not answer each other forever.
   return answerVirtualMembers || seat.context.room.memberInfo().get(from)?.virtual !== true;
+}
+
+/** Whether the owner's `answerWhen` (if any) takes a message it was not mentioned in. */
+function wanted(seat: RoomSeat, message: RoomMessage, from: string, text: string): boolean {
+  const answerWhen = seat.owner.answerWhen;
+  if (answerWhen === undefined) return true;
+  return answerWhen({ room: seat.context.room.name, memberId: seat.owner.id, from, text, message }) === true;
 }
 
 /** True when `text` mentions a member of the room other than the seat's owner (or an alias of another AI member). */

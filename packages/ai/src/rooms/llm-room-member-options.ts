@@ -18,6 +18,19 @@ import type { Tool } from '../tools/tool.ts';
  */
 export type RoomAnswerMode = 'mentioned' | 'default' | 'all';
 
+/** A message an AI member would answer without being mentioned, for `answerWhen` to decide on. */
+export interface RoomUnaddressedMessage {
+  /** The room's name. */
+  readonly room: string;
+  /** The member's id. */
+  readonly memberId: string;
+  /** Who said it. */
+  readonly from: string;
+  /** Its text (what `textOf` read). */
+  readonly text: string;
+  readonly message: RoomMessage;
+}
+
 /** What the system prompt may depend on (`systemPrompt` as a function). */
 export interface RoomPromptContext {
   /** The room's name. */
@@ -93,6 +106,14 @@ export interface LlmRoomMemberOptions {
   readonly systemPrompt?: string | ((context: RoomPromptContext) => string) | undefined;
   /** Which messages it answers. Default `mentioned`. */
   readonly answers?: RoomAnswerMode;
+  /**
+   * Narrows the messages it answers without being mentioned (the unaddressed ones of a `default` member, the
+   * unmentioned ones of an `all` member): return false to let one pass unanswered (it is still remembered). A
+   * mention is always answered. Called synchronously, in room order, with each such message — a per-room
+   * setting (`only questions in #help`, `off` in #random) reads its room here. A throw is logged and the message
+   * is not answered. Default: every such message is answered.
+   */
+  readonly answerWhen?: ((message: RoomUnaddressedMessage) => boolean) | undefined;
   /** Other names that address it (`@Ada` for id `ada-gpt`), case-insensitive like the id. */
   readonly aliases?: readonly string[];
   /** Room messages remembered per room and sent as context with each question. Default 20; 0 sends none. */

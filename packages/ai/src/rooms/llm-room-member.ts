@@ -22,6 +22,7 @@ import type {
   LlmRoomReply,
   RoomAnswer,
   RoomAnswerMode,
+  RoomUnaddressedMessage,
 } from './llm-room-member-options.ts';
 import { isAddressed } from './addressing.ts';
 import { stripMentions } from './mentions.ts';
@@ -64,6 +65,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   readonly metadata: RoomMetadata;
   readonly answers: RoomAnswerMode;
   readonly names: readonly string[];
+  readonly answerWhen: ((message: RoomUnaddressedMessage) => boolean) | undefined;
   readonly #options: LlmRoomMemberOptions;
   readonly #memory: number;
   readonly #maxQueued: number;
@@ -96,6 +98,13 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       options.id,
       ...(options.aliases ?? []).filter((alias) => typeof alias === 'string' && alias !== ''),
     ];
+    if (options.answerWhen !== undefined && typeof options.answerWhen !== 'function') {
+      throw new AtmosphereError(
+        'INVALID_OPTION',
+        `LlmRoomMember ${options.id}: \`answerWhen\` must be a function.`,
+      );
+    }
+    this.answerWhen = options.answerWhen;
     this.#options = options;
   }
 
@@ -238,7 +247,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     const entry = this.#remember(seat, message, text);
     const from = message.from;
     if (entry === undefined || text === undefined || from === undefined) return;
-    if (!isAddressed(seat, from, text, this.#options.answerVirtualMembers === true)) return;
+    if (!isAddressed(seat, message, from, text, this.#options.answerVirtualMembers === true)) return;
     const prompt = stripMentions(text, this.names);
     if (prompt === '') return;
     this.#enqueue(seat, { message, from, prompt, entry });

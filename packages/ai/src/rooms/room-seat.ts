@@ -1,7 +1,7 @@
 import type { RoomMessage, RoomView, VirtualMemberContext } from '@atmosphere/rooms';
 import type { ChatMessage } from '../spi/chat.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
-import type { RoomAnswerMode } from './llm-room-member-options.ts';
+import type { RoomAnswerMode, RoomUnaddressedMessage } from './llm-room-member-options.ts';
 import type { RoomFrameSink } from './room-frame-sink.ts';
 import type { RoomTranscript } from './room-transcript.ts';
 
@@ -22,6 +22,8 @@ export interface SeatOwner {
   readonly answers: RoomAnswerMode;
   /** The names that address it: its id and aliases. */
   readonly names: readonly string[];
+  /** Narrows what it answers unmentioned (`LlmRoomMemberOptions.answerWhen`). */
+  readonly answerWhen: ((message: RoomUnaddressedMessage) => boolean) | undefined;
 }
 
 /** @internal One AI member in one room: its context, memory, queue and the answer in progress. */

@@ -1,4 +1,4 @@
-import { defineComponent, type InjectionKey, inject, type PropType, provide } from 'vue';
+import { defineComponent, hasInjectionContext, type InjectionKey, inject, type PropType, provide } from 'vue';
 import { atmosphere as defaultClient, Atmosphere, type AtmosphereConfig } from '../core/atmosphere.ts';
 
 const KEY: InjectionKey<Atmosphere> = Symbol.for('@atmosphere/client.vue');
@@ -9,9 +9,12 @@ export function provideAtmosphere(instance: Atmosphere = new Atmosphere()): Atmo
   return instance;
 }
 
-/** The provided client, else the default client. */
+/**
+ * The provided client, else the default client. Outside a component's `setup` (a composable called in an
+ * `effectScope`, a store, a test) there is nothing to inject from: the default client, without asking Vue.
+ */
 export function useAtmosphereClient(): Atmosphere {
-  return inject(KEY, defaultClient);
+  return hasInjectionContext() ? inject(KEY, defaultClient) : defaultClient;
 }
 
 /** `<AtmosphereProvider :instance="client">…</AtmosphereProvider>`: `provideAtmosphere` as a component. */

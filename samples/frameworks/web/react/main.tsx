@@ -2,6 +2,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { AtmosphereProvider } from '@atmosphere/client/react';
 import '../shared/style.css';
+import { showModelBanner } from '../shared/banner.ts';
 import { App } from './app.tsx';
 
 // The provider gives the hooks below it their own client (outside one, they use the default client).
@@ -12,3 +13,5 @@ createRoot(document.getElementById('app')!).render(
     </AtmosphereProvider>
   </StrictMode>,
 );
+
+void showModelBanner();

@@ -41,3 +41,15 @@ test('own messages that follow a message no longer kept come first; keys are uni
   ]);
   expect(lastOf([])).toBeUndefined();
 });
+
+test('a copy of the message (what Vue and Svelte state hand back: a proxy) is matched by its id', () => {
+  const history: RoomMessage[] = [message(1, 'bob', 'earlier'), message(2, 'assistant', 'an answer')];
+  // Stored in reactive state, `after` comes back as another object with the same id.
+  const proxied = new Proxy(lastOf(history)!, {});
+  const lines = conversation(history, [{ key: 0, text: 'new', after: proxied }], 'alice');
+  expect(lines.map((line) => `${line.from}: ${line.text}`)).toEqual([
+    'bob: earlier',
+    'assistant: an answer',
+    'alice: new',
+  ]);
+});

@@ -9,7 +9,10 @@ import { textOf } from './messages.ts';
 export interface SentMessage {
   readonly key: number;
   readonly text: string;
-  /** The last message received when this one was sent (`undefined`: none yet). */
+  /**
+   * The last message received when this one was sent (`undefined`: none yet). Matched by its history `id`: Vue's
+   * `ref` and Svelte's `$state` hand back a proxy of the object stored, never the object itself.
+   */
   readonly after: RoomMessage | undefined;
 }
 
@@ -39,19 +42,23 @@ export function conversation(
     from: me,
     text: message.text,
   });
-  const followers = new Map<RoomMessage, SentMessage[]>();
+  // A message is known by its history id; one without (a room without history) by the object itself.
+  const keyOf = (message: RoomMessage): unknown => message.id ?? message;
+  const followers = new Map<unknown, SentMessage[]>();
   for (const message of sent) {
-    if (message.after) followers.set(message.after, [...(followers.get(message.after) ?? []), message]);
+    if (!message.after) continue;
+    const key = keyOf(message.after);
+    followers.set(key, [...(followers.get(key) ?? []), message]);
   }
-  const kept = new Set(received);
-  const lines = sent.filter((message) => !message.after || !kept.has(message.after)).map(mine);
+  const kept = new Set(received.map(keyOf));
+  const lines = sent.filter((message) => !message.after || !kept.has(keyOf(message.after))).map(mine);
   received.forEach((message, index) => {
     lines.push({
       key: message.id === undefined ? `received-${index}` : `id-${message.id}`,
       from: message.from,
       text: textOf(message.data),
     });
-    for (const own of followers.get(message) ?? []) lines.push(mine(own));
+    for (const own of followers.get(keyOf(message)) ?? []) lines.push(mine(own));
   });
   return lines;
 }
