@@ -13,7 +13,12 @@ export type ConnectionEnd =
   /** A long-poll or poll response completed normally; the client polls again. */
   | 'completed'
   /** The server ended it (shutdown, policy, replaced by a newer connection for the same tracking id). */
-  | 'server-closed';
+  | 'server-closed'
+  /**
+   * The client broke the protocol (a malformed WebSocket frame: 1002, 1007, 1009): the server ended the
+   * connection, and the resource ends with it — no grace period for a client that sends garbage.
+   */
+  | 'violated';
 
 /**
  * What a connection reports to: the resource it serves. One reference per connection instead of a callback

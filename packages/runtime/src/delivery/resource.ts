@@ -322,6 +322,10 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       this.#close('client-closed');
       return;
     }
+    if (how === 'violated') {
+      this.#close('server-closed');
+      return;
+    }
     this.#state = 'away';
     this.awaySince = Date.now();
     if (how === 'lost') this.#emit('away');

@@ -60,7 +60,7 @@ export class AtmosphereWebSocket extends WebSocket {
           connection.ponged(args[0] as Buffer);
           break;
         case 'error':
-          connection.failed();
+          connection.failed(args[0]);
           // Handled: an 'error' without listeners must not throw.
           if (this.listenerCount('error') === 0) return true;
           break;
@@ -83,6 +83,8 @@ export class WebSocketConnection implements Connection {
   readonly #ws: WebSocket;
   readonly #socket: Duplex;
   #endedByServer = false;
+  /** The client sent a frame ws refused (a protocol violation). */
+  #violated = false;
   #probing = false;
   #awaitingDrain = false;
   #closeTimer: NodeJS.Timeout | undefined;
@@ -227,19 +229,27 @@ export class WebSocketConnection implements Connection {
     if (Number.isSafeInteger(seq)) this.owner?.connectionConfirmed(this, seq);
   }
 
-  /** @internal ws closes the socket itself after a protocol error (1002, 1007, 1009…): the server's doing. */
-  failed(): void {
+  /**
+   * @internal ws closes the socket itself after an error: the server's doing. The errors of its frame parser
+   * (`WS_ERR_*`: bad UTF-8 1007, an oversize frame 1009, an invalid opcode, an unmasked frame, a bad close
+   * code 1002) are the client's violations of the protocol.
+   */
+  failed(error?: unknown): void {
     this.#endedByServer = true;
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string' && code.startsWith('WS_ERR_')) this.#violated = true;
   }
 
   /** @internal The WebSocket closed. */
   closed(code: number): void {
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
-    const how: ConnectionEnd = this.#endedByServer
-      ? 'server-closed'
-      : isDeliberateClose(code)
-        ? 'client-closed'
-        : 'lost';
+    const how: ConnectionEnd = this.#violated
+      ? 'violated'
+      : this.#endedByServer
+        ? 'server-closed'
+        : isDeliberateClose(code)
+          ? 'client-closed'
+          : 'lost';
     const owner = this.owner;
     this.owner = undefined;
     owner?.connectionEnded(this, how);
