@@ -24,6 +24,13 @@ export interface ResourceHost {
   readonly outbound: readonly OutboundHook[];
   /** Called once when the resource closes for good, before `disconnect` listeners run. */
   resourceClosed(resource: ClientResource, reason: DisconnectReason): void;
+  /**
+   * The resource is away after a lost or cut connection, or a long-polling handshake: it counts against the
+   * server-wide away cap until it returns (`resourceReturned`) or closes. A completed poll is not reported.
+   */
+  resourceAway(resource: ClientResource): void;
+  /** A resource reported away has a connection again. */
+  resourceReturned(resource: ClientResource): void;
   /** A message from the client arrived on its current connection. */
   inbound(resource: ClientResource, message: string | Uint8Array): void;
 }
@@ -226,6 +233,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
           this.#connectionEnded(connection, 'server-closed');
           connection.end(1013, 'Too many pending messages');
           this.#emit('drop', policy);
+          // Away now: the server-wide away cap may have ended it (or a listener closed it).
+          if ((this.#state as ResourceState) === 'closed') return;
         }
       }
     }
@@ -263,6 +272,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       previous.end(1000, 'Replaced by a newer connection');
     }
     const wasAway = this.#state === 'away' && this.awaySince !== 0;
+    if (this.#queue.away) this.#host.resourceReturned(this);
     this.request = request;
     this.settings = settings;
     this.#transport = connection.transport;
@@ -290,7 +300,10 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
    * not kept forever.
    */
   awaitConnection(): void {
-    if (this.#state === 'away' && this.awaySince === 0) this.awaySince = Date.now();
+    if (this.#state === 'away' && this.awaySince === 0) {
+      this.awaySince = Date.now();
+      this.#host.resourceAway(this);
+    }
   }
 
   /** @internal */
@@ -329,6 +342,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     this.#state = 'away';
     this.awaySince = Date.now();
     if (how === 'lost') this.#emit('away');
+    // A completed poll is a long-polling client between two polls: it is back at once, and not capped.
+    if (how !== 'completed' && this.#state === 'away') this.#host.resourceAway(this);
   }
 
   /**

@@ -11,6 +11,8 @@ export const PROBE_AGE_MS = 2_000;
  * last swept.
  */
 export function tick(core: ServerCore, now: number, lastSweep: number): number {
+  // Queues of away clients grow with broadcasts between two of them going away: the byte cap is checked here.
+  core.enforceAwayLimits();
   for (const resource of core.resources.values()) {
     const connection = resource.connection;
     if (!connection) {
