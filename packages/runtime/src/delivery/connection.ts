@@ -53,6 +53,11 @@ export interface Connection {
   readonly open: boolean;
   /** Bytes the connection has accepted but the socket has not sent yet (its user-space buffer). */
   readonly buffered: number;
+  /**
+   * Bytes the socket has handed to the operating system so far: while something waits, a count that does not
+   * move means the client is not reading (the time-without-progress cut).
+   */
+  readonly sent: number;
   /** Reports to `owner` from now on; `undefined` detaches it (nothing more is reported). */
   bind(owner: ConnectionOwner | undefined): void;
   /** Writes one message. Only called while `writable`. */

@@ -64,6 +64,10 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   wroteSinceCheck = false;
   /** @internal When the ticker last saw a write (or the connection attached), ms since epoch. */
   lastWriteAt = Date.now();
+  /** @internal Since when something has waited for the client while its socket sent nothing (0: not stalled). */
+  stalledSince = 0;
+  /** @internal The connection's `sent` count when the ticker last looked. */
+  sentMark = 0;
   #state: ResourceState = 'away';
   #transport: TransportName;
   #connection: Connection | undefined;
@@ -224,14 +228,10 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
             queue.dropOldest();
           this.#emit('drop', policy);
         } else {
-          // The slow client is cut loose at once (it would not read a close frame either); what it missed
-          // waits in its queue, within the cache limits, for it to reconnect.
-          this.#host.logger.warn(
-            `resource ${this.id}: ${queue.pending.length} messages (${queue.pendingBytes + connection.buffered} bytes) waiting; disconnecting the slow client`,
+          this.cut(
+            `${queue.pending.length} messages (${queue.pendingBytes + connection.buffered} bytes) waiting`,
+            'Too many pending messages',
           );
-          connection.bind(undefined);
-          this.#connectionEnded(connection, 'server-closed');
-          connection.end(1013, 'Too many pending messages');
           this.#emit('drop', policy);
           // Away now: the server-wide away cap may have ended it (or a listener closed it).
           if ((this.#state as ResourceState) === 'closed') return;
@@ -239,6 +239,20 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       }
     }
     queue.enqueue(message);
+  }
+
+  /**
+   * @internal Cuts a client that does not keep up (the byte or message bound, or no progress for
+   * `maxStallMs`): its connection is ended with 1013 and the resource is away — what it missed waits in its
+   * queue, within the cache limits, for it to reconnect. Cut loose at once: it would not read a close frame.
+   */
+  cut(why: string, reason: string): void {
+    const connection = this.#connection;
+    if (connection === undefined) return;
+    this.#host.logger.warn(`resource ${this.id}: ${why}; disconnecting the slow client`);
+    connection.bind(undefined);
+    this.#connectionEnded(connection, 'server-closed');
+    connection.end(1013, reason);
   }
 
   #writeNext(connection: Connection): void {
@@ -281,6 +295,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     this.lastInboundAt = Date.now();
     this.lastWriteAt = this.lastInboundAt;
     this.wroteSinceCheck = false;
+    this.stalledSince = 0;
     // Only a client that reports its count can be given a message again: keep written messages for it alone.
     this.#queue.retainWritten = request.received !== undefined;
     const resent = this.#queue.rewind(request.received);

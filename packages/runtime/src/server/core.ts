@@ -163,6 +163,7 @@ export class ServerCore implements ResourceHost, InboundHost {
         highWaterMark: 1000,
         maxPendingBytes: 1024 * 1024,
         backpressurePolicy: 'disconnect',
+        maxStallMs: 30_000,
         idleTimeoutMs: 0,
       },
       principal: undefined,

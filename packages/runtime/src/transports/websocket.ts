@@ -3,6 +3,7 @@ import { CloseCodes, isDeliberateClose, lengthPrefixed, PADDING_CHAR } from '@at
 import { WebSocket } from 'ws';
 import type { Connection, ConnectionEnd, ConnectionOwner } from '../delivery/connection.ts';
 import type { EncodedMessage } from '../delivery/encoded-message.ts';
+import { sentBytes } from '../util/socket.ts';
 
 const FRAMED_HEARTBEAT = lengthPrefixed(PADDING_CHAR);
 
@@ -116,6 +117,10 @@ export class WebSocketConnection implements Connection {
 
   get buffered(): number {
     return this.#socket.writableLength;
+  }
+
+  get sent(): number {
+    return sentBytes(this.#socket);
   }
 
   get writable(): boolean {
