@@ -15,6 +15,7 @@ import { type BenchResults, renderMarkdown, type ScenarioOutcome } from './lib/r
 import { parseOptions } from './options.ts';
 import type { BenchContext } from './scenarios/context.ts';
 import { fanoutScenario } from './scenarios/fanout.ts';
+import { floodScenario } from './scenarios/flood.ts';
 import { httpScenario } from './scenarios/http.ts';
 import { memoryScenario } from './scenarios/memory.ts';
 import { replayScenario } from './scenarios/replay.ts';
@@ -31,6 +32,7 @@ const ALL: Scenario[] = [
   httpScenario,
   replayScenario,
   scaleScenario,
+  floodScenario,
 ];
 
 function gitCommit(): string {
