@@ -29,6 +29,9 @@ function masked(first: number, payload: Buffer): Buffer {
 
 interface Stats {
   rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
   resources: { connected: number; away: number; awayEvicted: number };
   warnings: number;
 }
@@ -108,13 +111,15 @@ export const floodScenario: Scenario = {
       context.log(`${options.floodSockets} sockets flooding malformed frames for ${durationMs} ms`);
       await Promise.all([...Array.from({ length: options.floodSockets }, flooder), pinger(), sampler()]);
       const after = await stats();
+      const settled = await stats(true);
+      const retainedMiB = (settled.heapUsed - baseline.heapUsed) / 2 ** 20;
       legit.close();
       const sorted = [...rtts].sort((a, b) => a - b);
       const p = (q: number): number =>
         sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * q) - 1)] ?? NaN;
       const growthMiB = (peakRss - baseline.rss) / 2 ** 20;
       context.log(
-        `${attempts} attempts, ${refused} closed by the server; RSS +${growthMiB.toFixed(1)} MiB; p99 ${p(0.99).toFixed(1)} ms; resources after: ${JSON.stringify(after.resources)}`,
+        `${attempts} attempts, ${refused} closed by the server; RSS +${growthMiB.toFixed(1)} MiB; heap retained after a gc +${retainedMiB.toFixed(1)} MiB; p99 ${p(0.99).toFixed(1)} ms; resources after: ${JSON.stringify(after.resources)}`,
       );
       return {
         comparisons: [
@@ -136,6 +141,20 @@ export const floodScenario: Scenario = {
                 metric: 'Server RSS growth (peak − baseline)',
                 unit: 'MiB',
                 values: [growthMiB],
+                digits: 1,
+                ratio: false,
+              },
+              {
+                metric: 'Server heap used after the flood and a gc, minus baseline',
+                unit: 'MiB',
+                values: [retainedMiB],
+                digits: 1,
+                ratio: false,
+              },
+              {
+                metric: 'Server heap reserved after the flood (V8 heapTotal)',
+                unit: 'MiB',
+                values: [settled.heapTotal / 2 ** 20],
                 digits: 1,
                 ratio: false,
               },
@@ -165,7 +184,7 @@ export const floodScenario: Scenario = {
         ],
         notes: [],
         profiles: [],
-        data: { attempts, refused, baseline, after, peakRss, peakResources, rtts: rtts.length },
+        data: { attempts, refused, baseline, after, settled, peakRss, peakResources, rtts: rtts.length },
       };
     } finally {
       child.send({ type: 'close' });

@@ -28,7 +28,16 @@ process.on('message', (message: { type: string }) => {
   if (message.type === 'stats') {
     if (message && (message as { gc?: boolean }).gc) globalThis.gc?.();
     const { resources } = atmosphere.describe();
-    process.send!({ type: 'stats', rss: process.memoryUsage().rss, resources, warnings: logger.warnings });
+    const memory = process.memoryUsage();
+    process.send!({
+      type: 'stats',
+      rss: memory.rss,
+      heapUsed: memory.heapUsed,
+      heapTotal: memory.heapTotal,
+      external: memory.external,
+      resources,
+      warnings: logger.warnings,
+    });
   } else if (message.type === 'close') {
     void atmosphere.close().then(() => process.exit(0));
   }
