@@ -5,7 +5,6 @@ import { AtmosphereHeaders } from '@atmosphere/protocol';
 import type { Atmosphere } from '../src/index.ts';
 import {
   connectTestClient,
-  eventually,
   protocolUrl,
   startTestAtmosphere,
   type TestClient,
