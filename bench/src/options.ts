@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 
 /** The scenarios, in the order they run. */
-export const SCENARIOS = ['fanout', 'memory', 'tokens', 'http', 'replay', 'scale', 'durable'] as const;
+export const SCENARIOS = ['fanout', 'memory', 'tokens', 'http', 'replay', 'scale', 'flood', 'durable'] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
 /** The WebSocket implementations compared side by side. */
@@ -47,6 +47,10 @@ export interface BenchOptions {
   /** Scale: how long to hold the connections with heartbeats on. */
   scaleHoldMs: number;
   scaleHeartbeatMs: number;
+  /** Flood: how long the malformed frames are sent, from how many sockets, and how many connections at most. */
+  floodDurationMs: number;
+  floodSockets: number;
+  floodMaxAttempts: number;
   /** CPU-profile the server processes (`--cpu-prof`) and summarise the top functions. */
   profile: boolean;
   /** Keep the other scenarios of the existing latest.json (re-running some of them). */
@@ -72,6 +76,7 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --scale=100000          scale target (connections on one node)
   --scale-impl=a,b        implementations in the scale run
   --scale-procs=N         server processes on one port in the scale run (default: what ulimit -Hn requires)
+  --flood-duration=60000  length of the malformed-frame flood (ms)
   --profile               CPU-profile the servers; summary in the results
   --merge                 keep the other scenarios of the existing latest.json (re-run a part)
   --update-docs           also rewrite the results section of docs/performance.md
@@ -126,6 +131,9 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
     scaleServerProcesses: quick ? 2 : 0,
     scaleHoldMs: quick ? 1200 : 12_000,
     scaleHeartbeatMs: quick ? 1000 : 5000,
+    floodDurationMs: quick ? 3_000 : 60_000,
+    floodSockets: 8,
+    floodMaxAttempts: quick ? 5_000 : 5_000_000,
     profile: false,
     merge: false,
     updateDocs: false,
@@ -175,6 +183,9 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
         break;
       case '--scale':
         options.scaleTarget = positive(value, flag);
+        break;
+      case '--flood-duration':
+        options.floodDurationMs = positive(value, flag);
         break;
       case '--profile':
         options.profile = true;

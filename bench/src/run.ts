@@ -16,6 +16,7 @@ import { parseOptions } from './options.ts';
 import type { BenchContext } from './scenarios/context.ts';
 import { durableScenario } from './scenarios/durable.ts';
 import { fanoutScenario } from './scenarios/fanout.ts';
+import { floodScenario } from './scenarios/flood.ts';
 import { httpScenario } from './scenarios/http.ts';
 import { memoryScenario } from './scenarios/memory.ts';
 import { replayScenario } from './scenarios/replay.ts';
@@ -32,6 +33,7 @@ const ALL: Scenario[] = [
   httpScenario,
   replayScenario,
   scaleScenario,
+  floodScenario,
   durableScenario,
 ];
 

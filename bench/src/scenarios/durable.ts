@@ -44,13 +44,13 @@ function redisReachable(url: string): Promise<boolean> {
 }
 
 /**
- * Scenario 7: what durability costs. The token burst of scenario 3 through Atmosphere with each stream log
+ * Scenario 8: what durability costs. The token burst of scenario 3 through Atmosphere with each stream log
  * store — every frame appended to the log before it is sent — and a read of the last 1 000 frames back from
  * each store, as a client resuming after 1 000 missed frames makes the server do.
  */
 export const durableScenario: Scenario = {
   id: 'durable',
-  title: '7. Durability: token burst and replay with each stream log store',
+  title: '8. Durability: token burst and replay with each stream log store',
   async run(context: BenchContext): Promise<ScenarioReport> {
     const { options } = context;
     const report: ScenarioReport = { comparisons: [], goals: [], notes: [], profiles: [], data: [] };

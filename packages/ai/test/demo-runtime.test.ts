@@ -8,7 +8,7 @@ import { tool } from '../src/tools/tool.ts';
 /** The demo model's whole answer to `message`, and the arguments of the tools it called. */
 async function ask(
   message: string,
-  options: { systemPrompt?: string; tools?: Parameters<typeof createAgentContext>[0]['tools'] } = {},
+  options: Partial<Pick<Parameters<typeof createAgentContext>[0], 'systemPrompt' | 'tools'>> = {},
 ): Promise<{ text: string; calls: unknown[] }> {
   const { session, frames } = collectingSession();
   await demoRuntime({ delayMs: 0 }).execute(

@@ -27,7 +27,7 @@ import type {
 } from './managed.ts';
 import type { AtmosphereDescription, AtmosphereOptions } from './options.ts';
 import { RequestGuard } from './protocol/cors.ts';
-import { ServerCore } from './server/core.ts';
+import { type AwayLimits, DEFAULT_AWAY_LIMITS, ServerCore } from './server/core.ts';
 import { HttpServing } from './server/http-serving.ts';
 import { PathTable } from './server/path-template.ts';
 import { ManagedServiceImpl } from './server/served-resource.ts';
@@ -145,6 +145,7 @@ export class Atmosphere {
       broadcasters: this.broadcasters,
       maxMessageBytes,
       graceMs,
+      away: awayLimits(options.away),
       sessions: providers.instances.get('session-store') as SessionStore | undefined,
       telemetry,
     });
@@ -380,7 +381,13 @@ export class Atmosphere {
       transports: BUILTIN_TRANSPORTS,
       providers: this.#selections,
       autoloaded: this.#autoloaded,
-      resources: countResources(core.resources.values()),
+      resources: {
+        ...countResources(core.resources.values()),
+        awayCapped: core.away.size,
+        awayBytes: this.#cache.awayBytes,
+        awayEvicted: core.awayEvicted,
+      },
+      awayLimits: { ...core.awayLimits },
       cache: { ...this.#cache.stats(), limits: { ...this.#cache.limits } },
     };
   }
@@ -452,6 +459,15 @@ export class Atmosphere {
       this.#detach();
     }
   }
+}
+
+function awayLimits(options: Partial<AwayLimits> | undefined): AwayLimits {
+  const limits = { ...DEFAULT_AWAY_LIMITS, ...options };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isInteger(value) || value < 1)
+      throw new AtmosphereError('INVALID_OPTION', `away.${name} must be a positive integer; got ${value}.`);
+  }
+  return limits;
 }
 
 function countResources(resources: Iterable<AtmosphereResource>): { connected: number; away: number } {

@@ -7,6 +7,7 @@ import type { RateLimitOptions } from './interceptors/rate-limit.ts';
 import type { MemoryStreamLogLimits } from './log/memory-stream-log.ts';
 import type { MemorySessionStoreOptions } from './session/memory-session-store.ts';
 import type { OriginPolicy } from './protocol/cors.ts';
+import type { AwayLimits } from './server/core.ts';
 import type { AtmosphereInterceptor } from './spi/interceptor.ts';
 import type { Logger } from './spi/logger.ts';
 import type { KindSelection, Provider } from './spi/provider.ts';
@@ -59,6 +60,13 @@ export interface AtmosphereOptions {
   sessions?: Pick<MemorySessionStoreOptions, 'limits' | 'maxSessions'>;
   /** How long a client that lost its connection may take to come back. Default `cache.clientTtlMs` (60 s). */
   reconnectGraceMs?: number;
+  /**
+   * The server-wide cap on clients away after a lost or cut connection (and long-polling clients that only
+   * did their handshake), waiting out `reconnectGraceMs`: past `maxResources` of them (default 10 000) or
+   * `maxBytes` queued for them in all (default 64 MiB), the ones away longest are ended first
+   * (`onDisconnect` reason `timeout`). A long-polling client between two polls is not counted.
+   */
+  away?: Partial<AwayLimits>;
   /** The auth hook; absent = no authentication. */
   auth?: AuthOptions;
   /** Interceptors after the built-ins, in order. */
@@ -92,7 +100,13 @@ export interface AtmosphereDescription {
   transports: string[];
   providers: KindSelection[];
   autoloaded: string[];
-  resources: { connected: number; away: number };
+  /**
+   * Clients connected and away; `awayCapped` of the away ones count against the away cap, with `awayBytes`
+   * queued for them; `awayEvicted` were ended early by it since the start.
+   */
+  resources: { connected: number; away: number; awayCapped: number; awayBytes: number; awayEvicted: number };
+  /** The away cap in force. */
+  awayLimits: AwayLimits;
   /** The clients' queues (the missed-message cache). */
   cache: CacheStats & { limits: CacheLimits };
 }

@@ -63,6 +63,8 @@ export class ClientQueue {
    * catching up is never cut for its own backlog.
    */
   replayAllowance = 0;
+  /** Counted in the cache's `awayBytes` (its client is away after a lost or cut connection). */
+  #away = false;
   readonly #cache: ClientQueues;
 
   constructor(trackingId: string, cache: ClientQueues) {
@@ -70,12 +72,28 @@ export class ClientQueue {
     this.#cache = cache;
   }
 
+  /** Whether this queue's pending bytes count in the cache's `awayBytes` (the server-wide away cap). */
+  get away(): boolean {
+    return this.#away;
+  }
+
+  set away(away: boolean) {
+    if (away === this.#away) return;
+    this.#away = away;
+    this.#cache.awayBytes += away ? this.pendingBytes : -this.pendingBytes;
+  }
+
+  #addBytes(bytes: number): void {
+    this.pendingBytes += bytes;
+    if (this.#away) this.#cache.awayBytes += bytes;
+  }
+
   /** Queues a message; past the per-client limit the oldest pending one is dropped. */
   enqueue(message: EncodedMessage): void {
     if (this.pending.length >= this.#cache.limits.maxPerClient) this.dropOldest();
     message.kept();
     this.pending.push(message);
-    this.pendingBytes += message.size;
+    this.#addBytes(message.size);
     this.#cache.pendingCount++;
   }
 
@@ -83,7 +101,7 @@ export class ClientQueue {
   dropOldest(): void {
     const dropped = this.pending.shift();
     if (dropped !== undefined) {
-      this.pendingBytes -= dropped.size;
+      this.#addBytes(-dropped.size);
       this.#cache.pendingCount--;
       this.dropped++;
     }
@@ -93,7 +111,7 @@ export class ClientQueue {
   next(): EncodedMessage | undefined {
     const message = this.pending.shift();
     if (message === undefined) return undefined;
-    this.pendingBytes -= message.size;
+    this.#addBytes(-message.size);
     if (this.pending.length === 0) this.replayAllowance = 0;
     this.#cache.pendingCount--;
     this.recordWritten(message);
@@ -142,7 +160,7 @@ export class ClientQueue {
     while (this.unconfirmed.length > 0) {
       const message = this.unconfirmed.pop()!;
       this.pending.unshift(message);
-      this.pendingBytes += message.size;
+      this.#addBytes(message.size);
       this.#cache.unconfirmedCount--;
       this.#cache.pendingCount++;
     }
@@ -165,7 +183,7 @@ export class ClientQueue {
     this.#cache.pendingCount -= this.pending.length;
     this.#cache.unconfirmedCount -= this.unconfirmed.length;
     this.pending.clear();
-    this.pendingBytes = 0;
+    this.#addBytes(-this.pendingBytes);
     this.replayAllowance = 0;
     this.unconfirmed.clear();
   }
@@ -180,6 +198,8 @@ export class ClientQueues {
   readonly limits: Readonly<CacheLimits>;
   pendingCount = 0;
   unconfirmedCount = 0;
+  /** Bytes pending for clients away after a lost or cut connection (the server-wide away cap counts them). */
+  awayBytes = 0;
   readonly #queues = new Map<string, ClientQueue>();
 
   constructor(limits: Partial<CacheLimits> = {}) {

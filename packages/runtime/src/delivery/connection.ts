@@ -13,7 +13,12 @@ export type ConnectionEnd =
   /** A long-poll or poll response completed normally; the client polls again. */
   | 'completed'
   /** The server ended it (shutdown, policy, replaced by a newer connection for the same tracking id). */
-  | 'server-closed';
+  | 'server-closed'
+  /**
+   * The client broke the protocol (a malformed WebSocket frame: 1002, 1007, 1009): the server ended the
+   * connection, and the resource ends with it — no grace period for a client that sends garbage.
+   */
+  | 'violated';
 
 /**
  * What a connection reports to: the resource it serves. One reference per connection instead of a callback
@@ -48,6 +53,11 @@ export interface Connection {
   readonly open: boolean;
   /** Bytes the connection has accepted but the socket has not sent yet (its user-space buffer). */
   readonly buffered: number;
+  /**
+   * Bytes the socket has handed to the operating system so far: while something waits, a count that does not
+   * move means the client is not reading (the time-without-progress cut).
+   */
+  readonly sent: number;
   /** Reports to `owner` from now on; `undefined` detaches it (nothing more is reported). */
   bind(owner: ConnectionOwner | undefined): void;
   /** Writes one message. Only called while `writable`. */

@@ -27,6 +27,13 @@ export interface ResourceHost {
   readonly outbound: readonly OutboundHook[];
   /** Called once when the resource closes for good, before `disconnect` listeners run. */
   resourceClosed(resource: ClientResource, reason: DisconnectReason): void;
+  /**
+   * The resource is away after a lost or cut connection, or a long-polling handshake: it counts against the
+   * server-wide away cap until it returns (`resourceReturned`) or closes. A completed poll is not reported.
+   */
+  resourceAway(resource: ClientResource): void;
+  /** A resource reported away has a connection again. */
+  resourceReturned(resource: ClientResource): void;
   /** A message from the client arrived on its current connection. */
   inbound(resource: ClientResource, message: string | Uint8Array): void;
 }
@@ -71,6 +78,10 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   wroteSinceCheck = false;
   /** @internal When the ticker last saw a write (or the connection attached), ms since epoch. */
   lastWriteAt = Date.now();
+  /** @internal Since when something has waited for the client while its socket sent nothing (0: not stalled). */
+  stalledSince = 0;
+  /** @internal The connection's `sent` count when the ticker last looked. */
+  sentMark = 0;
   #state: ResourceState = 'away';
   #transport: TransportName;
   #connection: Connection | undefined;
@@ -232,19 +243,31 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
             queue.dropOldest();
           this.#emit('drop', policy);
         } else {
-          // The slow client is cut loose at once (it would not read a close frame either); what it missed
-          // waits in its queue, within the cache limits, for it to reconnect.
-          this.#host.logger.warn(
-            `resource ${this.id}: ${queue.pending.length} messages (${queue.pendingBytes + connection.buffered} bytes) waiting; disconnecting the slow client`,
+          this.cut(
+            `${queue.pending.length} messages (${queue.pendingBytes + connection.buffered} bytes) waiting`,
+            'Too many pending messages',
           );
-          connection.bind(undefined);
-          this.#connectionEnded(connection, 'server-closed');
-          connection.end(1013, 'Too many pending messages');
           this.#emit('drop', policy);
+          // Away now: the server-wide away cap may have ended it (or a listener closed it).
+          if ((this.#state as ResourceState) === 'closed') return;
         }
       }
     }
     queue.enqueue(message);
+  }
+
+  /**
+   * @internal Cuts a client that does not keep up (the byte or message bound, or no progress for
+   * `maxStallMs`): its connection is ended with 1013 and the resource is away — what it missed waits in its
+   * queue, within the cache limits, for it to reconnect. Cut loose at once: it would not read a close frame.
+   */
+  cut(why: string, reason: string): void {
+    const connection = this.#connection;
+    if (connection === undefined) return;
+    this.#host.logger.warn(`resource ${this.id}: ${why}; disconnecting the slow client`);
+    connection.bind(undefined);
+    this.#connectionEnded(connection, 'server-closed');
+    connection.end(1013, reason);
   }
 
   #writeNext(connection: Connection): void {
@@ -278,6 +301,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       previous.end(1000, 'Replaced by a newer connection');
     }
     const wasAway = this.#state === 'away' && this.awaySince !== 0;
+    if (this.#queue.away) this.#host.resourceReturned(this);
     this.request = request;
     this.settings = settings;
     this.#transport = connection.transport;
@@ -286,6 +310,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     this.lastInboundAt = Date.now();
     this.lastWriteAt = this.lastInboundAt;
     this.wroteSinceCheck = false;
+    this.stalledSince = 0;
     // Only a client that reports its count can be given a message again: keep written messages for it alone.
     this.#queue.retainWritten = request.received !== undefined;
     const resent = this.#queue.rewind(request.received);
@@ -320,7 +345,10 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
    */
   awaitConnection(): void {
     this.lostSinceHandshake = false;
-    if (this.#state === 'away' && this.awaySince === 0) this.awaySince = Date.now();
+    if (this.#state === 'away' && this.awaySince === 0) {
+      this.awaySince = Date.now();
+      this.#host.resourceAway(this);
+    }
   }
 
   /** @internal */
@@ -352,6 +380,10 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       this.#close('client-closed');
       return;
     }
+    if (how === 'violated') {
+      this.#close('server-closed');
+      return;
+    }
     this.#state = 'away';
     this.awaySince = Date.now();
     if (how === 'lost') {
@@ -360,6 +392,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
         connection.transport === 'websocket' && (connection as { closeCode?: number }).closeCode === 1005;
       this.#emit('away');
     }
+    // A completed poll is a long-polling client between two polls: it is back at once, and not capped.
+    if (how !== 'completed' && this.#state === 'away') this.#host.resourceAway(this);
   }
 
   /**

@@ -101,12 +101,26 @@ export interface BackpressureOptions {
   maxBytes?: number;
   /** Default `disconnect`: the slow client is closed (1013) and catches up from the cache when it reconnects. */
   policy?: BackpressurePolicy;
+  /**
+   * How long a connection may have messages or unsent bytes waiting while its socket sends nothing before it
+   * is cut, whatever the policy and the bounds above: WebSocket close 1013, an SSE error event with 1013, the
+   * end of the response on the other HTTP transports; the client catches up on reconnect. Checked on every
+   * tick of the ticker (1 s at most). Default 30 000 ms; 0 turns it off.
+   */
+  maxStallMs?: number;
 }
 
 export function backpressureInterceptor(options: BackpressureOptions = {}): AtmosphereInterceptor {
   const highWaterMark = options.highWaterMark ?? 1000;
   const policy = options.policy ?? 'disconnect';
   const maxBytes = options.maxBytes ?? 1024 * 1024;
+  const maxStallMs = options.maxStallMs ?? 30_000;
+  if (!Number.isInteger(maxStallMs) || maxStallMs < 0) {
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      `backpressure.maxStallMs must be a non-negative integer; got ${maxStallMs}.`,
+    );
+  }
   if (!Number.isInteger(maxBytes) || maxBytes < 1) {
     throw new AtmosphereError(
       'INVALID_OPTION',
@@ -125,6 +139,7 @@ export function backpressureInterceptor(options: BackpressureOptions = {}): Atmo
       settings.highWaterMark = highWaterMark;
       settings.maxPendingBytes = maxBytes;
       settings.backpressurePolicy = policy;
+      settings.maxStallMs = maxStallMs;
     },
   };
 }

@@ -21,6 +21,22 @@ import { type ManagedServiceImpl, type Route, ServedResource } from './served-re
 /** Raw request paths whose route is remembered at most (past it, the memory starts over). */
 const ROUTE_CACHE_SIZE = 1024;
 
+/**
+ * The server-wide cap on clients away after a lost or cut connection (AtmosphereOptions `away`): past either
+ * limit the clients away longest are ended first, their grace period cut short.
+ */
+export interface AwayLimits {
+  /** Clients away at once. Default 10 000. */
+  maxResources: number;
+  /** Bytes queued for them, in all. Default 64 MiB. */
+  maxBytes: number;
+}
+
+export const DEFAULT_AWAY_LIMITS: Readonly<AwayLimits> = Object.freeze({
+  maxResources: 10_000,
+  maxBytes: 64 * 1024 * 1024,
+});
+
 /** What the core is made of; the Atmosphere instance decides it from its options and providers. */
 export interface CoreParts {
   logger: Logger;
@@ -30,6 +46,7 @@ export interface CoreParts {
   broadcasters: BroadcasterFactory;
   maxMessageBytes: number;
   graceMs: number;
+  away: AwayLimits;
   /** Where durable sessions are kept (the `session-store` provider); absent = no sessions. */
   sessions?: SessionStore | undefined;
   /** The selected metrics and tracing providers' instruments; absent = none. */
@@ -55,6 +72,11 @@ export class ServerCore implements ResourceHost, InboundHost {
   readonly broadcasters: BroadcasterFactory;
   readonly maxMessageBytes: number;
   readonly graceMs: number;
+  readonly awayLimits: AwayLimits;
+  /** Clients away after a lost or cut connection (or a long-polling handshake), the longest away first. */
+  readonly away = new Set<ServedResource>();
+  /** Clients ended by the away cap since the start. */
+  awayEvicted = 0;
   /** Inbound messages: ordering, interceptors, codec, handler. */
   readonly receiver: Inbound;
   /** Set when the shutdown begins: new connections are refused (503). */
@@ -77,6 +99,7 @@ export class ServerCore implements ResourceHost, InboundHost {
     this.broadcasters = parts.broadcasters;
     this.maxMessageBytes = parts.maxMessageBytes;
     this.graceMs = parts.graceMs;
+    this.awayLimits = parts.away;
     this.sessions = parts.sessions;
     this.telemetry = parts.telemetry ?? NO_TELEMETRY;
     this.outbound = parts.interceptors
@@ -148,6 +171,7 @@ export class ServerCore implements ResourceHost, InboundHost {
         highWaterMark: 1000,
         maxPendingBytes: 1024 * 1024,
         backpressurePolicy: 'disconnect',
+        maxStallMs: 30_000,
         idleTimeoutMs: 0,
       },
       principal: undefined,
@@ -315,8 +339,41 @@ export class ServerCore implements ResourceHost, InboundHost {
 
   // ------------------------------------------------------------------------------- resource host
 
+  resourceAway(resource: ServedResource): void {
+    // Moved to the end: the longest away are first.
+    this.away.delete(resource);
+    this.away.add(resource);
+    resource.queue.away = true;
+    this.enforceAwayLimits();
+  }
+
+  resourceReturned(resource: ServedResource): void {
+    this.away.delete(resource);
+    resource.queue.away = false;
+  }
+
+  /**
+   * Ends the clients away longest while more are away than `maxResources`, or their queues hold more than
+   * `maxBytes`: a flood of connections that drop (or are cut) cannot pin memory for the whole grace period.
+   */
+  enforceAwayLimits(): void {
+    const limits = this.awayLimits;
+    if (this.away.size <= limits.maxResources && this.cache.awayBytes <= limits.maxBytes) return;
+    let evicted = 0;
+    for (const resource of this.away) {
+      if (this.away.size <= limits.maxResources && this.cache.awayBytes <= limits.maxBytes) break;
+      evicted++;
+      resource.expire('timeout', 1001, 'Away too long');
+    }
+    this.awayEvicted += evicted;
+    this.logger.warn(
+      `${evicted} client(s) away ended early: over the away cap (${this.away.size} away, ${this.cache.awayBytes} bytes queued; limits ${limits.maxResources}, ${limits.maxBytes})`,
+    );
+  }
+
   resourceClosed(resource: ServedResource, reason: DisconnectReason): void {
     resource.pendingAuth = undefined;
+    if (this.away.delete(resource)) resource.queue.away = false;
     if (this.resources.get(resource.id) === resource) {
       this.resources.delete(resource.id);
       this.cache.forget(resource.id);

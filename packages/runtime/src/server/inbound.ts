@@ -220,19 +220,19 @@ export class Inbound {
   }
 
   /**
-   * A message failed: rate limit and size close the connection (1008, 1009); other errors go to the
-   * handler's `onError`, or, without one, to the client as an error message.
+   * A message failed: rate limit and size close the client for good (1008, 1009: a violation gets no
+   * reconnect grace); other errors go to the handler's `onError`, or, without one, to the client as an
+   * error message.
    */
   failed(resource: ServedResource, error: unknown): void {
     const known = AtmosphereError.isInstance(error) ? error : handlerFailed(error);
-    const connection = resource.connection;
     if (known.code === 'RATE_LIMITED') {
       this.#host.logger.warn(`resource ${resource.id}: ${known.message}; closing`);
-      connection?.end(1008, 'Rate limit exceeded');
+      resource.expire('server-closed', 1008, 'Rate limit exceeded');
       return;
     }
     if (known.code === 'MESSAGE_TOO_LARGE') {
-      connection?.end(1009, 'Message too large');
+      resource.expire('server-closed', 1009, 'Message too large');
       return;
     }
     if (known.code === 'UNAUTHORIZED') return;

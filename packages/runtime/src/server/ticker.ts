@@ -1,3 +1,5 @@
+import type { Connection } from '../delivery/connection.ts';
+import type { ClientResource } from '../delivery/resource.ts';
 import type { ServerCore } from './core.ts';
 
 /** Unconfirmed messages that make a WebSocket client worth a delivery probe. */
@@ -18,6 +20,8 @@ export const CLOSE_WITHOUT_CODE_GRACE_MS = 5_000;
  * last swept.
  */
 export function tick(core: ServerCore, now: number, lastSweep: number): number {
+  // Queues of away clients grow with broadcasts between two of them going away: the byte cap is checked here.
+  core.enforceAwayLimits();
   for (const resource of core.resources.values()) {
     const connection = resource.connection;
     if (!connection) {
@@ -48,6 +52,13 @@ export function tick(core: ServerCore, now: number, lastSweep: number): number {
     ) {
       connection.probe(resource.queue.writtenSeq);
     }
+    if (stalled(resource, connection, now)) {
+      resource.cut(
+        `nothing sent for ${now - resource.stalledSince} ms with ${resource.queue.pendingBytes + connection.buffered} bytes waiting`,
+        'No progress',
+      );
+      continue;
+    }
     const idle = resource.settings.idleTimeoutMs;
     if (idle > 0 && now - resource.lastInboundAt > idle) {
       core.logger.debug(`resource ${resource.id}: idle for ${idle} ms; closing`);
@@ -61,6 +72,26 @@ export function tick(core: ServerCore, now: number, lastSweep: number): number {
     return now;
   }
   return lastSweep;
+}
+
+/**
+ * The time-without-progress bound: true when messages or unsent bytes have waited for `maxStallMs` while the
+ * socket handed nothing to the operating system (the client stopped reading and the kernel's buffers are full).
+ */
+function stalled(resource: ClientResource, connection: Connection, now: number): boolean {
+  const maxStallMs = resource.settings.maxStallMs;
+  if (maxStallMs <= 0) return false;
+  if (resource.queue.pending.length === 0 && connection.buffered === 0) {
+    resource.stalledSince = 0;
+    return false;
+  }
+  const sent = connection.sent;
+  if (resource.stalledSince === 0 || sent !== resource.sentMark) {
+    resource.stalledSince = now;
+    resource.sentMark = sent;
+    return false;
+  }
+  return now - resource.stalledSince >= maxStallMs;
 }
 
 /** The log's upkeep; a store that fails it is reported, and the sweep goes on next time. */

@@ -34,6 +34,11 @@ export interface ConnectionSettings {
    */
   maxPendingBytes: number;
   backpressurePolicy: BackpressurePolicy;
+  /**
+   * A connection with messages or bytes waiting for this long while its socket sends nothing is cut (the
+   * client stopped reading), whatever the bounds above; 0 = off.
+   */
+  maxStallMs: number;
   /** Close after this long without inbound activity; 0 = off. */
   idleTimeoutMs: number;
 }

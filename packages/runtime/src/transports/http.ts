@@ -12,6 +12,7 @@ import {
 import type { Connection, ConnectionEnd, ConnectionOwner } from '../delivery/connection.ts';
 import type { EncodedMessage } from '../delivery/encoded-message.ts';
 import { appendCorsHeaders } from '../protocol/cors.ts';
+import { sentBytes } from '../util/socket.ts';
 import type { ProtocolRequest } from '../spi/request.ts';
 
 /** The no-cache headers as a flat name, value list (what `writeHead` takes without building objects). */
@@ -98,6 +99,10 @@ export abstract class HttpConnection implements Connection {
 
   get buffered(): number {
     return this.response.writableLength;
+  }
+
+  get sent(): number {
+    return sentBytes(this.response.socket);
   }
 
   get writable(): boolean {

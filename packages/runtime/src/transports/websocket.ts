@@ -3,6 +3,7 @@ import { CloseCodes, isDeliberateClose, lengthPrefixed, PADDING_CHAR } from '@at
 import { WebSocket } from 'ws';
 import type { Connection, ConnectionEnd, ConnectionOwner } from '../delivery/connection.ts';
 import type { EncodedMessage } from '../delivery/encoded-message.ts';
+import { sentBytes } from '../util/socket.ts';
 
 const FRAMED_HEARTBEAT = lengthPrefixed(PADDING_CHAR);
 
@@ -60,7 +61,7 @@ export class AtmosphereWebSocket extends WebSocket {
           connection.ponged(args[0] as Buffer);
           break;
         case 'error':
-          connection.failed();
+          connection.failed(args[0]);
           // Handled: an 'error' without listeners must not throw.
           if (this.listenerCount('error') === 0) return true;
           break;
@@ -85,6 +86,8 @@ export class WebSocketConnection implements Connection {
   #endedByServer = false;
   /** The close code the client sent, once closed (1005: a close frame without one). */
   closeCode: number | undefined = undefined;
+  /** The client sent a frame ws refused (a protocol violation). */
+  #violated = false;
   #probing = false;
   #awaitingDrain = false;
   #closeTimer: NodeJS.Timeout | undefined;
@@ -116,6 +119,10 @@ export class WebSocketConnection implements Connection {
 
   get buffered(): number {
     return this.#socket.writableLength;
+  }
+
+  get sent(): number {
+    return sentBytes(this.#socket);
   }
 
   get writable(): boolean {
@@ -229,20 +236,28 @@ export class WebSocketConnection implements Connection {
     if (Number.isSafeInteger(seq)) this.owner?.connectionConfirmed(this, seq);
   }
 
-  /** @internal ws closes the socket itself after a protocol error (1002, 1007, 1009…): the server's doing. */
-  failed(): void {
+  /**
+   * @internal ws closes the socket itself after an error: the server's doing. The errors of its frame parser
+   * (`WS_ERR_*`: bad UTF-8 1007, an oversize frame 1009, an invalid opcode, an unmasked frame, a bad close
+   * code 1002) are the client's violations of the protocol.
+   */
+  failed(error?: unknown): void {
     this.#endedByServer = true;
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string' && code.startsWith('WS_ERR_')) this.#violated = true;
   }
 
   /** @internal The WebSocket closed. */
   closed(code: number): void {
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     this.closeCode = code;
-    const how: ConnectionEnd = this.#endedByServer
-      ? 'server-closed'
-      : isDeliberateClose(code)
-        ? 'client-closed'
-        : 'lost';
+    const how: ConnectionEnd = this.#violated
+      ? 'violated'
+      : this.#endedByServer
+        ? 'server-closed'
+        : isDeliberateClose(code)
+          ? 'client-closed'
+          : 'lost';
     const owner = this.owner;
     this.owner = undefined;
     owner?.connectionEnded(this, how);
