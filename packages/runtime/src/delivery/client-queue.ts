@@ -150,6 +150,30 @@ export class ClientQueue {
     return resend;
   }
 
+  /**
+   * A resume from the stream log (a client that presented its cursor of `stream`): pending messages of the
+   * stream that `superseded` says the replay covers (or the client already has) leave the queue, and
+   * `front` — the reset frame and the replayed messages, in order — goes before everything still pending.
+   * Every message of the stream still pending is newer than the replay, so the stream stays in order.
+   */
+  splice(superseded: (message: EncodedMessage) => boolean, front: readonly EncodedMessage[]): void {
+    const kept: EncodedMessage[] = [];
+    while (this.pending.length > 0) {
+      const message = this.pending.shift()!;
+      if (superseded(message)) {
+        this.pendingBytes -= message.size;
+        this.#cache.pendingCount--;
+      } else kept.push(message);
+    }
+    for (const message of front) {
+      message.kept();
+      this.pending.push(message);
+      this.pendingBytes += message.size;
+      this.#cache.pendingCount++;
+    }
+    for (const message of kept) this.pending.push(message);
+  }
+
   /** Drops messages older than the TTL. */
   expire(now: number): void {
     const ttl = this.#cache.limits.messageTtlMs;

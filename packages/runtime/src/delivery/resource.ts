@@ -1,4 +1,4 @@
-import type { TransportName } from '@atmosphere/protocol';
+import type { StreamPosition, TransportName } from '@atmosphere/protocol';
 import { AtmosphereError } from '../errors.ts';
 import type { Logger } from '../spi/logger.ts';
 import type { ProtocolRequest } from '../spi/request.ts';
@@ -67,6 +67,12 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   #listeners: { [K in keyof ResourceEvents]?: Listener<ResourceEvents[K]>[] } | undefined;
   readonly #queue: ClientQueue;
   readonly #host: ResourceHost;
+  /** The client asked for stream positions on its current connection (`X-Atmosphere-Positions`). */
+  #positions = false;
+  /** Cursors the client presented on its last connection, not yet resumed, by stream. */
+  #cursors: Map<string, StreamPosition> | undefined;
+  /** Resumes from the log still reading (an asynchronous store): nothing is written meanwhile. */
+  #holds = 0;
   /** The host's outbound hooks, when it has any (read on every message). */
   readonly #outbound: readonly OutboundHook[] | undefined;
 
@@ -191,8 +197,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     const queue = this.#queue;
     const connection = this.#connection;
     if (connection !== undefined) {
-      if (queue.pending.length === 0 && connection.writable) {
-        connection.write(message);
+      if (queue.pending.length === 0 && this.#holds === 0 && connection.writable) {
+        connection.write(this.#positions ? message.positioned() : message);
         this.wroteSinceCheck = true;
         queue.recordWritten(message);
         return;
@@ -236,14 +242,14 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     const message = this.#queue.next();
     if (message !== undefined) {
       this.wroteSinceCheck = true;
-      connection.write(message);
+      connection.write(this.#positions ? message.positioned() : message);
     }
   }
 
   /** Writes pending messages while the connection takes them. */
   flush(): void {
     const connection = this.#connection;
-    if (connection === undefined) return;
+    if (connection === undefined || this.#holds > 0) return;
     const queue = this.#queue;
     while (queue.pending.length > 0 && connection.writable && this.#connection === connection) {
       this.#writeNext(connection);
@@ -271,6 +277,12 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     this.lastInboundAt = Date.now();
     this.lastWriteAt = this.lastInboundAt;
     this.wroteSinceCheck = false;
+    this.#positions = request.positions;
+    const cursors = request.cursors;
+    this.#cursors =
+      cursors === undefined || cursors.length === 0
+        ? undefined
+        : new Map(cursors.map((cursor) => [cursor.stream, { epoch: cursor.epoch, seq: cursor.seq }]));
     // Only a client that reports its count can be given a message again: keep written messages for it alone.
     this.#queue.retainWritten = request.received !== undefined;
     const resent = this.#queue.rewind(request.received);
@@ -282,6 +294,56 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     this.awaySince = 0;
     if (wasAway && connection.transport !== 'long-polling' && connection.transport !== 'polling')
       this.#emit('reconnect');
+  }
+
+  /** True when the client asked for stream positions on its current connection. */
+  get positions(): boolean {
+    return this.#positions;
+  }
+
+  /**
+   * @internal The cursor the client presented for `stream` on its current connection, once: the caller
+   * resumes the stream from it (`resumeStream`).
+   */
+  takeCursor(stream: string): StreamPosition | undefined {
+    const cursor = this.#cursors?.get(stream);
+    if (cursor !== undefined) this.#cursors!.delete(stream);
+    return cursor;
+  }
+
+  /** @internal Holds every write until `release()`: a resume is reading the log. */
+  hold(): void {
+    this.#holds++;
+  }
+
+  /** @internal Ends a `hold()`; the queue is written once no hold is left. */
+  release(): void {
+    if (this.#holds > 0 && --this.#holds === 0) this.flush();
+  }
+
+  /**
+   * @internal A resume from the log: `front` (a reset frame, the replayed messages, after the outbound
+   * interceptors) goes before everything pending, and pending messages `superseded` covers leave the queue.
+   */
+  resumeWith(superseded: (message: EncodedMessage) => boolean, front: readonly EncodedMessage[]): void {
+    if (this.#state === 'closed') return;
+    const ready: EncodedMessage[] = [];
+    const hooks = this.#outbound;
+    for (let message of front) {
+      if (hooks !== undefined && !message.control) {
+        let next: EncodedMessage | undefined = message;
+        for (const hook of hooks) {
+          next = hook(next, this);
+          if (next === undefined) break;
+        }
+        if (next === undefined) continue;
+        message = next;
+      }
+      if (!message.invisible) ready.push(message);
+    }
+    const queue = this.#queue;
+    queue.splice(superseded, ready);
+    queue.replayAllowance = queue.pendingBytes;
   }
 
   /**
