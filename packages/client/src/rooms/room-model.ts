@@ -1,6 +1,6 @@
 import { type RoomAiFrame, type RoomMember } from '@atmosphere/protocol';
 import { atmosphere as defaultClient, type Atmosphere, type SharedSubscription } from '../core/atmosphere.ts';
-import type { ConnectionState } from '../core/events.ts';
+import type { ConnectionState, ResetEvent } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import { AtmosphereClientError } from '../errors.ts';
 import { type Model, Store } from '../models/store.ts';
@@ -33,6 +33,11 @@ export interface RoomSnapshot<T = unknown> {
   readonly streams: readonly RoomStream[];
   readonly error: Error | null;
   readonly connectionState: ConnectionState;
+  /**
+   * The last gap of this room's stream the server could not fill (a `reset`), or null. The room asks for
+   * its history again (`sinceId`) on its own; messages the history no longer holds are lost.
+   */
+  readonly lastReset: ResetEvent | null;
 }
 
 /** What `usePresence` shows. */
@@ -65,6 +70,7 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
     streams: [],
     error: null,
     connectionState: 'disconnected',
+    lastReset: null,
   });
   readonly getSnapshot = this.#store.getSnapshot;
   readonly subscribe = this.#store.subscribe;
@@ -119,6 +125,7 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
             store.update({ typing: typing ? [...others, memberId] : others });
           },
           error: (error) => store.update({ error }),
+          reset: (lastReset) => store.update({ lastReset }),
         },
         options.history === undefined ? {} : { history: options.history },
       );
