@@ -108,11 +108,9 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
           message: (message) => {
             const { messages, streams } = store.getSnapshot();
             const sessionId = (message.data as { sessionId?: unknown } | null | undefined)?.sessionId;
+            const next = withMessage(messages, message);
             store.update({
-              messages:
-                messages.length >= keep
-                  ? [...messages.slice(messages.length - keep + 1), message]
-                  : [...messages, message],
+              messages: next.length > keep ? next.slice(next.length - keep) : next,
               ...(typeof sessionId === 'string' && streams.some((s) => s.sessionId === sessionId)
                 ? { streams: streams.filter((s) => s.sessionId !== sessionId) }
                 : {}),
@@ -176,6 +174,23 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
 }
 
 const MAX_STREAMS = 20;
+
+/**
+ * The messages with one more, kept in id order: history fetched again after a reconnect or a reset
+ * (`sinceId`) arrives after newer live messages, and goes where its ids say. Messages without id go last.
+ */
+function withMessage<T>(messages: readonly RoomMessage<T>[], message: RoomMessage<T>): RoomMessage<T>[] {
+  const id = message.id;
+  const last = messages[messages.length - 1];
+  if (id === undefined || last?.id === undefined || last.id < id) return [...messages, message];
+  let index = messages.length;
+  while (index > 0) {
+    const before = messages[index - 1]!.id;
+    if (before !== undefined && before < id) break;
+    index--;
+  }
+  return [...messages.slice(0, index), message, ...messages.slice(index)];
+}
 
 /** The streams after one AI frame: text appended, `complete`/`error` marking it done. */
 function nextStreams(

@@ -10,7 +10,7 @@ import type {
   ResourceState,
   Subscription,
 } from '../spi/resource.ts';
-import type { ClientQueue } from './client-queue.ts';
+import type { ClientQueue, Placement } from './client-queue.ts';
 import type { Connection, ConnectionEnd, ConnectionOwner } from './connection.ts';
 import { type EncodedMessage, toEncoded } from './encoded-message.ts';
 
@@ -73,6 +73,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   #cursors: Map<string, StreamPosition> | undefined;
   /** Resumes from the log still reading (an asynchronous store): nothing is written meanwhile. */
   #holds = 0;
+  /** The position of the first message of each stream handed to this client since it asked for positions. */
+  #firstOf: Map<string, StreamPosition> | undefined;
   /** The host's outbound hooks, when it has any (read on every message). */
   readonly #outbound: readonly OutboundHook[] | undefined;
 
@@ -194,6 +196,10 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       }
     }
     if (message.invisible) return;
+    if (this.#positions && message.position !== undefined && message.source !== undefined) {
+      const firstOf = (this.#firstOf ??= new Map());
+      if (!firstOf.has(message.source)) firstOf.set(message.source, message.position);
+    }
     const queue = this.#queue;
     const connection = this.#connection;
     if (connection !== undefined) {
@@ -211,6 +217,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
         const policy = this.settings.backpressurePolicy;
         if (policy === 'drop-newest') {
           queue.dropped++;
+          queue.lose(message);
           this.#emit('drop', policy);
           return;
         }
@@ -311,6 +318,14 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     return cursor;
   }
 
+  /**
+   * @internal The position of the first message of `stream` handed to this client (queued or written)
+   * since it asked for positions: from there on, its queue knows everything it was sent of the stream.
+   */
+  firstDelivered(stream: string): StreamPosition | undefined {
+    return this.#firstOf?.get(stream);
+  }
+
   /** @internal Holds every write until `release()`: a resume is reading the log. */
   hold(): void {
     this.#holds++;
@@ -322,14 +337,19 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   }
 
   /**
-   * @internal A resume from the log: `front` (a reset frame, the replayed messages, after the outbound
-   * interceptors) goes before everything pending, and pending messages `superseded` covers leave the queue.
+   * @internal A resume from the log (`ClientQueue.splice`): `before` (a reset frame), the pending messages
+   * `classify` pulls, then `after` (the replayed messages, through the outbound interceptors) go before
+   * everything pending; the pending messages it drops leave the queue.
    */
-  resumeWith(superseded: (message: EncodedMessage) => boolean, front: readonly EncodedMessage[]): void {
+  resumeWith(
+    classify: (message: EncodedMessage) => Placement,
+    before: readonly EncodedMessage[],
+    after: readonly EncodedMessage[],
+  ): void {
     if (this.#state === 'closed') return;
     const ready: EncodedMessage[] = [];
     const hooks = this.#outbound;
-    for (let message of front) {
+    for (let message of after) {
       if (hooks !== undefined && !message.control) {
         let next: EncodedMessage | undefined = message;
         for (const hook of hooks) {
@@ -342,7 +362,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       if (!message.invisible) ready.push(message);
     }
     const queue = this.#queue;
-    queue.splice(superseded, ready);
+    queue.splice(classify, before, ready);
     queue.replayAllowance = queue.pendingBytes;
   }
 

@@ -1,6 +1,7 @@
 import { resetFrame, type StreamPosition, type StreamReset } from '@atmosphere/protocol';
 import type { Logger } from '../spi/logger.ts';
 import type { LogRead, LogRecord, StreamLog } from '../spi/stream-log.ts';
+import { DROP, KEEP, PULL } from './client-queue.ts';
 import { EncodedMessage } from './encoded-message.ts';
 import type { ClientResource } from './resource.ts';
 
@@ -123,32 +124,38 @@ function finish(
 ): void {
   const from = { epoch: cursor.epoch, seq: cursor.seq + 1 };
   const state = collected?.state;
-  const front: EncodedMessage[] = [];
+  resource.queue.lost?.delete(stream);
   if (failed || state === undefined) {
-    // The log cannot say (it failed) or does not know the stream: whatever came after the cursor is lost.
-    front.push(resetMessage(stream, { stream, from }));
-    resource.resumeWith(() => false, front);
+    // The log cannot say (it failed) or does not know the stream: whatever came after the cursor and is
+    // not in this client's queue is lost.
+    resource.resumeWith(
+      (message) => (hasClientIt(message, stream, cursor) ? DROP : KEEP),
+      [resetMessage(stream, { stream, from })],
+      [],
+    );
     return;
   }
   const records = collected!.records;
   const sameEpoch = state.epoch === cursor.epoch;
   const next = records.length > 0 ? records[0]!.seq : state.last + 1;
+  const before: EncodedMessage[] = [];
   if (!sameEpoch) {
-    front.push(resetMessage(stream, { stream, from, resumeAt: { epoch: state.epoch, seq: next } }));
+    before.push(resetMessage(stream, { stream, from, resumeAt: { epoch: state.epoch, seq: next } }));
   } else if (cursor.seq > state.last) {
     // The client has positions the log never kept (a store that lost its last appends): the stream goes on
     // from the log's numbering, so the client must forget its own.
     const at = { epoch: state.epoch, seq: state.last + 1 };
-    front.push(resetMessage(stream, { stream, from: at, resumeAt: at }));
+    before.push(resetMessage(stream, { stream, from: at, resumeAt: at }));
   } else if (next > cursor.seq + 1) {
-    front.push(resetMessage(stream, { stream, from, resumeAt: { epoch: state.epoch, seq: next } }));
+    before.push(resetMessage(stream, { stream, from, resumeAt: { epoch: state.epoch, seq: next } }));
   }
   const id = resource.id;
+  const after: EncodedMessage[] = [];
   for (const record of records) {
     if (!forResource(record, id)) continue;
     const message = new EncodedMessage(record.payload, stream);
     message.position = { epoch: state.epoch, seq: record.seq };
-    front.push(message);
+    after.push(message);
   }
   const through = collected!.complete
     ? state.last
@@ -156,15 +163,57 @@ function finish(
       ? records[records.length - 1]!.seq
       : cursor.seq;
   if (!collected!.complete)
-    front.push(resetMessage(stream, { stream, from: { epoch: state.epoch, seq: through + 1 } }));
+    after.push(resetMessage(stream, { stream, from: { epoch: state.epoch, seq: through + 1 } }));
   const epoch = state.epoch;
   resource.resumeWith(
-    (message) =>
-      message.source === stream &&
-      !message.control &&
-      message.position !== undefined &&
-      message.position.epoch === epoch &&
-      message.position.seq <= through,
-    front,
+    (message) => {
+      if (message.source !== stream || message.control || message.position === undefined) return KEEP;
+      if (message.position.epoch !== epoch) return hasClientIt(message, stream, cursor) ? DROP : KEEP;
+      const seq = message.position.seq;
+      if (sameEpoch && seq <= cursor.seq) return DROP;
+      // What the log no longer holds but this queue does goes first: less for the client to refetch.
+      if (seq < next) return PULL;
+      return seq <= through ? DROP : KEEP;
+    },
+    before,
+    after,
   );
+}
+
+/** A pending message of `stream` at or before the client's cursor: it has it already. */
+function hasClientIt(message: EncodedMessage, stream: string, cursor: StreamPosition): boolean {
+  const position = message.position;
+  return (
+    message.source === stream &&
+    !message.control &&
+    position !== undefined &&
+    position.epoch === cursor.epoch &&
+    position.seq <= cursor.seq
+  );
+}
+
+/**
+ * A client that came back to its resource. When the resource was handed every message of `stream` after
+ * the client's cursor (its first one of the stream is at or before the cursor's next) and its queue lost
+ * none of them, the queue is exact: only what the client already has leaves it. Otherwise the stream
+ * resumes from the log (`resumeStream`).
+ */
+export function resumeExisting(
+  resource: ClientResource,
+  stream: string,
+  cursor: StreamPosition,
+  log: StreamLog,
+  logger: Logger,
+): void {
+  const first = resource.firstDelivered(stream);
+  if (
+    resource.queue.lost?.has(stream) ||
+    first === undefined ||
+    first.epoch !== cursor.epoch ||
+    first.seq > cursor.seq + 1
+  ) {
+    resumeStream(resource, stream, cursor, log, logger);
+    return;
+  }
+  resource.resumeWith((message) => (hasClientIt(message, stream, cursor) ? DROP : KEEP), [], []);
 }
