@@ -364,6 +364,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     const queue = this.#queue;
     queue.splice(classify, before, ready);
     queue.replayAllowance = queue.pendingBytes;
+    // A resume may come long after the connection attached (a room joined later): write what it queued.
+    this.flush();
   }
 
   /**
