@@ -290,6 +290,9 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       cursors === undefined || cursors.length === 0
         ? undefined
         : new Map(cursors.map((cursor) => [cursor.stream, { epoch: cursor.epoch, seq: cursor.seq }]));
+    // A client re-attaching to an AI run gets the run's frames from the run itself (`X-Atmosphere-Last-Seq`):
+    // its path's stream, which carries those frames too, is not resumed a second time.
+    if (request.runId !== undefined) this.#cursors?.delete(this.path);
     // Only a client that reports its count can be given a message again: keep written messages for it alone.
     this.#queue.retainWritten = request.received !== undefined;
     const resent = this.#queue.rewind(request.received);
