@@ -42,8 +42,8 @@ class StreamsServer {
     this.#child = child;
     this.#output = '';
     this.#stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
-    child.stdout!.on('data', (chunk: Buffer) => (this.#output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (this.#output += chunk.toString()));
     await eventually(
       () => /LISTENING (\d+)/.test(this.#output) || child.exitCode !== null,
       'the server to listen',

@@ -74,13 +74,15 @@ async function reconnect(
   received: number,
   cursors: readonly StreamCursor[],
 ): Promise<TestClient> {
-  let client: TestClient | undefined;
-  client = await connectTestClient(atmosphere.url(channel), transport, {
+  // Polls after the first may start before connectTestClient returns: they read the client through this.
+  const holder: { client?: TestClient } = {};
+  const client = await connectTestClient(atmosphere.url(channel), transport, {
     ...(trackingId === undefined ? {} : { trackingId }),
     received,
     query: positioned(cursors),
-    pollQuery: () => positioned(cursorsOf(client?.messages.items ?? [], cursors)),
+    pollQuery: () => positioned(cursorsOf(holder.client?.messages.items ?? [], cursors)),
   });
+  holder.client = client;
   return client;
 }
 

@@ -83,7 +83,11 @@ export function resumeStream(
     return;
   }
   if (!isPromise<Collected>(collected)) {
-    continueWith(resource, stream, cursor, log, collected, failed);
+    const more = continueWith(resource, stream, cursor, log, collected, failed);
+    if (more !== undefined) {
+      resource.hold();
+      void more.finally(() => resource.release());
+    }
     return;
   }
   resource.hold();
