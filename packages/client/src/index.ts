@@ -49,6 +49,7 @@ export {
   type FailureToReconnectEvent,
   type OpenEvent,
   type ReconnectEvent,
+  type ResetEvent,
   type SessionEvent,
   type SubscriptionEvents,
   type SubscriptionHandlers,

@@ -5,8 +5,10 @@ import { measureCoreSize } from '../scripts/size.ts';
  * The size budget of the core (minified + gzipped, bytes). The README states the measured numbers; raise a
  * budget only with a reason in the commit that does it.
  */
-// 16.5 KiB for the entry since durable sessions (the token kept in memory or storage, the reload re-attach).
-const BUDGET = { entry: 16.5 * 1024, subscribeOnly: 11 * 1024 } as const;
+// 16.5 KiB for the entry since durable sessions (the token kept in memory or storage, the reload re-attach);
+// 17.5 KiB / 12 KiB since stream positions (cursors presented on reconnect, the reset event, rooms refetching
+// their history after a reset): about 0.9 KiB of both.
+const BUDGET = { entry: 17.5 * 1024, subscribeOnly: 12 * 1024 } as const;
 
 test('the core entry and a subscribe-only app stay within the size budget', async () => {
   const size = await measureCoreSize();

@@ -48,7 +48,21 @@ export {
   TRACKING_ID_PATTERN,
   UNSUPPORTED_VERSION_MESSAGE,
 } from './parameters.ts';
-export type { StreamPosition } from './positions.ts';
+export {
+  ESCAPE_PREFIX,
+  formatCursors,
+  MAX_CURSORS,
+  parseCursors,
+  parsePositionedBytes,
+  parsePositionedText,
+  type PositionedFrame,
+  POSITION_MARK,
+  positionPrefix,
+  resetFrame,
+  type StreamCursor,
+  type StreamPosition,
+  type StreamReset,
+} from './positions.ts';
 export {
   atmosphereJsJoinFrame,
   atmosphereJsMembersJson,

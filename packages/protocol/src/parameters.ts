@@ -27,6 +27,13 @@ export const AtmosphereHeaders = {
    * send it get the classic rule: a message written to the socket counts as delivered.
    */
   received: 'X-Atmosphere-Received',
+  /**
+   * Ours: `true` asks for stream positions: every message of a broadcaster (or room) carries its position
+   * `(epoch, seq)` in a prefix, and a resume the log cannot serve is said with a reset frame (`positions.ts`).
+   */
+  positions: 'X-Atmosphere-Positions',
+  /** Ours: with `X-Atmosphere-Positions`, the last position the client got of each stream (`formatCursors`). */
+  cursors: 'X-Atmosphere-Cursors',
 } as const;
 
 /** A header (or query parameter) name of the protocol. */

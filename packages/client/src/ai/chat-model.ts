@@ -1,5 +1,5 @@
 import type { Atmosphere } from '../core/atmosphere.ts';
-import type { ConnectionState } from '../core/events.ts';
+import type { ConnectionState, ResetEvent } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import { type Model, Store } from '../models/store.ts';
 import type { ApprovalRequest } from './approval.ts';
@@ -32,6 +32,11 @@ export interface ChatSnapshot {
   readonly approvals: readonly ApprovalRequest[];
   readonly connectionState: ConnectionState;
   readonly isReconnecting: boolean;
+  /**
+   * The last gap the server could not fill (a `reset`: its log no longer held what this client missed, or a
+   * restart lost it), or null. Messages of that stream from `lastReset.from` on never arrived: refetch.
+   */
+  readonly lastReset: ResetEvent | null;
 }
 
 /** Options of a {@link ChatModel}. */
@@ -76,6 +81,7 @@ export class ChatModel implements Model<ChatSnapshot> {
       approvals: [],
       connectionState: 'disconnected',
       isReconnecting: false,
+      lastReset: null,
     });
     this.getSnapshot = this.#store.getSnapshot;
     this.subscribe = this.#store.subscribe;
@@ -141,6 +147,7 @@ export class ChatModel implements Model<ChatSnapshot> {
       approvals: streaming.approvals,
       connectionState: streaming.connectionState,
       isReconnecting: streaming.isReconnecting,
+      lastReset: streaming.lastReset,
     };
     const id = this.#assistantId;
     if (id !== undefined) {

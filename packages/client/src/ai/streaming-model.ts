@@ -1,6 +1,6 @@
 import { AtmosphereClientError } from '../errors.ts';
 import { atmosphere as defaultClient, type Atmosphere, type SharedSubscription } from '../core/atmosphere.ts';
-import type { ConnectionState } from '../core/events.ts';
+import type { ConnectionState, ResetEvent } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import { type Model, Store } from '../models/store.ts';
 import type { ApprovalRequest } from './approval.ts';
@@ -48,6 +48,11 @@ export interface StreamingSnapshot {
   readonly sessionId: string | null;
   readonly connectionState: ConnectionState;
   readonly isReconnecting: boolean;
+  /**
+   * The last gap the server could not fill (a `reset`: its log no longer held what this client missed, or a
+   * restart lost it), or null. Messages of that stream from `lastReset.from` on never arrived: refetch.
+   */
+  readonly lastReset: ResetEvent | null;
 }
 
 const INITIAL: StreamingSnapshot = {
@@ -64,6 +69,7 @@ const INITIAL: StreamingSnapshot = {
   sessionId: null,
   connectionState: 'disconnected',
   isReconnecting: false,
+  lastReset: null,
 };
 
 /** The session state a new session (or `reset()`) starts from. */
@@ -181,7 +187,12 @@ export class StreamingModel implements Model<StreamingSnapshot> {
     const subscription = shared.subscription;
     const onState = (state: ConnectionState): void =>
       store.update({ connectionState: state, isReconnecting: state === 'reconnecting' });
-    this.#offState = subscription.on('state', onState);
+    const offState = subscription.on('state', onState);
+    const offReset = subscription.on('reset', (lastReset) => store.update({ lastReset }));
+    this.#offState = () => {
+      offState();
+      offReset();
+    };
     onState(subscription.state);
   }
 

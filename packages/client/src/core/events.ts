@@ -1,4 +1,4 @@
-import { type ClientTransportName } from '@atmosphere/protocol';
+import { type ClientTransportName, type StreamCursor, type StreamPosition } from '@atmosphere/protocol';
 import type { AtmosphereClientError } from '../errors.ts';
 
 /**
@@ -20,17 +20,24 @@ export class AtmosphereMessage {
   readonly transport: ClientTransportName;
   readonly trackingId: string;
   readonly seq: number;
+  /**
+   * The message's stream (the broadcaster or room it came from) and its position there, when the server
+   * sent one (the client asks for positions by default: option `positions`).
+   */
+  readonly position: StreamCursor | undefined;
 
   constructor(
     responseBody: string | ArrayBuffer,
     transport: ClientTransportName,
     trackingId: string,
     seq: number,
+    position?: StreamCursor,
   ) {
     this.responseBody = responseBody;
     this.transport = transport;
     this.trackingId = trackingId;
     this.seq = seq;
+    this.position = position;
   }
 
   /** The text of the message (bytes are decoded as UTF-8). */
@@ -114,6 +121,23 @@ export interface SubscriptionEvents {
   clientTimeout: [event: ClientTimeoutEvent];
   state: [state: ConnectionState];
   session: [event: SessionEvent];
+  reset: [event: ResetEvent];
+}
+
+/**
+ * The server could not send what this client missed of a stream (DURABILITY.md §1): its log no longer holds
+ * it, or the stream's history was lost (a restart with the memory store, another epoch). Messages of
+ * `stream` from `from` on, up to `resumeAt` (when the server knows it), never arrive: refetch what they
+ * carried (room history by `sinceId`, a document, …). Always before any newer message of the stream.
+ */
+export interface ResetEvent {
+  readonly stream: string;
+  /** The first position the client did not get. */
+  readonly from: StreamPosition;
+  /** Where the stream resumes: the position of the next message of it the client gets, when known. */
+  readonly resumeAt: StreamPosition | undefined;
+  /** When the reset arrived (ms since epoch). */
+  readonly at: number;
 }
 
 /** Handlers given to `subscribe()`: one optional function per event. */
@@ -141,4 +165,8 @@ export interface ConnectionStatus {
   /** Transports found not to work here (refused while another one worked). */
   readonly blockedTransports: readonly ClientTransportName[];
   readonly lastError: AtmosphereClientError | undefined;
+  /** The last reset the server sent (a gap it could not fill), if any. */
+  readonly lastReset: ResetEvent | undefined;
+  /** The last position received of each stream: what the client presents when it reconnects. */
+  readonly cursors: readonly StreamCursor[];
 }

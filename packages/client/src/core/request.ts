@@ -3,7 +3,9 @@ import {
   AtmosphereHeaders,
   CLIENT_TRANSPORTS,
   type ClientTransportName,
+  formatCursors,
   FRAMEWORK_VERSION,
+  type StreamCursor,
 } from '@atmosphere/protocol';
 import { AtmosphereClientError } from '../errors.ts';
 
@@ -74,6 +76,13 @@ export interface AtmosphereRequest {
   closeOnUnload?: boolean;
   /** SSE implementation: `EventSource` when the platform has one (`auto`), or always `fetch`. Default `auto`. */
   sse?: 'auto' | 'fetch';
+  /**
+   * Ask for stream positions (`X-Atmosphere-Positions`). Default true. Each message of a broadcaster or room
+   * then carries its position (`message.position`); the client remembers the last one of each stream and
+   * presents it on every reconnect, so the server sends exactly what was missed — even after a restart with a
+   * durable log — or says it cannot with a `reset` event. Servers that do not know positions ignore it.
+   */
+  positions?: boolean;
 }
 
 /** A request with every default applied. */
@@ -100,6 +109,7 @@ export interface ResolvedRequest {
   readonly sessionToken: string | undefined;
   readonly session: SessionKeeping;
   readonly runId: string | undefined;
+  readonly positions: boolean;
 }
 
 /** The defaults, for documentation and tests. */
@@ -119,6 +129,7 @@ export const REQUEST_DEFAULTS = {
   maxQueuedMessages: 1000,
   closeOnUnload: true,
   sse: 'auto',
+  positions: true,
 } as const;
 
 function invalid(message: string): AtmosphereClientError {
@@ -232,6 +243,7 @@ export function resolveRequest(request: AtmosphereRequest): ResolvedRequest {
     sessionToken: request.sessionToken,
     session: request.session ?? 'memory',
     runId: request.runId,
+    positions: request.positions ?? REQUEST_DEFAULTS.positions,
   };
 }
 
@@ -241,6 +253,8 @@ export interface ProtocolState {
   readonly received: number;
   readonly sessionToken: string | undefined;
   readonly runId: string | undefined;
+  /** The last position of each stream, presented on connect (`X-Atmosphere-Cursors`) when `positions` is on. */
+  readonly cursors?: readonly StreamCursor[] | undefined;
   /** With `runId`: the last AI frame `seq` seen of that run, so the server resends only what follows. */
   readonly lastSeq?: number | undefined;
 }
@@ -277,6 +291,11 @@ export function protocolUrl(
   }
   if (request.authToken !== undefined) query.set(AtmosphereHeaders.auth, request.authToken);
   if (purpose === 'connect') query.set(AtmosphereHeaders.received, String(state.received));
+  if (purpose === 'connect' && request.positions) {
+    query.set(AtmosphereHeaders.positions, 'true');
+    if (state.cursors !== undefined && state.cursors.length > 0)
+      query.set(AtmosphereHeaders.cursors, formatCursors(state.cursors));
+  }
   if (queryHeaders) for (const name in request.headers) query.set(name, request.headers[name]!);
   if (transport === 'websocket') url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return url.toString();

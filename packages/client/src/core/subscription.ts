@@ -5,6 +5,9 @@ import {
   CloseCodes,
   type Handshake,
   PADDING_CHAR,
+  parsePositionedBytes,
+  parsePositionedText,
+  type StreamCursor,
   TRACKING_ID_PATTERN,
 } from '@atmosphere/protocol';
 import { AtmosphereClientError } from '../errors.ts';
@@ -18,6 +21,7 @@ import {
   AtmosphereMessage,
   type ConnectionState,
   type ConnectionStatus,
+  type ResetEvent,
   type SubscriptionEvents,
   type SubscriptionHandlers,
 } from './events.ts';
@@ -53,6 +57,9 @@ export class Subscription {
   readonly #session: SessionKeeper;
   #runId: string | undefined;
   #lastSeq: number | undefined;
+  /** The last position received of each stream (what is presented on reconnect), most recent last. */
+  readonly #cursors = new Map<string, StreamCursor>();
+  #lastReset: ResetEvent | undefined;
   #transport: ClientTransportName;
   #attempt: Attempt | undefined;
   #round: Round | undefined;
@@ -124,6 +131,8 @@ export class Subscription {
       lastDataAt: this.#lastDataAt,
       blockedTransports: [...this.#blocked],
       lastError: this.#lastError,
+      lastReset: this.#lastReset,
+      cursors: [...this.#cursors.values()],
     };
   }
 
@@ -246,6 +255,7 @@ export class Subscription {
       sessionToken: this.#session.parameter,
       runId: this.#runId,
       lastSeq: this.#lastSeq,
+      cursors: this.#cursors.size === 0 ? undefined : [...this.#cursors.values()],
     };
   }
 
@@ -347,7 +357,57 @@ export class Subscription {
       return;
     }
     const seq = ++this.#received;
-    this.#emitter.emit('message', new AtmosphereMessage(body, attempt.transport, this.#trackingId, seq));
+    if (!this.request.positions) {
+      this.#emitter.emit('message', new AtmosphereMessage(body, attempt.transport, this.#trackingId, seq));
+      return;
+    }
+    let cursor: StreamCursor | undefined;
+    if (typeof body === 'string') {
+      const frame = parsePositionedText(body);
+      if (frame === undefined) return this.#unreadable(body);
+      if (frame.kind === 'reset') {
+        // What the server could not send is gone: the stream starts over from what follows.
+        this.#cursors.delete(frame.reset.stream);
+        const event: ResetEvent = {
+          stream: frame.reset.stream,
+          from: frame.reset.from,
+          resumeAt: frame.reset.resumeAt,
+          at: Date.now(),
+        };
+        this.#lastReset = event;
+        this.#emitter.emit('reset', event);
+        return;
+      }
+      body = frame.body;
+      cursor = frame.cursor;
+    } else {
+      const frame = parsePositionedBytes(new Uint8Array(body));
+      if (frame === undefined) return this.#unreadable('(binary)');
+      if (frame.cursor !== undefined) {
+        cursor = frame.cursor;
+        body = frame.body.slice().buffer;
+      }
+    }
+    if (cursor !== undefined) {
+      const known = this.#cursors.get(cursor.stream);
+      // A position already had (a replay overlapping what arrived): counted, never shown twice.
+      if (known !== undefined && known.epoch === cursor.epoch && cursor.seq <= known.seq) return;
+      this.#cursors.delete(cursor.stream);
+      this.#cursors.set(cursor.stream, cursor);
+    }
+    this.#emitter.emit(
+      'message',
+      new AtmosphereMessage(body, attempt.transport, this.#trackingId, seq, cursor),
+    );
+  }
+
+  #unreadable(body: string): void {
+    this.#error(
+      new AtmosphereClientError(
+        'PROTOCOL_ERROR',
+        `A positioned frame could not be read: ${JSON.stringify(body.slice(0, 40))}.`,
+      ),
+    );
   }
 
   // ------------------------------------------------------------------------------------------- failures

@@ -1,6 +1,6 @@
 import { AtmosphereClientError } from '../errors.ts';
 import { atmosphere as defaultClient, type Atmosphere, type SharedSubscription } from '../core/atmosphere.ts';
-import type { AtmosphereMessage, ConnectionState } from '../core/events.ts';
+import type { AtmosphereMessage, ConnectionState, ResetEvent } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import type { PushMessage, Subscription } from '../core/subscription.ts';
 import { type Model, Store } from './store.ts';
@@ -15,6 +15,11 @@ export interface ConnectionSnapshot<T> {
   readonly error: Error | null;
   /** The tracking id, once assigned. */
   readonly trackingId: string | null;
+  /**
+   * The last gap the server could not fill (a `reset`: its log no longer held what this client missed, or a
+   * restart lost it), or null. Messages of that stream from `lastReset.from` on never arrived: refetch.
+   */
+  readonly lastReset: ResetEvent | null;
 }
 
 /** Options of a {@link ConnectionModel}. */
@@ -38,6 +43,7 @@ export class ConnectionModel<T = string> implements Model<ConnectionSnapshot<T>>
     messages: [],
     error: null,
     trackingId: null,
+    lastReset: null,
   });
   readonly getSnapshot = this.#store.getSnapshot;
   readonly subscribe = this.#store.subscribe;
@@ -84,6 +90,7 @@ export class ConnectionModel<T = string> implements Model<ConnectionSnapshot<T>>
         this.#store.update({ data, messages });
       }),
       subscription.on('error', (error) => this.#store.update({ error })),
+      subscription.on('reset', (lastReset) => this.#store.update({ lastReset })),
     ];
     this.#store.update({
       state: subscription.state,

@@ -1,6 +1,6 @@
 import { type RoomAiFrame, type RoomMember } from '@atmosphere/protocol';
 import { atmosphere as defaultClient, type Atmosphere, type SharedSubscription } from '../core/atmosphere.ts';
-import type { ConnectionState } from '../core/events.ts';
+import type { ConnectionState, ResetEvent } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import { AtmosphereClientError } from '../errors.ts';
 import { type Model, Store } from '../models/store.ts';
@@ -33,6 +33,11 @@ export interface RoomSnapshot<T = unknown> {
   readonly streams: readonly RoomStream[];
   readonly error: Error | null;
   readonly connectionState: ConnectionState;
+  /**
+   * The last gap of this room's stream the server could not fill (a `reset`), or null. The room asks for
+   * its history again (`sinceId`) on its own; messages the history no longer holds are lost.
+   */
+  readonly lastReset: ResetEvent | null;
 }
 
 /** What `usePresence` shows. */
@@ -65,6 +70,7 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
     streams: [],
     error: null,
     connectionState: 'disconnected',
+    lastReset: null,
   });
   readonly getSnapshot = this.#store.getSnapshot;
   readonly subscribe = this.#store.subscribe;
@@ -102,11 +108,9 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
           message: (message) => {
             const { messages, streams } = store.getSnapshot();
             const sessionId = (message.data as { sessionId?: unknown } | null | undefined)?.sessionId;
+            const next = withMessage(messages, message);
             store.update({
-              messages:
-                messages.length >= keep
-                  ? [...messages.slice(messages.length - keep + 1), message]
-                  : [...messages, message],
+              messages: next.length > keep ? next.slice(next.length - keep) : next,
               ...(typeof sessionId === 'string' && streams.some((s) => s.sessionId === sessionId)
                 ? { streams: streams.filter((s) => s.sessionId !== sessionId) }
                 : {}),
@@ -119,6 +123,7 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
             store.update({ typing: typing ? [...others, memberId] : others });
           },
           error: (error) => store.update({ error }),
+          reset: (lastReset) => store.update({ lastReset }),
         },
         options.history === undefined ? {} : { history: options.history },
       );
@@ -169,6 +174,23 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
 }
 
 const MAX_STREAMS = 20;
+
+/**
+ * The messages with one more, kept in id order: history fetched again after a reconnect or a reset
+ * (`sinceId`) arrives after newer live messages, and goes where its ids say. Messages without id go last.
+ */
+function withMessage<T>(messages: readonly RoomMessage<T>[], message: RoomMessage<T>): RoomMessage<T>[] {
+  const id = message.id;
+  const last = messages[messages.length - 1];
+  if (id === undefined || last?.id === undefined || last.id < id) return [...messages, message];
+  let index = messages.length;
+  while (index > 0) {
+    const before = messages[index - 1]!.id;
+    if (before !== undefined && before < id) break;
+    index--;
+  }
+  return [...messages.slice(0, index), message, ...messages.slice(index)];
+}
 
 /** The streams after one AI frame: text appended, `complete`/`error` marking it done. */
 function nextStreams(

@@ -5,6 +5,7 @@ import {
   type RoomMember,
   type RoomServerMessage,
 } from '@atmosphere/protocol';
+import type { ResetEvent } from '../core/events.ts';
 import type { Subscription } from '../core/subscription.ts';
 import { FrameDeduplicator } from '../ai/deduplicator.ts';
 import { AtmosphereClientError } from '../errors.ts';
@@ -38,6 +39,12 @@ export interface RoomHandlers<T = unknown> {
    * The finished answer also arrives as a `message` whose data carries the same `sessionId`.
    */
   ai?(from: string, frame: RoomAiFrame): void;
+  /**
+   * The server could not send everything this connection missed of the room (a `reset`: its log no longer
+   * held it, or a restart lost it). The room has already asked for its history again (`sinceId`): what the
+   * history still holds arrives as `message`s (none twice); anything older than it is gone.
+   */
+  reset?(event: ResetEvent): void;
 }
 
 /** Options of {@link AtmosphereRooms.join}. */
@@ -106,6 +113,8 @@ class Membership {
 
 const ROOMS = new WeakMap<Subscription, AtmosphereRooms>();
 const MAX_SEEN_IDS = 5_000;
+/** The stream of a room on the server: its broadcaster's name, `rooms:<room>`. */
+const ROOM_STREAM_PREFIX = 'rooms:';
 
 /**
  * The room protocol of PROTOCOL.md §8 over one subscription: `join` (with `sinceId` to replay history
@@ -138,6 +147,15 @@ export class AtmosphereRooms {
       }),
       subscription.on('reopen', () => {
         for (const membership of this.#rooms.values()) this.#send(membership.joinMessage());
+      }),
+      subscription.on('reset', (event) => {
+        // The room's stream (`rooms:<name>` on the server) lost messages for this connection: refetch the
+        // history after the last message seen, on our own.
+        if (!event.stream.startsWith(ROOM_STREAM_PREFIX)) return;
+        const membership = this.#rooms.get(event.stream.slice(ROOM_STREAM_PREFIX.length));
+        if (!membership) return;
+        this.#send(membership.joinMessage(membership.lastMessageId ?? 0));
+        for (const listener of [...membership.listeners]) listener.reset?.(event);
       }),
     ];
   }

@@ -86,6 +86,7 @@ describe('resolveRequest', () => {
       'X-Atmosphere-Run-Id': 'run-1',
       'X-Atmosphere-Auth': 'tok',
       'X-Atmosphere-Received': '7',
+      'X-Atmosphere-Positions': 'true',
       'X-App': 'a',
     });
     const post = new URL(protocolUrl(request, 'long-polling', state, 'post', false));

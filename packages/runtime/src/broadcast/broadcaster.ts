@@ -1,5 +1,6 @@
 import { EncodedMessage, encodePayload } from '../delivery/encoded-message.ts';
 import type { ClientResource } from '../delivery/resource.ts';
+import { resumeStream } from '../delivery/resume.ts';
 import { AtmosphereError, toError } from '../errors.ts';
 import type { BackplaneMessage, BroadcasterBackplane } from '../spi/backplane.ts';
 import type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from '../spi/filter.ts';
@@ -148,6 +149,10 @@ export class Broadcaster implements Subscription {
     }
     this.#resources.set(resource.id, resource);
     resource.addSubscription(this);
+    // Subscribed first (live messages queue for it), then a client that came back with its cursor of this
+    // stream gets what it missed from the log, or a reset.
+    const cursor = resource.positions ? resource.takeCursor(this.id) : undefined;
+    if (cursor !== undefined) resumeStream(resource, this.id, cursor, this.#log, this.#host.logger);
     return this;
   }
 

@@ -2,6 +2,12 @@ import { Deque } from '../util/deque.ts';
 import { dropOldestAcross } from '../util/drop-oldest.ts';
 import type { EncodedMessage } from './encoded-message.ts';
 
+/** Where `ClientQueue.splice` puts a pending message. */
+export type Placement = 0 | 1 | 2;
+export const KEEP: Placement = 0;
+export const DROP: Placement = 1;
+export const PULL: Placement = 2;
+
 /** The knobs of the missed-message cache (the clients' queues). Defaults are PROTOCOL.md §6. */
 export interface CacheLimits {
   /** Messages kept per client; the oldest is dropped past it. Default 1000. */
@@ -65,6 +71,12 @@ export class ClientQueue {
   replayAllowance = 0;
   /** Counted in the cache's `awayBytes` (its client is away after a lost or cut connection). */
   #away = false;
+  /**
+   * Streams of which a positioned message left the queue without reaching the client for sure (dropped by a
+   * limit, or written without the client confirming what it gets): a client that comes back with its cursor
+   * of one of them resumes it from the stream log; for the others the queue alone is exact.
+   */
+  lost: Set<string> | undefined;
   readonly #cache: ClientQueues;
 
   constructor(trackingId: string, cache: ClientQueues) {
@@ -104,6 +116,7 @@ export class ClientQueue {
       this.#addBytes(-dropped.size);
       this.#cache.pendingCount--;
       this.dropped++;
+      this.#lose(dropped);
     }
   }
 
@@ -121,14 +134,27 @@ export class ClientQueue {
   /** Records a message written without passing through `pending` (the common, uncongested case). */
   recordWritten(message: EncodedMessage): void {
     this.writtenSeq++;
-    if (!this.retainWritten) return;
+    if (!this.retainWritten) {
+      this.#lose(message);
+      return;
+    }
     message.kept();
     this.unconfirmed.push(message);
     this.#cache.unconfirmedCount++;
     if (this.unconfirmed.length > this.#cache.limits.maxPerClient) {
-      this.unconfirmed.shift();
+      this.#lose(this.unconfirmed.shift());
       this.#cache.unconfirmedCount--;
     }
+  }
+
+  /** Records that `message` may not reach the client (see `lost`). */
+  lose(message: EncodedMessage | undefined): void {
+    this.#lose(message);
+  }
+
+  #lose(message: EncodedMessage | undefined): void {
+    if (message?.position !== undefined && message.source !== undefined)
+      (this.lost ??= new Set()).add(message.source);
   }
 
   /** The client confirmed it received every message up to `seq`. */
@@ -168,12 +194,50 @@ export class ClientQueue {
     return resend;
   }
 
+  /**
+   * A resume from the stream log (a client that presented its cursor of a stream). `classify` sorts the
+   * pending messages: `KEEP` stays where it is, `DROP` leaves the queue (the client has it, or the replay
+   * carries it), `PULL` moves to the front (a message of the stream the log no longer holds, but this
+   * queue does). The front is then `before` (the reset frame), the pulled messages in their order, and
+   * `after` (the replayed messages), all before every message still pending; each pending message of the
+   * stream is newer than the replay, so the stream stays in order.
+   */
+  splice(
+    classify: (message: EncodedMessage) => Placement,
+    before: readonly EncodedMessage[],
+    after: readonly EncodedMessage[],
+  ): void {
+    const kept: EncodedMessage[] = [];
+    const pulled: EncodedMessage[] = [];
+    while (this.pending.length > 0) {
+      const message = this.pending.shift()!;
+      const placement = classify(message);
+      if (placement === KEEP) kept.push(message);
+      else if (placement === PULL) pulled.push(message);
+      else {
+        this.pendingBytes -= message.size;
+        this.#cache.pendingCount--;
+      }
+    }
+    for (const list of [before, after]) {
+      for (const message of list) {
+        message.kept();
+        this.pendingBytes += message.size;
+        this.#cache.pendingCount++;
+      }
+    }
+    for (const message of before) this.pending.push(message);
+    for (const message of pulled) this.pending.push(message);
+    for (const message of after) this.pending.push(message);
+    for (const message of kept) this.pending.push(message);
+  }
+
   /** Drops messages older than the TTL. */
   expire(now: number): void {
     const ttl = this.#cache.limits.messageTtlMs;
     while (this.pending.length > 0 && now - this.pending.peek()!.createdAt > ttl) this.dropOldest();
     while (this.unconfirmed.length > 0 && now - this.unconfirmed.peek()!.createdAt > ttl) {
-      this.unconfirmed.shift();
+      this.#lose(this.unconfirmed.shift());
       this.#cache.unconfirmedCount--;
     }
   }

@@ -1,6 +1,9 @@
 import {
+  ESCAPE_PREFIX,
   isInvisible,
   lengthPrefixed,
+  POSITION_MARK,
+  positionPrefix,
   sseEvent,
   sseNormalize,
   type StreamPosition,
@@ -25,6 +28,12 @@ export class EncodedMessage implements OutboundMessage {
   readonly source: string | undefined;
   /** Its position in the source's stream, once the log gave it one. */
   position: StreamPosition | undefined = undefined;
+  /**
+   * A control frame for clients that asked for positions (the reset frame): written to them as it is, and
+   * never to anyone else.
+   */
+  readonly control: boolean;
+  #positioned: EncodedMessage | undefined;
   #createdAt: number | undefined;
   // Each encoding's bytes, once made. Fields rather than an array: a message to one client (an AI token) is
   // then one object.
@@ -41,10 +50,37 @@ export class EncodedMessage implements OutboundMessage {
   #size: number | undefined;
 
   /** Without `createdAt`, the message is stamped when it is first kept for a client, or first asked for. */
-  constructor(payload: string | Uint8Array, source?: string, createdAt?: number) {
+  constructor(payload: string | Uint8Array, source?: string, createdAt?: number, control = false) {
     this.payload = payload;
     this.source = source;
     this.#createdAt = createdAt;
+    this.control = control;
+  }
+
+  /**
+   * The message as a client that asked for positions gets it: its payload after the position prefix of its
+   * stream (`positionPrefix`), or after the escape when it has no position but starts with the mark. Made
+   * once per message and shared by every such subscriber; the message itself when nothing is to be added.
+   */
+  positioned(): EncodedMessage {
+    if (this.#positioned !== undefined) return this.#positioned;
+    const payload = this.payload;
+    let prefix: string | undefined;
+    if (this.control) prefix = undefined;
+    else if (this.position !== undefined && this.source !== undefined)
+      prefix = positionPrefix(this.source, this.position);
+    else if (typeof payload === 'string' ? payload.startsWith(POSITION_MARK) : payload[0] === 0x1d)
+      prefix = ESCAPE_PREFIX;
+    if (prefix === undefined) return (this.#positioned = this);
+    let next: string | Uint8Array;
+    if (typeof payload === 'string') next = prefix + payload;
+    else {
+      const head = Buffer.from(prefix, 'latin1');
+      next = Buffer.concat([head, payload]);
+    }
+    const message = new EncodedMessage(next, this.source, this.#createdAt);
+    message.position = this.position;
+    return (this.#positioned = message);
   }
 
   /**

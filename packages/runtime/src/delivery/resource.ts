@@ -1,4 +1,4 @@
-import type { TransportName } from '@atmosphere/protocol';
+import type { StreamPosition, TransportName } from '@atmosphere/protocol';
 import { AtmosphereError } from '../errors.ts';
 import type { Logger } from '../spi/logger.ts';
 import type { RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
@@ -11,7 +11,7 @@ import type {
   ResourceState,
   Subscription,
 } from '../spi/resource.ts';
-import type { ClientQueue } from './client-queue.ts';
+import type { ClientQueue, Placement } from './client-queue.ts';
 import type { Connection, ConnectionEnd, ConnectionOwner } from './connection.ts';
 import { type EncodedMessage, toEncoded } from './encoded-message.ts';
 
@@ -92,6 +92,14 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   #listeners: { [K in keyof ResourceEvents]?: Listener<ResourceEvents[K]>[] } | undefined;
   readonly #queue: ClientQueue;
   readonly #host: ResourceHost;
+  /** The client asked for stream positions on its current connection (`X-Atmosphere-Positions`). */
+  #positions = false;
+  /** Cursors the client presented on its last connection, not yet resumed, by stream. */
+  #cursors: Map<string, StreamPosition> | undefined;
+  /** Resumes from the log still reading (an asynchronous store): nothing is written meanwhile. */
+  #holds = 0;
+  /** The position of the first message of each stream handed to this client since it asked for positions. */
+  #firstOf: Map<string, StreamPosition> | undefined;
   /** The host's outbound hooks, when it has any (read on every message). */
   readonly #outbound: readonly OutboundHook[] | undefined;
 
@@ -213,11 +221,15 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       }
     }
     if (message.invisible) return;
+    if (this.#positions && message.position !== undefined && message.source !== undefined) {
+      const firstOf = (this.#firstOf ??= new Map());
+      if (!firstOf.has(message.source)) firstOf.set(message.source, message.position);
+    }
     const queue = this.#queue;
     const connection = this.#connection;
     if (connection !== undefined) {
-      if (queue.pending.length === 0 && connection.writable) {
-        connection.write(message);
+      if (queue.pending.length === 0 && this.#holds === 0 && connection.writable) {
+        connection.write(this.#positions ? message.positioned() : message);
         this.wroteSinceCheck = true;
         queue.recordWritten(message);
         return;
@@ -231,6 +243,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
         if (this.#host.telemetry.metricsOn) this.#host.telemetry.backpressure(policy);
         if (policy === 'drop-newest') {
           queue.dropped++;
+          queue.lose(message);
           this.#emit('drop', policy);
           return;
         }
@@ -274,14 +287,14 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     const message = this.#queue.next();
     if (message !== undefined) {
       this.wroteSinceCheck = true;
-      connection.write(message);
+      connection.write(this.#positions ? message.positioned() : message);
     }
   }
 
   /** Writes pending messages while the connection takes them. */
   flush(): void {
     const connection = this.#connection;
-    if (connection === undefined) return;
+    if (connection === undefined || this.#holds > 0) return;
     const queue = this.#queue;
     while (queue.pending.length > 0 && connection.writable && this.#connection === connection) {
       this.#writeNext(connection);
@@ -311,6 +324,15 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     this.lastWriteAt = this.lastInboundAt;
     this.wroteSinceCheck = false;
     this.stalledSince = 0;
+    this.#positions = request.positions;
+    const cursors = request.cursors;
+    this.#cursors =
+      cursors === undefined || cursors.length === 0
+        ? undefined
+        : new Map(cursors.map((cursor) => [cursor.stream, { epoch: cursor.epoch, seq: cursor.seq }]));
+    // A client re-attaching to an AI run gets the run's frames from the run itself (`X-Atmosphere-Last-Seq`):
+    // its path's stream, which carries those frames too, is not resumed a second time.
+    if (request.runId !== undefined) this.#cursors?.delete(this.path);
     // Only a client that reports its count can be given a message again: keep written messages for it alone.
     this.#queue.retainWritten = request.received !== undefined;
     const resent = this.#queue.rewind(request.received);
@@ -336,6 +358,71 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     this.closedWithoutCode = false;
     if (wasAway && connection.transport !== 'long-polling' && connection.transport !== 'polling')
       this.#emit('reconnect');
+  }
+
+  /** True when the client asked for stream positions on its current connection. */
+  get positions(): boolean {
+    return this.#positions;
+  }
+
+  /**
+   * @internal The cursor the client presented for `stream` on its current connection, once: the caller
+   * resumes the stream from it (`resumeStream`).
+   */
+  takeCursor(stream: string): StreamPosition | undefined {
+    const cursor = this.#cursors?.get(stream);
+    if (cursor !== undefined) this.#cursors!.delete(stream);
+    return cursor;
+  }
+
+  /**
+   * @internal The position of the first message of `stream` handed to this client (queued or written)
+   * since it asked for positions: from there on, its queue knows everything it was sent of the stream.
+   */
+  firstDelivered(stream: string): StreamPosition | undefined {
+    return this.#firstOf?.get(stream);
+  }
+
+  /** @internal Holds every write until `release()`: a resume is reading the log. */
+  hold(): void {
+    this.#holds++;
+  }
+
+  /** @internal Ends a `hold()`; the queue is written once no hold is left. */
+  release(): void {
+    if (this.#holds > 0 && --this.#holds === 0) this.flush();
+  }
+
+  /**
+   * @internal A resume from the log (`ClientQueue.splice`): `before` (a reset frame), the pending messages
+   * `classify` pulls, then `after` (the replayed messages, through the outbound interceptors) go before
+   * everything pending; the pending messages it drops leave the queue.
+   */
+  resumeWith(
+    classify: (message: EncodedMessage) => Placement,
+    before: readonly EncodedMessage[],
+    after: readonly EncodedMessage[],
+  ): void {
+    if (this.#state === 'closed') return;
+    const ready: EncodedMessage[] = [];
+    const hooks = this.#outbound;
+    for (let message of after) {
+      if (hooks !== undefined && !message.control) {
+        let next: EncodedMessage | undefined = message;
+        for (const hook of hooks) {
+          next = hook(next, this);
+          if (next === undefined) break;
+        }
+        if (next === undefined) continue;
+        message = next;
+      }
+      if (!message.invisible) ready.push(message);
+    }
+    const queue = this.#queue;
+    queue.splice(classify, before, ready);
+    queue.replayAllowance = queue.pendingBytes;
+    // A resume may come long after the connection attached (a room joined later): write what it queued.
+    this.flush();
   }
 
   /**

@@ -5,6 +5,8 @@ import {
   AtmosphereHeaders,
   isProtocolParameter,
   normalizeTransport,
+  parseCursors,
+  type StreamCursor,
   TRACKING_ID_PATTERN,
   TRANSPORTS,
   type TransportParameter,
@@ -142,6 +144,8 @@ class ParsedProtocolRequest implements ProtocolRequest {
   readonly trackMessageLength: boolean;
   readonly heartbeatSeconds: number | undefined;
   readonly received: number | undefined;
+  readonly positions: boolean;
+  #cursors: readonly StreamCursor[] | undefined | null = null;
   /** Protocol parameters of the query string: lower-case name, value, name, value… */
   readonly #params: readonly string[];
   /** The query string, kept only when it has application parameters. */
@@ -192,6 +196,15 @@ class ParsedProtocolRequest implements ProtocolRequest {
       heartbeat !== undefined && /^\d{1,9}$/.test(heartbeat.trim()) ? Number(heartbeat) : undefined;
     const received = this.param(AtmosphereHeaders.received);
     this.received = received !== undefined && /^\d{1,15}$/.test(received) ? Number(received) : undefined;
+    this.positions = this.param(AtmosphereHeaders.positions)?.toLowerCase() === 'true';
+  }
+
+  get cursors(): readonly StreamCursor[] | undefined {
+    if (this.#cursors === null) {
+      const value = this.positions ? this.param(AtmosphereHeaders.cursors) : undefined;
+      this.#cursors = value === undefined || value === '' ? undefined : parseCursors(value);
+    }
+    return this.#cursors;
   }
 
   get query(): URLSearchParams {

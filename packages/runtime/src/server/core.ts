@@ -3,6 +3,7 @@ import type { BroadcasterFactory } from '../broadcast/factory.ts';
 import type { ClientQueues } from '../delivery/client-queue.ts';
 import { EncodedMessage } from '../delivery/encoded-message.ts';
 import type { ClientResource, OutboundHook, ResourceHost } from '../delivery/resource.ts';
+import { resumeExisting } from '../delivery/resume.ts';
 import { runConnect } from '../interceptors/chain.ts';
 import type { ManagedContext } from '../managed.ts';
 import type { AtmosphereInterceptor, ConnectContext, InboundPayload } from '../spi/interceptor.ts';
@@ -290,7 +291,16 @@ export class ServerCore implements ResourceHost, InboundHost {
       this.#bindings.delete(resource.request);
       this.#sessionOf.set(resource, binding.record.token);
     }
-    if (!isNew) return;
+    if (!isNew) {
+      // A client that came back to its resource: each stream it presents a cursor of resumes from its queue
+      // when the queue lost nothing of it, else from the log (or it is told with a reset).
+      if (resource.positions)
+        for (const subscription of resource.subscriptions) {
+          const cursor = resource.takeCursor(subscription.id);
+          if (cursor !== undefined) resumeExisting(resource, subscription.id, cursor, this.log, this.logger);
+        }
+      return;
+    }
     resource.ready = true;
     const service = route.service;
     if (service.options.subscribe) this.#broadcasterOf(resource, service).addResource(resource);

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { TransportParameter } from '@atmosphere/protocol';
+import type { StreamCursor, TransportParameter } from '@atmosphere/protocol';
 
 /** What the protocol parameters of one request say, read from the query string first, then the headers. */
 export interface ProtocolRequest {
@@ -38,6 +38,13 @@ export interface ProtocolRequest {
   readonly runId: string | undefined;
   /** Ours: messages the client has received for this tracking id (`X-Atmosphere-Received`). */
   readonly received: number | undefined;
+  /**
+   * Ours: the client asked for stream positions (`X-Atmosphere-Positions: true`): each message of a
+   * broadcaster carries its position, and a resume the log cannot serve is said with a reset frame.
+   */
+  readonly positions: boolean;
+  /** Ours: with `positions`, the last position the client got of each stream (`X-Atmosphere-Cursors`). */
+  readonly cursors: readonly StreamCursor[] | undefined;
   /** A read of any protocol parameter by name (query first, then header). */
   param(name: string): string | undefined;
   /** A protocol parameter from the query string only. */

@@ -20,6 +20,11 @@ export interface TestClientOptions {
   headers?: Record<string, string>;
   /** `X-Heartbeat-Server` in seconds. */
   heartbeatSeconds?: number;
+  /**
+   * Long-polling: query parameters that change from poll to poll (a client's stream cursors), asked for
+   * before each poll after the first, over `query`.
+   */
+  pollQuery?: () => Record<string, string>;
 }
 
 /** The URL of an Atmosphere endpoint with the protocol parameters in the query string. */
@@ -292,6 +297,9 @@ async function connectLongPolling(base: string, options: TestClientOptions): Pro
         ...options,
         trackingId,
         received: first ? options.received : (options.received ?? 0) + parsed.count(),
+        ...(first || options.pollQuery === undefined
+          ? {}
+          : { query: { ...options.query, ...options.pollQuery() } }),
       }),
       { signal: controller.signal, headers: options.headers ?? {} },
     );

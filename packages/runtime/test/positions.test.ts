@@ -1,0 +1,231 @@
+import {
+  AtmosphereHeaders,
+  formatCursors,
+  parsePositionedText,
+  type StreamCursor,
+  type StreamReset,
+} from '@atmosphere/protocol';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Atmosphere } from '../src/index.ts';
+import {
+  connectTestClient,
+  eventually,
+  startTestAtmosphere,
+  type TestClient,
+  type TestTransport,
+} from '../src/testing/index.ts';
+
+/**
+ * "No silent gap" (DURABILITY.md §1), attacked the way issue 12 measured it: a client away while 500
+ * messages are broadcast, with a missed-message cache of 20 per client. A client that asks for positions
+ * gets every one back from the stream log, or — when the log no longer holds them — a reset frame naming
+ * where its gap starts, before any newer message. Every transport, real sockets.
+ */
+const TRANSPORTS: TestTransport[] = ['websocket', 'sse', 'streaming', 'long-polling'];
+const MISSED = 500;
+
+interface Read {
+  messages: { body: string; cursor: StreamCursor | undefined }[];
+  resets: StreamReset[];
+  /** Everything in arrival order, resets as `reset:<from seq>`. */
+  order: string[];
+}
+
+function read(client: TestClient, from = 0): Read {
+  const result: Read = { messages: [], resets: [], order: [] };
+  for (const raw of client.messages.items.slice(from)) {
+    const frame = parsePositionedText(raw);
+    if (frame === undefined) throw new Error(`unreadable positioned frame ${JSON.stringify(raw)}`);
+    if (frame.kind === 'reset') {
+      result.resets.push(frame.reset);
+      result.order.push(`reset:${frame.reset.from.seq}`);
+    } else {
+      result.messages.push({ body: frame.body, cursor: frame.cursor });
+      result.order.push(frame.body);
+    }
+  }
+  return result;
+}
+
+function positioned(cursors?: readonly StreamCursor[]): Record<string, string> {
+  const query: Record<string, string> = { [AtmosphereHeaders.positions]: 'true' };
+  if (cursors !== undefined) query[AtmosphereHeaders.cursors] = formatCursors(cursors);
+  return query;
+}
+
+/** The cursors of what `messages` holds: the last position of each stream (a positioned client's memory). */
+function cursorsOf(messages: readonly string[], start: readonly StreamCursor[] = []): StreamCursor[] {
+  const cursors = new Map(start.map((cursor) => [cursor.stream, cursor]));
+  for (const raw of messages) {
+    const frame = parsePositionedText(raw);
+    if (frame?.kind === 'message' && frame.cursor !== undefined)
+      cursors.set(frame.cursor.stream, frame.cursor);
+    if (frame?.kind === 'reset') cursors.delete(frame.reset.stream);
+  }
+  return [...cursors.values()];
+}
+
+/** Connects a positioned client that presents `cursors`, and its up-to-date cursors on every later poll. */
+async function reconnect(
+  atmosphere: Atmosphere,
+  channel: string,
+  transport: TestTransport,
+  trackingId: string | undefined,
+  received: number,
+  cursors: readonly StreamCursor[],
+): Promise<TestClient> {
+  // Polls after the first may start before connectTestClient returns: they read the client through this.
+  const holder: { client?: TestClient } = {};
+  const client = await connectTestClient(atmosphere.url(channel), transport, {
+    ...(trackingId === undefined ? {} : { trackingId }),
+    received,
+    query: positioned(cursors),
+    pollQuery: () => positioned(cursorsOf(holder.client?.messages.items ?? [], cursors)),
+  });
+  holder.client = client;
+  return client;
+}
+
+function range(from: number, to: number): string[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => `m${from + i}`);
+}
+
+async function awayAfterFirst(
+  atmosphere: Atmosphere,
+  channel: string,
+  transport: TestTransport,
+): Promise<{ first: TestClient; cursor: StreamCursor }> {
+  const first = await connectTestClient(atmosphere.url(channel), transport, {
+    received: 0,
+    query: positioned(),
+  });
+  await atmosphere.broadcast(channel, 'm1');
+  await first.messages.waitForCount(1);
+  const cursor = read(first).messages[0]!.cursor!;
+  expect(cursor).toMatchObject({ stream: channel, seq: 1 });
+  first.cut();
+  await eventually(() => atmosphere.resource(first.trackingId)?.state === 'away', 'the client to be away');
+  for (let i = 2; i <= MISSED + 1; i++) await atmosphere.broadcast(channel, `m${i}`);
+  return { first, cursor };
+}
+
+let run = 0;
+
+describe('every missed message recovered from the log (cache of 20, log of 10 000)', () => {
+  let atmosphere: Atmosphere;
+  beforeAll(async () => {
+    atmosphere = await startTestAtmosphere({ rateLimit: false, cache: { maxPerClient: 20 } });
+    atmosphere.managed('/positions/{run}', {});
+  });
+  afterAll(() => atmosphere.close());
+
+  test.each(TRANSPORTS)('%s: 500 missed, 500 replayed in order, none twice, then live', async (transport) => {
+    const channel = `/positions/r${++run}`;
+    const { first, cursor } = await awayAfterFirst(atmosphere, channel, transport);
+    const second = await reconnect(atmosphere, channel, transport, first.trackingId, first.received, [
+      cursor,
+    ]);
+    await second.messages.waitForCount(MISSED);
+    await atmosphere.broadcast(channel, 'live');
+    await second.messages.waitForCount(MISSED + 1);
+    const got = read(second);
+    expect(got.resets).toEqual([]);
+    expect(got.order).toEqual([...range(2, MISSED + 1), 'live']);
+    expect(got.messages.map((m) => m.cursor!.seq)).toEqual(range(2, MISSED + 2).map((_, i) => i + 2));
+    expect(new Set(got.messages.map((m) => m.cursor!.epoch))).toEqual(new Set([cursor.epoch]));
+    await second.close();
+  });
+
+  test.each(TRANSPORTS)(
+    '%s: the resource was forgotten (grace over): a new resource resumes from the cursor',
+    async (transport) => {
+      const channel = `/positions/r${++run}`;
+      const { first, cursor } = await awayAfterFirst(atmosphere, channel, transport);
+      await atmosphere.resource(first.trackingId)!.close();
+      const second = await reconnect(atmosphere, channel, transport, first.trackingId, 0, [cursor]);
+      await second.messages.waitForCount(MISSED);
+      await atmosphere.broadcast(channel, 'live');
+      await second.messages.waitForCount(MISSED + 1);
+      expect(read(second).order).toEqual([...range(2, MISSED + 1), 'live']);
+      await second.close();
+    },
+  );
+
+  test.each(TRANSPORTS)(
+    '%s: a cursor of another epoch (a restarted memory store) gets a reset first',
+    async (transport) => {
+      const channel = `/positions/r${++run}`;
+      await atmosphere.broadcast(channel, 'a');
+      await atmosphere.broadcast(channel, 'b');
+      const client = await reconnect(atmosphere, channel, transport, undefined, 0, [
+        { stream: channel, epoch: 'before-the-restart', seq: 41 },
+      ]);
+      await atmosphere.broadcast(channel, 'c');
+      await client.messages.waitForCount(4);
+      const got = read(client);
+      const epoch = got.messages[0]!.cursor!.epoch;
+      expect(got.resets).toEqual([
+        { stream: channel, from: { epoch: 'before-the-restart', seq: 42 }, resumeAt: { epoch, seq: 1 } },
+      ]);
+      expect(got.order).toEqual(['reset:42', 'a', 'b', 'c']);
+      await client.close();
+    },
+  );
+
+  test('clients that do not ask for positions (atmosphere.js, wAsync) get the payload as it is', async () => {
+    const channel = `/positions/r${++run}`;
+    const plain = await connectTestClient(atmosphere.url(channel), 'websocket', {
+      query: { [AtmosphereHeaders.cursors]: formatCursors([{ stream: channel, epoch: 'x', seq: 1 }]) },
+    });
+    const ours = await connectTestClient(atmosphere.url(channel), 'websocket', { query: positioned() });
+    await atmosphere.broadcast(channel, '\u001dstarts with the mark');
+    await atmosphere.broadcast(channel, 'plain');
+    await plain.messages.waitForCount(2);
+    await ours.messages.waitForCount(2);
+    expect(plain.messages.items).toEqual(['\u001dstarts with the mark', 'plain']);
+    expect(read(ours).order).toEqual(['\u001dstarts with the mark', 'plain']);
+    // A message written to one client alone has no position; one starting with the mark is escaped.
+    atmosphere.resource(ours.trackingId)!.write('\u001dp1,e,s|x');
+    await ours.messages.waitForCount(3);
+    expect(read(ours).messages[2]).toEqual({ body: '\u001dp1,e,s|x', cursor: undefined });
+    await plain.close();
+    await ours.close();
+  });
+});
+
+describe('the log no longer holds the gap (log of 100 per stream)', () => {
+  let atmosphere: Atmosphere;
+  beforeAll(async () => {
+    atmosphere = await startTestAtmosphere({
+      rateLimit: false,
+      cache: { maxPerClient: 20 },
+      log: { maxRecordsPerStream: 100 },
+    });
+    atmosphere.managed('/positions/{run}', {});
+  });
+  afterAll(() => atmosphere.close());
+
+  test.each(TRANSPORTS)(
+    '%s: a reset naming seq 2 comes before anything newer, then the 100 the log holds, then live',
+    async (transport) => {
+      const channel = `/positions/r${++run}`;
+      const { first, cursor } = await awayAfterFirst(atmosphere, channel, transport);
+      const second = await reconnect(atmosphere, channel, transport, first.trackingId, first.received, [
+        cursor,
+      ]);
+      await second.messages.waitForCount(101);
+      await atmosphere.broadcast(channel, 'live');
+      await second.messages.waitForCount(102);
+      const got = read(second);
+      expect(got.resets).toEqual([
+        {
+          stream: channel,
+          from: { epoch: cursor.epoch, seq: 2 },
+          resumeAt: { epoch: cursor.epoch, seq: MISSED + 2 - 100 },
+        },
+      ]);
+      expect(got.order).toEqual(['reset:2', ...range(MISSED + 2 - 100, MISSED + 1), 'live']);
+      await second.close();
+    },
+  );
+});
