@@ -8,12 +8,16 @@ export { aiEndpoint, type AiEndpointHandle } from './endpoint/ai-endpoint.ts';
 export type {
   AiEndpointOptions,
   AiSession,
+  ApprovalsBy,
   OnPrompt,
   PromptContext,
+  RoleContext,
   StreamOptions,
   WhileAnswering,
 } from './endpoint/ai-endpoint-options.ts';
 export { AiEndpoint, Prompt } from './endpoint/decorators.ts';
+/** What a connection may do to an AI run: see `AiEndpointOptions.role`. */
+export type { AiRole } from '@atmosphere/protocol';
 export { type AiErrorCode, LlmError, type LlmErrorKind } from './errors.ts';
 export {
   InMemoryConversationMemory,

@@ -120,7 +120,13 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
         const result = await this.#round(request, session, signal);
         // Each call's counts as soon as it ends: a stop during a later call still reports them.
         if (result.usage) session.usage(result.usage);
-        if (result.calls.length === 0) break;
+        if (result.calls.length === 0) {
+          // A model-call boundary: guidance sent while it answered gets one more call (within the rounds).
+          if (signal.aborted || !context.steering?.pending || round >= context.maxToolRounds) break;
+          if (result.text !== '') messages.push({ role: 'assistant', content: result.text });
+          for (const guidance of context.steering.take()) messages.push({ role: 'user', content: guidance });
+          continue;
+        }
         if (round >= context.maxToolRounds) {
           throw aiError(
             'TOO_MANY_TOOL_ROUNDS',
@@ -145,6 +151,9 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
           messages.push({ role: 'tool', tool_call_id: call.id, content: outcome.content });
         }
         if (signal.aborted) throw cancelledError(signal.reason);
+        // Between tool rounds: guidance sent meanwhile reaches the next call.
+        if (context.steering?.pending)
+          for (const guidance of context.steering.take()) messages.push({ role: 'user', content: guidance });
       }
       session.complete();
     } catch (error) {
