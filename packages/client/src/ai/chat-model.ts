@@ -2,6 +2,7 @@ import type { Atmosphere } from '../core/atmosphere.ts';
 import type { ConnectionState } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import { type Model, Store } from '../models/store.ts';
+import type { AiRole } from '@atmosphere/protocol';
 import type { ApprovalRequest } from './approval.ts';
 import type { SendOptions } from './streaming.ts';
 import { StreamingModel, type StreamingSnapshot } from './streaming-model.ts';
@@ -32,6 +33,10 @@ export interface ChatSnapshot {
   readonly approvals: readonly ApprovalRequest[];
   readonly connectionState: ConnectionState;
   readonly isReconnecting: boolean;
+  /** This connection's role in the current answer (see `StreamingSnapshot.role`); null before any. */
+  readonly role: AiRole | null;
+  /** The last refusal of a stop, steer or approval sent during the answer. */
+  readonly refusal: StreamingSnapshot['refusal'];
 }
 
 /** Options of a {@link ChatModel}. */
@@ -76,6 +81,8 @@ export class ChatModel implements Model<ChatSnapshot> {
       approvals: [],
       connectionState: 'disconnected',
       isReconnecting: false,
+      role: null,
+      refusal: null,
     });
     this.getSnapshot = this.#store.getSnapshot;
     this.subscribe = this.#store.subscribe;
@@ -125,6 +132,14 @@ export class ChatModel implements Model<ChatSnapshot> {
     if (!this.#streaming.stop()) this.#finishAssistant('stopped');
   }
 
+  /**
+   * Sends guidance to the current answer: added at its next step boundary (between tool rounds, or one more
+   * model call); acknowledged by `steer` events. Returns its id, or undefined when no answer is running.
+   */
+  steer(text: string): string | undefined {
+    return this.#streaming.steer(text);
+  }
+
   /** Back to the initial messages. */
   reset(): void {
     this.#assistantId = undefined;
@@ -141,6 +156,8 @@ export class ChatModel implements Model<ChatSnapshot> {
       approvals: streaming.approvals,
       connectionState: streaming.connectionState,
       isReconnecting: streaming.isReconnecting,
+      role: streaming.role,
+      refusal: streaming.refusal,
     };
     const id = this.#assistantId;
     if (id !== undefined) {
