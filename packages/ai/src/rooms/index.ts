@@ -10,6 +10,7 @@ export type {
   RoomAnswer,
   RoomAnswerMode,
   RoomPromptContext,
+  RoomWhileAnswering,
 } from './llm-room-member-options.ts';
 export { isMentioned, stripMentions } from './mentions.ts';
 export { roomMessageText } from './message-text.ts';
