@@ -6,7 +6,7 @@ import { measureCoreSize } from '../scripts/size.ts';
  * budget only with a reason in the commit that does it.
  */
 // 16.5 KiB for the entry since durable sessions (the token kept in memory or storage, the reload re-attach).
-const BUDGET = { entry: 16.5 * 1024, subscribeOnly: 11 * 1024 } as const;
+const BUDGET = { entry: 17 * 1024, subscribeOnly: 11 * 1024 } as const;
 
 test('the core entry and a subscribe-only app stay within the size budget', async () => {
   const size = await measureCoreSize();
