@@ -9,12 +9,16 @@ export type {
   AiEndpointOptions,
   AiSession,
   InterruptedRuns,
+  ApprovalsBy,
   OnPrompt,
   PromptContext,
+  RoleContext,
   StreamOptions,
   WhileAnswering,
 } from './endpoint/ai-endpoint-options.ts';
 export { AiEndpoint, Prompt } from './endpoint/decorators.ts';
+/** What a connection may do to an AI run: see `AiEndpointOptions.role`. */
+export type { AiRole } from '@atmosphere/protocol';
 export { type AiErrorCode, LlmError, type LlmErrorKind } from './errors.ts';
 export {
   InMemoryConversationMemory,

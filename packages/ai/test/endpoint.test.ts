@@ -1,3 +1,4 @@
+import { parseRoleMessage, roleMessage } from '@atmosphere/protocol';
 import type { BroadcastFilter } from '@atmosphere/runtime/spi';
 import { eventually } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -236,7 +237,11 @@ describe('aiEndpoint', () => {
     await first.prompt('weather?');
     const answer = await first.answer();
     expect(answer.text).toBe('Weather in [city] is mild.');
-    expect(seen).toHaveLength(answer.frames.length);
+    // Each frame once, and the asker's role message (written to it alone, through the broadcaster too).
+    expect(seen.filter((text) => parseRoleMessage(text) === undefined)).toHaveLength(answer.frames.length);
+    expect(seen.filter((text) => parseRoleMessage(text) !== undefined)).toEqual([
+      roleMessage(answer.runId!, 'owner'),
+    ]);
     expect(second.frames()).toEqual([]);
     await first.close();
     await second.close();

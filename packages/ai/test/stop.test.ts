@@ -1,5 +1,7 @@
 import { eventually, type TestTransport } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
+import { z } from 'zod';
+import { tool } from '../src/tools/tool.ts';
 import { InMemoryConversationMemory } from '../src/memory/in-memory-conversation-memory.ts';
 import type { AiFrame } from '@atmosphere/protocol';
 import { answerOf, connectAiClient } from '../src/testing/index.ts';
@@ -13,15 +15,27 @@ afterEach(async () => {
 });
 
 const isText = (f: AiFrame) => 'type' in f && f.type === 'streaming-text';
+
+/** The tool openai-tool-call.sse asks for. */
+function lookupTool() {
+  return tool({
+    name: 'get_weather',
+    description: 'Current weather of a city',
+    parameters: z.object({ city: z.string() }),
+    execute: ({ city }) => ({ city, celsius: 21 }),
+  });
+}
 const FULL = transcriptText('openai-text.sse');
 
 describe('stop: the user stops a run (a frame, not a disconnect)', () => {
   test.each(['websocket', 'sse', 'streaming', 'long-polling'] as TestTransport[])(
-    'over %s the upstream request is aborted, the text so far stands and the run ends "stopped"',
+    'over %s the upstream request is aborted, the text so far stands and the run ends "stopped" with the usage so far',
     async (transport) => {
       const memory = new InMemoryConversationMemory();
       h = await harness({
-        steps: [sseStep('openai-text.sse', { pauseAfter: 4 })],
+        // A tool round first (its call reports 81 + 15 tokens), then a long answer held open mid-way.
+        steps: [sseStep('openai-tool-call.sse'), sseStep('openai-text.sse', { pauseAfter: 4 })],
+        tools: [lookupTool()],
         conversationMemory: memory,
       });
       const client = await connectAiClient(h.url(), transport);
@@ -30,9 +44,13 @@ describe('stop: the user stops a run (a frame, not a disconnect)', () => {
       const runId = answerOf(client.frames(), client.frames()[0]!.sessionId).runId!;
       await client.stop(runId);
       const answer = await client.answer();
-      expect(answer.end).toMatchObject({ type: 'complete', reason: 'stopped' });
-      // The model request is aborted upstream: the replay server sees it go away.
-      expect(await h.replay!.aborts.next(1_000)).toBe(0);
+      expect(answer.end).toMatchObject({
+        type: 'complete',
+        reason: 'stopped',
+        usage: { input: 81, output: 15, cachedInput: 0, total: 96 },
+      });
+      // The model request is aborted upstream: the replay server sees the second one go away.
+      expect(await h.replay!.aborts.next(1_000)).toBe(1);
       expect(answer.text.length).toBeGreaterThan(0);
       expect(FULL.startsWith(answer.text)).toBe(true);
       expect(answer.text).not.toBe(FULL);

@@ -43,6 +43,11 @@ export interface AiEventData {
   'reasoning-delta': { text: string };
   'reasoning-complete': { text: string };
   citation: { url?: string; title?: string; snippet?: string; source?: string };
+  /**
+   * A steer (guidance sent while the answer runs) acknowledged: `accepted` when the server took it (with its
+   * text), `applied` when it reached the model at a step boundary, `unused` when the answer ended before one.
+   */
+  steer: { steerId: string; status: 'accepted' | 'applied' | 'unused'; text?: string };
 }
 
 /** Every event name of PROTOCOL.md §7. */
@@ -69,6 +74,7 @@ export const AI_EVENT_NAMES: readonly AiEventName[] = [
   'reasoning-delta',
   'reasoning-complete',
   'citation',
+  'steer',
 ];
 
 /** A typed event, as a server emits it: `{ event: 'tool-start', data: { toolName, arguments } }`. */
@@ -98,6 +104,11 @@ export type AiFrame = FrameBase &
         readonly data: string | undefined;
         /** `stopped` when the user stopped the run (the text so far stands). */
         readonly reason: 'stopped' | undefined;
+        /**
+         * Token counts so far, on a `stopped` frame (`input`, `output`, `cachedInput`, `total`): the model calls
+         * that had reported theirs before the stop.
+         */
+        readonly usage: Readonly<Record<string, number>> | undefined;
       }
     | {
         readonly type: 'error';
@@ -141,6 +152,18 @@ export const APPROVAL_PREFIX = '/__approval/';
 /** Prefix of the stop request a client sends to stop a run: `/__stop/<runId>`. */
 export const STOP_PREFIX = '/__stop/';
 
+/** Prefix of the guidance a client sends to a running answer: `/__steer/<runId>/<steerId> <text>`. */
+export const STEER_PREFIX = '/__steer/';
+
+/**
+ * What a connection may do to an AI run (or a room's AI member): `viewer` only follows it; `steerer` also
+ * steers and stops it; `approver` also answers its tool approvals; `owner` (the asker, by default) may do all.
+ */
+export type AiRole = 'viewer' | 'steerer' | 'approver' | 'owner';
+
+/** Every role, least to most. */
+export const AI_ROLES: readonly AiRole[] = ['viewer', 'steerer', 'approver', 'owner'];
+
 /** The plain message that approves (optionally with edited arguments) or denies a tool call. */
 export function approvalMessage(
   approvalId: string,
@@ -156,6 +179,55 @@ export function approvalMessage(
 /** The plain message that stops a run: the server aborts the model call and the text so far stands. */
 export function stopMessage(runId: string): string {
   return `${STOP_PREFIX}${runId}`;
+}
+
+const STEER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The plain message that adds guidance to a running answer (`steerId`: the client's id for it, echoed by the
+ * `steer` events that acknowledge it; `[A-Za-z0-9_-]{1,64}`).
+ */
+export function steerMessage(runId: string, steerId: string, text: string): string {
+  return `${STEER_PREFIX}${runId}/${steerId} ${text}`;
+}
+
+/** A steer message read: `undefined` when the text is not one; `text` may be empty (the server refuses it). */
+export function parseSteerMessage(
+  message: string,
+): { readonly runId: string; readonly steerId: string; readonly text: string } | undefined {
+  if (!message.startsWith(STEER_PREFIX)) return undefined;
+  const space = message.indexOf(' ', STEER_PREFIX.length);
+  const head = message.slice(STEER_PREFIX.length, space < 0 ? undefined : space);
+  const slash = head.lastIndexOf('/');
+  const runId = slash < 0 ? head : head.slice(0, slash);
+  const steerId = slash < 0 ? '' : head.slice(slash + 1);
+  if (runId === '' || !STEER_ID.test(steerId)) return undefined;
+  return { runId, steerId, text: space < 0 ? '' : message.slice(space + 1).trim() };
+}
+
+/**
+ * `{"type":"ai-role","runId":…,"role":…}`: what this connection may do to a run, sent to it alone when it
+ * joins the run (the asker, a client re-attaching with the run id, a room member). Not an AI frame (no seq).
+ */
+export function roleMessage(runId: string, role: AiRole): string {
+  return `{"type":"ai-role","runId":${JSON.stringify(runId)},"role":"${role}"}`;
+}
+
+/** Reads a {@link roleMessage}; `undefined` when the text is not one. */
+export function parseRoleMessage(
+  text: string,
+): { readonly runId: string; readonly role: AiRole } | undefined {
+  if (!text.startsWith('{"type":"ai-role"')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const raw = value as Record<string, unknown>;
+  const role = raw['role'];
+  if (typeof raw['runId'] !== 'string' || !AI_ROLES.includes(role as AiRole)) return undefined;
+  return { runId: raw['runId'], role: role as AiRole };
 }
 
 // Frames are built as text, once per frame: the JSON of `data` is the only part that needs escaping, and
@@ -187,16 +259,26 @@ export function metadataFrame(key: string, value: unknown, sessionId: string, se
   return `{"type":"metadata","key":${JSON.stringify(key)},"value":${safeJson(value)}${tail(sessionId, seq)}`;
 }
 
-/** `{"type":"complete"[,"data":summary][,"reason":"stopped"]}` */
+/** `{"type":"complete"[,"data":summary][,"reason":"stopped"][,"usage":{…}]}` */
 export function completeFrame(
   summary: string | undefined,
   sessionId: string,
   seq: number,
   reason?: 'stopped',
+  usage?: Readonly<Record<string, number>>,
 ): string {
   const data = summary === undefined ? '' : `,"data":${JSON.stringify(summary)}`;
   const why = reason === undefined ? '' : `,"reason":"${reason}"`;
-  return `{"type":"complete"${data}${why}${tail(sessionId, seq)}`;
+  const counts = usage === undefined ? '' : `,"usage":${safeJson(usage)}`;
+  return `{"type":"complete"${data}${why}${counts}${tail(sessionId, seq)}`;
+}
+
+function readUsage(value: unknown): Readonly<Record<string, number>> | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const usage: Record<string, number> = {};
+  for (const [key, count] of Object.entries(value as Record<string, unknown>))
+    if (typeof count === 'number' && Number.isFinite(count) && key !== '__proto__') usage[key] = count;
+  return usage;
 }
 
 /** `{"type":"error","data":message[,"code":code]}` */
@@ -263,6 +345,7 @@ export function parseAiFrame(text: string): AiFrame | undefined {
         type,
         data: typeof raw['data'] === 'string' ? raw['data'] : undefined,
         reason: raw['reason'] === 'stopped' ? 'stopped' : undefined,
+        usage: readUsage(raw['usage']),
         sessionId,
         seq,
       };

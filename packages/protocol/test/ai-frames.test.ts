@@ -2,12 +2,17 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
   AI_EVENT_NAMES,
+  AI_ROLES,
   completeFrame,
   errorFrame,
   eventFrame,
   metadataFrame,
   parseAiFrame,
+  parseRoleMessage,
+  parseSteerMessage,
   progressFrame,
+  roleMessage,
+  steerMessage,
   textFrame,
 } from '../src/index.ts';
 
@@ -103,6 +108,7 @@ describe('AI frames: what a server builds is what a client reads (properties)', 
           type: 'complete',
           data: value,
           reason: undefined,
+          usage: undefined,
           sessionId: id,
           seq: n,
         });
@@ -110,6 +116,17 @@ describe('AI frames: what a server builds is what a client reads (properties)', 
           type: 'complete',
           data: undefined,
           reason: 'stopped',
+          usage: undefined,
+          sessionId: id,
+          seq: n,
+        });
+        expect(
+          parseAiFrame(completeFrame(undefined, id, n, 'stopped', { input: n, output: 2, total: n + 2 })),
+        ).toEqual({
+          type: 'complete',
+          data: undefined,
+          reason: 'stopped',
+          usage: { input: n, output: 2, total: n + 2 },
           sessionId: id,
           seq: n,
         });
@@ -154,5 +171,39 @@ describe('AI frames: what a server builds is what a client reads (properties)', 
     expect(
       parseAiFrame(eventFrame({ event: 'tool-result', data: { toolName: 't', result: 1n } }, 's', 2)),
     ).toMatchObject({ type: 'event', data: null });
+  });
+});
+
+describe('steer and role messages', () => {
+  test('a steer message round-trips; a malformed one is not a steer', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[A-Za-z0-9-]{1,40}$/),
+        fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
+        fc.string(),
+        (runId, steerId, text) => {
+          expect(parseSteerMessage(steerMessage(runId, steerId, text))).toEqual({
+            runId,
+            steerId,
+            text: text.trim(),
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(parseSteerMessage('/__stop/run')).toBeUndefined();
+    expect(parseSteerMessage('/__steer/run shorter please')).toBeUndefined();
+    expect(parseSteerMessage('/__steer//s1 text')).toBeUndefined();
+    expect(parseSteerMessage('/__steer/run/bad!id text')).toBeUndefined();
+    expect(parseSteerMessage('/__steer/run/s1')).toEqual({ runId: 'run', steerId: 's1', text: '' });
+  });
+
+  test('a role message round-trips for every role; anything else is not one', () => {
+    for (const role of AI_ROLES)
+      expect(parseRoleMessage(roleMessage('r1', role))).toEqual({ runId: 'r1', role });
+    expect(parseRoleMessage('{"type":"ai-role","runId":"r1","role":"admin"}')).toBeUndefined();
+    expect(parseRoleMessage('{"type":"ai-role","role":"viewer"}')).toBeUndefined();
+    expect(parseRoleMessage('{"type":"ai-role",')).toBeUndefined();
+    expect(parseAiFrame(roleMessage('r1', 'viewer'))).toBeUndefined();
   });
 });

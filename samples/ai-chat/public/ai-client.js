@@ -9,18 +9,19 @@
  */
 
 /**
- * @typedef {{ sessionId: string, seq: number, type?: string, event?: string, data?: unknown, key?: string, value?: unknown, code?: string }} AiFrame
- * @typedef {{ onFrame(frame: AiFrame): void, onStatus?(status: 'connecting' | 'open' | 'reconnecting' | 'closed'): void }} Handlers
- * @typedef {{ prompt(text: string): void, approve(approvalId: string, args?: Record<string, unknown>): void, deny(approvalId: string): void, close(): void }} AiChatClient
+ * @typedef {{ sessionId: string, seq: number, type?: string, event?: string, data?: unknown, key?: string, value?: unknown, code?: string, reason?: string, usage?: Record<string, number> }} AiFrame
+ * @typedef {{ onFrame(frame: AiFrame): void, onRole?(role: string, runId: string): void, onStatus?(status: 'connecting' | 'open' | 'reconnecting' | 'closed'): void }} Handlers
+ * @typedef {{ prompt(text: string): void, approve(approvalId: string, args?: Record<string, unknown>): void, deny(approvalId: string): void, stop(runId: string): void, close(): void }} AiChatClient
  */
 
 /**
  * Connects to an AI endpoint.
  * @param {string} path the endpoint's path, e.g. `/ai/chat`
  * @param {Handlers} handlers
+ * @param {{ runId?: string }} [options] `runId`: follow that run (its frames so far, then live)
  * @returns {AiChatClient}
  */
-export function connectAiChat(path, handlers) {
+export function connectAiChat(path, handlers, options = {}) {
   let trackingId = '0';
   let received = 0;
   let closed = false;
@@ -44,6 +45,7 @@ export function connectAiChat(path, handlers) {
       'X-atmo-protocol': 'true',
       'X-Atmosphere-Received': String(received),
     });
+    if (options.runId) params.set('X-Atmosphere-Run-Id', options.runId);
     const scheme =
       transport === 'websocket' ? (location.protocol === 'https:' ? 'wss:' : 'ws:') : location.protocol;
     return `${scheme}//${location.host}${path}?${params.toString()}`;
@@ -68,6 +70,12 @@ export function connectAiChat(path, handlers) {
       return;
     }
     if (typeof parsed !== 'object' || parsed === null) return;
+    const named = /** @type {{ type?: unknown, role?: unknown, runId?: unknown }} */ (parsed);
+    // What this connection may do to a run (viewer, steerer, approver, owner): not an AI frame.
+    if (named.type === 'ai-role' && typeof named.role === 'string' && typeof named.runId === 'string') {
+      handlers.onRole?.(named.role, named.runId);
+      return;
+    }
     const frame = /** @type {AiFrame} */ (parsed);
     if (typeof frame.sessionId !== 'string' || typeof frame.seq !== 'number') return;
     if (frame.seq <= (lastSeq.get(frame.sessionId) ?? 0)) return;
@@ -141,6 +149,7 @@ export function connectAiChat(path, handlers) {
     approve: (approvalId, args) =>
       send(`/__approval/${approvalId}/approve${args ? ` ${JSON.stringify({ arguments: args })}` : ''}`),
     deny: (approvalId) => send(`/__approval/${approvalId}/deny`),
+    stop: (runId) => send(`/__stop/${runId}`),
     close() {
       closed = true;
       socket?.close(1000);

@@ -1,5 +1,5 @@
 // @ts-check
-/* global document */
+/* global document, location */
 import { connectAiChat } from './ai-client.js';
 
 /**
@@ -17,6 +17,25 @@ const form = /** @type {HTMLFormElement} */ (byId('form'));
 const input = /** @type {HTMLInputElement} */ (byId('input'));
 const connection = byId('connection');
 const runtimeLabel = byId('runtime');
+const turn = byId('turn');
+const stopButton = byId('stop');
+const watchLink = /** @type {HTMLAnchorElement} */ (byId('watch'));
+const notice = byId('notice');
+// `?run=<id>` (a watch link): this tab follows someone's answer; the server makes it a viewer.
+const followed = new URLSearchParams(location.search).get('run') ?? undefined;
+
+/** The run being answered, and this tab's role in it. */
+const current = { runId: /** @type {string | undefined} */ (undefined), role: followed ? 'viewer' : 'owner' };
+
+/** Shows the stop button and the watch link only while a run is answered, the button only to who may stop. */
+function showTurn() {
+  const running = current.runId !== undefined;
+  turn.hidden = !running;
+  stopButton.hidden = current.role === 'viewer';
+  watchLink.hidden = current.role === 'viewer';
+  document.body.dataset['role'] = current.role;
+  if (running) watchLink.href = `/?run=${encodeURIComponent(/** @type {string} */ (current.runId))}`;
+}
 
 /**
  * @param {string} tag
@@ -90,12 +109,31 @@ const scroll = () => messages.scrollTo({ top: messages.scrollHeight });
 
 /** @param {AiFrame} frame */
 function render(frame) {
+  // A one-frame error session is the refusal of something this tab sent (a viewer's stop: FORBIDDEN).
+  if (frame.type === 'error' && frame.seq === 1 && !bubbles.has(frame.sessionId)) {
+    notice.textContent = `${frame.code ?? 'ERROR'}: ${String(frame.data)}`;
+    notice.dataset['code'] = frame.code ?? '';
+    return;
+  }
+  if (frame.type === 'metadata' && frame.key === 'X-Atmosphere-Run-Id') {
+    current.runId = String(frame.value);
+    notice.textContent = '';
+    showTurn();
+  }
+  if (frame.type === 'complete' || frame.type === 'error') {
+    current.runId = undefined;
+    showTurn();
+  }
   const bubble = bubbleFor(frame.sessionId);
   if (frame.type === 'streaming-text') bubble.text.textContent += String(frame.data);
   else if (frame.type === 'progress') bubble.status.textContent = String(frame.data);
   else if (frame.type === 'metadata' && frame.key === 'ai.model')
     bubble.root.dataset['model'] = String(frame.value);
-  else if (frame.type === 'complete') {
+  else if (frame.type === 'complete' && frame.reason === 'stopped') {
+    const used = frame.usage?.['total'];
+    bubble.status.textContent = used === undefined ? 'Stopped.' : `Stopped (${used} tokens so far).`;
+    bubble.root.dataset['state'] = 'stopped';
+  } else if (frame.type === 'complete') {
     bubble.status.textContent = '';
     bubble.root.dataset['state'] = 'complete';
   } else if (frame.type === 'error') {
@@ -143,12 +181,25 @@ function renderEvent(bubble, event, data) {
   } else if (event === 'progress') bubble.status.textContent = text(data['message']);
 }
 
-const client = connectAiChat('/ai/chat', {
-  onFrame: render,
-  onStatus: (status) => {
-    connection.textContent = status;
-    connection.dataset['status'] = status;
+const client = connectAiChat(
+  '/ai/chat',
+  {
+    onFrame: render,
+    onRole: (role) => {
+      current.role = role;
+      showTurn();
+    },
+    onStatus: (status) => {
+      connection.textContent = status;
+      connection.dataset['status'] = status;
+    },
   },
+  followed ? { runId: followed } : {},
+);
+
+// The server decides: a viewer's stop is refused (the button is hidden from viewers, not disabled in code).
+stopButton.addEventListener('click', () => {
+  if (current.runId !== undefined) client.stop(current.runId);
 });
 
 /** @param {string} text */

@@ -115,6 +115,8 @@ export async function startAiChat(options: AiChatOptions = {}): Promise<AiChat> 
     systemPrompt: SYSTEM_PROMPT,
     tools: [weather, sendEmail],
     ...(options.runtime ? { runtime: options.runtime } : {}),
+    // The asker owns its answer; a tab that follows it with the run id (the page's watch link) only watches.
+    role: ({ resource, asker }) => (resource.id === asker.id ? 'owner' : 'viewer'),
     onPrompt: async (prompt, session) => {
       session.progress('Thinking…');
       await session.stream(prompt);

@@ -85,3 +85,76 @@ describe('the chat page in Chromium (skipped when /usr/bin/chromium is absent)',
     expect(await page.locator('#connection').getAttribute('data-status')).toBe('open');
   });
 });
+
+describe('turn control in Chromium: the stop button, and a viewer tab that cannot stop the owner', () => {
+  const LONG = Array.from({ length: 300 }, (_, i) => `w${i + 1}`).join(' ') + '.';
+  let browser: Browser;
+  let chat: AiChat;
+
+  beforeAll(async () => {
+    chat = await startAiChat({
+      port: 0,
+      logger: silentLogger,
+      runtime: demoRuntime({ delayMs: 20, answer: () => LONG }),
+    });
+    browser = await chromium.launch({ ...CHROMIUM_LAUNCH_OPTIONS, args: [...CHROMIUM_LAUNCH_OPTIONS.args] });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await chat?.close();
+  });
+
+  async function open(url: string): Promise<Page> {
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page.locator('#connection[data-status="open"]').waitFor();
+    return page;
+  }
+
+  const textOf = async (page: Page) =>
+    (await page.locator('.message.assistant .text').first().textContent()) ?? '';
+
+  test('Stop ends the answer on the server: the bubble ends "stopped" with the text so far', async () => {
+    const page = await open(chat.url);
+    await page.fill('#input', 'Tell me everything');
+    await page.press('#input', 'Enter');
+    await expect.poll(async () => (await textOf(page)).length, { timeout: 10_000 }).toBeGreaterThan(20);
+    expect(await page.locator('#stop').isVisible()).toBe(true);
+    await page.click('#stop');
+    const bubble = page.locator('.message.assistant[data-state="stopped"]');
+    await bubble.waitFor();
+    // The server stopped generating (not only the display): no run is left, and the text is a prefix.
+    await expect.poll(() => chat.endpoint.active).toBe(0);
+    const text = await textOf(page);
+    expect(LONG.startsWith(text)).toBe(true);
+    expect(text.length).toBeLessThan(LONG.length);
+    expect(await bubble.locator('.status').textContent()).toMatch(/^Stopped/);
+    expect(await page.locator('#turn').isHidden()).toBe(true);
+    await page.close();
+  });
+
+  test("a viewer tab (the watch link) follows the owner's answer, has no stop button, and its stop is refused", async () => {
+    const owner = await open(chat.url);
+    await owner.fill('#input', 'Tell me everything again');
+    await owner.press('#input', 'Enter');
+    await expect.poll(async () => (await textOf(owner)).length, { timeout: 10_000 }).toBeGreaterThan(20);
+    const watch = await owner.locator('#watch').getAttribute('href');
+    expect(watch).toMatch(/^\/\?run=/);
+    const viewer = await open(new URL(watch!, chat.url).href);
+    await viewer.locator('body[data-role="viewer"]').waitFor();
+    await expect.poll(async () => (await textOf(viewer)).length).toBeGreaterThan(20);
+    expect(await viewer.locator('#stop').isHidden()).toBe(true);
+    expect(await owner.locator('body[data-role="owner"]').count()).toBe(1);
+    // Even a forced click (the button is hidden, its handler still sends the stop): the server refuses it.
+    await viewer.locator('#stop').dispatchEvent('click');
+    await viewer.locator('#notice[data-code="FORBIDDEN"]').waitFor();
+    // The owner's answer goes on to its end, in both tabs.
+    await owner.locator('.message.assistant[data-state="complete"]').waitFor({ timeout: 20_000 });
+    await viewer.locator('.message.assistant[data-state="complete"]').waitFor({ timeout: 20_000 });
+    expect(await textOf(owner)).toBe(LONG);
+    expect(await textOf(viewer)).toBe(LONG);
+    await viewer.close();
+    await owner.close();
+  });
+});

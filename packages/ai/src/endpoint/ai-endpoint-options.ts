@@ -1,3 +1,4 @@
+import type { AiRole } from '@atmosphere/protocol';
 import type { AtmosphereResource, BroadcasterOptions } from '@atmosphere/runtime';
 import type { BroadcastFilter } from '@atmosphere/runtime/spi';
 import type { AiInterceptor, AiResponse } from '../pipeline/ai-interceptor.ts';
@@ -101,6 +102,20 @@ export interface AiEndpointOptions {
   readonly debounceMs?: number;
   /** Prompts of one client running at once (`parallel`), or waiting (`queue`, `merge`). Default 4. */
   readonly maxConcurrentPrompts?: number;
+  /**
+   * What each connection may do to a run (PROTOCOL.md §7, roles): called when a connection joins a run — the
+   * asker when its prompt starts, a client re-attaching with the run id — usually from `resource.principal`
+   * (what the auth hook established). `viewer` follows; `steerer` also steers and stops; `approver` also
+   * answers approvals; `owner` may do all. Each connection is told its role (`ai-role` message). Enforced on
+   * every stop, steer and approval answer: a refused one gets a `FORBIDDEN` error frame and changes nothing.
+   * Default: `owner` for everyone who follows the run. A hook that throws gives `viewer`.
+   */
+  readonly role?: (context: RoleContext) => AiRole;
+  /**
+   * Who may answer tool approvals: `owner-and-approvers` (default) or `approvers` (an `owner` may not: a
+   * supervisor approves what the asker's answer wants to do).
+   */
+  readonly approvalsBy?: ApprovalsBy;
   /** How long a tool approval waits. Default 300 000 ms. */
   readonly approvalTimeoutMs?: number;
   /** Most consecutive model calls ending with tool calls. Default 5. */
@@ -122,6 +137,20 @@ export interface AiEndpointOptions {
   readonly interruptedRuns?: InterruptedRuns;
   /** Options of the path's broadcasters. */
   readonly broadcaster?: BroadcasterOptions;
+}
+
+/** Who may answer tool approvals (see `AiEndpointOptions.approvalsBy`). */
+export type ApprovalsBy = 'owner-and-approvers' | 'approvers';
+
+/** What the `role` hook gets: the connection joining a run, and the run. */
+export interface RoleContext {
+  /** The connection joining the run. */
+  readonly resource: AtmosphereResource;
+  /** What the auth hook established about it (`resource.principal`). */
+  readonly principal: unknown;
+  readonly runId: string;
+  /** The connection whose prompt started the run (the same as `resource` for the asker). */
+  readonly asker: AtmosphereResource;
 }
 
 /** What a prompt does while an answer to the same client is running (see `AiEndpointOptions.whileAnswering`). */

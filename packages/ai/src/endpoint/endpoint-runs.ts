@@ -7,10 +7,19 @@ import type {
   ManagedContext,
   ManagedHandler,
 } from '@atmosphere/runtime';
-import { AtmosphereHeaders, parseAiFrame, STOP_PREFIX } from '@atmosphere/protocol';
+import {
+  type AiRole,
+  AtmosphereHeaders,
+  parseAiFrame,
+  parseSteerMessage,
+  roleMessage,
+  STEER_PREFIX,
+  STOP_PREFIX,
+} from '@atmosphere/protocol';
 import { type AiErrorCode, aiError, cancelledError } from '../errors.ts';
 import type { AiRequest, AiResponse } from '../pipeline/ai-interceptor.ts';
 import { runAgent } from '../pipeline/run-agent.ts';
+import { Steering } from '../pipeline/steering.ts';
 import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import { AudienceSink } from '../streaming/frame-sink.ts';
@@ -33,10 +42,13 @@ import type {
 import { EndpointSession } from './ai-session.ts';
 import { parsePromptMessage } from './prompt-message.ts';
 
-/** A prompt being answered: its session, who follows it, and the request the pipeline built. */
+/** A prompt being answered: its session, who follows it (and in which role), its guidance, its request. */
 interface LiveRun {
   readonly session: EndpointSession;
   readonly audience: AudienceSink;
+  readonly roles: Map<string, AiRole>;
+  readonly steering: Steering;
+  readonly asker: AtmosphereResource;
   request: AiRequest | undefined;
   /** A run continued after a restart: the text the process before streamed. */
   readonly continueFrom?: string;
@@ -51,6 +63,9 @@ function streamedText(frames: readonly string[]): string {
   }
   return text;
 }
+
+/** What each role may do to a run (`approve` also depends on `approvalsBy`). */
+const MAY_STEER: ReadonlySet<AiRole> = new Set<AiRole>(['steerer', 'approver', 'owner']);
 
 /** A prompt waiting for the client's running answer (policies `queue`, `merge`, `debounce`). */
 interface WaitingPrompt {
@@ -100,6 +115,7 @@ export class EndpointRuns {
   /** Runs from before a restart being read back (and continued or closed), once for every client asking. */
   readonly #resuming = new Map<string, Promise<boolean>>();
   readonly #interrupted: Required<InterruptedRuns>;
+  readonly #approvers: ReadonlySet<AiRole>;
   #closed = false;
 
   constructor(
@@ -119,6 +135,9 @@ export class EndpointRuns {
     this.#maxConcurrent = options.maxConcurrentPrompts ?? 4;
     this.#policy = options.whileAnswering ?? 'queue';
     this.#debounceMs = options.debounceMs ?? 500;
+    this.#approvers = new Set<AiRole>(
+      options.approvalsBy === 'approvers' ? ['approver'] : ['approver', 'owner'],
+    );
     // A durable stream log (SQLite, Redis) keeps every run's frames, so a client re-attaching after a restart
     // catches up from it.
     this.records = new RunRegistry({
@@ -190,17 +209,28 @@ export class EndpointRuns {
       return;
     }
     if (isApprovalMessage(message)) {
-      if (this.approvals.answer(message, resource.id) === 'unknown') {
+      const answer = this.approvals.answer(message, resource.id);
+      if (answer === 'unknown') {
         this.#refuse(
           resource,
           'UNKNOWN_APPROVAL',
           'No pending approval with this id for this client (it may have been answered already or have expired).',
+        );
+      } else if (answer === 'forbidden') {
+        this.#refuse(
+          resource,
+          'FORBIDDEN',
+          `This client's role may not answer approvals of this run (approvals by ${this.#options.approvalsBy ?? 'owner-and-approvers'}).`,
         );
       }
       return;
     }
     if (message.startsWith(STOP_PREFIX)) {
       this.#stop(resource, message.slice(STOP_PREFIX.length).trim());
+      return;
+    }
+    if (message.startsWith(STEER_PREFIX)) {
+      this.#steer(resource, message);
       return;
     }
     const parsed = parsePromptMessage(message, this.#maxPromptLength);
@@ -337,10 +367,44 @@ export class EndpointRuns {
   }
 
   #join(run: LiveRun, resource: AtmosphereResource): void {
+    const role = this.#roleOf(resource, run);
+    run.roles.set(resource.id, role);
     run.audience.add(resource);
+    // To this connection alone, so its UI can hide what it may not do.
+    run.audience.writeTo(resource, roleMessage(run.session.runId, role));
     let runs = this.#byResource.get(resource.id);
     if (!runs) this.#byResource.set(resource.id, (runs = new Set()));
     runs.add(run);
+  }
+
+  /** The application's `role` hook decides; without one, every follower is an owner. */
+  #roleOf(
+    resource: AtmosphereResource,
+    run: { readonly asker: AtmosphereResource; readonly session: { readonly runId: string } },
+  ): AiRole {
+    const hook = this.#options.role;
+    if (!hook) return 'owner';
+    try {
+      const role = hook({
+        resource,
+        principal: resource.principal,
+        runId: run.session.runId,
+        asker: run.asker,
+      });
+      if (role === 'viewer' || role === 'steerer' || role === 'approver' || role === 'owner') return role;
+      this.#logger.warn(
+        `AI endpoint ${this.#options.path}: the role hook returned ${String(role)}; viewer it is`,
+      );
+    } catch (error) {
+      this.#logger.error(`AI endpoint ${this.#options.path}: the role hook threw; viewer it is`, { error });
+    }
+    return 'viewer';
+  }
+
+  /** May this client answer the run's approvals: outside the run `false`, by role otherwise. */
+  #mayApprove(run: LiveRun, resourceId: string): boolean | 'forbidden' {
+    if (!run.audience.has(resourceId)) return false;
+    return this.#approvers.has(run.roles.get(resourceId) ?? 'viewer') ? true : 'forbidden';
   }
 
   #leaveAll(run: LiveRun): void {
@@ -381,7 +445,14 @@ export class EndpointRuns {
         run: (s, message, overrides) => this.#pipeline(s, holder.run!, message, overrides),
       },
     );
-    const run: LiveRun = { session, audience, request: undefined };
+    const run: LiveRun = {
+      session,
+      audience,
+      roles: new Map(),
+      steering: new Steering(session),
+      asker: resource,
+      request: undefined,
+    };
     holder.run = run;
     this.#live.set(runId, run);
     this.#join(run, resource);
@@ -442,7 +513,8 @@ export class EndpointRuns {
       metadata: { ...session.promptMetadata, ...overrides.metadata },
       resource: session.resource,
       approvals: this.approvals,
-      mayAnswer: (id) => run.audience.has(id),
+      mayAnswer: (id) => this.#mayApprove(run, id),
+      steering: run.steering,
       approvalTimeoutMs: this.approvals.timeoutMs,
       maxToolRounds: options.maxToolRounds ?? 5,
       onRequest: (request) => (run.request = request),
@@ -565,7 +637,15 @@ export class EndpointRuns {
         maxChars: limits.maxContinuationChars,
       },
     );
-    const run: LiveRun = { session, audience, request: undefined, continueFrom: streamedText(stored.frames) };
+    const run: LiveRun = {
+      session,
+      audience,
+      roles: new Map(),
+      steering: new Steering(session),
+      asker: resource,
+      request: undefined,
+      continueFrom: streamedText(stored.frames),
+    };
     holder.run = run;
     this.#live.set(runId, run);
     let seen = record.lastSeq;
@@ -617,6 +697,49 @@ export class EndpointRuns {
       );
       return;
     }
+    if (!MAY_STEER.has(run.roles.get(resource.id) ?? 'viewer')) {
+      this.#refuse(
+        resource,
+        'FORBIDDEN',
+        `This client's role (${run.roles.get(resource.id) ?? 'viewer'}) may not stop run ${runId.slice(0, 64)}.`,
+      );
+      return;
+    }
     run.session.stop();
+  }
+
+  /** `/__steer/<runId>/<steerId> <text>`: guidance for the running answer's next step boundary. */
+  #steer(resource: AtmosphereResource, message: string): void {
+    const steer = parseSteerMessage(message);
+    if (!steer || steer.text === '' || steer.text.length > this.#maxPromptLength) {
+      this.#refuse(
+        resource,
+        'INVALID_PROMPT',
+        steer
+          ? `Steer guidance must be 1 to ${this.#maxPromptLength} characters (option maxPromptLength).`
+          : 'A steer message is /__steer/<runId>/<steerId> <text>, steerId [A-Za-z0-9_-]{1,64}.',
+      );
+      return;
+    }
+    const runId = steer.runId.slice(0, 64);
+    const run = this.#live.get(steer.runId);
+    if (!run || run.session.closed) {
+      this.#refuse(
+        resource,
+        'UNKNOWN_RUN',
+        `Run ${runId} is unknown or has ended; the guidance ${steer.steerId} was not used.`,
+      );
+      return;
+    }
+    if (!run.audience.has(resource)) {
+      this.#refuse(resource, 'FORBIDDEN', `This client is not part of run ${runId} and cannot steer it.`);
+      return;
+    }
+    const role = run.roles.get(resource.id) ?? 'viewer';
+    if (!MAY_STEER.has(role)) {
+      this.#refuse(resource, 'FORBIDDEN', `This client's role (${role}) may not steer run ${runId}.`);
+      return;
+    }
+    run.steering.add(steer.steerId, steer.text);
   }
 }

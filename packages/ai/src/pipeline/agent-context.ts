@@ -1,8 +1,8 @@
 import type { Logger } from '@atmosphere/runtime';
-import type { AgentContext, StructuredOutputRequest } from '../spi/agent-runtime.ts';
+import type { AgentContext, AgentSteering, StructuredOutputRequest } from '../spi/agent-runtime.ts';
 import type { ChatMessage } from '../spi/chat.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
-import type { ApprovalRegistry } from '../tools/approvals.ts';
+import type { ApprovalRegistry, MayAnswer } from '../tools/approvals.ts';
 import type { Tool } from '../tools/tool.ts';
 import type { AiTelemetry } from '../telemetry/ai-telemetry.ts';
 import { ToolRunner } from '../tools/tool-runner.ts';
@@ -23,8 +23,10 @@ export interface AgentContextInput {
   /** Pending approvals; without it, tools that require approval are refused. */
   readonly approvals?: ApprovalRegistry;
   /** Who may answer this run's approvals. */
-  readonly mayAnswer?: (resourceId: string) => boolean;
+  readonly mayAnswer?: MayAnswer;
   readonly approvalTimeoutMs?: number;
+  /** Guidance sent while the answer runs (steer). */
+  readonly steering?: AgentSteering;
   readonly logger?: Logger;
   /** Where tool calls are counted and traced; absent = nowhere. */
   readonly telemetry?: AiTelemetry;
@@ -58,5 +60,6 @@ export function createAgentContext(input: AgentContextInput): AgentContext {
     maxToolRounds: input.maxToolRounds ?? 5,
     conversationId: input.conversationId,
     metadata: input.metadata ?? {},
+    ...(input.steering ? { steering: input.steering } : {}),
   };
 }

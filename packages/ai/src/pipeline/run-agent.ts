@@ -10,11 +10,12 @@ import {
   type StructuredOutput,
   structuredInstruction,
 } from '../structured/structured-output.ts';
-import type { ApprovalRegistry } from '../tools/approvals.ts';
+import type { ApprovalRegistry, MayAnswer } from '../tools/approvals.ts';
 import type { Tool } from '../tools/tool.ts';
 import { createAgentContext } from './agent-context.ts';
 import type { AiInterceptor, AiInterceptorContext, AiRequest, AiResponse } from './ai-interceptor.ts';
 import { PipelineSession } from './pipeline-session.ts';
+import type { Steering } from './steering.ts';
 
 /** One prompt through the whole pipeline: {@link runAgent}. */
 export interface RunAgentOptions {
@@ -36,7 +37,7 @@ export interface RunAgentOptions {
   /** The asking client, for interceptors. */
   readonly resource?: AtmosphereResource | undefined;
   readonly approvals?: ApprovalRegistry | undefined;
-  readonly mayAnswer?: (resourceId: string) => boolean;
+  readonly mayAnswer?: MayAnswer;
   readonly approvalTimeoutMs?: number | undefined;
   /** Most consecutive tool rounds. Default 5. */
   readonly maxToolRounds?: number;
@@ -46,6 +47,8 @@ export interface RunAgentOptions {
    * what this call adds.
    */
   readonly continueFrom?: string | undefined;
+  /** Guidance sent while the answer runs (steer); what is left when it completes is acknowledged `unused`. */
+  readonly steering?: Steering | undefined;
   /** Called with the request once interceptors ran (the endpoint keeps it for `onDisconnect`). */
   readonly onRequest?: (request: AiRequest) => void;
   readonly logger?: Logger;
@@ -123,6 +126,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
       mayAnswer: options.mayAnswer ?? (() => true),
       logger,
       ...(options.telemetry ? { telemetry: options.telemetry } : {}),
+      ...(options.steering ? { steering: options.steering } : {}),
       ...(options.approvals ? { approvals: options.approvals } : {}),
       ...(options.approvalTimeoutMs === undefined ? {} : { approvalTimeoutMs: options.approvalTimeoutMs }),
     });
@@ -153,6 +157,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
       };
       for (let i = interceptors.length - 1; i >= 0; i--)
         await interceptors[i]!.beforeCompletion?.(done, request, context);
+      options.steering?.finish();
       session.complete(ended?.status === 'complete' ? ended.summary : undefined);
       response = done;
       await remember(options, request, (partial ?? '') + view.text, logger);

@@ -11,6 +11,7 @@ export type {
   RoomAnswerMode,
   RoomPromptContext,
   RoomUnaddressedMessage,
+  RoomWhileAnswering,
 } from './llm-room-member-options.ts';
 export { isMentioned, stripMentions } from './mentions.ts';
 export { roomMessageText } from './message-text.ts';

@@ -30,6 +30,8 @@ export interface RoomUnaddressedMessage {
   readonly text: string;
   readonly message: RoomMessage;
 }
+/** What a question does while an AI member answers another in the room (see `whileAnswering`). */
+export type RoomWhileAnswering = 'queue' | 'latest' | 'merge' | 'drop' | 'debounce';
 
 /** What the system prompt may depend on (`systemPrompt` as a function). */
 export interface RoomPromptContext {
@@ -69,7 +71,8 @@ export interface RoomAnswer {
   /**
    * `complete`: answered (and said, unless the text was empty); `error`: the model or a hook failed (an `error`
    * frame went out); `cancelled`: the member left or the room was destroyed; `refused`: the member was busy
-   * and its queue full (an `error` frame with code `TOO_MANY_PROMPTS` went out).
+   * and its queue full (an `error` frame with code `TOO_MANY_PROMPTS` went out), or busy with policy `drop`
+   * (`BUSY`); `stopped`: a newer question stopped it (policy `latest`).
    */
   readonly status: 'complete' | 'stopped' | 'error' | 'cancelled' | 'refused';
   /** The text streamed (the whole answer when complete, what came before the failure otherwise). */
@@ -124,6 +127,20 @@ export interface LlmRoomMemberOptions {
    * question that arrives while it is busy.
    */
   readonly maxQueued?: number;
+  /**
+   * What a question does while it answers another in the same room (the endpoints' `whileAnswering`, without
+   * `parallel`: a member answers one question at a time per room):
+   * - `queue` (default): answered after the running one, in order (up to `maxQueued`);
+   * - `latest`: the running answer is stopped (its text so far is said) and the newest is answered, the
+   *   waiting ones dropped;
+   * - `merge`: the questions asked meanwhile are folded into one, answered after the running one;
+   * - `drop`: refused at once with an `error` frame (`BUSY`);
+   * - `debounce`: every question waits for `debounceMs` of quiet, then the questions asked meanwhile are
+   *   folded into one, answered after any running one.
+   */
+  readonly whileAnswering?: RoomWhileAnswering;
+  /** The quiet `debounce` waits for. Default 500 ms. */
+  readonly debounceMs?: number;
   /** Answer messages of virtual members (bots, other AI members) too. Default false. */
   readonly answerVirtualMembers?: boolean;
   /** Tools the model may call. Tools that require approval are refused: a room has no approval channel. */

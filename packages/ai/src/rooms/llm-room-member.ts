@@ -23,6 +23,7 @@ import type {
   RoomAnswer,
   RoomAnswerMode,
   RoomUnaddressedMessage,
+  RoomWhileAnswering,
 } from './llm-room-member-options.ts';
 import { isAddressed } from './addressing.ts';
 import { stripMentions } from './mentions.ts';
@@ -123,6 +124,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     for (const seat of this.#seats.values()) {
       if (seat.context.room !== room) continue;
       seat.queue.length = 0;
+      seat.quiet.length = 0;
+      clearTimeout(seat.timer);
       const current = seat.current;
       if (current !== undefined) {
         current.cancel(cancelledError(`${this.id} left room ${room.name}`));
@@ -190,6 +193,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     this.#seats.delete(context);
     removeSeat(seat);
     seat.queue.length = 0;
+    seat.quiet.length = 0;
+    clearTimeout(seat.timer);
     seat.transcript.clear();
   }
 
@@ -215,6 +220,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       sink: new RoomFrameSink(context, this.#logger(context)),
       queue: [],
       running: false,
+      timer: undefined,
+      quiet: [],
       current: undefined,
     };
     this.#seats.set(context, seat);
@@ -253,9 +260,40 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     this.#enqueue(seat, { message, from, prompt, entry });
   }
 
+  /** Applies `whileAnswering`: answer now, wait (in order, or to be folded), stop the running answer, or refuse. */
   #enqueue(seat: RoomSeat, question: RoomQuestion): void {
+    const policy = this.#options.whileAnswering ?? 'queue';
+    if (policy === 'debounce') {
+      if (seat.quiet.length >= Math.max(1, this.#maxQueued)) {
+        this.#refuse(seat, question);
+        return;
+      }
+      seat.quiet.push(question);
+      clearTimeout(seat.timer);
+      seat.timer = setTimeout(() => {
+        seat.timer = undefined;
+        const folded = this.#fold(seat.quiet.splice(0));
+        if (folded && seat.context.active) this.#enqueueNow(seat, folded, 'queue');
+      }, this.#options.debounceMs ?? 500);
+      return;
+    }
+    this.#enqueueNow(seat, question, policy);
+  }
+
+  #enqueueNow(seat: RoomSeat, question: RoomQuestion, policy: RoomWhileAnswering): void {
     if (!seat.running) {
       void this.#work(seat, question);
+      return;
+    }
+    if (policy === 'drop') {
+      this.#refuse(seat, question, 'BUSY');
+      return;
+    }
+    if (policy === 'latest') {
+      seat.queue.length = 0;
+      seat.queue.push(question);
+      const current = seat.current as { stop?: () => void } | undefined;
+      current?.stop?.();
       return;
     }
     if (seat.queue.length < this.#maxQueued) {
@@ -263,6 +301,13 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       return;
     }
     this.#refuse(seat, question);
+  }
+
+  /** Questions folded into one: their texts in order, answering the last one's asker and message. */
+  #fold(questions: readonly RoomQuestion[]): RoomQuestion | undefined {
+    const last = questions.at(-1);
+    if (last === undefined || questions.length === 1) return last;
+    return { ...last, prompt: questions.map((q) => q.prompt).join('\n\n') };
   }
 
   /** Answers `first`, then the queued questions, one at a time, while the member is in the room. */
@@ -273,7 +318,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       for (
         let question: RoomQuestion | undefined = first;
         question !== undefined && seat.context.active;
-        question = seat.queue.shift()
+        question =
+          this.#options.whileAnswering === 'merge' ? this.#fold(seat.queue.splice(0)) : seat.queue.shift()
       ) {
         await this.#answer(seat, question);
       }
@@ -368,14 +414,18 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   }
 
   /** Busy with a full queue: the question gets an `error` frame at once, so the asker is not left waiting. */
-  #refuse(seat: RoomSeat, question: RoomQuestion): void {
+  #refuse(
+    seat: RoomSeat,
+    question: RoomQuestion,
+    code: 'TOO_MANY_PROMPTS' | 'BUSY' = 'TOO_MANY_PROMPTS',
+  ): void {
     const context = seat.context;
     const logger = this.#logger(context);
     const session = createStreamingSession({ sink: seat.sink, announceRunId: false, logger });
     session.metadata(REPLY_TO_METADATA_KEY, replyTarget(question));
     const waiting = seat.queue.length;
     const error = aiError(
-      'TOO_MANY_PROMPTS',
+      code,
       `${this.id} is busy answering${waiting > 0 ? ` and ${waiting} question(s) are waiting` : ''}; ask again when it has answered.`,
     );
     session.error(error);

@@ -34,6 +34,9 @@ export interface RoomSeat {
   readonly sink: RoomFrameSink;
   readonly queue: RoomQuestion[];
   running: boolean;
+  /** The quiet timer of `debounce`, while one runs, and the questions it holds. */
+  timer: NodeJS.Timeout | undefined;
+  readonly quiet: RoomQuestion[];
   /** The session of the answer being streamed. */
   current: StreamingSession | undefined;
 }

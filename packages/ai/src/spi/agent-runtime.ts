@@ -78,6 +78,22 @@ export interface AgentContext {
   readonly conversationId: string | undefined;
   /** Application data for the runtime (from the prompt's JSON `metadata` and interceptors). */
   readonly metadata: Readonly<Record<string, unknown>>;
+  /**
+   * Guidance users sent while the answer runs (`steer` frames), waiting for a step boundary. A runtime that
+   * steers checks it before each model call that follows another (between tool rounds) and, when the model has
+   * answered and guidance waits, may make one more call with it (within `maxToolRounds`): `take()` returns the
+   * pieces (each acknowledged `applied` to the clients), to add as user messages. Guidance left when the answer
+   * completes is acknowledged `unused`. Absent when the run cannot be steered.
+   */
+  readonly steering?: AgentSteering;
+}
+
+/** The guidance of a running answer (see {@link AgentContext.steering}). */
+export interface AgentSteering {
+  /** Pieces waiting. */
+  readonly pending: number;
+  /** Every waiting piece, oldest first; each is acknowledged `applied`. */
+  take(): readonly string[];
 }
 
 /**

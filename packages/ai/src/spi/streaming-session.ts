@@ -34,7 +34,11 @@ export interface StreamingSession {
   progress(message: string): void;
   /** A `metadata` frame (`ai.model`, `routing.*`, …). */
   metadata(key: string, value: unknown): void;
-  /** Token counts: one `metadata` frame per count given (`ai.tokens.input|output|cached_input|total`). */
+  /**
+   * Token counts: one `metadata` frame per count given (`ai.tokens.input|output|cached_input|total`). Calls add
+   * up — a runtime may report each model call as it ends — and each frame carries the run's total so far (a
+   * stopped run's terminal frame carries them too).
+   */
   usage(tokens: TokenUsage): void;
   /** A typed event frame (`tool-start`, `approval-required`, …). */
   emit(event: AiEvent): void;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Logger, silentLogger } from '@atmosphere/runtime';
-import type { TokenUsage } from '../spi/chat.ts';
+import { addUsage, type TokenUsage } from '../spi/chat.ts';
 import type { SessionOutcome, StreamingSession } from '../spi/streaming-session.ts';
 import { cancelledError, describeError, stoppedError } from '../errors.ts';
 export type { SessionOutcome, StreamingSession };
@@ -50,6 +50,7 @@ export class FrameStreamingSession implements StreamingSession {
   readonly #controller = new AbortController();
   readonly #redact: ((text: string) => string) | undefined;
   readonly #logger: Logger;
+  #usage: TokenUsage | undefined;
   #resolve!: (outcome: SessionOutcome) => void;
 
   constructor(options: StreamingSessionOptions) {
@@ -106,11 +107,19 @@ export class FrameStreamingSession implements StreamingSession {
     this.#write(metadataFrame(key, value, this.sessionId, ++this.#seq));
   }
 
+  /** The token counts reported so far (the sum of every {@link usage} call). */
+  get usageSoFar(): TokenUsage | undefined {
+    return this.#usage;
+  }
+
   usage(tokens: TokenUsage): void {
-    if (tokens.input !== undefined) this.metadata('ai.tokens.input', tokens.input);
-    if (tokens.output !== undefined) this.metadata('ai.tokens.output', tokens.output);
-    if (tokens.cachedInput !== undefined) this.metadata('ai.tokens.cached_input', tokens.cachedInput);
-    if (tokens.total !== undefined) this.metadata('ai.tokens.total', tokens.total);
+    if (this.#closed) return;
+    // Calls add up (a runtime may report each model call as it ends); the frames carry the run's totals.
+    const total = (this.#usage = addUsage(this.#usage, tokens)!);
+    if (tokens.input !== undefined) this.metadata('ai.tokens.input', total.input);
+    if (tokens.output !== undefined) this.metadata('ai.tokens.output', total.output);
+    if (tokens.cachedInput !== undefined) this.metadata('ai.tokens.cached_input', total.cachedInput);
+    if (tokens.total !== undefined) this.metadata('ai.tokens.total', total.total);
   }
 
   emit(event: AiEvent): void {
@@ -143,12 +152,14 @@ export class FrameStreamingSession implements StreamingSession {
 
   /**
    * Stops the answer at the user's request: the terminal `complete` frame with `"reason":"stopped"` is written
-   * first (the text sent so far stands), then `signal` aborts so the upstream model call ends. Unlike
-   * {@link cancel}, a stop is not an error. Idempotent; a no-op once the session is closed.
+   * first (the text sent so far stands, and `usage` carries the token counts reported so far, when any), then
+   * `signal` aborts so the upstream model call ends. Unlike {@link cancel}, a stop is not an error.
+   * Idempotent; a no-op once the session is closed.
    */
   stop(): void {
     if (this.#closed) return;
-    this.#write(completeFrame(undefined, this.sessionId, ++this.#seq, 'stopped'));
+    const usage = this.#usage === undefined ? undefined : { ...this.#usage };
+    this.#write(completeFrame(undefined, this.sessionId, ++this.#seq, 'stopped', usage));
     this.#close({ status: 'stopped' });
     if (!this.#controller.signal.aborted) this.#controller.abort(stoppedError());
   }

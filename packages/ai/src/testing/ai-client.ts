@@ -1,10 +1,19 @@
 import {
   connectTestClient,
+  eventually,
   type TestClient,
   type TestClientOptions,
   type TestTransport,
 } from '@atmosphere/runtime/testing';
-import { type AiFrame, APPROVAL_PREFIX, parseAiFrame, STOP_PREFIX } from '@atmosphere/protocol';
+import {
+  type AiFrame,
+  type AiRole,
+  APPROVAL_PREFIX,
+  parseAiFrame,
+  parseRoleMessage,
+  steerMessage,
+  STOP_PREFIX,
+} from '@atmosphere/protocol';
 import { type AiAnswer, answerOf, isTerminalFrame } from './answers.ts';
 
 /** A protocol client for AI endpoints (tests, samples' self-checks, benchmarks), over any transport. */
@@ -20,6 +29,10 @@ export interface AiTestClient {
   deny(approvalId: string): Promise<number>;
   /** Asks the server to stop a run (`/__stop/<runId>`). */
   stop(runId: string): Promise<number>;
+  /** Sends guidance to a running answer (`/__steer/<runId>/<steerId> <text>`). */
+  steer(runId: string, steerId: string, text: string): Promise<number>;
+  /** Waits for the role the server gave this connection in a run (its `ai-role` message). */
+  role(runId: string, timeoutMs?: number): Promise<AiRole>;
   /** Waits for the next session to end (or the given one) and returns its frames, summarised. */
   answer(sessionId?: string, timeoutMs?: number): Promise<AiAnswer>;
   /** Waits for a frame matching the predicate (not yet consumed by `waitFor`/`answer`). */
@@ -64,6 +77,23 @@ export function wrapAiClient(client: TestClient): AiTestClient {
       client.send(`${APPROVAL_PREFIX}${id}/approve${args ? ` ${JSON.stringify({ arguments: args })}` : ''}`),
     deny: (id) => client.send(`${APPROVAL_PREFIX}${id}/deny`),
     stop: (runId) => client.send(`${STOP_PREFIX}${runId}`),
+    steer: (runId, steerId, text) => client.send(steerMessage(runId, steerId, text)),
+    async role(runId, timeoutMs) {
+      // Read without consuming: frames around it stay for waitFor/answer.
+      let role: AiRole | undefined;
+      await eventually(
+        () => {
+          for (const message of client.messages.items) {
+            const read = parseRoleMessage(message);
+            if (read?.runId === runId) role = read.role;
+          }
+          return role !== undefined;
+        },
+        `the role in run ${runId}`,
+        timeoutMs,
+      );
+      return role!;
+    },
     async answer(sessionId, timeoutMs = 10_000) {
       const end = await waitFor(
         (f) => isTerminalFrame(f) && (sessionId === undefined || f.sessionId === sessionId),

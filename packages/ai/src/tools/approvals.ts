@@ -7,11 +7,17 @@ export type ApprovalDecision =
   | { readonly approved: false; readonly reason: 'denied' | 'malformed' | 'timeout' | 'cancelled' };
 
 /** What became of an approval answer. */
-export type ApprovalAnswer = 'approved' | 'denied' | 'unknown' | 'not-an-approval';
+export type ApprovalAnswer = 'approved' | 'denied' | 'unknown' | 'forbidden' | 'not-an-approval';
+
+/**
+ * Who may answer an approval: `true`; `false` for a client outside the run (its answer is `unknown`, so ids
+ * cannot be probed); `forbidden` for a client of the run whose role may not approve (a viewer).
+ */
+export type MayAnswer = (resourceId: string) => boolean | 'forbidden';
 
 export interface ApprovalRequestOptions {
-  /** Who may answer: the tracking ids of the run's audience. */
-  readonly mayAnswer: (resourceId: string) => boolean;
+  /** Who may answer: the tracking ids of the run's audience, by role. */
+  readonly mayAnswer: MayAnswer;
   /** Default: the registry's timeout. */
   readonly timeoutMs?: number;
   /** Aborting resolves the decision as `cancelled`. */
@@ -19,7 +25,7 @@ export interface ApprovalRequestOptions {
 }
 
 interface Pending {
-  readonly mayAnswer: (resourceId: string) => boolean;
+  readonly mayAnswer: MayAnswer;
   readonly resolve: (decision: ApprovalDecision) => void;
 }
 
@@ -78,7 +84,8 @@ export class ApprovalRegistry {
 
   /**
    * Applies an answer sent by client `resourceId`. `unknown` when the id is not pending or the client is not
-   * allowed to answer it (the two are not told apart, so ids cannot be probed).
+   * part of its run (the two are not told apart, so ids cannot be probed); `forbidden` when the client follows
+   * the run but its role may not approve — the approval stays pending.
    */
   answer(message: string, resourceId: string): ApprovalAnswer {
     if (!isApprovalMessage(message)) return 'not-an-approval';
@@ -87,7 +94,9 @@ export class ApprovalRegistry {
     const id = slash === -1 ? rest.trim() : rest.slice(0, slash);
     if (!ID.test(id)) return 'unknown';
     const pending = this.#pending.get(id);
-    if (!pending || !pending.mayAnswer(resourceId)) return 'unknown';
+    const may = pending?.mayAnswer(resourceId);
+    if (!pending || may === false) return 'unknown';
+    if (may === 'forbidden') return 'forbidden';
     const decision = parseDecision(slash === -1 ? '' : rest.slice(slash + 1));
     pending.resolve(decision);
     return decision.approved ? 'approved' : 'denied';

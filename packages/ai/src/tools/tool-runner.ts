@@ -2,7 +2,7 @@ import { type Logger, silentLogger } from '@atmosphere/runtime';
 import type { StreamingSession } from '../spi/streaming-session.ts';
 import type { Tool, ToolCallRequest, ToolOutcome } from '../spi/tool.ts';
 import type { AiTelemetry } from '../telemetry/ai-telemetry.ts';
-import type { ApprovalDecision, ApprovalRegistry } from './approvals.ts';
+import type { ApprovalDecision, ApprovalRegistry, MayAnswer } from './approvals.ts';
 import { formatIssues } from './json-schema.ts';
 
 export type { ToolCallRequest, ToolOutcome };
@@ -14,7 +14,7 @@ export interface ToolRunnerOptions {
   /** Pending approvals; without it, a tool that needs approval is refused. */
   readonly approvals?: ApprovalRegistry;
   /** Who may answer this run's approvals (tracking ids). Default: anyone who knows the id. */
-  readonly mayAnswer?: (resourceId: string) => boolean;
+  readonly mayAnswer?: MayAnswer;
   readonly approvalTimeoutMs?: number;
   readonly conversationId?: string;
   readonly logger?: Logger;

@@ -2,6 +2,7 @@ import type { Atmosphere } from '../core/atmosphere.ts';
 import type { ConnectionState, ResetEvent } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import { type Model, Store } from '../models/store.ts';
+import type { AiRole } from '@atmosphere/protocol';
 import type { ApprovalRequest } from './approval.ts';
 import type { SendOptions } from './streaming.ts';
 import { StreamingModel, type StreamingSnapshot } from './streaming-model.ts';
@@ -37,6 +38,10 @@ export interface ChatSnapshot {
    * restart lost it), or null. Messages of that stream from `lastReset.from` on never arrived: refetch.
    */
   readonly lastReset: ResetEvent | null;
+  /** This connection's role in the current answer (see `StreamingSnapshot.role`); null before any. */
+  readonly role: AiRole | null;
+  /** The last refusal of a stop, steer or approval sent during the answer. */
+  readonly refusal: StreamingSnapshot['refusal'];
 }
 
 /** Options of a {@link ChatModel}. */
@@ -82,6 +87,8 @@ export class ChatModel implements Model<ChatSnapshot> {
       connectionState: 'disconnected',
       isReconnecting: false,
       lastReset: null,
+      role: null,
+      refusal: null,
     });
     this.getSnapshot = this.#store.getSnapshot;
     this.subscribe = this.#store.subscribe;
@@ -131,6 +138,14 @@ export class ChatModel implements Model<ChatSnapshot> {
     if (!this.#streaming.stop()) this.#finishAssistant('stopped');
   }
 
+  /**
+   * Sends guidance to the current answer: added at its next step boundary (between tool rounds, or one more
+   * model call); acknowledged by `steer` events. Returns its id, or undefined when no answer is running.
+   */
+  steer(text: string): string | undefined {
+    return this.#streaming.steer(text);
+  }
+
   /** Back to the initial messages. */
   reset(): void {
     this.#assistantId = undefined;
@@ -148,6 +163,8 @@ export class ChatModel implements Model<ChatSnapshot> {
       connectionState: streaming.connectionState,
       isReconnecting: streaming.isReconnecting,
       lastReset: streaming.lastReset,
+      role: streaming.role,
+      refusal: streaming.refusal,
     };
     const id = this.#assistantId;
     if (id !== undefined) {

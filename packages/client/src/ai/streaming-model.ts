@@ -3,6 +3,7 @@ import { atmosphere as defaultClient, type Atmosphere, type SharedSubscription }
 import type { ConnectionState, ResetEvent } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import { type Model, Store } from '../models/store.ts';
+import type { AiRole } from '@atmosphere/protocol';
 import type { ApprovalRequest } from './approval.ts';
 import {
   type ReceivedAiEvent,
@@ -53,6 +54,13 @@ export interface StreamingSnapshot {
    * restart lost it), or null. Messages of that stream from `lastReset.from` on never arrived: refetch.
    */
   readonly lastReset: ResetEvent | null;
+  /**
+   * This connection's role in the current run (`viewer` may only watch; `steerer` may also steer and stop;
+   * `approver` may also approve; `owner` may do all), so a UI can hide what it may not do; null before any.
+   */
+  readonly role: AiRole | null;
+  /** The last refusal of something sent during the run (a stop, steer or approval): its code and message. */
+  readonly refusal: { readonly code: string | null; readonly message: string } | null;
 }
 
 const INITIAL: StreamingSnapshot = {
@@ -70,6 +78,8 @@ const INITIAL: StreamingSnapshot = {
   connectionState: 'disconnected',
   isReconnecting: false,
   lastReset: null,
+  role: null,
+  refusal: null,
 };
 
 /** The session state a new session (or `reset()`) starts from. */
@@ -83,6 +93,7 @@ const SESSION_RESET: Partial<StreamingSnapshot> = {
   error: null,
   aiEvents: [],
   approvals: [],
+  refusal: null,
 };
 
 /** Options of a {@link StreamingModel}. */
@@ -179,6 +190,8 @@ export class StreamingModel implements Model<StreamingSnapshot> {
       onComplete: (_summary, frame) =>
         finish(frame.type === 'complete' && frame.reason === 'stopped' ? 'stopped' : 'complete', {}),
       onError: (message) => finish('error', { error: message }),
+      onRefused: (code, message) => store.update({ refusal: { code: code ?? null, message } }),
+      onRole: (role) => store.update({ role }),
       onConnectionError: (error) => {
         if (error.code === 'RECONNECT_EXHAUSTED' || store.getSnapshot().isStreaming)
           store.update({ error: error.message });
@@ -234,6 +247,14 @@ export class StreamingModel implements Model<StreamingSnapshot> {
    */
   stop(): boolean {
     return this.#handle?.stop() ?? false;
+  }
+
+  /**
+   * Sends guidance to the answer being streamed (added at its next step boundary; acknowledged by `steer`
+   * events in `aiEvents`). Returns its id, or undefined when no answer is running.
+   */
+  steer(text: string): string | undefined {
+    return this.#handle?.steer(text);
   }
 
   /** Clears the session state (not the connection). */

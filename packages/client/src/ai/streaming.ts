@@ -6,9 +6,12 @@ import type { AtmosphereClientError } from '../errors.ts';
 import {
   type AiEventName,
   type AiFrame,
+  type AiRole,
   approvalMessage,
   parseAiFrame,
+  parseRoleMessage,
   RUN_ID_METADATA_KEY,
+  steerMessage,
   stopMessage,
 } from '@atmosphere/protocol';
 import { type ApprovalRequest, readApproval } from './approval.ts';
@@ -41,6 +44,13 @@ export interface StreamingHandlers {
   onComplete?(summary: string | undefined, frame: AiFrame): void;
   /** The session failed (an `error` frame). */
   onError?(message: string, frame: AiFrame): void;
+  /**
+   * The server refused a message this client sent while a run is running (a stop, steer or approval its role
+   * does not allow: `FORBIDDEN`; an unknown approval…): a one-frame `error` session that does not end the run.
+   */
+  onRefused?(code: string | undefined, message: string, frame: AiFrame): void;
+  /** The server told this connection its role in a run (`viewer`, `steerer`, `approver`, `owner`). */
+  onRole?(role: AiRole, runId: string): void;
   /** A connection-level error (the subscription's `error` event). */
   onConnectionError?(error: AtmosphereClientError): void;
   /** Every accepted frame, before the specific handler. */
@@ -72,8 +82,19 @@ export interface StreamingHandle {
    * when no run is known to be running.
    */
   stop: () => boolean;
+  /**
+   * Sends guidance to the run being answered; the server adds it at the next step boundary and acknowledges
+   * it with `steer` events (`accepted`, `applied` or `unused`) carrying the returned id. Returns undefined
+   * when no run is known to be running. Needs the role `steerer`, `approver` or `owner`.
+   */
+  steer: (text: string) => string | undefined;
   /** The run being answered (from its `X-Atmosphere-Run-Id` metadata), until its terminal frame. */
   readonly runId: string | undefined;
+  /**
+   * This connection's role in the last run the server named one for (`viewer` may only watch, `steerer` may
+   * also steer and stop, `approver` may also approve, `owner` may do all); undefined before any.
+   */
+  readonly role: AiRole | undefined;
   /**
    * Stops listening. Closes the subscription only when `subscribeStreaming` opened it (given a request);
    * a subscription passed in belongs to its caller.
@@ -113,6 +134,9 @@ export function subscribeStreaming(
   const seen = new FrameDeduplicator();
   let sessionId: string | undefined;
   let runId: string | undefined;
+  let runSessionId: string | undefined;
+  let role: AiRole | undefined;
+  let steers = 0;
   const sendText = (text: string): void => subscription.push(text);
 
   const dispatch = (frame: AiFrame): void => {
@@ -127,6 +151,7 @@ export function subscribeStreaming(
       case 'metadata':
         if (frame.key === RUN_ID_METADATA_KEY && typeof frame.value === 'string') {
           runId = frame.value;
+          runSessionId = frame.sessionId;
           subscription.setRunId(frame.value);
         }
         handlers.onMetadata?.(frame.key, frame.value, frame);
@@ -172,10 +197,21 @@ export function subscribeStreaming(
     const text = typeof message.responseBody === 'string' ? message.responseBody : undefined;
     const frame = text === undefined ? undefined : parseAiFrame(text);
     if (!frame) {
+      const named = text === undefined ? undefined : parseRoleMessage(text);
+      if (named) {
+        role = named.role;
+        handlers.onRole?.(named.role, named.runId);
+        return;
+      }
       handlers.onMessage?.(message);
       return;
     }
     if (!seen.accept(frame)) return;
+    // A refusal of something sent during a run (its own one-frame session) does not end the run.
+    if (frame.type === 'error' && runId !== undefined && frame.sessionId !== runSessionId) {
+      handlers.onRefused?.(frame.code, frame.data, frame);
+      return;
+    }
     sessionId = frame.sessionId;
     dispatch(frame);
     // What a re-attach asks to resume after: only the frames the client has not seen are resent.
@@ -190,6 +226,15 @@ export function subscribeStreaming(
     },
     get runId() {
       return runId;
+    },
+    get role() {
+      return role;
+    },
+    steer(text) {
+      if (runId === undefined) return undefined;
+      const steerId = `s${Date.now().toString(36)}${(steers++).toString(36)}`;
+      sendText(steerMessage(runId, steerId, text));
+      return steerId;
     },
     stop() {
       if (runId === undefined) return false;

@@ -48,6 +48,8 @@ export interface UseStreamingResult extends StreamingSnapshot {
   deny: (approvalId: string) => void;
   /** Stops the answer on the server (the text so far stands); false when none is running. */
   stop: () => boolean;
+  /** Sends guidance to the running answer (next step boundary); its id, or undefined when none is running. */
+  steer: (text: string) => string | undefined;
   /** Clears the session state. */
   reset: () => void;
 }
@@ -67,6 +69,7 @@ export function useStreaming(options: UseStreamingOptions): UseStreamingResult {
       approve: (id: string, args?: Readonly<Record<string, unknown>>) => model.approve(id, args),
       deny: (id: string) => model.deny(id),
       stop: () => model.stop(),
+      steer: (text: string) => model.steer(text),
       reset: () => model.reset(),
     }),
     [snapshot, model],
@@ -79,6 +82,8 @@ export interface UseChatResult extends ChatSnapshot {
   append: (content: string, options?: SendOptions) => void;
   handleSubmit: (event?: { preventDefault(): void }) => void;
   stop: () => void;
+  /** Sends guidance to the current answer (next step boundary); its id, or undefined when none is running. */
+  steer: (text: string) => string | undefined;
   reset: () => void;
 }
 
@@ -97,6 +102,7 @@ export function useChat(options: UseChatOptions): UseChatResult {
       append: (content: string, sendOptions?: SendOptions) => model.append(content, sendOptions),
       handleSubmit: (event?: { preventDefault(): void }) => model.handleSubmit(event),
       stop: () => model.stop(),
+      steer: (text: string) => model.steer(text),
       reset: () => model.reset(),
     }),
     [snapshot, model],

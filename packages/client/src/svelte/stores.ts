@@ -77,6 +77,8 @@ export function createStreamingStore(
   approve: (approvalId: string, editedArguments?: Readonly<Record<string, unknown>>) => void;
   deny: (approvalId: string) => void;
   stop: () => boolean;
+  /** Guidance for the running answer (next step boundary); its id, or undefined when none is running. */
+  steer: (text: string) => string | undefined;
   reset: () => void;
 } {
   const model = new StreamingModel({
@@ -91,6 +93,7 @@ export function createStreamingStore(
     approve: (id, args) => model.approve(id, args),
     deny: (id) => model.deny(id),
     stop: () => model.stop(),
+    steer: (text) => model.steer(text),
     reset: () => model.reset(),
   };
 }
@@ -105,6 +108,8 @@ export function createChatStore(
   append: (content: string, options?: SendOptions) => void;
   handleSubmit: (event?: { preventDefault(): void }) => void;
   stop: () => void;
+  /** Guidance for the current answer (next step boundary); its id, or undefined when none is running. */
+  steer: (text: string) => string | undefined;
   reset: () => void;
 } {
   const model = new ChatModel({ ...options, atmosphere: instance ?? getAtmosphereContext() });
@@ -116,6 +121,7 @@ export function createChatStore(
     append: (content, sendOptions) => model.append(content, sendOptions),
     handleSubmit: (event) => model.handleSubmit(event),
     stop: () => model.stop(),
+    steer: (text) => model.steer(text),
     reset: () => model.reset(),
   };
 }

@@ -35,6 +35,8 @@ export function useStreaming(options: UseStreamingOptions): SnapshotRefs<Streami
   approve: (approvalId: string, editedArguments?: Readonly<Record<string, unknown>>) => void;
   deny: (approvalId: string) => void;
   stop: () => boolean;
+  /** Guidance for the running answer (next step boundary); its id, or undefined when none is running. */
+  steer: (text: string) => string | undefined;
   reset: () => void;
 } {
   const model = new StreamingModel({ request: options.request, atmosphere: useAtmosphereClient() });
@@ -45,6 +47,7 @@ export function useStreaming(options: UseStreamingOptions): SnapshotRefs<Streami
     approve: (id, args) => model.approve(id, args),
     deny: (id) => model.deny(id),
     stop: () => model.stop(),
+    steer: (text) => model.steer(text),
     reset: () => model.reset(),
   };
 }
@@ -55,6 +58,8 @@ export function useChat(options: UseChatOptions): SnapshotRefs<ChatSnapshot> & {
   append: (content: string, options?: SendOptions) => void;
   handleSubmit: (event?: { preventDefault(): void }) => void;
   stop: () => void;
+  /** Guidance for the current answer (next step boundary); its id, or undefined when none is running. */
+  steer: (text: string) => string | undefined;
   reset: () => void;
 } {
   const model = new ChatModel({ ...options, atmosphere: useAtmosphereClient() });
@@ -65,6 +70,7 @@ export function useChat(options: UseChatOptions): SnapshotRefs<ChatSnapshot> & {
     append: (content, sendOptions) => model.append(content, sendOptions),
     handleSubmit: (event) => model.handleSubmit(event),
     stop: () => model.stop(),
+    steer: (text) => model.steer(text),
     reset: () => model.reset(),
   };
 }

@@ -1,7 +1,7 @@
 import type { Availability, Logger } from '@atmosphere/runtime/spi';
 import { aiError, cancelledError, isAbortError } from '../../errors.ts';
 import type { AgentCapability, AgentContext, AgentRuntime } from '../../spi/agent-runtime.ts';
-import { addUsage, type ChatMessage, type TokenUsage } from '../../spi/chat.ts';
+import type { ChatMessage, TokenUsage } from '../../spi/chat.ts';
 import type { StreamingSession } from '../../streaming/streaming-session.ts';
 import { type LlmConfig, type LlmConfigInput, resolveLlmConfig } from './config.ts';
 import { OpenAiCompatibleClient, type OpenAiClientOptions } from './openai-client.ts';
@@ -114,13 +114,19 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
       type: 'function',
       function: { name: t.name, description: t.description, parameters: t.jsonSchema },
     }));
-    let usage: TokenUsage | undefined;
     try {
       for (let round = 1; ; round++) {
         const request = this.#request(model, messages, tools, context);
         const result = await this.#round(request, session, signal);
-        usage = addUsage(usage, result.usage);
-        if (result.calls.length === 0) break;
+        // Each call's counts as soon as it ends: a stop during a later call still reports them.
+        if (result.usage) session.usage(result.usage);
+        if (result.calls.length === 0) {
+          // A model-call boundary: guidance sent while it answered gets one more call (within the rounds).
+          if (signal.aborted || !context.steering?.pending || round >= context.maxToolRounds) break;
+          if (result.text !== '') messages.push({ role: 'assistant', content: result.text });
+          for (const guidance of context.steering.take()) messages.push({ role: 'user', content: guidance });
+          continue;
+        }
         if (round >= context.maxToolRounds) {
           throw aiError(
             'TOO_MANY_TOOL_ROUNDS',
@@ -145,8 +151,10 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
           messages.push({ role: 'tool', tool_call_id: call.id, content: outcome.content });
         }
         if (signal.aborted) throw cancelledError(signal.reason);
+        // Between tool rounds: guidance sent meanwhile reaches the next call.
+        if (context.steering?.pending)
+          for (const guidance of context.steering.take()) messages.push({ role: 'user', content: guidance });
       }
-      if (usage) session.usage(usage);
       session.complete();
     } catch (error) {
       if (signal.aborted || isAbortError(error)) session.error(cancelledError(signal.reason));
