@@ -207,8 +207,14 @@ export function subscribeStreaming(
       return;
     }
     if (!seen.accept(frame)) return;
-    // A refusal of something sent during a run (its own one-frame session) does not end the run.
-    if (frame.type === 'error' && runId !== undefined && frame.sessionId !== runSessionId) {
+    // A refusal of something sent during a run (its own one-frame session) does not end the run — unless it
+    // says the run itself is gone (`UNKNOWN_RUN`: a re-attach to a server that no longer knows it).
+    if (
+      frame.type === 'error' &&
+      runId !== undefined &&
+      frame.sessionId !== runSessionId &&
+      frame.code !== 'UNKNOWN_RUN'
+    ) {
       handlers.onRefused?.(frame.code, frame.data, frame);
       return;
     }
