@@ -20,7 +20,10 @@ export interface ListeningApplication<S> {
   readonly server: S;
   /** `http://host:port` + path (or `ws://…`) of the application's server. */
   url(path?: string, protocol?: 'http' | 'ws'): string;
-  /** Closes Atmosphere (1001 to WebSockets, streams ended, `onDisconnect` run), then the server. Idempotent. */
+  /**
+   * Closes Atmosphere (1001 to WebSockets, streams ended, `onDisconnect` run), then the server: idle connections at
+   * once, requests still running after `shutdownTimeoutMs`. Idempotent.
+   */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -55,11 +58,14 @@ export async function listenAttached<S extends AnyServer>(
     (closing ??= (async () => {
       await atmosphere.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Atmosphere's connections are ended already; idle keep-alive ones go now, the application's requests
+      // still running get the shutdown timeout to finish.
       const http = server as Partial<HttpServer>;
       http.closeIdleConnections?.();
-      // Keep-alive connections of HTTP clients would hold the close open; Atmosphere's own are ended already.
-      http.closeAllConnections?.();
+      const forced = setTimeout(() => http.closeAllConnections?.(), rest.shutdownTimeoutMs ?? 10_000);
+      forced.unref();
       await closed;
+      clearTimeout(forced);
     })());
   return {
     atmosphere,
