@@ -14,12 +14,25 @@ interface PackageRules {
   readonly packages: readonly (string | { readonly name: string; readonly only: readonly string[] })[];
   /** No `node:` import at all (browser-safe). */
   readonly noNode?: readonly string[];
+  /** Third-party packages (and their subpaths) only the matching files may import: optional peers of one entry. */
+  readonly confined?: readonly { readonly name: string; readonly only: readonly string[] }[];
 }
+
+// The web frameworks are optional peers of the runtime's integration entries: the root and every other entry
+// stay free of them, so an application that does not use one never loads it.
+const FRAMEWORKS = (only: string): NonNullable<PackageRules['confined']> => [
+  { name: 'express', only: [] },
+  { name: 'fastify', only: [only.replace('*', 'fastify')] },
+  { name: 'hono', only: [only.replace('*', 'hono')] },
+  { name: '@hono/node-server', only: [only.replace('*', 'hono')] },
+  { name: 'next', only: [] },
+];
 
 const RULES: Record<string, PackageRules> = {
   protocol: { packages: [], noNode: ['**'], leaves: { files: ['**'], may: [] } },
   runtime: {
     packages: ['@atmosphere/protocol'],
+    confined: FRAMEWORKS('integrations/*.ts'),
     leaves: { files: ['spi/*.ts', '!spi/index.ts'], may: ['@atmosphere/protocol'] },
     layers: [
       ['util/**', 'spi/*.ts', '!spi/index.ts', 'errors.ts', 'logger.ts', 'version.ts'],
@@ -29,6 +42,7 @@ const RULES: Record<string, PackageRules> = {
       ['server/**'],
       ['atmosphere.ts', 'options.ts'],
       ['create.ts', 'index.ts', 'spi/index.ts', 'testing/**'],
+      ['integrations/**'],
     ],
   },
   ai: {
@@ -166,6 +180,12 @@ for (const [name, rules] of Object.entries(RULES)) {
         if (rules.noNode && matches(file, rules.noNode))
           violations.push(`${where}: imports ${specifier}; this file must stay browser-safe`);
         continue;
+      }
+      for (const rule of rules.confined ?? []) {
+        if ((specifier === rule.name || specifier.startsWith(`${rule.name}/`)) && !matches(file, rule.only))
+          violations.push(
+            `${where}: imports ${specifier}; only ${rule.only.join(', ') || 'no file'} may (an optional peer of one entry)`,
+          );
       }
       if (specifier.startsWith('@atmosphere/')) {
         const target = specifier.split('/').slice(0, 2).join('/');

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -59,7 +60,8 @@ const BUILTIN_TRANSPORTS = ['websocket', 'sse', 'streaming', 'long-polling', 'po
 export class Atmosphere {
   readonly logger: Logger;
   readonly broadcasters: BroadcasterFactory;
-  readonly server: HttpServer | HttpsServer;
+  /** The server Atmosphere serves on: the application's (`{ server }`), or its own (`{ port }`). */
+  readonly server: HttpServer | HttpsServer | Http2SecureServer;
   readonly interceptors: AtmosphereInterceptor[];
   readonly #options: AtmosphereOptions;
   readonly #ownsServer: boolean;
@@ -98,7 +100,7 @@ export class Atmosphere {
   /** @internal Use {@link createAtmosphere}. */
   constructor(
     options: AtmosphereOptions,
-    server: HttpServer | HttpsServer,
+    server: HttpServer | HttpsServer | Http2SecureServer,
     ownsServer: boolean,
     providers: { selections: KindSelection[]; instances: Map<string, unknown>; autoloaded: string[] },
   ) {
@@ -274,12 +276,25 @@ export class Atmosphere {
     return this.broadcasters.get(id).broadcast(message, options);
   }
 
-  /** A connect/express-style middleware that serves Atmosphere paths and passes everything else on. */
+  /**
+   * A connect/express-style middleware that serves Atmosphere paths and passes everything else on. Only for an
+   * Atmosphere attached to the application's server (`createAtmosphere({ server })`, which already serves its
+   * paths and its WebSocket upgrades): a middleware sees no upgrade, so one of an Atmosphere listening on a port
+   * of its own would serve HTTP transports on the application's port and WebSocket on another. That is refused
+   * with `NOT_ATTACHED`.
+   */
   middleware(): (
     request: IncomingMessage,
     response: ServerResponse,
     next: (error?: unknown) => void,
   ) => void {
+    if (this.#ownsServer) {
+      const where = this.address();
+      throw new AtmosphereError(
+        'NOT_ATTACHED',
+        `middleware() needs an Atmosphere attached to the application's server: this one listens on a port of its own${where ? ` (${where.port})` : ''}, and a middleware never sees WebSocket upgrades. Pass the application's server instead — const server = http.createServer(app); await createAtmosphere({ server }); server.listen(port) — or use listen(app, { port }) from @atmosphere/runtime/express; the server then serves the Atmosphere paths and upgrades itself, no middleware needed.`,
+      );
+    }
     return (request, response, next) => {
       if (!this.handleRequest(request, response)) next();
     };

@@ -22,6 +22,14 @@ import { VERSION } from './version.ts';
  * listens on `port`/`host`.
  */
 export async function createAtmosphere(options: AtmosphereOptions = {}): Promise<Atmosphere> {
+  if (options.server === undefined && options.port === undefined) {
+    // Never a port nobody asked for: an application that serves its own routes would get a second listener
+    // and no WebSocket on its own port.
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      "createAtmosphere() needs to know where to serve. Attach to the application's server — createAtmosphere({ server }) with the node:http/https/http2 server of Express, Fastify, Hono or your own, so its requests and WebSocket upgrades reach Atmosphere (see @atmosphere/runtime/express, /fastify, /hono) — or listen on a port of its own: createAtmosphere({ port: 8080 }).",
+    );
+  }
   const logger = options.logger ?? consoleLogger();
   let autoloaded: string[] = [];
   if (options.autoload !== false) {
@@ -89,7 +97,7 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
     await backplane.start((message) => atmosphere.broadcasters.deliverRemote(message));
     if (ownsServer) {
       const host = options.host ?? '127.0.0.1';
-      const port = options.port ?? 8080;
+      const port = options.port ?? 0;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen({ port, host, ...(options.reusePort ? { reusePort: true } : {}) }, () => {

@@ -43,6 +43,8 @@ export interface AtmosphereErrorCodes {
   CLOSED: true;
   /** An option has a value the component cannot use. */
   INVALID_OPTION: true;
+  /** An integration needs the application's server and Atmosphere was not attached to it (`{ server }`). */
+  NOT_ATTACHED: true;
   /** A provider was asked for but cannot be created here (a missing peer dependency, no configuration). */
   PROVIDER_UNAVAILABLE: true;
   /** A selected provider failed to start. */

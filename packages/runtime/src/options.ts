@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Http2SecureServer } from 'node:http2';
 import type { CacheLimits, CacheStats } from './delivery/client-queue.ts';
 import type { AuthOptions } from './interceptors/auth.ts';
 import type { BackpressureOptions, HeartbeatOptions } from './interceptors/builtins.ts';
@@ -14,9 +15,14 @@ import type { KindSelection, Provider } from './spi/provider.ts';
 
 /** Options of {@link createAtmosphere}. Every one has a default; see each. */
 export interface AtmosphereOptions {
-  /** An existing `node:http`/`node:https` server to attach to (its other routes keep working). */
-  server?: HttpServer | HttpsServer;
-  /** Listen on this port when no `server` is given (0 = any free port). Default 8080. */
+  /**
+   * The application's server to attach to: a `node:http` or `node:https` server, or `node:http2`'s secure
+   * compatibility server with `allowHTTP1` (WebSocket upgrades arrive over its HTTP/1.1 connections). Its
+   * requests and upgrades on Atmosphere paths are served; everything else reaches its own listeners. One of
+   * `server` and `port` is required: Atmosphere never opens a port it was not asked for.
+   */
+  server?: HttpServer | HttpsServer | Http2SecureServer;
+  /** Listen on a server of Atmosphere's own on this port when no `server` is given (0 = any free port). */
   port?: number;
   /** Interface to listen on when no `server` is given. Default `127.0.0.1`. */
   host?: string;

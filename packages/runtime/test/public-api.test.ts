@@ -1,3 +1,6 @@
+import type { Server as HttpServer } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
+import type { Server as HttpsServer } from 'node:https';
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import { type Atmosphere, type AtmosphereErrorCode, createAtmosphere } from '../src/index.ts';
 import type {
@@ -75,11 +78,22 @@ describe('@atmosphere/runtime public API', () => {
     ]);
   });
 
+  test('the framework entries export exactly these values', async () => {
+    expect(Object.keys(await import('../src/integrations/express.ts')).sort()).toEqual(['listen']);
+    expect(Object.keys(await import('../src/integrations/hono.ts')).sort()).toEqual(['listen']);
+    expect(Object.keys(await import('../src/integrations/fastify.ts')).sort()).toEqual([
+      'atmosphere',
+      'default',
+    ]);
+  });
+
   test('the types applications and implementers hold', () => {
     expectTypeOf(createAtmosphere).returns.toEqualTypeOf<Promise<Atmosphere>>();
     expectTypeOf<AtmosphereErrorCode>().toExtend<string>();
     expectTypeOf<'CONFLICT'>().toExtend<AtmosphereErrorCode>();
     expectTypeOf<'LOG_FAILED'>().toExtend<AtmosphereErrorCode>();
+    expectTypeOf<'NOT_ATTACHED'>().toExtend<AtmosphereErrorCode>();
+    expectTypeOf<Atmosphere['server']>().toEqualTypeOf<HttpServer | HttpsServer | Http2SecureServer>();
     expectTypeOf<StreamLog['append']>().returns.toEqualTypeOf<StreamPosition | Promise<StreamPosition>>();
     expectTypeOf<BroadcasterBackplane>().toHaveProperty('publish');
     expectTypeOf<AtmosphereResource>().toHaveProperty('id').toEqualTypeOf<string>();

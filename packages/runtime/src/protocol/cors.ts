@@ -162,7 +162,7 @@ export class RequestGuard {
     if (normalised === undefined) return false;
     // Named public origins are the whole truth: behind a proxy, the request's own scheme says nothing.
     if (this.#publicOrigins.size > 0) return this.#publicOrigins.has(normalised);
-    const host = request.headers.host;
+    const host = requestHost(request);
     if (host === undefined) return false;
     const scheme = (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
     return normalizeOrigin(`${scheme}://${host}`) === normalised;
@@ -182,15 +182,16 @@ export class RequestGuard {
 
   /** True when the request may proceed. */
   allows(request: IncomingMessage): boolean {
-    return this.#hostAllowed(request.headers.host) && this.#originAllowed(request);
+    return this.#hostAllowed(requestHost(request)) && this.#originAllowed(request);
   }
 
   /** Throws the 403 refusal when the request may not proceed: `HOST_NOT_ALLOWED` or `ORIGIN_NOT_ALLOWED`. */
   check(request: IncomingMessage): void {
-    if (!this.#hostAllowed(request.headers.host)) {
+    const host = requestHost(request);
+    if (!this.#hostAllowed(host)) {
       throw new AtmosphereError(
         'HOST_NOT_ALLOWED',
-        `Host ${JSON.stringify(request.headers.host ?? '')} is not served here; add it to the \`allowedHosts\` option of createAtmosphere.`,
+        `Host ${JSON.stringify(host ?? '')} is not served here; add it to the \`allowedHosts\` option of createAtmosphere.`,
         { status: 403 },
       );
     }
@@ -211,6 +212,12 @@ export class RequestGuard {
     }
     return `origins: ${describeOriginPolicy(this.policy)}; hosts: ${hosts === '*' ? 'any (set `allowedHosts` to name them)' : hosts.join(', ')}`;
   }
+}
+
+/** The request's host: `Host`, or an HTTP/2 request's `:authority` (which stands in for it). */
+function requestHost(request: IncomingMessage): string | undefined {
+  const host = request.headers.host ?? request.headers[':authority'];
+  return typeof host === 'string' ? host : undefined;
 }
 
 /** CORS response headers for an allowed request (none when the request carries no Origin). */

@@ -181,7 +181,9 @@ export class SseConnection extends HttpConnection {
     super(response, request.trackMessageLength);
     this.#heartbeat = sseEvent(this.framed ? lengthPrefixed(PADDING_CHAR) : PADDING_CHAR);
     const headers = responseHeaders(request, raw, 'text/event-stream; charset=utf-8');
-    headers.push('Connection', 'keep-alive', 'X-Accel-Buffering', 'no');
+    // HTTP/2 has no connection-specific headers: its streams are kept open by the protocol.
+    if (raw.httpVersionMajor < 2) headers.push('Connection', 'keep-alive');
+    headers.push('X-Accel-Buffering', 'no');
     response.writeHead(200, headers);
     this.pad(SSE_PADDING_BYTES);
   }
@@ -214,7 +216,9 @@ export class StreamingConnection extends HttpConnection {
     super(response, request.trackMessageLength);
     this.#heartbeat = this.framed ? lengthPrefixed(PADDING_CHAR) : PADDING_CHAR;
     const headers = responseHeaders(request, raw, TEXT_PLAIN);
-    headers.push('Connection', 'keep-alive', 'X-Accel-Buffering', 'no');
+    // HTTP/2 has no connection-specific headers: its streams are kept open by the protocol.
+    if (raw.httpVersionMajor < 2) headers.push('Connection', 'keep-alive');
+    headers.push('X-Accel-Buffering', 'no');
     response.writeHead(200, headers);
     this.pad(STREAMING_PADDING_BYTES);
   }
