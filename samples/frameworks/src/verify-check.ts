@@ -156,7 +156,8 @@ async function streamedAnswer(
     if (frame.type === 'error')
       throw new VerifyError(`verify: the answer failed: ${JSON.stringify(frame.data)}`);
     if (frame.type === 'complete') return { text, sessionId };
-    frame = await next();
+    // The frames of the answer; messages that are not AI frames (the connection's `ai-role`) are not counted.
+    frame = await next((f) => f.sessionId !== undefined);
   }
 }
 
