@@ -33,6 +33,7 @@ describe('@atmosphere/observability public API', () => {
       'metricsContract',
       'prometheusSubject',
       'sampleValue',
+      'tracingContract',
     ]);
   });
 
