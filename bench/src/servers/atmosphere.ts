@@ -1,4 +1,4 @@
-import { type Broadcaster, createAtmosphere, type Logger } from '@atmosphere/runtime';
+import { type Broadcaster, createAtmosphere, type Logger, type Provider } from '@atmosphere/runtime';
 import { BENCH_PATH, type ServerConfig, type ServerTarget, type TokenStream } from './target.ts';
 import { emitTokens } from './tokens.ts';
 
@@ -25,7 +25,16 @@ export function benchLogger(name: string): Logger & { warnings: number } {
  */
 export async function startAtmosphere(config: ServerConfig): Promise<ServerTarget> {
   // Loaded only when asked for, like an application that installs it.
-  const providers = config.redis ? [(await import('@atmosphere/redis')).redisBackplane(config.redis)] : [];
+  const providers: Provider[] = config.redis
+    ? [(await import('@atmosphere/redis')).redisBackplane(config.redis)]
+    : [];
+  if (config.metrics) {
+    const [{ metrics }, { Registry }] = await Promise.all([
+      import('@atmosphere/observability'),
+      import('prom-client'),
+    ]);
+    providers.push(metrics({ registry: new Registry() }));
+  }
   const atmosphere = await createAtmosphere({
     providers,
     port: config.sharedPort ?? 0,

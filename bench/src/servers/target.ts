@@ -30,6 +30,8 @@ export interface ServerConfig {
    * URL, under `channelPrefix`. Absent = the local backplane.
    */
   redis?: { url: string; channelPrefix: string };
+  /** Atmosphere: Prometheus metrics on (`@atmosphere/observability` over a prom-client registry). */
+  metrics?: boolean;
 }
 
 /** Listens on 127.0.0.1 as the config says (a free port, or the run's shared port); resolves with the port. */
