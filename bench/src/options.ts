@@ -1,7 +1,16 @@
 import { join } from 'node:path';
 
 /** The scenarios, in the order they run. */
-export const SCENARIOS = ['fanout', 'memory', 'tokens', 'http', 'replay', 'scale', 'flood', 'durable'] as const;
+export const SCENARIOS = [
+  'fanout',
+  'memory',
+  'tokens',
+  'http',
+  'replay',
+  'scale',
+  'flood',
+  'durable',
+] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
 /** The WebSocket implementations compared side by side. */

@@ -1,5 +1,4 @@
-import { type Broadcaster, createAtmosphere, type Logger } from '@atmosphere/runtime';
-import type { Provider } from '@atmosphere/runtime/spi';
+import { type Broadcaster, createAtmosphere, type Logger, type Provider } from '@atmosphere/runtime';
 import { BENCH_PATH, type ServerConfig, type ServerTarget, type TokenStream } from './target.ts';
 import { emitTokens } from './tokens.ts';
 
@@ -38,6 +37,13 @@ export async function startAtmosphere(config: ServerConfig): Promise<ServerTarge
           : { redis: config.log.url, prefix: config.log.prefix, kinds: ['stream-log'] },
       ),
     );
+  }
+  if (config.metrics) {
+    const [{ metrics }, { Registry }] = await Promise.all([
+      import('@atmosphere/observability'),
+      import('prom-client'),
+    ]);
+    providers.push(metrics({ registry: new Registry() }));
   }
   const atmosphere = await createAtmosphere({
     providers,

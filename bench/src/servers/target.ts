@@ -35,6 +35,8 @@ export interface ServerConfig {
    * (absent), SQLite on a fresh file, or Redis at this URL under `prefix` (`@atmosphere/durable-sessions`).
    */
   log?: { store: 'sqlite'; file: string } | { store: 'redis'; url: string; prefix: string };
+  /** Atmosphere: Prometheus metrics on (`@atmosphere/observability` over a prom-client registry). */
+  metrics?: boolean;
 }
 
 /** Listens on 127.0.0.1 as the config says (a free port, or the run's shared port); resolves with the port. */

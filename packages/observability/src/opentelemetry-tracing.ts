@@ -3,6 +3,7 @@ import {
   type Context,
   propagation,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -67,6 +68,28 @@ const carrierGetter = {
     key === 'traceparent' ? carrier.traceparent : key === 'tracestate' ? carrier.tracestate : undefined,
 };
 
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/**
+ * The context of a carrier from another node: through the global propagator, or, when none is registered
+ * (the API's default is a no-op), from the W3C `traceparent` itself.
+ */
+function extracted(carrier: TraceCarrier): Context {
+  const active = context.active();
+  const viaPropagator = propagation.extract(active, carrier, carrierGetter);
+  if (trace.getSpanContext(viaPropagator) !== undefined) return viaPropagator;
+  const match = TRACEPARENT.exec(carrier.traceparent);
+  if (match === null || match[1] === 'ff') return active;
+  const spanContext: SpanContext = {
+    traceId: match[2]!,
+    spanId: match[3]!,
+    traceFlags: Number.parseInt(match[4]!, 16) & 1,
+    isRemote: true,
+  };
+  if (!trace.isSpanContextValid(spanContext)) return active;
+  return trace.setSpanContext(active, spanContext);
+}
+
 /**
  * The `tracing` provider's instance over `@opentelemetry/api`: spans go to the tracer provider the
  * application registered (its SDK decides sampling and export; without one, the API's no-op). The current
@@ -85,8 +108,7 @@ export class OpenTelemetryTracing implements AtmosphereTracing {
   startSpan(name: string, attributes?: SpanAttributes, parent?: TraceSpan | TraceCarrier): TraceSpan {
     let parentContext: Context = context.active();
     if (parent instanceof OtelSpan) parentContext = trace.setSpan(context.active(), parent.span);
-    else if (parent !== undefined && 'traceparent' in parent)
-      parentContext = propagation.extract(context.active(), parent, carrierGetter);
+    else if (parent !== undefined && 'traceparent' in parent) parentContext = extracted(parent);
     const span = this.tracer.startSpan(
       name,
       { kind: kindOf(name), ...(attributes ? { attributes } : {}) },

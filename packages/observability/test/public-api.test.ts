@@ -2,7 +2,7 @@ import { describe, expect, expectTypeOf, test } from 'vitest';
 import type { Provider } from '@atmosphere/runtime';
 import type { AtmosphereMetrics, AtmosphereTracing } from '@atmosphere/runtime/spi';
 import { metrics, tracing } from '../src/index.ts';
-import { OpenTelemetryTracing, PrometheusMetrics } from '../src/spi/index.ts';
+import type { OpenTelemetryTracing, PrometheusMetrics } from '../src/spi/index.ts';
 
 /**
  * The public surface of @atmosphere/observability, pinned: a value export added or removed shows here in review
@@ -33,6 +33,7 @@ describe('@atmosphere/observability public API', () => {
       'metricsContract',
       'prometheusSubject',
       'sampleValue',
+      'tracingContract',
     ]);
   });
 

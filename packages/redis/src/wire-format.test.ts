@@ -57,6 +57,27 @@ describe('the relay wire format', () => {
     expect([...decoded]).toEqual([1, 2, 3]);
   });
 
+  test('the trace context follows the targets, traceparent and tracestate split by a newline', () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const encoded = encodeRelayMessage(NODE, {
+      broadcaster: '/b',
+      payload: 'p',
+      targets: ['t'],
+      trace: { traceparent },
+    });
+    expect(encoded[2]).toBe(0x02 | 0x08);
+    expect([...encoded.subarray(HEADER_BYTES, HEADER_BYTES + 9)]).toEqual([0, 0, 0, 1, 0, 0, 0, 1, 0x74]);
+    expect(encoded.readUInt32BE(HEADER_BYTES + 9)).toBe(traceparent.length);
+    expect(roundTrip({ broadcaster: '/b', payload: 'p', trace: { traceparent } })).toEqual({
+      broadcaster: '/b',
+      payload: 'p',
+      trace: { traceparent },
+    });
+    expect(
+      roundTrip({ broadcaster: '/b', payload: 'p', trace: { traceparent, tracestate: 'a=1,b=2' } }).trace,
+    ).toEqual({ traceparent, tracestate: 'a=1,b=2' });
+  });
+
   test('round trip of any message (property)', () => {
     const message = fc.record(
       {

@@ -8,12 +8,17 @@ import type { BackplaneMessage } from '@atmosphere/runtime/spi';
  * offset  size  field
  * 0       1     magic 0xA7
  * 1       1     format version (1)
- * 2       1     flags: 0x01 payload is binary (else UTF-8 text), 0x02 targets follow, 0x04 exclude follows
+ * 2       1     flags: 0x01 payload is binary (else UTF-8 text), 0x02 targets follow, 0x04 exclude follows,
+ *               0x08 trace context follows
  * 3       16    sender node id (random per backplane instance)
  * 19      4+n   exclude, when flag 0x04: u32 byte length (big-endian), UTF-8 tracking id
  * …       4     targets, when flag 0x02: u32 count, then per target a u32 byte length and the UTF-8 id
+ * …       4+n   trace, when flag 0x08: u32 byte length, UTF-8 `traceparent`, then `\n` and `tracestate` if any
  * …       rest  payload: UTF-8 text, or the bytes exactly as broadcast
  * ```
+ *
+ * The trace flag is set only by nodes with tracing on; a node of an older release refuses such a message
+ * (unknown flag, counted and warned), so upgrade every node before turning tracing on.
  */
 export const WIRE_MAGIC = 0xa7;
 export const WIRE_VERSION = 1;
@@ -26,7 +31,8 @@ export const HEADER_BYTES = NODE_ID_OFFSET + NODE_ID_BYTES;
 const FLAG_BINARY = 0x01;
 const FLAG_TARGETS = 0x02;
 const FLAG_EXCLUDE = 0x04;
-const KNOWN_FLAGS = FLAG_BINARY | FLAG_TARGETS | FLAG_EXCLUDE;
+const FLAG_TRACE = 0x08;
+const KNOWN_FLAGS = FLAG_BINARY | FLAG_TARGETS | FLAG_EXCLUDE | FLAG_TRACE;
 
 /** Why a relay message was refused. */
 export class MalformedMessageError extends Error {
@@ -41,7 +47,7 @@ export class MalformedMessageError extends Error {
  * as UTF-8.
  */
 export function encodeRelayMessage(nodeId: Uint8Array, message: BackplaneMessage): Buffer {
-  const { payload, targets, exclude } = message;
+  const { payload, targets, exclude, trace } = message;
   const binary = typeof payload !== 'string';
   let size = HEADER_BYTES + (binary ? payload.byteLength : Buffer.byteLength(payload, 'utf8'));
   let flags = binary ? FLAG_BINARY : 0;
@@ -62,6 +68,15 @@ export function encodeRelayMessage(nodeId: Uint8Array, message: BackplaneMessage
       size += 4 + length;
     }
   }
+  let traceText: string | undefined;
+  let traceBytes = 0;
+  if (trace !== undefined) {
+    flags |= FLAG_TRACE;
+    traceText =
+      trace.tracestate === undefined ? trace.traceparent : `${trace.traceparent}\n${trace.tracestate}`;
+    traceBytes = Buffer.byteLength(traceText, 'utf8');
+    size += 4 + traceBytes;
+  }
   const buffer = Buffer.allocUnsafe(size);
   buffer[0] = WIRE_MAGIC;
   buffer[1] = WIRE_VERSION;
@@ -78,6 +93,10 @@ export function encodeRelayMessage(nodeId: Uint8Array, message: BackplaneMessage
       offset = buffer.writeUInt32BE(targetBytes[i]!, offset);
       offset += buffer.write(targets[i]!, offset, 'utf8');
     }
+  }
+  if (traceText !== undefined) {
+    offset = buffer.writeUInt32BE(traceBytes, offset);
+    offset += buffer.write(traceText, offset, 'utf8');
   }
   if (binary) buffer.set(payload, offset);
   else buffer.write(payload, offset, 'utf8');
@@ -131,6 +150,15 @@ export function decodeRelayMessage(broadcaster: string, message: Buffer): Backpl
     const targets = new Array<string>(count);
     for (let i = 0; i < count; i++) [targets[i], offset] = readString(message, offset, 'target');
     decoded.targets = targets;
+  }
+  if (flags & FLAG_TRACE) {
+    let text: string;
+    [text, offset] = readString(message, offset, 'trace');
+    const newline = text.indexOf('\n');
+    decoded.trace =
+      newline === -1
+        ? { traceparent: text }
+        : { traceparent: text.slice(0, newline), tracestate: text.slice(newline + 1) };
   }
   decoded.payload =
     flags & FLAG_BINARY

@@ -1,5 +1,5 @@
 /**
- * `@atmosphere/observability/testing`: the contract suite of the runtime's `metrics` kind, the subject that runs
+ * `@atmosphere/observability/testing`: the contract suites of the runtime's `metrics` and `tracing` kinds, the subject that runs
  * it against a `prom-client` registry, and readers of a registry's samples for application tests.
  */
 export {
@@ -8,3 +8,9 @@ export {
   type MetricsContractSubject,
 } from './metrics-contract.ts';
 export { histogramSample, prometheusSubject, sampleValue } from './prometheus-subject.ts';
+export {
+  type FinishedSpan,
+  tracingContract,
+  type TracingContractOptions,
+  type TracingContractSubject,
+} from './tracing-contract.ts';

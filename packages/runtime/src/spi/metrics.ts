@@ -44,7 +44,7 @@ export interface HistogramSpec extends MetricSpec {
 /** A gauge read at collection time. */
 export interface GaugeSpec extends MetricSpec {
   /** Reports each value: `set(value, ...labelValues)`, one call per label combination. */
-  collect(set: (value: number, ...labelValues: string[]) => void): void | Promise<void>;
+  readonly collect: (set: (value: number, ...labelValues: string[]) => void) => void | Promise<void>;
 }
 
 /** A counter with its label values bound. */
