@@ -60,6 +60,8 @@ describe('@atmosphere/runtime public API', () => {
       'FrameReader',
       'Inbox',
       'TestScope',
+      'assertDelivery',
+      'checkDelivery',
       'connectTestClient',
       'dropConnection',
       'eventually',
@@ -67,9 +69,11 @@ describe('@atmosphere/runtime public API', () => {
       'once',
       'protocolUrl',
       'recordingLogger',
+      'startFaultProxy',
       'startForSelection',
       'startTestAtmosphere',
       'startTestRedis',
+      'superviseProcess',
     ]);
   });
 
