@@ -339,7 +339,7 @@ export class RedisBackplane implements BroadcasterBackplane {
     const epoch = this.#publisherEpoch;
     const deadline = Date.now() + this.#flushWaitMs;
     const wanted = this.#audience;
-    let receivers = 0;
+    let receivers: number;
     try {
       for (;;) {
         if (this.#stale(epoch)) return;

@@ -171,7 +171,7 @@ export function superviseProcess(spec: ProcessSpec): SupervisedProcess {
         reject(new Error(`superviseProcess: no ready line within ${timeoutMs} ms:\n${output}`));
       }, timeoutMs);
       const settle = (): void => clearTimeout(timer);
-      spawned.stdout!.on('data', (chunk: Buffer) => {
+      spawned.stdout.on('data', (chunk: Buffer) => {
         const text = chunk.toString();
         output += text;
         if (ready !== undefined || child !== spawned) return;
@@ -183,7 +183,7 @@ export function superviseProcess(spec: ProcessSpec): SupervisedProcess {
           resolve(ready);
         }
       });
-      spawned.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      spawned.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
       spawned.once('exit', (code, signal) => {
         if (child === spawned) child = undefined;
         if (ready === undefined) {
