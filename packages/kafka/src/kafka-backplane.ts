@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { AtmosphereError, silentLogger } from '@atmosphere/runtime';
-import type { BackplaneMessage, BroadcasterBackplane, Logger } from '@atmosphere/runtime/spi';
+import type {
+  BackplaneEvents,
+  BackplaneMessage,
+  BroadcasterBackplane,
+  Logger,
+  RelayFailureReason,
+} from '@atmosphere/runtime/spi';
 import type { KafkaBackplaneStats } from './config.ts';
 import type {
   KafkaAdminLike,
@@ -99,6 +105,7 @@ export class KafkaBackplane implements BroadcasterBackplane {
   #failingSince: number | undefined;
   #lastError: string | undefined;
   #published = 0;
+  #events: BackplaneEvents | undefined;
   #received = 0;
   #notRelayed = { tooLarge: 0, backlog: 0, failed: 0 };
   #refused = { tooLarge: 0, malformed: 0 };
@@ -148,13 +155,14 @@ export class KafkaBackplane implements BroadcasterBackplane {
    * `PROVIDER_UNAVAILABLE`), with `PROVIDER_FAILED` when Kafka cannot be reached within `startTimeoutMs`, or
    * when the consumer group is shared with another consumer; `CLOSED` after `close()`.
    */
-  async start(deliver: (message: BackplaneMessage) => void): Promise<void> {
+  async start(deliver: (message: BackplaneMessage) => void, events?: BackplaneEvents): Promise<void> {
     if (this.#state === 'closed')
       throw new AtmosphereError('CLOSED', 'This Kafka backplane was closed; create another one to start.');
     if (this.#state !== 'new')
       throw new AtmosphereError('INVALID_OPTION', 'start() of a Kafka backplane may be called only once.');
     this.#state = 'starting';
     this.#deliver = deliver;
+    this.#events = events;
     let setup: KafkaBackplaneSetup;
     try {
       setup = await this.#prepare(this.nodeId);
@@ -330,33 +338,42 @@ export class KafkaBackplane implements BroadcasterBackplane {
       encoded.record.partition = fnv1a(encoded.record.key) % this.#partitions;
     } catch (error) {
       this.#notRelayed.failed++;
-      this.#warnings.warn(
-        'encode',
-        `kafka backplane: a broadcast on ${message.broadcaster} could not be encoded and was not relayed: ${(error as Error).message}`,
-      );
+      const detail = `a broadcast on ${message.broadcaster} could not be encoded and was not relayed: ${(error as Error).message}`;
+      this.#warnings.warn('encode', `kafka backplane: ${detail}`);
+      this.#report('failed', message.broadcaster, 1, detail);
       return;
     }
     if (encoded.bytes > setup.maxMessageBytes) {
       this.#notRelayed.tooLarge++;
-      this.#warnings.warn(
-        'too-large-out',
-        `kafka backplane: a broadcast on ${message.broadcaster} (${encoded.bytes} bytes) is larger than maxMessageBytes ` +
-          `(${setup.maxMessageBytes}) and was delivered on this node only`,
-      );
+      const detail =
+        `a broadcast on ${message.broadcaster} (${encoded.bytes} bytes) is larger than maxMessageBytes ` +
+        `(${setup.maxMessageBytes}) and was delivered on this node only`;
+      this.#warnings.warn('too-large-out', `kafka backplane: ${detail}`);
+      this.#report('too-large', message.broadcaster, 1, detail);
       return;
     }
     if (this.#pendingBytes + encoded.bytes > setup.maxPendingBytes) {
       this.#notRelayed.backlog++;
-      this.#warnings.warn(
-        'backlog',
-        `kafka backplane: Kafka has not acknowledged ${this.#pendingBytes} bytes (maxPendingBytes ` +
-          `${setup.maxPendingBytes}); a broadcast on ${message.broadcaster} was delivered on this node only`,
-      );
+      const detail =
+        `Kafka has not acknowledged ${this.#pendingBytes} bytes (maxPendingBytes ` +
+        `${setup.maxPendingBytes}); a broadcast on ${message.broadcaster} was delivered on this node only`;
+      this.#warnings.warn('backlog', `kafka backplane: ${detail}`);
+      this.#report('backlog', message.broadcaster, 1, detail);
       return;
     }
     this.#pendingBytes += encoded.bytes;
     this.#queue.push({ record: encoded.record, bytes: encoded.bytes, broadcaster: message.broadcaster });
     if (!this.#sending) void this.#pump();
+  }
+
+  #report(reason: RelayFailureReason, broadcaster: string, count: number, detail: string): void {
+    const events = this.#events;
+    if (events === undefined) return;
+    try {
+      events.relayFailed({ backplane: this.name, broadcaster, reason, count, detail });
+    } catch (error) {
+      this.#logger.error('kafka backplane: the relay-failure listener threw', { error });
+    }
   }
 
   async #pump(): Promise<void> {
@@ -389,11 +406,11 @@ export class KafkaBackplane implements BroadcasterBackplane {
           this.#failingSince ??= this.#notRelayed.failed;
           this.#notRelayed.failed += batch.length;
           this.#lastError = message(error);
-          this.#warnings.warn(
-            'send-failed',
-            `kafka backplane: ${batch.length} broadcast(s) (the first on ${batch[0]!.broadcaster}) were not relayed: ` +
-              `${message(error)}; they reached this node's clients only`,
-          );
+          const detail =
+            `${batch.length} broadcast(s) (the first on ${batch[0]!.broadcaster}) were not relayed: ` +
+            `${message(error)}; they reached this node's clients only`;
+          this.#warnings.warn('send-failed', `kafka backplane: ${detail}`);
+          this.#report('failed', batch[0]!.broadcaster, batch.length, detail);
         } finally {
           this.#pendingBytes -= bytes;
         }

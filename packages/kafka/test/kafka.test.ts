@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { AtmosphereError } from '@atmosphere/runtime';
-import type { BackplaneMessage } from '@atmosphere/runtime/spi';
+import type { BackplaneMessage, RelayFailure } from '@atmosphere/runtime/spi';
 import {
   connectTestClient,
   eventually,
@@ -387,6 +387,8 @@ describe.skipIf(REAL_BROKERS !== undefined)(
         const topicPrefix = uniquePrefix('outage');
         const a = await node({ brokers: own.brokers, topicPrefix, partitions: 2 });
         const b = await node({ brokers: own.brokers, topicPrefix, partitions: 2 });
+        const failures: RelayFailure[] = [];
+        a.atmosphere.onRelayFailure((failure) => failures.push(failure));
         const onA = await client(a, 'lobby', 'sse');
         const onB = await client(b, 'lobby');
         await a.atmosphere.broadcast('/chat/lobby', 'before');
@@ -405,6 +407,11 @@ describe.skipIf(REAL_BROKERS !== undefined)(
         );
         expect(a.backplane.connected).toBe(false);
         expect(a.lines('warn', 'were not relayed')).not.toHaveLength(0);
+        // Reported to the application too: every one of them, as failed, on its broadcaster.
+        expect(failures.reduce((sum, failure) => sum + failure.count, 0)).toBe(20);
+        expect(failures.every((f) => f.reason === 'failed' && f.backplane === 'kafka')).toBe(true);
+        expect(failures[0]!.broadcaster).toBe('/chat/lobby');
+        expect(a.atmosphere.relayFailures).toBe(20);
         await eventually(
           () => b.lines('warn', "lost the consumer's connection").length === 1,
           'b to report the lost consumer',

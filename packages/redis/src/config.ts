@@ -7,6 +7,8 @@ export const REDIS_BACKPLANE_DEFAULTS = Object.freeze({
   maxMessageBytes: 4 * 1024 * 1024,
   maxPendingBytes: 32 * 1024 * 1024,
   startTimeoutMs: 10_000,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  flushWaitMs: 5_000,
 });
 
 /** How a `RedisBackplane` is set up (the resolved form of `redisBackplane()`'s options). */
@@ -19,6 +21,16 @@ export interface RedisBackplaneConfig {
   readonly maxMessageBytes?: number | undefined;
   /** Bytes published and not yet acknowledged by Redis beyond which new broadcasts are not relayed. */
   readonly maxPendingBytes?: number | undefined;
+  /**
+   * Bytes of broadcasts kept while Redis is unreachable, relayed in order when it returns; beyond them a
+   * broadcast is not relayed and is reported (`relayFailed`, reason `offline`). 0 keeps none.
+   */
+  readonly maxBufferedBytes?: number | undefined;
+  /**
+   * After a reconnection, how long the buffered broadcasts wait for the other nodes to subscribe again
+   * (as many subscribers as before the outage) before they are relayed anyway.
+   */
+  readonly flushWaitMs?: number | undefined;
   /** How long `start()` waits for both connections and the subscription. */
   readonly startTimeoutMs?: number | undefined;
   readonly logger?: Logger | undefined;
@@ -30,11 +42,13 @@ export interface RedisBackplaneStats {
   readonly connected: boolean;
   /** Broadcasts handed to Redis. */
   readonly published: number;
+  /** Broadcasts kept while Redis is unreachable, waiting to be relayed when it returns. */
+  readonly buffered: number;
   /** Messages from other nodes handed to the runtime. */
   readonly received: number;
   /** Broadcasts of this node that were not relayed, by reason. */
   readonly notRelayed: {
-    /** Redis was unreachable. */
+    /** Redis was unreachable and the buffer (`maxBufferedBytes`) was full. */
     readonly offline: number;
     /** Larger than `maxMessageBytes`. */
     readonly tooLarge: number;

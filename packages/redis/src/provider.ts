@@ -42,6 +42,17 @@ export interface RedisBackplaneOptions {
   maxPendingBytes?: number;
   /** How long `start()` (inside `createAtmosphere()`) waits for Redis before failing. Default 10 000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Bytes of broadcasts (relay messages) kept while Redis is unreachable and relayed, in order, when it
+   * returns. Beyond them a broadcast reaches this node's clients only and is reported to
+   * `atmosphere.onRelayFailure` (reason `offline`). 0 keeps none. Default 8 MiB.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * When Redis returns, the kept broadcasts wait until as many subscribers as before the outage listen again
+   * (the other nodes resubscribe at their own pace), at most this long. Default 5 000 ms.
+   */
+  flushWaitMs?: number;
 }
 
 function text(value: unknown): string | undefined {
@@ -118,6 +129,8 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): Provider<'b
         maxMessageBytes: options.maxMessageBytes,
         maxPendingBytes: options.maxPendingBytes,
         startTimeoutMs: options.startTimeoutMs,
+        maxBufferedBytes: options.maxBufferedBytes,
+        flushWaitMs: options.flushWaitMs,
       };
       return new RedisBackplane(config);
     },

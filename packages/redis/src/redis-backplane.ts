@@ -1,12 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { AtmosphereError, silentLogger } from '@atmosphere/runtime';
-import type { BackplaneMessage, BroadcasterBackplane, Logger } from '@atmosphere/runtime/spi';
+import type {
+  BackplaneEvents,
+  BackplaneMessage,
+  BroadcasterBackplane,
+  Logger,
+  RelayFailureReason,
+} from '@atmosphere/runtime/spi';
 import { REDIS_BACKPLANE_DEFAULTS, type RedisBackplaneConfig, type RedisBackplaneStats } from './config.ts';
 import { closeConnection, openConnection, redactUrl, type RedisConnectionLike } from './connection.ts';
 import { WarningThrottle } from '@atmosphere/runtime/spi';
 import { decodeRelayMessage, encodeRelayMessage, isFromNode } from './wire-format.ts';
 
 type State = 'new' | 'starting' | 'running' | 'closed';
+
+/** A broadcast kept while Redis is unreachable. */
+interface Held {
+  readonly channel: string;
+  readonly bytes: Buffer;
+  readonly broadcaster: string;
+}
+
+const EMPTY = Buffer.alloc(0);
+const PROBE_PAUSE_MS = 50;
 
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, (character) => `\\${character}`);
@@ -19,10 +35,13 @@ function escapeGlob(text: string): string {
  * the pattern `<channelPrefix>*`. Messages carry the sender's random node id, so a node never delivers its
  * own messages twice; targets and exclude travel with them; bytes stay bytes.
  *
- * Failures never reach the broadcaster: while Redis is unreachable broadcasts are delivered on this node
- * only (counted in {@link RedisBackplane.stats}, one warning per outage), ioredis reconnects by itself and
- * relaying resumes when both connections are back. Malformed or oversized messages on the channel are
- * dropped with a warning. `close()` quits both connections and is idempotent.
+ * Failures never throw into the broadcaster and are never silent: while Redis is unreachable broadcasts are
+ * delivered on this node and kept (up to `maxBufferedBytes`), then relayed in order once Redis is back and
+ * as many subscribers as before the outage listen again (or `flushWaitMs` has passed). A broadcast that
+ * cannot be relayed (buffer full, too large, backlog, a publish refused or cut off) is counted in
+ * {@link RedisBackplane.stats} and reported to the runtime (`relayFailed`, which the application sees with
+ * `atmosphere.onRelayFailure`). Malformed or oversized messages on the channel are dropped with a warning.
+ * `close()` quits both connections and is idempotent.
  */
 export class RedisBackplane implements BroadcasterBackplane {
   readonly name = 'redis';
@@ -42,8 +61,20 @@ export class RedisBackplane implements BroadcasterBackplane {
   readonly #maxMessageBytes: number;
   readonly #maxPendingBytes: number;
   readonly #startTimeoutMs: number;
+  readonly #maxBufferedBytes: number;
+  readonly #flushWaitMs: number;
   #state: State = 'new';
   #deliver: ((message: BackplaneMessage) => void) | undefined;
+  #events: BackplaneEvents | undefined;
+  // Broadcasts go straight to Redis only while `#direct`; otherwise (Redis away, or back but the other nodes
+  // not subscribed yet) they are held in `#held`, in order.
+  #direct = false;
+  #flushing = false;
+  #held: Held[] = [];
+  #heldBytes = 0;
+  // Subscribers (pattern subscriptions, ours included) of the last acknowledged publish: the flush after an
+  // outage waits until as many listen again.
+  #audience = 0;
   #closing: Promise<void> | undefined;
   #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   #lastError: string | undefined;
@@ -67,6 +98,18 @@ export class RedisBackplane implements BroadcasterBackplane {
     this.#maxMessageBytes = config.maxMessageBytes ?? REDIS_BACKPLANE_DEFAULTS.maxMessageBytes;
     this.#maxPendingBytes = config.maxPendingBytes ?? REDIS_BACKPLANE_DEFAULTS.maxPendingBytes;
     this.#startTimeoutMs = config.startTimeoutMs ?? REDIS_BACKPLANE_DEFAULTS.startTimeoutMs;
+    this.#maxBufferedBytes = config.maxBufferedBytes ?? REDIS_BACKPLANE_DEFAULTS.maxBufferedBytes;
+    this.#flushWaitMs = config.flushWaitMs ?? REDIS_BACKPLANE_DEFAULTS.flushWaitMs;
+    for (const [option, value] of [
+      ['maxBufferedBytes', this.#maxBufferedBytes + 1],
+      ['flushWaitMs', this.#flushWaitMs + 1],
+    ] as const) {
+      if (!Number.isFinite(value) || value <= 0)
+        throw new AtmosphereError(
+          'INVALID_OPTION',
+          `redisBackplane({ ${option} }) must be a number ≥ 0; got ${value - 1}.`,
+        );
+    }
     for (const [option, value] of [
       ['maxMessageBytes', this.#maxMessageBytes],
       ['maxPendingBytes', this.#maxPendingBytes],
@@ -124,6 +167,7 @@ export class RedisBackplane implements BroadcasterBackplane {
     return {
       connected: this.connected,
       published: this.#published,
+      buffered: this.#held.length,
       received: this.#received,
       notRelayed: { ...this.#notRelayed },
       refused: { ...this.#refused },
@@ -135,13 +179,14 @@ export class RedisBackplane implements BroadcasterBackplane {
    * ready, so that a broadcast made right after reaches the other nodes. Rejects with `PROVIDER_FAILED` when
    * that takes longer than `startTimeoutMs` (the connections are then closed), `CLOSED` after `close()`.
    */
-  async start(deliver: (message: BackplaneMessage) => void): Promise<void> {
+  async start(deliver: (message: BackplaneMessage) => void, events?: BackplaneEvents): Promise<void> {
     if (this.#state === 'closed')
       throw new AtmosphereError('CLOSED', 'This Redis backplane was closed; create another one to start.');
     if (this.#state !== 'new')
       throw new AtmosphereError('INVALID_OPTION', 'start() of a Redis backplane may be called only once.');
     this.#state = 'starting';
     this.#deliver = deliver;
+    this.#events = events;
     const running = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
     // connect() rejects on the first failed attempt; ioredis keeps retrying, and the waiter sees the outcome.
     this.#publisher.connect().catch(() => undefined);
@@ -175,66 +220,155 @@ export class RedisBackplane implements BroadcasterBackplane {
   }
 
   /**
-   * Relays a broadcast of this node to the others. Never throws and never waits: when the message cannot be
-   * relayed (Redis unreachable, too large, too much unacknowledged) it is counted and a warning is logged.
+   * Relays a broadcast of this node to the others. Never throws and never waits. While Redis is away it is
+   * kept (up to `maxBufferedBytes`) and relayed when Redis returns; what cannot be relayed is counted, warned
+   * (throttled) and reported through `relayFailed`.
    */
   publish(message: BackplaneMessage): void {
     if (this.#state !== 'running') return;
-    if (!this.#publisherUp) {
-      this.#notRelayed.offline++;
-      if (this.#offlineSinceLoss++ === 0)
-        this.#logger.warn(
-          `redis backplane: Redis at ${this.location} is unreachable; broadcasts (the first on ${message.broadcaster}) ` +
-            'reach this node only until it returns; the count is reported then',
-        );
-      return;
-    }
     let buffer: Buffer;
     try {
       buffer = encodeRelayMessage(this.#nodeId, message);
     } catch (error) {
       this.#notRelayed.failed++;
-      this.#warnings.warn(
-        'encode',
-        `redis backplane: a broadcast on ${message.broadcaster} could not be encoded and was not relayed: ${(error as Error).message}`,
-      );
+      const detail = `a broadcast on ${message.broadcaster} could not be encoded and was not relayed: ${(error as Error).message}`;
+      this.#warnings.warn('encode', `redis backplane: ${detail}`);
+      this.#report('failed', message.broadcaster, 1, detail);
       return;
     }
     const length = buffer.length;
     if (length > this.#maxMessageBytes) {
       this.#notRelayed.tooLarge++;
-      this.#warnings.warn(
-        'too-large-out',
-        `redis backplane: a broadcast on ${message.broadcaster} (${length} bytes) is larger than maxMessageBytes ` +
-          `(${this.#maxMessageBytes}) and was delivered on this node only`,
-      );
+      const detail =
+        `a broadcast on ${message.broadcaster} (${length} bytes) is larger than maxMessageBytes ` +
+        `(${this.#maxMessageBytes}) and was delivered on this node only`;
+      this.#warnings.warn('too-large-out', `redis backplane: ${detail}`);
+      this.#report('too-large', message.broadcaster, 1, detail);
+      return;
+    }
+    const channel = this.channelPrefix + message.broadcaster;
+    if (!this.#direct) {
+      this.#hold(channel, buffer, message.broadcaster);
       return;
     }
     if (this.#pendingBytes + length > this.#maxPendingBytes) {
       this.#notRelayed.backlog++;
-      this.#warnings.warn(
-        'backlog',
-        `redis backplane: Redis has not acknowledged ${this.#pendingBytes} bytes (maxPendingBytes ` +
-          `${this.#maxPendingBytes}); a broadcast on ${message.broadcaster} was delivered on this node only`,
-      );
+      const detail =
+        `Redis has not acknowledged ${this.#pendingBytes} bytes (maxPendingBytes ` +
+        `${this.#maxPendingBytes}); a broadcast on ${message.broadcaster} was delivered on this node only`;
+      this.#warnings.warn('backlog', `redis backplane: ${detail}`);
+      this.#report('backlog', message.broadcaster, 1, detail);
       return;
     }
+    this.#send(channel, buffer, message.broadcaster);
+  }
+
+  #send(channel: string, buffer: Buffer, broadcaster: string): void {
+    const length = buffer.length;
     this.#pendingBytes += length;
     this.#published++;
     const epoch = this.#publisherEpoch;
-    this.#publisher.publish(this.channelPrefix + message.broadcaster, buffer).then(
-      () => {
-        if (epoch === this.#publisherEpoch) this.#pendingBytes -= length;
+    this.#publisher.publish(channel, buffer).then(
+      (receivers) => {
+        if (epoch !== this.#publisherEpoch) return;
+        this.#pendingBytes -= length;
+        this.#audience = receivers;
       },
       (error: unknown) => {
         if (epoch === this.#publisherEpoch) this.#pendingBytes -= length;
+        if (this.#state === 'closed') return;
         this.#notRelayed.failed++;
-        this.#warnings.warn(
-          'publish-failed',
-          `redis backplane: a broadcast on ${message.broadcaster} may not have been relayed: ${(error as Error).message}`,
-        );
+        const detail = `a broadcast on ${broadcaster} may not have been relayed: ${(error as Error).message}`;
+        this.#warnings.warn('publish-failed', `redis backplane: ${detail}`);
+        this.#report('failed', broadcaster, 1, detail);
       },
     );
+  }
+
+  /** Keeps a broadcast while Redis is away (or the other nodes are not subscribed again yet). */
+  #hold(channel: string, bytes: Buffer, broadcaster: string): void {
+    if (this.#heldBytes + bytes.length > this.#maxBufferedBytes) {
+      this.#notRelayed.offline++;
+      if (this.#offlineSinceLoss++ === 0)
+        this.#logger.warn(
+          `redis backplane: Redis at ${this.location} is unreachable and ${this.#heldBytes} bytes of broadcasts ` +
+            `wait for it (maxBufferedBytes ${this.#maxBufferedBytes}); further broadcasts (the first on ${broadcaster}) ` +
+            'reach this node only and are reported to onRelayFailure; the count is logged when it returns',
+        );
+      this.#report(
+        'offline',
+        broadcaster,
+        1,
+        `Redis at ${this.location} is unreachable and the buffer (maxBufferedBytes ${this.#maxBufferedBytes}) is full; ` +
+          `a broadcast on ${broadcaster} reached this node only`,
+      );
+      return;
+    }
+    if (this.#held.length === 0 && !this.#publisherUp)
+      this.#logger.warn(
+        `redis backplane: Redis at ${this.location} is unreachable; broadcasts (the first on ${broadcaster}) are ` +
+          `kept, up to maxBufferedBytes (${this.#maxBufferedBytes}), and relayed when it returns`,
+      );
+    this.#held.push({ channel, bytes, broadcaster });
+    this.#heldBytes += bytes.length;
+  }
+
+  #report(reason: RelayFailureReason, broadcaster: string, count: number, detail: string): void {
+    const events = this.#events;
+    if (events === undefined) return;
+    try {
+      events.relayFailed({ backplane: this.name, broadcaster, reason, count, detail });
+    } catch (error) {
+      this.#logger.error('redis backplane: the relay-failure listener threw', { error });
+    }
+  }
+
+  /**
+   * After a (re)connection: waits until as many subscribers as before listen again (a PUBLISH of an empty
+   * probe answers how many received it), or `flushWaitMs`, then relays what was kept, in order, and publishes
+   * directly again. Ends early when the connection is lost again; the next 'ready' starts over.
+   */
+  /** The publishing connection was lost (or the backplane closed) since `epoch`. */
+  #stale(epoch: number): boolean {
+    return epoch !== this.#publisherEpoch || this.#state === 'closed';
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    const epoch = this.#publisherEpoch;
+    const deadline = Date.now() + this.#flushWaitMs;
+    const wanted = this.#audience;
+    let receivers: number;
+    try {
+      for (;;) {
+        if (this.#stale(epoch)) return;
+        try {
+          receivers = await this.#publisher.publish(this.channelPrefix, EMPTY);
+        } catch {
+          return;
+        }
+        if (this.#stale(epoch)) return;
+        if (receivers >= wanted || Date.now() >= deadline) break;
+        await new Promise((resolve) => setTimeout(resolve, PROBE_PAUSE_MS).unref());
+      }
+      if (receivers < wanted)
+        this.#logger.warn(
+          `redis backplane: ${receivers} of the ${wanted} subscriber(s) of before the outage listen again after ` +
+            `flushWaitMs (${this.#flushWaitMs} ms); relaying anyway (a node that is gone may not come back)`,
+        );
+      const held = this.#held;
+      this.#held = [];
+      this.#heldBytes = 0;
+      for (const { channel, bytes, broadcaster } of held) this.#send(channel, bytes, broadcaster);
+      this.#direct = true;
+      if (held.length > 0)
+        this.#logger.info(
+          `redis backplane: relayed ${held.length} broadcast(s) kept while Redis was unreachable`,
+        );
+    } finally {
+      this.#flushing = false;
+    }
   }
 
   /** Quits both connections (they are closed hard after 1 s). Idempotent: every call returns the same promise. */
@@ -248,6 +382,22 @@ export class RedisBackplane implements BroadcasterBackplane {
   }
 
   async #shutdown(): Promise<void> {
+    const held = this.#held;
+    if (held.length > 0) {
+      this.#notRelayed.offline += held.length;
+      this.#logger.warn(
+        `redis backplane: closed with ${held.length} broadcast(s) kept for an unreachable Redis; they were not relayed`,
+      );
+      this.#report(
+        'offline',
+        held[0]!.broadcaster,
+        held.length,
+        'the backplane was closed while Redis was unreachable',
+      );
+    }
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.#direct = false;
     this.#state = 'closed';
     this.#deliver = undefined;
     this.#publisherUp = false;
@@ -297,6 +447,7 @@ export class RedisBackplane implements BroadcasterBackplane {
       else this.#logger.info(message);
     }
     this.#checkRunning();
+    if (this.#state === 'running' && !this.#direct) void this.#flush();
   }
 
   #publisherClosed(): void {
@@ -304,11 +455,12 @@ export class RedisBackplane implements BroadcasterBackplane {
     // Publishes still on their way are lost with the connection (never resent): stop counting them.
     this.#publisherEpoch++;
     this.#pendingBytes = 0;
+    this.#direct = false;
     if (!this.#publisherUp) return;
     this.#publisherUp = false;
     this.#publisherLost = true;
     this.#logger.warn(
-      `redis backplane: lost the publishing connection to ${this.location}; reconnecting (broadcasts reach this node only meanwhile)`,
+      `redis backplane: lost the publishing connection to ${this.location}; reconnecting (broadcasts are kept meanwhile, up to maxBufferedBytes)`,
     );
   }
 
@@ -348,6 +500,14 @@ export class RedisBackplane implements BroadcasterBackplane {
   #checkRunning(): void {
     if (this.#state !== 'starting' || !this.connected) return;
     this.#state = 'running';
+    this.#direct = true;
+    // Learn how many subscribers there are now, so that a flush after an outage knows whom to wait for.
+    this.#publisher.publish(this.channelPrefix, EMPTY).then(
+      (receivers) => {
+        this.#audience = Math.max(this.#audience, receivers);
+      },
+      () => undefined,
+    );
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter.resolve();
@@ -356,6 +516,8 @@ export class RedisBackplane implements BroadcasterBackplane {
   #receive(channel: Buffer, message: Buffer): void {
     const deliver = this.#deliver;
     if (deliver === undefined || this.#state !== 'running') return;
+    // An empty message is another node's probe (see #flush).
+    if (message.length === 0) return;
     if (message.length > this.#maxMessageBytes) {
       this.#refused.tooLarge++;
       this.#warnings.warn(

@@ -1,4 +1,5 @@
 import { AtmosphereError } from '@atmosphere/runtime';
+import type { RelayFailure } from '@atmosphere/runtime/spi';
 import {
   connectTestClient,
   eventually,
@@ -137,7 +138,6 @@ describe('malformed and oversized messages', () => {
     ]);
     const garbage: (string | Buffer)[] = [
       'hello',
-      '',
       '{"broadcaster":"/chat/lobby","payload":"json"}',
       Buffer.from([WIRE_MAGIC]),
       badVersion,
@@ -146,6 +146,8 @@ describe('malformed and oversized messages', () => {
       overrun,
     ];
     for (const message of garbage) await publisher.publish('garbage:/chat/lobby', message);
+    // An empty message is a node's probe after an outage (it counts subscribers): ignored, not refused.
+    await publisher.publish('garbage:', '');
     await a.atmosphere.broadcast('/chat/lobby', 'after the garbage');
     expect(await onB.messages.next()).toBe('after the garbage');
     expect(await onA.messages.next()).toBe('after the garbage');
@@ -197,44 +199,83 @@ describe('malformed and oversized messages', () => {
 });
 
 describe('Redis going away', () => {
-  test('while Redis is down broadcasts do not throw and reach local clients; relaying resumes when it returns', async () => {
+  test('Redis killed (SIGKILL) and restarted: broadcasts made meanwhile reach local clients at once and the other node, in order, when it returns', async () => {
     const own = await startTestRedis();
     try {
       const a = await node({ url: own.url });
       const b = await node({ url: own.url });
+      const failures: RelayFailure[] = [];
+      a.atmosphere.onRelayFailure((failure) => failures.push(failure));
       const onA = await client(a, 'lobby', 'sse');
       const onB = await client(b, 'lobby');
       await a.atmosphere.broadcast('/chat/lobby', 'before');
       expect(await onB.messages.next()).toBe('before');
       expect(await onA.messages.next()).toBe('before');
 
-      await own.stop();
+      await own.kill();
       await eventually(
         () => !a.backplane.connected && !b.backplane.connected,
         'both nodes to see Redis gone',
       );
       for (let i = 1; i <= 50; i++) await a.atmosphere.broadcast('/chat/lobby', `during-${i}`);
-      expect(await onA.messages.take(50)).toEqual(Array.from({ length: 50 }, (_, i) => `during-${i + 1}`));
-      expect(a.backplane.stats().notRelayed.offline).toBe(50);
-      expect(a.lines('warn', 'is unreachable; broadcasts (the first on /chat/lobby)')).toHaveLength(1);
+      const during = Array.from({ length: 50 }, (_, i) => `during-${i + 1}`);
+      expect(await onA.messages.take(50)).toEqual(during);
+      expect(a.backplane.stats().buffered).toBe(50);
+      expect(a.lines('warn', 'is unreachable; broadcasts (the first on /chat/lobby) are kept')).toHaveLength(
+        1,
+      );
       expect(a.lines('warn', 'lost the publishing connection')).toHaveLength(1);
       expect(b.lines('warn', 'lost the subscribing connection')).toHaveLength(1);
 
       await own.start();
-      await eventually(
-        () => a.backplane.connected && b.backplane.connected,
-        'both nodes to reconnect and subscribe again',
-        20_000,
-      );
+      // The kept broadcasts wait for b's subscription, then arrive in order, before anything newer.
+      expect(await onB.messages.take(50)).toEqual(during);
       await a.atmosphere.broadcast('/chat/lobby', 'after');
       expect(await onB.messages.next()).toBe('after');
+      await eventually(() => b.backplane.connected, 'b to subscribe again');
       await b.atmosphere.broadcast('/chat/lobby', 'after from b');
       expect(await onA.messages.waitFor((m) => m !== 'after')).toBe('after from b');
-      expect(onB.messages.items).toEqual(['before', 'after', 'after from b']);
-      expect(
-        a.lines('warn', '50 broadcast(s) of this node were not relayed while it was unreachable'),
-      ).toHaveLength(1);
+      expect(onB.messages.items).toEqual(['before', ...during, 'after', 'after from b']);
+      expect(a.backplane.stats()).toMatchObject({ buffered: 0, notRelayed: { offline: 0, failed: 0 } });
+      expect(failures).toEqual([]);
+      expect(a.lines('info', 'relayed 50 broadcast(s) kept while Redis was unreachable')).toHaveLength(1);
       expect(b.lines('info', 'subscribed to atmosphere:* again; relaying resumed')).toHaveLength(1);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test('beyond maxBufferedBytes a broadcast made while Redis is down is reported to onRelayFailure and counted, never dropped silently', async () => {
+    const own = await startTestRedis();
+    try {
+      // Each relay message is 19 header bytes + 100: five fit in 600 bytes, the other five do not.
+      const a = await node({ url: own.url, maxBufferedBytes: 600 });
+      const b = await node({ url: own.url });
+      const failures: RelayFailure[] = [];
+      a.atmosphere.onRelayFailure((failure) => failures.push(failure));
+      const onB = await client(b, 'lobby');
+      await own.kill();
+      await eventually(() => !a.backplane.connected, 'a to see Redis gone');
+      for (let i = 1; i <= 10; i++) await a.atmosphere.broadcast('/chat/lobby', `${i}`.padEnd(100, '.'));
+      expect(failures).toHaveLength(5);
+      expect(failures[0]).toMatchObject({
+        backplane: 'redis',
+        broadcaster: '/chat/lobby',
+        reason: 'offline',
+        count: 1,
+      });
+      expect(failures[0]!.detail).toContain('maxBufferedBytes 600');
+      expect(a.atmosphere.relayFailures).toBe(5);
+      expect(a.backplane.stats()).toMatchObject({ buffered: 5, notRelayed: { offline: 5 } });
+      await own.start();
+      const received = await onB.messages.take(5);
+      expect(received.map((m) => m.replace(/\.+$/, ''))).toEqual(['1', '2', '3', '4', '5']);
+      await eventually(
+        () =>
+          a.lines('warn', '5 broadcast(s) of this node were not relayed while it was unreachable').length ===
+          1,
+        'the count logged on return',
+      );
     } finally {
       await own.stop();
     }

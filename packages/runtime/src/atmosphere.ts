@@ -34,7 +34,7 @@ import { PathTable } from './server/path-template.ts';
 import { ManagedServiceImpl } from './server/served-resource.ts';
 import { tick } from './server/ticker.ts';
 import { rejectUpgrade, UpgradeServing } from './server/upgrade-serving.ts';
-import type { BroadcasterBackplane } from './spi/backplane.ts';
+import type { BackplaneEvents, BroadcasterBackplane, RelayFailure } from './spi/backplane.ts';
 import type { AtmosphereInterceptor } from './spi/interceptor.ts';
 import type { Logger } from './spi/logger.ts';
 import type { KindSelection, ProviderKind, ProviderKinds } from './spi/provider.ts';
@@ -74,6 +74,12 @@ export class Atmosphere {
   readonly #instances: Map<string, unknown>;
   readonly #autoloaded: string[];
   readonly #guard: RequestGuard;
+  readonly #relayListeners = new Set<(failure: RelayFailure) => void>();
+  #relayFailures = 0;
+  /** @internal What the backplane reports to (passed to its `start`). */
+  readonly backplaneEvents: BackplaneEvents = {
+    relayFailed: (failure) => this.#relayFailed(failure),
+  };
   #ticker: NodeJS.Timeout | undefined;
   #lastSweep = 0;
   #closing: Promise<void> | undefined;
@@ -405,6 +411,33 @@ export class Atmosphere {
       awayLimits: { ...core.awayLimits },
       cache: { ...this.#cache.stats(), limits: { ...this.#cache.limits } },
     };
+  }
+
+  /**
+   * Calls `listener` for every broadcast of this node that the clustering backplane could not relay to the
+   * other nodes (the bus was down and its local buffer full, a message too large, a publish refused or cut
+   * off): those broadcasts reached this node's clients only. Returns the function that removes the listener.
+   * A throwing listener is logged and does not affect the others.
+   */
+  onRelayFailure(listener: (failure: RelayFailure) => void): () => void {
+    this.#relayListeners.add(listener);
+    return () => this.#relayListeners.delete(listener);
+  }
+
+  /** Broadcasts of this node not relayed to the other nodes since it started (see {@link onRelayFailure}). */
+  get relayFailures(): number {
+    return this.#relayFailures;
+  }
+
+  #relayFailed(failure: RelayFailure): void {
+    this.#relayFailures += failure.count;
+    for (const listener of this.#relayListeners) {
+      try {
+        listener(failure);
+      } catch (error) {
+        this.logger.error('an onRelayFailure listener threw', { error });
+      }
+    }
   }
 
   /**

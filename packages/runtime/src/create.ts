@@ -94,7 +94,10 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
   server ??= createServer();
   const atmosphere = new Atmosphere(options, server, ownsServer, { selections, instances, autoloaded });
   try {
-    await backplane.start((message) => atmosphere.broadcasters.deliverRemote(message));
+    await backplane.start(
+      (message) => atmosphere.broadcasters.deliverRemote(message),
+      atmosphere.backplaneEvents,
+    );
     if (ownsServer) {
       const host = options.host ?? '127.0.0.1';
       const port = options.port ?? 0;

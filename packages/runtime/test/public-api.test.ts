@@ -65,6 +65,8 @@ describe('@atmosphere/runtime public API', () => {
       'FrameReader',
       'Inbox',
       'TestScope',
+      'assertDelivery',
+      'checkDelivery',
       'connectTestClient',
       'dropConnection',
       'eventually',
@@ -72,9 +74,11 @@ describe('@atmosphere/runtime public API', () => {
       'once',
       'protocolUrl',
       'recordingLogger',
+      'startFaultProxy',
       'startForSelection',
       'startTestAtmosphere',
       'startTestRedis',
+      'superviseProcess',
     ]);
   });
 

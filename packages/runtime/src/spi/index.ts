@@ -21,7 +21,13 @@ export {
 export { MemorySessionStore, type MemorySessionStoreOptions } from '../session/memory-session-store.ts';
 export { ProviderRegistry, registerProvider, registry } from '../registry/registry.ts';
 export { WarningThrottle } from '../util/warning-throttle.ts';
-export type { BackplaneMessage, BroadcasterBackplane } from './backplane.ts';
+export type {
+  BackplaneEvents,
+  BackplaneMessage,
+  BroadcasterBackplane,
+  RelayFailure,
+  RelayFailureReason,
+} from './backplane.ts';
 export type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from './filter.ts';
 export type { AtmosphereInterceptor, ConnectContext, InboundPayload } from './interceptor.ts';
 export type { Logger, LogLevel } from './logger.ts';

@@ -1,3 +1,14 @@
+export {
+  assertDelivery,
+  checkDelivery,
+  type DeliveryRecord,
+  type DeliveryReport,
+  type FaultProxy,
+  type ProcessSpec,
+  startFaultProxy,
+  superviseProcess,
+  type SupervisedProcess,
+} from './chaos.ts';
 export { CHROMIUM_EXECUTABLE, CHROMIUM_LAUNCH_OPTIONS, hasChromium } from './chromium.ts';
 export {
   connectTestClient,

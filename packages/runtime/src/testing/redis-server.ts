@@ -8,6 +8,8 @@ export interface TestRedis {
   readonly url: string;
   /** Stops the server (SIGTERM) and resolves once the process has exited. */
   stop(): Promise<void>;
+  /** Kills the server with SIGKILL (a crash: no shutdown, connections cut) and resolves once it has exited. */
+  kill(): Promise<void>;
   /** Starts it again on the same port; resolves once it answers PING. */
   start(): Promise<void>;
 }
@@ -76,15 +78,21 @@ export async function startTestRedis(timeoutMs = 10_000): Promise<TestRedis> {
     }
   };
 
-  const stop = async (): Promise<void> => {
+  const end = async (signal: NodeJS.Signals): Promise<void> => {
     const running = child;
     child = undefined;
     if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = once(running, 'exit');
-    running.kill('SIGTERM');
+    running.kill(signal);
     await exited;
   };
 
   await start();
-  return { port, url: `redis://127.0.0.1:${port}`, stop, start };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    stop: () => end('SIGTERM'),
+    kill: () => end('SIGKILL'),
+    start,
+  };
 }
