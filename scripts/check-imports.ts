@@ -82,7 +82,7 @@ const RULES: Record<string, PackageRules> = {
     packages: ['@atmosphere/ai', '@atmosphere/runtime', '@atmosphere/protocol'],
     layers: [
       ['errors.ts', 'messages.ts', 'capabilities.ts'],
-      ['langchain-runtime.ts', 'bridge.ts'],
+      ['langchain-runtime.ts', 'bridge.ts', 'graph-bridge.ts'],
       ['provider.ts'],
       ['index.ts', 'register.ts'],
     ],
