@@ -40,6 +40,12 @@ export interface RedisBackplaneConfig {
 export interface RedisBackplaneStats {
   /** The publishing connection is up and the subscription is active. */
   readonly connected: boolean;
+  /**
+   * Broadcasts go straight to Redis: connected, and — after an outage — once the other nodes listen again and
+   * what was kept meanwhile has been relayed. Until then a broadcast is kept (or, past `maxBufferedBytes`,
+   * reported as not relayed).
+   */
+  readonly relaying: boolean;
   /** Broadcasts handed to Redis. */
   readonly published: number;
   /** Broadcasts kept while Redis is unreachable, waiting to be relayed when it returns. */

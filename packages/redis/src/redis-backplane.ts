@@ -166,6 +166,7 @@ export class RedisBackplane implements BroadcasterBackplane {
   stats(): RedisBackplaneStats {
     return {
       connected: this.connected,
+      relaying: this.connected && this.#direct,
       published: this.#published,
       buffered: this.#held.length,
       received: this.#received,

@@ -92,7 +92,8 @@ describe('chaos: a node partitioned from Redis, a node killed', () => {
     await eventually(() => !a!.backplane.connected, 'a to see Redis gone');
     await broadcast(21, 40, signalled);
     proxy.heal();
-    await eventually(() => a!.backplane.connected, 'a to reconnect');
+    // Back, and relaying directly again once the other nodes listen (until then a broadcast is not relayed).
+    await eventually(() => a!.backplane.stats().relaying, 'a to relay again', 20_000);
     await broadcast(41, 60, signalled);
     await onB.messages.waitFor((m) => m === '60', 20_000);
     const all = onB.messages.items.map(Number);
