@@ -239,16 +239,38 @@ export async function streamRunnable<Input>(
           break;
       }
     }
-    if (signal.aborted) throw cancelledError(signal.reason);
-    if (end) {
-      if (usage) session.usage(usage);
-      session.complete();
-    }
+    endStream(session, signal, end, usage);
   } catch (error) {
-    const failure =
-      signal.aborted || isAbortError(error) ? cancelledError(signal.reason) : classifyModelError(error);
-    if (!end) throw failure;
-    session.error(failure);
+    failStream(session, signal, end, error);
   }
   return { text, toolCalls, steps: seenSteps, usage };
+}
+
+/**
+ * The end of a streamed run that went through: `CANCELLED` when the signal was aborted meanwhile, else (with
+ * `end`) the usage and `complete`. Shared by {@link streamRunnable} and `streamGraph`.
+ */
+export function endStream(
+  session: StreamingSession,
+  signal: AbortSignal,
+  end: boolean,
+  usage: TokenUsage | undefined,
+): void {
+  if (signal.aborted) throw cancelledError(signal.reason);
+  if (!end) return;
+  if (usage) session.usage(usage);
+  session.complete();
+}
+
+/** A streamed run that failed: the session ends with the classified error, or (without `end`) it is thrown. */
+export function failStream(
+  session: StreamingSession,
+  signal: AbortSignal,
+  end: boolean,
+  error: unknown,
+): void {
+  const failure =
+    signal.aborted || isAbortError(error) ? cancelledError(signal.reason) : classifyModelError(error);
+  if (!end) throw failure;
+  session.error(failure);
 }

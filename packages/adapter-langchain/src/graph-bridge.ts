@@ -1,12 +1,6 @@
-import {
-  addUsage,
-  cancelledError,
-  isAbortError,
-  type StreamingSession,
-  type TokenUsage,
-} from '@atmosphere/ai/spi';
+import { addUsage, type StreamingSession, type TokenUsage } from '@atmosphere/ai/spi';
 import type { RunnableConfig } from '@langchain/core/runnables';
-import { classifyModelError } from './errors.ts';
+import { endStream, failStream } from './bridge.ts';
 import { textOf, toTokenUsage } from './messages.ts';
 
 /** The stream modes {@link streamGraph} asks a graph for. */
@@ -207,16 +201,9 @@ export async function streamGraph<Input>(
         session.progress(typeof chunk === 'string' ? chunk : JSON.stringify(chunk));
       }
     }
-    if (signal.aborted) throw cancelledError(signal.reason);
-    if (end) {
-      if (usage) session.usage(usage);
-      session.complete();
-    }
+    endStream(session, signal, end, usage);
   } catch (error) {
-    const failure =
-      signal.aborted || isAbortError(error) ? cancelledError(signal.reason) : classifyModelError(error);
-    if (!end) throw failure;
-    session.error(failure);
+    failStream(session, signal, end, error);
   }
   return { text, toolCalls, steps: seenSteps, usage };
 }
