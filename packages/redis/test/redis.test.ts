@@ -280,7 +280,7 @@ describe('Redis going away', () => {
     } finally {
       await own.stop();
     }
-  });
+  }, 60_000); // Redis killed and restarted, both nodes reconnecting with backoff: slow on a loaded machine.
 
   test('a Redis that stops answering holds at most maxPendingBytes; the rest is not relayed, with a warning', async () => {
     const a = await node({ url: redis.url, channelPrefix: 'paused:', maxPendingBytes: 1000 });
