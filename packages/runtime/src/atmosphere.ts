@@ -496,6 +496,8 @@ export class Atmosphere {
       }
     }
     this.#upgrade.close();
+    // Counts of warnings held back (evictions, slow clients cut) are not lost with the process.
+    core.warnings.flush(true);
     if (this.#ownsServer) {
       const server = this.server as HttpServer;
       server.closeIdleConnections();

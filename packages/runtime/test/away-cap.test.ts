@@ -4,6 +4,7 @@ import type { DisconnectReason } from '../src/spi/resource.ts';
 import {
   connectTestClient,
   eventually,
+  recordingLogger,
   startTestAtmosphere,
   type TestClient,
   type TestTransport,
@@ -102,4 +103,31 @@ test('the away cap options are checked', async () => {
   await expect(startTestAtmosphere({ away: { maxResources: 0 } })).rejects.toThrow(
     /away.maxResources must be a positive integer/,
   );
+});
+
+test('a flood of evictions logs a bounded number of lines, with the count of the rest', async () => {
+  const logger = recordingLogger();
+  const server = await startTestAtmosphere({
+    reconnectGraceMs: 60_000,
+    rateLimit: false,
+    away: { maxResources: 1 },
+    logger,
+  });
+  server.managed('/feed', {});
+  atmosphere = server;
+  const cuts = 12;
+  for (let i = 0; i < cuts; i++) await cutClient(server, 'websocket');
+  // Every client past the first was evicted, one by one, as the next went away.
+  expect(server.describe().resources.awayEvicted).toBe(cuts - 1);
+  const capLines = () => logger.lines.filter((line) => line.message.includes('over the away cap'));
+  const warnings = () => logger.lines.filter((line) => line.level === 'warn');
+  // One warning; the rest at debug level, counted.
+  expect(warnings().filter((line) => line.message.includes('over the away cap'))).toHaveLength(1);
+  expect(capLines()).toHaveLength(cuts - 1);
+  // The count is not lost: the shutdown reports what was held back.
+  await server.close();
+  atmosphere = undefined;
+  const summary = warnings().find((line) => line.message.startsWith(`${cuts - 2} more like it`));
+  expect(summary?.message, JSON.stringify(warnings())).toContain('over the away cap');
+  expect(warnings().length).toBeLessThanOrEqual(3);
 });

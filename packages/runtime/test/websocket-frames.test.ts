@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Atmosphere } from '../src/index.ts';
-import { connectTestClient, Inbox, protocolUrl, startTestAtmosphere } from '../src/testing/index.ts';
+import {
+  connectTestClient,
+  eventually,
+  Inbox,
+  protocolUrl,
+  startTestAtmosphere,
+} from '../src/testing/index.ts';
 
 let atmosphere: Atmosphere;
 beforeAll(async () => {
@@ -41,4 +47,23 @@ test('frames built once per broadcast carry every length encoding, text and bina
   expect([...(last as Buffer)]).toEqual([...binary]);
   await framed.close();
   plain.close();
+});
+
+test('a ping from the client is answered with a pong carrying its data, and the connection stays usable', async () => {
+  const ws = new WebSocket(protocolUrl(atmosphere.url('/frames'), 'websocket'));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const inbox = new Inbox<string>();
+  ws.on('message', (data) => inbox.push(String(data)));
+  for (const payload of ['one', 'two', '']) {
+    const pong = new Promise<string>((resolve) => ws.once('pong', (data) => resolve(data.toString('utf8'))));
+    ws.ping(payload);
+    expect(await pong).toBe(payload);
+  }
+  await eventually(() => atmosphere.describe().resources.connected > 0, 'the client connected');
+  await atmosphere.broadcast('/frames', 'after the pings');
+  expect(await inbox.next()).toContain('after the pings');
+  ws.close();
 });

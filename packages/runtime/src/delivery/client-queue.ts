@@ -1,4 +1,4 @@
-import { Deque } from '../util/deque.ts';
+import { Deque, EMPTY_DEQUE, type ReadonlyDeque } from '../util/deque.ts';
 import { dropOldestAcross } from '../util/drop-oldest.ts';
 import type { EncodedMessage } from './encoded-message.ts';
 
@@ -49,8 +49,12 @@ export interface CacheStats {
  */
 export class ClientQueue {
   readonly trackingId: string;
-  readonly pending = new Deque<EncodedMessage>();
-  readonly unconfirmed = new Deque<EncodedMessage>();
+  /**
+   * Both deques are made on first use and dropped once empty again: an idle connection (nothing waiting,
+   * nothing unconfirmed — every client that does not report counts) holds neither.
+   */
+  #pending: Deque<EncodedMessage> | undefined;
+  #unconfirmed: Deque<EncodedMessage> | undefined;
   /** Number of messages written to the client so far (the seq of the last one). */
   writtenSeq = 0;
   /**
@@ -84,6 +88,16 @@ export class ClientQueue {
     this.#cache = cache;
   }
 
+  /** Messages waiting to be written, oldest first (read-only: the queue's methods change it). */
+  get pending(): ReadonlyDeque<EncodedMessage> {
+    return this.#pending ?? EMPTY_DEQUE;
+  }
+
+  /** Messages written but not confirmed by the client, oldest first (read-only). */
+  get unconfirmed(): ReadonlyDeque<EncodedMessage> {
+    return this.#unconfirmed ?? EMPTY_DEQUE;
+  }
+
   /** Whether this queue's pending bytes count in the cache's `awayBytes` (the server-wide away cap). */
   get away(): boolean {
     return this.#away;
@@ -104,14 +118,14 @@ export class ClientQueue {
   enqueue(message: EncodedMessage): void {
     if (this.pending.length >= this.#cache.limits.maxPerClient) this.dropOldest();
     message.kept();
-    this.pending.push(message);
+    (this.#pending ??= new Deque()).push(message);
     this.#addBytes(message.size);
     this.#cache.pendingCount++;
   }
 
   /** Drops the oldest pending message (backpressure `drop-oldest`, cache limits). */
   dropOldest(): void {
-    const dropped = this.pending.shift();
+    const dropped = this.#shiftPending();
     if (dropped !== undefined) {
       this.#addBytes(-dropped.size);
       this.#cache.pendingCount--;
@@ -122,7 +136,7 @@ export class ClientQueue {
 
   /** Takes the next message to write and records it as written-but-unconfirmed. */
   next(): EncodedMessage | undefined {
-    const message = this.pending.shift();
+    const message = this.#shiftPending();
     if (message === undefined) return undefined;
     this.#addBytes(-message.size);
     if (this.pending.length === 0) this.replayAllowance = 0;
@@ -139,12 +153,33 @@ export class ClientQueue {
       return;
     }
     message.kept();
-    this.unconfirmed.push(message);
+    const unconfirmed = (this.#unconfirmed ??= new Deque());
+    unconfirmed.push(message);
     this.#cache.unconfirmedCount++;
-    if (this.unconfirmed.length > this.#cache.limits.maxPerClient) {
-      this.#lose(this.unconfirmed.shift());
+    if (unconfirmed.length > this.#cache.limits.maxPerClient) {
+      this.#lose(unconfirmed.shift());
       this.#cache.unconfirmedCount--;
     }
+  }
+
+  /** The oldest pending message, taken off; the deque goes once empty. */
+  #shiftPending(): EncodedMessage | undefined {
+    const pending = this.#pending;
+    if (pending === undefined) return undefined;
+    const message = pending.shift();
+    if (pending.length === 0) this.#pending = undefined;
+    return message;
+  }
+
+  /** Drops `count` unconfirmed messages from the front; the deque goes once empty. */
+  #dropUnconfirmed(count: number): void {
+    const unconfirmed = this.#unconfirmed;
+    if (unconfirmed === undefined) return;
+    const n = Math.min(count, unconfirmed.length);
+    if (n <= 0) return;
+    unconfirmed.dropFront(n);
+    this.#cache.unconfirmedCount -= n;
+    if (unconfirmed.length === 0) this.#unconfirmed = undefined;
   }
 
   /** Records that `message` may not reach the client (see `lost`). */
@@ -161,9 +196,7 @@ export class ClientQueue {
   confirm(seq: number): void {
     const firstSeq = this.writtenSeq - this.unconfirmed.length + 1;
     const count = Math.min(seq - firstSeq + 1, this.unconfirmed.length);
-    if (count <= 0) return;
-    this.unconfirmed.dropFront(count);
-    this.#cache.unconfirmedCount -= count;
+    this.#dropUnconfirmed(count);
   }
 
   /**
@@ -173,22 +206,25 @@ export class ClientQueue {
    */
   rewind(received: number | undefined): number {
     if (received === undefined || received >= this.writtenSeq) {
-      this.#cache.unconfirmedCount -= this.unconfirmed.length;
-      this.unconfirmed.clear();
+      this.#dropUnconfirmed(this.unconfirmed.length);
       if (received !== undefined) this.writtenSeq = received;
       return 0;
     }
     const firstSeq = this.writtenSeq - this.unconfirmed.length + 1;
     const confirmedCount = Math.max(0, Math.min(received - firstSeq + 1, this.unconfirmed.length));
-    this.unconfirmed.dropFront(confirmedCount);
-    this.#cache.unconfirmedCount -= confirmedCount;
-    const resend = this.unconfirmed.length;
-    while (this.unconfirmed.length > 0) {
-      const message = this.unconfirmed.pop()!;
-      this.pending.unshift(message);
-      this.#addBytes(message.size);
-      this.#cache.unconfirmedCount--;
-      this.#cache.pendingCount++;
+    this.#dropUnconfirmed(confirmedCount);
+    const unconfirmed = this.#unconfirmed;
+    const resend = unconfirmed?.length ?? 0;
+    if (unconfirmed !== undefined) {
+      const pending = (this.#pending ??= new Deque());
+      while (unconfirmed.length > 0) {
+        const message = unconfirmed.pop()!;
+        pending.unshift(message);
+        this.#addBytes(message.size);
+        this.#cache.unconfirmedCount--;
+        this.#cache.pendingCount++;
+      }
+      this.#unconfirmed = undefined;
     }
     this.writtenSeq = received;
     return resend;
@@ -209,8 +245,7 @@ export class ClientQueue {
   ): void {
     const kept: EncodedMessage[] = [];
     const pulled: EncodedMessage[] = [];
-    while (this.pending.length > 0) {
-      const message = this.pending.shift()!;
+    for (let message = this.#shiftPending(); message !== undefined; message = this.#shiftPending()) {
       const placement = classify(message);
       if (placement === KEEP) kept.push(message);
       else if (placement === PULL) pulled.push(message);
@@ -226,30 +261,35 @@ export class ClientQueue {
         this.#cache.pendingCount++;
       }
     }
-    for (const message of before) this.pending.push(message);
-    for (const message of pulled) this.pending.push(message);
-    for (const message of after) this.pending.push(message);
-    for (const message of kept) this.pending.push(message);
+    if (before.length + pulled.length + after.length + kept.length === 0) return;
+    const pending = (this.#pending ??= new Deque());
+    for (const message of before) pending.push(message);
+    for (const message of pulled) pending.push(message);
+    for (const message of after) pending.push(message);
+    for (const message of kept) pending.push(message);
   }
 
   /** Drops messages older than the TTL. */
   expire(now: number): void {
     const ttl = this.#cache.limits.messageTtlMs;
     while (this.pending.length > 0 && now - this.pending.peek()!.createdAt > ttl) this.dropOldest();
-    while (this.unconfirmed.length > 0 && now - this.unconfirmed.peek()!.createdAt > ttl) {
-      this.#lose(this.unconfirmed.shift());
+    const unconfirmed = this.#unconfirmed;
+    if (unconfirmed === undefined) return;
+    while (unconfirmed.length > 0 && now - unconfirmed.peek()!.createdAt > ttl) {
+      this.#lose(unconfirmed.shift());
       this.#cache.unconfirmedCount--;
     }
+    if (unconfirmed.length === 0) this.#unconfirmed = undefined;
   }
 
   /** Empties both queues. */
   clear(): void {
     this.#cache.pendingCount -= this.pending.length;
     this.#cache.unconfirmedCount -= this.unconfirmed.length;
-    this.pending.clear();
+    this.#pending = undefined;
     this.#addBytes(-this.pendingBytes);
     this.replayAllowance = 0;
-    this.unconfirmed.clear();
+    this.#unconfirmed = undefined;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { StreamPosition, TransportName } from '@atmosphere/protocol';
 import { AtmosphereError } from '../errors.ts';
 import type { Logger } from '../spi/logger.ts';
+import type { WarningThrottle } from '../util/warning-throttle.ts';
 import type { RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
 import type { ProtocolRequest } from '../spi/request.ts';
 import type {
@@ -21,6 +22,8 @@ export type OutboundHook = (message: EncodedMessage, resource: ClientResource) =
 /** What a resource needs from the runtime that owns it. */
 export interface ResourceHost {
   readonly logger: Logger;
+  /** Warnings that can come in floods (slow clients cut): the first of a kind, then counts. */
+  readonly warnings: WarningThrottle;
   /** The selected metrics and tracing providers' instruments. */
   readonly telemetry: RuntimeTelemetry;
   /** Outbound interceptor hooks, in the order they run (last interceptor first); empty for none. */
@@ -58,24 +61,11 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   principal: unknown;
   /** When the resource's connection went away (ms since epoch), or 0 while connected. */
   awaySince = 0;
-  /**
-   * @internal The last connection dropped (`lost`) and no handshake has been answered since: a long-polling
-   * atmosphere.js 5 client that comes back reset its protocol state and reads a handshake first.
-   */
-  lostSinceHandshake = false;
-  /**
-   * @internal The last connection was a WebSocket closed with a close frame without a code (1005): what
-   * atmosphere.js 5's `close()` sends. Such a client gets a short grace period (`CLOSE_WITHOUT_CODE_GRACE_MS`):
-   * it left, unless it comes back at once.
-   */
-  closedWithoutCode = false;
   /** When the client last sent something (ms since epoch). */
   lastInboundAt = Date.now();
   /** The last connecting request. */
   request: ProtocolRequest;
-  settings: ConnectionSettings;
-  /** @internal A message was written since the ticker last looked (it then counts the silence for heartbeats). */
-  wroteSinceCheck = false;
+  settings: Readonly<ConnectionSettings>;
   /** @internal When the ticker last saw a write (or the connection attached), ms since epoch. */
   lastWriteAt = Date.now();
   /** @internal Since when something has waited for the client while its socket sent nothing (0: not stalled). */
@@ -92,8 +82,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   #listeners: { [K in keyof ResourceEvents]?: Listener<ResourceEvents[K]>[] } | undefined;
   readonly #queue: ClientQueue;
   readonly #host: ResourceHost;
-  /** The client asked for stream positions on its current connection (`X-Atmosphere-Positions`). */
-  #positions = false;
+  /** The yes/no state (`LOST_SINCE_HANDSHAKE`, …): one small integer instead of a field each. */
+  #flags = 0;
   /** Cursors the client presented on its last connection, not yet resumed, by stream. */
   #cursors: Map<string, StreamPosition> | undefined;
   /** Resumes from the log still reading (an asynchronous store): nothing is written meanwhile. */
@@ -106,7 +96,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   constructor(
     request: ProtocolRequest,
     params: Readonly<Record<string, string>>,
-    settings: ConnectionSettings,
+    settings: Readonly<ConnectionSettings>,
     queue: ClientQueue,
     host: ResourceHost,
   ) {
@@ -128,6 +118,53 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
 
   get state(): ResourceState {
     return this.#state;
+  }
+
+  /**
+   * @internal The last connection dropped (`lost`) and no handshake has been answered since: a long-polling
+   * atmosphere.js 5 client that comes back reset its protocol state and reads a handshake first.
+   */
+  get lostSinceHandshake(): boolean {
+    return (this.#flags & LOST_SINCE_HANDSHAKE) !== 0;
+  }
+
+  set lostSinceHandshake(value: boolean) {
+    this.#flag(LOST_SINCE_HANDSHAKE, value);
+  }
+
+  /**
+   * @internal The last connection was a WebSocket closed with a close frame without a code (1005): what
+   * atmosphere.js 5's `close()` sends. Such a client gets a short grace period (`CLOSE_WITHOUT_CODE_GRACE_MS`):
+   * it left, unless it comes back at once.
+   */
+  get closedWithoutCode(): boolean {
+    return (this.#flags & CLOSED_WITHOUT_CODE) !== 0;
+  }
+
+  set closedWithoutCode(value: boolean) {
+    this.#flag(CLOSED_WITHOUT_CODE, value);
+  }
+
+  /** @internal A message was written since the ticker last looked (it then counts the silence for heartbeats). */
+  get wroteSinceCheck(): boolean {
+    return (this.#flags & WROTE_SINCE_CHECK) !== 0;
+  }
+
+  set wroteSinceCheck(value: boolean) {
+    this.#flag(WROTE_SINCE_CHECK, value);
+  }
+
+  /** @internal `onReady` ran: only then does it get an `onDisconnect`. */
+  get ready(): boolean {
+    return (this.#flags & READY) !== 0;
+  }
+
+  set ready(value: boolean) {
+    this.#flag(READY, value);
+  }
+
+  #flag(bit: number, value: boolean): void {
+    this.#flags = value ? this.#flags | bit : this.#flags & ~bit;
   }
 
   /** The transport of the current (or last) connection. */
@@ -221,7 +258,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       }
     }
     if (message.invisible) return;
-    if (this.#positions && message.position !== undefined && message.source !== undefined) {
+    if ((this.#flags & POSITIONS) !== 0 && message.position !== undefined && message.source !== undefined) {
       const firstOf = (this.#firstOf ??= new Map());
       if (!firstOf.has(message.source)) firstOf.set(message.source, message.position);
     }
@@ -229,8 +266,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     const connection = this.#connection;
     if (connection !== undefined) {
       if (queue.pending.length === 0 && this.#holds === 0 && connection.writable) {
-        connection.write(this.#positions ? message.positioned() : message);
-        this.wroteSinceCheck = true;
+        connection.write((this.#flags & POSITIONS) !== 0 ? message.positioned() : message);
+        this.#flags |= WROTE_SINCE_CHECK;
         queue.recordWritten(message);
         return;
       }
@@ -277,7 +314,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   cut(why: string, reason: string): void {
     const connection = this.#connection;
     if (connection === undefined) return;
-    this.#host.logger.warn(`resource ${this.id}: ${why}; disconnecting the slow client`);
+    // Throttled: a flood of stalled clients costs a count, not a line each.
+    this.#host.warnings.warn(`cut: ${reason}`, `resource ${this.id}: ${why}; disconnecting the slow client`);
     connection.bind(undefined);
     this.#connectionEnded(connection, 'server-closed');
     connection.end(1013, reason);
@@ -286,8 +324,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   #writeNext(connection: Connection): void {
     const message = this.#queue.next();
     if (message !== undefined) {
-      this.wroteSinceCheck = true;
-      connection.write(this.#positions ? message.positioned() : message);
+      this.#flags |= WROTE_SINCE_CHECK;
+      connection.write((this.#flags & POSITIONS) !== 0 ? message.positioned() : message);
     }
   }
 
@@ -306,7 +344,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
    * same tracking id replaces a stale one). `received` is the client's count of messages it got, when it
    * sent one: unconfirmed messages after it are written again first.
    */
-  attach(connection: Connection, request: ProtocolRequest, settings: ConnectionSettings): void {
+  attach(connection: Connection, request: ProtocolRequest, settings: Readonly<ConnectionSettings>): void {
     if (this.#state === 'closed') throw new AtmosphereError('CLOSED', `Resource ${this.id} is closed.`);
     const previous = this.#connection;
     if (previous !== undefined) {
@@ -324,7 +362,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     this.lastWriteAt = this.lastInboundAt;
     this.wroteSinceCheck = false;
     this.stalledSince = 0;
-    this.#positions = request.positions;
+    this.#flag(POSITIONS, request.positions);
     const cursors = request.cursors;
     this.#cursors =
       cursors === undefined || cursors.length === 0
@@ -362,7 +400,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
 
   /** True when the client asked for stream positions on its current connection. */
   get positions(): boolean {
-    return this.#positions;
+    return (this.#flags & POSITIONS) !== 0;
   }
 
   /**
@@ -536,6 +574,13 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
 }
 
 const EMPTY_SET: ReadonlySet<Subscription> = new Set();
+/** Bits of a resource's flags. */
+const LOST_SINCE_HANDSHAKE = 1;
+const CLOSED_WITHOUT_CODE = 2;
+const WROTE_SINCE_CHECK = 4;
+const READY = 8;
+/** The client asked for stream positions on its current connection (`X-Atmosphere-Positions`). */
+const POSITIONS = 16;
 /** Paths without parameters (the common case) share one frozen empty object. */
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 

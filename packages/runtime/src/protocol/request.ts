@@ -81,7 +81,12 @@ const HANDSHAKE_HEADERS = new Set([
 /** The request's headers without the WebSocket handshake's own (see {@link HANDSHAKE_HEADERS}). */
 function keptHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const kept: IncomingHttpHeaders = {};
-  for (const name of Object.keys(headers)) if (!HANDSHAKE_HEADERS.has(name)) kept[name] = headers[name];
+  for (const name of Object.keys(headers)) {
+    if (HANDSHAKE_HEADERS.has(name)) continue;
+    const value = headers[name];
+    // Short values every client repeats (the host, an origin) are kept once, not per connection.
+    kept[name] = typeof value === 'string' ? shared(value) : value;
+  }
   return kept;
 }
 
@@ -127,6 +132,16 @@ function findParam(params: readonly string[], key: string): string | undefined {
   return undefined;
 }
 
+/** Bits of a parsed request's flags. */
+const FIRST_REQUEST = 1;
+const WANTS_PROTOCOL = 2;
+const HANDSHAKE = 4;
+const TRACK_MESSAGE_LENGTH = 8;
+const POSITIONS = 16;
+
+/** The protocol parameters of a request without any. */
+const NO_PARAMS: readonly string[] = Object.freeze([]);
+
 /**
  * The parsed request. Kept by the resource for the life of its connection, so it holds little: the
  * protocol parameters as one flat array, the application query only as text (parsed on first use), and
@@ -137,14 +152,11 @@ class ParsedProtocolRequest implements ProtocolRequest {
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
   readonly trackingId: string;
-  readonly firstRequest: boolean;
   readonly transport: TransportParameter;
-  readonly wantsProtocol: boolean;
-  readonly handshake: boolean;
-  readonly trackMessageLength: boolean;
   readonly heartbeatSeconds: number | undefined;
   readonly received: number | undefined;
-  readonly positions: boolean;
+  /** The yes/no answers (`FIRST_REQUEST`, …): one small integer instead of a field each. */
+  readonly #flags: number;
   #cursors: readonly StreamCursor[] | undefined | null = null;
   /** Protocol parameters of the query string: lower-case name, value, name, value… */
   readonly #params: readonly string[];
@@ -186,17 +198,40 @@ class ParsedProtocolRequest implements ProtocolRequest {
     const adopt = trackingRaw !== undefined && trackingRaw !== '0' && TRACKING_ID_PATTERN.test(trackingRaw);
     // A fresh UUID is a rope; an adopted id is already a string of its own (decoded, or a header value).
     this.trackingId = adopt ? trackingRaw : flatString(randomUUID());
-    this.firstRequest = !adopt;
     const protocolParam = this.param(AtmosphereHeaders.protocol);
-    this.wantsProtocol = protocolParam !== undefined && protocolParam.toLowerCase() !== 'false';
-    this.handshake = this.wantsProtocol && trackingRaw !== undefined && !adopt;
-    this.trackMessageLength = this.param(AtmosphereHeaders.trackMessageSize)?.toLowerCase() === 'true';
+    const wantsProtocol = protocolParam !== undefined && protocolParam.toLowerCase() !== 'false';
+    let flags = adopt ? 0 : FIRST_REQUEST;
+    if (wantsProtocol) flags |= WANTS_PROTOCOL;
+    if (wantsProtocol && trackingRaw !== undefined && !adopt) flags |= HANDSHAKE;
+    if (this.param(AtmosphereHeaders.trackMessageSize)?.toLowerCase() === 'true')
+      flags |= TRACK_MESSAGE_LENGTH;
+    if (this.param(AtmosphereHeaders.positions)?.toLowerCase() === 'true') flags |= POSITIONS;
+    this.#flags = flags;
     const heartbeat = this.param(AtmosphereHeaders.heartbeatServer);
     this.heartbeatSeconds =
       heartbeat !== undefined && /^\d{1,9}$/.test(heartbeat.trim()) ? Number(heartbeat) : undefined;
     const received = this.param(AtmosphereHeaders.received);
     this.received = received !== undefined && /^\d{1,15}$/.test(received) ? Number(received) : undefined;
-    this.positions = this.param(AtmosphereHeaders.positions)?.toLowerCase() === 'true';
+  }
+
+  get firstRequest(): boolean {
+    return (this.#flags & FIRST_REQUEST) !== 0;
+  }
+
+  get wantsProtocol(): boolean {
+    return (this.#flags & WANTS_PROTOCOL) !== 0;
+  }
+
+  get handshake(): boolean {
+    return (this.#flags & HANDSHAKE) !== 0;
+  }
+
+  get trackMessageLength(): boolean {
+    return (this.#flags & TRACK_MESSAGE_LENGTH) !== 0;
+  }
+
+  get positions(): boolean {
+    return (this.#flags & POSITIONS) !== 0;
   }
 
   get cursors(): readonly StreamCursor[] | undefined {
@@ -284,7 +319,14 @@ export function parseProtocolRequest(
     search = rawUrl.slice(queryStart + 1);
     if (!readQuery(search, params)) search = undefined;
   }
-  return new ParsedProtocolRequest(request, path, params, search, upgrade);
+  // Kept for the life of the connection: an array of its exact size (pushing leaves spare slots).
+  return new ParsedProtocolRequest(
+    request,
+    path,
+    params.length === 0 ? NO_PARAMS : params.slice(),
+    search,
+    upgrade,
+  );
 }
 
 /**

@@ -9,11 +9,12 @@ import type { ManagedContext } from '../managed.ts';
 import type { AtmosphereInterceptor, ConnectContext, InboundPayload } from '../spi/interceptor.ts';
 import type { Logger } from '../spi/logger.ts';
 import type { ProtocolRequest } from '../spi/request.ts';
-import type { DisconnectReason } from '../spi/resource.ts';
+import type { ConnectionSettings, DisconnectReason } from '../spi/resource.ts';
 import type { SessionStore } from '../spi/session-store.ts';
 import type { StreamLog } from '../spi/stream-log.ts';
 import type { TraceSpan } from '../spi/tracing.ts';
 import { NO_TELEMETRY, type RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
+import { WarningThrottle } from '../util/warning-throttle.ts';
 import { bindSession, type SessionBinding, sessionFrame } from '../session/session-binding.ts';
 import { Inbound, type InboundHost } from './inbound.ts';
 import { PathTable } from './path-template.ts';
@@ -60,6 +61,11 @@ export interface CoreParts {
  */
 export class ServerCore implements ResourceHost, InboundHost {
   readonly logger: Logger;
+  /**
+   * Warnings that come in floods (clients evicted by the away cap, slow clients cut): the first of a kind
+   * is logged, the rest counted and reported (the ticker flushes the counts, and the shutdown).
+   */
+  readonly warnings: WarningThrottle;
   readonly interceptors: readonly AtmosphereInterceptor[];
   /** Outbound hooks of the interceptors, last interceptor first. */
   readonly outbound: OutboundHook[];
@@ -91,9 +97,12 @@ export class ServerCore implements ResourceHost, InboundHost {
   readonly #bindings = new WeakMap<ProtocolRequest, SessionBinding>();
   /** The session token of each resource bound to one. */
   readonly #sessionOf = new WeakMap<ClientResource, string>();
+  /** Settings connections ended up with lately, frozen: later connections with equal values share them. */
+  readonly #settings: Readonly<ConnectionSettings>[] = [];
 
   constructor(parts: CoreParts) {
     this.logger = parts.logger;
+    this.warnings = new WarningThrottle(parts.logger);
     this.interceptors = parts.interceptors;
     this.cache = parts.cache;
     this.log = parts.log;
@@ -253,26 +262,41 @@ export class ServerCore implements ResourceHost, InboundHost {
     return this.#sessionOf.get(resource);
   }
 
+  /**
+   * The settings a connection keeps, once the interceptors decided them: a frozen object shared with every
+   * connection that ended up with the same values (nearly all of them), instead of one per connection.
+   */
+  sharedSettings(settings: Readonly<ConnectionSettings>): Readonly<ConnectionSettings> {
+    const known = this.#settings;
+    for (const candidate of known)
+      if (candidate === settings || sameSettings(candidate, settings)) return candidate;
+    // A few kinds at most (one per route or policy); a server that makes more keeps the newest.
+    if (known.length >= SHARED_SETTINGS) known.shift();
+    known.push(Object.isFrozen(settings) ? settings : Object.freeze({ ...settings }));
+    return known[known.length - 1]!;
+  }
+
   /** The resource of the tracking id when it is still open, else a new one (away until attached). */
   resourceFor(
     protocol: ProtocolRequest,
     route: Route,
-    context: Pick<ConnectContext, 'settings' | 'principal'>,
+    settings: Readonly<ConnectionSettings>,
+    principal: unknown,
     existing: ServedResource | undefined,
   ): ServedResource {
     if (existing && existing.state !== 'closed') {
-      if (context.principal !== undefined) existing.principal = context.principal;
+      if (principal !== undefined) existing.principal = principal;
       return existing;
     }
     const resource = new ServedResource(
       protocol,
       route,
-      context.settings,
+      settings,
       this.cache.queue(protocol.trackingId),
       this,
     );
     if (this.telemetry.metricsOn) this.telemetry.connected(protocol.transport);
-    resource.principal = context.principal;
+    resource.principal = principal;
     this.resources.set(resource.id, resource);
     return resource;
   }
@@ -376,7 +400,8 @@ export class ServerCore implements ResourceHost, InboundHost {
       resource.expire('timeout', 1001, 'Away too long');
     }
     this.awayEvicted += evicted;
-    this.logger.warn(
+    this.warnings.warn(
+      'away-cap',
       `${evicted} client(s) away ended early: over the away cap (${this.away.size} away, ${this.cache.awayBytes} bytes queued; limits ${limits.maxResources}, ${limits.maxBytes})`,
     );
   }
@@ -408,6 +433,22 @@ export class ServerCore implements ResourceHost, InboundHost {
   inbound(resource: ServedResource, message: InboundPayload): void {
     this.receiver.receive(resource, message);
   }
+}
+
+/** Kinds of connection settings shared at most (`sharedSettings`). */
+const SHARED_SETTINGS = 8;
+
+function sameSettings(a: Readonly<ConnectionSettings>, b: Readonly<ConnectionSettings>): boolean {
+  return (
+    a.heartbeatMs === b.heartbeatMs &&
+    a.clientHeartbeatMs === b.clientHeartbeatMs &&
+    a.maxMessageBytes === b.maxMessageBytes &&
+    a.highWaterMark === b.highWaterMark &&
+    a.maxPendingBytes === b.maxPendingBytes &&
+    a.backpressurePolicy === b.backpressurePolicy &&
+    a.maxStallMs === b.maxStallMs &&
+    a.idleTimeoutMs === b.idleTimeoutMs
+  );
 }
 
 /** What an outbound interceptor returned, as the message to deliver: a payload is serialised for this resource. */

@@ -119,6 +119,8 @@ export class HttpServing {
   ): void {
     if (response.destroyed) return;
     const core = this.#core;
+    const settings = core.sharedSettings(context.settings);
+    const principal = context.principal;
     const isNew = existing === undefined || existing.state === 'closed';
     let connection: SseConnection | StreamingConnection | PollConnection;
     switch (protocol.transport) {
@@ -139,24 +141,23 @@ export class HttpServing {
     const handshake = protocol.handshake || handshakeAgain(protocol, existing);
     if (handshake && connection instanceof PollConnection) {
       // Long-polling: the handshake alone answers the first poll; the client polls again at once.
-      const resource = core.resourceFor(protocol, route, context, existing);
+      const resource = core.resourceFor(protocol, route, settings, principal, existing);
       // The session frame rides in the same answer, framed (an unframed poll cannot carry two messages).
       const session = protocol.trackMessageLength ? core.sessionFrameFor(protocol) : undefined;
       connection.answer(
-        handshakeFrame(protocol, context.settings) + (session === undefined ? '' : lengthPrefixed(session)),
+        handshakeFrame(protocol, settings) + (session === undefined ? '' : lengthPrefixed(session)),
       );
       resource.awaitConnection();
       core.afterConnect(resource, route, isNew);
       return;
     }
-    const resource = core.resourceFor(protocol, route, context, existing);
-    if (handshake)
-      connection.writeRaw(handshakeText(protocol.trackingId, context.settings.clientHeartbeatMs));
+    const resource = core.resourceFor(protocol, route, settings, principal, existing);
+    if (handshake) connection.writeRaw(handshakeText(protocol.trackingId, settings.clientHeartbeatMs));
     if (protocol.handshake && connection.transport !== 'long-polling' && connection.transport !== 'polling')
       this.#early.opened(resource, request, protocol);
     const session = core.sessionFrameFor(protocol);
     if (session !== undefined) connection.writeRaw(session);
-    resource.attach(connection, protocol, context.settings);
+    resource.attach(connection, protocol, settings);
     core.afterConnect(resource, route, isNew);
     resource.flush();
     // A poll answers now with what was written while it opened (one write), or waits for the next message.

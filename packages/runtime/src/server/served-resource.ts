@@ -48,8 +48,6 @@ export interface Route {
 export class ServedResource extends ClientResource {
   /** The managed path it connected through. */
   readonly service: ManagedServiceImpl;
-  /** `onReady` ran: only then does it get an `onDisconnect`. */
-  ready = false;
   /** The inbound message still being handled, when there is one: the next one waits for it. */
   inboundTail: Promise<void> | undefined = undefined;
   /** Set while the first WebSocket message is still expected to carry the auth token. */

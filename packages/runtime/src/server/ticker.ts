@@ -22,6 +22,7 @@ export const CLOSE_WITHOUT_CODE_GRACE_MS = 5_000;
 export function tick(core: ServerCore, now: number, lastSweep: number): number {
   // Queues of away clients grow with broadcasts between two of them going away: the byte cap is checked here.
   core.enforceAwayLimits();
+  core.warnings.flush();
   for (const resource of core.resources.values()) {
     const connection = resource.connection;
     if (!connection) {

@@ -16,7 +16,7 @@ interface Opening {
   protocol: ProtocolRequest;
   route: Route;
   existing: ServedResource | undefined;
-  settings: ConnectionSettings;
+  settings: Readonly<ConnectionSettings>;
   principal: unknown;
   authenticateFirstMessage: ((token: string) => Promise<unknown>) | undefined;
 }
@@ -41,6 +41,8 @@ export class UpgradeServing {
       maxPayload: options.maxMessageBytes,
       perMessageDeflate: false,
       clientTracking: false,
+      // Pings are answered by AtmosphereWebSocket: ws's own answer keeps a closure per socket.
+      autoPong: false,
       WebSocket: AtmosphereWebSocket,
     });
     this.#wss.on('headers', (headers: string[], request: IncomingMessage) => {
@@ -85,7 +87,7 @@ export class UpgradeServing {
       protocol,
       route,
       existing,
-      settings: context.settings,
+      settings: core.sharedSettings(context.settings),
       principal: context.principal,
       authenticateFirstMessage: context.authenticateFirstMessage,
     };
@@ -111,7 +113,7 @@ export class UpgradeServing {
     const { protocol, route, existing, settings } = opening;
     const connection = new WebSocketConnection(ws, socket, protocol.trackMessageLength);
     const isNew = existing === undefined || existing.state === 'closed';
-    const resource = core.resourceFor(protocol, route, opening, existing);
+    const resource = core.resourceFor(protocol, route, settings, opening.principal, existing);
     // atmosphere.js 5 reads a handshake first after every reconnect, too (`expectsHandshakeAgain`).
     if (protocol.handshake || expectsHandshakeAgain(protocol))
       connection.writeRaw(handshakeText(protocol.trackingId, settings.clientHeartbeatMs));

@@ -83,7 +83,7 @@ export interface AtmosphereResource {
   readonly awaySince: number;
   /** The last connecting request. */
   readonly request: ProtocolRequest;
-  readonly settings: ConnectionSettings;
+  readonly settings: Readonly<ConnectionSettings>;
   readonly state: ResourceState;
   /** The transport of the current (or last) connection. */
   readonly transport: TransportName;

@@ -19,6 +19,11 @@ const MAX_FRAME_HEADER = 14;
  * from waiting long for the last.
  */
 const MAX_HELD_FRAMES = 64;
+/**
+ * Bytes a socket may hold unsent when a ping comes: past this the client has not read for long (the message
+ * bounds would have cut it by then, unless only its own pings filled the buffer), and it is dropped.
+ */
+const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 
 /**
  * Coalescing: a write that comes less than `BURST_GAP_MS` after the previous one on the same connection is
@@ -31,6 +36,9 @@ const MAX_HELD_FRAMES = 64;
  * `await`) are one turn; a microtask would end the turn between two of them (test/coalescing.test.ts).
  */
 const BURST_GAP_MS = 1;
+const TICKS_PER_MS = 8;
+const BURST_GAP_TICKS = BURST_GAP_MS * TICKS_PER_MS;
+const TICK_MASK = 0x3fffffff;
 let turnEnding = false;
 const corked: WebSocketConnection[] = [];
 
@@ -52,6 +60,11 @@ export class AtmosphereWebSocket extends WebSocket {
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     const connection = this.connection;
+    if (event === 'ping') {
+      // Answered here rather than by ws (`autoPong: false`): its own answer needs a closure per socket.
+      if (connection !== undefined) connection.pinged(args[0] as Buffer);
+      else if (this.readyState === WebSocket.OPEN) this.pong(args[0], false);
+    }
     if (connection !== undefined) {
       switch (event) {
         case 'message':
@@ -77,32 +90,56 @@ export class AtmosphereWebSocket extends WebSocket {
 }
 
 /** A WebSocket connection (the `ws` library, server side). */
+/** Bits of `WebSocketConnection.#flags`: one small integer per connection instead of a field per flag. */
+const FRAMED = 1;
+const ENDED_BY_SERVER = 2;
+/** The client sent a frame ws refused (a protocol violation). */
+const VIOLATED = 4;
+const PROBING = 8;
+const AWAITING_DRAIN = 16;
+const CORKED = 32;
+/** In the list of sockets corked in this turn. */
+const LISTED = 64;
+/** A message was sent (`#lastSendAt` holds a time). */
+const SENT = 128;
+
+/** A WebSocket connection (the `ws` library, server side). */
 export class WebSocketConnection implements Connection {
-  readonly transport = 'websocket' as const;
-  readonly framed: boolean;
   owner: ConnectionOwner | undefined;
   readonly #ws: WebSocket;
   readonly #socket: Duplex;
-  #endedByServer = false;
   /** The close code the client sent, once closed (1005: a close frame without one). */
   closeCode: number | undefined = undefined;
-  /** The client sent a frame ws refused (a protocol violation). */
-  #violated = false;
-  #probing = false;
-  #awaitingDrain = false;
+  #flags: number;
+  /**
+   * When this connection last sent a message, for telling a burst from a pause: `performance.now()` in
+   * eighths of a millisecond, modulo 2^30 — a small integer, held in the field itself (a fractional time
+   * would be a heap number per connection). Once every 37 hours the wrap may take a pause for a burst:
+   * that write is held until the end of the turn, which costs nothing but the scheduling.
+   */
+  #lastSendAt = 0;
   #closeTimer: NodeJS.Timeout | undefined;
-  /** When this connection last sent a message (`performance.now()`), for telling a burst from a pause. */
-  #lastSendAt = Number.NEGATIVE_INFINITY;
-  #corked = false;
-  #listed = false;
   /** Frames written since the socket was corked. */
   #held = 0;
 
   constructor(ws: AtmosphereWebSocket, socket: Duplex, framed: boolean) {
     this.#ws = ws;
     this.#socket = socket;
-    this.framed = framed;
+    this.#flags = framed ? FRAMED : 0;
     ws.connection = this;
+    // Events go to the connection (see `AtmosphereWebSocket.emit`): the emitter's table of listeners, an
+    // empty dictionary of its own per socket, is made again only if an application adds a listener
+    // (EventEmitter creates it on demand when it is undefined).
+    if (ws.eventNames().length === 0) (ws as unknown as { _events: object | undefined })._events = undefined;
+  }
+
+  get transport(): 'websocket' {
+    return 'websocket';
+  }
+
+  /** Length-prefixed framing on text writes. */
+  get framed(): boolean {
+    return (this.#flags & FRAMED) !== 0;
   }
 
   bind(owner: ConnectionOwner | undefined): void {
@@ -134,10 +171,10 @@ export class WebSocketConnection implements Connection {
 
   /** A 'drain' listener only while congested: most sockets never are, and then hold none. */
   #awaitDrain(): void {
-    if (this.#awaitingDrain) return;
-    this.#awaitingDrain = true;
+    if ((this.#flags & AWAITING_DRAIN) !== 0) return;
+    this.#flags |= AWAITING_DRAIN;
     this.#socket.once('drain', () => {
-      this.#awaitingDrain = false;
+      this.#flags &= ~AWAITING_DRAIN;
       this.owner?.connectionDrained(this);
     });
   }
@@ -145,9 +182,13 @@ export class WebSocketConnection implements Connection {
   write(message: EncodedMessage): void {
     // The frame is built once per message and shared by every WebSocket subscriber with this encoding; it goes
     // to the socket as it is (no compression on these connections, so nothing in ws's sender is bypassed).
-    const frame = message.webSocketFrame(message.binary ? 'binary' : this.framed ? 'framed' : 'plain');
-    const now = performance.now();
-    if (now - this.#lastSendAt < BURST_GAP_MS) this.#coalesce(frame.length);
+    const frame = message.webSocketFrame(
+      message.binary ? 'binary' : (this.#flags & FRAMED) !== 0 ? 'framed' : 'plain',
+    );
+    const now = (performance.now() * TICKS_PER_MS) & TICK_MASK;
+    if ((this.#flags & SENT) !== 0 && ((now - this.#lastSendAt) & TICK_MASK) < BURST_GAP_TICKS)
+      this.#coalesce(frame.length);
+    else this.#flags |= SENT;
     this.#lastSendAt = now;
     this.#socket.write(frame);
   }
@@ -160,21 +201,21 @@ export class WebSocketConnection implements Connection {
    */
   #coalesce(size: number): void {
     const socket = this.#socket;
-    if (this.#corked) {
+    if ((this.#flags & CORKED) !== 0) {
       if (
         ++this.#held < MAX_HELD_FRAMES &&
         socket.writableLength + size + MAX_FRAME_HEADER < socket.writableHighWaterMark
       )
         return;
-      this.#corked = false;
+      this.#flags &= ~CORKED;
       socket.uncork();
     }
     if (socket.writableLength + size + MAX_FRAME_HEADER >= socket.writableHighWaterMark) return;
     socket.cork();
-    this.#corked = true;
+    this.#flags |= CORKED;
     this.#held = 0;
-    if (!this.#listed) {
-      this.#listed = true;
+    if ((this.#flags & LISTED) === 0) {
+      this.#flags |= LISTED;
       corked.push(this);
       if (!turnEnding) {
         turnEnding = true;
@@ -185,10 +226,9 @@ export class WebSocketConnection implements Connection {
 
   /** @internal The turn ended: what was held back goes out. */
   uncorkTurn(): void {
-    this.#listed = false;
-    if (!this.#corked) return;
-    this.#corked = false;
-    this.#socket.uncork();
+    const flags = this.#flags;
+    this.#flags = flags & ~(LISTED | CORKED);
+    if ((flags & CORKED) !== 0) this.#socket.uncork();
   }
 
   /** Writes a text frame outside the message queue (the handshake, error notices). */
@@ -202,14 +242,14 @@ export class WebSocketConnection implements Connection {
 
   /** Asks the client to confirm receipt of everything up to `seq` (a ping whose pong carries it back). */
   probe(seq: number): void {
-    if (this.#probing || !this.open) return;
-    this.#probing = true;
+    if ((this.#flags & PROBING) !== 0 || !this.open) return;
+    this.#flags |= PROBING;
     this.#ws.ping(String(seq));
   }
 
   end(code: number = CloseCodes.normal, reason = ''): void {
     if (this.#ws.readyState === WebSocket.CLOSED || this.#ws.readyState === WebSocket.CLOSING) return;
-    this.#endedByServer = true;
+    this.#flags |= ENDED_BY_SERVER;
     // Reasons are limited to 123 bytes by the protocol.
     const text = Buffer.byteLength(reason) > 123 ? reason.slice(0, 60) : reason;
     this.#ws.close(code, text);
@@ -220,7 +260,7 @@ export class WebSocketConnection implements Connection {
 
   /** Drops the connection at once, without a close handshake. */
   terminate(): void {
-    this.#endedByServer = true;
+    this.#flags |= ENDED_BY_SERVER;
     this.#ws.terminate();
   }
 
@@ -229,9 +269,22 @@ export class WebSocketConnection implements Connection {
     this.owner?.connectionMessage(this, isBinary ? new Uint8Array(data) : data.toString('utf8'));
   }
 
+  /**
+   * @internal A ping arrived: answered with its pong. A client that pings without reading what it is sent
+   * fills its socket's buffer with pongs: past `MAX_UNSENT_BYTES` it is dropped.
+   */
+  pinged(data: Buffer): void {
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    if (this.#socket.writableLength > MAX_UNSENT_BYTES) {
+      this.terminate();
+      return;
+    }
+    this.#ws.pong(data, false);
+  }
+
   /** @internal A pong arrived: it confirms the seq its ping carried. */
   ponged(data: Buffer): void {
-    this.#probing = false;
+    this.#flags &= ~PROBING;
     const seq = Number(data.toString('latin1'));
     if (Number.isSafeInteger(seq)) this.owner?.connectionConfirmed(this, seq);
   }
@@ -242,22 +295,23 @@ export class WebSocketConnection implements Connection {
    * code 1002) are the client's violations of the protocol.
    */
   failed(error?: unknown): void {
-    this.#endedByServer = true;
+    this.#flags |= ENDED_BY_SERVER;
     const code = (error as { code?: unknown } | undefined)?.code;
-    if (typeof code === 'string' && code.startsWith('WS_ERR_')) this.#violated = true;
+    if (typeof code === 'string' && code.startsWith('WS_ERR_')) this.#flags |= VIOLATED;
   }
 
   /** @internal The WebSocket closed. */
   closed(code: number): void {
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     this.closeCode = code;
-    const how: ConnectionEnd = this.#violated
-      ? 'violated'
-      : this.#endedByServer
-        ? 'server-closed'
-        : isDeliberateClose(code)
-          ? 'client-closed'
-          : 'lost';
+    const how: ConnectionEnd =
+      (this.#flags & VIOLATED) !== 0
+        ? 'violated'
+        : (this.#flags & ENDED_BY_SERVER) !== 0
+          ? 'server-closed'
+          : isDeliberateClose(code)
+            ? 'client-closed'
+            : 'lost';
     const owner = this.owner;
     this.owner = undefined;
     owner?.connectionEnded(this, how);

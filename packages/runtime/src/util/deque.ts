@@ -1,6 +1,14 @@
 /** Slots of a deque's first array; it never shrinks below this while it holds anything. */
 const MIN_CAPACITY = 8;
 
+/** What may be read of a {@link Deque} without changing it. */
+export interface ReadonlyDeque<T> extends Iterable<T> {
+  readonly length: number;
+  readonly capacity: number;
+  at(index: number): T | undefined;
+  peek(): T | undefined;
+}
+
 /**
  * A growable ring buffer: O(1) push, shift and unshift. Allocates nothing until the first push, so an idle
  * connection's queues cost two fields. It also gives memory back: a deque that empties after growing past
@@ -123,3 +131,12 @@ export class Deque<T> {
     return next;
   }
 }
+
+/** One empty deque, read-only, shared by every owner that has not needed one of its own yet. */
+export const EMPTY_DEQUE: ReadonlyDeque<never> = Object.freeze({
+  length: 0,
+  capacity: 0,
+  at: () => undefined,
+  peek: () => undefined,
+  [Symbol.iterator]: function* (): IterableIterator<never> {},
+});

@@ -21,3 +21,33 @@ test('the first warning of a kind is logged; repeats within the interval go to d
     { level: 'warn', message: 'four (and 2 more like it since the last warning)' },
   ]);
 });
+
+test('flush reports the count held back once the interval is over (every kind when forced), and forgets quiet kinds', () => {
+  const logger = recordingLogger();
+  let now = 0;
+  const throttle = new WarningThrottle(logger, 10_000, () => now);
+  throttle.warn('evicted', 'evicted a');
+  throttle.warn('evicted', 'evicted b');
+  throttle.warn('evicted', 'evicted c');
+  throttle.warn('cut', 'cut a');
+  now += 5_000;
+  throttle.flush();
+  expect(logger.lines.filter((line) => line.level === 'warn')).toHaveLength(2);
+  now += 5_000;
+  throttle.flush();
+  // The evictions held back are reported; the lone cut had none to report.
+  expect(logger.lines.filter((line) => line.level === 'warn').slice(2)).toEqual([
+    { level: 'warn', message: '2 more like it since the last warning; the last: evicted c' },
+  ]);
+  throttle.warn('evicted', 'evicted d');
+  throttle.flush(true);
+  expect(logger.lines.at(-1)).toEqual({
+    level: 'warn',
+    message: '1 more like it since the last warning; the last: evicted d',
+  });
+  // Quiet for a whole interval: forgotten, so the next one is a warning again.
+  now += 20_000;
+  throttle.flush();
+  throttle.warn('cut', 'cut b');
+  expect(logger.lines.at(-1)).toEqual({ level: 'warn', message: 'cut b' });
+});
