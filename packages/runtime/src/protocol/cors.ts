@@ -43,6 +43,33 @@ export const ALLOWED_REQUEST_HEADERS = [
  * than http(s) (`file:`…), userinfo, a path, query or fragment, a host with a trailing dot (another site).
  */
 export function normalizeOrigin(origin: string): string | undefined {
+  return remembered(ORIGINS, origin, parseOrigin);
+}
+
+/**
+ * The last values normalised, with their result (`null`: not one): every request of a browser carries the
+ * same `Origin` and `Host`, and parsing one builds a URL. Bounded: past `REMEMBERED` entries it starts over,
+ * so hostile values cost what they did without it.
+ */
+const ORIGINS = new Map<string, string | null>();
+const HOSTS = new Map<string, string | null>();
+const REMEMBERED = 256;
+
+function remembered(
+  memory: Map<string, string | null>,
+  value: string,
+  parse: (value: string) => string | undefined,
+): string | undefined {
+  let result = memory.get(value);
+  if (result === undefined) {
+    if (memory.size >= REMEMBERED) memory.clear();
+    result = parse(value) ?? null;
+    memory.set(value, result);
+  }
+  return result ?? undefined;
+}
+
+function parseOrigin(origin: string): string | undefined {
   const match = /^(https?):\/\/([^/?#@\s\\]+)$/i.exec(origin);
   if (!match) return undefined;
   const host = match[2]!;
@@ -58,6 +85,10 @@ export function normalizeOrigin(origin: string): string | undefined {
 
 /** A `Host` header (or an allowed-hosts entry) normalised as a URL host, or undefined when it is not one. */
 export function normalizeHost(host: string, defaultPort = ''): string | undefined {
+  return defaultPort === '' ? remembered(HOSTS, host, parseHost) : parseHost(host, defaultPort);
+}
+
+function parseHost(host: string, defaultPort = ''): string | undefined {
   if (!/^[^/?#@\s\\]+$/.test(host) || /\.(?::\d*)?$/.test(host)) return undefined;
   try {
     const url = new URL(`http://${host}`);

@@ -54,34 +54,60 @@ export class UpgradeServing {
   }
 
   /** Upgrades a request for a managed path; a refusal is answered as plain HTTP. */
+  /**
+   * Upgrades a request for a managed path; a refusal is answered as plain HTTP. Synchronous unless an
+   * interceptor is not: no promise or extra turn per connection (a flood of connections makes garbage enough).
+   */
   serve(request: IncomingMessage, socket: Duplex, head: Buffer, route: Route): void {
     socket.on('error', this.#onSocketError);
-    this.#serve(request, socket, head, route).catch((error: unknown) => {
-      const known = AtmosphereError.isInstance(error);
-      if (!known) this.#core.logger.error('upgrade failed', { error });
-      rejectUpgrade(
-        socket,
-        known ? (error.status ?? 400) : 500,
-        known ? error.message : 'Internal Server Error',
-        known ? error.headers : undefined,
-      );
-    });
+    try {
+      const core = this.#core;
+      if (core.closing)
+        throw new AtmosphereError('SHUTTING_DOWN', 'The server is shutting down.', { status: 503 });
+      const protocol = parseProtocolRequest(request, true, route.path);
+      if (protocol.transport !== 'websocket') {
+        throw new AtmosphereError(
+          'BAD_REQUEST',
+          `An Upgrade request must use the websocket transport, not ${protocol.transport}.`,
+          { status: 400 },
+        );
+      }
+      const existing = core.resources.get(protocol.trackingId);
+      const connecting = core.connect(protocol, request, true, existing);
+      if (connecting instanceof Promise) {
+        connecting
+          .then((context) => this.#upgrade(request, socket, head, route, protocol, existing, context))
+          .catch((error: unknown) => this.#refuse(socket, error));
+        return;
+      }
+      this.#upgrade(request, socket, head, route, protocol, existing, connecting);
+    } catch (error) {
+      this.#refuse(socket, error);
+    }
   }
 
-  async #serve(request: IncomingMessage, socket: Duplex, head: Buffer, route: Route): Promise<void> {
+  #refuse(socket: Duplex, error: unknown): void {
+    const known = AtmosphereError.isInstance(error);
+    if (!known) this.#core.logger.error('upgrade failed', { error });
+    rejectUpgrade(
+      socket,
+      known ? (error.status ?? 400) : 500,
+      known ? error.message : 'Internal Server Error',
+      known ? error.headers : undefined,
+    );
+  }
+
+  /** The connect pipeline accepted the request: the WebSocket handshake. */
+  #upgrade(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    route: Route,
+    protocol: ProtocolRequest,
+    existing: ServedResource | undefined,
+    context: ConnectContext,
+  ): void {
     const core = this.#core;
-    if (core.closing)
-      throw new AtmosphereError('SHUTTING_DOWN', 'The server is shutting down.', { status: 503 });
-    const protocol = parseProtocolRequest(request, true, route.path);
-    if (protocol.transport !== 'websocket') {
-      throw new AtmosphereError(
-        'BAD_REQUEST',
-        `An Upgrade request must use the websocket transport, not ${protocol.transport}.`,
-        { status: 400 },
-      );
-    }
-    const existing = core.resources.get(protocol.trackingId);
-    const context: ConnectContext = await core.connect(protocol, request, true, existing);
     if (socket.destroyed) return;
     const opening: Opening = {
       protocol,
