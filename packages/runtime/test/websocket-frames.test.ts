@@ -56,7 +56,7 @@ test('a ping from the client is answered with a pong carrying its data, and the 
     ws.once('error', reject);
   });
   const inbox = new Inbox<string>();
-  ws.on('message', (data) => inbox.push(String(data)));
+  ws.on('message', (data: Buffer) => inbox.push(data.toString('utf8')));
   for (const payload of ['one', 'two', '']) {
     const pong = new Promise<string>((resolve) => ws.once('pong', (data) => resolve(data.toString('utf8'))));
     ws.ping(payload);
