@@ -30,6 +30,11 @@ export const DEFAULT_CACHE_LIMITS: Readonly<CacheLimits> = Object.freeze({
   sweepIntervalMs: 1_000,
 });
 
+/** Bits of a queue's flags. */
+const RETAIN_WRITTEN = 1;
+/** Counted in the cache's `awayBytes` (its client is away after a lost or cut connection). */
+const AWAY = 2;
+
 /** How much the clients' queues hold. */
 export interface CacheStats {
   clients: number;
@@ -62,7 +67,14 @@ export class ClientQueue {
    * reports its count on reconnect can ever get them again, so the resource turns this off for clients that
    * do not (atmosphere.js, wAsync): for them written counts as delivered, and keeping messages buys nothing.
    */
-  retainWritten = true;
+  get retainWritten(): boolean {
+    return (this.#flags & RETAIN_WRITTEN) !== 0;
+  }
+
+  set retainWritten(retain: boolean) {
+    this.#flags = retain ? this.#flags | RETAIN_WRITTEN : this.#flags & ~RETAIN_WRITTEN;
+  }
+
   /** Messages dropped by limits (TTL, size, backpressure) since creation. */
   dropped = 0;
   /** Bytes of the messages in `pending` (their payloads), for the per-client byte bound. */
@@ -74,7 +86,8 @@ export class ClientQueue {
    */
   replayAllowance = 0;
   /** Counted in the cache's `awayBytes` (its client is away after a lost or cut connection). */
-  #away = false;
+  /** `RETAIN_WRITTEN` and `AWAY`: one small integer instead of a field each. */
+  #flags = RETAIN_WRITTEN;
   /**
    * Streams of which a positioned message left the queue without reaching the client for sure (dropped by a
    * limit, or written without the client confirming what it gets): a client that comes back with its cursor
@@ -100,18 +113,18 @@ export class ClientQueue {
 
   /** Whether this queue's pending bytes count in the cache's `awayBytes` (the server-wide away cap). */
   get away(): boolean {
-    return this.#away;
+    return (this.#flags & AWAY) !== 0;
   }
 
   set away(away: boolean) {
-    if (away === this.#away) return;
-    this.#away = away;
+    if (away === this.away) return;
+    this.#flags = away ? this.#flags | AWAY : this.#flags & ~AWAY;
     this.#cache.awayBytes += away ? this.pendingBytes : -this.pendingBytes;
   }
 
   #addBytes(bytes: number): void {
     this.pendingBytes += bytes;
-    if (this.#away) this.#cache.awayBytes += bytes;
+    if ((this.#flags & AWAY) !== 0) this.#cache.awayBytes += bytes;
   }
 
   /** Queues a message; past the per-client limit the oldest pending one is dropped. */
@@ -148,7 +161,7 @@ export class ClientQueue {
   /** Records a message written without passing through `pending` (the common, uncongested case). */
   recordWritten(message: EncodedMessage): void {
     this.writtenSeq++;
-    if (!this.retainWritten) {
+    if ((this.#flags & RETAIN_WRITTEN) === 0) {
       this.#lose(message);
       return;
     }

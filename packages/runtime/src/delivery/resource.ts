@@ -77,8 +77,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   #connection: Connection | undefined;
   #attributes: Map<string, unknown> | undefined;
   /** Nearly every resource has one broadcaster: it is kept here, and a Set is made for a second one. */
-  #subscription: Subscription | undefined;
-  #subscriptions: Set<Subscription> | undefined;
+  #subscriptions: Subscription | Set<Subscription> | undefined;
   #listeners: { [K in keyof ResourceEvents]?: Listener<ResourceEvents[K]>[] } | undefined;
   readonly #queue: ClientQueue;
   readonly #host: ResourceHost;
@@ -90,8 +89,6 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   #holds = 0;
   /** The position of the first message of each stream handed to this client since it asked for positions. */
   #firstOf: Map<string, StreamPosition> | undefined;
-  /** The host's outbound hooks, when it has any (read on every message). */
-  readonly #outbound: readonly OutboundHook[] | undefined;
 
   constructor(
     request: ProtocolRequest,
@@ -113,7 +110,6 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     this.#transport = request.transport === 'close' ? 'long-polling' : request.transport;
     this.#queue = queue;
     this.#host = host;
-    this.#outbound = host.outbound.length > 0 ? host.outbound : undefined;
   }
 
   get state(): ResourceState {
@@ -184,8 +180,9 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
 
   /** The broadcasters this resource is subscribed to (a snapshot when there is only one). */
   get subscriptions(): ReadonlySet<Subscription> {
-    if (this.#subscriptions !== undefined) return this.#subscriptions;
-    return this.#subscription === undefined ? EMPTY_SET : new Set([this.#subscription]);
+    const subscriptions = this.#subscriptions;
+    if (subscriptions === undefined) return EMPTY_SET;
+    return subscriptions instanceof Set ? subscriptions : new Set([subscriptions]);
   }
 
   /**
@@ -249,8 +246,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   /** @internal Hot path: queue (or write at once) one prepared message. */
   deliver(message: EncodedMessage): void {
     if (this.#state === 'closed') return;
-    const hooks = this.#outbound;
-    if (hooks !== undefined) {
+    const hooks = this.#host.outbound;
+    if (hooks.length !== 0) {
       for (const hook of hooks) {
         const next = hook(message, this);
         if (next === undefined) return;
@@ -443,9 +440,9 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   ): void {
     if (this.#state === 'closed') return;
     const ready: EncodedMessage[] = [];
-    const hooks = this.#outbound;
+    const hooks = this.#host.outbound;
     for (let message of after) {
-      if (hooks !== undefined && !message.control) {
+      if (hooks.length !== 0 && !message.control) {
         let next: EncodedMessage | undefined = message;
         for (const hook of hooks) {
           next = hook(next, this);
@@ -531,20 +528,18 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
 
   /** @internal */
   addSubscription(subscription: Subscription): void {
-    if (this.#subscriptions !== undefined) {
-      this.#subscriptions.add(subscription);
-    } else if (this.#subscription === undefined || this.#subscription === subscription) {
-      this.#subscription = subscription;
-    } else {
-      this.#subscriptions = new Set([this.#subscription, subscription]);
-      this.#subscription = undefined;
-    }
+    const subscriptions = this.#subscriptions;
+    if (subscriptions instanceof Set) subscriptions.add(subscription);
+    else if (subscriptions === undefined || subscriptions === subscription)
+      this.#subscriptions = subscription;
+    else this.#subscriptions = new Set([subscriptions, subscription]);
   }
 
   /** @internal */
   removeSubscription(subscription: Subscription): void {
-    if (this.#subscription === subscription) this.#subscription = undefined;
-    else this.#subscriptions?.delete(subscription);
+    const subscriptions = this.#subscriptions;
+    if (subscriptions === subscription) this.#subscriptions = undefined;
+    else if (subscriptions instanceof Set) subscriptions.delete(subscription);
   }
 
   /**
@@ -565,7 +560,6 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       if (connection.open) connection.end(code, text);
     }
     for (const subscription of [...this.subscriptions]) subscription.removeResource(this);
-    this.#subscription = undefined;
     this.#subscriptions = undefined;
     this.#host.resourceClosed(this, reason);
     this.#emit('disconnect', reason);
