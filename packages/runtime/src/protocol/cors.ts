@@ -170,11 +170,20 @@ export class RequestGuard {
     if (this.#allowedHosts !== undefined) return this.#allowedHosts;
     const listening = this.#listening();
     if (listening && LOOPBACK_ADDRESSES.has(listening.address)) {
-      return [`localhost:${listening.port}`, `127.0.0.1:${listening.port}`, `[::1]:${listening.port}`];
+      // Asked on every request: made once per port.
+      const port = listening.port;
+      if (this.#loopbackHosts === undefined || this.#loopbackPort !== port) {
+        this.#loopbackPort = port;
+        this.#loopbackHosts = [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`];
+      }
+      return this.#loopbackHosts;
     }
     if (this.#publicOrigins.size > 0) return [...this.#publicOrigins].map((origin) => new URL(origin).host);
     return '*';
   }
+
+  #loopbackHosts: readonly string[] | undefined;
+  #loopbackPort = 0;
 
   #hostAllowed(host: string | undefined): boolean {
     const allowed = this.hosts();
@@ -182,6 +191,8 @@ export class RequestGuard {
     if (host === undefined) return false;
     const normalised = normalizeHost(host);
     if (normalised === undefined) return false;
+    // The usual case, an exact match, needs no URL.
+    if (allowed.includes(normalised)) return true;
     const name = new URL(`http://${normalised}`).hostname;
     return allowed.some(
       (entry) => entry === normalised || (!entry.includes(':', entry.lastIndexOf(']') + 1) && entry === name),
