@@ -9,6 +9,7 @@ import {
   type TestClient,
   type TestTransport,
 } from '../src/testing/index.ts';
+import { internal } from './internals.ts';
 
 /**
  * Clients whose connection drops wait out the reconnect grace period as "away" resources, with their queues.
@@ -130,4 +131,33 @@ test('a flood of evictions logs a bounded number of lines, with the count of the
   const summary = warnings().find((line) => line.message.startsWith(`${cuts - 2} more like it`));
   expect(summary?.message, JSON.stringify(warnings())).toContain('over the away cap');
   expect(warnings().length).toBeLessThanOrEqual(3);
+});
+
+test('slow clients cut in a flood log one warning per kind of cut, and the count of the rest', async () => {
+  const logger = recordingLogger();
+  const server = await startTestAtmosphere({ reconnectGraceMs: 60_000, rateLimit: false, logger });
+  server.managed('/feed', {});
+  atmosphere = server;
+  const clients = [];
+  for (let i = 0; i < 6; i++) clients.push(await connectTestClient(server.url('/feed'), 'websocket'));
+  // What the backpressure bound and the time bound do to a client that does not keep up.
+  for (const [i, client] of clients.entries()) {
+    const resource = internal(server.resource(client.trackingId))!;
+    await eventually(() => resource.state === 'connected', 'connected');
+    if (i < 4) resource.cut('1001 messages (2048 bytes) waiting', 'Too many pending messages');
+    else resource.cut('nothing sent for 30000 ms with 2048 bytes waiting', 'No progress');
+  }
+  const cutWarnings = () =>
+    logger.lines.filter(
+      (line) => line.level === 'warn' && line.message.includes('disconnecting the slow client'),
+    );
+  expect(cutWarnings()).toHaveLength(2);
+  await server.close();
+  atmosphere = undefined;
+  expect(
+    logger.lines.filter((line) => line.level === 'warn' && line.message.startsWith('3 more like it')),
+  ).toHaveLength(1);
+  expect(
+    logger.lines.filter((line) => line.level === 'warn' && line.message.startsWith('1 more like it')),
+  ).toHaveLength(1);
 });
