@@ -156,8 +156,8 @@ export const durableScenario: Scenario = {
       ],
       notes: [
         'Atmosphere with `@atmosphere/durable-sessions` providing the stream log (SQLite on a fresh file in the temp folder; Redis at REDIS_URL ' +
-          'under a prefix of its own): every frame is appended before it is sent, appends of one event-loop turn in one transaction (SQLite) ' +
-          'or one pipeline (Redis). The read is `log.read()` in the server process, paged as a resume pages it.',
+          'under a prefix of its own): every frame is appended before it is sent, the messages of a turn in one append call (`batchAppends`): one transaction (SQLite) ' +
+          'or one script call (Redis). The read is `log.read()` in the server process, paged as a resume pages it.',
       ],
     });
     for (const store of ['sqlite', 'redis'] as const) {

@@ -42,6 +42,20 @@ streamLogContract('redis', {
     await redis.start();
     return open(prefix);
   },
+  async failWrites() {
+    // A Redis that refuses writes (as without enough replicas), keeping what it holds.
+    const admin = await connectRedis(Redis, redis.url, {
+      source: 't',
+      purpose: 'test admin',
+      timeoutMs: 5_000,
+    });
+    const call = admin as unknown as { call(...args: string[]): Promise<unknown> };
+    await call.call('CONFIG', 'SET', 'min-replicas-to-write', '1');
+    return async () => {
+      await call.call('CONFIG', 'SET', 'min-replicas-to-write', '0');
+      await closeRedis(admin);
+    };
+  },
 });
 
 describe('redis stream log', () => {
@@ -63,6 +77,71 @@ describe('redis stream log', () => {
     expect(await log.state('s')).toMatchObject({ first: 8, last: 12 });
     expect((await log.read('s', 0))?.records.map((r) => r.seq)).toEqual([8, 9, 10, 11, 12]);
     await log.close();
+  });
+
+  test('reads records written one field per column (earlier versions) beside new ones, in one stream', async () => {
+    const connection = await connectRedis(Redis, redis.url, {
+      source: 't',
+      purpose: 'test log',
+      timeoutMs: 5_000,
+    });
+    const prefix = `layout${++prefixCounter}:`;
+    const log = new RedisStreamLog(connection, { prefix, onClose: () => closeRedis(connection) });
+    try {
+      const call = connection as unknown as { call(...args: (string | Buffer)[]): Promise<unknown> };
+      const [meta, key] = [`${prefix}{s}:meta`, `${prefix}{s}:log`];
+      await call.call('HSET', meta, 'epoch', 'old-epoch', 'first', '1', 'last', '3');
+      await call.call('XADD', key, '0-1', 'p', 'plain', 'f', '0', 't', '', 'x', '', 'm', '1700000000001');
+      await call.call(
+        'XADD',
+        key,
+        '0-2',
+        'p',
+        Buffer.from([0, 10, 255]),
+        'f',
+        '1',
+        't',
+        '',
+        'x',
+        '',
+        'm',
+        '1700000000002',
+      );
+      await call.call(
+        'XADD',
+        key,
+        '0-3',
+        'p',
+        'é\nline',
+        'f',
+        '6',
+        't',
+        '["a","b"]',
+        'x',
+        'sender/1',
+        'm',
+        '1700000000003',
+      );
+      const next = await log.append('s', [{ payload: 'new', targets: ['c'] }]);
+      expect(next).toEqual({ epoch: 'old-epoch', seq: 4 });
+      const read = await log.read('s', 0);
+      expect(read).toMatchObject({ epoch: 'old-epoch', first: 1, last: 4 });
+      const [plain, binary, addressed, latest] = read!.records;
+      expect(plain).toEqual({ seq: 1, time: 1700000000001, payload: 'plain' });
+      expect(binary!.payload).toBeInstanceOf(Uint8Array);
+      expect([...(binary!.payload as Uint8Array)]).toEqual([0, 10, 255]);
+      expect(binary!.time).toBe(1700000000002);
+      expect(addressed).toEqual({
+        seq: 3,
+        time: 1700000000003,
+        payload: 'é\nline',
+        targets: ['a', 'b'],
+        exclude: 'sender/1',
+      });
+      expect(latest).toMatchObject({ seq: 4, payload: 'new', targets: ['c'] });
+    } finally {
+      await log.close();
+    }
   });
 
   test('a Redis that is down at start fails with an error naming the URL and the fix', async () => {

@@ -38,6 +38,17 @@ streamLogContract('sqlite', {
     }
     return open(file);
   },
+  failWrites(log) {
+    // Another connection makes every record insert fail inside the store's transaction, as a disk error would.
+    const other = openSqliteFile(Database, files.get(log as SqliteStreamLog)!, 'test log', 'the test');
+    other.exec(
+      "CREATE TRIGGER refuse_writes BEFORE INSERT ON atmosphere_records BEGIN SELECT RAISE(ABORT, 'disk I/O refused by the test'); END",
+    );
+    return () => {
+      other.exec('DROP TRIGGER refuse_writes');
+      other.close();
+    };
+  },
 });
 
 describe('sqlite stream log', () => {

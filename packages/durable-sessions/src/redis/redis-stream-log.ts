@@ -35,6 +35,7 @@ export const DEFAULT_REDIS_LOG_LIMITS: Readonly<RedisStreamLogLimits> = Object.f
 const BINARY = 1;
 const TARGETS = 2;
 const EXCLUDE = 4;
+const NEWLINE = 0x0a;
 
 /** An append waiting for the end of its turn: where its entries start in the batch, and its promise. */
 interface PendingWaiter {
@@ -51,9 +52,13 @@ interface PendingBatch {
 /** Most entries in one script call (a longer burst of one turn is written in several, in order). */
 const MAX_BATCH = 1_000;
 
-// KEYS: meta, log. ARGV: epoch candidate, now, max records, ttl ms, entry count, then per entry
-// payload, flags, targets JSON, exclude. The script numbers the entries: the position is assigned once, by the
-// log, atomically with the write; the stream entry id is `0-<seq>` so that XRANGE serves a gap by position.
+// A record is one stream entry with one field, `r`: `<time>\n<flags>\n[<targets JSON>\n][<exclude JSON>\n]<payload>`
+// (JSON has no raw newline, the payload is last: text or bytes as they are). One field instead of one per
+// column keeps the append's arguments, the entry and a read's reply small.
+//
+// KEYS: meta, log. ARGV: epoch candidate, max records, ttl ms, entry count, then one record per entry. The
+// script numbers the entries: the position is assigned once, by the log, atomically with the write; the stream
+// entry id is `0-<seq>` so that XRANGE serves a gap by position.
 const APPEND = new RedisScript(`
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local first, last
@@ -68,19 +73,18 @@ else
   last = tonumber(redis.call('HGET', KEYS[1], 'last'))
 end
 local start = last + 1
-local n = tonumber(ARGV[5])
-for i = 0, n - 1 do
-  local base = 6 + i * 4
+local n = tonumber(ARGV[4])
+for i = 5, 4 + n do
   last = last + 1
-  redis.call('XADD', KEYS[2], string.format('0-%d', last), 'p', ARGV[base], 'f', ARGV[base + 1], 't', ARGV[base + 2], 'x', ARGV[base + 3], 'm', ARGV[2])
+  redis.call('XADD', KEYS[2], '0-' .. last, 'r', ARGV[i])
 end
-local max = tonumber(ARGV[3])
+local max = tonumber(ARGV[2])
 if last - first + 1 > max then
   first = last - max + 1
-  redis.call('XTRIM', KEYS[2], 'MINID', string.format('0-%d', first))
+  redis.call('XTRIM', KEYS[2], 'MINID', '0-' .. first)
 end
 redis.call('HSET', KEYS[1], 'first', first, 'last', last)
-local ttl = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[3])
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
@@ -88,12 +92,34 @@ end
 return {epoch, start}
 `);
 
-// KEYS: meta, log. ARGV: after, limit. State and records in one atomic read.
+// KEYS: meta, log. ARGV: after, limit. State and records in one atomic read, flat: epoch, first, last, then
+// the id and the record of each entry. Entries written by earlier versions (fields p, f, t, x, m) are turned
+// into records here, so the reader knows one layout.
 const READ = new RedisScript(`
 local m = redis.call('HMGET', KEYS[1], 'epoch', 'first', 'last')
 if not m[1] then return false end
-local records = redis.call('XRANGE', KEYS[2], string.format('(0-%d', tonumber(ARGV[1])), '+', 'COUNT', ARGV[2])
-return {m[1], m[2], m[3], records}
+local entries = redis.call('XRANGE', KEYS[2], '(0-' .. tonumber(ARGV[1]), '+', 'COUNT', ARGV[2])
+local out = {m[1], m[2], m[3]}
+local n = 3
+for _, entry in ipairs(entries) do
+  local fields = entry[2]
+  local record
+  if fields[1] == 'r' then
+    record = fields[2]
+  else
+    local v = {}
+    for i = 1, #fields, 2 do v[fields[i]] = fields[i + 1] end
+    local flags = tonumber(v.f or '0')
+    record = (v.m or '0') .. '\\n' .. flags .. '\\n'
+    if bit.band(flags, 2) ~= 0 then record = record .. v.t .. '\\n' end
+    if bit.band(flags, 4) ~= 0 then record = record .. cjson.encode(v.x) .. '\\n' end
+    record = record .. (v.p or '')
+  end
+  out[n + 1] = entry[1]
+  out[n + 2] = record
+  n = n + 2
+end
+return out
 `);
 
 // KEYS: meta, log. ARGV: before.
@@ -128,13 +154,13 @@ function text(value: unknown): string {
   return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
 }
 
-/** One XRANGE entry (`[id, [field, value, …]]`, bulk strings as Buffers) as a record. */
-function toRecord(entry: unknown): LogRecord {
-  const [id, fields] = entry as [Buffer, Buffer[]];
-  const values = new Map<string, Buffer>();
-  for (let i = 0; i + 1 < fields.length; i += 2) values.set(fields[i]!.toString('latin1'), fields[i + 1]!);
-  const flags = Number(text(values.get('f') ?? '0'));
-  const raw = values.get('p') ?? Buffer.alloc(0);
+/** A record as READ returns it: its entry id (`0-<seq>`) and its one field. */
+function toRecord(id: Buffer, raw: Buffer): LogRecord {
+  const timeEnd = raw.indexOf(NEWLINE);
+  const flagsEnd = raw.indexOf(NEWLINE, timeEnd + 1);
+  if (timeEnd < 0 || flagsEnd < 0) throw new Error(`record ${id.toString('latin1')} is malformed`);
+  const flags = Number(raw.toString('latin1', timeEnd + 1, flagsEnd));
+  let at = flagsEnd + 1;
   const record: {
     seq: number;
     time: number;
@@ -142,13 +168,45 @@ function toRecord(entry: unknown): LogRecord {
     targets?: string[];
     exclude?: string;
   } = {
-    seq: Number(text(id).slice(2)),
-    time: Number(text(values.get('m') ?? '0')),
-    payload: flags & BINARY ? new Uint8Array(raw) : raw.toString('utf8'),
+    seq: Number(id.toString('latin1', 2)),
+    time: Number(raw.toString('latin1', 0, timeEnd)),
+    payload: '',
   };
-  if (flags & TARGETS) record.targets = JSON.parse(text(values.get('t'))) as string[];
-  if (flags & EXCLUDE) record.exclude = text(values.get('x'));
+  if (flags & TARGETS) {
+    const end = raw.indexOf(NEWLINE, at);
+    record.targets = JSON.parse(raw.toString('utf8', at, end)) as string[];
+    at = end + 1;
+  }
+  if (flags & EXCLUDE) {
+    const end = raw.indexOf(NEWLINE, at);
+    record.exclude = JSON.parse(raw.toString('utf8', at, end)) as string;
+    at = end + 1;
+  }
+  record.payload = flags & BINARY ? new Uint8Array(raw.subarray(at)) : raw.toString('utf8', at);
   return record;
+}
+
+/** The head of an entry's record: everything before the payload. */
+function recordHead(time: number, entry: LogEntry): string {
+  const flags =
+    (typeof entry.payload === 'string' ? 0 : BINARY) |
+    (entry.targets !== undefined ? TARGETS : 0) |
+    (entry.exclude !== undefined ? EXCLUDE : 0);
+  let head = `${time}\n${flags}\n`;
+  if (entry.targets !== undefined) head += `${JSON.stringify(entry.targets)}\n`;
+  if (entry.exclude !== undefined) head += `${JSON.stringify(entry.exclude)}\n`;
+  return head;
+}
+
+/** True when two entries' records have the same head (same kind of payload, same targets and exclude). */
+function sameHead(a: LogEntry, b: LogEntry): boolean {
+  if (typeof a.payload !== typeof b.payload || a.exclude !== b.exclude) return false;
+  const x = a.targets;
+  const y = b.targets;
+  if (x === y) return true;
+  if (x === undefined || y === undefined || x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 /**
@@ -161,6 +219,8 @@ function toRecord(entry: unknown): LogRecord {
 export class RedisStreamLog implements StreamLog {
   readonly name = 'redis';
   readonly durable = true;
+  /** A turn's appends of a stream come in one call: one transaction or script call, one promise. */
+  readonly batchAppends = true;
   readonly shared = true;
   readonly limits: Readonly<RedisStreamLogLimits>;
   /** Prefix of every key. */
@@ -238,25 +298,27 @@ export class RedisStreamLog implements StreamLog {
   async #appendNow(stream: string, entries: readonly LogEntry[]): Promise<StreamPosition> {
     const args: RedisArgument[] = [
       randomUUID(),
-      Date.now(),
       this.limits.maxRecordsPerStream,
       this.limits.streamTtlMs,
       entries.length,
     ];
+    const time = Date.now();
+    // The head of a record (time, flags, targets, exclude) is the same for most entries of a burst: made once.
+    let head = '';
+    let headOf: LogEntry | undefined;
     for (const entry of entries) {
-      const binary = typeof entry.payload !== 'string';
-      const flags =
-        (binary ? BINARY : 0) |
-        (entry.targets !== undefined ? TARGETS : 0) |
-        (entry.exclude !== undefined ? EXCLUDE : 0);
+      if (headOf === undefined || !sameHead(headOf, entry)) {
+        head = recordHead(time, entry);
+        headOf = entry;
+      }
       const payload = entry.payload;
       args.push(
         typeof payload === 'string'
-          ? payload
-          : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
-        flags,
-        entry.targets === undefined ? '' : JSON.stringify(entry.targets),
-        entry.exclude ?? '',
+          ? head + payload
+          : Buffer.concat([
+              Buffer.from(head, 'utf8'),
+              Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+            ]),
       );
     }
     try {
@@ -278,12 +340,18 @@ export class RedisStreamLog implements StreamLog {
       throw failed('read', stream, error);
     }
     if (reply === null || reply === undefined) return undefined;
-    const [epoch, first, last, entries] = reply as [Buffer, Buffer, Buffer, unknown[]];
+    const values = reply as Buffer[];
+    const records: LogRecord[] = [];
+    try {
+      for (let i = 3; i + 1 < values.length; i += 2) records.push(toRecord(values[i]!, values[i + 1]!));
+    } catch (error) {
+      throw failed('read', stream, error);
+    }
     return {
-      epoch: text(epoch),
-      first: Number(text(first)),
-      last: Number(text(last)),
-      records: entries.map(toRecord),
+      epoch: text(values[0]),
+      first: Number(text(values[1])),
+      last: Number(text(values[2])),
+      records,
     };
   }
 

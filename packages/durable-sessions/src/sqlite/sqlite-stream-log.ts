@@ -77,6 +77,16 @@ interface PendingAppend {
   reject(error: unknown): void;
 }
 
+/** Rows of one multi-row INSERT, largest first: a batch is written in as few statements as these allow. */
+const INSERT_ROWS = [64, 8, 1] as const;
+const RECORD_COLUMNS = 7;
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function closedError(name: string): AtmosphereError {
   return new AtmosphereError('CLOSED', `The ${name} stream log is closed.`);
 }
@@ -109,6 +119,8 @@ function toRecord(row: RecordRow): LogRecord {
 export class SqliteStreamLog implements StreamLog {
   readonly name = 'sqlite';
   readonly durable = true;
+  /** A turn's appends of a stream come in one call: one transaction or script call, one promise. */
+  readonly batchAppends = true;
   readonly shared = false;
   readonly limits: Readonly<SqliteStreamLogLimits>;
   /** The file (`:memory:` for an in-memory database). */
@@ -120,7 +132,8 @@ export class SqliteStreamLog implements StreamLog {
     createStream: SqliteStatementLike;
     updateStream: SqliteStatementLike;
     setFirst: SqliteStatementLike;
-    insert: SqliteStatementLike;
+    /** One INSERT per size of `INSERT_ROWS`, with its argument array (filled in place). */
+    inserts: { rows: number; statement: SqliteStatementLike; args: unknown[] }[];
     read: SqliteStatementLike;
     trimRecords: SqliteStatementLike;
     deleteStream: SqliteStatementLike;
@@ -154,9 +167,13 @@ export class SqliteStreamLog implements StreamLog {
         'UPDATE atmosphere_streams SET first = ?, last = ?, updated = ? WHERE name = ?',
       ),
       setFirst: database.prepare('UPDATE atmosphere_streams SET first = ? WHERE name = ?'),
-      insert: database.prepare(
-        'INSERT INTO atmosphere_records (stream, seq, time, payload, binary, targets, exclude) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
+      inserts: INSERT_ROWS.map((rows) => ({
+        rows,
+        statement: database.prepare(
+          `INSERT INTO atmosphere_records (stream, seq, time, payload, binary, targets, exclude) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        ),
+        args: new Array<unknown>(rows * RECORD_COLUMNS),
+      })),
       read: database.prepare(
         'SELECT seq, time, payload, binary, targets, exclude FROM atmosphere_records WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
@@ -299,19 +316,16 @@ export class SqliteStreamLog implements StreamLog {
         states.set(stream, state);
       }
       positions.push({ epoch: state.epoch, seq: state.last + 1 });
-      for (const entry of entries) {
-        const binary = typeof entry.payload !== 'string';
-        statements.insert.run(
-          stream,
-          ++state.last,
-          now,
-          binary
-            ? Buffer.from(entry.payload.buffer, entry.payload.byteOffset, entry.payload.byteLength)
-            : entry.payload,
-          binary ? 1 : 0,
-          entry.targets === undefined ? null : JSON.stringify(entry.targets),
-          entry.exclude ?? null,
-        );
+      // As few statements as the sizes allow (a multi-row INSERT binds a chunk in one call).
+      let done = 0;
+      for (const insert of statements.inserts) {
+        const { rows, statement, args } = insert;
+        while (entries.length - done >= rows) {
+          for (let row = 0; row < rows; row++)
+            this.#bindRecord(args, row * RECORD_COLUMNS, stream, ++state.last, now, entries[done + row]!);
+          statement.run(args);
+          done += rows;
+        }
       }
     }
     const max = this.limits.maxRecordsPerStream;
@@ -323,6 +337,33 @@ export class SqliteStreamLog implements StreamLog {
       statements.updateStream.run(state.first, state.last, now, stream);
     }
     return positions;
+  }
+
+  /** The targets of the last record bound, and their JSON: a burst to one client binds the same ones. */
+  #lastTargets: readonly string[] | undefined;
+  #lastTargetsJson = '';
+
+  /** Writes one record's columns into `args` from `at`. */
+  #bindRecord(args: unknown[], at: number, stream: string, seq: number, now: number, entry: LogEntry): void {
+    const payload = entry.payload;
+    const binary = typeof payload !== 'string';
+    args[at] = stream;
+    args[at + 1] = seq;
+    args[at + 2] = now;
+    args[at + 3] = binary ? Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) : payload;
+    args[at + 4] = binary ? 1 : 0;
+    args[at + 5] = entry.targets === undefined ? null : this.#targetsJson(entry.targets);
+    args[at + 6] = entry.exclude ?? null;
+  }
+
+  #targetsJson(targets: readonly string[]): string {
+    const last = this.#lastTargets;
+    if (last === undefined || !sameIds(last, targets)) {
+      // A copy: the caller's array may change after this append.
+      this.#lastTargets = [...targets];
+      this.#lastTargetsJson = JSON.stringify(targets);
+    }
+    return this.#lastTargetsJson;
   }
 
   #assertOpen(): void {

@@ -45,6 +45,40 @@ function isPromise<T>(value: unknown): value is Promise<T> {
   );
 }
 
+/** Most messages, and payload characters or bytes, of one batched `append` (see `StreamLog.batchAppends`). */
+const BATCH_ENTRIES = 1_000;
+const BATCH_PAYLOAD = 512 * 1024;
+
+/**
+ * The messages of one turn on their way to a store that takes them together (`StreamLog.batchAppends`): one
+ * `append`, one promise for every broadcast of the batch. Parallel arrays, so that a message costs its log
+ * entry and a few array slots.
+ */
+class AppendBatch {
+  readonly entries: LogEntry[] = [];
+  readonly messages: EncodedMessage[] = [];
+  readonly targets: (readonly string[] | undefined)[] = [];
+  readonly excludes: (string | undefined)[] = [];
+  /** Start times (metrics on) and spans (tracing on), per message; undefined while off. */
+  started: number[] | undefined;
+  spans: (TraceSpan | undefined)[] | undefined;
+  payload = 0;
+  readonly promise: Promise<void>;
+  resolve!: () => void;
+  reject!: (error: unknown) => void;
+
+  constructor() {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  get full(): boolean {
+    return this.entries.length >= BATCH_ENTRIES || this.payload >= BATCH_PAYLOAD;
+  }
+}
+
 /** A resource object (not an id or a list) that is open: the live resource of its tracking id on this node. */
 function isLiveResource(to: BroadcastOptions['to']): to is ClientResource {
   return (
@@ -110,6 +144,12 @@ export class Broadcaster implements Subscription {
    */
   #placeTail: Promise<void> | undefined;
   #placing = 0;
+  /** The messages of this turn not yet handed to a store that takes a turn's appends together. */
+  #batch: AppendBatch | undefined;
+  readonly #flushBatch = (): void => {
+    const batch = this.#batch;
+    if (batch !== undefined) this.#appendBatch(batch);
+  };
   #destroyed = false;
 
   constructor(id: string, host: BroadcasterHost, options: BroadcasterOptions = {}) {
@@ -203,7 +243,7 @@ export class Broadcaster implements Subscription {
       if (
         this.#filters.length === 0 &&
         this.#filtered === 0 &&
-        this.#placeTail === undefined &&
+        (this.#placeTail === undefined || this.#log.batchAppends === true) &&
         this.#relay === undefined &&
         isLiveResource(to)
       ) {
@@ -214,6 +254,8 @@ export class Broadcaster implements Subscription {
         const message = new EncodedMessage(payload, this.id);
         const telemetry = this.#host.telemetry;
         const started = telemetry.metricsOn ? performance.now() : 0;
+        if (this.#log.batchAppends === true)
+          return this.#enqueue(message, { payload, targets }, targets, undefined, started, undefined);
         const position = this.#log.append(this.id, [{ payload, targets }]);
         if (isPromise<StreamPosition>(position))
           return this.#track(this.#inOrder(message, position, targets, undefined, started, undefined));
@@ -255,6 +297,14 @@ export class Broadcaster implements Subscription {
       const entered = this.#tail !== undefined ? this.#chain(step) : this.#runTracked(step);
       void entered.then(done, done);
       return entered;
+    }
+    if (this.#log.batchAppends === true) {
+      // No filter, a store that takes a turn's appends together: into this turn's batch (tracked once).
+      try {
+        return this.#publish(payload, targets, exclude) ?? RESOLVED;
+      } catch (error) {
+        return Promise.reject(toError(error));
+      }
     }
     // No filter: the append is issued now and the delivery waits for the ones before (`#inOrder`).
     return this.#runTracked(() => this.#run(payload, from, targets, exclude));
@@ -381,6 +431,8 @@ export class Broadcaster implements Subscription {
           'atmosphere.action': 'broadcast',
         })
       : undefined;
+    if (this.#log.batchAppends === true)
+      return this.#enqueue(message, logEntry(payload, targets, exclude), targets, exclude, started, span);
     let position: StreamPosition | Promise<StreamPosition>;
     try {
       position = this.#log.append(this.id, [logEntry(payload, targets, exclude)]);
@@ -390,6 +442,110 @@ export class Broadcaster implements Subscription {
     if (isPromise<StreamPosition>(position) || this.#placeTail !== undefined)
       return this.#inOrder(message, position, targets, exclude, started, span);
     this.#placed(message, position, targets, exclude, started, span);
+  }
+
+  /**
+   * Adds a message to this turn's batch (a store that takes a turn's appends together): the batch is appended
+   * in one call at the end of the current job (a microtask), or at once when full, and its messages are
+   * delivered in order once it has its positions, after every message appended before. Returns the batch's
+   * promise, shared by its broadcasts: tracked once (`settled()`), unless a filter chain already waits for it.
+   */
+  #enqueue(
+    message: EncodedMessage,
+    entry: LogEntry,
+    targets: readonly string[] | undefined,
+    exclude: string | undefined,
+    started: number,
+    span: TraceSpan | undefined,
+  ): Promise<void> {
+    let batch = this.#batch;
+    if (batch === undefined) {
+      batch = this.#batch = new AppendBatch();
+      queueMicrotask(this.#flushBatch);
+      // Inside a filter chain (`#filtered` > 0) the chain's own promise waits for this one: tracking it here
+      // too would let a later broadcast overtake the chain.
+      if (this.#filtered === 0) void this.#track(batch.promise);
+    }
+    const index = batch.entries.length;
+    batch.entries.push(entry);
+    batch.messages.push(message);
+    batch.targets.push(targets);
+    batch.excludes.push(exclude);
+    if (started !== 0) (batch.started ??= [])[index] = started;
+    if (span !== undefined) (batch.spans ??= [])[index] = span;
+    batch.payload += typeof entry.payload === 'string' ? entry.payload.length : entry.payload.byteLength;
+    if (batch.full) this.#appendBatch(batch);
+    return batch.promise;
+  }
+
+  /** Appends a batch in one call; its messages are delivered after those appended before, in order. */
+  #appendBatch(batch: AppendBatch): void {
+    if (this.#batch === batch) this.#batch = undefined;
+    let position: StreamPosition | Promise<StreamPosition>;
+    try {
+      position = this.#log.append(this.id, batch.entries);
+    } catch (error) {
+      this.#batchFailed(batch, error);
+      return;
+    }
+    const before = this.#placeTail;
+    if (before === undefined && !isPromise<StreamPosition>(position)) {
+      this.#placeBatch(batch, position);
+      return;
+    }
+    const placed = (before === undefined ? Promise.resolve(position) : before.then(() => position)).then(
+      (at) => this.#placeBatch(batch, at),
+      (error: unknown) => this.#batchFailed(batch, error),
+    );
+    this.#placing++;
+    this.#placeTail = placed.then(this.#placedOne);
+  }
+
+  readonly #placedOne = (): void => {
+    if (--this.#placing === 0) this.#placeTail = undefined;
+  };
+
+  /** Delivers a batch's messages, each at its position (the first's seq + its index), then settles them. */
+  #placeBatch(batch: AppendBatch, first: StreamPosition): void {
+    const { messages, targets, excludes, started, spans } = batch;
+    try {
+      for (let i = 0; i < messages.length; i++) {
+        this.#placed(
+          messages[i]!,
+          i === 0 ? first : { epoch: first.epoch, seq: first.seq + i },
+          targets[i],
+          excludes[i],
+          started?.[i] ?? 0,
+          spans?.[i],
+        );
+      }
+    } catch (error) {
+      batch.reject(toError(error));
+      return;
+    }
+    batch.resolve();
+  }
+
+  /** The store refused a batch: nothing of it was stored or delivered, and every one of its broadcasts says so. */
+  #batchFailed(batch: AppendBatch, error: unknown): void {
+    const count = batch.entries.length;
+    if (batch.spans !== undefined)
+      for (const span of batch.spans) {
+        if (span === undefined) continue;
+        span.recordError(error);
+        span.end();
+      }
+    this.#host.logger.error(
+      `broadcaster ${this.id}: the stream log ${this.#log.name} failed; ${count} message(s) were not delivered`,
+      { error },
+    );
+    batch.reject(
+      new AtmosphereError(
+        'LOG_FAILED',
+        `Stream log ${this.#log.name} could not append ${count === 1 ? 'a message' : `${count} messages`} of broadcaster ${this.id}, so ${count === 1 ? 'it was' : 'they were'} not delivered: ${String((error as Error)?.message ?? error)}`,
+        { cause: error },
+      ),
+    );
   }
 
   /**

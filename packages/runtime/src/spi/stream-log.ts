@@ -63,6 +63,8 @@ export interface LogReadOptions {
  * - `append` numbers the entries of one call consecutively after the stream's last seq, in a new epoch for
  *   a stream the store does not hold; appends to one stream keep the order in which they were called, even
  *   when the caller does not wait for one before making the next;
+ * - an append stores all its entries or none: when it rejects, no entry of it is read back and the next
+ *   append goes on from the same seq (no hole); every append waiting on a failed write rejects;
  * - what `read` returns is exactly what was appended (payload type and content, targets, exclude);
  * - `state`/`read` of a stream the store does not hold answer `undefined`; they never create it;
  * - a store that survives a restart (`durable`) keeps each stream's epoch, records and numbering; a store
@@ -76,7 +78,20 @@ export interface StreamLog {
   readonly durable: boolean;
   /** True when several nodes share the streams (Redis, Kafka). */
   readonly shared: boolean;
-  /** Appends entries to a stream; resolves to the position of the first (the others follow, seq + 1 each). */
+  /**
+   * True when the store would rather take the messages of one event-loop turn together: an append of many
+   * entries costs it about what an append of one does, and fails only as a whole, for a reason of the store
+   * (storage away, disk full, closed) — never because of one entry's content. The broadcaster then makes one
+   * `append` per stream per turn holding every message of the turn (up to 1 000 entries or 512 KiB of
+   * payload a call), and settles those messages together. Absent or false (the default): one `append` per
+   * message, each settled on its own — what a store with a per-entry limit needs, so that one entry it
+   * refuses does not take its neighbours with it.
+   */
+  readonly batchAppends?: boolean;
+  /**
+   * Appends entries to a stream, all or none; resolves to the position of the first (the others follow, seq + 1
+   * each).
+   */
   append(stream: string, entries: readonly LogEntry[]): Awaitable<StreamPosition>;
   /** Records with a seq greater than `after`, in order. */
   read(stream: string, after: number, options?: LogReadOptions): Awaitable<LogRead | undefined>;

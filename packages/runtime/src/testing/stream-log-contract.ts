@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { AtmosphereError } from '../errors.ts';
-import type { LogEntry, LogRead, StreamLog } from '../spi/stream-log.ts';
+import type { LogEntry, LogRead, LogRecord, StreamLog } from '../spi/stream-log.ts';
 
 /** How the contract suite gets the store under test. */
 export interface StreamLogContractOptions {
@@ -17,6 +17,14 @@ export interface StreamLogContractOptions {
    * gets a new epoch.
    */
   loseHistory?(log: StreamLog): StreamLog | Promise<StreamLog>;
+  /**
+   * Makes the storage behind `log` refuse writes the way it fails in production (a write error inside the
+   * transaction, a server that refuses writes), keeping what it holds; resolves to a function that lets
+   * writes through again. The suite then checks that every append waiting on a refused write rejects with
+   * `LOG_FAILED`, that none of their entries is stored, and that numbering goes on without a hole. Stores
+   * that take a turn's appends together (`batchAppends`) should give it.
+   */
+  failWrites?(log: StreamLog): (() => unknown) | Promise<() => unknown>;
   /** Per-test timeout. Default 20 000 ms. */
   readonly timeoutMs?: number;
 }
@@ -31,12 +39,24 @@ function texts(read: LogRead | undefined): (string | Uint8Array)[] {
   return read?.records.map((r) => r.payload) ?? [];
 }
 
+/** An entry or record as plain data (bytes as a number list), without seq and time, for deep equality. */
+function comparable(entry: LogEntry): unknown {
+  return {
+    payload: typeof entry.payload === 'string' ? entry.payload : [...entry.payload],
+    binary: typeof entry.payload !== 'string',
+    targets: entry.targets,
+    exclude: entry.exclude,
+  };
+}
+
 /**
  * The contract of a log store (provider kind `stream-log`), as a vitest `describe` block, run against the real
  * store: numbering, exact read-back of text and bytes, targets and exclude, ordering of appends that are not
  * awaited one by one, reads after a position and with a limit, trimming (gaps detectable), deletion (a new
- * epoch), unknown streams, durability across a reopen (when `reopen` is given), a new epoch after lost
- * history (when `loseHistory` is given), and `CLOSED` after `close()`.
+ * epoch), unknown streams, long appends and several in one turn (contiguous, each entry exact), durability
+ * across a reopen (when `reopen` is given), a new epoch after lost history (when `loseHistory` is given),
+ * refused writes reported to every append and storing nothing (when `failWrites` is given), and `CLOSED` after
+ * `close()`.
  */
 export function streamLogContract(name: string, options: StreamLogContractOptions): void {
   const timeout = options.timeoutMs ?? 20_000;
@@ -128,6 +148,52 @@ export function streamLogContract(name: string, options: StreamLogContractOption
             .filter((i) => i % 3 === 0)
             .map((i) => `b${i}`),
         );
+      },
+      timeout,
+    );
+
+    test(
+      'batches: long appends and several in one turn are numbered contiguously, each entry read back as given',
+      async () => {
+        const log = await make();
+        const a = streamName('batch-a');
+        const b = streamName('batch-b');
+        const entry = (label: string, i: number): LogEntry =>
+          i % 7 === 3
+            ? { payload: Uint8Array.from([i % 256, 0, 255]) }
+            : i % 5 === 1
+              ? { payload: `${label}${i}`, targets: [`t-${i}`] }
+              : i % 11 === 2
+                ? { payload: `${label}${i}`, exclude: `x-${i}` }
+                : { payload: `${label}${i}` };
+        const first = Array.from({ length: 1_000 }, (_, i) => entry('a', i));
+        const second = Array.from({ length: 500 }, (_, i) => entry('a', 1_000 + i));
+        const other = Array.from({ length: 300 }, (_, i) => entry('b', i));
+        // Issued together, not awaited one by one: the store may write them in one go.
+        const [pa1, pb, pa2, pa3] = await Promise.all([
+          Promise.resolve(log.append(a, first)),
+          Promise.resolve(log.append(b, other)),
+          Promise.resolve(log.append(a, second)),
+          Promise.resolve(log.append(a, [{ payload: 'last' }])),
+        ]);
+        expect(pa1.seq).toBe(1);
+        expect(pa2).toEqual({ epoch: pa1.epoch, seq: 1_001 });
+        expect(pa3).toEqual({ epoch: pa1.epoch, seq: 1_501 });
+        expect(pb.seq).toBe(1);
+        const expected = [...first, ...second, { payload: 'last' }];
+        const records: LogRecord[] = [];
+        let after = 0;
+        while (records.length < expected.length) {
+          const read = await log.read(a, after, { limit: 1_000 });
+          if (read === undefined || read.records.length === 0) break;
+          records.push(...read.records);
+          after = read.records.at(-1)!.seq;
+        }
+        expect(records.map((r) => r.seq)).toEqual(expected.map((_, i) => i + 1));
+        expect(records.map(comparable)).toEqual(expected.map(comparable));
+        const readB = await log.read(b, 0, { limit: 1_000 });
+        expect(readB?.records.map(comparable)).toEqual(other.map(comparable));
+        expect(await log.state(a)).toEqual({ epoch: pa1.epoch, first: 1, last: 1_501 });
       },
       timeout,
     );
@@ -240,6 +306,50 @@ export function streamLogContract(name: string, options: StreamLogContractOption
       },
       timeout,
     );
+
+    if (options.failWrites) {
+      const failWrites = (log: StreamLog) => options.failWrites!(log);
+      test(
+        'a refused write rejects every append waiting on it with LOG_FAILED; none is stored, no hole follows',
+        async () => {
+          const log = await make();
+          const a = streamName('refused-a');
+          const b = streamName('refused-b');
+          const kept = await log.append(a, [{ payload: 'kept' }]);
+          const restore = await failWrites(log);
+          let outcomes: PromiseSettledResult<unknown>[];
+          try {
+            // Issued together, as one turn's appends: a store that writes them in one go fails them together.
+            const calls: Promise<unknown>[] = [];
+            for (const call of [
+              () => log.append(a, [{ payload: 'x1' }, { payload: 'x2' }]),
+              () => log.append(b, [{ payload: 'y1' }]),
+              () => log.append(a, [{ payload: 'x3', targets: ['t'] }]),
+            ]) {
+              try {
+                calls.push(Promise.resolve(call()));
+              } catch (error) {
+                calls.push(Promise.reject(error instanceof Error ? error : new Error(String(error))));
+              }
+            }
+            outcomes = await Promise.allSettled(calls);
+          } finally {
+            await restore();
+          }
+          expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'rejected']);
+          for (const outcome of outcomes) {
+            const reason = (outcome as PromiseRejectedResult).reason as unknown;
+            expect(AtmosphereError.isInstance(reason) && reason.code).toBe('LOG_FAILED');
+          }
+          expect(await log.state(a)).toEqual({ epoch: kept.epoch, first: 1, last: 1 });
+          expect(texts(await log.read(a, 0))).toEqual(['kept']);
+          expect(await log.state(b)).toBeUndefined();
+          expect(await log.append(a, [{ payload: 'after' }])).toEqual({ epoch: kept.epoch, seq: 2 });
+          expect(texts(await log.read(a, 0))).toEqual(['kept', 'after']);
+        },
+        timeout,
+      );
+    }
 
     if (options.reopen) {
       const reopen = (log: StreamLog) => options.reopen!(log);
