@@ -2,7 +2,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { ROOT } from './server.ts';
+import { fileURLToPath } from 'node:url';
+
+/** The sample's folder: the Next app (`app/`, `next.config.ts`, `.next/` once built). */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** What the build is made of: the app, its config, and the workspace sources it bundles. */
 const INPUTS = [

@@ -3,13 +3,11 @@ import type { AgentRuntime, AiEndpointHandle } from '@atmosphere/ai';
 import type { Atmosphere, Logger } from '@atmosphere/runtime';
 import { listen } from '@atmosphere/runtime/next';
 import nextModule from 'next';
+import { ensureBuilt, ROOT } from './build.ts';
 import { setupAi, WEBSOCKET_PATH } from './setup.ts';
 
 // `next` is CommonJS whose types declare an ES default export: from ESM its default import is the function itself.
 const next = nextModule as unknown as typeof nextModule.default;
-
-/** The sample's folder: the Next app (`app/`, `next.config.ts`, `.next/` once built). */
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Options of {@link startSample}. */
 export interface SampleOptions {
@@ -58,6 +56,7 @@ export async function startSample(options: SampleOptions = {}): Promise<Sample> 
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const dev = process.argv.includes('--dev');
+  if (!dev) console.log(`next build: ${await ensureBuilt()}`);
   const sample = await startSample({ port: Number(process.env['PORT'] ?? 3000), dev });
   console.log(`Next.js sample${dev ? ' (dev)' : ''} on ${sample.url} — the demo model answers`);
   const stop = (): void => void sample.close().then(() => process.exit(0));
