@@ -12,6 +12,7 @@ export default tseslint.config(
       '.tools/**',
       '**/.turbo/**',
       '**/.build/**',
+      '**/.next/**',
       'bench/results/**',
       '**/*.d.ts',
       '**/public/vendor/**',

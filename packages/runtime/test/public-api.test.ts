@@ -89,6 +89,11 @@ describe('@atmosphere/runtime public API', () => {
       'atmosphere',
       'default',
     ]);
+    expect(Object.keys(await import('../src/integrations/next.ts')).sort()).toEqual([
+      'listen',
+      'routeAtmosphere',
+      'routeHandlers',
+    ]);
   });
 
   test('the types applications and implementers hold', () => {

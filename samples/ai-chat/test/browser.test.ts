@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CHROMIUM_LAUNCH_OPTIONS, dropConnection } from '@atmosphere/runtime/testing';
 import { demoRuntime } from '@atmosphere/ai';
 import { silentLogger } from '@atmosphere/runtime';
@@ -157,4 +159,58 @@ describe('turn control in Chromium: the stop button, and a viewer tab that canno
     await viewer.close();
     await owner.close();
   });
+});
+
+/** Screenshots are written into the sample's folder (for its README) only when asked: CI leaves the tree clean. */
+const SCREENSHOTS = process.env['UPDATE_SCREENSHOTS'] === '1';
+const SCREENSHOT_DIR = fileURLToPath(new URL('../screenshots/', import.meta.url));
+
+describe('desktop and phone width in Chromium (skipped when /usr/bin/chromium is absent)', () => {
+  let browser: Browser;
+  let chat: AiChat;
+
+  beforeAll(async () => {
+    chat = await startAiChat({ port: 0, logger: silentLogger, runtime: demoRuntime({ delayMs: 5 }) });
+    browser = await chromium.launch({ ...CHROMIUM_LAUNCH_OPTIONS, args: [...CHROMIUM_LAUNCH_OPTIONS.args] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await chat?.close();
+  });
+
+  for (const [label, width, height] of [
+    ['desktop', 1280, 800],
+    ['phone', 390, 844],
+  ] as const) {
+    test(`${label} (${width}×${height}): a tool answer fits, and the page logs no error (its favicon is served)`, async () => {
+      const context = await browser.newContext({ viewport: { width, height } });
+      const problems: string[] = [];
+      const page = await context.newPage();
+      page.on('console', (message) => {
+        if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+      });
+      page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
+      try {
+        await page.goto(chat.url);
+        await page.locator('#connection[data-status="open"]').waitFor();
+        await page.click('[data-prompt^="What\'s the weather"]');
+        await page.locator('.message.assistant[data-state="complete"]').waitFor();
+        expect(await page.locator('.tool-card[data-tool="weather"]').getAttribute('data-tool-state')).toBe(
+          'done',
+        );
+        expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(
+          width,
+        );
+        const input = (await page.locator('#input').boundingBox())!;
+        expect(input.x + input.width).toBeLessThanOrEqual(width);
+        expect((await fetch(new URL('/favicon.svg', chat.url))).headers.get('content-type')).toBe(
+          'image/svg+xml',
+        );
+        if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOT_DIR, `${label}.png`) });
+        expect(problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    });
+  }
 });
