@@ -520,6 +520,7 @@ export class EndpointRuns {
       onRequest: (request) => (run.request = request),
       logger: this.#logger,
       telemetry: AiTelemetry.of(this.#atmosphere),
+      ...(options.pricing === undefined ? {} : { pricing: options.pricing }),
     });
   }
 

@@ -18,6 +18,33 @@ const DURATION_BUCKETS = [
 /** Token-count buckets (OpenTelemetry GenAI's advice for `gen_ai.client.token.usage`). */
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216];
 
+/**
+ * The price of a model, in US dollars per million tokens (`input`: the prompt, history and tool results sent;
+ * `output`: what the model wrote), for `atmosphere_ai_cost_usd_total`.
+ */
+export interface ModelPricing {
+  readonly input: number;
+  readonly output: number;
+}
+
+/**
+ * Prices by model name — the endpoint's (or prompt's) `model`, `default` for the runtime's own configured one.
+ * A model without a price is not costed.
+ */
+export type Pricing = Readonly<Record<string, ModelPricing>>;
+
+/** The reason `pricing` is unusable (a price missing, negative or not finite), or undefined when it is fine. */
+export function pricingProblem(pricing: Pricing): string | undefined {
+  for (const [model, price] of Object.entries(pricing)) {
+    for (const side of ['input', 'output'] as const) {
+      const value = (price as Partial<ModelPricing> | null)?.[side];
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+        return `the ${side} price of ${model} must be a finite number of US dollars per million tokens, at least 0 (got ${String(value)})`;
+    }
+  }
+  return undefined;
+}
+
 /** What the AI package needs from the runtime to find the selected providers. */
 export interface TelemetrySource {
   provider(kind: 'metrics'): AtmosphereMetrics | undefined;
@@ -43,6 +70,7 @@ export class AiTelemetry {
   readonly #firstToken: MetricHistogram;
   readonly #tokens: MetricHistogram;
   readonly #tokensTotal: MetricCounter;
+  readonly #cost: MetricCounter;
   readonly #errors: MetricCounter;
   readonly #toolCalls: MetricCounter;
   readonly #toolDuration: MetricHistogram;
@@ -82,6 +110,11 @@ export class AiTelemetry {
       help: 'Tokens of AI runs, by runtime, model and token type (input, output).',
       labelNames: [...model, 'gen_ai_token_type'],
     });
+    this.#cost = metrics.counter({
+      name: 'atmosphere_ai_cost_usd_total',
+      help: 'Spend of AI runs in US dollars, from the token counts and the configured pricing, by runtime and model.',
+      labelNames: model,
+    });
     this.#errors = metrics.counter({
       name: 'atmosphere_ai_errors_total',
       help: 'AI runs that ended with an error, by runtime, model and error type (the error code).',
@@ -119,11 +152,15 @@ export class AiTelemetry {
     return telemetry;
   }
 
-  /** A run starts: counted, and its span (`chat {model}`) started; undefined when nothing records. */
+  /**
+   * A run starts: counted, and its span (`chat {model}`) started; undefined when nothing records. With
+   * `pricing`, the run's tokens are costed at its model's price when it ends.
+   */
   startRun(
     runtime: string,
     model: string | undefined,
     resourceId: string | undefined,
+    pricing?: Pricing,
   ): RunMeasure | undefined {
     if (!this.metricsOn && !this.tracingOn) return undefined;
     const modelLabel = model ?? 'default';
@@ -139,7 +176,13 @@ export class AiTelemetry {
           ...(resourceId === undefined ? {} : { 'atmosphere.resource.uuid': resourceId }),
         })
       : undefined;
-    return new RunMeasure(this, runtime, modelLabel, span);
+    const price =
+      pricing === undefined
+        ? undefined
+        : Object.hasOwn(pricing, modelLabel)
+          ? pricing[modelLabel]
+          : undefined;
+    return new RunMeasure(this, runtime, modelLabel, span, price);
   }
 
   /** @internal */
@@ -147,6 +190,11 @@ export class AiTelemetry {
     const now = performance.now();
     const { runtime, model, span } = measure;
     const errorType = error === undefined ? undefined : describeError(error).code;
+    const price = measure.price;
+    const cost =
+      price === undefined || usage === undefined
+        ? undefined
+        : ((usage.input ?? 0) * price.input + (usage.output ?? 0) * price.output) / 1_000_000;
     if (this.metricsOn) {
       this.#active--;
       this.#duration.labels(runtime, model, errorType ?? '').observe((now - measure.startedAt) / 1000);
@@ -160,6 +208,7 @@ export class AiTelemetry {
         this.#tokens.labels(runtime, model, 'output').observe(usage.output);
         this.#tokensTotal.labels(runtime, model, 'output').add(usage.output);
       }
+      if (cost !== undefined && cost > 0) this.#cost.labels(runtime, model).add(cost);
       if (errorType !== undefined) this.#errors.labels(runtime, model, errorType).add();
     }
     if (span !== undefined) {
@@ -170,6 +219,7 @@ export class AiTelemetry {
           'atmosphere.ai.time_to_first_token_ms',
           Math.round(firstTextAt - measure.startedAt),
         );
+      if (cost !== undefined) span.setAttribute('atmosphere.ai.cost_usd', cost);
       if (error !== undefined) span.recordError(error);
       span.end();
     }
@@ -215,13 +265,22 @@ export class RunMeasure {
   readonly runtime: string;
   readonly model: string;
   readonly span: TraceSpan | undefined;
+  /** The model's price, when the run is costed. */
+  readonly price: ModelPricing | undefined;
   #ended = false;
 
-  constructor(telemetry: AiTelemetry, runtime: string, model: string, span: TraceSpan | undefined) {
+  constructor(
+    telemetry: AiTelemetry,
+    runtime: string,
+    model: string,
+    span: TraceSpan | undefined,
+    price?: ModelPricing,
+  ) {
     this.#telemetry = telemetry;
     this.runtime = runtime;
     this.model = model;
     this.span = span;
+    this.price = price;
   }
 
   /** Runs `work` with the run's span current (tool spans and broadcasts become its children). */
