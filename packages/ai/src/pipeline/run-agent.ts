@@ -99,15 +99,13 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
       if (changed) request = changed;
     }
     options.onRequest?.(request);
-    measure = options.telemetry?.startRun(
-      options.runtime.name,
-      request.model,
-      options.resource?.id,
-      options.pricing,
-    );
+    measure = options.telemetry?.startRun(options.runtime.name, request.model, options.resource?.id, {
+      ...(options.pricing === undefined ? {} : { pricing: options.pricing }),
+      runId: session.runId,
+    });
     const structured = request.structuredOutput;
     const capture = structured ? new StructuredCapture(structured, session) : undefined;
-    view = new PipelineSession(session, capture);
+    view = new PipelineSession(session, capture, measure);
     const systemPrompt = structured
       ? [request.systemPrompt, structuredInstruction(structured.request)].filter(Boolean).join('\n\n')
       : request.systemPrompt;
