@@ -31,7 +31,7 @@ export type {
   AiResponse,
 } from './pipeline/ai-interceptor.ts';
 export { runAgent, type RunAgentOptions } from './pipeline/run-agent.ts';
-export type { AiTelemetry } from './telemetry/ai-telemetry.ts';
+export type { AiTelemetry, ModelPricing, Pricing } from './telemetry/ai-telemetry.ts';
 export { type DemoRuntime, demoRuntime, type DemoRuntimeOptions } from './runtimes/demo/demo-runtime.ts';
 export {
   DEFAULT_MODEL,

@@ -1,6 +1,12 @@
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import type { AtmosphereErrorCode } from '@atmosphere/runtime';
-import { type AiEndpointHandle, aiEndpoint } from '../src/index.ts';
+import {
+  type AiEndpointHandle,
+  type AiEndpointOptions,
+  aiEndpoint,
+  type ModelPricing,
+  type Pricing,
+} from '../src/index.ts';
 import type { AgentRuntime, ChatMessage, ConversationMemory } from '../src/spi/index.ts';
 
 /**
@@ -86,6 +92,8 @@ describe('@atmosphere/ai public API', () => {
 
   test('the types applications and implementers hold', () => {
     expectTypeOf(aiEndpoint).returns.toEqualTypeOf<AiEndpointHandle>();
+    expectTypeOf<Pricing[string]>().toEqualTypeOf<ModelPricing>();
+    expectTypeOf<AiEndpointOptions['pricing']>().toEqualTypeOf<Pricing | undefined>();
     expectTypeOf<AgentRuntime>().toHaveProperty('capabilities');
     expectTypeOf<ConversationMemory['history']>().returns.toEqualTypeOf<Promise<ChatMessage[]>>();
     expectTypeOf<'INVALID_PROMPT'>().toExtend<AtmosphereErrorCode>();

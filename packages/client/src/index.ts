@@ -19,6 +19,7 @@ export {
   type ChatRole,
   type ChatSnapshot,
 } from './ai/chat-model.ts';
+export type { PaintTimingOptions } from './ai/paint-timing.ts';
 export {
   type ReceivedAiEvent,
   type SendOptions,

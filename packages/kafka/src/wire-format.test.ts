@@ -71,6 +71,52 @@ describe('the relay record', () => {
     expect(decodeRelayRecord(text)).toEqual({ broadcaster: '/b', payload: 'p', exclude: 'me' });
   });
 
+  test('the W3C trace context rides in traceparent and tracestate headers; a malformed one is ignored, the message kept', () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const traced = received({
+      broadcaster: '/b',
+      payload: 'p',
+      trace: { traceparent, tracestate: 'vendor=opaque,other=1' },
+    });
+    expect(traced.headers?.[RELAY_HEADERS.traceparent]?.toString()).toBe(traceparent);
+    expect(decodeRelayRecord(traced)).toEqual({
+      broadcaster: '/b',
+      payload: 'p',
+      trace: { traceparent, tracestate: 'vendor=opaque,other=1' },
+    });
+    expect(decodeRelayRecord(received({ broadcaster: '/b', payload: 'p', trace: { traceparent } }))).toEqual({
+      broadcaster: '/b',
+      payload: 'p',
+      trace: { traceparent },
+    });
+    const plain = received({ broadcaster: '/b', payload: 'p' });
+    for (const bad of [
+      'not-a-traceparent',
+      `${traceparent}x`,
+      'ZZ-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    ])
+      expect(
+        decodeRelayRecord({ ...plain, headers: { ...plain.headers, [RELAY_HEADERS.traceparent]: bad } }),
+      ).toEqual({ broadcaster: '/b', payload: 'p' });
+    expect(
+      decodeRelayRecord({
+        ...plain,
+        headers: { ...plain.headers, [RELAY_HEADERS.traceparent]: [traceparent, traceparent] },
+      }),
+    ).toEqual({ broadcaster: '/b', payload: 'p' });
+    // A tracestate that is not printable ASCII is dropped; the traceparent stands.
+    expect(
+      decodeRelayRecord({
+        ...plain,
+        headers: {
+          ...plain.headers,
+          [RELAY_HEADERS.traceparent]: traceparent,
+          [RELAY_HEADERS.tracestate]: 'a=\u0000',
+        },
+      }),
+    ).toEqual({ broadcaster: '/b', payload: 'p', trace: { traceparent } });
+  });
+
   test('anything else is refused with the reason, never a crash (property)', () => {
     const headerValue = fc.oneof(
       fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)),

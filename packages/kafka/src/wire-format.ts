@@ -14,8 +14,10 @@ import type { KafkaHeaderValue, KafkaMessageLike, KafkaOutgoingMessage } from '.
  * | header `atmosphere-exclude` | the tracking id left out, UTF-8 |
  * | header `atmosphere-targets` | the tracking ids addressed: u32 count, then per id a u32 byte length and UTF-8 (big-endian); present and empty for `targets: []` |
  * | header `atmosphere-epoch`, `atmosphere-seq` | the message's stream position (epoch UTF-8, seq in decimal), when it has one |
+ * | header `traceparent`, `tracestate` | the W3C trace context of the broadcast, when the sending node traces (the names OpenTelemetry's Kafka instrumentations use) |
  *
- * Headers other than these are ignored, so later versions can add some without breaking older nodes.
+ * Headers other than these are ignored, so later versions can add some without breaking older nodes. A
+ * trace context that is not well-formed is ignored too (the message is delivered, outside any trace).
  */
 export const RELAY_HEADERS = Object.freeze({
   version: 'atmosphere-v',
@@ -25,7 +27,13 @@ export const RELAY_HEADERS = Object.freeze({
   targets: 'atmosphere-targets',
   epoch: 'atmosphere-epoch',
   seq: 'atmosphere-seq',
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
 });
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** W3C `tracestate`: at most 32 list members of at most 256 characters, printable ASCII. */
+const TRACESTATE = /^[\x20-\x7e]{0,8192}$/;
 /** The value of `atmosphere-v` this node writes and reads. */
 export const RELAY_FORMAT_VERSION = '1';
 /** Length of the sender's node id in `atmosphere-node`. */
@@ -97,6 +105,12 @@ export function encodeRelayRecord(
   if (position !== undefined) {
     headers[RELAY_HEADERS.epoch] = Buffer.from(position.epoch, 'utf8');
     headers[RELAY_HEADERS.seq] = Buffer.from(String(position.seq));
+  }
+  const trace = message.trace;
+  if (trace !== undefined) {
+    headers[RELAY_HEADERS.traceparent] = Buffer.from(trace.traceparent, 'latin1');
+    if (trace.tracestate !== undefined)
+      headers[RELAY_HEADERS.tracestate] = Buffer.from(trace.tracestate, 'latin1');
   }
   let bytes = key.length + value.length;
   for (const name in headers) bytes += name.length + headers[name]!.length;
@@ -170,5 +184,22 @@ export function decodeRelayRecord(message: KafkaMessageLike): BackplaneMessage {
     if (epoch.length === 0) throw new MalformedRecordError('the epoch is empty');
     decoded.position = { epoch: epoch.toString('utf8'), seq: number };
   }
+  const trace = traceOf(message);
+  if (trace !== undefined) decoded.trace = trace;
   return decoded;
+}
+
+/** The record's W3C trace context, or undefined when it has none or a malformed one (never a refusal). */
+function traceOf(message: KafkaMessageLike): BackplaneMessage['trace'] {
+  const traceparent = single(message.headers?.[RELAY_HEADERS.traceparent]);
+  if (traceparent === undefined || !TRACEPARENT.test(traceparent)) return undefined;
+  const tracestate = single(message.headers?.[RELAY_HEADERS.tracestate]);
+  return tracestate === undefined || !TRACESTATE.test(tracestate)
+    ? { traceparent }
+    : { traceparent, tracestate };
+}
+
+function single(value: KafkaHeaderValue): string | undefined {
+  if (value === undefined || Array.isArray(value) || value.length > 8192) return undefined;
+  return typeof value === 'string' ? value : value.toString('latin1');
 }

@@ -142,4 +142,75 @@ describe('one AI answer, measured and traced', () => {
     ).toBe(1);
     expect(await sampleValue(registry, 'atmosphere_connections_total', { transport: 'websocket' })).toBe(1);
   });
+
+  test('pricing: each run costed at its model price on atmosphere_ai_cost_usd_total, exact dollars; an unpriced model is not', async () => {
+    const replay = await startReplayServer([
+      { kind: 'sse', body: openAiTranscript({ text: ['One.'], usage: { prompt: 1200, completion: 300 } }) },
+      { kind: 'sse', body: openAiTranscript({ text: ['Two.'], usage: { prompt: 800, completion: 700 } }) },
+      { kind: 'sse', body: openAiTranscript({ text: ['Three.'], usage: { prompt: 5, completion: 5 } }) },
+    ]);
+    scope.track(replay);
+    const registry = new Registry();
+    const atmosphere = scope.track(await startTestAtmosphere({ providers: [metrics({ registry })] }));
+    const runtime = openAiRuntime({
+      env: {},
+      apiKey: 'sk-test-observability-0123456789',
+      model: 'gpt-4o-mini',
+      baseUrl: replay.baseUrl,
+      retry: { maxRetries: 0 },
+    });
+    const pricing = { 'gpt-4o-mini': { input: 0.15, output: 0.6 }, 'gpt-4o': { input: 2.5, output: 10 } };
+    scope.track(aiEndpoint(atmosphere, { path: '/ai/mini', runtime, model: 'gpt-4o-mini', pricing }));
+    scope.track(aiEndpoint(atmosphere, { path: '/ai/big', runtime, model: 'gpt-4o', pricing }));
+    scope.track(aiEndpoint(atmosphere, { path: '/ai/free', runtime, model: 'local-llama', pricing }));
+    for (const [path, text] of [
+      ['/ai/mini', 'One.'],
+      ['/ai/big', 'Two.'],
+      ['/ai/free', 'Three.'],
+    ] as const) {
+      const client = scope.track(await connectAiClient(atmosphere.url(path)));
+      await client.prompt('Go');
+      expect((await client.answer()).text).toBe(text);
+    }
+    const labels = (model: string) => ({ gen_ai_provider_name: 'built-in', gen_ai_request_model: model });
+    // 1 200 input tokens at $0.15/M and 300 output at $0.60/M; 800 at $2.50/M and 700 at $10/M.
+    expect(await sampleValue(registry, 'atmosphere_ai_cost_usd_total', labels('gpt-4o-mini'))).toBeCloseTo(
+      0.00036,
+      12,
+    );
+    expect(await sampleValue(registry, 'atmosphere_ai_cost_usd_total', labels('gpt-4o'))).toBeCloseTo(
+      0.009,
+      12,
+    );
+    expect(
+      await sampleValue(registry, 'atmosphere_ai_cost_usd_total', labels('local-llama')),
+    ).toBeUndefined();
+    expect(
+      await sampleValue(registry, 'atmosphere_ai_tokens_total', {
+        ...labels('local-llama'),
+        gen_ai_token_type: 'input',
+      }),
+    ).toBe(5);
+  });
+
+  test('a price that is negative or not a number fails aiEndpoint with INVALID_OPTION', async () => {
+    const atmosphere = scope.track(
+      await startTestAtmosphere({ providers: [metrics({ registry: new Registry() })] }),
+    );
+    const runtime = openAiRuntime({
+      env: {},
+      apiKey: 'sk-test-observability-0123456789',
+      baseUrl: 'http://127.0.0.1:9',
+    });
+    expect(() =>
+      aiEndpoint(atmosphere, { path: '/ai/bad', runtime, pricing: { m: { input: -1, output: 1 } } }),
+    ).toThrow(/INVALID_OPTION|input price of m must be a finite number/);
+    expect(() =>
+      aiEndpoint(atmosphere, {
+        path: '/ai/bad',
+        runtime,
+        pricing: { m: { input: 1, output: Number.NaN } },
+      }),
+    ).toThrow(/output price of m must be a finite number/);
+  });
 });

@@ -33,6 +33,15 @@ export {
   textFrame,
 } from './ai-frames.ts';
 export { CloseCodes, isDeliberateClose } from './close-codes.ts';
+export {
+  MAX_TIMING_AGE_MS,
+  MAX_TIMING_SAMPLES,
+  parseTimingMessage,
+  TIMING_PREFIX,
+  type TimingReport,
+  type TimingSample,
+  timingMessage,
+} from './paint-timing.ts';
 export { ProtocolError, type ProtocolErrorCode } from './errors.ts';
 export {
   FrameParser,

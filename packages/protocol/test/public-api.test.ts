@@ -18,6 +18,8 @@ describe('@atmosphere/protocol public API', () => {
       'FRAMEWORK_VERSION',
       'FrameParser',
       'MAX_CURSORS',
+      'MAX_TIMING_AGE_MS',
+      'MAX_TIMING_SAMPLES',
       'MEMBER_ID_PATTERN',
       'MEMBER_ID_RULE',
       'MIN_FRAMEWORK_VERSION',
@@ -33,6 +35,7 @@ describe('@atmosphere/protocol public API', () => {
       'STOP_PREFIX',
       'STREAMING_PADDING',
       'SseParser',
+      'TIMING_PREFIX',
       'TRACKING_ID_PATTERN',
       'TRANSPORTS',
       'UNSUPPORTED_VERSION_MESSAGE',
@@ -71,6 +74,7 @@ describe('@atmosphere/protocol public API', () => {
       'parseRoomCommand',
       'parseRoomMessage',
       'parseSteerMessage',
+      'parseTimingMessage',
       'parseUntrustedJson',
       'positionPrefix',
       'presenceFrame',
@@ -85,6 +89,7 @@ describe('@atmosphere/protocol public API', () => {
       'stopMessage',
       'tagFrame',
       'textFrame',
+      'timingMessage',
       'typingFrame',
     ]);
   });

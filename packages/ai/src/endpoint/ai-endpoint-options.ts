@@ -7,6 +7,7 @@ import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import type { RunRegistryOptions } from '../streaming/run-registry.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
 import type { StructuredOutput, StructuredOutputOptions } from '../structured/structured-output.ts';
+import type { Pricing } from '../telemetry/ai-telemetry.ts';
 import type { Tool } from '../tools/tool.ts';
 
 /** Per-call overrides of `session.stream()`. */
@@ -116,6 +117,13 @@ export interface AiEndpointOptions {
    * supervisor approves what the asker's answer wants to do).
    */
   readonly approvalsBy?: ApprovalsBy;
+  /**
+   * Prices by model in US dollars per million tokens (`{ 'gpt-4o-mini': { input: 0.15, output: 0.6 } }`; key
+   * `default` for the runtime's configured model): with a `metrics` provider, each run's tokens add to
+   * `atmosphere_ai_cost_usd_total` by runtime and model, and the run's span gets `atmosphere.ai.cost_usd`. A
+   * model without a price is not costed. A price missing, negative or not finite fails `aiEndpoint`.
+   */
+  readonly pricing?: Pricing;
   /** How long a tool approval waits. Default 300 000 ms. */
   readonly approvalTimeoutMs?: number;
   /** Most consecutive model calls ending with tool calls. Default 5. */

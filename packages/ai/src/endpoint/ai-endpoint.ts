@@ -8,6 +8,7 @@ import type { ApprovalRegistry } from '../tools/approvals.ts';
 import type { AiEndpointOptions } from './ai-endpoint-options.ts';
 import { aiEndpointOptionsOf } from './decorators.ts';
 import { EndpointRuns } from './endpoint-runs.ts';
+import { pricingProblem } from '../telemetry/ai-telemetry.ts';
 
 /** A registered AI endpoint. */
 export interface AiEndpointHandle {
@@ -74,6 +75,9 @@ function endpointOptions(target: AiEndpointOptions | object): AiEndpointOptions 
       'aiEndpoint needs a `path` starting with "/" (or a class decorated with @AiEndpoint).',
     );
   }
+  const problem = options.pricing === undefined ? undefined : pricingProblem(options.pricing);
+  if (problem !== undefined)
+    throw new AtmosphereError('INVALID_OPTION', `aiEndpoint ${options.path}: \`pricing\`: ${problem}.`);
   return options;
 }
 

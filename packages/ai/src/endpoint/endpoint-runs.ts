@@ -15,6 +15,7 @@ import {
   roleMessage,
   STEER_PREFIX,
   STOP_PREFIX,
+  TIMING_PREFIX,
 } from '@atmosphere/protocol';
 import { type AiErrorCode, aiError, cancelledError } from '../errors.ts';
 import type { AiRequest, AiResponse } from '../pipeline/ai-interceptor.ts';
@@ -231,6 +232,15 @@ export class EndpointRuns {
     }
     if (message.startsWith(STEER_PREFIX)) {
       this.#steer(resource, message);
+      return;
+    }
+    if (message.startsWith(TIMING_PREFIX)) {
+      // Telemetry, not a command: a refused report is counted and logged, never answered with an error frame.
+      const refused = AiTelemetry.of(this.#atmosphere).paintReport(message, resource.id);
+      if (refused !== undefined)
+        this.#logger.debug(
+          `${this.#options.path}: paint timing report of ${resource.id} refused: ${refused}`,
+        );
       return;
     }
     const parsed = parsePromptMessage(message, this.#maxPromptLength);
@@ -520,6 +530,7 @@ export class EndpointRuns {
       onRequest: (request) => (run.request = request),
       logger: this.#logger,
       telemetry: AiTelemetry.of(this.#atmosphere),
+      ...(options.pricing === undefined ? {} : { pricing: options.pricing }),
     });
   }
 

@@ -2,6 +2,7 @@ import { addUsage, type TokenUsage } from '../spi/chat.ts';
 import type { AiEvent } from '@atmosphere/protocol';
 import type { SessionOutcome, StreamingSession } from '../streaming/streaming-session.ts';
 import type { StructuredCapture } from '../structured/structured-output.ts';
+import type { RunMeasure } from '../telemetry/ai-telemetry.ts';
 
 /**
  * The session a runtime writes to inside the pipeline: it forwards every frame to the real session, keeps
@@ -11,6 +12,8 @@ import type { StructuredCapture } from '../structured/structured-output.ts';
 export class PipelineSession implements StreamingSession {
   readonly #target: StreamingSession;
   readonly #capture: StructuredCapture | undefined;
+  /** The run's measure: told the seq of each text frame sent, for paint timing reports. */
+  readonly #measure: RunMeasure | undefined;
   #text = '';
   /** `performance.now()` of the first text (0: none yet), for the time-to-first-token measure. */
   #firstTextAt = 0;
@@ -18,9 +21,10 @@ export class PipelineSession implements StreamingSession {
   #ended:
     { status: 'complete'; summary: string | undefined } | { status: 'error'; error: unknown } | undefined;
 
-  constructor(target: StreamingSession, capture?: StructuredCapture) {
+  constructor(target: StreamingSession, capture?: StructuredCapture, measure?: RunMeasure) {
     this.#target = target;
     this.#capture = capture;
+    this.#measure = measure;
   }
 
   get sessionId(): string {
@@ -72,6 +76,7 @@ export class PipelineSession implements StreamingSession {
     if (this.#firstTextAt === 0) this.#firstTextAt = performance.now();
     this.#text += text;
     this.#target.send(text);
+    this.#measure?.sent(this.#target.seq);
     this.#capture?.push(text);
   }
 

@@ -4,7 +4,7 @@ import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ChatMessage } from '../spi/chat.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
-import type { AiTelemetry, RunMeasure } from '../telemetry/ai-telemetry.ts';
+import type { AiTelemetry, Pricing, RunMeasure } from '../telemetry/ai-telemetry.ts';
 import {
   StructuredCapture,
   type StructuredOutput,
@@ -54,6 +54,8 @@ export interface RunAgentOptions {
   readonly logger?: Logger;
   /** Where the run is measured and traced (`AiTelemetry.of(atmosphere)`); absent = nowhere. */
   readonly telemetry?: AiTelemetry;
+  /** Prices by model: the run's tokens are costed (`atmosphere_ai_cost_usd_total`). */
+  readonly pricing?: Pricing;
 }
 
 /**
@@ -97,10 +99,13 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
       if (changed) request = changed;
     }
     options.onRequest?.(request);
-    measure = options.telemetry?.startRun(options.runtime.name, request.model, options.resource?.id);
+    measure = options.telemetry?.startRun(options.runtime.name, request.model, options.resource?.id, {
+      ...(options.pricing === undefined ? {} : { pricing: options.pricing }),
+      runId: session.runId,
+    });
     const structured = request.structuredOutput;
     const capture = structured ? new StructuredCapture(structured, session) : undefined;
-    view = new PipelineSession(session, capture);
+    view = new PipelineSession(session, capture, measure);
     const systemPrompt = structured
       ? [request.systemPrompt, structuredInstruction(structured.request)].filter(Boolean).join('\n\n')
       : request.systemPrompt;

@@ -5,6 +5,7 @@ import { type Model, Store } from '../models/store.ts';
 import type { AiRole } from '@atmosphere/protocol';
 import type { ApprovalRequest } from './approval.ts';
 import type { SendOptions } from './streaming.ts';
+import type { PaintTimingOptions } from './paint-timing.ts';
 import { StreamingModel, type StreamingSnapshot } from './streaming-model.ts';
 
 /** Who wrote a chat message. */
@@ -51,6 +52,8 @@ export interface ChatModelOptions {
   sendOptions?: SendOptions;
   generateId?: () => string;
   atmosphere?: Atmosphere;
+  /** Paint timing of the answers' text frames (see `StreamingModelOptions.paintTiming`). Off by default. */
+  paintTiming?: boolean | PaintTimingOptions;
 }
 
 let counter = 0;
@@ -71,11 +74,11 @@ export class ChatModel implements Model<ChatSnapshot> {
 
   constructor(options: ChatModelOptions) {
     this.#options = options;
-    this.#streaming = new StreamingModel(
-      options.atmosphere
-        ? { request: options.request, atmosphere: options.atmosphere }
-        : { request: options.request },
-    );
+    this.#streaming = new StreamingModel({
+      request: options.request,
+      ...(options.atmosphere ? { atmosphere: options.atmosphere } : {}),
+      ...(options.paintTiming ? { paintTiming: options.paintTiming } : {}),
+    });
     this.#store = new Store<ChatSnapshot>({
       messages: options.initialMessages ?? [],
       input: '',

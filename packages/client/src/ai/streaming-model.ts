@@ -5,6 +5,7 @@ import type { AtmosphereRequest } from '../core/request.ts';
 import { type Model, Store } from '../models/store.ts';
 import type { AiRole } from '@atmosphere/protocol';
 import type { ApprovalRequest } from './approval.ts';
+import { PaintTimer, type PaintTimingOptions } from './paint-timing.ts';
 import {
   type ReceivedAiEvent,
   type SendOptions,
@@ -100,6 +101,12 @@ const SESSION_RESET: Partial<StreamingSnapshot> = {
 export interface StreamingModelOptions {
   request: AtmosphereRequest;
   atmosphere?: Atmosphere;
+  /**
+   * Reports, for a sample of the text frames, when this client received each one and when it was painted
+   * (the animation frame after the state update), so the server measures token → screen
+   * (`atmosphere_ai_token_to_paint_seconds`). Off by default; `true` takes the defaults.
+   */
+  paintTiming?: boolean | PaintTimingOptions;
 }
 
 /**
@@ -115,6 +122,7 @@ export class StreamingModel implements Model<StreamingSnapshot> {
   #handle: StreamingHandle | undefined;
   #offState: (() => void) | undefined;
   #startedAt: number | undefined;
+  #paint: PaintTimer | undefined;
 
   constructor(options: StreamingModelOptions) {
     this.#options = options;
@@ -125,6 +133,10 @@ export class StreamingModel implements Model<StreamingSnapshot> {
     const shared = (this.#options.atmosphere ?? defaultClient).share(this.#options.request);
     this.#shared = shared;
     const store = this.#store;
+    const paintTiming = this.#options.paintTiming;
+    const paint = (this.#paint = paintTiming
+      ? new PaintTimer(paintTiming, (text) => shared.subscription.push(text))
+      : undefined);
     const session = (sessionId: string): void => {
       if (store.getSnapshot().sessionId !== sessionId) {
         this.#startedAt = Date.now();
@@ -144,13 +156,15 @@ export class StreamingModel implements Model<StreamingSnapshot> {
     };
     this.#handle = subscribeStreaming(shared.subscription, {
       onFrame: (frame) => session(frame.sessionId),
-      onToken: (text) => {
+      onToken: (text, frame) => {
         const snapshot = store.getSnapshot();
         store.update({
           fullText: snapshot.fullText + text,
           tokenCount: snapshot.tokenCount + 1,
           isStreaming: true,
         });
+        const runId = this.#handle?.runId;
+        if (paint !== undefined && runId !== undefined) paint.received(runId, frame.seq);
       },
       onProgress: (progress) => store.update({ progress }),
       onMetadata: (key, value) => {
@@ -212,6 +226,8 @@ export class StreamingModel implements Model<StreamingSnapshot> {
   disconnect(): void {
     if (!this.#shared) return;
     this.#offState?.();
+    this.#paint?.stop();
+    this.#paint = undefined;
     void this.#handle?.close();
     this.#shared.release();
     this.#shared = undefined;

@@ -1,4 +1,5 @@
 import type { ChatEntry } from '../ai/chat-model.ts';
+import type { PaintTimingOptions } from '../ai/paint-timing.ts';
 import type { SendOptions } from '../ai/streaming.ts';
 import type { AtmosphereMessage } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
@@ -18,6 +19,12 @@ export interface UseAtmosphereOptions<T> {
 export interface UseStreamingOptions {
   request: AtmosphereRequest;
   enabled?: boolean;
+  /**
+   * Reports, for a sample of the answer's text frames, when they were received and painted (the animation
+   * frame after the re-render), for the server's token-to-paint metrics. Off by default; `true` for the
+   * defaults (10 % of the frames, batches every 2 s).
+   */
+  paintTiming?: boolean | PaintTimingOptions;
 }
 
 /** Options of `useChat` / `createChatStore`. */

@@ -58,8 +58,13 @@ export interface UseStreamingResult extends StreamingSnapshot {
 export function useStreaming(options: UseStreamingOptions): UseStreamingResult {
   const client = useAtmosphereClient();
   const [model, snapshot] = useModel(
-    () => new StreamingModel({ request: options.request, atmosphere: client }),
-    optionsKey(options.request),
+    () =>
+      new StreamingModel({
+        request: options.request,
+        atmosphere: client,
+        ...(options.paintTiming ? { paintTiming: options.paintTiming } : {}),
+      }),
+    optionsKey([options.request, options.paintTiming]),
     options.enabled ?? true,
   );
   return useMemo(

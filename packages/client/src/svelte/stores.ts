@@ -84,6 +84,7 @@ export function createStreamingStore(
   const model = new StreamingModel({
     request: options.request,
     atmosphere: instance ?? getAtmosphereContext(),
+    ...(options.paintTiming ? { paintTiming: options.paintTiming } : {}),
   });
   const store = storeOf(model, options.enabled ?? true, (snapshot) => snapshot);
   return {

@@ -39,7 +39,11 @@ export function useStreaming(options: UseStreamingOptions): SnapshotRefs<Streami
   steer: (text: string) => string | undefined;
   reset: () => void;
 } {
-  const model = new StreamingModel({ request: options.request, atmosphere: useAtmosphereClient() });
+  const model = new StreamingModel({
+    request: options.request,
+    atmosphere: useAtmosphereClient(),
+    ...(options.paintTiming ? { paintTiming: options.paintTiming } : {}),
+  });
   const state = useModel(model, options.enabled ?? true);
   return {
     ...refsOf(state),

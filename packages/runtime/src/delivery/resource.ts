@@ -460,6 +460,11 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     this.flush();
   }
 
+  /** @internal The runtime's instruments (the resume path counts its replays and resets there). */
+  get telemetry(): RuntimeTelemetry {
+    return this.#host.telemetry;
+  }
+
   /**
    * @internal The client has its tracking id but no connection yet (a long-polling handshake answers the
    * first poll without attaching it): its grace period starts now, so a client that never polls again is

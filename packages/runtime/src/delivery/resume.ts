@@ -1,5 +1,6 @@
 import { resetFrame, type StreamPosition, type StreamReset } from '@atmosphere/protocol';
 import type { Logger } from '../spi/logger.ts';
+import type { StreamResetReason } from '../telemetry/runtime-telemetry.ts';
 import type { LogRead, LogRecord, StreamLog } from '../spi/stream-log.ts';
 import { DROP, KEEP, PULL } from './client-queue.ts';
 import { EncodedMessage } from './encoded-message.ts';
@@ -132,6 +133,8 @@ function finish(
   if (failed || state === undefined) {
     // The log cannot say (it failed) or does not know the stream: whatever came after the cursor and is
     // not in this client's queue is lost.
+    const telemetry = resource.telemetry;
+    if (telemetry.metricsOn) telemetry.streamReset('unknown');
     resource.resumeWith(
       (message) => (hasClientIt(message, stream, cursor) ? DROP : KEEP),
       [resetMessage(stream, { stream, from })],
@@ -143,14 +146,18 @@ function finish(
   const sameEpoch = state.epoch === cursor.epoch;
   const next = records.length > 0 ? records[0]!.seq : state.last + 1;
   const before: EncodedMessage[] = [];
+  let reset: StreamResetReason | undefined;
   if (!sameEpoch) {
+    reset = 'epoch';
     before.push(resetMessage(stream, { stream, from, resumeAt: { epoch: state.epoch, seq: next } }));
   } else if (cursor.seq > state.last) {
     // The client has positions the log never kept (a store that lost its last appends): the stream goes on
     // from the log's numbering, so the client must forget its own.
+    reset = 'ahead';
     const at = { epoch: state.epoch, seq: state.last + 1 };
     before.push(resetMessage(stream, { stream, from: at, resumeAt: at }));
   } else if (next > cursor.seq + 1) {
+    reset = 'trimmed';
     before.push(resetMessage(stream, { stream, from, resumeAt: { epoch: state.epoch, seq: next } }));
   }
   const id = resource.id;
@@ -168,6 +175,13 @@ function finish(
       : cursor.seq;
   if (!collected!.complete)
     after.push(resetMessage(stream, { stream, from: { epoch: state.epoch, seq: through + 1 } }));
+  const telemetry = resource.telemetry;
+  if (telemetry.metricsOn) {
+    if (reset !== undefined) telemetry.streamReset(reset);
+    if (!collected!.complete) telemetry.streamReset('truncated');
+    const replayed = collected!.complete ? after.length : after.length - 1;
+    if (replayed > 0) telemetry.streamReplayed.add(replayed);
+  }
   const epoch = state.epoch;
   resource.resumeWith(
     (message) => {

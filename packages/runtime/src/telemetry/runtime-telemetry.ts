@@ -13,6 +13,16 @@ const TRANSPORT_LABELS = ['websocket', 'sse', 'streaming', 'long-polling', 'poll
 /** Buckets of the broadcast latency histogram, in seconds (10 µs to 1 s: a broadcast is in-process work). */
 const BROADCAST_BUCKETS = [1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1];
 
+/**
+ * Why a resume told a client about a gap (a reset frame): `unknown` the log does not know the stream or could
+ * not be read; `epoch` the stream's history was lost (another epoch); `ahead` the client has positions the
+ * log never kept; `trimmed` the log no longer holds the next record; `truncated` the resume stopped at its page
+ * cap (the client refetches the rest).
+ */
+export type StreamResetReason = 'unknown' | 'epoch' | 'ahead' | 'trimmed' | 'truncated';
+
+const RESET_REASONS: readonly StreamResetReason[] = ['unknown', 'epoch', 'ahead', 'trimmed', 'truncated'];
+
 /** What the runtime's gauges read when the metrics are collected. */
 export interface RuntimeGaugeSource {
   /** Open resources by the transport of their current (or last) connection, connected ones only. */
@@ -40,6 +50,9 @@ export class RuntimeTelemetry {
   readonly #backpressure: Record<BackpressurePolicy, BoundCounter>;
   readonly relayedOut: BoundCounter;
   readonly relayedIn: BoundCounter;
+  /** Messages of a stream written again from the stream log to a client that resumed with its cursor. */
+  readonly streamReplayed: BoundCounter;
+  readonly #resets = new Map<StreamResetReason, BoundCounter>();
 
   constructor(metrics: AtmosphereMetrics = NO_METRICS, tracing: AtmosphereTracing = NO_TRACING) {
     this.metrics = metrics;
@@ -86,6 +99,16 @@ export class RuntimeTelemetry {
     });
     this.relayedOut = relays.labels('out');
     this.relayedIn = relays.labels('in');
+    this.streamReplayed = metrics.counter({
+      name: 'atmosphere_stream_replayed_total',
+      help: 'Messages of a stream written again from the stream log to a client that resumed with its cursor.',
+    });
+    const resets = metrics.counter({
+      name: 'atmosphere_stream_resets_total',
+      help: 'Gaps signalled to resuming clients (reset frames), by reason: unknown, epoch, ahead, trimmed, truncated.',
+      labelNames: ['reason'],
+    });
+    for (const reason of RESET_REASONS) this.#resets.set(reason, resets.labels(reason));
   }
 
   /** Declares the gauges read at collection time. */
@@ -115,6 +138,11 @@ export class RuntimeTelemetry {
   /** A new client connected. */
   connected(transport: string): void {
     this.#connections.get(transport)?.add();
+  }
+
+  /** A resume signalled a gap to its client (a reset frame), for `reason`. */
+  streamReset(reason: StreamResetReason): void {
+    this.#resets.get(reason)!.add();
   }
 
   /** A backpressure policy acted on a slow client. */

@@ -1,0 +1,163 @@
+import { aiEndpoint, demoRuntime } from '@atmosphere/ai';
+import { connectAiClient } from '@atmosphere/ai/testing';
+import { RUN_ID_METADATA_KEY, TIMING_PREFIX } from '@atmosphere/protocol';
+import type { Atmosphere } from '@atmosphere/runtime';
+import {
+  CHROMIUM_EXECUTABLE,
+  CHROMIUM_LAUNCH_OPTIONS,
+  hasChromium,
+  startTestAtmosphere,
+} from '@atmosphere/runtime/testing';
+import { type Browser, chromium } from 'playwright-core';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { metrics, metricsHandler, tracing } from '../../src/index.ts';
+import { inMemoryTracing, named, parentOf } from '../tracing-support.ts';
+import { buildPaintPage, type PaintPage } from './build.ts';
+
+/** The demo model's answer: 12 words, one text frame each, 20 ms apart. */
+const ANSWER = 'Every token of this answer is timed from the model to the screen.';
+const LABELS = 'gen_ai_provider_name="demo",gen_ai_request_model="default"';
+
+/** The value of `name{labels}` in a Prometheus text exposition, or undefined. */
+function sample(text: string, name: string, labels = ''): number | undefined {
+  const key = labels === '' ? name : `${name}{${labels}}`;
+  for (const line of text.split('\n'))
+    if (line.startsWith(`${key} `)) return Number(line.slice(key.length + 1));
+  return undefined;
+}
+
+describe('token to paint: a React page streams an answer with paint timing on', () => {
+  let browser: Browser;
+  let page: PaintPage;
+  let atmosphere: Atmosphere;
+  const registry = new Registry();
+  const otel = inMemoryTracing();
+
+  beforeAll(async () => {
+    if (!hasChromium())
+      throw new Error(`${CHROMIUM_EXECUTABLE} is missing: install it (apt-get install -y chromium).`);
+    [browser, page] = await Promise.all([
+      chromium.launch({ ...CHROMIUM_LAUNCH_OPTIONS, args: [...CHROMIUM_LAUNCH_OPTIONS.args] }),
+      buildPaintPage(),
+    ]);
+    atmosphere = await startTestAtmosphere({
+      providers: [metrics({ registry }), tracing({ tracer: otel.provider.getTracer('test') })],
+    });
+    atmosphere.handle('/metrics', metricsHandler(registry));
+    atmosphere.handle('/paint', {
+      request: (_request, response) => {
+        response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+        response.end(page.html);
+      },
+    });
+    atmosphere.handle('/paint.js', {
+      request: (_request, response) => {
+        response.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8' });
+        response.end(page.script);
+      },
+    });
+    aiEndpoint(atmosphere, {
+      path: '/ai/paint',
+      runtime: demoRuntime({ delayMs: 20, answer: () => ANSWER }),
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await atmosphere?.close();
+    await otel.close();
+  });
+
+  const scrape = async (): Promise<string> => (await fetch(atmosphere.url('/metrics'))).text();
+
+  test('every painted text frame lands in the token-to-paint histogram, joined to the run span', async () => {
+    const tab = await browser.newPage();
+    const errors: string[] = [];
+    tab.on('pageerror', (error) => errors.push(error.message));
+    await tab.goto(atmosphere.url('/paint'));
+    await tab.waitForFunction(() => document.title === 'ready', undefined, { timeout: 15_000 });
+    await tab.click('[data-testid="send"]');
+    await tab.waitForFunction(
+      () => document.querySelector('[data-testid="status"]')?.textContent === 'complete',
+      undefined,
+      { timeout: 15_000 },
+    );
+    expect(await tab.locator('[data-testid="answer"]').innerText()).toBe(ANSWER);
+    const words = ANSWER.split(' ').length;
+
+    // Every text frame was timed (sample rate 1): the histograms count each one once.
+    await expect
+      .poll(async () => sample(await scrape(), 'atmosphere_ai_token_to_paint_seconds_count', LABELS), {
+        timeout: 15_000,
+        interval: 50,
+      })
+      .toBe(words);
+    const text = await scrape();
+    expect(sample(text, 'atmosphere_ai_token_to_receive_seconds_count', LABELS)).toBe(words);
+    expect(sample(text, 'atmosphere_ai_paint_lag_frames_count', LABELS)).toBe(words);
+    expect(sample(text, 'atmosphere_ai_paint_reports_total', 'outcome="accepted"')).toBeGreaterThan(0);
+    expect(sample(text, 'atmosphere_ai_paint_reports_total', 'outcome="refused"') ?? 0).toBe(0);
+    // A frame is painted after it is received, and within the histogram's range on this machine.
+    const toPaint = sample(text, 'atmosphere_ai_token_to_paint_seconds_sum', LABELS)!;
+    const toReceive = sample(text, 'atmosphere_ai_token_to_receive_seconds_sum', LABELS)!;
+    expect(toPaint).toBeGreaterThanOrEqual(toReceive);
+    expect(sample(text, 'atmosphere_ai_token_to_paint_seconds_bucket', `le="10",${LABELS}`)).toBe(words);
+
+    // Traces: each report is an `atmosphere.ai.paint` span, child of the run's `chat` span, same run id.
+    const spans = otel.exporter.getFinishedSpans();
+    const [run] = named(spans, 'chat default');
+    expect(run).toBeDefined();
+    const runId = run!.attributes['atmosphere.ai.run_id'];
+    expect(typeof runId).toBe('string');
+    const paints = named(spans, 'atmosphere.ai.paint');
+    expect(paints.length).toBeGreaterThan(0);
+    let samples = 0;
+    for (const paint of paints) {
+      expect(parentOf(paint)).toBe(run!.spanContext().spanId);
+      expect(paint.spanContext().traceId).toBe(run!.spanContext().traceId);
+      expect(paint.attributes['atmosphere.ai.run_id']).toBe(runId);
+      expect(paint.attributes['atmosphere.ai.token_to_paint_ms.max']).toBeGreaterThanOrEqual(
+        paint.attributes['atmosphere.ai.token_to_receive_ms.max'] as number,
+      );
+      samples += paint.attributes['atmosphere.ai.paint.samples'] as number;
+    }
+    expect(samples).toBe(words);
+    expect(errors).toEqual([]);
+    await tab.close();
+  });
+
+  test('hostile or stale reports are refused whole and counted; the connection and the run go on', async () => {
+    const before = sample(await scrape(), 'atmosphere_ai_paint_reports_total', 'outcome="refused"') ?? 0;
+    const client = await connectAiClient(atmosphere.url('/ai/paint'));
+    await client.prompt('Go');
+    const answer = await client.answer();
+    expect(answer.text).toBe(ANSWER);
+    const runId = client
+      .frames()
+      .find((frame) => frame.type === 'metadata' && frame.key === RUN_ID_METADATA_KEY);
+    expect(runId?.type === 'metadata' && typeof runId.value).toBe('string');
+    const id = (runId as { value: string }).value;
+    const hostile = [
+      `${TIMING_PREFIX}${id} not json`,
+      `${TIMING_PREFIX}${id} [[1,5,9]]`, // painted before received
+      `${TIMING_PREFIX}${id} [[1,-1,0]]`,
+      `${TIMING_PREFIX}${id} ${JSON.stringify(Array.from({ length: 40 }, (_, i) => [i + 1, 5, 1]))}`,
+      `${TIMING_PREFIX}no-such-run [[1,5,1]]`,
+      `${TIMING_PREFIX}${id} [[100000,5,1]]`, // a frame the run never sent
+      `${TIMING_PREFIX}${'x'.repeat(2000)}`,
+    ];
+    for (const report of hostile) await client.client.send(report);
+    await expect
+      .poll(async () => sample(await scrape(), 'atmosphere_ai_paint_reports_total', 'outcome="refused"'), {
+        timeout: 15_000,
+        interval: 50,
+      })
+      .toBe(before + hostile.length);
+    // No error frame was sent for a telemetry report, and the endpoint still answers.
+    expect(client.frames().filter((frame) => frame.type === 'error')).toEqual([]);
+    await client.prompt('Again');
+    expect((await client.answer()).text).toBe(ANSWER);
+    await client.close();
+  });
+});
