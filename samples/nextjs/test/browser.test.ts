@@ -37,6 +37,7 @@ describe.skipIf(!hasChromium())('the page in Chromium (skipped when /usr/bin/chr
     expect(seen).toEqual([]);
   });
 
+  /** Opens the sample in a context of its own; the test closes it with {@link close} (awaited, not left floating). */
   async function open(width: number, height: number): Promise<Page> {
     const context = await browser.newContext({ viewport: { width, height } });
     const page = await context.newPage();
@@ -44,9 +45,12 @@ describe.skipIf(!hasChromium())('the page in Chromium (skipped when /usr/bin/chr
       if (message.type() === 'error') problems.push(`console: ${message.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
-    page.on('close', () => void context.close());
     await page.goto(sample.url);
     return page;
+  }
+
+  async function close(page: Page): Promise<void> {
+    await page.context().close();
   }
 
   async function ask(page: Page, prompt: string): Promise<string | null> {
@@ -67,7 +71,7 @@ describe.skipIf(!hasChromium())('the page in Chromium (skipped when /usr/bin/chr
       // The route handler served it: its Atmosphere has the connection, the custom server's has none left.
       expect([...sample.atmosphere.resources()].filter((r) => r.state === 'connected')).toHaveLength(0);
     } finally {
-      await page.close();
+      await close(page);
     }
   });
 
@@ -86,7 +90,7 @@ describe.skipIf(!hasChromium())('the page in Chromium (skipped when /usr/bin/chr
         expect(send.x + send.width).toBeLessThanOrEqual(width);
         if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOT_DIR, `${label}.png`) });
       } finally {
-        await page.close();
+        await close(page);
       }
     });
   }
