@@ -528,24 +528,9 @@ export class Broadcaster implements Subscription {
 
   /** The store refused a batch: nothing of it was stored or delivered, and every one of its broadcasts says so. */
   #batchFailed(batch: AppendBatch, error: unknown): void {
-    const count = batch.entries.length;
     if (batch.spans !== undefined)
-      for (const span of batch.spans) {
-        if (span === undefined) continue;
-        span.recordError(error);
-        span.end();
-      }
-    this.#host.logger.error(
-      `broadcaster ${this.id}: the stream log ${this.#log.name} failed; ${count} message(s) were not delivered`,
-      { error },
-    );
-    batch.reject(
-      new AtmosphereError(
-        'LOG_FAILED',
-        `Stream log ${this.#log.name} could not append ${count === 1 ? 'a message' : `${count} messages`} of broadcaster ${this.id}, so ${count === 1 ? 'it was' : 'they were'} not delivered: ${String((error as Error)?.message ?? error)}`,
-        { cause: error },
-      ),
-    );
+      for (const span of batch.spans) if (span !== undefined) this.#spanFailed(span, error);
+    batch.reject(this.#logFailed(error, undefined, batch.entries.length));
   }
 
   /**
@@ -611,20 +596,22 @@ export class Broadcaster implements Subscription {
     }
   }
 
-  #logFailed(error: unknown, span?: TraceSpan): AtmosphereError {
-    if (span !== undefined) {
-      span.recordError(error);
-      span.end();
-    }
+  #spanFailed(span: TraceSpan, error: unknown): void {
+    span.recordError(error);
+    span.end();
+  }
+
+  /** Logs a refused append of `count` messages; returns the `LOG_FAILED` error their broadcasts reject with. */
+  #logFailed(error: unknown, span?: TraceSpan, count = 1): AtmosphereError {
+    if (span !== undefined) this.#spanFailed(span, error);
+    const one = count === 1;
     this.#host.logger.error(
-      `broadcaster ${this.id}: the stream log ${this.#log.name} failed; the message was not delivered`,
-      {
-        error,
-      },
+      `broadcaster ${this.id}: the stream log ${this.#log.name} failed; ${one ? 'the message was' : `${count} messages were`} not delivered`,
+      { error },
     );
     return new AtmosphereError(
       'LOG_FAILED',
-      `Stream log ${this.#log.name} could not append a message of broadcaster ${this.id}, so it was not delivered: ${String((error as Error)?.message ?? error)}`,
+      `Stream log ${this.#log.name} could not append ${one ? 'a message' : `${count} messages`} of broadcaster ${this.id}, so ${one ? 'it was' : 'they were'} not delivered: ${String((error as Error)?.message ?? error)}`,
       { cause: error },
     );
   }
