@@ -9,21 +9,7 @@ import {
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, test } from 'vitest';
 import { metrics, metricsHandler } from '../src/index.ts';
-
-/** Reads one sample of a Prometheus text exposition: the value of `name{labels}` (exact label set). */
-function sample(text: string, name: string, labels = ''): number | undefined {
-  const key = labels === '' ? name : `${name}{${labels}}`;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${key} `)) return Number(line.slice(key.length + 1));
-  }
-  return undefined;
-}
-
-async function scrape(url: string): Promise<string> {
-  const response = await fetch(url);
-  expect(response.status).toBe(200);
-  return response.text();
-}
+import { sample, scrape } from './prometheus-text.ts';
 
 describe('/metrics after scripted traffic', () => {
   const scope = new TestScope();

@@ -14,18 +14,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { metrics, metricsHandler, tracing } from '../../src/index.ts';
 import { inMemoryTracing, named, parentOf } from '../tracing-support.ts';
 import { buildPaintPage, type PaintPage } from './build.ts';
+import { sample } from '../prometheus-text.ts';
 
 /** The demo model's answer: 12 words, one text frame each, 20 ms apart. */
 const ANSWER = 'Every token of this answer is timed from the model to the screen.';
 const LABELS = 'gen_ai_provider_name="demo",gen_ai_request_model="default"';
-
-/** The value of `name{labels}` in a Prometheus text exposition, or undefined. */
-function sample(text: string, name: string, labels = ''): number | undefined {
-  const key = labels === '' ? name : `${name}{${labels}}`;
-  for (const line of text.split('\n'))
-    if (line.startsWith(`${key} `)) return Number(line.slice(key.length + 1));
-  return undefined;
-}
 
 describe('token to paint: a React page streams an answer with paint timing on', () => {
   let browser: Browser;
