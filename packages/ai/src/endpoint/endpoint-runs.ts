@@ -65,6 +65,9 @@ function streamedText(frames: readonly string[]): string {
   return text;
 }
 
+/** How many ended runs keep their audience for late paint reports (the telemetry keeps as many runs timed). */
+const ENDED_AUDIENCES = 256;
+
 /** What each role may do to a run (`approve` also depends on `approvalsBy`). */
 const MAY_STEER: ReadonlySet<AiRole> = new Set<AiRole>(['steerer', 'approver', 'owner']);
 
@@ -108,6 +111,13 @@ export class EndpointRuns {
   readonly #maxPromptLength: number;
   readonly #maxConcurrent: number;
   readonly #live = new Map<string, LiveRun>();
+  /** The audiences of the last {@link ENDED_AUDIENCES} ended runs (tracking ids), for their late paint reports. */
+  readonly #endedAudiences = new Map<string, readonly string[]>();
+  /** Did this client receive the run's frames (it is, or was until the run ended, in its audience)? */
+  readonly #heard = (runId: string, resourceId: string): boolean =>
+    this.#live.get(runId)?.audience.has(resourceId) ??
+    this.#endedAudiences.get(runId)?.includes(resourceId) ??
+    false;
   readonly #byResource = new Map<string, Set<LiveRun>>();
   readonly #work = new Set<Promise<void>>();
   readonly #policy: WhileAnswering;
@@ -236,7 +246,7 @@ export class EndpointRuns {
     }
     if (message.startsWith(TIMING_PREFIX)) {
       // Telemetry, not a command: a refused report is counted and logged, never answered with an error frame.
-      const refused = AiTelemetry.of(this.#atmosphere).paintReport(message, resource.id);
+      const refused = AiTelemetry.of(this.#atmosphere).paintReport(message, resource.id, this.#heard);
       if (refused !== undefined)
         this.#logger.debug(
           `${this.#options.path}: paint timing report of ${resource.id} refused: ${refused}`,
@@ -418,6 +428,9 @@ export class EndpointRuns {
   }
 
   #leaveAll(run: LiveRun): void {
+    const ended = this.#endedAudiences;
+    ended.set(run.session.runId, run.audience.targets);
+    if (ended.size > ENDED_AUDIENCES) ended.delete(ended.keys().next().value!);
     for (const id of run.audience.targets) {
       const runs = this.#byResource.get(id);
       runs?.delete(run);

@@ -241,10 +241,15 @@ export class AiTelemetry {
    * sent after it by the time it was painted (`atmosphere_ai_paint_lag_frames`); traced as an
    * `atmosphere.ai.paint` span, child of the run's. The report's own transit is not subtracted: the latencies
    * are upper bounds by that much. A malformed report, one about a run not kept (an unknown or old one) or
-   * one whose samples are all older than the kept send times is refused whole (counted, and the reason
-   * returned): it changes no histogram.
+   * one whose samples are all older than the kept send times, or one from a client that was not in the
+   * run's audience (`heard` says whether `resourceId` received the run's frames) is refused whole (counted,
+   * and the reason returned): it changes no histogram.
    */
-  paintReport(message: string, resourceId: string): string | undefined {
+  paintReport(
+    message: string,
+    resourceId: string,
+    heard: (runId: string, resourceId: string) => boolean,
+  ): string | undefined {
     if (!this.metricsOn && !this.tracingOn) return undefined;
     const arrival = performance.now();
     const parsed = parseTimingMessage(message);
@@ -256,6 +261,7 @@ export class AiTelemetry {
     const { runId, samples } = parsed.report;
     const measure = this.#timed.get(runId);
     if (measure === undefined) return refuse('unknown run');
+    if (!heard(runId, resourceId)) return refuse("not in the run's audience");
     const timings: { seq: number; toReceive: number; toPaint: number; lag: number }[] = [];
     for (const sample of samples) {
       const sentAt = measure.sentAt(sample.seq);

@@ -153,4 +153,33 @@ describe('token to paint: a React page streams an answer with paint timing on', 
     expect((await client.answer()).text).toBe(ANSWER);
     await client.close();
   });
+
+  test("a well-formed report from a client outside the run's audience is refused; the same from the asker counts", async () => {
+    const asker = await connectAiClient(atmosphere.url('/ai/paint'));
+    const bystander = await connectAiClient(atmosphere.url('/ai/paint'));
+    await asker.prompt('Go');
+    expect((await asker.answer()).text).toBe(ANSWER);
+    const runFrame = asker
+      .frames()
+      .find((frame) => frame.type === 'metadata' && frame.key === RUN_ID_METADATA_KEY);
+    const id = (runFrame as { value: string }).value;
+    const firstText = asker.frames().find((frame) => frame.type === 'streaming-text');
+    expect(firstText).toBeDefined();
+    const report = `${TIMING_PREFIX}${id} [[${firstText!.seq},5,1]]`;
+    const counts = async (): Promise<[number, number]> => {
+      const text = await scrape();
+      return [
+        sample(text, 'atmosphere_ai_paint_reports_total', 'outcome="refused"') ?? 0,
+        sample(text, 'atmosphere_ai_token_to_paint_seconds_count', LABELS) ?? 0,
+      ];
+    };
+    const [refused, painted] = await counts();
+
+    await bystander.client.send(report);
+    await expect.poll(counts, { timeout: 15_000, interval: 50 }).toEqual([refused + 1, painted]);
+
+    await asker.client.send(report);
+    await expect.poll(counts, { timeout: 15_000, interval: 50 }).toEqual([refused + 1, painted + 1]);
+    await Promise.all([asker.close(), bystander.close()]);
+  });
 });
