@@ -73,7 +73,10 @@ export class Room implements VirtualHost, RoomView {
     this.#host = host;
     this.#persistent = options.persistent;
     // Rooms outlive their connections (virtual members, history), so the broadcaster must not vanish when empty.
-    this.#broadcaster = host.broadcasters.get(this.broadcasterId, { destroyWhenEmpty: false });
+    this.#broadcaster = host.broadcasters.get(this.broadcasterId, {
+      destroyWhenEmpty: false,
+      spanAttributes: { 'atmosphere.room': name },
+    });
     const membership: RoomMembership = (this.#membership = new RoomMembership({
       name,
       broadcaster: this.#broadcaster,
@@ -100,6 +103,7 @@ export class Room implements VirtualHost, RoomView {
         openJsBroadcaster: () =>
           (this.#jsBroadcaster ??= host.broadcasters.get(roomAtmosphereJsBroadcasterId(name), {
             destroyWhenEmpty: false,
+            spanAttributes: { 'atmosphere.room': name },
           })),
         speaksAtmosphereJs: (resource) => host.speaksAtmosphereJs(resource),
         members: membership.byId,

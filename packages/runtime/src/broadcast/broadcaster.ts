@@ -7,12 +7,18 @@ import type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from
 import type { Logger } from '../spi/logger.ts';
 import type { AtmosphereResource, Subscription } from '../spi/resource.ts';
 import type { LogEntry, StreamLog, StreamPosition } from '../spi/stream-log.ts';
-import type { TraceSpan } from '../spi/tracing.ts';
+import type { SpanAttributes, TraceSpan } from '../spi/tracing.ts';
 import type { RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
 
 export interface BroadcasterOptions {
   /** Destroy the broadcaster when its last resource leaves. Default false (true for path-template channels). */
   destroyWhenEmpty?: boolean;
+  /**
+   * Attributes added to this broadcaster's spans (`atmosphere.broadcast`, and `atmosphere.backplane.relay` on the
+   * nodes that deliver its relayed messages), e.g. `{ 'atmosphere.room': name }` for a room's channel. Low
+   * cardinality only: they are on every span of the channel.
+   */
+  spanAttributes?: SpanAttributes;
 }
 
 /** Who receives a broadcast. */
@@ -131,6 +137,8 @@ export class Broadcaster implements Subscription {
   /** The clustering backplane, unless it is the local one (which relays nothing). */
   readonly #relay: BroadcasterBackplane | undefined;
   readonly #log: StreamLog;
+  /** The `atmosphere.broadcast` span's attributes, made once. */
+  readonly #broadcastAttributes: SpanAttributes;
   #tail: Promise<void> | undefined;
   #inFlight = 0;
   /**
@@ -158,6 +166,11 @@ export class Broadcaster implements Subscription {
     this.#relay = host.backplane.name === 'local' ? undefined : host.backplane;
     this.#log = host.log;
     this.options = Object.freeze({ ...options });
+    this.#broadcastAttributes = Object.freeze({
+      ...options.spanAttributes,
+      'atmosphere.broadcaster': id,
+      'atmosphere.action': 'broadcast',
+    });
   }
 
   get destroyed(): boolean {
@@ -426,10 +439,7 @@ export class Broadcaster implements Subscription {
     const telemetry = this.#host.telemetry;
     const started = telemetry.metricsOn ? performance.now() : 0;
     const span = telemetry.tracingOn
-      ? telemetry.tracing.startSpan('atmosphere.broadcast', {
-          'atmosphere.broadcaster': this.id,
-          'atmosphere.action': 'broadcast',
-        })
+      ? telemetry.tracing.startSpan('atmosphere.broadcast', this.#broadcastAttributes)
       : undefined;
     if (this.#log.batchAppends === true)
       return this.#enqueue(message, logEntry(payload, targets, exclude), targets, exclude, started, span);

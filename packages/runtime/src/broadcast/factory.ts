@@ -138,7 +138,11 @@ export class BroadcasterFactory {
     // The relay's span continues the trace of the broadcast on the node that published it.
     const span = telemetry.tracing.startSpan(
       'atmosphere.backplane.relay',
-      { 'atmosphere.broadcaster': message.broadcaster, 'atmosphere.action': 'relay' },
+      {
+        ...this.#broadcasters.get(message.broadcaster)?.options.spanAttributes,
+        'atmosphere.broadcaster': message.broadcaster,
+        'atmosphere.action': 'relay',
+      },
       message.trace,
     );
     try {
