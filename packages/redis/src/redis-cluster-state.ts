@@ -15,6 +15,7 @@ export interface ClusterStateConnection {
   connect(): Promise<void>;
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
   set(key: string, value: string, px: 'PX', ttl: number, nx: 'NX'): Promise<string | null>;
+  publish(channel: string, message: string): Promise<number>;
   subscribe(channel: string): Promise<unknown>;
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -115,14 +116,14 @@ local seq = redis.call('GET', P .. 'seq:' .. ARGV[2]) or '0'
 return { seq, redis.call('HGETALL', P .. 'scope:' .. ARGV[2]) }`;
 
 interface WireChange {
-  a: 'hold' | 'release';
+  a: 'hold' | 'release' | 'signal';
   s: string;
   m: string;
   n: string;
   b: string;
   d?: string;
   r?: 'released' | 'expired' | 'restarted';
-  q: number;
+  q?: number;
 }
 
 /**
@@ -223,6 +224,14 @@ export class RedisClusterState implements ClusterState {
     return () => this.#listeners.delete(listener);
   }
 
+  async signal(scope: string, data: unknown): Promise<void> {
+    await this.#started();
+    await this.#commands!.publish(
+      `${this.#prefix}changes`,
+      JSON.stringify({ a: 'signal', s: scope, b: this.nodeId, d: JSON.stringify(data ?? null) }),
+    );
+  }
+
   async claim(key: string, ttlMs: number): Promise<boolean> {
     await this.#started();
     return (await this.#commands!.set(`${this.#prefix}claim:${key}`, this.nodeId, 'PX', ttlMs, 'NX')) === 'OK';
@@ -295,7 +304,9 @@ export class RedisClusterState implements ClusterState {
       return;
     }
     const change: ClusterChange =
-      wire.a === 'hold'
+      wire.a === 'signal'
+        ? { action: 'signal', scope: wire.s, by: wire.b, data: JSON.parse(wire.d ?? 'null') as unknown }
+        : wire.a === 'hold'
         ? {
             action: 'hold',
             scope: wire.s,
@@ -303,7 +314,7 @@ export class RedisClusterState implements ClusterState {
             node: wire.n,
             by: wire.b,
             data: JSON.parse(wire.d ?? 'null') as unknown,
-            seq: wire.q,
+            seq: wire.q ?? 0,
           }
         : {
             action: 'release',
@@ -312,7 +323,7 @@ export class RedisClusterState implements ClusterState {
             node: wire.n,
             by: wire.b,
             reason: wire.r ?? 'released',
-            seq: wire.q,
+            seq: wire.q ?? 0,
           };
     for (const listener of this.#listeners) {
       try {

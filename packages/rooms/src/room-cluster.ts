@@ -1,6 +1,25 @@
 import type { Atmosphere, Logger } from '@atmosphere/runtime';
 import type { ClusterChange, ClusterState } from '@atmosphere/runtime/spi';
-import type { LeaveReason, RoomMember, RoomMetadata } from './types.ts';
+import type { LeaveReason, RoomMember, RoomMessage, RoomMetadata } from './types.ts';
+
+/** The cluster-wide key of each message said in a room of a cluster (see {@link clusterMessageKey}). */
+const messageKeys = new WeakMap<RoomMessage, string>();
+
+/**
+ * The cluster-wide key of a room message, as virtual members receive it, when the room is shared by the nodes
+ * of a cluster: `<node>:<epoch>:<n>` of the node where it was said, the same on every node. A member seated on
+ * every node (an AI member) claims it (`ClusterState.claim`) so that exactly one node acts on the message.
+ * Undefined on a single node (nothing to share) and for direct messages.
+ */
+export function clusterMessageKey(message: RoomMessage): string | undefined {
+  return messageKeys.get(message);
+}
+
+/** A message said on another node, as the signal carries it. */
+interface SignalledMessage {
+  readonly k: string;
+  readonly m: RoomMessage;
+}
 
 /** The scope of a room's entries in the cluster state. */
 export function roomScope(room: string): string {
@@ -32,6 +51,8 @@ export interface ClusterDeliveryHooks {
   remoteJoined(member: RoomMember, virtual: boolean): void;
   /** A member other nodes held is gone from all of them and is not here: announce its leave to this node. */
   remoteLeft(member: RoomMember, virtual: boolean, reason: LeaveReason): void;
+  /** A message said on another node, for this node's virtual members (not its connections: the backplane). */
+  remoteMessage(message: RoomMessage): void;
   /** The join_ack member list changed. */
   membersChanged(): void;
 }
@@ -56,6 +77,7 @@ export class RoomClusterView {
   readonly #held = new Set<string>();
   #ready = false;
   #closed = false;
+  #said = 0;
   #seq = 0;
   #early: ClusterChange[] | undefined = [];
 
@@ -110,6 +132,29 @@ export class RoomClusterView {
     return this.#remote.has(id);
   }
 
+  /**
+   * A message said here runs: it gets its cluster-wide key and, when another node seats a virtual member, goes
+   * to those nodes as a signal (their connections get it through the backplane).
+   */
+  said(message: RoomMessage): void {
+    const key = `${this.#state.nodeId}:${this.#state.epoch}:${++this.#said}`;
+    messageKeys.set(message, key);
+    let remoteVirtual = false;
+    for (const remote of this.#remote.values())
+      if (remote.virtual) {
+        remoteVirtual = true;
+        break;
+      }
+    if (!remoteVirtual) return;
+    const signal: SignalledMessage = { k: key, m: message };
+    this.#state.signal(this.#scope, signal).catch((error: unknown) =>
+      this.#logger.error(
+        `rooms: message ${key} of ${this.#scope} could not reach the virtual members of other nodes`,
+        { error },
+      ),
+    );
+  }
+
   /** This node announced a member: hold it in the cluster. */
   announced(member: RoomMember, virtual: boolean): void {
     this.#held.add(member.id);
@@ -144,7 +189,17 @@ export class RoomClusterView {
   }
 
   #apply(change: ClusterChange, announce: boolean): void {
-    if (this.#closed || change.seq <= this.#seq) return;
+    if (this.#closed) return;
+    if (change.action === 'signal') {
+      if (change.by === this.#state.nodeId) return;
+      const signal = change.data as Partial<SignalledMessage>;
+      if (typeof signal.k !== 'string' || typeof signal.m !== 'object' || signal.m === null) return;
+      const message = Object.freeze({ ...signal.m });
+      messageKeys.set(message, signal.k);
+      this.#hooks.remoteMessage(message);
+      return;
+    }
+    if (change.seq <= this.#seq) return;
     this.#seq = change.seq;
     if (change.node === this.#state.nodeId) return;
     if (change.action === 'hold') {

@@ -163,6 +163,13 @@ export class RoomDelivery {
     );
   }
 
+  /** A message said on another node: to this node's virtual members but its sender. */
+  remoteMessage(message: RoomMessage): void {
+    if (this.#owner.virtuals.size === 0) return;
+    for (const state of [...this.#owner.virtuals])
+      if (state.member.id !== message.from) state.context?.deliver(message);
+  }
+
   /** Drops what is queued (the room is closing); returns it. */
   drain(): DeliveryOp[] {
     return this.#queue.drain();
@@ -242,6 +249,7 @@ export class RoomDelivery {
           delivered = Promise.all([delivered, legacy]).then(() => undefined);
         }
       }
+      if (op.message !== undefined) this.cluster?.said(op.message);
       if (op.message !== undefined && owner.virtuals.size > 0) {
         for (const state of [...owner.virtuals])
           if (state.member.id !== op.skip) state.context?.deliver(op.message);

@@ -119,6 +119,7 @@ export class Room implements VirtualHost, RoomView {
       announcedHere: (id) => delivery.announced.has(id),
       remoteJoined: (member, virtual) => delivery.remotePresence(member, virtual, undefined),
       remoteLeft: (member, virtual, reason) => delivery.remotePresence(member, virtual, reason),
+      remoteMessage: (message) => delivery.remoteMessage(message),
       membersChanged: () => delivery.membersChanged(),
     });
     this.#messaging = new RoomMessaging({
@@ -281,6 +282,12 @@ export class Room implements VirtualHost, RoomView {
   /** @internal */
   sendTyping(memberId: string, typing: boolean): Promise<void> {
     return this.#messaging.sendTyping(memberId, typing);
+  }
+
+  /** @internal Claims a message key across the cluster (kept 10 minutes); true at once on a single node. */
+  claimMessage(key: string): boolean | Promise<boolean> {
+    const cluster = this.#host.cluster;
+    return cluster === undefined ? true : cluster.state.claim(`room-message:${key}`, 600_000);
   }
 
   /** @internal */

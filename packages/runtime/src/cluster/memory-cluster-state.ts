@@ -93,6 +93,11 @@ export class MemoryClusterHub {
   }
 
   /** @internal */
+  signal(scope: string, by: string, data: unknown): void {
+    this.#publish({ action: 'signal', scope, by, data });
+  }
+
+  /** @internal */
   snapshot(scope: string): ClusterSnapshot {
     const state = this.#scopes.get(scope);
     if (state === undefined) return { seq: this.#retired.get(scope) ?? 0, entries: [] };
@@ -198,6 +203,11 @@ export class MemoryClusterState implements ClusterState {
 
   onChange(listener: ClusterChangeListener): () => void {
     return this.#hub.listen(listener);
+  }
+
+  async signal(scope: string, data: unknown): Promise<void> {
+    await this.#assertStarted();
+    this.#hub.signal(scope, this.nodeId, JSON.parse(JSON.stringify(data ?? null)) as unknown);
   }
 
   async claim(key: string, ttlMs: number): Promise<boolean> {

@@ -47,7 +47,17 @@ export type ClusterChange =
       readonly by: string;
       readonly reason: ClusterReleaseReason;
       readonly seq: number;
+    }
+  | {
+      /** A signal: data for every node about a scope (a room message for their virtual members), not kept. */
+      readonly action: 'signal';
+      readonly scope: string;
+      readonly by: string;
+      readonly data: unknown;
     };
+
+/** A change that the store keeps (a `hold` or a `release`), with its `seq`. */
+export type ClusterEntryChange = Extract<ClusterChange, { seq: number }>;
 
 /** A scope's entries, with the number of the last change they include. */
 export interface ClusterSnapshot {
@@ -71,6 +81,8 @@ export type ClusterChangeListener = (change: ClusterChange) => void;
  *   sweep interval (at most `leaseMs / 2`);
  * - a node whose lease expired while it still ran (a hang) is fenced: its next write fails or it re-registers
  *   under a new epoch and holds its entries again; it never writes under the old epoch;
+ * - `signal(scope, data)` reaches every node's listeners (this node's too) once, in order with the changes
+ *   the same node made; it is not kept;
  * - `claim(key, ttlMs)` is true for exactly one caller of the cluster per key until `ttlMs` passes;
  * - `close()` releases the node's entries (reason `released`) and its lease; after it every call fails with
  *   an `AtmosphereError` of code `CLOSED`.
@@ -91,6 +103,8 @@ export interface ClusterState {
   snapshot(scope: string): Promise<ClusterSnapshot>;
   /** Adds a listener of every change; returns the function that removes it. */
   onChange(listener: ClusterChangeListener): () => void;
+  /** Sends `data` (JSON) to every node's listeners as a `signal` change; nothing is kept. */
+  signal(scope: string, data: unknown): Promise<void>;
   /** True for exactly one caller of the cluster per key, until `ttlMs` passes. */
   claim(key: string, ttlMs: number): Promise<boolean>;
   /** Releases this node's entries and lease, stops renewing. Idempotent. */

@@ -37,6 +37,7 @@ export {
   type ClusterChange,
   type ClusterChangeListener,
   type ClusterEntry,
+  type ClusterEntryChange,
   type ClusterReleaseReason,
   type ClusterSnapshot,
   type ClusterState,

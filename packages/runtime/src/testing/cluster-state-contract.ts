@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { AtmosphereError } from '../errors.ts';
-import type { ClusterChange, ClusterState } from '../spi/cluster-state.ts';
+import type { ClusterChange, ClusterEntryChange, ClusterState } from '../spi/cluster-state.ts';
 import { Inbox } from './inbox.ts';
 
 /** What the contract suite asks the factory for: a node of a cluster. */
@@ -46,9 +46,11 @@ export function clusterStateContract(name: string, options: ClusterStateContract
       await state.start();
       return state;
     };
-    const changes = (state: ClusterState): Inbox<ClusterChange> => {
-      const inbox = new Inbox<ClusterChange>(10_000);
-      state.onChange((change) => inbox.push(change));
+    const changes = (state: ClusterState): Inbox<ClusterEntryChange> => {
+      const inbox = new Inbox<ClusterEntryChange>(10_000);
+      state.onChange((change) => {
+        if (change.action !== 'signal') inbox.push(change);
+      });
       return inbox;
     };
     const fresh = (): void => {
@@ -164,6 +166,35 @@ export function clusterStateContract(name: string, options: ClusterStateContract
         expect((await b.snapshot('r')).entries).toEqual([]);
         await again.hold('r', 'fresh', {});
         expect((await onB.next()).member).toBe('fresh');
+      },
+      timeout,
+    );
+
+    test(
+      'a signal reaches every node once, in order with the changes of its sender, and is not kept',
+      async () => {
+        fresh();
+        const a = await node('a');
+        const b = await node('b');
+        const heard: ClusterChange[][] = [[], []];
+        const done = [a, b].map(
+          (state, i) =>
+            new Promise<void>((resolve) =>
+              state.onChange((change) => {
+                heard[i]!.push(change);
+                if (change.action === 'release') resolve();
+              }),
+            ),
+        );
+        await a.hold('r', 'x', {});
+        await a.signal('r', { say: 'hello', n: [1, 2] });
+        await a.release('r', 'x');
+        await Promise.all(done);
+        for (const seen of heard) {
+          expect(seen.map((c) => c.action)).toEqual(['hold', 'signal', 'release']);
+          expect(seen[1]).toEqual({ action: 'signal', scope: 'r', by: 'a', data: { say: 'hello', n: [1, 2] } });
+        }
+        expect((await b.snapshot('r')).entries).toEqual([]);
       },
       timeout,
     );
