@@ -234,7 +234,9 @@ export class RedisClusterState implements ClusterState {
 
   async claim(key: string, ttlMs: number): Promise<boolean> {
     await this.#started();
-    return (await this.#commands!.set(`${this.#prefix}claim:${key}`, this.nodeId, 'PX', ttlMs, 'NX')) === 'OK';
+    return (
+      (await this.#commands!.set(`${this.#prefix}claim:${key}`, this.nodeId, 'PX', ttlMs, 'NX')) === 'OK'
+    );
   }
 
   /** Stops renewing and drops both connections without releasing anything, as a killed process would. */
@@ -307,24 +309,24 @@ export class RedisClusterState implements ClusterState {
       wire.a === 'signal'
         ? { action: 'signal', scope: wire.s, by: wire.b, data: JSON.parse(wire.d ?? 'null') as unknown }
         : wire.a === 'hold'
-        ? {
-            action: 'hold',
-            scope: wire.s,
-            member: wire.m,
-            node: wire.n,
-            by: wire.b,
-            data: JSON.parse(wire.d ?? 'null') as unknown,
-            seq: wire.q ?? 0,
-          }
-        : {
-            action: 'release',
-            scope: wire.s,
-            member: wire.m,
-            node: wire.n,
-            by: wire.b,
-            reason: wire.r ?? 'released',
-            seq: wire.q ?? 0,
-          };
+          ? {
+              action: 'hold',
+              scope: wire.s,
+              member: wire.m,
+              node: wire.n,
+              by: wire.b,
+              data: JSON.parse(wire.d ?? 'null') as unknown,
+              seq: wire.q ?? 0,
+            }
+          : {
+              action: 'release',
+              scope: wire.s,
+              member: wire.m,
+              node: wire.n,
+              by: wire.b,
+              reason: wire.r ?? 'released',
+              seq: wire.q ?? 0,
+            };
     for (const listener of this.#listeners) {
       try {
         listener(change);

@@ -122,6 +122,8 @@ test('an AI member seated on every node answers each room message exactly once, 
     expect([...texts].sort()).toEqual([...questions].sort());
   }
   // Seated on both nodes, it is one member: listed once in every join_ack, never announced again.
-  const presence = watcherA.frames.items.filter((f) => f.type === 'presence' && f['memberId'] === 'assistant');
+  const presence = watcherA.frames.items.filter(
+    (f) => f.type === 'presence' && f['memberId'] === 'assistant',
+  );
   expect(presence).toEqual([]);
 }, 60_000);

@@ -2,7 +2,7 @@ import { startTestRedis, type TestRedis } from '@atmosphere/runtime/testing';
 import { clusterStateContract } from '@atmosphere/runtime/testing/cluster-state-contract';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { type ClusterStateConnection, RedisClusterState } from '../src/index.ts';
+import { RedisClusterState } from '../src/index.ts';
 
 let redis: TestRedis | undefined;
 
@@ -19,8 +19,7 @@ clusterStateContract('redis', {
     if (!redis) throw new Error('redis-server did not start');
     const url = redis.url;
     return new RedisClusterState({
-      connect: () =>
-        new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 }) as unknown as ClusterStateConnection,
+      connect: () => new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 }),
       keyPrefix: `${cluster}:`,
       nodeId,
       leaseMs,

@@ -147,19 +147,23 @@ export class RoomClusterView {
       }
     if (!remoteVirtual) return;
     const signal: SignalledMessage = { k: key, m: message };
-    this.#state.signal(this.#scope, signal).catch((error: unknown) =>
-      this.#logger.error(
-        `rooms: message ${key} of ${this.#scope} could not reach the virtual members of other nodes`,
-        { error },
-      ),
-    );
+    this.#state
+      .signal(this.#scope, signal)
+      .catch((error: unknown) =>
+        this.#logger.error(
+          `rooms: message ${key} of ${this.#scope} could not reach the virtual members of other nodes`,
+          { error },
+        ),
+      );
   }
 
   /** This node announced a member: hold it in the cluster. */
   announced(member: RoomMember, virtual: boolean): void {
     this.#held.add(member.id);
     const data: HeldData = { metadata: member.metadata, virtual };
-    this.#state.hold(this.#scope, member.id, data).catch((error: unknown) => this.#failed('hold', member, error));
+    this.#state
+      .hold(this.#scope, member.id, data)
+      .catch((error: unknown) => this.#failed('hold', member, error));
   }
 
   /** This node's member left: let go of it in the cluster. */
@@ -215,7 +219,11 @@ export class RoomClusterView {
     this.#remote.delete(change.member);
     this.#hooks.membersChanged();
     if (announce && !this.#hooks.announcedHere(change.member))
-      this.#hooks.remoteLeft(remote.member, remote.virtual, change.reason === 'released' ? 'left' : 'node-lost');
+      this.#hooks.remoteLeft(
+        remote.member,
+        remote.virtual,
+        change.reason === 'released' ? 'left' : 'node-lost',
+      );
   }
 
   #add(id: string, node: string, data: unknown): RemoteMember {

@@ -131,7 +131,8 @@ export class RoomDelivery {
       (op) => this.#run(op),
       // Nothing runs before the room's cluster view is loaded (a join_ack must list the remote members).
       (op) =>
-        (this.cluster !== undefined && !this.cluster.ready) || (op.kind === 'subscribe' && this.#inflight > 0),
+        (this.cluster !== undefined && !this.cluster.ready) ||
+        (op.kind === 'subscribe' && this.#inflight > 0),
     );
     if (historyCapacity > 0) this.history = new RoomHistory(historyCapacity);
   }
@@ -315,10 +316,7 @@ export class RoomDelivery {
       );
     } else {
       void this.#dispatch(
-        atmosphereJsJoinFrame(
-          owner.name,
-          (this.#ackMembersJs ??= atmosphereJsMembersJson(this.#ackList())),
-        ),
+        atmosphereJsJoinFrame(owner.name, (this.#ackMembersJs ??= atmosphereJsMembersJson(this.#ackList()))),
         toJoiner,
         js,
       );

@@ -34,15 +34,23 @@ import { RoomTranscript } from './room-transcript.ts';
 import { AiTelemetry } from '../telemetry/ai-telemetry.ts';
 
 /** Runs `answer` once the claim is won (and the member still seated); a failed claim is logged, not answered. */
-function claimed(mine: Promise<boolean>, context: VirtualMemberContext, logger: Logger, answer: () => void): void {
+function claimed(
+  mine: Promise<boolean>,
+  context: VirtualMemberContext,
+  logger: Logger,
+  answer: () => void,
+): void {
   mine.then(
     (won) => {
       if (won && context.active) answer();
     },
     (error: unknown) =>
-      logger.error(`room ${context.room.name}: a message could not be claimed across the cluster; not answered`, {
-        error,
-      }),
+      logger.error(
+        `room ${context.room.name}: a message could not be claimed across the cluster; not answered`,
+        {
+          error,
+        },
+      ),
   );
 }
 
@@ -274,7 +282,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     // Seated on every node of a cluster, it answers a message on the one node that claims it.
     const mine = context.claim(message);
     if (mine === true) this.#enqueue(seat, question);
-    else if (mine !== false) claimed(mine, context, this.#logger(context), () => this.#enqueue(seat, question));
+    else if (mine !== false)
+      claimed(mine, context, this.#logger(context), () => this.#enqueue(seat, question));
   }
 
   /** Applies `whileAnswering`: answer now, wait (in order, or to be folded), stop the running answer, or refuse. */

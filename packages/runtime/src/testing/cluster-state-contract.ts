@@ -142,7 +142,8 @@ export function clusterStateContract(name: string, options: ClusterStateContract
         const took = Date.now() - killed;
         expect(released.map((c) => c.action)).toEqual(Array(5).fill('release'));
         expect(released.map((c) => c.member).sort()).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
-        for (const change of released) expect(change).toMatchObject({ node: 'a', by: 'b', reason: 'expired' });
+        for (const change of released)
+          expect(change).toMatchObject({ node: 'a', by: 'b', reason: 'expired' });
         expect(took).toBeLessThanOrEqual(LEASE_MS * 1.5 + 500);
         expect((await b.snapshot('r')).entries).toEqual([]);
       },
@@ -162,7 +163,12 @@ export function clusterStateContract(name: string, options: ClusterStateContract
         const again = await node('a', 60_000);
         expect(again.epoch).toBeGreaterThan(first.epoch);
         const released = await onB.next();
-        expect(released).toMatchObject({ action: 'release', member: 'ghost', node: 'a', reason: 'restarted' });
+        expect(released).toMatchObject({
+          action: 'release',
+          member: 'ghost',
+          node: 'a',
+          reason: 'restarted',
+        });
         expect((await b.snapshot('r')).entries).toEqual([]);
         await again.hold('r', 'fresh', {});
         expect((await onB.next()).member).toBe('fresh');
@@ -192,7 +198,12 @@ export function clusterStateContract(name: string, options: ClusterStateContract
         await Promise.all(done);
         for (const seen of heard) {
           expect(seen.map((c) => c.action)).toEqual(['hold', 'signal', 'release']);
-          expect(seen[1]).toEqual({ action: 'signal', scope: 'r', by: 'a', data: { say: 'hello', n: [1, 2] } });
+          expect(seen[1]).toEqual({
+            action: 'signal',
+            scope: 'r',
+            by: 'a',
+            data: { say: 'hello', n: [1, 2] },
+          });
         }
         expect((await b.snapshot('r')).entries).toEqual([]);
       },
