@@ -149,6 +149,7 @@ export class RedisClusterState implements ClusterState {
   #closed = false;
   #ticking = false;
   #starting: Promise<void> | undefined;
+  #refencing: Promise<void> | undefined;
 
   constructor(config: RedisClusterStateConfig) {
     this.#config = config;
@@ -288,7 +289,12 @@ export class RedisClusterState implements ClusterState {
    * This node's lease expired while it ran (a hang, Redis unreachable past the lease, Redis restarted empty)
    * and its entries were released: register again under a new epoch and hold what it still holds.
    */
-  async #refence(): Promise<void> {
+  #refence(): Promise<void> {
+    // One at a time: a renewal and a write may both find the node fenced.
+    return (this.#refencing ??= this.#register().finally(() => (this.#refencing = undefined)));
+  }
+
+  async #register(): Promise<void> {
     if (this.#closed) return;
     this.#config.logger?.warn(
       `redis cluster state: node ${this.nodeId} lost its lease (epoch ${this.#epoch}); registering again and holding its ${this.#held.size} entries`,
