@@ -36,7 +36,7 @@ const RULES: Record<string, PackageRules> = {
     leaves: { files: ['spi/*.ts', '!spi/index.ts'], may: ['@atmosphere/protocol'] },
     layers: [
       ['util/**', 'spi/*.ts', '!spi/index.ts', 'errors.ts', 'logger.ts', 'version.ts'],
-      ['delivery/**', 'log/**', 'registry/**', 'protocol/**', 'session/**', 'telemetry/**'],
+      ['cluster/**', 'delivery/**', 'log/**', 'registry/**', 'protocol/**', 'session/**', 'telemetry/**'],
       ['broadcast/**', 'transports/**', 'interceptors/**'],
       ['managed.ts', 'decorators.ts'],
       ['server/**'],

@@ -14,3 +14,9 @@ export {
 } from './provider.ts';
 export { REDIS_BACKPLANE_DEFAULTS, type RedisBackplaneConfig, type RedisBackplaneStats } from './config.ts';
 export { RedisBackplane } from './redis-backplane.ts';
+export { redisClusterState, type RedisClusterStateOptions } from './cluster-state-provider.ts';
+export {
+  type ClusterStateConnection,
+  RedisClusterState,
+  type RedisClusterStateConfig,
+} from './redis-cluster-state.ts';

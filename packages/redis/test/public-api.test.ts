@@ -12,8 +12,10 @@ describe('@atmosphere/redis public API', () => {
       'REDIS_BACKPLANE_PROVIDER',
       'REDIS_URL_ENV',
       'RedisBackplane',
+      'RedisClusterState',
       'redisBackplane',
       'redisBackplaneFromEnvironment',
+      'redisClusterState',
     ]);
   });
 });

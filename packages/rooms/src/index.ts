@@ -1,6 +1,7 @@
 export type { RoomAction, RoomAuthorizationRequest, RoomAuthorizer } from './authorizer.ts';
 export { roomBroadcasterId } from './names.ts';
 export { Room } from './room.ts';
+export { clusterMessageKey } from './room-cluster.ts';
 export { createRooms, RoomManager, type RoomsOptions } from './room-manager.ts';
 export type {
   LeaveReason,

@@ -18,6 +18,7 @@ import { roomMessageFrame } from './frames.ts';
 import { type HistoryEntry, RoomHistory } from './history.ts';
 import { asError } from './errors.ts';
 import { OrderedQueue } from './ordered-queue.ts';
+import type { RoomClusterView } from './room-cluster.ts';
 import type { LeaveReason, PresenceEvent, PresenceListener, RoomMember, RoomMessage } from './types.ts';
 import type { VirtualContext } from './virtual-context.ts';
 
@@ -103,6 +104,8 @@ export interface DeliveryOwner {
  */
 export class RoomDelivery {
   history: RoomHistory | undefined;
+  /** The room's view of the cluster, when the cluster state is shared (see room-cluster.ts). */
+  cluster: RoomClusterView | undefined;
   #lastId = 0;
   #inflight = 0;
   readonly #owner: DeliveryOwner;
@@ -126,13 +129,46 @@ export class RoomDelivery {
     this.#owner = owner;
     this.#queue = new OrderedQueue<DeliveryOp>(
       (op) => this.#run(op),
-      (op) => op.kind === 'subscribe' && this.#inflight > 0,
+      // Nothing runs before the room's cluster view is loaded (a join_ack must list the remote members).
+      (op) =>
+        (this.cluster !== undefined && !this.cluster.ready) ||
+        (op.kind === 'subscribe' && this.#inflight > 0),
     );
     if (historyCapacity > 0) this.history = new RoomHistory(historyCapacity);
   }
 
   submit(op: DeliveryOp): void {
     this.#queue.submit(op);
+  }
+
+  /** Runs what waits, unless blocked (the cluster view just loaded). */
+  resume(): void {
+    this.#queue.resume();
+  }
+
+  /** The `join_ack` member list changed (a member on another node). */
+  membersChanged(): void {
+    this.#ackMembers = undefined;
+    this.#ackMembersJs = undefined;
+  }
+
+  /** Announces, to this node only, a member that arrived on or left from another node. */
+  remotePresence(member: RoomMember, virtual: boolean, leave: LeaveReason | undefined): void {
+    const room = this.#owner.name;
+    this.#announce(
+      leave === undefined
+        ? { room, action: 'join', member, virtual }
+        : { room, action: 'leave', member, virtual, reason: leave },
+      undefined,
+      undefined,
+    );
+  }
+
+  /** A message said on another node: to this node's virtual members but its sender. */
+  remoteMessage(message: RoomMessage): void {
+    if (this.#owner.virtuals.size === 0) return;
+    for (const state of [...this.#owner.virtuals])
+      if (state.member.id !== message.from) state.context?.deliver(message);
   }
 
   /** Drops what is queued (the room is closing); returns it. */
@@ -214,6 +250,7 @@ export class RoomDelivery {
           delivered = Promise.all([delivered, legacy]).then(() => undefined);
         }
       }
+      if (op.message !== undefined) this.cluster?.said(op.message);
       if (op.message !== undefined && owner.virtuals.size > 0) {
         for (const state of [...owner.virtuals])
           if (state.member.id !== op.skip) state.context?.deliver(op.message);
@@ -274,15 +311,12 @@ export class RoomDelivery {
     const toJoiner: BroadcastOptions = { to: resource.id };
     if (js === undefined) {
       void this.#dispatch(
-        joinAckFrame(owner.name, (this.#ackMembers ??= membersJson(this.#announced.values()))),
+        joinAckFrame(owner.name, (this.#ackMembers ??= membersJson(this.#ackList()))),
         toJoiner,
       );
     } else {
       void this.#dispatch(
-        atmosphereJsJoinFrame(
-          owner.name,
-          (this.#ackMembersJs ??= atmosphereJsMembersJson(this.#announced.values())),
-        ),
+        atmosphereJsJoinFrame(owner.name, (this.#ackMembersJs ??= atmosphereJsMembersJson(this.#ackList()))),
         toJoiner,
         js,
       );
@@ -295,7 +329,7 @@ export class RoomDelivery {
           js,
         );
     }
-    if (announce)
+    if (announce && this.cluster?.heldElsewhere(state.member.id) !== true)
       this.#announce(
         { room: owner.name, action: 'join', member: state.member, virtual: false },
         state,
@@ -308,16 +342,19 @@ export class RoomDelivery {
     if (action === 'join') {
       if (state.announced || this.#owner.members.get(state.member.id) !== state) return;
       this.#setAnnounced(state, true);
-      this.#announce(
-        { room, action, member: state.member, virtual: state.context !== undefined },
-        state,
-        undefined,
-      );
+      if (this.cluster?.heldElsewhere(state.member.id) !== true)
+        this.#announce(
+          { room, action, member: state.member, virtual: state.context !== undefined },
+          state,
+          undefined,
+        );
       state.context?.joined();
       return;
     }
     if (!state.announced) return;
     this.#setAnnounced(state, false);
+    // Still in the room through another node: nobody sees it leave.
+    if (this.cluster?.heldElsewhere(state.member.id) === true) return;
     this.#announce(
       { room, action, member: state.member, virtual: state.context !== undefined, reason },
       state,
@@ -325,21 +362,49 @@ export class RoomDelivery {
     );
   }
 
+  /** Who a `join_ack` lists: the members announced here, then those only other nodes hold. */
+  #ackList(): Iterable<RoomMember> {
+    const cluster = this.cluster;
+    if (cluster === undefined) return this.#announced.values();
+    return [...this.#announced.values(), ...cluster.remoteMembers()];
+  }
+
   #setAnnounced(state: MemberState, announced: boolean): void {
     state.announced = announced;
-    if (announced) this.#announced.set(state.member.id, state.member);
-    else if (this.#announced.get(state.member.id) === state.member) this.#announced.delete(state.member.id);
+    if (announced) {
+      this.#announced.set(state.member.id, state.member);
+      this.cluster?.announced(state.member, state.context !== undefined);
+    } else if (this.#announced.get(state.member.id) === state.member) {
+      this.#announced.delete(state.member.id);
+      this.cluster?.withdrawn(state.member);
+    }
     this.#ackMembers = undefined;
     this.#ackMembersJs = undefined;
   }
 
-  #announce(event: PresenceEvent, subject: MemberState, exclude: string | undefined): void {
+  #announce(event: PresenceEvent, subject: MemberState | undefined, exclude: string | undefined): void {
     const owner = this.#owner;
-    const options = exclude === undefined ? undefined : { exclude };
-    void this.#dispatch(presenceFrame(owner.name, event.action, event.member), options);
-    const js = this.#jsAudience();
-    if (js !== undefined)
-      void this.#dispatch(atmosphereJsPresenceFrame(owner.name, event.action, event.member), options, js);
+    if (this.cluster === undefined) {
+      const options = exclude === undefined ? undefined : { exclude };
+      void this.#dispatch(presenceFrame(owner.name, event.action, event.member), options);
+      const js = this.#jsAudience();
+      if (js !== undefined)
+        void this.#dispatch(atmosphereJsPresenceFrame(owner.name, event.action, event.member), options, js);
+    } else {
+      // In a cluster every node announces presence to its own connections (from the shared membership), so
+      // the frame goes to this node's subscribers only.
+      const local = localAudience(owner.broadcaster, exclude);
+      if (local !== undefined)
+        void this.#dispatch(presenceFrame(owner.name, event.action, event.member), { to: local });
+      const js = owner.jsBroadcaster();
+      const localJs = js === undefined ? undefined : localAudience(js, exclude);
+      if (localJs !== undefined)
+        void this.#dispatch(
+          atmosphereJsPresenceFrame(owner.name, event.action, event.member),
+          { to: localJs },
+          js,
+        );
+    }
     for (const listener of owner.listeners()) notify(owner, listener, event);
     if (owner.virtuals.size > 0)
       for (const state of [...owner.virtuals]) if (state !== subject) state.context?.presence(event);
@@ -401,6 +466,13 @@ function jsFrame(payload: string, message: RoomMessage | undefined): string {
       message.to !== undefined,
     ) ?? payload
   );
+}
+
+/** The ids of a broadcaster's subscribers on this node but `exclude`; undefined when there are none. */
+function localAudience(broadcaster: Broadcaster, exclude: string | undefined): string[] | undefined {
+  let ids: string[] | undefined;
+  for (const resource of broadcaster.resources()) if (resource.id !== exclude) (ids ??= []).push(resource.id);
+  return ids;
 }
 
 /** Calls a presence listener; a throw is logged, not propagated. */

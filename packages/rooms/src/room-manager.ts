@@ -10,6 +10,7 @@ import type { RoomAuthorizer } from './authorizer.ts';
 import { type CommandLimits, isRoomName, ROOM_NAME_RULE } from '@atmosphere/protocol';
 import { Room, type RoomHost } from './room.ts';
 import { RoomProtocol } from './room-protocol.ts';
+import { RoomsCluster } from './room-cluster.ts';
 
 /** Options of a {@link RoomManager}. */
 export interface RoomsOptions {
@@ -85,6 +86,7 @@ export class RoomManager {
   readonly #protocol: RoomProtocol;
   readonly #autoCreate: boolean;
   readonly #history: number;
+  readonly #cluster: RoomsCluster | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -106,8 +108,10 @@ export class RoomManager {
         'Rooms option `authorize` must be a function (request) => boolean | Promise<boolean>.',
       );
     }
+    this.#cluster = RoomsCluster.of(atmosphere);
     this.#host = {
       atmosphere,
+      cluster: this.#cluster,
       logger: this.logger,
       broadcasters: atmosphere.broadcasters,
       connectionJoined: (resource, room) => this.#track(resource, room),
@@ -236,6 +240,7 @@ export class RoomManager {
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
     for (const service of this.#services) service.remove();
     for (const room of [...this.#rooms.values()]) room.destroy();
+    this.#cluster?.stop();
     for (const [resource, tracked] of this.#tracked) resource.off('disconnect', tracked.onDisconnect);
     this.#tracked.clear();
     if (managers.get(this.atmosphere) === this) managers.delete(this.atmosphere);

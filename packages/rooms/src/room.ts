@@ -11,6 +11,7 @@ import { roomAtmosphereJsBroadcasterId, roomBroadcasterId } from './names.ts';
 import { notify, RoomDelivery, type Settle } from './room-delivery.ts';
 import { RoomMembership } from './room-membership.ts';
 import { RoomMessaging } from './room-messaging.ts';
+import type { RoomClusterView, RoomsCluster } from './room-cluster.ts';
 import type {
   LeaveReason,
   PresenceEvent,
@@ -38,6 +39,8 @@ export interface RoomHost {
   roomDestroyed(room: Room): void;
   /** Whether a connection speaks the atmosphere.js 5 dialect. */
   speaksAtmosphereJs(resource: AtmosphereResource): boolean;
+  /** The shared membership of the cluster, when the `cluster-state` provider is shared. */
+  readonly cluster?: RoomsCluster | undefined;
 }
 
 /**
@@ -65,6 +68,7 @@ export class Room implements VirtualHost, RoomView {
   #persistent: boolean;
   readonly #delivery: RoomDelivery;
   readonly #messaging: RoomMessaging;
+  readonly #cluster: RoomClusterView | undefined;
 
   /** @internal Use `RoomManager.room()`. */
   constructor(name: string, host: RoomHost, options: { persistent: boolean; history: number }) {
@@ -113,6 +117,15 @@ export class Room implements VirtualHost, RoomView {
       },
       options.history,
     ));
+    this.#cluster = delivery.cluster = host.cluster?.open(name, host.logger, {
+      enqueue: (run) => delivery.submit({ kind: 'task', run }),
+      resume: () => delivery.resume(),
+      announcedHere: (id) => delivery.announced.has(id),
+      remoteJoined: (member, virtual) => delivery.remotePresence(member, virtual, undefined),
+      remoteLeft: (member, virtual, reason) => delivery.remotePresence(member, virtual, reason),
+      remoteMessage: (message) => delivery.remoteMessage(message),
+      membersChanged: () => delivery.membersChanged(),
+    });
     this.#messaging = new RoomMessaging({
       name,
       delivery,
@@ -275,6 +288,12 @@ export class Room implements VirtualHost, RoomView {
     return this.#messaging.sendTyping(memberId, typing);
   }
 
+  /** @internal Claims a message key across the cluster (kept 10 minutes); true at once on a single node. */
+  claimMessage(key: string): boolean | Promise<boolean> {
+    const cluster = this.#host.cluster;
+    return cluster === undefined ? true : cluster.state.claim(`room-message:${key}`, 600_000);
+  }
+
   /** @internal */
   sendFrame(payload: string): Promise<void> {
     return this.#messaging.sendFrame(payload);
@@ -353,6 +372,7 @@ export class Room implements VirtualHost, RoomView {
       for (const listener of listeners) notify(this, listener, event);
     }
     this.#listeners = [];
+    if (this.#cluster !== undefined) this.#host.cluster?.closed(this.name, this.#cluster);
     this.#delivery.history = undefined;
     if (this.#host.broadcasters.find(this.broadcasterId) === this.#broadcaster)
       this.#host.broadcasters.destroy(this.broadcasterId);

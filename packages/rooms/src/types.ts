@@ -37,7 +37,9 @@ export type LeaveReason =
   /** The server removed it (`room.leave(memberId)`). */
   | 'removed'
   /** The room was destroyed. */
-  | 'room-destroyed';
+  | 'room-destroyed'
+  /** In a cluster: the node it was connected to stopped (killed, hung, cut from the cluster state) and its lease expired. */
+  | 'node-lost';
 
 /** A member arrived or left. Delivered to `onPresence` listeners and virtual members in room order. */
 export type PresenceEvent =

@@ -2,6 +2,7 @@ import { AtmosphereError, type Logger } from '@atmosphere/runtime';
 import { framePrefix, tagFrame } from '@atmosphere/protocol';
 import type { LeaveReason, PresenceEvent, RoomMember, RoomMessage, RoomView } from './types.ts';
 import type { VirtualMemberContext, VirtualRoomMember } from './virtual-member.ts';
+import { clusterMessageKey } from './room-cluster.ts';
 
 /** @internal What a virtual member's context needs from its room beyond the public API. */
 export interface VirtualHost {
@@ -10,6 +11,8 @@ export interface VirtualHost {
   sendFrame(payload: string): Promise<void>;
   /** Queues a typing frame for every connection, in room order. */
   sendTyping(memberId: string, typing: boolean): Promise<void>;
+  /** Claims a key across the cluster (see room-cluster.ts); true at once on a single node. */
+  claimMessage(key: string): boolean | Promise<boolean>;
 }
 
 /** @internal The {@link VirtualMemberContext} of one virtual member in one room. */
@@ -54,6 +57,12 @@ export class VirtualContext implements VirtualMemberContext {
   sendTo(memberId: string, data: unknown): Promise<boolean> {
     if (!this.active) return this.#closed();
     return this.room.sendTo(memberId, data, this.member.id);
+  }
+
+  claim(message: RoomMessage): boolean | Promise<boolean> {
+    if (!this.active) return false;
+    const key = message.to === undefined ? clusterMessageKey(message) : undefined;
+    return key === undefined ? true : this.#host.claimMessage(`${this.room.name}:${this.member.id}:${key}`);
   }
 
   broadcastFrame(frame: string, options?: { tag?: boolean }): Promise<void> {

@@ -60,4 +60,10 @@ export interface VirtualMemberContext {
   typing(typing: boolean): Promise<void>;
   /** Leaves the room (same as `room.leaveVirtual(member.id)`). */
   leave(): void;
+  /**
+   * Claims a room message for this member across the nodes of a cluster, so that a member seated on every node
+   * (an AI member) acts on each message once: true on exactly one node per message. On a single node, and for
+   * a direct message, it is `true` at once (no promise); false after the member left.
+   */
+  claim(message: RoomMessage): boolean | Promise<boolean>;
 }

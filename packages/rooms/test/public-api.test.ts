@@ -9,6 +9,7 @@ describe('@atmosphere/rooms public API', () => {
     expect(Object.keys(await import('../src/index.ts')).sort()).toEqual([
       'Room',
       'RoomManager',
+      'clusterMessageKey',
       'createRooms',
       'roomBroadcasterId',
     ]);

@@ -4,6 +4,7 @@ import { Atmosphere } from './atmosphere.ts';
 import { LocalBackplane } from './broadcast/local-backplane.ts';
 import { MemoryStreamLog } from './log/memory-stream-log.ts';
 import { MemorySessionStore } from './session/memory-session-store.ts';
+import { MemoryClusterState } from './cluster/memory-cluster-state.ts';
 import { NO_METRICS } from './spi/metrics.ts';
 import { NO_TRACING } from './spi/tracing.ts';
 import { AtmosphereError } from './errors.ts';
@@ -48,6 +49,7 @@ export async function createAtmosphere(options: AtmosphereOptions = {}): Promise
     'broadcaster-backplane',
     'stream-log',
     'session-store',
+    'cluster-state',
     'metrics',
     'tracing',
     ...registry.kinds(),
@@ -153,6 +155,18 @@ function builtinProviders(options: AtmosphereOptions): Provider[] {
       priority: 0,
       isAvailable: () => true,
       create: () => new MemorySessionStore(options.sessions),
+    },
+    {
+      // One node: nothing shared, so rooms behave as on a single server.
+      kind: 'cluster-state',
+      name: 'memory',
+      priority: 0,
+      isAvailable: () => true,
+      create: async () => {
+        const state = new MemoryClusterState();
+        await state.start();
+        return state;
+      },
     },
     {
       // Records nothing: instrumented code checks `enabled` and skips every measurement.

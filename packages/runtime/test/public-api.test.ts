@@ -37,9 +37,12 @@ describe('@atmosphere/runtime public API', () => {
 
   test('/spi exports exactly these values', async () => {
     expect(Object.keys(await import('../src/spi/index.ts')).sort()).toEqual([
+      'DEFAULT_CLUSTER_LEASE_MS',
       'DEFAULT_MEMORY_LOG_LIMITS',
       'DEFAULT_SESSION_LIMITS',
       'LocalBackplane',
+      'MemoryClusterHub',
+      'MemoryClusterState',
       'MemorySessionStore',
       'MemoryStreamLog',
       'NO_METRICS',

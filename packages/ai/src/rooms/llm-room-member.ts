@@ -33,6 +33,27 @@ import { addSeat, removeSeat, type RoomQuestion, type RoomSeat, type SeatOwner }
 import { RoomTranscript } from './room-transcript.ts';
 import { AiTelemetry } from '../telemetry/ai-telemetry.ts';
 
+/** Runs `answer` once the claim is won (and the member still seated); a failed claim is logged, not answered. */
+function claimed(
+  mine: Promise<boolean>,
+  context: VirtualMemberContext,
+  logger: Logger,
+  answer: () => void,
+): void {
+  mine.then(
+    (won) => {
+      if (won && context.active) answer();
+    },
+    (error: unknown) =>
+      logger.error(
+        `room ${context.room.name}: a message could not be claimed across the cluster; not answered`,
+        {
+          error,
+        },
+      ),
+  );
+}
+
 /** Metadata key of the first frame of every answer: the question it answers (`{ from, id? }`). */
 export const REPLY_TO_METADATA_KEY = 'room.replyTo';
 
@@ -257,7 +278,12 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     if (!isAddressed(seat, message, from, text, this.#options.answerVirtualMembers === true)) return;
     const prompt = stripMentions(text, this.names);
     if (prompt === '') return;
-    this.#enqueue(seat, { message, from, prompt, entry });
+    const question: RoomQuestion = { message, from, prompt, entry };
+    // Seated on every node of a cluster, it answers a message on the one node that claims it.
+    const mine = context.claim(message);
+    if (mine === true) this.#enqueue(seat, question);
+    else if (mine !== false)
+      claimed(mine, context, this.#logger(context), () => this.#enqueue(seat, question));
   }
 
   /** Applies `whileAnswering`: answer now, wait (in order, or to be folded), stop the running answer, or refuse. */

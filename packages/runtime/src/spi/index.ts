@@ -1,11 +1,16 @@
 /**
  * `@atmosphere/runtime/spi`: what an implementer of the runtime's SPIs needs — providers and their registry,
- * the clustering backplane, the log store (and the memory store as a reference), broadcast filters,
+ * the clustering backplane, the cluster state (leases, shared membership, claims), the log store (and the memory store as a reference), broadcast filters,
  * interceptors, and the resource and message contracts they are handed. The type files of `src/spi/` are
  * leaves: they import nothing but each other and `@atmosphere/protocol`. Applications import from
  * `@atmosphere/runtime`; contract suites are in `@atmosphere/runtime/testing`.
  */
 export { LocalBackplane } from '../broadcast/local-backplane.ts';
+export {
+  MemoryClusterHub,
+  MemoryClusterState,
+  type MemoryClusterStateOptions,
+} from '../cluster/memory-cluster-state.ts';
 export {
   DEFAULT_MEMORY_LOG_LIMITS,
   MemoryStreamLog,
@@ -28,6 +33,16 @@ export type {
   RelayFailure,
   RelayFailureReason,
 } from './backplane.ts';
+export {
+  type ClusterChange,
+  type ClusterChangeListener,
+  type ClusterEntry,
+  type ClusterEntryChange,
+  type ClusterReleaseReason,
+  type ClusterSnapshot,
+  type ClusterState,
+  DEFAULT_CLUSTER_LEASE_MS,
+} from './cluster-state.ts';
 export type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from './filter.ts';
 export type { AtmosphereInterceptor, ConnectContext, InboundPayload } from './interceptor.ts';
 export type { Logger, LogLevel } from './logger.ts';

@@ -1,4 +1,5 @@
 import type { BroadcasterBackplane } from './backplane.ts';
+import type { ClusterState } from './cluster-state.ts';
 import type { Logger } from './logger.ts';
 import type { AtmosphereMetrics } from './metrics.ts';
 import type { SessionStore } from './session-store.ts';
@@ -13,6 +14,7 @@ export interface ProviderKinds {
   'broadcaster-backplane': BroadcasterBackplane;
   'stream-log': StreamLog;
   'session-store': SessionStore;
+  'cluster-state': ClusterState;
   metrics: AtmosphereMetrics;
   tracing: AtmosphereTracing;
 }

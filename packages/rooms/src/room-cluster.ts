@@ -1,0 +1,284 @@
+import type { Atmosphere, Logger } from '@atmosphere/runtime';
+import type { ClusterChange, ClusterState } from '@atmosphere/runtime/spi';
+import type { LeaveReason, RoomMember, RoomMessage, RoomMetadata } from './types.ts';
+
+/** The cluster-wide key of each message said in a room of a cluster (see {@link clusterMessageKey}). */
+const messageKeys = new WeakMap<RoomMessage, string>();
+
+/**
+ * The cluster-wide key of a room message, as virtual members receive it, when the room is shared by the nodes
+ * of a cluster: `<node>:<epoch>:<n>` of the node where it was said, the same on every node. A member seated on
+ * every node (an AI member) claims it (`ClusterState.claim`) so that exactly one node acts on the message.
+ * Undefined on a single node (nothing to share) and for direct messages.
+ */
+export function clusterMessageKey(message: RoomMessage): string | undefined {
+  return messageKeys.get(message);
+}
+
+/** A message said on another node, as the signal carries it. */
+interface SignalledMessage {
+  readonly k: string;
+  readonly m: RoomMessage;
+}
+
+/** The scope of a room's entries in the cluster state. */
+export function roomScope(room: string): string {
+  return `room:${room}`;
+}
+
+/** What a node puts in the cluster state for a member it holds. */
+interface HeldData {
+  readonly metadata: RoomMetadata;
+  readonly virtual: boolean;
+}
+
+/** A member other nodes hold (and this one may not). */
+interface RemoteMember {
+  member: RoomMember;
+  virtual: boolean;
+  readonly nodes: Set<string>;
+}
+
+/** @internal What a room's cluster view asks of the room's delivery. */
+export interface ClusterDeliveryHooks {
+  /** Runs `run` in room order (behind every operation queued before). */
+  enqueue(run: () => void): void;
+  /** The view is loaded: operations held behind it may run. */
+  resume(): void;
+  /** Whether this node has the member announced (a connection or a virtual member here). */
+  announcedHere(id: string): boolean;
+  /** A member arrived in the room on another node and was not here: announce it to this node. */
+  remoteJoined(member: RoomMember, virtual: boolean): void;
+  /** A member other nodes held is gone from all of them and is not here: announce its leave to this node. */
+  remoteLeft(member: RoomMember, virtual: boolean, reason: LeaveReason): void;
+  /** A message said on another node, for this node's virtual members (not its connections: the backplane). */
+  remoteMessage(message: RoomMessage): void;
+  /** The join_ack member list changed. */
+  membersChanged(): void;
+}
+
+/**
+ * @internal One room's view of the cluster: mirrors the members this node announces into the cluster state
+ * (one entry per node per member: two tabs of one member on two nodes are one member with two holders) and
+ * keeps the members other nodes hold, so that `join_ack`s list the whole room and presence is announced once
+ * per member — `join` when the first node holds it, `leave` when the last one lets go, whether it left or its
+ * node died (its lease expired).
+ *
+ * Order: the view is loaded (snapshot, then the changes after it) before the room runs any operation — the
+ * room's delivery queue stays blocked until `ready` — so a `join_ack` never lists less than the snapshot and
+ * no remote join is announced before it. Changes after that run in room order, as queued operations.
+ */
+export class RoomClusterView {
+  readonly #state: ClusterState;
+  readonly #scope: string;
+  readonly #logger: Logger;
+  readonly #hooks: ClusterDeliveryHooks;
+  readonly #remote = new Map<string, RemoteMember>();
+  readonly #held = new Set<string>();
+  #ready = false;
+  #closed = false;
+  #said = 0;
+  #seq = 0;
+  #early: ClusterChange[] | undefined = [];
+
+  constructor(state: ClusterState, room: string, logger: Logger, hooks: ClusterDeliveryHooks) {
+    this.#state = state;
+    this.#scope = roomScope(room);
+    this.#logger = logger;
+    this.#hooks = hooks;
+  }
+
+  /** False until the snapshot is loaded: the room's operations wait behind it. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Loads the snapshot, applies the changes that came meanwhile, then lets the room's operations run. */
+  async load(): Promise<void> {
+    try {
+      const snapshot = await this.#state.snapshot(this.#scope);
+      if (this.#closed) return;
+      this.#seq = snapshot.seq;
+      for (const entry of snapshot.entries)
+        if (entry.node !== this.#state.nodeId) this.#add(entry.member, entry.node, entry.data);
+    } catch (error) {
+      this.#logger.error(
+        `rooms: the cluster view of ${this.#scope} could not be loaded; its join_acks list this node's members only until the next change`,
+        { error },
+      );
+    }
+    const early = this.#early ?? [];
+    this.#early = undefined;
+    for (const change of early) this.#apply(change, false);
+    this.#ready = true;
+    this.#hooks.membersChanged();
+    this.#hooks.resume();
+  }
+
+  /** A change of any scope (the manager routes its own). */
+  changed(change: ClusterChange): void {
+    if (this.#closed) return;
+    if (this.#early !== undefined) this.#early.push(change);
+    else this.#hooks.enqueue(() => this.#apply(change, true));
+  }
+
+  /** Members other nodes hold that this node does not announce (for `join_ack`). */
+  *remoteMembers(): Iterable<RoomMember> {
+    for (const [id, remote] of this.#remote) if (!this.#hooks.announcedHere(id)) yield remote.member;
+  }
+
+  /** Whether another node holds the member (its presence was, or stays, announced by that node's hold). */
+  heldElsewhere(id: string): boolean {
+    return this.#remote.has(id);
+  }
+
+  /**
+   * A message said here runs: it gets its cluster-wide key and, when another node seats a virtual member, goes
+   * to those nodes as a signal (their connections get it through the backplane).
+   */
+  said(message: RoomMessage): void {
+    const key = `${this.#state.nodeId}:${this.#state.epoch}:${++this.#said}`;
+    messageKeys.set(message, key);
+    let remoteVirtual = false;
+    for (const remote of this.#remote.values())
+      if (remote.virtual) {
+        remoteVirtual = true;
+        break;
+      }
+    if (!remoteVirtual) return;
+    const signal: SignalledMessage = { k: key, m: message };
+    this.#state
+      .signal(this.#scope, signal)
+      .catch((error: unknown) =>
+        this.#logger.error(
+          `rooms: message ${key} of ${this.#scope} could not reach the virtual members of other nodes`,
+          { error },
+        ),
+      );
+  }
+
+  /** This node announced a member: hold it in the cluster. */
+  announced(member: RoomMember, virtual: boolean): void {
+    this.#held.add(member.id);
+    const data: HeldData = { metadata: member.metadata, virtual };
+    this.#state
+      .hold(this.#scope, member.id, data)
+      .catch((error: unknown) => this.#failed('hold', member, error));
+  }
+
+  /** This node's member left: let go of it in the cluster. */
+  withdrawn(member: RoomMember): void {
+    if (!this.#held.delete(member.id)) return;
+    this.#state
+      .release(this.#scope, member.id)
+      .catch((error: unknown) => this.#failed('release', member, error));
+  }
+
+  /** The room is destroyed here: let go of every member this node held in it. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const id of this.#held)
+      this.#state.release(this.#scope, id).catch((error: unknown) => this.#failed('release', { id }, error));
+    this.#held.clear();
+    this.#remote.clear();
+  }
+
+  #failed(what: string, member: { id: string }, error: unknown): void {
+    if (this.#closed && what === 'release') return;
+    this.#logger.error(
+      `rooms: could not ${what} member ${member.id} of ${this.#scope} in the cluster state; other nodes see it when the state answers again or the node's lease expires`,
+      { error },
+    );
+  }
+
+  #apply(change: ClusterChange, announce: boolean): void {
+    if (this.#closed) return;
+    if (change.action === 'signal') {
+      if (change.by === this.#state.nodeId) return;
+      const signal = change.data as Partial<SignalledMessage>;
+      if (typeof signal.k !== 'string' || typeof signal.m !== 'object' || signal.m === null) return;
+      const message = Object.freeze({ ...signal.m });
+      messageKeys.set(message, signal.k);
+      this.#hooks.remoteMessage(message);
+      return;
+    }
+    if (change.seq <= this.#seq) return;
+    this.#seq = change.seq;
+    if (change.node === this.#state.nodeId) return;
+    if (change.action === 'hold') {
+      const known = this.#remote.get(change.member);
+      const present = known !== undefined || this.#hooks.announcedHere(change.member);
+      const remote = this.#add(change.member, change.node, change.data);
+      this.#hooks.membersChanged();
+      if (announce && !present) this.#hooks.remoteJoined(remote.member, remote.virtual);
+      return;
+    }
+    const remote = this.#remote.get(change.member);
+    if (remote === undefined || !remote.nodes.delete(change.node) || remote.nodes.size > 0) return;
+    this.#remote.delete(change.member);
+    this.#hooks.membersChanged();
+    if (announce && !this.#hooks.announcedHere(change.member))
+      this.#hooks.remoteLeft(
+        remote.member,
+        remote.virtual,
+        change.reason === 'released' ? 'left' : 'node-lost',
+      );
+  }
+
+  #add(id: string, node: string, data: unknown): RemoteMember {
+    const held = (typeof data === 'object' && data !== null ? data : {}) as Partial<HeldData>;
+    let remote = this.#remote.get(id);
+    if (remote === undefined) {
+      remote = {
+        member: Object.freeze({ id, metadata: Object.freeze({ ...(held.metadata ?? {}) }) }),
+        virtual: held.virtual === true,
+        nodes: new Set(),
+      };
+      this.#remote.set(id, remote);
+    }
+    remote.nodes.add(node);
+    return remote;
+  }
+}
+
+/**
+ * @internal The rooms of one node in the cluster: one listener on the cluster state, routing each change to the
+ * room it is about. Absent (undefined) when the instance's cluster state is not shared — one node, nothing to
+ * mirror, rooms as before.
+ */
+export class RoomsCluster {
+  readonly state: ClusterState;
+  readonly #views = new Map<string, RoomClusterView>();
+  readonly #stop: () => void;
+
+  static of(atmosphere: Atmosphere): RoomsCluster | undefined {
+    const state = atmosphere.provider('cluster-state');
+    return state?.shared === true ? new RoomsCluster(state) : undefined;
+  }
+
+  constructor(state: ClusterState) {
+    this.state = state;
+    this.#stop = state.onChange((change) => this.#views.get(change.scope)?.changed(change));
+  }
+
+  /** A view for a new room; its load starts now. */
+  open(room: string, logger: Logger, hooks: ClusterDeliveryHooks): RoomClusterView {
+    const view = new RoomClusterView(this.state, room, logger, hooks);
+    this.#views.set(roomScope(room), view);
+    void view.load();
+    return view;
+  }
+
+  /** The room is gone here. */
+  closed(room: string, view: RoomClusterView): void {
+    view.close();
+    if (this.#views.get(roomScope(room)) === view) this.#views.delete(roomScope(room));
+  }
+
+  stop(): void {
+    this.#stop();
+    for (const view of this.#views.values()) view.close();
+    this.#views.clear();
+  }
+}
