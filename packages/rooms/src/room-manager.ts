@@ -10,6 +10,7 @@ import type { RoomAuthorizer } from './authorizer.ts';
 import { type CommandLimits, isRoomName, ROOM_NAME_RULE } from '@atmosphere/protocol';
 import { Room, type RoomHost } from './room.ts';
 import { RoomProtocol } from './room-protocol.ts';
+import { RoomSessions } from './room-sessions.ts';
 
 /** Options of a {@link RoomManager}. */
 export interface RoomsOptions {
@@ -85,6 +86,7 @@ export class RoomManager {
   readonly #protocol: RoomProtocol;
   readonly #autoCreate: boolean;
   readonly #history: number;
+  readonly #sessions: RoomSessions;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -106,12 +108,20 @@ export class RoomManager {
         'Rooms option `authorize` must be a function (request) => boolean | Promise<boolean>.',
       );
     }
+    this.#sessions = new RoomSessions(atmosphere, this.logger);
     this.#host = {
       atmosphere,
       logger: this.logger,
       broadcasters: atmosphere.broadcasters,
-      connectionJoined: (resource, room) => this.#track(resource, room),
-      connectionLeft: (resource, room) => this.#untrack(resource, room),
+      historyLog: atmosphere.log.durable ? atmosphere.log : undefined,
+      connectionJoined: (resource, room, member) => {
+        this.#track(resource, room);
+        this.#sessions.joined(resource, room.name, member);
+      },
+      connectionLeft: (resource, room, reason) => {
+        this.#untrack(resource, room);
+        if (reason === 'left' || reason === 'removed') this.#sessions.left(resource, room.name);
+      },
       speaksAtmosphereJs: (resource) => this.#atmosphereJs.has(resource),
       roomDestroyed: (room) => {
         if (this.#rooms.get(room.name) === room) this.#rooms.delete(room.name);
@@ -126,6 +136,8 @@ export class RoomManager {
       find: (name) => this.#rooms.get(name),
       open: (name) => this.#rooms.get(name) ?? (this.#autoCreate ? this.#create(name, false) : undefined),
       roomCount: (resource) => this.#tracked.get(resource)?.rooms.size ?? 0,
+      memberships: (resource) => this.#sessions.memberships(resource),
+      forget: (resource, room) => this.#sessions.left(resource, room),
       speaksAtmosphereJs: (resource) => {
         this.#atmosphereJs.add(resource);
       },
