@@ -104,6 +104,8 @@ export class LogHistory {
   readonly stream: string;
   readonly #log: StreamLog;
   readonly #room: string;
+  /** The last append still being written: a delete goes after it. */
+  #tail: Promise<unknown> | undefined;
 
   constructor(log: StreamLog, room: string) {
     this.#log = log;
@@ -156,11 +158,25 @@ export class LogHistory {
 
   /** Appends one message (the caller gives ids in order); resolves once the store has it. */
   append(entry: HistoryEntry): Awaitable<unknown> {
-    return this.#log.append(this.stream, [{ payload: entry.payload }]);
+    const appended = this.#log.append(this.stream, [{ payload: entry.payload }]);
+    if (appended instanceof Promise) {
+      const tail = appended.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.#tail = tail;
+      void tail.then(() => {
+        if (this.#tail === tail) this.#tail = undefined;
+      });
+    }
+    return appended;
   }
 
-  /** Forgets the history (turned off). */
+  /** Forgets the history (turned off), once the appends before have been written. */
   delete(): Awaitable<void> {
-    return this.#log.delete(this.stream);
+    const tail = this.#tail;
+    return tail === undefined
+      ? this.#log.delete(this.stream)
+      : tail.then(() => this.#log.delete(this.stream));
   }
 }

@@ -155,7 +155,7 @@ export class RoomDelivery {
     const store = this.#store;
     if (store === undefined) return;
     if (history === undefined) {
-      if (was !== undefined) this.#settleStore(() => store.delete(), 'forgetting its history');
+      if (was !== undefined) void this.#settleStore(() => store.delete(), 'forgetting its history');
       return;
     }
     if (was === undefined) this.#load(store, history.capacity);
@@ -195,8 +195,11 @@ export class RoomDelivery {
     }
   }
 
-  /** Runs a store call; a failure is logged (history is best kept, the message itself was delivered). */
-  #settleStore(call: () => unknown, what: string): void {
+  /**
+   * Runs a store call; a failure is logged, not thrown (the message itself was delivered: history is what
+   * a later join replays). Returns the call's promise, settled either way, when it is asynchronous.
+   */
+  #settleStore(call: () => unknown, what: string): Promise<void> | undefined {
     const failed = (error: unknown): void =>
       this.#owner.logger.error(
         `room ${this.#owner.name}: ${what} in the stream log (${this.#store?.stream}) failed`,
@@ -204,10 +207,11 @@ export class RoomDelivery {
       );
     try {
       const result = call();
-      if (result instanceof Promise) result.catch(failed);
+      if (result instanceof Promise) return result.then(() => undefined, failed);
     } catch (error) {
       failed(error);
     }
+    return undefined;
   }
 
   submit(op: DeliveryOp): void {
@@ -242,8 +246,11 @@ export class RoomDelivery {
     });
   }
 
-  /** Gives a message its history id (in the frame too) and records it, in memory and in the store. */
-  #number(prepared: PreparedMessage, history: RoomHistory): void {
+  /**
+   * Gives a message its history id (in the frame too) and records it, in memory and in the store; returns the
+   * store's write when it is asynchronous (the broadcast settles once it is done).
+   */
+  #number(prepared: PreparedMessage, history: RoomHistory): Promise<void> | undefined {
     const id = ++this.#lastId;
     const head = messageHead(this.#owner.name);
     prepared.payload = `${head},"id":${id}${prepared.payload.slice(head.length)}`;
@@ -251,7 +258,9 @@ export class RoomDelivery {
     const entry: HistoryEntry = { id, payload: prepared.payload, message: prepared.message };
     history.push(entry);
     const store = this.#store;
-    if (store !== undefined) this.#settleStore(() => store.append(entry), `keeping message ${id}`);
+    return store === undefined
+      ? undefined
+      : this.#settleStore(() => store.append(entry), `keeping message ${id}`);
   }
 
   /** The room's announced members (those in `join_ack` lists). */
@@ -295,7 +304,10 @@ export class RoomDelivery {
       }
     } else {
       const prepared = op.prepared;
-      if (prepared !== undefined && this.#history !== undefined) this.#number(prepared, this.#history);
+      const stored =
+        prepared !== undefined && this.#history !== undefined
+          ? this.#number(prepared, this.#history)
+          : undefined;
       const payload = prepared?.payload ?? op.payload;
       const message = prepared?.message ?? op.message;
       if (payload !== undefined) {
@@ -311,6 +323,8 @@ export class RoomDelivery {
         for (const state of [...owner.virtuals])
           if (state.member.id !== op.skip) state.context?.deliver(message);
       }
+      if (stored !== undefined)
+        delivered = delivered === undefined ? stored : Promise.all([delivered, stored]).then(() => undefined);
     }
     const done = op.done;
     if (done === undefined) return;
