@@ -23,7 +23,9 @@ describe.each(['websocket', 'sse', 'long-polling'] as const)('%s', (transport) =
     const requests: RoomAuthorizationRequest[] = [];
     const started = await startRooms(
       { authorize: (request) => (requests.push(request), true) },
-      { reconnectGraceMs: 150 },
+      // Long enough for a long-polling client between two polls not to count as gone while it joins (on a
+      // loaded machine a poll gap can take a few hundred ms); the test waits for it once, after the cut.
+      { reconnectGraceMs: 1000 },
     );
     atmosphere = started.atmosphere;
     const leaves = new Inbox<PresenceEvent>();
