@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +11,7 @@ import {
 } from '@atmosphere/client';
 import { eventually, Inbox } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
+import { ChildServer } from './child-server.ts';
 
 /**
  * A plain broadcaster client and a room member after SIGKILL and a restart on the same SQLite file
@@ -22,63 +21,7 @@ import { afterEach, describe, expect, test } from 'vitest';
  */
 const SERVER = fileURLToPath(new URL('./fixtures/streams-server.ts', import.meta.url));
 
-class StreamsServer {
-  port = 0;
-  #child: ChildProcess | undefined;
-  #output = '';
-  #stderr = '';
-  readonly file: string;
-
-  constructor(file: string) {
-    this.file = file;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@atmosphere/source', SERVER, this.file, String(this.port)],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    this.#child = child;
-    this.#output = '';
-    this.#stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => (this.#output += chunk.toString()));
-    await eventually(
-      () => /LISTENING (\d+)/.test(this.#output) || child.exitCode !== null,
-      'the server to listen',
-      15_000,
-    );
-    const match = /LISTENING (\d+)/.exec(this.#output);
-    if (!match) throw new Error(`server exited before listening: ${this.#stderr}`);
-    this.port = Number(match[1]);
-  }
-
-  /** Sends a command and waits for its `DONE`. */
-  async command(line: string): Promise<void> {
-    const from = this.#output.length;
-    this.#child!.stdin!.write(`${line}\n`);
-    await eventually(() => this.#output.indexOf(`DONE ${line}\n`, from) !== -1, `DONE ${line}`, 10_000);
-  }
-
-  url(path: string): string {
-    return `http://127.0.0.1:${this.port}${path}`;
-  }
-
-  async kill(): Promise<void> {
-    const child = this.#child;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  get stderr(): string {
-    return this.#stderr;
-  }
-}
-
-let server: StreamsServer | undefined;
+let server: ChildServer | undefined;
 let folder: string | undefined;
 const subscriptions: Subscription[] = [];
 afterEach(async () => {
@@ -119,7 +62,7 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 describe.each(['websocket', 'sse', 'long-polling'] as const)('%s', (transport) => {
   test('after SIGKILL and a restart on the SQLite file: session resumed, the room joined again, every missed frame once, no reset', async () => {
     folder = mkdtempSync(join(tmpdir(), 'atmosphere-streams-'));
-    server = new StreamsServer(join(folder, 'atmosphere.sqlite'));
+    server = new ChildServer(SERVER, join(folder, 'atmosphere.sqlite'));
     await server.start();
 
     const feed = open(server.url('/feed'), transport);

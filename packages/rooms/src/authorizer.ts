@@ -24,13 +24,20 @@ export interface RoomAuthorizationRequest {
   readonly typing?: boolean;
   /** `join`: the history id the client asks to replay after. */
   readonly sinceId?: number;
+  /**
+   * `join`: true when the server restores a membership the connection's session holds (the client came back
+   * with its session token, e.g. after a restart) rather than the client asking. Refusing it gets the client an
+   * `error` frame for the room, `Membership not restored: Unauthorized`, and the session forgets the room.
+   */
+  readonly restored?: boolean;
 }
 
 /**
  * Decides whether a client may do what it asks. Return (or resolve) `true` to allow; anything else — `false`,
  * a throw, a rejection — refuses: the client gets `{"type":"error","room":…,"data":"Unauthorized"}` and
  * nothing changes (no room is created, no presence, no history, nothing delivered). Requests of one connection
- * are decided one at a time, in order. Server-side calls (`room.join()`, …) are not subject to it, nor are
+ * are decided one at a time, in order. Memberships a returning session gets back are asked again (`restored`).
+ * Server-side calls (`room.join()`, …) are not subject to it, nor are
  * leaves caused by a disconnect.
  */
 export type RoomAuthorizer = (request: RoomAuthorizationRequest) => boolean | Promise<boolean>;

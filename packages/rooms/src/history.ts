@@ -1,4 +1,5 @@
 import type { RoomMessage } from './types.ts';
+import type { StreamLog } from '@atmosphere/runtime/spi';
 
 /** One remembered message: its id, the frame exactly as it was sent, and the message itself. */
 export interface HistoryEntry {
@@ -72,5 +73,110 @@ export class RoomHistory {
     const keep = Math.min(capacity, this.#size);
     for (let i = this.#size - keep; i < this.#size; i++) next.push(this.#at(i));
     return next;
+  }
+}
+
+/** The log stream that keeps a room's history when the stream log is durable. */
+export function roomHistoryStream(room: string): string {
+  return `room-history:${room}`;
+}
+
+/** What a room's history looked like in the log: its newest entries, and the id to number on from. */
+export interface LoadedHistory {
+  readonly entries: readonly HistoryEntry[];
+  /** The greatest id the room ever gave (0 for none): new messages are numbered after it, never reusing one. */
+  readonly lastId: number;
+}
+
+type Awaitable<T> = T | Promise<T>;
+
+function then<T, R>(value: Awaitable<T>, step: (value: T) => Awaitable<R>): Awaitable<R> {
+  return value instanceof Promise ? value.then(step) : step(value);
+}
+
+/**
+ * A room's history kept on a durable stream log (`room-history:<name>`, one record per message, its payload
+ * the `message` frame as it was sent): it survives a restart, and ids go on after the last one ever given. The
+ * room keeps the newest `capacity` entries in memory too (its ring), read back from the log when the history is
+ * turned on; appends go to the log in the order the room gives ids.
+ */
+export class LogHistory {
+  readonly stream: string;
+  readonly #log: StreamLog;
+  readonly #room: string;
+  /** The last append still being written: a delete goes after it. */
+  #tail: Promise<unknown> | undefined;
+
+  constructor(log: StreamLog, room: string) {
+    this.#log = log;
+    this.#room = room;
+    this.stream = roomHistoryStream(room);
+  }
+
+  /** Reads the newest `capacity` messages back; synchronous when the store is. */
+  load(capacity: number): Awaitable<LoadedHistory> {
+    return then(this.#log.state(this.stream), (state) => {
+      if (state === undefined || state.last === 0) return { entries: [], lastId: 0 };
+      const after = Math.max(state.first - 1, state.last - capacity, 0);
+      return this.#readFrom(after, state.last, []);
+    });
+  }
+
+  #readFrom(after: number, last: number, entries: HistoryEntry[]): Awaitable<LoadedHistory> {
+    return then(this.#log.read(this.stream, after, { limit: Math.max(1, last - after) }), (read) => {
+      const records = read?.records ?? [];
+      let next = after;
+      for (const record of records) {
+        next = record.seq;
+        const entry = typeof record.payload === 'string' ? this.#parse(record.payload) : undefined;
+        if (entry !== undefined && (entries.length === 0 || entry.id > entries[entries.length - 1]!.id))
+          entries.push(entry);
+      }
+      if (records.length > 0 && next < last) return this.#readFrom(next, last, entries);
+      const newest = entries.length === 0 ? 0 : entries[entries.length - 1]!.id;
+      // Ids follow the log's numbering; the newest id read wins should they ever differ.
+      return { entries, lastId: Math.max(newest, read?.last ?? last) };
+    });
+  }
+
+  #parse(payload: string): HistoryEntry | undefined {
+    try {
+      const frame = JSON.parse(payload) as { type?: unknown; id?: unknown; from?: unknown; data?: unknown };
+      if (frame.type !== 'message' || typeof frame.id !== 'number' || !Number.isSafeInteger(frame.id))
+        return undefined;
+      const message: { room: string; id: number; from?: string; data: unknown } = {
+        room: this.#room,
+        id: frame.id,
+        data: frame.data,
+      };
+      if (typeof frame.from === 'string') message.from = frame.from;
+      return { id: frame.id, payload, message };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Appends one message (the caller gives ids in order); resolves once the store has it. */
+  append(entry: HistoryEntry): Awaitable<unknown> {
+    const appended = this.#log.append(this.stream, [{ payload: entry.payload }]);
+    if (appended instanceof Promise) {
+      const tail = appended.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.#tail = tail;
+      void tail.then(() => {
+        if (this.#tail === tail) this.#tail = undefined;
+      });
+    }
+    return appended;
+  }
+
+  /** Forgets the history (turned off), once the appends before have been written. */
+  delete(): Awaitable<void> {
+    const tail = this.#tail;
+    return tail === undefined
+      ? this.#log.delete(this.stream)
+      : tail.then(() => this.#log.delete(this.stream));
   }
 }

@@ -15,7 +15,7 @@ import {
   presenceFrame,
 } from '@atmosphere/protocol';
 import { roomMessageFrame } from './frames.ts';
-import { type HistoryEntry, RoomHistory } from './history.ts';
+import { type HistoryEntry, type LoadedHistory, type LogHistory, RoomHistory } from './history.ts';
 import { asError } from './errors.ts';
 import { OrderedQueue } from './ordered-queue.ts';
 import type { RoomClusterView } from './room-cluster.ts';
@@ -39,11 +39,13 @@ export interface Settle {
   reject(error: unknown): void;
 }
 
-/** @internal A message serialised once, with its history id. */
+/**
+ * @internal A message serialised once. With history on, it gets its id when its operation runs (in room
+ * order, once the history is loaded): the id is spliced into the frame then, no second serialisation.
+ */
 export interface PreparedMessage {
-  readonly payload: string;
-  readonly message: RoomMessage;
-  readonly entry: HistoryEntry | undefined;
+  payload: string;
+  message: RoomMessage;
 }
 
 /** @internal What a room does, in room order. */
@@ -55,8 +57,11 @@ export type DeliveryOp =
       /** To every subscriber but `exclude` (a connection id), or only to `target`. */
       readonly exclude: string | undefined;
       readonly target: MemberState | undefined;
-      /** Recorded in history when the operation runs (not when submitted: see `#subscribe`). */
-      readonly entry: HistoryEntry | undefined;
+      /**
+       * A broadcast message: numbered and recorded in history when the operation runs (not when submitted: see
+       * `#subscribe`); `payload` is then its frame.
+       */
+      readonly prepared: PreparedMessage | undefined;
       /** Shown to virtual members: the target, or all but `skip`. */
       readonly message: RoomMessage | undefined;
       readonly skip: string | undefined;
@@ -103,7 +108,11 @@ export interface DeliveryOwner {
  * message exactly once: either in its replay or live.
  */
 export class RoomDelivery {
-  history: RoomHistory | undefined;
+  #history: RoomHistory | undefined;
+  /** Where history is kept beyond the process (a durable stream log), if anywhere. */
+  readonly #store: LogHistory | undefined;
+  /** History being read back from the store: every operation waits. */
+  #loading = 0;
   /** The room's view of the cluster, when the cluster state is shared (see room-cluster.ts). */
   cluster: RoomClusterView | undefined;
   #lastId = 0;
@@ -125,16 +134,92 @@ export class RoomDelivery {
     this.#owner.logger.error(`room ${this.#owner.name}: a broadcast failed`, { error });
   };
 
-  constructor(owner: DeliveryOwner, historyCapacity: number) {
+  constructor(owner: DeliveryOwner, historyCapacity: number, store?: LogHistory) {
     this.#owner = owner;
+    this.#store = store;
     this.#queue = new OrderedQueue<DeliveryOp>(
       (op) => this.#run(op),
-      // Nothing runs before the room's cluster view is loaded (a join_ack must list the remote members).
+      // Nothing runs while history is read back, nor before the room's cluster view is loaded (a join_ack
+      // must list the remote members).
       (op) =>
+        this.#loading > 0 ||
         (this.cluster !== undefined && !this.cluster.ready) ||
         (op.kind === 'subscribe' && this.#inflight > 0),
     );
     if (historyCapacity > 0) this.history = new RoomHistory(historyCapacity);
+  }
+
+  get history(): RoomHistory | undefined {
+    return this.#history;
+  }
+
+  /**
+   * Turns history on (a ring), resizes it, or off (undefined). With a durable store, turning it on reads the
+   * newest messages back and numbers on after the last id ever given; turning it off forgets the stored history.
+   */
+  set history(history: RoomHistory | undefined) {
+    const was = this.#history;
+    this.#history = history;
+    const store = this.#store;
+    if (store === undefined) return;
+    if (history === undefined) {
+      if (was !== undefined) void this.#settleStore(() => store.delete(), 'forgetting its history');
+      return;
+    }
+    if (was === undefined) this.#load(store, history.capacity);
+  }
+
+  /** Drops the history from memory (the room is destroyed); what a durable store keeps stays there. */
+  dropHistory(): void {
+    this.#history = undefined;
+  }
+
+  /** Reads the stored history back; operations wait meanwhile (not at all when the store answers at once). */
+  #load(store: LogHistory, capacity: number): void {
+    this.#loading++;
+    const loaded = (result: LoadedHistory): void => {
+      const history = this.#history;
+      if (history !== undefined)
+        for (const entry of result.entries)
+          if (history.lastId === undefined || entry.id > history.lastId) history.push(entry);
+      this.#lastId = Math.max(this.#lastId, result.lastId);
+      this.#loading--;
+      this.#queue.resume();
+    };
+    const failed = (error: unknown): void => {
+      this.#owner.logger.error(
+        `room ${this.#owner.name}: reading its history from the stream log (${store.stream}) failed; it starts empty and numbers on from ${this.#lastId}`,
+        { error },
+      );
+      this.#loading--;
+      this.#queue.resume();
+    };
+    try {
+      const result = store.load(capacity);
+      if (result instanceof Promise) result.then(loaded, failed);
+      else loaded(result);
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  /**
+   * Runs a store call; a failure is logged, not thrown (the message itself was delivered: history is what
+   * a later join replays). Returns the call's promise, settled either way, when it is asynchronous.
+   */
+  #settleStore(call: () => unknown, what: string): Promise<void> | undefined {
+    const failed = (error: unknown): void =>
+      this.#owner.logger.error(
+        `room ${this.#owner.name}: ${what} in the stream log (${this.#store?.stream}) failed`,
+        { error },
+      );
+    try {
+      const result = call();
+      if (result instanceof Promise) return result.then(() => undefined, failed);
+    } catch (error) {
+      failed(error);
+    }
+    return undefined;
   }
 
   submit(op: DeliveryOp): void {
@@ -176,28 +261,44 @@ export class RoomDelivery {
     return this.#queue.drain();
   }
 
-  /** Serialises a message once and takes its history id (ids grow by one and are never reused). */
+  /**
+   * Serialises a message once (throws `BAD_REQUEST` for data JSON cannot carry). Its history id, when history
+   * is on, is given when it runs (ids grow by one and are never reused).
+   */
   prepare(from: string | undefined, data: unknown): PreparedMessage {
-    const id = this.history === undefined ? undefined : this.#lastId + 1;
-    const payload = roomMessageFrame(this.#owner.name, id, from, data);
-    if (id !== undefined) this.#lastId = id;
-    const message = roomMessage(this.#owner.name, id, from, data);
-    return { payload, message, entry: id === undefined ? undefined : { id, payload, message } };
+    const payload = roomMessageFrame(this.#owner.name, undefined, from, data);
+    return { payload, message: roomMessage(this.#owner.name, undefined, from, data) };
   }
 
   /** Queues a prepared message for everyone but the `exclude` connection (and the virtual sender). */
   submitMessage(prepared: PreparedMessage, exclude: string | undefined, done: Settle | undefined): void {
-    const { payload, message, entry } = prepared;
     this.submit({
       kind: 'send',
-      payload,
+      payload: undefined,
       exclude,
       target: undefined,
-      entry,
-      message,
-      skip: message.from,
+      prepared,
+      message: undefined,
+      skip: prepared.message.from,
       done,
     });
+  }
+
+  /**
+   * Gives a message its history id (in the frame too) and records it, in memory and in the store; returns the
+   * store's write when it is asynchronous (the broadcast settles once it is done).
+   */
+  #number(prepared: PreparedMessage, history: RoomHistory): Promise<void> | undefined {
+    const id = ++this.#lastId;
+    const head = messageHead(this.#owner.name);
+    prepared.payload = `${head},"id":${id}${prepared.payload.slice(head.length)}`;
+    prepared.message = { ...prepared.message, id };
+    const entry: HistoryEntry = { id, payload: prepared.payload, message: prepared.message };
+    history.push(entry);
+    const store = this.#store;
+    return store === undefined
+      ? undefined
+      : this.#settleStore(() => store.append(entry), `keeping message ${id}`);
   }
 
   /** The room's announced members (those in `join_ack` lists). */
@@ -240,21 +341,29 @@ export class RoomDelivery {
         }
       }
     } else {
-      if (op.entry !== undefined) this.history?.push(op.entry);
-      if (op.payload !== undefined) {
+      const prepared = op.prepared;
+      const stored =
+        prepared !== undefined && this.#history !== undefined
+          ? this.#number(prepared, this.#history)
+          : undefined;
+      const payload = prepared?.payload ?? op.payload;
+      const message = prepared?.message ?? op.message;
+      if (payload !== undefined) {
         const options = op.exclude === undefined ? undefined : { exclude: op.exclude };
-        delivered = this.#dispatch(op.payload, options);
+        delivered = this.#dispatch(payload, options);
         const js = this.#jsAudience();
         if (js !== undefined) {
-          const legacy = this.#dispatch(jsFrame(op.payload, op.message), options, js);
+          const legacy = this.#dispatch(jsFrame(payload, message), options, js);
           delivered = Promise.all([delivered, legacy]).then(() => undefined);
         }
       }
-      if (op.message !== undefined) this.cluster?.said(op.message);
-      if (op.message !== undefined && owner.virtuals.size > 0) {
+      if (message !== undefined) this.cluster?.said(message);
+      if (message !== undefined && owner.virtuals.size > 0) {
         for (const state of [...owner.virtuals])
-          if (state.member.id !== op.skip) state.context?.deliver(op.message);
+          if (state.member.id !== op.skip) state.context?.deliver(message);
       }
+      if (stored !== undefined)
+        delivered = delivered === undefined ? stored : Promise.all([delivered, stored]).then(() => undefined);
     }
     const done = op.done;
     if (done === undefined) return;
@@ -486,6 +595,11 @@ export function notify(
   } catch (error) {
     owner.logger.error(`room ${owner.name}: a presence listener threw`, { error });
   }
+}
+
+/** The start of every `message` frame of a room, up to its `room` field (the id goes right after it). */
+function messageHead(room: string): string {
+  return `{"type":"message","room":${JSON.stringify(room)}`;
 }
 
 function roomMessage(

@@ -11,6 +11,7 @@ import { type CommandLimits, isRoomName, ROOM_NAME_RULE } from '@atmosphere/prot
 import { Room, type RoomHost } from './room.ts';
 import { RoomProtocol } from './room-protocol.ts';
 import { RoomsCluster } from './room-cluster.ts';
+import { RoomSessions } from './room-sessions.ts';
 
 /** Options of a {@link RoomManager}. */
 export interface RoomsOptions {
@@ -87,6 +88,7 @@ export class RoomManager {
   readonly #autoCreate: boolean;
   readonly #history: number;
   readonly #cluster: RoomsCluster | undefined;
+  readonly #sessions: RoomSessions;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -109,13 +111,21 @@ export class RoomManager {
       );
     }
     this.#cluster = RoomsCluster.of(atmosphere);
+    this.#sessions = new RoomSessions(atmosphere, this.logger);
     this.#host = {
       atmosphere,
       cluster: this.#cluster,
       logger: this.logger,
       broadcasters: atmosphere.broadcasters,
-      connectionJoined: (resource, room) => this.#track(resource, room),
-      connectionLeft: (resource, room) => this.#untrack(resource, room),
+      historyLog: atmosphere.log.durable ? atmosphere.log : undefined,
+      connectionJoined: (resource, room, member) => {
+        this.#track(resource, room);
+        this.#sessions.joined(resource, room.name, member);
+      },
+      connectionLeft: (resource, room, reason) => {
+        this.#untrack(resource, room);
+        if (reason === 'left' || reason === 'removed') this.#sessions.left(resource, room.name);
+      },
       speaksAtmosphereJs: (resource) => this.#atmosphereJs.has(resource),
       roomDestroyed: (room) => {
         if (this.#rooms.get(room.name) === room) this.#rooms.delete(room.name);
@@ -130,6 +140,8 @@ export class RoomManager {
       find: (name) => this.#rooms.get(name),
       open: (name) => this.#rooms.get(name) ?? (this.#autoCreate ? this.#create(name, false) : undefined),
       roomCount: (resource) => this.#tracked.get(resource)?.rooms.size ?? 0,
+      memberships: (resource) => this.#sessions.memberships(resource),
+      forget: (resource, room) => this.#sessions.left(resource, room),
       speaksAtmosphereJs: (resource) => {
         this.#atmosphereJs.add(resource);
       },

@@ -22,10 +22,10 @@ export interface MembershipOwner {
   readonly host: VirtualHost;
   /** Throws `CLOSED` once the room was destroyed. */
   assertOpen(): void;
-  /** A connection joined (its manager watches it for disconnects). */
-  connectionJoined(resource: AtmosphereResource): void;
-  /** A connection left. */
-  connectionLeft(resource: AtmosphereResource): void;
+  /** A connection joined as `member` (its manager watches it for disconnects). */
+  connectionJoined(resource: AtmosphereResource, member: RoomMember): void;
+  /** A connection left, for `reason`. */
+  connectionLeft(resource: AtmosphereResource, reason: LeaveReason): void;
   /** The last member left (a room that is not persistent then goes). */
   lastMemberLeft(): void;
 }
@@ -113,7 +113,7 @@ export class RoomMembership {
     }
     state.connections.add(resource);
     this.connections.set(resource.id, { resource, state });
-    this.#owner.connectionJoined(resource);
+    this.#owner.connectionJoined(resource, state.member);
     this.#owner.delivery.submit({ kind: 'subscribe', resource, state, sinceId });
     return state.member;
   }
@@ -144,7 +144,7 @@ export class RoomMembership {
     state.connections.delete(resource);
     this.#owner.broadcaster.removeResource(resource);
     this.#owner.jsBroadcaster()?.removeResource(resource);
-    this.#owner.connectionLeft(resource);
+    this.#owner.connectionLeft(resource, reason);
     if (notifySelf && resource.state !== 'closed')
       resource.write(
         (this.#owner.speaksAtmosphereJs(resource) ? atmosphereJsPresenceFrame : presenceFrame)(

@@ -55,10 +55,9 @@ export class RoomMessaging {
     }
   }
 
-  say(from: string | undefined, exclude: string | undefined, data: unknown): RoomMessage {
+  say(from: string | undefined, exclude: string | undefined, data: unknown): void {
     const prepared = this.#owner.delivery.prepare(from, data);
     this.#owner.delivery.submitMessage(prepared, exclude, undefined);
-    return prepared.message;
   }
 
   sendTo(memberId: string, data: unknown, from?: string): Promise<boolean> {
@@ -89,7 +88,7 @@ export class RoomMessaging {
       payload,
       exclude: undefined,
       target,
-      entry: undefined,
+      prepared: undefined,
       message,
       skip: undefined,
       done,
@@ -135,7 +134,7 @@ export class RoomMessaging {
       payload,
       exclude,
       target: undefined,
-      entry: undefined,
+      prepared: undefined,
       message: undefined,
       skip: undefined,
       done,

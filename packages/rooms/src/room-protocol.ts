@@ -12,6 +12,7 @@ import {
   roomErrorFrame as errorFrame,
 } from '@atmosphere/protocol';
 import type { Room } from './room.ts';
+import type { SessionMembership } from './room-sessions.ts';
 import type { RoomMember } from './types.ts';
 
 /** @internal What the protocol needs from its manager. */
@@ -28,10 +29,16 @@ export interface ProtocolHost {
   roomCount(resource: AtmosphereResource): number;
   /** The connection speaks the atmosphere.js 5 dialect: answer it in that dialect, in every room. */
   speaksAtmosphereJs(resource: AtmosphereResource): void;
+  /** The room memberships the connection's session holds (it came back with its token). */
+  memberships(resource: AtmosphereResource): SessionMembership[] | Promise<SessionMembership[]>;
+  /** Forgets a membership of the connection's session (it was not restored). */
+  forget(resource: AtmosphereResource, room: string): void;
 }
 
 const NOT_JOINED = 'Not a member of this room';
 const UNAUTHORIZED = 'Unauthorized';
+/** The error a connection gets for a membership of its session the server did not give back. */
+const NOT_RESTORED = 'Membership not restored';
 
 type MemberCommand = Exclude<RoomCommand, { type: 'join' }>;
 
@@ -56,6 +63,7 @@ export class RoomProtocol {
   /** The managed handler to mount (codec `text`: the protocol parses — and answers bad JSON — itself). */
   handler(): ManagedHandler<unknown> {
     return {
+      onReady: (resource) => this.restore(resource),
       onMessage: (message, resource) => this.handle(resource, message),
       onError: (error, resource) => this.#runtimeError(error, resource),
     };
@@ -86,6 +94,76 @@ export class RoomProtocol {
         return this.#reject(resource, command.room, NOT_JOINED);
       this.#apply(resource, room, member, command);
     });
+  }
+
+  /**
+   * A new connection bound to a session that holds room memberships (it came back with its token: after a
+   * restart, to another node, after the grace period): each membership is asked of the authorizer again
+   * (`restored: true`) and, allowed, joined again as the same member — presence announces it, and the room's
+   * stream resumes from the client's cursor (the frames it missed, or a `reset`). A membership refused (or that
+   * cannot be restored: no such room, too many rooms) gets the connection an `error` frame for that room,
+   * `Membership not restored: <why>`, and is forgotten. Never throws, never rejects.
+   */
+  restore(resource: AtmosphereResource): void | Promise<void> {
+    let memberships: SessionMembership[] | Promise<SessionMembership[]>;
+    try {
+      memberships = this.#host.memberships(resource);
+    } catch (error) {
+      this.#host.logger.error(`rooms: reading the session of ${resource.id} failed; no room restored`, {
+        error,
+      });
+      return;
+    }
+    if (memberships instanceof Promise)
+      return memberships.then(
+        (list) => this.#restoreAll(resource, list),
+        (error: unknown) =>
+          this.#host.logger.error(`rooms: reading the session of ${resource.id} failed; no room restored`, {
+            error,
+          }),
+      );
+    return this.#restoreAll(resource, memberships);
+  }
+
+  #restoreAll(resource: AtmosphereResource, memberships: SessionMembership[]): void | Promise<void> {
+    let chain: Promise<void> | undefined;
+    for (const membership of memberships) {
+      chain =
+        chain === undefined
+          ? toPromise(this.#restoreOne(resource, membership))
+          : chain.then(() => this.#restoreOne(resource, membership));
+    }
+    return chain;
+  }
+
+  #restoreOne(resource: AtmosphereResource, { room, member }: SessionMembership): void | Promise<void> {
+    if (resource.state === 'closed') return;
+    // Joined again already (the client's own join got there first): nothing to give back.
+    if (this.#host.find(room)?.connectionMember(resource) !== undefined) return;
+    const refused = (why: string): void => {
+      this.#host.forget(resource, room);
+      this.#reject(resource, room, `${NOT_RESTORED}: ${why}`);
+    };
+    const request: RoomAuthorizationRequest = { action: 'join', room, member, resource, restored: true };
+    const decided = (allowed: boolean): void => {
+      if (!allowed) return refused(UNAUTHORIZED);
+      if (resource.state === 'closed' || this.#host.find(room)?.connectionMember(resource) !== undefined)
+        return;
+      const max = this.#host.maxRoomsPerConnection;
+      if (this.#host.roomCount(resource) >= max)
+        return refused(`too many rooms (at most ${max} per connection)`);
+      const target = this.#host.open(room);
+      if (target === undefined) return refused('no such room');
+      try {
+        target.join(resource, member);
+      } catch (error) {
+        if (target.size === 0 && !target.persistent) target.destroy();
+        refused(error instanceof Error ? error.message : String(error));
+      }
+    };
+    const verdict = this.#authorize(request);
+    if (typeof verdict === 'boolean') return decided(verdict);
+    return verdict.then(decided);
   }
 
   #apply(resource: AtmosphereResource, room: Room, member: RoomMember, command: MemberCommand): void {
@@ -210,6 +288,10 @@ export class RoomProtocol {
           : `Message refused (${error.code})`;
     this.#reject(resource, undefined, reason);
   }
+}
+
+function toPromise(value: void | Promise<void>): Promise<void> {
+  return value instanceof Promise ? value : Promise.resolve();
 }
 
 function memberRequest(

@@ -7,6 +7,8 @@ import {
   type BroadcasterFactory,
   type Logger,
 } from '@atmosphere/runtime';
+import type { StreamLog } from '@atmosphere/runtime/spi';
+import { LogHistory } from './history.ts';
 import { roomAtmosphereJsBroadcasterId, roomBroadcasterId } from './names.ts';
 import { notify, RoomDelivery, type Settle } from './room-delivery.ts';
 import { RoomMembership } from './room-membership.ts';
@@ -31,10 +33,12 @@ export interface RoomHost {
   readonly atmosphere: Atmosphere;
   readonly logger: Logger;
   readonly broadcasters: BroadcasterFactory;
-  /** A connection joined the room (watch it for disconnects). */
-  connectionJoined(resource: AtmosphereResource, room: Room): void;
-  /** A connection left the room. */
-  connectionLeft(resource: AtmosphereResource, room: Room): void;
+  /** Where room history is kept beyond the process: the stream log when it is durable, else none. */
+  readonly historyLog: StreamLog | undefined;
+  /** A connection joined the room as `member` (watch it for disconnects, keep it in its session). */
+  connectionJoined(resource: AtmosphereResource, room: Room, member: RoomMember): void;
+  /** A connection left the room (`reason` undefined: the room was destroyed). */
+  connectionLeft(resource: AtmosphereResource, room: Room, reason: LeaveReason | undefined): void;
   /** The room was destroyed (forget it). */
   roomDestroyed(room: Room): void;
   /** Whether a connection speaks the atmosphere.js 5 dialect. */
@@ -92,8 +96,8 @@ export class Room implements VirtualHost, RoomView {
       room: this,
       host: this,
       assertOpen: () => this.#assertOpen(),
-      connectionJoined: (resource) => host.connectionJoined(resource, this),
-      connectionLeft: (resource) => host.connectionLeft(resource, this),
+      connectionJoined: (resource, member) => host.connectionJoined(resource, this, member),
+      connectionLeft: (resource, reason) => host.connectionLeft(resource, this, reason),
       lastMemberLeft: () => {
         if (!this.#persistent) delivery.submit({ kind: 'task', run: this.#destroyIfEmpty });
       },
@@ -116,6 +120,7 @@ export class Room implements VirtualHost, RoomView {
         listeners: () => this.#listeners,
       },
       options.history,
+      host.historyLog === undefined ? undefined : new LogHistory(host.historyLog, name),
     ));
     this.#cluster = delivery.cluster = host.cluster?.open(name, host.logger, {
       enqueue: (run) => delivery.submit({ kind: 'task', run }),
@@ -260,9 +265,9 @@ export class Room implements VirtualHost, RoomView {
     return this.#messaging.broadcast(data, sender);
   }
 
-  /** @internal Queues a `message` from `from` (validated); returns it. Throws `BAD_REQUEST` for non-JSON data. */
-  say(from: string | undefined, exclude: string | undefined, data: unknown): RoomMessage {
-    return this.#messaging.say(from, exclude, data);
+  /** @internal Queues a `message` from `from` (validated). Throws `BAD_REQUEST` for non-JSON data. */
+  say(from: string | undefined, exclude: string | undefined, data: unknown): void {
+    this.#messaging.say(from, exclude, data);
   }
 
   /**
@@ -355,7 +360,7 @@ export class Room implements VirtualHost, RoomView {
     for (const { resource } of connections) {
       this.#broadcaster.removeResource(resource);
       this.#jsBroadcaster?.removeResource(resource);
-      this.#host.connectionLeft(resource, this);
+      this.#host.connectionLeft(resource, this, undefined);
       if (resource.state !== 'closed') resource.write(closing);
     }
     const listeners = this.#listeners;
@@ -373,7 +378,7 @@ export class Room implements VirtualHost, RoomView {
     }
     this.#listeners = [];
     if (this.#cluster !== undefined) this.#host.cluster?.closed(this.name, this.#cluster);
-    this.#delivery.history = undefined;
+    this.#delivery.dropHistory();
     if (this.#host.broadcasters.find(this.broadcasterId) === this.#broadcaster)
       this.#host.broadcasters.destroy(this.broadcasterId);
     const js = this.#jsBroadcaster;

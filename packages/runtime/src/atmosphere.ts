@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { BroadcastOptions } from './broadcast/broadcaster.ts';
 import { BroadcasterFactory } from './broadcast/factory.ts';
 import { ClientQueues, DEFAULT_CACHE_LIMITS } from './delivery/client-queue.ts';
+import type { ClientResource } from './delivery/resource.ts';
 import { managedServiceOf } from './decorators.ts';
 import { AtmosphereError } from './errors.ts';
 import { authInterceptor, DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './interceptors/auth.ts';
@@ -237,6 +238,15 @@ export class Atmosphere {
     if (!address) throw new AtmosphereError('INVALID_OPTION', 'The server is not listening yet.');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return `${protocol}://${host}:${address.port}${path}`;
+  }
+
+  /**
+   * The session token a connection is bound to (it asked for a session with `X-Atmosphere-Session-Token`), if
+   * any: the key under which the `session-store` keeps what the connection must get back when it returns
+   * (rooms, subscriptions). Undefined for a connection without a session or of another instance.
+   */
+  sessionTokenOf(resource: AtmosphereResource): string | undefined {
+    return this.#core.sessionTokenOf(resource as ClientResource);
   }
 
   /** A resource of this node by tracking id. */
