@@ -192,6 +192,11 @@ describe('a protocol violation ends the resource at once, not after the reconnec
     ['RSV bits without an extension', frame(0x1, Buffer.from('x'), { rsv: 2 }), 1002],
     ['a fragmented ping', frame(0x9, Buffer.from('x'), { fin: false }), 1002],
     ['a close frame with an invalid code', frame(0x8, Buffer.from([0x03, 0xe7])), 1002],
+    // Reserved codes no close frame may carry: a client cannot claim a lost network (1006) to keep its grace.
+    ['a close frame claiming 1006 (no close frame)', frame(0x8, Buffer.from([0x03, 0xee])), 1002],
+    ['a close frame claiming 1005 (no code)', frame(0x8, Buffer.from([0x03, 0xed])), 1002],
+    ['a close frame with 1004 (reserved)', frame(0x8, Buffer.from([0x03, 0xec])), 1002],
+    ['a close frame with 1015 (TLS failure)', frame(0x8, Buffer.from([0x03, 0xf7])), 1002],
     ['bad UTF-8', frame(0x1, Buffer.from([0xc3, 0x28])), 1007],
     [
       'a 64-bit length far over maxMessageBytes',
@@ -254,5 +259,65 @@ describe('a protocol violation ends the resource at once, not after the reconnec
     expect(atmosphere.resource(ws.trackingId)?.state).toBe('away');
     await atmosphere.resource(ws.trackingId)!.close();
     await backToBaseline();
+  });
+});
+
+describe('close codes a client sends', () => {
+  /**
+   * Every code a client's close frame may carry ends its resource at once — 1002 and 1003 too: a client that
+   * declares a protocol error or data it cannot take is not coming back for the same stream — but 4000.
+   */
+  test.each([1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4401, 4999])(
+    'a close frame with %i: the resource ends at once, client-closed',
+    async (code) => {
+      const before = disconnects.length;
+      const ws = await openWs();
+      expect(resourceCount()).toBe(2);
+      const closed = closeCode(ws);
+      ws.close(code);
+      // The server answers the close frame with the same code.
+      expect(await closed).toBe(code);
+      await backToBaseline();
+      expect(atmosphere.resource(ws.trackingId)).toBeUndefined();
+      expect(disconnects.slice(before)).toEqual(['client-closed']);
+    },
+  );
+
+  test.each<[string, (ws: WebSocket) => void, number]>([
+    ['4000 (coming back)', (ws) => ws.close(4000), 4000],
+    // A close frame without a code (atmosphere.js 5's close()): away for a short grace of its own.
+    ['a close frame without a code (1005)', (ws) => ws.close(), 1005],
+    // No close frame at all: a lost network.
+    ['no close frame (1006)', (ws) => ws.terminate(), 1006],
+  ])('%s: the resource is away and can come back', async (_name, close, code) => {
+    const before = disconnects.length;
+    const ws = await openWs();
+    const closed = closeCode(ws);
+    close(ws);
+    expect(await closed).toBe(code);
+    await eventually(() => atmosphere.describe().resources.away === 1, 'the away resource');
+    expect(atmosphere.resource(ws.trackingId)?.state).toBe('away');
+    expect(disconnects.slice(before)).toEqual([]);
+    // It comes back with its tracking id and is the same resource, connected again.
+    const back = new WebSocket(
+      protocolUrl(atmosphere.url('/chat'), 'websocket', {
+        trackMessageLength: false,
+        trackingId: ws.trackingId,
+      }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      back.once('open', () => resolve());
+      back.once('error', reject);
+    });
+    await eventually(
+      () => atmosphere.resource(ws.trackingId)?.state === 'connected',
+      'the resource connected again',
+    );
+    expect(atmosphere.describe().resources.away).toBe(0);
+    const backClosed = closeCode(back);
+    back.close(1000);
+    await backClosed;
+    await backToBaseline();
+    expect(disconnects.slice(before)).toEqual(['client-closed']);
   });
 });
