@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
-import type { Atmosphere } from '../src/index.ts';
+import { type Atmosphere, createAtmosphere } from '../src/index.ts';
+import { silentLogger } from '../src/logger.ts';
 import type { DisconnectReason } from '../src/spi/resource.ts';
 import {
   connectTestClient,
@@ -319,5 +321,83 @@ describe('close codes a client sends', () => {
     await backClosed;
     await backToBaseline();
     expect(disconnects.slice(before)).toEqual(['client-closed']);
+  });
+});
+
+describe('a client that broke the protocol does not hold its socket', () => {
+  /**
+   * After its close frame ws half-closes the socket and waits up to 30 s (its close timeout) for the client to
+   * close its side. A violator that never does would keep its socket, parser and buffers that long: 8 of
+   * them, each with a different violation, must leave no socket open on the server.
+   */
+  test('8 violators that never close their side: every server socket is gone at once', async () => {
+    const server = createServer();
+    const own = await createAtmosphere({
+      server,
+      logger: silentLogger,
+      autoload: false,
+      maxMessageBytes: MAX_MESSAGE,
+    });
+    own.managed('/chat', {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    // The server's open TCP sockets, counted as they open and close.
+    let open = 0;
+    server.on('connection', (socket: Socket) => {
+      open++;
+      socket.once('close', () => open--);
+    });
+    const violations = [
+      frame(0x1, Buffer.from([0x68, 0xff])),
+      Buffer.from([0x81, 0x02, 0x68, 0x69]),
+      frame(0x3, Buffer.from('hi')),
+      frame(0x1, Buffer.from('x'), { rsv: 2 }),
+      frame(0x9, Buffer.from('x'), { fin: false }),
+      frame(0x8, Buffer.from([0x03, 0xee])),
+      Buffer.from([0x82, 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4]),
+      frame(0x0, Buffer.from('x')),
+    ];
+    const sockets: Socket[] = [];
+    try {
+      const ended = violations.map(
+        (bytes) =>
+          new Promise<number>((resolve, reject) => {
+            // allowHalfOpen: the client keeps its side open after the server's FIN, as a hostile one would.
+            const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => {
+              socket.write(
+                `GET /chat?X-Atmosphere-tracking-id=0&X-Atmosphere-Transport=websocket HTTP/1.1\r\n` +
+                  `Host: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+                  `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+              );
+            });
+            sockets.push(socket);
+            let received = Buffer.alloc(0);
+            let upgraded = false;
+            socket.on('data', (chunk: Buffer) => {
+              received = Buffer.concat([received, chunk]);
+              if (upgraded) return;
+              const end = received.indexOf('\r\n\r\n');
+              if (end === -1) return;
+              upgraded = true;
+              received = received.subarray(end + 4);
+              socket.write(bytes);
+            });
+            socket.on('error', () => undefined);
+            // The server's FIN, after its close frame.
+            socket.on('end', () => resolve(closeFrameCode(received)));
+            socket.setTimeout(10_000, () => reject(new Error('the server never answered the violation')));
+          }),
+      );
+      const codes = await Promise.all(ended);
+      expect(codes.every((code) => code === 1002 || code === 1007 || code === 1009)).toBe(true);
+      expect(sockets.every((socket) => !socket.destroyed)).toBe(true);
+      // Each client still holds its side open; the server must not hold its own.
+      await eventually(() => open === 0, 'every server socket closed', AT_ONCE_MS);
+      expect(own.describe().resources.connected + own.describe().resources.away).toBe(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await own.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
