@@ -56,10 +56,15 @@ export interface BenchOptions {
   /** Scale: how long to hold the connections with heartbeats on. */
   scaleHoldMs: number;
   scaleHeartbeatMs: number;
-  /** Flood: how long the malformed frames are sent, from how many sockets, and how many connections at most. */
+  /**
+   * Flood: how long the malformed frames are sent, from how many sockets, and how many connections at most.
+   * `floodConnections` > 0 makes the flood a fixed count instead (that many malformed connections, however
+   * long they take, within a deadline of 10 minutes): a figure that compares between machines.
+   */
   floodDurationMs: number;
   floodSockets: number;
   floodMaxAttempts: number;
+  floodConnections: number;
   /** CPU-profile the server processes (`--cpu-prof`) and summarise the top functions. */
   profile: boolean;
   /** Keep the other scenarios of the existing latest.json (re-running some of them). */
@@ -86,6 +91,7 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --scale-impl=a,b        implementations in the scale run
   --scale-procs=N         server processes on one port in the scale run (default: what ulimit -Hn requires)
   --flood-duration=60000  length of the malformed-frame flood (ms)
+  --flood-connections=N   a fixed-count flood instead: N malformed connections, whatever the time they take
   --profile               CPU-profile the servers; summary in the results
   --merge                 keep the other scenarios of the existing latest.json (re-run a part)
   --update-docs           also rewrite the results section of docs/performance.md
@@ -143,6 +149,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
     floodDurationMs: quick ? 3_000 : 60_000,
     floodSockets: 8,
     floodMaxAttempts: quick ? 5_000 : 5_000_000,
+    floodConnections: 0,
     profile: false,
     merge: false,
     updateDocs: false,
@@ -195,6 +202,9 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
         break;
       case '--flood-duration':
         options.floodDurationMs = positive(value, flag);
+        break;
+      case '--flood-connections':
+        options.floodConnections = positive(value, flag);
         break;
       case '--profile':
         options.profile = true;

@@ -1,7 +1,10 @@
 /**
- * WebSocket close codes as the protocol uses them (PROTOCOL.md §5). A client that leaves for good closes
- * with a code ≤ 1001 or > 1006 (except {@link CloseCodes.comingBack}); 1002–1006 are transient: the client
- * may come back with the same tracking id.
+ * WebSocket close codes as the protocol uses them (docs/protocol.md, "Heartbeats, close, idle"). A client
+ * that sends a close frame with a code leaves for good — including 1002 and 1003, with which it declares
+ * that the connection failed (a protocol error, data it cannot take) — except with
+ * {@link CloseCodes.comingBack}. Only 1006 (no close frame: the network dropped) and 4000 are transient: the
+ * client may come back with the same tracking id. 1005 (a close frame without a code) is neither: the
+ * server waits a few seconds for the client to come back.
  */
 export const CloseCodes = {
   /** A deliberate close. */
@@ -10,6 +13,10 @@ export const CloseCodes = {
   goingAway: 1001,
   /** A protocol violation. */
   protocolError: 1002,
+  /** Data the endpoint cannot accept (a binary frame to a text-only endpoint, say). */
+  unsupportedData: 1003,
+  /** A close frame without a code (never sent on the wire). */
+  noCode: 1005,
   /** No close frame at all: the network dropped (never sent on the wire). */
   abnormal: 1006,
   /** Invalid UTF-8 in a text frame. */
@@ -28,7 +35,11 @@ export const CloseCodes = {
   unauthorized: 4401,
 } as const;
 
-/** True for a close code a client sends when it leaves for good: ≤ 1001 or > 1006, but not 4000. */
+/**
+ * True for a close code with which a client leaves for good: any code its close frame carried but 4000
+ * (coming back). False for 1005 (a close frame without a code), 1006 (no close frame) and 4000. 1004 never
+ * arrives in a valid close frame.
+ */
 export function isDeliberateClose(code: number): boolean {
-  return (code <= 1001 || code > 1006) && code !== CloseCodes.comingBack;
+  return code !== CloseCodes.noCode && code !== CloseCodes.abnormal && code !== CloseCodes.comingBack;
 }

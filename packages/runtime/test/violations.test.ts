@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
-import type { Atmosphere } from '../src/index.ts';
+import { type Atmosphere, createAtmosphere } from '../src/index.ts';
+import { silentLogger } from '../src/logger.ts';
 import type { DisconnectReason } from '../src/spi/resource.ts';
 import {
   connectTestClient,
@@ -192,6 +194,11 @@ describe('a protocol violation ends the resource at once, not after the reconnec
     ['RSV bits without an extension', frame(0x1, Buffer.from('x'), { rsv: 2 }), 1002],
     ['a fragmented ping', frame(0x9, Buffer.from('x'), { fin: false }), 1002],
     ['a close frame with an invalid code', frame(0x8, Buffer.from([0x03, 0xe7])), 1002],
+    // Reserved codes no close frame may carry: a client cannot claim a lost network (1006) to keep its grace.
+    ['a close frame claiming 1006 (no close frame)', frame(0x8, Buffer.from([0x03, 0xee])), 1002],
+    ['a close frame claiming 1005 (no code)', frame(0x8, Buffer.from([0x03, 0xed])), 1002],
+    ['a close frame with 1004 (reserved)', frame(0x8, Buffer.from([0x03, 0xec])), 1002],
+    ['a close frame with 1015 (TLS failure)', frame(0x8, Buffer.from([0x03, 0xf7])), 1002],
     ['bad UTF-8', frame(0x1, Buffer.from([0xc3, 0x28])), 1007],
     [
       'a 64-bit length far over maxMessageBytes',
@@ -254,5 +261,143 @@ describe('a protocol violation ends the resource at once, not after the reconnec
     expect(atmosphere.resource(ws.trackingId)?.state).toBe('away');
     await atmosphere.resource(ws.trackingId)!.close();
     await backToBaseline();
+  });
+});
+
+describe('close codes a client sends', () => {
+  /**
+   * Every code a client's close frame may carry ends its resource at once — 1002 and 1003 too: a client that
+   * declares a protocol error or data it cannot take is not coming back for the same stream — but 4000.
+   */
+  test.each([1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4401, 4999])(
+    'a close frame with %i: the resource ends at once, client-closed',
+    async (code) => {
+      const before = disconnects.length;
+      const ws = await openWs();
+      expect(resourceCount()).toBe(2);
+      const closed = closeCode(ws);
+      ws.close(code);
+      // The server answers the close frame with the same code.
+      expect(await closed).toBe(code);
+      await backToBaseline();
+      expect(atmosphere.resource(ws.trackingId)).toBeUndefined();
+      expect(disconnects.slice(before)).toEqual(['client-closed']);
+    },
+  );
+
+  test.each<[string, (ws: WebSocket) => void, number]>([
+    ['4000 (coming back)', (ws) => ws.close(4000), 4000],
+    // A close frame without a code (atmosphere.js 5's close()): away for a short grace of its own.
+    ['a close frame without a code (1005)', (ws) => ws.close(), 1005],
+    // No close frame at all: a lost network.
+    ['no close frame (1006)', (ws) => ws.terminate(), 1006],
+  ])('%s: the resource is away and can come back', async (_name, close, code) => {
+    const before = disconnects.length;
+    const ws = await openWs();
+    const closed = closeCode(ws);
+    close(ws);
+    expect(await closed).toBe(code);
+    await eventually(() => atmosphere.describe().resources.away === 1, 'the away resource');
+    expect(atmosphere.resource(ws.trackingId)?.state).toBe('away');
+    expect(disconnects.slice(before)).toEqual([]);
+    // It comes back with its tracking id and is the same resource, connected again.
+    const back = new WebSocket(
+      protocolUrl(atmosphere.url('/chat'), 'websocket', {
+        trackMessageLength: false,
+        trackingId: ws.trackingId,
+      }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      back.once('open', () => resolve());
+      back.once('error', reject);
+    });
+    await eventually(
+      () => atmosphere.resource(ws.trackingId)?.state === 'connected',
+      'the resource connected again',
+    );
+    expect(atmosphere.describe().resources.away).toBe(0);
+    const backClosed = closeCode(back);
+    back.close(1000);
+    await backClosed;
+    await backToBaseline();
+    expect(disconnects.slice(before)).toEqual(['client-closed']);
+  });
+});
+
+describe('a client that broke the protocol does not hold its socket', () => {
+  /**
+   * After its close frame ws half-closes the socket and waits up to 30 s (its close timeout) for the client to
+   * close its side. A violator that never does would keep its socket, parser and buffers that long: 8 of
+   * them, each with a different violation, must leave no socket open on the server.
+   */
+  test('8 violators that never close their side: every server socket is gone at once', async () => {
+    const server = createServer();
+    const own = await createAtmosphere({
+      server,
+      logger: silentLogger,
+      autoload: false,
+      maxMessageBytes: MAX_MESSAGE,
+    });
+    own.managed('/chat', {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    // The server's open TCP sockets, counted as they open and close.
+    let open = 0;
+    server.on('connection', (socket: Socket) => {
+      open++;
+      socket.once('close', () => open--);
+    });
+    const violations = [
+      frame(0x1, Buffer.from([0x68, 0xff])),
+      Buffer.from([0x81, 0x02, 0x68, 0x69]),
+      frame(0x3, Buffer.from('hi')),
+      frame(0x1, Buffer.from('x'), { rsv: 2 }),
+      frame(0x9, Buffer.from('x'), { fin: false }),
+      frame(0x8, Buffer.from([0x03, 0xee])),
+      Buffer.from([0x82, 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4]),
+      frame(0x0, Buffer.from('x')),
+    ];
+    const sockets: Socket[] = [];
+    try {
+      const ended = violations.map(
+        (bytes) =>
+          new Promise<number>((resolve, reject) => {
+            // allowHalfOpen: the client keeps its side open after the server's FIN, as a hostile one would.
+            const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => {
+              socket.write(
+                `GET /chat?X-Atmosphere-tracking-id=0&X-Atmosphere-Transport=websocket HTTP/1.1\r\n` +
+                  `Host: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+                  `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+              );
+            });
+            sockets.push(socket);
+            let received = Buffer.alloc(0);
+            let upgraded = false;
+            socket.on('data', (chunk: Buffer) => {
+              received = Buffer.concat([received, chunk]);
+              if (upgraded) return;
+              const end = received.indexOf('\r\n\r\n');
+              if (end === -1) return;
+              upgraded = true;
+              received = received.subarray(end + 4);
+              socket.write(bytes);
+            });
+            socket.on('error', () => undefined);
+            // The server's FIN, after its close frame.
+            socket.on('end', () => resolve(closeFrameCode(received)));
+            socket.setTimeout(10_000, () => reject(new Error('the server never answered the violation')));
+          }),
+      );
+      const codes = await Promise.all(ended);
+      expect(codes.every((code) => code === 1002 || code === 1007 || code === 1009)).toBe(true);
+      expect(sockets.every((socket) => !socket.destroyed)).toBe(true);
+      // Each client still holds its side open; the server must not hold its own.
+      await eventually(() => open === 0, 'every server socket closed', AT_ONCE_MS);
+      expect(own.describe().resources.connected + own.describe().resources.away).toBe(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await own.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

@@ -4,11 +4,14 @@ import type { EncodedMessage } from './encoded-message.ts';
 /** Why a transport connection ended. */
 export type ConnectionEnd =
   /**
-   * The client closed deliberately: the close request, or a WebSocket close code it sent that is ≤ 1001 or
-   * > 1006 and not 4000 (`isDeliberateClose`, PROTOCOL.md §5).
+   * The client closed deliberately: the close request, or a WebSocket close frame with any code but 4000 —
+   * 1002 and 1003 included (`isDeliberateClose`, docs/protocol.md).
    */
   | 'client-closed'
-  /** The connection dropped (network cut, 1002–1006 or 4000, an HTTP stream aborted): the client may come back. */
+  /**
+   * The connection dropped (network cut: no close frame, 1006; a close frame without a code, 1005; 4000,
+   * coming back; an HTTP stream aborted): the client may come back.
+   */
   | 'lost'
   /** A long-poll or poll response completed normally; the client polls again. */
   | 'completed'

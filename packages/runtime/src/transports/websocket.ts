@@ -297,7 +297,15 @@ export class WebSocketConnection implements Connection {
   failed(error?: unknown): void {
     this.#flags |= ENDED_BY_SERVER;
     const code = (error as { code?: unknown } | undefined)?.code;
-    if (typeof code === 'string' && code.startsWith('WS_ERR_')) this.#flags |= VIOLATED;
+    if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
+      this.#flags |= VIOLATED;
+      // ws has written its close frame and half-closed the socket; it would then wait up to 30 s (its close
+      // timeout) for the client to close its side, holding the socket, its parser and buffers. A client that
+      // broke the protocol gets no such wait: the socket is destroyed once the close frame is flushed.
+      const socket = this.#socket as Duplex & { destroySoon?: () => void };
+      if (typeof socket.destroySoon === 'function') socket.destroySoon();
+      else socket.destroy();
+    }
   }
 
   /** @internal The WebSocket closed. */
