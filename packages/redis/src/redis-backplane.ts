@@ -314,6 +314,15 @@ export class RedisBackplane implements BroadcasterBackplane {
     this.#heldBytes += bytes.length;
   }
 
+  /** Tells the runtime that messages of other nodes were missed (it reconciles from a shared log). */
+  #resubscribed(): void {
+    try {
+      this.#events?.resubscribed?.();
+    } catch (error) {
+      this.#logger.error('redis backplane: the resubscribed listener threw', { error });
+    }
+  }
+
   #report(reason: RelayFailureReason, broadcaster: string, count: number, detail: string): void {
     const events = this.#events;
     if (events === undefined) return;
@@ -472,11 +481,15 @@ export class RedisBackplane implements BroadcasterBackplane {
       () => {
         if (epoch !== this.#subscriberEpoch || this.#state === 'closed') return;
         this.#subscribed = true;
-        if (this.#subscriptionLost) {
+        const lost = this.#subscriptionLost;
+        if (lost) {
           this.#subscriptionLost = false;
-          this.#logger.info(`redis backplane: subscribed to ${this.#pattern} again; relaying resumed`);
+          this.#logger.info(
+            `redis backplane: subscribed to ${this.#pattern} again; relaying resumed (what other nodes relayed meanwhile is read from the stream log when it is shared)`,
+          );
         }
         this.#checkRunning();
+        if (lost && this.#state === 'running') this.#resubscribed();
       },
       (error: unknown) => {
         // The connection broke before Redis confirmed; the next 'ready' subscribes again.
