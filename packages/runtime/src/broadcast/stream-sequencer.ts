@@ -166,6 +166,11 @@ export class StreamSequencer {
       if (state !== undefined) {
         track.epoch = state.epoch;
         track.seq = state.last;
+        // A message that arrived while the log answered was under way when the stream opened here: it is
+        // delivered (as a broadcast in flight reaches a new subscriber on one node), not taken for history.
+        for (const { message } of track.waiting ?? [])
+          if (message.position!.epoch === state.epoch && message.position!.seq <= track.seq)
+            track.seq = message.position!.seq - 1;
       }
       this.#drain(stream, track);
     };
