@@ -253,7 +253,8 @@ export class StreamSequencer {
       if (read.epoch !== track.epoch) {
         // The stream's history was lost (a flushed key): what this node had is gone, the new epoch is read
         // from its start.
-        const first = read.records.length > 0 ? read.records[0]!.seq : read.first;
+        // (The read was made after a seq of the old epoch: the new one is read again from its oldest record.)
+        const first = read.first;
         this.#reset(stream, track, { epoch: read.epoch, seq: first }, 'epoch');
         track.epoch = read.epoch;
         track.seq = first - 1;
