@@ -1,4 +1,4 @@
-import { parsePositionedText, type StreamPosition } from '@atmosphere/protocol';
+import { parsePositionedText } from '@atmosphere/protocol';
 import { describe, expect, test } from 'vitest';
 import { StreamSequencer } from '../src/broadcast/stream-sequencer.ts';
 import { EncodedMessage } from '../src/delivery/encoded-message.ts';
@@ -27,7 +27,7 @@ function setup() {
   });
   /** Appends `payload` and returns the message as it would be relayed (positioned). */
   const append = (payload: string, targets?: string[]): EncodedMessage => {
-    const position = log.append('/s', [targets ? { payload, targets } : { payload }]) as StreamPosition;
+    const position = log.append('/s', [targets ? { payload, targets } : { payload }]);
     const message = new EncodedMessage(payload, '/s');
     message.position = position;
     return message;

@@ -251,7 +251,9 @@ export class RedisScript {
       const waiting = (state.waiting ??= this.#reload(redis, state));
       waiting.push({
         order,
-        send: () => this.#send(redis, state, keys, args, buffers).then(resolve, reject),
+        send: () => {
+          this.#send(redis, state, keys, args, buffers).then(resolve, reject);
+        },
       });
     });
   }
