@@ -54,6 +54,8 @@ export class RedisBackplane implements BroadcasterBackplane {
   readonly #nodeId: Buffer;
   readonly #pattern: string;
   readonly #prefixBytes: number;
+  /** Where subscriber counts are probed: a channel under the prefix that no broadcaster uses and no node reacts to. */
+  readonly #countChannel: string;
   readonly #publisher: RedisConnectionLike;
   readonly #subscriber: RedisConnectionLike;
   readonly #logger: Logger;
@@ -127,6 +129,7 @@ export class RedisBackplane implements BroadcasterBackplane {
     this.nodeId = this.#nodeId.toString('hex');
     this.#pattern = `${escapeGlob(this.channelPrefix)}*`;
     this.#prefixBytes = Buffer.byteLength(this.channelPrefix, 'utf8');
+    this.#countChannel = `${this.channelPrefix}\u0000count`;
     const source = config.connection;
     this.location = 'url' in source ? redactUrl(source.url) : 'the Redis of the given client';
     const name = `atmosphere-${this.nodeId.slice(0, 8)}`;
@@ -314,6 +317,15 @@ export class RedisBackplane implements BroadcasterBackplane {
     this.#heldBytes += bytes.length;
   }
 
+  /** Tells the runtime that messages of other nodes were missed (it reconciles from a shared log). */
+  #resubscribed(): void {
+    try {
+      this.#events?.resubscribed?.();
+    } catch (error) {
+      this.#logger.error('redis backplane: the resubscribed listener threw', { error });
+    }
+  }
+
   #report(reason: RelayFailureReason, broadcaster: string, count: number, detail: string): void {
     const events = this.#events;
     if (events === undefined) return;
@@ -345,7 +357,7 @@ export class RedisBackplane implements BroadcasterBackplane {
       for (;;) {
         if (this.#stale(epoch)) return;
         try {
-          receivers = await this.#publisher.publish(this.channelPrefix, EMPTY);
+          receivers = await this.#publisher.publish(this.#countChannel, EMPTY);
         } catch {
           return;
         }
@@ -472,11 +484,18 @@ export class RedisBackplane implements BroadcasterBackplane {
       () => {
         if (epoch !== this.#subscriberEpoch || this.#state === 'closed') return;
         this.#subscribed = true;
-        if (this.#subscriptionLost) {
+        const lost = this.#subscriptionLost;
+        if (lost) {
           this.#subscriptionLost = false;
-          this.#logger.info(`redis backplane: subscribed to ${this.#pattern} again; relaying resumed`);
+          this.#logger.info(
+            `redis backplane: subscribed to ${this.#pattern} again; relaying resumed (what other nodes relayed meanwhile is read from the stream log when it is shared)`,
+          );
         }
         this.#checkRunning();
+        if (lost && this.#state === 'running') {
+          this.#announce();
+          this.#resubscribed();
+        }
       },
       (error: unknown) => {
         // The connection broke before Redis confirmed; the next 'ready' subscribes again.
@@ -502,23 +521,51 @@ export class RedisBackplane implements BroadcasterBackplane {
     if (this.#state !== 'starting' || !this.connected) return;
     this.#state = 'running';
     this.#direct = true;
-    // Learn how many subscribers there are now, so that a flush after an outage knows whom to wait for.
+    this.#announce();
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  /**
+   * Tells the other nodes that this one listens (an empty message on the bare prefix), and learns from the
+   * answer how many subscribers there are now, so that a flush after an outage knows whom to wait for.
+   */
+  #announce(): void {
     this.#publisher.publish(this.channelPrefix, EMPTY).then(
       (receivers) => {
         this.#audience = Math.max(this.#audience, receivers);
       },
       () => undefined,
     );
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) waiter.resolve();
+  }
+
+  /**
+   * Counts the subscribers again (after another node announced itself): without it, a node that has not
+   * published since the others started would wait, after an outage, only for as many as it saw at its own
+   * start, and relay what it kept before the others listen again. The count probe goes on a channel nobody
+   * reacts to.
+   */
+  #recount(): void {
+    if (!this.#direct) return;
+    const epoch = this.#publisherEpoch;
+    this.#publisher.publish(this.#countChannel, EMPTY).then(
+      (receivers) => {
+        if (epoch === this.#publisherEpoch) this.#audience = receivers;
+      },
+      () => undefined,
+    );
   }
 
   #receive(channel: Buffer, message: Buffer): void {
     const deliver = this.#deliver;
     if (deliver === undefined || this.#state !== 'running') return;
-    // An empty message is another node's probe (see #flush).
-    if (message.length === 0) return;
+    // An empty message is a probe: on the bare prefix another node announces itself (see #announce), on the
+    // count channel a node counts the subscribers (see #flush).
+    if (message.length === 0) {
+      if (channel.length === this.#prefixBytes) this.#recount();
+      return;
+    }
     if (message.length > this.#maxMessageBytes) {
       this.#refused.tooLarge++;
       this.#warnings.warn(

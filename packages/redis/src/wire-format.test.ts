@@ -78,6 +78,37 @@ describe('the relay wire format', () => {
     ).toEqual({ traceparent, tracestate: 'a=1,b=2' });
   });
 
+  test('the position follows the trace: epoch with its length, then the seq as a big-endian u64', () => {
+    const encoded = encodeRelayMessage(NODE, {
+      broadcaster: '/b',
+      payload: 'p',
+      position: { epoch: 'é1', seq: 2 ** 32 + 7 },
+    });
+    expect(encoded[2]).toBe(0x10);
+    expect([...encoded.subarray(HEADER_BYTES)]).toEqual([
+      ...[0, 0, 0, 3, 0xc3, 0xa9, 0x31], // epoch "é1"
+      ...[0, 0, 0, 1, 0, 0, 0, 7], // seq 2^32 + 7
+      0x70, // payload "p"
+    ]);
+    expect(roundTrip({ broadcaster: '/b', payload: 'p', position: { epoch: 'e', seq: 0 } })).toEqual({
+      broadcaster: '/b',
+      payload: 'p',
+      position: { epoch: 'e', seq: 0 },
+    });
+    const largest = Number.MAX_SAFE_INTEGER;
+    expect(
+      roundTrip({ broadcaster: '/b', payload: 'p', position: { epoch: 'e', seq: largest } }).position,
+    ).toEqual({ epoch: 'e', seq: largest });
+    for (const seq of [-1, 1.5, 2 ** 53])
+      expect(() =>
+        encodeRelayMessage(NODE, { broadcaster: '/b', payload: 'p', position: { epoch: 'e', seq } }),
+      ).toThrow(RangeError);
+    // A seq beyond 2^53 − 1 on the channel is refused, not rounded.
+    const tampered = Buffer.from(encoded);
+    tampered.writeUInt32BE(0x20_0000, HEADER_BYTES + 7);
+    expect(() => decodeRelayMessage('/b', tampered)).toThrow(MalformedMessageError);
+  });
+
   test('round trip of any message (property)', () => {
     const message = fc.record(
       {
@@ -85,6 +116,10 @@ describe('the relay wire format', () => {
         payload: fc.oneof(fc.string({ unit: 'grapheme' }), fc.uint8Array({ maxLength: 300 })),
         targets: fc.array(fc.string({ unit: 'grapheme' }), { maxLength: 5 }),
         exclude: fc.string({ unit: 'grapheme' }),
+        position: fc.record({
+          epoch: fc.string({ unit: 'grapheme' }),
+          seq: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        }),
       },
       { requiredKeys: ['broadcaster', 'payload'] },
     );
@@ -94,6 +129,7 @@ describe('the relay wire format', () => {
         expect(decoded.broadcaster).toBe(original.broadcaster);
         expect(decoded.targets).toEqual(original.targets);
         expect(decoded.exclude).toBe(original.exclude);
+        expect(decoded.position).toEqual(original.position);
         if (typeof original.payload === 'string') expect(decoded.payload).toBe(original.payload);
         else expect([...(decoded.payload as Uint8Array)]).toEqual([...original.payload]);
       }),
@@ -122,8 +158,9 @@ describe('the relay wire format', () => {
       payload: 'p',
       targets: ['abc'],
       exclude: 'x',
+      position: { epoch: 'ep', seq: 9 },
     });
-    // Cut anywhere before the payload (its last byte), a message with targets is refused.
+    // Cut anywhere before the payload (its last byte), a message with targets and a position is refused.
     for (let length = 0; length < valid.length - 1; length++)
       expect(() => decodeRelayMessage('/b', valid.subarray(0, length))).toThrow(MalformedMessageError);
   });

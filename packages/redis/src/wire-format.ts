@@ -9,11 +9,13 @@ import type { BackplaneMessage } from '@atmosphere/runtime/spi';
  * 0       1     magic 0xA7
  * 1       1     format version (1)
  * 2       1     flags: 0x01 payload is binary (else UTF-8 text), 0x02 targets follow, 0x04 exclude follows,
- *               0x08 trace context follows
+ *               0x08 trace context follows, 0x10 stream position follows
  * 3       16    sender node id (random per backplane instance)
  * 19      4+n   exclude, when flag 0x04: u32 byte length (big-endian), UTF-8 tracking id
  * …       4     targets, when flag 0x02: u32 count, then per target a u32 byte length and the UTF-8 id
  * …       4+n   trace, when flag 0x08: u32 byte length, UTF-8 `traceparent`, then `\n` and `tracestate` if any
+ * …       4+n+8 position, when flag 0x10: u32 byte length, UTF-8 epoch, then the seq as a u64 (big-endian:
+ *               high u32, low u32; at most 2^53 − 1)
  * …       rest  payload: UTF-8 text, or the bytes exactly as broadcast
  * ```
  *
@@ -32,7 +34,9 @@ const FLAG_BINARY = 0x01;
 const FLAG_TARGETS = 0x02;
 const FLAG_EXCLUDE = 0x04;
 const FLAG_TRACE = 0x08;
-const KNOWN_FLAGS = FLAG_BINARY | FLAG_TARGETS | FLAG_EXCLUDE | FLAG_TRACE;
+const FLAG_POSITION = 0x10;
+const KNOWN_FLAGS = FLAG_BINARY | FLAG_TARGETS | FLAG_EXCLUDE | FLAG_TRACE | FLAG_POSITION;
+const TWO_TO_32 = 0x1_0000_0000;
 
 /** Why a relay message was refused. */
 export class MalformedMessageError extends Error {
@@ -47,7 +51,7 @@ export class MalformedMessageError extends Error {
  * as UTF-8.
  */
 export function encodeRelayMessage(nodeId: Uint8Array, message: BackplaneMessage): Buffer {
-  const { payload, targets, exclude, trace } = message;
+  const { payload, targets, exclude, trace, position } = message;
   const binary = typeof payload !== 'string';
   let size = HEADER_BYTES + (binary ? payload.byteLength : Buffer.byteLength(payload, 'utf8'));
   let flags = binary ? FLAG_BINARY : 0;
@@ -77,6 +81,15 @@ export function encodeRelayMessage(nodeId: Uint8Array, message: BackplaneMessage
     traceBytes = Buffer.byteLength(traceText, 'utf8');
     size += 4 + traceBytes;
   }
+  let epochBytes = 0;
+  if (position !== undefined) {
+    const seq = position.seq;
+    if (!Number.isSafeInteger(seq) || seq < 0)
+      throw new RangeError(`the stream position's seq (${seq}) is not an integer in [0, 2^53)`);
+    flags |= FLAG_POSITION;
+    epochBytes = Buffer.byteLength(position.epoch, 'utf8');
+    size += 4 + epochBytes + 8;
+  }
   const buffer = Buffer.allocUnsafe(size);
   buffer[0] = WIRE_MAGIC;
   buffer[1] = WIRE_VERSION;
@@ -97,6 +110,13 @@ export function encodeRelayMessage(nodeId: Uint8Array, message: BackplaneMessage
   if (traceText !== undefined) {
     offset = buffer.writeUInt32BE(traceBytes, offset);
     offset += buffer.write(traceText, offset, 'utf8');
+  }
+  if (position !== undefined) {
+    offset = buffer.writeUInt32BE(epochBytes, offset);
+    offset += buffer.write(position.epoch, offset, 'utf8');
+    const seq = position.seq;
+    offset = buffer.writeUInt32BE(Math.floor(seq / TWO_TO_32), offset);
+    offset = buffer.writeUInt32BE(seq % TWO_TO_32, offset);
   }
   if (binary) buffer.set(payload, offset);
   else buffer.write(payload, offset, 'utf8');
@@ -159,6 +179,17 @@ export function decodeRelayMessage(broadcaster: string, message: Buffer): Backpl
       newline === -1
         ? { traceparent: text }
         : { traceparent: text.slice(0, newline), tracestate: text.slice(newline + 1) };
+  }
+  if (flags & FLAG_POSITION) {
+    let epoch: string;
+    [epoch, offset] = readString(message, offset, 'epoch');
+    if (offset + 8 > message.length) throw new MalformedMessageError('truncated inside the position seq');
+    const high = message.readUInt32BE(offset);
+    const seq = high * TWO_TO_32 + message.readUInt32BE(offset + 4);
+    if (!Number.isSafeInteger(seq))
+      throw new MalformedMessageError(`the position seq (high word ${high}) is beyond 2^53 − 1`);
+    offset += 8;
+    decoded.position = { epoch, seq };
   }
   decoded.payload =
     flags & FLAG_BINARY

@@ -1,3 +1,10 @@
+import {
+  AtmosphereHeaders,
+  formatCursors,
+  parsePositionedText,
+  type StreamCursor,
+  type StreamReset,
+} from '@atmosphere/protocol';
 import type { Atmosphere, AtmosphereOptions } from '@atmosphere/runtime';
 import { recordingLogger, startTestAtmosphere } from '@atmosphere/runtime/testing';
 import { RedisBackplane, redisBackplane, type RedisBackplaneOptions } from '../src/index.ts';
@@ -37,4 +44,44 @@ export async function startNode(
     lines: (level, text) =>
       logger.lines.filter((l) => l.level === level && l.message.includes(text)).map((l) => l.message),
   };
+}
+
+/** The query of a client that asks for stream positions, presenting `cursors` when given. */
+export function positioned(cursors?: readonly StreamCursor[]): Record<string, string> {
+  const query: Record<string, string> = { [AtmosphereHeaders.positions]: 'true' };
+  if (cursors !== undefined) query[AtmosphereHeaders.cursors] = formatCursors(cursors);
+  return query;
+}
+
+/** What a positioned client read, in arrival order: bodies with their seq, resets as `reset:<from>-><resumeAt>`. */
+export interface PositionedRead {
+  readonly bodies: string[];
+  readonly seqs: number[];
+  readonly resets: StreamReset[];
+  readonly order: string[];
+  /** The client's last position of each stream (what it presents when it reconnects). */
+  readonly cursors: StreamCursor[];
+}
+
+export function readPositioned(frames: readonly string[]): PositionedRead {
+  const read: PositionedRead = { bodies: [], seqs: [], resets: [], order: [], cursors: [] };
+  const cursors = new Map<string, StreamCursor>();
+  for (const raw of frames) {
+    const frame = parsePositionedText(raw);
+    if (frame === undefined) throw new Error(`unreadable positioned frame ${JSON.stringify(raw)}`);
+    if (frame.kind === 'reset') {
+      read.resets.push(frame.reset);
+      read.order.push(`reset:${frame.reset.from.seq}->${frame.reset.resumeAt?.seq ?? '?'}`);
+      cursors.delete(frame.reset.stream);
+      continue;
+    }
+    read.bodies.push(frame.body);
+    read.order.push(frame.body);
+    if (frame.cursor !== undefined) {
+      read.seqs.push(frame.cursor.seq);
+      cursors.set(frame.cursor.stream, frame.cursor);
+    }
+  }
+  read.cursors.push(...cursors.values());
+  return read;
 }

@@ -80,6 +80,13 @@ export class Atmosphere {
   /** @internal What the backplane reports to (passed to its `start`). */
   readonly backplaneEvents: BackplaneEvents = {
     relayFailed: (failure) => this.#relayFailed(failure),
+    resubscribed: () => {
+      this.broadcasters.reconcile().catch((error: unknown) => {
+        this.logger.error('reconciling the streams from the log after the backplane came back failed', {
+          error,
+        });
+      });
+    },
   };
   #ticker: NodeJS.Timeout | undefined;
   #lastSweep = 0;

@@ -13,6 +13,8 @@ export interface RedisCommandsLike {
   readonly status: string;
   evalsha(sha: string, keys: number, ...args: RedisArgument[]): Promise<unknown>;
   evalshaBuffer(sha: string, keys: number, ...args: RedisArgument[]): Promise<unknown>;
+  eval(script: string, keys: number, ...args: RedisArgument[]): Promise<unknown>;
+  evalBuffer(script: string, keys: number, ...args: RedisArgument[]): Promise<unknown>;
   script(subcommand: 'LOAD', script: string): Promise<unknown>;
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   get(key: string): Promise<string | null>;
@@ -149,10 +151,32 @@ export async function closeRedis(connection: RedisConnectionLike, timeoutMs = 1_
   if (connection.status !== 'end') connection.disconnect();
 }
 
-/** A Lua script run by its SHA1, loaded again when Redis forgot it (a restart, SCRIPT FLUSH). */
+/** A script's standing on one connection. */
+interface ScriptState {
+  /** Redis is known to hold the script (a call of it answered since the connection was last ready). */
+  loaded: boolean;
+  /** Calls made so far, to re-send those that met NOSCRIPT in the order they were made. */
+  next: number;
+  /** Set while the script is loaded again after NOSCRIPT: calls wait here and are sent in order after. */
+  waiting: { readonly order: number; readonly send: () => void }[] | undefined;
+}
+
+function isNoScript(error: unknown): boolean {
+  return String((error as Error)?.message).startsWith('NOSCRIPT');
+}
+
+/**
+ * A Lua script run by its SHA1. Until Redis is known to hold it on a connection — its first calls, and the
+ * first after each reconnection (a restarted Redis forgot it) — it is sent whole (EVAL, which also loads it),
+ * so a call never meets NOSCRIPT there and calls made one after the other run in that order, whatever other
+ * connections do meanwhile. Then by SHA1 (EVALSHA). A NOSCRIPT all the same (SCRIPT FLUSH on a live
+ * connection) loads it again and re-sends every call that met it, with those made meanwhile, in the order they
+ * were made: a retry never lets a later call overtake an earlier one (appends of a stream keep their order).
+ */
 export class RedisScript {
   readonly sha: string;
   readonly source: string;
+  readonly #states = new WeakMap<RedisCommandsLike, ScriptState>();
 
   constructor(source: string) {
     this.source = source;
@@ -166,16 +190,93 @@ export class RedisScript {
     args: readonly RedisArgument[],
     buffers = false,
   ): Promise<unknown> {
-    const call = (): Promise<unknown> =>
-      buffers
+    const state = this.#stateOf(redis);
+    const order = state.next++;
+    if (state.waiting !== undefined) return this.#later(redis, state, order, keys, args, buffers);
+    try {
+      return await this.#send(redis, state, keys, args, buffers);
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      state.loaded = false;
+      return this.#later(redis, state, order, keys, args, buffers);
+    }
+  }
+
+  #stateOf(redis: RedisCommandsLike): ScriptState {
+    let state = this.#states.get(redis);
+    if (state === undefined) {
+      const created: ScriptState = { loaded: false, next: 0, waiting: undefined };
+      state = created;
+      this.#states.set(redis, created);
+      // A reconnection may be to a Redis that restarted and forgot the script.
+      const events = redis as Partial<Pick<RedisConnectionLike, 'on'>>;
+      if (typeof events.on === 'function')
+        events.on.call(redis, 'ready', () => {
+          created.loaded = false;
+        });
+    }
+    return state;
+  }
+
+  #send(
+    redis: RedisCommandsLike,
+    state: ScriptState,
+    keys: readonly string[],
+    args: readonly RedisArgument[],
+    buffers: boolean,
+  ): Promise<unknown> {
+    if (state.loaded)
+      return buffers
         ? redis.evalshaBuffer(this.sha, keys.length, ...keys, ...args)
         : redis.evalsha(this.sha, keys.length, ...keys, ...args);
-    try {
-      return await call();
-    } catch (error) {
-      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-      await redis.script('LOAD', this.source);
-      return call();
-    }
+    const reply = buffers
+      ? redis.evalBuffer(this.source, keys.length, ...keys, ...args)
+      : redis.eval(this.source, keys.length, ...keys, ...args);
+    return reply.then((value) => {
+      state.loaded = true;
+      return value;
+    });
+  }
+
+  /** Sends the call once the script is loaded again, after every call made before it that waits too. */
+  #later(
+    redis: RedisCommandsLike,
+    state: ScriptState,
+    order: number,
+    keys: readonly string[],
+    args: readonly RedisArgument[],
+    buffers: boolean,
+  ): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const waiting = (state.waiting ??= this.#reload(redis, state));
+      waiting.push({
+        order,
+        send: () => {
+          this.#send(redis, state, keys, args, buffers).then(resolve, reject);
+        },
+      });
+    });
+  }
+
+  /**
+   * Loads the script again; once Redis answered (every call sent before the load has had its answer by then,
+   * one connection answers in order) and the callers of those calls have queued their retries, sends them
+   * all, oldest first. When the load fails, they are sent whole (EVAL) and fail or succeed on their own.
+   */
+  #reload(redis: RedisCommandsLike, state: ScriptState): ScriptState['waiting'] & object {
+    const waiting: { readonly order: number; readonly send: () => void }[] = [];
+    const release = (loaded: boolean): void => {
+      setImmediate(() => {
+        state.loaded = loaded;
+        state.waiting = undefined;
+        waiting.sort((x, y) => x.order - y.order);
+        for (const call of waiting) call.send();
+      });
+    };
+    redis.script('LOAD', this.source).then(
+      () => release(true),
+      () => release(false),
+    );
+    return waiting;
   }
 }

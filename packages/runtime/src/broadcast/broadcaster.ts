@@ -1,6 +1,7 @@
 import { EncodedMessage, encodePayload } from '../delivery/encoded-message.ts';
 import type { ClientResource } from '../delivery/resource.ts';
 import { resumeStream } from '../delivery/resume.ts';
+import type { StreamSequencer } from './stream-sequencer.ts';
 import { AtmosphereError, toError } from '../errors.ts';
 import type { BackplaneMessage, BroadcasterBackplane } from '../spi/backplane.ts';
 import type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from '../spi/filter.ts';
@@ -37,6 +38,11 @@ export interface BroadcasterHost {
   readonly backplane: BroadcasterBackplane;
   /** Where every delivered message gets its position before it reaches a socket. */
   readonly log: StreamLog;
+  /**
+   * With a log shared by several nodes: every positioned message passes it before delivery, so that this
+   * node delivers each stream in log order, gaps filled (`StreamSequencer`).
+   */
+  readonly sequencer: StreamSequencer | undefined;
   /** A resource of this node by tracking id. */
   resource(id: string): ClientResource | undefined;
   /** The broadcaster became empty (and wants to be destroyed). */
@@ -594,7 +600,11 @@ export class Broadcaster implements Subscription {
       backplane.publish(envelope);
       if (telemetry.metricsOn) telemetry.relayedOut.add();
     }
-    const delivered = this.deliverLocal(message, targets, exclude);
+    const sequencer = this.#host.sequencer;
+    const delivered =
+      sequencer === undefined || sequencer.admit(this.id, message, targets, exclude)
+        ? this.deliverLocal(message, targets, exclude)
+        : 0;
     if (telemetry.metricsOn) {
       telemetry.broadcasts.add();
       telemetry.delivered.add(delivered);

@@ -5,6 +5,7 @@ import type { Logger } from '../spi/logger.ts';
 import type { StreamLog, StreamPosition } from '../spi/stream-log.ts';
 import { NO_TELEMETRY, type RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
 import { Broadcaster, type BroadcasterHost, type BroadcasterOptions } from './broadcaster.ts';
+import { StreamSequencer } from './stream-sequencer.ts';
 
 /**
  * Creates, finds and destroys broadcasters by id. One per Atmosphere instance (`atmosphere.broadcasters`).
@@ -14,6 +15,8 @@ export class BroadcasterFactory {
   readonly #host: BroadcasterHost;
   readonly #resource: (id: string) => ClientResource | undefined;
   readonly #telemetry: RuntimeTelemetry;
+  /** With a log shared by several nodes: keeps each stream's delivery on this node in log order. */
+  readonly #sequencer: StreamSequencer | undefined;
 
   constructor(
     logger: Logger,
@@ -24,7 +27,18 @@ export class BroadcasterFactory {
   ) {
     this.#resource = resource;
     this.#telemetry = telemetry;
+    this.#sequencer = log.shared
+      ? new StreamSequencer(log, logger, {
+          deliver: (stream, message, targets, exclude) =>
+            this.#deliverPositioned(stream, message, targets, exclude),
+          reset: (stream, reset, reason) => {
+            if (telemetry.metricsOn) telemetry.streamReset(reason);
+            this.#broadcasters.get(stream)?.deliverLocal(reset, undefined, undefined);
+          },
+        })
+      : undefined;
     this.#host = {
+      sequencer: this.#sequencer,
       telemetry,
       logger,
       backplane,
@@ -43,6 +57,7 @@ export class BroadcasterFactory {
     if (!broadcaster) {
       broadcaster = new Broadcaster(id, this.#host, options);
       this.#broadcasters.set(id, broadcaster);
+      this.#sequencer?.open(id);
     }
     return broadcaster;
   }
@@ -67,7 +82,22 @@ export class BroadcasterFactory {
     if (!broadcaster) return false;
     this.#broadcasters.delete(id);
     broadcaster.destroy();
+    this.#sequencer?.forget(id);
     return true;
+  }
+
+  /**
+   * @internal The backplane's subscription is active again after it was lost: messages relayed meanwhile
+   * were missed, so each stream this node delivers is read on from the shared log (a reset frame where the
+   * log cannot serve it). Resolves once done; nothing to do without a shared log.
+   */
+  reconcile(): Promise<void> {
+    return this.#sequencer?.reconcile() ?? Promise.resolve();
+  }
+
+  /** @internal How the sequencer of a shared log fared (undefined without one). */
+  sequencerStats(): ReturnType<StreamSequencer['stats']> | undefined {
+    return this.#sequencer?.stats();
   }
 
   /**
@@ -161,12 +191,30 @@ export class BroadcasterFactory {
   #deliverRemoteNow(message: BackplaneMessage, position: StreamPosition | undefined): number {
     const outbound = new EncodedMessage(message.payload, message.broadcaster);
     outbound.position = position;
-    const broadcaster = this.#broadcasters.get(message.broadcaster);
-    if (broadcaster) return broadcaster.deliverLocal(outbound, message.targets, message.exclude);
+    const sequencer = this.#sequencer;
+    if (
+      sequencer !== undefined &&
+      position !== undefined &&
+      this.#broadcasters.has(message.broadcaster) &&
+      !sequencer.admit(message.broadcaster, outbound, message.targets, message.exclude)
+    )
+      return 0;
+    return this.#deliverPositioned(message.broadcaster, outbound, message.targets, message.exclude);
+  }
+
+  /** Delivers a message of `stream` to this node's recipients; returns how many. */
+  #deliverPositioned(
+    stream: string,
+    outbound: EncodedMessage,
+    targets: readonly string[] | undefined,
+    exclude: string | undefined,
+  ): number {
+    const broadcaster = this.#broadcasters.get(stream);
+    if (broadcaster) return broadcaster.deliverLocal(outbound, targets, exclude);
     // No local channel: only addressed messages can still have a recipient here.
     let delivered = 0;
-    if (message.targets)
-      for (const id of message.targets) {
+    if (targets)
+      for (const id of targets) {
         const resource = this.#resource(id);
         if (resource !== undefined) {
           resource.deliver(outbound);

@@ -53,6 +53,12 @@ export interface RelayFailure {
 export interface BackplaneEvents {
   /** A broadcast of this node was not relayed (the runtime hands it to `atmosphere.onRelayFailure` listeners). */
   relayFailed(failure: RelayFailure): void;
+  /**
+   * The subscription to the other nodes' messages is active again after it was lost: what they relayed
+   * meanwhile was missed. With a shared stream log the runtime then reads each stream on from where this node
+   * stands (DURABILITY.md §4). Backplanes that can tell call it; it is optional.
+   */
+  resubscribed?(): void;
 }
 
 /**
