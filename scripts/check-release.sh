@@ -36,7 +36,7 @@ cat "$status_log"
 cd "$copy"
 "$changeset" version
 echo "versions after \`changeset version\`:"
-for manifest in packages/*/package.json; do node -p "const p = require('./$manifest'); '  ' + p.name + ' ' + p.version"; done
+node -e "for (const d of require('fs').readdirSync('packages')) { const p = require('./packages/' + d + '/package.json'); console.log('  ' + p.name + ' ' + p.version) }"
 # The peer ranges between our packages still include the new versions.
 node scripts/check-compat.ts >/dev/null
 
@@ -53,20 +53,22 @@ if [ -n "$scripted" ]; then
 fi
 filters=()
 for dir in $(echo "$manifests" | cut -d' ' -f1); do filters+=(--filter "./packages/$dir"); done
+shopt -s nullglob
 mkdir -p .publish
 pnpm -r "${filters[@]}" pack --pack-destination "$copy/.publish" >/dev/null
 # A version already on the registry is skipped, as pnpm -r publish skips it.
 # shellcheck disable=SC2016 # expanded by the inner shell
 if ! (cd .publish && ls -- *.tgz | xargs -P "$jobs" -I{} sh -c '
   npm publish --ignore-scripts "$1" --dry-run --access public --tag latest >"$1.log" 2>&1 && exit 0
-  spec=$(tar -xOzf "$1" package/package.json | node -p "const p = JSON.parse(require(\"fs\").readFileSync(0, \"utf8\")); p.name + \"@\" + p.version")
-  if [ -n "$(npm view "$spec" version 2>/dev/null)" ]; then echo "$spec is on the registry already: skipped"; rm "$1.log"; exit 0; fi
+  spec=$(tar -xOzf "$1" package/package.json 2>/dev/null |
+    node -p "const p = JSON.parse(require(\"fs\").readFileSync(0, \"utf8\")); p.name + \"@\" + p.version" 2>/dev/null) || spec=
+  if [ -n "$spec" ] && [ "$(npm view "$spec" version 2>/dev/null)" = "${spec##*@}" ]; then
+    echo "$spec is on the registry already: skipped"; rm "$1.log"; exit 0
+  fi
   echo "FAILED: npm publish --dry-run of $1:"; cat "$1.log"; exit 1' sh {}); then
   exit 1
 fi
 echo "would publish:"
-for log in .publish/*.tgz.log; do
-  grep -E '^npm notice (name|version|total files):' "$log" | paste - - - |
-    sed -E 's/npm notice (name|version|total files): +//g; s/^/  /'
-done
+awk '/^npm notice name:/ { name = $NF } /^npm notice version:/ { version = $NF }
+  /^npm notice total files:/ { print "  " name "\t" version "\t" $NF }' /dev/null .publish/*.tgz.log
 echo "release dry run: changeset version, and the publish dry run of every public package, passed"
