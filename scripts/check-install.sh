@@ -51,7 +51,7 @@ fi
 # Every package, packed once (as `pnpm publish` packs: workspace ranges and publishConfig resolved).
 pnpm -r --filter "./packages/*" pack --pack-destination "$work/tarballs" >/dev/null
 tarball() { ls "$work/tarballs"/atmosphere-"$1"-[0-9]*.tgz; }
-# The versions the workspace tests with: a runtime dev dependency, a catalog entry, a sample's dependency.
+# The versions the workspace tests with: a runtime dev dependency, a catalog entry.
 devVersion() { node -p "require('$root/packages/runtime/package.json').devDependencies['$1']"; }
 catalogVersion() { sed -n "s/^  $1: //p" "$root/pnpm-workspace.yaml"; }
 
@@ -84,9 +84,19 @@ check() {
 }
 
 # A round trip of @atmosphere/client on one transport, no fallback: it opens, pushes a message, gets it back
-# (broadcast by the server) and closes. Copied into the applications that install the client.
+# (broadcast by the server) and closes; and a server logger that records warnings and errors, which fail the
+# check. Copied into the applications that install the client.
 cat >"$work/round-trip.mjs" <<'EOF'
 import { subscribe } from '@atmosphere/client';
+const logged = [];
+export const logger = {
+  debug() {}, info() {},
+  warn: (message, fields) => logged.push(`warn: ${message} ${JSON.stringify(fields ?? {})}`),
+  error: (message, fields) => logged.push(`error: ${message} ${JSON.stringify(fields ?? {})}`),
+};
+export function assertNothingLogged() {
+  if (logged.length > 0) throw new Error(`the server logged:\n${logged.join('\n')}`);
+}
 export async function roundTrip(url, transport) {
   const sent = { over: transport };
   let subscription;
@@ -226,12 +236,11 @@ fastify_plugin() {
   cp "$work/round-trip.mjs" .
   cat >check.mjs <<'EOF'
 import Fastify from 'fastify';
-import { silentLogger } from '@atmosphere/runtime';
 import { atmosphere } from '@atmosphere/runtime/fastify';
-import { roundTrip } from './round-trip.mjs';
+import { assertNothingLogged, logger, roundTrip } from './round-trip.mjs';
 const fastify = Fastify();
 fastify.get('/api/hello', async () => ({ hello: 'fastify' }));
-await fastify.register(atmosphere, { logger: silentLogger, autoload: false });
+await fastify.register(atmosphere, { logger, autoload: false });
 fastify.atmosphere.managed('/echo', { onMessage: (message) => message });
 await fastify.listen({ port: 0, host: '127.0.0.1' });
 const base = `http://127.0.0.1:${fastify.server.address().port}`;
@@ -240,6 +249,7 @@ if (hello.hello !== 'fastify') throw new Error(`the Fastify route answered ${JSO
 await roundTrip(`${base}/echo`, 'websocket');
 await roundTrip(`${base}/echo`, 'long-polling');
 await fastify.close();
+assertNothingLogged();
 console.log("@atmosphere/runtime/fastify: Fastify's route, the client over WebSocket and long-polling on its server");
 EOF
   check
@@ -251,17 +261,17 @@ hono_binding() {
   cp "$work/round-trip.mjs" .
   cat >check.mjs <<'EOF'
 import { Hono } from 'hono';
-import { silentLogger } from '@atmosphere/runtime';
 import { listen } from '@atmosphere/runtime/hono';
-import { roundTrip } from './round-trip.mjs';
+import { assertNothingLogged, logger, roundTrip } from './round-trip.mjs';
 const app = new Hono().get('/api/hello', (c) => c.json({ hello: 'hono' }));
-const running = await listen(app, { port: 0, logger: silentLogger, autoload: false });
+const running = await listen(app, { port: 0, logger, autoload: false });
 running.atmosphere.managed('/echo', { onMessage: (message) => message });
 const hello = await (await fetch(running.url('/api/hello'))).json();
 if (hello.hello !== 'hono') throw new Error(`the Hono route answered ${JSON.stringify(hello)}`);
 await roundTrip(running.url('/echo'), 'websocket');
 await roundTrip(running.url('/echo'), 'sse');
 await running.close();
+assertNothingLogged();
 console.log("@atmosphere/runtime/hono: Hono's route, the client over WebSocket and SSE on one server");
 EOF
   check
@@ -278,24 +288,23 @@ next_entry() {
   cp "$work/round-trip.mjs" .
   mkdir -p "app/atmosphere/[...path]"
   cat >"app/atmosphere/[...path]/route.js" <<'EOF'
-import { silentLogger } from '@atmosphere/runtime';
 import { routeAtmosphere, routeHandlers } from '@atmosphere/runtime/next';
+import { logger } from '../../../round-trip.mjs';
 export const dynamic = 'force-dynamic';
 export const { GET, POST, DELETE, OPTIONS } = routeHandlers(() =>
   routeAtmosphere(
     'echo',
     (atmosphere) => { atmosphere.managed('/atmosphere/echo', { onMessage: (message) => message }); },
-    { logger: silentLogger, autoload: false },
+    { logger, autoload: false },
   ),
 );
 EOF
   cat >check.mjs <<'EOF'
 import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
-import { silentLogger } from '@atmosphere/runtime';
 import { listen, routeAtmosphere } from '@atmosphere/runtime/next';
 import * as route from './app/atmosphere/[...path]/route.js';
-import { roundTrip } from './round-trip.mjs';
+import { assertNothingLogged, logger, roundTrip } from './round-trip.mjs';
 
 // Route handlers: each request to /atmosphere/* handed to the module's exported method handler.
 const server = createServer(async (request, response) => {
@@ -330,12 +339,13 @@ const app = {
   prepare: async () => {},
   getRequestHandler: () => async (request, response) => response.end(`next: ${request.url}`),
 };
-const running = await listen(app, { port: 0, logger: silentLogger, autoload: false });
+const running = await listen(app, { port: 0, logger, autoload: false });
 running.atmosphere.managed('/atmosphere/echo', { onMessage: (message) => message });
 const page = await (await fetch(running.url('/page'))).text();
 if (page !== 'next: /page') throw new Error(`the app's request was answered ${JSON.stringify(page)}`);
 await roundTrip(running.url('/atmosphere/echo'), 'websocket');
 await running.close();
+assertNothingLogged();
 console.log('@atmosphere/runtime/next: route handlers over SSE and long-polling, the custom server over WebSocket');
 EOF
   check
@@ -377,6 +387,8 @@ for app in "${apps[@]}"; do
     status=$?
     echo "$status" >"$work/logs/$app.status"
     echo "--- ${app//_/-}: $([ "$status" = 0 ] && echo passed || echo FAILED) in $((SECONDS - start)) s (${SECONDS} s in)"
+    # Removed here, beside the other applications' work, rather than all at once on exit.
+    rm -rf "${work:?}/$app"
   ) &
 done
 wait
