@@ -92,7 +92,7 @@ test('the room model knows its roles, a viewer handle cannot stop the answer, th
   // The viewer's stop and steer are refused; the answer goes on.
   guest.stop('assistant', sessionId);
   expect((await errors.next()).message).toBe(
-    `Room "lobby": This connection's role (viewer) may not stop the answers of assistant in room lobby. (FORBIDDEN)`,
+    `Room "lobby": This connection's role (viewer) may not stop the answers of assistant in room lobby.`,
   );
   guest.steer('assistant', 'Be brief.');
   expect((await errors.next()).message).toContain('may not steer');

@@ -9,6 +9,7 @@ import {
 import type { ResetEvent } from '../core/events.ts';
 import type { Subscription } from '../core/subscription.ts';
 import { FrameDeduplicator } from '../ai/deduplicator.ts';
+import { nextSteerId } from '../ai/steer-id.ts';
 import { AtmosphereClientError } from '../errors.ts';
 
 /** A message of a room, as handed to `message` handlers. `id` is set when the server keeps history. */
@@ -132,7 +133,6 @@ class Membership {
 }
 
 const ROOMS = new WeakMap<Subscription, AtmosphereRooms>();
-let steers = 0;
 const MAX_SEEN_IDS = 5_000;
 /** The stream of a room on the server: its broadcaster's name, `rooms:<room>`. */
 const ROOM_STREAM_PREFIX = 'rooms:';
@@ -237,7 +237,7 @@ export class AtmosphereRooms {
       roles: shared.roles,
       stop: (memberId, sessionId) => this.#send({ type: 'stop', room, memberId, sessionId }),
       steer: (memberId, text, sessionId) => {
-        const steerId = `s${Date.now().toString(36)}${(steers++).toString(36)}`;
+        const steerId = nextSteerId();
         this.#send({ type: 'steer', room, memberId, steerId, text, sessionId });
         return steerId;
       },
@@ -326,7 +326,7 @@ export class AtmosphereRooms {
       case 'error': {
         const error = new AtmosphereClientError(
           'SERVER_ERROR',
-          `Room ${JSON.stringify(message.room)}: ${message.data}${message.code ? ` (${message.code})` : ''}`,
+          `Room ${JSON.stringify(message.room)}: ${message.data}`,
         );
         for (const listener of listeners) listener.error?.(error);
         return;
