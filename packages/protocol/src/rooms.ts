@@ -1,3 +1,4 @@
+import { AI_ROLES, type AiRole } from './ai-frames.ts';
 import { parseUntrustedJson } from './json.ts';
 
 /*
@@ -57,7 +58,32 @@ export type RoomClientMessage =
   | { readonly type: 'leave'; readonly room: string }
   | { readonly type: 'broadcast'; readonly room: string; readonly data: unknown }
   | { readonly type: 'direct'; readonly room: string; readonly targetId: string; readonly data: unknown }
-  | { readonly type: 'typing'; readonly room: string; readonly typing: boolean };
+  | { readonly type: 'typing'; readonly room: string; readonly typing: boolean }
+  | RoomTurnMessage;
+
+/**
+ * Turn control of a room's AI member (PROTOCOL.md §8, turns): `stop` ends its running answer (the text so far
+ * stands, the answer's terminal frame is `complete` with `"reason":"stopped"`); `steer` adds guidance to it at
+ * its next step boundary (acknowledged by `steer` events in the answer's frames). `sessionId` names the answer
+ * meant: a stop or steer that crosses the end of that answer then changes nothing (without it, whatever answer
+ * runs is meant).
+ */
+export type RoomTurnMessage =
+  | {
+      readonly type: 'stop';
+      readonly room: string;
+      readonly memberId: string;
+      readonly sessionId?: string | undefined;
+    }
+  | {
+      readonly type: 'steer';
+      readonly room: string;
+      readonly memberId: string;
+      /** The client's id for this guidance (`[A-Za-z0-9_-]{1,64}`), echoed by the `steer` events. */
+      readonly steerId: string;
+      readonly text: string;
+      readonly sessionId?: string | undefined;
+    };
 
 /**
  * An AI frame (PROTOCOL.md §7) a room member streams to the whole room, tagged with the room and the member:
@@ -75,6 +101,8 @@ export interface RoomAiFrame {
   readonly value: unknown;
   /** On `error` frames: the machine-readable code. */
   readonly code: string | undefined;
+  /** On `complete` frames: `stopped` when a member stopped the answer (the text so far stands). */
+  readonly reason: string | undefined;
 }
 
 /** Server → client messages, as a client reads them. */
@@ -96,8 +124,21 @@ export type RoomServerMessage =
       readonly data: unknown;
     }
   | { readonly type: 'typing'; readonly room: string; readonly memberId: string; readonly typing: boolean }
-  | { readonly type: 'error'; readonly room: string; readonly data: string }
-  | { readonly type: 'ai'; readonly room: string; readonly from: string; readonly frame: RoomAiFrame };
+  | {
+      readonly type: 'error';
+      readonly room: string;
+      readonly data: string;
+      /** The machine-readable code, when the server sent one (`FORBIDDEN`, `UNKNOWN_RUN`, … on turn control). */
+      readonly code: string | undefined;
+    }
+  | { readonly type: 'ai'; readonly room: string; readonly from: string; readonly frame: RoomAiFrame }
+  | {
+      readonly type: 'ai-role';
+      readonly room: string;
+      /** The AI member the role is about. */
+      readonly memberId: string;
+      readonly role: AiRole;
+    };
 
 function record(value: unknown): Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -139,6 +180,7 @@ export function parseRoomMessage(text: string): RoomServerMessage | undefined {
         key: text('key'),
         value: raw['value'],
         code: text('code'),
+        reason: text('reason'),
       },
     };
   }
@@ -172,7 +214,13 @@ export function parseRoomMessage(text: string): RoomServerMessage | undefined {
         type: 'error',
         room,
         data: typeof raw['data'] === 'string' ? raw['data'] : JSON.stringify(raw['data']),
+        code: typeof raw['code'] === 'string' ? raw['code'] : undefined,
       };
+    case 'ai-role': {
+      const role = raw['role'];
+      if (typeof raw['memberId'] !== 'string' || !AI_ROLES.includes(role as AiRole)) return undefined;
+      return { type: 'ai-role', room, memberId: raw['memberId'], role: role as AiRole };
+    }
     default:
       return undefined;
   }
@@ -222,9 +270,26 @@ export function typingFrame(room: string, memberId: string, typing: boolean): st
   return JSON.stringify({ type: 'typing', room, memberId, typing });
 }
 
-/** `{"type":"error","room":…,"data":"…"}` — `room` only when the client named a valid one. */
-export function roomErrorFrame(room: string | undefined, reason: string): string {
-  return JSON.stringify({ type: 'error', room, data: reason });
+/**
+ * `{"type":"error","room":…,"data":"…"[,"code":…]}` — `room` only when the client named a valid one, `code`
+ * (machine-readable) on refused turn control.
+ */
+export function roomErrorFrame(room: string | undefined, reason: string, code?: string): string {
+  return JSON.stringify({ type: 'error', room, data: reason, code });
+}
+
+/**
+ * `{"type":"ai-role","room":…,"memberId":<AI member>,"role":…}`: what this connection may do to the answers of
+ * one AI member of the room (see {@link AiRole}), sent to the connection alone when it joins the room (or the
+ * AI member joins). Enforced on every `stop` and `steer`: a `viewer`'s is refused with an `error` frame.
+ */
+export function roomRoleFrame(room: string, memberId: string, role: AiRole): string {
+  return `{"type":"ai-role","room":${JSON.stringify(room)},"memberId":${JSON.stringify(memberId)},"role":"${role}"}`;
+}
+
+/** May a connection with this role stop and steer an AI member's answers: every role but `viewer`. */
+export function mayControlTurns(role: AiRole): boolean {
+  return role !== 'viewer';
 }
 
 /**
@@ -319,7 +384,21 @@ export type RoomCommand =
   | { readonly type: 'leave'; readonly room: string }
   | { readonly type: 'broadcast'; readonly room: string; readonly data: unknown }
   | { readonly type: 'direct'; readonly room: string; readonly targetId: string; readonly data: unknown }
-  | { readonly type: 'typing'; readonly room: string; readonly typing: boolean };
+  | { readonly type: 'typing'; readonly room: string; readonly typing: boolean }
+  | {
+      readonly type: 'stop';
+      readonly room: string;
+      readonly memberId: string;
+      readonly sessionId: string | undefined;
+    }
+  | {
+      readonly type: 'steer';
+      readonly room: string;
+      readonly memberId: string;
+      readonly steerId: string;
+      readonly text: string;
+      readonly sessionId: string | undefined;
+    };
 
 /** Bounds on what a client may send. */
 export interface CommandLimits {
@@ -338,6 +417,7 @@ export type ParseResult =
 
 const EMPTY_METADATA: RoomMetadata = Object.freeze({});
 const TYPE_ECHO = /^[a-z_]{1,32}$/;
+const TURN_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 function fail(room: string | undefined, error: string): ParseResult {
   return { ok: false, room, error };
@@ -380,6 +460,8 @@ export function parseRoomCommand(text: string, limits: CommandLimits): ParseResu
     case 'broadcast':
     case 'direct':
     case 'typing':
+    case 'stop':
+    case 'steer':
       break;
     default:
       return fail(
@@ -410,7 +492,30 @@ export function parseRoomCommand(text: string, limits: CommandLimits): ParseResu
       if (typeof typing !== 'boolean') return fail(room, 'Invalid typing: expected true or false');
       return { ok: true, command: { type, room, typing } };
     }
+    case 'stop':
+    case 'steer':
+      return parseTurn(parsed, type, room);
   }
+}
+
+function parseTurn(body: Record<string, unknown>, type: 'stop' | 'steer', room: string): ParseResult {
+  const memberId = field(body, 'memberId');
+  if (!isMemberId(memberId)) return fail(room, `Invalid memberId: ${MEMBER_ID_RULE}`);
+  const sessionId = field(body, 'sessionId');
+  if (
+    sessionId !== undefined &&
+    !(typeof sessionId === 'string' && sessionId.length <= 128 && sessionId !== '')
+  )
+    return fail(room, 'Invalid sessionId: expected the sessionId of the answer (1-128 characters)');
+  const answer = typeof sessionId === 'string' ? sessionId : undefined;
+  if (type === 'stop') return { ok: true, command: { type, room, memberId, sessionId: answer } };
+  const steerId = field(body, 'steerId');
+  if (typeof steerId !== 'string' || !TURN_ID.test(steerId))
+    return fail(room, 'Invalid steerId: expected 1-64 characters of A-Z a-z 0-9 _ -');
+  const text = field(body, 'text');
+  if (typeof text !== 'string' || text.trim() === '')
+    return fail(room, 'Invalid text: expected the guidance, a non-empty string');
+  return { ok: true, command: { type, room, memberId, steerId, text: text.trim(), sessionId: answer } };
 }
 
 function parseJoin(body: Record<string, unknown>, room: string, limits: CommandLimits): ParseResult {

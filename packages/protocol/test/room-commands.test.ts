@@ -152,4 +152,48 @@ describe('parseRoomCommand', () => {
     ).toMatchObject({ ok: true, command: { metadata: { n: 1 } } });
     expect(({} as Record<string, unknown>)['admin']).toBeUndefined();
   });
+
+  test('turn control: stop and steer address an AI member, optionally one answer', () => {
+    expect(parse({ type: 'stop', room: 'lobby', memberId: 'assistant' })).toEqual({
+      ok: true,
+      command: { type: 'stop', room: 'lobby', memberId: 'assistant', sessionId: undefined },
+    });
+    expect(parse({ type: 'stop', room: 'lobby', memberId: 'assistant', sessionId: 's-1' })).toEqual({
+      ok: true,
+      command: { type: 'stop', room: 'lobby', memberId: 'assistant', sessionId: 's-1' },
+    });
+    expect(
+      parse({ type: 'steer', room: 'lobby', memberId: 'assistant', steerId: 'g1', text: '  shorter  ' }),
+    ).toEqual({
+      ok: true,
+      command: {
+        type: 'steer',
+        room: 'lobby',
+        memberId: 'assistant',
+        steerId: 'g1',
+        text: 'shorter',
+        sessionId: undefined,
+      },
+    });
+    const refused: [unknown, string][] = [
+      [
+        { type: 'stop', room: 'lobby' },
+        'Invalid memberId: expected 1-128 characters of A-Z a-z 0-9 _ . : @ + -',
+      ],
+      [
+        { type: 'stop', room: 'lobby', memberId: 'assistant', sessionId: 7 },
+        'Invalid sessionId: expected the sessionId of the answer (1-128 characters)',
+      ],
+      [
+        { type: 'steer', room: 'lobby', memberId: 'assistant', steerId: 'a b', text: 'x' },
+        'Invalid steerId: expected 1-64 characters of A-Z a-z 0-9 _ -',
+      ],
+      [
+        { type: 'steer', room: 'lobby', memberId: 'assistant', steerId: 'g1', text: '   ' },
+        'Invalid text: expected the guidance, a non-empty string',
+      ],
+    ];
+    for (const [input, error] of refused)
+      expect(parse(input), JSON.stringify(input)).toEqual({ ok: false, room: 'lobby', error });
+  });
 });

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { parseRoomMessage } from '../src/index.ts';
+import { parseRoomMessage, roomRoleFrame } from '../src/index.ts';
 
 test('reads every server message of PROTOCOL.md §8', () => {
   expect(
@@ -42,7 +42,21 @@ test('reads every server message of PROTOCOL.md §8', () => {
     type: 'error',
     room: 'lobby',
     data: 'Unauthorized',
+    code: undefined,
   });
+  expect(
+    parseRoomMessage('{"type":"error","room":"lobby","data":"Viewers may not stop","code":"FORBIDDEN"}'),
+  ).toEqual({ type: 'error', room: 'lobby', data: 'Viewers may not stop', code: 'FORBIDDEN' });
+  expect(parseRoomMessage(roomRoleFrame('lobby', 'assistant', 'viewer'))).toEqual({
+    type: 'ai-role',
+    room: 'lobby',
+    memberId: 'assistant',
+    role: 'viewer',
+  });
+  expect(parseRoomMessage('{"type":"ai-role","room":"lobby","memberId":"assistant","role":"king"}')).toBe(
+    undefined,
+  );
+  expect(parseRoomMessage('{"type":"ai-role","room":"lobby","role":"owner"}')).toBe(undefined);
 });
 
 test('the atmosphere.js dialect, other JSON and text are not room messages', () => {
@@ -101,7 +115,12 @@ test('property: the server frames read back as the messages they describe', asyn
           memberId: m,
           typing,
         });
-        expect(parseRoomMessage(roomErrorFrame(r, reason))).toEqual({ type: 'error', room: r, data: reason });
+        expect(parseRoomMessage(roomErrorFrame(r, reason))).toEqual({
+          type: 'error',
+          room: r,
+          data: reason,
+          code: undefined,
+        });
       },
     ),
     { numRuns: 300 },

@@ -14,4 +14,10 @@ export type {
   RoomSender,
   RoomView,
 } from './types.ts';
-export type { VirtualMemberContext, VirtualRoomMember } from './virtual-member.ts';
+export type {
+  RoomConnection,
+  RoomTurn,
+  RoomTurnRefusal,
+  VirtualMemberContext,
+  VirtualRoomMember,
+} from './virtual-member.ts';

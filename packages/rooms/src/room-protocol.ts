@@ -185,6 +185,12 @@ export class RoomProtocol {
         case 'typing':
           room.typingFrom(member.id, command.typing, resource.id);
           return;
+        case 'stop':
+        case 'steer': {
+          const refused = room.turn(resource, member, command);
+          if (refused !== undefined) this.#reject(resource, command.room, refused.reason, refused.code);
+          return;
+        }
       }
     } catch (error) {
       this.#failed(resource, command.room, error);
@@ -268,12 +274,12 @@ export class RoomProtocol {
     this.#reject(resource, room, 'Internal error');
   }
 
-  #reject(resource: AtmosphereResource, room: string | undefined, reason: string): void {
+  #reject(resource: AtmosphereResource, room: string | undefined, reason: string, code?: string): void {
     if (resource.state === 'closed') return;
     this.#host.logger.debug(
       `rooms: refused a frame from ${resource.id}${room === undefined ? '' : ` for room ${room}`}: ${reason}`,
     );
-    resource.write(errorFrame(room, reason));
+    resource.write(errorFrame(room, reason, code));
   }
 
   /** A frame the runtime refused before it reached `onMessage` (a bad `@@/path@@` prefix, an interceptor). */
@@ -309,5 +315,9 @@ function memberRequest(
       return { ...base, targetId: command.targetId, data: command.data };
     case 'typing':
       return { ...base, typing: command.typing };
+    case 'stop':
+      return { ...base, targetId: command.memberId };
+    case 'steer':
+      return { ...base, targetId: command.memberId, data: command.text };
   }
 }

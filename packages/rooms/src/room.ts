@@ -14,6 +14,7 @@ import { notify, RoomDelivery, type Settle } from './room-delivery.ts';
 import { RoomMembership } from './room-membership.ts';
 import { RoomMessaging } from './room-messaging.ts';
 import type { RoomClusterView, RoomsCluster } from './room-cluster.ts';
+import { RoomTurns } from './room-turns.ts';
 import type {
   LeaveReason,
   PresenceEvent,
@@ -26,7 +27,8 @@ import type {
   RoomView,
 } from './types.ts';
 import type { VirtualHost } from './virtual-context.ts';
-import type { VirtualMemberContext, VirtualRoomMember } from './virtual-member.ts';
+import type { RoomTurnRefusal, VirtualMemberContext, VirtualRoomMember } from './virtual-member.ts';
+import type { RoomCommand } from '@atmosphere/protocol';
 
 /** @internal What a room needs from its manager. */
 export interface RoomHost {
@@ -73,6 +75,7 @@ export class Room implements VirtualHost, RoomView {
   readonly #delivery: RoomDelivery;
   readonly #messaging: RoomMessaging;
   readonly #cluster: RoomClusterView | undefined;
+  readonly #turns: RoomTurns;
 
   /** @internal Use `RoomManager.room()`. */
   constructor(name: string, host: RoomHost, options: { persistent: boolean; history: number }) {
@@ -97,7 +100,10 @@ export class Room implements VirtualHost, RoomView {
       host: this,
       assertOpen: () => this.#assertOpen(),
       connectionJoined: (resource, member) => host.connectionJoined(resource, this, member),
-      connectionLeft: (resource, reason) => host.connectionLeft(resource, this, reason),
+      connectionLeft: (resource, reason) => {
+        this.#turns.connectionLeft(resource);
+        host.connectionLeft(resource, this, reason);
+      },
       lastMemberLeft: () => {
         if (!this.#persistent) delivery.submit({ kind: 'task', run: this.#destroyIfEmpty });
       },
@@ -137,6 +143,21 @@ export class Room implements VirtualHost, RoomView {
       members: membership.byId,
       connectionMember: (resource) => membership.connectionMember(resource),
       assertOpen: () => this.#assertOpen(),
+    });
+    this.#turns = new RoomTurns({
+      name,
+      logger: host.logger,
+      broadcaster: this.#broadcaster,
+      virtual: (id) => membership.byId.get(id)?.context,
+      virtuals: () => Array.from(membership.virtuals, (state) => state.context!),
+      memberOf: (resource) => membership.connectionMember(resource),
+      connections: () =>
+        Array.from(membership.connections.values(), (entry) => ({
+          resource: entry.resource,
+          member: entry.state.member,
+        })),
+      speaksAtmosphereJs: (resource) => host.speaksAtmosphereJs(resource),
+      inOrder: (run) => delivery.submit({ kind: 'task', run }),
     });
   }
 
@@ -195,7 +216,9 @@ export class Room implements VirtualHost, RoomView {
     member: { id?: string; metadata?: RoomMetadata } = {},
     options: { sinceId?: number } = {},
   ): RoomMember {
-    return this.#membership.join(resource, member, options);
+    const joined = this.#membership.join(resource, member, options);
+    this.#turns.connectionJoined(resource, joined);
+    return joined;
   }
 
   /**
@@ -334,7 +357,22 @@ export class Room implements VirtualHost, RoomView {
    * context. Throws `BAD_REQUEST` for an invalid id, `CONFLICT` when the id is taken, `CLOSED` after `destroy()`.
    */
   joinVirtual(member: VirtualRoomMember): VirtualMemberContext {
-    return this.#membership.joinVirtual(member);
+    const context = this.#membership.joinVirtual(member);
+    const seated = this.#membership.byId.get(member.id)?.context;
+    if (seated !== undefined) this.#turns.virtualJoined(seated);
+    return context;
+  }
+
+  /**
+   * @internal A connection's `stop` or `steer` for a virtual member's answer: refused (with the reason for its
+   * `error` frame) unless that member takes turns and the connection's role allows it.
+   */
+  turn(
+    resource: AtmosphereResource,
+    member: RoomMember,
+    command: Extract<RoomCommand, { type: 'stop' | 'steer' }>,
+  ): RoomTurnRefusal | undefined {
+    return this.#turns.control(resource, member, command);
   }
 
   /** Removes a virtual member (by id or by the object passed to `joinVirtual`). Returns false if absent. */

@@ -1,3 +1,5 @@
+import type { AiRole } from '@atmosphere/protocol';
+import type { AtmosphereResource } from '@atmosphere/runtime';
 import type { LeaveReason, PresenceEvent, RoomMember, RoomMessage, RoomMetadata, RoomView } from './types.ts';
 
 /**
@@ -24,6 +26,52 @@ export interface VirtualRoomMember {
   onJoin?(context: VirtualMemberContext): void;
   /** It left the room, or the room was destroyed; `context.signal` is already aborted. */
   onLeave?(context: VirtualMemberContext, reason: LeaveReason): void;
+  /**
+   * Turn control (an AI member): the role of a connection towards this member's answers — what it may do to
+   * them (`viewer` only follows; every other role may stop and steer). Asked once per connection, when the
+   * connection joins the room (or this member joins); the connection is told (`ai-role` frame, after its
+   * `join_ack`). A throw or an unknown answer gives `viewer`. Without this hook no role is sent and every
+   * `stop`/`steer` reaches `onTurn` as from an `owner`.
+   */
+  roleOf?(connection: RoomConnection, context: VirtualMemberContext): AiRole;
+  /**
+   * Turn control: a member connection's `stop` or `steer` addressed to this member, its role already checked
+   * (a `viewer`'s never reaches here). Return nothing when taken, or a refusal: the connection gets an `error`
+   * frame with its code and reason. Synchronous, and called at once (not in room order), so a stop is quick.
+   * Without this hook such frames are refused (`NOT_FOUND`).
+   */
+  onTurn?(turn: RoomTurn, context: VirtualMemberContext): RoomTurnRefusal | undefined;
+}
+
+/** A connection of a room member, as `roleOf` sees it. */
+export interface RoomConnection {
+  /** The member it joined as. */
+  readonly member: RoomMember;
+  /** The connection; `resource.principal` is what the auth interceptor established. */
+  readonly resource: AtmosphereResource;
+}
+
+/**
+ * A `stop` or `steer` frame addressed to a virtual member (PROTOCOL.md §8, turns). `sessionId`, when the
+ * client named one, is the answer it means: a turn meant for an answer that already ended changes nothing.
+ */
+export type RoomTurn = RoomConnection & {
+  readonly role: AiRole;
+  readonly sessionId: string | undefined;
+} & (
+    | { readonly action: 'stop' }
+    | {
+        readonly action: 'steer';
+        /** The client's id for the guidance, echoed by the `steer` events that acknowledge it. */
+        readonly steerId: string;
+        readonly text: string;
+      }
+  );
+
+/** Why a turn was refused: sent to the connection as `{"type":"error","room":…,"data":reason,"code":code}`. */
+export interface RoomTurnRefusal {
+  readonly code: string;
+  readonly reason: string;
 }
 
 /**

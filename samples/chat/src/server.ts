@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type AgentRuntime, OpenAiCompatibleRuntime } from '@atmosphere/ai';
-import { type LlmRoomMember, llmRoomMember } from '@atmosphere/ai/rooms';
+import { type LlmRoomMember, llmRoomMember, type RoomRoleContext } from '@atmosphere/ai/rooms';
 import { createRooms, type RoomManager } from '@atmosphere/rooms';
 import { type Atmosphere, createAtmosphere, type Logger } from '@atmosphere/runtime';
 import { buildPage, type PageFiles, servePage } from './page.ts';
@@ -296,12 +296,14 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
       // Mentions always; a message that mentions nobody only when the room answers questions and it is one.
       answers: 'default',
       answerWhen: ({ room: where, text }) => answers.get(where) === 'questions' && isQuestion(text),
+      role: watcherRole,
     });
     const poet = llmRoomMember({
       id: 'poet',
       metadata: { name: 'Poet' },
       runtime,
       systemPrompt: POET_PROMPT,
+      role: watcherRole,
     });
     room.joinVirtual(assistant);
     room.joinVirtual(poet);
@@ -323,4 +325,13 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Who may stop (and steer) the AI members' answers: everyone in the room, except members who joined as watchers
+ * (`?watch=1`): they follow the answers as viewers. A real application decides from `principal` (what its auth
+ * established), not from what the client says about itself.
+ */
+function watcherRole({ member }: RoomRoleContext): 'viewer' | 'owner' {
+  return member.metadata['watching'] === true ? 'viewer' : 'owner';
 }

@@ -33,7 +33,8 @@ afterAll(async () => {
 /** Every tab a test opened: closed after it (before its server stops), whatever the outcome. */
 const tabs: Page[] = [];
 afterEach(async () => {
-  for (const opened of tabs.splice(0)) if (!opened.isClosed()) await opened.close();
+  // Closing a tab's context closes the tab; awaited here, while the browser still runs.
+  for (const opened of tabs.splice(0)) await opened.context().close();
   const seen = problems;
   problems = [];
   expect(seen).toEqual([]);
@@ -48,7 +49,6 @@ async function tab(width = 1280, height = 800): Promise<Page> {
     if (message.type() === 'error') problems.push(`console: ${message.text()}`);
   });
   opened.on('pageerror', (error) => problems.push(`page: ${error.message}`));
-  opened.on('close', () => void context.close());
   return opened;
 }
 
@@ -175,6 +175,51 @@ describe('the main sample in Chromium: people and AI members in a room', () => {
     await first.locator('[data-testid="answers"]').selectOption('mentions');
     await expect.poll(() => second.locator('[data-testid="answers"]').inputValue()).toBe('mentions');
     await Promise.all([first.close(), second.close()]);
+  });
+});
+
+describe('stopping an AI answer from the page', () => {
+  let chat: Chat;
+
+  beforeAll(async () => {
+    chat = await startChat({
+      port: 0,
+      logger: silentLogger,
+      page,
+      durable: join(dir, 'stop.sqlite'),
+      // Slow enough that the answer is still streaming when the Stop button is clicked.
+      runtime: demoRuntime({ delayMs: 150, answer: () => ANSWER }),
+    });
+  });
+  afterAll(async () => {
+    await chat?.close();
+  });
+
+  test("a Stop button stops the owner's answer for everyone; a watcher's tab has none", async () => {
+    const alice = await tab();
+    await alice.goto(`${chat.url}?name=alice&room=random&transport=websocket`);
+    await alice.locator('[data-testid="status"].open').waitFor();
+    const watcher = await tab();
+    await watcher.goto(`${chat.url}?name=vic&room=random&transport=sse&watch=1`);
+    await watcher.locator('[data-testid="status"].open').waitFor();
+    await alice.locator('[data-testid="members"] li[data-member="vic"]').waitFor();
+    await say(alice, '@poet a long one please');
+    const bubble = (on: Page) => on.locator('#messages li[data-from="poet"]');
+    await bubble(watcher).locator('.text:text("token1")').waitFor();
+    // The watcher (viewer role) is offered no Stop; the owner is.
+    expect(await bubble(watcher).locator('[data-testid="stop"]').count()).toBe(0);
+    await bubble(alice).locator('[data-testid="stop"]').click();
+    await bubble(alice).and(alice.locator('.stopped')).waitFor();
+    await bubble(watcher).and(watcher.locator('.stopped')).waitFor();
+    const [mine, theirs] = [
+      (await bubble(alice).locator('.text').textContent()) ?? '',
+      (await bubble(watcher).locator('.text').textContent()) ?? '',
+    ];
+    expect(mine).toBe(theirs);
+    expect(mine.startsWith('token1')).toBe(true);
+    expect(ANSWER.startsWith(mine)).toBe(true);
+    expect(mine).not.toBe(ANSWER);
+    expect(await bubble(alice).locator('[data-testid="stop"]').count()).toBe(0);
   });
 });
 

@@ -159,7 +159,8 @@ async function start(
   let handle: RoomHandle<{ text: string }> | undefined;
   handle = rooms.join<{ text: string }>(
     room,
-    { id: name, metadata: { name } },
+    // `?watch=1` joins as a watcher: the server gives it the viewer role (it follows AI answers, cannot stop them).
+    { id: name, metadata: params.get('watch') === '1' ? { name, watching: true } : { name } },
     {
       joined(list) {
         members.clear();
@@ -215,6 +216,14 @@ async function start(
           item.dataset['session'] = frame.sessionId;
           stream = { item, text: item.querySelector<HTMLElement>('.text')! };
           streams.set(frame.sessionId, stream);
+          // A Stop button, unless this connection's role may not stop this member's answers.
+          if (handle && handle.roles.get(from) !== 'viewer') {
+            const stop = element('button', 'stop', 'Stop');
+            stop.dataset['testid'] = 'stop';
+            const sessionId = frame.sessionId;
+            stop.addEventListener('click', () => handle?.stop(from, sessionId));
+            item.append(stop);
+          }
         }
         if (frame.type === 'streaming-text' && typeof frame.data === 'string') {
           stream.text.textContent += frame.data;
@@ -225,7 +234,9 @@ async function start(
           stream.text.textContent += ` [${textOf(frame.data)}]`;
         } else if (frame.type === 'complete') {
           stream.item.classList.remove('streaming');
+          if (frame.reason === 'stopped') stream.item.classList.add('stopped');
         }
+        if (frame.type === 'complete' || frame.type === 'error') stream.item.querySelector('.stop')?.remove();
       },
       error(error) {
         // The server refuses a join under a name someone took in the meantime.

@@ -10,6 +10,7 @@ export type {
   RoomAnswer,
   RoomAnswerMode,
   RoomPromptContext,
+  RoomRoleContext,
   RoomUnaddressedMessage,
   RoomWhileAnswering,
 } from './llm-room-member-options.ts';

@@ -1,5 +1,6 @@
-import type { Logger } from '@atmosphere/runtime';
-import type { RoomMessage, RoomMetadata } from '@atmosphere/rooms';
+import type { AiRole } from '@atmosphere/protocol';
+import type { AtmosphereResource, Logger } from '@atmosphere/runtime';
+import type { RoomMember, RoomMessage, RoomMetadata } from '@atmosphere/rooms';
 import type { AiInterceptor } from '../pipeline/ai-interceptor.ts';
 import type { OpenAiRuntimeOptions } from '../runtimes/openai/openai-runtime.ts';
 import type { AgentRuntime } from '../spi/agent-runtime.ts';
@@ -39,6 +40,19 @@ export interface RoomPromptContext {
   readonly room: string;
   /** The member's id. */
   readonly memberId: string;
+}
+
+/** What the `role` hook gets: a connection of a room member, and the AI member it is about. */
+export interface RoomRoleContext {
+  /** The room's name. */
+  readonly room: string;
+  /** The AI member's id. */
+  readonly memberId: string;
+  /** The member the connection joined as. */
+  readonly member: RoomMember;
+  readonly resource: AtmosphereResource;
+  /** What the auth hook established about the connection (`resource.principal`). */
+  readonly principal: unknown;
 }
 
 /** The `data` of the `message` an AI member says when an answer completes (and the room keeps in history). */
@@ -153,6 +167,17 @@ export interface LlmRoomMemberOptions {
   readonly textOf?: (message: RoomMessage) => string | undefined;
   /** Called once per question it took up, when that question is done with. Must not throw (a throw is logged). */
   readonly onAnswer?: (answer: RoomAnswer) => void;
+  /**
+   * What each connection of the room may do to this member's answers (PROTOCOL.md §8, turns): `viewer` only
+   * follows them; `steerer`, `approver` and `owner` may also stop and steer them. Asked once per connection
+   * (when it joins the room, or this member joins), usually from `principal`; each connection is told its role
+   * (`ai-role` frame). Enforced on every `stop` and `steer`: a viewer's is refused with an `error` frame
+   * (`FORBIDDEN`) and changes nothing. A throw or an unknown answer gives `viewer`. Default: `owner` for every
+   * connection (a room is one shared conversation: anyone in it may stop or steer the answer everyone reads).
+   */
+  readonly role?: ((context: RoomRoleContext) => AiRole) | undefined;
+  /** Longest steer guidance accepted, in characters. Default 4000. */
+  readonly maxSteerLength?: number;
   /** Default: the room's logger. */
   readonly logger?: Logger;
 }

@@ -1,7 +1,11 @@
+import type { AiRole } from '@atmosphere/protocol';
 import { AtmosphereError, type Logger } from '@atmosphere/runtime';
 import type {
   LeaveReason,
   Room,
+  RoomConnection,
+  RoomTurn,
+  RoomTurnRefusal,
   RoomMessage,
   RoomView,
   RoomMetadata,
@@ -11,11 +15,12 @@ import type {
 import { aiError, cancelledError, isAbortError } from '../errors.ts';
 import type { AiInterceptor, AiResponse } from '../pipeline/ai-interceptor.ts';
 import { runAgent } from '../pipeline/run-agent.ts';
+import { Steering } from '../pipeline/steering.ts';
 import { openAiRuntime } from '../runtimes/openai/openai-runtime.ts';
 import { redactSecrets } from '../runtimes/openai/redact.ts';
 import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ChatMessage } from '../spi/chat.ts';
-import { createStreamingSession } from '../streaming/streaming-session.ts';
+import { createStreamingSession, FrameStreamingSession } from '../streaming/streaming-session.ts';
 import type {
   LlmReplyTarget,
   LlmRoomMemberOptions,
@@ -219,6 +224,64 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     seat.transcript.clear();
   }
 
+  /**
+   * The role of a room connection towards its answers (`role` option; default `owner`: everyone in the room
+   * may stop and steer them). A throw or an unknown answer gives `viewer` (the room logs it).
+   */
+  roleOf(connection: RoomConnection, context: VirtualMemberContext): AiRole {
+    const hook = this.#options.role;
+    if (hook === undefined) return 'owner';
+    return hook({
+      room: context.room.name,
+      memberId: this.id,
+      member: connection.member,
+      resource: connection.resource,
+      principal: connection.resource.principal,
+    });
+  }
+
+  /**
+   * A `stop` or `steer` from a member connection whose role allows it (the room checked): a stop ends the
+   * running answer (its terminal frame is `complete` with `"reason":"stopped"` and the usage so far, the text so
+   * far is said), a steer goes to its next step boundary (acknowledged by `steer` events). With a `sessionId`
+   * that is not the running answer's, a stop changes nothing (the stop and the end crossed); a steer is refused.
+   */
+  onTurn(turn: RoomTurn, context: VirtualMemberContext): RoomTurnRefusal | undefined {
+    const seat = this.#seats.get(context);
+    const current = seat?.current;
+    const running = current !== undefined && !current.closed ? current : undefined;
+    const meant =
+      running !== undefined && (turn.sessionId === undefined || turn.sessionId === running.sessionId)
+        ? running
+        : undefined;
+    if (turn.action === 'stop') {
+      if (meant !== undefined) {
+        meant.stop();
+        return undefined;
+      }
+      if (turn.sessionId !== undefined) return undefined;
+      return {
+        code: 'UNKNOWN_RUN',
+        reason: `${this.id} is not answering in room ${context.room.name}; nothing to stop.`,
+      };
+    }
+    if (meant === undefined || seat?.steering === undefined) {
+      return {
+        code: 'UNKNOWN_RUN',
+        reason: `${this.id} is not answering${turn.sessionId === undefined ? '' : ` ${turn.sessionId.slice(0, 64)}`} in room ${context.room.name}; the guidance ${turn.steerId} was not used.`,
+      };
+    }
+    const max = this.#options.maxSteerLength ?? 4000;
+    if (turn.text.length > max) {
+      return {
+        code: 'INVALID_PROMPT',
+        reason: `Steer guidance must be 1 to ${max} characters (option maxSteerLength of ${this.id}).`,
+      };
+    }
+    seat.steering.add(turn.steerId, `${turn.member.id}: ${turn.text}`);
+    return undefined;
+  }
+
   // ------------------------------------------------------------------------------------ internals
 
   #logger(context: VirtualMemberContext): Logger {
@@ -244,6 +307,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       timer: undefined,
       quiet: [],
       current: undefined,
+      steering: undefined,
     };
     this.#seats.set(context, seat);
     addSeat(seat);
@@ -318,8 +382,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     if (policy === 'latest') {
       seat.queue.length = 0;
       seat.queue.push(question);
-      const current = seat.current as { stop?: () => void } | undefined;
-      current?.stop?.();
+      seat.current?.stop();
       return;
     }
     if (seat.queue.length < this.#maxQueued) {
@@ -365,7 +428,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     const context = seat.context;
     const logger = this.#logger(context);
     const replyTo = replyTarget(question);
-    const session = createStreamingSession({
+    const session = new FrameStreamingSession({
       sink: seat.sink,
       signal: context.signal,
       announceRunId: false,
@@ -376,7 +439,9 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       if (context.active)
         logger.error(`room ${context.room.name}: AI member ${this.id} could not update the room`, { error });
     };
+    const steering = new Steering(session);
     seat.current = session;
+    seat.steering = steering;
     context.typing(true).catch(failed);
     session.metadata(REPLY_TO_METADATA_KEY, replyTo);
     let response: AiResponse;
@@ -402,6 +467,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
           ...(question.message.id === undefined ? {} : { messageId: question.message.id }),
         },
         ...(this.#options.maxToolRounds === undefined ? {} : { maxToolRounds: this.#options.maxToolRounds }),
+        steering,
         logger,
         telemetry: AiTelemetry.of(context.room.atmosphere),
       });
@@ -411,6 +477,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       response = { status: isAbortError(error) ? 'cancelled' : 'error', text: '', usage: undefined, error };
     } finally {
       seat.current = undefined;
+      seat.steering = undefined;
     }
     let reply: RoomMessage | undefined;
     if (context.active) {

@@ -1,6 +1,7 @@
 import type { RoomMessage, RoomView, VirtualMemberContext } from '@atmosphere/rooms';
 import type { ChatMessage } from '../spi/chat.ts';
-import type { StreamingSession } from '../streaming/streaming-session.ts';
+import type { Steering } from '../pipeline/steering.ts';
+import type { FrameStreamingSession } from '../streaming/streaming-session.ts';
 import type { RoomAnswerMode, RoomUnaddressedMessage } from './llm-room-member-options.ts';
 import type { RoomFrameSink } from './room-frame-sink.ts';
 import type { RoomTranscript } from './room-transcript.ts';
@@ -38,7 +39,9 @@ export interface RoomSeat {
   timer: NodeJS.Timeout | undefined;
   readonly quiet: RoomQuestion[];
   /** The session of the answer being streamed. */
-  current: StreamingSession | undefined;
+  current: FrameStreamingSession | undefined;
+  /** The guidance (`steer`) waiting for that answer's next step boundary. */
+  steering: Steering | undefined;
 }
 
 /*

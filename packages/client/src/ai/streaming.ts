@@ -1,3 +1,4 @@
+import { nextSteerId } from './steer-id.ts';
 import { atmosphere as defaultClient, type Atmosphere } from '../core/atmosphere.ts';
 import type { AtmosphereMessage } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
@@ -136,7 +137,6 @@ export function subscribeStreaming(
   let runId: string | undefined;
   let runSessionId: string | undefined;
   let role: AiRole | undefined;
-  let steers = 0;
   const sendText = (text: string): void => subscription.push(text);
 
   const dispatch = (frame: AiFrame): void => {
@@ -238,7 +238,7 @@ export function subscribeStreaming(
     },
     steer(text) {
       if (runId === undefined) return undefined;
-      const steerId = `s${Date.now().toString(36)}${(steers++).toString(36)}`;
+      const steerId = nextSteerId();
       sendText(steerMessage(runId, steerId, text));
       return steerId;
     },

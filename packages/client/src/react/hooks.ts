@@ -119,6 +119,10 @@ export interface UseRoomResult<T> extends RoomSnapshot<T> {
   broadcast: (data: T) => void;
   sendTo: (memberId: string, data: T) => void;
   setTyping: (typing: boolean) => void;
+  /** Stops an AI member's running answer (`sessionId`: that one only); a viewer's stop is refused (`roles`). */
+  stop: (memberId: string, sessionId?: string) => void;
+  /** Guidance for an AI member's running answer at its next step boundary; returns its steer id. */
+  steer: (memberId: string, text: string, sessionId?: string) => string;
 }
 
 /** A joined room (PROTOCOL.md §8): `joined`, `members`, `messages`, `typing`, `broadcast`, `sendTo`. */
@@ -135,6 +139,8 @@ export function useRoom<T = unknown>(options: UseRoomOptions): UseRoomResult<T> 
       broadcast: (data: T) => model.broadcast(data),
       sendTo: (memberId: string, data: T) => model.sendTo(memberId, data),
       setTyping: (typing: boolean) => model.setTyping(typing),
+      stop: (memberId: string, sessionId?: string) => model.stop(memberId, sessionId),
+      steer: (memberId: string, text: string, sessionId?: string) => model.steer(memberId, text, sessionId),
     }),
     [snapshot, model],
   );

@@ -1,4 +1,4 @@
-import { type RoomAiFrame, type RoomMember } from '@atmosphere/protocol';
+import { type AiRole, type RoomAiFrame, type RoomMember } from '@atmosphere/protocol';
 import { atmosphere as defaultClient, type Atmosphere, type SharedSubscription } from '../core/atmosphere.ts';
 import type { ConnectionState, ResetEvent } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
@@ -15,6 +15,8 @@ export interface RoomStream {
   readonly text: string;
   /** True once the `complete` (or `error`) frame arrived. */
   readonly done: boolean;
+  /** True when a member stopped it (its `complete` said `stopped`): the text so far stands. */
+  readonly stopped: boolean;
   readonly error: string | undefined;
 }
 
@@ -31,6 +33,8 @@ export interface RoomSnapshot<T = unknown> {
    * (carrying the same `sessionId` in its data) arrives in `messages`.
    */
   readonly streams: readonly RoomStream[];
+  /** This connection's role towards each AI member's answers, by member id (a `viewer` may not stop or steer). */
+  readonly roles: Readonly<Record<string, AiRole>>;
   readonly error: Error | null;
   readonly connectionState: ConnectionState;
   /**
@@ -68,6 +72,7 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
     messages: [],
     typing: [],
     streams: [],
+    roles: {},
     error: null,
     connectionState: 'disconnected',
     lastReset: null,
@@ -91,12 +96,13 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
     const store = this.#store;
     const keep = options.keep ?? 200;
     const members = (): RoomMember[] => [...(this.#handle?.members.values() ?? [])];
+    const roles = (): Record<string, AiRole> => Object.fromEntries(this.#handle?.roles ?? []);
     try {
       this.#handle = AtmosphereRooms.for(shared.subscription).join<T>(
         options.room,
         options.member,
         {
-          joined: (list) => store.update({ joined: true, members: [...list], error: null }),
+          joined: (list) => store.update({ joined: true, members: [...list], roles: roles(), error: null }),
           presence: (event) =>
             store.update({
               members: members(),
@@ -122,11 +128,14 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
             const others = store.getSnapshot().typing.filter((id) => id !== memberId);
             store.update({ typing: typing ? [...others, memberId] : others });
           },
+          role: () => store.update({ roles: roles() }),
           error: (error) => store.update({ error }),
           reset: (lastReset) => store.update({ lastReset }),
         },
         options.history === undefined ? {} : { history: options.history },
       );
+      // A membership shared with another model may know its roles already.
+      if (this.#handle.roles.size > 0) store.update({ roles: roles() });
     } catch (error) {
       store.update({ error: error instanceof Error ? error : new Error(String(error)) });
     }
@@ -161,6 +170,16 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
 
   setTyping(typing: boolean): void {
     this.#require().typing(typing);
+  }
+
+  /** Stops an AI member's running answer (`sessionId`: that one only). See `RoomHandle.stop`. */
+  stop(memberId: string, sessionId?: string): void {
+    this.#require().stop(memberId, sessionId);
+  }
+
+  /** Guidance for an AI member's running answer; returns its steer id. See `RoomHandle.steer`. */
+  steer(memberId: string, text: string, sessionId?: string): string {
+    return this.#require().steer(memberId, text, sessionId);
   }
 
   #require(): RoomHandle<T> {
@@ -201,12 +220,12 @@ function nextStreams(
   const index = streams.findIndex((s) => s.sessionId === frame.sessionId);
   const current: RoomStream =
     index === -1
-      ? { sessionId: frame.sessionId, from, text: '', done: false, error: undefined }
+      ? { sessionId: frame.sessionId, from, text: '', done: false, stopped: false, error: undefined }
       : streams[index]!;
   let next = current;
   if (frame.type === 'streaming-text' && typeof frame.data === 'string')
     next = { ...current, text: current.text + frame.data };
-  else if (frame.type === 'complete') next = { ...current, done: true };
+  else if (frame.type === 'complete') next = { ...current, done: true, stopped: frame.reason === 'stopped' };
   else if (frame.type === 'error')
     next = { ...current, done: true, error: typeof frame.data === 'string' ? frame.data : 'error' };
   if (next === current && index !== -1) return streams;

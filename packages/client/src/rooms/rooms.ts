@@ -1,4 +1,5 @@
 import {
+  type AiRole,
   parseRoomMessage,
   type RoomAiFrame,
   type RoomClientMessage,
@@ -8,6 +9,7 @@ import {
 import type { ResetEvent } from '../core/events.ts';
 import type { Subscription } from '../core/subscription.ts';
 import { FrameDeduplicator } from '../ai/deduplicator.ts';
+import { nextSteerId } from '../ai/steer-id.ts';
 import { AtmosphereClientError } from '../errors.ts';
 
 /** A message of a room, as handed to `message` handlers. `id` is set when the server keeps history. */
@@ -39,6 +41,8 @@ export interface RoomHandlers<T = unknown> {
    * The finished answer also arrives as a `message` whose data carries the same `sessionId`.
    */
   ai?(from: string, frame: RoomAiFrame): void;
+  /** The server told this connection its role towards an AI member's answers (see `RoomHandle.roles`). */
+  role?(memberId: string, role: AiRole): void;
   /**
    * The server could not send everything this connection missed of the room (a `reset`: its log no longer
    * held it, or a restart lost it). The room has already asked for its history again (`sinceId`): what the
@@ -68,6 +72,22 @@ export interface RoomHandle<T = unknown> {
   broadcast: (data: T) => void;
   sendTo: (memberId: string, data: T) => void;
   typing: (typing: boolean) => void;
+  /**
+   * This connection's role towards each AI member of the room (`viewer` may only follow its answers; every
+   * other role may also stop and steer them), as the server told it: hide what it may not do.
+   */
+  readonly roles: ReadonlyMap<string, AiRole>;
+  /**
+   * Stops an AI member's running answer (`sessionId`: that answer only; a stop that crosses its end changes
+   * nothing): its text so far stands, its last frame is `complete` with `reason: 'stopped'`. A refusal (a
+   * viewer's) comes back to the `error` handler.
+   */
+  stop: (memberId: string, sessionId?: string) => void;
+  /**
+   * Adds guidance to an AI member's running answer at its next step boundary; returns the steer id that the
+   * answer's `steer` events (`accepted`, `applied`, `unused`) echo.
+   */
+  steer: (memberId: string, text: string, sessionId?: string) => string;
   leave: () => void;
 }
 
@@ -76,6 +96,7 @@ class Membership {
   readonly memberId: string;
   readonly metadata: Readonly<Record<string, unknown>> | undefined;
   readonly members = new Map<string, RoomMember>();
+  readonly roles = new Map<string, AiRole>();
   readonly listeners = new Set<RoomHandlers<never>>();
   joined = false;
   lastMessageId: number | undefined;
@@ -213,6 +234,13 @@ export class AtmosphereRooms {
       broadcast: (data) => this.#send({ type: 'broadcast', room, data }),
       sendTo: (targetId, data) => this.#send({ type: 'direct', room, targetId, data }),
       typing: (typing) => this.#send({ type: 'typing', room, typing }),
+      roles: shared.roles,
+      stop: (memberId, sessionId) => this.#send({ type: 'stop', room, memberId, sessionId }),
+      steer: (memberId, text, sessionId) => {
+        const steerId = nextSteerId();
+        this.#send({ type: 'steer', room, memberId, steerId, text, sessionId });
+        return steerId;
+      },
       leave: () => {
         if (left) return;
         left = true;
@@ -250,6 +278,8 @@ export class AtmosphereRooms {
       case 'join_ack': {
         membership.joined = true;
         membership.members.clear();
+        // The roles follow the ack (asked again on every join).
+        membership.roles.clear();
         for (const member of message.members) membership.members.set(member.id, member);
         for (const listener of listeners) listener.joined?.(message.members);
         return;
@@ -288,6 +318,10 @@ export class AtmosphereRooms {
       case 'ai':
         if (!membership.frames.accept(message.frame)) return;
         for (const listener of listeners) listener.ai?.(message.from, message.frame);
+        return;
+      case 'ai-role':
+        membership.roles.set(message.memberId, message.role);
+        for (const listener of listeners) listener.role?.(message.memberId, message.role);
         return;
       case 'error': {
         const error = new AtmosphereClientError(

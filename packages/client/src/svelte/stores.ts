@@ -136,6 +136,10 @@ export function createRoomStore<T = unknown>(
   broadcast: (data: T) => void;
   sendTo: (memberId: string, data: T) => void;
   setTyping: (typing: boolean) => void;
+  /** Stops an AI member's running answer (`sessionId`: that one only); a viewer's stop is refused (`roles`). */
+  stop: (memberId: string, sessionId?: string) => void;
+  /** Guidance for an AI member's running answer at its next step boundary; returns its steer id. */
+  steer: (memberId: string, text: string, sessionId?: string) => string;
 } {
   const model = new RoomModel<T>({ ...options, atmosphere: instance ?? getAtmosphereContext() });
   const store = storeOf(model, options.enabled ?? true, (snapshot) => snapshot);
@@ -145,6 +149,8 @@ export function createRoomStore<T = unknown>(
     broadcast: (data) => model.broadcast(data),
     sendTo: (memberId, data) => model.sendTo(memberId, data),
     setTyping: (typing) => model.setTyping(typing),
+    stop: (memberId, sessionId) => model.stop(memberId, sessionId),
+    steer: (memberId, text, sessionId) => model.steer(memberId, text, sessionId),
   };
 }
 

@@ -1,0 +1,151 @@
+import { type AiRole, mayControlTurns, type RoomCommand, roomRoleFrame } from '@atmosphere/protocol';
+import type { AtmosphereResource, Broadcaster, Logger } from '@atmosphere/runtime';
+import type { RoomMember } from './types.ts';
+import type { VirtualContext } from './virtual-context.ts';
+import type { RoomTurn, RoomTurnRefusal } from './virtual-member.ts';
+
+/** @internal What turn control needs from its room. */
+export interface TurnsOwner {
+  readonly name: string;
+  readonly logger: Logger;
+  readonly broadcaster: Broadcaster;
+  /** The context of a virtual member present in the room. */
+  virtual(id: string): VirtualContext | undefined;
+  /** The virtual members present. */
+  virtuals(): Iterable<VirtualContext>;
+  /** The member a connection is in the room as. */
+  memberOf(resource: AtmosphereResource): RoomMember | undefined;
+  /** The connections in the room, with the member each joined as. */
+  connections(): Iterable<{ readonly resource: AtmosphereResource; readonly member: RoomMember }>;
+  /** Whether a connection speaks the atmosphere.js 5 dialect (which has no roles). */
+  speaksAtmosphereJs(resource: AtmosphereResource): boolean;
+  /** Runs `task` in room order (after everything queued before it, such as a `join_ack`). */
+  inOrder(task: () => void): void;
+}
+
+type TurnCommand = Extract<RoomCommand, { type: 'stop' | 'steer' }>;
+
+/**
+ * @internal Turn control of a room's virtual members (PROTOCOL.md §8, turns): the role of every connection
+ * towards every virtual member that has a `roleOf` hook, decided when either joins and told to the connection
+ * (`ai-role`, after its `join_ack`); and the `stop` and `steer` frames, checked against that role before the
+ * member's `onTurn` sees them.
+ */
+export class RoomTurns {
+  readonly #owner: TurnsOwner;
+  /** Connection id → virtual member id → role (a virtual member that left is no longer asked about). */
+  readonly #roles = new Map<string, Map<string, AiRole>>();
+
+  constructor(owner: TurnsOwner) {
+    this.#owner = owner;
+  }
+
+  /** A connection joined (or re-joined) as `member`: its roles are decided and sent after its `join_ack`. */
+  connectionJoined(resource: AtmosphereResource, member: RoomMember): void {
+    this.#owner.inOrder(() => {
+      if (this.#owner.memberOf(resource) !== member) return;
+      for (const context of this.#owner.virtuals()) this.#decide(resource, member, context);
+    });
+  }
+
+  /** A connection left: its roles are forgotten. */
+  connectionLeft(resource: AtmosphereResource): void {
+    this.#roles.delete(resource.id);
+  }
+
+  /** A virtual member joined: every connection's role towards it is decided and sent. */
+  virtualJoined(context: VirtualContext): void {
+    if (context.implementation.roleOf === undefined) return;
+    this.#owner.inOrder(() => {
+      if (!context.active) return;
+      for (const { resource, member } of this.#owner.connections()) this.#decide(resource, member, context);
+    });
+  }
+
+  /** The role of a connection towards a virtual member (`owner` when the member decides nothing). */
+  roleOf(resource: AtmosphereResource, memberId: string): AiRole | undefined {
+    return this.#roles.get(resource.id)?.get(memberId);
+  }
+
+  /**
+   * A `stop` or `steer` from a connection of `member`. Returns undefined when the virtual member took it, or the
+   * refusal to answer with an `error` frame (nothing changed).
+   */
+  control(
+    resource: AtmosphereResource,
+    member: RoomMember,
+    command: TurnCommand,
+  ): RoomTurnRefusal | undefined {
+    const room = this.#owner.name;
+    const context = this.#owner.virtual(command.memberId);
+    if (context?.implementation.onTurn === undefined) {
+      return {
+        code: 'NOT_FOUND',
+        reason: `${command.memberId} is not an AI member of room ${room} on this server; nothing to ${command.type}.`,
+      };
+    }
+    const role =
+      context.implementation.roleOf === undefined
+        ? 'owner'
+        : (this.roleOf(resource, command.memberId) ?? this.#decide(resource, member, context));
+    if (!mayControlTurns(role)) {
+      return {
+        code: 'FORBIDDEN',
+        reason: `This connection's role (${role}) may not ${command.type} the answers of ${command.memberId} in room ${room}.`,
+      };
+    }
+    const turn: RoomTurn =
+      command.type === 'stop'
+        ? { action: 'stop', member, resource, role, sessionId: command.sessionId }
+        : {
+            action: 'steer',
+            member,
+            resource,
+            role,
+            sessionId: command.sessionId,
+            steerId: command.steerId,
+            text: command.text,
+          };
+    try {
+      return context.implementation.onTurn?.(turn, context) ?? undefined;
+    } catch (error) {
+      this.#owner.logger.error(`room ${room}: virtual member ${command.memberId} onTurn threw`, { error });
+      return { code: 'INTERNAL', reason: `${command.memberId} could not take the ${command.type}.` };
+    }
+  }
+
+  /** Asks the member's `roleOf` hook (a throw or an unknown answer gives `viewer`), keeps and sends the role. */
+  #decide(resource: AtmosphereResource, member: RoomMember, context: VirtualContext): AiRole {
+    const implementation = context.implementation;
+    if (implementation.roleOf === undefined) return 'owner';
+    let role: AiRole = 'viewer';
+    try {
+      const decided = implementation.roleOf({ member, resource }, context);
+      if (decided === 'viewer' || decided === 'steerer' || decided === 'approver' || decided === 'owner')
+        role = decided;
+      else
+        this.#owner.logger.warn(
+          `room ${this.#owner.name}: roleOf of ${context.member.id} returned ${String(decided)}; viewer it is`,
+        );
+    } catch (error) {
+      this.#owner.logger.error(
+        `room ${this.#owner.name}: roleOf of ${context.member.id} threw; viewer it is`,
+        { error },
+      );
+    }
+    if (resource.state === 'closed') return role;
+    let roles = this.#roles.get(resource.id);
+    if (roles === undefined) this.#roles.set(resource.id, (roles = new Map<string, AiRole>()));
+    roles.set(context.member.id, role);
+    if (!this.#owner.speaksAtmosphereJs(resource)) {
+      this.#owner.broadcaster
+        .broadcast(roomRoleFrame(this.#owner.name, context.member.id, role), { to: resource.id })
+        .catch((error: unknown) =>
+          this.#owner.logger.error(`room ${this.#owner.name}: the ai-role frame to ${resource.id} failed`, {
+            error,
+          }),
+        );
+    }
+    return role;
+  }
+}
