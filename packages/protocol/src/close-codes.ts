@@ -13,10 +13,6 @@ export const CloseCodes = {
   goingAway: 1001,
   /** A protocol violation. */
   protocolError: 1002,
-  /** Data the endpoint cannot accept (a binary frame to a text-only endpoint, say). */
-  unsupportedData: 1003,
-  /** A close frame without a code (never sent on the wire). */
-  noCode: 1005,
   /** No close frame at all: the network dropped (never sent on the wire). */
   abnormal: 1006,
   /** Invalid UTF-8 in a text frame. */
@@ -36,10 +32,16 @@ export const CloseCodes = {
 } as const;
 
 /**
+ * What a close without a code reports (1005): never sent on the wire, and kept out of {@link CloseCodes} so
+ * that browser bundles, which take the whole object, do not carry codes only a server reads.
+ */
+const NO_CODE = 1005;
+
+/**
  * True for a close code with which a client leaves for good: any code its close frame carried but 4000
  * (coming back). False for 1005 (a close frame without a code), 1006 (no close frame) and 4000. 1004 never
  * arrives in a valid close frame.
  */
 export function isDeliberateClose(code: number): boolean {
-  return code !== CloseCodes.noCode && code !== CloseCodes.abnormal && code !== CloseCodes.comingBack;
+  return code !== NO_CODE && code !== CloseCodes.abnormal && code !== CloseCodes.comingBack;
 }
