@@ -190,6 +190,40 @@ describe('a jump in the sequence', () => {
   });
 });
 
+describe('late relays', () => {
+  test('a client that resumed from the log on a node whose relays are late gets each message once', async () => {
+    run++;
+    const a = await node();
+    // b relays through a proxy the test stalls: its copies of a's broadcasts arrive after the log served them.
+    const proxy = await startFaultProxy(bus.port);
+    proxies.push(proxy);
+    const b = await node({ url: `redis://127.0.0.1:${proxy.port}` });
+    const watcher = await positionedClient(b);
+    const first = await positionedClient(a);
+    for (let i = 1; i <= 3; i++) await a.atmosphere.broadcast('/chat/gap', `m${i}`);
+    const before = readPositioned(await first.messages.waitForCount(3));
+    await watcher.messages.waitForCount(3);
+    proxy.stall();
+    first.cut();
+    for (let i = 4; i <= 10; i++) await a.atmosphere.broadcast('/chat/gap', `m${i}`);
+    const second = await connectTestClient(b.atmosphere.url('/chat/gap'), 'websocket', {
+      query: positioned(before.cursors),
+    });
+    clients.push(second);
+    const replayed = readPositioned(await second.messages.waitForCount(7, 10_000));
+    expect(replayed.bodies).toEqual(['m4', 'm5', 'm6', 'm7', 'm8', 'm9', 'm10']);
+    proxy.resume();
+    // The late relays reach b now: its watcher gets them; the resumed client had them from the log.
+    await watcher.messages.waitForCount(10, 10_000);
+    await a.atmosphere.broadcast('/chat/gap', 'm11');
+    const watched = readPositioned(await watcher.messages.waitForCount(11, 10_000));
+    expect(watched.seqs).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    const after = readPositioned(await second.messages.waitForCount(8, 10_000));
+    expect(after.bodies).toEqual(['m4', 'm5', 'm6', 'm7', 'm8', 'm9', 'm10', 'm11']);
+    expect(after.resets).toEqual([]);
+  });
+});
+
 describe.each([
   { label: 'no buffer (relays fail while Redis is away)', maxBufferedBytes: 0 },
   { label: 'the default buffer (kept relays arrive after the reconcile)', maxBufferedBytes: undefined },

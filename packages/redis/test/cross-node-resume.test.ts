@@ -121,12 +121,7 @@ describe.each(TRANSPORTS)('%s', (transport) => {
 });
 
 describe('node A killed with SIGKILL', () => {
-  // Skipped: a known defect of the stream sequencer, not of resume. A message appended by node B just before
-  // node A's lookup of where the stream stands, whose relay reaches A just after the answer, is taken for one
-  // A delivered already; the first client on A then misses m1 (seen in 2 clean runs, websocket only so far).
-  // Re-enable once a fresh track tells history from a relay late for its lookup.
-  test.skip('websocket: its client comes back to node B and gets exactly what it missed, none twice', () => {});
-  test.each(['sse', 'long-polling'] as const)(
+  test.each(['websocket', 'sse', 'long-polling'] as const)(
     '%s: its client comes back to node B and gets exactly what it missed, none twice',
     async (transport) => {
       run++;

@@ -102,6 +102,32 @@ describe('StreamSequencer', () => {
     expect(out).toEqual(['3:m3', '4:m4', '5:m5']);
   });
 
+  test('open: a relay placed before the log answered but arriving after it is delivered, with what follows', async () => {
+    const { out, sequencer, append, offer } = setup();
+    // m1 is placed while the stream opens here; its relay is still on its way when the log answers (last 1).
+    const m1 = append('m1');
+    sequencer.open('/s');
+    await sequencer.settled();
+    offer(m1);
+    offer(append('m2'));
+    offer(m1);
+    expect(out).toEqual(['1:m1', '2:m2']);
+    expect(sequencer.stats()).toMatchObject({ duplicates: 1, filled: 0, resets: 0 });
+  });
+
+  test('open: once a newer message was delivered, an older relay is history and left out', async () => {
+    const { out, sequencer, append, offer } = setup();
+    const old = append('old');
+    sequencer.open('/s');
+    await sequencer.settled();
+    append('m2');
+    offer(append('m3'));
+    await sequencer.settled();
+    offer(old);
+    expect(out).toEqual(['2:m2', '3:m3']);
+    expect(sequencer.stats()).toMatchObject({ duplicates: 1, filled: 1 });
+  });
+
   test('open on a stream the log does not hold yet: everything of it is delivered, from seq 1', async () => {
     const { out, sequencer, append, offer } = setup();
     sequencer.open('/s');

@@ -31,6 +31,12 @@ interface Track {
   seq: number;
   /** Take the next message's position as the start (the log could not say where the stream stood). */
   adopt: boolean;
+  /**
+   * Set from the log's answer to the first message this node sees of the stream: a relay that reaches this
+   * node after the answer, of a message the log placed before it, was on its way while the stream opened and
+   * is delivered (with what follows it), not taken for one delivered already.
+   */
+  fresh: boolean;
   /** Set while the gap before the first of these is read from the log. */
   waiting: Waiting[] | undefined;
 }
@@ -114,6 +120,7 @@ export class StreamSequencer {
         epoch: position.epoch,
         seq: position.seq,
         adopt: false,
+        fresh: false,
         waiting: undefined,
       });
       return true;
@@ -129,6 +136,12 @@ export class StreamSequencer {
       return true;
     }
     if (track.epoch === UNKNOWN) track.epoch = position.epoch;
+    if (track.fresh) {
+      track.fresh = false;
+      // The first message since the log answered, placed before the answer: it was on its way when the
+      // stream opened here, so delivery starts with it.
+      if (position.epoch === track.epoch && position.seq <= track.seq) track.seq = position.seq - 1;
+    }
     if (position.epoch === track.epoch) {
       if (position.seq === track.seq + 1) {
         track.seq = position.seq;
@@ -152,7 +165,7 @@ export class StreamSequencer {
    */
   open(stream: string): void {
     if (this.#tracks.has(stream)) return;
-    const track: Track = { epoch: UNKNOWN, seq: 0, adopt: false, waiting: [] };
+    const track: Track = { epoch: UNKNOWN, seq: 0, adopt: false, fresh: false, waiting: [] };
     this.#tracks.set(stream, track);
     const failed = (error: unknown): void => {
       this.#logger.warn(
@@ -171,6 +184,9 @@ export class StreamSequencer {
         for (const { message } of track.waiting ?? [])
           if (message.position!.epoch === state.epoch && message.position!.seq <= track.seq)
             track.seq = message.position!.seq - 1;
+        // Likewise the first to arrive after the answer, when none arrived before it: the log may have
+        // placed it before answering while its relay was still on the way here.
+        track.fresh = track.waiting === undefined || track.waiting.length === 0;
       }
       this.#drain(stream, track);
     };
@@ -212,6 +228,8 @@ export class StreamSequencer {
   }
 
   #start(stream: string, track: Track, upTo: StreamPosition | undefined): void {
+    // What the fill delivers is newer than anything still on its way from before the stream opened here.
+    track.fresh = false;
     const fill = this.#fill(stream, track, upTo).then(
       () => this.#drain(stream, track),
       (error: unknown) => {

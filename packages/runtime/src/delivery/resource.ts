@@ -87,8 +87,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
   #cursors: Map<string, StreamPosition> | undefined;
   /** Resumes from the log still reading (an asynchronous store): nothing is written meanwhile. */
   #holds = 0;
-  /** The position of the first message of each stream handed to this client since it asked for positions. */
-  #firstOf: Map<string, StreamPosition> | undefined;
+  /** The first and the last position of each stream handed to this client since it asked for positions. */
+  #handed: Map<string, Handed> | undefined;
 
   constructor(
     request: ProtocolRequest,
@@ -255,9 +255,15 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       }
     }
     if (message.invisible) return;
-    if ((this.#flags & POSITIONS) !== 0 && message.position !== undefined && message.source !== undefined) {
-      const firstOf = (this.#firstOf ??= new Map());
-      if (!firstOf.has(message.source)) firstOf.set(message.source, message.position);
+    const position = message.position;
+    if ((this.#flags & POSITIONS) !== 0 && position !== undefined && message.source !== undefined) {
+      const handed = (this.#handed ??= new Map<string, Handed>()).get(message.source);
+      if (handed === undefined) this.#handed.set(message.source, { first: position, last: position });
+      else {
+        // Handed already — replayed from the log, or a relay that reached this node late: once is enough.
+        if (handed.last.epoch === position.epoch && position.seq <= handed.last.seq) return;
+        handed.last = position;
+      }
     }
     const queue = this.#queue;
     const connection = this.#connection;
@@ -415,7 +421,19 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
    * since it asked for positions: from there on, its queue knows everything it was sent of the stream.
    */
   firstDelivered(stream: string): StreamPosition | undefined {
-    return this.#firstOf?.get(stream);
+    return this.#handed?.get(stream)?.first;
+  }
+
+  /**
+   * @internal A resume from the log handed this client `stream` up to `through`: a message at or before it
+   * that reaches the resource later (a relay late for its node) is not handed again.
+   */
+  handedThrough(stream: string, through: StreamPosition): void {
+    const handed = (this.#handed ??= new Map<string, Handed>()).get(stream);
+    // The replay went into the queue ahead of what it held: the queue knows the stream from after it on.
+    if (handed === undefined)
+      this.#handed.set(stream, { first: { epoch: through.epoch, seq: through.seq + 1 }, last: through });
+    else if (handed.last.epoch !== through.epoch || handed.last.seq < through.seq) handed.last = through;
   }
 
   /** @internal Holds every write until `release()`: a resume is reading the log. */
@@ -580,6 +598,12 @@ const WROTE_SINCE_CHECK = 4;
 const READY = 8;
 /** The client asked for stream positions on its current connection (`X-Atmosphere-Positions`). */
 const POSITIONS = 16;
+
+/** The first and the last position of a stream handed to a client. */
+interface Handed {
+  readonly first: StreamPosition;
+  last: StreamPosition;
+}
 /** Paths without parameters (the common case) share one frozen empty object. */
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 

@@ -196,6 +196,7 @@ function finish(
     before,
     after,
   );
+  if (through > 0) resource.handedThrough(stream, { epoch, seq: through });
 }
 
 /** A pending message of `stream` at or before the client's cursor: it has it already. */
