@@ -281,6 +281,13 @@ export class RedisBackplane implements BroadcasterBackplane {
       (error: unknown) => {
         if (epoch === this.#publisherEpoch) this.#pendingBytes -= length;
         if (this.#state === 'closed') return;
+        if (isNotSent(error)) {
+          // The connection is going (its close is not reported yet) and the command was never written: keep
+          // it like any broadcast made while Redis is away; the next 'ready' relays it, in order.
+          this.#direct = false;
+          this.#hold(channel, buffer, broadcaster);
+          return;
+        }
         this.#notRelayed.failed++;
         const detail = `a broadcast on ${broadcaster} may not have been relayed: ${(error as Error).message}`;
         this.#warnings.warn('publish-failed', `redis backplane: ${detail}`);
@@ -594,4 +601,9 @@ export class RedisBackplane implements BroadcasterBackplane {
       this.#logger.error(`redis backplane: delivering a message on ${decoded.broadcaster} failed`, { error });
     }
   }
+}
+
+/** ioredis refused the command without writing it: the connection is not (or no longer) writable. */
+function isNotSent(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("Stream isn't writeable");
 }

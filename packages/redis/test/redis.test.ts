@@ -282,6 +282,31 @@ describe('Redis going away', () => {
     }
   }, 60_000); // Redis killed and restarted, both nodes reconnecting with backoff: slow on a loaded machine.
 
+  test('a broadcast made as the publishing connection breaks, before its close is reported, is kept and relayed, not failed', async () => {
+    // The node's connections are duplicates of this client: keep them to break the publisher's socket.
+    const base = await rawRedis();
+    const made: Redis[] = [];
+    const duplicate = base.duplicate.bind(base);
+    base.duplicate = ((...args: Parameters<Redis['duplicate']>) => {
+      const connection = duplicate(...args);
+      made.push(connection);
+      return connection;
+    });
+    const a = await node({ client: base, channelPrefix: 'break:' });
+    const b = await node({ url: redis.url, channelPrefix: 'break:' });
+    const failures: RelayFailure[] = [];
+    a.atmosphere.onRelayFailure((failure) => failures.push(failure));
+    const onB = await client(b, 'lobby');
+    const publisher = made.find((connection) => connection.options.connectionName?.endsWith('-publisher'));
+    expect(publisher).toBeDefined();
+    // The socket is gone at once; ioredis reports the close on a later turn and refuses writes meanwhile.
+    publisher!.stream.destroy();
+    await Promise.all([1, 2, 3].map((i) => a.atmosphere.broadcast('/chat/lobby', `m${i}`)));
+    expect(await onB.messages.take(3, 20_000)).toEqual(['m1', 'm2', 'm3']);
+    expect(failures).toEqual([]);
+    expect(a.backplane.stats().notRelayed).toMatchObject({ failed: 0, offline: 0 });
+  }, 30_000); // the publisher reconnects with ioredis's backoff
+
   test('a Redis that stops answering holds at most maxPendingBytes; the rest is not relayed, with a warning', async () => {
     const a = await node({ url: redis.url, channelPrefix: 'paused:', maxPendingBytes: 1000 });
     const b = await node({ url: redis.url, channelPrefix: 'paused:' });
