@@ -58,6 +58,8 @@ const UNKNOWN = '';
 
 /** Pages of the log one fill reads at most (each as large as the store's own read limit). */
 const MAX_PAGES = 16;
+/** Pauses between attempts to read the log for a fill when a read fails (about 5 s in all), then a reset. */
+const READ_RETRY_MS = [50, 100, 200, 400, 800, 1_000, 1_000, 1_000] as const;
 
 function isPromise<T>(value: unknown): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
@@ -248,16 +250,26 @@ export class StreamSequencer {
   async #fill(stream: string, track: Track, upTo: StreamPosition | undefined): Promise<void> {
     for (let page = 0; ; page++) {
       let read: LogRead | undefined;
-      try {
-        const reading = this.#log.read(stream, track.seq);
-        read = isPromise<LogRead | undefined>(reading) ? await reading : reading;
-      } catch (error) {
-        this.#logger.warn(
-          `stream ${stream}: the stream log ${this.#log.name} could not be read to fill a gap after ${track.seq}; ` +
-            `its subscribers get a reset: ${(error as Error)?.message ?? String(error)}`,
-        );
-        this.#lost(stream, track, upTo, 'unknown');
-        return;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const reading = this.#log.read(stream, track.seq);
+          read = isPromise<LogRead | undefined>(reading) ? await reading : reading;
+          break;
+        } catch (error) {
+          // The log's connection may be coming back with the backplane's (a partition healing, a restart):
+          // try again for a few seconds while newer messages wait, then reset.
+          const pause = READ_RETRY_MS[attempt];
+          if (pause !== undefined) {
+            await new Promise((resolve) => setTimeout(resolve, pause).unref());
+            continue;
+          }
+          this.#logger.warn(
+            `stream ${stream}: the stream log ${this.#log.name} could not be read to fill a gap after ${track.seq} ` +
+              `(${READ_RETRY_MS.length + 1} attempts); its subscribers get a reset: ${(error as Error)?.message ?? String(error)}`,
+          );
+          this.#lost(stream, track, upTo, 'unknown');
+          return;
+        }
       }
       if (read === undefined) {
         this.#lost(stream, track, upTo, 'unknown');

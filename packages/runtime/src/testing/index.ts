@@ -19,6 +19,6 @@ export {
 } from './clients.ts';
 export { FrameReader } from './frame-reader.ts';
 export { eventually, Inbox, once } from './inbox.ts';
-export { startTestRedis, type TestRedis } from './redis-server.ts';
+export { startTestRedis, type TestRedis, type TestRedisOptions } from './redis-server.ts';
 export { type Closable, TestScope } from './scope.ts';
 export { dropConnection, recordingLogger, startForSelection, startTestAtmosphere } from './server.ts';

@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A redis-server of the test's own, on a free port of 127.0.0.1, that the test can stop and restart. */
 export interface TestRedis {
@@ -45,12 +48,37 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
+/** Options of {@link startTestRedis}. */
+export interface TestRedisOptions {
+  /** How long to wait for the first PING answer (default 10 000 ms). */
+  readonly timeoutMs?: number;
+  /**
+   * Keep the data across a kill and a restart: an append-only file fsynced on every write
+   * (`--appendonly yes --appendfsync always`) in a directory of its own under the system's temporary
+   * directory. Default: no persistence (a restarted server is empty).
+   */
+  readonly persistence?: boolean;
+}
+
 /**
- * Spawns `redis-server --port N --bind 127.0.0.1 --save '' --appendonly no` and waits until it answers PING
- * (each failed PING is followed by a short pause before the next; the wait gives up after `timeoutMs`).
+ * Spawns `redis-server --port N --bind 127.0.0.1 --save '' --appendonly no` (with `persistence`, an append-only
+ * file fsynced on every write) and waits until it answers PING (each failed PING is followed by a short pause
+ * before the next; the wait gives up after `timeoutMs`). A number is taken as `timeoutMs`.
  */
-export async function startTestRedis(timeoutMs = 10_000): Promise<TestRedis> {
+export async function startTestRedis(options: TestRedisOptions | number = {}): Promise<TestRedis> {
+  const { timeoutMs = 10_000, persistence = false } =
+    typeof options === 'number' ? { timeoutMs: options } : options;
   const port = await freePort();
+  const storage = persistence
+    ? [
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--dir',
+        mkdtempSync(join(tmpdir(), 'atmosphere-redis-')),
+      ]
+    : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
   let output = '';
 
@@ -58,7 +86,7 @@ export async function startTestRedis(timeoutMs = 10_000): Promise<TestRedis> {
     output = '';
     const spawned = spawn(
       REDIS_SERVER,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...storage],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = spawned;
