@@ -10,6 +10,7 @@ export const SCENARIOS = [
   'scale',
   'flood',
   'durable',
+  'cluster',
 ] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
@@ -38,6 +39,8 @@ export interface BenchOptions {
   windowMessages: number;
   /** Idle connections for the memory scenario. */
   memoryClients: number;
+  /** WebSocket clients of the cluster scenario, half on each of its two nodes. */
+  clusterClients: number;
   /** Clients of the SSE and long-polling fan-out. */
   httpClients: number;
   /** Messages a client misses before it reconnects (replay). */
@@ -85,6 +88,7 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --rounds=3              interleaved rounds per fan-out comparison (median reported)
   --paced-rate=20000      paced load in delivered messages per second
   --memory-clients=5000   idle connections for the memory scenario
+  --cluster-clients=2000  clients of the cluster scenario (half on each of its two nodes)
   --http-clients=1000     SSE / long-polling fan-out size
   --tokens=2000           frames of the token burst
   --scale=100000          scale target (connections on one node)
@@ -133,6 +137,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
     pacedMessagesPerSecond: 20_000,
     windowMessages: 20_000,
     memoryClients: quick ? 500 : 5000,
+    clusterClients: quick ? 200 : 2000,
     httpClients: quick ? 50 : 1000,
     replayMessages: 1000,
     replayRounds: quick ? 3 : 7,
@@ -187,6 +192,9 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
         break;
       case '--memory-clients':
         options.memoryClients = positive(value, flag);
+        break;
+      case '--cluster-clients':
+        options.clusterClients = positive(value, flag);
         break;
       case '--http-clients':
         options.httpClients = positive(value, flag);

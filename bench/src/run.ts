@@ -13,6 +13,7 @@ import { updateDocs } from './lib/docs.ts';
 import { openFileLimits } from './lib/system.ts';
 import { type BenchResults, renderMarkdown, type ScenarioOutcome } from './lib/report.ts';
 import { parseOptions } from './options.ts';
+import { clusterScenario } from './scenarios/cluster.ts';
 import type { BenchContext } from './scenarios/context.ts';
 import { durableScenario } from './scenarios/durable.ts';
 import { fanoutScenario } from './scenarios/fanout.ts';
@@ -35,6 +36,7 @@ const ALL: Scenario[] = [
   scaleScenario,
   floodScenario,
   durableScenario,
+  clusterScenario,
 ];
 
 function gitCommit(): string {

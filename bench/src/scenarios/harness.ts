@@ -176,6 +176,16 @@ export interface PhaseResult {
   creditWait: number;
   /** Long-polling: messages delivered per poll answered (0 for the streaming transports). */
   messagesPerResponse: number;
+  /** The latency of each group of client processes named in the session's options (a cluster's nodes). */
+  latencyByGroup?: Record<string, LatencySummary>;
+}
+
+/** Options of a {@link FanoutSession}. */
+export interface FanoutSessionOptions {
+  /** Further servers whose CPU counts with the broadcasting one's (the other nodes of a cluster). */
+  cpuServers?: readonly ServerHandle[];
+  /** Client processes by group name, for a latency summary per group (`PhaseResult.latencyByGroup`). */
+  groups?: Record<string, readonly Child[]>;
 }
 
 export interface PhaseOptions {
@@ -199,12 +209,14 @@ export class FanoutSession {
   readonly server: ServerHandle;
   readonly clients: ClientGroup;
   readonly #progress: Progress[];
+  readonly #options: FanoutSessionOptions;
   #nextSeq = 1;
   #onProgress: (() => void) | undefined;
 
-  constructor(server: ServerHandle, clients: ClientGroup) {
+  constructor(server: ServerHandle, clients: ClientGroup, options: FanoutSessionOptions = {}) {
     this.server = server;
     this.clients = clients;
+    this.#options = options;
     this.#progress = clients.children.map(() => ({ min: 0, delivered: 0 }));
     clients.children.forEach((child, i) => {
       child.on<Progress>('progress', (progress) => {
@@ -241,9 +253,12 @@ export class FanoutSession {
       this.#onProgress = () => server.child.send('credit', this.min + window);
       server.child.send('credit', firstSeq - 1 + window);
     }
-    const [serverCpu0, ...clientCpu0] = await Promise.all([
-      server.child.call<CpuSample>('cpu'),
-      ...children.map((c) => c.call<CpuSample>('cpu')),
+    const servers = [server, ...(this.#options.cpuServers ?? [])];
+    const sampleServers = (): Promise<CpuSample[]> =>
+      Promise.all(servers.map((s) => s.child.call<CpuSample>('cpu')));
+    const [serverCpu0, clientCpu0] = await Promise.all([
+      sampleServers(),
+      Promise.all(children.map((c) => c.call<CpuSample>('cpu'))),
     ]);
     const started = performance.now();
     const sent = await server.child.call<FanoutSent>('fanout', plan, plan.timeoutMs + 30_000);
@@ -270,17 +285,27 @@ export class FanoutSession {
       };
       check();
     });
-    const [serverCpu1, ...clientCpu1] = await Promise.all([
-      server.child.call<CpuSample>('cpu'),
-      ...children.map((c) => c.call<CpuSample>('cpu')),
+    const [serverCpu1, clientCpu1] = await Promise.all([
+      sampleServers(),
+      Promise.all(children.map((c) => c.call<CpuSample>('cpu'))),
     ]);
     const stats = await Promise.all(children.map((c) => c.call<ClientStats>('stats')));
     const histogram = new Histogram();
     for (const s of stats) histogram.merge(s.histogram);
+    let latencyByGroup: Record<string, LatencySummary> | undefined;
+    for (const [name, members] of Object.entries(this.#options.groups ?? {})) {
+      const group = new Histogram();
+      children.forEach((child, i) => {
+        if (members.includes(child)) group.merge(stats[i]!.histogram);
+      });
+      (latencyByGroup ??= {})[name] = summarize(group);
+    }
     const delivered = stats.reduce((sum, s) => sum + s.delivered, 0);
     const responses = stats.reduce((sum, s) => sum + s.responses, 0);
     const elapsedMs = finished - started;
-    const serverCpu = cpuBetween(serverCpu0, serverCpu1);
+    const serverCpu = servers
+      .map((_, i) => cpuBetween(serverCpu0[i]!, serverCpu1[i]!))
+      .reduce((sum, use) => ({ us: sum.us + use.us, percent: sum.percent + use.percent }));
     const clientUs = clientCpu1.reduce((sum, sample, i) => sum + cpuBetween(clientCpu0[i]!, sample).us, 0);
     const open = clients.connected - stats.reduce((sum, s) => sum + s.closedUnexpectedly, 0);
     return {
@@ -300,6 +325,7 @@ export class FanoutSession {
       foreign: stats.reduce((sum, s) => sum + s.foreign, 0),
       creditWait: sent.elapsedMs > 0 ? sent.creditWaitMs / sent.elapsedMs : 0,
       messagesPerResponse: responses > 0 ? delivered / responses : 0,
+      ...(latencyByGroup !== undefined ? { latencyByGroup } : {}),
     };
   }
 }

@@ -20,6 +20,7 @@ export async function startSocketIo(config: ServerConfig): Promise<ServerTarget>
       ? { connectionStateRecovery: { maxDisconnectionDuration: 60_000, skipMiddlewares: true } }
       : {}),
   });
+  const closeAdapter = await useAdapter(io, config);
   const port = await listenAsConfigured(server, config);
   return {
     port,
@@ -30,6 +31,28 @@ export async function startSocketIo(config: ServerConfig): Promise<ServerTarget>
     async close() {
       io.disconnectSockets(true);
       await io.close();
+      closeAdapter();
     },
   };
+}
+
+/** With `socketIoAdapter`, the Redis adapter the Socket.IO documentation shows, on ioredis; returns its closer. */
+async function useAdapter(io: Server, config: ServerConfig): Promise<() => void> {
+  const adapter = config.socketIoAdapter;
+  if (adapter === undefined) return () => undefined;
+  const { Redis } = await import('ioredis');
+  if (adapter.kind === 'redis') {
+    const { createAdapter } = await import('@socket.io/redis-adapter');
+    const pub = new Redis(adapter.url);
+    const sub = pub.duplicate();
+    io.adapter(createAdapter(pub, sub, { key: adapter.key }));
+    return () => {
+      pub.disconnect();
+      sub.disconnect();
+    };
+  }
+  const { createAdapter } = await import('@socket.io/redis-streams-adapter');
+  const client = new Redis(adapter.url);
+  io.adapter(createAdapter(client, { streamName: adapter.key }));
+  return () => client.disconnect();
 }

@@ -37,6 +37,11 @@ export interface ServerConfig {
   log?: { store: 'sqlite'; file: string } | { store: 'redis'; url: string; prefix: string };
   /** Atmosphere: Prometheus metrics on (`@atmosphere/observability` over a prom-client registry). */
   metrics?: boolean;
+  /**
+   * Socket.IO: relay between the processes of the run through Redis at `url` — `@socket.io/redis-adapter`
+   * (pub/sub) or `@socket.io/redis-streams-adapter` (a Redis stream, its recoverable variant) — under `key`.
+   */
+  socketIoAdapter?: { kind: 'redis' | 'redis-streams'; url: string; key: string };
 }
 
 /** Listens on 127.0.0.1 as the config says (a free port, or the run's shared port); resolves with the port. */
