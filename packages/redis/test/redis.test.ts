@@ -113,6 +113,24 @@ describe('the channel', () => {
   });
 });
 
+describe('targeted messages across nodes', () => {
+  test('a message to one client (by tracking id) from another node reaches it, and only it; exclude spares one', async () => {
+    const a = await node({ url: redis.url, channelPrefix: 'to:' });
+    const b = await node({ url: redis.url, channelPrefix: 'to:' });
+    const target = await client(b, 'lobby');
+    const bystander = await client(b, 'lobby');
+    const local = await client(a, 'lobby', 'sse');
+    await a.atmosphere.broadcast('/chat/lobby', 'for you', { to: target.trackingId });
+    expect(await target.messages.next()).toBe('for you');
+    await a.atmosphere.broadcast('/chat/lobby', 'not for you', { exclude: target.trackingId });
+    await a.atmosphere.broadcast('/chat/lobby', 'everyone');
+    // The fence: had the targeted message reached the others, it would have come first.
+    expect(await bystander.messages.take(2)).toEqual(['not for you', 'everyone']);
+    expect(await local.messages.take(2)).toEqual(['not for you', 'everyone']);
+    expect(await target.messages.next()).toBe('everyone');
+  });
+});
+
 describe('malformed and oversized messages', () => {
   test('garbage on the channel is dropped with a warning; the nodes keep relaying, their clients are unaffected', async () => {
     const a = await node({ url: redis.url, channelPrefix: 'garbage:' });
@@ -287,11 +305,11 @@ describe('Redis going away', () => {
     const base = await rawRedis();
     const made: Redis[] = [];
     const duplicate = base.duplicate.bind(base);
-    base.duplicate = ((...args: Parameters<Redis['duplicate']>) => {
+    base.duplicate = (...args: Parameters<Redis['duplicate']>) => {
       const connection = duplicate(...args);
       made.push(connection);
       return connection;
-    });
+    };
     const a = await node({ client: base, channelPrefix: 'break:' });
     const b = await node({ url: redis.url, channelPrefix: 'break:' });
     const failures: RelayFailure[] = [];
