@@ -400,4 +400,78 @@ describe('a client that broke the protocol does not hold its socket', () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
+
+  test('8 clients over the rate limit that never close their side: every server socket is gone at once (1008)', async () => {
+    const server = createServer();
+    const own = await createAtmosphere({
+      server,
+      logger: silentLogger,
+      autoload: false,
+      maxMessageBytes: MAX_MESSAGE,
+      rateLimit: { messagesPerSecond: 5, burst: 5 },
+    });
+    own.managed('/chat', {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    // The server's open TCP sockets, counted as they open and close.
+    let open = 0;
+    server.on('connection', (socket: Socket) => {
+      open++;
+      socket.once('close', () => open--);
+    });
+    // Each sends 30 messages at once: over the rate limit (burst 5), closed with 1008 by the server.
+    const burst = Buffer.concat(Array.from({ length: 30 }, (_, i) => frame(0x1, Buffer.from(`m${i}`))));
+    const violations = Array.from({ length: 8 }, () => burst);
+    const sockets: Socket[] = [];
+    try {
+      const ended = violations.map(
+        (bytes) =>
+          new Promise<number>((resolve, reject) => {
+            // allowHalfOpen: the client keeps its side open after the server's FIN, as a hostile one would.
+            const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => {
+              socket.write(
+                `GET /chat?X-Atmosphere-tracking-id=0&X-Atmosphere-Transport=websocket HTTP/1.1\r\n` +
+                  `Host: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+                  `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+              );
+            });
+            sockets.push(socket);
+            let received = Buffer.alloc(0);
+            let upgraded = false;
+            socket.on('data', (chunk: Buffer) => {
+              received = Buffer.concat([received, chunk]);
+              if (upgraded) return;
+              const end = received.indexOf('\r\n\r\n');
+              if (end === -1) return;
+              upgraded = true;
+              received = received.subarray(end + 4);
+              socket.write(bytes);
+            });
+            socket.on('error', () => undefined);
+            // Timed from the server's close frame: what follows (its FIN, the socket gone) must not wait.
+            socket.on('data', () => {
+              if (!upgraded) return;
+              let code: number;
+              try {
+                code = closeFrameCode(received);
+              } catch {
+                return; // a frame not complete yet
+              }
+              if (code !== 0) resolve(code);
+            });
+            socket.setTimeout(10_000, () => reject(new Error('the server never answered the violation')));
+          }),
+      );
+      const codes = await Promise.all(ended);
+      expect(codes).toEqual(Array.from({ length: 8 }, () => 1008));
+      expect(sockets.every((socket) => !socket.destroyed)).toBe(true);
+      // Each client still holds its side open; the server must not hold its own.
+      await eventually(() => open === 0, 'every server socket closed', AT_ONCE_MS);
+      expect(own.describe().resources.connected + own.describe().resources.away).toBe(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await own.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 });

@@ -253,9 +253,22 @@ export class WebSocketConnection implements Connection {
     // Reasons are limited to 123 bytes by the protocol.
     const text = Buffer.byteLength(reason) > 123 ? reason.slice(0, 60) : reason;
     this.#ws.close(code, text);
+    if (code === CloseCodes.policyViolation || code === CloseCodes.messageTooLarge) {
+      // A client closed for what it sent (over the rate limit, too large) is not waited for: the socket goes
+      // once the close frame is flushed, as after a protocol violation.
+      this.#destroySoon();
+      return;
+    }
     // A client that never answers the close frame must not hold the socket forever.
     this.#closeTimer = setTimeout(() => this.#ws.terminate(), CLOSE_TIMEOUT_MS);
     this.#closeTimer.unref();
+  }
+
+  /** Destroys the socket once what was written to it (the close frame) is flushed. */
+  #destroySoon(): void {
+    const socket = this.#socket as Duplex & { destroySoon?: () => void };
+    if (typeof socket.destroySoon === 'function') socket.destroySoon();
+    else socket.destroy();
   }
 
   /** Drops the connection at once, without a close handshake. */
@@ -302,9 +315,7 @@ export class WebSocketConnection implements Connection {
       // ws has written its close frame and half-closed the socket; it would then wait up to 30 s (its close
       // timeout) for the client to close its side, holding the socket, its parser and buffers. A client that
       // broke the protocol gets no such wait: the socket is destroyed once the close frame is flushed.
-      const socket = this.#socket as Duplex & { destroySoon?: () => void };
-      if (typeof socket.destroySoon === 'function') socket.destroySoon();
-      else socket.destroy();
+      this.#destroySoon();
     }
   }
 
