@@ -19,6 +19,7 @@ export interface ClusterStateConnection {
   subscribe(channel: string): Promise<unknown>;
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
   quit(): Promise<unknown>;
   disconnect(): void;
 }
@@ -115,6 +116,12 @@ local P = ARGV[1]
 local seq = redis.call('GET', P .. 'seq:' .. ARGV[2]) or '0'
 return { seq, redis.call('HGETALL', P .. 'scope:' .. ARGV[2]) }`;
 
+/** What this node last knew of a scope it loaded: the entries (`member\0node` → data JSON) and their seq. */
+interface Mirror {
+  seq: number;
+  readonly entries: Map<string, string>;
+}
+
 interface WireChange {
   a: 'hold' | 'release' | 'signal';
   s: string;
@@ -150,6 +157,11 @@ export class RedisClusterState implements ClusterState {
   #ticking = false;
   #starting: Promise<void> | undefined;
   #refencing: Promise<void> | undefined;
+  /** The scopes this node loaded (`snapshot`), kept up to date from the changes: what a catch-up diffs against. */
+  readonly #mirrors = new Map<string, Mirror>();
+  /** Changes received while catching up after the change subscription came back, handed on after it. */
+  #heldBack: string[] | undefined;
+  #readyOnce = false;
 
   constructor(config: RedisClusterStateConfig) {
     this.#config = config;
@@ -180,7 +192,16 @@ export class RedisClusterState implements ClusterState {
       this.#config.logger?.debug(`redis cluster state: ${error.message}`);
     changes.on('error', logged);
     commands.on('error', logged);
-    changes.on('message', (channel, message) => this.#received(message));
+    changes.on('message', (channel, message) => {
+      if (this.#heldBack !== undefined) this.#heldBack.push(message);
+      else this.#received(message);
+    });
+    changes.on('ready', () => {
+      // The first 'ready' is the start; a later one is the subscription back after a cut: what changed
+      // meanwhile was published to nobody here, so this node catches up from the store.
+      if (!this.#readyOnce) this.#readyOnce = true;
+      else if (this.#heldBack === undefined && !this.#closed) void this.#catchUp();
+    });
     await Promise.all([changes.connect(), commands.connect()]);
     await changes.subscribe(`${this.#prefix}changes`);
     this.#epoch = Number(await this.#eval(REGISTER, this.nodeId, this.leaseMs));
@@ -205,19 +226,77 @@ export class RedisClusterState implements ClusterState {
 
   async snapshot(scope: string): Promise<ClusterSnapshot> {
     await this.#started();
-    const [seq, flat] = (await this.#eval(SNAPSHOT, scope)) as [string, string[]];
+    const read = await this.#read(scope);
+    const mirror = this.#mirrors.get(scope);
+    if (mirror === undefined || read.seq >= mirror.seq) this.#mirrors.set(scope, read);
     const entries: ClusterEntry[] = [];
-    for (let i = 0; i < flat.length; i += 2) {
-      const field = flat[i]!;
+    for (const [field, json] of read.entries) {
       const cut = field.indexOf('\0');
       entries.push({
         scope,
         member: field.slice(0, cut),
         node: field.slice(cut + 1),
-        data: JSON.parse(flat[i + 1]!) as unknown,
+        data: JSON.parse(json) as unknown,
       });
     }
+    return { seq: read.seq, entries };
+  }
+
+  async #read(scope: string): Promise<Mirror> {
+    const [seq, flat] = (await this.#eval(SNAPSHOT, scope)) as [string, string[]];
+    const entries = new Map<string, string>();
+    for (let i = 0; i < flat.length; i += 2) entries.set(flat[i]!, flat[i + 1]!);
     return { seq: Number(seq), entries };
+  }
+
+  /**
+   * The change subscription is back after a cut: changes published meanwhile never reached this node. For
+   * every scope it loaded, the store's entries are read again and the difference is handed to the listeners
+   * as the changes that make it (releases, then holds), numbered within the seqs they missed so that a
+   * listener keeping the last seq takes them; changes that arrive meanwhile wait and follow, those the read
+   * already holds dropped. Listeners see the net effect of the cut, not each change made during it.
+   */
+  async #catchUp(): Promise<void> {
+    this.#heldBack = [];
+    try {
+      await this.#changes!.subscribe(`${this.#prefix}changes`);
+      for (const [scope, mirror] of this.#mirrors) {
+        const fresh = await this.#read(scope);
+        if (fresh.seq <= mirror.seq) continue;
+        const made: WireChange[] = [];
+        for (const [field] of mirror.entries)
+          if (!fresh.entries.has(field)) made.push(this.#wire('release', scope, field));
+        for (const [field, json] of fresh.entries)
+          if (mirror.entries.get(field) !== json) made.push(this.#wire('hold', scope, field, json));
+        this.#config.logger?.info(
+          `redis cluster state: the change subscription is back; ${scope} caught up from seq ${mirror.seq} to ${fresh.seq} (${made.length} change(s))`,
+        );
+        // At most one change per missed seq touched each entry: the seqs after the mirror's are enough.
+        let seq = fresh.seq - made.length;
+        for (const change of made) {
+          change.q = ++seq;
+          this.#received(JSON.stringify(change));
+        }
+        this.#mirrors.set(scope, fresh);
+      }
+    } catch (error) {
+      this.#config.logger?.warn(
+        `redis cluster state: node ${this.nodeId} could not catch up after its change subscription came back; its views catch up when their rooms open again`,
+        { error },
+      );
+    } finally {
+      const waiting = this.#heldBack;
+      this.#heldBack = undefined;
+      for (const message of waiting) this.#received(message);
+    }
+  }
+
+  #wire(action: 'hold' | 'release', scope: string, field: string, json?: string): WireChange {
+    const cut = field.indexOf('\0');
+    const node = field.slice(cut + 1);
+    return action === 'hold'
+      ? { a: 'hold', s: scope, m: field.slice(0, cut), n: node, b: node, d: json ?? 'null' }
+      : { a: 'release', s: scope, m: field.slice(0, cut), n: node, b: this.nodeId, r: 'released' };
   }
 
   onChange(listener: ClusterChangeListener): () => void {
@@ -310,6 +389,17 @@ export class RedisClusterState implements ClusterState {
       wire = JSON.parse(message) as WireChange;
     } catch {
       return;
+    }
+    if (wire.a !== 'signal') {
+      const mirror = this.#mirrors.get(wire.s);
+      if (mirror !== undefined) {
+        // A change the store's read after a cut already holds is not handed on twice.
+        if (wire.q !== undefined && wire.q <= mirror.seq) return;
+        const field = `${wire.m}\0${wire.n}`;
+        if (wire.a === 'hold') mirror.entries.set(field, wire.d ?? 'null');
+        else mirror.entries.delete(field);
+        if (wire.q !== undefined) mirror.seq = wire.q;
+      }
     }
     const change: ClusterChange =
       wire.a === 'signal'
