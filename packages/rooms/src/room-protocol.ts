@@ -188,7 +188,15 @@ export class RoomProtocol {
         case 'stop':
         case 'steer': {
           const refused = room.turn(resource, member, command);
-          if (refused !== undefined) this.#reject(resource, command.room, refused.reason, refused.code);
+          if (refused instanceof Promise)
+            refused.then(
+              (routed) => {
+                if (routed !== undefined && resource.state !== 'closed')
+                  this.#reject(resource, command.room, routed.reason, routed.code);
+              },
+              (error: unknown) => this.#failed(resource, command.room, error),
+            );
+          else if (refused !== undefined) this.#reject(resource, command.room, refused.reason, refused.code);
           return;
         }
       }

@@ -1,8 +1,9 @@
 import { type AiRole, mayControlTurns, type RoomCommand, roomRoleFrame } from '@atmosphere/protocol';
 import type { AtmosphereResource, Broadcaster, Logger } from '@atmosphere/runtime';
+import type { RoutedTurn, RoutedTurnReply } from './room-cluster.ts';
 import type { RoomMember } from './types.ts';
 import type { VirtualContext } from './virtual-context.ts';
-import type { RoomTurn, RoomTurnRefusal } from './virtual-member.ts';
+import type { RoomTurn, RoomTurnPlace, RoomTurnRefusal } from './virtual-member.ts';
 
 /** @internal What turn control needs from its room. */
 export interface TurnsOwner {
@@ -21,6 +22,10 @@ export interface TurnsOwner {
   speaksAtmosphereJs(resource: AtmosphereResource): boolean;
   /** Runs `task` in room order (after everything queued before it, such as a `join_ack`). */
   inOrder(task: () => void): void;
+  /** The other nodes of the cluster where virtual member `id` is seated (none on a single node). */
+  seatedElsewhere(id: string): readonly string[];
+  /** Asks those nodes to take a turn; resolves with their replies (never rejects). */
+  routeTurn(turn: RoutedTurn, nodes: readonly string[]): Promise<RoutedTurnReply[]>;
 }
 
 type TurnCommand = Extract<RoomCommand, { type: 'stop' | 'steer' }>;
@@ -69,13 +74,14 @@ export class RoomTurns {
 
   /**
    * A `stop` or `steer` from a connection of `member`. Returns undefined when the virtual member took it, or the
-   * refusal to answer with an `error` frame (nothing changed).
+   * refusal to answer with an `error` frame (nothing changed) — a promise of either when the turn was routed to
+   * the other nodes of a cluster that seat the member (the answer runs on one of them).
    */
   control(
     resource: AtmosphereResource,
     member: RoomMember,
     command: TurnCommand,
-  ): RoomTurnRefusal | undefined {
+  ): RoomTurnRefusal | undefined | Promise<RoomTurnRefusal | undefined> {
     const room = this.#owner.name;
     const context = this.#owner.virtual(command.memberId);
     if (context?.implementation.onTurn === undefined) {
@@ -96,21 +102,101 @@ export class RoomTurns {
     }
     const turn: RoomTurn =
       command.type === 'stop'
-        ? { action: 'stop', member, resource, role, sessionId: command.sessionId }
+        ? { action: 'stop', member, resource, node: undefined, role, sessionId: command.sessionId }
         : {
             action: 'steer',
             member,
             resource,
+            node: undefined,
             role,
             sessionId: command.sessionId,
             steerId: command.steerId,
             text: command.text,
           };
+    // Seated on other nodes too (a cluster), the answer meant may run on one of them: routed there.
+    const elsewhere = this.#owner.seatedElsewhere(command.memberId);
+    if (elsewhere.length === 0 || context.implementation.locateTurn === undefined)
+      return this.#take(turn, context);
+    const here = this.#locate(turn, context);
+    if (here === 'here') return this.#take(turn, context);
+    const routed: RoutedTurn = {
+      memberId: command.memberId,
+      member: { id: member.id, metadata: member.metadata },
+      role,
+      action: turn.action,
+      sessionId: turn.sessionId,
+      ...(turn.action === 'steer' ? { steerId: turn.steerId, text: turn.text } : {}),
+    };
+    return this.#owner.routeTurn(routed, elsewhere).then((replies) => {
+      if (replies.includes('taken')) return undefined;
+      for (const reply of replies) if (typeof reply === 'object') return reply;
+      if (here === 'ended' || replies.includes('ended') || turn.sessionId === undefined || !context.active)
+        // Over, or no answer named: this node's copy says what is true everywhere (nothing runs).
+        return context.active ? this.#take(turn, context) : undefined;
+      return {
+        code: 'UNKNOWN_RUN',
+        reason: `No server of the cluster runs the answer ${turn.sessionId.slice(0, 64)} of ${command.memberId} in room ${room}; nothing to ${command.type}.`,
+      };
+    });
+  }
+
+  /**
+   * A turn another node routed here (its connection's role checked there): taken when the answer it means runs
+   * here, else where it stands.
+   */
+  routed(request: RoutedTurn, node: string): RoutedTurnReply {
+    const context = this.#owner.virtual(request.memberId);
+    if (context?.implementation.onTurn === undefined || context.implementation.locateTurn === undefined)
+      return 'unknown';
+    const role = request.role as AiRole;
+    if (!mayControlTurns(role)) return 'unknown';
+    const member: RoomMember = { id: String(request.member?.id), metadata: request.member?.metadata ?? {} };
+    const sessionId = typeof request.sessionId === 'string' ? request.sessionId : undefined;
+    let turn: RoomTurn;
+    if (request.action === 'stop') {
+      turn = { action: 'stop', member, resource: undefined, node, role, sessionId };
+    } else if (
+      request.action === 'steer' &&
+      typeof request.steerId === 'string' &&
+      typeof request.text === 'string'
+    ) {
+      turn = {
+        action: 'steer',
+        member,
+        resource: undefined,
+        node,
+        role,
+        sessionId,
+        steerId: request.steerId,
+        text: request.text,
+      };
+    } else return 'unknown';
+    const place = this.#locate(turn, context);
+    if (place !== 'here') return place;
+    return this.#take(turn, context) ?? 'taken';
+  }
+
+  #locate(turn: RoomTurn, context: VirtualContext): RoomTurnPlace {
+    try {
+      const place = context.implementation.locateTurn?.(turn, context);
+      return place === 'here' || place === 'ended' ? place : 'unknown';
+    } catch (error) {
+      this.#owner.logger.error(
+        `room ${this.#owner.name}: virtual member ${context.member.id} locateTurn threw`,
+        { error },
+      );
+      return 'unknown';
+    }
+  }
+
+  #take(turn: RoomTurn, context: VirtualContext): RoomTurnRefusal | undefined {
     try {
       return context.implementation.onTurn?.(turn, context) ?? undefined;
     } catch (error) {
-      this.#owner.logger.error(`room ${room}: virtual member ${command.memberId} onTurn threw`, { error });
-      return { code: 'INTERNAL', reason: `${command.memberId} could not take the ${command.type}.` };
+      this.#owner.logger.error(`room ${this.#owner.name}: virtual member ${context.member.id} onTurn threw`, {
+        error,
+      });
+      return { code: 'INTERNAL', reason: `${context.member.id} could not take the ${turn.action}.` };
     }
   }
 

@@ -5,6 +5,7 @@ import type {
   Room,
   RoomConnection,
   RoomTurn,
+  RoomTurnPlace,
   RoomTurnRefusal,
   RoomMessage,
   RoomView,
@@ -61,6 +62,9 @@ function claimed(
 
 /** Metadata key of the first frame of every answer: the question it answers (`{ from, id? }`). */
 export const REPLY_TO_METADATA_KEY = 'room.replyTo';
+
+/** How many ended answers each seat remembers, so that a turn crossing the end of one is told apart. */
+const ENDED_KEPT = 32;
 
 const MODES: readonly RoomAnswerMode[] = ['mentioned', 'default', 'all'];
 const redact = (text: string): string => redactSecrets(text, []);
@@ -282,6 +286,24 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     return undefined;
   }
 
+  /**
+   * Where the answer a turn means is, on this node: `here` while it runs here (the running answer, when the
+   * turn names none), `ended` when it is one of the last answers given here, else `unknown` — in a cluster the
+   * room then routes the turn to the node that runs it.
+   */
+  locateTurn(turn: RoomTurn, context: VirtualMemberContext): RoomTurnPlace {
+    const seat = this.#seats.get(context);
+    if (seat === undefined) return 'unknown';
+    const current = seat.current;
+    if (
+      current !== undefined &&
+      !current.closed &&
+      (turn.sessionId === undefined || turn.sessionId === current.sessionId)
+    )
+      return 'here';
+    return turn.sessionId !== undefined && seat.ended.includes(turn.sessionId) ? 'ended' : 'unknown';
+  }
+
   // ------------------------------------------------------------------------------------ internals
 
   #logger(context: VirtualMemberContext): Logger {
@@ -308,6 +330,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       quiet: [],
       current: undefined,
       steering: undefined,
+      ended: [],
     };
     this.#seats.set(context, seat);
     addSeat(seat);
@@ -478,6 +501,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     } finally {
       seat.current = undefined;
       seat.steering = undefined;
+      seat.ended.push(session.sessionId);
+      if (seat.ended.length > ENDED_KEPT) seat.ended.shift();
     }
     let reply: RoomMessage | undefined;
     if (context.active) {

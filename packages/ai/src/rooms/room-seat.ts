@@ -42,6 +42,8 @@ export interface RoomSeat {
   current: FrameStreamingSession | undefined;
   /** The guidance (`steer`) waiting for that answer's next step boundary. */
   steering: Steering | undefined;
+  /** The sessions of the last answers that ended here, newest last (bounded): where a late turn crossed an end. */
+  readonly ended: string[];
 }
 
 /*
