@@ -83,6 +83,19 @@ export type RoomTurnMessage =
       readonly steerId: string;
       readonly text: string;
       readonly sessionId?: string | undefined;
+    }
+  | {
+      /**
+       * The answer to an AI member's tool approval (its `approval-required` event): only an `approver` or
+       * `owner` may answer, once; `arguments` (with `approve`) runs the tool with edited arguments.
+       */
+      readonly type: 'approval';
+      readonly room: string;
+      readonly memberId: string;
+      /** The `approvalId` of the `approval-required` event. */
+      readonly approvalId: string;
+      readonly decision: 'approve' | 'deny';
+      readonly arguments?: Readonly<Record<string, unknown>> | undefined;
     };
 
 /**
@@ -292,6 +305,11 @@ export function mayControlTurns(role: AiRole): boolean {
   return role !== 'viewer';
 }
 
+/** May a connection with this role answer an AI member's tool approvals: `approver` and `owner`. */
+export function mayApprove(role: AiRole): boolean {
+  return role === 'approver' || role === 'owner';
+}
+
 /**
  * Tags an AI frame (a JSON object text, PROTOCOL.md §7) with the room and the member that streams it, without
  * parsing it: `{"type":"streaming-text",…}` → `{"room":"lobby","from":"ai","type":"streaming-text",…}`, so a
@@ -398,6 +416,15 @@ export type RoomCommand =
       readonly steerId: string;
       readonly text: string;
       readonly sessionId: string | undefined;
+    }
+  | {
+      readonly type: 'approval';
+      readonly room: string;
+      readonly memberId: string;
+      readonly approvalId: string;
+      readonly approved: boolean;
+      /** Edited arguments, with an approval. */
+      readonly arguments: Readonly<Record<string, unknown>> | undefined;
     };
 
 /** Bounds on what a client may send. */
@@ -462,6 +489,7 @@ export function parseRoomCommand(text: string, limits: CommandLimits): ParseResu
     case 'typing':
     case 'stop':
     case 'steer':
+    case 'approval':
       break;
     default:
       return fail(
@@ -495,7 +523,36 @@ export function parseRoomCommand(text: string, limits: CommandLimits): ParseResu
     case 'stop':
     case 'steer':
       return parseTurn(parsed, type, room);
+    case 'approval':
+      return parseApproval(parsed, room);
   }
+}
+
+const APPROVAL_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+function parseApproval(body: Record<string, unknown>, room: string): ParseResult {
+  const memberId = field(body, 'memberId');
+  if (!isMemberId(memberId)) return fail(room, `Invalid memberId: ${MEMBER_ID_RULE}`);
+  const approvalId = field(body, 'approvalId');
+  if (typeof approvalId !== 'string' || !APPROVAL_ID.test(approvalId))
+    return fail(room, 'Invalid approvalId: expected the approvalId of the approval-required event');
+  const decision = field(body, 'decision');
+  if (decision !== 'approve' && decision !== 'deny')
+    return fail(room, 'Invalid decision: expected "approve" or "deny"');
+  const edited = field(body, 'arguments');
+  if (edited !== undefined && (decision !== 'approve' || !isPlainObject(edited)))
+    return fail(room, 'Invalid arguments: expected an object, with "approve" only');
+  return {
+    ok: true,
+    command: {
+      type: 'approval',
+      room,
+      memberId,
+      approvalId,
+      approved: decision === 'approve',
+      arguments: edited,
+    },
+  };
 }
 
 function parseTurn(body: Record<string, unknown>, type: 'stop' | 'steer', room: string): ParseResult {

@@ -1,5 +1,5 @@
 import { llmRoomMember, type LlmRoomMember } from '@atmosphere/ai/rooms';
-import { demoRuntime } from '@atmosphere/ai';
+import { demoRuntime, tool } from '@atmosphere/ai';
 import { createRooms, type RoomManager } from '@atmosphere/rooms';
 import type { Atmosphere } from '@atmosphere/runtime';
 import {
@@ -33,6 +33,10 @@ interface Node {
   readonly ai: LlmRoomMember;
   /** Questions this node's copy of the member answered (its model was called). */
   readonly asked: string[];
+  /** The cities its approval-gated `weather` tool ran for. */
+  readonly ran: string[];
+  /** Every answer it started (its question). */
+  readonly started: string[];
 }
 
 let redis: TestRedis;
@@ -60,10 +64,31 @@ async function startNode(name: string): Promise<Node> {
   });
   const rooms = createRooms(atmosphere, { path: '/rooms' });
   const asked: string[] = [];
+  const ran: string[] = [];
+  const started: string[] = [];
+  const weather = tool({
+    name: 'weather',
+    description: 'Current weather of a city',
+    parameters: {
+      type: 'object',
+      properties: { city: { type: 'string', description: 'the city' } },
+      required: ['city'],
+    },
+    requiresApproval: true,
+    execute: (args) => {
+      const city = String((args as { city?: unknown }).city);
+      ran.push(city);
+      return { city, celsius: 21 };
+    },
+  });
   const ai = llmRoomMember({
     id: 'assistant',
     answers: 'all',
-    role: ({ member }) => (member.id.startsWith('guest-') ? 'viewer' : 'owner'),
+    tools: [weather],
+    // Every answer this copy starts, tool call or not.
+    interceptors: [{ name: 'started', preProcess: (request) => void started.push(request.message) }],
+    role: ({ member }) =>
+      member.id.startsWith('guest-') ? 'viewer' : member.id.startsWith('steerer-') ? 'steerer' : 'owner',
     runtime: demoRuntime({
       delayMs: 20,
       answer: (context) => {
@@ -73,7 +98,7 @@ async function startNode(name: string): Promise<Node> {
     }),
   });
   rooms.room('lobby').joinVirtual(ai);
-  const node = { name, atmosphere, rooms, url: atmosphere.url('/rooms'), ai, asked };
+  const node = { name, atmosphere, rooms, url: atmosphere.url('/rooms'), ai, asked, ran, started };
   nodes.push(node);
   return node;
 }
@@ -222,4 +247,52 @@ test('no node runs it: UNKNOWN_RUN; an answer that ended on the other node: noth
   expect(errorsOf(remote)).toHaveLength(errorsBefore + 1);
   // The guest's refused stop did not end the answer: it ended once, stopped by its owner's side.
   expect(guest.frames.items.filter((f) => fromAssistant(f) && f.type === 'complete')).toHaveLength(1);
+}, 30_000);
+
+test('an approval answered on the other node reaches the run; once only; a steerer there is refused', async () => {
+  const a = await startNode('a');
+  const b = await startNode('b');
+  const alice = await member(a, 'alice');
+  const bob = await member(b, 'bob');
+  const steererA = await member(a, 'steerer-a');
+  const steererB = await member(b, 'steerer-b');
+  await alice.send({ type: 'broadcast', data: 'weather in Paris' });
+  const asked = await alice.frames.waitFor((f) => fromAssistant(f) && f['event'] === 'approval-required');
+  const approvalId = (asked['data'] as { approvalId: string }).approvalId;
+  const owners = nodes.filter((n) => n.started.length > 0);
+  expect(owners).toHaveLength(1);
+  const owner = owners[0]!;
+  const [near, far] = owner === a ? [alice, bob] : [bob, alice];
+  const farSteerer = owner === a ? steererB : steererA;
+  const answer = { type: 'approval', memberId: 'assistant', approvalId };
+  // A steerer on the other node may not approve: refused where it is connected.
+  await farSteerer.send({ ...answer, decision: 'approve' });
+  expect(await farSteerer.frames.waitFor((f) => f.type === 'error')).toMatchObject({ code: 'FORBIDDEN' });
+  // An owner on the other node approves: the tool runs on the node that runs the answer.
+  await far.send({ ...answer, decision: 'approve' });
+  for (const m of [alice, bob]) {
+    const answered = await m.frames.waitFor((f) => fromAssistant(f) && f['event'] === 'approval-answered');
+    expect(answered['data']).toMatchObject({ approvalId, approved: true });
+    await m.frames.waitFor((f) => f.type === 'message' && fromAssistant(f));
+  }
+  expect(owner.ran).toEqual(['Paris']);
+  expect(nodes.find((n) => n !== owner)!.ran).toEqual([]);
+  // Answered once: a late answer from either node is refused with UNKNOWN_APPROVAL and changes nothing.
+  for (const late of [near, far]) {
+    await late.send({ ...answer, decision: 'deny' });
+    expect(await late.frames.waitFor((f) => f.type === 'error')).toMatchObject({
+      code: 'UNKNOWN_APPROVAL',
+      data: `The approval ${approvalId} of assistant was answered already or expired (a timeout denies it).`,
+    });
+  }
+  // An approval id no node issued.
+  await far.send({ ...answer, approvalId: 'nobody-asked', decision: 'approve' });
+  expect(await far.frames.waitFor((f) => f.type === 'error')).toMatchObject({
+    code: 'UNKNOWN_APPROVAL',
+    data: 'No server of the cluster has a pending approval nobody-asked of assistant in room lobby.',
+  });
+  expect(owner.ran).toEqual(['Paris']);
+  expect(
+    alice.frames.items.filter((f) => fromAssistant(f) && f['event'] === 'approval-answered'),
+  ).toHaveLength(1);
 }, 30_000);

@@ -32,9 +32,8 @@ export interface RoutedTurn {
   readonly member: RoomMember;
   readonly role: string;
   readonly action: string;
-  readonly sessionId?: string | undefined;
-  readonly steerId?: string | undefined;
-  readonly text?: string | undefined;
+  /** The rest of the turn (`sessionId`, `steerId`, `text`, `approvalId`, `approved`, `arguments`). */
+  readonly [field: string]: unknown;
 }
 
 /**

@@ -186,7 +186,8 @@ export class RoomProtocol {
           room.typingFrom(member.id, command.typing, resource.id);
           return;
         case 'stop':
-        case 'steer': {
+        case 'steer':
+        case 'approval': {
           const refused = room.turn(resource, member, command);
           if (refused instanceof Promise)
             refused.then(
@@ -327,5 +328,15 @@ function memberRequest(
       return { ...base, targetId: command.memberId };
     case 'steer':
       return { ...base, targetId: command.memberId, data: command.text };
+    case 'approval':
+      return {
+        ...base,
+        targetId: command.memberId,
+        data: {
+          approvalId: command.approvalId,
+          approved: command.approved,
+          ...(command.arguments === undefined ? {} : { arguments: command.arguments }),
+        },
+      };
   }
 }

@@ -373,7 +373,7 @@ export class Room implements VirtualHost, RoomView {
   turn(
     resource: AtmosphereResource,
     member: RoomMember,
-    command: Extract<RoomCommand, { type: 'stop' | 'steer' }>,
+    command: Extract<RoomCommand, { type: 'stop' | 'steer' | 'approval' }>,
   ): RoomTurnRefusal | undefined | Promise<RoomTurnRefusal | undefined> {
     return this.#turns.control(resource, member, command);
   }

@@ -35,8 +35,9 @@ export interface VirtualRoomMember {
    */
   roleOf?(connection: RoomConnection, context: VirtualMemberContext): AiRole;
   /**
-   * Turn control: a member connection's `stop` or `steer` addressed to this member, its role already checked
-   * (a `viewer`'s never reaches here). Return nothing when taken, or a refusal: the connection gets an `error`
+   * Turn control: a member connection's `stop`, `steer` or `approval` addressed to this member, its role
+   * already checked (a `viewer`'s never reaches here; an `approval` only from an `approver` or `owner`; without
+   * a `roleOf` hook everyone is `owner`). Return nothing when taken, or a refusal: the connection gets an `error`
    * frame with its code and reason. Synchronous, and called at once (not in room order), so a stop is quick.
    * Without this hook such frames are refused (`NOT_FOUND`).
    */
@@ -59,8 +60,8 @@ export interface RoomConnection {
 }
 
 /**
- * A `stop` or `steer` frame addressed to a virtual member (PROTOCOL.md §8, turns). `sessionId`, when the
- * client named one, is the answer it means: a turn meant for an answer that already ended changes nothing.
+ * A `stop`, `steer` or `approval` frame addressed to a virtual member (PROTOCOL.md §8, turns). `sessionId`, when
+ * the client named one, is the answer it means: a turn meant for an answer that already ended changes nothing.
  *
  * In a cluster the turn may come from a connection of another node (the member is seated on every node and
  * the answer runs on the one that claimed its question): then `resource` is undefined and `node` names the
@@ -74,14 +75,22 @@ export type RoomTurn = {
   /** The node of the connection when it is not this one. */
   readonly node: string | undefined;
   readonly role: AiRole;
-  readonly sessionId: string | undefined;
 } & (
-  | { readonly action: 'stop' }
+  | { readonly action: 'stop'; readonly sessionId: string | undefined }
   | {
       readonly action: 'steer';
+      readonly sessionId: string | undefined;
       /** The client's id for the guidance, echoed by the `steer` events that acknowledge it. */
       readonly steerId: string;
       readonly text: string;
+    }
+  | {
+      /** The answer to a tool approval of the member (its `approval-required` event); only from an approver or owner. */
+      readonly action: 'approval';
+      readonly approvalId: string;
+      readonly approved: boolean;
+      /** Edited arguments, with an approval. */
+      readonly arguments: Readonly<Record<string, unknown>> | undefined;
     }
 );
 

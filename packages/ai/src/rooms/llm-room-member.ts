@@ -1,4 +1,4 @@
-import type { AiRole } from '@atmosphere/protocol';
+import { type AiRole, approvalMessage } from '@atmosphere/protocol';
 import { AtmosphereError, type Logger } from '@atmosphere/runtime';
 import type {
   LeaveReason,
@@ -35,7 +35,14 @@ import { isAddressed } from './addressing.ts';
 import { stripMentions } from './mentions.ts';
 import { roomMessageText } from './message-text.ts';
 import { RoomFrameSink } from './room-frame-sink.ts';
-import { addSeat, removeSeat, type RoomQuestion, type RoomSeat, type SeatOwner } from './room-seat.ts';
+import {
+  addSeat,
+  removeSeat,
+  type RoomQuestion,
+  type RoomSeat,
+  SeatApprovals,
+  type SeatOwner,
+} from './room-seat.ts';
 import { RoomTranscript } from './room-transcript.ts';
 import { AiTelemetry } from '../telemetry/ai-telemetry.ts';
 
@@ -122,6 +129,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     }
     this.#memory = bound(options.memory, 20, 'memory', options.id);
     this.#maxQueued = bound(options.maxQueued, 5, 'maxQueued', options.id);
+    if (options.approvalTimeoutMs !== undefined)
+      bound(options.approvalTimeoutMs, 0, 'approvalTimeoutMs', options.id);
     this.id = options.id;
     this.answers = answers;
     this.metadata = { ai: true, ...options.metadata };
@@ -226,6 +235,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     seat.quiet.length = 0;
     clearTimeout(seat.timer);
     seat.transcript.clear();
+    seat.approvals.close();
   }
 
   /**
@@ -245,6 +255,9 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   }
 
   /**
+   * An `approval` from a member connection whose role allows it (an approver or owner; the room checked)
+   * answers a pending tool approval of its answer, once: a second answer, or one after the timeout denied it,
+   * is refused (`UNKNOWN_APPROVAL`).
    * A `stop` or `steer` from a member connection whose role allows it (the room checked): a stop ends the
    * running answer (its terminal frame is `complete` with `"reason":"stopped"` and the usage so far, the text so
    * far is said), a steer goes to its next step boundary (acknowledged by `steer` events). With a `sessionId`
@@ -252,6 +265,21 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
    */
   onTurn(turn: RoomTurn, context: VirtualMemberContext): RoomTurnRefusal | undefined {
     const seat = this.#seats.get(context);
+    if (turn.action === 'approval') {
+      const approvals = seat?.approvals;
+      const answer = approvals?.answer(
+        approvalMessage(turn.approvalId, turn.approved ? 'approve' : 'deny', turn.arguments),
+        turn.member.id,
+      );
+      if (answer === 'approved' || answer === 'denied') return undefined;
+      return {
+        code: 'UNKNOWN_APPROVAL',
+        reason:
+          approvals?.issued(turn.approvalId) === true
+            ? `The approval ${turn.approvalId} of ${this.id} was answered already or expired (a timeout denies it).`
+            : `${this.id} has no pending approval ${turn.approvalId} in room ${context.room.name}.`,
+      };
+    }
     const current = seat?.current;
     const running = current !== undefined && !current.closed ? current : undefined;
     const meant =
@@ -294,6 +322,10 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   locateTurn(turn: RoomTurn, context: VirtualMemberContext): RoomTurnPlace {
     const seat = this.#seats.get(context);
     if (seat === undefined) return 'unknown';
+    if (turn.action === 'approval') {
+      if (seat.approvals.pending(turn.approvalId)) return 'here';
+      return seat.approvals.issued(turn.approvalId) ? 'ended' : 'unknown';
+    }
     const current = seat.current;
     if (
       current !== undefined &&
@@ -331,6 +363,9 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       current: undefined,
       steering: undefined,
       ended: [],
+      approvals: new SeatApprovals(
+        this.#options.approvalTimeoutMs === undefined ? {} : { timeoutMs: this.#options.approvalTimeoutMs },
+      ),
     };
     this.#seats.set(context, seat);
     addSeat(seat);
@@ -491,6 +526,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
         },
         ...(this.#options.maxToolRounds === undefined ? {} : { maxToolRounds: this.#options.maxToolRounds }),
         steering,
+        approvals: seat.approvals,
         logger,
         telemetry: AiTelemetry.of(context.room.atmosphere),
       });
