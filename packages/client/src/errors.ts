@@ -31,10 +31,27 @@ export type AtmosphereClientErrorCode =
   /** The operation was aborted through its `signal`. */
   | 'ABORTED';
 
+/**
+ * The machine-readable code a server gave with a refusal — on a room's `error` frame (PROTOCOL.md §8): `FORBIDDEN`
+ * (the connection's role may not), `NOT_FOUND` (no such AI member), `UNKNOWN_RUN` (no such answer running),
+ * `UNKNOWN_APPROVAL` (no such approval pending: answered already, or expired), `INVALID_PROMPT`, `INTERNAL`; a
+ * server-side member of the application may refuse with codes of its own.
+ */
+export type ServerErrorCode =
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'UNKNOWN_RUN'
+  | 'UNKNOWN_APPROVAL'
+  | 'INVALID_PROMPT'
+  | 'INTERNAL'
+  | (string & {});
+
 /** Extra details of an {@link AtmosphereClientError}. */
 export interface AtmosphereClientErrorOptions {
   /** The HTTP status, when the error comes from an HTTP answer. */
   status?: number;
+  /** The server's code for a refusal ({@link ServerErrorCode}). */
+  serverCode?: ServerErrorCode | undefined;
   cause?: unknown;
 }
 
@@ -44,14 +61,21 @@ export interface AtmosphereClientErrorOptions {
  * `instanceof`, so errors from a duplicate copy of the package are recognised.
  */
 export class AtmosphereClientError extends Error {
-  readonly code: AtmosphereClientErrorCode;
-  readonly status: number | undefined;
+  // Declared, not defined: the constructor sets them (no field definitions in the bundle).
+  declare readonly code: AtmosphereClientErrorCode;
+  declare readonly status: number | undefined;
+  /**
+   * With `SERVER_ERROR` for a refusal the server explained with a code (a room's `error` frame: `FORBIDDEN`,
+   * `UNKNOWN_RUN`, `UNKNOWN_APPROVAL`…), that code; else undefined.
+   */
+  declare readonly serverCode: ServerErrorCode | undefined;
 
   constructor(code: AtmosphereClientErrorCode, message: string, options: AtmosphereClientErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AtmosphereClientError';
     this.code = code;
     this.status = options.status;
+    this.serverCode = options.serverCode;
     Object.defineProperty(this, BRAND, { value: true });
   }
 

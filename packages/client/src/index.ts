@@ -63,6 +63,7 @@ export {
   AtmosphereClientError,
   type AtmosphereClientErrorCode,
   type AtmosphereClientErrorOptions,
+  type ServerErrorCode,
 } from './errors.ts';
 export {
   ConnectionModel,

@@ -91,6 +91,7 @@ export {
   joinAckFrame,
   MEMBER_ID_PATTERN,
   MEMBER_ID_RULE,
+  mayApprove,
   mayControlTurns,
   membersJson,
   messageFrame,

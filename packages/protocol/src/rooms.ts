@@ -51,9 +51,9 @@ export type RoomClientMessage =
       readonly type: 'join';
       readonly room: string;
       readonly memberId: string;
-      readonly metadata?: RoomMetadata;
+      readonly metadata?: RoomMetadata | undefined;
       /** Replay the room's history after this message id. */
-      readonly sinceId?: number;
+      readonly sinceId?: number | undefined;
     }
   | { readonly type: 'leave'; readonly room: string }
   | { readonly type: 'broadcast'; readonly room: string; readonly data: unknown }
@@ -83,6 +83,19 @@ export type RoomTurnMessage =
       readonly steerId: string;
       readonly text: string;
       readonly sessionId?: string | undefined;
+    }
+  | {
+      /**
+       * The answer to an AI member's tool approval (its `approval-required` event): only an `approver` or
+       * `owner` may answer, once; `arguments` (with `approve`) runs the tool with edited arguments.
+       */
+      readonly type: 'approval';
+      readonly room: string;
+      readonly memberId: string;
+      /** The `approvalId` of the `approval-required` event. */
+      readonly approvalId: string;
+      readonly decision: 'approve' | 'deny';
+      readonly arguments?: Readonly<Record<string, unknown>> | undefined;
     };
 
 /**
@@ -152,21 +165,21 @@ function member(value: unknown): RoomMember | undefined {
 }
 
 /** Reads a server message from a text; `undefined` when it is not one (not JSON, an unknown type, no room). */
-export function parseRoomMessage(text: string): RoomServerMessage | undefined {
-  if (text.charCodeAt(0) !== 123 /* { */ || !text.includes('"room"')) return undefined;
+export function parseRoomMessage(frame: string): RoomServerMessage | undefined {
+  if (frame.charCodeAt(0) !== 123 /* { */ || !frame.includes('"room"')) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(frame);
   } catch {
     return undefined;
   }
   const raw = record(value);
-  const room = raw['room'];
-  if (typeof room !== 'string') return undefined;
-  const sessionId = raw['sessionId'];
+  const text = (key: string): string | undefined => (typeof raw[key] === 'string' ? raw[key] : undefined);
+  const room = text('room');
+  if (room === undefined) return undefined;
+  const sessionId = text('sessionId');
   const seq = raw['seq'];
-  if (typeof sessionId === 'string' && typeof seq === 'number') {
-    const text = (key: string): string | undefined => (typeof raw[key] === 'string' ? raw[key] : undefined);
+  if (sessionId !== undefined && typeof seq === 'number') {
     return {
       type: 'ai',
       room,
@@ -184,6 +197,7 @@ export function parseRoomMessage(text: string): RoomServerMessage | undefined {
       },
     };
   }
+  const memberId = text('memberId');
   switch (raw['type']) {
     case 'join_ack': {
       const members = Array.isArray(raw['members'])
@@ -193,8 +207,8 @@ export function parseRoomMessage(text: string): RoomServerMessage | undefined {
     }
     case 'presence': {
       const action = raw['action'];
-      if ((action !== 'join' && action !== 'leave') || typeof raw['memberId'] !== 'string') return undefined;
-      return { type: 'presence', room, action, memberId: raw['memberId'], metadata: record(raw['metadata']) };
+      if ((action !== 'join' && action !== 'leave') || memberId === undefined) return undefined;
+      return { type: 'presence', room, action, memberId, metadata: record(raw['metadata']) };
     }
     case 'message': {
       const id = raw['id'];
@@ -202,24 +216,24 @@ export function parseRoomMessage(text: string): RoomServerMessage | undefined {
         type: 'message',
         room,
         id: typeof id === 'number' && Number.isFinite(id) ? id : undefined,
-        from: typeof raw['from'] === 'string' ? raw['from'] : '',
+        from: text('from') ?? '',
         data: raw['data'],
       };
     }
     case 'typing':
-      if (typeof raw['memberId'] !== 'string') return undefined;
-      return { type: 'typing', room, memberId: raw['memberId'], typing: raw['typing'] === true };
+      if (memberId === undefined) return undefined;
+      return { type: 'typing', room, memberId, typing: raw['typing'] === true };
     case 'error':
       return {
         type: 'error',
         room,
-        data: typeof raw['data'] === 'string' ? raw['data'] : JSON.stringify(raw['data']),
-        code: typeof raw['code'] === 'string' ? raw['code'] : undefined,
+        data: text('data') ?? JSON.stringify(raw['data']),
+        code: text('code'),
       };
     case 'ai-role': {
       const role = raw['role'];
-      if (typeof raw['memberId'] !== 'string' || !AI_ROLES.includes(role as AiRole)) return undefined;
-      return { type: 'ai-role', room, memberId: raw['memberId'], role: role as AiRole };
+      if (memberId === undefined || !AI_ROLES.includes(role as AiRole)) return undefined;
+      return { type: 'ai-role', room, memberId, role: role as AiRole };
     }
     default:
       return undefined;
@@ -290,6 +304,11 @@ export function roomRoleFrame(room: string, memberId: string, role: AiRole): str
 /** May a connection with this role stop and steer an AI member's answers: every role but `viewer`. */
 export function mayControlTurns(role: AiRole): boolean {
   return role !== 'viewer';
+}
+
+/** May a connection with this role answer an AI member's tool approvals: `approver` and `owner`. */
+export function mayApprove(role: AiRole): boolean {
+  return role === 'approver' || role === 'owner';
 }
 
 /**
@@ -398,6 +417,15 @@ export type RoomCommand =
       readonly steerId: string;
       readonly text: string;
       readonly sessionId: string | undefined;
+    }
+  | {
+      readonly type: 'approval';
+      readonly room: string;
+      readonly memberId: string;
+      readonly approvalId: string;
+      readonly approved: boolean;
+      /** Edited arguments, with an approval. */
+      readonly arguments: Readonly<Record<string, unknown>> | undefined;
     };
 
 /** Bounds on what a client may send. */
@@ -415,7 +443,7 @@ export type ParseResult =
   | { readonly ok: true; readonly command: RoomCommand }
   | { readonly ok: false; readonly room: string | undefined; readonly error: string };
 
-const EMPTY_METADATA: RoomMetadata = Object.freeze({});
+const EMPTY_METADATA: RoomMetadata = /* @__PURE__ */ Object.freeze({});
 const TYPE_ECHO = /^[a-z_]{1,32}$/;
 const TURN_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -462,6 +490,7 @@ export function parseRoomCommand(text: string, limits: CommandLimits): ParseResu
     case 'typing':
     case 'stop':
     case 'steer':
+    case 'approval':
       break;
     default:
       return fail(
@@ -495,7 +524,36 @@ export function parseRoomCommand(text: string, limits: CommandLimits): ParseResu
     case 'stop':
     case 'steer':
       return parseTurn(parsed, type, room);
+    case 'approval':
+      return parseApproval(parsed, room);
   }
+}
+
+const APPROVAL_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+function parseApproval(body: Record<string, unknown>, room: string): ParseResult {
+  const memberId = field(body, 'memberId');
+  if (!isMemberId(memberId)) return fail(room, `Invalid memberId: ${MEMBER_ID_RULE}`);
+  const approvalId = field(body, 'approvalId');
+  if (typeof approvalId !== 'string' || !APPROVAL_ID.test(approvalId))
+    return fail(room, 'Invalid approvalId: expected the approvalId of the approval-required event');
+  const decision = field(body, 'decision');
+  if (decision !== 'approve' && decision !== 'deny')
+    return fail(room, 'Invalid decision: expected "approve" or "deny"');
+  const edited = field(body, 'arguments');
+  if (edited !== undefined && (decision !== 'approve' || !isPlainObject(edited)))
+    return fail(room, 'Invalid arguments: expected an object, with "approve" only');
+  return {
+    ok: true,
+    command: {
+      type: 'approval',
+      room,
+      memberId,
+      approvalId,
+      approved: decision === 'approve',
+      arguments: edited,
+    },
+  };
 }
 
 function parseTurn(body: Record<string, unknown>, type: 'stop' | 'steer', room: string): ParseResult {

@@ -196,4 +196,37 @@ describe('parseRoomCommand', () => {
     for (const [input, error] of refused)
       expect(parse(input), JSON.stringify(input)).toEqual({ ok: false, room: 'lobby', error });
   });
+
+  test("approval: answers an AI member's tool approval, with edited arguments on approve only", () => {
+    const base = { type: 'approval', room: 'lobby', memberId: 'assistant', approvalId: 'ap-1' };
+    expect(parse({ ...base, decision: 'deny' })).toEqual({
+      ok: true,
+      command: { ...base, approved: false, arguments: undefined },
+    });
+    expect(parse({ ...base, decision: 'approve', arguments: { city: 'Paris' } })).toEqual({
+      ok: true,
+      command: { ...base, approved: true, arguments: { city: 'Paris' } },
+    });
+    const refused: [unknown, string][] = [
+      [
+        { ...base, memberId: 'a b', decision: 'deny' },
+        'Invalid memberId: expected 1-128 characters of A-Z a-z 0-9 _ . : @ + -',
+      ],
+      [
+        { ...base, approvalId: '', decision: 'deny' },
+        'Invalid approvalId: expected the approvalId of the approval-required event',
+      ],
+      [{ ...base, decision: true }, 'Invalid decision: expected "approve" or "deny"'],
+      [
+        { ...base, decision: 'approve', arguments: [1] },
+        'Invalid arguments: expected an object, with "approve" only',
+      ],
+      [
+        { ...base, decision: 'deny', arguments: {} },
+        'Invalid arguments: expected an object, with "approve" only',
+      ],
+    ];
+    for (const [input, error] of refused)
+      expect(parse(input), JSON.stringify(input)).toEqual({ ok: false, room: 'lobby', error });
+  });
 });

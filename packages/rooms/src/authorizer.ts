@@ -2,7 +2,7 @@ import type { AtmosphereResource } from '@atmosphere/runtime';
 import type { RoomMember } from './types.ts';
 
 /** What a client asks to do in a room. */
-export type RoomAction = 'join' | 'leave' | 'broadcast' | 'direct' | 'typing' | 'stop' | 'steer';
+export type RoomAction = 'join' | 'leave' | 'broadcast' | 'direct' | 'typing' | 'stop' | 'steer' | 'approval';
 
 /** One client request, as the {@link RoomAuthorizer} sees it. */
 export interface RoomAuthorizationRequest {
@@ -16,9 +16,12 @@ export interface RoomAuthorizationRequest {
   readonly member: RoomMember;
   /** The client's connection; `resource.principal` is what the auth interceptor established. */
   readonly resource: AtmosphereResource;
-  /** `direct`: the member addressed; `stop` and `steer`: the AI member whose answer it is. */
+  /** `direct`: the member addressed; `stop`, `steer` and `approval`: the AI member whose answer it is. */
   readonly targetId?: string;
-  /** `broadcast` and `direct`: the payload, for content policies; `steer`: the guidance text. */
+  /**
+   * `broadcast` and `direct`: the payload, for content policies; `steer`: the guidance text; `approval`:
+   * `{ approvalId, approved, arguments? }`.
+   */
   readonly data?: unknown;
   /** `typing`: the state announced. */
   readonly typing?: boolean;

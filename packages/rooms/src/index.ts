@@ -17,6 +17,7 @@ export type {
 export type {
   RoomConnection,
   RoomTurn,
+  RoomTurnPlace,
   RoomTurnRefusal,
   VirtualMemberContext,
   VirtualRoomMember,

@@ -21,6 +21,53 @@ interface SignalledMessage {
   readonly m: RoomMessage;
 }
 
+/**
+ * A turn (stop, steer) sent to a node whose copy of an AI member does not run the answer it means, as that
+ * node asks the other nodes seating the member: JSON, the connection left behind (its node checked its role).
+ */
+export interface RoutedTurn {
+  /** The virtual member the turn is for. */
+  readonly memberId: string;
+  /** The member whose connection sent it. */
+  readonly member: RoomMember;
+  readonly role: string;
+  readonly action: string;
+  /** The rest of the turn (`sessionId`, `steerId`, `text`, `approvalId`, `approved`, `arguments`). */
+  readonly [field: string]: unknown;
+}
+
+/**
+ * A node's answer to a routed turn: `taken` (the answer runs there and took it), `ended` (it ran there and is
+ * over), `unknown` (not there), or the refusal of the node that runs it.
+ */
+export type RoutedTurnReply =
+  'taken' | 'ended' | 'unknown' | { readonly code: string; readonly reason: string };
+
+/** A routed turn on the wire (a signal of the room's scope), and its replies. */
+interface TurnSignal {
+  readonly t: 'turn';
+  readonly i: string;
+  /** The nodes asked. */
+  readonly to: readonly string[];
+  readonly q: RoutedTurn;
+}
+interface TurnReplySignal {
+  readonly t: 'turn-reply';
+  readonly i: string;
+  readonly to: string;
+  readonly r: RoutedTurnReply;
+}
+
+/** How long a node waits for the replies of the nodes it routed a turn to; a node silent that long counts as `unknown`. */
+export const TURN_ROUTE_TIMEOUT_MS = 2_000;
+
+interface PendingTurn {
+  readonly waiting: Set<string>;
+  readonly replies: RoutedTurnReply[];
+  readonly resolve: (replies: RoutedTurnReply[]) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
 /** The scope of a room's entries in the cluster state. */
 export function roomScope(room: string): string {
   return `room:${room}`;
@@ -55,6 +102,8 @@ export interface ClusterDeliveryHooks {
   remoteMessage(message: RoomMessage): void;
   /** The join_ack member list changed. */
   membersChanged(): void;
+  /** A turn routed here by another node: taken by the virtual member when its answer runs here. */
+  routedTurn(turn: RoutedTurn, node: string): RoutedTurnReply;
 }
 
 /**
@@ -80,6 +129,8 @@ export class RoomClusterView {
   #said = 0;
   #seq = 0;
   #early: ClusterChange[] | undefined = [];
+  #turns = 0;
+  readonly #pendingTurns = new Map<string, PendingTurn>();
 
   constructor(state: ClusterState, room: string, logger: Logger, hooks: ClusterDeliveryHooks) {
     this.#state = state;
@@ -118,6 +169,8 @@ export class RoomClusterView {
   /** A change of any scope (the manager routes its own). */
   changed(change: ClusterChange): void {
     if (this.#closed) return;
+    // Turn routing is not about membership: handled at once (a stop is quick), loaded or not.
+    if (change.action === 'signal' && this.#turnSignal(change.by, change.data)) return;
     if (this.#early !== undefined) this.#early.push(change);
     else this.#hooks.enqueue(() => this.#apply(change, true));
   }
@@ -157,6 +210,81 @@ export class RoomClusterView {
       );
   }
 
+  /** The other nodes where a virtual member `id` is seated (empty when it is seated on this node only). */
+  seatedElsewhere(id: string): string[] {
+    const remote = this.#remote.get(id);
+    return remote?.virtual === true ? [...remote.nodes] : [];
+  }
+
+  /**
+   * Routes a turn to `nodes` (those seating its member) and resolves with their replies once each replied or
+   * {@link TURN_ROUTE_TIMEOUT_MS} passed (a silent node is left out). Never rejects: a failed send resolves
+   * with no replies.
+   */
+  routeTurn(turn: RoutedTurn, nodes: readonly string[]): Promise<RoutedTurnReply[]> {
+    if (this.#closed || nodes.length === 0) return Promise.resolve([]);
+    const id = `${this.#state.nodeId}:${this.#state.epoch}:${++this.#turns}`;
+    return new Promise<RoutedTurnReply[]>((resolve) => {
+      const replies: RoutedTurnReply[] = [];
+      const done = (): void => {
+        const pending = this.#pendingTurns.get(id);
+        if (pending === undefined) return;
+        this.#pendingTurns.delete(id);
+        clearTimeout(pending.timer);
+        resolve(replies);
+      };
+      const timer = setTimeout(done, TURN_ROUTE_TIMEOUT_MS);
+      timer.unref();
+      this.#pendingTurns.set(id, { waiting: new Set(nodes), replies, resolve: done, timer });
+      const signal: TurnSignal = { t: 'turn', i: id, to: nodes, q: turn };
+      this.#state.signal(this.#scope, signal).catch((error: unknown) => {
+        this.#logger.error(
+          `rooms: a ${turn.action} for ${turn.memberId} of ${this.#scope} could not be routed`,
+          {
+            error,
+          },
+        );
+        done();
+      });
+    });
+  }
+
+  /** A signal about turn routing: handled (true), or not one (false). */
+  #turnSignal(by: string, data: unknown): boolean {
+    if (typeof data !== 'object' || data === null) return false;
+    const signal = data as Partial<TurnSignal> | Partial<TurnReplySignal>;
+    if (signal.t === 'turn') {
+      const request = signal;
+      if (by === this.#state.nodeId || !Array.isArray(request.to) || !request.to.includes(this.#state.nodeId))
+        return true;
+      if (typeof request.i !== 'string' || typeof request.q !== 'object' || request.q === null) return true;
+      let reply: RoutedTurnReply;
+      try {
+        reply = this.#hooks.routedTurn(request.q, by);
+      } catch (error) {
+        this.#logger.error(`rooms: a turn routed to ${this.#scope} failed`, { error });
+        reply = { code: 'INTERNAL', reason: 'The turn could not be taken.' };
+      }
+      const answer: TurnReplySignal = { t: 'turn-reply', i: request.i, to: by, r: reply };
+      this.#state.signal(this.#scope, answer).catch((error: unknown) =>
+        this.#logger.error(`rooms: the reply to a turn routed to ${this.#scope} could not be sent`, {
+          error,
+        }),
+      );
+      return true;
+    }
+    if (signal.t === 'turn-reply') {
+      const reply = signal;
+      if (reply.to !== this.#state.nodeId || typeof reply.i !== 'string') return true;
+      const pending = this.#pendingTurns.get(reply.i);
+      if (pending === undefined || !pending.waiting.delete(by) || reply.r === undefined) return true;
+      pending.replies.push(reply.r);
+      if (pending.waiting.size === 0) pending.resolve(pending.replies);
+      return true;
+    }
+    return false;
+  }
+
   /** This node announced a member: hold it in the cluster. */
   announced(member: RoomMember, virtual: boolean): void {
     this.#held.add(member.id);
@@ -178,6 +306,7 @@ export class RoomClusterView {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const pending of [...this.#pendingTurns.values()]) pending.resolve(pending.replies);
     for (const id of this.#held)
       this.#state.release(this.#scope, id).catch((error: unknown) => this.#failed('release', { id }, error));
     this.#held.clear();

@@ -186,9 +186,18 @@ export class RoomProtocol {
           room.typingFrom(member.id, command.typing, resource.id);
           return;
         case 'stop':
-        case 'steer': {
+        case 'steer':
+        case 'approval': {
           const refused = room.turn(resource, member, command);
-          if (refused !== undefined) this.#reject(resource, command.room, refused.reason, refused.code);
+          if (refused instanceof Promise)
+            refused.then(
+              (routed) => {
+                if (routed !== undefined && resource.state !== 'closed')
+                  this.#reject(resource, command.room, routed.reason, routed.code);
+              },
+              (error: unknown) => this.#failed(resource, command.room, error),
+            );
+          else if (refused !== undefined) this.#reject(resource, command.room, refused.reason, refused.code);
           return;
         }
       }
@@ -319,5 +328,15 @@ function memberRequest(
       return { ...base, targetId: command.memberId };
     case 'steer':
       return { ...base, targetId: command.memberId, data: command.text };
+    case 'approval':
+      return {
+        ...base,
+        targetId: command.memberId,
+        data: {
+          approvalId: command.approvalId,
+          approved: command.approved,
+          ...(command.arguments === undefined ? {} : { arguments: command.arguments }),
+        },
+      };
   }
 }

@@ -1,8 +1,16 @@
-import { type AiRole, mayControlTurns, type RoomCommand, roomRoleFrame } from '@atmosphere/protocol';
+import {
+  AI_ROLES,
+  type AiRole,
+  mayApprove,
+  mayControlTurns,
+  type RoomCommand,
+  roomRoleFrame,
+} from '@atmosphere/protocol';
 import type { AtmosphereResource, Broadcaster, Logger } from '@atmosphere/runtime';
+import type { RoutedTurn, RoutedTurnReply } from './room-cluster.ts';
 import type { RoomMember } from './types.ts';
 import type { VirtualContext } from './virtual-context.ts';
-import type { RoomTurn, RoomTurnRefusal } from './virtual-member.ts';
+import type { RoomTurn, RoomTurnPlace, RoomTurnRefusal } from './virtual-member.ts';
 
 /** @internal What turn control needs from its room. */
 export interface TurnsOwner {
@@ -21,9 +29,91 @@ export interface TurnsOwner {
   speaksAtmosphereJs(resource: AtmosphereResource): boolean;
   /** Runs `task` in room order (after everything queued before it, such as a `join_ack`). */
   inOrder(task: () => void): void;
+  /** The other nodes of the cluster where virtual member `id` is seated (none on a single node). */
+  seatedElsewhere(id: string): readonly string[];
+  /** Asks those nodes to take a turn; resolves with their replies (never rejects). */
+  routeTurn(turn: RoutedTurn, nodes: readonly string[]): Promise<RoutedTurnReply[]>;
 }
 
-type TurnCommand = Extract<RoomCommand, { type: 'stop' | 'steer' }>;
+type TurnCommand = Extract<RoomCommand, { type: 'stop' | 'steer' | 'approval' }>;
+
+/** The turn a command asks for. */
+function turnOf(
+  command: TurnCommand,
+  member: RoomMember,
+  resource: AtmosphereResource | undefined,
+  node: string | undefined,
+  role: AiRole,
+): RoomTurn {
+  const base = { member, resource, node, role };
+  switch (command.type) {
+    case 'stop':
+      return { ...base, action: 'stop', sessionId: command.sessionId };
+    case 'steer':
+      return {
+        ...base,
+        action: 'steer',
+        sessionId: command.sessionId,
+        steerId: command.steerId,
+        text: command.text,
+      };
+    case 'approval':
+      return {
+        ...base,
+        action: 'approval',
+        approvalId: command.approvalId,
+        approved: command.approved,
+        arguments: command.arguments,
+      };
+  }
+}
+
+/** A turn routed from `node`, checked again (it came over the wire): undefined when it is not one or not allowed. */
+function routedTurn(request: RoutedTurn, node: string): RoomTurn | undefined {
+  const raw = request as unknown as Record<string, unknown>;
+  const role = raw['role'];
+  if (!AI_ROLES.includes(role as AiRole)) return undefined;
+  const who = (raw['member'] ?? {}) as Partial<RoomMember>;
+  if (typeof who.id !== 'string') return undefined;
+  const member: RoomMember = { id: who.id, metadata: typeof who.metadata === 'object' ? who.metadata : {} };
+  const text = (key: string): string | undefined => (typeof raw[key] === 'string' ? raw[key] : undefined);
+  const room = '';
+  let command: TurnCommand;
+  switch (raw['action']) {
+    case 'stop':
+      command = { type: 'stop', room, memberId: '', sessionId: text('sessionId') };
+      break;
+    case 'steer': {
+      const steerId = text('steerId');
+      const guidance = text('text');
+      if (steerId === undefined || guidance === undefined) return undefined;
+      command = { type: 'steer', room, memberId: '', steerId, text: guidance, sessionId: text('sessionId') };
+      break;
+    }
+    case 'approval': {
+      const approvalId = text('approvalId');
+      const edited = raw['arguments'];
+      if (approvalId === undefined || typeof raw['approved'] !== 'boolean') return undefined;
+      command = {
+        type: 'approval',
+        room,
+        memberId: '',
+        approvalId,
+        approved: raw['approved'],
+        arguments:
+          typeof edited === 'object' && edited !== null && !Array.isArray(edited)
+            ? (edited as Record<string, unknown>)
+            : undefined,
+      };
+      break;
+    }
+    default:
+      return undefined;
+  }
+  if (command.type === 'approval' ? !mayApprove(role as AiRole) : !mayControlTurns(role as AiRole))
+    return undefined;
+  return turnOf(command, member, undefined, node, role as AiRole);
+}
 
 /**
  * @internal Turn control of a room's virtual members (PROTOCOL.md §8, turns): the role of every connection
@@ -68,14 +158,16 @@ export class RoomTurns {
   }
 
   /**
-   * A `stop` or `steer` from a connection of `member`. Returns undefined when the virtual member took it, or the
-   * refusal to answer with an `error` frame (nothing changed).
+   * A `stop`, `steer` or `approval` from a connection of `member` (an approval only from an `approver` or
+   * `owner`). Returns undefined when the virtual member took it, or the
+   * refusal to answer with an `error` frame (nothing changed) — a promise of either when the turn was routed to
+   * the other nodes of a cluster that seat the member (the answer runs on one of them).
    */
   control(
     resource: AtmosphereResource,
     member: RoomMember,
     command: TurnCommand,
-  ): RoomTurnRefusal | undefined {
+  ): RoomTurnRefusal | undefined | Promise<RoomTurnRefusal | undefined> {
     const room = this.#owner.name;
     const context = this.#owner.virtual(command.memberId);
     if (context?.implementation.onTurn === undefined) {
@@ -88,29 +180,86 @@ export class RoomTurns {
       context.implementation.roleOf === undefined
         ? 'owner'
         : (this.roleOf(resource, command.memberId) ?? this.#decide(resource, member, context));
-    if (!mayControlTurns(role)) {
+    if (command.type === 'approval' ? !mayApprove(role) : !mayControlTurns(role)) {
       return {
         code: 'FORBIDDEN',
-        reason: `This connection's role (${role}) may not ${command.type} the answers of ${command.memberId} in room ${room}.`,
+        reason:
+          command.type === 'approval'
+            ? `This connection's role (${role}) may not answer the approvals of ${command.memberId} in room ${room} (approvers and owners may).`
+            : `This connection's role (${role}) may not ${command.type} the answers of ${command.memberId} in room ${room}.`,
       };
     }
-    const turn: RoomTurn =
-      command.type === 'stop'
-        ? { action: 'stop', member, resource, role, sessionId: command.sessionId }
-        : {
-            action: 'steer',
-            member,
-            resource,
-            role,
-            sessionId: command.sessionId,
-            steerId: command.steerId,
-            text: command.text,
-          };
+    const turn = turnOf(command, member, resource, undefined, role);
+    // Seated on other nodes too (a cluster), the answer meant may run on one of them: routed there.
+    const elsewhere = this.#owner.seatedElsewhere(command.memberId);
+    if (elsewhere.length === 0 || context.implementation.locateTurn === undefined)
+      return this.#take(turn, context);
+    const here = this.#locate(turn, context);
+    if (here === 'here') return this.#take(turn, context);
+    const { resource: _resource, node: _node, member: who, ...rest } = turn;
+    const routed: RoutedTurn = {
+      ...rest,
+      memberId: command.memberId,
+      member: { id: who.id, metadata: who.metadata },
+    };
+    return this.#owner.routeTurn(routed, elsewhere).then((replies) => {
+      if (replies.includes('taken')) return undefined;
+      for (const reply of replies) if (typeof reply === 'object') return reply;
+      const ended = here === 'ended' || replies.includes('ended');
+      if (turn.action === 'approval') {
+        return {
+          code: 'UNKNOWN_APPROVAL',
+          reason: ended
+            ? `The approval ${turn.approvalId} of ${command.memberId} was answered already or expired (a timeout denies it).`
+            : `No server of the cluster has a pending approval ${turn.approvalId} of ${command.memberId} in room ${room}.`,
+        };
+      }
+      if (ended || turn.sessionId === undefined || !context.active)
+        // Over, or no answer named: this node's copy says what is true everywhere (nothing runs).
+        return context.active ? this.#take(turn, context) : undefined;
+      return {
+        code: 'UNKNOWN_RUN',
+        reason: `No server of the cluster runs the answer ${turn.sessionId.slice(0, 64)} of ${command.memberId} in room ${room}; nothing to ${command.type}.`,
+      };
+    });
+  }
+
+  /**
+   * A turn another node routed here (its connection's role checked there): taken when the answer it means runs
+   * here, else where it stands.
+   */
+  routed(request: RoutedTurn, node: string): RoutedTurnReply {
+    const context = this.#owner.virtual(String(request.memberId));
+    if (context?.implementation.onTurn === undefined || context.implementation.locateTurn === undefined)
+      return 'unknown';
+    const turn = routedTurn(request, node);
+    if (turn === undefined) return 'unknown';
+    const place = this.#locate(turn, context);
+    if (place !== 'here') return place;
+    return this.#take(turn, context) ?? 'taken';
+  }
+
+  #locate(turn: RoomTurn, context: VirtualContext): RoomTurnPlace {
+    try {
+      const place = context.implementation.locateTurn?.(turn, context);
+      return place === 'here' || place === 'ended' ? place : 'unknown';
+    } catch (error) {
+      this.#owner.logger.error(
+        `room ${this.#owner.name}: virtual member ${context.member.id} locateTurn threw`,
+        { error },
+      );
+      return 'unknown';
+    }
+  }
+
+  #take(turn: RoomTurn, context: VirtualContext): RoomTurnRefusal | undefined {
     try {
       return context.implementation.onTurn?.(turn, context) ?? undefined;
     } catch (error) {
-      this.#owner.logger.error(`room ${room}: virtual member ${command.memberId} onTurn threw`, { error });
-      return { code: 'INTERNAL', reason: `${command.memberId} could not take the ${command.type}.` };
+      this.#owner.logger.error(`room ${this.#owner.name}: virtual member ${context.member.id} onTurn threw`, {
+        error,
+      });
+      return { code: 'INTERNAL', reason: `${context.member.id} could not take the ${turn.action}.` };
     }
   }
 

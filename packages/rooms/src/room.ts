@@ -136,6 +136,7 @@ export class Room implements VirtualHost, RoomView {
       remoteLeft: (member, virtual, reason) => delivery.remotePresence(member, virtual, reason),
       remoteMessage: (message) => delivery.remoteMessage(message),
       membersChanged: () => delivery.membersChanged(),
+      routedTurn: (turn, node) => this.#turns.routed(turn, node),
     });
     this.#messaging = new RoomMessaging({
       name,
@@ -158,6 +159,8 @@ export class Room implements VirtualHost, RoomView {
         })),
       speaksAtmosphereJs: (resource) => host.speaksAtmosphereJs(resource),
       inOrder: (run) => delivery.submit({ kind: 'task', run }),
+      seatedElsewhere: (id) => this.#cluster?.seatedElsewhere(id) ?? [],
+      routeTurn: (turn, nodes) => this.#cluster?.routeTurn(turn, nodes) ?? Promise.resolve([]),
     });
   }
 
@@ -370,8 +373,8 @@ export class Room implements VirtualHost, RoomView {
   turn(
     resource: AtmosphereResource,
     member: RoomMember,
-    command: Extract<RoomCommand, { type: 'stop' | 'steer' }>,
-  ): RoomTurnRefusal | undefined {
+    command: Extract<RoomCommand, { type: 'stop' | 'steer' | 'approval' }>,
+  ): RoomTurnRefusal | undefined | Promise<RoomTurnRefusal | undefined> {
     return this.#turns.control(resource, member, command);
   }
 

@@ -35,12 +35,20 @@ export interface VirtualRoomMember {
    */
   roleOf?(connection: RoomConnection, context: VirtualMemberContext): AiRole;
   /**
-   * Turn control: a member connection's `stop` or `steer` addressed to this member, its role already checked
-   * (a `viewer`'s never reaches here). Return nothing when taken, or a refusal: the connection gets an `error`
+   * Turn control: a member connection's `stop`, `steer` or `approval` addressed to this member, its role
+   * already checked (a `viewer`'s never reaches here; an `approval` only from an `approver` or `owner`; without
+   * a `roleOf` hook everyone is `owner`). Return nothing when taken, or a refusal: the connection gets an `error`
    * frame with its code and reason. Synchronous, and called at once (not in room order), so a stop is quick.
    * Without this hook such frames are refused (`NOT_FOUND`).
    */
   onTurn?(turn: RoomTurn, context: VirtualMemberContext): RoomTurnRefusal | undefined;
+  /**
+   * Turn control across the nodes of a cluster: where the answer `turn` means is. A member seated on every
+   * node answers each message on one of them; a turn sent to another node is routed (through the cluster
+   * state) to the node where this hook says `here`, and `onTurn` is called there. Without this hook turns are
+   * taken by the node that receives them, as on a single node. Synchronous; a throw counts as `unknown`.
+   */
+  locateTurn?(turn: RoomTurn, context: VirtualMemberContext): RoomTurnPlace;
 }
 
 /** A connection of a room member, as `roleOf` sees it. */
@@ -52,21 +60,45 @@ export interface RoomConnection {
 }
 
 /**
- * A `stop` or `steer` frame addressed to a virtual member (PROTOCOL.md §8, turns). `sessionId`, when the
- * client named one, is the answer it means: a turn meant for an answer that already ended changes nothing.
+ * A `stop`, `steer` or `approval` frame addressed to a virtual member (PROTOCOL.md §8, turns). `sessionId`, when
+ * the client named one, is the answer it means: a turn meant for an answer that already ended changes nothing.
+ *
+ * In a cluster the turn may come from a connection of another node (the member is seated on every node and
+ * the answer runs on the one that claimed its question): then `resource` is undefined and `node` names the
+ * node of the connection, whose role that node checked with the same `roleOf` hook.
  */
-export type RoomTurn = RoomConnection & {
+export type RoomTurn = {
+  /** The member whose connection sent it. */
+  readonly member: RoomMember;
+  /** The connection that sent it; undefined when it is on another node of the cluster (`node`). */
+  readonly resource: AtmosphereResource | undefined;
+  /** The node of the connection when it is not this one. */
+  readonly node: string | undefined;
   readonly role: AiRole;
-  readonly sessionId: string | undefined;
 } & (
-    | { readonly action: 'stop' }
-    | {
-        readonly action: 'steer';
-        /** The client's id for the guidance, echoed by the `steer` events that acknowledge it. */
-        readonly steerId: string;
-        readonly text: string;
-      }
-  );
+  | { readonly action: 'stop'; readonly sessionId: string | undefined }
+  | {
+      readonly action: 'steer';
+      readonly sessionId: string | undefined;
+      /** The client's id for the guidance, echoed by the `steer` events that acknowledge it. */
+      readonly steerId: string;
+      readonly text: string;
+    }
+  | {
+      /** The answer to a tool approval of the member (its `approval-required` event); only from an approver or owner. */
+      readonly action: 'approval';
+      readonly approvalId: string;
+      readonly approved: boolean;
+      /** Edited arguments, with an approval. */
+      readonly arguments: Readonly<Record<string, unknown>> | undefined;
+    }
+);
+
+/**
+ * Where the answer a turn means is, as one node sees it (`locateTurn`): `here` (it runs on this node),
+ * `ended` (it ran here and is over: the turn and the end crossed), `unknown` (not on this node).
+ */
+export type RoomTurnPlace = 'here' | 'ended' | 'unknown';
 
 /** Why a turn was refused: sent to the connection as `{"type":"error","room":…,"data":reason,"code":code}`. */
 export interface RoomTurnRefusal {

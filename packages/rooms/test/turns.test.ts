@@ -33,7 +33,9 @@ class Turner implements VirtualRoomMember {
     this.turns.push(
       turn.action === 'stop'
         ? `stop ${turn.member.id} ${turn.role} ${String(turn.sessionId)}`
-        : `steer ${turn.member.id} ${turn.role} ${turn.steerId} ${turn.text}`,
+        : turn.action === 'steer'
+          ? `steer ${turn.member.id} ${turn.role} ${turn.steerId} ${turn.text}`
+          : `approval ${turn.member.id} ${turn.role} ${turn.approvalId} ${turn.approved}`,
     );
     if (turn.action === 'steer' && turn.text === 'refuse me')
       return { code: 'INVALID_PROMPT', reason: 'Not that.' };

@@ -157,8 +157,15 @@ export interface LlmRoomMemberOptions {
   readonly debounceMs?: number;
   /** Answer messages of virtual members (bots, other AI members) too. Default false. */
   readonly answerVirtualMembers?: boolean;
-  /** Tools the model may call. Tools that require approval are refused: a room has no approval channel. */
+  /**
+   * Tools the model may call. A tool that requires approval asks the room: every connection sees its
+   * `approval-required` event, and the first `approval` frame from a connection whose role is `approver` or
+   * `owner` decides (others are refused with `FORBIDDEN`; a second answer gets `UNKNOWN_APPROVAL`). Undecided
+   * after `approvalTimeoutMs`, it is denied.
+   */
   readonly tools?: readonly Tool[];
+  /** How long a tool approval waits for its answer before it is denied. Default 300 000 ms (5 min). */
+  readonly approvalTimeoutMs?: number;
   /** AI interceptors around every answer (RAG, guardrails, cost); they run after the room context is set. */
   readonly interceptors?: readonly AiInterceptor[];
   /** Most consecutive tool rounds. Default 5. */
@@ -169,9 +176,10 @@ export interface LlmRoomMemberOptions {
   readonly onAnswer?: (answer: RoomAnswer) => void;
   /**
    * What each connection of the room may do to this member's answers (PROTOCOL.md §8, turns): `viewer` only
-   * follows them; `steerer`, `approver` and `owner` may also stop and steer them. Asked once per connection
+   * follows them; `steerer`, `approver` and `owner` may also stop and steer them; `approver` and `owner` may
+   * answer the approvals of its tools. Asked once per connection
    * (when it joins the room, or this member joins), usually from `principal`; each connection is told its role
-   * (`ai-role` frame). Enforced on every `stop` and `steer`: a viewer's is refused with an `error` frame
+   * (`ai-role` frame). Enforced on every `stop`, `steer` and `approval`: a viewer's is refused with an `error` frame
    * (`FORBIDDEN`) and changes nothing. A throw or an unknown answer gives `viewer`. Default: `owner` for every
    * connection (a room is one shared conversation: anyone in it may stop or steer the answer everyone reads).
    */

@@ -1,10 +1,11 @@
-import type { AiRole } from '@atmosphere/protocol';
+import { type AiRole, approvalMessage } from '@atmosphere/protocol';
 import { AtmosphereError, type Logger } from '@atmosphere/runtime';
 import type {
   LeaveReason,
   Room,
   RoomConnection,
   RoomTurn,
+  RoomTurnPlace,
   RoomTurnRefusal,
   RoomMessage,
   RoomView,
@@ -34,7 +35,14 @@ import { isAddressed } from './addressing.ts';
 import { stripMentions } from './mentions.ts';
 import { roomMessageText } from './message-text.ts';
 import { RoomFrameSink } from './room-frame-sink.ts';
-import { addSeat, removeSeat, type RoomQuestion, type RoomSeat, type SeatOwner } from './room-seat.ts';
+import {
+  addSeat,
+  removeSeat,
+  type RoomQuestion,
+  type RoomSeat,
+  SeatApprovals,
+  type SeatOwner,
+} from './room-seat.ts';
 import { RoomTranscript } from './room-transcript.ts';
 import { AiTelemetry } from '../telemetry/ai-telemetry.ts';
 
@@ -61,6 +69,9 @@ function claimed(
 
 /** Metadata key of the first frame of every answer: the question it answers (`{ from, id? }`). */
 export const REPLY_TO_METADATA_KEY = 'room.replyTo';
+
+/** How many ended answers each seat remembers, so that a turn crossing the end of one is told apart. */
+const ENDED_KEPT = 32;
 
 const MODES: readonly RoomAnswerMode[] = ['mentioned', 'default', 'all'];
 const redact = (text: string): string => redactSecrets(text, []);
@@ -118,6 +129,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     }
     this.#memory = bound(options.memory, 20, 'memory', options.id);
     this.#maxQueued = bound(options.maxQueued, 5, 'maxQueued', options.id);
+    if (options.approvalTimeoutMs !== undefined)
+      bound(options.approvalTimeoutMs, 0, 'approvalTimeoutMs', options.id);
     this.id = options.id;
     this.answers = answers;
     this.metadata = { ai: true, ...options.metadata };
@@ -222,6 +235,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     seat.quiet.length = 0;
     clearTimeout(seat.timer);
     seat.transcript.clear();
+    seat.approvals.close();
   }
 
   /**
@@ -241,6 +255,9 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   }
 
   /**
+   * An `approval` from a member connection whose role allows it (an approver or owner; the room checked)
+   * answers a pending tool approval of its answer, once: a second answer, or one after the timeout denied it,
+   * is refused (`UNKNOWN_APPROVAL`).
    * A `stop` or `steer` from a member connection whose role allows it (the room checked): a stop ends the
    * running answer (its terminal frame is `complete` with `"reason":"stopped"` and the usage so far, the text so
    * far is said), a steer goes to its next step boundary (acknowledged by `steer` events). With a `sessionId`
@@ -248,6 +265,21 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
    */
   onTurn(turn: RoomTurn, context: VirtualMemberContext): RoomTurnRefusal | undefined {
     const seat = this.#seats.get(context);
+    if (turn.action === 'approval') {
+      const approvals = seat?.approvals;
+      const answer = approvals?.answer(
+        approvalMessage(turn.approvalId, turn.approved ? 'approve' : 'deny', turn.arguments),
+        turn.member.id,
+      );
+      if (answer === 'approved' || answer === 'denied') return undefined;
+      return {
+        code: 'UNKNOWN_APPROVAL',
+        reason:
+          approvals?.issued(turn.approvalId) === true
+            ? `The approval ${turn.approvalId} of ${this.id} was answered already or expired (a timeout denies it).`
+            : `${this.id} has no pending approval ${turn.approvalId} in room ${context.room.name}.`,
+      };
+    }
     const current = seat?.current;
     const running = current !== undefined && !current.closed ? current : undefined;
     const meant =
@@ -282,6 +314,28 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     return undefined;
   }
 
+  /**
+   * Where the answer a turn means is, on this node: `here` while it runs here (the running answer, when the
+   * turn names none), `ended` when it is one of the last answers given here, else `unknown` — in a cluster the
+   * room then routes the turn to the node that runs it.
+   */
+  locateTurn(turn: RoomTurn, context: VirtualMemberContext): RoomTurnPlace {
+    const seat = this.#seats.get(context);
+    if (seat === undefined) return 'unknown';
+    if (turn.action === 'approval') {
+      if (seat.approvals.pending(turn.approvalId)) return 'here';
+      return seat.approvals.issued(turn.approvalId) ? 'ended' : 'unknown';
+    }
+    const current = seat.current;
+    if (
+      current !== undefined &&
+      !current.closed &&
+      (turn.sessionId === undefined || turn.sessionId === current.sessionId)
+    )
+      return 'here';
+    return turn.sessionId !== undefined && seat.ended.includes(turn.sessionId) ? 'ended' : 'unknown';
+  }
+
   // ------------------------------------------------------------------------------------ internals
 
   #logger(context: VirtualMemberContext): Logger {
@@ -308,6 +362,10 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       quiet: [],
       current: undefined,
       steering: undefined,
+      ended: [],
+      approvals: new SeatApprovals(
+        this.#options.approvalTimeoutMs === undefined ? {} : { timeoutMs: this.#options.approvalTimeoutMs },
+      ),
     };
     this.#seats.set(context, seat);
     addSeat(seat);
@@ -468,6 +526,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
         },
         ...(this.#options.maxToolRounds === undefined ? {} : { maxToolRounds: this.#options.maxToolRounds }),
         steering,
+        approvals: seat.approvals,
         logger,
         telemetry: AiTelemetry.of(context.room.atmosphere),
       });
@@ -478,6 +537,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     } finally {
       seat.current = undefined;
       seat.steering = undefined;
+      seat.ended.push(session.sessionId);
+      if (seat.ended.length > ENDED_KEPT) seat.ended.shift();
     }
     let reply: RoomMessage | undefined;
     if (context.active) {

@@ -1,6 +1,7 @@
 import type { RoomMessage, RoomView, VirtualMemberContext } from '@atmosphere/rooms';
 import type { ChatMessage } from '../spi/chat.ts';
 import type { Steering } from '../pipeline/steering.ts';
+import { ApprovalRegistry, type ApprovalRequestOptions } from '../tools/approvals.ts';
 import type { FrameStreamingSession } from '../streaming/streaming-session.ts';
 import type { RoomAnswerMode, RoomUnaddressedMessage } from './llm-room-member-options.ts';
 import type { RoomFrameSink } from './room-frame-sink.ts';
@@ -42,6 +43,30 @@ export interface RoomSeat {
   current: FrameStreamingSession | undefined;
   /** The guidance (`steer`) waiting for that answer's next step boundary. */
   steering: Steering | undefined;
+  /** The sessions of the last answers that ended here, newest last (bounded): where a late turn crossed an end. */
+  readonly ended: string[];
+  /** The tool approvals its answers asked the room for. */
+  readonly approvals: SeatApprovals;
+}
+
+/** How many approval ids a seat remembers once settled, so that a late or second answer is told apart. */
+const ISSUED_KEPT = 64;
+
+/** @internal The approvals of one seat: a registry that remembers the ids it issued (bounded). */
+export class SeatApprovals extends ApprovalRegistry {
+  readonly #issued: string[] = [];
+
+  override request(options: ApprovalRequestOptions): ReturnType<ApprovalRegistry['request']> {
+    const opened = super.request(options);
+    this.#issued.push(opened.approvalId);
+    if (this.#issued.length > ISSUED_KEPT) this.#issued.shift();
+    return opened;
+  }
+
+  /** Whether the approval was asked here (pending, or settled lately). */
+  issued(approvalId: string): boolean {
+    return this.#issued.includes(approvalId);
+  }
 }
 
 /*

@@ -55,6 +55,11 @@ export class ApprovalRegistry {
     return this.#pending.size;
   }
 
+  /** Whether the approval `approvalId` waits for its answer. */
+  pending(approvalId: string): boolean {
+    return this.#pending.has(approvalId);
+  }
+
   /** Opens an approval; the decision resolves (never rejects) on the answer, the timeout or the signal. */
   request(options: ApprovalRequestOptions): {
     approvalId: string;

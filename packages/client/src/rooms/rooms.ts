@@ -34,7 +34,10 @@ export interface RoomHandlers<T = unknown> {
   message?(message: RoomMessage<T>): void;
   presence?(event: PresenceEvent): void;
   typing?(memberId: string, typing: boolean): void;
-  /** The server refused something (`{"type":"error"}`), e.g. `Unauthorized`. */
+  /**
+   * The server refused something (`{"type":"error"}`), e.g. `Unauthorized`: a `SERVER_ERROR` whose `serverCode`
+   * is the room's code when it gave one (`FORBIDDEN`, `UNKNOWN_RUN`, `UNKNOWN_APPROVAL`…).
+   */
   error?(error: AtmosphereClientError): void;
   /**
    * An AI frame an AI member streams to the room (each `(sessionId, seq)` once, even across reconnects).
@@ -88,18 +91,32 @@ export interface RoomHandle<T = unknown> {
    * answer's `steer` events (`accepted`, `applied`, `unused`) echo.
    */
   steer: (memberId: string, text: string, sessionId?: string) => string;
+  /**
+   * Answers a tool approval of an AI member's answer (the `approval-required` event of its `ai` frames, whose
+   * `data.approvalId` it names): `approve` runs the tool (with `editedArguments` when given), `deny` refuses it.
+   * Only an `approver` or `owner` may; the first answer decides. A refusal (`FORBIDDEN`, `UNKNOWN_APPROVAL` when
+   * it was answered already or expired) comes back to the `error` handler.
+   */
+  approve: (
+    memberId: string,
+    approvalId: string,
+    decision: 'approve' | 'deny',
+    editedArguments?: Readonly<Record<string, unknown>>,
+  ) => void;
   leave: () => void;
 }
 
 class Membership {
-  readonly room: string;
-  readonly memberId: string;
-  readonly metadata: Readonly<Record<string, unknown>> | undefined;
+  // Declared, not defined: the constructor sets them (no field definitions in the bundle).
+  declare readonly room: string;
+  declare readonly memberId: string;
+  declare readonly metadata: Readonly<Record<string, unknown>> | undefined;
   readonly members = new Map<string, RoomMember>();
   readonly roles = new Map<string, AiRole>();
   readonly listeners = new Set<RoomHandlers<never>>();
   joined = false;
-  lastMessageId: number | undefined;
+  /** Set by the first message id seen (or the history asked for); undefined before. */
+  declare lastMessageId: number | undefined;
   /** True once a join asked for history (`sinceId`), so a later user wanting it does not ask twice. */
   historyRequested = false;
   /** Message ids already delivered: a replay (history, or the cache after a reconnect) never repeats one. */
@@ -122,13 +139,8 @@ class Membership {
   }
 
   joinMessage(sinceId = this.lastMessageId): RoomClientMessage {
-    return {
-      type: 'join',
-      room: this.room,
-      memberId: this.memberId,
-      ...(this.metadata === undefined ? {} : { metadata: this.metadata }),
-      ...(sinceId === undefined ? {} : { sinceId }),
-    };
+    // Sent as JSON: an undefined `metadata` or `sinceId` is left out.
+    return { type: 'join', room: this.room, memberId: this.memberId, metadata: this.metadata, sinceId };
   }
 }
 
@@ -144,7 +156,7 @@ const ROOM_STREAM_PREFIX = 'rooms:';
  * `sinceId`, and messages already seen (by id) are not delivered twice.
  */
 export class AtmosphereRooms {
-  readonly subscription: Subscription;
+  declare readonly subscription: Subscription;
   readonly #rooms = new Map<string, Membership>();
   readonly #stops: (() => void)[];
 
@@ -241,6 +253,8 @@ export class AtmosphereRooms {
         this.#send({ type: 'steer', room, memberId, steerId, text, sessionId });
         return steerId;
       },
+      approve: (memberId, approvalId, decision, editedArguments) =>
+        this.#send({ type: 'approval', room, memberId, approvalId, decision, arguments: editedArguments }),
       leave: () => {
         if (left) return;
         left = true;
@@ -327,6 +341,7 @@ export class AtmosphereRooms {
         const error = new AtmosphereClientError(
           'SERVER_ERROR',
           `Room ${JSON.stringify(message.room)}: ${message.data}`,
+          { serverCode: message.code },
         );
         for (const listener of listeners) listener.error?.(error);
         return;
