@@ -14,6 +14,11 @@ console.log(
     : `Live dashboard: ${chat.admin.url}#token=${chat.admin.generatedToken} (a token made for this run; set CHAT_ADMIN_TOKEN to choose one).`,
 );
 
+if (chat.tracing?.destination.exporter === 'otlp')
+  console.log(`Traces: OpenTelemetry, OTLP/HTTP to ${chat.tracing.destination.url}.`);
+else if (chat.tracing?.destination.exporter === 'console')
+  console.log('Traces: OpenTelemetry, printed here.');
+
 const stop = (): void => {
   chat.close().then(
     () => process.exit(0),

@@ -4,13 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type AgentRuntime, OpenAiCompatibleRuntime } from '@atmosphere/ai';
 import { type LlmRoomMember, llmRoomMember, type RoomRoleContext } from '@atmosphere/ai/rooms';
-import { metrics, metricsHandler } from '@atmosphere/observability';
+import { metrics, metricsHandler, tracing } from '@atmosphere/observability';
 import { createRooms, type RoomManager } from '@atmosphere/rooms';
 import { type Atmosphere, createAtmosphere, type Logger } from '@atmosphere/runtime';
 import { Registry } from 'prom-client';
 import { AdminAccess } from './admin.ts';
 import { type Dashboard, startDashboard } from './dashboard.ts';
 import { buildPage, type PageFiles, servePage } from './page.ts';
+import { type ChatTracing, startTracing } from './telemetry.ts';
 
 /** Options of {@link startChat}. */
 export interface ChatOptions {
@@ -118,6 +119,8 @@ export interface Chat {
   /** The prom-client registry the runtime's metrics are kept in (served at `/admin/metrics`). */
   readonly registry: Registry;
   readonly dashboard: Dashboard;
+  /** The OpenTelemetry SDK, when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_TRACES_EXPORTER` turned tracing on. */
+  readonly tracing: ChatTracing | undefined;
   close(): Promise<void>;
 }
 
@@ -279,9 +282,11 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
   // The runtime's metrics (connections, broadcasts, rooms, AI runs) in a registry of the sample's own: the
   // dashboard reads it, `/admin/metrics` serves it to Prometheus.
   const registry = new Registry();
+  // Traces (connect, message, broadcast, AI run, tool call) when the OpenTelemetry variables ask for them.
+  const traces = startTracing(env);
   const atmosphere = await createAtmosphere({
     server,
-    providers: [metrics({ registry })],
+    providers: [metrics({ registry }), ...(traces ? [tracing({ tracer: traces.tracer })] : [])],
     interceptors: [admin.interceptor()],
     ...(options.logger ? { logger: options.logger } : {}),
     env: durable.env,
@@ -358,6 +363,7 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
     },
     registry,
     dashboard,
+    tracing: traces,
     async close() {
       dashboard.close();
       for (const member of members) await member.close();
@@ -365,6 +371,7 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
       await atmosphere.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await traces?.close();
     },
   };
 }
