@@ -37,6 +37,13 @@ export interface ServerConfig {
   log?: { store: 'sqlite'; file: string } | { store: 'redis'; url: string; prefix: string };
   /** Atmosphere: Prometheus metrics on (`@atmosphere/observability` over a prom-client registry). */
   metrics?: boolean;
+  /**
+   * Atmosphere: OpenTelemetry tracing on (`@atmosphere/observability`'s `tracing()` over the trace SDK with the
+   * async-hooks context manager): `unsampled` drops every trace at the sampler, `sampled` records every span
+   * and hands it to a batching processor whose exporter discards it (the OTLP encoding and the network are not
+   * counted).
+   */
+  tracing?: 'unsampled' | 'sampled';
 }
 
 /** Listens on 127.0.0.1 as the config says (a free port, or the run's shared port); resolves with the port. */
