@@ -18,6 +18,10 @@ export type ScenarioId = (typeof SCENARIOS)[number];
 export const IMPLS = ['atmosphere', 'ws', 'ws-frame-once', 'socketio'] as const;
 export type Impl = (typeof IMPLS)[number];
 
+/** How the fan-out's tracing contenders run the OpenTelemetry SDK (`--tracing`). */
+export const TRACING_MODES = ['unsampled', 'sampled'] as const;
+export type TracingMode = (typeof TRACING_MODES)[number];
+
 /** Everything a run can be told; `--quick` changes the defaults, explicit flags win. */
 export interface BenchOptions {
   quick: boolean;
@@ -29,6 +33,12 @@ export interface BenchOptions {
   clientProcesses: number;
   /** Interleaved rounds of each fan-out comparison (the median is reported). */
   rounds: number;
+  /**
+   * Fan-out: also run Atmosphere with metrics and OpenTelemetry tracing on, once per mode given — `unsampled`
+   * (the SDK installed, every trace dropped by the sampler) and `sampled` (every broadcast's span recorded and
+   * exported). Default none.
+   */
+  tracing: TracingMode[];
   /** Length of the max-rate phase. */
   maxDurationMs: number;
   /** Length of the paced phase. */
@@ -86,6 +96,7 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --client-procs=2        client processes for fan-out and memory
   --duration=ms           length of each max-rate and paced phase
   --rounds=3              interleaved rounds per fan-out comparison (median reported)
+  --tracing=unsampled,sampled   fan-out: Atmosphere + metrics + OpenTelemetry tracing columns (default none)
   --paced-rate=20000      paced load in delivered messages per second
   --memory-clients=5000   idle connections for the memory scenario
   --cluster-clients=2000  clients of the cluster scenario (half on each of its two nodes)
@@ -132,6 +143,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
     fanoutClients: quick ? [200] : [1000, 5000],
     clientProcesses: 2,
     rounds: quick ? 1 : 3,
+    tracing: [],
     maxDurationMs: quick ? 1000 : 5000,
     pacedDurationMs: quick ? 1000 : 5000,
     pacedMessagesPerSecond: 20_000,
@@ -186,6 +198,9 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
         break;
       case '--rounds':
         options.rounds = positive(value, flag);
+        break;
+      case '--tracing':
+        options.tracing = list(value, TRACING_MODES, flag);
         break;
       case '--paced-rate':
         options.pacedMessagesPerSecond = positive(value, flag);

@@ -29,6 +29,8 @@ import {
 /** The fan-out contender that is Atmosphere with Prometheus metrics on. */
 const METRICS_KEY = 'atmosphere-metrics';
 const METRICS_LABEL = 'Atmosphere + metrics';
+/** The fan-out contenders that also trace (`--tracing`), keyed `atmosphere-tracing-<mode>`. */
+const TRACING_KEY = 'atmosphere-tracing';
 
 export interface Contender {
   key: string;
@@ -300,6 +302,18 @@ export const fanoutScenario: Scenario = {
           server: { ...wsServer('atmosphere', 30_000), metrics: true },
           client: WS_CLIENTS.atmosphere,
         });
+      // The cost of tracing (`--tracing`): metrics and the OpenTelemetry SDK, unsampled and/or sampled.
+      if (atmosphereAt !== -1)
+        contenders.splice(
+          atmosphereAt + 2,
+          0,
+          ...options.tracing.map((mode): Contender => ({
+            key: `${TRACING_KEY}-${mode}`,
+            label: `${METRICS_LABEL} + tracing (${mode})`,
+            server: { ...wsServer('atmosphere', 30_000), metrics: true, tracing: mode },
+            client: WS_CLIENTS.atmosphere,
+          })),
+        );
       const { runs, notes } = await compareFanout(context, contenders, clients, 'fanout', report);
       data.push(...runs);
       report.comparisons.push({
@@ -323,6 +337,17 @@ export const fanoutScenario: Scenario = {
           goal(
             `WS fan-out N=${clients}: with Prometheus metrics on, ≥ 97 % of Atmosphere's msg/s`,
             ratioOf(measured.max.messagesPerSecond, atmo.max.messagesPerSecond),
+            0.97,
+            'atLeast',
+            percent,
+          ),
+        );
+      const unsampled = find(`${TRACING_KEY}-unsampled`);
+      if (unsampled && atmo)
+        report.goals.push(
+          goal(
+            `WS fan-out N=${clients}: with metrics and tracing on (unsampled), ≥ 97 % of Atmosphere's msg/s`,
+            ratioOf(unsampled.max.messagesPerSecond, atmo.max.messagesPerSecond),
             0.97,
             'atLeast',
             percent,

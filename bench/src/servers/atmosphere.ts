@@ -1,4 +1,5 @@
 import { type Broadcaster, createAtmosphere, type Logger, type Provider } from '@atmosphere/runtime';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { BENCH_PATH, type ServerConfig, type ServerTarget, type TokenStream } from './target.ts';
 import { emitTokens } from './tokens.ts';
 
@@ -45,6 +46,7 @@ export async function startAtmosphere(config: ServerConfig): Promise<ServerTarge
     ]);
     providers.push(metrics({ registry: new Registry() }));
   }
+  if (config.tracing) providers.push(await benchTracing(config.tracing));
   const atmosphere = await createAtmosphere({
     providers,
     port: config.sharedPort ?? 0,
@@ -95,4 +97,30 @@ export async function startAtmosphere(config: ServerConfig): Promise<ServerTarge
     },
     close: () => atmosphere.close({ timeoutMs: 2_000 }),
   };
+}
+
+/**
+ * The `tracing` provider over the OpenTelemetry trace SDK as an application sets it up (a tracer provider, a
+ * batching span processor, the async-hooks context manager), with every trace dropped by the sampler
+ * (`unsampled`) or recorded (`sampled`) and handed to an exporter that discards it.
+ */
+async function benchTracing(mode: 'unsampled' | 'sampled'): Promise<Provider> {
+  const [{ tracing }, { context }, { AsyncLocalStorageContextManager }, sdk] = await Promise.all([
+    import('@atmosphere/observability'),
+    import('@opentelemetry/api'),
+    import('@opentelemetry/context-async-hooks'),
+    import('@opentelemetry/sdk-trace-base'),
+  ]);
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const discard: SpanExporter = {
+    export(spans, done) {
+      done({ code: 0 });
+    },
+    shutdown: () => Promise.resolve(),
+  };
+  const provider = new sdk.BasicTracerProvider({
+    sampler: mode === 'sampled' ? new sdk.AlwaysOnSampler() : new sdk.AlwaysOffSampler(),
+    spanProcessors: [new sdk.BatchSpanProcessor(discard)],
+  });
+  return tracing({ tracer: provider.getTracer('bench') });
 }

@@ -42,6 +42,13 @@ export interface ServerConfig {
    * (pub/sub) or `@socket.io/redis-streams-adapter` (a Redis stream, its recoverable variant) — under `key`.
    */
   socketIoAdapter?: { kind: 'redis' | 'redis-streams'; url: string; key: string };
+  /**
+   * Atmosphere: OpenTelemetry tracing on (`@atmosphere/observability`'s `tracing()` over the trace SDK with the
+   * async-hooks context manager): `unsampled` drops every trace at the sampler, `sampled` records every span
+   * and hands it to a batching processor whose exporter discards it (the OTLP encoding and the network are not
+   * counted).
+   */
+  tracing?: 'unsampled' | 'sampled';
 }
 
 /** Listens on 127.0.0.1 as the config says (a free port, or the run's shared port); resolves with the port. */

@@ -15,8 +15,8 @@ const TYPES: Readonly<Record<string, string>> = {
 export type PageFiles = ReadonlyMap<string, { body: Buffer; type: string }>;
 
 /**
- * Bundles the browser page (web/: TypeScript using @atmosphere/client) with Vite, in memory (nothing is written
- * to disk), and returns its files. Takes about a second; runs once at startup.
+ * Bundles the browser pages (web/: the chat, and web/admin/: the operator's dashboard; TypeScript using
+ * @atmosphere/client) with Vite, in memory (nothing is written to disk), and returns their files. Takes about a second; runs once at startup.
  */
 export async function buildPage(): Promise<PageFiles> {
   const output = await build({
@@ -29,6 +29,8 @@ export async function buildPage(): Promise<PageFiles> {
       sourcemap: false,
       reportCompressedSize: false,
       assetsDir: 'assets',
+      // Two pages: the chat, and the operator's dashboard (its data comes over an authenticated feed).
+      rollupOptions: { input: { chat: `${WEB}index.html`, admin: `${WEB}admin/index.html` } },
     },
   });
   const results = Array.isArray(output) ? output : [output];
@@ -46,6 +48,9 @@ export async function buildPage(): Promise<PageFiles> {
   const index = files.get('/index.html');
   if (!index) throw new Error('The page build produced no index.html');
   files.set('/', index);
+  const admin = files.get('/admin/index.html');
+  if (!admin) throw new Error('The page build produced no admin/index.html');
+  files.set('/admin/', admin);
   return files;
 }
 

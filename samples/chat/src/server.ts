@@ -4,9 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type AgentRuntime, OpenAiCompatibleRuntime } from '@atmosphere/ai';
 import { type LlmRoomMember, llmRoomMember, type RoomRoleContext } from '@atmosphere/ai/rooms';
+import { metrics, metricsHandler, tracing } from '@atmosphere/observability';
 import { createRooms, type RoomManager } from '@atmosphere/rooms';
 import { type Atmosphere, createAtmosphere, type Logger } from '@atmosphere/runtime';
+import { Registry } from 'prom-client';
+import { AdminAccess } from './admin.ts';
+import { type Dashboard, startDashboard } from './dashboard.ts';
 import { buildPage, type PageFiles, servePage } from './page.ts';
+import { type ChatTracing, startTracing } from './telemetry.ts';
 
 /** Options of {@link startChat}. */
 export interface ChatOptions {
@@ -31,6 +36,13 @@ export interface ChatOptions {
    * {@link DURABLE_FILE} when the package and better-sqlite3 are installed.
    */
   readonly durable?: string | false;
+  /**
+   * The operator's token for `/admin/` (the live dashboard and `/admin/metrics`), at least 16 characters.
+   * Default: `CHAT_ADMIN_TOKEN`, else a random one made at startup (see {@link Chat.admin}).
+   */
+  readonly adminToken?: string;
+  /** How often an open dashboard is updated. Default 1000 ms. */
+  readonly dashboardIntervalMs?: number;
 }
 
 /**
@@ -99,6 +111,16 @@ export interface Chat {
   readonly durableFile: string | undefined;
   /** Each room's answer policy (changed by the page through `POST /api/rooms/<room>/answers`). */
   answersOf(room: string): AnswerPolicy | undefined;
+  /**
+   * The operator's surfaces: the dashboard's URL, and the token when it was made at startup (nobody else
+   * knows it then, so the start script prints it); undefined when it came from `CHAT_ADMIN_TOKEN` or options.
+   */
+  readonly admin: { readonly url: string; readonly generatedToken: string | undefined };
+  /** The prom-client registry the runtime's metrics are kept in (served at `/admin/metrics`). */
+  readonly registry: Registry;
+  readonly dashboard: Dashboard;
+  /** The OpenTelemetry SDK, when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_TRACES_EXPORTER` turned tracing on. */
+  readonly tracing: ChatTracing | undefined;
   close(): Promise<void>;
 }
 
@@ -195,7 +217,10 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
   );
   // The rooms exist once Atmosphere started (after the server listens); the API finds them here.
   const started: { rooms?: RoomManager } = {};
+  const env = options.env ?? process.env;
+  const admin = new AdminAccess(options.adminToken ?? (env['CHAT_ADMIN_TOKEN'] || undefined));
   const api = async (request: IncomingMessage, response: ServerResponse, path: string): Promise<boolean> => {
+    if (await admin.handle(request, response, path)) return true;
     if (path === '/api/info' && request.method === 'GET') {
       json(response, 200, { model, rooms: ROOMS, answers: Object.fromEntries(answers) });
       return true;
@@ -253,9 +278,16 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
     );
   });
   await listen(server, options.port ?? 8080, host);
-  const durable = durableEnvironment(options.env ?? process.env, options.durable);
+  const durable = durableEnvironment(env, options.durable);
+  // The runtime's metrics (connections, broadcasts, rooms, AI runs) in a registry of the sample's own: the
+  // dashboard reads it, `/admin/metrics` serves it to Prometheus.
+  const registry = new Registry();
+  // Traces (connect, message, broadcast, AI run, tool call) when the OpenTelemetry variables ask for them.
+  const traces = startTracing(env);
   const atmosphere = await createAtmosphere({
     server,
+    providers: [metrics({ registry }), ...(traces ? [tracing({ tracer: traces.tracer })] : [])],
+    interceptors: [admin.interceptor()],
     ...(options.logger ? { logger: options.logger } : {}),
     env: durable.env,
     ...(options.reconnectGraceMs === undefined ? {} : { reconnectGraceMs: options.reconnectGraceMs }),
@@ -309,20 +341,37 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
     room.joinVirtual(poet);
     members.push(assistant, poet);
   }
+  atmosphere.handle(
+    '/admin/metrics',
+    metricsHandler(registry, { authorize: (r) => admin.allows(r.headers) }),
+  );
+  const dashboard = startDashboard(atmosphere, registry, {
+    ...(options.dashboardIntervalMs === undefined ? {} : { intervalMs: options.dashboardIntervalMs }),
+  });
   const address = server.address() as AddressInfo;
+  const url = `http://${host}:${address.port}/`;
   return {
     atmosphere,
     rooms: manager,
-    url: `http://${host}:${address.port}/`,
+    url,
     model,
     durableFile: durable.file,
     answersOf: (room) => answers.get(room),
+    admin: {
+      url: new URL('admin/', url).toString(),
+      generatedToken: admin.generated ? admin.token : undefined,
+    },
+    registry,
+    dashboard,
+    tracing: traces,
     async close() {
+      dashboard.close();
       for (const member of members) await member.close();
       manager.close();
       await atmosphere.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await traces?.close();
     },
   };
 }

@@ -2,6 +2,7 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
 import react from '@vitejs/plugin-react';
 import { build } from 'vite';
 
@@ -13,8 +14,21 @@ export interface PaintPage {
   readonly script: string;
 }
 
-/** Builds the React page that streams an AI answer with paint timing on (Vite, production React). */
-export async function buildPaintPage(): Promise<PaintPage> {
+/** The framework a paint page renders with: the same page on each binding of `@atmosphere/client`. */
+export type PaintFramework = 'react' | 'vue' | 'svelte';
+
+const ENTRIES: Readonly<Record<PaintFramework, string>> = {
+  react: 'paint.html',
+  vue: 'paint-vue.html',
+  svelte: 'paint-svelte.html',
+};
+
+/**
+ * Builds the page that streams an AI answer with paint timing on, on the React, Vue or Svelte binding (Vite,
+ * production builds of each framework).
+ */
+export async function buildPaintPage(framework: PaintFramework = 'react'): Promise<PaintPage> {
+  const entry = ENTRIES[framework];
   const outDir = await mkdtemp(join(tmpdir(), 'atmosphere-paint-page-'));
   // The test runner sets NODE_ENV=test, which would make the React plugin emit development JSX.
   const nodeEnv = process.env['NODE_ENV'];
@@ -26,9 +40,16 @@ export async function buildPaintPage(): Promise<PaintPage> {
       base: '/',
       mode: 'production',
       logLevel: 'warn',
-      plugins: [react()],
+      plugins:
+        framework === 'react' ? [react()] : framework === 'svelte' ? [svelte({ configFile: false })] : [],
       resolve: { conditions: ['@atmosphere/source', 'browser', 'import', 'default'] },
-      define: { 'process.env.NODE_ENV': '"production"' },
+      define: {
+        'process.env.NODE_ENV': '"production"',
+        // Vue's compile-time flags (its esm-bundler build asks for them).
+        __VUE_OPTIONS_API__: 'true',
+        __VUE_PROD_DEVTOOLS__: 'false',
+        __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: 'false',
+      },
       build: {
         outDir,
         emptyOutDir: true,
@@ -36,7 +57,7 @@ export async function buildPaintPage(): Promise<PaintPage> {
         sourcemap: false,
         reportCompressedSize: false,
         rolldownOptions: {
-          input: { paint: join(PAGES, 'paint.html') },
+          input: { paint: join(PAGES, entry) },
           output: { codeSplitting: false },
         },
       },
@@ -46,9 +67,6 @@ export async function buildPaintPage(): Promise<PaintPage> {
   }
   const scripts = (await readdir(join(outDir, 'assets'))).filter((file) => file.endsWith('.js'));
   if (scripts.length !== 1) throw new Error(`expected one script, got ${scripts.join(', ')}`);
-  const html = (await readFile(join(outDir, 'paint.html'), 'utf8')).replace(
-    /src="[^"]*\.js"/,
-    'src="/paint.js"',
-  );
+  const html = (await readFile(join(outDir, entry), 'utf8')).replace(/src="[^"]*\.js"/, 'src="/paint.js"');
   return { html, script: await readFile(join(outDir, 'assets', scripts[0]!), 'utf8') };
 }

@@ -1,0 +1,142 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoRuntime } from '@atmosphere/ai';
+import { silentLogger } from '@atmosphere/runtime';
+import { CHROMIUM_LAUNCH_OPTIONS, connectTestClient, type TestClient } from '@atmosphere/runtime/testing';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type Chat, startChat } from '../src/server.ts';
+
+const TOKEN = 'dashboard-test-token-0123456789';
+
+let browser: Browser;
+let dir: string;
+let chat: Chat;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'atmosphere-chat-dashboard-'));
+  chat = await startChat({
+    port: 0,
+    logger: silentLogger,
+    durable: join(dir, 'chat.sqlite'),
+    adminToken: TOKEN,
+    dashboardIntervalMs: 200,
+    runtime: demoRuntime({ delayMs: 5, answer: () => 'one two three four five' }),
+  });
+  browser = await chromium.launch({ ...CHROMIUM_LAUNCH_OPTIONS, args: [...CHROMIUM_LAUNCH_OPTIONS.args] });
+});
+afterAll(async () => {
+  await browser?.close();
+  await chat?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function text(page: Page, testId: string): Promise<string> {
+  return ((await page.locator(`[data-testid="${testId}"]`).textContent()) ?? '').trim();
+}
+
+describe('the live dashboard', () => {
+  test('refuses everyone without the admin token, and no page it serves holds the token', async () => {
+    const html = await (await fetch(chat.admin.url)).text();
+    expect(html).toContain('live dashboard');
+    const scripts = [...html.matchAll(/src="([^"]+)"/g)].map((m) => m[1]!);
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const script of scripts) {
+      const body = await (await fetch(new URL(script, chat.admin.url))).text();
+      expect(body).not.toContain(TOKEN);
+    }
+    expect(html).not.toContain(TOKEN);
+    expect(chat.admin.generatedToken).toBeUndefined();
+
+    const live = new URL('/admin/live?X-Atmosphere-Transport=sse&X-Atmosphere-tracking-id=0', chat.url);
+    expect((await fetch(live)).status).toBe(401);
+    expect((await fetch(new URL('/admin/metrics', chat.url))).status).toBe(403);
+    const wrong = await fetch(new URL('/admin/login', chat.url), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token: `${TOKEN}x` }),
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('set-cookie')).toBeNull();
+    // A form post (what a cross-site page could send) is not a login.
+    const form = await fetch(new URL('/admin/login', chat.url), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `token=${TOKEN}`,
+    });
+    expect(form.status).toBe(415);
+
+    const scrape = await fetch(new URL('/admin/metrics', chat.url), {
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
+    expect(scrape.status).toBe(200);
+    expect(await scrape.text()).toMatch(/^atmosphere_rooms_active 2$/m);
+  });
+
+  test('paints after login and updates live when a chat client connects, talks and asks the assistant', async () => {
+    const context = await browser.newContext();
+    const problems: string[] = [];
+    let client: TestClient | undefined;
+    try {
+      const page = await context.newPage();
+      page.on('console', (message) => {
+        if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+      });
+      page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
+      await page.goto(chat.admin.url);
+      await page.locator('[data-testid="login-form"]').waitFor();
+      expect(await page.locator('[data-testid="board"]').isHidden()).toBe(true);
+      await page.locator('#token').fill(TOKEN);
+      await page.locator('#token').press('Enter');
+      await page.locator('[data-testid="status"].open').waitFor();
+      // The cookie holding the login is out of the page's reach.
+      expect(await page.evaluate<string>('document.cookie')).toBe('');
+
+      // The first snapshot: the two rooms with their AI members, no chat client (the dashboard's own
+      // connection is not one).
+      await page.locator('[data-testid="updated"][datetime]').waitFor();
+      expect(await text(page, 'rooms')).toBe('2');
+      expect(await text(page, 'room-members')).toBe('4');
+      expect(await text(page, 'connections')).toBe('0');
+      expect(await text(page, 'dashboards')).toBe('1');
+      expect(await text(page, 'transports')).toBe('no chat client connected');
+      const broadcastBefore = Number(await text(page, 'messages-total'));
+
+      client = await connectTestClient(new URL('rooms', chat.url).toString(), 'sse');
+      await page.locator('[data-testid="transports"] tr[data-transport="sse"]').waitFor();
+      expect(await page.locator('[data-testid="transports"] tr').allTextContents()).toEqual(['sse1']);
+      expect(await text(page, 'connections')).toBe('1');
+
+      await client.send(JSON.stringify({ type: 'join', room: 'lobby', memberId: 'carol' }));
+      await client.messages.waitFor((m) => m.includes('join_ack'), 10_000);
+      await expect.poll(() => text(page, 'room-members'), { timeout: 10_000 }).toBe('5');
+      await client.send(
+        JSON.stringify({ type: 'broadcast', room: 'lobby', data: { text: '@assistant what is new?' } }),
+      );
+      // The assistant answers over the demo runtime: one prompt, its tokens counted, messages broadcast.
+      await client.messages.waitFor(
+        (m) => m.includes('"from":"assistant"') && m.includes('complete'),
+        10_000,
+      );
+      await expect.poll(() => text(page, 'ai-prompts'), { timeout: 10_000 }).toBe('1');
+      await expect
+        .poll(async () => Number(await text(page, 'ai-tokens')), { timeout: 10_000 })
+        .toBeGreaterThan(0);
+      expect(Number(await text(page, 'messages-total'))).toBeGreaterThan(broadcastBefore + 1);
+
+      await client.close();
+      client = undefined;
+      await page
+        .locator('[data-testid="transports"] tr[data-transport="sse"]')
+        .waitFor({ state: 'detached' });
+      expect(await text(page, 'connections')).toBe('0');
+      // Idle again: the dashboard's own updates are not counted as traffic.
+      await expect.poll(() => text(page, 'messages-rate'), { timeout: 10_000 }).toBe('0');
+      expect(problems).toEqual([]);
+    } finally {
+      await client?.close();
+      await context.close();
+    }
+  });
+});
