@@ -167,7 +167,9 @@ describe('the owner of a run is the asker session (its token, recorded as a SHA-
       const stranger = await connectAiClient(h.url(), transport, {
         query: { 'X-Atmosphere-Session-Token': '0', 'X-Atmosphere-Run-Id': runId },
       });
-      const anonymous = await connectAiClient(h.url(), transport, { query: { 'X-Atmosphere-Run-Id': runId } });
+      const anonymous = await connectAiClient(h.url(), transport, {
+        query: { 'X-Atmosphere-Run-Id': runId },
+      });
       const reloaded = await connectAiClient(h.url(), transport, {
         query: { 'X-Atmosphere-Session-Token': token, 'X-Atmosphere-Run-Id': runId },
       });
@@ -206,7 +208,9 @@ describe('the owner of a run is the asker session (its token, recorded as a SHA-
       steps: [sseStep('openai-text.sse', { pauseAfter: 4 })],
       role: ({ sessionOwner }) => (seen.push(sessionOwner), sessionOwner ? 'owner' : 'steerer'),
     });
-    const asker = await connectAiClient(h.url(), 'websocket', { query: { 'X-Atmosphere-Session-Token': '0' } });
+    const asker = await connectAiClient(h.url(), 'websocket', {
+      query: { 'X-Atmosphere-Session-Token': '0' },
+    });
     await asker.prompt('Tell me a story');
     const first = await asker.waitFor((f) => f.type === 'metadata');
     const runId = answerOf(asker.frames(), first.sessionId).runId!;
@@ -217,7 +221,10 @@ describe('the owner of a run is the asker session (its token, recorded as a SHA-
     expect(await other.role(runId)).toBe('steerer');
     expect(seen).toEqual([true, false]);
     // Released once the replay paused (three tokens out), not before.
-    await eventually(() => asker.frames().filter((f) => f.type === 'streaming-text').length === 3, 'the pause');
+    await eventually(
+      () => asker.frames().filter((f) => f.type === 'streaming-text').length === 3,
+      'the pause',
+    );
     h.replay!.release();
     await asker.answer(first.sessionId);
     await asker.close();

@@ -404,7 +404,11 @@ function parseMeta(
   try {
     const value: unknown = JSON.parse(payload);
     if (value === null || typeof value !== 'object') return undefined;
-    const { descriptor, attempt, owner } = value as { descriptor?: unknown; attempt?: unknown; owner?: unknown };
+    const { descriptor, attempt, owner } = value as {
+      descriptor?: unknown;
+      attempt?: unknown;
+      owner?: unknown;
+    };
     const result: { descriptor?: RunDescriptor; attempt?: number; owner?: string } = {};
     if (typeof owner === 'string' && OWNER_DIGEST.test(owner)) result.owner = owner;
     if (
