@@ -1,5 +1,8 @@
 import { errorFrame, isTerminalFrame, parseAiFrame } from '@atmosphere/protocol';
-import type { Logger, StreamLog } from '@atmosphere/runtime/spi';
+import type { LogEntry, Logger, StreamLog } from '@atmosphere/runtime/spi';
+
+/** Most frames of one batched append to a run's stream (the broadcaster's bound too). */
+const BATCH_FRAMES = 1_000;
 
 /** The code of the terminal frame that ends a run whose process died mid-answer (policy `close`). */
 export const INTERRUPTED_CODE = 'INTERRUPTED';
@@ -340,18 +343,41 @@ export class RunRegistry {
     this.#runs.clear();
   }
 
-  /** Appends each frame to the run's stream; a failure is reported (the frame still goes to live clients). */
+  /**
+   * Appends each frame to the run's stream; a failure is reported (the frame still goes to live clients). A
+   * store that takes a turn's appends together (`batchAppends`: SQLite, Redis) gets the frames of one turn —
+   * the tokens of one provider chunk, however many promise steps the runtime takes over them — in one
+   * `append` (up to {@link BATCH_FRAMES}), issued once the turn's promise work is done (`process.nextTick`,
+   * before the event loop moves on): still in the turn the frames were broadcast, so SQLite commits the run's
+   * copy in the same transaction as the frames sent and Redis gets it in the same pipeline. Other stores get
+   * one append per frame.
+   */
   #persister(log: StreamLog, runId: string): (frame: string) => void {
     const stream = runStream(runId);
     const failed = (error: unknown): void =>
       this.#logger?.error(`run ${runId}: a frame could not be appended to the ${log.name} log`, { error });
-    return (frame) => {
+    const append = (entries: LogEntry[]): void => {
       try {
-        const result = log.append(stream, [{ payload: frame }]);
+        const result = log.append(stream, entries);
         if (result instanceof Promise) result.catch(failed);
       } catch (error) {
         failed(error);
       }
+    };
+    if (log.batchAppends !== true) return (frame) => append([{ payload: frame }]);
+    let batch: LogEntry[] | undefined;
+    const flush = (): void => {
+      const entries = batch;
+      batch = undefined;
+      if (entries !== undefined && entries.length > 0) append(entries);
+    };
+    return (frame) => {
+      if (batch !== undefined && batch.length >= BATCH_FRAMES) flush();
+      if (batch === undefined) {
+        batch = [];
+        process.nextTick(flush);
+      }
+      batch.push({ payload: frame });
     };
   }
 
