@@ -55,7 +55,10 @@ async function runOf(store: StreamLog): Promise<string[]> {
   const stored = await new RunRegistry({ log: store }).read('run-batch');
   runs.close();
   return (
-    stored?.frames.map((frame) => parseAiFrame(frame)!.seq + ':' + String(parseAiFrame(frame)!.data)) ?? []
+    stored?.frames.map((payload) => {
+      const frame = parseAiFrame(payload)!;
+      return `${frame.seq}:${frame.type === 'streaming-text' ? frame.data : frame.type}`;
+    }) ?? []
   );
 }
 
