@@ -1,4 +1,5 @@
 import { Atmosphere } from '@atmosphere/client';
+import { steerMessage } from '@atmosphere/protocol';
 import { eventually } from '@atmosphere/runtime/testing';
 import { readUIMessageStream, type UIMessage, type UIMessageChunk } from 'ai';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -290,6 +291,158 @@ describe('AtmosphereChatTransport (useChat over Atmosphere) against an aiEndpoin
     const storage = memoryStorage();
     storage.setItem('atmosphere-chat-run:chat-gone', 'no-such-run');
     expect(await transport(storage).reconnectToStream({ chatId: 'chat-gone' })).toBeNull();
-    expect(storage.map.size).toBe(0);
+    // The run is forgotten; what stays is the session token of the connection.
+    expect([...storage.map.keys()]).toEqual([`atmosphere-chat-session:${server.url()}`]);
+  });
+
+  describe('a reloaded page presents the session token it kept: it owns the run it resumes', () => {
+    /** Messages the server sent to a transport's connection (refusals of what it may not do included). */
+    function heard(chat: AtmosphereChatTransport): string[] {
+      const texts: string[] = [];
+      chat.handle!.subscription.on('message', (message) => void texts.push(message.text));
+      return texts;
+    }
+    const forbidden = (texts: readonly string[]) => texts.some((t) => t.includes('"code":"FORBIDDEN"'));
+
+    test('the reloaded page answers the approval of its run; a page of another session may not', async () => {
+      const storage = memoryStorage();
+      const calls = server.weatherCalls.length;
+      const paused = await lastMessage(
+        await transport(storage).sendMessages({
+          trigger: 'submit-message',
+          chatId: 'chat-owner-approval',
+          messageId: undefined,
+          messages: [userMessage('weather in Montreal?')],
+          abortSignal: undefined,
+        }),
+      );
+      const token = storage.map.get(`atmosphere-chat-session:${server.url()}`);
+      expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const approvalId = (paused.parts.find((p) => p.type === 'tool-weather') as { approval: { id: string } })
+        .approval.id;
+      const answered: UIMessage = {
+        ...paused,
+        parts: paused.parts.map((p) =>
+          p.type === 'tool-weather'
+            ? { ...p, state: 'approval-responded', approval: { id: approvalId, approved: true } }
+            : p,
+        ) as UIMessage['parts'],
+      };
+      const answer = (chat: AtmosphereChatTransport) =>
+        chat.sendMessages({
+          trigger: 'submit-message',
+          chatId: 'chat-owner-approval',
+          messageId: answered.id,
+          messages: [userMessage('weather in Montreal?'), answered],
+          abortSignal: undefined,
+        });
+
+      // A page of another session (it only has the run id) follows the run, but its answer is refused.
+      const otherStorage = memoryStorage();
+      otherStorage.setItem(
+        'atmosphere-chat-run:chat-owner-approval',
+        storage.map.get('atmosphere-chat-run:chat-owner-approval')!,
+      );
+      const other = transport(otherStorage);
+      const watched = await lastMessage((await other.reconnectToStream({ chatId: 'chat-owner-approval' }))!);
+      expect(watched.parts.find((p) => p.type === 'tool-weather')).toMatchObject({
+        state: 'approval-requested',
+      });
+      const otherHeard = heard(other);
+      void (await answer(other)).cancel();
+      await eventually(() => forbidden(otherHeard), 'the refusal of the other session');
+      expect(server.endpoint.approvals.size).toBeGreaterThan(0);
+      expect(server.weatherCalls.length).toBe(calls);
+
+      // The reloaded page: the same storage, so the same session; its answer is the owner's.
+      const reloaded = transport(storage);
+      await lastMessage((await reloaded.reconnectToStream({ chatId: 'chat-owner-approval' }))!);
+      expect(storage.map.get(`atmosphere-chat-session:${server.url()}`)).toBe(token);
+      const done = await lastMessage(await answer(reloaded), structuredClone(answered));
+      expect(server.weatherCalls.slice(calls)).toEqual([{ city: 'Montreal' }]);
+      expect(textOf(done)).toBe('It is 21°C in Montreal.');
+    });
+
+    test("useChat's stop() on the resumed stream stops the run; the same from another session does not", async () => {
+      server.gate.openAfter = 5;
+      const storage = memoryStorage();
+      const reader = (
+        await transport(storage).sendMessages({
+          trigger: 'submit-message',
+          chatId: 'chat-owner-stop',
+          messageId: undefined,
+          messages: [userMessage('story to stop')],
+          abortSignal: undefined,
+        })
+      ).getReader();
+      let words = 0;
+      while (words < 5) if ((await reader.read()).value?.type === 'text-delta') words++;
+      await reader.cancel();
+
+      const otherStorage = memoryStorage();
+      otherStorage.setItem(
+        'atmosphere-chat-run:chat-owner-stop',
+        storage.map.get('atmosphere-chat-run:chat-owner-stop')!,
+      );
+      const other = transport(otherStorage);
+      const otherStop = new AbortController();
+      const watching = await other.reconnectToStream({
+        chatId: 'chat-owner-stop',
+        abortSignal: otherStop.signal,
+      });
+      expect(watching).not.toBeNull();
+      const otherHeard = heard(other);
+      otherStop.abort();
+      await eventually(() => forbidden(otherHeard), 'the refusal of the other session');
+      expect(server.endpoint.active).toBe(1);
+
+      const stop = new AbortController();
+      const resumed = await transport(storage).reconnectToStream({
+        chatId: 'chat-owner-stop',
+        abortSignal: stop.signal,
+      });
+      expect(resumed).not.toBeNull();
+      stop.abort();
+      await eventually(() => server.endpoint.active === 0, 'the run to stop');
+      expect((await server.memory.history('chat:chat-owner-stop'))[1]?.content).toBe(
+        STORY_WORDS.slice(0, 5).join(''),
+      );
+    });
+
+    test('a resumed stream superseded by a newer reconnectToStream (useChat aborts the older one) stops nothing', async () => {
+      server.gate.openAfter = 3;
+      const chat = transport(memoryStorage());
+      const reader = (
+        await chat.sendMessages({
+          trigger: 'submit-message',
+          chatId: 'chat-supersede',
+          messageId: undefined,
+          messages: [userMessage('story to resume twice')],
+          abortSignal: undefined,
+        })
+      ).getReader();
+      let words = 0;
+      while (words < 3) if ((await reader.read()).value?.type === 'text-delta') words++;
+      await reader.cancel();
+      const older = new AbortController();
+      const first = await chat.reconnectToStream({ chatId: 'chat-supersede', abortSignal: older.signal });
+      expect(first).not.toBeNull();
+      // What useChat's makeRequest does on a second resume: abort the older request, call the transport again.
+      older.abort();
+      const second = await chat.reconnectToStream({
+        chatId: 'chat-supersede',
+        abortSignal: new AbortController().signal,
+      });
+      void first!.cancel();
+      // A fence: the server handles a connection's messages in order, so once this one is answered, a stop
+      // sent before it would have been handled.
+      const texts: string[] = [];
+      chat.handle!.subscription.on('message', (message) => void texts.push(message.text));
+      chat.handle!.subscription.push(steerMessage('no-such-run', 'fence', 'x'));
+      await eventually(() => texts.some((t) => t.includes('fence')), 'the fence');
+      expect(server.endpoint.active).toBe(1);
+      server.gate.open();
+      expect(textOf(await lastMessage(second!))).toBe(STORY);
+    });
   });
 });

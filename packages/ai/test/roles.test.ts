@@ -1,5 +1,5 @@
 import type { AiEventFrame, AiFrame } from '@atmosphere/protocol';
-import { type TestTransport } from '@atmosphere/runtime/testing';
+import { eventually, type TestTransport } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import type { AiRole } from '../src/index.ts';
@@ -135,6 +135,99 @@ describe('roles per run: each connection may do what its role allows, and is tol
     h.replay!.release();
     expect((await owner.answer(first.sessionId)).end).toMatchObject({ type: 'complete', reason: undefined });
     await owner.close();
+    await other.close();
+  });
+});
+
+/** The token of the session frame a connection that asked for a session received first. */
+async function sessionTokenOf(client: AiTestClient): Promise<string> {
+  const frame = await client.client.messages.waitFor((m) => m.startsWith('{"type":"atmosphere-session"'));
+  return (JSON.parse(frame) as { token: string }).token;
+}
+
+describe('the owner of a run is the asker session (its token, recorded as a SHA-256 digest)', () => {
+  test.each(['websocket', 'sse', 'long-polling'] as TestTransport[])(
+    'over %s: the asker coming back with its token owns the run again; other sessions, or none, only watch',
+    async (transport) => {
+      h = await harness({
+        steps: [sseStep('openai-text.sse', { pauseAfter: 4 })],
+        atmosphere: { reconnectGraceMs: 5_000 },
+      });
+      const asker = await connectAiClient(h.url(), transport, {
+        query: { 'X-Atmosphere-Session-Token': '0' },
+      });
+      const token = await sessionTokenOf(asker);
+      await asker.prompt('Tell me a story');
+      const first = await asker.waitFor((f) => f.type === 'metadata');
+      const runId = answerOf(asker.frames(), first.sessionId).runId!;
+      expect(await asker.role(runId)).toBe('owner');
+      // The page goes away without a word (a reload): its connection is cut.
+      asker.client.cut();
+
+      const stranger = await connectAiClient(h.url(), transport, {
+        query: { 'X-Atmosphere-Session-Token': '0', 'X-Atmosphere-Run-Id': runId },
+      });
+      const anonymous = await connectAiClient(h.url(), transport, {
+        query: { 'X-Atmosphere-Run-Id': runId },
+      });
+      const reloaded = await connectAiClient(h.url(), transport, {
+        query: { 'X-Atmosphere-Session-Token': token, 'X-Atmosphere-Run-Id': runId },
+      });
+      expect(await sessionTokenOf(reloaded)).toBe(token);
+      expect(await stranger.role(runId)).toBe('viewer');
+      expect(await anonymous.role(runId)).toBe('viewer');
+      expect(await reloaded.role(runId)).toBe('owner');
+      // Watchers are not refused: they caught up on the run.
+      await stranger.waitFor((f) => f.type === 'streaming-text');
+      await anonymous.waitFor((f) => f.type === 'streaming-text');
+
+      for (const watcher of [stranger, anonymous]) {
+        await watcher.stop(runId);
+        await refused(watcher);
+        await watcher.steer(runId, 'w1', 'Say it in Latin.');
+        await refused(watcher);
+      }
+      expect(h.endpoint.active).toBe(1);
+      // The token never travels in a frame to anyone, nor is it kept with the run.
+      for (const client of [stranger, anonymous])
+        expect(client.client.messages.items.some((m) => m.includes(token))).toBe(false);
+      expect(h.endpoint.runs.get(runId)?.owner).toMatch(/^[0-9a-f]{64}$/);
+      expect(h.endpoint.runs.get(runId)?.owner).not.toContain(token);
+
+      await reloaded.stop(runId);
+      const end = await reloaded.answer(first.sessionId);
+      expect(end.end).toMatchObject({ type: 'complete', reason: 'stopped' });
+      expect(await h.replay!.aborts.next(1_000)).toBe(0);
+      for (const client of [stranger, anonymous, reloaded]) await client.close();
+    },
+  );
+
+  test('a role hook is told whether the connection presents the asker session token', async () => {
+    const seen: boolean[] = [];
+    h = await harness({
+      steps: [sseStep('openai-text.sse', { pauseAfter: 4 })],
+      role: ({ sessionOwner }) => (seen.push(sessionOwner), sessionOwner ? 'owner' : 'steerer'),
+    });
+    const asker = await connectAiClient(h.url(), 'websocket', {
+      query: { 'X-Atmosphere-Session-Token': '0' },
+    });
+    await asker.prompt('Tell me a story');
+    const first = await asker.waitFor((f) => f.type === 'metadata');
+    const runId = answerOf(asker.frames(), first.sessionId).runId!;
+    const other = await connectAiClient(h.url(), 'sse', {
+      query: { 'X-Atmosphere-Session-Token': '0', 'X-Atmosphere-Run-Id': runId },
+    });
+    expect(await asker.role(runId)).toBe('owner');
+    expect(await other.role(runId)).toBe('steerer');
+    expect(seen).toEqual([true, false]);
+    // Released once the replay paused (three tokens out), not before.
+    await eventually(
+      () => asker.frames().filter((f) => f.type === 'streaming-text').length === 3,
+      'the pause',
+    );
+    h.replay!.release();
+    await asker.answer(first.sessionId);
+    await asker.close();
     await other.close();
   });
 });

@@ -15,15 +15,19 @@ export class ChildServer {
   #output = '';
   #stderr = '';
 
-  constructor(script: string, file: string) {
+  /** Arguments after the file and the port. */
+  readonly args: readonly string[];
+
+  constructor(script: string, file: string, args: readonly string[] = []) {
     this.script = script;
     this.file = file;
+    this.args = args;
   }
 
   async start(): Promise<void> {
     const child = spawn(
       process.execPath,
-      ['--conditions=@atmosphere/source', this.script, this.file, String(this.port)],
+      ['--conditions=@atmosphere/source', this.script, this.file, String(this.port), ...this.args],
       { stdio: ['pipe', 'pipe', 'pipe'] },
     );
     this.#child = child;

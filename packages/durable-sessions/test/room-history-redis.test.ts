@@ -87,6 +87,39 @@ describe('room history on Redis', () => {
     });
   });
 
+  test('a join with a sinceId older than memory keeps is sent the older messages from Redis first; what is said meanwhile waits', async () => {
+    const prefix = `rooms${++run}:`;
+    const first = await start(prefix);
+    const lobby = createRooms(first, { path: '/rooms', history: 100 }).room('lobby');
+    for (let n = 1; n <= 30; n++) await lobby.broadcast({ n });
+    await stop(first);
+
+    const second = await start(prefix);
+    const again = createRooms(second, { path: '/rooms', history: 10 }).room('lobby');
+    expect((await again.broadcast({ n: 31 })).id).toBe(31);
+    expect(again.history().map((message) => message.id)).toEqual(
+      Array.from({ length: 10 }, (_, i) => 22 + i),
+    );
+
+    const client = await connectTestClient(second.url('/rooms'), 'websocket');
+    clients.push(client);
+    await client.send(JSON.stringify({ type: 'join', room: 'lobby', memberId: 'late', sinceId: 5 }));
+    // Said while the join (and its read of older history from Redis) is under way: it reaches the joiner
+    // after its replay, never before nor twice.
+    const said = again.broadcast({ n: 32 });
+    const frames = (await client.messages.take(28, 10_000)).map(
+      (text) => JSON.parse(text) as { type: string; id?: number; data?: { n: number } },
+    );
+    expect((await said).id).toBe(32);
+    expect(frames[0]).toMatchObject({ type: 'join_ack', room: 'lobby' });
+    expect(frames.slice(1).map((frame) => [frame.type, frame.id, frame.data?.n])).toEqual(
+      Array.from({ length: 27 }, (_, i) => ['message', i + 6, i + 6]),
+    );
+    // Nothing twice: the next frame is the next message.
+    await again.broadcast({ n: 33 });
+    expect(JSON.parse(await client.messages.next())).toMatchObject({ type: 'message', id: 33 });
+  });
+
   test('turning history off forgets what the log kept; the memory log keeps none across a restart', async () => {
     const prefix = `rooms${++run}:`;
     const first = await start(prefix);

@@ -30,9 +30,13 @@ afterEach(async () => {
   folder = undefined;
 });
 
-async function startServer(): Promise<ChildServer> {
+async function startServer(history?: number): Promise<ChildServer> {
   folder = mkdtempSync(join(tmpdir(), 'atmosphere-rooms-'));
-  server = new ChildServer(SERVER, join(folder, 'atmosphere.sqlite'));
+  server = new ChildServer(
+    SERVER,
+    join(folder, 'atmosphere.sqlite'),
+    history === undefined ? [] : [String(history)],
+  );
   await server.start();
   return server;
 }
@@ -217,5 +221,42 @@ describe('tokens that restore nothing', () => {
     await server.command('B 1 1');
     expect(JSON.parse(await home.messages.next())).toMatchObject({ type: 'message', id: 1, data: { n: 1 } });
     expect(again.messages.items.slice(1)).toEqual([]);
+  });
+});
+
+describe('history older than the memory window', () => {
+  test('after SIGKILL and a restart, a join with a sinceId older than memory keeps gets the rest from the log, once, then live', async () => {
+    // Memory keeps the newest 10 messages; the log keeps them all.
+    const server = await startServer(10);
+    await server.command('B 1 60');
+    await server.kill();
+    await server.start();
+    expect(/HISTORY (.*)\n/.exec(await server.command('H 0'))![1]).toBe(JSON.stringify(range(51, 60)));
+
+    // Room frames but presence (the later joiners' arrivals), as [type, id, n].
+    const roomFrames = (client: TestClient) =>
+      client.messages.items
+        .map((text) => JSON.parse(text) as Frame)
+        .filter((frame) => frame.type !== 'presence')
+        .map((frame) => [frame.type, frame.id, (frame.data as { n: number } | undefined)?.n]);
+    for (const transport of ['websocket', 'sse', 'long-polling'] as const) {
+      const client = await connectTestClient(server.url('/rooms'), transport);
+      clients.push(client);
+      await client.send(
+        JSON.stringify({ type: 'join', room: 'lobby', memberId: `late-${transport}`, sinceId: 20 }),
+      );
+      await eventually(() => roomFrames(client).length >= 41, `the replay over ${transport}`, 10_000);
+      expect(roomFrames(client)).toEqual([
+        ['join_ack', undefined, undefined],
+        ...range(21, 60).map((n) => ['message', n, n]),
+      ]);
+    }
+    // Live messages follow the replay, numbered on after the last id given before the kill; nothing twice.
+    await server.command('B 61 61');
+    for (const client of clients) {
+      await eventually(() => roomFrames(client).length >= 42, 'the live message', 10_000);
+      expect(roomFrames(client).slice(41)).toEqual([['message', 61, 61]]);
+    }
+    expect(server.stderr).not.toMatch(/error:/);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { RoomHistory } from './history.ts';
+import { MemoryStreamLog } from '@atmosphere/runtime/spi';
+import { type HistoryEntry, historyAfter, LogHistory, RoomHistory, roomHistoryStream } from './history.ts';
 
 const entry = (id: number) => ({ id, payload: `{"id":${id}}`, message: { room: 'r', id, data: id } });
 const ids = (history: RoomHistory, sinceId?: number) => history.after(sinceId).map((e) => e.id);
@@ -36,5 +37,75 @@ describe('RoomHistory', () => {
     expect(ids(bigger)).toEqual([3, 4, 5]);
     for (let id = 6; id <= 14; id++) bigger.push(entry(id));
     expect(ids(bigger)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+  });
+});
+
+describe('older history from the log', () => {
+  const frame = (id: number) => JSON.stringify({ type: 'message', id, data: { n: id } });
+  const stored = (log: MemoryStreamLog, ids: readonly number[]) =>
+    log.append(
+      roomHistoryStream('lobby'),
+      ids.map((id) => ({ payload: frame(id) })),
+    );
+  const idsOf = (entries: readonly { id: number }[]) => entries.map((e) => e.id);
+
+  test('between: the ids in (sinceId, beforeId) the log keeps, oldest first, across pages', () => {
+    const log = new MemoryStreamLog();
+    stored(
+      log,
+      Array.from({ length: 2_500 }, (_, i) => i + 1),
+    );
+    const store = new LogHistory(log, 'lobby');
+    expect(idsOf(store.between(20, 26) as HistoryEntry[])).toEqual([21, 22, 23, 24, 25]);
+    const many = store.between(100, 2_401) as HistoryEntry[];
+    expect(idsOf(many)).toEqual(Array.from({ length: 2_300 }, (_, i) => i + 101));
+    expect(many[0]).toMatchObject({
+      payload: frame(101),
+      message: { room: 'lobby', id: 101, data: { n: 101 } },
+    });
+    expect(store.between(5, 6)).toEqual([]);
+    expect(store.between(30, 10)).toEqual([]);
+  });
+
+  test('between: ids ahead of the log numbering (history turned off and on) are found from the first record', () => {
+    const log = new MemoryStreamLog();
+    stored(log, [50, 51, 52, 53, 60, 61]);
+    const store = new LogHistory(log, 'lobby');
+    expect(idsOf(store.between(20, 61) as HistoryEntry[])).toEqual([50, 51, 52, 53, 60]);
+    expect(idsOf(store.between(52, 100) as HistoryEntry[])).toEqual([53, 60, 61]);
+  });
+
+  test('between: what the log no longer keeps (trimmed) is not invented', () => {
+    const log = new MemoryStreamLog();
+    stored(
+      log,
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
+    log.trim(roomHistoryStream('lobby'), 11);
+    expect(idsOf(new LogHistory(log, 'lobby').between(2, 15) as HistoryEntry[])).toEqual([11, 12, 13, 14]);
+  });
+
+  test('historyAfter: memory keeps the newest, the log fills in what is older', () => {
+    const log = new MemoryStreamLog();
+    stored(
+      log,
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
+    const store = new LogHistory(log, 'lobby');
+    const memory = new RoomHistory(10);
+    for (let id = 21; id <= 30; id++)
+      memory.push({ id, payload: frame(id), message: { room: 'lobby', id, data: { n: id } } });
+    expect(idsOf(historyAfter(memory, store, 5) as HistoryEntry[])).toEqual(
+      Array.from({ length: 25 }, (_, i) => i + 6),
+    );
+    expect(idsOf(historyAfter(memory, store, 20) as HistoryEntry[])).toEqual(
+      Array.from({ length: 10 }, (_, i) => i + 21),
+    );
+    expect(idsOf(historyAfter(memory, store, 25) as HistoryEntry[])).toEqual([26, 27, 28, 29, 30]);
+    expect(historyAfter(memory, store, 30)).toEqual([]);
+    // Without a durable store, what memory keeps.
+    expect(idsOf(historyAfter(memory, undefined, 5) as HistoryEntry[])).toEqual(
+      Array.from({ length: 10 }, (_, i) => i + 21),
+    );
   });
 });

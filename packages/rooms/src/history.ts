@@ -1,5 +1,5 @@
 import type { RoomMessage } from './types.ts';
-import type { StreamLog } from '@atmosphere/runtime/spi';
+import type { LogRead, StreamLog } from '@atmosphere/runtime/spi';
 
 /** One remembered message: its id, the frame exactly as it was sent, and the message itself. */
 export interface HistoryEntry {
@@ -90,6 +90,10 @@ export interface LoadedHistory {
 
 type Awaitable<T> = T | Promise<T>;
 
+/** Records read from the log at once when older history is asked for, and most pages (a bound, not a goal). */
+const HISTORY_PAGE = 1_000;
+const HISTORY_PAGES = 1_000;
+
 function then<T, R>(value: Awaitable<T>, step: (value: T) => Awaitable<R>): Awaitable<R> {
   return value instanceof Promise ? value.then(step) : step(value);
 }
@@ -139,6 +143,58 @@ export class LogHistory {
     });
   }
 
+  /**
+   * The messages with an id greater than `sinceId` and less than `beforeId` that the log still keeps, oldest
+   * first: what a member joining with a `sinceId` older than the room's memory window is sent before what
+   * memory keeps. Synchronous when the store is.
+   *
+   * Ids never fall behind the log's numbering (a record's id ≥ its seq, and id − seq never shrinks along the
+   * stream: each record takes the next seq, each message a greater id). So when the record right after seq
+   * `sinceId` has id `sinceId + 1` — the usual case, ids and seqs in step — or the log keeps nothing at or
+   * before seq `sinceId`, reading after seq `sinceId` finds them all; otherwise (ids ran ahead: an append
+   * failed, or the history was turned off and on) the log is read from its first record.
+   */
+  between(sinceId: number, beforeId: number): Awaitable<HistoryEntry[]> {
+    if (!(beforeId > sinceId + 1)) return [];
+    const after = Math.max(0, Math.floor(sinceId));
+    return then(this.#log.read(this.stream, after, { limit: HISTORY_PAGE }), (read) => {
+      if (read === undefined) return [];
+      const head = read.records[0];
+      const inStep =
+        read.first > after ||
+        (head !== undefined && head.seq === after + 1 && this.#idOf(head.payload) === after + 1);
+      if (inStep) return this.#collect(read, sinceId, beforeId, [], 0);
+      return then(this.#log.read(this.stream, 0, { limit: HISTORY_PAGE }), (fromStart) =>
+        fromStart === undefined ? [] : this.#collect(fromStart, sinceId, beforeId, [], 0),
+      );
+    });
+  }
+
+  /** Keeps the entries of `read` in (sinceId, beforeId), then reads the next page while there may be more. */
+  #collect(
+    read: LogRead,
+    sinceId: number,
+    beforeId: number,
+    entries: HistoryEntry[],
+    pages: number,
+  ): Awaitable<HistoryEntry[]> {
+    for (const record of read.records) {
+      const entry = typeof record.payload === 'string' ? this.#parse(record.payload) : undefined;
+      if (entry === undefined || entry.id <= sinceId) continue;
+      if (entry.id >= beforeId) return entries;
+      if (entries.length === 0 || entry.id > entries[entries.length - 1]!.id) entries.push(entry);
+    }
+    const last = read.records.at(-1);
+    if (last === undefined || last.seq >= read.last || pages + 1 >= HISTORY_PAGES) return entries;
+    return then(this.#log.read(this.stream, last.seq, { limit: HISTORY_PAGE }), (next) =>
+      next === undefined ? entries : this.#collect(next, sinceId, beforeId, entries, pages + 1),
+    );
+  }
+
+  #idOf(payload: string | Uint8Array): number | undefined {
+    return typeof payload === 'string' ? this.#parse(payload)?.id : undefined;
+  }
+
   #parse(payload: string): HistoryEntry | undefined {
     try {
       const frame = JSON.parse(payload) as { type?: unknown; id?: unknown; from?: unknown; data?: unknown };
@@ -179,4 +235,24 @@ export class LogHistory {
       ? this.#log.delete(this.stream)
       : tail.then(() => this.#log.delete(this.stream));
   }
+}
+
+/**
+ * The history a member joining with `sinceId` is sent: the messages after it that memory keeps, preceded —
+ * when `sinceId` is older than the memory window and the history is kept on a durable log — by the older ones
+ * read back from the log (those it still keeps). Synchronous when the store is (memory, SQLite).
+ */
+export function historyAfter(
+  history: RoomHistory,
+  store: LogHistory | undefined,
+  sinceId: number,
+): Awaitable<HistoryEntry[]> {
+  const recent = history.after(sinceId);
+  if (store === undefined) return recent;
+  // Memory's oldest message after `sinceId`; nothing in memory after it while memory holds some: up to date.
+  const oldest = recent[0]?.id ?? (history.lastId === undefined ? Number.POSITIVE_INFINITY : undefined);
+  if (oldest === undefined || oldest <= sinceId + 1) return recent;
+  return then(store.between(sinceId, oldest), (older) =>
+    older.length === 0 ? recent : [...older, ...recent],
+  );
 }

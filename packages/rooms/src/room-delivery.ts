@@ -15,7 +15,13 @@ import {
   presenceFrame,
 } from '@atmosphere/protocol';
 import { roomMessageFrame } from './frames.ts';
-import { type HistoryEntry, type LoadedHistory, type LogHistory, RoomHistory } from './history.ts';
+import {
+  type HistoryEntry,
+  historyAfter,
+  type LoadedHistory,
+  type LogHistory,
+  RoomHistory,
+} from './history.ts';
 import { asError } from './errors.ts';
 import { OrderedQueue } from './ordered-queue.ts';
 import type { RoomClusterView } from './room-cluster.ts';
@@ -430,20 +436,61 @@ export class RoomDelivery {
         js,
       );
     }
-    if (sinceId !== undefined && this.history !== undefined) {
-      for (const replayed of this.history.after(sinceId))
+    const replay = (entries: readonly HistoryEntry[]): void => {
+      for (const replayed of entries)
         void this.#dispatch(
           js === undefined ? replayed.payload : jsFrame(replayed.payload, replayed.message),
           toJoiner,
           js,
         );
+    };
+    const announced = (): void => {
+      if (announce && this.cluster?.heldElsewhere(state.member.id) !== true)
+        this.#announce(
+          { room: owner.name, action: 'join', member: state.member, virtual: false },
+          state,
+          resource.id,
+        );
+    };
+    if (sinceId !== undefined && this.history !== undefined) {
+      let entries: HistoryEntry[] | Promise<HistoryEntry[]>;
+      try {
+        // Older than memory keeps: read from the durable log (see historyAfter).
+        entries = historyAfter(this.history, this.#store, sinceId);
+      } catch (error) {
+        this.#historyReadFailed(error);
+        entries = this.history.after(sinceId);
+      }
+      if (entries instanceof Promise) {
+        // An asynchronous log: the room's operations wait for the read, so that nothing said meanwhile
+        // reaches the joiner before its replay, nor is numbered in between.
+        const history = this.history;
+        this.#loading++;
+        void entries
+          .catch((error: unknown) => {
+            this.#historyReadFailed(error);
+            return history.after(sinceId);
+          })
+          .then((read) => {
+            replay(read);
+            announced();
+          })
+          .finally(() => {
+            this.#loading--;
+            this.#queue.resume();
+          });
+        return;
+      }
+      replay(entries);
     }
-    if (announce && this.cluster?.heldElsewhere(state.member.id) !== true)
-      this.#announce(
-        { room: owner.name, action: 'join', member: state.member, virtual: false },
-        state,
-        resource.id,
-      );
+    announced();
+  }
+
+  #historyReadFailed(error: unknown): void {
+    this.#owner.logger.error(
+      `room ${this.#owner.name}: reading older history from the stream log (${this.#store?.stream}) failed; the joiner gets what memory keeps`,
+      { error },
+    );
   }
 
   #presence(action: 'join' | 'leave', state: MemberState, reason: LeaveReason): void {
@@ -535,7 +582,11 @@ export class RoomDelivery {
         new AtmosphereError('CLOSED', `The broadcaster of room ${this.#owner.name} was destroyed.`),
       );
     }
-    const sync = this.#inflight === 0 && broadcaster.filters.length === 0;
+    // Delivered before broadcast() returns only with no filter and a log that appends synchronously (memory):
+    // a durable log (SQLite, Redis: the room has a store then) delivers once the append is written, so the
+    // broadcast is in flight until then, and a join waits for it (else the joiner, subscribed meanwhile, would
+    // get the message live and again in its replay).
+    const sync = this.#inflight === 0 && broadcaster.filters.length === 0 && this.#store === undefined;
     let result: Promise<void>;
     try {
       result = broadcaster.broadcast(payload, options);

@@ -42,8 +42,10 @@ export interface AtmosphereChatTransportOptions<UI_MESSAGE extends UIMessage = U
   /** The client to open the subscription with. Default: the default client of `@atmosphere/client`. */
   readonly atmosphere?: Atmosphere;
   /**
-   * Where the run of each chat is remembered for `reconnectToStream` after a reload. Default
-   * `globalThis.sessionStorage` when there is one (a tab), else memory; `null` keeps it in memory only.
+   * Where the run of each chat is remembered for `reconnectToStream` after a reload, with the connection's
+   * durable-session token: a reloaded page presents it again, so the server knows it as the run's owner (it
+   * may stop it and answer its approvals; another session may only watch). Default `globalThis.sessionStorage`
+   * when there is one (a tab), else memory; `null` keeps both in memory only.
    */
   readonly storage?: RunStorage | null;
   /**
@@ -69,9 +71,15 @@ interface Run {
   readonly pendingApprovals: Set<string>;
   /** Set when the connection failed for good: the run's streams end with this error. */
   failure: Error | undefined;
+  /** `reconnectToStream` calls for this run so far (a newer one supersedes the stream of an older one). */
+  resumes: number;
 }
 
 const STORAGE_PREFIX = 'atmosphere-chat-run:';
+/** The key of the durable-session token of an endpoint URL in the storage. */
+const SESSION_PREFIX = 'atmosphere-chat-session:';
+/** The form of a session token (as `@atmosphere/client` checks it): anything else in the storage is ignored. */
+const SESSION_TOKEN = /^[A-Za-z0-9_-]{22,128}$/;
 
 function memoryStorage(): RunStorage {
   const map = new Map<string, string>();
@@ -258,9 +266,15 @@ export class AtmosphereChatTransport<
       run.cursor >= run.frames.length
     )
       return null;
+    // A request useChat gave up before it got its stream (stopped, superseded) gets none, and stops nothing.
+    if (options.abortSignal?.aborted) return null;
     run.mapper = new UiChunkMapper();
     run.cursor = 0;
-    return this.#stream(run, run.mapper.start(), undefined);
+    const resume = ++run.resumes;
+    // useChat's stop() aborts the resumed stream: the run is stopped, as for sendMessages — unless the abort
+    // only supersedes this stream by a newer reconnectToStream of the same run (useChat aborts the older
+    // resume request right before it calls the transport again, in the same turn).
+    return this.#stream(run, run.mapper.start(), options.abortSignal, () => run.resumes === resume);
   }
 
   /** Closes the subscription; streams still open end. Idempotent. */
@@ -277,8 +291,15 @@ export class AtmosphereChatTransport<
 
   #open(runId: string | undefined): StreamingHandle {
     if (this.#handle) return this.#handle;
+    // The session token of the page before a reload: presented again, it makes this page the owner of the
+    // runs that page started (a refused one is replaced by the new session's token, below).
+    const sessionKey = SESSION_PREFIX + this.#options.url;
+    const kept = this.#storage.getItem(sessionKey);
+    const keepsSession =
+      this.#options.request?.session !== false && this.#options.request?.sessionToken === undefined;
     const request: AtmosphereRequest = {
       closeOnUnload: false,
+      ...(keepsSession && kept !== null && SESSION_TOKEN.test(kept) ? { sessionToken: kept } : {}),
       ...this.#options.request,
       url: this.#options.url,
       ...(runId === undefined ? {} : { runId }),
@@ -289,6 +310,8 @@ export class AtmosphereChatTransport<
       { atmosphere: this.#options.atmosphere ?? defaultClient },
     );
     this.#handle = handle;
+    if (keepsSession)
+      handle.subscription.on('session', (session) => this.#storage.setItem(sessionKey, session.token));
     // A connection that gives up (reconnect attempts exhausted, refused) fails the answers still streaming, so
     // useChat reports it instead of waiting forever; the next request opens a new connection.
     const off = handle.subscription.on('state', (state) => {
@@ -321,6 +344,7 @@ export class AtmosphereChatTransport<
       stopRequested: false,
       pendingApprovals: new Set(),
       failure: undefined,
+      resumes: 0,
     };
     return run;
   }
@@ -394,13 +418,16 @@ export class AtmosphereChatTransport<
     run: Run,
     head: UIMessageChunk[],
     abortSignal: AbortSignal | undefined,
+    current: () => boolean = () => true,
   ): ReadableStream<UIMessageChunk> {
     let listener: (() => void) | undefined;
-    const onAbort = (): void => {
-      if (run.mapper.ended) return;
+    const stop = (): void => {
+      if (run.mapper.ended || !current()) return;
       if (run.runId !== undefined) this.#handle?.subscription.push(stopMessage(run.runId));
       else run.stopRequested = true;
     };
+    // Decided a turn later, when a superseding reconnectToStream has been called.
+    const onAbort = (): void => void Promise.resolve().then(stop);
     const release = (): void => {
       if (listener) run.listeners.delete(listener);
       abortSignal?.removeEventListener('abort', onAbort);

@@ -215,6 +215,30 @@ describe.each(TRANSPORTS)('stock useChat (React) on %s', (_name, query) => {
   });
 });
 
+// The Atmosphere transport only: the SDK's DefaultChatTransport has no session of the page to present again.
+describe.each(TRANSPORTS.filter(([, query]) => query.transport === 'atmosphere'))(
+  'a reloaded page on %s',
+  (_name, query) => {
+    test('owns the run it resumes (its session token kept in sessionStorage): stop() stops it on the server', async () => {
+      server.gate.openAfter = 10;
+      const { page: p, chatId } = await open('react', query);
+      await ask(p, 'story');
+      await until(p, 'ten words', (c) => words(c) === 10);
+      await p.reload();
+      await p.waitForFunction(() => document.title === 'chat ready');
+      await until(p, 'the resumed answer', (c) => c.status === 'streaming' && words(c) === 10);
+      await p.click('#stop');
+      await until(p, 'ready after the stop', (c) => c.status === 'ready');
+      await eventually(
+        async () => (await server.memory.history(`chat:${chatId}`)).length === 2,
+        'the run ends stopped',
+      );
+      const history = await server.memory.history(`chat:${chatId}`);
+      expect(history[1]!.content).toBe(STORY_WORDS.slice(0, 10).join(''));
+    });
+  },
+);
+
 describe('stock @ai-sdk/vue Chat on the Atmosphere transport', () => {
   test('a streamed answer, then a tool call with approval', async () => {
     const { page: p } = await open('vue', { transport: 'atmosphere' });

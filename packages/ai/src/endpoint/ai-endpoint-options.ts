@@ -109,7 +109,11 @@ export interface AiEndpointOptions {
    * (what the auth hook established). `viewer` follows; `steerer` also steers and stops; `approver` also
    * answers approvals; `owner` may do all. Each connection is told its role (`ai-role` message). Enforced on
    * every stop, steer and approval answer: a refused one gets a `FORBIDDEN` error frame and changes nothing.
-   * Default: `owner` for everyone who follows the run. A hook that throws gives `viewer`.
+   * Default: `owner` for the connections of the asker's durable session — the same session token, so a
+   * reloaded page or a client coming back after a restart owns its run again — and `viewer` for everyone
+   * else (they follow, they do not control). When the asker had no session, `owner` for everyone who follows
+   * the run. The run records the owner as the SHA-256 digest of the token, never the token. A hook that
+   * throws gives `viewer`.
    */
   readonly role?: (context: RoleContext) => AiRole;
   /**
@@ -157,8 +161,16 @@ export interface RoleContext {
   /** What the auth hook established about it (`resource.principal`). */
   readonly principal: unknown;
   readonly runId: string;
-  /** The connection whose prompt started the run (the same as `resource` for the asker). */
+  /**
+   * The connection whose prompt started the run (the same as `resource` for the asker); for a run continued
+   * after a restart, the first connection that came back to it.
+   */
   readonly asker: AtmosphereResource;
+  /**
+   * True when the connection presents the session token of the run's asker (compared by SHA-256 digest): the
+   * asker itself, its reloaded page, or the asker coming back after a restart.
+   */
+  readonly sessionOwner: boolean;
 }
 
 /** What a prompt does while an answer to the same client is running (see `AiEndpointOptions.whileAnswering`). */

@@ -25,6 +25,7 @@ import type { AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import { AudienceSink } from '../streaming/frame-sink.ts';
 import { RunRegistry, type StoredRun } from '../streaming/run-registry.ts';
+import { runOwnerOf } from '../streaming/run-owner.ts';
 import { AiTelemetry } from '../telemetry/ai-telemetry.ts';
 import { FrameStreamingSession } from '../streaming/streaming-session.ts';
 import {
@@ -50,6 +51,8 @@ interface LiveRun {
   readonly roles: Map<string, AiRole>;
   readonly steering: Steering;
   readonly asker: AtmosphereResource;
+  /** The SHA-256 digest of the asker's session token (never the token), if it had a session. */
+  readonly owner: string | undefined;
   request: AiRequest | undefined;
   /** A run continued after a restart: the text the process before streamed. */
   readonly continueFrom?: string;
@@ -397,19 +400,23 @@ export class EndpointRuns {
     runs.add(run);
   }
 
-  /** The application's `role` hook decides; without one, every follower is an owner. */
-  #roleOf(
-    resource: AtmosphereResource,
-    run: { readonly asker: AtmosphereResource; readonly session: { readonly runId: string } },
-  ): AiRole {
+  /**
+   * The application's `role` hook decides; without one, the connections of the asker's session (the same
+   * session token: a reload, a reconnect after a restart) are owners and others viewers — or, when the asker
+   * had no session, every follower is an owner.
+   */
+  #roleOf(resource: AtmosphereResource, run: LiveRun): AiRole {
+    const sessionOwner =
+      run.owner !== undefined && runOwnerOf(this.#atmosphere.sessionTokenOf(resource)) === run.owner;
     const hook = this.#options.role;
-    if (!hook) return 'owner';
+    if (!hook) return run.owner === undefined || sessionOwner ? 'owner' : 'viewer';
     try {
       const role = hook({
         resource,
         principal: resource.principal,
         runId: run.session.runId,
         asker: run.asker,
+        sessionOwner,
       });
       if (role === 'viewer' || role === 'steerer' || role === 'approver' || role === 'owner') return role;
       this.#logger.warn(
@@ -458,8 +465,15 @@ export class EndpointRuns {
       ? this.#options.conversationId(resource, metadata)
       : resource.id;
     const holder: { run?: LiveRun } = {};
+    const owner = runOwnerOf(this.#atmosphere.sessionTokenOf(resource));
     const session = new EndpointSession(
-      { sink: audience, sessionId, runId, run: this.records.start(runId, sessionId), logger: this.#logger },
+      {
+        sink: audience,
+        sessionId,
+        runId,
+        run: this.records.start(runId, sessionId, owner),
+        logger: this.#logger,
+      },
       {
         resource,
         conversationId,
@@ -474,6 +488,7 @@ export class EndpointRuns {
       roles: new Map(),
       steering: new Steering(session),
       asker: resource,
+      owner,
       request: undefined,
     };
     holder.run = run;
@@ -667,6 +682,9 @@ export class EndpointRuns {
       roles: new Map(),
       steering: new Steering(session),
       asker: resource,
+      // The owner recorded by the process before: the first client to come back is not its owner unless it
+      // presents the asker's session token.
+      owner: record.owner,
       request: undefined,
       continueFrom: streamedText(stored.frames),
     };

@@ -1,7 +1,8 @@
 import { completeFrame, parseAiFrame, textFrame } from '@atmosphere/protocol';
 import { MemoryStreamLog } from '@atmosphere/runtime/spi';
 import { describe, expect, test } from 'vitest';
-import { INTERRUPTED_CODE, RunRegistry, runStream } from './run-registry.ts';
+import { runOwnerOf } from './run-owner.ts';
+import { INTERRUPTED_CODE, RunRegistry, runMetaStream, runStream } from './run-registry.ts';
 
 describe('a run registry on a stream log', () => {
   test('every frame is appended to the run stream, log seq = frame seq', () => {
@@ -43,5 +44,27 @@ describe('a run registry on a stream log', () => {
     expect(frames?.map((f) => parseAiFrame(f)?.type)).toEqual(['complete']);
     expect(await new RunRegistry({ log }).recover('nope', 0)).toBeUndefined();
     expect(await new RunRegistry().recover('run-3', 0)).toBeUndefined();
+  });
+
+  test('the owner is kept as the digest of the session token, never the token, and read back after a restart', async () => {
+    const log = new MemoryStreamLog();
+    const token = 'a-session-token-of-forty-three-characters-x';
+    const owner = runOwnerOf(token)!;
+    expect(owner).toMatch(/^[0-9a-f]{64}$/);
+    const record = new RunRegistry({ log }).start('run-4', 's4', owner);
+    expect(record.owner).toBe(owner);
+    record.record(textFrame('cut', 's4', 1));
+    const meta = log.read(runMetaStream('run-4'), 0)!.records.map((r) => String(r.payload));
+    expect(meta).toEqual([JSON.stringify({ owner })]);
+    expect(meta.join()).not.toContain(token);
+    const after = new RunRegistry({ log });
+    const stored = await after.read('run-4');
+    expect(stored?.owner).toBe(owner);
+    expect(after.restore('run-4', stored!, false).owner).toBe(owner);
+    // A run without a session has no owner, and a forged owner entry (not a digest) is ignored.
+    new RunRegistry({ log }).start('run-5', 's5').record(textFrame('x', 's5', 1));
+    log.append(runMetaStream('run-5'), [{ payload: JSON.stringify({ owner: token }) }]);
+    expect((await new RunRegistry({ log }).read('run-5'))?.owner).toBeUndefined();
+    expect(runOwnerOf(undefined)).toBeUndefined();
   });
 });

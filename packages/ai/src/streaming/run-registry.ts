@@ -1,5 +1,8 @@
 import { errorFrame, isTerminalFrame, parseAiFrame } from '@atmosphere/protocol';
-import type { Logger, StreamLog } from '@atmosphere/runtime/spi';
+import type { LogEntry, Logger, StreamLog } from '@atmosphere/runtime/spi';
+
+/** Most frames of one batched append to a run's stream (the broadcaster's bound too). */
+const BATCH_FRAMES = 1_000;
 
 /** The code of the terminal frame that ends a run whose process died mid-answer (policy `close`). */
 export const INTERRUPTED_CODE = 'INTERRUPTED';
@@ -35,6 +38,8 @@ export interface StoredRun {
   readonly descriptor: RunDescriptor | undefined;
   /** Continuations already started for this run (each counts against the endpoint's `maxAttempts`). */
   readonly attempts: number;
+  /** The run's owner: the SHA-256 digest of the asker's session token (`runOwnerOf`), if it had one. */
+  readonly owner?: string | undefined;
 }
 
 /** Limits of a {@link RunRegistry}. */
@@ -62,6 +67,12 @@ export interface RunRegistryOptions {
 export class RunRecord {
   readonly runId: string;
   readonly sessionId: string;
+  /**
+   * Who owns the run: the SHA-256 digest (hex) of the asker's session token (`runOwnerOf`), never the
+   * token. A connection presenting the same token (a reload, a reconnect after a restart) is the owner again.
+   * Undefined when the asker had no session.
+   */
+  readonly owner: string | undefined;
   readonly startedAt = Date.now();
   #frames: string[] = [];
   /** The seq of `#frames[0]`. */
@@ -78,9 +89,11 @@ export class RunRecord {
     max: number,
     onFinish: (record: RunRecord) => void,
     persist?: (frame: string) => void,
+    owner?: string,
   ) {
     this.runId = runId;
     this.sessionId = sessionId;
+    this.owner = owner;
     this.#max = max;
     this.#onFinish = onFinish;
     this.#persist = persist;
@@ -228,8 +241,8 @@ export class RunRegistry {
   restore(runId: string, stored: StoredRun, finished: boolean): RunRecord {
     const sessionId = parseAiFrame(stored.frames[0] ?? '')?.sessionId ?? runId;
     const record = finished
-      ? new RunRecord(runId, sessionId, this.#maxFrames, () => this.#arm())
-      : this.start(runId, sessionId);
+      ? new RunRecord(runId, sessionId, this.#maxFrames, () => this.#arm(), undefined, stored.owner)
+      : this.#create(runId, sessionId, stored.owner);
     record.seed(stored.frames);
     if (finished) {
       if (this.#runs.size >= this.#maxRuns) this.#evictOne();
@@ -262,22 +275,33 @@ export class RunRegistry {
     const terminal = last !== undefined && isTerminalFrame(last);
     let descriptor: RunDescriptor | undefined;
     let attempts = 0;
+    let owner: string | undefined;
     if (!terminal) {
       for (const payload of (await readAll(log, runMetaStream(runId))) ?? []) {
         const value = parseMeta(payload);
         if (value?.descriptor !== undefined && descriptor === undefined) descriptor = value.descriptor;
         if (typeof value?.attempt === 'number') attempts = Math.max(attempts, value.attempt);
+        if (value?.owner !== undefined && owner === undefined) owner = value.owner;
       }
     }
-    return { frames, terminal, descriptor, attempts };
+    return { frames, terminal, descriptor, attempts, owner };
   }
 
   get size(): number {
     return this.#runs.size;
   }
 
-  /** Starts recording a run. */
-  start(runId: string, sessionId: string): RunRecord {
+  /**
+   * Starts recording a run. `owner` is the SHA-256 digest of the asker's session token (`runOwnerOf`),
+   * kept with the run (and in the durable log beside its description) so that the asker's session is its
+   * owner again after a reload or a restart.
+   */
+  start(runId: string, sessionId: string, owner?: string): RunRecord {
+    if (owner !== undefined) this.#appendMeta(runId, { owner });
+    return this.#create(runId, sessionId, owner);
+  }
+
+  #create(runId: string, sessionId: string, owner: string | undefined): RunRecord {
     if (this.#runs.size >= this.#maxRuns) this.#evictOne();
     const record = new RunRecord(
       runId,
@@ -285,6 +309,7 @@ export class RunRegistry {
       this.#maxFrames,
       () => this.#arm(),
       this.#log === undefined ? undefined : this.#persister(this.#log, runId),
+      owner,
     );
     this.#runs.set(runId, record);
     return record;
@@ -318,18 +343,41 @@ export class RunRegistry {
     this.#runs.clear();
   }
 
-  /** Appends each frame to the run's stream; a failure is reported (the frame still goes to live clients). */
+  /**
+   * Appends each frame to the run's stream; a failure is reported (the frame still goes to live clients). A
+   * store that takes a turn's appends together (`batchAppends`: SQLite, Redis) gets the frames of one turn —
+   * the tokens of one provider chunk, however many promise steps the runtime takes over them — in one
+   * `append` (up to {@link BATCH_FRAMES}), issued once the turn's promise work is done (`process.nextTick`,
+   * before the event loop moves on): still in the turn the frames were broadcast, so SQLite commits the run's
+   * copy in the same transaction as the frames sent and Redis gets it in the same pipeline. Other stores get
+   * one append per frame.
+   */
   #persister(log: StreamLog, runId: string): (frame: string) => void {
     const stream = runStream(runId);
     const failed = (error: unknown): void =>
       this.#logger?.error(`run ${runId}: a frame could not be appended to the ${log.name} log`, { error });
-    return (frame) => {
+    const append = (entries: LogEntry[]): void => {
       try {
-        const result = log.append(stream, [{ payload: frame }]);
+        const result = log.append(stream, entries);
         if (result instanceof Promise) result.catch(failed);
       } catch (error) {
         failed(error);
       }
+    };
+    if (log.batchAppends !== true) return (frame) => append([{ payload: frame }]);
+    let batch: LogEntry[] | undefined;
+    const flush = (): void => {
+      const entries = batch;
+      batch = undefined;
+      if (entries !== undefined && entries.length > 0) append(entries);
+    };
+    return (frame) => {
+      if (batch !== undefined && batch.length >= BATCH_FRAMES) flush();
+      if (batch === undefined) {
+        batch = [];
+        process.nextTick(flush);
+      }
+      batch.push({ payload: frame });
     };
   }
 
@@ -373,12 +421,22 @@ async function readAll(log: StreamLog, stream: string): Promise<string[] | undef
   return payloads;
 }
 
-function parseMeta(payload: string): { descriptor?: RunDescriptor; attempt?: number } | undefined {
+/** A digest as {@link runOwnerOf} makes it: 64 hex digits. */
+const OWNER_DIGEST = /^[0-9a-f]{64}$/;
+
+function parseMeta(
+  payload: string,
+): { descriptor?: RunDescriptor; attempt?: number; owner?: string } | undefined {
   try {
     const value: unknown = JSON.parse(payload);
     if (value === null || typeof value !== 'object') return undefined;
-    const { descriptor, attempt } = value as { descriptor?: unknown; attempt?: unknown };
-    const result: { descriptor?: RunDescriptor; attempt?: number } = {};
+    const { descriptor, attempt, owner } = value as {
+      descriptor?: unknown;
+      attempt?: unknown;
+      owner?: unknown;
+    };
+    const result: { descriptor?: RunDescriptor; attempt?: number; owner?: string } = {};
+    if (typeof owner === 'string' && OWNER_DIGEST.test(owner)) result.owner = owner;
     if (
       descriptor !== null &&
       typeof descriptor === 'object' &&
