@@ -58,8 +58,8 @@ function isPromise<T>(value: unknown): value is Promise<T> {
 }
 
 /** Most messages, and payload characters or bytes, of one batched `append` (see `StreamLog.batchAppends`). */
-const BATCH_ENTRIES = 1_000;
-const BATCH_PAYLOAD = 512 * 1024;
+export const BATCH_ENTRIES = 1_000;
+export const BATCH_PAYLOAD = 512 * 1024;
 
 /**
  * The messages of one turn on their way to a store that takes them together (`StreamLog.batchAppends`): one

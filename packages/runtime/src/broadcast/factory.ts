@@ -2,10 +2,23 @@ import { EncodedMessage } from '../delivery/encoded-message.ts';
 import type { ClientResource } from '../delivery/resource.ts';
 import type { BackplaneMessage, BroadcasterBackplane } from '../spi/backplane.ts';
 import type { Logger } from '../spi/logger.ts';
-import type { StreamLog, StreamPosition } from '../spi/stream-log.ts';
+import type { LogEntry, StreamLog, StreamPosition } from '../spi/stream-log.ts';
 import { NO_TELEMETRY, type RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
-import { Broadcaster, type BroadcasterHost, type BroadcasterOptions } from './broadcaster.ts';
+import {
+  BATCH_ENTRIES,
+  BATCH_PAYLOAD,
+  Broadcaster,
+  type BroadcasterHost,
+  type BroadcasterOptions,
+} from './broadcaster.ts';
 import { StreamSequencer } from './stream-sequencer.ts';
+
+/** Relays of one broadcaster arriving in one job, appended together. */
+interface RemoteBatch {
+  readonly entries: LogEntry[];
+  readonly messages: BackplaneMessage[];
+  payload: number;
+}
 
 /**
  * Creates, finds and destroys broadcasters by id. One per Atmosphere instance (`atmosphere.broadcasters`).
@@ -111,46 +124,75 @@ export class BroadcasterFactory {
       this.#deliverRemote(message, message.position);
       return;
     }
-    const entry =
+    const entry: LogEntry =
       message.targets !== undefined
         ? { payload: message.payload, targets: message.targets }
         : message.exclude !== undefined
           ? { payload: message.payload, exclude: message.exclude }
           : { payload: message.payload };
+    if (log.batchAppends !== true) {
+      this.#logRemote(message.broadcaster, [entry], [message]);
+      return;
+    }
+    // A store that takes a turn's appends together: the relays of one broadcaster that arrive in one job
+    // (one read of the backplane's socket) are appended in one call, as the broadcaster does its own.
+    let batch = this.#remoteBatches.get(message.broadcaster);
+    if (batch === undefined) {
+      if (this.#remoteBatches.size === 0) queueMicrotask(this.#flushRemote);
+      batch = { entries: [], messages: [], payload: 0 };
+      this.#remoteBatches.set(message.broadcaster, batch);
+    }
+    batch.entries.push(entry);
+    batch.messages.push(message);
+    batch.payload += typeof entry.payload === 'string' ? entry.payload.length : entry.payload.byteLength;
+    if (batch.entries.length >= BATCH_ENTRIES || batch.payload >= BATCH_PAYLOAD) {
+      this.#remoteBatches.delete(message.broadcaster);
+      this.#logRemote(message.broadcaster, batch.entries, batch.messages);
+    }
+  }
+
+  /** Relays of this job waiting for their append, by broadcaster (stores with `batchAppends`). */
+  readonly #remoteBatches = new Map<string, RemoteBatch>();
+
+  readonly #flushRemote = (): void => {
+    if (this.#remoteBatches.size === 0) return;
+    const batches = [...this.#remoteBatches];
+    this.#remoteBatches.clear();
+    for (const [broadcaster, batch] of batches) this.#logRemote(broadcaster, batch.entries, batch.messages);
+  };
+
+  /**
+   * Appends relayed messages of one broadcaster to this node's log in one call, then delivers each at its
+   * position (the first's seq + its index), after the relays appended before them.
+   */
+  #logRemote(broadcaster: string, entries: LogEntry[], messages: BackplaneMessage[]): void {
+    const failed = (error: unknown): void =>
+      this.#host.logger.error(
+        `${messages.length === 1 ? 'a message' : `${messages.length} messages`} relayed for ${broadcaster} could not be logged; not delivered`,
+        { error },
+      );
     let position: StreamPosition | Promise<StreamPosition>;
     try {
-      position = log.append(message.broadcaster, [entry]);
+      position = this.#host.log.append(broadcaster, entries);
     } catch (error) {
-      this.#host.logger.error(
-        `a message relayed for ${message.broadcaster} could not be logged; not delivered`,
-        {
-          error,
-        },
-      );
+      failed(error);
       return;
     }
-    if (position instanceof Promise) {
-      // Remote messages of one broadcaster keep their order: each waits for the one before it.
-      const previous = this.#remoteTail.get(message.broadcaster) ?? Promise.resolve();
-      const next = previous
-        .then(() => position)
-        .then(
-          (at) => this.#deliverRemote(message, at),
-          (error: unknown) =>
-            this.#host.logger.error(
-              `a message relayed for ${message.broadcaster} could not be logged; not delivered`,
-              {
-                error,
-              },
-            ),
-        );
-      this.#remoteTail.set(message.broadcaster, next);
-      void next.then(() => {
-        if (this.#remoteTail.get(message.broadcaster) === next) this.#remoteTail.delete(message.broadcaster);
-      });
+    const deliver = (first: StreamPosition): void => {
+      for (let i = 0; i < messages.length; i++)
+        this.#deliverRemote(messages[i]!, i === 0 ? first : { epoch: first.epoch, seq: first.seq + i });
+    };
+    if (!(position instanceof Promise)) {
+      deliver(position);
       return;
     }
-    this.#deliverRemote(message, position);
+    // Remote messages of one broadcaster keep their order: each append's delivery waits for the one before.
+    const previous = this.#remoteTail.get(broadcaster) ?? Promise.resolve();
+    const next = previous.then(() => position).then(deliver, failed);
+    this.#remoteTail.set(broadcaster, next);
+    void next.then(() => {
+      if (this.#remoteTail.get(broadcaster) === next) this.#remoteTail.delete(broadcaster);
+    });
   }
 
   readonly #remoteTail = new Map<string, Promise<void>>();
