@@ -80,7 +80,7 @@ export function isUnsupportedFrameworkVersion(version: string): boolean {
 }
 
 /** Every response carries these, so no proxy or browser caches a stream. */
-export const NO_CACHE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+export const NO_CACHE_HEADERS: Readonly<Record<string, string>> = /* @__PURE__ */ Object.freeze({
   'Cache-Control': 'no-store, no-cache, must-revalidate',
   Pragma: 'no-cache',
   Expires: '-1',
