@@ -61,6 +61,7 @@ describe('@atmosphere/protocol public API', () => {
       'joinAckFrame',
       'jsonDepth',
       'lengthPrefixed',
+      'mayApprove',
       'mayControlTurns',
       'membersJson',
       'messageFrame',
