@@ -42,6 +42,7 @@ import type {
   WhileAnswering,
 } from './ai-endpoint-options.ts';
 import { EndpointSession } from './ai-session.ts';
+import { ClusterRuns, FOLLOW_POLL_MS } from './cluster-runs.ts';
 import { parsePromptMessage } from './prompt-message.ts';
 
 /** A prompt being answered: its session, who follows it (and in which role), its guidance, its request. */
@@ -127,7 +128,9 @@ export class EndpointRuns {
   readonly #debounceMs: number;
   readonly #waiting = new Map<string, Waiting>();
   /** Runs from before a restart being read back (and continued or closed), once for every client asking. */
-  readonly #resuming = new Map<string, Promise<boolean>>();
+  readonly #resuming = new Map<string, Promise<Resumed>>();
+  /** With a shared cluster state and a durable log: which node produces a run. */
+  readonly #cluster: ClusterRuns | undefined;
   readonly #interrupted: Required<InterruptedRuns>;
   readonly #approvers: ReadonlySet<AiRole>;
   #closed = false;
@@ -158,6 +161,7 @@ export class EndpointRuns {
       ...options.runs,
       ...(atmosphere.log.durable ? { log: atmosphere.log, logger: this.#logger } : {}),
     });
+    this.#cluster = ClusterRuns.of(atmosphere.provider('cluster-state'), this.records.durable, this.#logger);
     const interrupted = options.interruptedRuns ?? {};
     this.#interrupted = {
       policy: interrupted.policy ?? (runtime.capabilities.has('conversation-memory') ? 'continue' : 'close'),
@@ -494,8 +498,10 @@ export class EndpointRuns {
     holder.run = run;
     this.#live.set(runId, run);
     this.#join(run, resource);
+    const cluster = this.#cluster;
     const task = (async () => {
       try {
+        if (cluster !== undefined) await cluster.produce(runId);
         await this.#onPrompt(prompt, session, { resource, params, metadata });
         session.complete();
       } catch (error) {
@@ -504,6 +510,7 @@ export class EndpointRuns {
       } finally {
         this.#live.delete(runId);
         this.#leaveAll(run);
+        cluster?.release(runId, this.records.appended(runId));
         this.#next(resource);
       }
     })();
@@ -563,10 +570,10 @@ export class EndpointRuns {
   }
 
   /** A client (re)connected with `X-Atmosphere-Run-Id`: replay what it has not seen, then follow live. */
-  #reattach(resource: AtmosphereResource, runId: string): void {
+  #reattach(resource: AtmosphereResource, runId: string, after?: number): void {
     const record = this.records.get(runId);
     if (!record && this.records.durable && !this.#live.has(runId) && /^[A-Za-z0-9_-]{1,64}$/.test(runId)) {
-      this.#recoverRun(resource, runId);
+      this.#recoverRun(resource, runId, after);
       return;
     }
     if (!record) {
@@ -577,8 +584,7 @@ export class EndpointRuns {
       );
       return;
     }
-    const lastSeqText = resource.request.param(AtmosphereHeaders.lastSeq);
-    const lastSeq = lastSeqText !== undefined && /^\d{1,15}$/.test(lastSeqText) ? Number(lastSeqText) : 0;
+    const lastSeq = after ?? lastSeqOf(resource);
     const run = this.#live.get(runId);
     const sink = run?.audience ?? new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
     // Replay and join in one synchronous step: no live frame can fall between them.
@@ -592,7 +598,7 @@ export class EndpointRuns {
    * `INTERRUPTED` (policy `close`, or past a bound). Then the client catches up like any re-attach: exactly
    * the frames it missed, then live.
    */
-  #recoverRun(resource: AtmosphereResource, runId: string): void {
+  #recoverRun(resource: AtmosphereResource, runId: string, after?: number): void {
     let pending = this.#resuming.get(runId);
     if (pending === undefined) {
       pending = this.#resume(resource, runId).finally(() => this.#resuming.delete(runId));
@@ -600,11 +606,13 @@ export class EndpointRuns {
     }
     pending.then(
       (found) => {
-        if (!found) {
+        if (found === 'missing') {
           this.#refuse(resource, 'UNKNOWN_RUN', `Run ${runId} is unknown or expired; send the prompt again.`);
           return;
         }
-        if (resource.state !== 'closed') this.#reattach(resource, runId);
+        if (resource.state === 'closed') return;
+        if (found === 'elsewhere') this.#follow(resource, runId, after ?? lastSeqOf(resource));
+        else this.#reattach(resource, runId, after);
       },
       (error: unknown) => {
         this.#logger.error(
@@ -620,14 +628,26 @@ export class EndpointRuns {
     );
   }
 
-  /** Reads a run back and makes it known here again (continued, or ended); false when the log has no such run. */
-  async #resume(resource: AtmosphereResource, runId: string): Promise<boolean> {
-    const stored = await this.records.read(runId);
-    if (stored === undefined) return false;
-    if (this.records.get(runId) !== undefined) return true;
+  /**
+   * Reads a run back and makes it known here again (continued, or ended): `missing` when the log has no such
+   * run, `elsewhere` when another node of the cluster produces it (or is continuing or ending it).
+   */
+  async #resume(resource: AtmosphereResource, runId: string): Promise<Resumed> {
+    let stored = await this.records.read(runId);
+    if (stored === undefined) return 'missing';
+    if (this.records.get(runId) !== undefined) return 'found';
+    const cluster = this.#cluster;
+    if (!stored.terminal && cluster !== undefined) {
+      // Orphaned only when no node produces it; then one node (the claim) continues or ends it.
+      if (await cluster.elsewhere(runId)) return 'elsewhere';
+      if (!(await cluster.claim(runId, stored.attempts))) return 'elsewhere';
+      // Read again: its producer may have ended it (and let go) since the first read.
+      stored = (await this.records.read(runId)) ?? stored;
+      if (this.records.get(runId) !== undefined) return 'found';
+    }
     if (stored.terminal) {
       this.records.restore(runId, stored, true);
-      return true;
+      return 'found';
     }
     const policy = this.#interrupted;
     if (
@@ -637,13 +657,56 @@ export class EndpointRuns {
       !this.#closed &&
       resource.state !== 'closed'
     ) {
+      if (cluster !== undefined) await cluster.produce(runId);
       await this.records.countAttempt(runId, stored.attempts + 1);
       this.#continue(resource, runId, stored);
-      return true;
+      return 'found';
     }
     const frames = await this.records.interrupt(runId, stored.frames);
     this.records.restore(runId, { ...stored, frames, terminal: true }, true);
-    return true;
+    return 'found';
+  }
+
+  /**
+   * A client re-attached here to a run another node produces: the frames after `from` are read from the shared
+   * log as they land (every {@link FOLLOW_POLL_MS}) and written to it, in order, each once, until the run ends.
+   * When no node produces it any more (its node died: its lease expired), the interrupted-run policy applies,
+   * once for the cluster, and the client catches up on what that gives.
+   */
+  #follow(resource: AtmosphereResource, runId: string, from: number): void {
+    const cluster = this.#cluster!;
+    const sink = new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
+    const task = (async () => {
+      let sent = from;
+      try {
+        while (resource.state !== 'closed' && !this.#closed) {
+          const stored = await this.records.read(runId);
+          if (stored === undefined) break;
+          for (const frame of stored.frames.slice(sent)) sink.writeTo(resource, frame);
+          sent = Math.max(sent, stored.frames.length);
+          if (stored.terminal) return;
+          if (!(await cluster.elsewhere(runId))) {
+            this.#recoverRun(resource, runId, sent);
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS).unref());
+        }
+      } catch (error) {
+        this.#logger.warn(
+          `AI endpoint ${this.#options.path}: run ${runId} could not be followed from the log`,
+          {
+            error,
+          },
+        );
+        this.#refuse(
+          resource,
+          'UNKNOWN_RUN',
+          `Run ${runId} could not be followed (${(error as Error).message}); send the prompt again.`,
+        );
+      }
+    })();
+    this.#work.add(task);
+    void task.finally(() => this.#work.delete(task));
   }
 
   /**
@@ -712,6 +775,7 @@ export class EndpointRuns {
         clearInterval(watchdog);
         this.#live.delete(runId);
         this.#leaveAll(run);
+        this.#cluster?.release(runId, this.records.appended(runId));
       }
     })();
     this.#work.add(task);
@@ -784,4 +848,13 @@ export class EndpointRuns {
     }
     run.steering.add(steer.steerId, steer.text);
   }
+}
+
+/** What reading a run back gave: known here now, not in the log, or produced by another node. */
+type Resumed = 'found' | 'missing' | 'elsewhere';
+
+/** The `X-Atmosphere-Last-Seq` a client presented (0 when none or malformed). */
+function lastSeqOf(resource: AtmosphereResource): number {
+  const text = resource.request.param(AtmosphereHeaders.lastSeq);
+  return text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : 0;
 }

@@ -160,6 +160,8 @@ export class RunRegistry {
   readonly #logger: Logger | undefined;
   readonly #recovering = new Map<string, Promise<StoredRun | undefined>>();
   readonly #closing = new Map<string, Promise<string[] | undefined>>();
+  /** The last append of each run still on its way to an asynchronous log (settled, never rejected). */
+  readonly #appending = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: RunRegistryOptions = {}) {
@@ -224,6 +226,15 @@ export class RunRegistry {
     );
     if (log !== undefined) await log.append(runStream(runId), [{ payload: interrupted }]);
     return [...frames, interrupted];
+  }
+
+  /**
+   * Resolves once every frame of the run handed to the log so far is written (or failed, and reported): the
+   * frames of this turn are issued first. Appends of one log reach it in order, so the last one is enough.
+   */
+  async appended(runId: string): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.#appending.get(runId);
   }
 
   /** Keeps what a run was asked (see {@link RunDescriptor}) in the durable log; a no-op without one. */
@@ -359,7 +370,13 @@ export class RunRegistry {
     const append = (entries: LogEntry[]): void => {
       try {
         const result = log.append(stream, entries);
-        if (result instanceof Promise) result.catch(failed);
+        if (result instanceof Promise) {
+          const settled = result.then(() => undefined, failed);
+          this.#appending.set(runId, settled);
+          void settled.then(() => {
+            if (this.#appending.get(runId) === settled) this.#appending.delete(runId);
+          });
+        }
       } catch (error) {
         failed(error);
       }

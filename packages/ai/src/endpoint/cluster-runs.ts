@@ -1,0 +1,69 @@
+import type { Logger } from '@atmosphere/runtime';
+import type { ClusterState } from '@atmosphere/runtime/spi';
+
+/** How often a node following a run produced on another node reads the log for its new frames. */
+export const FOLLOW_POLL_MS = 100;
+/** How long a node's claim to end or continue an orphaned run holds off the others. */
+const CLAIM_MS = 60_000;
+const PRODUCER = 'producer';
+
+/**
+ * @internal AI runs across the nodes of a cluster that share a durable log and a cluster state (Redis): the
+ * node producing a run holds `ai-run:<runId>` in the cluster state while it does (the entry goes with its
+ * lease when the node dies). A node that a client re-attaches to and that does not run the answer follows it
+ * from the shared log while another node holds it, and applies the interrupted-run policy only once nobody
+ * does — one node, by a claim, continues or ends it.
+ */
+export class ClusterRuns {
+  readonly #state: ClusterState;
+  readonly #logger: Logger;
+
+  /** Only with a shared cluster state and a durable log; undefined otherwise (one node: nothing to do). */
+  static of(state: ClusterState | undefined, durable: boolean, logger: Logger): ClusterRuns | undefined {
+    return state?.shared === true && durable ? new ClusterRuns(state, logger) : undefined;
+  }
+
+  constructor(state: ClusterState, logger: Logger) {
+    this.#state = state;
+    this.#logger = logger;
+  }
+
+  /** This node produces the run: held before the first frame, so no other node takes it for orphaned. */
+  async produce(runId: string): Promise<void> {
+    try {
+      await this.#state.hold(scopeOf(runId), PRODUCER, null);
+    } catch (error) {
+      this.#logger.warn(
+        `run ${runId}: the cluster state could not record this node as its producer; another node a client re-attaches to may take it for orphaned`,
+        { error },
+      );
+    }
+  }
+
+  /** The run ended here: released once its frames are in the log (`appended`), never before. */
+  release(runId: string, appended: Promise<void>): void {
+    void appended
+      .then(() => this.#state.release(scopeOf(runId), PRODUCER))
+      .catch((error: unknown) =>
+        this.#logger.warn(
+          `run ${runId}: the cluster state could not release it; it goes with this node's lease`,
+          { error },
+        ),
+      );
+  }
+
+  /** Another node produces the run now (it holds the run and its lease runs). */
+  async elsewhere(runId: string): Promise<boolean> {
+    const snapshot = await this.#state.snapshot(scopeOf(runId));
+    return snapshot.entries.some((entry) => entry.node !== this.#state.nodeId);
+  }
+
+  /** True for one node of the cluster per run and attempt: the one that continues or ends an orphaned run. */
+  claim(runId: string, attempt: number): Promise<boolean> {
+    return this.#state.claim(`ai-run-end:${runId}:${attempt}`, CLAIM_MS);
+  }
+}
+
+function scopeOf(runId: string): string {
+  return `ai-run:${runId}`;
+}

@@ -1,0 +1,160 @@
+import { aiEndpoint, openAiRuntime } from '@atmosphere/ai';
+import {
+  type AiTestClient,
+  answerOf,
+  connectAiClient,
+  openAiTranscript,
+  type ReplayServer,
+  startReplayServer,
+  wrapAiClient,
+} from '@atmosphere/ai/testing';
+import { durable } from '@atmosphere/durable-sessions';
+import type { Atmosphere } from '@atmosphere/runtime';
+import {
+  connectTestClient,
+  eventually,
+  startTestAtmosphere,
+  startTestRedis,
+  type TestRedis,
+  type TestTransport,
+} from '@atmosphere/runtime/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { RedisClusterState, redisBackplane, redisClusterState } from '../src/index.ts';
+
+/**
+ * AI runs across nodes (DURABILITY.md §4): a client that comes back to another node than the one producing its
+ * answer follows the answer there — exactly the frames it missed, then the rest as the producer writes them —
+ * and the other node never takes a live run for orphaned. When the producer dies (its lease expires), one node
+ * applies the interrupted-run policy. Two nodes on a real redis-server (backplane, shared log, cluster state),
+ * an OpenAI-compatible runtime against a replay server, real clients.
+ */
+const CHUNKS = Array.from({ length: 30 }, (_, i) => `t${i} `);
+const LEASE_MS = 1_000;
+
+let redis: TestRedis;
+let replay: ReplayServer;
+let nodes: Atmosphere[] = [];
+let clients: AiTestClient[] = [];
+let run = 0;
+
+beforeAll(async () => {
+  [redis, replay] = await Promise.all([startTestRedis(), startReplayServer()]);
+});
+
+afterEach(async () => {
+  replay.release();
+  await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+  await Promise.all(nodes.map((node) => node.close()));
+  clients = [];
+  nodes = [];
+});
+
+afterAll(async () => {
+  await Promise.all([redis.stop(), replay.close()]);
+});
+
+async function node(): Promise<Atmosphere> {
+  const prefix = `ai-runs${run}:`;
+  const atmosphere = await startTestAtmosphere({
+    autoload: false,
+    rateLimit: false,
+    providers: [
+      redisBackplane({ url: redis.url, channelPrefix: prefix }),
+      ...durable({ redis: redis.url, prefix, kinds: ['stream-log'] }),
+      redisClusterState({ url: redis.url, keyPrefix: `${prefix}cluster:`, leaseMs: LEASE_MS }),
+    ],
+  });
+  nodes.push(atmosphere);
+  aiEndpoint(atmosphere, {
+    path: '/ai',
+    runtime: openAiRuntime({
+      env: {},
+      apiKey: 'sk-test-cluster-0123456789',
+      model: 'gpt-4o-mini',
+      baseUrl: replay.baseUrl,
+      retry: { maxRetries: 0 },
+    }),
+    interruptedRuns: { policy: 'close' },
+  });
+  return atmosphere;
+}
+
+async function connect(at: Atmosphere, transport: TestTransport, query: Record<string, string> = {}) {
+  const client = await connectAiClient(at.url('/ai'), transport, { query });
+  clients.push(client);
+  return client;
+}
+
+/** Asks on `a`, waits for the first tokens (the provider pauses after them), and leaves: run id and last seq. */
+async function startOn(
+  a: Atmosphere,
+  transport: TestTransport,
+): Promise<{ runId: string; lastSeq: number; text: string }> {
+  replay.enqueue({
+    kind: 'sse',
+    body: openAiTranscript({ text: CHUNKS, usage: { prompt: 5, completion: CHUNKS.length } }),
+    pauseAfter: 8,
+  });
+  // The asker loses its connection (a cut, not a deliberate leave: its run goes on).
+  const raw = await connectTestClient(a.url('/ai'), transport, { received: 0 });
+  const asker = wrapAiClient(raw);
+  clients.push(asker);
+  await asker.prompt('Count for me');
+  await eventually(
+    () => asker.frames().filter((frame) => frame.type === 'streaming-text').length >= 5,
+    'the first tokens on a',
+    10_000,
+  );
+  const answer = answerOf(asker.frames(), asker.frames()[0]!.sessionId);
+  raw.cut();
+  // It says it has all but its last two frames: the node it comes back to has something to send at once.
+  const lastSeq = Math.max(...answer.frames.map((frame) => frame.seq)) - 2;
+  const text = answer.frames
+    .filter((frame) => frame.seq <= lastSeq)
+    .map((frame) => (frame.type === 'streaming-text' ? frame.data : ''))
+    .join('');
+  return { runId: answer.runId!, lastSeq, text };
+}
+
+describe.each(['websocket', 'sse', 'long-polling'] as const)('%s', (transport) => {
+  test('a client that comes back to another node follows the answer there: what it missed, then the rest, once, in order; the run is not taken for orphaned', async () => {
+    run++;
+    const a = await node();
+    const b = await node();
+    const requestsBefore = replay.requests.items.length;
+    const { runId, lastSeq, text } = await startOn(a, transport);
+    const back = await connect(b, transport, {
+      'X-Atmosphere-Run-Id': runId,
+      'X-Atmosphere-Last-Seq': String(lastSeq),
+    });
+    // b follows while a holds the run (paused at the provider): the two frames it missed come from the log,
+    // and nothing ends the run meanwhile (no INTERRUPTED, no second model call).
+    await eventually(() => back.frames().length >= 2, 'the missed frames from b', 10_000);
+    replay.release();
+    const answer = await back.answer(undefined, 15_000);
+    expect(answer.end).toMatchObject({ type: 'complete' });
+    const seqs = answer.frames.map((frame) => frame.seq);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => lastSeq + 1 + i));
+    expect(text + answer.text).toBe(CHUNKS.join(''));
+    expect(replay.requests.items.length - requestsBefore).toBe(1);
+  }, 30_000);
+});
+
+test('when the producing node is gone (its lease expired), one node ends the run INTERRUPTED for the client that followed it', async () => {
+  run++;
+  const a = await node();
+  const b = await node();
+  const { runId, lastSeq } = await startOn(a, 'websocket');
+  const back = await connect(b, 'websocket', {
+    'X-Atmosphere-Run-Id': runId,
+    'X-Atmosphere-Last-Seq': String(lastSeq),
+  });
+  // a stops renewing its lease, as a killed node does (its run stays paused at the provider).
+  const state = a.provider('cluster-state');
+  expect(state).toBeInstanceOf(RedisClusterState);
+  (state as RedisClusterState).abandon();
+  const answer = await back.answer(undefined, 15_000);
+  expect(answer.end).toMatchObject({ type: 'error', code: 'INTERRUPTED' });
+  const seqs = answer.frames.map((frame) => frame.seq);
+  expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => lastSeq + 1 + i));
+}, 30_000);
