@@ -297,7 +297,13 @@ export function eventFrame(event: AiEvent, sessionId: string, seq: number): stri
   return `{"event":${JSON.stringify(event.event)},"data":${safeJson(event.data)}${tail(sessionId, seq)}`;
 }
 
-const TYPES: ReadonlySet<string> = /* @__PURE__ */ new Set(['streaming-text', 'progress', 'metadata', 'complete', 'error']);
+const TYPES: ReadonlySet<string> = /* @__PURE__ */ new Set([
+  'streaming-text',
+  'progress',
+  'metadata',
+  'complete',
+  'error',
+]);
 
 /**
  * Reads an AI frame from a message's text; `undefined` when the text is not one (not JSON, no

@@ -1,4 +1,4 @@
-import { aiEndpoint, openAiRuntime } from '@atmosphere/ai';
+import { aiEndpoint, openAiRuntime, tool } from '@atmosphere/ai';
 import {
   type AiTestClient,
   answerOf,
@@ -36,6 +36,8 @@ let replay: ReplayServer;
 let nodes: Atmosphere[] = [];
 let clients: AiTestClient[] = [];
 let run = 0;
+/** The cities the approval-gated tool ran for (on whichever node). */
+let weatherCalls: string[] = [];
 
 beforeAll(async () => {
   [redis, replay] = await Promise.all([startTestRedis(), startReplayServer()]);
@@ -47,6 +49,7 @@ afterEach(async () => {
   await Promise.all(nodes.map((node) => node.close()));
   clients = [];
   nodes = [];
+  weatherCalls = [];
 });
 
 afterAll(async () => {
@@ -75,6 +78,24 @@ async function node(): Promise<Atmosphere> {
       retry: { maxRetries: 0 },
     }),
     interruptedRuns: { policy: 'close' },
+    // A connection that asks to watch only (`X-Watch: 1`) is a viewer, on whichever node it follows the run.
+    role: ({ resource }) => (resource.request.param('x-watch') === '1' ? 'viewer' : 'owner'),
+    tools: [
+      tool({
+        name: 'get_weather',
+        description: 'Current weather of a city',
+        parameters: {
+          type: 'object',
+          properties: { city: { type: 'string' } },
+          required: ['city'],
+        },
+        requiresApproval: true,
+        execute: ({ city }) => {
+          weatherCalls.push(String(city));
+          return { city, celsius: 21 };
+        },
+      }),
+    ],
   });
   return atmosphere;
 }
@@ -158,3 +179,110 @@ test('when the producing node is gone (its lease expired), one node ends the run
   const seqs = answer.frames.map((frame) => frame.seq);
   expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => lastSeq + 1 + i));
 }, 30_000);
+
+describe('stop, steer and approvals of a followed run reach the node that produces it', () => {
+  async function follow(transport: TestTransport) {
+    run++;
+    const a = await node();
+    const b = await node();
+    const started = await startOn(a, transport);
+    const back = await connect(b, transport, {
+      'X-Atmosphere-Run-Id': started.runId,
+      'X-Atmosphere-Last-Seq': String(started.lastSeq),
+    });
+    return { ...started, back };
+  }
+
+  test.each(['websocket', 'long-polling'] as const)(
+    "over %s: a stop sent on the follower's node stops the answer on the producing node",
+    async (transport) => {
+      const { runId, back } = await follow(transport);
+      // Its role, decided on its node: owner (the asker had no session).
+      expect(await back.role(runId)).toBe('owner');
+      await back.stop(runId);
+      const answer = await back.answer(undefined, 15_000);
+      expect(answer.end).toMatchObject({ type: 'complete', reason: 'stopped' });
+    },
+    30_000,
+  );
+
+  test('a viewer following on the other node is refused a stop there, and the answer goes on', async () => {
+    run++;
+    const a = await node();
+    const b = await node();
+    const { runId, lastSeq } = await startOn(a, 'websocket');
+    const watcher = await connectAiClient(b.url('/ai'), 'websocket', {
+      query: { 'X-Atmosphere-Run-Id': runId, 'X-Atmosphere-Last-Seq': String(lastSeq) },
+      headers: { 'X-Watch': '1' },
+    });
+    clients.push(watcher);
+    expect(await watcher.role(runId)).toBe('viewer');
+    await watcher.stop(runId);
+    await watcher.waitFor((frame) => frame.type === 'error' && frame.code === 'FORBIDDEN', 10_000);
+    replay.release();
+    const answer = await watcher.answer(undefined, 15_000);
+    expect(answer.end).toMatchObject({ type: 'complete' });
+    expect(answer.end).not.toMatchObject({ reason: 'stopped' });
+  }, 30_000);
+
+  test("a steer sent on the follower's node is accepted by the producing node (its event comes back in the run)", async () => {
+    const { runId, back } = await follow('websocket');
+    expect(await back.role(runId)).toBe('owner');
+    await back.steer(runId, 'steer-1', 'Answer in French');
+    await back.waitFor(
+      (frame) =>
+        frame.type === 'event' &&
+        frame.event === 'steer' &&
+        JSON.stringify(frame.data).includes('steer-1') &&
+        JSON.stringify(frame.data).includes('accepted'),
+      10_000,
+    );
+  }, 30_000);
+
+  test("an approval answered on the follower's node reaches the run on the producing node, once; a second answer is refused", async () => {
+    run++;
+    const a = await node();
+    const b = await node();
+    replay.enqueue({
+      kind: 'sse',
+      body: openAiTranscript({
+        toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: ['{"city":', '"Montreal"}'] }],
+        usage: { prompt: 5, completion: 3 },
+      }),
+    });
+    replay.enqueue({
+      kind: 'sse',
+      body: openAiTranscript({ text: ['It is ', '21 degrees.'], usage: { prompt: 9, completion: 4 } }),
+    });
+    const raw = await connectTestClient(a.url('/ai'), 'websocket', { received: 0 });
+    const asker = wrapAiClient(raw);
+    clients.push(asker);
+    await asker.prompt('Weather in Montreal?');
+    const asked = await asker.waitFor(
+      (frame) => frame.type === 'event' && frame.event === 'approval-required',
+    );
+    const runId = answerOf(asker.frames(), asked.sessionId).runId!;
+    raw.cut();
+    const back = await connect(b, 'websocket', {
+      'X-Atmosphere-Run-Id': runId,
+      'X-Atmosphere-Last-Seq': '0',
+    });
+    const request = (await back.waitFor(
+      (frame) => frame.type === 'event' && frame.event === 'approval-required',
+      10_000,
+    )) as { data: { approvalId: string } };
+    const approvalId = request.data.approvalId;
+    await back.approve(approvalId);
+    const answer = await back.answer(undefined, 15_000);
+    expect(answer.end).toMatchObject({ type: 'complete' });
+    expect(answer.text).toBe('It is 21 degrees.');
+    expect(weatherCalls).toEqual(['Montreal']);
+    expect(answer.events('approval-answered')).toMatchObject([{ approvalId, approved: true }]);
+    // Answered already: the producing node says so, back through the cluster.
+    await back.approve(approvalId);
+    expect(
+      await back.waitFor((frame) => frame.type === 'error' && frame.code === 'UNKNOWN_APPROVAL', 10_000),
+    ).toBeDefined();
+    expect(weatherCalls).toEqual(['Montreal']);
+  }, 30_000);
+});

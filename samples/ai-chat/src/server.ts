@@ -117,7 +117,7 @@ export async function startAiChat(options: AiChatOptions = {}): Promise<AiChat> 
     tools: [weather, sendEmail],
     ...(options.runtime ? { runtime: options.runtime } : {}),
     // The asker owns its answer; a tab that follows it with the run id (the page's watch link) only watches.
-    role: ({ resource, asker }) => (resource.id === asker.id ? 'owner' : 'viewer'),
+    role: ({ resource, asker }) => (resource.id === asker?.id ? 'owner' : 'viewer'),
     onPrompt: async (prompt, session) => {
       session.progress('Thinking…');
       await session.stream(prompt);

@@ -163,9 +163,10 @@ export interface RoleContext {
   readonly runId: string;
   /**
    * The connection whose prompt started the run (the same as `resource` for the asker); for a run continued
-   * after a restart, the first connection that came back to it.
+   * after a restart, the first connection that came back to it. Undefined for a connection that follows, on
+   * this node, a run another node of the cluster produces (its asker is there).
    */
-  readonly asker: AtmosphereResource;
+  readonly asker: AtmosphereResource | undefined;
   /**
    * True when the connection presents the session token of the run's asker (compared by SHA-256 digest): the
    * asker itself, its reloaded page, or the asker coming back after a restart.

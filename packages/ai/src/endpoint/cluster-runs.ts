@@ -58,12 +58,54 @@ export class ClusterRuns {
     return snapshot.entries.some((entry) => entry.node !== this.#state.nodeId);
   }
 
+  get nodeId(): string {
+    return this.#state.nodeId;
+  }
+
+  /** Sends a command (or a refusal) about a run to every node: the one producing it acts on it. */
+  async send(runId: string, command: RunCommand): Promise<void> {
+    await this.#state.signal(scopeOf(runId), command);
+  }
+
+  /** Calls `handler` with every run command of the cluster (this node's own too); returns the unsubscriber. */
+  listen(handler: (runId: string, command: RunCommand) => void): () => void {
+    return this.#state.onChange((change) => {
+      if (change.action !== 'signal' || !change.scope.startsWith(SCOPE_PREFIX)) return;
+      const command = change.data as Partial<RunCommand> | null;
+      if (typeof command?.control?.op !== 'string' || typeof command.resourceId !== 'string') return;
+      handler(change.scope.slice(SCOPE_PREFIX.length), command as RunCommand);
+    });
+  }
+
   /** True for one node of the cluster per run and attempt: the one that continues or ends an orphaned run. */
   claim(runId: string, attempt: number): Promise<boolean> {
     return this.#state.claim(`ai-run-end:${runId}:${attempt}`, CLAIM_MS);
   }
 }
 
+/** A follower's command for a run produced on another node, or that node's refusal back to it. */
+export type RunControl =
+  | { readonly op: 'stop' }
+  | { readonly op: 'steer'; readonly steerId: string; readonly text: string }
+  | { readonly op: 'approve'; readonly message: string }
+  | {
+      readonly op: 'refused';
+      readonly node: string;
+      readonly resourceId: string;
+      readonly code: 'UNKNOWN_RUN' | 'UNKNOWN_APPROVAL';
+      readonly message: string;
+    };
+
+/** What the node that sent a command adds to it, so that a refusal finds its way back. */
+export interface RunCommand {
+  readonly control: RunControl;
+  /** The node and the connection that sent it. */
+  readonly node: string;
+  readonly resourceId: string;
+}
+
+const SCOPE_PREFIX = 'ai-run:';
+
 function scopeOf(runId: string): string {
-  return `ai-run:${runId}`;
+  return `${SCOPE_PREFIX}${runId}`;
 }

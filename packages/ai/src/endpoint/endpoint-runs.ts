@@ -9,6 +9,7 @@ import type {
 } from '@atmosphere/runtime';
 import {
   type AiRole,
+  APPROVAL_PREFIX,
   AtmosphereHeaders,
   parseAiFrame,
   parseSteerMessage,
@@ -42,7 +43,7 @@ import type {
   WhileAnswering,
 } from './ai-endpoint-options.ts';
 import { EndpointSession } from './ai-session.ts';
-import { ClusterRuns, FOLLOW_POLL_MS } from './cluster-runs.ts';
+import { ClusterRuns, FOLLOW_POLL_MS, type RunCommand, type RunControl } from './cluster-runs.ts';
 import { parsePromptMessage } from './prompt-message.ts';
 
 /** A prompt being answered: its session, who follows it (and in which role), its guidance, its request. */
@@ -131,6 +132,9 @@ export class EndpointRuns {
   readonly #resuming = new Map<string, Promise<Resumed>>();
   /** With a shared cluster state and a durable log: which node produces a run. */
   readonly #cluster: ClusterRuns | undefined;
+  readonly #stopListening: (() => void) | undefined;
+  /** Connections of this node following a run another node produces: their role, by run and tracking id. */
+  readonly #followers = new Map<string, Map<string, AiRole>>();
   readonly #interrupted: Required<InterruptedRuns>;
   readonly #approvers: ReadonlySet<AiRole>;
   #closed = false;
@@ -162,6 +166,7 @@ export class EndpointRuns {
       ...(atmosphere.log.durable ? { log: atmosphere.log, logger: this.#logger } : {}),
     });
     this.#cluster = ClusterRuns.of(atmosphere.provider('cluster-state'), this.records.durable, this.#logger);
+    this.#stopListening = this.#cluster?.listen((runId, command) => this.#command(runId, command));
     const interrupted = options.interruptedRuns ?? {};
     this.#interrupted = {
       policy: interrupted.policy ?? (runtime.capabilities.has('conversation-memory') ? 'continue' : 'close'),
@@ -202,6 +207,7 @@ export class EndpointRuns {
     this.#closed = true;
     for (const waiting of this.#waiting.values()) clearTimeout(waiting.timer);
     this.#waiting.clear();
+    this.#stopListening?.();
     for (const run of [...this.#live.values()]) run.session.cancel(cancelledError('the endpoint closed'));
     this.approvals.close();
     await this.idle();
@@ -228,6 +234,7 @@ export class EndpointRuns {
     }
     if (isApprovalMessage(message)) {
       const answer = this.approvals.answer(message, resource.id);
+      if (answer === 'unknown' && this.#forwardApproval(resource, message)) return;
       if (answer === 'unknown') {
         this.#refuse(
           resource,
@@ -410,16 +417,25 @@ export class EndpointRuns {
    * had no session, every follower is an owner.
    */
   #roleOf(resource: AtmosphereResource, run: LiveRun): AiRole {
+    return this.#decideRole(resource, run.session.runId, run.owner, run.asker);
+  }
+
+  #decideRole(
+    resource: AtmosphereResource,
+    runId: string,
+    owner: string | undefined,
+    asker: AtmosphereResource | undefined,
+  ): AiRole {
     const sessionOwner =
-      run.owner !== undefined && runOwnerOf(this.#atmosphere.sessionTokenOf(resource)) === run.owner;
+      owner !== undefined && runOwnerOf(this.#atmosphere.sessionTokenOf(resource)) === owner;
     const hook = this.#options.role;
-    if (!hook) return run.owner === undefined || sessionOwner ? 'owner' : 'viewer';
+    if (!hook) return owner === undefined || sessionOwner ? 'owner' : 'viewer';
     try {
       const role = hook({
         resource,
         principal: resource.principal,
-        runId: run.session.runId,
-        asker: run.asker,
+        runId,
+        asker,
         sessionOwner,
       });
       if (role === 'viewer' || role === 'steerer' || role === 'approver' || role === 'owner') return role;
@@ -676,12 +692,21 @@ export class EndpointRuns {
   #follow(resource: AtmosphereResource, runId: string, from: number): void {
     const cluster = this.#cluster!;
     const sink = new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
+    let followers = this.#followers.get(runId);
+    if (followers === undefined) this.#followers.set(runId, (followers = new Map<string, AiRole>()));
+    const following = followers;
     const task = (async () => {
       let sent = from;
       try {
         while (resource.state !== 'closed' && !this.#closed) {
           const stored = await this.records.read(runId);
           if (stored === undefined) break;
+          if (!following.has(resource.id)) {
+            // Its role, decided here as the producing node would (the asker is there); told to it first.
+            const role = this.#decideRole(resource, runId, stored.owner, undefined);
+            following.set(resource.id, role);
+            sink.writeTo(resource, roleMessage(runId, role));
+          }
           for (const frame of stored.frames.slice(sent)) sink.writeTo(resource, frame);
           sent = Math.max(sent, stored.frames.length);
           if (stored.terminal) return;
@@ -703,10 +728,105 @@ export class EndpointRuns {
           'UNKNOWN_RUN',
           `Run ${runId} could not be followed (${(error as Error).message}); send the prompt again.`,
         );
+      } finally {
+        following.delete(resource.id);
+        if (following.size === 0 && this.#followers.get(runId) === following) this.#followers.delete(runId);
       }
     })();
     this.#work.add(task);
     void task.finally(() => this.#work.delete(task));
+  }
+
+  /**
+   * A stop or a steer of a connection that follows here a run another node produces: checked against its
+   * role here, then sent to the cluster; the producing node acts on it, and what that does (the `stopped` end,
+   * the steer events) reaches the connection through the run's frames. False when it follows no such run.
+   */
+  #forward(resource: AtmosphereResource, runId: string, control: RunControl): boolean {
+    const role = this.#followers.get(runId)?.get(resource.id);
+    if (role === undefined) return false;
+    if (!MAY_STEER.has(role)) {
+      this.#refuse(
+        resource,
+        'FORBIDDEN',
+        `This client's role (${role}) may not ${control.op} run ${runId.slice(0, 64)}.`,
+      );
+      return true;
+    }
+    this.#send(resource, runId, control);
+    return true;
+  }
+
+  /** An approval answer this node does not wait for, from a connection following a run produced elsewhere. */
+  #forwardApproval(resource: AtmosphereResource, message: string): boolean {
+    for (const [runId, followers] of this.#followers) {
+      const role = followers.get(resource.id);
+      if (role === undefined) continue;
+      if (!this.#approvers.has(role)) {
+        this.#refuse(
+          resource,
+          'FORBIDDEN',
+          `This client's role (${role}) may not answer approvals of this run (approvals by ${this.#options.approvalsBy ?? 'owner-and-approvers'}).`,
+        );
+        return true;
+      }
+      this.#send(resource, runId, { op: 'approve', message });
+      return true;
+    }
+    return false;
+  }
+
+  #send(resource: AtmosphereResource, runId: string, control: RunControl): void {
+    const cluster = this.#cluster!;
+    cluster
+      .send(runId, { control, node: cluster.nodeId, resourceId: resource.id })
+      .catch((error: unknown) =>
+        this.#refuse(
+          resource,
+          'UNKNOWN_RUN',
+          `The ${control.op} of run ${runId.slice(0, 64)} could not reach the node that runs it (${(error as Error).message}).`,
+        ),
+      );
+  }
+
+  /**
+   * A command of the cluster about a run: the node producing it acts (a stop, a steer, an approval answer);
+   * the node a refusal is for hands it to its connection. Every other node does nothing.
+   */
+  #command(runId: string, { control, node, resourceId }: RunCommand): void {
+    const cluster = this.#cluster!;
+    if (control.op === 'refused') {
+      if (control.node !== cluster.nodeId) return;
+      const resource = this.#atmosphere.resource(control.resourceId);
+      if (resource !== undefined) this.#refuse(resource, control.code, control.message);
+      return;
+    }
+    const run = this.#live.get(runId);
+    if (run === undefined || run.session.closed) return;
+    if (control.op === 'stop') run.session.stop();
+    else if (control.op === 'steer') run.steering.add(control.steerId, control.text);
+    else {
+      // Only an approval this run asked for, and only once.
+      const id = approvalIdOf(control.message);
+      const asked =
+        id !== undefined &&
+        (this.records.get(runId)?.framesAfter(0) ?? []).some((frame) => frame.includes(id));
+      if (asked && this.approvals.answerChecked(control.message) !== 'unknown') return;
+      void cluster
+        .send(runId, {
+          control: {
+            op: 'refused',
+            node,
+            resourceId,
+            code: 'UNKNOWN_APPROVAL',
+            message:
+              'No pending approval with this id for this run (it may have been answered already or have expired).',
+          },
+          node: cluster.nodeId,
+          resourceId,
+        })
+        .catch(() => undefined);
+    }
   }
 
   /**
@@ -785,6 +905,7 @@ export class EndpointRuns {
   /** `/__stop/<runId>`: the user stops a run it is part of; the text so far stands. */
   #stop(resource: AtmosphereResource, runId: string): void {
     const run = this.#live.get(runId);
+    if (!run && this.#forward(resource, runId, { op: 'stop' })) return;
     if (!run) {
       // A run that just finished is not an error: the stop and the end crossed.
       if (!this.records.get(runId))
@@ -829,6 +950,11 @@ export class EndpointRuns {
     }
     const runId = steer.runId.slice(0, 64);
     const run = this.#live.get(steer.runId);
+    if (
+      (!run || run.session.closed) &&
+      this.#forward(resource, steer.runId, { op: 'steer', steerId: steer.steerId, text: steer.text })
+    )
+      return;
     if (!run || run.session.closed) {
       this.#refuse(
         resource,
@@ -857,4 +983,12 @@ type Resumed = 'found' | 'missing' | 'elsewhere';
 function lastSeqOf(resource: AtmosphereResource): number {
   const text = resource.request.param(AtmosphereHeaders.lastSeq);
   return text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : 0;
+}
+
+/** The approval id of an approval answer (`/__approval/<id>/…`), undefined when it has none. */
+function approvalIdOf(message: string): string | undefined {
+  const rest = message.slice(APPROVAL_PREFIX.length);
+  const slash = rest.indexOf('/');
+  const id = (slash === -1 ? rest : rest.slice(0, slash)).trim();
+  return /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : undefined;
 }

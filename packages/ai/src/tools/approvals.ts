@@ -93,15 +93,27 @@ export class ApprovalRegistry {
    * the run but its role may not approve — the approval stays pending.
    */
   answer(message: string, resourceId: string): ApprovalAnswer {
+    return this.#apply(message, (pending) => pending.mayAnswer(resourceId));
+  }
+
+  /**
+   * Applies an answer another node of the cluster took from a client of its own and checked (the client follows
+   * the run there and its role may approve): only whether the approval still waits is checked here.
+   */
+  answerChecked(message: string): ApprovalAnswer {
+    return this.#apply(message, () => true);
+  }
+
+  #apply(message: string, may: (pending: Pending) => boolean | 'forbidden'): ApprovalAnswer {
     if (!isApprovalMessage(message)) return 'not-an-approval';
     const rest = message.slice(APPROVAL_PREFIX.length);
     const slash = rest.indexOf('/');
     const id = slash === -1 ? rest.trim() : rest.slice(0, slash);
     if (!ID.test(id)) return 'unknown';
     const pending = this.#pending.get(id);
-    const may = pending?.mayAnswer(resourceId);
-    if (!pending || may === false) return 'unknown';
-    if (may === 'forbidden') return 'forbidden';
+    const allowed = pending === undefined ? false : may(pending);
+    if (!pending || allowed === false) return 'unknown';
+    if (allowed === 'forbidden') return 'forbidden';
     const decision = parseDecision(slash === -1 ? '' : rest.slice(slash + 1));
     pending.resolve(decision);
     return decision.approved ? 'approved' : 'denied';
