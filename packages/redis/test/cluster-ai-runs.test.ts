@@ -56,7 +56,7 @@ afterAll(async () => {
   await Promise.all([redis.stop(), replay.close()]);
 });
 
-async function node(): Promise<Atmosphere> {
+async function node(policy: 'close' | 'continue' = 'close'): Promise<Atmosphere> {
   const prefix = `ai-runs${run}:`;
   const atmosphere = await startTestAtmosphere({
     autoload: false,
@@ -77,7 +77,7 @@ async function node(): Promise<Atmosphere> {
       baseUrl: replay.baseUrl,
       retry: { maxRetries: 0 },
     }),
-    interruptedRuns: { policy: 'close' },
+    interruptedRuns: { policy },
     // A connection that asks to watch only (`X-Watch: 1`) is a viewer, on whichever node it follows the run.
     role: ({ resource }) => (resource.request.param('x-watch') === '1' ? 'viewer' : 'owner'),
     tools: [
@@ -178,6 +178,34 @@ test('when the producing node is gone (its lease expired), one node ends the run
   expect(answer.end).toMatchObject({ type: 'error', code: 'INTERRUPTED' });
   const seqs = answer.frames.map((frame) => frame.seq);
   expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => lastSeq + 1 + i));
+}, 30_000);
+
+test('with policy continue, when the producing node is gone one node continues the answer, once: followers on two other nodes get the same frames, none twice', async () => {
+  run++;
+  const a = await node('continue');
+  const b = await node('continue');
+  const c = await node('continue');
+  const { runId, lastSeq } = await startOn(a, 'websocket');
+  const query = { 'X-Atmosphere-Run-Id': runId, 'X-Atmosphere-Last-Seq': String(lastSeq) };
+  const onB = await connect(b, 'websocket', query);
+  const onC = await connect(c, 'websocket', query);
+  await eventually(() => onB.frames().length >= 2 && onC.frames().length >= 2, 'both followers caught up');
+  // The model's continuation, for whichever node continues.
+  replay.enqueue({
+    kind: 'sse',
+    body: openAiTranscript({ text: ['and ', 'done.'], usage: { prompt: 9, completion: 2 } }),
+  });
+  const requestsBefore = replay.requests.items.length;
+  (a.provider('cluster-state') as RedisClusterState).abandon();
+  const [fromB, fromC] = await Promise.all([onB.answer(undefined, 15_000), onC.answer(undefined, 15_000)]);
+  expect(fromB.end).toMatchObject({ type: 'complete' });
+  expect(fromB.text.endsWith('and done.')).toBe(true);
+  // One node continued (the claim): one model call, and both followers got its frames, each once, in order.
+  expect(replay.requests.items.length - requestsBefore).toBe(1);
+  const seqs = fromB.frames.map((frame) => frame.seq);
+  expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => lastSeq + 1 + i));
+  expect(fromC.frames.map((frame) => frame.seq)).toEqual(seqs);
+  expect(fromC.text).toBe(fromB.text);
 }, 30_000);
 
 describe('stop, steer and approvals of a followed run reach the node that produces it', () => {
