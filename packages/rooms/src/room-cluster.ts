@@ -123,6 +123,8 @@ export class RoomClusterView {
   readonly #logger: Logger;
   readonly #hooks: ClusterDeliveryHooks;
   readonly #remote = new Map<string, RemoteMember>();
+  /** How many of `#remote` are virtual members: a message goes to other nodes only while some are. */
+  #remoteVirtual = 0;
   readonly #held = new Set<string>();
   #ready = false;
   #closed = false;
@@ -192,13 +194,7 @@ export class RoomClusterView {
   said(message: RoomMessage): void {
     const key = `${this.#state.nodeId}:${this.#state.epoch}:${++this.#said}`;
     messageKeys.set(message, key);
-    let remoteVirtual = false;
-    for (const remote of this.#remote.values())
-      if (remote.virtual) {
-        remoteVirtual = true;
-        break;
-      }
-    if (!remoteVirtual) return;
+    if (this.#remoteVirtual === 0) return;
     const signal: SignalledMessage = { k: key, m: message };
     this.#state
       .signal(this.#scope, signal)
@@ -311,6 +307,7 @@ export class RoomClusterView {
       this.#state.release(this.#scope, id).catch((error: unknown) => this.#failed('release', { id }, error));
     this.#held.clear();
     this.#remote.clear();
+    this.#remoteVirtual = 0;
   }
 
   #failed(what: string, member: { id: string }, error: unknown): void {
@@ -346,6 +343,7 @@ export class RoomClusterView {
     const remote = this.#remote.get(change.member);
     if (remote === undefined || !remote.nodes.delete(change.node) || remote.nodes.size > 0) return;
     this.#remote.delete(change.member);
+    if (remote.virtual) this.#remoteVirtual--;
     this.#hooks.membersChanged();
     if (announce && !this.#hooks.announcedHere(change.member))
       this.#hooks.remoteLeft(
@@ -365,6 +363,7 @@ export class RoomClusterView {
         nodes: new Set(),
       };
       this.#remote.set(id, remote);
+      if (remote.virtual) this.#remoteVirtual++;
     }
     remote.nodes.add(node);
     return remote;
