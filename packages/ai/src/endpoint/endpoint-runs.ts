@@ -696,25 +696,35 @@ export class EndpointRuns {
     if (followers === undefined) this.#followers.set(runId, (followers = new Map<string, AiRole>()));
     const following = followers;
     const task = (async () => {
-      let sent = from;
+      const gone = (): void =>
+        this.#refuse(
+          resource,
+          'UNKNOWN_RUN',
+          `Run ${runId} is no longer in the log (trimmed or expired); send the prompt again.`,
+        );
       try {
-        while (resource.state !== 'closed' && !this.#closed) {
-          const stored = await this.records.read(runId);
-          if (stored === undefined) break;
-          if (!following.has(resource.id)) {
-            // Its role, decided here as the producing node would (the asker is there); told to it first.
-            const role = this.#decideRole(resource, runId, stored.owner, undefined);
-            following.set(resource.id, role);
-            sink.writeTo(resource, roleMessage(runId, role));
-          }
-          for (const frame of stored.frames.slice(sent)) sink.writeTo(resource, frame);
-          sent = Math.max(sent, stored.frames.length);
-          if (stored.terminal) return;
+        // The whole run once (with its owner: the follower's role, decided here as the producing node would,
+        // the asker being there), then what the log gets after the last frame sent, at each poll.
+        const stored = await this.records.read(runId);
+        if (stored === undefined) return gone();
+        const role = this.#decideRole(resource, runId, stored.owner, undefined);
+        following.set(resource.id, role);
+        sink.writeTo(resource, roleMessage(runId, role));
+        let frames = stored.frames.slice(from);
+        let terminal = stored.terminal;
+        let sent = Math.max(from, stored.frames.length);
+        for (;;) {
+          for (const frame of frames) sink.writeTo(resource, frame);
+          if (terminal || resource.state === 'closed' || this.#closed) return;
           if (!(await cluster.elsewhere(runId))) {
             this.#recoverRun(resource, runId, sent);
             return;
           }
           await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS).unref());
+          const next = await this.records.framesSince(runId, sent);
+          if (next === undefined) return gone();
+          ({ frames, terminal } = next);
+          sent += frames.length;
         }
       } catch (error) {
         this.#logger.warn(

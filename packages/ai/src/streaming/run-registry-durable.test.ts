@@ -5,6 +5,23 @@ import { runOwnerOf } from './run-owner.ts';
 import { INTERRUPTED_CODE, RunRegistry, runMetaStream, runStream } from './run-registry.ts';
 
 describe('a run registry on a stream log', () => {
+  test('framesSince: what the log holds after a seq, and whether it ends the run; undefined once trimmed', async () => {
+    const log = new MemoryStreamLog();
+    const record = new RunRegistry({ log }).start('run-s', 'ss');
+    for (let seq = 1; seq <= 4; seq++) record.record(textFrame(`t${seq}`, 'ss', seq));
+    const follower = new RunRegistry({ log });
+    const mid = await follower.framesSince('run-s', 2);
+    expect(mid?.frames.map((f) => parseAiFrame(f)?.seq)).toEqual([3, 4]);
+    expect(mid?.terminal).toBe(false);
+    expect(await follower.framesSince('run-s', 4)).toEqual({ frames: [], terminal: false });
+    record.record(completeFrame(undefined, 'ss', 5));
+    expect(await follower.framesSince('run-s', 4)).toMatchObject({ terminal: true });
+    expect(await follower.framesSince('unknown-run', 0)).toBeUndefined();
+    log.trim(runStream('run-s'), 4);
+    expect(await follower.framesSince('run-s', 1)).toBeUndefined();
+    expect((await follower.framesSince('run-s', 3))?.frames.map((f) => parseAiFrame(f)?.seq)).toEqual([4, 5]);
+  });
+
   test('every frame is appended to the run stream, log seq = frame seq', () => {
     const log = new MemoryStreamLog();
     const runs = new RunRegistry({ log });

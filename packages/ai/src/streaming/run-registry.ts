@@ -214,6 +214,30 @@ export class RunRegistry {
     return pending;
   }
 
+  /**
+   * The frames of a run after seq `after`, read from the durable log, and whether the last of them ends it:
+   * what a node following a run that another node produces reads at each poll. `undefined` when there is no
+   * durable log, it holds no such run, or it no longer holds the frames right after `after` (trimmed).
+   */
+  async framesSince(
+    runId: string,
+    after: number,
+  ): Promise<{ frames: string[]; terminal: boolean } | undefined> {
+    const log = this.#log;
+    if (log === undefined) return undefined;
+    const frames: string[] = [];
+    let from = after;
+    for (let pages = 0; pages < 1_000; pages++) {
+      const read = await log.read(runStream(runId), from);
+      if (read === undefined || read.first > from + 1) return undefined;
+      for (const record of read.records) frames.push(payloadText(record.payload));
+      if (read.records.length === 0 || read.records.at(-1)!.seq >= read.last) break;
+      from = read.records.at(-1)!.seq;
+    }
+    const last = frames.length === 0 ? undefined : parseAiFrame(frames.at(-1)!);
+    return { frames, terminal: last !== undefined && isTerminalFrame(last) };
+  }
+
   /** Ends a stored run that is not terminal with `INTERRUPTED` (appended to the log); returns all its frames. */
   async interrupt(runId: string, frames: readonly string[]): Promise<string[]> {
     const log = this.#log;
@@ -428,10 +452,7 @@ async function readAll(log: StreamLog, stream: string): Promise<string[] | undef
     if (read === undefined) return pages === 0 ? [] : payloads;
     // Records trimmed from the log cannot be recovered exactly: the client must be told, not given a gap.
     if (read.first > 1) return undefined;
-    for (const record of read.records)
-      payloads.push(
-        typeof record.payload === 'string' ? record.payload : Buffer.from(record.payload).toString(),
-      );
+    for (const record of read.records) payloads.push(payloadText(record.payload));
     if (read.records.length === 0 || read.records.at(-1)!.seq >= read.last) break;
     after = read.records.at(-1)!.seq;
   }
@@ -466,4 +487,8 @@ function parseMeta(
   } catch {
     return undefined;
   }
+}
+
+function payloadText(payload: string | Uint8Array): string {
+  return typeof payload === 'string' ? payload : Buffer.from(payload).toString();
 }
