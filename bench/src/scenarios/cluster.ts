@@ -1,9 +1,9 @@
-import { createConnection } from 'node:net';
 import type { ClientImpl } from '../clients/connector.ts';
 import type { LatencySummary } from '../lib/histogram.ts';
+import { redisAnswers } from '../lib/system.ts';
 import type { ServerConfig } from '../servers/target.ts';
 import type { BenchContext } from './context.ts';
-import { medianPhase, windowFor } from './fanout.ts';
+import { measureRound, medianPhase, windowFor } from './fanout.ts';
 import {
   type ClientGroup,
   FanoutSession,
@@ -66,21 +66,6 @@ interface ClusterRun {
   paced: PhaseResult;
 }
 
-/** True when a Redis answers at `url`. */
-function redisReachable(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: hostname, port: Number(port || 6379) });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
 const LOCAL = 'local';
 const REMOTE = 'remote';
 
@@ -101,7 +86,7 @@ export const clusterScenario: Scenario = {
     const { options } = context;
     const report: ScenarioReport = { comparisons: [], goals: [], notes: [], profiles: [], data: [] };
     const redisUrl = process.env['BENCH_REDIS_URL'] ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-    if (!(await redisReachable(redisUrl))) {
+    if (!(await redisAnswers(redisUrl))) {
       report.notes.push(`No Redis answered at ${redisUrl} (BENCH_REDIS_URL): the cluster was not measured.`);
       return report;
     }
@@ -149,38 +134,10 @@ export const clusterScenario: Scenario = {
         );
         await session.phase({ mode: 'max', durationMs: options.quick ? 300 : 1000, window, drainMs });
         const rounds: { max: PhaseResult; paced: PhaseResult }[] = [];
-        for (let round = 0; round < options.rounds; round++) {
-          const max = await session.phase({
-            mode: 'max',
-            durationMs: options.maxDurationMs,
-            window,
-            drainMs,
-          });
-          const paced = await session.phase({
-            mode: 'paced',
-            durationMs: options.pacedDurationMs,
-            rate: pacedRate,
-            drainMs,
-          });
-          rounds.push({ max, paced });
-        }
-        const pick = (phases: PhaseResult[], group: string): LatencySummary | undefined => {
-          // The per-group latency of the median round by throughput: medianPhase does not merge groups.
-          const sorted = [...phases].sort((x, y) => x.messagesPerSecond - y.messagesPerSecond);
-          return latency(sorted[Math.floor(sorted.length / 2)]!, group);
-        };
+        for (let round = 0; round < options.rounds; round++)
+          rounds.push(await measureRound(session, options, { window, drainMs, pacedRate }));
         const max = medianPhase(rounds.map((r) => r.max));
         const paced = medianPhase(rounds.map((r) => r.paced));
-        paced.latencyByGroup = {
-          [LOCAL]: pick(
-            rounds.map((r) => r.paced),
-            LOCAL,
-          )!,
-          [REMOTE]: pick(
-            rounds.map((r) => r.paced),
-            REMOTE,
-          )!,
-        };
         runs.push({ key: contender.key, label: contender.label, clients: all.connected, max, paced });
         for (const phase of [max, paced])
           if (!phase.complete || phase.delivered < phase.expected)
@@ -219,30 +176,14 @@ export const clusterScenario: Scenario = {
           values: value((r) => r.max.serverCpuPerMessageUs),
           digits: 2,
         },
-        {
-          metric: 'Latency p50, paced, same node',
-          unit: 'ms',
-          values: value((r) => ms(latency(r.paced, LOCAL), 'p50')),
-          digits: 2,
-        },
-        {
-          metric: 'Latency p99, paced, same node',
-          unit: 'ms',
-          values: value((r) => ms(latency(r.paced, LOCAL), 'p99')),
-          digits: 2,
-        },
-        {
-          metric: 'Latency p50, paced, cross-node',
-          unit: 'ms',
-          values: value((r) => ms(latency(r.paced, REMOTE), 'p50')),
-          digits: 2,
-        },
-        {
-          metric: 'Latency p99, paced, cross-node',
-          unit: 'ms',
-          values: value((r) => ms(latency(r.paced, REMOTE), 'p99')),
-          digits: 2,
-        },
+        ...[LOCAL, REMOTE].flatMap((group) =>
+          (['p50', 'p99'] as const).map((at) => ({
+            metric: `Latency ${at}, paced, ${group === LOCAL ? 'same node' : 'cross-node'}`,
+            unit: 'ms',
+            values: value((r) => ms(latency(r.paced, group), at)),
+            digits: 2,
+          })),
+        ),
       ],
       notes: [
         `Median of ${options.rounds} round(s). Max rate: ${options.maxDurationMs / 1000} s with a credit window of ${window} broadcasts beyond the slowest client (of either node). ` +

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { redisAnswers } from '../lib/system.ts';
 import type { ServerConfig } from '../servers/target.ts';
 import type { BenchContext } from './context.ts';
 import { type ClientGroup, type ServerHandle, startClients, startServer, stopRun } from './harness.ts';
@@ -28,21 +28,6 @@ interface StoreRun {
   replayMs: number[];
 }
 
-/** True when a Redis answers at `url` (the bench then includes the Redis log; otherwise it says why not). */
-function redisReachable(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: hostname, port: Number(port || 6379) });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
 /**
  * Scenario 8: what durability costs. The token burst of scenario 3 through Atmosphere with each stream log
  * store — every frame appended to the log before it is sent — and a read of the last 1 000 frames back from
@@ -57,7 +42,7 @@ export const durableScenario: Scenario = {
     const folder = mkdtempSync(join(tmpdir(), 'atmosphere-bench-durable-'));
     const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
     const stores: Store[] = ['memory', 'sqlite'];
-    if (await redisReachable(redisUrl)) stores.push('redis');
+    if (await redisAnswers(redisUrl)) stores.push('redis');
     else report.notes.push(`No Redis answered at ${redisUrl} (REDIS_URL): the Redis log was not measured.`);
     const configs: Record<Store, ServerConfig> = {
       memory: { impl: 'atmosphere', heartbeatMs: 30_000 },

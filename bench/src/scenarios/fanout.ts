@@ -1,4 +1,5 @@
 import type { ClientImpl } from '../clients/connector.ts';
+import type { LatencySummary } from '../lib/histogram.ts';
 import type { Comparison } from '../lib/report.ts';
 import type { ServerConfig } from '../servers/target.ts';
 import type { BenchContext } from './context.ts';
@@ -63,10 +64,24 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[Math.floor(middle)]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+/** The median of each percentile over rounds (counts summed, the max the largest). */
+function medianLatency(summaries: LatencySummary[]): LatencySummary {
+  const m = (pick: (s: LatencySummary) => number): number => median(summaries.map(pick));
+  return {
+    count: summaries.reduce((sum, s) => sum + s.count, 0),
+    p50: m((s) => s.p50),
+    p90: m((s) => s.p90),
+    p99: m((s) => s.p99),
+    max: Math.max(...summaries.map((s) => s.max)),
+    mean: m((s) => s.mean),
+  };
+}
+
 /** The median of each metric over rounds (counts are summed, `complete` only if every round was). */
 export function medianPhase(phases: PhaseResult[]): PhaseResult {
   const m = (pick: (p: PhaseResult) => number): number => median(phases.map(pick));
   const first = phases[0]!;
+  const groups = Object.keys(first.latencyByGroup ?? {});
   return {
     mode: first.mode,
     clients: Math.min(...phases.map((p) => p.clients)),
@@ -79,19 +94,40 @@ export function medianPhase(phases: PhaseResult[]): PhaseResult {
     serverCpu: { us: m((p) => p.serverCpu.us), percent: m((p) => p.serverCpu.percent) },
     clientCpu: { us: m((p) => p.clientCpu.us), percent: m((p) => p.clientCpu.percent) },
     serverCpuPerMessageUs: m((p) => p.serverCpuPerMessageUs),
-    latency: {
-      count: phases.reduce((s, p) => s + p.latency.count, 0),
-      p50: m((p) => p.latency.p50),
-      p90: m((p) => p.latency.p90),
-      p99: m((p) => p.latency.p99),
-      max: Math.max(...phases.map((p) => p.latency.max)),
-      mean: m((p) => p.latency.mean),
-    },
+    latency: medianLatency(phases.map((p) => p.latency)),
+    ...(groups.length === 0
+      ? {}
+      : {
+          latencyByGroup: Object.fromEntries(
+            groups.map((g) => [g, medianLatency(phases.map((p) => p.latencyByGroup![g]!))]),
+          ),
+        }),
     closedUnexpectedly: Math.max(...phases.map((p) => p.closedUnexpectedly)),
     foreign: phases.reduce((s, p) => s + p.foreign, 0),
     creditWait: m((p) => p.creditWait),
     messagesPerResponse: m((p) => p.messagesPerResponse ?? 0),
   };
+}
+
+/** One measured round: a max-rate phase, then a paced one. */
+export async function measureRound(
+  session: FanoutSession,
+  options: BenchContext['options'],
+  settings: { window: number; drainMs: number; pacedRate: number },
+): Promise<{ max: PhaseResult; paced: PhaseResult }> {
+  const max = await session.phase({
+    mode: 'max',
+    durationMs: options.maxDurationMs,
+    window: settings.window,
+    drainMs: settings.drainMs,
+  });
+  const paced = await session.phase({
+    mode: 'paced',
+    durationMs: options.pacedDurationMs,
+    rate: settings.pacedRate,
+    drainMs: settings.drainMs,
+  });
+  return { max, paced };
 }
 
 /**
@@ -150,15 +186,8 @@ export async function compareFanout(
         context.log(
           `${label}: max rate ${options.maxDurationMs} ms (window ${window}), paced ${pacedRate.toFixed(1)}/s ${options.pacedDurationMs} ms`,
         );
-        const max = await session.phase({ mode: 'max', durationMs: options.maxDurationMs, window, drainMs });
-        const paced = await session.phase({
-          mode: 'paced',
-          durationMs: options.pacedDurationMs,
-          rate: pacedRate,
-          drainMs,
-        });
         const list = rounds.get(contender.key) ?? [];
-        list.push({ max, paced });
+        list.push(await measureRound(session, options, { window, drainMs, pacedRate }));
         rounds.set(contender.key, list);
       }
     }

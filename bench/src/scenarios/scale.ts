@@ -1,5 +1,4 @@
-import { connect } from 'node:net';
-import { openFileLimits } from '../lib/system.ts';
+import { openFileLimits, redisAnswers } from '../lib/system.ts';
 import type { BenchContext } from './context.ts';
 import { type IdleRun, measureIdle, perConnectionRows } from './idle.ts';
 import { baselineIndex, LABELS, orderImpls, type Scenario, type ScenarioReport, byImpl } from './scenario.ts';
@@ -18,23 +17,6 @@ const PER_CLIENT_PROCESS = 12_000;
 
 /** Where the scale run's Atmosphere processes relay broadcasts: `BENCH_REDIS_URL`, else a local Redis. */
 const REDIS_URL = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-
-/** Whether something answers a Redis PING at `url` (within a second). */
-function redisAnswers(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port || 6379) });
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), 1000);
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-    socket.once('error', () => done(false));
-  });
-}
 
 /**
  * Scenario 6: idle connections with heartbeats on one machine. One process holds as many as its open-file
