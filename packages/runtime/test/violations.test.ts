@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
-import { type Atmosphere, createAtmosphere } from '../src/index.ts';
+import { type Atmosphere, type AtmosphereOptions, createAtmosphere } from '../src/index.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { DisconnectReason } from '../src/spi/resource.ts';
 import {
@@ -331,23 +331,7 @@ describe('a client that broke the protocol does not hold its socket', () => {
    * them, each with a different violation, must leave no socket open on the server.
    */
   test('8 violators that never close their side: every server socket is gone at once', async () => {
-    const server = createServer();
-    const own = await createAtmosphere({
-      server,
-      logger: silentLogger,
-      autoload: false,
-      maxMessageBytes: MAX_MESSAGE,
-    });
-    own.managed('/chat', {});
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    // The server's open TCP sockets, counted as they open and close.
-    let open = 0;
-    server.on('connection', (socket: Socket) => {
-      open++;
-      socket.once('close', () => open--);
-    });
-    const violations = [
+    const codes = await halfOpenClients({}, [
       frame(0x1, Buffer.from([0x68, 0xff])),
       Buffer.from([0x81, 0x02, 0x68, 0x69]),
       frame(0x3, Buffer.from('hi')),
@@ -356,122 +340,94 @@ describe('a client that broke the protocol does not hold its socket', () => {
       frame(0x8, Buffer.from([0x03, 0xee])),
       Buffer.from([0x82, 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4]),
       frame(0x0, Buffer.from('x')),
-    ];
-    const sockets: Socket[] = [];
-    try {
-      const ended = violations.map(
-        (bytes) =>
-          new Promise<number>((resolve, reject) => {
-            // allowHalfOpen: the client keeps its side open after the server's FIN, as a hostile one would.
-            const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => {
-              socket.write(
-                `GET /chat?X-Atmosphere-tracking-id=0&X-Atmosphere-Transport=websocket HTTP/1.1\r\n` +
-                  `Host: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-                  `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-              );
-            });
-            sockets.push(socket);
-            let received = Buffer.alloc(0);
-            let upgraded = false;
-            socket.on('data', (chunk: Buffer) => {
-              received = Buffer.concat([received, chunk]);
-              if (upgraded) return;
-              const end = received.indexOf('\r\n\r\n');
-              if (end === -1) return;
-              upgraded = true;
-              received = received.subarray(end + 4);
-              socket.write(bytes);
-            });
-            socket.on('error', () => undefined);
-            // The server's FIN, after its close frame.
-            socket.on('end', () => resolve(closeFrameCode(received)));
-            socket.setTimeout(10_000, () => reject(new Error('the server never answered the violation')));
-          }),
-      );
-      const codes = await Promise.all(ended);
-      expect(codes.every((code) => code === 1002 || code === 1007 || code === 1009)).toBe(true);
-      expect(sockets.every((socket) => !socket.destroyed)).toBe(true);
-      // Each client still holds its side open; the server must not hold its own.
-      await eventually(() => open === 0, 'every server socket closed', AT_ONCE_MS);
-      expect(own.describe().resources.connected + own.describe().resources.away).toBe(0);
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      await own.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    ]);
+    expect(codes.every((code) => code === 1002 || code === 1007 || code === 1009)).toBe(true);
   });
 
   test('8 clients over the rate limit that never close their side: every server socket is gone at once (1008)', async () => {
-    const server = createServer();
-    const own = await createAtmosphere({
-      server,
-      logger: silentLogger,
-      autoload: false,
-      maxMessageBytes: MAX_MESSAGE,
-      rateLimit: { messagesPerSecond: 5, burst: 5 },
-    });
-    own.managed('/chat', {});
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    // The server's open TCP sockets, counted as they open and close.
-    let open = 0;
-    server.on('connection', (socket: Socket) => {
-      open++;
-      socket.once('close', () => open--);
-    });
     // Each sends 30 messages at once: over the rate limit (burst 5), closed with 1008 by the server.
     const burst = Buffer.concat(Array.from({ length: 30 }, (_, i) => frame(0x1, Buffer.from(`m${i}`))));
-    const violations = Array.from({ length: 8 }, () => burst);
-    const sockets: Socket[] = [];
-    try {
-      const ended = violations.map(
-        (bytes) =>
-          new Promise<number>((resolve, reject) => {
-            // allowHalfOpen: the client keeps its side open after the server's FIN, as a hostile one would.
-            const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => {
-              socket.write(
-                `GET /chat?X-Atmosphere-tracking-id=0&X-Atmosphere-Transport=websocket HTTP/1.1\r\n` +
-                  `Host: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-                  `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-              );
-            });
-            sockets.push(socket);
-            let received = Buffer.alloc(0);
-            let upgraded = false;
-            socket.on('data', (chunk: Buffer) => {
-              received = Buffer.concat([received, chunk]);
-              if (upgraded) return;
+    const codes = await halfOpenClients(
+      { rateLimit: { messagesPerSecond: 5, burst: 5 } },
+      Array.from({ length: 8 }, () => burst),
+    );
+    expect(codes).toEqual(Array.from({ length: 8 }, () => 1008));
+  });
+});
+
+/**
+ * Raw TCP clients of a server of their own, each upgrading and then writing its `bytes`, that keep their side
+ * open after the server's FIN, as a hostile client would. Resolves with the close code each got, once every
+ * server socket is gone within {@link AT_ONCE_MS} of the close frames (timed from them: what follows, the FIN
+ * and the socket's end, must not wait) and no resource is left.
+ */
+async function halfOpenClients(
+  options: Partial<AtmosphereOptions>,
+  violations: readonly Buffer[],
+): Promise<number[]> {
+  const server = createServer();
+  const own = await createAtmosphere({
+    server,
+    logger: silentLogger,
+    autoload: false,
+    maxMessageBytes: MAX_MESSAGE,
+    ...options,
+  });
+  own.managed('/chat', {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  // The server's open TCP sockets, counted as they open and close.
+  let open = 0;
+  server.on('connection', (socket: Socket) => {
+    open++;
+    socket.once('close', () => open--);
+  });
+  const sockets: Socket[] = [];
+  try {
+    const closed = violations.map(
+      (bytes) =>
+        new Promise<number>((resolve, reject) => {
+          const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => {
+            socket.write(
+              `GET /chat?X-Atmosphere-tracking-id=0&X-Atmosphere-Transport=websocket HTTP/1.1\r\n` +
+                `Host: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+                `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+            );
+          });
+          sockets.push(socket);
+          let received = Buffer.alloc(0);
+          let upgraded = false;
+          socket.on('data', (chunk: Buffer) => {
+            received = Buffer.concat([received, chunk]);
+            if (!upgraded) {
               const end = received.indexOf('\r\n\r\n');
               if (end === -1) return;
               upgraded = true;
               received = received.subarray(end + 4);
               socket.write(bytes);
-            });
-            socket.on('error', () => undefined);
-            // Timed from the server's close frame: what follows (its FIN, the socket gone) must not wait.
-            socket.on('data', () => {
-              if (!upgraded) return;
-              let code: number;
-              try {
-                code = closeFrameCode(received);
-              } catch {
-                return; // a frame not complete yet
-              }
-              if (code !== 0) resolve(code);
-            });
-            socket.setTimeout(10_000, () => reject(new Error('the server never answered the violation')));
-          }),
-      );
-      const codes = await Promise.all(ended);
-      expect(codes).toEqual(Array.from({ length: 8 }, () => 1008));
-      expect(sockets.every((socket) => !socket.destroyed)).toBe(true);
-      // Each client still holds its side open; the server must not hold its own.
-      await eventually(() => open === 0, 'every server socket closed', AT_ONCE_MS);
-      expect(own.describe().resources.connected + own.describe().resources.away).toBe(0);
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      await own.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-  });
-});
+              return;
+            }
+            let code: number;
+            try {
+              code = closeFrameCode(received);
+            } catch {
+              return; // a frame not complete yet
+            }
+            if (code !== 0) resolve(code);
+          });
+          socket.on('error', () => undefined);
+          socket.setTimeout(10_000, () => reject(new Error('the server never answered the violation')));
+        }),
+    );
+    const codes = await Promise.all(closed);
+    expect(sockets.every((socket) => !socket.destroyed)).toBe(true);
+    // Each client still holds its side open; the server must not hold its own.
+    await eventually(() => open === 0, 'every server socket closed', AT_ONCE_MS);
+    expect(own.describe().resources.connected + own.describe().resources.away).toBe(0);
+    return codes;
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await own.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
