@@ -4,7 +4,6 @@ import type { StreamCursor } from '@atmosphere/protocol';
 import { durable } from '@atmosphere/durable-sessions';
 import { AtmosphereError, type Atmosphere } from '@atmosphere/runtime';
 import {
-  connectTestClient,
   eventually,
   type FaultProxy,
   startFaultProxy,
@@ -18,7 +17,7 @@ import {
 } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import { redisBackplane } from '../src/index.ts';
-import { positioned, readPositioned } from './helpers.ts';
+import { connectPositioned, readPositioned } from './helpers.ts';
 
 /**
  * The cluster under load and under fire (DURABILITY.md §4): three nodes on one redis-server that is both the
@@ -88,24 +87,13 @@ async function cluster(
   return { b, c };
 }
 
-/** A positioned client of `base` + `chat/lobby`; with `cursors`, it resumes from them (long-polling: each poll its latest). */
+/** A positioned client of `base` + `chat/lobby`; with `cursors`, it resumes from them. */
 async function connect(
   base: string,
   transport: TestTransport,
   cursors?: readonly StreamCursor[],
 ): Promise<TestClient> {
-  const holder: { client?: TestClient } = {};
-  const latest = (): StreamCursor[] => {
-    const merged = new Map((cursors ?? []).map((cursor) => [cursor.stream, cursor]));
-    for (const cursor of readPositioned(holder.client?.messages.items ?? []).cursors)
-      merged.set(cursor.stream, cursor);
-    return [...merged.values()];
-  };
-  const client = await connectTestClient(new URL('chat/lobby', base).toString(), transport, {
-    query: positioned(cursors),
-    pollQuery: () => positioned(latest()),
-  });
-  holder.client = client;
+  const client = await connectPositioned(new URL('chat/lobby', base).toString(), transport, cursors);
   clients.push(client);
   return client;
 }

@@ -3,7 +3,6 @@ import type { StreamCursor } from '@atmosphere/protocol';
 import { durable } from '@atmosphere/durable-sessions';
 import type { Atmosphere } from '@atmosphere/runtime';
 import {
-  connectTestClient,
   eventually,
   startTestAtmosphere,
   startTestRedis,
@@ -15,7 +14,7 @@ import {
 } from '@atmosphere/runtime/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { redisBackplane } from '../src/index.ts';
-import { positioned, readPositioned } from './helpers.ts';
+import { connectPositioned, readPositioned } from './helpers.ts';
 
 /**
  * Resume on any node (DURABILITY.md §1, §4): a client that was on node A and comes back to node B — A still
@@ -68,24 +67,13 @@ async function node(): Promise<Atmosphere> {
   return atmosphere;
 }
 
-/** A positioned client of `url`; with `cursors`, it resumes from them (long-polling: each poll its latest). */
+/** A positioned client of `url`; with `cursors`, it resumes from them. */
 async function connect(
   url: string,
   transport: TestTransport,
   cursors?: readonly StreamCursor[],
 ): Promise<TestClient> {
-  const holder: { client?: TestClient } = {};
-  const latest = (): StreamCursor[] => {
-    const merged = new Map((cursors ?? []).map((cursor) => [cursor.stream, cursor]));
-    for (const cursor of readPositioned(holder.client?.messages.items ?? []).cursors)
-      merged.set(cursor.stream, cursor);
-    return [...merged.values()];
-  };
-  const client = await connectTestClient(url, transport, {
-    query: positioned(cursors),
-    pollQuery: () => positioned(latest()),
-  });
-  holder.client = client;
+  const client = await connectPositioned(url, transport, cursors);
   clients.push(client);
   return client;
 }

@@ -6,7 +6,13 @@ import {
   type StreamReset,
 } from '@atmosphere/protocol';
 import type { Atmosphere, AtmosphereOptions } from '@atmosphere/runtime';
-import { recordingLogger, startTestAtmosphere } from '@atmosphere/runtime/testing';
+import {
+  connectTestClient,
+  recordingLogger,
+  startTestAtmosphere,
+  type TestClient,
+  type TestTransport,
+} from '@atmosphere/runtime/testing';
 import { RedisBackplane, redisBackplane, type RedisBackplaneOptions } from '../src/index.ts';
 
 export type RecordingLogger = ReturnType<typeof recordingLogger>;
@@ -84,4 +90,28 @@ export function readPositioned(frames: readonly string[]): PositionedRead {
   }
   read.cursors.push(...cursors.values());
   return read;
+}
+
+/**
+ * A client of `url` that asks for stream positions; with `cursors`, it resumes from them. On long-polling each
+ * poll presents its latest cursors, as `@atmosphere/client` does.
+ */
+export async function connectPositioned(
+  url: string,
+  transport: TestTransport,
+  cursors?: readonly StreamCursor[],
+): Promise<TestClient> {
+  const holder: { client?: TestClient } = {};
+  const latest = (): StreamCursor[] => {
+    const merged = new Map((cursors ?? []).map((cursor) => [cursor.stream, cursor]));
+    for (const cursor of readPositioned(holder.client?.messages.items ?? []).cursors)
+      merged.set(cursor.stream, cursor);
+    return [...merged.values()];
+  };
+  const client = await connectTestClient(url, transport, {
+    query: positioned(cursors),
+    pollQuery: () => positioned(latest()),
+  });
+  holder.client = client;
+  return client;
 }
