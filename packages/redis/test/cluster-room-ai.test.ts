@@ -3,8 +3,7 @@ import { demoRuntime } from '@atmosphere/ai';
 import { createRooms, type RoomManager } from '@atmosphere/rooms';
 import type { Atmosphere } from '@atmosphere/runtime';
 import {
-  connectTestClient,
-  Inbox,
+  type Inbox,
   startTestAtmosphere,
   startTestRedis,
   type TestClient,
@@ -12,12 +11,11 @@ import {
 } from '@atmosphere/runtime/testing';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { redisBackplane, redisClusterState } from '../src/index.ts';
+import { connectRoomClient, type RoomFrame as Frame } from './helpers.ts';
 
 // An AI member seated in one room on every node of a cluster (one redis-server): every node's copy hears every
 // message (room messages reach the virtual members of other nodes through the cluster state), and each message
 // is answered once, by the node that claims it.
-
-type Frame = { readonly type: string; readonly [key: string]: unknown };
 
 interface Node {
   readonly atmosphere: Atmosphere;
@@ -62,18 +60,8 @@ async function startNode(): Promise<Node> {
 }
 
 async function member(url: string, memberId: string): Promise<{ client: TestClient; frames: Inbox<Frame> }> {
-  const client = await connectTestClient(url, 'websocket');
+  const { client, frames } = await connectRoomClient(url);
   clients.push(client);
-  const frames = new Inbox<Frame>(20_000);
-  void (async () => {
-    for (;;) {
-      try {
-        frames.push(JSON.parse(await client.messages.next(3_600_000)) as Frame);
-      } catch {
-        return;
-      }
-    }
-  })();
   await client.send(JSON.stringify({ type: 'join', room: 'lobby', memberId }));
   const ack = await frames.waitFor((f) => f.type === 'join_ack');
   expect((ack['members'] as { id: string }[]).filter((m) => m.id === 'assistant')).toHaveLength(1);

@@ -3,9 +3,8 @@ import { demoRuntime, tool } from '@atmosphere/ai';
 import { createRooms, type RoomManager } from '@atmosphere/rooms';
 import type { Atmosphere } from '@atmosphere/runtime';
 import {
-  connectTestClient,
   eventually,
-  Inbox,
+  type Inbox,
   startTestAtmosphere,
   startTestRedis,
   type TestClient,
@@ -13,13 +12,12 @@ import {
 } from '@atmosphere/runtime/testing';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { redisBackplane, redisClusterState } from '../src/index.ts';
+import { connectRoomClient, type RoomFrame as Frame } from './helpers.ts';
 
 // Turn control of an AI member seated on two nodes of a cluster (one redis-server): each answer runs on the node
 // that claimed its question; a stop or steer sent by a member connected to the other node is routed to it
 // through the cluster state, and the sender gets the answer's acknowledgement (the stopped `complete`, the
 // `steer` event) or an `error` frame with a code when no node runs what it names.
-
-type Frame = { readonly type: string; readonly [key: string]: unknown };
 
 /** The long answer each node's model streams, one word every 20 ms (about 8 s in all). */
 const WORDS = Array.from({ length: 400 }, (_, i) => `w${i}`);
@@ -110,18 +108,8 @@ interface Member {
 }
 
 async function member(node: Node, memberId: string): Promise<Member> {
-  const client = await connectTestClient(node.url, 'websocket');
+  const { client, frames } = await connectRoomClient(node.url);
   clients.push(client);
-  const frames = new Inbox<Frame>(20_000);
-  void (async () => {
-    for (;;) {
-      try {
-        frames.push(JSON.parse(await client.messages.next(3_600_000)) as Frame);
-      } catch {
-        return;
-      }
-    }
-  })();
   await client.send(JSON.stringify({ type: 'join', room: 'lobby', memberId }));
   await frames.waitFor((f) => f.type === 'ai-role');
   return { client, frames, send: (frame) => client.send(JSON.stringify({ room: 'lobby', ...frame })) };

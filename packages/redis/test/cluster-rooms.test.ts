@@ -3,8 +3,7 @@ import { createRooms, type PresenceEvent, type RoomManager } from '@atmosphere/r
 import type { Atmosphere } from '@atmosphere/runtime';
 import type { ClusterChange } from '@atmosphere/runtime/spi';
 import {
-  connectTestClient,
-  Inbox,
+  type Inbox,
   startTestAtmosphere,
   startTestRedis,
   superviseProcess,
@@ -14,13 +13,12 @@ import {
 } from '@atmosphere/runtime/testing';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { redisBackplane, redisClusterState } from '../src/index.ts';
+import { connectRoomClient, type RoomFrame as Frame } from './helpers.ts';
 
 // Rooms across nodes sharing one redis-server: membership and presence through the Redis cluster state, room
 // traffic through the Redis backplane. Nodes in this process for the ordering and tab tests; a child process
 // killed with SIGKILL (test/fixtures/rooms-node.ts) for the lease tests.
 const FIXTURE = fileURLToPath(new URL('./fixtures/rooms-node.ts', import.meta.url));
-
-type Frame = { readonly type: string; readonly [key: string]: unknown };
 
 interface Node {
   readonly atmosphere: Atmosphere;
@@ -67,21 +65,9 @@ function startChild(env: Record<string, string>): SupervisedProcess {
 
 /** A connection to a node's `/rooms`, reading parsed frames. */
 async function connect(url: string): Promise<{ client: TestClient; frames: Inbox<Frame> }> {
-  const client = await connectTestClient(url, 'websocket');
-  clients.push(client);
-  const frames = new Inbox<Frame>(20_000);
-  void (async () => {
-    for (;;) {
-      let text: string;
-      try {
-        text = await client.messages.next(3_600_000);
-      } catch {
-        return;
-      }
-      frames.push(JSON.parse(text) as Frame);
-    }
-  })();
-  return { client, frames };
+  const joined = await connectRoomClient(url);
+  clients.push(joined.client);
+  return joined;
 }
 
 async function join(

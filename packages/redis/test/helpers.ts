@@ -8,6 +8,7 @@ import {
 import type { Atmosphere, AtmosphereOptions } from '@atmosphere/runtime';
 import {
   connectTestClient,
+  Inbox,
   recordingLogger,
   startTestAtmosphere,
   type TestClient,
@@ -114,4 +115,27 @@ export async function connectPositioned(
   });
   holder.client = client;
   return client;
+}
+
+/** A frame of the rooms dialect, parsed. */
+export type RoomFrame = { readonly type: string; readonly [key: string]: unknown };
+
+/** A WebSocket connection to a node's rooms path whose frames are parsed into an inbox as they arrive. */
+export async function connectRoomClient(
+  url: string,
+): Promise<{ client: TestClient; frames: Inbox<RoomFrame> }> {
+  const client = await connectTestClient(url, 'websocket');
+  const frames = new Inbox<RoomFrame>(20_000);
+  void (async () => {
+    for (;;) {
+      let text: string;
+      try {
+        text = await client.messages.next(3_600_000);
+      } catch {
+        return;
+      }
+      frames.push(JSON.parse(text) as RoomFrame);
+    }
+  })();
+  return { client, frames };
 }
