@@ -10,13 +10,12 @@ import { type Browser, chromium } from 'playwright-core';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { metrics, metricsHandler, tracing } from '../../src/index.ts';
-import { sample } from '../prometheus-text.ts';
-import { inMemoryTracing, named, parentOf } from '../tracing-support.ts';
+import { inMemoryTracing } from '../tracing-support.ts';
+import { expectEveryFramePainted } from './paint-checks.ts';
 import { buildPaintPage, type PaintFramework, type PaintPage } from './build.ts';
 
 /** The demo model's answer: 12 words, one text frame each, 20 ms apart. */
 const ANSWER = 'Every token of this answer is timed from the model to the screen.';
-const LABELS = 'gen_ai_provider_name="demo",gen_ai_request_model="default"';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -93,33 +92,7 @@ describe.each<PaintFramework>(['vue', 'svelte'])('token to paint on the %s bindi
       const words = ANSWER.split(' ').length;
 
       // Every text frame was timed (sample rate 1) and painted by this binding's re-render: counted once each.
-      await expect
-        .poll(async () => sample(await scrape(), 'atmosphere_ai_token_to_paint_seconds_count', LABELS), {
-          timeout: 15_000,
-          interval: 50,
-        })
-        .toBe(words);
-      const text = await scrape();
-      expect(sample(text, 'atmosphere_ai_token_to_receive_seconds_count', LABELS)).toBe(words);
-      expect(sample(text, 'atmosphere_ai_paint_lag_frames_count', LABELS)).toBe(words);
-      expect(sample(text, 'atmosphere_ai_paint_reports_total', 'outcome="refused"') ?? 0).toBe(0);
-      const toPaint = sample(text, 'atmosphere_ai_token_to_paint_seconds_sum', LABELS)!;
-      const toReceive = sample(text, 'atmosphere_ai_token_to_receive_seconds_sum', LABELS)!;
-      expect(toPaint).toBeGreaterThanOrEqual(toReceive);
-      expect(sample(text, 'atmosphere_ai_token_to_paint_seconds_bucket', `le="10",${LABELS}`)).toBe(words);
-
-      const spans = otel.exporter.getFinishedSpans();
-      const [run] = named(spans, 'chat default');
-      expect(run).toBeDefined();
-      const paints = named(spans, 'atmosphere.ai.paint');
-      expect(paints.length).toBeGreaterThan(0);
-      let samples = 0;
-      for (const paint of paints) {
-        expect(parentOf(paint)).toBe(run!.spanContext().spanId);
-        expect(paint.attributes['atmosphere.ai.run_id']).toBe(run!.attributes['atmosphere.ai.run_id']);
-        samples += paint.attributes['atmosphere.ai.paint.samples'] as number;
-      }
-      expect(samples).toBe(words);
+      await expectEveryFramePainted(scrape, otel.exporter, words);
       expect(errors).toEqual([]);
     } finally {
       await tab.close();

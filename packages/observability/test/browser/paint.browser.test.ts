@@ -12,7 +12,8 @@ import { type Browser, chromium } from 'playwright-core';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { metrics, metricsHandler, tracing } from '../../src/index.ts';
-import { inMemoryTracing, named, parentOf } from '../tracing-support.ts';
+import { inMemoryTracing } from '../tracing-support.ts';
+import { expectEveryFramePainted } from './paint-checks.ts';
 import { buildPaintPage, type PaintPage } from './build.ts';
 import { sample } from '../prometheus-text.ts';
 
@@ -79,43 +80,8 @@ describe('token to paint: a React page streams an answer with paint timing on', 
     expect(await tab.locator('[data-testid="answer"]').innerText()).toBe(ANSWER);
     const words = ANSWER.split(' ').length;
 
-    // Every text frame was timed (sample rate 1): the histograms count each one once.
-    await expect
-      .poll(async () => sample(await scrape(), 'atmosphere_ai_token_to_paint_seconds_count', LABELS), {
-        timeout: 15_000,
-        interval: 50,
-      })
-      .toBe(words);
-    const text = await scrape();
-    expect(sample(text, 'atmosphere_ai_token_to_receive_seconds_count', LABELS)).toBe(words);
-    expect(sample(text, 'atmosphere_ai_paint_lag_frames_count', LABELS)).toBe(words);
-    expect(sample(text, 'atmosphere_ai_paint_reports_total', 'outcome="accepted"')).toBeGreaterThan(0);
-    expect(sample(text, 'atmosphere_ai_paint_reports_total', 'outcome="refused"') ?? 0).toBe(0);
-    // A frame is painted after it is received, and within the histogram's range on this machine.
-    const toPaint = sample(text, 'atmosphere_ai_token_to_paint_seconds_sum', LABELS)!;
-    const toReceive = sample(text, 'atmosphere_ai_token_to_receive_seconds_sum', LABELS)!;
-    expect(toPaint).toBeGreaterThanOrEqual(toReceive);
-    expect(sample(text, 'atmosphere_ai_token_to_paint_seconds_bucket', `le="10",${LABELS}`)).toBe(words);
-
-    // Traces: each report is an `atmosphere.ai.paint` span, child of the run's `chat` span, same run id.
-    const spans = otel.exporter.getFinishedSpans();
-    const [run] = named(spans, 'chat default');
-    expect(run).toBeDefined();
-    const runId = run!.attributes['atmosphere.ai.run_id'];
-    expect(typeof runId).toBe('string');
-    const paints = named(spans, 'atmosphere.ai.paint');
-    expect(paints.length).toBeGreaterThan(0);
-    let samples = 0;
-    for (const paint of paints) {
-      expect(parentOf(paint)).toBe(run!.spanContext().spanId);
-      expect(paint.spanContext().traceId).toBe(run!.spanContext().traceId);
-      expect(paint.attributes['atmosphere.ai.run_id']).toBe(runId);
-      expect(paint.attributes['atmosphere.ai.token_to_paint_ms.max']).toBeGreaterThanOrEqual(
-        paint.attributes['atmosphere.ai.token_to_receive_ms.max'] as number,
-      );
-      samples += paint.attributes['atmosphere.ai.paint.samples'] as number;
-    }
-    expect(samples).toBe(words);
+    // Every text frame was timed (sample rate 1): the histograms and the spans count each one once.
+    await expectEveryFramePainted(scrape, otel.exporter, words);
     expect(errors).toEqual([]);
     await tab.close();
   });
