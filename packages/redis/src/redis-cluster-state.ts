@@ -242,6 +242,10 @@ export class RedisClusterState implements ClusterState {
     return { seq: read.seq, entries };
   }
 
+  forget(scope: string): void {
+    this.#mirrors.delete(scope);
+  }
+
   async #read(scope: string): Promise<Mirror> {
     const [seq, flat] = (await this.#eval(SNAPSHOT, scope)) as [string, string[]];
     const entries = new Map<string, string>();

@@ -78,3 +78,24 @@ test('changes made while a node was partitioned from Redis reach it when the par
   expect(describe(seen, 'room:x').at(-1)).toBe('release m3 #6');
   expect((await b.snapshot('room:x')).entries.map((entry) => entry.member)).toEqual(['m2']);
 }, 30_000);
+
+test('a scope the node forgot (its view closed) is not caught up: nothing of it is kept', async () => {
+  const a = state(redis.port, 'a');
+  const b = state(proxy.port, 'b');
+  await Promise.all([a.start(), b.start()]);
+  const seen: ClusterChange[] = [];
+  b.onChange((change) => seen.push(change));
+  await b.snapshot('room:gone');
+  await b.snapshot('room:kept');
+  b.forget('room:gone');
+  proxy.partition();
+  await a.hold('room:gone', 'm1', {});
+  await a.hold('room:kept', 'm1', {});
+  proxy.heal();
+  await eventually(
+    () => describe(seen, 'room:kept').length === 1,
+    'the catch-up of the room still followed',
+    15_000,
+  );
+  expect(describe(seen, 'room:gone')).toEqual([]);
+}, 30_000);

@@ -308,6 +308,7 @@ export class RoomClusterView {
     this.#held.clear();
     this.#remote.clear();
     this.#remoteVirtual = 0;
+    this.#state.forget?.(this.#scope);
   }
 
   #failed(what: string, member: { id: string }, error: unknown): void {

@@ -54,7 +54,10 @@ export class ClusterRuns {
 
   /** Another node produces the run now (it holds the run and its lease runs). */
   async elsewhere(runId: string): Promise<boolean> {
-    const snapshot = await this.#state.snapshot(scopeOf(runId));
+    const scope = scopeOf(runId);
+    const snapshot = await this.#state.snapshot(scope);
+    // Read, not followed: nothing of it is kept for a catch-up.
+    this.#state.forget?.(scope);
     return snapshot.entries.some((entry) => entry.node !== this.#state.nodeId);
   }
 

@@ -179,8 +179,14 @@ export class BroadcasterFactory {
       return;
     }
     const deliver = (first: StreamPosition): void => {
-      for (let i = 0; i < messages.length; i++)
-        this.#deliverRemote(messages[i]!, i === 0 ? first : { epoch: first.epoch, seq: first.seq + i });
+      for (let i = 0; i < messages.length; i++) {
+        try {
+          this.#deliverRemote(messages[i]!, i === 0 ? first : { epoch: first.epoch, seq: first.seq + i });
+        } catch (error) {
+          // One failed delivery neither takes the rest of its batch nor the relays after it with it.
+          this.#host.logger.error(`a message relayed for ${broadcaster} could not be delivered`, { error });
+        }
+      }
     };
     if (!(position instanceof Promise)) {
       deliver(position);

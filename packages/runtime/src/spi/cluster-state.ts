@@ -101,6 +101,11 @@ export interface ClusterState {
   hold(scope: string, member: string, data: unknown): Promise<void>;
   release(scope: string, member: string): Promise<void>;
   snapshot(scope: string): Promise<ClusterSnapshot>;
+  /**
+   * This node no longer follows `scope` (its view closed, or it only read it once): a store that keeps what a
+   * node loaded, to catch up after its change subscription was cut, lets go of it. Optional; a no-op without.
+   */
+  forget?(scope: string): void;
   /** Adds a listener of every change; returns the function that removes it. */
   onChange(listener: ClusterChangeListener): () => void;
   /** Sends `data` (JSON) to every node's listeners as a `signal` change; nothing is kept. */
