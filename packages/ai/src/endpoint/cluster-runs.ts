@@ -74,9 +74,11 @@ export class ClusterRuns {
   listen(handler: (runId: string, command: RunCommand) => void): () => void {
     return this.#state.onChange((change) => {
       if (change.action !== 'signal' || !change.scope.startsWith(SCOPE_PREFIX)) return;
-      const command = change.data as Partial<RunCommand> | null;
-      if (typeof command?.control?.op !== 'string' || typeof command.resourceId !== 'string') return;
-      handler(change.scope.slice(SCOPE_PREFIX.length), command as RunCommand);
+      if (!isRunCommand(change.data)) {
+        this.#logger.warn(`run ${change.scope}: a malformed command from node ${change.by} was ignored`);
+        return;
+      }
+      handler(change.scope.slice(SCOPE_PREFIX.length), change.data);
     });
   }
 
@@ -111,4 +113,35 @@ const SCOPE_PREFIX = 'ai-run:';
 
 function scopeOf(runId: string): string {
   return `${SCOPE_PREFIX}${runId}`;
+}
+
+const ID = /^[A-Za-z0-9_-]{1,128}$/;
+const isText = (value: unknown, max: number): value is string =>
+  typeof value === 'string' && value.length <= max;
+
+/** A command as the nodes send it: every field of its kind, of the right type and size (other nodes' data). */
+function isRunCommand(value: unknown): value is RunCommand {
+  const command = value as Partial<RunCommand> | null;
+  if (typeof command !== 'object' || command === null) return false;
+  if (!isText(command.node, 256) || !isText(command.resourceId, 256)) return false;
+  const control = command.control as Record<string, unknown> | undefined;
+  switch (control?.['op']) {
+    case 'stop':
+      return true;
+    case 'steer':
+      return (
+        isText(control['steerId'], 64) && ID.test(control['steerId']) && isText(control['text'], 1_000_000)
+      );
+    case 'approve':
+      return isText(control['message'], 1_000_000);
+    case 'refused':
+      return (
+        isText(control['node'], 256) &&
+        isText(control['resourceId'], 256) &&
+        (control['code'] === 'UNKNOWN_RUN' || control['code'] === 'UNKNOWN_APPROVAL') &&
+        isText(control['message'], 1_000)
+      );
+    default:
+      return false;
+  }
 }

@@ -9,7 +9,6 @@ import type {
 } from '@atmosphere/runtime';
 import {
   type AiRole,
-  APPROVAL_PREFIX,
   AtmosphereHeaders,
   parseAiFrame,
   parseSteerMessage,
@@ -34,7 +33,7 @@ import {
   structuredOutput,
   type StructuredOutputOptions,
 } from '../structured/structured-output.ts';
-import { ApprovalRegistry, isApprovalMessage } from '../tools/approvals.ts';
+import { ApprovalRegistry, approvalIdOf, isApprovalMessage } from '../tools/approvals.ts';
 import type {
   AiEndpointOptions,
   InterruptedRuns,
@@ -134,7 +133,7 @@ export class EndpointRuns {
   readonly #cluster: ClusterRuns | undefined;
   readonly #stopListening: (() => void) | undefined;
   /** Connections of this node following a run another node produces: their role, by run and tracking id. */
-  readonly #followers = new Map<string, Map<string, AiRole>>();
+  readonly #followers = new Map<string, Map<string, Follower>>();
   readonly #interrupted: Required<InterruptedRuns>;
   readonly #approvers: ReadonlySet<AiRole>;
   #closed = false;
@@ -486,6 +485,10 @@ export class EndpointRuns {
       : resource.id;
     const holder: { run?: LiveRun } = {};
     const owner = runOwnerOf(this.#atmosphere.sessionTokenOf(resource));
+    const cluster = this.#cluster;
+    // Held before the session announces the run id: a client cannot re-attach elsewhere before the hold is
+    // on its way to the store (its commands go in order), so no node takes the run for orphaned.
+    const producing = cluster?.produce(runId);
     const session = new EndpointSession(
       {
         sink: audience,
@@ -514,10 +517,9 @@ export class EndpointRuns {
     holder.run = run;
     this.#live.set(runId, run);
     this.#join(run, resource);
-    const cluster = this.#cluster;
     const task = (async () => {
       try {
-        if (cluster !== undefined) await cluster.produce(runId);
+        await producing;
         await this.#onPrompt(prompt, session, { resource, params, metadata });
         session.complete();
       } catch (error) {
@@ -693,9 +695,10 @@ export class EndpointRuns {
     const cluster = this.#cluster!;
     const sink = new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
     let followers = this.#followers.get(runId);
-    if (followers === undefined) this.#followers.set(runId, (followers = new Map<string, AiRole>()));
+    if (followers === undefined) this.#followers.set(runId, (followers = new Map<string, Follower>()));
     const following = followers;
     const task = (async () => {
+      let mine: Follower | undefined;
       const gone = (): void =>
         this.#refuse(
           resource,
@@ -707,20 +710,22 @@ export class EndpointRuns {
         // the asker being there), then what the log gets after the last frame sent, at each poll.
         const stored = await this.records.read(runId);
         if (stored === undefined) return gone();
-        const role = this.#decideRole(resource, runId, stored.owner, undefined);
-        following.set(resource.id, role);
-        sink.writeTo(resource, roleMessage(runId, role));
+        mine = { role: this.#decideRole(resource, runId, stored.owner, undefined) };
+        following.set(resource.id, mine);
+        sink.writeTo(resource, roleMessage(runId, mine.role));
         let frames = stored.frames.slice(from);
         let terminal = stored.terminal;
         let sent = Math.max(from, stored.frames.length);
         for (;;) {
           for (const frame of frames) sink.writeTo(resource, frame);
           if (terminal || resource.state === 'closed' || this.#closed) return;
+          // A pause before every check, so that a node that lost the claim to end or continue an orphaned
+          // run polls while the winner works, instead of asking again at once.
+          await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS).unref());
           if (!(await cluster.elsewhere(runId))) {
             this.#recoverRun(resource, runId, sent);
             return;
           }
-          await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS).unref());
           const next = await this.records.framesSince(runId, sent);
           if (next === undefined) return gone();
           ({ frames, terminal } = next);
@@ -739,7 +744,8 @@ export class EndpointRuns {
           `Run ${runId} could not be followed (${(error as Error).message}); send the prompt again.`,
         );
       } finally {
-        following.delete(resource.id);
+        // Only this loop's entry: the same connection may follow the run again in a newer one.
+        if (mine !== undefined && following.get(resource.id) === mine) following.delete(resource.id);
         if (following.size === 0 && this.#followers.get(runId) === following) this.#followers.delete(runId);
       }
     })();
@@ -753,7 +759,7 @@ export class EndpointRuns {
    * the steer events) reaches the connection through the run's frames. False when it follows no such run.
    */
   #forward(resource: AtmosphereResource, runId: string, control: RunControl): boolean {
-    const role = this.#followers.get(runId)?.get(resource.id);
+    const role = this.#followers.get(runId)?.get(resource.id)?.role;
     if (role === undefined) return false;
     if (!MAY_STEER.has(role)) {
       this.#refuse(
@@ -763,40 +769,45 @@ export class EndpointRuns {
       );
       return true;
     }
-    this.#send(resource, runId, control);
+    void this.#send(resource, runId, control);
     return true;
   }
 
-  /** An approval answer this node does not wait for, from a connection following a run produced elsewhere. */
+  /**
+   * An approval answer this node does not wait for, from a connection following runs produced elsewhere: sent
+   * to each of them its role may answer (the producing node applies it to the run that asked for it).
+   */
   #forwardApproval(resource: AtmosphereResource, message: string): boolean {
+    let followed = false;
+    let sent = false;
     for (const [runId, followers] of this.#followers) {
-      const role = followers.get(resource.id);
+      const role = followers.get(resource.id)?.role;
       if (role === undefined) continue;
-      if (!this.#approvers.has(role)) {
-        this.#refuse(
-          resource,
-          'FORBIDDEN',
-          `This client's role (${role}) may not answer approvals of this run (approvals by ${this.#options.approvalsBy ?? 'owner-and-approvers'}).`,
-        );
-        return true;
-      }
-      this.#send(resource, runId, { op: 'approve', message });
-      return true;
+      followed = true;
+      if (!this.#approvers.has(role)) continue;
+      void this.#send(resource, runId, { op: 'approve', message });
+      sent = true;
     }
-    return false;
+    if (followed && !sent)
+      this.#refuse(
+        resource,
+        'FORBIDDEN',
+        `This client's role may not answer approvals of the runs it follows (approvals by ${this.#options.approvalsBy ?? 'owner-and-approvers'}).`,
+      );
+    return followed;
   }
 
-  #send(resource: AtmosphereResource, runId: string, control: RunControl): void {
+  /** Sends a command to the node producing the run; `UNKNOWN_RUN` to the client when none does. */
+  async #send(resource: AtmosphereResource, runId: string, control: RunControl): Promise<void> {
     const cluster = this.#cluster!;
-    cluster
-      .send(runId, { control, node: cluster.nodeId, resourceId: resource.id })
-      .catch((error: unknown) =>
-        this.#refuse(
-          resource,
-          'UNKNOWN_RUN',
-          `The ${control.op} of run ${runId.slice(0, 64)} could not reach the node that runs it (${(error as Error).message}).`,
-        ),
-      );
+    const refuse = (why: string): void =>
+      this.#refuse(resource, 'UNKNOWN_RUN', `The ${control.op} of run ${runId.slice(0, 64)} ${why}.`);
+    try {
+      if (!(await cluster.elsewhere(runId))) return refuse('reached no node: no node runs it any more');
+      await cluster.send(runId, { control, node: cluster.nodeId, resourceId: resource.id });
+    } catch (error) {
+      refuse(`could not reach the node that runs it (${(error as Error).message})`);
+    }
   }
 
   /**
@@ -814,14 +825,12 @@ export class EndpointRuns {
     const run = this.#live.get(runId);
     if (run === undefined || run.session.closed) return;
     if (control.op === 'stop') run.session.stop();
-    else if (control.op === 'steer') run.steering.add(control.steerId, control.text);
-    else {
+    else if (control.op === 'steer') {
+      if (control.text.length <= this.#maxPromptLength) run.steering.add(control.steerId, control.text);
+    } else {
       // Only an approval this run asked for, and only once.
-      const id = approvalIdOf(control.message);
-      const asked =
-        id !== undefined &&
-        (this.records.get(runId)?.framesAfter(0) ?? []).some((frame) => frame.includes(id));
-      if (asked && this.approvals.answerChecked(control.message) !== 'unknown') return;
+      if (this.#asked(runId, control.message) && this.approvals.answerChecked(control.message) !== 'unknown')
+        return;
       void cluster
         .send(runId, {
           control: {
@@ -837,6 +846,23 @@ export class EndpointRuns {
         })
         .catch(() => undefined);
     }
+  }
+
+  /** Whether the run asked for the approval an answer names (its `approval-required` event is in the run). */
+  #asked(runId: string, message: string): boolean {
+    const id = approvalIdOf(message);
+    if (id === undefined) return false;
+    for (const frame of this.records.get(runId)?.framesAfter(0) ?? []) {
+      if (!frame.includes(id)) continue;
+      const parsed = parseAiFrame(frame);
+      if (
+        parsed?.type === 'event' &&
+        parsed.event === 'approval-required' &&
+        (parsed.data as { approvalId?: unknown }).approvalId === id
+      )
+        return true;
+    }
+    return false;
   }
 
   /**
@@ -986,6 +1012,11 @@ export class EndpointRuns {
   }
 }
 
+/** A connection of this node following a run another node produces: its role there (one per follow loop). */
+interface Follower {
+  readonly role: AiRole;
+}
+
 /** What reading a run back gave: known here now, not in the log, or produced by another node. */
 type Resumed = 'found' | 'missing' | 'elsewhere';
 
@@ -993,12 +1024,4 @@ type Resumed = 'found' | 'missing' | 'elsewhere';
 function lastSeqOf(resource: AtmosphereResource): number {
   const text = resource.request.param(AtmosphereHeaders.lastSeq);
   return text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : 0;
-}
-
-/** The approval id of an approval answer (`/__approval/<id>/…`), undefined when it has none. */
-function approvalIdOf(message: string): string | undefined {
-  const rest = message.slice(APPROVAL_PREFIX.length);
-  const slash = rest.indexOf('/');
-  const id = (slash === -1 ? rest : rest.slice(0, slash)).trim();
-  return /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : undefined;
 }

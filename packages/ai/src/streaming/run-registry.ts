@@ -224,16 +224,8 @@ export class RunRegistry {
     after: number,
   ): Promise<{ frames: string[]; terminal: boolean } | undefined> {
     const log = this.#log;
-    if (log === undefined) return undefined;
-    const frames: string[] = [];
-    let from = after;
-    for (let pages = 0; pages < 1_000; pages++) {
-      const read = await log.read(runStream(runId), from);
-      if (read === undefined || read.first > from + 1) return undefined;
-      for (const record of read.records) frames.push(payloadText(record.payload));
-      if (read.records.length === 0 || read.records.at(-1)!.seq >= read.last) break;
-      from = read.records.at(-1)!.seq;
-    }
+    const frames = log === undefined ? undefined : await readAll(log, runStream(runId), after, 'missing');
+    if (frames === undefined) return undefined;
     const last = frames.length === 0 ? undefined : parseAiFrame(frames.at(-1)!);
     return { frames, terminal: last !== undefined && isTerminalFrame(last) };
   }
@@ -443,18 +435,26 @@ export class RunRegistry {
   }
 }
 
-/** Every record of a stream from seq 1, as text; undefined when its first records were trimmed. */
-async function readAll(log: StreamLog, stream: string): Promise<string[] | undefined> {
+/**
+ * Every record of a stream after seq `after` (by default from seq 1), as text; undefined when the records right
+ * after `after` were trimmed. A stream the log does not know has no records, or (`missing`) gives undefined too.
+ */
+async function readAll(
+  log: StreamLog,
+  stream: string,
+  after = 0,
+  unknown: 'empty' | 'missing' = 'empty',
+): Promise<string[] | undefined> {
   const payloads: string[] = [];
-  let after = 0;
+  let from = after;
   for (let pages = 0; pages < 1_000; pages++) {
-    const read = await log.read(stream, after);
-    if (read === undefined) return pages === 0 ? [] : payloads;
+    const read = await log.read(stream, from);
+    if (read === undefined) return pages > 0 || unknown === 'empty' ? payloads : undefined;
     // Records trimmed from the log cannot be recovered exactly: the client must be told, not given a gap.
-    if (read.first > 1) return undefined;
+    if (read.first > from + 1) return undefined;
     for (const record of read.records) payloads.push(payloadText(record.payload));
     if (read.records.length === 0 || read.records.at(-1)!.seq >= read.last) break;
-    after = read.records.at(-1)!.seq;
+    from = read.records.at(-1)!.seq;
   }
   return payloads;
 }

@@ -36,6 +36,15 @@ export function isApprovalMessage(message: string): boolean {
   return message.startsWith(APPROVAL_PREFIX);
 }
 
+/** The approval id an answer (`/__approval/<id>/<decision>`) names; undefined when it names none validly. */
+export function approvalIdOf(message: string): string | undefined {
+  if (!isApprovalMessage(message)) return undefined;
+  const rest = message.slice(APPROVAL_PREFIX.length);
+  const slash = rest.indexOf('/');
+  const id = slash === -1 ? rest.trim() : rest.slice(0, slash);
+  return ID.test(id) ? id : undefined;
+}
+
 /**
  * Tool approvals waiting for the user's answer. The answer is a plain message on the same connection:
  * `/__approval/<id>/approve`, `/__approval/<id>/deny`, or `/__approval/<id>/approve {"arguments":{…}}` to run
@@ -108,8 +117,8 @@ export class ApprovalRegistry {
     if (!isApprovalMessage(message)) return 'not-an-approval';
     const rest = message.slice(APPROVAL_PREFIX.length);
     const slash = rest.indexOf('/');
-    const id = slash === -1 ? rest.trim() : rest.slice(0, slash);
-    if (!ID.test(id)) return 'unknown';
+    const id = approvalIdOf(message);
+    if (id === undefined) return 'unknown';
     const pending = this.#pending.get(id);
     const allowed = pending === undefined ? false : may(pending);
     if (!pending || allowed === false) return 'unknown';
