@@ -273,8 +273,9 @@ export class RoomClusterView {
       const reply = signal;
       if (reply.to !== this.#state.nodeId || typeof reply.i !== 'string') return true;
       const pending = this.#pendingTurns.get(reply.i);
-      if (pending === undefined || !pending.waiting.delete(by) || reply.r === undefined) return true;
-      pending.replies.push(reply.r);
+      if (pending === undefined || !pending.waiting.delete(by)) return true;
+      // Another node's data: only a reply of the documented shape counts (a node that sent none is not here).
+      if (isTurnReply(reply.r)) pending.replies.push(reply.r);
       if (pending.waiting.size === 0) pending.resolve(pending.replies);
       return true;
     }
@@ -410,4 +411,17 @@ export class RoomsCluster {
     for (const view of this.#views.values()) view.close();
     this.#views.clear();
   }
+}
+
+function isTurnReply(value: unknown): value is RoutedTurnReply {
+  if (value === 'taken' || value === 'ended' || value === 'unknown') return true;
+  const reply = value as { code?: unknown; reason?: unknown } | null;
+  return (
+    typeof reply === 'object' &&
+    reply !== null &&
+    typeof reply.code === 'string' &&
+    reply.code.length <= 64 &&
+    typeof reply.reason === 'string' &&
+    reply.reason.length <= 1_000
+  );
 }

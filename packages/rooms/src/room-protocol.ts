@@ -190,13 +190,12 @@ export class RoomProtocol {
         case 'approval': {
           const refused = room.turn(resource, member, command);
           if (refused instanceof Promise)
-            refused.then(
-              (routed) => {
+            refused
+              .then((routed) => {
                 if (routed !== undefined && resource.state !== 'closed')
                   this.#reject(resource, command.room, routed.reason, routed.code);
-              },
-              (error: unknown) => this.#failed(resource, command.room, error),
-            );
+              })
+              .catch((error: unknown) => this.#failed(resource, command.room, error));
           else if (refused !== undefined) this.#reject(resource, command.room, refused.reason, refused.code);
           return;
         }

@@ -214,9 +214,14 @@ export class RoomTurns {
             : `No server of the cluster has a pending approval ${turn.approvalId} of ${command.memberId} in room ${room}.`,
         };
       }
-      if (ended || turn.sessionId === undefined || !context.active)
+      if (!context.active)
+        return {
+          code: 'NOT_FOUND',
+          reason: `${command.memberId} left room ${room} while the ${command.type} was on its way; nothing to ${command.type}.`,
+        };
+      if (ended || turn.sessionId === undefined)
         // Over, or no answer named: this node's copy says what is true everywhere (nothing runs).
-        return context.active ? this.#take(turn, context) : undefined;
+        return this.#take(turn, context);
       return {
         code: 'UNKNOWN_RUN',
         reason: `No server of the cluster runs the answer ${turn.sessionId.slice(0, 64)} of ${command.memberId} in room ${room}; nothing to ${command.type}.`,

@@ -129,8 +129,16 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     }
     this.#memory = bound(options.memory, 20, 'memory', options.id);
     this.#maxQueued = bound(options.maxQueued, 5, 'maxQueued', options.id);
-    if (options.approvalTimeoutMs !== undefined)
-      bound(options.approvalTimeoutMs, 0, 'approvalTimeoutMs', options.id);
+    if (
+      options.approvalTimeoutMs !== undefined &&
+      (!Number.isSafeInteger(options.approvalTimeoutMs) ||
+        options.approvalTimeoutMs < 1 ||
+        options.approvalTimeoutMs > MAX_TIMER_MS)
+    )
+      throw new AtmosphereError(
+        'INVALID_OPTION',
+        `LlmRoomMember ${options.id}: \`approvalTimeoutMs\` must be an integer from 1 to ${MAX_TIMER_MS}; got ${options.approvalTimeoutMs}.`,
+      );
     this.id = options.id;
     this.answers = answers;
     this.metadata = { ai: true, ...options.metadata };
@@ -652,6 +660,9 @@ function replyTarget(question: RoomQuestion): LlmReplyTarget {
     ? { from: question.from }
     : { from: question.from, id: question.message.id };
 }
+
+/** The longest delay a timer takes (a larger one fires at once). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 function bound(value: number | undefined, fallback: number, name: string, id: string): number {
   if (value === undefined) return fallback;

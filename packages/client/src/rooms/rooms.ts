@@ -254,7 +254,15 @@ export class AtmosphereRooms {
         return steerId;
       },
       approve: (memberId, approvalId, decision, editedArguments) =>
-        this.#send({ type: 'approval', room, memberId, approvalId, decision, arguments: editedArguments }),
+        this.#send({
+          type: 'approval',
+          room,
+          memberId,
+          approvalId,
+          decision,
+          // Edited arguments go with an approval only: a denial carrying them would be refused whole.
+          arguments: decision === 'approve' ? editedArguments : undefined,
+        }),
       leave: () => {
         if (left) return;
         left = true;
