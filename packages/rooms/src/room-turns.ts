@@ -1,6 +1,7 @@
 import {
   AI_ROLES,
   type AiRole,
+  MEMBER_ID_PATTERN,
   mayApprove,
   mayControlTurns,
   type RoomCommand,
@@ -74,9 +75,24 @@ function routedTurn(request: RoutedTurn, node: string): RoomTurn | undefined {
   const role = raw['role'];
   if (!AI_ROLES.includes(role as AiRole)) return undefined;
   const who = (raw['member'] ?? {}) as Partial<RoomMember>;
-  if (typeof who.id !== 'string') return undefined;
-  const member: RoomMember = { id: who.id, metadata: typeof who.metadata === 'object' ? who.metadata : {} };
+  if (typeof who.id !== 'string' || !MEMBER_ID_PATTERN.test(who.id)) return undefined;
+  const metadata = who.metadata;
+  const member: RoomMember = {
+    id: who.id,
+    metadata: typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata) ? metadata : {},
+  };
   const text = (key: string): string | undefined => (typeof raw[key] === 'string' ? raw[key] : undefined);
+  // Ids as the rooms dialect has them (another node's data is checked like a client's).
+  const id = (key: string, max: number): string | undefined => {
+    const value = text(key);
+    return value !== undefined && value.length <= max && /^[A-Za-z0-9_-]+$/.test(value) ? value : undefined;
+  };
+  const sessionId = raw['sessionId'];
+  if (
+    sessionId !== undefined &&
+    !(typeof sessionId === 'string' && sessionId !== '' && sessionId.length <= 128)
+  )
+    return undefined;
   const room = '';
   let command: TurnCommand;
   switch (raw['action']) {
@@ -84,14 +100,14 @@ function routedTurn(request: RoutedTurn, node: string): RoomTurn | undefined {
       command = { type: 'stop', room, memberId: '', sessionId: text('sessionId') };
       break;
     case 'steer': {
-      const steerId = text('steerId');
+      const steerId = id('steerId', 64);
       const guidance = text('text');
       if (steerId === undefined || guidance === undefined) return undefined;
       command = { type: 'steer', room, memberId: '', steerId, text: guidance, sessionId: text('sessionId') };
       break;
     }
     case 'approval': {
-      const approvalId = text('approvalId');
+      const approvalId = id('approvalId', 128);
       const edited = raw['arguments'];
       if (approvalId === undefined || typeof raw['approved'] !== 'boolean') return undefined;
       command = {
