@@ -20,3 +20,14 @@ export function roomMessageFrame(
       : `The message to room ${room} cannot be encoded as JSON (a cycle, a BigInt, a function).`,
   );
 }
+
+/** The start of every `message` frame of a room, up to its `room` field (the id goes right after it). */
+export function messageHead(room: string): string {
+  return `{"type":"message","room":${JSON.stringify(room)}`;
+}
+
+/** A `message` frame made without id (`roomMessageFrame(room, undefined, …)`), with `id` spliced in. */
+export function withMessageId(room: string, payload: string, id: number): string {
+  const head = messageHead(room);
+  return `${head},"id":${id}${payload.slice(head.length)}`;
+}

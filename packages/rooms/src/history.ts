@@ -1,5 +1,6 @@
 import type { RoomMessage } from './types.ts';
-import type { LogRead, StreamLog } from '@atmosphere/runtime/spi';
+import type { LogRead, StreamLog, StreamPosition } from '@atmosphere/runtime/spi';
+import { withMessageId } from './frames.ts';
 
 /** One remembered message: its id, the frame exactly as it was sent, and the message itself. */
 export interface HistoryEntry {
@@ -39,6 +40,43 @@ export class RoomHistory {
     return this.#entries[(this.#start + index) % this.#entries.length]!;
   }
 
+  /**
+   * Records an entry said on another node of a cluster, where its id says (entries arrive there in the order
+   * the backplane hands them over, not always in id order): nothing when the id is already kept, or older than
+   * everything kept in a full history. Returns whether it was kept.
+   */
+  insert(entry: HistoryEntry): boolean {
+    const last = this.lastId;
+    if (last === undefined || entry.id > last) {
+      this.push(entry);
+      return true;
+    }
+    const index = this.#indexAfter(entry.id - 1);
+    if (index < this.#size && this.#at(index).id === entry.id) return false;
+    if (index === 0 && this.#size === this.#entries.length) return false;
+    // Rare (a message overtaken on the backplane): rebuild the ring with the entry in its place.
+    const entries = this.after(undefined);
+    entries.splice(index, 0, entry);
+    const capacity = this.#entries.length;
+    this.#entries = new Array<HistoryEntry | undefined>(capacity);
+    this.#start = 0;
+    this.#size = 0;
+    for (const kept of entries.slice(-capacity)) this.push(kept);
+    return true;
+  }
+
+  /** The index of the first entry with an id greater than `id`. */
+  #indexAfter(id: number): number {
+    let low = 0;
+    let high = this.#size;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.#at(middle).id <= id) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
   /** Appends an entry (its id must be greater than every id before), evicting the oldest when full. */
   push(entry: HistoryEntry): void {
     const capacity = this.#entries.length;
@@ -53,15 +91,7 @@ export class RoomHistory {
 
   /** Entries with an id greater than `sinceId`, oldest first (all of them when `sinceId` is undefined). */
   after(sinceId: number | undefined): HistoryEntry[] {
-    let low = 0;
-    if (sinceId !== undefined) {
-      let high = this.#size;
-      while (low < high) {
-        const middle = (low + high) >>> 1;
-        if (this.#at(middle).id <= sinceId) low = middle + 1;
-        else high = middle;
-      }
-    }
+    const low = sinceId === undefined ? 0 : this.#indexAfter(sinceId);
     const result: HistoryEntry[] = [];
     for (let i = low; i < this.#size; i++) result.push(this.#at(i));
     return result;
@@ -106,6 +136,11 @@ function then<T, R>(value: Awaitable<T>, step: (value: T) => Awaitable<R>): Awai
  */
 export class LogHistory {
   readonly stream: string;
+  /**
+   * The log is shared by the nodes of a cluster: a message's id is the seq the log gives its record (so every
+   * node numbers from one sequence), and the record holds the frame without its id (see {@link numbered}).
+   */
+  readonly shared: boolean;
   readonly #log: StreamLog;
   readonly #room: string;
   /** The last append still being written: a delete goes after it. */
@@ -114,6 +149,7 @@ export class LogHistory {
   constructor(log: StreamLog, room: string) {
     this.#log = log;
     this.#room = room;
+    this.shared = log.shared;
     this.stream = roomHistoryStream(room);
   }
 
@@ -132,7 +168,7 @@ export class LogHistory {
       let next = after;
       for (const record of records) {
         next = record.seq;
-        const entry = typeof record.payload === 'string' ? this.#parse(record.payload) : undefined;
+        const entry = this.#parse(record.payload, record.seq);
         if (entry !== undefined && (entries.length === 0 || entry.id > entries[entries.length - 1]!.id))
           entries.push(entry);
       }
@@ -162,7 +198,9 @@ export class LogHistory {
       const head = read.records[0];
       const inStep =
         read.first > after ||
-        (head !== undefined && head.seq === after + 1 && this.#idOf(head.payload) === after + 1);
+        (head !== undefined &&
+          head.seq === after + 1 &&
+          this.#parse(head.payload, head.seq)?.id === after + 1);
       if (inStep) return this.#collect(read, sinceId, beforeId, [], 0);
       return then(this.#log.read(this.stream, 0, { limit: HISTORY_PAGE }), (fromStart) =>
         fromStart === undefined ? [] : this.#collect(fromStart, sinceId, beforeId, [], 0),
@@ -179,7 +217,7 @@ export class LogHistory {
     pages: number,
   ): Awaitable<HistoryEntry[]> {
     for (const record of read.records) {
-      const entry = typeof record.payload === 'string' ? this.#parse(record.payload) : undefined;
+      const entry = this.#parse(record.payload, record.seq);
       if (entry === undefined || entry.id <= sinceId) continue;
       if (entry.id >= beforeId) return entries;
       if (entries.length === 0 || entry.id > entries[entries.length - 1]!.id) entries.push(entry);
@@ -191,30 +229,35 @@ export class LogHistory {
     );
   }
 
-  #idOf(payload: string | Uint8Array): number | undefined {
-    return typeof payload === 'string' ? this.#parse(payload)?.id : undefined;
+  /**
+   * A record as a history entry: its frame's id, or — a frame kept without id on a shared log — the record's
+   * seq, spliced into the frame.
+   */
+  #parse(payload: string | Uint8Array, seq: number): HistoryEntry | undefined {
+    if (typeof payload !== 'string') return undefined;
+    const entry = parseMessageFrame(this.#room, payload);
+    if (entry === undefined) return undefined;
+    const id = entry.id;
+    if (id !== undefined) return { id, payload, message: entry.message };
+    if (!this.shared) return undefined;
+    return {
+      id: seq,
+      payload: withMessageId(this.#room, payload, seq),
+      message: { ...entry.message, id: seq },
+    };
   }
 
-  #parse(payload: string): HistoryEntry | undefined {
-    try {
-      const frame = JSON.parse(payload) as { type?: unknown; id?: unknown; from?: unknown; data?: unknown };
-      if (frame.type !== 'message' || typeof frame.id !== 'number' || !Number.isSafeInteger(frame.id))
-        return undefined;
-      const message: { room: string; id: number; from?: string; data: unknown } = {
-        room: this.#room,
-        id: frame.id,
-        data: frame.data,
-      };
-      if (typeof frame.from === 'string') message.from = frame.from;
-      return { id: frame.id, payload, message };
-    } catch {
-      return undefined;
-    }
+  /**
+   * On a shared log: appends a message's frame made without id, and resolves with the id the log gave it (its
+   * record's seq). Rejects when the log refuses it.
+   */
+  numbered(payload: string): Promise<number> {
+    return Promise.resolve(this.append(payload)).then((position) => position.seq);
   }
 
-  /** Appends one message (the caller gives ids in order); resolves once the store has it. */
-  append(entry: HistoryEntry): Awaitable<unknown> {
-    const appended = this.#log.append(this.stream, [{ payload: entry.payload }]);
+  /** Appends one message's frame (the caller gives ids in order); resolves once the store has it. */
+  append(payload: string): Awaitable<StreamPosition> {
+    const appended = this.#log.append(this.stream, [{ payload }]);
     if (appended instanceof Promise) {
       const tail = appended.then(
         () => undefined,
@@ -255,4 +298,29 @@ export function historyAfter(
   return then(store.between(sinceId, oldest), (older) =>
     older.length === 0 ? recent : [...older, ...recent],
   );
+}
+
+/**
+ * A room's `message` frame as history keeps it; `id` undefined when the frame has none (as a shared log keeps
+ * it). Undefined for anything else.
+ */
+export function parseMessageFrame(
+  room: string,
+  payload: string,
+): { id: number | undefined; payload: string; message: RoomMessage } | undefined {
+  try {
+    const frame = JSON.parse(payload) as { type?: unknown; id?: unknown; from?: unknown; data?: unknown };
+    if (frame.type !== 'message' || frame.data === undefined) return undefined;
+    let id: number | undefined;
+    if (frame.id !== undefined) {
+      if (typeof frame.id !== 'number' || !Number.isSafeInteger(frame.id)) return undefined;
+      id = frame.id;
+    }
+    const message: { room: string; id?: number; from?: string; data: unknown } = { room, data: frame.data };
+    if (id !== undefined) message.id = id;
+    if (typeof frame.from === 'string') message.from = frame.from;
+    return { id, payload, message };
+  } catch {
+    return undefined;
+  }
 }

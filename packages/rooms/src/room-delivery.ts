@@ -14,12 +14,13 @@ import {
   membersJson,
   presenceFrame,
 } from '@atmosphere/protocol';
-import { roomMessageFrame } from './frames.ts';
+import { messageHead, roomMessageFrame, withMessageId } from './frames.ts';
 import {
   type HistoryEntry,
   historyAfter,
   type LoadedHistory,
   type LogHistory,
+  parseMessageFrame,
   RoomHistory,
 } from './history.ts';
 import { asError } from './errors.ts';
@@ -296,15 +297,101 @@ export class RoomDelivery {
    */
   #number(prepared: PreparedMessage, history: RoomHistory): Promise<void> | undefined {
     const id = ++this.#lastId;
-    const head = messageHead(this.#owner.name);
-    prepared.payload = `${head},"id":${id}${prepared.payload.slice(head.length)}`;
-    prepared.message = { ...prepared.message, id };
-    const entry: HistoryEntry = { id, payload: prepared.payload, message: prepared.message };
+    const entry = this.#identify(prepared, id);
     history.push(entry);
     const store = this.#store;
     return store === undefined
       ? undefined
-      : this.#settleStore(() => store.append(entry), `keeping message ${id}`);
+      : this.#settleStore(() => store.append(entry.payload), `keeping message ${id}`);
+  }
+
+  /** Gives a prepared message its id, in its frame too; returns its history entry. */
+  #identify(prepared: PreparedMessage, id: number): HistoryEntry {
+    prepared.payload = withMessageId(this.#owner.name, prepared.payload, id);
+    prepared.message = { ...prepared.message, id };
+    return { id, payload: prepared.payload, message: prepared.message };
+  }
+
+  /**
+   * A broadcast message of a room whose history is on a log the cluster shares: it is kept in the log first,
+   * and its id is the seq the log gave it, so ids are the same on every node and never collide. The room's
+   * operations wait meanwhile (the next message is numbered after it, a join replays it or gets it live). A
+   * message the log refuses is not sent: its sender is told (`LOG_FAILED`).
+   */
+  #sendNumbered(
+    op: Extract<DeliveryOp, { kind: 'send' }>,
+    prepared: PreparedMessage,
+    history: RoomHistory,
+    store: LogHistory,
+  ): void {
+    this.#loading++;
+    let numbered: Promise<number>;
+    try {
+      numbered = store.numbered(prepared.payload);
+    } catch (error) {
+      numbered = Promise.reject(asError(error));
+    }
+    numbered
+      .then(
+        (id) => {
+          try {
+            const entry = this.#identify(prepared, id);
+            if (!history.insert(entry)) this.#historyLost(store, entry);
+            this.#settle(op.done, this.#broadcastPrepared(op, prepared));
+          } catch (error) {
+            this.#owner.logger.error(`room ${this.#owner.name}: a send operation failed`, { error });
+            op.done?.reject(error);
+          }
+        },
+        (error: unknown) => {
+          const refused = new AtmosphereError(
+            'LOG_FAILED',
+            `Room ${this.#owner.name}: the stream log (${store.stream}) could not keep the message, so it was not sent: ${asError(error).message}`,
+            { cause: error },
+          );
+          this.#owner.logger.error(refused.message, { error });
+          op.done?.reject(refused);
+        },
+      )
+      .finally(() => {
+        this.#loading--;
+        this.#queue.resume();
+      });
+  }
+
+  /**
+   * The shared log gave an id this room had given already: it lost the room's history (a Redis that restarted
+   * without its data). Ids start again from its new sequence; what memory kept under the old ones is dropped,
+   * and the loss is logged (clients that remember the old ids are told by the reset of the room's stream, which
+   * the same log lost).
+   */
+  #historyLost(store: LogHistory, entry: HistoryEntry): void {
+    this.#owner.logger.error(
+      `room ${this.#owner.name}: the stream log (${store.stream}) gave id ${entry.id} again: it lost the room's history, so ids start again; the history kept in memory is dropped`,
+    );
+    const history = this.#history;
+    if (history === undefined) return;
+    this.#history = new RoomHistory(history.capacity);
+    this.#history.push(entry);
+  }
+
+  /**
+   * A frame of this room said on another node (or read from the shared log to fill a gap), just before this
+   * node's connections get it: a message joins the history when the cluster shares it, and the connections
+   * speaking the atmosphere.js dialect get it in theirs (the other node only sends its own such connections).
+   */
+  relayed(payload: string | Uint8Array, targets: readonly string[] | undefined): void {
+    if (typeof payload !== 'string' || targets !== undefined) return;
+    const history = this.#store?.shared === true ? this.#history : undefined;
+    const js = this.#jsAudience();
+    if (history === undefined && js === undefined) return;
+    const entry = payload.startsWith(messageHead(this.#owner.name))
+      ? parseMessageFrame(this.#owner.name, payload)
+      : undefined;
+    const id = entry?.id;
+    if (history !== undefined && entry !== undefined && id !== undefined)
+      history.insert({ id, payload, message: entry.message });
+    if (js !== undefined) void this.#dispatch(jsFrame(payload, entry?.message), undefined, js);
   }
 
   /** The room's announced members (those in `join_ack` lists). */
@@ -348,30 +435,23 @@ export class RoomDelivery {
       }
     } else {
       const prepared = op.prepared;
+      const history = this.#history;
+      const store = this.#store;
+      if (prepared !== undefined && history !== undefined && store?.shared === true) {
+        this.#sendNumbered(op, prepared, history, store);
+        return;
+      }
       const stored =
-        prepared !== undefined && this.#history !== undefined
-          ? this.#number(prepared, this.#history)
-          : undefined;
-      const payload = prepared?.payload ?? op.payload;
-      const message = prepared?.message ?? op.message;
-      if (payload !== undefined) {
-        const options = op.exclude === undefined ? undefined : { exclude: op.exclude };
-        delivered = this.#dispatch(payload, options);
-        const js = this.#jsAudience();
-        if (js !== undefined) {
-          const legacy = this.#dispatch(jsFrame(payload, message), options, js);
-          delivered = Promise.all([delivered, legacy]).then(() => undefined);
-        }
-      }
-      if (message !== undefined) this.cluster?.said(message);
-      if (message !== undefined && owner.virtuals.size > 0) {
-        for (const state of [...owner.virtuals])
-          if (state.member.id !== op.skip) state.context?.deliver(message);
-      }
+        prepared !== undefined && history !== undefined ? this.#number(prepared, history) : undefined;
+      delivered = this.#broadcastPrepared(op, prepared);
       if (stored !== undefined)
         delivered = delivered === undefined ? stored : Promise.all([delivered, stored]).then(() => undefined);
     }
-    const done = op.done;
+    this.#settle(op.done, delivered);
+  }
+
+  /** Settles an operation's caller once its frames landed. */
+  #settle(done: Settle | undefined, delivered: Promise<void> | undefined): void {
     if (done === undefined) return;
     if (delivered === undefined) done.resolve();
     else
@@ -379,6 +459,32 @@ export class RoomDelivery {
         () => done.resolve(),
         (error: unknown) => done.reject(error),
       );
+  }
+
+  /** Sends a broadcast (a message, numbered already, or a frame) to the room, in both dialects. */
+  #broadcastPrepared(
+    op: Extract<DeliveryOp, { kind: 'send' }>,
+    prepared: PreparedMessage | undefined,
+  ): Promise<void> | undefined {
+    const owner = this.#owner;
+    let delivered: Promise<void> | undefined;
+    const payload = prepared?.payload ?? op.payload;
+    const message = prepared?.message ?? op.message;
+    if (payload !== undefined) {
+      const options = op.exclude === undefined ? undefined : { exclude: op.exclude };
+      delivered = this.#dispatch(payload, options);
+      const js = this.#jsAudience();
+      if (js !== undefined) {
+        const legacy = this.#dispatch(jsFrame(payload, message), options, js);
+        delivered = Promise.all([delivered, legacy]).then(() => undefined);
+      }
+    }
+    if (message !== undefined) this.cluster?.said(message);
+    if (message !== undefined && owner.virtuals.size > 0) {
+      for (const state of [...owner.virtuals])
+        if (state.member.id !== op.skip) state.context?.deliver(message);
+    }
+    return delivered;
   }
 
   /** A frame to one member's connections, each in the dialect it speaks. */
@@ -646,11 +752,6 @@ export function notify(
   } catch (error) {
     owner.logger.error(`room ${owner.name}: a presence listener threw`, { error });
   }
-}
-
-/** The start of every `message` frame of a room, up to its `room` field (the id goes right after it). */
-function messageHead(room: string): string {
-  return `{"type":"message","room":${JSON.stringify(room)}`;
 }
 
 function roomMessage(

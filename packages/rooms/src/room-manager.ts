@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   type Atmosphere,
   AtmosphereError,
@@ -118,6 +119,7 @@ export class RoomManager {
       logger: this.logger,
       broadcasters: atmosphere.broadcasters,
       historyLog: atmosphere.log.durable ? atmosphere.log : undefined,
+      nodeTag: atmosphere.log.shared ? (this.#cluster?.state.nodeId ?? randomUUID()) : undefined,
       connectionJoined: (resource, room, member) => {
         this.#track(resource, room);
         this.#sessions.joined(resource, room.name, member);

@@ -55,9 +55,18 @@ export class RoomMessaging {
     }
   }
 
-  say(from: string | undefined, exclude: string | undefined, data: unknown): void {
+  say(
+    from: string | undefined,
+    exclude: string | undefined,
+    data: unknown,
+    failed?: (error: unknown) => void,
+  ): void {
     const prepared = this.#owner.delivery.prepare(from, data);
-    this.#owner.delivery.submitMessage(prepared, exclude, undefined);
+    this.#owner.delivery.submitMessage(
+      prepared,
+      exclude,
+      failed === undefined ? undefined : { resolve: noop, reject: failed },
+    );
   }
 
   sendTo(memberId: string, data: unknown, from?: string): Promise<boolean> {
@@ -150,3 +159,5 @@ export class RoomMessaging {
     return new Promise<void>((resolve, reject) => run({ resolve, reject }));
   }
 }
+
+function noop(): void {}

@@ -173,7 +173,9 @@ export class RoomProtocol {
           room.leave(resource);
           return;
         case 'broadcast':
-          room.say(member.id, resource.id, command.data);
+          room.say(member.id, resource.id, command.data, (error) =>
+            this.#notSent(resource, room.name, error),
+          );
           return;
         case 'direct':
           if (!room.has(command.targetId)) {
@@ -280,6 +282,13 @@ export class RoomProtocol {
     }
     this.#host.logger.error(`rooms: handling a frame for room ${room} failed`, { error });
     this.#reject(resource, room, 'Internal error');
+  }
+
+  /** A message of this connection that could not be sent (its log refused it, a filter failed): it is told. */
+  #notSent(resource: AtmosphereResource, room: string, error: unknown): void {
+    // The cause stays in the server's log (a store's error says nothing the sender can act on).
+    const code = AtmosphereError.isInstance(error) ? error.code : 'INTERNAL';
+    this.#reject(resource, room, 'Your message was not sent.', code);
   }
 
   #reject(resource: AtmosphereResource, room: string | undefined, reason: string, code?: string): void {

@@ -37,6 +37,11 @@ export interface RoomHost {
   readonly broadcasters: BroadcasterFactory;
   /** Where room history is kept beyond the process: the stream log when it is durable, else none. */
   readonly historyLog: StreamLog | undefined;
+  /**
+   * This node, when the stream log is shared by the nodes of a cluster: the broadcaster of the atmosphere.js
+   * dialect is then the node's own (each node renders what it delivers in that dialect for its own connections).
+   */
+  readonly nodeTag: string | undefined;
   /** A connection joined the room as `member` (watch it for disconnects, keep it in its session). */
   connectionJoined(resource: AtmosphereResource, room: Room, member: RoomMember): void;
   /** A connection left the room (`reason` undefined: the room was destroyed). */
@@ -87,6 +92,7 @@ export class Room implements VirtualHost, RoomView {
     this.#broadcaster = host.broadcasters.get(this.broadcasterId, {
       destroyWhenEmpty: false,
       spanAttributes: { 'atmosphere.room': name },
+      relayed: (payload, targets) => this.#delivery.relayed(payload, targets),
     });
     const membership: RoomMembership = (this.#membership = new RoomMembership({
       name,
@@ -115,9 +121,11 @@ export class Room implements VirtualHost, RoomView {
         broadcaster: this.#broadcaster,
         jsBroadcaster: () => this.#jsBroadcaster,
         openJsBroadcaster: () =>
-          (this.#jsBroadcaster ??= host.broadcasters.get(roomAtmosphereJsBroadcasterId(name), {
+          (this.#jsBroadcaster ??= host.broadcasters.get(roomAtmosphereJsBroadcasterId(name, host.nodeTag), {
             destroyWhenEmpty: false,
             spanAttributes: { 'atmosphere.room': name },
+            // Every node renders the room's traffic in this dialect for its own connections (see `relayed`).
+            relay: false,
           })),
         speaksAtmosphereJs: (resource) => host.speaksAtmosphereJs(resource),
         members: membership.byId,
@@ -291,9 +299,17 @@ export class Room implements VirtualHost, RoomView {
     return this.#messaging.broadcast(data, sender);
   }
 
-  /** @internal Queues a `message` from `from` (validated). Throws `BAD_REQUEST` for non-JSON data. */
-  say(from: string | undefined, exclude: string | undefined, data: unknown): void {
-    this.#messaging.say(from, exclude, data);
+  /**
+   * @internal Queues a `message` from `from` (validated). Throws `BAD_REQUEST` for non-JSON data; `failed` is
+   * called when it could not be sent (its log refused it, a filter failed).
+   */
+  say(
+    from: string | undefined,
+    exclude: string | undefined,
+    data: unknown,
+    failed?: (error: unknown) => void,
+  ): void {
+    this.#messaging.say(from, exclude, data, failed);
   }
 
   /**

@@ -20,6 +20,19 @@ export interface BroadcasterOptions {
    * cardinality only: they are on every span of the channel.
    */
   spanAttributes?: SpanAttributes;
+  /**
+   * Hand this broadcaster's messages to the other nodes of a cluster (default true). False keeps them on this
+   * node: nothing is published to the backplane. Such a broadcaster's id should be unique to the node when the
+   * stream log is shared (its positions are then this node's alone).
+   */
+  relay?: boolean;
+  /**
+   * Called with each message of this broadcaster that was published on another node (or read from the shared
+   * log to fill a gap), just before this node's subscribers get it, in the order they get it: what a channel
+   * that keeps state per node (a room's history) needs to see of the traffic it did not send itself. It may be
+   * called for a message sent on this node too, when that message was held back while a gap was filled.
+   */
+  relayed?: (payload: string | Uint8Array, targets: readonly string[] | undefined) => void;
 }
 
 /** Who receives a broadcast. */
@@ -169,7 +182,7 @@ export class Broadcaster implements Subscription {
   constructor(id: string, host: BroadcasterHost, options: BroadcasterOptions = {}) {
     this.id = id;
     this.#host = host;
-    this.#relay = host.backplane.name === 'local' ? undefined : host.backplane;
+    this.#relay = host.backplane.name === 'local' || options.relay === false ? undefined : host.backplane;
     this.#log = host.log;
     this.options = Object.freeze({ ...options });
     this.#broadcastAttributes = Object.freeze({

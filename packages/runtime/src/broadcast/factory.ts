@@ -258,7 +258,11 @@ export class BroadcasterFactory {
     exclude: string | undefined,
   ): number {
     const broadcaster = this.#broadcasters.get(stream);
-    if (broadcaster) return broadcaster.deliverLocal(outbound, targets, exclude);
+    if (broadcaster) {
+      const relayed = broadcaster.options.relayed;
+      if (relayed !== undefined) this.#tellRelayed(broadcaster, relayed, outbound.payload, targets);
+      return broadcaster.deliverLocal(outbound, targets, exclude);
+    }
     // No local channel: only addressed messages can still have a recipient here.
     let delivered = 0;
     if (targets)
@@ -270,6 +274,20 @@ export class BroadcasterFactory {
         }
       }
     return delivered;
+  }
+
+  /** Calls a broadcaster's `relayed` listener; a throw is logged, and the message is delivered all the same. */
+  #tellRelayed(
+    broadcaster: Broadcaster,
+    relayed: NonNullable<BroadcasterOptions['relayed']>,
+    payload: string | Uint8Array,
+    targets: readonly string[] | undefined,
+  ): void {
+    try {
+      relayed(payload, targets);
+    } catch (error) {
+      this.#host.logger.error(`broadcaster ${broadcaster.id}: its relayed listener threw`, { error });
+    }
   }
 
   destroyAll(): void {

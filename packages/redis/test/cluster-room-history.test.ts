@@ -1,0 +1,242 @@
+import type { Server as HttpServer } from 'node:http';
+import { durable } from '@atmosphere/durable-sessions';
+import { createRooms, type RoomManager } from '@atmosphere/rooms';
+import type { Atmosphere } from '@atmosphere/runtime';
+import {
+  type Inbox,
+  recordingLogger,
+  startTestAtmosphere,
+  startTestRedis,
+  type TestClient,
+  type TestRedis,
+} from '@atmosphere/runtime/testing';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
+import { redisBackplane, redisClusterState } from '../src/index.ts';
+import { connectRoomClient, type RoomFrame as Frame } from './helpers.ts';
+
+/**
+ * Room history shared by the nodes of a cluster: the backplane and the cluster state on one redis-server, the
+ * stream log (where history is kept) on another, so that the log can fail while the nodes still hear each
+ * other. Message ids come from the shared log: one sequence for the whole cluster, and a join on any node
+ * replays what was said on every node.
+ */
+let bus: TestRedis;
+let store: TestRedis;
+const nodes: Atmosphere[] = [];
+let clients: TestClient[] = [];
+let run = 0;
+
+beforeAll(async () => {
+  // The log's Redis keeps its data across a kill (as the log's Redis must: see docs/durability.md).
+  [bus, store] = await Promise.all([startTestRedis(), startTestRedis({ persistence: true })]);
+});
+afterAll(async () => {
+  await Promise.all([bus?.stop(), store?.stop()]);
+});
+afterEach(async () => {
+  await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+  clients = [];
+  for (const node of nodes.splice(0)) await stopNode(node);
+});
+
+interface Node {
+  readonly atmosphere: Atmosphere;
+  readonly rooms: RoomManager;
+  readonly url: string;
+}
+
+async function startNode(
+  prefix: string,
+  history = 50,
+  logger: ReturnType<typeof recordingLogger> | undefined = undefined,
+): Promise<Node> {
+  const atmosphere = await startTestAtmosphere({
+    autoload: false,
+    rateLimit: false,
+    ...(logger === undefined ? {} : { logger }),
+    providers: [
+      redisBackplane({ url: bus.url, channelPrefix: prefix }),
+      redisClusterState({ url: bus.url, keyPrefix: `${prefix}state:` }),
+      ...durable({ redis: store.url, prefix, kinds: ['stream-log'] }),
+    ],
+  });
+  expect(atmosphere.log.shared).toBe(true);
+  nodes.push(atmosphere);
+  const rooms = createRooms(atmosphere, { path: '/rooms', history });
+  return { atmosphere, rooms, url: atmosphere.url('/rooms') };
+}
+
+async function stopNode(atmosphere: Atmosphere): Promise<void> {
+  const closing = atmosphere.close();
+  (atmosphere.server as HttpServer).closeAllConnections();
+  await closing;
+}
+
+async function connect(url: string): Promise<{ client: TestClient; frames: Inbox<Frame> }> {
+  const joined = await connectRoomClient(url);
+  clients.push(joined.client);
+  return joined;
+}
+
+/** Joins `room` as `memberId` (with `sinceId` when given); resolves once the join_ack is in. */
+async function join(
+  url: string,
+  room: string,
+  memberId: string,
+  sinceId?: number,
+): Promise<{ client: TestClient; frames: Inbox<Frame> }> {
+  const joined = await connect(url);
+  await joined.client.send(JSON.stringify({ type: 'join', room, memberId, sinceId }));
+  await joined.frames.waitFor((f) => f.type === 'join_ack' && f['room'] === room);
+  return joined;
+}
+
+const messages = (frames: readonly Frame[]): Frame[] => frames.filter((f) => f.type === 'message');
+const idsOf = (frames: readonly Frame[]): number[] => messages(frames).map((f) => f['id'] as number);
+const range = (from: number, to: number): number[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** Says `marker` through `node`'s API and waits until `frames` has it: everything said before is in. */
+async function settled(node: Node, room: string, frames: Inbox<Frame>, marker: string): Promise<void> {
+  await node.rooms.room(room).broadcast(marker);
+  await frames.waitFor((f) => f.type === 'message' && f['data'] === marker);
+}
+
+describe('room history across nodes (one shared log)', () => {
+  test('ids are one sequence for the cluster, and a join with sinceId on either node replays what every node said, once, in id order', async () => {
+    const prefix = `history${++run}:`;
+    const a = await startNode(prefix);
+    const b = await startNode(prefix);
+    const alice = await join(a.url, 'lobby', 'alice');
+    const bob = await join(b.url, 'lobby', 'bob');
+    // Both speak at once, from both nodes: 20 messages.
+    await Promise.all([
+      ...range(1, 10).map((n) =>
+        alice.client.send(JSON.stringify({ type: 'broadcast', room: 'lobby', data: `a${n}` })),
+      ),
+      ...range(1, 10).map((n) =>
+        bob.client.send(JSON.stringify({ type: 'broadcast', room: 'lobby', data: `b${n}` })),
+      ),
+    ]);
+    // Each gets the other's ten (never its own back).
+    await alice.frames.waitFor(() => messages(alice.frames.items).length === 10);
+    await bob.frames.waitFor(() => messages(bob.frames.items).length === 10);
+    const said = [...idsOf(alice.frames.items), ...idsOf(bob.frames.items)].sort((x, y) => x - y);
+    expect(said).toEqual(range(1, 20));
+
+    // A late joiner on b gets all twenty (ten said on a), and one on a everything after 12 (some said on b).
+    const lateB = await join(b.url, 'lobby', 'late-b', 0);
+    const lateA = await join(a.url, 'lobby', 'late-a', 12);
+    await settled(a, 'lobby', lateB.frames, 'marker');
+    await lateA.frames.waitFor((f) => f['data'] === 'marker');
+    expect(idsOf(lateB.frames.items)).toEqual(range(1, 21));
+    expect(idsOf(lateA.frames.items)).toEqual(range(13, 21));
+    // Replayed byte for byte: the data of each id is what its sender said.
+    const byId = new Map<number, unknown>();
+    for (const frame of [...messages(alice.frames.items), ...messages(bob.frames.items)])
+      byId.set(frame['id'] as number, frame['data']);
+    for (const frame of messages(lateB.frames.items).slice(0, 20))
+      expect(frame['data']).toBe(byId.get(frame['id'] as number));
+    // The API's history on each node holds every node's messages too.
+    expect(
+      b.rooms
+        .room('lobby')
+        .history()
+        .map((m) => m.id),
+    ).toEqual(range(1, 21));
+    expect(
+      a.rooms
+        .room('lobby')
+        .history()
+        .map((m) => m.id),
+    ).toEqual(range(1, 21));
+  }, 60_000);
+
+  test('the history outlives every node: new nodes replay it to a sinceId and number on after the last id', async () => {
+    const prefix = `history${++run}:`;
+    const a = await startNode(prefix);
+    const b = await startNode(prefix);
+    for (let n = 1; n <= 6; n++) await (n % 2 === 0 ? a : b).rooms.room('lobby').broadcast({ n });
+    for (const node of nodes.splice(0)) await stopNode(node);
+
+    const c = await startNode(prefix);
+    const d = await startNode(prefix);
+    const late = await join(d.url, 'lobby', 'late', 2);
+    expect((await c.rooms.room('lobby').broadcast({ n: 7 })).id).toBe(7);
+    await late.frames.waitFor(() => messages(late.frames.items).length === 5);
+    expect(messages(late.frames.items).map((f) => [f['id'], (f['data'] as { n: number }).n])).toEqual(
+      range(3, 7).map((n) => [n, n]),
+    );
+  }, 60_000);
+
+  test('an atmosphere.js connection on one node gets what is said on a node that has none', async () => {
+    const prefix = `history${++run}:`;
+    const a = await startNode(prefix);
+    const b = await startNode(prefix);
+    const alice = await join(a.url, 'lobby', 'alice');
+    const legacy = await connect(b.url);
+    await legacy.client.send(JSON.stringify({ type: 'join', room: 'lobby', member: { id: 'js', info: {} } }));
+    await legacy.frames.waitFor((f) => f.type === 'join' && f['room'] === 'lobby');
+    await alice.client.send(JSON.stringify({ type: 'broadcast', room: 'lobby', data: 'from a' }));
+    await legacy.frames.waitFor((f) => f['data'] === 'from a');
+    await a.rooms.room('lobby').broadcast('from the server on a');
+    await legacy.frames.waitFor((f) => f['data'] === 'from the server on a');
+    await b.rooms.room('lobby').broadcast('from the server on b');
+    const said = await legacy.frames.waitFor((f) => f['data'] === 'from the server on b');
+    const broadcasts = legacy.frames.items.filter((f) => f.type === 'broadcast');
+    // Each once, in its dialect, in order: the member is an object, the id the cluster's.
+    expect(broadcasts).toEqual([
+      { type: 'broadcast', room: 'lobby', data: 'from a', member: { id: 'alice' }, id: 1 },
+      { type: 'broadcast', room: 'lobby', data: 'from the server on a', id: 2 },
+      said,
+    ]);
+    expect(said['id']).toBe(3);
+    expect(legacy.frames.items.some((f) => f.type === 'message')).toBe(false);
+  }, 60_000);
+
+  test('a message the shared log refuses is sent to nobody, and its sender is told LOG_FAILED', async () => {
+    const prefix = `history${++run}:`;
+    const a = await startNode(prefix);
+    const b = await startNode(prefix);
+    const alice = await join(a.url, 'lobby', 'alice');
+    const bob = await join(b.url, 'lobby', 'bob');
+    await alice.client.send(JSON.stringify({ type: 'broadcast', room: 'lobby', data: 'kept' }));
+    await bob.frames.waitFor((f) => f['data'] === 'kept');
+    await store.kill();
+    try {
+      await alice.client.send(JSON.stringify({ type: 'broadcast', room: 'lobby', data: 'lost' }));
+      const refused = await alice.frames.waitFor((f) => f.type === 'error', 30_000);
+      expect(refused).toMatchObject({ type: 'error', room: 'lobby', code: 'LOG_FAILED' });
+      await expect(a.rooms.room('lobby').broadcast('lost too')).rejects.toMatchObject({ code: 'LOG_FAILED' });
+    } finally {
+      await store.start();
+    }
+    // Until the log's connection is back, a message is refused (and its sender told): wait for it.
+    await vi.waitFor(() => a.atmosphere.log.state('room-history:lobby'), { timeout: 30_000, interval: 50 });
+    // Once the log is back, the room goes on: the next message is sent, and the refused ones never were.
+    await alice.client.send(JSON.stringify({ type: 'broadcast', room: 'lobby', data: 'after' }));
+    await bob.frames.waitFor((f) => f['data'] === 'after', 30_000);
+    expect(messages(bob.frames.items).map((f) => f['data'])).toEqual(['kept', 'after']);
+  }, 90_000);
+
+  test('a log that lost the history of a room gives ids again: the node says so and drops what memory kept under them', async () => {
+    const prefix = `history${++run}:`;
+    const logger = recordingLogger();
+    const a = await startNode(prefix, 50, logger);
+    const lobby = a.rooms.room('lobby');
+    for (let n = 1; n <= 3; n++) expect((await lobby.broadcast(`old ${n}`)).id).toBe(n);
+    // The log's Redis loses the room's history (as one without persistence does when it restarts).
+    const admin = new Redis(store.url);
+    try {
+      await admin.del(...(await admin.keys(`${prefix}*room-history*`)));
+    } finally {
+      admin.disconnect();
+    }
+    expect((await lobby.broadcast('new')).id).toBe(1);
+    expect(lobby.history().map((m) => [m.id, m.data])).toEqual([[1, 'new']]);
+    expect(
+      logger.lines.filter((l) => l.level === 'error' && l.message.includes('gave id 1 again')),
+    ).toHaveLength(1);
+  }, 60_000);
+});
