@@ -52,8 +52,11 @@ interface LiveRun {
   readonly roles: Map<string, AiRole>;
   readonly steering: Steering;
   readonly asker: AtmosphereResource;
-  /** The SHA-256 digest of the asker's session token (never the token), if it had a session. */
-  readonly owner: string | undefined;
+  /**
+   * The SHA-256 digest of the asker's session token (never the token); `null` when the asker had no session;
+   * `undefined` when it is not known (a run read back from a log that lost its owner record).
+   */
+  readonly owner: string | null | undefined;
   request: AiRequest | undefined;
   /** A run continued after a restart: the text the process before streamed. */
   readonly continueFrom?: string;
@@ -413,7 +416,8 @@ export class EndpointRuns {
   /**
    * The application's `role` hook decides; without one, the connections of the asker's session (the same
    * session token: a reload, a reconnect after a restart) are owners and others viewers — or, when the asker
-   * had no session, every follower is an owner.
+   * had no session, every follower is an owner. A run whose owner is not known (its record is missing from
+   * the log: a failed append, a trim) fails closed: everyone is a viewer.
    */
   #roleOf(resource: AtmosphereResource, run: LiveRun): AiRole {
     return this.#decideRole(resource, run.session.runId, run.owner, run.asker);
@@ -422,13 +426,13 @@ export class EndpointRuns {
   #decideRole(
     resource: AtmosphereResource,
     runId: string,
-    owner: string | undefined,
+    owner: string | null | undefined,
     asker: AtmosphereResource | undefined,
   ): AiRole {
     const sessionOwner =
-      owner !== undefined && runOwnerOf(this.#atmosphere.sessionTokenOf(resource)) === owner;
+      typeof owner === 'string' && runOwnerOf(this.#atmosphere.sessionTokenOf(resource)) === owner;
     const hook = this.#options.role;
-    if (!hook) return owner === undefined || sessionOwner ? 'owner' : 'viewer';
+    if (!hook) return owner === null || sessionOwner ? 'owner' : 'viewer';
     try {
       const role = hook({
         resource,
@@ -511,7 +515,7 @@ export class EndpointRuns {
       roles: new Map(),
       steering: new Steering(session),
       asker: resource,
-      owner,
+      owner: owner ?? null,
       request: undefined,
     };
     holder.run = run;
@@ -902,8 +906,8 @@ export class EndpointRuns {
       steering: new Steering(session),
       asker: resource,
       // The owner recorded by the process before: the first client to come back is not its owner unless it
-      // presents the asker's session token.
-      owner: record.owner,
+      // presents the asker's session token (nobody is, when the log lost the record).
+      owner: stored.owner,
       request: undefined,
       continueFrom: streamedText(stored.frames),
     };

@@ -4,8 +4,8 @@ import { describe, expect, test } from 'vitest';
 import { RunRegistry } from './run-registry.ts';
 
 /**
- * How many store writes a run's frames cost: the runtime's log behind a wrapper that counts `append` calls
- * (on Redis each is one script call; on SQLite one set of statements in the turn's transaction) and says
+ * How many store writes a run's frames cost: the runtime's log behind a wrapper that counts `append` calls to
+ * the run's stream (on Redis each is one script call; on SQLite one set of statements in the turn's transaction) and says
  * whether the store takes a turn's appends together (`batchAppends`, as SQLite and Redis do). 1 000 tokens
  * arrive 10 per turn, as a provider's chunks carry several. The figures are counted, never timed.
  *
@@ -25,8 +25,11 @@ function counted(batchAppends: boolean): StreamLog & { appends: number; entries:
     appends: 0,
     entries: 0,
     append(stream: string, entries: readonly LogEntry[]) {
-      wrapper.appends++;
-      wrapper.entries += entries.length;
+      // The frames' appends (`ai-run:<runId>`), not the run's description (`ai-run-meta:<runId>`).
+      if (stream.startsWith('ai-run:')) {
+        wrapper.appends++;
+        wrapper.entries += entries.length;
+      }
       return inner.append(stream, entries);
     },
     read: (stream: string, after: number) => inner.read(stream, after),

@@ -38,8 +38,12 @@ export interface StoredRun {
   readonly descriptor: RunDescriptor | undefined;
   /** Continuations already started for this run (each counts against the endpoint's `maxAttempts`). */
   readonly attempts: number;
-  /** The run's owner: the SHA-256 digest of the asker's session token (`runOwnerOf`), if it had one. */
-  readonly owner?: string | undefined;
+  /**
+   * The run's owner: the SHA-256 digest of the asker's session token (`runOwnerOf`); `null` when the log
+   * records that the asker had no session; `undefined` when the log holds no owner record (its append failed,
+   * or it was trimmed or deleted) — then nobody is known to own the run.
+   */
+  readonly owner?: string | null | undefined;
 }
 
 /** Limits of a {@link RunRegistry}. */
@@ -268,8 +272,15 @@ export class RunRegistry {
   restore(runId: string, stored: StoredRun, finished: boolean): RunRecord {
     const sessionId = parseAiFrame(stored.frames[0] ?? '')?.sessionId ?? runId;
     const record = finished
-      ? new RunRecord(runId, sessionId, this.#maxFrames, () => this.#arm(), undefined, stored.owner)
-      : this.#create(runId, sessionId, stored.owner);
+      ? new RunRecord(
+          runId,
+          sessionId,
+          this.#maxFrames,
+          () => this.#arm(),
+          undefined,
+          stored.owner ?? undefined,
+        )
+      : this.#create(runId, sessionId, stored.owner ?? undefined);
     record.seed(stored.frames);
     if (finished) {
       if (this.#runs.size >= this.#maxRuns) this.#evictOne();
@@ -302,7 +313,7 @@ export class RunRegistry {
     const terminal = last !== undefined && isTerminalFrame(last);
     let descriptor: RunDescriptor | undefined;
     let attempts = 0;
-    let owner: string | undefined;
+    let owner: string | null | undefined;
     if (!terminal) {
       for (const payload of (await readAll(log, runMetaStream(runId))) ?? []) {
         const value = parseMeta(payload);
@@ -321,10 +332,11 @@ export class RunRegistry {
   /**
    * Starts recording a run. `owner` is the SHA-256 digest of the asker's session token (`runOwnerOf`),
    * kept with the run (and in the durable log beside its description) so that the asker's session is its
-   * owner again after a reload or a restart.
+   * owner again after a reload or a restart. An asker without a session is recorded too (`owner: null`):
+   * a run whose log holds no owner record at all is then known to have lost it, not to be anyone's.
    */
   start(runId: string, sessionId: string, owner?: string): RunRecord {
-    if (owner !== undefined) this.#appendMeta(runId, { owner });
+    this.#appendMeta(runId, { owner: owner ?? null });
     return this.#create(runId, sessionId, owner);
   }
 
@@ -464,7 +476,7 @@ const OWNER_DIGEST = /^[0-9a-f]{64}$/;
 
 function parseMeta(
   payload: string,
-): { descriptor?: RunDescriptor; attempt?: number; owner?: string } | undefined {
+): { descriptor?: RunDescriptor; attempt?: number; owner?: string | null } | undefined {
   try {
     const value: unknown = JSON.parse(payload);
     if (value === null || typeof value !== 'object') return undefined;
@@ -473,8 +485,8 @@ function parseMeta(
       attempt?: unknown;
       owner?: unknown;
     };
-    const result: { descriptor?: RunDescriptor; attempt?: number; owner?: string } = {};
-    if (typeof owner === 'string' && OWNER_DIGEST.test(owner)) result.owner = owner;
+    const result: { descriptor?: RunDescriptor; attempt?: number; owner?: string | null } = {};
+    if (owner === null || (typeof owner === 'string' && OWNER_DIGEST.test(owner))) result.owner = owner;
     if (
       descriptor !== null &&
       typeof descriptor === 'object' &&
