@@ -1,8 +1,11 @@
 import { errorFrame, isTerminalFrame, parseAiFrame } from '@atmosphere/protocol';
-import type { LogEntry, Logger, StreamLog } from '@atmosphere/runtime/spi';
-
-/** Most frames of one batched append to a run's stream (the broadcaster's bound too). */
-const BATCH_FRAMES = 1_000;
+import {
+  BATCH_ENTRIES,
+  BATCH_PAYLOAD,
+  type LogEntry,
+  type Logger,
+  type StreamLog,
+} from '@atmosphere/runtime/spi';
 
 /** The code of the terminal frame that ends a run whose process died mid-answer (policy `close`). */
 export const INTERRUPTED_CODE = 'INTERRUPTED';
@@ -386,7 +389,8 @@ export class RunRegistry {
    * Appends each frame to the run's stream; a failure is reported (the frame still goes to live clients). A
    * store that takes a turn's appends together (`batchAppends`: SQLite, Redis) gets the frames of one turn —
    * the tokens of one provider chunk, however many promise steps the runtime takes over them — in one
-   * `append` (up to {@link BATCH_FRAMES}), issued once the turn's promise work is done (`process.nextTick`,
+   * `append` (up to `BATCH_ENTRIES` frames and `BATCH_PAYLOAD` characters, the broadcaster's bounds: a frame
+   * that would take a batch past either starts the next one; a single larger frame goes alone), issued once the turn's promise work is done (`process.nextTick`,
    * before the event loop moves on): still in the turn the frames were broadcast, so SQLite commits the run's
    * copy in the same transaction as the frames sent and Redis gets it in the same pipeline. Other stores get
    * one append per frame.
@@ -411,18 +415,23 @@ export class RunRegistry {
     };
     if (log.batchAppends !== true) return (frame) => append([{ payload: frame }]);
     let batch: LogEntry[] | undefined;
+    /** The characters of the frames in `batch`. */
+    let size = 0;
     const flush = (): void => {
       const entries = batch;
       batch = undefined;
       if (entries !== undefined && entries.length > 0) append(entries);
     };
     return (frame) => {
-      if (batch !== undefined && batch.length >= BATCH_FRAMES) flush();
+      if (batch !== undefined && (batch.length >= BATCH_ENTRIES || size + frame.length > BATCH_PAYLOAD))
+        flush();
       if (batch === undefined) {
         batch = [];
+        size = 0;
         process.nextTick(flush);
       }
       batch.push({ payload: frame });
+      size += frame.length;
     };
   }
 
