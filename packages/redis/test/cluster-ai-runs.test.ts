@@ -10,6 +10,7 @@ import {
 } from '@atmosphere/ai/testing';
 import { durable } from '@atmosphere/durable-sessions';
 import type { Atmosphere } from '@atmosphere/runtime';
+import type { Provider, ProviderContext, StreamLog } from '@atmosphere/runtime/spi';
 import {
   connectTestClient,
   eventually,
@@ -56,14 +57,41 @@ afterAll(async () => {
   await Promise.all([redis.stop(), replay.close()]);
 });
 
-async function node(policy: 'close' | 'continue' = 'close'): Promise<Atmosphere> {
+/**
+ * The node's shared log on Redis behind a wrapper that notes when each read of a run's frames
+ * (`ai-run:<runId>`) is issued.
+ */
+function countedLog(prefix: string, reads: number[]): Provider {
+  const log = durable({ redis: redis.url, prefix, kinds: ['stream-log'] }).find((p) => p.name === 'redis')!;
+  return {
+    ...log,
+    async create(context: ProviderContext) {
+      const inner = (await log.create(context)) as StreamLog;
+      return new Proxy(inner, {
+        get(target, key) {
+          if (key === 'read')
+            return (...args: Parameters<StreamLog['read']>) => {
+              if (args[0].startsWith('ai-run:')) reads.push(performance.now());
+              return target.read(...args);
+            };
+          const value: unknown = Reflect.get(target, key, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    },
+  };
+}
+
+async function node(policy: 'close' | 'continue' = 'close', reads?: number[]): Promise<Atmosphere> {
   const prefix = `ai-runs${run}:`;
   const atmosphere = await startTestAtmosphere({
     autoload: false,
     rateLimit: false,
     providers: [
       redisBackplane({ url: redis.url, channelPrefix: prefix }),
-      ...durable({ redis: redis.url, prefix, kinds: ['stream-log'] }),
+      ...(reads === undefined
+        ? durable({ redis: redis.url, prefix, kinds: ['stream-log'] })
+        : [countedLog(prefix, reads)]),
       redisClusterState({ url: redis.url, keyPrefix: `${prefix}cluster:`, leaseMs: LEASE_MS }),
     ],
   });
@@ -314,3 +342,55 @@ describe('stop, steer and approvals of a followed run reach the node that produc
     expect(weatherCalls).toEqual(['Montreal']);
   }, 30_000);
 });
+
+test('followers of one run on one node share one poll of the log: the reads per poll interval do not grow with their number; each gets every frame once, in order, from its own cursor, with its own role', async () => {
+  run++;
+  const POLL_MS = 100;
+  const FOLLOWERS = 20;
+  const a = await node();
+  const reads: number[] = [];
+  const b = await node('close', reads);
+  const { runId, lastSeq, text } = await startOn(a, 'websocket');
+  const followers: { client: AiTestClient; from: number; watch: boolean }[] = [];
+  for (let i = 0; i < FOLLOWERS; i++) {
+    // Every other one watches only (a viewer); the first half say they have up to lastSeq, the others less.
+    const from = i < FOLLOWERS / 2 ? lastSeq : lastSeq - 3;
+    const watch = i % 2 === 1;
+    const client = await connectAiClient(b.url('/ai'), 'websocket', {
+      query: { 'X-Atmosphere-Run-Id': runId, 'X-Atmosphere-Last-Seq': String(from) },
+      ...(watch ? { headers: { 'X-Watch': '1' } } : {}),
+    });
+    clients.push(client);
+    followers.push({ client, from, watch });
+  }
+  for (const { client, watch } of followers)
+    expect(await client.role(runId, 10_000)).toBe(watch ? 'viewer' : 'owner');
+  await eventually(
+    () => followers.every(({ client, from }) => client.frames().length >= lastSeq + 2 - from),
+    'every follower caught up',
+    10_000,
+  );
+  // While the producer waits (paused at the provider), b polls: count its reads over 10 poll intervals.
+  const start = reads.length;
+  await eventually(
+    () => reads.length > start && reads.at(-1)! - reads[start]! >= 10 * POLL_MS,
+    'ten poll intervals of reads',
+    10_000,
+  );
+  const window = reads.slice(start);
+  const intervals = (window.at(-1)! - window[0]!) / POLL_MS;
+  // One loop for the run: at most one read per interval (and the first); one per follower would be 20.
+  expect(window.length).toBeLessThanOrEqual(Math.ceil(intervals) + 1);
+  replay.release();
+  const answers = await Promise.all(followers.map(({ client }) => client.answer(undefined, 15_000)));
+  for (const [i, answer] of answers.entries()) {
+    const { from } = followers[i]!;
+    expect(answer.end).toMatchObject({ type: 'complete' });
+    const seqs = answer.frames.map((frame) => frame.seq);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, k) => from + 1 + k));
+  }
+  const full = answers[0]!;
+  expect(text + full.text).toBe(CHUNKS.join(''));
+  for (const answer of answers.slice(1, FOLLOWERS / 2)) expect(answer.text).toBe(full.text);
+  for (const answer of answers.slice(FOLLOWERS / 2)) expect(answer.text.endsWith(full.text)).toBe(true);
+}, 30_000);
