@@ -9,7 +9,8 @@ import {
   wrapAiClient,
 } from '@atmosphere/ai/testing';
 import { durable } from '@atmosphere/durable-sessions';
-import type { Atmosphere } from '@atmosphere/runtime';
+import { AtmosphereHeaders } from '@atmosphere/protocol';
+import type { Atmosphere, AtmosphereResource } from '@atmosphere/runtime';
 import type { Provider, ProviderContext, StreamLog } from '@atmosphere/runtime/spi';
 import {
   connectTestClient,
@@ -82,7 +83,20 @@ function countedLog(prefix: string, reads: number[]): Provider {
   };
 }
 
-async function node(policy: 'close' | 'continue' = 'close', reads?: number[]): Promise<Atmosphere> {
+/** How a node is set up besides its policy. */
+interface NodeOptions {
+  /** Where the times of its reads of runs' frames go (its log wrapped, see `countedLog`). */
+  readonly reads?: number[];
+  /** It keeps durable sessions (a session store on the same Redis): connections have session tokens. */
+  readonly sessions?: boolean;
+  /** No `role` hook: the endpoint's default roles (the asker's session owns its run). */
+  readonly defaultRoles?: boolean;
+}
+
+async function node(
+  policy: 'close' | 'continue' = 'close',
+  { reads, sessions = false, defaultRoles = false }: NodeOptions = {},
+): Promise<Atmosphere> {
   const prefix = `ai-runs${run}:`;
   const atmosphere = await startTestAtmosphere({
     autoload: false,
@@ -92,6 +106,7 @@ async function node(policy: 'close' | 'continue' = 'close', reads?: number[]): P
       ...(reads === undefined
         ? durable({ redis: redis.url, prefix, kinds: ['stream-log'] })
         : [countedLog(prefix, reads)]),
+      ...(sessions ? durable({ redis: redis.url, prefix, kinds: ['session-store'] }) : []),
       redisClusterState({ url: redis.url, keyPrefix: `${prefix}cluster:`, leaseMs: LEASE_MS }),
     ],
   });
@@ -107,7 +122,12 @@ async function node(policy: 'close' | 'continue' = 'close', reads?: number[]): P
     }),
     interruptedRuns: { policy },
     // A connection that asks to watch only (`X-Watch: 1`) is a viewer, on whichever node it follows the run.
-    role: ({ resource }) => (resource.request.param('x-watch') === '1' ? 'viewer' : 'owner'),
+    ...(defaultRoles
+      ? {}
+      : {
+          role: ({ resource }: { resource: AtmosphereResource }) =>
+            resource.request.param('x-watch') === '1' ? 'viewer' : 'owner',
+        }),
     tools: [
       tool({
         name: 'get_weather',
@@ -134,20 +154,28 @@ async function connect(at: Atmosphere, transport: TestTransport, query: Record<s
   return client;
 }
 
+/** The session token the connection was given (its first frame), when the node keeps sessions. */
+async function tokenOf(client: AiTestClient): Promise<string> {
+  const frame = await client.client.messages.waitFor((m) => m.startsWith('{"type":"atmosphere-session"'));
+  return (JSON.parse(frame) as { token: string }).token;
+}
+
 /** Asks on `a`, waits for the first tokens (the provider pauses after them), and leaves: run id and last seq. */
 async function startOn(
   a: Atmosphere,
   transport: TestTransport,
-): Promise<{ runId: string; lastSeq: number; text: string }> {
+  query: Record<string, string> = {},
+): Promise<{ runId: string; lastSeq: number; text: string; token?: string }> {
   replay.enqueue({
     kind: 'sse',
     body: openAiTranscript({ text: CHUNKS, usage: { prompt: 5, completion: CHUNKS.length } }),
     pauseAfter: 8,
   });
   // The asker loses its connection (a cut, not a deliberate leave: its run goes on).
-  const raw = await connectTestClient(a.url('/ai'), transport, { received: 0 });
+  const raw = await connectTestClient(a.url('/ai'), transport, { received: 0, query });
   const asker = wrapAiClient(raw);
   clients.push(asker);
+  const token = query[AtmosphereHeaders.sessionToken] === undefined ? undefined : await tokenOf(asker);
   await asker.prompt('Count for me');
   await eventually(
     () => asker.frames().filter((frame) => frame.type === 'streaming-text').length >= 5,
@@ -162,7 +190,7 @@ async function startOn(
     .filter((frame) => frame.seq <= lastSeq)
     .map((frame) => (frame.type === 'streaming-text' ? frame.data : ''))
     .join('');
-  return { runId: answer.runId!, lastSeq, text };
+  return { runId: answer.runId!, lastSeq, text, ...(token === undefined ? {} : { token }) };
 }
 
 describe.each(['websocket', 'sse', 'long-polling'] as const)('%s', (transport) => {
@@ -349,7 +377,7 @@ test('followers of one run on one node share one poll of the log: the reads per 
   const FOLLOWERS = 20;
   const a = await node();
   const reads: number[] = [];
-  const b = await node('close', reads);
+  const b = await node('close', { reads });
   const { runId, lastSeq, text } = await startOn(a, 'websocket');
   const followers: { client: AiTestClient; from: number; watch: boolean }[] = [];
   for (let i = 0; i < FOLLOWERS; i++) {
@@ -394,3 +422,79 @@ test('followers of one run on one node share one poll of the log: the reads per 
   for (const answer of answers.slice(1, FOLLOWERS / 2)) expect(answer.text).toBe(full.text);
   for (const answer of answers.slice(FOLLOWERS / 2)) expect(answer.text.endsWith(full.text)).toBe(true);
 }, 30_000);
+
+/**
+ * The default roles of a followed run come from its owner as the shared log records it
+ * (`ai-run-meta:<runId>`). When that record is gone (a failed append, a trim, a delete), nobody is known to own
+ * the run: a follower on another node is a viewer, its stop is refused `FORBIDDEN` and the answer goes on.
+ */
+describe("without a role hook, a follower's role on another node comes from the run's owner in the log", () => {
+  async function follow(b: Atmosphere, runId: string, token?: string): Promise<AiTestClient> {
+    return connect(b, 'websocket', {
+      [AtmosphereHeaders.runId]: runId,
+      [AtmosphereHeaders.lastSeq]: '0',
+      ...(token === undefined ? {} : { [AtmosphereHeaders.sessionToken]: token }),
+    });
+  }
+
+  /** The follower's stop is refused `FORBIDDEN`; the answer then completes unstopped. */
+  async function refusedStop(client: AiTestClient, runId: string): Promise<void> {
+    await client.stop(runId);
+    await client.waitFor((frame) => frame.type === 'error' && frame.code === 'FORBIDDEN', 10_000);
+    replay.release();
+    const answer = await client.answer(undefined, 15_000);
+    expect(answer.end).toMatchObject({ type: 'complete' });
+    expect(answer.end).not.toMatchObject({ reason: 'stopped' });
+    expect(answer.text).toBe(CHUNKS.join(''));
+  }
+
+  async function nodes(sessions: boolean): Promise<[Atmosphere, Atmosphere]> {
+    run++;
+    return [
+      await node('close', { sessions, defaultRoles: true }),
+      await node('close', { sessions, defaultRoles: true }),
+    ];
+  }
+
+  const newSession = { [AtmosphereHeaders.sessionToken]: '0' };
+
+  test("the asker's session follows its run on another node as its owner; another session as a viewer", async () => {
+    const [a, b] = await nodes(true);
+    const { runId, token } = await startOn(a, 'websocket', newSession);
+    const stranger = await follow(b, runId, '0');
+    expect(await stranger.role(runId, 10_000)).toBe('viewer');
+    const back = await follow(b, runId, token);
+    expect(await back.role(runId, 10_000)).toBe('owner');
+    await back.stop(runId);
+    expect(await back.answer(undefined, 15_000)).toMatchObject({ end: { reason: 'stopped' } });
+  }, 30_000);
+
+  test("a run whose owner record is gone from the log is nobody's: a follower is a viewer, even with the asker's token", async () => {
+    const [a, b] = await nodes(true);
+    const { runId, token } = await startOn(a, 'websocket', newSession);
+    await a.log.delete(`ai-run-meta:${runId}`);
+    const stranger = await follow(b, runId, '0');
+    expect(await stranger.role(runId, 10_000)).toBe('viewer');
+    const back = await follow(b, runId, token);
+    expect(await back.role(runId, 10_000)).toBe('viewer');
+    await refusedStop(back, runId);
+  }, 30_000);
+
+  test('without sessions the log records that the asker had none: every follower is an owner', async () => {
+    const [a, b] = await nodes(false);
+    const { runId } = await startOn(a, 'websocket');
+    const follower = await follow(b, runId);
+    expect(await follower.role(runId, 10_000)).toBe('owner');
+    await follower.stop(runId);
+    expect(await follower.answer(undefined, 15_000)).toMatchObject({ end: { reason: 'stopped' } });
+  }, 30_000);
+
+  test('without sessions, when that record is gone from the log, a follower is a viewer and may not stop the run', async () => {
+    const [a, b] = await nodes(false);
+    const { runId } = await startOn(a, 'websocket');
+    await a.log.delete(`ai-run-meta:${runId}`);
+    const follower = await follow(b, runId);
+    expect(await follower.role(runId, 10_000)).toBe('viewer');
+    await refusedStop(follower, runId);
+  }, 30_000);
+});
