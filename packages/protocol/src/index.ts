@@ -61,6 +61,7 @@ export {
   isUnsupportedFrameworkVersion,
   MIN_FRAMEWORK_VERSION,
   NO_CACHE_HEADERS,
+  SESSION_TOKEN_PATTERN,
   TRACKING_ID_PATTERN,
   UNSUPPORTED_VERSION_MESSAGE,
 } from './parameters.ts';

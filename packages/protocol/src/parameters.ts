@@ -36,6 +36,12 @@ export const AtmosphereHeaders = {
   cursors: 'X-Atmosphere-Cursors',
 } as const;
 
+/**
+ * The form of a durable-session token (`X-Atmosphere-Session-Token`, the `atmosphere-session` frame): 22 to
+ * 128 URL-safe characters (at least 128 bits in base64url). Servers refuse, and clients ignore, anything else.
+ */
+export const SESSION_TOKEN_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
+
 /** A header (or query parameter) name of the protocol. */
 export type AtmosphereHeader = (typeof AtmosphereHeaders)[keyof typeof AtmosphereHeaders];
 

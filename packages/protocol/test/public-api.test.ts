@@ -30,6 +30,7 @@ describe('@atmosphere/protocol public API', () => {
       'ROOM_NAME_PATTERN',
       'ROOM_NAME_RULE',
       'RUN_ID_METADATA_KEY',
+      'SESSION_TOKEN_PATTERN',
       'SSE_PADDING',
       'STEER_PREFIX',
       'STOP_PREFIX',

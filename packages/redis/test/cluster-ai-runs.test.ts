@@ -9,7 +9,9 @@ import {
   wrapAiClient,
 } from '@atmosphere/ai/testing';
 import { durable } from '@atmosphere/durable-sessions';
-import type { Atmosphere } from '@atmosphere/runtime';
+import { AtmosphereHeaders } from '@atmosphere/protocol';
+import type { Atmosphere, AtmosphereResource } from '@atmosphere/runtime';
+import type { Provider, ProviderContext, StreamLog } from '@atmosphere/runtime/spi';
 import {
   connectTestClient,
   eventually,
@@ -56,14 +58,55 @@ afterAll(async () => {
   await Promise.all([redis.stop(), replay.close()]);
 });
 
-async function node(policy: 'close' | 'continue' = 'close'): Promise<Atmosphere> {
+/**
+ * The node's shared log on Redis behind a wrapper that notes when each read of a run's frames
+ * (`ai-run:<runId>`) is issued.
+ */
+function countedLog(prefix: string, reads: number[]): Provider {
+  const log = durable({ redis: redis.url, prefix, kinds: ['stream-log'] }).find((p) => p.name === 'redis')!;
+  return {
+    ...log,
+    async create(context: ProviderContext) {
+      const inner = (await log.create(context)) as StreamLog;
+      return new Proxy(inner, {
+        get(target, key) {
+          if (key === 'read')
+            return (...args: Parameters<StreamLog['read']>) => {
+              if (args[0].startsWith('ai-run:')) reads.push(performance.now());
+              return target.read(...args);
+            };
+          const value: unknown = Reflect.get(target, key, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    },
+  };
+}
+
+/** How a node is set up besides its policy. */
+interface NodeOptions {
+  /** Where the times of its reads of runs' frames go (its log wrapped, see `countedLog`). */
+  readonly reads?: number[];
+  /** It keeps durable sessions (a session store on the same Redis): connections have session tokens. */
+  readonly sessions?: boolean;
+  /** No `role` hook: the endpoint's default roles (the asker's session owns its run). */
+  readonly defaultRoles?: boolean;
+}
+
+async function node(
+  policy: 'close' | 'continue' = 'close',
+  { reads, sessions = false, defaultRoles = false }: NodeOptions = {},
+): Promise<Atmosphere> {
   const prefix = `ai-runs${run}:`;
   const atmosphere = await startTestAtmosphere({
     autoload: false,
     rateLimit: false,
     providers: [
       redisBackplane({ url: redis.url, channelPrefix: prefix }),
-      ...durable({ redis: redis.url, prefix, kinds: ['stream-log'] }),
+      ...(reads === undefined
+        ? durable({ redis: redis.url, prefix, kinds: ['stream-log'] })
+        : [countedLog(prefix, reads)]),
+      ...(sessions ? durable({ redis: redis.url, prefix, kinds: ['session-store'] }) : []),
       redisClusterState({ url: redis.url, keyPrefix: `${prefix}cluster:`, leaseMs: LEASE_MS }),
     ],
   });
@@ -79,7 +122,12 @@ async function node(policy: 'close' | 'continue' = 'close'): Promise<Atmosphere>
     }),
     interruptedRuns: { policy },
     // A connection that asks to watch only (`X-Watch: 1`) is a viewer, on whichever node it follows the run.
-    role: ({ resource }) => (resource.request.param('x-watch') === '1' ? 'viewer' : 'owner'),
+    ...(defaultRoles
+      ? {}
+      : {
+          role: ({ resource }: { resource: AtmosphereResource }) =>
+            resource.request.param('x-watch') === '1' ? 'viewer' : 'owner',
+        }),
     tools: [
       tool({
         name: 'get_weather',
@@ -106,20 +154,28 @@ async function connect(at: Atmosphere, transport: TestTransport, query: Record<s
   return client;
 }
 
+/** The session token the connection was given (its first frame), when the node keeps sessions. */
+async function tokenOf(client: AiTestClient): Promise<string> {
+  const frame = await client.client.messages.waitFor((m) => m.startsWith('{"type":"atmosphere-session"'));
+  return (JSON.parse(frame) as { token: string }).token;
+}
+
 /** Asks on `a`, waits for the first tokens (the provider pauses after them), and leaves: run id and last seq. */
 async function startOn(
   a: Atmosphere,
   transport: TestTransport,
-): Promise<{ runId: string; lastSeq: number; text: string }> {
+  query: Record<string, string> = {},
+): Promise<{ runId: string; lastSeq: number; text: string; token?: string }> {
   replay.enqueue({
     kind: 'sse',
     body: openAiTranscript({ text: CHUNKS, usage: { prompt: 5, completion: CHUNKS.length } }),
     pauseAfter: 8,
   });
   // The asker loses its connection (a cut, not a deliberate leave: its run goes on).
-  const raw = await connectTestClient(a.url('/ai'), transport, { received: 0 });
+  const raw = await connectTestClient(a.url('/ai'), transport, { received: 0, query });
   const asker = wrapAiClient(raw);
   clients.push(asker);
+  const token = query[AtmosphereHeaders.sessionToken] === undefined ? undefined : await tokenOf(asker);
   await asker.prompt('Count for me');
   await eventually(
     () => asker.frames().filter((frame) => frame.type === 'streaming-text').length >= 5,
@@ -134,7 +190,7 @@ async function startOn(
     .filter((frame) => frame.seq <= lastSeq)
     .map((frame) => (frame.type === 'streaming-text' ? frame.data : ''))
     .join('');
-  return { runId: answer.runId!, lastSeq, text };
+  return { runId: answer.runId!, lastSeq, text, ...(token === undefined ? {} : { token }) };
 }
 
 describe.each(['websocket', 'sse', 'long-polling'] as const)('%s', (transport) => {
@@ -312,5 +368,133 @@ describe('stop, steer and approvals of a followed run reach the node that produc
       await back.waitFor((frame) => frame.type === 'error' && frame.code === 'UNKNOWN_APPROVAL', 10_000),
     ).toBeDefined();
     expect(weatherCalls).toEqual(['Montreal']);
+  }, 30_000);
+});
+
+test('followers of one run on one node share one poll of the log: the reads per poll interval do not grow with their number; each gets every frame once, in order, from its own cursor, with its own role', async () => {
+  run++;
+  const POLL_MS = 100;
+  const FOLLOWERS = 20;
+  const a = await node();
+  const reads: number[] = [];
+  const b = await node('close', { reads });
+  const { runId, lastSeq, text } = await startOn(a, 'websocket');
+  const followers: { client: AiTestClient; from: number; watch: boolean }[] = [];
+  for (let i = 0; i < FOLLOWERS; i++) {
+    // Every other one watches only (a viewer); the first half say they have up to lastSeq, the others less.
+    const from = i < FOLLOWERS / 2 ? lastSeq : lastSeq - 3;
+    const watch = i % 2 === 1;
+    const client = await connectAiClient(b.url('/ai'), 'websocket', {
+      query: { 'X-Atmosphere-Run-Id': runId, 'X-Atmosphere-Last-Seq': String(from) },
+      ...(watch ? { headers: { 'X-Watch': '1' } } : {}),
+    });
+    clients.push(client);
+    followers.push({ client, from, watch });
+  }
+  for (const { client, watch } of followers)
+    expect(await client.role(runId, 10_000)).toBe(watch ? 'viewer' : 'owner');
+  await eventually(
+    () => followers.every(({ client, from }) => client.frames().length >= lastSeq + 2 - from),
+    'every follower caught up',
+    10_000,
+  );
+  // While the producer waits (paused at the provider), b polls: count its reads over 10 poll intervals.
+  const start = reads.length;
+  await eventually(
+    () => reads.length > start && reads.at(-1)! - reads[start]! >= 10 * POLL_MS,
+    'ten poll intervals of reads',
+    10_000,
+  );
+  const window = reads.slice(start);
+  const intervals = (window.at(-1)! - window[0]!) / POLL_MS;
+  // One loop for the run: at most one read per interval (and the first); one per follower would be 20.
+  expect(window.length).toBeLessThanOrEqual(Math.ceil(intervals) + 1);
+  replay.release();
+  const answers = await Promise.all(followers.map(({ client }) => client.answer(undefined, 15_000)));
+  for (const [i, answer] of answers.entries()) {
+    const { from } = followers[i]!;
+    expect(answer.end).toMatchObject({ type: 'complete' });
+    const seqs = answer.frames.map((frame) => frame.seq);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, k) => from + 1 + k));
+  }
+  const full = answers[0]!;
+  expect(text + full.text).toBe(CHUNKS.join(''));
+  for (const answer of answers.slice(1, FOLLOWERS / 2)) expect(answer.text).toBe(full.text);
+  for (const answer of answers.slice(FOLLOWERS / 2)) expect(answer.text.endsWith(full.text)).toBe(true);
+}, 30_000);
+
+/**
+ * The default roles of a followed run come from its owner as the shared log records it
+ * (`ai-run-meta:<runId>`). When that record is gone (a failed append, a trim, a delete), nobody is known to own
+ * the run: a follower on another node is a viewer, its stop is refused `FORBIDDEN` and the answer goes on.
+ */
+describe("without a role hook, a follower's role on another node comes from the run's owner in the log", () => {
+  async function follow(b: Atmosphere, runId: string, token?: string): Promise<AiTestClient> {
+    return connect(b, 'websocket', {
+      [AtmosphereHeaders.runId]: runId,
+      [AtmosphereHeaders.lastSeq]: '0',
+      ...(token === undefined ? {} : { [AtmosphereHeaders.sessionToken]: token }),
+    });
+  }
+
+  /** The follower's stop is refused `FORBIDDEN`; the answer then completes unstopped. */
+  async function refusedStop(client: AiTestClient, runId: string): Promise<void> {
+    await client.stop(runId);
+    await client.waitFor((frame) => frame.type === 'error' && frame.code === 'FORBIDDEN', 10_000);
+    replay.release();
+    const answer = await client.answer(undefined, 15_000);
+    expect(answer.end).toMatchObject({ type: 'complete' });
+    expect(answer.end).not.toMatchObject({ reason: 'stopped' });
+    expect(answer.text).toBe(CHUNKS.join(''));
+  }
+
+  async function nodes(sessions: boolean): Promise<[Atmosphere, Atmosphere]> {
+    run++;
+    return [
+      await node('close', { sessions, defaultRoles: true }),
+      await node('close', { sessions, defaultRoles: true }),
+    ];
+  }
+
+  const newSession = { [AtmosphereHeaders.sessionToken]: '0' };
+
+  test("the asker's session follows its run on another node as its owner; another session as a viewer", async () => {
+    const [a, b] = await nodes(true);
+    const { runId, token } = await startOn(a, 'websocket', newSession);
+    const stranger = await follow(b, runId, '0');
+    expect(await stranger.role(runId, 10_000)).toBe('viewer');
+    const back = await follow(b, runId, token);
+    expect(await back.role(runId, 10_000)).toBe('owner');
+    await back.stop(runId);
+    expect(await back.answer(undefined, 15_000)).toMatchObject({ end: { reason: 'stopped' } });
+  }, 30_000);
+
+  test("a run whose owner record is gone from the log is nobody's: a follower is a viewer, even with the asker's token", async () => {
+    const [a, b] = await nodes(true);
+    const { runId, token } = await startOn(a, 'websocket', newSession);
+    await a.log.delete(`ai-run-meta:${runId}`);
+    const stranger = await follow(b, runId, '0');
+    expect(await stranger.role(runId, 10_000)).toBe('viewer');
+    const back = await follow(b, runId, token);
+    expect(await back.role(runId, 10_000)).toBe('viewer');
+    await refusedStop(back, runId);
+  }, 30_000);
+
+  test('without sessions the log records that the asker had none: every follower is an owner', async () => {
+    const [a, b] = await nodes(false);
+    const { runId } = await startOn(a, 'websocket');
+    const follower = await follow(b, runId);
+    expect(await follower.role(runId, 10_000)).toBe('owner');
+    await follower.stop(runId);
+    expect(await follower.answer(undefined, 15_000)).toMatchObject({ end: { reason: 'stopped' } });
+  }, 30_000);
+
+  test('without sessions, when that record is gone from the log, a follower is a viewer and may not stop the run', async () => {
+    const [a, b] = await nodes(false);
+    const { runId } = await startOn(a, 'websocket');
+    await a.log.delete(`ai-run-meta:${runId}`);
+    const follower = await follow(b, runId);
+    expect(await follower.role(runId, 10_000)).toBe('viewer');
+    await refusedStop(follower, runId);
   }, 30_000);
 });

@@ -37,6 +37,8 @@ describe('@atmosphere/runtime public API', () => {
 
   test('/spi exports exactly these values', async () => {
     expect(Object.keys(await import('../src/spi/index.ts')).sort()).toEqual([
+      'BATCH_ENTRIES',
+      'BATCH_PAYLOAD',
       'DEFAULT_CLUSTER_LEASE_MS',
       'DEFAULT_MEMORY_LOG_LIMITS',
       'DEFAULT_SESSION_LIMITS',
@@ -54,6 +56,7 @@ describe('@atmosphere/runtime public API', () => {
       'isSessionToken',
       'mergeSessionData',
       'newSessionToken',
+      'payloadSize',
       'registerProvider',
       'registry',
       'sessionLimits',

@@ -10,6 +10,7 @@ import {
   approvalMessage,
   isTerminalFrame,
   RUN_ID_METADATA_KEY,
+  SESSION_TOKEN_PATTERN,
   stopMessage,
 } from '@atmosphere/protocol';
 import type { ChatRequestOptions, ChatTransport, UIMessage, UIMessageChunk } from 'ai';
@@ -78,8 +79,6 @@ interface Run {
 const STORAGE_PREFIX = 'atmosphere-chat-run:';
 /** The key of the durable-session token of an endpoint URL in the storage. */
 const SESSION_PREFIX = 'atmosphere-chat-session:';
-/** The form of a session token (as `@atmosphere/client` checks it): anything else in the storage is ignored. */
-const SESSION_TOKEN = /^[A-Za-z0-9_-]{22,128}$/;
 
 function memoryStorage(): RunStorage {
   const map = new Map<string, string>();
@@ -299,7 +298,7 @@ export class AtmosphereChatTransport<
       this.#options.request?.session !== false && this.#options.request?.sessionToken === undefined;
     const request: AtmosphereRequest = {
       closeOnUnload: false,
-      ...(keepsSession && kept !== null && SESSION_TOKEN.test(kept) ? { sessionToken: kept } : {}),
+      ...(keepsSession && kept !== null && SESSION_TOKEN_PATTERN.test(kept) ? { sessionToken: kept } : {}),
       ...this.#options.request,
       url: this.#options.url,
       ...(runId === undefined ? {} : { runId }),

@@ -169,7 +169,8 @@ export interface RoleContext {
   readonly asker: AtmosphereResource | undefined;
   /**
    * True when the connection presents the session token of the run's asker (compared by SHA-256 digest): the
-   * asker itself, its reloaded page, or the asker coming back after a restart.
+   * asker itself, its reloaded page, or the asker coming back after a restart. False for every connection
+   * when the run's owner is not known (its record is missing from the durable log).
    */
   readonly sessionOwner: boolean;
 }

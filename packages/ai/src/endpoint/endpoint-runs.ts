@@ -43,6 +43,7 @@ import type {
 } from './ai-endpoint-options.ts';
 import { EndpointSession } from './ai-session.ts';
 import { ClusterRuns, FOLLOW_POLL_MS, type RunCommand, type RunControl } from './cluster-runs.ts';
+import { FollowedRun } from './followed-run.ts';
 import { parsePromptMessage } from './prompt-message.ts';
 
 /** A prompt being answered: its session, who follows it (and in which role), its guidance, its request. */
@@ -52,8 +53,11 @@ interface LiveRun {
   readonly roles: Map<string, AiRole>;
   readonly steering: Steering;
   readonly asker: AtmosphereResource;
-  /** The SHA-256 digest of the asker's session token (never the token), if it had a session. */
-  readonly owner: string | undefined;
+  /**
+   * The SHA-256 digest of the asker's session token (never the token); `null` when the asker had no session;
+   * `undefined` when it is not known (a run read back from a log that lost its owner record).
+   */
+  readonly owner: string | null | undefined;
   request: AiRequest | undefined;
   /** A run continued after a restart: the text the process before streamed. */
   readonly continueFrom?: string;
@@ -132,8 +136,8 @@ export class EndpointRuns {
   /** With a shared cluster state and a durable log: which node produces a run. */
   readonly #cluster: ClusterRuns | undefined;
   readonly #stopListening: (() => void) | undefined;
-  /** Connections of this node following a run another node produces: their role, by run and tracking id. */
-  readonly #followers = new Map<string, Map<string, Follower>>();
+  /** Runs another node produces that connections of this node follow: one poll loop each, by run id. */
+  readonly #followers = new Map<string, FollowedRun>();
   readonly #interrupted: Required<InterruptedRuns>;
   readonly #approvers: ReadonlySet<AiRole>;
   #closed = false;
@@ -413,7 +417,8 @@ export class EndpointRuns {
   /**
    * The application's `role` hook decides; without one, the connections of the asker's session (the same
    * session token: a reload, a reconnect after a restart) are owners and others viewers — or, when the asker
-   * had no session, every follower is an owner.
+   * had no session, every follower is an owner. A run whose owner is not known (its record is missing from
+   * the log: a failed append, a trim) fails closed: everyone is a viewer.
    */
   #roleOf(resource: AtmosphereResource, run: LiveRun): AiRole {
     return this.#decideRole(resource, run.session.runId, run.owner, run.asker);
@@ -422,13 +427,13 @@ export class EndpointRuns {
   #decideRole(
     resource: AtmosphereResource,
     runId: string,
-    owner: string | undefined,
+    owner: string | null | undefined,
     asker: AtmosphereResource | undefined,
   ): AiRole {
     const sessionOwner =
-      owner !== undefined && runOwnerOf(this.#atmosphere.sessionTokenOf(resource)) === owner;
+      typeof owner === 'string' && runOwnerOf(this.#atmosphere.sessionTokenOf(resource)) === owner;
     const hook = this.#options.role;
-    if (!hook) return owner === undefined || sessionOwner ? 'owner' : 'viewer';
+    if (!hook) return owner === null || sessionOwner ? 'owner' : 'viewer';
     try {
       const role = hook({
         resource,
@@ -511,7 +516,7 @@ export class EndpointRuns {
       roles: new Map(),
       steering: new Steering(session),
       asker: resource,
-      owner,
+      owner: owner ?? null,
       request: undefined,
     };
     holder.run = run;
@@ -686,71 +691,83 @@ export class EndpointRuns {
   }
 
   /**
-   * A client re-attached here to a run another node produces: the frames after `from` are read from the shared
-   * log as they land (every {@link FOLLOW_POLL_MS}) and written to it, in order, each once, until the run ends.
-   * When no node produces it any more (its node died: its lease expired), the interrupted-run policy applies,
-   * once for the cluster, and the client catches up on what that gives.
+   * A client re-attached here to a run another node produces: it follows the run with every other connection
+   * of this node following it — one read of the shared log per {@link FOLLOW_POLL_MS} for all of them — and is
+   * written the frames after `from`, in order, each once, until the run ends. When no node produces it any
+   * more (its node died: its lease expired), the interrupted-run policy applies, once for the cluster, and each
+   * follower catches up on what that gives from its own cursor.
    */
   #follow(resource: AtmosphereResource, runId: string, from: number): void {
-    const cluster = this.#cluster!;
-    const sink = new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
-    let followers = this.#followers.get(runId);
-    if (followers === undefined) this.#followers.set(runId, (followers = new Map<string, Follower>()));
-    const following = followers;
-    const task = (async () => {
-      let mine: Follower | undefined;
-      const gone = (): void =>
-        this.#refuse(
-          resource,
-          'UNKNOWN_RUN',
-          `Run ${runId} is no longer in the log (trimmed or expired); send the prompt again.`,
-        );
-      try {
-        // The whole run once (with its owner: the follower's role, decided here as the producing node would,
-        // the asker being there), then what the log gets after the last frame sent, at each poll.
-        const stored = await this.records.read(runId);
-        if (stored === undefined) return gone();
-        mine = { role: this.#decideRole(resource, runId, stored.owner, undefined) };
-        following.set(resource.id, mine);
-        sink.writeTo(resource, roleMessage(runId, mine.role));
-        let frames = stored.frames.slice(from);
-        let terminal = stored.terminal;
-        let sent = Math.max(from, stored.frames.length);
-        for (;;) {
-          for (const frame of frames) sink.writeTo(resource, frame);
-          if (terminal || resource.state === 'closed' || this.#closed) return;
-          // A pause before every check, so that a node that lost the claim to end or continue an orphaned
-          // run polls while the winner works, instead of asking again at once.
-          await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS).unref());
-          if (!(await cluster.elsewhere(runId))) {
-            this.#recoverRun(resource, runId, sent);
-            return;
-          }
-          const next = await this.records.framesSince(runId, sent);
-          if (next === undefined) return gone();
-          ({ frames, terminal } = next);
-          sent += frames.length;
-        }
-      } catch (error) {
-        this.#logger.warn(
-          `AI endpoint ${this.#options.path}: run ${runId} could not be followed from the log`,
-          {
-            error,
-          },
-        );
-        this.#refuse(
-          resource,
-          'UNKNOWN_RUN',
-          `Run ${runId} could not be followed (${(error as Error).message}); send the prompt again.`,
-        );
-      } finally {
-        // Only this loop's entry: the same connection may follow the run again in a newer one.
-        if (mine !== undefined && following.get(resource.id) === mine) following.delete(resource.id);
-        if (following.size === 0 && this.#followers.get(runId) === following) this.#followers.delete(runId);
-      }
-    })();
+    const followed = this.#followers.get(runId);
+    if (followed !== undefined) {
+      if (followed.loaded) this.#joinFollowed(followed, resource, from);
+      else followed.waiting.set(resource.id, { resource, from });
+      return;
+    }
+    const run = new FollowedRun(runId, (path) => this.#broadcasterOf(path), this.#logger);
+    run.waiting.set(resource.id, { resource, from });
+    this.#followers.set(runId, run);
+    const task = this.#pollFollowed(run);
     this.#work.add(task);
     void task.finally(() => this.#work.delete(task));
+  }
+
+  /** Its role decided here as the producing node would (the asker being there), the connection joins. */
+  #joinFollowed(run: FollowedRun, resource: AtmosphereResource, from: number): void {
+    const role = this.#decideRole(resource, run.runId, run.owner, undefined);
+    run.join(resource, from, role, roleMessage(run.runId, role));
+  }
+
+  /**
+   * The poll loop of a followed run on this node: the whole run once (with its owner), then what the log gets
+   * after the last frame read, at each poll, fanned out to the run's followers here — until it ends, every
+   * follower left, or its producer is gone (then each follower recovers it).
+   */
+  async #pollFollowed(run: FollowedRun): Promise<void> {
+    const cluster = this.#cluster!;
+    const runId = run.runId;
+    const refuseAll = (message: string): void => {
+      for (const { resource } of [...run.followers.values(), ...run.waiting.values()])
+        this.#refuse(resource, 'UNKNOWN_RUN', message);
+    };
+    const gone = `Run ${runId} is no longer in the log (trimmed or expired); send the prompt again.`;
+    let orphaned = false;
+    try {
+      const stored = await this.records.read(runId);
+      if (stored === undefined) return refuseAll(gone);
+      run.owner = stored.owner;
+      run.loaded = true;
+      run.add(stored.frames, stored.terminal);
+      for (const { resource, from } of run.waiting.values())
+        if (resource.state !== 'closed') this.#joinFollowed(run, resource, from);
+      run.waiting.clear();
+      for (;;) {
+        if (run.terminal || this.#closed || !run.prune()) return;
+        // A pause before every check, so that a node that lost the claim to end or continue an orphaned
+        // run polls while the winner works, instead of asking again at once.
+        await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS).unref());
+        if (!run.prune()) return;
+        if (!(await cluster.elsewhere(runId))) {
+          orphaned = true;
+          return;
+        }
+        const next = await this.records.framesSince(runId, run.frames.length);
+        if (next === undefined) return refuseAll(gone);
+        run.add(next.frames, next.terminal);
+      }
+    } catch (error) {
+      this.#logger.warn(
+        `AI endpoint ${this.#options.path}: run ${runId} could not be followed from the log`,
+        { error },
+      );
+      refuseAll(`Run ${runId} could not be followed (${(error as Error).message}); send the prompt again.`);
+    } finally {
+      // Only this loop's entry: a connection arriving from now on starts a newer one.
+      if (this.#followers.get(runId) === run) this.#followers.delete(runId);
+      if (orphaned)
+        for (const follower of run.followers.values())
+          if (follower.resource.state !== 'closed') this.#recoverRun(follower.resource, runId, follower.sent);
+    }
   }
 
   /**
@@ -759,7 +776,7 @@ export class EndpointRuns {
    * the steer events) reaches the connection through the run's frames. False when it follows no such run.
    */
   #forward(resource: AtmosphereResource, runId: string, control: RunControl): boolean {
-    const role = this.#followers.get(runId)?.get(resource.id)?.role;
+    const role = this.#followers.get(runId)?.followers.get(resource.id)?.role;
     if (role === undefined) return false;
     if (!MAY_STEER.has(role)) {
       this.#refuse(
@@ -780,8 +797,8 @@ export class EndpointRuns {
   #forwardApproval(resource: AtmosphereResource, message: string): boolean {
     let followed = false;
     let sent = false;
-    for (const [runId, followers] of this.#followers) {
-      const role = followers.get(resource.id)?.role;
+    for (const [runId, run] of this.#followers) {
+      const role = run.followers.get(resource.id)?.role;
       if (role === undefined) continue;
       followed = true;
       if (!this.#approvers.has(role)) continue;
@@ -902,8 +919,8 @@ export class EndpointRuns {
       steering: new Steering(session),
       asker: resource,
       // The owner recorded by the process before: the first client to come back is not its owner unless it
-      // presents the asker's session token.
-      owner: record.owner,
+      // presents the asker's session token (nobody is, when the log lost the record).
+      owner: stored.owner,
       request: undefined,
       continueFrom: streamedText(stored.frames),
     };
@@ -1010,11 +1027,6 @@ export class EndpointRuns {
     }
     run.steering.add(steer.steerId, steer.text);
   }
-}
-
-/** A connection of this node following a run another node produces: its role there (one per follow loop). */
-interface Follower {
-  readonly role: AiRole;
 }
 
 /** What reading a run back gave: known here now, not in the log, or produced by another node. */

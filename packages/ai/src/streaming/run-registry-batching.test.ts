@@ -1,11 +1,11 @@
 import { parseAiFrame, textFrame } from '@atmosphere/protocol';
-import { type LogEntry, MemoryStreamLog, type StreamLog } from '@atmosphere/runtime/spi';
+import { BATCH_PAYLOAD, type LogEntry, MemoryStreamLog, type StreamLog } from '@atmosphere/runtime/spi';
 import { describe, expect, test } from 'vitest';
 import { RunRegistry } from './run-registry.ts';
 
 /**
- * How many store writes a run's frames cost: the runtime's log behind a wrapper that counts `append` calls
- * (on Redis each is one script call; on SQLite one set of statements in the turn's transaction) and says
+ * How many store writes a run's frames cost: the runtime's log behind a wrapper that counts `append` calls to
+ * the run's stream (on Redis each is one script call; on SQLite one set of statements in the turn's transaction) and says
  * whether the store takes a turn's appends together (`batchAppends`, as SQLite and Redis do). 1 000 tokens
  * arrive 10 per turn, as a provider's chunks carry several. The figures are counted, never timed.
  *
@@ -15,7 +15,9 @@ import { RunRegistry } from './run-registry.ts';
  * stream took 1 003 appends before at any chunking; now 1 003 when each SSE event comes in a read of its own,
  * 598 with 512-byte reads, 76 with 4 KiB reads (the path stream's appends are the broadcaster's: 1 003).
  */
-function counted(batchAppends: boolean): StreamLog & { appends: number; entries: number } {
+function counted(
+  batchAppends: boolean,
+): StreamLog & { appends: number; entries: number; payloads: number[] } {
   const inner = new MemoryStreamLog();
   const wrapper = {
     name: 'counted',
@@ -24,9 +26,15 @@ function counted(batchAppends: boolean): StreamLog & { appends: number; entries:
     batchAppends,
     appends: 0,
     entries: 0,
+    /** The payload characters of each append. */
+    payloads: [] as number[],
     append(stream: string, entries: readonly LogEntry[]) {
-      wrapper.appends++;
-      wrapper.entries += entries.length;
+      // The frames' appends (`ai-run:<runId>`), not the run's description (`ai-run-meta:<runId>`).
+      if (stream.startsWith('ai-run:')) {
+        wrapper.appends++;
+        wrapper.entries += entries.length;
+        wrapper.payloads.push(entries.reduce((sum, entry) => sum + String(entry.payload).length, 0));
+      }
       return inner.append(stream, entries);
     },
     read: (stream: string, after: number) => inner.read(stream, after),
@@ -87,5 +95,22 @@ describe("a run's frames reach the log in one append per turn", () => {
     expect(
       (await new RunRegistry({ log: store }).read('run-big'))?.frames.map((f) => parseAiFrame(f)!.seq),
     ).toEqual(Array.from({ length: 2_500 }, (_, i) => i + 1));
+  });
+
+  test('a turn whose frames total more than 512 KiB is split into appends of at most 512 KiB each, in order', async () => {
+    const store = counted(true);
+    const record = new RunRegistry({ log: store }).start('run-wide', 's');
+    // 40 frames of 30 000 characters each, one turn: about 1.2 MB of payload.
+    const sent = Array.from({ length: 40 }, (_, i) =>
+      textFrame(`${String(i).padStart(2, '0')}${'x'.repeat(29_998)}`, 's', i + 1),
+    );
+    for (const frame of sent) record.record(frame);
+    await turn();
+    const total = store.payloads.reduce((sum, size) => sum + size, 0);
+    expect(total).toBeGreaterThan(2 * BATCH_PAYLOAD);
+    expect(store.appends).toBe(3);
+    for (const size of store.payloads) expect(size).toBeLessThanOrEqual(BATCH_PAYLOAD);
+    expect(store.entries).toBe(40);
+    expect(await new RunRegistry({ log: store }).read('run-wide')).toMatchObject({ frames: sent });
   });
 });

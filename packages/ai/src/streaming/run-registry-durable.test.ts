@@ -78,9 +78,16 @@ describe('a run registry on a stream log', () => {
     const stored = await after.read('run-4');
     expect(stored?.owner).toBe(owner);
     expect(after.restore('run-4', stored!, false).owner).toBe(owner);
-    // A run without a session has no owner, and a forged owner entry (not a digest) is ignored.
+    // A run without a session is recorded as such (null: anyone's), and a forged owner entry (not a digest)
+    // is ignored.
     new RunRegistry({ log }).start('run-5', 's5').record(textFrame('x', 's5', 1));
+    expect(log.read(runMetaStream('run-5'), 0)!.records.map((r) => String(r.payload))).toEqual([
+      JSON.stringify({ owner: null }),
+    ]);
     log.append(runMetaStream('run-5'), [{ payload: JSON.stringify({ owner: token }) }]);
+    expect((await new RunRegistry({ log }).read('run-5'))?.owner).toBeNull();
+    // A run whose owner record is gone has an unknown owner (undefined), not an open one.
+    log.delete(runMetaStream('run-5'));
     expect((await new RunRegistry({ log }).read('run-5'))?.owner).toBeUndefined();
     expect(runOwnerOf(undefined)).toBeUndefined();
   });

@@ -1,8 +1,11 @@
 import { errorFrame, isTerminalFrame, parseAiFrame } from '@atmosphere/protocol';
-import type { LogEntry, Logger, StreamLog } from '@atmosphere/runtime/spi';
-
-/** Most frames of one batched append to a run's stream (the broadcaster's bound too). */
-const BATCH_FRAMES = 1_000;
+import {
+  BATCH_ENTRIES,
+  BATCH_PAYLOAD,
+  type LogEntry,
+  type Logger,
+  type StreamLog,
+} from '@atmosphere/runtime/spi';
 
 /** The code of the terminal frame that ends a run whose process died mid-answer (policy `close`). */
 export const INTERRUPTED_CODE = 'INTERRUPTED';
@@ -38,8 +41,12 @@ export interface StoredRun {
   readonly descriptor: RunDescriptor | undefined;
   /** Continuations already started for this run (each counts against the endpoint's `maxAttempts`). */
   readonly attempts: number;
-  /** The run's owner: the SHA-256 digest of the asker's session token (`runOwnerOf`), if it had one. */
-  readonly owner?: string | undefined;
+  /**
+   * The run's owner: the SHA-256 digest of the asker's session token (`runOwnerOf`); `null` when the log
+   * records that the asker had no session; `undefined` when the log holds no owner record (its append failed,
+   * or it was trimmed or deleted) — then nobody is known to own the run.
+   */
+  readonly owner?: string | null | undefined;
 }
 
 /** Limits of a {@link RunRegistry}. */
@@ -268,8 +275,15 @@ export class RunRegistry {
   restore(runId: string, stored: StoredRun, finished: boolean): RunRecord {
     const sessionId = parseAiFrame(stored.frames[0] ?? '')?.sessionId ?? runId;
     const record = finished
-      ? new RunRecord(runId, sessionId, this.#maxFrames, () => this.#arm(), undefined, stored.owner)
-      : this.#create(runId, sessionId, stored.owner);
+      ? new RunRecord(
+          runId,
+          sessionId,
+          this.#maxFrames,
+          () => this.#arm(),
+          undefined,
+          stored.owner ?? undefined,
+        )
+      : this.#create(runId, sessionId, stored.owner ?? undefined);
     record.seed(stored.frames);
     if (finished) {
       if (this.#runs.size >= this.#maxRuns) this.#evictOne();
@@ -302,7 +316,7 @@ export class RunRegistry {
     const terminal = last !== undefined && isTerminalFrame(last);
     let descriptor: RunDescriptor | undefined;
     let attempts = 0;
-    let owner: string | undefined;
+    let owner: string | null | undefined;
     if (!terminal) {
       for (const payload of (await readAll(log, runMetaStream(runId))) ?? []) {
         const value = parseMeta(payload);
@@ -321,10 +335,11 @@ export class RunRegistry {
   /**
    * Starts recording a run. `owner` is the SHA-256 digest of the asker's session token (`runOwnerOf`),
    * kept with the run (and in the durable log beside its description) so that the asker's session is its
-   * owner again after a reload or a restart.
+   * owner again after a reload or a restart. An asker without a session is recorded too (`owner: null`):
+   * a run whose log holds no owner record at all is then known to have lost it, not to be anyone's.
    */
   start(runId: string, sessionId: string, owner?: string): RunRecord {
-    if (owner !== undefined) this.#appendMeta(runId, { owner });
+    this.#appendMeta(runId, { owner: owner ?? null });
     return this.#create(runId, sessionId, owner);
   }
 
@@ -374,7 +389,8 @@ export class RunRegistry {
    * Appends each frame to the run's stream; a failure is reported (the frame still goes to live clients). A
    * store that takes a turn's appends together (`batchAppends`: SQLite, Redis) gets the frames of one turn —
    * the tokens of one provider chunk, however many promise steps the runtime takes over them — in one
-   * `append` (up to {@link BATCH_FRAMES}), issued once the turn's promise work is done (`process.nextTick`,
+   * `append` (up to `BATCH_ENTRIES` frames and `BATCH_PAYLOAD` characters, the broadcaster's bounds: a frame
+   * that would take a batch past either starts the next one; a single larger frame goes alone), issued once the turn's promise work is done (`process.nextTick`,
    * before the event loop moves on): still in the turn the frames were broadcast, so SQLite commits the run's
    * copy in the same transaction as the frames sent and Redis gets it in the same pipeline. Other stores get
    * one append per frame.
@@ -399,18 +415,23 @@ export class RunRegistry {
     };
     if (log.batchAppends !== true) return (frame) => append([{ payload: frame }]);
     let batch: LogEntry[] | undefined;
+    /** The characters of the frames in `batch`. */
+    let size = 0;
     const flush = (): void => {
       const entries = batch;
       batch = undefined;
       if (entries !== undefined && entries.length > 0) append(entries);
     };
     return (frame) => {
-      if (batch !== undefined && batch.length >= BATCH_FRAMES) flush();
+      if (batch !== undefined && (batch.length >= BATCH_ENTRIES || size + frame.length > BATCH_PAYLOAD))
+        flush();
       if (batch === undefined) {
         batch = [];
+        size = 0;
         process.nextTick(flush);
       }
       batch.push({ payload: frame });
+      size += frame.length;
     };
   }
 
@@ -464,7 +485,7 @@ const OWNER_DIGEST = /^[0-9a-f]{64}$/;
 
 function parseMeta(
   payload: string,
-): { descriptor?: RunDescriptor; attempt?: number; owner?: string } | undefined {
+): { descriptor?: RunDescriptor; attempt?: number; owner?: string | null } | undefined {
   try {
     const value: unknown = JSON.parse(payload);
     if (value === null || typeof value !== 'object') return undefined;
@@ -473,8 +494,8 @@ function parseMeta(
       attempt?: unknown;
       owner?: unknown;
     };
-    const result: { descriptor?: RunDescriptor; attempt?: number; owner?: string } = {};
-    if (typeof owner === 'string' && OWNER_DIGEST.test(owner)) result.owner = owner;
+    const result: { descriptor?: RunDescriptor; attempt?: number; owner?: string | null } = {};
+    if (owner === null || (typeof owner === 'string' && OWNER_DIGEST.test(owner))) result.owner = owner;
     if (
       descriptor !== null &&
       typeof descriptor === 'object' &&

@@ -1,3 +1,5 @@
+import { SESSION_TOKEN_PATTERN } from '@atmosphere/protocol';
+
 /**
  * Where the client keeps its durable-session token: `memory` (the default: the subscription's lifetime),
  * `sessionStorage` (the tab, across reloads) or `localStorage` (every tab, across restarts of the browser);
@@ -5,7 +7,8 @@
  */
 export type SessionKeeping = 'memory' | 'sessionStorage' | 'localStorage' | false;
 
-const TOKEN = /^[A-Za-z0-9_-]{22,128}$/;
+/** A session token, or a run id kept beside it: anything else in the storage is ignored. */
+const TOKEN = SESSION_TOKEN_PATTERN;
 
 /**
  * A session frame, parsed: the token and whether the session was created or resumed; `refused` names why the

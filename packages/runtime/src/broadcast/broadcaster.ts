@@ -7,7 +7,14 @@ import type { BackplaneMessage, BroadcasterBackplane } from '../spi/backplane.ts
 import type { BroadcastFilter, FilterContext, FilterPayload, FilterResult } from '../spi/filter.ts';
 import type { Logger } from '../spi/logger.ts';
 import type { AtmosphereResource, Subscription } from '../spi/resource.ts';
-import type { LogEntry, StreamLog, StreamPosition } from '../spi/stream-log.ts';
+import {
+  BATCH_ENTRIES,
+  BATCH_PAYLOAD,
+  type LogEntry,
+  payloadSize,
+  type StreamLog,
+  type StreamPosition,
+} from '../spi/stream-log.ts';
 import type { SpanAttributes, TraceSpan } from '../spi/tracing.ts';
 import type { RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
 
@@ -69,10 +76,6 @@ function isPromise<T>(value: unknown): value is Promise<T> {
     typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
   );
 }
-
-/** Most messages, and payload characters or bytes, of one batched `append` (see `StreamLog.batchAppends`). */
-export const BATCH_ENTRIES = 1_000;
-export const BATCH_PAYLOAD = 512 * 1024;
 
 /**
  * The messages of one turn on their way to a store that takes them together (`StreamLog.batchAppends`): one
@@ -502,7 +505,7 @@ export class Broadcaster implements Subscription {
     batch.excludes.push(exclude);
     if (started !== 0) (batch.started ??= [])[index] = started;
     if (span !== undefined) (batch.spans ??= [])[index] = span;
-    batch.payload += typeof entry.payload === 'string' ? entry.payload.length : entry.payload.byteLength;
+    batch.payload += payloadSize(entry.payload);
     if (batch.full) this.#appendBatch(batch);
     return batch.promise;
   }

@@ -2,15 +2,16 @@ import { EncodedMessage } from '../delivery/encoded-message.ts';
 import type { ClientResource } from '../delivery/resource.ts';
 import type { BackplaneMessage, BroadcasterBackplane } from '../spi/backplane.ts';
 import type { Logger } from '../spi/logger.ts';
-import type { LogEntry, StreamLog, StreamPosition } from '../spi/stream-log.ts';
-import { NO_TELEMETRY, type RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
 import {
   BATCH_ENTRIES,
   BATCH_PAYLOAD,
-  Broadcaster,
-  type BroadcasterHost,
-  type BroadcasterOptions,
-} from './broadcaster.ts';
+  type LogEntry,
+  payloadSize,
+  type StreamLog,
+  type StreamPosition,
+} from '../spi/stream-log.ts';
+import { NO_TELEMETRY, type RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
+import { Broadcaster, type BroadcasterHost, type BroadcasterOptions } from './broadcaster.ts';
 import { StreamSequencer } from './stream-sequencer.ts';
 
 /** Relays of one broadcaster arriving in one job, appended together. */
@@ -144,7 +145,7 @@ export class BroadcasterFactory {
     }
     batch.entries.push(entry);
     batch.messages.push(message);
-    batch.payload += typeof entry.payload === 'string' ? entry.payload.length : entry.payload.byteLength;
+    batch.payload += payloadSize(entry.payload);
     if (batch.entries.length >= BATCH_ENTRIES || batch.payload >= BATCH_PAYLOAD) {
       this.#remoteBatches.delete(message.broadcaster);
       this.#logRemote(message.broadcaster, batch.entries, batch.messages);

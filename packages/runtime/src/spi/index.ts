@@ -97,6 +97,7 @@ export {
   type SessionStore,
   type SessionSubscription,
 } from './session-store.ts';
+export { BATCH_ENTRIES, BATCH_PAYLOAD, payloadSize } from './stream-log.ts';
 export type {
   Awaitable,
   LogEntry,

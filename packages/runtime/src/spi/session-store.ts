@@ -68,7 +68,7 @@ export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
 });
 
 /** The pattern of a well-formed token: 22 to 128 URL-safe characters (at least 128 bits in base64url). */
-export const SESSION_TOKEN_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
+export { SESSION_TOKEN_PATTERN } from '@atmosphere/protocol';
 
 /**
  * A store of sessions. Contract (checked by the contract suite against the real store):

@@ -13,6 +13,16 @@ import type { StreamPosition } from '@atmosphere/protocol';
 
 export type { StreamPosition };
 
+/** Most entries of one batched `append` to a store that takes a turn's appends together ({@link StreamLog.batchAppends}). */
+export const BATCH_ENTRIES = 1_000;
+/** Most payload of one batched `append`: characters of text, bytes of binary (a single larger entry goes alone). */
+export const BATCH_PAYLOAD = 512 * 1024;
+
+/** What an entry's payload counts against {@link BATCH_PAYLOAD}: its characters (text) or bytes (binary). */
+export function payloadSize(payload: string | Uint8Array): number {
+  return typeof payload === 'string' ? payload.length : payload.byteLength;
+}
+
 /** A value, or a promise of it: stores that answer synchronously (memory) cost the hot path no promise. */
 export type Awaitable<T> = T | Promise<T>;
 
