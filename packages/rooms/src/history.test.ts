@@ -29,6 +29,30 @@ describe('RoomHistory', () => {
     expect(ids(history, 1)).toEqual([2, 3, 7, 11, 12]);
   });
 
+  test('insert puts an entry that arrives late where its id says, once; too old for a full history, it is not kept', () => {
+    const history = new RoomHistory(4);
+    for (const id of [1, 3, 4]) history.push(entry(id));
+    expect(history.insert(entry(2))).toBe(true);
+    expect(history.insert(entry(3))).toBe(false);
+    expect(history.insert(entry(5))).toBe(true);
+    expect(ids(history)).toEqual([2, 3, 4, 5]);
+    expect(history.insert(entry(1))).toBe(false);
+    expect(history.insert(entry(6))).toBe(true);
+    expect(ids(history)).toEqual([3, 4, 5, 6]);
+    expect(history.lastId).toBe(6);
+  });
+
+  test('merge adds entries read back from a log around those kept, in id order, each once, the newest kept', () => {
+    const history = new RoomHistory(5);
+    history.insert(entry(9));
+    history.insert(entry(12));
+    history.merge([6, 7, 8, 9, 10, 11].map(entry));
+    expect(ids(history)).toEqual([8, 9, 10, 11, 12]);
+    const empty = new RoomHistory(3);
+    empty.merge([1, 2, 3, 4].map(entry));
+    expect(ids(empty)).toEqual([2, 3, 4]);
+  });
+
   test('resizing keeps the newest entries', () => {
     const history = new RoomHistory(3);
     for (let id = 1; id <= 5; id++) history.push(entry(id));

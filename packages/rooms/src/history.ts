@@ -57,12 +57,30 @@ export class RoomHistory {
     // Rare (a message overtaken on the backplane): rebuild the ring with the entry in its place.
     const entries = this.after(undefined);
     entries.splice(index, 0, entry);
+    this.#refill(entries);
+    return true;
+  }
+
+  /** Adds entries read back from a log (oldest first) to what is kept, in id order, each id once. */
+  merge(entries: readonly HistoryEntry[]): void {
+    if (entries.length === 0) return;
+    if (this.#size === 0 || entries[0]!.id > this.lastId!) {
+      for (const entry of entries) if (this.lastId === undefined || entry.id > this.lastId) this.push(entry);
+      return;
+    }
+    const byId = new Map<number, HistoryEntry>();
+    for (const entry of entries) byId.set(entry.id, entry);
+    for (const entry of this.after(undefined)) byId.set(entry.id, entry);
+    this.#refill([...byId.values()].sort((x, y) => x.id - y.id));
+  }
+
+  /** Keeps the newest `capacity` of `entries` (in id order). */
+  #refill(entries: readonly HistoryEntry[]): void {
     const capacity = this.#entries.length;
     this.#entries = new Array<HistoryEntry | undefined>(capacity);
     this.#start = 0;
     this.#size = 0;
     for (const kept of entries.slice(-capacity)) this.push(kept);
-    return true;
   }
 
   /** The index of the first entry with an id greater than `id`. */

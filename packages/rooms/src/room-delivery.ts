@@ -186,9 +186,8 @@ export class RoomDelivery {
     this.#loading++;
     const loaded = (result: LoadedHistory): void => {
       const history = this.#history;
-      if (history !== undefined)
-        for (const entry of result.entries)
-          if (history.lastId === undefined || entry.id > history.lastId) history.push(entry);
+      // Messages relayed from other nodes while the read was under way are in memory already: merged by id.
+      if (history !== undefined) history.merge(result.entries);
       this.#lastId = Math.max(this.#lastId, result.lastId);
       this.#loading--;
       this.#queue.resume();
