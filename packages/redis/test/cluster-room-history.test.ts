@@ -13,7 +13,7 @@ import {
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { redisBackplane, redisClusterState } from '../src/index.ts';
-import { connectRoomClient, type RoomFrame as Frame } from './helpers.ts';
+import { connectRoomClient, joinRoomClient, type RoomFrame as Frame } from './helpers.ts';
 
 /**
  * Room history shared by the nodes of a cluster: the backplane and the cluster state on one redis-server, the
@@ -79,16 +79,14 @@ async function connect(url: string): Promise<{ client: TestClient; frames: Inbox
   return joined;
 }
 
-/** Joins `room` as `memberId` (with `sinceId` when given); resolves once the join_ack is in. */
 async function join(
   url: string,
   room: string,
   memberId: string,
   sinceId?: number,
-): Promise<{ client: TestClient; frames: Inbox<Frame> }> {
-  const joined = await connect(url);
-  await joined.client.send(JSON.stringify({ type: 'join', room, memberId, sinceId }));
-  await joined.frames.waitFor((f) => f.type === 'join_ack' && f['room'] === room);
+): Promise<{ client: TestClient; frames: Inbox<Frame>; ack: Frame }> {
+  const joined = await joinRoomClient(url, room, memberId, sinceId);
+  clients.push(joined.client);
   return joined;
 }
 

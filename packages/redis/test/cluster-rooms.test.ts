@@ -13,7 +13,7 @@ import {
 } from '@atmosphere/runtime/testing';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { redisBackplane, redisClusterState } from '../src/index.ts';
-import { connectRoomClient, type RoomFrame as Frame } from './helpers.ts';
+import { joinRoomClient, type RoomFrame as Frame } from './helpers.ts';
 
 // Rooms across nodes sharing one redis-server: membership and presence through the Redis cluster state, room
 // traffic through the Redis backplane. Nodes in this process for the ordering and tab tests; a child process
@@ -63,22 +63,15 @@ function startChild(env: Record<string, string>): SupervisedProcess {
   }));
 }
 
-/** A connection to a node's `/rooms`, reading parsed frames. */
-async function connect(url: string): Promise<{ client: TestClient; frames: Inbox<Frame> }> {
-  const joined = await connectRoomClient(url);
-  clients.push(joined.client);
-  return joined;
-}
-
 async function join(
   url: string,
   room: string,
   memberId: string,
+  sinceId?: number,
 ): Promise<{ client: TestClient; frames: Inbox<Frame>; ack: Frame }> {
-  const joined = await connect(url);
-  await joined.client.send(JSON.stringify({ type: 'join', room, memberId }));
-  const ack = await joined.frames.waitFor((f) => f.type === 'join_ack' && f['room'] === room);
-  return { ...joined, ack };
+  const joined = await joinRoomClient(url, room, memberId, sinceId);
+  clients.push(joined.client);
+  return joined;
 }
 
 const ids = (ack: Frame): string[] => (ack['members'] as { id: string }[]).map((m) => m.id).sort();

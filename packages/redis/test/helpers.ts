@@ -139,3 +139,24 @@ export async function connectRoomClient(
   })();
   return { client, frames };
 }
+
+/**
+ * A room client of a node (see {@link connectRoomClient}) that joins `room` as `memberId` (with `sinceId` when
+ * given); resolves with its `join_ack` once it is in.
+ */
+export async function joinRoomClient(
+  url: string,
+  room: string,
+  memberId: string,
+  sinceId?: number,
+): Promise<{ client: TestClient; frames: Inbox<RoomFrame>; ack: RoomFrame }> {
+  const joined = await connectRoomClient(url);
+  try {
+    await joined.client.send(JSON.stringify({ type: 'join', room, memberId, sinceId }));
+    const ack = await joined.frames.waitFor((f) => f.type === 'join_ack' && f['room'] === room);
+    return { ...joined, ack };
+  } catch (error) {
+    await joined.client.close().catch(() => undefined);
+    throw error;
+  }
+}
