@@ -52,6 +52,12 @@ export interface GoogleGenAiRuntimeOptions extends GeminiConfigInput {
    * by the API). Both set `responseMimeType: application/json`.
    */
   readonly schemaField?: 'responseJsonSchema' | 'responseSchema';
+  /**
+   * Ask for thought summaries (`thinkingConfig.includeThoughts`) and declare `reasoning-deltas`: the model's
+   * thinking reaches the client as `reasoning-delta` events. Default false, for a thinking config is only for
+   * thinking models (Gemini 2.5 and later); thought parts that arrive anyway are forwarded the same way.
+   */
+  readonly includeThoughts?: boolean;
   readonly temperature?: number;
   readonly maxOutputTokens?: number;
   readonly logger?: Logger;
@@ -60,7 +66,7 @@ export interface GoogleGenAiRuntimeOptions extends GeminiConfigInput {
 /** The runtime's default name and priority. */
 export const GOOGLE_GENAI_RUNTIME = Object.freeze({ name: 'google-genai', priority: 100 });
 
-/** What the runtime honours, whatever the model (the README's table is generated from it). */
+/** What the runtime honours, whatever its options (the README's table is generated from it). */
 export const GOOGLE_GENAI_CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
   'text-streaming',
   'system-prompt',
@@ -95,7 +101,7 @@ function statusOf(error: unknown): number | undefined {
 export class GoogleGenAiRuntime implements AgentRuntime {
   readonly name: string;
   readonly priority: number;
-  readonly capabilities = GOOGLE_GENAI_CAPABILITIES;
+  readonly capabilities: ReadonlySet<AgentCapability>;
   readonly config: GeminiConfig;
   readonly #options: GoogleGenAiRuntimeOptions;
   #client: GoogleGenAiClientLike | undefined;
@@ -104,6 +110,10 @@ export class GoogleGenAiRuntime implements AgentRuntime {
     this.#options = options;
     this.name = options.name ?? GOOGLE_GENAI_RUNTIME.name;
     this.priority = options.priority ?? GOOGLE_GENAI_RUNTIME.priority;
+    this.capabilities =
+      options.includeThoughts === true
+        ? new Set<AgentCapability>([...GOOGLE_GENAI_CAPABILITIES, 'reasoning-deltas'])
+        : GOOGLE_GENAI_CAPABILITIES;
     this.config = resolveGeminiConfig({ ...options, env: options.env ?? process.env });
     this.#client = options.client;
   }
@@ -190,6 +200,7 @@ export class GoogleGenAiRuntime implements AgentRuntime {
         config.responseJsonSchema = format.jsonSchema;
       else config.responseSchema = format.jsonSchema;
     }
+    if (options.includeThoughts === true) config.thinkingConfig = { includeThoughts: true };
     if (options.temperature !== undefined) config.temperature = options.temperature;
     if (options.maxOutputTokens !== undefined) config.maxOutputTokens = options.maxOutputTokens;
     return config;

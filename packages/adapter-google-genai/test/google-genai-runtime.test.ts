@@ -127,6 +127,21 @@ describe('the Google GenAI runtime against replayed Gemini streams', () => {
     ]);
   });
 
+  test('includeThoughts asks for thought summaries and declares reasoning-deltas; without it, neither', async () => {
+    expect(runtime().capabilities.has('reasoning-deltas')).toBe(false);
+    const thinking = runtime({ includeThoughts: true });
+    expect(thinking.capabilities.has('reasoning-deltas')).toBe(true);
+    server.enqueue(
+      { kind: 'sse', body: fixture('gemini-text.sse') },
+      { kind: 'sse', body: fixture('gemini-text.sse') },
+    );
+    const config = () => server.requests.items.at(-1)?.body['generationConfig'] as Record<string, unknown>;
+    expect((await run('Hi', {}, thinking)).at(-1)?.type).toBe('complete');
+    expect(config()['thinkingConfig']).toEqual({ includeThoughts: true });
+    expect((await run('Hi')).at(-1)?.type).toBe('complete');
+    expect(config()?.['thinkingConfig']).toBeUndefined();
+  });
+
   test('thought summaries become reasoning-delta events, never answer text', async () => {
     const line = (parts: unknown[], finishReason?: string) =>
       `data: ${JSON.stringify({ candidates: [{ content: { parts, role: 'model' }, index: 0, ...(finishReason ? { finishReason } : {}) }], modelVersion: 'gemini-2.5-flash' })}\r\n\r\n`;

@@ -25,6 +25,11 @@ export type AgentCapability =
    * `ai.toolCall.delta.<id>`), whose chunks joined are the call's arguments.
    */
   | 'tool-call-deltas'
+  /**
+   * The model's reasoning (thinking, thought summaries) reaches the client as it is produced, as
+   * `reasoning-delta` events of their own, never mixed into the answer's text.
+   */
+  | 'reasoning-deltas'
   /** `context.responseFormat` is honoured: the model is asked for JSON matching the schema (JSON mode when the provider has it). */
   | 'structured-output'
   /** Token counts are reported with `session.usage()`. */
@@ -40,6 +45,7 @@ export const AGENT_CAPABILITIES: readonly AgentCapability[] = [
   'tool-calling',
   'tool-approval',
   'tool-call-deltas',
+  'reasoning-deltas',
   'structured-output',
   'token-usage',
   'cancellation',

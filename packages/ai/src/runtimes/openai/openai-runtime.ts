@@ -37,6 +37,7 @@ const CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
   'tool-calling',
   'tool-approval',
   'tool-call-deltas',
+  'reasoning-deltas',
   'structured-output',
   'token-usage',
   'cancellation',
@@ -55,8 +56,8 @@ interface RoundResult {
 }
 
 /**
- * The built-in runtime (priority 0): an OpenAI-compatible chat-completions client over `fetch`. Streams text,
- * accumulates tool-call deltas by index, runs a tool loop of at most `context.maxToolRounds` (5) rounds, reports
+ * The built-in runtime (priority 0): an OpenAI-compatible chat-completions client over `fetch`. Streams text
+ * (reasoning, `delta.reasoning_content` or `delta.reasoning`, as `reasoning-delta` events), accumulates tool-call deltas by index, runs a tool loop of at most `context.maxToolRounds` (5) rounds, reports
  * usage, retries and classifies provider errors. Works with OpenAI, Gemini's OpenAI endpoint and Ollama.
  */
 export class OpenAiCompatibleRuntime implements AgentRuntime {
@@ -210,9 +211,10 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
         text += delta.content;
         session.send(delta.content);
       }
-      if (typeof delta.reasoning_content === 'string' && delta.reasoning_content.length > 0) {
-        session.emit({ event: 'reasoning-delta', data: { text: delta.reasoning_content } });
-      }
+      // One of the two names, never both: a server sending both under either name sends the same text.
+      const reasoning = delta.reasoning_content ?? delta.reasoning;
+      if (typeof reasoning === 'string' && reasoning.length > 0)
+        session.emit({ event: 'reasoning-delta', data: { text: reasoning } });
       for (const part of delta.tool_calls ?? []) {
         // OpenAI numbers calls with `index`; some compatible servers omit it and send each call whole.
         let index = part.index;
