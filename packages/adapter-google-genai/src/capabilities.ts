@@ -11,7 +11,7 @@ export const GOOGLE_GENAI_CAPABILITY_NOTES: Readonly<Record<AgentCapability, str
     'Atmosphere tools as `functionDeclarations` (`parametersJsonSchema`); `functionCall` parts run, `functionResponse` parts sent back',
   'tool-approval': 'every call goes through the shared tool runner (`context.runTool`)',
   'tool-call-deltas':
-    'the Gemini API hands each `functionCall` over whole: one `ai.toolCall.delta.<id>` with all its arguments (Vertex `partialArgs` streaming is not used)',
+    'the Gemini API hands each `functionCall` over whole: one `ai.toolCall.delta.<id>` with all its arguments; on Vertex AI with `streamFunctionCallArguments: true`, each `partialArgs` piece becomes a delta as it arrives',
   'reasoning-deltas':
     '`thinkingConfig.includeThoughts`: thought-summary parts (`thought: true`) become `reasoning-delta` events, never answer text',
   'structured-output': '`responseMimeType: application/json` with `responseJsonSchema` (or `responseSchema`)',
