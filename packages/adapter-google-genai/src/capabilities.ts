@@ -17,6 +17,8 @@ export const GOOGLE_GENAI_CAPABILITY_NOTES: Readonly<Record<AgentCapability, str
   'structured-output': '`responseMimeType: application/json` with `responseJsonSchema` (or `responseSchema`)',
   'token-usage': '`usageMetadata`: prompt, candidates + thoughts, cached content, total',
   cancellation: '`config.abortSignal`: the HTTP request is aborted',
+  'per-request-retry':
+    "`context.retry.maxRetries` + 1 as the request's `httpOptions.retryOptions.attempts` (the SDK retries 408, 429 and 5xx before the stream starts); else the option `attempts` (default 2)",
 };
 
 /**
@@ -26,7 +28,6 @@ export const GOOGLE_GENAI_CAPABILITY_NOTES: Readonly<Record<AgentCapability, str
 export const GOOGLE_GENAI_FEATURES: Readonly<Record<string, string>> = {
   'vision / multi-modal input': 'no: the context carries text messages only',
   'prompt-caching hints': 'reported, not set: `cachedContentTokenCount` becomes `ai.tokens.cached_input`',
-  'per-request retry': "the SDK's `retryOptions.attempts` (option `attempts`, default 2)",
   'agent orchestration': 'no',
 };
 

@@ -41,7 +41,10 @@ export interface GoogleGenAiRuntimeOptions extends GeminiConfigInput {
   readonly client?: GoogleGenAiClientLike;
   /** The API's base URL (a proxy, or a local server in tests): the SDK's `httpOptions.baseUrl`. */
   readonly baseUrl?: string;
-  /** Attempts per model call, the first included (the SDK's `httpOptions.retryOptions.attempts`). Default 2. */
+  /**
+   * Attempts per model call, the first included (the SDK's `httpOptions.retryOptions.attempts`). Default 2. A
+   * prompt's `context.retry` overrides it for that prompt.
+   */
   readonly attempts?: number;
   /** Default `google-genai`. */
   readonly name?: string;
@@ -85,6 +88,7 @@ export const GOOGLE_GENAI_CAPABILITIES: ReadonlySet<AgentCapability> = new Set<A
   'structured-output',
   'token-usage',
   'cancellation',
+  'per-request-retry',
 ]);
 
 interface RoundResult {
@@ -211,6 +215,9 @@ export class GoogleGenAiRuntime implements AgentRuntime {
     const options = this.#options;
     const format = context.responseFormat;
     const config: GenerateContentConfig = { abortSignal: signal };
+    // The prompt's retries, for this request only (the SDK merges them into the client's retry options).
+    if (context.retry !== undefined)
+      config.httpOptions = { retryOptions: { attempts: Math.max(0, context.retry.maxRetries) + 1 } };
     if (context.systemPrompt) config.systemInstruction = context.systemPrompt;
     if (context.tools.length > 0) {
       config.tools = [{ functionDeclarations: toFunctionDeclarations(context.tools) }];

@@ -18,6 +18,8 @@ export const LANGCHAIN_CAPABILITY_RULES: Readonly<Record<AgentCapability, string
   'token-usage':
     'the model reports `usage_metadata` (it has `streamUsage` on, or `reportsUsage: true` is given)',
   cancellation: 'always: the signal is passed to the model call, which aborts its request',
+  'per-request-retry':
+    "never: a LangChain model retries with its own `maxRetries`, fixed when the model is made (a prompt's `retry` is not applied; the pipeline warns once)",
 };
 
 /**
@@ -28,7 +30,6 @@ export const LANGCHAIN_FEATURES: Readonly<Record<string, string>> = {
   'vision / multi-modal input': 'no: the context carries text messages only',
   'prompt-caching hints':
     'reported, not set: `input_token_details.cache_read` becomes `ai.tokens.cached_input`',
-  'per-request retry': "the model's own (`maxRetries` of the LangChain model)",
   'agent orchestration':
     'yes, through `streamRunnable()` and `streamGraph()`: LangGraph nodes become `agent-step` events, tools `tool-*` events',
 };

@@ -22,7 +22,8 @@ async function subject(scenario: ContractScenario | ContractCapabilityScenario):
     apiKey: 'sk-contract',
     model: 'gpt-4o-mini',
     baseUrl: server.baseUrl,
-    retry: { maxRetries: 0 },
+    // No retries of its own (the error scenario fails at once); the retry scenario's come from the prompt.
+    retry: { maxRetries: 0, baseDelayMs: 1 },
   });
   return {
     runtime,

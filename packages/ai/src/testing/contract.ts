@@ -25,10 +25,12 @@ export type ContractScenario = 'text' | 'tool-call' | 'structured' | 'error' | '
  * Scenarios that pin one capability each, produced by `createCapabilitySubject` — required of a subject whose
  * runtime declares the capability (the test fails without it), never asked of one that does not:
  * - `reasoning` (`reasoning-deltas`): stream the reasoning {@link CONTRACT_REASONING} (in one or more pieces),
- *   then the answer {@link CONTRACT_TEXT}.
+ *   then the answer {@link CONTRACT_TEXT};
+ * - `retry` (`per-request-retry`): fail twice with a retryable error before the first token (HTTP 500 or 429),
+ *   then stream {@link CONTRACT_TEXT}; the runtime's own retries off (the prompt's policy is what retries).
  */
-export type ContractCapabilityScenario = 'reasoning';
-const CAPABILITY_SCENARIOS: ReadonlySet<string> = new Set<ContractCapabilityScenario>(['reasoning']);
+export type ContractCapabilityScenario = 'reasoning' | 'retry';
+const CAPABILITY_SCENARIOS: ReadonlySet<string> = new Set<ContractCapabilityScenario>(['reasoning', 'retry']);
 
 export const CONTRACT_TEXT = 'Hello from the contract suite.';
 /** The reasoning of the `reasoning` scenario (it comes before {@link CONTRACT_TEXT}). */
@@ -40,6 +42,7 @@ export const CONTRACT_PROMPTS: Readonly<Record<ContractScenario | ContractCapabi
   error: 'This request fails.',
   slow: 'Tell a very long story.',
   reasoning: 'Think first, then say hello to the contract suite.',
+  retry: 'Say hello to the contract suite, even if it takes a few tries.',
 };
 export const CONTRACT_ENTITY = { city: 'Montreal', celsius: 21 } as const;
 export const CONTRACT_SYSTEM_PROMPT = 'You are the Atmosphere contract suite.';
@@ -340,6 +343,40 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
         );
         const firstText = frames.items.findIndex((f) => f.type === 'streaming-text');
         expect(firstText).toBeGreaterThan(firstReasoning);
+      },
+    );
+
+    capabilityTest(
+      'per-request-retry',
+      'retry',
+      "the prompt's retry policy decides: one retry is not enough, two reach the answer",
+      async (first) => {
+        const run = async (runtime: AgentRuntime, maxRetries: number) => {
+          const { session, frames } = collectingSession();
+          await settle(
+            runtime.execute(
+              createAgentContext({ message: CONTRACT_PROMPTS.retry, session, retry: { maxRetries } }),
+              session,
+              new AbortController().signal,
+            ),
+            timeout / 2,
+            'execute',
+          );
+          checkSequence(frames.items);
+          return answerOf(frames.items, session.sessionId);
+        };
+        const short = await run(first.runtime, 1);
+        expect(short.end?.type).toBe('error');
+        expect(short.text).toBe('');
+        const second = await options.createCapabilitySubject?.('retry');
+        if (!second) throw new Error('the subject must be able to produce the retry scenario twice');
+        try {
+          const enough = await run(second.runtime, 2);
+          expect(enough.end?.type).toBe('complete');
+          expect(enough.text).toBe(CONTRACT_TEXT);
+        } finally {
+          await second.close?.();
+        }
       },
     );
 

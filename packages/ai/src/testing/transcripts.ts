@@ -101,7 +101,8 @@ export function openAiErrorBody(message: string, type: string, code: string | nu
  * The OpenAI chat-completions transcripts of every contract scenario (`agentRuntimeContract`), for runtimes that
  * read that wire format (the built-in one, and frameworks' OpenAI clients pointed at `startReplayServer`): text in
  * four chunks, a tool call whose arguments arrive in three pieces then the answer, the structured entity, a 400,
- * a long slow stream, and reasoning (`reasoning_content`) before the text. Fresh arrays on every call.
+ * a long slow stream, reasoning (`reasoning_content`) before the text, and two 500s before the text. Fresh arrays
+ * on every call.
  */
 export function contractOpenAiSteps(): Record<ContractScenario | ContractCapabilityScenario, ReplayStep[]> {
   return {
@@ -151,6 +152,17 @@ export function contractOpenAiSteps(): Record<ContractScenario | ContractCapabil
         body: openAiTranscript({ text: Array.from({ length: 500 }, (_, i) => `word${i} `) }),
         delayMs: 20,
         pauseAfter: 3,
+      },
+    ],
+    retry: [
+      { kind: 'http', status: 500, body: openAiErrorBody('The server had an error.', 'server_error') },
+      { kind: 'http', status: 500, body: openAiErrorBody('The server had an error.', 'server_error') },
+      {
+        kind: 'sse',
+        body: openAiTranscript({
+          text: ['Hello', ' from the', ' contract', ' suite.'],
+          usage: { prompt: 12, completion: 6 },
+        }),
       },
     ],
     reasoning: [

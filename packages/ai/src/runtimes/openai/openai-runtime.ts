@@ -41,6 +41,7 @@ const CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
   'structured-output',
   'token-usage',
   'cancellation',
+  'per-request-retry',
 ]);
 
 interface PendingCall {
@@ -58,7 +59,7 @@ interface RoundResult {
 /**
  * The built-in runtime (priority 0): an OpenAI-compatible chat-completions client over `fetch`. Streams text
  * (reasoning, `delta.reasoning_content` or `delta.reasoning`, as `reasoning-delta` events), accumulates tool-call deltas by index, runs a tool loop of at most `context.maxToolRounds` (5) rounds, reports
- * usage, retries and classifies provider errors. Works with OpenAI, Gemini's OpenAI endpoint and Ollama.
+ * usage, retries (the prompt's `context.retry`, else the `retry` option) and classifies provider errors. Works with OpenAI, Gemini's OpenAI endpoint and Ollama.
  */
 export class OpenAiCompatibleRuntime implements AgentRuntime {
   readonly name: string;
@@ -118,7 +119,7 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
     try {
       for (let round = 1; ; round++) {
         const request = this.#request(model, messages, tools, context);
-        const result = await this.#round(request, session, signal);
+        const result = await this.#round(request, session, signal, context.retry?.maxRetries);
         // Each call's counts as soon as it ends: a stop during a later call still reports them.
         if (result.usage) session.usage(result.usage);
         if (result.calls.length === 0) {
@@ -197,12 +198,14 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
     request: ChatCompletionRequest,
     session: StreamingSession,
     signal: AbortSignal,
+    maxRetries: number | undefined,
   ): Promise<RoundResult> {
     let text = '';
     let usage: ChunkUsage | undefined;
     const calls = new Map<number, PendingCall>();
     let lastIndex = -1;
-    for await (const chunk of this.client.stream(request, { signal })) {
+    const options = maxRetries === undefined ? { signal } : { signal, maxRetries };
+    for await (const chunk of this.client.stream(request, options)) {
       if (chunk.usage) usage = chunk.usage;
       const choice = chunk.choices?.[0];
       const delta = choice?.delta;
