@@ -90,7 +90,7 @@ const RULES: Record<string, PackageRules> = {
   'adapter-google-genai': {
     packages: ['@atmosphere/ai', '@atmosphere/runtime', '@atmosphere/protocol'],
     layers: [
-      ['config.ts', 'wire.ts'],
+      ['config.ts', 'wire.ts', 'streamed-arguments.ts'],
       ['google-genai-runtime.ts'],
       ['capabilities.ts', 'provider.ts'],
       ['index.ts', 'register.ts'],

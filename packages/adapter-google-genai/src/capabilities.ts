@@ -11,10 +11,14 @@ export const GOOGLE_GENAI_CAPABILITY_NOTES: Readonly<Record<AgentCapability, str
     'Atmosphere tools as `functionDeclarations` (`parametersJsonSchema`); `functionCall` parts run, `functionResponse` parts sent back',
   'tool-approval': 'every call goes through the shared tool runner (`context.runTool`)',
   'tool-call-deltas':
-    'the Gemini API hands each `functionCall` over whole: one `ai.toolCall.delta.<id>` with all its arguments (Vertex `partialArgs` streaming is not used)',
+    'the Gemini API hands each `functionCall` over whole: one `ai.toolCall.delta.<id>` with all its arguments; on Vertex AI with `streamFunctionCallArguments: true`, each `partialArgs` piece becomes a delta as it arrives',
+  'reasoning-deltas':
+    '`thinkingConfig.includeThoughts`: thought-summary parts (`thought: true`) become `reasoning-delta` events, never answer text',
   'structured-output': '`responseMimeType: application/json` with `responseJsonSchema` (or `responseSchema`)',
   'token-usage': '`usageMetadata`: prompt, candidates + thoughts, cached content, total',
   cancellation: '`config.abortSignal`: the HTTP request is aborted',
+  'per-request-retry':
+    "`context.retry.maxRetries` + 1 as the request's `httpOptions.retryOptions.attempts` (the SDK retries 408, 429 and 5xx before the stream starts); else the option `attempts` (default 2)",
 };
 
 /**
@@ -22,19 +26,27 @@ export const GOOGLE_GENAI_CAPABILITY_NOTES: Readonly<Record<AgentCapability, str
  * adopt; until then they are documented here, not declared).
  */
 export const GOOGLE_GENAI_FEATURES: Readonly<Record<string, string>> = {
-  'reasoning-deltas':
-    'yes: thought-summary parts (`thought: true`) become `reasoning-delta` events, never answer text',
   'vision / multi-modal input': 'no: the context carries text messages only',
   'prompt-caching hints': 'reported, not set: `cachedContentTokenCount` becomes `ai.tokens.cached_input`',
-  'per-request retry': "the SDK's `retryOptions.attempts` (option `attempts`, default 2)",
   'agent orchestration': 'no',
 };
+
+/** Capabilities declared only with an option, and which. */
+export const GOOGLE_GENAI_OPTIONAL_CAPABILITIES: Readonly<Partial<Record<AgentCapability, string>>> = {
+  'reasoning-deltas': '`includeThoughts: true`',
+};
+
+function declared(capability: AgentCapability): string {
+  if (GOOGLE_GENAI_CAPABILITIES.has(capability)) return 'yes';
+  const option = GOOGLE_GENAI_OPTIONAL_CAPABILITIES[capability];
+  return option === undefined ? 'no' : `with ${option}`;
+}
 
 /** The capability table of the README: every SPI capability, declared or not, and how; then the features beyond it. */
 export function capabilityTable(): string {
   const rows = AGENT_CAPABILITIES.map(
     (capability) =>
-      `| \`${capability}\` | ${GOOGLE_GENAI_CAPABILITIES.has(capability) ? 'yes' : 'no'} | ${GOOGLE_GENAI_CAPABILITY_NOTES[capability]} |`,
+      `| \`${capability}\` | ${declared(capability)} | ${GOOGLE_GENAI_CAPABILITY_NOTES[capability]} |`,
   );
   const features = Object.entries(GOOGLE_GENAI_FEATURES).map(([name, how]) => `| ${name} | ${how} |`);
   return [

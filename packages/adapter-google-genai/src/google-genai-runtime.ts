@@ -27,6 +27,7 @@ import {
   type GeminiConfigInput,
   resolveGeminiConfig,
 } from './config.ts';
+import { StreamedArguments } from './streamed-arguments.ts';
 import { toContents, toFunctionDeclarations, toTokenUsage } from './wire.ts';
 
 /** The structural part of `GoogleGenAI` the runtime uses (a client the application made and owns). */
@@ -40,7 +41,10 @@ export interface GoogleGenAiRuntimeOptions extends GeminiConfigInput {
   readonly client?: GoogleGenAiClientLike;
   /** The API's base URL (a proxy, or a local server in tests): the SDK's `httpOptions.baseUrl`. */
   readonly baseUrl?: string;
-  /** Attempts per model call, the first included (the SDK's `httpOptions.retryOptions.attempts`). Default 2. */
+  /**
+   * Attempts per model call, the first included (the SDK's `httpOptions.retryOptions.attempts`). Default 2. A
+   * prompt's `context.retry` overrides it for that prompt.
+   */
   readonly attempts?: number;
   /** Default `google-genai`. */
   readonly name?: string;
@@ -52,6 +56,19 @@ export interface GoogleGenAiRuntimeOptions extends GeminiConfigInput {
    * by the API). Both set `responseMimeType: application/json`.
    */
   readonly schemaField?: 'responseJsonSchema' | 'responseSchema';
+  /**
+   * Ask for thought summaries (`thinkingConfig.includeThoughts`) and declare `reasoning-deltas`: the model's
+   * thinking reaches the client as `reasoning-delta` events. Default false, for a thinking config is only for
+   * thinking models (Gemini 2.5 and later); thought parts that arrive anyway are forwarded the same way.
+   */
+  readonly includeThoughts?: boolean;
+  /**
+   * Ask Vertex AI to stream each function call's arguments as the model writes them
+   * (`toolConfig.functionCallingConfig.streamFunctionCallArguments`, Gemini 3): the pieces (`partialArgs`) become
+   * tool-call deltas and, joined, the call's arguments. Vertex AI only (pass a `client` made with
+   * `vertexai: true`); the Gemini API refuses it. Default false: a call arrives whole, as one delta.
+   */
+  readonly streamFunctionCallArguments?: boolean;
   readonly temperature?: number;
   readonly maxOutputTokens?: number;
   readonly logger?: Logger;
@@ -60,7 +77,7 @@ export interface GoogleGenAiRuntimeOptions extends GeminiConfigInput {
 /** The runtime's default name and priority. */
 export const GOOGLE_GENAI_RUNTIME = Object.freeze({ name: 'google-genai', priority: 100 });
 
-/** What the runtime honours, whatever the model (the README's table is generated from it). */
+/** What the runtime honours, whatever its options (the README's table is generated from it). */
 export const GOOGLE_GENAI_CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
   'text-streaming',
   'system-prompt',
@@ -71,12 +88,25 @@ export const GOOGLE_GENAI_CAPABILITIES: ReadonlySet<AgentCapability> = new Set<A
   'structured-output',
   'token-usage',
   'cancellation',
+  'per-request-retry',
 ]);
 
 interface RoundResult {
   readonly parts: Part[];
-  readonly calls: { id: string; name: string; args: Record<string, unknown> }[];
+  /** Each call's arguments: as the API handed them over, or the JSON text assembled from streamed pieces. */
+  readonly calls: { id: string; name: string; args: Record<string, unknown> | string }[];
   readonly usage: TokenUsage | undefined;
+}
+
+/** A function call whose arguments are still arriving (`willContinue`). */
+interface StreamingCall {
+  /** The API's id, or one made up when it gave none. */
+  readonly id: string;
+  readonly apiId: string | undefined;
+  readonly name: string;
+  /** The signature of the call's thinking, sent back with it (on whichever piece carried it). */
+  thoughtSignature: string | undefined;
+  readonly args: StreamedArguments;
 }
 
 function statusOf(error: unknown): number | undefined {
@@ -95,7 +125,7 @@ function statusOf(error: unknown): number | undefined {
 export class GoogleGenAiRuntime implements AgentRuntime {
   readonly name: string;
   readonly priority: number;
-  readonly capabilities = GOOGLE_GENAI_CAPABILITIES;
+  readonly capabilities: ReadonlySet<AgentCapability>;
   readonly config: GeminiConfig;
   readonly #options: GoogleGenAiRuntimeOptions;
   #client: GoogleGenAiClientLike | undefined;
@@ -104,6 +134,10 @@ export class GoogleGenAiRuntime implements AgentRuntime {
     this.#options = options;
     this.name = options.name ?? GOOGLE_GENAI_RUNTIME.name;
     this.priority = options.priority ?? GOOGLE_GENAI_RUNTIME.priority;
+    this.capabilities =
+      options.includeThoughts === true
+        ? new Set<AgentCapability>([...GOOGLE_GENAI_CAPABILITIES, 'reasoning-deltas'])
+        : GOOGLE_GENAI_CAPABILITIES;
     this.config = resolveGeminiConfig({ ...options, env: options.env ?? process.env });
     this.#client = options.client;
   }
@@ -181,15 +215,22 @@ export class GoogleGenAiRuntime implements AgentRuntime {
     const options = this.#options;
     const format = context.responseFormat;
     const config: GenerateContentConfig = { abortSignal: signal };
+    // The prompt's retries, for this request only (the SDK merges them into the client's retry options).
+    if (context.retry !== undefined)
+      config.httpOptions = { retryOptions: { attempts: Math.max(0, context.retry.maxRetries) + 1 } };
     if (context.systemPrompt) config.systemInstruction = context.systemPrompt;
-    if (context.tools.length > 0)
+    if (context.tools.length > 0) {
       config.tools = [{ functionDeclarations: toFunctionDeclarations(context.tools) }];
+      if (options.streamFunctionCallArguments === true)
+        config.toolConfig = { functionCallingConfig: { streamFunctionCallArguments: true } };
+    }
     if (format !== undefined) {
       config.responseMimeType = 'application/json';
       if ((options.schemaField ?? 'responseJsonSchema') === 'responseJsonSchema')
         config.responseJsonSchema = format.jsonSchema;
       else config.responseSchema = format.jsonSchema;
     }
+    if (options.includeThoughts === true) config.thinkingConfig = { includeThoughts: true };
     if (options.temperature !== undefined) config.temperature = options.temperature;
     if (options.maxOutputTokens !== undefined) config.maxOutputTokens = options.maxOutputTokens;
     return config;
@@ -207,6 +248,7 @@ export class GoogleGenAiRuntime implements AgentRuntime {
     const parts: Part[] = [];
     const calls: RoundResult['calls'] = [];
     let usage: GenerateContentResponse['usageMetadata'];
+    let streaming: StreamingCall | undefined;
     const stream = await client.models.generateContentStream({ model, contents: [...contents], config });
     for await (const chunk of stream) {
       if (signal.aborted) break;
@@ -214,23 +256,49 @@ export class GoogleGenAiRuntime implements AgentRuntime {
       if (chunk.promptFeedback !== undefined) blocked(chunk);
       const candidate = chunk.candidates?.[0];
       for (const part of candidate?.content?.parts ?? []) {
+        const call = part.functionCall;
+        // Vertex AI streams a call's arguments in pieces: the piece after one that will continue is the same call.
+        if (call !== undefined && (streaming !== undefined || call.willContinue === true)) {
+          streaming ??= {
+            id: call.id ?? `call_${round}_${calls.length}`,
+            apiId: call.id,
+            name: call.name ?? '',
+            thoughtSignature: undefined,
+            args: new StreamedArguments(),
+          };
+          streaming.thoughtSignature ??= part.thoughtSignature;
+          for (const piece of call.partialArgs ?? []) {
+            const delta = streaming.args.push(piece);
+            if (delta !== '') session.toolCallDelta(streaming.id, delta);
+          }
+          if (call.willContinue !== true) {
+            parts.push(finish(streaming, session));
+            calls.push({ id: streaming.id, name: streaming.name, args: streaming.args.text });
+            streaming = undefined;
+          }
+          continue;
+        }
         parts.push(part);
         if (typeof part.text === 'string' && part.text !== '') {
           if (part.thought === true) session.emit({ event: 'reasoning-delta', data: { text: part.text } });
           else session.send(part.text);
         }
-        const call = part.functionCall;
         if (call !== undefined) {
           const id = call.id ?? `call_${round}_${calls.length}`;
           const args = call.args ?? {};
           calls.push({ id, name: call.name ?? '', args });
-          // Gemini hands a call over whole: its arguments are one delta.
+          // A call handed over whole: its arguments are one delta.
           session.toolCallDelta(id, JSON.stringify(args));
         }
       }
       if (candidate?.finishReason !== undefined) stopped(candidate.finishReason, candidate.finishMessage);
     }
     if (signal.aborted) throw cancelledError(signal.reason);
+    if (streaming !== undefined)
+      throw new LlmError(
+        'server_error',
+        `Gemini's stream ended inside the arguments of a call to ${streaming.name} (the connection was cut).`,
+      );
     return { parts, calls, usage: toTokenUsage(usage) };
   }
 
@@ -256,6 +324,25 @@ export class GoogleGenAiRuntime implements AgentRuntime {
   async close(): Promise<void> {
     // The SDK client holds no connection of its own; one passed in belongs to the application.
   }
+}
+
+/**
+ * Ends a streamed call: its closing delta, and the part that goes back to the model in the conversation — one
+ * whole `functionCall` with the assembled arguments (and the call's thought signature), not the pieces.
+ */
+function finish(call: StreamingCall, session: StreamingSession): Part {
+  const closing = call.args.end();
+  if (closing !== '') session.toolCallDelta(call.id, closing);
+  let args: Record<string, unknown>;
+  try {
+    args = JSON.parse(call.args.text) as Record<string, unknown>;
+  } catch {
+    args = {}; // not reached: the text is written as JSON; the tool gets the text and reports what is wrong
+  }
+  return {
+    functionCall: { ...(call.apiId === undefined ? {} : { id: call.apiId }), name: call.name, args },
+    ...(call.thoughtSignature === undefined ? {} : { thoughtSignature: call.thoughtSignature }),
+  };
 }
 
 /** Throws when the prompt itself was blocked (`promptFeedback.blockReason`). */

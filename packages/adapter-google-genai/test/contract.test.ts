@@ -2,8 +2,11 @@ import {
   agentRuntimeContract,
   CONTRACT_ENTITY,
   CONTRACT_TEXT,
+  type ContractCapabilityScenario,
   type ContractScenario,
+  type ContractSubject,
 } from '@atmosphere/ai/testing';
+import { GoogleGenAI } from '@google/genai';
 import { GoogleGenAiRuntime } from '../src/index.ts';
 import { fixture, type GeminiStep, startGeminiServer } from './gemini-server.ts';
 
@@ -15,7 +18,7 @@ function slowStory(): string {
   ).join('');
 }
 
-const steps: Record<ContractScenario, GeminiStep[]> = {
+const steps: Record<ContractScenario | ContractCapabilityScenario, GeminiStep[]> = {
   text: [{ kind: 'sse', body: fixture('gemini-text.sse') }],
   'tool-call': [
     { kind: 'sse', body: fixture('gemini-function-call.sse') },
@@ -24,6 +27,12 @@ const steps: Record<ContractScenario, GeminiStep[]> = {
   structured: [{ kind: 'sse', body: fixture('gemini-structured.sse') }],
   error: [{ kind: 'http', status: 400, body: fixture('gemini-400-invalid-key.json') }],
   slow: [{ kind: 'sse', body: slowStory(), pauseAfter: 3 }],
+  reasoning: [{ kind: 'sse', body: fixture('gemini-thinking.sse') }],
+  retry: [
+    { kind: 'http', status: 500, body: fixture('gemini-500.json') },
+    { kind: 'http', status: 500, body: fixture('gemini-500.json') },
+    { kind: 'sse', body: fixture('gemini-text.sse') },
+  ],
 };
 
 if (CONTRACT_TEXT !== 'Hello from the contract suite.' || CONTRACT_ENTITY.city !== 'Montreal')
@@ -44,27 +53,36 @@ function asMessages(body: Record<string, unknown>): { role: string; content: unk
   ];
 }
 
+async function subject(scenario: ContractScenario | ContractCapabilityScenario): Promise<ContractSubject> {
+  const server = await startGeminiServer();
+  server.enqueue(...steps[scenario]);
+  const apiKey = 'AIzaSy-contract-0000000000000000000';
+  // One attempt of its own; in the retry scenario the prompt's retries come at once (a client with short delays).
+  const retryOptions = { attempts: 1, initialDelay: 0.001, maxDelay: 0.001, jitter: 0 };
+  const runtime = new GoogleGenAiRuntime({
+    env: {},
+    apiKey,
+    ...(scenario === 'retry'
+      ? { client: new GoogleGenAI({ apiKey, httpOptions: { baseUrl: server.baseUrl, retryOptions } }) }
+      : { baseUrl: server.baseUrl, attempts: 1 }),
+    // Thought summaries are asked for (and `reasoning-deltas` declared) in the reasoning scenario only.
+    includeThoughts: scenario === 'reasoning',
+  });
+  return {
+    runtime,
+    lastRequest: () => {
+      const body = server.requests.items.at(-1)?.body;
+      return body ? asMessages(body) : undefined;
+    },
+    close: async () => {
+      server.release();
+      await server.close();
+    },
+  };
+}
+
 agentRuntimeContract({
   name: 'google-genai over a Gemini replay server',
-  async create(scenario) {
-    const server = await startGeminiServer();
-    server.enqueue(...steps[scenario]);
-    const runtime = new GoogleGenAiRuntime({
-      env: {},
-      apiKey: 'AIzaSy-contract-0000000000000000000',
-      baseUrl: server.baseUrl,
-      attempts: 1,
-    });
-    return {
-      runtime,
-      lastRequest: () => {
-        const body = server.requests.items.at(-1)?.body;
-        return body ? asMessages(body) : undefined;
-      },
-      close: async () => {
-        server.release();
-        await server.close();
-      },
-    };
-  },
+  create: subject,
+  createCapabilitySubject: subject,
 });

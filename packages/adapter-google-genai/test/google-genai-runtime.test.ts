@@ -3,9 +3,10 @@ import '../src/register.ts';
 import { aiEndpoint, tool } from '@atmosphere/ai';
 import { createAgentContext } from '@atmosphere/ai/spi';
 import { collectingSession, connectAiClient } from '@atmosphere/ai/testing';
-import type { AiEventFrame } from '@atmosphere/protocol';
+import type { AiEventFrame, AiFrame } from '@atmosphere/protocol';
 import { registry } from '@atmosphere/runtime/spi';
 import { startForSelection } from '@atmosphere/runtime/testing';
+import { GoogleGenAI } from '@google/genai';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { GoogleGenAiRuntime } from '../src/index.ts';
 import { fixture, type GeminiServer, startGeminiServer } from './gemini-server.ts';
@@ -125,6 +126,21 @@ describe('the Google GenAI runtime against replayed Gemini streams', () => {
         },
       },
     ]);
+  });
+
+  test('includeThoughts asks for thought summaries and declares reasoning-deltas; without it, neither', async () => {
+    expect(runtime().capabilities.has('reasoning-deltas')).toBe(false);
+    const thinking = runtime({ includeThoughts: true });
+    expect(thinking.capabilities.has('reasoning-deltas')).toBe(true);
+    server.enqueue(
+      { kind: 'sse', body: fixture('gemini-text.sse') },
+      { kind: 'sse', body: fixture('gemini-text.sse') },
+    );
+    const config = () => server.requests.items.at(-1)?.body['generationConfig'] as Record<string, unknown>;
+    expect((await run('Hi', {}, thinking)).at(-1)?.type).toBe('complete');
+    expect(config()['thinkingConfig']).toEqual({ includeThoughts: true });
+    expect((await run('Hi')).at(-1)?.type).toBe('complete');
+    expect(config()?.['thinkingConfig']).toBeUndefined();
   });
 
   test('thought summaries become reasoning-delta events, never answer text', async () => {
@@ -290,5 +306,98 @@ describe('behind an AI endpoint, selected from the environment', () => {
       await endpoint.close();
       await atmosphere.close();
     }
+  });
+});
+
+describe('Vertex AI: function-call arguments streamed in pieces (partialArgs)', () => {
+  const vertex = () =>
+    new GoogleGenAiRuntime({
+      env: {},
+      client: new GoogleGenAI({ vertexai: true, apiKey: KEY, httpOptions: { baseUrl: server.baseUrl } }),
+      model: 'gemini-3-pro-preview',
+      streamFunctionCallArguments: true,
+    });
+  const deltasByCall = (frames: readonly AiFrame[]) => {
+    const byCall: Record<string, string[]> = {};
+    for (const f of frames)
+      if (f.type === 'metadata' && f.key.startsWith('ai.toolCall.delta.'))
+        (byCall[f.key.slice('ai.toolCall.delta.'.length)] ??= []).push(String(f.value));
+    return byCall;
+  };
+
+  test('two calls of one turn, split across small writes: deltas before each call, joined its arguments; whole calls go back', async () => {
+    server.enqueue(
+      { kind: 'sse', body: fixture('vertex-streamed-args.sse'), chunkBytes: 11 },
+      { kind: 'sse', body: fixture('gemini-parallel-followup.sse'), chunkBytes: 5 },
+    );
+    const before = server.requests.items.length;
+    const calls: unknown[] = [];
+    const frames = await run('Weather in Montréal and Paris?', { tools: [weather(calls)] }, vertex());
+    expect(frames.at(-1)?.type).toBe('complete');
+    expect(calls).toEqual(['Montréal', 'Paris']);
+    expect(deltasByCall(frames)).toEqual({
+      call_1_0: ['{"city":"Mont', 'réal"', '}'],
+      call_1_1: ['{"city":"Paris"', '}'],
+    });
+    const starts = frames.filter(
+      (f): f is AiEventFrame<'tool-start'> => f.type === 'event' && f.event === 'tool-start',
+    );
+    expect(starts.map((f) => [f.data.toolCallId, f.data.arguments])).toEqual([
+      ['call_1_0', { city: 'Montréal' }],
+      ['call_1_1', { city: 'Paris' }],
+    ]);
+    const lastDelta = frames.findLastIndex(
+      (f) => f.type === 'metadata' && f.key.startsWith('ai.toolCall.delta.'),
+    );
+    expect(lastDelta).toBeLessThan(frames.indexOf(starts[0]!));
+
+    const [first, second] = server.requests.items.slice(before);
+    expect(first?.path).toMatch(
+      /\/publishers\/google\/models\/gemini-3-pro-preview:streamGenerateContent\?alt=sse$/,
+    );
+    expect(first?.body['toolConfig']).toEqual({
+      functionCallingConfig: { streamFunctionCallArguments: true },
+    });
+    const contents = second?.body['contents'] as { role: string; parts: Record<string, unknown>[] }[];
+    expect(contents[1]).toEqual({
+      role: 'model',
+      parts: [
+        {
+          functionCall: { name: 'get_weather', args: { city: 'Montréal' } },
+          thoughtSignature: expect.stringMatching(/^CiQB/),
+        },
+        { functionCall: { name: 'get_weather', args: { city: 'Paris' } } },
+      ],
+    });
+  });
+
+  test('a stream that ends inside a call’s arguments is an error, and the call does not run', async () => {
+    const cut =
+      fixture('vertex-streamed-args.sse').split('\r\n\r\n').slice(0, 2).join('\r\n\r\n') + '\r\n\r\n';
+    server.enqueue({ kind: 'sse', body: cut, chunkBytes: 13 });
+    const calls: unknown[] = [];
+    const frames = await run('Weather in Montréal?', { tools: [weather(calls)] }, vertex());
+    expect(calls).toEqual([]);
+    expect(deltasByCall(frames)).toEqual({ call_1_0: ['{"city":"Mont'] });
+    expect(frames.at(-1)).toMatchObject({
+      type: 'error',
+      data: expect.stringContaining('ended inside the arguments of a call to get_weather'),
+    });
+  });
+
+  test('without the option no streaming is asked for, and a whole call is one delta', async () => {
+    server.enqueue(
+      { kind: 'sse', body: fixture('gemini-function-call.sse') },
+      { kind: 'sse', body: fixture('gemini-function-followup.sse') },
+    );
+    const echo = tool({
+      name: 'contract_echo',
+      description: 'Echoes.',
+      parameters: { type: 'object', properties: { value: { type: 'string' } } },
+      execute: () => 'pong',
+    });
+    const frames = await run('Echo ping', { tools: [echo] });
+    expect(server.requests.items.at(-2)?.body['toolConfig']).toBeUndefined();
+    expect(Object.values(deltasByCall(frames))).toEqual([['{"value":"ping"}']]);
   });
 });

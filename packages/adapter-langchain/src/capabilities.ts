@@ -11,11 +11,15 @@ export const LANGCHAIN_CAPABILITY_RULES: Readonly<Record<AgentCapability, string
   'tool-approval': 'with `tool-calling`: every call goes through the shared tool runner (`context.runTool`)',
   'tool-call-deltas':
     'with `tool-calling`: each `tool_call_chunks` piece becomes `ai.toolCall.delta.<id>` (whole calls of non-streaming models as one delta)',
+  'reasoning-deltas':
+    'always: `reasoning` content blocks (and Anthropic `thinking` blocks), else `additional_kwargs.reasoning_content` (DeepSeek, OpenAI-compatible servers through ChatOpenAI, Ollama, xAI, OpenRouter), become `reasoning-delta` events',
   'structured-output':
     "always: `withStructuredOutput` (JSON Schema, native JSON mode where the model has one), or the prompt instruction with `structuredOutput: 'prompt'`",
   'token-usage':
     'the model reports `usage_metadata` (it has `streamUsage` on, or `reportsUsage: true` is given)',
   cancellation: 'always: the signal is passed to the model call, which aborts its request',
+  'per-request-retry':
+    "never: a LangChain model retries with its own `maxRetries`, fixed when the model is made (a prompt's `retry` is not applied; the pipeline warns once)",
 };
 
 /**
@@ -23,11 +27,9 @@ export const LANGCHAIN_CAPABILITY_RULES: Readonly<Record<AgentCapability, string
  * adopt; until then they are documented here, not declared).
  */
 export const LANGCHAIN_FEATURES: Readonly<Record<string, string>> = {
-  'reasoning-deltas': 'no: reasoning content blocks are not forwarded yet',
   'vision / multi-modal input': 'no: the context carries text messages only',
   'prompt-caching hints':
     'reported, not set: `input_token_details.cache_read` becomes `ai.tokens.cached_input`',
-  'per-request retry': "the model's own (`maxRetries` of the LangChain model)",
   'agent orchestration':
     'yes, through `streamRunnable()` and `streamGraph()`: LangGraph nodes become `agent-step` events, tools `tool-*` events',
 };

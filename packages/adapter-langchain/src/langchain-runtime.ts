@@ -14,7 +14,7 @@ import type { Availability } from '@atmosphere/runtime/spi';
 import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { AIMessage, type AIMessageChunk, type BaseMessage, ToolMessage } from '@langchain/core/messages';
 import { classifyModelError } from './errors.ts';
-import { textOf, toLangChainMessage, toTokenUsage } from './messages.ts';
+import { reasoningOf, textOf, toLangChainMessage, toTokenUsage } from './messages.ts';
 
 /** Options of {@link langChainRuntime}. */
 export interface LangChainRuntimeOptions {
@@ -57,6 +57,7 @@ export function detectCapabilities(
     'system-prompt',
     'conversation-memory',
     'structured-output',
+    'reasoning-deltas',
     'cancellation',
   ]);
   if (model._streamResponseChunks !== BaseChatModel.prototype._streamResponseChunks)
@@ -80,8 +81,8 @@ interface RoundResult {
 
 /**
  * An {@link AgentRuntime} over a LangChain chat model (priority 100: it wins over the built-in runtime when
- * configured). Streams the answer's text, binds the context's tools with `bindTools` and forwards the
- * model's `tool_call_chunks` as tool-call deltas, runs the tool loop through `context.runTool` (validation,
+ * configured). Streams the answer's text (the model's reasoning as `reasoning-delta` events), binds the
+ * context's tools with `bindTools` and forwards the model's `tool_call_chunks` as tool-call deltas, runs the tool loop through `context.runTool` (validation,
  * approvals, tool events: the same gate as every runtime), reports `usage_metadata` as usage, honours
  * structured output, sends the system prompt and the conversation's history, and passes the run's
  * `AbortSignal` to every model call so that cancelling aborts the request upstream.
@@ -218,6 +219,8 @@ export class LangChainRuntime implements AgentRuntime {
       // Kept, not merged: a text answer never needs the merged message (merging every chunk costs more than
       // the rest of the token's path); a tool round merges them once at the end.
       chunks.push(chunk);
+      const reasoning = reasoningOf(chunk.content, chunk.additional_kwargs);
+      if (reasoning !== '') session.emit({ event: 'reasoning-delta', data: { text: reasoning } });
       const text = textOf(chunk.content);
       if (text !== '') session.send(text);
       const parts = chunk.tool_call_chunks;

@@ -70,3 +70,31 @@ export function textOf(content: unknown): string {
   }
   return text;
 }
+
+/**
+ * The reasoning of a message chunk: its `reasoning` content blocks (LangChain's standard block, OpenAI's
+ * Responses API) and Anthropic's `thinking` blocks; without those, `additional_kwargs.reasoning_content`
+ * (DeepSeek, OpenAI-compatible servers through ChatOpenAI, Ollama, xAI, OpenRouter). Empty when there is none.
+ */
+export function reasoningOf(
+  content: unknown,
+  additional: Readonly<Record<string, unknown>> | undefined,
+): string {
+  let reasoning = '';
+  if (Array.isArray(content)) {
+    for (const block of content as unknown[]) {
+      if (block === null || typeof block !== 'object') continue;
+      const { type } = block as { type?: unknown };
+      const text =
+        type === 'reasoning'
+          ? (block as { reasoning?: unknown }).reasoning
+          : type === 'thinking'
+            ? (block as { thinking?: unknown }).thinking
+            : undefined;
+      if (typeof text === 'string') reasoning += text;
+    }
+  }
+  if (reasoning !== '') return reasoning;
+  const flat = additional?.['reasoning_content'];
+  return typeof flat === 'string' ? flat : '';
+}

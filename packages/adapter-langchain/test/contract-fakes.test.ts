@@ -1,11 +1,12 @@
 import {
   agentRuntimeContract,
   CONTRACT_ENTITY,
+  CONTRACT_REASONING,
   CONTRACT_TEXT,
   type ContractScenario,
   type ContractSubject,
 } from '@atmosphere/ai/testing';
-import { AIMessage } from '@langchain/core/messages';
+import { AIMessage, AIMessageChunk } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import { FakeListChatModel, FakeStreamingChatModel } from '@langchain/core/utils/testing';
 import { LangChainRuntime } from '../src/index.ts';
@@ -51,4 +52,18 @@ function subject(scenario: ContractScenario): ContractSubject {
   }
 }
 
-agentRuntimeContract({ name: 'langchain over LangChain fake models', create: subject });
+// Reasoning as LangChain's standard content blocks, streamed before the text.
+function reasoningSubject(): ContractSubject {
+  const reasoning = CONTRACT_REASONING.split(/(?<=;)/);
+  const chunks = [
+    ...reasoning.map((piece) => new AIMessageChunk({ content: [{ type: 'reasoning', reasoning: piece }] })),
+    ...CONTRACT_TEXT.split(/(?= )/).map((piece) => new AIMessageChunk({ content: piece })),
+  ];
+  return { runtime: new LangChainRuntime({ model: new FakeStreamingChatModel({ chunks }) }) };
+}
+
+agentRuntimeContract({
+  name: 'langchain over LangChain fake models',
+  create: subject,
+  createCapabilitySubject: reasoningSubject,
+});

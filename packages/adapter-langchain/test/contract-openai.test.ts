@@ -2,6 +2,9 @@ import {
   agentRuntimeContract,
   contractOpenAiSteps,
   CONTRACT_ENTITY,
+  type ContractCapabilityScenario,
+  type ContractScenario,
+  type ContractSubject,
   startReplayServer,
 } from '@atmosphere/ai/testing';
 import { LangChainRuntime } from '../src/index.ts';
@@ -13,17 +16,21 @@ const steps = contractOpenAiSteps();
 if (CONTRACT_ENTITY.city !== 'Montreal')
   throw new Error('the transcripts above follow the contract constants');
 
+async function subject(scenario: ContractScenario | ContractCapabilityScenario): Promise<ContractSubject> {
+  const server = await startReplayServer(steps[scenario]);
+  return {
+    runtime: new LangChainRuntime({ model: chatOpenAi(server.baseUrl) }),
+    lastRequest: () => {
+      const body = server.requests.items.at(-1)?.body;
+      return body?.['messages'] as { role: string; content: unknown }[] | undefined;
+    },
+    close: () => server.close(),
+  };
+}
+
 agentRuntimeContract({
   name: 'langchain over ChatOpenAI and a replay server',
-  async create(scenario) {
-    const server = await startReplayServer(steps[scenario]);
-    return {
-      runtime: new LangChainRuntime({ model: chatOpenAi(server.baseUrl) }),
-      lastRequest: () => {
-        const body = server.requests.items.at(-1)?.body;
-        return body?.['messages'] as { role: string; content: unknown }[] | undefined;
-      },
-      close: () => server.close(),
-    };
-  },
+  create: subject,
+  // `reasoning_content` deltas (DeepSeek's wire format) reach LangChain as `additional_kwargs.reasoning_content`.
+  createCapabilitySubject: subject,
 });

@@ -2,6 +2,7 @@ import '@atmosphere/ai/register';
 import { aiEndpoint, tool } from '@atmosphere/ai';
 import { createAgentContext } from '@atmosphere/ai/spi';
 import {
+  answerOf,
   collectingSession,
   connectAiClient,
   openAiErrorBody,
@@ -11,7 +12,8 @@ import {
 } from '@atmosphere/ai/testing';
 import type { AiEventFrame } from '@atmosphere/protocol';
 import { recordingLogger, startTestAtmosphere } from '@atmosphere/runtime/testing';
-import { FakeChatModel, FakeListChatModel } from '@langchain/core/utils/testing';
+import { AIMessageChunk } from '@langchain/core/messages';
+import { FakeChatModel, FakeListChatModel, FakeStreamingChatModel } from '@langchain/core/utils/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { langChain, LangChainRuntime } from '../src/index.ts';
 import { chatOpenAi } from './helpers.ts';
@@ -238,6 +240,7 @@ describe('provider failures and model limits', () => {
     expect([...runtime.capabilities].sort()).toEqual([
       'cancellation',
       'conversation-memory',
+      'reasoning-deltas',
       'structured-output',
       'system-prompt',
     ]);
@@ -260,6 +263,7 @@ describe('provider failures and model limits', () => {
         'system-prompt',
         'conversation-memory',
         'structured-output',
+        'reasoning-deltas',
         'cancellation',
         'tool-calling',
         'tool-approval',
@@ -275,6 +279,29 @@ describe('provider failures and model limits', () => {
         reportsUsage: true,
       }).capabilities.has('token-usage'),
     ).toBe(true);
+  });
+
+  test("Anthropic's thinking blocks become reasoning-delta events; a chunk's blocks win over its reasoning_content", async () => {
+    const chunks = [
+      new AIMessageChunk({ content: [{ type: 'thinking', thinking: 'Weigh', signature: '' }] }),
+      new AIMessageChunk({
+        content: [{ type: 'thinking', thinking: ' it.', signature: '' }],
+        additional_kwargs: { reasoning_content: ' it.' },
+      }),
+      new AIMessageChunk({ content: '', additional_kwargs: { reasoning_content: ' Done.' } }),
+      new AIMessageChunk({ content: [{ type: 'text', text: 'Answer.' }] }),
+    ];
+    const runtime = new LangChainRuntime({ model: new FakeStreamingChatModel({ chunks }) });
+    const { session, frames } = collectingSession();
+    await runtime.execute(
+      createAgentContext({ message: 'Hi', session }),
+      session,
+      new AbortController().signal,
+    );
+    const answer = answerOf(frames.items, session.sessionId);
+    expect(answer.events('reasoning-delta').map((e) => e.text)).toEqual(['Weigh', ' it.', ' Done.']);
+    expect(answer.text).toBe('Answer.');
+    expect(answer.end?.type).toBe('complete');
   });
 
   test('native structured output asks the provider for its JSON schema mode', async () => {

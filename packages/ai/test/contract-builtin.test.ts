@@ -4,6 +4,9 @@ import {
   contractOpenAiSteps,
   CONTRACT_ENTITY,
   CONTRACT_TEXT,
+  type ContractCapabilityScenario,
+  type ContractScenario,
+  type ContractSubject,
   startReplayServer,
 } from '../src/testing/index.ts';
 
@@ -12,24 +15,28 @@ const steps = contractOpenAiSteps();
 if (CONTRACT_TEXT !== 'Hello from the contract suite.' || CONTRACT_ENTITY.city !== 'Montreal')
   throw new Error('the transcripts above follow the contract constants');
 
+async function subject(scenario: ContractScenario | ContractCapabilityScenario): Promise<ContractSubject> {
+  const server = await startReplayServer(steps[scenario]);
+  const runtime = openAiRuntime({
+    env: {},
+    apiKey: 'sk-contract',
+    model: 'gpt-4o-mini',
+    baseUrl: server.baseUrl,
+    // No retries of its own (the error scenario fails at once); the retry scenario's come from the prompt.
+    retry: { maxRetries: 0, baseDelayMs: 1 },
+  });
+  return {
+    runtime,
+    lastRequest: () => {
+      const body = server.requests.items.at(-1)?.body;
+      return body?.['messages'] as { role: string; content: unknown }[] | undefined;
+    },
+    close: () => server.close(),
+  };
+}
+
 agentRuntimeContract({
   name: 'built-in (OpenAI-compatible) over a replay server',
-  async create(scenario) {
-    const server = await startReplayServer(steps[scenario]);
-    const runtime = openAiRuntime({
-      env: {},
-      apiKey: 'sk-contract',
-      model: 'gpt-4o-mini',
-      baseUrl: server.baseUrl,
-      retry: { maxRetries: 0 },
-    });
-    return {
-      runtime,
-      lastRequest: () => {
-        const body = server.requests.items.at(-1)?.body;
-        return body?.['messages'] as { role: string; content: unknown }[] | undefined;
-      },
-      close: () => server.close(),
-    };
-  },
+  create: subject,
+  createCapabilitySubject: subject,
 });

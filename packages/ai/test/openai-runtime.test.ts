@@ -356,6 +356,27 @@ describe('built-in runtime against replayed provider transcripts', () => {
     expect(tools.answer.end?.type).toBe('complete');
   });
 
+  test('reasoning as OpenRouter sends it (`delta.reasoning`, and both names at once) is reasoning-delta, not text', async () => {
+    const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: 'gen-1760000000-Abc', provider: 'DeepInfra', model: 'deepseek/deepseek-r1', object: 'chat.completion.chunk', created: 1_760_000_000, choices: [{ index: 0, delta, finish_reason: finish, native_finish_reason: finish, logprobs: null }] })}\n\n`;
+    const body = [
+      chunk({ role: 'assistant', content: '', reasoning: 'Short' }),
+      chunk({ role: 'assistant', content: '', reasoning: ' answer.', reasoning_content: ' answer.' }),
+      chunk({ role: 'assistant', content: 'Hi', reasoning: null }),
+      chunk({ role: 'assistant', content: ' there.' }, 'stop'),
+      'data: [DONE]\n\n',
+    ].join('');
+    const { answer, frames } = await run([{ kind: 'sse', body }]);
+    expect(answer.events('reasoning-delta').map((e) => e.text)).toEqual(['Short', ' answer.']);
+    expect(answer.text).toBe('Hi there.');
+    expect(kinds(frames).filter((k) => k === 'reasoning-delta' || k === 'streaming-text')).toEqual([
+      'reasoning-delta',
+      'reasoning-delta',
+      'streaming-text',
+      'streaming-text',
+    ]);
+  });
+
   test('Ollama: role on every delta, usage chunk, no key needed', async () => {
     const { answer, server } = await run([sseStep('ollama-text.sse')], {
       apiKey: undefined,

@@ -62,6 +62,7 @@ describe('@atmosphere/ai public API', () => {
       'CONTRACT_ENTITY',
       'CONTRACT_HISTORY',
       'CONTRACT_PROMPTS',
+      'CONTRACT_REASONING',
       'CONTRACT_SYSTEM_PROMPT',
       'CONTRACT_TEXT',
       'agentRuntimeContract',

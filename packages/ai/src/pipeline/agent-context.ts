@@ -1,5 +1,10 @@
 import type { Logger } from '@atmosphere/runtime';
-import type { AgentContext, AgentSteering, StructuredOutputRequest } from '../spi/agent-runtime.ts';
+import type {
+  AgentContext,
+  AgentRetryPolicy,
+  AgentSteering,
+  StructuredOutputRequest,
+} from '../spi/agent-runtime.ts';
 import type { ChatMessage } from '../spi/chat.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
 import type { ApprovalRegistry, MayAnswer } from '../tools/approvals.ts';
@@ -18,6 +23,8 @@ export interface AgentContextInput {
   readonly tools?: readonly Tool[];
   readonly responseFormat?: StructuredOutputRequest | undefined;
   readonly maxToolRounds?: number;
+  /** How this prompt's model calls are retried (runtimes that declare `per-request-retry`). */
+  readonly retry?: AgentRetryPolicy | undefined;
   readonly conversationId?: string | undefined;
   readonly metadata?: Readonly<Record<string, unknown>>;
   /** Pending approvals; without it, tools that require approval are refused. */
@@ -61,5 +68,6 @@ export function createAgentContext(input: AgentContextInput): AgentContext {
     conversationId: input.conversationId,
     metadata: input.metadata ?? {},
     ...(input.steering ? { steering: input.steering } : {}),
+    ...(input.retry ? { retry: input.retry } : {}),
   };
 }

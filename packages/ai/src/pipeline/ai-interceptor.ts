@@ -1,4 +1,5 @@
 import type { AtmosphereResource } from '@atmosphere/runtime';
+import type { AgentRetryPolicy } from '../spi/agent-runtime.ts';
 import type { ChatMessage, TokenUsage } from '../spi/chat.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
 import type { StructuredOutput } from '../structured/structured-output.ts';
@@ -15,6 +16,11 @@ export interface AiRequest {
   readonly conversationId: string | undefined;
   readonly structuredOutput: StructuredOutput | undefined;
   readonly metadata: Readonly<Record<string, unknown>>;
+  /**
+   * How this prompt's model calls are retried, overriding the runtime's policy (runtimes that declare
+   * `per-request-retry`; others keep their own and the pipeline logs a warning once per runtime).
+   */
+  readonly retry?: AgentRetryPolicy | undefined;
 }
 
 /** How a prompt's answer ended, as `beforeCompletion` and `postProcess` see it. */

@@ -1,6 +1,6 @@
 import { type AtmosphereResource, type Logger, silentLogger } from '@atmosphere/runtime';
 import { describeError, isAbortError } from '../errors.ts';
-import type { AgentRuntime } from '../spi/agent-runtime.ts';
+import type { AgentRetryPolicy, AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ChatMessage } from '../spi/chat.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
@@ -41,6 +41,8 @@ export interface RunAgentOptions {
   readonly approvalTimeoutMs?: number | undefined;
   /** Most consecutive tool rounds. Default 5. */
   readonly maxToolRounds?: number;
+  /** How this prompt's model calls are retried (interceptors may change it: `AiRequest.retry`). */
+  readonly retry?: AgentRetryPolicy | undefined;
   /**
    * The text an earlier process already streamed for this prompt before it died: the model is given it as its
    * own partial answer and asked to go on from there; the conversation keeps the partial text followed by
@@ -78,6 +80,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
     conversationId: options.conversationId,
     structuredOutput: options.structuredOutput,
     metadata: options.metadata ?? {},
+    ...(options.retry === undefined ? {} : { retry: options.retry }),
   };
   let view: PipelineSession | undefined;
   let response: AiResponse;
@@ -126,6 +129,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
       tools: request.tools,
       responseFormat: structured?.request,
       maxToolRounds: options.maxToolRounds ?? 5,
+      retry: retryFor(options.runtime, request.retry, logger),
       conversationId: request.conversationId,
       metadata: request.metadata,
       mayAnswer: options.mayAnswer ?? (() => true),
@@ -186,6 +190,23 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
     }
   }
   return response;
+}
+
+const warnedNoRetry = new WeakSet<AgentRuntime>();
+
+/** The prompt's retry policy; a runtime that cannot honour one is named in a warning, once. */
+function retryFor(
+  runtime: AgentRuntime,
+  retry: AgentRetryPolicy | undefined,
+  logger: Logger,
+): AgentRetryPolicy | undefined {
+  if (retry !== undefined && !runtime.capabilities.has('per-request-retry') && !warnedNoRetry.has(runtime)) {
+    warnedNoRetry.add(runtime);
+    logger.warn(
+      `agent runtime ${runtime.name} does not declare per-request-retry: a prompt's retry policy (maxRetries ${retry.maxRetries}) is not applied, the runtime's own is`,
+    );
+  }
+  return retry;
 }
 
 /**

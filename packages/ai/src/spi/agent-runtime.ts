@@ -25,12 +25,22 @@ export type AgentCapability =
    * `ai.toolCall.delta.<id>`), whose chunks joined are the call's arguments.
    */
   | 'tool-call-deltas'
+  /**
+   * The model's reasoning (thinking, thought summaries) reaches the client as it is produced, as
+   * `reasoning-delta` events of their own, never mixed into the answer's text.
+   */
+  | 'reasoning-deltas'
   /** `context.responseFormat` is honoured: the model is asked for JSON matching the schema (JSON mode when the provider has it). */
   | 'structured-output'
   /** Token counts are reported with `session.usage()`. */
   | 'token-usage'
   /** Aborting `signal` stops the upstream model call promptly and settles `execute`. */
-  | 'cancellation';
+  | 'cancellation'
+  /**
+   * `context.retry` is honoured: a model call that fails before its first token with a retryable error (429,
+   * 5xx, a timeout) is retried `retry.maxRetries` times for this prompt, instead of the runtime's own policy.
+   */
+  | 'per-request-retry';
 
 /** Every capability name. */
 export const AGENT_CAPABILITIES: readonly AgentCapability[] = [
@@ -40,10 +50,21 @@ export const AGENT_CAPABILITIES: readonly AgentCapability[] = [
   'tool-calling',
   'tool-approval',
   'tool-call-deltas',
+  'reasoning-deltas',
   'structured-output',
   'token-usage',
   'cancellation',
+  'per-request-retry',
 ];
+
+/** How one prompt's model calls are retried (see the `per-request-retry` capability). */
+export interface AgentRetryPolicy {
+  /**
+   * Retries after the first attempt of a model call that failed before its first token with a retryable error
+   * (429, 5xx, a timeout); 0 = none. An answer that has started streaming is never retried.
+   */
+  readonly maxRetries: number;
+}
 
 /** A request for a JSON answer matching a schema. */
 export interface StructuredOutputRequest {
@@ -75,6 +96,11 @@ export interface AgentContext {
   readonly responseFormat: StructuredOutputRequest | undefined;
   /** Most model calls in a row that may end with tool calls. Default 5. */
   readonly maxToolRounds: number;
+  /**
+   * How this prompt's model calls are retried, overriding the runtime's own policy; undefined = the runtime's.
+   * Honoured by runtimes that declare `per-request-retry`.
+   */
+  readonly retry?: AgentRetryPolicy;
   readonly conversationId: string | undefined;
   /** Application data for the runtime (from the prompt's JSON `metadata` and interceptors). */
   readonly metadata: Readonly<Record<string, unknown>>;

@@ -23,6 +23,7 @@ export {
   AGENT_CAPABILITIES,
   type AgentCapability,
   type AgentContext,
+  type AgentRetryPolicy,
   type AgentSteering,
   type AgentRuntime,
   type StructuredOutputRequest,

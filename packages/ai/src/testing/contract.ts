@@ -21,13 +21,28 @@ import { collectingSession } from './collecting-session.ts';
  */
 export type ContractScenario = 'text' | 'tool-call' | 'structured' | 'error' | 'slow';
 
+/**
+ * Scenarios that pin one capability each, produced by `createCapabilitySubject` — required of a subject whose
+ * runtime declares the capability (the test fails without it), never asked of one that does not:
+ * - `reasoning` (`reasoning-deltas`): stream the reasoning {@link CONTRACT_REASONING} (in one or more pieces),
+ *   then the answer {@link CONTRACT_TEXT};
+ * - `retry` (`per-request-retry`): fail twice with a retryable error before the first token (HTTP 500 or 429),
+ *   then stream {@link CONTRACT_TEXT}; the runtime's own retries off (the prompt's policy is what retries).
+ */
+export type ContractCapabilityScenario = 'reasoning' | 'retry';
+const CAPABILITY_SCENARIOS: ReadonlySet<string> = new Set<ContractCapabilityScenario>(['reasoning', 'retry']);
+
 export const CONTRACT_TEXT = 'Hello from the contract suite.';
-export const CONTRACT_PROMPTS: Readonly<Record<ContractScenario, string>> = {
+/** The reasoning of the `reasoning` scenario (it comes before {@link CONTRACT_TEXT}). */
+export const CONTRACT_REASONING = 'The suite asks for a greeting; a short one will do.';
+export const CONTRACT_PROMPTS: Readonly<Record<ContractScenario | ContractCapabilityScenario, string>> = {
   text: 'Say hello to the contract suite.',
   'tool-call': 'Call contract_echo with value ping.',
   structured: 'Give the weather in Montreal as JSON.',
   error: 'This request fails.',
   slow: 'Tell a very long story.',
+  reasoning: 'Think first, then say hello to the contract suite.',
+  retry: 'Say hello to the contract suite, even if it takes a few tries.',
 };
 export const CONTRACT_ENTITY = { city: 'Montreal', celsius: 21 } as const;
 export const CONTRACT_SYSTEM_PROMPT = 'You are the Atmosphere contract suite.';
@@ -50,6 +65,14 @@ export interface AgentRuntimeContractOptions {
   readonly name: string;
   /** A runtime whose model behaves as the scenario says; undefined when the subject cannot produce it. */
   create(scenario: ContractScenario): ContractSubject | undefined | Promise<ContractSubject | undefined>;
+  /**
+   * A runtime whose model behaves as a capability scenario says ({@link ContractCapabilityScenario}). Needed
+   * for each capability the runtime declares that has one; absent (or undefined) when the subject cannot
+   * produce it, which fails the capability's test if the runtime declares the capability.
+   */
+  createCapabilitySubject?(
+    scenario: ContractCapabilityScenario,
+  ): ContractSubject | undefined | Promise<ContractSubject | undefined>;
   /** Per-test timeout. Default 15 000 ms. */
   readonly timeoutMs?: number;
 }
@@ -83,42 +106,62 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
 
   const withSubject = async (
     scenario: ContractScenario,
-    skip: (note?: string) => never,
     body: (subject: ContractSubject) => Promise<void>,
-    needs?: AgentCapability,
   ): Promise<void> => {
     const subject = await options.create(scenario);
     try {
-      if (!subject) {
-        if (needs === undefined)
-          throw new Error(`the subject must be able to produce the ${scenario} scenario`);
-        // Only reached for capabilities the runtime does not declare (see `capabilityTest`).
-        skip(`the subject cannot produce the ${scenario} scenario`);
-      }
+      if (!subject) throw new Error(`the subject must be able to produce the ${scenario} scenario`);
       await body(subject);
     } finally {
       await subject?.close?.();
     }
   };
 
+  const subjectFor = (
+    scenario: ContractScenario | ContractCapabilityScenario,
+  ): ContractSubject | undefined | Promise<ContractSubject | undefined> =>
+    CAPABILITY_SCENARIOS.has(scenario)
+      ? options.createCapabilitySubject?.(scenario as ContractCapabilityScenario)
+      : options.create(scenario as ContractScenario);
+
+  /**
+   * A test of one declared capability. The runtime declares it when the scenario's subject does, or (when the
+   * subject cannot produce the scenario) the text scenario's: a declared capability must then be shown, and a
+   * subject that cannot produce its scenario fails. A runtime that does not declare it skips the test.
+   */
   const capabilityTest = (
     capability: AgentCapability,
-    scenario: ContractScenario,
+    scenario: ContractScenario | ContractCapabilityScenario,
     title: string,
     body: (subject: ContractSubject, skip: (note?: string) => never) => Promise<void>,
   ): void => {
     test(`${capability}: ${title}`, { timeout }, async ({ skip }) => {
-      const probe = await options.create(scenario);
-      const declared = probe?.runtime.capabilities.has(capability) ?? false;
-      await probe?.close?.();
-      if (!declared) skip(`the runtime does not declare ${capability}`);
-      await withSubject(scenario, skip, (subject) => body(subject, skip), undefined);
+      const subject = await subjectFor(scenario);
+      let declared = subject?.runtime.capabilities.has(capability) ?? false;
+      if (!declared) {
+        const text = await options.create('text');
+        declared = text?.runtime.capabilities.has(capability) ?? false;
+        await text?.close?.();
+      }
+      if (!declared) {
+        await subject?.close?.();
+        skip(`the runtime does not declare ${capability}`);
+      }
+      if (!subject)
+        throw new Error(
+          `the runtime declares ${capability}: the subject must be able to produce the ${scenario} scenario`,
+        );
+      try {
+        await body(subject, skip);
+      } finally {
+        await subject.close?.();
+      }
     });
   };
 
   describe(`AgentRuntime contract: ${options.name}`, () => {
-    test('describes itself truthfully', { timeout }, async ({ skip }) => {
-      await withSubject('text', skip, async ({ runtime }) => {
+    test('describes itself truthfully', { timeout }, async () => {
+      await withSubject('text', async ({ runtime }) => {
         expect(runtime.name).toMatch(/\S/);
         expect(Number.isFinite(runtime.priority)).toBe(true);
         for (const capability of runtime.capabilities) expect(AGENT_CAPABILITIES).toContain(capability);
@@ -127,8 +170,8 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
       });
     });
 
-    test('streams the answer and completes the session exactly once', { timeout }, async ({ skip }) => {
-      await withSubject('text', skip, async ({ runtime }) => {
+    test('streams the answer and completes the session exactly once', { timeout }, async () => {
+      await withSubject('text', async ({ runtime }) => {
         const { session, frames } = collectingSession();
         const controller = new AbortController();
         await runtime.execute(
@@ -153,8 +196,8 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
       });
     });
 
-    test('errors reach session.error and the call settles', { timeout }, async ({ skip }) => {
-      await withSubject('error', skip, async ({ runtime }) => {
+    test('errors reach session.error and the call settles', { timeout }, async () => {
+      await withSubject('error', async ({ runtime }) => {
         const { session, frames } = collectingSession();
         const controller = new AbortController();
         await settle(
@@ -274,6 +317,66 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
         const firstDelta = frames.items.indexOf(deltas[0]!);
         const start = frames.items.findIndex((f) => f.type === 'event' && f.event === 'tool-start');
         expect(firstDelta).toBeLessThan(start);
+      },
+    );
+
+    capabilityTest(
+      'reasoning-deltas',
+      'reasoning',
+      'the reasoning arrives as reasoning-delta events before the answer, never in its text',
+      async ({ runtime }) => {
+        const { session, frames } = collectingSession();
+        await runtime.execute(
+          createAgentContext({ message: CONTRACT_PROMPTS.reasoning, session }),
+          session,
+          new AbortController().signal,
+        );
+        checkSequence(frames.items);
+        const answer = answerOf(frames.items, session.sessionId);
+        expect(answer.end?.type).toBe('complete');
+        const reasoning = answer.events('reasoning-delta').map((e) => e.text);
+        expect(reasoning.length).toBeGreaterThan(0);
+        expect(reasoning.join('')).toBe(CONTRACT_REASONING);
+        expect(answer.text).toBe(CONTRACT_TEXT);
+        const firstReasoning = frames.items.findIndex(
+          (f) => f.type === 'event' && f.event === 'reasoning-delta',
+        );
+        const firstText = frames.items.findIndex((f) => f.type === 'streaming-text');
+        expect(firstText).toBeGreaterThan(firstReasoning);
+      },
+    );
+
+    capabilityTest(
+      'per-request-retry',
+      'retry',
+      "the prompt's retry policy decides: one retry is not enough, two reach the answer",
+      async (first) => {
+        const run = async (runtime: AgentRuntime, maxRetries: number) => {
+          const { session, frames } = collectingSession();
+          await settle(
+            runtime.execute(
+              createAgentContext({ message: CONTRACT_PROMPTS.retry, session, retry: { maxRetries } }),
+              session,
+              new AbortController().signal,
+            ),
+            timeout / 2,
+            'execute',
+          );
+          checkSequence(frames.items);
+          return answerOf(frames.items, session.sessionId);
+        };
+        const short = await run(first.runtime, 1);
+        expect(short.end?.type).toBe('error');
+        expect(short.text).toBe('');
+        const second = await options.createCapabilitySubject?.('retry');
+        if (!second) throw new Error('the subject must be able to produce the retry scenario twice');
+        try {
+          const enough = await run(second.runtime, 2);
+          expect(enough.end?.type).toBe('complete');
+          expect(enough.text).toBe(CONTRACT_TEXT);
+        } finally {
+          await second.close?.();
+        }
       },
     );
 

@@ -17,8 +17,10 @@ export {
   CONTRACT_ENTITY,
   CONTRACT_HISTORY,
   CONTRACT_PROMPTS,
+  CONTRACT_REASONING,
   CONTRACT_SYSTEM_PROMPT,
   CONTRACT_TEXT,
+  type ContractCapabilityScenario,
   type ContractScenario,
   type ContractSubject,
 } from './contract.ts';

@@ -1,10 +1,15 @@
-import type { ContractScenario } from './contract.ts';
+import type { ContractCapabilityScenario, ContractScenario } from './contract.ts';
 import type { ReplayStep } from './replay-server.ts';
 
 /** What {@link openAiTranscript} writes. */
 export interface TranscriptSpec {
   /** Default `gpt-4o-mini-2024-07-18`. */
   readonly model?: string;
+  /**
+   * Reasoning streamed before the text, cut into chunks, as reasoning models of OpenAI-compatible APIs send it
+   * (`delta.reasoning_content`: DeepSeek, vLLM, Ollama…).
+   */
+  readonly reasoning?: readonly string[];
   /** The text, already cut into the chunks the model would stream. */
   readonly text?: readonly string[];
   /** Tool calls, each with its arguments cut into streamed pieces. */
@@ -59,6 +64,7 @@ export function openAiTranscript(spec: TranscriptSpec): string {
     lines.push(choice({}, 'tool_calls'));
   } else {
     lines.push(choice({ role: 'assistant', content: '', refusal: null }));
+    for (const piece of spec.reasoning ?? []) lines.push(choice({ content: null, reasoning_content: piece }));
     for (const piece of spec.text ?? []) lines.push(choice({ content: piece }));
     lines.push(choice({}, 'stop'));
   }
@@ -95,9 +101,10 @@ export function openAiErrorBody(message: string, type: string, code: string | nu
  * The OpenAI chat-completions transcripts of every contract scenario (`agentRuntimeContract`), for runtimes that
  * read that wire format (the built-in one, and frameworks' OpenAI clients pointed at `startReplayServer`): text in
  * four chunks, a tool call whose arguments arrive in three pieces then the answer, the structured entity, a 400,
- * and a long slow stream. Fresh arrays on every call.
+ * a long slow stream, reasoning (`reasoning_content`) before the text, and two 500s before the text. Fresh arrays
+ * on every call.
  */
-export function contractOpenAiSteps(): Record<ContractScenario, ReplayStep[]> {
+export function contractOpenAiSteps(): Record<ContractScenario | ContractCapabilityScenario, ReplayStep[]> {
   return {
     text: [
       {
@@ -145,6 +152,28 @@ export function contractOpenAiSteps(): Record<ContractScenario, ReplayStep[]> {
         body: openAiTranscript({ text: Array.from({ length: 500 }, (_, i) => `word${i} `) }),
         delayMs: 20,
         pauseAfter: 3,
+      },
+    ],
+    retry: [
+      { kind: 'http', status: 500, body: openAiErrorBody('The server had an error.', 'server_error') },
+      { kind: 'http', status: 500, body: openAiErrorBody('The server had an error.', 'server_error') },
+      {
+        kind: 'sse',
+        body: openAiTranscript({
+          text: ['Hello', ' from the', ' contract', ' suite.'],
+          usage: { prompt: 12, completion: 6 },
+        }),
+      },
+    ],
+    reasoning: [
+      {
+        kind: 'sse',
+        body: openAiTranscript({
+          model: 'deepseek-reasoner',
+          reasoning: ['The suite asks', ' for a greeting;', ' a short one will do.'],
+          text: ['Hello', ' from the', ' contract', ' suite.'],
+          usage: { prompt: 14, completion: 20 },
+        }),
       },
     ],
   };

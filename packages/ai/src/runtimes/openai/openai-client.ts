@@ -60,12 +60,14 @@ export class OpenAiCompatibleClient {
   /**
    * Streams a chat completion: yields each parsed chunk, in order, until `[DONE]`. Throws an {@link LlmError}
    * (after the retries), or a `CANCELLED` error when `signal` aborts. Breaking out of the loop aborts the request.
+   * `maxRetries` overrides the client's retries for this request.
    */
   async *stream(
     request: ChatCompletionRequest,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; maxRetries?: number } = {},
   ): AsyncGenerator<ChatCompletionChunk, void, undefined> {
     const signal = options.signal;
+    const maxRetries = options.maxRetries ?? this.#retry.maxRetries;
     for (let retry = 0; ; retry++) {
       let yielded = false;
       try {
@@ -82,12 +84,12 @@ export class OpenAiCompatibleClient {
             : new LlmError('unknown', this.redact(String((error as Error)?.message ?? error)), {
                 retryable: false,
               });
-        if (yielded || !failure.retryable || retry >= this.#retry.maxRetries) throw failure;
+        if (yielded || !failure.retryable || retry >= maxRetries) throw failure;
         const asked = failure.retryAfterMs;
         if (asked !== undefined && asked > this.#retry.maxDelayMs) throw failure;
         const delay = asked ?? backoffDelay(retry + 1, this.#retry, this.#options.random);
         this.#logger.warn(
-          `LLM request failed (${failure.kind}: ${failure.message}); retry ${retry + 1}/${this.#retry.maxRetries} in ${delay} ms`,
+          `LLM request failed (${failure.kind}: ${failure.message}); retry ${retry + 1}/${maxRetries} in ${delay} ms`,
         );
         try {
           await this.#sleep(delay, signal);

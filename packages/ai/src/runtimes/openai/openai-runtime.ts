@@ -37,9 +37,11 @@ const CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
   'tool-calling',
   'tool-approval',
   'tool-call-deltas',
+  'reasoning-deltas',
   'structured-output',
   'token-usage',
   'cancellation',
+  'per-request-retry',
 ]);
 
 interface PendingCall {
@@ -55,9 +57,9 @@ interface RoundResult {
 }
 
 /**
- * The built-in runtime (priority 0): an OpenAI-compatible chat-completions client over `fetch`. Streams text,
- * accumulates tool-call deltas by index, runs a tool loop of at most `context.maxToolRounds` (5) rounds, reports
- * usage, retries and classifies provider errors. Works with OpenAI, Gemini's OpenAI endpoint and Ollama.
+ * The built-in runtime (priority 0): an OpenAI-compatible chat-completions client over `fetch`. Streams text
+ * (reasoning, `delta.reasoning_content` or `delta.reasoning`, as `reasoning-delta` events), accumulates tool-call deltas by index, runs a tool loop of at most `context.maxToolRounds` (5) rounds, reports
+ * usage, retries (the prompt's `context.retry`, else the `retry` option) and classifies provider errors. Works with OpenAI, Gemini's OpenAI endpoint and Ollama.
  */
 export class OpenAiCompatibleRuntime implements AgentRuntime {
   readonly name: string;
@@ -117,7 +119,7 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
     try {
       for (let round = 1; ; round++) {
         const request = this.#request(model, messages, tools, context);
-        const result = await this.#round(request, session, signal);
+        const result = await this.#round(request, session, signal, context.retry?.maxRetries);
         // Each call's counts as soon as it ends: a stop during a later call still reports them.
         if (result.usage) session.usage(result.usage);
         if (result.calls.length === 0) {
@@ -196,12 +198,14 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
     request: ChatCompletionRequest,
     session: StreamingSession,
     signal: AbortSignal,
+    maxRetries: number | undefined,
   ): Promise<RoundResult> {
     let text = '';
     let usage: ChunkUsage | undefined;
     const calls = new Map<number, PendingCall>();
     let lastIndex = -1;
-    for await (const chunk of this.client.stream(request, { signal })) {
+    const options = maxRetries === undefined ? { signal } : { signal, maxRetries };
+    for await (const chunk of this.client.stream(request, options)) {
       if (chunk.usage) usage = chunk.usage;
       const choice = chunk.choices?.[0];
       const delta = choice?.delta;
@@ -210,9 +214,10 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
         text += delta.content;
         session.send(delta.content);
       }
-      if (typeof delta.reasoning_content === 'string' && delta.reasoning_content.length > 0) {
-        session.emit({ event: 'reasoning-delta', data: { text: delta.reasoning_content } });
-      }
+      // One of the two names, never both: a server sending both under either name sends the same text.
+      const reasoning = delta.reasoning_content ?? delta.reasoning;
+      if (typeof reasoning === 'string' && reasoning.length > 0)
+        session.emit({ event: 'reasoning-delta', data: { text: reasoning } });
       for (const part of delta.tool_calls ?? []) {
         // OpenAI numbers calls with `index`; some compatible servers omit it and send each call whole.
         let index = part.index;

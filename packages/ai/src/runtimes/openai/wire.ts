@@ -55,7 +55,10 @@ export interface ChunkChoice {
   readonly delta?: {
     readonly role?: string;
     readonly content?: string | null;
+    /** Reasoning of DeepSeek, vLLM, Ollama and others. */
     readonly reasoning_content?: string | null;
+    /** The same, as OpenRouter (and newer vLLM) name it. */
+    readonly reasoning?: string | null;
     readonly refusal?: string | null;
     readonly tool_calls?: readonly ChunkToolCallDelta[];
   };
