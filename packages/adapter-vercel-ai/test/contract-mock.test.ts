@@ -1,6 +1,12 @@
-import { agentRuntimeContract, CONTRACT_TEXT, type ContractScenario } from '@atmosphere/ai/testing';
+import {
+  agentRuntimeContract,
+  CONTRACT_REASONING,
+  CONTRACT_TEXT,
+  type ContractCapabilityScenario,
+  type ContractScenario,
+} from '@atmosphere/ai/testing';
 import { vercelAiRuntime } from '../src/index.ts';
-import { badRequest, lastPrompt, type MockAnswer, scriptedModel } from './mock-models.ts';
+import { badRequest, lastPrompt, type MockAnswer, scriptedModel, serverError } from './mock-models.ts';
 
 const scripts: Record<ContractScenario, (MockAnswer | Error)[]> = {
   text: [{ text: ['Hello', ' from the', ' contract', ' suite.'], usage: [12, 6] }],
@@ -13,6 +19,16 @@ const scripts: Record<ContractScenario, (MockAnswer | Error)[]> = {
   slow: [{ text: Array.from({ length: 500 }, (_, i) => `word${i} `), delayMs: 20 }],
 };
 
+const capabilityScripts: Record<ContractCapabilityScenario, (MockAnswer | Error)[]> = {
+  reasoning: [
+    {
+      reasoning: [CONTRACT_REASONING.slice(0, 20), CONTRACT_REASONING.slice(20)],
+      text: ['Hello from the', ' contract suite.'],
+    },
+  ],
+  retry: [serverError(), serverError(), { text: ['Hello from the', ' contract suite.'] }],
+};
+
 if (CONTRACT_TEXT !== 'Hello from the contract suite.')
   throw new Error('the scripts follow the contract text');
 
@@ -20,6 +36,11 @@ agentRuntimeContract({
   name: 'vercel-ai over the AI SDK test model (ai/test)',
   create(scenario) {
     const model = scriptedModel(scripts[scenario]);
+    return { runtime: vercelAiRuntime({ model, maxRetries: 0 }), lastRequest: () => lastPrompt(model) };
+  },
+  createCapabilitySubject(scenario) {
+    // No retries of the runtime's own: in the retry scenario, the prompt's policy is what retries.
+    const model = scriptedModel(capabilityScripts[scenario]);
     return { runtime: vercelAiRuntime({ model, maxRetries: 0 }), lastRequest: () => lastPrompt(model) };
   },
 });

@@ -1,29 +1,39 @@
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import { agentRuntimeContract, contractOpenAiSteps, startReplayServer } from '@atmosphere/ai/testing';
+import {
+  agentRuntimeContract,
+  type ContractCapabilityScenario,
+  contractOpenAiSteps,
+  type ContractScenario,
+  type ContractSubject,
+  startReplayServer,
+} from '@atmosphere/ai/testing';
 import { vercelAiRuntime } from '../src/index.ts';
 
 // The same transcripts as the built-in runtime's contract run: the OpenAI chat-completions wire format,
 // replayed by a local server, read by the AI SDK's own openai-compatible provider.
 const steps = contractOpenAiSteps();
 
+async function subject(scenario: ContractScenario | ContractCapabilityScenario): Promise<ContractSubject> {
+  const server = await startReplayServer(steps[scenario]);
+  const provider = createOpenAICompatible({
+    name: 'replay',
+    baseURL: server.baseUrl,
+    apiKey: 'sk-contract',
+    includeUsage: true,
+    supportsStructuredOutputs: true,
+  });
+  return {
+    runtime: vercelAiRuntime({ model: provider.chatModel('gpt-4o-mini'), maxRetries: 0 }),
+    lastRequest: () => {
+      const body = server.requests.items.at(-1)?.body;
+      return body?.['messages'] as { role: string; content: unknown }[] | undefined;
+    },
+    close: () => server.close(),
+  };
+}
+
 agentRuntimeContract({
   name: 'vercel-ai over @ai-sdk/openai-compatible and a replay server',
-  async create(scenario) {
-    const server = await startReplayServer(steps[scenario]);
-    const provider = createOpenAICompatible({
-      name: 'replay',
-      baseURL: server.baseUrl,
-      apiKey: 'sk-contract',
-      includeUsage: true,
-      supportsStructuredOutputs: true,
-    });
-    return {
-      runtime: vercelAiRuntime({ model: provider.chatModel('gpt-4o-mini'), maxRetries: 0 }),
-      lastRequest: () => {
-        const body = server.requests.items.at(-1)?.body;
-        return body?.['messages'] as { role: string; content: unknown }[] | undefined;
-      },
-      close: () => server.close(),
-    };
-  },
+  create: subject,
+  createCapabilitySubject: subject,
 });

@@ -121,6 +121,17 @@ export function badRequest(): APICallError {
   });
 }
 
+/** A retryable provider failure (HTTP 500), as the SDK reports it. */
+export function serverError(): APICallError {
+  return new APICallError({
+    message: 'The server had an error while processing your request.',
+    url: 'http://127.0.0.1/v1/chat/completions',
+    requestBodyValues: {},
+    statusCode: 500,
+    isRetryable: true,
+  });
+}
+
 /** The last prompt a mock model received, as `{ role, content }` with text content joined. */
 export function lastPrompt(model: MockLanguageModelV4): { role: string; content: unknown }[] | undefined {
   const prompt = model.doStreamCalls.at(-1)?.prompt;

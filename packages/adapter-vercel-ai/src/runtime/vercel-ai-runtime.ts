@@ -60,6 +60,8 @@ const CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
   'tool-calling',
   'tool-approval',
   'tool-call-deltas',
+  'reasoning-deltas',
+  'per-request-retry',
   'structured-output',
   'token-usage',
   'cancellation',
@@ -178,7 +180,8 @@ export class VercelAiRuntime implements AgentRuntime {
         ...(Object.keys(tools).length > 0 ? { tools } : {}),
         stopWhen: stepCountIs(context.maxToolRounds),
         abortSignal: signal,
-        maxRetries: options.maxRetries ?? 2,
+        // A prompt's own retry policy wins over the runtime's (per-request-retry).
+        maxRetries: context.retry?.maxRetries ?? options.maxRetries ?? 2,
         ...(format
           ? {
               output: Output.object({
