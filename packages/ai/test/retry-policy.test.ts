@@ -1,15 +1,18 @@
 import { recordingLogger } from '@atmosphere/runtime/testing';
 import { describe, expect, test } from 'vitest';
 import type { AiInterceptor } from '../src/pipeline/ai-interceptor.ts';
+import { aiEndpoint } from '../src/endpoint/ai-endpoint.ts';
 import { runAgent } from '../src/pipeline/run-agent.ts';
 import { demoRuntime } from '../src/runtimes/demo/demo-runtime.ts';
 import { openAiRuntime } from '../src/runtimes/openai/openai-runtime.ts';
 import {
   collectingSession,
+  connectAiClient,
   contractOpenAiSteps,
   CONTRACT_TEXT,
   startReplayServer,
 } from '../src/testing/index.ts';
+import { harness } from './helpers.ts';
 
 // An interceptor choosing each prompt's retries, from what the client sent in the prompt's metadata.
 const retriesFromMetadata: AiInterceptor = {
@@ -69,5 +72,29 @@ describe("a prompt's retry policy", () => {
     expect(logger.lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
       "agent runtime demo does not declare per-request-retry: a prompt's retry policy (maxRetries 4) is not applied, the runtime's own is",
     ]);
+  });
+
+  test("an endpoint's retry option is every prompt's policy; an interceptor still decides per prompt; a bad one fails aiEndpoint", async () => {
+    // Each scenario: two 500s, then the answer.
+    const h = await harness({
+      steps: [...contractOpenAiSteps().retry, ...contractOpenAiSteps().retry],
+      retry: { maxRetries: 2 },
+      interceptors: [retriesFromMetadata],
+    });
+    try {
+      const client = await connectAiClient(h.url());
+      await client.prompt('Hello?');
+      expect((await client.answer()).text).toBe(CONTRACT_TEXT);
+      await client.prompt(JSON.stringify({ prompt: 'Hello?', metadata: { retries: 1 } }));
+      expect((await client.answer()).end).toMatchObject({ type: 'error' });
+      expect(h.replay!.requests.items).toHaveLength(5);
+      await client.close();
+      for (const maxRetries of [-1, 1.5, 11, Number.NaN])
+        expect(() =>
+          aiEndpoint(h.atmosphere, { path: '/ai/bad', runtime: demoRuntime(), retry: { maxRetries } }),
+        ).toThrow(/retry\.maxRetries/);
+    } finally {
+      await h.close();
+    }
   });
 });

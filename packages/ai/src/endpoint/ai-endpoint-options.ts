@@ -2,7 +2,7 @@ import type { AiRole } from '@atmosphere/protocol';
 import type { AtmosphereResource, BroadcasterOptions } from '@atmosphere/runtime';
 import type { BroadcastFilter } from '@atmosphere/runtime/spi';
 import type { AiInterceptor, AiResponse } from '../pipeline/ai-interceptor.ts';
-import type { AgentCapability, AgentRuntime } from '../spi/agent-runtime.ts';
+import type { AgentCapability, AgentRetryPolicy, AgentRuntime } from '../spi/agent-runtime.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import type { RunRegistryOptions } from '../streaming/run-registry.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
@@ -132,6 +132,13 @@ export interface AiEndpointOptions {
   readonly approvalTimeoutMs?: number;
   /** Most consecutive model calls ending with tool calls. Default 5. */
   readonly maxToolRounds?: number;
+  /**
+   * How each prompt's model calls are retried when they fail before the first token (429, 5xx, a timeout), over
+   * the runtime's own policy: `{ maxRetries: 2 }`; an interceptor may change it prompt by prompt
+   * (`AiRequest.retry`). Applied by runtimes that declare `per-request-retry` (the others keep their own, and
+   * the pipeline says so once). `maxRetries` must be an integer from 0 to 10.
+   */
+  readonly retry?: AgentRetryPolicy;
   /** How long finished runs stay available for re-attach, and memory limits. */
   readonly runs?: RunRegistryOptions;
   /**

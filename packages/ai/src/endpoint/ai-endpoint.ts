@@ -78,6 +78,12 @@ function endpointOptions(target: AiEndpointOptions | object): AiEndpointOptions 
   const problem = options.pricing === undefined ? undefined : pricingProblem(options.pricing);
   if (problem !== undefined)
     throw new AtmosphereError('INVALID_OPTION', `aiEndpoint ${options.path}: \`pricing\`: ${problem}.`);
+  const retries = options.retry?.maxRetries;
+  if (options.retry !== undefined && !(Number.isSafeInteger(retries) && retries! >= 0 && retries! <= 10))
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      `aiEndpoint ${options.path}: \`retry.maxRetries\` must be an integer from 0 to 10; got ${String(retries)}.`,
+    );
   return options;
 }
 

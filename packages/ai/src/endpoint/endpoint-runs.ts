@@ -585,6 +585,7 @@ export class EndpointRuns {
       steering: run.steering,
       approvalTimeoutMs: this.approvals.timeoutMs,
       maxToolRounds: options.maxToolRounds ?? 5,
+      retry: options.retry,
       onRequest: (request) => (run.request = request),
       logger: this.#logger,
       telemetry: AiTelemetry.of(this.#atmosphere),
