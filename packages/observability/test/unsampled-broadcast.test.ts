@@ -1,7 +1,12 @@
 import { type Attributes, type Context, type SpanOptions, trace, type Tracer } from '@opentelemetry/api';
 import { AtmosphereError } from '@atmosphere/runtime';
 import { startTestAtmosphere, TestScope } from '@atmosphere/runtime/testing';
-import { type Sampler, SamplingDecision, type SamplingResult } from '@opentelemetry/sdk-trace-base';
+import {
+  type ReadableSpan,
+  type Sampler,
+  SamplingDecision,
+  type SamplingResult,
+} from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, test } from 'vitest';
 import { tracing } from '../src/index.ts';
 import { OpenTelemetryTracing } from '../src/opentelemetry-tracing.ts';
@@ -41,6 +46,18 @@ function observed(tracer: Tracer): { tracer: Tracer; attributes: (Attributes | u
         tracer.startActiveSpan(...args)) as Tracer['startActiveSpan'],
     },
   };
+}
+
+/** The one sampled trace: `test.sampled` and, under it, the broadcast's span with every attribute. */
+function expectOnlyTheSampledBroadcast(spans: readonly ReadableSpan[]): void {
+  expect(spans.map((span) => span.name)).toEqual(['atmosphere.broadcast', 'test.sampled']);
+  const [broadcast] = named(spans, 'atmosphere.broadcast');
+  expect(parentOf(broadcast!)).toBe(named(spans, 'test.sampled')[0]!.spanContext().spanId);
+  expect(broadcast!.attributes).toEqual({
+    'atmosphere.broadcaster': '/feed',
+    'atmosphere.action': 'broadcast',
+    'atmosphere.fanout': 0,
+  });
 }
 
 describe('broadcasts of unsampled traces', () => {
@@ -93,15 +110,7 @@ describe('broadcasts of unsampled traces', () => {
     for (const attributes of broadcasts) expect(attributes).toBe(broadcasts[0]);
     expect(Object.isFrozen(broadcasts[0])).toBe(true);
 
-    const spans = otel.exporter.getFinishedSpans();
-    expect(spans.map((span) => span.name)).toEqual(['atmosphere.broadcast', 'test.sampled']);
-    const [broadcast] = named(spans, 'atmosphere.broadcast');
-    expect(parentOf(broadcast!)).toBe(named(spans, 'test.sampled')[0]!.spanContext().spanId);
-    expect(broadcast!.attributes).toEqual({
-      'atmosphere.broadcaster': '/feed',
-      'atmosphere.action': 'broadcast',
-      'atmosphere.fanout': 0,
-    });
+    expectOnlyTheSampledBroadcast(otel.exporter.getFinishedSpans());
   });
 
   test("with broadcastSpans 'in-sampled-trace', only a broadcast in a sampled trace reaches the tracer, and its span is the same", async () => {
@@ -112,15 +121,7 @@ describe('broadcasts of unsampled traces', () => {
 
     expect(sampler.asked).toEqual(['test.unsampled', 'test.sampled', 'atmosphere.broadcast']);
     expect(tracer.attributes).toHaveLength(1);
-    const spans = otel.exporter.getFinishedSpans();
-    expect(spans.map((span) => span.name)).toEqual(['atmosphere.broadcast', 'test.sampled']);
-    const [broadcast] = named(spans, 'atmosphere.broadcast');
-    expect(parentOf(broadcast!)).toBe(named(spans, 'test.sampled')[0]!.spanContext().spanId);
-    expect(broadcast!.attributes).toEqual({
-      'atmosphere.broadcaster': '/feed',
-      'atmosphere.action': 'broadcast',
-      'atmosphere.fanout': 0,
-    });
+    expectOnlyTheSampledBroadcast(otel.exporter.getFinishedSpans());
   });
 
   test("'in-sampled-trace' leaves the other spans to the sampler; a relayed carrier's sampled flag decides", () => {
