@@ -18,8 +18,11 @@ export type ScenarioId = (typeof SCENARIOS)[number];
 export const IMPLS = ['atmosphere', 'ws', 'ws-frame-once', 'socketio'] as const;
 export type Impl = (typeof IMPLS)[number];
 
-/** How the fan-out's tracing contenders run the OpenTelemetry SDK (`--tracing`). */
-export const TRACING_MODES = ['unsampled', 'sampled'] as const;
+/**
+ * How the fan-out's tracing contenders run the OpenTelemetry SDK (`--tracing`); `unsampled-in-trace` is
+ * `unsampled` with `tracing({ broadcastSpans: 'in-sampled-trace' })`.
+ */
+export const TRACING_MODES = ['unsampled', 'sampled', 'unsampled-in-trace'] as const;
 export type TracingMode = (typeof TRACING_MODES)[number];
 
 /** Everything a run can be told; `--quick` changes the defaults, explicit flags win. */
@@ -36,7 +39,8 @@ export interface BenchOptions {
   /**
    * Fan-out: also run Atmosphere with metrics and OpenTelemetry tracing on, once per mode given — `unsampled`
    * (the SDK installed, every trace dropped by the sampler) and `sampled` (every broadcast's span recorded and
-   * exported). Default none.
+   * exported), and `unsampled-in-trace` (`unsampled` with `tracing({ broadcastSpans: 'in-sampled-trace' })`:
+   * the tracer is asked only inside a sampled trace). Default none.
    */
   tracing: TracingMode[];
   /** Length of the max-rate phase. */
@@ -96,7 +100,8 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --client-procs=2        client processes for fan-out and memory
   --duration=ms           length of each max-rate and paced phase
   --rounds=3              interleaved rounds per fan-out comparison (median reported)
-  --tracing=unsampled,sampled   fan-out: Atmosphere + metrics + OpenTelemetry tracing columns (default none)
+  --tracing=unsampled,sampled   fan-out: Atmosphere + metrics + OpenTelemetry tracing columns (default none;
+                          also unsampled-in-trace: broadcastSpans 'in-sampled-trace')
   --paced-rate=20000      paced load in delivered messages per second
   --memory-clients=5000   idle connections for the memory scenario
   --cluster-clients=2000  clients of the cluster scenario (half on each of its two nodes)

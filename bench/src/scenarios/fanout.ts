@@ -339,7 +339,13 @@ export const fanoutScenario: Scenario = {
           ...options.tracing.map((mode): Contender => ({
             key: `${TRACING_KEY}-${mode}`,
             label: `${METRICS_LABEL} + tracing (${mode})`,
-            server: { ...wsServer('atmosphere', 30_000), metrics: true, tracing: mode },
+            server: {
+              ...wsServer('atmosphere', 30_000),
+              metrics: true,
+              ...(mode === 'unsampled-in-trace'
+                ? { tracing: 'unsampled', broadcastSpans: 'in-sampled-trace' }
+                : { tracing: mode }),
+            },
             client: WS_CLIENTS.atmosphere,
           })),
         );

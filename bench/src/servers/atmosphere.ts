@@ -46,7 +46,7 @@ export async function startAtmosphere(config: ServerConfig): Promise<ServerTarge
     ]);
     providers.push(metrics({ registry: new Registry() }));
   }
-  if (config.tracing) providers.push(await benchTracing(config.tracing));
+  if (config.tracing) providers.push(await benchTracing(config.tracing, config.broadcastSpans));
   const atmosphere = await createAtmosphere({
     providers,
     port: config.sharedPort ?? 0,
@@ -104,7 +104,10 @@ export async function startAtmosphere(config: ServerConfig): Promise<ServerTarge
  * batching span processor, the async-hooks context manager), with every trace dropped by the sampler
  * (`unsampled`) or recorded (`sampled`) and handed to an exporter that discards it.
  */
-async function benchTracing(mode: 'unsampled' | 'sampled'): Promise<Provider> {
+async function benchTracing(
+  mode: 'unsampled' | 'sampled',
+  broadcastSpans: 'always' | 'in-sampled-trace' = 'always',
+): Promise<Provider> {
   const [{ tracing }, { context }, { AsyncLocalStorageContextManager }, sdk] = await Promise.all([
     import('@atmosphere/observability'),
     import('@opentelemetry/api'),
@@ -122,5 +125,5 @@ async function benchTracing(mode: 'unsampled' | 'sampled'): Promise<Provider> {
     sampler: mode === 'sampled' ? new sdk.AlwaysOnSampler() : new sdk.AlwaysOffSampler(),
     spanProcessors: [new sdk.BatchSpanProcessor(discard)],
   });
-  return tracing({ tracer: provider.getTracer('bench') });
+  return tracing({ tracer: provider.getTracer('bench'), broadcastSpans });
 }

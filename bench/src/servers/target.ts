@@ -49,6 +49,8 @@ export interface ServerConfig {
    * counted).
    */
   tracing?: 'unsampled' | 'sampled';
+  /** With `tracing`: `tracing({ broadcastSpans })` (default `'always'`). */
+  broadcastSpans?: 'always' | 'in-sampled-trace';
 }
 
 /** Listens on 127.0.0.1 as the config says (a free port, or the run's shared port); resolves with the port. */

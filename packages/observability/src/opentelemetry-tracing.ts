@@ -5,10 +5,13 @@ import {
   type Span,
   type SpanContext,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   trace,
+  TraceFlags,
   type Tracer,
 } from '@opentelemetry/api';
+import { AtmosphereError } from '@atmosphere/runtime';
 import type {
   AtmosphereTracing,
   SpanAttributes,
@@ -21,12 +24,52 @@ import type {
 export interface OpenTelemetryTracingOptions {
   /** The tracer to use. Default: `trace.getTracer('@atmosphere/observability')` of the global provider. */
   readonly tracer?: Tracer;
+  /**
+   * When the spans of broadcasts, backplane relays and replays (`atmosphere.broadcast`,
+   * `atmosphere.backplane.relay`, `atmosphere.replay`) are started.
+   *
+   * - `'always'` (default): each is asked of the tracer, so a broadcast outside any trace may begin a trace of
+   *   its own, as the sampler decides; the tracer makes ids, asks the sampler and returns a non-recording span
+   *   for every one it drops.
+   * - `'in-sampled-trace'`: only inside a sampled trace (the current span, or the relayed carrier, has the
+   *   sampled flag); anywhere else nothing is asked of the tracer and nothing is allocated. Under a
+   *   parent-based sampler (the SDK's default, `ParentBased`) the sampled traces are the same as with
+   *   `'always'`, minus the traces a broadcast, relay or replay would have begun on its own.
+   */
+  readonly broadcastSpans?: 'always' | 'in-sampled-trace';
+}
+
+/** The span names {@link OpenTelemetryTracingOptions.broadcastSpans} applies to. */
+const BROADCAST_SPANS: ReadonlySet<string> = new Set([
+  'atmosphere.broadcast',
+  'atmosphere.backplane.relay',
+  'atmosphere.replay',
+]);
+
+/** What a broadcast span outside a sampled trace is with `broadcastSpans: 'in-sampled-trace'`: nothing. */
+const SKIPPED_SPAN: TraceSpan = Object.freeze({
+  setAttribute() {},
+  recordError() {},
+  end() {},
+});
+
+/** True when the span of `parentContext` is valid and sampled. */
+function inSampledTrace(parentContext: Context): boolean {
+  const spanContext = trace.getSpanContext(parentContext);
+  return (
+    spanContext !== undefined &&
+    (spanContext.traceFlags & TraceFlags.SAMPLED) !== 0 &&
+    trace.isSpanContextValid(spanContext)
+  );
 }
 
 /** The instrumentation scope name of the default tracer. */
 export const TRACER_NAME = '@atmosphere/observability';
 
-/** An OpenTelemetry span as an Atmosphere span; `end()` is idempotent. */
+/**
+ * An OpenTelemetry span as an Atmosphere span; `end()` is idempotent. A span the sampler dropped is an
+ * {@link UnrecordedSpan} instead: the same wrapper for parenting (`within`, an explicit parent), nothing else.
+ */
 class OtelSpan implements TraceSpan {
   readonly span: Span;
   #ended = false;
@@ -54,13 +97,33 @@ class OtelSpan implements TraceSpan {
   }
 }
 
+/**
+ * A span the sampler did not record (an OpenTelemetry non-recording span, whose own methods do nothing): it
+ * keeps only its span context, so that spans started within it stay in its (unsampled) trace. Its methods
+ * build nothing, not even the exception of `recordError`.
+ */
+class UnrecordedSpan extends OtelSpan {
+  override setAttribute(): void {}
+  override recordError(): void {}
+  override end(): void {}
+}
+
 /** The span kind of an Atmosphere span name: a connect or message is served, a relay consumed. */
 function kindOf(name: string): SpanKind {
+  if (name === 'atmosphere.broadcast') return SpanKind.PRODUCER;
   if (name === 'atmosphere.connect' || name === 'atmosphere.message') return SpanKind.SERVER;
   if (name === 'atmosphere.backplane.relay') return SpanKind.CONSUMER;
-  if (name === 'atmosphere.broadcast') return SpanKind.PRODUCER;
   return SpanKind.INTERNAL;
 }
+
+/** The start options of a span without attributes, one per kind (the tracer does not keep or change them). */
+const BARE_OPTIONS: Readonly<Record<SpanKind, SpanOptions>> = {
+  [SpanKind.INTERNAL]: { kind: SpanKind.INTERNAL },
+  [SpanKind.SERVER]: { kind: SpanKind.SERVER },
+  [SpanKind.CLIENT]: { kind: SpanKind.CLIENT },
+  [SpanKind.PRODUCER]: { kind: SpanKind.PRODUCER },
+  [SpanKind.CONSUMER]: { kind: SpanKind.CONSUMER },
+};
 
 const carrierGetter = {
   keys: (carrier: TraceCarrier) => Object.keys(carrier),
@@ -100,21 +163,39 @@ export class OpenTelemetryTracing implements AtmosphereTracing {
   readonly name = 'opentelemetry';
   readonly enabled = true;
   readonly tracer: Tracer;
+  readonly #inSampledTraceOnly: boolean;
 
   constructor(options: OpenTelemetryTracingOptions = {}) {
     this.tracer = options.tracer ?? trace.getTracer(TRACER_NAME);
+    const broadcastSpans = options.broadcastSpans ?? 'always';
+    if (broadcastSpans !== 'always' && broadcastSpans !== 'in-sampled-trace')
+      throw new AtmosphereError(
+        'INVALID_OPTION',
+        `tracing({ broadcastSpans }) must be 'always' or 'in-sampled-trace', not ${JSON.stringify(broadcastSpans)}.`,
+      );
+    this.#inSampledTraceOnly = broadcastSpans === 'in-sampled-trace';
   }
 
   startSpan(name: string, attributes?: SpanAttributes, parent?: TraceSpan | TraceCarrier): TraceSpan {
-    let parentContext: Context = context.active();
-    if (parent instanceof OtelSpan) parentContext = trace.setSpan(context.active(), parent.span);
-    else if (parent !== undefined && 'traceparent' in parent) parentContext = extracted(parent);
+    const active = context.active();
+    const parentContext =
+      parent === undefined
+        ? active
+        : parent instanceof OtelSpan
+          ? trace.setSpan(active, parent.span)
+          : 'traceparent' in parent
+            ? extracted(parent)
+            : active;
+    if (this.#inSampledTraceOnly && BROADCAST_SPANS.has(name) && !inSampledTrace(parentContext))
+      return SKIPPED_SPAN;
+    const kind = kindOf(name);
+    // The attributes go to the tracer even for a span the sampler may drop: a sampler may decide on them.
     const span = this.tracer.startSpan(
       name,
-      { kind: kindOf(name), ...(attributes ? { attributes } : {}) },
+      attributes === undefined ? BARE_OPTIONS[kind] : { kind, attributes },
       parentContext,
     );
-    return new OtelSpan(span);
+    return span.isRecording() ? new OtelSpan(span) : new UnrecordedSpan(span);
   }
 
   within<T>(span: TraceSpan, work: () => T): T {
@@ -123,7 +204,8 @@ export class OpenTelemetryTracing implements AtmosphereTracing {
   }
 
   inject(span: TraceSpan): TraceCarrier | undefined {
-    if (!(span instanceof OtelSpan) || !span.span.isRecording()) return undefined;
+    if (!(span instanceof OtelSpan) || span instanceof UnrecordedSpan || !span.span.isRecording())
+      return undefined;
     const carrier: Record<string, string> = {};
     propagation.inject(trace.setSpan(context.active(), span.span), carrier);
     // Without a registered propagator, W3C Trace Context is written from the span context itself.

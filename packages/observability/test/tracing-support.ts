@@ -4,17 +4,24 @@ import {
   BasicTracerProvider,
   InMemorySpanExporter,
   type ReadableSpan,
+  type Sampler,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 
-/** A tracer provider that keeps every ended span in memory, with the Node context manager registered. */
-export function inMemoryTracing(): {
+/**
+ * A tracer provider that keeps every ended span in memory, with the Node context manager registered; every
+ * span is sampled unless a `sampler` is given.
+ */
+export function inMemoryTracing(options: { sampler?: Sampler } = {}): {
   exporter: InMemorySpanExporter;
   provider: BasicTracerProvider;
   close(): Promise<void>;
 } {
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const provider = new BasicTracerProvider({
+    ...(options.sampler ? { sampler: options.sampler } : {}),
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
   const manager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(manager);
   return {

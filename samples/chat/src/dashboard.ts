@@ -1,5 +1,6 @@
 import type { Atmosphere } from '@atmosphere/runtime';
 import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+import { histogramPercentiles, type Percentiles } from './quantiles.ts';
 
 /** The dashboard's live feed: an Atmosphere path (its broadcaster), for operators only (see `AdminAccess`). */
 export const DASHBOARD_FEED = '/admin/live';
@@ -29,6 +30,14 @@ export interface DashboardSnapshot {
   /** Rooms open on this node, and their members (people and AI members). */
   readonly roomsActive: number;
   readonly roomMembers: number;
+  /**
+   * Token to screen since the start, from the paint timing clients report (`paintTiming` in
+   * `@atmosphere/client`): the time from a text frame sent by the server to the animation frame that painted
+   * it (`atmosphere_ai_token_to_paint_seconds`), and to its receipt (`atmosphere_ai_token_to_receive_seconds`).
+   * p50/p90/p99 in ms, estimated from the histograms' buckets; null before any report.
+   */
+  readonly tokenToPaint: Percentiles | null;
+  readonly tokenToReceive: Percentiles | null;
 }
 
 /** Options of {@link startDashboard}. */
@@ -105,6 +114,8 @@ export function startDashboard(
       aiCostUsd: sum(values('atmosphere_ai_cost_usd_total')),
       roomsActive: sum(values('atmosphere_rooms_active')),
       roomMembers: sum(values('atmosphere_room_members')),
+      tokenToPaint: histogramPercentiles(values('atmosphere_ai_token_to_paint_seconds')),
+      tokenToReceive: histogramPercentiles(values('atmosphere_ai_token_to_receive_seconds')),
     };
     previous = { at, broadcast, delivered, tokens };
     latest = snapshot;

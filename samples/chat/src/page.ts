@@ -15,7 +15,8 @@ const TYPES: Readonly<Record<string, string>> = {
 export type PageFiles = ReadonlyMap<string, { body: Buffer; type: string }>;
 
 /**
- * Bundles the browser pages (web/: the chat, and web/admin/: the operator's dashboard; TypeScript using
+ * Bundles the browser pages (web/: the chat, web/ask/: the one-to-one assistant, and web/admin/: the operator's
+ * dashboard; TypeScript using
  * @atmosphere/client) with Vite, in memory (nothing is written to disk), and returns their files. Takes about a second; runs once at startup.
  */
 export async function buildPage(): Promise<PageFiles> {
@@ -29,8 +30,11 @@ export async function buildPage(): Promise<PageFiles> {
       sourcemap: false,
       reportCompressedSize: false,
       assetsDir: 'assets',
-      // Two pages: the chat, and the operator's dashboard (its data comes over an authenticated feed).
-      rollupOptions: { input: { chat: `${WEB}index.html`, admin: `${WEB}admin/index.html` } },
+      // Three pages: the chat, the one-to-one assistant (with paint timing), and the operator's dashboard (its
+      // data comes over an authenticated feed).
+      rollupOptions: {
+        input: { chat: `${WEB}index.html`, ask: `${WEB}ask/index.html`, admin: `${WEB}admin/index.html` },
+      },
     },
   });
   const results = Array.isArray(output) ? output : [output];
@@ -48,6 +52,9 @@ export async function buildPage(): Promise<PageFiles> {
   const index = files.get('/index.html');
   if (!index) throw new Error('The page build produced no index.html');
   files.set('/', index);
+  const ask = files.get('/ask/index.html');
+  if (!ask) throw new Error('The page build produced no ask/index.html');
+  files.set('/ask/', ask);
   const admin = files.get('/admin/index.html');
   if (!admin) throw new Error('The page build produced no admin/index.html');
   files.set('/admin/', admin);

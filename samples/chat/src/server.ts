@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { type AgentRuntime, OpenAiCompatibleRuntime } from '@atmosphere/ai';
+import { type AgentRuntime, aiEndpoint, OpenAiCompatibleRuntime } from '@atmosphere/ai';
 import { type LlmRoomMember, llmRoomMember, type RoomRoleContext } from '@atmosphere/ai/rooms';
 import { metrics, metricsHandler, tracing } from '@atmosphere/observability';
 import { createRooms, type RoomManager } from '@atmosphere/rooms';
@@ -124,6 +124,9 @@ export interface Chat {
   close(): Promise<void>;
 }
 
+/** The one-to-one assistant's endpoint (`aiEndpoint`), used by the `/ask/` page. */
+export const ASK_PATH = '/ai/assistant';
+
 /** The rooms the page offers; each has AI members. */
 export const ROOMS = ['lobby', 'random'] as const;
 
@@ -203,7 +206,8 @@ function listen(server: Server, port: number, host: string): Promise<void> {
  * Starts the main sample: the page, and rooms (`/rooms`) where people and AI members talk. Each room has
  * `assistant` (answers `@assistant`, and questions to the room where the room's {@link AnswerPolicy} says so)
  * and `poet` (answers when mentioned: `@poet`). A name is one person's in a room (`/api/rooms/<room>/name`
- * gives a free one). Durable on SQLite by default (see `durable`). The AI runtime is
+ * gives a free one). `/ask/` talks to the assistant one to one (`aiEndpoint` at {@link ASK_PATH}, paint timing on
+ * in its page). Durable on SQLite by default (see `durable`). The AI runtime is
  * the one the provider registry selects: `@atmosphere/ai/register` is autoloaded from this package's
  * dependencies, so without LLM_API_KEY a clearly labelled demo model answers, and with it the built-in
  * OpenAI-compatible client.
@@ -341,6 +345,8 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
     room.joinVirtual(poet);
     members.push(assistant, poet);
   }
+  // The one-to-one assistant (`/ask/`): its page reports paint timing, the dashboard's token-to-screen figures.
+  aiEndpoint(atmosphere, { path: ASK_PATH, runtime, systemPrompt: ASSISTANT_PROMPT });
   atmosphere.handle(
     '/admin/metrics',
     metricsHandler(registry, { authorize: (r) => admin.allows(r.headers) }),

@@ -139,4 +139,62 @@ describe('the live dashboard', () => {
       await context.close();
     }
   });
+
+  test('shows token-to-screen percentiles once an answer was painted in a page with paint timing on', async () => {
+    const context = await browser.newContext();
+    const problems: string[] = [];
+    try {
+      const board = await context.newPage();
+      const ask = await context.newPage();
+      for (const page of [board, ask]) {
+        page.on('console', (message) => {
+          if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+        });
+        page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
+      }
+      await board.goto(chat.admin.url);
+      await board.locator('#token').fill(TOKEN);
+      await board.locator('#token').press('Enter');
+      await board.locator('[data-testid="updated"][datetime]').waitFor();
+      // Before any report: no figure, only dashes.
+      for (const cell of ['paint-samples', 'paint-p50', 'paint-p90', 'paint-p99', 'receive-p50'])
+        expect(await text(board, cell)).toBe('–');
+
+      await ask.goto(new URL('ask/', chat.url).toString());
+      await ask.locator('[data-testid="status"]', { hasText: 'Ready.' }).waitFor();
+      await ask.locator('#prompt').fill('What is new?');
+      await ask.locator('#prompt').press('Enter');
+      const answer = ask.locator('li[data-role="assistant"][data-status="complete"]');
+      await answer.waitFor({ timeout: 10_000 });
+      expect(await answer.textContent()).toBe('one two three four five');
+
+      // The page reports its painted frames (the first frame of an answer is always timed), the dashboard's
+      // next snapshot shows them: as many samples as the histogram on /admin/metrics holds.
+      await expect
+        .poll(async () => Number(await text(board, 'paint-samples')), { timeout: 15_000 })
+        .toBeGreaterThan(0);
+      const scrape = await (
+        await fetch(new URL('/admin/metrics', chat.url), { headers: { Authorization: `Bearer ${TOKEN}` } })
+      ).text();
+      const count = (name: string): number =>
+        Number(new RegExp(`^${name}_count\\{[^}]*\\} (\\d+)$`, 'm').exec(scrape)?.[1]);
+      expect(Number(await text(board, 'paint-samples'))).toBe(count('atmosphere_ai_token_to_paint_seconds'));
+      expect(Number(await text(board, 'receive-samples'))).toBe(
+        count('atmosphere_ai_token_to_receive_seconds'),
+      );
+      for (const row of ['paint', 'receive']) {
+        const [p50, p90, p99] = await Promise.all(
+          ['p50', 'p90', 'p99'].map(async (p) => Number(await text(board, `${row}-${p}`))),
+        );
+        expect(p50, `${row} p50`).toBeGreaterThan(0);
+        expect(p90, `${row} p90`).toBeGreaterThanOrEqual(p50!);
+        expect(p99, `${row} p99`).toBeGreaterThanOrEqual(p90!);
+        // The histograms' highest finite bucket is 10 s.
+        expect(p99, `${row} p99`).toBeLessThanOrEqual(10_000);
+      }
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
 });

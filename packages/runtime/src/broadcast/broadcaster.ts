@@ -161,6 +161,11 @@ export class Broadcaster implements Subscription {
   readonly #log: StreamLog;
   /** The `atmosphere.broadcast` span's attributes, made once. */
   readonly #broadcastAttributes: SpanAttributes;
+  /**
+   * @internal The attributes of the span of a message of this broadcaster relayed from another node
+   * (`atmosphere.backplane.relay`): made once, like those of its broadcasts, not once per relayed message.
+   */
+  readonly relaySpanAttributes: SpanAttributes;
   #tail: Promise<void> | undefined;
   #inFlight = 0;
   /**
@@ -192,6 +197,11 @@ export class Broadcaster implements Subscription {
       ...options.spanAttributes,
       'atmosphere.broadcaster': id,
       'atmosphere.action': 'broadcast',
+    });
+    this.relaySpanAttributes = Object.freeze({
+      ...options.spanAttributes,
+      'atmosphere.broadcaster': id,
+      'atmosphere.action': 'relay',
     });
   }
 

@@ -217,8 +217,7 @@ export class BroadcasterFactory {
     // The relay's span continues the trace of the broadcast on the node that published it.
     const span = telemetry.tracing.startSpan(
       'atmosphere.backplane.relay',
-      {
-        ...this.#broadcasters.get(message.broadcaster)?.options.spanAttributes,
+      this.#broadcasters.get(message.broadcaster)?.relaySpanAttributes ?? {
         'atmosphere.broadcaster': message.broadcaster,
         'atmosphere.action': 'relay',
       },

@@ -17,15 +17,33 @@ interface Snapshot {
   aiCostUsd: number;
   roomsActive: number;
   roomMembers: number;
+  tokenToPaint: Percentiles | null;
+  tokenToReceive: Percentiles | null;
+}
+
+/** Percentiles in ms, from a histogram's buckets (`Percentiles` in src/quantiles.ts). */
+interface Percentiles {
+  samples: number;
+  p50: number;
+  p90: number;
+  p99: number;
 }
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const status = $<HTMLParagraphElement>('status');
 const number = new Intl.NumberFormat('en', { maximumFractionDigits: 1 });
 const money = new Intl.NumberFormat('en', { maximumFractionDigits: 4 });
+const millis = new Intl.NumberFormat('en', { maximumFractionDigits: 1, useGrouping: false });
 
 function show(id: string, value: number, format = number): void {
   $(id).textContent = format.format(value);
+}
+
+/** One row of the token-to-screen table (`paint`, `receive`): its percentiles, or dashes before any report. */
+function showPercentiles(row: string, percentiles: Percentiles | null): void {
+  for (const key of ['samples', 'p50', 'p90', 'p99'] as const)
+    $(`${row}-${key}`).textContent =
+      percentiles === null ? '–' : (key === 'samples' ? number : millis).format(percentiles[key]);
 }
 
 function render(snapshot: Snapshot): void {
@@ -47,6 +65,8 @@ function render(snapshot: Snapshot): void {
   show('ai-cost', snapshot.aiCostUsd, money);
   show('room-members', snapshot.roomMembers);
   show('dashboards', snapshot.dashboards);
+  showPercentiles('paint', snapshot.tokenToPaint);
+  showPercentiles('receive', snapshot.tokenToReceive);
   const rows = transports.map(([transport, count]) => {
     const row = document.createElement('tr');
     row.dataset['transport'] = transport;
