@@ -36,8 +36,8 @@ export interface BroadcasterOptions {
   /**
    * Called with each message of this broadcaster that was published on another node (or read from the shared
    * log to fill a gap), just before this node's subscribers get it, in the order they get it: what a channel
-   * that keeps state per node (a room's history) needs to see of the traffic it did not send itself. It may be
-   * called for a message sent on this node too, when that message was held back while a gap was filled.
+   * that keeps state per node (a room's history) needs to see of the traffic it did not send itself. Never
+   * called for a message sent on this node, even one held back while a gap before it was filled.
    */
   relayed?: (payload: string | Uint8Array, targets: readonly string[] | undefined) => void;
 }
@@ -63,6 +63,8 @@ export interface BroadcasterHost {
    * node delivers each stream in log order, gaps filled (`StreamSequencer`).
    */
   readonly sequencer: StreamSequencer | undefined;
+  /** A message of this node's own that the sequencer held back (it delivers it once the gap before is filled). */
+  heldBack(message: EncodedMessage): void;
   /** A resource of this node by tracking id. */
   resource(id: string): ClientResource | undefined;
   /** The broadcaster became empty (and wants to be destroyed). */
@@ -627,10 +629,10 @@ export class Broadcaster implements Subscription {
       if (telemetry.metricsOn) telemetry.relayedOut.add();
     }
     const sequencer = this.#host.sequencer;
-    const delivered =
-      sequencer === undefined || sequencer.admit(this.id, message, targets, exclude)
-        ? this.deliverLocal(message, targets, exclude)
-        : 0;
+    let delivered = 0;
+    if (sequencer === undefined || sequencer.admit(this.id, message, targets, exclude))
+      delivered = this.deliverLocal(message, targets, exclude);
+    else this.#host.heldBack(message);
     if (telemetry.metricsOn) {
       telemetry.broadcasts.add();
       telemetry.delivered.add(delivered);

@@ -53,6 +53,7 @@ export class BroadcasterFactory {
       : undefined;
     this.#host = {
       sequencer: this.#sequencer,
+      heldBack: (message) => this.#heldBack.add(message),
       telemetry,
       logger,
       backplane,
@@ -203,6 +204,8 @@ export class BroadcasterFactory {
   }
 
   readonly #remoteTail = new Map<string, Promise<void>>();
+  /** Messages of this node's own the sequencer held back: not announced as relayed when it delivers them. */
+  readonly #heldBack = new WeakSet<EncodedMessage>();
 
   #deliverRemote(message: BackplaneMessage, position: StreamPosition | undefined): void {
     const telemetry = this.#telemetry;
@@ -260,7 +263,8 @@ export class BroadcasterFactory {
     const broadcaster = this.#broadcasters.get(stream);
     if (broadcaster) {
       const relayed = broadcaster.options.relayed;
-      if (relayed !== undefined) this.#tellRelayed(broadcaster, relayed, outbound.payload, targets);
+      if (relayed !== undefined && !this.#heldBack.has(outbound))
+        this.#tellRelayed(broadcaster, relayed, outbound.payload, targets);
       return broadcaster.deliverLocal(outbound, targets, exclude);
     }
     // No local channel: only addressed messages can still have a recipient here.
