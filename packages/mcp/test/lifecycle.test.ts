@@ -1,20 +1,11 @@
 import { request as httpRequest } from 'node:http';
-import {
-  type Awaitable,
-  defineProvider,
-  type LogEntry,
-  type LogRead,
-  type LogReadOptions,
-  MemoryStreamLog,
-  type StreamLog,
-  type StreamPosition,
-  type StreamState,
-} from '@atmosphere/runtime/spi';
+import { defineProvider, MemoryStreamLog, type StreamLog } from '@atmosphere/runtime/spi';
 import {
   eventually,
   recordingLogger,
   startForSelection,
   startTestAtmosphere,
+  watchedLog,
 } from '@atmosphere/runtime/testing';
 import { expect, test } from 'vitest';
 import { mcpEndpoints, mcpServer } from '../src/index.ts';
@@ -145,41 +136,18 @@ test('invalid options are refused with the option named', async () => {
 });
 
 /** A store standing for a durable one: the memory log under another name, counting what MCP appends. */
-class CountingLog implements StreamLog {
-  readonly name = 'counting';
-  readonly durable = false;
-  readonly shared = false;
-  readonly appended = new Map<string, number>();
-  readonly #inner = new MemoryStreamLog();
-
-  append(stream: string, entries: readonly LogEntry[]): Awaitable<StreamPosition> {
-    this.appended.set(stream, (this.appended.get(stream) ?? 0) + entries.length);
-    return this.#inner.append(stream, entries);
-  }
-
-  read(stream: string, after: number, options?: LogReadOptions): Awaitable<LogRead | undefined> {
-    return this.#inner.read(stream, after, options);
-  }
-
-  state(stream: string): Awaitable<StreamState | undefined> {
-    return this.#inner.state(stream);
-  }
-
-  trim(stream: string, before: number): Awaitable<void> {
-    return this.#inner.trim(stream, before);
-  }
-
-  delete(stream: string): Awaitable<void> {
-    return this.#inner.delete(stream);
-  }
-
-  close(): Promise<void> {
-    return this.#inner.close();
-  }
+function countingLog(): StreamLog & { readonly appended: Map<string, number> } {
+  const appended = new Map<string, number>();
+  const log = watchedLog(
+    new MemoryStreamLog(),
+    { append: (stream, entries) => appended.set(stream, (appended.get(stream) ?? 0) + entries.length) },
+    { name: 'counting', durable: false, shared: false },
+  );
+  return Object.assign(log, { appended });
 }
 
 test('stream events go to the stream log the registry selected, and are deleted when the session ends', async () => {
-  const log = new CountingLog();
+  const log = countingLog();
   const atmosphere = await startTestAtmosphere({
     providers: [
       mcpEndpoints(),

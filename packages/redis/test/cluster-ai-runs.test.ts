@@ -19,6 +19,7 @@ import {
   startTestRedis,
   type TestRedis,
   type TestTransport,
+  watchedLog,
 } from '@atmosphere/runtime/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { RedisClusterState, redisBackplane, redisClusterState } from '../src/index.ts';
@@ -68,15 +69,9 @@ function countedLog(prefix: string, reads: number[]): Provider {
     ...log,
     async create(context: ProviderContext) {
       const inner = (await log.create(context)) as StreamLog;
-      return new Proxy(inner, {
-        get(target, key) {
-          if (key === 'read')
-            return (...args: Parameters<StreamLog['read']>) => {
-              if (args[0].startsWith('ai-run:')) reads.push(performance.now());
-              return target.read(...args);
-            };
-          const value: unknown = Reflect.get(target, key, target);
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return watchedLog(inner, {
+        read: (stream) => {
+          if (stream.startsWith('ai-run:')) reads.push(performance.now());
         },
       });
     },

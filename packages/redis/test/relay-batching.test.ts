@@ -1,19 +1,10 @@
-import {
-  type Awaitable,
-  defineProvider,
-  type LogEntry,
-  type LogRead,
-  type LogReadOptions,
-  MemoryStreamLog,
-  type StreamLog,
-  type StreamPosition,
-  type StreamState,
-} from '@atmosphere/runtime/spi';
+import { defineProvider, MemoryStreamLog, type StreamLog } from '@atmosphere/runtime/spi';
 import {
   connectTestClient,
   startTestRedis,
   type TestClient,
   type TestRedis,
+  watchedLog,
 } from '@atmosphere/runtime/testing';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { redisBackplane } from '../src/index.ts';
@@ -45,43 +36,18 @@ afterAll(async () => {
 });
 
 /** A store that takes a turn's appends together and answers later (as SQLite or Redis would): counts its calls. */
-class BatchingLog implements StreamLog {
-  readonly name = 'batching';
-  readonly durable = false;
-  readonly shared = false;
-  readonly batchAppends = true;
-  readonly calls: number[] = [];
-  readonly #inner = new MemoryStreamLog();
-
-  append(stream: string, entries: readonly LogEntry[]): Awaitable<StreamPosition> {
-    this.calls.push(entries.length);
-    const position = this.#inner.append(stream, entries);
-    return Promise.resolve(position);
-  }
-
-  read(stream: string, after: number, options?: LogReadOptions): Awaitable<LogRead | undefined> {
-    return this.#inner.read(stream, after, options);
-  }
-
-  state(stream: string): Awaitable<StreamState | undefined> {
-    return this.#inner.state(stream);
-  }
-
-  trim(stream: string, before: number): Awaitable<void> {
-    return this.#inner.trim(stream, before);
-  }
-
-  delete(stream: string): Awaitable<void> {
-    return this.#inner.delete(stream);
-  }
-
-  close(): Promise<void> {
-    return this.#inner.close();
-  }
+function batchingLog(): StreamLog & { readonly calls: number[] } {
+  const calls: number[] = [];
+  const log = watchedLog(
+    new MemoryStreamLog(),
+    { append: (_stream, entries) => calls.push(entries.length) },
+    { name: 'batching', durable: false, shared: false, batchAppends: true, deferred: true },
+  );
+  return Object.assign(log, { calls });
 }
 
 test('1 000 relays arriving together are appended in a few calls, and delivered once each, in order, at consecutive positions', async () => {
-  const log = new BatchingLog();
+  const log = batchingLog();
   const a = await startNode({ url: redis.url, channelPrefix: 'batch:' });
   const b = await startNode(
     { url: redis.url, channelPrefix: 'batch:' },

@@ -85,6 +85,7 @@ describe('@atmosphere/runtime public API', () => {
       'startTestAtmosphere',
       'startTestRedis',
       'superviseProcess',
+      'watchedLog',
     ]);
   });
 

@@ -1,5 +1,6 @@
 import { parseAiFrame, textFrame } from '@atmosphere/protocol';
-import { BATCH_PAYLOAD, type LogEntry, MemoryStreamLog, type StreamLog } from '@atmosphere/runtime/spi';
+import { BATCH_PAYLOAD, MemoryStreamLog, type StreamLog } from '@atmosphere/runtime/spi';
+import { watchedLog } from '@atmosphere/runtime/testing';
 import { describe, expect, test } from 'vitest';
 import { RunRegistry } from './run-registry.ts';
 
@@ -18,32 +19,22 @@ import { RunRegistry } from './run-registry.ts';
 function counted(
   batchAppends: boolean,
 ): StreamLog & { appends: number; entries: number; payloads: number[] } {
-  const inner = new MemoryStreamLog();
-  const wrapper = {
-    name: 'counted',
-    durable: true,
-    shared: false,
-    batchAppends,
-    appends: 0,
-    entries: 0,
-    /** The payload characters of each append. */
-    payloads: [] as number[],
-    append(stream: string, entries: readonly LogEntry[]) {
-      // The frames' appends (`ai-run:<runId>`), not the run's description (`ai-run-meta:<runId>`).
-      if (stream.startsWith('ai-run:')) {
-        wrapper.appends++;
-        wrapper.entries += entries.length;
-        wrapper.payloads.push(entries.reduce((sum, entry) => sum + String(entry.payload).length, 0));
-      }
-      return inner.append(stream, entries);
+  const counts = { appends: 0, entries: 0, payloads: [] as number[] };
+  const log = watchedLog(
+    new MemoryStreamLog(),
+    {
+      append(stream, entries) {
+        // The frames' appends (`ai-run:<runId>`), not the run's description (`ai-run-meta:<runId>`).
+        if (!stream.startsWith('ai-run:')) return;
+        counted.appends++;
+        counted.entries += entries.length;
+        counted.payloads.push(entries.reduce((sum, entry) => sum + String(entry.payload).length, 0));
+      },
     },
-    read: (stream: string, after: number) => inner.read(stream, after),
-    state: (stream: string) => inner.state(stream),
-    trim: (stream: string, before: number) => inner.trim(stream, before),
-    delete: (stream: string) => inner.delete(stream),
-    close: () => inner.close(),
-  };
-  return wrapper;
+    { name: 'counted', durable: true, shared: false, batchAppends },
+  );
+  const counted = Object.assign(log, counts);
+  return counted;
 }
 
 const TOKENS = 1_000;

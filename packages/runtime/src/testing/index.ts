@@ -22,3 +22,4 @@ export { eventually, Inbox, once } from './inbox.ts';
 export { startTestRedis, type TestRedis, type TestRedisOptions } from './redis-server.ts';
 export { type Closable, TestScope } from './scope.ts';
 export { dropConnection, recordingLogger, startForSelection, startTestAtmosphere } from './server.ts';
+export { type LogWatch, watchedLog, type WatchedLogOptions } from './watched-log.ts';
