@@ -76,6 +76,7 @@ describe('@atmosphere/ai public API', () => {
       'openAiTranscript',
       'sseEvents',
       'startReplayServer',
+      'weatherTool',
       'wrapAiClient',
     ]);
   });

@@ -1,4 +1,5 @@
-import { demoRuntime, tool } from '@atmosphere/ai';
+import { demoRuntime } from '@atmosphere/ai';
+import { weatherTool } from '@atmosphere/ai/testing';
 import { llmRoomMember } from '@atmosphere/ai/rooms';
 import { createRooms } from '@atmosphere/rooms';
 import type { Atmosphere as Server } from '@atmosphere/runtime';
@@ -22,21 +23,7 @@ async function startRooms(): Promise<{ url: string; ran: string[] }> {
   server = await startTestAtmosphere();
   const rooms = createRooms(server, { path: '/rooms', autoCreate: false });
   const ran: string[] = [];
-  const weather = tool({
-    name: 'weather',
-    description: 'Current weather of a city',
-    parameters: {
-      type: 'object',
-      properties: { city: { type: 'string', description: 'the city' } },
-      required: ['city'],
-    },
-    requiresApproval: true,
-    execute: (args) => {
-      const city = String((args as { city?: unknown }).city);
-      ran.push(city);
-      return { city, celsius: 21 };
-    },
-  });
+  const weather = weatherTool({ name: 'weather', calls: ran, requiresApproval: true });
   rooms.room('lobby').joinVirtual(
     llmRoomMember({
       id: 'assistant',

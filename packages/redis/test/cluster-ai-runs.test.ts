@@ -1,4 +1,4 @@
-import { aiEndpoint, openAiRuntime, tool } from '@atmosphere/ai';
+import { aiEndpoint, openAiRuntime } from '@atmosphere/ai';
 import {
   type AiTestClient,
   answerOf,
@@ -6,6 +6,7 @@ import {
   openAiTranscript,
   type ReplayServer,
   startReplayServer,
+  weatherTool,
   wrapAiClient,
 } from '@atmosphere/ai/testing';
 import { durable } from '@atmosphere/durable-sessions';
@@ -123,22 +124,7 @@ async function node(
           role: ({ resource }: { resource: AtmosphereResource }) =>
             resource.request.param('x-watch') === '1' ? 'viewer' : 'owner',
         }),
-    tools: [
-      tool({
-        name: 'get_weather',
-        description: 'Current weather of a city',
-        parameters: {
-          type: 'object',
-          properties: { city: { type: 'string' } },
-          required: ['city'],
-        },
-        requiresApproval: true,
-        execute: ({ city }) => {
-          weatherCalls.push(String(city));
-          return { city, celsius: 21 };
-        },
-      }),
-    ],
+    tools: [weatherTool({ calls: weatherCalls, requiresApproval: true })],
   });
   return atmosphere;
 }

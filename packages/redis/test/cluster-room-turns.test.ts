@@ -1,5 +1,6 @@
 import { llmRoomMember, type LlmRoomMember } from '@atmosphere/ai/rooms';
-import { demoRuntime, tool } from '@atmosphere/ai';
+import { demoRuntime } from '@atmosphere/ai';
+import { weatherTool } from '@atmosphere/ai/testing';
 import { createRooms, type RoomManager } from '@atmosphere/rooms';
 import type { Atmosphere } from '@atmosphere/runtime';
 import {
@@ -64,21 +65,7 @@ async function startNode(name: string): Promise<Node> {
   const asked: string[] = [];
   const ran: string[] = [];
   const started: string[] = [];
-  const weather = tool({
-    name: 'weather',
-    description: 'Current weather of a city',
-    parameters: {
-      type: 'object',
-      properties: { city: { type: 'string', description: 'the city' } },
-      required: ['city'],
-    },
-    requiresApproval: true,
-    execute: (args) => {
-      const city = String((args as { city?: unknown }).city);
-      ran.push(city);
-      return { city, celsius: 21 };
-    },
-  });
+  const weather = weatherTool({ name: 'weather', calls: ran, requiresApproval: true });
   const ai = llmRoomMember({
     id: 'assistant',
     answers: 'all',

@@ -37,3 +37,4 @@ export {
   openAiTranscript,
   type TranscriptSpec,
 } from './transcripts.ts';
+export { weatherTool, type WeatherToolOptions } from './weather-tool.ts';
