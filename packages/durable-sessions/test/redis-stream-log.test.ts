@@ -3,7 +3,13 @@ import { streamLogContract } from '@atmosphere/runtime/testing/stream-log-contra
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { closeRedis, connectRedis, loadIoredis, type RedisConnectionLike } from '../src/redis/connection.ts';
 import { RedisStreamLog } from '../src/redis/redis-stream-log.ts';
-import { startTestRedis, type TestRedis } from '@atmosphere/runtime/testing';
+import {
+  type AttemptCounter,
+  countConnectionAttempts,
+  eventually,
+  startTestRedis,
+  type TestRedis,
+} from '@atmosphere/runtime/testing';
 
 const Redis = await loadIoredis();
 let redis: TestRedis;
@@ -162,6 +168,29 @@ describe('redis stream log', () => {
     expect(message).not.toContain('secret');
     expect(message).toContain('ATMOSPHERE_REDIS_URL');
     expect(message).toMatch(/ECONNREFUSED/);
+  });
+
+  test('its connection tries again at least every 500 ms however long Redis is away (ioredis alone backs off to 2 s)', async () => {
+    const own = await startTestRedis();
+    const connection = await connectRedis(Redis, own.url, {
+      source: 't',
+      purpose: 'test log',
+      timeoutMs: 5_000,
+    });
+    let counter: AttemptCounter | undefined;
+    try {
+      await own.kill();
+      counter = await countConnectionAttempts(own.port);
+      const { attempts } = counter;
+      // 14 attempts: about 4.8 s at 50, 100, ... 500, 500 ms apart; about 20 s with ioredis's own backoff.
+      await eventually(() => attempts.length >= 14, 'fourteen reconnection attempts', 10_000);
+      const gaps = attempts.slice(-5).map((at, i, last) => (i === 0 ? 0 : at - last[i - 1]!));
+      expect(Math.max(...gaps)).toBeLessThan(1_000);
+    } finally {
+      await closeRedis(connection);
+      await counter?.close();
+      await own.stop();
+    }
   });
 
   test('a Redis that goes away fails appends at once with LOG_FAILED; they work again once it is back', async () => {

@@ -1,6 +1,6 @@
 import { AtmosphereError } from '@atmosphere/runtime';
 import type { Availability, Provider } from '@atmosphere/runtime/spi';
-import { loadIoredis, type RedisClientLike } from './connection.ts';
+import { loadIoredis, reconnectDelay, type RedisClientLike } from './connection.ts';
 import { checkRedisUrl, DEFAULT_REDIS_URL, REDIS_URL_ENV } from './provider.ts';
 import { type ClusterStateConnection, RedisClusterState } from './redis-cluster-state.ts';
 
@@ -75,7 +75,7 @@ export function redisClusterState(options: RedisClusterStateOptions = {}): Provi
           url: string,
           o: Record<string, unknown>,
         ) => ClusterStateConnection;
-        connect = (role) => new Redis(url, overrides(role));
+        connect = (role) => new Redis(url, { ...overrides(role), retryStrategy: reconnectDelay });
       }
       const state = new RedisClusterState({
         connect,

@@ -41,7 +41,10 @@ export interface RedisClientLike {
 }
 
 /** The ioredis `Redis` class (or one shaped like it), for connections made from a URL. */
-export type RedisConstructor = new (url: string, options: ConnectionOverrides) => RedisConnectionLike;
+export type RedisConstructor = new (
+  url: string,
+  options: ConnectionOverrides & { retryStrategy: (attempt: number) => number },
+) => RedisConnectionLike;
 
 /**
  * Where the two connections come from: a URL (with the ioredis class to connect with, see {@link loadIoredis}),
@@ -73,7 +76,19 @@ export function openConnection(
   overrides: ConnectionOverrides,
 ): RedisConnectionLike {
   if ('client' in source) return source.client.duplicate(overrides);
-  return new source.Redis(source.url, overrides);
+  return new source.Redis(source.url, { ...overrides, retryStrategy: reconnectDelay });
+}
+
+/** The longest wait between two reconnection attempts of a connection made from a URL. */
+export const MAX_RECONNECT_DELAY_MS = 500;
+
+/**
+ * The reconnection backoff of a connection made from a URL: 50 ms more per attempt, at most
+ * {@link MAX_RECONNECT_DELAY_MS} (ioredis's default goes up to 2 s, so a node could go on refusing for 2 s
+ * after Redis is back). A client passed in keeps its own strategy.
+ */
+export function reconnectDelay(attempt: number): number {
+  return Math.min(attempt * 50, MAX_RECONNECT_DELAY_MS);
 }
 
 /**

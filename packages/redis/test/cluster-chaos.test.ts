@@ -150,15 +150,22 @@ async function followers(bases: readonly string[]): Promise<Map<string, Follower
 
 /**
  * Broadcasts m1..m<TOTAL> on `a`, PER_TICK every 10 ms; `at[n]` is started (not awaited: the load goes on)
- * right after m<n> was broadcast. Resolves with the numbers whose broadcast was refused, once all settled.
+ * right after m<n> was broadcast. `before[n]` is awaited before m<n> is broadcast: the load waits for an
+ * event there (the log taking appends again after Redis came back), so that what follows it happens after it however slow the machine.
+ * Resolves with the numbers whose broadcast was refused, once all settled.
  */
-async function drive(at: Record<number, () => Promise<unknown>> = {}): Promise<Set<number>> {
+async function drive(
+  at: Record<number, () => Promise<unknown>> = {},
+  before: Record<number, () => Promise<unknown>> = {},
+): Promise<Set<number>> {
   const refused = new Set<number>();
   const pending: Promise<unknown>[] = [];
   for (let n = 1; n <= TOTAL;) {
     const tick = Date.now();
     for (const end = Math.min(TOTAL, n + PER_TICK - 1); n <= end; n++) {
       const number = n;
+      const barrier = before[number];
+      if (barrier !== undefined) await barrier();
       pending.push(
         a!.broadcast('/chat/lobby', `m${number}`).catch((error: unknown) => {
           // The only refusal expected: the log could not take it (Redis away), told to the caller.
@@ -273,20 +280,41 @@ describe('Redis killed with SIGKILL for about 3 s at 1 000 broadcasts/s', () => 
       // Recovery: from Redis answering again to every client having a message broadcast after that — delivery is
       // in order, so by then every gap before it was filled or signalled. A figure, not an assertion.
       let recoveryMs = Number.NaN;
+      let answering: Promise<void> | undefined;
+      let logBackMs = Number.NaN;
       const restart = async (): Promise<void> => {
-        await redis!.start();
+        answering = redis!.start();
+        await answering;
         const back = Date.now();
         const after = (follower: Follower): boolean =>
           readPositioned(follower.frames().slice(-3)).bodies.some((body) => Number(body.slice(1)) > 4_500);
         await eventually(() => [...all.values()].every(after), 'every client past the restart', 30_000);
         recoveryMs = Date.now() - back;
       };
-      const refused = await drive({ 1_500: () => redis!.kill(), 4_500: restart });
+      // Redis is started again after m4500 while the load goes on; m5001 onwards wait until `a`'s log takes
+      // appends again (its connection is back), so that on a slow machine too there are messages after the
+      // restart for every client to get.
+      const logTakesAppends = async (): Promise<void> => {
+        if (answering === undefined) throw new Error('Redis was not started again at m4500');
+        await answering;
+        const back = Date.now();
+        await eventually(
+          () =>
+            a!.broadcast('/chat/probe', 'probe').then(
+              () => true,
+              () => false,
+            ),
+          "a's log taking appends again",
+          30_000,
+        );
+        logBackMs = Date.now() - back;
+      };
+      const refused = await drive({ 1_500: () => redis!.kill(), 4_500: restart }, { 5_001: logTakesAppends });
       // While Redis was away the log refused what a broadcast (about 3 s of the load), and said so.
       expect(refused.size).toBeGreaterThan(1_000);
       const audits = await settle(readsOf(all), refused);
       console.info(
-        `Redis SIGKILL ${persistence ? 'with' : 'without'} persistence: recovered ${recoveryMs} ms after Redis answered again`,
+        `Redis SIGKILL ${persistence ? 'with' : 'without'} persistence: a's log took appends again ${logBackMs} ms and every client was past the restart ${recoveryMs} ms after Redis answered again`,
       );
       console.info(
         `Redis SIGKILL ${persistence ? 'with' : 'without'} persistence:\n${summary(audits, refused, all)}`,

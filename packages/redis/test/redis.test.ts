@@ -1,7 +1,9 @@
 import { AtmosphereError } from '@atmosphere/runtime';
 import type { RelayFailure } from '@atmosphere/runtime/spi';
 import {
+  type AttemptCounter,
   connectTestClient,
+  countConnectionAttempts,
   eventually,
   startTestAtmosphere,
   type TestClient,
@@ -367,6 +369,29 @@ describe('Redis going away', () => {
 });
 
 describe('connections', () => {
+  test('connections made from a URL try again at least every 500 ms however long Redis is away (ioredis alone backs off to 2 s)', async () => {
+    const own = await startTestRedis();
+    let counter: AttemptCounter | undefined;
+    try {
+      await node({ url: own.url });
+      await own.kill();
+      counter = await countConnectionAttempts(own.port);
+      const { attempts } = counter;
+      // 14 attempts of each of the two connections: about 4.8 s at 50, 100, ... 500, 500 ms apart; about
+      // 20 s with ioredis's own backoff (its delays double up to 2 s).
+      await eventually(
+        () => attempts.length >= 28,
+        'fourteen reconnection attempts of each connection',
+        10_000,
+      );
+      const gaps = attempts.slice(-10).map((at, i, last) => (i === 0 ? 0 : at - last[i - 1]!));
+      expect(Math.max(...gaps)).toBeLessThan(1_000);
+    } finally {
+      await counter?.close();
+      await own.stop();
+    }
+  });
+
   test('close() quits both connections and is idempotent', async () => {
     const a = await node({ url: redis.url });
     const prefix = `atmosphere-${a.backplane.nodeId.slice(0, 8)}`;

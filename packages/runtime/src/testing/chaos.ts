@@ -111,6 +111,31 @@ export async function startFaultProxy(target: number | { host: string; port: num
   };
 }
 
+/** A listener in a dead server's place that counts the connection attempts made to it. */
+export interface AttemptCounter {
+  /** When each connection attempt arrived (`Date.now()`), in order. */
+  readonly attempts: readonly number[];
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on `port` of 127.0.0.1 (where a server was until the test killed it) and cuts every connection at
+ * once, recording when it came: how often a client tries to reconnect while its server is away.
+ */
+export async function countConnectionAttempts(port: number): Promise<AttemptCounter> {
+  const attempts: number[] = [];
+  const server = createServer((socket) => {
+    attempts.push(Date.now());
+    socket.destroy();
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    attempts,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 /** How a supervised process is started. */
 export interface ProcessSpec {
   /** The program; default the current Node (`process.execPath`). */

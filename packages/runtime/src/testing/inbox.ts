@@ -112,14 +112,17 @@ export function once<T = unknown>(
   });
 }
 
-/** Polls a condition until true (for server-side state with no event to wait on); fails after the timeout. */
+/**
+ * Polls a condition until true (for server-side state with no event to wait on); fails after the timeout. An
+ * asynchronous condition (a probe request) is awaited before the next poll.
+ */
 export async function eventually(
-  condition: () => boolean,
+  condition: () => boolean | Promise<boolean>,
   what = 'the condition',
   timeoutMs = 5_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setTimeout(resolve, 5));

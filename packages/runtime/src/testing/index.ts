@@ -1,6 +1,8 @@
 export {
   assertDelivery,
+  type AttemptCounter,
   checkDelivery,
+  countConnectionAttempts,
   type DeliveryRecord,
   type DeliveryReport,
   type FaultProxy,
