@@ -53,12 +53,12 @@ export async function measureSessionMemory(
   const file = join(folder, 'sessions.sqlite');
   const prefix = `atmosphere-bench-sessions-${process.pid}-${Date.now()}:`;
   const columns: SessionColumn[] = ['none', 'memory', 'sqlite', ...(redisUrl ? (['redis'] as const) : [])];
-  const servers: Record<SessionColumn, Partial<ServerConfig>> = {
-    none: {},
-    memory: {},
-    sqlite: { sessions: { store: 'sqlite', file } },
-    redis: { sessions: { store: 'redis', url: redisUrl ?? '', prefix } },
-  };
+  const serverFor = (column: SessionColumn): Partial<ServerConfig> =>
+    column === 'sqlite'
+      ? { sessions: { store: 'sqlite', file } }
+      : column === 'redis' && redisUrl !== undefined
+        ? { sessions: { store: 'redis', url: redisUrl, prefix } }
+        : {};
   const runs: SessionMemoryRun[] = [];
   const notes: string[] = [];
   for (const column of columns) {
@@ -71,7 +71,7 @@ export async function measureSessionMemory(
       holdMs: context.options.quick ? 300 : 2_000,
       connectTimeoutMs: 60_000,
       label: `sessions-${count}-${column}`,
-      server: servers[column],
+      server: serverFor(column),
       session: column !== 'none',
       onBaseline: () => {
         if (column === 'sqlite') sqliteBefore = sqliteBytes(file);
