@@ -65,6 +65,9 @@ export interface BenchOptions {
   pacedTokenFrames: number;
   tokenRate: number;
   tokenRounds: number;
+  /** Durability: idle clients holding a durable session (memory per session), and kills of the restart run. */
+  durableSessions: number;
+  restartKills: number;
   /** Scale: connections to aim for (bounded by the machine's open-file limit). */
   scaleTarget: number;
   scaleImpls: Impl[];
@@ -107,6 +110,8 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --cluster-clients=2000  clients of the cluster scenario (half on each of its two nodes)
   --http-clients=1000     SSE / long-polling fan-out size
   --tokens=2000           frames of the token burst
+  --durable-sessions=5000 idle clients holding a durable session (durable scenario)
+  --kills=30              kill -9 and restart of the server per store (durable scenario)
   --scale=100000          scale target (connections on one node)
   --scale-impl=a,b        implementations in the scale run
   --scale-procs=N         server processes on one port in the scale run (default: what ulimit -Hn requires)
@@ -162,6 +167,8 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
     pacedTokenFrames: 100,
     tokenRate: 50,
     tokenRounds: quick ? 1 : 5,
+    durableSessions: quick ? 500 : 5000,
+    restartKills: quick ? 10 : 30,
     scaleTarget: quick ? 3000 : 100_000,
     scaleImpls: quick ? ['atmosphere'] : [...IMPLS],
     // Quick: two processes on one port, so the smoke run goes through reusePort and the relay.
@@ -212,6 +219,12 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
         break;
       case '--memory-clients':
         options.memoryClients = positive(value, flag);
+        break;
+      case '--durable-sessions':
+        options.durableSessions = positive(value, flag);
+        break;
+      case '--kills':
+        options.restartKills = positive(value, flag);
         break;
       case '--cluster-clients':
         options.clusterClients = positive(value, flag);

@@ -9,17 +9,24 @@ export function atmosphereUrl(
   transport: string,
   trackingId = '0',
   received?: number,
+  session?: string,
 ): string {
   let url =
     `${origin}${BENCH_PATH}?X-Atmosphere-tracking-id=${trackingId}&X-Atmosphere-Framework=5.0.7` +
     `&X-Atmosphere-Transport=${transport}&X-Atmosphere-TrackMessageSize=true&X-atmo-protocol=true`;
   if (received !== undefined) url += `&X-Atmosphere-Received=${received}`;
+  if (session !== undefined) url += `&X-Atmosphere-Session-Token=${encodeURIComponent(session)}`;
   return url;
 }
 
+/** The start of the session frame, the first message after the handshake of a client that asked for a session. */
+const SESSION_FRAME = '{"type":"atmosphere-session"';
+
 /**
  * An Atmosphere client over WebSocket: tracking id 0, `X-atmo-protocol`, `TrackMessageSize`; it reads the
- * handshake (`<len>|<uuid>|<hb>|X|`), parses `len|msg` framing and drops heartbeats (`X`).
+ * handshake (`<len>|<uuid>|<hb>|X|`), parses `len|msg` framing and drops heartbeats (`X`). With
+ * `target.session`, it asks for a new session and is open once the session frame has arrived (a refused or
+ * missing session fails the connection).
  */
 export const atmosphereWs: Connector = (target, sink, onClose) =>
   new Promise<ClientConnection>((resolve, reject) => {
@@ -29,6 +36,7 @@ export const atmosphereWs: Connector = (target, sink, onClose) =>
       'websocket',
       resume?.trackingId ?? '0',
       resume?.received,
+      target.session ? '0' : undefined,
     );
     const ws = new WebSocket(url, {
       perMessageDeflate: false,
@@ -36,6 +44,7 @@ export const atmosphereWs: Connector = (target, sink, onClose) =>
     });
     const parser = new FrameParser();
     let trackingId = resume?.trackingId;
+    let awaitingSession = target.session === true;
     let settled = false;
     let leaving = false;
     const connection: ClientConnection = {
@@ -52,8 +61,21 @@ export const atmosphereWs: Connector = (target, sink, onClose) =>
     const onMessage = (message: string): void => {
       if (trackingId === undefined) {
         trackingId = message.slice(0, message.indexOf('|'));
+        if (!awaitingSession) {
+          settled = true;
+          resolve(connection);
+        }
+        return;
+      }
+      if (awaitingSession && message !== 'X') {
+        awaitingSession = false;
         settled = true;
-        resolve(connection);
+        if (message.startsWith(SESSION_FRAME) && !message.includes('"refused"')) resolve(connection);
+        else {
+          leaving = true;
+          ws.terminate();
+          reject(new Error(`no session: ${message.slice(0, 200)}`));
+        }
         return;
       }
       if (message !== 'X') sink(message);
@@ -63,7 +85,7 @@ export const atmosphereWs: Connector = (target, sink, onClose) =>
     });
     ws.on('open', () => {
       // A reconnect carries its tracking id: no second handshake.
-      if (resume?.trackingId !== undefined) {
+      if (resume?.trackingId !== undefined && !awaitingSession) {
         settled = true;
         resolve(connection);
       }

@@ -43,6 +43,8 @@ export interface ConnectParams {
   timeoutMs: number;
   /** What the messages are: fan-out payloads (latency histogram) or AI frames (receive time per seq). */
   payload: 'fanout' | 'frames';
+  /** Atmosphere WebSocket: each connection asks for a session (see `ConnectTarget.session`). */
+  session?: boolean;
 }
 
 export interface ConnectResult {
@@ -71,6 +73,7 @@ export interface Progress {
 let connector: Connector;
 let payloadKind: ConnectParams['payload'] = 'fanout';
 let origin = '';
+let session = false;
 const connections: (ClientConnection | undefined)[] = [];
 let lastSeq = new Float64Array(0);
 let received = new Float64Array(0);
@@ -141,6 +144,7 @@ async function connect(params: ConnectParams): Promise<ConnectResult> {
   connector = CONNECTORS[params.impl];
   payloadKind = params.payload;
   origin = params.origin;
+  session = params.session === true;
   lastSeq = new Float64Array(params.count);
   received = new Float64Array(params.count);
   const started = performance.now();
@@ -157,7 +161,11 @@ async function connect(params: ConnectParams): Promise<ConnectResult> {
           ? params.localAddresses[index % params.localAddresses.length]
           : undefined;
       try {
-        connections[index] = await connector({ origin, localAddress }, sinkFor(index), onCloseFor(index));
+        connections[index] = await connector(
+          { origin, localAddress, session },
+          sinkFor(index),
+          onCloseFor(index),
+        );
         connected++;
       } catch (error) {
         failed++;

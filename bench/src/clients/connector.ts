@@ -17,6 +17,11 @@ export interface ConnectTarget {
   localAddress?: string | undefined;
   /** Reconnect as this client (tracking id, or a count of messages received for the raw peers). */
   resume?: ResumeToken | undefined;
+  /**
+   * Atmosphere: ask for a session (`X-Atmosphere-Session-Token=0`, as `@atmosphere/client` does) and count the
+   * connection open once its session frame has arrived.
+   */
+  session?: boolean | undefined;
 }
 
 /** What a client needs to come back as itself after a cut. */

@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { redisAnswers } from '../lib/system.ts';
+import { dropRedisKeys, redisAnswers } from '../lib/system.ts';
 import type { ServerConfig } from '../servers/target.ts';
 import type { BenchContext } from './context.ts';
+import { measureSessionMemory, type SessionMemoryRun } from './durable-memory.ts';
+import { measureRestarts, type RestartRun, type RestartStore } from './durable-restart.ts';
 import { type ClientGroup, type ServerHandle, startClients, startServer, stopRun } from './harness.ts';
 import { goal, percent, ratioOf, type Scenario, type ScenarioReport, WS_CLIENTS } from './scenario.ts';
 import { median, streamOnce, type StreamResult } from './tokens.ts';
@@ -31,19 +33,24 @@ interface StoreRun {
 /**
  * Scenario 8: what durability costs. The token burst of scenario 3 through Atmosphere with each stream log
  * store — every frame appended to the log before it is sent — and a read of the last 1 000 frames back from
- * each store, as a client resuming after 1 000 missed frames makes the server do.
+ * each store, as a client resuming after 1 000 missed frames makes the server do; the memory per idle client
+ * holding a durable session in each session store (durable-memory.ts); and the restart-to-resume time after
+ * kill -9 with each durable store (durable-restart.ts).
  */
 export const durableScenario: Scenario = {
   id: 'durable',
-  title: '8. Durability: token burst and replay with each stream log store',
+  title: '8. Durability: token burst, replay, memory per session and restart-to-resume with each store',
   async run(context: BenchContext): Promise<ScenarioReport> {
     const { options } = context;
     const report: ScenarioReport = { comparisons: [], goals: [], notes: [], profiles: [], data: [] };
     const folder = mkdtempSync(join(tmpdir(), 'atmosphere-bench-durable-'));
     const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
     const stores: Store[] = ['memory', 'sqlite'];
-    if (await redisAnswers(redisUrl)) stores.push('redis');
-    else report.notes.push(`No Redis answered at ${redisUrl} (REDIS_URL): the Redis log was not measured.`);
+    const redis = await redisAnswers(redisUrl);
+    const runPrefix = `atmosphere-bench-${process.pid}-${Date.now()}`;
+    if (redis) stores.push('redis');
+    else
+      report.notes.push(`No Redis answered at ${redisUrl} (REDIS_URL): the Redis stores were not measured.`);
     const configs: Record<Store, ServerConfig> = {
       memory: { impl: 'atmosphere', heartbeatMs: 30_000 },
       sqlite: {
@@ -54,12 +61,36 @@ export const durableScenario: Scenario = {
       redis: {
         impl: 'atmosphere',
         heartbeatMs: 30_000,
-        log: { store: 'redis', url: redisUrl, prefix: `atmosphere-bench-${process.pid}-${Date.now()}:` },
+        log: { store: 'redis', url: redisUrl, prefix: `${runPrefix}:` },
       },
     };
     const setups: { store: Store; server: ServerHandle; group: ClientGroup }[] = [];
     const runs = new Map<Store, StoreRun>();
+    let sessions: Awaited<ReturnType<typeof measureSessionMemory>> | undefined;
+    let restarts: Awaited<ReturnType<typeof measureRestarts>> | undefined;
     try {
+      try {
+        await burstAndReplay();
+      } finally {
+        for (const { server, group } of setups) await stopRun(server, group);
+      }
+      sessions = await measureSessionMemory(context, {
+        count: options.durableSessions,
+        folder,
+        redisUrl: redis ? redisUrl : undefined,
+      });
+      const restartStores: RestartStore[] = [
+        { label: 'SQLite store', store: join(folder, 'restart.sqlite') },
+      ];
+      if (redis)
+        restartStores.push({ label: 'Redis store', store: redisUrl, prefix: `${runPrefix}-restart:` });
+      restarts = await measureRestarts(context, restartStores, options.restartKills);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+      // The run's keys (stream logs, sessions, runs), which would otherwise expire in a day.
+      if (redis) await dropRedisKeys(redisUrl, `${runPrefix}*`).catch(() => undefined);
+    }
+    async function burstAndReplay(): Promise<void> {
       for (const store of stores) {
         const label = `durable-${store}`;
         const server = await startServer(context, configs[store], label);
@@ -103,9 +134,6 @@ export const durableScenario: Scenario = {
           run.replayMs.push(read.micros / 1000);
         }
       }
-    } finally {
-      for (const { server, group } of setups) await stopRun(server, group);
-      rmSync(folder, { recursive: true, force: true });
     }
     const list = stores.map((store) => runs.get(store)!);
     for (const run of list) {
@@ -165,7 +193,21 @@ export const durableScenario: Scenario = {
         ),
       );
     }
-    report.data = list;
+    if (sessions) {
+      report.comparisons.push(sessions.comparison);
+      report.notes.push(...sessions.notes);
+    }
+    if (restarts) {
+      report.comparisons.push(restarts.comparison);
+      report.goals.push(...restarts.goals);
+      report.notes.push(...restarts.notes);
+    }
+    const data: { burst: StoreRun[]; sessions?: SessionMemoryRun[]; restarts?: RestartRun[] } = {
+      burst: list,
+    };
+    if (sessions) data.sessions = sessions.runs;
+    if (restarts) data.restarts = restarts.runs;
+    report.data = data;
     return report;
   },
 };

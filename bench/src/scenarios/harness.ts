@@ -71,6 +71,8 @@ export interface ClientGroupOptions {
   raiseFileLimit?: boolean;
   /** Pin the client processes to these CPUs (`taskset -c`), where possible. */
   cpus?: string;
+  /** Atmosphere WebSocket clients: each asks for a session (`X-Atmosphere-Session-Token=0`). */
+  session?: boolean;
 }
 
 /** Starts client processes and opens `count` connections spread evenly over them. */
@@ -105,6 +107,7 @@ export async function startClients(
         localAddresses: options.localAddresses ?? [],
         timeoutMs,
         payload: options.payload ?? 'fanout',
+        ...(options.session ? { session: true } : {}),
       };
       return child.call<ConnectResult>('connect', params, timeoutMs + 10_000);
     }),

@@ -17,6 +17,7 @@ import { WS_CLIENTS, wsServer } from './scenario.ts';
 import { delay } from '../lib/clock.ts';
 import { diffHeapSnapshots, type HeapDiff } from '../lib/heap-snapshot.ts';
 import { join } from 'node:path';
+import type { ServerConfig } from '../servers/target.ts';
 
 /** Idle connections held by one server (or several processes on one port): memory before and after. */
 export interface IdleRun {
@@ -66,6 +67,12 @@ export interface IdleOptions {
   redis?: { url: string; channelPrefix: string };
   /** Take heap snapshots before and after (slow; for finding what a connection costs; one server only). */
   heapSnapshots?: boolean;
+  /** Settings added to the server's configuration (a session store, …). */
+  server?: Partial<ServerConfig>;
+  /** Atmosphere: each client asks for a session, as `@atmosphere/client` does. */
+  session?: boolean;
+  /** Called once the servers listen and their baseline is taken, before the first client connects. */
+  onBaseline?: () => void | Promise<void>;
 }
 
 /** The memory per connection rows of an idle run's table (memory and scale scenarios). */
@@ -141,9 +148,10 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
   const processCount = Math.max(1, options.serverProcesses ?? 1);
   try {
     const relayed = options.redis !== undefined && options.impl === 'atmosphere' && processCount > 1;
-    const config = {
+    const config: ServerConfig = {
       ...wsServer(options.impl, options.heartbeatMs),
       ...(relayed ? { redis: options.redis } : {}),
+      ...options.server,
     };
     const raiseFileLimit = options.raiseFileLimit ?? false;
     for (let i = 0; i < processCount; i++) {
@@ -158,6 +166,7 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
         ? join(context.profileDir, `${options.label}-before.heapsnapshot`)
         : undefined;
     if (snapshotBefore) await first.child.call('heapSnapshot', { file: snapshotBefore }, 120_000);
+    await options.onBaseline?.();
     context.log(
       `${options.label}: opening ${options.count} idle connections over ${options.processes} client processes` +
         (processCount > 1 ? ` to ${processCount} server processes on port ${first.port}` : ''),
@@ -173,6 +182,7 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
         localAddresses: options.localAddresses ?? [],
         timeoutMs: options.connectTimeoutMs,
         raiseFileLimit,
+        ...(options.session ? { session: true } : {}),
       },
       options.label,
     );

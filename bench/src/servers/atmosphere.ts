@@ -29,13 +29,18 @@ export async function startAtmosphere(config: ServerConfig): Promise<ServerTarge
   const providers: Provider[] = config.redis
     ? [(await import('@atmosphere/redis')).redisBackplane(config.redis)]
     : [];
-  if (config.log) {
+  const stores = [
+    { kind: 'stream-log' as const, store: config.log },
+    { kind: 'session-store' as const, store: config.sessions },
+  ];
+  for (const { kind, store } of stores) {
+    if (store === undefined) continue;
     const { durable } = await import('@atmosphere/durable-sessions');
     providers.push(
       ...durable(
-        config.log.store === 'sqlite'
-          ? { sqlite: config.log.file, kinds: ['stream-log'] }
-          : { redis: config.log.url, prefix: config.log.prefix, kinds: ['stream-log'] },
+        store.store === 'sqlite'
+          ? { sqlite: store.file, kinds: [kind] }
+          : { redis: store.url, prefix: store.prefix, kinds: [kind] },
       ),
     );
   }

@@ -35,6 +35,11 @@ export interface ServerConfig {
    * (absent), SQLite on a fresh file, or Redis at this URL under `prefix` (`@atmosphere/durable-sessions`).
    */
   log?: { store: 'sqlite'; file: string } | { store: 'redis'; url: string; prefix: string };
+  /**
+   * Atmosphere: the session store of the clients that ask for a session — SQLite on a fresh file, or Redis at
+   * this URL under `prefix` (`@atmosphere/durable-sessions`); absent = the runtime's memory store.
+   */
+  sessions?: { store: 'sqlite'; file: string } | { store: 'redis'; url: string; prefix: string };
   /** Atmosphere: Prometheus metrics on (`@atmosphere/observability` over a prom-client registry). */
   metrics?: boolean;
   /**

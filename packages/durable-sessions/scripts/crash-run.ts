@@ -9,61 +9,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CrashClient, CrashServer, FULL_TEXT, killDuringAnswer } from '../test/crash-harness.ts';
+import { killSeries, percentile } from '../test/crash-series.ts';
 
 const kills = Number(process.argv[2] ?? 100);
 const policy = process.argv[3] === 'continue' ? 'continue' : 'close';
 const folder = mkdtempSync(join(tmpdir(), 'atmosphere-crash-'));
 let failures = 0;
 
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
 try {
   for (const transport of ['websocket', 'sse', 'long-polling'] as const) {
-    const server = await CrashServer.start(join(folder, `${transport}.sqlite`), policy);
-    const client = new CrashClient(server.url(), transport);
-    let lost = 0;
-    let duplicated = 0;
-    let wireDuplicated = 0;
-    let mismatched = 0;
-    let interrupted = 0;
-    let continued = 0;
-    let incomplete = 0;
-    let resent = 0;
-    const resume: number[] = [];
-    const restart: number[] = [];
-    try {
-      for (let i = 0; i < kills; i++) {
-        const outcome = await killDuringAnswer(
-          server,
-          client,
-          1 + Math.floor(Math.random() * 38),
-          `prompt ${i}`,
-        );
-        lost += outcome.lost;
-        duplicated += outcome.duplicated;
-        wireDuplicated += outcome.wireDuplicated;
-        if (outcome.clientText !== outcome.logText || !FULL_TEXT.startsWith(outcome.clientText)) mismatched++;
-        if (outcome.end === 'INTERRUPTED') interrupted++;
-        if (outcome.continuedFrom !== undefined) continued++;
-        if (policy === 'continue' && (outcome.end !== 'complete' || outcome.clientText !== FULL_TEXT))
-          incomplete++;
-        resent += outcome.resent;
-        if (outcome.resumeMs !== undefined) resume.push(outcome.resumeMs);
-        restart.push(outcome.restartMs);
-      }
-    } finally {
-      await client.close();
-      await server.close();
-    }
-    failures += lost + duplicated + mismatched + incomplete;
+    const series = await killSeries({ store: join(folder, `${transport}.sqlite`), transport, kills, policy });
+    const { restartMs: restart, resumeMs: resume } = series;
+    failures += series.lost + series.duplicated + series.mismatched + series.incomplete;
     process.stdout.write(
-      `${policy} ${transport.padEnd(12)} kills ${kills}  lost ${lost}  duplicated ${duplicated} (on the wire ${wireDuplicated})  text≠log ${mismatched}  ` +
-        `ended INTERRUPTED ${interrupted}  continued ${continued} (not whole ${incomplete})  text frames resent from the log ${resent}  restart (spawn→listening) p50 ${percentile(restart, 50)} ms p99 ${percentile(restart, 99)} ms  ` +
+      `${policy} ${transport.padEnd(12)} kills ${kills}  lost ${series.lost}  duplicated ${series.duplicated} (on the wire ${series.wireDuplicated})  text≠log ${series.mismatched}  ` +
+        `ended INTERRUPTED ${series.interrupted}  continued ${series.continued} (not whole ${series.incomplete})  text frames resent from the log ${series.resent}  sessions not resumed ${series.notResumed}  restart (spawn→listening) p50 ${percentile(restart, 50)} ms p99 ${percentile(restart, 99)} ms  ` +
         `listening→first resumed frame p50 ${percentile(resume, 50)} ms p99 ${percentile(resume, 99)} ms (${resume.length} resumes)\n`,
     );
   }

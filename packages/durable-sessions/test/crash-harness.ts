@@ -11,6 +11,8 @@ import {
 } from '@atmosphere/client';
 import { type AiFrame, parseAiFrame } from '@atmosphere/protocol';
 import { eventually, Inbox } from '@atmosphere/runtime/testing';
+import { closeRedis, connectRedis, loadIoredis } from '../src/redis/connection.ts';
+import { RedisStreamLog } from '../src/redis/redis-stream-log.ts';
 import { loadBetterSqlite3 } from '../src/sqlite/database.ts';
 
 const SERVER = fileURLToPath(new URL('./fixtures/crash-server.ts', import.meta.url));
@@ -20,23 +22,37 @@ export const TOKENS = 40;
 export const CHUNKS: readonly string[] = Array.from({ length: TOKENS }, (_, i) => `t${i} `);
 export const FULL_TEXT = CHUNKS.join('');
 
-/** A server process that can be killed with SIGKILL and started again on the same port and file. */
+/**
+ * A server process that can be killed with SIGKILL and started again on the same port and file (or Redis: `file`
+ * is then a `redis://` URL, and `prefix` the prefix of its keys, default `atmosphere:`).
+ */
 export class CrashServer {
   readonly file: string;
   readonly replay: ReplayServer;
   readonly policy: 'continue' | 'close';
+  readonly prefix: string | undefined;
   port = 0;
   #child: ChildProcess | undefined;
   #stderr = '';
 
-  private constructor(file: string, replay: ReplayServer, policy: 'continue' | 'close') {
+  private constructor(
+    file: string,
+    replay: ReplayServer,
+    policy: 'continue' | 'close',
+    prefix: string | undefined,
+  ) {
     this.file = file;
     this.replay = replay;
     this.policy = policy;
+    this.prefix = prefix;
   }
 
-  static async start(file: string, policy: 'continue' | 'close' = 'close'): Promise<CrashServer> {
-    const server = new CrashServer(file, await startReplayServer(), policy);
+  static async start(
+    file: string,
+    policy: 'continue' | 'close' = 'close',
+    prefix?: string,
+  ): Promise<CrashServer> {
+    const server = new CrashServer(file, await startReplayServer(), policy, prefix);
     await server.restart();
     return server;
   }
@@ -66,6 +82,7 @@ export class CrashServer {
         String(this.port),
         this.replay.baseUrl,
         this.policy,
+        ...(this.prefix === undefined ? [] : [this.prefix]),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -117,8 +134,36 @@ export class CrashServer {
   }
 }
 
-/** The frames of a run, as the SQLite file holds them (read with a connection of our own). */
-export async function framesInLog(file: string, runId: string): Promise<AiFrame[]> {
+/** The frames of a run, as the server's SQLite file or Redis holds them (read with a connection of our own). */
+export async function framesInLog(
+  server: Pick<CrashServer, 'file' | 'prefix'>,
+  runId: string,
+): Promise<AiFrame[]> {
+  const { file } = server;
+  if (file.startsWith('redis://')) {
+    const connection = await connectRedis(await loadIoredis(), file, {
+      source: 'the crash harness',
+      purpose: 'crash harness',
+      timeoutMs: 5_000,
+    });
+    const log = new RedisStreamLog(connection, {
+      ...(server.prefix === undefined ? {} : { prefix: server.prefix }),
+      onClose: () => closeRedis(connection),
+    });
+    try {
+      const payloads: string[] = [];
+      for (let after = 0; payloads.length < 100_000;) {
+        const read = await log.read(`ai-run:${runId}`, after);
+        if (read === undefined || read.records.length === 0) break;
+        for (const { payload } of read.records)
+          payloads.push(typeof payload === 'string' ? payload : new TextDecoder().decode(payload));
+        after = read.records.at(-1)!.seq;
+      }
+      return payloads.map((payload) => parseAiFrame(payload)!);
+    } finally {
+      await log.close();
+    }
+  }
   const Database = await loadBetterSqlite3();
   const database = new Database(file, { readonly: true });
   try {
@@ -134,6 +179,8 @@ export async function framesInLog(file: string, runId: string): Promise<AiFrame[
 /** A client (`@atmosphere/client`) following AI answers, recording every frame it accepts. */
 export class CrashClient {
   readonly frames = new Inbox<AiFrame>(100_000);
+  /** When each accepted frame arrived (`Date.now()`), by its index in `frames.items`. */
+  readonly arrivals: number[] = [];
   /** The session frames the client received (one per connection it opened to a new process). */
   readonly sessions = new Inbox<SessionEvent>(100_000);
   /** AI frames as received, duplicates included. */
@@ -160,7 +207,12 @@ export class CrashClient {
         },
       },
     );
-    this.handle = subscribeStreaming(this.#subscription, { onFrame: (frame) => this.frames.push(frame) });
+    this.handle = subscribeStreaming(this.#subscription, {
+      onFrame: (frame) => {
+        this.arrivals.push(Date.now());
+        this.frames.push(frame);
+      },
+    });
   }
 
   /** Frames of one session, in the order accepted. */
@@ -233,7 +285,7 @@ export async function killDuringAnswer(
   const requestsBefore = server.replay.requests.items.length;
   let continuedFrom: string | undefined;
   if (server.policy === 'continue') {
-    const stored = await framesInLog(server.file, runId);
+    const stored = await framesInLog(server, runId);
     const done = stored.some((frame) => frame.type === 'complete' || frame.type === 'error');
     if (!done) {
       const have = stored.filter((frame) => frame.type === 'streaming-text').length;
@@ -249,7 +301,9 @@ export async function killDuringAnswer(
     (frame) => frame.sessionId === sessionId && (frame.type === 'complete' || frame.type === 'error'),
     15_000,
   );
-  const resumed = client.frames.items.length > before ? Date.now() - listeningAt : undefined;
+  // The first frame accepted from the new process; it may come before the parent reads the LISTENING line.
+  const firstArrival = client.arrivals[before];
+  const resumed = firstArrival === undefined ? undefined : Math.max(0, firstArrival - listeningAt);
   await eventually(
     () => client.sessions.items.length > sessionsBefore,
     'the session frame of the new process',
@@ -266,7 +320,7 @@ export async function killDuringAnswer(
     resent: tokens() - killedAfter,
     session,
     clientText: textOf(frames),
-    logText: textOf(await framesInLog(server.file, runId)),
+    logText: textOf(await framesInLog(server, runId)),
     end: end.type === 'error' ? String((end as { code?: unknown }).code) : end.type,
     duplicated: seqs.length - distinct.size,
     wireDuplicated: client.wire.filter((f) => f.sessionId === sessionId).length - distinct.size,
