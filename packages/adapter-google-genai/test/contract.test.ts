@@ -28,6 +28,7 @@ const steps: Record<ContractScenario | ContractCapabilityScenario, GeminiStep[]>
   error: [{ kind: 'http', status: 400, body: fixture('gemini-400-invalid-key.json') }],
   slow: [{ kind: 'sse', body: slowStory(), pauseAfter: 3 }],
   reasoning: [{ kind: 'sse', body: fixture('gemini-thinking.sse') }],
+  vision: [{ kind: 'sse', body: fixture('gemini-text.sse') }],
   retry: [
     { kind: 'http', status: 500, body: fixture('gemini-500.json') },
     { kind: 'http', status: 500, body: fixture('gemini-500.json') },

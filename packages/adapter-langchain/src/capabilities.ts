@@ -13,6 +13,7 @@ export const LANGCHAIN_CAPABILITY_RULES: Readonly<Record<AgentCapability, string
     'with `tool-calling`: each `tool_call_chunks` piece becomes `ai.toolCall.delta.<id>` (whole calls of non-streaming models as one delta)',
   'reasoning-deltas':
     'always: `reasoning` content blocks (and Anthropic `thinking` blocks), else `additional_kwargs.reasoning_content` (DeepSeek, OpenAI-compatible servers through ChatOpenAI, Ollama, xAI, OpenRouter), become `reasoning-delta` events',
+  vision: 'not yet: images are not mapped to content blocks',
   'structured-output':
     "always: `withStructuredOutput` (JSON Schema, native JSON mode where the model has one), or the prompt instruction with `structuredOutput: 'prompt'`",
   'token-usage':
@@ -27,7 +28,6 @@ export const LANGCHAIN_CAPABILITY_RULES: Readonly<Record<AgentCapability, string
  * adopt; until then they are documented here, not declared).
  */
 export const LANGCHAIN_FEATURES: Readonly<Record<string, string>> = {
-  'vision / multi-modal input': 'no: the context carries text messages only',
   'prompt-caching hints':
     'reported, not set: `input_token_details.cache_read` becomes `ai.tokens.cached_input`',
   'agent orchestration':

@@ -27,6 +27,7 @@ const capabilityScripts: Record<ContractCapabilityScenario, (MockAnswer | Error)
     },
   ],
   retry: [serverError(), serverError(), { text: ['Hello from the', ' contract suite.'] }],
+  vision: [{ text: ['Hello from the', ' contract suite.'] }],
 };
 
 if (CONTRACT_TEXT !== 'Hello from the contract suite.')
