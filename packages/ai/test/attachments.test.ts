@@ -12,6 +12,8 @@ import {
   openAiTranscript,
   type ReplayStep,
 } from '../src/testing/index.ts';
+import type { AgentRuntime } from '../src/spi/agent-runtime.ts';
+import type { ChatPart } from '../src/spi/chat.ts';
 import { type Harness, harness } from './helpers.ts';
 
 let h: Harness | undefined;
@@ -34,6 +36,25 @@ const png = (size: number): string =>
 const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1]).toString('base64');
 const gif = Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00', 'latin1').toString('base64');
 const webp = Buffer.from('RIFF\x1a\x00\x00\x00WEBPVP8L', 'latin1').toString('base64');
+
+/** A runtime that reads images and records what each prompt gave it; gated: each answer waits for its release. */
+function recordingRuntime(gated: boolean) {
+  const seen: { message: string; parts: readonly ChatPart[] }[] = [];
+  const releases: (() => void)[] = [];
+  const runtime: AgentRuntime = {
+    name: 'recording',
+    priority: 0,
+    capabilities: new Set(['vision']),
+    isAvailable: () => true,
+    async execute(context, session) {
+      seen.push({ message: context.message, parts: context.parts ?? [] });
+      session.send(`images:${context.parts?.length ?? 0}`);
+      if (gated) await new Promise<void>((resolve) => releases.push(resolve));
+      session.complete();
+    },
+  };
+  return { runtime, seen, releases };
+}
 
 const prompt = (attachments: unknown, text = 'What is in this image?'): string =>
   JSON.stringify({ prompt: text, attachments });
@@ -258,5 +279,50 @@ describe('prompt attachments', () => {
       role: 'user',
       content: 'x',
     });
+  });
+
+  test('onPrompt sees the images (context.attachments, session.promptAttachments); stream() may replace them', async () => {
+    const { runtime, seen } = recordingRuntime(false);
+    const given: unknown[] = [];
+    h = await harness({
+      runtime,
+      onPrompt: (text, session, context) => {
+        given.push(context.attachments, session.promptAttachments);
+        return session.stream(text, { attachments: text === 'none' ? [] : [CONTRACT_IMAGE, CONTRACT_IMAGE] });
+      },
+    });
+    const client = await connectAiClient(h.url());
+    const jpegImage = { type: 'image', mediaType: 'image/jpeg', data: jpeg };
+    await client.prompt(prompt([jpegImage], 'two'));
+    expect((await client.answer()).text).toBe('images:2');
+    await client.prompt(prompt([jpegImage], 'none'));
+    expect((await client.answer()).text).toBe('images:0');
+    expect(given).toEqual([[jpegImage], [jpegImage], [jpegImage], [jpegImage]]);
+    expect(seen.map((s) => s.parts.length)).toEqual([2, 0]);
+    await client.close();
+  });
+
+  test('merge: the folded prompt carries the images of every prompt it folds, in order', async () => {
+    const { runtime, seen, releases } = recordingRuntime(true);
+    h = await harness({ runtime, whileAnswering: 'merge' });
+    const client = await connectAiClient(h.url());
+    const jpegImage = { type: 'image', mediaType: 'image/jpeg', data: jpeg };
+    const gifImage = { type: 'image', mediaType: 'image/gif', data: gif };
+    await client.prompt(prompt([CONTRACT_IMAGE], 'first'));
+    await client.waitFor((f) => f.type === 'streaming-text');
+    await client.prompt(prompt([jpegImage], 'second'));
+    await client.prompt('third, no image');
+    await client.prompt(prompt([gifImage, CONTRACT_IMAGE], 'fourth'));
+    // A client's messages are handled in order: once this empty prompt is refused, the others have been admitted.
+    await client.prompt('');
+    await client.waitFor((f) => f.type === 'error' && f.code === 'INVALID_PROMPT');
+    releases[0]!();
+    await client.waitFor((f) => f.type === 'streaming-text' && f.data === 'images:3');
+    expect(seen).toEqual([
+      { message: 'first', parts: [CONTRACT_IMAGE] },
+      { message: 'second\n\nthird, no image\n\nfourth', parts: [jpegImage, gifImage, CONTRACT_IMAGE] },
+    ]);
+    releases[1]!();
+    await client.close();
   });
 });
