@@ -210,6 +210,28 @@ describe('prompt attachments', () => {
     await bystander.close();
   });
 
+  test('attachments.maxCount 0 refuses every image, and keeps the message size limit to the text alone', async () => {
+    h = await harness({ steps: [answer('Fine.')], attachments: { maxCount: 0 }, maxPromptLength: 1000 });
+    const client = await connectAiClient(h.url());
+    await client.prompt(prompt([CONTRACT_IMAGE]));
+    expect((await client.answer()).end).toMatchObject({
+      type: 'error',
+      code: 'INVALID_ATTACHMENT',
+      data: 'The prompt has 1 attachments; the limit is 0 (option attachments.maxCount).',
+    });
+    // Refused unread: the whole message is measured (no allowance for images that may not come).
+    const long = prompt([], 'x'.repeat(20_000));
+    await client.prompt(long);
+    expect((await client.answer()).end).toMatchObject({
+      type: 'error',
+      code: 'INVALID_PROMPT',
+      data: `The prompt has ${long.length} characters; the limit is 1000 (option maxPromptLength).`,
+    });
+    await client.prompt(prompt([], 'ok?'));
+    expect((await client.answer()).text).toBe('Fine.');
+    await client.close();
+  });
+
   test('a runtime without vision refuses a prompt with images (UNSUPPORTED_ATTACHMENT), never drops them', async () => {
     const seen: string[] = [];
     h = await harness({

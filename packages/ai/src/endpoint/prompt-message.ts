@@ -20,6 +20,7 @@ const ENVELOPE_ALLOWANCE = 16 * 1024;
 
 /** The most characters the attachments of a prompt within these limits can take in its JSON text. */
 function attachmentAllowance(limits: AttachmentLimits): number {
+  if (limits.maxCount === 0) return 0;
   return Math.ceil(limits.maxTotalBytes / 3) * 4 + limits.maxCount * 256;
 }
 
