@@ -14,6 +14,8 @@ export const GOOGLE_GENAI_CAPABILITY_NOTES: Readonly<Record<AgentCapability, str
     'the Gemini API hands each `functionCall` over whole: one `ai.toolCall.delta.<id>` with all its arguments; on Vertex AI with `streamFunctionCallArguments: true`, each `partialArgs` piece becomes a delta as it arrives',
   'reasoning-deltas':
     '`thinkingConfig.includeThoughts`: thought-summary parts (`thought: true`) become `reasoning-delta` events, never answer text',
+  vision:
+    "a user message's images as `inlineData` parts (`mimeType`, base64 `data`) after its text, the bytes in the request",
   'structured-output': '`responseMimeType: application/json` with `responseJsonSchema` (or `responseSchema`)',
   'token-usage': '`usageMetadata`: prompt, candidates + thoughts, cached content, total',
   cancellation: '`config.abortSignal`: the HTTP request is aborted',
@@ -26,7 +28,6 @@ export const GOOGLE_GENAI_CAPABILITY_NOTES: Readonly<Record<AgentCapability, str
  * adopt; until then they are documented here, not declared).
  */
 export const GOOGLE_GENAI_FEATURES: Readonly<Record<string, string>> = {
-  'vision / multi-modal input': 'no: the context carries text messages only',
   'prompt-caching hints': 'reported, not set: `cachedContentTokenCount` becomes `ai.tokens.cached_input`',
   'agent orchestration': 'no',
 };

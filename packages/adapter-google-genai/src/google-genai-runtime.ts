@@ -85,6 +85,7 @@ export const GOOGLE_GENAI_CAPABILITIES: ReadonlySet<AgentCapability> = new Set<A
   'tool-calling',
   'tool-approval',
   'tool-call-deltas',
+  'vision',
   'structured-output',
   'token-usage',
   'cancellation',

@@ -1,7 +1,10 @@
 import type { ChatMessage, TokenUsage, Tool } from '@atmosphere/ai/spi';
 import type { Content, FunctionDeclaration, GenerateContentResponseUsageMetadata, Part } from '@google/genai';
 
-/** The conversation as Gemini contents: user and model turns; tool results as `functionResponse` parts. */
+/**
+ * The conversation as Gemini contents: user and model turns (a user message's images as `inlineData` parts after
+ * its text); tool results as `functionResponse` parts.
+ */
 export function toContents(messages: readonly ChatMessage[]): Content[] {
   const contents: Content[] = [];
   const names = new Map<string, string>();
@@ -10,7 +13,16 @@ export function toContents(messages: readonly ChatMessage[]): Content[] {
       case 'system':
         break; // sent as the system instruction
       case 'user':
-        contents.push({ role: 'user', parts: [{ text: message.content }] });
+        contents.push({
+          role: 'user',
+          parts: [
+            { text: message.content },
+            // Images inline, bytes and all (`vision`): the API is never given a URL to fetch.
+            ...(message.parts ?? []).map((part) => ({
+              inlineData: { mimeType: part.mediaType, data: part.data },
+            })),
+          ],
+        });
         break;
       case 'assistant': {
         const parts: Part[] = message.content === '' ? [] : [{ text: message.content }];

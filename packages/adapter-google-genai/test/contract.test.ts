@@ -6,6 +6,7 @@ import {
   type ContractScenario,
   type ContractSubject,
 } from '@atmosphere/ai/testing';
+import type { ChatImagePart } from '@atmosphere/ai/spi';
 import { GoogleGenAI } from '@google/genai';
 import { GoogleGenAiRuntime } from '../src/index.ts';
 import { fixture, type GeminiStep, startGeminiServer } from './gemini-server.ts';
@@ -28,6 +29,7 @@ const steps: Record<ContractScenario | ContractCapabilityScenario, GeminiStep[]>
   error: [{ kind: 'http', status: 400, body: fixture('gemini-400-invalid-key.json') }],
   slow: [{ kind: 'sse', body: slowStory(), pauseAfter: 3 }],
   reasoning: [{ kind: 'sse', body: fixture('gemini-thinking.sse') }],
+  vision: [{ kind: 'sse', body: fixture('gemini-text.sse') }],
   retry: [
     { kind: 'http', status: 500, body: fixture('gemini-500.json') },
     { kind: 'http', status: 500, body: fixture('gemini-500.json') },
@@ -53,6 +55,24 @@ function asMessages(body: Record<string, unknown>): { role: string; content: unk
   ];
 }
 
+/** The `inlineData` parts of the last user turn the Gemini server received, as the contract's images. */
+function inlineImages(body: Record<string, unknown>): ChatImagePart[] | undefined {
+  const contents = body['contents'] as
+    { role: string; parts: { inlineData?: { mimeType: string; data: string } }[] }[] | undefined;
+  const user = contents?.findLast((c) => c.role === 'user');
+  return user?.parts.flatMap((p) =>
+    p.inlineData
+      ? [
+          {
+            type: 'image',
+            mediaType: p.inlineData.mimeType as ChatImagePart['mediaType'],
+            data: p.inlineData.data,
+          },
+        ]
+      : [],
+  );
+}
+
 async function subject(scenario: ContractScenario | ContractCapabilityScenario): Promise<ContractSubject> {
   const server = await startGeminiServer();
   server.enqueue(...steps[scenario]);
@@ -73,6 +93,10 @@ async function subject(scenario: ContractScenario | ContractCapabilityScenario):
     lastRequest: () => {
       const body = server.requests.items.at(-1)?.body;
       return body ? asMessages(body) : undefined;
+    },
+    receivedImages: () => {
+      const body = server.requests.items.at(-1)?.body;
+      return body ? inlineImages(body) : undefined;
     },
     close: async () => {
       server.release();

@@ -58,6 +58,7 @@ export function detectCapabilities(
     'conversation-memory',
     'structured-output',
     'reasoning-deltas',
+    'vision',
     'cancellation',
   ]);
   if (model._streamResponseChunks !== BaseChatModel.prototype._streamResponseChunks)

@@ -1,4 +1,4 @@
-import type { ChatMessage, TokenUsage } from '@atmosphere/ai/spi';
+import type { ChatMessage, ChatPart, TokenUsage } from '@atmosphere/ai/spi';
 import {
   AIMessage,
   type BaseMessage,
@@ -8,13 +8,33 @@ import {
   type UsageMetadata,
 } from '@langchain/core/messages';
 
-/** An Atmosphere conversation message as the LangChain message of the same role. */
+/**
+ * An image as LangChain's standard base64 data block, which every provider integration converts to its own form
+ * (ChatOpenAI an `image_url` data URL, ChatAnthropic a base64 `image` source, Google `inlineData`).
+ */
+function toImageBlock(part: ChatPart): {
+  type: 'image';
+  source_type: 'base64';
+  mime_type: string;
+  data: string;
+} {
+  return { type: 'image', source_type: 'base64', mime_type: part.mediaType, data: part.data };
+}
+
+/**
+ * An Atmosphere conversation message as the LangChain message of the same role (a user message with images: a
+ * text block, then one image block each).
+ */
 export function toLangChainMessage(message: ChatMessage): BaseMessage {
   switch (message.role) {
     case 'system':
       return new SystemMessage(message.content);
     case 'user':
-      return new HumanMessage(message.content);
+      return message.parts && message.parts.length > 0
+        ? new HumanMessage({
+            content: [{ type: 'text', text: message.content }, ...message.parts.map(toImageBlock)],
+          })
+        : new HumanMessage(message.content);
     case 'assistant':
       return new AIMessage({
         content: message.content,

@@ -5,6 +5,7 @@ import {
   CONTRACT_TEXT,
   type ContractScenario,
   type ContractSubject,
+  openAiReceivedImages,
 } from '@atmosphere/ai/testing';
 import { AIMessage, AIMessageChunk } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
@@ -62,8 +63,33 @@ function reasoningSubject(): ContractSubject {
   return { runtime: new LangChainRuntime({ model: new FakeStreamingChatModel({ chunks }) }) };
 }
 
+// The prompt with an image, to a fake model that records what it was called with: the image blocks it got.
+function visionSubject(): ContractSubject {
+  const recording = recordingCallbacks();
+  return {
+    runtime: new LangChainRuntime({
+      model: new FakeListChatModel({ responses: [CONTRACT_TEXT], callbacks: recording.callbacks }),
+    }),
+    lastRequest: recording.last,
+    // LangChain hands callbacks the message with its data blocks in the OpenAI form (`image_url` data URLs).
+    receivedImages: () => {
+      const content = recording.calls.at(-1)?.at(-1)?.content;
+      return openAiReceivedImages({ messages: [{ role: 'user', content }] });
+    },
+  };
+}
+
 agentRuntimeContract({
   name: 'langchain over LangChain fake models',
   create: subject,
-  createCapabilitySubject: reasoningSubject,
+  createCapabilitySubject: (scenario) => {
+    switch (scenario) {
+      case 'reasoning':
+        return reasoningSubject();
+      case 'vision':
+        return visionSubject();
+      case 'retry':
+        return undefined; // not declared: a LangChain model's retries are its own
+    }
+  },
 });

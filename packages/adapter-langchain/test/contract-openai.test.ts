@@ -5,6 +5,7 @@ import {
   type ContractCapabilityScenario,
   type ContractScenario,
   type ContractSubject,
+  openAiReceivedImages,
   startReplayServer,
 } from '@atmosphere/ai/testing';
 import { LangChainRuntime } from '../src/index.ts';
@@ -24,6 +25,7 @@ async function subject(scenario: ContractScenario | ContractCapabilityScenario):
       const body = server.requests.items.at(-1)?.body;
       return body?.['messages'] as { role: string; content: unknown }[] | undefined;
     },
+    receivedImages: () => openAiReceivedImages(server.requests.items.at(-1)?.body),
     close: () => server.close(),
   };
 }

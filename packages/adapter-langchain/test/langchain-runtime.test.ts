@@ -243,6 +243,7 @@ describe('provider failures and model limits', () => {
       'reasoning-deltas',
       'structured-output',
       'system-prompt',
+      'vision',
     ]);
     const { session, frames } = collectingSession();
     await runtime.execute(
@@ -264,6 +265,7 @@ describe('provider failures and model limits', () => {
         'conversation-memory',
         'structured-output',
         'reasoning-deltas',
+        'vision',
         'cancellation',
         'tool-calling',
         'tool-approval',

@@ -6,7 +6,14 @@ import {
   type ContractScenario,
 } from '@atmosphere/ai/testing';
 import { vercelAiRuntime } from '../src/index.ts';
-import { badRequest, lastPrompt, type MockAnswer, scriptedModel, serverError } from './mock-models.ts';
+import {
+  badRequest,
+  lastImages,
+  lastPrompt,
+  type MockAnswer,
+  scriptedModel,
+  serverError,
+} from './mock-models.ts';
 
 const scripts: Record<ContractScenario, (MockAnswer | Error)[]> = {
   text: [{ text: ['Hello', ' from the', ' contract', ' suite.'], usage: [12, 6] }],
@@ -27,6 +34,7 @@ const capabilityScripts: Record<ContractCapabilityScenario, (MockAnswer | Error)
     },
   ],
   retry: [serverError(), serverError(), { text: ['Hello from the', ' contract suite.'] }],
+  vision: [{ text: ['Hello from the', ' contract suite.'] }],
 };
 
 if (CONTRACT_TEXT !== 'Hello from the contract suite.')
@@ -41,6 +49,10 @@ agentRuntimeContract({
   createCapabilitySubject(scenario) {
     // No retries of the runtime's own: in the retry scenario, the prompt's policy is what retries.
     const model = scriptedModel(capabilityScripts[scenario]);
-    return { runtime: vercelAiRuntime({ model, maxRetries: 0 }), lastRequest: () => lastPrompt(model) };
+    return {
+      runtime: vercelAiRuntime({ model, maxRetries: 0 }),
+      lastRequest: () => lastPrompt(model),
+      receivedImages: () => lastImages(model),
+    };
   },
 });

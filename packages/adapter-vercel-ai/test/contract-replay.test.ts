@@ -5,6 +5,7 @@ import {
   contractOpenAiSteps,
   type ContractScenario,
   type ContractSubject,
+  openAiReceivedImages,
   startReplayServer,
 } from '@atmosphere/ai/testing';
 import { vercelAiRuntime } from '../src/index.ts';
@@ -28,6 +29,7 @@ async function subject(scenario: ContractScenario | ContractCapabilityScenario):
       const body = server.requests.items.at(-1)?.body;
       return body?.['messages'] as { role: string; content: unknown }[] | undefined;
     },
+    receivedImages: () => openAiReceivedImages(server.requests.items.at(-1)?.body),
     close: () => server.close(),
   };
 }

@@ -5,6 +5,7 @@ import type {
 } from '@ai-sdk/provider';
 import { APICallError } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
+import type { ChatImagePart } from '@atmosphere/ai/spi';
 
 /** Usage as a provider reports it. */
 export function usage(input: number, output: number): LanguageModelV4Usage {
@@ -142,4 +143,28 @@ export function lastPrompt(model: MockLanguageModelV4): { role: string; content:
         ? message.content
         : message.content.map((part) => ('text' in part ? part.text : '')).join(''),
   }));
+}
+
+/**
+ * The images of the last user message the model was called with, as the contract's images: the SDK hands them to
+ * the provider as `file` parts (`mediaType`, and the tagged data: base64 text or bytes).
+ */
+export function lastImages(model: MockLanguageModelV4): ChatImagePart[] | undefined {
+  const user = model.doStreamCalls.at(-1)?.prompt.findLast((message) => message.role === 'user');
+  if (!user || typeof user.content === 'string') return undefined;
+  return user.content.flatMap((part) => {
+    if (part.type !== 'file') return [];
+    // The provider gets tagged file data (`{ type: 'data', data }`): base64 text or bytes.
+    const tagged = part.data as unknown as { type?: string; data?: unknown };
+    const data = tagged.type === 'data' ? tagged.data : (part.data as unknown);
+    const base64 =
+      typeof data === 'string'
+        ? data
+        : data instanceof Uint8Array
+          ? Buffer.from(data).toString('base64')
+          : JSON.stringify(data);
+    return [
+      { type: 'image' as const, mediaType: part.mediaType as ChatImagePart['mediaType'], data: base64 },
+    ];
+  });
 }

@@ -8,6 +8,14 @@ declare module '@atmosphere/runtime' {
   interface AtmosphereErrorCodes {
     /** The prompt was refused (empty, too long, malformed). */
     INVALID_PROMPT: true;
+    /**
+     * A prompt's attachments were refused: not an array of image objects, a media type off the allow-list
+     * (PNG, JPEG, WebP, GIF), bytes that are not base64 or not of the declared type, a URL instead of bytes, or
+     * past a limit (`attachments.maxCount`, `maxBytes`, `maxTotalBytes`). Nothing of the prompt is run.
+     */
+    INVALID_ATTACHMENT: true;
+    /** A prompt had attachments and the runtime does not declare `vision`: refused, never sent without them. */
+    UNSUPPORTED_ATTACHMENT: true;
     /** An approval answer named an approval that does not exist (or is not the client's). */
     UNKNOWN_APPROVAL: true;
     /** An `X-Atmosphere-Run-Id` named a run that does not exist (any more). */
@@ -43,6 +51,8 @@ declare module '@atmosphere/runtime' {
 /** The codes `@atmosphere/ai` raises (`FORBIDDEN` when a client may not do this to that run is the runtime's). */
 export type AiErrorCode =
   | 'INVALID_PROMPT'
+  | 'INVALID_ATTACHMENT'
+  | 'UNSUPPORTED_ATTACHMENT'
   | 'UNKNOWN_APPROVAL'
   | 'UNKNOWN_RUN'
   | 'CANCELLED'

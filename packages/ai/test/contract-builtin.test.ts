@@ -2,6 +2,7 @@ import { openAiRuntime } from '../src/runtimes/openai/openai-runtime.ts';
 import {
   agentRuntimeContract,
   contractOpenAiSteps,
+  openAiReceivedImages,
   CONTRACT_ENTITY,
   CONTRACT_TEXT,
   type ContractCapabilityScenario,
@@ -31,6 +32,7 @@ async function subject(scenario: ContractScenario | ContractCapabilityScenario):
       const body = server.requests.items.at(-1)?.body;
       return body?.['messages'] as { role: string; content: unknown }[] | undefined;
     },
+    receivedImages: () => openAiReceivedImages(server.requests.items.at(-1)?.body),
     close: () => server.close(),
   };
 }

@@ -7,7 +7,7 @@ import {
   type ModelPricing,
   type Pricing,
 } from '../src/index.ts';
-import type { AgentRuntime, ChatMessage, ConversationMemory } from '../src/spi/index.ts';
+import type { AgentRuntime, ChatMessage, ChatPart, ConversationMemory } from '../src/spi/index.ts';
 
 /**
  * The public surface of @atmosphere/ai, pinned: a value export added or removed shows here in review (and
@@ -61,6 +61,7 @@ describe('@atmosphere/ai public API', () => {
       'CONTINUE_INSTRUCTION',
       'CONTRACT_ENTITY',
       'CONTRACT_HISTORY',
+      'CONTRACT_IMAGE',
       'CONTRACT_PROMPTS',
       'CONTRACT_REASONING',
       'CONTRACT_SYSTEM_PROMPT',
@@ -73,6 +74,7 @@ describe('@atmosphere/ai public API', () => {
       'conversationMemoryContract',
       'isTerminalFrame',
       'openAiErrorBody',
+      'openAiReceivedImages',
       'openAiTranscript',
       'sseEvents',
       'startReplayServer',
@@ -99,5 +101,7 @@ describe('@atmosphere/ai public API', () => {
     expectTypeOf<AgentRuntime>().toHaveProperty('capabilities');
     expectTypeOf<ConversationMemory['history']>().returns.toEqualTypeOf<Promise<ChatMessage[]>>();
     expectTypeOf<'INVALID_PROMPT'>().toExtend<AtmosphereErrorCode>();
+    expectTypeOf<'INVALID_ATTACHMENT' | 'UNSUPPORTED_ATTACHMENT'>().toExtend<AtmosphereErrorCode>();
+    expectTypeOf<ChatMessage['parts']>().toEqualTypeOf<readonly ChatPart[] | undefined>();
   });
 });

@@ -7,6 +7,9 @@
 export {
   CLIENT_TRANSPORTS,
   type ClientTransportName,
+  type ImageAttachment,
+  type ImageMediaType,
+  type PromptAttachment,
   type RoomMember,
   type RoomServerMessage,
 } from '@atmosphere/protocol';

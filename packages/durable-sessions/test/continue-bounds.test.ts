@@ -1,6 +1,7 @@
 import { type AiEndpointHandle, aiEndpoint, type InterruptedRuns, openAiRuntime } from '@atmosphere/ai';
 import {
   CONTINUE_INSTRUCTION,
+  CONTRACT_IMAGE,
   connectAiClient,
   openAiTranscript,
   type ReplayServer,
@@ -16,6 +17,7 @@ import {
 } from '@atmosphere/protocol';
 import { type Atmosphere, createAtmosphere, silentLogger } from '@atmosphere/runtime';
 import type { TestTransport } from '@atmosphere/runtime/testing';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, test } from 'vitest';
 import { durable } from '../src/index.ts';
 import { newFile, tempFolder } from './helpers.ts';
@@ -161,6 +163,34 @@ describe('policy continue, in a restarted process', () => {
     const client = await reattach(atmosphere.url('/ai'), 'run-d', 0);
     expect(await client.waitFor((f) => f.type === 'error', 5_000)).toMatchObject({ code: 'INTERRUPTED' });
     expect(replay.requests.items).toHaveLength(0);
+    await client.close();
+  });
+
+  test('a run whose prompt had images is not described in the log (it would be continued without them)', async () => {
+    const { atmosphere, replay } = await restarted();
+    replay.enqueue(
+      { kind: 'sse', body: openAiTranscript({ text: ['Red', '.'] }) },
+      { kind: 'sse', body: openAiTranscript({ text: ['Hi', '.'] }) },
+    );
+    const client = await connectAiClient(atmosphere.url('/ai'));
+    await client.prompt(JSON.stringify({ prompt: 'Which colour?', attachments: [CONTRACT_IMAGE] }));
+    const withImage = await client.answer();
+    await client.prompt('Hello');
+    const textOnly = await client.answer();
+    expect([withImage.text, textOnly.text]).toEqual(['Red.', 'Hi.']);
+    // What the log keeps beside each run (its owner, its description), polled with a bound: appends are batched.
+    const meta = async (runId: string | undefined) => {
+      const read = await atmosphere.log.read(`ai-run-meta:${runId}`, 0, { limit: 100 });
+      return (read?.records ?? []).map((r) => JSON.parse(Buffer.from(r.payload).toString('utf8')) as object);
+    };
+    for (let i = 0; i < 250 && !(await meta(textOnly.runId)).some((m) => 'descriptor' in m); i++)
+      await delay(20);
+    expect((await meta(textOnly.runId)).filter((m) => 'descriptor' in m)).toEqual([
+      { descriptor: expect.objectContaining({ prompt: 'Hello' }) },
+    ]);
+    const imageMeta = await meta(withImage.runId);
+    expect(imageMeta.length).toBeGreaterThan(0); // its owner record: the run is in the log
+    expect(imageMeta.filter((m) => 'descriptor' in m)).toEqual([]);
     await client.close();
   });
 

@@ -32,6 +32,16 @@ export {
   type TerminalAiFrame,
   textFrame,
 } from './ai-frames.ts';
+export {
+  type AttachmentLimits,
+  base64ByteLength,
+  DEFAULT_ATTACHMENT_LIMITS,
+  IMAGE_MEDIA_TYPES,
+  type ImageAttachment,
+  type ImageMediaType,
+  parseAttachments,
+  type PromptAttachment,
+} from './attachments.ts';
 export { CloseCodes, isDeliberateClose } from './close-codes.ts';
 export {
   MAX_TIMING_AGE_MS,

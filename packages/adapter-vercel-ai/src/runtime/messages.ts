@@ -11,8 +11,9 @@ function argumentsOf(text: string): unknown {
 }
 
 /**
- * The conversation (history then prompt, no system message) as AI SDK model messages. Tool results that an
- * assistant message asked for keep their tool names, so the SDK can pair them.
+ * The conversation (history then prompt, no system message) as AI SDK model messages: a user message's images
+ * as `image` parts (base64, with their media type) after its text. Tool results that an assistant message asked
+ * for keep their tool names, so the SDK can pair them.
  */
 export function toModelMessages(messages: readonly ChatMessage[]): ModelMessage[] {
   const names = new Map<string, string>();
@@ -22,7 +23,22 @@ export function toModelMessages(messages: readonly ChatMessage[]): ModelMessage[
       case 'system':
         continue;
       case 'user':
-        result.push({ role: 'user', content: message.content });
+        result.push(
+          message.parts && message.parts.length > 0
+            ? {
+                role: 'user',
+                content: [
+                  { type: 'text', text: message.content },
+                  // Base64 text, never a URL: the SDK has nothing to download.
+                  ...message.parts.map((part) => ({
+                    type: 'image' as const,
+                    image: part.data,
+                    mediaType: part.mediaType,
+                  })),
+                ],
+              }
+            : { role: 'user', content: message.content },
+        );
         continue;
       case 'assistant': {
         const calls = message.toolCalls ?? [];

@@ -61,6 +61,7 @@ const CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
   'tool-approval',
   'tool-call-deltas',
   'reasoning-deltas',
+  'vision',
   'per-request-retry',
   'structured-output',
   'token-usage',
@@ -176,7 +177,10 @@ export class VercelAiRuntime implements AgentRuntime {
       const result = streamText({
         model,
         ...(context.systemPrompt === undefined ? {} : { system: context.systemPrompt }),
-        messages: toModelMessages([...context.history, { role: 'user', content: context.message }]),
+        messages: toModelMessages([
+          ...context.history,
+          { role: 'user', content: context.message, ...(context.parts ? { parts: context.parts } : {}) },
+        ]),
         ...(Object.keys(tools).length > 0 ? { tools } : {}),
         stopWhen: stepCountIs(context.maxToolRounds),
         abortSignal: signal,

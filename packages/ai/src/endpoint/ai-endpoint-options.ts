@@ -1,8 +1,9 @@
-import type { AiRole } from '@atmosphere/protocol';
+import type { AiRole, AttachmentLimits } from '@atmosphere/protocol';
 import type { AtmosphereResource, BroadcasterOptions } from '@atmosphere/runtime';
 import type { BroadcastFilter } from '@atmosphere/runtime/spi';
 import type { AiInterceptor, AiResponse } from '../pipeline/ai-interceptor.ts';
 import type { AgentCapability, AgentRetryPolicy, AgentRuntime } from '../spi/agent-runtime.ts';
+import type { ChatPart } from '../spi/chat.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import type { RunRegistryOptions } from '../streaming/run-registry.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
@@ -18,6 +19,8 @@ export interface StreamOptions {
   readonly structuredOutput?: StructuredOutputOptions | StructuredOutput;
   /** Extra data for the runtime and interceptors (merged over the prompt's metadata). */
   readonly metadata?: Readonly<Record<string, unknown>>;
+  /** The images sent with the message. Default: the prompt's attachments (`[]` sends none). */
+  readonly attachments?: readonly ChatPart[];
 }
 
 /**
@@ -31,6 +34,8 @@ export interface AiSession extends StreamingSession {
   readonly conversationId: string;
   /** The prompt's metadata (JSON form), untrusted: it comes from the client. */
   readonly promptMetadata: Readonly<Record<string, unknown>>;
+  /** The prompt's image attachments (JSON form), validated against the endpoint's `attachments` limits. */
+  readonly promptAttachments: readonly ChatPart[];
   /**
    * Runs the pipeline (memory, interceptors, the runtime, tools, structured output) for `message` (default: the
    * prompt) and ends the session. Resolves with how it ended; never rejects.
@@ -44,6 +49,8 @@ export interface PromptContext {
   /** Path template parameters (`/ai/{agent}` → `{ agent }`). */
   readonly params: Readonly<Record<string, string>>;
   readonly metadata: Readonly<Record<string, unknown>>;
+  /** The prompt's image attachments (validated); empty for text. */
+  readonly attachments: readonly ChatPart[];
 }
 
 /**
@@ -88,6 +95,15 @@ export interface AiEndpointOptions {
   ) => string;
   /** Longest prompt in characters. Default 100 000. */
   readonly maxPromptLength?: number;
+  /**
+   * Limits on a prompt's image attachments (the JSON form's `attachments`), in decoded bytes: `maxCount`
+   * (default 4), `maxBytes` per image (default 512 KiB), `maxTotalBytes` per prompt (default 640 KiB). A prompt
+   * past one, or with an attachment that is not a PNG, JPEG, WebP or GIF image in base64, gets an
+   * `INVALID_ATTACHMENT` error frame; one with attachments for a runtime that does not declare `vision`, an
+   * `UNSUPPORTED_ATTACHMENT` one. Base64 takes a third more than the bytes: above about 768 KiB in all, raise the
+   * server's `maxMessageBytes` (1 MiB) too. `maxCount: 0` refuses every attachment.
+   */
+  readonly attachments?: Partial<AttachmentLimits>;
   /**
    * What a prompt does while an answer to the same client is running:
    * - `queue` (default): it is answered after the running one, in order;

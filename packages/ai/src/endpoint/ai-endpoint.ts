@@ -84,6 +84,12 @@ function endpointOptions(target: AiEndpointOptions | object): AiEndpointOptions 
       'INVALID_OPTION',
       `aiEndpoint ${options.path}: \`retry.maxRetries\` must be an integer from 0 to 10; got ${String(retries)}.`,
     );
+  for (const [name, value] of Object.entries(options.attachments ?? {}))
+    if (!(Number.isSafeInteger(value) && value >= 0))
+      throw new AtmosphereError(
+        'INVALID_OPTION',
+        `aiEndpoint ${options.path}: \`attachments.${name}\` must be an integer of 0 or more; got ${String(value)}.`,
+      );
   return options;
 }
 

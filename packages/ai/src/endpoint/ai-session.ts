@@ -1,6 +1,7 @@
 import type { AtmosphereResource } from '@atmosphere/runtime';
 import { aiError } from '../errors.ts';
 import type { AiResponse } from '../pipeline/ai-interceptor.ts';
+import type { ChatPart } from '../spi/chat.ts';
 import { FrameStreamingSession, type StreamingSessionOptions } from '../streaming/streaming-session.ts';
 import type { AiSession, StreamOptions } from './ai-endpoint-options.ts';
 
@@ -9,6 +10,7 @@ export class EndpointSession extends FrameStreamingSession implements AiSession 
   readonly resource: AtmosphereResource;
   readonly conversationId: string;
   readonly promptMetadata: Readonly<Record<string, unknown>>;
+  readonly promptAttachments: readonly ChatPart[];
   readonly #prompt: string;
   #streaming = false;
   #charsLeft: number;
@@ -21,6 +23,7 @@ export class EndpointSession extends FrameStreamingSession implements AiSession 
       conversationId: string;
       metadata: Readonly<Record<string, unknown>>;
       prompt: string;
+      attachments?: readonly ChatPart[];
       run: (session: EndpointSession, message: string, options: StreamOptions) => Promise<AiResponse>;
       /** Most characters of text this session may send (a continued run's spend cap); unbounded if absent. */
       maxChars?: number;
@@ -30,6 +33,7 @@ export class EndpointSession extends FrameStreamingSession implements AiSession 
     this.resource = details.resource;
     this.conversationId = details.conversationId;
     this.promptMetadata = details.metadata;
+    this.promptAttachments = details.attachments ?? [];
     this.#prompt = details.prompt;
     this.#run = details.run;
     this.#charsLeft = details.maxChars ?? Infinity;

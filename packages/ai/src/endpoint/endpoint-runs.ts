@@ -9,7 +9,9 @@ import type {
 } from '@atmosphere/runtime';
 import {
   type AiRole,
+  type AttachmentLimits,
   AtmosphereHeaders,
+  DEFAULT_ATTACHMENT_LIMITS,
   parseAiFrame,
   parseSteerMessage,
   roleMessage,
@@ -19,9 +21,10 @@ import {
 } from '@atmosphere/protocol';
 import { type AiErrorCode, aiError, cancelledError } from '../errors.ts';
 import type { AiRequest, AiResponse } from '../pipeline/ai-interceptor.ts';
-import { runAgent } from '../pipeline/run-agent.ts';
+import { runAgent, unsupportedAttachments } from '../pipeline/run-agent.ts';
 import { Steering } from '../pipeline/steering.ts';
 import type { AgentRuntime } from '../spi/agent-runtime.ts';
+import type { ChatPart } from '../spi/chat.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import { AudienceSink } from '../streaming/frame-sink.ts';
 import { RunRegistry, type StoredRun } from '../streaming/run-registry.ts';
@@ -83,6 +86,7 @@ const MAY_STEER: ReadonlySet<AiRole> = new Set<AiRole>(['steerer', 'approver', '
 interface WaitingPrompt {
   readonly prompt: string;
   readonly metadata: Readonly<Record<string, unknown>>;
+  readonly attachments: readonly ChatPart[];
   readonly params: Readonly<Record<string, string>>;
 }
 
@@ -117,6 +121,7 @@ export class EndpointRuns {
   readonly #output: StructuredOutput | undefined;
   readonly #onPrompt: OnPrompt;
   readonly #maxPromptLength: number;
+  readonly #attachmentLimits: AttachmentLimits;
   readonly #maxConcurrent: number;
   readonly #live = new Map<string, LiveRun>();
   /** The audiences of the last {@link ENDED_AUDIENCES} ended runs (tracking ids), for their late paint reports. */
@@ -156,6 +161,7 @@ export class EndpointRuns {
     this.#output = compileOutput(options.structuredOutput);
     this.#onPrompt = options.onPrompt ?? DEFAULT_ON_PROMPT;
     this.#maxPromptLength = options.maxPromptLength ?? 100_000;
+    this.#attachmentLimits = { ...DEFAULT_ATTACHMENT_LIMITS, ...options.attachments };
     this.#maxConcurrent = options.maxConcurrentPrompts ?? 4;
     this.#policy = options.whileAnswering ?? 'queue';
     this.#debounceMs = options.debounceMs ?? 500;
@@ -270,9 +276,15 @@ export class EndpointRuns {
         );
       return;
     }
-    const parsed = parsePromptMessage(message, this.#maxPromptLength);
+    const parsed = parsePromptMessage(message, this.#maxPromptLength, this.#attachmentLimits);
     if (!parsed.ok) {
-      this.#refuse(resource, 'INVALID_PROMPT', parsed.message);
+      this.#refuse(resource, parsed.code, parsed.message);
+      return;
+    }
+    const attachments = parsed.value.attachments;
+    if (attachments.length > 0 && !this.#runtime.capabilities.has('vision')) {
+      const error = unsupportedAttachments(this.#runtime, attachments.length);
+      this.#refuse(resource, 'UNSUPPORTED_ATTACHMENT', error.message);
       return;
     }
     // Not awaited: the runtime hands a client's messages to onMessage one at a time, and approval answers
@@ -280,6 +292,7 @@ export class EndpointRuns {
     this.#admit(resource, {
       prompt: parsed.value.prompt,
       metadata: parsed.value.metadata,
+      attachments,
       params: context.params,
     });
   }
@@ -371,6 +384,7 @@ export class EndpointRuns {
     this.#start(resource, {
       prompt: taken.map((p) => p.prompt).join('\n\n'),
       metadata: last.metadata,
+      attachments: taken.flatMap((p) => p.attachments),
       params: last.params,
     });
   }
@@ -480,7 +494,7 @@ export class EndpointRuns {
   }
 
   /** Starts a run for a prompt: a session to the asker, `onPrompt` called, the session ended when it returns. */
-  #start(resource: AtmosphereResource, { prompt, metadata, params }: WaitingPrompt): void {
+  #start(resource: AtmosphereResource, { prompt, metadata, attachments, params }: WaitingPrompt): void {
     const audience = new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
     audience.add(resource);
     const runId = randomUUID();
@@ -507,6 +521,7 @@ export class EndpointRuns {
         conversationId,
         metadata,
         prompt,
+        attachments,
         run: (s, message, overrides) => this.#pipeline(s, holder.run!, message, overrides),
       },
     );
@@ -525,7 +540,7 @@ export class EndpointRuns {
     const task = (async () => {
       try {
         await producing;
-        await this.#onPrompt(prompt, session, { resource, params, metadata });
+        await this.#onPrompt(prompt, session, { resource, params, metadata, attachments });
         session.complete();
       } catch (error) {
         this.#logger.debug(`AI endpoint ${this.#options.path}: onPrompt failed`, { error });
@@ -549,13 +564,15 @@ export class EndpointRuns {
     overrides: StreamOptions,
   ): Promise<AiResponse> {
     const options = this.#options;
+    const parts = overrides.attachments ?? session.promptAttachments;
     // What a restarted process needs to continue this answer; tools and output formats given to this call
-    // alone cannot be stored, so such a run is closed rather than continued.
+    // alone cannot be stored, nor are images put in the log, so such a run is closed rather than continued.
     if (
       this.records.durable &&
       run.continueFrom === undefined &&
       overrides.tools === undefined &&
-      overrides.structuredOutput === undefined
+      overrides.structuredOutput === undefined &&
+      parts.length === 0
     )
       this.records.describe(session.runId, {
         prompt: message,
@@ -569,6 +586,7 @@ export class EndpointRuns {
       runtime: this.#runtime,
       session,
       message,
+      parts,
       systemPrompt: overrides.systemPrompt ?? options.systemPrompt,
       model: overrides.model ?? options.model,
       tools: overrides.tools ?? options.tools ?? [],

@@ -5,7 +5,7 @@ import type {
   AgentSteering,
   StructuredOutputRequest,
 } from '../spi/agent-runtime.ts';
-import type { ChatMessage } from '../spi/chat.ts';
+import type { ChatMessage, ChatPart } from '../spi/chat.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
 import type { ApprovalRegistry, MayAnswer } from '../tools/approvals.ts';
 import type { Tool } from '../tools/tool.ts';
@@ -15,6 +15,8 @@ import { ToolRunner } from '../tools/tool-runner.ts';
 /** What {@link createAgentContext} takes. */
 export interface AgentContextInput {
   readonly message: string;
+  /** What goes with the prompt's text (images, for runtimes that declare `vision`); on the prompt's message. */
+  readonly parts?: readonly ChatPart[] | undefined;
   /** Where tool events go (and whose signal cancels approvals). */
   readonly session: StreamingSession;
   readonly systemPrompt?: string | undefined;
@@ -44,7 +46,8 @@ export function createAgentContext(input: AgentContextInput): AgentContext {
   const history = input.history ?? [];
   const messages: ChatMessage[] = [];
   if (input.systemPrompt) messages.push({ role: 'system', content: input.systemPrompt });
-  messages.push(...history, { role: 'user', content: input.message });
+  const parts = input.parts !== undefined && input.parts.length > 0 ? input.parts : undefined;
+  messages.push(...history, { role: 'user', content: input.message, ...(parts ? { parts } : {}) });
   const runner = new ToolRunner({
     tools: input.tools ?? [],
     session: input.session,
@@ -57,6 +60,7 @@ export function createAgentContext(input: AgentContextInput): AgentContext {
   });
   return {
     message: input.message,
+    ...(parts ? { parts } : {}),
     systemPrompt: input.systemPrompt || undefined,
     history,
     messages,

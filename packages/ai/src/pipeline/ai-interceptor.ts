@@ -1,6 +1,6 @@
 import type { AtmosphereResource } from '@atmosphere/runtime';
 import type { AgentRetryPolicy } from '../spi/agent-runtime.ts';
-import type { ChatMessage, TokenUsage } from '../spi/chat.ts';
+import type { ChatMessage, ChatPart, TokenUsage } from '../spi/chat.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
 import type { StructuredOutput } from '../structured/structured-output.ts';
 import type { Tool } from '../tools/tool.ts';
@@ -8,6 +8,11 @@ import type { Tool } from '../tools/tool.ts';
 /** A prompt on its way to the model, as interceptors see (and may replace) it. */
 export interface AiRequest {
   readonly message: string;
+  /**
+   * What goes with the message (the prompt's image attachments); absent or empty for text. An interceptor may
+   * drop or replace them; a runtime that does not declare `vision` refuses a request that still has some.
+   */
+  readonly parts?: readonly ChatPart[] | undefined;
   readonly systemPrompt: string | undefined;
   readonly model: string | undefined;
   readonly tools: readonly Tool[];

@@ -1,7 +1,7 @@
 import { type AtmosphereResource, type Logger, silentLogger } from '@atmosphere/runtime';
-import { describeError, isAbortError } from '../errors.ts';
+import { aiError, describeError, isAbortError } from '../errors.ts';
 import type { AgentRetryPolicy, AgentRuntime } from '../spi/agent-runtime.ts';
-import type { ChatMessage } from '../spi/chat.ts';
+import type { ChatMessage, ChatPart } from '../spi/chat.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
 import type { AiTelemetry, Pricing, RunMeasure } from '../telemetry/ai-telemetry.ts';
@@ -23,6 +23,12 @@ export interface RunAgentOptions {
   /** Where the answer goes; the pipeline closes it. */
   readonly session: StreamingSession;
   readonly message: string;
+  /**
+   * Images that go with the message (the runtime must declare `vision`, or the run ends with an
+   * `UNSUPPORTED_ATTACHMENT` error). Sent to the model with this prompt only: the conversation memory keeps
+   * the message's text, not the images.
+   */
+  readonly parts?: readonly ChatPart[] | undefined;
   readonly systemPrompt?: string | undefined;
   readonly model?: string | undefined;
   readonly tools?: readonly Tool[];
@@ -73,6 +79,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
   const context: AiInterceptorContext = { session, resource: options.resource, signal: session.signal };
   let request: AiRequest = {
     message: options.message,
+    ...(options.parts !== undefined && options.parts.length > 0 ? { parts: options.parts } : {}),
     systemPrompt: options.systemPrompt,
     model: options.model,
     tools: options.tools ?? [],
@@ -102,6 +109,9 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
       if (changed) request = changed;
     }
     options.onRequest?.(request);
+    const parts = request.parts ?? [];
+    if (parts.length > 0 && !options.runtime.capabilities.has('vision'))
+      throw unsupportedAttachments(options.runtime, parts.length);
     measure = options.telemetry?.startRun(options.runtime.name, request.model, options.resource?.id, {
       ...(options.pricing === undefined ? {} : { pricing: options.pricing }),
       runId: session.runId,
@@ -115,6 +125,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
     const partial = options.continueFrom;
     const agentContext = createAgentContext({
       message: partial === undefined ? request.message : CONTINUE_INSTRUCTION,
+      ...(partial === undefined ? { parts } : {}),
       session: view,
       systemPrompt,
       history:
@@ -122,7 +133,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
           ? request.history
           : [
               ...request.history,
-              { role: 'user', content: request.message },
+              { role: 'user', content: request.message, ...(parts.length > 0 ? { parts } : {}) },
               { role: 'assistant', content: partial },
             ],
       model: request.model,
@@ -190,6 +201,14 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
     }
   }
   return response;
+}
+
+/** The error of a prompt with attachments for a runtime that does not declare `vision`. */
+export function unsupportedAttachments(runtime: AgentRuntime, count: number): Error {
+  return aiError(
+    'UNSUPPORTED_ATTACHMENT',
+    `The prompt has ${count} image attachment${count === 1 ? '' : 's'}, and the agent runtime ${runtime.name} does not declare vision: send the prompt without attachments, or use a runtime that reads images.`,
+  );
 }
 
 const warnedNoRetry = new WeakSet<AgentRuntime>();

@@ -1,5 +1,5 @@
 import type { Availability } from '@atmosphere/runtime/spi';
-import type { ChatMessage } from './chat.ts';
+import type { ChatMessage, ChatPart } from './chat.ts';
 import type { ConversationMemory } from './conversation-memory.ts';
 import type { JsonSchema } from './json-schema.ts';
 import type { StreamingSession } from './streaming-session.ts';
@@ -30,6 +30,13 @@ export type AgentCapability =
    * `reasoning-delta` events of their own, never mixed into the answer's text.
    */
   | 'reasoning-deltas'
+  /**
+   * Images reach the model: the `parts` of user messages (`context.parts`, on the prompt's message in
+   * `context.messages`) are sent in the provider's own form (an image content part with the bytes), never
+   * dropped. A runtime without it is never given parts: the endpoint and `runAgent` refuse such a prompt
+   * (`UNSUPPORTED_ATTACHMENT`).
+   */
+  | 'vision'
   /** `context.responseFormat` is honoured: the model is asked for JSON matching the schema (JSON mode when the provider has it). */
   | 'structured-output'
   /** Token counts are reported with `session.usage()`. */
@@ -51,6 +58,7 @@ export const AGENT_CAPABILITIES: readonly AgentCapability[] = [
   'tool-approval',
   'tool-call-deltas',
   'reasoning-deltas',
+  'vision',
   'structured-output',
   'token-usage',
   'cancellation',
@@ -77,6 +85,11 @@ export interface StructuredOutputRequest {
 export interface AgentContext {
   /** The user's prompt (after interceptors). */
   readonly message: string;
+  /**
+   * What goes with the prompt's text (images), also on the prompt's message in `messages`; absent for a text
+   * prompt, and always for a runtime that does not declare `vision`.
+   */
+  readonly parts?: readonly ChatPart[];
   /** Instructions for the model (the structured-output instruction included), if any. */
   readonly systemPrompt: string | undefined;
   /** Earlier messages of the conversation, oldest first (no system message). */

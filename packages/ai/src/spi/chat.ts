@@ -1,3 +1,5 @@
+import type { ImageAttachment, ImageMediaType } from '@atmosphere/protocol';
+
 /** Who said a message of a conversation. */
 export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
 
@@ -8,10 +10,27 @@ export interface ChatToolCall {
   readonly arguments: string;
 }
 
+/**
+ * An image given to the model with a message: its media type (`image/png`, `image/jpeg`, `image/webp`,
+ * `image/gif`) and its bytes in standard base64 — never a URL, so no runtime fetches what a client names. The
+ * same shape as a prompt's wire attachment (`@atmosphere/protocol`).
+ */
+export type ChatImagePart = ImageAttachment;
+export type { ImageMediaType };
+
+/** A part of a message besides its text (images, for now; runtimes that declare `vision` read them). */
+export type ChatPart = ChatImagePart;
+
 /** One message of a conversation, in the shape chat-completion APIs share. */
 export interface ChatMessage {
   readonly role: ChatRole;
+  /** The message's text (on a user message with `parts`, the text that goes with them; may be empty). */
   readonly content: string;
+  /**
+   * On user messages: what goes with the text, in order after it (images). Absent on text-only messages, so a
+   * runtime that does not declare `vision` never has to look; the pipeline refuses parts for such a runtime.
+   */
+  readonly parts?: readonly ChatPart[];
   /** On assistant messages that asked for tools. */
   readonly toolCalls?: readonly ChatToolCall[];
   /** On tool messages: the call this is the result of. */

@@ -28,7 +28,16 @@ export {
   type AgentRuntime,
   type StructuredOutputRequest,
 } from './agent-runtime.ts';
-export { addUsage, type ChatMessage, type ChatRole, type ChatToolCall, type TokenUsage } from './chat.ts';
+export {
+  addUsage,
+  type ChatImagePart,
+  type ChatMessage,
+  type ChatPart,
+  type ChatRole,
+  type ChatToolCall,
+  type ImageMediaType,
+  type TokenUsage,
+} from './chat.ts';
 export type { ConversationMemory } from './conversation-memory.ts';
 export type { JsonSchema, JsonSchemaType, SchemaIssue } from './json-schema.ts';
 export type { SessionOutcome, StreamingSession } from './streaming-session.ts';

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { createAgentContext } from '../pipeline/agent-context.ts';
 import { runAgent } from '../pipeline/run-agent.ts';
 import { AGENT_CAPABILITIES, type AgentCapability, type AgentRuntime } from '../spi/agent-runtime.ts';
-import type { ChatMessage } from '../spi/chat.ts';
+import type { ChatImagePart, ChatMessage } from '../spi/chat.ts';
 import type { AiEventFrame, AiFrame } from '@atmosphere/protocol';
 import { structuredOutput } from '../structured/structured-output.ts';
 import { ApprovalRegistry } from '../tools/approvals.ts';
@@ -27,10 +27,16 @@ export type ContractScenario = 'text' | 'tool-call' | 'structured' | 'error' | '
  * - `reasoning` (`reasoning-deltas`): stream the reasoning {@link CONTRACT_REASONING} (in one or more pieces),
  *   then the answer {@link CONTRACT_TEXT};
  * - `retry` (`per-request-retry`): fail twice with a retryable error before the first token (HTTP 500 or 429),
- *   then stream {@link CONTRACT_TEXT}; the runtime's own retries off (the prompt's policy is what retries).
+ *   then stream {@link CONTRACT_TEXT}; the runtime's own retries off (the prompt's policy is what retries);
+ * - `vision` (`vision`): answer {@link CONTRACT_TEXT} to the prompt with the image {@link CONTRACT_IMAGE}; the
+ *   subject shows the images the model was given (`receivedImages`).
  */
-export type ContractCapabilityScenario = 'reasoning' | 'retry';
-const CAPABILITY_SCENARIOS: ReadonlySet<string> = new Set<ContractCapabilityScenario>(['reasoning', 'retry']);
+export type ContractCapabilityScenario = 'reasoning' | 'retry' | 'vision';
+const CAPABILITY_SCENARIOS: ReadonlySet<string> = new Set<ContractCapabilityScenario>([
+  'reasoning',
+  'retry',
+  'vision',
+]);
 
 export const CONTRACT_TEXT = 'Hello from the contract suite.';
 /** The reasoning of the `reasoning` scenario (it comes before {@link CONTRACT_TEXT}). */
@@ -43,6 +49,13 @@ export const CONTRACT_PROMPTS: Readonly<Record<ContractScenario | ContractCapabi
   slow: 'Tell a very long story.',
   reasoning: 'Think first, then say hello to the contract suite.',
   retry: 'Say hello to the contract suite, even if it takes a few tries.',
+  vision: 'Say hello to the contract suite, and what colour this image is.',
+};
+/** The image of the `vision` scenario: a 2×2 red PNG (74 bytes). */
+export const CONTRACT_IMAGE: ChatImagePart = {
+  type: 'image',
+  mediaType: 'image/png',
+  data: 'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEUlEQVR4nGP4z8DwnwGMgRQAH+4D/dJQfRoAAAAASUVORK5CYII=',
 };
 export const CONTRACT_ENTITY = { city: 'Montreal', celsius: 21 } as const;
 export const CONTRACT_SYSTEM_PROMPT = 'You are the Atmosphere contract suite.';
@@ -56,6 +69,12 @@ export interface ContractSubject {
   readonly runtime: AgentRuntime;
   /** The messages the model received in its last request, when the subject can observe them. */
   lastRequest?(): readonly { readonly role: string; readonly content: unknown }[] | undefined;
+  /**
+   * The images the model was given in its last request, read back from what it really received (the request
+   * body the replay server got, decoded from the provider's form; the input a fake model was called with), in
+   * order. Required of a subject whose runtime declares `vision`.
+   */
+  receivedImages?(): readonly ChatImagePart[] | undefined;
   /** Releases what the scenario started (a replay server). */
   close?(): Promise<void>;
 }
@@ -343,6 +362,32 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
         );
         const firstText = frames.items.findIndex((f) => f.type === 'streaming-text');
         expect(firstText).toBeGreaterThan(firstReasoning);
+      },
+    );
+
+    capabilityTest(
+      'vision',
+      'vision',
+      "the image's bytes reach the model with the prompt's text",
+      async (subject) => {
+        const { session, frames } = collectingSession();
+        await subject.runtime.execute(
+          createAgentContext({ message: CONTRACT_PROMPTS.vision, parts: [CONTRACT_IMAGE], session }),
+          session,
+          new AbortController().signal,
+        );
+        checkSequence(frames.items);
+        const answer = answerOf(frames.items, session.sessionId);
+        expect(answer.end?.type).toBe('complete');
+        expect(answer.text).toBe(CONTRACT_TEXT);
+        const images = subject.receivedImages?.();
+        if (images === undefined)
+          throw new Error(
+            'the runtime declares vision: the subject must show the images the model received (receivedImages)',
+          );
+        expect(images).toEqual([CONTRACT_IMAGE]);
+        const received = subject.lastRequest?.();
+        if (received) expect(JSON.stringify(received.at(-1))).toContain(CONTRACT_PROMPTS.vision);
       },
     );
 

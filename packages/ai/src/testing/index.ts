@@ -16,6 +16,7 @@ export {
   type AgentRuntimeContractOptions,
   CONTRACT_ENTITY,
   CONTRACT_HISTORY,
+  CONTRACT_IMAGE,
   CONTRACT_PROMPTS,
   CONTRACT_REASONING,
   CONTRACT_SYSTEM_PROMPT,
@@ -34,6 +35,7 @@ export {
 export {
   contractOpenAiSteps,
   openAiErrorBody,
+  openAiReceivedImages,
   openAiTranscript,
   type TranscriptSpec,
 } from './transcripts.ts';

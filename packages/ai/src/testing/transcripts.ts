@@ -1,5 +1,6 @@
 import type { ContractCapabilityScenario, ContractScenario } from './contract.ts';
 import type { ReplayStep } from './replay-server.ts';
+import type { ChatImagePart } from '../spi/chat.ts';
 
 /** What {@link openAiTranscript} writes. */
 export interface TranscriptSpec {
@@ -101,7 +102,8 @@ export function openAiErrorBody(message: string, type: string, code: string | nu
  * The OpenAI chat-completions transcripts of every contract scenario (`agentRuntimeContract`), for runtimes that
  * read that wire format (the built-in one, and frameworks' OpenAI clients pointed at `startReplayServer`): text in
  * four chunks, a tool call whose arguments arrive in three pieces then the answer, the structured entity, a 400,
- * a long slow stream, reasoning (`reasoning_content`) before the text, and two 500s before the text. Fresh arrays
+ * a long slow stream, reasoning (`reasoning_content`) before the text, two 500s before the text, and the text again
+ * for the image prompt (`vision`). Fresh arrays
  * on every call.
  */
 export function contractOpenAiSteps(): Record<ContractScenario | ContractCapabilityScenario, ReplayStep[]> {
@@ -165,6 +167,15 @@ export function contractOpenAiSteps(): Record<ContractScenario | ContractCapabil
         }),
       },
     ],
+    vision: [
+      {
+        kind: 'sse',
+        body: openAiTranscript({
+          text: ['Hello', ' from the', ' contract', ' suite.'],
+          usage: { prompt: 98, completion: 6 },
+        }),
+      },
+    ],
     reasoning: [
       {
         kind: 'sse',
@@ -177,4 +188,28 @@ export function contractOpenAiSteps(): Record<ContractScenario | ContractCapabil
       },
     ],
   };
+}
+
+const DATA_URL = /^data:(image\/[a-z]+);base64,(.*)$/s;
+
+/**
+ * The images of the last user message of a chat-completions request body, read back from its `image_url` parts
+ * (`data:` URLs) — what the provider was sent, for a contract subject's `receivedImages`. An image URL that is
+ * not a `data:` URL is reported with an empty `data` (it would not match). Undefined without a user message.
+ */
+export function openAiReceivedImages(body: Record<string, unknown> | undefined): ChatImagePart[] | undefined {
+  const messages = body?.['messages'] as { role?: string; content?: unknown }[] | undefined;
+  const user = messages?.findLast((m) => m.role === 'user');
+  if (!user) return undefined;
+  if (!Array.isArray(user.content)) return [];
+  return (user.content as { type?: string; image_url?: { url?: string } }[])
+    .filter((part) => part.type === 'image_url')
+    .map((part) => {
+      const match = DATA_URL.exec(part.image_url?.url ?? '');
+      return {
+        type: 'image',
+        mediaType: (match?.[1] ?? 'image/png') as ChatImagePart['mediaType'],
+        data: match?.[2] ?? '',
+      };
+    });
 }

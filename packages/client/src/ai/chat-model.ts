@@ -2,7 +2,7 @@ import type { Atmosphere } from '../core/atmosphere.ts';
 import type { ConnectionState, ResetEvent } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import { type Model, Store } from '../models/store.ts';
-import type { AiRole } from '@atmosphere/protocol';
+import type { AiRole, PromptAttachment } from '@atmosphere/protocol';
 import type { ApprovalRequest } from './approval.ts';
 import type { SendOptions } from './streaming.ts';
 import type { PaintTimingOptions } from './paint-timing.ts';
@@ -19,6 +19,8 @@ export interface ChatEntry {
   readonly role: ChatRole;
   readonly content: string;
   readonly status?: ChatEntryStatus;
+  /** On a user message: the images sent with it (`append(text, { attachments })`), to show beside it. */
+  readonly attachments?: readonly PromptAttachment[];
 }
 
 /** What `useChat` shows. */
@@ -114,10 +116,17 @@ export class ChatModel implements Model<ChatSnapshot> {
     this.#store.update({ input });
   }
 
-  /** Adds a user message and an empty assistant answer, and sends the prompt. */
+  /** Adds a user message and an empty assistant answer, and sends the prompt (with its images, if any). */
   append(content: string, options?: SendOptions): void {
     const generateId = this.#options.generateId ?? defaultId;
-    const user: ChatEntry = { id: generateId(), role: 'user', content, status: 'complete' };
+    const attachments = options?.attachments;
+    const user: ChatEntry = {
+      id: generateId(),
+      role: 'user',
+      content,
+      status: 'complete',
+      ...(attachments?.length ? { attachments } : {}),
+    };
     const assistant: ChatEntry = { id: generateId(), role: 'assistant', content: '', status: 'submitted' };
     this.#assistantId = assistant.id;
     this.#store.update({ messages: [...this.getSnapshot().messages, user, assistant], error: null });

@@ -9,6 +9,7 @@ import {
   type AiFrame,
   type AiRole,
   approvalMessage,
+  type PromptAttachment,
   parseAiFrame,
   parseRoleMessage,
   RUN_ID_METADATA_KEY,
@@ -60,10 +61,16 @@ export interface StreamingHandlers {
   onMessage?(message: AtmosphereMessage): void;
 }
 
-/** Routing hints sent with a prompt. */
+/** What goes with a prompt: routing hints, images. */
 export interface SendOptions {
   readonly maxCost?: number;
   readonly maxLatencyMs?: number;
+  /**
+   * Images sent with a text prompt (`{ type: 'image', mediaType, data }`, the bytes in base64), as JSON
+   * `{"prompt":…,"attachments":[…]}` (an object prompt carries its own). The endpoint checks them (an `INVALID_ATTACHMENT` error frame) and refuses
+   * them when its runtime cannot read images (`UNSUPPORTED_ATTACHMENT`).
+   */
+  readonly attachments?: readonly PromptAttachment[];
 }
 
 /** A live AI stream. */
@@ -111,10 +118,16 @@ export function isSubscription(value: AtmosphereRequest | Subscription): value i
   );
 }
 
-/** The payload of a prompt: as given, or wrapped with routing hints. */
+/** The payload of a prompt: as given, or wrapped with its routing hints and attachments. */
 export function promptPayload(prompt: string | object, options?: SendOptions): string | object {
-  if (!options || (options.maxCost === undefined && options.maxLatencyMs === undefined)) return prompt;
-  return { prompt, hints: { maxCost: options.maxCost, maxLatencyMs: options.maxLatencyMs } };
+  const hinted = options?.maxCost !== undefined || options?.maxLatencyMs !== undefined;
+  const attachments = options?.attachments?.length ? options.attachments : undefined;
+  if (!hinted && !attachments) return prompt;
+  return {
+    prompt,
+    hints: hinted ? { maxCost: options?.maxCost, maxLatencyMs: options?.maxLatencyMs } : undefined,
+    attachments,
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Availability, Logger } from '@atmosphere/runtime/spi';
 import { aiError, cancelledError, isAbortError } from '../../errors.ts';
 import type { AgentCapability, AgentContext, AgentRuntime } from '../../spi/agent-runtime.ts';
-import type { ChatMessage, TokenUsage } from '../../spi/chat.ts';
+import type { ChatMessage, ChatPart, TokenUsage } from '../../spi/chat.ts';
 import type { StreamingSession } from '../../streaming/streaming-session.ts';
 import { type LlmConfig, type LlmConfigInput, resolveLlmConfig } from './config.ts';
 import { OpenAiCompatibleClient, type OpenAiClientOptions } from './openai-client.ts';
@@ -9,6 +9,7 @@ import type {
   ChatCompletionChunk,
   ChatCompletionRequest,
   ChunkUsage,
+  WireContentPart,
   WireMessage,
   WireTool,
   WireToolCall,
@@ -38,6 +39,7 @@ const CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
   'tool-approval',
   'tool-call-deltas',
   'reasoning-deltas',
+  'vision',
   'structured-output',
   'token-usage',
   'cancellation',
@@ -59,7 +61,7 @@ interface RoundResult {
 /**
  * The built-in runtime (priority 0): an OpenAI-compatible chat-completions client over `fetch`. Streams text
  * (reasoning, `delta.reasoning_content` or `delta.reasoning`, as `reasoning-delta` events), accumulates tool-call deltas by index, runs a tool loop of at most `context.maxToolRounds` (5) rounds, reports
- * usage, retries (the prompt's `context.retry`, else the `retry` option) and classifies provider errors. Works with OpenAI, Gemini's OpenAI endpoint and Ollama.
+ * usage, sends images (`vision`: `image_url` parts with `data:` URLs), retries (the prompt's `context.retry`, else the `retry` option) and classifies provider errors. Works with OpenAI, Gemini's OpenAI endpoint and Ollama.
  */
 export class OpenAiCompatibleRuntime implements AgentRuntime {
   readonly name: string;
@@ -257,8 +259,14 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
 function toWireMessage(message: ChatMessage): WireMessage {
   switch (message.role) {
     case 'system':
+      return { role: 'system', content: message.content };
     case 'user':
-      return { role: message.role, content: message.content };
+      return message.parts && message.parts.length > 0
+        ? {
+            role: 'user',
+            content: [{ type: 'text', text: message.content }, ...message.parts.map(toWirePart)],
+          }
+        : { role: 'user', content: message.content };
     case 'assistant':
       return message.toolCalls && message.toolCalls.length > 0
         ? {
@@ -274,6 +282,11 @@ function toWireMessage(message: ChatMessage): WireMessage {
     case 'tool':
       return { role: 'tool', tool_call_id: message.toolCallId ?? '', content: message.content };
   }
+}
+
+/** An image as chat completions take it: an `image_url` part whose URL is a `data:` URL of the bytes. */
+function toWirePart(part: ChatPart): WireContentPart {
+  return { type: 'image_url', image_url: { url: `data:${part.mediaType};base64,${part.data}` } };
 }
 
 function toUsage(usage: ChunkUsage | undefined): TokenUsage | undefined {

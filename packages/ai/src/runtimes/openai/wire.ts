@@ -6,8 +6,14 @@ export interface WireToolCall {
   readonly function: { readonly name: string; readonly arguments: string };
 }
 
+/** A part of a user message's content array (text, or an image as a `data:` URL: the bytes travel inline). */
+export type WireContentPart =
+  | { readonly type: 'text'; readonly text: string }
+  | { readonly type: 'image_url'; readonly image_url: { readonly url: string } };
+
 export type WireMessage =
-  | { readonly role: 'system' | 'user'; readonly content: string }
+  | { readonly role: 'system'; readonly content: string }
+  | { readonly role: 'user'; readonly content: string | readonly WireContentPart[] }
   | {
       readonly role: 'assistant';
       readonly content: string | null;
