@@ -19,10 +19,10 @@ export const IMPLS = ['atmosphere', 'ws', 'ws-frame-once', 'socketio'] as const;
 export type Impl = (typeof IMPLS)[number];
 
 /**
- * How the fan-out's tracing contenders run the OpenTelemetry SDK (`--tracing`); `unsampled-in-trace` is
- * `unsampled` with `tracing({ broadcastSpans: 'in-sampled-trace' })`.
+ * How the fan-out's tracing contenders run the OpenTelemetry SDK (`--tracing`); `unsampled-always` is
+ * `unsampled` with `tracing({ broadcastSpans: 'always' })` (the default is `'in-sampled-trace'`).
  */
-export const TRACING_MODES = ['unsampled', 'sampled', 'unsampled-in-trace'] as const;
+export const TRACING_MODES = ['unsampled', 'sampled', 'unsampled-always'] as const;
 export type TracingMode = (typeof TRACING_MODES)[number];
 
 /** Everything a run can be told; `--quick` changes the defaults, explicit flags win. */
@@ -39,8 +39,8 @@ export interface BenchOptions {
   /**
    * Fan-out: also run Atmosphere with metrics and OpenTelemetry tracing on, once per mode given — `unsampled`
    * (the SDK installed, every trace dropped by the sampler) and `sampled` (every broadcast's span recorded and
-   * exported), and `unsampled-in-trace` (`unsampled` with `tracing({ broadcastSpans: 'in-sampled-trace' })`:
-   * the tracer is asked only inside a sampled trace). Default none.
+   * exported), and `unsampled-always` (`unsampled` with `tracing({ broadcastSpans: 'always' })`: the tracer
+   * is asked for every broadcast, not only inside a sampled trace). Default none.
    */
   tracing: TracingMode[];
   /** Length of the max-rate phase. */
@@ -104,7 +104,7 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --duration=ms           length of each max-rate and paced phase
   --rounds=3              interleaved rounds per fan-out comparison (median reported)
   --tracing=unsampled,sampled   fan-out: Atmosphere + metrics + OpenTelemetry tracing columns (default none;
-                          also unsampled-in-trace: broadcastSpans 'in-sampled-trace')
+                          also unsampled-always: broadcastSpans 'always')
   --paced-rate=20000      paced load in delivered messages per second
   --memory-clients=5000   idle connections for the memory scenario
   --cluster-clients=2000  clients of the cluster scenario (half on each of its two nodes)

@@ -342,8 +342,8 @@ export const fanoutScenario: Scenario = {
             server: {
               ...wsServer('atmosphere', 30_000),
               metrics: true,
-              ...(mode === 'unsampled-in-trace'
-                ? { tracing: 'unsampled', broadcastSpans: 'in-sampled-trace' }
+              ...(mode === 'unsampled-always'
+                ? { tracing: 'unsampled', broadcastSpans: 'always' }
                 : { tracing: mode }),
             },
             client: WS_CLIENTS.atmosphere,

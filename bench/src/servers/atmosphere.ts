@@ -111,7 +111,7 @@ export async function startAtmosphere(config: ServerConfig): Promise<ServerTarge
  */
 async function benchTracing(
   mode: 'unsampled' | 'sampled',
-  broadcastSpans: 'always' | 'in-sampled-trace' = 'always',
+  broadcastSpans?: 'always' | 'in-sampled-trace',
 ): Promise<Provider> {
   const [{ tracing }, { context }, { AsyncLocalStorageContextManager }, sdk] = await Promise.all([
     import('@atmosphere/observability'),
@@ -130,5 +130,8 @@ async function benchTracing(
     sampler: mode === 'sampled' ? new sdk.AlwaysOnSampler() : new sdk.AlwaysOffSampler(),
     spanProcessors: [new sdk.BatchSpanProcessor(discard)],
   });
-  return tracing({ tracer: provider.getTracer('bench'), broadcastSpans });
+  return tracing({
+    tracer: provider.getTracer('bench'),
+    ...(broadcastSpans === undefined ? {} : { broadcastSpans }),
+  });
 }

@@ -54,7 +54,7 @@ export interface ServerConfig {
    * counted).
    */
   tracing?: 'unsampled' | 'sampled';
-  /** With `tracing`: `tracing({ broadcastSpans })` (default `'always'`). */
+  /** With `tracing`: `tracing({ broadcastSpans })` (default: the provider's, `'in-sampled-trace'`). */
   broadcastSpans?: 'always' | 'in-sampled-trace';
 }
 

@@ -6,19 +6,19 @@
  * Each mode runs in a process of its own (the OpenTelemetry context manager is global), the modes interleaved
  * round by round: `plain` (no observability), `metrics`, `unsampled` (metrics + tracing, every trace dropped by
  * the sampler), `sampled` (metrics + tracing, every span recorded and exported to nothing), as the fan-out
- * scenario's `--tracing` columns set them up; `unsampled-in-trace` is `unsampled` with
- * `tracing({ broadcastSpans: 'in-sampled-trace' })`.
+ * scenario's `--tracing` columns set them up (tracing's default, `broadcastSpans: 'in-sampled-trace'`);
+ * `unsampled-always` is `unsampled` with `tracing({ broadcastSpans: 'always' })`.
  *
  * Run: `node --conditions=@atmosphere/source --expose-gc src/tools/broadcast-cost.ts [--rounds=5]
- * [--broadcasts=200000] [--modes=plain,metrics,unsampled,sampled,unsampled-in-trace]` from bench/.
+ * [--broadcasts=200000] [--modes=plain,metrics,unsampled,sampled,unsampled-always]` from bench/.
  * A probe for finding where a broadcast's time goes, not a scenario: it prints medians, it asserts nothing.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startAtmosphere } from '../servers/atmosphere.ts';
 
-type Mode = 'plain' | 'metrics' | 'unsampled' | 'sampled' | 'unsampled-in-trace';
-const MODES: readonly Mode[] = ['plain', 'metrics', 'unsampled', 'sampled', 'unsampled-in-trace'];
+type Mode = 'plain' | 'metrics' | 'unsampled' | 'sampled' | 'unsampled-always';
+const MODES: readonly Mode[] = ['plain', 'metrics', 'unsampled', 'sampled', 'unsampled-always'];
 
 function flag(name: string): string | undefined {
   return process.argv.find((argument) => argument.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -31,7 +31,7 @@ async function measure(mode: Mode, count: number): Promise<number> {
     heartbeatMs: 0,
     metrics: mode !== 'plain',
     ...(mode === 'unsampled' || mode === 'sampled' ? { tracing: mode } : {}),
-    ...(mode === 'unsampled-in-trace' ? { tracing: 'unsampled', broadcastSpans: 'in-sampled-trace' } : {}),
+    ...(mode === 'unsampled-always' ? { tracing: 'unsampled', broadcastSpans: 'always' } : {}),
   });
   const payload = 'x'.repeat(64);
   const batch = 1_000;

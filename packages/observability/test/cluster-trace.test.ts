@@ -42,16 +42,27 @@ describe('a broadcast across the Redis backplane', () => {
     const onB = scope.track(await connectTestClient(b.url('/feed'), 'websocket'));
     await ready.next();
 
-    await a.broadcasters.get('/feed').broadcast('across');
+    // The broadcast an application makes while serving a traced request (a broadcast outside any trace has no
+    // span by default: unsampled-broadcast.test.ts).
+    await tracer.startActiveSpan('app.request', async (request) => {
+      try {
+        await a.broadcasters.get('/feed').broadcast('across');
+      } finally {
+        request.end();
+      }
+    });
     expect(await onB.messages.next()).toBe('across');
 
     const spans = otel.exporter.getFinishedSpans();
+    const [root] = named(spans, 'app.request');
     const broadcasts = named(spans, 'atmosphere.broadcast');
     const relays = named(spans, 'atmosphere.backplane.relay');
     expect(broadcasts).toHaveLength(1);
     expect(relays).toHaveLength(1);
     const [broadcast] = broadcasts;
     const [relay] = relays;
+    expect(parentOf(broadcast!)).toBe(root!.spanContext().spanId);
+    expect(broadcast!.spanContext().traceId).toBe(root!.spanContext().traceId);
     expect(relay!.spanContext().traceId).toBe(broadcast!.spanContext().traceId);
     expect(parentOf(relay!)).toBe(broadcast!.spanContext().spanId);
     expect(broadcast!.attributes).toMatchObject({

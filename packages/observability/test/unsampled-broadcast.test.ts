@@ -88,8 +88,8 @@ describe('broadcasts of unsampled traces', () => {
     return { sampler, otel, tracer, broadcaster, broadcastWithin };
   }
 
-  test("by default every broadcast is asked of the tracer, with its broadcaster's one attributes object", async () => {
-    const { sampler, otel, tracer, broadcaster, broadcastWithin } = await setUp();
+  test("with broadcastSpans 'always', every broadcast is asked of the tracer, with its broadcaster's one attributes object", async () => {
+    const { sampler, otel, tracer, broadcaster, broadcastWithin } = await setUp('always');
     await broadcaster.broadcast('outside any trace');
     await broadcaster.broadcast('outside again');
     await broadcastWithin('test.unsampled', 'in an unsampled trace');
@@ -113,16 +113,22 @@ describe('broadcasts of unsampled traces', () => {
     expectOnlyTheSampledBroadcast(otel.exporter.getFinishedSpans());
   });
 
-  test("with broadcastSpans 'in-sampled-trace', only a broadcast in a sampled trace reaches the tracer, and its span is the same", async () => {
-    const { sampler, otel, tracer, broadcaster, broadcastWithin } = await setUp('in-sampled-trace');
-    await broadcaster.broadcast('outside any trace');
-    await broadcastWithin('test.unsampled', 'in an unsampled trace');
-    await broadcastWithin('test.sampled', 'in a sampled trace');
+  test.each([
+    ['by default', undefined],
+    ["with broadcastSpans 'in-sampled-trace'", 'in-sampled-trace'],
+  ] as const)(
+    '%s, only a broadcast in a sampled trace reaches the tracer, and its span is the same',
+    async (_label, mode) => {
+      const { sampler, otel, tracer, broadcaster, broadcastWithin } = await setUp(mode);
+      await broadcaster.broadcast('outside any trace');
+      await broadcastWithin('test.unsampled', 'in an unsampled trace');
+      await broadcastWithin('test.sampled', 'in a sampled trace');
 
-    expect(sampler.asked).toEqual(['test.unsampled', 'test.sampled', 'atmosphere.broadcast']);
-    expect(tracer.attributes).toHaveLength(1);
-    expectOnlyTheSampledBroadcast(otel.exporter.getFinishedSpans());
-  });
+      expect(sampler.asked).toEqual(['test.unsampled', 'test.sampled', 'atmosphere.broadcast']);
+      expect(tracer.attributes).toHaveLength(1);
+      expectOnlyTheSampledBroadcast(otel.exporter.getFinishedSpans());
+    },
+  );
 
   test("'in-sampled-trace' leaves the other spans to the sampler; a relayed carrier's sampled flag decides", () => {
     const sampler = new NamedRootSampler();
