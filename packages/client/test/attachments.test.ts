@@ -88,6 +88,33 @@ test.each(['websocket', 'long-polling'] as const)(
   },
 );
 
+test('an object prompt sent with options keeps its own members: its prompt and metadata reach the endpoint beside the images and hints', async () => {
+  const s = await start('A red square.');
+  const texts: string[] = [];
+  const errors: AiFrame[] = [];
+  let text = '';
+  const handle = subscribeStreaming(
+    { url: s.url('/ai'), transport: 'websocket', fallbackTransport: [] },
+    {
+      onToken: (token) => (text += token),
+      onComplete: () => texts.push(text),
+      onError: (_message, frame) => errors.push(frame),
+    },
+    { atmosphere: new Atmosphere() },
+  );
+  cleanups.push(() => handle.close());
+  await ready(handle.subscription);
+  handle.send(
+    { prompt: 'What colour is it?', metadata: { topic: 'shapes' } },
+    { attachments: [CONTRACT_IMAGE], maxCost: 0.01 },
+  );
+  await eventually(() => texts.length === 1 || errors.length > 0, 'the answer');
+  expect(errors).toEqual([]);
+  expect(texts).toEqual(['A red square.']);
+  expect(openAiReceivedImages(replay!.requests.items.at(-1)?.body)).toEqual([CONTRACT_IMAGE]);
+  expect(JSON.stringify(replay!.requests.items.at(-1)?.body)).toContain('What colour is it?');
+});
+
 test('ChatModel.append keeps the images on the user message and sends them', async () => {
   const s = await start('Red.');
   const chat = new ChatModel({

@@ -118,16 +118,18 @@ export function isSubscription(value: AtmosphereRequest | Subscription): value i
   );
 }
 
-/** The payload of a prompt: as given, or wrapped with its routing hints and attachments. */
-export function promptPayload(prompt: string | object, options?: SendOptions): string | object {
-  const hinted = options?.maxCost !== undefined || options?.maxLatencyMs !== undefined;
-  const attachments = options?.attachments?.length ? options.attachments : undefined;
-  if (!hinted && !attachments) return prompt;
-  return {
-    prompt,
-    hints: hinted ? { maxCost: options?.maxCost, maxLatencyMs: options?.maxLatencyMs } : undefined,
-    attachments,
-  };
+/**
+ * The payload of a prompt: as given, or with its routing hints and attachments — a text prompt wrapped in
+ * `{"prompt":…}`, an object prompt (`{prompt, metadata, …}`) given them as members of its own.
+ */
+export function promptPayload(prompt: string | object, options: SendOptions = {}): string | object {
+  const { maxCost, maxLatencyMs, attachments } = options;
+  const hinted = (maxCost ?? maxLatencyMs) !== undefined;
+  if (!hinted && !attachments?.length) return prompt;
+  const payload: Record<string, unknown> = typeof prompt === 'string' ? { prompt } : { ...prompt };
+  if (hinted) payload['hints'] = { maxCost, maxLatencyMs };
+  if (attachments?.length) payload['attachments'] = attachments;
+  return payload;
 }
 
 /**
