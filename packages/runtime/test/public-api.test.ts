@@ -74,6 +74,7 @@ describe('@atmosphere/runtime public API', () => {
       'assertDelivery',
       'checkDelivery',
       'connectTestClient',
+      'countConnectionAttempts',
       'dropConnection',
       'eventually',
       'hasChromium',
