@@ -286,10 +286,17 @@ export function typingFrame(room: string, memberId: string, typing: boolean): st
 
 /**
  * `{"type":"error","room":…,"data":"…"[,"code":…]}` — `room` only when the client named a valid one, `code`
- * (machine-readable) on refused turn control.
+ * (machine-readable) on refused turn control and on what the server could not give (`HISTORY_TRUNCATED`,
+ * `LOG_FAILED`); `details` are fields that name what it was about (`from`/`resumeAt`, `memberId`/`sessionId`),
+ * after the others.
  */
-export function roomErrorFrame(room: string | undefined, reason: string, code?: string): string {
-  return JSON.stringify({ type: 'error', room, data: reason, code });
+export function roomErrorFrame(
+  room: string | undefined,
+  reason: string,
+  code?: string,
+  details?: Readonly<Record<string, string | number>>,
+): string {
+  return JSON.stringify({ type: 'error', room, data: reason, code, ...details });
 }
 
 /**

@@ -51,6 +51,7 @@ async function startNode(
   history = 50,
   logger: ReturnType<typeof recordingLogger> | undefined = undefined,
   maxMessageBytes: number | undefined = undefined,
+  maxReplay: number | undefined = undefined,
 ): Promise<Node> {
   const atmosphere = await startTestAtmosphere({
     autoload: false,
@@ -68,7 +69,11 @@ async function startNode(
   });
   expect(atmosphere.log.shared).toBe(true);
   nodes.push(atmosphere);
-  const rooms = createRooms(atmosphere, { path: '/rooms', history });
+  const rooms = createRooms(atmosphere, {
+    path: '/rooms',
+    history,
+    ...(maxReplay === undefined ? {} : { maxReplay }),
+  });
   return { atmosphere, rooms, url: atmosphere.url('/rooms') };
 }
 
@@ -254,6 +259,42 @@ describe('room history across nodes (one shared log)', () => {
     await bob.frames.waitFor((f) => f['data'] === 'after', 30_000);
     expect(messages(bob.frames.items).map((f) => f['data'])).toEqual(['kept', 'after']);
   }, 90_000);
+
+  test('a join with sinceId 0 on a room with 5 000 logged messages gets the newest maxReplay after a HISTORY_TRUNCATED frame; a broadcast sent meanwhile follows them at once', async () => {
+    const prefix = `history${++run}:`;
+    const a = await startNode(prefix, 50, undefined, undefined, 200);
+    // 5 000 messages in the room's log (frames without id: the shared log's seq is their id).
+    for (let batch = 0; batch < 10; batch++)
+      await a.atmosphere.log.append(
+        'room-history:lobby',
+        range(batch * 500 + 1, batch * 500 + 500).map((n) => ({
+          payload: JSON.stringify({ type: 'message', room: 'lobby', from: 'old', data: { n } }),
+        })),
+      );
+    const alice = await join(a.url, 'lobby', 'alice');
+    const bob = await join(a.url, 'lobby', 'bob');
+    const late = await join(a.url, 'lobby', 'late', 0);
+    // The ack went out; the replay is being read from the log, and the room's operations wait for it.
+    await alice.client.send(JSON.stringify({ type: 'broadcast', room: 'lobby', data: 'meanwhile' }));
+    const live = await late.frames.waitFor((f) => f['data'] === 'meanwhile', 30_000);
+    await bob.frames.waitFor((f) => f['data'] === 'meanwhile');
+    const after = late.frames.items.slice(late.frames.items.indexOf(late.ack) + 1);
+    // Said first, then the newest 200 (150 from the log, 50 from memory), then the broadcast: nothing else.
+    expect(after[0]).toEqual({
+      type: 'error',
+      room: 'lobby',
+      data: 'History truncated: messages 1 to 4800 are not replayed: a join replays at most the newest 200 messages (option maxReplay).',
+      code: 'HISTORY_TRUNCATED',
+      from: 1,
+      resumeAt: 4801,
+    });
+    expect(after.slice(1, -1).map((f) => [f['id'], (f['data'] as { n: number }).n])).toEqual(
+      range(4801, 5000).map((n) => [n, n]),
+    );
+    expect(after.at(-1)).toBe(live);
+    expect(live).toMatchObject({ type: 'message', id: 5001, from: 'alice' });
+    expect(after).toHaveLength(202);
+  }, 60_000);
 
   test('a log that lost the history of a room gives ids again: the node says so and drops what memory kept under them', async () => {
     const prefix = `history${++run}:`;

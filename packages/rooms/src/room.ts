@@ -83,7 +83,11 @@ export class Room implements VirtualHost, RoomView {
   readonly #turns: RoomTurns;
 
   /** @internal Use `RoomManager.room()`. */
-  constructor(name: string, host: RoomHost, options: { persistent: boolean; history: number }) {
+  constructor(
+    name: string,
+    host: RoomHost,
+    options: { persistent: boolean; history: number; maxReplay?: number },
+  ) {
     this.name = name;
     this.broadcasterId = roomBroadcasterId(name);
     this.#host = host;
@@ -135,6 +139,7 @@ export class Room implements VirtualHost, RoomView {
       },
       options.history,
       host.historyLog === undefined ? undefined : new LogHistory(host.historyLog, name),
+      options.maxReplay,
     ));
     this.#cluster = delivery.cluster = host.cluster?.open(name, host.logger, {
       enqueue: (run) => delivery.submit({ kind: 'task', run }),
