@@ -1,4 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
+import { demoRuntime } from '@atmosphere/ai';
+import { llmRoomMember, type RoomAnswer } from '@atmosphere/ai/rooms';
 import { durable } from '@atmosphere/durable-sessions';
 import { createRooms, type RoomManager } from '@atmosphere/rooms';
 import type { Atmosphere } from '@atmosphere/runtime';
@@ -295,6 +297,69 @@ describe('room history across nodes (one shared log)', () => {
     expect(live).toMatchObject({ type: 'message', id: 5001, from: 'alice' });
     expect(after).toHaveLength(202);
   }, 60_000);
+
+  test("an AI member's answer whose reply the shared log refuses is said to every connection, on every node (LOG_FAILED, its sessionId), and its outcome is an error", async () => {
+    const prefix = `history${++run}:`;
+    const a = await startNode(prefix);
+    const b = await startNode(prefix);
+    const answers: RoomAnswer[] = [];
+    const asked: { frames?: Inbox<Frame> } = {};
+    const ai = llmRoomMember({
+      id: 'assistant',
+      answers: 'all',
+      runtime: demoRuntime({ delayMs: 0, answer: () => 'the answer' }),
+      onAnswer: (answer) => answers.push(answer),
+      interceptors: [
+        {
+          name: 'the-log-dies',
+          // The answer streamed (its `complete` reached the asker, on the other node); its reply is said next.
+          postProcess: async () => {
+            await asked.frames?.waitFor((f) => f.type === 'complete' && f['from'] === 'assistant');
+            await store.kill();
+          },
+        },
+      ],
+    });
+    a.rooms.room('lobby').joinVirtual(ai);
+    try {
+      const watcher = await join(a.url, 'lobby', 'watcher');
+      const alice = await join(b.url, 'lobby', 'alice');
+      expect((alice.ack['members'] as { id: string }[]).map((m) => m.id)).toContain('assistant');
+      asked.frames = alice.frames;
+      await alice.client.send(JSON.stringify({ type: 'broadcast', room: 'lobby', data: 'the question' }));
+      const told = await alice.frames.waitFor((f) => f.type === 'error', 30_000);
+      const streamed = alice.frames.items.filter((f) => f['from'] === 'assistant' && 'sessionId' in f);
+      const sessionId = streamed[0]?.['sessionId'];
+      expect(streamed.filter((f) => f.type === 'streaming-text').map((f) => f['data'])).toEqual([
+        'the ',
+        'answer',
+      ]);
+      expect(told).toEqual({
+        type: 'error',
+        room: 'lobby',
+        data: "The answer of assistant to alice could not be kept: it is not in the room's history (ask again).",
+        code: 'LOG_FAILED',
+        sessionId,
+        memberId: 'assistant',
+      });
+      // The connections of the answering node are told too; nobody got a reply message.
+      expect(await watcher.frames.waitFor((f) => f.type === 'error', 30_000)).toEqual(told);
+      await vi.waitFor(() => expect(answers).toHaveLength(1), { timeout: 30_000 });
+      expect(answers[0]).toMatchObject({
+        status: 'error',
+        text: 'the answer',
+        sessionId,
+        error: { code: 'LOG_FAILED' },
+      });
+      expect(answers[0]?.reply).toBeUndefined();
+      for (const frames of [alice.frames, watcher.frames])
+        expect(frames.items.some((f) => f.type === 'message' && f['from'] === 'assistant')).toBe(false);
+    } finally {
+      await store.start();
+      await ai.close();
+    }
+    await vi.waitFor(() => a.atmosphere.log.state('room-history:lobby'), { timeout: 30_000, interval: 50 });
+  }, 90_000);
 
   test('a log that lost the history of a room gives ids again: the node says so and drops what memory kept under them', async () => {
     const prefix = `history${++run}:`;
