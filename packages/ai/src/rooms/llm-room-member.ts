@@ -604,7 +604,11 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     logger: Logger,
   ): AtmosphereError {
     const code = AtmosphereError.isInstance(error) ? error.code : 'HANDLER_FAILED';
-    const reason = `The answer of ${this.id} to ${asker} could not be kept: it is not in the room's history (ask again).`;
+    // The log refused it: it is nowhere. Otherwise (a filter, a closed broadcaster) it reached nobody.
+    const reason =
+      code === 'LOG_FAILED'
+        ? `The answer of ${this.id} to ${asker} could not be kept: it is not in the room's history (ask again).`
+        : `The answer of ${this.id} to ${asker} could not be said as a room message (${code}); ask again.`;
     context
       .sendError(code, reason, { sessionId })
       .catch((failure: unknown) =>
