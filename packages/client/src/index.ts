@@ -85,6 +85,7 @@ export {
 export {
   AtmosphereRooms,
   type PresenceEvent,
+  type RoomErrorAbout,
   type RoomHandle,
   type RoomHandlers,
   type RoomMessage,

@@ -1,10 +1,17 @@
 import { demoRuntime } from '@atmosphere/ai';
 import { llmRoomMember } from '@atmosphere/ai/rooms';
-import { createRooms } from '@atmosphere/rooms';
+import { createRooms, RoomManager } from '@atmosphere/rooms';
 import type { Atmosphere as Server } from '@atmosphere/runtime';
 import { eventually, Inbox, startTestAtmosphere } from '@atmosphere/runtime/testing';
 import { afterEach, expect, test } from 'vitest';
-import { Atmosphere, AtmosphereRooms, RoomModel, type Subscription } from '../src/index.ts';
+import {
+  Atmosphere,
+  type AtmosphereClientError,
+  AtmosphereRooms,
+  type RoomErrorAbout,
+  RoomModel,
+  type Subscription,
+} from '../src/index.ts';
 
 let server: Server | undefined;
 const subscriptions: Subscription[] = [];
@@ -134,4 +141,71 @@ test('a later join on the same connection that asks for history gets it', async 
   );
   expect(await seen.waitFor((line) => line === 'alice:before')).toBe('alice:before');
   expect(seen.items.filter((line) => line === 'alice:before')).toHaveLength(1);
+});
+
+test("an answer whose reply the server could not say ends its stream in the room model with the server's error, not with a message", async () => {
+  const url = await startRooms();
+  const lobby = RoomManager.for(server!).room('lobby');
+  server!.broadcasters.get(lobby.broadcasterId).addFilter({
+    name: 'refuses-replies',
+    filter: (payload) => {
+      if (
+        typeof payload === 'string' &&
+        payload.startsWith('{"type":"message"') &&
+        payload.includes('"from":"assistant"')
+      )
+        throw new Error('refused by the test filter');
+      return payload;
+    },
+  });
+  const model = new RoomModel<{ text?: string }>({
+    request: { url, transport: 'websocket', fallbackTransport: [] },
+    room: 'lobby',
+    member: { id: 'carol' },
+    atmosphere: new Atmosphere(),
+  });
+  model.connect();
+  await eventually(() => model.getSnapshot().joined, 'carol to join');
+  model.broadcast({ text: 'Hello?' });
+  await eventually(
+    () => model.getSnapshot().streams.some((stream) => stream.error !== undefined),
+    'the answer to end with the error',
+  );
+  const snapshot = model.getSnapshot();
+  expect(snapshot.streams).toEqual([
+    {
+      sessionId: snapshot.streams[0]!.sessionId,
+      from: 'assistant',
+      text: 'Rooms stream to everyone.',
+      done: true,
+      stopped: false,
+      error:
+        'Room "lobby": The answer of assistant to carol could not be said as a room message (FILTER_FAILED); ask again.',
+    },
+  ]);
+  expect(snapshot.error).toMatchObject({ code: 'SERVER_ERROR', serverCode: 'FILTER_FAILED' });
+  expect(snapshot.messages.map((m) => m.from)).toEqual([]);
+  model.disconnect();
+});
+
+test('a history replay that leaves messages out is said to the join with the ids it leaves out', async () => {
+  const url = await startRooms();
+  const lobby = RoomManager.for(server!).room('lobby');
+  for (let n = 1; n <= 60; n++) await lobby.broadcast({ text: `m${n}` });
+  const errors = new Inbox<[AtmosphereClientError, RoomErrorAbout]>();
+  const messages = new Inbox<number>();
+  AtmosphereRooms.for(connect(url, 'sse')).join<{ text: string }>(
+    'lobby',
+    { id: 'dave' },
+    {
+      error: (error, about) => errors.push([error, about]),
+      message: (message) => messages.push(message.id ?? -1),
+    },
+    { history: true },
+  );
+  const [error, about] = await errors.next();
+  expect(error.serverCode).toBe('HISTORY_TRUNCATED');
+  expect(about).toEqual({ memberId: undefined, sessionId: undefined, from: 1, resumeAt: 11 });
+  await messages.waitFor((id) => id === 60);
+  expect(messages.items).toEqual(Array.from({ length: 50 }, (_, i) => i + 11));
 });

@@ -143,6 +143,12 @@ export type RoomServerMessage =
       readonly data: string;
       /** The machine-readable code, when the server sent one (`FORBIDDEN`, `UNKNOWN_RUN`, … on turn control). */
       readonly code: string | undefined;
+      /** The AI member and the answer (`sessionId`) it is about (`LOG_FAILED`: that answer's reply was not kept). */
+      readonly memberId?: string | undefined;
+      readonly sessionId?: string | undefined;
+      /** `HISTORY_TRUNCATED`: the ids `from` to `resumeAt - 1` of the history asked for are not replayed. */
+      readonly from?: number | undefined;
+      readonly resumeAt?: number | undefined;
     }
   | { readonly type: 'ai'; readonly room: string; readonly from: string; readonly frame: RoomAiFrame }
   | {
@@ -223,13 +229,22 @@ export function parseRoomMessage(frame: string): RoomServerMessage | undefined {
     case 'typing':
       if (memberId === undefined) return undefined;
       return { type: 'typing', room, memberId, typing: raw['typing'] === true };
-    case 'error':
+    case 'error': {
+      const id = (key: string): number | undefined => {
+        const value = raw[key];
+        return typeof value === 'number' && Number.isSafeInteger(value) ? value : undefined;
+      };
       return {
         type: 'error',
         room,
         data: text('data') ?? JSON.stringify(raw['data']),
         code: text('code'),
+        memberId,
+        sessionId,
+        from: id('from'),
+        resumeAt: id('resumeAt'),
       };
+    }
     case 'ai-role': {
       const role = raw['role'];
       if (memberId === undefined || !AI_ROLES.includes(role as AiRole)) return undefined;
@@ -286,10 +301,17 @@ export function typingFrame(room: string, memberId: string, typing: boolean): st
 
 /**
  * `{"type":"error","room":…,"data":"…"[,"code":…]}` — `room` only when the client named a valid one, `code`
- * (machine-readable) on refused turn control.
+ * (machine-readable) on refused turn control and on what the server could not give (`HISTORY_TRUNCATED`,
+ * `LOG_FAILED`); `details` are fields that name what it was about (`from`/`resumeAt`, `memberId`/`sessionId`),
+ * after the others.
  */
-export function roomErrorFrame(room: string | undefined, reason: string, code?: string): string {
-  return JSON.stringify({ type: 'error', room, data: reason, code });
+export function roomErrorFrame(
+  room: string | undefined,
+  reason: string,
+  code?: string,
+  details?: Readonly<Record<string, string | number>>,
+): string {
+  return JSON.stringify({ type: 'error', room, data: reason, code, ...details });
 }
 
 /**

@@ -1,4 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
+import { demoRuntime } from '@atmosphere/ai';
+import { llmRoomMember, type RoomAnswer } from '@atmosphere/ai/rooms';
 import { durable } from '@atmosphere/durable-sessions';
 import { createRooms, type RoomManager } from '@atmosphere/rooms';
 import type { Atmosphere } from '@atmosphere/runtime';
@@ -51,6 +53,7 @@ async function startNode(
   history = 50,
   logger: ReturnType<typeof recordingLogger> | undefined = undefined,
   maxMessageBytes: number | undefined = undefined,
+  maxReplay: number | undefined = undefined,
 ): Promise<Node> {
   const atmosphere = await startTestAtmosphere({
     autoload: false,
@@ -68,7 +71,11 @@ async function startNode(
   });
   expect(atmosphere.log.shared).toBe(true);
   nodes.push(atmosphere);
-  const rooms = createRooms(atmosphere, { path: '/rooms', history });
+  const rooms = createRooms(atmosphere, {
+    path: '/rooms',
+    history,
+    ...(maxReplay === undefined ? {} : { maxReplay }),
+  });
   return { atmosphere, rooms, url: atmosphere.url('/rooms') };
 }
 
@@ -253,6 +260,105 @@ describe('room history across nodes (one shared log)', () => {
     await alice.client.send(JSON.stringify({ type: 'broadcast', room: 'lobby', data: 'after' }));
     await bob.frames.waitFor((f) => f['data'] === 'after', 30_000);
     expect(messages(bob.frames.items).map((f) => f['data'])).toEqual(['kept', 'after']);
+  }, 90_000);
+
+  test('a join with sinceId 0 on a room with 5 000 logged messages gets the newest maxReplay after a HISTORY_TRUNCATED frame; a broadcast sent meanwhile follows them at once', async () => {
+    const prefix = `history${++run}:`;
+    const a = await startNode(prefix, 50, undefined, undefined, 200);
+    // 5 000 messages in the room's log (frames without id: the shared log's seq is their id).
+    for (let batch = 0; batch < 10; batch++)
+      await a.atmosphere.log.append(
+        'room-history:lobby',
+        range(batch * 500 + 1, batch * 500 + 500).map((n) => ({
+          payload: JSON.stringify({ type: 'message', room: 'lobby', from: 'old', data: { n } }),
+        })),
+      );
+    const alice = await join(a.url, 'lobby', 'alice');
+    const bob = await join(a.url, 'lobby', 'bob');
+    const late = await join(a.url, 'lobby', 'late', 0);
+    // The ack went out; the replay is being read from the log, and the room's operations wait for it.
+    await alice.client.send(JSON.stringify({ type: 'broadcast', room: 'lobby', data: 'meanwhile' }));
+    const live = await late.frames.waitFor((f) => f['data'] === 'meanwhile', 30_000);
+    await bob.frames.waitFor((f) => f['data'] === 'meanwhile');
+    const after = late.frames.items.slice(late.frames.items.indexOf(late.ack) + 1);
+    // Said first, then the newest 200 (150 from the log, 50 from memory), then the broadcast: nothing else.
+    expect(after[0]).toEqual({
+      type: 'error',
+      room: 'lobby',
+      data: 'History truncated: messages 1 to 4800 are not replayed: a join replays at most the newest 200 messages (option maxReplay).',
+      code: 'HISTORY_TRUNCATED',
+      from: 1,
+      resumeAt: 4801,
+    });
+    expect(after.slice(1, -1).map((f) => [f['id'], (f['data'] as { n: number }).n])).toEqual(
+      range(4801, 5000).map((n) => [n, n]),
+    );
+    expect(after.at(-1)).toBe(live);
+    expect(live).toMatchObject({ type: 'message', id: 5001, from: 'alice' });
+    expect(after).toHaveLength(202);
+  }, 60_000);
+
+  test("an AI member's answer whose reply the shared log refuses is said to every connection, on every node (LOG_FAILED, its sessionId), and its outcome is an error", async () => {
+    const prefix = `history${++run}:`;
+    const a = await startNode(prefix);
+    const b = await startNode(prefix);
+    const answers: RoomAnswer[] = [];
+    const asked: { frames?: Inbox<Frame> } = {};
+    const ai = llmRoomMember({
+      id: 'assistant',
+      answers: 'all',
+      runtime: demoRuntime({ delayMs: 0, answer: () => 'the answer' }),
+      onAnswer: (answer) => answers.push(answer),
+      interceptors: [
+        {
+          name: 'the-log-dies',
+          // The answer streamed (its `complete` reached the asker, on the other node); its reply is said next.
+          postProcess: async () => {
+            await asked.frames?.waitFor((f) => f.type === 'complete' && f['from'] === 'assistant');
+            await store.kill();
+          },
+        },
+      ],
+    });
+    a.rooms.room('lobby').joinVirtual(ai);
+    try {
+      const watcher = await join(a.url, 'lobby', 'watcher');
+      const alice = await join(b.url, 'lobby', 'alice');
+      expect((alice.ack['members'] as { id: string }[]).map((m) => m.id)).toContain('assistant');
+      asked.frames = alice.frames;
+      await alice.client.send(JSON.stringify({ type: 'broadcast', room: 'lobby', data: 'the question' }));
+      const told = await alice.frames.waitFor((f) => f.type === 'error', 30_000);
+      const streamed = alice.frames.items.filter((f) => f['from'] === 'assistant' && 'sessionId' in f);
+      const sessionId = streamed[0]?.['sessionId'];
+      expect(streamed.filter((f) => f.type === 'streaming-text').map((f) => f['data'])).toEqual([
+        'the ',
+        'answer',
+      ]);
+      expect(told).toEqual({
+        type: 'error',
+        room: 'lobby',
+        data: "The answer of assistant to alice could not be kept: it is not in the room's history (ask again).",
+        code: 'LOG_FAILED',
+        sessionId,
+        memberId: 'assistant',
+      });
+      // The connections of the answering node are told too; nobody got a reply message.
+      expect(await watcher.frames.waitFor((f) => f.type === 'error', 30_000)).toEqual(told);
+      await vi.waitFor(() => expect(answers).toHaveLength(1), { timeout: 30_000 });
+      expect(answers[0]).toMatchObject({
+        status: 'error',
+        text: 'the answer',
+        sessionId,
+        error: { code: 'LOG_FAILED' },
+      });
+      expect(answers[0]?.reply).toBeUndefined();
+      for (const frames of [alice.frames, watcher.frames])
+        expect(frames.items.some((f) => f.type === 'message' && f['from'] === 'assistant')).toBe(false);
+    } finally {
+      await store.start();
+      await ai.close();
+    }
+    await vi.waitFor(() => a.atmosphere.log.state('room-history:lobby'), { timeout: 30_000, interval: 50 });
   }, 90_000);
 
   test('a log that lost the history of a room gives ids again: the node says so and drops what memory kept under them', async () => {

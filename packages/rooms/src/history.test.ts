@@ -1,6 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import { MemoryStreamLog } from '@atmosphere/runtime/spi';
-import { type HistoryEntry, historyAfter, LogHistory, RoomHistory, roomHistoryStream } from './history.ts';
+import {
+  type HistoryEntry,
+  historyAfter,
+  LogHistory,
+  replayGap,
+  RoomHistory,
+  roomHistoryStream,
+} from './history.ts';
 
 const entry = (id: number) => ({ id, payload: `{"id":${id}}`, message: { room: 'r', id, data: id } });
 const ids = (history: RoomHistory, sinceId?: number) => history.after(sinceId).map((e) => e.id);
@@ -73,30 +80,37 @@ describe('older history from the log', () => {
     );
   const idsOf = (entries: readonly { id: number }[]) => entries.map((e) => e.id);
 
-  test('between: the ids in (sinceId, beforeId) the log keeps, oldest first, across pages', () => {
+  test('between: the newest max ids in (sinceId, beforeId) the log keeps, oldest first, in one bounded read', () => {
     const log = new MemoryStreamLog();
     stored(
       log,
       Array.from({ length: 2_500 }, (_, i) => i + 1),
     );
     const store = new LogHistory(log, 'lobby');
-    expect(idsOf(store.between(20, 26) as HistoryEntry[])).toEqual([21, 22, 23, 24, 25]);
-    const many = store.between(100, 2_401) as HistoryEntry[];
+    expect(idsOf(store.between(20, 26, 1_000) as HistoryEntry[])).toEqual([21, 22, 23, 24, 25]);
+    const many = store.between(100, 2_401, 2_500) as HistoryEntry[];
     expect(idsOf(many)).toEqual(Array.from({ length: 2_300 }, (_, i) => i + 101));
     expect(many[0]).toMatchObject({
       payload: frame(101),
       message: { room: 'lobby', id: 101, data: { n: 101 } },
     });
-    expect(store.between(5, 6)).toEqual([]);
-    expect(store.between(30, 10)).toEqual([]);
+    // Bounded: the newest 300 before 2 401, not the 2 300 asked for.
+    expect(idsOf(store.between(0, 2_401, 300) as HistoryEntry[])).toEqual(
+      Array.from({ length: 300 }, (_, i) => i + 2_101),
+    );
+    expect(store.between(5, 6, 1_000)).toEqual([]);
+    expect(store.between(30, 10, 1_000)).toEqual([]);
+    expect(store.between(0, 2_401, 0)).toEqual([]);
   });
 
   test('between: ids ahead of the log numbering (history turned off and on) are found from the first record', () => {
     const log = new MemoryStreamLog();
     stored(log, [50, 51, 52, 53, 60, 61]);
     const store = new LogHistory(log, 'lobby');
-    expect(idsOf(store.between(20, 61) as HistoryEntry[])).toEqual([50, 51, 52, 53, 60]);
-    expect(idsOf(store.between(52, 100) as HistoryEntry[])).toEqual([53, 60, 61]);
+    expect(idsOf(store.between(20, 61, 1_000) as HistoryEntry[])).toEqual([50, 51, 52, 53, 60]);
+    expect(idsOf(store.between(52, 100, 1_000) as HistoryEntry[])).toEqual([53, 60, 61]);
+    // Bounded, ids far ahead: the window is the log's newest records; what it misses the caller reports as a gap.
+    expect(idsOf(store.between(20, 61, 2) as HistoryEntry[])).toEqual([60]);
   });
 
   test('between: what the log no longer keeps (trimmed) is not invented', () => {
@@ -106,7 +120,9 @@ describe('older history from the log', () => {
       Array.from({ length: 30 }, (_, i) => i + 1),
     );
     log.trim(roomHistoryStream('lobby'), 11);
-    expect(idsOf(new LogHistory(log, 'lobby').between(2, 15) as HistoryEntry[])).toEqual([11, 12, 13, 14]);
+    expect(idsOf(new LogHistory(log, 'lobby').between(2, 15, 1_000) as HistoryEntry[])).toEqual([
+      11, 12, 13, 14,
+    ]);
   });
 
   test('historyAfter: memory keeps the newest, the log fills in what is older', () => {
@@ -119,17 +135,25 @@ describe('older history from the log', () => {
     const memory = new RoomHistory(10);
     for (let id = 21; id <= 30; id++)
       memory.push({ id, payload: frame(id), message: { room: 'lobby', id, data: { n: id } } });
-    expect(idsOf(historyAfter(memory, store, 5) as HistoryEntry[])).toEqual(
+    expect(idsOf(historyAfter(memory, store, 5, 1_000) as HistoryEntry[])).toEqual(
       Array.from({ length: 25 }, (_, i) => i + 6),
     );
-    expect(idsOf(historyAfter(memory, store, 20) as HistoryEntry[])).toEqual(
+    expect(idsOf(historyAfter(memory, store, 20, 1_000) as HistoryEntry[])).toEqual(
       Array.from({ length: 10 }, (_, i) => i + 21),
     );
-    expect(idsOf(historyAfter(memory, store, 25) as HistoryEntry[])).toEqual([26, 27, 28, 29, 30]);
-    expect(historyAfter(memory, store, 30)).toEqual([]);
-    // Without a durable store, what memory keeps.
-    expect(idsOf(historyAfter(memory, undefined, 5) as HistoryEntry[])).toEqual(
-      Array.from({ length: 10 }, (_, i) => i + 21),
-    );
+    expect(idsOf(historyAfter(memory, store, 25, 1_000) as HistoryEntry[])).toEqual([26, 27, 28, 29, 30]);
+    expect(historyAfter(memory, store, 30, 1_000)).toEqual([]);
+    // Bounded: the newest 15 (memory's 10 and 5 from the log), or memory's newest 4 without reading the log.
+    const bounded = historyAfter(memory, store, 0, 15) as HistoryEntry[];
+    expect(idsOf(bounded)).toEqual(Array.from({ length: 15 }, (_, i) => i + 16));
+    expect(replayGap(bounded, 0, 30, 15)).toEqual({ from: 1, resumeAt: 16, bounded: true });
+    expect(idsOf(historyAfter(memory, store, 0, 4) as HistoryEntry[])).toEqual([27, 28, 29, 30]);
+    // Without a durable store, what memory keeps; what it no longer keeps is a gap, not a bound.
+    const kept = historyAfter(memory, undefined, 5, 1_000) as HistoryEntry[];
+    expect(idsOf(kept)).toEqual(Array.from({ length: 10 }, (_, i) => i + 21));
+    expect(replayGap(kept, 5, 30, 1_000)).toEqual({ from: 6, resumeAt: 21, bounded: false });
+    expect(replayGap(kept, 20, 30, 1_000)).toBeUndefined();
+    expect(replayGap([], 30, 30, 1_000)).toBeUndefined();
+    expect(replayGap([], 0, 30, 0)).toEqual({ from: 1, resumeAt: 31, bounded: true });
   });
 });

@@ -138,10 +138,6 @@ export interface LoadedHistory {
 
 type Awaitable<T> = T | Promise<T>;
 
-/** Records read from the log at once when older history is asked for, and most pages (a bound, not a goal). */
-const HISTORY_PAGE = 1_000;
-const HISTORY_PAGES = 1_000;
-
 function then<T, R>(value: Awaitable<T>, step: (value: T) => Awaitable<R>): Awaitable<R> {
   return value instanceof Promise ? value.then(step) : step(value);
 }
@@ -198,53 +194,54 @@ export class LogHistory {
   }
 
   /**
-   * The messages with an id greater than `sinceId` and less than `beforeId` that the log still keeps, oldest
-   * first: what a member joining with a `sinceId` older than the room's memory window is sent before what
-   * memory keeps. Synchronous when the store is.
+   * The newest `max` (at most) of the messages with an id greater than `sinceId` and less than `beforeId` that
+   * the log still keeps, oldest first: what a member joining with a `sinceId` older than the room's memory window
+   * is sent before what memory keeps. Reads at most `max` records, in one read (two when ids ran ahead of the
+   * log's numbering), however long the log is: the room's operations wait for it. Synchronous when the store is.
    *
    * Ids never fall behind the log's numbering (a record's id ≥ its seq, and id − seq never shrinks along the
-   * stream: each record takes the next seq, each message a greater id). So when the record right after seq
-   * `sinceId` has id `sinceId + 1` — the usual case, ids and seqs in step — or the log keeps nothing at or
-   * before seq `sinceId`, reading after seq `sinceId` finds them all; otherwise (ids ran ahead: an append
-   * failed, or the history was turned off and on) the log is read from its first record.
+   * stream: each record takes the next seq, each message a greater id). So the records wanted have seqs below
+   * `beforeId`, and when ids and seqs are in step — the usual case — they are the `max` seqs right before it.
+   * When they are not (an append failed, or the history was turned off and on), the window is moved back by how
+   * far ahead the ids are. What this does not return, the caller reports as a gap (see {@link replayGap}).
    */
-  between(sinceId: number, beforeId: number): Awaitable<HistoryEntry[]> {
-    if (!(beforeId > sinceId + 1)) return [];
-    const after = Math.max(0, Math.floor(sinceId));
-    return then(this.#log.read(this.stream, after, { limit: HISTORY_PAGE }), (read) => {
+  between(sinceId: number, beforeId: number, max: number): Awaitable<HistoryEntry[]> {
+    if (!(beforeId > sinceId + 1) || !(max > 0)) return [];
+    if (!Number.isFinite(beforeId)) {
+      // Nothing in memory to bound it: up to the log's newest record.
+      return then(this.#log.state(this.stream), (state) =>
+        state === undefined || state.last === 0 ? [] : this.between(sinceId, state.last + 1, max),
+      );
+    }
+    const after = Math.max(0, Math.floor(sinceId), beforeId - 1 - max);
+    return then(this.#log.read(this.stream, after, { limit: max }), (read) => {
       if (read === undefined) return [];
       const head = read.records[0];
-      const inStep =
-        read.first > after ||
-        (head !== undefined &&
-          head.seq === after + 1 &&
-          this.#parse(head.payload, head.seq)?.id === after + 1);
-      if (inStep) return this.#collect(read, sinceId, beforeId, [], 0);
-      return then(this.#log.read(this.stream, 0, { limit: HISTORY_PAGE }), (fromStart) =>
-        fromStart === undefined ? [] : this.#collect(fromStart, sinceId, beforeId, [], 0),
+      let from: number | undefined;
+      if (head === undefined) {
+        // Nothing after seq `after`: ids ran so far ahead that the records wanted all have smaller seqs.
+        if (after > 0 && read.last > 0 && read.last <= after) from = Math.max(0, read.last - max);
+      } else if (after > 0 && read.first <= after) {
+        const ahead = (this.#parse(head.payload, head.seq)?.id ?? head.seq) - head.seq;
+        if (ahead > 0) from = Math.max(0, after - ahead);
+      }
+      if (from === undefined) return this.#within(read.records, sinceId, beforeId, max);
+      return then(this.#log.read(this.stream, from, { limit: max }), (earlier) =>
+        this.#within(earlier?.records ?? [], sinceId, beforeId, max),
       );
     });
   }
 
-  /** Keeps the entries of `read` in (sinceId, beforeId), then reads the next page while there may be more. */
-  #collect(
-    read: LogRead,
-    sinceId: number,
-    beforeId: number,
-    entries: HistoryEntry[],
-    pages: number,
-  ): Awaitable<HistoryEntry[]> {
-    for (const record of read.records) {
+  /** The newest `max` entries of `records` with an id in (sinceId, beforeId), in id order, each id once. */
+  #within(records: LogRead['records'], sinceId: number, beforeId: number, max: number): HistoryEntry[] {
+    const entries: HistoryEntry[] = [];
+    for (const record of records) {
       const entry = this.#parse(record.payload, record.seq);
       if (entry === undefined || entry.id <= sinceId) continue;
-      if (entry.id >= beforeId) return entries;
+      if (entry.id >= beforeId) break;
       if (entries.length === 0 || entry.id > entries[entries.length - 1]!.id) entries.push(entry);
     }
-    const last = read.records.at(-1);
-    if (last === undefined || last.seq >= read.last || pages + 1 >= HISTORY_PAGES) return entries;
-    return then(this.#log.read(this.stream, last.seq, { limit: HISTORY_PAGE }), (next) =>
-      next === undefined ? entries : this.#collect(next, sinceId, beforeId, entries, pages + 1),
-    );
+    return entries.length > max ? entries.slice(entries.length - max) : entries;
   }
 
   /**
@@ -299,23 +296,53 @@ export class LogHistory {
 }
 
 /**
- * The history a member joining with `sinceId` is sent: the messages after it that memory keeps, preceded —
- * when `sinceId` is older than the memory window and the history is kept on a durable log — by the older ones
- * read back from the log (those it still keeps). Synchronous when the store is (memory, SQLite).
+ * The history a member joining with `sinceId` is sent: the newest `max` (at most) of the messages after it —
+ * what memory keeps, preceded, when `sinceId` is older than the memory window and the history is kept on a
+ * durable log, by older ones read back from the log (those it still keeps; at most what `max` leaves). The
+ * messages after `sinceId` that this leaves out are the gap {@link replayGap} names. Synchronous when the store
+ * is (memory, SQLite).
  */
 export function historyAfter(
   history: RoomHistory,
   store: LogHistory | undefined,
   sinceId: number,
+  max: number,
 ): Awaitable<HistoryEntry[]> {
   const recent = history.after(sinceId);
+  if (recent.length >= max) return recent.slice(recent.length - max);
   if (store === undefined) return recent;
   // Memory's oldest message after `sinceId`; nothing in memory after it while memory holds some: up to date.
   const oldest = recent[0]?.id ?? (history.lastId === undefined ? Number.POSITIVE_INFINITY : undefined);
   if (oldest === undefined || oldest <= sinceId + 1) return recent;
-  return then(store.between(sinceId, oldest), (older) =>
+  return then(store.between(sinceId, oldest, max - recent.length), (older) =>
     older.length === 0 ? recent : [...older, ...recent],
   );
+}
+
+/** Messages after a join's `sinceId` that its replay does not hold: ids `from` to `resumeAt - 1`. */
+export interface ReplayGap {
+  readonly from: number;
+  /** The first id replayed, or the id after the newest when nothing is. */
+  readonly resumeAt: number;
+  /** The replay bound (`maxReplay`) left them out; otherwise the history no longer keeps them. */
+  readonly bounded: boolean;
+}
+
+/**
+ * The gap before a join's replay: the ids after `sinceId` before the first one replayed (or, with nothing
+ * replayed, up to `newestId`, the newest id the room gave), when there are any. Ids only grow, so a replay
+ * that does not start right after `sinceId` misses what lies between.
+ */
+export function replayGap(
+  entries: readonly HistoryEntry[],
+  sinceId: number,
+  newestId: number,
+  max: number,
+): ReplayGap | undefined {
+  const from = Math.floor(sinceId) + 1;
+  const resumeAt = entries[0]?.id ?? newestId + 1;
+  if (resumeAt <= from) return undefined;
+  return { from, resumeAt, bounded: newestId - sinceId > max };
 }
 
 /**

@@ -58,6 +58,18 @@ interface TurnReplySignal {
   readonly r: RoutedTurnReply;
 }
 
+/**
+ * An `error` frame for every connection of the room, said on a node whose room stream could not carry it (see
+ * `VirtualMemberContext.sendError`): each node writes it to its own connections.
+ */
+interface ErrorSignal {
+  readonly t: 'error';
+  readonly f: string;
+}
+
+/** The longest `error` frame another node's signal may carry. */
+const MAX_ERROR_FRAME = 8_192;
+
 /** How long a node waits for the replies of the nodes it routed a turn to; a node silent that long counts as `unknown`. */
 export const TURN_ROUTE_TIMEOUT_MS = 2_000;
 
@@ -104,6 +116,8 @@ export interface ClusterDeliveryHooks {
   membersChanged(): void;
   /** A turn routed here by another node: taken by the virtual member when its answer runs here. */
   routedTurn(turn: RoutedTurn, node: string): RoutedTurnReply;
+  /** An `error` frame of this room said on another node (see {@link ErrorSignal}): to this node's connections. */
+  remoteError(frame: string): void;
 }
 
 /**
@@ -120,6 +134,8 @@ export interface ClusterDeliveryHooks {
 export class RoomClusterView {
   readonly #state: ClusterState;
   readonly #scope: string;
+  /** How every `error` frame of the room starts. */
+  readonly #errorHead: string;
   readonly #logger: Logger;
   readonly #hooks: ClusterDeliveryHooks;
   readonly #remote = new Map<string, RemoteMember>();
@@ -137,6 +153,7 @@ export class RoomClusterView {
   constructor(state: ClusterState, room: string, logger: Logger, hooks: ClusterDeliveryHooks) {
     this.#state = state;
     this.#scope = roomScope(room);
+    this.#errorHead = `{"type":"error","room":${JSON.stringify(room)},`;
     this.#logger = logger;
     this.#hooks = hooks;
   }
@@ -173,6 +190,7 @@ export class RoomClusterView {
     if (this.#closed) return;
     // Turn routing is not about membership: handled at once (a stop is quick), loaded or not.
     if (change.action === 'signal' && this.#turnSignal(change.by, change.data)) return;
+    if (change.action === 'signal' && this.#errorSignal(change.by, change.data)) return;
     if (this.#early !== undefined) this.#early.push(change);
     else this.#hooks.enqueue(() => this.#apply(change, true));
   }
@@ -243,6 +261,31 @@ export class RoomClusterView {
         done();
       });
     });
+  }
+
+  /**
+   * Hands an `error` frame of the room to the other nodes, for their connections. Rejects when the cluster state
+   * refused it.
+   */
+  sendError(frame: string): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const signal: ErrorSignal = { t: 'error', f: frame };
+    return this.#state.signal(this.#scope, signal);
+  }
+
+  /** An `error` frame from another node: handled (true), or not one (false). Only a room error frame is taken. */
+  #errorSignal(by: string, data: unknown): boolean {
+    if (typeof data !== 'object' || data === null || (data as Partial<ErrorSignal>).t !== 'error')
+      return false;
+    const frame = (data as Partial<ErrorSignal>).f;
+    if (
+      by !== this.#state.nodeId &&
+      typeof frame === 'string' &&
+      frame.length <= MAX_ERROR_FRAME &&
+      frame.startsWith(this.#errorHead)
+    )
+      this.#hooks.remoteError(frame);
+    return true;
   }
 
   /** A signal about turn routing: handled (true), or not one (false). */

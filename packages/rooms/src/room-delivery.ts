@@ -13,6 +13,7 @@ import {
   joinAckFrame,
   membersJson,
   presenceFrame,
+  roomErrorFrame,
 } from '@atmosphere/protocol';
 import { messageHead, roomMessageFrame, withMessageId } from './frames.ts';
 import {
@@ -21,6 +22,7 @@ import {
   type LoadedHistory,
   type LogHistory,
   parseMessageFrame,
+  replayGap,
   RoomHistory,
 } from './history.ts';
 import { asError } from './errors.ts';
@@ -124,6 +126,8 @@ export class RoomDelivery {
   cluster: RoomClusterView | undefined;
   #lastId = 0;
   #inflight = 0;
+  /** The most messages a join's `sinceId` replay sends (see `maxReplay` of the rooms' options). */
+  readonly #maxReplay: number;
   readonly #owner: DeliveryOwner;
   readonly #announced = new Map<string, RoomMember>();
   #ackMembers: string | undefined;
@@ -141,9 +145,15 @@ export class RoomDelivery {
     this.#owner.logger.error(`room ${this.#owner.name}: a broadcast failed`, { error });
   };
 
-  constructor(owner: DeliveryOwner, historyCapacity: number, store?: LogHistory) {
+  constructor(
+    owner: DeliveryOwner,
+    historyCapacity: number,
+    store?: LogHistory,
+    maxReplay = DEFAULT_MAX_REPLAY,
+  ) {
     this.#owner = owner;
     this.#store = store;
+    this.#maxReplay = maxReplay;
     this.#queue = new OrderedQueue<DeliveryOp>(
       (op) => this.#run(op),
       // Nothing runs while history is read back, nor before the room's cluster view is loaded (a join_ack
@@ -541,7 +551,16 @@ export class RoomDelivery {
         js,
       );
     }
-    const replay = (entries: readonly HistoryEntry[]): void => {
+    const replay = (entries: readonly HistoryEntry[], sinceId: number): void => {
+      const gap = replayGap(
+        entries,
+        sinceId,
+        Math.max(this.#lastId, this.history?.lastId ?? 0),
+        this.#maxReplay,
+      );
+      // What the joiner asked for and does not get is said, before what it gets: never a silent cut.
+      if (gap !== undefined)
+        void this.#dispatch(this.#gapFrame(gap.from, gap.resumeAt, gap.bounded), toJoiner, js);
       for (const replayed of entries)
         void this.#dispatch(
           js === undefined ? replayed.payload : jsFrame(replayed.payload, replayed.message),
@@ -561,23 +580,22 @@ export class RoomDelivery {
       let entries: HistoryEntry[] | Promise<HistoryEntry[]>;
       try {
         // Older than memory keeps: read from the durable log (see historyAfter).
-        entries = historyAfter(this.history, this.#store, sinceId);
+        entries = historyAfter(this.history, this.#store, sinceId, this.#maxReplay);
       } catch (error) {
         this.#historyReadFailed(error);
-        entries = this.history.after(sinceId);
+        entries = this.#recent(sinceId);
       }
       if (entries instanceof Promise) {
         // An asynchronous log: the room's operations wait for the read, so that nothing said meanwhile
         // reaches the joiner before its replay, nor is numbered in between.
-        const history = this.history;
         this.#loading++;
         void entries
           .catch((error: unknown) => {
             this.#historyReadFailed(error);
-            return history.after(sinceId);
+            return this.#recent(sinceId);
           })
           .then((read) => {
-            replay(read);
+            replay(read, sinceId);
             announced();
           })
           .finally(() => {
@@ -586,9 +604,35 @@ export class RoomDelivery {
           });
         return;
       }
-      replay(entries);
+      replay(entries, sinceId);
     }
     announced();
+  }
+
+  /** The newest of what memory keeps after `sinceId`, within the replay bound. */
+  #recent(sinceId: number): HistoryEntry[] {
+    const recent = this.history?.after(sinceId) ?? [];
+    return recent.length > this.#maxReplay ? recent.slice(recent.length - this.#maxReplay) : recent;
+  }
+
+  /**
+   * The `error` frame (`HISTORY_TRUNCATED`) a joiner gets before its replay when the replay leaves out messages
+   * it asked for: ids `from` to `resumeAt - 1`.
+   */
+  #gapFrame(from: number, resumeAt: number, bounded: boolean): string {
+    const which = from === resumeAt - 1 ? `message ${from} is` : `messages ${from} to ${resumeAt - 1} are`;
+    const why = bounded
+      ? `a join replays at most the newest ${this.#maxReplay} messages (option maxReplay)`
+      : 'the room no longer keeps them';
+    return roomErrorFrame(
+      this.#owner.name,
+      `History truncated: ${which} not replayed: ${why}.`,
+      'HISTORY_TRUNCATED',
+      {
+        from,
+        resumeAt,
+      },
+    );
   }
 
   #historyReadFailed(error: unknown): void {
@@ -715,6 +759,12 @@ export class RoomDelivery {
     return refused;
   }
 }
+
+/**
+ * How many messages a join's `sinceId` replay sends at most, by default: half the runtime's default bound of
+ * messages pending per client (`backpressure.highWaterMark`, 1 000), so a replay never cuts its joiner.
+ */
+export const DEFAULT_MAX_REPLAY = 500;
 
 /**
  * A room frame in the atmosphere.js 5 dialect: a message becomes its `broadcast` (or `direct`) frame; anything

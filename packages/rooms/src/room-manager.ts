@@ -13,6 +13,7 @@ import { Room, type RoomHost } from './room.ts';
 import { RoomProtocol } from './room-protocol.ts';
 import { RoomsCluster } from './room-cluster.ts';
 import { RoomSessions } from './room-sessions.ts';
+import { DEFAULT_MAX_REPLAY } from './room-delivery.ts';
 
 /** Options of a {@link RoomManager}. */
 export interface RoomsOptions {
@@ -27,6 +28,14 @@ export interface RoomsOptions {
   autoCreate?: boolean;
   /** History capacity of every new room (0 = off; `room.enableHistory()` per room). Default 0. */
   history?: number;
+  /**
+   * The most messages a `join` with `sinceId` is replayed: the newest ones after `sinceId` (what memory keeps,
+   * then older ones read back from a durable log — the room's other operations wait for that read, so this
+   * bounds how long one join can hold a room up). A joiner that asked for more first gets an `error` frame with
+   * code `HISTORY_TRUNCATED` naming the ids left out (`from`, `resumeAt`). Default 500 (half the runtime's
+   * bound of messages pending per client); 0 replays nothing.
+   */
+  maxReplay?: number;
   /**
    * How long a member whose connection was cut stays in its rooms before the others get its `presence` leave.
    * Default: the runtime's grace (`reconnectGraceMs` of `createAtmosphere`), i.e. the member leaves when its
@@ -88,6 +97,7 @@ export class RoomManager {
   readonly #protocol: RoomProtocol;
   readonly #autoCreate: boolean;
   readonly #history: number;
+  readonly #maxReplay: number;
   readonly #cluster: RoomsCluster | undefined;
   readonly #sessions: RoomSessions;
   #sweeper: NodeJS.Timeout | undefined;
@@ -99,6 +109,7 @@ export class RoomManager {
     this.logger = options.logger ?? atmosphere.logger;
     this.#autoCreate = options.autoCreate ?? true;
     this.#history = positiveInteger(options, 'history', 0, 0);
+    this.#maxReplay = positiveInteger(options, 'maxReplay', DEFAULT_MAX_REPLAY, 0);
     const limits: CommandLimits = {
       maxMessageLength: positiveInteger(options, 'maxMessageLength', 65_536),
       maxMetadataLength: positiveInteger(options, 'maxMetadataLength', 4_096),
@@ -265,7 +276,11 @@ export class RoomManager {
   }
 
   #create(name: string, persistent: boolean): Room {
-    const room = new Room(name, this.#host, { persistent, history: this.#history });
+    const room = new Room(name, this.#host, {
+      persistent,
+      history: this.#history,
+      maxReplay: this.#maxReplay,
+    });
     this.#rooms.set(name, room);
     return room;
   }

@@ -83,7 +83,11 @@ export class Room implements VirtualHost, RoomView {
   readonly #turns: RoomTurns;
 
   /** @internal Use `RoomManager.room()`. */
-  constructor(name: string, host: RoomHost, options: { persistent: boolean; history: number }) {
+  constructor(
+    name: string,
+    host: RoomHost,
+    options: { persistent: boolean; history: number; maxReplay?: number },
+  ) {
     this.name = name;
     this.broadcasterId = roomBroadcasterId(name);
     this.#host = host;
@@ -135,6 +139,7 @@ export class Room implements VirtualHost, RoomView {
       },
       options.history,
       host.historyLog === undefined ? undefined : new LogHistory(host.historyLog, name),
+      options.maxReplay,
     ));
     this.#cluster = delivery.cluster = host.cluster?.open(name, host.logger, {
       enqueue: (run) => delivery.submit({ kind: 'task', run }),
@@ -145,6 +150,7 @@ export class Room implements VirtualHost, RoomView {
       remoteMessage: (message) => delivery.remoteMessage(message),
       membersChanged: () => delivery.membersChanged(),
       routedTurn: (turn, node) => this.#turns.routed(turn, node),
+      remoteError: (frame) => this.#writeToConnections(frame),
     });
     this.#messaging = new RoomMessaging({
       name,
@@ -344,6 +350,22 @@ export class Room implements VirtualHost, RoomView {
   /** @internal */
   sendFrame(payload: string): Promise<void> {
     return this.#messaging.sendFrame(payload);
+  }
+
+  /**
+   * @internal Writes an `error` frame straight to every connection of the room — outside its stream (no
+   * broadcaster, no log) — here and, in a cluster, on every other node (through the cluster state). Rejects
+   * when the cluster state refused it (this node's connections have it).
+   */
+  sendError(frame: string): Promise<void> {
+    if (this.#destroyed) return Promise.resolve();
+    this.#writeToConnections(frame);
+    return this.#cluster?.sendError(frame) ?? Promise.resolve();
+  }
+
+  #writeToConnections(frame: string): void {
+    for (const { resource } of this.#membership.connections.values())
+      if (resource.state !== 'closed') resource.write(frame);
   }
 
   // ------------------------------------------------------------------------------------------- history

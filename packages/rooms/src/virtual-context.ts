@@ -1,5 +1,5 @@
 import { AtmosphereError, type Logger } from '@atmosphere/runtime';
-import { framePrefix, tagFrame } from '@atmosphere/protocol';
+import { framePrefix, roomErrorFrame, tagFrame } from '@atmosphere/protocol';
 import type { LeaveReason, PresenceEvent, RoomMember, RoomMessage, RoomView } from './types.ts';
 import type { VirtualMemberContext, VirtualRoomMember } from './virtual-member.ts';
 import { clusterMessageKey } from './room-cluster.ts';
@@ -13,6 +13,8 @@ export interface VirtualHost {
   sendTyping(memberId: string, typing: boolean): Promise<void>;
   /** Claims a key across the cluster (see room-cluster.ts); true at once on a single node. */
   claimMessage(key: string): boolean | Promise<boolean>;
+  /** Writes an `error` frame to every connection of the room, outside its stream, on every node. */
+  sendError(frame: string): Promise<void>;
 }
 
 /** @internal The {@link VirtualMemberContext} of one virtual member in one room. */
@@ -73,6 +75,17 @@ export class VirtualContext implements VirtualMemberContext {
       );
     }
     return this.#host.sendFrame(options?.tag === false ? frame : tagFrame(this.#prefix, frame));
+  }
+
+  sendError(
+    code: string,
+    reason: string,
+    details?: Readonly<Record<string, string | number>>,
+  ): Promise<void> {
+    if (!this.active) return this.#closed();
+    return this.#host.sendError(
+      roomErrorFrame(this.room.name, reason, code, { ...details, memberId: this.member.id }),
+    );
   }
 
   typing(typing: boolean): Promise<void> {

@@ -136,6 +136,15 @@ export interface VirtualMemberContext {
    * room message.
    */
   broadcastFrame(frame: string, options?: { tag?: boolean }): Promise<void>;
+  /**
+   * Tells every connection of the room what the room's stream could not carry — a reply `say()` could not keep
+   * because the room's log refused it: `{"type":"error","room":…,"data":reason,"code":code,…details,"memberId":<this member>}`
+   * written straight to each connection in the room, on every node of a cluster (through the cluster state),
+   * outside the room's stream: no broadcaster, no log, no history — it needs neither to get through. A connection
+   * that is cut keeps it queued like any message to it; one that joins later never sees it. Rejects when the
+   * cluster state refused to carry it to the other nodes (this node's connections have it).
+   */
+  sendError(code: string, reason: string, details?: Readonly<Record<string, string | number>>): Promise<void>;
   /** Shows (`true`) or clears (`false`) this member's typing indicator for every connection. */
   typing(typing: boolean): Promise<void>;
   /** Leaves the room (same as `room.leaveVirtual(member.id)`). */

@@ -167,7 +167,7 @@ describe('Room API', () => {
     expect(lobby.size).toBe(0);
   });
 
-  test('history keeps the newest n; sinceId older than what is kept replays what is kept', async () => {
+  test('history keeps the newest n; sinceId older than what is kept replays what is kept, after saying what is not', async () => {
     const { rooms, connect } = await setup();
     const lobby = rooms.room('lobby').enableHistory(3);
     for (let i = 1; i <= 5; i++) await lobby.broadcast(`m${i}`);
@@ -175,7 +175,16 @@ describe('Room API', () => {
     expect(lobby.lastMessageId).toBe(5);
     const alice = await connect();
     await alice.join('lobby', { sinceId: 0 });
-    expect((await alice.take(3)).map((f) => f['id'])).toEqual([3, 4, 5]);
+    const [gap, ...replayed] = await alice.take(4);
+    expect(gap).toEqual({
+      type: 'error',
+      room: 'lobby',
+      data: 'History truncated: messages 1 to 2 are not replayed: the room no longer keeps them.',
+      code: 'HISTORY_TRUNCATED',
+      from: 1,
+      resumeAt: 3,
+    });
+    expect(replayed.map((f) => f['id'])).toEqual([3, 4, 5]);
     lobby.enableHistory(10);
     expect(lobby.history(4).map((m) => m.data)).toEqual(['m5']);
     lobby.enableHistory(0);

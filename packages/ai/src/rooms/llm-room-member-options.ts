@@ -84,7 +84,9 @@ export interface RoomAnswer {
   readonly sessionId: string;
   /**
    * `complete`: answered (and said, unless the text was empty); `error`: the model or a hook failed (an `error`
-   * frame went out); `cancelled`: the member left or the room was destroyed; `refused`: the member was busy
+   * frame went out), or the answer streamed but its reply could not be said (the room's log refused it: `error`
+   * is an `AtmosphereError` with that code, `LOG_FAILED`, no `reply`, and every connection of the room got a room
+   * `error` frame with the code, `memberId` and `sessionId`); `cancelled`: the member left or the room was destroyed; `refused`: the member was busy
    * and its queue full (an `error` frame with code `TOO_MANY_PROMPTS` went out), or busy with policy `drop`
    * (`BUSY`); `stopped`: a newer question stopped it (policy `latest`).
    */

@@ -90,7 +90,10 @@ const redact = (text: string): string => redactSecrets(text, []);
  *    token counts), and the terminal `complete` or `error` frame;
  * 3. `{"type":"typing",…,"typing":false}`;
  * 4. when complete, the answer as an ordinary `message` from the member, `data` an {@link LlmRoomReply}
- *    (`{text, sessionId, replyTo}`), kept in the room's history for late joiners.
+ *    (`{text, sessionId, replyTo}`), kept in the room's history for late joiners. When the room's log refuses
+ *    it (`LOG_FAILED`: it is then sent to nobody), every connection of the room, on every node, gets a room
+ *    `error` frame with that code, the answer's `sessionId` and the member's id instead, outside the room's
+ *    stream (`context.sendError`), and the answer ends as an `error` (`onAnswer`).
  *
  * Contract: one answer at a time per room, questions queued in arrival order (`maxQueued`, beyond which they
  * are refused with an `error` frame); the recent room messages (`memory`) go with each question as context;
@@ -549,6 +552,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       if (seat.ended.length > ENDED_KEPT) seat.ended.shift();
     }
     let reply: RoomMessage | undefined;
+    let notKept: AtmosphereError | undefined;
     if (context.active) {
       context.typing(false).catch(failed);
       if ((response.status === 'complete' || response.status === 'stopped') && response.text.trim() !== '') {
@@ -558,10 +562,16 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
           reply = await context.say(data);
         } catch (error) {
           failed(error);
+          if (context.active)
+            notKept = this.#notKept(context, session.sessionId, question.from, error, logger);
         }
       }
     }
-    const status = response.status === 'error' && !context.active ? 'cancelled' : response.status;
+    const status = notKept
+      ? 'error'
+      : response.status === 'error' && !context.active
+        ? 'cancelled'
+        : response.status;
     this.#notify(context, {
       room: context.room.name,
       memberId: this.id,
@@ -571,8 +581,43 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       status,
       text: response.text,
       ...(reply === undefined ? {} : { reply }),
-      ...(response.error === undefined ? {} : { error: response.error }),
+      ...(notKept !== undefined
+        ? { error: notKept }
+        : response.error === undefined
+          ? {}
+          : { error: response.error }),
     });
+  }
+
+  /**
+   * The answer streamed to the room, but its reply `message` could not be said (the room's log refused it:
+   * `LOG_FAILED`): it is not in the history, and the connections that followed the stream wait for a message
+   * that will not come. Every connection of the room is told so by an `error` frame outside the room's stream
+   * (which the same log carries): the error's code, the member and the answer's `sessionId`. Returns the error
+   * the answer ends with.
+   */
+  #notKept(
+    context: VirtualMemberContext,
+    sessionId: string,
+    asker: string,
+    error: unknown,
+    logger: Logger,
+  ): AtmosphereError {
+    const code = AtmosphereError.isInstance(error) ? error.code : 'HANDLER_FAILED';
+    // The log refused it: it is nowhere. Otherwise (a filter, a closed broadcaster) it reached nobody.
+    const reason =
+      code === 'LOG_FAILED'
+        ? `The answer of ${this.id} to ${asker} could not be kept: it is not in the room's history (ask again).`
+        : `The answer of ${this.id} to ${asker} could not be said as a room message (${code}); ask again.`;
+    context
+      .sendError(code, reason, { sessionId })
+      .catch((failure: unknown) =>
+        logger.error(
+          `room ${context.room.name}: the connections of other nodes could not be told that an answer of ${this.id} was not kept`,
+          { error: failure },
+        ),
+      );
+    return new AtmosphereError(code, reason, { cause: error });
   }
 
   /** Busy with a full queue: the question gets an `error` frame at once, so the asker is not left waiting. */

@@ -30,7 +30,8 @@ export interface RoomSnapshot<T = unknown> {
   readonly typing: readonly string[];
   /**
    * AI answers streaming right now, oldest first. An answer leaves this list when its final `message`
-   * (carrying the same `sessionId` in its data) arrives in `messages`.
+   * (carrying the same `sessionId` in its data) arrives in `messages`; one whose final message the server could
+   * not keep (`LOG_FAILED`) stays, `done`, with that `error`.
    */
   readonly streams: readonly RoomStream[];
   /** This connection's role towards each AI member's answers, by member id (a `viewer` may not stop or steer). */
@@ -129,7 +130,21 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
             store.update({ typing: typing ? [...others, memberId] : others });
           },
           role: () => store.update({ roles: roles() }),
-          error: (error) => store.update({ error }),
+          error: (error, about) => {
+            const sessionId = about.sessionId;
+            const { streams } = store.getSnapshot();
+            // An answer whose reply was not kept: its bubble ends with the error instead of its message.
+            store.update(
+              sessionId !== undefined && streams.some((s) => s.sessionId === sessionId)
+                ? {
+                    error,
+                    streams: streams.map((s) =>
+                      s.sessionId === sessionId ? { ...s, done: true, error: error.message } : s,
+                    ),
+                  }
+                : { error },
+            );
+          },
           reset: (lastReset) => store.update({ lastReset }),
         },
         options.history === undefined ? {} : { history: options.history },

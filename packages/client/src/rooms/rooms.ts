@@ -36,9 +36,12 @@ export interface RoomHandlers<T = unknown> {
   typing?(memberId: string, typing: boolean): void;
   /**
    * The server refused something (`{"type":"error"}`), e.g. `Unauthorized`: a `SERVER_ERROR` whose `serverCode`
-   * is the room's code when it gave one (`FORBIDDEN`, `UNKNOWN_RUN`, `UNKNOWN_APPROVAL`…).
+   * is the room's code when it gave one (`FORBIDDEN`, `UNKNOWN_RUN`, `UNKNOWN_APPROVAL`…), or could not give
+   * something: `HISTORY_TRUNCATED` (a join's history replay leaves out the ids `about.from` to
+   * `about.resumeAt - 1`), `LOG_FAILED` (the reply of the AI answer `about.sessionId` was not kept: its final
+   * `message` will not come).
    */
-  error?(error: AtmosphereClientError): void;
+  error?(error: AtmosphereClientError, about: RoomErrorAbout): void;
   /**
    * An AI frame an AI member streams to the room (each `(sessionId, seq)` once, even across reconnects).
    * The finished answer also arrives as a `message` whose data carries the same `sessionId`.
@@ -52,6 +55,18 @@ export interface RoomHandlers<T = unknown> {
    * history still holds arrives as `message`s (none twice); anything older than it is gone.
    */
   reset?(event: ResetEvent): void;
+}
+
+/** What a room's `error` frame is about, when it says (all undefined for a plain refusal). */
+export interface RoomErrorAbout {
+  /** The AI member whose answer it is about. */
+  readonly memberId: string | undefined;
+  /** The AI answer (`sessionId` of its frames) it is about. */
+  readonly sessionId: string | undefined;
+  /** `HISTORY_TRUNCATED`: the first id not replayed. */
+  readonly from: number | undefined;
+  /** `HISTORY_TRUNCATED`: the first id replayed (or the next one to come). */
+  readonly resumeAt: number | undefined;
 }
 
 /** Options of {@link AtmosphereRooms.join}. */
@@ -351,7 +366,13 @@ export class AtmosphereRooms {
           `Room ${JSON.stringify(message.room)}: ${message.data}`,
           { serverCode: message.code },
         );
-        for (const listener of listeners) listener.error?.(error);
+        const about: RoomErrorAbout = {
+          memberId: message.memberId,
+          sessionId: message.sessionId,
+          from: message.from,
+          resumeAt: message.resumeAt,
+        };
+        for (const listener of listeners) listener.error?.(error, about);
         return;
       }
     }
