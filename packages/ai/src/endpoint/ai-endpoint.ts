@@ -9,6 +9,7 @@ import type { AiEndpointOptions } from './ai-endpoint-options.ts';
 import { aiEndpointOptionsOf } from './decorators.ts';
 import { EndpointRuns } from './endpoint-runs.ts';
 import { pricingProblem } from '../telemetry/ai-telemetry.ts';
+import { promptCacheProblem } from '../pipeline/prompt-cache.ts';
 
 /** A registered AI endpoint. */
 export interface AiEndpointHandle {
@@ -83,6 +84,13 @@ function endpointOptions(target: AiEndpointOptions | object): AiEndpointOptions 
     throw new AtmosphereError(
       'INVALID_OPTION',
       `aiEndpoint ${options.path}: \`retry.maxRetries\` must be an integer from 0 to 10; got ${String(retries)}.`,
+    );
+  const cacheProblem =
+    options.promptCache === undefined ? undefined : promptCacheProblem(options.promptCache);
+  if (cacheProblem !== undefined)
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      `aiEndpoint ${options.path}: \`promptCache\`: ${cacheProblem}.`,
     );
   for (const [name, value] of Object.entries(options.attachments ?? {}))
     if (!(Number.isSafeInteger(value) && value >= 0))
