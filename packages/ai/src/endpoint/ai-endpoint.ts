@@ -9,6 +9,7 @@ import type { AiEndpointOptions } from './ai-endpoint-options.ts';
 import { aiEndpointOptionsOf } from './decorators.ts';
 import { EndpointRuns } from './endpoint-runs.ts';
 import { pricingProblem } from '../telemetry/ai-telemetry.ts';
+import { attachmentLimits } from '../pipeline/attachment-limits.ts';
 import { promptCacheProblem } from '../pipeline/prompt-cache.ts';
 
 /** A registered AI endpoint. */
@@ -92,12 +93,7 @@ function endpointOptions(target: AiEndpointOptions | object): AiEndpointOptions 
       'INVALID_OPTION',
       `aiEndpoint ${options.path}: \`promptCache\`: ${cacheProblem}.`,
     );
-  for (const [name, value] of Object.entries(options.attachments ?? {}))
-    if (!(Number.isSafeInteger(value) && value >= 0))
-      throw new AtmosphereError(
-        'INVALID_OPTION',
-        `aiEndpoint ${options.path}: \`attachments.${name}\` must be an integer of 0 or more; got ${String(value)}.`,
-      );
+  attachmentLimits(options.attachments, `aiEndpoint ${options.path}`);
   return options;
 }
 

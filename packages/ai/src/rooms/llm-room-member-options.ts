@@ -1,4 +1,4 @@
-import type { AiRole } from '@atmosphere/protocol';
+import type { AiRole, AttachmentLimits } from '@atmosphere/protocol';
 import type { AtmosphereResource, Logger } from '@atmosphere/runtime';
 import type { RoomMember, RoomMessage, RoomMetadata } from '@atmosphere/rooms';
 import type { AiInterceptor } from '../pipeline/ai-interceptor.ts';
@@ -170,6 +170,16 @@ export interface LlmRoomMemberOptions {
   readonly interceptors?: readonly AiInterceptor[];
   /** Most consecutive tool rounds. Default 5. */
   readonly maxToolRounds?: number;
+  /**
+   * Limits on the images a question may carry — its `data` object's `attachments`, in the JSON prompt's form
+   * (`[{ "type": "image", "mediaType": "image/png", "data": "<base64>" }]`) — as `aiEndpoint({ attachments })`:
+   * `maxCount` (default 4), `maxBytes` (512 KiB) and `maxTotalBytes` (640 KiB), decoded; `{ maxCount: 0 }`
+   * refuses every image. Images are checked as an endpoint checks them (allow-listed media types, strict base64,
+   * the bytes' signature); a question whose images do not pass gets an `error` frame (`INVALID_ATTACHMENT`), and
+   * one with images for a runtime that does not declare `vision` too (`UNSUPPORTED_ATTACHMENT`) — never an
+   * answer without them. The images go with that question only: the room's memory keeps its text.
+   */
+  readonly attachments?: Partial<AttachmentLimits>;
   /** The text of a room message (default: a string, or the `text`/`prompt`/`message`/`content` of an object). */
   readonly textOf?: (message: RoomMessage) => string | undefined;
   /** Called once per question it took up, when that question is done with. Must not throw (a throw is logged). */
