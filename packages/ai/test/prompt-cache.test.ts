@@ -11,7 +11,9 @@ import {
   CONTRACT_CACHED_INPUT_TOKENS,
   CONTRACT_TEXT,
 } from '../src/testing/index.ts';
+import { llmRoomMember } from '../src/rooms/index.ts';
 import { demoWarnings, harness } from './helpers.ts';
+import { isAnswerEnd, roomsHarness } from './rooms-helpers.ts';
 
 // A key per tenant, chosen on the server from what the connection is (here: the prompt's metadata, checked
 // against the tenants the server knows — never a client's key as it is).
@@ -116,5 +118,32 @@ describe("a prompt's caching hint", () => {
     });
     expect(response.status).toBe('error');
     expect(frames.items.at(-1)).toMatchObject({ type: 'error', code: 'AI_FAILED' });
+  });
+
+  test("an AI room member's promptCache reaches the provider with each question; the cached tokens reach the room", async () => {
+    const h = await roomsHarness({ steps: contractOpenAiSteps()['prompt-caching'] });
+    try {
+      h.rooms.room('lobby').joinVirtual(
+        llmRoomMember({
+          id: 'assistant',
+          runtime: h.runtime(),
+          promptCache: { key: 'room:lobby', retention: 'short' },
+        }),
+      );
+      const alice = await h.member('alice', 'lobby');
+      await alice.say('lobby', '@assistant hello');
+      expect(await alice.waitFor(isAnswerEnd)).toMatchObject({ type: 'complete' });
+      const cached = alice
+        .frames()
+        .find((f) => f['from'] === 'assistant' && f['key'] === 'ai.tokens.cached_input');
+      expect(cached?.['value']).toBe(CONTRACT_CACHED_INPUT_TOKENS);
+      const body = h.replay.requests.items[0]!.body!;
+      expect([body['prompt_cache_key'], body['prompt_cache_retention']]).toEqual(['room:lobby', 'in_memory']);
+      expect(() => llmRoomMember({ id: 'critic', promptCache: { key: '' } })).toThrow(
+        /LlmRoomMember critic: `promptCache`: `key` must be a string of 1 to 64 characters/,
+      );
+    } finally {
+      await h.close();
+    }
   });
 });

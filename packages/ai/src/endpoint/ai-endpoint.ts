@@ -10,7 +10,7 @@ import { aiEndpointOptionsOf } from './decorators.ts';
 import { EndpointRuns } from './endpoint-runs.ts';
 import { pricingProblem } from '../telemetry/ai-telemetry.ts';
 import { attachmentLimits } from '../pipeline/attachment-limits.ts';
-import { promptCacheProblem } from '../pipeline/prompt-cache.ts';
+import { checkPromptCacheOption } from '../pipeline/prompt-cache.ts';
 
 /** A registered AI endpoint. */
 export interface AiEndpointHandle {
@@ -86,13 +86,7 @@ function endpointOptions(target: AiEndpointOptions | object): AiEndpointOptions 
       'INVALID_OPTION',
       `aiEndpoint ${options.path}: \`retry.maxRetries\` must be an integer from 0 to 10; got ${String(retries)}.`,
     );
-  const cacheProblem =
-    options.promptCache === undefined ? undefined : promptCacheProblem(options.promptCache);
-  if (cacheProblem !== undefined)
-    throw new AtmosphereError(
-      'INVALID_OPTION',
-      `aiEndpoint ${options.path}: \`promptCache\`: ${cacheProblem}.`,
-    );
+  checkPromptCacheOption(options.promptCache, `aiEndpoint ${options.path}`);
   attachmentLimits(options.attachments, `aiEndpoint ${options.path}`);
   return options;
 }

@@ -1,3 +1,4 @@
+import { AtmosphereError } from '@atmosphere/runtime';
 import type { PromptCacheHint } from '../spi/agent-runtime.ts';
 
 /** The longest cache key (OpenAI refuses a longer `prompt_cache_key`). */
@@ -25,4 +26,11 @@ export function promptCacheProblem(hint: PromptCacheHint): string | undefined {
   if (retention !== undefined && retention !== 'short' && retention !== 'long')
     return `\`retention\` must be 'short' or 'long'; got ${JSON.stringify(retention)}`;
   return undefined;
+}
+
+/** Checks an option's caching hint: throws `INVALID_OPTION`, naming `where` (`aiEndpoint /ai/chat`), when it is bad. */
+export function checkPromptCacheOption(hint: PromptCacheHint | undefined, where: string): void {
+  const problem = hint === undefined ? undefined : promptCacheProblem(hint);
+  if (problem !== undefined)
+    throw new AtmosphereError('INVALID_OPTION', `${where}: \`promptCache\`: ${problem}.`);
 }

@@ -3,7 +3,7 @@ import type { AtmosphereResource, Logger } from '@atmosphere/runtime';
 import type { RoomMember, RoomMessage, RoomMetadata } from '@atmosphere/rooms';
 import type { AiInterceptor } from '../pipeline/ai-interceptor.ts';
 import type { OpenAiRuntimeOptions } from '../runtimes/openai/openai-runtime.ts';
-import type { AgentRuntime } from '../spi/agent-runtime.ts';
+import type { AgentRuntime, PromptCacheHint } from '../spi/agent-runtime.ts';
 import type { Tool } from '../tools/tool.ts';
 
 /**
@@ -170,6 +170,13 @@ export interface LlmRoomMemberOptions {
   readonly interceptors?: readonly AiInterceptor[];
   /** Most consecutive tool rounds. Default 5. */
   readonly maxToolRounds?: number;
+  /**
+   * How the provider may cache the stable prefix of its questions (the room's system prompt, tools, memory), as
+   * `aiEndpoint({ promptCache })`: `{ key: 'room:lobby', retention: 'short' }` — sent by runtimes that declare
+   * `prompt-caching`; interceptors may change it per question (`AiRequest.promptCache`). The key has 1 to 64
+   * characters; the retention is `short` or `long`.
+   */
+  readonly promptCache?: PromptCacheHint | undefined;
   /**
    * Limits on the images a question may carry — its `data` object's `attachments`, in the JSON prompt's form
    * (`[{ "type": "image", "mediaType": "image/png", "data": "<base64>" }]`) — as `aiEndpoint({ attachments })`:

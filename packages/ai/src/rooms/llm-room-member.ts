@@ -16,6 +16,7 @@ import type {
 import { aiError, cancelledError, isAbortError } from '../errors.ts';
 import type { AiInterceptor, AiResponse } from '../pipeline/ai-interceptor.ts';
 import { attachmentLimits } from '../pipeline/attachment-limits.ts';
+import { checkPromptCacheOption } from '../pipeline/prompt-cache.ts';
 import { runAgent } from '../pipeline/run-agent.ts';
 import { Steering } from '../pipeline/steering.ts';
 import { openAiRuntime } from '../runtimes/openai/openai-runtime.ts';
@@ -132,6 +133,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     this.#memory = bound(options.memory, 20, 'memory', options.id);
     this.#maxQueued = bound(options.maxQueued, 5, 'maxQueued', options.id);
     this.#attachmentLimits = attachmentLimits(options.attachments, `LlmRoomMember ${options.id}`);
+    checkPromptCacheOption(options.promptCache, `LlmRoomMember ${options.id}`);
     if (
       options.approvalTimeoutMs !== undefined &&
       (!Number.isSafeInteger(options.approvalTimeoutMs) ||
@@ -549,6 +551,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
           ...(question.message.id === undefined ? {} : { messageId: question.message.id }),
         },
         ...(this.#options.maxToolRounds === undefined ? {} : { maxToolRounds: this.#options.maxToolRounds }),
+        promptCache: this.#options.promptCache,
         steering,
         approvals: seat.approvals,
         logger,
