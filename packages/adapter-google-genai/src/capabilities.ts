@@ -21,6 +21,8 @@ export const GOOGLE_GENAI_CAPABILITY_NOTES: Readonly<Record<AgentCapability, str
   cancellation: '`config.abortSignal`: the HTTP request is aborted',
   'per-request-retry':
     "`context.retry.maxRetries` + 1 as the request's `httpOptions.retryOptions.attempts` (the SDK retries 408, 429 and 5xx before the stream starts); else the option `attempts` (default 2)",
+  'prompt-caching':
+    "a Gemini request takes no cache key or breakpoint — its implicit caching is automatic, and explicit caching names a cache made ahead (`caches.create`, `config.cachedContent`) that must hold the system instruction and tools itself; the prompt's hint is not sent (the pipeline warns once). Cached reads are reported: `cachedContentTokenCount` becomes `ai.tokens.cached_input`",
 };
 
 /**
@@ -28,7 +30,6 @@ export const GOOGLE_GENAI_CAPABILITY_NOTES: Readonly<Record<AgentCapability, str
  * adopt; until then they are documented here, not declared).
  */
 export const GOOGLE_GENAI_FEATURES: Readonly<Record<string, string>> = {
-  'prompt-caching hints': 'reported, not set: `cachedContentTokenCount` becomes `ai.tokens.cached_input`',
   'agent orchestration': 'no',
 };
 

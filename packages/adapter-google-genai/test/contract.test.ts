@@ -30,6 +30,8 @@ const steps: Record<ContractScenario | ContractCapabilityScenario, GeminiStep[]>
   slow: [{ kind: 'sse', body: slowStory(), pauseAfter: 3 }],
   reasoning: [{ kind: 'sse', body: fixture('gemini-thinking.sse') }],
   vision: [{ kind: 'sse', body: fixture('gemini-text.sse') }],
+  // Not declared (the scenario is skipped): a Gemini request takes no cache key or breakpoint.
+  'prompt-caching': [{ kind: 'sse', body: fixture('gemini-text.sse') }],
   retry: [
     { kind: 'http', status: 500, body: fixture('gemini-500.json') },
     { kind: 'http', status: 500, body: fixture('gemini-500.json') },

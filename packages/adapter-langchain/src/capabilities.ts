@@ -22,6 +22,8 @@ export const LANGCHAIN_CAPABILITY_RULES: Readonly<Record<AgentCapability, string
   cancellation: 'always: the signal is passed to the model call, which aborts its request',
   'per-request-retry':
     "never: a LangChain model retries with its own `maxRetries`, fixed when the model is made (a prompt's `retry` is not applied; the pipeline warns once)",
+  'prompt-caching':
+    "the model takes OpenAI's prompt-cache call options (ChatOpenAI, AzureChatOpenAI: it has `promptCacheKey`) and reports usage: the hint's key and retention are the call's `promptCacheKey` and `promptCacheRetention` (`prompt_cache_key`, `prompt_cache_retention`: `in_memory` or `24h`); `input_token_details.cache_read` becomes `ai.tokens.cached_input`. Other models ignore such call options, so it is not declared for them (their cached reads are still reported)",
 };
 
 /**
@@ -29,8 +31,6 @@ export const LANGCHAIN_CAPABILITY_RULES: Readonly<Record<AgentCapability, string
  * adopt; until then they are documented here, not declared).
  */
 export const LANGCHAIN_FEATURES: Readonly<Record<string, string>> = {
-  'prompt-caching hints':
-    'reported, not set: `input_token_details.cache_read` becomes `ai.tokens.cached_input`',
   'agent orchestration':
     'yes, through `streamRunnable()` and `streamGraph()`: LangGraph nodes become `agent-step` events, tools `tool-*` events',
 };

@@ -48,6 +48,34 @@ function canBindTools(model: BaseChatModel): model is ToolBindable {
   return typeof model.bindTools === 'function';
 }
 
+/**
+ * Whether the model takes OpenAI's prompt-cache call options (`promptCacheKey`, `promptCacheRetention`) and
+ * sends them: ChatOpenAI (and AzureChatOpenAI) of @langchain/openai 1.x, which have the fields of the same name.
+ * Other models would ignore the call options, so the runtime does not declare `prompt-caching` for them.
+ */
+function takesPromptCacheKey(model: BaseChatModel): boolean {
+  return 'promptCacheKey' in model && 'promptCacheRetention' in model;
+}
+
+interface CallOptions {
+  readonly signal: AbortSignal;
+  readonly promptCacheKey?: string;
+  readonly promptCacheRetention?: 'in_memory' | '24h';
+}
+
+/** The call options of one model call: the signal, and the prompt's caching hint where the model takes it. */
+function callOptions(context: AgentContext, signal: AbortSignal, cacheable: boolean): CallOptions {
+  const hint = cacheable ? context.promptCache : undefined;
+  if (hint === undefined) return { signal };
+  return {
+    signal,
+    ...(hint.key === undefined ? {} : { promptCacheKey: hint.key }),
+    ...(hint.retention === undefined
+      ? {}
+      : { promptCacheRetention: hint.retention === 'long' ? '24h' : 'in_memory' }),
+  };
+}
+
 /** The capabilities this model lets the runtime honour (see `LANGCHAIN_CAPABILITY_RULES`). */
 export function detectCapabilities(
   model: BaseChatModel,
@@ -71,6 +99,8 @@ export function detectCapabilities(
   const streamUsage = (model as { streamUsage?: unknown }).streamUsage;
   if (options.reportsUsage ?? (streamUsage !== undefined && streamUsage !== false))
     capabilities.add('token-usage');
+  // The hint is sent, and the cached input tokens come back in `usage_metadata`.
+  if (takesPromptCacheKey(model) && capabilities.has('token-usage')) capabilities.add('prompt-caching');
   return capabilities;
 }
 
@@ -126,6 +156,7 @@ export class LangChainRuntime implements AgentRuntime {
     session.metadata('ai.model', this.#modelName());
     const messages: BaseMessage[] = context.messages.map(toLangChainMessage);
     let usage: TokenUsage | undefined;
+    const call = callOptions(context, signal, this.capabilities.has('prompt-caching'));
     try {
       // With tools, the answer comes after the tool loop: the JSON instruction of the system prompt asks for it.
       if (
@@ -133,11 +164,11 @@ export class LangChainRuntime implements AgentRuntime {
         this.#structuredOutput === 'native' &&
         context.tools.length === 0
       ) {
-        await this.#structured(context, messages, session, signal);
+        await this.#structured(context, messages, session, call);
       } else {
         const runnable = this.#bind(context.tools);
         for (let round = 1; ; round++) {
-          const result = await this.#round(runnable, messages, session, signal);
+          const result = await this.#round(runnable, messages, session, call);
           usage = addUsage(usage, result.usage);
           const message = result.message;
           const calls = message ? [...(message.tool_calls ?? []), ...(message.invalid_tool_calls ?? [])] : [];
@@ -207,7 +238,7 @@ export class LangChainRuntime implements AgentRuntime {
     runnable: { stream: BaseChatModel['stream'] },
     messages: readonly BaseMessage[],
     session: StreamingSession,
-    signal: AbortSignal,
+    call: CallOptions,
   ): Promise<RoundResult> {
     const chunks: AIMessageChunk[] = [];
     let calling = false;
@@ -215,7 +246,7 @@ export class LangChainRuntime implements AgentRuntime {
     // A tool call's id arrives on its first chunk only; later chunks carry its index.
     const idsByIndex = new Map<number, string>();
     const streamed = new Set<string>();
-    const stream = await runnable.stream([...messages], { signal });
+    const stream = await runnable.stream([...messages], call);
     for await (const chunk of stream) {
       // Kept, not merged: a text answer never needs the merged message (merging every chunk costs more than
       // the rest of the token's path); a tool round merges them once at the end.
@@ -252,7 +283,7 @@ export class LangChainRuntime implements AgentRuntime {
     context: AgentContext,
     messages: readonly BaseMessage[],
     session: StreamingSession,
-    signal: AbortSignal,
+    call: CallOptions,
   ): Promise<void> {
     const format = context.responseFormat;
     if (format === undefined) return;
@@ -264,7 +295,7 @@ export class LangChainRuntime implements AgentRuntime {
     // (ChatOpenAI with `streaming: true` would estimate tokens with a downloaded tokenizer). The parser yields
     // partial objects as the JSON arrives; the last one is the answer.
     let entity: unknown;
-    for await (const partial of await runnable.stream([...messages], { signal })) entity = partial;
+    for await (const partial of await runnable.stream([...messages], call)) entity = partial;
     if (entity === undefined)
       throw aiError('STRUCTURED_OUTPUT_INVALID', 'The LangChain model gave no structured answer.');
     session.send(JSON.stringify(entity));

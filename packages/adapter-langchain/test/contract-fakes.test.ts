@@ -90,6 +90,8 @@ agentRuntimeContract({
         return visionSubject();
       case 'retry':
         return undefined; // not declared: a LangChain model's retries are its own
+      case 'prompt-caching':
+        return undefined; // not declared: a fake model takes no cache key
     }
   },
 });

@@ -6,6 +6,7 @@ import {
   type ContractScenario,
   type ContractSubject,
   openAiReceivedImages,
+  openAiReceivedPromptCache,
   startReplayServer,
 } from '@atmosphere/ai/testing';
 import { LangChainRuntime } from '../src/index.ts';
@@ -26,6 +27,7 @@ async function subject(scenario: ContractScenario | ContractCapabilityScenario):
       return body?.['messages'] as { role: string; content: unknown }[] | undefined;
     },
     receivedImages: () => openAiReceivedImages(server.requests.items.at(-1)?.body),
+    receivedPromptCache: () => openAiReceivedPromptCache(server.requests.items.at(-1)?.body),
     close: () => server.close(),
   };
 }

@@ -257,7 +257,7 @@ describe('provider failures and model limits', () => {
     });
   });
 
-  test('capabilities follow the model: streaming fakes stream, ChatOpenAI reports usage', () => {
+  test('capabilities follow the model: streaming fakes stream, ChatOpenAI reports usage and takes a cache key', () => {
     expect(new LangChainRuntime({ model: new FakeListChatModel({ responses: ['x'] }) }).capabilities).toEqual(
       new Set([
         'text-streaming',
@@ -272,9 +272,12 @@ describe('provider failures and model limits', () => {
         'tool-call-deltas',
       ]),
     );
-    expect(new LangChainRuntime({ model: chatOpenAi(server.baseUrl) }).capabilities.has('token-usage')).toBe(
-      true,
-    );
+    const openAi = new LangChainRuntime({ model: chatOpenAi(server.baseUrl) }).capabilities;
+    expect([openAi.has('token-usage'), openAi.has('prompt-caching')]).toEqual([true, true]);
+    // Without usage, the cached tokens could not come back: not declared.
+    const quiet = chatOpenAi(server.baseUrl);
+    quiet.streamUsage = false;
+    expect(new LangChainRuntime({ model: quiet }).capabilities.has('prompt-caching')).toBe(false);
     expect(
       new LangChainRuntime({
         model: new FakeListChatModel({ responses: ['x'] }),

@@ -5,6 +5,7 @@
  * (`uiMessageStreamEndpoint`). The browser side, a `ChatTransport` for `useChat` over Atmosphere's transports,
  * is `@atmosphere/adapter-vercel-ai/chat`.
  */
+export type { PromptCacheForm } from './runtime/prompt-cache.ts';
 export { MODEL_ENV, vercelAiRuntimeFromEnvironment, vercelAiRuntimeProvider } from './provider.ts';
 export { aiSdkTools } from './runtime/tools.ts';
 export {

@@ -8,6 +8,7 @@ import {
 import { vercelAiRuntime } from '../src/index.ts';
 import {
   badRequest,
+  lastCacheBreakpoints,
   lastImages,
   lastPrompt,
   type MockAnswer,
@@ -35,6 +36,7 @@ const capabilityScripts: Record<ContractCapabilityScenario, (MockAnswer | Error)
   ],
   retry: [serverError(), serverError(), { text: ['Hello from the', ' contract suite.'] }],
   vision: [{ text: ['Hello from the', ' contract suite.'] }],
+  'prompt-caching': [{ text: ['Hello from the', ' contract suite.'], usage: [2006, 6, 1920] }],
 };
 
 if (CONTRACT_TEXT !== 'Hello from the contract suite.')
@@ -48,11 +50,16 @@ agentRuntimeContract({
   },
   createCapabilitySubject(scenario) {
     // No retries of the runtime's own: in the retry scenario, the prompt's policy is what retries.
-    const model = scriptedModel(capabilityScripts[scenario]);
+    // An Anthropic model (by its provider id) in the prompt-caching scenario: the hint becomes cache breakpoints.
+    const model = scriptedModel(
+      capabilityScripts[scenario],
+      scenario === 'prompt-caching' ? 'anthropic.messages' : 'mock',
+    );
     return {
       runtime: vercelAiRuntime({ model, maxRetries: 0 }),
       lastRequest: () => lastPrompt(model),
       receivedImages: () => lastImages(model),
+      receivedPromptCache: () => lastCacheBreakpoints(model),
     };
   },
 });

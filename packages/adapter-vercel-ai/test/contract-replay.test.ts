@@ -6,6 +6,7 @@ import {
   type ContractScenario,
   type ContractSubject,
   openAiReceivedImages,
+  openAiReceivedPromptCache,
   startReplayServer,
 } from '@atmosphere/ai/testing';
 import { vercelAiRuntime } from '../src/index.ts';
@@ -24,12 +25,18 @@ async function subject(scenario: ContractScenario | ContractCapabilityScenario):
     supportsStructuredOutputs: true,
   });
   return {
-    runtime: vercelAiRuntime({ model: provider.chatModel('gpt-4o-mini'), maxRetries: 0 }),
+    runtime: vercelAiRuntime({
+      model: provider.chatModel('gpt-4o-mini'),
+      maxRetries: 0,
+      // The provider's id (`replay.chat`) names no form: the hint goes in the body, as OpenAI's fields.
+      promptCache: 'openai-compatible',
+    }),
     lastRequest: () => {
       const body = server.requests.items.at(-1)?.body;
       return body?.['messages'] as { role: string; content: unknown }[] | undefined;
     },
     receivedImages: () => openAiReceivedImages(server.requests.items.at(-1)?.body),
+    receivedPromptCache: () => openAiReceivedPromptCache(server.requests.items.at(-1)?.body),
     close: () => server.close(),
   };
 }

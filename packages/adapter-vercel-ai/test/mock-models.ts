@@ -8,9 +8,9 @@ import { MockLanguageModelV4 } from 'ai/test';
 import type { ChatImagePart } from '@atmosphere/ai/spi';
 
 /** Usage as a provider reports it. */
-export function usage(input: number, output: number): LanguageModelV4Usage {
+export function usage(input: number, output: number, cached?: number): LanguageModelV4Usage {
   return {
-    inputTokens: { total: input, noCache: input, cacheRead: undefined, cacheWrite: undefined },
+    inputTokens: { total: input, noCache: input - (cached ?? 0), cacheRead: cached, cacheWrite: undefined },
     outputTokens: { total: output, text: output, reasoning: undefined },
   };
 }
@@ -25,7 +25,8 @@ export interface MockAnswer {
     readonly name: string;
     readonly input: readonly string[];
   }[];
-  readonly usage?: readonly [number, number];
+  /** Input, output and (optionally) cached input tokens. */
+  readonly usage?: readonly [number, number, number?];
   /** Milliseconds between parts (the stream stops early when the call is aborted). */
   readonly delayMs?: number;
 }
@@ -50,10 +51,10 @@ function partsOf(answer: MockAnswer): LanguageModelV4StreamPart[] {
     parts.push({ type: 'tool-input-end', id: call.id });
     parts.push({ type: 'tool-call', toolCallId: call.id, toolName: call.name, input: call.input.join('') });
   }
-  const [input, output] = answer.usage ?? [10, 5];
+  const [input, output, cached] = answer.usage ?? [10, 5];
   parts.push({
     type: 'finish',
-    usage: usage(input, output),
+    usage: usage(input, output, cached),
     finishReason:
       (answer.toolCalls?.length ?? 0) > 0
         ? { unified: 'tool-calls', raw: 'tool_calls' }
@@ -97,10 +98,13 @@ function streamOf(parts: LanguageModelV4StreamPart[], delayMs: number, signal: A
  * A test model of the AI SDK (`MockLanguageModelV4` from `ai/test`) answering each call with the next scripted
  * answer; an `Error` in the script is thrown by that call.
  */
-export function scriptedModel(script: readonly (MockAnswer | Error)[]): MockLanguageModelV4 {
+export function scriptedModel(
+  script: readonly (MockAnswer | Error)[],
+  provider = 'mock',
+): MockLanguageModelV4 {
   let call = 0;
   return new MockLanguageModelV4({
-    provider: 'mock',
+    provider,
     modelId: 'mock-model',
     doStream: async (options: LanguageModelV4CallOptions) => {
       const answer = script[Math.min(call++, script.length - 1)];
@@ -167,4 +171,26 @@ export function lastImages(model: MockLanguageModelV4): ChatImagePart[] | undefi
       { type: 'image' as const, mediaType: part.mediaType as ChatImagePart['mediaType'], data: base64 },
     ];
   });
+}
+
+/**
+ * The Anthropic cache breakpoints of the last call the mock model received, as the contract's received hint: how
+ * many messages carry `providerOptions.anthropic.cacheControl`, and the retention (`ttl: '1h'` is long).
+ * Undefined when none does.
+ */
+export function lastCacheBreakpoints(
+  model: MockLanguageModelV4,
+): { breakpoints: number; retention: 'short' | 'long' } | undefined {
+  const prompt = model.doStreamCalls.at(-1)?.prompt ?? [];
+  const controls = prompt.flatMap((message) => {
+    const control = (
+      message.providerOptions?.['anthropic'] as { cacheControl?: { ttl?: string } } | undefined
+    )?.cacheControl;
+    return control === undefined ? [] : [control];
+  });
+  if (controls.length === 0) return undefined;
+  return {
+    breakpoints: controls.length,
+    retention: controls.every((c) => c.ttl === '1h') ? 'long' : 'short',
+  };
 }

@@ -51,7 +51,12 @@ export {
   demoRuntimeProvider,
   inMemoryConversationMemoryProvider,
 } from './runtimes/providers.ts';
-export type { AgentCapability, AgentRetryPolicy, AgentRuntime } from './spi/agent-runtime.ts';
+export type {
+  AgentCapability,
+  AgentRetryPolicy,
+  AgentRuntime,
+  PromptCacheHint,
+} from './spi/agent-runtime.ts';
 export type { ChatMessage, ChatRole, TokenUsage } from './spi/chat.ts';
 export type { ConversationMemory } from './spi/conversation-memory.ts';
 export type { JsonSchema } from './spi/json-schema.ts';

@@ -3,6 +3,7 @@ import {
   agentRuntimeContract,
   contractOpenAiSteps,
   openAiReceivedImages,
+  openAiReceivedPromptCache,
   CONTRACT_ENTITY,
   CONTRACT_TEXT,
   type ContractCapabilityScenario,
@@ -33,6 +34,7 @@ async function subject(scenario: ContractScenario | ContractCapabilityScenario):
       return body?.['messages'] as { role: string; content: unknown }[] | undefined;
     },
     receivedImages: () => openAiReceivedImages(server.requests.items.at(-1)?.body),
+    receivedPromptCache: () => openAiReceivedPromptCache(server.requests.items.at(-1)?.body),
     close: () => server.close(),
   };
 }

@@ -1,9 +1,17 @@
 import type { Atmosphere, AtmosphereOptions } from '@atmosphere/runtime';
-import { startTestAtmosphere } from '@atmosphere/runtime/testing';
+import { recordingLogger, startTestAtmosphere } from '@atmosphere/runtime/testing';
+import { expect } from 'vitest';
 import { aiEndpoint, type AiEndpointHandle } from '../src/endpoint/ai-endpoint.ts';
 import type { AiEndpointOptions } from '../src/endpoint/ai-endpoint-options.ts';
+import { runAgent, type RunAgentOptions } from '../src/pipeline/run-agent.ts';
+import { demoRuntime } from '../src/runtimes/demo/demo-runtime.ts';
 import { openAiRuntime } from '../src/runtimes/openai/openai-runtime.ts';
-import { type ReplayServer, type ReplayStep, startReplayServer } from '../src/testing/index.ts';
+import {
+  collectingSession,
+  type ReplayServer,
+  type ReplayStep,
+  startReplayServer,
+} from '../src/testing/index.ts';
 
 /** An Atmosphere with one AI endpoint, and (when steps are given) a replay server behind the built-in runtime. */
 export interface Harness {
@@ -47,4 +55,21 @@ export async function harness(
       await replay?.close();
     },
   };
+}
+
+/**
+ * Runs two prompts with these options on the demo runtime (which declares neither `per-request-retry` nor
+ * `prompt-caching`); both complete. The warnings the pipeline logged.
+ */
+export async function demoWarnings(
+  options: Omit<RunAgentOptions, 'runtime' | 'session' | 'message' | 'logger'>,
+): Promise<string[]> {
+  const runtime = demoRuntime({ delayMs: 0, answer: () => 'Hi.' });
+  const logger = recordingLogger();
+  for (let i = 0; i < 2; i++) {
+    const { session } = collectingSession();
+    const response = await runAgent({ ...options, runtime, session, message: 'Hello?', logger });
+    expect(response.status).toBe('complete');
+  }
+  return logger.lines.filter((l) => l.level === 'warn').map((l) => l.message);
 }

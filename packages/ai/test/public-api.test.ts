@@ -59,10 +59,12 @@ describe('@atmosphere/ai public API', () => {
   test('/testing exports exactly these values', async () => {
     expect(Object.keys(await import('../src/testing/index.ts')).sort()).toEqual([
       'CONTINUE_INSTRUCTION',
+      'CONTRACT_CACHED_INPUT_TOKENS',
       'CONTRACT_ENTITY',
       'CONTRACT_HISTORY',
       'CONTRACT_IMAGE',
       'CONTRACT_PROMPTS',
+      'CONTRACT_PROMPT_CACHE',
       'CONTRACT_REASONING',
       'CONTRACT_SYSTEM_PROMPT',
       'CONTRACT_TEXT',
@@ -75,6 +77,7 @@ describe('@atmosphere/ai public API', () => {
       'isTerminalFrame',
       'openAiErrorBody',
       'openAiReceivedImages',
+      'openAiReceivedPromptCache',
       'openAiTranscript',
       'sseEvents',
       'startReplayServer',

@@ -1,4 +1,3 @@
-import { recordingLogger } from '@atmosphere/runtime/testing';
 import { describe, expect, test } from 'vitest';
 import type { AiInterceptor } from '../src/pipeline/ai-interceptor.ts';
 import { aiEndpoint } from '../src/endpoint/ai-endpoint.ts';
@@ -12,7 +11,7 @@ import {
   CONTRACT_TEXT,
   startReplayServer,
 } from '../src/testing/index.ts';
-import { harness } from './helpers.ts';
+import { demoWarnings, harness } from './helpers.ts';
 
 // An interceptor choosing each prompt's retries, from what the client sent in the prompt's metadata.
 const retriesFromMetadata: AiInterceptor = {
@@ -56,20 +55,7 @@ describe("a prompt's retry policy", () => {
   });
 
   test('a runtime that does not declare per-request-retry keeps its own, and the pipeline says so once', async () => {
-    const runtime = demoRuntime({ delayMs: 0, answer: () => 'Hi.' });
-    const logger = recordingLogger();
-    for (let i = 0; i < 2; i++) {
-      const { session } = collectingSession();
-      const response = await runAgent({
-        runtime,
-        session,
-        message: 'Hello?',
-        retry: { maxRetries: 4 },
-        logger,
-      });
-      expect(response.status).toBe('complete');
-    }
-    expect(logger.lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
+    expect(await demoWarnings({ retry: { maxRetries: 4 } })).toEqual([
       "agent runtime demo does not declare per-request-retry: a prompt's retry policy (maxRetries 4) is not applied, the runtime's own is",
     ]);
   });

@@ -5,6 +5,7 @@ import { httpStep, sseStep, transcriptText } from './fixtures.ts';
 import {
   type Frame,
   framesOf,
+  isAnswerEnd,
   messagesOf,
   type RoomsHarness,
   roomsHarness,
@@ -16,9 +17,6 @@ afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-const isAnswerEnd = (f: Frame): boolean =>
-  f['from'] === 'assistant' && (f.type === 'complete' || f.type === 'error');
 
 describe('errors reach the room as error frames; the room keeps working', () => {
   test('a provider stream cut mid-answer: everyone gets the partial text and an error frame, no message; the next question is answered', async () => {

@@ -131,3 +131,7 @@ export function streamedText(frames: readonly Frame[], sessionId: string): strin
     .map((f) => f['data'] as string)
     .join('');
 }
+
+/** The terminal frame (`complete` or `error`) of an answer of the member `assistant`. */
+export const isAnswerEnd = (f: Frame): boolean =>
+  f['from'] === 'assistant' && (f.type === 'complete' || f.type === 'error');

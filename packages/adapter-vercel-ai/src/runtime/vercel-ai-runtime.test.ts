@@ -164,3 +164,56 @@ describe('vercelAiRuntime: the full stream as AI frames', () => {
     expect(answer.events('tool-result')).toHaveLength(2);
   });
 });
+
+describe("vercelAiRuntime: a prompt's caching hint in the provider's form", () => {
+  const answer = { text: ['Hi.'] };
+  const run = async (provider: string, promptCache: { key?: string; retention?: 'short' | 'long' }) => {
+    const model = scriptedModel([answer], provider);
+    const runtime = vercelAiRuntime({ model, providerOptions: { openai: { user: 'u-1' } } });
+    const { session } = collectingSession();
+    await runtime.execute(
+      createAgentContext({
+        message: 'Hello?',
+        session,
+        systemPrompt: 'Be brief.',
+        history: [
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: 'Hello.' },
+        ],
+        promptCache,
+      }),
+      session,
+      new AbortController().signal,
+    );
+    return { runtime, call: model.doStreamCalls.at(-1)! };
+  };
+
+  test("an OpenAI model gets promptCacheKey and promptCacheRetention beside the runtime's own provider options", async () => {
+    const { runtime, call } = await run('openai.responses', { key: 'support-v3', retention: 'short' });
+    expect(runtime.capabilities.has('prompt-caching')).toBe(true);
+    expect(call.providerOptions?.['openai']).toEqual({
+      user: 'u-1',
+      promptCacheKey: 'support-v3',
+      promptCacheRetention: 'in_memory',
+    });
+    expect(call.prompt.some((m) => m.providerOptions?.['anthropic'] !== undefined)).toBe(false);
+  });
+
+  test('an Anthropic model gets breakpoints on the system prompt and the last history message, 1 h when long', async () => {
+    const { call } = await run('anthropic.messages', { key: 'ignored', retention: 'long' });
+    expect(call.prompt.map((m) => [m.role, m.providerOptions?.['anthropic']])).toEqual([
+      ['system', { cacheControl: { type: 'ephemeral', ttl: '1h' } }],
+      ['user', undefined],
+      ['assistant', { cacheControl: { type: 'ephemeral', ttl: '1h' } }],
+      ['user', undefined],
+    ]);
+    expect(call.providerOptions?.['openai']).toEqual({ user: 'u-1' });
+  });
+
+  test('a model of another provider gets nothing, and the runtime does not declare prompt-caching', async () => {
+    const { runtime, call } = await run('mistral.chat', { key: 'k', retention: 'long' });
+    expect(runtime.capabilities.has('prompt-caching')).toBe(false);
+    expect(call.providerOptions).toEqual({ openai: { user: 'u-1' } });
+    expect(call.prompt.some((m) => m.providerOptions !== undefined)).toBe(false);
+  });
+});

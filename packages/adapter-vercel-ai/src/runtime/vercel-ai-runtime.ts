@@ -19,6 +19,7 @@ import {
 } from 'ai';
 import { classifyError } from './errors.ts';
 import { toModelMessages } from './messages.ts';
+import { applyPromptCache, type PromptCacheForm, promptCacheFormOf } from './prompt-cache.ts';
 import { toSdkTools } from './tools.ts';
 
 /** Options of {@link vercelAiRuntime}. */
@@ -51,9 +52,16 @@ export interface VercelAiRuntimeOptions {
   readonly maxOutputTokens?: number;
   /** Passed to `streamText` as it is (provider-specific settings). */
   readonly providerOptions?: Parameters<typeof streamText>[0]['providerOptions'];
+  /**
+   * How a prompt's caching hint (`AgentContext.promptCache`) reaches the provider: `openai`, `anthropic`,
+   * `openai-compatible` or `none` (see {@link PromptCacheForm}). Default: from the model's provider id —
+   * `openai.*` and `azure.*` models take `openai`, `anthropic.*` models `anthropic`, others `none`. The runtime
+   * declares `prompt-caching` unless the form is `none`.
+   */
+  readonly promptCache?: PromptCacheForm;
 }
 
-const CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
+const CAPABILITIES: readonly AgentCapability[] = [
   'text-streaming',
   'system-prompt',
   'conversation-memory',
@@ -66,7 +74,7 @@ const CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
   'structured-output',
   'token-usage',
   'cancellation',
-]);
+];
 
 /** Metadata key naming the tool whose input starts streaming (`ai.toolCall.start.<id>` → tool name). */
 export const TOOL_CALL_START_KEY = 'ai.toolCall.start.';
@@ -121,7 +129,7 @@ interface RunState {
 export class VercelAiRuntime implements AgentRuntime {
   readonly name: string;
   readonly priority: number;
-  readonly capabilities = CAPABILITIES;
+  readonly capabilities: ReadonlySet<AgentCapability>;
   readonly model: LanguageModel;
   readonly #options: VercelAiRuntimeOptions;
 
@@ -140,6 +148,11 @@ export class VercelAiRuntime implements AgentRuntime {
     this.model = options.model;
     this.name = options.name ?? 'vercel-ai';
     this.priority = options.priority ?? 100;
+    const cacheable = (options.promptCache ?? promptCacheFormOf(options.model)) !== 'none';
+    this.capabilities = new Set<AgentCapability>([
+      ...CAPABILITIES,
+      ...(cacheable ? (['prompt-caching'] as const) : []),
+    ]);
   }
 
   isAvailable(): Availability {
@@ -173,14 +186,28 @@ export class VercelAiRuntime implements AgentRuntime {
       steps: 0,
       reasoning: new Map(),
     };
+    const history = toModelMessages(context.history);
+    const cached = applyPromptCache(
+      options.promptCache ?? promptCacheFormOf(model),
+      context.promptCache,
+      model,
+      {
+        providerOptions: options.providerOptions,
+        system: context.systemPrompt,
+        messages: [
+          ...history,
+          ...toModelMessages([
+            { role: 'user', content: context.message, ...(context.parts ? { parts: context.parts } : {}) },
+          ]),
+        ],
+        historyLength: history.length,
+      },
+    );
     try {
       const result = streamText({
         model,
-        ...(context.systemPrompt === undefined ? {} : { system: context.systemPrompt }),
-        messages: toModelMessages([
-          ...context.history,
-          { role: 'user', content: context.message, ...(context.parts ? { parts: context.parts } : {}) },
-        ]),
+        ...(cached.system === undefined ? {} : { system: cached.system }),
+        messages: cached.messages,
         ...(Object.keys(tools).length > 0 ? { tools } : {}),
         stopWhen: stepCountIs(context.maxToolRounds),
         abortSignal: signal,
@@ -196,7 +223,7 @@ export class VercelAiRuntime implements AgentRuntime {
           : {}),
         ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
         ...(options.maxOutputTokens === undefined ? {} : { maxOutputTokens: options.maxOutputTokens }),
-        ...(options.providerOptions === undefined ? {} : { providerOptions: options.providerOptions }),
+        ...(cached.providerOptions === undefined ? {} : { providerOptions: cached.providerOptions }),
         // Errors arrive as `error` parts of the full stream; the default handler would only log them.
         onError: () => undefined,
       });

@@ -2,7 +2,12 @@ import type { AiRole, AttachmentLimits } from '@atmosphere/protocol';
 import type { AtmosphereResource, BroadcasterOptions } from '@atmosphere/runtime';
 import type { BroadcastFilter } from '@atmosphere/runtime/spi';
 import type { AiInterceptor, AiResponse } from '../pipeline/ai-interceptor.ts';
-import type { AgentCapability, AgentRetryPolicy, AgentRuntime } from '../spi/agent-runtime.ts';
+import type {
+  AgentCapability,
+  AgentRetryPolicy,
+  AgentRuntime,
+  PromptCacheHint,
+} from '../spi/agent-runtime.ts';
 import type { ChatPart } from '../spi/chat.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import type { RunRegistryOptions } from '../streaming/run-registry.ts';
@@ -155,6 +160,15 @@ export interface AiEndpointOptions {
    * the pipeline says so once). `maxRetries` must be an integer from 0 to 10.
    */
   readonly retry?: AgentRetryPolicy;
+  /**
+   * How the provider may cache each prompt's stable prefix (the system prompt, tools, history):
+   * `{ key: 'support-v3', retention: 'long' }` — prompts with the same key share the provider's cache (OpenAI's
+   * `prompt_cache_key`); Anthropic models get cache breakpoints. Sent by runtimes that declare `prompt-caching`
+   * (the others ignore it, and the pipeline says so once); an interceptor may change it prompt by prompt
+   * (`AiRequest.promptCache`, e.g. a key per tenant). Configured on the server: clients cannot set it. The key
+   * has 1 to 64 characters; the retention is `short` or `long`.
+   */
+  readonly promptCache?: PromptCacheHint;
   /** How long finished runs stay available for re-attach, and memory limits. */
   readonly runs?: RunRegistryOptions;
   /**

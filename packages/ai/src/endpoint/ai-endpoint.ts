@@ -9,6 +9,8 @@ import type { AiEndpointOptions } from './ai-endpoint-options.ts';
 import { aiEndpointOptionsOf } from './decorators.ts';
 import { EndpointRuns } from './endpoint-runs.ts';
 import { pricingProblem } from '../telemetry/ai-telemetry.ts';
+import { attachmentLimits } from '../pipeline/attachment-limits.ts';
+import { checkPromptCacheOption } from '../pipeline/prompt-cache.ts';
 
 /** A registered AI endpoint. */
 export interface AiEndpointHandle {
@@ -84,12 +86,8 @@ function endpointOptions(target: AiEndpointOptions | object): AiEndpointOptions 
       'INVALID_OPTION',
       `aiEndpoint ${options.path}: \`retry.maxRetries\` must be an integer from 0 to 10; got ${String(retries)}.`,
     );
-  for (const [name, value] of Object.entries(options.attachments ?? {}))
-    if (!(Number.isSafeInteger(value) && value >= 0))
-      throw new AtmosphereError(
-        'INVALID_OPTION',
-        `aiEndpoint ${options.path}: \`attachments.${name}\` must be an integer of 0 or more; got ${String(value)}.`,
-      );
+  checkPromptCacheOption(options.promptCache, `aiEndpoint ${options.path}`);
+  attachmentLimits(options.attachments, `aiEndpoint ${options.path}`);
   return options;
 }
 

@@ -604,6 +604,7 @@ export class EndpointRuns {
       approvalTimeoutMs: this.approvals.timeoutMs,
       maxToolRounds: options.maxToolRounds ?? 5,
       retry: options.retry,
+      promptCache: options.promptCache,
       onRequest: (request) => (run.request = request),
       logger: this.#logger,
       telemetry: AiTelemetry.of(this.#atmosphere),

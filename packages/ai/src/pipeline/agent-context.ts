@@ -3,6 +3,7 @@ import type {
   AgentContext,
   AgentRetryPolicy,
   AgentSteering,
+  PromptCacheHint,
   StructuredOutputRequest,
 } from '../spi/agent-runtime.ts';
 import type { ChatMessage, ChatPart } from '../spi/chat.ts';
@@ -27,6 +28,8 @@ export interface AgentContextInput {
   readonly maxToolRounds?: number;
   /** How this prompt's model calls are retried (runtimes that declare `per-request-retry`). */
   readonly retry?: AgentRetryPolicy | undefined;
+  /** How the provider may cache the prompt's prefix (runtimes that declare `prompt-caching`). */
+  readonly promptCache?: PromptCacheHint | undefined;
   readonly conversationId?: string | undefined;
   readonly metadata?: Readonly<Record<string, unknown>>;
   /** Pending approvals; without it, tools that require approval are refused. */
@@ -73,5 +76,6 @@ export function createAgentContext(input: AgentContextInput): AgentContext {
     metadata: input.metadata ?? {},
     ...(input.steering ? { steering: input.steering } : {}),
     ...(input.retry ? { retry: input.retry } : {}),
+    ...(input.promptCache ? { promptCache: input.promptCache } : {}),
   };
 }

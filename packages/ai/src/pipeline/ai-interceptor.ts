@@ -1,5 +1,5 @@
 import type { AtmosphereResource } from '@atmosphere/runtime';
-import type { AgentRetryPolicy } from '../spi/agent-runtime.ts';
+import type { AgentRetryPolicy, PromptCacheHint } from '../spi/agent-runtime.ts';
 import type { ChatMessage, ChatPart, TokenUsage } from '../spi/chat.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
 import type { StructuredOutput } from '../structured/structured-output.ts';
@@ -26,6 +26,12 @@ export interface AiRequest {
    * `per-request-retry`; others keep their own and the pipeline logs a warning once per runtime).
    */
   readonly retry?: AgentRetryPolicy | undefined;
+  /**
+   * How the provider may cache this prompt's stable prefix (runtimes that declare `prompt-caching`; others
+   * ignore it and the pipeline logs a warning once per runtime). Server-side: never copy a client's value in
+   * unchecked — a key chooses whose cache a prompt shares.
+   */
+  readonly promptCache?: PromptCacheHint | undefined;
 }
 
 /** How a prompt's answer ended, as `beforeCompletion` and `postProcess` see it. */

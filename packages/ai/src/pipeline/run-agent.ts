@@ -1,6 +1,11 @@
 import { type AtmosphereResource, type Logger, silentLogger } from '@atmosphere/runtime';
 import { aiError, describeError, isAbortError } from '../errors.ts';
-import type { AgentRetryPolicy, AgentRuntime } from '../spi/agent-runtime.ts';
+import type {
+  AgentCapability,
+  AgentRetryPolicy,
+  AgentRuntime,
+  PromptCacheHint,
+} from '../spi/agent-runtime.ts';
 import type { ChatMessage, ChatPart } from '../spi/chat.ts';
 import type { ConversationMemory } from '../spi/conversation-memory.ts';
 import type { StreamingSession } from '../streaming/streaming-session.ts';
@@ -15,6 +20,7 @@ import type { Tool } from '../tools/tool.ts';
 import { createAgentContext } from './agent-context.ts';
 import type { AiInterceptor, AiInterceptorContext, AiRequest, AiResponse } from './ai-interceptor.ts';
 import { PipelineSession } from './pipeline-session.ts';
+import { promptCacheProblem } from './prompt-cache.ts';
 import type { Steering } from './steering.ts';
 
 /** One prompt through the whole pipeline: {@link runAgent}. */
@@ -49,6 +55,8 @@ export interface RunAgentOptions {
   readonly maxToolRounds?: number;
   /** How this prompt's model calls are retried (interceptors may change it: `AiRequest.retry`). */
   readonly retry?: AgentRetryPolicy | undefined;
+  /** How the provider may cache the prompt's prefix (interceptors may change it: `AiRequest.promptCache`). */
+  readonly promptCache?: PromptCacheHint | undefined;
   /**
    * The text an earlier process already streamed for this prompt before it died: the model is given it as its
    * own partial answer and asked to go on from there; the conversation keeps the partial text followed by
@@ -88,6 +96,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
     structuredOutput: options.structuredOutput,
     metadata: options.metadata ?? {},
     ...(options.retry === undefined ? {} : { retry: options.retry }),
+    ...(options.promptCache === undefined ? {} : { promptCache: options.promptCache }),
   };
   let view: PipelineSession | undefined;
   let response: AiResponse;
@@ -141,6 +150,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AiResponse> {
       responseFormat: structured?.request,
       maxToolRounds: options.maxToolRounds ?? 5,
       retry: retryFor(options.runtime, request.retry, logger),
+      promptCache: promptCacheFor(options.runtime, request.promptCache, logger),
       conversationId: request.conversationId,
       metadata: request.metadata,
       mayAnswer: options.mayAnswer ?? (() => true),
@@ -211,7 +221,22 @@ export function unsupportedAttachments(runtime: AgentRuntime, count: number): Er
   );
 }
 
-const warnedNoRetry = new WeakSet<AgentRuntime>();
+const warned = new WeakMap<AgentRuntime, Set<AgentCapability>>();
+
+/** Logs `message` the first time a prompt asks `runtime` for a `capability` it does not declare. */
+function warnUndeclared(
+  runtime: AgentRuntime,
+  capability: AgentCapability,
+  logger: Logger,
+  message: () => string,
+): void {
+  if (runtime.capabilities.has(capability)) return;
+  let capabilities = warned.get(runtime);
+  if (capabilities === undefined) warned.set(runtime, (capabilities = new Set()));
+  if (capabilities.has(capability)) return;
+  capabilities.add(capability);
+  logger.warn(`agent runtime ${runtime.name} does not declare ${capability}: ${message()}`);
+}
 
 /** The prompt's retry policy; a runtime that cannot honour one is named in a warning, once. */
 function retryFor(
@@ -219,13 +244,35 @@ function retryFor(
   retry: AgentRetryPolicy | undefined,
   logger: Logger,
 ): AgentRetryPolicy | undefined {
-  if (retry !== undefined && !runtime.capabilities.has('per-request-retry') && !warnedNoRetry.has(runtime)) {
-    warnedNoRetry.add(runtime);
-    logger.warn(
-      `agent runtime ${runtime.name} does not declare per-request-retry: a prompt's retry policy (maxRetries ${retry.maxRetries}) is not applied, the runtime's own is`,
+  if (retry !== undefined)
+    warnUndeclared(
+      runtime,
+      'per-request-retry',
+      logger,
+      () => `a prompt's retry policy (maxRetries ${retry.maxRetries}) is not applied, the runtime's own is`,
     );
-  }
   return retry;
+}
+
+/**
+ * The prompt's caching hint, checked (an invalid one, set by an interceptor, fails the run: `AI_FAILED`); a
+ * runtime that cannot send one is named in a warning, once.
+ */
+function promptCacheFor(
+  runtime: AgentRuntime,
+  hint: PromptCacheHint | undefined,
+  logger: Logger,
+): PromptCacheHint | undefined {
+  if (hint === undefined) return undefined;
+  const problem = promptCacheProblem(hint);
+  if (problem !== undefined) throw aiError('AI_FAILED', `The prompt's promptCache hint: ${problem}.`);
+  warnUndeclared(
+    runtime,
+    'prompt-caching',
+    logger,
+    () => "a prompt's caching hint is not sent to the provider (cached input tokens may still be reported)",
+  );
+  return hint;
 }
 
 /**

@@ -1,9 +1,9 @@
-import type { AiRole } from '@atmosphere/protocol';
+import type { AiRole, AttachmentLimits } from '@atmosphere/protocol';
 import type { AtmosphereResource, Logger } from '@atmosphere/runtime';
 import type { RoomMember, RoomMessage, RoomMetadata } from '@atmosphere/rooms';
 import type { AiInterceptor } from '../pipeline/ai-interceptor.ts';
 import type { OpenAiRuntimeOptions } from '../runtimes/openai/openai-runtime.ts';
-import type { AgentRuntime } from '../spi/agent-runtime.ts';
+import type { AgentRuntime, PromptCacheHint } from '../spi/agent-runtime.ts';
 import type { Tool } from '../tools/tool.ts';
 
 /**
@@ -172,6 +172,23 @@ export interface LlmRoomMemberOptions {
   readonly interceptors?: readonly AiInterceptor[];
   /** Most consecutive tool rounds. Default 5. */
   readonly maxToolRounds?: number;
+  /**
+   * How the provider may cache the stable prefix of its questions (the room's system prompt, tools, memory), as
+   * `aiEndpoint({ promptCache })`: `{ key: 'room:lobby', retention: 'short' }` — sent by runtimes that declare
+   * `prompt-caching`; interceptors may change it per question (`AiRequest.promptCache`). The key has 1 to 64
+   * characters; the retention is `short` or `long`.
+   */
+  readonly promptCache?: PromptCacheHint | undefined;
+  /**
+   * Limits on the images a question may carry — its `data` object's `attachments`, in the JSON prompt's form
+   * (`[{ "type": "image", "mediaType": "image/png", "data": "<base64>" }]`) — as `aiEndpoint({ attachments })`:
+   * `maxCount` (default 4), `maxBytes` (512 KiB) and `maxTotalBytes` (640 KiB), decoded; `{ maxCount: 0 }`
+   * refuses every image. Images are checked as an endpoint checks them (allow-listed media types, strict base64,
+   * the bytes' signature); a question whose images do not pass gets an `error` frame (`INVALID_ATTACHMENT`), and
+   * one with images for a runtime that does not declare `vision` too (`UNSUPPORTED_ATTACHMENT`) — never an
+   * answer without them. The images go with that question only: the room's memory keeps its text.
+   */
+  readonly attachments?: Partial<AttachmentLimits>;
   /** The text of a room message (default: a string, or the `text`/`prompt`/`message`/`content` of an object). */
   readonly textOf?: (message: RoomMessage) => string | undefined;
   /** Called once per question it took up, when that question is done with. Must not throw (a throw is logged). */

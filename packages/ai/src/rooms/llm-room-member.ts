@@ -1,4 +1,4 @@
-import { type AiRole, approvalMessage } from '@atmosphere/protocol';
+import { type AiRole, approvalMessage, type AttachmentLimits } from '@atmosphere/protocol';
 import { AtmosphereError, type Logger } from '@atmosphere/runtime';
 import type {
   LeaveReason,
@@ -15,6 +15,8 @@ import type {
 } from '@atmosphere/rooms';
 import { aiError, cancelledError, isAbortError } from '../errors.ts';
 import type { AiInterceptor, AiResponse } from '../pipeline/ai-interceptor.ts';
+import { attachmentLimits } from '../pipeline/attachment-limits.ts';
+import { checkPromptCacheOption } from '../pipeline/prompt-cache.ts';
 import { runAgent } from '../pipeline/run-agent.ts';
 import { Steering } from '../pipeline/steering.ts';
 import { openAiRuntime } from '../runtimes/openai/openai-runtime.ts';
@@ -33,7 +35,7 @@ import type {
 } from './llm-room-member-options.ts';
 import { isAddressed } from './addressing.ts';
 import { stripMentions } from './mentions.ts';
-import { roomMessageText } from './message-text.ts';
+import { roomMessageAttachments, roomMessageText } from './message-text.ts';
 import { RoomFrameSink } from './room-frame-sink.ts';
 import {
   addSeat,
@@ -110,6 +112,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   readonly #options: LlmRoomMemberOptions;
   readonly #memory: number;
   readonly #maxQueued: number;
+  readonly #attachmentLimits: AttachmentLimits;
   readonly #seats = new Map<VirtualMemberContext, RoomSeat>();
   #client: AgentRuntime | undefined;
   #running = 0;
@@ -132,6 +135,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     }
     this.#memory = bound(options.memory, 20, 'memory', options.id);
     this.#maxQueued = bound(options.maxQueued, 5, 'maxQueued', options.id);
+    this.#attachmentLimits = attachmentLimits(options.attachments, `LlmRoomMember ${options.id}`);
+    checkPromptCacheOption(options.promptCache, `LlmRoomMember ${options.id}`);
     if (
       options.approvalTimeoutMs !== undefined &&
       (!Number.isSafeInteger(options.approvalTimeoutMs) ||
@@ -411,12 +416,16 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     if (!isAddressed(seat, message, from, text, this.#options.answerVirtualMembers === true)) return;
     const prompt = stripMentions(text, this.names);
     if (prompt === '') return;
-    const question: RoomQuestion = { message, from, prompt, entry };
+    const images = roomMessageAttachments(message.data, this.#attachmentLimits);
+    const question: RoomQuestion = { message, from, prompt, entry, parts: images.ok ? images.value : [] };
+    // Images that do not pass are refused, never answered without them.
+    const take = images.ok
+      ? () => this.#enqueue(seat, question)
+      : () => this.#refuse(seat, question, aiError('INVALID_ATTACHMENT', images.message));
     // Seated on every node of a cluster, it answers a message on the one node that claims it.
     const mine = context.claim(message);
-    if (mine === true) this.#enqueue(seat, question);
-    else if (mine !== false)
-      claimed(mine, context, this.#logger(context), () => this.#enqueue(seat, question));
+    if (mine === true) take();
+    else if (mine !== false) claimed(mine, context, this.#logger(context), take);
   }
 
   /** Applies `whileAnswering`: answer now, wait (in order, or to be folded), stop the running answer, or refuse. */
@@ -461,11 +470,18 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     this.#refuse(seat, question);
   }
 
-  /** Questions folded into one: their texts in order, answering the last one's asker and message. */
+  /**
+   * Questions folded into one: their texts in order, and all their images, answering the last one's asker and
+   * message.
+   */
   #fold(questions: readonly RoomQuestion[]): RoomQuestion | undefined {
     const last = questions.at(-1);
     if (last === undefined || questions.length === 1) return last;
-    return { ...last, prompt: questions.map((q) => q.prompt).join('\n\n') };
+    return {
+      ...last,
+      prompt: questions.map((q) => q.prompt).join('\n\n'),
+      parts: questions.flatMap((q) => q.parts),
+    };
   }
 
   /** Answers `first`, then the queued questions, one at a time, while the member is in the room. */
@@ -525,6 +541,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
         runtime,
         session,
         message: `${question.from}: ${question.prompt}`,
+        // A runtime without vision refuses a question with images (UNSUPPORTED_ATTACHMENT), never drops them.
+        parts: question.parts,
         systemPrompt: this.#systemPrompt(context.room),
         model: this.#options.model,
         tools: this.#options.tools ?? [],
@@ -536,6 +554,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
           ...(question.message.id === undefined ? {} : { messageId: question.message.id }),
         },
         ...(this.#options.maxToolRounds === undefined ? {} : { maxToolRounds: this.#options.maxToolRounds }),
+        promptCache: this.#options.promptCache,
         steering,
         approvals: seat.approvals,
         logger,
@@ -624,17 +643,20 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   #refuse(
     seat: RoomSeat,
     question: RoomQuestion,
-    code: 'TOO_MANY_PROMPTS' | 'BUSY' = 'TOO_MANY_PROMPTS',
+    refusal: 'TOO_MANY_PROMPTS' | 'BUSY' | Error = 'TOO_MANY_PROMPTS',
   ): void {
     const context = seat.context;
     const logger = this.#logger(context);
     const session = createStreamingSession({ sink: seat.sink, announceRunId: false, logger });
     session.metadata(REPLY_TO_METADATA_KEY, replyTarget(question));
     const waiting = seat.queue.length;
-    const error = aiError(
-      code,
-      `${this.id} is busy answering${waiting > 0 ? ` and ${waiting} question(s) are waiting` : ''}; ask again when it has answered.`,
-    );
+    const error =
+      refusal instanceof Error
+        ? refusal
+        : aiError(
+            refusal,
+            `${this.id} is busy answering${waiting > 0 ? ` and ${waiting} question(s) are waiting` : ''}; ask again when it has answered.`,
+          );
     session.error(error);
     this.#notify(context, {
       room: context.room.name,

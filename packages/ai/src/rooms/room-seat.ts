@@ -1,5 +1,5 @@
 import type { RoomMessage, RoomView, VirtualMemberContext } from '@atmosphere/rooms';
-import type { ChatMessage } from '../spi/chat.ts';
+import type { ChatMessage, ChatPart } from '../spi/chat.ts';
 import type { Steering } from '../pipeline/steering.ts';
 import { ApprovalRegistry, type ApprovalRequestOptions } from '../tools/approvals.ts';
 import type { FrameStreamingSession } from '../streaming/streaming-session.ts';
@@ -16,6 +16,8 @@ export interface RoomQuestion {
   readonly prompt: string;
   /** The question as the transcript keeps it (left out of the history sent with it). */
   readonly entry: ChatMessage;
+  /** The images sent with it (validated), for this answer only: the transcript keeps the text. */
+  readonly parts: readonly ChatPart[];
 }
 
 /** @internal What an AI member knows about the other AI members of a room (for `default` and mentions). */

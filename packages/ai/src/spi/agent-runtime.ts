@@ -47,7 +47,14 @@ export type AgentCapability =
    * `context.retry` is honoured: a model call that fails before its first token with a retryable error (429,
    * 5xx, a timeout) is retried `retry.maxRetries` times for this prompt, instead of the runtime's own policy.
    */
-  | 'per-request-retry';
+  | 'per-request-retry'
+  /**
+   * `context.promptCache` reaches the provider in its own form — a cache key that routes prompts sharing a
+   * prefix to the same cache (OpenAI's `prompt_cache_key`) or cache breakpoints after the stable prefix
+   * (Anthropic's `cacheControl` on the system prompt and the history), with the retention asked for — and the
+   * input tokens the provider read from its cache come back in the usage (`ai.tokens.cached_input`).
+   */
+  | 'prompt-caching';
 
 /** Every capability name. */
 export const AGENT_CAPABILITIES: readonly AgentCapability[] = [
@@ -63,6 +70,7 @@ export const AGENT_CAPABILITIES: readonly AgentCapability[] = [
   'token-usage',
   'cancellation',
   'per-request-retry',
+  'prompt-caching',
 ];
 
 /** How one prompt's model calls are retried (see the `per-request-retry` capability). */
@@ -72,6 +80,27 @@ export interface AgentRetryPolicy {
    * (429, 5xx, a timeout); 0 = none. An answer that has started streaming is never retried.
    */
   readonly maxRetries: number;
+}
+
+/**
+ * A prompt-caching hint (see the `prompt-caching` capability): how the provider may cache the prompt's stable
+ * prefix (system prompt, tools, history) across prompts. A hint, not a guarantee: the provider decides what it
+ * caches (OpenAI and Anthropic only from about 1 024 tokens of prefix); what it read from its cache is reported as
+ * `ai.tokens.cached_input`. Set by the server (`aiEndpoint({ promptCache })`, an interceptor's
+ * `AiRequest.promptCache`, `runAgent({ promptCache })`), never taken from a client as it is.
+ */
+export interface PromptCacheHint {
+  /**
+   * Prompts with the same key share the provider's cache of their common prefix (OpenAI's `prompt_cache_key`):
+   * e.g. the system prompt's version, or a tenant. 1 to 64 characters; providers that cache at breakpoints
+   * (Anthropic) have no key and ignore it.
+   */
+  readonly key?: string;
+  /**
+   * How long the provider keeps the prefix: `short` (minutes: OpenAI's `in_memory`, Anthropic's 5-minute
+   * `ephemeral`) or `long` (OpenAI's `24h`, Anthropic's `1h` ttl). Default: the provider's own.
+   */
+  readonly retention?: 'short' | 'long';
 }
 
 /** A request for a JSON answer matching a schema. */
@@ -114,6 +143,11 @@ export interface AgentContext {
    * Honoured by runtimes that declare `per-request-retry`.
    */
   readonly retry?: AgentRetryPolicy;
+  /**
+   * How the provider may cache this prompt's stable prefix; undefined = no hint (the provider's defaults).
+   * Honoured by runtimes that declare `prompt-caching`.
+   */
+  readonly promptCache?: PromptCacheHint;
   readonly conversationId: string | undefined;
   /** Application data for the runtime (from the prompt's JSON `metadata` and interceptors). */
   readonly metadata: Readonly<Record<string, unknown>>;

@@ -24,6 +24,7 @@ export {
   type AgentCapability,
   type AgentContext,
   type AgentRetryPolicy,
+  type PromptCacheHint,
   type AgentSteering,
   type AgentRuntime,
   type StructuredOutputRequest,

@@ -1,13 +1,18 @@
 import { describe, expect, test } from 'vitest';
-import { createAgentContext } from '../pipeline/agent-context.ts';
+import { type AgentContextInput, createAgentContext } from '../pipeline/agent-context.ts';
 import { runAgent } from '../pipeline/run-agent.ts';
-import { AGENT_CAPABILITIES, type AgentCapability, type AgentRuntime } from '../spi/agent-runtime.ts';
+import {
+  AGENT_CAPABILITIES,
+  type AgentCapability,
+  type AgentRuntime,
+  type PromptCacheHint,
+} from '../spi/agent-runtime.ts';
 import type { ChatImagePart, ChatMessage } from '../spi/chat.ts';
 import type { AiEventFrame, AiFrame } from '@atmosphere/protocol';
 import { structuredOutput } from '../structured/structured-output.ts';
 import { ApprovalRegistry } from '../tools/approvals.ts';
 import { tool } from '../tools/tool.ts';
-import { answerOf, isTerminalFrame } from './answers.ts';
+import { type AiAnswer, answerOf, isTerminalFrame } from './answers.ts';
 import { collectingSession } from './collecting-session.ts';
 
 /**
@@ -29,13 +34,17 @@ export type ContractScenario = 'text' | 'tool-call' | 'structured' | 'error' | '
  * - `retry` (`per-request-retry`): fail twice with a retryable error before the first token (HTTP 500 or 429),
  *   then stream {@link CONTRACT_TEXT}; the runtime's own retries off (the prompt's policy is what retries);
  * - `vision` (`vision`): answer {@link CONTRACT_TEXT} to the prompt with the image {@link CONTRACT_IMAGE}; the
- *   subject shows the images the model was given (`receivedImages`).
+ *   subject shows the images the model was given (`receivedImages`);
+ * - `prompt-caching` (`prompt-caching`): answer {@link CONTRACT_TEXT} reporting
+ *   {@link CONTRACT_CACHED_INPUT_TOKENS} of its input tokens as read from the provider's cache; the subject shows
+ *   the caching hint the provider was given (`receivedPromptCache`).
  */
-export type ContractCapabilityScenario = 'reasoning' | 'retry' | 'vision';
+export type ContractCapabilityScenario = 'reasoning' | 'retry' | 'vision' | 'prompt-caching';
 const CAPABILITY_SCENARIOS: ReadonlySet<string> = new Set<ContractCapabilityScenario>([
   'reasoning',
   'retry',
   'vision',
+  'prompt-caching',
 ]);
 
 export const CONTRACT_TEXT = 'Hello from the contract suite.';
@@ -50,7 +59,12 @@ export const CONTRACT_PROMPTS: Readonly<Record<ContractScenario | ContractCapabi
   reasoning: 'Think first, then say hello to the contract suite.',
   retry: 'Say hello to the contract suite, even if it takes a few tries.',
   vision: 'Say hello to the contract suite, and what colour this image is.',
+  'prompt-caching': 'Say hello to the contract suite again, from the cache if you can.',
 };
+/** The caching hint of the `prompt-caching` scenario. */
+export const CONTRACT_PROMPT_CACHE: PromptCacheHint = { key: 'atmosphere-contract-v1', retention: 'long' };
+/** The input tokens the model reports as read from its cache in the `prompt-caching` scenario (of 2 006). */
+export const CONTRACT_CACHED_INPUT_TOKENS = 1920;
 /** The image of the `vision` scenario: a 2×2 red PNG (74 bytes). */
 export const CONTRACT_IMAGE: ChatImagePart = {
   type: 'image',
@@ -75,8 +89,24 @@ export interface ContractSubject {
    * order. Required of a subject whose runtime declares `vision`.
    */
   receivedImages?(): readonly ChatImagePart[] | undefined;
+  /**
+   * The caching hint the provider was given in the last request, read back from what it really received, or
+   * undefined when it got none. Required of a subject whose runtime declares `prompt-caching`.
+   */
+  receivedPromptCache?(): ReceivedPromptCache | undefined;
   /** Releases what the scenario started (a replay server). */
   close?(): Promise<void>;
+}
+
+/**
+ * A caching hint in the form a provider received it: a key (OpenAI's `prompt_cache_key`), the retention
+ * (`prompt_cache_retention` `24h` or an Anthropic `ttl` of `1h` is `long`), and how many cache breakpoints the
+ * messages carried (Anthropic's `cacheControl`).
+ */
+export interface ReceivedPromptCache {
+  readonly key?: string | undefined;
+  readonly retention?: 'short' | 'long' | undefined;
+  readonly breakpoints?: number | undefined;
 }
 
 export interface AgentRuntimeContractOptions {
@@ -112,6 +142,20 @@ function checkSequence(frames: readonly AiFrame[]): void {
   const terminals = frames.filter(isTerminalFrame);
   expect(terminals).toHaveLength(1);
   expect(frames.at(-1)).toBe(terminals[0]);
+}
+
+/** Runs one prompt to its end: the frames are in order, and the answer completes with {@link CONTRACT_TEXT}. */
+async function answersContractText(
+  runtime: AgentRuntime,
+  input: Omit<AgentContextInput, 'session'>,
+): Promise<AiAnswer> {
+  const { session, frames } = collectingSession();
+  await runtime.execute(createAgentContext({ ...input, session }), session, new AbortController().signal);
+  checkSequence(frames.items);
+  const answer = answerOf(frames.items, session.sessionId);
+  expect(answer.end?.type).toBe('complete');
+  expect(answer.text).toBe(CONTRACT_TEXT);
+  return answer;
 }
 
 /**
@@ -370,16 +414,10 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
       'vision',
       "the image's bytes reach the model with the prompt's text",
       async (subject) => {
-        const { session, frames } = collectingSession();
-        await subject.runtime.execute(
-          createAgentContext({ message: CONTRACT_PROMPTS.vision, parts: [CONTRACT_IMAGE], session }),
-          session,
-          new AbortController().signal,
-        );
-        checkSequence(frames.items);
-        const answer = answerOf(frames.items, session.sessionId);
-        expect(answer.end?.type).toBe('complete');
-        expect(answer.text).toBe(CONTRACT_TEXT);
+        await answersContractText(subject.runtime, {
+          message: CONTRACT_PROMPTS.vision,
+          parts: [CONTRACT_IMAGE],
+        });
         const images = subject.receivedImages?.();
         if (images === undefined)
           throw new Error(
@@ -388,6 +426,30 @@ export function agentRuntimeContract(options: AgentRuntimeContractOptions): void
         expect(images).toEqual([CONTRACT_IMAGE]);
         const received = subject.lastRequest?.();
         if (received) expect(JSON.stringify(received.at(-1))).toContain(CONTRACT_PROMPTS.vision);
+      },
+    );
+
+    capabilityTest(
+      'prompt-caching',
+      'prompt-caching',
+      'the caching hint reaches the provider, and the cached input tokens come back in the usage',
+      async (subject) => {
+        const answer = await answersContractText(subject.runtime, {
+          message: CONTRACT_PROMPTS['prompt-caching'],
+          systemPrompt: CONTRACT_SYSTEM_PROMPT,
+          history: CONTRACT_HISTORY,
+          promptCache: CONTRACT_PROMPT_CACHE,
+        });
+        expect(answer.metadata.get('ai.tokens.cached_input')).toBe(CONTRACT_CACHED_INPUT_TOKENS);
+        const received = subject.receivedPromptCache?.();
+        if (received === undefined)
+          throw new Error(
+            'the runtime declares prompt-caching: the subject must show the caching hint the provider received (receivedPromptCache), and the provider must have received one',
+          );
+        expect(received.retention).toBe(CONTRACT_PROMPT_CACHE.retention);
+        // A key where the provider routes by key; else breakpoints where it caches at marked points.
+        if (received.key === undefined) expect(received.breakpoints ?? 0).toBeGreaterThan(0);
+        else expect(received.key).toBe(CONTRACT_PROMPT_CACHE.key);
       },
     );
 

@@ -14,9 +14,11 @@ export {
 export {
   agentRuntimeContract,
   type AgentRuntimeContractOptions,
+  CONTRACT_CACHED_INPUT_TOKENS,
   CONTRACT_ENTITY,
   CONTRACT_HISTORY,
   CONTRACT_IMAGE,
+  CONTRACT_PROMPT_CACHE,
   CONTRACT_PROMPTS,
   CONTRACT_REASONING,
   CONTRACT_SYSTEM_PROMPT,
@@ -24,6 +26,7 @@ export {
   type ContractCapabilityScenario,
   type ContractScenario,
   type ContractSubject,
+  type ReceivedPromptCache,
 } from './contract.ts';
 export {
   type RecordedRequest,
@@ -36,6 +39,7 @@ export {
   contractOpenAiSteps,
   openAiErrorBody,
   openAiReceivedImages,
+  openAiReceivedPromptCache,
   openAiTranscript,
   type TranscriptSpec,
 } from './transcripts.ts';

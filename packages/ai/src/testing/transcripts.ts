@@ -1,4 +1,4 @@
-import type { ContractCapabilityScenario, ContractScenario } from './contract.ts';
+import type { ContractCapabilityScenario, ContractScenario, ReceivedPromptCache } from './contract.ts';
 import type { ReplayStep } from './replay-server.ts';
 import type { ChatImagePart } from '../spi/chat.ts';
 
@@ -102,8 +102,8 @@ export function openAiErrorBody(message: string, type: string, code: string | nu
  * The OpenAI chat-completions transcripts of every contract scenario (`agentRuntimeContract`), for runtimes that
  * read that wire format (the built-in one, and frameworks' OpenAI clients pointed at `startReplayServer`): text in
  * four chunks, a tool call whose arguments arrive in three pieces then the answer, the structured entity, a 400,
- * a long slow stream, reasoning (`reasoning_content`) before the text, two 500s before the text, and the text again
- * for the image prompt (`vision`). Fresh arrays
+ * a long slow stream, reasoning (`reasoning_content`) before the text, two 500s before the text, the text again
+ * for the image prompt (`vision`), and the text with 1 920 of 2 006 input tokens cached (`prompt-caching`). Fresh arrays
  * on every call.
  */
 export function contractOpenAiSteps(): Record<ContractScenario | ContractCapabilityScenario, ReplayStep[]> {
@@ -176,6 +176,15 @@ export function contractOpenAiSteps(): Record<ContractScenario | ContractCapabil
         }),
       },
     ],
+    'prompt-caching': [
+      {
+        kind: 'sse',
+        body: openAiTranscript({
+          text: ['Hello', ' from the', ' contract', ' suite.'],
+          usage: { prompt: 2006, completion: 6, cached: 1920 },
+        }),
+      },
+    ],
     reasoning: [
       {
         kind: 'sse',
@@ -212,4 +221,20 @@ export function openAiReceivedImages(body: Record<string, unknown> | undefined):
         data: match?.[2] ?? '',
       };
     });
+}
+
+/**
+ * The caching hint of a chat-completions request body (`prompt_cache_key`, `prompt_cache_retention`), for a
+ * contract subject's `receivedPromptCache`; undefined when the body has neither.
+ */
+export function openAiReceivedPromptCache(
+  body: Record<string, unknown> | undefined,
+): ReceivedPromptCache | undefined {
+  const key = body?.['prompt_cache_key'];
+  const retention = body?.['prompt_cache_retention'];
+  if (key === undefined && retention === undefined) return undefined;
+  return {
+    key: typeof key === 'string' ? key : undefined,
+    retention: retention === '24h' ? 'long' : retention === 'in_memory' ? 'short' : undefined,
+  };
 }

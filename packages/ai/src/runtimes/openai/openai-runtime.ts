@@ -44,6 +44,7 @@ const CAPABILITIES: ReadonlySet<AgentCapability> = new Set<AgentCapability>([
   'token-usage',
   'cancellation',
   'per-request-retry',
+  'prompt-caching',
 ]);
 
 interface PendingCall {
@@ -61,7 +62,8 @@ interface RoundResult {
 /**
  * The built-in runtime (priority 0): an OpenAI-compatible chat-completions client over `fetch`. Streams text
  * (reasoning, `delta.reasoning_content` or `delta.reasoning`, as `reasoning-delta` events), accumulates tool-call deltas by index, runs a tool loop of at most `context.maxToolRounds` (5) rounds, reports
- * usage, sends images (`vision`: `image_url` parts with `data:` URLs), retries (the prompt's `context.retry`, else the `retry` option) and classifies provider errors. Works with OpenAI, Gemini's OpenAI endpoint and Ollama.
+ * usage (cached input tokens included), sends the prompt's caching hint (`prompt-caching`: `prompt_cache_key`,
+ * `prompt_cache_retention`), sends images (`vision`: `image_url` parts with `data:` URLs), retries (the prompt's `context.retry`, else the `retry` option) and classifies provider errors. Works with OpenAI, Gemini's OpenAI endpoint and Ollama.
  */
 export class OpenAiCompatibleRuntime implements AgentRuntime {
   readonly name: string;
@@ -191,6 +193,7 @@ export class OpenAiCompatibleRuntime implements AgentRuntime {
         : format && jsonMode === 'json_object'
           ? { response_format: { type: 'json_object' } }
           : {}),
+      ...promptCacheFields(context),
       ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
       ...(options.maxTokens === undefined ? {} : { max_tokens: options.maxTokens }),
     };
@@ -287,6 +290,23 @@ function toWireMessage(message: ChatMessage): WireMessage {
 /** An image as chat completions take it: an `image_url` part whose URL is a `data:` URL of the bytes. */
 function toWirePart(part: ChatPart): WireContentPart {
   return { type: 'image_url', image_url: { url: `data:${part.mediaType};base64,${part.data}` } };
+}
+
+/**
+ * The prompt's caching hint as OpenAI's request fields: `prompt_cache_key`, and `prompt_cache_retention`
+ * (`in_memory` or `24h`). Nothing without a hint, so servers that do not know the fields never see them.
+ */
+function promptCacheFields(
+  context: AgentContext,
+): Pick<ChatCompletionRequest, 'prompt_cache_key' | 'prompt_cache_retention'> {
+  const hint = context.promptCache;
+  if (hint === undefined) return {};
+  return {
+    ...(hint.key === undefined ? {} : { prompt_cache_key: hint.key }),
+    ...(hint.retention === undefined
+      ? {}
+      : { prompt_cache_retention: hint.retention === 'long' ? '24h' : 'in_memory' }),
+  };
 }
 
 function toUsage(usage: ChunkUsage | undefined): TokenUsage | undefined {

@@ -46,6 +46,10 @@ export interface ChatCompletionRequest {
           readonly strict?: boolean;
         };
       };
+  /** Prompts with the same key share the provider's prompt cache (OpenAI). */
+  readonly prompt_cache_key?: string;
+  /** How long OpenAI keeps the cached prefix. */
+  readonly prompt_cache_retention?: 'in_memory' | '24h';
   readonly [extra: string]: unknown;
 }
 
