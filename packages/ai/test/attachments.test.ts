@@ -131,11 +131,11 @@ describe('prompt attachments', () => {
       ],
       [
         [image(jpeg)],
-        'Attachment 1: its bytes are not a image/png image (the signature does not match "mediaType").',
+        'Attachment 1: its bytes are not of type image/png (the signature does not match "mediaType").',
       ],
       [
         [image(html)],
-        'Attachment 1: its bytes are not a image/png image (the signature does not match "mediaType").',
+        'Attachment 1: its bytes are not of type image/png (the signature does not match "mediaType").',
       ],
       // Broken base64.
       [

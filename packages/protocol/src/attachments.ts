@@ -141,7 +141,7 @@ export function parseAttachments(
       );
     const image = mediaType as ImageMediaType;
     if (!signatureMatches(image, leadingBytes(data, 12)))
-      return fail(`${which}: its bytes are not a ${image} image (the signature does not match "mediaType").`);
+      return fail(`${which}: its bytes are not of type ${image} (the signature does not match "mediaType").`);
     attachments.push({ type: 'image', mediaType: image, data });
   }
   return { ok: true, value: attachments };
