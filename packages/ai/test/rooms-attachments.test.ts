@@ -68,7 +68,7 @@ describe('images with a room question', () => {
         /"mediaType" must be one of/,
       ],
       // JPEG declared, PNG bytes.
-      [[{ ...CONTRACT_IMAGE, mediaType: 'image/jpeg' }], /not a image\/jpeg image/],
+      [[{ ...CONTRACT_IMAGE, mediaType: 'image/jpeg' }], /not of type image\/jpeg/],
       // A URL instead of bytes.
       [
         [{ type: 'image', mediaType: 'image/png', url: 'http://169.254.169.254/latest' }],
