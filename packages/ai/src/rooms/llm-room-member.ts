@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type AiRole, approvalMessage, type AttachmentLimits } from '@atmosphere/protocol';
 import { AtmosphereError, type Logger } from '@atmosphere/runtime';
 import type {
@@ -352,6 +353,26 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     return turn.sessionId !== undefined && seat.ended.includes(turn.sessionId) ? 'ended' : 'unknown';
   }
 
+  /**
+   * A member connection's paint timing report about one of this member's answers (telemetry, off by default
+   * in the client): joined to that answer's run (`atmosphere_ai_token_to_paint_seconds` and the other paint
+   * histograms, an `atmosphere.ai.paint` span) when it names the running answer or one of the last ones given
+   * here; anything else — malformed, another member's or an unknown answer — is refused whole, counted
+   * (`atmosphere_ai_paint_reports_total{outcome="refused"}`) and logged at debug level, never answered.
+   */
+  onTiming(report: string, connection: RoomConnection, context: VirtualMemberContext): void {
+    const seat = this.#seats.get(context);
+    const refused = AiTelemetry.of(context.room.atmosphere).paintReport(
+      report,
+      connection.resource.id,
+      (runId) => seat !== undefined && (seat.current?.sessionId === runId || seat.ended.includes(runId)),
+    );
+    if (refused !== undefined)
+      this.#logger(context).debug(
+        `room ${context.room.name}: paint timing report of ${connection.resource.id} about ${this.id} refused: ${refused}`,
+      );
+  }
+
   // ------------------------------------------------------------------------------------ internals
 
   #logger(context: VirtualMemberContext): Logger {
@@ -513,7 +534,11 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     const context = seat.context;
     const logger = this.#logger(context);
     const replyTo = replyTarget(question);
+    // The run id is the answer's session id, the one its frames carry: paint timing reports name it.
+    const answerId = randomUUID();
     const session = new FrameStreamingSession({
+      sessionId: answerId,
+      runId: answerId,
       sink: seat.sink,
       signal: context.signal,
       announceRunId: false,
