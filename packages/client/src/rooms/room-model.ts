@@ -4,7 +4,7 @@ import type { ConnectionState, ResetEvent } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import { AtmosphereClientError } from '../errors.ts';
 import { type Model, Store } from '../models/store.ts';
-import { PaintTimer, type PaintTimingOptions } from '../ai/paint-timing.ts';
+import type { PaintTimingOptions } from '../ai/paint-timing.ts';
 import { AtmosphereRooms, type RoomHandle, type RoomMessage } from './rooms.ts';
 
 /** An AI member's answer while it streams to the room. */
@@ -64,12 +64,7 @@ export interface RoomModelOptions {
   /** Replay the room's history on join: `true` for all of it, or the last message id already known. */
   history?: boolean | number;
   atmosphere?: Atmosphere;
-  /**
-   * Reports, for a sample of the text frames of AI members' answers, when this client received each one and
-   * when it was painted (the animation frame after the state update), in `timing` messages to the room, so the
-   * server measures token → screen of room answers as of an endpoint's (`atmosphere_ai_token_to_paint_seconds`).
-   * Off by default; `true` takes the defaults (10 % of the frames, batches every 2 s).
-   */
+  /** Paint timing of AI members' answers (see `RoomJoinOptions.paintTiming`). Off by default. */
   paintTiming?: boolean | PaintTimingOptions;
 }
 
@@ -92,7 +87,6 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
   #shared: SharedSubscription | undefined;
   #handle: RoomHandle<T> | undefined;
   #offState: (() => void) | undefined;
-  #paint: PaintTimer | undefined;
 
   constructor(options: RoomModelOptions) {
     this.#options = options;
@@ -107,14 +101,6 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
     const keep = options.keep ?? 200;
     const members = (): RoomMember[] => [...(this.#handle?.members.values() ?? [])];
     const roles = (): Record<string, AiRole> => Object.fromEntries(this.#handle?.roles ?? []);
-    // The AI member of each timed answer (the newest few), whom its report is about.
-    const answering = new Map<string, string>();
-    const paint = (this.#paint = options.paintTiming
-      ? new PaintTimer(options.paintTiming, (report, sessionId) => {
-          const memberId = answering.get(sessionId);
-          if (memberId) shared.subscription.push({ type: 'timing', room: options.room, memberId, report });
-        })
-      : undefined);
     try {
       this.#handle = AtmosphereRooms.for(shared.subscription).join<T>(
         options.room,
@@ -140,14 +126,8 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
                 : {}),
             });
           },
-          ai: (from, frame) => {
-            store.update({ streams: nextStreams(store.getSnapshot().streams, from, frame) });
-            if (paint && frame.type === 'streaming-text') {
-              answering.set(frame.sessionId, from);
-              if (answering.size > MAX_STREAMS) answering.delete(answering.keys().next().value!);
-              paint.received(frame.sessionId, frame.seq);
-            }
-          },
+          ai: (from, frame) =>
+            store.update({ streams: nextStreams(store.getSnapshot().streams, from, frame) }),
           typing: (memberId, typing) => {
             const others = store.getSnapshot().typing.filter((id) => id !== memberId);
             store.update({ typing: typing ? [...others, memberId] : others });
@@ -170,7 +150,7 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
           },
           reset: (lastReset) => store.update({ lastReset }),
         },
-        options.history === undefined ? {} : { history: options.history },
+        options,
       );
       // A membership shared with another model may know its roles already.
       if (this.#handle.roles.size > 0) store.update({ roles: roles() });
@@ -191,7 +171,6 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
   disconnect(): void {
     if (!this.#shared) return;
     this.#offState?.();
-    this.#paint?.stop();
     this.#handle?.leave();
     this.#handle = undefined;
     this.#shared.release();
