@@ -197,4 +197,50 @@ describe('the live dashboard', () => {
       await context.close();
     }
   });
+
+  test("the chat's room answers move the token-to-screen figures too: the room page reports paint timing", async () => {
+    const context = await browser.newContext();
+    const problems: string[] = [];
+    try {
+      const board = await context.newPage();
+      const room = await context.newPage();
+      for (const page of [board, room]) {
+        page.on('console', (message) => {
+          if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+        });
+        page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
+      }
+      await board.goto(chat.admin.url);
+      await board.locator('#token').fill(TOKEN);
+      await board.locator('#token').press('Enter');
+      await board.locator('[data-testid="updated"][datetime]').waitFor();
+      const samples = async (): Promise<number> => {
+        const shown = await text(board, 'paint-samples');
+        return shown === '–' ? 0 : Number(shown);
+      };
+      const before = await samples();
+
+      await room.goto(`${chat.url}?name=zoe&room=lobby&transport=websocket`);
+      await room.locator('[data-testid="input"]').fill('@assistant what is new?');
+      await room.locator('[data-testid="input"]').press('Enter');
+      const answer = room.locator('#messages li[data-from="assistant"]:not(.streaming)');
+      await answer.waitFor({ timeout: 10_000 });
+      expect(await answer.locator('.text').textContent()).toContain('one two three four five');
+
+      // The first frame of an answer is always timed: the room page's report reaches the assistant's run and
+      // the dashboard's next snapshot, which agrees with the histogram on /admin/metrics.
+      await expect.poll(samples, { timeout: 15_000 }).toBeGreaterThan(before);
+      const scrape = await (
+        await fetch(new URL('/admin/metrics', chat.url), { headers: { Authorization: `Bearer ${TOKEN}` } })
+      ).text();
+      const counts = [...scrape.matchAll(/^atmosphere_ai_token_to_paint_seconds_count\{[^}]*\} (\d+)$/gm)];
+      expect(await samples()).toBe(counts.reduce((total, match) => total + Number(match[1]), 0));
+      // None of the room page's reports was refused (the counter has no refused line until one is).
+      expect(scrape).toMatch(/^atmosphere_ai_paint_reports_total\{outcome="accepted"\} [1-9]\d*$/m);
+      expect(scrape).not.toMatch(/^atmosphere_ai_paint_reports_total\{outcome="refused"\} [1-9]/m);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
 });
