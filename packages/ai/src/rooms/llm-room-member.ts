@@ -357,15 +357,16 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
    * A member connection's paint timing report about one of this member's answers (telemetry, off by default
    * in the client): joined to that answer's run (`atmosphere_ai_token_to_paint_seconds` and the other paint
    * histograms, an `atmosphere.ai.paint` span) when it names the running answer or one of the last ones given
-   * here; anything else — malformed, another member's or an unknown answer — is refused whole, counted
+   * here, and comes from a member present when that answer started or ended (its audience); anything else —
+   * malformed, another member's or an unknown answer, a member that was not there — is refused whole, counted
    * (`atmosphere_ai_paint_reports_total{outcome="refused"}`) and logged at debug level, never answered.
    */
   onTiming(report: string, connection: RoomConnection, context: VirtualMemberContext): void {
-    const seat = this.#seats.get(context);
+    const audiences = this.#seats.get(context)?.audiences;
     const refused = AiTelemetry.of(context.room.atmosphere).paintReport(
       report,
       connection.resource.id,
-      (runId) => seat !== undefined && (seat.current?.sessionId === runId || seat.ended.includes(runId)),
+      (runId) => audiences?.get(runId)?.has(connection.member.id) === true,
     );
     if (refused !== undefined)
       this.#logger(context).debug(
@@ -400,6 +401,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       current: undefined,
       steering: undefined,
       ended: [],
+      audiences: new Map(),
       approvals: new SeatApprovals(
         this.#options.approvalTimeoutMs === undefined ? {} : { timeoutMs: this.#options.approvalTimeoutMs },
       ),
@@ -536,6 +538,9 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     const replyTo = replyTarget(question);
     // The run id is the answer's session id, the one its frames carry: paint timing reports name it.
     const answerId = randomUUID();
+    // Who may report its paint timing: the members present when it starts, and when it ends (below).
+    const audience = new Set(context.room.members().map((member) => member.id));
+    seat.audiences.set(answerId, audience);
     const session = new FrameStreamingSession({
       sessionId: answerId,
       runId: answerId,
@@ -594,6 +599,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       seat.steering = undefined;
       seat.ended.push(session.sessionId);
       if (seat.ended.length > ENDED_KEPT) seat.ended.shift();
+      for (const member of context.room.members()) audience.add(member.id);
+      if (seat.audiences.size > ENDED_KEPT + 1) seat.audiences.delete(seat.audiences.keys().next().value!);
     }
     let reply: RoomMessage | undefined;
     let notKept: AtmosphereError | undefined;

@@ -119,11 +119,21 @@ describe('token to paint in a room: a React page shows an AI member streaming wi
     for (const report of hostile) await mallory.timing(report);
     await expect.poll(counts, { timeout: 15_000, interval: 50 }).toEqual([refused + hostile.length, painted]);
 
-    // A well-formed report about the answer counts: the refusals were the reports', not the path's.
-    await mallory.timing(`${TIMING_PREFIX}${sessionId} [[${seqs[0]},5,1]]`);
+    // A well-formed report from a member that joined after the answer (never in its audience) is refused.
+    const good = `${TIMING_PREFIX}${sessionId} [[${seqs[0]},5,1]]`;
+    const late = await member(atmosphere, 'late');
+    await late.timing(good);
     await expect
       .poll(counts, { timeout: 15_000, interval: 50 })
-      .toEqual([refused + hostile.length, painted + 1]);
+      .toEqual([refused + hostile.length + 1, painted]);
+    expect(late.frames().filter((frame) => frame['type'] === 'error')).toEqual([]);
+    await late.close();
+
+    // The same report from the asker counts: the refusals were the reports', not the path's.
+    await mallory.timing(good);
+    await expect
+      .poll(counts, { timeout: 15_000, interval: 50 })
+      .toEqual([refused + hostile.length + 1, painted + 1]);
 
     // No error frame for a telemetry report, to the reporter or anyone else; the member still answers.
     expect(mallory.frames().filter((frame) => frame['type'] === 'error')).toEqual([]);
