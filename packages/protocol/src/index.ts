@@ -118,6 +118,7 @@ export {
   type RoomMember,
   roomRoleFrame,
   type RoomTurnMessage,
+  type RoomTimingMessage,
   type RoomMetadata,
   ROOM_NAME_PATTERN,
   ROOM_NAME_RULE,

@@ -59,7 +59,21 @@ export type RoomClientMessage =
   | { readonly type: 'broadcast'; readonly room: string; readonly data: unknown }
   | { readonly type: 'direct'; readonly room: string; readonly targetId: string; readonly data: unknown }
   | { readonly type: 'typing'; readonly room: string; readonly typing: boolean }
-  | RoomTurnMessage;
+  | RoomTurnMessage
+  | RoomTimingMessage;
+
+/**
+ * Paint timing of an AI member's answer (PROTOCOL.md §8, telemetry; off by default in the client): `report` is
+ * the report an AI endpoint reads (`/__timing/<sessionId> [[seq,receivedAgoMs,paintedAgoMs],…]`, PROTOCOL.md
+ * §7) about the answer `sessionId` of the AI member `memberId`. Never answered; a bad report is refused whole
+ * and only counted.
+ */
+export interface RoomTimingMessage {
+  readonly type: 'timing';
+  readonly room: string;
+  readonly memberId: string;
+  readonly report: string;
+}
 
 /**
  * Turn control of a room's AI member (PROTOCOL.md §8, turns): `stop` ends its running answer (the text so far
@@ -426,6 +440,8 @@ export type RoomCommand =
   | { readonly type: 'broadcast'; readonly room: string; readonly data: unknown }
   | { readonly type: 'direct'; readonly room: string; readonly targetId: string; readonly data: unknown }
   | { readonly type: 'typing'; readonly room: string; readonly typing: boolean }
+  /** `report` as sent, read by the AI member (`parseTimingMessage`); a report that is not a string is ''. */
+  | { readonly type: 'timing'; readonly room: string; readonly memberId: string; readonly report: string }
   | {
       readonly type: 'stop';
       readonly room: string;
@@ -513,6 +529,7 @@ export function parseRoomCommand(text: string, limits: CommandLimits): ParseResu
     case 'stop':
     case 'steer':
     case 'approval':
+    case 'timing':
       break;
     default:
       return fail(
@@ -548,6 +565,16 @@ export function parseRoomCommand(text: string, limits: CommandLimits): ParseResu
       return parseTurn(parsed, type, room);
     case 'approval':
       return parseApproval(parsed, room);
+    case 'timing': {
+      const memberId = field(parsed, 'memberId');
+      if (!isMemberId(memberId)) return fail(room, `Invalid memberId: ${MEMBER_ID_RULE}`);
+      const report = field(parsed, 'report');
+      // The report itself is read where it is counted (an AI member): a bad one is refused there, unanswered.
+      return {
+        ok: true,
+        command: { type, room, memberId, report: typeof report === 'string' ? report : '' },
+      };
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { parseRoomCommand } from '../src/index.ts';
+import { parseRoomCommand, parseTimingMessage, timingMessage } from '../src/index.ts';
 
 const limits = { maxMessageLength: 1000, maxMetadataLength: 50, maxJsonDepth: 8 };
 const parse = (value: unknown) =>
@@ -228,5 +228,35 @@ describe('parseRoomCommand', () => {
     ];
     for (const [input, error] of refused)
       expect(parse(input), JSON.stringify(input)).toEqual({ ok: false, room: 'lobby', error });
+  });
+
+  test("timing: a paint timing report about an AI member's answer, passed on as sent (read and counted there)", () => {
+    const report = timingMessage('5f0c1e2a-9d7b-4c1e-8a3f-2b6d4e8f0a11', [
+      { seq: 2, receivedAgoMs: 30, paintedAgoMs: 14 },
+    ]);
+    const base = { type: 'timing', room: 'lobby', memberId: 'assistant' };
+    expect(parse({ ...base, report })).toEqual({ ok: true, command: { ...base, report } });
+    expect(parseTimingMessage(report)).toHaveProperty('report');
+    // A report that is no report at all goes on as '' — which the member refuses (unanswered) and counts.
+    for (const bad of [undefined, 42, null, ['/__timing/r [[1,2,1]]'], { runId: 'r' }])
+      expect(parse({ ...base, report: bad }), JSON.stringify(bad)).toEqual({
+        ok: true,
+        command: { ...base, report: '' },
+      });
+    expect(parseTimingMessage('')).toEqual({ reason: 'not a timing report' });
+    // Whom it is about must be a member id: otherwise the envelope is refused like any other command.
+    expect(parse({ ...base, memberId: 'a b', report })).toEqual({
+      ok: false,
+      room: 'lobby',
+      error: 'Invalid memberId: expected 1-128 characters of A-Z a-z 0-9 _ . : @ + -',
+    });
+    expect(parse({ type: 'timing', memberId: 'assistant', report })).toEqual({
+      ok: false,
+      room: undefined,
+      error: 'Missing room',
+    });
+    // The whole command is bounded like every other one (the report on its own at 1 024 characters).
+    expect(parse({ ...base, report: `${report}${' '.repeat(1000)}` })).toMatchObject({ ok: false });
+    expect(parseTimingMessage(`${report}${' '.repeat(1024)}`)).toEqual({ reason: 'too long' });
   });
 });

@@ -40,7 +40,7 @@ const UNAUTHORIZED = 'Unauthorized';
 /** The error a connection gets for a membership of its session the server did not give back. */
 const NOT_RESTORED = 'Membership not restored';
 
-type MemberCommand = Exclude<RoomCommand, { type: 'join' }>;
+type MemberCommand = Exclude<RoomCommand, { type: 'join' | 'timing' }>;
 
 function isPromise<T>(value: unknown): value is Promise<T> {
   return (
@@ -83,6 +83,8 @@ export class RoomProtocol {
     const room = this.#host.find(command.room);
     const member = room?.connectionMember(resource);
     if (room === undefined || member === undefined) return this.#reject(resource, command.room, NOT_JOINED);
+    // Telemetry, not an action in the room (no authorizer): to the AI member it is about, never answered.
+    if (command.type === 'timing') return room.timing(resource, member, command.memberId, command.report);
     const verdict = this.#authorize(memberRequest(command, member, resource));
     if (verdict === true) return this.#apply(resource, room, member, command);
     if (verdict === false) return this.#reject(resource, command.room, UNAUTHORIZED);

@@ -416,6 +416,14 @@ export class Room implements VirtualHost, RoomView {
     return this.#turns.control(resource, member, command);
   }
 
+  /**
+   * @internal A connection's paint timing report about virtual member `memberId`'s answers, handed to its
+   * `onTiming` as sent (dropped when it has none). Never answered.
+   */
+  timing(resource: AtmosphereResource, member: RoomMember, memberId: string, report: string): void {
+    this.#membership.byId.get(memberId)?.context?.timing(report, { member, resource });
+  }
+
   /** Removes a virtual member (by id or by the object passed to `joinVirtual`). Returns false if absent. */
   leaveVirtual(member: VirtualRoomMember | string): boolean {
     return this.#membership.leaveVirtual(member);

@@ -1,7 +1,7 @@
 import { AtmosphereError, type Logger } from '@atmosphere/runtime';
 import { framePrefix, roomErrorFrame, tagFrame } from '@atmosphere/protocol';
 import type { LeaveReason, PresenceEvent, RoomMember, RoomMessage, RoomView } from './types.ts';
-import type { VirtualMemberContext, VirtualRoomMember } from './virtual-member.ts';
+import type { RoomConnection, VirtualMemberContext, VirtualRoomMember } from './virtual-member.ts';
 import { clusterMessageKey } from './room-cluster.ts';
 
 /** @internal What a virtual member's context needs from its room beyond the public API. */
@@ -113,6 +113,12 @@ export class VirtualContext implements VirtualMemberContext {
   joined(): void {
     if (!this.active || this.implementation.onJoin === undefined) return;
     this.#guard('onJoin', () => this.implementation.onJoin?.(this));
+  }
+
+  /** @internal A connection's paint timing report about this member's answers (at once, not in room order). */
+  timing(report: string, connection: RoomConnection): void {
+    if (!this.active || this.implementation.onTiming === undefined) return;
+    this.#guard('onTiming', () => this.implementation.onTiming?.(report, connection, this));
   }
 
   /** @internal It left (or the room was destroyed): abort its work, then tell it. */

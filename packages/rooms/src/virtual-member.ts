@@ -49,6 +49,14 @@ export interface VirtualRoomMember {
    * taken by the node that receives them, as on a single node. Synchronous; a throw counts as `unknown`.
    */
   locateTurn?(turn: RoomTurn, context: VirtualMemberContext): RoomTurnPlace;
+  /**
+   * Telemetry (an AI member): a member connection's paint timing report about one of this member's answers
+   * (`{"type":"timing",…,"report":"/__timing/<sessionId> …"}`, PROTOCOL.md §8), as the client sent it — unread,
+   * possibly hostile: the member reads it (`parseTimingMessage`), joins it to the answer's run or refuses it
+   * whole, and never answers it. Called at once (not in room order), on the node the connection is on. Without
+   * this hook such reports are dropped.
+   */
+  onTiming?(report: string, connection: RoomConnection, context: VirtualMemberContext): void;
 }
 
 /** A connection of a room member, as `roleOf` sees it. */

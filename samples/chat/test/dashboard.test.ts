@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { demoRuntime } from '@atmosphere/ai';
 import { silentLogger } from '@atmosphere/runtime';
 import { CHROMIUM_LAUNCH_OPTIONS, connectTestClient, type TestClient } from '@atmosphere/runtime/testing';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Chat, startChat } from '../src/server.ts';
 
@@ -34,6 +34,29 @@ afterAll(async () => {
 
 async function text(page: Page, testId: string): Promise<string> {
   return ((await page.locator(`[data-testid="${testId}"]`).textContent()) ?? '').trim();
+}
+
+/**
+ * Two pages of `context` whose console errors and page errors go to `problems`: the dashboard, logged in and
+ * showing its first snapshot, and another one for the test to open.
+ */
+async function boardAndPage(
+  context: BrowserContext,
+  problems: string[],
+): Promise<{ board: Page; page: Page }> {
+  const board = await context.newPage();
+  const page = await context.newPage();
+  for (const each of [board, page]) {
+    each.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    each.on('pageerror', (error) => problems.push(`page: ${error.message}`));
+  }
+  await board.goto(chat.admin.url);
+  await board.locator('#token').fill(TOKEN);
+  await board.locator('#token').press('Enter');
+  await board.locator('[data-testid="updated"][datetime]').waitFor();
+  return { board, page };
 }
 
 describe('the live dashboard', () => {
@@ -144,18 +167,7 @@ describe('the live dashboard', () => {
     const context = await browser.newContext();
     const problems: string[] = [];
     try {
-      const board = await context.newPage();
-      const ask = await context.newPage();
-      for (const page of [board, ask]) {
-        page.on('console', (message) => {
-          if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-        });
-        page.on('pageerror', (error) => problems.push(`page: ${error.message}`));
-      }
-      await board.goto(chat.admin.url);
-      await board.locator('#token').fill(TOKEN);
-      await board.locator('#token').press('Enter');
-      await board.locator('[data-testid="updated"][datetime]').waitFor();
+      const { board, page: ask } = await boardAndPage(context, problems);
       // Before any report: no figure, only dashes.
       for (const cell of ['paint-samples', 'paint-p50', 'paint-p90', 'paint-p99', 'receive-p50'])
         expect(await text(board, cell)).toBe('–');
@@ -192,6 +204,41 @@ describe('the live dashboard', () => {
         // The histograms' highest finite bucket is 10 s.
         expect(p99, `${row} p99`).toBeLessThanOrEqual(10_000);
       }
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("the chat's room answers move the token-to-screen figures too: the room page reports paint timing", async () => {
+    const context = await browser.newContext();
+    const problems: string[] = [];
+    try {
+      const { board, page: room } = await boardAndPage(context, problems);
+      const samples = async (): Promise<number> => {
+        const shown = await text(board, 'paint-samples');
+        return shown === '–' ? 0 : Number(shown);
+      };
+      const before = await samples();
+
+      await room.goto(`${chat.url}?name=zoe&room=lobby&transport=websocket`);
+      await room.locator('[data-testid="input"]').fill('@assistant what is new?');
+      await room.locator('[data-testid="input"]').press('Enter');
+      const answer = room.locator('#messages li[data-from="assistant"]:not(.streaming)');
+      await answer.waitFor({ timeout: 10_000 });
+      expect(await answer.locator('.text').textContent()).toContain('one two three four five');
+
+      // The first frame of an answer is always timed: the room page's report reaches the assistant's run and
+      // the dashboard's next snapshot, which agrees with the histogram on /admin/metrics.
+      await expect.poll(samples, { timeout: 15_000 }).toBeGreaterThan(before);
+      const scrape = await (
+        await fetch(new URL('/admin/metrics', chat.url), { headers: { Authorization: `Bearer ${TOKEN}` } })
+      ).text();
+      const counts = [...scrape.matchAll(/^atmosphere_ai_token_to_paint_seconds_count\{[^}]*\} (\d+)$/gm)];
+      expect(await samples()).toBe(counts.reduce((total, match) => total + Number(match[1]), 0));
+      // None of the room page's reports was refused (the counter has no refused line until one is).
+      expect(scrape).toMatch(/^atmosphere_ai_paint_reports_total\{outcome="accepted"\} [1-9]\d*$/m);
+      expect(scrape).not.toMatch(/^atmosphere_ai_paint_reports_total\{outcome="refused"\} [1-9]/m);
       expect(problems).toEqual([]);
     } finally {
       await context.close();

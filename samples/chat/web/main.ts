@@ -247,8 +247,10 @@ async function start(
         );
       },
     },
-    // Late joiners see the conversation so far.
-    { history: true },
+    // Late joiners see the conversation so far. Paint timing: for a sample of the AI answers' text frames,
+    // when this page received and painted them (the `ai` handler above updates the page at once, so the next
+    // animation frame paints the new words), for the dashboard's token-to-screen figures.
+    { history: true, paintTiming: true },
   );
 
   const input = $<HTMLInputElement>('text');

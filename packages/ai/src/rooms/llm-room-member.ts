@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type AiRole, approvalMessage, type AttachmentLimits } from '@atmosphere/protocol';
 import { AtmosphereError, type Logger } from '@atmosphere/runtime';
 import type {
@@ -352,6 +353,27 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     return turn.sessionId !== undefined && seat.ended.includes(turn.sessionId) ? 'ended' : 'unknown';
   }
 
+  /**
+   * A member connection's paint timing report about one of this member's answers (telemetry, off by default
+   * in the client): joined to that answer's run (`atmosphere_ai_token_to_paint_seconds` and the other paint
+   * histograms, an `atmosphere.ai.paint` span) when it names the running answer or one of the last ones given
+   * here, and comes from a member present when that answer started or ended (its audience); anything else —
+   * malformed, another member's or an unknown answer, a member that was not there — is refused whole, counted
+   * (`atmosphere_ai_paint_reports_total{outcome="refused"}`) and logged at debug level, never answered.
+   */
+  onTiming(report: string, connection: RoomConnection, context: VirtualMemberContext): void {
+    const audiences = this.#seats.get(context)?.audiences;
+    const refused = AiTelemetry.of(context.room.atmosphere).paintReport(
+      report,
+      connection.resource.id,
+      (runId) => audiences?.get(runId)?.has(connection.member.id) === true,
+    );
+    if (refused !== undefined)
+      this.#logger(context).debug(
+        `room ${context.room.name}: paint timing report of ${connection.resource.id} about ${this.id} refused: ${refused}`,
+      );
+  }
+
   // ------------------------------------------------------------------------------------ internals
 
   #logger(context: VirtualMemberContext): Logger {
@@ -379,6 +401,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       current: undefined,
       steering: undefined,
       ended: [],
+      audiences: new Map(),
       approvals: new SeatApprovals(
         this.#options.approvalTimeoutMs === undefined ? {} : { timeoutMs: this.#options.approvalTimeoutMs },
       ),
@@ -513,7 +536,14 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     const context = seat.context;
     const logger = this.#logger(context);
     const replyTo = replyTarget(question);
+    // The run id is the answer's session id, the one its frames carry: paint timing reports name it.
+    const answerId = randomUUID();
+    // Who may report its paint timing: the members present when it starts, and when it ends (below).
+    const audience = new Set(context.room.members().map((member) => member.id));
+    seat.audiences.set(answerId, audience);
     const session = new FrameStreamingSession({
+      sessionId: answerId,
+      runId: answerId,
       sink: seat.sink,
       signal: context.signal,
       announceRunId: false,
@@ -569,6 +599,8 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       seat.steering = undefined;
       seat.ended.push(session.sessionId);
       if (seat.ended.length > ENDED_KEPT) seat.ended.shift();
+      for (const member of context.room.members()) audience.add(member.id);
+      if (seat.audiences.size > ENDED_KEPT + 1) seat.audiences.delete(seat.audiences.keys().next().value!);
     }
     let reply: RoomMessage | undefined;
     let notKept: AtmosphereError | undefined;

@@ -47,6 +47,11 @@ export interface RoomSeat {
   steering: Steering | undefined;
   /** The sessions of the last answers that ended here, newest last (bounded): where a late turn crossed an end. */
   readonly ended: string[];
+  /**
+   * The audience of the running answer and of the last ones (bounded like `ended`), by session id: the ids of
+   * the members present when it started or ended, whose paint timing reports about it count.
+   */
+  readonly audiences: Map<string, Set<string>>;
   /** The tool approvals its answers asked the room for. */
   readonly approvals: SeatApprovals;
 }

@@ -18,17 +18,18 @@ type Sample = [runId: string, seq: number, receivedAt: number, paintedAt: number
 /**
  * Times the text frames of a stream model: `received` right after the model's state changed (the bindings
  * re-render in a microtask), then the next animation frame — the one that paints the DOM they updated — marks
- * the frame painted. A run's samples go in one `/__timing/` message (PROTOCOL.md §7) through `send`.
+ * the frame painted. A run's samples go in one `/__timing/` report (PROTOCOL.md §7) through `send`, which
+ * sends it as it is (an AI endpoint) or in a room's `timing` message (an AI member's answer, §8).
  */
 export class PaintTimer {
   readonly #options: PaintTimingOptions;
-  readonly #send: (text: string) => void;
+  readonly #send: (text: string, runId: string) => void;
   #samples: Sample[] = [];
   #frameAsked = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastRun: string | undefined;
 
-  constructor(options: PaintTimingOptions | true, send: (text: string) => void) {
+  constructor(options: PaintTimingOptions | true, send: (text: string, runId: string) => void) {
     this.#options = options === true ? {} : options;
     this.#send = send;
   }
@@ -65,7 +66,7 @@ export class PaintTimer {
       runs.set(runId, samples);
       samples.push({ seq, receivedAgoMs: now - receivedAt, paintedAgoMs: now - paintedAt });
     }
-    for (const [runId, samples] of runs) this.#send(timingMessage(runId, samples));
+    for (const [runId, samples] of runs) this.#send(timingMessage(runId, samples), runId);
     this.#samples = this.#samples.filter((sample) => !sample[3]);
   }
 

@@ -44,4 +44,10 @@ export interface UseRoomOptions {
   history?: boolean | number;
   /** Messages kept in `messages`. Default 200. */
   keep?: number;
+  /**
+   * Reports, for a sample of the text frames of AI members' answers, when they were received and painted (the
+   * animation frame after the re-render), for the server's token-to-paint metrics. Off by default; `true` for
+   * the defaults (10 % of the frames, batches every 2 s). `useRoom` only: a presence view never reports.
+   */
+  paintTiming?: boolean | PaintTimingOptions;
 }

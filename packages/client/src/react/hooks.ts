@@ -130,7 +130,7 @@ export function useRoom<T = unknown>(options: UseRoomOptions): UseRoomResult<T> 
   const client = useAtmosphereClient();
   const [model, snapshot] = useModel(
     () => new RoomModel<T>({ ...options, atmosphere: client }),
-    optionsKey([options.request, options.room, options.member.id]),
+    optionsKey([options.request, options.room, options.member.id, options.paintTiming]),
     options.enabled ?? true,
   );
   return useMemo(
@@ -150,7 +150,7 @@ export function useRoom<T = unknown>(options: UseRoomOptions): UseRoomResult<T> 
 export function usePresence(options: UseRoomOptions): PresenceSnapshot {
   const client = useAtmosphereClient();
   const [, snapshot] = useModel(
-    () => new RoomModel({ ...options, atmosphere: client }),
+    () => new RoomModel({ ...options, paintTiming: false, atmosphere: client }),
     optionsKey([options.request, options.room, options.member.id]),
     options.enabled ?? true,
   );

@@ -4,6 +4,7 @@ import type { ConnectionState, ResetEvent } from '../core/events.ts';
 import type { AtmosphereRequest } from '../core/request.ts';
 import { AtmosphereClientError } from '../errors.ts';
 import { type Model, Store } from '../models/store.ts';
+import type { PaintTimingOptions } from '../ai/paint-timing.ts';
 import { AtmosphereRooms, type RoomHandle, type RoomMessage } from './rooms.ts';
 
 /** An AI member's answer while it streams to the room. */
@@ -63,6 +64,8 @@ export interface RoomModelOptions {
   /** Replay the room's history on join: `true` for all of it, or the last message id already known. */
   history?: boolean | number;
   atmosphere?: Atmosphere;
+  /** Paint timing of AI members' answers (see `RoomJoinOptions.paintTiming`). Off by default. */
+  paintTiming?: boolean | PaintTimingOptions;
 }
 
 /** A joined room seen as state, on a shared connection (for `useRoom`/`usePresence` and their Vue/Svelte forms). */
@@ -147,7 +150,7 @@ export class RoomModel<T = unknown> implements Model<RoomSnapshot<T>> {
           },
           reset: (lastReset) => store.update({ lastReset }),
         },
-        options.history === undefined ? {} : { history: options.history },
+        options,
       );
       // A membership shared with another model may know its roles already.
       if (this.#handle.roles.size > 0) store.update({ roles: roles() });

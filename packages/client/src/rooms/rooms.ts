@@ -9,6 +9,7 @@ import {
 import type { ResetEvent } from '../core/events.ts';
 import type { Subscription } from '../core/subscription.ts';
 import { FrameDeduplicator } from '../ai/deduplicator.ts';
+import { PaintTimer, type PaintTimingOptions } from '../ai/paint-timing.ts';
 import { nextSteerId } from '../ai/steer-id.ts';
 import { AtmosphereClientError } from '../errors.ts';
 
@@ -76,6 +77,14 @@ export interface RoomJoinOptions {
    * message already known. Later rejoins (after a reconnect) always ask for what was missed.
    */
   history?: boolean | number;
+  /**
+   * Reports, for a sample of the text frames of AI members' answers, when this client received each one and
+   * when it was painted (the animation frame after the `ai` handlers ran), in `timing` messages to the room
+   * (PROTOCOL.md §8), so the server measures token → screen of room answers as of an AI endpoint's
+   * (`atmosphere_ai_token_to_paint_seconds`). Off by default; `true` takes the defaults (10 % of the frames,
+   * batches every 2 s). One timer per membership: the first join that asks for it starts it.
+   */
+  paintTiming?: boolean | PaintTimingOptions;
 }
 
 /** A joined room. Several handles may share one membership; it is left with the last `leave()`. */
@@ -137,6 +146,9 @@ class Membership {
   /** Message ids already delivered: a replay (history, or the cache after a reconnect) never repeats one. */
   readonly seen = new Set<number>();
   readonly frames = new FrameDeduplicator();
+  /** Paint timing of AI answers, when a join asked for it; `answering`: the AI member of each timed answer. */
+  declare paint: PaintTimer | undefined;
+  readonly answering = new Map<string, string>();
 
   /** Records a message id; false when it was delivered before. */
   accept(id: number): boolean {
@@ -247,6 +259,11 @@ export class AtmosphereRooms {
       }
     }
     const shared = membership;
+    if (options.paintTiming && !shared.paint)
+      shared.paint = new PaintTimer(options.paintTiming, (report, sessionId) => {
+        const memberId = shared.answering.get(sessionId);
+        if (memberId) this.#send({ type: 'timing', room, memberId, report });
+      });
     let left = false;
     return {
       name: room,
@@ -285,6 +302,7 @@ export class AtmosphereRooms {
         if (shared.listeners.size > 0 || this.#rooms.get(room) !== shared) return;
         this.#rooms.delete(room);
         shared.joined = false;
+        shared.paint?.stop();
         if (this.subscription.state !== 'closed' && this.subscription.state !== 'error')
           this.#send({ type: 'leave', room });
       },
@@ -299,6 +317,7 @@ export class AtmosphereRooms {
   /** Stops listening to the subscription (rooms are not left: closing the connection does that). */
   dispose(): void {
     for (const stop of this.#stops) stop();
+    for (const membership of this.#rooms.values()) membership.paint?.stop();
     this.#rooms.clear();
     ROOMS.delete(this.subscription);
   }
@@ -352,10 +371,19 @@ export class AtmosphereRooms {
       case 'typing':
         for (const listener of listeners) listener.typing?.(message.memberId, message.typing);
         return;
-      case 'ai':
-        if (!membership.frames.accept(message.frame)) return;
-        for (const listener of listeners) listener.ai?.(message.from, message.frame);
+      case 'ai': {
+        const frame = message.frame;
+        if (!membership.frames.accept(frame)) return;
+        for (const listener of listeners) listener.ai?.(message.from, frame);
+        // After the handlers: the next animation frame paints what they changed.
+        if (membership.paint && frame.type === 'streaming-text') {
+          const answering = membership.answering;
+          answering.set(frame.sessionId, message.from);
+          if (answering.size > 20) answering.delete(answering.keys().next().value!);
+          membership.paint.received(frame.sessionId, frame.seq);
+        }
         return;
+      }
       case 'ai-role':
         membership.roles.set(message.memberId, message.role);
         for (const listener of listeners) listener.role?.(message.memberId, message.role);

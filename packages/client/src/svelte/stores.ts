@@ -159,7 +159,11 @@ export function createPresenceStore(
   options: UseRoomOptions,
   instance?: Atmosphere,
 ): Readable<PresenceSnapshot> & { store: Readable<PresenceSnapshot> } {
-  const model = new RoomModel({ ...options, atmosphere: instance ?? getAtmosphereContext() });
+  const model = new RoomModel({
+    ...options,
+    paintTiming: false,
+    atmosphere: instance ?? getAtmosphereContext(),
+  });
   const store = storeOf(model, options.enabled ?? true, presenceOf);
   return { subscribe: store.subscribe, store };
 }

@@ -110,7 +110,7 @@ export function usePresence(options: UseRoomOptions): {
   count: ComputedRef<number>;
   isOnline: (memberId: string) => boolean;
 } {
-  const model = new RoomModel({ ...options, atmosphere: useAtmosphereClient() });
+  const model = new RoomModel({ ...options, paintTiming: false, atmosphere: useAtmosphereClient() });
   const state = useModel(model, options.enabled ?? true);
   const presence = computed(() => presenceOf(state.value));
   return {

@@ -14,13 +14,17 @@ export interface PaintPage {
   readonly script: string;
 }
 
-/** The framework a paint page renders with: the same page on each binding of `@atmosphere/client`. */
-export type PaintFramework = 'react' | 'vue' | 'svelte';
+/**
+ * The framework a paint page renders with: the same page on each binding of `@atmosphere/client`; `react-room`
+ * is a React page in a room with an AI member (`useRoom`).
+ */
+export type PaintFramework = 'react' | 'vue' | 'svelte' | 'react-room';
 
 const ENTRIES: Readonly<Record<PaintFramework, string>> = {
   react: 'paint.html',
   vue: 'paint-vue.html',
   svelte: 'paint-svelte.html',
+  'react-room': 'paint-room.html',
 };
 
 /**
@@ -41,7 +45,11 @@ export async function buildPaintPage(framework: PaintFramework = 'react'): Promi
       mode: 'production',
       logLevel: 'warn',
       plugins:
-        framework === 'react' ? [react()] : framework === 'svelte' ? [svelte({ configFile: false })] : [],
+        framework === 'react' || framework === 'react-room'
+          ? [react()]
+          : framework === 'svelte'
+            ? [svelte({ configFile: false })]
+            : [],
       resolve: { conditions: ['@atmosphere/source', 'browser', 'import', 'default'] },
       define: {
         'process.env.NODE_ENV': '"production"',

@@ -2,19 +2,11 @@ import { aiEndpoint, demoRuntime } from '@atmosphere/ai';
 import { connectAiClient } from '@atmosphere/ai/testing';
 import { RUN_ID_METADATA_KEY, TIMING_PREFIX } from '@atmosphere/protocol';
 import type { Atmosphere } from '@atmosphere/runtime';
-import {
-  CHROMIUM_EXECUTABLE,
-  CHROMIUM_LAUNCH_OPTIONS,
-  hasChromium,
-  startTestAtmosphere,
-} from '@atmosphere/runtime/testing';
-import { type Browser, chromium } from 'playwright-core';
-import { Registry } from 'prom-client';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { metrics, metricsHandler, tracing } from '../../src/index.ts';
-import { inMemoryTracing } from '../tracing-support.ts';
 import { expectEveryFramePainted } from './paint-checks.ts';
-import { buildPaintPage, type PaintPage } from './build.ts';
+import { buildPaintPage } from './build.ts';
+import { launchChromium, type PaintServer, sendFromPaintPage, startPaintServer } from './paint-server.ts';
 import { sample } from '../prometheus-text.ts';
 
 /** The demo model's answer: 12 words, one text frame each, 20 ms apart. */
@@ -23,34 +15,14 @@ const LABELS = 'gen_ai_provider_name="demo",gen_ai_request_model="default"';
 
 describe('token to paint: a React page streams an answer with paint timing on', () => {
   let browser: Browser;
-  let page: PaintPage;
+  let server: PaintServer;
   let atmosphere: Atmosphere;
-  const registry = new Registry();
-  const otel = inMemoryTracing();
 
   beforeAll(async () => {
-    if (!hasChromium())
-      throw new Error(`${CHROMIUM_EXECUTABLE} is missing: install it (apt-get install -y chromium).`);
-    [browser, page] = await Promise.all([
-      chromium.launch({ ...CHROMIUM_LAUNCH_OPTIONS, args: [...CHROMIUM_LAUNCH_OPTIONS.args] }),
-      buildPaintPage(),
-    ]);
-    atmosphere = await startTestAtmosphere({
-      providers: [metrics({ registry }), tracing({ tracer: otel.provider.getTracer('test') })],
-    });
-    atmosphere.handle('/metrics', metricsHandler(registry));
-    atmosphere.handle('/paint', {
-      request: (_request, response) => {
-        response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-        response.end(page.html);
-      },
-    });
-    atmosphere.handle('/paint.js', {
-      request: (_request, response) => {
-        response.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8' });
-        response.end(page.script);
-      },
-    });
+    let page;
+    [browser, page] = await Promise.all([launchChromium(), buildPaintPage()]);
+    server = await startPaintServer(page);
+    atmosphere = server.atmosphere;
     aiEndpoint(atmosphere, {
       path: '/ai/paint',
       runtime: demoRuntime({ delayMs: 20, answer: () => ANSWER }),
@@ -59,19 +31,13 @@ describe('token to paint: a React page streams an answer with paint timing on', 
 
   afterAll(async () => {
     await browser?.close();
-    await atmosphere?.close();
-    await otel.close();
+    await server?.close();
   });
 
-  const scrape = async (): Promise<string> => (await fetch(atmosphere.url('/metrics'))).text();
+  const scrape = (): Promise<string> => server.scrape();
 
   test('every painted text frame lands in the token-to-paint histogram, joined to the run span', async () => {
-    const tab = await browser.newPage();
-    const errors: string[] = [];
-    tab.on('pageerror', (error) => errors.push(error.message));
-    await tab.goto(atmosphere.url('/paint'));
-    await tab.waitForFunction(() => document.title === 'ready', undefined, { timeout: 15_000 });
-    await tab.click('[data-testid="send"]');
+    const { tab, errors } = await sendFromPaintPage(browser, server);
     await tab.waitForFunction(
       () => document.querySelector('[data-testid="status"]')?.textContent === 'complete',
       undefined,
@@ -81,7 +47,7 @@ describe('token to paint: a React page streams an answer with paint timing on', 
     const words = ANSWER.split(' ').length;
 
     // Every text frame was timed (sample rate 1): the histograms and the spans count each one once.
-    await expectEveryFramePainted(scrape, otel.exporter, words);
+    await expectEveryFramePainted(scrape, server.otel.exporter, words);
     expect(errors).toEqual([]);
     await tab.close();
   });
