@@ -37,7 +37,7 @@ export interface BenchOptions {
   /** Interleaved rounds of each fan-out comparison (the median is reported). */
   rounds: number;
   /**
-   * Fan-out: also run Atmosphere with metrics and OpenTelemetry tracing on, once per mode given — `unsampled`
+   * Fan-out and tokens: also run Atmosphere with metrics and OpenTelemetry tracing on, once per mode given — `unsampled`
    * (the SDK installed, every trace dropped by the sampler) and `sampled` (every broadcast's span recorded and
    * exported), and `unsampled-always` (`unsampled` with `tracing({ broadcastSpans: 'always' })`: the tracer
    * is asked for every broadcast, not only inside a sampled trace). Default none.
@@ -103,7 +103,7 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --client-procs=2        client processes for fan-out and memory
   --duration=ms           length of each max-rate and paced phase
   --rounds=3              interleaved rounds per fan-out comparison (median reported)
-  --tracing=unsampled,sampled   fan-out: Atmosphere + metrics + OpenTelemetry tracing columns (default none;
+  --tracing=unsampled,sampled   fan-out and tokens: Atmosphere + metrics (+ OpenTelemetry tracing) columns (default none;
                           also unsampled-always: broadcastSpans 'always')
   --paced-rate=20000      paced load in delivered messages per second
   --memory-clients=5000   idle connections for the memory scenario

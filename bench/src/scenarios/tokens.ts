@@ -4,7 +4,7 @@ import { delay } from '../lib/clock.ts';
 import type { CpuSample } from '../lib/endpoint.ts';
 import { Histogram, type LatencySummary, summarize } from '../lib/histogram.ts';
 import type { Impl } from '../options.ts';
-import type { TokenStream } from '../servers/target.ts';
+import type { ServerConfig, TokenStream } from '../servers/target.ts';
 import type { BenchContext } from './context.ts';
 import { type ClientGroup, type ServerHandle, startClients, startServer, stopRun } from './harness.ts';
 import {
@@ -17,7 +17,6 @@ import {
   type ScenarioReport,
   WS_CLIENTS,
   wsServer,
-  byImpl,
 } from './scenario.ts';
 
 /** One stream: frames/s from the first send to the last receive, and per-frame one-way latency. */
@@ -33,6 +32,8 @@ export interface StreamResult {
 }
 
 interface TokensRun {
+  /** The contender: an implementation, or Atmosphere with metrics (and tracing). */
+  key: string;
   impl: Impl;
   burst: StreamResult[];
   paced: StreamResult[];
@@ -97,6 +98,49 @@ export async function streamOnce(
 const SERVER_CPU = '0';
 const CLIENT_CPU = '1';
 
+/** A column of the token scenario: an implementation, or Atmosphere again with metrics (and tracing) on. */
+interface TokenContender {
+  key: string;
+  label: string;
+  impl: Impl;
+  server: ServerConfig;
+}
+
+const METRICS_KEY = 'atmosphere-metrics';
+const TRACING_KEY = 'atmosphere-tracing';
+
+/**
+ * Atmosphere and raw ws; with `--tracing`, Atmosphere again with Prometheus metrics, and with metrics and
+ * OpenTelemetry tracing in each mode given, next to it (the cost of observability on the token path).
+ */
+function tokenContenders(impls: readonly Impl[], tracing: readonly string[]): TokenContender[] {
+  const contenders: TokenContender[] = [];
+  for (const impl of impls) {
+    contenders.push({ key: impl, label: LABELS[impl], impl, server: wsServer(impl, 30_000) });
+    if (impl !== 'atmosphere' || tracing.length === 0) continue;
+    contenders.push({
+      key: METRICS_KEY,
+      label: 'Atmosphere + metrics',
+      impl,
+      server: { ...wsServer(impl, 30_000), metrics: true },
+    });
+    for (const mode of tracing)
+      contenders.push({
+        key: `${TRACING_KEY}-${mode}`,
+        label: `Atmosphere + metrics + tracing (${mode})`,
+        impl,
+        server: {
+          ...wsServer(impl, 30_000),
+          metrics: true,
+          ...(mode === 'unsampled-always'
+            ? { tracing: 'unsampled', broadcastSpans: 'always' }
+            : { tracing: mode as 'unsampled' | 'sampled' }),
+        },
+      });
+  }
+  return contenders;
+}
+
 /** Scenario 3: AI token frames through StreamingSession vs the same JSON over raw ws. */
 export const tokensScenario: Scenario = {
   id: 'tokens',
@@ -104,33 +148,34 @@ export const tokensScenario: Scenario = {
   async run(context: BenchContext): Promise<ScenarioReport> {
     const { options } = context;
     const impls = (['atmosphere', 'ws'] as const).filter((i) => options.impls.includes(i));
+    const contenders = tokenContenders(impls, options.tracing);
     const report: ScenarioReport = { comparisons: [], goals: [], notes: [], profiles: [], data: [] };
     const runs: TokensRun[] = [];
-    const setups: { impl: Impl; server: ServerHandle; group: ClientGroup }[] = [];
+    const setups: { contender: TokenContender; server: ServerHandle; group: ClientGroup }[] = [];
     const results = new Map<
-      Impl,
+      string,
       { burst: StreamResult[]; paced: StreamResult[]; burstHistogram: Histogram; pacedHistogram: Histogram }
     >();
     try {
-      for (const impl of impls) {
-        const label = `tokens-${impl}`;
+      for (const contender of contenders) {
+        const label = `tokens-${contender.key}`;
         // Server and client on CPUs of their own, the same for both implementations: one frame's latency
         // depends on where the scheduler puts the two processes (waking a process on another core, or behind
         // the server on the same one), by more than the difference measured here.
-        const server = await startServer(context, wsServer(impl, 30_000), label, { cpus: SERVER_CPU });
+        const server = await startServer(context, contender.server, label, { cpus: SERVER_CPU });
         const group = await startClients(
           context,
           server,
-          { impl: WS_CLIENTS[impl], count: 1, processes: 1, payload: 'frames', cpus: CLIENT_CPU },
+          { impl: WS_CLIENTS[contender.impl], count: 1, processes: 1, payload: 'frames', cpus: CLIENT_CPU },
           label,
         ).catch(async (error: unknown) => {
           await stopRun(server, undefined);
           throw error;
         });
-        setups.push({ impl, server, group });
+        setups.push({ contender, server, group });
         if (group.connected !== 1)
           throw new Error(`${label}: the client could not connect: ${group.firstError ?? 'unknown'}`);
-        results.set(impl, {
+        results.set(contender.key, {
           burst: [],
           paced: [],
           burstHistogram: new Histogram(),
@@ -142,10 +187,10 @@ export const tokensScenario: Scenario = {
       // Rounds interleave the implementations, so load from elsewhere lands on both alike.
       for (let round = 0; round < options.tokenRounds; round++) {
         for (let i = 0; i < setups.length; i++) {
-          const { impl, server, group } = setups[(i + round) % setups.length]!;
-          const result = results.get(impl)!;
+          const { contender, server, group } = setups[(i + round) % setups.length]!;
+          const result = results.get(contender.key)!;
           context.log(
-            `tokens-${impl} round ${round + 1}: ${options.tokenFrames} frames back to back, ${options.pacedTokenFrames} at ${options.tokenRate}/s`,
+            `tokens-${contender.key} round ${round + 1}: ${options.tokenFrames} frames back to back, ${options.pacedTokenFrames} at ${options.tokenRate}/s`,
           );
           const b = await streamOnce(server, group, { count: options.tokenFrames, intervalMs: 0 });
           result.burst.push(b.result);
@@ -158,22 +203,23 @@ export const tokensScenario: Scenario = {
           result.pacedHistogram.merge(p.histogram.snapshot());
         }
       }
-      for (const { impl, group } of setups) {
-        const result = results.get(impl)!;
+      for (const { contender, group } of setups) {
+        const result = results.get(contender.key)!;
         for (const [kind, list] of [
           ['burst', result.burst],
           ['paced', result.paced],
         ] as const) {
           for (const r of list) {
             if (r.received < r.frames)
-              report.notes.push(`${LABELS[impl]} ${kind}: ${r.received} of ${r.frames} frames arrived.`);
+              report.notes.push(`${contender.label} ${kind}: ${r.received} of ${r.frames} frames arrived.`);
           }
         }
         const stats = await group.children[0]!.call<ClientStats>('stats');
         if (stats.closedUnexpectedly > 0)
-          report.notes.push(`${LABELS[impl]}: the client was disconnected during the run.`);
+          report.notes.push(`${contender.label}: the client was disconnected during the run.`);
         runs.push({
-          impl,
+          key: contender.key,
+          impl: contender.impl,
           burst: result.burst,
           paced: result.paced,
           burstFramesPerSecond: median(result.burst.map((r) => r.framesPerSecond)),
@@ -187,13 +233,21 @@ export const tokensScenario: Scenario = {
         await collectProfile(context, server, report.profiles);
       }
     }
-    const { find, value } = byImpl(runs, impls);
+    const find = (key: string): TokensRun | undefined => runs.find((r) => r.key === key);
+    const value = (pick: (run: TokensRun) => number): (number | null)[] =>
+      contenders.map((contender) => {
+        const run = find(contender.key);
+        return run ? pick(run) : null;
+      });
     const atmo = find('atmosphere');
     const raw = find('ws');
     report.comparisons.push({
       title: `${options.tokenFrames} frames back to back and ${options.pacedTokenFrames} at ${options.tokenRate}/s, ${options.tokenRounds} rounds`,
-      columns: impls.map((i) => LABELS[i]),
-      baseline: Math.max(0, impls.indexOf('ws')),
+      columns: contenders.map((contender) => contender.label),
+      baseline: Math.max(
+        0,
+        contenders.findIndex((contender) => contender.key === 'ws'),
+      ),
       rows: [
         {
           metric: 'Burst: frames/s (median of rounds)',
@@ -242,6 +296,23 @@ export const tokensScenario: Scenario = {
         percent,
       ),
     );
+    // The cost of observability on the token path (`--tracing`): frames/s of a burst against plain Atmosphere.
+    for (const [key, what] of [
+      [METRICS_KEY, 'with Prometheus metrics on'],
+      [`${TRACING_KEY}-unsampled`, 'with metrics and tracing on (unsampled)'],
+    ] as const) {
+      const measured = find(key);
+      if (measured && atmo)
+        report.goals.push(
+          goal(
+            `Token burst ${what}: ≥ 97 % of Atmosphere's frames/s`,
+            ratioOf(measured.burstFramesPerSecond, atmo.burstFramesPerSecond),
+            0.97,
+            'atLeast',
+            percent,
+          ),
+        );
+    }
     report.data = runs;
     return report;
   },
