@@ -85,6 +85,50 @@ describe('redis stream log', () => {
     await log.close();
   });
 
+  test("an append is one stream entry, however many records it has: a read from inside it, within a limit and after a trim, gets each record's position", async () => {
+    const connection = await connectRedis(Redis, redis.url, {
+      source: 't',
+      purpose: 'test log',
+      timeoutMs: 5_000,
+    });
+    const prefix = `entry${++prefixCounter}:`;
+    const log = new RedisStreamLog(connection, {
+      prefix,
+      limits: { maxRecordsPerStream: 1_500 },
+      onClose: () => closeRedis(connection),
+    });
+    try {
+      const text = Array.from({ length: 1_000 }, (_, i) => ({ payload: `t${i + 1}\né` }));
+      const binary = { payload: new Uint8Array([0, 10, 255]), targets: ['a/1'], exclude: 'b/2' };
+      await Promise.all([log.append('s', text), log.append('s', [binary, { payload: 'after bytes' }])]);
+      await log.append(
+        's',
+        Array.from({ length: 1_000 }, (_, i) => ({ payload: `u${i + 1}` })),
+      );
+      const call = connection as unknown as { call(...args: string[]): Promise<unknown> };
+      // 2 002 records in three entries (one per script call: one call takes at most 1 000 records), trimmed to
+      // the newest 1 500: the first entry stays, its records before 503 are not read.
+      expect(await call.call('XLEN', `${prefix}{s}:log`)).toBe(3);
+      expect(await log.state('s')).toMatchObject({ first: 503, last: 2_002 });
+      const some = await log.read('s', 600, { limit: 3 });
+      expect(some?.records.map((r) => [r.seq, r.payload])).toEqual([
+        [601, 't601\né'],
+        [602, 't602\né'],
+        [603, 't603\né'],
+      ]);
+      const across = await log.read('s', 999, { limit: 4 });
+      expect(across?.records.map((r) => r.seq)).toEqual([1_000, 1_001, 1_002, 1_003]);
+      expect(across?.records[1]).toMatchObject({ targets: ['a/1'], exclude: 'b/2' });
+      expect([...(across?.records[1]?.payload as Uint8Array)]).toEqual([0, 10, 255]);
+      expect(across?.records[2]?.payload).toBe('after bytes');
+      expect(across?.records[3]?.payload).toBe('u1');
+      const all = await log.read('s', 0);
+      expect(all?.records.map((r) => r.seq)).toEqual(Array.from({ length: 1_500 }, (_, i) => 503 + i));
+    } finally {
+      await log.close();
+    }
+  });
+
   test('reads records written one field per column (earlier versions) beside new ones, in one stream', async () => {
     const connection = await connectRedis(Redis, redis.url, {
       source: 't',
@@ -96,7 +140,7 @@ describe('redis stream log', () => {
     try {
       const call = connection as unknown as { call(...args: (string | Buffer)[]): Promise<unknown> };
       const [meta, key] = [`${prefix}{s}:meta`, `${prefix}{s}:log`];
-      await call.call('HSET', meta, 'epoch', 'old-epoch', 'first', '1', 'last', '3');
+      await call.call('HSET', meta, 'epoch', 'old-epoch', 'first', '1', 'last', '4');
       await call.call('XADD', key, '0-1', 'p', 'plain', 'f', '0', 't', '', 'x', '', 'm', '1700000000001');
       await call.call(
         'XADD',
@@ -128,11 +172,13 @@ describe('redis stream log', () => {
         'm',
         '1700000000003',
       );
-      const next = await log.append('s', [{ payload: 'new', targets: ['c'] }]);
-      expect(next).toEqual({ epoch: 'old-epoch', seq: 4 });
+      // One record in one field (the layout before appends were one entry each).
+      await call.call('XADD', key, '0-4', 'r', '1700000000004\n2\n["d"]\none field');
+      const next = await log.append('s', [{ payload: 'new', targets: ['c'] }, { payload: 'newer' }]);
+      expect(next).toEqual({ epoch: 'old-epoch', seq: 5 });
       const read = await log.read('s', 0);
-      expect(read).toMatchObject({ epoch: 'old-epoch', first: 1, last: 4 });
-      const [plain, binary, addressed, latest] = read!.records;
+      expect(read).toMatchObject({ epoch: 'old-epoch', first: 1, last: 6 });
+      const [plain, binary, addressed, oneField, latest, newest] = read!.records;
       expect(plain).toEqual({ seq: 1, time: 1700000000001, payload: 'plain' });
       expect(binary!.payload).toBeInstanceOf(Uint8Array);
       expect([...(binary!.payload as Uint8Array)]).toEqual([0, 10, 255]);
@@ -144,7 +190,10 @@ describe('redis stream log', () => {
         targets: ['a', 'b'],
         exclude: 'sender/1',
       });
-      expect(latest).toMatchObject({ seq: 4, payload: 'new', targets: ['c'] });
+      expect(oneField).toEqual({ seq: 4, time: 1700000000004, payload: 'one field', targets: ['d'] });
+      expect(latest).toMatchObject({ seq: 5, payload: 'new', targets: ['c'] });
+      expect(newest).toMatchObject({ seq: 6, payload: 'newer' });
+      expect((await log.read('s', 4, { limit: 1 }))?.records.map((r) => r.seq)).toEqual([5]);
     } finally {
       await log.close();
     }

@@ -52,13 +52,16 @@ interface PendingBatch {
 /** Most entries in one script call (a longer burst of one turn is written in several, in order). */
 const MAX_BATCH = 1_000;
 
-// A record is one stream entry with one field, `r`: `<time>\n<flags>\n[<targets JSON>\n][<exclude JSON>\n]<payload>`
-// (JSON has no raw newline, the payload is last: text or bytes as they are). One field instead of one per
-// column keeps the append's arguments, the entry and a read's reply small.
+// A record is `<time>\n<flags>\n[<targets JSON>\n][<exclude JSON>\n]<payload>` (JSON has no raw newline, the
+// payload is last: text or bytes as they are). An append of n records is one stream entry, id `0-<seq of its last
+// record>`, with fields `n` (the count) and `b`: the records one after the other, each as `<bytes>\n<record>`.
+// One entry per append instead of one per record is what keeps Redis's own time per record small (one XADD
+// for a burst of 1 000 tokens); XRANGE still serves a gap by position (an entry's id is its last record's seq).
+// Entries of earlier versions (one record each: field `r`, or the fields p, f, t, x, m) are read as well.
 //
-// KEYS: meta, log. ARGV: epoch candidate, max records, ttl ms, entry count, then one record per entry. The
-// script numbers the entries: the position is assigned once, by the log, atomically with the write; the stream
-// entry id is `0-<seq>` so that XRANGE serves a gap by position.
+// KEYS: meta, log. ARGV: epoch candidate, max records, ttl ms, record count, the records. The script numbers the
+// records: the position is assigned once, by the log, atomically with the write. Trimming removes whole entries
+// (those whose records are all before the new first); a reader skips what is before `first`.
 const APPEND = new RedisScript(`
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local first, last
@@ -73,11 +76,8 @@ else
   last = tonumber(redis.call('HGET', KEYS[1], 'last'))
 end
 local start = last + 1
-local n = tonumber(ARGV[4])
-for i = 5, 4 + n do
-  last = last + 1
-  redis.call('XADD', KEYS[2], '0-' .. last, 'r', ARGV[i])
-end
+last = last + tonumber(ARGV[4])
+redis.call('XADD', KEYS[2], '0-' .. last, 'n', ARGV[4], 'b', ARGV[5])
 local max = tonumber(ARGV[2])
 if last - first + 1 > max then
   first = last - max + 1
@@ -92,32 +92,54 @@ end
 return {epoch, start}
 `);
 
-// KEYS: meta, log. ARGV: after, limit. State and records in one atomic read, flat: epoch, first, last, then
-// the id and the record of each entry. Entries written by earlier versions (fields p, f, t, x, m) are turned
-// into records here, so the reader knows one layout.
+// KEYS: meta, log. ARGV: after, limit. State and entries in one atomic read, flat: epoch, first, last, then per
+// entry its kind (n for an entry of n records, 0 for a one-record entry of an earlier version), its id and its
+// records (`b` as written, or the one record). Entries are taken until they hold `limit` records after `after`
+// (XRANGE in pages of 64, so that a large log is never taken whole). Entries written one field per column by
+// earlier versions are turned into records here, so the reader knows two layouts.
 const READ = new RedisScript(`
 local m = redis.call('HMGET', KEYS[1], 'epoch', 'first', 'last')
 if not m[1] then return false end
-local entries = redis.call('XRANGE', KEYS[2], '(0-' .. tonumber(ARGV[1]), '+', 'COUNT', ARGV[2])
+local after = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local skip = math.max(after, tonumber(m[2]) - 1)
 local out = {m[1], m[2], m[3]}
 local n = 3
-for _, entry in ipairs(entries) do
-  local fields = entry[2]
-  local record
-  if fields[1] == 'r' then
-    record = fields[2]
-  else
-    local v = {}
-    for i = 1, #fields, 2 do v[fields[i]] = fields[i + 1] end
-    local flags = tonumber(v.f or '0')
-    record = (v.m or '0') .. '\\n' .. flags .. '\\n'
-    if bit.band(flags, 2) ~= 0 then record = record .. v.t .. '\\n' end
-    if bit.band(flags, 4) ~= 0 then record = record .. cjson.encode(v.x) .. '\\n' end
-    record = record .. (v.p or '')
+local taken = 0
+local from = '(0-' .. after
+while taken < limit do
+  local entries = redis.call('XRANGE', KEYS[2], from, '+', 'COUNT', 64)
+  if #entries == 0 then break end
+  for _, entry in ipairs(entries) do
+    local fields = entry[2]
+    local kind, body
+    if fields[1] == 'n' then
+      kind = fields[2]
+      body = fields[4]
+      local last = tonumber(string.sub(entry[1], 3))
+      taken = taken + math.max(0, math.min(tonumber(kind), last - skip))
+    elseif fields[1] == 'r' then
+      kind = '0'
+      body = fields[2]
+      taken = taken + 1
+    else
+      local v = {}
+      for i = 1, #fields, 2 do v[fields[i]] = fields[i + 1] end
+      local flags = tonumber(v.f or '0')
+      body = (v.m or '0') .. '\\n' .. flags .. '\\n'
+      if bit.band(flags, 2) ~= 0 then body = body .. v.t .. '\\n' end
+      if bit.band(flags, 4) ~= 0 then body = body .. cjson.encode(v.x) .. '\\n' end
+      body = body .. (v.p or '')
+      kind = '0'
+      taken = taken + 1
+    end
+    out[n + 1] = kind
+    out[n + 2] = entry[1]
+    out[n + 3] = body
+    n = n + 3
+    if taken >= limit then break end
   end
-  out[n + 1] = entry[1]
-  out[n + 2] = record
-  n = n + 2
+  from = '(' .. entries[#entries][1]
 end
 return out
 `);
@@ -154,11 +176,11 @@ function text(value: unknown): string {
   return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
 }
 
-/** A record as READ returns it: its entry id (`0-<seq>`) and its one field. */
-function toRecord(id: Buffer, raw: Buffer): LogRecord {
-  const timeEnd = raw.indexOf(NEWLINE);
-  const flagsEnd = raw.indexOf(NEWLINE, timeEnd + 1);
-  if (timeEnd < 0 || flagsEnd < 0) throw new Error(`record ${id.toString('latin1')} is malformed`);
+/** The record of position `seq`: `raw` (a Buffer of READ's reply) from `start` to `end`. */
+function toRecord(seq: number, raw: Buffer, start = 0, end = raw.length): LogRecord {
+  const timeEnd = raw.indexOf(NEWLINE, start);
+  const flagsEnd = timeEnd < 0 || timeEnd >= end ? -1 : raw.indexOf(NEWLINE, timeEnd + 1);
+  if (timeEnd < 0 || flagsEnd < 0 || flagsEnd >= end) throw new Error(`record ${seq} is malformed`);
   const flags = Number(raw.toString('latin1', timeEnd + 1, flagsEnd));
   let at = flagsEnd + 1;
   const record: {
@@ -168,8 +190,8 @@ function toRecord(id: Buffer, raw: Buffer): LogRecord {
     targets?: string[];
     exclude?: string;
   } = {
-    seq: Number(id.toString('latin1', 2)),
-    time: Number(raw.toString('latin1', 0, timeEnd)),
+    seq,
+    time: Number(raw.toString('latin1', start, timeEnd)),
     payload: '',
   };
   if (flags & TARGETS) {
@@ -182,8 +204,38 @@ function toRecord(id: Buffer, raw: Buffer): LogRecord {
     record.exclude = JSON.parse(raw.toString('utf8', at, end)) as string;
     at = end + 1;
   }
-  record.payload = flags & BINARY ? new Uint8Array(raw.subarray(at)) : raw.toString('utf8', at);
+  record.payload = flags & BINARY ? new Uint8Array(raw.subarray(at, end)) : raw.toString('utf8', at, end);
   return record;
+}
+
+/**
+ * The records of one entry of READ's reply, those after `after` and from `first` on, into `records` (at most
+ * `limit` in all): an entry of `count` records (`<bytes>\n<record>` each, the last at the entry's seq), or (count
+ * 0) one record of an earlier version.
+ */
+function entryRecords(
+  count: number,
+  id: Buffer,
+  body: Buffer,
+  bounds: { after: number; first: number; limit: number },
+  records: LogRecord[],
+): void {
+  const last = Number(id.toString('latin1', 2));
+  if (count === 0) {
+    if (last > bounds.after && last >= bounds.first && records.length < bounds.limit)
+      records.push(toRecord(last, body));
+    return;
+  }
+  let at = 0;
+  for (let seq = last - count + 1; seq <= last && records.length < bounds.limit; seq++) {
+    const lengthEnd = body.indexOf(NEWLINE, at);
+    if (lengthEnd < 0) throw new Error(`entry ${last} is malformed`);
+    const start = lengthEnd + 1;
+    const end = start + Number(body.toString('latin1', at, lengthEnd));
+    if (!(end <= body.length)) throw new Error(`entry ${last} is malformed`);
+    if (seq > bounds.after && seq >= bounds.first) records.push(toRecord(seq, body, start, end));
+    at = end;
+  }
 }
 
 /** The head of an entry's record: everything before the payload. */
@@ -296,31 +348,40 @@ export class RedisStreamLog implements StreamLog {
   }
 
   async #appendNow(stream: string, entries: readonly LogEntry[]): Promise<StreamPosition> {
+    const time = Date.now();
+    // The records one after the other, each `<bytes>\n<record>`; text while every payload is text, bytes
+    // otherwise. The head of a record (time, flags, targets, exclude) is the same for most entries of a burst:
+    // made once.
+    let head = '';
+    let headBytes = 0;
+    let headOf: LogEntry | undefined;
+    let body = '';
+    let parts: Buffer[] | undefined;
+    for (const entry of entries) {
+      if (headOf === undefined || !sameHead(headOf, entry)) {
+        head = recordHead(time, entry);
+        headBytes = Buffer.byteLength(head, 'utf8');
+        headOf = entry;
+      }
+      const payload = entry.payload;
+      if (typeof payload === 'string' && parts === undefined) {
+        body += `${headBytes + Buffer.byteLength(payload, 'utf8')}\n${head}${payload}`;
+        continue;
+      }
+      parts ??= [Buffer.from(body, 'utf8')];
+      const bytes =
+        typeof payload === 'string'
+          ? Buffer.from(payload, 'utf8')
+          : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+      parts.push(Buffer.from(`${headBytes + bytes.length}\n${head}`, 'utf8'), bytes);
+    }
     const args: RedisArgument[] = [
       randomUUID(),
       this.limits.maxRecordsPerStream,
       this.limits.streamTtlMs,
       entries.length,
+      parts === undefined ? body : Buffer.concat(parts),
     ];
-    const time = Date.now();
-    // The head of a record (time, flags, targets, exclude) is the same for most entries of a burst: made once.
-    let head = '';
-    let headOf: LogEntry | undefined;
-    for (const entry of entries) {
-      if (headOf === undefined || !sameHead(headOf, entry)) {
-        head = recordHead(time, entry);
-        headOf = entry;
-      }
-      const payload = entry.payload;
-      args.push(
-        typeof payload === 'string'
-          ? head + payload
-          : Buffer.concat([
-              Buffer.from(head, 'utf8'),
-              Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
-            ]),
-      );
-    }
     try {
       const [epoch, seq] = (await APPEND.run(this.#redis, this.#keys(stream), args)) as [string, number];
       return { epoch: String(epoch), seq: Number(seq) };
@@ -341,15 +402,18 @@ export class RedisStreamLog implements StreamLog {
     }
     if (reply === null || reply === undefined) return undefined;
     const values = reply as Buffer[];
+    const first = Number(text(values[1]));
     const records: LogRecord[] = [];
+    const bounds = { after: Math.floor(after), first, limit };
     try {
-      for (let i = 3; i + 1 < values.length; i += 2) records.push(toRecord(values[i]!, values[i + 1]!));
+      for (let i = 3; i + 2 < values.length; i += 3)
+        entryRecords(Number(text(values[i])), values[i + 1]!, values[i + 2]!, bounds, records);
     } catch (error) {
       throw failed('read', stream, error);
     }
     return {
       epoch: text(values[0]),
-      first: Number(text(values[1])),
+      first,
       last: Number(text(values[2])),
       records,
     };
