@@ -221,10 +221,14 @@ describe('the live dashboard', () => {
       };
       const before = await samples();
 
-      await room.goto(`${chat.url}?name=zoe&room=lobby&transport=websocket`);
+      // #random, whose history holds no answer of the assistant (#lobby's holds the one of the test above),
+      // and the answer after zoe's own line: the one to her question, not one replayed from history.
+      await room.goto(`${chat.url}?name=zoe&room=random&transport=websocket`);
       await room.locator('[data-testid="input"]').fill('@assistant what is new?');
       await room.locator('[data-testid="input"]').press('Enter');
-      const answer = room.locator('#messages li[data-from="assistant"]:not(.streaming)');
+      const answer = room.locator(
+        '#messages li[data-from="zoe"] ~ li[data-from="assistant"]:not(.streaming)',
+      );
       await answer.waitFor({ timeout: 10_000 });
       expect(await answer.locator('.text').textContent()).toContain('one two three four five');
 
