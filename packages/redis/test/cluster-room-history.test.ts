@@ -2,7 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import { demoRuntime } from '@atmosphere/ai';
 import { llmRoomMember, type RoomAnswer } from '@atmosphere/ai/rooms';
 import { durable } from '@atmosphere/durable-sessions';
-import { createRooms, type RoomManager } from '@atmosphere/rooms';
+import { createRooms, type RoomManager, type VirtualMemberContext } from '@atmosphere/rooms';
 import type { Atmosphere } from '@atmosphere/runtime';
 import {
   type Inbox,
@@ -360,6 +360,49 @@ describe('room history across nodes (one shared log)', () => {
     }
     await vi.waitFor(() => a.atmosphere.log.state('room-history:lobby'), { timeout: 30_000, interval: 50 });
   }, 90_000);
+
+  test("an error frame too long for other nodes is refused to its sender (MESSAGE_TOO_LARGE) after this node's connections got it; one that arrives from another node anyway is logged, not written", async () => {
+    const prefix = `history${++run}:`;
+    const logger = recordingLogger();
+    const a = await startNode(prefix);
+    const b = await startNode(prefix, 50, logger);
+    const contexts: VirtualMemberContext[] = [];
+    a.rooms.room('lobby').joinVirtual({
+      id: 'notifier',
+      onMessage: () => undefined,
+      onJoin: (context) => contexts.push(context),
+    });
+    const here = await join(a.url, 'lobby', 'here');
+    const there = await join(b.url, 'lobby', 'there');
+    expect(contexts).toHaveLength(1);
+    const long = 'x'.repeat(9_000);
+    await expect(contexts[0]!.sendError('SOMETHING_FAILED', long)).rejects.toMatchObject({
+      code: 'MESSAGE_TOO_LARGE',
+      message: expect.stringMatching(/other nodes take at most 8192/),
+    });
+    expect(await here.frames.waitFor((f) => f.type === 'error')).toMatchObject({
+      code: 'SOMETHING_FAILED',
+      data: long,
+      memberId: 'notifier',
+    });
+    // A short one reaches the other node's connection: it is the first error frame there.
+    await contexts[0]!.sendError('SOMETHING_FAILED', 'short');
+    expect(await there.frames.waitFor((f) => f.type === 'error')).toMatchObject({ data: 'short' });
+
+    // A node that signals one anyway (straight through the cluster state): b logs it and writes nothing.
+    const state = a.atmosphere.provider('cluster-state')!;
+    await state.signal('room:lobby', {
+      t: 'error',
+      f: `{"type":"error","room":"lobby","data":"${long}","code":"FORGED"}`,
+    });
+    await vi.waitFor(() =>
+      expect(
+        logger.lines.filter((l) => l.level === 'warn' && l.message.includes('signalled an error frame')),
+      ).toHaveLength(1),
+    );
+    await settled(b, 'lobby', there.frames, 'marker');
+    expect(there.frames.items.filter((f) => f.type === 'error')).toHaveLength(1);
+  }, 60_000);
 
   test('a log that lost the history of a room gives ids again: the node says so and drops what memory kept under them', async () => {
     const prefix = `history${++run}:`;

@@ -1,4 +1,4 @@
-import type { Atmosphere, Logger } from '@atmosphere/runtime';
+import { type Atmosphere, AtmosphereError, type Logger } from '@atmosphere/runtime';
 import type { ClusterChange, ClusterState } from '@atmosphere/runtime/spi';
 import type { LeaveReason, RoomMember, RoomMessage, RoomMetadata } from './types.ts';
 
@@ -265,10 +265,17 @@ export class RoomClusterView {
 
   /**
    * Hands an `error` frame of the room to the other nodes, for their connections. Rejects when the cluster state
-   * refused it.
+   * refused it, and (`MESSAGE_TOO_LARGE`) when the frame is longer than other nodes take ({@link MAX_ERROR_FRAME}).
    */
   sendError(frame: string): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    if (frame.length > MAX_ERROR_FRAME)
+      return Promise.reject(
+        new AtmosphereError(
+          'MESSAGE_TOO_LARGE',
+          `The error frame for room ${this.#scope} is ${frame.length} characters; other nodes take at most ${MAX_ERROR_FRAME}: only this node's connections have it (shorten its reason or details).`,
+        ),
+      );
     const signal: ErrorSignal = { t: 'error', f: frame };
     return this.#state.signal(this.#scope, signal);
   }
@@ -277,14 +284,15 @@ export class RoomClusterView {
   #errorSignal(by: string, data: unknown): boolean {
     if (typeof data !== 'object' || data === null || (data as Partial<ErrorSignal>).t !== 'error')
       return false;
+    if (by === this.#state.nodeId) return true;
     const frame = (data as Partial<ErrorSignal>).f;
-    if (
-      by !== this.#state.nodeId &&
-      typeof frame === 'string' &&
-      frame.length <= MAX_ERROR_FRAME &&
-      frame.startsWith(this.#errorHead)
-    )
+    if (typeof frame === 'string' && frame.length <= MAX_ERROR_FRAME && frame.startsWith(this.#errorHead))
       this.#hooks.remoteError(frame);
+    else
+      this.#logger.warn(
+        `rooms: node ${by} signalled an error frame for ${this.#scope} that is not one of this room's (or longer than ${MAX_ERROR_FRAME} characters); not written to this node's connections`,
+        { length: typeof frame === 'string' ? frame.length : undefined },
+      );
     return true;
   }
 

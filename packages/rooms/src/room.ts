@@ -355,7 +355,7 @@ export class Room implements VirtualHost, RoomView {
   /**
    * @internal Writes an `error` frame straight to every connection of the room — outside its stream (no
    * broadcaster, no log) — here and, in a cluster, on every other node (through the cluster state). Rejects
-   * when the cluster state refused it (this node's connections have it).
+   * when the cluster state refused it or it is too long for other nodes (this node's connections have it).
    */
   sendError(frame: string): Promise<void> {
     if (this.#destroyed) return Promise.resolve();

@@ -150,7 +150,8 @@ export interface VirtualMemberContext {
    * written straight to each connection in the room, on every node of a cluster (through the cluster state),
    * outside the room's stream: no broadcaster, no log, no history — it needs neither to get through. A connection
    * that is cut keeps it queued like any message to it; one that joins later never sees it. Rejects when the
-   * cluster state refused to carry it to the other nodes (this node's connections have it).
+   * cluster state refused to carry it to the other nodes, and with `MESSAGE_TOO_LARGE` when the frame is longer
+   * than the 8 192 characters other nodes take (this node's connections have it either way).
    */
   sendError(code: string, reason: string, details?: Readonly<Record<string, string | number>>): Promise<void>;
   /** Shows (`true`) or clears (`false`) this member's typing indicator for every connection. */
