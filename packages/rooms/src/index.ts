@@ -16,6 +16,7 @@ export type {
 } from './types.ts';
 export type {
   RoomConnection,
+  RoomTimingSource,
   RoomTurn,
   RoomTurnPlace,
   RoomTurnRefusal,

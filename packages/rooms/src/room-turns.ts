@@ -4,6 +4,7 @@ import {
   MEMBER_ID_PATTERN,
   mayApprove,
   mayControlTurns,
+  parseTimingMessage,
   type RoomCommand,
   roomRoleFrame,
 } from '@atmosphere/protocol';
@@ -11,7 +12,7 @@ import type { AtmosphereResource, Broadcaster, Logger } from '@atmosphere/runtim
 import type { RoutedTurn, RoutedTurnReply } from './room-cluster.ts';
 import type { RoomMember } from './types.ts';
 import type { VirtualContext } from './virtual-context.ts';
-import type { RoomTurn, RoomTurnPlace, RoomTurnRefusal } from './virtual-member.ts';
+import type { RoomTimingSource, RoomTurn, RoomTurnPlace, RoomTurnRefusal } from './virtual-member.ts';
 
 /** @internal What turn control needs from its room. */
 export interface TurnsOwner {
@@ -69,18 +70,24 @@ function turnOf(
   }
 }
 
+/** The member a request routed from another node names, checked again (it came over the wire). */
+function routedMember(raw: Record<string, unknown>): RoomMember | undefined {
+  const who = (raw['member'] ?? {}) as Partial<RoomMember>;
+  if (typeof who.id !== 'string' || !MEMBER_ID_PATTERN.test(who.id)) return undefined;
+  const metadata = who.metadata;
+  return {
+    id: who.id,
+    metadata: typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata) ? metadata : {},
+  };
+}
+
 /** A turn routed from `node`, checked again (it came over the wire): undefined when it is not one or not allowed. */
 function routedTurn(request: RoutedTurn, node: string): RoomTurn | undefined {
   const raw = request as unknown as Record<string, unknown>;
   const role = raw['role'];
   if (!AI_ROLES.includes(role as AiRole)) return undefined;
-  const who = (raw['member'] ?? {}) as Partial<RoomMember>;
-  if (typeof who.id !== 'string' || !MEMBER_ID_PATTERN.test(who.id)) return undefined;
-  const metadata = who.metadata;
-  const member: RoomMember = {
-    id: who.id,
-    metadata: typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata) ? metadata : {},
-  };
+  const member = routedMember(raw);
+  if (member === undefined) return undefined;
   const text = (key: string): string | undefined => (typeof raw[key] === 'string' ? raw[key] : undefined);
   // Ids as the rooms dialect has them (another node's data is checked like a client's).
   const id = (key: string, max: number): string | undefined => {
@@ -246,10 +253,46 @@ export class RoomTurns {
   }
 
   /**
+   * A paint timing report from a connection of `member` about virtual member `memberId`'s answers (telemetry:
+   * no role, no answer): to the member's `onTiming` on this node, or — in a cluster, when its `locateTiming`
+   * says the answer the report names did not run here — routed to the other nodes seating the member and
+   * handed to the copy where it ran; to this node's copy (which refuses it) when none has it.
+   */
+  timing(resource: AtmosphereResource, member: RoomMember, memberId: string, report: string): void {
+    const context = this.#owner.virtual(memberId);
+    if (context?.implementation.onTiming === undefined) return;
+    const source: RoomTimingSource = { member, resource, resourceId: resource.id };
+    const elsewhere =
+      context.implementation.locateTiming === undefined ? [] : this.#owner.seatedElsewhere(memberId);
+    const parsed = elsewhere.length === 0 ? undefined : parseTimingMessage(report);
+    // A single node, a malformed report (refused here) or an answer that ran here: this node's copy.
+    if (
+      parsed === undefined ||
+      'reason' in parsed ||
+      this.#locateTiming(parsed.report.runId, context) === 'here'
+    ) {
+      context.timing(report, source);
+      return;
+    }
+    const routed: RoutedTurn = {
+      memberId,
+      member: { id: member.id, metadata: member.metadata },
+      role: 'viewer',
+      action: 'timing',
+      report,
+      resourceId: resource.id,
+    };
+    void this.#owner.routeTurn(routed, elsewhere).then((replies) => {
+      if (!replies.includes('taken') && context.active) context.timing(report, source);
+    });
+  }
+
+  /**
    * A turn another node routed here (its connection's role checked there): taken when the answer it means runs
-   * here, else where it stands.
+   * here, else where it stands. A routed paint timing report is handed to `onTiming` when its answer ran here.
    */
   routed(request: RoutedTurn, node: string): RoutedTurnReply {
+    if (request.action === 'timing') return this.#routedTiming(request, node);
     const context = this.#owner.virtual(String(request.memberId));
     if (context?.implementation.onTurn === undefined || context.implementation.locateTurn === undefined)
       return 'unknown';
@@ -258,6 +301,39 @@ export class RoomTurns {
     const place = this.#locate(turn, context);
     if (place !== 'here') return place;
     return this.#take(turn, context) ?? 'taken';
+  }
+
+  /** A paint timing report another node routed here: `taken` when its answer ran here, else `unknown`. */
+  #routedTiming(request: RoutedTurn, node: string): RoutedTurnReply {
+    const raw = request as unknown as Record<string, unknown>;
+    const context = this.#owner.virtual(String(request.memberId));
+    const { report, resourceId } = raw;
+    const member = routedMember(raw);
+    if (
+      context?.implementation.onTiming === undefined ||
+      member === undefined ||
+      typeof report !== 'string' ||
+      typeof resourceId !== 'string' ||
+      resourceId === '' ||
+      resourceId.length > 128
+    )
+      return 'unknown';
+    const parsed = parseTimingMessage(report);
+    if ('reason' in parsed || this.#locateTiming(parsed.report.runId, context) !== 'here') return 'unknown';
+    context.timing(report, { member, resourceId, node });
+    return 'taken';
+  }
+
+  #locateTiming(sessionId: string, context: VirtualContext): 'here' | 'unknown' {
+    try {
+      return context.implementation.locateTiming?.(sessionId, context) === 'here' ? 'here' : 'unknown';
+    } catch (error) {
+      this.#owner.logger.error(
+        `room ${this.#owner.name}: virtual member ${context.member.id} locateTiming threw`,
+        { error },
+      );
+      return 'unknown';
+    }
   }
 
   #locate(turn: RoomTurn, context: VirtualContext): RoomTurnPlace {

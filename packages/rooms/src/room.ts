@@ -260,6 +260,13 @@ export class Room implements VirtualHost, RoomView {
     return this.#membership.members();
   }
 
+  /** Every member of the room: this node's, then those only other nodes of a cluster hold. */
+  clusterMembers(): RoomMember[] {
+    const cluster = this.#cluster;
+    const here = this.#membership.members();
+    return cluster === undefined ? here : [...here, ...cluster.remoteMembers()];
+  }
+
   /** A member by id. */
   member(id: string): RoomMember | undefined {
     return this.#membership.member(id);
@@ -418,10 +425,11 @@ export class Room implements VirtualHost, RoomView {
 
   /**
    * @internal A connection's paint timing report about virtual member `memberId`'s answers, handed to its
-   * `onTiming` as sent (dropped when it has none). Never answered.
+   * `onTiming` as sent (dropped when it has none), on the node where the answer ran (see `locateTiming`).
+   * Never answered.
    */
   timing(resource: AtmosphereResource, member: RoomMember, memberId: string, report: string): void {
-    this.#membership.byId.get(memberId)?.context?.timing(report, { member, resource });
+    this.#turns.timing(resource, member, memberId, report);
   }
 
   /** Removes a virtual member (by id or by the object passed to `joinVirtual`). Returns false if absent. */

@@ -74,6 +74,11 @@ export interface RoomView {
   readonly size: number;
   /** The members, in join order. */
   members(): RoomMember[];
+  /**
+   * Every member of the room: on a single node `members()`; in a cluster, this node's members then those only
+   * other nodes hold (the list a `join_ack` gives).
+   */
+  clusterMembers(): RoomMember[];
   /** A member by id. */
   member(id: string): RoomMember | undefined;
   /** Every member with what the server knows of it, by id. */

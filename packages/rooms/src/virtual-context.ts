@@ -1,7 +1,7 @@
 import { AtmosphereError, type Logger } from '@atmosphere/runtime';
 import { framePrefix, roomErrorFrame, tagFrame } from '@atmosphere/protocol';
 import type { LeaveReason, PresenceEvent, RoomMember, RoomMessage, RoomView } from './types.ts';
-import type { RoomConnection, VirtualMemberContext, VirtualRoomMember } from './virtual-member.ts';
+import type { RoomTimingSource, VirtualMemberContext, VirtualRoomMember } from './virtual-member.ts';
 import { clusterMessageKey } from './room-cluster.ts';
 
 /** @internal What a virtual member's context needs from its room beyond the public API. */
@@ -116,7 +116,7 @@ export class VirtualContext implements VirtualMemberContext {
   }
 
   /** @internal A connection's paint timing report about this member's answers (at once, not in room order). */
-  timing(report: string, connection: RoomConnection): void {
+  timing(report: string, connection: RoomTimingSource): void {
     if (!this.active || this.implementation.onTiming === undefined) return;
     this.#guard('onTiming', () => this.implementation.onTiming?.(report, connection, this));
   }

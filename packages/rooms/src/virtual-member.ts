@@ -53,10 +53,35 @@ export interface VirtualRoomMember {
    * Telemetry (an AI member): a member connection's paint timing report about one of this member's answers
    * (`{"type":"timing",…,"report":"/__timing/<sessionId> …"}`, PROTOCOL.md §8), as the client sent it — unread,
    * possibly hostile: the member reads it (`parseTimingMessage`), joins it to the answer's run or refuses it
-   * whole, and never answers it. Called at once (not in room order), on the node the connection is on. Without
-   * this hook such reports are dropped.
+   * whole, and never answers it. Called at once (not in room order), on the node the connection is on — or, in a
+   * cluster, on the node whose `locateTiming` says the answer is there (then `connection.node` names the
+   * connection's node and `connection.resource` is undefined). Without this hook such reports are dropped.
    */
-  onTiming?(report: string, connection: RoomConnection, context: VirtualMemberContext): void;
+  onTiming?(report: string, connection: RoomTimingSource, context: VirtualMemberContext): void;
+  /**
+   * Paint timing across the nodes of a cluster: whether the answer `sessionId` (the run a report names) ran on
+   * this node — `here` — or not (`unknown`). A report that reaches a node where it is not `here` is routed
+   * (through the cluster state) to the other nodes seating the member and handed to `onTiming` where it is;
+   * when no node has it, the node that received it hands it to its own `onTiming` (which refuses it). Without
+   * this hook reports go to the copy on the connection's node, as on a single node. Synchronous; a throw counts
+   * as `unknown`.
+   */
+  locateTiming?(sessionId: string, context: VirtualMemberContext): 'here' | 'unknown';
+}
+
+/**
+ * The connection a paint timing report comes from (`onTiming`): on this node (`resource` set), or on another
+ * node of the cluster that routed the report here (`node` set, no `resource`).
+ */
+export interface RoomTimingSource {
+  /** The member it joined as. */
+  readonly member: RoomMember;
+  /** The connection's id (`resource.id` on its node). */
+  readonly resourceId: string;
+  /** The connection, when it is on this node. */
+  readonly resource?: AtmosphereResource;
+  /** The node of the connection, when another node routed the report here. */
+  readonly node?: string;
 }
 
 /** A connection of a room member, as `roleOf` sees it. */

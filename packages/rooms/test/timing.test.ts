@@ -2,8 +2,8 @@ import { Inbox, TestScope } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import type {
   RoomAuthorizationRequest,
-  RoomConnection,
   RoomMessage,
+  RoomTimingSource,
   VirtualRoomMember,
 } from '../src/index.ts';
 import { RoomClient, startRooms } from './helpers.ts';
@@ -16,8 +16,9 @@ class Timed implements VirtualRoomMember {
   readonly id = 'assistant';
   readonly reports = new Inbox<{ report: string; memberId: string; resourceId: string }>();
   onMessage(): void {}
-  onTiming(report: string, connection: RoomConnection): void {
-    this.reports.push({ report, memberId: connection.member.id, resourceId: connection.resource.id });
+  onTiming(report: string, connection: RoomTimingSource): void {
+    expect(connection.resource?.id).toBe(connection.resourceId);
+    this.reports.push({ report, memberId: connection.member.id, resourceId: connection.resourceId });
   }
 }
 

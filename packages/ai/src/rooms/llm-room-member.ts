@@ -5,6 +5,7 @@ import type {
   LeaveReason,
   Room,
   RoomConnection,
+  RoomTimingSource,
   RoomTurn,
   RoomTurnPlace,
   RoomTurnRefusal,
@@ -361,17 +362,25 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
    * malformed, another member's or an unknown answer, a member that was not there — is refused whole, counted
    * (`atmosphere_ai_paint_reports_total{outcome="refused"}`) and logged at debug level, never answered.
    */
-  onTiming(report: string, connection: RoomConnection, context: VirtualMemberContext): void {
+  onTiming(report: string, connection: RoomTimingSource, context: VirtualMemberContext): void {
     const audiences = this.#seats.get(context)?.audiences;
     const refused = AiTelemetry.of(context.room.atmosphere).paintReport(
       report,
-      connection.resource.id,
+      connection.resourceId,
       (runId) => audiences?.get(runId)?.has(connection.member.id) === true,
     );
     if (refused !== undefined)
       this.#logger(context).debug(
-        `room ${context.room.name}: paint timing report of ${connection.resource.id} about ${this.id} refused: ${refused}`,
+        `room ${context.room.name}: paint timing report of ${connection.resourceId} about ${this.id} refused: ${refused}`,
       );
+  }
+
+  /**
+   * In a cluster, a paint timing report goes to the node where the answer it names ran: `here` when this copy
+   * gave that answer (the running one or one of the last ones, those whose audience it keeps).
+   */
+  locateTiming(sessionId: string, context: VirtualMemberContext): 'here' | 'unknown' {
+    return this.#seats.get(context)?.audiences.has(sessionId) === true ? 'here' : 'unknown';
   }
 
   // ------------------------------------------------------------------------------------ internals
@@ -538,8 +547,9 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     const replyTo = replyTarget(question);
     // The run id is the answer's session id, the one its frames carry: paint timing reports name it.
     const answerId = randomUUID();
-    // Who may report its paint timing: the members present when it starts, and when it ends (below).
-    const audience = new Set(context.room.members().map((member) => member.id));
+    // Who may report its paint timing: the members present when it starts, and when it ends (below), on every
+    // node of a cluster (a report from another node's connection is routed here).
+    const audience = new Set(context.room.clusterMembers().map((member) => member.id));
     seat.audiences.set(answerId, audience);
     const session = new FrameStreamingSession({
       sessionId: answerId,
@@ -599,7 +609,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       seat.steering = undefined;
       seat.ended.push(session.sessionId);
       if (seat.ended.length > ENDED_KEPT) seat.ended.shift();
-      for (const member of context.room.members()) audience.add(member.id);
+      for (const member of context.room.clusterMembers()) audience.add(member.id);
       if (seat.audiences.size > ENDED_KEPT + 1) seat.audiences.delete(seat.audiences.keys().next().value!);
     }
     let reply: RoomMessage | undefined;
