@@ -15,16 +15,18 @@ export interface PaintPage {
 }
 
 /**
- * The framework a paint page renders with: the same page on each binding of `@atmosphere/client`; `react-room`
- * is a React page in a room with an AI member (`useRoom`).
+ * The framework a paint page renders with: the same page on each binding of `@atmosphere/client`; `*-room`
+ * is a page in a room with an AI member (`useRoom`, `createRoomStore`).
  */
-export type PaintFramework = 'react' | 'vue' | 'svelte' | 'react-room';
+export type PaintFramework = 'react' | 'vue' | 'svelte' | 'react-room' | 'vue-room' | 'svelte-room';
 
 const ENTRIES: Readonly<Record<PaintFramework, string>> = {
   react: 'paint.html',
   vue: 'paint-vue.html',
   svelte: 'paint-svelte.html',
   'react-room': 'paint-room.html',
+  'vue-room': 'paint-room-vue.html',
+  'svelte-room': 'paint-room-svelte.html',
 };
 
 /**
@@ -47,7 +49,7 @@ export async function buildPaintPage(framework: PaintFramework = 'react'): Promi
       plugins:
         framework === 'react' || framework === 'react-room'
           ? [react()]
-          : framework === 'svelte'
+          : framework === 'svelte' || framework === 'svelte-room'
             ? [svelte({ configFile: false })]
             : [],
       resolve: { conditions: ['@atmosphere/source', 'browser', 'import', 'default'] },

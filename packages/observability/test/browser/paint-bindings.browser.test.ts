@@ -1,4 +1,6 @@
 import { aiEndpoint, demoRuntime } from '@atmosphere/ai';
+import { llmRoomMember } from '@atmosphere/ai/rooms';
+import { createRooms } from '@atmosphere/rooms';
 import type { Atmosphere } from '@atmosphere/runtime';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -56,3 +58,40 @@ describe.each<PaintFramework>(['vue', 'svelte'])('token to paint on the %s bindi
     }
   });
 });
+
+// The React room page is paint-room.browser.test.ts; the same room page on the other two bindings.
+describe.each<PaintFramework>(['vue-room', 'svelte-room'])(
+  'token to paint in a room on the %s binding',
+  (framework) => {
+    let server: PaintServer;
+
+    beforeAll(async () => {
+      server = await startPaintServer(await buildPaintPage(framework));
+      createRooms(server.atmosphere, { path: '/rooms', history: 50 })
+        .room('lobby')
+        .joinVirtual(
+          llmRoomMember({ id: 'assistant', runtime: demoRuntime({ delayMs: 20, answer: () => ANSWER }) }),
+        );
+    }, 120_000);
+
+    afterAll(async () => {
+      await server?.close();
+    });
+
+    test("every painted text frame of the room answer lands in the token-to-paint histogram, joined to the member's run", async () => {
+      const { tab, errors } = await sendFromPaintPage(browser, server);
+      try {
+        await tab.waitForFunction(
+          (answer) => document.querySelector('[data-testid="answer"]')?.textContent === answer,
+          ANSWER,
+          { timeout: 15_000 },
+        );
+        // Every text frame was timed (sample rate 1) and painted by this binding's re-render: counted once each.
+        await expectEveryFramePainted(() => server.scrape(), server.otel.exporter, ANSWER.split(' ').length);
+        expect(errors).toEqual([]);
+      } finally {
+        await tab.close();
+      }
+    });
+  },
+);

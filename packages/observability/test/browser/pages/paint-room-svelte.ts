@@ -1,0 +1,4 @@
+import { mount } from 'svelte';
+import PaintRoom from './PaintRoom.svelte';
+
+mount(PaintRoom, { target: document.getElementById('root')! });
