@@ -208,12 +208,16 @@ export class Atmosphere {
     server.removeAllListeners('upgrade');
     server.on('request', this.#onRequest);
     server.on('upgrade', this.#onUpgrade);
+    server.on('listening', this.#forgetAddress);
+    server.on('close', this.#forgetAddress);
   }
 
   #detach(): void {
     const server = this.server;
     server.off('request', this.#onRequest);
     server.off('upgrade', this.#onUpgrade);
+    server.off('listening', this.#forgetAddress);
+    server.off('close', this.#forgetAddress);
     for (const listener of this.#wrappedRequest) server.on('request', listener);
     for (const listener of this.#wrappedUpgrade) server.on('upgrade', listener);
   }
@@ -233,11 +237,22 @@ export class Atmosphere {
     return this.#log;
   }
 
-  /** The address the server listens on, when it listens. */
+  /**
+   * The address the server listens on, when it listens. Asked on every request (the host check): the server's
+   * answer (a system call) is kept until it listens again or closes.
+   */
   address(): AddressInfo | undefined {
+    if (this.#address !== undefined) return this.#address;
     const address = this.server.address();
-    return address !== null && typeof address === 'object' ? address : undefined;
+    if (address === null || typeof address !== 'object') return undefined;
+    this.#address = address;
+    return address;
   }
+
+  #address: AddressInfo | undefined;
+  readonly #forgetAddress = (): void => {
+    this.#address = undefined;
+  };
 
   /** `http://host:port` + path, for a server that listens (tests, samples). */
   url(path = '/', protocol: 'http' | 'ws' = 'http'): string {

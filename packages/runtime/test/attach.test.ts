@@ -131,6 +131,37 @@ describe('node:http, node:https and node:http2 servers of the application', () =
     await new Promise((resolve) => server.close(resolve));
   });
 
+  test('the host check asks the server for its address once per listen, not per request, and follows it to a new port', async () => {
+    const server = createHttpServer();
+    const atmosphere = await createAtmosphere({ server, logger: silentLogger, autoload: false });
+    atmosphere.managed('/live', { onReady: (resource) => resource.write('hello') });
+    let asked = 0;
+    const address = server.address.bind(server);
+    server.address = () => {
+      asked++;
+      return address();
+    };
+    try {
+      for (const round of [1, 2]) {
+        const port = await listen(server);
+        asked = 0;
+        // Loopback: the allowed hosts are the loopback names on the port it listens on.
+        for (let i = 0; i < 20; i++) {
+          const poll = await fetch(
+            `http://127.0.0.1:${port}/live?X-Atmosphere-Transport=long-polling&X-Atmosphere-tracking-id=0`,
+          );
+          expect(poll.status, `round ${round}`).toBe(200);
+          await poll.text();
+        }
+        expect(asked, `round ${round}`).toBe(1);
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    } finally {
+      await atmosphere.close();
+    }
+  });
+
   test('node:https with a self-signed certificate: wss and SSE over TLS', async () => {
     const server = createHttpsServer({ key, cert }, (_request, response) => response.end('tls handler'));
     const atmosphere = await createAtmosphere({ server, logger: silentLogger, autoload: false });
