@@ -71,7 +71,7 @@ async function reconnect(
   channel: string,
   transport: TestTransport,
   trackingId: string | undefined,
-  received: number,
+  received: number | undefined,
   cursors: readonly StreamCursor[],
 ): Promise<TestClient> {
   // Polls after the first may start before connectTestClient returns: they read the client through this.
@@ -171,6 +171,35 @@ describe('every missed message recovered from the log (cache of 20, log of 10 00
       await client.close();
     },
   );
+
+  test('websocket, a client that confirms nothing, cut three times with messages written into its dead socket: each time they come back from the log, none twice', async () => {
+    const channel = `/positions/r${++run}`;
+    const got: string[] = [];
+    let client = await connectTestClient(atmosphere.url(channel), 'websocket', { query: positioned() });
+    const trackingId = client.trackingId;
+    let sent = 0;
+    for (let round = 1; round <= 3; round++) {
+      // A live message the client reads, then a cut and three more written at once, before the server can
+      // know the socket is gone: written, never read.
+      await atmosphere.broadcast(channel, `m${++sent}`);
+      await client.messages.waitForCount(client.messages.items.length + 1);
+      got.push(...client.messages.items);
+      client.cut();
+      await Promise.all([1, 2, 3].map(() => atmosphere.broadcast(channel, `m${++sent}`)));
+      await eventually(() => atmosphere.resource(trackingId)?.state === 'away', 'the client to be away');
+      client = await reconnect(atmosphere, channel, 'websocket', trackingId, undefined, cursorsOf(got));
+      await client.messages.waitForCount(3);
+      expect(read(client).order, `round ${round}`).toEqual(range(sent - 2, sent));
+    }
+    got.push(...client.messages.items);
+    expect(
+      got.map((raw) => {
+        const frame = parsePositionedText(raw);
+        return frame?.kind === 'message' ? frame.body : raw;
+      }),
+    ).toEqual(range(1, sent));
+    await client.close();
+  });
 
   test('clients that do not ask for positions (atmosphere.js, wAsync) get the payload as it is', async () => {
     const channel = `/positions/r${++run}`;

@@ -129,7 +129,7 @@ function finish(
 ): void {
   const from = { epoch: cursor.epoch, seq: cursor.seq + 1 };
   const state = collected?.state;
-  resource.queue.lost?.delete(stream);
+  resource.queue.found(stream);
   if (failed || state === undefined) {
     // The log cannot say (it failed) or does not know the stream: whatever came after the cursor and is
     // not in this client's queue is lost.
