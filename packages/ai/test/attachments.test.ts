@@ -347,4 +347,33 @@ describe('prompt attachments', () => {
     releases[1]!();
     await client.close();
   });
+
+  test('merge within the limits: prompts fold as far as their images fit in one prompt; the rest fold into the next', async () => {
+    const { runtime, seen, releases } = recordingRuntime(true);
+    h = await harness({ runtime, whileAnswering: 'merge', attachments: { maxCount: 2 } });
+    const client = await connectAiClient(h.url());
+    const jpegImage = { type: 'image', mediaType: 'image/jpeg', data: jpeg };
+    const gifImage = { type: 'image', mediaType: 'image/gif', data: gif };
+    await client.prompt('first');
+    await client.waitFor((f) => f.type === 'streaming-text');
+    await client.prompt(prompt([CONTRACT_IMAGE], 'second'));
+    await client.prompt(prompt([jpegImage], 'third'));
+    await client.prompt(prompt([gifImage], 'fourth'));
+    await client.prompt('fifth, no image');
+    await client.prompt('');
+    await client.waitFor((f) => f.type === 'error' && f.code === 'INVALID_PROMPT');
+    releases[0]!();
+    await client.waitFor((f) => f.type === 'streaming-text' && f.data === 'images:2');
+    releases[1]!();
+    await client.waitFor((f) => f.type === 'streaming-text' && f.data === 'images:1');
+    releases[2]!();
+    await client.waitFor((f) => f.type === 'complete' && seen.length === 3);
+    // Never more images in one prompt than the limit; none dropped, none twice, in order.
+    expect(seen).toEqual([
+      { message: 'first', parts: [] },
+      { message: 'second\n\nthird', parts: [CONTRACT_IMAGE, jpegImage] },
+      { message: 'fourth\n\nfifth, no image', parts: [gifImage] },
+    ]);
+    await client.close();
+  });
 });

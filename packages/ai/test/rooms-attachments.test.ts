@@ -143,6 +143,81 @@ describe('images with a room question', () => {
     expect(openAiReceivedImages(h.replay.requests.items[1]!.body)).toEqual([CONTRACT_IMAGE, gif]);
   });
 
+  test('merge within the limits: questions fold as far as their images fit in one prompt; the rest fold into the next', async () => {
+    const gif: ChatImagePart = {
+      type: 'image',
+      mediaType: 'image/gif',
+      data: 'R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7',
+    };
+    h = await roomsHarness({
+      steps: [
+        sseStep('openai-text.sse', { pauseAfter: 4 }),
+        sseStep('openai-text.sse'),
+        sseStep('openai-text.sse'),
+      ],
+    });
+    const answers = new Inbox<RoomAnswer>();
+    h.rooms.room('lobby').joinVirtual(
+      llmRoomMember({
+        id: 'assistant',
+        runtime: h.runtime(),
+        whileAnswering: 'merge',
+        attachments: { maxCount: 2 },
+        onAnswer: (answer) => answers.push(answer),
+      }),
+    );
+    const alice = await h.member('alice', 'lobby');
+    await alice.say('lobby', '@assistant first');
+    await eventually(
+      () =>
+        alice.frames().filter((f) => f.type === 'streaming-text' && f['from'] === 'assistant').length === 3,
+      'three tokens',
+    );
+    await alice.say('lobby', { text: '@assistant second', attachments: [CONTRACT_IMAGE] });
+    await alice.say('lobby', { text: '@assistant third', attachments: [gif] });
+    await alice.say('lobby', { text: '@assistant fourth', attachments: [CONTRACT_IMAGE] });
+    await eventually(() => h!.rooms.room('lobby').history().length === 4, 'the four questions in the room');
+    h.replay.release();
+    expect((await answers.take(3)).map((a) => [a.prompt, a.status])).toEqual([
+      ['first', 'complete'],
+      ['second\n\nthird', 'complete'],
+      ['fourth', 'complete'],
+    ]);
+    // Never more images in one prompt than the limit; none dropped, in order.
+    expect(h.replay.requests.items.map((request) => openAiReceivedImages(request.body))).toEqual([
+      [],
+      [CONTRACT_IMAGE, gif],
+      [CONTRACT_IMAGE],
+    ]);
+  });
+
+  test('debounce within the limits: the questions of one quiet fold into as many prompts as their images need', async () => {
+    h = await roomsHarness({ steps: [sseStep('openai-text.sse'), sseStep('openai-text.sse')] });
+    const answers = new Inbox<RoomAnswer>();
+    h.rooms.room('lobby').joinVirtual(
+      llmRoomMember({
+        id: 'assistant',
+        runtime: h.runtime(),
+        whileAnswering: 'debounce',
+        // Long enough that the three questions below fall in one quiet on a busy machine.
+        debounceMs: 1_500,
+        attachments: { maxCount: 2 },
+        onAnswer: (answer) => answers.push(answer),
+      }),
+    );
+    const alice = await h.member('alice', 'lobby');
+    for (const name of ['a', 'b', 'c'])
+      await alice.say('lobby', { text: `@assistant ${name}`, attachments: [CONTRACT_IMAGE] });
+    expect((await answers.take(2)).map((a) => [a.prompt, a.status])).toEqual([
+      ['a\n\nb', 'complete'],
+      ['c', 'complete'],
+    ]);
+    expect(h.replay.requests.items.map((request) => openAiReceivedImages(request.body))).toEqual([
+      [CONTRACT_IMAGE, CONTRACT_IMAGE],
+      [CONTRACT_IMAGE],
+    ]);
+  });
+
   test('limits that are not integers of 0 or more fail the constructor (INVALID_OPTION)', () => {
     for (const maxCount of [-1, 1.5, Number.NaN])
       expect(() => llmRoomMember({ id: 'assistant', attachments: { maxCount } })).toThrow(

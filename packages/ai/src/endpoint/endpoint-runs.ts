@@ -21,6 +21,7 @@ import {
 } from '@atmosphere/protocol';
 import { type AiErrorCode, aiError, cancelledError } from '../errors.ts';
 import type { AiRequest, AiResponse } from '../pipeline/ai-interceptor.ts';
+import { foldableCount } from '../pipeline/attachment-limits.ts';
 import { runAgent, unsupportedAttachments } from '../pipeline/run-agent.ts';
 import { Steering } from '../pipeline/steering.ts';
 import type { AgentRuntime } from '../spi/agent-runtime.ts';
@@ -371,13 +372,19 @@ export class EndpointRuns {
     return runs;
   }
 
-  /** The client's answer ended (or its quiet came): start what waits, one prompt or all of them folded into one. */
+  /**
+   * The client's answer ended (or its quiet came): start what waits, one prompt or those folded into one (all of
+   * them, as far as their images fit in one prompt; the rest wait for the next).
+   */
   #next(resource: AtmosphereResource): void {
     const entry = this.#waiting.get(resource.id);
     if (!entry || entry.timer !== undefined || this.#closed || resource.state === 'closed') return;
     if (this.#running(resource).length > 0) return;
     const fold = this.#policy === 'merge' || this.#policy === 'debounce';
-    const taken = fold ? entry.prompts.splice(0) : entry.prompts.splice(0, 1);
+    const taken = entry.prompts.splice(
+      0,
+      fold ? foldableCount(entry.prompts, (prompt) => prompt.attachments, this.#attachmentLimits) : 1,
+    );
     if (entry.prompts.length === 0) this.#waiting.delete(resource.id);
     if (taken.length === 0) return;
     const last = taken.at(-1)!;

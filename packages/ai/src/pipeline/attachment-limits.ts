@@ -1,5 +1,6 @@
-import { type AttachmentLimits, DEFAULT_ATTACHMENT_LIMITS } from '@atmosphere/protocol';
+import { type AttachmentLimits, base64ByteLength, DEFAULT_ATTACHMENT_LIMITS } from '@atmosphere/protocol';
 import { AtmosphereError } from '@atmosphere/runtime';
+import type { ChatPart } from '../spi/chat.ts';
 
 /**
  * The limits on a prompt's image attachments: the defaults, overridden by `options`. Throws `INVALID_OPTION`
@@ -16,4 +17,28 @@ export function attachmentLimits(
         `${where}: \`attachments.${name}\` must be an integer of 0 or more; got ${String(value)}.`,
       );
   return { ...DEFAULT_ATTACHMENT_LIMITS, ...options };
+}
+
+/**
+ * How many of `prompts`, from the first, fold into one prompt (`whileAnswering` `merge`, `debounce`): as many
+ * as keep their images together within `limits` (count and total bytes). At least one: each was checked alone.
+ */
+export function foldableCount<T>(
+  prompts: readonly T[],
+  partsOf: (prompt: T) => readonly ChatPart[],
+  limits: AttachmentLimits,
+): number {
+  let count = 0;
+  let images = 0;
+  let bytes = 0;
+  for (const prompt of prompts) {
+    const parts = partsOf(prompt);
+    let size = 0;
+    for (const part of parts) size += base64ByteLength(part.data);
+    if (count > 0 && (images + parts.length > limits.maxCount || bytes + size > limits.maxTotalBytes)) break;
+    count++;
+    images += parts.length;
+    bytes += size;
+  }
+  return count;
 }

@@ -149,7 +149,8 @@ export interface LlmRoomMemberOptions {
    * - `queue` (default): answered after the running one, in order (up to `maxQueued`);
    * - `latest`: the running answer is stopped (its text so far is said) and the newest is answered, the
    *   waiting ones dropped;
-   * - `merge`: the questions asked meanwhile are folded into one, answered after the running one;
+   * - `merge`: the questions asked meanwhile are folded into one, answered after the running one (as many as
+   *   their images fit in one prompt, `attachments`; the rest are folded into the next);
    * - `drop`: refused at once with an `error` frame (`BUSY`);
    * - `debounce`: every question waits for `debounceMs` of quiet, then the questions asked meanwhile are
    *   folded into one, answered after any running one.

@@ -17,7 +17,7 @@ import type {
 } from '@atmosphere/rooms';
 import { aiError, cancelledError, isAbortError } from '../errors.ts';
 import type { AiInterceptor, AiResponse } from '../pipeline/ai-interceptor.ts';
-import { attachmentLimits } from '../pipeline/attachment-limits.ts';
+import { attachmentLimits, foldableCount } from '../pipeline/attachment-limits.ts';
 import { checkPromptCacheOption } from '../pipeline/prompt-cache.ts';
 import { runAgent } from '../pipeline/run-agent.ts';
 import { Steering } from '../pipeline/steering.ts';
@@ -472,8 +472,12 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       clearTimeout(seat.timer);
       seat.timer = setTimeout(() => {
         seat.timer = undefined;
-        const folded = this.#fold(seat.quiet.splice(0));
-        if (folded && seat.context.active) this.#enqueueNow(seat, folded, 'queue');
+        const quiet = seat.quiet.splice(0);
+        // Folded as far as their images fit in one prompt; the rest fold on into the next ones, in order.
+        while (quiet.length > 0 && seat.context.active) {
+          const folded = this.#foldFitting(quiet);
+          if (folded) this.#enqueueNow(seat, folded, 'queue');
+        }
       }, this.#options.debounceMs ?? 500);
       return;
     }
@@ -503,6 +507,20 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   }
 
   /**
+   * Takes the first questions of `questions` whose images fit in one prompt together (the `attachments` limits:
+   * count and total bytes; a question alone always fits, it was checked) and folds them into one. The others
+   * stay, for the next prompt.
+   */
+  #foldFitting(questions: RoomQuestion[]): RoomQuestion | undefined {
+    return this.#fold(
+      questions.splice(
+        0,
+        foldableCount(questions, (question) => question.parts, this.#attachmentLimits),
+      ),
+    );
+  }
+
+  /**
    * Questions folded into one: their texts in order, and all their images, answering the last one's asker and
    * message.
    */
@@ -525,7 +543,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
         let question: RoomQuestion | undefined = first;
         question !== undefined && seat.context.active;
         question =
-          this.#options.whileAnswering === 'merge' ? this.#fold(seat.queue.splice(0)) : seat.queue.shift()
+          this.#options.whileAnswering === 'merge' ? this.#foldFitting(seat.queue) : seat.queue.shift()
       ) {
         await this.#answer(seat, question);
       }
