@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
+import { eventually } from '@atmosphere/runtime/testing';
 import { createAgentContext } from '../src/pipeline/agent-context.ts';
 import { runAgent } from '../src/pipeline/run-agent.ts';
 import { demoRuntime } from '../src/runtimes/demo/demo-runtime.ts';
@@ -345,6 +346,25 @@ describe('prompt attachments', () => {
       { message: 'second\n\nthird, no image\n\nfourth', parts: [jpegImage, gifImage, CONTRACT_IMAGE] },
     ]);
     releases[1]!();
+    await client.close();
+  });
+
+  test('merge within maxPromptLength: the folded text never passes it; the prompts left over fold into the next', async () => {
+    const { runtime, seen, releases } = recordingRuntime(true);
+    h = await harness({ runtime, whileAnswering: 'merge', maxPromptLength: 10 });
+    const client = await connectAiClient(h.url());
+    await client.prompt('first');
+    await client.waitFor((f) => f.type === 'streaming-text');
+    // 'aaaa\n\nbbbb' is 10 characters: fits; with '\n\ncc' it would be 14.
+    for (const text of ['aaaa', 'bbbb', 'cc', 'dddddddddd']) await client.prompt(text);
+    await client.prompt('');
+    await client.waitFor((f) => f.type === 'error' && f.code === 'INVALID_PROMPT');
+    for (let i = 0; i < 4; i++) {
+      await eventually(() => releases.length > i, `answer ${i + 1} started`);
+      releases[i]!();
+    }
+    await eventually(() => seen.length === 4, 'four answers');
+    expect(seen.map((s) => s.message)).toEqual(['first', 'aaaa\n\nbbbb', 'cc', 'dddddddddd']);
     await client.close();
   });
 

@@ -374,7 +374,7 @@ export class EndpointRuns {
 
   /**
    * The client's answer ended (or its quiet came): start what waits, one prompt or those folded into one (all of
-   * them, as far as their images fit in one prompt; the rest wait for the next).
+   * them, as far as their images and text fit in one prompt's limits; the rest wait for the next).
    */
   #next(resource: AtmosphereResource): void {
     const entry = this.#waiting.get(resource.id);
@@ -383,7 +383,14 @@ export class EndpointRuns {
     const fold = this.#policy === 'merge' || this.#policy === 'debounce';
     const taken = entry.prompts.splice(
       0,
-      fold ? foldableCount(entry.prompts, (prompt) => prompt.attachments, this.#attachmentLimits) : 1,
+      fold
+        ? foldableCount(
+            entry.prompts,
+            (prompt) => ({ text: prompt.prompt, parts: prompt.attachments }),
+            this.#attachmentLimits,
+            this.#maxPromptLength,
+          )
+        : 1,
     );
     if (entry.prompts.length === 0) this.#waiting.delete(resource.id);
     if (taken.length === 0) return;

@@ -21,24 +21,33 @@ export function attachmentLimits(
 
 /**
  * How many of `prompts`, from the first, fold into one prompt (`whileAnswering` `merge`, `debounce`): as many
- * as keep their images together within `limits` (count and total bytes). At least one: each was checked alone.
+ * as keep their images together within `limits` (count and total bytes) and their texts, joined by a blank
+ * line, within `maxLength` characters. At least one: each was checked alone.
  */
 export function foldableCount<T>(
   prompts: readonly T[],
-  partsOf: (prompt: T) => readonly ChatPart[],
+  read: (prompt: T) => { readonly text: string; readonly parts: readonly ChatPart[] },
   limits: AttachmentLimits,
+  maxLength = Number.POSITIVE_INFINITY,
 ): number {
   let count = 0;
   let images = 0;
   let bytes = 0;
+  let length = 0;
   for (const prompt of prompts) {
-    const parts = partsOf(prompt);
+    const { text, parts } = read(prompt);
     let size = 0;
     for (const part of parts) size += base64ByteLength(part.data);
-    if (count > 0 && (images + parts.length > limits.maxCount || bytes + size > limits.maxTotalBytes)) break;
+    const joined = count === 0 ? text.length : length + 2 + text.length;
+    if (
+      count > 0 &&
+      (images + parts.length > limits.maxCount || bytes + size > limits.maxTotalBytes || joined > maxLength)
+    )
+      break;
     count++;
     images += parts.length;
     bytes += size;
+    length = joined;
   }
   return count;
 }

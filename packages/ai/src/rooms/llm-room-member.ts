@@ -515,7 +515,11 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     return this.#fold(
       questions.splice(
         0,
-        foldableCount(questions, (question) => question.parts, this.#attachmentLimits),
+        foldableCount(
+          questions,
+          (question) => ({ text: question.prompt, parts: question.parts }),
+          this.#attachmentLimits,
+        ),
       ),
     );
   }
