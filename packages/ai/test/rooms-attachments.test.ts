@@ -18,6 +18,55 @@ afterEach(async () => {
   h = undefined;
 });
 
+/** A 1×1 GIF. */
+const GIF: ChatImagePart = {
+  type: 'image',
+  mediaType: 'image/gif',
+  data: 'R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7',
+};
+
+/**
+ * An assistant with `whileAnswering: 'merge'` (and these attachment limits) asked "first", held open after three
+ * tokens while alice asks `questions` (text and images), then let go: its answers and the model requests.
+ */
+async function askWhileAnswering(
+  questions: readonly (readonly [string, readonly ChatImagePart[]])[],
+  limits: { maxCount?: number },
+) {
+  h = await roomsHarness({
+    steps: [
+      sseStep('openai-text.sse', { pauseAfter: 4 }),
+      ...questions.map(() => sseStep('openai-text.sse')),
+    ],
+  });
+  const harness = h;
+  const answers = new Inbox<RoomAnswer>();
+  harness.rooms.room('lobby').joinVirtual(
+    llmRoomMember({
+      id: 'assistant',
+      runtime: harness.runtime(),
+      whileAnswering: 'merge',
+      attachments: limits,
+      onAnswer: (answer) => answers.push(answer),
+    }),
+  );
+  const alice = await harness.member('alice', 'lobby');
+  await alice.say('lobby', '@assistant first');
+  // Held open after three tokens, while the questions with images arrive.
+  await eventually(
+    () => alice.frames().filter((f) => f.type === 'streaming-text' && f['from'] === 'assistant').length === 3,
+    'three tokens',
+  );
+  for (const [text, attachments] of questions)
+    await alice.say('lobby', { text: `@assistant ${text}`, attachments });
+  await eventually(
+    () => harness.rooms.room('lobby').history().length === questions.length + 1,
+    'every question in the room',
+  );
+  harness.replay.release();
+  return { answers, requests: () => harness.replay.requests.items };
+}
+
 describe('images with a room question', () => {
   test("a question's images reach a runtime with vision, for that answer only; the room's memory keeps the text", async () => {
     h = await roomsHarness({ steps: [...contractOpenAiSteps().vision, ...contractOpenAiSteps().text] });
@@ -106,87 +155,38 @@ describe('images with a room question', () => {
   });
 
   test('merge: the question folded from those asked meanwhile carries all their images, in order', async () => {
-    // A 1×1 GIF.
-    const gif: ChatImagePart = {
-      type: 'image',
-      mediaType: 'image/gif',
-      data: 'R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7',
-    };
-    h = await roomsHarness({
-      steps: [sseStep('openai-text.sse', { pauseAfter: 4 }), sseStep('openai-text.sse')],
-    });
-    const answers = new Inbox<RoomAnswer>();
-    h.rooms.room('lobby').joinVirtual(
-      llmRoomMember({
-        id: 'assistant',
-        runtime: h.runtime(),
-        whileAnswering: 'merge',
-        onAnswer: (answer) => answers.push(answer),
-      }),
+    const { answers, requests } = await askWhileAnswering(
+      [
+        ['second', [CONTRACT_IMAGE]],
+        ['third', [GIF]],
+      ],
+      {},
     );
-    const alice = await h.member('alice', 'lobby');
-    await alice.say('lobby', '@assistant first');
-    // Held open after three tokens, while two questions with images arrive.
-    await eventually(
-      () =>
-        alice.frames().filter((f) => f.type === 'streaming-text' && f['from'] === 'assistant').length === 3,
-      'three tokens',
-    );
-    await alice.say('lobby', { text: '@assistant second', attachments: [CONTRACT_IMAGE] });
-    await alice.say('lobby', { text: '@assistant third', attachments: [gif] });
-    await eventually(() => h!.rooms.room('lobby').history().length === 3, 'the three questions in the room');
-    h.replay.release();
     expect((await answers.take(2)).map((a) => [a.prompt, a.status])).toEqual([
       ['first', 'complete'],
       ['second\n\nthird', 'complete'],
     ]);
-    expect(openAiReceivedImages(h.replay.requests.items[1]!.body)).toEqual([CONTRACT_IMAGE, gif]);
+    expect(openAiReceivedImages(requests()[1]!.body)).toEqual([CONTRACT_IMAGE, GIF]);
   });
 
   test('merge within the limits: questions fold as far as their images fit in one prompt; the rest fold into the next', async () => {
-    const gif: ChatImagePart = {
-      type: 'image',
-      mediaType: 'image/gif',
-      data: 'R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7',
-    };
-    h = await roomsHarness({
-      steps: [
-        sseStep('openai-text.sse', { pauseAfter: 4 }),
-        sseStep('openai-text.sse'),
-        sseStep('openai-text.sse'),
+    const { answers, requests } = await askWhileAnswering(
+      [
+        ['second', [CONTRACT_IMAGE]],
+        ['third', [GIF]],
+        ['fourth', [CONTRACT_IMAGE]],
       ],
-    });
-    const answers = new Inbox<RoomAnswer>();
-    h.rooms.room('lobby').joinVirtual(
-      llmRoomMember({
-        id: 'assistant',
-        runtime: h.runtime(),
-        whileAnswering: 'merge',
-        attachments: { maxCount: 2 },
-        onAnswer: (answer) => answers.push(answer),
-      }),
+      { maxCount: 2 },
     );
-    const alice = await h.member('alice', 'lobby');
-    await alice.say('lobby', '@assistant first');
-    await eventually(
-      () =>
-        alice.frames().filter((f) => f.type === 'streaming-text' && f['from'] === 'assistant').length === 3,
-      'three tokens',
-    );
-    await alice.say('lobby', { text: '@assistant second', attachments: [CONTRACT_IMAGE] });
-    await alice.say('lobby', { text: '@assistant third', attachments: [gif] });
-    await alice.say('lobby', { text: '@assistant fourth', attachments: [CONTRACT_IMAGE] });
-    await eventually(() => h!.rooms.room('lobby').history().length === 4, 'the four questions in the room');
-    h.replay.release();
     expect((await answers.take(3)).map((a) => [a.prompt, a.status])).toEqual([
       ['first', 'complete'],
       ['second\n\nthird', 'complete'],
       ['fourth', 'complete'],
     ]);
     // Never more images in one prompt than the limit; none dropped, in order.
-    expect(h.replay.requests.items.map((request) => openAiReceivedImages(request.body))).toEqual([
+    expect(requests().map((request) => openAiReceivedImages(request.body))).toEqual([
       [],
-      [CONTRACT_IMAGE, gif],
+      [CONTRACT_IMAGE, GIF],
       [CONTRACT_IMAGE],
     ]);
   });

@@ -21,13 +21,27 @@ export interface PaintPage {
 export type PaintFramework = 'react' | 'vue' | 'svelte' | 'react-room' | 'vue-room' | 'svelte-room';
 
 const ENTRIES: Readonly<Record<PaintFramework, string>> = {
-  react: 'paint.html',
-  vue: 'paint-vue.html',
-  svelte: 'paint-svelte.html',
-  'react-room': 'paint-room.html',
-  'vue-room': 'paint-room-vue.html',
-  'svelte-room': 'paint-room-svelte.html',
+  react: 'paint.tsx',
+  vue: 'paint-vue.ts',
+  svelte: 'paint-svelte.ts',
+  'react-room': 'paint-room.tsx',
+  'vue-room': 'paint-room-vue.ts',
+  'svelte-room': 'paint-room-svelte.ts',
 };
+
+/** The page every framework's script renders into (`#root`), served with the built script at `/paint.js`. */
+const PAGE_HTML = `<!doctype html>
+<html>
+  <head>
+    <meta charset="utf-8" />
+    <title>loading</title>
+  </head>
+  <body>
+    <div id="root"></div>
+    <script type="module" src="/paint.js"></script>
+  </body>
+</html>
+`;
 
 /**
  * Builds the page that streams an AI answer with paint timing on, on the React, Vue or Svelte binding (Vite,
@@ -77,6 +91,5 @@ export async function buildPaintPage(framework: PaintFramework = 'react'): Promi
   }
   const scripts = (await readdir(join(outDir, 'assets'))).filter((file) => file.endsWith('.js'));
   if (scripts.length !== 1) throw new Error(`expected one script, got ${scripts.join(', ')}`);
-  const html = (await readFile(join(outDir, entry), 'utf8')).replace(/src="[^"]*\.js"/, 'src="/paint.js"');
-  return { html, script: await readFile(join(outDir, 'assets', scripts[0]!), 'utf8') };
+  return { html: PAGE_HTML, script: await readFile(join(outDir, 'assets', scripts[0]!), 'utf8') };
 }
