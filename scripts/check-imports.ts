@@ -70,6 +70,7 @@ const RULES: Record<string, PackageRules> = {
   observability: {
     packages: ['@atmosphere/protocol', '@atmosphere/runtime'],
     layers: [
+      ['folded-instruments.ts'],
       ['prometheus-metrics.ts', 'opentelemetry-tracing.ts', 'metrics-handler.ts'],
       ['metrics-provider.ts', 'tracing-provider.ts'],
       ['index.ts', 'spi/index.ts', 'testing/**'],

@@ -7,6 +7,7 @@ import type {
   MetricSpec,
 } from '@atmosphere/runtime/spi';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { FoldedCounter, FoldedHistogram, foldingSupported } from './folded-instruments.ts';
 
 /** Options of {@link PrometheusMetrics}. */
 export interface PrometheusMetricsOptions {
@@ -19,7 +20,11 @@ export interface PrometheusMetricsOptions {
 type AnyCounter = Counter<string>;
 type AnyHistogram = Histogram<string>;
 
-/** A prom-client counter as an Atmosphere counter: bound children are made once per label combination. */
+/**
+ * A prom-client counter as an Atmosphere counter (one the application registered itself under an Atmosphere
+ * name, or any when the installed prom-client cannot be folded): bound children are made once per label
+ * combination, and each of prom-client's increments still hashes its labels.
+ */
 function counterOf(counter: AnyCounter): MetricCounter {
   return {
     add: (value = 1) => counter.inc(value),
@@ -30,6 +35,7 @@ function counterOf(counter: AnyCounter): MetricCounter {
   };
 }
 
+/** A prom-client histogram as an Atmosphere histogram (the same cases as {@link counterOf}). */
 function histogramOf(histogram: AnyHistogram): MetricHistogram {
   return {
     observe: (value) => histogram.observe(value),
@@ -44,7 +50,12 @@ function histogramOf(histogram: AnyHistogram): MetricHistogram {
  * The `metrics` provider's instance over a `prom-client` registry the application owns. Instruments are
  * registered once per name (declaring a name again returns the same one, so the runtime, rooms and AI
  * packages may each declare theirs and several Atmosphere instances may share a registry); gauges are read
- * at scrape time through prom-client's `collect`.
+ * at scrape time through prom-client's `collect`. Counters and histograms are prom-client's classes whose
+ * bound children record into fields of their own (no label hashing, a bucket search over a Float64Array),
+ * folded into prom-client's series when the registry is collected (`folded-instruments.ts`); a counter or
+ * histogram the application registered itself under the same name, or every one when the installed
+ * prom-client keeps its series otherwise ({@link foldingSupported}), is used through prom-client's own
+ * `inc` / `observe`.
  */
 export class PrometheusMetrics implements AtmosphereMetrics {
   readonly name = 'prometheus';
@@ -65,16 +76,12 @@ export class PrometheusMetrics implements AtmosphereMetrics {
     let counter = this.#counters.get(name);
     if (counter === undefined) {
       const existing = this.registry.getSingleMetric(name);
-      counter = counterOf(
-        existing instanceof Counter
-          ? existing
-          : new Counter({
-              name,
-              help: spec.help,
-              labelNames: [...(spec.labelNames ?? [])],
-              registers: [this.registry],
-            }),
-      );
+      counter =
+        existing instanceof FoldedCounter
+          ? existing.root
+          : existing instanceof Counter
+            ? counterOf(existing)
+            : this.#newCounter(name, spec);
       this.#counters.set(name, counter);
     }
     return counter;
@@ -85,20 +92,36 @@ export class PrometheusMetrics implements AtmosphereMetrics {
     let histogram = this.#histograms.get(name);
     if (histogram === undefined) {
       const existing = this.registry.getSingleMetric(name);
-      histogram = histogramOf(
-        existing instanceof Histogram
-          ? existing
-          : new Histogram({
-              name,
-              help: spec.help,
-              labelNames: [...(spec.labelNames ?? [])],
-              ...(spec.buckets ? { buckets: [...spec.buckets] } : {}),
-              registers: [this.registry],
-            }),
-      );
+      histogram =
+        existing instanceof FoldedHistogram
+          ? existing.root
+          : existing instanceof Histogram
+            ? histogramOf(existing)
+            : this.#newHistogram(name, spec);
       this.#histograms.set(name, histogram);
     }
     return histogram;
+  }
+
+  #newCounter(name: string, spec: MetricSpec): MetricCounter {
+    const config = {
+      name,
+      help: spec.help,
+      labelNames: [...(spec.labelNames ?? [])],
+      registers: [this.registry],
+    };
+    return foldingSupported() ? new FoldedCounter(config).root : counterOf(new Counter(config));
+  }
+
+  #newHistogram(name: string, spec: HistogramSpec): MetricHistogram {
+    const config = {
+      name,
+      help: spec.help,
+      labelNames: [...(spec.labelNames ?? [])],
+      ...(spec.buckets ? { buckets: [...spec.buckets] } : {}),
+      registers: [this.registry],
+    };
+    return foldingSupported() ? new FoldedHistogram(config).root : histogramOf(new Histogram(config));
   }
 
   /**
