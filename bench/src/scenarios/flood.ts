@@ -163,7 +163,7 @@ export const floodScenario: Scenario = {
       goals,
       notes: [
         'RSS grows mostly as V8 grows its young generation for the garbage of the refused connections (up to ' +
-          'two semi-spaces of `--max-semi-space-size`, 32 MiB each by default on Node 24); the raw ws column ' +
+          'two semi-spaces of `--max-semi-space-size`, 64 MiB each by default on Node 24 on a 24 GiB machine); the raw ws column ' +
           'takes the same flood.',
       ],
       profiles: [],

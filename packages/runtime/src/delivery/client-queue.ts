@@ -1,3 +1,4 @@
+import { ChurnMap } from '../util/churn-map.ts';
 import { Deque, EMPTY_DEQUE, type ReadonlyDeque } from '../util/deque.ts';
 import { dropOldestAcross } from '../util/drop-oldest.ts';
 import type { EncodedMessage } from './encoded-message.ts';
@@ -328,7 +329,8 @@ export class ClientQueues {
   unconfirmedCount = 0;
   /** Bytes pending for clients away after a lost or cut connection (the server-wide away cap counts them). */
   awayBytes = 0;
-  readonly #queues = new Map<string, ClientQueue>();
+  /** A `ChurnMap`: a queue per connection comes and goes with it (see `ChurnMap`). */
+  readonly #queues = new ChurnMap<ClientQueue>();
 
   constructor(limits: Partial<CacheLimits> = {}) {
     this.limits = Object.freeze({ ...DEFAULT_CACHE_LIMITS, ...limits });

@@ -14,6 +14,7 @@ import type { SessionStore } from '../spi/session-store.ts';
 import type { StreamLog } from '../spi/stream-log.ts';
 import type { TraceSpan } from '../spi/tracing.ts';
 import { NO_TELEMETRY, type RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
+import { ChurnMap } from '../util/churn-map.ts';
 import { WarningThrottle } from '../util/warning-throttle.ts';
 import { bindSession, type SessionBinding, sessionFrame } from '../session/session-binding.ts';
 import { Inbound, type InboundHost } from './inbound.ts';
@@ -70,8 +71,12 @@ export class ServerCore implements ResourceHost, InboundHost {
   /** Outbound hooks of the interceptors, last interceptor first. */
   readonly outbound: OutboundHook[];
   readonly routes = new PathTable<ManagedServiceImpl>();
-  /** Every resource not closed for good, connected or away, by tracking id. */
-  readonly resources = new Map<string, ServedResource>();
+  /**
+   * Every resource not closed for good, connected or away, by tracking id. A `ChurnMap`, not a `Map`: a
+   * flood of refused connections would otherwise keep each one's objects through two young-generation
+   * collections (see `ChurnMap`).
+   */
+  readonly resources = new ChurnMap<ServedResource>();
   /** Handler calls and inbound work still running: the shutdown waits for them. */
   readonly work = new Set<Promise<unknown>>();
   readonly cache: ClientQueues;
