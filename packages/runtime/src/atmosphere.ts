@@ -506,7 +506,7 @@ export class Atmosphere {
     );
     for (const resource of [...core.resources.values()])
       resource.expire('server-closed', 1001, 'Server shutting down');
-    await Promise.race([Promise.allSettled([...core.work]), delay(Math.max(0, deadline - Date.now()))]);
+    await Promise.race([core.work.idle(), delay(Math.max(0, deadline - Date.now()))]);
     // Plain HTTP routes end what they hold open (an MCP endpoint's sessions) before the providers go.
     const routesClosed = this.#httpRoutes.values().map(async (route) => {
       try {

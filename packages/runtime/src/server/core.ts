@@ -20,6 +20,7 @@ import { bindSession, type SessionBinding, sessionFrame } from '../session/sessi
 import { Inbound, type InboundHost } from './inbound.ts';
 import { PathTable } from './path-template.ts';
 import { type ManagedServiceImpl, type Route, ServedResource } from './served-resource.ts';
+import { InFlight } from '../util/in-flight.ts';
 
 /** Raw request paths whose route is remembered at most (past it, the memory starts over). */
 const ROUTE_CACHE_SIZE = 1024;
@@ -78,7 +79,7 @@ export class ServerCore implements ResourceHost, InboundHost {
    */
   readonly resources = new ChurnMap<ServedResource>();
   /** Handler calls and inbound work still running: the shutdown waits for them. */
-  readonly work = new Set<Promise<unknown>>();
+  readonly work = new InFlight();
   readonly cache: ClientQueues;
   readonly log: StreamLog;
   readonly broadcasters: BroadcasterFactory;
@@ -371,8 +372,7 @@ export class ServerCore implements ResourceHost, InboundHost {
       const tracked = result.catch((error: unknown) =>
         this.logger.error(`handler ${hook} failed for resource ${resource.id}`, { error }),
       );
-      this.work.add(tracked);
-      void tracked.finally(() => this.work.delete(tracked));
+      this.work.track(tracked);
     }
   }
 

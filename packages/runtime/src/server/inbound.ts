@@ -7,6 +7,7 @@ import type { Logger } from '../spi/logger.ts';
 import type { RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
 import type { PathTable } from './path-template.ts';
 import type { ManagedServiceImpl, Route, ServedResource } from './served-resource.ts';
+import type { InFlight } from '../util/in-flight.ts';
 
 /** What inbound handling needs from the server. */
 export interface InboundHost {
@@ -15,7 +16,7 @@ export interface InboundHost {
   readonly interceptors: readonly AtmosphereInterceptor[];
   readonly routes: PathTable<ManagedServiceImpl>;
   /** Work the shutdown waits for (handlers still running). */
-  readonly work: Set<Promise<unknown>>;
+  readonly work: InFlight;
   afterConnect(resource: ServedResource, route: Route, isNew: boolean): void;
   context(resource: ServedResource, service: ManagedServiceImpl): ManagedContext;
   runHandler(resource: ServedResource, hook: string, call: () => unknown): void;
@@ -72,9 +73,9 @@ export class Inbound {
     );
     resource.inboundTail = settled;
     const running = this.#host.work;
-    running.add(settled);
+    running.enter();
     void settled.then(() => {
-      running.delete(settled);
+      running.leave();
       if (resource.inboundTail === settled) resource.inboundTail = undefined;
     });
     return work;
@@ -214,9 +215,7 @@ export class Inbound {
   /** Work started by a message that the inbound queue does not wait for: tracked for shutdown, errors reported. */
   #background(resource: ServedResource, work: Promise<void>): void {
     const tracked = work.catch((error: unknown) => this.failed(resource, error));
-    const running = this.#host.work;
-    running.add(tracked);
-    void tracked.finally(() => running.delete(tracked));
+    this.#host.work.track(tracked);
   }
 
   /**
