@@ -10,10 +10,12 @@ import {
   subscribeStreaming,
 } from '@atmosphere/client';
 import { type AiFrame, parseAiFrame } from '@atmosphere/protocol';
+import type { StreamLog } from '@atmosphere/runtime/spi';
 import { eventually, Inbox } from '@atmosphere/runtime/testing';
 import { closeRedis, connectRedis, loadIoredis } from '../src/redis/connection.ts';
 import { RedisStreamLog } from '../src/redis/redis-stream-log.ts';
-import { loadBetterSqlite3 } from '../src/sqlite/database.ts';
+import { loadBetterSqlite3, openSqliteFile } from '../src/sqlite/database.ts';
+import { SqliteStreamLog } from '../src/sqlite/sqlite-stream-log.ts';
 
 const SERVER = fileURLToPath(new URL('./fixtures/crash-server.ts', import.meta.url));
 
@@ -140,39 +142,35 @@ export async function framesInLog(
   runId: string,
 ): Promise<AiFrame[]> {
   const { file } = server;
+  let log: StreamLog;
   if (file.startsWith('redis://')) {
     const connection = await connectRedis(await loadIoredis(), file, {
       source: 'the crash harness',
       purpose: 'crash harness',
       timeoutMs: 5_000,
     });
-    const log = new RedisStreamLog(connection, {
+    log = new RedisStreamLog(connection, {
       ...(server.prefix === undefined ? {} : { prefix: server.prefix }),
       onClose: () => closeRedis(connection),
     });
-    try {
-      const payloads: string[] = [];
-      for (let after = 0; payloads.length < 100_000;) {
-        const read = await log.read(`ai-run:${runId}`, after);
-        if (read === undefined || read.records.length === 0) break;
-        for (const { payload } of read.records)
-          payloads.push(typeof payload === 'string' ? payload : new TextDecoder().decode(payload));
-        after = read.records.at(-1)!.seq;
-      }
-      return payloads.map((payload) => parseAiFrame(payload)!);
-    } finally {
-      await log.close();
-    }
+  } else {
+    // A connection of our own beside the server's (WAL: it reads what was committed); it writes nothing.
+    log = new SqliteStreamLog(openSqliteFile(await loadBetterSqlite3(), file, 'crash harness', 'the test'), {
+      ownsDatabase: true,
+    });
   }
-  const Database = await loadBetterSqlite3();
-  const database = new Database(file, { readonly: true });
   try {
-    const rows = database
-      .prepare('SELECT payload FROM atmosphere_records WHERE stream = ? ORDER BY seq')
-      .all(`ai-run:${runId}`) as { payload: string }[];
-    return rows.map((row) => parseAiFrame(row.payload)!);
+    const payloads: string[] = [];
+    for (let after = 0; payloads.length < 100_000;) {
+      const read = await log.read(`ai-run:${runId}`, after);
+      if (read === undefined || read.records.length === 0) break;
+      for (const { payload } of read.records)
+        payloads.push(typeof payload === 'string' ? payload : new TextDecoder().decode(payload));
+      after = read.records.at(-1)!.seq;
+    }
+    return payloads.map((payload) => parseAiFrame(payload)!);
   } finally {
-    database.close();
+    await log.close();
   }
 }
 
