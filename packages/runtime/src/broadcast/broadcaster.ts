@@ -17,6 +17,7 @@ import {
 } from '../spi/stream-log.ts';
 import type { SpanAttributes, TraceSpan } from '../spi/tracing.ts';
 import type { RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
+import { after } from '../util/after.ts';
 
 export interface BroadcasterOptions {
   /** Destroy the broadcaster when its last resource leaves. Default false (true for path-template channels). */
@@ -537,7 +538,7 @@ export class Broadcaster implements Subscription {
       this.#placeBatch(batch, position);
       return;
     }
-    const placed = (before === undefined ? Promise.resolve(position) : before.then(() => position)).then(
+    const placed = after(before, position).then(
       (at) => this.#placeBatch(batch, at),
       (error: unknown) => this.#batchFailed(batch, error),
     );
@@ -590,7 +591,7 @@ export class Broadcaster implements Subscription {
     span: TraceSpan | undefined,
   ): Promise<void> {
     const before = this.#placeTail;
-    const placed = (before === undefined ? Promise.resolve(position) : before.then(() => position)).then(
+    const placed = after(before, position).then(
       (at) => this.#placed(message, at, targets, exclude, started, span),
       (error: unknown) => {
         throw this.#logFailed(error, span);

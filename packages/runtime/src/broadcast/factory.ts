@@ -13,6 +13,7 @@ import {
 import { NO_TELEMETRY, type RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
 import { Broadcaster, type BroadcasterHost, type BroadcasterOptions } from './broadcaster.ts';
 import { StreamSequencer } from './stream-sequencer.ts';
+import { after } from '../util/after.ts';
 
 /** Relays of one broadcaster arriving in one job, appended together. */
 interface RemoteBatch {
@@ -196,7 +197,7 @@ export class BroadcasterFactory {
     }
     // Remote messages of one broadcaster keep their order: each append's delivery waits for the one before.
     const previous = this.#remoteTail.get(broadcaster) ?? Promise.resolve();
-    const next = previous.then(() => position).then(deliver, failed);
+    const next = after(previous, position).then(deliver, failed);
     this.#remoteTail.set(broadcaster, next);
     void next.then(() => {
       if (this.#remoteTail.get(broadcaster) === next) this.#remoteTail.delete(broadcaster);
