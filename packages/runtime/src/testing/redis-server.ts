@@ -68,7 +68,7 @@ export interface TestRedisOptions {
 export async function startTestRedis(options: TestRedisOptions | number = {}): Promise<TestRedis> {
   const { timeoutMs = 10_000, persistence = false } =
     typeof options === 'number' ? { timeoutMs: options } : options;
-  const port = await freePort();
+  let port = await freePort();
   const storage = persistence
     ? [
         '--appendonly',
@@ -97,7 +97,8 @@ export async function startTestRedis(options: TestRedisOptions | number = {}): P
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (exited) throw new Error(`redis-server exited on port ${port}:\n${output}`);
-      if (await ping(port)) return;
+      // The PING must be answered by this server: another process may have taken the port since it was free.
+      if ((await ping(port)) && !exited && output.includes('Ready to accept connections')) return;
       if (Date.now() > deadline)
         throw new Error(
           `redis-server did not answer PING on port ${port} within ${timeoutMs} ms:\n${output}`,
@@ -115,7 +116,16 @@ export async function startTestRedis(options: TestRedisOptions | number = {}): P
     await exited;
   };
 
-  await start();
+  // The free port may be taken before the server binds it (another test starting its own): then another one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (error) {
+      if (attempt >= 5 || !output.includes('Address already in use')) throw error;
+      port = await freePort();
+    }
+  }
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
