@@ -233,8 +233,14 @@ describe('Redis going away', () => {
       expect(await onA.messages.next()).toBe('before');
 
       await own.kill();
+      // Gone for a's publishing connection too (a node is not `connected` as soon as either of its two
+      // connections is lost): what a broadcasts now is kept, not written into a socket Redis no longer reads.
       await eventually(
-        () => !a.backplane.connected && !b.backplane.connected,
+        () =>
+          !a.backplane.connected &&
+          !b.backplane.connected &&
+          a.lines('warn', 'lost the publishing connection').length > 0 &&
+          b.lines('warn', 'lost the subscribing connection').length > 0,
         'both nodes to see Redis gone',
       );
       for (let i = 1; i <= 50; i++) await a.atmosphere.broadcast('/chat/lobby', `during-${i}`);
@@ -275,7 +281,11 @@ describe('Redis going away', () => {
       a.atmosphere.onRelayFailure((failure) => failures.push(failure));
       const onB = await client(b, 'lobby');
       await own.kill();
-      await eventually(() => !a.backplane.connected, 'a to see Redis gone');
+      // Its publishing connection too, not only either of its two connections (see the test above).
+      await eventually(
+        () => !a.backplane.connected && a.lines('warn', 'lost the publishing connection').length > 0,
+        'a to see Redis gone',
+      );
       for (let i = 1; i <= 10; i++) await a.atmosphere.broadcast('/chat/lobby', `${i}`.padEnd(100, '.'));
       expect(failures).toHaveLength(5);
       expect(failures[0]).toMatchObject({
