@@ -11,11 +11,12 @@ import {
 } from '@atmosphere/ai/testing';
 import { durable } from '@atmosphere/durable-sessions';
 import { AtmosphereHeaders } from '@atmosphere/protocol';
-import type { Atmosphere, AtmosphereResource } from '@atmosphere/runtime';
+import type { Atmosphere, AtmosphereResource, Logger } from '@atmosphere/runtime';
 import type { Provider, ProviderContext, StreamLog } from '@atmosphere/runtime/spi';
 import {
   connectTestClient,
   eventually,
+  recordingLogger,
   startTestAtmosphere,
   startTestRedis,
   type TestRedis,
@@ -87,14 +88,17 @@ interface NodeOptions {
   readonly sessions?: boolean;
   /** No `role` hook: the endpoint's default roles (the asker's session owns its run). */
   readonly defaultRoles?: boolean;
+  /** Where the node logs (silent by default). */
+  readonly logger?: Logger;
 }
 
 async function node(
   policy: 'close' | 'continue' = 'close',
-  { reads, sessions = false, defaultRoles = false }: NodeOptions = {},
+  { reads, sessions = false, defaultRoles = false, logger }: NodeOptions = {},
 ): Promise<Atmosphere> {
   const prefix = `ai-runs${run}:`;
   const atmosphere = await startTestAtmosphere({
+    ...(logger === undefined ? {} : { logger }),
     autoload: false,
     rateLimit: false,
     providers: [
@@ -243,6 +247,52 @@ test('with policy continue, when the producing node is gone one node continues t
   expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => lastSeq + 1 + i));
   expect(fromC.frames.map((frame) => frame.seq)).toEqual(seqs);
   expect(fromC.text).toBe(fromB.text);
+}, 30_000);
+
+test('a producer whose lease expired while it still answers is fenced off once another node continued the run: none of its later frames reaches the run, and it stops', async () => {
+  run++;
+  const logs = recordingLogger();
+  const a = await node('continue', { logger: logs });
+  const b = await node('continue');
+  const { runId, lastSeq, text } = await startOn(a, 'websocket');
+  const onB = await connect(b, 'websocket', {
+    'X-Atmosphere-Run-Id': runId,
+    'X-Atmosphere-Last-Seq': String(lastSeq),
+  });
+  await eventually(() => onB.frames().length >= 2, 'the follower caught up');
+  replay.enqueue({
+    kind: 'sse',
+    body: openAiTranscript({ text: ['and ', 'done.'], usage: { prompt: 9, completion: 2 } }),
+  });
+  // a loses its lease (it stops renewing, as a node hung past its lease does) but goes on running: its answer
+  // is still paused at the provider. b takes the run over and continues it.
+  (a.provider('cluster-state') as RedisClusterState).abandon();
+  const continued = await onB.answer(undefined, 15_000);
+  expect(continued.end).toMatchObject({ type: 'complete' });
+  expect(continued.text.endsWith('and done.')).toBe(true);
+  const lastOfB = Math.max(...continued.frames.map((frame) => frame.seq));
+  // Now a's model goes on: its next frames are refused by the log, and a stops producing the run.
+  replay.release();
+  await eventually(
+    () =>
+      logs.lines.some(
+        (line) => line.level === 'warn' && line.message.includes('another node took the run over'),
+      ),
+    'a told it was fenced off',
+    10_000,
+  );
+  // The run in the shared log is a's frames up to the takeover, then b's continuation: nothing after b's end.
+  const read = await b.log.read(`ai-run:${runId}`, 0);
+  const frames = read!.records.map(
+    (record) => JSON.parse(record.payload as string) as { type: string; seq: number; data?: unknown },
+  );
+  expect(frames.map((frame) => frame.seq)).toEqual(Array.from({ length: lastOfB }, (_, i) => i + 1));
+  expect(frames.filter((frame) => frame.type === 'complete' || frame.type === 'error')).toHaveLength(1);
+  const all = frames
+    .filter((frame) => frame.type === 'streaming-text')
+    .map((frame) => frame.data as string)
+    .join('');
+  expect(all).toBe(text + continued.text);
 }, 30_000);
 
 describe('stop, steer and approvals of a followed run reach the node that produces it', () => {

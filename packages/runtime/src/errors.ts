@@ -55,6 +55,11 @@ export interface AtmosphereErrorCodes {
   CONFLICT: true;
   /** The stream log refused an append: the message was not delivered (nothing is delivered that is not logged). */
   LOG_FAILED: true;
+  /**
+   * The stream log refused an append made under an older fencing token than the stream's: another writer took
+   * the stream over (an AI run continued on another node after this node's lease expired).
+   */
+  LOG_FENCED: true;
   /** A session's data is over the session store's size limits. */
   SESSION_TOO_LARGE: true;
   /** A session token was forged, malformed, unknown or expired: the client gets a new session. */

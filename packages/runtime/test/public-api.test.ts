@@ -4,6 +4,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import { type Atmosphere, type AtmosphereErrorCode, createAtmosphere } from '../src/index.ts';
 import type {
+  AppendOptions,
   AtmosphereResource,
   BroadcasterBackplane,
   StreamLog,
@@ -109,9 +110,12 @@ describe('@atmosphere/runtime public API', () => {
     expectTypeOf<AtmosphereErrorCode>().toExtend<string>();
     expectTypeOf<'CONFLICT'>().toExtend<AtmosphereErrorCode>();
     expectTypeOf<'LOG_FAILED'>().toExtend<AtmosphereErrorCode>();
+    expectTypeOf<'LOG_FENCED'>().toExtend<AtmosphereErrorCode>();
     expectTypeOf<'NOT_ATTACHED'>().toExtend<AtmosphereErrorCode>();
     expectTypeOf<Atmosphere['server']>().toEqualTypeOf<HttpServer | HttpsServer | Http2SecureServer>();
     expectTypeOf<StreamLog['append']>().returns.toEqualTypeOf<StreamPosition | Promise<StreamPosition>>();
+    expectTypeOf<StreamLog['append']>().parameter(2).toEqualTypeOf<AppendOptions | undefined>();
+    expectTypeOf<AppendOptions>().toHaveProperty('fence').toEqualTypeOf<number | undefined>();
     expectTypeOf<BroadcasterBackplane>().toHaveProperty('publish');
     expectTypeOf<AtmosphereResource>().toHaveProperty('id').toEqualTypeOf<string>();
   });

@@ -61,6 +61,22 @@ export class EndpointSession extends FrameStreamingSession implements AiSession 
     this.cancel();
   }
 
+  /**
+   * Another node took the run over (this node's lease expired while it answered, and the log fenced the run):
+   * ends the answer here with a terminal `INTERRUPTED` error and aborts the model call. The run goes on where
+   * it was taken over; a client that re-attaches with its run id follows it there.
+   */
+  superseded(): void {
+    if (this.closed) return;
+    this.error(
+      aiError(
+        'INTERRUPTED',
+        'The answer was interrupted here: another server of the cluster took it over (this one lost its lease while it answered). Reconnect with the run id to follow it there.',
+      ),
+    );
+    this.cancel();
+  }
+
   stream(message?: string, options: StreamOptions = {}): Promise<AiResponse> {
     // One pipeline per session: a second one would interleave two answers under one sessionId.
     if (this.closed || this.#streaming) {

@@ -174,8 +174,15 @@ export class EndpointRuns {
     this.records = new RunRegistry({
       ...options.runs,
       ...(atmosphere.log.durable ? { log: atmosphere.log, logger: this.#logger } : {}),
+      // Another node took a run of this node over (the log fenced it): the answer ends here, the model call
+      // is aborted; the run goes on where it was taken over.
+      onSuperseded: (runId) => this.#live.get(runId)?.session.superseded(),
     });
     this.#cluster = ClusterRuns.of(atmosphere.provider('cluster-state'), this.records.durable, this.#logger);
+    if (this.#cluster !== undefined && atmosphere.log.fencing !== true)
+      this.#logger.warn(
+        `AI endpoint ${options.path}: the ${atmosphere.log.name} stream log does not fence writers; a node whose lease expired while it still answered could go on appending to a run another node took over (the Redis log fences)`,
+      );
     this.#stopListening = this.#cluster?.listen((runId, command) => this.#command(runId, command));
     const interrupted = options.interruptedRuns ?? {};
     this.#interrupted = {
@@ -694,11 +701,19 @@ export class EndpointRuns {
     if (stored === undefined) return 'missing';
     if (this.records.get(runId) !== undefined) return 'found';
     const cluster = this.#cluster;
-    if (!stored.terminal && cluster !== undefined) {
-      // Orphaned only when no node produces it; then one node (the claim) continues or ends it.
-      if (await cluster.elsewhere(runId)) return 'elsewhere';
-      if (!(await cluster.claim(runId, stored.attempts))) return 'elsewhere';
-      // Read again: its producer may have ended it (and let go) since the first read.
+    // The attempt this node takes the run over as: its fencing token in the log.
+    const attempt = stored.attempts + 1;
+    if (!stored.terminal) {
+      if (cluster !== undefined) {
+        // Orphaned only when no node produces it; then one node (the claim) continues or ends it.
+        if (await cluster.elsewhere(runId)) return 'elsewhere';
+        if (!(await cluster.claim(runId, stored.attempts))) return 'elsewhere';
+      }
+      // Taken over: on a log that fences (Redis), a producer of an earlier attempt that still runs — a node
+      // whose lease expired while it answered, a node on the same log without a cluster state — can no longer
+      // append to the run, and stops at its next append. What it appended before is read now.
+      await this.records.fence(runId, attempt);
+      // Read again: its producer may have ended it (and let go), or added to it, since the first read.
       stored = (await this.records.read(runId)) ?? stored;
       if (this.records.get(runId) !== undefined) return 'found';
     }
@@ -715,11 +730,11 @@ export class EndpointRuns {
       resource.state !== 'closed'
     ) {
       if (cluster !== undefined) await cluster.produce(runId);
-      await this.records.countAttempt(runId, stored.attempts + 1);
-      this.#continue(resource, runId, stored);
+      await this.records.countAttempt(runId, attempt);
+      this.#continue(resource, runId, stored, attempt);
       return 'found';
     }
-    const frames = await this.records.interrupt(runId, stored.frames);
+    const frames = await this.records.interrupt(runId, stored.frames, attempt);
     this.records.restore(runId, { ...stored, frames, terminal: true }, true);
     return 'found';
   }
@@ -920,9 +935,9 @@ export class EndpointRuns {
    * Continues a run cut by a restart: the same run id and session id, frames numbered on from the log's last,
    * the model given the partial text as its own answer so far. The first client to come back is its asker.
    */
-  #continue(resource: AtmosphereResource, runId: string, stored: StoredRun): void {
+  #continue(resource: AtmosphereResource, runId: string, stored: StoredRun, attempt: number): void {
     const descriptor = stored.descriptor!;
-    const record = this.records.restore(runId, stored, false);
+    const record = this.records.restore(runId, stored, false, attempt);
     const sessionId = record.sessionId;
     const audience = new AudienceSink(this.#broadcasterOf(resource.path), this.#logger);
     const holder: { run?: LiveRun } = {};

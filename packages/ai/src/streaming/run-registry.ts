@@ -1,5 +1,7 @@
 import { errorFrame, isTerminalFrame, parseAiFrame } from '@atmosphere/protocol';
+import { AtmosphereError } from '@atmosphere/runtime';
 import {
+  type AppendOptions,
   BATCH_ENTRIES,
   BATCH_PAYLOAD,
   type LogEntry,
@@ -9,6 +11,11 @@ import {
 
 /** The code of the terminal frame that ends a run whose process died mid-answer (policy `close`). */
 export const INTERRUPTED_CODE = 'INTERRUPTED';
+
+/** The append options of a producer of attempt `attempt` (its fencing token) on a log that fences. */
+function fenceOption(log: StreamLog, attempt: number | undefined): AppendOptions | undefined {
+  return attempt !== undefined && log.fencing === true ? { fence: attempt } : undefined;
+}
 
 /** The log stream that holds a run's frames: `ai-run:<runId>`. */
 export function runStream(runId: string): string {
@@ -65,6 +72,12 @@ export interface RunRegistryOptions {
   readonly log?: StreamLog;
   /** Where failures to append to the log are reported. */
   readonly logger?: Logger;
+  /**
+   * A run's append was refused because another node took the run over (its log fenced the run's stream past
+   * this node's token: `LOG_FENCED`): this node must stop producing it. Called once per run; nothing more of
+   * that run is appended from here.
+   */
+  readonly onSuperseded?: (runId: string) => void;
 }
 
 /**
@@ -165,6 +178,7 @@ export class RunRegistry {
   readonly #maxRuns: number;
   readonly #log: StreamLog | undefined;
   readonly #logger: Logger | undefined;
+  readonly #onSuperseded: ((runId: string) => void) | undefined;
   readonly #recovering = new Map<string, Promise<StoredRun | undefined>>();
   readonly #closing = new Map<string, Promise<string[] | undefined>>();
   /** The last append of each run still on its way to an asynchronous log (settled, never rejected). */
@@ -177,6 +191,7 @@ export class RunRegistry {
     this.#maxRuns = options.maxRuns ?? 1_000;
     this.#log = options.log;
     this.#logger = options.logger;
+    this.#onSuperseded = options.onSuperseded;
   }
 
   /** True when runs are kept in a durable log and can be recovered after a restart. */
@@ -237,8 +252,11 @@ export class RunRegistry {
     return { frames, terminal: last !== undefined && isTerminalFrame(last) };
   }
 
-  /** Ends a stored run that is not terminal with `INTERRUPTED` (appended to the log); returns all its frames. */
-  async interrupt(runId: string, frames: readonly string[]): Promise<string[]> {
+  /**
+   * Ends a stored run that is not terminal with `INTERRUPTED` (appended to the log, under fencing token `fence`
+   * when given: see {@link RunRegistry.fence}); returns all its frames.
+   */
+  async interrupt(runId: string, frames: readonly string[], fence?: number): Promise<string[]> {
     const log = this.#log;
     const sessionId = parseAiFrame(frames[0] ?? '')?.sessionId ?? runId;
     const interrupted = errorFrame(
@@ -247,8 +265,21 @@ export class RunRegistry {
       sessionId,
       frames.length + 1,
     );
-    if (log !== undefined) await log.append(runStream(runId), [{ payload: interrupted }]);
+    if (log !== undefined)
+      await log.append(runStream(runId), [{ payload: interrupted }], fenceOption(log, fence));
     return [...frames, interrupted];
+  }
+
+  /**
+   * Takes a run over from whoever produced it before (attempt `attempt`: 0 for the first producer, one more per
+   * continuation): on a log that fences (Redis), the run's stream is fenced at `attempt`, so that a producer of
+   * an earlier attempt — a node whose lease expired while it still ran — can no longer append to it; its next
+   * append is refused and it stops (`onSuperseded`). Frames it appended before are the run's, read after this.
+   * A no-op on a log that does not fence.
+   */
+  async fence(runId: string, attempt: number): Promise<void> {
+    const log = this.#log;
+    if (log?.fencing === true && log.fence !== undefined) await log.fence(runStream(runId), attempt);
   }
 
   /**
@@ -271,8 +302,11 @@ export class RunRegistry {
     if (log !== undefined) await log.append(runMetaStream(runId), [{ payload: JSON.stringify({ attempt }) }]);
   }
 
-  /** A run read back from the log, kept in memory from now on (finished unless a continuation records to it). */
-  restore(runId: string, stored: StoredRun, finished: boolean): RunRecord {
+  /**
+   * A run read back from the log, kept in memory from now on (finished unless a continuation records to it,
+   * appending under fencing token `attempt`: see {@link RunRegistry.fence}).
+   */
+  restore(runId: string, stored: StoredRun, finished: boolean, attempt = 0): RunRecord {
     const sessionId = parseAiFrame(stored.frames[0] ?? '')?.sessionId ?? runId;
     const record = finished
       ? new RunRecord(
@@ -283,7 +317,7 @@ export class RunRegistry {
           undefined,
           stored.owner ?? undefined,
         )
-      : this.#create(runId, sessionId, stored.owner ?? undefined);
+      : this.#create(runId, sessionId, stored.owner ?? undefined, attempt);
     record.seed(stored.frames);
     if (finished) {
       if (this.#runs.size >= this.#maxRuns) this.#evictOne();
@@ -343,14 +377,14 @@ export class RunRegistry {
     return this.#create(runId, sessionId, owner);
   }
 
-  #create(runId: string, sessionId: string, owner: string | undefined): RunRecord {
+  #create(runId: string, sessionId: string, owner: string | undefined, attempt = 0): RunRecord {
     if (this.#runs.size >= this.#maxRuns) this.#evictOne();
     const record = new RunRecord(
       runId,
       sessionId,
       this.#maxFrames,
       () => this.#arm(),
-      this.#log === undefined ? undefined : this.#persister(this.#log, runId),
+      this.#log === undefined ? undefined : this.#persister(this.#log, runId, attempt),
       owner,
     );
     this.#runs.set(runId, record);
@@ -395,13 +429,28 @@ export class RunRegistry {
    * copy in the same transaction as the frames sent and Redis gets it in the same pipeline. Other stores get
    * one append per frame.
    */
-  #persister(log: StreamLog, runId: string): (frame: string) => void {
+  #persister(log: StreamLog, runId: string, attempt: number): (frame: string) => void {
     const stream = runStream(runId);
-    const failed = (error: unknown): void =>
+    const options = fenceOption(log, attempt);
+    /** Another node took the run over: nothing more is appended from here. */
+    let superseded = false;
+    const failed = (error: unknown): void => {
+      if (AtmosphereError.isInstance(error) && error.code === 'LOG_FENCED') {
+        if (superseded) return;
+        superseded = true;
+        this.#logger?.warn(
+          `run ${runId}: another node took the run over (this node's lease expired while it produced it); this node stops producing it`,
+          { error },
+        );
+        this.#onSuperseded?.(runId);
+        return;
+      }
       this.#logger?.error(`run ${runId}: a frame could not be appended to the ${log.name} log`, { error });
+    };
     const append = (entries: LogEntry[]): void => {
+      if (superseded) return;
       try {
-        const result = log.append(stream, entries);
+        const result = log.append(stream, entries, options);
         if (result instanceof Promise) {
           const settled = result.then(() => undefined, failed);
           this.#appending.set(runId, settled);

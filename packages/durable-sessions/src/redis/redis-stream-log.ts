@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AtmosphereError } from '@atmosphere/runtime';
 import type {
+  AppendOptions,
   LogEntry,
   LogRead,
   LogReadOptions,
@@ -47,6 +48,8 @@ interface PendingWaiter {
 interface PendingBatch {
   readonly entries: LogEntry[];
   readonly waiters: PendingWaiter[];
+  /** The fencing token of its appends (appends under different tokens are not written together). */
+  readonly fence: number | undefined;
 }
 
 /** Most entries in one script call (a longer burst of one turn is written in several, in order). */
@@ -59,10 +62,15 @@ const MAX_BATCH = 1_000;
 // for a burst of 1 000 tokens); XRANGE still serves a gap by position (an entry's id is its last record's seq).
 // Entries of earlier versions (one record each: field `r`, or the fields p, f, t, x, m) are read as well.
 //
-// KEYS: meta, log. ARGV: epoch candidate, max records, ttl ms, record count, the records. The script numbers the
-// records: the position is assigned once, by the log, atomically with the write. Trimming removes whole entries
-// (those whose records are all before the new first); a reader skips what is before `first`.
+// KEYS: meta, log. ARGV: epoch candidate, max records, ttl ms, record count, the records, the fencing token ('' for
+// none). The script numbers the records: the position is assigned once, by the log, atomically with the write.
+// Trimming removes whole entries (those whose records are all before the new first); a reader skips what is
+// before `first`. An append under a token below the stream's fence (the meta's `fence`) is refused whole.
 const APPEND = new RedisScript(`
+if ARGV[6] ~= '' then
+  local fence = redis.call('HGET', KEYS[1], 'fence')
+  if fence and tonumber(ARGV[6]) < tonumber(fence) then return redis.error_reply('FENCED ' .. fence) end
+end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local first, last
 if not epoch then
@@ -142,6 +150,16 @@ while taken < limit do
   from = '(' .. entries[#entries][1]
 end
 return out
+`);
+
+// KEYS: meta. ARGV: token, ttl ms. Raises the stream's fence (never lowers it); a meta that holds only a fence
+// (a stream never appended to) expires like a stream.
+const FENCE = new RedisScript(`
+local fence = redis.call('HGET', KEYS[1], 'fence')
+if not fence or tonumber(fence) < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'fence', ARGV[1]) end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 and redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
 `);
 
 // KEYS: meta, log. ARGV: before.
@@ -274,6 +292,8 @@ export class RedisStreamLog implements StreamLog {
   /** A turn's appends of a stream come in one call: one transaction or script call, one promise. */
   readonly batchAppends = true;
   readonly shared = true;
+  /** A fence is checked by the append's script, atomically with the write, whichever node fenced it. */
+  readonly fencing = true;
   readonly limits: Readonly<RedisStreamLogLimits>;
   /** Prefix of every key. */
   readonly prefix: string;
@@ -307,13 +327,14 @@ export class RedisStreamLog implements StreamLog {
   #pending = new Map<string, PendingBatch>();
   #scheduled: NodeJS.Immediate | undefined;
 
-  append(stream: string, entries: readonly LogEntry[]): Promise<StreamPosition> {
+  append(stream: string, entries: readonly LogEntry[], options?: AppendOptions): Promise<StreamPosition> {
     if (this.#closed) return Promise.reject(closedError());
+    const fence = options?.fence;
     return new Promise<StreamPosition>((resolve, reject) => {
       let batch = this.#pending.get(stream);
-      if (batch === undefined || batch.entries.length + entries.length > MAX_BATCH) {
+      if (batch === undefined || batch.entries.length + entries.length > MAX_BATCH || batch.fence !== fence) {
         if (batch !== undefined) this.#write(stream, batch);
-        batch = { entries: [], waiters: [] };
+        batch = { entries: [], waiters: [], fence };
         this.#pending.set(stream, batch);
       }
       batch.waiters.push({ offset: batch.entries.length, resolve, reject });
@@ -336,7 +357,7 @@ export class RedisStreamLog implements StreamLog {
 
   /** One script call for a batch of one stream; each waiter gets the position of its first entry. */
   #write(stream: string, batch: PendingBatch): void {
-    this.#appendNow(stream, batch.entries).then(
+    this.#appendNow(stream, batch.entries, batch.fence).then(
       (position) => {
         for (const waiter of batch.waiters)
           waiter.resolve({ epoch: position.epoch, seq: position.seq + waiter.offset });
@@ -347,7 +368,11 @@ export class RedisStreamLog implements StreamLog {
     );
   }
 
-  async #appendNow(stream: string, entries: readonly LogEntry[]): Promise<StreamPosition> {
+  async #appendNow(
+    stream: string,
+    entries: readonly LogEntry[],
+    fence: number | undefined,
+  ): Promise<StreamPosition> {
     const time = Date.now();
     // The records one after the other, each `<bytes>\n<record>`; text while every payload is text, bytes
     // otherwise. The head of a record (time, flags, targets, exclude) is the same for most entries of a burst:
@@ -381,12 +406,32 @@ export class RedisStreamLog implements StreamLog {
       this.limits.streamTtlMs,
       entries.length,
       parts === undefined ? body : Buffer.concat(parts),
+      fence === undefined ? '' : fence,
     ];
     try {
       const [epoch, seq] = (await APPEND.run(this.#redis, this.#keys(stream), args)) as [string, number];
       return { epoch: String(epoch), seq: Number(seq) };
     } catch (error) {
+      const refused = /^FENCED (\d+)/.exec((error as Error | undefined)?.message ?? '');
+      if (refused !== null && fence !== undefined)
+        throw new AtmosphereError(
+          'LOG_FENCED',
+          `The Redis stream log refused an append to stream ${stream} under fencing token ${fence}: the stream is fenced at ${refused[1]} (another writer took it over).`,
+        );
       throw failed('append to', stream, error);
+    }
+  }
+
+  async fence(stream: string, token: number): Promise<void> {
+    if (this.#closed) throw closedError();
+    if (!Number.isSafeInteger(token))
+      throw new AtmosphereError('INVALID_OPTION', `A fencing token is an integer; got ${token}.`);
+    // After this node's appends issued before it (one connection keeps commands in order).
+    this.#flush();
+    try {
+      await FENCE.run(this.#redis, [this.#keys(stream)[0]], [token, this.limits.streamTtlMs]);
+    } catch (error) {
+      throw failed('fence', stream, error);
     }
   }
 

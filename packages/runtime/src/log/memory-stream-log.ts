@@ -3,6 +3,7 @@ import { Deque } from '../util/deque.ts';
 import { dropOldestAcross } from '../util/drop-oldest.ts';
 import { AtmosphereError } from '../errors.ts';
 import type {
+  AppendOptions,
   LogEntry,
   LogRead,
   LogReadOptions,
@@ -71,9 +72,12 @@ export class MemoryStreamLog implements StreamLog {
   readonly name = 'memory';
   readonly durable = false;
   readonly shared = false;
+  readonly fencing = true;
   readonly limits: Readonly<MemoryStreamLogLimits>;
   /** Streams in order of their last append (a Map keeps insertion order: re-inserted on append). */
   readonly #streams = new Map<string, MemoryStream>();
+  /** Each fenced stream's token (bounded like the streams: the oldest fence goes first). */
+  readonly #fences = new Map<string, number>();
   #records = 0;
   #bytes = 0;
   #closed = false;
@@ -87,8 +91,13 @@ export class MemoryStreamLog implements StreamLog {
     return { streams: this.#streams.size, records: this.#records, bytes: this.#bytes };
   }
 
-  append(stream: string, entries: readonly LogEntry[]): StreamPosition {
+  append(stream: string, entries: readonly LogEntry[], options?: AppendOptions): StreamPosition {
     this.#assertOpen();
+    if (options?.fence !== undefined) {
+      const fence = this.#fences.get(stream);
+      if (fence !== undefined && options.fence < fence)
+        throw fencedError('memory', stream, options.fence, fence);
+    }
     let state = this.#streams.get(stream);
     if (state === undefined) {
       state = new MemoryStream();
@@ -138,6 +147,15 @@ export class MemoryStreamLog implements StreamLog {
     return state === undefined ? undefined : { epoch: state.epoch, first: state.first, last: state.last };
   }
 
+  fence(stream: string, token: number): void {
+    this.#assertOpen();
+    const fence = this.#fences.get(stream);
+    if (fence !== undefined && fence >= token) return;
+    this.#fences.delete(stream);
+    if (this.#fences.size >= this.limits.maxStreams) this.#fences.delete(this.#fences.keys().next().value!);
+    this.#fences.set(stream, token);
+  }
+
   trim(stream: string, before: number): void {
     this.#assertOpen();
     const state = this.#streams.get(stream);
@@ -147,6 +165,7 @@ export class MemoryStreamLog implements StreamLog {
 
   delete(stream: string): void {
     this.#assertOpen();
+    this.#fences.delete(stream);
     const state = this.#streams.get(stream);
     if (state === undefined) return;
     this.#records -= state.records.length;
@@ -175,6 +194,7 @@ export class MemoryStreamLog implements StreamLog {
   async close(): Promise<void> {
     this.#closed = true;
     this.#streams.clear();
+    this.#fences.clear();
     this.#records = 0;
     this.#bytes = 0;
   }
@@ -196,6 +216,14 @@ export class MemoryStreamLog implements StreamLog {
   #assertOpen(): void {
     if (this.#closed) throw new AtmosphereError('CLOSED', 'The memory stream log is closed.');
   }
+}
+
+/** The refusal of an append under an older fencing token than the stream's (every store words it so). */
+function fencedError(store: string, stream: string, token: number, fence: number): AtmosphereError {
+  return new AtmosphereError(
+    'LOG_FENCED',
+    `The ${store} stream log refused an append to stream ${stream} under fencing token ${token}: the stream is fenced at ${fence} (another writer took it over).`,
+  );
 }
 
 /** A record of its own: the caller's arrays may change after the append. */

@@ -99,6 +99,7 @@ export {
 } from './session-store.ts';
 export { BATCH_ENTRIES, BATCH_PAYLOAD, payloadSize } from './stream-log.ts';
 export type {
+  AppendOptions,
   Awaitable,
   LogEntry,
   LogRead,

@@ -68,6 +68,16 @@ export interface LogReadOptions {
   readonly limit?: number;
 }
 
+/** Options of one append. */
+export interface AppendOptions {
+  /**
+   * The writer's fencing token for the stream, with a store that declares {@link StreamLog.fencing}: the append
+   * is refused — it rejects with `LOG_FENCED` and stores nothing — when the stream was fenced with a greater
+   * token ({@link StreamLog.fence}). An append without it is never refused for a fence.
+   */
+  readonly fence?: number;
+}
+
 /**
  * A store of streams. Contract (checked by the contract suite against the real store):
  * - `append` numbers the entries of one call consecutively after the stream's last seq, in a new epoch for
@@ -79,7 +89,9 @@ export interface LogReadOptions {
  * - `state`/`read` of a stream the store does not hold answer `undefined`; they never create it;
  * - a store that survives a restart (`durable`) keeps each stream's epoch, records and numbering; a store
  *   that lost a stream's history gives it a new epoch at its next append;
- * - after `close()`, every call fails with an `AtmosphereError` of code `CLOSED`.
+ * - after `close()`, every call fails with an `AtmosphereError` of code `CLOSED`;
+ * - a store that declares `fencing` refuses, with `LOG_FENCED` and storing nothing, an append whose `fence` is
+ *   below the stream's, and numbers on without a hole.
  * Stores bound what they keep (count, bytes, age) and say so in their options; trimming never renumbers.
  */
 export interface StreamLog {
@@ -99,10 +111,23 @@ export interface StreamLog {
    */
   readonly batchAppends?: boolean;
   /**
+   * True when the store fences writers ({@link StreamLog.fence}, {@link AppendOptions.fence}) atomically with
+   * the append: what a shared store needs so that a writer that was replaced (an AI run continued on another
+   * node after its producer's lease expired) cannot add to the stream any more. Absent or false: no fencing.
+   */
+  readonly fencing?: boolean;
+  /**
    * Appends entries to a stream, all or none; resolves to the position of the first (the others follow, seq + 1
    * each).
    */
-  append(stream: string, entries: readonly LogEntry[]): Awaitable<StreamPosition>;
+  append(stream: string, entries: readonly LogEntry[], options?: AppendOptions): Awaitable<StreamPosition>;
+  /**
+   * With {@link StreamLog.fencing}: raises the stream's fence to `token` (a fence never goes down). Appends
+   * issued after it (to a shared store: from any node) that carry a smaller `fence` are refused with
+   * `LOG_FENCED`; those issued before it keep their place. It does not create the stream (`state` and `read`
+   * still answer `undefined` for a stream never appended to); `delete` forgets it with the stream.
+   */
+  fence?(stream: string, token: number): Awaitable<void>;
   /** Records with a seq greater than `after`, in order. */
   read(stream: string, after: number, options?: LogReadOptions): Awaitable<LogRead | undefined>;
   /** Where a stream stands, or `undefined` when the store does not hold it. */

@@ -55,7 +55,8 @@ function comparable(entry: LogEntry): unknown {
  * awaited one by one, reads after a position and with a limit, trimming (gaps detectable), deletion (a new
  * epoch), unknown streams, long appends and several in one turn (contiguous, each entry exact), durability
  * across a reopen (when `reopen` is given), a new epoch after lost history (when `loseHistory` is given),
- * refused writes reported to every append and storing nothing (when `failWrites` is given), and `CLOSED` after
+ * refused writes reported to every append and storing nothing (when `failWrites` is given), fencing (stores that
+ * declare it: stale writers refused with `LOG_FENCED`, the fence kept across a reopen), and `CLOSED` after
  * `close()`.
  */
 export function streamLogContract(name: string, options: StreamLogContractOptions): void {
@@ -303,6 +304,99 @@ export function streamLogContract(name: string, options: StreamLogContractOption
           expect(AtmosphereError.isInstance(failure) && failure.code === 'CLOSED').toBe(true);
         }
         await log.close();
+      },
+      timeout,
+    );
+
+    /** The code an append is refused with, or 'stored' when it was taken. */
+    const outcomeOf = async (call: () => unknown): Promise<string> => {
+      try {
+        await call();
+        return 'stored';
+      } catch (error) {
+        return AtmosphereError.isInstance(error) ? error.code : String(error);
+      }
+    };
+
+    test(
+      "fencing (stores that declare it): an append under a token below the stream's fence is refused with LOG_FENCED and stores nothing; numbering goes on; a fence never goes down and does not create the stream",
+      async () => {
+        const log = await make();
+        // Declared and offered together.
+        expect(log.fencing === true).toBe(typeof log.fence === 'function');
+        if (log.fencing !== true) return;
+        const stream = streamName('fenced');
+        await log.fence!(stream, 2);
+        expect(await log.state(stream)).toBeUndefined();
+        expect(await log.read(stream, 0)).toBeUndefined();
+        expect(await outcomeOf(() => log.append(stream, [{ payload: 'stale' }], { fence: 1 }))).toBe(
+          'LOG_FENCED',
+        );
+        const first = await log.append(stream, [{ payload: 'a' }], { fence: 2 });
+        expect(first.seq).toBe(1);
+        // Unfenced writers are not refused; a higher token is taken (and does not raise the fence by itself).
+        expect((await log.append(stream, [{ payload: 'b' }])).seq).toBe(2);
+        expect((await log.append(stream, [{ payload: 'c' }], { fence: 5 })).seq).toBe(3);
+        expect((await log.append(stream, [{ payload: 'd' }], { fence: 2 })).seq).toBe(4);
+        await log.fence!(stream, 3);
+        // Lowering is ignored: 2 stays refused after a fence at 3, whatever comes after.
+        await log.fence!(stream, 1);
+        expect(
+          await outcomeOf(() => log.append(stream, [{ payload: 'e1' }, { payload: 'e2' }], { fence: 2 })),
+        ).toBe('LOG_FENCED');
+        expect(await log.append(stream, [{ payload: 'f' }], { fence: 3 })).toEqual({
+          epoch: first.epoch,
+          seq: 5,
+        });
+        expect(texts(await log.read(stream, 0))).toEqual(['a', 'b', 'c', 'd', 'f']);
+        expect(await log.state(stream)).toEqual({ epoch: first.epoch, first: 1, last: 5 });
+        // Another stream is not fenced by it.
+        expect((await log.append(streamName('unfenced'), [{ payload: 'x' }], { fence: 0 })).seq).toBe(1);
+        // delete forgets the fence with the stream.
+        await log.delete(stream);
+        expect((await log.append(stream, [{ payload: 'new' }], { fence: 0 })).seq).toBe(1);
+        if (options.reopen) {
+          const kept = streamName('fence-kept');
+          await log.fence!(kept, 7);
+          const reopened = await options.reopen(log);
+          open.push(reopened);
+          expect(await outcomeOf(() => reopened.append(kept, [{ payload: 'stale' }], { fence: 6 }))).toBe(
+            'LOG_FENCED',
+          );
+          expect((await reopened.append(kept, [{ payload: 'ok' }], { fence: 7 })).seq).toBe(1);
+        }
+      },
+      timeout,
+    );
+
+    test(
+      'fencing (stores that declare it): appends issued together under different tokens — only those below the fence are refused, the rest stored in order without a hole',
+      async () => {
+        const log = await make();
+        if (log.fencing !== true) {
+          expect('fence' in log && log.fence !== undefined).toBe(false);
+          return;
+        }
+        const stream = streamName('fenced-turn');
+        await log.append(stream, [{ payload: 'before' }], { fence: 0 });
+        await log.fence!(stream, 1);
+        // One turn: a store that writes a turn's appends together must not refuse the newer ones with the stale.
+        const issue = (call: () => unknown): Promise<unknown> => {
+          try {
+            return Promise.resolve(call());
+          } catch (error) {
+            return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+          }
+        };
+        const calls = [
+          issue(() => log.append(stream, [{ payload: 'new-1' }], { fence: 1 })),
+          issue(() => log.append(stream, [{ payload: 'old-1' }, { payload: 'old-2' }], { fence: 0 })),
+          issue(() => log.append(stream, [{ payload: 'new-2' }], { fence: 1 })),
+        ];
+        const outcomes = await Promise.all(calls.map((call) => outcomeOf(() => call)));
+        expect(outcomes).toEqual(['stored', 'LOG_FENCED', 'stored']);
+        expect(texts(await log.read(stream, 0))).toEqual(['before', 'new-1', 'new-2']);
+        expect(await log.state(stream)).toMatchObject({ first: 1, last: 3 });
       },
       timeout,
     );

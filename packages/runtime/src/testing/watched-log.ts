@@ -19,7 +19,8 @@ export interface WatchedLogOptions {
 /**
  * A stream log that does what `inner` does and tells `watch` of each append and read: for tests that count or
  * time a store's calls (how many appends a burst costs, how many reads a poll loop makes) against a real store.
- * `options` changes what the log says of itself (its name, `durable`, `shared`, `batchAppends`).
+ * `options` changes what the log says of itself (its name, `durable`, `shared`, `batchAppends`); a fencing store's
+ * fences go through.
  */
 export function watchedLog(inner: StreamLog, watch: LogWatch, options: WatchedLogOptions = {}): StreamLog {
   const batchAppends = options.batchAppends ?? inner.batchAppends;
@@ -28,9 +29,12 @@ export function watchedLog(inner: StreamLog, watch: LogWatch, options: WatchedLo
     durable: options.durable ?? inner.durable,
     shared: options.shared ?? inner.shared,
     ...(batchAppends === undefined ? {} : { batchAppends }),
-    append(stream, entries) {
+    ...(inner.fencing === true && inner.fence !== undefined
+      ? { fencing: true, fence: inner.fence.bind(inner) }
+      : {}),
+    append(stream, entries, appendOptions) {
       watch.append?.(stream, entries);
-      const position = inner.append(stream, entries);
+      const position = inner.append(stream, entries, appendOptions);
       return options.deferred === true ? Promise.resolve(position) : position;
     },
     read(stream, after, readOptions) {
