@@ -25,6 +25,7 @@ export interface RedisCommandsLike {
   lrange(key: string, start: number, stop: number): Promise<string[]>;
   pexpire(key: string, ms: number): Promise<number>;
   ping(): Promise<string>;
+  config(subcommand: 'GET', parameter: string): Promise<unknown>;
 }
 
 /** An ioredis client this package opened and manages. */

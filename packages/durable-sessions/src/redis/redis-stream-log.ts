@@ -62,8 +62,8 @@ const MAX_BATCH = 1_000;
 // for a burst of 1 000 tokens); XRANGE still serves a gap by position (an entry's id is its last record's seq).
 // Entries of earlier versions (one record each: field `r`, or the fields p, f, t, x, m) are read as well.
 //
-// KEYS: meta, log. ARGV: epoch candidate, max records, ttl ms, record count, the records, the fencing token ('' for
-// none). The script numbers the records: the position is assigned once, by the log, atomically with the write.
+// KEYS: meta, log, generation. ARGV: epoch candidate, max records, ttl ms, record count, the records, the fencing
+// token ('' for none). The script numbers the records: the position is assigned once, by the log, atomically with the write.
 // Trimming removes whole entries (those whose records are all before the new first); a reader skips what is
 // before `first`. An append under a token below the stream's fence (the meta's `fence`) is refused whole.
 const APPEND = new RedisScript(`
@@ -97,10 +97,12 @@ if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
 end
+local generation = redis.call('GET', KEYS[3])
+if generation then epoch = epoch .. '.' .. generation end
 return {epoch, start}
 `);
 
-// KEYS: meta, log. ARGV: after, limit. State and entries in one atomic read, flat: epoch, first, last, then per
+// KEYS: meta, log, generation. ARGV: after, limit. State and entries in one atomic read, flat: epoch, first, last, then per
 // entry its kind (n for an entry of n records, 0 for a one-record entry of an earlier version), its id and its
 // records (`b` as written, or the one record). Entries are taken until they hold `limit` records after `after`
 // (XRANGE in pages of 64, so that a large log is never taken whole). Entries written one field per column by
@@ -111,7 +113,8 @@ if not m[1] then return false end
 local after = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local skip = math.max(after, tonumber(m[2]) - 1)
-local out = {m[1], m[2], m[3]}
+local generation = redis.call('GET', KEYS[3])
+local out = {generation and (m[1] .. '.' .. generation) or m[1], m[2], m[3]}
 local n = 3
 local taken = 0
 local from = '(0-' .. after
@@ -150,6 +153,31 @@ while taken < limit do
   from = '(' .. entries[#entries][1]
 end
 return out
+`);
+
+// KEYS: meta, generation. The state of a stream: epoch (with the generation, see RESTARTED), first, last.
+const STATE = new RedisScript(`
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'first', 'last')
+if not m[1] then return false end
+local generation = redis.call('GET', KEYS[2])
+return {generation and (m[1] .. '.' .. generation) or m[1], m[2] or '1', m[3] or '0'}
+`);
+
+// KEYS: run id, generation. ARGV: the server's appendfsync setting ('' when it cannot be read). Run when a
+// connection becomes ready: when the Redis answering is another process than the one that last answered
+// (its run_id changed: it restarted) and it may have come back without writes it had acknowledged (no
+// append-only file, or one not fsynced on every write: RDB snapshots, appendfsync everysec or no), the
+// generation goes up once — every stream's epoch is then its meta epoch and the generation, so positions the
+// log handed out before and may hand out again are never taken for the same. Returns the generation.
+const RESTARTED = new RedisScript(`
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+local aof = string.match(redis.call('INFO', 'persistence'), 'aof_enabled:(%d)') == '1'
+local known = redis.call('GET', KEYS[1])
+if run and known ~= run then
+  redis.call('SET', KEYS[1], run)
+  if known and not (aof and ARGV[1] == 'always') then redis.call('INCR', KEYS[2]) end
+end
+return redis.call('GET', KEYS[2]) or '0'
 `);
 
 // KEYS: meta. ARGV: token, ttl ms. Raises the stream's fence (never lowers it); a meta that holds only a fence
@@ -298,6 +326,10 @@ export class RedisStreamLog implements StreamLog {
   /** Prefix of every key. */
   readonly prefix: string;
   readonly #redis: RedisCommandsLike;
+  /** The generation of every stream's epoch: raised when Redis came back from a restart that may have lost writes. */
+  readonly #generationKey: string;
+  /** The run_id of the Redis process that last answered (see RESTARTED). */
+  readonly #runIdKey: string;
   readonly #onClose: (() => Promise<void>) | undefined;
   #closed = false;
 
@@ -313,11 +345,43 @@ export class RedisStreamLog implements StreamLog {
     this.prefix = options.prefix ?? 'atmosphere:';
     this.limits = Object.freeze({ ...DEFAULT_REDIS_LOG_LIMITS, ...options.limits });
     this.#onClose = options.onClose;
+    this.#generationKey = `${this.prefix}log-generation`;
+    this.#runIdKey = `${this.prefix}log-run-id`;
+    // Each (re)connection may reach a restarted Redis: checked again before the next call.
+    const events = redis as Partial<{ on(event: 'ready', listener: () => void): unknown }>;
+    if (typeof events.on === 'function') events.on.call(redis, 'ready', () => (this.#checked = undefined));
   }
 
-  #keys(stream: string): [string, string] {
+  #keys(stream: string): [string, string, string] {
     const base = `${this.prefix}{${stream}}`;
-    return [`${base}:meta`, `${base}:log`];
+    return [`${base}:meta`, `${base}:log`, this.#generationKey];
+  }
+
+  /** Whether the Redis answering now was checked for a restart that lost writes (see RESTARTED). */
+  #checked: Promise<void> | undefined;
+
+  /**
+   * Resolves once the Redis this connection reaches now was checked for a restart that may have lost
+   * acknowledged writes (and the generation raised if so): every call waits for it after each (re)connection,
+   * so no position is handed out or read before. A failed check is tried again by the next call.
+   */
+  #restartChecked(): Promise<void> {
+    if (this.#checked !== undefined) return this.#checked;
+    const check = (async () => {
+      let appendfsync = '';
+      try {
+        const reply = await this.#redis.config('GET', 'appendfsync');
+        if (Array.isArray(reply) && typeof reply[1] === 'string') appendfsync = reply[1];
+      } catch {
+        // CONFIG is often turned off on managed Redis: then any restart counts as one that may have lost writes.
+      }
+      await RESTARTED.run(this.#redis, [this.#runIdKey, this.#generationKey], [appendfsync]);
+    })();
+    this.#checked = check;
+    check.catch(() => {
+      if (this.#checked === check) this.#checked = undefined;
+    });
+    return check;
   }
 
   /**
@@ -409,6 +473,7 @@ export class RedisStreamLog implements StreamLog {
       fence === undefined ? '' : fence,
     ];
     try {
+      await this.#restartChecked();
       const [epoch, seq] = (await APPEND.run(this.#redis, this.#keys(stream), args)) as [string, number];
       return { epoch: String(epoch), seq: Number(seq) };
     } catch (error) {
@@ -429,6 +494,7 @@ export class RedisStreamLog implements StreamLog {
     // After this node's appends issued before it (one connection keeps commands in order).
     this.#flush();
     try {
+      await this.#restartChecked();
       await FENCE.run(this.#redis, [this.#keys(stream)[0]], [token, this.limits.streamTtlMs]);
     } catch (error) {
       throw failed('fence', stream, error);
@@ -441,6 +507,7 @@ export class RedisStreamLog implements StreamLog {
     const limit = Math.max(1, Math.min(options?.limit ?? this.limits.readLimit, this.limits.readLimit));
     let reply: unknown;
     try {
+      await this.#restartChecked();
       reply = await READ.run(this.#redis, this.#keys(stream), [Math.max(0, Math.floor(after)), limit], true);
     } catch (error) {
       throw failed('read', stream, error);
@@ -467,22 +534,25 @@ export class RedisStreamLog implements StreamLog {
   async state(stream: string): Promise<StreamState | undefined> {
     if (this.#closed) throw closedError();
     this.#flush();
-    let values: (string | null)[];
+    let values: unknown;
     try {
-      values = await this.#redis.hmget(this.#keys(stream)[0], 'epoch', 'first', 'last');
+      await this.#restartChecked();
+      const [meta, , generation] = this.#keys(stream);
+      values = await STATE.run(this.#redis, [meta, generation], []);
     } catch (error) {
       throw failed('read the state of', stream, error);
     }
-    const [epoch, first, last] = values;
-    if (epoch === null || epoch === undefined) return undefined;
-    return { epoch, first: Number(first ?? 1), last: Number(last ?? 0) };
+    if (!Array.isArray(values)) return undefined;
+    const [epoch, first, last] = values as unknown[];
+    return { epoch: text(epoch), first: Number(text(first)), last: Number(text(last)) };
   }
 
   async trim(stream: string, before: number): Promise<void> {
     if (this.#closed) throw closedError();
     this.#flush();
     try {
-      await TRIM.run(this.#redis, this.#keys(stream), [Math.floor(before)]);
+      await this.#restartChecked();
+      await TRIM.run(this.#redis, this.#keys(stream).slice(0, 2), [Math.floor(before)]);
     } catch (error) {
       throw failed('trim', stream, error);
     }
@@ -492,7 +562,8 @@ export class RedisStreamLog implements StreamLog {
     if (this.#closed) throw closedError();
     this.#flush();
     try {
-      await this.#redis.del(...this.#keys(stream));
+      await this.#restartChecked();
+      await this.#redis.del(...this.#keys(stream).slice(0, 2));
     } catch (error) {
       throw failed('delete', stream, error);
     }

@@ -53,32 +53,38 @@ export interface TestRedisOptions {
   /** How long to wait for the first PING answer (default 10 000 ms). */
   readonly timeoutMs?: number;
   /**
-   * Keep the data across a kill and a restart: an append-only file fsynced on every write
+   * `true`: keep the data across a kill and a restart, an append-only file fsynced on every write
    * (`--appendonly yes --appendfsync always`) in a directory of its own under the system's temporary
-   * directory. Default: no persistence (a restarted server is empty).
+   * directory. `'snapshot'`: RDB only, written when the test sends `SAVE` (no automatic save): a restarted
+   * server comes back with the data of the last `SAVE`, without what was written after it — what a crash does
+   * to Redis's default persistence (snapshots, or `appendfsync everysec`). Default: no persistence (a restarted
+   * server is empty).
    */
-  readonly persistence?: boolean;
+  readonly persistence?: boolean | 'snapshot';
 }
 
 /**
  * Spawns `redis-server --port N --bind 127.0.0.1 --save '' --appendonly no` (with `persistence`, an append-only
- * file fsynced on every write) and waits until it answers PING (each failed PING is followed by a short pause
+ * file fsynced on every write, or snapshots the test makes) and waits until it answers PING (each failed PING is followed by a short pause
  * before the next; the wait gives up after `timeoutMs`). A number is taken as `timeoutMs`.
  */
 export async function startTestRedis(options: TestRedisOptions | number = {}): Promise<TestRedis> {
   const { timeoutMs = 10_000, persistence = false } =
     typeof options === 'number' ? { timeoutMs: options } : options;
   let port = await freePort();
-  const storage = persistence
-    ? [
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
-        '--dir',
-        mkdtempSync(join(tmpdir(), 'atmosphere-redis-')),
-      ]
-    : ['--appendonly', 'no'];
+  const storage =
+    persistence === 'snapshot'
+      ? ['--appendonly', 'no', '--dir', mkdtempSync(join(tmpdir(), 'atmosphere-redis-'))]
+      : persistence
+        ? [
+            '--appendonly',
+            'yes',
+            '--appendfsync',
+            'always',
+            '--dir',
+            mkdtempSync(join(tmpdir(), 'atmosphere-redis-')),
+          ]
+        : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
   let output = '';
 
