@@ -1,8 +1,9 @@
 /**
  * Measures the stream-log stores beside memory: the cost of appending a frame (token-sized, 200 000 frames
  * over 100 streams, 1 000 a turn), appended one call per frame, not awaited one by one, and as a broadcaster
- * hands them to a store with `batchAppends` — one call per stream per turn — and the time to read back 1 000
- * frames of one stream. Usage: `pnpm --filter @atmosphere/durable-sessions bench`
+ * hands them to a store with `batchAppends` — one call per stream per turn —, a long burst to one stream (2 000
+ * frames a turn, in two calls of 1 000, as the broadcaster hands a burst of AI tokens over; process CPU per frame)
+ * and the time to read back 1 000 frames of one stream. Usage: `pnpm --filter @atmosphere/durable-sessions bench`
  * (needs a redis-server on PATH for the Redis figures). A benchmark, not a test: it asserts nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -50,9 +51,34 @@ async function appendAll(log: StreamLog, batched: boolean): Promise<number> {
   return Number(process.hrtime.bigint() - started);
 }
 
+/** Appends FRAMES frames to one stream, 2 000 a turn in two calls of 1 000; process CPU µs per frame. */
+async function burst(log: StreamLog): Promise<number> {
+  const turns = Array.from({ length: Math.ceil(FRAMES / 2_000) }, (_, t) =>
+    [0, 1_000].map((offset) =>
+      Array.from({ length: 1_000 }, (_, i): LogEntry => {
+        const n = t * 2_000 + offset + i;
+        return { payload: frame(n), targets: ['tracking-id'] };
+      }),
+    ),
+  );
+  const started = process.cpuUsage();
+  for (const turn of turns) {
+    const pending: Promise<unknown>[] = [];
+    for (const entries of turn) {
+      const result = log.append('bench-burst', entries);
+      if (result instanceof Promise) pending.push(result);
+    }
+    await Promise.all(pending);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const used = process.cpuUsage(started);
+  return (used.user + used.system) / (turns.length * 2_000);
+}
+
 async function measure(name: string, log: StreamLog): Promise<void> {
   const appendNs = await appendAll(log, false);
   const batchedNs = await appendAll(log, true);
+  const burstCpuUs = await burst(log);
   await log.append(
     'bench-replay',
     Array.from({ length: 1_000 }, (_, i) => ({ payload: frame(i) })),
@@ -63,6 +89,7 @@ async function measure(name: string, log: StreamLog): Promise<void> {
   process.stdout.write(
     `${name.padEnd(7)} append ${(appendNs / FRAMES / 1_000).toFixed(2)} µs/frame (${Math.round(FRAMES / (appendNs / 1e9)).toLocaleString('en')} frames/s)  ` +
       `a turn per call ${(batchedNs / FRAMES / 1_000).toFixed(2)} µs/frame  ` +
+      `a burst ${burstCpuUs.toFixed(2)} µs CPU/frame  ` +
       `replay of ${read?.records.length ?? 0} frames ${readMs.toFixed(1)} ms\n`,
   );
   await log.close();
@@ -84,6 +111,8 @@ try {
       source: 'the bench',
       purpose: 'bench',
       timeoutMs: 5_000,
+      // As `durable({ redis })` opens the log's connection.
+      autoPipelining: false,
     });
     await measure('redis', new RedisStreamLog(connection, { onClose: () => closeRedis(connection) }));
   } finally {

@@ -124,6 +124,8 @@ function redisProvider(kind: DurableKind, options: DurableOptions): Provider {
         purpose: PURPOSE[kind],
         timeoutMs: options.startTimeoutMs ?? 10_000,
         logger: context.logger,
+        // The log writes a turn's appends in one script call per stream itself, at once.
+        autoPipelining: kind !== 'stream-log',
       });
       context.logger.info(`durable-sessions: ${kind} on Redis ${redactUrl(url.value)} (from ${url.source})`);
       const common = {

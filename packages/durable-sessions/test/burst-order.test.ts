@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { AtmosphereError, type Atmosphere } from '@atmosphere/runtime';
 import {
   connectTestClient,
@@ -6,7 +8,7 @@ import {
   type TestRedis,
 } from '@atmosphere/runtime/testing';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { durable, SqliteStreamLog } from '../src/index.ts';
+import { closeRedis, connectRedis, durable, loadIoredis, SqliteStreamLog } from '../src/index.ts';
 import { loadBetterSqlite3, openSqliteFile } from '../src/sqlite/database.ts';
 import { newFile, tempFolder } from './helpers.ts';
 
@@ -147,4 +149,190 @@ test('a burst the SQLite log refuses: every broadcast rejects with LOG_FAILED, n
   ]);
   expect(read?.records.map((r) => r.seq)).toEqual(Array.from({ length: 101 }, (_, i) => i + 1));
   await client.close();
+});
+
+/**
+ * A TCP proxy in front of the test's Redis that can hold Redis's answers back while the commands still go
+ * through, and says when a text has gone through to Redis or come back from it.
+ */
+interface AnswerHoldingProxy {
+  readonly url: string;
+  hold(): void;
+  /** Forwards what was held, in order, and stops holding. */
+  release(): void;
+  /** Resolves once `text` has gone through to Redis. */
+  sent(text: string): Promise<void>;
+  /** Resolves once `text` has come back from Redis (held or not). */
+  answered(text: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startAnswerHoldingProxy(port: number): Promise<AnswerHoldingProxy> {
+  let holding = false;
+  const held: { readonly socket: Socket; readonly chunk: Buffer }[] = [];
+  const sockets = new Set<Socket>();
+  const seen = { sent: '', answered: '' };
+  const waiters = new Set<{ way: keyof typeof seen; text: string; resolve: () => void }>();
+  const saw = (way: keyof typeof seen, chunk: Buffer): void => {
+    seen[way] += chunk.toString('latin1');
+    for (const waiter of [...waiters])
+      if (waiter.way === way && seen[way].includes(waiter.text)) {
+        waiters.delete(waiter);
+        waiter.resolve();
+      }
+  };
+  const server = createServer((client) => {
+    const upstream = createConnection({ host: '127.0.0.1', port });
+    sockets.add(client).add(upstream);
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.on('data', (chunk: Buffer) => {
+      upstream.write(chunk);
+      saw('sent', chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      saw('answered', chunk);
+      if (holding) held.push({ socket: client, chunk });
+      else client.write(chunk);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const wait = (way: keyof typeof seen, text: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      if (seen[way].includes(text)) return resolve();
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`'${text}' was not ${way} within 5 s`));
+      }, 5_000);
+      const waiter = {
+        way,
+        text,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      waiters.add(waiter);
+    });
+  return {
+    url: `redis://127.0.0.1:${(server.address() as { port: number }).port}`,
+    hold: () => {
+      holding = true;
+    },
+    release: () => {
+      holding = false;
+      for (const { socket, chunk } of held.splice(0)) socket.write(chunk);
+    },
+    sent: (text) => wait('sent', text),
+    answered: (text) => wait('answered', text),
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+/** An Atmosphere whose Redis log connects through `proxy`, a managed path and one WebSocket client on it. */
+async function throughProxy(proxy: AnswerHoldingProxy, path: string) {
+  atmosphere = await startTestAtmosphere({
+    env: { ATMOSPHERE_DURABLE_SQLITE: 'off' },
+    providers: durable({ redis: proxy.url, prefix: `burst${++prefixes}:`, kinds: ['stream-log'] }),
+    rateLimit: false,
+  });
+  atmosphere.managed(path, {}, { codec: 'text' });
+  const client = await connectTestClient(atmosphere.url(path), 'websocket');
+  const resource = atmosphere.resource(client.trackingId)!;
+  const broadcaster = atmosphere.broadcasters.get(path);
+  // The first append loads the script; the ones measured below run it by its digest.
+  await broadcaster.broadcast('warm-up', { to: resource });
+  expect(await client.messages.next(5_000)).toBe('warm-up');
+  return { client, resource, broadcaster };
+}
+
+test("the Redis log sends a turn's append while the one before still waits for its answer; each delivery waits for its own, in order", async () => {
+  const proxy = await startAnswerHoldingProxy(redis!.port);
+  try {
+    const { client, resource, broadcaster } = await throughProxy(proxy, '/pipelined');
+    const received = client.messages.items.length;
+    proxy.hold();
+    const done: string[] = [];
+    const first = broadcaster.broadcast('first-of-two', { to: resource }).then(() => done.push('first'));
+    await proxy.sent('first-of-two');
+    const second = broadcaster.broadcast('second-of-two', { to: resource }).then(() => done.push('second'));
+    // Sent to Redis with the first append's answer still held back: not queued behind it.
+    await proxy.sent('second-of-two');
+    // Neither is delivered before its append has its answer.
+    expect(done).toEqual([]);
+    expect(client.messages.items.length).toBe(received);
+    proxy.release();
+    await Promise.all([first, second]);
+    expect(done).toEqual(['first', 'second']);
+    expect(await client.messages.next(5_000)).toBe('first-of-two');
+    expect(await client.messages.next(5_000)).toBe('second-of-two');
+    const read = await atmosphere!.log.read('/pipelined', 0);
+    expect(read?.records.map((r) => [r.seq, r.payload])).toEqual([
+      [1, 'warm-up'],
+      [2, 'first-of-two'],
+      [3, 'second-of-two'],
+    ]);
+    await client.close();
+  } finally {
+    await atmosphere?.close();
+    atmosphere = undefined;
+    await proxy.close();
+  }
+});
+
+test('appends in flight together: the one Redis refuses rejects its broadcast with LOG_FAILED and is not delivered; the next is, without a hole', async () => {
+  const proxy = await startAnswerHoldingProxy(redis!.port);
+  const admin = await connectRedis(await loadIoredis(), redis!.url, {
+    source: 't',
+    purpose: 'test admin',
+    timeoutMs: 5_000,
+  });
+  const config = (value: string): Promise<unknown> =>
+    (admin as unknown as { call(...args: string[]): Promise<unknown> }).call(
+      'CONFIG',
+      'SET',
+      'min-replicas-to-write',
+      value,
+    );
+  try {
+    const { client, resource, broadcaster } = await throughProxy(proxy, '/refused-one');
+    proxy.hold();
+    // A Redis that refuses writes (as without enough replicas) for the first append only.
+    await config('1');
+    const refused = broadcaster.broadcast('refused-one', { to: resource });
+    const outcome = refused.then(
+      () => 'delivered',
+      (error: unknown) => (AtmosphereError.isInstance(error) ? error.code : String(error)),
+    );
+    await proxy.answered('NOREPLICAS');
+    await config('0');
+    const accepted = broadcaster.broadcast('accepted-after', { to: resource });
+    // Sent while the refusal of the one before is still held back.
+    await proxy.sent('accepted-after');
+    proxy.release();
+    expect(await outcome).toBe('LOG_FAILED');
+    await accepted;
+    expect(await client.messages.next(5_000)).toBe('accepted-after');
+    const read = await atmosphere!.log.read('/refused-one', 0);
+    expect(read?.records.map((r) => [r.seq, r.payload])).toEqual([
+      [1, 'warm-up'],
+      [2, 'accepted-after'],
+    ]);
+    await client.close();
+  } finally {
+    await config('0');
+    await closeRedis(admin);
+    await atmosphere?.close();
+    atmosphere = undefined;
+    await proxy.close();
+  }
 });

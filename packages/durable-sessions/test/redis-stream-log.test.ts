@@ -23,48 +23,89 @@ afterAll(async () => {
 let prefixCounter = 0;
 const prefixes = new WeakMap<RedisStreamLog, string>();
 
-async function open(prefix: string): Promise<RedisStreamLog> {
+/** Auto-pipelining as the providers set it for the log (off), or as a client of the application may have it. */
+async function open(prefix: string, autoPipelining = false): Promise<RedisStreamLog> {
   const connection: RedisConnectionLike = await connectRedis(Redis, redis.url, {
     source: 'the test',
     purpose: 'test log',
     timeoutMs: 5_000,
+    autoPipelining,
   });
   const log = new RedisStreamLog(connection, { prefix, onClose: () => closeRedis(connection) });
   prefixes.set(log, prefix);
   return log;
 }
 
-streamLogContract('redis', {
-  create: () => open(`test${++prefixCounter}:`),
-  async reopen(log) {
-    await log.close();
-    return open(prefixes.get(log as RedisStreamLog)!);
-  },
-  async loseHistory(log) {
-    const prefix = prefixes.get(log as RedisStreamLog)!;
-    await log.close();
-    // Redis restarted without persistence: every key is gone.
-    await redis.stop();
-    await redis.start();
-    return open(prefix);
-  },
-  async failWrites() {
-    // A Redis that refuses writes (as without enough replicas), keeping what it holds.
-    const admin = await connectRedis(Redis, redis.url, {
-      source: 't',
-      purpose: 'test admin',
-      timeoutMs: 5_000,
-    });
-    const call = admin as unknown as { call(...args: string[]): Promise<unknown> };
-    await call.call('CONFIG', 'SET', 'min-replicas-to-write', '1');
-    return async () => {
-      await call.call('CONFIG', 'SET', 'min-replicas-to-write', '0');
-      await closeRedis(admin);
-    };
-  },
-});
+for (const autoPipelining of [false, true])
+  streamLogContract(autoPipelining ? 'redis, client with auto-pipelining' : 'redis', {
+    create: () => open(`test${++prefixCounter}:`, autoPipelining),
+    async reopen(log) {
+      await log.close();
+      return open(prefixes.get(log as RedisStreamLog)!, autoPipelining);
+    },
+    async loseHistory(log) {
+      const prefix = prefixes.get(log as RedisStreamLog)!;
+      await log.close();
+      // Redis restarted without persistence: every key is gone.
+      await redis.stop();
+      await redis.start();
+      return open(prefix, autoPipelining);
+    },
+    async failWrites() {
+      // A Redis that refuses writes (as without enough replicas), keeping what it holds.
+      const admin = await connectRedis(Redis, redis.url, {
+        source: 't',
+        purpose: 'test admin',
+        timeoutMs: 5_000,
+      });
+      const call = admin as unknown as { call(...args: string[]): Promise<unknown> };
+      await call.call('CONFIG', 'SET', 'min-replicas-to-write', '1');
+      return async () => {
+        await call.call('CONFIG', 'SET', 'min-replicas-to-write', '0');
+        await closeRedis(admin);
+      };
+    },
+  });
 
 describe('redis stream log', () => {
+  test('an append that fills a script call goes to Redis at once; the rest of the turn waits for its end', async () => {
+    const connection = await connectRedis(Redis, redis.url, {
+      source: 't',
+      purpose: 'test log',
+      timeoutMs: 5_000,
+      autoPipelining: false,
+    });
+    const log = new RedisStreamLog(connection, {
+      prefix: `full${++prefixCounter}:`,
+      onClose: () => closeRedis(connection),
+    });
+    try {
+      await log.append('s', [{ payload: 'the script is loaded' }]);
+      let calls = 0;
+      const evalsha = connection.evalsha.bind(connection);
+      connection.evalsha = (...args) => {
+        calls++;
+        return evalsha(...args);
+      };
+      const full = log.append(
+        's',
+        Array.from({ length: 1_000 }, (_, i) => ({ payload: `f${i + 1}` })),
+      );
+      // Sent while the turn goes on (a long burst keeps appending): Redis stores it meanwhile.
+      expect(calls).toBe(1);
+      const rest = log.append('s', [{ payload: 'rest' }]);
+      expect(calls).toBe(1);
+      expect(await Promise.all([full, rest])).toEqual([
+        { epoch: expect.any(String), seq: 2 },
+        { epoch: expect.any(String), seq: 1_002 },
+      ]);
+      expect(calls).toBe(2);
+      expect((await log.read('s', 999))?.records.map((r) => r.payload)).toEqual(['f999', 'f1000', 'rest']);
+    } finally {
+      await log.close();
+    }
+  });
+
   test('keeps at most maxRecordsPerStream, exactly, without renumbering', async () => {
     const connection = await connectRedis(Redis, redis.url, {
       source: 't',

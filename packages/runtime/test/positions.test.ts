@@ -7,12 +7,14 @@ import {
 } from '@atmosphere/protocol';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Atmosphere } from '../src/index.ts';
+import { defineProvider, type LogRead, MemoryStreamLog, type StreamLog } from '../src/spi/index.ts';
 import {
   connectTestClient,
   eventually,
   startTestAtmosphere,
   type TestClient,
   type TestTransport,
+  watchedLog,
 } from '../src/testing/index.ts';
 
 /**
@@ -255,6 +257,82 @@ describe('the log no longer holds the gap (log of 100 per stream)', () => {
       ]);
       expect(got.order).toEqual(['reset:2', ...range(MISSED + 2 - 100, MISSED + 1), 'live']);
       await second.close();
+    },
+  );
+});
+
+/**
+ * A memory log whose reads, once `holdReads()` is called, are answered when the test says: the read is made
+ * at once (what the store holds then), its answer held back — as a Redis reply that comes in behind the
+ * replies of appends sent after the read.
+ */
+function heldReadsLog(): StreamLog & {
+  holdReads(): Promise<void>;
+  answerReads(): void;
+} {
+  let holding = false;
+  const answers: (() => void)[] = [];
+  let asked: (() => void) | undefined;
+  const inner = new MemoryStreamLog();
+  const log = watchedLog(inner, {}, { name: 'held-reads' });
+  return Object.assign(log, {
+    read(stream: string, after: number): LogRead | undefined | Promise<LogRead | undefined> {
+      const read = inner.read(stream, after);
+      if (!holding) return read;
+      asked?.();
+      return new Promise<LogRead | undefined>((resolve) => answers.push(() => resolve(read)));
+    },
+    holdReads(): Promise<void> {
+      holding = true;
+      return new Promise<void>((resolve) => (asked = resolve));
+    },
+    answerReads(): void {
+      holding = false;
+      for (const answer of answers.splice(0)) answer();
+    },
+  });
+}
+
+describe("an asynchronous store answers the resume's read after live messages came (cache of 20)", () => {
+  test.each(TRANSPORTS)(
+    '%s: 50 live messages wait behind the replay of 500, none dropped by the cache limit',
+    async (transport) => {
+      const log = heldReadsLog();
+      const atmosphere = await startTestAtmosphere({
+        rateLimit: false,
+        cache: { maxPerClient: 20 },
+        providers: [
+          defineProvider({
+            kind: 'stream-log',
+            name: 'held-reads',
+            priority: 10,
+            isAvailable: () => true,
+            create: () => log,
+          }),
+        ],
+      });
+      try {
+        expect(atmosphere.log.name).toBe('held-reads');
+        atmosphere.managed('/positions/{run}', {});
+        const channel = `/positions/r${++run}`;
+        const { first, cursor } = await awayAfterFirst(atmosphere, channel, transport);
+        const asked = log.holdReads();
+        const reconnecting = reconnect(atmosphere, channel, transport, first.trackingId, first.received, [
+          cursor,
+        ]);
+        // The resume has read the log (through m501); its answer has not come back yet.
+        await asked;
+        await Promise.all(range(MISSED + 2, MISSED + 51).map((live) => atmosphere.broadcast(channel, live)));
+        log.answerReads();
+        const second = await reconnecting;
+        await second.messages.waitFor((raw) => raw.endsWith(`|m${MISSED + 51}`));
+        const got = read(second);
+        expect(got.resets).toEqual([]);
+        expect(got.order).toEqual(range(2, MISSED + 51));
+        await second.close();
+      } finally {
+        await atmosphere.close();
+      }
     },
   );
 });

@@ -11,6 +11,8 @@ export type RedisArgument = string | Buffer | number;
 export interface RedisCommandsLike {
   /** ioredis' connection status: `wait`, `connecting`, `connect`, `ready`, `reconnecting`, `close`, `end`. */
   readonly status: string;
+  /** ioredis' socket (absent before it connects, or on other clients): corked while a batch of commands is sent. */
+  readonly stream?: { cork(): void; uncork(): void } | undefined;
   evalsha(sha: string, keys: number, ...args: RedisArgument[]): Promise<unknown>;
   evalshaBuffer(sha: string, keys: number, ...args: RedisArgument[]): Promise<unknown>;
   eval(script: string, keys: number, ...args: RedisArgument[]): Promise<unknown>;
@@ -90,14 +92,25 @@ export function checkRedisUrl(url: string, source: string): string | undefined {
 export async function connectRedis(
   Redis: RedisConstructor,
   url: string,
-  options: { source: string; purpose: string; timeoutMs: number; logger?: Logger | undefined },
+  options: {
+    source: string;
+    purpose: string;
+    timeoutMs: number;
+    logger?: Logger | undefined;
+    /**
+     * ioredis's auto-pipelining (default on): commands of a turn go out together at its end. A caller that
+     * batches its own commands turns it off: ioredis holds every command behind the replies of the batch it
+     * sent before, so batches would wait for each other's round trips.
+     */
+    autoPipelining?: boolean;
+  },
 ): Promise<RedisConnectionLike> {
   const problem = checkRedisUrl(url, options.source);
   if (problem !== undefined) throw new AtmosphereError('INVALID_OPTION', `${problem}.`);
   const connection = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
-    enableAutoPipelining: true,
+    enableAutoPipelining: options.autoPipelining ?? true,
     maxRetriesPerRequest: 1,
     connectionName: `atmosphere-${options.purpose.replace(/\W+/g, '-')}`,
     connectTimeout: options.timeoutMs,

@@ -130,9 +130,12 @@ export class ClientQueue {
     if ((this.#flags & AWAY) !== 0) this.#cache.awayBytes += bytes;
   }
 
-  /** Queues a message; past the per-client limit the oldest pending one is dropped. */
-  enqueue(message: EncodedMessage): void {
-    if (this.pending.length >= this.#cache.limits.maxPerClient) this.dropOldest();
+  /**
+   * Queues a message; past the per-client limit the oldest pending one is dropped, unless `capped` is false
+   * (a resume is reading the log: what waits now goes behind the replay, see `ClientResource.hold`).
+   */
+  enqueue(message: EncodedMessage, capped = true): void {
+    if (capped && this.pending.length >= this.#cache.limits.maxPerClient) this.dropOldest();
     message.kept();
     (this.#pending ??= new Deque()).push(message);
     this.#addBytes(message.size);

@@ -306,7 +306,11 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
         }
       }
     }
-    queue.enqueue(message);
+    // While a resume reads the log, the per-client limit drops nothing: the oldest pending messages may be
+    // newer than what the read will return (an asynchronous store answers the read after the appends of
+    // messages broadcast meanwhile), and the replay goes before them — one dropped would be a silent hole.
+    // The resume drops those its replay carries; a connected client is still bounded by backpressure.
+    queue.enqueue(message, this.#holds === 0);
   }
 
   /**
@@ -436,7 +440,10 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     else if (handed.last.epoch !== through.epoch || handed.last.seq < through.seq) handed.last = through;
   }
 
-  /** @internal Holds every write until `release()`: a resume is reading the log. */
+  /**
+   * @internal Holds every write until `release()`: a resume is reading the log. Messages queued meanwhile are
+   * not dropped by the per-client cache limit (the resume places its replay before them).
+   */
   hold(): void {
     this.#holds++;
   }
