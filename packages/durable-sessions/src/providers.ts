@@ -133,11 +133,14 @@ function redisProvider(kind: DurableKind, options: DurableOptions): Provider {
         onClose: () => closeRedis(connection),
       };
       switch (kind) {
-        case 'stream-log':
-          return new RedisStreamLog(connection, {
+        case 'stream-log': {
+          const log = new RedisStreamLog(connection, {
             ...common,
             ...(options.log ? { limits: options.log } : {}),
           });
+          await log.ready();
+          return log;
+        }
         case 'session-store':
           return new RedisSessionStore(connection, {
             ...common,

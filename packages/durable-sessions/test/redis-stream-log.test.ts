@@ -352,7 +352,7 @@ describe('redis stream log', () => {
     });
     try {
       const first = await log.append('s', [{ payload: 'a' }, { payload: 'b' }]);
-      await log.append('other', [{ payload: 'x' }]);
+      const other = await log.append('other', [{ payload: 'x' }]);
       await (admin as unknown as { call(...args: string[]): Promise<unknown> }).call('SAVE');
       await log.append('s', [{ payload: 'c' }, { payload: 'd' }]);
       await closeRedis(admin);
@@ -363,10 +363,21 @@ describe('redis stream log', () => {
         // The restarted Redis has a and b only; c and d had seqs 3 and 4 that e and what follows would take
         // again. So the stream is in a new epoch, which a subscriber at position 4 is told of (a reset).
         expect(after.epoch).not.toBe(first.epoch);
-        expect((await log.state('s'))?.epoch).toBe(after.epoch);
+        expect(after.seq).toBe(3);
+        // It goes on from the old epoch's seq 2 (what the snapshot kept): a subscriber there loses nothing.
+        expect(await log.state('s')).toEqual({
+          epoch: after.epoch,
+          first: 1,
+          last: 3,
+          continues: { epoch: first.epoch, seq: 2 },
+        });
+        expect((await log.read('other', 0))?.continues).toEqual({ epoch: other.epoch, seq: 1 });
+        // A stream made after the restart goes on from nothing.
+        await log.append('new', [{ payload: 'n' }]);
+        expect((await log.state('new'))?.continues).toBeUndefined();
         expect((await log.read('s', 0))?.epoch).toBe(after.epoch);
         // Every stream: the log cannot tell which lost writes.
-        expect((await log.state('other'))?.epoch).not.toBe(first.epoch);
+        expect((await log.state('other'))?.epoch).not.toBe(other.epoch);
         expect((await log.read('other', 0))?.records.map((r) => r.payload)).toEqual(['x']);
       } else {
         expect(after).toEqual({ epoch: first.epoch, seq: 5 });

@@ -62,18 +62,44 @@ const MAX_BATCH = 1_000;
 // for a burst of 1 000 tokens); XRANGE still serves a gap by position (an entry's id is its last record's seq).
 // Entries of earlier versions (one record each: field `r`, or the fields p, f, t, x, m) are read as well.
 //
+// The stream's epoch in the log's generation (see RESTARTED) and the epoch and seq it goes on from. The first
+// call to touch a stream in a generation records where it goes on from: its last seq then, and the generation
+// it had before (meta fields g, pg, b; b = -1 for a stream made in this generation, which goes on from nothing).
+// Returns the epoch, the epoch it goes on from ('' for none) and that epoch's last seq kept.
+const LINEAGE = `
+local function lineage(meta, generationKey, epoch, last, fresh)
+  local generation = redis.call('GET', generationKey)
+  if not generation then return epoch, '', 0 end
+  local seen = redis.call('HMGET', meta, 'g', 'pg', 'b')
+  if seen[1] ~= generation then
+    if fresh then
+      seen = {generation, '', '-1'}
+    else
+      seen = {generation, seen[1] or '', tostring(last)}
+    end
+    redis.call('HSET', meta, 'g', seen[1], 'pg', seen[2], 'b', seen[3])
+  end
+  local current = epoch .. '.' .. generation
+  if seen[3] == '-1' then return current, '', 0 end
+  local before = epoch
+  if seen[2] ~= '' then before = epoch .. '.' .. seen[2] end
+  return current, before, tonumber(seen[3])
+end
+`;
+
 // KEYS: meta, log, generation. ARGV: epoch candidate, max records, ttl ms, record count, the records, the fencing
 // token ('' for none). The script numbers the records: the position is assigned once, by the log, atomically with the write.
 // Trimming removes whole entries (those whose records are all before the new first); a reader skips what is
 // before `first`. An append under a token below the stream's fence (the meta's `fence`) is refused whole.
-const APPEND = new RedisScript(`
+const APPEND = new RedisScript(`${LINEAGE}
 if ARGV[6] ~= '' then
   local fence = redis.call('HGET', KEYS[1], 'fence')
   if fence and tonumber(ARGV[6]) < tonumber(fence) then return redis.error_reply('FENCED ' .. fence) end
 end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local first, last
-if not epoch then
+local fresh = not epoch
+if fresh then
   epoch = ARGV[1]
   first = 1
   last = 0
@@ -83,6 +109,7 @@ else
   first = tonumber(redis.call('HGET', KEYS[1], 'first'))
   last = tonumber(redis.call('HGET', KEYS[1], 'last'))
 end
+local current = lineage(KEYS[1], KEYS[3], epoch, last, fresh)
 local start = last + 1
 last = last + tonumber(ARGV[4])
 redis.call('XADD', KEYS[2], '0-' .. last, 'n', ARGV[4], 'b', ARGV[5])
@@ -97,25 +124,24 @@ if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
 end
-local generation = redis.call('GET', KEYS[3])
-if generation then epoch = epoch .. '.' .. generation end
-return {epoch, start}
+return {current, start}
 `);
 
-// KEYS: meta, log, generation. ARGV: after, limit. State and entries in one atomic read, flat: epoch, first, last, then per
+// KEYS: meta, log, generation. ARGV: after, limit. State and entries in one atomic read, flat: epoch, first, last,
+// the epoch and seq it goes on from (see LINEAGE), then per
 // entry its kind (n for an entry of n records, 0 for a one-record entry of an earlier version), its id and its
 // records (`b` as written, or the one record). Entries are taken until they hold `limit` records after `after`
 // (XRANGE in pages of 64, so that a large log is never taken whole). Entries written one field per column by
 // earlier versions are turned into records here, so the reader knows two layouts.
-const READ = new RedisScript(`
+const READ = new RedisScript(`${LINEAGE}
 local m = redis.call('HMGET', KEYS[1], 'epoch', 'first', 'last')
 if not m[1] then return false end
 local after = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local skip = math.max(after, tonumber(m[2]) - 1)
-local generation = redis.call('GET', KEYS[3])
-local out = {generation and (m[1] .. '.' .. generation) or m[1], m[2], m[3]}
-local n = 3
+local current, before, base = lineage(KEYS[1], KEYS[3], m[1], tonumber(m[3]), false)
+local out = {current, m[2], m[3], before, base}
+local n = 5
 local taken = 0
 local from = '(0-' .. after
 while taken < limit do
@@ -155,12 +181,13 @@ end
 return out
 `);
 
-// KEYS: meta, generation. The state of a stream: epoch (with the generation, see RESTARTED), first, last.
-const STATE = new RedisScript(`
+// KEYS: meta, generation. The state of a stream: epoch (with the generation, see RESTARTED), first, last, and the
+// epoch and seq it goes on from (see LINEAGE).
+const STATE = new RedisScript(`${LINEAGE}
 local m = redis.call('HMGET', KEYS[1], 'epoch', 'first', 'last')
 if not m[1] then return false end
-local generation = redis.call('GET', KEYS[2])
-return {generation and (m[1] .. '.' .. generation) or m[1], m[2] or '1', m[3] or '0'}
+local current, before, base = lineage(KEYS[1], KEYS[2], m[1], tonumber(m[3] or '0'), false)
+return {current, m[2] or '1', m[3] or '0', before, base}
 `);
 
 // KEYS: run id, generation. ARGV: the server's appendfsync setting ('' when it cannot be read). Run when a
@@ -220,6 +247,12 @@ function failed(operation: string, stream: string, error: unknown): AtmosphereEr
 
 function text(value: unknown): string {
   return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+}
+
+/** The epoch and seq a stream goes on from, as LINEAGE returns them ('' for none). */
+function continuesOf(epoch: unknown, seq: unknown): StreamPosition | undefined {
+  const before = epoch === undefined || epoch === null ? '' : text(epoch);
+  return before === '' ? undefined : { epoch: before, seq: Number(text(seq)) };
 }
 
 /** The record of position `seq`: `raw` (a Buffer of READ's reply) from `start` to `end`. */
@@ -404,7 +437,35 @@ export class RedisStreamLog implements StreamLog {
       events.on.call(redis, 'ready', () => {
         this.#checked = undefined;
         this.#checkedNow = false;
+        // At once, not at the next call: a call made meanwhile (the state a new subscriber starts from) waits
+        // for it, so the sooner it is done the less anything waits.
+        this.#startCheck();
       });
+    this.#startCheck();
+  }
+
+  /** Starts the restart check now (a failure is tried again by the next call). */
+  #startCheck(): void {
+    if (this.#closed || this.#redis.status !== 'ready') return;
+    this.#restartChecked()?.catch(() => undefined);
+  }
+
+  /**
+   * Resolves once this connection checked the Redis it reaches for a restart that lost writes; rejects with
+   * `LOG_FAILED` when it cannot (Redis away). The provider waits for it at start, so the first subscribers do
+   * not wait for it.
+   */
+  async ready(): Promise<void> {
+    try {
+      await this.#restartChecked();
+    } catch (error) {
+      if (AtmosphereError.isInstance(error)) throw error;
+      throw new AtmosphereError(
+        'LOG_FAILED',
+        `The Redis stream log could not check whether Redis restarted: ${(error as Error).message}. Check that Redis (ATMOSPHERE_REDIS_URL / redisStreamLog({ url })) is up.`,
+        { cause: error },
+      );
+    }
   }
 
   #keys(stream: string): [string, string, string] {
@@ -576,15 +637,17 @@ export class RedisStreamLog implements StreamLog {
     const records: LogRecord[] = [];
     const bounds = { after: Math.floor(after), first, limit };
     try {
-      for (let i = 3; i + 2 < values.length; i += 3)
+      for (let i = 5; i + 2 < values.length; i += 3)
         entryRecords(Number(text(values[i])), values[i + 1]!, values[i + 2]!, bounds, records);
     } catch (error) {
       throw failed('read', stream, error);
     }
+    const continues = continuesOf(values[3], values[4]);
     return {
       epoch: text(values[0]),
       first,
       last: Number(text(values[2])),
+      ...(continues === undefined ? {} : { continues }),
       records,
     };
   }
@@ -602,8 +665,14 @@ export class RedisStreamLog implements StreamLog {
       throw failed('read the state of', stream, error);
     }
     if (!Array.isArray(values)) return undefined;
-    const [epoch, first, last] = values as unknown[];
-    return { epoch: text(epoch), first: Number(text(first)), last: Number(text(last)) };
+    const [epoch, first, last, before, base] = values as unknown[];
+    const continues = continuesOf(before, base);
+    return {
+      epoch: text(epoch),
+      first: Number(text(first)),
+      last: Number(text(last)),
+      ...(continues === undefined ? {} : { continues }),
+    };
   }
 
   async trim(stream: string, before: number): Promise<void> {

@@ -281,6 +281,18 @@ export class StreamSequencer {
         track.seq = 0;
       }
       if (read.epoch !== track.epoch) {
+        const continued = read.continues;
+        if (continued !== undefined && continued.epoch === track.epoch) {
+          // The log came back from a failure that lost its newest records (Redis restarted from a snapshot) and
+          // numbers on under a new epoch: its records up to `continued.seq` are this epoch's. A reset (positions
+          // after it may have been handed out before), then the stream from there: nothing this node delivered
+          // comes again.
+          const kept = Math.min(track.seq, continued.seq);
+          this.#reset(stream, track, { epoch: read.epoch, seq: kept + 1 }, 'epoch');
+          track.epoch = read.epoch;
+          track.seq = kept;
+          continue;
+        }
         // The stream's history was lost (a flushed key): what this node had is gone, the new epoch is read
         // from its start.
         // (The read was made after a seq of the old epoch: the new one is read again from its oldest record.)

@@ -97,7 +97,10 @@ export function resumeStream(
     .finally(() => resource.release());
 }
 
-/** The read is done: a foreign epoch reads the new epoch from its start, then the outcome is queued. */
+/**
+ * The read is done: a foreign epoch reads the new epoch from its start (or from where it goes on from the
+ * client's epoch), then the outcome is queued.
+ */
 function continueWith(
   resource: ClientResource,
   stream: string,
@@ -111,8 +114,15 @@ function continueWith(
     finish(resource, stream, cursor, collected, false);
     return;
   }
-  // Another epoch: the client's history is gone; what the new epoch holds is all there is to send.
-  const again = collect(log, stream, 0);
+  // Another epoch: the client's history is gone; what the new epoch holds is all there is to send — from where
+  // it goes on from the client's epoch when it does (the log lost only its newest records): what the client
+  // has is not sent again.
+  const continued = state.continues;
+  const again = collect(
+    log,
+    stream,
+    continued !== undefined && continued.epoch === cursor.epoch ? Math.min(cursor.seq, continued.seq) : 0,
+  );
   if (!isPromise<Collected>(again)) {
     finish(resource, stream, cursor, again, false);
     return;

@@ -50,6 +50,14 @@ export interface StreamState {
   readonly first: number;
   /** The seq of the newest record appended in this epoch; 0 before the first. */
   readonly last: number;
+  /**
+   * This epoch goes on from another one: the store came back from a failure that lost its newest records
+   * (Redis restarted from a snapshot), so it numbers on under a new epoch, and its records up to
+   * `continues.seq` are those of epoch `continues.epoch`. A subscriber in that epoch resumes from there (with a
+   * reset: positions after it may have been handed out before) instead of from the new epoch's start. Absent
+   * for a stream that did not go through such a failure, or whose history was lost whole.
+   */
+  readonly continues?: StreamPosition;
 }
 
 /** The answer to a read: the stream's state at the time, and the records asked for. */
