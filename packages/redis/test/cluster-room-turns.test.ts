@@ -12,7 +12,7 @@ import {
   type TestRedis,
 } from '@atmosphere/runtime/testing';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { redisBackplane, redisClusterState } from '../src/index.ts';
+import { RedisClusterState, redisBackplane, redisClusterState } from '../src/index.ts';
 import { connectRoomClient, type RoomFrame as Frame } from './helpers.ts';
 
 // Turn control of an AI member seated on two nodes of a cluster (one redis-server): each answer runs on the node
@@ -57,9 +57,12 @@ afterEach(async () => {
   await redis.stop();
 });
 
-async function startNode(name: string): Promise<Node> {
+async function startNode(name: string, leaseMs?: number): Promise<Node> {
   const atmosphere = await startTestAtmosphere({
-    providers: [redisBackplane({ url: redis.url }), redisClusterState({ url: redis.url })],
+    providers: [
+      redisBackplane({ url: redis.url }),
+      redisClusterState({ url: redis.url, ...(leaseMs === undefined ? {} : { leaseMs }) }),
+    ],
   });
   const rooms = createRooms(atmosphere, { path: '/rooms' });
   const asked: string[] = [];
@@ -270,4 +273,24 @@ test('an approval answered on the other node reaches the run; once only; a steer
   expect(
     alice.frames.items.filter((f) => fromAssistant(f) && f['event'] === 'approval-answered'),
   ).toHaveLength(1);
+}, 30_000);
+
+test('the node running an answer dies (its lease expires): another node tells every member there that the answer was interrupted, once', async () => {
+  await startNode('a', 1_000);
+  await startNode('b', 1_000);
+  const [onA, onB] = [await member(nodes[0]!, 'alice'), await member(nodes[1]!, 'bob')];
+  const { sessionId, owner, other } = await ask(onA, [onA, onB], 'tell me everything');
+  const watcher = owner === nodes[0] ? onB : onA;
+  // The owner stops renewing its lease, as a killed node does.
+  const state = owner.atmosphere.provider('cluster-state');
+  expect(state).toBeInstanceOf(RedisClusterState);
+  (state as RedisClusterState).abandon();
+  const interrupted = await watcher.frames.waitFor(
+    (f) => f.type === 'error' && f['code'] === 'INTERRUPTED',
+    10_000,
+  );
+  expect(interrupted).toMatchObject({ room: 'lobby', sessionId, memberId: 'assistant' });
+  // Said once, by one node (the claim), however many nodes saw the lease expire.
+  expect(errorsOf(watcher).filter((f) => f['code'] === 'INTERRUPTED')).toHaveLength(1);
+  expect(other.asked.some((q) => q.endsWith('tell me everything'))).toBe(false);
 }, 30_000);

@@ -1,4 +1,5 @@
 import { type Atmosphere, AtmosphereError, type Logger } from '@atmosphere/runtime';
+import { roomErrorFrame } from '@atmosphere/protocol';
 import type { ClusterChange, ClusterState } from '@atmosphere/runtime/spi';
 import type { LeaveReason, RoomMember, RoomMessage, RoomMetadata } from './types.ts';
 
@@ -85,6 +86,14 @@ export function roomScope(room: string): string {
   return `room:${room}`;
 }
 
+/** The scope of a room's running answers in the cluster state: entries `<memberId>/<sessionId>`. */
+export function answersScope(room: string): string {
+  return `room-answers:${room}`;
+}
+
+/** How long the claim to tell the room of an answer interrupted by its node's death holds off other nodes. */
+const INTERRUPTED_CLAIM_MS = 600_000;
+
 /** What a node puts in the cluster state for a member it holds. */
 interface HeldData {
   readonly metadata: RoomMetadata;
@@ -134,6 +143,9 @@ export interface ClusterDeliveryHooks {
 export class RoomClusterView {
   readonly #state: ClusterState;
   readonly #scope: string;
+  readonly #room: string;
+  /** The scope of the room's running answers (see {@link RoomClusterView.holdAnswer}). */
+  readonly answers: string;
   /** How every `error` frame of the room starts. */
   readonly #errorHead: string;
   readonly #logger: Logger;
@@ -153,6 +165,8 @@ export class RoomClusterView {
   constructor(state: ClusterState, room: string, logger: Logger, hooks: ClusterDeliveryHooks) {
     this.#state = state;
     this.#scope = roomScope(room);
+    this.#room = room;
+    this.answers = answersScope(room);
     this.#errorHead = `{"type":"error","room":${JSON.stringify(room)},`;
     this.#logger = logger;
     this.#hooks = hooks;
@@ -188,6 +202,10 @@ export class RoomClusterView {
   /** A change of any scope (the manager routes its own). */
   changed(change: ClusterChange): void {
     if (this.#closed) return;
+    if (change.scope === this.answers) {
+      this.#answerChanged(change);
+      return;
+    }
     // Turn routing is not about membership: handled at once (a stop is quick), loaded or not.
     if (change.action === 'signal' && this.#turnSignal(change.by, change.data)) return;
     if (change.action === 'signal' && this.#errorSignal(change.by, change.data)) return;
@@ -333,6 +351,72 @@ export class RoomClusterView {
     return false;
   }
 
+  /**
+   * A virtual member's answer runs on this node: held in the cluster state (under this node's lease) until the
+   * returned function lets go of it. Should the node die first, another node says it was interrupted.
+   */
+  holdAnswer(memberId: string, sessionId: string): () => void {
+    const key = `${memberId}/${sessionId}`;
+    const held = this.#state.hold(this.answers, key, null).then(
+      () => true,
+      (error: unknown) => {
+        this.#logger.warn(
+          `rooms: answer ${sessionId} of ${memberId} in ${this.#scope} could not be recorded in the cluster state; should this node die, other nodes will not say it was interrupted`,
+          { error },
+        );
+        return false;
+      },
+    );
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      void held.then((ok) => {
+        if (!ok) return;
+        this.#state
+          .release(this.answers, key)
+          .catch((error: unknown) =>
+            this.#logger.warn(
+              `rooms: answer ${sessionId} of ${memberId} in ${this.#scope} could not be let go in the cluster state; it goes with this node's lease`,
+              { error },
+            ),
+          );
+      });
+    };
+  }
+
+  /**
+   * A running answer of another node is gone without being let go (its node's lease expired, or the node
+   * restarted): one node of the cluster — the one that claims it — tells every connection of the room.
+   */
+  #answerChanged(change: ClusterChange): void {
+    if (change.action !== 'release' || change.reason === 'released' || change.node === this.#state.nodeId)
+      return;
+    const slash = change.member.indexOf('/');
+    if (slash <= 0) return;
+    const memberId = change.member.slice(0, slash);
+    const sessionId = change.member.slice(slash + 1);
+    this.#state
+      .claim(`room-answer-interrupted:${this.#room}:${sessionId}`, INTERRUPTED_CLAIM_MS)
+      .then((mine) => {
+        if (!mine || this.#closed) return;
+        const frame = roomErrorFrame(
+          this.#room,
+          `The answer of ${memberId} was interrupted: the server that produced it stopped before it finished. Ask again for a full answer.`,
+          'INTERRUPTED',
+          { sessionId, memberId },
+        );
+        this.#hooks.remoteError(frame);
+        return this.sendError(frame);
+      })
+      .catch((error: unknown) =>
+        this.#logger.error(
+          `rooms: the room ${this.#scope} could not be told that answer ${sessionId} of ${memberId} was interrupted (its node is gone)`,
+          { error },
+        ),
+      );
+  }
+
   /** This node announced a member: hold it in the cluster. */
   announced(member: RoomMember, virtual: boolean): void {
     this.#held.add(member.id);
@@ -361,6 +445,7 @@ export class RoomClusterView {
     this.#remote.clear();
     this.#remoteVirtual = 0;
     this.#state.forget?.(this.#scope);
+    this.#state.forget?.(this.answers);
   }
 
   #failed(what: string, member: { id: string }, error: unknown): void {
@@ -447,6 +532,7 @@ export class RoomsCluster {
   open(room: string, logger: Logger, hooks: ClusterDeliveryHooks): RoomClusterView {
     const view = new RoomClusterView(this.state, room, logger, hooks);
     this.#views.set(roomScope(room), view);
+    this.#views.set(view.answers, view);
     void view.load();
     return view;
   }
@@ -455,11 +541,12 @@ export class RoomsCluster {
   closed(room: string, view: RoomClusterView): void {
     view.close();
     if (this.#views.get(roomScope(room)) === view) this.#views.delete(roomScope(room));
+    if (this.#views.get(view.answers) === view) this.#views.delete(view.answers);
   }
 
   stop(): void {
     this.#stop();
-    for (const view of this.#views.values()) view.close();
+    for (const view of new Set(this.#views.values())) view.close();
     this.#views.clear();
   }
 }

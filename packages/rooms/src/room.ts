@@ -54,6 +54,9 @@ export interface RoomHost {
   readonly cluster?: RoomsCluster | undefined;
 }
 
+/** What releases nothing. */
+const NOTHING = (): void => undefined;
+
 /**
  * A room: members (connections, and virtual members), presence, optional history, direct messages. Get one
  * from a {@link RoomManager}. Its traffic goes through the runtime broadcaster `rooms:<name>` — each frame
@@ -352,6 +355,11 @@ export class Room implements VirtualHost, RoomView {
   claimMessage(key: string): boolean | Promise<boolean> {
     const cluster = this.#host.cluster;
     return cluster === undefined ? true : cluster.state.claim(`room-message:${key}`, 600_000);
+  }
+
+  /** @internal Holds a virtual member's running answer in the cluster; a no-op on a single node. */
+  holdAnswer(memberId: string, sessionId: string): () => void {
+    return this.#cluster?.holdAnswer(memberId, sessionId) ?? NOTHING;
   }
 
   /** @internal */

@@ -15,6 +15,8 @@ export interface VirtualHost {
   claimMessage(key: string): boolean | Promise<boolean>;
   /** Writes an `error` frame to every connection of the room, outside its stream, on every node. */
   sendError(frame: string): Promise<void>;
+  /** Holds a virtual member's running answer in the cluster (see `VirtualMemberContext.running`). */
+  holdAnswer(memberId: string, sessionId: string): () => void;
 }
 
 /** @internal The {@link VirtualMemberContext} of one virtual member in one room. */
@@ -65,6 +67,10 @@ export class VirtualContext implements VirtualMemberContext {
     if (!this.active) return false;
     const key = message.to === undefined ? clusterMessageKey(message) : undefined;
     return key === undefined ? true : this.#host.claimMessage(`${this.room.name}:${this.member.id}:${key}`);
+  }
+
+  running(sessionId: string): () => void {
+    return this.#host.holdAnswer(this.member.id, sessionId);
   }
 
   broadcastFrame(frame: string, options?: { tag?: boolean }): Promise<void> {

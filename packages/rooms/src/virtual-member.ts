@@ -189,4 +189,13 @@ export interface VirtualMemberContext {
    * a direct message, it is `true` at once (no promise); false after the member left.
    */
   claim(message: RoomMessage): boolean | Promise<boolean>;
+  /**
+   * Marks an answer of this member (`sessionId`) as running on this node until the returned function is called
+   * (once it ended and its reply was said). In a cluster it is held in the cluster state under this node's
+   * lease: should the node die first (its lease expires), one other node tells every connection of the room,
+   * on every node, that the answer was interrupted — a room `error` frame with code `INTERRUPTED`, its
+   * `sessionId` and this member's id — so that no client waits for an end that will not come. A no-op on a
+   * single node.
+   */
+  running(sessionId: string): () => void;
 }

@@ -562,13 +562,25 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
     }
   }
 
-  /** One answer, start to end. Never throws. */
+  /**
+   * One answer, start to end, marked as running here until its reply is said (in a cluster, another node says
+   * it was interrupted should this one die first). Never throws.
+   */
   async #answer(seat: RoomSeat, question: RoomQuestion): Promise<void> {
+    // The run id is the answer's session id, the one its frames carry: paint timing reports name it.
+    const answerId = randomUUID();
+    const running = seat.context.running(answerId);
+    try {
+      await this.#answerAs(seat, question, answerId);
+    } finally {
+      running();
+    }
+  }
+
+  async #answerAs(seat: RoomSeat, question: RoomQuestion, answerId: string): Promise<void> {
     const context = seat.context;
     const logger = this.#logger(context);
     const replyTo = replyTarget(question);
-    // The run id is the answer's session id, the one its frames carry: paint timing reports name it.
-    const answerId = randomUUID();
     // Who may report its paint timing: the members present when it starts, and when it ends (below), on every
     // node of a cluster (a report from another node's connection is routed here).
     const audience = new Set(context.room.clusterMembers().map((member) => member.id));
