@@ -136,6 +136,7 @@ function redisProvider(kind: DurableKind, options: DurableOptions): Provider {
         case 'stream-log': {
           const log = new RedisStreamLog(connection, {
             ...common,
+            logger: context.logger,
             ...(options.log ? { limits: options.log } : {}),
           });
           await log.ready();

@@ -393,4 +393,45 @@ describe('redis stream log', () => {
       await own.stop();
     }
   });
+
+  test('a Redis that refuses INFO to the log (an ACL, as some managed offers have) works on, and says once that restarts will not be noticed', async () => {
+    const admin = await connectRedis(Redis, redis.url, {
+      source: 't',
+      purpose: 'test admin',
+      timeoutMs: 5_000,
+    });
+    const call = (admin as unknown as { call(...args: string[]): Promise<unknown> }).call.bind(admin);
+    await call('ACL', 'SETUSER', 'no-info', 'on', '>secret-pass', '~*', '&*', '+@all', '-info');
+    const url = new URL(redis.url);
+    url.username = 'no-info';
+    url.password = 'secret-pass';
+    const warnings: string[] = [];
+    const connection = await connectRedis(Redis, url.toString(), {
+      source: 't',
+      purpose: 'test log',
+      timeoutMs: 5_000,
+    });
+    const log = new RedisStreamLog(connection, {
+      prefix: 'no-info:',
+      onClose: () => closeRedis(connection),
+      logger: {
+        debug: () => undefined,
+        info: () => undefined,
+        warn: (message: string) => warnings.push(message),
+        error: () => undefined,
+      },
+    });
+    try {
+      await log.ready();
+      const position = await log.append('s', [{ payload: 'a' }]);
+      expect(position.seq).toBe(1);
+      expect((await log.read('s', 0))?.records.map((r) => r.payload)).toEqual(['a']);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('will not be noticed');
+    } finally {
+      await log.close();
+      await call('ACL', 'DELUSER', 'no-info');
+      await closeRedis(admin);
+    }
+  });
 });

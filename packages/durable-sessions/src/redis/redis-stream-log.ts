@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AtmosphereError } from '@atmosphere/runtime';
+import { AtmosphereError, type Logger } from '@atmosphere/runtime';
 import type {
   AppendOptions,
   LogEntry,
@@ -423,9 +423,16 @@ export class RedisStreamLog implements StreamLog {
    */
   constructor(
     redis: RedisCommandsLike,
-    options: { prefix?: string; limits?: Partial<RedisStreamLogLimits>; onClose?: () => Promise<void> } = {},
+    options: {
+      prefix?: string;
+      limits?: Partial<RedisStreamLogLimits>;
+      onClose?: () => Promise<void>;
+      /** Where a Redis that refuses the restart check (INFO turned off) is reported. */
+      logger?: Logger;
+    } = {},
   ) {
     this.#redis = redis;
+    this.#logger = options.logger;
     this.prefix = options.prefix ?? 'atmosphere:';
     this.limits = Object.freeze({ ...DEFAULT_REDIS_LOG_LIMITS, ...options.limits });
     this.#onClose = options.onClose;
@@ -473,6 +480,10 @@ export class RedisStreamLog implements StreamLog {
     return [`${base}:meta`, `${base}:log`, this.#generationKey];
   }
 
+  readonly #logger: Logger | undefined;
+  /** Redis refused the restart check once (said once). */
+  #refusedCheck = false;
+
   /** The check of the Redis answering now for a restart that lost writes (see RESTARTED), once started. */
   #checked: Promise<void> | undefined;
   /** That check is done: calls go out at once (in the order they are made, and corked together). */
@@ -495,7 +506,19 @@ export class RedisStreamLog implements StreamLog {
       } catch {
         // CONFIG is often turned off on managed Redis: then any restart counts as one that may have lost writes.
       }
-      await RESTARTED.run(this.#redis, [this.#runIdKey, this.#generationKey], [appendfsync]);
+      try {
+        await RESTARTED.run(this.#redis, [this.#runIdKey, this.#generationKey], [appendfsync]);
+      } catch (error) {
+        // Redis answered, with a refusal (INFO turned off, as some managed offers do): the log works on without
+        // noticing restarts rather than not at all. A connection that failed is tried again (rethrown).
+        if ((error as Error | undefined)?.name !== 'ReplyError') throw error;
+        if (!this.#refusedCheck) {
+          this.#refusedCheck = true;
+          this.#logger?.warn(
+            `redis stream log: Redis refused the check for restarts (${(error as Error).message}); a restart that lost writes it had acknowledged will not be noticed. Allow INFO in Lua scripts, or use appendfsync always.`,
+          );
+        }
+      }
     })();
     this.#checked = check;
     // Before the reactions of the calls waiting on it: those go on in order, then later calls at once.
