@@ -1,4 +1,3 @@
-import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { StreamCursor } from '@atmosphere/protocol';
@@ -18,7 +17,7 @@ import {
 } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import { redisBackplane } from '../src/index.ts';
-import { connectPositioned, readPositioned } from './helpers.ts';
+import { connectPositioned, readPositioned, redisCommand } from './helpers.ts';
 
 /**
  * The cluster under load and under fire (DURABILITY.md §4): three nodes on one redis-server that is both the
@@ -271,23 +270,6 @@ function summary(
 
 function label(persistence: boolean | 'snapshot'): string {
   return persistence === 'snapshot' ? 'from a snapshot' : `${persistence ? 'with' : 'without'} persistence`;
-}
-
-/** Sends one command to the redis-server on `port` over a raw socket; resolves with its first reply line. */
-function redisCommand(port: number, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    let answer = '';
-    socket.on('connect', () => socket.write(`${command}\r\n`));
-    socket.on('data', (chunk) => {
-      answer += chunk.toString('latin1');
-      if (!answer.includes('\r\n')) return;
-      socket.destroy();
-      if (answer.startsWith('-')) reject(new Error(`${command}: ${answer.trim()}`));
-      else resolve(answer.trim());
-    });
-    socket.on('error', reject);
-  });
 }
 
 describe('Redis killed with SIGKILL for about 3 s at 1 000 broadcasts/s', () => {

@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net';
 import {
   AtmosphereHeaders,
   formatCursors,
@@ -159,4 +160,21 @@ export async function joinRoomClient(
     await joined.client.close().catch(() => undefined);
     throw error;
   }
+}
+
+/** Sends one command to the redis-server on `port` over a raw socket; resolves with its first reply line. */
+export function redisCommand(port: number, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    let answer = '';
+    socket.on('connect', () => socket.write(`${command}\r\n`));
+    socket.on('data', (chunk) => {
+      answer += chunk.toString('latin1');
+      if (!answer.includes('\r\n')) return;
+      socket.destroy();
+      if (answer.startsWith('-')) reject(new Error(`${command}: ${answer.trim()}`));
+      else resolve(answer.trim());
+    });
+    socket.on('error', reject);
+  });
 }

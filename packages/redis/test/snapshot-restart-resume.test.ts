@@ -1,4 +1,3 @@
-import { createConnection } from 'node:net';
 import { durable } from '@atmosphere/durable-sessions';
 import type { Atmosphere } from '@atmosphere/runtime';
 import {
@@ -9,7 +8,7 @@ import {
   type TestRedis,
 } from '@atmosphere/runtime/testing';
 import { afterEach, describe, expect, test } from 'vitest';
-import { connectPositioned, readPositioned } from './helpers.ts';
+import { connectPositioned, readPositioned, redisCommand } from './helpers.ts';
 
 /**
  * A client that resumes after the log's Redis restarted from a snapshot (Redis's default persistence): the
@@ -30,23 +29,6 @@ afterEach(async () => {
   await redis?.stop();
   redis = undefined;
 });
-
-/** Sends one command to the redis-server on `port` over a raw socket; resolves with its first reply line. */
-function redisCommand(port: number, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    let answer = '';
-    socket.on('connect', () => socket.write(`${command}\r\n`));
-    socket.on('data', (chunk) => {
-      answer += chunk.toString('latin1');
-      if (!answer.includes('\r\n')) return;
-      socket.destroy();
-      if (answer.startsWith('-')) reject(new Error(`${command}: ${answer.trim()}`));
-      else resolve(answer.trim());
-    });
-    socket.on('error', reject);
-  });
-}
 
 describe.each(['websocket', 'sse', 'long-polling'] as const)('%s', (transport) => {
   test.each([
