@@ -16,6 +16,7 @@ import {
   type TestTransport,
   watchedLog,
 } from '../src/testing/index.ts';
+import { internal } from './internals.ts';
 
 /**
  * "No silent gap" (DURABILITY.md §1), attacked the way issue 12 measured it: a client away while 500
@@ -330,6 +331,75 @@ describe("an asynchronous store answers the resume's read after live messages ca
         expect(got.resets).toEqual([]);
         expect(got.order).toEqual(range(2, MISSED + 51));
         await second.close();
+      } finally {
+        await atmosphere.close();
+      }
+    },
+  );
+});
+
+describe('messages dropped by backpressure while the resume reads the log (high-water mark of 10, drop-newest)', () => {
+  // Long-polling resumes a new resource at its handshake poll, with no connection (no backpressure applies).
+  test.each<TestTransport>(['websocket', 'sse', 'streaming'])(
+    '%s: the stream stays marked lost, and the next reconnection gets them from the log',
+    async (transport) => {
+      const log = heldReadsLog();
+      const atmosphere = await startTestAtmosphere({
+        rateLimit: false,
+        backpressure: { highWaterMark: 10, policy: 'drop-newest' },
+        providers: [
+          defineProvider({
+            kind: 'stream-log',
+            name: 'held-reads',
+            priority: 10,
+            isAvailable: () => true,
+            create: () => log,
+          }),
+        ],
+      });
+      try {
+        atmosphere.managed('/positions/{run}', {});
+        const channel = `/positions/r${++run}`;
+        const first = await connectTestClient(atmosphere.url(channel), transport, {
+          received: 0,
+          query: positioned(),
+        });
+        await atmosphere.broadcast(channel, 'm1');
+        await first.messages.waitForCount(1);
+        const cursor = read(first).messages[0]!.cursor!;
+        await first.close();
+        for (let i = 2; i <= 21; i++) await atmosphere.broadcast(channel, `m${i}`);
+        // A new resource resumes from the cursor: its read (m2..m21) is answered after 50 live messages came.
+        const asked = log.holdReads();
+        const reconnecting = reconnect(atmosphere, channel, transport, undefined, 0, [cursor]);
+        await asked;
+        // m22..m31 wait behind the replay; the high-water mark drops m32..m71 (drop-newest).
+        await Promise.all(range(22, 71).map((live) => atmosphere.broadcast(channel, live)));
+        log.answerReads();
+        const second = await reconnecting;
+        await second.messages.waitFor((raw) => raw.endsWith('|m31'));
+        const resource = internal(atmosphere.resource(second.trackingId))!;
+        await eventually(() => resource.queue.pending.length === 0, 'the replay to be written');
+        expect(resource.queue.dropped).toBe(40);
+        const got = read(second).order;
+        expect(got).toEqual(range(2, 31));
+        second.cut();
+        await eventually(() => resource.state === 'away', 'the client to be away');
+        // It comes back with the cursor of m31: what was dropped after it comes from the log, not a trusted queue.
+        const third = await reconnect(
+          atmosphere,
+          channel,
+          transport,
+          second.trackingId,
+          second.received,
+          cursorsOf(second.messages.items, [cursor]),
+        );
+        await atmosphere.broadcast(channel, 'live');
+        await third.messages.waitFor((raw) => raw.endsWith('|live'));
+        const again = read(third);
+        expect(again.resets).toEqual([]);
+        expect([...got, ...again.order]).toEqual([...range(2, 71), 'live']);
+        await third.close();
       } finally {
         await atmosphere.close();
       }

@@ -214,7 +214,10 @@ export class ClientQueue {
     this.#lastLost = source;
   }
 
-  /** `stream` resumed from the log: what it lost is accounted for. */
+  /**
+   * A resume of `stream` starts reading the log: what it lost so far is accounted for by that read. What it
+   * loses while the read is under way marks it again (see `resumeStream`).
+   */
   found(stream: string): void {
     this.lost?.delete(stream);
     if (this.#lastLost === stream) this.#lastLost = undefined;
