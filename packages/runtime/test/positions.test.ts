@@ -5,17 +5,24 @@ import {
   type StreamCursor,
   type StreamReset,
 } from '@atmosphere/protocol';
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Atmosphere } from '../src/index.ts';
 import { defineProvider, type LogRead, MemoryStreamLog, type StreamLog } from '../src/spi/index.ts';
+import { WebSocket } from 'ws';
 import {
   connectTestClient,
   eventually,
+  FrameReader,
+  Inbox,
+  protocolUrl,
   startTestAtmosphere,
   type TestClient,
   type TestTransport,
   watchedLog,
 } from '../src/testing/index.ts';
+import { internal } from './internals.ts';
 
 /**
  * "No silent gap" (DURABILITY.md §1), attacked the way issue 12 measured it: a client away while 500
@@ -330,6 +337,201 @@ describe("an asynchronous store answers the resume's read after live messages ca
         expect(got.resets).toEqual([]);
         expect(got.order).toEqual(range(2, MISSED + 51));
         await second.close();
+      } finally {
+        await atmosphere.close();
+      }
+    },
+  );
+});
+
+describe('messages dropped by backpressure while the resume reads the log (high-water mark of 10, drop-newest)', () => {
+  // Long-polling resumes a new resource at its handshake poll, with no connection (no backpressure applies).
+  test.each<TestTransport>(['websocket', 'sse', 'streaming'])(
+    '%s: the stream stays marked lost, and the next reconnection gets them from the log',
+    async (transport) => {
+      const log = heldReadsLog();
+      const atmosphere = await startTestAtmosphere({
+        rateLimit: false,
+        backpressure: { highWaterMark: 10, policy: 'drop-newest' },
+        providers: [
+          defineProvider({
+            kind: 'stream-log',
+            name: 'held-reads',
+            priority: 10,
+            isAvailable: () => true,
+            create: () => log,
+          }),
+        ],
+      });
+      try {
+        atmosphere.managed('/positions/{run}', {});
+        const channel = `/positions/r${++run}`;
+        const first = await connectTestClient(atmosphere.url(channel), transport, {
+          received: 0,
+          query: positioned(),
+        });
+        await atmosphere.broadcast(channel, 'm1');
+        await first.messages.waitForCount(1);
+        const cursor = read(first).messages[0]!.cursor!;
+        await first.close();
+        for (let i = 2; i <= 21; i++) await atmosphere.broadcast(channel, `m${i}`);
+        // A new resource resumes from the cursor: its read (m2..m21) is answered after 50 live messages came.
+        const asked = log.holdReads();
+        const reconnecting = reconnect(atmosphere, channel, transport, undefined, 0, [cursor]);
+        await asked;
+        // m22..m31 wait behind the replay; the high-water mark drops m32..m71 (drop-newest).
+        await Promise.all(range(22, 71).map((live) => atmosphere.broadcast(channel, live)));
+        log.answerReads();
+        const second = await reconnecting;
+        await second.messages.waitFor((raw) => raw.endsWith('|m31'));
+        const resource = internal(atmosphere.resource(second.trackingId))!;
+        await eventually(() => resource.queue.pending.length === 0, 'the replay to be written');
+        expect(resource.queue.dropped).toBe(40);
+        const got = read(second).order;
+        expect(got).toEqual(range(2, 31));
+        second.cut();
+        await eventually(() => resource.state === 'away', 'the client to be away');
+        // It comes back with the cursor of m31: what was dropped after it comes from the log, not a trusted queue.
+        const third = await reconnect(
+          atmosphere,
+          channel,
+          transport,
+          second.trackingId,
+          second.received,
+          cursorsOf(second.messages.items, [cursor]),
+        );
+        await atmosphere.broadcast(channel, 'live');
+        await third.messages.waitFor((raw) => raw.endsWith('|live'));
+        const again = read(third);
+        expect(again.resets).toEqual([]);
+        expect([...got, ...again.order]).toEqual([...range(2, 71), 'live']);
+        await third.close();
+      } finally {
+        await atmosphere.close();
+      }
+    },
+  );
+});
+
+/**
+ * A positioned client that reconnects with `cursors` and reads nothing until `resume()`: its socket buffers fill,
+ * then the server's, so what the server queues for it stays pending. Raw sockets (the test clients always read).
+ */
+async function stalledReconnect(
+  atmosphere: Atmosphere,
+  channel: string,
+  transport: 'websocket' | 'sse' | 'streaming',
+  trackingId: string,
+  received: number,
+  cursors: readonly StreamCursor[],
+): Promise<{ frames: Inbox<string>; resume: () => void; close: () => void }> {
+  const url = protocolUrl(atmosphere.url(channel), transport, {
+    trackingId,
+    received,
+    query: positioned(cursors),
+  });
+  const reader = new FrameReader();
+  const frames = new Inbox<string>();
+  const feed = (text: string): void => {
+    for (const message of reader.push(text)) frames.push(message);
+  };
+  if (transport === 'websocket') {
+    const ws = new WebSocket(url);
+    ws.on('message', (data: Buffer) => feed(data.toString('utf8')));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const socket = (ws as unknown as { _socket: Socket })._socket;
+    socket.pause();
+    return { frames, resume: () => socket.resume(), close: () => ws.terminate() };
+  }
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    const request = httpGet(url, transport === 'sse' ? { headers: { Accept: 'text/event-stream' } } : {});
+    request.once('response', resolve);
+    request.once('error', reject);
+  });
+  response.pause();
+  response.setEncoding('utf8');
+  let sse = '';
+  response.on('data', (chunk: string) => {
+    if (transport === 'streaming') return feed(chunk);
+    sse += chunk;
+    let end: number;
+    // Events end with a blank line; the `data:` lines of one event join with \n.
+    while ((end = sse.search(/\r?\n\r?\n/)) !== -1) {
+      const data = sse
+        .slice(0, end)
+        .split(/\r?\n/)
+        .filter((line) => line.startsWith('data:'))
+        .map((line) => line.slice(5).replace(/^ /, ''));
+      sse = sse.slice(end + (sse[end] === '\r' ? 4 : 2));
+      if (data.length > 0) feed(data.join('\n'));
+    }
+  });
+  return { frames, resume: () => response.resume(), close: () => response.destroy() };
+}
+
+describe('a replay larger than the cache limit, too large to write at once (cache of 20)', () => {
+  const REPLAY = 400;
+  // 64 KiB each: 25 MiB in all, more than the kernel's socket buffers take while the client reads nothing.
+  const payload = 'p'.repeat(64 * 1024);
+
+  test.each<'websocket' | 'sse' | 'streaming'>(['websocket', 'sse', 'streaming'])(
+    '%s: live messages queued while it is written push none of it out',
+    async (transport) => {
+      const atmosphere = await startTestAtmosphere({
+        rateLimit: false,
+        cache: { maxPerClient: 20 },
+        log: { maxBytesPerStream: 64 * 1024 * 1024, maxBytes: 128 * 1024 * 1024 },
+      });
+      try {
+        atmosphere.managed('/positions/{run}', {});
+        const channel = `/positions/r${++run}`;
+        const first = await connectTestClient(atmosphere.url(channel), transport, {
+          received: 0,
+          query: positioned(),
+        });
+        await atmosphere.broadcast(channel, 'm1');
+        await first.messages.waitForCount(1);
+        const cursor = read(first).messages[0]!.cursor!;
+        first.cut();
+        await eventually(
+          () => atmosphere.resource(first.trackingId)?.state === 'away',
+          'the client to be away',
+        );
+        for (let i = 2; i <= REPLAY + 1; i++) await atmosphere.broadcast(channel, `m${i}:${payload}`);
+        // The queue kept 20 of them: the client resumes from the log, 400 replayed into its queue at once.
+        const client = await stalledReconnect(
+          atmosphere,
+          channel,
+          transport,
+          first.trackingId,
+          first.received,
+          [cursor],
+        );
+        const resource = internal(atmosphere.resource(first.trackingId))!;
+        await eventually(
+          () => resource.state === 'connected' && resource.queue.pending.length > 100,
+          'the replay to wait for the stalled client',
+        );
+        const dropped = resource.queue.dropped;
+        for (let i = 1; i <= 50; i++) await atmosphere.broadcast(channel, `live${i}`);
+        client.resume();
+        await client.frames.waitFor((raw) => raw.endsWith('|live50'), 20_000);
+        const bodies = client.frames.items.map((raw) => {
+          const frame = parsePositionedText(raw);
+          if (frame === undefined) throw new Error(`unreadable frame ${raw.slice(0, 100)}`);
+          return frame.kind === 'reset' ? `reset:${frame.reset.from.seq}` : frame.body.split(':')[0]!;
+        });
+        // Every replayed message, then the live ones; no reset (nothing was lost), never cut.
+        expect(bodies).toEqual([
+          ...range(2, REPLAY + 1),
+          ...Array.from({ length: 50 }, (_, i) => `live${i + 1}`),
+        ]);
+        expect(resource.queue.dropped - dropped).toBe(0);
+        expect(resource.state).toBe('connected');
+        client.close();
       } finally {
         await atmosphere.close();
       }

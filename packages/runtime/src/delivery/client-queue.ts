@@ -131,15 +131,25 @@ export class ClientQueue {
   }
 
   /**
-   * Queues a message; past the per-client limit the oldest pending one is dropped, unless `capped` is false
-   * (a resume is reading the log: what waits now goes behind the replay, see `ClientResource.hold`).
+   * Queues a message; past the per-client limit the oldest pending ones are dropped, unless `capped` is false
+   * (the client is connected: backpressure bounds its queue; or a resume is reading the log: what waits now
+   * goes behind the replay, see `ClientResource.deliver`). A queue left longer than the limit by then (a
+   * resume that read the log while the client was away) is brought back to it.
    */
   enqueue(message: EncodedMessage, capped = true): void {
-    if (capped && this.pending.length >= this.#cache.limits.maxPerClient) this.dropOldest();
+    if (capped) this.trim(Math.max(0, this.#cache.limits.maxPerClient - 1));
     message.kept();
     (this.#pending ??= new Deque()).push(message);
     this.#addBytes(message.size);
     this.#cache.pendingCount++;
+  }
+
+  /**
+   * Drops the oldest pending messages past `max` (by default the per-client limit): a client gone away keeps
+   * what the missed-message cache allows; each one dropped marks its stream lost.
+   */
+  trim(max = this.#cache.limits.maxPerClient): void {
+    while (this.pending.length > max) this.dropOldest();
   }
 
   /** Drops the oldest pending message (backpressure `drop-oldest`, cache limits). */
@@ -214,7 +224,10 @@ export class ClientQueue {
     this.#lastLost = source;
   }
 
-  /** `stream` resumed from the log: what it lost is accounted for. */
+  /**
+   * A resume of `stream` starts reading the log: what it lost so far is accounted for by that read. What it
+   * loses while the read is under way marks it again (see `resumeStream`).
+   */
   found(stream: string): void {
     this.lost?.delete(stream);
     if (this.#lastLost === stream) this.#lastLost = undefined;

@@ -306,11 +306,15 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
         }
       }
     }
-    // While a resume reads the log, the per-client limit drops nothing: the oldest pending messages may be
-    // newer than what the read will return (an asynchronous store answers the read after the appends of
-    // messages broadcast meanwhile), and the replay goes before them — one dropped would be a silent hole.
-    // The resume drops those its replay carries; a connected client is still bounded by backpressure.
-    queue.enqueue(message, this.#holds === 0);
+    // The per-client cache limit is for a client that is away (the missed-message cache): what waits for a
+    // connected one is bounded by the backpressure above, whose policy says what happens past it. Applied to a
+    // connected client, the limit dropped the oldest pending message without a word — after a resume, a
+    // replayed one not yet written (a replay larger than the limit that the socket could not take at once),
+    // while the client read on past the hole. While a resume reads the log it drops nothing either: the
+    // oldest pending messages may be newer than what the read will return (an asynchronous store answers the
+    // read after the appends of messages broadcast meanwhile), and the replay goes before them — one dropped
+    // would be a silent hole. The resume drops those its replay carries.
+    queue.enqueue(message, this.#connection === undefined && this.#holds === 0);
   }
 
   /**
@@ -538,6 +542,9 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     }
     this.#state = 'away';
     this.awaySince = Date.now();
+    // Away, the client's queue keeps what the missed-message cache allows (connected, backpressure bounded it);
+    // while a resume reads the log nothing is dropped (see `deliver`): the next capped enqueue trims then.
+    if (this.#holds === 0) this.#queue.trim();
     if (how === 'lost') {
       this.lostSinceHandshake = true;
       this.closedWithoutCode =

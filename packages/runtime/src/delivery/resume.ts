@@ -76,6 +76,14 @@ export function resumeStream(
     );
     finish(resource, stream, cursor, undefined, true);
   };
+  // What the queue lost of the stream until now is in the log as the read is about to see it (a message is
+  // delivered once its append is done): the read accounts for it, so the mark goes now, not when the read is
+  // done. A message lost from now on (a backpressure drop, the cache's total cap, while an asynchronous store
+  // answers) may be newer than what the read returns, and the reset frames of `finish` do not cover one newer
+  // than a message it keeps: the stream stays marked, and the next resume reads the log from the client's
+  // cursor instead of taking the queue as exact. A gap the read signals is never signalled again: the
+  // client's next cursor is past it.
+  resource.queue.found(stream);
   let collected: Collected | Promise<Collected>;
   try {
     collected = collect(log, stream, cursor.seq);
@@ -139,7 +147,6 @@ function finish(
 ): void {
   const from = { epoch: cursor.epoch, seq: cursor.seq + 1 };
   const state = collected?.state;
-  resource.queue.found(stream);
   if (failed || state === undefined) {
     // The log cannot say (it failed) or does not know the stream: whatever came after the cursor and is
     // not in this client's queue is lost.
