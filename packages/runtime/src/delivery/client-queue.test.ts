@@ -96,3 +96,88 @@ describe('ClientQueues.sweep', () => {
     expect(cache.stats()).toEqual({ clients: 0, pending: 0, unconfirmed: 0 });
   });
 });
+
+describe('backpressure drops signalled to a client with positions', () => {
+  const at = (seq: number, stream = 's') => {
+    const m = new EncodedMessage(`m${seq}`, stream, 1);
+    m.position = { epoch: 'e', seq };
+    return m;
+  };
+  /** What the client reads: bodies, resets as `reset:<from>><resumeAt>`. */
+  const drain = (queue: ReturnType<ClientQueues['queue']>) => {
+    const out: string[] = [];
+    for (let m = queue.next(); m !== undefined; m = queue.next()) {
+      if (!m.control) out.push(String(m.payload));
+      else {
+        const reset = JSON.parse(String(m.payload).slice(3)) as {
+          from: { seq: number };
+          resumeAt?: { seq: number };
+        };
+        out.push(`reset:${reset.from.seq}>${reset.resumeAt?.seq ?? '?'}`);
+      }
+    }
+    return out;
+  };
+
+  test('drop-oldest: one frame per run, where the first dropped was; frames are never dropped themselves', () => {
+    const cache = new ClientQueues();
+    const queue = cache.queue('a');
+    for (let i = 1; i <= 3; i++) queue.enqueue(at(i), false);
+    for (let i = 4; i <= 8; i++) {
+      expect(queue.dropOldest(true)).toBe(true);
+      queue.enqueue(at(i), false);
+    }
+    expect(queue.dropped).toBe(5);
+    expect(cache.stats().pending).toBe(4);
+    expect(drain(queue)).toEqual(['reset:1>6', 'm6', 'm7', 'm8']);
+    // Only a frame left: nothing to drop.
+    queue.dropNewest(at(9), true);
+    expect(queue.dropOldest(true)).toBe(false);
+    expect(drain(queue)).toEqual(['reset:9>?']);
+    expect(cache.stats().pending).toBe(0);
+  });
+
+  test('drop-newest: one frame at the tail per run; a message queued behind it starts a new run', () => {
+    const cache = new ClientQueues();
+    const queue = cache.queue('a');
+    queue.enqueue(at(1), false);
+    queue.dropNewest(at(2), true);
+    queue.dropNewest(at(3), true);
+    queue.enqueue(at(4), false);
+    queue.dropNewest(at(5), true);
+    queue.enqueue(at(6), false);
+    expect(drain(queue)).toEqual(['m1', 'reset:2>4', 'm4', 'reset:5>6', 'm6']);
+  });
+
+  test('without signal (no positions) or without a position, nothing is added', () => {
+    const cache = new ClientQueues();
+    const queue = cache.queue('a');
+    queue.enqueue(at(1), false);
+    queue.dropNewest(at(2), false);
+    queue.dropNewest(message('plain'), true);
+    expect(queue.dropOldest(false)).toBe(true);
+    expect(queue.pending.length).toBe(0);
+    expect(queue.dropped).toBe(3);
+  });
+
+  test('the time to live and the total never drop a waiting frame with data; the total ends with only frames left', () => {
+    const cache = new ClientQueues({ messageTtlMs: 1_000, maxTotal: 0 });
+    const queue = cache.queue('a');
+    queue.enqueue(at(1), false);
+    queue.dropOldest(true);
+    queue.enqueue(at(2, 't'), false);
+    expect(queue.pending.length).toBe(2);
+    // m2 (createdAt 1) expires; the frame stays.
+    const ttl = new ClientQueues({ messageTtlMs: 1_000 });
+    const other = ttl.queue('b');
+    other.enqueue(at(1), false);
+    other.dropOldest(true);
+    other.enqueue(at(2), false);
+    ttl.sweep(10_000);
+    expect(drain(other)).toEqual(['reset:1>?']);
+    // The total (0): data first, then the frame, and the sweep ends.
+    cache.sweep(2);
+    expect(queue.pending.length).toBe(0);
+    expect(cache.stats().pending).toBe(0);
+  });
+});

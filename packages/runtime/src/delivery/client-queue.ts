@@ -1,7 +1,8 @@
+import { resetFrame, type StreamPosition } from '@atmosphere/protocol';
 import { ChurnMap } from '../util/churn-map.ts';
 import { Deque, EMPTY_DEQUE, type ReadonlyDeque } from '../util/deque.ts';
 import { dropOldestAcross } from '../util/drop-oldest.ts';
-import type { EncodedMessage } from './encoded-message.ts';
+import { EncodedMessage } from './encoded-message.ts';
 
 /** Where `ClientQueue.splice` puts a pending message. */
 export type Placement = 0 | 1 | 2;
@@ -30,6 +31,29 @@ export const DEFAULT_CACHE_LIMITS: Readonly<CacheLimits> = Object.freeze({
   clientTtlMs: 60_000,
   sweepIntervalMs: 1_000,
 });
+
+/**
+ * The reset frame of a gap backpressure made in a stream of a connected client that asked for positions
+ * (`ClientQueue.dropNewest`, `ClientQueue.dropOldest` with `signal`): it waits in the queue where the first
+ * dropped message was, so it reaches the client before the next message of the stream. `from` is the first
+ * position dropped, `last` the last one (the run grows while the frame waits); `tail` says which end of the
+ * queue the run was taken from. The frame written names where the stream resumes when the queue then holds
+ * its next message (`ClientQueue.next`).
+ */
+export class DropReset extends EncodedMessage {
+  readonly stream: string;
+  readonly from: StreamPosition;
+  last: StreamPosition;
+  readonly tail: boolean;
+
+  constructor(stream: string, from: StreamPosition, tail: boolean) {
+    super(resetFrame({ stream, from }), stream, undefined, true);
+    this.stream = stream;
+    this.from = from;
+    this.last = from;
+    this.tail = tail;
+  }
+}
 
 /** Bits of a queue's flags. */
 const RETAIN_WRITTEN = 1;
@@ -97,6 +121,13 @@ export class ClientQueue {
   lost: Set<string> | undefined;
   /** The stream `#lose` added to `lost` last: a client that keeps nothing loses every message, one lookup less. */
   #lastLost: string | undefined;
+  /**
+   * The reset frames of backpressure drops still open, by stream: a further drop of the stream extends the
+   * gap the frame names instead of adding another. One taken from the front (`drop-oldest`) stays open until
+   * it is written (every message of the stream waits behind it); one at the tail (`drop-newest`) until a
+   * message of the stream is queued behind it.
+   */
+  #gaps: Map<string, DropReset> | undefined;
   readonly #cache: ClientQueues;
 
   constructor(trackingId: string, cache: ClientQueues) {
@@ -138,6 +169,11 @@ export class ClientQueue {
    */
   enqueue(message: EncodedMessage, capped = true): void {
     if (capped) this.trim(Math.max(0, this.#cache.limits.maxPerClient - 1));
+    const gaps = this.#gaps;
+    if (gaps !== undefined && message.source !== undefined && gaps.get(message.source)?.tail === true) {
+      gaps.delete(message.source);
+      if (gaps.size === 0) this.#gaps = undefined;
+    }
     message.kept();
     (this.#pending ??= new Deque()).push(message);
     this.#addBytes(message.size);
@@ -146,30 +182,127 @@ export class ClientQueue {
 
   /**
    * Drops the oldest pending messages past `max` (by default the per-client limit): a client gone away keeps
-   * what the missed-message cache allows; each one dropped marks its stream lost.
+   * what the missed-message cache allows; each one dropped marks its stream lost. Control frames stay.
    */
   trim(max = this.#cache.limits.maxPerClient): void {
-    while (this.pending.length > max) this.dropOldest();
+    while (this.pending.length > max && this.dropOldest());
   }
 
-  /** Drops the oldest pending message (backpressure `drop-oldest`, cache limits). */
-  dropOldest(): void {
+  /**
+   * Drops the oldest pending message that is not a control frame (backpressure `drop-oldest`, cache
+   * limits): a reset frame is the signal of a gap, not data, and keeps its place. With `signal` (a connected
+   * client that asked for positions), a positioned message dropped is signalled: a reset frame of its stream
+   * goes where it was, unless one already waits there for the run it continues. False when nothing but
+   * control frames (or nothing) waits.
+   */
+  dropOldest(signal = false): boolean {
+    const pending = this.#pending;
+    if (pending === undefined) return false;
+    let controls = 0;
+    while (controls < pending.length && pending.at(controls)!.control) controls++;
+    if (controls === pending.length) return false;
+    const held: EncodedMessage[] = [];
+    for (let i = 0; i < controls; i++) held.push(pending.shift()!);
+    const dropped = pending.shift()!;
+    this.#addBytes(-dropped.size);
+    this.#cache.pendingCount--;
+    this.dropped++;
+    this.#lose(dropped);
+    const reset = signal ? this.#gap(dropped, false) : undefined;
+    if (reset !== undefined) pending.unshift(reset);
+    for (let i = held.length - 1; i >= 0; i--) pending.unshift(held[i]!);
+    if (pending.length === 0) this.#pending = undefined;
+    return true;
+  }
+
+  /**
+   * Drops `message` instead of queuing it (backpressure `drop-newest`). With `signal`, as `dropOldest`: a
+   * reset frame of its stream goes at the tail, unless one waits there already with nothing of the stream
+   * queued behind it.
+   */
+  dropNewest(message: EncodedMessage, signal = false): void {
+    this.dropped++;
+    this.#lose(message);
+    const reset = signal ? this.#gap(message, true) : undefined;
+    if (reset !== undefined) (this.#pending ??= new Deque()).push(reset);
+  }
+
+  /**
+   * The reset frame to queue for `dropped` (counted in the queue), or undefined when it has no position or
+   * extends a run whose frame still waits.
+   */
+  #gap(dropped: EncodedMessage, tail: boolean): DropReset | undefined {
+    const stream = dropped.source;
+    const position = dropped.position;
+    if (stream === undefined || position === undefined || dropped.control) return undefined;
+    const open = this.#gaps?.get(stream);
+    if (open !== undefined) {
+      open.last = position;
+      return undefined;
+    }
+    const reset = new DropReset(stream, position, tail);
+    (this.#gaps ??= new Map()).set(stream, reset);
+    reset.kept();
+    this.#addBytes(reset.size);
+    this.#cache.pendingCount++;
+    return reset;
+  }
+
+  /** Drops the first pending message, whatever it is (the server-wide total when only control frames are left). */
+  #dropFirst(): void {
     const dropped = this.#shiftPending();
-    if (dropped !== undefined) {
-      this.#addBytes(-dropped.size);
-      this.#cache.pendingCount--;
+    if (dropped === undefined) return;
+    this.#addBytes(-dropped.size);
+    this.#cache.pendingCount--;
+    if (dropped instanceof DropReset) this.#closeGap(dropped);
+    else {
       this.dropped++;
       this.#lose(dropped);
     }
   }
 
+  /** @internal The server-wide total: the oldest message that is not a control frame, else the first one. */
+  shed(): void {
+    if (!this.dropOldest()) this.#dropFirst();
+  }
+
+  #closeGap(reset: DropReset): void {
+    const gaps = this.#gaps;
+    if (gaps?.get(reset.stream) !== reset) return;
+    gaps.delete(reset.stream);
+    if (gaps.size === 0) this.#gaps = undefined;
+  }
+
+  /**
+   * The reset frame a `DropReset` is written as: where the gap starts, and where the stream resumes when
+   * its next message waits in the queue (the first one there is the next the client gets).
+   */
+  #resetOf(reset: DropReset): EncodedMessage {
+    this.#closeGap(reset);
+    let resumeAt: StreamPosition | undefined;
+    for (const message of this.pending) {
+      if (message.source === reset.stream && !message.control && message.position !== undefined) {
+        resumeAt = message.position;
+        break;
+      }
+    }
+    if (resumeAt === undefined) return reset;
+    return new EncodedMessage(
+      resetFrame({ stream: reset.stream, from: reset.from, resumeAt }),
+      reset.stream,
+      reset.createdAt,
+      true,
+    );
+  }
+
   /** Takes the next message to write and records it as written-but-unconfirmed. */
   next(): EncodedMessage | undefined {
-    const message = this.#shiftPending();
+    let message = this.#shiftPending();
     if (message === undefined) return undefined;
     this.#addBytes(-message.size);
     if (this.pending.length === 0) this.replayAllowance = 0;
     this.#cache.pendingCount--;
+    if (message instanceof DropReset) message = this.#resetOf(message);
     this.recordWritten(message);
     return message;
   }
@@ -212,10 +345,6 @@ export class ClientQueue {
   }
 
   /** Records that `message` may not reach the client (see `lost`). */
-  lose(message: EncodedMessage | undefined): void {
-    this.#lose(message);
-  }
-
   #lose(message: EncodedMessage | undefined): void {
     if (message?.position === undefined) return;
     const source = message.source;
@@ -246,6 +375,8 @@ export class ClientQueue {
    * the pending queue, and numbering continues from the client's count.
    */
   rewind(received: number | undefined): number {
+    // What goes back to the front may be older than a waiting reset frame: a later drop opens its own run.
+    this.#gaps = undefined;
     if (received === undefined || received >= this.writtenSeq) {
       this.#dropUnconfirmed(this.unconfirmed.length);
       if (received !== undefined) this.writtenSeq = received;
@@ -284,6 +415,8 @@ export class ClientQueue {
     before: readonly EncodedMessage[],
     after: readonly EncodedMessage[],
   ): void {
+    // The waiting reset frames of drops may leave or move: a later drop opens its own run.
+    this.#gaps = undefined;
     const kept: EncodedMessage[] = [];
     const pulled: EncodedMessage[] = [];
     for (let message = this.#shiftPending(); message !== undefined; message = this.#shiftPending()) {
@@ -310,10 +443,14 @@ export class ClientQueue {
     for (const message of kept) pending.push(message);
   }
 
-  /** Drops messages older than the TTL. */
+  /** Drops messages older than the TTL (control frames stay: they are signals, not data). */
   expire(now: number): void {
     const ttl = this.#cache.limits.messageTtlMs;
-    while (this.pending.length > 0 && now - this.pending.peek()!.createdAt > ttl) this.dropOldest();
+    for (;;) {
+      const oldest = this.#oldestData();
+      if (oldest === undefined || now - oldest.createdAt <= ttl) break;
+      this.dropOldest();
+    }
     const unconfirmed = this.#unconfirmed;
     if (unconfirmed === undefined) return;
     while (unconfirmed.length > 0 && now - unconfirmed.peek()!.createdAt > ttl) {
@@ -323,8 +460,19 @@ export class ClientQueue {
     if (unconfirmed.length === 0) this.#unconfirmed = undefined;
   }
 
+  /** The oldest pending message that is not a control frame. */
+  #oldestData(): EncodedMessage | undefined {
+    const pending = this.pending;
+    for (let i = 0; i < pending.length; i++) {
+      const message = pending.at(i)!;
+      if (!message.control) return message;
+    }
+    return undefined;
+  }
+
   /** Empties both queues. */
   clear(): void {
+    this.#gaps = undefined;
     this.#cache.pendingCount -= this.pending.length;
     this.#cache.unconfirmedCount -= this.unconfirmed.length;
     this.#pending = undefined;
@@ -382,7 +530,7 @@ export class ClientQueues {
       this.#queues.values(),
       (queue) => queue.pending.peek()!.createdAt,
       (queue) => queue.pending.length,
-      (queue) => queue.dropOldest(),
+      (queue) => queue.shed(),
       () => this.pendingCount > this.limits.maxTotal,
     );
   }

@@ -281,19 +281,18 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
       ) {
         const policy = this.settings.backpressurePolicy;
         if (this.#host.telemetry.metricsOn) this.#host.telemetry.backpressure(policy);
+        // A client with positions is told of every gap: a reset frame of the stream, before its next
+        // message, names the first position dropped (one frame per run of drops; frames are never dropped).
+        const signal = (this.#flags & POSITIONS) !== 0;
         if (policy === 'drop-newest') {
-          queue.dropped++;
-          queue.lose(message);
+          queue.dropNewest(message, signal);
           this.#emit('drop', policy);
           return;
         }
         if (policy === 'drop-oldest') {
-          queue.dropOldest();
-          while (
-            queue.pending.length > 0 &&
-            queue.pendingBytes + message.size > this.settings.maxPendingBytes
-          )
-            queue.dropOldest();
+          let more = queue.dropOldest(signal);
+          while (more && queue.pendingBytes + message.size > this.settings.maxPendingBytes)
+            more = queue.dropOldest(signal);
           this.#emit('drop', policy);
         } else {
           this.cut(

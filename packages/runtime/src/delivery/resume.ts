@@ -2,7 +2,7 @@ import { resetFrame, type StreamPosition, type StreamReset } from '@atmosphere/p
 import type { Logger } from '../spi/logger.ts';
 import type { StreamResetReason } from '../telemetry/runtime-telemetry.ts';
 import type { LogRead, LogRecord, StreamLog } from '../spi/stream-log.ts';
-import { DROP, KEEP, PULL } from './client-queue.ts';
+import { DROP, DropReset, KEEP, PULL } from './client-queue.ts';
 import { EncodedMessage } from './encoded-message.ts';
 import type { ClientResource } from './resource.ts';
 
@@ -202,6 +202,11 @@ function finish(
   const epoch = state.epoch;
   resource.resumeWith(
     (message) => {
+      // The reset frame of a backpressure gap the replay fills: the client gets those messages after all.
+      if (message instanceof DropReset)
+        return message.stream === stream && message.last.epoch === epoch && message.last.seq <= through
+          ? DROP
+          : KEEP;
       if (message.source !== stream || message.control || message.position === undefined) return KEEP;
       if (message.position.epoch !== epoch) return hasClientIt(message, stream, cursor) ? DROP : KEEP;
       const seq = message.position.seq;
