@@ -13,7 +13,7 @@ import {
 } from '@atmosphere/runtime/testing';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { RedisClusterState, redisBackplane, redisClusterState } from '../src/index.ts';
-import { connectRoomClient, type RoomFrame as Frame } from './helpers.ts';
+import { connectRoomClient, redisCommand, type RoomFrame as Frame } from './helpers.ts';
 
 // Turn control of an AI member seated on two nodes of a cluster (one redis-server): each answer runs on the node
 // that claimed its question; a stop or steer sent by a member connected to the other node is routed to it
@@ -293,4 +293,38 @@ test('the node running an answer dies (its lease expires): another node tells ev
   // Said once, by one node (the claim), however many nodes saw the lease expire.
   expect(errorsOf(watcher).filter((f) => f['code'] === 'INTERRUPTED')).toHaveLength(1);
   expect(other.asked.some((q) => q.endsWith('tell me everything'))).toBe(false);
+}, 30_000);
+
+test('a node that lost its lease while it answers (it did not die) stops the answer too, once another node said it was interrupted', async () => {
+  await startNode('a', 1_000);
+  await startNode('b', 1_000);
+  const [onA, onB] = [await member(nodes[0]!, 'alice'), await member(nodes[1]!, 'bob')];
+  const { sessionId, owner } = await ask(onA, [onA, onB], 'tell me everything, slowly');
+  const watcher = owner === nodes[0] ? onB : onA;
+  // The owner's lease is gone as if it had hung past it (its key removed, its epoch taken): it still runs, and
+  // still hears the cluster's changes.
+  const nodeId = owner.atmosphere.provider('cluster-state')!.nodeId;
+  await redisCommand(redis.port, `DEL atmosphere:cluster:lease:${nodeId}`);
+  await redisCommand(redis.port, `HSET atmosphere:cluster:nodes ${nodeId} 0`);
+  await watcher.frames.waitFor((f) => f.type === 'error' && f['code'] === 'INTERRUPTED', 10_000);
+  // The owner ends its answer (an error frame of the answer itself, before or after the room's INTERRUPTED)
+  // instead of streaming it to its end and saying its reply.
+  await eventually(
+    () =>
+      watcher.frames.items.some(
+        (f) => fromAssistant(f) && f.type === 'error' && f['sessionId'] === sessionId,
+      ),
+    "the answer's own end",
+    10_000,
+  );
+  const tokens = watcher.frames.items.filter((f) => isToken(f) && f['sessionId'] === sessionId).length;
+  expect(tokens).toBeLessThan(WORDS.length);
+  expect(
+    watcher.frames.items.some(
+      (f) =>
+        f.type === 'message' &&
+        fromAssistant(f) &&
+        (f['data'] as { sessionId?: string })?.sessionId === sessionId,
+    ),
+  ).toBe(false);
 }, 30_000);

@@ -160,6 +160,8 @@ export class RoomClusterView {
   #seq = 0;
   #early: ClusterChange[] | undefined = [];
   #turns = 0;
+  /** What stops each answer running here (`<memberId>/<sessionId>`), should this node lose it. */
+  readonly #lostAnswers = new Map<string, () => void>();
   readonly #pendingTurns = new Map<string, PendingTurn>();
 
   constructor(state: ClusterState, room: string, logger: Logger, hooks: ClusterDeliveryHooks) {
@@ -355,8 +357,9 @@ export class RoomClusterView {
    * A virtual member's answer runs on this node: held in the cluster state (under this node's lease) until the
    * returned function lets go of it. Should the node die first, another node says it was interrupted.
    */
-  holdAnswer(memberId: string, sessionId: string): () => void {
+  holdAnswer(memberId: string, sessionId: string, onLost?: () => void): () => void {
     const key = `${memberId}/${sessionId}`;
+    if (onLost !== undefined) this.#lostAnswers.set(key, onLost);
     const held = this.#state.hold(this.answers, key, null).then(
       () => true,
       (error: unknown) => {
@@ -371,6 +374,7 @@ export class RoomClusterView {
     return () => {
       if (released) return;
       released = true;
+      if (this.#lostAnswers.get(key) === onLost) this.#lostAnswers.delete(key);
       void held.then((ok) => {
         if (!ok) return;
         this.#state
@@ -390,8 +394,20 @@ export class RoomClusterView {
    * restarted): one node of the cluster — the one that claims it — tells every connection of the room.
    */
   #answerChanged(change: ClusterChange): void {
-    if (change.action !== 'release' || change.reason === 'released' || change.node === this.#state.nodeId)
+    if (change.action !== 'release' || change.reason === 'released') return;
+    if (change.node === this.#state.nodeId) {
+      // This node's own answer, released by another node's sweep: its lease expired while the answer ran (a
+      // hang, a cut from the cluster state), and another node says it was interrupted. It stops here too.
+      const lost = this.#lostAnswers.get(change.member);
+      this.#lostAnswers.delete(change.member);
+      if (lost !== undefined) {
+        this.#logger.warn(
+          `rooms: this node's lease expired while answer ${change.member} of ${this.#scope} ran; it is stopped here (another node said it was interrupted)`,
+        );
+        lost();
+      }
       return;
+    }
     const slash = change.member.indexOf('/');
     if (slash <= 0) return;
     const memberId = change.member.slice(0, slash);

@@ -358,8 +358,8 @@ export class Room implements VirtualHost, RoomView {
   }
 
   /** @internal Holds a virtual member's running answer in the cluster; a no-op on a single node. */
-  holdAnswer(memberId: string, sessionId: string): () => void {
-    return this.#cluster?.holdAnswer(memberId, sessionId) ?? NOTHING;
+  holdAnswer(memberId: string, sessionId: string, onLost?: () => void): () => void {
+    return this.#cluster?.holdAnswer(memberId, sessionId, onLost) ?? NOTHING;
   }
 
   /** @internal */

@@ -16,7 +16,7 @@ export interface VirtualHost {
   /** Writes an `error` frame to every connection of the room, outside its stream, on every node. */
   sendError(frame: string): Promise<void>;
   /** Holds a virtual member's running answer in the cluster (see `VirtualMemberContext.running`). */
-  holdAnswer(memberId: string, sessionId: string): () => void;
+  holdAnswer(memberId: string, sessionId: string, onLost?: () => void): () => void;
 }
 
 /** @internal The {@link VirtualMemberContext} of one virtual member in one room. */
@@ -69,8 +69,8 @@ export class VirtualContext implements VirtualMemberContext {
     return key === undefined ? true : this.#host.claimMessage(`${this.room.name}:${this.member.id}:${key}`);
   }
 
-  running(sessionId: string): () => void {
-    return this.#host.holdAnswer(this.member.id, sessionId);
+  running(sessionId: string, onLost?: () => void): () => void {
+    return this.#host.holdAnswer(this.member.id, sessionId, onLost);
   }
 
   broadcastFrame(frame: string, options?: { tag?: boolean }): Promise<void> {

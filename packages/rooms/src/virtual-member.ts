@@ -194,8 +194,9 @@ export interface VirtualMemberContext {
    * (once it ended and its reply was said). In a cluster it is held in the cluster state under this node's
    * lease: should the node die first (its lease expires), one other node tells every connection of the room,
    * on every node, that the answer was interrupted — a room `error` frame with code `INTERRUPTED`, its
-   * `sessionId` and this member's id — so that no client waits for an end that will not come. A no-op on a
-   * single node.
+   * `sessionId` and this member's id — so that no client waits for an end that will not come. `onLost` is
+   * called when this node learns that its lease expired while the answer ran (another node has then said it
+   * was interrupted): the member should stop it. A no-op on a single node.
    */
-  running(sessionId: string): () => void;
+  running(sessionId: string, onLost?: () => void): () => void;
 }

@@ -569,15 +569,27 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
   async #answer(seat: RoomSeat, question: RoomQuestion): Promise<void> {
     // The run id is the answer's session id, the one its frames carry: paint timing reports name it.
     const answerId = randomUUID();
-    const running = seat.context.running(answerId);
+    const live: { session?: FrameStreamingSession } = {};
+    // This node lost the answer (its lease expired while it ran; another node said it was interrupted): it ends
+    // here too, its model call aborted.
+    const running = seat.context.running(answerId, () =>
+      live.session?.cancel(
+        aiError('INTERRUPTED', 'This server lost its lease while it answered; the answer was interrupted.'),
+      ),
+    );
     try {
-      await this.#answerAs(seat, question, answerId);
+      await this.#answerAs(seat, question, answerId, live);
     } finally {
       running();
     }
   }
 
-  async #answerAs(seat: RoomSeat, question: RoomQuestion, answerId: string): Promise<void> {
+  async #answerAs(
+    seat: RoomSeat,
+    question: RoomQuestion,
+    answerId: string,
+    live: { session?: FrameStreamingSession },
+  ): Promise<void> {
     const context = seat.context;
     const logger = this.#logger(context);
     const replyTo = replyTarget(question);
@@ -594,6 +606,7 @@ export class LlmRoomMember implements VirtualRoomMember, SeatOwner {
       redact,
       logger,
     });
+    live.session = session;
     const failed = (error: unknown): void => {
       if (context.active)
         logger.error(`room ${context.room.name}: AI member ${this.id} could not update the room`, { error });
