@@ -1,18 +1,9 @@
 import { AtmosphereHeaders, parsePositionedText, type StreamReset } from '@atmosphere/protocol';
-import { get as httpGet, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
-import { WebSocket } from 'ws';
 import type { Atmosphere, BackpressurePolicy } from '../src/index.ts';
-import {
-  connectTestClient,
-  eventually,
-  FrameReader,
-  Inbox,
-  protocolUrl,
-  startTestAtmosphere,
-} from '../src/testing/index.ts';
+import { connectTestClient, eventually, protocolUrl, startTestAtmosphere } from '../src/testing/index.ts';
 import { internal } from './internals.ts';
+import { type StallableClient, stallableClient } from './stallable-client.ts';
 
 /**
  * A connected client past the high-water mark under `drop-newest` or `drop-oldest` loses messages. One that
@@ -39,69 +30,14 @@ afterEach(async () => {
   atmosphere = undefined;
 });
 
-interface Stallable {
-  frames: Inbox<string>;
-  stall: () => void;
-  resume: () => void;
-  close: () => void;
-}
-
 /** Reconnects to an existing resource over `transport` with raw sockets it can stop reading. */
-async function rawClient(
+function rawClient(
   url: string,
   transport: Transport,
   trackingId: string,
   query: Record<string, string>,
-): Promise<Stallable> {
-  const target = protocolUrl(url, transport, { trackingId, received: 0, query });
-  const reader = new FrameReader();
-  const frames = new Inbox<string>();
-  const feed = (text: string): void => {
-    for (const message of reader.push(text)) frames.push(message);
-  };
-  if (transport === 'websocket') {
-    const ws = new WebSocket(target);
-    ws.on('message', (data: Buffer) => feed(data.toString('utf8')));
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    const socket = (ws as unknown as { _socket: Socket })._socket;
-    return {
-      frames,
-      stall: () => socket.pause(),
-      resume: () => socket.resume(),
-      close: () => ws.terminate(),
-    };
-  }
-  const response = await new Promise<IncomingMessage>((resolve, reject) => {
-    const request = httpGet(target, transport === 'sse' ? { headers: { Accept: 'text/event-stream' } } : {});
-    request.once('response', resolve);
-    request.once('error', reject);
-  });
-  response.setEncoding('utf8');
-  let sse = '';
-  response.on('data', (chunk: string) => {
-    if (transport === 'streaming') return feed(chunk);
-    sse += chunk;
-    let end: number;
-    // Events end with a blank line; the `data:` lines of one event join with \n.
-    while ((end = sse.search(/\r?\n\r?\n/)) !== -1) {
-      const data = sse
-        .slice(0, end)
-        .split(/\r?\n/)
-        .filter((line) => line.startsWith('data:'))
-        .map((line) => line.slice(5).replace(/^ /, ''));
-      sse = sse.slice(end + (sse[end] === '\r' ? 4 : 2));
-      if (data.length > 0) feed(data.join('\n'));
-    }
-  });
-  return {
-    frames,
-    stall: () => response.pause(),
-    resume: () => response.resume(),
-    close: () => response.destroy(),
-  };
+): Promise<StallableClient> {
+  return stallableClient(protocolUrl(url, transport, { trackingId, received: 0, query }), transport);
 }
 
 /** A resource for a client with (or without) positions, then the same tracking id over raw sockets. */
@@ -109,7 +45,7 @@ async function connect(
   channel: string,
   transport: Transport,
   positions: boolean,
-): Promise<{ client: Stallable; trackingId: string }> {
+): Promise<{ client: StallableClient; trackingId: string }> {
   const query: Record<string, string> = positions ? { [AtmosphereHeaders.positions]: 'true' } : {};
   const first = await connectTestClient(atmosphere!.url(channel), transport, { received: 0, query });
   first.cut();

@@ -5,17 +5,13 @@ import {
   type StreamCursor,
   type StreamReset,
 } from '@atmosphere/protocol';
-import { get as httpGet, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Atmosphere } from '../src/index.ts';
+import type { Atmosphere, AtmosphereOptions } from '../src/index.ts';
 import { defineProvider, type LogRead, MemoryStreamLog, type StreamLog } from '../src/spi/index.ts';
-import { WebSocket } from 'ws';
 import {
   connectTestClient,
   eventually,
-  FrameReader,
-  Inbox,
+  type Inbox,
   protocolUrl,
   startTestAtmosphere,
   type TestClient,
@@ -23,6 +19,7 @@ import {
   watchedLog,
 } from '../src/testing/index.ts';
 import { internal } from './internals.ts';
+import { stallableClient } from './stallable-client.ts';
 
 /**
  * "No silent gap" (DURABILITY.md §1), attacked the way issue 12 measured it: a client away while 500
@@ -268,6 +265,23 @@ describe('the log no longer holds the gap (log of 100 per stream)', () => {
   );
 });
 
+/** A test server whose stream log is `log` (selected over the memory log), without rate limits. */
+function startWithLog(log: StreamLog, options: AtmosphereOptions): Promise<Atmosphere> {
+  return startTestAtmosphere({
+    rateLimit: false,
+    ...options,
+    providers: [
+      defineProvider({
+        kind: 'stream-log',
+        name: log.name,
+        priority: 10,
+        isAvailable: () => true,
+        create: () => log,
+      }),
+    ],
+  });
+}
+
 /**
  * A memory log whose reads, once `holdReads()` is called, are answered when the test says: the read is made
  * at once (what the store holds then), its answer held back — as a Redis reply that comes in behind the
@@ -305,19 +319,7 @@ describe("an asynchronous store answers the resume's read after live messages ca
     '%s: 50 live messages wait behind the replay of 500, none dropped by the cache limit',
     async (transport) => {
       const log = heldReadsLog();
-      const atmosphere = await startTestAtmosphere({
-        rateLimit: false,
-        cache: { maxPerClient: 20 },
-        providers: [
-          defineProvider({
-            kind: 'stream-log',
-            name: 'held-reads',
-            priority: 10,
-            isAvailable: () => true,
-            create: () => log,
-          }),
-        ],
-      });
+      const atmosphere = await startWithLog(log, { cache: { maxPerClient: 20 } });
       try {
         expect(atmosphere.log.name).toBe('held-reads');
         atmosphere.managed('/positions/{run}', {});
@@ -350,18 +352,8 @@ describe('messages dropped by backpressure while the resume reads the log (high-
     '%s: the stream stays marked lost, and the next reconnection gets them from the log',
     async (transport) => {
       const log = heldReadsLog();
-      const atmosphere = await startTestAtmosphere({
-        rateLimit: false,
+      const atmosphere = await startWithLog(log, {
         backpressure: { highWaterMark: 10, policy: 'drop-newest' },
-        providers: [
-          defineProvider({
-            kind: 'stream-log',
-            name: 'held-reads',
-            priority: 10,
-            isAvailable: () => true,
-            create: () => log,
-          }),
-        ],
       });
       try {
         atmosphere.managed('/positions/{run}', {});
@@ -427,46 +419,9 @@ async function stalledReconnect(
     received,
     query: positioned(cursors),
   });
-  const reader = new FrameReader();
-  const frames = new Inbox<string>();
-  const feed = (text: string): void => {
-    for (const message of reader.push(text)) frames.push(message);
-  };
-  if (transport === 'websocket') {
-    const ws = new WebSocket(url);
-    ws.on('message', (data: Buffer) => feed(data.toString('utf8')));
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    const socket = (ws as unknown as { _socket: Socket })._socket;
-    socket.pause();
-    return { frames, resume: () => socket.resume(), close: () => ws.terminate() };
-  }
-  const response = await new Promise<IncomingMessage>((resolve, reject) => {
-    const request = httpGet(url, transport === 'sse' ? { headers: { Accept: 'text/event-stream' } } : {});
-    request.once('response', resolve);
-    request.once('error', reject);
-  });
-  response.pause();
-  response.setEncoding('utf8');
-  let sse = '';
-  response.on('data', (chunk: string) => {
-    if (transport === 'streaming') return feed(chunk);
-    sse += chunk;
-    let end: number;
-    // Events end with a blank line; the `data:` lines of one event join with \n.
-    while ((end = sse.search(/\r?\n\r?\n/)) !== -1) {
-      const data = sse
-        .slice(0, end)
-        .split(/\r?\n/)
-        .filter((line) => line.startsWith('data:'))
-        .map((line) => line.slice(5).replace(/^ /, ''));
-      sse = sse.slice(end + (sse[end] === '\r' ? 4 : 2));
-      if (data.length > 0) feed(data.join('\n'));
-    }
-  });
-  return { frames, resume: () => response.resume(), close: () => response.destroy() };
+  const client = await stallableClient(url, transport);
+  client.stall();
+  return { frames: client.frames, resume: () => client.resume(), close: () => client.close() };
 }
 
 describe('a replay larger than the cache limit, too large to write at once (cache of 20)', () => {
