@@ -12,6 +12,11 @@ import {
 } from '@atmosphere/runtime/testing';
 
 const Redis = await loadIoredis();
+
+/** A connection of the test's own to `url`. */
+function connectTo(url: string, purpose: string): Promise<RedisConnectionLike> {
+  return connectRedis(Redis, url, { source: 'the test', purpose, timeoutMs: 5_000 });
+}
 let redis: TestRedis;
 beforeAll(async () => {
   redis = await startTestRedis();
@@ -19,6 +24,19 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis?.stop();
 });
+
+/** Appends once Redis answers again after a restart (a call made before then fails at once). */
+async function appendWhenBack(log: RedisStreamLog, stream: string, payload: string) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await log.append(stream, [{ payload }]);
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
 
 let prefixCounter = 0;
 const prefixes = new WeakMap<RedisStreamLog, string>();
@@ -53,11 +71,7 @@ for (const autoPipelining of [false, true])
     },
     async failWrites() {
       // A Redis that refuses writes (as without enough replicas), keeping what it holds.
-      const admin = await connectRedis(Redis, redis.url, {
-        source: 't',
-        purpose: 'test admin',
-        timeoutMs: 5_000,
-      });
+      const admin = await connectTo(redis.url, 'test admin');
       const call = admin as unknown as { call(...args: string[]): Promise<unknown> };
       await call.call('CONFIG', 'SET', 'min-replicas-to-write', '1');
       return async () => {
@@ -107,11 +121,7 @@ describe('redis stream log', () => {
   });
 
   test('keeps at most maxRecordsPerStream, exactly, without renumbering', async () => {
-    const connection = await connectRedis(Redis, redis.url, {
-      source: 't',
-      purpose: 'test log',
-      timeoutMs: 5_000,
-    });
+    const connection = await connectTo(redis.url, 'test log');
     const log = new RedisStreamLog(connection, {
       prefix: `cap${++prefixCounter}:`,
       limits: { maxRecordsPerStream: 5 },
@@ -127,11 +137,7 @@ describe('redis stream log', () => {
   });
 
   test("an append is one stream entry, however many records it has: a read from inside it, within a limit and after a trim, gets each record's position", async () => {
-    const connection = await connectRedis(Redis, redis.url, {
-      source: 't',
-      purpose: 'test log',
-      timeoutMs: 5_000,
-    });
+    const connection = await connectTo(redis.url, 'test log');
     const prefix = `entry${++prefixCounter}:`;
     const log = new RedisStreamLog(connection, {
       prefix,
@@ -171,11 +177,7 @@ describe('redis stream log', () => {
   });
 
   test('reads records written one field per column (earlier versions) beside new ones, in one stream', async () => {
-    const connection = await connectRedis(Redis, redis.url, {
-      source: 't',
-      purpose: 'test log',
-      timeoutMs: 5_000,
-    });
+    const connection = await connectTo(redis.url, 'test log');
     const prefix = `layout${++prefixCounter}:`;
     const log = new RedisStreamLog(connection, { prefix, onClose: () => closeRedis(connection) });
     try {
@@ -262,11 +264,7 @@ describe('redis stream log', () => {
 
   test('its connection tries again at least every 500 ms however long Redis is away (ioredis alone backs off to 2 s)', async () => {
     const own = await startTestRedis();
-    const connection = await connectRedis(Redis, own.url, {
-      source: 't',
-      purpose: 'test log',
-      timeoutMs: 5_000,
-    });
+    const connection = await connectTo(own.url, 'test log');
     let counter: AttemptCounter | undefined;
     try {
       await own.kill();
@@ -285,11 +283,7 @@ describe('redis stream log', () => {
 
   test('a Redis that goes away fails appends at once with LOG_FAILED; they work again once it is back', async () => {
     const own = await startTestRedis();
-    const connection = await connectRedis(Redis, own.url, {
-      source: 't',
-      purpose: 'test log',
-      timeoutMs: 5_000,
-    });
+    const connection = await connectTo(own.url, 'test log');
     const log = new RedisStreamLog(connection, { prefix: 'away:', onClose: () => closeRedis(connection) });
     try {
       await log.append('s', [{ payload: 'before' }]);
@@ -302,34 +296,14 @@ describe('redis stream log', () => {
       }
       expect(AtmosphereError.isInstance(failure) && failure.code).toBe('LOG_FAILED');
       await own.start();
-      const deadline = Date.now() + 10_000;
-      let position: { epoch: string; seq: number } | undefined;
-      while (position === undefined && Date.now() < deadline) {
-        position = await log.append('s', [{ payload: 'after' }]).catch(async () => {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          return undefined;
-        });
-      }
+      const position = await appendWhenBack(log, 's', 'after');
       // The restarted Redis kept nothing (no persistence): a new epoch, never a guess.
-      expect(position?.seq).toBe(1);
+      expect(position.seq).toBe(1);
     } finally {
       await log.close();
       await own.stop();
     }
   });
-
-  /** Appends once Redis answers again after a restart (a call made before then fails at once). */
-  async function appendWhenBack(log: RedisStreamLog, stream: string, payload: string) {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        return await log.append(stream, [{ payload }]);
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-  }
 
   test.each([
     [
@@ -339,17 +313,9 @@ describe('redis stream log', () => {
     ['with appendfsync always: nothing it acknowledged is lost', 'always'],
   ] as const)('Redis killed and restarted %s', async (_, mode) => {
     const own = await startTestRedis({ persistence: mode === 'snapshot' ? 'snapshot' : true });
-    const connection = await connectRedis(Redis, own.url, {
-      source: 't',
-      purpose: 'test log',
-      timeoutMs: 5_000,
-    });
+    const connection = await connectTo(own.url, 'test log');
     const log = new RedisStreamLog(connection, { prefix: 'restart:', onClose: () => closeRedis(connection) });
-    const admin = await connectRedis(Redis, own.url, {
-      source: 't',
-      purpose: 'test admin',
-      timeoutMs: 5_000,
-    });
+    const admin = await connectTo(own.url, 'test admin');
     try {
       const first = await log.append('s', [{ payload: 'a' }, { payload: 'b' }]);
       const other = await log.append('other', [{ payload: 'x' }]);
@@ -395,22 +361,14 @@ describe('redis stream log', () => {
   });
 
   test('a Redis that refuses INFO to the log (an ACL, as some managed offers have) works on, and says once that restarts will not be noticed', async () => {
-    const admin = await connectRedis(Redis, redis.url, {
-      source: 't',
-      purpose: 'test admin',
-      timeoutMs: 5_000,
-    });
+    const admin = await connectTo(redis.url, 'test admin');
     const call = (admin as unknown as { call(...args: string[]): Promise<unknown> }).call.bind(admin);
     await call('ACL', 'SETUSER', 'no-info', 'on', '>secret-pass', '~*', '&*', '+@all', '-info');
     const url = new URL(redis.url);
     url.username = 'no-info';
     url.password = 'secret-pass';
     const warnings: string[] = [];
-    const connection = await connectRedis(Redis, url.toString(), {
-      source: 't',
-      purpose: 'test log',
-      timeoutMs: 5_000,
-    });
+    const connection = await connectTo(url.toString(), 'test log');
     const log = new RedisStreamLog(connection, {
       prefix: 'no-info:',
       onClose: () => closeRedis(connection),

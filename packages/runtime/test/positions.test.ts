@@ -96,7 +96,8 @@ function range(from: number, to: number): string[] {
   return Array.from({ length: to - from + 1 }, (_, i) => `m${from + i}`);
 }
 
-async function awayAfterFirst(
+/** A positioned client of `channel` that got its first message (m1): the client and that message's cursor. */
+async function afterFirst(
   atmosphere: Atmosphere,
   channel: string,
   transport: TestTransport,
@@ -109,6 +110,15 @@ async function awayAfterFirst(
   await first.messages.waitForCount(1);
   const cursor = read(first).messages[0]!.cursor!;
   expect(cursor).toMatchObject({ stream: channel, seq: 1 });
+  return { first, cursor };
+}
+
+async function awayAfterFirst(
+  atmosphere: Atmosphere,
+  channel: string,
+  transport: TestTransport,
+): Promise<{ first: TestClient; cursor: StreamCursor }> {
+  const { first, cursor } = await afterFirst(atmosphere, channel, transport);
   first.cut();
   await eventually(() => atmosphere.resource(first.trackingId)?.state === 'away', 'the client to be away');
   for (let i = 2; i <= MISSED + 1; i++) await atmosphere.broadcast(channel, `m${i}`);
@@ -358,13 +368,7 @@ describe('messages dropped by backpressure while the resume reads the log (high-
       try {
         atmosphere.managed('/positions/{run}', {});
         const channel = `/positions/r${++run}`;
-        const first = await connectTestClient(atmosphere.url(channel), transport, {
-          received: 0,
-          query: positioned(),
-        });
-        await atmosphere.broadcast(channel, 'm1');
-        await first.messages.waitForCount(1);
-        const cursor = read(first).messages[0]!.cursor!;
+        const { first, cursor } = await afterFirst(atmosphere, channel, transport);
         await first.close();
         for (let i = 2; i <= 21; i++) await atmosphere.broadcast(channel, `m${i}`);
         // A new resource resumes from the cursor: its read (m2..m21) is answered after 50 live messages came.
@@ -440,13 +444,7 @@ describe('a replay larger than the cache limit, too large to write at once (cach
       try {
         atmosphere.managed('/positions/{run}', {});
         const channel = `/positions/r${++run}`;
-        const first = await connectTestClient(atmosphere.url(channel), transport, {
-          received: 0,
-          query: positioned(),
-        });
-        await atmosphere.broadcast(channel, 'm1');
-        await first.messages.waitForCount(1);
-        const cursor = read(first).messages[0]!.cursor!;
+        const { first, cursor } = await afterFirst(atmosphere, channel, transport);
         first.cut();
         await eventually(
           () => atmosphere.resource(first.trackingId)?.state === 'away',

@@ -51,14 +51,9 @@ export class EndpointSession extends FrameStreamingSession implements AiSession 
 
   /** Ends the answer with a terminal `INTERRUPTED` error and aborts the model call (a continuation past a bound). */
   interrupt(why: string): void {
-    if (this.closed) return;
-    this.error(
-      aiError(
-        'INTERRUPTED',
-        `The answer was interrupted: its continuation after a server restart stopped (${why}). The text so far is kept; send the prompt again for a full answer.`,
-      ),
+    this.#interrupted(
+      `The answer was interrupted: its continuation after a server restart stopped (${why}). The text so far is kept; send the prompt again for a full answer.`,
     );
-    this.cancel();
   }
 
   /**
@@ -67,13 +62,14 @@ export class EndpointSession extends FrameStreamingSession implements AiSession 
    * it was taken over; a client that re-attaches with its run id follows it there.
    */
   superseded(): void {
-    if (this.closed) return;
-    this.error(
-      aiError(
-        'INTERRUPTED',
-        'The answer was interrupted here: another server of the cluster took it over (this one lost its lease while it answered). Reconnect with the run id to follow it there.',
-      ),
+    this.#interrupted(
+      'The answer was interrupted here: another server of the cluster took it over (this one lost its lease while it answered). Reconnect with the run id to follow it there.',
     );
+  }
+
+  #interrupted(message: string): void {
+    if (this.closed) return;
+    this.error(aiError('INTERRUPTED', message));
     this.cancel();
   }
 
