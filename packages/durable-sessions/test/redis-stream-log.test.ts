@@ -1,4 +1,5 @@
 import { AtmosphereError } from '@atmosphere/runtime';
+import type { LogEntry, LogRecord } from '@atmosphere/runtime/spi';
 import { streamLogContract } from '@atmosphere/runtime/testing/stream-log-contract';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { closeRedis, connectRedis, loadIoredis, type RedisConnectionLike } from '../src/redis/connection.ts';
@@ -176,14 +177,84 @@ describe('redis stream log', () => {
     }
   });
 
-  test('reads records written one field per column (earlier versions) beside new ones, in one stream', async () => {
+  test('an append whose records change head midway (targets, exclude, bytes) reads back whole from every position and within every limit', async () => {
+    const connection = await connectTo(redis.url, 'test log');
+    const prefix = `runs${++prefixCounter}:`;
+    const log = new RedisStreamLog(connection, { prefix, onClose: () => closeRedis(connection) });
+    try {
+      const entries: LogEntry[] = [
+        { payload: 'a1' },
+        { payload: '' },
+        { payload: 'b1 é', targets: ['x/1', 'y/2'] },
+        { payload: 'b2', targets: ['x/1', 'y/2'] },
+        { payload: 'c1', targets: ['x/1'] },
+        { payload: new Uint8Array([10, 0, 10]), targets: ['x/1'] },
+        { payload: 'd1\n12\n', exclude: 'z/3' },
+        { payload: 'a2' },
+      ];
+      expect(await log.append('s', entries)).toMatchObject({ seq: 1 });
+      const call = connection as unknown as { call(...args: string[]): Promise<unknown> };
+      expect(await call.call('XLEN', `${prefix}{s}:log`)).toBe(1);
+      const shape = (records: readonly LogRecord[] | undefined) =>
+        (records ?? []).map(({ seq, payload, targets, exclude }) => ({
+          seq,
+          payload: typeof payload === 'string' ? payload : [...payload],
+          targets,
+          exclude,
+        }));
+      const all = entries.map(({ payload, targets, exclude }, i) => ({
+        seq: i + 1,
+        payload: typeof payload === 'string' ? payload : [...payload],
+        targets,
+        exclude,
+      }));
+      expect(shape((await log.read('s', 0))?.records)).toEqual(all);
+      for (let after = 0; after <= entries.length; after++)
+        for (let limit = 1; limit <= entries.length; limit++)
+          expect(shape((await log.read('s', after, { limit }))?.records)).toEqual(
+            all.slice(after, after + limit),
+          );
+    } finally {
+      await log.close();
+    }
+  });
+
+  test('an entry whose records are cut short fails the read with LOG_FAILED, naming the entry', async () => {
+    const connection = await connectTo(redis.url, 'test log');
+    const prefix = `cut${++prefixCounter}:`;
+    const log = new RedisStreamLog(connection, { prefix, onClose: () => closeRedis(connection) });
+    try {
+      await log.append('s', [{ payload: 'one' }, { payload: 'two' }]);
+      const call = connection as unknown as { call(...args: string[]): Promise<unknown> };
+      const key = `${prefix}{s}:log`;
+      const entry = ((await call.call('XRANGE', key, '-', '+')) as [string, string[]][])[0];
+      const fields = entry![1];
+      // The second record's length says more bytes than the entry has.
+      const body = fields[3]!.replace(/3\ntwo$/, '9\ntwo');
+      expect(body).not.toBe(fields[3]);
+      await call.call('DEL', key);
+      await call.call('XADD', key, '0-2', 'n', '2', 'c', body);
+      let failure: unknown;
+      try {
+        await log.read('s', 0);
+      } catch (error) {
+        failure = error;
+      }
+      expect(AtmosphereError.isInstance(failure) && failure.code).toBe('LOG_FAILED');
+      expect((failure as Error).message).toContain('entry 2 is malformed');
+    } finally {
+      await log.close();
+    }
+  });
+
+  test('reads the layouts of earlier versions (a field per column, a record per field, whole records per entry) beside new ones, in one stream', async () => {
     const connection = await connectTo(redis.url, 'test log');
     const prefix = `layout${++prefixCounter}:`;
     const log = new RedisStreamLog(connection, { prefix, onClose: () => closeRedis(connection) });
     try {
       const call = connection as unknown as { call(...args: (string | Buffer)[]): Promise<unknown> };
       const [meta, key] = [`${prefix}{s}:meta`, `${prefix}{s}:log`];
-      await call.call('HSET', meta, 'epoch', 'old-epoch', 'first', '1', 'last', '4');
+      await call.call('HSET', meta, 'epoch', 'old-epoch', 'first', '1', 'last', '6');
       await call.call('XADD', key, '0-1', 'p', 'plain', 'f', '0', 't', '', 'x', '', 'm', '1700000000001');
       await call.call(
         'XADD',
@@ -217,11 +288,25 @@ describe('redis stream log', () => {
       );
       // One record in one field (the layout before appends were one entry each).
       await call.call('XADD', key, '0-4', 'r', '1700000000004\n2\n["d"]\none field');
+      // Whole records, each `<bytes>\n<head><payload>`, in one entry (the layout before runs).
+      const whole = ['1700000000005\n0\nfive', '1700000000006\n2\n["e"]\nsix é'];
+      await call.call(
+        'XADD',
+        key,
+        '0-6',
+        'n',
+        '2',
+        'b',
+        whole.map((record) => `${Buffer.byteLength(record)}\n${record}`).join(''),
+      );
       const next = await log.append('s', [{ payload: 'new', targets: ['c'] }, { payload: 'newer' }]);
-      expect(next).toEqual({ epoch: 'old-epoch', seq: 5 });
+      expect(next).toEqual({ epoch: 'old-epoch', seq: 7 });
       const read = await log.read('s', 0);
-      expect(read).toMatchObject({ epoch: 'old-epoch', first: 1, last: 6 });
-      const [plain, binary, addressed, oneField, latest, newest] = read!.records;
+      expect(read).toMatchObject({ epoch: 'old-epoch', first: 1, last: 8 });
+      const [plain, binary, addressed, oneField, five, six, latest, newest] = read!.records;
+      expect(five).toEqual({ seq: 5, time: 1700000000005, payload: 'five' });
+      expect(six).toEqual({ seq: 6, time: 1700000000006, payload: 'six é', targets: ['e'] });
+      expect((await log.read('s', 5, { limit: 1 }))?.records.map((r) => r.payload)).toEqual(['six é']);
       expect(plain).toEqual({ seq: 1, time: 1700000000001, payload: 'plain' });
       expect(binary!.payload).toBeInstanceOf(Uint8Array);
       expect([...(binary!.payload as Uint8Array)]).toEqual([0, 10, 255]);
@@ -234,9 +319,9 @@ describe('redis stream log', () => {
         exclude: 'sender/1',
       });
       expect(oneField).toEqual({ seq: 4, time: 1700000000004, payload: 'one field', targets: ['d'] });
-      expect(latest).toMatchObject({ seq: 5, payload: 'new', targets: ['c'] });
-      expect(newest).toMatchObject({ seq: 6, payload: 'newer' });
-      expect((await log.read('s', 4, { limit: 1 }))?.records.map((r) => r.seq)).toEqual([5]);
+      expect(latest).toMatchObject({ seq: 7, payload: 'new', targets: ['c'] });
+      expect(newest).toMatchObject({ seq: 8, payload: 'newer' });
+      expect((await log.read('s', 6, { limit: 1 }))?.records.map((r) => r.seq)).toEqual([7]);
     } finally {
       await log.close();
     }

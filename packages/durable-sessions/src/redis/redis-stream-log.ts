@@ -55,12 +55,16 @@ interface PendingBatch {
 /** Most entries in one script call (a longer burst of one turn is written in several, in order). */
 const MAX_BATCH = 1_000;
 
-// A record is `<time>\n<flags>\n[<targets JSON>\n][<exclude JSON>\n]<payload>` (JSON has no raw newline, the
-// payload is last: text or bytes as they are). An append of n records is one stream entry, id `0-<seq of its last
-// record>`, with fields `n` (the count) and `b`: the records one after the other, each as `<bytes>\n<record>`.
-// One entry per append instead of one per record is what keeps Redis's own time per record small (one XADD
-// for a burst of 1 000 tokens); XRANGE still serves a gap by position (an entry's id is its last record's seq).
-// Entries of earlier versions (one record each: field `r`, or the fields p, f, t, x, m) are read as well.
+// A record's head is `<time>\n<flags>\n[<targets JSON>\n][<exclude JSON>\n]` (JSON has no raw newline), its
+// payload text or bytes as they are. An append of n records is one stream entry, id `0-<seq of its last record>`,
+// with fields `n` (the count) and `c`: runs of records that share a head (a burst of AI tokens to one client is one
+// run), each `<head bytes>\n<head><records in the run>\n` then every record's `<bytes>\n<payload>`. The head once
+// per run rather than once per record halves an AI token's bytes, and with them the time to write the call and
+// Redis's time to take it. One entry per append instead of one per record is what keeps Redis's own time per
+// record small (one XADD for a burst of 1 000 tokens); XRANGE still serves a gap by position (an entry's id is its
+// last record's seq). Entries of earlier versions are read as well: fields `n` and `b` (each record whole,
+// `<bytes>\n<head><payload>`), one record in field `r`, or the fields p, f, t, x, m. Versions before this one do
+// not read the `c` layout: every node of a cluster runs this version before any of them appends.
 //
 // The stream's epoch in the log's generation (see RESTARTED) and the epoch and seq it goes on from. The first
 // call to touch a stream in a generation records where it goes on from: its last seq then, and the generation
@@ -112,7 +116,7 @@ end
 local current = lineage(KEYS[1], KEYS[3], epoch, last, fresh)
 local start = last + 1
 last = last + tonumber(ARGV[4])
-redis.call('XADD', KEYS[2], '0-' .. last, 'n', ARGV[4], 'b', ARGV[5])
+redis.call('XADD', KEYS[2], '0-' .. last, 'n', ARGV[4], 'c', ARGV[5])
 local max = tonumber(ARGV[2])
 if last - first + 1 > max then
   first = last - max + 1
@@ -129,8 +133,8 @@ return {current, start}
 
 // KEYS: meta, log, generation. ARGV: after, limit. State and entries in one atomic read, flat: epoch, first, last,
 // the epoch and seq it goes on from (see LINEAGE), then per
-// entry its kind (n for an entry of n records, 0 for a one-record entry of an earlier version), its id and its
-// records (`b` as written, or the one record). Entries are taken until they hold `limit` records after `after`
+// entry its kind (-n for an entry of n records in runs, n for one of n whole records, 0 for a one-record entry of
+// an earlier version), its id and its records (`c` or `b` as written, or the one record). Entries are taken until they hold `limit` records after `after`
 // (XRANGE in pages of 64, so that a large log is never taken whole). Entries written one field per column by
 // earlier versions are turned into records here, so the reader knows two layouts.
 const READ = new RedisScript(`${LINEAGE}
@@ -151,10 +155,10 @@ while taken < limit do
     local fields = entry[2]
     local kind, body
     if fields[1] == 'n' then
-      kind = fields[2]
+      kind = fields[3] == 'c' and '-' .. fields[2] or fields[2]
       body = fields[4]
       local last = tonumber(string.sub(entry[1], 3))
-      taken = taken + math.max(0, math.min(tonumber(kind), last - skip))
+      taken = taken + math.max(0, math.min(tonumber(fields[2]), last - skip))
     elseif fields[1] == 'r' then
       kind = '0'
       body = fields[2]
@@ -255,13 +259,39 @@ function continuesOf(epoch: unknown, seq: unknown): StreamPosition | undefined {
   return before === '' ? undefined : { epoch: before, seq: Number(text(seq)) };
 }
 
-/** The record of position `seq`: `raw` (a Buffer of READ's reply) from `start` to `end`. */
-function toRecord(seq: number, raw: Buffer, start = 0, end = raw.length): LogRecord {
+/** A record's head (everything before its payload) as read: `at` is where the head ends. */
+interface RecordHead {
+  readonly time: number;
+  readonly flags: number;
+  readonly targets: string[] | undefined;
+  readonly exclude: string | undefined;
+  readonly at: number;
+}
+
+/** Reads the head that starts at `start` in `raw` (and ends before `end`). */
+function readHead(seq: number, raw: Buffer, start: number, end: number): RecordHead {
   const timeEnd = raw.indexOf(NEWLINE, start);
   const flagsEnd = timeEnd < 0 || timeEnd >= end ? -1 : raw.indexOf(NEWLINE, timeEnd + 1);
   if (timeEnd < 0 || flagsEnd < 0 || flagsEnd >= end) throw new Error(`record ${seq} is malformed`);
   const flags = Number(raw.toString('latin1', timeEnd + 1, flagsEnd));
   let at = flagsEnd + 1;
+  let targets: string[] | undefined;
+  let exclude: string | undefined;
+  if (flags & TARGETS) {
+    const fieldEnd = raw.indexOf(NEWLINE, at);
+    targets = JSON.parse(raw.toString('utf8', at, fieldEnd)) as string[];
+    at = fieldEnd + 1;
+  }
+  if (flags & EXCLUDE) {
+    const fieldEnd = raw.indexOf(NEWLINE, at);
+    exclude = JSON.parse(raw.toString('utf8', at, fieldEnd)) as string;
+    at = fieldEnd + 1;
+  }
+  return { time: Number(raw.toString('latin1', start, timeEnd)), flags, targets, exclude, at };
+}
+
+/** The record of position `seq` with head `head`, its payload `raw` from `start` to `end`. */
+function recordOf(seq: number, head: RecordHead, raw: Buffer, start: number, end: number): LogRecord {
   const record: {
     seq: number;
     time: number;
@@ -270,50 +300,89 @@ function toRecord(seq: number, raw: Buffer, start = 0, end = raw.length): LogRec
     exclude?: string;
   } = {
     seq,
-    time: Number(raw.toString('latin1', start, timeEnd)),
-    payload: '',
+    time: head.time,
+    payload:
+      head.flags & BINARY ? new Uint8Array(raw.subarray(start, end)) : raw.toString('utf8', start, end),
   };
-  if (flags & TARGETS) {
-    const end = raw.indexOf(NEWLINE, at);
-    record.targets = JSON.parse(raw.toString('utf8', at, end)) as string[];
-    at = end + 1;
-  }
-  if (flags & EXCLUDE) {
-    const end = raw.indexOf(NEWLINE, at);
-    record.exclude = JSON.parse(raw.toString('utf8', at, end)) as string;
-    at = end + 1;
-  }
-  record.payload = flags & BINARY ? new Uint8Array(raw.subarray(at, end)) : raw.toString('utf8', at, end);
+  if (head.targets !== undefined) record.targets = head.targets;
+  if (head.exclude !== undefined) record.exclude = head.exclude;
   return record;
+}
+
+/** The whole record (head and payload) of position `seq`: `raw` (a Buffer of READ's reply) from `start` to `end`. */
+function toRecord(seq: number, raw: Buffer, start = 0, end = raw.length): LogRecord {
+  const head = readHead(seq, raw, start, end);
+  return recordOf(seq, head, raw, head.at, end);
+}
+
+/** The number written at `at` in `body` and ended by a newline, and where it ends; throws when there is none. */
+function numberAt(body: Buffer, at: number, last: number): [value: number, end: number] {
+  const end = body.indexOf(NEWLINE, at);
+  const value = end < 0 ? NaN : Number(body.toString('latin1', at, end));
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`entry ${last} is malformed`);
+  return [value, end + 1];
 }
 
 /**
  * The records of one entry of READ's reply, those after `after` and from `first` on, into `records` (at most
- * `limit` in all): an entry of `count` records (`<bytes>\n<record>` each, the last at the entry's seq), or (count
- * 0) one record of an earlier version.
+ * `limit` in all): an entry of -`kind` records in runs that share a head, of `kind` whole records
+ * (`<bytes>\n<record>` each, the last at the entry's seq), or (kind 0) one record of an earlier version.
  */
 function entryRecords(
-  count: number,
+  kind: number,
   id: Buffer,
   body: Buffer,
   bounds: { after: number; first: number; limit: number },
   records: LogRecord[],
 ): void {
   const last = Number(id.toString('latin1', 2));
-  if (count === 0) {
+  if (kind < 0) {
+    runRecords(-kind, last, body, bounds, records);
+    return;
+  }
+  if (kind === 0) {
     if (last > bounds.after && last >= bounds.first && records.length < bounds.limit)
       records.push(toRecord(last, body));
     return;
   }
   let at = 0;
-  for (let seq = last - count + 1; seq <= last && records.length < bounds.limit; seq++) {
-    const lengthEnd = body.indexOf(NEWLINE, at);
-    if (lengthEnd < 0) throw new Error(`entry ${last} is malformed`);
-    const start = lengthEnd + 1;
-    const end = start + Number(body.toString('latin1', at, lengthEnd));
+  for (let seq = last - kind + 1; seq <= last && records.length < bounds.limit; seq++) {
+    const [bytes, start] = numberAt(body, at, last);
+    const end = start + bytes;
     if (!(end <= body.length)) throw new Error(`entry ${last} is malformed`);
     if (seq > bounds.after && seq >= bounds.first) records.push(toRecord(seq, body, start, end));
     at = end;
+  }
+}
+
+/** The records of an entry of `count` records in runs (see the layout above), as {@link entryRecords}. */
+function runRecords(
+  count: number,
+  last: number,
+  body: Buffer,
+  bounds: { after: number; first: number; limit: number },
+  records: LogRecord[],
+): void {
+  let seq = last - count + 1;
+  let at = 0;
+  while (seq <= last && records.length < bounds.limit) {
+    const [headBytes, headStart] = numberAt(body, at, last);
+    const headEnd = headStart + headBytes;
+    if (!(headEnd <= body.length)) throw new Error(`entry ${last} is malformed`);
+    const [length, first] = numberAt(body, headEnd, last);
+    if (length === 0 || seq + length - 1 > last) throw new Error(`entry ${last} is malformed`);
+    // The head is read once, and only when a record of the run is wanted.
+    let head: RecordHead | undefined;
+    at = first;
+    for (const end = seq + length; seq < end && records.length < bounds.limit; seq++) {
+      const [bytes, start] = numberAt(body, at, last);
+      at = start + bytes;
+      if (!(at <= body.length)) throw new Error(`entry ${last} is malformed`);
+      if (seq <= bounds.after || seq < bounds.first) continue;
+      head ??= readHead(seq, body, headStart, headEnd);
+      if (head.at !== headEnd) throw new Error(`entry ${last} is malformed`);
+      records.push(recordOf(seq, head, body, start, at));
+    }
   }
 }
 
@@ -337,44 +406,54 @@ function decimalDigits(value: number): number {
 }
 
 /**
- * An append's records one after the other, each `<bytes>\n<record>`, written in place into one Buffer. The head
- * of a record (time, flags, targets, exclude) is the same for most entries of a burst: made once. A string built
- * by concatenation and handed to the client instead costs more to measure and encode to UTF-8 (≈ 1–3 µs per
+ * An append's records in runs that share a head (see the layout above), written in place into one Buffer: a
+ * burst's head (time, flags, targets, exclude) is made, measured and written once per run. A string built by
+ * concatenation and handed to the client instead costs more to measure and encode to UTF-8 (≈ 1–3 µs per
  * record, twice the rest of the append) than these writes.
  */
 function packRecords(time: number, entries: readonly LogEntry[]): Buffer {
   const count = entries.length;
   const sizes = new Array<number>(count);
-  const heads = new Array<string | undefined>(count);
+  // Per run: its first entry's index, its head and the head's bytes.
+  const starts: number[] = [];
+  const heads: string[] = [];
+  const headSizes: number[] = [];
   let headOf: LogEntry | undefined;
-  let headBytes = 0;
   let size = 0;
   for (let i = 0; i < count; i++) {
     const entry = entries[i]!;
     if (headOf === undefined || !sameHead(headOf, entry)) {
+      if (headOf !== undefined) size += decimalDigits(i - starts[starts.length - 1]!) + 1;
       const head = recordHead(time, entry);
-      heads[i] = head;
-      headBytes = Buffer.byteLength(head, 'utf8');
+      const headBytes = Buffer.byteLength(head, 'utf8');
+      starts.push(i);
+      heads.push(head);
+      headSizes.push(headBytes);
+      size += decimalDigits(headBytes) + 1 + headBytes;
       headOf = entry;
     }
     const payload = entry.payload;
-    const record =
-      headBytes + (typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.byteLength);
-    sizes[i] = record;
-    size += decimalDigits(record) + 1 + record;
+    const bytes = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.byteLength;
+    sizes[i] = bytes;
+    size += decimalDigits(bytes) + 1 + bytes;
   }
+  if (count > 0) size += decimalDigits(count - starts[starts.length - 1]!) + 1;
   const body = Buffer.allocUnsafe(size);
-  let head = '';
   let at = 0;
-  for (let i = 0; i < count; i++) {
-    head = heads[i] ?? head;
-    const payload = entries[i]!.payload;
-    at += body.write(`${sizes[i]}\n`, at, 'latin1');
-    at += body.write(head, at, 'utf8');
-    if (typeof payload === 'string') at += body.write(payload, at, 'utf8');
-    else {
-      body.set(payload, at);
-      at += payload.byteLength;
+  for (let run = 0; run < starts.length; run++) {
+    const from = starts[run]!;
+    const to = run + 1 < starts.length ? starts[run + 1]! : count;
+    at += body.write(`${headSizes[run]}\n`, at, 'latin1');
+    at += body.write(heads[run]!, at, 'utf8');
+    at += body.write(`${to - from}\n`, at, 'latin1');
+    for (let i = from; i < to; i++) {
+      const payload = entries[i]!.payload;
+      at += body.write(`${sizes[i]}\n`, at, 'latin1');
+      if (typeof payload === 'string') at += body.write(payload, at, 'utf8');
+      else {
+        body.set(payload, at);
+        at += payload.byteLength;
+      }
     }
   }
   return body;
