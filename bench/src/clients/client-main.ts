@@ -85,6 +85,8 @@ const histogram = new Histogram();
 const stamp: PayloadStamp = { sentAt: 0, seq: 0 };
 /** Frames mode: receive time by seq. */
 let frameTimes: number[] = [];
+/** A `frameTimes` call waiting for the frame of a seq to arrive. */
+let frameWatch: { seq: number; resolve: () => void } | undefined;
 /** A resume waiting for a connection's received count to reach a value. */
 let watch: { index: number; target: number; resolve: () => void } | undefined;
 
@@ -110,6 +112,7 @@ function sinkFor(index: number): (text: string) => void {
       const seq = Number.parseInt(text.slice(key + 6), 10);
       frameTimes[seq] = at;
       delivered1(index);
+      if (frameWatch !== undefined && frameWatch.seq === seq) frameWatch.resolve();
     };
   }
   return (text) => {
@@ -207,7 +210,20 @@ endpoint
     histogram: histogram.snapshot(),
   }))
   .method('open', () => connections.filter((c, i) => c !== undefined && !closed[i]).length)
-  .method('frameTimes', () => frameTimes)
+  // Once the frame of `until.seq` has arrived (or `until.timeoutMs` passed): asking while frames arrive would
+  // hand the whole array over while the client is measured.
+  .method('frameTimes', async (until?: { seq: number; timeoutMs: number }) => {
+    if (until !== undefined && frameTimes[until.seq] === undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        frameWatch = { seq: until.seq, resolve };
+        timer = setTimeout(resolve, until.timeoutMs);
+      });
+      clearTimeout(timer);
+      frameWatch = undefined;
+    }
+    return frameTimes;
+  })
   .method('cut', (params: { index: number }) => {
     const connection = connections[params.index];
     if (!connection) throw new Error(`no connection #${params.index}`);

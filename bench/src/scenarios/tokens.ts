@@ -1,6 +1,5 @@
 import type { ClientStats } from '../clients/client-main.ts';
 import { canPin } from '../lib/child.ts';
-import { delay } from '../lib/clock.ts';
 import type { CpuSample } from '../lib/endpoint.ts';
 import { Histogram, type LatencySummary, summarize } from '../lib/histogram.ts';
 import type { Impl } from '../options.ts';
@@ -61,13 +60,8 @@ export async function streamOnce(
   const cpu1 = await server.child.call<CpuSample>('cpu');
   const seqs = sentAt.map((at, seq) => (at === undefined ? -1 : seq)).filter((seq) => seq >= 0);
   const last = seqs[seqs.length - 1] ?? 0;
-  // Wait (bounded) for the last token frame.
-  const deadline = Date.now() + 10_000;
-  let receivedAt = await client.call<number[]>('frameTimes');
-  while (receivedAt[last] === undefined && Date.now() < deadline) {
-    await delay(10);
-    receivedAt = await client.call<number[]>('frameTimes');
-  }
+  // Once the last token frame arrived (bounded).
+  const receivedAt = await client.call<number[]>('frameTimes', { seq: last, timeoutMs: 10_000 }, 15_000);
   const clientCpu1 = await client.call<CpuSample>('cpu');
   const histogram = new Histogram();
   let received = 0;

@@ -84,6 +84,9 @@ export async function startAtmosphere(config: ServerConfig): Promise<ServerTarge
         return session.seq;
       });
       session.complete();
+      // Once every frame is delivered: with a store that appends asynchronously they go after the stream's
+      // turn, and the reply (and the CPU sample after it) would otherwise fall inside the measured delivery.
+      await atmosphere.broadcasters.get(BENCH_PATH).settled();
       return sentAt;
     },
     async readLog(count) {
