@@ -169,3 +169,32 @@ test('a client that comes back to a backlog larger than the byte bound catches u
   expect(atmosphere.resource(first.trackingId)?.state).toBe('connected');
   await back.close();
 });
+
+test('a client that comes back to more messages than the count bound catches up: it is never cut for its own replay', async () => {
+  atmosphere = await startTestAtmosphere({
+    backpressure: { highWaterMark: HIGH_WATER_MARK },
+    rateLimit: false,
+  });
+  atmosphere.managed('/feed', {});
+  const first = await connectTestClient(atmosphere.url('/feed'), 'websocket');
+  first.cut();
+  await eventually(() => atmosphere!.resource(first.trackingId)?.state === 'away', 'the client to be away');
+  // Four times the count bound, and more bytes than the socket takes at once: most of the replay waits.
+  const count = HIGH_WATER_MARK * 4;
+  const big = 'y'.repeat(64 * 1024);
+  for (let i = 0; i < count; i++) await atmosphere.broadcast('/feed', `${String(i).padStart(3, '0')}${big}`);
+  const back = await connectTestClient(atmosphere.url('/feed'), 'websocket', {
+    trackingId: first.trackingId,
+    received: first.received,
+  });
+  // Live messages while the replay still waits: the count bound must leave room for the backlog.
+  expect(internal(atmosphere.resource(first.trackingId))?.queue.pending.length).toBeGreaterThan(
+    HIGH_WATER_MARK,
+  );
+  for (let i = count; i < count + 3; i++)
+    await atmosphere.broadcast('/feed', `${String(i).padStart(3, '0')}${big}`);
+  const received = await back.messages.waitForCount(count + 3, 10_000);
+  expect(received.map((m) => Number(m.slice(0, 3)))).toEqual(Array.from({ length: count + 3 }, (_, i) => i));
+  expect(atmosphere.resource(first.trackingId)?.state).toBe('connected');
+  await back.close();
+});

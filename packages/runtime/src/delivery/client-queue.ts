@@ -110,6 +110,8 @@ export class ClientQueue {
    * catching up is never cut for its own backlog.
    */
   replayAllowance = 0;
+  /** The same for the count bound (`highWaterMark`): the messages waiting when the client (re)connected. */
+  replayCount = 0;
   /** Counted in the cache's `awayBytes` (its client is away after a lost or cut connection). */
   /** `RETAIN_WRITTEN` and `AWAY`: one small integer instead of a field each. */
   #flags = RETAIN_WRITTEN;
@@ -300,7 +302,10 @@ export class ClientQueue {
     let message = this.#shiftPending();
     if (message === undefined) return undefined;
     this.#addBytes(-message.size);
-    if (this.pending.length === 0) this.replayAllowance = 0;
+    if (this.pending.length === 0) {
+      this.replayAllowance = 0;
+      this.replayCount = 0;
+    }
     this.#cache.pendingCount--;
     if (message instanceof DropReset) message = this.#resetOf(message);
     this.recordWritten(message);
@@ -478,6 +483,7 @@ export class ClientQueue {
     this.#pending = undefined;
     this.#addBytes(-this.pendingBytes);
     this.replayAllowance = 0;
+    this.replayCount = 0;
     this.#unconfirmed = undefined;
   }
 }

@@ -275,7 +275,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
         return;
       }
       if (
-        queue.pending.length >= this.settings.highWaterMark ||
+        queue.pending.length >= this.settings.highWaterMark + queue.replayCount ||
         queue.pendingBytes + message.size + connection.buffered >
           this.settings.maxPendingBytes + queue.replayAllowance
       ) {
@@ -386,6 +386,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     const resent = this.#queue.rewind(request.received);
     // What waits for the client now is its backlog: it may catch up on all of it (see the byte bound).
     this.#queue.replayAllowance = this.#queue.pendingBytes;
+    this.#queue.replayCount = this.#queue.pending.length;
     if (resent > 0) {
       this.#host.logger.debug(`resource ${this.id}: resending ${resent} unconfirmed message(s)`);
       const telemetry = this.#host.telemetry;
@@ -484,6 +485,7 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     const queue = this.#queue;
     queue.splice(classify, before, ready);
     queue.replayAllowance = queue.pendingBytes;
+    queue.replayCount = queue.pending.length;
     // A resume may come long after the connection attached (a room joined later): write what it queued.
     this.flush();
   }
