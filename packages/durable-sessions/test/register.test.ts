@@ -120,6 +120,36 @@ describe('the register entry', () => {
     expect((failure as Error).message).not.toContain('hunter2');
     expect((failure as Error).message).toContain('ATMOSPHERE_REDIS_URL');
   });
+
+  test('a Redis in cluster mode stops startup with the reason and the fix, for every durable kind', async () => {
+    const cluster = await startTestRedis({ cluster: true });
+    try {
+      const failure = await startupFailure(() =>
+        startTestAtmosphere({
+          env: { ATMOSPHERE_REDIS_URL: cluster.url, ATMOSPHERE_DURABLE_SQLITE: 'off' },
+          logger: recordingLogger(),
+        }),
+      );
+      expect(AtmosphereError.isInstance(failure) && failure.code).toBe('PROVIDER_FAILED');
+      const message = (failure as Error).message;
+      expect(message).toContain(`cannot use Redis at ${cluster.url}`);
+      expect(message).toContain('cluster mode (cluster_enabled:1)');
+      expect(message).toContain('Point ATMOSPHERE_REDIS_URL at a standalone Redis');
+      // Each kind alone refuses it too (each opens its own connection).
+      for (const kind of ['stream-log', 'session-store', 'conversation-memory'] as const) {
+        const alone = await startupFailure(() =>
+          startTestAtmosphere({
+            providers: durable({ redis: cluster.url, kinds: [kind] }),
+            logger: recordingLogger(),
+          }),
+        );
+        expect(AtmosphereError.isInstance(alone) && alone.code, kind).toBe('PROVIDER_FAILED');
+        expect((alone as Error).message, kind).toContain('cluster mode');
+      }
+    } finally {
+      await cluster.stop();
+    }
+  });
 });
 
 describe('durable() options', () => {

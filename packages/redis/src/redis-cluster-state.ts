@@ -16,6 +16,8 @@ export interface ClusterStateConnection {
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
   set(key: string, value: string, px: 'PX', ttl: number, nx: 'NX'): Promise<string | null>;
   publish(channel: string, message: string): Promise<number>;
+  /** `INFO <section>` (ioredis has it): when present, a Redis in cluster mode is refused at start. */
+  info?(section: 'cluster'): Promise<string>;
   subscribe(channel: string): Promise<unknown>;
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -203,6 +205,16 @@ export class RedisClusterState implements ClusterState {
       else if (this.#heldBack === undefined && !this.#closed) void this.#catchUp();
     });
     await Promise.all([changes.connect(), commands.connect()]);
+    // A Redis that refuses INFO (an ACL) is taken as it is.
+    const info = commands.info === undefined ? '' : await commands.info('cluster').catch(() => '');
+    if (/^cluster_enabled:1\b/m.test(info))
+      throw new AtmosphereError(
+        'PROVIDER_FAILED',
+        'The Redis cluster state cannot use a Redis in cluster mode (cluster_enabled:1): its Lua scripts build ' +
+          'their keys from the key prefix, and a Redis Cluster spreads keys over hash slots. Point ' +
+          'ATMOSPHERE_REDIS_URL (or redisClusterState({ url })) at a standalone Redis (a primary with replicas, ' +
+          'or one managed by Sentinel).',
+      );
     await changes.subscribe(`${this.#prefix}changes`);
     this.#epoch = Number(await this.#eval(REGISTER, this.nodeId, this.leaseMs));
     this.#timer = setInterval(() => void this.#tick(), Math.max(50, Math.floor(this.leaseMs / 4)));

@@ -1,8 +1,13 @@
 import { registry } from '@atmosphere/runtime/spi';
-import { connectTestClient, startForSelection } from '@atmosphere/runtime/testing';
+import {
+  connectTestClient,
+  recordingLogger,
+  startForSelection,
+  startTestAtmosphere,
+} from '@atmosphere/runtime/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import '../src/register.ts';
-import { RedisBackplane } from '../src/index.ts';
+import { RedisBackplane, redisClusterState } from '../src/index.ts';
 import { startTestRedis, type TestRedis } from '@atmosphere/runtime/testing';
 
 let redis: TestRedis;
@@ -88,4 +93,23 @@ describe('the register entry', () => {
       ),
     });
   });
+});
+
+test('a Redis in cluster mode stops the cluster state at startup with the reason and the fix', async () => {
+  const cluster = await startTestRedis({ cluster: true });
+  try {
+    await expect(
+      startTestAtmosphere({
+        providers: [redisClusterState({ url: cluster.url })],
+        logger: recordingLogger(),
+      }),
+    ).rejects.toMatchObject({
+      code: 'PROVIDER_FAILED',
+      message: expect.stringMatching(
+        /cluster mode \(cluster_enabled:1\).*Point ATMOSPHERE_REDIS_URL \(or redisClusterState\(\{ url \}\)\) at a standalone Redis/s,
+      ),
+    });
+  } finally {
+    await cluster.stop();
+  }
 });

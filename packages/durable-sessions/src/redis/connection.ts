@@ -33,6 +33,7 @@ export interface RedisCommandsLike {
 /** An ioredis client this package opened and manages. */
 export interface RedisConnectionLike extends RedisCommandsLike {
   connect(): Promise<void>;
+  info(section: 'cluster'): Promise<string>;
   quit(): Promise<unknown>;
   disconnect(reconnect?: boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -140,7 +141,6 @@ export async function connectRedis(
         );
       }),
     ]);
-    return connection;
   } catch (error) {
     connection.disconnect();
     const cause = lastError ?? (error as Error);
@@ -153,6 +153,19 @@ export async function connectRedis(
   } finally {
     clearTimeout(timer);
   }
+  // A Redis that refuses INFO (an ACL) is taken as it is.
+  const info = await connection.info('cluster').catch(() => '');
+  if (/^cluster_enabled:1\b/m.test(info)) {
+    connection.disconnect();
+    throw new AtmosphereError(
+      'PROVIDER_FAILED',
+      `The ${options.purpose} cannot use Redis at ${redactUrl(url)} (from ${options.source}): it runs in cluster mode ` +
+        "(cluster_enabled:1). The durable stores keep each stream's, session's or conversation's keys in one Redis " +
+        'and number records in Lua scripts over several keys, which a Redis Cluster spreads over hash slots. ' +
+        `Point ${options.source} at a standalone Redis (a primary with replicas, or one managed by Sentinel).`,
+    );
+  }
+  return connection;
 }
 
 /** Closes a connection this package opened: QUIT when it is up (bounded), then a hard disconnect. */

@@ -61,6 +61,11 @@ export interface TestRedisOptions {
    * server is empty).
    */
   readonly persistence?: boolean | 'snapshot';
+  /**
+   * Starts the server in cluster mode (`--cluster-enabled yes`, a cluster of its own with no slot assigned): for
+   * tests of what refuses a Redis Cluster. Default false.
+   */
+  readonly cluster?: boolean;
 }
 
 /**
@@ -69,9 +74,20 @@ export interface TestRedisOptions {
  * before the next; the wait gives up after `timeoutMs`). A number is taken as `timeoutMs`.
  */
 export async function startTestRedis(options: TestRedisOptions | number = {}): Promise<TestRedis> {
-  const { timeoutMs = 10_000, persistence = false } =
-    typeof options === 'number' ? { timeoutMs: options } : options;
+  const {
+    timeoutMs = 10_000,
+    persistence = false,
+    cluster = false,
+  } = typeof options === 'number' ? { timeoutMs: options } : options;
   let port = await freePort();
+  const clustering = cluster
+    ? [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(mkdtempSync(join(tmpdir(), 'atmosphere-redis-cluster-')), 'nodes.conf'),
+      ]
+    : [];
   const storage =
     persistence === 'snapshot'
       ? ['--appendonly', 'no', '--dir', mkdtempSync(join(tmpdir(), 'atmosphere-redis-'))]
@@ -92,7 +108,7 @@ export async function startTestRedis(options: TestRedisOptions | number = {}): P
     output = '';
     const spawned = spawn(
       REDIS_SERVER,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...storage],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...storage, ...clustering],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = spawned;
