@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { AtmosphereError } from '@atmosphere/runtime';
 import { registry } from '@atmosphere/runtime/spi';
 import { recordingLogger, startForSelection, startTestAtmosphere } from '@atmosphere/runtime/testing';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import '../src/register.ts';
 import { durable, RedisStreamLog, SqliteSessionStore, SqliteStreamLog } from '../src/index.ts';
@@ -134,7 +135,7 @@ describe('the register entry', () => {
       const message = (failure as Error).message;
       expect(message).toContain(`cannot use Redis at ${cluster.url}`);
       expect(message).toContain('cluster mode (cluster_enabled:1)');
-      expect(message).toContain('Point ATMOSPHERE_REDIS_URL at a standalone Redis');
+      expect(message).toContain('Point ATMOSPHERE_REDIS_URL at a standalone Redis primary');
       // Each kind alone refuses it too (each opens its own connection).
       for (const kind of ['stream-log', 'session-store', 'conversation-memory'] as const) {
         const alone = await startupFailure(() =>
@@ -148,6 +149,30 @@ describe('the register entry', () => {
       }
     } finally {
       await cluster.stop();
+    }
+  });
+
+  test('a Redis replica stops startup with the reason and the fix; its primary is taken', async () => {
+    const primary = await startTestRedis();
+    const replica = await startTestRedis();
+    try {
+      const admin = new Redis(replica.url);
+      await admin.replicaof('127.0.0.1', primary.port);
+      await admin.quit();
+      const failure = await startupFailure(() =>
+        startTestAtmosphere({ providers: durable({ redis: replica.url }), logger: recordingLogger() }),
+      );
+      expect(AtmosphereError.isInstance(failure) && failure.code).toBe('PROVIDER_FAILED');
+      expect((failure as Error).message).toContain(`cannot use Redis at ${replica.url}`);
+      expect((failure as Error).message).toContain('it is a replica (role:slave)');
+      const atmosphere = await startTestAtmosphere({
+        providers: durable({ redis: primary.url }),
+        logger: recordingLogger(),
+      });
+      await atmosphere.close();
+    } finally {
+      await replica.stop();
+      await primary.stop();
     }
   });
 });

@@ -33,7 +33,7 @@ export interface RedisCommandsLike {
 /** An ioredis client this package opened and manages. */
 export interface RedisConnectionLike extends RedisCommandsLike {
   connect(): Promise<void>;
-  info(section: 'cluster'): Promise<string>;
+  info(): Promise<string>;
   quit(): Promise<unknown>;
   disconnect(reconnect?: boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -154,18 +154,35 @@ export async function connectRedis(
     clearTimeout(timer);
   }
   // A Redis that refuses INFO (an ACL) is taken as it is.
-  const info = await connection.info('cluster').catch(() => '');
-  if (/^cluster_enabled:1\b/m.test(info)) {
+  const unfit = unfitRedis(await connection.info().catch(() => ''));
+  if (unfit !== undefined) {
     connection.disconnect();
     throw new AtmosphereError(
       'PROVIDER_FAILED',
-      `The ${options.purpose} cannot use Redis at ${redactUrl(url)} (from ${options.source}): it runs in cluster mode ` +
-        "(cluster_enabled:1). The durable stores keep each stream's, session's or conversation's keys in one Redis " +
-        'and number records in Lua scripts over several keys, which a Redis Cluster spreads over hash slots. ' +
-        `Point ${options.source} at a standalone Redis (a primary with replicas, or one managed by Sentinel).`,
+      `The ${options.purpose} cannot use Redis at ${redactUrl(url)} (from ${options.source}): ${unfit} ` +
+        `Point ${options.source} at a standalone Redis primary (with replicas, or one managed by Sentinel).`,
     );
   }
   return connection;
+}
+
+/**
+ * Why the Redis that answered `INFO` with `info` cannot hold the durable stores, or undefined when it can: a Redis
+ * in cluster mode, or a replica.
+ */
+export function unfitRedis(info: string): string | undefined {
+  if (/^cluster_enabled:1\b/m.test(info))
+    return (
+      "it runs in cluster mode (cluster_enabled:1). The durable stores keep each stream's, session's or " +
+      "conversation's keys in one Redis and number records in Lua scripts over several keys, which a Redis " +
+      'Cluster spreads over hash slots.'
+    );
+  if (/^role:slave\b/m.test(info))
+    return (
+      'it is a replica (role:slave): a replica refuses writes, or keeps them from its primary and loses them at ' +
+      'the next sync.'
+    );
+  return undefined;
 }
 
 /** Closes a connection this package opened: QUIT when it is up (bounded), then a hard disconnect. */
