@@ -175,6 +175,36 @@ describe('the register entry', () => {
       await primary.stop();
     }
   });
+
+  test('a Redis that may evict keys when full is used, with a warning naming its policy and the fix', async () => {
+    const evicting = await startTestRedis();
+    try {
+      const admin = new Redis(evicting.url);
+      await admin.config('SET', 'maxmemory', '512mb');
+      await admin.config('SET', 'maxmemory-policy', 'volatile-lru');
+      const logger = recordingLogger();
+      const atmosphere = await startTestAtmosphere({
+        providers: durable({ redis: evicting.url, kinds: ['stream-log'] }),
+        logger,
+      });
+      await atmosphere.close();
+      const warnings = logger.lines.filter((line) => line.level === 'warn' && line.message.includes('evict'));
+      expect(warnings.map((line) => line.message)).toEqual([
+        expect.stringMatching(/maxmemory 536870912 bytes, maxmemory-policy volatile-lru.*noeviction/),
+      ]);
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.quit();
+      const quiet = recordingLogger();
+      const again = await startTestAtmosphere({
+        providers: durable({ redis: evicting.url, kinds: ['stream-log'] }),
+        logger: quiet,
+      });
+      await again.close();
+      expect(quiet.lines.filter((line) => line.message.includes('evict'))).toEqual([]);
+    } finally {
+      await evicting.stop();
+    }
+  });
 });
 
 describe('durable() options', () => {

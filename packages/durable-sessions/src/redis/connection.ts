@@ -154,7 +154,8 @@ export async function connectRedis(
     clearTimeout(timer);
   }
   // A Redis that refuses INFO (an ACL) is taken as it is.
-  const unfit = unfitRedis(await connection.info().catch(() => ''));
+  const info = await connection.info().catch(() => '');
+  const unfit = unfitRedis(info);
   if (unfit !== undefined) {
     connection.disconnect();
     throw new AtmosphereError(
@@ -163,7 +164,23 @@ export async function connectRedis(
         `Point ${options.source} at a standalone Redis primary (with replicas, or one managed by Sentinel).`,
     );
   }
+  const evicting = evictionPolicy(info);
+  if (evicting !== undefined)
+    options.logger?.warn(
+      `${options.purpose}: Redis ${redactUrl(url)} may evict keys when it is full (maxmemory ${evicting.maxmemory} bytes, ` +
+        `maxmemory-policy ${evicting.policy}): an evicted stream or session is lost (clients are told: a reset, a ` +
+        'refused session), not kept. Set maxmemory-policy noeviction on it, or give it room: full, it then refuses writes ' +
+        'and every caller is told.',
+    );
   return connection;
+}
+
+/** The eviction a Redis with `info` (`INFO`) may do when full, or undefined when it never evicts. */
+export function evictionPolicy(info: string): { maxmemory: number; policy: string } | undefined {
+  const maxmemory = Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0);
+  const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+  if (maxmemory === 0 || policy === undefined || policy === 'noeviction') return undefined;
+  return { maxmemory, policy };
 }
 
 /**
