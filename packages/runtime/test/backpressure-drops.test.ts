@@ -156,3 +156,36 @@ describe.each<Transport>(['websocket', 'sse', 'streaming'])('%s', (transport) =>
     });
   });
 });
+
+describe.each<Transport>(['websocket', 'sse', 'streaming'])('%s, back without positions', (transport) => {
+  test('a reset frame that waited for a client with positions is not written to it when it comes back without them', async () => {
+    atmosphere = await startTestAtmosphere({
+      rateLimit: false,
+      backpressure: {
+        highWaterMark: HIGH_WATER_MARK,
+        policy: 'drop-newest',
+        maxBytes: 256 * 1024 * 1024,
+        maxStallMs: 0,
+      },
+    });
+    atmosphere.managed('/drops', {});
+    const { client, trackingId } = await connect('/drops', transport, true);
+    const resource = internal(atmosphere.resource(trackingId))!;
+    client.stall();
+    let sent = 0;
+    for (let i = 0; i < MAX_BROADCASTS && resource.queue.dropped < 5; i++)
+      await atmosphere.broadcast('/drops', `m${++sent}:${PAYLOAD}`);
+    expect(resource.queue.dropped).toBeGreaterThanOrEqual(5);
+    // The run's reset frame waits in the queue, behind what the socket could not take.
+    expect([...resource.queue.pending].some((message) => message.control)).toBe(true);
+    client.close();
+    await eventually(() => resource.state === 'away', 'the client to be away');
+    const back = await rawClient(atmosphere.url('/drops'), transport, trackingId, {});
+    await atmosphere.broadcast('/drops', `m${++sent}:end`);
+    await back.frames.waitFor((raw) => raw.endsWith(`m${sent}:end`), 20_000);
+    // Only messages, no frame of the positions protocol.
+    expect(back.frames.items.filter((raw) => raw.startsWith('\u001d'))).toEqual([]);
+    expect(back.frames.items.every((raw) => /^m\d+:/.test(raw))).toBe(true);
+    back.close();
+  });
+});

@@ -329,6 +329,31 @@ export class ClientQueue {
     }
   }
 
+  /**
+   * Drops the control frames that wait (the reset frames of drops), for a client that came back without
+   * positions: they are written only to clients that asked for positions.
+   */
+  dropControls(): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    let controls = 0;
+    for (const message of pending) if (message.control) controls++;
+    if (controls === 0) return;
+    const kept: EncodedMessage[] = [];
+    for (let message = this.#shiftPending(); message !== undefined; message = this.#shiftPending()) {
+      if (!message.control) {
+        kept.push(message);
+        continue;
+      }
+      this.#addBytes(-message.size);
+      this.#cache.pendingCount--;
+    }
+    this.#gaps = undefined;
+    if (kept.length === 0) return;
+    const next = (this.#pending = new Deque());
+    for (const message of kept) next.push(message);
+  }
+
   /** The oldest pending message, taken off; the deque goes once empty. */
   #shiftPending(): EncodedMessage | undefined {
     const pending = this.#pending;

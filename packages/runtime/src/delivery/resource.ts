@@ -373,6 +373,8 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     this.wroteSinceCheck = false;
     this.stalledSince = 0;
     this.#flag(POSITIONS, request.positions);
+    // Reset frames wait for a client with positions; one back without them would read them as messages.
+    if (!request.positions) this.#queue.dropControls();
     const cursors = request.cursors;
     this.#cursors =
       cursors === undefined || cursors.length === 0
