@@ -219,6 +219,46 @@ describe('redis stream log', () => {
     }
   });
 
+  test("an entry in runs starts with a mark that a reader of the earlier layout cannot take for a record's length: it fails the read instead of misreading it", async () => {
+    const connection = await connectTo(redis.url, 'test log');
+    const prefix = `mark${++prefixCounter}:`;
+    const log = new RedisStreamLog(connection, { prefix, onClose: () => closeRedis(connection) });
+    try {
+      await log.append('s', [{ payload: 'alone', targets: ['a/1'] }]);
+      await log.append('s', [{ payload: 'one' }, { payload: 'two' }, { payload: 'three', exclude: 'b/2' }]);
+      const call = connection as unknown as { call(...args: string[]): Promise<unknown> };
+      const entries = (await call.call('XRANGE', `${prefix}{s}:log`, '-', '+')) as [string, string[]][];
+      expect(entries).toHaveLength(2);
+      for (const [, fields] of entries) {
+        expect(fields.slice(0, 3)).toEqual(['n', fields[1], 'c']);
+        // The earlier layout (`b`) starts with the first record's length, which its reader parses as a number.
+        const body = fields[3]!;
+        expect(Number.isNaN(Number(body.slice(0, body.indexOf('\n'))))).toBe(true);
+      }
+      expect((await log.read('s', 0))?.records.map((r) => r.payload)).toEqual([
+        'alone',
+        'one',
+        'two',
+        'three',
+      ]);
+      // Without the mark, the entry is malformed to this version too.
+      const key = `${prefix}{s}:log`;
+      await call.call('DEL', key);
+      await call.call('XADD', key, entries[0]![0], ...entries[0]![1]);
+      await call.call('XADD', key, entries[1]![0], 'n', '3', 'c', entries[1]![1][3]!.slice(2));
+      let failure: unknown;
+      try {
+        await log.read('s', 1);
+      } catch (error) {
+        failure = error;
+      }
+      expect(AtmosphereError.isInstance(failure) && failure.code).toBe('LOG_FAILED');
+      expect((failure as Error).message).toContain('entry 4 is malformed');
+    } finally {
+      await log.close();
+    }
+  });
+
   test('an entry whose records are cut short fails the read with LOG_FAILED, naming the entry', async () => {
     const connection = await connectTo(redis.url, 'test log');
     const prefix = `cut${++prefixCounter}:`;

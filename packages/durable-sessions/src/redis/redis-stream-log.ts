@@ -37,6 +37,8 @@ const BINARY = 1;
 const TARGETS = 2;
 const EXCLUDE = 4;
 const NEWLINE = 0x0a;
+/** The start of an entry in runs (see the layout below). */
+const RUNS_MARK = '*\n';
 
 /** An append waiting for the end of its turn: where its entries start in the batch, and its promise. */
 interface PendingWaiter {
@@ -57,14 +59,15 @@ const MAX_BATCH = 1_000;
 
 // A record's head is `<time>\n<flags>\n[<targets JSON>\n][<exclude JSON>\n]` (JSON has no raw newline), its
 // payload text or bytes as they are. An append of n records is one stream entry, id `0-<seq of its last record>`,
-// with fields `n` (the count) and `c`: runs of records that share a head (a burst of AI tokens to one client is one
-// run), each `<head bytes>\n<head><records in the run>\n` then every record's `<bytes>\n<payload>`. The head once
+// with fields `n` (the count) and `c`: `*\n`, then runs of records that share a head (a burst of AI tokens to one
+// client is one run), each `<head bytes>\n<head><records in the run>\n` then every record's `<bytes>\n<payload>`.
+// The leading `*` is not a length: a version that knows only the `b` layout (which the Lua of earlier versions also
+// returns for `c`) fails the read of such an entry as malformed (LOG_FAILED) rather than misread it. The head once
 // per run rather than once per record halves an AI token's bytes, and with them the time to write the call and
 // Redis's time to take it. One entry per append instead of one per record is what keeps Redis's own time per
 // record small (one XADD for a burst of 1 000 tokens); XRANGE still serves a gap by position (an entry's id is its
 // last record's seq). Entries of earlier versions are read as well: fields `n` and `b` (each record whole,
-// `<bytes>\n<head><payload>`), one record in field `r`, or the fields p, f, t, x, m. Versions before this one do
-// not read the `c` layout: every node of a cluster runs this version before any of them appends.
+// `<bytes>\n<head><payload>`), one record in field `r`, or the fields p, f, t, x, m.
 //
 // The stream's epoch in the log's generation (see RESTARTED) and the epoch and seq it goes on from. The first
 // call to touch a stream in a generation records where it goes on from: its last seq then, and the generation
@@ -363,8 +366,10 @@ function runRecords(
   bounds: { after: number; first: number; limit: number },
   records: LogRecord[],
 ): void {
+  if (body.toString('latin1', 0, RUNS_MARK.length) !== RUNS_MARK)
+    throw new Error(`entry ${last} is malformed`);
   let seq = last - count + 1;
-  let at = 0;
+  let at = RUNS_MARK.length;
   while (seq <= last && records.length < bounds.limit) {
     const [headBytes, headStart] = numberAt(body, at, last);
     const headEnd = headStart + headBytes;
@@ -438,8 +443,8 @@ function packRecords(time: number, entries: readonly LogEntry[]): Buffer {
     size += decimalDigits(bytes) + 1 + bytes;
   }
   if (count > 0) size += decimalDigits(count - starts[starts.length - 1]!) + 1;
-  const body = Buffer.allocUnsafe(size);
-  let at = 0;
+  const body = Buffer.allocUnsafe(RUNS_MARK.length + size);
+  let at = body.write(RUNS_MARK, 0, 'latin1');
   for (let run = 0; run < starts.length; run++) {
     const from = starts[run]!;
     const to = run + 1 < starts.length ? starts[run + 1]! : count;
