@@ -39,6 +39,18 @@ async function appendWhenBack(log: RedisStreamLog, stream: string, payload: stri
   }
 }
 
+/** Runs `work`, which must fail with `LOG_FAILED`; returns the error (a `work` that succeeds fails the test). */
+async function logFailure(work: () => Promise<unknown>): Promise<Error> {
+  let failure: unknown;
+  try {
+    await work();
+  } catch (error) {
+    failure = error;
+  }
+  expect(AtmosphereError.isInstance(failure) && failure.code).toBe('LOG_FAILED');
+  return failure as Error;
+}
+
 let prefixCounter = 0;
 const prefixes = new WeakMap<RedisStreamLog, string>();
 
@@ -246,14 +258,7 @@ describe('redis stream log', () => {
       await call.call('DEL', key);
       await call.call('XADD', key, entries[0]![0], ...entries[0]![1]);
       await call.call('XADD', key, entries[1]![0], 'n', '3', 'c', entries[1]![1][3]!.slice(2));
-      let failure: unknown;
-      try {
-        await log.read('s', 1);
-      } catch (error) {
-        failure = error;
-      }
-      expect(AtmosphereError.isInstance(failure) && failure.code).toBe('LOG_FAILED');
-      expect((failure as Error).message).toContain('entry 4 is malformed');
+      expect((await logFailure(() => log.read('s', 1))).message).toContain('entry 4 is malformed');
     } finally {
       await log.close();
     }
@@ -274,14 +279,7 @@ describe('redis stream log', () => {
       expect(body).not.toBe(fields[3]);
       await call.call('DEL', key);
       await call.call('XADD', key, '0-2', 'n', '2', 'c', body);
-      let failure: unknown;
-      try {
-        await log.read('s', 0);
-      } catch (error) {
-        failure = error;
-      }
-      expect(AtmosphereError.isInstance(failure) && failure.code).toBe('LOG_FAILED');
-      expect((failure as Error).message).toContain('entry 2 is malformed');
+      expect((await logFailure(() => log.read('s', 0))).message).toContain('entry 2 is malformed');
     } finally {
       await log.close();
     }
@@ -413,13 +411,7 @@ describe('redis stream log', () => {
     try {
       await log.append('s', [{ payload: 'before' }]);
       await own.stop();
-      let failure: unknown;
-      try {
-        await log.append('s', [{ payload: 'while down' }]);
-      } catch (error) {
-        failure = error;
-      }
-      expect(AtmosphereError.isInstance(failure) && failure.code).toBe('LOG_FAILED');
+      await logFailure(() => log.append('s', [{ payload: 'while down' }]));
       await own.start();
       const position = await appendWhenBack(log, 's', 'after');
       // The restarted Redis kept nothing (no persistence): a new epoch, never a guess.
