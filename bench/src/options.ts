@@ -110,6 +110,7 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --cluster-clients=2000  clients of the cluster scenario (half on each of its two nodes)
   --http-clients=1000     SSE / long-polling fan-out size
   --tokens=2000           frames of the token burst
+  --token-rounds=9        interleaved rounds of each token burst comparison (median reported)
   --durable-sessions=5000 idle clients holding a durable session (durable scenario)
   --kills=30              kill -9 and restart of the server per store (durable scenario)
   --scale=100000          scale target (connections on one node)
@@ -166,7 +167,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
     tokenFrames: 2000,
     pacedTokenFrames: 100,
     tokenRate: 50,
-    tokenRounds: quick ? 1 : 5,
+    tokenRounds: quick ? 1 : 9,
     durableSessions: quick ? 500 : 5000,
     restartKills: quick ? 10 : 30,
     scaleTarget: quick ? 3000 : 100_000,
@@ -234,6 +235,9 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
         break;
       case '--tokens':
         options.tokenFrames = positive(value, flag);
+        break;
+      case '--token-rounds':
+        options.tokenRounds = positive(value, flag);
         break;
       case '--scale-procs':
         options.scaleServerProcesses = positive(value, flag);

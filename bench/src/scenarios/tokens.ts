@@ -89,6 +89,9 @@ export async function streamOnce(
   };
 }
 
+/** Unmeasured bursts of the measured size per server before the rounds (token and durability scenarios). */
+export const WARM_BURSTS = 3;
+
 const SERVER_CPU = '0';
 const CLIENT_CPU = '1';
 
@@ -175,8 +178,10 @@ export const tokensScenario: Scenario = {
           burstHistogram: new Histogram(),
           pacedHistogram: new Histogram(),
         });
-        // Warm-up (module loading, JIT), not measured.
-        await streamOnce(server, group, { count: 500, intervalMs: 0 });
+        // Warm-up (module loading, JIT), not measured: bursts of the measured size, so the first rounds do not
+        // measure the compiler.
+        for (let warm = 0; warm < WARM_BURSTS; warm++)
+          await streamOnce(server, group, { count: options.tokenFrames, intervalMs: 0 });
       }
       // Rounds interleave the implementations, so load from elsewhere lands on both alike.
       for (let round = 0; round < options.tokenRounds; round++) {
