@@ -52,6 +52,28 @@ describe('memory stream log limits', () => {
     expect(log.stats()).toMatchObject({ streams: 2, records: 3 });
   });
 
+  test('appends in a row to one stream keep the order of the streams by their last append', () => {
+    const appendAll = (log: MemoryStreamLog, streams: string): void => {
+      for (const stream of streams) log.append(stream, [{ payload: stream }]);
+    };
+    const first = new MemoryStreamLog({ maxStreams: 2 });
+    appendAll(first, 'abbaac');
+    expect(first.state('b')).toBeUndefined();
+    expect(first.state('a')?.last).toBe(3);
+    const second = new MemoryStreamLog({ maxStreams: 2 });
+    appendAll(second, 'abaabbc');
+    expect(second.state('a')).toBeUndefined();
+    expect(second.state('b')?.last).toBe(3);
+    // The newest stream deleted, then appended to again: a stream of its own, newest again.
+    const third = new MemoryStreamLog({ maxStreams: 2 });
+    appendAll(third, 'ab');
+    third.delete('b');
+    appendAll(third, 'bbac');
+    expect(third.state('b')).toBeUndefined();
+    expect(third.state('a')?.last).toBe(2);
+    expect(third.stats()).toMatchObject({ streams: 2, records: 3 });
+  });
+
   test('a read returns at most readLimit records', () => {
     const log = new MemoryStreamLog({ readLimit: 10 });
     log.append(

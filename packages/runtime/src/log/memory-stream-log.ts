@@ -76,6 +76,8 @@ export class MemoryStreamLog implements StreamLog {
   readonly limits: Readonly<MemoryStreamLogLimits>;
   /** Streams in order of their last append (a Map keeps insertion order: re-inserted on append). */
   readonly #streams = new Map<string, MemoryStream>();
+  /** The stream appended to last: the last in `#streams`. */
+  #newest: MemoryStream | undefined;
   /** Each fenced stream's token (bounded like the streams: the oldest fence goes first). */
   readonly #fences = new Map<string, number>();
   #records = 0;
@@ -102,11 +104,14 @@ export class MemoryStreamLog implements StreamLog {
     if (state === undefined) {
       state = new MemoryStream();
       if (this.#streams.size >= this.limits.maxStreams) this.#forgetOldestStream();
-    } else {
-      // Most recently appended last: the oldest stream is the first in the map.
+      this.#streams.set(stream, state);
+    } else if (state !== this.#newest) {
+      // Most recently appended last: the oldest stream is the first in the map. A stream appended to again
+      // is last already (a delete and set per append would leave the map a deleted entry each time).
       this.#streams.delete(stream);
+      this.#streams.set(stream, state);
     }
-    this.#streams.set(stream, state);
+    this.#newest = state;
     const now = Date.now();
     state.lastAppendAt = now;
     const first = state.last + 1;
@@ -171,6 +176,7 @@ export class MemoryStreamLog implements StreamLog {
     this.#records -= state.records.length;
     this.#bytes -= state.bytes;
     this.#streams.delete(stream);
+    if (this.#newest === state) this.#newest = undefined;
   }
 
   sweep(now: number): void {
@@ -194,6 +200,7 @@ export class MemoryStreamLog implements StreamLog {
   async close(): Promise<void> {
     this.#closed = true;
     this.#streams.clear();
+    this.#newest = undefined;
     this.#fences.clear();
     this.#records = 0;
     this.#bytes = 0;
