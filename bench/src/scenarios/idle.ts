@@ -73,6 +73,12 @@ export interface IdleOptions {
   session?: boolean;
   /** Called once the servers listen and their baseline is taken, before the first client connects. */
   onBaseline?: () => void | Promise<void>;
+  /**
+   * Clients connected (one server process only) before the baseline is taken and held to the end, so that
+   * what the first connections cost once — compiled code, pools, lazily made state — is in the baseline and
+   * the figures per connection are what each further connection adds.
+   */
+  warmConnections?: number;
 }
 
 /** The memory per connection rows of an idle run's table (memory and scale scenarios). */
@@ -145,6 +151,7 @@ async function checkReach(
 export async function measureIdle(context: BenchContext, options: IdleOptions): Promise<IdleRun> {
   const servers: ServerHandle[] = [];
   let group: ClientGroup | undefined;
+  let warm: ClientGroup | undefined;
   const processCount = Math.max(1, options.serverProcesses ?? 1);
   try {
     const relayed = options.redis !== undefined && options.impl === 'atmosphere' && processCount > 1;
@@ -160,6 +167,23 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
       servers.push(await startServer(context, { ...config, ...shared }, label, { raiseFileLimit }));
     }
     const [first] = servers as [ServerHandle];
+    const warmCount = processCount === 1 ? (options.warmConnections ?? 0) : 0;
+    if (warmCount > 0) {
+      warm = await startClients(
+        context,
+        first,
+        {
+          impl: WS_CLIENTS[options.impl],
+          count: warmCount,
+          processes: 1,
+          timeoutMs: options.connectTimeoutMs,
+          ...(options.session ? { session: true } : {}),
+        },
+        `${options.label}-warm`,
+      );
+      await waitForServerConnections(servers, warm.connected, 10_000);
+    }
+    const warmHeld = warm?.connected ?? 0;
     const baseline = sumMemory(await Promise.all(servers.map(serverMemory)));
     const snapshotBefore =
       options.heapSnapshots && processCount === 1
@@ -186,13 +210,13 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
       },
       options.label,
     );
-    await waitForServerConnections(servers, group.connected, 10_000);
+    await waitForServerConnections(servers, warmHeld + group.connected, 10_000);
     context.log(
       `${options.label}: ${group.connected} connected (${group.rampPerSecond.toFixed(0)}/s); holding ${options.holdMs} ms`,
     );
     const cpuPercent = await holdCpuPercent(servers, options.holdMs);
     const heldPerProcess = await Promise.all(servers.map((s) => s.child.call<number>('connections')));
-    const heldByServer = heldPerProcess.reduce((sum, n) => sum + n, 0);
+    const heldByServer = heldPerProcess.reduce((sum, n) => sum + n, 0) - warmHeld;
     const loaded = sumMemory(await Promise.all(servers.map(serverMemory)));
     // Per connection still held at the measurement (a connection dropped during the hold holds nothing).
     const connected = Math.max(1, heldByServer);
@@ -228,6 +252,7 @@ export async function measureIdle(context: BenchContext, options: IdleOptions): 
       ...(heap ? { heap } : {}),
     };
   } finally {
+    if (warm !== undefined) await stopRun(undefined, warm);
     await stopRun(servers, group);
   }
 }
