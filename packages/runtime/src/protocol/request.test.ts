@@ -25,6 +25,29 @@ describe('parseProtocolRequest', () => {
     expect([...parsed.query]).toEqual([['room', '1']]);
   });
 
+  test('requests with the same query string read the same parameters, others their own', () => {
+    // Same length, one character apart, more of them than the parameter lists kept; then each again.
+    const queries = Array.from(
+      { length: 40 },
+      (_, i) =>
+        `X-Atmosphere-tracking-id=client-${String(i).padStart(2, '0')}&X-Atmosphere-Transport=${i % 2 === 0 ? 'websocket' : 'streaming'}&X-Atmosphere-Framework=5.0.${i % 10}&X-atmo-protocol=true`,
+    );
+    for (let pass = 0; pass < 2; pass++) {
+      for (const [i, query] of queries.entries()) {
+        const parsed = parseProtocolRequest(request(`/x?${query}`), true);
+        expect(parsed.trackingId).toBe(`client-${String(i).padStart(2, '0')}`);
+        expect(parsed.transport).toBe(i % 2 === 0 ? 'websocket' : 'streaming');
+        expect(parsed.param('X-Atmosphere-Framework')).toBe(`5.0.${i % 10}`);
+        expect(parsed.queryParam('x-atmo-protocol')).toBe('true');
+      }
+    }
+    const long = `X-Atmosphere-Transport=sse&X-Atmosphere-Framework=${'9'.repeat(600)}`;
+    for (let pass = 0; pass < 2; pass++)
+      expect(parseProtocolRequest(request(`/x?${long}`), false).param('X-Atmosphere-Framework')).toBe(
+        '9'.repeat(600),
+      );
+  });
+
   test('tracking ids: 0 and missing get a fresh UUID; valid ones are adopted; invalid ones replaced', () => {
     const fresh = parseProtocolRequest(request('/x?X-Atmosphere-tracking-id=0&X-atmo-protocol=true'), false);
     expect(fresh.firstRequest).toBe(true);

@@ -313,20 +313,41 @@ export function parseProtocolRequest(
       );
     }
   }
-  const params: string[] = [];
+  let params: readonly string[] = NO_PARAMS;
   let search: string | undefined;
   if (queryStart !== -1) {
-    search = rawUrl.slice(queryStart + 1);
-    if (!readQuery(search, params)) search = undefined;
+    const query = rawUrl.slice(queryStart + 1);
+    const read: string[] = [];
+    if (readQuery(query, read)) search = query;
+    if (read.length !== 0) params = sharedParams(query, read);
   }
-  // Kept for the life of the connection: an array of its exact size (pushing leaves spare slots).
-  return new ParsedProtocolRequest(
-    request,
-    path,
-    params.length === 0 ? NO_PARAMS : params.slice(),
-    search,
-    upgrade,
-  );
+  return new ParsedProtocolRequest(request, path, params, search, upgrade);
+}
+
+/** Query strings whose protocol parameters are kept for the next request with the same query. */
+const SHARED_QUERIES = 16;
+/** Longer query strings are not kept. */
+const SHARED_QUERY_LENGTH = 512;
+const sharedQueries: string[] = [];
+const sharedLists: (readonly string[])[] = [];
+
+/**
+ * The protocol parameters read from `query`, kept for the life of the connection: the list of an earlier
+ * request with the very same query string (every first connection of a client library sends the same one),
+ * else a frozen copy of its exact size (pushing leaves spare slots), remembered for the next ones (the last
+ * few query strings, the oldest forgotten first).
+ */
+function sharedParams(query: string, read: string[]): readonly string[] {
+  for (let i = 0; i < sharedQueries.length; i++) if (sharedQueries[i] === query) return sharedLists[i]!;
+  const list = Object.freeze(read.slice());
+  if (query.length > SHARED_QUERY_LENGTH) return list;
+  if (sharedQueries.length >= SHARED_QUERIES) {
+    sharedQueries.shift();
+    sharedLists.shift();
+  }
+  sharedQueries.push(query);
+  sharedLists.push(list);
+  return list;
 }
 
 /**
