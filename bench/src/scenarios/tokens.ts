@@ -90,7 +90,7 @@ export async function streamOnce(
 }
 
 /** Unmeasured bursts of the measured size per server before the rounds (token and durability scenarios). */
-export const WARM_BURSTS = 3;
+export const WARM_BURSTS = 8;
 
 const SERVER_CPU = '0';
 const CLIENT_CPU = '1';
