@@ -74,7 +74,7 @@ export class MemoryStreamLog implements StreamLog {
   readonly shared = false;
   readonly fencing = true;
   readonly limits: Readonly<MemoryStreamLogLimits>;
-  /** Streams in order of their last append (a Map keeps insertion order: re-inserted on append). */
+  /** Streams in order of their last append (a Map keeps insertion order: re-inserted when another was appended to since). */
   readonly #streams = new Map<string, MemoryStream>();
   /** The stream appended to last: the last in `#streams`. */
   #newest: MemoryStream | undefined;

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, test } from 'vitest';
 import { isUnsupportedFrameworkVersion, normalizeTransport } from '@atmosphere/protocol';
-import { parseProtocolRequest } from './request.ts';
+import { parseProtocolRequest, sharedParams } from './request.ts';
 
 function request(url: string, headers: Record<string, string> = {}): IncomingMessage {
   return { url, method: 'GET', headers } as unknown as IncomingMessage;
@@ -46,6 +46,31 @@ describe('parseProtocolRequest', () => {
       expect(parseProtocolRequest(request(`/x?${long}`), false).param('X-Atmosphere-Framework')).toBe(
         '9'.repeat(600),
       );
+  });
+
+  test("a first connection's parameter list is shared by the next ones, and reconnects do not push it out", () => {
+    const read = (query: string): string[] => {
+      const list: string[] = [];
+      for (const pair of query.split('&')) list.push(...pair.toLowerCase().split('='));
+      return list;
+    };
+    const first = 'X-Atmosphere-tracking-id=0&X-Atmosphere-Transport=websocket&X-atmo-protocol=true';
+    const shared = sharedParams(first, read(first));
+    expect(Object.isFrozen(shared)).toBe(true);
+    expect(sharedParams(first, read(first))).toBe(shared);
+    // More reconnects (a client's own tracking id each) than queries remembered: none is kept.
+    for (let i = 0; i < 40; i++) {
+      const again = `X-Atmosphere-tracking-id=client-${i}&X-Atmosphere-Transport=websocket&X-atmo-protocol=true`;
+      const list = sharedParams(again, read(again));
+      expect(sharedParams(again, read(again))).not.toBe(list);
+    }
+    expect(sharedParams(first, read(first))).toBe(shared);
+    // Other first connections push the oldest out once more than 16 are remembered.
+    for (let i = 0; i < 16; i++) {
+      const other = `X-Atmosphere-tracking-id=0&X-Atmosphere-Framework=5.0.${i}`;
+      sharedParams(other, read(other));
+    }
+    expect(sharedParams(first, read(first))).not.toBe(shared);
   });
 
   test('tracking ids: 0 and missing get a fresh UUID; valid ones are adopted; invalid ones replaced', () => {

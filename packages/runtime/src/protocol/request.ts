@@ -46,6 +46,9 @@ function keyOf(name: string): string {
   return KNOWN_NAMES.get(name) ?? KNOWN_NAMES.get(name.toLowerCase()) ?? name.toLowerCase();
 }
 
+/** The key of the tracking id parameter. */
+const TRACKING_KEY = keyOf(AtmosphereHeaders.trackingId);
+
 /** V8 copies slices shorter than this; longer ones would keep the whole URL alive. */
 const SLICED_FROM = 13;
 
@@ -332,15 +335,18 @@ const sharedQueries: string[] = [];
 const sharedLists: (readonly string[])[] = [];
 
 /**
- * The protocol parameters read from `query`, kept for the life of the connection: the list of an earlier
- * request with the very same query string (every first connection of a client library sends the same one),
- * else a frozen copy of its exact size (pushing leaves spare slots), remembered for the next ones (the last
- * few query strings, the oldest forgotten first).
+ * @internal The protocol parameters `read` from `query`, kept for the life of the connection: the list of an
+ * earlier request with the very same query string (every first connection of a client library sends the same
+ * one), else a frozen copy of its exact size (pushing leaves spare slots). Only a query a later client can send
+ * too is remembered (the last few, the oldest forgotten first): one with a client's own tracking id — a
+ * reconnect — is not, so reconnects do not push out the queries first connections share.
  */
-function sharedParams(query: string, read: string[]): readonly string[] {
+export function sharedParams(query: string, read: string[]): readonly string[] {
   for (let i = 0; i < sharedQueries.length; i++) if (sharedQueries[i] === query) return sharedLists[i]!;
   const list = Object.freeze(read.slice());
-  if (query.length > SHARED_QUERY_LENGTH) return list;
+  const tracking = findParam(list, TRACKING_KEY);
+  if (query.length > SHARED_QUERY_LENGTH || (tracking !== undefined && tracking !== '0' && tracking !== ''))
+    return list;
   if (sharedQueries.length >= SHARED_QUERIES) {
     sharedQueries.shift();
     sharedLists.shift();
