@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
 import type { Atmosphere, AtmosphereResource } from '../src/index.ts';
@@ -126,3 +127,64 @@ test('a close in the same turn as a burst comes after every frame of it', async 
   expect(client.messages.items).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
   expect(resource.state).toBe('closed');
 });
+
+test('a backlog written at once (a resume, a queue after a drain) leaves in buffers up to the high-water mark, complete and in order', async () => {
+  const client = await connectTestClient(atmosphere.url('/burst/backlog'), 'websocket');
+  const resource = internal(atmosphere.resource(client.trackingId))!;
+  const socket = serverSocket(resource);
+  await nextTick();
+  // Within the client's bounds (1 000 messages), so the backlog is written, not cut.
+  const total = 900;
+  resource.hold();
+  for (let i = 0; i < total; i++) resource.write(`{"seq":${i},"text":"a queued message"}`);
+  expect(resource.queue.pending.length).toBe(total);
+  const writes = countWrites(socket);
+  const lengths: number[] = [];
+  const write = socket.write.bind(socket);
+  (socket as unknown as { write: (chunk: Buffer) => boolean }).write = (chunk) => {
+    lengths.push(chunk.length);
+    // Every buffer leaves the socket below its high-water mark: gathering never makes it look congested.
+    expect(socket.writableLength + chunk.length).toBeLessThan(socket.writableHighWaterMark);
+    return write(chunk);
+  };
+  resource.release();
+  const received = await client.messages.waitForCount(total);
+  expect(received.map((m) => (JSON.parse(m) as { seq: number }).seq)).toEqual(
+    Array.from({ length: total }, (_, i) => i),
+  );
+  // One stream write per high-water mark of frames, not one per frame (nor one per 64 frames).
+  const bytes = lengths.reduce((sum, n) => sum + n, 0);
+  expect(bytes).toBeGreaterThan(total * 30);
+  expect(writes.count).toBeLessThanOrEqual(Math.ceil(bytes / (socket.writableHighWaterMark / 2)));
+  expect(resource.queue.pending.length).toBe(0);
+  await client.close();
+});
+
+test.each(['sse', 'streaming'] as const)(
+  'a backlog written at once over %s leaves in a few chunks of the response, complete and in order',
+  async (transport) => {
+    const client = await connectTestClient(atmosphere.url(`/burst/backlog-${transport}`), transport);
+    const resource = internal(atmosphere.resource(client.trackingId))!;
+    const response = (internal(resource).connection as unknown as { response: ServerResponse }).response;
+    await nextTick();
+    const total = 900;
+    resource.hold();
+    for (let i = 0; i < total; i++) resource.write(`{"seq":${i},"text":"a queued message"}`);
+    expect(resource.queue.pending.length).toBe(total);
+    let writes = 0;
+    const write = response.write.bind(response) as (chunk: Buffer) => boolean;
+    (response as unknown as { write: (chunk: Buffer) => boolean }).write = (chunk) => {
+      writes++;
+      return write(chunk);
+    };
+    resource.release();
+    const received = await client.messages.waitForCount(total);
+    expect(received.map((m) => (JSON.parse(m) as { seq: number }).seq)).toEqual(
+      Array.from({ length: total }, (_, i) => i),
+    );
+    // One chunk of the response per high-water mark of messages, not one per message.
+    expect(writes).toBeLessThanOrEqual(2);
+    expect(resource.queue.pending.length).toBe(0);
+    await client.close();
+  },
+);

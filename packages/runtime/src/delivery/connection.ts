@@ -65,6 +65,14 @@ export interface Connection {
   bind(owner: ConnectionOwner | undefined): void;
   /** Writes one message. Only called while `writable`. */
   write(message: EncodedMessage): void;
+  /**
+   * Gathers the writes that follow, until `endRun`, into as few socket writes as the transport can: a run of
+   * messages written back to back (a replay, a queue catching up after a drain). `writable` is still asked
+   * between them. Absent where the transport has nothing to gain.
+   */
+  startRun?(): void;
+  /** Sends what the run gathered. */
+  endRun?(): void;
   /** Writes the heartbeat (the padding char). */
   heartbeat(): void;
   /**

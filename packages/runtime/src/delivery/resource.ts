@@ -339,13 +339,19 @@ export class ClientResource implements AtmosphereResource, ConnectionOwner {
     }
   }
 
-  /** Writes pending messages while the connection takes them. */
+  /** Writes pending messages while the connection takes them: several as one run of the connection. */
   flush(): void {
     const connection = this.#connection;
     if (connection === undefined || this.#holds > 0) return;
     const queue = this.#queue;
-    while (queue.pending.length > 0 && connection.writable && this.#connection === connection) {
-      this.#writeNext(connection);
+    const run = queue.pending.length > 1 && connection.startRun !== undefined;
+    if (run) connection.startRun!();
+    try {
+      while (queue.pending.length > 0 && connection.writable && this.#connection === connection) {
+        this.#writeNext(connection);
+      }
+    } finally {
+      if (run) connection.endRun!();
     }
   }
 

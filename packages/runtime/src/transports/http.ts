@@ -13,6 +13,7 @@ import type { Connection, ConnectionEnd, ConnectionOwner } from '../delivery/con
 import type { EncodedMessage } from '../delivery/encoded-message.ts';
 import { appendCorsHeaders } from '../protocol/cors.ts';
 import { sentBytes } from '../util/socket.ts';
+import { WriteRun } from '../util/write-run.ts';
 import type { ProtocolRequest } from '../spi/request.ts';
 
 /** The no-cache headers as a flat name, value list (what `writeHead` takes without building objects). */
@@ -172,8 +173,50 @@ export abstract class HttpConnection implements Connection {
   }
 }
 
+/**
+ * A run of an SSE or streaming response (`startRun` … `endRun`): the messages of a backlog written back to
+ * back — a replay on reconnect, a queue catching up after a drain — gathered and written as one chunk of the
+ * response, up to its high-water mark at a time, instead of one chunk each.
+ */
+const run = new WriteRun<OpenResponseConnection>();
+
+/** A response that stays open and carries every message as it comes (SSE, streaming). */
+abstract class OpenResponseConnection extends HttpConnection {
+  /** A message's bytes in this response's encoding. */
+  protected abstract encode(message: EncodedMessage): Buffer;
+
+  write(message: EncodedMessage): void {
+    const bytes = this.encode(message);
+    if (run.owner !== this) {
+      this.send(bytes);
+      return;
+    }
+    // What is gathered goes before it would take the response's buffer to its high-water mark, so a run never
+    // makes the response look congested while the socket takes the bytes.
+    const response = this.response;
+    if (run.full(bytes.length, response.writableLength, response.writableHighWaterMark)) this.#sendRun();
+    run.add(bytes);
+  }
+
+  startRun(): void {
+    if (run.owner === undefined) run.owner = this;
+  }
+
+  endRun(): void {
+    if (run.owner !== this) return;
+    this.#sendRun();
+    run.owner = undefined;
+  }
+
+  /** Writes the chunks gathered so far in the run as one. */
+  #sendRun(): void {
+    const bytes = run.take();
+    if (bytes !== undefined) this.send(bytes);
+  }
+}
+
 /** Server-sent events: `data:` lines, 2000 spaces of padding first. */
-export class SseConnection extends HttpConnection {
+export class SseConnection extends OpenResponseConnection {
   readonly transport = 'sse' as const;
   readonly #heartbeat: string;
 
@@ -188,8 +231,8 @@ export class SseConnection extends HttpConnection {
     this.pad(SSE_PADDING_BYTES);
   }
 
-  write(message: EncodedMessage): void {
-    this.send(message.bytes(this.framed ? 'sse-framed' : 'sse'));
+  protected encode(message: EncodedMessage): Buffer {
+    return message.bytes(this.framed ? 'sse-framed' : 'sse');
   }
 
   heartbeat(): void {
@@ -208,7 +251,7 @@ export class SseConnection extends HttpConnection {
 }
 
 /** HTTP streaming: a `text/plain` response that stays open, 2048 spaces of padding first. */
-export class StreamingConnection extends HttpConnection {
+export class StreamingConnection extends OpenResponseConnection {
   readonly transport = 'streaming' as const;
   readonly #heartbeat: string;
 
@@ -223,8 +266,8 @@ export class StreamingConnection extends HttpConnection {
     this.pad(STREAMING_PADDING_BYTES);
   }
 
-  write(message: EncodedMessage): void {
-    this.send(message.bytes(this.framed ? 'framed' : 'plain'));
+  protected encode(message: EncodedMessage): Buffer {
+    return message.bytes(this.framed ? 'framed' : 'plain');
   }
 
   heartbeat(): void {

@@ -4,6 +4,7 @@ import { WebSocket } from 'ws';
 import type { Connection, ConnectionEnd, ConnectionOwner } from '../delivery/connection.ts';
 import type { EncodedMessage } from '../delivery/encoded-message.ts';
 import { sentBytes } from '../util/socket.ts';
+import { WriteRun } from '../util/write-run.ts';
 
 const FRAMED_HEARTBEAT = lengthPrefixed(PADDING_CHAR);
 
@@ -41,6 +42,13 @@ const BURST_GAP_TICKS = BURST_GAP_MS * TICKS_PER_MS;
 const TICK_MASK = 0x3fffffff;
 let turnEnding = false;
 const corked: WebSocketConnection[] = [];
+
+/**
+ * A run (`startRun` … `endRun`): the frames of a backlog written back to back — a replay on reconnect, a queue
+ * catching up after a drain — gathered and written to the socket as one buffer, up to its high-water mark at a
+ * time, instead of one stream write each.
+ */
+const run = new WriteRun<WebSocketConnection>();
 
 function endTurn(): void {
   turnEnding = false;
@@ -185,6 +193,14 @@ export class WebSocketConnection implements Connection {
     const frame = message.webSocketFrame(
       message.binary ? 'binary' : (this.#flags & FRAMED) !== 0 ? 'framed' : 'plain',
     );
+    if (run.owner === this) {
+      // What is gathered goes before it would take the socket's buffer to its high-water mark, so a run never
+      // makes the socket look congested while the kernel takes the bytes.
+      const socket = this.#socket;
+      if (run.full(frame.length, socket.writableLength, socket.writableHighWaterMark)) this.#sendRun();
+      run.add(frame);
+      return;
+    }
     const now = (performance.now() * TICKS_PER_MS) & TICK_MASK;
     if ((this.#flags & SENT) !== 0 && ((now - this.#lastSendAt) & TICK_MASK) < BURST_GAP_TICKS)
       this.#coalesce(frame.length);
@@ -222,6 +238,29 @@ export class WebSocketConnection implements Connection {
         process.nextTick(endTurn);
       }
     }
+  }
+
+  startRun(): void {
+    if (run.owner === undefined) run.owner = this;
+  }
+
+  endRun(): void {
+    if (run.owner !== this) return;
+    const wrote = this.#sendRun();
+    run.owner = undefined;
+    if (wrote) {
+      // A write soon after the run is part of the same burst.
+      this.#flags |= SENT;
+      this.#lastSendAt = (performance.now() * TICKS_PER_MS) & TICK_MASK;
+    }
+  }
+
+  /** Writes the frames gathered so far in the run: one buffer, one socket write. */
+  #sendRun(): boolean {
+    const bytes = run.take();
+    if (bytes === undefined) return false;
+    this.#socket.write(bytes);
+    return true;
   }
 
   /** @internal The turn ended: what was held back goes out. */
