@@ -111,6 +111,7 @@ const HELP = `Usage: pnpm bench [-- options]   (pnpm bench:quick = --quick)
   --http-clients=1000     SSE / long-polling fan-out size
   --tokens=2000           frames of the token burst
   --token-rounds=9        interleaved rounds of each token burst comparison (median reported)
+  --replay-rounds=15      measured reconnections per implementation in the replay scenario (median reported)
   --durable-sessions=5000 idle clients holding a durable session (durable scenario)
   --kills=30              kill -9 and restart of the server per store (durable scenario)
   --scale=100000          scale target (connections on one node)
@@ -163,7 +164,7 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
     clusterClients: quick ? 200 : 2000,
     httpClients: quick ? 50 : 1000,
     replayMessages: 1000,
-    replayRounds: quick ? 3 : 7,
+    replayRounds: quick ? 3 : 15,
     tokenFrames: 2000,
     pacedTokenFrames: 100,
     tokenRate: 50,
@@ -238,6 +239,9 @@ export function parseOptions(argv: readonly string[], benchDir: string): BenchOp
         break;
       case '--token-rounds':
         options.tokenRounds = positive(value, flag);
+        break;
+      case '--replay-rounds':
+        options.replayRounds = positive(value, flag);
         break;
       case '--scale-procs':
         options.scaleServerProcesses = positive(value, flag);
