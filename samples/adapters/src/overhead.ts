@@ -3,10 +3,13 @@
  * Google GenAI runtime, each reading the same number of tokens from a replayed provider stream served by a
  * child process (so the measured process does only the runtime's work: HTTP client, parsing, frames).
  *
- *   node --conditions=@atmosphere/source src/overhead.ts [prompts=40] [tokens=400]
+ *   node --conditions=@atmosphere/source src/overhead.ts [prompts=10] [tokens=400] [rounds=7]
  *
- * Prints µs of CPU (user + system) per token for each runtime, its ratio to the built-in runtime, and the share
- * the adapter adds over its framework read alone (the stream consumed, nothing sent anywhere).
+ * Every reader is first warmed with `WARM_PROMPTS` unmeasured prompts; then `rounds` rounds run each reader for
+ * `prompts` prompts, in an order that rotates round by round (whatever runs first in a process pays for what
+ * the others then find warm, and load from elsewhere lands on all alike). Prints the median over the rounds of
+ * µs of CPU (user + system) per token for each runtime, its ratio to the built-in runtime, and the share the
+ * adapter adds over its framework read alone (the stream consumed, nothing sent anywhere).
  */
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -20,7 +23,10 @@ import { GoogleGenAI } from '@google/genai';
 import { ChatOpenAI } from '@langchain/openai';
 
 const serving = process.argv[2] === 'serve';
-const [promptsArg, tokensArg] = process.argv.slice(serving ? 3 : 2);
+const [promptsArg, tokensArg, roundsArg] = process.argv.slice(serving ? 3 : 2);
+
+/** Unmeasured prompts of every reader before the rounds. */
+const WARM_PROMPTS = 8;
 
 function geminiBody(tokens: number): string {
   let body = '';
@@ -39,12 +45,12 @@ function geminiBody(tokens: number): string {
   return body;
 }
 
-/** The child: serves `prompts` OpenAI answers at /v1 and `prompts` Gemini answers, and reports its ports. */
+/** The child: serves `prompts` answers of each of the three OpenAI readers at /v1, Gemini's on demand. */
 async function serve(prompts: number, tokens: number): Promise<void> {
   const text = Array.from({ length: tokens }, (_, i) => `word${i} `);
   const openAi = await startReplayServer();
-  // Three readers of OpenAI streams (built-in, LangChain, ChatOpenAI alone), two warm-up rounds each.
-  for (let i = 0; i < 3 * (prompts + 2); i++)
+  // Three readers of OpenAI streams (built-in, LangChain, ChatOpenAI alone).
+  for (let i = 0; i < 3 * prompts; i++)
     openAi.enqueue({
       kind: 'sse',
       body: openAiTranscript({ text, usage: { prompt: 12, completion: tokens } }),
@@ -65,59 +71,55 @@ async function serve(prompts: number, tokens: number): Promise<void> {
   process.on('disconnect', () => process.exit(0));
 }
 
+/** CPU µs per token of `prompts` runs of `once`. */
 async function cpuPerToken(once: () => Promise<void>, prompts: number, tokens: number): Promise<number> {
-  for (let i = 0; i < 2; i++) await once(); // warm-up
   const start = process.cpuUsage();
   for (let i = 0; i < prompts; i++) await once();
   const used = process.cpuUsage(start);
   return (used.user + used.system) / (prompts * tokens);
 }
 
-/** A runtime's CPU per token: `execute` into a collecting session (frames serialised, as for a client). */
-function measure(runtime: AgentRuntime, prompts: number, tokens: number): Promise<number> {
-  return cpuPerToken(
-    async () => {
-      const { session, frames } = collectingSession();
-      await runtime.execute(
-        createAgentContext({ message: 'Count.', session }),
-        session,
-        new AbortController().signal,
-      );
-      const texts = frames.items.filter((f) => f.type === 'streaming-text').length;
-      if (frames.items.at(-1)?.type !== 'complete' || texts !== tokens)
-        throw new Error(`${runtime.name}: expected ${tokens} text frames and complete; got ${texts}`);
-    },
-    prompts,
-    tokens,
-  );
+/** One prompt through a runtime, into a collecting session (frames serialised, as for a client). */
+function runtimePrompt(runtime: AgentRuntime, tokens: number): () => Promise<void> {
+  return async () => {
+    const { session, frames } = collectingSession();
+    await runtime.execute(
+      createAgentContext({ message: 'Count.', session }),
+      session,
+      new AbortController().signal,
+    );
+    const texts = frames.items.filter((f) => f.type === 'streaming-text').length;
+    if (frames.items.at(-1)?.type !== 'complete' || texts !== tokens)
+      throw new Error(`${runtime.name}: expected ${tokens} text frames and complete; got ${texts}`);
+  };
 }
 
 /**
- * The framework's own floor: its stream read to the end, nothing sent anywhere — with an abort signal, as the
- * runtimes pass one (LangChain races every chunk against it).
+ * One prompt of the framework's own floor: its stream read to the end, nothing sent anywhere — with an abort
+ * signal, as the runtimes pass one (LangChain races every chunk against it).
  */
-function measureAlone(
-  name: string,
-  read: () => Promise<number>,
-  prompts: number,
-  tokens: number,
-): Promise<number> {
-  return cpuPerToken(
-    async () => {
-      const count = await read();
-      if (count !== tokens) throw new Error(`${name}: expected ${tokens} chunks with text; got ${count}`);
-    },
-    prompts,
-    tokens,
-  );
+function alonePrompt(name: string, read: () => Promise<number>, tokens: number): () => Promise<void> {
+  return async () => {
+    const count = await read();
+    if (count !== tokens) throw new Error(`${name}: expected ${tokens} chunks with text; got ${count}`);
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  return sorted.length % 2 === 1 ? sorted[Math.floor(middle)]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 async function main(): Promise<void> {
-  const prompts = Number(promptsArg ?? 40);
+  const prompts = Number(promptsArg ?? 10);
   const tokens = Number(tokensArg ?? 400);
-  const child = fork(new URL(import.meta.url), ['serve', String(prompts), String(tokens)], {
-    execArgv: ['--conditions=@atmosphere/source'],
-  });
+  const rounds = Number(roundsArg ?? 7);
+  const child = fork(
+    new URL(import.meta.url),
+    ['serve', String(WARM_PROMPTS + rounds * prompts), String(tokens)],
+    { execArgv: ['--conditions=@atmosphere/source'] },
+  );
   const urls = await new Promise<{ openAi: string; gemini: string }>((resolve) =>
     child.once('message', (message) => resolve(message as { openAi: string; gemini: string })),
   );
@@ -132,60 +134,75 @@ async function main(): Promise<void> {
       apiKey: 'bench',
       httpOptions: { baseUrl: urls.gemini, retryOptions: { attempts: 1 } },
     });
-    const builtIn = await measure(
-      openAiRuntime({ env: {}, apiKey: 'sk-bench', model: 'gpt-4o-mini', baseUrl: urls.openAi }),
-      prompts,
-      tokens,
-    );
-    const langchain = await measure(new LangChainRuntime({ model: chatOpenAi }), prompts, tokens);
-    const langchainAlone = await measureAlone(
-      'ChatOpenAI.stream',
-      async () => {
-        let count = 0;
-        for await (const chunk of await chatOpenAi.stream('Count.', { signal: new AbortController().signal }))
-          if (chunk.text !== '') count++;
-        return count;
-      },
-      prompts,
-      tokens,
-    );
-    const gemini = await measure(
-      new GoogleGenAiRuntime({ env: {}, apiKey: 'bench', baseUrl: urls.gemini, attempts: 1 }),
-      prompts,
-      tokens,
-    );
-    const geminiAlone = await measureAlone(
-      'generateContentStream',
-      async () => {
-        let count = 0;
-        const stream = await genAi.models.generateContentStream({
-          model: 'gemini-2.5-flash',
-          contents: 'Count.',
-          config: { abortSignal: new AbortController().signal },
-        });
-        for await (const chunk of stream) if (chunk.candidates?.[0]?.content?.parts?.[0]?.text) count++;
-        return count;
-      },
-      prompts,
-      tokens,
-    );
-    const frames = await cpuPerToken(
-      async () => {
+    const readers: Record<string, () => Promise<void>> = {
+      builtIn: runtimePrompt(
+        openAiRuntime({ env: {}, apiKey: 'sk-bench', model: 'gpt-4o-mini', baseUrl: urls.openAi }),
+        tokens,
+      ),
+      langchain: runtimePrompt(new LangChainRuntime({ model: chatOpenAi }), tokens),
+      langchainAlone: alonePrompt(
+        'ChatOpenAI.stream',
+        async () => {
+          let count = 0;
+          for await (const chunk of await chatOpenAi.stream('Count.', {
+            signal: new AbortController().signal,
+          }))
+            if (chunk.text !== '') count++;
+          return count;
+        },
+        tokens,
+      ),
+      gemini: runtimePrompt(
+        new GoogleGenAiRuntime({ env: {}, apiKey: 'bench', baseUrl: urls.gemini, attempts: 1 }),
+        tokens,
+      ),
+      geminiAlone: alonePrompt(
+        'generateContentStream',
+        async () => {
+          let count = 0;
+          const stream = await genAi.models.generateContentStream({
+            model: 'gemini-2.5-flash',
+            contents: 'Count.',
+            config: { abortSignal: new AbortController().signal },
+          });
+          for await (const chunk of stream) if (chunk.candidates?.[0]?.content?.parts?.[0]?.text) count++;
+          return count;
+        },
+        tokens,
+      ),
+      frames: async () => {
         const { session, frames: collected } = collectingSession();
         for (let i = 0; i < tokens; i++) session.send(`word${i} `);
         session.complete();
         if (collected.items.filter((f) => f.type === 'streaming-text').length !== tokens)
           throw new Error('frames: not every frame was collected');
       },
-      prompts,
-      tokens,
-    );
+    };
+    const names = Object.keys(readers);
+    for (const name of names) for (let i = 0; i < WARM_PROMPTS; i++) await readers[name]!();
+    const samples = new Map<string, number[]>(names.map((name) => [name, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(i + round) % names.length]!;
+        samples.get(name)!.push(await cpuPerToken(readers[name]!, prompts, tokens));
+      }
+    }
+    const at = (name: string): number => median(samples.get(name)!);
+    const [builtIn, langchain, langchainAlone, gemini, geminiAlone, frames] = names.map(at) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const own = (total: number, alone: number): string =>
       `adapter's own share ${(((total - alone - frames) / total) * 100).toFixed(0)} % (${(total - alone - frames).toFixed(1)} µs)`;
     const line = (name: string, value: number, note: string): void =>
       console.log(`${name.padEnd(34)} ${value.toFixed(1).padStart(6)} µs CPU per token  ${note}`);
     console.log(
-      `${prompts} prompts × ${tokens} tokens each (CPU of this process only; the streams are served by a child)`,
+      `${rounds} rounds × ${prompts} prompts × ${tokens} tokens per reader after ${WARM_PROMPTS} warm-up prompts each, medians ` +
+        '(CPU of this process only; the streams are served by a child)',
     );
     line('built-in runtime', builtIn, '×1.00');
     line('langchain runtime (ChatOpenAI)', langchain, `×${(langchain / builtIn).toFixed(2)} of built-in`);
