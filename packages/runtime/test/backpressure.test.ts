@@ -150,25 +150,30 @@ describe.each([1024, 64 * 1024])('the byte bound, messages of %i bytes', (size) 
   });
 });
 
-test('a client that comes back to a backlog larger than the byte bound catches up: it is never cut for its own replay', async () => {
-  const maxBytes = 64 * 1024;
-  atmosphere = await startTestAtmosphere({ backpressure: { maxBytes }, rateLimit: false });
-  atmosphere.managed('/feed', {});
-  const first = await connectTestClient(atmosphere.url('/feed'), 'websocket');
-  first.cut();
-  await eventually(() => atmosphere!.resource(first.trackingId)?.state === 'away', 'the client to be away');
-  const chunk = 'z'.repeat(8 * 1024);
-  for (let i = 0; i < 900; i++) await atmosphere.broadcast('/feed', `${String(i).padStart(3, '0')}${chunk}`);
-  const back = await connectTestClient(atmosphere.url('/feed'), 'websocket', {
-    trackingId: first.trackingId,
-    received: first.received,
-  });
-  await atmosphere.broadcast('/feed', `900${chunk}`);
-  const received = await back.messages.waitForCount(901, 10_000);
-  expect(received.map((m) => Number(m.slice(0, 3)))).toEqual(Array.from({ length: 901 }, (_, i) => i));
-  expect(atmosphere.resource(first.trackingId)?.state).toBe('connected');
-  await back.close();
-});
+test.each(['websocket', 'sse', 'streaming'] as const)(
+  'a %s client that comes back to a backlog larger than the byte bound catches up: it is never cut for its own replay',
+  async (transport) => {
+    const maxBytes = 64 * 1024;
+    atmosphere = await startTestAtmosphere({ backpressure: { maxBytes }, rateLimit: false });
+    atmosphere.managed('/feed', {});
+    const first = await connectTestClient(atmosphere.url('/feed'), transport);
+    first.cut();
+    await eventually(() => atmosphere!.resource(first.trackingId)?.state === 'away', 'the client to be away');
+    const chunk = 'z'.repeat(8 * 1024);
+    for (let i = 0; i < 900; i++)
+      await atmosphere.broadcast('/feed', `${String(i).padStart(3, '0')}${chunk}`);
+    const back = await connectTestClient(atmosphere.url('/feed'), transport, {
+      trackingId: first.trackingId,
+      received: first.received,
+    });
+    await atmosphere.broadcast('/feed', `900${chunk}`);
+    const received = await back.messages.waitForCount(901, 10_000);
+    expect(received.map((m) => Number(m.slice(0, 3)))).toEqual(Array.from({ length: 901 }, (_, i) => i));
+    expect(received.every((m) => m.length === 3 + chunk.length)).toBe(true);
+    expect(atmosphere.resource(first.trackingId)?.state).toBe('connected');
+    await back.close();
+  },
+);
 
 test('a client that comes back to more messages than the count bound catches up: it is never cut for its own replay', async () => {
   atmosphere = await startTestAtmosphere({
