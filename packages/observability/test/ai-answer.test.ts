@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, test } from 'vitest';
 import { metrics, metricsHandler, tracing } from '../src/index.ts';
 import { histogramSample, sampleValue } from '../src/testing/index.ts';
-import { inMemoryTracing, named, parentOf } from './tracing-support.ts';
+import { inMemoryTracing, named, parentOf, replayedOpenAi } from './tracing-support.ts';
 
 describe('one AI answer, measured and traced', () => {
   const scope = new TestScope();
@@ -36,13 +36,7 @@ describe('one AI answer, measured and traced', () => {
     atmosphere.handle('/metrics', metricsHandler(registry));
     const endpoint = aiEndpoint(atmosphere, {
       path: '/ai/chat',
-      runtime: openAiRuntime({
-        env: {},
-        apiKey: 'sk-test-observability-0123456789',
-        model: 'gpt-4o-mini',
-        baseUrl: replay.baseUrl,
-        retry: { maxRetries: 0 },
-      }),
+      runtime: replayedOpenAi(replay.baseUrl),
       model: 'gpt-4o-mini',
       tools: [
         tool({
@@ -152,13 +146,7 @@ describe('one AI answer, measured and traced', () => {
     scope.track(replay);
     const registry = new Registry();
     const atmosphere = scope.track(await startTestAtmosphere({ providers: [metrics({ registry })] }));
-    const runtime = openAiRuntime({
-      env: {},
-      apiKey: 'sk-test-observability-0123456789',
-      model: 'gpt-4o-mini',
-      baseUrl: replay.baseUrl,
-      retry: { maxRetries: 0 },
-    });
+    const runtime = replayedOpenAi(replay.baseUrl);
     const pricing = { 'gpt-4o-mini': { input: 0.15, output: 0.6 }, 'gpt-4o': { input: 2.5, output: 10 } };
     scope.track(aiEndpoint(atmosphere, { path: '/ai/mini', runtime, model: 'gpt-4o-mini', pricing }));
     scope.track(aiEndpoint(atmosphere, { path: '/ai/big', runtime, model: 'gpt-4o', pricing }));

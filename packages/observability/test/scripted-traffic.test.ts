@@ -17,7 +17,9 @@ describe('/metrics after scripted traffic', () => {
 
   test('connections by transport, broadcasts, deliveries, replays, rooms and members: exact counts', async () => {
     const registry = new Registry();
-    const atmosphere = scope.track(await startTestAtmosphere({ providers: [metrics({ registry })] }));
+    const atmosphere = scope.track(
+      await startTestAtmosphere({ providers: [metrics({ registry, broadcastTiming: 1 })] }),
+    );
     atmosphere.handle('/metrics', metricsHandler(registry));
     const ready = new Inbox<string>();
     atmosphere.managed('/feed', { onReady: (resource) => ready.push(resource.id) });

@@ -1,3 +1,4 @@
+import { openAiRuntime } from '@atmosphere/ai';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -44,4 +45,15 @@ export function parentOf(span: ReadableSpan): string | undefined {
 /** The spans of one name. */
 export function named(spans: readonly ReadableSpan[], name: string): ReadableSpan[] {
   return spans.filter((span) => span.name === name);
+}
+
+/** The built-in runtime against a provider replay server at `baseUrl` (no retries), as the tests run it. */
+export function replayedOpenAi(baseUrl: string): ReturnType<typeof openAiRuntime> {
+  return openAiRuntime({
+    env: {},
+    apiKey: 'sk-test-observability-0123456789',
+    model: 'gpt-4o-mini',
+    baseUrl,
+    retry: { maxRetries: 0 },
+  });
 }

@@ -40,6 +40,7 @@ describe('@atmosphere/runtime public API', () => {
     expect(Object.keys(await import('../src/spi/index.ts')).sort()).toEqual([
       'BATCH_ENTRIES',
       'BATCH_PAYLOAD',
+      'DEFAULT_BROADCAST_TIMING',
       'DEFAULT_CLUSTER_LEASE_MS',
       'DEFAULT_MEMORY_LOG_LIMITS',
       'DEFAULT_SESSION_LIMITS',

@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { metrics } from '../metrics-provider.ts';
 import type { MetricsContractSubject } from './metrics-contract.ts';
+import type { PrometheusMetricsOptions } from '../prometheus-metrics.ts';
 
 function matches(
   sampleLabels: Readonly<Partial<Record<string, string | number>>>,
@@ -47,10 +48,13 @@ export async function histogramSample(
   return { count, sum: Math.round(sum * 1e9) / 1e9 };
 }
 
-/** The contract subject of {@link metrics} over `registry`: the provider, and reads of the registry. */
-export function prometheusSubject(registry: Registry): MetricsContractSubject {
+/** The contract subject of {@link metrics} over `registry` (with `options`): the provider, and reads of the registry. */
+export function prometheusSubject(
+  registry: Registry,
+  options: Omit<PrometheusMetricsOptions, 'registry'> = {},
+): MetricsContractSubject {
   return {
-    provider: metrics({ registry }),
+    provider: metrics({ ...options, registry }),
     value: (name, labels) => sampleValue(registry, name, labels),
     histogram: (name, labels) => histogramSample(registry, name, labels),
   };

@@ -301,7 +301,8 @@ export class Broadcaster implements Subscription {
         const targets: readonly string[] = [to.id];
         const message = new EncodedMessage(payload, this.id);
         const telemetry = this.#host.telemetry;
-        const started = telemetry.metricsOn ? performance.now() : 0;
+        // 0: not timed (one broadcast in `broadcastTiming` is).
+        const started = telemetry.metricsOn && telemetry.timeBroadcast() ? performance.now() : 0;
         if (this.#log.batchAppends === true)
           return this.#enqueue(message, { payload, targets }, targets, undefined, started, undefined);
         const position = this.#log.append(this.id, [{ payload, targets }]);
@@ -312,7 +313,7 @@ export class Broadcaster implements Subscription {
         if (telemetry.metricsOn) {
           telemetry.broadcasts.add();
           telemetry.delivered.add();
-          telemetry.broadcastSeconds.observe((performance.now() - started) / 1000);
+          if (started !== 0) telemetry.broadcastSeconds.observe((performance.now() - started) / 1000);
         }
         return RESOLVED;
       }
@@ -472,7 +473,8 @@ export class Broadcaster implements Subscription {
     if (this.#destroyed) return;
     const message = new EncodedMessage(payload, this.id);
     const telemetry = this.#host.telemetry;
-    const started = telemetry.metricsOn ? performance.now() : 0;
+    // 0: not timed (one broadcast in `broadcastTiming` is).
+    const started = telemetry.metricsOn && telemetry.timeBroadcast() ? performance.now() : 0;
     const span = telemetry.tracingOn
       ? telemetry.tracing.startSpan('atmosphere.broadcast', this.#broadcastAttributes)
       : undefined;
@@ -637,7 +639,7 @@ export class Broadcaster implements Subscription {
     if (telemetry.metricsOn) {
       telemetry.broadcasts.add();
       telemetry.delivered.add(delivered);
-      telemetry.broadcastSeconds.observe((performance.now() - started) / 1000);
+      if (started !== 0) telemetry.broadcastSeconds.observe((performance.now() - started) / 1000);
     }
     if (span !== undefined) {
       span.setAttribute('atmosphere.fanout', delivered);

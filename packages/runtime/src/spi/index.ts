@@ -51,6 +51,7 @@ export {
   type AtmosphereMetrics,
   type BoundCounter,
   type BoundHistogram,
+  DEFAULT_BROADCAST_TIMING,
   type GaugeSpec,
   type HistogramSpec,
   type MetricCounter,

@@ -1,8 +1,10 @@
 import type { BackpressurePolicy } from '../spi/resource.ts';
+import { AtmosphereError } from '../errors.ts';
 import {
   type AtmosphereMetrics,
   type BoundCounter,
   type BoundHistogram,
+  DEFAULT_BROADCAST_TIMING,
   NO_METRICS,
 } from '../spi/metrics.ts';
 import { type AtmosphereTracing, NO_TRACING } from '../spi/tracing.ts';
@@ -32,6 +34,18 @@ export interface RuntimeGaugeSource {
   queuedMessages(): number;
 }
 
+/** A provider's `broadcastTiming` (the default when it has none): a whole number of at least 1. */
+function broadcastTimingOf(metrics: AtmosphereMetrics): number {
+  const every = metrics.broadcastTiming;
+  if (every === undefined) return DEFAULT_BROADCAST_TIMING;
+  if (!Number.isSafeInteger(every) || every < 1)
+    throw new AtmosphereError(
+      'INVALID_OPTION',
+      `The metrics provider ${metrics.name} gives broadcastTiming ${String(every)}: it must be a whole number of at least 1 (1 times every broadcast).`,
+    );
+  return every;
+}
+
 /**
  * The runtime's instruments, declared once on the selected `metrics` and `tracing` providers. Hot paths read
  * `metricsOn` / `tracingOn` (plain booleans) before anything else, so with the built-in providers an
@@ -46,6 +60,10 @@ export class RuntimeTelemetry {
   readonly broadcasts: BoundCounter;
   readonly delivered: BoundCounter;
   readonly broadcastSeconds: BoundHistogram;
+  /** One broadcast in this many is timed (`AtmosphereMetrics.broadcastTiming`). */
+  readonly broadcastTiming: number;
+  /** Broadcasts until the next one timed. */
+  #untilTimed = 1;
   readonly replayed: BoundCounter;
   readonly #backpressure: Record<BackpressurePolicy, BoundCounter>;
   readonly relayedOut: BoundCounter;
@@ -73,9 +91,14 @@ export class RuntimeTelemetry {
       name: 'atmosphere_messages_delivered_total',
       help: "Messages handed to a client's delivery (one per recipient), local and relayed broadcasts.",
     });
+    this.broadcastTiming = broadcastTimingOf(metrics);
     this.broadcastSeconds = metrics.histogram({
       name: 'atmosphere_broadcast_duration_seconds',
-      help: "Time from a filtered broadcast to every local recipient's delivery (log append, relay, fan-out).",
+      help:
+        "Time from a filtered broadcast to every local recipient's delivery (log append, relay, fan-out)" +
+        (this.broadcastTiming === 1
+          ? ', every broadcast.'
+          : `, one broadcast in ${this.broadcastTiming} (its count is not the number of broadcasts: see atmosphere_messages_broadcast_total).`),
       buckets: BROADCAST_BUCKETS,
     });
     this.replayed = metrics.counter({
@@ -109,6 +132,16 @@ export class RuntimeTelemetry {
       labelNames: ['reason'],
     });
     for (const reason of RESET_REASONS) this.#resets.set(reason, resets.labels(reason));
+  }
+
+  /**
+   * True for the broadcast to time (the first, then one in {@link broadcastTiming}); asked only while metrics
+   * are on.
+   */
+  timeBroadcast(): boolean {
+    if (--this.#untilTimed !== 0) return false;
+    this.#untilTimed = this.broadcastTiming;
+    return true;
   }
 
   /** Declares the gauges read at collection time. */
