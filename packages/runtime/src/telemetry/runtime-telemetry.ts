@@ -41,7 +41,7 @@ function broadcastTimingOf(metrics: AtmosphereMetrics): number {
   if (!Number.isSafeInteger(every) || every < 1)
     throw new AtmosphereError(
       'INVALID_OPTION',
-      `The metrics provider ${metrics.name} gives broadcastTiming ${String(every)}: it must be a whole number of at least 1 (1 times every broadcast).`,
+      `The metrics provider ${metrics.name} has broadcastTiming ${String(every)} (metrics({ broadcastTiming }) for prom-client): it must be a whole number of at least 1 (1 times every broadcast).`,
     );
   return every;
 }

@@ -191,27 +191,18 @@ abstract class OpenResponseConnection extends HttpConnection {
       this.send(bytes);
       return;
     }
-    // What is gathered goes before it would take the response's buffer to its high-water mark, so a run never
-    // makes the response look congested while the socket takes the bytes.
     const response = this.response;
-    if (run.full(bytes.length, response.writableLength, response.writableHighWaterMark)) this.#sendRun();
-    run.add(bytes);
+    const spill = run.gather(bytes, response.writableLength, response.writableHighWaterMark);
+    if (spill !== undefined) this.send(spill);
   }
 
   startRun(): void {
-    if (run.owner === undefined) run.owner = this;
+    run.start(this);
   }
 
   endRun(): void {
-    if (run.owner !== this) return;
-    this.#sendRun();
-    run.owner = undefined;
-  }
-
-  /** Writes the chunks gathered so far in the run as one. */
-  #sendRun(): void {
-    const bytes = run.take();
-    if (bytes !== undefined) this.send(bytes);
+    const rest = run.finish(this);
+    if (rest !== undefined) this.send(rest);
   }
 }
 

@@ -194,11 +194,9 @@ export class WebSocketConnection implements Connection {
       message.binary ? 'binary' : (this.#flags & FRAMED) !== 0 ? 'framed' : 'plain',
     );
     if (run.owner === this) {
-      // What is gathered goes before it would take the socket's buffer to its high-water mark, so a run never
-      // makes the socket look congested while the kernel takes the bytes.
       const socket = this.#socket;
-      if (run.full(frame.length, socket.writableLength, socket.writableHighWaterMark)) this.#sendRun();
-      run.add(frame);
+      const spill = run.gather(frame, socket.writableLength, socket.writableHighWaterMark);
+      if (spill !== undefined) socket.write(spill);
       return;
     }
     const now = (performance.now() * TICKS_PER_MS) & TICK_MASK;
@@ -241,26 +239,16 @@ export class WebSocketConnection implements Connection {
   }
 
   startRun(): void {
-    if (run.owner === undefined) run.owner = this;
+    run.start(this);
   }
 
   endRun(): void {
-    if (run.owner !== this) return;
-    const wrote = this.#sendRun();
-    run.owner = undefined;
-    if (wrote) {
-      // A write soon after the run is part of the same burst.
-      this.#flags |= SENT;
-      this.#lastSendAt = (performance.now() * TICKS_PER_MS) & TICK_MASK;
-    }
-  }
-
-  /** Writes the frames gathered so far in the run: one buffer, one socket write. */
-  #sendRun(): boolean {
-    const bytes = run.take();
-    if (bytes === undefined) return false;
-    this.#socket.write(bytes);
-    return true;
+    const rest = run.finish(this);
+    if (rest === undefined) return;
+    this.#socket.write(rest);
+    // A write soon after the run is part of the same burst.
+    this.#flags |= SENT;
+    this.#lastSendAt = (performance.now() * TICKS_PER_MS) & TICK_MASK;
   }
 
   /** @internal The turn ended: what was held back goes out. */

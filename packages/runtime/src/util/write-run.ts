@@ -8,21 +8,34 @@ export class WriteRun<Owner> {
   readonly #parts: Buffer[] = [];
   #bytes = 0;
 
-  /**
-   * True when `size` more bytes would take a buffer holding `buffered` bytes to its high-water mark: what is
-   * gathered goes first, so a run never makes the connection look congested while the socket takes the bytes.
-   */
-  full(size: number, buffered: number, highWaterMark: number): boolean {
-    return this.#parts.length !== 0 && this.#bytes + size + buffered >= highWaterMark;
+  /** Starts a run for `owner`, unless another connection's run is under way (its writes then go as usual). */
+  start(owner: Owner): void {
+    if (this.owner === undefined) this.owner = owner;
   }
 
-  add(bytes: Buffer): void {
+  /**
+   * Adds `bytes` to the run. Returns what was gathered before them when adding them would take a buffer holding
+   * `buffered` bytes to its high-water mark: the caller writes that first, so a run never makes the connection
+   * look congested while the socket takes the bytes.
+   */
+  gather(bytes: Buffer, buffered: number, highWaterMark: number): Buffer | undefined {
+    const spill =
+      this.#parts.length !== 0 && this.#bytes + bytes.length + buffered >= highWaterMark
+        ? this.#take()
+        : undefined;
     this.#parts.push(bytes);
     this.#bytes += bytes.length;
+    return spill;
   }
 
-  /** What is gathered, as one buffer (undefined when nothing is); the run is empty after. */
-  take(): Buffer | undefined {
+  /** Ends `owner`'s run: what is left to write, as one buffer (undefined when nothing is, or not its run). */
+  finish(owner: Owner): Buffer | undefined {
+    if (this.owner !== owner) return undefined;
+    this.owner = undefined;
+    return this.#take();
+  }
+
+  #take(): Buffer | undefined {
     const parts = this.#parts;
     if (parts.length === 0) return undefined;
     const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#bytes);
