@@ -188,3 +188,23 @@ test.each(['sse', 'streaming'] as const)(
     await client.close();
   },
 );
+
+test('a broadcast to many WebSocket clients reads the clock once, not once per recipient', async () => {
+  atmosphere.managed('/fan', {});
+  const clients = await Promise.all(
+    Array.from({ length: 20 }, () => connectTestClient(atmosphere.url('/fan'), 'websocket')),
+  );
+  await expect.poll(() => atmosphere.broadcasters.find('/fan')?.size ?? 0).toBe(clients.length);
+  await nextTick();
+  const reads = vi.spyOn(performance, 'now');
+  try {
+    await atmosphere.broadcast('/fan', 'one');
+    await atmosphere.broadcast('/fan', 'two');
+    // Each broadcast's first write reads it; the other 19 recipients share that time.
+    expect(reads.mock.calls.length).toBeLessThanOrEqual(4);
+  } finally {
+    reads.mockRestore();
+  }
+  for (const client of clients) expect(await client.messages.take(2)).toEqual(['one', 'two']);
+  await Promise.all(clients.map((client) => client.close()));
+});

@@ -48,6 +48,7 @@ export class EncodedMessage implements OutboundMessage {
   #binaryFrame: Buffer | undefined;
   #invisible: boolean | undefined;
   #size: number | undefined;
+  #writtenAt = 0;
 
   /** Without `createdAt`, the message is stamped when it is first kept for a client, or first asked for. */
   constructor(payload: string | Uint8Array, source?: string, createdAt?: number, control = false) {
@@ -90,6 +91,16 @@ export class EncodedMessage implements OutboundMessage {
    */
   get createdAt(): number {
     return (this.#createdAt ??= Date.now());
+  }
+
+  /**
+   * @internal When the message was first written to a socket (`performance.now()`): the clock is read once per
+   * message and the time shared by every recipient, not read once per recipient. The WebSocket transport tells
+   * a burst from a pause by it.
+   */
+  get writtenAt(): number {
+    const at = this.#writtenAt;
+    return at !== 0 ? at : (this.#writtenAt = performance.now());
   }
 
   /** @internal A client's queue keeps the message: its age counts from now, if it has none yet. */

@@ -199,7 +199,8 @@ export class WebSocketConnection implements Connection {
       if (spill !== undefined) socket.write(spill);
       return;
     }
-    const now = (performance.now() * TICKS_PER_MS) & TICK_MASK;
+    // The time of the message's first write: one clock read per broadcast, whatever its fan-out.
+    const now = (message.writtenAt * TICKS_PER_MS) & TICK_MASK;
     if ((this.#flags & SENT) !== 0 && ((now - this.#lastSendAt) & TICK_MASK) < BURST_GAP_TICKS)
       this.#coalesce(frame.length);
     else this.#flags |= SENT;
