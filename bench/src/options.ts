@@ -11,6 +11,7 @@ export const SCENARIOS = [
   'flood',
   'durable',
   'cluster',
+  'observability',
 ] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 

@@ -20,6 +20,7 @@ import { fanoutScenario } from './scenarios/fanout.ts';
 import { floodScenario } from './scenarios/flood.ts';
 import { httpScenario } from './scenarios/http.ts';
 import { memoryScenario } from './scenarios/memory.ts';
+import { observabilityScenario } from './scenarios/observability.ts';
 import { replayScenario } from './scenarios/replay.ts';
 import { scaleScenario } from './scenarios/scale.ts';
 import type { Scenario } from './scenarios/scenario.ts';
@@ -37,6 +38,7 @@ const ALL: Scenario[] = [
   floodScenario,
   durableScenario,
   clusterScenario,
+  observabilityScenario,
 ];
 
 function gitCommit(): string {

@@ -16,6 +16,8 @@ export interface ChildOptions {
   raiseFileLimit?: boolean;
   /** Run it on these CPUs only (`taskset -c`, e.g. `'0'`), where `taskset` exists; see {@link canPin}. */
   cpus?: string;
+  /** A command that runs node (`['valgrind', '--tool=callgrind']`): node and its arguments follow it. */
+  wrapper?: readonly string[];
 }
 
 let pinning: boolean | undefined;
@@ -101,6 +103,7 @@ export class Child {
       options.entry,
       ...(options.args ?? []),
     ];
+    if (options.wrapper !== undefined) node.unshift(...options.wrapper);
     if (options.cpus !== undefined && canPin()) node.unshift('taskset', '-c', options.cpus);
     // A shell in front of node only to raise the soft limit of open files; `exec` keeps the IPC channel.
     const child = options.raiseFileLimit

@@ -26,7 +26,12 @@ export async function startServer(
   context: BenchContext,
   config: ServerConfig,
   label: string,
-  options: { raiseFileLimit?: boolean; cpus?: string } = {},
+  options: {
+    raiseFileLimit?: boolean;
+    cpus?: string;
+    wrapper?: readonly string[];
+    nodeFlags?: readonly string[];
+  } = {},
 ): Promise<ServerHandle> {
   const profileName = `${label}.cpuprofile`;
   const profiling = context.options.profile;
@@ -34,14 +39,23 @@ export async function startServer(
     name: `server:${label}`,
     entry: SERVER_ENTRY,
     args: [JSON.stringify(config)],
-    nodeFlags: profiling
-      ? ['--cpu-prof', `--cpu-prof-dir=${context.profileDir}`, `--cpu-prof-name=${profileName}`]
-      : [],
+    nodeFlags: [
+      ...(options.nodeFlags ?? []),
+      ...(profiling
+        ? ['--cpu-prof', `--cpu-prof-dir=${context.profileDir}`, `--cpu-prof-name=${profileName}`]
+        : []),
+    ],
     raiseFileLimit: options.raiseFileLimit ?? false,
     ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
+    ...(options.wrapper !== undefined ? { wrapper: options.wrapper } : {}),
   });
   context.track(child);
-  const info = await child.call<{ port: number }>('info', {}, 30_000);
+  // A server under a wrapper (valgrind) starts tens of times slower.
+  const info = await child.call<{ port: number }>(
+    'info',
+    {},
+    options.wrapper === undefined ? 30_000 : 300_000,
+  );
   return {
     child,
     port: info.port,
